@@ -1,0 +1,78 @@
+"""The ``jalapeno`` command: thin; parses arguments and delegates to the layers.
+
+Subcommands live in ``jalapeno.commands.<name>`` and are imported lazily so ``jalapeno --help`` is fast.
+Any ``JalapenoError`` becomes one ``error:`` line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from jalapeno.errors import JalapenoError
+
+# name -> (module, one-line help). Order is the order shown in --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "hardware": ("jalapeno.commands.hardware", "List chip presets, or show one with the source of every figure."),
+    "models": ("jalapeno.commands.models", "List bundled models: parameters, active parameters, KV bytes per token."),
+    "graph": ("jalapeno.commands.graph", "Operators of one step (prefill/decode batch) with FLOPs and bytes."),
+    "estimate": ("jalapeno.commands.estimate", "Time, power and energy of decode and prefill steps on a chip."),
+    "measure": ("jalapeno.commands.measure", "Measure operators and model steps on a real GPU (needs torch+CUDA)."),
+    "validate": ("jalapeno.commands.validate", "Compare cost-model predictions with GPU measurements."),
+    "serve": ("jalapeno.commands.serve", "Simulate a fleet serving a request trace."),
+    "traces": ("jalapeno.commands.traces", "List bundled request traces with their statistics."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [n for n, (mod, _) in COMMANDS.items() if importlib.util.find_spec(mod) is not None]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        mod, _ = COMMANDS[name]
+        if importlib.util.find_spec(mod) is None:
+            return None
+        return importlib.import_module(mod).command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(n, COMMANDS[n][1]) for n in self.list_commands(ctx)]
+        if not rows:
+            return
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="jalapeno")
+def cli() -> None:
+    """Jalapeño: model inference chips on real models and real traffic.
+
+    Hardware presets and models are bundled; nothing is downloaded. A preset name, a Hugging Face id,
+    an alias, or a path to a YAML chip file / config.json works wherever a chip or model is asked for.
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="jalapeno", standalone_mode=False)
+    except JalapenoError as e:
+        click.echo(f"error: {e}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return 2
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,15 @@
+"""One error type for bad input, so the CLI can print one clear line and exit 2."""
+
+from __future__ import annotations
+
+
+class JalapenoError(Exception):
+    """Bad user input: the message names the field (or name) and what would be valid.
+
+    Raise it at the boundary (config parsing, YAML loading, CLI arguments); the CLI prints
+    ``error: <message>`` and exits with code 2, with no traceback.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
