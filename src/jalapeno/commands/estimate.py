@@ -1,0 +1,74 @@
+"""``jalapeno estimate``: step latency, tokens/s, power and J/token with a per-operator breakdown."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option, positive
+from jalapeno.cost.estimate import Estimate, estimate
+from jalapeno.cost.step import StepCost
+from jalapeno.graph.precision import Precision
+from jalapeno.report.fmt import pct, seconds, si
+
+
+def ops_table(title: str, c: StepCost) -> Table:
+    t = Table(title=title)
+    for col in ("op", "layers", "shape", "time", "share", "bound", "roofline"):
+        t.add_column(col, justify="left" if col in ("op", "layers", "shape", "bound") else "right")
+    for oc in sorted(c.ops, key=lambda oc: -oc.total_s):
+        t.add_row(oc.op.name, oc.op.layers, oc.op.shape, seconds(oc.total_s), pct(oc.total_s / c.time_s),
+                  oc.time.bound, pct(oc.roofline_fraction))
+    if c.comm_s:
+        t.add_row("all-reduce", "", f"tp={c.chips}", seconds(c.comm_s), pct(c.comm_s / c.time_s), "link", "")
+    return t
+
+
+def print_estimate(e: Estimate) -> None:
+    con = Console()
+    d = e.decode
+    con.print(f"[bold]{e.model.name}[/] on [bold]{e.tp} x {e.chip.name}[/] ({e.precision.label}); "
+              f"cost parameters: {e.params.source}")
+    summary = Table(show_header=True)
+    for col in ("phase", "shape", "latency", "tokens/s", "power", "J/token", "note"):
+        summary.add_column(col)
+    summary.add_row("decode step", f"batch {e.batch} x context {e.context}", seconds(d.time_s),
+                    si(e.batch / d.time_s), si(d.power_w, "W"), f"{d.energy_j / e.batch:.4g}",
+                    "power-capped" if d.power_capped else "")
+    if e.prefill is not None and e.prompt is not None:
+        p = e.prefill
+        summary.add_row("prefill", f"{e.prompt} tokens" + (f" after {e.cached} cached" if e.cached else ""),
+                        seconds(p.time_s), si(e.prompt / p.time_s), si(p.power_w, "W"), f"{p.energy_j / e.prompt:.4g}",
+                        "power-capped" if p.power_capped else "")
+    con.print(summary)
+    con.print(ops_table("decode step by operator", d))
+    if e.prefill is not None:
+        con.print(ops_table("prefill by operator", e.prefill))
+
+
+@click.command(name="estimate")
+@model_option
+@hardware_option
+@click.option("--batch", "-b", default=1, show_default=True, help="Decode requests per step.")
+@click.option("--context", "-c", default=2048, show_default=True, help="Tokens each decode request attends to.")
+@click.option("--prompt", "-p", default=None, type=int, help="Also estimate the prefill of one prompt of this length.")
+@click.option("--cached", default=0, show_default=True, help="Prefix tokens of the prompt already in the KV cache.")
+@click.option("--tp", default=1, show_default=True, help="Tensor-parallel chips per replica.")
+@dtype_options
+@json_option
+def command(model: str, hardware: str, batch: int, context: int, prompt: int | None, cached: int, tp: int,
+            dtype: str, act_dtype: str | None, kv_dtype: str | None, as_json: bool) -> None:
+    """Time, power and energy of a decode step and (with --prompt) a prefill on a chip."""
+    from jalapeno.hardware import resolve_chip
+    from jalapeno.models import resolve_model
+
+    for name, v, lo in (("batch", batch, 1), ("context", context, 1), ("prompt", prompt, 1), ("cached", cached, 0),
+                        ("tp", tp, 1)):
+        positive(name, v, lo)
+    e = estimate(resolve_model(model), resolve_chip(hardware), batch=batch, context=context, prompt=prompt,
+                 cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), tp=tp)
+    if as_json:
+        emit_json(e.to_json())
+    else:
+        print_estimate(e)

@@ -1,0 +1,145 @@
+"""A memoized StepOracle for the serving simulator: the cost model answering in aggregates.
+
+A step's cost splits exactly into token-proportional ops (projections, MLPs, norms; they depend on
+the number of new tokens and sequences only: memoized) and attention (depends on the (query, key)
+pairs and KV read: priced fresh, it is two small closed forms). Sliding-window layers cap pairs with
+the mean context of the step, the one approximation here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+
+from jalapeno.cost.op_time import op_time
+from jalapeno.cost.params import CostParams
+from jalapeno.cost.step import Estimator, shard
+from jalapeno.errors import JalapenoError
+from jalapeno.graph.batch import Batch, Sequence
+from jalapeno.graph.builder import Graph, _Builder, _work, build_graph, layer_groups
+from jalapeno.graph.precision import BF16, Precision
+from jalapeno.hardware.spec import ChipSpec
+from jalapeno.models.config import ModelConfig
+from jalapeno.serving.oracle import StepCost, StepShape
+
+ACTIVATION_RESERVE = 0.10  # share of memory kept for activations, CUDA graphs and fragmentation
+
+
+def weight_bytes(cfg: ModelConfig, precision: Precision) -> float:
+    g = build_graph(cfg, Batch.decode(1, 1), precision)
+    return g.params * precision.weights.bytes_per_element
+
+
+def kv_bytes_per_token(cfg: ModelConfig, precision: Precision) -> float:
+    """KV bytes one token adds over all layers (sliding layers included: a conservative capacity)."""
+    b = _Builder(cfg, precision, _work(Batch.decode(1, 1)))
+    per_layer = b.attention_kwargs()["kv_elems_per_token"]
+    return float(per_layer) * cfg.num_layers * precision.kv.bytes_per_element
+
+
+class CostOracle:
+    """StepOracle over one replica of ``tp`` chips. Deterministic; memoizes token-proportional work."""
+
+    def __init__(self, cfg: ModelConfig, chip: ChipSpec, params: CostParams, *, tp: int = 1,
+                 precision: Precision = BF16, cuda_graph_decode: bool = True) -> None:
+        self.cfg, self.chip, self.precision = cfg, chip, precision
+        self.est = Estimator(chip, params, tp)
+        self.tp = tp
+        self.cuda_graph_decode = cuda_graph_decode
+        self._kv_bpt = kv_bytes_per_token(cfg, precision)
+        free = chip.memory_bytes * tp * (1 - ACTIVATION_RESERVE) - weight_bytes(cfg, precision)
+        if free <= 0:
+            need = weight_bytes(cfg, precision) / (1 - ACTIVATION_RESERVE) / 1e9
+            raise JalapenoError(
+                f"{cfg.name} weights ({weight_bytes(cfg, precision) / 1e9:.1f} GB in {precision.weights.name}) "
+                f"do not fit {tp} x {chip.name} ({chip.memory_bytes * tp / 1e9:.0f} GB); need >= {need:.0f} GB: "
+                f"raise --tp or use a smaller weight dtype", field="memory")
+        self._kv_capacity = int(free // self._kv_bpt)
+        self._groups = [(attn, len(idx)) for (attn, _), idx in _merge_attn(layer_groups(cfg))]
+        self._b = _Builder(cfg, precision, _work(Batch.decode(1, 1)))
+        self._attn_kw = self._b.attention_kwargs()
+        self._token_part = lru_cache(maxsize=65536)(self._token_part_uncached)
+
+    # -- StepOracle ---------------------------------------------------------------------------
+    @property
+    def kv_capacity_tokens(self) -> int:
+        return self._kv_capacity
+
+    @property
+    def kv_bytes_per_token(self) -> float:
+        return self._kv_bpt
+
+    @property
+    def idle_power_w(self) -> float:
+        return self.est.idle_w * self.tp
+
+    def step(self, shape: StepShape) -> StepCost:
+        seqs = shape.decode_seqs + shape.prefill_seqs
+        if seqs == 0:
+            return StepCost(0.0, 0.0)
+        graph_mode = self.cuda_graph_decode and shape.prefill_seqs == 0
+        t, e = self._token_part(shape.tokens, seqs, graph_mode, self._mla_key(shape))
+        ta, ea = self._attention(shape, graph_mode)
+        t += ta + self.est.params.step_overhead_s
+        e += ea
+        return self._finish(t, e)
+
+    # -- parts ------------------------------------------------------------------------------
+    def _mla_key(self, shape: StepShape) -> tuple[int, int]:
+        # MLA's absorbed/decompressed projections depend on the decode/prefill split
+        return (shape.decode_seqs, shape.prefill_kv_tokens) if self.cfg.mla else (0, 0)
+
+    def _token_part_uncached(self, tokens: int, seqs: int, graph_mode: bool, mla: tuple[int, int]) -> tuple[float, float]:
+        if self.cfg.mla and mla[0]:
+            dec = (Sequence(1, 1),) * mla[0]
+            rest = tokens - mla[0]
+            pre = (Sequence(rest, max(mla[1] - rest, 0)),) if rest > 0 else ()
+            batch = Batch(dec + pre)
+        else:
+            first = tokens - (seqs - 1)
+            batch = Batch((Sequence(first, 0),) + (Sequence(1, 0),) * (seqs - 1))
+        g = build_graph(self.cfg, batch, self.precision)
+        _, t, e = self.est.price_ops(_without_attention(g), cuda_graph=graph_mode)
+        comm_s, link_bytes = self.est.comm(g)
+        return t + comm_s, e + link_bytes * self.est.params.pj_per_byte_link * 1e-12
+
+    def _attention(self, shape: StepShape, graph_mode: bool) -> tuple[float, float]:
+        prm, tp, launch = self.est.params, self.tp, self.est.params.graph_launch_s
+        window = self.cfg.sliding_window
+        t = e = 0.0
+        for attn, rep in self._groups:
+            dec = pre = None
+            if shape.decode_seqs:
+                pairs = shape.decode_context + shape.decode_seqs
+                if attn == "sliding" and window:
+                    pairs = min(pairs, shape.decode_seqs * window)
+                dec = (shape.decode_seqs, pairs)
+            if shape.prefill_seqs:
+                pairs, kv = shape.prefill_context, shape.prefill_kv_tokens
+                if attn == "sliding" and window:
+                    pairs = min(pairs, shape.prefill_tokens * window)
+                    kv = min(kv, shape.prefill_tokens + shape.prefill_seqs * window)
+                pre = (shape.prefill_seqs, shape.prefill_tokens, kv, pairs)
+            for op in self._b.attention_from_totals(rep, attn, dec, pre, **self._attn_kw):  # type: ignore[arg-type]
+                s = shard(op, tp)
+                ot = op_time(s, self.est.rates, prm)
+                per = ot.time_s + launch if graph_mode else max(ot.time_s, prm.eager_launch_s)
+                t += per * rep
+                e += tp * rep * (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
+        return t, e
+
+    def _finish(self, t: float, e_dyn: float) -> StepCost:
+        t, energy, _ = self.est.finish(t, e_dyn)
+        return StepCost(t, energy)
+
+
+def _merge_attn(groups):
+    """Layer counts by attention kind only (MoE or dense does not change attention)."""
+    merged: dict[str, list[int]] = {}
+    for (attn, _), idx in groups:
+        merged.setdefault(attn, []).extend(idx)
+    return [((a, False), idx) for a, idx in merged.items()]
+
+
+def _without_attention(g: Graph) -> Graph:
+    return replace(g, ops=tuple(o for o in g.ops if o.kind != "attention"))

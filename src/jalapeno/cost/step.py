@@ -1,0 +1,152 @@
+"""Time and energy of one step (a Graph) on a deployment of ``tp`` chips.
+
+Ops run one after another (a decoder step is a chain); tensor parallelism divides the sharded ops'
+work by ``tp`` and adds two all-reduces a layer. Energy = static power x time + counted work x
+energy per action; if that power exceeds the chip's limit, the step stretches until it does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from jalapeno.cost.collectives import all_gather_s, all_reduce_s
+from jalapeno.cost.op_time import ChipRates, OpTime, op_time
+from jalapeno.cost.params import CostParams
+from jalapeno.errors import JalapenoError
+from jalapeno.graph.builder import Graph
+from jalapeno.graph.ops import Op
+from jalapeno.hardware.spec import ChipSpec
+
+# Ops every tensor-parallel rank repeats in full (hidden-sized elementwise work, the embedding gather).
+REPLICATED = frozenset({"attn_norm", "mlp_norm", "final_norm", "residual_add", "embedding", "moe_combine",
+                        "q_a_norm", "kv_a_norm", "q_a_proj", "kv_a_proj"})
+# Row-parallel matmuls: their K (input) dimension is split; the others split N (output columns).
+ROW_PARALLEL = frozenset({"o_proj", "down", "shared_down", "v_absorb"})
+
+
+@dataclass(frozen=True, slots=True)
+class OpCost:
+    op: Op
+    time: OpTime  # one instance on one chip (after tensor-parallel sharding)
+    total_s: float  # all instances, launch costs included
+    energy_j: float  # all instances, all chips, dynamic only
+
+    @property
+    def roofline_fraction(self) -> float:
+        return self.time.roofline_s / self.time.time_s if self.time.time_s > 0 else 1.0
+
+
+@dataclass(frozen=True)
+class StepCost:
+    time_s: float
+    energy_j: float  # all chips of the replica
+    ops: tuple[OpCost, ...]
+    comm_s: float
+    launch_s: float
+    power_capped: bool
+    chips: int
+    tokens: int
+    flops: float  # all chips
+    mem_bytes: float  # main-memory bytes, all chips
+    link_bytes: float
+
+    @property
+    def power_w(self) -> float:
+        """Average power of the whole replica (all ``chips``) during the step."""
+        return self.energy_j / self.time_s
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.time_s
+
+
+def shard(op: Op, tp: int) -> Op:
+    """One rank's share of ``op`` under ``tp``-way tensor parallelism."""
+    if tp == 1 or op.name in REPLICATED:
+        return op
+    f = 1.0 / tp
+    kw = dict(flops=op.flops * f, weight_bytes=op.weight_bytes * f, act_read_bytes=op.act_read_bytes * f,
+              act_write_bytes=op.act_write_bytes * f, kv_read_bytes=op.kv_read_bytes * f,
+              kv_write_bytes=op.kv_write_bytes * f)
+    if op.m:
+        if op.name in ROW_PARALLEL:
+            kw["k"] = max(1, op.k // tp)
+        else:
+            kw["n"] = max(1, op.n // tp)
+    return replace(op, **kw)
+
+
+class Estimator:
+    """Prices graphs on one chip type. Build once per (chip, params); ``step`` is pure and cheap."""
+
+    def __init__(self, chip: ChipSpec, params: CostParams, tp: int = 1) -> None:
+        if tp < 1:
+            raise JalapenoError(f"must be >= 1, got {tp}", field="tp")
+        ic = chip.interconnect
+        if tp > 1 and ic is None:
+            raise JalapenoError(f"chip {chip.name!r} has no chip-to-chip links; use --tp 1", field="tp")
+        if tp > 1 and ic is not None and tp > ic.domain_size.value:
+            raise JalapenoError(f"{tp} exceeds the {int(ic.domain_size.value)}-chip scale-up domain of "
+                                f"{chip.name}", field="tp")
+        self.chip, self.params, self.tp = chip, params, tp
+        self.rates = ChipRates.of(chip)
+        self.idle_w = chip.idle_w.value if chip.idle_w else 0.1 * chip.tdp_w.value
+        self.tdp_w = chip.tdp_w.value
+
+    def price_ops(self, graph: Graph, *, cuda_graph: bool = True) -> tuple[list[OpCost], float, float]:
+        """Per-op costs, their summed time and dynamic energy (no communication, no power cap)."""
+        prm, tp = self.params, self.tp
+        launch = prm.graph_launch_s if cuda_graph else 0.0
+        costs, t_ops, e_dyn = [], 0.0, 0.0
+        for op in graph.ops:
+            s = shard(op, tp)
+            ot = op_time(s, self.rates, prm)
+            per = ot.time_s + launch if cuda_graph else max(ot.time_s, prm.eager_launch_s)
+            e = tp * op.repeat * (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
+            costs.append(OpCost(op, ot, per * op.repeat, e))
+            t_ops += per * op.repeat
+            e_dyn += e
+        return costs, t_ops, e_dyn
+
+    def finish(self, t: float, e_dyn: float) -> tuple[float, float, bool]:
+        """Add static power; stretch the step if the chip would exceed its power limit."""
+        static_w = self.idle_w + self.params.active_static_w
+        capped = (static_w + e_dyn / (t * self.tp)) > self.tdp_w
+        if capped:  # clocks drop until the chip is at its power limit: same work, more time
+            t = e_dyn / self.tp / (self.tdp_w - static_w)
+        return t, self.tp * static_w * t + e_dyn, capped
+
+    def step(self, graph: Graph, *, cuda_graph: bool = True) -> StepCost:
+        prm, tp = self.params, self.tp
+        costs, t_ops, e_dyn = self.price_ops(graph, cuda_graph=cuda_graph)
+        comm_s, link_bytes = self.comm(graph)
+        e_dyn += link_bytes * prm.pj_per_byte_link * 1e-12
+        t, energy, capped = self.finish(t_ops + comm_s + prm.step_overhead_s, e_dyn)
+        flops = sum(tp * shard(c.op, tp).flops * c.op.repeat for c in costs)
+        mem = sum(tp * shard(c.op, tp).bytes * c.op.repeat for c in costs)
+        launch = (prm.graph_launch_s if cuda_graph else 0.0) * sum(o.repeat for o in graph.ops)
+        return StepCost(t, energy, tuple(costs), comm_s, launch, capped, tp, graph.batch.new_tokens, flops, mem,
+                        link_bytes)
+
+    def comm(self, graph: Graph) -> tuple[float, float]:
+        """Two all-reduces of the hidden state a layer (after attention and after the MLP), one logits gather."""
+        if self.tp == 1:
+            return 0.0, 0.0
+        ic = self.chip.interconnect
+        assert ic is not None
+        bw, lat = ic.bandwidth_bytes_per_s.value, ic.latency_s.value
+        n_layers = sum(o.repeat for o in graph.ops if o.name == "attn_norm")
+        ab = graph.precision.activations.bytes_per_element
+        hidden_bytes = graph.batch.new_tokens * _hidden(graph) * ab
+        logits = next(o for o in graph.ops if o.name == "lm_head")
+        logit_bytes = logits.m * logits.n * ab
+        t = 2 * n_layers * all_reduce_s(hidden_bytes, self.tp, bw, lat, ic.topology)
+        t += all_gather_s(logit_bytes, self.tp, bw, lat)
+        moved = (2 * n_layers * 2.0 * (self.tp - 1) / self.tp * hidden_bytes
+                 + (self.tp - 1) / self.tp * logit_bytes) * self.tp
+        return t, moved
+
+
+def _hidden(graph: Graph) -> int:
+    o = next(o for o in graph.ops if o.name == "lm_head")
+    return o.k

@@ -1,0 +1,106 @@
+"""Bundled chip presets: list them, resolve a name, alias or path to a ``ChipSpec``.
+
+Presets live in ``hardware/presets/<name>.yaml``, one file a chip, and are parsed once per process.
+Names are case-insensitive; ``_`` and spaces count as ``-``. A string ending in ``.yaml``/``.yml``,
+or naming an existing file, is loaded as a user chip file (not cached: the file may change).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from importlib import resources
+from pathlib import Path
+
+from jalapeno.errors import JalapenoError
+from jalapeno.hardware.loader import load_chip
+from jalapeno.hardware.spec import ChipSpec
+
+# alias -> preset name. Shorthands people actually type; ambiguous ones (mi300, which is also the
+# MI300A APU; gb200, a 1200 W variant) are deliberately absent.
+ALIASES: dict[str, str] = {
+    "a100": "a100-80gb-sxm",
+    "a100-80gb": "a100-80gb-sxm",
+    "a100-sxm": "a100-80gb-sxm",
+    "h100": "h100-sxm",
+    "h100-sxm5": "h100-sxm",
+    "h200": "h200-sxm",
+    "h200-sxm5": "h200-sxm",
+    "b200-sxm": "b200",
+    "hgx-b200": "b200",
+    "mi325": "mi325x",
+    "gaudi-3": "gaudi3",
+    "gaudi": "gaudi3",
+    "v5e": "tpu-v5e",
+    "tpuv5e": "tpu-v5e",
+    "v5p": "tpu-v5p",
+    "tpuv5p": "tpu-v5p",
+    "v6e": "tpu-v6e",
+    "tpuv6e": "tpu-v6e",
+    "trillium": "tpu-v6e",
+    "trn2": "trainium2",
+    "trainium-2": "trainium2",
+    "inf2": "inferentia2",
+    "inferentia-2": "inferentia2",
+    "groq": "groq-lpu",
+    "lpu": "groq-lpu",
+    "groqchip": "groq-lpu",
+}
+
+
+def _presets_dir() -> Path:
+    return Path(str(resources.files("jalapeno.hardware").joinpath("presets")))
+
+
+@functools.lru_cache(maxsize=1)
+def _preset_names() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in _presets_dir().glob("*.yaml")))
+
+
+def list_presets() -> list[str]:
+    """Names of the bundled presets, sorted."""
+    return list(_preset_names())
+
+
+@functools.lru_cache(maxsize=64)
+def _load_preset(name: str) -> ChipSpec:
+    chip = load_chip(_presets_dir() / f"{name}.yaml")
+    if chip.name != name:
+        raise JalapenoError(f"preset file {name}.yaml names its chip {chip.name!r}; they must match",
+                            field="name")
+    return chip
+
+
+def normalize(name: str) -> str:
+    """Canonical spelling of a preset name or alias: lower case, ``_`` and spaces as ``-``."""
+    return "-".join(name.strip().lower().replace("_", " ").split())
+
+
+def _looks_like_path(s: str) -> bool:
+    if s.strip().lower().endswith((".yaml", ".yml")):
+        return True
+    try:
+        return "/" in s and Path(s).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def resolve_chip(name_or_path: str) -> ChipSpec:
+    """A preset name (case-insensitive), an alias (``h100``, ``trn2``, ...) or a path to a chip YAML file."""
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise JalapenoError(f"expected a chip preset name or a .yaml path, got {name_or_path!r}", field="chip")
+    if _looks_like_path(name_or_path):
+        return load_chip(Path(name_or_path.strip()))
+    key = normalize(name_or_path)
+    key = ALIASES.get(key, key)
+    if key in _preset_names():
+        return _load_preset(key)
+    raise JalapenoError(_unknown_message(name_or_path), field="chip")
+
+
+def _unknown_message(name: str) -> str:
+    names = _preset_names()
+    close = difflib.get_close_matches(normalize(name), list(names) + list(ALIASES), n=1, cutoff=0.5)
+    guess = f"did you mean {ALIASES.get(close[0], close[0])!r}? " if close else ""
+    return (f"unknown chip {name!r}; {guess}valid presets: {', '.join(names)} "
+            "(or a path to a .yaml chip file)")

@@ -1,0 +1,107 @@
+"""Bundled models and name resolution: alias, Hugging Face id, or a path to a ``config.json``.
+
+The bundled files under ``models/configs/`` are copies of the Hugging Face ``config.json`` of each model;
+nothing is downloaded. Bundled configs are parsed once (``lru_cache``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jalapeno.errors import JalapenoError
+from jalapeno.models.config import ModelConfig
+from jalapeno.models.hf_import import parse_hf_config
+
+# alias -> (Hugging Face id, bundled file under models/configs/)
+MODELS: dict[str, tuple[str, str]] = {
+    "llama-3.1-8b": ("meta-llama/Llama-3.1-8B-Instruct", "llama-3.1-8b.json"),
+    "llama-3.1-70b": ("meta-llama/Llama-3.1-70B-Instruct", "llama-3.1-70b.json"),
+    "llama-3.1-405b": ("meta-llama/Llama-3.1-405B-Instruct", "llama-3.1-405b.json"),
+    "llama-3.2-1b": ("meta-llama/Llama-3.2-1B-Instruct", "llama-3.2-1b.json"),
+    "llama-3.2-3b": ("meta-llama/Llama-3.2-3B-Instruct", "llama-3.2-3b.json"),
+    "codellama-7b": ("codellama/CodeLlama-7b-hf", "codellama-7b.json"),
+    "codellama-34b": ("codellama/CodeLlama-34b-hf", "codellama-34b.json"),
+    "qwen2.5-coder-1.5b": ("Qwen/Qwen2.5-Coder-1.5B-Instruct", "qwen2.5-coder-1.5b.json"),
+    "qwen2.5-coder-7b": ("Qwen/Qwen2.5-Coder-7B-Instruct", "qwen2.5-coder-7b.json"),
+    "qwen2.5-coder-32b": ("Qwen/Qwen2.5-Coder-32B-Instruct", "qwen2.5-coder-32b.json"),
+    "qwen3-8b": ("Qwen/Qwen3-8B", "qwen3-8b.json"),
+    "qwen3-32b": ("Qwen/Qwen3-32B", "qwen3-32b.json"),
+    "qwen3-coder-30b-a3b": ("Qwen/Qwen3-Coder-30B-A3B-Instruct", "qwen3-coder-30b-a3b.json"),
+    "qwen3-coder-480b-a35b": ("Qwen/Qwen3-Coder-480B-A35B-Instruct", "qwen3-coder-480b-a35b.json"),
+    "mistral-7b": ("mistralai/Mistral-7B-v0.1", "mistral-7b.json"),
+    "codestral-22b": ("mistralai/Codestral-22B-v0.1", "codestral-22b.json"),
+    "mixtral-8x7b": ("mistralai/Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b.json"),
+    "deepseek-v3": ("deepseek-ai/DeepSeek-V3", "deepseek-v3.json"),
+    "gpt-oss-20b": ("openai/gpt-oss-20b", "gpt-oss-20b.json"),
+    "gpt-oss-120b": ("openai/gpt-oss-120b", "gpt-oss-120b.json"),
+}
+_BY_HF_ID = {hf_id.lower(): alias for alias, (hf_id, _) in MODELS.items()}
+
+
+def list_models() -> list[str]:
+    """Aliases of the bundled models, in table order."""
+    return list(MODELS)
+
+
+def hf_id_of(alias: str) -> str:
+    return MODELS[alias][0]
+
+
+@cache
+def _bundled(alias: str) -> ModelConfig:
+    hf_id, file = MODELS[alias]
+    text = resources.files("jalapeno.models").joinpath("configs", file).read_text(encoding="utf-8")
+    return parse_hf_config(json.loads(text), name=alias, hf_id=hf_id, source=f"bundled:configs/{file}")
+
+
+def load_config_file(path: str | Path) -> ModelConfig:
+    """Parse a ``config.json`` (or a directory holding one) from disk."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "config.json"
+    data = _read_json(p)
+    name = p.parent.name if p.name == "config.json" and p.parent.name else p.stem
+    hf_id = data.get("_name_or_path", "") if isinstance(data, dict) else ""
+    return parse_hf_config(data, name=name, hf_id=hf_id if isinstance(hf_id, str) else "", source=str(p))
+
+
+def _read_json(p: Path) -> Any:
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise JalapenoError("no such file", field=str(p)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise JalapenoError(f"cannot read: {e}", field=str(p)) from None
+    except json.JSONDecodeError as e:
+        raise JalapenoError(f"not valid JSON: {e}", field=str(p)) from None
+
+
+def resolve_model(name_or_path: str) -> ModelConfig:
+    """A bundled alias, a Hugging Face id (case-insensitive), or a path to a config.json or its directory."""
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise JalapenoError(f"expected a model name or path, got {name_or_path!r}", field="model")
+    key = name_or_path.strip().lower()
+    if key in MODELS:
+        return _bundled(key)
+    if key in _BY_HF_ID:
+        return _bundled(_BY_HF_ID[key])
+    if Path(name_or_path).exists():
+        return load_config_file(name_or_path)
+    raise JalapenoError(_unknown_message(name_or_path), field="model")
+
+
+def _unknown_message(name: str) -> str:
+    close = difflib.get_close_matches(name.strip().lower(), [*MODELS, *_BY_HF_ID], n=1, cutoff=0.5)
+    hint = ""
+    if close:
+        hint = f" Did you mean {_BY_HF_ID.get(close[0], close[0])!r}?"
+    return (
+        f"unknown model {name!r} (not an alias, a Hugging Face id of a bundled model, "
+        f"or an existing path).{hint} "
+        f"Bundled: {', '.join(MODELS)}"
+    )

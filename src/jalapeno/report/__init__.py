@@ -1,0 +1,1 @@
+"""Presentation: terminal tables and number formatting shared by the commands."""

@@ -1,0 +1,325 @@
+"""One replica: its queues, its KV cache, and the step loop that runs its scheduler's plans.
+
+A step is priced through the oracle from the plan's aggregates (``StepShape``). The loop is event
+driven: a step schedules its own end; arrivals and ready loads ``kick`` the replica.
+
+**Decode runs.** When a step is all decodes and nothing can change the batch (no admission, no
+preemption, no prefill, no load in flight), the replica plans a run of ``m`` identical-batch decode
+steps as one event: ``m`` stops at the first completion, at ``max_decode_run``, and where the free KV
+blocks run out. The run is priced by the oracle at its first and last step; steps in between are
+linear in context (decode cost is affine in ``decode_context`` for a fixed batch), so the run costs
+``m * t0 + dt * m (m - 1) / 2``. That is exact for oracles affine in context and within the oracle's
+bucket step otherwise; ``max_decode_run=1`` prices every step. An arrival that could join the batch
+cuts the run short at the first step boundary after it, exactly where a step-by-step loop would let
+it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from math import floor
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from jalapeno.serving.events import PRIO_READY, PRIO_STEP, Event
+from jalapeno.serving.kv_cache import KVCacheManager
+from jalapeno.serving.oracle import StepOracle, StepShape
+from jalapeno.serving.request_state import FINISHED, LOADING, RUNNING, TRANSFER, RequestState
+from jalapeno.serving.schedulers.base import PreemptionMode, Scheduler
+from jalapeno.serving.schedulers.priorities import WaitingQueue
+from jalapeno.serving.speculative import Speculative, emitted, steps_to_emit
+
+if TYPE_CHECKING:
+    from jalapeno.serving.simulate import Simulation
+
+Role = Literal["unified", "prefill", "decode"]
+
+
+class StepRecord(NamedTuple):
+    """What observers (tests, the timeline exporter) see of each step or decode run."""
+
+    replica: int
+    role: str
+    start_s: float  # compute start (after any swap stall)
+    end_s: float
+    steps: int  # > 1 for a decode run
+    shape: StepShape  # the first step's shape
+    plan: dict[int, int]  # {request_id: tokens} of the first step
+    kv_used_blocks: int  # at the step start, after allocation (the most during the step)
+    kv_blocks: int
+    energy_j: float
+
+
+class Replica:
+    __slots__ = (
+        "index", "role", "sim", "oracle", "kv", "scheduler", "waiting", "running", "preemption",
+        "spec_tokens", "spec_rate", "draft_factor", "max_run", "idle_w", "busy", "gen",
+        "plan", "plan_states", "st_start", "st_stall", "st_m", "st_t0", "st_dt", "st_e0", "st_de", "st_shape", "st_kv",
+        "outstanding", "busy_s", "energy_j", "steps", "step_events", "preempt_recompute", "preempt_swap",
+    )
+
+    def __init__(self, index: int, role: Role, sim: "Simulation", oracle: StepOracle, kv: KVCacheManager,
+                 scheduler: Scheduler, waiting: WaitingQueue, *, preemption: PreemptionMode = "recompute",
+                 speculative: Speculative | None = None, max_decode_run: int = 256) -> None:
+        self.index, self.role, self.sim, self.oracle, self.kv = index, role, sim, oracle, kv
+        self.scheduler, self.waiting, self.preemption = scheduler, waiting, preemption
+        self.running: list[RequestState] = []
+        self.spec_tokens = speculative.k if speculative else 0
+        self.spec_rate = speculative.tokens_per_step if speculative else 1.0
+        self.draft_factor = speculative.k * speculative.draft_cost if speculative else 0.0
+        self.max_run = max_decode_run
+        self.idle_w = float(oracle.idle_power_w)
+        self.busy = False
+        self.gen = 0
+        self.plan: dict[int, int] = {}
+        self.plan_states: list[RequestState] = []
+        self.st_start = self.st_stall = self.st_t0 = self.st_dt = self.st_e0 = self.st_de = 0.0
+        self.st_m = self.st_kv = 0
+        self.st_shape = StepShape()
+        self.outstanding = 0  # tokens of work routed here and not yet computed (the routers' load)
+        self.busy_s = self.energy_j = 0.0
+        self.steps = self.step_events = self.preempt_recompute = self.preempt_swap = 0
+
+    # --- entry points -------------------------------------------------------------------------------
+    def enqueue(self, st: RequestState, now: float, work: int) -> list[Event] | None:
+        st.replica = self.index
+        self.waiting.add(st)
+        self.outstanding += work
+        return self.kick(now)
+
+    def kick(self, now: float, force: bool = False) -> list[Event] | None:
+        """New work may be schedulable: start a step, or cut a decode run short so it can join."""
+        if not self.busy:
+            self.kv.advance(now)
+            return self._start_step(now)
+        if self.st_m > 1 and (force or self.scheduler.admits_more(self)):
+            return self._truncate(now)
+        return None
+
+    def release(self, st: RequestState, now: float) -> list[Event] | None:
+        """A handed-off request's KV has left (disaggregated prefill): free its blocks."""
+        self.kv.advance(now)
+        self.kv.free(st)
+        return self.kick(now)
+
+    def on_ready(self, now: float, st: RequestState) -> list[Event] | None:
+        if st.status == LOADING and st.ready_s <= now:
+            st.status = RUNNING
+            return self.kick(now, force=True)
+        return None
+
+    # --- steps --------------------------------------------------------------------------------------
+    def _start_step(self, now: float) -> list[Event]:
+        """Plan and price the next step or decode run (KV use already integrated up to ``now``)."""
+        plan = self.scheduler.schedule(self, now)
+        events: list[Event] = [(st.ready_s, PRIO_READY, self.on_ready, st) for st in plan.loading] \
+            if plan.loading else []
+        tokens = plan.tokens
+        if not tokens:
+            self.busy = False
+            return events
+        nd = dctx = ps = pt = pc = pk = 0
+        for st, n in zip(plan.states, tokens.values()):
+            c = st.computed
+            if st.generated and st.prompt + st.generated - c == 1:
+                nd += 1
+                dctx += c
+            else:
+                ps += 1
+                pt += n
+                pc += c * n + n * (n + 1) // 2
+                pk += c + n
+        t0, e0, self.st_shape = self._price(nd, dctx, ps, pt, pc, pk)
+        m, dt, de = 1, 0.0, 0.0
+        if (ps == 0 and self.max_run > 1 and not plan.admitted and not plan.preempted
+                and len(tokens) == len(self.running)):
+            m, dt, de = self._plan_run(plan.states, nd, dctx, t0, e0)
+        self.plan = tokens
+        self.plan_states = plan.states
+        self.st_start, self.st_stall, self.st_m = now, plan.stall_s, m
+        self.st_t0, self.st_dt, self.st_e0, self.st_de = t0, dt, e0, de
+        if self.sim.observers:
+            self.st_kv = self.kv.pool.used_blocks
+        self.busy = True
+        self.gen += 1
+        end = now + plan.stall_s + m * t0 + dt * (m * (m - 1) / 2)
+        events.append((end, PRIO_STEP, self._on_step_end, self.gen))
+        return events
+
+    def _price(self, nd: int, dctx: int, ps: int, pt: int, pc: int, pk: int) -> tuple[float, float, StepShape]:
+        k1 = self.spec_tokens + 1
+        draft = None
+        if k1 > 1 and nd:  # verify k + 1 tokens per decoding sequence
+            if self.draft_factor:
+                draft = StepShape(nd, dctx)
+            ps, pt, pk = ps + nd, pt + nd * k1, pk + dctx + nd * k1
+            pc += dctx * k1 + nd * k1 * (k1 + 1) // 2
+            nd = dctx = 0
+        shape = StepShape(nd, dctx, ps, pt, pc, pk)
+        cost = self.oracle.step(shape)
+        if draft is None:
+            return cost.time_s, cost.energy_j, shape
+        d = self.oracle.step(draft)
+        f = self.draft_factor
+        return cost.time_s + f * d.time_s, cost.energy_j + f * d.energy_j, shape
+
+    def _plan_run(self, states: list[RequestState], nd: int, dctx: int, t0: float,
+                  e0: float) -> tuple[int, float, float]:
+        """Steps of the decode run starting now (KV reserved for all of them) and its per-step slopes."""
+        rate = self.spec_rate
+        m = self.max_run
+        if self.spec_tokens:
+            m = min(m, min(steps_to_emit(st.spec_credit, rate, st.output - st.generated) for st in states))
+        else:
+            for st in states:
+                left = st.output - st.generated
+                if left < m:
+                    m = left
+        if m <= 1:
+            return 1, 0.0, 0.0
+        m = self._reserve_run(states, m)
+        if m <= 1:
+            return 1, 0.0, 0.0
+        if self.spec_tokens:
+            ctx = sum(st.computed + emitted(st.spec_credit, m - 1, rate, st.output - st.generated)
+                      for st in states)
+        else:
+            ctx = dctx + nd * (m - 1)
+        t1, e1, _ = self._price(nd, ctx, 0, 0, 0, 0)
+        return m, (t1 - t0) / (m - 1), (e1 - e0) / (m - 1)
+
+    def _run_tokens(self, st: RequestState, m: int) -> int:
+        """KV tokens beyond ``computed`` that ``m`` decode steps of ``st`` write."""
+        if not self.spec_tokens:
+            return m
+        return emitted(st.spec_credit, m - 1, self.spec_rate, st.output - st.generated) + self.spec_tokens + 1
+
+    def _reserve_run(self, states: list[RequestState], m: int) -> int:
+        """Shorten ``m`` to what the free blocks allow, and take the blocks for all ``m`` steps."""
+        kv = self.kv
+        bs, pool = kv.block_size, kv.pool
+        avail = pool.free_blocks + pool.evictable_blocks
+        run_tokens = self._run_tokens
+
+        def extras(steps: int) -> list[int]:
+            return [-(-(st.computed + run_tokens(st, steps)) // bs) - st.held_blocks for st in states]
+
+        if sum(x for x in extras(m) if x > 0) > avail:
+            lo, hi = 1, m  # the first step is already allocated
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if sum(x for x in extras(mid) if x > 0) <= avail:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            m = lo
+        extra = extras(m)
+        total = 0
+        for st, x in zip(states, extra):
+            if x > 0:
+                st.own_blocks += x
+                st.held_blocks += x
+                total += x
+        if total:
+            pool.take(total)
+            kv.note_taken()
+        return m
+
+    def _duration(self, s: int) -> float:
+        return s * self.st_t0 + self.st_dt * (s * (s - 1) / 2)
+
+    def _truncate(self, now: float) -> list[Event] | None:
+        elapsed = now - self.st_start - self.st_stall
+        lo, hi = 1, self.st_m
+        while lo < hi:  # first step boundary at or after now
+            mid = (lo + hi) // 2
+            if self._duration(mid) >= elapsed:
+                hi = mid
+            else:
+                lo = mid + 1
+        if lo >= self.st_m:
+            return None
+        self.st_m = lo
+        self.gen += 1
+        return [(self.st_start + self.st_stall + self._duration(lo), PRIO_STEP, self._on_step_end, self.gen)]
+
+    def _on_step_end(self, now: float, gen: int) -> list[Event] | None:
+        if gen != self.gen:
+            return None  # cancelled: the run was cut short and rescheduled
+        self.kv.advance(now)
+        s = self.st_m
+        start = self.st_start + self.st_stall
+        energy = s * self.st_e0 + self.st_de * (s * (s - 1) / 2)
+        self.busy_s += now - start
+        self.energy_j += energy
+        self.steps += s
+        self.step_events += 1
+        sim = self.sim
+        sim.power.add(start, now, energy, self.idle_w)
+        if sim.observers:
+            rec = StepRecord(self.index, self.role, start, now, s, self.st_shape, self.plan, self.st_kv,
+                             self.kv.pool.num_blocks, energy)
+            for observe in sim.observers:
+                observe(rec)
+        events = self._apply(now, s)
+        more = self._start_step(now)
+        if events:
+            events.extend(more)
+            return events
+        return more
+
+    def _apply(self, now: float, s: int) -> list[Event]:
+        """Advance every planned request by the tokens of ``s`` steps; finish or hand off the done ones."""
+        kv, rate = self.kv, self.spec_rate
+        spec, bs, commit = self.spec_tokens, kv.block_size, kv.prefix_cache
+        events: list[Event] = []
+        done = processed = 0
+        for st, n in zip(self.plan_states, self.plan.values()):
+            c, g = st.computed, st.generated
+            if g and st.prompt + g - c == 1:  # decode steps
+                if spec:
+                    x = st.spec_credit + s * rate
+                    em = min(st.output - g, int(floor(x)))
+                    st.spec_credit = x - floor(x)
+                else:
+                    em = s
+                st.computed = c + em
+                st.generated = g + em
+                st.decode_tokens += em
+                st.last_token_s = now
+                processed += em
+                if g + em >= st.output:
+                    self._finish(st, now)
+                    done += 1
+                elif st.held_blocks > -(-(c + em) // bs):
+                    kv.trim(st)
+                continue
+            st.computed = c + n
+            st.prefill_tokens += n
+            processed += n
+            if commit:
+                kv.commit(st)
+            if c + n == st.prompt + g:  # the chunk completed the context: sample a token
+                st.generated = g = g + 1
+                st.last_token_s = now
+                if g == 1:
+                    st.first_token_s = now
+                if g >= st.output:
+                    self._finish(st, now)
+                    done += 1
+                elif self.role == "prefill":
+                    st.status = TRANSFER
+                    done += 1
+                    events.extend(self.sim.handoff(self, st, now))
+        self.outstanding -= processed
+        if done:
+            self.running = [st for st in self.running if st.status != FINISHED and st.status != TRANSFER]
+        return events
+
+    def _finish(self, st: RequestState, now: float) -> None:
+        self.kv.free(st)
+        st.status = FINISHED
+        st.finish_s = now
+        self.sim.finish(st, now)
+
+
+Observer = Callable[[StepRecord], Any]

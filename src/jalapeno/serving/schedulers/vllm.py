@@ -1,0 +1,29 @@
+"""Continuous batching, vLLM style without chunked prefill.
+
+Each step: every running decode gets its token first; then whole prefills are admitted from the
+waiting queue while they fit ``max_num_batched_tokens`` (the step's token budget) and
+``max_num_seqs``. A prompt larger than the whole budget still runs, alone in a step of its own, so no
+request can starve behind the budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jalapeno.serving.schedulers.base import ReplicaView, StepPlan, admit_waiting, schedule_running
+
+
+@dataclass(frozen=True)
+class VLLMScheduler:
+    max_num_seqs: int = 256
+    max_num_batched_tokens: int = 8192
+
+    def schedule(self, rep: ReplicaView, now: float) -> StepPlan:
+        plan = StepPlan()
+        budget = schedule_running(rep, plan, self.max_num_batched_tokens, now, chunked=False)
+        if rep.waiting:
+            admit_waiting(rep, plan, budget, now, chunked=False, max_num_seqs=self.max_num_seqs)
+        return plan
+
+    def admits_more(self, rep: ReplicaView) -> bool:
+        return len(rep.running) < self.max_num_seqs
