@@ -22,7 +22,7 @@ from jalapeno.hardware import ChipSpec, Figure, TextFigure, list_presets, resolv
 
 SECONDARY_MARK = "*"
 WIDE = 110  # narrower terminals get compact tables: no year/node in the list, no notes in `show`
-SECONDARY_CAPTION = "* secondary source: press, analyst, third-party measurement or estimate (see show)"
+SECONDARY_CAPTION = "* secondary source: press, analyst, third-party measurement or estimate"
 
 # Unit of a figure, from the suffix of its name (the house rule: names carry their units).
 _SUFFIX_UNITS = (

@@ -80,6 +80,13 @@ def matmul_compute_s(m: int, n: int, k: int, groups: int, peak: float, rates: Ch
     return waves * 2.0 * tm * prm.tile_n * (k / split + prm.k_overhead) / per_core
 
 
+def attention_parts(flops: float, bytes_: float, phase: str, peak: float, rates: ChipRates,
+                    prm: CostParams) -> tuple[float, float]:
+    """(compute, memory) time of a FlashAttention-style kernel: prefill streams, decode reads the KV cache."""
+    eff_m = prm.stream_eff if phase == "prefill" else prm.attn_decode_mem_eff
+    return flops / (peak * prm.attn_prefill_eff), bytes_ / (rates.mem_bw * eff_m)
+
+
 def op_time(op: Op, rates: ChipRates, prm: CostParams) -> OpTime:
     kind = op.kind
     bytes_ = op.bytes
@@ -96,12 +103,7 @@ def op_time(op: Op, rates: ChipRates, prm: CostParams) -> OpTime:
         a = op.attention
         assert a is not None
         peak = rates.matrix_peak(op.dtype)
-        if a.phase == "prefill":
-            tc = op.flops / (peak * prm.attn_prefill_eff)
-            tm = bytes_ / (rates.mem_bw * prm.stream_eff)
-        else:
-            tc = op.flops / (peak * prm.attn_prefill_eff)
-            tm = bytes_ / (rates.mem_bw * prm.attn_decode_mem_eff)
+        tc, tm = attention_parts(op.flops, bytes_, a.phase, peak, rates, prm)
         ideal = max(op.flops / peak, bytes_ / rates.mem_bw)
         kernels = 1
     else:  # elementwise, norms, rope, embedding gather, KV writes: vector unit, streaming memory

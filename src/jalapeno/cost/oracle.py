@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 
-from jalapeno.cost.op_time import op_time
+from jalapeno.cost.op_time import attention_parts, smooth_max
 from jalapeno.cost.params import CostParams
 from jalapeno.cost.step import Estimator, shard
 from jalapeno.errors import JalapenoError
@@ -58,6 +58,7 @@ class CostOracle:
         self._groups = [(attn, len(idx)) for (attn, _), idx in _merge_attn(layer_groups(cfg))]
         self._b = _Builder(cfg, precision, _work(Batch.decode(1, 1)))
         self._attn_kw = self._b.attention_kwargs()
+        self._attn_coeffs = self._coefficients()
         self._token_part = lru_cache(maxsize=65536)(self._token_part_uncached)
 
     # -- StepOracle ---------------------------------------------------------------------------
@@ -104,29 +105,61 @@ class CostOracle:
         return t + comm_s, e + link_bytes * self.est.params.pj_per_byte_link * 1e-12
 
     def _attention(self, shape: StepShape, graph_mode: bool) -> tuple[float, float]:
-        prm, tp, launch = self.est.params, self.tp, self.est.params.graph_launch_s
+        """Attention priced from per-layer-group linear coefficients (flops and bytes are linear in the
+        aggregates), so no operator objects are built in the serving hot loop."""
+        prm, rates = self.est.params, self.est.rates
+        extra = prm.graph_launch_s if graph_mode else 0.0
         window = self.cfg.sliding_window
         t = e = 0.0
-        for attn, rep in self._groups:
-            dec = pre = None
+        for attn, rep, dec_c, pre_c in self._attn_coeffs:
+            sliding = attn == "sliding" and window
             if shape.decode_seqs:
                 pairs = shape.decode_context + shape.decode_seqs
-                if attn == "sliding" and window:
+                if sliding:
                     pairs = min(pairs, shape.decode_seqs * window)
-                dec = (shape.decode_seqs, pairs)
+                x = (shape.decode_seqs, pairs)
+                t1, e1 = self._lin_time(dec_c, x, "decode", rates, prm)
+                t += rep * (t1 + extra if graph_mode else max(t1, prm.eager_launch_s))
+                e += rep * e1
             if shape.prefill_seqs:
                 pairs, kv = shape.prefill_context, shape.prefill_kv_tokens
-                if attn == "sliding" and window:
+                if sliding:
                     pairs = min(pairs, shape.prefill_tokens * window)
                     kv = min(kv, shape.prefill_tokens + shape.prefill_seqs * window)
-                pre = (shape.prefill_seqs, shape.prefill_tokens, kv, pairs)
-            for op in self._b.attention_from_totals(rep, attn, dec, pre, **self._attn_kw):  # type: ignore[arg-type]
-                s = shard(op, tp)
-                ot = op_time(s, self.est.rates, prm)
-                per = ot.time_s + launch if graph_mode else max(ot.time_s, prm.eager_launch_s)
-                t += per * rep
-                e += tp * rep * (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
+                x = (shape.prefill_seqs, shape.prefill_tokens, kv, pairs)
+                t1, e1 = self._lin_time(pre_c, x, "prefill", rates, prm)
+                t += rep * (t1 + extra if graph_mode else max(t1, prm.eager_launch_s))
+                e += rep * e1
         return t, e
+
+    def _lin_time(self, coeffs, x, phase, rates, prm) -> tuple[float, float]:
+        flops_c, bytes_c, peak, pj_flop = coeffs
+        flops = sum(c * v for c, v in zip(flops_c, x))
+        bytes_ = sum(c * v for c, v in zip(bytes_c, x))
+        tc, tm = attention_parts(flops, bytes_, phase, peak, rates, prm)
+        t = smooth_max(tc, tm, prm.smooth) + prm.kernel_s
+        return t, self.tp * (flops * pj_flop + bytes_ * prm.pj_per_byte_mem) * 1e-12
+
+    def _coefficients(self) -> list:
+        """Per (attention kind): per-chip FLOPs and bytes per unit of each aggregate, decode and prefill."""
+        out = []
+        for attn, rep in self._groups:
+            dec = self._basis(attn, 2, lambda v: (v, None))
+            pre = self._basis(attn, 4, lambda v: (None, v))
+            out.append((attn, rep, dec, pre))
+        return out
+
+    def _basis(self, attn: str, n: int, place) -> tuple:
+        flops, bytes_, peak, pj = [], [], 0.0, 0.0
+        for i in range(n):
+            unit = tuple(1 if j == i else 0 for j in range(n))
+            op = self._b.attention_from_totals(1, attn, *place(unit), **self._attn_kw)[0]  # type: ignore[arg-type]
+            s = shard(op, self.tp)
+            flops.append(s.flops)
+            bytes_.append(s.bytes)
+            peak = self.est.rates.matrix_peak(s.dtype)
+            pj = self.est.params.pj_flop(s.dtype)
+        return tuple(flops), tuple(bytes_), peak, pj
 
     def _finish(self, t: float, e_dyn: float) -> StepCost:
         t, energy, _ = self.est.finish(t, e_dyn)

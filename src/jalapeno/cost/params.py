@@ -73,9 +73,17 @@ def calibration_path(chip_name: str) -> Path:
     return Path(str(resources.files("jalapeno"))) / CALIBRATION_DIR / f"{chip_name}.json"
 
 
+# Chips without their own measurements borrow the efficiencies of a measured chip of the same
+# microarchitecture (the fractions of peak transfer; the peaks and bandwidths stay the chip's own).
+CALIBRATION_FAMILY = {"h100-sxm": "h200-sxm"}
+
+
 def params_for(chip_name: str) -> CostParams:
-    """Calibrated parameters for a preset if they exist, else the documented defaults."""
-    p = calibration_path(chip_name)
-    if p.is_file():
-        return CostParams.from_json(json.loads(p.read_text())["params"])
+    """Calibrated parameters for a preset (its own, else its family's), else the documented defaults."""
+    for name in (chip_name, CALIBRATION_FAMILY.get(chip_name)):
+        if name and calibration_path(name).is_file():
+            prm = CostParams.from_json(json.loads(calibration_path(name).read_text())["params"])
+            if name != chip_name:
+                prm = replace(prm, source=f"{prm.source}; transferred from {name} (same microarchitecture)")
+            return prm
     return CostParams()

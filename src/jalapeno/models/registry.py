@@ -23,6 +23,7 @@ MODELS: dict[str, tuple[str, str]] = {
     "llama-3.1-70b": ("meta-llama/Llama-3.1-70B-Instruct", "llama-3.1-70b.json"),
     "llama-3.1-405b": ("meta-llama/Llama-3.1-405B-Instruct", "llama-3.1-405b.json"),
     "llama-3.2-1b": ("meta-llama/Llama-3.2-1B-Instruct", "llama-3.2-1b.json"),
+    "llama-2-70b": ("meta-llama/Llama-2-70b-hf", "llama-2-70b.json"),  # the MLPerf Inference LLM benchmark
     "llama-3.2-3b": ("meta-llama/Llama-3.2-3B-Instruct", "llama-3.2-3b.json"),
     "codellama-7b": ("codellama/CodeLlama-7b-hf", "codellama-7b.json"),
     "codellama-34b": ("codellama/CodeLlama-34b-hf", "codellama-34b.json"),

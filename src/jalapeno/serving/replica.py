@@ -240,7 +240,8 @@ class Replica:
             return None
         self.st_m = lo
         self.gen += 1
-        return [(self.st_start + self.st_stall + self._duration(lo), PRIO_STEP, self._on_step_end, self.gen)]
+        end = self.st_start + self.st_stall + self._duration(lo)
+        return [(end if end > now else now, PRIO_STEP, self._on_step_end, self.gen)]  # no rounding into the past
 
     def _on_step_end(self, now: float, gen: int) -> list[Event] | None:
         if gen != self.gen:

@@ -7,7 +7,8 @@ computed (prefix hits count as done at admission; recomputation after a preempti
 - ``least_outstanding``: the replica with the fewest outstanding tokens (lowest index on ties).
 - ``prefix_affinity``: requests whose first ``affinity_blocks`` prefix-block hashes agree go to the
   same replica (``hash(first hashes) mod replicas``), so its prefix cache sees their shared prefix.
-  Requests without hashes, and requests whose affine replica is overloaded (outstanding more than
+  Only full blocks count (a prompt's last, partial block changes from one turn to the next).
+  Requests without a full hashed block, and requests whose affine replica is overloaded (outstanding more than
   ``max_imbalance`` times the least loaded replica's, plus this request's tokens), go to the least
   loaded replica instead.
 """
@@ -64,12 +65,14 @@ class PrefixAffinity:
     fallbacks: int = field(default=0)
 
     def choose(self, st: RequestState, replicas: Sequence[Loaded]) -> int:
-        hashes = st.request.block_hashes
+        req = st.request
+        full = min(self.affinity_blocks, st.prompt // (getattr(req, "block_tokens", 512) or 512))
+        hashes = tuple(req.block_hashes[:full]) if full > 0 else ()
         low = least_loaded(replicas)
         if not hashes:
             self.fallbacks += 1
             return low
-        i = hash(tuple(hashes[: self.affinity_blocks])) % len(replicas)
+        i = hash(hashes) % len(replicas)
         if replicas[i].outstanding > self.max_imbalance * replicas[low].outstanding + st.prompt + st.output:
             self.fallbacks += 1
             return low

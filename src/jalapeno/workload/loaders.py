@@ -57,14 +57,15 @@ def _decode_guard(path: Path, parse: Callable[[Any], Rows]) -> Rows:
             raise JalapenoError(f"{path.name}: malformed CSV ({e}); expected plain comma-separated rows") from None
 
 
-def _columns(header: list[str], wanted: tuple[str, ...], file: str, optional: tuple[str, ...] = ()) -> list[int]:
+def _columns(header: list[str], wanted: tuple[str, ...], file: str, line: int,
+             optional: tuple[str, ...] = ()) -> list[int]:
     names = [h.strip().lower() for h in header]
     found = []
     for column in wanted + optional:
         if column.lower() in names:
             found.append(names.index(column.lower()))
         elif column in wanted:
-            raise JalapenoError(f"{file}:1: header: missing column {column!r}; expected {','.join(wanted)}, "
+            raise JalapenoError(f"{file}:{line}: header: missing column {column!r}; expected {','.join(wanted)}, "
                                 f"got {','.join(header)!r}")
         else:
             found.append(-1)
@@ -72,12 +73,13 @@ def _columns(header: list[str], wanted: tuple[str, ...], file: str, optional: tu
 
 
 def _csv_body(f: Any, file: str, wanted: tuple[str, ...], optional: tuple[str, ...] = ()) -> tuple[
-        Iterator[tuple[int, list[str]]], list[int], int]:
+        Iterator[tuple[int, list[str]]], list[int]]:
+    """(line number, row) pairs after the header, skipping blank lines, and the wanted columns' indices."""
     reader = csv.reader(f)
-    header = next(reader, None)
+    header = next((row for row in reader if row and row != [""]), None)
     if header is None:
         raise JalapenoError(f"{file}: empty file; expected a header line {','.join(wanted)} and data rows")
-    columns = _columns(header, wanted, file, optional)
+    columns = _columns(header, wanted, file, reader.line_num, optional)
 
     def body() -> Iterator[tuple[int, list[str]]]:
         for row in reader:
@@ -88,11 +90,11 @@ def _csv_body(f: Any, file: str, wanted: tuple[str, ...], optional: tuple[str, .
                                 ",".join(row))
             yield reader.line_num, row
 
-    return body(), columns, len(header)
+    return body(), columns
 
 
 def _parse_azure(f: Any, file: str) -> Rows:
-    body, (ti, pi, oi), _ = _csv_body(f, file, AZURE_COLUMNS)
+    body, (ti, pi, oi) = _csv_body(f, file, AZURE_COLUMNS)
     rows = Rows(file)
     minutes: dict[str, int] = {}
     times, prompts, outputs = rows.times_ns, rows.prompts, rows.outputs
@@ -127,7 +129,7 @@ def _burst_seconds(text: str, file: str, line: int) -> int:
 
 
 def _parse_burstgpt(f: Any, file: str, drop_failed: bool) -> Rows:
-    body, (ti, pi, oi, si), _ = _csv_body(f, file, BURSTGPT_COLUMNS, optional=("Session ID",))
+    body, (ti, pi, oi, si) = _csv_body(f, file, BURSTGPT_COLUMNS, optional=("Session ID",))
     rows = Rows(file, extras=[] if si >= 0 else None)
     for index, (line, row) in enumerate(body):
         time_ns = _burst_seconds(row[ti], file, line)

@@ -22,7 +22,9 @@ MAX_TOKENS = 1 << 40  # far above any context length; keeps statistics inside in
 
 
 def row_error(file: str, line: int, column: str, expected: str, got: object) -> JalapenoError:
-    return JalapenoError(f"{file}:{line}: {column}: expected {expected}, got {got!r}")
+    shown = repr(got)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return JalapenoError(f"{file}:{line}: {column}: expected {expected}, got {shown}")
 
 
 def token_count(text: str, file: str, line: int, column: str) -> int:

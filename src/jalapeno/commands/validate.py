@@ -1,0 +1,94 @@
+"""``jalapeno validate``: fit a GPU preset from measurements and write docs/validation.md."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from jalapeno.commands.options import emit_json, hardware_option, json_option
+from jalapeno.cost.params import calibration_path
+from jalapeno.errors import JalapenoError
+from jalapeno.report.markdown import apct
+
+DEFAULT_FIT_MODELS = ("qwen2.5-coder-7b",)
+
+
+def bundled_measurements(prefix: str) -> list[Path]:
+    root = Path(str(resources.files("jalapeno"))) / "data" / "measurements"
+    return sorted(root.glob(f"{prefix}-*.json"))
+
+
+@click.command(name="validate")
+@hardware_option
+@click.option("--measurements", "paths", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Measurement JSON files (default: the bundled ones for the chip). The first file's GEMMs "
+                   "are fitted, later files' GEMMs held out.")
+@click.option("--fit-models", default=",".join(DEFAULT_FIT_MODELS), show_default=True,
+              help="Models whose whole steps may be fitted; every other model is held out.")
+@click.option("--write-params", is_flag=True, help="Save the fitted parameters into the package's calibration.")
+@click.option("--doc", type=click.Path(dir_okay=False), default=None, help="Write the Markdown report here.")
+@json_option
+def command(hardware: str, paths: tuple[str, ...], fit_models: str, write_params: bool, doc: str | None,
+            as_json: bool) -> None:
+    """Calibrate the cost model of a GPU from measurements and report held-out errors."""
+    from jalapeno.cost.sanity import mlperf_offline
+    from jalapeno.cost.validation import calibrate_and_validate, load, shared_energy_as_steps, summary
+    from jalapeno.cost.validation_doc import render
+    from jalapeno.hardware import resolve_chip
+    from jalapeno.models import resolve_model
+
+    chip = resolve_chip(hardware)
+    files = [Path(p) for p in paths] or bundled_measurements(chip.name.split("-")[0])
+    if not files:
+        raise JalapenoError(f"no measurements for {chip.name}; pass --measurements FILE", field="--measurements")
+    data = load(files)
+    step_sources = [{"steps": shared_energy_as_steps(d) + d.get("steps", [])} for d in data]
+    names = {s["model"] for src in step_sources for s in src["steps"]}
+    models = {n: resolve_model(n) for n in sorted(names)}
+    fit = {m.strip() for m in fit_models.split(",") if m.strip()}
+    unknown = fit - set(models)
+    if unknown:
+        raise JalapenoError(f"{sorted(unknown)} have no measured steps; measured: {sorted(models)}", field="--fit-models")
+    params, rows = calibrate_and_validate(chip, data, step_sources, models, fit)
+    cmd = "jalapeno validate --hardware " + hardware + "".join(f" --measurements {p}" for p in paths) + \
+        f" --fit-models {fit_models}" + (" --write-params" if write_params else "") + (f" --doc {doc}" if doc else "")
+    params = replace(params, calibrated=True, source=f"fitted by `{cmd}` on {', '.join(f.name for f in files)}")
+    summ = summary(rows)
+    if write_params:
+        out = calibration_path(chip.name)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"chip": chip.name, "date": datetime.date.today().isoformat(), "command": cmd,
+                                   "measurements": [f.name for f in files], "fit_models": sorted(fit),
+                                   "errors": summ, "params": params.to_json()}, indent=1) + "\n")
+    sanity = []
+    for name in ("h200-sxm", "h100-sxm"):
+        from jalapeno.cost.params import params_for
+
+        c = resolve_chip(name)
+        sanity.append(mlperf_offline(resolve_model("llama-2-70b"), c, params if c.name == chip.name else params_for(name)))
+    if doc:
+        d0 = data[-1]
+        text = render(command=cmd, device=d0.get("device", {}), measured=d0.get("measured", "?"),
+                      sources=[f.name for f in files], fit_models=sorted(fit), params=params, rows=rows, sanity=sanity)
+        Path(doc).write_text(text + "\n")
+    if as_json:
+        emit_json({"hardware": chip.name, "summary": summ, "params": params.to_json(),
+                   "rows": [r.__dict__ | {"error": r.error} for r in rows],
+                   "sanity": [s.__dict__ | {"ratio": s.ratio} for s in sanity]})
+        return
+    t = Table(title=f"{chip.name}: prediction error (fit models: {', '.join(sorted(fit))})")
+    for col in ("group", "set", "points", "median |error|", "max |error|"):
+        t.add_column(col)
+    for s in summ:
+        t.add_row(s["group"], s["set"], str(s["n"]), apct(s["median_abs_error"]), apct(s["max_abs_error"]))
+    Console().print(t)
+    for s in sanity:
+        Console().print(f"MLPerf Llama-2-70B offline {s.chip}: predicted {s.predicted_tokens_per_s:,.0f} tok/s/GPU, "
+                        f"published {s.published_tokens_per_s:,.0f} (ratio {s.ratio:.2f})")
