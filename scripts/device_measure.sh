@@ -13,3 +13,8 @@ mkdir -p "$OUT"
 } 2>&1 | tee "$OUT/nvidia-smi.txt"
 PYTHONUNBUFFERED=1 PYTHONPATH=src python3 -m jalapeno.cli measure all --out "$OUT/h200-measure.json" \
   --budget-s "${BUDGET:-420}" --energy-s "${ENERGY_S:-1}" 2>&1 | tee "$OUT/measure.log"
+# The serving replay: Azure code [265, 325) s (228 requests) through the prefill_first engine with Llama-3.1-8B
+# (random weights); writes $OUT/h200-serve.json (rewritten every ~10 s) and $OUT/serve.log. About 55 s on an H200.
+PYTHONUNBUFFERED=1 PYTHONPATH=src python3 -m jalapeno.cli measure serve --model llama-3.1-8b --trace azure-code \
+  --start-s "${SERVE_START_S:-265}" --duration-s "${SERVE_DURATION_S:-60}" --out "$OUT/h200-serve.json" \
+  --budget-s "${SERVE_BUDGET:-120}" 2>&1 | tee "$OUT/serve.log"

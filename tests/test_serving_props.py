@@ -43,20 +43,20 @@ def traces(draw):
 def configs(draw):
     scheduler = draw(st.sampled_from(["vllm", "sarathi", "disagg"]))
     tier = draw(st.sampled_from([None, TierSpec(capacity_bytes=64 * 1000.0 * 40, bandwidth_bytes_per_s=1e8)]))
-    kw = dict(
-        scheduler=scheduler,
-        router=draw(st.sampled_from(["round_robin", "least_outstanding", "prefix_affinity"])),
-        prefix_cache=draw(st.booleans()),
-        block_size=draw(st.sampled_from([8, 16, 32])),
-        max_num_seqs=draw(st.integers(1, 8)),
-        max_num_batched_tokens=draw(st.sampled_from([16, 100, 512, 4096])),
-        policy=draw(st.sampled_from(["fcfs", "priority"])),
-        preemption=draw(st.sampled_from(["recompute", "swap"])),
-        tier=tier,
-        speculative=draw(st.sampled_from([None, Speculative(2, 0.6), Speculative(3, 1.0, draft_cost=0.1)])),
-        max_decode_run=draw(st.sampled_from([1, 4, 256])),
-        power_window_s=draw(st.sampled_from([0.01, 1.0])),
-    )
+    kw = {
+        "scheduler": scheduler,
+        "router": draw(st.sampled_from(["round_robin", "least_outstanding", "prefix_affinity"])),
+        "prefix_cache": draw(st.booleans()),
+        "block_size": draw(st.sampled_from([8, 16, 32])),
+        "max_num_seqs": draw(st.integers(1, 8)),
+        "max_num_batched_tokens": draw(st.sampled_from([16, 100, 512, 4096])),
+        "policy": draw(st.sampled_from(["fcfs", "priority"])),
+        "preemption": draw(st.sampled_from(["recompute", "swap"])),
+        "tier": tier,
+        "speculative": draw(st.sampled_from([None, Speculative(2, 0.6), Speculative(3, 1.0, draft_cost=0.1)])),
+        "max_decode_run": draw(st.sampled_from([1, 4, 256])),
+        "power_window_s": draw(st.sampled_from([0.01, 1.0])),
+    }
     if scheduler == "disagg":
         kw["disagg"] = Disagg(prefill_replicas=draw(st.integers(1, 2)), decode_replicas=draw(st.integers(1, 2)),
                               link_bandwidth_bytes_per_s=1e8)
@@ -87,7 +87,8 @@ def test_random_traces_hold_every_invariant(reqs, setup):
     assert res.completed + len(res.dropped) == len(reqs)
     assert all(d.reason for d in res.dropped)
     assert res.output_tokens == sum(r.output_tokens for r in reqs if r.request_id not in {d.request_id for d in res.dropped})
-    assert 0.0 <= res.kv_utilization["mean"] <= res.kv_utilization["peak"] <= 1.0
+    kv = res.kv_utilization
+    assert 0.0 <= kv["mean"] <= kv["peak"] * (1 + 1e-12) and kv["peak"] <= 1.0  # time average, float sums
     assert 0.0 <= res.prefix_hit_rate <= 1.0 and 0.0 <= res.slo_attainment <= 1.0
     if res.completed:
         assert res.ttft_s.p50 <= res.ttft_s.p99 and res.e2e_s.mean >= res.ttft_s.mean

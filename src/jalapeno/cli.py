@@ -17,6 +17,7 @@ from jalapeno.errors import JalapenoError
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
     "hardware": ("jalapeno.commands.hardware", "List chip presets, or show one with the source of every figure."),
+    "chip": ("jalapeno.commands.chip", "Parameterized processors: spec sheet, area/power/cost, op mapping, plans."),
     "models": ("jalapeno.commands.models", "List bundled models: parameters, active parameters, KV bytes per token."),
     "graph": ("jalapeno.commands.graph", "Operators of one step (prefill/decode batch) with FLOPs and bytes."),
     "estimate": ("jalapeno.commands.estimate", "Time, power and energy of decode and prefill steps on a chip."),

@@ -1,4 +1,4 @@
-"""``jalapeno measure ops|model|all``: time operators and whole-model steps on a real GPU.
+"""``jalapeno measure ops|model|all|serve``: time operators and whole-model steps on a real GPU, or replay a trace.
 
 Needs the ``measure`` extra (torch, nvidia-ml-py); torch is imported only when a subcommand runs.
 """
@@ -75,3 +75,30 @@ def model(**kw: Any) -> None:
 def all_(**kw: Any) -> None:
     """Operators, then models: the full calibration sweep."""
     _run("all", **kw)
+
+
+@command.command("serve")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON file, rewritten every ~10 s and at the end.")
+@click.option("--model", default="llama-3.1-8b", show_default=True, help="Model name (random weights).")
+@click.option("--trace", default="azure-code", show_default=True, help="Bundled trace name or trace file.")
+@click.option("--start-s", type=float, default=265.0, show_default=True, help="Slice start in the trace (s).")
+@click.option("--duration-s", type=float, default=60.0, show_default=True, help="Slice length (s).")
+@click.option("--budget-s", type=float, default=None,
+              help="Wall budget from start: then no new request is admitted and running ones drain, bounded.")
+@click.option("--device", type=click.Choice(["cuda", "cpu"]), default="cuda", show_default=True)
+@click.option("--quick", is_flag=True, help="Tiny model, prompts <= 128, outputs <= 16, slice <= 5 s.")
+@click.option("--max-num-seqs", type=int, default=64, show_default=True, help="Running requests at most.")
+@click.option("--max-prompt", type=int, default=8192, show_default=True, help="Prompt cap (tokens).")
+@click.option("--max-output", type=int, default=256, show_default=True, help="Output cap (tokens).")
+@click.option("--no-cuda-graph", is_flag=True, help="Run every decode step eagerly.")
+def serve(out: Path, model: str, trace: str, start_s: float, duration_s: float, budget_s: float | None,
+          device: str, quick: bool, max_num_seqs: int, max_prompt: int, max_output: int,
+          no_cuda_graph: bool) -> None:
+    """Replay a trace slice through a continuous-batching engine (policy prefill_first) by wall clock."""
+    from jalapeno.measure.serve_replay import ServeArgs, run_serve  # lazy: pulls in torch
+
+    run_serve(ServeArgs(out=out, model=model, trace=trace, start_s=start_s, duration_s=duration_s,
+                        budget_s=budget_s, device=device, quick=quick, max_num_seqs=max_num_seqs,
+                        max_prompt=max_prompt, max_output=max_output, cuda_graph=not no_cuda_graph),
+              echo=lambda line: click.echo(line))

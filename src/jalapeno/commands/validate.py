@@ -17,12 +17,12 @@ from jalapeno.cost.params import calibration_path
 from jalapeno.errors import JalapenoError
 from jalapeno.report.markdown import apct
 
-DEFAULT_FIT_MODELS = ("qwen2.5-coder-7b",)
+DEFAULT_FIT_MODELS = ("qwen2.5-coder-7b", "qwen2.5-coder-1.5b")
 
 
 def bundled_measurements(prefix: str) -> list[Path]:
     root = Path(str(resources.files("jalapeno"))) / "data" / "measurements"
-    return sorted(root.glob(f"{prefix}-*.json"))
+    return sorted(p for p in root.glob(f"{prefix}-*.json") if "-serve-" not in p.name)
 
 
 @click.command(name="validate")

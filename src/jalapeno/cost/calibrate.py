@@ -78,13 +78,13 @@ def gemm_op(g: dict[str, Any]) -> Op:
 
 def predict_eager_ops(ops: Sequence[Op], rates: ChipRates, p: CostParams) -> np.ndarray:
     """Back-to-back eager calls: the GPU waits for the host when a kernel is shorter than its launch."""
-    return np.array([max(p.eager_launch_s, op_time(o, rates, p).time_s) for o in ops])
+    return np.array([max(p.harness_floor_s, op_time(o, rates, p).time_s) for o in ops])
 
 
 GEMM_PARAMS = [keyed("matmul_eff", "bf16", 0.3, 1.0), keyed("matmul_eff", "fp8", 0.2, 1.0),
                scalar("k_overhead", 0.0, 4096.0), scalar("wave_quantization", 0.0, 1.0),
                keyed("matmul_mem_eff", "bf16", 0.2, 1.0), keyed("matmul_mem_eff", "fp8", 0.1, 1.0),
-               scalar("eager_launch_s", 1e-6, 1e-4), scalar("kernel_s", 0.0, 5e-5), scalar("smooth", 1.0, 20.0)]
+               scalar("harness_floor_s", 1e-6, 1e-4), scalar("smooth", 1.0, 20.0)]
 
 
 # -- stage 2: attention and elementwise kernels ---------------------------------------------------
@@ -110,8 +110,7 @@ def elementwise_op(e: dict[str, Any]) -> Op:
               act_write_bytes=t * h * 2)
 
 
-ATTN_PARAMS = [scalar("attn_prefill_eff", 0.05, 1.0), scalar("attn_decode_mem_eff", 0.05, 1.0),
-               scalar("stream_eff", 0.2, 1.0)]
+ATTN_PARAMS = [scalar("attn_prefill_eff", 0.05, 1.0), scalar("attn_decode_mem_eff", 0.05, 1.0)]
 
 
 # -- stage 3 and 4: whole steps -----------------------------------------------------------------
@@ -119,6 +118,19 @@ def step_batch(s: dict[str, Any]) -> tuple[Batch, bool]:
     if s["phase"] == "decode":
         return Batch.decode(s["batch"], s["context"]), bool(s.get("cuda_graph", True))
     return Batch.prefill(s["prompt"], s.get("cached", 0), s.get("batch", 1)), bool(s.get("cuda_graph", False))
+
+
+def predict_time_and_energy(steps: Sequence[dict[str, Any]], models: dict[str, ModelConfig], chip: ChipSpec,
+                            p: CostParams) -> np.ndarray:
+    """Step times followed by step energies (the joint fit's prediction vector)."""
+    est = Estimator(chip, p)
+    t, e = [], []
+    for s in steps:
+        batch, graph = step_batch(s)
+        c = est.step(build_graph(models[s["model"]], batch), cuda_graph=graph)
+        t.append(c.time_s)
+        e.append(c.energy_j)
+    return np.array(t + e)
 
 
 def predict_steps(steps: Sequence[dict[str, Any]], models: dict[str, ModelConfig], chip: ChipSpec,
@@ -132,10 +144,38 @@ def predict_steps(steps: Sequence[dict[str, Any]], models: dict[str, ModelConfig
     return np.array(out)
 
 
+def predict_step_energy(steps: Sequence[dict[str, Any]], models: dict[str, ModelConfig], chip: ChipSpec,
+                        p: CostParams) -> np.ndarray:
+    """Energy of each step if it took its *measured* time: static power x measured time + counted work.
+
+    Fitting energy against measured time keeps the energy model about physics (counts x energy per
+    action), independent of the time model's errors; the power cap then acts in prediction only.
+    """
+    est = Estimator(chip, p)
+    out = []
+    for s in steps:
+        batch, graph = step_batch(s)
+        g = build_graph(models[s["model"]], batch)
+        _, _, e_dyn = est.price_ops(g, cuda_graph=graph)
+        out.append((est.idle_w + p.active_static_w) * s["s"] + e_dyn)
+    return np.array(out)
+
+
 STEP_PARAMS = [scalar("graph_launch_s", 0.0, 3e-5), scalar("kernel_s", 0.0, 3e-5),
-               keyed("matmul_mem_eff", "bf16", 0.3, 1.0), scalar("attn_decode_mem_eff", 0.05, 1.0)]
+               keyed("matmul_mem_eff", "bf16", 0.3, 1.0), scalar("eager_launch_s", 1e-6, 1e-4)]
 ENERGY_PARAMS = [scalar("active_static_w", 0.0, 600.0), keyed("pj_per_flop", "bf16", 0.0, 5.0),
                  scalar("pj_per_byte_mem", 0.0, 500.0)]
+
+
+def busy_energy(s: dict[str, Any], idle_w: float) -> tuple[float, float]:
+    """(joules, seconds) of the steps alone in a sustained-energy window.
+
+    The window's ends are aligned to ticks of the NVML energy counter, so it also holds up to one tick
+    with no work queued; that slack (window - steps x median step time) is charged at idle power and removed.
+    """
+    busy = s["energy_steps"] * s["s"] if s.get("energy_steps") else s["energy_s"]
+    slack = max(0.0, s["energy_s"] - busy)
+    return s["joules"] - idle_w * slack, min(busy, s["energy_s"])
 
 
 def errors(pred: np.ndarray, meas: np.ndarray) -> dict[str, float]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jalapeno.errors import JalapenoError
-from jalapeno.cost.params import CostParams, params_for
+from jalapeno.cost.params import CostParams, setup_for
 from jalapeno.cost.step import Estimator, StepCost
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
@@ -73,8 +73,9 @@ def estimate(model: ModelConfig, chip: ChipSpec, *, batch: int, context: int, pr
              cached: int = 0, precision: Precision | None = None, tp: int = 1,
              params: CostParams | None = None) -> Estimate:
     prec = precision or Precision.of("bf16")
-    prm = params or params_for(chip.name)
-    est = Estimator(chip, prm, tp)
+    default_prm, timer = setup_for(chip)
+    prm = params or default_prm
+    est = Estimator(chip, prm, tp, timer)
     check_fits(model, chip, prec, tp, tokens=batch * (context + 1))
     dec = est.step(build_graph(model, Batch.decode(batch, context), prec), cuda_graph=True)
     pre = None

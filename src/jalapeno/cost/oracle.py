@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from jalapeno.cost.op_time import attention_parts, smooth_max
 from jalapeno.cost.params import CostParams
-from jalapeno.cost.step import Estimator, shard
+from jalapeno.cost.step import Estimator, OpTimer, shard
 from jalapeno.errors import JalapenoError
 from jalapeno.graph.batch import Batch, Sequence
 from jalapeno.graph.builder import Graph, _Builder, _work, build_graph, layer_groups
@@ -41,9 +41,9 @@ class CostOracle:
     """StepOracle over one replica of ``tp`` chips. Deterministic; memoizes token-proportional work."""
 
     def __init__(self, cfg: ModelConfig, chip: ChipSpec, params: CostParams, *, tp: int = 1,
-                 precision: Precision = BF16, cuda_graph_decode: bool = True) -> None:
+                 precision: Precision = BF16, cuda_graph_decode: bool = True, timer: OpTimer | None = None) -> None:
         self.cfg, self.chip, self.precision = cfg, chip, precision
-        self.est = Estimator(chip, params, tp)
+        self.est = Estimator(chip, params, tp, timer)
         self.tp = tp
         self.cuda_graph_decode = cuda_graph_decode
         self._kv_bpt = kv_bytes_per_token(cfg, precision)
@@ -110,6 +110,8 @@ class CostOracle:
         prm, rates = self.est.params, self.est.rates
         extra = prm.graph_launch_s if graph_mode else 0.0
         window = self.cfg.sliding_window
+        if self.est.custom_timer:
+            return self._attention_via_timer(shape, graph_mode)
         t = e = 0.0
         for attn, rep, dec_c, pre_c in self._attn_coeffs:
             sliding = attn == "sliding" and window
@@ -130,6 +132,28 @@ class CostOracle:
                 t1, e1 = self._lin_time(pre_c, x, "prefill", rates, prm)
                 t += rep * (t1 + extra if graph_mode else max(t1, prm.eager_launch_s))
                 e += rep * e1
+        return t, e
+
+    def _attention_via_timer(self, shape: StepShape, graph_mode: bool) -> tuple[float, float]:
+        """Slow path for chips timed by a mapper: build the attention ops and time each."""
+        prm, window = self.est.params, self.cfg.sliding_window
+        t = e = 0.0
+        for attn, rep in self._groups:
+            cap = window if attn == "sliding" and window else None
+            dec = pre = None
+            if shape.decode_seqs:
+                pairs = shape.decode_context + shape.decode_seqs
+                dec = (shape.decode_seqs, min(pairs, shape.decode_seqs * cap) if cap else pairs)
+            if shape.prefill_seqs:
+                pairs, kv = shape.prefill_context, shape.prefill_kv_tokens
+                if cap:
+                    pairs, kv = min(pairs, shape.prefill_tokens * cap), min(kv, shape.prefill_tokens + shape.prefill_seqs * cap)
+                pre = (shape.prefill_seqs, shape.prefill_tokens, kv, pairs)
+            for op in self._b.attention_from_totals(rep, attn, dec, pre, **self._attn_kw):  # type: ignore[arg-type]
+                s = shard(op, self.tp)
+                t1 = self.est.timer(s).time_s
+                t += rep * (t1 + prm.graph_launch_s if graph_mode else max(t1, prm.eager_launch_s))
+                e += self.tp * rep * (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
         return t, e
 
     def _lin_time(self, coeffs, x, phase, rates, prm) -> tuple[float, float]:

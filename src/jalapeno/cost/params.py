@@ -11,7 +11,11 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jalapeno.cost.step import OpTimer
+    from jalapeno.hardware.spec import ChipSpec
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class CostParams:
     kernel_s: float = 4e-6  # per kernel on the device (launch-to-end latency floor, fill/drain)
     graph_launch_s: float = 2e-6  # per kernel replayed from a CUDA graph, host side
     eager_launch_s: float = 2.5e-5  # per kernel launched eagerly from the framework, host side
+    harness_floor_s: float = 2.5e-5  # per call of the operator-sweep harness (eager, one op a call); used
+    # only to compare with operator sweeps, never in step predictions
     step_overhead_s: float = 0.0  # per step (scheduling, sampling, input prep) outside kernels
     smooth: float = 4.0  # p of the smooth max (t_c^p + t_m^p)^(1/p) between compute and memory time
     # -- energy ---------------------------------------------------------------------------------
@@ -43,6 +49,7 @@ class CostParams:
     pj_per_flop_default: float = 0.35
     pj_per_byte_mem: float = 60.0  # main-memory bytes moved, incl. the on-chip path to the cores
     pj_per_byte_link: float = 40.0  # chip-to-chip bytes
+    dvfs_beta: float = 2.0  # under the power cap, energy per action ~ f^beta (C V^2 with V ~ f)
     # -- provenance ------------------------------------------------------------------------------
     calibrated: bool = False
     source: str = "defaults (uncalibrated)"
@@ -76,6 +83,14 @@ def calibration_path(chip_name: str) -> Path:
 # Chips without their own measurements borrow the efficiencies of a measured chip of the same
 # microarchitecture (the fractions of peak transfer; the peaks and bandwidths stay the chip's own).
 CALIBRATION_FAMILY = {"h100-sxm": "h200-sxm"}
+
+
+def setup_for(chip: "ChipSpec") -> tuple[CostParams, "OpTimer | None"]:
+    """Parameters and op timer for a chip: a parameterized architecture is timed by its mapper
+    (jalapeno.mapping); a datasheet preset by the calibrated roofline model."""
+    from jalapeno.mapping import cost_params_for, timer_for  # lazy: mapping builds on cost's types
+
+    return cost_params_for(chip) or params_for(chip.name), timer_for(chip)
 
 
 def params_for(chip_name: str) -> CostParams:

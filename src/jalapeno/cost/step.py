@@ -8,6 +8,7 @@ energy per action; if that power exceeds the chip's limit, the step stretches un
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from jalapeno.cost.collectives import all_gather_s, all_reduce_s
 from jalapeno.cost.op_time import ChipRates, OpTime, op_time
@@ -16,6 +17,8 @@ from jalapeno.errors import JalapenoError
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
 from jalapeno.hardware.spec import ChipSpec
+
+OpTimer = Callable[[Op], OpTime]
 
 # Ops every tensor-parallel rank repeats in full (hidden-sized elementwise work, the embedding gather).
 REPLICATED = frozenset({"attn_norm", "mlp_norm", "final_norm", "residual_add", "embedding", "moe_combine",
@@ -79,7 +82,7 @@ def shard(op: Op, tp: int) -> Op:
 class Estimator:
     """Prices graphs on one chip type. Build once per (chip, params); ``step`` is pure and cheap."""
 
-    def __init__(self, chip: ChipSpec, params: CostParams, tp: int = 1) -> None:
+    def __init__(self, chip: ChipSpec, params: CostParams, tp: int = 1, timer: OpTimer | None = None) -> None:
         if tp < 1:
             raise JalapenoError(f"must be >= 1, got {tp}", field="tp")
         ic = chip.interconnect
@@ -90,6 +93,10 @@ class Estimator:
                                 f"{chip.name}", field="tp")
         self.chip, self.params, self.tp = chip, params, tp
         self.rates = ChipRates.of(chip)
+        # how one (sharded) op is timed: the calibrated roofline model by default; a mapper for
+        # parameterized processors (jalapeno.mapping) plugs in here
+        self.custom_timer = timer is not None
+        self.timer: OpTimer = timer or (lambda op: op_time(op, self.rates, self.params))
         self.idle_w = chip.idle_w.value if chip.idle_w else 0.1 * chip.tdp_w.value
         self.tdp_w = chip.tdp_w.value
 
@@ -100,8 +107,8 @@ class Estimator:
         costs, t_ops, e_dyn = [], 0.0, 0.0
         for op in graph.ops:
             s = shard(op, tp)
-            ot = op_time(s, self.rates, prm)
-            per = ot.time_s + launch if cuda_graph else max(ot.time_s, prm.eager_launch_s)
+            ot = self.timer(s)
+            per = ot.time_s + launch * ot.kernels if cuda_graph else max(ot.time_s, prm.eager_launch_s * ot.kernels)
             e = tp * op.repeat * (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
             costs.append(OpCost(op, ot, per * op.repeat, e))
             t_ops += per * op.repeat
@@ -109,11 +116,18 @@ class Estimator:
         return costs, t_ops, e_dyn
 
     def finish(self, t: float, e_dyn: float) -> tuple[float, float, bool]:
-        """Add static power; stretch the step if the chip would exceed its power limit."""
+        """Add static power; if the chip would exceed its power limit, lower its clock until it does not.
+
+        DVFS: at clock fraction f the step takes t / f and each action costs f^beta of its full-clock
+        energy (dynamic energy ~ C V^2 with V ~ f: beta = 2), so dynamic power scales as f^(beta + 1).
+        """
         static_w = self.idle_w + self.params.active_static_w
-        capped = (static_w + e_dyn / (t * self.tp)) > self.tdp_w
-        if capped:  # clocks drop until the chip is at its power limit: same work, more time
-            t = e_dyn / self.tp / (self.tdp_w - static_w)
+        per_chip = e_dyn / self.tp
+        capped = static_w + per_chip / t > self.tdp_w
+        if capped:
+            beta = self.params.dvfs_beta
+            f = ((self.tdp_w - static_w) * t / per_chip) ** (1.0 / (beta + 1.0))
+            t, e_dyn = t / f, e_dyn * f**beta
         return t, self.tp * static_w * t + e_dyn, capped
 
     def step(self, graph: Graph, *, cuda_graph: bool = True) -> StepCost:

@@ -86,16 +86,41 @@ def _looks_like_path(s: str) -> bool:
 
 
 def resolve_chip(name_or_path: str) -> ChipSpec:
-    """A preset name (case-insensitive), an alias (``h100``, ``trn2``, ...) or a path to a chip YAML file."""
+    """A preset name (case-insensitive), an alias (``h100``, ``trn2``, ...) or a path to a chip YAML file.
+
+    Architecture files and presets (``jalapeno.hardware.arch``) resolve too, to their derived chip.
+    """
     if not isinstance(name_or_path, str) or not name_or_path.strip():
         raise JalapenoError(f"expected a chip preset name or a .yaml path, got {name_or_path!r}", field="chip")
     if _looks_like_path(name_or_path):
-        return load_chip(Path(name_or_path.strip()))
+        arch = _arch_file(Path(name_or_path.strip()))
+        return arch if arch is not None else load_chip(Path(name_or_path.strip()))
     key = normalize(name_or_path)
     key = ALIASES.get(key, key)
     if key in _preset_names():
         return _load_preset(key)
+    from jalapeno.hardware import arch as _arch  # lazy: hardware.arch imports this module's package
+
+    if key in _arch.list_arch_presets():
+        return _arch.derived_preset(key)
     raise JalapenoError(_unknown_message(name_or_path), field="chip")
+
+
+def _arch_file(path: Path) -> ChipSpec | None:
+    """The derived chip of an architecture file, or None when the file is a plain chip file."""
+    from jalapeno.hardware import arch as _arch
+    from jalapeno.hardware.loader import _read, parse_yaml
+
+    try:
+        text, origin = _read(path)
+    except JalapenoError:
+        return None  # let load_chip report the missing/unreadable file as before
+    data = parse_yaml(text, origin)
+    if not _arch.is_arch_data(data):
+        return None
+    spec = _arch.arch_from_dict(data, origin=origin)
+    _arch.check_names(spec, _arch.overridable())
+    return _arch.derive_chip(spec)
 
 
 def _unknown_message(name: str) -> str:

@@ -36,7 +36,7 @@ class PrefixUnit:
 class BlockPool:
     """``num_blocks`` = free + evictable (cached, unreferenced) + used (held by requests)."""
 
-    __slots__ = ("num_blocks", "free_blocks", "evictable_blocks", "cached", "_lru", "on_evict", "evictions")
+    __slots__ = ("_lru", "cached", "evictable_blocks", "evictions", "free_blocks", "num_blocks", "on_evict")
 
     def __init__(self, num_blocks: int, on_evict: Callable[[int, int], None] | None = None) -> None:
         if num_blocks < 1:

@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from jalapeno.errors import JalapenoError
 from jalapeno.serving.metrics import SLO
-from jalapeno.serving.oracle import StepOracle
 from jalapeno.serving.router import Router, RouterName
 from jalapeno.serving.schedulers.base import PreemptionMode, Scheduler
+from jalapeno.serving.schedulers.disagg import Disagg
 from jalapeno.serving.schedulers.priorities import PolicyName
 from jalapeno.serving.speculative import Speculative
 from jalapeno.serving.tier import TierSpec
@@ -20,42 +20,6 @@ from jalapeno.serving.tier import TierSpec
 SchedulerName = Literal["vllm", "sarathi", "disagg"]
 SCHEDULERS = ("vllm", "sarathi", "disagg")
 ROUTERS = ("round_robin", "least_outstanding", "prefix_affinity")
-
-# Defaults of the KV link between the prefill and the decode pool: one 400 Gb/s NIC per GPU
-# (InfiniBand NDR / ConnectX-7: 50 GB/s), and an assumed 10 us per transfer (RDMA setup and completion).
-LINK_BANDWIDTH_BYTES_PER_S = 50e9
-LINK_LATENCY_S = 10e-6
-
-
-@dataclass(frozen=True)
-class Disagg:
-    """Disaggregated prefill and decode (Splitwise, DistServe): two pools, KV sent over a link.
-
-    Prefill replicas run ``prefill_scheduler`` and emit the first token; the request's KV (prompt
-    tokens x ``kv_bytes_per_token`` of the prefill oracle) then crosses the prefill replica's link
-    (FIFO: transfers from one replica queue behind each other) and the request joins a decode
-    replica's waiting queue, chosen by the router at hand-off. The prefill replica frees the KV when
-    the transfer is done.
-    """
-
-    prefill_replicas: int = 1
-    decode_replicas: int = 1
-    decode_oracle: StepOracle | None = None  # None: the same chip and model as the prefill pool
-    link_bandwidth_bytes_per_s: float = LINK_BANDWIDTH_BYTES_PER_S
-    link_latency_s: float = LINK_LATENCY_S
-    prefill_scheduler: Literal["vllm", "sarathi"] = "sarathi"
-
-    def __post_init__(self) -> None:
-        for name in ("prefill_replicas", "decode_replicas"):
-            if getattr(self, name) < 1:
-                raise JalapenoError(f"must be >= 1, got {getattr(self, name)}", field=f"disagg.{name}")
-        if self.link_bandwidth_bytes_per_s <= 0:
-            raise JalapenoError("must be > 0", field="disagg.link_bandwidth_bytes_per_s")
-        if self.link_latency_s < 0:
-            raise JalapenoError("must be >= 0", field="disagg.link_latency_s")
-        if self.prefill_scheduler not in ("vllm", "sarathi"):
-            raise JalapenoError(f"must be 'vllm' or 'sarathi', got {self.prefill_scheduler!r}",
-                                field="disagg.prefill_scheduler")
 
 
 @dataclass(frozen=True)
@@ -102,6 +66,9 @@ class ServingConfig:
         if self.scheduler == "disagg" and self.replicas != 1:
             raise JalapenoError("with scheduler='disagg', size the pools with Disagg(prefill_replicas=..., "
                                 "decode_replicas=...)", field="replicas")
+        spec_tokens = 1 + self.speculative.k if self.speculative else 1
+        if self.max_num_batched_tokens is not None and self.max_num_batched_tokens < spec_tokens:
+            raise JalapenoError(f"must be >= {spec_tokens} (a decode step's tokens)", field="max_num_batched_tokens")
         if self.disagg is not None and self.scheduler != "disagg":
             raise JalapenoError("disagg is given but scheduler is not 'disagg'", field="disagg")
 

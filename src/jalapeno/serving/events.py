@@ -27,7 +27,7 @@ PRIO_STEP = 2
 class EventLoop:
     """Runs handlers in ``(time, priority, seq)`` order; time never goes backwards."""
 
-    __slots__ = ("now", "processed", "_heap", "_seq")
+    __slots__ = ("_heap", "_seq", "now", "processed")
 
     def __init__(self, start_s: float = 0.0) -> None:
         self.now = start_s

@@ -39,8 +39,18 @@ def unit_hashes(block_hashes: tuple[int, ...], block_tokens: int, block_size: in
 
 
 class KVCacheManager:
-    __slots__ = ("block_size", "pool", "prefix_cache", "tier", "query_tokens", "hit_tokens", "tier_hit_tokens",
-                 "peak_used", "used_integral", "_last_s")
+    __slots__ = (
+        "_last_s",
+        "block_size",
+        "hit_tokens",
+        "peak_used",
+        "pool",
+        "prefix_cache",
+        "query_tokens",
+        "tier",
+        "tier_hit_tokens",
+        "used_integral",
+    )
 
     def __init__(self, capacity_tokens: int, block_size: int, *, prefix_cache: bool = False,
                  tier: TierSpec | None = None, kv_bytes_per_token: float = 0.0) -> None:
@@ -82,8 +92,7 @@ class KVCacheManager:
         pool = self.pool
         used = pool.num_blocks - pool.free_blocks - pool.evictable_blocks
         assert pool.free_blocks >= 0 and used <= pool.num_blocks, "KV use exceeds capacity"
-        if used > self.peak_used:
-            self.peak_used = used
+        self.peak_used = max(self.peak_used, used)
 
     # --- prefix caching -----------------------------------------------------------------------------
     def match(self, st: RequestState) -> Match | None:
@@ -154,6 +163,10 @@ class KVCacheManager:
             return False
         for u in reused:
             pool.touch(u)
+        if loads and self.tier is not None:  # most recent in the tier before evictions can push into it
+            for item in match:
+                if not isinstance(item, PrefixUnit):
+                    self.tier.touch(item)
         pool.take(fresh)
         for item in match:
             unit = item if isinstance(item, PrefixUnit) else pool.register(item, per)
@@ -168,10 +181,6 @@ class KVCacheManager:
         self.query_tokens += st.num_tokens
         self.hit_tokens += len(reused) * st.unit_tokens
         self.tier_hit_tokens += loads * st.unit_tokens
-        if loads and self.tier is not None:
-            for item in match:
-                if not isinstance(item, PrefixUnit):
-                    self.tier.touch(item)
         self._took()
         return True
 

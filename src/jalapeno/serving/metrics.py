@@ -57,7 +57,7 @@ class Stats:
     mean: float | None
 
     @classmethod
-    def of(cls, values: np.ndarray) -> "Stats":
+    def of(cls, values: np.ndarray) -> Stats:
         if values.size == 0:
             return cls(None, None, None, None)
         p50, p90, p99 = np.percentile(values, [50, 90, 99])
@@ -79,7 +79,7 @@ class Dropped:
 class PowerTrace:
     """Fleet energy in fixed windows from ``t0``: step energies, and idle power weighted by busy time."""
 
-    __slots__ = ("window_s", "t0", "step_j", "busy_idle_j")
+    __slots__ = ("busy_idle_j", "step_j", "t0", "window_s")
 
     def __init__(self, window_s: float, t0: float) -> None:
         self.window_s = window_s

@@ -51,13 +51,43 @@ class StepRecord(NamedTuple):
 
 class Replica:
     __slots__ = (
-        "index", "role", "sim", "oracle", "kv", "scheduler", "waiting", "running", "preemption",
-        "spec_tokens", "spec_rate", "draft_factor", "max_run", "idle_w", "busy", "gen",
-        "plan", "plan_states", "st_start", "st_stall", "st_m", "st_t0", "st_dt", "st_e0", "st_de", "st_shape", "st_kv",
-        "outstanding", "busy_s", "energy_j", "steps", "step_events", "preempt_recompute", "preempt_swap",
+        "busy",
+        "busy_s",
+        "draft_factor",
+        "energy_j",
+        "gen",
+        "idle_w",
+        "index",
+        "kv",
+        "max_run",
+        "oracle",
+        "outstanding",
+        "plan",
+        "plan_states",
+        "preempt_recompute",
+        "preempt_swap",
+        "preemption",
+        "role",
+        "running",
+        "scheduler",
+        "sim",
+        "spec_rate",
+        "spec_tokens",
+        "st_de",
+        "st_dt",
+        "st_e0",
+        "st_kv",
+        "st_m",
+        "st_shape",
+        "st_stall",
+        "st_start",
+        "st_t0",
+        "step_events",
+        "steps",
+        "waiting",
     )
 
-    def __init__(self, index: int, role: Role, sim: "Simulation", oracle: StepOracle, kv: KVCacheManager,
+    def __init__(self, index: int, role: Role, sim: Simulation, oracle: StepOracle, kv: KVCacheManager,
                  scheduler: Scheduler, waiting: WaitingQueue, *, preemption: PreemptionMode = "recompute",
                  speculative: Speculative | None = None, max_decode_run: int = 256) -> None:
         self.index, self.role, self.sim, self.oracle, self.kv = index, role, sim, oracle, kv
@@ -172,8 +202,7 @@ class Replica:
         else:
             for st in states:
                 left = st.output - st.generated
-                if left < m:
-                    m = left
+                m = min(m, left)
         if m <= 1:
             return 1, 0.0, 0.0
         m = self._reserve_run(states, m)
@@ -241,7 +270,7 @@ class Replica:
         self.st_m = lo
         self.gen += 1
         end = self.st_start + self.st_stall + self._duration(lo)
-        return [(end if end > now else now, PRIO_STEP, self._on_step_end, self.gen)]  # no rounding into the past
+        return [(max(now, end), PRIO_STEP, self._on_step_end, self.gen)]  # no rounding into the past
 
     def _on_step_end(self, now: float, gen: int) -> list[Event] | None:
         if gen != self.gen:
@@ -270,51 +299,56 @@ class Replica:
 
     def _apply(self, now: float, s: int) -> list[Event]:
         """Advance every planned request by the tokens of ``s`` steps; finish or hand off the done ones."""
-        kv, rate = self.kv, self.spec_rate
-        spec, bs, commit = self.spec_tokens, kv.block_size, kv.prefix_cache
+        kv, rate, spec, bs = self.kv, self.spec_rate, self.spec_tokens, self.kv.block_size
         events: list[Event] = []
         done = processed = 0
         for st, n in zip(self.plan_states, self.plan.values()):
             c, g = st.computed, st.generated
-            if g and st.prompt + g - c == 1:  # decode steps
-                if spec:
-                    x = st.spec_credit + s * rate
-                    em = min(st.output - g, int(floor(x)))
-                    st.spec_credit = x - floor(x)
-                else:
-                    em = s
-                st.computed = c + em
-                st.generated = g + em
-                st.decode_tokens += em
-                st.last_token_s = now
-                processed += em
-                if g + em >= st.output:
-                    self._finish(st, now)
-                    done += 1
-                elif st.held_blocks > -(-(c + em) // bs):
-                    kv.trim(st)
+            if not (g and st.prompt + g - c == 1):
+                processed += n
+                done += self._advance_prefill(st, n, now, events)
                 continue
-            st.computed = c + n
-            st.prefill_tokens += n
-            processed += n
-            if commit:
-                kv.commit(st)
-            if c + n == st.prompt + g:  # the chunk completed the context: sample a token
-                st.generated = g = g + 1
-                st.last_token_s = now
-                if g == 1:
-                    st.first_token_s = now
-                if g >= st.output:
-                    self._finish(st, now)
-                    done += 1
-                elif self.role == "prefill":
-                    st.status = TRANSFER
-                    done += 1
-                    events.extend(self.sim.handoff(self, st, now))
+            if spec:  # decode steps (hot: inline)
+                x = st.spec_credit + s * rate
+                em = min(st.output - g, floor(x))
+                st.spec_credit = x - floor(x)
+            else:
+                em = s
+            st.computed = c + em
+            st.generated = g + em
+            st.decode_tokens += em
+            st.last_token_s = now
+            processed += em
+            if g + em >= st.output:
+                self._finish(st, now)
+                done += 1
+            elif st.held_blocks > -(-(c + em) // bs):
+                kv.trim(st)
         self.outstanding -= processed
         if done:
             self.running = [st for st in self.running if st.status != FINISHED and st.status != TRANSFER]
         return events
+
+    def _advance_prefill(self, st: RequestState, n: int, now: float, events: list[Event]) -> int:
+        """A prefill chunk is done; returns 1 when the request leaves this replica."""
+        st.computed += n
+        st.prefill_tokens += n
+        if self.kv.prefix_cache:
+            self.kv.commit(st)
+        if st.computed < st.prompt + st.generated:
+            return 0  # more chunks to go
+        st.generated += 1  # the chunk completed the context: sample a token
+        st.last_token_s = now
+        if st.generated == 1:
+            st.first_token_s = now
+        if st.generated >= st.output:
+            self._finish(st, now)
+            return 1
+        if self.role == "prefill":
+            st.status = TRANSFER
+            events.extend(self.sim.handoff(self, st, now))
+            return 1
+        return 0
 
     def _finish(self, st: RequestState, now: float) -> None:
         self.kv.free(st)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from jalapeno.serving.simulate import Simulation
 
 
-def build_result(sim: "Simulation", wall_s: float) -> SimResult:
+def build_result(sim: Simulation, wall_s: float) -> SimResult:
     cfg, reps, states = sim.cfg, sim.replicas, sim.states
     cols = request_columns(states)
     t0 = sim.t0

@@ -11,16 +11,17 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jalapeno.serving.config import Disagg, ServingConfig
-from jalapeno.serving.events import PRIO_ARRIVAL, PRIO_READY, Event, EventLoop
+from jalapeno.serving.config import ServingConfig
+from jalapeno.serving.events import PRIO_ARRIVAL, Event, EventLoop
 from jalapeno.serving.kv_cache import KVCacheManager
 from jalapeno.serving.metrics import SLO, PowerTrace, SimResult
 from jalapeno.serving.oracle import StepOracle
 from jalapeno.serving.replica import Observer, Replica, Role
-from jalapeno.serving.request_state import DROPPED, FINISHED, WAITING, RequestState
+from jalapeno.serving.request_state import DROPPED, FINISHED, RequestState
 from jalapeno.serving.result import build_result
 from jalapeno.serving.router import Router, make_router
 from jalapeno.serving.schedulers.base import Scheduler
+from jalapeno.serving.schedulers.disagg import KVHandoff
 from jalapeno.serving.schedulers.priorities import make_queue
 from jalapeno.serving.schedulers.sarathi import SarathiScheduler
 from jalapeno.serving.schedulers.vllm import VLLMScheduler
@@ -29,12 +30,13 @@ if TYPE_CHECKING:
     from jalapeno.serving.trace_export import TimelineRecorder
 
 Progress = Callable[[int, int], Any]  # (requests finished or dropped, total)
+DEFAULT_SLO = SLO()  # TTFT <= 1 s, TPOT <= 25 ms
 
 
 def make_scheduler(name: str | Scheduler, cfg: ServingConfig) -> Scheduler:
     if not isinstance(name, str):
         return name
-    cls = SarathiScheduler if name == "sarathi" else VLLMScheduler
+    cls: type[SarathiScheduler | VLLMScheduler] = SarathiScheduler if name == "sarathi" else VLLMScheduler
     if cfg.max_num_batched_tokens is None:
         return cls(max_num_seqs=cfg.max_num_seqs)
     return cls(max_num_seqs=cfg.max_num_seqs, max_num_batched_tokens=cfg.max_num_batched_tokens)
@@ -44,7 +46,7 @@ class Simulation:
     def __init__(self, requests: Iterable[Any], oracle: StepOracle, cfg: ServingConfig, *,
                  progress: Progress | None = None, observers: Sequence[Observer] = ()) -> None:
         self.cfg = cfg
-        self.requests = sorted(requests, key=lambda r: r.arrival_s)  # stable: ties keep input order
+        self.requests = sorted(requests, key=lambda r: (r.arrival_s, r.request_id))  # input order is irrelevant
         self.t0 = self.requests[0].arrival_s if self.requests else 0.0
         self.loop = EventLoop(self.t0)
         self.power = PowerTrace(cfg.power_window_s, self.t0)
@@ -53,8 +55,7 @@ class Simulation:
         self.states: list[RequestState] = []
         self.done = 0
         self._every = max(1, len(self.requests) // 200)
-        self.transfer_s = 0.0
-        self._link_free: dict[int, float] = {}
+        self.kv_link: KVHandoff | None = None
         spec = cfg.speculative
         self.spec_tokens = spec.k if spec else 0
         if cfg.is_disagg:
@@ -62,7 +63,7 @@ class Simulation:
             self.pool = self._build("prefill", d.prefill_replicas, oracle, make_scheduler(d.prefill_scheduler, cfg))
             self.decode_pool = self._build("decode", d.decode_replicas, d.decode_oracle or oracle,
                                            make_scheduler("vllm", cfg), first=d.prefill_replicas)
-            self.decode_router: Router = make_router(cfg.router)
+            self.kv_link = KVHandoff(d, self.decode_pool, make_router(cfg.router))
         else:
             self.pool = self._build("unified", cfg.replicas, oracle, make_scheduler(cfg.scheduler, cfg))
             self.decode_pool = []
@@ -166,24 +167,9 @@ class Simulation:
             self.progress(self.done, len(self.requests))
 
     def handoff(self, src: Replica, st: RequestState, now: float) -> list[Event]:
-        """Send a prefilled request's KV to a decode replica (disaggregated serving)."""
-        d: Disagg = self.cfg.deployment
-        dst = self.decode_pool[self.decode_router.choose(st, self.decode_pool)]
-        dst.outstanding += st.output - 1  # routed now, so the next choice sees it
-        nbytes = st.computed * float(src.oracle.kv_bytes_per_token)
-        start = max(now, self._link_free.get(src.index, now))
-        free = start + nbytes / d.link_bandwidth_bytes_per_s
-        self._link_free[src.index] = free
-        done = free + d.link_latency_s
-        self.transfer_s += done - now
-        return [(done, PRIO_READY, self._on_transfer, (src, dst, st))]
-
-    def _on_transfer(self, now: float, payload: tuple[Replica, Replica, RequestState]) -> list[Event]:
-        src, dst, st = payload
-        events = list(src.release(st, now) or ())
-        st.status = WAITING
-        events.extend(dst.enqueue(st, now, 0) or ())
-        return events
+        """A prefill replica is done with ``st``: send its KV to the decode pool."""
+        assert self.kv_link is not None
+        return self.kv_link.send(src, st, now)
 
 
 def simulate(
@@ -194,10 +180,10 @@ def simulate(
     scheduler: str | Scheduler = "vllm",
     router: str | Router = "round_robin",
     prefix_cache: bool = False,
-    slo: SLO = SLO(),
+    slo: SLO = DEFAULT_SLO,
     progress: Progress | None = None,
     on_step: Observer | None = None,
-    timeline: "TimelineRecorder | None" = None,
+    timeline: TimelineRecorder | None = None,
     **options: Any,
 ) -> SimResult:
     """Serve ``requests`` (objects with ``request_id, arrival_s, prompt_tokens, output_tokens`` and
@@ -215,7 +201,7 @@ def simulate(
 
 def run_config(requests: Iterable[Any], oracle: StepOracle, cfg: ServingConfig, *,
                progress: Progress | None = None, on_step: Observer | None = None,
-               timeline: "TimelineRecorder | None" = None) -> SimResult:
+               timeline: TimelineRecorder | None = None) -> SimResult:
     wall = time.perf_counter()
     observers = [f for f in (on_step, timeline.on_step if timeline is not None else None) if f is not None]
     sim = Simulation(requests, oracle, cfg, progress=progress, observers=observers)

@@ -45,7 +45,7 @@ class Speculative:
 
 def emitted(credit: float, steps: int, per_step: float, remaining: int) -> int:
     """Tokens a sequence with ``credit`` has emitted after ``steps`` verify steps (at most ``remaining``)."""
-    return min(remaining, int(floor(credit + steps * per_step)))
+    return min(remaining, floor(credit + steps * per_step))
 
 
 def steps_to_emit(credit: float, per_step: float, remaining: int) -> int:

@@ -36,8 +36,17 @@ class TierSpec:
 
 
 class LowerTier:
-    __slots__ = ("spec", "capacity_blocks", "block_bytes", "used_blocks", "reserved_blocks", "link_free_s",
-                 "_lru", "bytes_moved", "drops")
+    __slots__ = (
+        "_lru",
+        "block_bytes",
+        "bytes_moved",
+        "capacity_blocks",
+        "drops",
+        "link_free_s",
+        "reserved_blocks",
+        "spec",
+        "used_blocks",
+    )
 
     def __init__(self, spec: TierSpec, block_bytes: float) -> None:
         self.spec = spec
@@ -65,7 +74,8 @@ class LowerTier:
         return block_hash in self._lru
 
     def touch(self, block_hash: int) -> None:
-        self._lru.move_to_end(block_hash)
+        if block_hash in self._lru:
+            self._lru.move_to_end(block_hash)
 
     def reserve(self, num_blocks: int) -> bool:
         """Swap space for a preempted request; False when even an empty prefix cache cannot fit it."""
@@ -82,7 +92,7 @@ class LowerTier:
         """Move ``num_blocks`` over the link starting no earlier than ``now``; returns when it is done."""
         nbytes = num_blocks * self.block_bytes
         self.bytes_moved += nbytes
-        start = self.link_free_s if self.link_free_s > now else now
+        start = max(now, self.link_free_s)
         self.link_free_s = start + nbytes / self.spec.bandwidth_bytes_per_s
         return self.link_free_s + self.spec.latency_s
 

@@ -25,7 +25,7 @@ PreemptionMode = Literal["recompute", "swap"]
 class StepPlan:
     """One step's plan: ``tokens`` is ``{request_id: num_tokens}``; ``states`` the same requests, in order."""
 
-    __slots__ = ("tokens", "states", "admitted", "preempted", "stall_s", "loading")
+    __slots__ = ("admitted", "loading", "preempted", "stall_s", "states", "tokens")
 
     def __init__(self) -> None:
         self.tokens: dict[int, int] = {}
@@ -50,8 +50,11 @@ class ReplicaView(Protocol):
 
 
 class Scheduler(Protocol):
-    max_num_seqs: int
-    max_num_batched_tokens: int
+    @property
+    def max_num_seqs(self) -> int: ...
+
+    @property
+    def max_num_batched_tokens(self) -> int: ...
 
     def schedule(self, rep: ReplicaView, now: float) -> StepPlan:
         """Plan the next step (an empty plan when nothing can run)."""

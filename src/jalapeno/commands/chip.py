@@ -1,0 +1,197 @@
+"""``jalapeno chip``: parameterized processors - spec sheets, the known-chip table, op mappings, plans.
+
+    jalapeno chip list                                   architecture presets
+    jalapeno chip show NAME_OR_PATH [--json]             peak per dtype, memory, area, TDP, cost
+    jalapeno chip table [--markdown]                     known chips: ours vs public (docs/chips.md)
+    jalapeno chip map -m MODEL -H ARCH [-b -c -p]        how every op maps (tiles, dataflow, bytes)
+    jalapeno chip plan -m MODEL -H ARCH [-b -c]          tensor/pipeline/expert-parallel plans that fit
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from jalapeno.commands.options import dtype_options, emit_json, json_option, model_option, positive
+from jalapeno.report.fmt import nbytes, pct, seconds, si
+
+
+@click.group(name="chip")
+def command() -> None:
+    """Parameterized processors: spec sheets, known-chip validation, operator mappings, parallel plans."""
+
+
+@command.command(name="list")
+@json_option
+def list_cmd(as_json: bool) -> None:
+    """Architecture presets."""
+    from jalapeno.hardware.arch import list_arch_presets, resolve_arch
+
+    rows = [(n, resolve_arch(n).description) for n in list_arch_presets()]
+    if as_json:
+        emit_json([{"name": n, "description": d} for n, d in rows])
+        return
+    t = Table(title="architecture presets (jalapeno chip show NAME)")
+    t.add_column("name")
+    t.add_column("description")
+    for n, d in rows:
+        t.add_row(n, d)
+    Console().print(t)
+
+
+def sheet_json(name_or_path: str) -> dict[str, Any]:
+    from jalapeno.hardware.arch import resolve_arch, sheet
+    from jalapeno.hardware.arch.derive import derive_chip
+
+    arch = resolve_arch(name_or_path)
+    s, chip = sheet(arch), derive_chip(arch)
+    parts = lambda d: {k: {"value": p.value, "formula": p.formula} for k, p in d.items()}
+    return {
+        "name": arch.name, "vendor": arch.vendor, "kind": arch.kind, "node": arch.node.value,
+        "source_file": arch.source_file,
+        "peak_flops": {d: p.value for d, p in s.matrix_flops.items()},
+        "vector_flops": {d: p.value for d, p in s.vector_flops.items()},
+        "memory": [{"name": m.name, "kind": m.kind, "capacity_bytes": m.capacity_bytes.value,
+                    "bandwidth_bytes_per_s": m.bandwidth_bytes_per_s.value} for m in chip.memory],
+        "interconnect_bytes_per_s": chip.interconnect.bandwidth_bytes_per_s.value if chip.interconnect else 0.0,
+        "die_area_mm2": s.area["total"].value, "tdp_w": s.power["total"].value,
+        "chip_cost_usd": s.cost["total"].value, "price_usd": s.price_usd,
+        "area_mm2": parts(s.area), "power_w": parts(s.power), "cost_usd": parts(s.cost),
+    }
+
+
+@command.command(name="show")
+@click.argument("name_or_path")
+@json_option
+def show(name_or_path: str, as_json: bool) -> None:
+    """Spec sheet of an architecture preset or file."""
+    d = sheet_json(name_or_path)
+    if as_json:
+        emit_json(d)
+        return
+    con = Console()
+    con.print(f"[bold]{d['name']}[/] ({d['vendor']}, {d['kind']}, {d['node']}) from {d['source_file']}")
+    t = Table(title="peak (dense)")
+    t.add_column("dtype")
+    t.add_column("matrix", justify="right")
+    t.add_column("vector", justify="right")
+    for k in sorted(set(d["peak_flops"]) | set(d["vector_flops"])):
+        t.add_row(k, si(d["peak_flops"].get(k, 0.0), "FLOP/s"), si(d["vector_flops"].get(k, 0.0), "FLOP/s"))
+    con.print(t)
+    m = Table(title="memory")
+    for c in ("level", "kind", "capacity", "bandwidth"):
+        m.add_column(c)
+    for lv in d["memory"]:
+        m.add_row(lv["name"], lv["kind"], nbytes(lv["capacity_bytes"]), si(lv["bandwidth_bytes_per_s"], "B/s"))
+    con.print(m)
+    for key, title, unit in (("area_mm2", "die area", "mm2"), ("power_w", "TDP (peak activity)", "W"),
+                             ("cost_usd", "cost per chip", "USD")):
+        b = Table(title=title)
+        for c in ("part", unit, "formula"):
+            b.add_column(c)
+        for k, p in d[key].items():
+            b.add_row(k, f"{p['value']:,.3g}" if k == "yield" else f"{p['value']:,.1f}", p["formula"])
+        con.print(b)
+    con.print(f"price (cost / (1 - margin)): ${d['price_usd']:,.0f}")
+
+
+@command.command(name="table")
+@click.option("--markdown", "as_md", is_flag=True, help="Markdown (the table of docs/chips.md).")
+@json_option
+def table(as_md: bool, as_json: bool) -> None:
+    """Known chips described as architectures: derived figures against the public ones."""
+    from jalapeno.hardware.arch.compare import known_chip_rows, markdown
+
+    rows = known_chip_rows()
+    if as_json:
+        emit_json([{"chip": r.chip, "metric": r.metric, "unit": r.unit, "ours": r.ours, "public": r.public,
+                    "error": r.error, "source": r.source} for r in rows])
+    elif as_md:
+        click.echo(markdown(rows), nl=False)
+    else:
+        t = Table(title="known chips: ours vs public")
+        for c in ("chip", "metric", "ours", "public", "error"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(r.chip, r.metric, f"{r.ours:.4g}", "n/a" if r.public is None else f"{r.public:.4g}",
+                      "" if r.error is None else f"{100 * r.error:+.1f}%")
+        Console().print(t)
+
+
+@command.command(name="map")
+@model_option
+@click.option("--hardware", "-H", required=True, help="Architecture preset or file.")
+@click.option("--batch", "-b", default=1, show_default=True)
+@click.option("--context", "-c", default=2048, show_default=True)
+@click.option("--prompt", "-p", default=None, type=int, help="Map a prefill of this many tokens instead.")
+@click.option("--tp", default=1, show_default=True)
+@dtype_options
+@json_option
+def map_cmd(model: str, hardware: str, batch: int, context: int, prompt: int | None, tp: int, dtype: str,
+            act_dtype: str | None, kv_dtype: str | None, as_json: bool) -> None:
+    """How each operator of one step maps onto the architecture."""
+    from jalapeno.cost.step import shard
+    from jalapeno.graph.batch import Batch
+    from jalapeno.graph.builder import build_graph
+    from jalapeno.graph.precision import Precision
+    from jalapeno.hardware.arch import resolve_arch
+    from jalapeno.mapping import Mapper
+    from jalapeno.models import resolve_model
+
+    for n, v in (("batch", batch), ("context", context), ("prompt", prompt), ("tp", tp)):
+        positive(n, v)
+    b = Batch.prefill(prompt) if prompt else Batch.decode(batch, context)
+    g = build_graph(resolve_model(model), b, Precision.of(dtype, act_dtype, kv_dtype))
+    mp = Mapper(resolve_arch(hardware))
+    maps = [(o, mp.map(shard(o, tp))) for o in g.ops]
+    if as_json:
+        emit_json({"model": g.model, "hardware": mp.arch.name, "tp": tp,
+                   "ops": [{**m.to_json(), "repeat": o.repeat, "shape": o.shape} for o, m in maps]})
+        return
+    t = Table(title=f"{g.model} on {mp.arch.name}, {'prefill ' + str(prompt) if prompt else f'decode {batch}x{context}'}")
+    for c in ("op", "x", "engine", "time", "bound", "util", "main", "tile / detail"):
+        t.add_column(c)
+    for o, m in maps:
+        det = m.detail.get("tile", "")
+        extra = " ".join(f"{k}={m.detail[k]}" for k in ("dataflow", "order", "split_k", "kv_splits") if k in m.detail)
+        t.add_row(o.name, str(o.repeat), m.engine, seconds(m.time.time_s), m.time.bound, pct(m.utilization),
+                  nbytes(m.bytes_main), f"{det} {extra}".strip())
+    Console().print(t)
+
+
+@command.command(name="plan")
+@model_option
+@click.option("--hardware", "-H", required=True, help="Architecture preset or file (or any chip).")
+@click.option("--batch", "-b", default=32, show_default=True)
+@click.option("--context", "-c", default=2048, show_default=True)
+@click.option("--max-chips", default=64, show_default=True)
+@dtype_options
+@json_option
+def plan_cmd(model: str, hardware: str, batch: int, context: int, max_chips: int, dtype: str,
+             act_dtype: str | None, kv_dtype: str | None, as_json: bool) -> None:
+    """Tensor/pipeline/expert-parallel plans whose weights and KV cache fit, fastest first."""
+    from jalapeno.cost.params import params_for
+    from jalapeno.graph.batch import Batch
+    from jalapeno.graph.precision import Precision
+    from jalapeno.hardware import resolve_chip
+    from jalapeno.mapping import cost_params_for, timer_for
+    from jalapeno.mapping.parallel import search_plans
+    from jalapeno.models import resolve_model
+
+    chip = resolve_chip(hardware)
+    prm = cost_params_for(chip) or params_for(chip.name)
+    res = search_plans(resolve_model(model), chip, Batch.decode(batch, context), Precision.of(dtype, act_dtype, kv_dtype),
+                       prm, timer_for(chip), max_chips=max_chips)
+    if as_json:
+        emit_json([r.to_json() for r in res])
+        return
+    t = Table(title=f"plans for {model} on {chip.name}, decode {batch} x {context}")
+    for c in ("tp", "pp", "ep", "chips", "step (slowest stage)", "latency", "tp comm", "ep comm", "pp comm"):
+        t.add_column(c)
+    for r in res[:20]:
+        t.add_row(str(r.plan.tp), str(r.plan.pp), str(r.plan.ep), str(r.plan.chips), seconds(r.stage_s),
+                  seconds(r.latency_s), seconds(r.tp_comm_s), seconds(r.ep_comm_s), seconds(r.pp_comm_s))
+    Console().print(t if res else "no plan fits within --max-chips")

@@ -1,0 +1,243 @@
+"""Peak rates, area and power of an architecture, each number with the formula that made it.
+
+A ``Part`` is a value and its formula; a breakdown is an ordered ``dict[str, Part]``. The derivation
+(``derive.py``) turns parts into sourced ``Figure``s, the CLI prints them, tests check them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from jalapeno.hardware.arch.spec import ArchSpec, Sram
+from jalapeno.hardware.arch.tech import Technology
+
+
+@dataclass(frozen=True)
+class Part:
+    value: float
+    formula: str
+
+
+def tech_of(arch: ArchSpec) -> Technology:
+    return Technology(arch.node.value, arch.technology)
+
+
+def matrix_clock(arch: ArchSpec) -> float:
+    m = arch.cores.matrix
+    return (m.clock_hz or arch.clock_hz).value
+
+
+def vector_clock(arch: ArchSpec) -> float:
+    v = arch.cores.vector
+    return (v.clock_hz or arch.clock_hz).value
+
+
+# ---------------------------------------------------------------- rates
+
+def matrix_flops(arch: ArchSpec) -> dict[str, Part]:
+    """Dense peak by dtype: cores x engines x rows x cols x depth x rate x 2 x clock."""
+    c, m = arch.cores, arch.cores.matrix
+    macs = c.count.value * m.engines.value * m.pes
+    f = matrix_clock(arch)
+    shape = f"{m.rows.value:g}x{m.cols.value:g}" + (f"x{m.depth.value:g}" if m.depth.value > 1 else "")
+    return {d: Part(macs * r.value * 2.0 * f,
+                    f"{c.count.value:g} cores x {m.engines.value:g} engines x {shape} MACs x {r.value:g} "
+                    f"{d} MAC/PE/cycle x 2 x {f / 1e9:g} GHz")
+            for d, r in m.rates.items()}
+
+
+def vector_flops(arch: ArchSpec) -> dict[str, Part]:
+    c, v = arch.cores, arch.cores.vector
+    f = vector_clock(arch)
+    return {d: Part(c.count.value * v.lanes.value * r.value * f,
+                    f"{c.count.value:g} cores x {v.lanes.value:g} lanes x {r.value:g} FLOP/lane/cycle x {f / 1e9:g} GHz")
+            for d, r in v.rates.items()}
+
+
+def dram_bandwidth(arch: ArchSpec) -> Part | None:
+    d = arch.memory
+    if d is None:
+        return None
+    bw = d.devices.value * d.bus_bits_per_device.value * d.pin_rate_bps.value / 8.0
+    return Part(bw, f"{d.devices.value:g} {d.kind} x {d.bus_bits_per_device.value:g} bits x "
+                    f"{d.pin_rate_bps.value / 1e9:g} Gb/s / 8")
+
+
+def dram_capacity(arch: ArchSpec) -> Part | None:
+    d = arch.memory
+    if d is None:
+        return None
+    return Part(d.devices.value * d.capacity_bytes_per_device.value,
+                f"{d.devices.value:g} {d.kind} x {d.capacity_bytes_per_device.value / 1e9:g} GB")
+
+
+def sram_bandwidth(arch: ArchSpec, s: Sram, per_core: bool) -> float:
+    n = arch.cores.count.value if per_core else 1.0
+    return n * s.bandwidth_bytes_per_cycle.value * arch.clock_hz.value
+
+
+def link_bandwidth(arch: ArchSpec) -> Part | None:
+    ln = arch.links
+    if ln is None:
+        return None
+    return Part(ln.count.value * ln.lanes.value * ln.lane_rate_bps.value / 8.0,
+                f"{ln.count.value:g} links x {ln.lanes.value:g} lanes x {ln.lane_rate_bps.value / 1e9:g} Gb/s / 8, "
+                "per direction")
+
+
+# ---------------------------------------------------------------- area
+
+def _sram_mm2(t: Technology, capacity_bytes: float, style: str) -> float:
+    return capacity_bytes * 8.0 * t("sram_bitcell_um2") * t(f"sram_area_factor.{style}") / 1e6
+
+
+def pe_area_um2(arch: ArchSpec, t: Technology) -> float:
+    """One PE at N7: the costliest format it delivers (area per MAC x MACs/cycle), plus multi-format logic."""
+    rates = arch.cores.matrix.rates
+    need = max(t(f"mac_area_um2.{d}") * r.value for d, r in rates.items())
+    return need * (1.0 + t("multi_format_overhead") * (len(rates) - 1))
+
+
+def area(arch: ArchSpec) -> dict[str, Part]:
+    """Die area by component (mm2); ``total`` last. Physical cores (spares included) occupy the die."""
+    t, c = tech_of(arch), arch.cores
+    n, m, s = c.physical.value, c.matrix, t("logic_area_scale")
+    out: dict[str, Part] = {}
+    pes = n * m.engines.value * m.pes
+    out["matrix"] = Part(pes * pe_area_um2(arch, t) * s / 1e6,
+                         f"{pes:.0f} PEs x {pe_area_um2(arch, t):.0f} um2 (N7) x {s:g} ({arch.node.value})")
+    lane = sum(r.value / 2.0 * t.get(f"vector_lane_area_um2.{d}", 0.0) for d, r in c.vector.rates.items())
+    out["vector"] = Part(n * c.vector.lanes.value * lane * s / 1e6,
+                         f"{n:g} cores x {c.vector.lanes.value:g} lanes x {lane:.0f} um2 x {s:g}")
+    acc = n * m.engines.value * m.accumulator_bytes.value
+    out["accumulators"] = Part(_sram_mm2(t, acc, "rf"), f"{acc / 2**20:.1f} MiB register-file SRAM")
+    if c.register_file_bytes is not None:
+        rf = n * c.register_file_bytes.value
+        out["register_files"] = Part(_sram_mm2(t, rf, "rf"), f"{rf / 2**20:.1f} MiB register-file SRAM")
+    cs = n * c.sram.capacity_bytes.value
+    out["core_sram"] = Part(_sram_mm2(t, cs, c.sram.style), f"{cs / 2**20:.1f} MiB {c.sram.style} SRAM x "
+                            f"{t('sram_bitcell_um2'):g} um2/bit x {t('sram_area_factor.' + c.sram.style):g}")
+    if arch.shared_sram is not None:
+        ss = arch.shared_sram
+        out["shared_sram"] = Part(_sram_mm2(t, ss.capacity_bytes.value, ss.style),
+                                  f"{ss.capacity_bytes.value / 2**20:.1f} MiB {ss.style} SRAM")
+    ctl = t(f"core_control_mm2.{arch.kind}")
+    out["control"] = Part(n * ctl * s, f"{n:g} cores x {ctl:g} mm2 ({arch.kind}, N7) x {s:g}")
+    noc_tbps = arch.noc.bandwidth_bytes_per_s.value / 1e12
+    k = t(f"noc_mm2_per_tbps.{arch.noc.topology}")
+    out["noc"] = Part(noc_tbps * k * s, f"{noc_tbps:.1f} TB/s bisection x {k:g} mm2/(TB/s) x {s:g}")
+    if arch.memory is not None:
+        d = arch.memory
+        out["dram_phy"] = Part(d.sites.value * t(f"dram_phy_mm2.{d.kind}"),
+                               f"{d.sites.value:g} {d.kind} PHYs x {t(f'dram_phy_mm2.{d.kind}'):g} mm2")
+    if arch.links is not None:
+        lanes = arch.links.count.value * arch.links.lanes.value
+        out["serdes"] = Part(lanes * t("serdes_mm2_per_lane"), f"{lanes:g} lanes x {t('serdes_mm2_per_lane'):g} mm2")
+    core = sum(p.value for p in out.values())
+    mf = t("misc_fraction")
+    out["misc"] = Part(core * mf / (1 - mf), f"{mf:g} of the die (clock, power grid, host I/O, fill)")
+    out["total"] = Part(core / (1 - mf), "sum of the above")
+    return out
+
+
+def core_area_mm2(arch: ArchSpec, parts: dict[str, Part]) -> float:
+    """Area of one physical core (the unit that spares replace)."""
+    per_core = ("matrix", "vector", "accumulators", "register_files", "core_sram", "control")
+    return sum(parts[k].value for k in per_core if k in parts) / arch.cores.physical.value
+
+
+# ---------------------------------------------------------------- power
+
+def _vscale(arch: ArchSpec, t: Technology) -> float:
+    return t("energy_scale") * (arch.voltage_v.value / t("nominal_voltage_v")) ** 2
+
+
+def _control_fraction(arch: ArchSpec, t: Technology) -> float:
+    return t(f"clock_power_fraction.{arch.kind}")
+
+
+def sram_pj_per_bit(arch: ArchSpec, s: Sram) -> float:
+    """Read/write energy of one SRAM bit: sqrt(bank / 32 KiB) x the 32 KiB figure, at this node and voltage."""
+    t = tech_of(arch)
+    bank = s.bank_bytes.value if s.bank_bytes is not None else t(f"sram_bank_bytes.{s.style}")
+    return t("sram_pj_per_bit_32kib") * math.sqrt(bank / 32768) * _vscale(arch, t)
+
+
+def pj_per_flop(arch: ArchSpec) -> dict[str, float]:
+    """Matrix-engine energy per FLOP (half a MAC) by dtype at this node and voltage, clock share included."""
+    t = tech_of(arch)
+    k = _vscale(arch, t) / (1 - _control_fraction(arch, t))
+    return {d: t(f"mac_energy_pj.{d}") / 2.0 * k for d in arch.cores.matrix.rates}
+
+
+def pj_per_bit(arch: ArchSpec) -> dict[str, float]:
+    """Energy per bit read or written at each level: core SRAM, shared SRAM, DRAM (device + I/O), link."""
+    t = tech_of(arch)
+    out = {"core_sram": sram_pj_per_bit(arch, arch.cores.sram), "noc": t("noc_pj_per_bit") * _vscale(arch, t),
+           "link": t("serdes_pj_per_bit"), "rf": sram_pj_per_bit(arch, Sram(arch.cores.sram.capacity_bytes,
+                                                                          arch.cores.sram.bandwidth_bytes_per_cycle, "rf"))}
+    if arch.shared_sram is not None:
+        out["shared_sram"] = sram_pj_per_bit(arch, arch.shared_sram)
+    if arch.memory is not None:
+        out["dram"] = t(f"dram_pj_per_bit.{arch.memory.kind}")
+    return out
+
+
+def _w(bytes_per_s: float, pj_bit: float) -> float:
+    return bytes_per_s * 8 * pj_bit * 1e-12
+
+
+def compute_scenario(arch: ArchSpec) -> dict[str, Part]:
+    """Every matrix engine busy at its costliest format, fed from the register file / core SRAM."""
+    t, c, m = tech_of(arch), arch.cores, arch.cores.matrix
+    k, fm, e = _vscale(arch, t), matrix_clock(arch), pj_per_bit(arch)
+    macs = c.count.value * m.engines.value * m.pes * fm
+    pick = max(m.rates, key=lambda d: m.rates[d].value * t(f"mac_energy_pj.{d}"))
+    out = {"matrix": Part(macs * m.rates[pick].value * t(f"mac_energy_pj.{pick}") * k * 1e-12,
+                          f"{macs:.3g} MAC-slots/s x {m.rates[pick].value:g} x {t(f'mac_energy_pj.{pick}'):g} pJ "
+                          f"({pick}, N7) x {k:.3g} (node, V^2)")}
+    # operands: 2 bytes for each of (rows + cols) x depth inputs a cycle per engine
+    b = c.count.value * m.engines.value * (m.rows.value + m.cols.value) * m.depth.value * 2.0 * fm
+    level = "rf" if m.kind == "dot_product" else "core_sram"
+    out["operands"] = Part(_w(b, e[level]), f"{b / 1e12:.1f} TB/s of operands x {e[level]:.3g} pJ/bit ({level})")
+    return out
+
+
+def memory_scenario(arch: ArchSpec) -> dict[str, Part]:
+    """Every memory level streaming at full bandwidth (the decode regime)."""
+    e, out = pj_per_bit(arch), {}
+    cs = sram_bandwidth(arch, arch.cores.sram, per_core=True)
+    out["core_sram"] = Part(_w(cs, e["core_sram"]), f"{cs / 1e12:.1f} TB/s x {e['core_sram']:.3g} pJ/bit")
+    if arch.shared_sram is not None:
+        ss = sram_bandwidth(arch, arch.shared_sram, per_core=False)
+        out["shared_sram"] = Part(_w(ss, e["shared_sram"]), f"{ss / 1e12:.1f} TB/s x {e['shared_sram']:.3g} pJ/bit")
+    nb = arch.noc.bandwidth_bytes_per_s.value
+    out["noc"] = Part(_w(nb, e["noc"]), f"{nb / 1e12:.1f} TB/s x {e['noc']:.3g} pJ/bit")
+    bw = dram_bandwidth(arch)
+    if bw is not None:
+        out["dram"] = Part(_w(bw.value, e["dram"]), f"{bw.value / 1e12:.2f} TB/s x {e['dram']:g} pJ/bit")
+    return out
+
+
+def power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
+    """TDP: the costlier of the compute and memory scenarios, links, clock/control share, leakage."""
+    t = tech_of(arch)
+    a, b = compute_scenario(arch), memory_scenario(arch)
+    worst, name = (a, "compute") if sum(p.value for p in a.values()) >= sum(p.value for p in b.values()) else (b, "memory")
+    out = {f"{k}": Part(p.value, f"{p.formula} [{name}-bound peak]") for k, p in worst.items()}
+    lb = link_bandwidth(arch)
+    if lb is not None:
+        e = pj_per_bit(arch)["link"]
+        out["links"] = Part(_w(2 * lb.value, e), f"2 x {lb.value / 1e9:.0f} GB/s x {e:g} pJ/bit")
+    dyn = sum(p.value for p in out.values())
+    cpf = _control_fraction(arch, t)
+    out["clock_control"] = Part(dyn * cpf / (1 - cpf), f"{cpf:g} of dynamic power ({arch.kind})")
+    lk = t("leakage_w_per_mm2") * die_mm2 * arch.voltage_v.value / t("nominal_voltage_v")
+    out["leakage"] = Part(lk, f"{t('leakage_w_per_mm2'):g} W/mm2 x {die_mm2:.0f} mm2 x V/Vnom")
+    out["total"] = Part(sum(p.value for p in out.values()), "sum of the above (TDP)")
+    return out
+
+
+def die_side_mm(area_mm2: float) -> float:
+    return math.sqrt(area_mm2)

@@ -1,0 +1,113 @@
+"""FlashAttention-style mapping: Q tiles stay in SRAM, K/V tiles stream through it, scores never leave.
+
+A unit of work is one (sequence, KV head, Q tile) - prefill - or one (sequence, KV head, KV split) -
+decode, where the KV sequence is split across cores (flash-decoding) to use every core's bandwidth.
+The ``group`` query heads sharing a KV head are packed into the Q tile's rows. Candidate tiles
+``bq x bkv`` must fit the core SRAM: Q tile + double-buffered K/V tiles + the fp32 score tile.
+
+Traffic: Q read and O written once; each Q tile of ``t = bq / group`` tokens reads the keys its tokens
+see, so K/V are read ``pairs / t`` times a token's KV bytes in total (compulsory when t covers the
+whole query, as in decode); re-reads hit the shared SRAM when the working set fits there.
+Compute: the two GEMMs per tile on the matrix engines at the tile's engine utilization, overlapped with
+the softmax (one exp per pair per head on the special-function units, ~4 vector FLOPs) except for one
+tile per unit (the pipeline's fill).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from jalapeno.graph.ops import Op
+from jalapeno.mapping.engine import engine_cycles
+from jalapeno.mapping.target import ACC_BYTES, Target
+
+BQ = (8, 16, 32, 64, 128, 256)
+BKV = (32, 64, 128, 256, 512)
+
+
+@dataclass(frozen=True)
+class AttentionMapping:
+    bq: int
+    bkv: int
+    units: int
+    waves: int
+    kv_splits: int
+    engine_util: float
+    matmul_s: float
+    softmax_s: float
+    memory_s: float
+    time_s: float  # without the per-kernel overhead
+    bytes_main: float
+    bytes_level2: float
+    bytes_sram: float
+    buffer_bytes: float
+    energy_j: float
+    bound: str
+
+
+def map_attention(t: Target, op: Op) -> AttentionMapping:
+    a = op.attention
+    assert a is not None
+    s = op.flops / max(2.0 * a.pairs * a.heads * (a.head_dim_qk + a.head_dim_v), 1.0)  # TP share
+    heads, kv_heads = max(1.0, round(a.heads * s, 6)), max(1.0, round(a.kv_heads * s, 6))
+    group = max(1, round(heads / kv_heads))
+    d = a.head_dim_qk + a.head_dim_v
+    kv_per_token = (op.kv_read_bytes or op.act_read_bytes) / max(a.kv_tokens, 1)  # all KV heads
+    ab = op.act_write_bytes / max(a.query_tokens * heads * a.head_dim_v, 1)  # activation bytes/elem
+    kb = kv_per_token / max(kv_heads * d, 1) if kv_per_token else ab
+    q_rows = max(1, a.query_tokens // max(a.seqs, 1)) * group  # query rows per (seq, kv head)
+    bq = np.array([b for b in BQ if b <= max(8, 1 << int(np.ceil(np.log2(q_rows))))])
+    bkv = np.array(BKV)
+    bq, bkv = (g.ravel() for g in np.meshgrid(bq, bkv, indexing="ij"))
+    buf = bq * d * ab + 2 * bkv * d * kb + bq * bkv * ACC_BYTES
+    ok = buf <= t.sram_bytes
+    if not ok.any():
+        ok = buf == buf.min()
+    keys_per_seq = max(1, a.kv_tokens // max(a.seqs, 1))
+    tiles_q = -(-q_rows // bq)
+    base = a.seqs * max(1, round(kv_heads))
+    splits = np.where(tiles_q * base < t.cores, np.clip(t.cores // (tiles_q * base), 1, -(-keys_per_seq // bkv)), 1)
+    units = base * tiles_q * splits
+    waves = -(-units // t.cores)
+    # engine utilization of one unit streaming its keys: S = Q K^T (m x dqk x keys), O += P V (m x keys x dv);
+    # stationary operands are double buffered, so the pipeline fills once per unit, not per tile
+    rate = t.rate(op.dtype)
+    m_eff = np.minimum(bq, q_rows)
+    keys = np.maximum(1, (keys_per_seq // splits) if a.phase == "decode" else -(-a.pairs // max(a.query_tokens, 1)))
+    cyc = np.min([engine_cycles(t.kind, m_eff, -(-keys // t.engines), a.head_dim_qk, t.rows, t.cols, t.depth, df, rate, True, t.load)
+                  + engine_cycles(t.kind, m_eff, -(-a.head_dim_v // t.engines), keys, t.rows, t.cols, t.depth, df, rate,
+                                  True, t.load) for df in t.dataflows], axis=0)
+    ideal = m_eff * keys * d / (t.engines * t.rows * t.cols * t.depth * rate)
+    util = np.minimum(1.0, ideal / cyc)
+    macs = a.pairs * heads * d
+    per_core_macs = t.engines * t.rows * t.cols * t.depth * rate * t.f_matrix * t.issue_eff
+    quant = waves * t.cores / units
+    t_mm = macs / (t.cores * per_core_macs * util) * np.maximum(quant, 1.0)
+    t_soft = np.full(len(bq), max(a.pairs * heads / t.sfu_ops, 4.0 * a.pairs * heads / t.vector_flops))
+    tok = np.maximum(1, bq // group)
+    reread = a.pairs / np.minimum(tok, max(1, a.query_tokens // max(a.seqs, 1))) * kv_per_token
+    kv_main_min = op.kv_read_bytes + op.act_read_bytes  # compulsory: Q (+ MLA's decompressed K/V) + KV
+    reread = np.maximum(reread, op.kv_read_bytes)
+    working = units.clip(max=t.cores) * keys_per_seq * kv_per_token / max(kv_heads, 1)
+    in_l2 = (t.shared_bytes > 0) & (working <= 0.5 * t.shared_bytes)
+    main = np.where(in_l2, kv_main_min, reread - op.kv_read_bytes + kv_main_min) + op.act_write_bytes
+    l2 = np.maximum(main, reread + op.act_read_bytes + op.act_write_bytes)
+    sram = l2 + a.pairs * heads * ACC_BYTES * 2  # scores written and read once in SRAM
+    inflight = np.minimum(units, t.cores) * 2 * bkv * d * kb
+    bw = np.minimum(t.main_bw * t.main_eff, inflight / t.main_latency_s)
+    t_mem = np.maximum(np.maximum(main / bw, l2 / t.level2_bw), sram / (t.sram_bw * t.cores))
+    # the softmax runs on the SFU/vector units while the matrix engine works on the next tile (pipelined,
+    # as in FlashAttention-3); one tile's softmax per unit stays exposed
+    t_c = np.maximum(t_mm, t_soft) + np.minimum(t_mm, t_soft) * bkv / np.maximum(keys, bkv)
+    time = np.maximum(t_c, t_mem) + t.main_latency_s
+    energy = 1e-12 * (op.flops * t.energy_pj_flop(op.dtype) + 8 * main * t.pj_main_bit
+                      + 8 * l2 * t.pj_bit.get("shared_sram", t.pj_bit["noc"]) + 8 * sram * t.pj_bit["core_sram"])
+    time = np.where(ok, time, np.inf)
+    best = time.min()
+    i = int(np.argmin(np.where(time <= best * (1 + 1e-6), energy, np.inf)))
+    bound = "compute" if t_c[i] >= t_mem[i] else "memory"
+    return AttentionMapping(int(bq[i]), int(bkv[i]), int(units[i]), int(waves[i]), int(splits[i]), float(util[i]),
+                            float(t_mm[i]), float(t_soft[i]), float(t_mem[i]), float(time[i]), float(main[i]),
+                            float(l2[i]), float(sram[i]), float(buf[i]), float(energy[i]), bound)

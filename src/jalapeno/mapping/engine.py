@@ -1,0 +1,67 @@
+"""Cycles of one GEMM on one matrix engine, vectorized over candidate tilings (numpy arrays in, out).
+
+Systolic array of R rows x C columns, GEMM (M x K) @ (K x N). Each dataflow keeps one operand in
+place and maps two dimensions onto the array (S_R on rows, S_C on columns) and streams the third (T):
+
+    ws (weight stationary): S_R = K, S_C = N, T = M
+    os (output stationary): S_R = M, S_C = N, T = K
+    is (input stationary):  S_R = K, S_C = M, T = N
+
+A fold fills the array with one (R x C) slice of the stationary operand. Without overlap each fold
+costs fill + stream + drain: ``2R + C + T - 2`` cycles for ws/is (the stationary slice is loaded through
+the R rows first) and ``R + C + T - 2`` for os (operands enter from two edges while partial sums stay),
+less one cycle for the whole GEMM: the counts SCALE-Sim (Samajdar et al., ISPASS 2020) reports
+(``scripts/validate_scalesim.py`` checks them). With double-buffered stationary operands (as TPUs
+and Trainium do) the next fold's load hides behind the current fold's stream: each fold costs
+``max(T, R)`` and the pipeline fills and drains once.
+
+A dot-product engine (a GPU tensor core) computes an ``r x c`` output block over ``d`` products a
+cycle: ``ceil(M/r) ceil(N/c) ceil(K/d)`` issue cycles plus a fill/drain of ``r + c + d`` cycles.
+``rate`` (MACs per PE per cycle for the dtype) packs K: fp8 at rate 2 folds two products into a PE.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _ceil(a, b):
+    return -(-a // b)
+
+
+def systolic_cycles(m, n, k, rows: int, cols: int, dataflow: str, rate: float = 1.0, overlap=False,
+                    load: int = 1):
+    """Cycles of an (m x k) @ (k x n) GEMM on one rows x cols systolic array (arrays or ints).
+
+    ``load``: rows of the stationary operand written a cycle (1 in SCALE-Sim; wider on arrays that
+    install weights from several streams at once).
+    """
+    k_eff = np.ceil(np.asarray(k) / rate).astype(np.int64) if rate != 1 else np.asarray(k)
+    if dataflow == "ws":
+        sr, sc, t = k_eff, np.asarray(n), np.asarray(m)
+    elif dataflow == "os":
+        sr, sc, t = np.asarray(m), np.asarray(n), k_eff
+    elif dataflow == "is":
+        sr, sc, t = k_eff, np.asarray(m), np.asarray(n)
+    else:
+        raise ValueError(f"unknown dataflow {dataflow!r}")
+    folds = _ceil(sr, rows) * _ceil(sc, cols)
+    ld = -(-rows // max(1, load))  # cycles to install one stationary slice
+    fill = rows if dataflow == "os" else rows + ld
+    overlap = np.asarray(overlap, dtype=bool)
+    plain = folds * (fill + cols + t - 2) - 1
+    hidden = folds * np.maximum(t, ld if dataflow != "os" else rows) + fill + cols - 2
+    return np.where(overlap, np.minimum(plain, hidden), plain)
+
+
+def dot_product_cycles(m, n, k, rows: int, cols: int, depth: int, rate: float = 1.0):
+    """Cycles of a GEMM on one dot-product engine (rows x cols outputs, depth x rate products a cycle)."""
+    d = max(1, round(depth * rate))
+    return _ceil(np.asarray(m), rows) * _ceil(np.asarray(n), cols) * _ceil(np.asarray(k), d) + rows + cols + d
+
+
+def engine_cycles(kind: str, m, n, k, rows: int, cols: int, depth: int, dataflow: str, rate: float,
+                  overlap=False, load: int = 1):
+    if kind == "dot_product":
+        return dot_product_cycles(m, n, k, rows, cols, depth, rate)
+    return systolic_cycles(m, n, k, rows, cols, dataflow, rate, overlap, load)

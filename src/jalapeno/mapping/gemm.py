@@ -1,0 +1,192 @@
+"""Tiling and dataflow search for one GEMM (``groups`` independent (m x k) @ (k x n) products).
+
+The search space, evaluated at once with numpy (one row a candidate):
+
+* per-core tile ``tm x tn x tk`` (powers of two up to the problem size),
+* the engine's dataflow (ws / os / is, those the engine supports),
+* the loop order above the cores: ``c`` (output tile stationary, K innermost: A and B re-read per tile
+  row/column), ``a`` (an A row-panel stays on chip while B streams) or ``b`` (a B column-panel, the
+  weights, stays on chip while A streams),
+* double buffering (a second operand stage in SRAM hides the next load behind the current compute),
+* split-K when there are fewer output tiles than cores (partial sums reduced through level 2).
+
+No candidate may exceed a capacity: operand stages (x2 when double buffered) plus any partial-sum tile
+that does not fit the accumulators must fit the core SRAM; a resident panel must fit the on-chip
+SRAM (shared SRAM, else half the cores' SRAM). Traffic at every level is at least compulsory (each
+operand read once, the result written once). Among feasible candidates the fastest wins; within
+1e-6 of the fastest, the one moving the least energy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from jalapeno.mapping.engine import engine_cycles
+from jalapeno.mapping.target import ACC_BYTES, Target
+
+ORDERS = ("c", "a", "b")
+REG_BLOCK = 4  # register blocking of a dot-product engine (fragments reused across 4 MMAs each way)
+
+
+@dataclass(frozen=True)
+class GemmProblem:
+    m: int
+    n: int
+    k: int
+    groups: int
+    a_bytes: float  # compulsory bytes of the streamed input (all groups)
+    b_bytes: float  # weights
+    c_bytes: float  # output written
+    dtype: str
+
+
+@dataclass(frozen=True)
+class GemmMapping:
+    """The chosen mapping of one GEMM and why it costs what it costs."""
+
+    dataflow: str
+    order: str
+    tile: tuple[int, int, int]  # tm, tn, tk per core
+    double_buffer: bool
+    split_k: int
+    waves: int
+    cores_used: int
+    compute_s: float
+    memory_s: float  # the slowest level
+    time_s: float  # without the per-kernel overhead
+    bytes_main: float
+    bytes_level2: float
+    bytes_sram: float
+    buffer_bytes: float  # per core
+    utilization: float  # useful MACs / (time x peak MACs)
+    energy_j: float
+    candidates: int
+    bound: str  # compute | main | level2 | sram
+
+
+def _pow2s(lo: int, hi: int, cap: int) -> np.ndarray:
+    top = 1 << max(0, int(np.ceil(np.log2(max(cap, 1)))))
+    vals = [v for v in (1 << i for i in range(15)) if lo <= v <= min(hi, top)]
+    return np.array(vals or [min(lo, top)], dtype=np.int64)
+
+
+def candidates(t: Target, p: GemmProblem) -> dict[str, np.ndarray]:
+    """Every (tile, dataflow, order, double-buffer) combination as flat arrays."""
+    tms = _pow2s(1 if p.m < 8 else 8, 2048, p.m)
+    tns = _pow2s(16, 4096, p.n)
+    tks = _pow2s(16, 2048, p.k)
+    dfs = np.arange(len(t.dataflows))
+    grids = np.meshgrid(tms, tns, tks, dfs, np.arange(3), np.array([1, 2]), indexing="ij")
+    keys = ("tm", "tn", "tk", "df", "order", "db")
+    return {kk: g.ravel() for kk, g in zip(keys, grids)}
+
+
+def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
+    c = candidates(t, p)
+    ev = evaluate(t, p, c)
+    ok = ev["feasible"]
+    if not ok.any():  # nothing fits: smallest tile, single buffered (still reported, never silently dropped)
+        ok = (c["tm"] == c["tm"].min()) & (c["tn"] == c["tn"].min()) & (c["tk"] == c["tk"].min()) & (c["db"] == 1)
+    time = np.where(ok, ev["time"], np.inf)
+    best = time.min()
+    near = ok & (time <= best * (1 + 1e-6))
+    i = int(np.argmin(np.where(near, ev["energy"], np.inf)))
+    return GemmMapping(
+        dataflow=t.dataflows[int(c["df"][i])], order=ORDERS[int(c["order"][i])],
+        tile=(int(c["tm"][i]), int(c["tn"][i]), int(c["tk"][i])), double_buffer=bool(c["db"][i] == 2),
+        split_k=int(ev["sk"][i]), waves=int(ev["waves"][i]), cores_used=int(ev["active"][i]),
+        compute_s=float(ev["t_c"][i]), memory_s=float(ev["t_mem"][i]), time_s=float(ev["time"][i]),
+        bytes_main=float(ev["main"][i]), bytes_level2=float(ev["l2"][i]), bytes_sram=float(ev["sram"][i]),
+        buffer_bytes=float(ev["buf"][i]), utilization=float(ev["util"][i]), energy_j=float(ev["energy"][i]),
+        candidates=int(ok.sum()), bound=str(ev["bound"][i]))
+
+
+def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Time, traffic, capacity and energy of every candidate (vectorized)."""
+    m, n, k, g = p.m, p.n, p.k, p.groups
+    ae = p.a_bytes / max(g * m * k, 1)
+    we = p.b_bytes / max(g * k * n, 1)
+    tm, tn, tk = np.minimum(c["tm"], m), np.minimum(c["tn"], n), np.minimum(c["tk"], k)
+    db, order = c["db"], c["order"]
+    tiles_m, tiles_n = -(-m // tm), -(-n // tn)
+    tiles = tiles_m * tiles_n * g
+    sk = np.where(tiles < t.cores, np.clip(t.cores // tiles, 1, -(-k // tk)), 1)
+    units = tiles * sk
+    waves = -(-units // t.cores)
+    active = np.minimum(units, t.cores)
+    ku = -(-k // sk)
+    # -- compute: the core's engines share the tile along n
+    n_e = -(-tn // t.engines)
+    cyc = np.zeros(len(tm), dtype=np.float64)
+    rate = t.rate(p.dtype)
+    for j, df in enumerate(t.dataflows):
+        sel = c["df"] == j
+        if sel.any():
+            cyc[sel] = engine_cycles(t.kind, tm[sel], n_e[sel], ku[sel], t.rows, t.cols, t.depth, df, rate,
+                                     overlap=db[sel] == 2, load=t.load)
+    t_c = waves * cyc / t.f_matrix / t.issue_eff
+    # -- capacity
+    stage = tm * tk * ae + tk * tn * we
+    acc = tm * tn * ACC_BYTES
+    buf = db * stage + np.where(acc > t.acc_bytes, acc, 0.0)
+    onchip = t.shared_bytes if t.shared_bytes else 0.5 * t.cores * t.sram_bytes
+    # the cores of a wave work on a pm x pn block of tiles (a swizzled raster): pick the block shape that
+    # moves the least from main memory, with the loop order's resident panel when it fits on chip
+    reuse_a, reuse_b, fits_a, fits_b = _raster(p, t, tm, tn, tiles_m, tiles_n, active, order, ae, we, onchip)
+    feasible = (buf <= t.sram_bytes) & ((order == 0) | ((order == 1) & fits_a) | ((order == 2) & fits_b))
+    # -- traffic per level (each >= compulsory)
+    partial = np.where(sk > 1, 2.0 * g * m * n * ACC_BYTES, 0.0)
+    per_core = units * (tm * ku * ae + ku * tn * we) + p.c_bytes + partial
+    main = p.a_bytes * reuse_a + p.b_bytes * reuse_b + p.c_bytes + (0.0 if t.shared_bytes else partial)
+    l2 = np.maximum(per_core, main)
+    if t.kind == "dot_product":
+        fa, fb = -(-tn // (t.cols * REG_BLOCK * t.engines)), -(-tm // (t.rows * REG_BLOCK))
+    else:
+        fa = np.where(np.isin(c["df"], _idx(t, "is")), 1, -(-tn // (t.cols * t.engines)))
+        fb = np.where(np.isin(c["df"], _idx(t, "ws")), 1, -(-tm // t.rows))
+    sram = waves * (tm * ku * ae * fa + ku * tn * we * fb + tm * tn * ACC_BYTES)
+    # -- time: main-memory bandwidth capped by bytes in flight (Little's law)
+    little = active * stage / t.main_latency_s
+    bw = np.minimum(t.main_bw * t.main_eff, little)
+    t_main, t_l2 = main / bw, l2 / t.level2_bw
+    t_sram = sram / t.sram_bw
+    t_mem = np.maximum(np.maximum(t_main, t_l2), t_sram)
+    pro = active * stage / np.minimum(bw, t.level2_bw) + t.main_latency_s
+    time = np.where(db == 2, np.maximum(t_c + pro, t_mem + t.main_latency_s), t_c + t_mem + t.main_latency_s)
+    flops = 2.0 * g * m * n * k
+    energy = 1e-12 * (flops * t.energy_pj_flop(p.dtype) + 8 * main * t.pj_main_bit
+                      + 8 * l2 * t.pj_bit.get("shared_sram", t.pj_bit["noc"]) + 8 * sram * t.pj_bit["core_sram"])
+    util = flops / (time * t.peak_flops(p.dtype))
+    bound = np.select([t_c >= t_mem, t_main >= np.maximum(t_l2, t_sram), t_l2 >= t_sram],
+                      ["compute", "main", "level2"], "sram")
+    return {"time": time, "t_c": t_c, "t_mem": t_mem, "main": main, "l2": l2, "sram": sram, "buf": buf,
+            "feasible": feasible, "energy": energy, "util": util, "sk": sk, "waves": waves, "active": active,
+            "bound": bound}
+
+
+def _raster(p: GemmProblem, t: Target, tm, tn, tiles_m, tiles_n, active, order, ae, we, onchip):
+    """Re-read factors of A and B for the best wave block shape (pm x pn tiles) of each candidate."""
+    k = p.k
+    best = np.full(len(tm), np.inf)
+    out = [np.ones(len(tm)), np.ones(len(tm)), np.zeros(len(tm), bool), np.zeros(len(tm), bool)]
+    for pm_try in (1 << i for i in range(12)):
+        pm = np.maximum(1, np.minimum(np.minimum(tiles_m, pm_try), active))
+        pn = np.maximum(1, np.minimum(tiles_n, active // pm))
+        fa = pm * tm * k * ae <= 0.5 * onchip
+        fb = k * pn * tn * we <= 0.5 * onchip
+        ra = np.where((order == 1) & fa, 1, -(-tiles_n // pn))
+        rb = np.where((order == 2) & fb, 1, -(-tiles_m // pm))
+        traffic = p.a_bytes * ra + p.b_bytes * rb
+        better = traffic < best
+        best = np.where(better, traffic, best)
+        for i, v in enumerate((ra, rb, fa, fb)):
+            out[i] = np.where(better, v, out[i])
+        if pm_try >= t.cores:
+            break
+    return out[0], out[1], out[2].astype(bool), out[3].astype(bool)
+
+
+def _idx(t: Target, df: str) -> list[int]:
+    return [i for i, d in enumerate(t.dataflows) if d == df]

@@ -1,0 +1,221 @@
+"""The mapper: every operator of a graph onto a parameterized processor, memoized per shape.
+
+``Mapper(arch).timer`` is an ``OpTimer`` (``Op -> OpTime``) for ``Estimator(chip, params, tp, timer=...)``.
+``Mapper.map(op)`` returns an ``OpMapping`` that explains itself: engine, dataflow, loop order,
+tiles, double buffering, split-K, waves, utilization, bytes at each memory level, energy.
+
+Physics: an op's time is never below its roofline, ``max(FLOPs / peak, bytes / bandwidth)`` over the
+bytes it must move (for a fused op, bytes from the level its data lives in); bytes moved are never
+below compulsory (each operand once, the result once).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from jalapeno.cost.op_time import OpTime
+from jalapeno.graph.builder import Graph
+from jalapeno.graph.ops import Op
+from jalapeno.hardware.arch.spec import ArchSpec
+from jalapeno.mapping.attention import map_attention
+from jalapeno.mapping.fusion import fused_consumer, producer_write_share, remaining_main_bytes
+from jalapeno.mapping.gemm import GemmProblem, map_gemm
+from jalapeno.mapping.target import Target
+
+MATMUL_KINDS = ("matmul", "lm_head", "router", "moe")
+MEMO_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class OpMapping:
+    name: str
+    kind: str
+    engine: str  # matrix | vector | fused
+    time: OpTime
+    bytes_main: float
+    bytes_level2: float
+    bytes_sram: float
+    energy_j: float
+    utilization: float  # useful FLOPs / (time x peak of its engine)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def explain(self) -> str:
+        d = ", ".join(f"{k}={v}" for k, v in self.detail.items())
+        return (f"{self.name} [{self.kind} on {self.engine}] {self.time.time_s * 1e6:.2f} us "
+                f"({self.time.bound}-bound, {100 * self.utilization:.0f}% util); main {self.bytes_main / 1e6:.3g} MB, "
+                f"level2 {self.bytes_level2 / 1e6:.3g} MB, sram {self.bytes_sram / 1e6:.3g} MB; {d}")
+
+    def to_json(self) -> dict[str, Any]:
+        t = self.time
+        return {"name": self.name, "kind": self.kind, "engine": self.engine, "time_s": t.time_s,
+                "compute_s": t.compute_s, "memory_s": t.memory_s, "roofline_s": t.roofline_s, "bound": t.bound,
+                "kernels": t.kernels, "bytes": {"main": self.bytes_main, "level2": self.bytes_level2,
+                                                "sram": self.bytes_sram},
+                "energy_j": self.energy_j, "utilization": self.utilization, **self.detail}
+
+
+class Mapper:
+    """Maps ops onto one architecture. Build once per architecture; ``map``/``timer`` are memoized."""
+
+    def __init__(self, arch: ArchSpec) -> None:
+        self.arch = arch
+        self.target = Target.of(arch)
+        self._memo: OrderedDict[Op, OpMapping] = OrderedDict()
+
+    def timer(self, op: Op) -> OpTime:
+        return self.map(op).time
+
+    def map(self, op: Op) -> OpMapping:
+        hit = self._memo.get(op)
+        if hit is not None:
+            return hit
+        out = self._map(op)
+        self._memo[op] = out
+        if len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
+        return out
+
+    def map_graph(self, graph: Graph) -> tuple[OpMapping, ...]:
+        return tuple(self.map(op) for op in graph.ops)
+
+    # -- per kind ------------------------------------------------------------------------------
+    def _map(self, op: Op) -> OpMapping:
+        if op.kind in MATMUL_KINDS and op.m:
+            return self._matmul(op)
+        if op.kind == "attention" and op.attention is not None:
+            return self._attention(op)
+        rule = fused_consumer(op) if self.target.fusion else None
+        return self._fused(op, rule) if rule is not None else self._stream(op)
+
+    def _roofline(self, op: Op, main_bytes: float) -> float:
+        t = self.target
+        peak = t.peak_flops(op.dtype) if op.kind in MATMUL_KINDS + ("attention",) else t.vector_flops
+        return max(op.flops / peak, main_bytes / t.main_bw)
+
+    def _finish(self, op: Op, body: float, compute: float, memory: float, main: float, kernels: int) -> OpTime:
+        t = self.target
+        roof = self._roofline(op, main)
+        time = max(body, roof) + t.kernel_s * kernels
+        bound = "overhead" if t.kernel_s * kernels > body else ("compute" if compute >= memory else "memory")
+        return OpTime(time, compute, memory, roof, bound, kernels)
+
+    def _matmul(self, op: Op) -> OpMapping:
+        t = self.target
+        share = producer_write_share(op) if t.fusion else 1.0
+        a_bytes = op.act_read_bytes + op.kv_read_bytes
+        parts = _moe_parts(op, a_bytes, share) if op.kind == "moe" else [
+            GemmProblem(op.m, op.n, op.k, op.groups, a_bytes, op.weight_bytes, op.act_write_bytes * share, op.dtype)]
+        maps = [map_gemm(t, p) for p in parts]
+        body = sum(g.time_s for g in maps)
+        scale = max(1.0, op.flops / max(sum(2.0 * p.m * p.n * p.k * p.groups for p in parts), 1.0))
+        body *= scale  # MoE groups of unequal size: never fewer FLOPs than the op has
+        main = sum(g.bytes_main for g in maps)
+        ot = self._finish(op, body, sum(g.compute_s for g in maps) * scale, max(g.memory_s for g in maps), main, 1)
+        g = maps[0]
+        util = op.flops / (ot.time_s * t.peak_flops(op.dtype)) if ot.time_s > 0 else 0.0
+        detail = {"dataflow": g.dataflow, "order": g.order, "tile": "x".join(map(str, g.tile)),
+                  "double_buffer": g.double_buffer, "split_k": g.split_k, "waves": g.waves, "cores": g.cores_used,
+                  "buffer_kib": round(g.buffer_bytes / 1024, 1), "level_bound": g.bound, "candidates": g.candidates}
+        if share != 1.0:
+            detail["fused_epilogue"] = f"writes {share:g} of its output"
+        return OpMapping(op.name, op.kind, "matrix", ot, main, sum(x.bytes_level2 for x in maps),
+                         sum(x.bytes_sram for x in maps), sum(x.energy_j for x in maps) * scale, util, detail)
+
+    def _attention(self, op: Op) -> OpMapping:
+        rep = _attention_rep(op)
+        if rep is not op:  # map the representative shape (memoized), scale to this one
+            return self._scaled(op, self.map(rep), rep)
+        t = self.target
+        am = map_attention(t, op)
+        ot = self._finish(op, am.time_s, am.matmul_s + am.softmax_s, am.memory_s, am.bytes_main, 1)
+        util = op.flops / (ot.time_s * t.peak_flops(op.dtype)) if ot.time_s > 0 else 0.0
+        detail = {"tile": f"bq{am.bq}xbkv{am.bkv}", "kv_splits": am.kv_splits, "units": am.units, "waves": am.waves,
+                  "engine_util": round(am.engine_util, 3), "softmax_us": round(am.softmax_s * 1e6, 2),
+                  "buffer_kib": round(am.buffer_bytes / 1024, 1)}
+        return OpMapping(op.name, op.kind, "matrix", ot, am.bytes_main, am.bytes_level2, am.bytes_sram,
+                         am.energy_j, util, detail)
+
+    def _scaled(self, op: Op, m: OpMapping, rep: Op) -> OpMapping:
+        """A mapping of ``rep`` (at most GRID larger in every dimension) applied to ``op``: the time scales with
+        the larger of the FLOP and byte ratios, and never drops below ``op``'s own roofline."""
+        t = self.target
+        fb = op.bytes / rep.bytes if rep.bytes else 1.0
+        f = max(op.flops / rep.flops if rep.flops else 1.0, fb)
+        k = t.kernel_s * m.time.kernels
+        roof = self._roofline(op, m.bytes_main * fb)
+        body = max((m.time.time_s - k) * f, roof)
+        ot = OpTime(body + k, m.time.compute_s * f, m.time.memory_s * fb, roof, m.time.bound, m.time.kernels)
+        util = op.flops / (ot.time_s * t.peak_flops(op.dtype)) if ot.time_s > 0 else 0.0
+        return OpMapping(op.name, op.kind, m.engine, ot, m.bytes_main * fb, m.bytes_level2 * fb, m.bytes_sram * fb,
+                         m.energy_j * f, util, {**m.detail, "mapped_at": "shape rounded up by <= 2.2%"})
+
+    def _stream(self, op: Op) -> OpMapping:
+        t = self.target
+        tc = op.flops / t.vector_flops
+        tm = op.bytes / (t.main_bw * t.main_eff) + t.main_latency_s
+        ot = self._finish(op, max(tc, tm), tc, tm, op.bytes, 1)
+        e = 1e-12 * (op.flops * 0.5 * max(t.pj_flop.values()) + 8 * op.bytes * t.pj_main_bit)
+        return OpMapping(op.name, op.kind, "vector", ot, op.bytes, op.bytes, op.bytes, e,
+                         op.flops / (ot.time_s * t.vector_flops) if ot.time_s > 0 else 0.0, {})
+
+    def _fused(self, op: Op, rule: tuple[float, float]) -> OpMapping:
+        t = self.target
+        main = remaining_main_bytes(op, rule)
+        onchip = op.bytes - main
+        tc = op.flops / t.vector_flops
+        tm = max(main / (t.main_bw * t.main_eff), onchip / (t.sram_bw * t.cores))
+        roof = max(op.flops / t.vector_flops, main / t.main_bw, onchip / (t.sram_bw * t.cores))
+        time = max(tc, tm, roof)
+        ot = OpTime(time, tc, tm, roof, "compute" if tc >= tm else "memory", 0)
+        e = 1e-12 * (op.flops * 0.5 * max(t.pj_flop.values()) + 8 * main * t.pj_main_bit
+                     + 8 * onchip * t.pj_bit["core_sram"])
+        return OpMapping(op.name, op.kind, "fused", ot, main, main, onchip, e,
+                         op.flops / (time * t.vector_flops) if time > 0 else 0.0, {"fused": "into its producer/consumer"})
+
+
+def _moe_parts(op: Op, a_bytes: float, share: float) -> list[GemmProblem]:
+    """An expert MLP as two grouped GEMMs: (m x h) @ (h x up) then (m x ie) @ (ie x h).
+
+    ``up`` is 2 ie for a gated MLP (gate and up), ie otherwise; inferred from the op's FLOPs.
+    """
+    h, ie, g, m = op.k, op.n, op.groups, op.m
+    mats = max(2, round(op.flops / max(2.0 * m * g * h * ie, 1.0)))
+    up_n = (mats - 1) * ie
+    r_up = h / (h + ie)
+    w_up = op.weight_bytes * (mats - 1) / mats
+    w_up_c = up_n / (up_n + h)
+    return [GemmProblem(m, up_n, h, g, a_bytes * r_up, w_up, op.act_write_bytes * w_up_c, op.dtype),
+            GemmProblem(m, h, ie, g, a_bytes * (1 - r_up), op.weight_bytes - w_up,
+                        op.act_write_bytes * (1 - w_up_c) * share, op.dtype)]
+
+
+GRID = 2 ** (1 / 32)  # attention shapes vary every serving step: map them on a 2.2% grid of sizes
+
+
+def _up(x: int) -> int:
+    """The smallest grid size >= x; grid sizes are ceil(GRID^e), so ``_up`` is idempotent."""
+    if x <= 64:
+        return x
+    e = math.floor(math.log(x, GRID)) - 1
+    while math.ceil(GRID**e) < x:
+        e += 1
+    return math.ceil(GRID**e)
+
+
+def _attention_rep(op: Op) -> Op:
+    """``op`` with its (query, key) pairs and KV positions rounded up to the grid, work scaled to match."""
+    a = op.attention
+    assert a is not None
+    pairs, kv = _up(a.pairs), _up(a.kv_tokens)
+    if pairs == a.pairs and kv == a.kv_tokens:
+        return op
+    fp, fk = pairs / a.pairs, kv / max(a.kv_tokens, 1)
+    shape = replace(a, pairs=pairs, kv_tokens=kv)
+    return replace(op, attention=shape, flops=op.flops * fp, kv_read_bytes=op.kv_read_bytes * fk)
+
+
+def roofline_ok(m: OpMapping) -> bool:
+    return m.time.time_s >= m.time.roofline_s * (1 - 1e-12) and math.isfinite(m.time.time_s)

@@ -1,0 +1,57 @@
+"""From a ``ChipSpec`` to its mapper and cost parameters, when the chip came from an architecture."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import replace
+
+from jalapeno.cost.op_time import OpTime
+from jalapeno.cost.params import CostParams
+from jalapeno.graph.ops import Op
+from jalapeno.hardware.arch import arch_of, model
+from jalapeno.hardware.arch.spec import ArchSpec
+from jalapeno.mapping.mapper import Mapper
+
+_MAPPERS: OrderedDict[int, tuple[ArchSpec, Mapper]] = OrderedDict()
+_KEEP = 16
+
+
+def mapper_for(chip: object) -> Mapper | None:
+    """The (cached) mapper of the chip's architecture, or None for datasheet chips."""
+    arch = arch_of(chip)
+    if arch is None:
+        return None
+    hit = _MAPPERS.get(id(arch))
+    if hit is not None and hit[0] is arch:
+        return hit[1]
+    m = Mapper(arch)
+    _MAPPERS[id(arch)] = (arch, m)  # keeps arch alive, so its id stays unique while cached
+    if len(_MAPPERS) > _KEEP:
+        _MAPPERS.popitem(last=False)
+    return m
+
+
+def timer_for(chip: object) -> Callable[[Op], OpTime] | None:
+    """An ``OpTimer`` for ``Estimator(..., timer=...)`` when the chip has an architecture, else None."""
+    m = mapper_for(chip)
+    return m.timer if m is not None else None
+
+
+def cost_params_for(chip: object) -> CostParams | None:
+    """Host launch costs and energies of an architecture's chip, in the cost model's terms (else None).
+
+    Efficiencies stay at their defaults: the mapper, not these parameters, times the ops.
+    """
+    arch = arch_of(chip)
+    if arch is None:
+        return None
+    rt, e = arch.runtime, model.pj_per_bit(arch)
+    share = 1 - model.tech_of(arch)(f"clock_power_fraction.{arch.kind}")  # clock/control ride on every action
+    main_pj_bit = (e.get("dram", e["core_sram"]) + e["noc"]) / share
+    launch = rt.launch_s.value
+    return replace(CostParams(), kernel_s=rt.kernel_overhead_s.value, graph_launch_s=launch,
+                   eager_launch_s=max(launch, CostParams().eager_launch_s if arch.kind == "gpu" else launch),
+                   pj_per_flop=dict(model.pj_per_flop(arch)), pj_per_flop_default=max(model.pj_per_flop(arch).values()),
+                   pj_per_byte_mem=8 * main_pj_bit, pj_per_byte_link=8 * e["link"] / share,
+                   source=f"derived from the architecture {arch.source_file or arch.name}")

@@ -1,0 +1,109 @@
+"""The numbers of an architecture the mapper uses, resolved once (plain floats: the search is hot)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jalapeno.hardware.arch import model
+from jalapeno.hardware.arch.spec import ArchSpec
+
+ACC_BYTES = 4.0  # partial sums are fp32 (int32 for integer formats)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    kind: str  # systolic | dot_product
+    cores: int
+    engines: int  # per core
+    rows: int
+    cols: int
+    depth: int
+    dataflows: tuple[str, ...]
+    load: int  # stationary rows installed a cycle
+    rates: dict[str, float]  # MACs per PE per cycle by dtype
+    f_matrix: float
+    issue_eff: float
+    acc_bytes: float  # accumulator capacity per core (all engines)
+    sram_bytes: float  # per core
+    sram_bw: float  # per core, B/s
+    shared_bytes: float  # 0 when there is no shared SRAM
+    shared_bw: float
+    noc_bw: float
+    main_bytes: float  # DRAM capacity, or all SRAM on SRAM-only chips
+    main_bw: float  # peak
+    main_eff: float  # achievable / peak in streaming
+    main_latency_s: float
+    sram_only: bool
+    vector_flops: float  # chip total, best dtype
+    sfu_ops: float  # chip total exp/rsqrt per second
+    kernel_s: float
+    fusion: bool
+    pj_flop: dict[str, float]
+    pj_bit: dict[str, float]
+
+    @classmethod
+    def of(cls, arch: ArchSpec) -> Target:
+        c, m = arch.cores, arch.cores.matrix
+        f, fv = model.matrix_clock(arch), model.vector_clock(arch)
+        n = int(c.count.value)
+        sram_bw = c.sram.bandwidth_bytes_per_cycle.value * arch.clock_hz.value
+        shared = arch.shared_sram
+        dram = arch.memory
+        if dram is not None:
+            bw = model.dram_bandwidth(arch)
+            cap = model.dram_capacity(arch)
+            assert bw is not None and cap is not None
+            main_bw, main_bytes, eff, lat = bw.value, cap.value, dram.efficiency.value, dram.latency_s.value
+        else:  # SRAM-only: weights live in the on-chip SRAM, streamed at its bandwidth
+            main_bw = n * sram_bw + (model.sram_bandwidth(arch, shared, False) if shared else 0.0)
+            main_bytes = n * c.sram.capacity_bytes.value + (shared.capacity_bytes.value if shared else 0.0)
+            eff, lat = 1.0, 20.0 / arch.clock_hz.value
+        vec = max((r.value for r in c.vector.rates.values()), default=2.0) * c.vector.lanes.value * fv * n
+        sfu = (c.vector.sfu_ops_per_cycle.value if c.vector.sfu_ops_per_cycle else c.vector.lanes.value / 8) * fv * n
+        rt = arch.runtime
+        return cls(
+            name=arch.name, kind=m.kind, cores=n, engines=int(m.engines.value), rows=int(m.rows.value),
+            cols=int(m.cols.value), depth=int(m.depth.value), dataflows=m.dataflows,
+            load=int(m.load_rows_per_cycle.value) if m.load_rows_per_cycle else 1,
+            rates={d: r.value for d, r in m.rates.items()}, f_matrix=f, issue_eff=rt.matrix_issue_efficiency.value,
+            acc_bytes=m.engines.value * m.accumulator_bytes.value, sram_bytes=c.sram.capacity_bytes.value,
+            sram_bw=sram_bw, shared_bytes=shared.capacity_bytes.value if shared else 0.0,
+            shared_bw=model.sram_bandwidth(arch, shared, False) if shared else 0.0,
+            noc_bw=arch.noc.bandwidth_bytes_per_s.value, main_bytes=main_bytes, main_bw=main_bw, main_eff=eff,
+            main_latency_s=lat, sram_only=dram is None, vector_flops=vec, sfu_ops=sfu,
+            kernel_s=rt.kernel_overhead_s.value, fusion=rt.fusion.value == "elementwise",
+            pj_flop=model.pj_per_flop(arch), pj_bit=model.pj_per_bit(arch))
+
+    def rate(self, dtype: str) -> float:
+        """MACs per PE per cycle for ``dtype``; a format the engine lacks runs at the next wider one it has."""
+        for d in _FALLBACK.get(dtype, (dtype,)):
+            if d in self.rates:
+                return self.rates[d]
+        return min(self.rates.values())
+
+    def peak_flops(self, dtype: str) -> float:
+        return 2.0 * self.cores * self.engines * self.rows * self.cols * self.depth * self.rate(dtype) * self.f_matrix
+
+    def energy_pj_flop(self, dtype: str) -> float:
+        for d in _FALLBACK.get(dtype, (dtype,)):
+            if d in self.pj_flop:
+                return self.pj_flop[d]
+        return max(self.pj_flop.values())
+
+    @property
+    def level2_bw(self) -> float:
+        """Bandwidth between main memory and the cores' SRAM: the shared SRAM, else the NoC."""
+        return self.shared_bw if self.shared_bw else self.noc_bw
+
+    @property
+    def pj_main_bit(self) -> float:
+        return self.pj_bit.get("dram", self.pj_bit["core_sram"])
+
+
+_FALLBACK = {  # as jalapeno.cost.op_time: a format the engine lacks runs at the next wider one
+    "fp4": ("fp4", "fp8", "bf16", "fp16"), "int4": ("int4", "int8", "fp8", "bf16", "fp16"),
+    "fp8": ("fp8", "bf16", "fp16"), "int8": ("int8", "fp8", "bf16", "fp16"),
+    "bf16": ("bf16", "fp16", "tf32", "fp32"), "fp16": ("fp16", "bf16", "tf32", "fp32"),
+    "tf32": ("tf32", "fp32"), "fp32": ("fp32", "tf32"),
+}
