@@ -180,12 +180,40 @@ def test_known_chips_within_tolerance() -> None:
 
 def test_more_silicon_costs_more() -> None:
     d = arch_dict()
+    del d["power"]["limit_w"]  # peak-activity power, not held at a limit
     base = sheet(arch_from_dict(d, origin="a.yaml"))
     d["cores"]["physical"]["value"] = d["cores"]["count"]["value"] = 264
     big = sheet(arch_from_dict(d, origin="a.yaml"))
     assert big.area["total"].value > base.area["total"].value
     assert big.cost["die"].value > base.cost["die"].value
     assert big.power["total"].value > base.power["total"].value
+
+
+def test_power_limit_caps_tdp_by_dvfs() -> None:
+    """Above its power limit a chip lowers its clock: TDP is the limit, dynamic parts scaled by f^(beta+1)."""
+    d = arch_dict()
+    free = sheet(arch_from_dict({**d, "power": {k: v for k, v in d["power"].items() if k != "limit_w"}},
+                                origin="a.yaml")).power
+    capped = sheet(resolve_arch("h100-sxm-arch")).power
+    assert free["total"].value > 1000 and capped["total"].value == pytest.approx(700)
+    static = capped["idle"].value + capped["active_static"].value
+    f = ((700 - static) / (free["total"].value - static)) ** (1 / 3)
+    assert capped["matrix"].value == pytest.approx(free["matrix"].value * f**3)
+    chip = resolve_chip("h100-sxm-arch")
+    assert chip.tdp_w.value == pytest.approx(700) and chip.idle_w is not None and chip.idle_w.value == pytest.approx(78.8)
+
+
+def test_measured_energies_replace_technology() -> None:
+    """The H100 description's measured energies (H200 calibration) reach the cost model unchanged."""
+    from jalapeno.mapping import cost_params_for
+
+    prm = cost_params_for(resolve_chip("h100-sxm-arch"))
+    assert prm is not None
+    assert prm.pj_flop("bf16") == pytest.approx(1.385) and prm.pj_per_byte_mem == pytest.approx(102.3)
+    assert prm.active_static_w == pytest.approx(60.9) and prm.dvfs_beta == 2
+    assert prm.pj_flop("fp8") == pytest.approx(1.385 * 0.25 / 0.5)  # scaled by the library's MAC-energy ratio
+    tpu = cost_params_for(resolve_chip("tpu-v5e-arch"))  # no measurements: technology library, no static rise
+    assert tpu is not None and tpu.active_static_w == 0 and tpu.pj_flop("bf16") < 0.5
 
 
 def test_technology_override_changes_cost() -> None:

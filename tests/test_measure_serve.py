@@ -359,3 +359,19 @@ def test_bad_input_is_one_error_line(tmp_path: Path, argv: list[str], capsys: py
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_unmasked_padded_decode_equals_masked_when_nothing_is_padded(name: str) -> None:
+    """The timing mode attends every position of [0, L): with all contexts at L - 1 it is exact."""
+    cfg = CONFIGS[name]
+    if cfg.sliding_window:
+        pytest.skip("sliding layers always need a mask")
+    out = []
+    for masked in (True, False):
+        sm = SlotModel(TorchDecoder(cfg, CPU, seed=0), slots=4, max_len=256, masked=masked)
+        for s in range(2):
+            sm.prefill(s, prompt_ids(s, 255, cfg.vocab_size))
+        sm.set_positions([255, 255], 2)
+        out.append(sm.decode_step(2, context_length(255, 256)))
+    torch.testing.assert_close(out[0][:2], out[1][:2], rtol=1e-4, atol=1e-4)

@@ -92,13 +92,16 @@ def all_(**kw: Any) -> None:
 @click.option("--max-prompt", type=int, default=8192, show_default=True, help="Prompt cap (tokens).")
 @click.option("--max-output", type=int, default=256, show_default=True, help="Output cap (tokens).")
 @click.option("--no-cuda-graph", is_flag=True, help="Run every decode step eagerly.")
+@click.option("--decode-attention", type=click.Choice(["padded", "masked"]), default="padded", show_default=True,
+              help="padded: unmasked flash attention over the padded length (timing); masked: exact attention.")
 def serve(out: Path, model: str, trace: str, start_s: float, duration_s: float, budget_s: float | None,
           device: str, quick: bool, max_num_seqs: int, max_prompt: int, max_output: int,
-          no_cuda_graph: bool) -> None:
+          no_cuda_graph: bool, decode_attention: str) -> None:
     """Replay a trace slice through a continuous-batching engine (policy prefill_first) by wall clock."""
     from jalapeno.measure.serve_replay import ServeArgs, run_serve  # lazy: pulls in torch
 
     run_serve(ServeArgs(out=out, model=model, trace=trace, start_s=start_s, duration_s=duration_s,
                         budget_s=budget_s, device=device, quick=quick, max_num_seqs=max_num_seqs,
-                        max_prompt=max_prompt, max_output=max_output, cuda_graph=not no_cuda_graph),
+                        max_prompt=max_prompt, max_output=max_output, cuda_graph=not no_cuda_graph,
+                        decode_attention=decode_attention),
               echo=lambda line: click.echo(line))

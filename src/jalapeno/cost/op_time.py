@@ -98,19 +98,17 @@ def op_time(op: Op, rates: ChipRates, prm: CostParams) -> OpTime:
             tc = max(tc, op.flops / (peak * eff))
         tm = bytes_ / (rates.mem_bw * prm.mem_eff(op.dtype))
         ideal = max(op.flops / peak, bytes_ / rates.mem_bw)
-        kernels = 1
     elif kind == "attention":
         a = op.attention
         assert a is not None
         peak = rates.matrix_peak(op.dtype)
         tc, tm = attention_parts(op.flops, bytes_, a.phase, peak, rates, prm)
         ideal = max(op.flops / peak, bytes_ / rates.mem_bw)
-        kernels = 1
     else:  # elementwise, norms, rope, embedding gather, KV writes: vector unit, streaming memory
         tc = op.flops / rates.vector_flops
         tm = bytes_ / (rates.mem_bw * prm.stream_eff)
         ideal = max(op.flops / rates.vector_flops, bytes_ / rates.mem_bw)
-        kernels = 1
+    kernels = prm.kernels(op.name)
     body = smooth_max(tc, tm, prm.smooth)
     t = body + prm.kernel_s * kernels
     bound = "overhead" if prm.kernel_s * kernels > body else ("compute" if tc >= tm else "memory")

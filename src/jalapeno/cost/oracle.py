@@ -121,7 +121,8 @@ class CostOracle:
                     pairs = min(pairs, shape.decode_seqs * window)
                 x = (shape.decode_seqs, pairs)
                 t1, e1 = self._lin_time(dec_c, x, "decode", rates, prm)
-                t += rep * (t1 + extra if graph_mode else max(t1, prm.eager_launch_s))
+                k = prm.kernels("attn_decode")
+                t += rep * (t1 + extra * k if graph_mode else max(t1, prm.eager_launch_s * k))
                 e += rep * e1
             if shape.prefill_seqs:
                 pairs, kv = shape.prefill_context, shape.prefill_kv_tokens
@@ -130,7 +131,8 @@ class CostOracle:
                     kv = min(kv, shape.prefill_tokens + shape.prefill_seqs * window)
                 x = (shape.prefill_seqs, shape.prefill_tokens, kv, pairs)
                 t1, e1 = self._lin_time(pre_c, x, "prefill", rates, prm)
-                t += rep * (t1 + extra if graph_mode else max(t1, prm.eager_launch_s))
+                k = prm.kernels("attn_prefill")
+                t += rep * (t1 + extra * k if graph_mode else max(t1, prm.eager_launch_s * k))
                 e += rep * e1
         return t, e
 
@@ -151,8 +153,10 @@ class CostOracle:
                 pre = (shape.prefill_seqs, shape.prefill_tokens, kv, pairs)
             for op in self._b.attention_from_totals(rep, attn, dec, pre, **self._attn_kw):  # type: ignore[arg-type]
                 s = shard(op, self.tp)
-                t1 = self.est.timer(s).time_s
-                t += rep * (t1 + prm.graph_launch_s if graph_mode else max(t1, prm.eager_launch_s))
+                ot = self.est.timer(s)
+                t1 = ot.time_s
+                t += rep * (t1 + prm.graph_launch_s * ot.kernels if graph_mode
+                            else max(t1, prm.eager_launch_s * ot.kernels))
                 e += self.tp * rep * (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
         return t, e
 
@@ -161,7 +165,7 @@ class CostOracle:
         flops = sum(c * v for c, v in zip(flops_c, x))
         bytes_ = sum(c * v for c, v in zip(bytes_c, x))
         tc, tm = attention_parts(flops, bytes_, phase, peak, rates, prm)
-        t = smooth_max(tc, tm, prm.smooth) + prm.kernel_s
+        t = smooth_max(tc, tm, prm.smooth) + prm.kernel_s * prm.kernels(f"attn_{phase}")
         return t, self.tp * (flops * pj_flop + bytes_ * prm.pj_per_byte_mem) * 1e-12
 
     def _coefficients(self) -> list:

@@ -42,6 +42,11 @@ class CostParams:
     harness_floor_s: float = 2.5e-5  # per call of the operator-sweep harness (eager, one op a call); used
     # only to compare with operator sweeps, never in step predictions
     step_overhead_s: float = 0.0  # per step (scheduling, sampling, input prep) outside kernels
+    # kernels the software stack launches per graph op (default 1: a fused engine). The calibration
+    # engine (plain PyTorch, jalapeno/measure/torch_model.py) runs RoPE as 5 kernels per tensor (q and k),
+    # K/V cache writes as 2 copies, SiLU*mul as 2, attention as SDPA plus a layout copy: counted from
+    # its code, not fitted.
+    kernels_per_op: dict[str, int] = field(default_factory=dict)
     smooth: float = 4.0  # p of the smooth max (t_c^p + t_m^p)^(1/p) between compute and memory time
     # -- energy ---------------------------------------------------------------------------------
     active_static_w: float = 0.0  # power above idle whenever a step runs (clocks up, leakage)
@@ -57,6 +62,9 @@ class CostParams:
 
     def eff(self, dtype: str) -> float:
         return self.matmul_eff.get(dtype, self.matmul_eff_default)
+
+    def kernels(self, op_name: str) -> int:
+        return self.kernels_per_op.get(op_name, 1)
 
     def mem_eff(self, dtype: str) -> float:
         return self.matmul_mem_eff.get(dtype, self.matmul_mem_eff_default)
@@ -74,6 +82,8 @@ class CostParams:
 
 
 CALIBRATION_DIR = "hardware/calibration"
+# jalapeno.measure's plain-PyTorch engine (see kernels_per_op)
+TORCH_REFERENCE_KERNELS = {"rope": 10, "kv_write": 2, "act": 2, "attn_prefill": 2, "attn_decode": 2}
 
 
 def calibration_path(chip_name: str) -> Path:

@@ -15,7 +15,7 @@ import numpy as np
 
 from jalapeno.cost import calibrate as cal
 from jalapeno.cost.op_time import ChipRates
-from jalapeno.cost.params import CostParams
+from jalapeno.cost.params import TORCH_REFERENCE_KERNELS, CostParams
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models.config import ModelConfig
@@ -66,7 +66,7 @@ def calibrate_and_validate(chip: ChipSpec, op_sources: list[dict[str, Any]], ste
     op_sources[0]'s GEMMs are fitted and the other sources' GEMMs held out (a different day/machine);
     attention/elementwise sweeps alternate fit/held-out; steps fit only for ``fit_models``.
     """
-    p = start or CostParams()
+    p = start or replace(CostParams(), kernels_per_op=dict(TORCH_REFERENCE_KERNELS))
     rates = ChipRates.of(chip)
     rows: list[Row] = []
 

@@ -96,14 +96,15 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     l2 = np.maximum(main, reread + op.act_read_bytes + op.act_write_bytes)
     sram = l2 + a.pairs * heads * ACC_BYTES * 2  # scores written and read once in SRAM
     inflight = np.minimum(units, t.cores) * 2 * bkv * d * kb
-    bw = np.minimum(t.main_bw * t.main_eff, inflight / t.main_latency_s)
+    eff = t.kv_eff if a.phase == "decode" else t.main_eff  # decode reads the KV cache; prefill streams
+    bw = np.minimum(t.main_bw * eff, inflight / t.main_latency_s)
     t_mem = np.maximum(np.maximum(main / bw, l2 / t.level2_bw), sram / (t.sram_bw * t.cores))
     # the softmax runs on the SFU/vector units while the matrix engine works on the next tile (pipelined,
     # as in FlashAttention-3); one tile's softmax per unit stays exposed
     t_c = np.maximum(t_mm, t_soft) + np.minimum(t_mm, t_soft) * bkv / np.maximum(keys, bkv)
     time = np.maximum(t_c, t_mem) + t.main_latency_s
-    energy = 1e-12 * (op.flops * t.energy_pj_flop(op.dtype) + 8 * main * t.pj_main_bit
-                      + 8 * l2 * t.pj_bit.get("shared_sram", t.pj_bit["noc"]) + 8 * sram * t.pj_bit["core_sram"])
+    energy = 1e-12 * (op.flops * t.energy_pj_flop(op.dtype) + 8 * main * t.pj_main_bit + 8 * l2 * t.pj_l2_bit
+                      + 8 * sram * t.pj_sram_bit)
     time = np.where(ok, time, np.inf)
     best = time.min()
     i = int(np.argmin(np.where(time <= best * (1 + 1e-6), energy, np.inf)))

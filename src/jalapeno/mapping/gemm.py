@@ -138,7 +138,11 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     feasible = (buf <= t.sram_bytes) & ((order == 0) | ((order == 1) & fits_a) | ((order == 2) & fits_b))
     # -- traffic per level (each >= compulsory)
     partial = np.where(sk > 1, 2.0 * g * m * n * ACC_BYTES, 0.0)
-    per_core = units * (tm * ku * ae + ku * tn * we) + p.c_bytes + partial
+    # cluster multicast: one level-2 read of a tile feeds the cluster's cores that share it (an A row-panel
+    # is shared across n-tiles, a B column-panel across m-tiles); the cluster lies along whichever saves more
+    a_rd, b_rd = units * tm * ku * ae, units * ku * tn * we
+    shared = np.minimum(a_rd / np.minimum(t.multicast, tiles_n) + b_rd, a_rd + b_rd / np.minimum(t.multicast, tiles_m))
+    per_core = shared + p.c_bytes + partial
     main = p.a_bytes * reuse_a + p.b_bytes * reuse_b + p.c_bytes + (0.0 if t.shared_bytes else partial)
     l2 = np.maximum(per_core, main)
     if t.kind == "dot_product":
@@ -149,15 +153,15 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     sram = waves * (tm * ku * ae * fa + ku * tn * we * fb + tm * tn * ACC_BYTES)
     # -- time: main-memory bandwidth capped by bytes in flight (Little's law)
     little = active * stage / t.main_latency_s
-    bw = np.minimum(t.main_bw * t.main_eff, little)
+    bw = np.minimum(t.main_bw * t.gemm_eff, little)
     t_main, t_l2 = main / bw, l2 / t.level2_bw
     t_sram = sram / t.sram_bw
     t_mem = np.maximum(np.maximum(t_main, t_l2), t_sram)
     pro = active * stage / np.minimum(bw, t.level2_bw) + t.main_latency_s
     time = np.where(db == 2, np.maximum(t_c + pro, t_mem + t.main_latency_s), t_c + t_mem + t.main_latency_s)
     flops = 2.0 * g * m * n * k
-    energy = 1e-12 * (flops * t.energy_pj_flop(p.dtype) + 8 * main * t.pj_main_bit
-                      + 8 * l2 * t.pj_bit.get("shared_sram", t.pj_bit["noc"]) + 8 * sram * t.pj_bit["core_sram"])
+    energy = 1e-12 * (flops * t.energy_pj_flop(p.dtype) + 8 * main * t.pj_main_bit + 8 * l2 * t.pj_l2_bit
+                      + 8 * sram * t.pj_sram_bit)
     util = flops / (time * t.peak_flops(p.dtype))
     bound = np.select([t_c >= t_mem, t_main >= np.maximum(t_l2, t_sram), t_l2 >= t_sram],
                       ["compute", "main", "level2"], "sram")

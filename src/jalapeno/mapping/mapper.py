@@ -171,7 +171,7 @@ class Mapper:
         time = max(tc, tm, roof)
         ot = OpTime(time, tc, tm, roof, "compute" if tc >= tm else "memory", 0)
         e = 1e-12 * (op.flops * 0.5 * max(t.pj_flop.values()) + 8 * main * t.pj_main_bit
-                     + 8 * onchip * t.pj_bit["core_sram"])
+                     + 8 * onchip * t.pj_sram_bit)
         return OpMapping(op.name, op.kind, "fused", ot, main, main, onchip, e,
                          op.flops / (time * t.vector_flops) if time > 0 else 0.0, {"fused": "into its producer/consumer"})
 

@@ -39,19 +39,23 @@ def timer_for(chip: object) -> Callable[[Op], OpTime] | None:
 
 
 def cost_params_for(chip: object) -> CostParams | None:
-    """Host launch costs and energies of an architecture's chip, in the cost model's terms (else None).
+    """Host launch costs, static power and energies of an architecture's chip, in the cost model's terms.
 
-    Efficiencies stay at their defaults: the mapper, not these parameters, times the ops.
+    Energies per FLOP and per main-memory byte include the clock/control share and the bytes' on-chip
+    path (measured whole-chip figures where the architecture gives them, ``power:``). Efficiencies stay
+    at their defaults: the mapper, not these parameters, times the ops.
     """
     arch = arch_of(chip)
     if arch is None:
         return None
-    rt, e = arch.runtime, model.pj_per_bit(arch)
+    rt, pw, e = arch.runtime, arch.power, model.pj_per_bit(arch)
     share = 1 - model.tech_of(arch)(f"clock_power_fraction.{arch.kind}")  # clock/control ride on every action
-    main_pj_bit = (e.get("dram", e["core_sram"]) + e["noc"]) / share
     launch = rt.launch_s.value
-    return replace(CostParams(), kernel_s=rt.kernel_overhead_s.value, graph_launch_s=launch,
-                   eager_launch_s=max(launch, CostParams().eager_launch_s if arch.kind == "gpu" else launch),
-                   pj_per_flop=dict(model.pj_per_flop(arch)), pj_per_flop_default=max(model.pj_per_flop(arch).values()),
-                   pj_per_byte_mem=8 * main_pj_bit, pj_per_byte_link=8 * e["link"] / share,
-                   source=f"derived from the architecture {arch.source_file or arch.name}")
+    eager = (rt.eager_launch_s.value if rt.eager_launch_s is not None
+             else max(launch, CostParams().eager_launch_s if arch.kind == "gpu" else launch))
+    flop = model.pj_per_flop(arch)
+    return replace(CostParams(), kernel_s=rt.kernel_overhead_s.value, graph_launch_s=launch, eager_launch_s=eager,
+                   pj_per_flop=dict(flop), pj_per_flop_default=max(flop.values()),
+                   pj_per_byte_mem=model.pj_per_byte_main(arch), pj_per_byte_link=8 * e["link"] / share,
+                   active_static_w=pw.active_static_w.value if pw.active_static_w is not None else 0.0,
+                   dvfs_beta=model.dvfs_beta(arch), source=f"derived from the architecture {arch.source_file or arch.name}")

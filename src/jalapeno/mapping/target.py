@@ -30,9 +30,12 @@ class Target:
     shared_bytes: float  # 0 when there is no shared SRAM
     shared_bw: float
     noc_bw: float
+    multicast: int  # cores one level-2 read feeds (cluster multicast); 1 without it
     main_bytes: float  # DRAM capacity, or all SRAM on SRAM-only chips
     main_bw: float  # peak
-    main_eff: float  # achievable / peak in streaming
+    main_eff: float  # achievable / peak in streaming kernels (elementwise, norms, copies)
+    gemm_eff: float  # achievable / peak when a GEMM streams its weights
+    kv_eff: float  # achievable / peak when decode attention reads the KV cache
     main_latency_s: float
     sram_only: bool
     vector_flops: float  # chip total, best dtype
@@ -40,7 +43,9 @@ class Target:
     kernel_s: float
     fusion: bool
     pj_flop: dict[str, float]
-    pj_bit: dict[str, float]
+    pj_main_bit: float  # a main-memory bit, its on-chip path to the cores included
+    pj_l2_bit: float  # level-2 (shared SRAM / NoC) and core-SRAM traffic beyond that path: 0 when the
+    pj_sram_bit: float  # architecture's energies are measured whole-chip figures (they include it)
 
     @classmethod
     def of(cls, arch: ArchSpec) -> Target:
@@ -55,13 +60,18 @@ class Target:
             cap = model.dram_capacity(arch)
             assert bw is not None and cap is not None
             main_bw, main_bytes, eff, lat = bw.value, cap.value, dram.efficiency.value, dram.latency_s.value
+            gemm_eff = (dram.gemm_efficiency or dram.efficiency).value
+            kv_eff = (dram.kv_read_efficiency or dram.efficiency).value
         else:  # SRAM-only: weights live in the on-chip SRAM, streamed at its bandwidth
             main_bw = n * sram_bw + (model.sram_bandwidth(arch, shared, False) if shared else 0.0)
             main_bytes = n * c.sram.capacity_bytes.value + (shared.capacity_bytes.value if shared else 0.0)
             eff, lat = 1.0, 20.0 / arch.clock_hz.value
+            gemm_eff = kv_eff = eff
         vec = max((r.value for r in c.vector.rates.values()), default=2.0) * c.vector.lanes.value * fv * n
         sfu = (c.vector.sfu_ops_per_cycle.value if c.vector.sfu_ops_per_cycle else c.vector.lanes.value / 8) * fv * n
         rt = arch.runtime
+        e = model.pj_per_bit(arch)
+        whole = arch.power.pj_per_byte_main is not None
         return cls(
             name=arch.name, kind=m.kind, cores=n, engines=int(m.engines.value), rows=int(m.rows.value),
             cols=int(m.cols.value), depth=int(m.depth.value), dataflows=m.dataflows,
@@ -70,10 +80,14 @@ class Target:
             acc_bytes=m.engines.value * m.accumulator_bytes.value, sram_bytes=c.sram.capacity_bytes.value,
             sram_bw=sram_bw, shared_bytes=shared.capacity_bytes.value if shared else 0.0,
             shared_bw=model.sram_bandwidth(arch, shared, False) if shared else 0.0,
-            noc_bw=arch.noc.bandwidth_bytes_per_s.value, main_bytes=main_bytes, main_bw=main_bw, main_eff=eff,
+            noc_bw=arch.noc.bandwidth_bytes_per_s.value,
+            multicast=int(arch.noc.multicast.value) if arch.noc.multicast else 1, main_bytes=main_bytes, main_bw=main_bw, main_eff=eff,
+            gemm_eff=gemm_eff, kv_eff=kv_eff,
             main_latency_s=lat, sram_only=dram is None, vector_flops=vec, sfu_ops=sfu,
             kernel_s=rt.kernel_overhead_s.value, fusion=rt.fusion.value == "elementwise",
-            pj_flop=model.pj_per_flop(arch), pj_bit=model.pj_per_bit(arch))
+            pj_flop=model.pj_per_flop(arch),
+            pj_main_bit=model.pj_per_byte_main(arch) / 8 if whole else e.get("dram", e["core_sram"]),
+            pj_l2_bit=0.0 if whole else e.get("shared_sram", e["noc"]), pj_sram_bit=0.0 if whole else e["core_sram"])
 
     def rate(self, dtype: str) -> float:
         """MACs per PE per cycle for ``dtype``; a format the engine lacks runs at the next wider one it has."""
@@ -95,10 +109,6 @@ class Target:
     def level2_bw(self) -> float:
         """Bandwidth between main memory and the cores' SRAM: the shared SRAM, else the NoC."""
         return self.shared_bw if self.shared_bw else self.noc_bw
-
-    @property
-    def pj_main_bit(self) -> float:
-        return self.pj_bit.get("dram", self.pj_bit["core_sram"])
 
 
 _FALLBACK = {  # as jalapeno.cost.op_time: a format the engine lacks runs at the next wider one

@@ -52,8 +52,17 @@ def prompt_ids(request_id: int, tokens: int, vocab: int) -> Any:
 class SlotModel:
     """``TorchDecoder`` ``m`` with a cache of ``slots`` sequences of up to ``max_len`` positions."""
 
-    def __init__(self, m: TorchDecoder, slots: int, max_len: int) -> None:
+    def __init__(self, m: TorchDecoder, slots: int, max_len: int, masked: bool = True,
+                 prefill_any_sdpa: bool = False) -> None:
         c, dev = m.cfg, m.device
+        # masked: exact attention (boolean mask, runs on the memory-efficient SDPA kernel). Unmasked
+        # ("padded"): every row attends all L positions on the flash kernel, the time a varlen
+        # flash-decoding kernel takes over the padded length; padded positions hold stale K/V, which
+        # changes the (random-weight) tokens but not the work. Timing runs use padded.
+        self.masked = masked
+        # prefill_any_sdpa: let SDPA pick any backend for prefills (cuDNN included), as the step sweep
+        # does; only sensible when every prompt length is warmed up before the clock starts
+        self.prefill_any_sdpa = prefill_any_sdpa
         m.alloc_cache(slots, max_len, fill=False)
         self.m, self.slots, self.max_len = m, slots, max_len
         self.k, self.v = m.cache_k, m.cache_v  # per layer (slots, kv_heads, max_len, hd)
@@ -76,7 +85,7 @@ class SlotModel:
         m.cache_k = [k[slot:slot + 1] for k in self.k]  # (1, kv_heads, max_len, hd) views
         m.cache_v = [v[slot:slot + 1] for v in self.v]
         try:
-            with sdpa_backends(m.device):
+            with contextlib.nullcontext() if self.prefill_any_sdpa else sdpa_backends(m.device):
                 logits = m.prefill(ids.to(m.device))
         finally:
             m.cache_k, m.cache_v = self.k, self.v
@@ -100,7 +109,7 @@ class SlotModel:
         tok, pos = self.tok[:bucket], self.pos[:bucket]  # (Bp,)
         cos = m.cos[pos].unsqueeze(1)  # (Bp, 1, hd)
         sin = m.sin[pos].unsqueeze(1)
-        masks = self._masks(pos, length)
+        masks = self._masks(pos, length) if self.masked else (None, None)
         x = F.embedding(tok, m.embed).unsqueeze(1)  # (Bp, 1, H)
         for li, layer in enumerate(m.layers):
             mask = masks[1] if m._sliding(li) else masks[0]
@@ -138,7 +147,7 @@ class SlotModel:
         self.v[li][rows, :, pos] = v
         qg = q.view(bp, nkv, self.rep, hd)  # the query heads of one K/V head as its query length
         out = F.scaled_dot_product_attention(qg, self.k[li][:bp, :, :length], self.v[li][:bp, :, :length],
-                                             attn_mask=mask)  # (Bp, nkv, rep, hd)
+                                             attn_mask=mask if self.masked else None)  # (Bp, nkv, rep, hd)
         return F.linear(out.reshape(bp, 1, nh * hd), layer.w_o, layer.b_o)
 
     def accept(self, batch: int) -> None:

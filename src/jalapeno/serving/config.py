@@ -17,8 +17,8 @@ from jalapeno.serving.schedulers.priorities import PolicyName
 from jalapeno.serving.speculative import Speculative
 from jalapeno.serving.tier import TierSpec
 
-SchedulerName = Literal["vllm", "sarathi", "disagg"]
-SCHEDULERS = ("vllm", "sarathi", "disagg")
+SchedulerName = Literal["vllm", "sarathi", "disagg", "prefill_first"]
+SCHEDULERS = ("vllm", "sarathi", "disagg", "prefill_first")
 ROUTERS = ("round_robin", "least_outstanding", "prefix_affinity")
 
 

@@ -20,7 +20,7 @@ from jalapeno.serving.block_pool import BlockPool, PrefixUnit
 from jalapeno.serving.request_state import RequestState
 from jalapeno.serving.tier import LowerTier, TierSpec
 
-Match = list  # list[PrefixUnit | int]: cached units in prompt order; an int is a hash found in the tier
+Match = list[PrefixUnit | int]  # cached units in prompt order; an int is a hash found in the tier
 
 
 def unit_hashes(block_hashes: tuple[int, ...], block_tokens: int, block_size: int, prompt: int) -> tuple[
@@ -86,9 +86,6 @@ class KVCacheManager:
 
     def note_taken(self) -> None:
         """Check and record KV use after blocks were taken from the pool."""
-        self._took()
-
-    def _took(self) -> None:
         pool = self.pool
         used = pool.num_blocks - pool.free_blocks - pool.evictable_blocks
         assert pool.free_blocks >= 0 and used <= pool.num_blocks, "KV use exceeds capacity"
@@ -147,7 +144,7 @@ class KVCacheManager:
             pool.take(need)
             st.own_blocks += need
             st.held_blocks += need
-            self._took()
+            self.note_taken()
         if match is not None:  # a lookup that found nothing
             self.query_tokens += st.num_tokens
         return True
@@ -181,7 +178,7 @@ class KVCacheManager:
         self.query_tokens += st.num_tokens
         self.hit_tokens += len(reused) * st.unit_tokens
         self.tier_hit_tokens += loads * st.unit_tokens
-        self._took()
+        self.note_taken()
         return True
 
     def load_time(self, now: float, st: RequestState, match: Match | None) -> float:
@@ -231,5 +228,5 @@ class KVCacheManager:
         assert self.tier is not None
         self.tier.unreserve(need)
         st.swapped_blocks = 0
-        self._took()
+        self.note_taken()
         return self.tier.transfer(now, need)

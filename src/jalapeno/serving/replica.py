@@ -62,6 +62,7 @@ class Replica:
         "max_run",
         "oracle",
         "outstanding",
+        "pad",
         "plan",
         "plan_states",
         "preempt_recompute",
@@ -97,6 +98,8 @@ class Replica:
         self.spec_rate = speculative.tokens_per_step if speculative else 1.0
         self.draft_factor = speculative.k * speculative.draft_cost if speculative else 0.0
         self.max_run = max_decode_run
+        # engines that pad decode steps (CUDA-graph buckets) price the padded shape, one step at a time
+        self.pad = getattr(scheduler, "pad_decode", None)
         self.idle_w = float(oracle.idle_power_w)
         self.busy = False
         self.gen = 0
@@ -147,21 +150,23 @@ class Replica:
         if not tokens:
             self.busy = False
             return events
-        nd = dctx = ps = pt = pc = pk = 0
+        nd = dctx = ps = pt = pc = pk = longest = 0
         for st, n in zip(plan.states, tokens.values()):
             c = st.computed
             if st.generated and st.prompt + st.generated - c == 1:
                 nd += 1
                 dctx += c
+                longest = max(longest, c)
             else:
                 ps += 1
                 pt += n
                 pc += c * n + n * (n + 1) // 2
                 pk += c + n
-        t0, e0, self.st_shape = self._price(nd, dctx, ps, pt, pc, pk)
+        pad = self.pad(nd, longest) if (self.pad is not None and nd and not ps) else None
+        t0, e0, self.st_shape = self._price(*(pad or (nd, dctx)), ps, pt, pc, pk)
         m, dt, de = 1, 0.0, 0.0
         if (ps == 0 and self.max_run > 1 and not plan.admitted and not plan.preempted
-                and len(tokens) == len(self.running)):
+                and len(tokens) == len(self.running) and pad is None):
             m, dt, de = self._plan_run(plan.states, nd, dctx, t0, e0)
         self.plan = tokens
         self.plan_states = plan.states

@@ -23,6 +23,7 @@ from jalapeno.serving.router import Router, make_router
 from jalapeno.serving.schedulers.base import Scheduler
 from jalapeno.serving.schedulers.disagg import KVHandoff
 from jalapeno.serving.schedulers.priorities import make_queue
+from jalapeno.serving.schedulers.prefill_first import PrefillFirstScheduler
 from jalapeno.serving.schedulers.sarathi import SarathiScheduler
 from jalapeno.serving.schedulers.vllm import VLLMScheduler
 
@@ -36,6 +37,8 @@ DEFAULT_SLO = SLO()  # TTFT <= 1 s, TPOT <= 25 ms
 def make_scheduler(name: str | Scheduler, cfg: ServingConfig) -> Scheduler:
     if not isinstance(name, str):
         return name
+    if name == "prefill_first":
+        return PrefillFirstScheduler(max_num_seqs=cfg.max_num_seqs)
     cls: type[SarathiScheduler | VLLMScheduler] = SarathiScheduler if name == "sarathi" else VLLMScheduler
     if cfg.max_num_batched_tokens is None:
         return cls(max_num_seqs=cfg.max_num_seqs)

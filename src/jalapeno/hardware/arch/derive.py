@@ -59,11 +59,17 @@ def derive_chip(arch: ArchSpec) -> ArchChip:
         launch_year=arch.launch_year, process_node=TextFigure(arch.node.value, arch.node.source, arch.node.secondary),
         matrix_flops=MappingProxyType({d: f(p, "Dense.") for d, p in s.matrix_flops.items()}),
         vector_flops=MappingProxyType({d: f(p) for d, p in s.vector_flops.items()}),
-        memory=memory_levels(arch), tdp_w=f(s.power["total"], "Peak activity plus leakage."),
-        idle_w=f(Part(s.power["leakage"].value, s.power["leakage"].formula), "Leakage only."),
+        memory=memory_levels(arch), tdp_w=f(s.power["total"], _tdp_note(arch)),
+        idle_w=arch.power.idle_w or f(model.idle_w(arch, s.area["total"].value), "Leakage only."),
         interconnect=interconnect(arch), die_area_mm2=f(s.area["total"]), clock_hz=arch.clock_hz,
         cores=arch.cores.count, price_usd=f(Part(s.price_usd, f"cost ${s.cost['total'].value:,.0f} / (1 - margin)")),
         source_file=arch.source_file, extra=MappingProxyType(_extra(s)), arch=arch)
+
+
+def _tdp_note(arch: ArchSpec) -> str:
+    if arch.power.limit_w is None:
+        return "Peak activity at full clock plus static power."
+    return f"Peak activity plus static power, held at the {arch.power.limit_w.value:g} W power limit by DVFS."
 
 
 def memory_levels(arch: ArchSpec) -> tuple[MemoryLevel, ...]:
@@ -118,7 +124,13 @@ def _extra(s: Sheet) -> dict[str, Figure]:
             if p.value > 0:
                 suffix = "" if k in ("dies_per_wafer", "yield") else unit
                 out[f"{group}.{k}{suffix}"] = _fig(p, s.arch)
+    measured = s.arch.power.pj_per_flop
     for d, v in model.pj_per_flop(s.arch).items():
-        out[f"energy.{d}_pj_per_flop"] = Figure(v, "derived: mac_energy_pj / 2 x node, voltage and clock scaling "
-                                                   "(technology library)", True)
+        src = (f"measured: {measured[d].source}" if d in measured else
+               "derived: measured energy of another dtype x the technology library's MAC-energy ratio" if measured
+               else "derived: mac_energy_pj / 2 x node, voltage and clock scaling (technology library)")
+        out[f"energy.{d}_pj_per_flop"] = Figure(v, src, True)
+    pb = s.arch.power.pj_per_byte_main
+    out["energy.main_pj_per_byte"] = Figure(model.pj_per_byte_main(s.arch), f"measured: {pb.source}" if pb else
+                                            "derived: (DRAM + NoC pJ/bit) x 8 / (1 - clock share)", True)
     return out

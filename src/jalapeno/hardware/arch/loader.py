@@ -30,16 +30,18 @@ from jalapeno.hardware.arch.spec import (
     Links,
     MatrixEngine,
     Noc,
+    Power,
     Runtime,
     Sram,
     VectorUnit,
 )
+from jalapeno.hardware.arch.tech import nodes
 from jalapeno.hardware.loader import FLOP_DTYPES, _ChipParser, _join, _r, _read, parse_yaml
-from jalapeno.hardware.spec import Figure
+from jalapeno.hardware.spec import Figure, TextFigure
 
 TOP_REQUIRED = ("name", "vendor", "kind", "description", "launch_year", "node", "voltage_v", "clock_hz",
                 "cores", "noc", "runtime", "package")
-TOP_OPTIONAL = ("shared_sram", "memory", "links", "gross_margin", "compare_to", "public", "technology")
+TOP_OPTIONAL = ("shared_sram", "memory", "links", "power", "gross_margin", "compare_to", "public", "technology")
 CORE_REQUIRED = ("count", "matrix", "vector", "sram")
 CORE_OPTIONAL = ("physical", "register_file_bytes")
 MATRIX_REQUIRED = ("kind", "engines", "rows", "cols", "rates", "dataflows", "accumulator_bytes")
@@ -50,15 +52,19 @@ SRAM_REQUIRED = ("capacity_bytes", "bandwidth_bytes_per_cycle")
 SRAM_OPTIONAL = ("style", "bank_bytes")
 DRAM_REQUIRED = ("kind", "devices", "capacity_bytes_per_device", "bus_bits_per_device", "pin_rate_bps",
                  "latency_s", "efficiency")
-DRAM_OPTIONAL = ("sites",)
+DRAM_OPTIONAL = ("sites", "gemm_efficiency", "kv_read_efficiency")
 NOC_REQUIRED = ("topology", "bandwidth_bytes_per_s")
+NOC_OPTIONAL = ("multicast",)
 LINK_REQUIRED = ("topology", "count", "lanes", "lane_rate_bps", "hop_latency_s", "domain_size")
 LINK_OPTIONAL = ("dims",)
 RUNTIME_REQUIRED = ("kernel_overhead_s", "launch_s", "matrix_issue_efficiency", "fusion")
+RUNTIME_OPTIONAL = ("eager_launch_s",)
+POWER_OPTIONAL = ("limit_w", "idle_w", "active_static_w", "pj_per_flop", "pj_per_byte_main", "dvfs_beta")
 # Figures that count things (whole numbers) and figures that are fractions in (0, 1].
 WHOLE = frozenset({"count", "physical", "engines", "rows", "cols", "depth", "lanes", "devices", "sites",
-                   "bus_bits_per_device", "domain_size", "launch_year"})
-FRACTIONS = frozenset({"efficiency", "matrix_issue_efficiency", "gross_margin"})
+                   "bus_bits_per_device", "domain_size", "launch_year", "multicast"})
+FRACTIONS = frozenset({"efficiency", "gemm_efficiency", "kv_read_efficiency", "matrix_issue_efficiency",
+                       "gross_margin"})
 
 
 def load_arch(path_or_text: str | Path) -> ArchSpec:
@@ -104,7 +110,7 @@ class _ArchParser(_ChipParser):
         out: dict[str, Any] = {k: self.text(data, k, "") for k in ("name", "vendor", "description")}
         out["kind"] = self.text(data, "kind", "", ARCH_KINDS)
         out["package"] = self.text(data, "package", "", PACKAGES)
-        out["node"] = self.text_figure(data, "node", "")
+        out["node"] = self.node(data)
         for k in ("launch_year", "voltage_v", "clock_hz"):
             out[k] = self.num(data, k, "")
         out["gross_margin"] = self.opt(data, "gross_margin", "")
@@ -117,11 +123,20 @@ class _ArchParser(_ChipParser):
             out["memory"] = self.dram(data)
         if data.get("links") is not None:
             out["links"] = self.links(data)
+        if data.get("power") is not None:
+            out["power"] = self.power(data)
         if data.get("compare_to") is not None:
             out["compare_to"] = self.text(data, "compare_to", "")
         for k in ("public", "technology"):
             out[k] = self.figures(data, k)
         return ArchSpec(source_file=self.origin, **out)
+
+    def node(self, data: Mapping[Any, Any]) -> TextFigure:
+        n = self.text_figure(data, "node", "")
+        if n.value not in nodes():
+            raise self.fail("node.value", f"unknown process node {_r(n.value)}", data["node"], "value",
+                            f"valid: {', '.join(nodes())}")
+        return n
 
     def cores(self, data: Mapping[Any, Any]) -> Cores:
         m = self.section(data, "cores", CORE_REQUIRED, CORE_OPTIONAL)
@@ -152,11 +167,11 @@ class _ArchParser(_ChipParser):
         return VectorUnit(lanes=self.num(m, "lanes", f), rates=self.rates(m, f),
                           sfu_ops_per_cycle=self.opt(m, "sfu_ops_per_cycle", f), clock_hz=self.opt(m, "clock_hz", f))
 
-    def rates(self, m: Mapping[Any, Any], field: str) -> Mapping[str, Figure]:
-        path = _join(field, "rates")
-        r = self.mapping(m["rates"], path, m, "rates")
+    def rates(self, m: Mapping[Any, Any], field: str, key: str = "rates") -> Mapping[str, Figure]:
+        path = _join(field, key)
+        r = self.mapping(m[key], path, m, key)
         if not r:
-            raise self.fail(path, "needs at least one dtype", m, "rates", f"valid: {', '.join(FLOP_DTYPES)}")
+            raise self.fail(path, "needs at least one dtype", m, key, f"valid: {', '.join(FLOP_DTYPES)}")
         self.keys(r, path, (), FLOP_DTYPES)
         return MappingProxyType({d: self.num(r, d, path) for d in FLOP_DTYPES if d in r})
 
@@ -185,11 +200,13 @@ class _ArchParser(_ChipParser):
         if sites.value < devices.value:
             raise self.fail("memory.sites.value", f"{sites.value:g} PHY sites < {devices.value:g} devices", m, "sites")
         figs = {k: self.num(m, k, f) for k in DRAM_REQUIRED if k not in ("kind", "devices")}
-        return Dram(kind=self.text(m, "kind", f, DRAM_KINDS), devices=devices, sites=sites, **figs)
+        opt = {k: self.opt(m, k, f) for k in ("gemm_efficiency", "kv_read_efficiency")}
+        return Dram(kind=self.text(m, "kind", f, DRAM_KINDS), devices=devices, sites=sites, **figs, **opt)
 
     def noc(self, data: Mapping[Any, Any]) -> Noc:
-        m = self.section(data, "noc", NOC_REQUIRED, ())
-        return Noc(self.text(m, "topology", "noc", NOC_TOPOLOGIES), self.num(m, "bandwidth_bytes_per_s", "noc"))
+        m = self.section(data, "noc", NOC_REQUIRED, NOC_OPTIONAL)
+        return Noc(self.text(m, "topology", "noc", NOC_TOPOLOGIES), self.num(m, "bandwidth_bytes_per_s", "noc"),
+                   self.opt(m, "multicast", "noc"))
 
     def links(self, data: Mapping[Any, Any]) -> Links:
         f = "links"
@@ -218,12 +235,20 @@ class _ArchParser(_ChipParser):
 
     def runtime(self, data: Mapping[Any, Any]) -> Runtime:
         f = "runtime"
-        m = self.section(data, f, RUNTIME_REQUIRED, ())
+        m = self.section(data, f, RUNTIME_REQUIRED, RUNTIME_OPTIONAL)
         fusion = self.text_figure(m, "fusion", f)
         if fusion.value not in FUSION:
             raise self.fail("runtime.fusion.value", f"{_r(fusion.value)} is not valid", m["fusion"], "value",
                             f"valid: {', '.join(FUSION)}")
-        return Runtime(fusion=fusion, **{k: self.num(m, k, f) for k in RUNTIME_REQUIRED if k != "fusion"})
+        return Runtime(fusion=fusion, eager_launch_s=self.opt(m, "eager_launch_s", f),
+                       **{k: self.num(m, k, f) for k in RUNTIME_REQUIRED if k != "fusion"})
+
+    def power(self, data: Mapping[Any, Any]) -> Power:
+        f = "power"
+        m = self.section(data, f, (), POWER_OPTIONAL)
+        figs = {k: self.opt(m, k, f) for k in POWER_OPTIONAL if k != "pj_per_flop"}
+        flop = self.rates(m, f, "pj_per_flop") if m.get("pj_per_flop") is not None else MappingProxyType({})
+        return Power(pj_per_flop=flop, **figs)
 
     def figures(self, data: Mapping[Any, Any], key: str) -> Mapping[str, Figure]:
         if data.get(key) is None:

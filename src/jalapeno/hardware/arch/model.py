@@ -17,6 +17,12 @@ from jalapeno.hardware.arch.tech import Technology
 class Part:
     value: float
     formula: str
+    whole_chip: bool = False  # a measured whole-chip energy: clock and control already included
+
+
+# Under a power limit, energy per action ~ f^beta at clock fraction f (C V^2 with V ~ f); the cost
+# model's default ``dvfs_beta``, and what the H200 calibration found (docs/validation.md).
+DVFS_BETA = 2.0
 
 
 def tech_of(arch: ArchSpec) -> Technology:
@@ -165,10 +171,35 @@ def sram_pj_per_bit(arch: ArchSpec, s: Sram) -> float:
 
 
 def pj_per_flop(arch: ArchSpec) -> dict[str, float]:
-    """Matrix-engine energy per FLOP (half a MAC) by dtype at this node and voltage, clock share included."""
+    """Matrix-engine energy per FLOP by dtype at full clock, clock and control share included.
+
+    Measured where the architecture gives it (``power.pj_per_flop``); else half a MAC of the technology
+    library at this node and voltage. A dtype without a measurement scales a measured one by the
+    library's MAC-energy ratio (fp8 costs what bf16 measured, times 0.25 / 0.5).
+    """
     t = tech_of(arch)
     k = _vscale(arch, t) / (1 - _control_fraction(arch, t))
-    return {d: t(f"mac_energy_pj.{d}") / 2.0 * k for d in arch.cores.matrix.rates}
+    est = {d: t(f"mac_energy_pj.{d}") / 2.0 * k for d in arch.cores.matrix.rates}
+    meas = {d: f.value for d, f in arch.power.pj_per_flop.items()}
+    if not meas:
+        return est
+    ref = "bf16" if "bf16" in meas else next(iter(meas))
+    scale = meas[ref] / (t(f"mac_energy_pj.{ref}") / 2.0 * k)
+    return {**{d: v * scale for d, v in est.items()}, **meas}
+
+
+def pj_per_byte_main(arch: ArchSpec) -> float:
+    """Energy per main-memory byte, the on-chip path to the cores and the clock/control share included:
+    measured where the architecture gives it, else DRAM (or core SRAM) plus NoC from the library."""
+    if arch.power.pj_per_byte_main is not None:
+        return arch.power.pj_per_byte_main.value
+    e = pj_per_bit(arch)
+    return 8 * (e.get("dram", e["core_sram"]) + e["noc"]) / (1 - _control_fraction(arch, tech_of(arch)))
+
+
+def dvfs_beta(arch: ArchSpec) -> float:
+    b = arch.power.dvfs_beta
+    return b.value if b is not None else DVFS_BETA
 
 
 def pj_per_bit(arch: ArchSpec) -> dict[str, float]:
@@ -190,6 +221,8 @@ def _w(bytes_per_s: float, pj_bit: float) -> float:
 
 def compute_scenario(arch: ArchSpec) -> dict[str, Part]:
     """Every matrix engine busy at its costliest format, fed from the register file / core SRAM."""
+    if arch.power.pj_per_flop:
+        return _measured_compute(arch)
     t, c, m = tech_of(arch), arch.cores, arch.cores.matrix
     k, fm, e = _vscale(arch, t), matrix_clock(arch), pj_per_bit(arch)
     macs = c.count.value * m.engines.value * m.pes * fm
@@ -204,6 +237,16 @@ def compute_scenario(arch: ArchSpec) -> dict[str, Part]:
     return out
 
 
+def _measured_compute(arch: ArchSpec) -> dict[str, Part]:
+    """The compute scenario from measured whole-chip energies per FLOP (operands, control, clock included)."""
+    e, peak = pj_per_flop(arch), {d: p.value for d, p in matrix_flops(arch).items()}
+    pick = max((d for d in arch.power.pj_per_flop if d in peak), key=lambda d: peak[d] * e[d], default=None)
+    pick = pick or max(peak, key=lambda d: peak[d] * e[d])  # the costliest measured format, else any
+    src = "measured" if pick in arch.power.pj_per_flop else "scaled from measured"
+    return {"matrix": Part(peak[pick] * e[pick] * 1e-12, f"{peak[pick] / 1e12:,.0f} TFLOP/s x {e[pick]:.3g} pJ/FLOP "
+                                                         f"({pick}, {src}: operands, control, clock)", True)}
+
+
 def memory_scenario(arch: ArchSpec) -> dict[str, Part]:
     """Every memory level streaming at full bandwidth (the decode regime)."""
     e, out = pj_per_bit(arch), {}
@@ -215,27 +258,76 @@ def memory_scenario(arch: ArchSpec) -> dict[str, Part]:
     nb = arch.noc.bandwidth_bytes_per_s.value
     out["noc"] = Part(_w(nb, e["noc"]), f"{nb / 1e12:.1f} TB/s x {e['noc']:.3g} pJ/bit")
     bw = dram_bandwidth(arch)
-    if bw is not None:
+    pb = arch.power.pj_per_byte_main
+    if bw is not None and pb is not None:  # measured: the bytes' on-chip path and the clock share included
+        out["dram"] = Part(bw.value * pb.value * 1e-12, f"{bw.value / 1e12:.2f} TB/s x {pb.value:.3g} pJ/B "
+                                                        "(measured: on-chip path, control, clock)", True)
+    elif bw is not None:
         out["dram"] = Part(_w(bw.value, e["dram"]), f"{bw.value / 1e12:.2f} TB/s x {e['dram']:g} pJ/bit")
     return out
 
 
+def static_power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
+    """Power drawn whatever the work: idle (measured, else leakage) plus the measured rise when busy."""
+    t, pw = tech_of(arch), arch.power
+    out: dict[str, Part] = {}
+    if pw.idle_w is not None:
+        out["idle"] = Part(pw.idle_w.value, "measured idle power", True)
+    else:
+        lk = t("leakage_w_per_mm2") * die_mm2 * arch.voltage_v.value / t("nominal_voltage_v")
+        out["leakage"] = Part(lk, f"{t('leakage_w_per_mm2'):g} W/mm2 x {die_mm2:.0f} mm2 x V/Vnom")
+    if pw.active_static_w is not None:
+        out["active_static"] = Part(pw.active_static_w.value, "measured rise above idle while a kernel runs", True)
+    return out
+
+
+def idle_w(arch: ArchSpec, die_mm2: float) -> Part:
+    s = static_power(arch, die_mm2)
+    return s["idle"] if "idle" in s else s["leakage"]
+
+
 def power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
-    """TDP: the costlier of the compute and memory scenarios, links, clock/control share, leakage."""
+    """TDP: the costlier of the compute and memory scenarios, links, clock/control share, static power.
+
+    With a power limit (``power.limit_w``) below that peak-activity power, the chip's DVFS lowers the clock
+    to fraction ``f`` until it fits: dynamic power scales as ``f^(beta + 1)`` (as the cost model's
+    ``Estimator.finish``), and TDP is the limit.
+    """
     t = tech_of(arch)
     a, b = compute_scenario(arch), memory_scenario(arch)
     worst, name = (a, "compute") if sum(p.value for p in a.values()) >= sum(p.value for p in b.values()) else (b, "memory")
-    out = {f"{k}": Part(p.value, f"{p.formula} [{name}-bound peak]") for k, p in worst.items()}
+    out = {f"{k}": Part(p.value, f"{p.formula} [{name}-bound peak]", p.whole_chip) for k, p in worst.items()}
     lb = link_bandwidth(arch)
     if lb is not None:
         e = pj_per_bit(arch)["link"]
         out["links"] = Part(_w(2 * lb.value, e), f"2 x {lb.value / 1e9:.0f} GB/s x {e:g} pJ/bit")
-    dyn = sum(p.value for p in out.values())
+    dyn = sum(p.value for p in out.values() if not p.whole_chip)
     cpf = _control_fraction(arch, t)
-    out["clock_control"] = Part(dyn * cpf / (1 - cpf), f"{cpf:g} of dynamic power ({arch.kind})")
-    lk = t("leakage_w_per_mm2") * die_mm2 * arch.voltage_v.value / t("nominal_voltage_v")
-    out["leakage"] = Part(lk, f"{t('leakage_w_per_mm2'):g} W/mm2 x {die_mm2:.0f} mm2 x V/Vnom")
-    out["total"] = Part(sum(p.value for p in out.values()), "sum of the above (TDP)")
+    if dyn > 0:
+        out["clock_control"] = Part(dyn * cpf / (1 - cpf), f"{cpf:g} of dynamic power ({arch.kind})")
+    static = static_power(arch, die_mm2)
+    peak = sum(p.value for p in out.values()) + sum(p.value for p in static.values())
+    limit = arch.power.limit_w
+    if limit is None or peak <= limit.value:
+        out.update(static)
+        out["total"] = Part(peak, "sum of the above (TDP)")
+        return out
+    return _capped(out, static, peak, limit.value, dvfs_beta(arch))
+
+
+def _capped(dynamic: dict[str, Part], static: dict[str, Part], peak: float, limit: float,
+            beta: float) -> dict[str, Part]:
+    """The peak-activity breakdown at the clock fraction ``f`` that holds the chip at its power limit."""
+    dyn = sum(p.value for p in dynamic.values())
+    s = sum(p.value for p in static.values())
+    f = (max(limit - s, 0.0) / dyn) ** (1.0 / (beta + 1.0)) if dyn > 0 else 0.0
+    k = f ** (beta + 1.0)
+    out = {n: Part(p.value * k, f"{p.formula} x {f:.3g}^{beta + 1:g} (clock at {f:.2f} of full)", p.whole_chip)
+           for n, p in dynamic.items()}
+    out.update(static)
+    out["total"] = Part(sum(p.value for p in out.values()),
+                        f"sum of the above (TDP): {peak:,.0f} W of peak activity at full clock exceeds the "
+                        f"{limit:,.0f} W power limit; DVFS runs the clock at {f:.2f} of full")
     return out
 
 

@@ -91,13 +91,16 @@ class Dram:
     bus_bits_per_device: Figure
     pin_rate_bps: Figure
     latency_s: Figure
-    efficiency: Figure  # achievable / peak bandwidth of a streaming kernel
+    efficiency: Figure  # achievable / peak bandwidth of a streaming kernel (reads and writes)
+    gemm_efficiency: Figure | None = None  # weight-streaming (small-M) GEMMs; default: efficiency
+    kv_read_efficiency: Figure | None = None  # KV-cache reads of decode attention; default: efficiency
 
 
 @dataclass(frozen=True)
 class Noc:
     topology: str
     bandwidth_bytes_per_s: Figure  # bisection
+    multicast: Figure | None = None  # cores one level-2 read is delivered to at once (default 1)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,28 @@ class Runtime:
     launch_s: Figure  # host time per kernel replayed from a graph / static schedule
     matrix_issue_efficiency: Figure  # fraction of engine cycles that issue MACs in steady state
     fusion: TextFigure  # none | elementwise
+    eager_launch_s: Figure | None = None  # host time per kernel launched eagerly (default: launch_s)
+
+
+@dataclass(frozen=True)
+class Power:
+    """Power figures of the silicon that replace the technology library's estimates where given.
+
+    ``limit_w`` is the board power limit the chip's DVFS enforces (TDP); without one, TDP is the
+    peak-activity power. The energies are whole-chip figures at full clock: ``pj_per_flop`` includes
+    operand delivery, control and clock; ``pj_per_byte_main`` the on-chip path of each main-memory byte.
+    """
+
+    limit_w: Figure | None = None
+    idle_w: Figure | None = None
+    active_static_w: Figure | None = None  # above idle whenever a kernel runs
+    pj_per_flop: Mapping[str, Figure] = field(default_factory=_empty)  # by compute dtype
+    pj_per_byte_main: Figure | None = None
+    dvfs_beta: Figure | None = None  # under the limit, energy per action ~ f^beta
+
+    @property
+    def measured_energy(self) -> bool:
+        return bool(self.pj_per_flop) or self.pj_per_byte_main is not None
 
 
 @dataclass(frozen=True)
@@ -140,6 +165,7 @@ class ArchSpec:
     shared_sram: Sram | None = None
     memory: Dram | None = None
     links: Links | None = None
+    power: Power = field(default_factory=Power)
     gross_margin: Figure | None = None  # vendor margin on manufacturing cost (price = cost / (1 - m))
     compare_to: str = ""  # a chip preset holding the public figures of this chip
     public: Mapping[str, Figure] = field(default_factory=_empty)  # published figures not in that preset

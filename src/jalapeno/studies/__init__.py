@@ -1,0 +1,1 @@
+"""Studies that join several layers (measurement, cost, serving): validation and comparisons."""
