@@ -209,9 +209,10 @@ def test_measured_energies_replace_technology() -> None:
 
     prm = cost_params_for(resolve_chip("h100-sxm-arch"))
     assert prm is not None
-    assert prm.pj_flop("bf16") == pytest.approx(1.385) and prm.pj_per_byte_mem == pytest.approx(102.3)
-    assert prm.active_static_w == pytest.approx(60.9) and prm.dvfs_beta == 2
-    assert prm.pj_flop("fp8") == pytest.approx(1.385 * 0.25 / 0.5)  # scaled by the library's MAC-energy ratio
+    assert prm.pj_flop("bf16") == pytest.approx(1.36) and prm.pj_per_byte_mem == pytest.approx(102.8)
+    assert prm.active_static_w == pytest.approx(60.5) and prm.dvfs_beta == 2
+    assert prm.pj_flop("fp8") == pytest.approx(1.36 * 0.25 / 0.5)  # scaled by the library's MAC-energy ratio
+    assert prm.kernels("rope") == 10 and prm.kernels("o_proj") == 1  # the calibration engine's kernels
     tpu = cost_params_for(resolve_chip("tpu-v5e-arch"))  # no measurements: technology library, no static rise
     assert tpu is not None and tpu.active_static_w == 0 and tpu.pj_flop("bf16") < 0.5
 

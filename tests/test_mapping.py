@@ -119,11 +119,22 @@ def test_bandwidth_fraction_by_access_pattern() -> None:
     flat = Mapper(resolve_arch("h100-sxm-arch"))
     flat.target = replace(t, gemm_eff=t.main_eff, kv_eff=t.main_eff)
     # memory-bound: time (less the fixed costs) scales inversely with the achieved bandwidth
-    fixed = t.kernel_s + t.main_latency_s
-    assert (mp.map(attn).time.time_s - fixed) == pytest.approx((flat.map(attn).time.time_s - fixed) * 0.864 / 0.955,
+    for op, eff in ((attn, 0.955), (down, 0.808)):
+        fixed = t.fixed_s(mp.map(op).time.kernels) + t.main_latency_s
+        assert mp.map(op).time.time_s - fixed == pytest.approx((flat.map(op).time.time_s - fixed) * 0.864 / eff,
                                                                rel=0.02)
-    assert (mp.map(down).time.time_s - fixed) == pytest.approx((flat.map(down).time.time_s - fixed) * 0.864 / 0.808,
-                                                               rel=0.02)
+
+
+def test_kernels_per_op_add_fixed_costs() -> None:
+    """An op the software runs as k kernels pays k kernel overheads and k - 1 further memory latencies."""
+    mp = MAPPERS["h100-sxm-arch"]
+    t = mp.target
+    g = build_graph(resolve_model("llama-3.1-8b"), Batch.decode(1, 2048), Precision.of("bf16"))
+    rope, norm = (mp.map(next(o for o in g.ops if o.name == n)) for n in ("rope", "attn_norm"))
+    assert (rope.time.kernels, norm.time.kernels) == (10, 1)
+    assert rope.time.bound == norm.time.bound == "overhead"
+    assert t.fixed_s(10) == pytest.approx(10 * t.kernel_s + 9 * t.main_latency_s)
+    assert rope.time.time_s == pytest.approx(rope.time.memory_s + t.fixed_s(10))
 
 
 # ---------------------------------------------------------------- whole graphs

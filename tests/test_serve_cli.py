@@ -36,6 +36,12 @@ def serve_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]
     return json.loads(out)  # stdout holds the JSON document and nothing else
 
 
+def price(chip: str) -> float:
+    usd, _ = replica_price(resolve_chip(chip), 1)
+    assert usd is not None
+    return usd
+
+
 def check_consistent(doc: dict[str, Any]) -> None:
     assert doc["completed"] + len(doc["dropped"]) == doc["requests"] > 0
     for key in ("ttft_s", "tpot_s", "e2e_s", "queue_s"):
@@ -49,7 +55,8 @@ def test_json_azure_slice(capsys: pytest.CaptureFixture[str]) -> None:
     doc = serve_json(capsys, *AZURE_60S)
     for key in ("requests", "completed", "ttft_s", "tpot_s", "goodput_rps", "throughput_tokens_per_s",
                 "joules_per_token", "avg_power_w", "peak_power_w", "sim_wall_s", "slo_attainment", "dropped",
-                "prefix_hit_rate", "kv_utilization", "preemptions", "dollars_per_million_tokens", "deployment"):
+                "prefix_hit_rate", "kv_utilization", "preemptions", "dollars_per_million_tokens",
+                "deployment"):
         assert key in doc, key
     check_consistent(doc)
     assert doc["requests"] == doc["workload"]["requests"] == 63
@@ -58,7 +65,7 @@ def test_json_azure_slice(capsys: pytest.CaptureFixture[str]) -> None:
         "llama-3.1-8b", "h200-sxm", 1, 1, "vllm", "azure-code", None)
     assert doc["slo"] == {"ttft_s": 1.0, "tpot_s": 0.025}
     assert doc["joules_per_token"]["output"] > 0 and doc["avg_power_w"] > 0
-    assert math.isclose(d["usd_per_replica_hour"], replica_price(resolve_chip("h200"), 1)[0])
+    assert math.isclose(d["usd_per_replica_hour"], price("h200"))
     assert doc["dollars_per_million_tokens"]["output"] > 0
 
 
@@ -105,8 +112,8 @@ def test_timeline_and_plots(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
 def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", *AZURE_60S, "--usd-per-replica-hour", "2"]) == 0
     out = capsys.readouterr().out
-    for word in ("TTFT", "TPOT", "E2E", "goodput", "SLO attainment", "J/tok", "power avg / peak", "prefix hit rate",
-                 "KV utilization", "preemptions", "$ / Mtok", "sim wall time", "--usd-per-replica-hour"):
+    for word in ("TTFT", "TPOT", "E2E", "goodput", "SLO attainment", "J/tok", "power avg / peak",
+                 "prefix hit rate", "KV utilization", "preemptions", "$ / Mtok", "sim wall time"):
         assert word in out, word
 
 
@@ -114,7 +121,8 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     ("--scheduler", "sarathi"),
     ("--prefix-cache", "--replicas", "2", "--router", "prefix_affinity"),
     ("--scheduler", "disagg", "--prefill-replicas", "2", "--decode-replicas", "1", "--prefix-cache"),
-    ("--speculative", "3", "--acceptance", "0.7", "--prefix-cache", "--tier-gb", "50", "--preemption", "swap"),
+    ("--speculative", "3", "--acceptance", "0.7", "--prefix-cache", "--tier-gb", "50",
+     "--preemption", "swap"),
 ])
 def test_policies_on_mooncake(capsys: pytest.CaptureFixture[str], args: tuple[str, ...]) -> None:
     doc = serve_json(capsys, *MOONCAKE_60S, *args)
@@ -127,13 +135,12 @@ def test_policies_on_mooncake(capsys: pytest.CaptureFixture[str], args: tuple[st
 
 
 def test_disagg_decode_on_another_chip(capsys: pytest.CaptureFixture[str]) -> None:
-    doc = serve_json(capsys, *MOONCAKE_60S, "--limit", "40", "--scheduler", "disagg", "--decode-hardware", "h100",
-                     "--kv-link-gbps", "200")
+    doc = serve_json(capsys, *MOONCAKE_60S, "--limit", "40", "--scheduler", "disagg",
+                     "--decode-hardware", "h100", "--kv-link-gbps", "200")
     check_consistent(doc)
     d = doc["deployment"]
     assert (d["decode_hardware"], d["kv_link_gbps"]) == ("h100-sxm", 200.0)
-    both = (replica_price(resolve_chip("h200"), 1)[0] + replica_price(resolve_chip("h100"), 1)[0]) / 2  # type: ignore[operator]
-    assert math.isclose(d["usd_per_replica_hour"], both)
+    assert math.isclose(d["usd_per_replica_hour"], (price("h200") + price("h100")) / 2)
 
 
 def test_default_price_amortizes_and_adds_energy() -> None:
@@ -161,7 +168,8 @@ def test_default_price_amortizes_and_adds_energy() -> None:
     (("--model", "llama-3.1-70b"), "memory"),
     (("--trace-out", "/no/such/dir/t.json"), "--trace-out"),
 ])
-def test_bad_input_is_one_error_line(capsys: pytest.CaptureFixture[str], args: tuple[str, ...], flag: str) -> None:
+def test_bad_input_is_one_error_line(capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
+                                     flag: str) -> None:
     argv = ["serve", "--model", "llama-3.1-8b", "--limit", "5", *args, "--json"]
     assert main(argv) == 2
     cap = capsys.readouterr()
@@ -206,7 +214,8 @@ def test_cdf_downsample_and_lines() -> None:
     assert (xs, ys, k) == ([0.5, 2.5, 4.5, 6.5, 8.5], [1.0, 1.0, 2.0, 3.0, 3.0], 2)
     with pytest.raises(ValueError):
         Series("bad", (1, 2), (1,))
-    svg = line_svg([cdf_series([0.01, 0.1, 1.0], "a"), vline(0.5, "slo"), Series("gap", (1, 2, 3), (1, float("nan"), 2))],
+    gap = Series("gap", (1, 2, 3), (1, float("nan"), 2))
+    svg = line_svg([cdf_series([0.01, 0.1, 1.0], "a"), vline(0.5, "slo"), gap],
                    title="t", xlabel="x", ylabel="y", logx=True, ylim=(0, 1))
     paths = ET.fromstring(svg).findall(f".//{SVG}path")
     assert len(paths) == 3 and paths[2].get("d", "").count("M") == 2  # the NaN breaks the line

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
@@ -20,6 +20,15 @@ import numpy as np
 from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option
 from jalapeno.errors import JalapenoError
 from jalapeno.serving.config import ROUTERS, SCHEDULERS
+
+if TYPE_CHECKING:
+    from jalapeno.cost.oracle import CostOracle
+    from jalapeno.cost.params import CostParams
+    from jalapeno.graph.precision import Precision
+    from jalapeno.hardware import ChipSpec
+    from jalapeno.models.config import ModelConfig
+    from jalapeno.serving import SimResult
+    from jalapeno.workload import Trace
 
 # Default price of a replica-hour: the chips' price amortized over AMORTIZATION_YEARS plus their energy
 # at TDP (provisioned power, an upper bound on the energy term) times PUE at USD_PER_KWH.
@@ -30,6 +39,7 @@ PUE = 1.2
 KV_LINK_GBPS = 400.0  # one 400 Gb/s NIC per replica (InfiniBand NDR / ConnectX-7)
 TIER_GBPS = 512.0  # PCIe 5.0 x16, one direction (64 GB/s)
 POWER_PLOT_POINTS = 1500
+MIN_KV_TOKENS = 16  # one KV block (the simulator's default block size)
 
 
 class _OneLineErrors(click.Command):
@@ -83,7 +93,7 @@ def _only_with(condition: bool, flags: dict[str, Any], needs: str) -> None:
 
 # --- pieces --------------------------------------------------------------------------------------------
 def load_workload(trace: str, *, start_s: float | None, duration_s: float | None, limit: int | None,
-                  rate: float | None, arrivals: str, seed: int) -> Any:
+                  rate: float | None, arrivals: str, seed: int) -> Trace:
     """The trace window, rescaled to ``rate`` requests/s; ``arrivals="poisson"`` keeps every request
     (tokens, prefix blocks, order) and draws new, seeded Poisson arrival times at the same mean rate."""
     from jalapeno.workload import load_trace, rescale
@@ -96,7 +106,7 @@ def load_workload(trace: str, *, start_s: float | None, duration_s: float | None
     return tr
 
 
-def poisson_arrivals(tr: Any, seed: int) -> Any:
+def poisson_arrivals(tr: Trace, seed: int) -> Trace:
     from jalapeno.workload import Trace
 
     n, r = len(tr), tr.stats.mean_rate_per_s
@@ -109,20 +119,21 @@ def poisson_arrivals(tr: Any, seed: int) -> Any:
     return Trace(f"{tr.name} poisson(seed={seed})", reqs, tr.source, tr.attribution)
 
 
-def build_oracle(model: Any, chip: Any, precision: Any, tp: int) -> tuple[Any, Any]:
+def build_oracle(model: ModelConfig, chip: ChipSpec, precision: Precision,
+                 tp: int) -> tuple[CostOracle, CostParams]:
     """(oracle, cost parameters) for replicas of ``tp`` x ``chip``."""
     from jalapeno.cost.oracle import CostOracle
     from jalapeno.cost.params import setup_for
 
     params, timer = setup_for(chip)
     oracle = CostOracle(model, chip, params, tp=tp, precision=precision, timer=timer)
-    if oracle.kv_capacity_tokens < 16:
+    if oracle.kv_capacity_tokens < MIN_KV_TOKENS:
         raise JalapenoError(f"{model.name} leaves room for {oracle.kv_capacity_tokens} KV tokens on {tp} x "
                             f"{chip.name}; raise --tp or use a smaller --dtype/--kv-dtype", field="memory")
     return oracle, params
 
 
-def replica_price(chip: Any, tp: int) -> tuple[float | None, str]:
+def replica_price(chip: ChipSpec, tp: int) -> tuple[float | None, str]:
     """Default $/replica-hour: ``tp`` chips' price over AMORTIZATION_YEARS plus TDP x PUE at USD_PER_KWH."""
     if chip.price_usd is None:
         return None, f"no price_usd for {chip.name}"
@@ -132,7 +143,7 @@ def replica_price(chip: Any, tp: int) -> tuple[float | None, str]:
                             f"{chip.tdp_w.value:g} W TDP x PUE {PUE:g} at ${USD_PER_KWH:g}/kWh")
 
 
-def _fleet_price(usd: float | None, pools: list[tuple[Any, int]], tp: int) -> tuple[float | None, str]:
+def _fleet_price(usd: float | None, pools: list[tuple[ChipSpec, int]], tp: int) -> tuple[float | None, str]:
     """One $/replica-hour for the fleet: given, or the replica-weighted mean of each pool's default."""
     if usd is not None:
         return usd, "--usd-per-replica-hour"
@@ -147,38 +158,42 @@ def _fleet_price(usd: float | None, pools: list[tuple[Any, int]], tp: int) -> tu
 
 
 # --- outputs -------------------------------------------------------------------------------------------
-def write_plots(plot_dir: Path, res: Any, title: str) -> list[Path]:
-    """latency_cdf.svg (TTFT and TPOT CDFs with the SLO thresholds) and power.svg (fleet power)."""
-    from jalapeno.report.plots import PALETTE, cdf_series, downsample, hline, line_svg, vline
-
-    cols = res.per_request
-    cdf = line_svg([cdf_series(cols.get("ttft_s", ()), "TTFT", color=PALETTE[0]),
-                    cdf_series(cols.get("tpot_s", ()), "TPOT", color=PALETTE[1]),
-                    vline(res.slo.ttft_s, f"TTFT SLO {res.slo.ttft_s:g} s", color=PALETTE[0]),
-                    vline(res.slo.tpot_s, f"TPOT SLO {res.slo.tpot_s:g} s", color=PALETTE[1])],
-                   title=f"Latency CDF, {res.completed:,} completed requests: {title}", xlabel="latency (s)",
-                   ylabel="fraction of requests", logx=True, ylim=(0.0, 1.0), width=760)
-    series = res.power_series
-    t0 = series[0][0] if series else 0.0
-    span = series[-1][0] - t0 if series else 0.0
-    unit, div = ("h", 3600.0) if span > 3 * 3600 else ("min", 60.0) if span > 1200 else ("s", 1.0)
-    xs, ys, k = downsample([(t - t0) / div for t, _ in series], [w for _, w in series], POWER_PLOT_POINTS)
-    end = xs[-1] if xs else 1.0
-    power = line_svg([_series(f"fleet power ({k * res.power_window_s:g} s windows)", xs, ys, PALETTE[0]),
-                      hline(res.avg_power_w, f"average {res.avg_power_w:,.0f} W", x=(0.0, end),
-                            color=PALETTE[1])],
-                     title=f"Fleet power: {title}", xlabel=f"time ({unit})", ylabel="power (W)",
-                     ylim=(0.0, None), width=760)
+def write_plots(plot_dir: Path, res: SimResult, title: str) -> list[Path]:
+    """``latency_cdf.svg`` and ``power.svg`` in ``plot_dir``."""
     paths = [plot_dir / "latency_cdf.svg", plot_dir / "power.svg"]
-    for path, svg in zip(paths, (cdf, power)):
+    for path, svg in zip(paths, (latency_cdf_svg(res, title), power_svg(res, title))):
         path.write_text(svg, encoding="utf-8")
     return paths
 
 
-def _series(label: str, xs: list[float], ys: list[float], color: str) -> Any:
-    from jalapeno.report.plots import Series
+def latency_cdf_svg(res: SimResult, title: str) -> str:
+    """TTFT and TPOT CDFs of the completed requests on a log axis, the SLO thresholds dashed."""
+    from jalapeno.report.plots import PALETTE, cdf_series, line_svg, vline
 
-    return Series(label, tuple(xs), tuple(ys), color)
+    cols, slo = res.per_request, res.slo
+    series = [cdf_series(cols.get("ttft_s", ()), "TTFT", color=PALETTE[0]),
+              cdf_series(cols.get("tpot_s", ()), "TPOT", color=PALETTE[1]),
+              vline(slo.ttft_s, f"TTFT SLO {slo.ttft_s:g} s", color=PALETTE[0]),
+              vline(slo.tpot_s, f"TPOT SLO {slo.tpot_s:g} s", color=PALETTE[1])]
+    return line_svg(series, title=f"Latency CDF, {res.completed:,} completed requests: {title}",
+                    xlabel="latency (s)", ylabel="fraction of requests", logx=True, ylim=(0.0, 1.0),
+                    width=760)
+
+
+def power_svg(res: SimResult, title: str) -> str:
+    """Fleet power per window (bucket means beyond POWER_PLOT_POINTS points) and its average."""
+    from jalapeno.report.plots import PALETTE, Series, downsample, hline, line_svg
+
+    pts = res.power_series
+    t0 = pts[0][0] if pts else 0.0
+    span = pts[-1][0] - t0 if pts else 0.0
+    unit, div = ("h", 3600.0) if span > 3 * 3600 else ("min", 60.0) if span > 1200 else ("s", 1.0)
+    xs, ys, k = downsample([(t - t0) / div for t, _ in pts], [w for _, w in pts], POWER_PLOT_POINTS)
+    series = [Series(f"fleet power ({k * res.power_window_s:g} s windows)", tuple(xs), tuple(ys), PALETTE[0]),
+              hline(res.avg_power_w, f"average {res.avg_power_w:,.0f} W", x=(0.0, xs[-1] if xs else 1.0),
+                    color=PALETTE[1])]
+    return line_svg(series, title=f"Fleet power: {title}", xlabel=f"time ({unit})", ylabel="power (W)",
+                    ylim=(0.0, None), width=760)
 
 
 def _prepare_dir(flag: str, path: Path, *, create: bool) -> None:
@@ -193,10 +208,12 @@ def _prepare_dir(flag: str, path: Path, *, create: bool) -> None:
 
 def print_run(doc: dict[str, Any], files: list[str]) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     from jalapeno.report.console import serving_table
 
-    d, w = doc["deployment"], doc["workload"]
+    d = {k: escape(v) if isinstance(v, str) else v for k, v in doc["deployment"].items()}
+    w = {k: escape(v) if isinstance(v, str) else v for k, v in doc["workload"].items()}
     con = Console()
     pools = (f"{d['prefill_replicas']} prefill + {d['decode_replicas']} decode replicas"
              if d["scheduler"] == "disagg" else f"{d['replicas']} replica{'s' * (d['replicas'] != 1)}")
@@ -209,7 +226,7 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
     if d["usd_per_replica_hour"] is not None:
         con.print(f"$/replica-hour {d['usd_per_replica_hour']:.3f}: {d['usd_per_replica_hour_source']}")
     for f in files:
-        con.print(f"wrote {f}")
+        con.print(f"wrote {escape(f)}")
 
 
 @click.command(name="serve", cls=_OneLineErrors)
@@ -302,89 +319,138 @@ def _validate(o: dict[str, Any]) -> None:
         raise JalapenoError("swap needs a lower tier: give --tier-gb", field="--preemption")
 
 
-def run(o: dict[str, Any]) -> dict[str, Any]:
-    """Run one ``serve`` invocation from its option values; returns the JSON document."""
+@dataclass(frozen=True)
+class Fleet:
+    """What the options name: the model, the chips, the precision and the pool sizes."""
+
+    model: ModelConfig
+    chip: ChipSpec  # every replica's (the prefill pool's with disagg)
+    decode_chip: ChipSpec | None  # the decode pool's, when it differs
+    precision: Precision
+    tp: int
+    scheduler: str
+    replicas: int  # all replicas, both pools with disagg
+    prefill_replicas: int
+    decode_replicas: int
+
+    @property
+    def disagg(self) -> bool:
+        return self.scheduler == "disagg"
+
+    @property
+    def pools(self) -> list[tuple[ChipSpec, int]]:
+        if self.disagg:
+            return [(self.chip, self.prefill_replicas), (self.decode_chip or self.chip, self.decode_replicas)]
+        return [(self.chip, self.replicas)]
+
+
+def resolve_fleet(o: dict[str, Any]) -> Fleet:
     from jalapeno.graph.precision import Precision
     from jalapeno.hardware import resolve_chip
     from jalapeno.models import resolve_model
-    from jalapeno.report.console import dropped_reasons, progress
-    from jalapeno.serving import SLO, Disagg, Speculative, TierSpec, TimelineRecorder, simulate
 
-    wall0 = time.perf_counter()
-    _validate(o)
-    if o["trace_out"] is not None:
-        _prepare_dir("--trace-out", o["trace_out"], create=False)
-    if o["plot_dir"] is not None:
-        _prepare_dir("--plot-dir", o["plot_dir"], create=True)
     model = _renamed("--model", resolve_model, o["model"])
     chip = _renamed("--hardware", resolve_chip, o["hardware"])
     dchip = None
     if o["decode_hardware"] is not None:
         dchip = _renamed("--decode-hardware", resolve_chip, o["decode_hardware"])
     precision = Precision.of(o["dtype"], o["act_dtype"], o["kv_dtype"])
-    tr = load_workload(o["trace"], start_s=o["start_s"], duration_s=o["duration_s"], limit=o["limit"],
-                       rate=o["rate"], arrivals=o["arrivals"], seed=o["seed"])
-    wall_load = time.perf_counter()
-    tp, disagg = o["tp"], o["scheduler"] == "disagg"
-    oracle, params = build_oracle(model, chip, precision, tp)
-    doracle, dparams = build_oracle(model, dchip, precision, tp) if dchip is not None else (None, None)
-    wall_oracle = time.perf_counter()
-
     n_pre, n_dec = o["prefill_replicas"] or 1, o["decode_replicas"] or 1
-    replicas = n_pre + n_dec if disagg else (o["replicas"] or 1)
-    pools = [(chip, n_pre), (dchip or chip, n_dec)] if disagg else [(chip, replicas)]
-    usd, usd_source = _fleet_price(o["usd_per_replica_hour"], pools, tp)
-    options: dict[str, Any] = {"dollars_per_replica_hour": usd, "preemption": o["preemption"]}
-    for key in ("max_num_seqs", "max_num_batched_tokens", "max_model_len"):
-        if o[key] is not None:
-            options[key] = o[key]
-    link_gbps = o["kv_link_gbps"] if o["kv_link_gbps"] is not None else KV_LINK_GBPS
-    if disagg:
-        options["disagg"] = Disagg(prefill_replicas=n_pre, decode_replicas=n_dec, decode_oracle=doracle,
-                                   link_bandwidth_bytes_per_s=link_gbps * 1e9 / 8)
-    if o["speculative"] is not None:
-        options["speculative"] = Speculative(o["speculative"], o["acceptance"], o["draft_cost"] or 0.0)
-    tier_gbps = o["tier_gbps"] if o["tier_gbps"] is not None else TIER_GBPS
-    if o["tier_gb"] is not None:
-        options["tier"] = TierSpec(o["tier_gb"] * 1e9, tier_gbps * 1e9 / 8)
-    timeline = TimelineRecorder(o["trace_events"]) if o["trace_out"] is not None else None
-    with progress(len(tr), "simulating", enabled=not o["as_json"]) as update:
-        res = simulate(tr.requests, oracle, replicas=1 if disagg else replicas, scheduler=o["scheduler"],
-                       router=o["router"], prefix_cache=o["prefix_cache"],
-                       slo=SLO(ttft_s=o["ttft_slo"], tpot_s=o["tpot_slo"]), progress=update,
-                       timeline=timeline, **options)
-    wall_sim = time.perf_counter()
+    replicas = n_pre + n_dec if o["scheduler"] == "disagg" else (o["replicas"] or 1)
+    return Fleet(model, chip, dchip, precision, o["tp"], o["scheduler"], replicas, n_pre, n_dec)
 
-    deployment = {
-        "model": model.name, "hardware": chip.name, "decode_hardware": dchip.name if dchip else None,
-        "tp": tp, "replicas": replicas, "prefill_replicas": n_pre if disagg else None,
-        "decode_replicas": n_dec if disagg else None, "scheduler": o["scheduler"], "router": o["router"],
-        "prefix_cache": o["prefix_cache"], "precision": precision.label,
+
+def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | None,
+                usd: float | None) -> dict[str, Any]:
+    """The ``simulate`` keyword arguments beyond the oracle."""
+    from jalapeno.serving import SLO, Disagg, Speculative, TierSpec
+
+    opts: dict[str, Any] = {"replicas": 1 if fleet.disagg else fleet.replicas, "scheduler": o["scheduler"],
+                            "router": o["router"], "prefix_cache": o["prefix_cache"],
+                            "slo": SLO(ttft_s=o["ttft_slo"], tpot_s=o["tpot_slo"]),
+                            "dollars_per_replica_hour": usd, "preemption": o["preemption"]}
+    limits = ("max_num_seqs", "max_num_batched_tokens", "max_model_len")
+    opts.update({k: o[k] for k in limits if o[k] is not None})
+    if fleet.disagg:
+        opts["disagg"] = Disagg(fleet.prefill_replicas, fleet.decode_replicas, decode_oracle=decode_oracle,
+                                link_bandwidth_bytes_per_s=_link_gbps(o) * 1e9 / 8)
+    if o["speculative"] is not None:
+        opts["speculative"] = Speculative(o["speculative"], o["acceptance"], o["draft_cost"] or 0.0)
+    if o["tier_gb"] is not None:
+        opts["tier"] = TierSpec(o["tier_gb"] * 1e9, _tier_gbps(o) * 1e9 / 8)
+    return opts
+
+
+def _link_gbps(o: dict[str, Any]) -> float:
+    return o["kv_link_gbps"] if o["kv_link_gbps"] is not None else KV_LINK_GBPS
+
+
+def _tier_gbps(o: dict[str, Any]) -> float:
+    return o["tier_gbps"] if o["tier_gbps"] is not None else TIER_GBPS
+
+
+def deployment_echo(o: dict[str, Any], fleet: Fleet, cost_params: str, usd: float | None,
+                    usd_source: str) -> dict[str, Any]:
+    """The deployment and workload options as run (defaults filled in), for the JSON document."""
+    spec = None if o["speculative"] is None else {"k": o["speculative"], "acceptance": o["acceptance"],
+                                                  "draft_cost": o["draft_cost"] or 0.0}
+    tier = None if o["tier_gb"] is None else {"capacity_gb": o["tier_gb"], "bandwidth_gbps": _tier_gbps(o)}
+    return {
+        "model": fleet.model.name, "hardware": fleet.chip.name,
+        "decode_hardware": fleet.decode_chip.name if fleet.decode_chip else None, "tp": fleet.tp,
+        "replicas": fleet.replicas, "prefill_replicas": fleet.prefill_replicas if fleet.disagg else None,
+        "decode_replicas": fleet.decode_replicas if fleet.disagg else None, "scheduler": fleet.scheduler,
+        "router": o["router"], "prefix_cache": o["prefix_cache"], "precision": fleet.precision.label,
         "max_num_seqs": o["max_num_seqs"], "max_num_batched_tokens": o["max_num_batched_tokens"],
-        "max_model_len": o["max_model_len"], "preemption": o["preemption"],
-        "speculative": None if o["speculative"] is None else
-        {"k": o["speculative"], "acceptance": o["acceptance"], "draft_cost": o["draft_cost"] or 0.0},
-        "tier": None if o["tier_gb"] is None else {"capacity_gb": o["tier_gb"], "bandwidth_gbps": tier_gbps},
-        "kv_link_gbps": link_gbps if disagg else None,
+        "max_model_len": o["max_model_len"], "preemption": o["preemption"], "speculative": spec, "tier": tier,
+        "kv_link_gbps": _link_gbps(o) if fleet.disagg else None,
         "trace": o["trace"], "start_s": o["start_s"], "duration_s": o["duration_s"], "limit": o["limit"],
         "rate": o["rate"], "arrivals": o["arrivals"], "seed": o["seed"],
-        "usd_per_replica_hour": usd, "usd_per_replica_hour_source": usd_source,
-        "cost_params": params.source if dparams is None else f"{params.source}; decode: {dparams.source}",
+        "usd_per_replica_hour": usd, "usd_per_replica_hour_source": usd_source, "cost_params": cost_params,
     }
-    s = tr.stats
-    workload = {"name": tr.name, "source": tr.source, "requests": len(tr), "span_s": s.span_s,
-                "mean_rate_per_s": s.mean_rate_per_s}
-    doc = {"command": "serve", "deployment": deployment, "workload": workload,
+
+
+def run(o: dict[str, Any]) -> dict[str, Any]:
+    """Run one ``serve`` invocation from its option values; prints and returns the JSON document."""
+    from jalapeno.report.console import dropped_reasons, progress
+    from jalapeno.serving import TimelineRecorder, simulate
+
+    wall = [time.perf_counter()]
+    _validate(o)
+    if o["trace_out"] is not None:
+        _prepare_dir("--trace-out", o["trace_out"], create=False)
+    if o["plot_dir"] is not None:
+        _prepare_dir("--plot-dir", o["plot_dir"], create=True)
+    fleet = resolve_fleet(o)
+    tr = load_workload(o["trace"], start_s=o["start_s"], duration_s=o["duration_s"], limit=o["limit"],
+                       rate=o["rate"], arrivals=o["arrivals"], seed=o["seed"])
+    wall.append(time.perf_counter())
+    oracle, params = build_oracle(fleet.model, fleet.chip, fleet.precision, fleet.tp)
+    doracle, dparams = (None, None)
+    if fleet.decode_chip is not None:
+        doracle, dparams = build_oracle(fleet.model, fleet.decode_chip, fleet.precision, fleet.tp)
+    wall.append(time.perf_counter())
+    usd, usd_source = _fleet_price(o["usd_per_replica_hour"], fleet.pools, fleet.tp)
+    timeline = TimelineRecorder(o["trace_events"]) if o["trace_out"] is not None else None
+    with progress(len(tr), "simulating", enabled=not o["as_json"]) as update:
+        res = simulate(tr.requests, oracle, progress=update, timeline=timeline,
+                       **sim_options(o, fleet, doracle, usd))
+    wall.append(time.perf_counter())
+    cost_params = params.source if dparams is None else f"{params.source}; decode: {dparams.source}"
+    doc = {"command": "serve", "deployment": deployment_echo(o, fleet, cost_params, usd, usd_source),
+           "workload": {"name": tr.name, "source": tr.source, "requests": len(tr), "span_s": tr.stats.span_s,
+                        "mean_rate_per_s": tr.stats.mean_rate_per_s},
            **res.to_dict(include_wall=True), "dropped_reasons": dropped_reasons(res.dropped)}
     files = []
     if timeline is not None:
         _write("--trace-out", timeline.write, o["trace_out"])
         files.append(str(o["trace_out"]))
     if o["plot_dir"] is not None:
-        title = f"{model.name} on {tp} x {chip.name}, {tr.name}"
+        title = f"{fleet.model.name} on {fleet.tp} x {fleet.chip.name}, {tr.name}"
         files += [str(p) for p in _write("--plot-dir", write_plots, o["plot_dir"], res, title)]
-    doc["wall_s"] = {"load": wall_load - wall0, "oracle": wall_oracle - wall_load,
-                     "simulate": wall_sim - wall_oracle, "total": time.perf_counter() - wall0}
+    wall.append(time.perf_counter())
+    doc["wall_s"] = {k: b - a for k, a, b in zip(("load", "oracle", "simulate", "output"), wall, wall[1:])}
+    doc["wall_s"]["total"] = wall[-1] - wall[0]
     if o["as_json"]:
         emit_json(doc)
     else:

@@ -20,9 +20,26 @@ from jalapeno.report.markdown import apct
 DEFAULT_FIT_MODELS = ("qwen2.5-coder-7b", "qwen2.5-coder-1.5b")
 
 
-def bundled_measurements(prefix: str) -> list[Path]:
+def serve_section(path: Path, chip: object, params: object, resolve_model: object) -> str:
+    """Markdown comparing the simulator with a real serving replay (jalapeno measure serve)."""
+    import time
+
+    from jalapeno.studies.serve_replay import compare, markdown_section, simulate_replay, step_errors
+
+    record = json.loads(path.read_text())
+    model = resolve_model(record["model"])  # type: ignore[operator]
+    t0 = time.perf_counter()
+    res = simulate_replay(record, model, chip, params)  # type: ignore[arg-type]
+    wall = time.perf_counter() - t0
+    return markdown_section(record, compare(record, res), step_errors(record, model, chip, params),  # type: ignore[arg-type]
+                            wall, path.name)
+
+
+def bundled_measurements(prefix: str, kind: str = "sweep") -> list[Path]:
+    """Bundled measurement files of a chip: operator/step sweeps, or serving replays (``-serve-``)."""
     root = Path(str(resources.files("jalapeno"))) / "data" / "measurements"
-    return sorted(p for p in root.glob(f"{prefix}-*.json") if "-serve-" not in p.name)
+    files = sorted(root.glob(f"{prefix}-*.json"))
+    return [p for p in files if ("-serve-" in p.name) == (kind == "serve")]
 
 
 @click.command(name="validate")
@@ -32,11 +49,13 @@ def bundled_measurements(prefix: str) -> list[Path]:
                    "are fitted, later files' GEMMs held out.")
 @click.option("--fit-models", default=",".join(DEFAULT_FIT_MODELS), show_default=True,
               help="Models whose whole steps may be fitted; every other model is held out.")
+@click.option("--serve", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A serving replay (jalapeno measure serve) to simulate and compare (default: the bundled one).")
 @click.option("--write-params", is_flag=True, help="Save the fitted parameters into the package's calibration.")
 @click.option("--doc", type=click.Path(dir_okay=False), default=None, help="Write the Markdown report here.")
 @json_option
-def command(hardware: str, paths: tuple[str, ...], fit_models: str, write_params: bool, doc: str | None,
-            as_json: bool) -> None:
+def command(hardware: str, paths: tuple[str, ...], fit_models: str, serve: str | None, write_params: bool,
+            doc: str | None, as_json: bool) -> None:
     """Calibrate the cost model of a GPU from measurements and report held-out errors."""
     from jalapeno.cost.sanity import mlperf_offline
     from jalapeno.cost.validation import calibrate_and_validate, load, shared_energy_as_steps, summary
@@ -73,10 +92,13 @@ def command(hardware: str, paths: tuple[str, ...], fit_models: str, write_params
 
         c = resolve_chip(name)
         sanity.append(mlperf_offline(resolve_model("llama-2-70b"), c, params if c.name == chip.name else params_for(name)))
+    replays = [Path(serve)] if serve else bundled_measurements(chip.name.split("-")[0], "serve")
+    serve_md = "\n\n".join(serve_section(p, chip, params, resolve_model) for p in replays)
     if doc:
         d0 = data[-1]
         text = render(command=cmd, device=d0.get("device", {}), measured=d0.get("measured", "?"),
-                      sources=[f.name for f in files], fit_models=sorted(fit), params=params, rows=rows, sanity=sanity)
+                      sources=[f.name for f in files], fit_models=sorted(fit), params=params, rows=rows, sanity=sanity,
+                      serve=serve_md)
         Path(doc).write_text(text + "\n")
     if as_json:
         emit_json({"hardware": chip.name, "summary": summ, "params": params.to_json(),

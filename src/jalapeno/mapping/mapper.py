@@ -98,8 +98,9 @@ class Mapper:
     def _finish(self, op: Op, body: float, compute: float, memory: float, main: float, kernels: int) -> OpTime:
         t = self.target
         roof = self._roofline(op, main)
-        time = max(body, roof) + t.kernel_s * kernels
-        bound = "overhead" if t.kernel_s * kernels > body else ("compute" if compute >= memory else "memory")
+        fixed = t.fixed_s(kernels)
+        time = max(body, roof) + fixed
+        bound = "overhead" if fixed > body else ("compute" if compute >= memory else "memory")
         return OpTime(time, compute, memory, roof, bound, kernels)
 
     def _matmul(self, op: Op) -> OpMapping:
@@ -113,7 +114,8 @@ class Mapper:
         scale = max(1.0, op.flops / max(sum(2.0 * p.m * p.n * p.k * p.groups for p in parts), 1.0))
         body *= scale  # MoE groups of unequal size: never fewer FLOPs than the op has
         main = sum(g.bytes_main for g in maps)
-        ot = self._finish(op, body, sum(g.compute_s for g in maps) * scale, max(g.memory_s for g in maps), main, 1)
+        ot = self._finish(op, body, sum(g.compute_s for g in maps) * scale, max(g.memory_s for g in maps), main,
+                          t.kernels(op.name))
         g = maps[0]
         util = op.flops / (ot.time_s * t.peak_flops(op.dtype)) if ot.time_s > 0 else 0.0
         detail = {"dataflow": g.dataflow, "order": g.order, "tile": "x".join(map(str, g.tile)),
@@ -130,7 +132,7 @@ class Mapper:
             return self._scaled(op, self.map(rep), rep)
         t = self.target
         am = map_attention(t, op)
-        ot = self._finish(op, am.time_s, am.matmul_s + am.softmax_s, am.memory_s, am.bytes_main, 1)
+        ot = self._finish(op, am.time_s, am.matmul_s + am.softmax_s, am.memory_s, am.bytes_main, t.kernels(op.name))
         util = op.flops / (ot.time_s * t.peak_flops(op.dtype)) if ot.time_s > 0 else 0.0
         detail = {"tile": f"bq{am.bq}xbkv{am.bkv}", "kv_splits": am.kv_splits, "units": am.units, "waves": am.waves,
                   "engine_util": round(am.engine_util, 3), "softmax_us": round(am.softmax_s * 1e6, 2),
@@ -144,7 +146,7 @@ class Mapper:
         t = self.target
         fb = op.bytes / rep.bytes if rep.bytes else 1.0
         f = max(op.flops / rep.flops if rep.flops else 1.0, fb)
-        k = t.kernel_s * m.time.kernels
+        k = t.fixed_s(m.time.kernels)
         roof = self._roofline(op, m.bytes_main * fb)
         body = max((m.time.time_s - k) * f, roof)
         ot = OpTime(body + k, m.time.compute_s * f, m.time.memory_s * fb, roof, m.time.bound, m.time.kernels)
@@ -156,7 +158,7 @@ class Mapper:
         t = self.target
         tc = op.flops / t.vector_flops
         tm = op.bytes / (t.main_bw * t.main_eff) + t.main_latency_s
-        ot = self._finish(op, max(tc, tm), tc, tm, op.bytes, 1)
+        ot = self._finish(op, max(tc, tm), tc, tm, op.bytes, t.kernels(op.name))
         e = 1e-12 * (op.flops * 0.5 * max(t.pj_flop.values()) + 8 * op.bytes * t.pj_main_bit)
         return OpMapping(op.name, op.kind, "vector", ot, op.bytes, op.bytes, op.bytes, e,
                          op.flops / (ot.time_s * t.vector_flops) if ot.time_s > 0 else 0.0, {})

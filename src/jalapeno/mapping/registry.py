@@ -55,6 +55,7 @@ def cost_params_for(chip: object) -> CostParams | None:
              else max(launch, CostParams().eager_launch_s if arch.kind == "gpu" else launch))
     flop = model.pj_per_flop(arch)
     return replace(CostParams(), kernel_s=rt.kernel_overhead_s.value, graph_launch_s=launch, eager_launch_s=eager,
+                   kernels_per_op={k: int(f.value) for k, f in rt.kernels_per_op.items()},
                    pj_per_flop=dict(flop), pj_per_flop_default=max(flop.values()),
                    pj_per_byte_mem=model.pj_per_byte_main(arch), pj_per_byte_link=8 * e["link"] / share,
                    active_static_w=pw.active_static_w.value if pw.active_static_w is not None else 0.0,

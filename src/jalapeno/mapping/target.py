@@ -41,6 +41,7 @@ class Target:
     vector_flops: float  # chip total, best dtype
     sfu_ops: float  # chip total exp/rsqrt per second
     kernel_s: float
+    kernels_per_op: dict[str, int]  # kernels the software stack launches per graph op (default 1)
     fusion: bool
     pj_flop: dict[str, float]
     pj_main_bit: float  # a main-memory bit, its on-chip path to the cores included
@@ -84,10 +85,19 @@ class Target:
             multicast=int(arch.noc.multicast.value) if arch.noc.multicast else 1, main_bytes=main_bytes, main_bw=main_bw, main_eff=eff,
             gemm_eff=gemm_eff, kv_eff=kv_eff,
             main_latency_s=lat, sram_only=dram is None, vector_flops=vec, sfu_ops=sfu,
-            kernel_s=rt.kernel_overhead_s.value, fusion=rt.fusion.value == "elementwise",
+            kernel_s=rt.kernel_overhead_s.value, kernels_per_op={k: int(f.value) for k, f in rt.kernels_per_op.items()},
+            fusion=rt.fusion.value == "elementwise",
             pj_flop=model.pj_per_flop(arch),
             pj_main_bit=model.pj_per_byte_main(arch) / 8 if whole else e.get("dram", e["core_sram"]),
             pj_l2_bit=0.0 if whole else e.get("shared_sram", e["noc"]), pj_sram_bit=0.0 if whole else e["core_sram"])
+
+    def kernels(self, op_name: str) -> int:
+        return self.kernels_per_op.get(op_name, 1)
+
+    def fixed_s(self, kernels: int) -> float:
+        """Fixed device time of an op's kernels: each pays its overhead; each after the first also its own
+        main-memory latency (the first one's is in the op's body)."""
+        return kernels * self.kernel_s + max(kernels - 1, 0) * self.main_latency_s
 
     def rate(self, dtype: str) -> float:
         """MACs per PE per cycle for ``dtype``; a format the engine lacks runs at the next wider one it has."""

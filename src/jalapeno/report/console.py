@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -50,7 +51,7 @@ def serving_table(res: Mapping[str, Any], *, title: str = "serving metrics") -> 
     t.add_row("requests", f"{res['requests']:,}", f"{seconds(res['duration_s'])} simulated")
     t.add_row("completed", f"{res['completed']:,}", "")
     drops = dropped_reasons(res["dropped"])
-    kinds = [f"{g['count']:,} x {g['reason']}" for g in drops[:3]] + (["..."] if len(drops) > 3 else [])
+    kinds = [f"{g['count']:,} x {escape(g['reason'])}" for g in drops[:3]] + (["..."] if len(drops) > 3 else [])
     t.add_row("dropped", f"{len(res['dropped']):,}", "; ".join(kinds))
     for name, key in (("TTFT", "ttft_s"), ("TPOT", "tpot_s"), ("E2E", "e2e_s"), ("queueing", "queue_s")):
         t.add_row(name, _pcts(res[key]), f"p50 / p90 / p99; mean {_maybe(res[key]['mean'], 's')}")
@@ -77,7 +78,7 @@ def serving_table(res: Mapping[str, Any], *, title: str = "serving metrics") -> 
     t.add_row("preemptions", f"{pre['recompute'] + pre['swap']:,}",
               f"{pre['recompute']:,} recompute, {pre['swap']:,} swap")
     usd = res.get("dollars_per_million_tokens") or {}
-    note = f"output; {_dollars(usd.get('total'))} all tokens" if usd else "no price: give --usd-per-replica-hour"
+    note = f"output; {_dollars(usd.get('total'))} all tokens" if usd else "no price (--usd-per-replica-hour)"
     t.add_row("$ / Mtok", _dollars(usd.get("output")), note)
     wall = res.get("sim_wall_s")
     t.add_row("sim wall time", "-" if wall is None else seconds(wall),

@@ -252,8 +252,8 @@ def _color(s: Series, i: int) -> str:
 
 def _lines(f: _Frame, series: Sequence[Series], points: list[list[tuple[float, float] | None]],
            clip_id: str) -> list[str]:
-    out = [f'<defs><clipPath id="{clip_id}"><rect x="{f.left}" y="{f.top}" width="{f.w}" height="{f.h}"/>'
-           "</clipPath></defs>",
+    out = [(f'<defs><clipPath id="{clip_id}"><rect x="{f.left}" y="{f.top}" width="{f.w}" height="{f.h}"/>'
+            "</clipPath></defs>"),
            f'<g clip-path="url(#{clip_id})" fill="none" stroke-width="1.8" stroke-linejoin="round">']
     for i, (s, ps) in enumerate(zip(series, points)):
         d = _path(f, ps)

@@ -83,7 +83,13 @@ def _round(index: int, line: int, obj: dict[str, Any], file: str, minutes: dict[
         raise row_error(file, line, "prefix_tokens", f"at most input_tokens_total ({prompt})", prefix)
     output = json_count(obj, "output_tokens", file, line)
     arrival, end = _events(obj, file, line, minutes)
+    if not 0 <= arrival < _MAX_NS:
+        raise row_error(file, line, "timing_events", "timestamps between 1970 and 2262 (nanoseconds since the "
+                        "Unix epoch must fit 64 bits)", arrival)
     return _Round(index, line, session, round_index, prompt, prefix, output, arrival, end)
+
+
+_MAX_NS = 2**63 - 1
 
 
 def _sessions(rounds: list[_Round], file: str) -> dict[str, list[_Round]]:

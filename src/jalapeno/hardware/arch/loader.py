@@ -58,7 +58,7 @@ NOC_OPTIONAL = ("multicast",)
 LINK_REQUIRED = ("topology", "count", "lanes", "lane_rate_bps", "hop_latency_s", "domain_size")
 LINK_OPTIONAL = ("dims",)
 RUNTIME_REQUIRED = ("kernel_overhead_s", "launch_s", "matrix_issue_efficiency", "fusion")
-RUNTIME_OPTIONAL = ("eager_launch_s",)
+RUNTIME_OPTIONAL = ("eager_launch_s", "kernels_per_op")
 POWER_OPTIONAL = ("limit_w", "idle_w", "active_static_w", "pj_per_flop", "pj_per_byte_main", "dvfs_beta")
 # Figures that count things (whole numbers) and figures that are fractions in (0, 1].
 WHOLE = frozenset({"count", "physical", "engines", "rows", "cols", "depth", "lanes", "devices", "sites",
@@ -241,7 +241,17 @@ class _ArchParser(_ChipParser):
             raise self.fail("runtime.fusion.value", f"{_r(fusion.value)} is not valid", m["fusion"], "value",
                             f"valid: {', '.join(FUSION)}")
         return Runtime(fusion=fusion, eager_launch_s=self.opt(m, "eager_launch_s", f),
+                       kernels_per_op=self.counts(m, "kernels_per_op", f),
                        **{k: self.num(m, k, f) for k in RUNTIME_REQUIRED if k != "fusion"})
+
+    def counts(self, data: Mapping[Any, Any], key: str, field: str) -> Mapping[str, Figure]:
+        """A mapping of names to whole-number figures (``runtime.kernels_per_op``)."""
+        out = self.figures(data, key, field)
+        for k, f in out.items():
+            if not float(f.value).is_integer():
+                raise self.fail(f"{field}.{key}.{k}.value", f"must be a whole number, got {f.value:g}",
+                                data[key][k], "value")
+        return out
 
     def power(self, data: Mapping[Any, Any]) -> Power:
         f = "power"
@@ -250,14 +260,15 @@ class _ArchParser(_ChipParser):
         flop = self.rates(m, f, "pj_per_flop") if m.get("pj_per_flop") is not None else MappingProxyType({})
         return Power(pj_per_flop=flop, **figs)
 
-    def figures(self, data: Mapping[Any, Any], key: str) -> Mapping[str, Figure]:
+    def figures(self, data: Mapping[Any, Any], key: str, field: str = "") -> Mapping[str, Figure]:
         if data.get(key) is None:
             return MappingProxyType({})
-        m = self.mapping(data[key], key, data, key)
+        path = _join(field, key)
+        m = self.mapping(data[key], path, data, key)
         for k in m:
             if not isinstance(k, str) or not k.strip() or not k.isprintable():
-                raise self.fail(f"{key}.{_r(k)}", "keys must be non-empty printable strings", m, k)
-        return MappingProxyType({k: self.num(m, k, key) for k in m})
+                raise self.fail(f"{path}.{_r(k)}", "keys must be non-empty printable strings", m, k)
+        return MappingProxyType({k: self.num(m, k, path) for k in m})
 
 
 def check_names(arch: ArchSpec, valid_tech: tuple[str, ...]) -> None:

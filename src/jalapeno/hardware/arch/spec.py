@@ -125,6 +125,7 @@ class Runtime:
     matrix_issue_efficiency: Figure  # fraction of engine cycles that issue MACs in steady state
     fusion: TextFigure  # none | elementwise
     eager_launch_s: Figure | None = None  # host time per kernel launched eagerly (default: launch_s)
+    kernels_per_op: Mapping[str, Figure] = field(default_factory=_empty)  # by graph op name (default 1)
 
 
 @dataclass(frozen=True)
