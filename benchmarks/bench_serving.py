@@ -91,7 +91,7 @@ def real_oracle() -> object | None:
         from jalapeno.models.registry import resolve_model
     except ImportError:
         return None
-    chip = resolve_chip("h100")
+    chip = resolve_chip("h200")
     return CostOracle(resolve_model("llama-3.1-8b"), chip, params_for(chip.name))
 
 
@@ -112,22 +112,33 @@ def main() -> None:
     ap.add_argument("--skip-large", action="store_true")
     args = ap.parse_args()
     name, trace = azure_code()
-    w1 = timed(f"{name}, 1 replica, vllm", trace)
-    timed(f"{name}, 1 replica, sarathi", trace, scheduler="sarathi")
-    timed(f"{name}, 1 replica, vllm, exact decode (max_decode_run=1)", trace, max_decode_run=1)
-    print(f"goal 1 (< 1 s): {'met' if w1 < 1.0 else 'MISSED'} ({w1:.2f} s)")
-    real = real_oracle()
+    w_cheap = timed(f"{name}, 1 replica, vllm (analytic stand-in oracle)", trace)
+    timed(f"{name}, 1 replica, sarathi (stand-in)", trace, scheduler="sarathi")
+    timed(f"{name}, 1 replica, vllm, exact decode (max_decode_run=1, stand-in)", trace, max_decode_run=1)
+    w1 = w_cheap
+    t = time.perf_counter()
+    real = real_oracle()  # built inside the timing: a cold cost model, as a user's first run sees it
     if real is not None:
-        simulate(trace, real)  # warm the oracle's memo
+        simulate(trace, real)
+        w1 = time.perf_counter() - t
+        print(f"{name}, 1 replica, vllm, calibrated cost oracle (llama-3.1-8b on h200), cold: {w1:.2f} s")
         t = time.perf_counter()
         simulate(trace, real)
-        print(f"{name}, 1 replica, vllm, jalapeno.cost.oracle (llama-3.1-8b on h100, warm): "
-              f"{time.perf_counter() - t:.2f} s")
+        print(f"{name}, 1 replica, vllm, calibrated cost oracle, warm: {time.perf_counter() - t:.2f} s")
+    print(f"goal 1 (< 1 s, real cost model, cold): {'met' if w1 < 1.0 else 'MISSED'} ({w1:.2f} s)")
     if args.skip_large:
         return
     big = azure_like(args.requests, 16 * 2.57 * 1.5, seed=1)
-    w2 = timed("synthetic azure-like, 16 replicas, least_outstanding", big, replicas=16,
-               router="least_outstanding")
+    timed("synthetic azure-like, 16 replicas, least_outstanding (stand-in)", big, replicas=16,
+          router="least_outstanding")
+    t = time.perf_counter()
+    w2 = t
+    real = real_oracle()
+    if real is not None:
+        res = simulate(big, real, replicas=16, router="least_outstanding")
+        w2 = time.perf_counter() - t
+        print(f"synthetic azure-like, 16 replicas, calibrated cost oracle, cold: {w2:.1f} s "
+              f"({res.completed:,} completed, attainment {res.slo_attainment:.3f})")
     print(f"goal 2 (< 180 s for 1M): {'met' if w2 * 1_000_000 / args.requests < 180 else 'MISSED'} ({w2:.1f} s)")
 
 

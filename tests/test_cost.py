@@ -104,8 +104,8 @@ def test_decode_is_memory_bound_and_prefill_compute_bound_on_h200():
 @settings(max_examples=60, deadline=None)
 @given(model=st.sampled_from(MODELS + ["gpt-oss-120b", "mistral-7b"]), chip=st.sampled_from(["h200", "b200"]),
        dec=st.lists(st.integers(1, 20_000), max_size=40), chunks=st.lists(st.tuples(st.integers(2, 2048),
-       st.integers(0, 8000)), max_size=3))
-def test_serving_oracle_equals_the_step_estimator(model, chip, dec, chunks):
+       st.integers(0, 8000)), max_size=3), tp=st.sampled_from([1, 2, 4]))
+def test_serving_oracle_equals_the_step_estimator(model, chip, dec, chunks, tp):
     cfg, c = resolve_model(model), resolve_chip(chip)
     if not dec and not chunks:
         return
@@ -115,7 +115,7 @@ def test_serving_oracle_equals_the_step_estimator(model, chip, dec, chunks):
         chunks = chunks[:1]
     prm = params_for(c.name)
     try:
-        o = CostOracle(cfg, c, prm, tp=8 if cfg.name == "deepseek-v3" else 1)
+        o = CostOracle(cfg, c, prm, tp=8 if cfg.name == "deepseek-v3" else tp)
     except JalapenoError:
         return  # does not fit this chip
     seqs = tuple(Sequence(1, x) for x in dec) + tuple(Sequence(n, k) for n, k in chunks)

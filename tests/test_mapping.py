@@ -177,8 +177,8 @@ def test_fusion_removes_traffic_and_launches() -> None:
     assert m.engine == "fused" and m.time.kernels == 0 and m.bytes_main == 0
     res = next(o for o in g.ops if o.name == "residual_add")
     assert tpu.map(res).bytes_main == pytest.approx(res.act_read_bytes / 2 + res.act_write_bytes)
-    h100 = MAPPERS["h100-sxm-arch"]  # unfused kernels, as vLLM launches them
-    assert h100.map(act).engine == "vector" and h100.map(act).time.kernels == 1
+    h100 = MAPPERS["h100-sxm-arch"]  # unfused kernels, as the calibration engine launches them (SiLU, multiply)
+    assert h100.map(act).engine == "vector" and h100.map(act).time.kernels == 2
 
 
 def test_mapping_explains_itself() -> None:

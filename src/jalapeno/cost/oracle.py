@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 
-from jalapeno.cost.op_time import attention_parts, smooth_max
+from jalapeno.cost.op_time import smooth_max
 from jalapeno.cost.params import CostParams
 from jalapeno.cost.step import Estimator, OpTimer, shard
+from jalapeno.cost.token_model import TokenModel
 from jalapeno.errors import JalapenoError
 from jalapeno.graph.batch import Batch, Sequence
 from jalapeno.graph.builder import Graph, _Builder, _work, build_graph, layer_groups
@@ -59,6 +60,8 @@ class CostOracle:
         self._b = _Builder(cfg, precision, _work(Batch.decode(1, 1)))
         self._attn_kw = self._b.attention_kwargs()
         self._attn_coeffs = self._coefficients()
+        dense = cfg.moe is None and cfg.mla is None and not self.est.custom_timer
+        self._fast = TokenModel(cfg, precision, self.est) if dense else None
         self._token_part = lru_cache(maxsize=65536)(self._token_part_uncached)
 
     # -- StepOracle ---------------------------------------------------------------------------
@@ -91,6 +94,8 @@ class CostOracle:
         return (shape.decode_seqs, shape.prefill_kv_tokens) if self.cfg.mla else (0, 0)
 
     def _token_part_uncached(self, tokens: int, seqs: int, graph_mode: bool, mla: tuple[int, int]) -> tuple[float, float]:
+        if self._fast is not None and tokens < self.cfg.vocab_size:
+            return self._fast.time_energy(tokens, seqs, graph_mode)
         if self.cfg.mla and mla[0]:
             dec = (Sequence(1, 1),) * mla[0]
             rest = tokens - mla[0]
@@ -107,32 +112,33 @@ class CostOracle:
     def _attention(self, shape: StepShape, graph_mode: bool) -> tuple[float, float]:
         """Attention priced from per-layer-group linear coefficients (flops and bytes are linear in the
         aggregates), so no operator objects are built in the serving hot loop."""
-        prm, rates = self.est.params, self.est.rates
-        extra = prm.graph_launch_s if graph_mode else 0.0
-        window = self.cfg.sliding_window
         if self.est.custom_timer:
             return self._attention_via_timer(shape, graph_mode)
+        prm = self.est.params
+        window = self.cfg.sliding_window
+        nd, ps = shape.decode_seqs, shape.prefill_seqs
         t = e = 0.0
         for attn, rep, dec_c, pre_c in self._attn_coeffs:
             sliding = attn == "sliding" and window
-            if shape.decode_seqs:
-                pairs = shape.decode_context + shape.decode_seqs
+            if nd:
+                pairs = shape.decode_context + nd
                 if sliding:
-                    pairs = min(pairs, shape.decode_seqs * window)
-                x = (shape.decode_seqs, pairs)
-                t1, e1 = self._lin_time(dec_c, x, "decode", rates, prm)
-                k = prm.kernels("attn_decode")
-                t += rep * (t1 + extra * k if graph_mode else max(t1, prm.eager_launch_s * k))
+                    pairs = min(pairs, nd * window)
+                fc, bc = dec_c[0], dec_c[1]
+                t1, e1 = self._lin_time(dec_c, fc[0] * nd + fc[1] * pairs, bc[0] * nd + bc[1] * pairs,
+                                        prm.attn_decode_mem_eff, graph_mode)
+                t += rep * t1
                 e += rep * e1
-            if shape.prefill_seqs:
-                pairs, kv = shape.prefill_context, shape.prefill_kv_tokens
+            if ps:
+                pairs, kv, q = shape.prefill_context, shape.prefill_kv_tokens, shape.prefill_tokens
                 if sliding:
-                    pairs = min(pairs, shape.prefill_tokens * window)
-                    kv = min(kv, shape.prefill_tokens + shape.prefill_seqs * window)
-                x = (shape.prefill_seqs, shape.prefill_tokens, kv, pairs)
-                t1, e1 = self._lin_time(pre_c, x, "prefill", rates, prm)
-                k = prm.kernels("attn_prefill")
-                t += rep * (t1 + extra * k if graph_mode else max(t1, prm.eager_launch_s * k))
+                    pairs = min(pairs, q * window)
+                    kv = min(kv, q + ps * window)
+                fc, bc = pre_c[0], pre_c[1]
+                t1, e1 = self._lin_time(pre_c, fc[0] * ps + fc[1] * q + fc[2] * kv + fc[3] * pairs,
+                                        bc[0] * ps + bc[1] * q + bc[2] * kv + bc[3] * pairs,
+                                        prm.stream_eff, graph_mode)
+                t += rep * t1
                 e += rep * e1
         return t, e
 
@@ -160,20 +166,23 @@ class CostOracle:
                 e += self.tp * rep * (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
         return t, e
 
-    def _lin_time(self, coeffs, x, phase, rates, prm) -> tuple[float, float]:
-        flops_c, bytes_c, peak, pj_flop = coeffs
-        flops = sum(c * v for c, v in zip(flops_c, x))
-        bytes_ = sum(c * v for c, v in zip(bytes_c, x))
-        tc, tm = attention_parts(flops, bytes_, phase, peak, rates, prm)
-        t = smooth_max(tc, tm, prm.smooth) + prm.kernel_s * prm.kernels(f"attn_{phase}")
+    def _lin_time(self, coeffs: tuple, flops: float, bytes_: float, mem_eff: float,
+                  graph_mode: bool) -> tuple[float, float]:
+        """One attention kernel's (time incl. launch, dynamic energy); same formulas as op_time."""
+        _, _, peak, pj_flop, kernels = coeffs
+        prm, rates = self.est.params, self.est.rates
+        tc = flops / (peak * prm.attn_prefill_eff)
+        tm = bytes_ / (rates.mem_bw * mem_eff)
+        t = smooth_max(tc, tm, prm.smooth) + prm.kernel_s * kernels
+        t = t + prm.graph_launch_s * kernels if graph_mode else max(t, prm.eager_launch_s * kernels)
         return t, self.tp * (flops * pj_flop + bytes_ * prm.pj_per_byte_mem) * 1e-12
 
     def _coefficients(self) -> list:
         """Per (attention kind): per-chip FLOPs and bytes per unit of each aggregate, decode and prefill."""
         out = []
         for attn, rep in self._groups:
-            dec = self._basis(attn, 2, lambda v: (v, None))
-            pre = self._basis(attn, 4, lambda v: (None, v))
+            dec = self._basis(attn, 2, lambda v: (v, None)) + (self.est.params.kernels("attn_decode"),)
+            pre = self._basis(attn, 4, lambda v: (None, v)) + (self.est.params.kernels("attn_prefill"),)
             out.append((attn, rep, dec, pre))
         return out
 

@@ -146,14 +146,21 @@ class Estimator:
         """Two all-reduces of the hidden state a layer (after attention and after the MLP), one logits gather."""
         if self.tp == 1:
             return 0.0, 0.0
+        n_layers = sum(o.repeat for o in graph.ops if o.name == "attn_norm")
+        head = next(o for o in graph.ops if o.name == "lm_head")
+        ab = graph.precision.activations.bytes_per_element
+        return self.comm_for(n_layers, graph.batch.new_tokens, head.k, head.m, head.n, ab)
+
+    def comm_for(self, n_layers: int, tokens: int, hidden: int, logit_rows: int, vocab: int,
+                 act_bytes: float) -> tuple[float, float]:
+        """(time, link bytes of all chips) of a step's tensor-parallel collectives."""
+        if self.tp == 1:
+            return 0.0, 0.0
         ic = self.chip.interconnect
         assert ic is not None
         bw, lat = ic.bandwidth_bytes_per_s.value, ic.latency_s.value
-        n_layers = sum(o.repeat for o in graph.ops if o.name == "attn_norm")
-        ab = graph.precision.activations.bytes_per_element
-        hidden_bytes = graph.batch.new_tokens * _hidden(graph) * ab
-        logits = next(o for o in graph.ops if o.name == "lm_head")
-        logit_bytes = logits.m * logits.n * ab
+        hidden_bytes = tokens * hidden * act_bytes
+        logit_bytes = logit_rows * vocab * act_bytes
         t = 2 * n_layers * all_reduce_s(hidden_bytes, self.tp, bw, lat, ic.topology)
         t += all_gather_s(logit_bytes, self.tp, bw, lat)
         moved = (2 * n_layers * 2.0 * (self.tp - 1) / self.tp * hidden_bytes
@@ -161,6 +168,3 @@ class Estimator:
         return t, moved
 
 
-def _hidden(graph: Graph) -> int:
-    o = next(o for o in graph.ops if o.name == "lm_head")
-    return o.k

@@ -156,7 +156,7 @@ class _ArchParser(_ChipParser):
         if kind == "systolic" and depth.value != 1:
             raise self.fail(f"{f}.depth.value", "a systolic array has depth 1 (use kind: dot_product)", m, "depth")
         return MatrixEngine(kind=kind, engines=self.num(m, "engines", f), rows=self.num(m, "rows", f),
-                            cols=self.num(m, "cols", f), depth=depth, rates=self.rates(m, f),
+                            cols=self.num(m, "cols", f), depth=depth, rates=self.by_dtype(m, f),
                             dataflows=self.choices(m, "dataflows", f, DATAFLOWS),
                             accumulator_bytes=self.num(m, "accumulator_bytes", f), clock_hz=self.opt(m, "clock_hz", f),
                             load_rows_per_cycle=self.opt(m, "load_rows_per_cycle", f))
@@ -164,10 +164,10 @@ class _ArchParser(_ChipParser):
     def vector(self, core: Mapping[Any, Any]) -> VectorUnit:
         f = "cores.vector"
         m = self.section(core, "vector", VECTOR_REQUIRED, VECTOR_OPTIONAL, "cores")
-        return VectorUnit(lanes=self.num(m, "lanes", f), rates=self.rates(m, f),
+        return VectorUnit(lanes=self.num(m, "lanes", f), rates=self.by_dtype(m, f),
                           sfu_ops_per_cycle=self.opt(m, "sfu_ops_per_cycle", f), clock_hz=self.opt(m, "clock_hz", f))
 
-    def rates(self, m: Mapping[Any, Any], field: str, key: str = "rates") -> Mapping[str, Figure]:
+    def by_dtype(self, m: Mapping[Any, Any], field: str, key: str = "rates") -> Mapping[str, Figure]:
         path = _join(field, key)
         r = self.mapping(m[key], path, m, key)
         if not r:
@@ -200,8 +200,9 @@ class _ArchParser(_ChipParser):
         if sites.value < devices.value:
             raise self.fail("memory.sites.value", f"{sites.value:g} PHY sites < {devices.value:g} devices", m, "sites")
         figs = {k: self.num(m, k, f) for k in DRAM_REQUIRED if k not in ("kind", "devices")}
-        opt = {k: self.opt(m, k, f) for k in ("gemm_efficiency", "kv_read_efficiency")}
-        return Dram(kind=self.text(m, "kind", f, DRAM_KINDS), devices=devices, sites=sites, **figs, **opt)
+        return Dram(kind=self.text(m, "kind", f, DRAM_KINDS), devices=devices, sites=sites, **figs,
+                    gemm_efficiency=self.opt(m, "gemm_efficiency", f),
+                    kv_read_efficiency=self.opt(m, "kv_read_efficiency", f))
 
     def noc(self, data: Mapping[Any, Any]) -> Noc:
         m = self.section(data, "noc", NOC_REQUIRED, NOC_OPTIONAL)
@@ -257,7 +258,7 @@ class _ArchParser(_ChipParser):
         f = "power"
         m = self.section(data, f, (), POWER_OPTIONAL)
         figs = {k: self.opt(m, k, f) for k in POWER_OPTIONAL if k != "pj_per_flop"}
-        flop = self.rates(m, f, "pj_per_flop") if m.get("pj_per_flop") is not None else MappingProxyType({})
+        flop = self.by_dtype(m, f, "pj_per_flop") if m.get("pj_per_flop") is not None else MappingProxyType({})
         return Power(pj_per_flop=flop, **figs)
 
     def figures(self, data: Mapping[Any, Any], key: str, field: str = "") -> Mapping[str, Figure]:
