@@ -7,6 +7,7 @@ Any ``JalapenoError`` becomes one ``error:`` line on stderr and exit code 2.
 from __future__ import annotations
 
 import importlib
+import os
 import importlib.util
 import sys
 
@@ -59,6 +60,8 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        os.environ["COLUMNS"] = "140"  # piped or logged tables: wide enough not to wrap shapes
     try:
         cli.main(args=argv, prog_name="jalapeno", standalone_mode=False)
     except JalapenoError as e:

@@ -4,6 +4,7 @@ For each architecture preset naming ``compare_to`` (a datasheet preset), the der
 memory bandwidth and capacity, die area, TDP and manufacturing cost are set against the public
 figure (the preset's, or the architecture's ``public`` section). A public figure whose source is our
 own estimate (``source`` starting with "estimate") is not public: the row says so and has no error.
+A TDP held at the architecture's power limit (``power.limit_w``) is an input, and its row says so.
 """
 
 from __future__ import annotations

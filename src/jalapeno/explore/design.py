@@ -1,0 +1,193 @@
+"""A design (one point of a ``DesignSpace``) as an architecture and a deployment.
+
+``build_arch(space, design)`` copies the space's base architecture file, writes every processor
+parameter into it (a searched value's source reads ``design choice: <space> parameter <name>``; a
+bundle's figures keep their own sources), applies the derived rules (``DERIVED``: spares, PHY sites,
+SRAM and NoC bandwidths follow the searched sizes) and validates the result with the architecture
+loader, so a design is exactly as checked as a hand-written architecture file.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jalapeno.errors import JalapenoError
+from jalapeno.explore.space import DesignSpace, Scalar
+from jalapeno.hardware.arch import ArchSpec, arch_from_dict, check_names, overridable
+from jalapeno.hardware.loader import parse_yaml
+
+DERIVED = {
+    "cores.physical": "design rule: one spare core per 16 enabled (GH100: 12 spares in 144 SMs)",
+    "memory.sites": "design rule: one PHY site per populated device",
+    "cores.sram.bandwidth_bytes_per_cycle": "design rule: one bf16 operand row in and one result row out per "
+                                            "engine per cycle, engines x (rows + cols) x 2 B",
+    "cores.matrix.accumulator_bytes": "design rule: 512 fp32 partial sums per array column (as tpu-v5e-arch)",
+    "noc.bandwidth_bytes_per_s": "design rule: NoC bisection = 2 x DRAM bandwidth, at least 1 TB/s "
+                                 "(H100: 5.6 TB/s over 3.35 TB/s of HBM)",
+}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """How a fleet of a chip serves the workload: ``replicas`` of ``tp`` chips each."""
+
+    tp: int = 1
+    replicas: int = 1
+    scheduler: str = "vllm"  # vllm | sarathi | disagg
+    max_num_seqs: int = 256
+    max_num_batched_tokens: int | None = None
+    prefill_share: float = 0.5  # disagg: share of the replicas that prefill
+    router: str = "least_outstanding"
+
+    @property
+    def chips(self) -> int:
+        return self.tp * self.replicas
+
+    @property
+    def prefill_replicas(self) -> int:
+        return min(max(1, round(self.prefill_share * self.replicas)), self.replicas - 1)
+
+    def label(self) -> str:
+        s = f"{self.replicas} x tp{self.tp} {self.scheduler}"
+        if self.scheduler == "disagg":
+            s += f" {self.prefill_replicas}P:{self.replicas - self.prefill_replicas}D"
+        elif self.max_num_batched_tokens:
+            s += f" {self.max_num_batched_tokens} tok"
+        return s
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tp": self.tp, "replicas": self.replicas, "scheduler": self.scheduler,
+                "max_num_seqs": self.max_num_seqs, "max_num_batched_tokens": self.max_num_batched_tokens,
+                "prefill_share": self.prefill_share, "router": self.router, "chips": self.chips}
+
+
+def deployment_of(space: DesignSpace, design: Mapping[str, Any]) -> Deployment:
+    vals: dict[str, Any] = dict(space.fixed)
+    vals.update({p.name: design[p.name] for p in space.params if p.group == "deployment"})
+    return Deployment(**vals)
+
+
+@functools.lru_cache(maxsize=8)
+def _base_data(path: str) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise JalapenoError(f"cannot read the base architecture {path}: {e}", field="base") from None
+    return parse_yaml(text, path)
+
+
+def arch_data(space: DesignSpace, design: Mapping[str, Any], *, name: str = "candidate",
+              provenance: str = "") -> dict[str, Any]:
+    """The architecture file (as a dict) of ``design``: base + parameters + derived rules."""
+    data = _plain(copy.deepcopy(_base_data(str(space.base_path()))))
+    data["name"] = name
+    where = provenance or f"design space {space.name}"
+    for p in space.params:
+        if p.group != "processor":
+            continue
+        v = design[p.name]
+        if p.bundles is not None:
+            for path, setting in p.bundles[str(v)].items():
+                _set(data, path, setting, f"{where}: {p.name} = {v}")
+            continue
+        for path in (p.name,) + p.also:
+            _set(data, path, v, f"design choice: {where}, parameter {p.name}")
+    _derive(data)
+    return data
+
+
+def build_arch(space: DesignSpace, design: Mapping[str, Any], *, name: str = "candidate") -> ArchSpec:
+    """The validated ``ArchSpec`` of ``design``; a ``JalapenoError`` names what is invalid."""
+    data = arch_data(space, design, name=name)
+    arch = arch_from_dict(data, origin=f"{space.name}:{name}")
+    check_names(arch, overridable())
+    return arch
+
+
+def _plain(x: Any) -> Any:
+    """Parsed YAML (with line-tracking mappings) as plain dicts and lists."""
+    if isinstance(x, Mapping):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_plain(v) for v in x]
+    return x
+
+
+def _set(data: dict[str, Any], path: str, value: Any, source: str) -> None:
+    """Write ``value`` at the dotted ``path``: a scalar into an existing figure keeps its shape and takes
+    ``source``; a mapping or list replaces what is there; None removes the key."""
+    keys = path.split(".")
+    node = data
+    for k in keys[:-1]:
+        nxt = node.get(k)
+        if not isinstance(nxt, dict):
+            if value is None:
+                return
+            nxt = node[k] = {}
+        node = nxt
+    last = keys[-1]
+    if value is None:
+        node.pop(last, None)
+    elif isinstance(value, (Mapping, list)):
+        node[last] = _plain(copy.deepcopy(value))
+    elif isinstance(node.get(last), dict) and "value" in node[last]:
+        node[last] = {"value": value, "source": source}
+    elif isinstance(value, str) or last in ("dims", "dataflows"):
+        node[last] = value
+    else:
+        node[last] = {"value": value, "source": source}
+
+
+def _fig(value: float, key: str) -> dict[str, Any]:
+    return {"value": value, "source": DERIVED[key]}
+
+
+def _derive(d: dict[str, Any]) -> None:
+    cores = d.get("cores", {})
+    n = _v(cores.get("count"))
+    if n is not None:
+        cores["physical"] = _fig(float(n + math.ceil(n / 16)), "cores.physical")
+    mem = d.get("memory")
+    if isinstance(mem, dict) and _v(mem.get("devices")) is not None:
+        mem["sites"] = _fig(float(_v(mem["devices"])), "memory.sites")  # type: ignore[arg-type]
+    m = cores.get("matrix", {})
+    e, r, c = _v(m.get("engines")), _v(m.get("rows")), _v(m.get("cols"))
+    if None not in (e, r, c) and isinstance(cores.get("sram"), dict):
+        cores["sram"]["bandwidth_bytes_per_cycle"] = _fig(e * (r + c) * 2.0, "cores.sram.bandwidth_bytes_per_cycle")  # type: ignore[operator]
+        m["accumulator_bytes"] = _fig(c * 512 * 4.0, "cores.matrix.accumulator_bytes")  # type: ignore[operator]
+    if isinstance(mem, dict) and isinstance(d.get("noc"), dict):
+        bw = _dram_bw(mem)
+        if bw is not None:
+            d["noc"]["bandwidth_bytes_per_s"] = _fig(max(1e12, 2.0 * bw), "noc.bandwidth_bytes_per_s")
+
+
+def _v(fig: Any) -> float | None:
+    if isinstance(fig, dict) and "value" in fig:
+        try:
+            return float(fig["value"])
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _dram_bw(mem: dict[str, Any]) -> float | None:
+    parts = [_v(mem.get(k)) for k in ("devices", "bus_bits_per_device", "pin_rate_bps")]
+    if any(p is None for p in parts):
+        return None
+    return parts[0] * parts[1] * parts[2] / 8.0  # type: ignore[operator]
+
+
+def design_label(design: Mapping[str, Scalar], space: DesignSpace) -> str:
+    """A short human label: the processor parameters that differ most visibly."""
+    bits = []
+    for p in space.params:
+        v = design.get(p.name)
+        if p.group == "processor" and v is not None:
+            bits.append(f"{p.name.split('.')[-1]}={v}")
+    return ", ".join(bits)
