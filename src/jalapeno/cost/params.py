@@ -95,6 +95,13 @@ def calibration_path(chip_name: str) -> Path:
 CALIBRATION_FAMILY = {"h100-sxm": "h200-sxm"}
 
 
+def fused_engine(params: CostParams) -> CostParams:
+    """The same chip under a fused serving engine (vLLM-class): one kernel per graph op (RoPE, K/V write,
+    SiLU*mul and attention each one kernel) instead of the calibration engine's counts. Use it to compare
+    a GPU with a mapped architecture, whose mapper fuses elementwise ops too."""
+    return replace(params, kernels_per_op={}, source=f"{params.source}; fused engine (1 kernel per op)")
+
+
 def setup_for(chip: "ChipSpec") -> tuple[CostParams, "OpTimer | None"]:
     """Parameters and op timer for a chip: a parameterized architecture is timed by its mapper
     (jalapeno.mapping); a datasheet preset by the calibrated roofline model."""

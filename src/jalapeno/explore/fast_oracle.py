@@ -1,0 +1,117 @@
+"""A faster step oracle for search: the cost model at grid points, interpolated in between.
+
+``CostOracle`` prices every distinct step shape exactly; on a chip timed by the mapper a new shape
+costs a GEMM tiling search per matrix op and a FlashAttention tiling per attention op, so an
+exact 10-minute replay spends seconds in the mapper. ``FastOracle`` keeps the cost model and changes
+only which shapes it asks about:
+
+* token-proportional work (projections, MLPs, norms, LM head) is exact up to ``exact_tokens`` tokens
+  (decode batches) and linearly interpolated between grid points ``points_per_octave`` to an octave
+  above (prefill chunks), with the sequence count scaled along;
+* attention is priced at the nearest grid point of each aggregate (decode: sequences and mean
+  context; prefill: sequences, chunk tokens, KV read, pairs) and scaled by the ratio of the pairs it
+  computes, decode and prefill separately;
+* the power cap (``Estimator.finish``) applies to the sum, as in ``CostOracle``.
+
+Datasheet chips and MLA models fall through to the exact ``CostOracle.step``. The error against the
+exact oracle is measured in ``tests/test_explore_oracle.py`` and reported in docs/explore.md.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any
+
+from jalapeno.cost.oracle import CostOracle
+from jalapeno.serving.oracle import StepCost, StepShape
+
+
+def geometric_grid(start: int, stop: int, per_octave: int) -> list[int]:
+    """Integers from ``start`` to at least ``stop``, ``per_octave`` a doubling (distinct, sorted)."""
+    out, k = [start], 1
+    while out[-1] < stop:
+        v = int(round(start * 2 ** (k / per_octave)))
+        if v > out[-1]:
+            out.append(v)
+        k += 1
+    return out
+
+
+def _snap(x: int, per_octave: int, exact: int) -> int:
+    """``x`` at the nearest point of a geometric grid (exact below ``exact``)."""
+    if x <= exact:
+        return x
+    return max(exact, int(round(2 ** (round(math.log2(x) * per_octave) / per_octave))))
+
+
+class FastOracle(CostOracle):
+    """``CostOracle`` with interpolated token work and bucketed attention (see the module docstring)."""
+
+    def __init__(self, *args: Any, exact_tokens: int = 64, points_per_octave: int = 4,
+                 attention_per_octave: int = 8, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.exact_tokens = exact_tokens
+        self.points_per_octave = points_per_octave
+        self.attention_per_octave = attention_per_octave
+        self._grid = geometric_grid(exact_tokens, 1 << 20, points_per_octave)
+        self._att: dict[tuple[Any, ...], tuple[float, float]] = {}
+        self.fast = self.est.custom_timer and not self.cfg.mla
+
+    def step(self, shape: StepShape) -> StepCost:
+        if not self.fast:
+            return super().step(shape)
+        seqs = shape.decode_seqs + shape.prefill_seqs
+        if seqs == 0:
+            return StepCost(0.0, 0.0)
+        graph_mode = self.cuda_graph_decode and shape.prefill_seqs == 0
+        t, e = self._tokens(shape.tokens, seqs, graph_mode)
+        ta, ea = self._attention_fast(shape, graph_mode)
+        return self._finish(t + ta + self.est.params.step_overhead_s, e + ea)
+
+    # -- token-proportional work ------------------------------------------------------------------
+    def _tokens(self, tokens: int, seqs: int, graph_mode: bool) -> tuple[float, float]:
+        if tokens <= self.exact_tokens:
+            return self._token_part(tokens, seqs, graph_mode, (0, 0))  # type: ignore[no-any-return]
+        i = bisect.bisect_left(self._grid, tokens)
+        hi = self._grid[i]
+        if hi == tokens:
+            return self._at(hi, tokens, seqs, graph_mode)
+        lo = self._grid[i - 1]
+        t0, e0 = self._at(lo, tokens, seqs, graph_mode)
+        t1, e1 = self._at(hi, tokens, seqs, graph_mode)
+        w = (tokens - lo) / (hi - lo)
+        return t0 + w * (t1 - t0), e0 + w * (e1 - e0)
+
+    def _at(self, grid_tokens: int, tokens: int, seqs: int, graph_mode: bool) -> tuple[float, float]:
+        s = seqs if seqs <= 4 else min(grid_tokens, max(1, round(seqs * grid_tokens / tokens)))
+        return self._token_part(grid_tokens, min(s, grid_tokens), graph_mode, (0, 0))  # type: ignore[no-any-return]
+
+    # -- attention ------------------------------------------------------------------------------
+    def _attention_fast(self, shape: StepShape, graph_mode: bool) -> tuple[float, float]:
+        t = e = 0.0
+        k = self.attention_per_octave
+        if shape.decode_seqs:
+            ds = _snap(shape.decode_seqs, k, 16)
+            mean = _snap(max(1, shape.decode_context // shape.decode_seqs), k, 16)
+            key = ("d", ds, mean, graph_mode)
+            rep = StepShape(decode_seqs=ds, decode_context=ds * mean)
+            ratio = (shape.decode_context + shape.decode_seqs) / (rep.decode_context + ds)
+            t1, e1 = self._cached(key, rep, graph_mode)
+            t, e = t + t1 * ratio, e + e1 * ratio
+        if shape.prefill_seqs:
+            ps = _snap(shape.prefill_seqs, k, 4)
+            pt = max(_snap(shape.prefill_tokens, k, 16), ps)
+            pk = max(_snap(shape.prefill_kv_tokens, k, 16), pt)
+            pc = min(max(_snap(shape.prefill_context, k, 16), pt), pt * pk)
+            rep = StepShape(prefill_seqs=ps, prefill_tokens=pt, prefill_context=pc, prefill_kv_tokens=pk)
+            ratio = shape.prefill_context / pc
+            t1, e1 = self._cached(("p", ps, pt, pk, pc, graph_mode), rep, graph_mode)
+            t, e = t + t1 * ratio, e + e1 * ratio
+        return t, e
+
+    def _cached(self, key: tuple[Any, ...], rep: StepShape, graph_mode: bool) -> tuple[float, float]:
+        hit = self._att.get(key)
+        if hit is None:
+            hit = self._att[key] = self._attention(rep, graph_mode)
+        return hit
