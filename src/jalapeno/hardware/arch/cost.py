@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from jalapeno.errors import JalapenoError
+
 from jalapeno.hardware.arch.model import Part, area, core_area_mm2, tech_of
 from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.hardware.arch.tech import Technology
@@ -67,6 +69,9 @@ def chip_cost(arch: ArchSpec) -> dict[str, Part]:
     n, need = int(arch.cores.physical.value), int(arch.cores.count.value)
     d0, alpha = t("defect_density_per_cm2"), t("wafer.cluster_alpha")
     y = yield_with_spares(a - n * core, core, need, n, d0, alpha)
+    if dpw < 1 or y <= 0:
+        raise JalapenoError(f"a {a:,.0f} mm2 die gives {dpw:.1f} dies per wafer at yield {y:.2g}: no good die "
+                            "can be made; shrink the design (fewer cores, less SRAM)", field=f"{arch.name}.cores")
     out = {"dies_per_wafer": Part(dpw, f"pi (d/2)^2/S - pi d/sqrt(2S), d = {t('wafer.diameter_mm'):g} - 2 x "
                                        f"{t('wafer.edge_exclusion_mm'):g} mm, S = ({math.sqrt(a):.1f} + "
                                        f"{t('wafer.scribe_mm'):g} mm)^2"),
