@@ -152,7 +152,7 @@ def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool 
     try:
         oracle = build_oracle(chip, dep.tp, workload, fast=fast)
     except JalapenoError as e:
-        return infeasible(f"memory: {e}")
+        return infeasible(f"memory: {str(e).removeprefix('memory: ')}")
     need = kv_tokens_needed(workload, dep)
     if oracle.kv_capacity_tokens < need:
         return infeasible(f"memory: KV cache holds {oracle.kv_capacity_tokens:,} tokens a replica, the SLO needs "

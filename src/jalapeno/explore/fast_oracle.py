@@ -48,8 +48,8 @@ def _snap(x: int, per_octave: int, exact: int) -> int:
 class FastOracle(CostOracle):
     """``CostOracle`` with interpolated token work and bucketed attention (see the module docstring)."""
 
-    def __init__(self, *args: Any, exact_tokens: int = 64, points_per_octave: int = 4,
-                 attention_per_octave: int = 8, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, exact_tokens: int = 8, points_per_octave: int = 4,
+                 attention_per_octave: int = 6, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.exact_tokens = exact_tokens
         self.points_per_octave = points_per_octave

@@ -1,0 +1,233 @@
+"""The search loop: ask, record as running, evaluate on workers, record as done, tell.
+
+``run_search`` keeps up to ``workers`` evaluations in flight on a local process pool (default), inline
+(``workers=1``), or on a Dask distributed cluster (``dask="tcp://host:8786"``, or a ``Client``). Only this
+process writes the trial store, so workers need nothing but the space, the workload and a design.
+
+Resume: with the same ``db`` file and the same study (space, workload, searcher, seed), every done
+trial is re-told to the searcher, every trial left running is evaluated again (once), and the search
+continues until the store holds ``trials`` trials: nothing is lost, nothing is evaluated twice after it
+was recorded done.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import multiprocessing
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jalapeno.errors import JalapenoError
+from jalapeno.explore.evaluate import OBJECTIVES, Evaluation, evaluate_design
+from jalapeno.explore.pareto import nondominated
+from jalapeno.explore.searchers import make_searcher
+from jalapeno.explore.space import DesignSpace, space_from_dict, space_to_dict
+from jalapeno.explore.store import TrialStore, canonical
+from jalapeno.explore.workload import Workload, workload_from_dict
+
+Progress = Callable[[int, int, "TrialRecord"], Any]
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    number: int
+    design: dict[str, Any]
+    evaluation: Evaluation
+    attempts: int = 1
+    eval_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"number": self.number, "design": self.design, "attempts": self.attempts, **self.evaluation.to_json()}
+
+
+@dataclass
+class SearchResult:
+    space: DesignSpace
+    workload: Workload
+    searcher: str
+    trials: list[TrialRecord]
+    wall_s: float = 0.0
+    evaluated: int = 0  # evaluations run by this call (resumed trials included)
+    screened: int = 0  # candidates the surrogate discarded
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feasible(self) -> list[TrialRecord]:
+        return [t for t in self.trials if t.evaluation.feasible]
+
+    def pareto(self) -> list[TrialRecord]:
+        ok = self.feasible
+        return [ok[i] for i in nondominated([t.evaluation.objectives for t in ok])]
+
+    def best(self) -> TrialRecord | None:
+        ok = self.feasible
+        return max(ok, key=lambda t: (t.evaluation.objectives["goodput_per_watt"], -t.number)) if ok else None
+
+    def to_json(self) -> dict[str, Any]:
+        best = self.best()
+        return {"space": self.space.name, "workload": self.workload.name, "searcher": self.searcher,
+                "trials": len(self.trials), "feasible": len(self.feasible), "evaluated": self.evaluated,
+                "screened": self.screened, "wall_s": self.wall_s,
+                "pareto": [_design_json(t) for t in self.pareto()],
+                "best": _design_json(best) if best is not None else None,
+                "all": [t.to_json() for t in self.trials]}
+
+
+def _design_json(t: TrialRecord) -> dict[str, Any]:
+    return {"number": t.number, "design": t.design, **{k: t.evaluation.objectives[k] for k in OBJECTIVES},
+            "slo_attainment": t.evaluation.metrics.get("slo_attainment"),
+            "avg_power_w": t.evaluation.metrics.get("avg_power_w"), "chips": t.evaluation.metrics.get("chips")}
+
+
+# ---------------------------------------------------------------- workers
+
+_WORKER_CACHE: dict[str, Any] = {}
+
+
+def evaluate_task(space_doc: Mapping[str, Any], workload_doc: Mapping[str, Any], design: Mapping[str, Any],
+                  fast: bool = True) -> tuple[dict[str, Any], float]:
+    """What a worker runs: rebuild (and cache) the space and workload, evaluate one design."""
+    key = canonical([space_doc, workload_doc])
+    hit = _WORKER_CACHE.get(key)
+    if hit is None:
+        space = space_from_dict(space_doc["space"], origin=space_doc["origin"])
+        work = workload_from_dict(workload_doc, origin="<search>")
+        _WORKER_CACHE.clear()
+        hit = _WORKER_CACHE[key] = (space, work)
+    t0 = time.perf_counter()
+    ev = evaluate_design(hit[0], design, hit[1], fast=fast)
+    return ev.to_json(), time.perf_counter() - t0
+
+
+class InlineExecutor:
+    """Evaluates in this process, one at a time (workers=1: no pool to start)."""
+
+    def __init__(self) -> None:
+        self.slots = 1
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
+        f: cf.Future[Any] = cf.Future()
+        try:
+            f.set_result(fn(*args))
+        except BaseException as e:  # the caller sees it on .result()
+            f.set_exception(e)
+        return f
+
+    def wait_one(self, futures: list[Any]) -> list[Any]:
+        return [f for f in futures if f.done()]
+
+    def close(self) -> None:
+        pass
+
+
+class PoolExecutor:
+    def __init__(self, workers: int) -> None:
+        self.slots = workers
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.pool.submit(fn, *args)
+
+    def wait_one(self, futures: list[Any]) -> list[Any]:
+        done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+        return list(done)
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+
+class DaskExecutor:
+    """Tasks on a Dask distributed cluster: an address (``tcp://...``) or a ``Client``."""
+
+    def __init__(self, address: Any) -> None:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise JalapenoError("--dask needs dask.distributed: pip install 'jalapeno[distributed]'",
+                                field="--dask") from None
+        self.own = not isinstance(address, Client)
+        try:
+            self.client = Client(address, timeout="10s") if self.own else address
+        except (OSError, TimeoutError) as e:
+            raise JalapenoError(f"cannot reach the Dask scheduler at {address}: {e}", field="--dask") from None
+        workers = self.client.scheduler_info().get("workers", {})
+        self.slots = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.client.submit(fn, *args, pure=False)
+
+    def wait_one(self, futures: list[Any]) -> list[Any]:
+        from dask.distributed import wait
+
+        return list(wait(futures, return_when="FIRST_COMPLETED").done)
+
+    def close(self) -> None:
+        if self.own:
+            self.client.close()
+
+
+def make_executor(workers: int | None, dask: Any = None) -> Any:
+    if dask is not None:
+        return DaskExecutor(dask)
+    n = workers if workers is not None else max(1, multiprocessing.cpu_count())
+    return InlineExecutor() if n <= 1 else PoolExecutor(n)
+
+
+# ---------------------------------------------------------------- the loop
+
+def study_identity(space: DesignSpace, workload: Workload, searcher: str, seed: int, screen: bool) -> dict[str, Any]:
+    doc = canonical(space_to_dict(space))
+    return {"space": space.name, "space_sha": hashlib.sha256(doc.encode()).hexdigest()[:16],
+            "workload": workload.to_dict(), "searcher": searcher, "seed": seed, "screen": screen}
+
+
+def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher: str = "tpe", screen: bool = True,
+               workers: int | None = None, dask: Any = None, db: str | None = None, seed: int = 0,
+               fast: bool = True, progress: Progress | None = None) -> SearchResult:
+    if trials < 1:
+        raise JalapenoError(f"must be >= 1, got {trials}", field="trials")
+    t_start = time.perf_counter()
+    store = TrialStore(db or ":memory:")
+    store.bind(study_identity(space, workload, searcher, seed, screen))
+    s = make_searcher(searcher, space, seed=seed, screen=screen, attainment=workload.attainment)
+    for t in store.trials("done"):
+        s.tell(t.params, Evaluation.from_json(t.result or {}))
+    rerun = [t for t in store.trials("running")]
+    space_doc = {"space": space_to_dict(space), "origin": space.source_file}
+    work_doc = workload.to_dict()
+    ex = make_executor(workers, dask)
+    inflight: dict[Any, tuple[int, dict[str, Any]]] = {}
+    evaluated = 0
+    try:
+        while True:
+            while len(inflight) < ex.slots and (rerun or store.count() < trials):
+                if rerun:
+                    t = rerun.pop(0)
+                    store.restart(t.number)
+                    number, design = t.number, t.params
+                else:
+                    design, number = s.ask(), store.next_number()
+                    store.start(number, s.name, design)
+                inflight[ex.submit(evaluate_task, space_doc, work_doc, design, fast)] = (number, design)
+            if not inflight:
+                break
+            for fut in ex.wait_one(list(inflight)):
+                number, design = inflight.pop(fut)
+                result, eval_s = fut.result()
+                store.finish(number, {**result, "eval_s": eval_s})
+                ev = Evaluation.from_json(result)
+                s.tell(design, ev)
+                evaluated += 1
+                if progress is not None:
+                    progress(store.count() - len(inflight), trials, TrialRecord(number, design, ev, eval_s=eval_s))
+    finally:
+        ex.close()
+    records = [TrialRecord(t.number, t.params, Evaluation.from_json(t.result or {}), t.attempts,
+                           float((t.result or {}).get("eval_s", 0.0))) for t in store.trials("done")]
+    store.close()
+    return SearchResult(space, workload, s.name, records, time.perf_counter() - t_start, evaluated,
+                        getattr(s, "screened", 0))

@@ -1,0 +1,218 @@
+"""Searchers speak ask/tell: ``ask() -> design``, ``tell(design, evaluation)``.
+
+* ``RandomSearcher``: uniform over the space (log-uniform on log ranges), seeded.
+* ``GridSearcher``: the full-factorial grid (every choice, ``levels`` values of every range) visited in a
+  seeded random order without repeats, so a truncated budget still spreads over the space.
+* ``OptunaSearcher``: Optuna's multi-objective samplers (``tpe``, ``nsga2``, ``gp``) through its ask/tell
+  interface, maximizing goodput per watt and minimizing $/Mtoken and p99 TTFT. Infeasible trials are told
+  with a positive constraint violation (``Trial.set_constraint``) and, where nothing was measured,
+  the worst objective values, so the sampler learns where the boundary is; they never enter a Pareto set.
+* ``Screened``: wraps any searcher with the learned surrogate (``surrogate.Surrogate``): it asks the
+  wrapped searcher for ``pool`` candidates, predicts each one's feasibility and objectives, evaluates the
+  most promising (highest predicted feasibility x a random-weight Chebyshev score of the predicted
+  objectives, ParEGO-style) and discards the rest unevaluated.
+
+``tell`` also accepts designs the searcher never asked for (trials re-told on resume).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import numpy as np
+
+from jalapeno.errors import JalapenoError
+from jalapeno.explore.evaluate import OBJECTIVES, SENSES, Evaluation
+from jalapeno.explore.space import DesignSpace
+from jalapeno.explore.store import canonical
+from jalapeno.explore.surrogate import Surrogate
+
+SEARCHERS = ("tpe", "nsga2", "gp", "random", "grid")
+WORST = {"goodput_per_watt": 0.0, "usd_per_mtok": 1e3, "ttft_p99_s": 1e4}
+
+
+class Searcher(Protocol):
+    name: str
+
+    def ask(self) -> dict[str, Any]: ...
+
+    def tell(self, design: Mapping[str, Any], evaluation: Evaluation) -> None: ...
+
+
+def violation(ev: Evaluation, attainment: float = 0.9) -> float:
+    """0 for a feasible evaluation; how far from feasible otherwise (SLO misses by the attainment gap)."""
+    if ev.feasible:
+        return 0.0
+    if all(r.startswith("slo:") for r in ev.reasons):
+        return max(1e-6, attainment - float(ev.metrics.get("slo_attainment", 0.0)))
+    return 1.0 + len(ev.reasons)
+
+
+def objective_values(ev: Evaluation) -> list[float]:
+    out = []
+    for n in OBJECTIVES:
+        v = ev.objectives.get(n)
+        ok = isinstance(v, (int, float)) and math.isfinite(v)
+        out.append(float(v) if ok else WORST[n])  # type: ignore[arg-type]
+    return out
+
+
+class RandomSearcher:
+    name = "random"
+
+    def __init__(self, space: DesignSpace, seed: int = 0) -> None:
+        self.space, self.rng = space, np.random.default_rng(seed)
+
+    def ask(self) -> dict[str, Any]:
+        return self.space.sample(self.rng)
+
+    def tell(self, design: Mapping[str, Any], evaluation: Evaluation) -> None:
+        pass
+
+
+class GridSearcher:
+    name = "grid"
+
+    def __init__(self, space: DesignSpace, seed: int = 0) -> None:
+        self.space, self.rng = space, np.random.default_rng(seed)
+        self.size = space.grid_size()
+        self.seen: set[int] = set()
+
+    def ask(self) -> dict[str, Any]:
+        if len(self.seen) >= self.size:
+            raise JalapenoError(f"the grid of {self.space.name} has only {self.size} points", field="trials")
+        while True:
+            i = int(self.rng.integers(self.size))
+            if i not in self.seen:
+                self.seen.add(i)
+                return self.space.grid_point(i)
+
+    def tell(self, design: Mapping[str, Any], evaluation: Evaluation) -> None:
+        pass
+
+
+class OptunaSearcher:
+    def __init__(self, space: DesignSpace, sampler: str = "tpe", seed: int = 0, attainment: float = 0.9) -> None:
+        try:
+            import optuna
+        except ImportError:
+            raise JalapenoError("the optuna searchers need optuna: pip install 'jalapeno[explore]' "
+                                "(or use --searcher random/grid)", field="searcher") from None
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.optuna, self.space, self.name, self.attainment = optuna, space, sampler, attainment
+        self.dists = {p.name: _distribution(optuna, p) for p in space.params}
+        self.study = optuna.create_study(directions=[_direction(n) for n in OBJECTIVES], sampler=self._sampler(sampler, seed))
+        self.pending: dict[str, list[Any]] = {}
+
+    def _sampler(self, name: str, seed: int) -> Any:
+        s = self.optuna.samplers
+        if name == "tpe":
+            return s.TPESampler(seed=seed, n_startup_trials=16, multivariate=True)
+        if name == "nsga2":
+            return s.NSGAIISampler(seed=seed, population_size=16)
+        if name == "gp":
+            return s.GPSampler(seed=seed, n_startup_trials=16, warn_independent_sampling=False)
+        raise JalapenoError(f"unknown optuna sampler {name!r}; valid: tpe, nsga2, gp", field="searcher")
+
+    def ask(self) -> dict[str, Any]:
+        trial = self.study.ask(self.dists)
+        design = {p.name: trial.params[p.name] for p in self.space.params}
+        self.pending.setdefault(canonical(design), []).append(trial)
+        return design
+
+    def discard(self, design: Mapping[str, Any]) -> None:
+        """Give back an asked design that will not be evaluated (screened out)."""
+        trial = self.pending[canonical(design)].pop()
+        self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
+
+    def tell(self, design: Mapping[str, Any], evaluation: Evaluation) -> None:
+        v, values = violation(evaluation, self.attainment), objective_values(evaluation)
+        queue = self.pending.get(canonical(design))
+        if queue:
+            trial = queue.pop(0)
+            trial.set_constraint("violation", v)
+            self.study.tell(trial, values)
+            return
+        ft = self.optuna.trial.create_trial(params={k: design[k] for k in self.dists}, distributions=self.dists,
+                                            values=values, constraints={"violation": v})
+        self.study.add_trial(ft)
+
+
+def _direction(name: str) -> str:
+    return "maximize" if SENSES[name] == "max" else "minimize"
+
+
+def _distribution(optuna: Any, p: Any) -> Any:
+    d = optuna.distributions
+    if p.kind == "choice":
+        return d.CategoricalDistribution(list(p.choices))
+    if p.kind == "int":
+        return d.IntDistribution(int(p.low), int(p.high), log=p.log)
+    return d.FloatDistribution(p.low, p.high, log=p.log)
+
+
+class Screened:
+    """A searcher whose candidates are screened by the learned surrogate (see the module docstring)."""
+
+    def __init__(self, base: Any, space: DesignSpace, *, pool: int = 8, refit_every: int = 8, seed: int = 0,
+                 attainment: float = 0.9) -> None:
+        self.base, self.space, self.pool, self.refit_every = base, space, pool, refit_every
+        self.name = f"{base.name}+surrogate"
+        self.rng = np.random.default_rng(seed + 7919)
+        self.surrogate = Surrogate(seed=seed)
+        self.attainment = attainment
+        self.x: list[np.ndarray] = []
+        self.feasible: list[bool] = []
+        self.objs: list[dict[str, float]] = []
+        self.screened = 0  # candidates discarded without a full evaluation
+        self._since = 0
+
+    def ask(self) -> dict[str, Any]:
+        if not self.surrogate.ready:
+            return self.base.ask()
+        cands = [self.base.ask() for _ in range(self.pool)]
+        pred = self.surrogate.predict(np.array([self.space.vector(c) for c in cands]))
+        best = int(np.argmax(self._score(pred)))
+        for i, c in enumerate(cands):
+            if i != best:
+                self.screened += 1
+                if hasattr(self.base, "discard"):
+                    self.base.discard(c)
+        return cands[best]
+
+    def _score(self, pred: dict[str, np.ndarray]) -> np.ndarray:
+        w = self.rng.dirichlet(np.ones(len(OBJECTIVES)))
+        cheb = np.zeros(len(pred["p_feasible"]))
+        for wk, name in zip(w, OBJECTIVES):
+            if name not in pred:
+                continue
+            v = np.log(np.maximum(pred[name], 1e-12))
+            v = -v if SENSES[name] == "max" else v
+            span = np.ptp(v) or 1.0
+            cheb = np.maximum(cheb, wk * (v - v.min()) / span)
+        return pred["p_feasible"] * (1.0 - cheb)
+
+    def tell(self, design: Mapping[str, Any], evaluation: Evaluation) -> None:
+        self.base.tell(design, evaluation)
+        self.x.append(self.space.vector(design))
+        self.feasible.append(evaluation.feasible)
+        self.objs.append(dict(evaluation.objectives))
+        self._since += 1
+        if not self.surrogate.ready or self._since >= self.refit_every:
+            self.surrogate.fit(np.array(self.x), np.array(self.feasible), self.objs)
+            self._since = 0
+
+
+def make_searcher(name: str, space: DesignSpace, *, seed: int = 0, screen: bool = False, pool: int = 8,
+                  attainment: float = 0.9) -> Any:
+    if name == "random":
+        base: Any = RandomSearcher(space, seed)
+    elif name == "grid":
+        base = GridSearcher(space, seed)
+    elif name in ("tpe", "nsga2", "gp"):
+        base = OptunaSearcher(space, name, seed, attainment)
+    else:
+        raise JalapenoError(f"unknown searcher {name!r}; valid: {', '.join(SEARCHERS)}", field="searcher")
+    return Screened(base, space, pool=pool, seed=seed, attainment=attainment) if screen else base
