@@ -120,12 +120,12 @@ def poisson_arrivals(tr: Trace, seed: int) -> Trace:
 
 
 def build_oracle(model: ModelConfig, chip: ChipSpec, precision: Precision,
-                 tp: int) -> tuple[CostOracle, CostParams]:
+                 tp: int, engine: str = "fused") -> tuple[CostOracle, CostParams]:
     """(oracle, cost parameters) for replicas of ``tp`` x ``chip``."""
     from jalapeno.cost.oracle import CostOracle
     from jalapeno.cost.params import setup_for
 
-    params, timer = setup_for(chip)
+    params, timer = setup_for(chip, engine)
     oracle = CostOracle(model, chip, params, tp=tp, precision=precision, timer=timer)
     if oracle.kv_capacity_tokens < MIN_KV_TOKENS:
         raise JalapenoError(f"{model.name} leaves room for {oracle.kv_capacity_tokens} KV tokens on {tp} x "
@@ -282,6 +282,9 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
 @click.option("--trace-events", type=int, default=200_000, show_default=True, help="Cap on timeline events.")
 @click.option("--plot-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write latency_cdf.svg and power.svg here.")
+@click.option("--engine", type=click.Choice(["fused", "calibration"]), default="fused", show_default=True,
+              help="GPU presets: a fused serving engine (1 kernel per op, vLLM-class), or the plain-PyTorch "
+                   "engine the calibration measured (docs/cost.md).")
 @json_option
 def command(**o: Any) -> None:
     """Simulate a fleet serving a request trace: latency, goodput, energy and cost."""
@@ -425,10 +428,10 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     tr = load_workload(o["trace"], start_s=o["start_s"], duration_s=o["duration_s"], limit=o["limit"],
                        rate=o["rate"], arrivals=o["arrivals"], seed=o["seed"])
     wall.append(time.perf_counter())
-    oracle, params = build_oracle(fleet.model, fleet.chip, fleet.precision, fleet.tp)
+    oracle, params = build_oracle(fleet.model, fleet.chip, fleet.precision, fleet.tp, o["engine"])
     doracle, dparams = (None, None)
     if fleet.decode_chip is not None:
-        doracle, dparams = build_oracle(fleet.model, fleet.decode_chip, fleet.precision, fleet.tp)
+        doracle, dparams = build_oracle(fleet.model, fleet.decode_chip, fleet.precision, fleet.tp, o["engine"])
     wall.append(time.perf_counter())
     usd, usd_source = _fleet_price(o["usd_per_replica_hour"], fleet.pools, fleet.tp)
     timeline = TimelineRecorder(o["trace_events"]) if o["trace_out"] is not None else None

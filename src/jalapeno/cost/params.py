@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jalapeno.errors import JalapenoError
+
 if TYPE_CHECKING:
     from jalapeno.cost.step import OpTimer
     from jalapeno.hardware.spec import ChipSpec
@@ -102,12 +104,23 @@ def fused_engine(params: CostParams) -> CostParams:
     return replace(params, kernels_per_op={}, source=f"{params.source}; fused engine (1 kernel per op)")
 
 
-def setup_for(chip: "ChipSpec") -> tuple[CostParams, "OpTimer | None"]:
+ENGINES = ("fused", "calibration")
+
+
+def setup_for(chip: "ChipSpec", engine: str = "calibration") -> tuple[CostParams, "OpTimer | None"]:
     """Parameters and op timer for a chip: a parameterized architecture is timed by its mapper
-    (jalapeno.mapping); a datasheet preset by the calibrated roofline model."""
+    (jalapeno.mapping), which fuses elementwise ops; a datasheet preset by the calibrated roofline model,
+    under the calibration engine's kernel counts (``engine="calibration"``, what was validated) or a fused
+    serving engine's (``engine="fused"``: compare GPUs with architectures, or predict vLLM-class serving)."""
     from jalapeno.mapping import cost_params_for, timer_for  # lazy: mapping builds on cost's types
 
-    return cost_params_for(chip) or params_for(chip.name), timer_for(chip)
+    if engine not in ENGINES:
+        raise JalapenoError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}", field="engine")
+    timer = timer_for(chip)
+    params = cost_params_for(chip) or params_for(chip.name)
+    if timer is None and engine == "fused":
+        params = fused_engine(params)
+    return params, timer
 
 
 def params_for(chip_name: str) -> CostParams:
