@@ -152,15 +152,15 @@ def _derive(d: dict[str, Any]) -> None:
     cores = d.get("cores", {})
     n = _v(cores.get("count"))
     if n is not None:
-        cores["physical"] = _fig(float(n + math.ceil(n / 16)), "cores.physical")
+        cores["physical"] = _fig(int(n + math.ceil(n / 16)), "cores.physical")
     mem = d.get("memory")
     if isinstance(mem, dict) and _v(mem.get("devices")) is not None:
-        mem["sites"] = _fig(float(_v(mem["devices"])), "memory.sites")  # type: ignore[arg-type]
+        mem["sites"] = _fig(int(_v(mem["devices"])), "memory.sites")  # type: ignore[arg-type]
     m = cores.get("matrix", {})
     e, r, c = _v(m.get("engines")), _v(m.get("rows")), _v(m.get("cols"))
     if None not in (e, r, c) and isinstance(cores.get("sram"), dict):
-        cores["sram"]["bandwidth_bytes_per_cycle"] = _fig(e * (r + c) * 2.0, "cores.sram.bandwidth_bytes_per_cycle")  # type: ignore[operator]
-        m["accumulator_bytes"] = _fig(c * 512 * 4.0, "cores.matrix.accumulator_bytes")  # type: ignore[operator]
+        cores["sram"]["bandwidth_bytes_per_cycle"] = _fig(int(e * (r + c) * 2), "cores.sram.bandwidth_bytes_per_cycle")  # type: ignore[operator]
+        m["accumulator_bytes"] = _fig(int(c * 512 * 4), "cores.matrix.accumulator_bytes")  # type: ignore[operator]
     if isinstance(mem, dict) and isinstance(d.get("noc"), dict):
         bw = _dram_bw(mem)
         if bw is not None:

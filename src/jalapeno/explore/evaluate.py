@@ -138,7 +138,7 @@ def build_oracle(chip: Any, tp: int, workload: Workload, *, fast: bool = True) -
     from jalapeno.cost.params import setup_for
     from jalapeno.explore.fast_oracle import FastOracle
 
-    params, timer = setup_for(chip)
+    params, timer = setup_for(chip, "fused")  # GPUs under a fused engine, as the mapper fuses for architectures
     cls = FastOracle if fast else CostOracle
     return cls(workload.model_config(), chip, params, tp=tp, precision=workload.precision(), timer=timer)
 

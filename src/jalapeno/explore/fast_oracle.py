@@ -31,7 +31,7 @@ def geometric_grid(start: int, stop: int, per_octave: int) -> list[int]:
     """Integers from ``start`` to at least ``stop``, ``per_octave`` a doubling (distinct, sorted)."""
     out, k = [start], 1
     while out[-1] < stop:
-        v = int(round(start * 2 ** (k / per_octave)))
+        v = round(start * 2 ** (k / per_octave))
         if v > out[-1]:
             out.append(v)
         k += 1
@@ -42,7 +42,7 @@ def _snap(x: int, per_octave: int, exact: int) -> int:
     """``x`` at the nearest point of a geometric grid (exact below ``exact``)."""
     if x <= exact:
         return x
-    return max(exact, int(round(2 ** (round(math.log2(x) * per_octave) / per_octave))))
+    return max(exact, round(2 ** (round(math.log2(x) * per_octave) / per_octave)))
 
 
 class FastOracle(CostOracle):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
+import math
 import multiprocessing
 import time
 from collections.abc import Callable, Mapping
@@ -68,12 +69,23 @@ class SearchResult:
 
     def to_json(self) -> dict[str, Any]:
         best = self.best()
-        return {"space": self.space.name, "workload": self.workload.name, "searcher": self.searcher,
+        return _clean({"space": self.space.name, "workload": self.workload.name, "searcher": self.searcher,
                 "trials": len(self.trials), "feasible": len(self.feasible), "evaluated": self.evaluated,
                 "screened": self.screened, "wall_s": self.wall_s,
                 "pareto": [_design_json(t) for t in self.pareto()],
                 "best": _design_json(best) if best is not None else None,
-                "all": [t.to_json() for t in self.trials]}
+                "all": [t.to_json() for t in self.trials]})
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe: non-finite floats become None."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
 
 
 def _design_json(t: TrialRecord) -> dict[str, Any]:
@@ -112,7 +124,7 @@ class InlineExecutor:
         f: cf.Future[Any] = cf.Future()
         try:
             f.set_result(fn(*args))
-        except BaseException as e:  # the caller sees it on .result()
+        except Exception as e:  # noqa: BLE001 - handed to the caller, who sees it on .result()
             f.set_exception(e)
         return f
 
@@ -123,11 +135,23 @@ class InlineExecutor:
         pass
 
 
+def _die_with_parent() -> None:
+    """Pool initializer: on Linux, ask the kernel to kill this worker when the search process dies
+    (kill -9 included), so no orphan keeps computing. Elsewhere a no-op."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class PoolExecutor:
     def __init__(self, workers: int) -> None:
         self.slots = workers
         ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_die_with_parent)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.pool.submit(fn, *args)
@@ -185,12 +209,29 @@ def study_identity(space: DesignSpace, workload: Workload, searcher: str, seed: 
             "workload": workload.to_dict(), "searcher": searcher, "seed": seed, "screen": screen}
 
 
-def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher: str = "tpe", screen: bool = True,
+def _lock(db: str | None) -> Any:
+    """An exclusive lock on ``<db>.lock`` for the whole search: one driver per trial store (the kernel
+    drops it when the process dies, kill -9 included)."""
+    if not db or db == ":memory:":
+        return None
+    import fcntl
+
+    f = open(f"{db}.lock", "w")  # noqa: SIM115 - held for the search's lifetime
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise JalapenoError(f"another search is running on {db}; wait for it or use another --db", field="db") from None
+    return f
+
+
+def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher: str = "nsga2", screen: bool = True,
                workers: int | None = None, dask: Any = None, db: str | None = None, seed: int = 0,
                fast: bool = True, progress: Progress | None = None) -> SearchResult:
     if trials < 1:
         raise JalapenoError(f"must be >= 1, got {trials}", field="trials")
     t_start = time.perf_counter()
+    lock = _lock(db)
     store = TrialStore(db or ":memory:")
     store.bind(study_identity(space, workload, searcher, seed, screen))
     s = make_searcher(searcher, space, seed=seed, screen=screen, attainment=workload.attainment)
@@ -229,5 +270,7 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
     records = [TrialRecord(t.number, t.params, Evaluation.from_json(t.result or {}), t.attempts,
                            float((t.result or {}).get("eval_s", 0.0))) for t in store.trials("done")]
     store.close()
+    if lock is not None:
+        lock.close()
     return SearchResult(space, workload, s.name, records, time.perf_counter() - t_start, evaluated,
                         getattr(s, "screened", 0))

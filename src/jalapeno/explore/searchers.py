@@ -7,10 +7,11 @@
   interface, maximizing goodput per watt and minimizing $/Mtoken and p99 TTFT. Infeasible trials are told
   with a positive constraint violation (``Trial.set_constraint``) and, where nothing was measured,
   the worst objective values, so the sampler learns where the boundary is; they never enter a Pareto set.
-* ``Screened``: wraps any searcher with the learned surrogate (``surrogate.Surrogate``): it asks the
-  wrapped searcher for ``pool`` candidates, predicts each one's feasibility and objectives, evaluates the
-  most promising (highest predicted feasibility x a random-weight Chebyshev score of the predicted
-  objectives, ParEGO-style) and discards the rest unevaluated.
+* ``Screened``: wraps any searcher with the learned surrogate (``surrogate.Surrogate``): each ask takes the
+  wrapped searcher's proposal plus ``pool - 1`` more candidates (mutations of Pareto-set designs and
+  uniform samples), predicts each one's feasibility and objectives, evaluates the most promising
+  (highest predicted feasibility x a random-weight Chebyshev score of the predicted objectives,
+  ParEGO-style) and discards the rest unevaluated; the wrapped searcher is told what was evaluated.
 
 ``tell`` also accepts designs the searcher never asked for (trials re-told on resume).
 """
@@ -140,7 +141,7 @@ class OptunaSearcher:
         self.study.add_trial(ft)
 
 
-def _direction(name: str) -> str:
+def _direction(name: str) -> Any:
     return "maximize" if SENSES[name] == "max" else "minimize"
 
 
@@ -156,31 +157,62 @@ def _distribution(optuna: Any, p: Any) -> Any:
 class Screened:
     """A searcher whose candidates are screened by the learned surrogate (see the module docstring)."""
 
-    def __init__(self, base: Any, space: DesignSpace, *, pool: int = 8, refit_every: int = 8, seed: int = 0,
-                 attainment: float = 0.9) -> None:
-        self.base, self.space, self.pool, self.refit_every = base, space, pool, refit_every
+    def __init__(self, base: Any, space: DesignSpace, *, pool: int = 8, seed: int = 0, attainment: float = 0.9) -> None:
+        self.base, self.space, self.pool = base, space, pool
         self.name = f"{base.name}+surrogate"
         self.rng = np.random.default_rng(seed + 7919)
         self.surrogate = Surrogate(seed=seed)
         self.attainment = attainment
+        self.designs: list[dict[str, Any]] = []
+        self.seen: set[str] = set()
         self.x: list[np.ndarray] = []
         self.feasible: list[bool] = []
         self.objs: list[dict[str, float]] = []
         self.screened = 0  # candidates discarded without a full evaluation
-        self._since = 0
+        self._fitted_at = 0
 
     def ask(self) -> dict[str, Any]:
+        first = self.base.ask()
         if not self.surrogate.ready:
-            return self.base.ask()
-        cands = [self.base.ask() for _ in range(self.pool)]
+            return first
+        cands = [first] + [c for c in self._candidates(self.pool - 1) if canonical(c) not in self.seen]
         pred = self.surrogate.predict(np.array([self.space.vector(c) for c in cands]))
-        best = int(np.argmax(self._score(pred)))
-        for i, c in enumerate(cands):
-            if i != best:
-                self.screened += 1
-                if hasattr(self.base, "discard"):
-                    self.base.discard(c)
+        score = self._score(pred)
+        if canonical(first) in self.seen and len(cands) > 1:
+            score[0] = -np.inf  # never spend an evaluation on a design already evaluated
+        best = int(np.argmax(score))
+        self.screened += len(cands) - 1
+        if best != 0 and hasattr(self.base, "discard"):
+            self.base.discard(first)
         return cands[best]
+
+    def _candidates(self, n: int) -> list[dict[str, Any]]:
+        """Half mutations of Pareto-set designs (one to three parameters moved), half uniform samples."""
+        elite = self._elite()
+        out = []
+        for k in range(n):
+            if elite and k < (n + 1) // 2:
+                out.append(self._mutate(elite[int(self.rng.integers(len(elite)))]))
+            else:
+                out.append(self.space.sample(self.rng))
+        return out
+
+    def _elite(self) -> list[dict[str, Any]]:
+        from jalapeno.explore.pareto import nondominated
+
+        ok = [i for i, f in enumerate(self.feasible) if f]
+        return [self.designs[ok[j]] for j in nondominated([self.objs[i] for i in ok])]
+
+    def _mutate(self, design: dict[str, Any]) -> dict[str, Any]:
+        out = dict(design)
+        for i in self.rng.choice(len(self.space.params), size=int(self.rng.integers(1, 4)), replace=False):
+            p = self.space.params[int(i)]
+            if p.kind == "choice" and len(p.choices) > 1:
+                others = [c for c in p.choices if c != out[p.name]]
+                out[p.name] = others[int(self.rng.integers(len(others)))]
+            else:
+                out[p.name] = p.decode(p.encode(out[p.name]) + float(self.rng.normal(0.0, 0.15)))
+        return out
 
     def _score(self, pred: dict[str, np.ndarray]) -> np.ndarray:
         w = self.rng.dirichlet(np.ones(len(OBJECTIVES)))
@@ -196,13 +228,15 @@ class Screened:
 
     def tell(self, design: Mapping[str, Any], evaluation: Evaluation) -> None:
         self.base.tell(design, evaluation)
+        self.designs.append(dict(design))
+        self.seen.add(canonical(design))
         self.x.append(self.space.vector(design))
         self.feasible.append(evaluation.feasible)
         self.objs.append(dict(evaluation.objectives))
-        self._since += 1
-        if not self.surrogate.ready or self._since >= self.refit_every:
-            self.surrogate.fit(np.array(self.x), np.array(self.feasible), self.objs)
-            self._since = 0
+        n = len(self.x)
+        due = not self.surrogate.ready or n - self._fitted_at >= max(8, n // 8)  # refits grow rarer as data grows
+        if due and self.surrogate.fit(np.array(self.x), np.array(self.feasible), self.objs):
+            self._fitted_at = n
 
 
 def make_searcher(name: str, space: DesignSpace, *, seed: int = 0, screen: bool = False, pool: int = 8,

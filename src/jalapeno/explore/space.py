@@ -85,7 +85,7 @@ class Param:
         x = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))) if self.log else lo + u * (hi - lo)
         if self.kind == "int":
             return int(min(max(round(x), lo), hi))
-        return float(x)
+        return float(min(max(x, lo), hi))  # exp(log(hi)) may exceed hi by an ulp
 
     def encode(self, value: Scalar) -> float:
         """Position of ``value`` in [0, 1]: the surrogate's feature (choices: index / (n - 1))."""
@@ -302,7 +302,7 @@ class _SpaceParser:
             if "log" in m:
                 raise self.fail(_join(f, "log"), "only ranges take log")
             choices, bundles = self.choices(m["choices"], _join(f, "choices"), group)
-            _check_deployment_values(self, name, choices, f)
+            _check_deployment_values(self, name, choices, _join(f, "choices"))
             return Param(name, group, "choice", choices=choices, bundles=bundles, also=also, levels=levels, note=note)
         kind = kinds[0]
         lo, hi = self.range(m[kind], _join(f, kind), kind)
@@ -401,9 +401,9 @@ def _check_deployment_values(p: _SpaceParser, name: str, values: tuple[Scalar, .
     for v in values:
         if valid is not None and v not in valid:
             raise p.fail(f, f"{v!r} is not a {name}; valid: {', '.join(valid)}")
-        if name in ("tp", "replicas", "max_num_seqs", "max_num_batched_tokens"):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise p.fail(f, f"{name} values must be whole numbers >= 1, got {v!r}")
+        whole = isinstance(v, int) and not isinstance(v, bool) and v >= 1
+        if name in ("tp", "replicas", "max_num_seqs", "max_num_batched_tokens") and not whole:
+            raise p.fail(f, f"{name} values must be whole numbers >= 1, got {v!r}")
         if name == "prefill_share" and (not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 1):
             raise p.fail(f, f"prefill_share values must lie in (0, 1), got {v!r}")
 

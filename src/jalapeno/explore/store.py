@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from jalapeno.errors import JalapenoError
 
@@ -95,7 +95,7 @@ class TrialStore:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> TrialStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -67,8 +67,11 @@ def _grow(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, max_depth: int
     while stack:
         idx, depth, parent, is_right = stack.pop()
         node = len(t.feature)
-        for lst, v in ((t.feature, -1), (t.threshold, 0.0), (t.left, -1), (t.right, -1), (t.value, float(y[idx].mean()))):
-            lst.append(v)  # type: ignore[attr-defined]
+        t.feature.append(-1)
+        t.threshold.append(0.0)
+        t.left.append(-1)
+        t.right.append(-1)
+        t.value.append(float(y[idx].mean()))
         if parent >= 0:
             (t.right if is_right else t.left)[parent] = node
         if depth >= max_depth or len(idx) < 2 * min_leaf:

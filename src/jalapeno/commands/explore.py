@@ -1,0 +1,100 @@
+"""``jalapeno explore``: search a design space for the chips (and fleets) that serve a workload best.
+
+Thin: loads the space and the workload, runs ``explore.run_search`` with a progress bar, prints the
+Pareto set (or ``--json``). See docs/explore.md.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+
+from jalapeno.commands.options import emit_json, json_option
+from jalapeno.errors import JalapenoError
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    from jalapeno.report.console import progress
+
+    return progress(total, "searching", enabled=enabled)
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+
+
+def print_result(res: Any) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from jalapeno.explore.design import deployment_of
+
+    con = Console()
+    con.print(f"[bold]{escape(res.space.name)}[/] on [bold]{escape(res.workload.name)}[/]: "
+              f"{escape(res.workload.describe())}")
+    con.print(f"{len(res.trials)} trials ({res.evaluated} evaluated now, {len(res.feasible)} feasible, "
+              f"{res.screened} candidates screened out by the surrogate) in {res.wall_s:.1f} s; searcher "
+              f"{escape(res.searcher)}")
+    t = Table(title="Pareto set (feasible designs no other design beats on all three objectives)")
+    for col in ("trial", "goodput/W (req/s/kW)", "$/Mtok", "p99 TTFT s", "attain", "fleet W", "deployment",
+                "processor"):
+        t.add_column(col, justify="left" if col in ("deployment", "processor") else "right")
+    for r in sorted(res.pareto(), key=lambda r: -r.evaluation.objectives["goodput_per_watt"]):
+        o, m = r.evaluation.objectives, r.evaluation.metrics
+        proc = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in r.design.items()
+                         if res.space.param(k).group == "processor")
+        t.add_row(str(r.number), _fmt(o["goodput_per_watt"] * 1e3), _fmt(o["usd_per_mtok"]),
+                  _fmt(o["ttft_p99_s"]), _fmt(m.get("slo_attainment")), _fmt(m.get("avg_power_w"), 4),
+                  escape(deployment_of(res.space, r.design).label()), escape(proc))
+    con.print(t)
+    reasons: dict[str, int] = {}
+    for r in res.trials:
+        for why in r.evaluation.reasons:
+            k = why.split(":")[0]
+            reasons[k] = reasons.get(k, 0) + 1
+    if reasons:
+        con.print("infeasible trials by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+
+
+@click.command(name="explore")
+@click.option("--space", "-s", default="coding-asic", show_default=True,
+              help="Bundled design space or a path to a space YAML file.")
+@click.option("--workload", "-w", default="azure-code", show_default=True,
+              help="Bundled workload (azure-code, mooncake-conversation, agentic-coding) or a workload YAML file.")
+@click.option("--trials", "-n", type=int, default=64, show_default=True, help="Trials in the study (resumes count).")
+@click.option("--searcher", default="nsga2", show_default=True, help="nsga2, tpe, gp, random or grid.")
+@click.option("--no-screen", is_flag=True, help="Do not screen candidates with the learned surrogate.")
+@click.option("--workers", type=int, default=None, help="Local worker processes [CPU count].")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
+              help="Evaluate on a Dask distributed scheduler (tcp://host:8786) instead of local workers.")
+@click.option("--db", default=None, help="SQLite trial store: an interrupted search resumes from it.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Searcher seed.")
+@click.option("--exact", is_flag=True, help="Price every step with the exact cost oracle (slow; default: "
+              "the interpolating FastOracle).")
+@json_option
+def command(space: str, workload: str, trials: int, searcher: str, no_screen: bool, workers: int | None,
+            dask_address: str | None, db: str | None, seed: int, exact: bool, as_json: bool) -> None:
+    """Search a design space: goodput per watt, $/Mtoken and p99 TTFT through the serving simulator."""
+    from jalapeno.explore import SEARCHERS, load_space, resolve_workload, run_search
+
+    if trials < 1:
+        raise JalapenoError(f"must be >= 1, got {trials}", field="--trials")
+    if workers is not None and workers < 1:
+        raise JalapenoError(f"must be >= 1, got {workers}", field="--workers")
+    if searcher not in SEARCHERS:
+        raise JalapenoError(f"must be one of {', '.join(SEARCHERS)}; got {searcher!r}", field="--searcher")
+    sp, wl = load_space(space), resolve_workload(workload)
+    wl.requests()
+    with _progress_bar(trials, not as_json) as update:
+        res = run_search(sp, wl, trials=trials, searcher=searcher, screen=not no_screen, workers=workers,
+                         dask=dask_address, db=db, seed=seed, fast=not exact,
+                         progress=(lambda done, total, rec: update(done, total)) if update else None)
+    if as_json:
+        emit_json(res.to_json())
+    else:
+        print_result(res)

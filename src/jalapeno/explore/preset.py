@@ -1,0 +1,64 @@
+"""Write a searched design out as an architecture preset (how ``jalapeno-1.yaml`` was made).
+
+The file is the design's architecture (``design.arch_data``) with every searched figure's source naming
+the search that chose it, the design's deployment as a comment, and the header given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]
+
+from jalapeno.explore.design import arch_data, deployment_of
+from jalapeno.explore.space import DesignSpace
+
+
+def preset_text(space: DesignSpace, design: Mapping[str, Any], *, name: str, description: str, header: str,
+                provenance: str) -> str:
+    data = arch_data(space, design, name=name, provenance=provenance)
+    data["vendor"] = "Jalapeño project"
+    data["description"] = description
+    dep = deployment_of(space, design)
+    lines = [f"# {line}".rstrip() for line in header.strip().splitlines()]
+    lines.append(f"# Deployment found with it: {dep.label()} ({dep.to_json()}).")
+    lines.append(f"# Design point: {dict(design)}")
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
+    return "\n".join(lines) + "\n" + body
+
+
+def write_preset(path: str | Path, text: str) -> None:
+    Path(path).write_text(text, encoding="utf-8")
+
+
+JALAPENO1_DESCRIPTION = ("Jalapeño-1: coding-inference ASIC found by search (32 cores x 4 systolic 64x64 fp8/bf16 arrays, "
+                         "4 HBM3E stacks, N3, 1.5 GHz).")
+JALAPENO1_HEADER = """Jalapeño-1: the project's reference inference chip, found by co-design search for real-time coding traffic
+(docs/jalapeno-1.md). Every figure is the design point's value in the coding-asic design space
+(jalapeno/explore/spaces/coding-asic.yaml) written into its base architecture (coding-asic-base.yaml): a
+searched value's source names the search, the other figures keep the sources of the base file and of the
+space's bundles, derived ones name their design rule (jalapeno/explore/design.py).
+Search: {search}.
+Selection: {selection}.
+Regenerate: python -c "from jalapeno.explore.preset import write_jalapeno1; write_jalapeno1()"
+"""
+
+
+def jalapeno1_text() -> str:
+    """The text of ``hardware/presets/arch/jalapeno-1.yaml`` from ``explore/spaces/jalapeno-1.json``."""
+    import json
+
+    from jalapeno.explore.space import load_space
+
+    doc = json.loads((Path(__file__).parent / "spaces" / "jalapeno-1.json").read_text(encoding="utf-8"))
+    return preset_text(load_space(doc["space"]), doc["design"], name="jalapeno-1",
+                       description=JALAPENO1_DESCRIPTION, header=JALAPENO1_HEADER.format(**doc),
+                       provenance=f"Jalapeño-1 search ({doc['searcher']}, seed {doc['seed']}, trial {doc['trial']})")
+
+
+def write_jalapeno1(path: str | Path | None = None) -> Path:
+    out = Path(path) if path else Path(__file__).parents[1] / "hardware" / "presets" / "arch" / "jalapeno-1.yaml"
+    write_preset(out, jalapeno1_text())
+    return out
