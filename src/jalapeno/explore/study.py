@@ -99,8 +99,11 @@ def run_study(*, quick: bool = False, trials: int | None = None, workers: int | 
 def step_breakdown(chip: Any, w: Workload, *, batch: int = 16, context: int = 2048, prompt: int = 2048) -> dict[str, Any]:
     """A decode step (``batch`` x ``context``) and one ``prompt``-token prefill of the workload's model on one chip."""
     from jalapeno.cost.estimate import estimate
+    from jalapeno.cost.params import setup_for
 
-    e = estimate(w.model_config(), chip, batch=batch, context=context, prompt=prompt, precision=w.precision(), tp=1)
+    params, _ = setup_for(chip, "fused")  # the engine the serving comparison uses
+    e = estimate(w.model_config(), chip, batch=batch, context=context, prompt=prompt, precision=w.precision(), tp=1,
+                 params=params)
     return {"decode": e.decode, "prefill": e.prefill, "params": e.params, "batch": batch, "context": context,
             "prompt": prompt}
 
