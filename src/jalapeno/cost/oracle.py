@@ -48,11 +48,12 @@ class CostOracle:
         self.tp = tp
         self.cuda_graph_decode = cuda_graph_decode
         self._kv_bpt = kv_bytes_per_token(cfg, precision)
-        free = chip.memory_bytes * tp * (1 - ACTIVATION_RESERVE) - weight_bytes(cfg, precision)
+        weights = weight_bytes(cfg, precision)
+        free = chip.memory_bytes * tp * (1 - ACTIVATION_RESERVE) - weights
         if free <= 0:
-            need = weight_bytes(cfg, precision) / (1 - ACTIVATION_RESERVE) / 1e9
+            need = weights / (1 - ACTIVATION_RESERVE) / 1e9
             raise JalapenoError(
-                f"{cfg.name} weights ({weight_bytes(cfg, precision) / 1e9:.1f} GB in {precision.weights.name}) "
+                f"{cfg.name} weights ({weights / 1e9:.1f} GB in {precision.weights.name}) "
                 f"do not fit {tp} x {chip.name} ({chip.memory_bytes * tp / 1e9:.0f} GB); need >= {need:.0f} GB: "
                 f"raise --tp or use a smaller weight dtype", field="memory")
         self._kv_capacity = int(free // self._kv_bpt)
