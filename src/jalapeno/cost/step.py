@@ -30,6 +30,7 @@ ROW_PARALLEL = frozenset({"o_proj", "down", "shared_down", "v_absorb"})
 @dataclass(frozen=True, slots=True)
 class OpCost:
     op: Op
+    sharded: Op  # one chip's share of ``op`` under tensor parallelism
     time: OpTime  # one instance on one chip (after tensor-parallel sharding)
     total_s: float  # all instances, launch costs included
     energy_j: float  # all instances, all chips, dynamic only
@@ -110,7 +111,7 @@ class Estimator:
             ot = self.timer(s)
             per = ot.time_s + launch * ot.kernels if cuda_graph else max(ot.time_s, prm.eager_launch_s * ot.kernels)
             e = tp * op.repeat * (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
-            costs.append(OpCost(op, ot, per * op.repeat, e))
+            costs.append(OpCost(op, s, ot, per * op.repeat, e))
             t_ops += per * op.repeat
             e_dyn += e
         return costs, t_ops, e_dyn
@@ -136,8 +137,8 @@ class Estimator:
         comm_s, link_bytes = self.comm(graph)
         e_dyn += link_bytes * prm.pj_per_byte_link * 1e-12
         t, energy, capped = self.finish(t_ops + comm_s + prm.step_overhead_s, e_dyn)
-        flops = sum(tp * shard(c.op, tp).flops * c.op.repeat for c in costs)
-        mem = sum(tp * shard(c.op, tp).bytes * c.op.repeat for c in costs)
+        flops = sum(tp * c.sharded.flops * c.op.repeat for c in costs)
+        mem = sum(tp * c.sharded.bytes * c.op.repeat for c in costs)
         launch = (prm.graph_launch_s if cuda_graph else 0.0) * sum(o.repeat for o in graph.ops)
         return StepCost(t, energy, tuple(costs), comm_s, launch, capped, tp, graph.batch.new_tokens, flops, mem,
                         link_bytes)
