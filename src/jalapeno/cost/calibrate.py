@@ -156,7 +156,7 @@ def predict_step_energy(steps: Sequence[dict[str, Any]], models: dict[str, Model
     for s in steps:
         batch, graph = step_batch(s)
         g = build_graph(models[s["model"]], batch)
-        _, _, e_dyn = est.price_ops(g, cuda_graph=graph)
+        _, _, e_dyn, _ = est.price_ops(g, cuda_graph=graph)
         out.append((est.idle_w + p.active_static_w) * s["s"] + e_dyn)
     return np.array(out)
 

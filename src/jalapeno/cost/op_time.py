@@ -67,17 +67,26 @@ def matmul_compute_s(m: int, n: int, k: int, groups: int, peak: float, rates: Ch
                      eff: float) -> float:
     """Compute time with wave quantization: tiles of (tile_m x tile_n) spread over ``cores``.
 
-    Small M uses narrower tiles (as cuBLAS/CUTLASS do), so M is padded to the next of 16/32/64/tile_m.
-    Too few tiles to fill the cores are split along K (split-K / stream-K), down to ``split_k_min``.
+    Small M uses narrower tiles (as cuBLAS/CUTLASS do), so M is padded to the next of 16/32/64. Larger
+    M may use tile_m x tile_n, its transpose or tile_m x tile_m tiles: the library's heuristics pick the
+    shape that fills the cores best (80 tiles of 128x256 leave 40% of 132 SMs idle; 160 of 128x128 do
+    not), and so does the model. Too few tiles to fill the cores are split along K (split-K / stream-K),
+    down to ``split_k_min``.
     """
-    tm = next((t for t in (16, 32, 64) if m <= t), prm.tile_m)
-    tiles = math.ceil(m / tm) * math.ceil(n / prm.tile_n) * groups
-    split = 1
-    if tiles < rates.cores:
-        split = max(1, min(rates.cores // tiles, k // prm.split_k_min))
-    waves = _waves(tiles * split, rates.cores, prm.wave_quantization)
-    per_core = peak * eff / rates.cores
-    return waves * 2.0 * tm * prm.tile_n * (k / split + prm.k_overhead) / per_core
+    small = next((t for t in (16, 32, 64) if m <= t), 0)
+    shapes = ((small, prm.tile_n),) if small else (
+        (prm.tile_m, prm.tile_n), (prm.tile_n, prm.tile_m), (prm.tile_m, prm.tile_m))
+    cores = rates.cores
+    per_core = peak * eff / cores
+    best = math.inf
+    for tm, tn in shapes:
+        tiles = math.ceil(m / tm) * math.ceil(n / tn) * groups
+        split = 1
+        if tiles < cores:
+            split = max(1, min(cores // tiles, k // prm.split_k_min))
+        waves = _waves(tiles * split, cores, prm.wave_quantization)
+        best = min(best, waves * 2.0 * tm * tn * (k / split + prm.k_overhead) / per_core)
+    return best
 
 
 def attention_parts(flops: float, bytes_: float, phase: str, peak: float, rates: ChipRates,

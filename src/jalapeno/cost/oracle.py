@@ -83,18 +83,18 @@ class CostOracle:
         if seqs == 0:
             return StepCost(0.0, 0.0)
         graph_mode = self.cuda_graph_decode and shape.prefill_seqs == 0
-        t, e = self._token_part(shape.tokens, seqs, graph_mode, self._mla_key(shape))
-        ta, ea = self._attention(shape, graph_mode)
-        t += ta + self.est.params.step_overhead_s
-        e += ea
-        return self._finish(t, e)
+        t, e, h = self._token_part(shape.tokens, seqs, graph_mode, self._mla_key(shape))
+        ta, ea, ha = self._attention(shape, graph_mode)
+        return self._finish(t + ta, e + ea, h + ha)
 
     # -- parts ------------------------------------------------------------------------------
     def _mla_key(self, shape: StepShape) -> tuple[int, int]:
         # MLA's absorbed/decompressed projections depend on the decode/prefill split
         return (shape.decode_seqs, shape.prefill_kv_tokens) if self.cfg.mla else (0, 0)
 
-    def _token_part_uncached(self, tokens: int, seqs: int, graph_mode: bool, mla: tuple[int, int]) -> tuple[float, float]:
+    def _token_part_uncached(self, tokens: int, seqs: int, graph_mode: bool,
+                             mla: tuple[int, int]) -> tuple[float, float, float]:
+        """(device seconds, dynamic joules, host launch seconds) of everything but attention."""
         if self._fast is not None and tokens < self.cfg.vocab_size:
             return self._fast.time_energy(tokens, seqs, graph_mode)
         if self.cfg.mla and mla[0]:
@@ -106,19 +106,19 @@ class CostOracle:
             first = tokens - (seqs - 1)
             batch = Batch((Sequence(first, 0),) + (Sequence(1, 0),) * (seqs - 1))
         g = build_graph(self.cfg, batch, self.precision)
-        _, t, e = self.est.price_ops(_without_attention(g), cuda_graph=graph_mode)
+        _, t, e, host = self.est.price_ops(_without_attention(g), cuda_graph=graph_mode)
         comm_s, link_bytes = self.est.comm(g)
-        return t + comm_s, e + link_bytes * self.est.params.pj_per_byte_link * 1e-12
+        return t + comm_s, e + link_bytes * self.est.params.pj_per_byte_link * 1e-12, host
 
-    def _attention(self, shape: StepShape, graph_mode: bool) -> tuple[float, float]:
+    def _attention(self, shape: StepShape, graph_mode: bool) -> tuple[float, float, float]:
         """Attention priced from per-layer-group linear coefficients (flops and bytes are linear in the
-        aggregates), so no operator objects are built in the serving hot loop."""
+        aggregates), so no operator objects are built in the serving hot loop: (device s, J, host s)."""
         if self.est.custom_timer:
             return self._attention_via_timer(shape, graph_mode)
         prm = self.est.params
         window = self.cfg.sliding_window
         nd, ps = shape.decode_seqs, shape.prefill_seqs
-        t = e = 0.0
+        t = e = h = 0.0
         for attn, rep, dec_c, pre_c in self._attn_coeffs:
             sliding = attn == "sliding" and window
             if nd:
@@ -126,27 +126,29 @@ class CostOracle:
                 if sliding:
                     pairs = min(pairs, nd * window)
                 fc, bc = dec_c[0], dec_c[1]
-                t1, e1 = self._lin_time(dec_c, fc[0] * nd + fc[1] * pairs, bc[0] * nd + bc[1] * pairs,
-                                        prm.attn_decode_mem_eff, graph_mode)
+                t1, e1, h1 = self._lin_time(dec_c, fc[0] * nd + fc[1] * pairs, bc[0] * nd + bc[1] * pairs,
+                                            prm.attn_decode_mem_eff, graph_mode)
                 t += rep * t1
                 e += rep * e1
+                h += rep * h1
             if ps:
                 pairs, kv, q = shape.prefill_context, shape.prefill_kv_tokens, shape.prefill_tokens
                 if sliding:
                     pairs = min(pairs, q * window)
                     kv = min(kv, q + ps * window)
                 fc, bc = pre_c[0], pre_c[1]
-                t1, e1 = self._lin_time(pre_c, fc[0] * ps + fc[1] * q + fc[2] * kv + fc[3] * pairs,
-                                        bc[0] * ps + bc[1] * q + bc[2] * kv + bc[3] * pairs,
-                                        prm.stream_eff, graph_mode)
+                t1, e1, h1 = self._lin_time(pre_c, fc[0] * ps + fc[1] * q + fc[2] * kv + fc[3] * pairs,
+                                            bc[0] * ps + bc[1] * q + bc[2] * kv + bc[3] * pairs,
+                                            prm.stream_eff, graph_mode)
                 t += rep * t1
                 e += rep * e1
-        return t, e
+                h += rep * h1
+        return t, e, h
 
-    def _attention_via_timer(self, shape: StepShape, graph_mode: bool) -> tuple[float, float]:
+    def _attention_via_timer(self, shape: StepShape, graph_mode: bool) -> tuple[float, float, float]:
         """Slow path for chips timed by a mapper: build the attention ops and time each."""
         prm, window = self.est.params, self.cfg.sliding_window
-        t = e = 0.0
+        t = e = h = 0.0
         for attn, rep in self._groups:
             cap = window if attn == "sliding" and window else None
             dec = pre = None
@@ -161,22 +163,26 @@ class CostOracle:
             for op in self._b.attention_from_totals(rep, attn, dec, pre, **self._attn_kw):  # type: ignore[arg-type]
                 s = shard(op, self.tp)
                 ot = self.est.timer(s)
-                t1 = ot.time_s
-                t += rep * (t1 + prm.graph_launch_s * ot.kernels if graph_mode
-                            else max(t1, prm.eager_launch_s * ot.kernels))
+                if graph_mode:
+                    t += rep * (ot.time_s + prm.graph_launch_s * ot.kernels)
+                else:
+                    t += rep * ot.time_s
+                    h += rep * prm.eager_launch_s * ot.kernels
                 e += self.tp * rep * (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
-        return t, e
+        return t, e, h
 
     def _lin_time(self, coeffs: tuple, flops: float, bytes_: float, mem_eff: float,
-                  graph_mode: bool) -> tuple[float, float]:
-        """One attention kernel's (time incl. launch, dynamic energy); same formulas as op_time."""
+                  graph_mode: bool) -> tuple[float, float, float]:
+        """One attention kernel's (device time, dynamic energy, host launch time); formulas of op_time."""
         _, _, peak, pj_flop, kernels = coeffs
         prm, rates = self.est.params, self.est.rates
         tc = flops / (peak * prm.attn_prefill_eff)
         tm = bytes_ / (rates.mem_bw * mem_eff)
         t = smooth_max(tc, tm, prm.smooth) + prm.kernel_s * kernels
-        t = t + prm.graph_launch_s * kernels if graph_mode else max(t, prm.eager_launch_s * kernels)
-        return t, self.tp * (flops * pj_flop + bytes_ * prm.pj_per_byte_mem) * 1e-12
+        e = self.tp * (flops * pj_flop + bytes_ * prm.pj_per_byte_mem) * 1e-12
+        if graph_mode:
+            return t + prm.graph_launch_s * kernels, e, 0.0
+        return t, e, prm.eager_launch_s * kernels
 
     def _coefficients(self) -> list:
         """Per (attention kind): per-chip FLOPs and bytes per unit of each aggregate, decode and prefill."""
@@ -199,8 +205,8 @@ class CostOracle:
             pj = self.est.params.pj_flop(s.dtype)
         return tuple(flops), tuple(bytes_), peak, pj
 
-    def _finish(self, t: float, e_dyn: float) -> StepCost:
-        t, energy, _ = self.est.finish(t, e_dyn)
+    def _finish(self, t: float, e_dyn: float, host_s: float = 0.0) -> StepCost:
+        t, energy, _ = self.est.finish(t, e_dyn, host_s)
         return StepCost(t, energy)
 
 

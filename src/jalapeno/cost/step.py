@@ -101,45 +101,65 @@ class Estimator:
         self.idle_w = chip.idle_w.value if chip.idle_w else 0.1 * chip.tdp_w.value
         self.tdp_w = chip.tdp_w.value
 
-    def price_ops(self, graph: Graph, *, cuda_graph: bool = True) -> tuple[list[OpCost], float, float]:
-        """Per-op costs, their summed time and dynamic energy (no communication, no power cap)."""
+    def price_ops(self, graph: Graph, *, cuda_graph: bool = True) -> tuple[list[OpCost], float, float, float]:
+        """Per-op costs, the device's busy time, dynamic energy and the host's launch time (no
+        communication, no power cap).
+
+        Eager kernels are queued asynchronously: the host runs ahead while long kernels execute, so the
+        step lasts max(device busy, host launching) (see ``finish``), not the sum of per-kernel maxima.
+        Under CUDA graphs the host launches once; each replayed kernel adds ``graph_launch_s`` on device.
+        """
         prm, tp = self.params, self.tp
         launch = prm.graph_launch_s if cuda_graph else 0.0
-        costs, t_ops, e_dyn = [], 0.0, 0.0
+        eager = 0.0 if cuda_graph else prm.eager_launch_s
+        costs, t_dev, host, e_dyn = [], 0.0, 0.0, 0.0
         for op in graph.ops:
             s = shard(op, tp)
             ot = self.timer(s)
-            per = ot.time_s + launch * ot.kernels if cuda_graph else max(ot.time_s, prm.eager_launch_s * ot.kernels)
+            per = ot.time_s + launch * ot.kernels
             e = tp * op.repeat * (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
             costs.append(OpCost(op, s, ot, per * op.repeat, e))
-            t_ops += per * op.repeat
+            t_dev += per * op.repeat
+            host += eager * ot.kernels * op.repeat
             e_dyn += e
-        return costs, t_ops, e_dyn
+        return costs, t_dev, e_dyn, host
 
-    def finish(self, t: float, e_dyn: float) -> tuple[float, float, bool]:
+    def finish(self, t: float, e_dyn: float, host_s: float = 0.0) -> tuple[float, float, bool]:
         """Add static power; if the chip would exceed its power limit, lower its clock until it does not.
 
-        DVFS: at clock fraction f the step takes t / f and each action costs f^beta of its full-clock
-        energy (dynamic energy ~ C V^2 with V ~ f: beta = 2), so dynamic power scales as f^(beta + 1).
+        ``t`` is device-busy time, ``host_s`` the host's launch time of eager kernels (it overlaps the
+        device's work; the step lasts the longer of the two) and ``step_overhead_s`` is serial host work
+        between steps. DVFS: at clock fraction f device work takes t / f and each action costs f^beta of
+        its full-clock energy (dynamic energy ~ C V^2 with V ~ f: beta = 2). Only device time stretches:
+        a step waiting on its host draws less power per second and is throttled less.
         """
-        static_w = self.idle_w + self.params.active_static_w
+        prm = self.params
+        static_w = self.idle_w + prm.active_static_w
         per_chip = e_dyn / self.tp
-        capped = static_w + per_chip / t > self.tdp_w
+        span = max(t, host_s)
+        capped = span > 0 and static_w + per_chip / span > self.tdp_w
         if capped:
-            beta = self.params.dvfs_beta
-            f = ((self.tdp_w - static_w) * t / per_chip) ** (1.0 / (beta + 1.0))
-            t, e_dyn = t / f, e_dyn * f**beta
-        return t, self.tp * static_w * t + e_dyn, capped
+            beta, room = prm.dvfs_beta, self.tdp_w - static_w
+            # host-bound at full clock, and still after throttling down to the clock t / host_s at which
+            # the device would become the slower one
+            if host_s > t and static_w + per_chip * (t / host_s) ** beta / host_s <= self.tdp_w:
+                f = (room * host_s / per_chip) ** (1.0 / beta)  # host-bound even after throttling
+            else:
+                f = (room * t / per_chip) ** (1.0 / (beta + 1.0))
+            span, e_dyn = max(t / f, host_s), e_dyn * f**beta
+        span += prm.step_overhead_s
+        return span, self.tp * static_w * span + e_dyn, capped
 
     def step(self, graph: Graph, *, cuda_graph: bool = True) -> StepCost:
         prm, tp = self.params, self.tp
-        costs, t_ops, e_dyn = self.price_ops(graph, cuda_graph=cuda_graph)
+        costs, t_dev, e_dyn, host = self.price_ops(graph, cuda_graph=cuda_graph)
         comm_s, link_bytes = self.comm(graph)
         e_dyn += link_bytes * prm.pj_per_byte_link * 1e-12
-        t, energy, capped = self.finish(t_ops + comm_s + prm.step_overhead_s, e_dyn)
+        t, energy, capped = self.finish(t_dev + comm_s, e_dyn, host)
         flops = sum(tp * c.sharded.flops * c.op.repeat for c in costs)
         mem = sum(tp * c.sharded.bytes * c.op.repeat for c in costs)
-        launch = (prm.graph_launch_s if cuda_graph else 0.0) * sum(o.repeat for o in graph.ops)
+        launch = (prm.graph_launch_s if cuda_graph else prm.eager_launch_s) * sum(c.time.kernels * c.op.repeat
+                                                                                 for c in costs)
         return StepCost(t, energy, tuple(costs), comm_s, launch, capped, tp, graph.batch.new_tokens, flops, mem,
                         link_bytes)
 

@@ -70,12 +70,13 @@ class TokenModel:
         self.n_layers = cfg.num_layers
         self.act_bytes = precision.activations.bytes_per_element
 
-    def time_energy(self, tokens: int, seqs: int, graph_mode: bool) -> tuple[float, float]:
-        """(seconds incl. launches and collectives, dynamic joules) of the token part of a step."""
+    def time_energy(self, tokens: int, seqs: int, graph_mode: bool) -> tuple[float, float, float]:
+        """(device seconds incl. graph launches and collectives, dynamic joules, host launch seconds of
+        eager kernels) of the token part of a step."""
         est = self.est
         prm, rates, tp = est.params, est.rates, est.tp
         launch, eager, ks, p, vec = prm.graph_launch_s, prm.eager_launch_s, prm.kernel_s, prm.smooth, rates.vector_flops
-        t = e = 0.0
+        t = e = host = 0.0
         for tpl in self.templates:
             x = seqs if tpl.per_seq else tokens
             flops = tpl.flops0 + tpl.flops1 * x
@@ -85,9 +86,12 @@ class TokenModel:
             else:
                 tc = flops / vec
             body = smooth_max(tc, bytes_ / tpl.bw, p) + ks * tpl.kernels
-            per = body + launch * tpl.kernels if graph_mode else max(body, eager * tpl.kernels)
-            t += per * tpl.rep
+            if graph_mode:
+                t += (body + launch * tpl.kernels) * tpl.rep
+            else:
+                t += body * tpl.rep
+                host += eager * tpl.kernels * tpl.rep
             e += tp * tpl.rep * (flops * tpl.pj_flop + bytes_ * prm.pj_per_byte_mem) * 1e-12
         comm_t, link = est.comm_for(self.n_layers, tokens, self.cfg.hidden_size, seqs, self.cfg.vocab_size,
                                     self.act_bytes)
-        return t + comm_t, e + link * prm.pj_per_byte_link * 1e-12
+        return t + comm_t, e + link * prm.pj_per_byte_link * 1e-12, host

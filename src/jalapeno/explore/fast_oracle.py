@@ -65,12 +65,12 @@ class FastOracle(CostOracle):
         if seqs == 0:
             return StepCost(0.0, 0.0)
         graph_mode = self.cuda_graph_decode and shape.prefill_seqs == 0
-        t, e = self._tokens(shape.tokens, seqs, graph_mode)
-        ta, ea = self._attention_fast(shape, graph_mode)
-        return self._finish(t + ta + self.est.params.step_overhead_s, e + ea)
+        t, e, h = self._tokens(shape.tokens, seqs, graph_mode)
+        ta, ea, ha = self._attention_fast(shape, graph_mode)
+        return self._finish(t + ta, e + ea, h + ha)
 
     # -- token-proportional work ------------------------------------------------------------------
-    def _tokens(self, tokens: int, seqs: int, graph_mode: bool) -> tuple[float, float]:
+    def _tokens(self, tokens: int, seqs: int, graph_mode: bool) -> tuple[float, float, float]:
         if tokens <= self.exact_tokens:
             return self._token_part(tokens, seqs, graph_mode, (0, 0))  # type: ignore[no-any-return]
         i = bisect.bisect_left(self._grid, tokens)
@@ -78,18 +78,18 @@ class FastOracle(CostOracle):
         if hi == tokens:
             return self._at(hi, tokens, seqs, graph_mode)
         lo = self._grid[i - 1]
-        t0, e0 = self._at(lo, tokens, seqs, graph_mode)
-        t1, e1 = self._at(hi, tokens, seqs, graph_mode)
+        a = self._at(lo, tokens, seqs, graph_mode)
+        b = self._at(hi, tokens, seqs, graph_mode)
         w = (tokens - lo) / (hi - lo)
-        return t0 + w * (t1 - t0), e0 + w * (e1 - e0)
+        return a[0] + w * (b[0] - a[0]), a[1] + w * (b[1] - a[1]), a[2] + w * (b[2] - a[2])
 
-    def _at(self, grid_tokens: int, tokens: int, seqs: int, graph_mode: bool) -> tuple[float, float]:
+    def _at(self, grid_tokens: int, tokens: int, seqs: int, graph_mode: bool) -> tuple[float, float, float]:
         s = seqs if seqs <= 4 else min(grid_tokens, max(1, round(seqs * grid_tokens / tokens)))
         return self._token_part(grid_tokens, min(s, grid_tokens), graph_mode, (0, 0))  # type: ignore[no-any-return]
 
     # -- attention ------------------------------------------------------------------------------
-    def _attention_fast(self, shape: StepShape, graph_mode: bool) -> tuple[float, float]:
-        t = e = 0.0
+    def _attention_fast(self, shape: StepShape, graph_mode: bool) -> tuple[float, float, float]:
+        t = e = h = 0.0
         k = self.attention_per_octave
         if shape.decode_seqs:
             ds = _snap(shape.decode_seqs, k, 16)
@@ -97,8 +97,8 @@ class FastOracle(CostOracle):
             key = ("d", ds, mean, graph_mode)
             rep = StepShape(decode_seqs=ds, decode_context=ds * mean)
             ratio = (shape.decode_context + shape.decode_seqs) / (rep.decode_context + ds)
-            t1, e1 = self._cached(key, rep, graph_mode)
-            t, e = t + t1 * ratio, e + e1 * ratio
+            t1, e1, h1 = self._cached(key, rep, graph_mode)
+            t, e, h = t + t1 * ratio, e + e1 * ratio, h + h1
         if shape.prefill_seqs:
             ps = _snap(shape.prefill_seqs, k, 4)
             pt = max(_snap(shape.prefill_tokens, k, 16), ps)
@@ -106,11 +106,11 @@ class FastOracle(CostOracle):
             pc = min(max(_snap(shape.prefill_context, k, 16), pt), pt * pk)
             rep = StepShape(prefill_seqs=ps, prefill_tokens=pt, prefill_context=pc, prefill_kv_tokens=pk)
             ratio = shape.prefill_context / pc
-            t1, e1 = self._cached(("p", ps, pt, pk, pc, graph_mode), rep, graph_mode)
-            t, e = t + t1 * ratio, e + e1 * ratio
-        return t, e
+            t1, e1, h1 = self._cached(("p", ps, pt, pk, pc, graph_mode), rep, graph_mode)
+            t, e, h = t + t1 * ratio, e + e1 * ratio, h + h1
+        return t, e, h
 
-    def _cached(self, key: tuple[Any, ...], rep: StepShape, graph_mode: bool) -> tuple[float, float]:
+    def _cached(self, key: tuple[Any, ...], rep: StepShape, graph_mode: bool) -> tuple[float, float, float]:
         hit = self._att.get(key)
         if hit is None:
             hit = self._att[key] = self._attention(rep, graph_mode)

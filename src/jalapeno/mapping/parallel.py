@@ -126,7 +126,8 @@ def plan_step(cfg: ModelConfig, chip: ChipSpec, plan: Plan, batch: Batch, precis
     graph = build_graph(cfg, batch, precision)
     stage = stage_graph(graph, plan.pp)
     est = Estimator(chip, params, plan.tp, timer)
-    _, ops_s, _ = est.price_ops(stage, cuda_graph=cuda_graph)
+    _, dev_s, _, host_s = est.price_ops(stage, cuda_graph=cuda_graph)
+    ops_s = max(dev_s, host_s)  # eager launches overlap the device's work
     layers = sum(o.repeat for o in stage.ops if o.name == "attn_norm")
     moe_layers = sum(o.repeat for o in stage.ops if o.kind == "moe")
     ab = precision.activations.bytes_per_element
