@@ -99,3 +99,18 @@ def test_tile_choice_fills_the_cores():
     assert t == pytest.approx(min(wide, square, tall))
     # and never faster than the FLOPs at peak
     assert t >= 2.0 * 512 * 5120 * k / peak
+
+
+def test_unmeasured_fp8_energy_is_derived_from_bf16_and_the_datasheet():
+    """Same power limit at twice the rate: an fp8 FLOP costs bf16's energy x bf16 peak / fp8 peak."""
+    from jalapeno.cost.calibrate import derive_flop_energy
+
+    rates = ChipRates.of(H200)
+    p = derive_flop_energy(CostParams(pj_per_flop={"bf16": 1.5, "fp8": 0.2}), rates, {"bf16"})
+    assert p.pj_per_flop["fp8"] == pytest.approx(1.5 * rates.peak["bf16"] / rates.peak["fp8"])
+    assert p.pj_per_flop["fp8"] == pytest.approx(0.75, rel=0.01)  # H200: fp8 peak = 2 x bf16 peak
+    assert "fp8" in p.meta["pj_per_flop_derived"]
+    kept = derive_flop_energy(CostParams(pj_per_flop={"bf16": 1.5, "fp8": 0.6}), rates, {"bf16", "fp8"})
+    assert kept.pj_per_flop["fp8"] == 0.6  # a measured format is never overwritten
+    assert params_for("h200-sxm").pj_per_flop["fp8"] == pytest.approx(
+        params_for("h200-sxm").pj_per_flop["bf16"] / 2, rel=0.01)

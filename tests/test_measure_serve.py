@@ -16,6 +16,7 @@ torch = pytest.importorskip("torch")
 from jalapeno.cli import main
 from jalapeno.errors import JalapenoError
 from jalapeno.measure.serve_engine import (
+    TIMING_KEYS,
     Engine,
     EngineConfig,
     ReplayClock,
@@ -341,6 +342,7 @@ def test_quick_cpu_run_writes_the_schema(tmp_path: Path) -> None:
                for r in d["requests"])
     kinds = {s["kind"] for s in d["steps"]}
     assert kinds == {"prefill", "decode"}
+    assert all(set(TIMING_KEYS) <= set(s) and s["device_s"] is None for s in d["steps"])  # the breakdown
     assert not (tmp_path / "serve.json.tmp").exists()
 
 

@@ -1,4 +1,5 @@
-"""``jalapeno measure ops|model|all|serve``: time operators and whole-model steps on a real GPU, or replay a trace.
+"""``jalapeno measure ops|model|all|engine|serve``: time operators and whole-model steps on a real GPU, time the
+serving replay's own steps taken apart (``engine``), or replay a trace (``serve``).
 
 Needs the ``measure`` extra (torch, nvidia-ml-py); torch is imported only when a subcommand runs.
 """
@@ -6,6 +7,7 @@ Needs the ``measure`` extra (torch, nvidia-ml-py); torch is imported only when a
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +16,15 @@ import click
 from jalapeno.errors import JalapenoError
 from jalapeno.measure.shapes import DEFAULT_MODELS  # no torch there
 
+ENGINE_MODELS = ("qwen2.5-coder-7b", "llama-3.1-8b")  # a fit model (engine costs are fitted on it) and the
+# serving replay's model (held out: predicted, then checked)
 
-def _options(f: Callable[..., Any]) -> Callable[..., Any]:
+
+def _options(f: Callable[..., Any], models: tuple[str, ...] = DEFAULT_MODELS) -> Callable[..., Any]:
     opts = [
         click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
                      help="JSON file, rewritten after every point."),
-        click.option("--models", default=",".join(DEFAULT_MODELS), show_default=True,
+        click.option("--models", default=",".join(models), show_default=True,
                      help="Comma-separated model names for the model sweep, run in this order."),
         click.option("--budget-s", type=float, default=None,
                      help="Wall budget in seconds: no new point starts after it (default: none)."),
@@ -75,6 +80,18 @@ def model(**kw: Any) -> None:
 def all_(**kw: Any) -> None:
     """Operators, then models: the full calibration sweep."""
     _run("all", **kw)
+
+
+@command.command("engine")
+@partial(_options, models=ENGINE_MODELS)
+def engine(**kw: Any) -> None:
+    """The serving replay's own steps, taken apart: jobs serve-decode and serve-prefill-host (see docs/measure.md).
+
+    serve-decode: the replay's decode CUDA graph back to back vs one engine step at a time (set_positions,
+    replay, accept, sync) vs the step sweep's graph, per (bucket, L). serve-prefill-host: short eager
+    prefills back to back vs after ~50 ms of idle. About 30 s of GPU time a model on an H200.
+    """
+    _run("engine", **kw)
 
 
 @command.command("serve")

@@ -24,15 +24,17 @@ def serve_section(path: Path, chip: object, params: object, resolve_model: objec
     """Markdown comparing the simulator with a real serving replay (jalapeno measure serve)."""
     import time
 
-    from jalapeno.studies.serve_replay import compare, markdown_section, simulate_replay, step_errors
+    from jalapeno.studies.serve_replay import (compare, markdown_section, simulate_replay,
+                                               simulate_with_measured_steps, step_errors)
 
     record = json.loads(path.read_text())
     model = resolve_model(record["model"])  # type: ignore[operator]
     t0 = time.perf_counter()
     res = simulate_replay(record, model, chip, params)  # type: ignore[arg-type]
     wall = time.perf_counter() - t0
+    checked, oracle = simulate_with_measured_steps(record, model, chip, params)  # type: ignore[arg-type]
     return markdown_section(record, compare(record, res), step_errors(record, model, chip, params),  # type: ignore[arg-type]
-                            wall, path.name)
+                            wall, path.name, compare(record, checked), (oracle.hits, oracle.misses))
 
 
 def bundled_measurements(prefix: str, kind: str = "sweep") -> list[Path]:

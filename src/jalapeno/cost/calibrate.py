@@ -167,6 +167,26 @@ ENERGY_PARAMS = [scalar("active_static_w", 0.0, 600.0), keyed("pj_per_flop", "bf
                  scalar("pj_per_byte_mem", 0.0, 500.0)]
 
 
+def derive_flop_energy(p: CostParams, rates: ChipRates, measured: set[str]) -> CostParams:
+    """Energy per FLOP of dtypes no energy run measured, from the measured bf16 figure and the datasheet.
+
+    A GPU runs fp8 at twice its bf16 rate within the same power limit, so at the limit each fp8 FLOP
+    costs about bf16's energy x (bf16 peak / fp8 peak). That is a physical bound from the datasheet, not
+    a fit; ``meta["pj_per_flop_derived"]`` names every dtype set this way so reports can say so.
+    """
+    base = p.pj_per_flop.get("bf16")
+    if base is None or "bf16" not in measured or "bf16" not in rates.peak:
+        return p
+    derived = {d: base * rates.peak["bf16"] / peak for d, peak in rates.peak.items()
+               if d not in measured and peak > rates.peak["bf16"] and d in ("fp8", "int8", "fp4", "int4")}
+    if not derived:
+        return p
+    note = {d: "bf16 energy per FLOP x bf16 peak / this dtype's peak (same power limit); not measured"
+            for d in derived}
+    return replace(p, pj_per_flop={**p.pj_per_flop, **derived},
+                   meta={**p.meta, "pj_per_flop_derived": note})
+
+
 def busy_energy(s: dict[str, Any], idle_w: float) -> tuple[float, float]:
     """(joules, seconds) of the steps alone in a sustained-energy window.
 

@@ -119,6 +119,9 @@ def calibrate_and_validate(chip: ChipSpec, op_sources: list[dict[str, Any]], ste
         p = cal.fit(p, cal.STEP_PARAMS, lambda q: cal.predict_steps(fit_steps, models, chip, q),
                     np.array([s["s"] for s in fit_steps]))
 
+    if fit_energy:  # every energy run is a bf16 model: other formats' energy per FLOP is derived, not fitted
+        p = cal.derive_flop_energy(p, rates, {"bf16"})
+
     for s in steps:
         pred_t = cal.predict_steps([s], models, chip, p)[0]
         size = f"b{s['batch']} ctx {s['context']}" if s["phase"] == "decode" else f"prompt {s['prompt']}"

@@ -10,6 +10,10 @@ Modules:
 - ``ops``: operator sweeps (copy, GEMM, attention, elementwise).
 - ``steps``: whole-model decode (CUDA graph) and prefill (eager) steps with energy.
 - ``runner``: job ordering, the wall budget, and the JSON record written after every point.
+- ``serve_engine``, ``serve_model``, ``serve_replay``: ``measure serve``, a trace slice replayed through a
+  continuous-batching engine (each step row says where its wall time went).
+- ``serve_steps``: ``measure engine``, that engine's decode and prefill steps taken apart (jobs
+  ``serve-decode`` and ``serve-prefill-host``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Run a measurement plan under a wall budget, writing the JSON record after every point.
 
 Order: operators (copy, GEMM, attention, elementwise), then the models in the order given (by default the
-7B and 8B first, then 32B, then 1.5B). Every point is isolated: a failure is recorded and the run goes on;
+7B and 8B first, then 32B, then 1.5B). ``engine`` (not part of ``all``) runs the serving replay's own steps
+taken apart (``serve_steps``: jobs ``serve-decode`` and ``serve-prefill-host``) into an extra ``engine``
+section. Every point is isolated: a failure is recorded and the run goes on;
 once the budget is spent no new point starts (teardown still runs) and the record says what was left.
 """
 
@@ -19,11 +21,14 @@ from typing import Any, Literal
 from jalapeno.measure.device import Nvml, device_info, pick_device, release, require_torch
 from jalapeno.measure.jobs import Ctx, Job, Skip
 from jalapeno.measure.ops import ops_jobs
+from jalapeno.measure.serve_steps import SECTION as ENGINE_SECTION
+from jalapeno.measure.serve_steps import serve_jobs
 from jalapeno.measure.shapes import DEFAULT_MODELS, FULL, QUICK
 from jalapeno.measure.steps import model_jobs
 
-What = Literal["ops", "model", "all"]
-SECTIONS = ("copy", "gemm", "attention", "elementwise", "steps")
+What = Literal["ops", "model", "all", "engine"]
+SECTIONS = ("copy", "gemm", "attention", "elementwise", "steps")  # in every record
+EXTRA_SECTIONS: dict[str, tuple[str, ...]] = {"engine": (ENGINE_SECTION,)}  # only in records of that ``what``
 
 
 def _clean(x: Any) -> Any:
@@ -41,12 +46,13 @@ class Record:
     """The output file's content; ``write`` replaces the file atomically (tmp + os.replace)."""
 
     def __init__(self, out: Path, device: dict[str, Any], torch_version: str, idle_power_w: float | None,
-                 t0: float) -> None:
+                 t0: float, extra_sections: tuple[str, ...] = ()) -> None:
         self.out, self.t0 = out, t0
+        self.sections = (*SECTIONS, *extra_sections)
         self.data: dict[str, Any] = {
             "schema": 1, "measured": datetime.date.today().isoformat(), "device": device,
             "torch": torch_version, "idle_power_W": idle_power_w,
-            **{s: [] for s in SECTIONS}, "skipped": [], "wall_s": 0.0,
+            **{s: [] for s in self.sections}, "skipped": [], "wall_s": 0.0,
         }
 
     def add(self, section: str, rows: list[dict[str, Any]]) -> None:
@@ -99,7 +105,7 @@ def _run_one(job: Job, rec: Record, ctx: Ctx) -> str:
     except Exception as e:  # noqa: BLE001 - one point failing must not end the run
         release(ctx.device)
         if job.error_row is not None:
-            rec.add("steps", [{**job.error_row, "error": _error(e)}])
+            rec.add(job.section or "steps", [{**job.error_row, "error": _error(e)}])
         else:
             rec.skip(job.what, f"error: {_error(e)}")
         return f"ERROR {_error(e)}"
@@ -115,6 +121,9 @@ def plan(what: What, ctx: Ctx, models: Sequence[str]) -> list[Job]:
     if what in ("model", "all"):
         for name in models:
             jobs += model_jobs(name, ctx)
+    if what == "engine":
+        for name in models:
+            jobs += serve_jobs(name, ctx)
     return jobs
 
 
@@ -132,7 +141,7 @@ def run_measure(what: What, out: Path, *, models: Sequence[str] = DEFAULT_MODELS
         ctx.l2_bytes = int((info["l2_mb"] or 64) * 1e6)
     jobs = plan(what, ctx, models)  # resolves every model first: a bad name fails before any work
     idle = nvml.idle_power_w()
-    rec = Record(out, info, torch.__version__, idle, t0)
+    rec = Record(out, info, torch.__version__, idle, t0, EXTRA_SECTIONS.get(what, ()))
     rec.write()
     echo(f"measure {what} on {info['name']} (torch {torch.__version__}, cuda {info['cuda']}, "
          f"driver {info['driver']}), idle {idle if idle is None else round(idle, 1)} W, {len(jobs)} jobs, "
@@ -140,6 +149,6 @@ def run_measure(what: What, out: Path, *, models: Sequence[str] = DEFAULT_MODELS
     with torch.inference_mode():
         run_jobs(jobs, rec, ctx, budget_s, echo)
     rec.write()
-    counts = ", ".join(f"{len(rec.data[s])} {s}" for s in SECTIONS)
+    counts = ", ".join(f"{len(rec.data[s])} {s}" for s in rec.sections)
     echo(f"done in {rec.data['wall_s']:.1f} s: {counts}, {len(rec.data['skipped'])} skipped -> {out}")
     return rec.data

@@ -21,6 +21,28 @@ The replay clock can pause: CUDA-graph capture and checkpoint writes happen betw
 stopped, so they add nothing to any latency. Budget: once ``budget_left()`` reaches 0, no request is
 admitted any more; the running ones drain for at most ``drain_s`` wall seconds; everything not finished
 is listed as incomplete.
+
+Step rows. Every row has ``kind``, ``start_s`` and ``end_s`` (replay clock, around the backend call), the
+queue state at the step's start (``waiting``, ``running``) and, per kind, ``request_id``/``tokens`` (prefill)
+or ``batch``/``bucket``/``L``/``graph``/``compact_s`` (decode). Both kinds also carry where the step's wall
+time went, from ``time.perf_counter`` inside the backend (``backend.timing()``, read after ``end_s`` is taken;
+a backend without it reports zeros and ``device_s: null``). No synchronization is added for them:
+
+- ``host_prep_s``: inputs to the device. Decode: ``set_positions`` (a list to a tensor, then its blocking
+  host-to-device copy). Prefill: the prompt ids made on the CPU and their blocking copy to the device.
+- ``launch_s``: until the work is issued and control is back on the host. Decode: the CUDA-graph replay call
+  (or the eager step's Python forward when no graph runs). Prefill: the eager Python forward, i.e. the host
+  issue time of all its kernels (the GPU may run behind or idle in between).
+- ``accept_s``: issuing the greedy tokens as the next inputs (decode: ``accept``; prefill: argmax into
+  ``tok[slot]``).
+- ``sync_s``: the final synchronize, i.e. how long the host waits for the device after issuing everything.
+- ``device_s``: device time from just before the graph/forward was issued to its end (two CUDA events;
+  null on a CPU). It overlaps the host keys and is not part of their sum: on an idle GPU it includes the
+  launch latency, so ``device_s`` vs the same graph timed back to back (``jalapeno measure engine``) is the
+  cost of issuing one step at a time.
+
+The four host keys are disjoint intervals inside ``[start_s, end_s]``, so their sum is at most the step's wall
+time; the rest is the backend's own Python. ``compact_s`` (decode) stays outside the step, as before.
 """
 
 from __future__ import annotations
@@ -37,6 +59,8 @@ from jalapeno.workload.request import Request
 Action = Literal["prefill", "decode", "wait"]
 BATCH_BUCKETS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
 CONTEXT_BUCKET = 256
+HOST_TIMING_KEYS: tuple[str, ...] = ("host_prep_s", "launch_s", "accept_s", "sync_s")  # disjoint, sum <= wall
+TIMING_KEYS: tuple[str, ...] = (*HOST_TIMING_KEYS, "device_s")  # device_s overlaps them (null on a CPU)
 
 
 def choose(waiting: int, running: int, max_num_seqs: int, admitting: bool = True) -> Action:
@@ -74,6 +98,19 @@ class Backend(Protocol):
     def tokens(self, batch: int) -> list[int]: ...  # next input token of slots [0, batch)
 
     def sync(self) -> None: ...
+
+    # optional: ``timing() -> dict`` with ``TIMING_KEYS`` of the last prefill/decode (see the module docstring)
+
+
+def step_timing(backend: Any) -> dict[str, float | None]:
+    """``TIMING_KEYS`` of the backend's last step: zeros and ``device_s: None`` when it does not report them."""
+    out: dict[str, float | None] = {k: 0.0 for k in HOST_TIMING_KEYS}
+    out["device_s"] = None
+    get = getattr(backend, "timing", None)
+    if get is not None:
+        got = get()
+        out.update({k: got[k] for k in TIMING_KEYS if k in got})
+    return out
 
 
 class ReplayClock:
@@ -209,11 +246,12 @@ class Engine:
         s.prefill_start_s, s.slot = start, slot
         self.b.prefill(slot, s.req.request_id, s.req.prompt_tokens)
         end = self.clock.now()
+        timing = step_timing(self.b)
         s.generated, s.first_token_s, s.last_token_s = 1, end, end
         if self.cfg.keep_tokens:
             s.tokens.append(self.b.tokens(slot + 1)[slot])
         self.steps.append({"kind": "prefill", "start_s": start, "end_s": end, "request_id": s.req.request_id,
-                           "tokens": s.req.prompt_tokens, "waiting": waiting + 1, "running": slot})
+                           "tokens": s.req.prompt_tokens, "waiting": waiting + 1, "running": slot, **timing})
         if s.req.output_tokens <= 1:
             s.finish_s = end
         else:
@@ -229,13 +267,14 @@ class Engine:
         start = self.clock.now()
         graphed = self.b.decode(ctx, bucket, length)
         end = self.clock.now()
+        timing = step_timing(self.b)
         for s in run:
             s.generated, s.last_token_s = s.generated + 1, end
         if self.cfg.keep_tokens:
             for s, t in zip(run, self.b.tokens(len(run)), strict=True):
                 s.tokens.append(t)
         row = {"kind": "decode", "start_s": start, "end_s": end, "batch": len(run), "bucket": bucket,
-               "L": length, "graph": graphed, "waiting": waiting, "running": len(run)}
+               "L": length, "graph": graphed, "waiting": waiting, "running": len(run), **timing}
         row["compact_s"] = self._retire(end)
         self.steps.append(row)
 

@@ -13,6 +13,10 @@ engine keeps its running sequences compacted in slots ``[0, B)``.
   length, so K/V are never copied. Inputs live in static buffers (``tok``, ``pos``), so one CUDA graph per
   ``(bucket, L)`` replays the whole step.
 - ``move(src, dst, length)``: copy one slot's K/V and next token into another (compaction).
+
+``TorchBackend`` times each prefill and decode with ``time.perf_counter`` (and, on CUDA, two reused CUDA
+events around the graph/forward) and reports the breakdown through ``timing()``; the keys are documented in
+``serve_engine``. It adds no synchronization: the one ``synchronize`` per step was already there.
 """
 
 from __future__ import annotations
@@ -81,6 +85,12 @@ class SlotModel:
 
     def prefill(self, slot: int, ids: Any) -> Any:
         """``ids (1, P)``; fills ``[0, P)`` of ``slot``, sets ``tok[slot]``; logits ``(1, vocab)``."""
+        logits = self.prefill_logits(slot, ids)
+        self.first_token(slot, logits)
+        return logits
+
+    def prefill_logits(self, slot: int, ids: Any) -> Any:
+        """The eager forward of ``prefill``: fills ``[0, P)`` of ``slot``; logits ``(1, vocab)``."""
         m = self.m
         m.cache_k = [k[slot:slot + 1] for k in self.k]  # (1, kv_heads, max_len, hd) views
         m.cache_v = [v[slot:slot + 1] for v in self.v]
@@ -89,8 +99,11 @@ class SlotModel:
                 logits = m.prefill(ids.to(m.device))
         finally:
             m.cache_k, m.cache_v = self.k, self.v
-        self.tok[slot] = logits[0].argmax()
         return logits
+
+    def first_token(self, slot: int, logits: Any) -> None:
+        """The greedy token of a prefill's ``logits`` becomes the next input of ``slot``."""
+        self.tok[slot] = logits[0].argmax()
 
     # ---- decode ----
 
@@ -242,14 +255,38 @@ def _sync_quietly(device: Any) -> None:
 
 
 class TorchBackend:
-    """The engine's ``Backend`` on a ``SlotModel``: every call synchronizes before it returns."""
+    """The engine's ``Backend`` on a ``SlotModel``: every call synchronizes before it returns.
 
-    def __init__(self, sm: SlotModel, graphs: DecodeGraphs) -> None:
+    ``timing()`` gives the breakdown of the last prefill or decode (``serve_engine.TIMING_KEYS``): four
+    disjoint ``perf_counter`` intervals and, on CUDA with ``device_timing``, the device time between two
+    CUDA events recorded around the graph/forward (read only when ``timing()`` is called, after the step).
+    """
+
+    def __init__(self, sm: SlotModel, graphs: DecodeGraphs, device_timing: bool = True) -> None:
         self.sm, self.graphs = sm, graphs
+        cuda = sm.m.device.type == "cuda"
+        self._events = (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) \
+            if cuda and device_timing else None
+        self._host = (0.0, 0.0, 0.0, 0.0)
+        self._recorded = False
+
+    def _mark(self, i: int) -> None:
+        if self._events is not None:
+            self._events[i].record()
 
     def prefill(self, slot: int, request_id: int, prompt_tokens: int) -> None:
-        self.sm.prefill(slot, prompt_ids(request_id, prompt_tokens, self.sm.m.cfg.vocab_size))
+        t0 = time.perf_counter()
+        ids = prompt_ids(request_id, prompt_tokens, self.sm.m.cfg.vocab_size).to(self.sm.m.device)
+        t1 = time.perf_counter()
+        self._mark(0)
+        logits = self.sm.prefill_logits(slot, ids)
+        self._mark(1)
+        t2 = time.perf_counter()
+        self.sm.first_token(slot, logits)
+        t3 = time.perf_counter()
         self.sync()
+        t4 = time.perf_counter()
+        self._host, self._recorded = (t1 - t0, t2 - t1, t3 - t2, t4 - t3), True
 
     def prepare(self, ctx: list[int], bucket: int, length: int) -> None:
         """Capture the step's graph if needed: its warm-up runs rewrite the K/V this very step will write
@@ -258,11 +295,28 @@ class TorchBackend:
         self.graphs.ensure(bucket, length)
 
     def decode(self, ctx: list[int], bucket: int, length: int) -> bool:
+        t0 = time.perf_counter()
         self.sm.set_positions(ctx, bucket)
+        t1 = time.perf_counter()
+        self._mark(0)
         graphed = self.graphs.run(bucket, length)
+        self._mark(1)
+        t2 = time.perf_counter()
         self.sm.accept(len(ctx))
+        t3 = time.perf_counter()
         self.sync()
+        t4 = time.perf_counter()
+        self._host, self._recorded = (t1 - t0, t2 - t1, t3 - t2, t4 - t3), True
         return graphed
+
+    def timing(self) -> dict[str, float | None]:
+        """The last step's ``host_prep_s``, ``launch_s``, ``accept_s``, ``sync_s`` and ``device_s``."""
+        prep, launch, accept, sync = self._host
+        device = None
+        if self._events is not None and self._recorded:
+            with contextlib.suppress(Exception):  # an event never reached (a failed step): no device time
+                device = self._events[0].elapsed_time(self._events[1]) / 1e3
+        return {"host_prep_s": prep, "launch_s": launch, "accept_s": accept, "sync_s": sync, "device_s": device}
 
     def move(self, src: int, dst: int, length: int) -> None:
         self.sm.move(src, dst, length)

@@ -23,7 +23,13 @@ import numpy as np
 from jalapeno.errors import JalapenoError
 from jalapeno.measure.device import Nvml, device_info, free_bytes, pick_device, require_torch
 from jalapeno.measure.runner import _clean
-from jalapeno.measure.serve_engine import CONTEXT_BUCKET, Engine, EngineConfig, batch_buckets
+from jalapeno.measure.serve_engine import (
+    CONTEXT_BUCKET,
+    HOST_TIMING_KEYS,
+    Engine,
+    EngineConfig,
+    batch_buckets,
+)
 from jalapeno.measure.shapes import check_supported, resolve, tiny
 from jalapeno.workload import load_trace, slice_trace
 from jalapeno.workload.request import Request
@@ -130,7 +136,23 @@ def summary(data: dict[str, Any]) -> str:
     return (f"{len(reqs)}/{len(data['requests'])} finished, TTFT p50 {np.median(ttft) * 1e3:.1f} ms "
             f"p90 {np.percentile(ttft, 90) * 1e3:.1f} ms, TPOT p50 {np.median(tpot) * 1e3:.2f} ms; "
             f"{kinds.count('prefill')} prefills, {kinds.count('decode')} decodes "
-            f"({data['graph_steps']} graphed, {data['graphs']} graphs, capture {data['capture_s']:.1f} s)")
+            f"({data['graph_steps']} graphed, {data['graphs']} graphs, capture {data['capture_s']:.1f} s)"
+            + "".join(_breakdown(data["steps"], k) for k in ("prefill", "decode")))
+
+
+def _breakdown(steps: list[dict[str, Any]], kind: str) -> str:
+    """``; decode p50 us: wall W, host_prep a, launch b, accept c, sync d, device D`` from the step rows."""
+    rows = [s for s in steps if s["kind"] == kind]
+    if not rows:
+        return ""
+
+    def p50(key: str) -> str:
+        got = [s[key] for s in rows if s.get(key) is not None]
+        return f"{np.median(got) * 1e6:.0f}" if got else "-"
+
+    wall = f"{np.median([s['end_s'] - s['start_s'] for s in rows]) * 1e6:.0f}"
+    parts = ", ".join(f"{k[:-2]} {p50(k)}" for k in (*HOST_TIMING_KEYS, "device_s"))
+    return f"; {kind} p50 us: wall {wall}, {parts}"
 
 
 # ---- the run ----

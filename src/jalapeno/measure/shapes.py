@@ -146,6 +146,13 @@ class Grid:
     warmup: int
     target_s: float  # time spent on timed iterations per point, roughly
     tiny_models: bool
+    # ``jalapeno measure engine`` (measure/serve_steps.py): the serving replay's own kernels and per-step host work
+    serve_bucket: tuple[int, ...] = (1, 4, 16)  # decode rows (batch buckets of the replay)
+    serve_length: tuple[int, ...] = (1024, 4096, 8192)  # padded attention length L of a decode step
+    serve_prompt: tuple[int, ...] = (16, 64, 256)  # short prompts: host-bound eager prefills
+    serve_iters: int = 50  # timed steps per decode mode (after warm-up)
+    serve_prefill_iters: int = 20  # timed prefills per mode
+    serve_idle_s: float = 0.05  # idle before each prefill in the after_sleep / after_spin modes
 
 
 FULL = Grid(
@@ -166,4 +173,6 @@ QUICK = Grid(
     elem_t=(1, 64), elem_hidden=(("rms_norm", 64), ("silu_mul", 64)),
     decode_batch=(1, 4), decode_context=(16, 64), prefill_prompt=(16, 64),
     iters=5, warmup=1, target_s=0.02, tiny_models=True,
+    serve_bucket=(1, 2), serve_length=(64, 128), serve_prompt=(16, 32), serve_iters=4, serve_prefill_iters=3,
+    serve_idle_s=0.002,
 )

@@ -54,6 +54,54 @@ def simulate_replay(record: dict[str, Any], model: ModelConfig, chip: ChipSpec, 
     return res
 
 
+class MeasuredStepOracle:
+    """The replay's own step durations as the simulator's step costs: a check of the scheduling model.
+
+    Decode steps are looked up by their padded shape (bucket, L) and prefills by prompt length, each at
+    the mean measured duration of that shape (compaction after a decode step included); shapes the
+    replay never ran fall back to ``inner``. If the simulator then reproduces the measured TTFT and TPOT,
+    its mirror of the engine's policy is right and any remaining error is the cost of steps alone.
+    """
+
+    def __init__(self, record: dict[str, Any], inner: CostOracle) -> None:
+        self.inner, self.hits, self.misses = inner, 0, 0
+        dec: dict[tuple[int, int], list[float]] = {}
+        pre: dict[int, list[float]] = {}
+        for s in record["steps"]:
+            d = s["end_s"] - s["start_s"]
+            if s["kind"] == "decode":
+                dec.setdefault((s["bucket"], s["L"]), []).append(d + (s.get("compact_s") or 0.0))
+            else:
+                pre.setdefault(s["tokens"], []).append(d)
+        self._decode = {k: float(np.mean(v)) for k, v in dec.items()}
+        self._prefill = {k: float(np.mean(v)) for k, v in pre.items()}
+
+    def __getattr__(self, name: str) -> Any:  # capacity, KV size, idle power: the cost model's
+        return getattr(self.inner, name)
+
+    def step(self, shape: Any) -> Any:
+        cost = self.inner.step(shape)
+        t = None
+        if shape.prefill_seqs == 0 and shape.decode_seqs:
+            rows = shape.decode_seqs
+            t = self._decode.get((rows, shape.decode_context // rows + 1))
+        elif shape.decode_seqs == 0 and shape.prefill_seqs == 1:
+            t = self._prefill.get(shape.prefill_tokens)
+        if t is None:
+            self.misses += 1
+            return cost
+        self.hits += 1
+        return type(cost)(t, cost.energy_j)
+
+
+def simulate_with_measured_steps(record: dict[str, Any], model: ModelConfig, chip: ChipSpec,
+                                 params: CostParams) -> tuple[Any, MeasuredStepOracle]:
+    oracle = MeasuredStepOracle(record, CostOracle(model, chip, params))
+    res = simulate(replay_requests(record), oracle, scheduler=scheduler_of(record),  # type: ignore[arg-type]
+                   max_num_seqs=record["policy"]["max_num_seqs"])
+    return res, oracle
+
+
 def compare(record: dict[str, Any], result: Any) -> list[Comparison]:
     done = [r for r in record["requests"] if r.get("first_token_s") is not None]
     meas = {"ttft_s": np.array([r["ttft_s"] for r in done]),
@@ -91,7 +139,8 @@ def step_errors(record: dict[str, Any], model: ModelConfig, chip: ChipSpec, para
 
 
 def markdown_section(record: dict[str, Any], comparisons: list[Comparison], steps: dict[str, np.ndarray],
-                     sim_wall_s: float, source: str) -> str:
+                     sim_wall_s: float, source: str, scheduling: list[Comparison] | None = None,
+                     scheduling_hits: tuple[int, int] = (0, 0)) -> str:
     from jalapeno.report.markdown import apct, pct, table
 
     pol = record["policy"]
@@ -122,6 +171,48 @@ def markdown_section(record: dict[str, Any], comparisons: list[Comparison], step
               [[k, str(v.size), pct(float(np.median(v))), apct(float(np.median(np.abs(v)))),
                 apct(float(np.percentile(np.abs(v), 90)))] for k, v in steps.items() if v.size], "lrrrr"),
         "",
-        f"Simulating the replay took {sim_wall_s:.2f} s.",
+        *_by_shape(record, steps),
     ]
+    if scheduling:
+        hits, misses = scheduling_hits
+        lines += [
+            "Scheduling check: the same simulation with each step costing its *measured* duration (mean of "
+            f"the replay's steps of that shape; {hits} of {hits + misses} simulated steps found one). If "
+            "this matches, the simulator's mirror of the engine's policy is right and the error above is "
+            "the cost of steps alone:",
+            "",
+            table(["metric", "measured", "simulated, measured step times", "error"],
+                  [[f"{c.metric.replace('_s', '')} {c.quantile}", f"{c.measured * 1e3:.2f} ms",
+                    f"{c.predicted * 1e3:.2f} ms", pct(c.error)] for c in scheduling], "lrrr"),
+            "",
+        ]
+    lines.append(f"Simulating the replay took {sim_wall_s:.2f} s.")
     return "\n".join(lines)
+
+
+def _by_shape(record: dict[str, Any], steps: dict[str, np.ndarray]) -> list[str]:
+    """Step errors by prompt length (prefills) and batch bucket (decodes): where the cost model misses."""
+    from jalapeno.report.markdown import pct, table
+
+    rows = []
+    pre = [s for s in record["steps"] if s["kind"] == "prefill"]
+    dec = [s for s in record["steps"] if s["kind"] == "decode"]
+    if pre and steps.get("prefill") is not None and steps["prefill"].size == len(pre):
+        toks = np.array([s["tokens"] for s in pre])
+        dur = np.array([s["end_s"] - s["start_s"] for s in pre])
+        for lo, hi in ((0, 300), (300, 600), (600, 1200), (1200, 3000), (3000, 1 << 30)):
+            k = (toks >= lo) & (toks < hi)
+            if k.any():
+                label = f"prefill {lo}-{hi - 1} tokens" if hi < 1 << 30 else f"prefill >= {lo} tokens"
+                rows.append([label, str(int(k.sum())), f"{np.median(dur[k]) * 1e3:.2f} ms",
+                             pct(float(np.median(steps["prefill"][k])))])
+    if dec and steps.get("decode") is not None and steps["decode"].size == len(dec):
+        bucket = np.array([s["bucket"] for s in dec])
+        dur = np.array([s["end_s"] - s["start_s"] for s in dec])
+        for b in sorted(set(bucket.tolist())):
+            k = bucket == b
+            rows.append([f"decode, batch bucket {b}", str(int(k.sum())), f"{np.median(dur[k]) * 1e3:.2f} ms",
+                         pct(float(np.median(steps["decode"][k])))])
+    if not rows:
+        return []
+    return ["By shape:", "", table(["steps", "count", "median measured", "median error"], rows, "lrrr"), ""]
