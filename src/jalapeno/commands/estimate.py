@@ -22,6 +22,11 @@ def ops_table(title: str, c: StepCost) -> Table:
                   oc.time.bound, pct(oc.roofline_fraction))
     if c.comm_s:
         t.add_row("all-reduce", "", f"tp={c.chips}", seconds(c.comm_s), pct(c.comm_s / c.time_s), "link", "")
+    for name, v, bound in (("(waiting on eager launches)", c.host_wait_s, "host"),
+                           ("(clock lowered at the power limit)", c.throttle_s, "power"),
+                           ("(host work between steps)", c.overhead_s, "host")):
+        if v > 0:
+            t.add_row(name, "", "", seconds(v), pct(v / c.time_s), bound, "")
     return t
 
 

@@ -37,14 +37,16 @@ class Estimate:
             "params_source": self.params.source,
             "decode_step_s": d.time_s, "decode_tokens_per_s": self.batch / d.time_s, "decode_power_w": d.power_w,
             "decode_joules_per_token": d.energy_j / self.batch, "decode_power_capped": d.power_capped,
-            "decode_ops": [op_row(c) for c in d.ops],
+            "decode_ops": [op_row(c) for c in d.ops], "decode_host_wait_s": d.host_wait_s,
+            "decode_throttle_s": d.throttle_s,
         }
         if self.prefill is not None and self.prompt is not None:
             p = self.prefill
             out.update({"prompt": self.prompt, "cached": self.cached, "prefill_s": p.time_s,
                         "prefill_tokens_per_s": self.prompt / p.time_s, "prefill_power_w": p.power_w,
                         "prefill_joules_per_token": p.energy_j / self.prompt, "prefill_power_capped": p.power_capped,
-                        "prefill_ops": [op_row(c) for c in p.ops]})
+                        "prefill_ops": [op_row(c) for c in p.ops], "prefill_host_wait_s": p.host_wait_s,
+                        "prefill_throttle_s": p.throttle_s})
         return out
 
 

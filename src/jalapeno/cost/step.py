@@ -53,6 +53,9 @@ class StepCost:
     flops: float  # all chips
     mem_bytes: float  # main-memory bytes, all chips
     link_bytes: float
+    host_wait_s: float = 0.0  # device idle waiting on eager launches the host could not hide
+    throttle_s: float = 0.0  # added by lowering the clock to stay within the power limit
+    overhead_s: float = 0.0  # serial host work between steps (step_overhead_s)
 
     @property
     def power_w(self) -> float:
@@ -155,13 +158,16 @@ class Estimator:
         costs, t_dev, e_dyn, host = self.price_ops(graph, cuda_graph=cuda_graph)
         comm_s, link_bytes = self.comm(graph)
         e_dyn += link_bytes * prm.pj_per_byte_link * 1e-12
-        t, energy, capped = self.finish(t_dev + comm_s, e_dyn, host)
+        device = t_dev + comm_s
+        t, energy, capped = self.finish(device, e_dyn, host)
+        span = max(device, host)
         flops = sum(tp * c.sharded.flops * c.op.repeat for c in costs)
         mem = sum(tp * c.sharded.bytes * c.op.repeat for c in costs)
         launch = (prm.graph_launch_s if cuda_graph else prm.eager_launch_s) * sum(c.time.kernels * c.op.repeat
                                                                                  for c in costs)
         return StepCost(t, energy, tuple(costs), comm_s, launch, capped, tp, graph.batch.new_tokens, flops, mem,
-                        link_bytes)
+                        link_bytes, max(0.0, host - device), max(0.0, t - prm.step_overhead_s - span),
+                        prm.step_overhead_s)
 
     def comm(self, graph: Graph) -> tuple[float, float]:
         """Two all-reduces of the hidden state a layer (after attention and after the MLP), one logits gather."""
