@@ -5,7 +5,7 @@
 2. One million synthetic Azure-like requests on 16 replicas: under 3 minutes.
 
 The oracle is a cheap analytic roofline (a Llama-3-8B-like model on an H100-like replica), memoized
-like the real one (a dict lookup keyed by the frozen ``StepShape``, about 1-2 us a call).
+like the real one (a dict lookup keyed by the immutable ``StepShape``, about 1-2 us a call).
 
     python benchmarks/bench_serving.py            # both goals
     python benchmarks/bench_serving.py --requests 100000   # a shorter second goal

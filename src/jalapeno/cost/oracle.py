@@ -8,7 +8,7 @@ the mean context of the step, the one approximation here.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from jalapeno.cost.op_time import smooth_max
@@ -24,6 +24,7 @@ from jalapeno.models.config import ModelConfig
 from jalapeno.serving.oracle import StepCost, StepShape
 
 ACTIVATION_RESERVE = 0.10  # share of memory kept for activations, CUDA graphs and fragmentation
+_NO_SPLIT = (0, 0)  # the token part's decode/prefill split key, for models without MLA
 
 
 def weight_bytes(cfg: ModelConfig, precision: Precision) -> float:
@@ -60,10 +61,12 @@ class CostOracle:
         self._groups = [(attn, len(idx)) for (attn, _), idx in _merge_attn(layer_groups(cfg))]
         self._b = _Builder(cfg, precision, _work(Batch.decode(1, 1)))
         self._attn_kw = self._b.attention_kwargs()
+        self._smooth, self._pj_mem = self.est.params.smooth, self.est.params.pj_per_byte_mem
         self._attn_coeffs = self._coefficients()
         dense = cfg.moe is None and cfg.mla is None and not self.est.custom_timer
         self._fast = TokenModel(cfg, precision, self.est) if dense else None
         self._token_part = lru_cache(maxsize=65536)(self._token_part_uncached)
+        self._mla = bool(cfg.mla)
 
     # -- StepOracle ---------------------------------------------------------------------------
     @property
@@ -79,18 +82,17 @@ class CostOracle:
         return self.est.idle_w * self.tp
 
     def step(self, shape: StepShape) -> StepCost:
-        seqs = shape.decode_seqs + shape.prefill_seqs
-        if seqs == 0:
+        nd, ps = shape.decode_seqs, shape.prefill_seqs
+        if nd + ps == 0:
             return StepCost(0.0, 0.0)
-        graph_mode = self.cuda_graph_decode and shape.prefill_seqs == 0
-        t, e, h = self._token_part(shape.tokens, seqs, graph_mode, self._mla_key(shape))
+        graph_mode = self.cuda_graph_decode and ps == 0
+        # MLA's absorbed/decompressed projections depend on the decode/prefill split
+        mla = (nd, shape.prefill_kv_tokens) if self._mla else _NO_SPLIT
+        t, e, h = self._token_part(nd + shape.prefill_tokens, nd + ps, graph_mode, mla)
         ta, ea, ha = self._attention(shape, graph_mode)
         return self._finish(t + ta, e + ea, h + ha)
 
     # -- parts ------------------------------------------------------------------------------
-    def _mla_key(self, shape: StepShape) -> tuple[int, int]:
-        # MLA's absorbed/decompressed projections depend on the decode/prefill split
-        return (shape.decode_seqs, shape.prefill_kv_tokens) if self.cfg.mla else (0, 0)
 
     def _token_part_uncached(self, tokens: int, seqs: int, graph_mode: bool,
                              mla: tuple[int, int]) -> tuple[float, float, float]:
@@ -115,31 +117,27 @@ class CostOracle:
         aggregates), so no operator objects are built in the serving hot loop: (device s, J, host s)."""
         if self.est.custom_timer:
             return self._attention_via_timer(shape, graph_mode)
-        prm = self.est.params
-        window = self.cfg.sliding_window
         nd, ps = shape.decode_seqs, shape.prefill_seqs
         t = e = h = 0.0
-        for attn, rep, dec_c, pre_c in self._attn_coeffs:
-            sliding = attn == "sliding" and window
+        for window, rep, dec, pre in self._attn_coeffs:
             if nd:
                 pairs = shape.decode_context + nd
-                if sliding:
+                if window:
                     pairs = min(pairs, nd * window)
-                fc, bc = dec_c[0], dec_c[1]
-                t1, e1, h1 = self._lin_time(dec_c, fc[0] * nd + fc[1] * pairs, bc[0] * nd + bc[1] * pairs,
-                                            prm.attn_decode_mem_eff, graph_mode)
+                fc, bc = dec.flops, dec.bytes
+                t1, e1, h1 = self._lin_time(dec, fc[0] * nd + fc[1] * pairs, bc[0] * nd + bc[1] * pairs,
+                                            graph_mode)
                 t += rep * t1
                 e += rep * e1
                 h += rep * h1
             if ps:
                 pairs, kv, q = shape.prefill_context, shape.prefill_kv_tokens, shape.prefill_tokens
-                if sliding:
+                if window:
                     pairs = min(pairs, q * window)
                     kv = min(kv, q + ps * window)
-                fc, bc = pre_c[0], pre_c[1]
-                t1, e1, h1 = self._lin_time(pre_c, fc[0] * ps + fc[1] * q + fc[2] * kv + fc[3] * pairs,
-                                            bc[0] * ps + bc[1] * q + bc[2] * kv + bc[3] * pairs,
-                                            prm.stream_eff, graph_mode)
+                fc, bc = pre.flops, pre.bytes
+                t1, e1, h1 = self._lin_time(pre, fc[0] * ps + fc[1] * q + fc[2] * kv + fc[3] * pairs,
+                                            bc[0] * ps + bc[1] * q + bc[2] * kv + bc[3] * pairs, graph_mode)
                 t += rep * t1
                 e += rep * e1
                 h += rep * h1
@@ -171,29 +169,28 @@ class CostOracle:
                 e += self.tp * rep * (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
         return t, e, h
 
-    def _lin_time(self, coeffs: tuple, flops: float, bytes_: float, mem_eff: float,
+    def _lin_time(self, k: _AttnKernel, flops: float, bytes_: float,
                   graph_mode: bool) -> tuple[float, float, float]:
         """One attention kernel's (device time, dynamic energy, host launch time); formulas of op_time."""
-        _, _, peak, pj_flop, kernels = coeffs
-        prm, rates = self.est.params, self.est.rates
-        tc = flops / (peak * prm.attn_prefill_eff)
-        tm = bytes_ / (rates.mem_bw * mem_eff)
-        t = smooth_max(tc, tm, prm.smooth) + prm.kernel_s * kernels
-        e = self.tp * (flops * pj_flop + bytes_ * prm.pj_per_byte_mem) * 1e-12
+        t = smooth_max(flops / k.compute_rate, bytes_ / k.mem_rate, self._smooth) + k.fixed_s
+        e = self.tp * (flops * k.pj_flop + bytes_ * self._pj_mem) * 1e-12
         if graph_mode:
-            return t + prm.graph_launch_s * kernels, e, 0.0
-        return t, e, prm.eager_launch_s * kernels
+            return t + k.graph_s, e, 0.0
+        return t, e, k.eager_s
 
-    def _coefficients(self) -> list:
-        """Per (attention kind): per-chip FLOPs and bytes per unit of each aggregate, decode and prefill."""
-        out = []
-        for attn, rep in self._groups:
-            dec = self._basis(attn, 2, lambda v: (v, None)) + (self.est.params.kernels("attn_decode"),)
-            pre = self._basis(attn, 4, lambda v: (None, v)) + (self.est.params.kernels("attn_prefill"),)
-            out.append((attn, rep, dec, pre))
-        return out
+    def _coefficients(self) -> list[tuple[int, int, _AttnKernel, _AttnKernel]]:
+        """Per attention kind: its window (0: full attention), layers, and the decode and the prefill
+        kernel, linear in their aggregates."""
+        prm, window = self.est.params, self.cfg.sliding_window
+        return [(window if attn == "sliding" and window else 0, rep,
+                 self._kernel(attn, 2, lambda v: (v, None), "attn_decode", prm.attn_decode_mem_eff),
+                 self._kernel(attn, 4, lambda v: (None, v), "attn_prefill", prm.stream_eff))
+                for attn, rep in self._groups]
 
-    def _basis(self, attn: str, n: int, place) -> tuple:
+    def _kernel(self, attn: str, n: int, place, name: str, mem_eff: float) -> _AttnKernel:
+        """Per-chip FLOPs and bytes per unit of each of the ``n`` aggregates, with op_time's rates and
+        per-kernel costs folded in once (the params are frozen)."""
+        prm, rates = self.est.params, self.est.rates
         flops, bytes_, peak, pj = [], [], 0.0, 0.0
         for i in range(n):
             unit = tuple(1 if j == i else 0 for j in range(n))
@@ -201,13 +198,31 @@ class CostOracle:
             s = shard(op, self.tp)
             flops.append(s.flops)
             bytes_.append(s.bytes)
-            peak = self.est.rates.matrix_peak(s.dtype)
-            pj = self.est.params.pj_flop(s.dtype)
-        return tuple(flops), tuple(bytes_), peak, pj
+            peak = rates.matrix_peak(s.dtype)
+            pj = prm.pj_flop(s.dtype)
+        kernels = prm.kernels(name)
+        return _AttnKernel(tuple(flops), tuple(bytes_), peak * prm.attn_prefill_eff, rates.mem_bw * mem_eff,
+                           pj, prm.kernel_s * kernels, prm.graph_launch_s * kernels,
+                           prm.eager_launch_s * kernels)
 
     def _finish(self, t: float, e_dyn: float, host_s: float = 0.0) -> StepCost:
         t, energy, _ = self.est.finish(t, e_dyn, host_s)
         return StepCost(t, energy)
+
+
+@dataclass(frozen=True, slots=True)
+class _AttnKernel:
+    """One attention kernel of a layer: per-chip FLOPs and bytes per unit of each aggregate, and
+    op_time's attention rates and per-kernel costs, so a step prices it in a few multiplications."""
+
+    flops: tuple[float, ...]
+    bytes: tuple[float, ...]
+    compute_rate: float  # peak * attn_prefill_eff (FLOP/s)
+    mem_rate: float  # mem_bw * the phase's memory efficiency (decode: KV reads; prefill: streaming)
+    pj_flop: float
+    fixed_s: float  # kernel_s * kernels: device overhead
+    graph_s: float  # graph_launch_s * kernels: replay cost under CUDA graphs
+    eager_s: float  # eager_launch_s * kernels: host launch time, eager mode
 
 
 def _merge_attn(groups):

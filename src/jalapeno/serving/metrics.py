@@ -119,8 +119,10 @@ class PowerTrace:
             out.append((t0 + b * w, (step + idle_w_total * length - busy) / length))
         return out
 
-    def peak(self, end: float, idle_w_total: float) -> float:
-        series = self.series(end, idle_w_total)
+    def peak(self, end: float, idle_w_total: float, series: list[tuple[float, float]] | None = None) -> float:
+        """Highest full-window power; ``series`` is ``self.series(end, idle_w_total)`` when already built."""
+        if series is None:
+            series = self.series(end, idle_w_total)
         full = [p for (t, p) in series if t + self.window_s <= end + 1e-12] or [p for _, p in series]
         return max(full) if full else 0.0
 

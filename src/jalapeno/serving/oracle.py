@@ -7,13 +7,12 @@ buckets and memoizes them (``jalapeno.cost.oracle``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True)
-class StepShape:
-    """One step of one replica.
+class StepShape(NamedTuple):
+    """One step of one replica (immutable and hashable; a named tuple because the simulator builds one
+    per step and oracles key memos on it: both cost a fraction of a frozen dataclass's).
 
     decode_seqs: sequences generating one token; decode_context: sum of their cached tokens.
     prefill_seqs: sequences processing a prefill chunk; prefill_tokens: sum of the chunk lengths;
@@ -34,8 +33,9 @@ class StepShape:
         return self.decode_seqs + self.prefill_tokens
 
 
-@dataclass(frozen=True)
-class StepCost:
+class StepCost(NamedTuple):
+    """What a step costs the replica: its duration and the energy of all its chips."""
+
     time_s: float
     energy_j: float
 

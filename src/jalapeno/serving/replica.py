@@ -53,6 +53,7 @@ class Replica:
     __slots__ = (
         "busy",
         "busy_s",
+        "decodes_only",
         "draft_factor",
         "energy_j",
         "gen",
@@ -105,6 +106,7 @@ class Replica:
         self.gen = 0
         self.plan: dict[int, int] = {}
         self.plan_states: list[RequestState] = []
+        self.decodes_only = False  # the plan is one-token decodes only (no prefill, no speculation)
         self.st_start = self.st_stall = self.st_t0 = self.st_dt = self.st_e0 = self.st_de = 0.0
         self.st_m = self.st_kv = 0
         self.st_shape = StepShape()
@@ -150,19 +152,21 @@ class Replica:
         if not tokens:
             self.busy = False
             return events
-        nd = dctx = ps = pt = pc = pk = longest = 0
-        for st, n in zip(plan.states, tokens.values()):
-            c = st.computed
-            if st.generated and st.prompt + st.generated - c == 1:
+        nd = dctx = ps = pt = pc = pk = 0
+        for st in plan.states:  # hot: decodes need no token count (one each), prefills look theirs up
+            c, g = st.computed, st.generated
+            if g and st.prompt + g - c == 1:
                 nd += 1
                 dctx += c
-                longest = max(longest, c)
             else:
+                n = tokens[st.rid]
                 ps += 1
                 pt += n
                 pc += c * n + n * (n + 1) // 2
                 pk += c + n
-        pad = self.pad(nd, longest) if (self.pad is not None and nd and not ps) else None
+        pad: tuple[int, int] | None = None
+        if self.pad is not None and nd and not ps:  # all decodes: padded to the longest context
+            pad = self.pad(nd, max(st.computed for st in plan.states))
         t0, e0, self.st_shape = self._price(*(pad or (nd, dctx)), ps, pt, pc, pk)
         m, dt, de = 1, 0.0, 0.0
         if (ps == 0 and self.max_run > 1 and not plan.admitted and not plan.preempted
@@ -170,6 +174,7 @@ class Replica:
             m, dt, de = self._plan_run(plan.states, nd, dctx, t0, e0)
         self.plan = tokens
         self.plan_states = plan.states
+        self.decodes_only = ps == 0 and not self.spec_tokens
         self.st_start, self.st_stall, self.st_m = now, plan.stall_s, m
         self.st_t0, self.st_dt, self.st_e0, self.st_de = t0, dt, e0, de
         if self.sim.observers:
@@ -205,9 +210,7 @@ class Replica:
         if self.spec_tokens:
             m = min(m, min(steps_to_emit(st.spec_credit, rate, st.output - st.generated) for st in states))
         else:
-            for st in states:
-                left = st.output - st.generated
-                m = min(m, left)
+            m = min(m, min([st.output - st.generated for st in states]))
         if m <= 1:
             return 1, 0.0, 0.0
         m = self._reserve_run(states, m)
@@ -227,26 +230,30 @@ class Replica:
             return m
         return emitted(st.spec_credit, m - 1, self.spec_rate, st.output - st.generated) + self.spec_tokens + 1
 
+    def _extra_blocks(self, states: list[RequestState], m: int) -> list[int]:
+        """Blocks each request needs beyond those it holds to write ``m`` decode steps (<= 0: none)."""
+        bs = self.kv.block_size
+        if not self.spec_tokens:  # one token a step (hot: no per-request call)
+            return [-(-(st.computed + m) // bs) - st.held_blocks for st in states]
+        run_tokens = self._run_tokens
+        return [-(-(st.computed + run_tokens(st, m)) // bs) - st.held_blocks for st in states]
+
     def _reserve_run(self, states: list[RequestState], m: int) -> int:
         """Shorten ``m`` to what the free blocks allow, and take the blocks for all ``m`` steps."""
         kv = self.kv
-        bs, pool = kv.block_size, kv.pool
+        pool = kv.pool
         avail = pool.free_blocks + pool.evictable_blocks
-        run_tokens = self._run_tokens
-
-        def extras(steps: int) -> list[int]:
-            return [-(-(st.computed + run_tokens(st, steps)) // bs) - st.held_blocks for st in states]
-
-        if sum(x for x in extras(m) if x > 0) > avail:
+        extra = self._extra_blocks(states, m)
+        if sum(x for x in extra if x > 0) > avail:
             lo, hi = 1, m  # the first step is already allocated
             while lo < hi:
                 mid = (lo + hi + 1) // 2
-                if sum(x for x in extras(mid) if x > 0) <= avail:
+                if sum(x for x in self._extra_blocks(states, mid) if x > 0) <= avail:
                     lo = mid
                 else:
                     hi = mid - 1
             m = lo
-        extra = extras(m)
+            extra = self._extra_blocks(states, m)
         total = 0
         for st, x in zip(states, extra):
             if x > 0:
@@ -295,7 +302,7 @@ class Replica:
                              self.kv.pool.num_blocks, energy)
             for observe in sim.observers:
                 observe(rec)
-        events = self._apply(now, s)
+        events = self._apply_decodes(now, s) if self.decodes_only else self._apply(now, s)
         more = self._start_step(now)
         if events:
             events.extend(more)
@@ -306,12 +313,15 @@ class Replica:
         """Advance every planned request by the tokens of ``s`` steps; finish or hand off the done ones."""
         kv, rate, spec, bs = self.kv, self.spec_rate, self.spec_tokens, self.kv.block_size
         events: list[Event] = []
-        done = processed = 0
-        for st, n in zip(self.plan_states, self.plan.values()):
+        leaving: list[RequestState] = []  # finished or handed off: they leave ``running``
+        processed = 0
+        for st in self.plan_states:
             c, g = st.computed, st.generated
             if not (g and st.prompt + g - c == 1):
+                n = self.plan[st.rid]
                 processed += n
-                done += self._advance_prefill(st, n, now, events)
+                if self._advance_prefill(st, n, now, events):
+                    leaving.append(st)
                 continue
             if spec:  # decode steps (hot: inline)
                 x = st.spec_credit + s * rate
@@ -326,13 +336,34 @@ class Replica:
             processed += em
             if g + em >= st.output:
                 self._finish(st, now)
-                done += 1
+                leaving.append(st)
             elif st.held_blocks > -(-(c + em) // bs):
                 kv.trim(st)
         self.outstanding -= processed
-        if done:
-            self.running = [st for st in self.running if st.status != FINISHED and st.status != TRANSFER]
+        for st in leaving:  # a C-level scan each: usually one or none leaves a long running list
+            self.running.remove(st)
         return events
+
+    def _apply_decodes(self, now: float, s: int) -> list[Event]:
+        """``_apply`` for the most common plan, one-token decodes only: no per-request classification."""
+        bs = self.kv.block_size
+        leaving: list[RequestState] = []
+        for st in self.plan_states:
+            c = st.computed + s
+            g = st.generated + s
+            st.computed = c
+            st.generated = g
+            st.decode_tokens += s
+            st.last_token_s = now
+            if g >= st.output:
+                self._finish(st, now)
+                leaving.append(st)
+            elif st.held_blocks > -(-c // bs):
+                self.kv.trim(st)
+        self.outstanding -= s * len(self.plan_states)
+        for st in leaving:
+            self.running.remove(st)
+        return []
 
     def _advance_prefill(self, st: RequestState, n: int, now: float, events: list[Event]) -> int:
         """A prefill chunk is done; returns 1 when the request leaves this replica."""

@@ -57,7 +57,7 @@ def build_result(sim: Simulation, wall_s: float) -> SimResult:
         energy_j=energy,
         joules_per_token=PerToken(_ratio(energy, out_tok), _ratio(energy, all_tok)),
         avg_power_w=_ratio(energy, duration) or 0.0,
-        peak_power_w=sim.power.peak(t_end, idle_w) if duration > 0 else 0.0,
+        peak_power_w=sim.power.peak(t_end, idle_w, series) if duration > 0 else 0.0,
         power_window_s=cfg.power_window_s,
         dollars_per_million_tokens=dollars,
         prefix_hit_rate=(hbm_hits + tier_hits) / query if query else 0.0,

@@ -114,6 +114,7 @@ def schedule_running(rep: ReplicaView, plan: StepPlan, budget: int, now: float, 
     """
     n_dec = 1 + rep.spec_tokens
     bs = rep.kv.block_size
+    ahead = n_dec + bs - 1  # (computed + ahead) // bs: blocks after this step's tokens
     tokens, states = plan.tokens, plan.states
     grow: list[RequestState] = []
     prefills: list[RequestState] = []
@@ -122,9 +123,9 @@ def schedule_running(rep: ReplicaView, plan: StepPlan, budget: int, now: float, 
             if st.status != LOADING or st.ready_s > now:
                 continue
             st.status = RUNNING
-        g = st.generated
-        if g and st.prompt + g - st.computed == 1:
-            if (st.computed + n_dec + bs - 1) // bs > st.held_blocks:
+        g, c = st.generated, st.computed
+        if g and st.prompt + g - c == 1:
+            if (c + ahead) // bs > st.held_blocks:
                 grow.append(st)
             elif budget >= n_dec:
                 tokens[st.rid] = n_dec
