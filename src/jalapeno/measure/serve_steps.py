@@ -2,7 +2,7 @@
 
 The replay (``jalapeno measure serve``) records only when each step starts and ends. These two jobs run the
 replay's own code (``SlotModel``, ``DecodeGraphs``, ``TorchBackend``, in its timing mode: padded decode
-attention, prefills on any SDPA backend) on one model (default ``llama-3.1-8b``) and time its pieces against
+attention, prefills on any SDPA backend) on each model given (default ``qwen2.5-coder-7b``, a fit model, and ``llama-3.1-8b``, the replay's) and time its pieces against
 the step sweep's, so one GPU run says whether a gap between the replay and the sweep-calibrated cost model is
 kernels or host work. Rows go to the record's ``engine`` section; every row of a job has the same keys
 (``DECODE_KEYS`` / ``PREFILL_KEYS``), null where a mode does not measure one; a mode that fails gives a row
@@ -47,7 +47,7 @@ replay's prefill (``TorchBackend.prefill``, eager, batch 1, slot 0). One row a `
 
 GPU time (H200, Llama-3.1-8B, FULL grid): decode ~1-1.5 s a point x 9 (7 modes: ~6 graph captures,
 ~450 timed steps of 4-10 ms), prefill ~3.5 s a length x 3 (80 prefills, 40 of them after 50 ms idle), plus
-building the model and cache (~30 GB): about 30 s in all, under 60 s.
+building the model and cache (~30 GB): about 30 s a model, about 60 s for the two default models.
 """
 
 from __future__ import annotations
