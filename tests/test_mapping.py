@@ -113,13 +113,13 @@ def test_bandwidth_fraction_by_access_pattern() -> None:
 
     mp = MAPPERS["h100-sxm-arch"]
     t = mp.target
-    assert (t.gemm_eff, t.kv_eff, t.main_eff) == (0.808, 0.955, 0.864)
+    assert (t.gemm_eff, t.kv_eff, t.main_eff) == (0.830, 0.955, 0.864)  # the H200 calibration, rounded
     g = build_graph(resolve_model("llama-3.1-8b"), Batch.decode(64, 8192), Precision.of("bf16"))
     attn, down = (next(o for o in g.ops if o.name == n) for n in ("attn_decode", "down"))
     flat = Mapper(resolve_arch("h100-sxm-arch"))
     flat.target = replace(t, gemm_eff=t.main_eff, kv_eff=t.main_eff)
     # memory-bound: time (less the fixed costs) scales inversely with the achieved bandwidth
-    for op, eff in ((attn, 0.955), (down, 0.808)):
+    for op, eff in ((attn, 0.955), (down, 0.830)):
         fixed = t.fixed_s(mp.map(op).time.kernels) + t.main_latency_s
         assert mp.map(op).time.time_s - fixed == pytest.approx((flat.map(op).time.time_s - fixed) * 0.864 / eff,
                                                                rel=0.02)

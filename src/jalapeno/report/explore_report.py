@@ -225,8 +225,8 @@ LIMITS = (
     ("Jalapeño-1's energies and area come from the technology library (Horowitz ISSCC 2014 scaled by node and V^2, "
      "leakage per mm2, SRAM and PHY areas): estimates, not measurements; the GPUs' come from H200 measurements "
      "(H200, H100) or documented defaults (B200, uncalibrated)."),
-    ("The H200 calibration fitted energy per FLOP for bf16 only; its fp8 value is the cost model's default "
-     "(0.2 pJ/FLOP, 6.8x below the fitted bf16 1.36 pJ/FLOP), which favours the GPUs in this fp8 comparison."),
+    ("The H200 calibration measured energy per FLOP in bf16 only; its fp8 value is derived from it and the "
+     "datasheet (twice the rate within the same power limit: about half the bf16 energy per FLOP), not measured."),
     ("Idle power of a derived chip is leakage only (no DRAM refresh or PHY idle power); a GPU's is measured (H200) "
      "or 10% of TDP."),
     ("The searches and sweeps price steps with FastOracle (interpolated grid, under 1% from the exact oracle on "
