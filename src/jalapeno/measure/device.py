@@ -169,21 +169,44 @@ def time_calls(fn: Callable[[], Any], device: Any, *, warmup: int, iters: int, t
         fn()
     floor = 5 if first < 0.2 else 3
     n = max(min(iters, floor), min(iters, math.ceil(target_s / max(first, 1e-9))))
-    if device.type == "cuda":
-        evs = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(n)]
-        for a, b in evs:
-            a.record()
-            fn()
-            b.record()
-        evs[-1][1].synchronize()
-        times = [a.elapsed_time(b) / 1e3 for a, b in evs]
-    else:
+    times = time_each(fn, device, n)
+    return Timing(float(np.median(times)), float(np.percentile(times, 90)))
+
+
+def time_each(fn: Callable[[], Any], device: Any, n: int) -> list[float]:
+    """Seconds of each of ``n`` calls issued back to back: a CUDA-event pair around each on a GPU (the
+    host runs ahead; each pair times the device), ``perf_counter`` on a CPU."""
+    if device.type != "cuda":
         times = []
         for _ in range(n):
             t0 = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t0)
-    return Timing(float(np.median(times)), float(np.percentile(times, 90)))
+        return times
+    evs = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(n)]
+    for a, b in evs:
+        a.record()
+        fn()
+        b.record()
+    evs[-1][1].synchronize()
+    return [a.elapsed_time(b) / 1e3 for a, b in evs]
+
+
+def capture_graph(body: Callable[[], Any], device: Any, *, warmups: int = 2, pool: Any = None) -> Any:
+    """``body`` captured in a CUDA graph: ``warmups`` runs on a side stream first (allocations and kernel
+    choices settle outside the capture), then one captured run; synchronized before it returns."""
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(warmups):
+            body()
+    torch.cuda.current_stream(device).wait_stream(side)
+    torch.cuda.synchronize(device)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g, pool=pool):
+        body()
+    torch.cuda.synchronize(device)
+    return g
 
 
 def _energy_tick(nvml: Nvml, timeout_s: float = 0.25) -> tuple[float | None, float]:

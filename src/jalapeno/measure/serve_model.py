@@ -25,6 +25,7 @@ import contextlib
 import time
 from typing import Any
 
+from jalapeno.measure.device import capture_graph
 from jalapeno.measure.torch_model import EPS, TorchDecoder, rope
 
 try:
@@ -220,18 +221,8 @@ class DecodeGraphs:
         dev = self.sm.m.device
         if self.pool is None:
             self.pool = torch.cuda.graph_pool_handle()
-        side = torch.cuda.Stream(dev)
-        side.wait_stream(torch.cuda.current_stream(dev))
-        with torch.cuda.stream(side):  # warm-up: rewrites the same K/V, writes only ``out``
-            for _ in range(2):
-                self.sm.decode_step(bucket, length)
-        torch.cuda.current_stream(dev).wait_stream(side)
-        torch.cuda.synchronize(dev)
-        g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g, pool=self.pool):
-            self.sm.decode_step(bucket, length)
-        torch.cuda.synchronize(dev)
-        return g
+        # the warm-up runs rewrite the same K/V and write only ``out``
+        return capture_graph(lambda: self.sm.decode_step(bucket, length), dev, pool=self.pool)
 
     def run(self, bucket: int, length: int) -> bool:
         """One decode step over the static buffers; True when it replayed a graph."""

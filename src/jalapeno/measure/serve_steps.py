@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from jalapeno.measure.device import release, sync
+from jalapeno.measure.device import capture_graph, release, sync, time_each
 from jalapeno.measure.jobs import Ctx, Job, Rows, Skip, fmt_s
 from jalapeno.measure.serve_engine import TIMING_KEYS
 from jalapeno.measure.shapes import activation_bytes, kv_bytes
@@ -126,46 +126,28 @@ def _mode(order: tuple[str, ...], base: dict[str, Any], mode: str, fn: Callable[
 
 
 def _back_to_back(fn: Callable[[], Any], device: Any, warmup: int, iters: int) -> list[float]:
-    """Seconds of each of ``iters`` calls issued back to back (CUDA events; perf_counter on a CPU)."""
+    """Seconds of each of ``iters`` calls issued back to back, after ``warmup`` calls."""
     for _ in range(warmup):
         fn()
     sync(device)
-    if device.type != "cuda":
-        out = []
-        for _ in range(iters):
-            t0 = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - t0)
-        return out
-    evs = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(iters)]
-    for a, b in evs:
-        a.record()
-        fn()
-        b.record()
-    evs[-1][1].synchronize()
-    return [a.elapsed_time(b) / 1e3 for a, b in evs]
+    return time_each(fn, device, iters)
 
 
 def _graphed(body: Callable[[], Any], device: Any) -> tuple[Callable[[], Any], Any]:
-    """``body`` captured in a CUDA graph (warm-up on a side stream), as the sweep's decode; eager on a CPU."""
+    """``body`` captured in a CUDA graph, as the sweep's decode; eager (no graph) on a CPU."""
     if device.type != "cuda":
         return body, None
-    side = torch.cuda.Stream(device)
-    side.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(side):
-        for _ in range(2):
-            body()
-    torch.cuda.current_stream(device).wait_stream(side)
-    torch.cuda.synchronize(device)
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        body()
-    torch.cuda.synchronize(device)
+    g = capture_graph(body, device)
     return g.replay, g
 
 
 def _timed_graph(ctx: Ctx, body: Callable[[], Any]) -> dict[str, Any]:
-    fn, g = _graphed(body, ctx.device)
+    return _timed_replay(ctx, *_graphed(body, ctx.device))
+
+
+def _timed_replay(ctx: Ctx, fn: Callable[[], Any], g: Any) -> dict[str, Any]:
+    """A row's timing of ``fn`` (graph ``g``'s replay, or eager when ``g`` is None), back to back; the
+    graph is released afterwards."""
     try:
         s, p90 = _stats(_back_to_back(fn, ctx.device, ctx.grid.warmup, ctx.grid.serve_iters))
     finally:
@@ -350,14 +332,7 @@ def _sweep_modes(ctx: Ctx, m: Any, b: int, length: int, kn: Any, vn: Any,
 
 def _sweep_graph(ctx: Ctx, m: Any, b: int, length: int) -> dict[str, Any]:
     tokens = torch.randint(0, m.cfg.vocab_size, (b,), device=ctx.device)
-    fn, g = _decode_step(m, tokens, length - 1, ctx.grid.warmup)
-    try:
-        s, p90 = _stats(_back_to_back(fn, ctx.device, ctx.grid.warmup, ctx.grid.serve_iters))
-    finally:
-        if g is not None:
-            g.reset()
-    return {"graph": g is not None, "timer": _timer(ctx.device), "iters": ctx.grid.serve_iters, "s": s,
-            "s_p90": p90}
+    return _timed_replay(ctx, *_decode_step(m, tokens, length - 1, ctx.grid.warmup))
 
 
 def _row_maker(order: tuple[str, ...], base: dict[str, Any], device: Any) -> Callable[..., dict[str, Any]]:

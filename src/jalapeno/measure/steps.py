@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jalapeno.measure.device import free_bytes, release, sustained_energy, time_calls
+from jalapeno.measure.device import capture_graph, free_bytes, release, sustained_energy, time_calls
 from jalapeno.measure.jobs import Ctx, Job, Rows, Skip, fmt_s
 from jalapeno.measure.shapes import (
     activation_bytes,
@@ -86,16 +86,7 @@ def _decode_step(m: TorchDecoder, tokens: Any, pos: int, warmup: int) -> tuple[C
     """A callable that runs one decode step: a CUDA graph replay on a GPU (None graph: eager)."""
     if m.device.type != "cuda":
         return (lambda: m.decode(tokens, pos)), None
-    side = torch.cuda.Stream(m.device)
-    side.wait_stream(torch.cuda.current_stream(m.device))
-    with torch.cuda.stream(side):
-        for _ in range(max(warmup, 2)):
-            m.decode(tokens, pos)
-    torch.cuda.current_stream(m.device).wait_stream(side)
-    torch.cuda.synchronize(m.device)
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        m.decode(tokens, pos)
+    g = capture_graph(lambda: m.decode(tokens, pos), m.device, warmups=max(warmup, 2))
     return g.replay, g
 
 
