@@ -144,9 +144,9 @@ class CostOracle:
         return t, e, h
 
     def _attention_via_timer(self, shape: StepShape, graph_mode: bool) -> tuple[float, float, float]:
-        """Slow path for chips timed by a mapper: build the attention ops and time each."""
-        prm, window = self.est.params, self.cfg.sliding_window
-        t = e = h = 0.0
+        """Slow path for chips timed by a mapper: build the attention ops and price them as a step does."""
+        window = self.cfg.sliding_window
+        ops = []
         for attn, rep in self._groups:
             cap = window if attn == "sliding" and window else None
             dec = pre = None
@@ -158,15 +158,8 @@ class CostOracle:
                 if cap:
                     pairs, kv = min(pairs, shape.prefill_tokens * cap), min(kv, shape.prefill_tokens + shape.prefill_seqs * cap)
                 pre = (shape.prefill_seqs, shape.prefill_tokens, kv, pairs)
-            for op in self._b.attention_from_totals(rep, attn, dec, pre, **self._attn_kw):  # type: ignore[arg-type]
-                s = shard(op, self.tp)
-                ot = self.est.timer(s)
-                if graph_mode:
-                    t += rep * (ot.time_s + prm.graph_launch_s * ot.kernels)
-                else:
-                    t += rep * ot.time_s
-                    h += rep * prm.eager_launch_s * ot.kernels
-                e += self.tp * rep * (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
+            ops += self._b.attention_from_totals(rep, attn, dec, pre, **self._attn_kw)  # type: ignore[arg-type]
+        _, t, e, h = self.est.price_op_list(ops, cuda_graph=graph_mode)  # each op carries its layer count
         return t, e, h
 
     def _lin_time(self, k: _AttnKernel, flops: float, bytes_: float,

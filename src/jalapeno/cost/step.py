@@ -8,7 +8,7 @@ energy per action; if that power exceeds the chip's limit, the step stretches un
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Iterable
 
 from jalapeno.cost.collectives import all_gather_s, all_reduce_s
 from jalapeno.cost.op_time import ChipRates, OpTime, op_time
@@ -105,6 +105,10 @@ class Estimator:
         self.tdp_w = chip.tdp_w.value
 
     def price_ops(self, graph: Graph, *, cuda_graph: bool = True) -> tuple[list[OpCost], float, float, float]:
+        """``price_op_list`` over the graph's ops."""
+        return self.price_op_list(graph.ops, cuda_graph=cuda_graph)
+
+    def price_op_list(self, ops: Iterable[Op], *, cuda_graph: bool = True) -> tuple[list[OpCost], float, float, float]:
         """Per-op costs, the device's busy time, dynamic energy and the host's launch time (no
         communication, no power cap).
 
@@ -116,7 +120,7 @@ class Estimator:
         launch = prm.graph_launch_s if cuda_graph else 0.0
         eager = 0.0 if cuda_graph else prm.eager_launch_s
         costs, t_dev, host, e_dyn = [], 0.0, 0.0, 0.0
-        for op in graph.ops:
+        for op in ops:
             s = shard(op, tp)
             ot = self.timer(s)
             per = ot.time_s + launch * ot.kernels
