@@ -221,9 +221,11 @@ def tco_line(doc: dict[str, Any]) -> str:
                        for r, v in doc["usd_per_mtok_by_rule"].items() if r != rule)
     if t is None:
         return f"no $/Mtok: no manufacturing cost or price for this chip under --price-rule {rule} ({others})"
-    return (f"$/Mtok ({rule} price rule, docs/tco.md): {t['chips']} x ${t['price_usd'] / t['chips']:,.0f} chip + "
-            f"${t['system_usd'] / t['chips']:,.0f} host and network each; {t['board_power_w']:,.0f} W board + "
-            f"{t['host_power_w']:,.0f} W host x PUE = {t['wall_power_w']:,.0f} W at the wall; other rules: {others}")
+    n = t["chips"]
+    return (f"$/Mtok ({rule} price rule, docs/tco.md): {n} x ${t['price_usd'] / n:,.0f} chip + "
+            f"${t['system_usd'] / n:,.0f} host and network each; {t['board_power_w']:,.0f} W board + "
+            f"{t['host_power_w']:,.0f} W host x PUE = {t['wall_power_w']:,.0f} W at the wall; "
+            f"other rules: {others}")
 
 
 @click.command(name="serve", cls=_OneLineErrors)

@@ -87,7 +87,8 @@ def _constant(key: str, d: Mapping[str, Any]) -> Constant:
         raise JalapenoError("a constant needs a number value, range: [lo, hi] and a source", field=key)
     if not r[0] <= v <= r[1]:
         raise JalapenoError(f"range {r} must hold the value {v}", field=f"{key}.range")
-    return Constant(float(v), float(r[0]), float(r[1]), src, bool(d.get("secondary", False)), str(d.get("note", "")))
+    return Constant(float(v), float(r[0]), float(r[1]), src, bool(d.get("secondary", False)),
+                    str(d.get("note", "")))
 
 
 def value(key: str, values: Mapping[str, float] | None = None) -> float:
@@ -205,8 +206,9 @@ class TCO:
         return self._per_mtok(self.energy_usd_per_s, self.tokens_per_s)
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "usd_per_mtok": self.usd_per_mtok, "usd_per_mtok_output": self.usd_per_mtok_output,
-                "usd_per_mtok_capex": self.usd_per_mtok_capex, "usd_per_mtok_energy": self.usd_per_mtok_energy,
+        return {"rule": self.rule, "usd_per_mtok": self.usd_per_mtok,
+                "usd_per_mtok_output": self.usd_per_mtok_output, "usd_per_mtok_capex": self.usd_per_mtok_capex,
+                "usd_per_mtok_energy": self.usd_per_mtok_energy,
                 "chips": self.chips, "price_usd": self.price_usd, "system_usd": self.system_usd,
                 "board_power_w": self.board_power_w, "host_power_w": self.host_power_w,
                 "wall_power_w": self.wall_power_w, "tokens_per_s": self.tokens_per_s,
