@@ -155,3 +155,10 @@ def test_one_fleet_one_usd_per_mtok_in_serve_explore_and_report(capsys: pytest.C
     rows, _ = comparison_rows(study, "t")
     cell = rows[0][COMPARE_HEADER.index("$/Mtok")]
     assert float(cell) == pytest.approx(doc["usd_per_mtok"], rel=5e-3)  # printed to 3 significant digits
+
+
+def test_a_label_has_no_range() -> None:
+    d = chip_to_dict(resolve_chip("h200-sxm"))
+    d["process_node"]["range"] = [1, 2]
+    with pytest.raises(JalapenoError, match=r"process_node.range"):
+        chip_from_dict(d)

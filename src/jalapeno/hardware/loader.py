@@ -244,6 +244,8 @@ class _ChipParser:
         v = fig["value"]
         if not isinstance(v, str | int | float) or isinstance(v, bool) or not str(v).strip():
             raise self.fail(f"{path}.value", f"must be a non-empty label, got {_r(v)}", fig, "value")
+        if "range" in fig:
+            raise self.fail(f"{path}.range", "a label has no range", fig, "range")
         return TextFigure(str(v).strip(), *self._provenance(fig, path))
 
     def _figure_map(self, data: Mapping[Any, Any], key: str, path: str) -> Mapping[Any, Any]:
