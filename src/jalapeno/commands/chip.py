@@ -95,7 +95,7 @@ def show(name_or_path: str, as_json: bool) -> None:
         for k, p in d[key].items():
             b.add_row(k, f"{p['value']:,.3g}" if k == "yield" else f"{p['value']:,.1f}", p["formula"])
         con.print(b)
-    con.print(f"price (cost / (1 - margin)): ${d['price_usd']:,.0f}")
+    con.print(f"price ((cost + NRE / volume) / (1 - margin), docs/tco.md): ${d['price_usd']:,.0f}")
 
 
 @command.command(name="table")

@@ -34,7 +34,7 @@ MEMORY_KINDS = ("hbm", "hbm2", "hbm2e", "hbm3", "hbm3e", "hbm4", "lpddr5", "lpdd
                 "gddr7", "ddr4", "ddr5", "sram", "edram")
 TOPOLOGIES = ("switch", "ring", "torus2d", "torus3d", "mesh", "dragonfly")
 
-FIGURE_KEYS = ("value", "source", "secondary", "note")
+FIGURE_KEYS = ("value", "source", "secondary", "note", "range")
 CHIP_REQUIRED = ("name", "vendor", "kind", "description", "launch_year", "process_node",
                  "matrix_flops", "vector_flops", "memory", "tdp_w")
 CHIP_OPTIONAL = ("idle_w", "interconnect", "die_area_mm2", "transistors", "clock_hz", "cores",
@@ -121,6 +121,8 @@ def _figure_dict(f: Figure | TextFigure) -> dict[str, Any]:
     d: dict[str, Any] = {"value": f.value, "source": f.source, "secondary": f.secondary}
     if f.note:
         d["note"] = f.note
+    if getattr(f, "range", None) is not None:
+        d["range"] = list(f.range)
     return d
 
 
@@ -222,7 +224,19 @@ class _ChipParser:
             raise self.fail(f"{path}.value", f"must be a whole number, got {value}", fig, "value")
         if key == "launch_year" and not 1950 <= value <= 2100:
             raise self.fail(f"{path}.value", f"must be a year between 1950 and 2100, got {value:g}", fig, "value")
-        return Figure(value, *self._provenance(fig, path))
+        return Figure(value, *self._provenance(fig, path), self.range(fig, path, value))
+
+    def range(self, fig: Mapping[Any, Any], path: str, value: float) -> tuple[float, float] | None:
+        """``range: [lo, hi]``, two finite numbers with lo <= value <= hi (absent: None)."""
+        r = fig.get("range")
+        if r is None:
+            return None
+        ok = isinstance(r, list) and len(r) == 2 and all(
+            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in r)
+        if not ok or not r[0] <= value <= r[1]:
+            raise self.fail(f"{path}.range", f"must be [lo, hi] with lo <= value ({value:g}) <= hi, got {_r(r)}",
+                            fig, "range")
+        return float(r[0]), float(r[1])
 
     def text_figure(self, data: Mapping[Any, Any], key: str, field: str) -> TextFigure:
         path = _join(field, key)
@@ -230,6 +244,8 @@ class _ChipParser:
         v = fig["value"]
         if not isinstance(v, str | int | float) or isinstance(v, bool) or not str(v).strip():
             raise self.fail(f"{path}.value", f"must be a non-empty label, got {_r(v)}", fig, "value")
+        if "range" in fig:
+            raise self.fail(f"{path}.range", "a label has no range", fig, "range")
         return TextFigure(str(v).strip(), *self._provenance(fig, path))
 
     def _figure_map(self, data: Mapping[Any, Any], key: str, path: str) -> Mapping[Any, Any]:

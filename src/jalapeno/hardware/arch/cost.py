@@ -1,4 +1,4 @@
-"""Die cost, chip cost and cost per token.
+"""Die cost and chip cost (the price and TCO rules live in ``hardware.tco``).
 
 Dies per wafer (the standard edge-loss formula, Hennessy & Patterson, *Computer Architecture: A
 Quantitative Approach*, 6th ed., sec. 1.6):  DPW = pi (d/2)^2 / S - pi d / sqrt(2 S)
@@ -21,7 +21,6 @@ from jalapeno.hardware.arch.tech import Technology
 HBM_FOOTPRINT_MM2 = 110.0  # one HBM stack on the interposer (~11 x 10 mm, JEDEC HBM3 package outline)
 INTERPOSER_OVERHEAD = 1.25  # interposer area / (die + stacks): routing and keep-out
 INTERPOSER_REF_MM2 = 2000.0  # the interposer size the package_usd figures are quoted for
-SECONDS_PER_YEAR = 365.25 * 24 * 3600
 
 
 def dies_per_wafer(die_mm2: float, diameter_mm: float = 300.0, edge_mm: float = 0.0, scribe_mm: float = 0.0) -> float:
@@ -100,19 +99,8 @@ def _package(arch: ArchSpec, t: Technology, die_mm2: float) -> Part:
                               f"{INTERPOSER_REF_MM2:g} mm2 of a {inter:.0f} mm2 interposer")
 
 
-def price_usd(arch: ArchSpec, cost_usd: float) -> float:
-    m = arch.gross_margin.value if arch.gross_margin is not None else 0.0
-    return cost_usd / (1 - m) if m < 1 else math.inf
+def price_usd(cost_usd: float) -> float:
+    """The chip's price under the one margin rule every chip is priced by (``hardware.tco``)."""
+    from jalapeno.hardware.tco import margin_price_usd
 
-
-def usd_per_million_tokens(price: float, power_w: float, tokens_per_s: float, t: Technology) -> dict[str, float]:
-    """Chip amortization plus energy, per million tokens, at the library's $/kWh, PUE and lifetime.
-
-    capex/s = price x (1 + system_overhead) / lifetime; energy/s = power x PUE x $/kWh / 3.6e6.
-    """
-    if tokens_per_s <= 0:
-        raise ValueError("tokens_per_s must be > 0")
-    capex_s = price * (1 + t("tco.system_overhead")) / (t("tco.lifetime_years") * SECONDS_PER_YEAR)
-    energy_s = power_w * t("tco.pue") * t("tco.usd_per_kwh") / 3.6e6
-    per = 1e6 / tokens_per_s
-    return {"capex": capex_s * per, "energy": energy_s * per, "total": (capex_s + energy_s) * per}
+    return margin_price_usd(cost_usd)

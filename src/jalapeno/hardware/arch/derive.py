@@ -44,7 +44,7 @@ def sheet(arch: ArchSpec) -> Sheet:
     p = model.power(arch, a["total"].value)
     c = cost.chip_cost(arch)
     return Sheet(arch, model.matrix_flops(arch), model.vector_flops(arch), a, p, c,
-                 cost.price_usd(arch, c["total"].value))
+                 cost.price_usd(c["total"].value))
 
 
 def _fig(p: Part, arch: ArchSpec, note: str = "") -> Figure:
@@ -62,8 +62,12 @@ def derive_chip(arch: ArchSpec) -> ArchChip:
         memory=memory_levels(arch), tdp_w=f(s.power["total"], _tdp_note(arch)),
         idle_w=arch.power.idle_w or f(model.idle_w(arch, s.area["total"].value), "Leakage only."),
         interconnect=interconnect(arch), die_area_mm2=f(s.area["total"]), clock_hz=arch.clock_hz,
-        cores=arch.cores.count, price_usd=f(Part(s.price_usd, f"cost ${s.cost['total'].value:,.0f} / (1 - margin)")),
+        cores=arch.cores.count, price_usd=f(Part(s.price_usd, _price_formula(s))),
         source_file=arch.source_file, extra=MappingProxyType(_extra(s)), arch=arch)
+
+
+def _price_formula(s: Sheet) -> str:
+    return f"(cost ${s.cost['total'].value:,.0f} + NRE / volume) / (1 - margin), the rule of hardware/data/tco.yaml"
 
 
 def _tdp_note(arch: ArchSpec) -> str:

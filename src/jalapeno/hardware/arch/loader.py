@@ -41,7 +41,7 @@ from jalapeno.hardware.spec import Figure, TextFigure
 
 TOP_REQUIRED = ("name", "vendor", "kind", "description", "launch_year", "node", "voltage_v", "clock_hz",
                 "cores", "noc", "runtime", "package")
-TOP_OPTIONAL = ("shared_sram", "memory", "links", "power", "gross_margin", "compare_to", "public", "technology")
+TOP_OPTIONAL = ("shared_sram", "memory", "links", "power", "compare_to", "public", "technology")
 CORE_REQUIRED = ("count", "matrix", "vector", "sram")
 CORE_OPTIONAL = ("physical", "register_file_bytes")
 MATRIX_REQUIRED = ("kind", "engines", "rows", "cols", "rates", "dataflows", "accumulator_bytes")
@@ -63,8 +63,7 @@ POWER_OPTIONAL = ("limit_w", "idle_w", "active_static_w", "pj_per_flop", "pj_per
 # Figures that count things (whole numbers) and figures that are fractions in (0, 1].
 WHOLE = frozenset({"count", "physical", "engines", "rows", "cols", "depth", "lanes", "devices", "sites",
                    "bus_bits_per_device", "domain_size", "launch_year", "multicast"})
-FRACTIONS = frozenset({"efficiency", "gemm_efficiency", "kv_read_efficiency", "matrix_issue_efficiency",
-                       "gross_margin"})
+FRACTIONS = frozenset({"efficiency", "gemm_efficiency", "kv_read_efficiency", "matrix_issue_efficiency"})
 
 
 def load_arch(path_or_text: str | Path) -> ArchSpec:
@@ -113,7 +112,6 @@ class _ArchParser(_ChipParser):
         out["node"] = self.node(data)
         for k in ("launch_year", "voltage_v", "clock_hz"):
             out[k] = self.num(data, k, "")
-        out["gross_margin"] = self.opt(data, "gross_margin", "")
         out["cores"] = self.cores(data)
         out["noc"] = self.noc(data)
         out["runtime"] = self.runtime(data)

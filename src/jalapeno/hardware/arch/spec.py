@@ -167,7 +167,6 @@ class ArchSpec:
     memory: Dram | None = None
     links: Links | None = None
     power: Power = field(default_factory=Power)
-    gross_margin: Figure | None = None  # vendor margin on manufacturing cost (price = cost / (1 - m))
     compare_to: str = ""  # a chip preset holding the public figures of this chip
     public: Mapping[str, Figure] = field(default_factory=_empty)  # published figures not in that preset
     technology: Mapping[str, Figure] = field(default_factory=_empty)  # overrides of node constants
