@@ -207,3 +207,25 @@ def test_serve_cli_pp_runs_and_echoes_the_plan(capsys):
     dep = d["deployment"]
     assert (dep["tp"], dep["pp"], dep["chips_per_replica"]) == (1, 2, 2)
     assert d["completed"] == 30
+
+
+# The table of docs/validation-architectures.md (scripts/validate_nongpu.py): each row's error as documented.
+DOCUMENTED_ERRORS = {
+    "groq-llama2-70b-llmperf": 0.111, "groq-llama2-70b-claim": -0.245, "trn2-llama3.3-70b-tpot": -0.548,
+    "trn2-llama3.3-70b-ttft": -0.245, "trn2-llama3.1-405b-tpot": -0.234, "trn2-llama3.1-405b-ttft": -0.236,
+}
+
+
+def test_nongpu_validation_table_stays_at_its_documented_errors():
+    from jalapeno.studies.nongpu import BOUND, table
+
+    rows = {r["key"]: r for r in table()}
+    assert set(rows) == set(DOCUMENTED_ERRORS)
+    for key, err in DOCUMENTED_ERRORS.items():
+        r = rows[key]
+        assert r["error"] == pytest.approx(err, abs=0.005), key
+        assert r["within_bound"] == (abs(err) <= BOUND), key
+    # the issue's goal: Groq and one more system within 25% (Trainium2's 70B decode misses: see the page)
+    assert all(rows[k]["within_bound"] for k in DOCUMENTED_ERRORS if k.startswith("groq"))
+    assert sum(rows[k]["within_bound"] for k in DOCUMENTED_ERRORS if k.startswith("trn2")) == 3
+    assert rows["groq-llama2-70b-llmperf"]["chips"] == 576
