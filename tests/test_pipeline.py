@@ -107,6 +107,7 @@ def test_pipeline_stage_times_sum_to_the_unsplit_work_plus_transfers():
     assert sum(pc.stage_s) == pytest.approx(t_dev + comm_s, rel=1e-9)
     assert pc.latency_s == pytest.approx(t_dev + comm_s + 3 * x + ovh, rel=1e-9)
     assert pc.link_bytes == pytest.approx(comm_bytes + 3 * hidden * est.tp, rel=1e-9)
+    assert pc.collective_s == pytest.approx(comm_s, rel=1e-9) and pc.power_capped is False
     busy = pc.busy_energy_j
     dyn = e_dyn + comm_bytes * prm.pj_per_byte_link * 1e-12
     assert busy == pytest.approx(dyn + static * (t_dev + comm_s), rel=1e-9)

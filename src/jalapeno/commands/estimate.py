@@ -14,7 +14,7 @@ from jalapeno.graph.precision import Precision
 from jalapeno.report.fmt import pct, seconds, si
 
 
-def ops_table(title: str, c: StepCost) -> Table:
+def ops_table(title: str, c: StepCost, link: str = "all-reduce") -> Table:
     t = Table(title=title)
     for col in ("op", "layers", "shape", "time", "share", "bound", "roofline"):
         t.add_column(col, justify="left" if col in ("op", "layers", "shape", "bound") else "right")
@@ -22,7 +22,8 @@ def ops_table(title: str, c: StepCost) -> Table:
         t.add_row(oc.op.name, oc.op.layers, oc.op.shape, seconds(oc.total_s), pct(oc.total_s / c.time_s),
                   oc.time.bound, pct(oc.roofline_fraction))
     if c.comm_s:
-        t.add_row("all-reduce", "", f"tp={c.chips}", seconds(c.comm_s), pct(c.comm_s / c.time_s), "link", "")
+        t.add_row(link, "", f"tp={c.chips}" if link == "all-reduce" else "", seconds(c.comm_s),
+                  pct(c.comm_s / c.time_s), "link", "")
     for name, v, bound in (("(waiting on eager launches)", c.host_wait_s, "host"),
                            ("(clock lowered at the power limit)", c.throttle_s, "power"),
                            ("(host work between steps)", c.overhead_s, "host")):
@@ -54,9 +55,10 @@ def print_estimate(e: Estimate) -> None:
             con.print(f"{phase} pipeline: {pc.micro_batches} micro-batches, latency {seconds(pc.latency_s)} (stages + "
                       f"transfers), slowest stage {seconds(pc.slowest_s)}, transfer {seconds(pc.transfer_s)}; "
                       f"per-operator rows are one micro-batch over all stages")
-    con.print(ops_table("decode step by operator", d))
+    link = "all-reduce" if e.pp == 1 else "all-reduces + stage transfers"
+    con.print(ops_table("decode step by operator", d, link))
     if e.prefill is not None:
-        con.print(ops_table("prefill by operator", e.prefill))
+        con.print(ops_table("prefill by operator", e.prefill, link))
 
 
 @click.command(name="estimate")

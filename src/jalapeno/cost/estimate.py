@@ -141,6 +141,6 @@ def _step_of(pc: PipelineCost, span_s: float, costs: list, g, par: Parallel, tok
     m = pc.micro_batches
     flops = sum(par.tp * c.sharded.flops * c.op.repeat for c in costs)
     mem = sum(par.tp * c.sharded.bytes * c.op.repeat for c in costs)
-    hidden_link = (len(pc.stage_s) - 1) * pc.transfer_s
-    return StepCost(span_s, pc.energy_over(span_s), tuple(costs), hidden_link, 0.0, pc.power_capped, par.chips,
+    link_s = pc.collective_s + (len(pc.stage_s) - 1) * pc.transfer_s  # one micro-batch's pass
+    return StepCost(span_s, pc.energy_over(span_s), tuple(costs), link_s, 0.0, pc.power_capped, par.chips,
                     tokens, m * flops, m * mem, m * pc.link_bytes, overhead_s=pc.overhead_s)

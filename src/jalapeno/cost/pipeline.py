@@ -6,21 +6,21 @@ layer ranges (the first ``layers % pp`` stages get one more layer); stage 0 also
 the last stage the final norm and the LM head. Between stages the hidden state of the micro-batch's
 tokens crosses one chip-to-chip link (bytes / link bandwidth + hop latency).
 
-Timing model (closed form, the one DeepSpeed and GPipe describe, and vLLM's "virtual engines" use):
-a step's work is cut into ``m`` equal micro-batches that follow each other through the stages.
+Timing model (closed form) for a step cut into ``m`` equal micro-batches that follow each other
+through the stages:
 
-* ``latency`` = sum of the stage times + (pp - 1) transfers: one micro-batch through every stage
-  (GPipe, Huang et al. 2019; DeepSpeed inference, Aminabadi et al. SC'22, sec. IV: "the latency
-  of a token is the sum of the stage times");
-* ``makespan`` = latency + (m - 1) x slowest stage: ``m`` micro-batches injected back to back, the
-  fill/drain bubble of (pp - 1) stage slots (GPipe's bubble fraction (pp-1)/(m+pp-1)); this is a
-  cold prefill;
+* ``latency`` = sum of the stage times + (pp - 1) transfers: one micro-batch through every stage;
+* ``makespan`` = latency + (m - 1) x slowest stage: ``m`` micro-batches injected back to back, with
+  the fill/drain bubble of GPipe (Huang et al., NeurIPS 2019: bubble fraction (pp-1)/(m+pp-1)); a cold
+  prefill's time to first token;
 * ``interval`` = max(latency, m x slowest stage): the steady-state period in which every micro-batch
-  advances once when the pipeline is kept full by concurrent micro-batches (vLLM runs ``pp``
-  virtual engines, each scheduling its own batch, so the stages stay busy; Sarathi-Serve, Agrawal
-  et al. OSDI'24 sec. 3, notes that unequal micro-batches leave bubbles, which the max keeps).
-  Decode's time per output token is the interval; throughput is the batch over the interval, at
-  best the micro-batch over the slowest stage.
+  advances once when concurrent micro-batches keep the pipeline full. vLLM's engine builds one
+  scheduler per pipeline stage ("virtual engines", ``vllm/engine/llm_engine.py``) so that as many
+  batches as stages are in flight; DeepSpeed-Inference (Aminabadi et al., SC'22) likewise keeps its
+  generation pipeline full with micro-batches; Sarathi-Serve (Agrawal et al., OSDI'24) shows that
+  micro-batches of unequal cost leave bubbles, which the max over stages keeps. Decode's time per
+  output token is the interval; throughput is the batch over the interval, at best the micro-batch
+  over the slowest stage.
 
 Energy: each stage's busy time is priced like a step (static power while busy, dynamic energy, the
 power cap) ``m`` times; the time a stage waits in bubbles draws idle power; transfers pay the link's
@@ -144,6 +144,7 @@ class PipelineCost:
     transfer_energy_j: float  # one micro-batch over all boundaries
     idle_w_per_stage: float  # idle power of one stage's chips (bubbles)
     link_bytes: float = 0.0  # one micro-batch: tensor-parallel collectives plus stage transfers, all chips
+    collective_s: float = 0.0  # one micro-batch: the stages' tensor-parallel collectives, summed
     power_capped: bool = False  # some stage ran at a lowered clock
 
     @property
@@ -187,7 +188,8 @@ def price_pipeline(est, stages: list[Work], comms: list[tuple[float, float]], tr
         capped |= cap
     x_bytes = (len(stages) - 1) * transfer_bytes * est.tp
     link = sum(b for _, b in comms) + x_bytes
-    return PipelineCost(tuple(times), transfer_s, m, ovh, busy, x_bytes * pj_link, est.tp * est.idle_w, link, capped)
+    return PipelineCost(tuple(times), transfer_s, m, ovh, busy, x_bytes * pj_link, est.tp * est.idle_w,
+                        link_bytes=link, power_capped=capped, collective_s=sum(c for c, _ in comms))
 
 
 def split_graph(cfg: ModelConfig, graph: Graph, pp: int) -> tuple[Graph, ...]:
