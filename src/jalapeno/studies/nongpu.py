@@ -83,10 +83,10 @@ class Row:
                 "scenario": self.scenario, "note": self.note}
 
 
-# Groq: 576 LPUs serve Llama-2-70B (8 racks x 9 nodes x 8 chips; Groq staff on Hacker News, item 39435411, and
-# SemiAnalysis, Groq Inference Tokenomics, February 2024: secondary). The plan: tensor parallel inside the
-# fully connected 8-chip node, pipeline across the 72 nodes (Narayanan et al., SC'21: tensor parallel within
-# a server, pipeline across servers). 576 x 230 MB = 133 GB holds 70B parameters only at 8 bits: TruePoint
+# Groq: 576 LPUs serve Llama-2-70B (Hacker News discussion of Groq's launch, item 39435411, February 2024,
+# citing a linked source: secondary; Groq publishes no deployment sheet). The plan, by rule: tensor parallel
+# inside the fully connected 8-chip node (Abts et al., ISCA 2022), pipeline across the 576 / 8 = 72 nodes
+# (Narayanan et al., SC'21: tensor parallel within a server, pipeline across servers). 576 x 230 MB = 133 GB holds 70B parameters only at 8 bits: TruePoint
 # numerics store weights at low precision and run matrix math at full precision (Groq, Inside the LPU,
 # 2025-08-01, https://groq.com/blog/inside-the-lpu-deconstructing-groq-speed): w int8, math and KV 16-bit.
 _GROQ = dict(system="Groq LPU (GroqChip 1)", hardware="groq-lpu-arch", model="llama-2-70b", tp=8, pp=72,
