@@ -197,7 +197,7 @@ def test_estimate_cli_pp_json_and_bad_input(capsys):
     assert d["decode_pipeline"]["micro_batches"] == 2 and len(d["decode_pipeline"]["stage_s"]) == 2
     assert d["decode_step_s"] == pytest.approx(d["decode_pipeline"]["interval_s"])
     assert d["prefill_s"] == pytest.approx(d["prefill_pipeline"]["makespan_s"])
-    for args, field in ((["--pp", "0"], "pp"), (["--pp", "200"], "pp")):
+    for args, field in ((["--pp", "0"], "pp"), (["--pp", "200"], "pp"), (["--pp", "4"], "pp")):
         assert main(["estimate", "-m", L70, "-H", "h100-sxm", "--tp", "4", *args]) == 2
         assert field in capsys.readouterr().err
 

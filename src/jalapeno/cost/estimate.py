@@ -102,6 +102,7 @@ def estimate(model: ModelConfig, chip: ChipSpec, *, batch: int, context: int, pr
     default_prm, timer = setup_for(chip)
     prm = params or default_prm
     est = Estimator(chip, prm, par.tp, timer)
+    par.check(chip, model.num_layers)
     check_fits(model, chip, prec, par.tp, tokens=batch * (context + 1), pp=par.pp)
     if par.pp > 1:
         return _pipelined(model, chip, prm, prec, est, par, batch, context, prompt, cached)
@@ -118,9 +119,6 @@ def _pipelined(model: ModelConfig, chip: ChipSpec, prm: CostParams, prec: Precis
     output token = the pipeline's interval. Prefill: the prompt cut into ``min(pp, prompt)`` chunks of
     ceil(prompt / m) tokens (each priced at the chunks' mean cached context, which gives the exact mean
     attention work), time to first token = the makespan of a cold pipeline."""
-    from jalapeno.cost.pipeline import stage_ranges
-
-    stage_ranges(model.num_layers, par.pp)
     m = micro_batches(par.pp, batch)
     g = build_graph(model, Batch.decode(ceil_div(batch, m), context), prec)
     pc, costs = graph_pipeline(est, model, g, par.pp, m, cuda_graph=True)

@@ -54,6 +54,7 @@ class CostOracle:
         tp = par.tp
         self.cfg, self.chip, self.precision, self.parallel = cfg, chip, precision, par
         self.est = Estimator(chip, params, tp, timer)
+        par.check(chip, cfg.num_layers)
         self.tp = tp
         self.cuda_graph_decode = cuda_graph_decode
         self._kv_bpt = kv_bytes_per_token(cfg, precision)

@@ -33,8 +33,10 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 from jalapeno.cost.collectives import stage_transfer_s
+from jalapeno.cost.step import Estimator, OpCost
 from jalapeno.errors import JalapenoError
 from jalapeno.graph.builder import Graph, group_label, layer_groups
+from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models.config import ModelConfig
 
 Work = tuple[float, float, float]  # (device seconds, dynamic joules, host launch seconds)
@@ -57,6 +59,20 @@ class Parallel:
     @property
     def chips(self) -> int:
         return self.tp * self.pp
+
+    def check(self, chip: ChipSpec, num_layers: int) -> None:
+        """A pipeline needs links, no more stages than layers, and all its chips in one scale-up
+        domain (stage transfers are priced on the chip's own links, not a scale-out network)."""
+        if self.pp == 1:
+            return
+        stage_ranges(num_layers, self.pp)
+        ic = chip.interconnect
+        if ic is None:
+            raise JalapenoError(f"chip {chip.name!r} has no chip-to-chip links; use --pp 1", field="pp")
+        if self.chips > ic.domain_size.value:
+            raise JalapenoError(f"tp x pp = {self.chips} chips exceed the {int(ic.domain_size.value)}-chip scale-up "
+                                f"domain of {chip.name} (transfers over a scale-out network are not modelled); "
+                                f"lower --tp or --pp", field="pp")
 
     def to_json(self) -> dict[str, int]:
         return {"tp": self.tp, "pp": self.pp, "chips": self.chips}
@@ -170,7 +186,7 @@ class PipelineCost:
         return m * (self.busy_energy_j + self.transfer_energy_j) + idle
 
 
-def price_pipeline(est, stages: list[Work], comms: list[tuple[float, float]], transfer_s: float,
+def price_pipeline(est: Estimator, stages: list[Work], comms: list[tuple[float, float]], transfer_s: float,
                    transfer_bytes: float, m: int) -> PipelineCost:
     """Stage times and energies from each stage's (device s, J, host s) and its tensor-parallel
     collectives (s, link bytes); ``est`` (a ``cost.step.Estimator`` of ``tp`` chips) applies static
@@ -211,7 +227,7 @@ def ceil_div(a: int, m: int) -> int:
     return -(-a // m) if a > 0 else 0
 
 
-def transfer(est, hidden_bytes: float) -> float:
+def transfer(est: Estimator, hidden_bytes: float) -> float:
     """Seconds to move one micro-batch's hidden state across a stage boundary (every tensor-parallel
     rank sends its full copy to its counterpart in parallel, as vLLM's send/recv of intermediate
     tensors does)."""
@@ -222,7 +238,8 @@ def transfer(est, hidden_bytes: float) -> float:
                             ic.topology)
 
 
-def graph_pipeline(est, cfg: ModelConfig, graph: Graph, pp: int, m: int, *, cuda_graph: bool) -> tuple[PipelineCost, list]:
+def graph_pipeline(est: Estimator, cfg: ModelConfig, graph: Graph, pp: int, m: int, *,
+                   cuda_graph: bool) -> tuple[PipelineCost, list[OpCost]]:
     """A micro-batch ``graph`` split into ``pp`` stages and priced as a pipeline of ``m`` such
     micro-batches: (pipeline cost, the graph's per-op costs on all stages)."""
     prm = est.params
