@@ -8,7 +8,7 @@ from typing import Any
 from jalapeno.errors import JalapenoError
 from jalapeno.cost.params import CostParams, setup_for
 from jalapeno.cost.pipeline import Parallel, PipelineCost, ceil_div, graph_pipeline, micro_batches
-from jalapeno.cost.step import Estimator, StepCost
+from jalapeno.cost.step import Estimator, OpCost, StepCost
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
 from jalapeno.graph.precision import Precision
@@ -117,25 +117,25 @@ def _pipelined(model: ModelConfig, chip: ChipSpec, prm: CostParams, prec: Precis
                par: Parallel, batch: int, context: int, prompt: int | None, cached: int) -> Estimate:
     """Decode: the batch cut into ``min(pp, batch)`` micro-batches of ceil(batch / m) sequences, time per
     output token = the pipeline's interval. Prefill: the prompt cut into ``min(pp, prompt)`` chunks of
-    ceil(prompt / m) tokens (each priced at the chunks' mean cached context, which gives the exact mean
-    attention work), time to first token = the makespan of a cold pipeline."""
+    ceil(prompt / m) tokens (each priced at the chunks' mean cached context: their mean attention work
+    when m divides the prompt), time to first token = the makespan of a cold pipeline."""
     m = micro_batches(par.pp, batch)
     g = build_graph(model, Batch.decode(ceil_div(batch, m), context), prec)
     pc, costs = graph_pipeline(est, model, g, par.pp, m, cuda_graph=True)
-    dec = _step_of(pc, pc.interval_s, costs, g, par, batch)
+    dec = _step_of(pc, pc.interval_s, costs, par, batch)
     pre = pre_pc = None
     if prompt is not None:
         mp = micro_batches(par.pp, prompt)
         c = ceil_div(prompt, mp)
         gp = build_graph(model, Batch.prefill(c, cached + (prompt - c) // 2), prec)
         pre_pc, pcosts = graph_pipeline(est, model, gp, par.pp, mp, cuda_graph=False)
-        pre = _step_of(pre_pc, pre_pc.makespan_s, pcosts, gp, par, prompt)
+        pre = _step_of(pre_pc, pre_pc.makespan_s, pcosts, par, prompt)
     return Estimate(model, chip, prm, prec, par.tp, batch, context, dec, prompt, cached, pre, par.pp, pc, pre_pc)
 
 
-def _step_of(pc: PipelineCost, span_s: float, costs: list, g, par: Parallel, tokens: int) -> StepCost:
-    """The whole replica's step as a StepCost: ``span_s`` long, ``m`` micro-batches of ``g`` (per-op
-    rows are one micro-batch over all stages)."""
+def _step_of(pc: PipelineCost, span_s: float, costs: list[OpCost], par: Parallel, tokens: int) -> StepCost:
+    """The whole replica's step as a StepCost: ``span_s`` long, ``m`` micro-batches (per-op rows are
+    one micro-batch over all stages; FLOPs, bytes and link bytes count all m)."""
     m = pc.micro_batches
     flops = sum(par.tp * c.sharded.flops * c.op.repeat for c in costs)
     mem = sum(par.tp * c.sharded.bytes * c.op.repeat for c in costs)
