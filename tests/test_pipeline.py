@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jalapeno.cli import main
 from jalapeno.cost.collectives import stage_transfer_s
@@ -64,6 +66,26 @@ def test_stage_ranges_are_balanced_contiguous_and_reject_more_stages_than_layers
     with pytest.raises(JalapenoError) as e:
         stage_ranges(32, 33)
     assert e.value.field == "pp"
+
+
+@given(st.integers(1, 200).flatmap(lambda n: st.tuples(st.just(n), st.integers(1, n))))
+def test_stage_ranges_cover_every_layer_once_in_order_and_balanced(case):
+    n, pp = case
+    r = stage_ranges(n, pp)
+    assert len(r) == pp and r[0][0] == 0 and r[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(r, r[1:]))
+    sizes = [b - a for a, b in r]
+    assert max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
+
+
+@given(st.lists(st.floats(1e-6, 1e-2), min_size=1, max_size=8), st.floats(0, 1e-4), st.integers(1, 8))
+def test_pipeline_interval_is_bounded_by_latency_and_slowest_stage(stages, x, m):
+    pc = PipelineCost(tuple(stages), x, m, 0.0, 1.0, 0.0, 10.0)
+    assert pc.interval_s >= pc.latency_s - 1e-15 and pc.interval_s >= m * max(stages) - 1e-15
+    assert pc.makespan_s >= pc.interval_s - 1e-15  # latency >= the slowest stage
+    assert pc.makespan_s <= pc.latency_s + m * max(stages)
+    # energy over the interval: never below the busy energy, idle only in bubbles
+    assert pc.energy_over(pc.interval_s) >= m * 1.0
 
 
 def test_stage_counts_put_embedding_first_and_head_last_and_cover_every_layer_once():
