@@ -115,16 +115,17 @@ def poisson_arrivals(tr: Trace, seed: int) -> Trace:
 
 
 def build_oracle(model: ModelConfig, chip: ChipSpec, precision: Precision,
-                 tp: int, engine: str = "fused") -> tuple[CostOracle, CostParams]:
-    """(oracle, cost parameters) for replicas of ``tp`` x ``chip``."""
+                 tp: int, engine: str = "fused", pp: int = 1) -> tuple[CostOracle, CostParams]:
+    """(oracle, cost parameters) for replicas of ``tp`` x ``pp`` x ``chip`` (``pp`` pipeline stages)."""
     from jalapeno.cost.oracle import CostOracle
     from jalapeno.cost.params import setup_for
+    from jalapeno.cost.pipeline import Parallel
 
     params, timer = setup_for(chip, engine)
-    oracle = CostOracle(model, chip, params, tp=tp, precision=precision, timer=timer)
+    oracle = CostOracle(model, chip, params, precision=precision, timer=timer, parallel=Parallel(tp, pp))
     if oracle.kv_capacity_tokens < MIN_KV_TOKENS:
-        raise JalapenoError(f"{model.name} leaves room for {oracle.kv_capacity_tokens} KV tokens on {tp} x "
-                            f"{chip.name}; raise --tp or use a smaller --dtype/--kv-dtype", field="memory")
+        raise JalapenoError(f"{model.name} leaves room for {oracle.kv_capacity_tokens} KV tokens on {tp * pp} x "
+                            f"{chip.name}; raise --tp or --pp, or use a smaller --dtype/--kv-dtype", field="memory")
     return oracle, params
 
 
@@ -133,7 +134,7 @@ def price_fleet(fleet: Fleet, res: SimResult, rule: str) -> dict[str, Any]:
     command uses), plus $/Mtok under each price rule; ``usd_per_mtok`` is None for a chip with no price."""
     from jalapeno.hardware.tco import PRICE_RULES, pools_tco
 
-    pools = [(chip, n * fleet.tp) for chip, n in fleet.pools]
+    pools = [(chip, n * fleet.chips_per_replica) for chip, n in fleet.pools]
     rates = (res.avg_power_w, res.throughput_total_tokens_per_s, res.throughput_tokens_per_s)
     by_rule = {r: pools_tco(pools, *rates, r) for r in PRICE_RULES}
     tco = by_rule[rule]
@@ -236,7 +237,9 @@ def tco_line(doc: dict[str, Any]) -> str:
 @hardware_option
 @click.option("--replicas", "-n", type=int, default=None,
               help="Replicas [1] (with disagg: --prefill-replicas/--decode-replicas).")
-@click.option("--tp", type=int, default=1, show_default=True, help="Tensor-parallel chips per replica.")
+@click.option("--tp", type=int, default=1, show_default=True, help="Tensor-parallel chips per pipeline stage.")
+@click.option("--pp", type=int, default=1, show_default=True,
+              help="Pipeline stages per replica (layers split over them); a replica uses tp x pp chips.")
 @click.option("--scheduler", default="vllm", show_default=True,
               help=f"{', '.join(SCHEDULERS)}: vllm is continuous batching, sarathi chunked prefill, disagg "
               "prefill and decode pools (docs/serving.md).")
@@ -292,7 +295,7 @@ def command(**o: Any) -> None:
 
 
 def _validate(o: dict[str, Any]) -> None:
-    for flag in ("tp", "max_num_seqs", "max_num_batched_tokens", "max_model_len", "limit", "replicas",
+    for flag in ("tp", "pp", "max_num_seqs", "max_num_batched_tokens", "max_model_len", "limit", "replicas",
                  "prefill_replicas", "decode_replicas", "speculative"):
         _check(_flag(flag), o[flag], minimum=1, strict=False)
     _check("--trace-events", o["trace_events"], minimum=10, strict=False)
@@ -335,6 +338,11 @@ class Fleet:
     replicas: int  # all replicas, both pools with disagg
     prefill_replicas: int
     decode_replicas: int
+    pp: int = 1  # pipeline stages per replica
+
+    @property
+    def chips_per_replica(self) -> int:
+        return self.tp * self.pp
 
     @property
     def disagg(self) -> bool:
@@ -360,7 +368,7 @@ def resolve_fleet(o: dict[str, Any]) -> Fleet:
     precision = Precision.of(o["dtype"], o["act_dtype"], o["kv_dtype"])
     n_pre, n_dec = o["prefill_replicas"] or 1, o["decode_replicas"] or 1
     replicas = n_pre + n_dec if o["scheduler"] == "disagg" else (o["replicas"] or 1)
-    return Fleet(model, chip, dchip, precision, o["tp"], o["scheduler"], replicas, n_pre, n_dec)
+    return Fleet(model, chip, dchip, precision, o["tp"], o["scheduler"], replicas, n_pre, n_dec, o.get("pp") or 1)
 
 
 def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | None) -> dict[str, Any]:
@@ -398,7 +406,8 @@ def deployment_echo(o: dict[str, Any], fleet: Fleet, cost_params: str) -> dict[s
     tier = None if o["tier_gb"] is None else {"capacity_gb": o["tier_gb"], "bandwidth_gbps": _tier_gbps(o)}
     return {
         "model": fleet.model.name, "hardware": fleet.chip.name,
-        "decode_hardware": fleet.decode_chip.name if fleet.decode_chip else None, "tp": fleet.tp,
+        "decode_hardware": fleet.decode_chip.name if fleet.decode_chip else None, "tp": fleet.tp, "pp": fleet.pp,
+        "chips_per_replica": fleet.chips_per_replica,
         "replicas": fleet.replicas, "prefill_replicas": fleet.prefill_replicas if fleet.disagg else None,
         "decode_replicas": fleet.decode_replicas if fleet.disagg else None, "scheduler": fleet.scheduler,
         "router": o["router"], "prefix_cache": o["prefix_cache"], "precision": fleet.precision.label,
@@ -426,10 +435,11 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     tr = load_workload(o["trace"], start_s=o["start_s"], duration_s=o["duration_s"], limit=o["limit"],
                        rate=o["rate"], arrivals=o["arrivals"], seed=o["seed"])
     wall.append(time.perf_counter())
-    oracle, params = build_oracle(fleet.model, fleet.chip, fleet.precision, fleet.tp, o["engine"])
+    oracle, params = build_oracle(fleet.model, fleet.chip, fleet.precision, fleet.tp, o["engine"], fleet.pp)
     doracle, dparams = (None, None)
     if fleet.decode_chip is not None:
-        doracle, dparams = build_oracle(fleet.model, fleet.decode_chip, fleet.precision, fleet.tp, o["engine"])
+        doracle, dparams = build_oracle(fleet.model, fleet.decode_chip, fleet.precision, fleet.tp, o["engine"],
+                                        fleet.pp)
     wall.append(time.perf_counter())
     timeline = TimelineRecorder(o["trace_events"]) if o["trace_out"] is not None else None
     with progress(len(tr), "simulating", enabled=not o["as_json"]) as update:

@@ -193,7 +193,8 @@ class Estimator:
         hidden_bytes = tokens * hidden * act_bytes
         logit_bytes = logit_rows * vocab * act_bytes
         t = 2 * n_layers * all_reduce_s(hidden_bytes, self.tp, bw, lat, ic.topology)
-        t += all_gather_s(logit_bytes, self.tp, bw, lat)
+        if logit_rows:  # a pipeline stage without the LM head gathers no logits
+            t += all_gather_s(logit_bytes, self.tp, bw, lat)
         moved = (2 * n_layers * 2.0 * (self.tp - 1) / self.tp * hidden_bytes
                  + (self.tp - 1) / self.tp * logit_bytes) * self.tp
         return t, moved
