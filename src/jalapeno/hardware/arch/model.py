@@ -292,15 +292,15 @@ def static_power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
 def _dynamic(arch: ArchSpec) -> dict[str, Part]:
     """Compute, main memory and links at their peaks at full clock (a sum), plus the clock/control share."""
     t = tech_of(arch)
-    out = {k: Part(p.value, f"{p.formula} [compute peak]", p.whole_chip) for k, p in compute_scenario(arch).items()}
+    out = {k: Part(p.value, f"{p.formula}, compute peak", p.whole_chip) for k, p in compute_scenario(arch).items()}
     # main memory streams while the arrays run; the SRAM levels' full-bandwidth streaming is the arrays'
     # operand feed (``operands``), not a second load
-    out.update({k: Part(p.value, f"{p.formula} [main-memory peak]", p.whole_chip)
+    out.update({k: Part(p.value, f"{p.formula}, main-memory peak", p.whole_chip)
                 for k, p in memory_scenario(arch).items() if k in ("dram", "noc")})
     lb = link_bandwidth(arch)
     if lb is not None:
         e = pj_per_bit(arch)["link"]
-        out["links"] = Part(_w(2 * lb.value, e), f"2 x {lb.value / 1e9:.0f} GB/s x {e:g} pJ/bit [links peak]")
+        out["links"] = Part(_w(2 * lb.value, e), f"2 x {lb.value / 1e9:.0f} GB/s x {e:g} pJ/bit, links peak")
     dyn = sum(p.value for p in out.values() if not p.whole_chip)
     cpf = _control_fraction(arch, t)
     if dyn > 0:
@@ -324,11 +324,11 @@ def power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
     out, static = _dynamic(arch), static_power(arch, die_mm2)
     eff = _vrm_full(arch)
     peak = (sum(p.value for p in out.values()) + sum(p.value for p in static.values())) / eff
-    limit = arch.power.limit_w
+    limit, what = _limit_die_w(arch, die_mm2, out, static, eff)
     formula = "sum of the above (TDP)"
-    if limit is not None and peak > limit.value:
-        out, f = _capped(out, static, limit.value * eff, dvfs_beta(arch))
-        formula += (f": {peak:,.0f} W of peak activity at full clock exceeds the {limit.value:,.0f} W power limit; "
+    if limit is not None and peak * eff > limit:
+        out, f = _capped(out, static, limit, dvfs_beta(arch))
+        formula += (f": {peak:,.0f} W of peak activity at full clock exceeds the {what}; "
                     f"DVFS runs the clock at {f:.2f} of full")
     else:
         out.update(static)
@@ -339,9 +339,31 @@ def power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
     return out
 
 
+_OFF_DIE = ("dram", "dram_background", "dram_active_standby", "board_misc")
+
+
+def _limit_die_w(arch: ArchSpec, die_mm2: float, dyn: dict[str, Part], static: dict[str, Part],
+                 eff: float) -> tuple[float | None, str]:
+    """Die-side power limit: the declared board limit (``power.limit_w``) through the regulators, else, for a
+    chip on paper, the cooling limit (``physical.power_density_w_per_mm2`` x die area, plus what is
+    dissipated off the die): a chip whose full activity would exceed it runs under DVFS, as shipping chips do."""
+    if arch.power.limit_w is not None:
+        return arch.power.limit_w.value * eff, f"{arch.power.limit_w.value:,.0f} W power limit"
+    if arch.power.idle_w is not None:
+        return None, ""
+    t = tech_of(arch)
+    dens = t("physical.power_density_w_per_mm2")
+    off = sum(p.value for k, p in {**dyn, **static}.items() if k in _OFF_DIE)
+    lim = dens * die_mm2 + off
+    return lim, f"cooling limit ({dens:g} W/mm2 x {die_mm2:,.0f} mm2 in the die, {lim / eff:,.0f} W at the board)"
+
+
 def _capped(dynamic: dict[str, Part], static: dict[str, Part], limit: float,
             beta: float) -> tuple[dict[str, Part], float]:
-    """The peak-activity breakdown at the clock fraction ``f`` that holds the die-side power at ``limit``."""
+    """The peak-activity breakdown at the clock fraction ``f`` that holds the die-side power at ``limit``.
+    DRAM device power is held at its peak (off the die, set by the bytes, not by the logic clock)."""
+    static = {**static, **{k: p for k, p in dynamic.items() if k in _OFF_DIE}}
+    dynamic = {k: p for k, p in dynamic.items() if k not in _OFF_DIE}
     dyn = sum(p.value for p in dynamic.values())
     s = sum(p.value for p in static.values())
     f = (max(limit - s, 0.0) / dyn) ** (1.0 / (beta + 1.0)) if dyn > 0 else 0.0
