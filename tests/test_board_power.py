@@ -159,3 +159,20 @@ def test_removing_power_section_uses_generic_board() -> None:
     a = replace(resolve_arch("h100-sxm-arch"), power=Power())
     p = sheet(a).power
     assert "vrm_loss" in p and "leakage_idle" in p
+
+
+def test_explore_marks_a_crowded_design_infeasible(tmp_path: Path) -> None:
+    """Four HBM stacks on an 8-core die: the beachfront does not fit, so explore never serves it."""
+    from test_explore_helpers import write_files
+
+    from jalapeno.explore.evaluate import evaluate_design
+    from jalapeno.explore.space import load_space
+    from jalapeno.explore.workload import resolve_workload
+
+    s, w = write_files(tmp_path)
+    space, work = load_space(str(s)), resolve_workload(str(w))
+    base = {"cores.count": 8, "cores.matrix.rows": 64, "tp": 1, "replicas": 1, "scheduler": "sarathi"}
+    crowded = evaluate_design(space, {**base, "memory.devices": 4}, work)
+    assert not crowded.feasible
+    assert any(r.startswith("physical: beachfront") for r in crowded.reasons), crowded.reasons
+    assert crowded.metrics["die_area_mm2"] < 200
