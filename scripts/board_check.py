@@ -18,7 +18,7 @@ from jalapeno.cost.estimate import estimate
 from jalapeno.cost.params import setup_for
 from jalapeno.graph.precision import Precision
 from jalapeno.hardware import resolve_chip
-from jalapeno.hardware.arch import derive_chip, resolve_arch
+from jalapeno.hardware.arch import ArchChip, derive_chip, resolve_arch
 from jalapeno.hardware.arch.spec import Power
 from jalapeno.models import resolve_model
 
@@ -26,7 +26,7 @@ DECODES = ((1, 2048), (8, 2048), (64, 2048), (16, 8192))
 PREFILLS = (128, 512, 2048)
 
 
-def generic_h100():  # type: ignore[no-untyped-def]
+def generic_h100() -> ArchChip:
     """h100-sxm-arch without its measured power section: every power term from the generic constants."""
     a = resolve_arch("h100-sxm-arch")
     return derive_chip(replace(a, power=Power(), name="h100-generic"))
@@ -36,14 +36,12 @@ def rows() -> list[dict[str, object]]:
     ref, gen = resolve_chip("h100"), generic_h100()
     m, prec = resolve_model("llama-3.1-8b"), Precision.of("bf16")
     out: list[dict[str, object]] = []
-    idle_ref = ref.idle_w.value if ref.idle_w else 0.0
-    h200 = resolve_chip("h200")
+    h200 = resolve_chip("h200")  # the measured idle and busy rise the H100 preset borrows
     ref_idle, ref_static = h200.idle_w.value, h200.idle_w.value + setup_for(h200)[0].active_static_w
     gen_idle = gen.idle_w.value
     gen_static = gen_idle + setup_for(gen)[0].active_static_w
     out.append({"row": "idle (measured on H200)", "calibrated_w": ref_idle, "generic_w": gen_idle})
     out.append({"row": "busy static: idle + active static", "calibrated_w": ref_static, "generic_w": gen_static})
-    del idle_ref
     for b, c in DECODES:
         r = estimate(m, ref, batch=b, context=c, precision=prec).decode
         g = estimate(m, gen, batch=b, context=c, precision=prec).decode

@@ -176,3 +176,15 @@ def test_explore_marks_a_crowded_design_infeasible(tmp_path: Path) -> None:
     assert not crowded.feasible
     assert any(r.startswith("physical: beachfront") for r in crowded.reasons), crowded.reasons
     assert crowded.metrics["die_area_mm2"] < 200
+
+
+def test_energy_realism_range_covers_the_fit_rows() -> None:
+    """The TDP rows (not Hopper) all land below 1 and the library range starts at or below the lowest."""
+    from jalapeno.hardware.arch.boardfit import fits
+
+    rows = fits()
+    assert {f.chip for f in rows} == {"a100-80gb-sxm", "b200", "mi300x", "groq-lpu-arch"}
+    assert all(0.3 < f.realism < 1.0 for f in rows)
+    lo, hi = ranges()["energy_realism"]
+    assert lo <= min(f.realism for f in rows) and hi == pytest.approx(4.4)
+    assert library()["energy_realism"].value == 1.0

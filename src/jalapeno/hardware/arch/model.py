@@ -289,7 +289,7 @@ def static_power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
     return {k: Part(v.value, v.formula) for k, v in terms.items()}
 
 
-def _dynamic(arch: ArchSpec) -> dict[str, Part]:
+def dynamic_peak(arch: ArchSpec) -> dict[str, Part]:
     """Compute, main memory and links at their peaks at full clock (a sum), plus the clock/control share."""
     t = tech_of(arch)
     out = {k: Part(p.value, f"{p.formula}, compute peak", p.whole_chip) for k, p in compute_scenario(arch).items()}
@@ -321,7 +321,7 @@ def power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
     lowers the clock to fraction ``f`` until it fits: dynamic power scales as ``f^(beta + 1)`` (as the cost
     model's ``Estimator.finish``), and TDP is the limit.
     """
-    out, static = _dynamic(arch), static_power(arch, die_mm2)
+    out, static = dynamic_peak(arch), static_power(arch, die_mm2)
     eff = _vrm_full(arch)
     peak = (sum(p.value for p in out.values()) + sum(p.value for p in static.values())) / eff
     limit, what = _limit_die_w(arch, die_mm2, out, static, eff)
@@ -339,7 +339,7 @@ def power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
     return out
 
 
-_OFF_DIE = ("dram", "dram_background", "dram_active_standby", "board_misc")
+OFF_DIE = ("dram", "dram_background", "dram_active_standby", "board_misc")
 
 
 def _limit_die_w(arch: ArchSpec, die_mm2: float, dyn: dict[str, Part], static: dict[str, Part],
@@ -353,7 +353,7 @@ def _limit_die_w(arch: ArchSpec, die_mm2: float, dyn: dict[str, Part], static: d
         return None, ""
     t = tech_of(arch)
     dens = t("physical.power_density_w_per_mm2")
-    off = sum(p.value for k, p in {**dyn, **static}.items() if k in _OFF_DIE)
+    off = sum(p.value for k, p in {**dyn, **static}.items() if k in OFF_DIE)
     lim = dens * die_mm2 + off
     return lim, f"cooling limit ({dens:g} W/mm2 x {die_mm2:,.0f} mm2 in the die, {lim / eff:,.0f} W at the board)"
 
@@ -362,8 +362,8 @@ def _capped(dynamic: dict[str, Part], static: dict[str, Part], limit: float,
             beta: float) -> tuple[dict[str, Part], float]:
     """The peak-activity breakdown at the clock fraction ``f`` that holds the die-side power at ``limit``.
     DRAM device power is held at its peak (off the die, set by the bytes, not by the logic clock)."""
-    static = {**static, **{k: p for k, p in dynamic.items() if k in _OFF_DIE}}
-    dynamic = {k: p for k, p in dynamic.items() if k not in _OFF_DIE}
+    static = {**static, **{k: p for k, p in dynamic.items() if k in OFF_DIE}}
+    dynamic = {k: p for k, p in dynamic.items() if k not in OFF_DIE}
     dyn = sum(p.value for p in dynamic.values())
     s = sum(p.value for p in static.values())
     f = (max(limit - s, 0.0) / dyn) ** (1.0 / (beta + 1.0)) if dyn > 0 else 0.0
@@ -400,7 +400,7 @@ def active_static_w(arch: ArchSpec, die_mm2: float, tdp: dict[str, Part] | None 
         return Part(pw.active_static_w.value, "measured rise above idle while a kernel runs", True)
     if pw.idle_w is not None:
         return Part(0.0, "measured idle power, no measured busy rise", True)
-    t, dyn = tech_of(arch), _dynamic(arch)
+    t, dyn = tech_of(arch), dynamic_peak(arch)
     cc = dyn["clock_control"].value if "clock_control" in dyn else 0.0
     idle_die = board.total(board.idle_terms(arch, t, die_mm2))
     floor = board.floor_terms(arch, t, die_mm2, cc)

@@ -40,7 +40,7 @@ class Check:
 
 def die_power_w(arch: ArchSpec, die_mm2: float, tdp: dict[str, model.Part]) -> float:
     """Power dissipated in the logic die at TDP: the board TDP less regulators, DRAM devices, board misc."""
-    off = ("vrm_loss", *model._OFF_DIE, "total")
+    off = ("vrm_loss", *model.OFF_DIE, "total")
     return sum(p.value for k, p in tdp.items() if k not in off)
 
 
