@@ -74,7 +74,16 @@ def chip_checks(chip: Any, limits: Mapping[str, float]) -> list[str]:
     cost = chip.extra.get("cost.total_usd")
     if "cost_usd" in limits and cost is not None and cost.value > limits["cost_usd"]:
         out.append(f"cost: manufacturing ${cost.value:,.0f} > ${limits['cost_usd']:,.0f}")
-    return out
+    return out + physical_checks(chip)
+
+
+def physical_checks(chip: Any) -> list[str]:
+    """Reticle, HBM beachfront, power density and interposer limits of a chip derived from an architecture."""
+    from jalapeno.hardware.arch import arch_of
+    from jalapeno.hardware.arch.physical import violations
+
+    arch = arch_of(chip)
+    return [f"physical: {r}" for r in violations(arch)] if arch is not None else []
 
 
 def evaluate_design(space: DesignSpace, design: Mapping[str, Any], workload: Workload, *,
