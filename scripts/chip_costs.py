@@ -1,10 +1,11 @@
 """Recompute the derived manufacturing costs of the presets (``hardware/cost_estimates.py``, docs/tco.md).
 
-    python scripts/chip_costs.py [--json] [--yaml]
+    python scripts/chip_costs.py [--json] [--yaml] [--prices]
 
 Prints each derived chip's cost parts, total, range and the source line its preset carries, then the
 datasheet model against the analyst estimates it is checked on. ``--yaml`` prints the ``extra`` entries to
 paste into the presets; ``tests/test_tco.py`` fails when a preset's figure differs from this script's.
+``--prices``: every preset's cost and its price under each rule (the table of docs/tco.md), markdown.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from jalapeno.hardware import list_presets, resolve_chip
 from jalapeno.hardware.cost_estimates import CHECKS, ESTIMATES
+from jalapeno.hardware.tco import COST_KEY, chip_price
 
 
 def yaml_entry(e) -> str:  # type: ignore[no-untyped-def]
@@ -23,11 +26,29 @@ def yaml_entry(e) -> str:  # type: ignore[no-untyped-def]
             f"    note: \"{esc(f['note'])}\"")
 
 
+def price_table() -> str:
+    rows = ["| chip | cost $ | cost range $ | cost rule $ | margin rule $ | street $ (reported) | cost basis |",
+            "|---|---:|---|---:|---:|---:|---|"]
+    derived = {e.chip: e.basis for e in ESTIMATES}
+    for name in list_presets():
+        chip = resolve_chip(name)
+        f, p = chip.extra[COST_KEY], chip_price(chip)
+        street = f"{p.street_usd:,.0f}" if p.street_usd is not None else "- (margin)"
+        basis = f"derived: {derived[name]}" if name in derived else "analyst estimate"
+        rows.append(f"| {name} | {f.value:,.0f} | [{f.range[0]:,.0f}, {f.range[1]:,.0f}] | {p.price('cost'):,.0f} | "
+                    f"{p.price('margin'):,.0f} | {street} | {basis} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", action="store_true", help="Every estimate and check as JSON.")
     ap.add_argument("--yaml", action="store_true", help="The presets' extra.cost.total_usd entries.")
+    ap.add_argument("--prices", action="store_true", help="Every preset's cost and prices, a markdown table.")
     args = ap.parse_args()
+    if args.prices:
+        print(price_table())
+        return
     checks = [{"chip": e.chip, "model_usd": e.value_usd, "analyst_usd": usd, "analyst": who,
                "error": e.value_usd / usd - 1, "source": e.source} for e, usd, who in CHECKS]
     if args.json:

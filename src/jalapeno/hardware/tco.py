@@ -7,8 +7,8 @@ chips, not the pricing. Constants, each with a source and a ``range: [lo, hi]``,
 * **chip price** (``rule``): ``margin`` (default) = (manufacturing cost + NRE / volume) / (1 - margin), one
   margin for every chip; ``cost`` = cost + NRE / volume (no vendor margin); ``street`` = the preset's
   reported market price (a chip on paper has none and falls back to ``margin``). The manufacturing cost is
-  the chip's ``extra["cost.total_usd"]``: an analyst estimate in a GPU preset, the cost model's figure for
-  a derived architecture.
+  the chip's ``extra["cost.total_usd"]``: an analyst estimate or a derived one (``hardware.cost_estimates``)
+  in a preset, the cost model's figure for a derived architecture.
 * **capex/s** = chips x (price + per-slot host + network) / lifetime.
 * **energy/s** = (fleet average board power from the simulation + chips x host power) x PUE x $/kWh.
 * **$/Mtok** = (capex + energy) per second x 1e6 / tokens per second, per total tokens (prompt + output:
