@@ -150,12 +150,26 @@ def test_disagg_decode_on_another_chip(capsys: pytest.CaptureFixture[str]) -> No
     assert prices == pytest.approx([chip_price(resolve_chip(c)).margin_usd for c in ("h200", "h100")])
 
 
-def test_unpriced_chip_has_no_usd_per_mtok(capsys: pytest.CaptureFixture[str]) -> None:
-    assert pools_tco([(resolve_chip("tpu-v5e"), 1)], 100.0, 1e3, 1e2) is None  # no cost, no price in the preset
+def test_tpu_is_priced_from_its_derived_cost_and_an_unpriced_chip_says_why(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """tpu-v5e has no street price but a derived manufacturing cost: priced by margin and cost, street falls
+    back to margin. A chip file with neither has no $/Mtok and the JSON says why."""
     doc = serve_json(capsys, "--trace", "azure-code", "--model", "llama-3.2-1b", "--hardware", "tpu-v5e",
                      "--limit", "5")
+    by = doc["usd_per_mtok_by_rule"]
+    assert doc["usd_per_mtok_missing"] is None and doc["usd_per_mtok"] == by["margin"] == by["street"] > by["cost"] > 0
+    assert doc["tco"]["price_usd"] == pytest.approx(chip_price(resolve_chip("tpu-v5e")).margin_usd)
+    from jalapeno.hardware.loader import chip_to_dict
+
+    d = chip_to_dict(resolve_chip("tpu-v5e"))
+    del d["extra"]["cost.total_usd"]
+    (tmp_path / "c.yaml").write_text(json.dumps(d), encoding="utf-8")
+    assert pools_tco([(resolve_chip(str(tmp_path / "c.yaml")), 1)], 100.0, 1e3, 1e2) is None
+    doc = serve_json(capsys, "--trace", "azure-code", "--model", "llama-3.2-1b", "--hardware",
+                     str(tmp_path / "c.yaml"), "--limit", "5")
     assert doc["usd_per_mtok"] is None and doc["tco"] is None
     assert doc["usd_per_mtok_by_rule"] == {"margin": None, "cost": None, "street": None}
+    assert "tpu-v5e has no manufacturing cost" in doc["usd_per_mtok_missing"]
 
 
 def test_price_rule_street(capsys: pytest.CaptureFixture[str]) -> None:

@@ -132,13 +132,14 @@ def build_oracle(model: ModelConfig, chip: ChipSpec, precision: Precision,
 def price_fleet(fleet: Fleet, res: SimResult, rule: str) -> dict[str, Any]:
     """The fleet's TCO from its simulated average power and token rates (``hardware.tco``, the rule every
     command uses), plus $/Mtok under each price rule; ``usd_per_mtok`` is None for a chip with no price."""
-    from jalapeno.hardware.tco import PRICE_RULES, pools_tco
+    from jalapeno.hardware.tco import PRICE_RULES, missing_price, pools_tco
 
     pools = [(chip, n * fleet.chips_per_replica) for chip, n in fleet.pools]
     rates = (res.avg_power_w, res.throughput_total_tokens_per_s, res.throughput_tokens_per_s)
     by_rule = {r: pools_tco(pools, *rates, r) for r in PRICE_RULES}
     tco = by_rule[rule]
     return {"usd_per_mtok": tco.usd_per_mtok if tco else None,
+            "usd_per_mtok_missing": missing_price([c for c, _ in pools], rule),
             "usd_per_mtok_output": tco.usd_per_mtok_output if tco else None,
             "usd_per_mtok_by_rule": {r: t.usd_per_mtok if t else None for r, t in by_rule.items()},
             "tco": tco.to_json() if tco else None}
@@ -221,7 +222,7 @@ def tco_line(doc: dict[str, Any]) -> str:
     others = ", ".join(f"{r} ${v:.3g}" if v is not None else f"{r} -"
                        for r, v in doc["usd_per_mtok_by_rule"].items() if r != rule)
     if t is None:
-        return f"no $/Mtok: no manufacturing cost or price for this chip under --price-rule {rule} ({others})"
+        return f"no $/Mtok: {doc['usd_per_mtok_missing']} (other rules: {others})"
     n = t["chips"]
     return (f"$/Mtok ({rule} price rule, docs/tco.md): {n} x ${t['price_usd'] / n:,.0f} chip + "
             f"${t['system_usd'] / n:,.0f} host and network each; {t['board_power_w']:,.0f} W board + "

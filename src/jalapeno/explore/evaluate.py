@@ -87,7 +87,7 @@ def physical_checks(chip: Any) -> list[str]:
 
 
 def evaluate_design(space: DesignSpace, design: Mapping[str, Any], workload: Workload, *,
-                    fast: bool = True) -> Evaluation:
+                    fast: bool = True, price_rule: str = "margin") -> Evaluation:
     """Build, check and serve one design point (never raises for a bad design: it is infeasible)."""
     t0 = time.perf_counter()
     from jalapeno.hardware.arch import derive_chip, model
@@ -112,7 +112,7 @@ def evaluate_design(space: DesignSpace, design: Mapping[str, Any], workload: Wor
     base = chip_metrics(chip)
     if reasons:
         return infeasible(*reasons, **base, build_s=time.perf_counter() - t0)
-    ev = evaluate_chip(chip, dep, workload, fast=fast)
+    ev = evaluate_chip(chip, dep, workload, fast=fast, price_rule=price_rule)
     return Evaluation(ev.status, ev.reasons, ev.objectives, {**base, **ev.metrics})
 
 
@@ -154,7 +154,8 @@ def build_oracle(chip: Any, tp: int, workload: Workload, *, fast: bool = True) -
 
 def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool = True,
                   keep_result: bool = False, price_rule: str = "margin") -> Evaluation:
-    """Serve ``workload`` on ``dep.replicas`` x ``dep.tp`` of ``chip``; objectives and metrics."""
+    """Serve ``workload`` on ``dep.replicas`` x ``dep.tp`` of ``chip``; objectives and metrics. A chip with no
+    price under ``price_rule`` is simulated (its goodput per watt stands) but infeasible, with the reason."""
     from jalapeno.hardware.tco import chip_price
 
     t0 = time.perf_counter()
@@ -179,9 +180,13 @@ def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool 
     obj = {k: obj[k] for k in OBJECTIVES}
     if keep_result:
         m["result"] = res
+    reasons = []
     if res.slo_attainment < workload.attainment:
-        return Evaluation("infeasible", (f"slo: attainment {res.slo_attainment:.3f} < {workload.attainment:g}",), obj, m)
-    return Evaluation("ok", (), obj, m)
+        reasons.append(f"slo: attainment {res.slo_attainment:.3f} < {workload.attainment:g}")
+    missing = chip_price(chip).missing(price_rule)
+    if missing is not None:
+        reasons.append(f"price: {missing}")
+    return Evaluation("infeasible" if reasons else "ok", tuple(reasons), obj, m)
 
 
 def serve(oracle: Any, dep: Deployment, workload: Workload, **extra: Any) -> Any:

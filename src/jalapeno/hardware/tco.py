@@ -7,8 +7,8 @@ chips, not the pricing. Constants, each with a source and a ``range: [lo, hi]``,
 * **chip price** (``rule``): ``margin`` (default) = (manufacturing cost + NRE / volume) / (1 - margin), one
   margin for every chip; ``cost`` = cost + NRE / volume (no vendor margin); ``street`` = the preset's
   reported market price (a chip on paper has none and falls back to ``margin``). The manufacturing cost is
-  the chip's ``extra["cost.total_usd"]``: an analyst estimate in a GPU preset, the cost model's figure for
-  a derived architecture.
+  the chip's ``extra["cost.total_usd"]``: an analyst estimate or a derived one (``hardware.cost_estimates``)
+  in a preset, the cost model's figure for a derived architecture.
 * **capex/s** = chips x (price + per-slot host + network) / lifetime.
 * **energy/s** = (fleet average board power from the simulation + chips x host power) x PUE x $/kWh.
 * **$/Mtok** = (capex + energy) per second x 1e6 / tokens per second, per total tokens (prompt + output:
@@ -136,6 +136,15 @@ class ChipPrice:
             return self.street_usd
         return self.at_cost_usd if rule == "cost" else self.margin_usd
 
+    def missing(self, rule: str) -> str | None:
+        """Why the chip has no price under ``rule``, in one line that names the fix; None when it has one."""
+        if self.price(rule) is not None:
+            return None
+        what = "no manufacturing cost (extra cost.total_usd)" + (" and no street price_usd" if rule == "street" else "")
+        alt = ", or use --price-rule street" if self.street_usd is not None else ""
+        return (f"{self.chip} has {what}, so no price under --price-rule {rule}: add a sourced cost estimate "
+                f"with a range to its YAML (docs/tco.md){alt}")
+
     def to_json(self) -> dict[str, Any]:
         return {"chip": self.chip, "cost_usd": self.cost_usd, "nre_usd": self.nre_usd, "margin": self.margin,
                 "price_usd": {r: self.price(r) for r in PRICE_RULES}, "street_usd": self.street_usd}
@@ -144,6 +153,16 @@ class ChipPrice:
 def check_rule(rule: str) -> None:
     if rule not in PRICE_RULES:
         raise JalapenoError(f"must be one of {', '.join(PRICE_RULES)}; got {rule!r}", field="price_rule")
+
+
+def missing_price(chips: Sequence[ChipSpec], rule: str) -> str | None:
+    """The first of ``chips`` with no price under ``rule``, as ``ChipPrice.missing`` says it; None if all have one."""
+    check_rule(rule)
+    for c in chips:
+        why = chip_price(c).missing(rule)
+        if why is not None:
+            return why
+    return None
 
 
 def margin_price_usd(cost_usd: float, values: Mapping[str, float] | None = None) -> float:

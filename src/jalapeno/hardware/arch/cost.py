@@ -11,6 +11,8 @@ cores are (binomial over independent cores).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from jalapeno.errors import JalapenoError
 
@@ -81,22 +83,65 @@ def chip_cost(arch: ArchSpec) -> dict[str, Part]:
         d = arch.memory
         gb = d.devices.value * d.capacity_bytes_per_device.value / 1e9
         out["memory"] = Part(gb * t(f"dram_usd_per_gb.{d.kind}"), f"{gb:.0f} GB x ${t(f'dram_usd_per_gb.{d.kind}'):g}/GB")
-    out["package"] = _package(arch, t, a)
+    sites = arch.memory.sites.value if arch.memory is not None else 0.0
+    out["package"] = _package(arch.package, t, a, sites)
     out["test"] = Part(a * t("test_usd_per_mm2"), f"{a:.0f} mm2 x ${t('test_usd_per_mm2'):g}/mm2")
     out["total"] = Part(sum(v.value for k, v in out.items() if k not in ("dies_per_wafer", "yield")),
                         "die + memory + package + test")
     return out
 
 
-def _package(arch: ArchSpec, t: Technology, die_mm2: float) -> Part:
-    base = t(f"package_usd.{arch.package}")
-    if not arch.package.startswith("cowos"):
-        return Part(base, f"{arch.package} package")
-    sites = arch.memory.sites.value if arch.memory is not None else 0.0
+def _package(package: str, t: Technology, die_mm2: float, sites: float) -> Part:
+    base = t(f"package_usd.{package}")
+    if not package.startswith("cowos"):
+        return Part(base, f"{package} package")
     inter = INTERPOSER_OVERHEAD * (die_mm2 + sites * HBM_FOOTPRINT_MM2)
     extra = max(0.0, inter - INTERPOSER_REF_MM2) * t("interposer_usd_per_mm2")
-    return Part(base + extra, f"{arch.package} ${base:g} + ${t('interposer_usd_per_mm2'):g}/mm2 over "
+    return Part(base + extra, f"{package} ${base:g} + ${t('interposer_usd_per_mm2'):g}/mm2 over "
                               f"{INTERPOSER_REF_MM2:g} mm2 of a {inter:.0f} mm2 interposer")
+
+
+# ---------------------------------------------------------------- a datasheet chip
+
+
+@dataclass(frozen=True)
+class Die:
+    """``count`` dies of one kind in a package. ``stacked``: bonded on top of another die (hybrid bonding),
+    so it adds no interposer footprint."""
+
+    area_mm2: float
+    node: str
+    count: int = 1
+    stacked: bool = False
+
+
+def datasheet_chip_cost(dies: Sequence[Die], package: str, memory_gb: float = 0.0, memory_kind: str = "",
+                        sites: int = 0) -> dict[str, Part]:
+    """``chip_cost`` for a chip known by its datasheet (die areas, nodes, memory) rather than its
+    microarchitecture: the same wafer, yield, memory, package and test constants. Yield is the whole-die
+    negative binomial (no credit for spare cores, which a datasheet does not give: an upper bound on the die
+    cost of a harvested GPU). ``sites``: memory stacks on the interposer (enabled or not)."""
+    if not dies:
+        raise JalapenoError("a chip needs at least one die", field="dies")
+    out: dict[str, Part] = {}
+    for i, d in enumerate(dies):
+        t = Technology(d.node)
+        dpw = dies_per_wafer(d.area_mm2, t("wafer.diameter_mm"), t("wafer.edge_exclusion_mm"), t("wafer.scribe_mm"))
+        y = yield_negative_binomial(d.area_mm2, t("defect_density_per_cm2"), t("wafer.cluster_alpha"))
+        each = die_cost_usd(t("wafer_usd"), dpw, y)
+        out[f"die{i}" if len(dies) > 1 else "die"] = Part(
+            d.count * each, f"{d.count} x {d.area_mm2:g} mm2 at {d.node}: ${t('wafer_usd'):,.0f} wafer / "
+                            f"({dpw:.1f} dies x yield {y:.3f})")
+    t = Technology(dies[0].node)
+    if memory_gb > 0:
+        out["memory"] = Part(memory_gb * t(f"dram_usd_per_gb.{memory_kind}"),
+                             f"{memory_gb:g} GB x ${t(f'dram_usd_per_gb.{memory_kind}'):g}/GB")
+    silicon = sum(d.count * d.area_mm2 for d in dies)
+    footprint = sum(d.count * d.area_mm2 for d in dies if not d.stacked)
+    out["package"] = _package(package, t, footprint, sites)
+    out["test"] = Part(silicon * t("test_usd_per_mm2"), f"{silicon:.0f} mm2 x ${t('test_usd_per_mm2'):g}/mm2")
+    out["total"] = Part(sum(v.value for v in out.values()), "dies + memory + package + test")
+    return out
 
 
 def price_usd(cost_usd: float) -> float:
