@@ -19,6 +19,7 @@ class Figure:
     source: str
     secondary: bool = False
     note: str = ""
+    range: tuple[float, float] | None = None  # (lo, hi) of an estimated constant; lo <= value <= hi
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,11 @@ class GemmMapping:
     utilization: float  # useful MACs / (time x peak MACs)
     energy_j: float
     candidates: int
-    bound: str  # compute | main | level2 | sram
+    bound: str  # compute | main | level2 | sram | dma
+    bytes_rf: float = 0.0  # accumulator (register-file) reads and writes of partial sums
+    transfers: int = 0  # DMA transfers per core (operand stages in, result tiles out)
+    reduce_s: float = 0.0  # split-K combine over the NoC (static schedules)
+    barrier_s: float = 0.0  # the end-of-op cross-core barrier (static schedules)
 
 
 def _pow2s(lo: int, hi: int, cap: int) -> np.ndarray:
@@ -100,7 +104,8 @@ def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
         compute_s=float(ev["t_c"][i]), memory_s=float(ev["t_mem"][i]), time_s=float(ev["time"][i]),
         bytes_main=float(ev["main"][i]), bytes_level2=float(ev["l2"][i]), bytes_sram=float(ev["sram"][i]),
         buffer_bytes=float(ev["buf"][i]), utilization=float(ev["util"][i]), energy_j=float(ev["energy"][i]),
-        candidates=int(ok.sum()), bound=str(ev["bound"][i]))
+        candidates=int(ok.sum()), bound=str(ev["bound"][i]), bytes_rf=float(ev["rf"][i]),
+        transfers=int(ev["transfers"][i]), reduce_s=float(ev["t_red"][i]), barrier_s=t.barrier_s())
 
 
 def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -158,16 +163,31 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     t_sram = sram / t.sram_bw
     t_mem = np.maximum(np.maximum(t_main, t_l2), t_sram)
     pro = active * stage / np.minimum(bw, t.level2_bw) + t.main_latency_s
+    # static schedules: each core's DMA queue sets up every transfer (an A and a B stage per K step, the
+    # result tile at the end), pipelined with the data it moves; split-K partials are combined over the NoC
+    transfers = waves * (2 * -(-ku // tk) + 1)
+    t_dma = transfers * t.dma_setup_s()
+    t_mem = np.maximum(t_mem, t_dma)
+    pro = pro + t.dma_setup_s()
+    t_red = np.where(sk > 1, t.static.combine_s(sk, tm * tn * ACC_BYTES, t.noc_link_bw), 0.0) if t.static else \
+        np.zeros(len(tm))
     time = np.where(db == 2, np.maximum(t_c + pro, t_mem + t.main_latency_s), t_c + t_mem + t.main_latency_s)
+    time = time + t_red + t.barrier_s()
     flops = 2.0 * g * m * n * k
-    energy = 1e-12 * (flops * t.energy_pj_flop(p.dtype) + 8 * main * t.pj_main_bit + 8 * l2 * t.pj_l2_bit
-                      + 8 * sram * t.pj_sram_bit)
+    # accumulators: a weight/input-stationary array emits a partial-sum tile per K fold (read, added,
+    # written); an output-stationary array keeps sums in its PEs and writes each output once
+    k_fold = t.depth * REG_BLOCK if t.kind == "dot_product" else t.rows
+    folds_k = np.ceil(ku / (k_fold * t.rate(p.dtype)))
+    os_df = np.isin(c["df"], _idx(t, "os")) & (t.kind != "dot_product")
+    rf = units * tm * tn * ACC_BYTES * np.where(os_df, 1, 2 * folds_k)
+    sram = sram * units / waves  # all cores' bytes (t_sram above is one core's)
+    energy = t.energy_j(p.dtype, flops, main, l2, sram, rf)
     util = flops / (time * t.peak_flops(p.dtype))
-    bound = np.select([t_c >= t_mem, t_main >= np.maximum(t_l2, t_sram), t_l2 >= t_sram],
-                      ["compute", "main", "level2"], "sram")
+    bound = np.select([(t_dma > 0) & (t_dma >= np.maximum(t_c, np.maximum(np.maximum(t_main, t_l2), t_sram))), t_c >= t_mem,
+                       t_main >= np.maximum(t_l2, t_sram), t_l2 >= t_sram], ["dma", "compute", "main", "level2"], "sram")
     return {"time": time, "t_c": t_c, "t_mem": t_mem, "main": main, "l2": l2, "sram": sram, "buf": buf,
             "feasible": feasible, "energy": energy, "util": util, "sk": sk, "waves": waves, "active": active,
-            "bound": bound}
+            "bound": bound, "rf": rf, "transfers": transfers, "t_red": t_red}
 
 
 def _raster(p: GemmProblem, t: Target, tm, tn, tiles_m, tiles_n, active, order, ae, we, onchip):
