@@ -21,6 +21,7 @@ import numpy as np
 
 from jalapeno.graph.ops import Op
 from jalapeno.mapping.engine import engine_cycles
+from jalapeno.mapping.gemm import _stage_pipeline
 from jalapeno.mapping.target import ACC_BYTES, Target
 
 BQ = (8, 16, 32, 64, 128, 256)
@@ -88,7 +89,8 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     per_core_macs = t.engines * t.rows * t.cols * t.depth * rate * t.f_matrix * t.issue_eff
     quant = waves * t.cores / units
     t_mm = macs / (t.cores * per_core_macs * util) * np.maximum(quant, 1.0)
-    t_soft = np.full(len(bq), max(a.pairs * heads / t.sfu_ops, 4.0 * a.pairs * heads / t.vector_flops))
+    # the softmax runs on each unit's core: the last wave's idle cores idle their SFUs too
+    t_soft = np.full(len(bq), max(a.pairs * heads / t.sfu_ops, 4.0 * a.pairs * heads / t.vector_flops)) * np.maximum(quant, 1.0)
     tok = np.maximum(1, bq // group)
     reread = a.pairs / np.minimum(tok, max(1, a.query_tokens // max(a.seqs, 1))) * kv_per_token
     kv_main_min = op.kv_read_bytes + op.act_read_bytes  # compulsory: Q (+ MLA's decompressed K/V) + KV
@@ -113,6 +115,10 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     t_mem = np.maximum(t_mem, t_dma)
     part = np.minimum(bq, q_rows) * (a.head_dim_v + 2) * ACC_BYTES
     t_comb = t.static.combine_s(splits, part, t.noc_link_bw) if t.static else np.zeros(len(bq))
+    if t.static is not None:  # K/V tiles through two buffers: each tile's DMA latency against its compute
+        kv_b = 2 * bkv * d * kb
+        t_c = _stage_pipeline(t, t_c, waves * kv_tiles, kv_b, np.maximum(main - op.act_write_bytes, 0.0),
+                              np.maximum(l2 - op.act_write_bytes, 1.0), 2)
     time = np.maximum(t_c, t_mem) + t.main_latency_s + t.dma_setup_s() + t_comb + t.barrier_s()
     rf = 2.0 * a.query_tokens * heads * a.head_dim_v * ACC_BYTES * np.maximum(1, a.pairs / max(a.query_tokens, 1) / bkv)
     energy = t.energy_j(op.dtype, op.flops, main, l2, sram, rf)
