@@ -157,9 +157,17 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
         fb = np.where(np.isin(c["df"], _idx(t, "ws")), 1, -(-tm // t.rows))
     sram = waves * (tm * ku * ae * fa + ku * tn * we * fb + tm * tn * ACC_BYTES)
     # -- time: main-memory bandwidth capped by bytes in flight (Little's law)
-    little = active * stage / t.main_latency_s
-    bw = np.minimum(t.main_bw * t.gemm_eff, little)
-    t_main, t_l2 = main / bw, l2 / t.level2_bw
+    # Little's law: each core keeps ``db`` stages in flight, the share ``f`` of them from DRAM, each for the
+    # DRAM latency plus its DMA setup and transfer; the last wave's cores alone keep fewer (load imbalance
+    # slows memory-bound ops too)
+    bw_cap = t.main_bw * t.gemm_eff
+    f_dram = np.clip((main - p.c_bytes) / np.maximum(units * -(-ku // tk) * stage, 1.0), 1e-9, 1.0)
+    flight = db * stage * f_dram / (t.main_latency_s + t.dma_setup_s() + stage / bw_cap)
+    bw = np.minimum(bw_cap, active * flight)
+    tail = units - (waves - 1) * t.cores
+    bw_tail = np.minimum(bw_cap, tail * flight)
+    w_tail = tail / units
+    t_main, t_l2 = main * (1 - w_tail) / bw + main * w_tail / bw_tail, l2 / t.level2_bw
     t_sram = sram / t.sram_bw
     t_mem = np.maximum(np.maximum(t_main, t_l2), t_sram)
     pro = active * stage / np.minimum(bw, t.level2_bw) + t.main_latency_s
@@ -174,7 +182,8 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     t_pipe = _stage_pipeline(t, t_c, waves * -(-ku // tk), stage, main - p.c_bytes, units * -(-ku // tk) * stage, db)
     if t.static is None:  # GPU kernels run 3-4 stage pipelines; their latency hiding is in what was measured
         t_pipe = t_c
-    time = np.where(db == 2, np.maximum(t_pipe + pro, t_mem + t.main_latency_s),
+    drain = t_c / (waves * -(-ku // tk))  # the last stage's compute, after its bytes have arrived
+    time = np.where(db == 2, np.maximum(t_pipe + pro, t_mem + t.main_latency_s + drain),
                     np.maximum(t_c + t_mem + t.main_latency_s, t_pipe))
     time = time + t_red + t.barrier_s()
     flops = 2.0 * g * m * n * k
