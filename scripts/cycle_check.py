@@ -3,6 +3,7 @@
     python scripts/cycle_check.py                      # Qwen2.5-Coder-32B fp8 on Jalapeño-1 (docs/mapping.md)
     python scripts/cycle_check.py --json
     python scripts/cycle_check.py -m llama-3.2-1b -H tpu-v5e-arch --batch 8 --context 1024 --chunk 256 --cached 0
+    python scripts/cycle_check.py --attribution        # each derived loss switched off in turn (mapper times)
 
 Steps: one chunked-prefill step (``--chunk`` new tokens of a prompt with ``--cached`` tokens already in
 the KV cache) and one decode step (``--batch`` sequences at ``--context`` tokens). Device time only: the
@@ -15,10 +16,16 @@ import argparse
 import json
 import sys
 
+from dataclasses import replace
+
+from jalapeno.cost.params import setup_for
+from jalapeno.cost.step import Estimator
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
 from jalapeno.graph.precision import Precision
 from jalapeno.hardware import resolve_chip
+from jalapeno.hardware.arch import arch_of, derive_chip
+from jalapeno.hardware.spec import Figure
 from jalapeno.mapping import mapper_for
 from jalapeno.mapping.event_sim import replay_step, totals
 from jalapeno.models import resolve_model
@@ -48,6 +55,44 @@ def check(model: str, hardware: str, dtype: str, batch: int, context: int, chunk
     return {"model": cfg.name, "hardware": chip.name, "dtype": dtype, "tolerance": TOLERANCE, "steps": rows}
 
 
+OFF = 1e-15  # a loss switched off (figures must be > 0)
+VARIANTS = {  # name -> runtime figures replaced
+    "derived (this model)": {},
+    "no compiled buckets": {"token_bucket_gap": 1, "kv_bucket_tokens": 1},
+    "no DMA setup": {"dma_setup_s": OFF},
+    "no barriers / combines": {"barrier_s": OFF},
+    "none of the three": {"token_bucket_gap": 1, "kv_bucket_tokens": 1, "dma_setup_s": OFF, "barrier_s": OFF},
+    "constant issue efficiency 0.9, none of the three": {"token_bucket_gap": 1, "kv_bucket_tokens": 1,
+                                                         "dma_setup_s": OFF, "barrier_s": OFF,
+                                                         "matrix_issue_efficiency": 0.9},
+}
+
+
+def attribution(model: str, hardware: str, dtype: str, batch: int, context: int, chunk: int, cached: int) -> dict:
+    """Step time and J/token through the Estimator (what ``jalapeno estimate`` prints) with each derived loss
+    switched off in turn. Token buckets switched off still pad to 16 tokens; the prefill is a chunk of one
+    prompt, the decode a CUDA-graph-like replayed step, as in ``estimate``."""
+    base = arch_of(resolve_chip(hardware))
+    if base is None:
+        raise SystemExit(f"error: {hardware} is a datasheet chip")
+    cfg, prec = resolve_model(model), Precision.of(dtype)
+    graphs = {"prefill": (build_graph(cfg, Batch.prefill(chunk, cached), prec), chunk, False),
+              "decode": (build_graph(cfg, Batch.decode(batch, context), prec), batch, True)}
+    rows = []
+    for name, repl in VARIANTS.items():
+        rt = base.runtime
+        figs = {k: Figure(float(v), "cycle_check.py variant") for k, v in repl.items()}
+        chip = derive_chip(replace(base, runtime=replace(rt, **figs)))
+        prm, timer = setup_for(chip)
+        est = Estimator(chip, prm, 1, timer)
+        row: dict = {"variant": name}
+        for step, (g, tokens, graph_mode) in graphs.items():
+            sc = est.step(g, cuda_graph=graph_mode)
+            row[f"{step}_s"], row[f"{step}_j_per_token"] = sc.time_s, sc.energy_j / tokens
+        rows.append(row)
+    return {"model": cfg.name, "hardware": hardware, "dtype": dtype, "variants": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-m", "--model", default="qwen2.5-coder-32b")
@@ -58,7 +103,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk", type=int, default=512)
     ap.add_argument("--cached", type=int, default=1536)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--attribution", action="store_true", help="step times with each derived loss switched off")
     a = ap.parse_args(argv)
+    if a.attribution:
+        att = attribution(a.model, a.hardware, a.dtype, a.batch, a.context, a.chunk, a.cached)
+        if a.json:
+            print(json.dumps(att, indent=1, sort_keys=True))
+            return 0
+        print(f"{att['model']} ({att['dtype']}) on {att['hardware']}: jalapeno estimate's step, losses switched off")
+        print("| model | prefill chunk | J/token | decode step | J/token |")
+        print("|---|---:|---:|---:|---:|")
+        for r in att["variants"]:
+            print(f"| {r['variant']} | {r['prefill_s'] * 1e3:.2f} ms | {r['prefill_j_per_token'] * 1e3:.2f} mJ | "
+                  f"{r['decode_s'] * 1e3:.2f} ms | {r['decode_j_per_token'] * 1e3:.1f} mJ |")
+        return 0
     out = check(a.model, a.hardware, a.dtype, a.batch, a.context, a.chunk, a.cached)
     if a.json:
         print(json.dumps(out, indent=1, sort_keys=True))

@@ -31,11 +31,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
-from jalapeno.mapping.attention import BKV, BQ, map_attention  # noqa: F401  (BQ/BKV: the same tile menu)
+from jalapeno.mapping.attention import map_attention
 from jalapeno.mapping.engine import engine_cycles
 from jalapeno.mapping.gemm import GemmProblem, map_gemm
 from jalapeno.mapping.mapper import MATMUL_KINDS, Mapper
@@ -338,4 +336,4 @@ def totals(rows: list[OpReplay]) -> dict[str, float]:
     return {"event_s": ev, "mapper_s": an, "roofline_s": roof, "ratio": an / ev if ev > 0 else float("nan")}
 
 
-__all__ = ["OpReplay", "replay_op", "replay_step", "totals", "np"]
+__all__ = ["OpReplay", "replay_op", "replay_step", "totals"]

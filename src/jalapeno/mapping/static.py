@@ -26,6 +26,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from jalapeno.graph.ops import Op
 from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.hardware.spec import Figure
@@ -104,7 +106,5 @@ class StaticSchedule:
     def combine_s(self, parts, tile_bytes, link_bw: float):
         """Time to combine ``parts`` partial results of ``tile_bytes`` each (log-tree over the NoC);
         numpy arrays or numbers."""
-        import numpy as np
-
         rounds = np.ceil(np.log2(np.maximum(parts, 1)))
         return rounds * (self.barrier_s + tile_bytes / link_bw)
