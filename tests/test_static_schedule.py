@@ -183,3 +183,20 @@ def test_event_gemm_never_beats_physics(j1, m, n, k):
     ev = replay_gemm(t, p)
     assert ev >= 2.0 * m * n * k / t.peak_flops("fp8")
     assert ev >= (m * k + k * n + m * n) / t.main_bw  # compulsory bytes at peak DRAM bandwidth
+
+
+def test_serving_oracle_prices_what_the_estimator_prices(j1):
+    """The serving path (CostOracle, by aggregates) charges an architecture chip exactly the Estimator's step,
+    whose dynamic energy is the per-level count (above): serving energy is the mapper's energy."""
+    chip, _ = j1
+    prm, timer = setup_for(chip)
+    cfg = resolve_model("qwen2.5-coder-7b")
+    o = CostOracle(cfg, chip, prm, precision=FP8, timer=timer)
+    est = Estimator(chip, prm, 1, timer)
+    pairs = [(StepShape(decode_seqs=16, decode_context=16 * 2048), Batch.decode(16, 2048), True),
+             (StepShape(prefill_seqs=1, prefill_tokens=512, prefill_context=512 * 512 + 512 * 513 // 2,
+                        prefill_kv_tokens=1024), Batch.prefill(512, 512), False)]
+    for shape, batch, graph_mode in pairs:
+        s, g = o.step(shape), est.step(build_graph(cfg, batch, FP8), cuda_graph=graph_mode)
+        assert s.time_s == pytest.approx(g.time_s, rel=1e-9)
+        assert s.energy_j == pytest.approx(g.energy_j, rel=1e-9)

@@ -127,14 +127,20 @@ class _CoreState:
     def next_issue_s(self, slots: int) -> float:
         return self.slot_free[-slots] if len(self.slot_free) >= slots else 0.0
 
+    def _write_first(self, slots: int) -> bool:
+        """A pending result write goes before the next load only if it is ready first (the next unit's first
+        load may issue while this unit's last stage still computes)."""
+        return self.write is not None and (self.u >= len(self.units) or self.write[0] <= self.next_issue_s(slots))
+
     def next_request_s(self, chip: Chip, core: int, slots: int) -> float:
         """When this core's next transfer reaches the shared servers (requests are replayed in this order)."""
-        ready = self.write[0] if self.write is not None else self.next_issue_s(slots)
+        ready = self.write[0] if self._write_first(slots) else self.next_issue_s(slots)  # type: ignore[index]
         return max(ready, chip.dma_free[core]) + chip.t.dma_setup_s()
 
     def step(self, chip: Chip, core: int, slots: int) -> None:
-        """The core's next transfer: a pending result write, else the next load and the compute it feeds."""
-        if self.write is not None:
+        """The core's next transfer: a pending result write, or the next load and the compute it feeds."""
+        if self._write_first(slots):
+            assert self.write is not None
             ready, d, n = self.write
             self.done_s = max(self.done_s, chip.transfer(core, ready, d, n))
             self.write = None
@@ -149,6 +155,10 @@ class _CoreState:
         self.done_s = max(self.done_s, self.engine_free)
         self.k += 1
         if self.k == len(unit.loads):
+            if self.write is not None:  # the previous unit's write, still pending: it goes now
+                ready, d, n = self.write
+                self.done_s = max(self.done_s, chip.transfer(core, ready, d, n))
+                self.write = None
             if unit.write[0] or unit.write[1]:
                 self.write = (self.engine_free, *unit.write)
             self.u, self.k = self.u + 1, 0
