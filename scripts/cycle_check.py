@@ -43,16 +43,31 @@ def check(model: str, hardware: str, dtype: str, batch: int, context: int, chunk
              f"decode {batch} x {context}": Batch.decode(batch, context)}
     rows = []
     for name, b in steps.items():
-        ops = replay_step(mapper, build_graph(cfg, b, prec))
+        graph = build_graph(cfg, b, prec)
+        ops = replay_step(mapper, graph)
         tot = totals(ops)
+        energy = energy_by_level(mapper, graph)
         worst = max(ops, key=lambda r: abs(r.mapper_s / r.event_s - 1) * r.event_s * r.repeat if r.event_s else 0)
         rows.append({"step": name, "mapper_s": tot["mapper_s"], "event_s": tot["event_s"],
                      "roofline_s": tot["roofline_s"], "mapper_over_event": tot["ratio"],
                      "within_tolerance": abs(tot["ratio"] - 1) <= TOLERANCE,
-                     "largest_gap_op": worst.name,
+                     "largest_gap_op": worst.name, "dynamic_energy_by_level_j": energy,
                      "ops": [{"name": r.name, "layers": r.repeat, "mapper_s": r.mapper_s, "event_s": r.event_s,
                               "roofline_s": r.roofline_s, "how": r.how} for r in ops]})
     return {"model": cfg.name, "hardware": chip.name, "dtype": dtype, "tolerance": TOLERANCE, "steps": rows}
+
+
+def energy_by_level(mapper, graph) -> dict[str, float]:
+    """The step's dynamic energy by level (one chip): the mapper's counts x the architecture's energies."""
+    t, out = mapper.target, {}
+    pj = {"matrix_flops": None, "vector_flops": t.pj_vector_flop, "main_bytes": 8 * t.pj_main_bit,
+          "level2_bytes": 8 * t.pj_l2_bit, "sram_bytes": 8 * t.pj_sram_bit, "rf_bytes": 8 * t.pj_rf_bit}
+    for op in graph.ops:
+        m = mapper.map(op)
+        for k, v in m.counts.items():
+            e = v * (t.energy_pj_flop(m.dtype) if pj[k] is None else pj[k]) * 1e-12 * op.repeat
+            out[k] = out.get(k, 0.0) + e
+    return out
 
 
 OFF = 1e-15  # a loss switched off (figures must be > 0)
@@ -128,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {r['step']} | {r['mapper_s'] * 1e3:.2f} ms | {r['event_s'] * 1e3:.2f} ms | "
                   f"{r['mapper_over_event']:.3f} | {r['roofline_s'] * 1e3:.2f} ms | "
                   f"{'yes' if r['within_tolerance'] else 'NO'} | {r['largest_gap_op']} |")
+        print("\ndynamic energy by level (J, one chip; the mapper's counts x energy per action):")
+        for r in out["steps"]:
+            e = r["dynamic_energy_by_level_j"]
+            print(f"  {r['step']}: " + ", ".join(f"{k.replace('_bytes', '').replace('_flops', ' FLOPs')} {v:.3f}"
+                                                 for k, v in e.items()) + f"; total {sum(e.values()):.3f}")
     return 0 if all(r["within_tolerance"] for r in out["steps"]) else 1
 
 
