@@ -122,6 +122,7 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     waves = -(-units // t.cores)
     active = np.minimum(units, t.cores)
     ku = -(-k // sk)
+    ksteps = -(-ku // tk)  # K stages of one unit
     # -- compute: the core's engines share the tile along n
     n_e = -(-tn // t.engines)
     cyc = np.zeros(len(tm), dtype=np.float64)
@@ -161,7 +162,8 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     # DRAM latency plus its DMA setup and transfer; the last wave's cores alone keep fewer (load imbalance
     # slows memory-bound ops too)
     bw_cap = t.main_bw * t.gemm_eff
-    f_dram = np.clip((main - p.c_bytes) / np.maximum(units * -(-ku // tk) * stage, 1.0), 1e-9, 1.0)
+    loads = units * ksteps * stage  # all stage bytes the cores load
+    f_dram = np.clip((main - p.c_bytes) / np.maximum(loads, 1.0), 1e-9, 1.0)
     flight = db * stage * f_dram / (t.main_latency_s + t.dma_setup_s() + stage / bw_cap)
     bw = np.minimum(bw_cap, active * flight)
     tail = units - (waves - 1) * t.cores
@@ -173,16 +175,16 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     pro = active * stage / np.minimum(bw, t.level2_bw) + t.main_latency_s
     # static schedules: each core's DMA queue sets up every transfer (an A and a B stage per K step, the
     # result tile at the end), pipelined with the data it moves; split-K partials are combined over the NoC
-    transfers = waves * (2 * -(-ku // tk) + 1)
+    transfers = waves * (2 * ksteps + 1)
     t_dma = transfers * t.dma_setup_s()
-    t_mem = np.maximum(t_mem, t_dma)
-    pro = pro + t.dma_setup_s()
-    t_red = np.where(sk > 1, t.static.combine_s(sk, tm * tn * ACC_BYTES, t.noc_link_bw), 0.0) if t.static else \
-        np.zeros(len(tm))
-    t_pipe = _stage_pipeline(t, t_c, waves * -(-ku // tk), stage, main - p.c_bytes, units * -(-ku // tk) * stage, db)
-    if t.static is None:  # GPU kernels run 3-4 stage pipelines; their latency hiding is in what was measured
-        t_pipe = t_c
-    drain = t_c / (waves * -(-ku // tk))  # the last stage's compute, after its bytes have arrived
+    t_red = np.zeros(len(tm))
+    t_pipe = t_c  # GPU kernels run 3-4 stage pipelines; their latency hiding is in what was measured
+    if t.static is not None:
+        t_mem = np.maximum(t_mem, t_dma)
+        pro = pro + t.dma_setup_s()
+        t_red = np.where(sk > 1, t.static.combine_s(sk, tm * tn * ACC_BYTES, t.noc_link_bw), 0.0)
+        t_pipe = _stage_pipeline(t, t_c, waves * ksteps, stage, main - p.c_bytes, loads, db)
+    drain = t_c / (waves * ksteps)  # the last stage's compute, after its bytes have arrived
     time = np.where(db == 2, np.maximum(t_pipe + pro, t_mem + t.main_latency_s + drain),
                     np.maximum(t_c + t_mem + t.main_latency_s, t_pipe))
     time = time + t_red + t.barrier_s()
