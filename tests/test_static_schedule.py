@@ -162,7 +162,7 @@ def test_step_energy_is_the_per_level_counts(j1, batch):
 
 @pytest.mark.parametrize("batch", [Batch.decode(8, 2048), Batch.prefill(256, 256)], ids=["decode", "prefill"])
 def test_event_model_agrees_with_the_mapper(j1, batch):
-    """A small model on Jalapeño-1: the event replay and the analytical mapper within 12% on the step (the
+    """A small model on Jalapeño-1: the event replay and the analytical mapper within 10% on the step (the
     32B steps of docs/mapping.md agree within 4%), and neither beats the roofline on any op."""
     _, mp = j1
     rows = replay_step(mp, build_graph(resolve_model("qwen2.5-coder-7b"), batch, FP8))
