@@ -119,7 +119,9 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
         kv_b = 2 * bkv * d * kb
         t_c = _stage_pipeline(t, t_c, waves * kv_tiles, kv_b, np.maximum(main - op.act_write_bytes, 0.0),
                               np.maximum(l2 - op.act_write_bytes, 1.0), 2)
-    time = np.maximum(t_c, t_mem) + t.main_latency_s + t.dma_setup_s() + t_comb + t.barrier_s()
+    # static: the first K/V tile's setup and latency before compute, the last output's after it
+    tail = (t.dma_setup_s() + t.main_latency_s) if t.static is not None else 0.0
+    time = np.maximum(t_c, t_mem) + t.main_latency_s + t.dma_setup_s() + tail + t_comb + t.barrier_s()
     rf = 2.0 * a.query_tokens * heads * a.head_dim_v * ACC_BYTES * np.maximum(1, a.pairs / max(a.query_tokens, 1) / bkv)
     energy = t.energy_j(op.dtype, op.flops, main, l2, sram, rf)
     time = np.where(ok, time, np.inf)

@@ -184,6 +184,8 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
         pro = pro + t.dma_setup_s()
         t_red = np.where(sk > 1, t.static.combine_s(sk, tm * tn * ACC_BYTES, t.noc_link_bw), 0.0)
         t_pipe = _stage_pipeline(t, t_c, waves * ksteps, stage, main - p.c_bytes, loads, db)
+        # the last result tile leaves after the last compute: its DMA setup, transfer and DRAM write latency
+        t_red = t_red + t.dma_setup_s() + p.c_bytes / np.maximum(units / sk, 1) / bw_cap + t.main_latency_s
     drain = t_c / (waves * ksteps)  # the last stage's compute, after its bytes have arrived
     time = np.where(db == 2, np.maximum(t_pipe + pro, t_mem + t.main_latency_s + drain),
                     np.maximum(t_c + t_mem + t.main_latency_s, t_pipe))
