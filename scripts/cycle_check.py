@@ -4,6 +4,7 @@
     python scripts/cycle_check.py --json
     python scripts/cycle_check.py -m llama-3.2-1b -H tpu-v5e-arch --batch 8 --context 1024 --chunk 256 --cached 0
     python scripts/cycle_check.py --attribution        # each derived loss switched off in turn (mapper times)
+    python scripts/cycle_check.py --gemm-sweep         # 45 GEMM shapes, op by op
 
 Steps: one chunked-prefill step (``--chunk`` new tokens of a prompt with ``--cached`` tokens already in
 the KV cache) and one decode step (``--batch`` sequences at ``--context`` tokens). Device time only: the
@@ -70,6 +71,29 @@ def energy_by_level(mapper, graph) -> dict[str, float]:
     return out
 
 
+def gemm_sweep(hardware: str, dtype: str) -> dict:
+    """Mapper / event model for single GEMMs (m x k) @ (k x n) over a grid of shapes."""
+    import itertools
+    import statistics
+
+    from jalapeno.mapping.event_sim import replay_gemm
+    from jalapeno.mapping.gemm import GemmProblem, map_gemm
+
+    mapper = mapper_for(resolve_chip(hardware))
+    if mapper is None:
+        raise SystemExit(f"error: {hardware} is a datasheet chip")
+    t, rows = mapper.target, []
+    b = Precision.of(dtype).weights.bytes_per_element
+    for m, n, k in itertools.product([16, 64, 256, 512, 2048], [1536, 8960, 27648], [1536, 5120, 8960]):
+        p = GemmProblem(m, n, k, 1, m * k * b, k * n * b, m * n * b, dtype)
+        g, ev = map_gemm(t, p), replay_gemm(t, p)
+        rows.append({"m": m, "n": n, "k": k, "mapper_s": g.time_s, "event_s": ev, "ratio": g.time_s / ev,
+                     "tile": "x".join(map(str, g.tile)), "bound": g.bound})
+    r = [x["ratio"] for x in rows]
+    return {"hardware": hardware, "dtype": dtype, "gemms": rows, "median": statistics.median(r), "min": min(r),
+            "max": max(r), "within_tolerance": sum(abs(x - 1) <= TOLERANCE for x in r)}
+
+
 OFF = 1e-15  # a loss switched off (figures must be > 0)
 VARIANTS = {  # name -> runtime figures replaced
     "derived (this model)": {},
@@ -119,7 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cached", type=int, default=1536)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--attribution", action="store_true", help="step times with each derived loss switched off")
+    ap.add_argument("--gemm-sweep", action="store_true", help="single GEMMs over a grid of shapes")
     a = ap.parse_args(argv)
+    if a.gemm_sweep:
+        sw = gemm_sweep(a.hardware, a.dtype)
+        if a.json:
+            print(json.dumps(sw, indent=1, sort_keys=True))
+            return 0
+        for x in sw["gemms"]:
+            print(f"{x['m']:5d} x {x['n']:5d} x {x['k']:5d}  mapper {x['mapper_s'] * 1e6:8.2f} us  event "
+                  f"{x['event_s'] * 1e6:8.2f} us  {x['ratio']:.3f}  {x['tile']} {x['bound']}")
+        print(f"{len(sw['gemms'])} GEMMs on {sw['hardware']}: mapper / event median {sw['median']:.3f}, "
+              f"range {sw['min']:.3f}-{sw['max']:.3f}, {sw['within_tolerance']} within {TOLERANCE:.0%}")
+        return 0
     if a.attribution:
         att = attribution(a.model, a.hardware, a.dtype, a.batch, a.context, a.chunk, a.cached)
         if a.json:
