@@ -31,12 +31,12 @@ BEFORE = {
     ("h100-sxm", 4): dict(dec=(0.020425370567011256, 27.01976966385823), pre=(0.0794727815159331, 222.52378824461272),
                           kv=448280, o_dec=(0.020425370567011256, 27.019769663858234),
                           o_mix=(0.04485384972961163, 125.59077924291256)),
-    # Times and KV capacity as at e90b9cb; energies re-pinned after board-level power for architectures
-    # (merge of a-board: the derived busy floor and regulator losses raised Trainium2's step energy 2.2x).
-    ("trainium2-arch", 16): dict(dec=(0.0091322370608184, 26.408412731622384),
-                                 pre=(0.03842417265222889, 139.01810505748847), kv=4099222,
-                                 o_dec=(0.009132237060818402, 26.408412731622384),
-                                 o_mix=(0.02222943939545714, 79.47666788619077)),
+    # Re-pinned after the merges of a-board (board-level power: energies) and c-static (derived static-schedule
+    # efficiency: compiled buckets, barriers, DMA setup; times; per-level energies as board energies): pp=1 keeps them.
+    ("trainium2-arch", 16): dict(dec=(0.009683128018418124, 28.013953208119993),
+                                 pre=(0.039424572529667926, 138.49987185954944), kv=4099222,
+                                 o_dec=(0.009683128018418126, 28.013953208119993),
+                                 o_mix=(0.023175516962413767, 80.06750234952601)),
 }
 
 
@@ -236,8 +236,8 @@ def test_serve_cli_pp_runs_and_echoes_the_plan(capsys):
 
 # The table of docs/validation-architectures.md (scripts/validate_nongpu.py): each row's error as documented.
 DOCUMENTED_ERRORS = {
-    "groq-llama2-70b-llmperf": 0.111, "groq-llama2-70b-claim": -0.245, "trn2-llama3.3-70b-tpot": -0.548,
-    "trn2-llama3.3-70b-ttft": -0.245, "trn2-llama3.1-405b-tpot": -0.234, "trn2-llama3.1-405b-ttft": -0.236,
+    "groq-llama2-70b-llmperf": 0.158, "groq-llama2-70b-claim": -0.276, "trn2-llama3.3-70b-tpot": -0.517,
+    "trn2-llama3.3-70b-ttft": -0.242, "trn2-llama3.1-405b-tpot": -0.208, "trn2-llama3.1-405b-ttft": -0.234,
 }
 
 
@@ -250,7 +250,8 @@ def test_nongpu_validation_table_stays_at_its_documented_errors():
         r = rows[key]
         assert r["error"] == pytest.approx(err, abs=0.005), key
         assert r["within_bound"] == (abs(err) <= BOUND), key
-    # the issue's goal: Groq and one more system within 25% (Trainium2's 70B decode misses: see the page)
-    assert all(rows[k]["within_bound"] for k in DOCUMENTED_ERRORS if k.startswith("groq"))
+    # the issue's goal: Groq and one more system within 25%. Groq's measured (LLMPerf) row is; the vendor claim
+    # misses at -27.6% since the derived static-schedule costs (see the page); Trainium2's 70B decode misses
+    assert rows["groq-llama2-70b-llmperf"]["within_bound"] and not rows["groq-llama2-70b-claim"]["within_bound"]
     assert sum(rows[k]["within_bound"] for k in DOCUMENTED_ERRORS if k.startswith("trn2")) == 3
     assert rows["groq-llama2-70b-llmperf"]["chips"] == 576

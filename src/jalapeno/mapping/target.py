@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jalapeno.hardware.arch import model
+from jalapeno.hardware.arch import board, model
 from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.mapping.static import StaticSchedule
 
@@ -81,7 +81,10 @@ class Target:
         rt = arch.runtime
         e = model.pj_per_bit(arch)
         whole = arch.power.pj_per_byte_main is not None
-        ctl = 1.0 / (1.0 - model.tech_of(arch)(f"clock_power_fraction.{arch.kind}"))
+        tech = model.tech_of(arch)
+        # library energies per bit are board energies per action, as pj_per_flop and pj_per_byte_main are:
+        # the clock/control share, times energy_realism, less the busy clock floor, through the regulators
+        ctl = board.action_factor(arch, tech) / (1.0 - tech(f"clock_power_fraction.{arch.kind}"))
         static = StaticSchedule.of(arch)
         issue = rt.matrix_issue_efficiency.value if rt.matrix_issue_efficiency is not None else 1.0
         l2_pj = e["noc"] + e.get("shared_sram", 0.0)
