@@ -167,7 +167,8 @@ def test_large_m_picks_whichever_tile_shape_fills_6_cores_best():
 
 # --- op_time: one case per op kind and dtype ------------------------------------------------------------
 def weights_op(kind: str, dtype: str = "bf16", m: int = 1, n: int = 1024, k: int = 1024, **kw) -> Op:
-    return Op("w", kind, 1, flops=kw.pop("flops", 2.0 * m * n * k), weight_bytes=kw.pop("weight_bytes", 2.0 * n * k),
+    flops, weights = kw.pop("flops", 2.0 * m * n * k), kw.pop("weight_bytes", 2.0 * n * k)
+    return Op("w", kind, 1, flops=flops, weight_bytes=weights,
               m=m, n=n, k=k, dtype=dtype, **kw)
 
 
@@ -211,15 +212,16 @@ def test_fp8_prefill_gemm_on_a100_is_priced_at_bf16():
 
 
 def test_moe_floor_is_the_exact_flops_when_groups_are_unequal():
-    # 2 experts, m = 64 rows each as tiled: 2 tiles (64 x 256) on 4 cores, split = min(2, 1024 // 512 = 2) = 2,
+    # 2 experts, m = 64 rows each as tiled: 2 tiles (64 x 256) on 4 cores,
+    # split = min(4 // 2 = 2, 1024 // 512 = 2) = 2,
     # 4 work tiles, one wave: tiled = 2 x 64 x 256 x (512 + 256) / 1.25e14 = 201.3 ns
     tiled = 2 * 64 * 256 * (1024 / 2 + 256) / PER_CORE
     # the routed rows are 200, not 2 x 64: exact = 2 x 200 x 256 x 1024 FLOP / (1 PFLOP/s x 0.5) = 209.7 ns
     exact = 2 * 200 * 256 * 1024 / (1e15 * 0.5)
     assert exact > tiled
     no_launch = dataclasses.replace(PRM, kernel_s=0.0)
-    t = op_time(weights_op("moe", m=64, n=256, k=1024, groups=2, flops=2.0 * 200 * 256 * 1024, weight_bytes=1e3),
-                RATES, no_launch)
+    op = weights_op("moe", m=64, n=256, k=1024, groups=2, flops=2.0 * 200 * 256 * 1024, weight_bytes=1e3)
+    t = op_time(op, RATES, no_launch)
     assert t.compute_s == approx(exact)  # divided by the rate, never multiplied
     assert t.memory_s == approx(1e3 / (1e12 * 0.8)) and t.bound == "compute"
     # a matmul of the same shape has no floor: the tiled time stands
@@ -229,7 +231,7 @@ def test_moe_floor_is_the_exact_flops_when_groups_are_unequal():
 
 
 def test_moe_with_balanced_groups_keeps_the_tiled_time_on_the_matrix_unit():
-    tiled = 2 * 64 * 256 * (1024 / 2 + 256) / PER_CORE  # as above: 201.3 ns > exact 2 x 128 x 256 x 1024 / 5e14
+    tiled = 2 * 64 * 256 * (1024 / 2 + 256) / PER_CORE  # as above: 201.3 ns > exact 134.2 ns
     t = op_time(weights_op("moe", m=64, n=256, k=1024, groups=2, flops=2.0 * 128 * 256 * 1024), RATES, PRM)
     assert t.compute_s == approx(tiled)  # on the vector unit it would be 67 MFLOP / 10 TFLOP/s = 6.7 us
     assert t.roofline_s == approx(2 * 256 * 1024 / 1e12)  # 512 KiB of weights / 1 TB/s
@@ -273,7 +275,8 @@ def test_bound_labels_at_their_boundaries():
     prm3 = dataclasses.replace(prm, kernels_per_op={"rope": 3})
     t = op_time(Op("rope", "rope", 1, flops=0.0, act_read_bytes=2e6), RATES, prm3)
     assert (t.kernels, t.bound) == (3, "overhead") and t.time_s == approx(4e-6 + 12e-6)
-    t = op_time(Op("e", "elementwise", 1, flops=1e7, act_read_bytes=2e4), RATES, dataclasses.replace(PRM, kernel_s=0.0))
+    free_launch = dataclasses.replace(PRM, kernel_s=0.0)
+    t = op_time(Op("e", "elementwise", 1, flops=1e7, act_read_bytes=2e4), RATES, free_launch)
     assert t.bound == "compute" and t.time_s == approx(smooth4(1e-6, 4e-8))  # no kernel cost: body only
 
 
@@ -288,9 +291,11 @@ def test_op_time_is_frozen_with_slots():
 def test_h200_llama_8b_batch_1_qkv_pinned_by_hand():
     prm = params_for("h200-sxm")
     rates = ChipRates.of(resolve_chip("h200"))
-    qkv = next(o for o in build_graph(resolve_model("llama-3.1-8b"), Batch.decode(1, 1024)).ops if o.name == "qkv_proj")
+    graph = build_graph(resolve_model("llama-3.1-8b"), Batch.decode(1, 1024))
+    qkv = next(o for o in graph.ops if o.name == "qkv_proj")
     assert (qkv.m, qkv.k, qkv.n, qkv.groups) == (1, 4096, 6144, 1)  # q 4096 + k 1024 + v 1024
-    # 1 row -> 16-row tiles; 6144 / 256 = 24 tiles on 132 SMs -> split = min(132 // 24 = 5, 4096 // split_k_min)
+    # 1 row -> 16-row tiles; 6144 / 256 = 24 tiles on 132 SMs
+    # -> split = min(132 // 24 = 5, 4096 // split_k_min)
     split = max(1, min(5, 4096 // prm.split_k_min))
     work = 24 * split
     waves = max(1.0, prm.wave_quantization * math.ceil(work / 132) + (1 - prm.wave_quantization) * work / 132)
@@ -322,7 +327,8 @@ def test_no_op_is_slower_than_whole_waves_of_padded_tiles(chip, model, dtype, ba
             if op.kind in ("matmul", "lm_head", "router", "moe") and op.m:
                 tm = next((x for x in (16, 32, 64) if op.m <= x), prm.tile_m)
                 tiles = math.ceil(op.m / tm) * math.ceil(op.n / prm.tile_n) * op.groups
-                cap = math.ceil(tiles / rates.cores) * 2.0 * tm * prm.tile_n * (op.k + prm.k_overhead) / (rate / rates.cores)
+                per_core = rate / rates.cores
+                cap = math.ceil(tiles / rates.cores) * 2.0 * tm * prm.tile_n * (op.k + prm.k_overhead) / per_core
                 if op.kind == "moe":
                     cap = max(cap, op.flops / rate)
                 assert t.compute_s <= cap * (1 + 1e-12)
