@@ -283,9 +283,7 @@ def static_power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
         if pw.active_static_w is not None:
             out["active_static"] = Part(pw.active_static_w.value, "measured rise above idle while a kernel runs", True)
         return out
-    t = tech_of(arch)
-    terms = {**board.idle_terms(arch, t, die_mm2), **board.floor_terms(arch, t, die_mm2, 0.0)}
-    terms.pop("clock_floor")
+    terms = board.tdp_static_terms(arch, tech_of(arch), die_mm2)
     return {k: Part(v.value, v.formula) for k, v in terms.items()}
 
 
@@ -400,10 +398,9 @@ def active_static_w(arch: ArchSpec, die_mm2: float, tdp: dict[str, Part] | None 
         return Part(pw.active_static_w.value, "measured rise above idle while a kernel runs", True)
     if pw.idle_w is not None:
         return Part(0.0, "measured idle power, no measured busy rise", True)
-    t, dyn = tech_of(arch), dynamic_peak(arch)
-    cc = dyn["clock_control"].value if "clock_control" in dyn else 0.0
+    t = tech_of(arch)
     idle_die = board.total(board.idle_terms(arch, t, die_mm2))
-    floor = board.floor_terms(arch, t, die_mm2, cc)
+    floor = board.floor_terms(arch, t, die_mm2)
     rated = rated_die_w(arch, die_mm2, tdp)
     rise = board.through_vrm(idle_die + board.total(floor), rated, t) - board.through_vrm(idle_die, rated, t)
     return Part(rise, f"{' + '.join(floor)} = {board.total(floor):.1f} W at the die, through the regulators")
