@@ -59,7 +59,7 @@ def _with_realism(name: str, x: float) -> object:
     from jalapeno.hardware.spec import Figure
 
     a = resolve_arch(name)
-    return replace(a, technology=MappingProxyType({**a.technology, "energy_realism": Figure(x, "test", True)}))
+    return replace(a, technology=MappingProxyType({**a.technology, f"energy_realism.{a.kind}": Figure(x, "test", True)}))
 
 
 def test_tdp_is_the_sum_of_compute_memory_and_links() -> None:
@@ -186,7 +186,7 @@ def test_paper_chip_above_the_cooling_limit_runs_under_dvfs() -> None:
 def test_estimated_constants_carry_ranges() -> None:
     lib, spans = library(), ranges()
     for k in lib:
-        if k.startswith(("board.", "physical.")) and k != "physical.reticle_mm2" or k == "energy_realism":
+        if k.startswith(("board.", "physical.")) and k != "physical.reticle_mm2" or k.startswith("energy_realism."):
             lo, hi = spans[k]
             assert lo <= lib[k].value <= hi, k
     assert Technology("n3").range("board.misc_w") == (8, 25)
@@ -231,11 +231,12 @@ def test_energy_realism_range_covers_the_fit_rows() -> None:
     rows = fits()
     assert {f.chip for f in rows} == {"a100-80gb-sxm", "b200", "mi300x", "groq-lpu-arch"}
     assert all(0.3 < f.realism < 1.0 for f in rows)
-    lo, hi = ranges()["energy_realism"]
+    lo, hi = ranges()["energy_realism.gpu"]
     assert lo <= min(f.realism for f in rows) and hi == pytest.approx(4.4)
 
 
 def test_energy_realism_point_is_the_hopper_step_fit() -> None:
     """The one constant fitted in sample on Hopper: its point is board_check's fit (mean step ratio 1)."""
     x = _board_check().fit_realism()  # type: ignore[attr-defined]
-    assert library()["energy_realism"].value == pytest.approx(x, abs=0.01)
+    assert library()["energy_realism.gpu"].value == pytest.approx(x, abs=0.01)
+    assert library()["energy_realism.lpu"].value == 1.0  # Groq's fixed-clock TDP row: not transferred

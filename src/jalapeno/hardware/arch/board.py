@@ -126,7 +126,7 @@ def action_factor(arch: ArchSpec, t: Technology) -> float:
     """Library energy per action -> board energy per action: the library-to-silicon factor through the
     regulators at half load (their marginal efficiency). The busy floor is the no-work rise, so the clock
     and control share stays in the energy per action (gated with the work)."""
-    return t("energy_realism") / vrm_efficiency(0.5, t)
+    return t(f"energy_realism.{arch.kind}") / vrm_efficiency(0.5, t)
 
 
 # ---------------------------------------------------------------- wall

@@ -14,9 +14,10 @@ Datasheet chips (A100, MI300X, B200) are priced from their presets plus the few 
 architecture presets (Groq) through ``model.power`` itself.
 
 Every row comes out below 1: the GPUs are power-limited at their TDP (DVFS), so a TDP bounds the energy at
-the operating point under the limit, not the energy per action at full clock. ``energy_realism`` therefore
-stays at the library (1.0); the rows set the low end of its range, Hopper's silicon check the high end
-(``technology.yaml``, docs/hardware.md).
+the operating point under the limit, not the energy per action at full clock. The rows set the low end of
+``energy_realism``'s range, Hopper's silicon check the high end; its GPU point is fitted on the H100 steps
+(in sample, scripts/board_check.py --fit-realism), the other kinds stay at the library (Groq's fixed-clock
+row, 0.82, does not support more) (``technology.yaml``, docs/hardware.md).
 
     python -m jalapeno.hardware.arch.boardfit      # the table of docs/hardware.md, "Board power"
 """
@@ -111,7 +112,7 @@ def arch_fit(name: str) -> Fit:
 
 
 def _tdp_with_realism(arch: ArchSpec, x: float) -> float:
-    over = {**arch.technology, "energy_realism": Figure(x, "boardfit trial value", True)}
+    over = {**arch.technology, f"energy_realism.{arch.kind}": Figure(x, "boardfit trial value", True)}
     a = replace(arch, technology=MappingProxyType(over))
     return model.power(a, model.area(a)["total"].value)["total"].value
 
@@ -206,7 +207,7 @@ def main() -> None:
         print(f"| {f.chip} | {f.tdp_w:,.0f} W | {f.at_library_w:,.0f} W | {f.realism:.2f} |")
     m, lo, hi = fitted()
     print(f"\nrows: median {m:.2f}, span [{lo:.2f}, {hi:.2f}]; all below 1 because the rows run under a power "
-          "limit at their TDP: energy_realism stays 1.0, its range starts at the lowest row")
+          "limit at their TDP: they bound the low end of energy_realism's range (the GPU point is the Hopper step fit)")
 
 
 if __name__ == "__main__":

@@ -228,7 +228,7 @@ def compute_scenario(arch: ArchSpec) -> dict[str, Part]:
     if arch.power.pj_per_flop:
         return _measured_compute(arch)
     t, c, m = tech_of(arch), arch.cores, arch.cores.matrix
-    r = t("energy_realism")
+    r = t(f"energy_realism.{arch.kind}")
     k, fm, e = _vscale(arch, t) * r, matrix_clock(arch), {n: v * r for n, v in pj_per_bit(arch).items()}
     macs = c.count.value * m.engines.value * m.pes * fm
     pick = max(m.rates, key=lambda d: m.rates[d].value * t(f"mac_energy_pj.{d}"))
@@ -254,7 +254,7 @@ def _measured_compute(arch: ArchSpec) -> dict[str, Part]:
 
 def memory_scenario(arch: ArchSpec) -> dict[str, Part]:
     """Every memory level streaming at full bandwidth (the decode regime); library energies x ``energy_realism``."""
-    r = tech_of(arch)("energy_realism")
+    r = tech_of(arch)(f"energy_realism.{arch.kind}")
     e, out = {n: v * r for n, v in pj_per_bit(arch).items()}, {}
     cs = sram_bandwidth(arch, arch.cores.sram, per_core=True)
     out["core_sram"] = Part(_w(cs, e["core_sram"]), f"{cs / 1e12:.1f} TB/s x {e['core_sram']:.3g} pJ/bit")
