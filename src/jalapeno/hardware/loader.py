@@ -122,7 +122,7 @@ def _figure_dict(f: Figure | TextFigure) -> dict[str, Any]:
     if f.note:
         d["note"] = f.note
     if getattr(f, "range", None) is not None:
-        d["range"] = list(f.range)
+        d["range"] = list(f.range)  # type: ignore[union-attr]
     return d
 
 
@@ -224,19 +224,23 @@ class _ChipParser:
             raise self.fail(f"{path}.value", f"must be a whole number, got {value}", fig, "value")
         if key == "launch_year" and not 1950 <= value <= 2100:
             raise self.fail(f"{path}.value", f"must be a year between 1950 and 2100, got {value:g}", fig, "value")
-        return Figure(value, *self._provenance(fig, path), self.range(fig, path, value))
+        return Figure(value, *self._provenance(fig, path), range=self._range(fig, path, value))
 
-    def range(self, fig: Mapping[Any, Any], path: str, value: float) -> tuple[float, float] | None:
-        """``range: [lo, hi]``, two finite numbers with lo <= value <= hi (absent: None)."""
+    def _range(self, fig: Mapping[Any, Any], path: str, value: float) -> tuple[float, float] | None:
+        """``range: [lo, hi]`` of an estimated figure: numbers with lo <= value <= hi."""
         r = fig.get("range")
         if r is None:
             return None
-        ok = isinstance(r, list) and len(r) == 2 and all(
-            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in r)
-        if not ok or not r[0] <= value <= r[1]:
+        lo_hi = None
+        if isinstance(r, list) and len(r) == 2 and not any(isinstance(x, bool) for x in r):
+            try:  # YAML reads 2e-8 (no dot) as a string, as it does for ``value``
+                lo_hi = (float(r[0]), float(r[1]))
+            except (TypeError, ValueError):
+                pass
+        if lo_hi is None or not all(math.isfinite(x) for x in lo_hi) or not lo_hi[0] <= value <= lo_hi[1]:
             raise self.fail(f"{path}.range", f"must be [lo, hi] with lo <= value ({value:g}) <= hi, got {_r(r)}",
                             fig, "range")
-        return float(r[0]), float(r[1])
+        return lo_hi
 
     def text_figure(self, data: Mapping[Any, Any], key: str, field: str) -> TextFigure:
         path = _join(field, key)

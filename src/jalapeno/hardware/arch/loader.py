@@ -57,12 +57,14 @@ NOC_REQUIRED = ("topology", "bandwidth_bytes_per_s")
 NOC_OPTIONAL = ("multicast",)
 LINK_REQUIRED = ("topology", "count", "lanes", "lane_rate_bps", "hop_latency_s", "domain_size")
 LINK_OPTIONAL = ("dims",)
-RUNTIME_REQUIRED = ("kernel_overhead_s", "launch_s", "matrix_issue_efficiency", "fusion")
-RUNTIME_OPTIONAL = ("eager_launch_s", "kernels_per_op")
+RUNTIME_REQUIRED = ("kernel_overhead_s", "launch_s", "fusion")
+RUNTIME_STATIC = ("token_bucket_gap", "kv_bucket_tokens", "dma_setup_s", "barrier_s")
+RUNTIME_OPTIONAL = ("eager_launch_s", "kernels_per_op", "matrix_issue_efficiency") + RUNTIME_STATIC
 POWER_OPTIONAL = ("limit_w", "idle_w", "active_static_w", "pj_per_flop", "pj_per_byte_main", "dvfs_beta")
 # Figures that count things (whole numbers) and figures that are fractions in (0, 1].
 WHOLE = frozenset({"count", "physical", "engines", "rows", "cols", "depth", "lanes", "devices", "sites",
-                   "bus_bits_per_device", "domain_size", "launch_year", "multicast"})
+                   "bus_bits_per_device", "domain_size", "launch_year", "multicast", "token_bucket_gap",
+                   "kv_bucket_tokens"})
 FRACTIONS = frozenset({"efficiency", "gemm_efficiency", "kv_read_efficiency", "matrix_issue_efficiency"})
 
 
@@ -114,7 +116,7 @@ class _ArchParser(_ChipParser):
             out[k] = self.num(data, k, "")
         out["cores"] = self.cores(data)
         out["noc"] = self.noc(data)
-        out["runtime"] = self.runtime(data)
+        out["runtime"] = self.runtime(data, out["kind"])
         if data.get("shared_sram") is not None:
             out["shared_sram"] = self.sram(data, "shared_sram", "")
         if data.get("memory") is not None:
@@ -232,15 +234,21 @@ class _ArchParser(_ChipParser):
             raise self.fail("links.dims", f"product {prod} != domain_size {domain}", m, "dims")
         return tuple(v)
 
-    def runtime(self, data: Mapping[Any, Any]) -> Runtime:
+    def runtime(self, data: Mapping[Any, Any], arch_kind: str = "") -> Runtime:
         f = "runtime"
         m = self.section(data, f, RUNTIME_REQUIRED, RUNTIME_OPTIONAL)
         fusion = self.text_figure(m, "fusion", f)
         if fusion.value not in FUSION:
             raise self.fail("runtime.fusion.value", f"{_r(fusion.value)} is not valid", m["fusion"], "value",
                             f"valid: {', '.join(FUSION)}")
+        if arch_kind == "gpu" and m.get("matrix_issue_efficiency") is None:
+            raise self.fail("runtime.matrix_issue_efficiency", "missing required key", data, f,
+                            "a GPU's issue efficiency is measured (dynamic issue); only statically scheduled "
+                            "kinds derive it")
         return Runtime(fusion=fusion, eager_launch_s=self.opt(m, "eager_launch_s", f),
                        kernels_per_op=self.counts(m, "kernels_per_op", f),
+                       matrix_issue_efficiency=self.opt(m, "matrix_issue_efficiency", f),
+                       **{k: self.opt(m, k, f) for k in RUNTIME_STATIC},
                        **{k: self.num(m, k, f) for k in RUNTIME_REQUIRED if k != "fusion"})
 
     def counts(self, data: Mapping[Any, Any], key: str, field: str) -> Mapping[str, Figure]:
