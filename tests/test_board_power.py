@@ -64,7 +64,7 @@ def _with_realism(name: str, x: float) -> object:
 
 def test_tdp_is_the_sum_of_compute_memory_and_links() -> None:
     """Uncapped (TPU v5e at the library's energies): TDP = (compute + DRAM + NoC + links) / (1 - clock share)
-    + static, / eff(1). (At energy_realism 1.65 its peak activity is above the cooling limit.)"""
+    + static, / eff(1). (Pinned at 1.0 so the sum holds whatever the kind's point.)"""
     a = _with_realism("tpu-v5e-arch", 1.0)
     p = sheet(a).power
     comp = sum(v.value for v in model.compute_scenario(a).values())

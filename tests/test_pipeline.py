@@ -31,14 +31,15 @@ BEFORE = {
     ("h100-sxm", 4): dict(dec=(0.020425370567011256, 27.01976966385823), pre=(0.0794727815159331, 222.52378824461272),
                           kv=448280, o_dec=(0.020425370567011256, 27.019769663858234),
                           o_mix=(0.04485384972961163, 125.59077924291256)),
-    # Times and KV capacity as at e90b9cb; energies re-pinned after board-level power for architectures
+    # KV capacity as at e90b9cb, times as after the c-static merge (main d8a5e9a); energies re-pinned after
+    # board-level power for architectures
     # (merge of a-board: the derived busy floor and regulator losses raised Trainium2's step energy 2.2x;
     # a2-floor: the busy floor is the measured clock-up rise, 76 -> 32 W, and the clock share returns to the
-    # energies per action: decode 26.4 -> 20.6 J).
-    ("trainium2-arch", 16): dict(dec=(0.0091322370608184, 20.554800596809006),
-                                 pre=(0.03842417265222889, 116.2998032215342), kv=4099222,
-                                 o_dec=(0.009132237060818402, 20.55480059680901),
-                                 o_mix=(0.02222943939545714, 66.28400909287168)),
+    # energies per action: decode 27.9 -> 21.8 J at main's times after c-static, 0.00968 s).
+    ("trainium2-arch", 16): dict(dec=(0.009683128018418124, 21.808425909588543),
+                                 pre=(0.039424572529667926, 114.86408403241161), kv=4099222,
+                                 o_dec=(0.009683128018418126, 21.808425909588543),
+                                 o_mix=(0.023175516962413767, 66.09482035517688)),
 }
 
 

@@ -219,6 +219,15 @@ def pj_per_bit(arch: ArchSpec) -> dict[str, float]:
     return out
 
 
+def pj_per_bit_action(arch: ArchSpec) -> dict[str, float]:
+    """Energy per bit at each on-chip and DRAM level as a board energy per action, priced like
+    ``pj_per_flop``: library x clock/control share x ``board.action_factor`` (energy_realism, regulators).
+    Links are priced per bit at the SerDes, outside this factor."""
+    t = tech_of(arch)
+    k = board.action_factor(arch, t) / (1 - _control_fraction(arch, t))
+    return {n: v * k for n, v in pj_per_bit(arch).items() if n != "link"}
+
+
 def _w(bytes_per_s: float, pj_bit: float) -> float:
     return bytes_per_s * 8 * pj_bit * 1e-12
 
