@@ -36,7 +36,8 @@ def generic_h100(realism: float | None = None) -> ArchChip:
     a = resolve_arch("h100-sxm-arch")
     tech = a.technology
     if realism is not None:
-        tech = MappingProxyType({**tech, "energy_realism.gpu": Figure(realism, "board_check trial value", True)})
+        trial = Figure(realism, "board_check trial value", True)
+        tech = MappingProxyType({**tech, "energy_realism.gpu": trial})
     return derive_chip(replace(a, power=Power(), name="h100-generic", technology=tech))
 
 

@@ -59,7 +59,8 @@ def _with_realism(name: str, x: float) -> object:
     from jalapeno.hardware.spec import Figure
 
     a = resolve_arch(name)
-    return replace(a, technology=MappingProxyType({**a.technology, f"energy_realism.{a.kind}": Figure(x, "test", True)}))
+    over = {**a.technology, f"energy_realism.{a.kind}": Figure(x, "test", True)}
+    return replace(a, technology=MappingProxyType(over))
 
 
 def test_tdp_is_the_sum_of_compute_memory_and_links() -> None:
@@ -153,8 +154,10 @@ def test_regulators_invert_on_the_floor_rows() -> None:
     r = FLOOR_ROWS[0]
     t = Technology(r.node)
     x = _die_rise(r, t)
-    rated, idle = r.tdp_w * board.vrm_efficiency(1.0, t), r.idle_w * board.vrm_efficiency(r.idle_w / r.tdp_w, t)
-    assert board.through_vrm(idle + x, rated, t) - board.through_vrm(idle, rated, t) == pytest.approx(r.rise_w)
+    rated = r.tdp_w * board.vrm_efficiency(1.0, t)
+    idle = r.idle_w * board.vrm_efficiency(r.idle_w / r.tdp_w, t)
+    drawn = board.through_vrm(idle + x, rated, t) - board.through_vrm(idle, rated, t)
+    assert drawn == pytest.approx(r.rise_w)
     assert x < r.rise_w
 
 
@@ -186,7 +189,8 @@ def test_paper_chip_above_the_cooling_limit_runs_under_dvfs() -> None:
 def test_estimated_constants_carry_ranges() -> None:
     lib, spans = library(), ranges()
     for k in lib:
-        if k.startswith(("board.", "physical.")) and k != "physical.reticle_mm2" or k.startswith("energy_realism."):
+        estimated = k.startswith(("board.", "physical.", "energy_realism.")) and k != "physical.reticle_mm2"
+        if estimated:
             lo, hi = spans[k]
             assert lo <= lib[k].value <= hi, k
     assert Technology("n3").range("board.misc_w") == (8, 25)

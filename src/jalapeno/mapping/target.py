@@ -79,7 +79,7 @@ class Target:
         vec = max((r.value for r in c.vector.rates.values()), default=2.0) * c.vector.lanes.value * fv * n
         sfu = (c.vector.sfu_ops_per_cycle.value if c.vector.sfu_ops_per_cycle else c.vector.lanes.value / 8) * fv * n
         rt = arch.runtime
-        e = model.pj_per_bit_action(arch)  # board energies per action, as pj_per_flop (clock share, realism, VRM)
+        e = model.pj_per_bit_action(arch)  # board energies per action, priced as pj_per_flop
         whole = arch.power.pj_per_byte_main is not None
         static = StaticSchedule.of(arch)
         issue = rt.matrix_issue_efficiency.value if rt.matrix_issue_efficiency is not None else 1.0

@@ -90,8 +90,8 @@ def floor_terms(arch: ArchSpec, t: Technology, die_mm2: float) -> dict[str, Term
     ``board.clock_up_leakage_ratio`` x nominal leakage, fitted on the A100's measured clock-up rise,
     ``boardfit.FLOOR_ROWS``), plus DRAM active standby and PHY clocks while the kernel streams."""
     lk, r = leakage_w(arch, t, die_mm2), t("board.clock_up_leakage_ratio")
-    out = {"clock_up": Term(lk * r, f"{r:g} x {lk:.1f} W nominal leakage (idle to operating voltage and clock, "
-                                    "no work: leakage rise and ungated clock distribution)")}
+    out = {"clock_up": Term(lk * r, f"{r:g} x {lk:.1f} W nominal leakage (idle to operating voltage and "
+                                    "clock, no work: leakage rise and ungated clock distribution)")}
     out.update(_dram_phy_busy(arch, t))
     return out
 
