@@ -159,9 +159,9 @@ FLOOR_ROWS = (
              _PARK + " (Hopper: out-of-sample check only)"),
     # 28 nm rows: the floor from power at 10% and 100% load, P(u) = idle + floor + u x D
     FloorRow("TPU v1", "n28", 331, 75, 28, 40 - 28 - (40 - 0.88 * 40) / 0.9, "record",
-             _TPU1 + "; die <= 331 mm2"),
+             _TPU1 + "; Table 2: die <= half of Haswell's 662 mm2"),
     FloorRow("K80 (one GK210)", "n28", 561, 150, 25, 98 - 25 - (98 - 0.66 * 98) / 0.9, "record",
-             _TPU1 + "; busy 98 W per die; GK210 561 mm2 (estimate, GK110 class)"),
+             _TPU1 + "; Table 2: 561 mm2 die, 25 W idle, 98 W busy, Boost mode off"),
 )
 
 
