@@ -31,26 +31,28 @@ BEFORE = {
     ("h100-sxm", 4): dict(dec=(0.020425370567011256, 27.01976966385823), pre=(0.0794727815159331, 222.52378824461272),
                           kv=448280, o_dec=(0.020425370567011256, 27.019769663858234),
                           o_mix=(0.04485384972961163, 125.59077924291256)),
-    # Re-pinned after the merges of a-board (board-level power: energies) and c-static (derived static-schedule
+    # Re-pinned after the merges of a-board and a2-floor (board-level power: energies) and c-static (derived static-schedule
     # efficiency: compiled buckets, barriers, DMA setup; times; per-level energies as board energies): pp=1 keeps them.
-    ("trainium2-arch", 16): dict(dec=(0.009683128018418124, 28.013953208119993),
-                                 pre=(0.039424572529667926, 138.49987185954944), kv=4099222,
-                                 o_dec=(0.009683128018418126, 28.013953208119993),
-                                 o_mix=(0.023175516962413767, 80.06750234952601)),
+    ("trainium2-arch", 16): dict(dec=(0.009683128018418124, 21.808425909588543),
+                                 pre=(0.039424572529667926, 114.86408403241161), kv=4099222,
+                                 o_dec=(0.009683128018418126, 21.808425909588543),
+                                 o_mix=(0.023175516962413767, 66.09482035517688)),
 }
 
 
 @pytest.mark.parametrize("hw,tp", sorted(BEFORE))
 def test_pp1_reproduces_the_numbers_from_before_pipelines_exactly(hw, tp):
+    """To 1e-8: a refit of the H200 calibration moves its parameters in the ninth digit (docs/validation.md)."""
+    same = lambda x, y: tuple(x) == pytest.approx(y, rel=1e-8)
     b, chip, cfg = BEFORE[(hw, tp)], resolve_chip(hw), resolve_model(L70)
     e = estimate(cfg, chip, batch=8, context=2000, prompt=1000, parallel=Parallel(tp, 1))
-    assert (e.decode.time_s, e.decode.energy_j) == b["dec"]
-    assert (e.prefill.time_s, e.prefill.energy_j) == b["pre"]
+    assert same((e.decode.time_s, e.decode.energy_j), b["dec"])
+    assert same((e.prefill.time_s, e.prefill.energy_j), b["pre"])
     prm, timer = setup_for(chip)
     o = CostOracle(cfg, chip, prm, timer=timer, parallel=Parallel(tp, 1))
     assert o.kv_capacity_tokens == b["kv"]
-    assert tuple(o.step(StepShape(8, 16000))) == b["o_dec"]
-    assert tuple(o.step(StepShape(3, 3000, 1, 500, 500 * 1000, 1000))) == b["o_mix"]
+    assert same(o.step(StepShape(8, 16000)), b["o_dec"])
+    assert same(o.step(StepShape(3, 3000, 1, 500, 500 * 1000, 1000)), b["o_mix"])
 
 
 def test_parallel_is_validated_and_counts_chips():

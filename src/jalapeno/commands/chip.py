@@ -76,9 +76,8 @@ def board_json(arch: Any, s: Any) -> dict[str, Any]:
     t, die = model.tech_of(arch), s.area["total"].value
     out: dict[str, Any] = {"summary": parts(board_sheet(s))}
     if arch.power.idle_w is None:
-        cc = model.dynamic_peak(arch).get("clock_control")
         out["idle_die"] = parts(board.idle_terms(arch, t, die))
-        out["busy_floor_die"] = parts(board.floor_terms(arch, t, die, cc.value if cc else 0.0))
+        out["busy_floor_die"] = parts(board.floor_terms(arch, t, die))
         out["vrm_efficiency"] = {f"{x:g}": board.vrm_efficiency(x, t) for x in (0.05, 0.1, 0.25, 0.5, 1.0)}
     return out
 

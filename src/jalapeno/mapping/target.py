@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jalapeno.hardware.arch import board, model
+from jalapeno.hardware.arch import model
 from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.mapping.static import StaticSchedule
 
@@ -79,12 +79,8 @@ class Target:
         vec = max((r.value for r in c.vector.rates.values()), default=2.0) * c.vector.lanes.value * fv * n
         sfu = (c.vector.sfu_ops_per_cycle.value if c.vector.sfu_ops_per_cycle else c.vector.lanes.value / 8) * fv * n
         rt = arch.runtime
-        e = model.pj_per_bit(arch)
+        e = model.pj_per_bit_action(arch)  # board energies per action, priced as pj_per_flop
         whole = arch.power.pj_per_byte_main is not None
-        tech = model.tech_of(arch)
-        # library energies per bit are board energies per action, as pj_per_flop and pj_per_byte_main are:
-        # the clock/control share, times energy_realism, less the busy clock floor, through the regulators
-        ctl = board.action_factor(arch, tech) / (1.0 - tech(f"clock_power_fraction.{arch.kind}"))
         static = StaticSchedule.of(arch)
         issue = rt.matrix_issue_efficiency.value if rt.matrix_issue_efficiency is not None else 1.0
         l2_pj = e["noc"] + e.get("shared_sram", 0.0)
@@ -103,9 +99,9 @@ class Target:
             kernel_s=rt.kernel_overhead_s.value, kernels_per_op={k: int(f.value) for k, f in rt.kernels_per_op.items()},
             fusion=rt.fusion.value == "elementwise",
             pj_flop=model.pj_per_flop(arch),
-            pj_main_bit=model.pj_per_byte_main(arch) / 8 if whole else e.get("dram", e["core_sram"]) * ctl,
-            pj_l2_bit=0.0 if whole else l2_pj * ctl, pj_sram_bit=0.0 if whole else e["core_sram"] * ctl,
-            pj_rf_bit=0.0 if whole else e["rf"] * ctl, static=static,
+            pj_main_bit=model.pj_per_byte_main(arch) / 8 if whole else e.get("dram", e["core_sram"]),
+            pj_l2_bit=0.0 if whole else l2_pj, pj_sram_bit=0.0 if whole else e["core_sram"],
+            pj_rf_bit=0.0 if whole else e["rf"], static=static,
             noc_link_bw=arch.noc.bandwidth_bytes_per_s.value / max(1.0, n ** 0.5))
 
     def energy_j(self, dtype: str, flops, main, l2, sram, rf, vector_flops=0.0):

@@ -84,14 +84,31 @@ def idle_terms(arch: ArchSpec, t: Technology, die_mm2: float) -> dict[str, Term]
     return out
 
 
-def floor_terms(arch: ArchSpec, t: Technology, die_mm2: float, clock_control_w: float) -> dict[str, Term]:
-    """Die-side rise above idle whenever a kernel runs (before the regulators)."""
+def floor_terms(arch: ArchSpec, t: Technology, die_mm2: float) -> dict[str, Term]:
+    """Die-side rise above idle whenever a kernel runs (before the regulators): the die leaving its idle
+    DVFS state with no work (leakage at the raised voltage, ungated clock distribution at the raised clock:
+    ``board.clock_up_leakage_ratio`` x nominal leakage, fitted on the A100's measured clock-up rise,
+    ``boardfit.FLOOR_ROWS``), plus DRAM active standby and PHY clocks while the kernel streams."""
+    lk, r = leakage_w(arch, t, die_mm2), t("board.clock_up_leakage_ratio")
+    out = {"clock_up": Term(lk * r, f"{r:g} x {lk:.1f} W nominal leakage (idle to operating voltage and "
+                                    "clock, no work: leakage rise and ungated clock distribution)")}
+    out.update(_dram_phy_busy(arch, t))
+    return out
+
+
+def tdp_static_terms(arch: ArchSpec, t: Technology, die_mm2: float) -> dict[str, Term]:
+    """Die-side power at peak activity whatever the work: idle terms, the rest of the leakage (nominal
+    voltage, hot), DRAM active standby and PHY clocks. The clock distribution is inside the clock/control
+    share of dynamic power at peak activity."""
     lk, f = leakage_w(arch, t, die_mm2), t("board.idle_leakage_fraction")
-    out = {"leakage_rise": Term(lk * (1 - f), f"{lk:.1f} W leakage x (1 - {f:g}) (nominal voltage, hot)")}
-    cf = t("board.clock_floor_fraction")
-    out["clock_floor"] = Term(clock_control_w * cf, f"{cf:g} x {clock_control_w:.1f} W full-activity clock/control "
-                                                    "(clock tree and sequencers run while a kernel runs)")
-    d = arch.memory
+    out = dict(idle_terms(arch, t, die_mm2))
+    out["leakage_rise"] = Term(lk * (1 - f), f"{lk:.1f} W leakage x (1 - {f:g}) (nominal voltage, hot)")
+    out.update(_dram_phy_busy(arch, t))
+    return out
+
+
+def _dram_phy_busy(arch: ArchSpec, t: Technology) -> dict[str, Term]:
+    d, out = arch.memory, {}
     if d is not None:
         w, p = t(f"board.dram_busy_w.{d.kind}"), t(f"board.phy_busy_w.{d.kind}")
         out["dram_active_standby"] = Term(d.devices.value * w, f"{d.devices.value:g} {d.kind} x {w:g} W (active standby)")
@@ -105,15 +122,11 @@ def total(terms: dict[str, Term]) -> float:
 
 # ---------------------------------------------------------------- per-action energies
 
-def clock_floor_share(arch: ArchSpec, t: Technology) -> float:
-    """Share of full-activity dynamic power that is the busy floor, not per action (clock share x floor)."""
-    return t(f"clock_power_fraction.{arch.kind}") * t("board.clock_floor_fraction")
-
-
 def action_factor(arch: ArchSpec, t: Technology) -> float:
-    """Library energy per action -> board energy per action: the library-to-silicon factor, less the clock
-    floor (charged as busy static), through the regulators at half load (their marginal efficiency)."""
-    return t("energy_realism") * (1 - clock_floor_share(arch, t)) / vrm_efficiency(0.5, t)
+    """Library energy per action -> board energy per action: the library-to-silicon factor through the
+    regulators at half load (their marginal efficiency). The busy floor is the no-work rise, so the clock
+    and control share stays in the energy per action (gated with the work)."""
+    return t(f"energy_realism.{arch.kind}") / vrm_efficiency(0.5, t)
 
 
 # ---------------------------------------------------------------- wall

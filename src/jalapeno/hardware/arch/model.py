@@ -219,6 +219,15 @@ def pj_per_bit(arch: ArchSpec) -> dict[str, float]:
     return out
 
 
+def pj_per_bit_action(arch: ArchSpec) -> dict[str, float]:
+    """Energy per bit at each on-chip and DRAM level as a board energy per action, priced like
+    ``pj_per_flop``: library x clock/control share x ``board.action_factor`` (energy_realism, regulators).
+    Links are priced per bit at the SerDes, outside this factor."""
+    t = tech_of(arch)
+    k = board.action_factor(arch, t) / (1 - _control_fraction(arch, t))
+    return {n: v * k for n, v in pj_per_bit(arch).items() if n != "link"}
+
+
 def _w(bytes_per_s: float, pj_bit: float) -> float:
     return bytes_per_s * 8 * pj_bit * 1e-12
 
@@ -228,7 +237,7 @@ def compute_scenario(arch: ArchSpec) -> dict[str, Part]:
     if arch.power.pj_per_flop:
         return _measured_compute(arch)
     t, c, m = tech_of(arch), arch.cores, arch.cores.matrix
-    r = t("energy_realism")
+    r = t(f"energy_realism.{arch.kind}")
     k, fm, e = _vscale(arch, t) * r, matrix_clock(arch), {n: v * r for n, v in pj_per_bit(arch).items()}
     macs = c.count.value * m.engines.value * m.pes * fm
     pick = max(m.rates, key=lambda d: m.rates[d].value * t(f"mac_energy_pj.{d}"))
@@ -254,7 +263,7 @@ def _measured_compute(arch: ArchSpec) -> dict[str, Part]:
 
 def memory_scenario(arch: ArchSpec) -> dict[str, Part]:
     """Every memory level streaming at full bandwidth (the decode regime); library energies x ``energy_realism``."""
-    r = tech_of(arch)("energy_realism")
+    r = tech_of(arch)(f"energy_realism.{arch.kind}")
     e, out = {n: v * r for n, v in pj_per_bit(arch).items()}, {}
     cs = sram_bandwidth(arch, arch.cores.sram, per_core=True)
     out["core_sram"] = Part(_w(cs, e["core_sram"]), f"{cs / 1e12:.1f} TB/s x {e['core_sram']:.3g} pJ/bit")
@@ -283,9 +292,7 @@ def static_power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
         if pw.active_static_w is not None:
             out["active_static"] = Part(pw.active_static_w.value, "measured rise above idle while a kernel runs", True)
         return out
-    t = tech_of(arch)
-    terms = {**board.idle_terms(arch, t, die_mm2), **board.floor_terms(arch, t, die_mm2, 0.0)}
-    terms.pop("clock_floor")
+    terms = board.tdp_static_terms(arch, tech_of(arch), die_mm2)
     return {k: Part(v.value, v.formula) for k, v in terms.items()}
 
 
@@ -400,10 +407,9 @@ def active_static_w(arch: ArchSpec, die_mm2: float, tdp: dict[str, Part] | None 
         return Part(pw.active_static_w.value, "measured rise above idle while a kernel runs", True)
     if pw.idle_w is not None:
         return Part(0.0, "measured idle power, no measured busy rise", True)
-    t, dyn = tech_of(arch), dynamic_peak(arch)
-    cc = dyn["clock_control"].value if "clock_control" in dyn else 0.0
+    t = tech_of(arch)
     idle_die = board.total(board.idle_terms(arch, t, die_mm2))
-    floor = board.floor_terms(arch, t, die_mm2, cc)
+    floor = board.floor_terms(arch, t, die_mm2)
     rated = rated_die_w(arch, die_mm2, tdp)
     rise = board.through_vrm(idle_die + board.total(floor), rated, t) - board.through_vrm(idle_die, rated, t)
     return Part(rise, f"{' + '.join(floor)} = {board.total(floor):.1f} W at the die, through the regulators")
