@@ -160,10 +160,8 @@ def bench(scenario: str, lengths: LengthSource, oracle: StepOracle, *, replicas:
           concurrency: int | None = None, rel_tol: float = REL_TOL, max_num_seqs: int = BENCH_MAX_NUM_SEQS,
           **sim_options: Any) -> BenchResult:
     """Run one scenario (module docstring); ``sim_options`` go to ``simulate`` (scheduler, policy, ...)."""
-    _check_args(scenario, replicas, chips_per_replica, requests, concurrency, rel_tol, max_num_seqs)
+    check_args(scenario, replicas, chips_per_replica, requests, concurrency, rel_tol, max_num_seqs)
     if concurrency is not None:
-        if scenario != "fixed":
-            raise JalapenoError("only with the fixed scenario", field="--concurrency")
         max_num_seqs = concurrency
     opts = {"replicas": replicas, "max_num_seqs": max_num_seqs, **sim_options}
     chips = replicas * chips_per_replica
@@ -178,8 +176,9 @@ def bench(scenario: str, lengths: LengthSource, oracle: StepOracle, *, replicas:
                     rel_tol=rel_tol, sim_options=opts)
 
 
-def _check_args(scenario: str, replicas: int, tp: int, requests: int | None, concurrency: int | None,
-                rel_tol: float, max_num_seqs: int) -> None:
+def check_args(scenario: str, replicas: int, tp: int, requests: int | None, concurrency: int | None,
+               rel_tol: float, max_num_seqs: int) -> None:
+    """``bench``'s arguments, checked before any work: one ``JalapenoError`` naming the flag."""
     if scenario not in SCENARIOS:
         raise JalapenoError(f"must be one of {', '.join(SCENARIOS)}; got {scenario!r}", field="--scenario")
     for flag, v in (("--replicas", replicas), ("--tp", tp), ("--requests", requests),
@@ -188,6 +187,8 @@ def _check_args(scenario: str, replicas: int, tp: int, requests: int | None, con
             raise JalapenoError(f"must be an integer >= 1, got {v!r}", field=flag)
     if not (0 < rel_tol < 1):
         raise JalapenoError(f"must be in (0, 1), got {rel_tol!r}", field="--rel-tol")
+    if concurrency is not None and scenario != "fixed":
+        raise JalapenoError("only with the fixed scenario", field="--concurrency")
 
 
 def _offline(scenario: str, lengths: LengthSource, oracle: StepOracle, n: int, seed: int, chips: int,
