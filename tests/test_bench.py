@@ -230,3 +230,26 @@ def test_bad_input_is_one_error_line(capsys: pytest.CaptureFixture[str], args: t
     cap = capsys.readouterr()
     lines = cap.err.strip().splitlines()
     assert cap.out == "" and len(lines) == 1 and lines[0].startswith(f"error: {flag}:"), cap.err
+
+
+# --- estimate --engine (issue 11 item 5) ----------------------------------------------------------------
+def estimate_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    assert main(["estimate", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_estimate_prices_serves_engine_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ("-m", "qwen2.5-coder-1.5b", "-H", "h200", "-p", "128")
+    default = estimate_json(capsys, *args)
+    fused = estimate_json(capsys, *args, "--engine", "fused")
+    calib = estimate_json(capsys, *args, "--engine", "calibration")
+    assert default["engine"] == "fused" and calib["engine"] == "calibration"
+    assert default["prefill_s"] == fused["prefill_s"] and default["decode_step_s"] == fused["decode_step_s"]
+    # the calibration engine launches more kernels (RoPE 10, K/V write 2, ...): slower, more host wait
+    assert calib["prefill_s"] > fused["prefill_s"] and calib["decode_step_s"] >= fused["decode_step_s"]
+    assert "fused engine" in fused["params_source"] and "fused engine" not in calib["params_source"]
+    # serve prices the same engine: its step oracle uses the same parameters
+    from jalapeno.commands.serve import build_oracle
+
+    _, params = build_oracle(resolve_model("qwen2.5-coder-1.5b"), resolve_chip("h200"), Precision.of("bf16"), 1)
+    assert params.source == fused["params_source"]
