@@ -166,6 +166,10 @@ def test_bisection_finds_the_knee(small_oracle: CostOracle) -> None:
     assert limits.met(at(lo)) and not limits.met(at(hi))  # the found rate meets the limits, just above fails
     assert res.sim is not None and res.ttft_p99_s <= limits.ttft_s and res.tpot_p99_s <= limits.tpot_s
     assert res.evaluations >= 3
+    # sustained throughput at the found rate: rate x tokens per request (all requests read 512, write 128)
+    assert res.output_tokens_per_s == pytest.approx(128 * lo) and res.total_tokens_per_s == pytest.approx(640 * lo)
+    # the run's own tokens / duration counts the drain after the last arrival, so it is lower
+    assert res.measured_output_tokens_per_s is not None and res.measured_output_tokens_per_s < res.output_tokens_per_s
 
 
 def test_unreachable_limits_give_rate_zero(small_oracle: CostOracle) -> None:
