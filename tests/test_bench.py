@@ -257,3 +257,21 @@ def test_estimate_prices_serves_engine_by_default(capsys: pytest.CaptureFixture[
 
     _, params = build_oracle(resolve_model("qwen2.5-coder-1.5b"), resolve_chip("h200"), Precision.of("bf16"), 1)
     assert params.source == fused["params_source"]
+
+
+@given(st.sampled_from(["--tp", "--replicas", "--requests", "--concurrency", "--max-num-seqs", "--isl"]),
+       st.integers(-10**6, 0))
+@settings(max_examples=40, deadline=None)
+def test_non_positive_counts_are_one_error_line(flag: str, value: int) -> None:
+    """Any count <= 0 for any count flag: exit 2 and one ``error: FLAG:`` line, before any simulation."""
+    import contextlib
+    import io
+
+    err, out = io.StringIO(), io.StringIO()
+    args = ["bench", "-s", "fixed", "-m", "llama-3.2-1b", "--isl", "8", "--osl", "8", flag, str(value), "--json"]
+    if flag == "--isl":
+        args = ["bench", "-s", "fixed", "-m", "llama-3.2-1b", "--osl", "8", flag, str(value), "--json"]
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        assert main(args) == 2
+    lines = err.getvalue().strip().splitlines()
+    assert out.getvalue() == "" and len(lines) == 1 and lines[0].startswith(f"error: {flag}:"), err.getvalue()
