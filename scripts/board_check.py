@@ -61,12 +61,12 @@ def rows(realism: float | None = None) -> list[dict[str, object]]:
     out.append({"row": "idle (measured on H200)", "calibrated_w": ref_idle, "generic_w": gen_idle})
     out.append({"row": "busy static: idle + active static", "calibrated_w": ref_static, "generic_w": gen_static})
     for b, c in DECODES:
-        r = estimate(m, ref, batch=b, context=c, precision=prec).decode
+        r = estimate(m, ref, batch=b, context=c, precision=prec, engine="calibration").decode
         g = estimate(m, gen, batch=b, context=c, precision=prec).decode
         out.append({"row": f"decode {b} x {c}", "calibrated_w": r.energy_j / r.time_s, "generic_w": g.energy_j / g.time_s,
                     "calibrated_capped": r.power_capped, "generic_capped": g.power_capped})
     for p in PREFILLS:
-        r = estimate(m, ref, batch=1, context=2048, prompt=p, precision=prec).prefill
+        r = estimate(m, ref, batch=1, context=2048, prompt=p, precision=prec, engine="calibration").prefill
         g = estimate(m, gen, batch=1, context=2048, prompt=p, precision=prec).prefill
         assert r is not None and g is not None
         out.append({"row": f"prefill {p}", "calibrated_w": r.energy_j / r.time_s, "generic_w": g.energy_j / g.time_s,

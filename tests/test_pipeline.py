@@ -45,7 +45,7 @@ def test_pp1_reproduces_the_numbers_from_before_pipelines_exactly(hw, tp):
     """To 1e-8: a refit of the H200 calibration moves its parameters in the ninth digit (docs/validation.md)."""
     same = lambda x, y: tuple(x) == pytest.approx(y, rel=1e-8)
     b, chip, cfg = BEFORE[(hw, tp)], resolve_chip(hw), resolve_model(L70)
-    e = estimate(cfg, chip, batch=8, context=2000, prompt=1000, parallel=Parallel(tp, 1))
+    e = estimate(cfg, chip, batch=8, context=2000, prompt=1000, parallel=Parallel(tp, 1), engine="calibration")
     assert same((e.decode.time_s, e.decode.energy_j), b["dec"])
     assert same((e.prefill.time_s, e.prefill.energy_j), b["pre"])
     prm, timer = setup_for(chip)
@@ -165,7 +165,7 @@ def test_serving_oracle_equals_estimate_for_a_pipelined_decode(hw):
     chip, cfg = resolve_chip(hw), resolve_model(L70)
     prm, timer = setup_for(chip)
     par = Parallel(4, 2)
-    e = estimate(cfg, chip, batch=8, context=2000, parallel=par)
+    e = estimate(cfg, chip, batch=8, context=2000, parallel=par, params=prm)  # the same engine's parameters
     o = CostOracle(cfg, chip, prm, timer=timer, parallel=par)
     c = o.step(StepShape(8, 8 * 2000))
     assert c.time_s == pytest.approx(e.decode.time_s, rel=1e-9)

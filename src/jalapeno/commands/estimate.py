@@ -9,6 +9,7 @@ from rich.table import Table
 from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option, positive
 from jalapeno.cost.estimate import Estimate, estimate
 from jalapeno.cost.pipeline import Parallel
+from jalapeno.cost.params import ENGINES
 from jalapeno.cost.step import StepCost
 from jalapeno.graph.precision import Precision
 from jalapeno.report.fmt import pct, seconds, si
@@ -36,8 +37,8 @@ def print_estimate(e: Estimate) -> None:
     con = Console()
     d = e.decode
     split = f" (tp {e.tp} x pp {e.pp})" if e.pp > 1 else ""
-    con.print(f"[bold]{e.model.name}[/] on [bold]{e.chips} x {e.chip.name}[/]{split} ({e.precision.label}); "
-              f"cost parameters: {e.params.source}")
+    con.print(f"[bold]{e.model.name}[/] on [bold]{e.chips} x {e.chip.name}[/]{split} ({e.precision.label}), "
+              f"{e.engine} engine; cost parameters: {e.params.source}")
     summary = Table(show_header=True)
     for col in ("phase", "shape", "latency", "tokens/s", "power", "J/token", "note"):
         summary.add_column(col)
@@ -72,9 +73,12 @@ def print_estimate(e: Estimate) -> None:
 @click.option("--pp", default=1, show_default=True,
               help="Pipeline stages (layers split over them); the replica uses tp x pp chips, --batch is its whole batch.")
 @dtype_options
+@click.option("--engine", type=click.Choice(ENGINES), default="fused", show_default=True,
+              help="GPU presets: a fused serving engine (1 kernel per op, vLLM-class, as serve), or the "
+                   "plain-PyTorch engine the calibration measured (docs/cost.md).")
 @json_option
 def command(model: str, hardware: str, batch: int, context: int, prompt: int | None, cached: int, tp: int, pp: int,
-            dtype: str, act_dtype: str | None, kv_dtype: str | None, as_json: bool) -> None:
+            dtype: str, act_dtype: str | None, kv_dtype: str | None, engine: str, as_json: bool) -> None:
     """Time, power and energy of a decode step and (with --prompt) a prefill on a chip."""
     from jalapeno.hardware import resolve_chip
     from jalapeno.models import resolve_model
@@ -83,7 +87,7 @@ def command(model: str, hardware: str, batch: int, context: int, prompt: int | N
                         ("tp", tp, 1), ("pp", pp, 1)):
         positive(name, v, lo)
     e = estimate(resolve_model(model), resolve_chip(hardware), batch=batch, context=context, prompt=prompt,
-                 cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), parallel=Parallel(tp, pp))
+                 cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), parallel=Parallel(tp, pp), engine=engine)
     if as_json:
         emit_json(e.to_json())
     else:

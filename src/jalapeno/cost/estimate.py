@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jalapeno.errors import JalapenoError
@@ -36,12 +36,13 @@ class Estimate:
     @property
     def chips(self) -> int:
         return self.tp * self.pp
+    engine: str = "fused"  # cost.params.ENGINES: the serving engine the GPU presets are priced as
 
     def to_json(self) -> dict[str, Any]:
         d = self.decode
         out: dict[str, Any] = {
             "model": self.model.name, "hardware": self.chip.name, "tp": self.tp, "pp": self.pp, "chips": self.chips,
-            "precision": self.precision.label,
+            "precision": self.precision.label, "engine": self.engine,
             "batch": self.batch, "context": self.context, "calibrated": self.params.calibrated,
             "params_source": self.params.source,
             "decode_step_s": d.time_s, "decode_tokens_per_s": self.batch / d.time_s, "decode_power_w": d.power_w,
@@ -94,23 +95,27 @@ def check_fits(model: ModelConfig, chip: ChipSpec, precision: Precision, tp: int
 
 def estimate(model: ModelConfig, chip: ChipSpec, *, batch: int, context: int, prompt: int | None = None,
              cached: int = 0, precision: Precision | None = None, tp: int = 1,
-             params: CostParams | None = None, parallel: Parallel | None = None) -> Estimate:
+             params: CostParams | None = None, parallel: Parallel | None = None,
+             engine: str = "fused") -> Estimate:
     """Decode step (and prefill) of ``batch`` sequences on one replica; ``parallel`` (default: ``tp``
-    chips, one stage) names the split, and ``batch`` is the batch of the whole replica."""
+    chips, one stage) names the split, and ``batch`` is the batch of the whole replica. ``engine`` is
+    ``serve``'s: ``"fused"`` (default, a vLLM-class engine) or ``"calibration"`` (the plain-PyTorch engine
+    the H200 measurements ran); it only changes GPU presets' kernel counts (``cost.params.setup_for``).
+    ``params`` overrides both."""
     par = parallel or Parallel(tp=tp)
     prec = precision or Precision.of("bf16")
-    default_prm, timer = setup_for(chip)
+    default_prm, timer = setup_for(chip, engine)
     prm = params or default_prm
     est = Estimator(chip, prm, par.tp, timer)
     par.check(chip, model.num_layers)
     check_fits(model, chip, prec, par.tp, tokens=batch * (context + 1), pp=par.pp)
     if par.pp > 1:
-        return _pipelined(model, chip, prm, prec, est, par, batch, context, prompt, cached)
+        return replace(_pipelined(model, chip, prm, prec, est, par, batch, context, prompt, cached), engine=engine)
     dec = est.step(build_graph(model, Batch.decode(batch, context), prec), cuda_graph=True)
     pre = None
     if prompt is not None:
         pre = est.step(build_graph(model, Batch.prefill(prompt, cached), prec), cuda_graph=False)
-    return Estimate(model, chip, prm, prec, par.tp, batch, context, dec, prompt, cached, pre)
+    return Estimate(model, chip, prm, prec, par.tp, batch, context, dec, prompt, cached, pre, engine=engine)
 
 
 def _pipelined(model: ModelConfig, chip: ChipSpec, prm: CostParams, prec: Precision, est: Estimator,
