@@ -1,0 +1,65 @@
+"""The issue's acceptance checks over calibrated chips: error on held-out rows, the per-GPU order of chips
+within each published (round, model, scenario), and each chip's interactive / offline throughput ratio."""
+
+from __future__ import annotations
+
+from statistics import median
+from typing import Any, Sequence
+
+from jalapeno.cost.published_fit import Checked, ChipFit
+
+MEDIAN_TARGET, MAX_TARGET, RATIO_TARGET = 0.15, 0.25, 0.15
+
+
+def error_summary(fit: ChipFit) -> dict[str, Any]:
+    out: dict[str, Any] = {"chip": fit.chip, "provenance": fit.provenance}
+    for label, fitted in (("fit", True), ("held_out", False)):
+        errs = [abs(c.error) for c in fit.checked if c.fitted == fitted and c.error is not None]
+        out[label] = {"n": len(errs), "median_abs_error": median(errs) if errs else None,
+                      "max_abs_error": max(errs) if errs else None}
+    h = out["held_out"]
+    out["meets_target"] = bool(h["n"]) and h["median_abs_error"] <= MEDIAN_TARGET and h["max_abs_error"] <= MAX_TARGET
+    out["unplaced"] = [c.row.id for c in fit.checked if c.predicted is None]
+    return out
+
+
+def _representative(cs: list[Checked]) -> Checked:
+    """One row per chip in a group: the largest system (per-GPU figures of 8-GPU boxes compare best)."""
+    return max(cs, key=lambda c: (c.row.n_chips, c.row.per_chip))
+
+
+def order_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
+    """Per (round, model, scenario) with two or more chips: published vs predicted per-GPU order."""
+    groups: dict[tuple[str, str, str], dict[str, list[Checked]]] = {}
+    for f in fits:
+        for c in f.checked:
+            if c.predicted is not None and c.row.source == "mlperf":
+                groups.setdefault((c.row.round, c.row.model, c.row.scenario), {}).setdefault(f.chip, []).append(c)
+    out = []
+    for (rnd, model, scen), by_chip in sorted(groups.items()):
+        if len(by_chip) < 2:
+            continue
+        reps = {chip: _representative(cs) for chip, cs in by_chip.items()}
+        pub = sorted(reps, key=lambda k: -reps[k].row.per_chip)
+        pred = sorted(reps, key=lambda k: -(reps[k].predicted or 0.0))
+        out.append({"round": rnd, "model": model, "scenario": scen, "published_order": pub, "predicted_order": pred,
+                    "match": pub == pred, "held_out_only": not any(r.fitted for r in reps.values())})
+    return out
+
+
+def ratio_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
+    """Per chip, round, model and system size with both: interactive / offline throughput, published and
+    predicted, and the relative error of the predicted ratio."""
+    out = []
+    for f in fits:
+        by: dict[tuple[str, str, int], dict[str, Checked]] = {}
+        for c in f.checked:
+            by.setdefault((c.row.round, c.row.model, c.row.n_chips), {})[c.row.scenario] = c
+        for (rnd, model, n), sc in sorted(by.items()):
+            i, o = sc.get("interactive"), sc.get("offline")
+            if not i or not o or i.predicted is None or o.predicted is None:
+                continue
+            pub, pred = i.row.per_chip / o.row.per_chip, i.predicted / o.predicted
+            out.append({"chip": f.chip, "round": rnd, "model": model, "n_chips": n, "published": pub,
+                        "predicted": pred, "error": pred / pub - 1.0, "held_out": not (i.fitted or o.fitted)})
+    return out

@@ -1,0 +1,245 @@
+"""Fit a chip's efficiencies to published results, keeping a real hold-out, and measure its error band.
+
+The split is decided before fitting, by source: selectors name the rows a fit may see (by round, model
+and scenario); every other row of the chip is held out and only predicted (``Split`` asserts the two are
+disjoint). What a handful of throughput rows can identify is small, so the fit moves two scales of a
+prior, not every parameter: ``compute`` multiplies the matrix and prefill-attention efficiencies,
+``memory`` the weight-streaming, KV-read and streaming bandwidth efficiencies (each kept <= 0.98). The
+prior is the chip family's parameters (the measured H200's fractions of peak, on this chip's own
+datasheet peaks). With fit rows of one scenario only one joint scale is fitted. A chip with no fit rows
+keeps the family prior unchanged, said so in its provenance.
+
+The predictor is a plain callable ``(row, chip, params) -> tokens/s per chip`` so a serving-level bench
+can replace the closed-form scenario model (cost/scenario.py) without touching the fit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+from statistics import median
+from typing import Callable, Sequence
+
+import numpy as np
+
+from jalapeno.cost.params import CALIBRATION_FAMILY, FAMILY_PRIOR, PRIOR_BAND_WIDEN, TORCH_REFERENCE_KERNELS, CostParams, fused_engine
+from jalapeno.cost.published import WORKLOADS, PublishedRow
+from jalapeno.errors import JalapenoError
+from jalapeno.hardware.spec import ChipSpec
+from jalapeno.models.registry import resolve_model
+
+Predictor = Callable[[PublishedRow, ChipSpec, CostParams], "float | None"]
+MAX_EFF = 0.98
+SCALE_BOUNDS = (0.15, 3.0)
+# chips whose parameters are measured (or transferred from a measured sibling): published rows check them
+MEASURED = {"h200-sxm": "measured", "h100-sxm": "transferred from h200-sxm (same microarchitecture, measured)"}
+# family priors: the chip whose fitted fractions of peak a chip starts from (or keeps, without fit rows)
+FAMILY = {"b200": "h200-sxm", "mi300x": "h200-sxm", **CALIBRATION_FAMILY, **FAMILY_PRIOR}
+# a prior-only chip's band: its family's band widened by this factor on each side (an assumption: a new
+# generation's software maturity is unknown; documented in docs/validation-published.md)
+PRIOR_BAND_WIDEN = 1.25
+FOUR_BIT = ("fp4", "nvfp4", "mxfp4")
+DEFAULT_KNOBS = ("compute", "step_overhead")
+
+
+def analytic_predictor(row: PublishedRow, chip: ChipSpec, params: CostParams) -> float | None:
+    """The closed-form scenario model under a fused engine (what TensorRT-LLM and vLLM run)."""
+    from jalapeno.cost.scenario import precision_of, predict
+
+    isl, osl, limits = row_lengths(row)
+    res = predict(resolve_model(row.model), chip, fused_engine(params), precision_of(row.precision), row.n_chips,
+                  isl, osl, limits)
+    return res.tokens_per_s_per_chip if res else None
+
+
+def row_lengths(row: PublishedRow) -> tuple[int, int, tuple[float, float] | None]:
+    """(ISL, OSL, latency limits) of a row: fixed rows carry their own, MLPerf rows their benchmark's."""
+    if row.scenario == "fixed":
+        assert row.isl and row.osl
+        return row.isl, row.osl, None
+    w = WORKLOADS[row.model]
+    return w.isl, w.osl, (None if row.scenario == "offline" else w.limits_s[row.scenario])
+
+
+# -- the split --------------------------------------------------------------------------------------
+def matches(row: PublishedRow, selector: str) -> bool:
+    """``ROUND/MODEL/SCENARIO``, each part ``*`` or alternatives joined by ``+`` (e.g. v5.1/llama-2-70b/offline+interactive)."""
+    parts = selector.split("/")
+    if len(parts) != 3:
+        raise JalapenoError(f"fit source {selector!r} must be ROUND/MODEL/SCENARIO", field="--fit-sources")
+    return all(p == "*" or v in p.split("+") for p, v in zip(parts, (row.round, row.model, row.scenario)))
+
+
+@dataclass(frozen=True)
+class Split:
+    fit: tuple[PublishedRow, ...]
+    held_out: tuple[PublishedRow, ...]
+    selectors: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        overlap = {r.id for r in self.fit} & {r.id for r in self.held_out}
+        assert not overlap, f"rows both fitted and held out: {sorted(overlap)}"
+
+
+def default_selectors(rows: Sequence[PublishedRow], chip: str) -> tuple[str, ...]:
+    """Fit on the newest round's Llama-2-70B offline and interactive rows of the chip; hold out the rest
+    (the server scenario, other models, older rounds, vendor tables). Measured chips fit nothing."""
+    if chip in MEASURED:
+        return ()
+    mine = [r for r in rows if r.chip == chip and r.model == "llama-2-70b" and r.source == "mlperf"
+            and r.scenario in ("offline", "interactive")]
+    if not mine:
+        return ()
+    newest = max(r.round for r in mine)
+    return (f"{newest}/llama-2-70b/offline+interactive",)
+
+
+def split_rows(rows: Sequence[PublishedRow], chip: str, selectors: Sequence[str]) -> Split:
+    mine = [r for r in rows if r.chip == chip]
+    fit = tuple(r for r in mine if any(matches(r, s) for s in selectors))
+    return Split(fit, tuple(r for r in mine if r not in fit), tuple(selectors))
+
+
+# -- the prior and the two scales ------------------------------------------------------------------
+def with_four_bit(p: CostParams) -> CostParams:
+    """4-bit dtypes a prior never measured take its fp8 efficiencies (same tensor-core path, 2x rate)."""
+    eff = {**{d: p.eff("fp8") for d in FOUR_BIT}, **p.matmul_eff}
+    mem = {**{d: p.mem_eff("fp8") for d in FOUR_BIT}, **p.matmul_mem_eff}
+    return replace(p, matmul_eff=eff, matmul_mem_eff=mem)
+
+
+def scaled(prior: CostParams, compute: float, memory: float) -> CostParams:
+    """The prior with its compute efficiencies x ``compute`` and memory efficiencies x ``memory``."""
+    def c(v: float) -> float:
+        return min(MAX_EFF, v * compute)
+
+    def m(v: float) -> float:
+        return min(MAX_EFF, v * memory)
+    return replace(prior, matmul_eff={k: c(v) for k, v in prior.matmul_eff.items()},
+                   matmul_eff_default=c(prior.matmul_eff_default), attn_prefill_eff=c(prior.attn_prefill_eff),
+                   matmul_mem_eff={k: m(v) for k, v in prior.matmul_mem_eff.items()},
+                   matmul_mem_eff_default=m(prior.matmul_mem_eff_default),
+                   attn_decode_mem_eff=m(prior.attn_decode_mem_eff), stream_eff=m(prior.stream_eff))
+
+
+KNOBS = ("compute", "memory", "step_overhead")
+KNOB_BOUNDS = {"compute": SCALE_BOUNDS, "memory": SCALE_BOUNDS, "step_overhead": (0.0, 0.05)}
+
+
+def apply_knobs(prior: CostParams, values: dict[str, float]) -> CostParams:
+    """The prior under fitted knobs: compute and memory scales, and a per-step host overhead (seconds)."""
+    p = scaled(prior, values.get("compute", 1.0), values.get("memory", 1.0))
+    if "step_overhead" in values:
+        p = replace(p, step_overhead_s=values["step_overhead"])
+    return p
+
+
+def fit_knobs(chip: ChipSpec, prior: CostParams, rows: Sequence[PublishedRow], predictor: Predictor,
+              knobs: Sequence[str] = ("compute", "memory")) -> dict[str, float]:
+    """Least squares on log(predicted / published) over ``knobs``; with rows of one scenario only, the
+    first knob alone is fitted (two knobs cannot be told apart). Rows no replica fits are skipped."""
+    from scipy.optimize import least_squares
+
+    rows = [r for r in rows if predictor(r, chip, prior) is not None]
+    if not rows:
+        return {}
+    free = list(knobs if len({r.scenario for r in rows}) > 1 else knobs[:1])
+    meas = np.array([r.per_chip for r in rows])
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        p = apply_knobs(prior, dict(zip(free, map(float, x))))
+        return np.log(np.array([predictor(r, chip, p) or 1e-9 for r in rows]) / meas)
+
+    lo = np.array([KNOB_BOUNDS[k][0] for k in free])
+    hi = np.array([KNOB_BOUNDS[k][1] for k in free])
+    # the prediction is piecewise (integer batch, best TP degree): start from the best point of a coarse
+    # grid, then refine
+    grids = [np.geomspace(0.25, 2.5, 11) if KNOB_BOUNDS[k] == SCALE_BOUNDS else np.linspace(lo[i], hi[i] / 2, 11)
+             for i, k in enumerate(free)]
+    x0 = min((np.array(x) for x in itertools.product(*grids)), key=lambda x: float(np.sum(resid(x) ** 2)))
+    res = least_squares(resid, x0, bounds=(lo, hi), diff_step=1e-2, x_scale=np.maximum(np.abs(x0), 1e-3))
+    best = res.x if np.sum(res.fun ** 2) <= np.sum(resid(x0) ** 2) else x0
+    return dict(zip(free, map(float, best)))
+
+
+# -- evaluation and the band -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Checked:
+    row: PublishedRow
+    predicted: float | None
+    fitted: bool
+
+    @property
+    def ratio(self) -> float | None:
+        """predicted / published (per chip)."""
+        return None if self.predicted is None else self.predicted / self.row.per_chip
+
+    @property
+    def error(self) -> float | None:
+        return None if self.ratio is None else self.ratio - 1.0
+
+
+@dataclass(frozen=True)
+class Band:
+    """published / predicted over held-out rows: the range a prediction's true value fell in."""
+
+    lo: float
+    hi: float
+    n: int
+    median_abs_error: float
+    max_abs_error: float
+    basis: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"lo": self.lo, "hi": self.hi, "n": self.n, "median_abs_error": self.median_abs_error,
+                "max_abs_error": self.max_abs_error, "basis": self.basis}
+
+
+def band_of(checked: Sequence[Checked]) -> Band | None:
+    held = [c for c in checked if not c.fitted and c.ratio]
+    if not held:
+        return None
+    inv = [1.0 / c.ratio for c in held if c.ratio]
+    errs = [abs(c.error) for c in held if c.error is not None]
+    return Band(min(inv), max(inv), len(held), median(errs), max(errs),
+                f"held-out published rows ({len(held)})")
+
+
+def widened(b: Band, family: str) -> Band:
+    return Band(b.lo / PRIOR_BAND_WIDEN, b.hi * PRIOR_BAND_WIDEN, 0, float("nan"), float("nan"),
+                f"family prior: {family}'s band widened x{PRIOR_BAND_WIDEN} each side (no held-out rows)")
+
+
+@dataclass
+class ChipFit:
+    chip: str
+    params: CostParams
+    provenance: str
+    split: Split
+    checked: list[Checked] = field(default_factory=list)
+    knobs: dict[str, float] = field(default_factory=dict)
+    band: Band | None = None
+    prior: str = ""
+
+
+def calibrate_chip(chip: ChipSpec, rows: Sequence[PublishedRow], selectors: Sequence[str] | None,
+                   prior: CostParams, prior_name: str, predictor: Predictor = analytic_predictor,
+                   knobs: Sequence[str] = DEFAULT_KNOBS) -> ChipFit:
+    """Fit (or, for measured chips, only check) one chip; every row of the chip is predicted."""
+    sel = default_selectors(rows, chip.name) if selectors is None else tuple(selectors)
+    split = split_rows(rows, chip.name, sel)
+    prior = with_four_bit(prior)
+    if chip.name in MEASURED:
+        params, prov, values = prior, MEASURED[chip.name], {}
+    elif split.fit:
+        values = fit_knobs(chip, prior, split.fit, predictor, knobs)
+        params = apply_knobs(prior, values)
+        prov = (f"fitted ({', '.join(values)}) on {len(split.fit)} published rows ({', '.join(sel)}); "
+                f"prior {prior_name}")
+    else:
+        params, prov, values = prior, f"family prior: {prior_name}'s fractions of peak (no fit rows)", {}
+    params = replace(params, calibrated=chip.name in MEASURED or bool(split.fit), source=prov,
+                     kernels_per_op=dict(prior.kernels_per_op or TORCH_REFERENCE_KERNELS))
+    fitted = {r.id for r in split.fit}
+    checked = [Checked(r, predictor(r, chip, params), r.id in fitted) for r in split.fit + split.held_out]
+    return ChipFit(chip.name, params, prov, split, checked, values, band_of(checked), prior_name)
