@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("jalapeno.commands.validate", "Compare cost-model predictions with GPU measurements."),
     "calibrate": ("jalapeno.commands.calibrate", "Fit chips to published benchmark results; held-out error bands."),
     "serve": ("jalapeno.commands.serve", "Simulate a fleet serving a request trace."),
+    "bench": ("jalapeno.commands.bench", "MLPerf-style scenarios: offline, server, interactive, fixed ISL/OSL."),
     "traces": ("jalapeno.commands.traces", "List bundled request traces with their statistics."),
     "explore": ("jalapeno.commands.explore", "Search a design space for the chips that serve a workload best."),
     "report": ("jalapeno.commands.report", "Write the HTML report: Jalapeño-1 against H100, H200 and B200."),
