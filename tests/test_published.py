@@ -69,7 +69,9 @@ def test_default_split_fits_newest_llama2_offline_and_interactive_only() -> None
     assert {(r.round, r.model, r.scenario) for r in s.fit} == {("v5.1", "llama-2-70b", "offline"),
                                                                ("v5.1", "llama-2-70b", "interactive")}
     assert len(s.fit) + len(s.held_out) == sum(r.chip == "mi300x" for r in ROWS)
-    assert pf.default_selectors(ROWS, "h200-sxm") == ()  # measured: published rows only check it
+    # a measured chip fits its serving overhead only where an interactive row shows it (the H100 has none)
+    assert pf.default_selectors(ROWS, "h200-sxm") == ("v5.1/llama-2-70b/offline+interactive",)
+    assert pf.default_selectors(ROWS, "h100-sxm") == ()
 
 
 def test_a_split_refuses_a_row_in_both_sets() -> None:
@@ -163,10 +165,10 @@ def test_chip_error_band_reads_the_file_and_widens_family_priors(tmp_path, monke
 
 # -- the command --------------------------------------------------------------------------------------
 def test_calibrate_checks_the_measured_h200_without_fitting(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["calibrate", "--chip", "h200-sxm", "--json"]) == 0
+    assert main(["calibrate", "--chip", "h200-sxm", "--fit-sources", "v9.9/none/offline", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     h = out["chips"]["h200-sxm"]
-    assert h["provenance"] == "measured" and h["fit_rows"] == []
+    assert h["provenance"] == "measured" and h["fit_rows"] == [] and h["knobs"] == {}
     assert {r["set"] for r in h["rows"]} == {"held-out"} and len(h["rows"]) == sum(r.chip == "h200-sxm" for r in ROWS)
 
 
@@ -174,3 +176,19 @@ def test_calibrate_needs_a_chip(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["calibrate"]) == 2
     assert "error:" in capsys.readouterr().err
     assert main(["calibrate", "--chip", "b200", "--knobs", "voltage"]) == 2
+
+
+def test_measured_chip_fits_only_the_engine_overhead_and_files_keep_it_out() -> None:
+    h200 = params_for("h200-sxm")
+    fit = pf.calibrate_chip(resolve_chip("h200-sxm"), ROWS, None, h200, "h200-sxm")
+    assert list(fit.knobs) == ["step_overhead"] and fit.knobs["step_overhead"] > 0
+    assert fit.params.matmul_eff["fp8"] == h200.matmul_eff["fp8"]  # efficiencies stay measured
+    kept = pf.chip_params(fit)
+    assert kept.step_overhead_s == 0.0 and kept.meta["published_step_overhead_s"] == fit.knobs["step_overhead"]
+
+
+def test_fit_moves_only_the_dtypes_its_rows_ran() -> None:
+    p = pf.apply_knobs(pf.with_four_bit(params_for("h200-sxm")), {"compute": 0.5}, pf.row_dtypes([_row()]))
+    base = params_for("h200-sxm")
+    assert p.matmul_eff["fp8"] == pytest.approx(base.matmul_eff["fp8"] * 0.5)
+    assert p.matmul_eff["bf16"] == base.matmul_eff["bf16"] and p.matmul_eff["fp4"] == base.matmul_eff["fp8"]

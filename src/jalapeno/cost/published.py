@@ -28,9 +28,9 @@ PRECISIONS = ("fp8", "fp4", "mxfp4", "bf16")
 class MLPerfWorkload:
     """What one MLPerf LLM benchmark asks: mean prompt and output tokens, and the p99 latency limits.
 
-    ``osl`` is the published tokens/s divided by samples/s of a valid run (so it is measured); ``isl``
-    is an estimate with the range in ``isl_range`` (the datasets' prompt statistics are not in the
-    results). Limits are from the round's mlperf.conf (``<model>.Server.ttft_latency/tpot_latency``).
+    ``osl`` is the published tokens/s divided by samples/s of a valid run (so it is measured); ``isl`` is
+    the mean of the dataset's per-sample prompt lengths where the package bundles them (workload/benchsets),
+    else an estimate with the range in ``isl_range``. Limits are from the round's mlperf.conf (``<model>.Server.ttft_latency/tpot_latency``).
     """
 
     model: str
@@ -45,16 +45,18 @@ _CONF = ("mlperf.conf of MLPerf Inference v5.1, e.g. https://github.com/mlcommon
          "main/closed/AMD/measurements/8xMI300X_2xEPYC_9575F/llama2-70b-99.9/Server/mlperf.conf")
 LIMITS_SOURCE = _CONF
 WORKLOADS: dict[str, MLPerfWorkload] = {
-    # OpenOrca subset, 24,576 samples; ISL ~295 as in cost/sanity.py (secondary), range a guess
-    "llama-2-70b": MLPerfWorkload("llama-2-70b", 295, (250, 350), 291,
+    # OpenOrca subset, 24,576 samples: mean prompt of the bundled per-sample lengths (workload/benchsets
+    # "mlperf-llama2-70b", 222.3 tokens); the range is that of one tokenizer's rounding, i.e. measured
+    "llama-2-70b": MLPerfWorkload("llama-2-70b", 222, (222, 223), 291,
                                   "v4.1 NVIDIA H200x8 Offline: 31,302.7 tokens/s / 107.477 samples/s",
                                   {"server": (2.0, 0.2), "interactive": (0.45, 0.04)}),
-    # 5k each of OpenOrca, GSM8K, MBXP: prompt length not published in the results; wide range
+    # 5k each of OpenOrca (~222 tokens), GSM8K (few-shot; NVIDIA's v4.1 code shows a 662-token sample) and
+    # MBXP (a 139-token sample): the mean is an estimate with a wide range
     "mixtral-8x7b": MLPerfWorkload("mixtral-8x7b", 350, (200, 900), 146,
                                    "v4.1 NVIDIA H200x8 Offline: 59,022.3 tokens/s / 404.431 samples/s",
                                    {"server": (2.0, 0.2)}),
-    # long-context tasks (8,313 samples); prompt mean an estimate with a wide range
-    "llama-3.1-405b": MLPerfWorkload("llama-3.1-405b", 9400, (5000, 13000), 652,
+    # long-context tasks (8,313 samples): mean prompt of workload/benchsets "mlperf-llama3.1-405b" (9,428.6)
+    "llama-3.1-405b": MLPerfWorkload("llama-3.1-405b", 9429, (9428, 9429), 652,
                                      "v5.1 NVIDIA B200x8 Offline: 1,624.11 tokens/s / 2.49245 samples/s",
                                      {"server": (6.0, 0.175), "interactive": (4.5, 0.08)}),
     # CNN/DailyMail summarization (13,368 samples)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 from statistics import median
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 import numpy as np
 
@@ -35,11 +35,9 @@ SCALE_BOUNDS = (0.15, 3.0)
 MEASURED = {"h200-sxm": "measured", "h100-sxm": "transferred from h200-sxm (same microarchitecture, measured)"}
 # family priors: the chip whose fitted fractions of peak a chip starts from (or keeps, without fit rows)
 FAMILY = {"b200": "h200-sxm", "mi300x": "h200-sxm", **CALIBRATION_FAMILY, **FAMILY_PRIOR}
-# a prior-only chip's band: its family's band widened by this factor on each side (an assumption: a new
-# generation's software maturity is unknown; documented in docs/validation-published.md)
-PRIOR_BAND_WIDEN = 1.25
 FOUR_BIT = ("fp4", "nvfp4", "mxfp4")
 DEFAULT_KNOBS = ("compute", "step_overhead")
+ENGINE_KNOBS = ("step_overhead",)  # the submissions' serving engine's, not the chip's
 
 
 def analytic_predictor(row: PublishedRow, chip: ChipSpec, params: CostParams) -> float | None:
@@ -83,11 +81,12 @@ class Split:
 
 def default_selectors(rows: Sequence[PublishedRow], chip: str) -> tuple[str, ...]:
     """Fit on the newest round's Llama-2-70B offline and interactive rows of the chip; hold out the rest
-    (the server scenario, other models, older rounds, vendor tables). Measured chips fit nothing."""
-    if chip in MEASURED:
-        return ()
+    (the server scenario, other models, older rounds, vendor tables). A measured chip fits only the
+    serving engine's knobs on these rows; its efficiencies stay measured."""
     mine = [r for r in rows if r.chip == chip and r.model == "llama-2-70b" and r.source == "mlperf"
             and r.scenario in ("offline", "interactive")]
+    if chip in MEASURED:  # the engine's overhead shows only under a latency limit
+        mine = [r for r in mine if any(o.round == r.round and o.scenario == "interactive" for o in mine)]
     if not mine:
         return ()
     newest = max(r.round for r in mine)
@@ -108,27 +107,44 @@ def with_four_bit(p: CostParams) -> CostParams:
     return replace(p, matmul_eff=eff, matmul_mem_eff=mem)
 
 
-def scaled(prior: CostParams, compute: float, memory: float) -> CostParams:
-    """The prior with its compute efficiencies x ``compute`` and memory efficiencies x ``memory``."""
+def scaled(prior: CostParams, compute: float, memory: float, dtypes: Collection[str] | None = None) -> CostParams:
+    """The prior with its compute efficiencies x ``compute`` and memory efficiencies x ``memory``.
+
+    ``dtypes`` limits the per-dtype matrix efficiencies that move to those the fit rows ran (a B200 fitted
+    on fp4 results keeps its family's bf16 and fp8 fractions); None moves every dtype."""
     def c(v: float) -> float:
         return min(MAX_EFF, v * compute)
 
     def m(v: float) -> float:
         return min(MAX_EFF, v * memory)
-    return replace(prior, matmul_eff={k: c(v) for k, v in prior.matmul_eff.items()},
-                   matmul_eff_default=c(prior.matmul_eff_default), attn_prefill_eff=c(prior.attn_prefill_eff),
-                   matmul_mem_eff={k: m(v) for k, v in prior.matmul_mem_eff.items()},
-                   matmul_mem_eff_default=m(prior.matmul_mem_eff_default),
+
+    def moves(k: str) -> bool:
+        return dtypes is None or k in dtypes
+    return replace(prior, matmul_eff={k: c(v) if moves(k) else v for k, v in prior.matmul_eff.items()},
+                   matmul_eff_default=c(prior.matmul_eff_default) if dtypes is None else prior.matmul_eff_default,
+                   attn_prefill_eff=c(prior.attn_prefill_eff),
+                   matmul_mem_eff={k: m(v) if moves(k) else v for k, v in prior.matmul_mem_eff.items()},
+                   matmul_mem_eff_default=m(prior.matmul_mem_eff_default) if dtypes is None
+                   else prior.matmul_mem_eff_default,
                    attn_decode_mem_eff=m(prior.attn_decode_mem_eff), stream_eff=m(prior.stream_eff))
+
+
+COMPUTE_DTYPES = {"fp8": ("fp8",), "fp4": FOUR_BIT, "mxfp4": FOUR_BIT, "bf16": ("bf16", "fp16")}
+
+
+def row_dtypes(rows: Sequence[PublishedRow]) -> tuple[str, ...]:
+    """The matrix dtypes the rows' precisions run (published precision label -> engine dtypes)."""
+    return tuple(sorted({d for r in rows for d in COMPUTE_DTYPES[r.precision]}))
 
 
 KNOBS = ("compute", "memory", "step_overhead")
 KNOB_BOUNDS = {"compute": SCALE_BOUNDS, "memory": SCALE_BOUNDS, "step_overhead": (0.0, 0.05)}
 
 
-def apply_knobs(prior: CostParams, values: dict[str, float]) -> CostParams:
-    """The prior under fitted knobs: compute and memory scales, and a per-step host overhead (seconds)."""
-    p = scaled(prior, values.get("compute", 1.0), values.get("memory", 1.0))
+def apply_knobs(prior: CostParams, values: dict[str, float], dtypes: Collection[str] | None = None) -> CostParams:
+    """The prior under fitted knobs: compute and memory scales (of ``dtypes``' matrix efficiencies), and
+    a per-step host overhead (seconds)."""
+    p = scaled(prior, values.get("compute", 1.0), values.get("memory", 1.0), dtypes)
     if "step_overhead" in values:
         p = replace(p, step_overhead_s=values["step_overhead"])
     return p
@@ -145,9 +161,10 @@ def fit_knobs(chip: ChipSpec, prior: CostParams, rows: Sequence[PublishedRow], p
         return {}
     free = list(knobs if len({r.scenario for r in rows}) > 1 else knobs[:1])
     meas = np.array([r.per_chip for r in rows])
+    dtypes = row_dtypes(rows)
 
     def resid(x: np.ndarray) -> np.ndarray:
-        p = apply_knobs(prior, dict(zip(free, map(float, x))))
+        p = apply_knobs(prior, dict(zip(free, map(float, x))), dtypes)
         return np.log(np.array([predictor(r, chip, p) or 1e-9 for r in rows]) / meas)
 
     lo = np.array([KNOB_BOUNDS[k][0] for k in free])
@@ -225,21 +242,36 @@ class ChipFit:
 def calibrate_chip(chip: ChipSpec, rows: Sequence[PublishedRow], selectors: Sequence[str] | None,
                    prior: CostParams, prior_name: str, predictor: Predictor = analytic_predictor,
                    knobs: Sequence[str] = DEFAULT_KNOBS) -> ChipFit:
-    """Fit (or, for measured chips, only check) one chip; every row of the chip is predicted."""
+    """Fit one chip (a measured chip: only the serving engine's knobs) and predict every row of it."""
     sel = default_selectors(rows, chip.name) if selectors is None else tuple(selectors)
     split = split_rows(rows, chip.name, sel)
     prior = with_four_bit(prior)
-    if chip.name in MEASURED:
-        params, prov, values = prior, MEASURED[chip.name], {}
-    elif split.fit:
-        values = fit_knobs(chip, prior, split.fit, predictor, knobs)
-        params = apply_knobs(prior, values)
-        prov = (f"fitted ({', '.join(values)}) on {len(split.fit)} published rows ({', '.join(sel)}); "
-                f"prior {prior_name}")
-    else:
-        params, prov, values = prior, f"family prior: {prior_name}'s fractions of peak (no fit rows)", {}
-    params = replace(params, calibrated=chip.name in MEASURED or bool(split.fit), source=prov,
-                     kernels_per_op=dict(prior.kernels_per_op or TORCH_REFERENCE_KERNELS))
+    measured = chip.name in MEASURED
+    free = [k for k in knobs if not measured or k in ENGINE_KNOBS]
+    values = fit_knobs(chip, prior, split.fit, predictor, free) if split.fit and free else {}
+    prov = provenance(chip.name, values, len(split.fit), sel, prior_name)
+    params = replace(apply_knobs(prior, values, row_dtypes(split.fit)), calibrated=measured or bool(values),
+                     source=prov, kernels_per_op=dict(prior.kernels_per_op or TORCH_REFERENCE_KERNELS))
     fitted = {r.id for r in split.fit}
     checked = [Checked(r, predictor(r, chip, params), r.id in fitted) for r in split.fit + split.held_out]
     return ChipFit(chip.name, params, prov, split, checked, values, band_of(checked), prior_name)
+
+
+def provenance(chip: str, values: dict[str, float], n_fit: int, selectors: Sequence[str], prior: str) -> str:
+    rows = f"{n_fit} published rows ({', '.join(selectors)})"
+    if chip in MEASURED:
+        return MEASURED[chip] + (f"; serving step overhead fitted on {rows}" if values else "")
+    if values:
+        return f"fitted ({', '.join(values)}) on {rows}; prior {prior}"
+    return f"family prior: {prior}'s fractions of peak (no fit rows)"
+
+
+def chip_params(fit: ChipFit) -> CostParams:
+    """What the chip's calibration file keeps: the fitted efficiencies, not the serving overhead.
+
+    The per-step overhead fitted here is the submissions' serving engine's (TensorRT-LLM, vLLM harness),
+    not the chip's; keeping it out of the chip's parameters lets every chip compare on one engine (the
+    measured H200's file has none). It is recorded in ``meta`` and applied to published rows only."""
+    meta = {**fit.params.meta, "published_step_overhead_s": fit.params.step_overhead_s,
+            "published_fit": fit.provenance}
+    return replace(fit.params, step_overhead_s=CostParams().step_overhead_s, meta=meta)

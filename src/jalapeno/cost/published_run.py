@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
 from jalapeno.cost.params import CostParams, bands_path, calibration_path, params_for
 from jalapeno.cost.published import KNOWN_CHIPS, PublishedRow
-from jalapeno.cost.published_fit import (DEFAULT_KNOBS, FAMILY, MEASURED, ChipFit, Predictor, analytic_predictor,
+from jalapeno.cost.published_fit import (DEFAULT_KNOBS, chip_params, FAMILY, MEASURED, ChipFit, Predictor, analytic_predictor,
                                          calibrate_chip, widened)
 from jalapeno.errors import JalapenoError
 
@@ -28,9 +29,10 @@ def preset_or_none(name: str) -> Any:
 
 
 def _prior(name: str, done: dict[str, ChipFit]) -> tuple[CostParams, str]:
-    if name in MEASURED:
-        return params_for(name), name
     fam = FAMILY.get(name, "h200-sxm")
+    if name in MEASURED:  # its own efficiencies; the serving overhead its family's published fit found
+        own = params_for(name)
+        return (replace(own, step_overhead_s=done[fam].params.step_overhead_s), name) if fam in done else (own, name)
     if fam in done:
         return done[fam].params, fam
     return params_for(fam), fam
@@ -68,7 +70,7 @@ def fit_record(fit: ChipFit, command: str) -> dict[str, Any]:
             "provenance": fit.provenance, "knobs": fit.knobs, "prior": fit.prior,
             "fit_sources": list(fit.split.selectors),
             "fit_rows": [r.id for r in fit.split.fit], "held_out_rows": [r.id for r in fit.split.held_out],
-            "error_band": fit.band.to_json() if fit.band else None, "params": fit.params.to_json()}
+            "error_band": fit.band.to_json() if fit.band else None, "params": chip_params(fit).to_json()}
 
 
 def write_results(fits: dict[str, ChipFit], command: str) -> list[Path]:
@@ -86,6 +88,7 @@ def write_results(fits: dict[str, ChipFit], command: str) -> list[Path]:
     bands = json.loads(bp.read_text()) if bp.is_file() else {}
     for f in fits.values():
         if f.band:
-            bands[f.chip] = {**f.band.to_json(), "provenance": f.provenance, "command": command}
+            bands[f.chip] = {**f.band.to_json(), "provenance": f.provenance, "command": command,
+                             "published_step_overhead_s": f.params.step_overhead_s}
     bp.write_text(json.dumps(dict(sorted(bands.items())), indent=1) + "\n")
     return out + [bp]
