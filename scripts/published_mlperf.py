@@ -9,7 +9,8 @@ v5.1 rows come from the round's ``summary_results.json``; v4.1 rows from each re
 ``performance/run_1/mlperf_log_summary.txt`` and the system's ``systems/<platform>.json``.
 Per (round, chip, model, scenario, GPUs per system) one row is kept: the chip vendor's own submission
 where there is one, else the median submission; ``n_submissions`` and the spread are recorded with it.
-Only single-node systems of one chip kind; the 99% accuracy target (99.9% runs the same engines).
+Only single-node systems of one chip kind; the 99% accuracy target (99.9% runs the same engines); no
+custom-thermal (CTS, 1000 W H200) or MaxQ (power-capped) systems, which are not the presets' parts.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def v41_rows(repo: str) -> list[dict]:
             continue
         chip = chip_of(sysd.get("accelerator_model_name", ""))
         if not chip or int(sysd.get("number_of_nodes", 1)) != 1 or sysd.get("status") != "available":
+            continue
+        if any(tag in plat for tag in ("CTS", "MaxQ")):  # 1000 W custom-thermal parts; power-capped runs
             continue
         text = git(repo, "show", f"HEAD:{path}")
         if "Result is : VALID" not in text:

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option, positive
 from jalapeno.cost.estimate import Estimate, estimate
+from jalapeno.cost.params import chip_error_band
 from jalapeno.cost.step import StepCost
 from jalapeno.graph.precision import Precision
 from jalapeno.report.fmt import pct, seconds, si
@@ -47,6 +48,11 @@ def print_estimate(e: Estimate) -> None:
                         seconds(p.time_s), si(e.prompt / p.time_s), si(p.power_w, "W"), f"{p.energy_j / e.prompt:.4g}",
                         "power-capped" if p.power_capped else "")
     con.print(summary)
+    band = chip_error_band(e.chip.name)
+    if band is not None:
+        tps = e.batch / d.time_s
+        con.print(f"published-results band for {e.chip.name}: x{band[0]:.2f}-x{band[1]:.2f} "
+                  f"(decode {si(tps * band[0])}-{si(tps * band[1])} tokens/s; `jalapeno calibrate --all`)")
     con.print(ops_table("decode step by operator", d))
     if e.prefill is not None:
         con.print(ops_table("prefill by operator", e.prefill))

@@ -46,7 +46,7 @@ def analytic_predictor(row: PublishedRow, chip: ChipSpec, params: CostParams) ->
 
     isl, osl, limits = row_lengths(row)
     res = predict(resolve_model(row.model), chip, fused_engine(params), precision_of(row.precision), row.n_chips,
-                  isl, osl, limits)
+                  isl, osl, limits, tps=(row.tp,) if row.tp else None)
     return res.tokens_per_s_per_chip if res else None
 
 

@@ -56,10 +56,12 @@ def _graph(model: ModelConfig, phase: str, n: int, ctx: int, precision: Precisio
 
 
 def predict(model: ModelConfig, chip: ChipSpec, params: CostParams, precision: Precision, n_chips: int,
-            isl: int, osl: int, limits: tuple[float, float] | None) -> ScenarioResult | None:
-    """Best per-chip throughput over tensor-parallel degrees (None: the model fits no replica)."""
+            isl: int, osl: int, limits: tuple[float, float] | None,
+            tps: tuple[int, ...] | None = None) -> ScenarioResult | None:
+    """Best per-chip throughput over tensor-parallel degrees ``tps`` (default: 1, 2, 4, 8 that divide the
+    system's chips and fit its scale-up domain); None: the model fits no replica."""
     domain = int(chip.interconnect.domain_size.value) if chip.interconnect else 1
-    tps = [t for t in (1, 2, 4, 8) if t <= min(n_chips, domain) and n_chips % t == 0]
+    tps = tps or tuple(t for t in (1, 2, 4, 8) if t <= min(n_chips, domain) and n_chips % t == 0)
     results = [r for t in tps if (r := _replica(model, chip, params, precision, t, isl, osl, limits))]
     return max(results, key=lambda r: r.tokens_per_s_per_chip, default=None)
 

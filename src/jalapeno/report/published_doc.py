@@ -83,13 +83,16 @@ def render(fits: Sequence[ChipFit], skipped: Sequence[str], command: str, n_rows
         "and _v5.1). Throughput is output tokens/s per GPU (system result / GPUs in the system).",
         "",
         "How a chip gets its parameters: **measured** (the H200: `jalapeno validate`, docs/validation.md; "
-        "published rows only check it), **transferred** (the H100: the H200's fractions of peak), **fitted** "
+        "its efficiencies stay measured, only the submissions' serving step overhead is fitted), **transferred** "
+        "(the H100: the H200's fractions of peak and fitted overhead), **fitted** "
         "(two knobs on the family prior, fitted on the rows the split names; every other row of the chip is "
         "held out and only predicted) or **family prior** (no fit rows: the family's fractions of peak on the "
         "chip's own datasheet peaks). The default split fits each chip on the newest MLPerf round's "
         "Llama-2-70B offline and interactive rows; the server scenario, the other models and older rounds "
         "are held out. The error band is the range of published / predicted over the held-out rows; a "
-        "family-prior chip takes its family's band widened x1.25 on each side (an assumption).",
+        "family-prior chip takes its family's band widened x1.25 on each side (an assumption). The fitted "
+        "step overhead belongs to the submissions' serving engine (TensorRT-LLM, vLLM harness): it is applied "
+        "to published rows only and kept out of the chip's calibration file, so chips compare on one engine.",
         "",
         "## Summary",
         "",
