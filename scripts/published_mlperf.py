@@ -4,6 +4,7 @@ Run against local clones (or bare mirrors) of github.com/mlcommons/inference_res
 inference_results_v5.1:
 
     python scripts/published_mlperf.py V41_GIT_DIR V51_GIT_DIR > src/jalapeno/data/published/mlperf.csv
+    python scripts/published_mlperf.py V41_GIT_DIR V51_GIT_DIR --power > src/jalapeno/data/published/mlperf_power.csv
 
 v5.1 rows come from the round's ``summary_results.json``; v4.1 rows from each result's
 ``performance/run_1/mlperf_log_summary.txt`` and the system's ``systems/<platform>.json``.
@@ -58,7 +59,7 @@ def v51_rows(repo: str) -> list[dict]:
             continue
         if r["Performance_Units"] != "Tokens/s" or (r["Category"] != "closed" and chip != "mi355x"):
             continue
-        out.append({"id": f"{r['ID']}:{r['Model']}:{r['Scenario']}", "round": "v5.1", "division": r["Category"], "submitter": r["Submitter"],
+        out.append({"id": f"{r['ID']}:{r['Model']}:{r['Scenario']}" + (":power" if r.get("Power_Result") else ""), "round": "v5.1", "division": r["Category"], "submitter": r["Submitter"],
                     "system": r["Platform"], "chip": chip, "n_chips": int(r["a#"]), "model": model,
                     "scenario": r["Scenario"].lower(), "precision": r["weight_data_types"].lower(),
                     "software": r["Software"].split(",")[0][:60], "value": float(r["Performance_Result"]),
@@ -116,12 +117,20 @@ def pick(rows: list[dict]) -> list[dict]:
     return out
 
 
-def main(v41: str, v51: str) -> None:
+def power_rows(rows: list[dict]) -> list[dict]:
+    """Every submission with a power measurement (MLPerf Power: wall power of the whole system)."""
+    return [{**r, "date": DATES[r["round"]], "n_submissions": 1, "value_min": r["value"], "value_max": r["value"]}
+            for r in sorted(rows, key=lambda r: r["id"]) if r["power_w"] not in ("", None)]
+
+
+def main(v41: str, v51: str, power: bool = False) -> None:
+    """mlperf.csv (one row per configuration); with ``--power``, mlperf_power.csv (every power run)."""
     w = csv.DictWriter(sys.stdout, FIELDS, lineterminator="\n")
     w.writeheader()
-    for r in pick(v41_rows(v41) + v51_rows(v51)):
+    rows = v41_rows(v41) + v51_rows(v51)
+    for r in (power_rows(rows) if power else pick(rows)):
         w.writerow({k: r[k] for k in FIELDS})
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], "--power" in sys.argv[3:])

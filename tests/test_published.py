@@ -31,7 +31,7 @@ def test_every_bundled_row_is_sourced_and_known() -> None:
     assert len(ROWS) >= 40
     assert len({r.id for r in ROWS}) == len(ROWS)
     for r in ROWS:
-        if r.source == "mlperf":
+        if r.source.startswith("mlperf"):
             assert r.url.startswith("https://github.com/mlcommons/inference_results_v")
             assert r.date in ("2024-08-28", "2025-09-09")
         else:  # vendor tables: a URL pinned to the commit read, fixed lengths and the TP the vendor ran
@@ -195,3 +195,40 @@ def test_fit_moves_only_the_dtypes_its_rows_ran() -> None:
     base = params_for("h200-sxm")
     assert p.matmul_eff["fp8"] == pytest.approx(base.matmul_eff["fp8"] * 0.5)
     assert p.matmul_eff["bf16"] == base.matmul_eff["bf16"] and p.matmul_eff["fp4"] == base.matmul_eff["fp8"]
+
+
+def test_p99_prefill_factor_is_the_poisson_tail_of_a_requests_prefill_share() -> None:
+    from jalapeno.cost.scenario import p99_prefill_factor
+
+    # 16 prompts of one length: 1 + 2.326 x sqrt(1 / 16); varying lengths (cv 1) widen it by sqrt(2)
+    assert p99_prefill_factor(16, 0.0) == pytest.approx(1.5815)
+    assert p99_prefill_factor(16, 1.0) == pytest.approx(1 + 2.326 * (2 / 16) ** 0.5)
+    assert p99_prefill_factor(1024, 0.77) < p99_prefill_factor(64, 0.77) < p99_prefill_factor(8, 0.77)
+
+
+def test_energy_prior_moves_the_measured_energies_by_datasheet_ratios() -> None:
+    h200, b200 = resolve_chip("h200-sxm"), resolve_chip("b200")
+    base = params_for("h200-sxm")
+    p = pf.energy_prior(base, h200, b200)
+    per = lambda c: c.tdp_w.value / c.matrix_flops["bf16"].value  # noqa: E731  J per bf16 FLOP at peak
+    assert p.pj_per_flop["bf16"] == pytest.approx(base.pj_per_flop["bf16"] * per(b200) / per(h200))
+    # B200: fp8 and fp4 at 2x and 4x the bf16 rate within the same power limit
+    assert p.pj_per_flop["fp8"] == pytest.approx(p.pj_per_flop["bf16"] / 2)
+    assert p.pj_per_flop["fp4"] == pytest.approx(p.pj_per_flop["bf16"] / 4)
+    assert p.active_static_w == pytest.approx(base.active_static_w * 1000 / 700)
+    assert p.pj_per_byte_mem == base.pj_per_byte_mem
+
+
+def test_power_runs_never_fit_and_predicted_gpu_power_stays_under_the_wall() -> None:
+    from jalapeno.cost.published_checks import power_checks
+
+    power = [r for r in ROWS if r.source == "mlperf_power"]
+    assert power and all(r.power_w and r.power_w > 0 for r in power)
+    s = pf.split_rows(ROWS, "b200", ("*/*/*",))  # even a select-everything split leaves power runs out
+    assert not {r.id for r in s.fit} & {r.id for r in power}
+    fit = pf.calibrate_chip(resolve_chip("b200"), ROWS, None, params_for("h200-sxm"), "h200-sxm",
+                            prior_chip=resolve_chip("h200-sxm"))
+    checks = power_checks([fit])
+    assert len(checks) == len(power)
+    for c in checks:  # a GPU is part of the system whose wall power was measured, and capped at its TDP
+        assert 0 < c["predicted_chip_w"] <= min(c["wall_w_per_chip"], c["tdp_w"] * 1.0001)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from statistics import median
 from typing import Any, Sequence
 
-from jalapeno.cost.published_fit import Checked, ChipFit
+from jalapeno.cost.published_fit import Checked, ChipFit, analytic_power
 
 MEDIAN_TARGET, MAX_TARGET, RATIO_TARGET = 0.15, 0.25, 0.15
 
@@ -54,7 +54,8 @@ def ratio_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
     for f in fits:
         by: dict[tuple[str, str, int], dict[str, Checked]] = {}
         for c in f.checked:
-            by.setdefault((c.row.round, c.row.model, c.row.n_chips), {})[c.row.scenario] = c
+            if c.row.source == "mlperf":
+                by.setdefault((c.row.round, c.row.model, c.row.n_chips), {})[c.row.scenario] = c
         for (rnd, model, n), sc in sorted(by.items()):
             i, o = sc.get("interactive"), sc.get("offline")
             if not i or not o or i.predicted is None or o.predicted is None:
@@ -62,4 +63,51 @@ def ratio_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
             pub, pred = i.row.per_chip / o.row.per_chip, i.predicted / o.predicted
             out.append({"chip": f.chip, "round": rnd, "model": model, "n_chips": n, "published": pub,
                         "predicted": pred, "error": pred / pub - 1.0, "held_out": not (i.fitted or o.fitted)})
+    return out
+
+
+def holdout_kind(c: Checked, fit: ChipFit) -> str:
+    """Why a held-out row is held out, relative to the chip's fit rows: the first difference that applies."""
+    if c.row.source == "mlperf_power":
+        return "MLPerf power run (another submitter)"
+    if c.row.source != "mlperf":
+        return "vendor table"
+    fit_rows = fit.split.fit
+    if not fit_rows:
+        return "no fit rows (check only)"
+    if c.row.round not in {r.round for r in fit_rows}:
+        return "other MLPerf round"
+    if c.row.model not in {r.model for r in fit_rows}:
+        return "other model"
+    return "other scenario"
+
+
+def holdout_breakdown(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
+    """Held-out error over all chips, by why the rows were held out."""
+    by: dict[str, list[float]] = {}
+    for f in fits:
+        for c in f.checked:
+            if not c.fitted and c.error is not None:
+                by.setdefault(holdout_kind(c, f), []).append(abs(c.error))
+    return [{"kind": k, "n": len(v), "median_abs_error": median(v), "max_abs_error": max(v)}
+            for k, v in sorted(by.items())]
+
+
+def power_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
+    """Rows with MLPerf Power results: predicted chip power against the measured wall power per chip.
+
+    The wall power holds the host CPUs, memory, NICs, fans and power-supply losses too, so the check is a
+    bound (predicted chip power <= wall power per chip) and a share, not a fit."""
+    from jalapeno.hardware.registry import resolve_chip
+
+    out = []
+    for f in fits:
+        chip = resolve_chip(f.chip)
+        for c in f.checked:
+            if c.row.power_w:
+                pred = analytic_power(c.row, chip, f.params)
+                wall = c.row.power_w / c.row.n_chips
+                out.append({"chip": f.chip, "id": c.row.id, "key": c.row.key, "wall_w_per_chip": wall,
+                            "predicted_chip_w": pred, "share": None if pred is None else pred / wall,
+                            "tdp_w": chip.tdp_w.value})
     return out

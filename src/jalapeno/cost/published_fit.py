@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 from statistics import median
-from typing import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Sequence
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from jalapeno.cost.published import WORKLOADS, PublishedRow
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models.registry import resolve_model
+
+if TYPE_CHECKING:
+    from jalapeno.cost.scenario import ScenarioResult
 
 Predictor = Callable[[PublishedRow, ChipSpec, CostParams], "float | None"]
 MAX_EFF = 0.98
@@ -42,12 +45,23 @@ ENGINE_KNOBS = ("step_overhead",)  # the submissions' serving engine's, not the 
 
 def analytic_predictor(row: PublishedRow, chip: ChipSpec, params: CostParams) -> float | None:
     """The closed-form scenario model under a fused engine (what TensorRT-LLM and vLLM run)."""
+    res = analytic_result(row, chip, params)
+    return res.tokens_per_s_per_chip if res else None
+
+
+def analytic_power(row: PublishedRow, chip: ChipSpec, params: CostParams) -> float | None:
+    """Mean chip power (W) at the operating point ``analytic_predictor`` finds."""
+    res = analytic_result(row, chip, params)
+    return res.power_w_per_chip if res else None
+
+
+def analytic_result(row: PublishedRow, chip: ChipSpec, params: CostParams) -> "ScenarioResult | None":
     from jalapeno.cost.scenario import precision_of, predict
 
     isl, osl, limits = row_lengths(row)
-    res = predict(resolve_model(row.model), chip, fused_engine(params), precision_of(row.precision), row.n_chips,
-                  isl, osl, limits, tps=(row.tp,) if row.tp else None)
-    return res.tokens_per_s_per_chip if res else None
+    cv = WORKLOADS[row.model].isl_cv if row.scenario != "fixed" else 0.0
+    return predict(resolve_model(row.model), chip, fused_engine(params), precision_of(row.precision), row.n_chips,
+                   isl, osl, limits, tps=(row.tp,) if row.tp else None, isl_cv=cv)
 
 
 def row_lengths(row: PublishedRow) -> tuple[int, int, tuple[float, float] | None]:
@@ -93,9 +107,12 @@ def default_selectors(rows: Sequence[PublishedRow], chip: str) -> tuple[str, ...
     return (f"{newest}/llama-2-70b/offline+interactive",)
 
 
+NEVER_FIT = ("mlperf_power",)  # power runs check the energy model (and add held-out throughput rows)
+
+
 def split_rows(rows: Sequence[PublishedRow], chip: str, selectors: Sequence[str]) -> Split:
     mine = [r for r in rows if r.chip == chip]
-    fit = tuple(r for r in mine if any(matches(r, s) for s in selectors))
+    fit = tuple(r for r in mine if r.source not in NEVER_FIT and any(matches(r, s) for s in selectors))
     return Split(fit, tuple(r for r in mine if r not in fit), tuple(selectors))
 
 
@@ -127,6 +144,29 @@ def scaled(prior: CostParams, compute: float, memory: float, dtypes: Collection[
                    matmul_mem_eff_default=m(prior.matmul_mem_eff_default) if dtypes is None
                    else prior.matmul_mem_eff_default,
                    attn_decode_mem_eff=m(prior.attn_decode_mem_eff), stream_eff=m(prior.stream_eff))
+
+
+def energy_prior(p: CostParams, family: ChipSpec, chip: ChipSpec) -> CostParams:
+    """The family's measured energies moved to another chip by datasheet ratios, not copied.
+
+    Energy per FLOP scales with the power a chip spends per FLOP/s at peak: bf16 pJ x (TDP / bf16 peak)
+    of this chip over the family's; other dtypes follow at the same power limit (bf16 energy x bf16 peak
+    / this dtype's peak, as ``calibrate.derive_flop_energy``). Static power when busy scales with TDP.
+    Energy per HBM byte is kept (HBM3/3e access energy differs little; an assumption, range in the doc).
+    """
+    def per_flop_s(c: ChipSpec) -> float:
+        return c.tdp_w.value / c.matrix_flops["bf16"].value
+
+    if "bf16" not in p.pj_per_flop or "bf16" not in chip.matrix_flops or "bf16" not in family.matrix_flops:
+        return p
+    bf16 = p.pj_per_flop["bf16"] * per_flop_s(chip) / per_flop_s(family)
+    peak = {d: f.value for d, f in chip.matrix_flops.items()}
+    pj = {d: bf16 * peak["bf16"] / peak[d] for d in peak if d in ("bf16", "fp16", "fp8", "int8", "fp4", "int4")}
+    pj.update({d: pj["fp4"] for d in FOUR_BIT if "fp4" in pj})
+    note = (f"energies: {family.name}'s measured values scaled by datasheet ratios (TDP / bf16 peak; dtypes at "
+            f"the same power limit); not measured on {chip.name}")
+    return replace(p, pj_per_flop=pj, active_static_w=p.active_static_w * chip.tdp_w.value / family.tdp_w.value,
+                   meta={**p.meta, "energy_prior": note})
 
 
 COMPUTE_DTYPES = {"fp8": ("fp8",), "fp4": FOUR_BIT, "mxfp4": FOUR_BIT, "bf16": ("bf16", "fp16")}
@@ -241,12 +281,15 @@ class ChipFit:
 
 def calibrate_chip(chip: ChipSpec, rows: Sequence[PublishedRow], selectors: Sequence[str] | None,
                    prior: CostParams, prior_name: str, predictor: Predictor = analytic_predictor,
-                   knobs: Sequence[str] = DEFAULT_KNOBS) -> ChipFit:
-    """Fit one chip (a measured chip: only the serving engine's knobs) and predict every row of it."""
+                   knobs: Sequence[str] = DEFAULT_KNOBS, prior_chip: ChipSpec | None = None) -> ChipFit:
+    """Fit one chip (a measured chip: only the serving engine's knobs) and predict every row of it.
+    ``prior_chip``: the family chip the prior was measured or fitted on (its energies move by datasheet)."""
     sel = default_selectors(rows, chip.name) if selectors is None else tuple(selectors)
     split = split_rows(rows, chip.name, sel)
     prior = with_four_bit(prior)
     measured = chip.name in MEASURED
+    if prior_chip is not None and not measured and prior_chip.name != chip.name:
+        prior = energy_prior(prior, prior_chip, chip)
     free = [k for k in knobs if not measured or k in ENGINE_KNOBS]
     values = fit_knobs(chip, prior, split.fit, predictor, free) if split.fit and free else {}
     prov = provenance(chip.name, values, len(split.fit), sel, prior_name)

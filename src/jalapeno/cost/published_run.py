@@ -57,7 +57,8 @@ def calibrate_all(rows: Sequence[PublishedRow], chips: Sequence[str] | None = No
             skipped.append(name)
             continue
         prior, prior_name = _prior(name, done)
-        fit = calibrate_chip(chip, rows, selectors, prior, prior_name, predictor, knobs)
+        fit = calibrate_chip(chip, rows, selectors, prior, prior_name, predictor, knobs,
+                             prior_chip=preset_or_none(prior_name))
         if fit.band is None and prior_name in done and done[prior_name].band is not None:
             fit.band = widened(done[prior_name].band, prior_name)  # type: ignore[arg-type]
         done[name] = fit

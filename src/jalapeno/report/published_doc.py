@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from jalapeno.cost.published import LIMITS_SOURCE, WORKLOADS
-from jalapeno.cost.published_checks import (MAX_TARGET, MEDIAN_TARGET, RATIO_TARGET, error_summary, order_checks,
-                                            ratio_checks)
+from jalapeno.cost.published_checks import (MAX_TARGET, MEDIAN_TARGET, RATIO_TARGET, error_summary,
+                                            holdout_breakdown, order_checks, power_checks, ratio_checks)
 from jalapeno.cost.published_fit import ChipFit
 from jalapeno.report.markdown import apct, pct, table
 
@@ -66,6 +66,20 @@ def ratio_table(fits: Sequence[ChipFit]) -> str:
                   f"within {RATIO_TARGET:.0%}", "rows"], rows, "llllrrrll")
 
 
+def breakdown_table(fits: Sequence[ChipFit]) -> str:
+    rows = [[b["kind"], str(b["n"]), apct(b["median_abs_error"]), apct(b["max_abs_error"])]
+            for b in holdout_breakdown(fits)]
+    return table(["held out because", "rows", "median |err|", "max |err|"], rows, "lrrr")
+
+
+def power_table(fits: Sequence[ChipFit]) -> str:
+    rows = [[p["key"], f"{p['wall_w_per_chip']:,.0f}", "-" if p["predicted_chip_w"] is None else
+             f"{p['predicted_chip_w']:,.0f}", f"{p['tdp_w']:,.0f}", "-" if p["share"] is None else f"{p['share']:.2f}"]
+            for p in power_checks(fits)]
+    return table(["power run", "wall W per GPU (published)", "predicted GPU W", "GPU TDP W", "predicted / wall"],
+                 rows, "lrrrr")
+
+
 def workloads_table() -> str:
     rows = [[w.model, str(w.isl), f"{w.isl_range[0]}-{w.isl_range[1]}", str(w.osl), w.osl_source,
              "; ".join(f"{s}: TTFT {t:g} s, TPOT {p * 1e3:g} ms" for s, (t, p) in w.limits_s.items())]
@@ -101,8 +115,15 @@ def render(fits: Sequence[ChipFit], skipped: Sequence[str], command: str, n_rows
     ]
     if skipped:
         parts += [f"Published rows name chips without a bundled preset, not calibrated: {', '.join(skipped)}.", ""]
-    parts += ["## Per-GPU order within each published round, model and scenario", "", order_table(fits), "",
+    parts += ["## Held-out error by why a row is held out", "", breakdown_table(fits), "",
+              "## Per-GPU order within each published round, model and scenario", "", order_table(fits), "",
               "## Interactive / offline throughput ratio", "", ratio_table(fits), "",
+              "## Power: MLPerf Power runs against the energy model", "",
+              "Wall power holds host CPUs, memory, NICs, fans and supply losses as well as the GPUs, so predicted "
+              "GPU power must stay below the wall power per GPU; the share is what the model leaves for the rest. "
+              "No energy parameter is fitted to these (too few rows, and wall power does not separate the GPU's); "
+              "fitted chips carry their family's measured energies moved by datasheet ratios "
+              "(`energy_prior` in cost/published_fit.py).", "", power_table(fits), "",
               "## Per chip", ""]
     for f in fits:
         parts += [f"### {f.chip}", "", f"{f.provenance}. {_params_line(f)}.", "", chip_table(f), ""]
