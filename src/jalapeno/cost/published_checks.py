@@ -6,7 +6,8 @@ from __future__ import annotations
 from statistics import median
 from typing import Any, Sequence
 
-from jalapeno.cost.published_fit import Checked, ChipFit, analytic_power
+from jalapeno.cost.published import WORKLOADS
+from jalapeno.cost.published_fit import Checked, ChipFit, analytic_power, analytic_result
 
 MEDIAN_TARGET, MAX_TARGET, RATIO_TARGET = 0.15, 0.25, 0.15
 
@@ -110,4 +111,23 @@ def power_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
                 out.append({"chip": f.chip, "id": c.row.id, "key": c.row.key, "wall_w_per_chip": wall,
                             "predicted_chip_w": pred, "share": None if pred is None else pred / wall,
                             "tdp_w": chip.tdp_w.value})
+    return out
+
+
+def isl_sensitivity(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
+    """Rows whose benchmark's mean prompt length is an estimate: predicted / published at both ends of
+    its range, so an error inside that spread reads as unresolved, not as the chip's."""
+    from jalapeno.hardware.registry import resolve_chip
+
+    out = []
+    for f in fits:
+        chip = resolve_chip(f.chip)
+        for c in f.checked:
+            w = WORKLOADS.get(c.row.model)
+            if c.row.source != "mlperf" or w is None or w.isl_range[1] - w.isl_range[0] < 0.1 * w.isl:
+                continue
+            ends = [analytic_result(c.row, chip, f.params, isl) for isl in w.isl_range]
+            out.append({"chip": f.chip, "key": c.row.key, "isl_range": w.isl_range, "ratio": c.ratio,
+                        "ratio_at_ends": [None if e is None else e.tokens_per_s_per_chip / c.row.per_chip
+                                          for e in ends]})
     return out

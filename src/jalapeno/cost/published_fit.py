@@ -55,10 +55,13 @@ def analytic_power(row: PublishedRow, chip: ChipSpec, params: CostParams) -> flo
     return res.power_w_per_chip if res else None
 
 
-def analytic_result(row: PublishedRow, chip: ChipSpec, params: CostParams) -> "ScenarioResult | None":
+def analytic_result(row: PublishedRow, chip: ChipSpec, params: CostParams,
+                    isl_override: int | None = None) -> "ScenarioResult | None":
+    """The scenario model's operating point for a row (``isl_override``: another mean prompt length)."""
     from jalapeno.cost.scenario import precision_of, predict
 
     isl, osl, limits = row_lengths(row)
+    isl = isl_override or isl
     cv = WORKLOADS[row.model].isl_cv if row.scenario != "fixed" else 0.0
     return predict(resolve_model(row.model), chip, fused_engine(params), precision_of(row.precision), row.n_chips,
                    isl, osl, limits, tps=(row.tp,) if row.tp else None, isl_cv=cv)
