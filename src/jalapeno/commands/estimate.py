@@ -8,7 +8,7 @@ from rich.table import Table
 
 from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option, positive
 from jalapeno.cost.estimate import Estimate, estimate
-from jalapeno.cost.params import chip_error_band
+from jalapeno.cost.params import ENGINES, chip_error_band
 from jalapeno.cost.step import StepCost
 from jalapeno.graph.precision import Precision
 from jalapeno.report.fmt import pct, seconds, si
@@ -34,8 +34,8 @@ def ops_table(title: str, c: StepCost) -> Table:
 def print_estimate(e: Estimate) -> None:
     con = Console()
     d = e.decode
-    con.print(f"[bold]{e.model.name}[/] on [bold]{e.tp} x {e.chip.name}[/] ({e.precision.label}); "
-              f"cost parameters: {e.params.source}")
+    con.print(f"[bold]{e.model.name}[/] on [bold]{e.tp} x {e.chip.name}[/] ({e.precision.label}), "
+              f"{e.engine} engine; cost parameters: {e.params.source}")
     summary = Table(show_header=True)
     for col in ("phase", "shape", "latency", "tokens/s", "power", "J/token", "note"):
         summary.add_column(col)
@@ -67,9 +67,12 @@ def print_estimate(e: Estimate) -> None:
 @click.option("--cached", default=0, show_default=True, help="Prefix tokens of the prompt already in the KV cache.")
 @click.option("--tp", default=1, show_default=True, help="Tensor-parallel chips per replica.")
 @dtype_options
+@click.option("--engine", type=click.Choice(ENGINES), default="fused", show_default=True,
+              help="GPU presets: a fused serving engine (1 kernel per op, vLLM-class, as serve), or the "
+                   "plain-PyTorch engine the calibration measured (docs/cost.md).")
 @json_option
 def command(model: str, hardware: str, batch: int, context: int, prompt: int | None, cached: int, tp: int,
-            dtype: str, act_dtype: str | None, kv_dtype: str | None, as_json: bool) -> None:
+            dtype: str, act_dtype: str | None, kv_dtype: str | None, engine: str, as_json: bool) -> None:
     """Time, power and energy of a decode step and (with --prompt) a prefill on a chip."""
     from jalapeno.hardware import resolve_chip
     from jalapeno.models import resolve_model
@@ -78,7 +81,7 @@ def command(model: str, hardware: str, batch: int, context: int, prompt: int | N
                         ("tp", tp, 1)):
         positive(name, v, lo)
     e = estimate(resolve_model(model), resolve_chip(hardware), batch=batch, context=context, prompt=prompt,
-                 cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), tp=tp)
+                 cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), tp=tp, engine=engine)
     if as_json:
         emit_json(e.to_json())
     else:

@@ -28,12 +28,14 @@ class Estimate:
     prompt: int | None = None
     cached: int = 0
     prefill: StepCost | None = None
+    engine: str = "fused"  # cost.params.ENGINES: the serving engine the GPU presets are priced as
 
     def to_json(self) -> dict[str, Any]:
         d = self.decode
         out: dict[str, Any] = {
             "model": self.model.name, "hardware": self.chip.name, "tp": self.tp, "precision": self.precision.label,
-            "batch": self.batch, "context": self.context, "calibrated": self.params.calibrated,
+            "batch": self.batch, "context": self.context, "engine": self.engine,
+            "calibrated": self.params.calibrated,
             "params_source": self.params.source,
             "decode_step_s": d.time_s, "decode_tokens_per_s": self.batch / d.time_s, "decode_power_w": d.power_w,
             "decode_joules_per_token": d.energy_j / self.batch, "decode_power_capped": d.power_capped,
@@ -76,9 +78,12 @@ def check_fits(model: ModelConfig, chip: ChipSpec, precision: Precision, tp: int
 
 def estimate(model: ModelConfig, chip: ChipSpec, *, batch: int, context: int, prompt: int | None = None,
              cached: int = 0, precision: Precision | None = None, tp: int = 1,
-             params: CostParams | None = None) -> Estimate:
+             params: CostParams | None = None, engine: str = "fused") -> Estimate:
+    """Decode (and with ``prompt``, prefill) steps. ``engine`` is ``serve``'s: ``"fused"`` (default, a
+    vLLM-class engine) or ``"calibration"`` (the plain-PyTorch engine the H200 measurements ran);
+    it only changes GPU presets' kernel counts (``cost.params.setup_for``). ``params`` overrides both."""
     prec = precision or Precision.of("bf16")
-    default_prm, timer = setup_for(chip)
+    default_prm, timer = setup_for(chip, engine)
     prm = params or default_prm
     est = Estimator(chip, prm, tp, timer)
     check_fits(model, chip, prec, tp, tokens=batch * (context + 1))
@@ -86,4 +91,4 @@ def estimate(model: ModelConfig, chip: ChipSpec, *, batch: int, context: int, pr
     pre = None
     if prompt is not None:
         pre = est.step(build_graph(model, Batch.prefill(prompt, cached), prec), cuda_graph=False)
-    return Estimate(model, chip, prm, prec, tp, batch, context, dec, prompt, cached, pre)
+    return Estimate(model, chip, prm, prec, tp, batch, context, dec, prompt, cached, pre, engine)

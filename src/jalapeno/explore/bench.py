@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jalapeno.errors import JalapenoError
-from jalapeno.serving.bench import BENCH_MAX_NUM_SEQS, REL_TOL, BenchResult, Limits, bench, limits_for
+from jalapeno.serving.bench import BENCH_MAX_NUM_SEQS, REL_TOL, BenchResult, Limits, bench, check_args, limits_for
 from jalapeno.workload.benchsets import DEFAULT_SET, LengthSet, fixed, load_set
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ def run_bench(model: ModelConfig, chip: ChipSpec, scenario: str, *, tp: int = 1,
     from jalapeno.cost.params import setup_for
     from jalapeno.graph.precision import Precision
 
+    check_args(scenario, replicas, tp, requests, concurrency, rel_tol, max_num_seqs)
     prec = precision or Precision.of("bf16")
     lengths = resolve_lengths(model.name, scenario, dataset, isl, osl)
     default_params, timer = setup_for(chip, engine)

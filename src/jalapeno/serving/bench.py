@@ -26,7 +26,10 @@ concurrency=None, rel_tol=REL_TOL, max_num_seqs=BENCH_MAX_NUM_SEQS, **sim_option
   most C running); without it, the maximum throughput (offline with fixed lengths).
 
 Throughput is output tokens per second (MLPerf's LLM metric) and prompt + output tokens per second, for
-the fleet and per chip (fleet / (replicas x chips_per_replica)).
+the fleet and per chip (fleet / (replicas x chips_per_replica)). Offline and fixed: tokens / duration
+of the run, as MLPerf Offline. Server/interactive: the found rate x the mean tokens per request, the
+throughput the fleet sustains at that rate (what MLPerf's >= 600 s runs converge to); a short run's
+tokens / duration would also count its drain, when the rate has stopped (``measured_*`` keeps it).
 """
 
 from __future__ import annotations
@@ -130,6 +133,7 @@ class BenchResult:
     evaluations: int  # simulations run (bisection included)
     bracket_per_s: tuple[float, float] | None  # server: (passing, failing) rates at the end
     sim: SimResult | None
+    measured_output_tokens_per_s: float | None = None  # output tokens / duration of the reported run
 
     @property
     def output_tokens_per_s_per_chip(self) -> float:
@@ -151,6 +155,7 @@ class BenchResult:
             "limits": self.limits.to_dict() if self.limits else None, "rel_tol": self.rel_tol,
             "bracket_per_s": list(self.bracket_per_s) if self.bracket_per_s else None,
             "evaluations": self.evaluations,
+            "measured_output_tokens_per_s": self.measured_output_tokens_per_s,
             "duration_s": self.sim.duration_s if self.sim else None,
         }
 
@@ -160,10 +165,8 @@ def bench(scenario: str, lengths: LengthSource, oracle: StepOracle, *, replicas:
           concurrency: int | None = None, rel_tol: float = REL_TOL, max_num_seqs: int = BENCH_MAX_NUM_SEQS,
           **sim_options: Any) -> BenchResult:
     """Run one scenario (module docstring); ``sim_options`` go to ``simulate`` (scheduler, policy, ...)."""
-    _check_args(scenario, replicas, chips_per_replica, requests, concurrency, rel_tol, max_num_seqs)
+    check_args(scenario, replicas, chips_per_replica, requests, concurrency, rel_tol, max_num_seqs)
     if concurrency is not None:
-        if scenario != "fixed":
-            raise JalapenoError("only with the fixed scenario", field="--concurrency")
         max_num_seqs = concurrency
     opts = {"replicas": replicas, "max_num_seqs": max_num_seqs, **sim_options}
     chips = replicas * chips_per_replica
@@ -178,8 +181,9 @@ def bench(scenario: str, lengths: LengthSource, oracle: StepOracle, *, replicas:
                     rel_tol=rel_tol, sim_options=opts)
 
 
-def _check_args(scenario: str, replicas: int, tp: int, requests: int | None, concurrency: int | None,
-                rel_tol: float, max_num_seqs: int) -> None:
+def check_args(scenario: str, replicas: int, tp: int, requests: int | None, concurrency: int | None,
+               rel_tol: float, max_num_seqs: int) -> None:
+    """``bench``'s arguments, checked before any work: one ``JalapenoError`` naming the flag."""
     if scenario not in SCENARIOS:
         raise JalapenoError(f"must be one of {', '.join(SCENARIOS)}; got {scenario!r}", field="--scenario")
     for flag, v in (("--replicas", replicas), ("--tp", tp), ("--requests", requests),
@@ -188,6 +192,8 @@ def _check_args(scenario: str, replicas: int, tp: int, requests: int | None, con
             raise JalapenoError(f"must be an integer >= 1, got {v!r}", field=flag)
     if not (0 < rel_tol < 1):
         raise JalapenoError(f"must be in (0, 1), got {rel_tol!r}", field="--rel-tol")
+    if concurrency is not None and scenario != "fixed":
+        raise JalapenoError("only with the fixed scenario", field="--concurrency")
 
 
 def _offline(scenario: str, lengths: LengthSource, oracle: StepOracle, n: int, seed: int, chips: int,
@@ -197,7 +203,7 @@ def _offline(scenario: str, lengths: LengthSource, oracle: StepOracle, n: int, s
     rate = res.completed / res.duration_s if res.duration_s > 0 else 0.0
     return BenchResult(scenario, lengths.name, opts["replicas"], chips, n, rate, res.throughput_tokens_per_s,
                        res.throughput_total_tokens_per_s, res.ttft_s.p99, res.tpot_s.p99, None, concurrency,
-                       None, 1, None, res)
+                       None, 1, None, res, res.throughput_tokens_per_s)
 
 
 def unit_poisson(reqs: Sequence[Any], seed: int) -> tuple[Any, ...]:
@@ -237,6 +243,8 @@ def max_rate(scenario: str, lengths: LengthSource, oracle: StepOracle, limits: L
     if best is None:
         return BenchResult(scenario, lengths.name, sim_options["replicas"], chips, n, 0.0, 0.0, 0.0, None, None,
                            limits, None, rel_tol, evals[0], (0.0, hi), None)
-    return BenchResult(scenario, lengths.name, sim_options["replicas"], chips, n, lo, best.throughput_tokens_per_s,
-                       best.throughput_total_tokens_per_s, best.ttft_s.p99, best.tpot_s.p99, limits, None,
-                       rel_tol, evals[0], (lo, hi), best)
+    out_per_req = best.output_tokens / best.completed
+    total_per_req = (best.output_tokens + best.prompt_tokens) / best.completed
+    return BenchResult(scenario, lengths.name, sim_options["replicas"], chips, n, lo, lo * out_per_req,
+                       lo * total_per_req, best.ttft_s.p99, best.tpot_s.p99, limits, None, rel_tol, evals[0],
+                       (lo, hi), best, best.throughput_tokens_per_s)

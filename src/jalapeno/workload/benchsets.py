@@ -99,7 +99,7 @@ def scale_to_mean(lengths: tuple[int, ...], mean: float, cap: int) -> tuple[int,
     def scaled(f: float) -> np.ndarray:
         return np.clip(np.rint(x * f), 1, cap)
 
-    lo, hi = 0.0, 2.0 * cap / max(1.0, float(x.mean()))
+    lo, hi = 0.0, 2.0 * cap / max(1.0, float(x.min()))  # at hi every length is at the cap
     for _ in range(60):  # bisection on the factor: the clipped mean is monotone in it
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if scaled(mid).mean() < mean else (lo, mid)
