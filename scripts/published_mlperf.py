@@ -24,13 +24,13 @@ import sys
 from collections import defaultdict
 
 CHIPS = {"NVIDIA H100-SXM-80GB": "h100-sxm", "NVIDIA H200-SXM-141GB": "h200-sxm",
-         "NVIDIA B200-SXM-180GB": "b200", "NVIDIA GB200": "gb200", "NVIDIA GB300": "gb300",
+         "NVIDIA B200-SXM-180GB": "b200", "NVIDIA GB200": "gb200-nvl72", "NVIDIA GB300": "gb300-nvl72",
          "AMD Instinct MI300X 192GB HBM3": "mi300x", "AMD Instinct MI325X 256GB HBM3e": "mi325x",
          "AMD Instinct MI355X 288GB HBM3e": "mi355x"}
 MODELS = {"llama2-70b-99": "llama-2-70b", "llama3.1-405b": "llama-3.1-405b", "mixtral-8x7b": "mixtral-8x7b",
           "llama3.1-8b": "llama-3.1-8b"}
 DATES = {"v4.1": "2024-08-28", "v5.1": "2025-09-09"}
-VENDOR = {"h100-sxm": "NVIDIA", "h200-sxm": "NVIDIA", "b200": "NVIDIA", "gb200": "NVIDIA", "gb300": "NVIDIA",
+VENDOR = {"h100-sxm": "NVIDIA", "h200-sxm": "NVIDIA", "b200": "NVIDIA", "gb200-nvl72": "NVIDIA", "gb300-nvl72": "NVIDIA",
           "mi300x": "AMD", "mi325x": "AMD", "mi355x": "AMD"}
 FIELDS = ["id", "round", "date", "division", "submitter", "system", "chip", "n_chips", "model", "scenario",
           "precision", "software", "value", "unit", "power_w", "n_submissions", "value_min", "value_max", "url"]

@@ -118,7 +118,7 @@ def chip_error_band(chip_name: str) -> tuple[float, float] | None:
 CALIBRATION_FAMILY = {"h100-sxm": "h200-sxm"}
 # Newer chips of a family with no calibration of their own start from (and, without published rows, keep)
 # the family's fitted fractions of peak on their own datasheet peaks: a prior, said so in ``source``.
-FAMILY_PRIOR = {"b300": "b200", "gb200": "b200", "gb300": "b200", "mi325x": "mi300x", "mi355x": "mi300x"}
+FAMILY_PRIOR = {"b300": "b200", "gb200-nvl72": "b200", "gb300-nvl72": "b200", "mi325x": "mi300x", "mi355x": "mi300x"}
 # a family-prior chip's error band: the family's, widened by this factor on each side (an assumption: a
 # newer part's software maturity is unknown; see docs/validation-published.md)
 PRIOR_BAND_WIDEN = 1.25

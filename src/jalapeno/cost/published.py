@@ -22,7 +22,7 @@ from jalapeno.errors import JalapenoError
 DATA_DIR = "data/published"
 SCENARIOS = ("offline", "server", "interactive", "fixed")
 # chips a row may name: presets, and chips of public results whose preset may not be bundled yet
-KNOWN_CHIPS = ("h100-sxm", "h200-sxm", "b200", "b300", "gb200", "gb300", "mi300x", "mi325x", "mi355x")
+KNOWN_CHIPS = ("h100-sxm", "h200-sxm", "b200", "b300", "gb200-nvl72", "gb300-nvl72", "mi300x", "mi325x", "mi355x")
 KNOWN_MODELS = ("llama-2-70b", "llama-3.1-405b", "mixtral-8x7b", "llama-3.1-8b", "llama-3.1-70b")
 PRECISIONS = ("fp8", "fp4", "mxfp4", "bf16")
 

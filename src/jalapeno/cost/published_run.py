@@ -19,7 +19,7 @@ from jalapeno.cost.published_fit import (DEFAULT_KNOBS, chip_params, FAMILY, MEA
                                          calibrate_chip, widened)
 from jalapeno.errors import JalapenoError
 
-ORDER = ("h200-sxm", "h100-sxm", "b200", "b300", "gb200", "gb300", "mi300x", "mi325x", "mi355x")
+ORDER = ("h200-sxm", "h100-sxm", "b200", "b300", "gb200-nvl72", "gb300-nvl72", "mi300x", "mi325x", "mi355x")
 
 
 def preset_or_none(name: str) -> Any:
@@ -42,7 +42,8 @@ def calibrate_all(rows: Sequence[PublishedRow], chips: Sequence[str] | None = No
                   selectors: Sequence[str] | None = None, predictor: Predictor = analytic_predictor,
                   knobs: Sequence[str] = DEFAULT_KNOBS) -> tuple[dict[str, ChipFit], list[str]]:
     """Fits by chip, and the chips skipped (no preset). ``selectors`` None: each chip's default split."""
-    wanted = list(chips) if chips else [c for c in ORDER if any(r.chip == c for r in rows)]
+    # --all: every chip with published rows, and the family members without any (a family prior)
+    wanted = list(chips) if chips else [c for c in ORDER if any(r.chip == c for r in rows) or c in FAMILY]
     unknown = [c for c in wanted if c not in KNOWN_CHIPS]
     if unknown:
         raise JalapenoError(f"no published rows can name {unknown}; known: {', '.join(KNOWN_CHIPS)}", field="--chip")
