@@ -232,3 +232,13 @@ def test_power_runs_never_fit_and_predicted_gpu_power_stays_under_the_wall() -> 
     assert len(checks) == len(power)
     for c in checks:  # a GPU is part of the system whose wall power was measured, and capped at its TDP
         assert 0 < c["predicted_chip_w"] <= min(c["wall_w_per_chip"], c["tdp_w"] * 1.0001)
+
+
+def test_bench_plugs_in_as_a_predictor() -> None:
+    from jalapeno.explore.published_bench import bench_predictor
+
+    vendor = next(r for r in ROWS if r.source == "vendor" and r.chip == "h100-sxm")
+    row = replace(vendor, isl=128, osl=64)  # short fixed lengths keep the simulation to a second or two
+    h100, p = resolve_chip("h100-sxm"), params_for("h100-sxm")
+    sim, closed = bench_predictor(row, h100, p), pf.analytic_predictor(row, h100, p)
+    assert sim is not None and closed is not None and 0.5 < sim / closed < 2.0

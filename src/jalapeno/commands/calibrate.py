@@ -30,11 +30,15 @@ def _command_line(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], 
                                           "(default: compute,step_overhead).")
 @click.option("--published", "paths", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Published-results CSV files (default: the bundled ones).")
+@click.option("--check-with", type=click.Choice(["bench"]), default=None,
+              help="Also re-predict every row with the serving simulator (jalapeno bench) under the fitted "
+                   "parameters; slow (seconds to a minute a row).")
+@click.option("--check-models", default="", help="With --check-with: only these models (comma-separated).")
 @click.option("--write", is_flag=True, help="Save fitted parameters and error bands into the package's calibration.")
 @click.option("--doc", type=click.Path(dir_okay=False), default=None, help="Write the Markdown page here.")
 @json_option
 def command(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], knobs: str, paths: tuple[str, ...],
-            write: bool, doc: str | None, as_json: bool) -> None:
+            check_with: str | None, check_models: str, write: bool, doc: str | None, as_json: bool) -> None:
     """Fit chips' efficiencies to published MLPerf results and report held-out errors and bands."""
     from jalapeno.cost.published import load_published
     from jalapeno.cost.published_checks import error_summary, order_checks, ratio_checks
@@ -54,6 +58,11 @@ def command(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], knobs:
     fits, skipped = calibrate_all(rows, names, sources or None, knobs=knob_list)
     cmd = _command_line(chips, all_, sources, knobs, write, doc)
     written = write_results(fits, cmd) if write else []
+    checks = []
+    if check_with == "bench":
+        from jalapeno.explore.published_bench import bench_check
+
+        checks = bench_check(list(fits.values()), [m.strip() for m in check_models.split(",") if m.strip()])
     if doc:
         Path(doc).write_text(render(list(fits.values()), skipped, cmd, len(rows), "closed-form scenario") + "\n")
     if as_json:
@@ -63,9 +72,20 @@ def command(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], knobs:
                                            "predicted_per_chip": c.predicted, "error": c.error,
                                            "set": "fit" if c.fitted else "held-out", "url": c.row.url}
                                           for c in f.checked]} for k, f in fits.items()},
-                   "order": order_checks(list(fits.values())), "ratios": ratio_checks(list(fits.values()))})
+                   "order": order_checks(list(fits.values())), "ratios": ratio_checks(list(fits.values())),
+                   "bench_check": checks})
         return
     _print(fits, skipped)
+    if checks:
+        t = Table(title="re-predicted with the serving simulator (jalapeno bench), fitted parameters")
+        for col in ("chip", "row", "set", "published/GPU", "closed form", "bench", "bench error"):
+            t.add_column(col)
+        for c in checks:
+            t.add_row(c["chip"], c["key"], c["set"], f"{c['published']:,.1f}",
+                      "-" if c["closed_form"] is None else f"{c['closed_form']:,.1f}",
+                      "-" if c["bench"] is None else f"{c['bench']:,.1f}",
+                      "-" if c["bench_error"] is None else pct(c["bench_error"]))
+        Console().print(t)
 
 
 def _print(fits: dict, skipped: list[str]) -> None:
