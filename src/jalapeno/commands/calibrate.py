@@ -22,7 +22,8 @@ def _command_line(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], 
 
 @click.command(name="calibrate")
 @click.option("--chip", "chips", multiple=True, help="Chip preset to calibrate (repeatable).")
-@click.option("--all", "all_", is_flag=True, help="Every chip the bundled published rows name.")
+@click.option("--all", "all_", is_flag=True,
+              help="Every chip with published rows, and its family members without any (family priors).")
 @click.option("--fit-sources", "sources", multiple=True,
               help="Rows a fit may use, ROUND/MODEL/SCENARIO with * and + (repeatable); every other row of the "
                    "chip is held out. Default: the newest round's llama-2-70b/offline+interactive.")

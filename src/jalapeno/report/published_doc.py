@@ -36,6 +36,7 @@ def summary_table(fits: Sequence[ChipFit]) -> str:
         h, band = s["held_out"], f.band
         rows.append([f.chip, f.provenance, str(s["fit"]["n"]), str(h["n"]), _opt(h["median_abs_error"]),
                      _opt(h["max_abs_error"]), f"{band.lo:.2f}-{band.hi:.2f}" if band else "-",
+                     "no held-out rows" if s["meets_target"] is None else
                      "met" if s["meets_target"] else "**missed**"])
     return table(["chip", "parameters", "fit rows", "held-out rows", "held-out median |err|", "held-out max |err|",
                   "band (published / predicted)", f"target (median <= {MEDIAN_TARGET:.0%}, max <= {MAX_TARGET:.0%})"],
