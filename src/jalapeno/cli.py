@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "estimate": ("jalapeno.commands.estimate", "Time, power and energy of decode and prefill steps on a chip."),
     "measure": ("jalapeno.commands.measure", "Measure operators and model steps on a real GPU (needs torch+CUDA)."),
     "validate": ("jalapeno.commands.validate", "Compare cost-model predictions with GPU measurements."),
+    "calibrate": ("jalapeno.commands.calibrate", "Fit chips to published benchmark results; held-out error bands."),
     "serve": ("jalapeno.commands.serve", "Simulate a fleet serving a request trace."),
     "bench": ("jalapeno.commands.bench", "MLPerf-style scenarios: offline, server, interactive, fixed ISL/OSL."),
     "traces": ("jalapeno.commands.traces", "List bundled request traces with their statistics."),

@@ -9,7 +9,7 @@ from rich.table import Table
 from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option, positive
 from jalapeno.cost.estimate import Estimate, estimate
 from jalapeno.cost.pipeline import Parallel
-from jalapeno.cost.params import ENGINES
+from jalapeno.cost.params import ENGINES, chip_error_band
 from jalapeno.cost.step import StepCost
 from jalapeno.graph.precision import Precision
 from jalapeno.report.fmt import pct, seconds, si
@@ -51,6 +51,11 @@ def print_estimate(e: Estimate) -> None:
                         seconds(p.time_s), si(e.prompt / p.time_s), si(p.power_w, "W"), f"{p.energy_j / e.prompt:.4g}",
                         "power-capped" if p.power_capped else "")
     con.print(summary)
+    band = chip_error_band(e.chip.name)
+    if band is not None:
+        tps = e.batch / d.time_s
+        con.print(f"published-results band for {e.chip.name}: x{band[0]:.2f}-x{band[1]:.2f} "
+                  f"(decode {si(tps * band[0])}-{si(tps * band[1])} tokens/s; `jalapeno calibrate --all`)")
     for phase, pc in (("decode", e.decode_pipe), ("prefill", e.prefill_pipe)):
         if pc is not None:
             con.print(f"{phase} pipeline: {pc.micro_batches} micro-batches, latency {seconds(pc.latency_s)} (stages + "

@@ -454,6 +454,7 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
            "workload": {"name": tr.name, "source": tr.source, "requests": len(tr), "span_s": tr.stats.span_s,
                         "mean_rate_per_s": tr.stats.mean_rate_per_s},
            **sim, **price_fleet(fleet, res, o["price_rule"]), "dropped_reasons": dropped_reasons(res.dropped)}
+    doc["error_band"] = published_band(fleet.chip.name)
     files = []
     if timeline is not None:
         _write("--trace-out", timeline.write, o["trace_out"])
@@ -469,6 +470,15 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     else:
         print_run(doc, files)
     return doc
+
+
+def published_band(chip_name: str) -> dict[str, Any] | None:
+    """The chip's published-results band (published / predicted throughput over held-out rows), if any:
+    read a throughput T of this run as T x lo .. T x hi (`jalapeno calibrate`)."""
+    from jalapeno.cost.params import chip_error_band
+
+    band = chip_error_band(chip_name)
+    return None if band is None else {"lo": band[0], "hi": band[1], "source": "docs/validation-published.md"}
 
 
 def _write(flag: str, fn: Any, *args: Any) -> Any:

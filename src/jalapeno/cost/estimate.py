@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from jalapeno.errors import JalapenoError
-from jalapeno.cost.params import CostParams, setup_for
+from jalapeno.cost.params import CostParams, chip_error_band, setup_for
 from jalapeno.cost.pipeline import Parallel, PipelineCost, ceil_div, graph_pipeline, micro_batches
 from jalapeno.cost.step import Estimator, OpCost, StepCost
 from jalapeno.graph.batch import Batch
@@ -50,6 +50,9 @@ class Estimate:
             "decode_ops": [op_row(c) for c in d.ops], "decode_host_wait_s": d.host_wait_s,
             "decode_throttle_s": d.throttle_s,
         }
+        band = chip_error_band(self.chip.name)  # published / predicted over held-out published rows
+        out["error_band"] = None if band is None else {
+            "lo": band[0], "hi": band[1], "decode_tokens_per_s": [self.batch / d.time_s * b for b in band]}
         if self.prefill is not None and self.prompt is not None:
             p = self.prefill
             out.update({"prompt": self.prompt, "cached": self.cached, "prefill_s": p.time_s,

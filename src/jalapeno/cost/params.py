@@ -92,9 +92,36 @@ def calibration_path(chip_name: str) -> Path:
     return Path(str(resources.files("jalapeno"))) / CALIBRATION_DIR / f"{chip_name}.json"
 
 
+BANDS_FILE = "published-bands.json"
+
+
+def bands_path() -> Path:
+    return Path(str(resources.files("jalapeno"))) / CALIBRATION_DIR / BANDS_FILE
+
+
+def chip_error_band(chip_name: str) -> tuple[float, float] | None:
+    """(lo, hi): the range of published / predicted throughput over the chip's held-out published rows
+    (``jalapeno calibrate --all --write``), so a prediction P reads as P x lo .. P x hi. A chip without
+    published rows borrows its calibration family's band; None when neither has one (no public basis)."""
+    p = bands_path()
+    bands = json.loads(p.read_text()) if p.is_file() else {}
+    if chip_name in bands:
+        return float(bands[chip_name]["lo"]), float(bands[chip_name]["hi"])
+    fam = CALIBRATION_FAMILY.get(chip_name) or FAMILY_PRIOR.get(chip_name)
+    if fam in bands:
+        return float(bands[fam]["lo"]) / PRIOR_BAND_WIDEN, float(bands[fam]["hi"]) * PRIOR_BAND_WIDEN
+    return None
+
+
 # Chips without their own measurements borrow the efficiencies of a measured chip of the same
 # microarchitecture (the fractions of peak transfer; the peaks and bandwidths stay the chip's own).
 CALIBRATION_FAMILY = {"h100-sxm": "h200-sxm"}
+# Newer chips of a family with no calibration of their own start from (and, without published rows, keep)
+# the family's fitted fractions of peak on their own datasheet peaks: a prior, said so in ``source``.
+FAMILY_PRIOR = {"b300": "b200", "gb200-nvl72": "b200", "gb300-nvl72": "b200", "mi325x": "mi300x", "mi355x": "mi300x"}
+# a family-prior chip's error band: the family's, widened by this factor on each side (an assumption: a
+# newer part's software maturity is unknown; see docs/validation-published.md)
+PRIOR_BAND_WIDEN = 1.25
 
 
 def fused_engine(params: CostParams) -> CostParams:
@@ -125,10 +152,12 @@ def setup_for(chip: "ChipSpec", engine: str = "calibration") -> tuple[CostParams
 
 def params_for(chip_name: str) -> CostParams:
     """Calibrated parameters for a preset (its own, else its family's), else the documented defaults."""
-    for name in (chip_name, CALIBRATION_FAMILY.get(chip_name)):
+    for name in (chip_name, CALIBRATION_FAMILY.get(chip_name), FAMILY_PRIOR.get(chip_name)):
         if name and calibration_path(name).is_file():
             prm = CostParams.from_json(json.loads(calibration_path(name).read_text())["params"])
-            if name != chip_name:
+            if name == CALIBRATION_FAMILY.get(chip_name):
                 prm = replace(prm, source=f"{prm.source}; transferred from {name} (same microarchitecture)")
+            elif name != chip_name:
+                prm = replace(prm, source=f"{prm.source}; family prior from {name} (fractions of peak)")
             return prm
     return CostParams()

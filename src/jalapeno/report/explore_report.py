@@ -33,6 +33,8 @@ def calibration(study: Any, chip: str) -> str:
     prm, _ = setup_for(study.chips[chip], "fused")
     if chip == "jalapeno-1":
         return "derived architecture: energies from the technology library (estimates), timed by the mapper"
+    if prm.calibrated and "published rows" in prm.source:
+        return "fitted on published MLPerf results (docs/validation-published.md)"
     return ("calibrated on H200 measurements" if prm.calibrated and "transferred" not in prm.source else
             "H200 calibration transferred (same GH100 die)" if prm.calibrated else "uncalibrated defaults")
 

@@ -1,0 +1,136 @@
+"""Extract MLPerf Inference datacenter LLM results into jalapeno/data/published/mlperf.csv.
+
+Run against local clones (or bare mirrors) of github.com/mlcommons/inference_results_v4.1 and
+inference_results_v5.1:
+
+    python scripts/published_mlperf.py V41_GIT_DIR V51_GIT_DIR > src/jalapeno/data/published/mlperf.csv
+    python scripts/published_mlperf.py V41_GIT_DIR V51_GIT_DIR --power > src/jalapeno/data/published/mlperf_power.csv
+
+v5.1 rows come from the round's ``summary_results.json``; v4.1 rows from each result's
+``performance/run_1/mlperf_log_summary.txt`` and the system's ``systems/<platform>.json``.
+Per (round, chip, model, scenario, GPUs per system) one row is kept: the chip vendor's own submission
+where there is one, else the median submission; ``n_submissions`` and the spread are recorded with it.
+Only single-node systems of one chip kind; the 99% accuracy target (99.9% runs the same engines); no
+custom-thermal (CTS, 1000 W H200) or MaxQ (power-capped) systems, which are not the presets' parts.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from collections import defaultdict
+
+CHIPS = {"NVIDIA H100-SXM-80GB": "h100-sxm", "NVIDIA H200-SXM-141GB": "h200-sxm",
+         "NVIDIA B200-SXM-180GB": "b200", "NVIDIA GB200": "gb200-nvl72", "NVIDIA GB300": "gb300-nvl72",
+         "AMD Instinct MI300X 192GB HBM3": "mi300x", "AMD Instinct MI325X 256GB HBM3e": "mi325x",
+         "AMD Instinct MI355X 288GB HBM3e": "mi355x"}
+MODELS = {"llama2-70b-99": "llama-2-70b", "llama3.1-405b": "llama-3.1-405b", "mixtral-8x7b": "mixtral-8x7b",
+          "llama3.1-8b": "llama-3.1-8b"}
+DATES = {"v4.1": "2024-08-28", "v5.1": "2025-09-09"}
+VENDOR = {"h100-sxm": "NVIDIA", "h200-sxm": "NVIDIA", "b200": "NVIDIA", "gb200-nvl72": "NVIDIA", "gb300-nvl72": "NVIDIA",
+          "mi300x": "AMD", "mi325x": "AMD", "mi355x": "AMD"}
+FIELDS = ["id", "round", "date", "division", "submitter", "system", "chip", "n_chips", "model", "scenario",
+          "precision", "software", "value", "unit", "power_w", "n_submissions", "value_min", "value_max", "url"]
+
+
+def git(repo: str, *args: str) -> str:
+    return subprocess.run(["git", "-C", repo, *args], check=True, capture_output=True, text=True).stdout
+
+
+def chip_of(name: str) -> str | None:
+    if "Virtualized" in name or "," in name:
+        return None
+    for k, v in CHIPS.items():
+        if name.lower().startswith(k.lower()):
+            return v
+    if re.search(r"MI300X", name) and "MI325" not in name:
+        return "mi300x"
+    return None
+
+
+def v51_rows(repo: str) -> list[dict]:
+    out = []
+    for r in json.loads(git(repo, "show", "HEAD:summary_results.json")):
+        chip, model = chip_of(r["Accelerator"]), MODELS.get(r["Model"])
+        if not chip or not model or r["Suite"] != "datacenter" or r["Nodes"] != 1:
+            continue
+        if r["Performance_Units"] != "Tokens/s" or (r["Category"] != "closed" and chip != "mi355x"):
+            continue
+        out.append({"id": f"{r['ID']}:{r['Model']}:{r['Scenario']}" + (":power" if r.get("Power_Result") else ""), "round": "v5.1", "division": r["Category"], "submitter": r["Submitter"],
+                    "system": r["Platform"], "chip": chip, "n_chips": int(r["a#"]), "model": model,
+                    "scenario": r["Scenario"].lower(), "precision": r["weight_data_types"].lower(),
+                    "software": r["Software"].split(",")[0][:60], "value": float(r["Performance_Result"]),
+                    "unit": "tokens/s", "power_w": r.get("Power_Result") or "",
+                    "url": f"https://github.com/mlcommons/inference_results_v5.1/tree/main/{r['Location']}"})
+    return out
+
+
+def v41_rows(repo: str) -> list[dict]:
+    out = []
+    pat = re.compile(r"^closed/([^/]+)/results/([^/]+)/([^/]+)/(Offline|Server)/performance/run_1/"
+                     r"mlperf_log_summary.txt$")
+    for path in git(repo, "ls-tree", "-r", "--name-only", "HEAD", "closed").splitlines():
+        m = pat.match(path)
+        if not m or m.group(3) not in MODELS:
+            continue
+        sub, plat, mdl, scen = m.groups()
+        try:
+            sysd = json.loads(git(repo, "show", f"HEAD:closed/{sub}/systems/{plat}.json"))
+        except subprocess.CalledProcessError:
+            continue
+        chip = chip_of(sysd.get("accelerator_model_name", ""))
+        if not chip or int(sysd.get("number_of_nodes", 1)) != 1 or sysd.get("status") != "available":
+            continue
+        if any(tag in plat for tag in ("CTS", "MaxQ")):  # 1000 W custom-thermal parts; power-capped runs
+            continue
+        text = git(repo, "show", f"HEAD:{path}")
+        if "Result is : VALID" not in text:
+            continue
+        tok = re.search(r"(?:Completed tokens per second|Tokens per second)\s*:\s*([0-9.]+)", text)
+        if not tok:
+            continue
+        prec = "fp8"  # every v4.1 closed LLM submission on these chips ran FP8 weights (systems' notes)
+        out.append({"id": f"4.1-{sub}-{plat}:{mdl}:{scen}", "round": "v4.1", "division": "closed", "submitter": sub,
+                    "system": plat, "chip": chip, "n_chips": int(sysd["accelerators_per_node"]),
+                    "model": MODELS[mdl], "scenario": scen.lower(), "precision": prec,
+                    "software": sysd.get("framework", "").split(",")[0][:60], "value": float(tok.group(1)),
+                    "unit": "tokens/s", "power_w": "",
+                    "url": f"https://github.com/mlcommons/inference_results_v4.1/tree/main/{path.rsplit('/', 3)[0]}"})
+    return out
+
+
+def pick(rows: list[dict]) -> list[dict]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[(r["round"], r["chip"], r["model"], r["scenario"], r["n_chips"])].append(r)
+    out = []
+    for key in sorted(groups):
+        g = sorted(groups[key], key=lambda r: r["value"])
+        own = [r for r in g if r["submitter"] == VENDOR[r["chip"]] and "MaxQ" not in r["system"]
+               and "Triton" not in r["system"] and "CTS" not in r["system"]]
+        best = own[0] if own else g[(len(g) - 1) // 2]
+        out.append({**best, "date": DATES[best["round"]], "n_submissions": len(g),
+                    "value_min": g[0]["value"], "value_max": g[-1]["value"]})
+    return out
+
+
+def power_rows(rows: list[dict]) -> list[dict]:
+    """Every submission with a power measurement (MLPerf Power: wall power of the whole system)."""
+    return [{**r, "date": DATES[r["round"]], "n_submissions": 1, "value_min": r["value"], "value_max": r["value"]}
+            for r in sorted(rows, key=lambda r: r["id"]) if r["power_w"] not in ("", None)]
+
+
+def main(v41: str, v51: str, power: bool = False) -> None:
+    """mlperf.csv (one row per configuration); with ``--power``, mlperf_power.csv (every power run)."""
+    w = csv.DictWriter(sys.stdout, FIELDS, lineterminator="\n")
+    w.writeheader()
+    rows = v41_rows(v41) + v51_rows(v51)
+    for r in (power_rows(rows) if power else pick(rows)):
+        w.writerow({k: r[k] for k in FIELDS})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], "--power" in sys.argv[3:])

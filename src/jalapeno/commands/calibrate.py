@@ -1,0 +1,114 @@
+"""``jalapeno calibrate``: fit chips to published benchmark results, with a real hold-out and error bands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from jalapeno.commands.options import emit_json, json_option
+from jalapeno.errors import JalapenoError
+from jalapeno.report.markdown import apct, pct
+
+
+def _command_line(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], knobs: str, write: bool,
+                  doc: str | None) -> str:
+    return ("jalapeno calibrate" + (" --all" if all_ else "".join(f" --chip {c}" for c in chips))
+            + "".join(f" --fit-sources {s}" for s in sources) + (f" --knobs {knobs}" if knobs else "")
+            + (" --write" if write else "") + (f" --doc {doc}" if doc else ""))
+
+
+@click.command(name="calibrate")
+@click.option("--chip", "chips", multiple=True, help="Chip preset to calibrate (repeatable).")
+@click.option("--all", "all_", is_flag=True,
+              help="Every chip with published rows, and its family members without any (family priors).")
+@click.option("--fit-sources", "sources", multiple=True,
+              help="Rows a fit may use, ROUND/MODEL/SCENARIO with * and + (repeatable); every other row of the "
+                   "chip is held out. Default: the newest round's llama-2-70b/offline+interactive.")
+@click.option("--knobs", default="", help="Comma-separated knobs to fit: compute, memory, step_overhead "
+                                          "(default: compute,step_overhead).")
+@click.option("--published", "paths", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Published-results CSV files (default: the bundled ones).")
+@click.option("--check-with", type=click.Choice(["bench"]), default=None,
+              help="Also re-predict every row with the serving simulator (jalapeno bench) under the fitted "
+                   "parameters; slow (seconds to a minute a row).")
+@click.option("--check-models", default="", help="With --check-with: only these models (comma-separated).")
+@click.option("--write", is_flag=True, help="Save fitted parameters and error bands into the package's calibration.")
+@click.option("--doc", type=click.Path(dir_okay=False), default=None, help="Write the Markdown page here.")
+@json_option
+def command(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], knobs: str, paths: tuple[str, ...],
+            check_with: str | None, check_models: str, write: bool, doc: str | None, as_json: bool) -> None:
+    """Fit chips' efficiencies to published MLPerf results and report held-out errors and bands."""
+    from jalapeno.cost.published import load_published
+    from jalapeno.cost.published_checks import error_summary, order_checks, ratio_checks
+    from jalapeno.cost.published_fit import DEFAULT_KNOBS, KNOBS
+    from jalapeno.cost.published_run import calibrate_all, fit_record, write_results
+    from jalapeno.hardware.registry import normalize
+    from jalapeno.report.published_doc import render
+
+    if not chips and not all_:
+        raise JalapenoError("name a chip (--chip b200) or pass --all", field="--chip")
+    knob_list = tuple(k.strip() for k in knobs.split(",") if k.strip()) or DEFAULT_KNOBS
+    bad = [k for k in knob_list if k not in KNOBS]
+    if bad:
+        raise JalapenoError(f"unknown knob {bad[0]!r}; valid: {', '.join(KNOBS)}", field="--knobs")
+    rows = load_published([Path(p) for p in paths] or None)
+    names = None if all_ else [normalize(c) for c in chips]
+    fits, skipped = calibrate_all(rows, names, sources or None, knobs=knob_list)
+    cmd = _command_line(chips, all_, sources, knobs, write, doc)
+    written = write_results(fits, cmd) if write else []
+    checks = []
+    if check_with == "bench":
+        from jalapeno.explore.published_bench import bench_check
+
+        checks = bench_check(list(fits.values()), [m.strip() for m in check_models.split(",") if m.strip()])
+    if doc:
+        Path(doc).write_text(render(list(fits.values()), skipped, cmd, len(rows), "closed-form scenario") + "\n")
+    if as_json:
+        emit_json({"command": cmd, "skipped_no_preset": skipped, "written": [str(p) for p in written],
+                   "chips": {k: {**fit_record(f, cmd), "summary": error_summary(f),
+                                 "rows": [{"id": c.row.id, "key": c.row.key, "published_per_chip": c.row.per_chip,
+                                           "predicted_per_chip": c.predicted, "error": c.error,
+                                           "set": "fit" if c.fitted else "held-out", "url": c.row.url}
+                                          for c in f.checked]} for k, f in fits.items()},
+                   "order": order_checks(list(fits.values())), "ratios": ratio_checks(list(fits.values())),
+                   "bench_check": checks})
+        return
+    _print(fits, skipped)
+    if checks:
+        t = Table(title="re-predicted with the serving simulator (jalapeno bench), fitted parameters")
+        for col in ("chip", "row", "set", "published/GPU", "closed form", "bench", "bench error"):
+            t.add_column(col)
+        for c in checks:
+            t.add_row(c["chip"], c["key"], c["set"], f"{c['published']:,.1f}",
+                      "-" if c["closed_form"] is None else f"{c['closed_form']:,.1f}",
+                      "-" if c["bench"] is None else f"{c['bench']:,.1f}",
+                      "-" if c["bench_error"] is None else pct(c["bench_error"]))
+        Console().print(t)
+
+
+def _print(fits: dict, skipped: list[str]) -> None:
+    from jalapeno.cost.published_checks import error_summary
+
+    t = Table(title="published results: prediction error per chip")
+    for col in ("chip", "parameters", "fit", "held-out", "median |err|", "max |err|", "band"):
+        t.add_column(col)
+    for f in fits.values():
+        s = error_summary(f)
+        h = s["held_out"]
+        t.add_row(f.chip, f.provenance, str(s["fit"]["n"]), str(h["n"]),
+                  apct(h["median_abs_error"]) if h["n"] else "-", apct(h["max_abs_error"]) if h["n"] else "-",
+                  f"{f.band.lo:.2f}-{f.band.hi:.2f}" if f.band else "-")
+    Console().print(t)
+    for f in fits.values():
+        t = Table(title=f.chip)
+        for col in ("row", "published/GPU", "predicted", "error", "set"):
+            t.add_column(col)
+        for c in f.checked:
+            t.add_row(c.row.key, f"{c.row.per_chip:,.1f}", "-" if c.predicted is None else f"{c.predicted:,.1f}",
+                      "-" if c.error is None else pct(c.error), "fit" if c.fitted else "held-out")
+        Console().print(t)
+    if skipped:
+        Console().print(f"no preset, not calibrated: {', '.join(skipped)}")

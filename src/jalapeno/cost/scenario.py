@@ -1,0 +1,123 @@
+"""Closed-form MLPerf-style scenario throughput: the predictor the published-results fit uses by default.
+
+A replica of ``tp`` chips keeps ``B`` requests decoding; every step, B / OSL of them finish and are
+replaced, so each step also carries that share of a prompt's prefill. One output token per request per
+cycle, cycle(B) = decode_step(B, mean context) + (B / OSL) x prefill(ISL). Throughput = B / cycle(B).
+- offline: B as large as the KV cache (90% of memory after weights) and the batch cap allow; a paged
+  KV cache holds each running request's tokens so far, ISL + OSL/2 on average at steady state;
+- server / interactive: the largest B whose p99 cycle meets the p99 TPOT limit, found by bisection, and
+  whose single-prompt prefill meets the TTFT limit. A request's TPOT averages its decode steps; the
+  prefills it shares them with are about B prompts (the batch turns over once in OSL steps), a Poisson
+  count of prompts of varying length, so the p99 request carries 1 + 2.33 sqrt((1 + cv^2) / B) times the
+  mean prefill share (cv: the prompt lengths' coefficient of variation; normal approximation);
+- fixed: ISL/OSL given by the row, no latency limit (a vendor's max-throughput table).
+The best tensor-parallel degree that divides the system's chips wins (submitters pick theirs too).
+A discrete-event bench (serving layer) may replace this; the fit only needs ``row -> tokens/s per chip``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from jalapeno.cost.oracle import kv_bytes_per_token, weight_bytes
+from jalapeno.cost.params import CostParams
+from jalapeno.cost.step import Estimator
+from jalapeno.graph.batch import Batch
+from jalapeno.graph.builder import Graph, build_graph
+from jalapeno.graph.precision import Precision
+from jalapeno.hardware.spec import ChipSpec
+from jalapeno.models.config import ModelConfig
+
+MAX_BATCH = 1024  # per chip of the replica (as cost/sanity.py)
+MEMORY_FRACTION = 0.9
+PREFILL_BATCH = 16
+Z99 = 2.326  # standard normal 99th percentile
+PRECISIONS = {"fp8": ("fp8", "fp8", "fp8"), "fp4": ("nvfp4", "nvfp4", "fp8"), "mxfp4": ("mxfp4", "mxfp4", "fp8"),
+              "bf16": ("bf16", "bf16", "bf16")}
+
+
+def precision_of(name: str) -> Precision:
+    """A published precision label -> weights, activations, KV (4-bit runs keep an fp8 KV cache)."""
+    return Precision.of(*PRECISIONS[name])
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    tokens_per_s_per_chip: float
+    tp: int
+    batch: int
+    cycle_s: float
+    decode_step_s: float
+    prefill_s: float
+    power_w_per_chip: float = 0.0  # mean chip power at this operating point (decode steps + their prefills)
+
+
+@lru_cache(maxsize=4096)
+def _graph(model: ModelConfig, phase: str, n: int, ctx: int, precision: Precision) -> Graph:
+    if phase == "decode":
+        return build_graph(model, Batch.decode(n, ctx), precision)
+    return build_graph(model, Batch.prefill(ctx, 0, batch=n), precision)
+
+
+def predict(model: ModelConfig, chip: ChipSpec, params: CostParams, precision: Precision, n_chips: int,
+            isl: int, osl: int, limits: tuple[float, float] | None,
+            tps: tuple[int, ...] | None = None, isl_cv: float = 0.0) -> ScenarioResult | None:
+    """Best per-chip throughput over tensor-parallel degrees ``tps`` (default: 1, 2, 4, 8 that divide the
+    system's chips and fit its scale-up domain); None: the model fits no replica."""
+    domain = int(chip.interconnect.domain_size.value) if chip.interconnect else 1
+    tps = tps or tuple(t for t in (1, 2, 4, 8) if t <= min(n_chips, domain) and n_chips % t == 0)
+    results = [r for t in tps if (r := _replica(model, chip, params, precision, t, isl, osl, limits, isl_cv))]
+    return max(results, key=lambda r: r.tokens_per_s_per_chip, default=None)
+
+
+def p99_prefill_factor(batch: int, isl_cv: float) -> float:
+    """The p99 request's prefill share over the mean one (module docstring)."""
+    return 1.0 + Z99 * math.sqrt((1.0 + isl_cv**2) / max(batch, 1))
+
+
+def _replica(model: ModelConfig, chip: ChipSpec, params: CostParams, precision: Precision, tp: int, isl: int,
+             osl: int, limits: tuple[float, float] | None, isl_cv: float = 0.0) -> ScenarioResult | None:
+    free = chip.memory_bytes * tp * MEMORY_FRACTION - weight_bytes(model, precision)
+    if free <= 0:
+        return None
+    est = Estimator(chip, params, tp)
+    ctx = isl + osl // 2
+    b_max = int(max(1, min(MAX_BATCH * tp, free // (kv_bytes_per_token(model, precision) * ctx))))
+    pre_g = _graph(model, "prefill", PREFILL_BATCH, isl, precision)
+    pre_cost = est.step(pre_g, cuda_graph=False)
+    pre = pre_cost.time_s / PREFILL_BATCH
+
+    def step(b: int) -> float:
+        return est.step(_graph(model, "decode", b, ctx, precision)).time_s
+
+    def cycle(b: int) -> float:
+        return step(b) + b / osl * pre
+
+    def cycle_p99(b: int) -> float:
+        return step(b) + p99_prefill_factor(b, isl_cv) * b / osl * pre
+
+    if limits is not None:
+        ttft, tpot = limits
+        if pre > ttft or cycle_p99(1) > tpot:
+            return None
+        b_max = _largest(lambda b: cycle_p99(b) <= tpot, b_max)
+    c = cycle(b_max)
+    dec = est.step(_graph(model, "decode", b_max, ctx, precision))
+    joules = dec.energy_j + b_max / osl * pre_cost.energy_j / PREFILL_BATCH
+    return ScenarioResult(b_max / c / tp, tp, b_max, c, dec.time_s, pre, joules / c / tp)
+
+
+def _largest(ok: object, hi: int) -> int:
+    """Largest b in [1, hi] with ok(b), for ok monotone (true then false); ok(1) holds."""
+    if ok(hi):  # type: ignore[operator]
+        return hi
+    lo = 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):  # type: ignore[operator]
+            lo = mid
+        else:
+            hi = mid
+    return lo

@@ -1,0 +1,244 @@
+"""Published-results dataset, the source split, the fit and the error bands (jalapeno calibrate)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from jalapeno.cli import main
+from jalapeno.cost import params as params_mod
+from jalapeno.cost import published_fit as pf
+from jalapeno.cost.params import chip_error_band, params_for
+from jalapeno.cost.published import KNOWN_CHIPS, KNOWN_MODELS, WORKLOADS, check_row, load_published
+from jalapeno.cost.scenario import precision_of, predict
+from jalapeno.errors import JalapenoError
+from jalapeno.hardware.registry import resolve_chip
+from jalapeno.models.registry import resolve_model
+
+ROWS = load_published()
+
+
+def _row(**kw: object):
+    base = next(r for r in ROWS if r.chip == "mi300x" and r.round == "v5.1" and r.scenario == "offline"
+                and r.model == "llama-2-70b")
+    return replace(base, **kw)
+
+
+# -- the dataset ------------------------------------------------------------------------------------
+def test_every_bundled_row_is_sourced_and_known() -> None:
+    assert len(ROWS) >= 40
+    assert len({r.id for r in ROWS}) == len(ROWS)
+    for r in ROWS:
+        if r.source.startswith("mlperf"):
+            assert r.url.startswith("https://github.com/mlcommons/inference_results_v")
+            assert r.date in ("2024-08-28", "2025-09-09")
+        else:  # vendor tables: a URL pinned to the commit read, fixed lengths and the TP the vendor ran
+            assert "/blob/" in r.url and r.scenario == "fixed" and r.isl and r.osl and r.tp == r.n_chips
+        assert r.value > 0 and r.per_chip == pytest.approx(r.value / r.n_chips)
+        assert r.chip in KNOWN_CHIPS and r.model in KNOWN_MODELS and (r.model in WORKLOADS or r.scenario == "fixed")
+
+
+def test_dataset_covers_the_shipping_chips_and_scenarios() -> None:
+    chips = {r.chip for r in ROWS}
+    assert {"h100-sxm", "h200-sxm", "b200", "mi300x", "mi325x", "mi355x"} <= chips
+    assert {r.scenario for r in ROWS} == {"offline", "server", "interactive", "fixed"}
+    # MLCommons v5.1 AMD 8xMI300X Llama-2-70B offline, 27,803.9 tokens/s (summary_results.json, ID 5.1-0001)
+    assert _row().value == pytest.approx(27803.9) and _row().per_chip == pytest.approx(3475.49, rel=1e-4)
+
+
+@pytest.mark.parametrize("bad, what", [({"url": "github.com/x"}, "url"), ({"value": 0.0}, "value"),
+                                       ({"chip": "h300"}, "unknown chip"), ({"model": "gpt-5"}, "unknown model"),
+                                       ({"date": "2025/09/09"}, "date"), ({"scenario": "batch"}, "scenario")])
+def test_bad_rows_are_refused(bad: dict, what: str) -> None:
+    with pytest.raises(JalapenoError, match=what):
+        check_row(_row(**bad))
+
+
+# -- the split ----------------------------------------------------------------------------------------
+def test_selectors_match_by_round_model_and_scenario() -> None:
+    r = _row()
+    assert pf.matches(r, "v5.1/llama-2-70b/offline+interactive") and pf.matches(r, "*/*/offline")
+    assert not pf.matches(r, "v4.1/llama-2-70b/offline") and not pf.matches(r, "v5.1/*/server")
+    with pytest.raises(JalapenoError, match="ROUND/MODEL/SCENARIO"):
+        pf.matches(r, "v5.1-offline")
+
+
+def test_default_split_fits_newest_llama2_offline_and_interactive_only() -> None:
+    sel = pf.default_selectors(ROWS, "mi300x")
+    assert sel == ("v5.1/llama-2-70b/offline+interactive",)
+    s = pf.split_rows(ROWS, "mi300x", sel)
+    assert {(r.round, r.model, r.scenario) for r in s.fit} == {("v5.1", "llama-2-70b", "offline"),
+                                                               ("v5.1", "llama-2-70b", "interactive")}
+    assert len(s.fit) + len(s.held_out) == sum(r.chip == "mi300x" for r in ROWS)
+    # a measured chip fits its serving overhead only where an interactive row shows it (the H100 has none)
+    assert pf.default_selectors(ROWS, "h200-sxm") == ("v5.1/llama-2-70b/offline+interactive",)
+    assert pf.default_selectors(ROWS, "h100-sxm") == ()
+
+
+def test_a_split_refuses_a_row_in_both_sets() -> None:
+    with pytest.raises(AssertionError, match="both fitted and held out"):
+        pf.Split((_row(),), (_row(),), ())
+
+
+def test_held_out_rows_never_reach_the_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    real = pf.fit_knobs
+
+    def spy(chip, prior, rows, predictor, knobs):  # type: ignore[no-untyped-def]
+        seen.extend(r.id for r in rows)
+        return real(chip, prior, rows, predictor, knobs)
+
+    monkeypatch.setattr(pf, "fit_knobs", spy)
+    fit = pf.calibrate_chip(resolve_chip("mi325x"), ROWS, None, params_for("h200-sxm"), "h200-sxm")
+    held = {r.id for r in fit.split.held_out}
+    assert seen and set(seen) == {r.id for r in fit.split.fit} and not set(seen) & held
+    assert {c.row.id for c in fit.checked if not c.fitted} == held
+
+
+# -- the fit ------------------------------------------------------------------------------------------
+def _synthetic(chip: str, truth: dict[str, float]) -> list:
+    """Published-looking rows whose values the model itself produced under known knobs."""
+    c, prior = resolve_chip(chip), pf.with_four_bit(params_for("h200-sxm"))
+    true_p = pf.apply_knobs(prior, truth)
+    base = [r for r in ROWS if r.chip == chip and r.model == "llama-2-70b" and r.round == "v5.1"]
+    return [replace(r, value=pf.analytic_predictor(r, c, true_p) * r.n_chips) for r in base]
+
+
+@pytest.mark.parametrize("truth", [{"compute": 0.8, "step_overhead": 0.006},
+                                   {"compute": 1.2, "step_overhead": 0.002}])
+def test_fit_recovers_known_knobs_from_synthetic_rows(truth: dict[str, float]) -> None:
+    rows = _synthetic("mi300x", truth)
+    fit = pf.calibrate_chip(resolve_chip("mi300x"), rows, None, params_for("h200-sxm"), "h200-sxm")
+    assert fit.knobs["compute"] == pytest.approx(truth["compute"], rel=0.03)
+    assert fit.knobs["step_overhead"] == pytest.approx(truth["step_overhead"], rel=0.1, abs=3e-4)
+    # the held-out server row was generated by the same model: predicted to within the integer batch
+    assert all(abs(c.error) < 0.02 for c in fit.checked)
+
+
+def test_one_scenario_fits_one_knob() -> None:
+    rows = [r for r in _synthetic("mi300x", {"compute": 0.7}) if r.scenario == "offline"]
+    knobs = pf.fit_knobs(resolve_chip("mi300x"), pf.with_four_bit(params_for("h200-sxm")), rows,
+                         pf.analytic_predictor, ("compute", "step_overhead"))
+    assert list(knobs) == ["compute"] and knobs["compute"] == pytest.approx(0.7, rel=0.03)
+
+
+def test_scaled_efficiencies_stay_physical() -> None:
+    p = pf.scaled(params_for("h200-sxm"), 3.0, 3.0)
+    assert max(p.matmul_eff.values()) <= pf.MAX_EFF and p.attn_decode_mem_eff <= pf.MAX_EFF
+    q = pf.scaled(params_for("h200-sxm"), 0.5, 1.0)
+    assert q.matmul_eff["fp8"] == pytest.approx(params_for("h200-sxm").matmul_eff["fp8"] * 0.5)
+    assert q.stream_eff == params_for("h200-sxm").stream_eff
+
+
+# -- the scenario model -------------------------------------------------------------------------------
+def test_latency_limits_only_lower_throughput_and_roofline_bounds_offline() -> None:
+    m, c, p = resolve_model("llama-2-70b"), resolve_chip("b200"), pf.fused_engine(params_for("h200-sxm"))
+    w, prec = WORKLOADS["llama-2-70b"], precision_of("fp8")
+    off, srv, inter = (predict(m, c, p, prec, 8, w.isl, w.osl, lim) for lim in
+                       (None, w.limits_s["server"], w.limits_s["interactive"]))
+    assert off and srv and inter
+    assert inter.tokens_per_s_per_chip < srv.tokens_per_s_per_chip <= off.tokens_per_s_per_chip
+    assert inter.cycle_s <= 0.04 and srv.cycle_s <= 0.2
+    # no chip beats its fp8 peak: each output token costs >= 2 x params x (ISL + OSL) / OSL FLOPs
+    flops_per_token = 2 * 69e9 * (w.isl + w.osl) / w.osl
+    assert off.tokens_per_s_per_chip < c.matrix_flops["fp8"].value / flops_per_token
+
+
+# -- bands --------------------------------------------------------------------------------------------
+def test_band_is_the_range_of_published_over_predicted_on_held_out_rows() -> None:
+    r = _row()
+    checked = [pf.Checked(r, r.per_chip * 1.25, False), pf.Checked(r, r.per_chip * 0.8, False),
+               pf.Checked(r, r.per_chip * 3.0, True)]  # a fit row never widens the band
+    b = pf.band_of(checked)
+    assert b is not None and (b.lo, b.hi, b.n) == (pytest.approx(0.8), pytest.approx(1.25), 2)
+    assert b.median_abs_error == pytest.approx(0.225) and b.max_abs_error == pytest.approx(0.25)
+
+
+def test_chip_error_band_reads_the_file_and_widens_family_priors(tmp_path, monkeypatch) -> None:
+    f = tmp_path / "bands.json"
+    f.write_text(json.dumps({"mi300x": {"lo": 0.8, "hi": 1.1}}))
+    monkeypatch.setattr(params_mod, "bands_path", lambda: f)
+    assert chip_error_band("mi300x") == (0.8, 1.1)
+    lo, hi = chip_error_band("mi355x")  # family prior: MI300X's band, widened x1.25 each side
+    assert (lo, hi) == (pytest.approx(0.64), pytest.approx(1.375))
+    assert chip_error_band("tpu-v5e") is None
+
+
+# -- the command --------------------------------------------------------------------------------------
+def test_calibrate_checks_the_measured_h200_without_fitting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["calibrate", "--chip", "h200-sxm", "--fit-sources", "v9.9/none/offline", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    h = out["chips"]["h200-sxm"]
+    assert h["provenance"] == "measured" and h["fit_rows"] == [] and h["knobs"] == {}
+    assert {r["set"] for r in h["rows"]} == {"held-out"} and len(h["rows"]) == sum(r.chip == "h200-sxm" for r in ROWS)
+
+
+def test_calibrate_needs_a_chip(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["calibrate"]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert main(["calibrate", "--chip", "b200", "--knobs", "voltage"]) == 2
+
+
+def test_measured_chip_fits_only_the_engine_overhead_and_files_keep_it_out() -> None:
+    h200 = params_for("h200-sxm")
+    fit = pf.calibrate_chip(resolve_chip("h200-sxm"), ROWS, None, h200, "h200-sxm")
+    assert list(fit.knobs) == ["step_overhead"] and fit.knobs["step_overhead"] > 0
+    assert fit.params.matmul_eff["fp8"] == h200.matmul_eff["fp8"]  # efficiencies stay measured
+    kept = pf.chip_params(fit)
+    assert kept.step_overhead_s == 0.0 and kept.meta["published_step_overhead_s"] == fit.knobs["step_overhead"]
+
+
+def test_fit_moves_only_the_dtypes_its_rows_ran() -> None:
+    p = pf.apply_knobs(pf.with_four_bit(params_for("h200-sxm")), {"compute": 0.5}, pf.row_dtypes([_row()]))
+    base = params_for("h200-sxm")
+    assert p.matmul_eff["fp8"] == pytest.approx(base.matmul_eff["fp8"] * 0.5)
+    assert p.matmul_eff["bf16"] == base.matmul_eff["bf16"] and p.matmul_eff["fp4"] == base.matmul_eff["fp8"]
+
+
+def test_p99_prefill_factor_is_the_poisson_tail_of_a_requests_prefill_share() -> None:
+    from jalapeno.cost.scenario import p99_prefill_factor
+
+    # 16 prompts of one length: 1 + 2.326 x sqrt(1 / 16); varying lengths (cv 1) widen it by sqrt(2)
+    assert p99_prefill_factor(16, 0.0) == pytest.approx(1.5815)
+    assert p99_prefill_factor(16, 1.0) == pytest.approx(1 + 2.326 * (2 / 16) ** 0.5)
+    assert p99_prefill_factor(1024, 0.77) < p99_prefill_factor(64, 0.77) < p99_prefill_factor(8, 0.77)
+
+
+def test_energy_prior_moves_the_measured_energies_by_datasheet_ratios() -> None:
+    h200, b200 = resolve_chip("h200-sxm"), resolve_chip("b200")
+    base = params_for("h200-sxm")
+    p = pf.energy_prior(base, h200, b200)
+    per = lambda c: c.tdp_w.value / c.matrix_flops["bf16"].value  # noqa: E731  J per bf16 FLOP at peak
+    assert p.pj_per_flop["bf16"] == pytest.approx(base.pj_per_flop["bf16"] * per(b200) / per(h200))
+    # B200: fp8 and fp4 at 2x and 4x the bf16 rate within the same power limit
+    assert p.pj_per_flop["fp8"] == pytest.approx(p.pj_per_flop["bf16"] / 2)
+    assert p.pj_per_flop["fp4"] == pytest.approx(p.pj_per_flop["bf16"] / 4)
+    assert p.active_static_w == pytest.approx(base.active_static_w * 1000 / 700)
+    assert p.pj_per_byte_mem == base.pj_per_byte_mem
+
+
+def test_power_runs_never_fit_and_predicted_gpu_power_stays_under_the_wall() -> None:
+    from jalapeno.cost.published_checks import power_checks
+
+    power = [r for r in ROWS if r.source == "mlperf_power"]
+    assert power and all(r.power_w and r.power_w > 0 for r in power)
+    s = pf.split_rows(ROWS, "b200", ("*/*/*",))  # even a select-everything split leaves power runs out
+    assert not {r.id for r in s.fit} & {r.id for r in power}
+    fit = pf.calibrate_chip(resolve_chip("b200"), ROWS, None, params_for("h200-sxm"), "h200-sxm",
+                            prior_chip=resolve_chip("h200-sxm"))
+    checks = power_checks([fit])
+    assert len(checks) == len(power)
+    for c in checks:  # a GPU is part of the system whose wall power was measured, and capped at its TDP
+        assert 0 < c["predicted_chip_w"] <= min(c["wall_w_per_chip"], c["tdp_w"] * 1.0001)
+
+
+def test_bench_plugs_in_as_a_predictor() -> None:
+    from jalapeno.explore.published_bench import bench_predictor
+
+    vendor = next(r for r in ROWS if r.source == "vendor" and r.chip == "h100-sxm")
+    row = replace(vendor, isl=128, osl=64)  # short fixed lengths keep the simulation to a second or two
+    h100, p = resolve_chip("h100-sxm"), params_for("h100-sxm")
+    sim, closed = bench_predictor(row, h100, p), pf.analytic_predictor(row, h100, p)
+    assert sim is not None and closed is not None and 0.5 < sim / closed < 2.0
