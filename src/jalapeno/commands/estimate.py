@@ -7,8 +7,8 @@ from rich.console import Console
 from rich.table import Table
 
 from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option, positive
+from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.cost.estimate import Estimate, estimate
-from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.step import StepCost
 from jalapeno.graph.precision import Precision
 from jalapeno.report.fmt import pct, seconds, si
@@ -71,10 +71,11 @@ def print_estimate(e: Estimate) -> None:
 @click.option("--tp", default=1, show_default=True, help="Tensor-parallel chips per pipeline stage.")
 @click.option("--pp", default=1, show_default=True,
               help="Pipeline stages (layers split over them); the replica uses tp x pp chips, --batch is its whole batch.")
+@parallel_options
 @dtype_options
 @json_option
 def command(model: str, hardware: str, batch: int, context: int, prompt: int | None, cached: int, tp: int, pp: int,
-            dtype: str, act_dtype: str | None, kv_dtype: str | None, as_json: bool) -> None:
+            dtype: str, act_dtype: str | None, kv_dtype: str | None, as_json: bool, **ep: object) -> None:
     """Time, power and energy of a decode step and (with --prompt) a prefill on a chip."""
     from jalapeno.hardware import resolve_chip
     from jalapeno.models import resolve_model
@@ -83,7 +84,7 @@ def command(model: str, hardware: str, batch: int, context: int, prompt: int | N
                         ("tp", tp, 1), ("pp", pp, 1)):
         positive(name, v, lo)
     e = estimate(resolve_model(model), resolve_chip(hardware), batch=batch, context=context, prompt=prompt,
-                 cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), parallel=Parallel(tp, pp))
+                 cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), parallel=plan(tp, pp, ep))
     if as_json:
         emit_json(e.to_json())
     else:

@@ -231,7 +231,7 @@ class CostOracle:
         comms = [est.comm_for(c.get("layers", 0), tokens, cfg.hidden_size, logit_rows if LAST in c else 0,
                               cfg.vocab_size, ab) for c in self._stage_counts]
         hidden = tokens * cfg.hidden_size * ab
-        pc = price_pipeline(est, [stage_work(parts, c) for c in self._stage_counts], comms, transfer(est, hidden),
+        pc = price_pipeline(est, [stage_work(parts, c) for c in self._stage_counts], comms, transfer(est, hidden, self.parallel.pp),
                             hidden, m)
         t = pc.interval_s
         return StepCost(t, pc.energy_over(t))
