@@ -209,3 +209,22 @@ def relay_schedule(f: Fabric, b: float) -> list[Send]:
                 got[i] += prev[i]
         last = got
     return sends
+
+
+def halving_schedule(f: Fabric, b: float) -> list[Send]:
+    """Recursive-halving reduce-scatter on a switch (n a power of two): in step k chip i exchanges
+    half of what it still holds, b / 2^(k+1), with chip i xor n / 2^(k+1)."""
+    sends: list[Send] = []
+    got: dict[int, int] = {}
+    own: dict[int, int] = {}
+    step, size = f.n // 2, b / 2
+    while step >= 1:
+        g, o = {}, {}
+        for i in range(f.n):
+            j = i ^ step
+            after = tuple(x for x in (got.get(i), own.get(i)) if x is not None)
+            sends.append(Send(i, j, size, after, (f.hop(i, j),)))
+            g[j] = o[i] = len(sends) - 1
+        got, own = g, o
+        step, size = step // 2, size / 2
+    return sends
