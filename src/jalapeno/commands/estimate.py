@@ -55,7 +55,14 @@ def print_estimate(e: Estimate) -> None:
             con.print(f"{phase} pipeline: {pc.micro_batches} micro-batches, latency {seconds(pc.latency_s)} (stages + "
                       f"transfers), slowest stage {seconds(pc.slowest_s)}, transfer {seconds(pc.transfer_s)}; "
                       f"per-operator rows are one micro-batch over all stages")
+    for phase, xc in (("decode", e.decode_ep), ("prefill", e.prefill_ep)):
+        if xc is not None:
+            con.print(f"{phase} expert parallel ({e.parallel.to_json() if e.parallel else ''}): hottest rank x"
+                      f"{xc.imbalance:.3f}, all-to-alls {seconds(xc.all_to_all_s)} ({xc.algorithm}), compute "
+                      f"{seconds(xc.compute_s)}, hidden by overlap {seconds(xc.hidden_s)}")
     link = "all-reduce" if e.pp == 1 else "all-reduces + stage transfers"
+    if e.decode_ep is not None:
+        link = "all-to-alls + all-reduces"
     con.print(ops_table("decode step by operator", d, link))
     if e.prefill is not None:
         con.print(ops_table("prefill by operator", e.prefill, link))
