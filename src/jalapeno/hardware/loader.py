@@ -117,6 +117,16 @@ def chip_to_dict(chip: ChipSpec) -> dict[str, Any]:
     return out
 
 
+def _float_or_self(x: Any) -> Any:
+    """A numeric string as its float; anything else unchanged (the range check then refuses it)."""
+    if isinstance(x, str):
+        try:
+            return float(x)
+        except ValueError:
+            return x
+    return x
+
+
 def _figure_dict(f: Figure | TextFigure) -> dict[str, Any]:
     d: dict[str, Any] = {"value": f.value, "source": f.source, "secondary": f.secondary}
     if f.note:
@@ -231,6 +241,8 @@ class _ChipParser:
         r = fig.get("range")
         if r is None:
             return None
+        if isinstance(r, list):  # YAML 1.1 reads 2e-06 (no dot) as a string, as ``number`` accepts for values
+            r = [_float_or_self(x) for x in r]
         ok = isinstance(r, list) and len(r) == 2 and all(
             isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in r)
         if not ok or not r[0] <= value <= r[1]:
