@@ -101,6 +101,20 @@ def test_ring_matches_simulation_any_size(n, kb, lat_us, topo):
     assert res.time_s == pytest.approx(N.scale_up_s(up, "all_reduce", kb * 1e3, n, "ring")[0], rel=1e-9)
 
 
+@pytest.mark.parametrize("d,k", [(2, 2), (4, 2), (8, 2), (4, 3), (2, 4), (8, 4)])
+def test_hierarchical_all_reduce_matches_simulation(d, k):
+    up, nic = ScaleUp("switch", d, BW, 18, LAT), ScaleOut(1, 50e9, 5e-6)
+    sends = S.hierarchical_all_reduce_schedule(d, k, B)
+    res = S.run(sends, lambda r: 50e9 if r[0].startswith("nic") else BW,
+                lambda hop: 5e-6 if hop[0][0].startswith("nic") else LAT)
+    closed, algo = N.collective_s(Network(up, nic), "all_reduce", B, d * k)
+    assert algo == "hierarchical(direct)"
+    assert res.time_s == pytest.approx(closed, rel=1e-9)
+    assert res.sent == pytest.approx(res.received)
+    # each chip: (d-1)/d B in the domain twice, 2 (k-1)/k of its B/d shard over the NIC
+    assert res.sent[0] == pytest.approx(2 * (d - 1) / d * B + 2 * (k - 1) / k * B / d)
+
+
 def test_closed_forms_by_hand():
     sw = ScaleUp("switch", 8, BW, 18, LAT)
     # ring all-reduce on 8: 2 x 7 x (B/8 / bw + a); direct: 2 x (7/8 B / bw + a)

@@ -39,8 +39,10 @@ class Result:
     received: dict[int, float] = field(default_factory=dict)
 
 
-def run(sends: list[Send], bw_of: Callable[[Hashable], float], latency_s: float) -> Result:
-    """Simulate ``sends`` in list order (every ``after`` index precedes its send)."""
+def run(sends: list[Send], bw_of: Callable[[Hashable], float],
+        latency_s: float | Callable[[Hop], float]) -> Result:
+    """Simulate ``sends`` in list order (every ``after`` index precedes its send); ``latency_s`` is
+    one figure, or a hop's latency by its resources (NIC hops and NVLink hops differ)."""
     free: dict[Hashable, float] = {}
     arrive: list[float] = []
     res = Result(0.0)
@@ -52,7 +54,7 @@ def run(sends: list[Send], bw_of: Callable[[Hashable], float], latency_s: float)
             end = start + s.bytes_ / min(bw_of(r) for r in hop)
             for r in hop:
                 free[r] = end
-            t = end + latency_s
+            t = end + (latency_s(hop) if callable(latency_s) else latency_s)
         arrive.append(t)
         res.time_s = max(res.time_s, t)
         res.sent[s.src] = res.sent.get(s.src, 0.0) + s.bytes_
@@ -227,4 +229,35 @@ def halving_schedule(f: Fabric, b: float) -> list[Send]:
             g[j] = o[i] = len(sends) - 1
         got, own = g, o
         step, size = step // 2, size / 2
+    return sends
+
+
+def hierarchical_all_reduce_schedule(d: int, k: int, b: float) -> list[Send]:
+    """All-reduce over ``k`` switched domains of ``d`` chips (chip ``r * d + j`` is rank j of domain r):
+    direct reduce-scatter inside each domain over its switch ports, a ring all-reduce of the b/d shard
+    among the rank-j chips of every domain over their NICs (``("nic_out", i)``, ``("nic_in", j)``,
+    rail-optimized), direct all-gather inside the domain."""
+    sends: list[Send] = []
+    n = d * k
+
+    def intra(after_of: dict[int, list[int]]) -> dict[int, list[int]]:
+        got: dict[int, list[int]] = {i: [] for i in range(n)}
+        for s in range(1, d):
+            for i in range(n):
+                r, j = divmod(i, d)
+                dst = r * d + (j + s) % d
+                sends.append(Send(i, dst, b / d, tuple(after_of.get(i, [])), ((("out", i), ("in", dst)),)))
+                got[dst].append(len(sends) - 1)
+        return got
+
+    got = intra({})
+    for _ in range(2 * (k - 1)):  # ring reduce-scatter then all-gather along each rail
+        new: dict[int, list[int]] = {i: [] for i in range(n)}
+        for i in range(n):
+            r, j = divmod(i, d)
+            dst = ((r + 1) % k) * d + j
+            sends.append(Send(i, dst, b / d / k, tuple(got[i]), ((("nic_out", i), ("nic_in", dst)),)))
+            new[dst].append(len(sends) - 1)
+        got = new
+    intra(got)
     return sends
