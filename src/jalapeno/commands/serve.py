@@ -210,7 +210,7 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
     pools = (f"{d['prefill_replicas']} prefill + {d['decode_replicas']} decode replicas"
              if d["scheduler"] == "disagg" else f"{d['replicas']} replica{'s' * (d['replicas'] != 1)}")
     decode = f" (decode on {d['decode_hardware']})" if d["decode_hardware"] else ""
-    con.print(f"[bold]{d['model']}[/] on [bold]{d['tp']} x {d['hardware']}[/]{decode} ({d['precision']}), "
+    con.print(f"[bold]{d['model']}[/] on [bold]{d['chips_per_replica']} x {d['hardware']}[/]{decode} ({d['precision']}), "
               f"{pools}, {d['scheduler']}, {d['router']}" + (", prefix cache" if d["prefix_cache"] else ""))
     con.print(f"trace {w['name']}: {w['requests']:,} requests over {w['span_s']:,.0f} s "
               f"({w['mean_rate_per_s']:.3g} req/s); cost parameters: {d['cost_params']}")
