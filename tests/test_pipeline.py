@@ -223,9 +223,16 @@ def test_estimate_cli_pp_json_and_bad_input(capsys):
     assert d["decode_pipeline"]["micro_batches"] == 2 and len(d["decode_pipeline"]["stage_s"]) == 2
     assert d["decode_step_s"] == pytest.approx(d["decode_pipeline"]["interval_s"])
     assert d["prefill_s"] == pytest.approx(d["prefill_pipeline"]["makespan_s"])
-    for args, field in ((["--pp", "0"], "pp"), (["--pp", "200"], "pp"), (["--pp", "4"], "pp")):
+    for args, field in ((["--pp", "0"], "pp"), (["--pp", "200"], "pp")):
         assert main(["estimate", "-m", L70, "-H", "h100-sxm", "--tp", "4", *args]) == 2
         assert field in capsys.readouterr().err
+    # 16 chips exceed the 8-chip domain: refused on a chip without scale-out NIC figures (MI300X) ...
+    assert main(["estimate", "-m", L70, "-H", "mi300x", "--tp", "4", "--pp", "4"]) == 2
+    assert "pp" in capsys.readouterr().err
+    # ... and on HGX H100 the boundary between the two 8-GPU domains crosses the 400G NICs (issue 12)
+    assert main(["estimate", "-m", L70, "-H", "h100-sxm", "--tp", "4", "--pp", "4", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["chips"] == 16
 
 
 def test_serve_cli_pp_runs_and_echoes_the_plan(capsys):

@@ -7,8 +7,8 @@ from rich.console import Console
 from rich.table import Table
 
 from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option, positive
+from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.cost.estimate import Estimate, estimate
-from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.params import ENGINES, chip_error_band
 from jalapeno.cost.step import StepCost
 from jalapeno.graph.precision import Precision
@@ -61,7 +61,14 @@ def print_estimate(e: Estimate) -> None:
             con.print(f"{phase} pipeline: {pc.micro_batches} micro-batches, latency {seconds(pc.latency_s)} (stages + "
                       f"transfers), slowest stage {seconds(pc.slowest_s)}, transfer {seconds(pc.transfer_s)}; "
                       f"per-operator rows are one micro-batch over all stages")
+    for phase, xc in (("decode", e.decode_ep), ("prefill", e.prefill_ep)):
+        if xc is not None:
+            con.print(f"{phase} expert parallel ({e.parallel.to_json() if e.parallel else ''}): hottest rank x"
+                      f"{xc.imbalance:.3f}, all-to-alls {seconds(xc.all_to_all_s)} ({xc.algorithm}), compute "
+                      f"{seconds(xc.compute_s)}, hidden by overlap {seconds(xc.hidden_s)}")
     link = "all-reduce" if e.pp == 1 else "all-reduces + stage transfers"
+    if e.decode_ep is not None:
+        link = "all-to-alls + all-reduces"
     con.print(ops_table("decode step by operator", d, link))
     if e.prefill is not None:
         con.print(ops_table("prefill by operator", e.prefill, link))
@@ -77,13 +84,14 @@ def print_estimate(e: Estimate) -> None:
 @click.option("--tp", default=1, show_default=True, help="Tensor-parallel chips per pipeline stage.")
 @click.option("--pp", default=1, show_default=True,
               help="Pipeline stages (layers split over them); the replica uses tp x pp chips, --batch is its whole batch.")
+@parallel_options
 @dtype_options
 @click.option("--engine", type=click.Choice(ENGINES), default="fused", show_default=True,
               help="GPU presets: a fused serving engine (1 kernel per op, vLLM-class, as serve), or the "
                    "plain-PyTorch engine the calibration measured (docs/cost.md).")
 @json_option
 def command(model: str, hardware: str, batch: int, context: int, prompt: int | None, cached: int, tp: int, pp: int,
-            dtype: str, act_dtype: str | None, kv_dtype: str | None, engine: str, as_json: bool) -> None:
+            dtype: str, act_dtype: str | None, kv_dtype: str | None, engine: str, as_json: bool, **ep: object) -> None:
     """Time, power and energy of a decode step and (with --prompt) a prefill on a chip."""
     from jalapeno.hardware import resolve_chip
     from jalapeno.models import resolve_model
@@ -92,7 +100,8 @@ def command(model: str, hardware: str, batch: int, context: int, prompt: int | N
                         ("tp", tp, 1), ("pp", pp, 1)):
         positive(name, v, lo)
     e = estimate(resolve_model(model), resolve_chip(hardware), batch=batch, context=context, prompt=prompt,
-                 cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), parallel=Parallel(tp, pp), engine=engine)
+                 cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), parallel=plan(tp, pp, ep),
+                 engine=engine)
     if as_json:
         emit_json(e.to_json())
     else:

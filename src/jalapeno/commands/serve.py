@@ -18,6 +18,7 @@ import click
 import numpy as np
 
 from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option
+from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.tco import PRICE_RULES
 from jalapeno.serving.config import ROUTERS, SCHEDULERS
@@ -25,13 +26,14 @@ from jalapeno.serving.config import ROUTERS, SCHEDULERS
 if TYPE_CHECKING:
     from jalapeno.cost.oracle import CostOracle
     from jalapeno.cost.params import CostParams
+    from jalapeno.cost.pipeline import Parallel
     from jalapeno.graph.precision import Precision
     from jalapeno.hardware import ChipSpec
     from jalapeno.models.config import ModelConfig
     from jalapeno.serving import SimResult
     from jalapeno.workload import Trace
 
-KV_LINK_GBPS = 400.0  # one 400 Gb/s NIC per replica (InfiniBand NDR / ConnectX-7)
+KV_LINK_GBPS = 400.0  # one 400 Gb/s NIC per replica (InfiniBand NDR / ConnectX-7), for chips without NIC figures
 TIER_GBPS = 512.0  # PCIe 5.0 x16, one direction (64 GB/s)
 POWER_PLOT_POINTS = 1500
 MIN_KV_TOKENS = 16  # one KV block (the simulator's default block size)
@@ -115,14 +117,16 @@ def poisson_arrivals(tr: Trace, seed: int) -> Trace:
 
 
 def build_oracle(model: ModelConfig, chip: ChipSpec, precision: Precision,
-                 tp: int, engine: str = "fused", pp: int = 1) -> tuple[CostOracle, CostParams]:
-    """(oracle, cost parameters) for replicas of ``tp`` x ``pp`` x ``chip`` (``pp`` pipeline stages)."""
+                 tp: int, engine: str = "fused", pp: int = 1,
+                 parallel: Parallel | None = None) -> tuple[CostOracle, CostParams]:
+    """(oracle, cost parameters) for replicas of ``tp`` x ``pp`` x ``chip`` (``pp`` pipeline stages), or
+    of the ``parallel`` plan when given."""
     from jalapeno.cost.oracle import CostOracle
     from jalapeno.cost.params import setup_for
     from jalapeno.cost.pipeline import Parallel
 
     params, timer = setup_for(chip, engine)
-    oracle = CostOracle(model, chip, params, precision=precision, timer=timer, parallel=Parallel(tp, pp))
+    oracle = CostOracle(model, chip, params, precision=precision, timer=timer, parallel=parallel or Parallel(tp, pp))
     if oracle.kv_capacity_tokens < MIN_KV_TOKENS:
         raise JalapenoError(f"{model.name} leaves room for {oracle.kv_capacity_tokens} KV tokens on {tp * pp} x "
                             f"{chip.name}; raise --tp or --pp, or use a smaller --dtype/--kv-dtype", field="memory")
@@ -206,7 +210,7 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
     pools = (f"{d['prefill_replicas']} prefill + {d['decode_replicas']} decode replicas"
              if d["scheduler"] == "disagg" else f"{d['replicas']} replica{'s' * (d['replicas'] != 1)}")
     decode = f" (decode on {d['decode_hardware']})" if d["decode_hardware"] else ""
-    con.print(f"[bold]{d['model']}[/] on [bold]{d['tp']} x {d['hardware']}[/]{decode} ({d['precision']}), "
+    con.print(f"[bold]{d['model']}[/] on [bold]{d['chips_per_replica']} x {d['hardware']}[/]{decode} ({d['precision']}), "
               f"{pools}, {d['scheduler']}, {d['router']}" + (", prefix cache" if d["prefix_cache"] else ""))
     con.print(f"trace {w['name']}: {w['requests']:,} requests over {w['span_s']:,.0f} s "
               f"({w['mean_rate_per_s']:.3g} req/s); cost parameters: {d['cost_params']}")
@@ -241,6 +245,7 @@ def tco_line(doc: dict[str, Any]) -> str:
 @click.option("--tp", type=int, default=1, show_default=True, help="Tensor-parallel chips per pipeline stage.")
 @click.option("--pp", type=int, default=1, show_default=True,
               help="Pipeline stages per replica (layers split over them); a replica uses tp x pp chips.")
+@parallel_options
 @click.option("--scheduler", default="vllm", show_default=True,
               help=f"{', '.join(SCHEDULERS)}: vllm is continuous batching, sarathi chunked prefill, disagg "
               "prefill and decode pools (docs/serving.md).")
@@ -340,10 +345,11 @@ class Fleet:
     prefill_replicas: int
     decode_replicas: int
     pp: int = 1  # pipeline stages per replica
+    parallel: Parallel | None = None  # the replica's whole plan (expert parallel: a group of tp x dp chips)
 
     @property
     def chips_per_replica(self) -> int:
-        return self.tp * self.pp
+        return self.parallel.chips if self.parallel is not None else self.tp * self.pp
 
     @property
     def disagg(self) -> bool:
@@ -369,7 +375,8 @@ def resolve_fleet(o: dict[str, Any]) -> Fleet:
     precision = Precision.of(o["dtype"], o["act_dtype"], o["kv_dtype"])
     n_pre, n_dec = o["prefill_replicas"] or 1, o["decode_replicas"] or 1
     replicas = n_pre + n_dec if o["scheduler"] == "disagg" else (o["replicas"] or 1)
-    return Fleet(model, chip, dchip, precision, o["tp"], o["scheduler"], replicas, n_pre, n_dec, o.get("pp") or 1)
+    pp = o.get("pp") or 1
+    return Fleet(model, chip, dchip, precision, o["tp"], o["scheduler"], replicas, n_pre, n_dec, pp, plan(o["tp"], pp, o))
 
 
 def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | None) -> dict[str, Any]:
@@ -384,7 +391,7 @@ def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | Non
     opts.update({k: o[k] for k in limits if o[k] is not None})
     if fleet.disagg:
         opts["disagg"] = Disagg(fleet.prefill_replicas, fleet.decode_replicas, decode_oracle=decode_oracle,
-                                link_bandwidth_bytes_per_s=_link_gbps(o) * 1e9 / 8)
+                                link_bandwidth_bytes_per_s=_link_gbps(o, fleet) * 1e9 / 8)
     if o["speculative"] is not None:
         opts["speculative"] = Speculative(o["speculative"], o["acceptance"], o["draft_cost"] or 0.0)
     if o["tier_gb"] is not None:
@@ -392,8 +399,17 @@ def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | Non
     return opts
 
 
-def _link_gbps(o: dict[str, Any]) -> float:
-    return o["kv_link_gbps"] if o["kv_link_gbps"] is not None else KV_LINK_GBPS
+def _link_gbps(o: dict[str, Any], fleet: Fleet) -> float:
+    """The prefill replica's KV link: ``--kv-link-gbps``, else its chips' scale-out NICs (each chip
+    sends its KV shard over its own NICs, as NIXL/Mooncake transfer engines do), else one 400G NIC."""
+    if o["kv_link_gbps"] is not None:
+        return o["kv_link_gbps"]
+    from jalapeno.hardware.network import network_of
+
+    net = network_of(fleet.chip)
+    if net is None or net.scale_out is None:
+        return KV_LINK_GBPS
+    return net.scale_out.bw_bytes_per_s * 8 / 1e9 * fleet.chips_per_replica
 
 
 def _tier_gbps(o: dict[str, Any]) -> float:
@@ -414,7 +430,8 @@ def deployment_echo(o: dict[str, Any], fleet: Fleet, cost_params: str) -> dict[s
         "router": o["router"], "prefix_cache": o["prefix_cache"], "precision": fleet.precision.label,
         "max_num_seqs": o["max_num_seqs"], "max_num_batched_tokens": o["max_num_batched_tokens"],
         "max_model_len": o["max_model_len"], "preemption": o["preemption"], "speculative": spec, "tier": tier,
-        "kv_link_gbps": _link_gbps(o) if fleet.disagg else None,
+        "kv_link_gbps": _link_gbps(o, fleet) if fleet.disagg else None,
+        "parallel": fleet.parallel.to_json() if fleet.parallel is not None else None,
         "trace": o["trace"], "start_s": o["start_s"], "duration_s": o["duration_s"], "limit": o["limit"],
         "rate": o["rate"], "arrivals": o["arrivals"], "seed": o["seed"],
         "price_rule": o["price_rule"], "cost_params": cost_params,
@@ -436,11 +453,12 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     tr = load_workload(o["trace"], start_s=o["start_s"], duration_s=o["duration_s"], limit=o["limit"],
                        rate=o["rate"], arrivals=o["arrivals"], seed=o["seed"])
     wall.append(time.perf_counter())
-    oracle, params = build_oracle(fleet.model, fleet.chip, fleet.precision, fleet.tp, o["engine"], fleet.pp)
+    oracle, params = build_oracle(fleet.model, fleet.chip, fleet.precision, fleet.tp, o["engine"], fleet.pp,
+                                  fleet.parallel)
     doracle, dparams = (None, None)
     if fleet.decode_chip is not None:
         doracle, dparams = build_oracle(fleet.model, fleet.decode_chip, fleet.precision, fleet.tp, o["engine"],
-                                        fleet.pp)
+                                        fleet.pp, fleet.parallel)
     wall.append(time.perf_counter())
     timeline = TimelineRecorder(o["trace_events"]) if o["trace_out"] is not None else None
     with progress(len(tr), "simulating", enabled=not o["as_json"]) as update:

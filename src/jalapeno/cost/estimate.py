@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from jalapeno.errors import JalapenoError
+from jalapeno.cost.expert import ExpertCost, ep_step, weights_per_chip
 from jalapeno.cost.params import CostParams, chip_error_band, setup_for
 from jalapeno.cost.pipeline import Parallel, PipelineCost, ceil_div, graph_pipeline, micro_batches
 from jalapeno.cost.step import Estimator, OpCost, StepCost
@@ -32,10 +33,14 @@ class Estimate:
     pp: int = 1
     decode_pipe: PipelineCost | None = None  # pp > 1: the decode step as a pipeline
     prefill_pipe: PipelineCost | None = None
+    parallel: Parallel | None = None
+    decode_ep: ExpertCost | None = None  # ep > 1: the expert-parallel terms
+    prefill_ep: ExpertCost | None = None
 
     @property
     def chips(self) -> int:
-        return self.tp * self.pp
+        return self.parallel.chips if self.parallel is not None else self.tp * self.pp
+
     engine: str = "fused"  # cost.params.ENGINES: the serving engine the GPU presets are priced as
 
     def to_json(self) -> dict[str, Any]:
@@ -63,6 +68,11 @@ class Estimate:
         for phase, pc in (("decode", self.decode_pipe), ("prefill", self.prefill_pipe)):
             if pc is not None:
                 out[f"{phase}_pipeline"] = pipeline_row(pc)
+        if self.parallel is not None and self.parallel.ep > 1:
+            out["parallel"] = self.parallel.to_json()
+            for phase, xc in (("decode", self.decode_ep), ("prefill", self.prefill_ep)):
+                if xc is not None:
+                    out[f"{phase}_expert_parallel"] = xc.to_json()
         return out
 
 
@@ -111,6 +121,9 @@ def estimate(model: ModelConfig, chip: ChipSpec, *, batch: int, context: int, pr
     prm = params or default_prm
     est = Estimator(chip, prm, par.tp, timer)
     par.check(chip, model.num_layers)
+    par.check_model(model)
+    if par.ep > 1:
+        return replace(_expert_parallel(model, chip, prm, prec, est, par, batch, context, prompt, cached), engine=engine)
     check_fits(model, chip, prec, par.tp, tokens=batch * (context + 1), pp=par.pp)
     if par.pp > 1:
         return replace(_pipelined(model, chip, prm, prec, est, par, batch, context, prompt, cached), engine=engine)
@@ -150,3 +163,41 @@ def _step_of(pc: PipelineCost, span_s: float, costs: list[OpCost], par: Parallel
     link_s = pc.collective_s + (len(pc.stage_s) - 1) * pc.transfer_s  # one micro-batch's pass
     return StepCost(span_s, pc.energy_over(span_s), tuple(costs), link_s, 0.0, pc.power_capped, par.chips,
                     tokens, m * flops, m * mem, m * pc.link_bytes, overhead_s=pc.overhead_s)
+
+
+def check_fits_ep(model: ModelConfig, chip: ChipSpec, precision: Precision, par: Parallel, seqs: int,
+                  tokens: int) -> None:
+    """One chip holds the non-expert weights / tp, its expert slots, and the KV of its dp group's
+    ``seqs`` sequences / tp (``tokens`` each)."""
+    from jalapeno.cost.oracle import kv_bytes_per_token
+
+    g = build_graph(model, Batch.decode(1, 1), precision)
+    w = weights_per_chip(model, g, par)
+    kv = kv_bytes_per_token(model, precision) * seqs * tokens / par.tp
+    have = chip.memory_bytes
+    if w + kv > have:
+        raise JalapenoError(
+            f"{model.name} needs {w / 1e9:.1f} GB of weights + {kv / 1e9:.1f} GB of KV cache a chip under "
+            f"{par.to_json()} > {have / 1e9:.1f} GB on {chip.name}; raise --ep/--tp, lower --batch/--context, or use "
+            f"a smaller --dtype", field="memory")
+
+
+def _expert_parallel(model: ModelConfig, chip: ChipSpec, prm: CostParams, prec: Precision, est: Estimator,
+                     par: Parallel, batch: int, context: int, prompt: int | None, cached: int) -> Estimate:
+    """Decode: ``batch`` sequences over the group, ceil(batch / dp) on each attention replica (the
+    hottest), halved again with two-batch overlap. Prefill: the prompt on one attention replica, its
+    tokens dispatched to every expert rank (two halves of the prompt with overlap, the second at the
+    first's cached context)."""
+    local = ceil_div(batch, par.dp)
+    check_fits_ep(model, chip, prec, par, local, context + 1)
+    halves = 2 if par.tbo and local >= 2 else 1
+    dm = [(build_graph(model, Batch.decode(ceil_div(local, halves), context), prec), ceil_div(batch, halves))] * halves
+    dec, dx = ep_step(est, model, par, dm, cuda_graph=True)
+    pre = px = None
+    if prompt is not None:
+        ph = 2 if par.tbo and prompt >= 2 else 1
+        c = ceil_div(prompt, ph)
+        pm = [(build_graph(model, Batch.prefill(c, cached + i * c), prec), c) for i in range(ph)]
+        pre, px = ep_step(est, model, par, pm, cuda_graph=False)
+    return Estimate(model, chip, prm, prec, par.tp, batch, context, dec, prompt, cached, pre, par.pp,
+                    parallel=par, decode_ep=dx, prefill_ep=px)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from jalapeno.cost.expert import RankWork, gamma_of, overlap, rank_work, weights_per_chip
 from jalapeno.cost.op_time import smooth_max
 from jalapeno.cost.params import CostParams
 from jalapeno.cost.pipeline import (LAST, Parallel, Work, ceil_div, micro_batches, per_layer_parts, price_pipeline,
@@ -55,11 +56,14 @@ class CostOracle:
         self.cfg, self.chip, self.precision, self.parallel = cfg, chip, precision, par
         self.est = Estimator(chip, params, tp, timer)
         par.check(chip, cfg.num_layers)
+        par.check_model(cfg)
         self.tp = tp
         self.cuda_graph_decode = cuda_graph_decode
         self._kv_bpt = kv_bytes_per_token(cfg, precision)
         weights = weight_bytes(cfg, precision)
         chips = par.chips
+        if par.ep > 1:  # each chip holds its expert slots and its attention replica's weights / tp
+            weights = chips * weights_per_chip(cfg, build_graph(cfg, Batch.decode(1, 1), precision), par)
         free = chip.memory_bytes * chips * (1 - ACTIVATION_RESERVE) - weights
         if free <= 0:
             need = weights / (1 - ACTIVATION_RESERVE) / 1e9
@@ -79,6 +83,7 @@ class CostOracle:
         self._mla = bool(cfg.mla)
         self._stage_counts = stage_counts(cfg, par.pp) if par.pp > 1 else ()
         self._token_parts = lru_cache(maxsize=65536)(self._token_parts_uncached)
+        self._ep_part = lru_cache(maxsize=65536)(self._ep_part_uncached)
 
     # -- StepOracle ---------------------------------------------------------------------------
     @property
@@ -91,7 +96,7 @@ class CostOracle:
 
     @property
     def idle_power_w(self) -> float:
-        return self.est.idle_w * self.tp * self.parallel.pp
+        return self.est.idle_w * self.parallel.chips
 
     def step(self, shape: StepShape) -> StepCost:
         nd, ps = shape.decode_seqs, shape.prefill_seqs
@@ -100,6 +105,8 @@ class CostOracle:
         graph_mode = self.cuda_graph_decode and ps == 0
         if self.parallel.pp > 1:
             return self._pipeline_step(shape, graph_mode)
+        if self.parallel.ep > 1:
+            return self._ep_step(shape, graph_mode)
         # MLA's absorbed/decompressed projections depend on the decode/prefill split
         mla = (nd, shape.prefill_kv_tokens) if self._mla else _NO_SPLIT
         t, e, h = self._token_part(nd + shape.prefill_tokens, nd + ps, graph_mode, mla)
@@ -231,8 +238,8 @@ class CostOracle:
         comms = [est.comm_for(c.get("layers", 0), tokens, cfg.hidden_size, logit_rows if LAST in c else 0,
                               cfg.vocab_size, ab) for c in self._stage_counts]
         hidden = tokens * cfg.hidden_size * ab
-        pc = price_pipeline(est, [stage_work(parts, c) for c in self._stage_counts], comms, transfer(est, hidden),
-                            hidden, m)
+        pc = price_pipeline(est, [stage_work(parts, c) for c in self._stage_counts], comms,
+                            transfer(est, hidden, self.parallel.pp), hidden, m)
         t = pc.interval_s
         return StepCost(t, pc.energy_over(t))
 
@@ -282,6 +289,32 @@ class CostOracle:
                                         graph_mode)
             t, e, h = t + t1, e + e1, h + h1
         return t, e, h
+
+    # -- expert parallel ---------------------------------------------------------------------------
+
+    def _ep_step(self, shape: StepShape, graph_mode: bool) -> StepCost:
+        """The group's step (``cost.expert``): each attention replica runs 1/dp of every aggregate
+        (rounded up: the hottest replica), halved again with two-batch overlap; the experts see the
+        group's tokens."""
+        par = self.parallel
+        halves = 2 if par.tbo and shape.tokens >= 2 else 1
+        local = StepShape(*(ceil_div(v, par.dp * halves) for v in shape))
+        group = ceil_div(shape.tokens, halves)
+        nd = local.decode_seqs
+        mla = (nd, local.prefill_kv_tokens) if self._mla else _NO_SPLIT
+        w = self._ep_part(nd + local.prefill_tokens, nd + local.prefill_seqs, group, graph_mode, mla,
+                          gamma_of(self.cfg, par, shape.tokens))
+        ta, ea, ha = self._attention(local, graph_mode)
+        works = [replace(w, compute_s=w.compute_s + ta, dyn_j=w.dyn_j + ea * par.dp, host_s=w.host_s + ha)] * halves
+        device, _ = overlap(works)
+        t, energy, _ = self.est.finish(device, sum(x.dyn_j for x in works) / par.dp, sum(x.host_s for x in works))
+        return StepCost(t, energy * par.dp)
+
+    def _ep_part_uncached(self, tokens: int, seqs: int, group: int, graph_mode: bool, mla: tuple[int, int],
+                          gamma: float) -> RankWork:
+        g = build_graph(self.cfg, self._token_batch(tokens, seqs, mla), self.precision)
+        return rank_work(self.est, self.cfg, self.parallel, _without_attention(g), group, gamma,
+                         cuda_graph=graph_mode)
 
     def _finish(self, t: float, e_dyn: float, host_s: float = 0.0) -> StepCost:
         t, energy, _ = self.est.finish(t, e_dyn, host_s)

@@ -1,7 +1,7 @@
 """Pipeline parallelism: a replica's layers split into ``pp`` stages of ``tp`` chips each.
 
 The plan is a frozen ``Parallel`` value passed down from the CLI to the estimator and the serving
-oracle (issue 12 adds expert and data parallel degrees to it). Stages hold contiguous, balanced
+oracle (its expert and data-parallel degrees are priced by ``cost.expert``). Stages hold contiguous, balanced
 layer ranges (the first ``layers % pp`` stages get one more layer); stage 0 also runs the embedding,
 the last stage the final norm and the LM head. Between stages the hidden state of the micro-batch's
 tokens crosses one chip-to-chip link (bytes / link bandwidth + hop latency).
@@ -45,37 +45,108 @@ FIRST, LAST = "first", "last"  # parts outside the layers: embedding (stage 0), 
 
 @dataclass(frozen=True)
 class Parallel:
-    """How one replica splits a model over chips: ``tp`` ways inside a stage, ``pp`` stages."""
+    """How one replica (a parallel group) splits a model over chips.
+
+    * ``tp``: tensor-parallel chips of one attention replica (and of a stage);
+    * ``dp``: data-parallel attention: ``dp`` copies of the attention (and dense) layers, each ``tp``
+      wide, each running 1/dp of the group's sequences and holding their KV cache (DeepSeek-V3's
+      decode deployment, SGLang's ``--enable-dp-attention``);
+    * ``ep``: expert parallelism: each MoE layer's experts spread over ``ep`` chips, whole experts a
+      chip, tokens dispatched to them and combined back by all-to-all. Convention (vLLM's: "EP size =
+      TP x DP"): ``ep`` is 1 (experts tensor-parallel as today, then ``dp`` must be 1) or ``tp x dp``
+      (every chip of the group holds ``(experts + redundant_experts) / ep`` experts);
+    * ``pp``: pipeline stages (layers split over them, ``cost.pipeline``); not combined with ep/dp here.
+
+    ``chips`` = tp x dp x pp. ``redundant_experts``: extra replicas of hot experts (EPLB); they must
+    fill the ranks evenly. ``ep_imbalance``: the hottest rank's token-expert pairs over the mean (1 =
+    perfectly balanced; None = the statistical floor of uniform routing, ``cost.expert``). ``tbo``:
+    two-micro-batch overlap (DeepSeek's dual micro-batch, SGLang's TBO): the batch runs as two halves
+    whose dispatch/combine hide under the other half's compute.
+    """
 
     tp: int = 1
     pp: int = 1
+    ep: int = 1
+    dp: int = 1
+    redundant_experts: int = 0
+    ep_imbalance: float | None = None
+    tbo: bool = False
 
     def __post_init__(self) -> None:
-        for k in ("tp", "pp"):
+        for k in ("tp", "pp", "ep", "dp"):
             v = getattr(self, k)
-            if not isinstance(v, int) or v < 1:
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise JalapenoError(f"must be an integer >= 1, got {v!r}", field=k)
+        r = self.redundant_experts
+        if not isinstance(r, int) or r < 0:
+            raise JalapenoError(f"must be an integer >= 0, got {r!r}", field="redundant_experts")
+        g = self.ep_imbalance
+        if g is not None and not g >= 1.0:
+            raise JalapenoError(f"the hottest rank's load over the mean is >= 1, got {g!r}", field="ep_imbalance")
+        if self.ep > 1 and self.ep != self.tp * self.dp:
+            raise JalapenoError(f"ep={self.ep} must equal tp x dp = {self.tp * self.dp} (the experts spread over "
+                                f"every chip of the group); set --dp {max(1, self.ep // self.tp)}", field="ep")
+        if self.dp > 1 and self.ep == 1:
+            raise JalapenoError(f"dp={self.dp} needs expert parallelism over the group: set --ep {self.tp * self.dp} "
+                                f"(independent replicas: serve --replicas)", field="dp")
+        if self.pp > 1 and self.ep > 1:
+            raise JalapenoError("pipeline stages with expert parallelism are not modelled; use --pp 1 or --ep 1",
+                                field="pp")
+        if (r or g is not None or self.tbo) and self.ep == 1:
+            raise JalapenoError("redundant experts, imbalance and two-batch overlap apply to expert parallelism; "
+                                "set --ep", field="ep")
 
     @property
     def chips(self) -> int:
-        return self.tp * self.pp
+        return self.tp * self.dp * self.pp
+
+    @property
+    def expert_parallel(self) -> bool:
+        return self.ep > 1
 
     def check(self, chip: ChipSpec, num_layers: int) -> None:
-        """A pipeline needs links, no more stages than layers, and all its chips in one scale-up
-        domain (stage transfers are priced on the chip's own links, not a scale-out network)."""
-        if self.pp == 1:
+        """A pipeline needs links and no more stages than layers; a group larger than the chip's
+        scale-up domain needs its scale-out NICs (``hardware.network``) and whole domains, and a
+        stage never straddles two domains."""
+        if self.chips == 1:
             return
-        stage_ranges(num_layers, self.pp)
+        if self.pp > 1:
+            stage_ranges(num_layers, self.pp)
         ic = chip.interconnect
         if ic is None:
             raise JalapenoError(f"chip {chip.name!r} has no chip-to-chip links; use --pp 1", field="pp")
-        if self.chips > ic.domain_size.value:
-            raise JalapenoError(f"tp x pp = {self.chips} chips exceed the {int(ic.domain_size.value)}-chip scale-up "
-                                f"domain of {chip.name} (transfers over a scale-out network are not modelled); "
-                                f"lower --tp or --pp", field="pp")
+        size = int(ic.domain_size.value)
+        if self.chips > size:
+            from jalapeno.hardware.network import network_of
 
-    def to_json(self) -> dict[str, int]:
-        return {"tp": self.tp, "pp": self.pp, "chips": self.chips}
+            net = network_of(chip)
+            assert net is not None
+            field = "pp" if self.pp > 1 else "ep"
+            if net.scale_out is None:
+                raise JalapenoError(f"{self.chips} chips exceed the {size}-chip scale-up domain of {chip.name}, which "
+                                    f"has no scale-out NIC figures; lower --tp, --pp or --ep", field=field)
+            if size % self.tp or (self.pp == 1 and self.chips % size):
+                raise JalapenoError(f"a {self.chips}-chip group over {size}-chip domains must fill whole domains with "
+                                    f"whole tensor-parallel groups; use a tp dividing {size}", field=field)
+
+    def check_model(self, cfg: ModelConfig) -> None:
+        """Expert parallelism needs a MoE model whose (experts + redundant) fill the ranks evenly."""
+        if self.ep == 1:
+            return
+        if cfg.moe is None:
+            raise JalapenoError(f"{cfg.name} has no experts; use --ep 1", field="ep")
+        slots = cfg.moe.num_experts + self.redundant_experts
+        if slots % self.ep:
+            raise JalapenoError(f"{cfg.moe.num_experts} experts + {self.redundant_experts} redundant do not split "
+                                f"evenly over ep={self.ep}; add redundant experts to a multiple of {self.ep}",
+                                field="ep")
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"tp": self.tp, "pp": self.pp, "chips": self.chips}
+        if self.ep > 1:
+            out.update({"ep": self.ep, "dp": self.dp, "redundant_experts": self.redundant_experts,
+                        "ep_imbalance": self.ep_imbalance, "tbo": self.tbo})
+        return out
 
 
 def stage_ranges(num_layers: int, pp: int) -> tuple[tuple[int, int], ...]:
@@ -227,15 +298,28 @@ def ceil_div(a: int, m: int) -> int:
     return -(-a // m) if a > 0 else 0
 
 
-def transfer(est: Estimator, hidden_bytes: float) -> float:
+def transfer(est: Estimator, hidden_bytes: float, pp: int = 1) -> float:
     """Seconds to move one micro-batch's hidden state across a stage boundary (every tensor-parallel
     rank sends its full copy to its counterpart in parallel, as vLLM's send/recv of intermediate
-    tensors does)."""
+    tensors does), averaged over the ``pp - 1`` boundaries: stages fill scale-up domains in order, and
+    a boundary between two domains crosses the scale-out network (each rank over its own NICs,
+    ``cost.network.p2p_s``), so the pipeline's latency (their sum) is exact."""
     ic = est.chip.interconnect
     if ic is None:
         raise JalapenoError(f"chip {est.chip.name!r} has no chip-to-chip links; use --pp 1", field="pp")
-    return stage_transfer_s(hidden_bytes, ic.bandwidth_bytes_per_s.value, int(ic.links.value), ic.latency_s.value,
-                            ic.topology)
+    inside = stage_transfer_s(hidden_bytes, ic.bandwidth_bytes_per_s.value, int(ic.links.value), ic.latency_s.value,
+                              ic.topology)
+    size = int(ic.domain_size.value)
+    crossings = sum(1 for s in range(1, pp) if (s * est.tp) % size == 0)
+    if not crossings:
+        return inside
+    from jalapeno.cost.network import p2p_s
+    from jalapeno.hardware.network import network_of
+
+    net = network_of(est.chip)
+    assert net is not None
+    out = p2p_s(net, hidden_bytes, cross_domain=True)
+    return (crossings * out + (pp - 1 - crossings) * inside) / (pp - 1)
 
 
 def graph_pipeline(est: Estimator, cfg: ModelConfig, graph: Graph, pp: int, m: int, *,
@@ -254,5 +338,5 @@ def graph_pipeline(est: Estimator, cfg: ModelConfig, graph: Graph, pp: int, m: i
     comms = [est.comm_for(c.get("layers", 0), tokens, cfg.hidden_size, head.m if LAST in c else 0, cfg.vocab_size, ab)
              for c in counts]
     hidden = tokens * cfg.hidden_size * ab
-    pc = price_pipeline(est, [stage_work(parts, c) for c in counts], comms, transfer(est, hidden), hidden, m)
+    pc = price_pipeline(est, [stage_work(parts, c) for c in counts], comms, transfer(est, hidden, pp), hidden, m)
     return pc, costs

@@ -21,8 +21,9 @@ from jalapeno.hardware.spec import ChipSpec
 OpTimer = Callable[[Op], OpTime]
 
 # Ops every tensor-parallel rank repeats in full (hidden-sized elementwise work, the embedding gather).
+# ``ep_experts``: one expert-parallel rank's whole experts (``cost.expert``).
 REPLICATED = frozenset({"attn_norm", "mlp_norm", "final_norm", "residual_add", "embedding", "moe_combine",
-                        "q_a_norm", "kv_a_norm", "q_a_proj", "kv_a_proj"})
+                        "q_a_norm", "kv_a_norm", "q_a_proj", "kv_a_proj", "ep_experts"})
 # Row-parallel matmuls: their K (input) dimension is split; the others split N (output columns).
 ROW_PARALLEL = frozenset({"o_proj", "down", "shared_down", "v_absorb"})
 

@@ -117,6 +117,16 @@ def chip_to_dict(chip: ChipSpec) -> dict[str, Any]:
     return out
 
 
+def _float_or_self(x: Any) -> Any:
+    """A numeric string as its float; anything else unchanged (the range check then refuses it)."""
+    if isinstance(x, str):
+        try:
+            return float(x)
+        except ValueError:
+            return x
+    return x
+
+
 def _figure_dict(f: Figure | TextFigure) -> dict[str, Any]:
     d: dict[str, Any] = {"value": f.value, "source": f.source, "secondary": f.secondary}
     if f.note:
@@ -231,16 +241,14 @@ class _ChipParser:
         r = fig.get("range")
         if r is None:
             return None
-        lo_hi = None
-        if isinstance(r, list) and len(r) == 2 and not any(isinstance(x, bool) for x in r):
-            try:  # YAML reads 2e-8 (no dot) as a string, as it does for ``value``
-                lo_hi = (float(r[0]), float(r[1]))
-            except (TypeError, ValueError):
-                pass
-        if lo_hi is None or not all(math.isfinite(x) for x in lo_hi) or not lo_hi[0] <= value <= lo_hi[1]:
+        if isinstance(r, list):  # YAML 1.1 reads 2e-06 (no dot) as a string, as ``number`` accepts for values
+            r = [_float_or_self(x) for x in r]
+        ok = isinstance(r, list) and len(r) == 2 and all(
+            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in r)
+        if not ok or not r[0] <= value <= r[1]:
             raise self.fail(f"{path}.range", f"must be [lo, hi] with lo <= value ({value:g}) <= hi, got {_r(r)}",
                             fig, "range")
-        return lo_hi
+        return float(r[0]), float(r[1])
 
     def text_figure(self, data: Mapping[Any, Any], key: str, field: str) -> TextFigure:
         path = _join(field, key)

@@ -1,0 +1,236 @@
+"""Expert parallelism with data-parallel attention: one step of an ``ep``-chip group, as its hottest rank sees it.
+
+Each chip runs the attention (and dense) layers of 1/dp of the group's sequences, ``tp`` wide
+(``Parallel``'s convention: ep = tp x dp), and holds ``(experts + redundant) / ep`` whole experts of
+every MoE layer. Per MoE layer, every chip sends each of its tokens to the ranks of its top-k
+experts (dispatch) and gets the weighted outputs back (combine): two all-to-alls of
+``tokens / tp x top_k x hidden x activation bytes`` a chip, priced over the network
+(``cost.network.collective_s``: direct on a switch, hierarchical over the NICs when the group spans
+scale-up domains). Work per expert rank: ``imbalance x tokens x top_k / ep`` token-expert pairs,
+reading the weights of the local experts they touch.
+
+Imbalance: the hottest rank's pairs over the mean. It sets the step's time (every rank waits for
+it in the combine), while energy counts the mean rank on every chip. Default: the statistical floor
+of uniform routing (the hottest of ``ep`` binomial loads, normal extreme-value approximation
+mean + sd sqrt(2 ln ep)); real routers skew more. With routing statistics (tokens per expert),
+``eplb_imbalance`` places experts as DeepSeek's EPLB does (``deepseek-ai/EPLB``, eplb.py: the
+redundant slots go one by one to the expert with the most load per replica, then replicas are
+packed heaviest first onto the least-loaded rank with a free slot) and returns its max/mean.
+
+Two-micro-batch overlap (``tbo``; DeepSeek-V3 report section 3.4, "two micro-batches with similar
+computational workloads, overlapping the attention and MoE of one micro-batch with the dispatch
+and combine of another"; SGLang TBO): the step runs two halves, each lasting max(compute, all-to-all)
+instead of their sum; each half reads the weights again, which the half-batch graphs count.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+from jalapeno.cost.collectives import all_reduce_s, all_gather_s
+from jalapeno.cost.network import collective_s
+from jalapeno.cost.pipeline import Parallel
+from jalapeno.cost.step import Estimator, OpCost, StepCost
+from jalapeno.errors import JalapenoError
+from jalapeno.graph.builder import Graph, expected_experts
+from jalapeno.graph.ops import Op
+from jalapeno.hardware.network import Network, network_of
+from jalapeno.models.config import ModelConfig
+
+EP_EXPERTS = "ep_experts"  # the expert FFN of one expert-parallel rank: whole experts, never tensor-sharded
+
+
+def uniform_imbalance(pairs: float, ep: int) -> float:
+    """Hottest of ``ep`` ranks over the mean when ``pairs`` token-expert picks land uniformly."""
+    if ep <= 1 or pairs <= 0:
+        return 1.0
+    mean = pairs / ep
+    sd = math.sqrt(pairs * (1.0 / ep) * (1.0 - 1.0 / ep))
+    return 1.0 + sd * math.sqrt(2.0 * math.log(ep)) / mean
+
+
+def eplb_imbalance(loads: Sequence[float], ep: int, redundant: int = 0) -> float:
+    """Max/mean rank load after EPLB-style replication and packing of experts with ``loads``."""
+    n = len(loads)
+    if ep < 1 or (n + redundant) % ep or any(x < 0 for x in loads) or sum(loads) <= 0:
+        raise JalapenoError(f"{n} experts + {redundant} redundant over {ep} ranks, loads >= 0 and not all 0",
+                            field="expert_loads")
+    replicas = [1] * n
+    for _ in range(redundant):
+        i = max(range(n), key=lambda e: (loads[e] / replicas[e], -e))
+        replicas[i] += 1
+    items = sorted(((loads[e] / replicas[e], e) for e in range(n) for _ in range(replicas[e])), reverse=True)
+    slots = (n + redundant) // ep
+    ranks = [(0.0, r, 0) for r in range(ep)]  # (load, rank, experts placed)
+    heapq.heapify(ranks)
+    full: list[tuple[float, int, int]] = []
+    for w, _ in items:
+        load, r, k = heapq.heappop(ranks)
+        if k + 1 == slots:
+            full.append((load + w, r, k + 1))
+        else:
+            heapq.heappush(ranks, (load + w, r, k + 1))
+    per_rank = [x[0] for x in full + ranks]
+    return max(per_rank) / (sum(per_rank) / ep)
+
+
+@dataclass(frozen=True)
+class ExpertCost:
+    """The expert-parallel terms of one step (all micro-batches), for reports."""
+
+    imbalance: float
+    micro_batches: int  # 2 with two-batch overlap
+    compute_s: float  # the hottest rank's device time without the all-to-alls
+    all_to_all_s: float  # dispatch + combine, all MoE layers
+    algorithm: str
+    dispatch_bytes_per_chip: float  # one dispatch of one MoE layer, one micro-batch (before imbalance)
+    hidden_s: float  # all-to-all time hidden under compute by the overlap
+
+    def to_json(self) -> dict[str, object]:
+        return {"imbalance": self.imbalance, "micro_batches": self.micro_batches, "compute_s": self.compute_s,
+                "all_to_all_s": self.all_to_all_s, "algorithm": self.algorithm,
+                "dispatch_bytes_per_chip": self.dispatch_bytes_per_chip, "hidden_s": self.hidden_s}
+
+
+def rank_experts(op: Op, cfg: ModelConfig, local_tokens: int, group_tokens: int, par: Parallel, gamma: float) -> Op:
+    """The ``experts`` op of a graph built for ``local_tokens`` turned into one rank's share of the
+    group's ``group_tokens``: ``gamma`` x the mean pairs, over its (experts + redundant)/ep slots."""
+    moe = cfg.moe
+    assert moe is not None
+    k, n = moe.experts_per_token, moe.num_experts
+    rows = local_tokens * k
+    pairs = gamma * group_tokens * k / par.ep
+    slots = (n + par.redundant_experts) / par.ep
+    touched = slots * (1.0 - (1.0 - 1.0 / slots) ** pairs) if slots > 1 else min(1.0, pairs)
+    per_expert = op.weight_bytes / expected_experts(n, k, local_tokens)
+    f = pairs / rows
+    return replace(op, name=EP_EXPERTS, flops=op.flops * f, weight_bytes=touched * per_expert,
+                   act_read_bytes=op.act_read_bytes * f, act_write_bytes=op.act_write_bytes * f,
+                   m=max(1, math.ceil(pairs / max(touched, 1e-9))), groups=max(1, round(touched)))
+
+
+def rank_graph(g: Graph, cfg: ModelConfig, group_tokens: int, par: Parallel, gamma: float) -> Graph:
+    t = g.batch.new_tokens
+    ops = tuple(rank_experts(o, cfg, t, group_tokens, par, gamma) if o.name == "experts" else o for o in g.ops)
+    return replace(g, ops=ops)
+
+
+def tp_comm(est: Estimator, g: Graph) -> tuple[float, float]:
+    """Tensor-parallel collectives of one attention replica: one all-reduce after attention in a MoE
+    layer (its experts combine by all-to-all), two in a dense layer, the logits gather."""
+    if est.tp == 1:
+        return 0.0, 0.0
+    ic = est.chip.interconnect
+    assert ic is not None
+    bw, lat, tp = ic.bandwidth_bytes_per_s.value, ic.latency_s.value, est.tp
+    head = next(o for o in g.ops if o.name == "lm_head")
+    ab = g.precision.activations.bytes_per_element
+    layers = sum(o.repeat for o in g.ops if o.name == "attn_norm")
+    moe = sum(o.repeat for o in g.ops if o.name == "experts")
+    hidden_b, logit_b = g.batch.new_tokens * head.k * ab, head.m * head.n * ab
+    reduces = 2 * layers - moe
+    t = reduces * all_reduce_s(hidden_b, tp, bw, lat, ic.topology) + all_gather_s(logit_b, tp, bw, lat)
+    moved = (reduces * 2.0 * (tp - 1) / tp * hidden_b + (tp - 1) / tp * logit_b) * tp
+    return t, moved
+
+
+def network(est: Estimator) -> Network:
+    net = network_of(est.chip)
+    if net is None:
+        raise JalapenoError(f"chip {est.chip.name!r} has no chip-to-chip links; use --ep 1", field="ep")
+    return net
+
+
+@dataclass(frozen=True)
+class RankWork:
+    """One micro-batch's work on the hottest rank, and the group's counts."""
+
+    compute_s: float  # the hottest rank's device time: its ops and its tensor-parallel collectives
+    all_to_all_s: float  # dispatch + combine over all MoE layers
+    dyn_j: float  # dynamic energy of all chips (mean rank on each) and of the link bytes
+    host_s: float
+    link_bytes: float  # all chips
+    flops: float  # all chips
+    mem_bytes: float  # all chips
+    tp_comm_s: float
+    dispatch_bytes: float  # one chip, one dispatch of one MoE layer (before imbalance)
+    algorithm: str
+    costs: tuple[OpCost, ...]  # the hottest rank's ops
+
+
+def rank_work(est: Estimator, cfg: ModelConfig, par: Parallel, g: Graph, group_tokens: int, gamma: float, *,
+              cuda_graph: bool) -> RankWork:
+    """Price one micro-batch: ``g`` is one rank's graph (its attention replica's tokens), ``group_tokens``
+    the group's tokens routed over the ``ep`` expert ranks."""
+    moe = cfg.moe
+    assert moe is not None
+    hot = rank_graph(g, cfg, group_tokens, par, gamma)
+    mean = rank_graph(g, cfg, group_tokens, par, 1.0)
+    costs, t_hot, _, h = est.price_ops(hot, cuda_graph=cuda_graph)
+    mcosts, _, e_mean, _ = est.price_ops(mean, cuda_graph=cuda_graph)
+    c_s, c_bytes = tp_comm(est, g)
+    n_moe = sum(o.repeat for o in g.ops if o.name == "experts")
+    ab = g.precision.activations.bytes_per_element
+    b = g.batch.new_tokens / est.tp * moe.experts_per_token * cfg.hidden_size * ab
+    one, algo = collective_s(network(est), "all_to_all", gamma * b, par.ep)
+    x_bytes = 2 * n_moe * (par.ep - 1) * b  # all chips: (ep-1)/ep of b leaves each of the ep chips
+    link = c_bytes * par.dp + x_bytes
+    dyn = e_mean * par.dp + link * est.params.pj_per_byte_link * 1e-12
+    flops = sum(c.sharded.flops * c.op.repeat for c in mcosts) * par.chips
+    mem = sum(c.sharded.bytes * c.op.repeat for c in mcosts) * par.chips
+    return RankWork(t_hot + c_s, 2 * n_moe * one, dyn, h, link, flops, mem, c_s, b, algo, tuple(costs))
+
+
+def overlap(works: Sequence[RankWork]) -> tuple[float, float]:
+    """(device seconds, all-to-all seconds hidden): with two micro-batches each lasts max(compute,
+    all-to-all); a single batch runs them one after the other."""
+    if len(works) == 1:
+        return works[0].compute_s + works[0].all_to_all_s, 0.0
+    steps = [max(w.compute_s, w.all_to_all_s) for w in works]
+    return sum(steps), sum(w.compute_s + w.all_to_all_s for w in works) - sum(steps)
+
+
+def gamma_of(cfg: ModelConfig, par: Parallel, group_tokens: int) -> float:
+    moe = cfg.moe
+    assert moe is not None
+    return par.ep_imbalance or uniform_imbalance(group_tokens * moe.experts_per_token, par.ep)
+
+
+def ep_step(est: Estimator, cfg: ModelConfig, par: Parallel, micro: Sequence[tuple[Graph, int]], *,
+            cuda_graph: bool) -> tuple[StepCost, ExpertCost]:
+    """One step of the group: ``micro`` = (one rank's graph, the group's new tokens) per micro-batch
+    (two with ``tbo``). Returns the group's StepCost (time of the hottest rank, energy of all chips)."""
+    prm = est.params
+    total = sum(gt for _, gt in micro)
+    gamma = gamma_of(cfg, par, total)
+    works = [rank_work(est, cfg, par, g, gt, gamma, cuda_graph=cuda_graph) for g, gt in micro]
+    device, hidden = overlap(works)
+    dyn, host = sum(w.dyn_j for w in works), sum(w.host_s for w in works)
+    span, energy_tp, capped = est.finish(device, dyn / par.dp, host)
+    rows = works[0].costs
+    launch = (prm.graph_launch_s if cuda_graph else prm.eager_launch_s) * sum(c.time.kernels * c.op.repeat
+                                                                             for c in rows)
+    a2a = sum(w.all_to_all_s for w in works)
+    sc = StepCost(span, energy_tp * par.dp, rows, a2a + sum(w.tp_comm_s for w in works), launch, capped, par.chips,
+                  total, sum(w.flops for w in works), sum(w.mem_bytes for w in works),
+                  sum(w.link_bytes for w in works), max(0.0, host - device),
+                  max(0.0, span - prm.step_overhead_s - max(device, host)), prm.step_overhead_s)
+    xc = ExpertCost(gamma, len(works), sum(w.compute_s for w in works), a2a, works[0].algorithm,
+                    works[0].dispatch_bytes, hidden)
+    return sc, xc
+
+
+def weights_per_chip(cfg: ModelConfig, g: Graph, par: Parallel) -> float:
+    """Bytes of weights one chip holds: the non-expert weights / tp, the expert slots it hosts."""
+    wb = g.precision.weights.bytes_per_element
+    expert = sum(o.params * o.repeat for o in g.ops if o.name == "experts") * wb
+    total = g.params * wb
+    if par.ep == 1:
+        return total / (par.tp * par.pp)
+    moe = cfg.moe
+    assert moe is not None
+    slots = (moe.num_experts + par.redundant_experts) / moe.num_experts
+    return (total - expert) / par.tp + expert * slots / par.ep

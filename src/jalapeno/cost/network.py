@@ -1,0 +1,212 @@
+"""Collectives priced over a ``hardware.network.Network``: alpha-beta closed forms per topology.
+
+Every form is (steps x alpha) + (bytes on the busiest link / its bandwidth) for one algorithm
+(Hockney's alpha-beta model; Thakur, Rabenseifner & Gropp, "Optimization of collective communication
+operations in MPICH", IJHPCA 2005). ``B`` is the bytes each chip holds (reduce-scatter input,
+all-gather output, all-reduce buffer, all-to-all send buffer including its own share), ``n`` the
+group, ``a`` the per-hop latency, ``bw`` the chip's bandwidth per direction over all links.
+
+* ring (Patarasuk & Yuan, JPDC 2009): reduce-scatter = all-gather = (n-1) (B/n / bw_ring + a). On a
+  switch one ring uses the chip's whole port (bw_ring = bw); on direct topologies (ring, mesh, torus)
+  two counter-rotating rings each carry half over the links to the two neighbours (bw_ring = 2 x
+  neighbour-link bw); on a torus the ring runs dimension by dimension (the shard shrinks by each
+  dimension's length), and a group filling a dimension only partly runs on an open line (half the
+  bandwidth).
+* direct (one shot, switch and full mesh): every chip sends its n-1 shares at once:
+  switch (n-1) B/n / bw + a (the port serializes them), mesh B/n / link bw + a (one link a peer).
+* tree = recursive halving-doubling (Rabenseifner), switch, n a power of two: (n-1) B/n / bw + log2(n) a.
+* all-reduce = reduce-scatter + all-gather of the same algorithm.
+* all-to-all, direct (DeepEP-style: all sends posted at once): switch (n-1) B/n / bw + a, mesh
+  B/n / link bw + a; pairwise (n-1 synchronized exchanges, MPI's pairwise exchange): (n-1)(share/bw + a);
+  on a ring or torus, relay (store-and-forward along the shortest way, dimension by dimension): the
+  busiest link carries (L^2 - 1)/8 shares (L odd) or L^2/8 (L even) of B/L each, in ceil((L-1)/2)
+  or L/2 steps.
+* hierarchical, when the group spans ``k`` scale-up domains of ``d`` chips (rail-optimized NICs):
+  all-reduce = reduce-scatter inside the domain + ring all-reduce of the B/d shard across the k
+  domains over each chip's own NIC + all-gather inside (NCCL's tree/ring hierarchy, as in
+  Jeaugey's NCCL 2 talk, GTC 2017); all-to-all = the (n-d)/n B bound for other domains over the NIC,
+  forwarded over the scale-up links at the receiver while the NIC streams (DeepEP's normal kernels,
+  DeepSeek-V3 report section 3.2.2): max(NIC part, scale-up part), each with its latency.
+
+``collective_s`` picks the fastest algorithm the topology supports (or the one named) and says which.
+"""
+
+from __future__ import annotations
+
+import math
+
+from jalapeno.errors import JalapenoError
+from jalapeno.hardware.network import Network, ScaleUp
+
+KINDS = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")
+
+
+def dims_of(up: ScaleUp, n: int) -> tuple[tuple[int, bool], ...]:
+    """(length, closed ring?) of each dimension a contiguous group of ``n`` chips spans; a switch,
+    ring or mesh is one closed dimension of ``n``."""
+    if up.topology not in ("torus2d", "torus3d") or not up.dims:
+        return ((n, True),)
+    out, left = [], n
+    for d in up.dims:
+        if left <= 1:
+            break
+        span = min(d, left)
+        out.append((span, span == d))
+        left = -(-left // span)
+    return tuple(out) or ((1, True),)
+
+
+def neighbour_bw(up: ScaleUp) -> float:
+    """Bytes/s per direction to one neighbour on a direct topology."""
+    if up.topology == "ring":
+        return up.bw_bytes_per_s / 2
+    if up.topology in ("torus2d", "torus3d"):
+        return up.bw_bytes_per_s / (2 * (2 if up.topology == "torus2d" else 3))
+    return up.link_bytes_per_s  # mesh: one link a peer
+
+
+def hop_s(up: ScaleUp) -> float:
+    """Latency of one algorithm step: a dragonfly's is local-global-local."""
+    return up.latency_s * (3 if up.topology == "dragonfly" else 1)
+
+
+def _switched(up: ScaleUp) -> bool:
+    return up.topology in ("switch", "dragonfly")
+
+
+def ring_reduce_scatter_s(up: ScaleUp, b: float, n: int) -> float:
+    """Ring reduce-scatter (= ring all-gather of output ``b``), dimension by dimension."""
+    if n <= 1:
+        return 0.0
+    a = hop_s(up)
+    if _switched(up):
+        return (n - 1) * (b / n / up.bw_bytes_per_s + a)
+    t = 0.0
+    for length, closed in dims_of(up, n):
+        if length > 1:
+            bw = 2 * neighbour_bw(up) * (1.0 if closed else 0.5)
+            t += (length - 1) * (b / length / bw + a)
+            b /= length
+    return t
+
+
+def direct_reduce_scatter_s(up: ScaleUp, b: float, n: int) -> float | None:
+    """One-shot: every chip sends each peer its share at once (switch, or a mesh with a link a peer)."""
+    if n <= 1:
+        return 0.0
+    if _switched(up):
+        return (n - 1) * b / n / up.bw_bytes_per_s + hop_s(up)
+    if up.topology == "mesh" and n - 1 <= up.links:
+        return b / n / neighbour_bw(up) + up.latency_s
+    return None
+
+
+def tree_reduce_scatter_s(up: ScaleUp, b: float, n: int) -> float | None:
+    """Recursive halving (all-gather: doubling) on a switch, ``n`` a power of two."""
+    if n <= 1:
+        return 0.0
+    if not _switched(up) or n & (n - 1):
+        return None
+    return (n - 1) * b / n / up.bw_bytes_per_s + math.log2(n) * hop_s(up)
+
+
+def _ring_relay_s(share: float, length: int, bw: float, a: float) -> float:
+    """All-to-all along one closed ring of ``length``, ``share`` bytes per destination, shortest way."""
+    if length <= 1:
+        return 0.0
+    if length % 2:
+        load, steps = (length * length - 1) / 8, (length - 1) // 2
+    else:
+        load, steps = length * length / 8, length // 2
+    return load * share / bw + steps * a
+
+
+def direct_all_to_all_s(up: ScaleUp, b: float, n: int) -> float | None:
+    if n <= 1:
+        return 0.0
+    if _switched(up):
+        return (n - 1) * b / n / up.bw_bytes_per_s + hop_s(up)
+    if up.topology == "mesh" and n - 1 <= up.links:
+        return b / n / neighbour_bw(up) + up.latency_s
+    return None
+
+
+def pairwise_all_to_all_s(up: ScaleUp, b: float, n: int) -> float | None:
+    if n <= 1:
+        return 0.0
+    if _switched(up):
+        return (n - 1) * (b / n / up.bw_bytes_per_s + hop_s(up))
+    if up.topology == "mesh" and n - 1 <= up.links:
+        return (n - 1) * (b / n / neighbour_bw(up) + up.latency_s)
+    return None
+
+
+def relay_all_to_all_s(up: ScaleUp, b: float, n: int) -> float | None:
+    """Ring or torus: dimension by dimension, every phase moves the whole buffer ``b``."""
+    if n <= 1:
+        return 0.0
+    if up.topology not in ("ring", "torus2d", "torus3d"):
+        return None
+    t = 0.0
+    for length, closed in dims_of(up, n):
+        t += _ring_relay_s(b / length, length, neighbour_bw(up) * (1.0 if closed else 0.5), up.latency_s)
+    return t
+
+
+def _best(options: dict[str, float | None], algo: str | None, kind: str) -> tuple[float, str]:
+    have = {k: v for k, v in options.items() if v is not None}
+    if algo is not None:
+        if algo not in have:
+            raise JalapenoError(f"{kind} has no {algo!r} algorithm on this topology; use one of {', '.join(have)}",
+                                field="algorithm")
+        return have[algo], algo
+    name = min(have, key=lambda k: (have[k], k))
+    return have[name], name
+
+
+def scale_up_s(up: ScaleUp, kind: str, b: float, n: int, algo: str | None = None) -> tuple[float, str]:
+    """(seconds, algorithm) of one collective inside one scale-up domain."""
+    if kind == "all_to_all":
+        opts = {"direct": direct_all_to_all_s(up, b, n), "pairwise": pairwise_all_to_all_s(up, b, n),
+                "relay": relay_all_to_all_s(up, b, n)}
+        return _best(opts, algo, kind)
+    if kind not in KINDS:
+        raise JalapenoError(f"unknown collective {kind!r}; use one of {', '.join(KINDS)}", field="collective")
+    half = {"ring": ring_reduce_scatter_s(up, b, n), "direct": direct_reduce_scatter_s(up, b, n),
+            "tree": tree_reduce_scatter_s(up, b, n)}
+    k = 2.0 if kind == "all_reduce" else 1.0
+    return _best({a: None if v is None else k * v for a, v in half.items()}, algo, kind)
+
+
+def collective_s(net: Network, kind: str, b: float, n: int, algo: str | None = None) -> tuple[float, str]:
+    """(seconds, algorithm) of a collective over ``n`` chips: inside a domain, or hierarchical."""
+    up, d = net.scale_up, net.scale_up.domain_size
+    if n <= d:
+        return scale_up_s(up, kind, b, n, algo)
+    net.check_group(n, "chips")
+    out = net.scale_out
+    assert out is not None
+    k, nic, a = n // d, out.bw_bytes_per_s, out.latency_s
+    if kind == "all_to_all":
+        inter = (n - d) / n * b
+        intra = (d - 1) / n * b
+        t_up, name = scale_up_s(up, kind, (intra + inter) * d / (d - 1), d) if d > 1 else (0.0, "none")
+        return max(inter / nic + a, t_up), f"hierarchical({name})"
+    inner, name = scale_up_s(up, "reduce_scatter", b, d)
+    shard = b / d
+    if kind == "all_reduce":
+        return 2 * inner + 2 * (k - 1) * (shard / k / nic + a), f"hierarchical({name})"
+    return inner + (k - 1) * (shard / k / nic + a), f"hierarchical({name})"
+
+
+def p2p_s(net: Network, b: float, cross_domain: bool) -> float:
+    """One chip to one chip: over its NICs between domains; inside, all links on a switch, the
+    neighbour's link on a direct topology."""
+    if cross_domain:
+        if net.scale_out is None:
+            raise JalapenoError("the transfer leaves the scale-up domain and the chip has no scale-out NIC figures",
+                                field="chips")
+        return b / net.scale_out.bw_bytes_per_s + net.scale_out.latency_s
+    up = net.scale_up
+    bw = up.bw_bytes_per_s if _switched(up) else neighbour_bw(up)
+    return b / bw + hop_s(up)

@@ -1,0 +1,110 @@
+"""The network between chips as data: a scale-up domain and, above it, a scale-out fabric.
+
+A ``ScaleUp`` is one chip's view of its domain (NVLink + NVSwitch, ICI torus, Infinity Fabric
+mesh): its topology, the chips in the domain, the chip's bandwidth per direction over all its
+links, the link count and the per-hop latency (the alpha of an alpha-beta model). A ``ScaleOut`` is
+the RDMA fabric between domains: NICs per chip, bytes/s per NIC per direction, end-to-end latency;
+``rail_optimized`` means chip i of every domain shares a leaf switch (its "rail"), so same-rank
+chips talk in one switch hop (NVIDIA's rail-optimized DGX SuperPOD design).
+
+Presets describe the scale-up side in their ``interconnect`` block and the scale-out side in
+``extra`` (``network.scale_out_nics_per_chip``, ``network.scale_out_nic_bytes_per_s``,
+``network.scale_out_latency_s``), each figure with its source; ``network_of`` joins them. A designer
+changes the network with ``dataclasses.replace`` (domain of 72, a torus, faster NICs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jalapeno.errors import JalapenoError
+from jalapeno.hardware.spec import ChipSpec
+
+SCALE_UP_TOPOLOGIES = ("switch", "ring", "torus2d", "torus3d", "mesh", "dragonfly")
+NIC_KEYS = ("network.scale_out_nics_per_chip", "network.scale_out_nic_bytes_per_s", "network.scale_out_latency_s")
+
+
+@dataclass(frozen=True)
+class ScaleUp:
+    """One chip's links into its scale-up domain."""
+
+    topology: str  # switch (NVSwitch), ring, torus2d, torus3d, mesh (fully connected), dragonfly
+    domain_size: int  # chips in one domain
+    bw_bytes_per_s: float  # per chip, per direction, all links
+    links: int
+    latency_s: float  # per hop
+    dims: tuple[int, ...] = ()  # torus: chips along each dimension (product = domain_size)
+
+    def __post_init__(self) -> None:
+        if self.topology not in SCALE_UP_TOPOLOGIES:
+            raise JalapenoError(f"unknown topology {self.topology!r}; use one of {', '.join(SCALE_UP_TOPOLOGIES)}",
+                                field="topology")
+        if self.domain_size < 1 or self.bw_bytes_per_s <= 0 or self.links < 1 or self.latency_s < 0:
+            raise JalapenoError("domain_size, links >= 1, bandwidth > 0, latency >= 0", field="scale_up")
+
+    @property
+    def link_bytes_per_s(self) -> float:
+        """One link, one direction."""
+        return self.bw_bytes_per_s / self.links
+
+
+@dataclass(frozen=True)
+class ScaleOut:
+    """The RDMA fabric between scale-up domains, as one chip sees it."""
+
+    nics_per_chip: float
+    nic_bytes_per_s: float  # per NIC, per direction
+    latency_s: float  # one message, end to end
+    rail_optimized: bool = True
+
+    @property
+    def bw_bytes_per_s(self) -> float:
+        """All of one chip's NICs, one direction."""
+        return self.nics_per_chip * self.nic_bytes_per_s
+
+
+@dataclass(frozen=True)
+class Network:
+    scale_up: ScaleUp
+    scale_out: ScaleOut | None = None
+
+    def domains(self, n: int) -> int:
+        """Scale-up domains a contiguous group of ``n`` chips spans."""
+        return -(-n // self.scale_up.domain_size)
+
+    def check_group(self, n: int, field: str) -> None:
+        """A group larger than one domain needs a scale-out fabric and whole domains."""
+        d = self.scale_up.domain_size
+        if n <= d:
+            return
+        if self.scale_out is None:
+            raise JalapenoError(f"{n} chips exceed the {d}-chip scale-up domain and the chip has no scale-out NIC "
+                                f"figures (extra.network.*); use at most {d} chips", field=field)
+        if n % d:
+            raise JalapenoError(f"{n} chips spanning {d}-chip domains must fill whole domains; use a multiple of {d}",
+                                field=field)
+
+
+def torus_dims(topology: str, domain_size: int) -> tuple[int, ...]:
+    """A square/cubic torus shape when the domain is one (else no shape: priced as one ring)."""
+    if topology not in ("torus2d", "torus3d"):
+        return ()
+    k = 2 if topology == "torus2d" else 3
+    side = round(domain_size ** (1 / k))
+    return (side,) * k if side**k == domain_size else ()
+
+
+def network_of(chip: ChipSpec) -> Network | None:
+    """The chip's network from its preset: ``interconnect`` (scale-up) plus ``extra`` NIC figures."""
+    ic = chip.interconnect
+    if ic is None:
+        return None
+    size = int(ic.domain_size.value)
+    up = ScaleUp(ic.topology, size, ic.bandwidth_bytes_per_s.value, int(ic.links.value), ic.latency_s.value,
+                 torus_dims(ic.topology, size))
+    figs = [chip.extra.get(k) for k in NIC_KEYS]
+    out = None
+    if all(f is not None for f in figs):
+        nics, bw, lat = (f.value for f in figs if f is not None)
+        out = ScaleOut(nics, bw, lat)
+    return Network(up, out)
