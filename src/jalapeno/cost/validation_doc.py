@@ -48,6 +48,13 @@ def render(*, command: str, device: dict[str, Any], measured: str, sources: list
         f"sweeps and on whole steps of **{', '.join(fit_models)}**; every other model's steps are held out "
         "and only predicted (see `docs/cost.md` for the split and the parameters).",
         "",
+        "This page checks the measured chip. The other validation pages check what was not measured, each "
+        "against public results it was not fitted on: [validation-published.md](validation-published.md) "
+        "(H100, H200, B200, GB200, MI300X, MI325X, MI355X against MLPerf Inference and vendor tables, fit and "
+        "held-out rows split by source), [validation-architectures.md](validation-architectures.md) (the "
+        "parameterized-architecture path on Groq and Trainium2) and [mapping.md](mapping.md) (the mapper "
+        "against SCALE-Sim and against an event-level model of the cores, DMA and NoC).",
+        "",
         "## Goals",
         "",
         table(["quantity", "set", "points", "median abs error", "max abs error", "goal", "status"],
