@@ -88,6 +88,21 @@ def test_decodes_batch_with_a_new_prefill_in_vllm_and_sarathi():
         assert len(mixed) == 1 and mixed[0].shape.decode_seqs == 1 and mixed[0].shape.prefill_tokens == 100
 
 
+def test_a_prompt_over_the_vllm_budget_joins_the_running_decodes_one_a_step():
+    """Regression: a whole prompt larger than ``max_num_batched_tokens`` used to wait until every running
+    request had finished (MLPerf Llama-3.1-405B, prompts of 9,429 tokens on average against 8,192, ran
+    at a batch of 1-5: 7 output tokens/s a GPU on 8 x H200 against MLPerf's 69). It now runs as the only
+    prefill of its step, beside the decodes; a second one waits for the next step."""
+    reqs = [Req(0, 0.0, 100, 50), Req(1, 0.05, 1000, 5), Req(2, 0.05, 1000, 5)]
+    sim, res = run(reqs, scheduler="vllm", max_num_batched_tokens=512)
+    pre = [r.shape for r in sim.steps_seen if r.shape.prefill_seqs]
+    assert [(s.prefill_seqs, s.prefill_tokens) for s in pre] == [(1, 100), (1, 1000), (1, 1000)]
+    assert [s.decode_seqs for s in pre] == [0, 1, 2]  # with request 0's decode, then with 0 and 1
+    assert res.completed == 3
+    done0 = next(st.finish_s for st in sim.states if st.rid == 0)
+    assert max(st.first_token_s for st in sim.states) < done0  # both long prompts start before 0 ends
+
+
 def test_bulk_decode_runs_match_step_by_step_pricing_on_a_nonlinear_oracle():
     class Convex(AffineOracle):
         def step(self, shape):

@@ -228,6 +228,25 @@ def test_memory_swap_and_architecture_estimates_by_hand() -> None:
     assert resolve_chip("trainium2").extra[COST_KEY].value == round(trn2)
 
 
+def test_b300_and_gb300_cost_and_margin_price_by_hand() -> None:
+    """B300: Epoch AI's B200 breakdown less its HBM ($900 logic + $1,100 CoWoS-L + $1,000 packaging yield loss
+    + $500 other) plus 288 GB HBM3e at $18/GB; the GB300 NVL72 GPU is the same chip (its Grace CPU and switch
+    trays are system capex), GB200 NVL72's the B200 (Epoch AI's $6,400)."""
+    cost = 900 + 1100 + 1000 + 500 + 288 * 18  # $3,500 + $5,184
+    assert cost == 8684
+    for name in ("b300", "gb300-nvl72"):
+        f = resolve_chip(name).extra[COST_KEY]
+        assert (f.value, f.range) == (cost, (round(cost * 0.8), round(cost * 1.2))) == (8684, (6947, 10421))
+    gb200, b200 = (resolve_chip(n).extra[COST_KEY] for n in ("gb200-nvl72", "b200"))
+    assert (gb200.value, gb200.range) == (b200.value, b200.range) == (6400, (5700, 7300))
+    p = chip_price(resolve_chip("b300"), ROUND)
+    assert p.price("cost") == pytest.approx(8684 + 200)  # NRE ($25M + $75M) / 500,000
+    assert p.price("margin") == pytest.approx((8684 + 200) / 0.25) == 35536  # 75% margin
+    assert p.street_usd is None and p.price("street") == p.price("margin")
+    default = chip_price(resolve_chip("b300"))  # tco.yaml: ($25M + $100M) / 550,000 = $227.27 a chip
+    assert default.price("margin") == pytest.approx((8684 + 125e6 / 550_000) / 0.25)  # $35,645
+
+
 def test_datasheet_model_is_within_the_stated_spread_of_the_analyst_estimates() -> None:
     """The ranges of the datasheet-derived costs (+-30%) rest on this: the model on H100, H200 and B200."""
     errors = {e.chip: e.value_usd / usd - 1 for e, usd, _ in CHECKS}

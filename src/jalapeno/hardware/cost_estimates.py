@@ -1,7 +1,8 @@
 """Manufacturing-cost estimates for the presets no analyst has priced, from the project's own cost model.
 
-A preset's ``extra.cost.total_usd`` is what ``hardware.tco`` prices a chip from (docs/tco.md). Four
-presets (H100, H200, B200, MI300X) carry analyst estimates; the others get one of three derivations here,
+A preset's ``extra.cost.total_usd`` is what ``hardware.tco`` prices a chip from (docs/tco.md). Five
+presets (H100, H200, B200, the GB200 NVL72 GPU, MI300X) carry analyst estimates; the others get one of three
+derivations here,
 each stated in the preset's ``source`` so a reader can rerun it (``python scripts/chip_costs.py``):
 
 * ``datasheet``: ``arch.cost.datasheet_chip_cost`` on the chip's die area(s), node, memory and package:
@@ -101,6 +102,14 @@ class Estimate:
 _RANGE_MODEL = ("Range +-30%: the datasheet model lands within -3% to +19% of the analyst estimates for H100, H200 "
                 "and B200 (scripts/chip_costs.py).")
 _RANGE_GUESS = "Range +-40%: an assumed die area or node (above) on top of the model's +-30%."
+_RANGE_SWAP = ("Range +-20%, as MI325X: the analyst base's spread (Epoch AI, $5,700-7,300 for B200: -11%/+14%) and "
+               "the HBM3e price (12-high stacks are priced per GB as 8-high ones).")
+_B200_BASE = ("Epoch AI's B200 cost breakdown without its HBM (logic dies ~$900, CoWoS-L packaging ~$1,100, packaging "
+              "yield loss ~$1,000, other ~$500; HBM3e ~$2,900 of the ~$6,400), as reported by Silicon Analysts "
+              "(https://siliconanalysts.com/analysis/nvidia-b200-blackwell-cost-breakdown) and FourWeekMBA "
+              "(https://fourweekmba.com/the-6400-chip-that-sells-for-40000-inside-nvidias-b200-economics)")
+_MI300X_BASE = ("Silicon Analysts' MI300X cost breakdown without its HBM (logic dies $600, CoWoS-S + SoIC packaging "
+                "$1,200, test and assembly $600; Cost Bridge, Feb 2026, https://siliconanalysts.com/tools/cost-bridge)")
 
 ESTIMATES: tuple[Estimate, ...] = (
     Estimate("a100-80gb-sxm", 0.3, dies=(Die(826, "n7"),), package="cowos-s", memory_gb=80, memory_kind="hbm2e",
@@ -138,14 +147,41 @@ ESTIMATES: tuple[Estimate, ...] = (
              note="AWS publishes no die area or node for Trainium2: the architecture description (docs/chips.md; "
              "AWS NKI architecture guide, an N5-class node assumed, 4 HBM3 stacks) derives its die from its "
              "NeuronCores and SRAM. " + _RANGE_GUESS),
-    Estimate("mi325x", 0.2, memory_gb=256, memory_kind="hbm3e", base_usd=2400,
-             base_what="Silicon Analysts' MI300X cost breakdown without its HBM (logic dies $600, CoWoS-S + "
-             "SoIC packaging $1,200, test and assembly $600; Cost Bridge, Feb 2026, "
-             "https://siliconanalysts.com/tools/cost-bridge)",
+    Estimate("mi325x", 0.2, memory_gb=256, memory_kind="hbm3e", base_usd=2400, base_what=_MI300X_BASE,
              note="MI325X has MI300X's chiplets and package (AMD CDNA 3 white paper) with 256 GB HBM3e instead "
              "of 192 GB HBM3: the MI300X breakdown, its memory repriced at the technology library's HBM3e $/GB "
              "(TrendForce). Range +-20%: MI300X's +-15% and the HBM3e price."),
-)
+
+    Estimate("b300", 0.2, memory_gb=288, memory_kind="hbm3e", base_usd=3500, base_what=_B200_BASE,
+             note="B300 (Blackwell Ultra) keeps B200's package: two reticle-sized dies at TSMC 4NP, 208 B "
+             "transistors, CoWoS-L (NVIDIA GTC 2025), with 288 GB HBM3e in eight 12-high stacks instead of 192 GB "
+             "in 8-high ones: Epoch AI's B200 breakdown, its HBM repriced at the technology library's HBM3e $/GB "
+             "(TrendForce). " + _RANGE_SWAP + " Cross-check: the datasheet model on 2 x 800 mm2 at N4, 288 GB, "
+             "CoWoS-L gives $9,311 (+7%)."),
+    Estimate("gb300-nvl72", 0.2, memory_gb=288, memory_kind="hbm3e", base_usd=3500, base_what=_B200_BASE,
+             note="Per GPU: the B300 chip cost (the same Blackwell Ultra package with 288 GB HBM3e physical, 279 GB "
+             "usable). The Grace CPU (half a GB300 superchip per GPU), the NVLink switch trays and the rack are "
+             "not the chip's cost: they belong to the system per-slot capex (tco.yaml system.host_usd, "
+             "system.network_usd), as for every chip. " + _RANGE_SWAP),
+    Estimate("mi355x", 0.3, memory_gb=288, memory_kind="hbm3e", base_usd=2400, base_what=_MI300X_BASE,
+             note="MI355X stacks eight XCDs (110 mm2 each at TSMC N3P, ISSCC 2026; MI300X: eight of 115 mm2 at N5) "
+             "on two N6 I/O dies (MI300X: four) on a CoWoS-S interposer with 288 GB HBM3e in eight 12-high stacks "
+             "(AMD CDNA 4 white paper, Hot Chips 2025): MI300X's breakdown less its HBM, its memory repriced at the "
+             "technology library's HBM3e $/GB. Range +-30%: MI325X's +-20% for the same chiplets, +-10% more "
+             "for the new XCD node and I/O dies. Cross-check: the datasheet model on 8 x 110 mm2 at N3 stacked on "
+             "an assumed 2 x 740 mm2 at N6 (priced as N7) gives $9,553 (+26%), its $1.1/mm2 test on 2,360 mm2 "
+             "of silicon the difference."),
+    Estimate("tpu-v7", 0.4, dies=(Die(600, "n3", 2),), package="cowos-l", memory_gb=206.2, memory_kind="hbm3e",
+             sites=8, note="Two compute dies and 192 GiB HBM3e in eight stacks per chip (Google, Hot Chips 2025; "
+             "Cloud TPU7x documentation). Assumed: 600 mm2 a die (the TPU v4 class, Jouppi et al., ISCA 2023; "
+             "Google publishes no die area), a TSMC N3-class node (Google discloses none; its 2025 peers MI355X "
+             "and Trainium3 are N3P) and a CoWoS-L interposer, as B200's two large dies and eight stacks. "
+             + _RANGE_GUESS),
+    Estimate("trainium3", 0.4, dies=(Die(600, "n3", 2),), package="cowos-s", memory_gb=154.6, memory_kind="hbm3e",
+             sites=4, note="Two compute chiplets (AWS Neuron documentation, Trainium3 architecture), TSMC 3 nm (Tom's "
+             "Hardware, Dec 2025), 144 GiB HBM3e in four stacks (AWS Neuron documentation). Assumed: 600 mm2 a "
+             "chiplet (AWS publishes no die area; the project's assumption for an undisclosed die, as Gaudi 3 and "
+             "TPU v5p) and a CoWoS-S interposer. " + _RANGE_GUESS),)
 
 # The datasheet model on chips an analyst has priced: its error there sizes the ranges above.
 CHECKS: tuple[tuple[Estimate, float, str], ...] = (

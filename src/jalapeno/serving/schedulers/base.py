@@ -146,9 +146,16 @@ def schedule_running(rep: ReplicaView, plan: StepPlan, budget: int, now: float, 
         rem = st.prompt + st.generated - st.computed
         if chunked:
             budget = _reserve_into(rep, st, min(rem, budget), plan, now, budget)
-        elif rem <= budget or not tokens:
+        elif rem <= budget or not _holds_prefill(plan):
             budget = _reserve_into(rep, st, rem, plan, now, budget)
     return budget
+
+
+def _holds_prefill(plan: StepPlan) -> bool:
+    """Does the plan hold a prefill (not only decodes)? A whole prompt larger than the token budget runs
+    as the only prefill of its step, beside the running decodes: vLLM without chunked prefill requires
+    ``max_num_batched_tokens >= max_model_len``, so such a prompt never waits there for the batch to drain."""
+    return any(not (st.generated and st.prompt + st.generated - st.computed == 1) for st in plan.states)
 
 
 def _reserve_into(rep: ReplicaView, st: RequestState, n: int, plan: StepPlan, now: float, budget: int) -> int:
@@ -179,7 +186,7 @@ def admit_waiting(rep: ReplicaView, plan: StepPlan, budget: int, now: float, chu
             _admitted(rep, plan, waiting.pop(), now, ready)
             continue
         match = kv.match(st) if st.computed == 0 else None
-        n = _first_tokens(rep, st, match, budget, chunked, bool(plan.tokens))
+        n = _first_tokens(rep, st, match, budget, chunked, plan)
         before = st.computed
         if n < 0 or not kv.allocate(st, n, match):
             return
@@ -195,7 +202,7 @@ def admit_waiting(rep: ReplicaView, plan: StepPlan, budget: int, now: float, chu
 
 
 def _first_tokens(rep: ReplicaView, st: RequestState, match: Match | None, budget: int, chunked: bool,
-                  busy: bool) -> int:
+                  plan: StepPlan) -> int:
     """Tokens of the admitted request's first step: 0 when it loads from the tier first, -1: not now."""
     if match and any(isinstance(u, int) for u in match):
         return 0
@@ -206,7 +213,7 @@ def _first_tokens(rep: ReplicaView, st: RequestState, match: Match | None, budge
         return n if n <= budget else -1
     if chunked:
         return min(rem, budget)
-    return rem if (rem <= budget or not busy) else -1
+    return rem if (rem <= budget or not _holds_prefill(plan)) else -1
 
 
 def _admitted(rep: ReplicaView, plan: StepPlan, st: RequestState, now: float, ready_s: float) -> None:

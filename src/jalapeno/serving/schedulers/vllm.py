@@ -2,8 +2,10 @@
 
 Each step: every running decode gets its token first; then whole prefills are admitted from the
 waiting queue while they fit ``max_num_batched_tokens`` (the step's token budget) and
-``max_num_seqs``. A prompt larger than the whole budget still runs, alone in a step of its own, so no
-request can starve behind the budget.
+``max_num_seqs``. A prompt larger than the whole budget still runs, as the only prefill of its step
+(beside the running decodes), so neither it nor the queue behind it waits for the batch to drain: vLLM
+without chunked prefill requires ``max_num_batched_tokens >= max_model_len``, so there such a prompt
+is always admitted with the decodes.
 """
 
 from __future__ import annotations
