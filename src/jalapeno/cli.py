@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("jalapeno.commands.serve", "Simulate a fleet serving a request trace."),
     "traces": ("jalapeno.commands.traces", "List bundled request traces with their statistics."),
     "explore": ("jalapeno.commands.explore", "Search a design space for the chips that serve a workload best."),
+    "compare": ("jalapeno.commands.compare", "Chips head to head on a workload at their best fleets, ratios with ranges."),
     "report": ("jalapeno.commands.report", "Write the HTML report: Jalapeño-1 against H100, H200 and B200."),
 }
 

@@ -144,8 +144,9 @@ def build_oracle(chip: Any, tp: int, workload: Workload, *, fast: bool = True) -
 
 
 def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool = True,
-                  keep_result: bool = False) -> Evaluation:
-    """Serve ``workload`` on ``dep.replicas`` x ``dep.tp`` of ``chip``; objectives and metrics."""
+                  keep_result: bool = False, tco: Any = None) -> Evaluation:
+    """Serve ``workload`` on ``dep.replicas`` x ``dep.tp`` of ``chip``; objectives and metrics (``tco``: the
+    ``Technology`` whose TCO constants price it, default the library's)."""
     t0 = time.perf_counter()
     if dep.scheduler == "disagg" and dep.replicas < 2:
         return infeasible("deployment: disaggregation needs at least 2 replicas")
@@ -163,7 +164,7 @@ def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool 
     m.update(chips=dep.chips, deployment=dep.to_json(), kv_capacity_tokens=oracle.kv_capacity_tokens,
              oracle_s=t1 - t0, simulate_s=time.perf_counter() - t1)
     price = chip.price_usd.value if chip.price_usd is not None else None
-    obj = objectives(res, price, dep.chips)
+    obj = objectives(res, price, dep.chips, tco=tco)
     m.update({k: v for k, v in obj.items() if k not in OBJECTIVES})
     obj = {k: obj[k] for k in OBJECTIVES}
     if keep_result:
@@ -198,8 +199,9 @@ def result_metrics(res: Any) -> dict[str, Any]:
             "requests": res.requests, "dropped": len(res.dropped), "preemptions": dict(res.preemptions)}
 
 
-def objectives(res: Any, price_usd: float | None, chips: int) -> dict[str, float]:
-    """The three objectives of a finished simulation, plus the terms of the TCO."""
+def objectives(res: Any, price_usd: float | None, chips: int, *, tco: Any = None) -> dict[str, float]:
+    """The three objectives of a finished simulation, plus the terms of the TCO (``tco``: a ``Technology``
+    holding the TCO constants, e.g. sampled ones; default the library's)."""
     from jalapeno.hardware.arch import Technology, usd_per_million_tokens
 
     gpw = res.goodput_rps / res.avg_power_w if res.avg_power_w > 0 else 0.0
@@ -207,9 +209,9 @@ def objectives(res: Any, price_usd: float | None, chips: int) -> dict[str, float
     tps = res.throughput_total_tokens_per_s
     if price_usd is None or tps <= 0:
         return {"goodput_per_watt": gpw, "usd_per_mtok": math.inf, "ttft_p99_s": ttft}
-    tco = usd_per_million_tokens(price_usd * chips, res.avg_power_w, tps, Technology(TCO_NODE))
-    return {"goodput_per_watt": gpw, "usd_per_mtok": tco["total"], "ttft_p99_s": ttft,
-            "usd_per_mtok_capex": tco["capex"], "usd_per_mtok_energy": tco["energy"],
+    usd = usd_per_million_tokens(price_usd * chips, res.avg_power_w, tps, tco or Technology(TCO_NODE))
+    return {"goodput_per_watt": gpw, "usd_per_mtok": usd["total"], "ttft_p99_s": ttft,
+            "usd_per_mtok_capex": usd["capex"], "usd_per_mtok_energy": usd["energy"],
             "slo_tokens_per_joule": _slo_tokens(res) / res.energy_j if res.energy_j > 0 else 0.0}
 
 

@@ -34,7 +34,7 @@ MEMORY_KINDS = ("hbm", "hbm2", "hbm2e", "hbm3", "hbm3e", "hbm4", "lpddr5", "lpdd
                 "gddr7", "ddr4", "ddr5", "sram", "edram")
 TOPOLOGIES = ("switch", "ring", "torus2d", "torus3d", "mesh", "dragonfly")
 
-FIGURE_KEYS = ("value", "source", "secondary", "note")
+FIGURE_KEYS = ("value", "source", "secondary", "note", "range")
 CHIP_REQUIRED = ("name", "vendor", "kind", "description", "launch_year", "process_node",
                  "matrix_flops", "vector_flops", "memory", "tdp_w")
 CHIP_OPTIONAL = ("idle_w", "interconnect", "die_area_mm2", "transistors", "clock_hz", "cores",
@@ -121,6 +121,8 @@ def _figure_dict(f: Figure | TextFigure) -> dict[str, Any]:
     d: dict[str, Any] = {"value": f.value, "source": f.source, "secondary": f.secondary}
     if f.note:
         d["note"] = f.note
+    if isinstance(f, Figure) and f.range is not None:
+        d["range"] = list(f.range)
     return d
 
 
@@ -222,7 +224,23 @@ class _ChipParser:
             raise self.fail(f"{path}.value", f"must be a whole number, got {value}", fig, "value")
         if key == "launch_year" and not 1950 <= value <= 2100:
             raise self.fail(f"{path}.value", f"must be a year between 1950 and 2100, got {value:g}", fig, "value")
-        return Figure(value, *self._provenance(fig, path))
+        return Figure(value, *self._provenance(fig, path), range=self.range(fig, path, value))
+
+    def range(self, fig: Mapping[Any, Any], path: str, value: float) -> tuple[float, float] | None:
+        """``range: [lo, hi]``, the documented uncertainty of an estimate: positive, lo <= value <= hi."""
+        r = fig.get("range")
+        if r is None:
+            return None
+        if not isinstance(r, list) or len(r) != 2:
+            raise self.fail(f"{path}.range", f"must be a list [lo, hi], got {_r(r)}", fig, "range")
+        ok = all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x > 0 for x in r)
+        if not ok:
+            raise self.fail(f"{path}.range", f"bounds must be finite numbers > 0, got {_r(r)}", fig, "range")
+        lo, hi = float(r[0]), float(r[1])
+        if not lo <= value <= hi:
+            raise self.fail(f"{path}.range", f"[{lo:g}, {hi:g}] must hold the value {value:g} (lo <= value <= hi)",
+                            fig, "range")
+        return (lo, hi)
 
     def text_figure(self, data: Mapping[Any, Any], key: str, field: str) -> TextFigure:
         path = _join(field, key)
@@ -230,6 +248,8 @@ class _ChipParser:
         v = fig["value"]
         if not isinstance(v, str | int | float) or isinstance(v, bool) or not str(v).strip():
             raise self.fail(f"{path}.value", f"must be a non-empty label, got {_r(v)}", fig, "value")
+        if fig.get("range") is not None:
+            raise self.fail(f"{path}.range", "a label has no range", fig, "range")
         return TextFigure(str(v).strip(), *self._provenance(fig, path))
 
     def _figure_map(self, data: Mapping[Any, Any], key: str, path: str) -> Mapping[Any, Any]:

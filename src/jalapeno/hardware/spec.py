@@ -13,12 +13,14 @@ from typing import Mapping
 
 @dataclass(frozen=True)
 class Figure:
-    """One sourced number. ``secondary`` flags figures with no first-party (vendor/paper) source."""
+    """One sourced number. ``secondary`` flags figures with no first-party (vendor/paper) source;
+    ``range`` (lo, hi) is the documented uncertainty of an estimate (``jalapeno.hardware.ranges``)."""
 
     value: float
     source: str
     secondary: bool = False
     note: str = ""
+    range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,157 @@
+"""Seeded Monte Carlo over estimated constants: each chip's fleet re-evaluated with its constants sampled.
+
+Sampling (docs/compare.md): every estimated constant (``jalapeno.hardware.ranges``) is drawn log-uniformly
+within its range, independently of the others; constant ``k``'s i-th draw comes from its own stream,
+``numpy.random.default_rng([seed, crc32(k)])``, so it does not depend on which other constants or chips are
+in the comparison. Sample i uses the same draws for every chip (common random numbers: a shared constant
+such as ``tech:tco.pue`` moves all chips at once), which is what makes the ratios' spread meaningful.
+
+Cost: the fleets are fixed (found once at the nominal constants). A chip whose simulation inputs (the
+datasheet figures the cost model reads, the mapper's target, the cost parameters) are unchanged by a
+sample is only re-priced from its nominal simulation; any other is re-simulated, in worker processes.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from jalapeno.explore.design import Deployment
+from jalapeno.explore.evaluate import TCO_NODE, Evaluation, evaluate_chip, objectives
+from jalapeno.explore.runner import make_executor
+from jalapeno.explore.workload import Workload, workload_from_dict
+from jalapeno.hardware.ranges import TECH, Estimated, chip_constants, library_constants, perturb, technology
+
+SAMPLES = 32
+QUANTILES = (("p10", 10.0), ("p50", 50.0), ("p90", 90.0))
+
+
+def constants_for(chips: Sequence[Any]) -> tuple[Estimated, ...]:
+    """The technology library's estimated constants plus each chip's own, sorted by key."""
+    out = {e.key: e for e in library_constants()}
+    for c in chips:
+        out.update({e.key: e for e in chip_constants(c)})
+    return tuple(out[k] for k in sorted(out))
+
+
+def collapsed(constants: Sequence[Estimated]) -> tuple[Estimated, ...]:
+    """Every range shrunk to its nominal value (the Monte Carlo then reproduces the point estimate)."""
+    return tuple(replace(e, lo=e.value, hi=e.value) for e in constants)
+
+
+def draw(constants: Sequence[Estimated], samples: int, seed: int) -> list[dict[str, float]]:
+    """``samples`` dicts of constant -> value, log-uniform in each range (see the module docstring)."""
+    cols = {e.key: [e.at(u) for u in np.random.default_rng([seed, zlib.crc32(e.key.encode())]).random(samples)]
+            for e in constants}
+    return [{k: v[i] for k, v in cols.items()} for i in range(samples)]
+
+
+def sim_inputs(chip: Any) -> tuple[Any, ...]:
+    """What a chip's simulation reads: its datasheet (price, cost, area aside), its mapper target and cost
+    parameters. Two chips with equal inputs simulate identically; only their price may differ."""
+    from jalapeno.cost.params import params_for
+    from jalapeno.hardware.arch import arch_of
+    from jalapeno.mapping import cost_params_for
+    from jalapeno.mapping.target import Target
+
+    arch = arch_of(chip)
+    sheet = replace(chip, price_usd=None, extra=MappingProxyType({}), die_area_mm2=None,
+                    **({"arch": None} if arch is not None else {}))
+    return sheet, Target.of(arch) if arch is not None else None, cost_params_for(chip) or params_for(chip.name)
+
+
+def relevant(constants: Sequence[Estimated], chip: Any) -> list[str]:
+    """Keys of the constants that move this chip's simulation or price when set to their upper bound
+    (TCO constants always do)."""
+    base = (sim_inputs(chip), _price(chip))
+    out = []
+    for e in constants:
+        if e.key.startswith(f"{TECH}tco."):
+            out.append(e.key)
+            continue
+        other = perturb(chip, {e.key: e.hi if e.hi != e.value else e.lo})
+        if other is not chip and (sim_inputs(other), _price(other)) != base:
+            out.append(e.key)
+    return out
+
+
+def _price(chip: Any) -> float | None:
+    return chip.price_usd.value if chip.price_usd is not None else None
+
+
+def sample_task(chip_ref: str, values: Mapping[str, float], dep: Mapping[str, Any],
+                workload_doc: Mapping[str, Any]) -> dict[str, Any]:
+    """What a worker runs: one chip (resolved by name or path) with sampled constants, served at its fleet."""
+    from jalapeno.hardware import resolve_chip
+
+    chip = perturb(resolve_chip(chip_ref), values)
+    d = {k: v for k, v in dep.items() if k != "chips"}
+    ev = evaluate_chip(chip, Deployment(**d), workload_from_dict(workload_doc), tco=technology(TCO_NODE, values))
+    return _outcome(ev)
+
+
+def _outcome(ev: Evaluation) -> dict[str, Any]:
+    o = ev.objectives
+    return {"goodput_per_watt": o.get("goodput_per_watt", 0.0), "usd_per_mtok": o.get("usd_per_mtok", float("inf")),
+            "feasible": ev.feasible}
+
+
+@dataclass
+class Fleet:
+    """A chip at its (nominal) best fleet: the reference it was asked by, its spec, the nominal simulation."""
+
+    ref: str
+    chip: Any
+    dep: Deployment
+    nominal: Evaluation  # evaluated with keep_result=True
+
+
+def nominal_fleet(ref: str, chip: Any, dep: Deployment, workload: Workload) -> Fleet:
+    return Fleet(ref, chip, dep, evaluate_chip(chip, dep, workload, keep_result=True))
+
+
+def run(fleets: Sequence[Fleet], workload: Workload, constants: Sequence[Estimated], *, samples: int = SAMPLES,
+        seed: int = 0, workers: int | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Each fleet's outcome (goodput/W, $/Mtok, feasible) under ``samples`` draws of ``constants``."""
+    draws = draw(constants, samples, seed)
+    out: dict[str, list[Any]] = {f.ref: [None] * samples for f in fleets}
+    doc = workload.to_dict()
+    ex = make_executor(workers)
+    base = {f.ref: sim_inputs(f.chip) for f in fleets}
+    try:
+        jobs = {}
+        for i, values in enumerate(draws):
+            for f in fleets:
+                chip = perturb(f.chip, values)
+                if chip is f.chip or sim_inputs(chip) == base[f.ref]:
+                    out[f.ref][i] = _repriced(f, chip, values)
+                    continue
+                mine = {k: v for k, v in values.items() if k.startswith((TECH, f"{f.chip.name}:"))}
+                jobs[ex.submit(sample_task, f.ref, mine, f.dep.to_json(), doc)] = (f.ref, i)
+        pending = list(jobs)
+        while pending:
+            for fut in ex.wait_one(pending):
+                pending.remove(fut)
+                ref, i = jobs[fut]
+                out[ref][i] = fut.result()
+    finally:
+        ex.close()
+    return out
+
+
+def _repriced(f: Fleet, chip: Any, values: Mapping[str, float]) -> dict[str, Any]:
+    """The nominal simulation priced with this sample's chip price and TCO constants."""
+    res = f.nominal.metrics["result"]
+    o = objectives(res, _price(chip), f.dep.chips, tco=technology(TCO_NODE, values))
+    return {"goodput_per_watt": o["goodput_per_watt"], "usd_per_mtok": o["usd_per_mtok"],
+            "feasible": f.nominal.feasible}
+
+
+def quantiles(xs: Sequence[float]) -> dict[str, float]:
+    a = np.asarray(xs, dtype=float)
+    return {name: float(np.percentile(a, q)) for name, q in QUANTILES}
