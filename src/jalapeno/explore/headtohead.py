@@ -50,15 +50,14 @@ def compare(workload: Workload, chips: Sequence[str], *, samples: int = mc.SAMPL
     log(f"sweep: {', '.join(chips)} on {workload.name}")
     runs = sweep_chips(list(chips), workload, sweep or Sweep(), workers=workers)
     fleets = [mc.nominal_fleet(r, specs[r], runs[r].best, workload) for r in chips if runs[r].best is not None]
-    consts = mc.constants_for(list(specs.values()))
-    if collapse:
-        consts = mc.collapsed(consts)
+    full = mc.constants_for(list(specs.values()))
+    consts = mc.collapsed(full) if collapse else full
     log(f"monte carlo: {samples} samples of {len(consts)} estimated constants")
     outcomes = mc.run(fleets, workload, consts, samples=samples, seed=seed, workers=workers)
     by_ref = {f.ref: f for f in fleets}
     ref = chips[0]
     rows = [_row(r, specs[r], by_ref.get(r), outcomes.get(r), by_ref.get(ref), outcomes.get(ref)) for r in chips]
-    applies = sorted({k for s in specs.values() for k in mc.relevant(consts, s)})
+    applies = {k for s in specs.values() for k in mc.relevant(full, s)}
     return {"workload": workload.name, "reference": specs[ref].name, "samples": samples, "seed": seed,
             "sampling": SAMPLING, "chips": rows,
             "constants": [e.to_json() for e in consts if e.key in applies]}
