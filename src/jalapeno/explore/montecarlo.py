@@ -118,7 +118,13 @@ def nominal_fleet(ref: str, chip: Any, dep: Deployment, workload: Workload) -> F
 def run(fleets: Sequence[Fleet], workload: Workload, constants: Sequence[Estimated], *, samples: int = SAMPLES,
         seed: int = 0, workers: int | None = None) -> dict[str, list[dict[str, Any]]]:
     """Each fleet's outcome (goodput/W, $/Mtok, feasible) under ``samples`` draws of ``constants``."""
-    draws = draw(constants, samples, seed)
+    return run_values(fleets, workload, draw(constants, samples, seed), workers=workers)
+
+
+def run_values(fleets: Sequence[Fleet], workload: Workload, draws: Sequence[Mapping[str, float]], *,
+               workers: int | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Each fleet's outcome under each dict of constant values (constants absent from a dict stay nominal)."""
+    samples = len(draws)
     out: dict[str, list[Any]] = {f.ref: [None] * samples for f in fleets}
     doc = workload.to_dict()
     ex = make_executor(workers)
