@@ -131,8 +131,10 @@ def detail(chip: ChipSpec) -> dict[str, Any]:
 
 
 def _figure_json(path: str, f: Figure | TextFigure) -> dict[str, Any]:
-    return {"value": f.value, "unit": unit_of(path), "source": f.source, "secondary": f.secondary,
-            "note": f.note}
+    out = {"value": f.value, "unit": unit_of(path), "source": f.source, "secondary": f.secondary, "note": f.note}
+    if isinstance(f, Figure) and f.range is not None:
+        out["range"] = list(f.range)
+    return out
 
 
 def _echo_json(data: Any) -> None:
