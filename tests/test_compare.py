@@ -169,6 +169,15 @@ def test_a_dearer_datacenter_raises_every_chips_cost(short: Any, fleets: list[mc
     assert hot["usd_per_mtok"] > cold["usd_per_mtok"] and hot["goodput_per_watt"] == cold["goodput_per_watt"]
 
 
+def test_a_resimulated_sample_takes_the_sampled_tco(short: Any, fleets: list[mc.Fleet]) -> None:
+    j1 = fleets[1]
+    base = {"jalapeno-1:runtime.matrix_issue_efficiency": 0.9}  # a value in the chip's file: re-simulated
+    cold = mc.sample_task("jalapeno-1", base, J1_FLEET.to_json(), SHORT)
+    hot = mc.sample_task("jalapeno-1", {**base, "tech:tco.pue": 1.58}, J1_FLEET.to_json(), SHORT)
+    assert cold["usd_per_mtok"] == j1.nominal.objectives["usd_per_mtok"]
+    assert hot["usd_per_mtok"] > cold["usd_per_mtok"] and hot["goodput_per_watt"] == cold["goodput_per_watt"]
+
+
 # ---------------------------------------------------------------- the command
 
 def test_compare_json_shape_and_collapse(short: Any) -> None:
