@@ -117,6 +117,19 @@ def test_perturb_rebuilds_without_touching_the_library() -> None:
     assert perturb(h200, {"h200-sxm:price_usd": 31000.0}).price_usd.value == 31000.0  # type: ignore[union-attr]
 
 
+def test_a_design_point_without_a_file_takes_library_samples() -> None:
+    from jalapeno.explore.design import build_arch
+    from jalapeno.explore.space import load_space
+    from jalapeno.explore.study import jalapeno1_design
+    from jalapeno.hardware.arch import derive_chip
+
+    chip = derive_chip(build_arch(load_space("coding-asic"), jalapeno1_design()["design"]))
+    assert chip_constants(chip) == ()  # built in memory: no file of its own
+    j1 = resolve_chip("jalapeno-1")
+    a, b = perturb(chip, {"tech:mac_energy_pj.fp8": 0.5}), perturb(j1, {"tech:mac_energy_pj.fp8": 0.5})
+    assert a.tdp_w.value == pytest.approx(b.tdp_w.value) and a.tdp_w.value > chip.tdp_w.value
+
+
 def test_a_costlier_paper_chip_serves_fewer_requests_per_joule(short: Any, fleets: list[mc.Fleet]) -> None:
     from jalapeno.explore.evaluate import evaluate_chip
 

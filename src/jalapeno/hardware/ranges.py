@@ -22,7 +22,9 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from jalapeno.hardware.spec import ChipSpec, Figure
@@ -138,8 +140,8 @@ def chip_data(chip: ChipSpec) -> tuple[Any, bool]:
     from jalapeno.hardware.loader import chip_to_dict
 
     arch = arch_of(chip)
-    if arch is not None and arch.source_file:
-        return _arch_data(arch.source_file), True
+    if arch is not None:  # an architecture built in memory (a design point) has no file: no own figures
+        return (_arch_data(arch.source_file) if arch.source_file and Path(arch.source_file).is_file() else {}), True
     return chip_to_dict(chip), False
 
 
@@ -218,6 +220,9 @@ def perturb(chip: ChipSpec, values: Mapping[str, float]) -> ChipSpec:
         _set(data, path, own[k])
     if not is_arch:
         return chip_from_dict(data, origin=chip.source_file)
+    if not data and arch is not None:  # no file: the library's constants as overrides of the spec itself
+        over = {k: Figure(v, "Monte Carlo sample of the technology library's range") for k, v in tech.items()}
+        return derive_chip(replace(arch, technology=MappingProxyType({**over, **arch.technology})))
     if tech:
         over = dict(data.get("technology") or {})
         over.update({k: {"value": v, "source": "Monte Carlo sample of the technology library's range"}
