@@ -130,6 +130,13 @@ def test_a_design_point_without_a_file_takes_library_samples() -> None:
     assert a.tdp_w.value == pytest.approx(b.tdp_w.value) and a.tdp_w.value > chip.tdp_w.value
 
 
+def test_an_unbuildable_sample_serves_nothing(short: Any, fleets: list[mc.Fleet]) -> None:
+    huge = {"tech:nodes.n3.defect_density_per_cm2": 1e6}  # no good die can be made
+    out = mc.run_values(fleets, short, [huge], workers=1)
+    assert out["jalapeno-1"][0]["feasible"] is False and out["jalapeno-1"][0]["goodput_per_watt"] == 0.0
+    assert "error" in out["jalapeno-1"][0] and out["h200"][0]["feasible"]  # the datasheet chip reads no library
+
+
 def test_a_costlier_paper_chip_serves_fewer_requests_per_joule(short: Any, fleets: list[mc.Fleet]) -> None:
     from jalapeno.explore.evaluate import evaluate_chip
 
@@ -228,4 +235,5 @@ def test_ratio_of_an_unpriced_reference_is_null() -> None:
     from jalapeno.explore.headtohead import _quantiles, _ratio
 
     assert _ratio(1.0, 0.0) is None and _ratio(math.inf, 1.0) is None and _ratio(2.0, 4.0) == 0.5
-    assert _quantiles([1.0, None]) is None
+    assert _quantiles([None, None]) is None
+    assert _quantiles([1.0, None, 3.0]) == {"p10": 1.2, "p50": 2.0, "p90": 2.8}

@@ -74,7 +74,8 @@ def _row(ref: str, spec: Any, fleet: mc.Fleet | None, runs: list[dict[str, Any]]
         "feasible": fleet.nominal.feasible, "goodput_per_watt": o["goodput_per_watt"],
         "usd_per_mtok": _num(o["usd_per_mtok"]), "ttft_p99_s": _num(o["ttft_p99_s"]),
         "slo_attainment": fleet.nominal.metrics.get("slo_attainment"),
-        "samples_feasible": sum(1 for r in runs if r["feasible"])}
+        "samples_feasible": sum(1 for r in runs if r["feasible"]),
+        "samples_unbuildable": sum(1 for r in runs if "error" in r)}
     for key in ("goodput_per_watt", "usd_per_mtok"):
         ok = base is not None and base_runs is not None
         point = _ratio(o[key], base.nominal.objectives[key]) if ok else None
@@ -90,9 +91,10 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 def _quantiles(xs: list[float | None]) -> dict[str, float] | None:
-    if not xs or any(x is None for x in xs):
-        return None
-    return mc.quantiles([x for x in xs if x is not None])
+    """p10/p50/p90 of the samples that have a ratio (a sample whose chip cannot be built has none: counted
+    in ``samples_unbuildable``); None when no sample has one."""
+    ok = [x for x in xs if x is not None]
+    return mc.quantiles(ok) if ok else None
 
 
 def _num(x: float) -> float | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from jalapeno.errors import JalapenoError
 from jalapeno.explore.design import Deployment
 from jalapeno.explore.evaluate import TCO_NODE, Evaluation, evaluate_chip, objectives
 from jalapeno.explore.runner import make_executor
@@ -89,10 +90,19 @@ def sample_task(chip_ref: str, values: Mapping[str, float], dep: Mapping[str, An
     """What a worker runs: one chip (resolved by name or path) with sampled constants, served at its fleet."""
     from jalapeno.hardware import resolve_chip
 
-    chip = perturb(resolve_chip(chip_ref), values)
+    try:
+        chip = perturb(resolve_chip(chip_ref), values)
+    except (JalapenoError, ArithmeticError, ValueError) as e:
+        return unbuildable(e)
     d = {k: v for k, v in dep.items() if k != "chips"}
     ev = evaluate_chip(chip, Deployment(**d), workload_from_dict(workload_doc), tco=technology(TCO_NODE, values))
     return _outcome(ev)
+
+
+def unbuildable(e: Exception) -> dict[str, Any]:
+    """A sample whose constants make the chip impossible to build (no good die): it serves nothing."""
+    return {"goodput_per_watt": 0.0, "usd_per_mtok": float("inf"), "feasible": False,
+            "error": f"{type(e).__name__}: {e}"}
 
 
 def _outcome(ev: Evaluation) -> dict[str, Any]:
@@ -133,7 +143,11 @@ def run_values(fleets: Sequence[Fleet], workload: Workload, draws: Sequence[Mapp
         jobs = {}
         for i, values in enumerate(draws):
             for f in fleets:
-                chip = perturb(f.chip, values)
+                try:
+                    chip = perturb(f.chip, values)
+                except (JalapenoError, ArithmeticError, ValueError) as e:
+                    out[f.ref][i] = unbuildable(e)
+                    continue
                 if chip is f.chip or sim_inputs(chip) == base[f.ref]:
                     out[f.ref][i] = _repriced(f, chip, values)
                     continue
