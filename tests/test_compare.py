@@ -30,6 +30,8 @@ from jalapeno.hardware.ranges import (
     default_range,
     library_constants,
     perturb,
+    tco_constants,
+    tco_values,
 )
 
 SHORT = {"name": "azure-30s", "model": "qwen2.5-coder-32b", "precision": {"weights": "fp8", "activations": "fp8",
@@ -60,12 +62,11 @@ def test_a_figure_range_loads_and_round_trips() -> None:
     assert chip_from_dict(chip_to_dict(h200), origin=h200.source_file) == h200
 
 
-@pytest.mark.parametrize("rng, why", [([36000, 40000], "must hold the value"), ([30000], "must be a list"),
-                                      ([0, 40000], "finite numbers > 0"), (["a", 40000], "finite numbers > 0")])
-def test_a_bad_range_names_its_field(rng: list[Any], why: str) -> None:
+@pytest.mark.parametrize("rng", [[36000, 40000], [30000], ["a", 40000], [30000, float("inf")]])
+def test_a_bad_range_names_its_field(rng: list[Any]) -> None:
     d = chip_to_dict(resolve_chip("h200"))
     d["price_usd"]["range"] = rng
-    with pytest.raises(JalapenoError, match=why) as e:
+    with pytest.raises(JalapenoError, match="lo <= value") as e:
         chip_from_dict(d)
     assert e.value.field == "price_usd.range"
 
@@ -75,17 +76,21 @@ def test_a_fraction_range_stays_below_one() -> None:
 
     arch = resolve_chip("jalapeno-1").arch  # type: ignore[attr-defined]
     data = parse_yaml(*_read(arch.source_file))
-    data["runtime"]["matrix_issue_efficiency"]["range"] = [0.7, 1.2]
+    data["memory"]["efficiency"]["range"] = [0.7, 1.2]
     with pytest.raises(JalapenoError, match="fraction") as e:
         arch_from_dict(data)
-    assert e.value.field == "runtime.matrix_issue_efficiency.range"
+    assert e.value.field == "memory.efficiency.range"
 
 
 def test_library_ranges_stated_and_default() -> None:
     lib = {e.key: e for e in library_constants()}
-    fp8 = lib["tech:mac_energy_pj.fp8"]  # 0.25 pJ, 0.8x to 4.4x (the silicon check)
-    assert fp8.stated and (fp8.lo, fp8.value, fp8.hi) == pytest.approx((0.2, 0.25, 1.1))
-    assert lib["tech:tco.pue"].stated and (lib["tech:tco.pue"].lo, lib["tech:tco.pue"].hi) == (1.1, 1.58)
+    real = lib["tech:energy_realism.asic"]  # the library-to-silicon factor, up to Hopper's 4.4x check
+    assert real.stated and (real.lo, real.value, real.hi) == pytest.approx((0.35, 1.0, 4.4))
+    fp8 = lib["tech:mac_energy_pj.fp8"]  # secondary, no stated range: the default factor
+    assert not fp8.stated and (fp8.lo, fp8.hi) == pytest.approx((0.25 / 1.25, 0.25 * 1.25))
+    tco = {e.key: e for e in tco_constants()}
+    assert (tco["tco:pue"].lo, tco["tco:pue"].hi) == (1.1, 1.58) and tco_values({"tco:pue": 1.3, "tech:x": 1}) == {
+        "pue": 1.3}
     wafer = lib["tech:nodes.n3.wafer_usd"]  # secondary, no stated range: the default factor
     assert not wafer.stated and (wafer.lo, wafer.hi) == pytest.approx((20000 / DEFAULT_FACTOR, 20000 * DEFAULT_FACTOR))
     assert "tech:wafer.diameter_mm" not in lib  # a standard, not an estimate
@@ -94,9 +99,12 @@ def test_library_ranges_stated_and_default() -> None:
 def test_chip_constants_skip_design_choices_and_cap_fractions() -> None:
     j1 = {e.key: e for e in chip_constants(resolve_chip("jalapeno-1"))}
     assert "jalapeno-1:clock_hz" not in j1 and "jalapeno-1:cores.vector.lanes" not in j1  # secondary design choices
-    assert j1["jalapeno-1:runtime.matrix_issue_efficiency"].stated
     lat = j1["jalapeno-1:runtime.kernel_overhead_s"]  # YAML 1.1 reads 2e-6 as a string: still a figure
-    assert (lat.lo, lat.hi) == pytest.approx((2e-6 / 1.25, 2.5e-6))
+    assert lat.stated and (lat.lo, lat.hi) == pytest.approx((5e-7, 4e-6))
+    launch = j1["jalapeno-1:runtime.launch_s"]
+    assert not launch.stated and (launch.lo, launch.hi) == pytest.approx((1e-7 / 1.25, 1.25e-7))
+    gap = j1["jalapeno-1:runtime.token_bucket_gap"]  # a count: samples are whole numbers
+    assert gap.whole and gap.at(0.5) == round(math.sqrt(64 * 512)) and not lat.whole
     assert default_range("matrix_issue_efficiency", 0.9) == pytest.approx((0.72, 1.0))  # capped at 1
     assert default_range("latency_s", 0.9) == pytest.approx((0.72, 1.125))
 
@@ -110,7 +118,8 @@ def test_perturb_rebuilds_without_touching_the_library() -> None:
     assert library() == before
     a, b = model.pj_per_flop(j1.arch), model.pj_per_flop(doubled.arch)  # type: ignore[attr-defined]
     assert b["fp8"] == pytest.approx(2 * a["fp8"]) and b["bf16"] == pytest.approx(2 * a["bf16"])
-    assert doubled.tdp_w.value > j1.tdp_w.value
+    m0, m1 = (model.compute_scenario(c.arch)["matrix"].value for c in (j1, doubled))  # type: ignore[attr-defined]
+    assert m1 == pytest.approx(2 * m0)  # the arrays' peak power doubles with their energy per MAC
     assert perturb(j1, {"h200-sxm:price_usd": 1.0, "tech:nodes.n7.leakage_w_per_mm2": 1.0}) is j1  # none applies
     h200 = resolve_chip("h200")
     assert perturb(h200, {"tech:mac_energy_pj.fp8": 1.0}) is h200  # a datasheet chip reads no library energy
@@ -127,7 +136,8 @@ def test_a_design_point_without_a_file_takes_library_samples() -> None:
     assert chip_constants(chip) == ()  # built in memory: no file of its own
     j1 = resolve_chip("jalapeno-1")
     a, b = perturb(chip, {"tech:mac_energy_pj.fp8": 0.5}), perturb(j1, {"tech:mac_energy_pj.fp8": 0.5})
-    assert a.tdp_w.value == pytest.approx(b.tdp_w.value) and a.tdp_w.value > chip.tdp_w.value
+    assert model.pj_per_flop(a.arch) == pytest.approx(model.pj_per_flop(b.arch))  # type: ignore[attr-defined]
+    assert model.pj_per_flop(a.arch)["fp8"] == pytest.approx(2 * model.pj_per_flop(chip.arch)["fp8"])  # type: ignore[attr-defined]
 
 
 def test_an_unbuildable_sample_serves_nothing(short: Any, fleets: list[mc.Fleet]) -> None:
@@ -144,7 +154,7 @@ def test_a_costlier_paper_chip_serves_fewer_requests_per_joule(short: Any, fleet
     doubled = perturb(j1.chip, {f"tech:{k}": library()[k].value * 2 for k in MAC_KEYS})
     ev = evaluate_chip(doubled, J1_FLEET, short)
     assert ev.objectives["goodput_per_watt"] < 0.95 * j1.nominal.objectives["goodput_per_watt"]
-    assert ev.metrics["ttft_p50_s"] == j1.nominal.metrics["ttft_p50_s"]  # energy moved, timing did not
+    assert ev.metrics["ttft_p50_s"] >= j1.nominal.metrics["ttft_p50_s"]  # under its power limit DVFS slows it
 
 
 # ---------------------------------------------------------------- sampling
@@ -183,7 +193,7 @@ def test_collapsed_ranges_give_the_point_estimate(short: Any, fleets: list[mc.Fl
 def test_a_dearer_datacenter_raises_every_chips_cost(short: Any, fleets: list[mc.Fleet]) -> None:
     h200 = fleets[0]
     base = {e.key: e.value for e in mc.constants_for([h200.chip])}
-    hot = mc._repriced(h200, h200.chip, {**base, "tech:tco.pue": 1.58})
+    hot = mc._repriced(h200, h200.chip, {**base, "tco:pue": 1.58})
     cold = mc._repriced(h200, h200.chip, base)
     assert cold["usd_per_mtok"] == h200.nominal.objectives["usd_per_mtok"]
     assert hot["usd_per_mtok"] > cold["usd_per_mtok"] and hot["goodput_per_watt"] == cold["goodput_per_watt"]
@@ -191,9 +201,9 @@ def test_a_dearer_datacenter_raises_every_chips_cost(short: Any, fleets: list[mc
 
 def test_a_resimulated_sample_takes_the_sampled_tco(short: Any, fleets: list[mc.Fleet]) -> None:
     j1 = fleets[1]
-    base = {"jalapeno-1:runtime.matrix_issue_efficiency": 0.9}  # a value in the chip's file: re-simulated
+    base = {"jalapeno-1:runtime.kernel_overhead_s": 2e-6}  # a value in the chip's file: re-simulated
     cold = mc.sample_task("jalapeno-1", base, J1_FLEET.to_json(), SHORT)
-    hot = mc.sample_task("jalapeno-1", {**base, "tech:tco.pue": 1.58}, J1_FLEET.to_json(), SHORT)
+    hot = mc.sample_task("jalapeno-1", {**base, "tco:pue": 1.58}, J1_FLEET.to_json(), SHORT)
     assert cold["usd_per_mtok"] == j1.nominal.objectives["usd_per_mtok"]
     assert hot["usd_per_mtok"] > cold["usd_per_mtok"] and hot["goodput_per_watt"] == cold["goodput_per_watt"]
 
@@ -214,7 +224,8 @@ def test_compare_json_shape_and_collapse(short: Any) -> None:
     assert all(v == pytest.approx(point, rel=1e-12) for v in j1["ratio_goodput_per_watt"].values())
     assert j1["ratio_goodput_per_watt_point"] == pytest.approx(point, rel=1e-12)
     keys = {c["key"] for c in doc["constants"]}
-    assert "tech:mac_energy_pj.fp8" in keys and "tech:tco.pue" in keys and "h200-sxm:price_usd" in keys
+    assert "tech:mac_energy_pj.fp8" in keys and "tco:pue" in keys and "h200-sxm:extra.cost.total_usd" in keys
+    assert "h200-sxm:price_usd" not in keys  # the street price: not the default price rule's
     assert "tech:nodes.n7.wafer_usd" not in keys  # neither chip is on N7
     json.dumps(doc, allow_nan=False)
 

@@ -174,14 +174,20 @@ def test_model_that_does_not_fit_is_rejected_with_numbers():
 
 
 # -- CLI --------------------------------------------------------------------------------------------
-def test_estimate_json_has_the_documented_keys(capsys):
+def test_estimate_json_is_the_estimate_with_consistent_derived_figures(capsys):
     assert main(["estimate", "-m", "qwen2.5-coder-7b", "-H", "h200", "-b", "8", "-c", "4096", "-p", "2048",
                  "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    for k in ("decode_step_s", "decode_tokens_per_s", "decode_power_w", "decode_joules_per_token", "prefill_s",
-              "prefill_power_w", "prefill_joules_per_token"):
-        assert d[k] > 0
-    assert d["decode_tokens_per_s"] == pytest.approx(8 / d["decode_step_s"])
+    e = estimate(resolve_model("qwen2.5-coder-7b"), resolve_chip("h200"), batch=8, context=4096, prompt=2048)
+    assert e.prefill is not None
+    assert d["decode_step_s"] == e.decode.time_s and d["prefill_s"] == e.prefill.time_s  # the command adds nothing
+    assert d["decode_power_w"] == pytest.approx(e.decode.energy_j / e.decode.time_s, rel=1e-12)
+    assert d["decode_tokens_per_s"] == pytest.approx(8 / d["decode_step_s"], rel=1e-12)  # 8 sequences, 1 token each
+    assert d["decode_joules_per_token"] == pytest.approx(d["decode_power_w"] * d["decode_step_s"] / 8, rel=1e-12)
+    assert d["prefill_tokens_per_s"] == pytest.approx(2048 / d["prefill_s"], rel=1e-12)
+    assert d["prefill_joules_per_token"] == pytest.approx(d["prefill_power_w"] * d["prefill_s"] / 2048, rel=1e-12)
+    assert d["prefill_power_capped"] and d["prefill_power_w"] == pytest.approx(700.0, rel=1e-12)  # H200 TDP: 700 W
+    assert d["prefill_throttle_s"] > 0 and not d["decode_power_capped"] and d["decode_throttle_s"] == 0.0
     assert sum(o["time_s"] for o in d["decode_ops"]) <= d["decode_step_s"] * (1 + 1e-9)
 
 
@@ -196,8 +202,14 @@ def test_estimate_bad_input_is_one_line_exit_2(capsys, args, field):
     assert err.startswith("error:") and "\n" not in err and field in err
 
 
-def test_every_preset_estimates_at_the_smallest_tp_that_fits():
+def test_every_preset_estimates_within_physical_bounds_at_the_smallest_tp_that_fits():
+    """Llama-3.1-8B, batch 4 x 1,024 context, 512-token prompt, bf16, on each of the 13 presets: a decode
+    step reads at least its compulsory bytes at the chip's bandwidth and a prefill computes its FLOPs at
+    no more than the bf16 peak (shared over ``tp`` chips); on one or two chips neither is more than 3x
+    (decode) or 4x (prefill) its floor, and a 128-chip Groq deployment is bound by its links."""
     cfg = resolve_model("llama-3.1-8b")
+    dec, pre = build_graph(cfg, Batch.decode(4, 1024)), build_graph(cfg, Batch.prefill(512))
+    seen = []
     for name in list_presets():
         chip = resolve_chip(name)
         domain = int(chip.interconnect.domain_size.value) if chip.interconnect else 1
@@ -209,5 +221,15 @@ def test_every_preset_estimates_at_the_smallest_tp_that_fits():
             except JalapenoError as err:
                 assert "memory" in str(err)
                 continue
-            assert e.decode.time_s > 0 and e.prefill is not None and e.prefill.time_s > 0
             break
+        assert e.prefill is not None
+        mem_floor = dec.bytes / tp / chip.memory_bandwidth_bytes_per_s
+        flop_floor = pre.flops / tp / chip.matrix_flops["bf16"].value
+        assert e.decode.time_s >= mem_floor and e.prefill.time_s >= flop_floor, name
+        if tp <= 2:
+            assert e.decode.time_s <= 3 * mem_floor and e.prefill.time_s <= 4 * flop_floor, name
+        else:
+            assert e.decode.comm_s > 0.5 * e.decode.time_s, name  # all-reduces over many chips dominate
+        seen.append((name, tp))
+    tps = dict(seen)
+    assert tps["groq-lpu"] == 128 and tps["tpu-v5e"] == 2  # 230 MB of SRAM per LPU; 16 GB per v5e

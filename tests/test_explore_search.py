@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from test_explore_helpers import write_files
 
-from jalapeno.cli import cli
+from jalapeno.cli import cli, main
 from jalapeno.explore import (
     Deployment,
     TrialStore,
@@ -129,17 +129,41 @@ def test_pareto_and_hypervolume():
     assert hypervolume_2d(pts, {"goodput_per_watt": 0, "usd_per_mtok": 3}) == pytest.approx(4.5)
 
 
-def test_cli_json_has_trials_pareto_best(tiny, tmp_path):
+def _dominates(a: dict, b: dict) -> bool:
+    """a is no worse in every objective (goodput per watt up, $/Mtok and p99 TTFT down) and better in one."""
+    ge = (a["goodput_per_watt"] >= b["goodput_per_watt"], a["usd_per_mtok"] <= b["usd_per_mtok"],
+          a["ttft_p99_s"] <= b["ttft_p99_s"])
+    gt = (a["goodput_per_watt"] > b["goodput_per_watt"], a["usd_per_mtok"] < b["usd_per_mtok"],
+          a["ttft_p99_s"] < b["ttft_p99_s"])
+    return all(ge) and any(gt)
+
+
+def test_cli_json_reports_real_evaluations_their_pareto_set_and_best(tiny, tmp_path, capsys):
+    space, work = tiny
     s, w = write_files(tmp_path)
     r = CliRunner().invoke(cli, ["explore", "--space", str(s), "--workload", str(w), "--trials", "5", "--workers", "1",
                                  "--searcher", "random", "--json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
-    assert doc["trials"] == 5 and "best" in doc
-    for p in doc["pareto"]:
-        assert {"goodput_per_watt", "usd_per_mtok", "ttft_p99_s", "design"} <= set(p)
-    bad = CliRunner().invoke(cli, ["explore", "--space", str(s), "--workload", str(w), "--searcher", "annealing"])
-    assert bad.exit_code != 0
+    assert doc["trials"] == doc["evaluated"] == len(doc["all"]) == 5
+    assert [t["number"] for t in doc["all"]] == list(range(5))
+    ok = [{"number": t["number"], "design": t["design"], **t["objectives"]} for t in doc["all"] if t["status"] == "ok"]
+    assert doc["feasible"] == len(ok) and ok, "the tiny space has feasible designs at seed 0"
+    assert all(t["reasons"] for t in doc["all"] if t["status"] != "ok")  # every rejection says why
+    # the Pareto set is exactly the feasible trials no other feasible trial dominates
+    front = [t["number"] for t in ok if not any(_dominates(o, t) for o in ok)]
+    assert [p["number"] for p in doc["pareto"]] == front
+    # the best is the feasible trial with the highest goodput per watt
+    best = max(ok, key=lambda t: t["goodput_per_watt"])
+    assert doc["best"]["number"] == best["number"]
+    assert doc["best"]["goodput_per_watt"] == best["goodput_per_watt"]
+    # and its numbers are the design's own: evaluated again from scratch, they agree to the bit
+    again = evaluate_design(space, doc["best"]["design"], work)
+    for k in ("goodput_per_watt", "usd_per_mtok", "ttft_p99_s"):
+        assert again.objectives[k] == doc["best"][k], k
+    assert main(["explore", "--space", str(s), "--workload", str(w), "--searcher", "annealing"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "--searcher" in err and "annealing" in err
 
 
 def test_sweep_picks_the_best_feasible_fleet(tiny):

@@ -392,6 +392,10 @@ def test_cli_show_json(capsys) -> None:
     fig = data["figures"]["memory.hbm.bandwidth_bytes_per_s"]
     assert fig["value"] == 4.8e12 and fig["unit"] == "B/s" and fig["source"]
     assert data["figures"]["price_usd"]["secondary"] is True
+    # manufacturing cost (an analyst estimate with its range) and the price under each rule (docs/tco.md)
+    assert data["cost_usd"] == 4800 and data["figures"]["extra.cost.total_usd"]["range"] == [4080, 5520]
+    assert data["price_usd_by_rule"]["street"] == 35000
+    assert data["price_usd_by_rule"]["cost"] < data["price_usd_by_rule"]["margin"] < 35000
 
 
 def test_cli_show_table(capsys) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from jalapeno.cli import main
-from jalapeno.commands.serve import replica_price
 from jalapeno.hardware import resolve_chip
+from jalapeno.hardware.tco import chip_price, pools_tco
 from jalapeno.report.plots import (
     Series,
     cdf_series,
@@ -36,12 +36,6 @@ def serve_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]
     return json.loads(out)  # stdout holds the JSON document and nothing else
 
 
-def price(chip: str) -> float:
-    usd, _ = replica_price(resolve_chip(chip), 1)
-    assert usd is not None
-    return usd
-
-
 def check_consistent(doc: dict[str, Any]) -> None:
     assert doc["completed"] + len(doc["dropped"]) == doc["requests"] > 0
     for key in ("ttft_s", "tpot_s", "e2e_s", "queue_s"):
@@ -55,8 +49,8 @@ def test_json_azure_slice(capsys: pytest.CaptureFixture[str]) -> None:
     doc = serve_json(capsys, *AZURE_60S)
     for key in ("requests", "completed", "ttft_s", "tpot_s", "goodput_rps", "throughput_tokens_per_s",
                 "joules_per_token", "avg_power_w", "peak_power_w", "sim_wall_s", "slo_attainment", "dropped",
-                "prefix_hit_rate", "kv_utilization", "preemptions", "dollars_per_million_tokens",
-                "deployment"):
+                "prefix_hit_rate", "kv_utilization", "preemptions", "usd_per_mtok", "usd_per_mtok_output",
+                "tco", "deployment"):
         assert key in doc, key
     check_consistent(doc)
     assert doc["requests"] == doc["workload"]["requests"] == 63
@@ -65,8 +59,17 @@ def test_json_azure_slice(capsys: pytest.CaptureFixture[str]) -> None:
         "llama-3.1-8b", "h200-sxm", 1, 1, "vllm", "azure-code", None)
     assert doc["slo"] == {"ttft_s": 1.0, "tpot_s": 0.025}
     assert doc["joules_per_token"]["output"] > 0 and doc["avg_power_w"] > 0
-    assert math.isclose(d["usd_per_replica_hour"], price("h200"))
-    assert doc["dollars_per_million_tokens"]["output"] > 0
+    assert "dollars_per_million_tokens" not in doc  # one key for the figure in every command: usd_per_mtok
+    t = doc["tco"]
+    assert (d["price_rule"], t["rule"], t["chips"]) == ("margin", "margin", 1)
+    assert t["board_power_w"] == doc["avg_power_w"]  # priced from the simulated power, not TDP
+    assert t["tokens_per_s"] == doc["throughput_total_tokens_per_s"]
+    assert doc["usd_per_mtok"] == t["usd_per_mtok"] == doc["usd_per_mtok_by_rule"]["margin"] > 0
+    # per output token costs more than per token processed (prompt + output) by their ratio
+    assert math.isclose(doc["usd_per_mtok_output"] / doc["usd_per_mtok"],
+                        doc["throughput_total_tokens_per_s"] / doc["throughput_tokens_per_s"])
+    by = doc["usd_per_mtok_by_rule"]
+    assert by["cost"] < by["margin"] < by["street"]  # H200: $5.0k at cost < $20.1k at 75% margin < $35k street
 
 
 def test_json_is_deterministic_apart_from_wall_times(capsys: pytest.CaptureFixture[str]) -> None:
@@ -110,8 +113,9 @@ def test_timeline_and_plots(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
 
 
 def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", *AZURE_60S, "--usd-per-replica-hour", "2"]) == 0
+    assert main(["serve", *AZURE_60S]) == 0
     out = capsys.readouterr().out
+    assert "$/Mtok (margin price rule, docs/tco.md)" in out and "other rules: cost $" in out
     for word in ("TTFT", "TPOT", "E2E", "goodput", "SLO attainment", "J/tok", "power avg / peak",
                  "prefix hit rate", "KV utilization", "preemptions", "$ / Mtok", "sim wall time"):
         assert word in out, word
@@ -140,14 +144,38 @@ def test_disagg_decode_on_another_chip(capsys: pytest.CaptureFixture[str]) -> No
     check_consistent(doc)
     d = doc["deployment"]
     assert (d["decode_hardware"], d["kv_link_gbps"]) == ("h100-sxm", 200.0)
-    assert math.isclose(d["usd_per_replica_hour"], (price("h200") + price("h100")) / 2)
+    # one H200 prefill chip and one H100 decode chip, each at its own price
+    prices = [p["price_usd"]["margin"] for p in doc["tco"]["chip_prices"]]
+    assert doc["tco"]["price_usd"] == pytest.approx(sum(prices))
+    assert prices == pytest.approx([chip_price(resolve_chip(c)).margin_usd for c in ("h200", "h100")])
 
 
-def test_default_price_amortizes_and_adds_energy() -> None:
-    usd, why = replica_price(resolve_chip("h200"), 2)
-    assert usd is not None and math.isclose(usd, 2 * 35000 / (4 * 8766) + 2 * 0.7 * 1.2 * 0.08)
-    assert "PUE 1.2" in why
-    assert replica_price(resolve_chip("tpu-v5e"), 1)[0] is None  # no price in the preset
+def test_tpu_is_priced_from_its_derived_cost_and_an_unpriced_chip_says_why(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """tpu-v5e has no street price but a derived manufacturing cost: priced by margin and cost, street falls
+    back to margin. A chip file with neither has no $/Mtok and the JSON says why."""
+    doc = serve_json(capsys, "--trace", "azure-code", "--model", "llama-3.2-1b", "--hardware", "tpu-v5e",
+                     "--limit", "5")
+    by = doc["usd_per_mtok_by_rule"]
+    assert doc["usd_per_mtok_missing"] is None and doc["usd_per_mtok"] == by["margin"] == by["street"] > by["cost"] > 0
+    assert doc["tco"]["price_usd"] == pytest.approx(chip_price(resolve_chip("tpu-v5e")).margin_usd)
+    from jalapeno.hardware.loader import chip_to_dict
+
+    d = chip_to_dict(resolve_chip("tpu-v5e"))
+    del d["extra"]["cost.total_usd"]
+    (tmp_path / "c.yaml").write_text(json.dumps(d), encoding="utf-8")
+    assert pools_tco([(resolve_chip(str(tmp_path / "c.yaml")), 1)], 100.0, 1e3, 1e2) is None
+    doc = serve_json(capsys, "--trace", "azure-code", "--model", "llama-3.2-1b", "--hardware",
+                     str(tmp_path / "c.yaml"), "--limit", "5")
+    assert doc["usd_per_mtok"] is None and doc["tco"] is None
+    assert doc["usd_per_mtok_by_rule"] == {"margin": None, "cost": None, "street": None}
+    assert "tpu-v5e has no manufacturing cost" in doc["usd_per_mtok_missing"]
+
+
+def test_price_rule_street(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = serve_json(capsys, *AZURE_60S, "--limit", "10", "--price-rule", "street")
+    assert doc["tco"]["price_usd"] == 35000.0  # the H200 preset's street price
+    assert doc["usd_per_mtok"] == doc["usd_per_mtok_by_rule"]["street"]
 
 
 @pytest.mark.parametrize("args, flag", [
@@ -162,6 +190,7 @@ def test_default_price_amortizes_and_adds_energy() -> None:
     (("--duration-s", "-60"), "--duration-s"),
     (("--scheduler", "fifo"), "--scheduler"),
     (("--router", "random"), "--router"),
+    (("--price-rule", "list"), "--price-rule"),
     (("--acceptance", "0.5"), "--acceptance"),
     (("--decode-hardware", "h100"), "--decode-hardware"),
     (("--scheduler", "disagg", "--replicas", "2"), "--replicas"),

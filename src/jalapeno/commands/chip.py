@@ -45,6 +45,7 @@ def list_cmd(as_json: bool) -> None:
 def sheet_json(name_or_path: str) -> dict[str, Any]:
     from jalapeno.hardware.arch import resolve_arch, sheet
     from jalapeno.hardware.arch.derive import derive_chip
+    from jalapeno.hardware.arch.physical import checks
 
     arch = resolve_arch(name_or_path)
     s, chip = sheet(arch), derive_chip(arch)
@@ -60,7 +61,25 @@ def sheet_json(name_or_path: str) -> dict[str, Any]:
         "die_area_mm2": s.area["total"].value, "tdp_w": s.power["total"].value,
         "chip_cost_usd": s.cost["total"].value, "price_usd": s.price_usd,
         "area_mm2": parts(s.area), "power_w": parts(s.power), "cost_usd": parts(s.cost),
+        "board_power_w": board_json(arch, s),
+        "physical_checks": [{"check": c.name, "value": c.value, "limit": c.limit, "unit": c.unit, "ok": c.ok,
+                             "formula": c.formula} for c in checks(arch)],
     }
+
+
+def board_json(arch: Any, s: Any) -> dict[str, Any]:
+    """Board power: idle parts, busy floor parts, the summary (idle, floor, TDP, wall), regulator curve."""
+    from jalapeno.hardware.arch import board, model
+    from jalapeno.hardware.arch.derive import board_sheet
+
+    parts = lambda d: {k: {"value": p.value, "formula": p.formula} for k, p in d.items()}
+    t, die = model.tech_of(arch), s.area["total"].value
+    out: dict[str, Any] = {"summary": parts(board_sheet(s))}
+    if arch.power.idle_w is None:
+        out["idle_die"] = parts(board.idle_terms(arch, t, die))
+        out["busy_floor_die"] = parts(board.floor_terms(arch, t, die))
+        out["vrm_efficiency"] = {f"{x:g}": board.vrm_efficiency(x, t) for x in (0.05, 0.1, 0.25, 0.5, 1.0)}
+    return out
 
 
 @command.command(name="show")
@@ -95,7 +114,27 @@ def show(name_or_path: str, as_json: bool) -> None:
         for k, p in d[key].items():
             b.add_row(k, f"{p['value']:,.3g}" if k == "yield" else f"{p['value']:,.1f}", p["formula"])
         con.print(b)
-    con.print(f"price (cost / (1 - margin)): ${d['price_usd']:,.0f}")
+    bp = d["board_power_w"]
+    for key, title in (("idle_die", "board idle, at the die (before the regulators)"),
+                       ("busy_floor_die", "busy floor above idle, at the die (before the regulators)"),
+                       ("summary", "board power (regulators included) and wall (host share per slot)")):
+        if key in bp:
+            b = Table(title=title)
+            for c in ("part", "W", "formula"):
+                b.add_column(c)
+            for k, p in bp[key].items():
+                b.add_row(k, f"{p['value']:,.1f}", p["formula"])
+            con.print(b)
+    if "vrm_efficiency" in bp:
+        con.print("regulator efficiency by load: " + ", ".join(f"{x}: {e:.3f}" for x, e in bp["vrm_efficiency"].items()))
+    pc = Table(title="physical checks")
+    for c in ("check", "value", "limit", "ok", "formula"):
+        pc.add_column(c)
+    for c in d["physical_checks"]:
+        pc.add_row(c["check"], f"{c['value']:,.2f} {c['unit']}", f"{c['limit']:,.2f} {c['unit']}",
+                   "ok" if c["ok"] else "[red]VIOLATED[/]", c["formula"])
+    con.print(pc)
+    con.print(f"price ((cost + NRE / volume) / (1 - margin), docs/tco.md): ${d['price_usd']:,.0f}")
 
 
 @command.command(name="table")

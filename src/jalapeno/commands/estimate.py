@@ -8,12 +8,13 @@ from rich.table import Table
 
 from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option, positive
 from jalapeno.cost.estimate import Estimate, estimate
+from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.step import StepCost
 from jalapeno.graph.precision import Precision
 from jalapeno.report.fmt import pct, seconds, si
 
 
-def ops_table(title: str, c: StepCost) -> Table:
+def ops_table(title: str, c: StepCost, link: str = "all-reduce") -> Table:
     t = Table(title=title)
     for col in ("op", "layers", "shape", "time", "share", "bound", "roofline"):
         t.add_column(col, justify="left" if col in ("op", "layers", "shape", "bound") else "right")
@@ -21,7 +22,8 @@ def ops_table(title: str, c: StepCost) -> Table:
         t.add_row(oc.op.name, oc.op.layers, oc.op.shape, seconds(oc.total_s), pct(oc.total_s / c.time_s),
                   oc.time.bound, pct(oc.roofline_fraction))
     if c.comm_s:
-        t.add_row("all-reduce", "", f"tp={c.chips}", seconds(c.comm_s), pct(c.comm_s / c.time_s), "link", "")
+        t.add_row(link, "", f"tp={c.chips}" if link == "all-reduce" else "", seconds(c.comm_s),
+                  pct(c.comm_s / c.time_s), "link", "")
     for name, v, bound in (("(waiting on eager launches)", c.host_wait_s, "host"),
                            ("(clock lowered at the power limit)", c.throttle_s, "power"),
                            ("(host work between steps)", c.overhead_s, "host")):
@@ -33,7 +35,8 @@ def ops_table(title: str, c: StepCost) -> Table:
 def print_estimate(e: Estimate) -> None:
     con = Console()
     d = e.decode
-    con.print(f"[bold]{e.model.name}[/] on [bold]{e.tp} x {e.chip.name}[/] ({e.precision.label}); "
+    split = f" (tp {e.tp} x pp {e.pp})" if e.pp > 1 else ""
+    con.print(f"[bold]{e.model.name}[/] on [bold]{e.chips} x {e.chip.name}[/]{split} ({e.precision.label}); "
               f"cost parameters: {e.params.source}")
     summary = Table(show_header=True)
     for col in ("phase", "shape", "latency", "tokens/s", "power", "J/token", "note"):
@@ -47,9 +50,15 @@ def print_estimate(e: Estimate) -> None:
                         seconds(p.time_s), si(e.prompt / p.time_s), si(p.power_w, "W"), f"{p.energy_j / e.prompt:.4g}",
                         "power-capped" if p.power_capped else "")
     con.print(summary)
-    con.print(ops_table("decode step by operator", d))
+    for phase, pc in (("decode", e.decode_pipe), ("prefill", e.prefill_pipe)):
+        if pc is not None:
+            con.print(f"{phase} pipeline: {pc.micro_batches} micro-batches, latency {seconds(pc.latency_s)} (stages + "
+                      f"transfers), slowest stage {seconds(pc.slowest_s)}, transfer {seconds(pc.transfer_s)}; "
+                      f"per-operator rows are one micro-batch over all stages")
+    link = "all-reduce" if e.pp == 1 else "all-reduces + stage transfers"
+    con.print(ops_table("decode step by operator", d, link))
     if e.prefill is not None:
-        con.print(ops_table("prefill by operator", e.prefill))
+        con.print(ops_table("prefill by operator", e.prefill, link))
 
 
 @click.command(name="estimate")
@@ -59,20 +68,22 @@ def print_estimate(e: Estimate) -> None:
 @click.option("--context", "-c", default=2048, show_default=True, help="Tokens each decode request attends to.")
 @click.option("--prompt", "-p", default=None, type=int, help="Also estimate the prefill of one prompt of this length.")
 @click.option("--cached", default=0, show_default=True, help="Prefix tokens of the prompt already in the KV cache.")
-@click.option("--tp", default=1, show_default=True, help="Tensor-parallel chips per replica.")
+@click.option("--tp", default=1, show_default=True, help="Tensor-parallel chips per pipeline stage.")
+@click.option("--pp", default=1, show_default=True,
+              help="Pipeline stages (layers split over them); the replica uses tp x pp chips, --batch is its whole batch.")
 @dtype_options
 @json_option
-def command(model: str, hardware: str, batch: int, context: int, prompt: int | None, cached: int, tp: int,
+def command(model: str, hardware: str, batch: int, context: int, prompt: int | None, cached: int, tp: int, pp: int,
             dtype: str, act_dtype: str | None, kv_dtype: str | None, as_json: bool) -> None:
     """Time, power and energy of a decode step and (with --prompt) a prefill on a chip."""
     from jalapeno.hardware import resolve_chip
     from jalapeno.models import resolve_model
 
     for name, v, lo in (("batch", batch, 1), ("context", context, 1), ("prompt", prompt, 1), ("cached", cached, 0),
-                        ("tp", tp, 1)):
+                        ("tp", tp, 1), ("pp", pp, 1)):
         positive(name, v, lo)
     e = estimate(resolve_model(model), resolve_chip(hardware), batch=batch, context=context, prompt=prompt,
-                 cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), tp=tp)
+                 cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), parallel=Parallel(tp, pp))
     if as_json:
         emit_json(e.to_json())
     else:

@@ -39,7 +39,7 @@ def print_result(res: Any) -> None:
               f"{escape(res.workload.describe())}")
     con.print(f"{len(res.trials)} trials ({res.evaluated} evaluated now, {len(res.feasible)} feasible, "
               f"{res.screened} candidates screened out by the surrogate) in {res.wall_s:.1f} s; searcher "
-              f"{escape(res.searcher)}")
+              f"{escape(res.searcher)}; $/Mtok by the {res.price_rule} price rule")
     t = Table(title="Pareto set (feasible designs no other design beats on all three objectives)")
     for col in ("trial", "goodput/W (req/s/kW)", "$/Mtok", "p99 TTFT s", "attain", "fleet W", "deployment",
                 "processor"):
@@ -76,11 +76,17 @@ def print_result(res: Any) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Searcher seed.")
 @click.option("--exact", is_flag=True, help="Price every step with the exact cost oracle (slow; default: "
               "the interpolating FastOracle).")
+@click.option("--price-rule", default="margin", show_default=True,
+              help="How $/Mtok prices a chip (docs/tco.md): margin = (cost + NRE/volume) / (1 - margin), one "
+              "margin for every chip; cost = cost + NRE/volume; street = the preset's reported price (a chip "
+              "on paper has none: margin).")
 @json_option
 def command(space: str, workload: str, trials: int, searcher: str, no_screen: bool, workers: int | None,
-            dask_address: str | None, db: str | None, seed: int, exact: bool, as_json: bool) -> None:
+            dask_address: str | None, db: str | None, seed: int, exact: bool, price_rule: str,
+            as_json: bool) -> None:
     """Search a design space: goodput per watt, $/Mtoken and p99 TTFT through the serving simulator."""
     from jalapeno.explore import SEARCHERS, load_space, resolve_workload, run_search
+    from jalapeno.hardware.tco import PRICE_RULES
 
     if trials < 1:
         raise JalapenoError(f"must be >= 1, got {trials}", field="--trials")
@@ -88,11 +94,13 @@ def command(space: str, workload: str, trials: int, searcher: str, no_screen: bo
         raise JalapenoError(f"must be >= 1, got {workers}", field="--workers")
     if searcher not in SEARCHERS:
         raise JalapenoError(f"must be one of {', '.join(SEARCHERS)}; got {searcher!r}", field="--searcher")
+    if price_rule not in PRICE_RULES:
+        raise JalapenoError(f"must be one of {', '.join(PRICE_RULES)}; got {price_rule!r}", field="--price-rule")
     sp, wl = load_space(space), resolve_workload(workload)
     wl.requests()
     with _progress_bar(trials, not as_json) as update:
         res = run_search(sp, wl, trials=trials, searcher=searcher, screen=not no_screen, workers=workers,
-                         dask=dask_address, db=db, seed=seed, fast=not exact,
+                         dask=dask_address, db=db, seed=seed, fast=not exact, price_rule=price_rule,
                          progress=(lambda done, total, rec: update(done, total)) if update else None)
     if as_json:
         emit_json(res.to_json())

@@ -117,7 +117,16 @@ def summary(chip: ChipSpec) -> dict[str, Any]:
         "die_area_mm2": _val(chip.die_area_mm2),
         "interconnect_bytes_per_s": ic.bandwidth_bytes_per_s.value if ic else None,
         "price_usd": _val(chip.price_usd),
+        **_prices(chip),
     }
+
+
+def _prices(chip: ChipSpec) -> dict[str, Any]:
+    """Manufacturing cost and the price under each rule of docs/tco.md (``price_usd`` is the street price)."""
+    from jalapeno.hardware.tco import PRICE_RULES, chip_price
+
+    p = chip_price(chip)
+    return {"cost_usd": p.cost_usd, "price_usd_by_rule": {r: p.price(r) for r in PRICE_RULES}}
 
 
 def detail(chip: ChipSpec) -> dict[str, Any]:
@@ -131,10 +140,10 @@ def detail(chip: ChipSpec) -> dict[str, Any]:
 
 
 def _figure_json(path: str, f: Figure | TextFigure) -> dict[str, Any]:
-    out = {"value": f.value, "unit": unit_of(path), "source": f.source, "secondary": f.secondary, "note": f.note}
-    if isinstance(f, Figure) and f.range is not None:
-        out["range"] = list(f.range)
-    return out
+    d = {"value": f.value, "unit": unit_of(path), "source": f.source, "secondary": f.secondary, "note": f.note}
+    if getattr(f, "range", None) is not None:
+        d["range"] = list(f.range)  # type: ignore[union-attr]
+    return d
 
 
 def _echo_json(data: Any) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option
 from jalapeno.errors import JalapenoError
+from jalapeno.hardware.tco import PRICE_RULES
 from jalapeno.serving.config import ROUTERS, SCHEDULERS
 
 if TYPE_CHECKING:
@@ -30,12 +31,6 @@ if TYPE_CHECKING:
     from jalapeno.serving import SimResult
     from jalapeno.workload import Trace
 
-# Default price of a replica-hour: the chips' price amortized over AMORTIZATION_YEARS plus their energy
-# at TDP (provisioned power, an upper bound on the energy term) times PUE at USD_PER_KWH.
-AMORTIZATION_YEARS = 4.0
-HOURS_PER_YEAR = 8766.0  # 365.25 days
-USD_PER_KWH = 0.08
-PUE = 1.2
 KV_LINK_GBPS = 400.0  # one 400 Gb/s NIC per replica (InfiniBand NDR / ConnectX-7)
 TIER_GBPS = 512.0  # PCIe 5.0 x16, one direction (64 GB/s)
 POWER_PLOT_POINTS = 1500
@@ -120,41 +115,34 @@ def poisson_arrivals(tr: Trace, seed: int) -> Trace:
 
 
 def build_oracle(model: ModelConfig, chip: ChipSpec, precision: Precision,
-                 tp: int, engine: str = "fused") -> tuple[CostOracle, CostParams]:
-    """(oracle, cost parameters) for replicas of ``tp`` x ``chip``."""
+                 tp: int, engine: str = "fused", pp: int = 1) -> tuple[CostOracle, CostParams]:
+    """(oracle, cost parameters) for replicas of ``tp`` x ``pp`` x ``chip`` (``pp`` pipeline stages)."""
     from jalapeno.cost.oracle import CostOracle
     from jalapeno.cost.params import setup_for
+    from jalapeno.cost.pipeline import Parallel
 
     params, timer = setup_for(chip, engine)
-    oracle = CostOracle(model, chip, params, tp=tp, precision=precision, timer=timer)
+    oracle = CostOracle(model, chip, params, precision=precision, timer=timer, parallel=Parallel(tp, pp))
     if oracle.kv_capacity_tokens < MIN_KV_TOKENS:
-        raise JalapenoError(f"{model.name} leaves room for {oracle.kv_capacity_tokens} KV tokens on {tp} x "
-                            f"{chip.name}; raise --tp or use a smaller --dtype/--kv-dtype", field="memory")
+        raise JalapenoError(f"{model.name} leaves room for {oracle.kv_capacity_tokens} KV tokens on {tp * pp} x "
+                            f"{chip.name}; raise --tp or --pp, or use a smaller --dtype/--kv-dtype", field="memory")
     return oracle, params
 
 
-def replica_price(chip: ChipSpec, tp: int) -> tuple[float | None, str]:
-    """Default $/replica-hour: ``tp`` chips' price over AMORTIZATION_YEARS plus TDP x PUE at USD_PER_KWH."""
-    if chip.price_usd is None:
-        return None, f"no price_usd for {chip.name}"
-    capex = chip.price_usd.value * tp / (AMORTIZATION_YEARS * HOURS_PER_YEAR)
-    energy = chip.tdp_w.value * tp * PUE / 1000.0 * USD_PER_KWH
-    return capex + energy, (f"{tp} x ${chip.price_usd.value:,.0f} over {AMORTIZATION_YEARS:g} y + {tp} x "
-                            f"{chip.tdp_w.value:g} W TDP x PUE {PUE:g} at ${USD_PER_KWH:g}/kWh")
+def price_fleet(fleet: Fleet, res: SimResult, rule: str) -> dict[str, Any]:
+    """The fleet's TCO from its simulated average power and token rates (``hardware.tco``, the rule every
+    command uses), plus $/Mtok under each price rule; ``usd_per_mtok`` is None for a chip with no price."""
+    from jalapeno.hardware.tco import PRICE_RULES, missing_price, pools_tco
 
-
-def _fleet_price(usd: float | None, pools: list[tuple[ChipSpec, int]], tp: int) -> tuple[float | None, str]:
-    """One $/replica-hour for the fleet: given, or the replica-weighted mean of each pool's default."""
-    if usd is not None:
-        return usd, "--usd-per-replica-hour"
-    total, replicas, notes = 0.0, 0, []
-    for chip, n in pools:
-        price, note = replica_price(chip, tp)
-        if price is None:
-            return None, note
-        total, replicas = total + price * n, replicas + n
-        notes.append(note)
-    return total / replicas, "; ".join(dict.fromkeys(notes))
+    pools = [(chip, n * fleet.chips_per_replica) for chip, n in fleet.pools]
+    rates = (res.avg_power_w, res.throughput_total_tokens_per_s, res.throughput_tokens_per_s)
+    by_rule = {r: pools_tco(pools, *rates, r) for r in PRICE_RULES}
+    tco = by_rule[rule]
+    return {"usd_per_mtok": tco.usd_per_mtok if tco else None,
+            "usd_per_mtok_missing": missing_price([c for c, _ in pools], rule),
+            "usd_per_mtok_output": tco.usd_per_mtok_output if tco else None,
+            "usd_per_mtok_by_rule": {r: t.usd_per_mtok if t else None for r, t in by_rule.items()},
+            "tco": tco.to_json() if tco else None}
 
 
 # --- outputs -------------------------------------------------------------------------------------------
@@ -223,10 +211,23 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
     con.print(f"trace {w['name']}: {w['requests']:,} requests over {w['span_s']:,.0f} s "
               f"({w['mean_rate_per_s']:.3g} req/s); cost parameters: {d['cost_params']}")
     con.print(serving_table(doc))
-    if d["usd_per_replica_hour"] is not None:
-        con.print(f"$/replica-hour {d['usd_per_replica_hour']:.3f}: {d['usd_per_replica_hour_source']}")
+    con.print(tco_line(doc))
     for f in files:
         con.print(f"wrote {escape(f)}")
+
+
+def tco_line(doc: dict[str, Any]) -> str:
+    """One line on what the $/Mtok figure is made of, and what the other price rules give."""
+    t, rule = doc["tco"], doc["deployment"]["price_rule"]
+    others = ", ".join(f"{r} ${v:.3g}" if v is not None else f"{r} -"
+                       for r, v in doc["usd_per_mtok_by_rule"].items() if r != rule)
+    if t is None:
+        return f"no $/Mtok: {doc['usd_per_mtok_missing']} (other rules: {others})"
+    n = t["chips"]
+    return (f"$/Mtok ({rule} price rule, docs/tco.md): {n} x ${t['price_usd'] / n:,.0f} chip + "
+            f"${t['system_usd'] / n:,.0f} host and network each; {t['board_power_w']:,.0f} W board + "
+            f"{t['host_power_w']:,.0f} W host x PUE = {t['wall_power_w']:,.0f} W at the wall; "
+            f"other rules: {others}")
 
 
 @click.command(name="serve", cls=_OneLineErrors)
@@ -237,7 +238,9 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
 @hardware_option
 @click.option("--replicas", "-n", type=int, default=None,
               help="Replicas [1] (with disagg: --prefill-replicas/--decode-replicas).")
-@click.option("--tp", type=int, default=1, show_default=True, help="Tensor-parallel chips per replica.")
+@click.option("--tp", type=int, default=1, show_default=True, help="Tensor-parallel chips per pipeline stage.")
+@click.option("--pp", type=int, default=1, show_default=True,
+              help="Pipeline stages per replica (layers split over them); a replica uses tp x pp chips.")
 @click.option("--scheduler", default="vllm", show_default=True,
               help=f"{', '.join(SCHEDULERS)}: vllm is continuous batching, sarathi chunked prefill, disagg "
               "prefill and decode pools (docs/serving.md).")
@@ -275,8 +278,9 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
 @click.option("--tier-gb", type=float, default=None, help="Lower KV tier (host DRAM) per replica, GB.")
 @click.option("--tier-gbps", type=float, default=None,
               help=f"Lower KV tier bandwidth, Gb/s [{TIER_GBPS:g}: PCIe 5 x16].")
-@click.option("--usd-per-replica-hour", type=float, default=None,
-              help="Price of a replica-hour [chip price over 4 y + TDP energy at $0.08/kWh, PUE 1.2].")
+@click.option("--price-rule", default="margin", show_default=True,
+              help="Chip price in $/Mtok: margin ((cost + NRE/volume) / (1 - margin), the same for every chip), "
+                   "cost (no margin) or street (the preset's market price); docs/tco.md.")
 @click.option("--trace-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a Chrome/Perfetto timeline (JSON) here.")
 @click.option("--trace-events", type=int, default=200_000, show_default=True, help="Cap on timeline events.")
@@ -292,21 +296,21 @@ def command(**o: Any) -> None:
 
 
 def _validate(o: dict[str, Any]) -> None:
-    for flag in ("tp", "max_num_seqs", "max_num_batched_tokens", "max_model_len", "limit", "replicas",
+    for flag in ("tp", "pp", "max_num_seqs", "max_num_batched_tokens", "max_model_len", "limit", "replicas",
                  "prefill_replicas", "decode_replicas", "speculative"):
         _check(_flag(flag), o[flag], minimum=1, strict=False)
     _check("--trace-events", o["trace_events"], minimum=10, strict=False)
     _check("--seed", o["seed"], strict=False)
     for flag in ("duration_s", "rate", "ttft_slo", "tpot_slo", "kv_link_gbps", "tier_gbps"):
         _check(_flag(flag), o[flag])
-    for flag in ("start_s", "tier_gb", "usd_per_replica_hour", "draft_cost"):
+    for flag in ("start_s", "tier_gb", "draft_cost"):
         _check(_flag(flag), o[flag], strict=False)
     _check("--acceptance", o["acceptance"], strict=False, maximum=1.0)
 
     for flag, names in (("scheduler", SCHEDULERS), ("router", ROUTERS), ("preemption", ("recompute", "swap")),
-                        ("arrivals", ("trace", "poisson"))):
+                        ("arrivals", ("trace", "poisson")), ("price_rule", PRICE_RULES)):
         if o[flag] not in names:
-            raise JalapenoError(f"must be one of {', '.join(names)}; got {o[flag]!r}", field=f"--{flag}")
+            raise JalapenoError(f"must be one of {', '.join(names)}; got {o[flag]!r}", field=_flag(flag))
     disagg = o["scheduler"] == "disagg"
     pool_flags = ("prefill_replicas", "decode_replicas", "decode_hardware", "kv_link_gbps")
     _only_with(disagg, {_flag(k): o[k] for k in pool_flags}, "--scheduler disagg")
@@ -335,6 +339,11 @@ class Fleet:
     replicas: int  # all replicas, both pools with disagg
     prefill_replicas: int
     decode_replicas: int
+    pp: int = 1  # pipeline stages per replica
+
+    @property
+    def chips_per_replica(self) -> int:
+        return self.tp * self.pp
 
     @property
     def disagg(self) -> bool:
@@ -360,18 +369,17 @@ def resolve_fleet(o: dict[str, Any]) -> Fleet:
     precision = Precision.of(o["dtype"], o["act_dtype"], o["kv_dtype"])
     n_pre, n_dec = o["prefill_replicas"] or 1, o["decode_replicas"] or 1
     replicas = n_pre + n_dec if o["scheduler"] == "disagg" else (o["replicas"] or 1)
-    return Fleet(model, chip, dchip, precision, o["tp"], o["scheduler"], replicas, n_pre, n_dec)
+    return Fleet(model, chip, dchip, precision, o["tp"], o["scheduler"], replicas, n_pre, n_dec, o.get("pp") or 1)
 
 
-def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | None,
-                usd: float | None) -> dict[str, Any]:
+def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | None) -> dict[str, Any]:
     """The ``simulate`` keyword arguments beyond the oracle."""
     from jalapeno.serving import SLO, Disagg, Speculative, TierSpec
 
     opts: dict[str, Any] = {"replicas": 1 if fleet.disagg else fleet.replicas, "scheduler": o["scheduler"],
                             "router": o["router"], "prefix_cache": o["prefix_cache"],
                             "slo": SLO(ttft_s=o["ttft_slo"], tpot_s=o["tpot_slo"]),
-                            "dollars_per_replica_hour": usd, "preemption": o["preemption"]}
+                            "preemption": o["preemption"]}
     limits = ("max_num_seqs", "max_num_batched_tokens", "max_model_len")
     opts.update({k: o[k] for k in limits if o[k] is not None})
     if fleet.disagg:
@@ -392,15 +400,15 @@ def _tier_gbps(o: dict[str, Any]) -> float:
     return o["tier_gbps"] if o["tier_gbps"] is not None else TIER_GBPS
 
 
-def deployment_echo(o: dict[str, Any], fleet: Fleet, cost_params: str, usd: float | None,
-                    usd_source: str) -> dict[str, Any]:
+def deployment_echo(o: dict[str, Any], fleet: Fleet, cost_params: str) -> dict[str, Any]:
     """The deployment and workload options as run (defaults filled in), for the JSON document."""
     spec = None if o["speculative"] is None else {"k": o["speculative"], "acceptance": o["acceptance"],
                                                   "draft_cost": o["draft_cost"] or 0.0}
     tier = None if o["tier_gb"] is None else {"capacity_gb": o["tier_gb"], "bandwidth_gbps": _tier_gbps(o)}
     return {
         "model": fleet.model.name, "hardware": fleet.chip.name,
-        "decode_hardware": fleet.decode_chip.name if fleet.decode_chip else None, "tp": fleet.tp,
+        "decode_hardware": fleet.decode_chip.name if fleet.decode_chip else None, "tp": fleet.tp, "pp": fleet.pp,
+        "chips_per_replica": fleet.chips_per_replica,
         "replicas": fleet.replicas, "prefill_replicas": fleet.prefill_replicas if fleet.disagg else None,
         "decode_replicas": fleet.decode_replicas if fleet.disagg else None, "scheduler": fleet.scheduler,
         "router": o["router"], "prefix_cache": o["prefix_cache"], "precision": fleet.precision.label,
@@ -409,7 +417,7 @@ def deployment_echo(o: dict[str, Any], fleet: Fleet, cost_params: str, usd: floa
         "kv_link_gbps": _link_gbps(o) if fleet.disagg else None,
         "trace": o["trace"], "start_s": o["start_s"], "duration_s": o["duration_s"], "limit": o["limit"],
         "rate": o["rate"], "arrivals": o["arrivals"], "seed": o["seed"],
-        "usd_per_replica_hour": usd, "usd_per_replica_hour_source": usd_source, "cost_params": cost_params,
+        "price_rule": o["price_rule"], "cost_params": cost_params,
     }
 
 
@@ -428,22 +436,24 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     tr = load_workload(o["trace"], start_s=o["start_s"], duration_s=o["duration_s"], limit=o["limit"],
                        rate=o["rate"], arrivals=o["arrivals"], seed=o["seed"])
     wall.append(time.perf_counter())
-    oracle, params = build_oracle(fleet.model, fleet.chip, fleet.precision, fleet.tp, o["engine"])
+    oracle, params = build_oracle(fleet.model, fleet.chip, fleet.precision, fleet.tp, o["engine"], fleet.pp)
     doracle, dparams = (None, None)
     if fleet.decode_chip is not None:
-        doracle, dparams = build_oracle(fleet.model, fleet.decode_chip, fleet.precision, fleet.tp, o["engine"])
+        doracle, dparams = build_oracle(fleet.model, fleet.decode_chip, fleet.precision, fleet.tp, o["engine"],
+                                        fleet.pp)
     wall.append(time.perf_counter())
-    usd, usd_source = _fleet_price(o["usd_per_replica_hour"], fleet.pools, fleet.tp)
     timeline = TimelineRecorder(o["trace_events"]) if o["trace_out"] is not None else None
     with progress(len(tr), "simulating", enabled=not o["as_json"]) as update:
         res = simulate(tr.requests, oracle, progress=update, timeline=timeline,
-                       **sim_options(o, fleet, doracle, usd))
+                       **sim_options(o, fleet, doracle))
     wall.append(time.perf_counter())
     cost_params = params.source if dparams is None else f"{params.source}; decode: {dparams.source}"
-    doc = {"command": "serve", "deployment": deployment_echo(o, fleet, cost_params, usd, usd_source),
+    sim = res.to_dict(include_wall=True)
+    sim.pop("dollars_per_million_tokens", None)  # serve prices the fleet by the TCO rule instead
+    doc = {"command": "serve", "deployment": deployment_echo(o, fleet, cost_params),
            "workload": {"name": tr.name, "source": tr.source, "requests": len(tr), "span_s": tr.stats.span_s,
                         "mean_rate_per_s": tr.stats.mean_rate_per_s},
-           **res.to_dict(include_wall=True), "dropped_reasons": dropped_reasons(res.dropped)}
+           **sim, **price_fleet(fleet, res, o["price_rule"]), "dropped_reasons": dropped_reasons(res.dropped)}
     files = []
     if timeline is not None:
         _write("--trace-out", timeline.write, o["trace_out"])

@@ -52,3 +52,12 @@ def p2p_s(bytes_: float, bw: float, latency_s: float) -> float:
     """Point to point (pipeline activations, KV transfer)."""
     _check(1, bw)
     return bytes_ / bw + latency_s
+
+
+def stage_transfer_s(bytes_: float, bw: float, links: int, latency_s: float, topology: str) -> float:
+    """Activations from one pipeline stage to the next: on a switch all the chip's links carry them,
+    on direct topologies (torus, dragonfly, fully connected) the one link to the neighbour does, and
+    a dragonfly's stages sit one local plus one global hop apart."""
+    link_bw = bw if topology == "switch" else bw / max(links, 1)
+    hops = 2 if topology == "dragonfly" else 1
+    return p2p_s(bytes_, link_bw, hops * latency_s)

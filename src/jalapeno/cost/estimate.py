@@ -7,7 +7,8 @@ from typing import Any
 
 from jalapeno.errors import JalapenoError
 from jalapeno.cost.params import CostParams, setup_for
-from jalapeno.cost.step import Estimator, StepCost
+from jalapeno.cost.pipeline import Parallel, PipelineCost, ceil_div, graph_pipeline, micro_batches
+from jalapeno.cost.step import Estimator, OpCost, StepCost
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
 from jalapeno.graph.precision import Precision
@@ -28,11 +29,19 @@ class Estimate:
     prompt: int | None = None
     cached: int = 0
     prefill: StepCost | None = None
+    pp: int = 1
+    decode_pipe: PipelineCost | None = None  # pp > 1: the decode step as a pipeline
+    prefill_pipe: PipelineCost | None = None
+
+    @property
+    def chips(self) -> int:
+        return self.tp * self.pp
 
     def to_json(self) -> dict[str, Any]:
         d = self.decode
         out: dict[str, Any] = {
-            "model": self.model.name, "hardware": self.chip.name, "tp": self.tp, "precision": self.precision.label,
+            "model": self.model.name, "hardware": self.chip.name, "tp": self.tp, "pp": self.pp, "chips": self.chips,
+            "precision": self.precision.label,
             "batch": self.batch, "context": self.context, "calibrated": self.params.calibrated,
             "params_source": self.params.source,
             "decode_step_s": d.time_s, "decode_tokens_per_s": self.batch / d.time_s, "decode_power_w": d.power_w,
@@ -47,7 +56,17 @@ class Estimate:
                         "prefill_joules_per_token": p.energy_j / self.prompt, "prefill_power_capped": p.power_capped,
                         "prefill_ops": [op_row(c) for c in p.ops], "prefill_host_wait_s": p.host_wait_s,
                         "prefill_throttle_s": p.throttle_s})
+        for phase, pc in (("decode", self.decode_pipe), ("prefill", self.prefill_pipe)):
+            if pc is not None:
+                out[f"{phase}_pipeline"] = pipeline_row(pc)
         return out
+
+
+def pipeline_row(pc: PipelineCost) -> dict[str, Any]:
+    """The pipeline's closed-form terms (see ``cost.pipeline``), for JSON."""
+    return {"micro_batches": pc.micro_batches, "latency_s": pc.latency_s, "interval_s": pc.interval_s,
+            "makespan_s": pc.makespan_s, "slowest_stage_s": pc.slowest_s, "transfer_s": pc.transfer_s,
+            "stage_s": list(pc.stage_s)}
 
 
 def op_row(c: Any) -> dict[str, Any]:
@@ -57,30 +76,69 @@ def op_row(c: Any) -> dict[str, Any]:
             "roofline_fraction": c.roofline_fraction}
 
 
-def check_fits(model: ModelConfig, chip: ChipSpec, precision: Precision, tp: int, tokens: int) -> None:
-    """Weights plus the KV cache of ``tokens`` must fit the ``tp`` chips' main memory."""
+def check_fits(model: ModelConfig, chip: ChipSpec, precision: Precision, tp: int, tokens: int, pp: int = 1) -> None:
+    """Weights plus the KV cache of ``tokens`` must fit the ``tp x pp`` chips' main memory (each chip
+    holds 1/(tp pp) of both: ``tp`` shards every layer, ``pp`` splits the layers)."""
     from jalapeno.cost.oracle import kv_bytes_per_token, weight_bytes
 
     w = weight_bytes(model, precision)
     kv = kv_bytes_per_token(model, precision) * tokens
-    have = chip.memory_bytes * tp
+    have = chip.memory_bytes * tp * pp
     if w + kv > have:
         raise JalapenoError(
             f"{model.name} needs {w / 1e9:.1f} GB of weights ({precision.weights.name}) + {kv / 1e9:.1f} GB of KV "
             f"cache ({tokens} tokens, {precision.kv.name}) = {(w + kv) / 1e9:.1f} GB > {have / 1e9:.1f} GB on "
-            f"{tp} x {chip.name}; raise --tp, lower --batch/--context, or use a smaller --dtype", field="memory")
+            f"{tp * pp} x {chip.name}; raise --tp or --pp, lower --batch/--context, or use a smaller --dtype",
+            field="memory")
 
 
 def estimate(model: ModelConfig, chip: ChipSpec, *, batch: int, context: int, prompt: int | None = None,
              cached: int = 0, precision: Precision | None = None, tp: int = 1,
-             params: CostParams | None = None) -> Estimate:
+             params: CostParams | None = None, parallel: Parallel | None = None) -> Estimate:
+    """Decode step (and prefill) of ``batch`` sequences on one replica; ``parallel`` (default: ``tp``
+    chips, one stage) names the split, and ``batch`` is the batch of the whole replica."""
+    par = parallel or Parallel(tp=tp)
     prec = precision or Precision.of("bf16")
     default_prm, timer = setup_for(chip)
     prm = params or default_prm
-    est = Estimator(chip, prm, tp, timer)
-    check_fits(model, chip, prec, tp, tokens=batch * (context + 1))
+    est = Estimator(chip, prm, par.tp, timer)
+    par.check(chip, model.num_layers)
+    check_fits(model, chip, prec, par.tp, tokens=batch * (context + 1), pp=par.pp)
+    if par.pp > 1:
+        return _pipelined(model, chip, prm, prec, est, par, batch, context, prompt, cached)
     dec = est.step(build_graph(model, Batch.decode(batch, context), prec), cuda_graph=True)
     pre = None
     if prompt is not None:
         pre = est.step(build_graph(model, Batch.prefill(prompt, cached), prec), cuda_graph=False)
-    return Estimate(model, chip, prm, prec, tp, batch, context, dec, prompt, cached, pre)
+    return Estimate(model, chip, prm, prec, par.tp, batch, context, dec, prompt, cached, pre)
+
+
+def _pipelined(model: ModelConfig, chip: ChipSpec, prm: CostParams, prec: Precision, est: Estimator,
+               par: Parallel, batch: int, context: int, prompt: int | None, cached: int) -> Estimate:
+    """Decode: the batch cut into ``min(pp, batch)`` micro-batches of ceil(batch / m) sequences, time per
+    output token = the pipeline's interval. Prefill: the prompt cut into ``min(pp, prompt)`` chunks of
+    ceil(prompt / m) tokens (each priced at the chunks' mean cached context: their mean attention work
+    when m divides the prompt), time to first token = the makespan of a cold pipeline."""
+    m = micro_batches(par.pp, batch)
+    g = build_graph(model, Batch.decode(ceil_div(batch, m), context), prec)
+    pc, costs = graph_pipeline(est, model, g, par.pp, m, cuda_graph=True)
+    dec = _step_of(pc, pc.interval_s, costs, par, batch)
+    pre = pre_pc = None
+    if prompt is not None:
+        mp = micro_batches(par.pp, prompt)
+        c = ceil_div(prompt, mp)
+        gp = build_graph(model, Batch.prefill(c, cached + (prompt - c) // 2), prec)
+        pre_pc, pcosts = graph_pipeline(est, model, gp, par.pp, mp, cuda_graph=False)
+        pre = _step_of(pre_pc, pre_pc.makespan_s, pcosts, par, prompt)
+    return Estimate(model, chip, prm, prec, par.tp, batch, context, dec, prompt, cached, pre, par.pp, pc, pre_pc)
+
+
+def _step_of(pc: PipelineCost, span_s: float, costs: list[OpCost], par: Parallel, tokens: int) -> StepCost:
+    """The whole replica's step as a StepCost: ``span_s`` long, ``m`` micro-batches (per-op rows are
+    one micro-batch over all stages; FLOPs, bytes and link bytes count all m)."""
+    m = pc.micro_batches
+    flops = sum(par.tp * c.sharded.flops * c.op.repeat for c in costs)
+    mem = sum(par.tp * c.sharded.bytes * c.op.repeat for c in costs)
+    link_s = pc.collective_s + (len(pc.stage_s) - 1) * pc.transfer_s  # one micro-batch's pass
+    return StepCost(span_s, pc.energy_over(span_s), tuple(costs), link_s, 0.0, pc.power_capped, par.chips,
+                    tokens, m * flops, m * mem, m * pc.link_bytes, overhead_s=pc.overhead_s)

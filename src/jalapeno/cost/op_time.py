@@ -22,6 +22,10 @@ class OpTime:
     roofline_s: float  # ideal: max(flops / peak, bytes / bandwidth)
     bound: str  # "compute", "memory" or "overhead"
     kernels: int  # kernel launches of one instance
+    # dynamic energy of one instance when the timer counts it by memory level (a mapper: FLOPs, registers,
+    # core SRAM, level 2, main memory, each x its energy per action); None: the Estimator prices FLOPs and
+    # main-memory bytes itself
+    energy_j: float | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from functools import lru_cache
 
 from jalapeno.cost.op_time import smooth_max
 from jalapeno.cost.params import CostParams
+from jalapeno.cost.pipeline import (LAST, Parallel, Work, ceil_div, micro_batches, per_layer_parts, price_pipeline,
+                                    stage_counts, stage_work, transfer)
 from jalapeno.cost.step import Estimator, OpTimer, shard
 from jalapeno.cost.token_model import TokenModel
 from jalapeno.errors import JalapenoError
@@ -40,33 +42,43 @@ def kv_bytes_per_token(cfg: ModelConfig, precision: Precision) -> float:
 
 
 class CostOracle:
-    """StepOracle over one replica of ``tp`` chips. Deterministic; memoizes token-proportional work."""
+    """StepOracle over one replica of ``tp x pp`` chips (``parallel``, else ``tp`` chips in one stage).
+    Deterministic; memoizes token-proportional work. With ``pp > 1`` a step is priced as a pipeline
+    (``cost.pipeline``): its shape cut into min(pp, tokens) equal micro-batches, the step lasting the
+    pipeline's steady-state interval."""
 
     def __init__(self, cfg: ModelConfig, chip: ChipSpec, params: CostParams, *, tp: int = 1,
-                 precision: Precision = BF16, cuda_graph_decode: bool = True, timer: OpTimer | None = None) -> None:
-        self.cfg, self.chip, self.precision = cfg, chip, precision
+                 precision: Precision = BF16, cuda_graph_decode: bool = True, timer: OpTimer | None = None,
+                 parallel: Parallel | None = None) -> None:
+        par = parallel or Parallel(tp=tp)
+        tp = par.tp
+        self.cfg, self.chip, self.precision, self.parallel = cfg, chip, precision, par
         self.est = Estimator(chip, params, tp, timer)
+        par.check(chip, cfg.num_layers)
         self.tp = tp
         self.cuda_graph_decode = cuda_graph_decode
         self._kv_bpt = kv_bytes_per_token(cfg, precision)
         weights = weight_bytes(cfg, precision)
-        free = chip.memory_bytes * tp * (1 - ACTIVATION_RESERVE) - weights
+        chips = par.chips
+        free = chip.memory_bytes * chips * (1 - ACTIVATION_RESERVE) - weights
         if free <= 0:
             need = weights / (1 - ACTIVATION_RESERVE) / 1e9
             raise JalapenoError(
                 f"{cfg.name} weights ({weights / 1e9:.1f} GB in {precision.weights.name}) "
-                f"do not fit {tp} x {chip.name} ({chip.memory_bytes * tp / 1e9:.0f} GB); need >= {need:.0f} GB: "
-                f"raise --tp or use a smaller weight dtype", field="memory")
+                f"do not fit {chips} x {chip.name} ({chip.memory_bytes * chips / 1e9:.0f} GB); need >= {need:.0f} GB: "
+                f"raise --tp or --pp, or use a smaller weight dtype", field="memory")
         self._kv_capacity = int(free // self._kv_bpt)
         self._groups = [(attn, len(idx)) for (attn, _), idx in _merge_attn(layer_groups(cfg))]
         self._b = _Builder(cfg, precision, _work(Batch.decode(1, 1)))
         self._attn_kw = self._b.attention_kwargs()
         self._smooth, self._pj_mem = self.est.params.smooth, self.est.params.pj_per_byte_mem
         self._attn_coeffs = self._coefficients()
-        dense = cfg.moe is None and cfg.mla is None and not self.est.custom_timer
+        dense = cfg.moe is None and cfg.mla is None and not self.est.custom_timer and par.pp == 1
         self._fast = TokenModel(cfg, precision, self.est) if dense else None
         self._token_part = lru_cache(maxsize=65536)(self._token_part_uncached)
         self._mla = bool(cfg.mla)
+        self._stage_counts = stage_counts(cfg, par.pp) if par.pp > 1 else ()
+        self._token_parts = lru_cache(maxsize=65536)(self._token_parts_uncached)
 
     # -- StepOracle ---------------------------------------------------------------------------
     @property
@@ -79,13 +91,15 @@ class CostOracle:
 
     @property
     def idle_power_w(self) -> float:
-        return self.est.idle_w * self.tp
+        return self.est.idle_w * self.tp * self.parallel.pp
 
     def step(self, shape: StepShape) -> StepCost:
         nd, ps = shape.decode_seqs, shape.prefill_seqs
         if nd + ps == 0:
             return StepCost(0.0, 0.0)
         graph_mode = self.cuda_graph_decode and ps == 0
+        if self.parallel.pp > 1:
+            return self._pipeline_step(shape, graph_mode)
         # MLA's absorbed/decompressed projections depend on the decode/prefill split
         mla = (nd, shape.prefill_kv_tokens) if self._mla else _NO_SPLIT
         t, e, h = self._token_part(nd + shape.prefill_tokens, nd + ps, graph_mode, mla)
@@ -94,20 +108,22 @@ class CostOracle:
 
     # -- parts ------------------------------------------------------------------------------
 
+    def _token_batch(self, tokens: int, seqs: int, mla: tuple[int, int]) -> Batch:
+        """A batch with the step's token and sequence counts (MLA: its decode/prefill split)."""
+        if self.cfg.mla and mla[0]:
+            dec = (Sequence(1, 1),) * mla[0]
+            rest = tokens - mla[0]
+            pre = (Sequence(rest, max(mla[1] - rest, 0)),) if rest > 0 else ()
+            return Batch(dec + pre)
+        first = tokens - (seqs - 1)
+        return Batch((Sequence(first, 0),) + (Sequence(1, 0),) * (seqs - 1))
+
     def _token_part_uncached(self, tokens: int, seqs: int, graph_mode: bool,
                              mla: tuple[int, int]) -> tuple[float, float, float]:
         """(device seconds, dynamic joules, host launch seconds) of everything but attention."""
         if self._fast is not None and tokens < self.cfg.vocab_size:
             return self._fast.time_energy(tokens, seqs, graph_mode)
-        if self.cfg.mla and mla[0]:
-            dec = (Sequence(1, 1),) * mla[0]
-            rest = tokens - mla[0]
-            pre = (Sequence(rest, max(mla[1] - rest, 0)),) if rest > 0 else ()
-            batch = Batch(dec + pre)
-        else:
-            first = tokens - (seqs - 1)
-            batch = Batch((Sequence(first, 0),) + (Sequence(1, 0),) * (seqs - 1))
-        g = build_graph(self.cfg, batch, self.precision)
+        g = build_graph(self.cfg, self._token_batch(tokens, seqs, mla), self.precision)
         _, t, e, host = self.est.price_ops(_without_attention(g), cuda_graph=graph_mode)
         comm_s, link_bytes = self.est.comm(g)
         return t + comm_s, e + link_bytes * self.est.params.pj_per_byte_link * 1e-12, host
@@ -197,6 +213,75 @@ class CostOracle:
         return _AttnKernel(tuple(flops), tuple(bytes_), peak * prm.attn_prefill_eff, rates.mem_bw * mem_eff,
                            pj, prm.kernel_s * kernels, prm.graph_launch_s * kernels,
                            prm.eager_launch_s * kernels)
+
+    # -- pipeline parallel ------------------------------------------------------------------------
+
+    def _pipeline_step(self, shape: StepShape, graph_mode: bool) -> StepCost:
+        """The step cut into ``m`` equal micro-batches (aggregates divided by m, rounded up) that
+        follow each other through the stages; it lasts the pipeline's interval (``cost.pipeline``)."""
+        est, cfg = self.est, self.cfg
+        m = micro_batches(self.parallel.pp, shape.tokens)
+        micro = StepShape(*(ceil_div(v, m) for v in shape))
+        nd, ps = micro.decode_seqs, micro.prefill_seqs
+        tokens = nd + micro.prefill_tokens
+        mla = (nd, micro.prefill_kv_tokens) if self._mla else _NO_SPLIT
+        parts, logit_rows = self._token_parts(tokens, nd + ps, graph_mode, mla)
+        parts = {**parts, **self._attention_by_kind(micro, graph_mode)}
+        ab = self.precision.activations.bytes_per_element
+        comms = [est.comm_for(c.get("layers", 0), tokens, cfg.hidden_size, logit_rows if LAST in c else 0,
+                              cfg.vocab_size, ab) for c in self._stage_counts]
+        hidden = tokens * cfg.hidden_size * ab
+        pc = price_pipeline(est, [stage_work(parts, c) for c in self._stage_counts], comms, transfer(est, hidden),
+                            hidden, m)
+        t = pc.interval_s
+        return StepCost(t, pc.energy_over(t))
+
+    def _token_parts_uncached(self, tokens: int, seqs: int, graph_mode: bool,
+                              mla: tuple[int, int]) -> tuple[dict[object, Work], int]:
+        """Per-layer work of each layer group (attention excluded) and of the ops outside the layers,
+        and the LM head's rows (for the logits gather)."""
+        g = build_graph(self.cfg, self._token_batch(tokens, seqs, mla), self.precision)
+        costs, _, _, _ = self.est.price_ops(_without_attention(g), cuda_graph=graph_mode)
+        eager = 0.0 if graph_mode else self.est.params.eager_launch_s
+        parts = per_layer_parts((c.op.name, c.op.layers, c.op.repeat, c.total_s, c.energy_j,
+                                 eager * c.time.kernels * c.op.repeat) for c in costs)
+        head = next(o for o in g.ops if o.name == "lm_head")
+        return parts, head.m
+
+    def _attention_by_kind(self, shape: StepShape, graph_mode: bool) -> dict[object, Work]:
+        """One layer's attention work of each attention kind, keyed ("attn", kind)."""
+        return {("attn", attn): self._attention_one_kind(attn, shape, graph_mode) for attn, _ in self._groups}
+
+    def _attention_one_kind(self, attn: str, shape: StepShape, graph_mode: bool) -> Work:
+        """One layer of ``attn``-kind attention for ``shape``, by the same formulas as ``_attention``."""
+        window = self.cfg.sliding_window
+        cap = window if attn == "sliding" and window else None
+        nd, ps = shape.decode_seqs, shape.prefill_seqs
+        dec = pre = None
+        if nd:
+            pairs = shape.decode_context + nd
+            dec = (nd, min(pairs, nd * cap) if cap else pairs)
+        if ps:
+            pairs, kv = shape.prefill_context, shape.prefill_kv_tokens
+            if cap:
+                pairs, kv = min(pairs, shape.prefill_tokens * cap), min(kv, shape.prefill_tokens + ps * cap)
+            pre = (ps, shape.prefill_tokens, kv, pairs)
+        if self.est.custom_timer:
+            ops = self._b.attention_from_totals(1, attn, dec, pre, **self._attn_kw)  # type: ignore[arg-type]
+            _, t, e, h = self.est.price_op_list(ops, cuda_graph=graph_mode)
+            return t, e, h
+        kinds = [k for k, _ in self._groups]
+        _, _, kdec, kpre = self._attn_coeffs[kinds.index(attn)]
+        t = e = h = 0.0
+        if dec:
+            fc, bc = kdec.flops, kdec.bytes
+            t, e, h = self._lin_time(kdec, fc[0] * dec[0] + fc[1] * dec[1], bc[0] * dec[0] + bc[1] * dec[1], graph_mode)
+        if pre:
+            fc, bc = kpre.flops, kpre.bytes
+            t1, e1, h1 = self._lin_time(kpre, sum(f * a for f, a in zip(fc, pre)), sum(b * a for b, a in zip(bc, pre)),
+                                        graph_mode)
+            t, e, h = t + t1, e + e1, h + h1
+        return t, e, h
 
     def _finish(self, t: float, e_dyn: float, host_s: float = 0.0) -> StepCost:
         t, energy, _ = self.est.finish(t, e_dyn, host_s)

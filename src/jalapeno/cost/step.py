@@ -115,6 +115,8 @@ class Estimator:
         Eager kernels are queued asynchronously: the host runs ahead while long kernels execute, so the
         step lasts max(device busy, host launching) (see ``finish``), not the sum of per-kernel maxima.
         Under CUDA graphs the host launches once; each replayed kernel adds ``graph_launch_s`` on device.
+        Energy: the timer's per-level count when it gives one (a mapped architecture: registers, SRAM, NoC,
+        main memory, fused traffic), else FLOPs and main-memory bytes x the parameters' energies.
         """
         prm, tp = self.params, self.tp
         launch = prm.graph_launch_s if cuda_graph else 0.0
@@ -124,7 +126,9 @@ class Estimator:
             s = shard(op, tp)
             ot = self.timer(s)
             per = ot.time_s + launch * ot.kernels
-            e = tp * op.repeat * (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
+            e1 = ot.energy_j if ot.energy_j is not None else (
+                s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
+            e = tp * op.repeat * e1
             costs.append(OpCost(op, s, ot, per * op.repeat, e))
             t_dev += per * op.repeat
             host += eager * ot.kernels * op.repeat
@@ -193,7 +197,8 @@ class Estimator:
         hidden_bytes = tokens * hidden * act_bytes
         logit_bytes = logit_rows * vocab * act_bytes
         t = 2 * n_layers * all_reduce_s(hidden_bytes, self.tp, bw, lat, ic.topology)
-        t += all_gather_s(logit_bytes, self.tp, bw, lat)
+        if logit_rows:  # a pipeline stage without the LM head gathers no logits
+            t += all_gather_s(logit_bytes, self.tp, bw, lat)
         moved = (2 * n_layers * 2.0 * (self.tp - 1) / self.tp * hidden_bytes
                  + (self.tp - 1) / self.tp * logit_bytes) * self.tp
         return t, moved

@@ -5,9 +5,10 @@ Objectives, the same definitions for every chip (docs/explore.md):
 * ``goodput_per_watt``: SLO-meeting requests per joule of fleet energy, idle included
   (= goodput in req/s over average fleet power in W; the reports print it per kW). Fleet energy is the
   serving simulator's: every step's energy plus every replica's idle power while it waits.
-* ``usd_per_mtok``: TCO per million tokens processed (prompt + output): the fleet's chips at their
-  price (x 1.5 for host, network, chassis) over 4 years, plus the measured average fleet power x PUE 1.1
-  x $0.083/kWh (``hardware.arch.usd_per_million_tokens``, constants in the technology library).
+* ``usd_per_mtok``: TCO per million tokens processed (prompt + output), by the one rule every command
+  uses (``hardware.tco.fleet_tco``, docs/tco.md): chips at (cost + NRE / volume) / (1 - margin) plus per-slot
+  host and network over the lifetime, plus the simulated average fleet power and per-slot host power x PUE
+  x $/kWh. ``price_rule`` (margin, cost, street) picks the chip price.
 * ``ttft_p99_s``: 99th-percentile time to first token.
 
 A design is infeasible (status ``infeasible``, with every reason) when its architecture is invalid, its
@@ -31,7 +32,6 @@ from jalapeno.explore.workload import Workload
 
 OBJECTIVES = ("goodput_per_watt", "usd_per_mtok", "ttft_p99_s")
 SENSES = {"goodput_per_watt": "max", "usd_per_mtok": "min", "ttft_p99_s": "min"}
-TCO_NODE = "n4"  # the TCO constants (tco.*) are global; any node reads them
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,20 @@ def chip_checks(chip: Any, limits: Mapping[str, float]) -> list[str]:
     cost = chip.extra.get("cost.total_usd")
     if "cost_usd" in limits and cost is not None and cost.value > limits["cost_usd"]:
         out.append(f"cost: manufacturing ${cost.value:,.0f} > ${limits['cost_usd']:,.0f}")
-    return out
+    return out + physical_checks(chip)
+
+
+def physical_checks(chip: Any) -> list[str]:
+    """Reticle, HBM beachfront, power density and interposer limits of a chip derived from an architecture."""
+    from jalapeno.hardware.arch import arch_of
+    from jalapeno.hardware.arch.physical import violations
+
+    arch = arch_of(chip)
+    return [f"physical: {r}" for r in violations(arch)] if arch is not None else []
 
 
 def evaluate_design(space: DesignSpace, design: Mapping[str, Any], workload: Workload, *,
-                    fast: bool = True) -> Evaluation:
+                    fast: bool = True, price_rule: str = "margin") -> Evaluation:
     """Build, check and serve one design point (never raises for a bad design: it is infeasible)."""
     t0 = time.perf_counter()
     from jalapeno.hardware.arch import derive_chip, model
@@ -103,7 +112,7 @@ def evaluate_design(space: DesignSpace, design: Mapping[str, Any], workload: Wor
     base = chip_metrics(chip)
     if reasons:
         return infeasible(*reasons, **base, build_s=time.perf_counter() - t0)
-    ev = evaluate_chip(chip, dep, workload, fast=fast)
+    ev = evaluate_chip(chip, dep, workload, fast=fast, price_rule=price_rule)
     return Evaluation(ev.status, ev.reasons, ev.objectives, {**base, **ev.metrics})
 
 
@@ -144,9 +153,13 @@ def build_oracle(chip: Any, tp: int, workload: Workload, *, fast: bool = True) -
 
 
 def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool = True,
-                  keep_result: bool = False, tco: Any = None) -> Evaluation:
-    """Serve ``workload`` on ``dep.replicas`` x ``dep.tp`` of ``chip``; objectives and metrics (``tco``: the
-    ``Technology`` whose TCO constants price it, default the library's)."""
+                  keep_result: bool = False, price_rule: str = "margin",
+                  tco_values: Mapping[str, float] | None = None) -> Evaluation:
+    """Serve ``workload`` on ``dep.replicas`` x ``dep.tp`` of ``chip``; objectives and metrics. A chip with no
+    price under ``price_rule`` is simulated (its goodput per watt stands) but infeasible, with the reason.
+    ``tco_values`` replaces TCO constants (``hardware.tco``), e.g. a Monte Carlo draw."""
+    from jalapeno.hardware.tco import chip_price
+
     t0 = time.perf_counter()
     if dep.scheduler == "disagg" and dep.replicas < 2:
         return infeasible("deployment: disaggregation needs at least 2 replicas")
@@ -163,15 +176,19 @@ def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool 
     m = result_metrics(res)
     m.update(chips=dep.chips, deployment=dep.to_json(), kv_capacity_tokens=oracle.kv_capacity_tokens,
              oracle_s=t1 - t0, simulate_s=time.perf_counter() - t1)
-    price = chip.price_usd.value if chip.price_usd is not None else None
-    obj = objectives(res, price, dep.chips, tco=tco)
+    obj = objectives(res, chip, dep.chips, price_rule, values=tco_values)
     m.update({k: v for k, v in obj.items() if k not in OBJECTIVES})
+    m["chip_price"] = chip_price(chip, tco_values).to_json()
     obj = {k: obj[k] for k in OBJECTIVES}
     if keep_result:
         m["result"] = res
+    reasons = []
     if res.slo_attainment < workload.attainment:
-        return Evaluation("infeasible", (f"slo: attainment {res.slo_attainment:.3f} < {workload.attainment:g}",), obj, m)
-    return Evaluation("ok", (), obj, m)
+        reasons.append(f"slo: attainment {res.slo_attainment:.3f} < {workload.attainment:g}")
+    missing = chip_price(chip).missing(price_rule)
+    if missing is not None:
+        reasons.append(f"price: {missing}")
+    return Evaluation("infeasible" if reasons else "ok", tuple(reasons), obj, m)
 
 
 def serve(oracle: Any, dep: Deployment, workload: Workload, **extra: Any) -> Any:
@@ -199,19 +216,21 @@ def result_metrics(res: Any) -> dict[str, Any]:
             "requests": res.requests, "dropped": len(res.dropped), "preemptions": dict(res.preemptions)}
 
 
-def objectives(res: Any, price_usd: float | None, chips: int, *, tco: Any = None) -> dict[str, float]:
-    """The three objectives of a finished simulation, plus the terms of the TCO (``tco``: a ``Technology``
-    holding the TCO constants, e.g. sampled ones; default the library's)."""
-    from jalapeno.hardware.arch import Technology, usd_per_million_tokens
+def objectives(res: Any, chip: Any, chips: int, price_rule: str = "margin", *,
+               values: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The three objectives of a finished simulation, plus the terms of the TCO (``hardware.tco``; ``values``
+    replaces its constants)."""
+    from jalapeno.hardware.tco import fleet_tco
 
     gpw = res.goodput_rps / res.avg_power_w if res.avg_power_w > 0 else 0.0
     ttft = res.ttft_s.p99 if res.ttft_s.p99 is not None else math.inf
-    tps = res.throughput_total_tokens_per_s
-    if price_usd is None or tps <= 0:
+    tco = fleet_tco(chip, chips, res.avg_power_w, res.throughput_total_tokens_per_s, res.throughput_tokens_per_s,
+                    price_rule, values)
+    if tco is None or tco.usd_per_mtok is None:
         return {"goodput_per_watt": gpw, "usd_per_mtok": math.inf, "ttft_p99_s": ttft}
-    usd = usd_per_million_tokens(price_usd * chips, res.avg_power_w, tps, tco or Technology(TCO_NODE))
-    return {"goodput_per_watt": gpw, "usd_per_mtok": usd["total"], "ttft_p99_s": ttft,
-            "usd_per_mtok_capex": usd["capex"], "usd_per_mtok_energy": usd["energy"],
+    return {"goodput_per_watt": gpw, "usd_per_mtok": tco.usd_per_mtok, "ttft_p99_s": ttft,
+            "usd_per_mtok_output": tco.usd_per_mtok_output or math.inf,
+            "usd_per_mtok_capex": tco.usd_per_mtok_capex, "usd_per_mtok_energy": tco.usd_per_mtok_energy,
             "slo_tokens_per_joule": _slo_tokens(res) / res.energy_j if res.energy_j > 0 else 0.0}
 
 

@@ -4,7 +4,7 @@ Sampling (docs/compare.md): every estimated constant (``jalapeno.hardware.ranges
 within its range, independently of the others; constant ``k``'s i-th draw comes from its own stream,
 ``numpy.random.default_rng([seed, crc32(k)])``, so it does not depend on which other constants or chips are
 in the comparison. Sample i uses the same draws for every chip (common random numbers: a shared constant
-such as ``tech:tco.pue`` moves all chips at once), which is what makes the ratios' spread meaningful.
+such as ``tco:pue`` moves all chips at once), which is what makes the ratios' spread meaningful.
 
 Cost: the fleets are fixed (found once at the nominal constants). A chip whose simulation inputs (the
 datasheet figures the cost model reads, the mapper's target, the cost parameters) are unchanged by a
@@ -23,18 +23,27 @@ import numpy as np
 
 from jalapeno.errors import JalapenoError
 from jalapeno.explore.design import Deployment
-from jalapeno.explore.evaluate import TCO_NODE, Evaluation, evaluate_chip, objectives
+from jalapeno.explore.evaluate import Evaluation, evaluate_chip, objectives
 from jalapeno.explore.runner import make_executor
 from jalapeno.explore.workload import Workload, workload_from_dict
-from jalapeno.hardware.ranges import TECH, Estimated, chip_constants, library_constants, perturb, technology
+from jalapeno.hardware.ranges import (
+    TCO,
+    TECH,
+    Estimated,
+    chip_constants,
+    library_constants,
+    perturb,
+    tco_constants,
+    tco_values,
+)
 
 SAMPLES = 32
 QUANTILES = (("p10", 10.0), ("p50", 50.0), ("p90", 90.0))
 
 
 def constants_for(chips: Sequence[Any]) -> tuple[Estimated, ...]:
-    """The technology library's estimated constants plus each chip's own, sorted by key."""
-    out = {e.key: e for e in library_constants()}
+    """The technology library's and the TCO's estimated constants plus each chip's own, sorted by key."""
+    out = {e.key: e for e in (*library_constants(), *tco_constants())}
     for c in chips:
         out.update({e.key: e for e in chip_constants(c)})
     return tuple(out[k] for k in sorted(out))
@@ -72,7 +81,7 @@ def relevant(constants: Sequence[Estimated], chip: Any) -> list[str]:
     base = (sim_inputs(chip), _price(chip))
     out = []
     for e in constants:
-        if e.key.startswith(f"{TECH}tco."):
+        if e.key.startswith(TCO):
             out.append(e.key)
             continue
         other = perturb(chip, {e.key: e.hi if e.hi != e.value else e.lo})
@@ -82,7 +91,10 @@ def relevant(constants: Sequence[Estimated], chip: Any) -> list[str]:
 
 
 def _price(chip: Any) -> float | None:
-    return chip.price_usd.value if chip.price_usd is not None else None
+    """The chip's price under the default rule of the one pricing path (``hardware.tco``)."""
+    from jalapeno.hardware.tco import chip_price
+
+    return chip_price(chip).price("margin")
 
 
 def sample_task(chip_ref: str, values: Mapping[str, float], dep: Mapping[str, Any],
@@ -95,7 +107,7 @@ def sample_task(chip_ref: str, values: Mapping[str, float], dep: Mapping[str, An
     except (JalapenoError, ArithmeticError, ValueError) as e:
         return unbuildable(e)
     d = {k: v for k, v in dep.items() if k != "chips"}
-    ev = evaluate_chip(chip, Deployment(**d), workload_from_dict(workload_doc), tco=technology(TCO_NODE, values))
+    ev = evaluate_chip(chip, Deployment(**d), workload_from_dict(workload_doc), tco_values=tco_values(values))
     return _outcome(ev)
 
 
@@ -151,7 +163,7 @@ def run_values(fleets: Sequence[Fleet], workload: Workload, draws: Sequence[Mapp
                 if chip is f.chip or sim_inputs(chip) == base[f.ref]:
                     out[f.ref][i] = _repriced(f, chip, values)
                     continue
-                mine = {k: v for k, v in values.items() if k.startswith((TECH, f"{f.chip.name}:"))}
+                mine = {k: v for k, v in values.items() if k.startswith((TECH, TCO, f"{f.chip.name}:"))}
                 jobs[ex.submit(sample_task, f.ref, mine, f.dep.to_json(), doc)] = (f.ref, i)
         pending = list(jobs)
         while pending:
@@ -167,7 +179,7 @@ def run_values(fleets: Sequence[Fleet], workload: Workload, draws: Sequence[Mapp
 def _repriced(f: Fleet, chip: Any, values: Mapping[str, float]) -> dict[str, Any]:
     """The nominal simulation priced with this sample's chip price and TCO constants."""
     res = f.nominal.metrics["result"]
-    o = objectives(res, _price(chip), f.dep.chips, tco=technology(TCO_NODE, values))
+    o = objectives(res, chip, f.dep.chips, values=tco_values(values))
     return {"goodput_per_watt": o["goodput_per_watt"], "usd_per_mtok": o["usd_per_mtok"],
             "feasible": f.nominal.feasible}
 

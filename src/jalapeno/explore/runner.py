@@ -53,6 +53,7 @@ class SearchResult:
     wall_s: float = 0.0
     evaluated: int = 0  # evaluations run by this call (resumed trials included)
     screened: int = 0  # candidates the surrogate discarded
+    price_rule: str = "margin"  # how usd_per_mtok priced the chips (hardware.tco)
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -71,7 +72,7 @@ class SearchResult:
         best = self.best()
         return _clean({"space": self.space.name, "workload": self.workload.name, "searcher": self.searcher,
                 "trials": len(self.trials), "feasible": len(self.feasible), "evaluated": self.evaluated,
-                "screened": self.screened, "wall_s": self.wall_s,
+                "screened": self.screened, "wall_s": self.wall_s, "price_rule": self.price_rule,
                 "pareto": [_design_json(t) for t in self.pareto()],
                 "best": _design_json(best) if best is not None else None,
                 "all": [t.to_json() for t in self.trials]})
@@ -100,7 +101,7 @@ _WORKER_CACHE: dict[str, Any] = {}
 
 
 def evaluate_task(space_doc: Mapping[str, Any], workload_doc: Mapping[str, Any], design: Mapping[str, Any],
-                  fast: bool = True) -> tuple[dict[str, Any], float]:
+                  fast: bool = True, price_rule: str = "margin") -> tuple[dict[str, Any], float]:
     """What a worker runs: rebuild (and cache) the space and workload, evaluate one design."""
     key = canonical([space_doc, workload_doc])
     hit = _WORKER_CACHE.get(key)
@@ -110,7 +111,7 @@ def evaluate_task(space_doc: Mapping[str, Any], workload_doc: Mapping[str, Any],
         _WORKER_CACHE.clear()
         hit = _WORKER_CACHE[key] = (space, work)
     t0 = time.perf_counter()
-    ev = evaluate_design(hit[0], design, hit[1], fast=fast)
+    ev = evaluate_design(hit[0], design, hit[1], fast=fast, price_rule=price_rule)
     return ev.to_json(), time.perf_counter() - t0
 
 
@@ -203,10 +204,14 @@ def make_executor(workers: int | None, dask: Any = None) -> Any:
 
 # ---------------------------------------------------------------- the loop
 
-def study_identity(space: DesignSpace, workload: Workload, searcher: str, seed: int, screen: bool) -> dict[str, Any]:
+def study_identity(space: DesignSpace, workload: Workload, searcher: str, seed: int, screen: bool,
+                   price_rule: str = "margin") -> dict[str, Any]:
+    """What a resumed study must share with the stored one (a price rule other than the default included,
+    so stores written before there was a choice still resume)."""
     doc = canonical(space_to_dict(space))
-    return {"space": space.name, "space_sha": hashlib.sha256(doc.encode()).hexdigest()[:16],
-            "workload": workload.to_dict(), "searcher": searcher, "seed": seed, "screen": screen}
+    ident = {"space": space.name, "space_sha": hashlib.sha256(doc.encode()).hexdigest()[:16],
+             "workload": workload.to_dict(), "searcher": searcher, "seed": seed, "screen": screen}
+    return ident if price_rule == "margin" else {**ident, "price_rule": price_rule}
 
 
 def _lock(db: str | None) -> Any:
@@ -227,13 +232,16 @@ def _lock(db: str | None) -> Any:
 
 def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher: str = "nsga2", screen: bool = True,
                workers: int | None = None, dask: Any = None, db: str | None = None, seed: int = 0,
-               fast: bool = True, progress: Progress | None = None) -> SearchResult:
+               fast: bool = True, progress: Progress | None = None, price_rule: str = "margin") -> SearchResult:
+    from jalapeno.hardware.tco import check_rule
+
     if trials < 1:
         raise JalapenoError(f"must be >= 1, got {trials}", field="trials")
+    check_rule(price_rule)
     t_start = time.perf_counter()
     lock = _lock(db)
     store = TrialStore(db or ":memory:")
-    store.bind(study_identity(space, workload, searcher, seed, screen))
+    store.bind(study_identity(space, workload, searcher, seed, screen, price_rule))
     s = make_searcher(searcher, space, seed=seed, screen=screen, attainment=workload.attainment)
     for t in store.trials("done"):
         s.tell(t.params, Evaluation.from_json(t.result or {}))
@@ -253,7 +261,7 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
                 else:
                     design, number = s.ask(), store.next_number()
                     store.start(number, s.name, design)
-                inflight[ex.submit(evaluate_task, space_doc, work_doc, design, fast)] = (number, design)
+                inflight[ex.submit(evaluate_task, space_doc, work_doc, design, fast, price_rule)] = (number, design)
             if not inflight:
                 break
             for fut in ex.wait_one(list(inflight)):
@@ -273,4 +281,4 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
     if lock is not None:
         lock.close()
     return SearchResult(space, workload, s.name, records, time.perf_counter() - t_start, evaluated,
-                        getattr(s, "screened", 0))
+                        getattr(s, "screened", 0), price_rule)

@@ -257,6 +257,11 @@ def layer_groups(cfg: ModelConfig) -> list[tuple[tuple[str, bool], list[int]]]:
     return list(groups.items())
 
 
+def group_label(attn: str, moe: bool, idx: list[int]) -> str:
+    """The ``layers`` label of a layer group's ops (pipeline stages find their layers by it)."""
+    return f"{attn}{' moe' if moe else ''}: {_span(idx)}"
+
+
 def _span(idx: list[int]) -> str:
     if idx == list(range(idx[0], idx[-1] + 1)):
         return f"{idx[0]}-{idx[-1]}" if len(idx) > 1 else str(idx[0])
@@ -274,8 +279,7 @@ def build_graph(cfg: ModelConfig, batch: Batch, precision: Precision = BF16) -> 
         weight_dtype=precision.weights.name, layers="-"))]
     for (attn, moe), idx in layer_groups(cfg):
         window = cfg.sliding_window if attn == "sliding" else None
-        label = f"{attn}{' moe' if moe else ''}: {_span(idx)}"
-        ops += b.layer(len(idx), label, window, moe)
+        ops += b.layer(len(idx), group_label(attn, moe, idx), window, moe)
     ops.append(b.norm("final_norm", h, t, 1, "-"))
     head = b.matmul("lm_head", w.logits, h, cfg.vocab_size, 1, "-", kind="lm_head")  # (seqs, vocab)
     if cfg.tie_embeddings:

@@ -121,8 +121,8 @@ def _figure_dict(f: Figure | TextFigure) -> dict[str, Any]:
     d: dict[str, Any] = {"value": f.value, "source": f.source, "secondary": f.secondary}
     if f.note:
         d["note"] = f.note
-    if isinstance(f, Figure) and f.range is not None:
-        d["range"] = list(f.range)
+    if getattr(f, "range", None) is not None:
+        d["range"] = list(f.range)  # type: ignore[union-attr]
     return d
 
 
@@ -224,23 +224,23 @@ class _ChipParser:
             raise self.fail(f"{path}.value", f"must be a whole number, got {value}", fig, "value")
         if key == "launch_year" and not 1950 <= value <= 2100:
             raise self.fail(f"{path}.value", f"must be a year between 1950 and 2100, got {value:g}", fig, "value")
-        return Figure(value, *self._provenance(fig, path), range=self.range(fig, path, value))
+        return Figure(value, *self._provenance(fig, path), range=self._range(fig, path, value))
 
-    def range(self, fig: Mapping[Any, Any], path: str, value: float) -> tuple[float, float] | None:
-        """``range: [lo, hi]``, the documented uncertainty of an estimate: positive, lo <= value <= hi."""
+    def _range(self, fig: Mapping[Any, Any], path: str, value: float) -> tuple[float, float] | None:
+        """``range: [lo, hi]`` of an estimated figure: numbers with lo <= value <= hi."""
         r = fig.get("range")
         if r is None:
             return None
-        if not isinstance(r, list) or len(r) != 2:
-            raise self.fail(f"{path}.range", f"must be a list [lo, hi], got {_r(r)}", fig, "range")
-        ok = all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x > 0 for x in r)
-        if not ok:
-            raise self.fail(f"{path}.range", f"bounds must be finite numbers > 0, got {_r(r)}", fig, "range")
-        lo, hi = float(r[0]), float(r[1])
-        if not lo <= value <= hi:
-            raise self.fail(f"{path}.range", f"[{lo:g}, {hi:g}] must hold the value {value:g} (lo <= value <= hi)",
+        lo_hi = None
+        if isinstance(r, list) and len(r) == 2 and not any(isinstance(x, bool) for x in r):
+            try:  # YAML reads 2e-8 (no dot) as a string, as it does for ``value``
+                lo_hi = (float(r[0]), float(r[1]))
+            except (TypeError, ValueError):
+                pass
+        if lo_hi is None or not all(math.isfinite(x) for x in lo_hi) or not lo_hi[0] <= value <= lo_hi[1]:
+            raise self.fail(f"{path}.range", f"must be [lo, hi] with lo <= value ({value:g}) <= hi, got {_r(r)}",
                             fig, "range")
-        return (lo, hi)
+        return lo_hi
 
     def text_figure(self, data: Mapping[Any, Any], key: str, field: str) -> TextFigure:
         path = _join(field, key)
@@ -248,7 +248,7 @@ class _ChipParser:
         v = fig["value"]
         if not isinstance(v, str | int | float) or isinstance(v, bool) or not str(v).strip():
             raise self.fail(f"{path}.value", f"must be a non-empty label, got {_r(v)}", fig, "value")
-        if fig.get("range") is not None:
+        if "range" in fig:
             raise self.fail(f"{path}.range", "a label has no range", fig, "range")
         return TextFigure(str(v).strip(), *self._provenance(fig, path))
 

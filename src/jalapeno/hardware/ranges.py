@@ -5,7 +5,9 @@ the stated one, else ``DEFAULT_FACTOR`` either way (``[v / 1.25, v x 1.25]``; fr
 with ``stated=False`` so a reader can tell a documented range from the default. Which figures count:
 
 * the technology library (``hardware/arch/data/technology.yaml``): every estimated constant, keyed
-  ``tech:<dotted key>`` (``tech:mac_energy_pj.fp8``, ``tech:nodes.n3.leakage_w_per_mm2``, ``tech:tco.pue``);
+  ``tech:<dotted key>`` (``tech:mac_energy_pj.fp8``, ``tech:nodes.n3.leakage_w_per_mm2``);
+* the TCO constants (``hardware/data/tco.yaml``, every one with its range), keyed ``tco:<key>`` (``tco:pue``):
+  ``tco_values`` hands a draw of them to the one pricing path (``hardware.tco``);
 * an architecture file: the estimated figures of the sections that describe the world rather than the design
   (``runtime``, ``power``, its ``technology`` overrides, DRAM latency and efficiencies, link hop latency), keyed
   ``<chip>:<path>`` (``jalapeno-1:runtime.matrix_issue_efficiency``);
@@ -31,10 +33,11 @@ from jalapeno.hardware.spec import ChipSpec, Figure
 
 DEFAULT_FACTOR = 1.25  # an estimate without a stated range: a factor of 1.25 either way
 TECH = "tech:"
+TCO = "tco:"
 # Sections of an architecture file / a datasheet chip whose estimated figures are uncertain constants.
 ARCH_SECTIONS = (("runtime",), ("power",), ("technology",), ("memory", "latency_s"), ("memory", "efficiency"),
                  ("memory", "gemm_efficiency"), ("memory", "kv_read_efficiency"), ("links", "hop_latency_s"))
-CHIP_FIGURES = ("price_usd", "idle_w", "tdp_w", "latency_s", "energy_pj_per_bit")
+CHIP_FIGURES = ("price_usd", "idle_w", "tdp_w", "latency_s", "energy_pj_per_bit", "cost.total_usd")
 _FRACTION_WORDS = ("fraction", "efficiency", "margin")
 _COUNTS = ("kernels_per_op",)  # whole numbers: never given a default range
 
@@ -50,10 +53,18 @@ class Estimated:
     stated: bool  # the range is the file's own; else the default factor
     source: str
     path: tuple[Any, ...]  # library: (dotted key,); a chip file: the YAML path
+    whole: bool = False  # a count (compiled bucket sizes): samples are rounded
 
     def at(self, u: float) -> float:
-        """The value at quantile ``u`` in [0, 1) of a log-uniform distribution over [lo, hi]."""
-        return self.lo * (self.hi / self.lo) ** u if self.hi > self.lo else self.lo
+        """The value at quantile ``u`` in [0, 1) of a log-uniform distribution over [lo, hi] (uniform when
+        ``lo`` is 0); a count is rounded to the nearest whole number."""
+        if self.hi <= self.lo:
+            x = self.lo
+        elif self.lo > 0:
+            x = self.lo * (self.hi / self.lo) ** u
+        else:
+            x = self.lo + (self.hi - self.lo) * u
+        return float(round(x)) if self.whole else x
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "value": self.value, "lo": self.lo, "hi": self.hi,
@@ -67,18 +78,32 @@ def default_range(name: str, value: float) -> tuple[float, float]:
     return value / DEFAULT_FACTOR, hi
 
 
-def _estimated(key: str, path: tuple[Any, ...], f: Figure) -> Estimated:
+def _estimated(key: str, path: tuple[Any, ...], f: Figure, whole: bool = False) -> Estimated:
     if f.range is not None:
-        return Estimated(key, f.value, f.range[0], f.range[1], True, f.source, path)
+        return Estimated(key, f.value, f.range[0], f.range[1], True, f.source, path, whole)
     lo, hi = default_range(str(path[-1]), f.value)
-    return Estimated(key, f.value, lo, hi, False, f.source, path)
+    return Estimated(key, f.value, lo, hi, False, f.source, path, whole)
 
 
 def library_constants() -> tuple[Estimated, ...]:
     """Every estimated constant of the technology library."""
-    from jalapeno.hardware.arch.tech import library
+    from jalapeno.hardware.arch.tech import library, ranges
 
-    return tuple(_estimated(TECH + k, (k,), f) for k, f in sorted(library().items()) if f.secondary or f.range)
+    spans = ranges()  # the library keeps its ranges apart from its figures
+    return tuple(_estimated(TECH + k, (k,), replace(f, range=spans.get(k))) for k, f in sorted(library().items())
+                 if f.secondary or k in spans)
+
+
+def tco_constants() -> tuple[Estimated, ...]:
+    """The TCO constants (``hardware/data/tco.yaml``), each with its stated range."""
+    from jalapeno.hardware.tco import constants
+
+    return tuple(Estimated(TCO + k, c.value, c.lo, c.hi, True, c.source, (k,)) for k, c in sorted(constants().items()))
+
+
+def tco_values(values: Mapping[str, float]) -> dict[str, float]:
+    """The TCO constants of a draw, keyed as ``hardware.tco`` reads them (``tco:pue`` -> ``pue``)."""
+    return {k[len(TCO):]: v for k, v in values.items() if k.startswith(TCO)}
 
 
 # ---------------------------------------------------------------- chip files
@@ -113,6 +138,13 @@ def _dotted(path: tuple[Any, ...]) -> str:
     for p in path:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
+
+
+def _whole(key: Any, is_arch: bool) -> bool:
+    from jalapeno.hardware.arch.loader import WHOLE
+    from jalapeno.hardware.loader import INTEGRAL
+
+    return key in (WHOLE if is_arch else INTEGRAL)
 
 
 def _counted(path: tuple[Any, ...], is_arch: bool) -> bool:
@@ -156,7 +188,7 @@ def chip_constants(chip: ChipSpec) -> tuple[Estimated, ...]:
         f = p.figure(parent, path[-1], _dotted(path[:-1])) if isinstance(path[-1], str) else None
         if f is None or not (f.range or (f.secondary and _counted(path, is_arch))):
             continue
-        out.append(_estimated(f"{chip.name}:{_dotted(path)}", path, f))
+        out.append(_estimated(f"{chip.name}:{_dotted(path)}", path, f, _whole(path[-1], is_arch)))
     return tuple(out)
 
 
@@ -186,16 +218,6 @@ def tech_overrides(node: str, values: Mapping[str, float]) -> dict[str, float]:
         else:
             out[key] = v
     return out
-
-
-def technology(node: str, values: Mapping[str, float]) -> Any:
-    """The library at ``node`` with the sampled constants as overrides (e.g. the TCO constants)."""
-    from types import MappingProxyType
-
-    from jalapeno.hardware.arch.tech import Technology
-
-    over = {k: Figure(v, "Monte Carlo sample of its range") for k, v in tech_overrides(node, values).items()}
-    return Technology(node, MappingProxyType(over))
 
 
 def perturb(chip: ChipSpec, values: Mapping[str, float]) -> ChipSpec:

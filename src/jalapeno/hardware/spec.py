@@ -13,14 +13,14 @@ from typing import Mapping
 
 @dataclass(frozen=True)
 class Figure:
-    """One sourced number. ``secondary`` flags figures with no first-party (vendor/paper) source;
-    ``range`` (lo, hi) is the documented uncertainty of an estimate (``jalapeno.hardware.ranges``)."""
+    """One sourced number. ``secondary`` flags figures with no first-party (vendor/paper) source; an estimate
+    carries the ``range`` its source supports (YAML ``range: [lo, hi]``)."""
 
     value: float
     source: str
     secondary: bool = False
     note: str = ""
-    range: tuple[float, float] | None = None
+    range: tuple[float, float] | None = None  # (lo, hi) of an estimated figure, lo <= value <= hi
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import numpy as np
 
 from jalapeno.graph.ops import Op
 from jalapeno.mapping.engine import engine_cycles
+from jalapeno.mapping.gemm import _stage_pipeline
 from jalapeno.mapping.target import ACC_BYTES, Target
 
 BQ = (8, 16, 32, 64, 128, 256)
@@ -45,6 +46,9 @@ class AttentionMapping:
     buffer_bytes: float
     energy_j: float
     bound: str
+    bytes_rf: float = 0.0  # output accumulator updates (one per KV tile)
+    transfers: int = 0  # DMA transfers per core
+    combine_s: float = 0.0  # flash-decoding combine of the KV splits over the NoC (static schedules)
 
 
 def map_attention(t: Target, op: Op) -> AttentionMapping:
@@ -85,7 +89,8 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     per_core_macs = t.engines * t.rows * t.cols * t.depth * rate * t.f_matrix * t.issue_eff
     quant = waves * t.cores / units
     t_mm = macs / (t.cores * per_core_macs * util) * np.maximum(quant, 1.0)
-    t_soft = np.full(len(bq), max(a.pairs * heads / t.sfu_ops, 4.0 * a.pairs * heads / t.vector_flops))
+    # the softmax runs on each unit's core: the last wave's idle cores idle their SFUs too
+    t_soft = np.full(len(bq), max(a.pairs * heads / t.sfu_ops, 4.0 * a.pairs * heads / t.vector_flops)) * np.maximum(quant, 1.0)
     tok = np.maximum(1, bq // group)
     reread = a.pairs / np.minimum(tok, max(1, a.query_tokens // max(a.seqs, 1))) * kv_per_token
     kv_main_min = op.kv_read_bytes + op.act_read_bytes  # compulsory: Q (+ MLA's decompressed K/V) + KV
@@ -102,13 +107,28 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     # the softmax runs on the SFU/vector units while the matrix engine works on the next tile (pipelined,
     # as in FlashAttention-3); one tile's softmax per unit stays exposed
     t_c = np.maximum(t_mm, t_soft) + np.minimum(t_mm, t_soft) * bkv / np.maximum(keys, bkv)
-    time = np.maximum(t_c, t_mem) + t.main_latency_s
-    energy = 1e-12 * (op.flops * t.energy_pj_flop(op.dtype) + 8 * main * t.pj_main_bit + 8 * l2 * t.pj_l2_bit
-                      + 8 * sram * t.pj_sram_bit)
+    # static schedules: each core's DMA queue sets up a K and a V transfer per KV tile plus Q in and O out;
+    # flash-decoding's partial outputs (and their max/sum) are combined over the NoC; one barrier per op
+    kv_tiles = -(-keys // bkv)
+    transfers = waves * (2 * kv_tiles + 2)
+    t_dma = transfers * t.dma_setup_s()
+    t_mem = np.maximum(t_mem, t_dma)
+    part = np.minimum(bq, q_rows) * (a.head_dim_v + 2) * ACC_BYTES
+    t_comb = t.static.combine_s(splits, part, t.noc_link_bw) if t.static else np.zeros(len(bq))
+    if t.static is not None:  # K/V tiles through two buffers: each tile's DMA latency against its compute
+        kv_b = 2 * bkv * d * kb
+        t_c = _stage_pipeline(t, t_c, waves * kv_tiles, kv_b, np.maximum(main - op.act_write_bytes, 0.0),
+                              np.maximum(l2 - op.act_write_bytes, 1.0), 2)
+    # static: the first K/V tile's setup and latency before compute, the last output's after it
+    tail = (t.dma_setup_s() + t.main_latency_s) if t.static is not None else 0.0
+    time = np.maximum(t_c, t_mem) + t.main_latency_s + t.dma_setup_s() + tail + t_comb + t.barrier_s()
+    rf = 2.0 * a.query_tokens * heads * a.head_dim_v * ACC_BYTES * np.maximum(1, a.pairs / max(a.query_tokens, 1) / bkv)
+    energy = t.energy_j(op.dtype, op.flops, main, l2, sram, rf)
     time = np.where(ok, time, np.inf)
     best = time.min()
     i = int(np.argmin(np.where(time <= best * (1 + 1e-6), energy, np.inf)))
     bound = "compute" if t_c[i] >= t_mem[i] else "memory"
     return AttentionMapping(int(bq[i]), int(bkv[i]), int(units[i]), int(waves[i]), int(splits[i]), float(util[i]),
                             float(t_mm[i]), float(t_soft[i]), float(t_mem[i]), float(time[i]), float(main[i]),
-                            float(l2[i]), float(sram[i]), float(buf[i]), float(energy[i]), bound)
+                            float(l2[i]), float(sram[i]), float(buf[i]), float(energy[i]), bound, float(rf[i]),
+                            int(transfers[i]), float(t_comb[i]))

@@ -63,7 +63,11 @@ class GemmMapping:
     utilization: float  # useful MACs / (time x peak MACs)
     energy_j: float
     candidates: int
-    bound: str  # compute | main | level2 | sram
+    bound: str  # compute | main | level2 | sram | dma
+    bytes_rf: float = 0.0  # accumulator (register-file) reads and writes of partial sums
+    transfers: int = 0  # DMA transfers per core (operand stages in, result tiles out)
+    reduce_s: float = 0.0  # split-K combine over the NoC (static schedules)
+    barrier_s: float = 0.0  # the end-of-op cross-core barrier (static schedules)
 
 
 def _pow2s(lo: int, hi: int, cap: int) -> np.ndarray:
@@ -100,7 +104,8 @@ def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
         compute_s=float(ev["t_c"][i]), memory_s=float(ev["t_mem"][i]), time_s=float(ev["time"][i]),
         bytes_main=float(ev["main"][i]), bytes_level2=float(ev["l2"][i]), bytes_sram=float(ev["sram"][i]),
         buffer_bytes=float(ev["buf"][i]), utilization=float(ev["util"][i]), energy_j=float(ev["energy"][i]),
-        candidates=int(ok.sum()), bound=str(ev["bound"][i]))
+        candidates=int(ok.sum()), bound=str(ev["bound"][i]), bytes_rf=float(ev["rf"][i]),
+        transfers=int(ev["transfers"][i]), reduce_s=float(ev["t_red"][i]), barrier_s=t.barrier_s())
 
 
 def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -117,6 +122,7 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     waves = -(-units // t.cores)
     active = np.minimum(units, t.cores)
     ku = -(-k // sk)
+    ksteps = -(-ku // tk)  # K stages of one unit
     # -- compute: the core's engines share the tile along n
     n_e = -(-tn // t.engines)
     cyc = np.zeros(len(tm), dtype=np.float64)
@@ -152,22 +158,68 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
         fb = np.where(np.isin(c["df"], _idx(t, "ws")), 1, -(-tm // t.rows))
     sram = waves * (tm * ku * ae * fa + ku * tn * we * fb + tm * tn * ACC_BYTES)
     # -- time: main-memory bandwidth capped by bytes in flight (Little's law)
-    little = active * stage / t.main_latency_s
-    bw = np.minimum(t.main_bw * t.gemm_eff, little)
-    t_main, t_l2 = main / bw, l2 / t.level2_bw
+    # Little's law: each core keeps ``db`` stages in flight, the share ``f`` of them from DRAM, each for the
+    # DRAM latency plus its DMA setup and transfer; the last wave's cores alone keep fewer (load imbalance
+    # slows memory-bound ops too)
+    bw_cap = t.main_bw * t.gemm_eff
+    loads = units * ksteps * stage  # all stage bytes the cores load
+    f_dram = np.clip((main - p.c_bytes) / np.maximum(loads, 1.0), 1e-9, 1.0)
+    flight = db * stage * f_dram / (t.main_latency_s + t.dma_setup_s() + stage / bw_cap)
+    bw = np.minimum(bw_cap, active * flight)
+    tail = units - (waves - 1) * t.cores
+    bw_tail = np.minimum(bw_cap, tail * flight)
+    w_tail = tail / units
+    t_main, t_l2 = main * (1 - w_tail) / bw + main * w_tail / bw_tail, l2 / t.level2_bw
     t_sram = sram / t.sram_bw
     t_mem = np.maximum(np.maximum(t_main, t_l2), t_sram)
     pro = active * stage / np.minimum(bw, t.level2_bw) + t.main_latency_s
-    time = np.where(db == 2, np.maximum(t_c + pro, t_mem + t.main_latency_s), t_c + t_mem + t.main_latency_s)
+    # static schedules: each core's DMA queue sets up every transfer (an A and a B stage per K step, the
+    # result tile at the end), pipelined with the data it moves; split-K partials are combined over the NoC
+    transfers = waves * (2 * ksteps + 1)
+    t_dma = transfers * t.dma_setup_s()
+    t_red = np.zeros(len(tm))
+    t_pipe = t_c  # GPU kernels run 3-4 stage pipelines; their latency hiding is in what was measured
+    if t.static is not None:
+        t_mem = np.maximum(t_mem, t_dma)
+        pro = pro + t.dma_setup_s()
+        t_red = np.where(sk > 1, t.static.combine_s(sk, tm * tn * ACC_BYTES, t.noc_link_bw), 0.0)
+        t_pipe = _stage_pipeline(t, t_c, waves * ksteps, stage, main - p.c_bytes, loads, db)
+        # the last result tile leaves after the last compute: its DMA setup, transfer and DRAM write latency
+        t_red = t_red + t.dma_setup_s() + p.c_bytes / np.maximum(units / sk, 1) / bw_cap + t.main_latency_s
+    drain = t_c / (waves * ksteps)  # the last stage's compute, after its bytes have arrived
+    time = np.where(db == 2, np.maximum(t_pipe + pro, t_mem + t.main_latency_s + drain),
+                    np.maximum(t_c + t_mem + t.main_latency_s, t_pipe))
+    time = time + t_red + t.barrier_s()
     flops = 2.0 * g * m * n * k
-    energy = 1e-12 * (flops * t.energy_pj_flop(p.dtype) + 8 * main * t.pj_main_bit + 8 * l2 * t.pj_l2_bit
-                      + 8 * sram * t.pj_sram_bit)
+    # accumulators: a weight/input-stationary array emits a partial-sum tile per K fold (read, added,
+    # written); an output-stationary array keeps sums in its PEs and writes each output once
+    k_fold = t.depth * REG_BLOCK if t.kind == "dot_product" else t.rows
+    folds_k = np.ceil(ku / (k_fold * t.rate(p.dtype)))
+    os_df = np.isin(c["df"], _idx(t, "os")) & (t.kind != "dot_product")
+    rf = units * tm * tn * ACC_BYTES * np.where(os_df, 1, 2 * folds_k)
+    sram = sram * units / waves  # all cores' bytes (t_sram above is one core's)
+    energy = t.energy_j(p.dtype, flops, main, l2, sram, rf)
     util = flops / (time * t.peak_flops(p.dtype))
-    bound = np.select([t_c >= t_mem, t_main >= np.maximum(t_l2, t_sram), t_l2 >= t_sram],
-                      ["compute", "main", "level2"], "sram")
+    bound = np.select([(t_dma > 0) & (t_dma >= np.maximum(t_c, np.maximum(np.maximum(t_main, t_l2), t_sram))), t_c >= t_mem,
+                       t_main >= np.maximum(t_l2, t_sram), t_l2 >= t_sram], ["dma", "compute", "main", "level2"], "sram")
     return {"time": time, "t_c": t_c, "t_mem": t_mem, "main": main, "l2": l2, "sram": sram, "buf": buf,
             "feasible": feasible, "energy": energy, "util": util, "sk": sk, "waves": waves, "active": active,
-            "bound": bound}
+            "bound": bound, "rf": rf, "transfers": transfers, "t_red": t_red}
+
+
+def _stage_pipeline(t: Target, t_c, steps, stage, dram_in, loads, db):
+    """Compute time as the stage pipeline sees it: each of a core's ``steps`` stages is loaded (DMA setup,
+    the DRAM latency and DRAM bandwidth for the share ``f`` of stages that come from DRAM rather than from
+    another core's SRAM, the stage over the NoC) and then computed. With two buffers a stage's load overlaps
+    the other buffer's compute: a step costs ``max(c, (load + c) / 2)``; with one, ``load + c``. Bandwidth
+    totals, where all cores contend, are bounded elsewhere (``t_mem``); this is the latency side."""
+    c = t_c / steps
+    f = np.clip(dram_in / np.maximum(loads, 1.0), 0.0, 1.0)
+    lo = t.dma_setup_s() + stage / t.level2_bw
+    ld = t.dma_setup_s() + stage / min(t.level2_bw, t.main_bw * t.gemm_eff) + t.main_latency_s
+    two = f * np.maximum(c, (ld + c) / 2) + (1 - f) * np.maximum(c, (lo + c) / 2)
+    one = c + f * ld + (1 - f) * lo
+    return steps * np.where(db == 2, two, one)
 
 
 def _raster(p: GemmProblem, t: Target, tm, tn, tiles_m, tiles_n, active, order, ae, we, onchip):

@@ -41,6 +41,15 @@ class OpMapping:
     energy_j: float
     utilization: float  # useful FLOPs / (time x peak of its engine)
     detail: dict[str, Any] = field(default_factory=dict)
+    # the counted work ``energy_j`` prices (Target.energy_j): matrix FLOPs, vector FLOPs, bytes at main
+    # memory, level 2, core SRAM (all cores) and the accumulators/register file; at the compiled shape
+    work: tuple[float, float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    dtype: str = "bf16"
+
+    @property
+    def counts(self) -> dict[str, float]:
+        return dict(zip(("matrix_flops", "vector_flops", "main_bytes", "level2_bytes", "sram_bytes", "rf_bytes"),
+                        self.work))
 
     def explain(self) -> str:
         d = ", ".join(f"{k}={v}" for k, v in self.detail.items())
@@ -54,7 +63,7 @@ class OpMapping:
                 "compute_s": t.compute_s, "memory_s": t.memory_s, "roofline_s": t.roofline_s, "bound": t.bound,
                 "kernels": t.kernels, "bytes": {"main": self.bytes_main, "level2": self.bytes_level2,
                                                 "sram": self.bytes_sram},
-                "energy_j": self.energy_j, "utilization": self.utilization, **self.detail}
+                "energy_j": self.energy_j, "counts": self.counts, "utilization": self.utilization, **self.detail}
 
 
 class Mapper:
@@ -64,15 +73,17 @@ class Mapper:
         self.arch = arch
         self.target = Target.of(arch)
         self._memo: OrderedDict[Op, OpMapping] = OrderedDict()
+        self._rep_memo: OrderedDict[Op, OpMapping] = OrderedDict()
 
     def timer(self, op: Op) -> OpTime:
+        """The op's time, carrying its per-level energy (``OpTime.energy_j``) for the Estimator."""
         return self.map(op).time
 
     def map(self, op: Op) -> OpMapping:
         hit = self._memo.get(op)
         if hit is not None:
             return hit
-        out = self._map(op)
+        out = self._at_compiled_shape(op)
         self._memo[op] = out
         if len(self._memo) > MEMO_SIZE:
             self._memo.popitem(last=False)
@@ -80,6 +91,29 @@ class Mapper:
 
     def map_graph(self, graph: Graph) -> tuple[OpMapping, ...]:
         return tuple(self.map(op) for op in graph.ops)
+
+    def _rep(self, rep: Op) -> OpMapping:
+        """A representative attention shape, mapped as it is (already padded), memoized."""
+        hit = self._rep_memo.get(rep)
+        if hit is None:
+            hit = self._rep_memo[rep] = self._map(rep)
+            if len(self._rep_memo) > MEMO_SIZE:
+                self._rep_memo.popitem(last=False)
+        return hit
+
+    def _at_compiled_shape(self, op: Op) -> OpMapping:
+        """Map ``op`` at the shape a static schedule compiled for it (padded token rows and KV lengths);
+        utilization counts the real op's FLOPs. The time carries the mapping's energy."""
+        st = self.target.static
+        padded = st.pad(op) if st is not None else op
+        out = self._map(padded)
+        if padded is not op:
+            t, peak = out.time.time_s, self.target.peak_flops(op.dtype)
+            pad = {"m": f"{op.m}->{padded.m}"} if op.m else {"kv": f"{op.attention.kv_tokens}->"  # type: ignore[union-attr]
+                                                                  f"{padded.attention.kv_tokens}"}  # type: ignore[union-attr]
+            out = replace(out, utilization=op.flops / (t * peak) if t > 0 else 0.0,
+                          detail={**out.detail, "padded": pad["m" if op.m else "kv"]})
+        return replace(out, time=replace(out.time, energy_j=out.energy_j))
 
     # -- per kind ------------------------------------------------------------------------------
     def _map(self, op: Op) -> OpMapping:
@@ -114,31 +148,39 @@ class Mapper:
         scale = max(1.0, op.flops / max(sum(2.0 * p.m * p.n * p.k * p.groups for p in parts), 1.0))
         body *= scale  # MoE groups of unequal size: never fewer FLOPs than the op has
         main = sum(g.bytes_main for g in maps)
+        work = (sum(2.0 * p.m * p.n * p.k * p.groups for p in parts) * scale, 0.0, main * scale,
+                sum(g.bytes_level2 for g in maps) * scale, sum(g.bytes_sram for g in maps) * scale,
+                sum(g.bytes_rf for g in maps) * scale)
         ot = self._finish(op, body, sum(g.compute_s for g in maps) * scale, max(g.memory_s for g in maps), main,
                           t.kernels(op.name))
         g = maps[0]
         util = op.flops / (ot.time_s * t.peak_flops(op.dtype)) if ot.time_s > 0 else 0.0
         detail = {"dataflow": g.dataflow, "order": g.order, "tile": "x".join(map(str, g.tile)),
                   "double_buffer": g.double_buffer, "split_k": g.split_k, "waves": g.waves, "cores": g.cores_used,
-                  "buffer_kib": round(g.buffer_bytes / 1024, 1), "level_bound": g.bound, "candidates": g.candidates}
+                  "buffer_kib": round(g.buffer_bytes / 1024, 1), "level_bound": g.bound, "candidates": g.candidates,
+                  "dma_transfers": sum(x.transfers for x in maps), "reduce_us": round(sum(x.reduce_s for x in maps) * 1e6, 3),
+                  "barrier_us": round(g.barrier_s * 1e6, 3)}
         if share != 1.0:
             detail["fused_epilogue"] = f"writes {share:g} of its output"
         return OpMapping(op.name, op.kind, "matrix", ot, main, sum(x.bytes_level2 for x in maps),
-                         sum(x.bytes_sram for x in maps), sum(x.energy_j for x in maps) * scale, util, detail)
+                         sum(x.bytes_sram for x in maps), t.energy_j(op.dtype, *work[:1], *work[2:], work[1]), util,
+                         detail, work, op.dtype)
 
     def _attention(self, op: Op) -> OpMapping:
         rep = _attention_rep(op)
         if rep is not op:  # map the representative shape (memoized), scale to this one
-            return self._scaled(op, self.map(rep), rep)
+            return self._scaled(op, self._rep(rep), rep)
         t = self.target
         am = map_attention(t, op)
         ot = self._finish(op, am.time_s, am.matmul_s + am.softmax_s, am.memory_s, am.bytes_main, t.kernels(op.name))
         util = op.flops / (ot.time_s * t.peak_flops(op.dtype)) if ot.time_s > 0 else 0.0
         detail = {"tile": f"bq{am.bq}xbkv{am.bkv}", "kv_splits": am.kv_splits, "units": am.units, "waves": am.waves,
                   "engine_util": round(am.engine_util, 3), "softmax_us": round(am.softmax_s * 1e6, 2),
-                  "buffer_kib": round(am.buffer_bytes / 1024, 1)}
+                  "buffer_kib": round(am.buffer_bytes / 1024, 1), "dma_transfers": am.transfers,
+                  "combine_us": round(am.combine_s * 1e6, 3)}
+        work = (op.flops, 0.0, am.bytes_main, am.bytes_level2, am.bytes_sram, am.bytes_rf)
         return OpMapping(op.name, op.kind, "matrix", ot, am.bytes_main, am.bytes_level2, am.bytes_sram,
-                         am.energy_j, util, detail)
+                         t.energy_j(op.dtype, op.flops, *work[2:]), util, detail, work, op.dtype)
 
     def _scaled(self, op: Op, m: OpMapping, rep: Op) -> OpMapping:
         """A mapping of ``rep`` (at most GRID larger in every dimension) applied to ``op``: the time scales with
@@ -151,17 +193,22 @@ class Mapper:
         body = max((m.time.time_s - k) * f, roof)
         ot = OpTime(body + k, m.time.compute_s * f, m.time.memory_s * fb, roof, m.time.bound, m.time.kernels)
         util = op.flops / (ot.time_s * t.peak_flops(op.dtype)) if ot.time_s > 0 else 0.0
+        ff = op.flops / rep.flops if rep.flops else 1.0
+        w = m.work
+        work = (w[0] * ff, w[1] * ff, w[2] * fb, w[3] * fb, w[4] * fb, w[5] * ff)
         return OpMapping(op.name, op.kind, m.engine, ot, m.bytes_main * fb, m.bytes_level2 * fb, m.bytes_sram * fb,
-                         m.energy_j * f, util, {**m.detail, "mapped_at": "shape rounded up by <= 2.2%"})
+                         t.energy_j(op.dtype, work[0], *work[2:], work[1]), util,
+                         {**m.detail, "mapped_at": "shape rounded up by <= 2.2%"}, work, op.dtype)
 
     def _stream(self, op: Op) -> OpMapping:
         t = self.target
         tc = op.flops / t.vector_flops
         tm = op.bytes / (t.main_bw * t.main_eff) + t.main_latency_s
-        ot = self._finish(op, max(tc, tm), tc, tm, op.bytes, t.kernels(op.name))
-        e = 1e-12 * (op.flops * 0.5 * max(t.pj_flop.values()) + 8 * op.bytes * t.pj_main_bit)
-        return OpMapping(op.name, op.kind, "vector", ot, op.bytes, op.bytes, op.bytes, e,
-                         op.flops / (ot.time_s * t.vector_flops) if ot.time_s > 0 else 0.0, {})
+        ot = self._finish(op, max(tc, tm) + t.barrier_s(), tc, tm, op.bytes, t.kernels(op.name))
+        work = (0.0, op.flops, op.bytes, op.bytes, op.bytes, 0.0)  # every byte from DRAM over the NoC into SRAM
+        return OpMapping(op.name, op.kind, "vector", ot, op.bytes, op.bytes, op.bytes,
+                         t.energy_j(op.dtype, 0.0, *work[2:], op.flops),
+                         op.flops / (ot.time_s * t.vector_flops) if ot.time_s > 0 else 0.0, {}, work, op.dtype)
 
     def _fused(self, op: Op, rule: tuple[float, float]) -> OpMapping:
         t = self.target
@@ -172,10 +219,11 @@ class Mapper:
         roof = max(op.flops / t.vector_flops, main / t.main_bw, onchip / (t.sram_bw * t.cores))
         time = max(tc, tm, roof)
         ot = OpTime(time, tc, tm, roof, "compute" if tc >= tm else "memory", 0)
-        e = 1e-12 * (op.flops * 0.5 * max(t.pj_flop.values()) + 8 * main * t.pj_main_bit
-                     + 8 * onchip * t.pj_sram_bit)
-        return OpMapping(op.name, op.kind, "fused", ot, main, main, onchip, e,
-                         op.flops / (time * t.vector_flops) if time > 0 else 0.0, {"fused": "into its producer/consumer"})
+        # main-memory bytes cross the NoC into SRAM; the bytes fusion keeps on chip are read from SRAM only
+        work = (0.0, op.flops, main, main, op.bytes, 0.0)
+        return OpMapping(op.name, op.kind, "fused", ot, main, main, onchip, t.energy_j(op.dtype, 0.0, *work[2:], op.flops),
+                         op.flops / (time * t.vector_flops) if time > 0 else 0.0,
+                         {"fused": "into its producer/consumer", "fused_saved_bytes": onchip}, work, op.dtype)
 
 
 def _moe_parts(op: Op, a_bytes: float, share: float) -> list[GemmProblem]:

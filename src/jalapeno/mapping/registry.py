@@ -58,5 +58,15 @@ def cost_params_for(chip: object) -> CostParams | None:
                    kernels_per_op={k: int(f.value) for k, f in rt.kernels_per_op.items()},
                    pj_per_flop=dict(flop), pj_per_flop_default=max(flop.values()),
                    pj_per_byte_mem=model.pj_per_byte_main(arch), pj_per_byte_link=8 * e["link"] / share,
-                   active_static_w=pw.active_static_w.value if pw.active_static_w is not None else 0.0,
+                   active_static_w=_active_static_w(arch, chip),
                    dvfs_beta=model.dvfs_beta(arch), source=f"derived from the architecture {arch.source_file or arch.name}")
+
+
+def _active_static_w(arch: ArchSpec, chip: object) -> float:
+    """Busy rise above idle: measured where the architecture gives it, else the board model's derived floor
+    (``extra['power.active_static_w']`` of the derived chip)."""
+    if arch.power.active_static_w is not None:
+        return arch.power.active_static_w.value
+    extra = getattr(chip, "extra", {})
+    f = extra.get("power.active_static_w") if hasattr(extra, "get") else None
+    return f.value if f is not None else 0.0

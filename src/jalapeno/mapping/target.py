@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from jalapeno.hardware.arch import model
 from jalapeno.hardware.arch.spec import ArchSpec
+from jalapeno.mapping.static import StaticSchedule
 
 ACC_BYTES = 4.0  # partial sums are fp32 (int32 for integer formats)
 
@@ -44,9 +45,16 @@ class Target:
     kernels_per_op: dict[str, int]  # kernels the software stack launches per graph op (default 1)
     fusion: bool
     pj_flop: dict[str, float]
-    pj_main_bit: float  # a main-memory bit, its on-chip path to the cores included
-    pj_l2_bit: float  # level-2 (shared SRAM / NoC) and core-SRAM traffic beyond that path: 0 when the
-    pj_sram_bit: float  # architecture's energies are measured whole-chip figures (they include it)
+    # energy per bit at each level, the clock/control share included (as pJ/FLOP): main memory (DRAM device
+    # and I/O; SRAM-only: the weights' SRAM), level 2 (NoC, plus the shared SRAM where there is one), core
+    # SRAM, register file / accumulators. Where the architecture's energies are measured whole-chip figures
+    # (``power:``), the main-memory figure includes the on-chip path and the other levels are 0.
+    pj_main_bit: float
+    pj_l2_bit: float
+    pj_sram_bit: float
+    pj_rf_bit: float = 0.0
+    static: StaticSchedule | None = None  # statically scheduled chips: buckets, barriers, DMA setup
+    noc_link_bw: float = 0.0  # one core's NoC link (bisection / sqrt(cores)): reductions, combines
 
     @classmethod
     def of(cls, arch: ArchSpec) -> Target:
@@ -71,13 +79,16 @@ class Target:
         vec = max((r.value for r in c.vector.rates.values()), default=2.0) * c.vector.lanes.value * fv * n
         sfu = (c.vector.sfu_ops_per_cycle.value if c.vector.sfu_ops_per_cycle else c.vector.lanes.value / 8) * fv * n
         rt = arch.runtime
-        e = model.pj_per_bit(arch)
+        e = model.pj_per_bit_action(arch)  # board energies per action, priced as pj_per_flop
         whole = arch.power.pj_per_byte_main is not None
+        static = StaticSchedule.of(arch)
+        issue = rt.matrix_issue_efficiency.value if rt.matrix_issue_efficiency is not None else 1.0
+        l2_pj = e["noc"] + e.get("shared_sram", 0.0)
         return cls(
             name=arch.name, kind=m.kind, cores=n, engines=int(m.engines.value), rows=int(m.rows.value),
             cols=int(m.cols.value), depth=int(m.depth.value), dataflows=m.dataflows,
             load=int(m.load_rows_per_cycle.value) if m.load_rows_per_cycle else 1,
-            rates={d: r.value for d, r in m.rates.items()}, f_matrix=f, issue_eff=rt.matrix_issue_efficiency.value,
+            rates={d: r.value for d, r in m.rates.items()}, f_matrix=f, issue_eff=issue,
             acc_bytes=m.engines.value * m.accumulator_bytes.value, sram_bytes=c.sram.capacity_bytes.value,
             sram_bw=sram_bw, shared_bytes=shared.capacity_bytes.value if shared else 0.0,
             shared_bw=model.sram_bandwidth(arch, shared, False) if shared else 0.0,
@@ -89,7 +100,26 @@ class Target:
             fusion=rt.fusion.value == "elementwise",
             pj_flop=model.pj_per_flop(arch),
             pj_main_bit=model.pj_per_byte_main(arch) / 8 if whole else e.get("dram", e["core_sram"]),
-            pj_l2_bit=0.0 if whole else e.get("shared_sram", e["noc"]), pj_sram_bit=0.0 if whole else e["core_sram"])
+            pj_l2_bit=0.0 if whole else l2_pj, pj_sram_bit=0.0 if whole else e["core_sram"],
+            pj_rf_bit=0.0 if whole else e["rf"], static=static,
+            noc_link_bw=arch.noc.bandwidth_bytes_per_s.value / max(1.0, n ** 0.5))
+
+    def energy_j(self, dtype: str, flops, main, l2, sram, rf, vector_flops=0.0):
+        """Dynamic energy of counted work: matrix and vector FLOPs and bytes at each level x energy per action
+        (numpy or float). A vector FLOP costs half the costliest matrix FLOP (no operand reuse in an array)."""
+        return 1e-12 * (flops * self.energy_pj_flop(dtype) + vector_flops * self.pj_vector_flop
+                        + 8 * (main * self.pj_main_bit + l2 * self.pj_l2_bit + sram * self.pj_sram_bit
+                               + rf * self.pj_rf_bit))
+
+    @property
+    def pj_vector_flop(self) -> float:
+        return 0.5 * max(self.pj_flop.values())
+
+    def barrier_s(self) -> float:
+        return self.static.barrier_s if self.static is not None else 0.0
+
+    def dma_setup_s(self) -> float:
+        return self.static.dma_setup_s if self.static is not None else 0.0
 
     def kernels(self, op_name: str) -> int:
         return self.kernels_per_op.get(op_name, 1)

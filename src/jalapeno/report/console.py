@@ -77,9 +77,10 @@ def serving_table(res: Mapping[str, Any], *, title: str = "serving metrics") -> 
     pre = res["preemptions"]
     t.add_row("preemptions", f"{pre['recompute'] + pre['swap']:,}",
               f"{pre['recompute']:,} recompute, {pre['swap']:,} swap")
-    usd = res.get("dollars_per_million_tokens") or {}
-    note = f"output; {_dollars(usd.get('total'))} all tokens" if usd else "no price (--usd-per-replica-hour)"
-    t.add_row("$ / Mtok", _dollars(usd.get("output")), note)
+    if "usd_per_mtok" in res:  # serve's TCO (hardware.tco): per token processed, prompt + output
+        note = (f"prompt + output; {_dollars(res.get('usd_per_mtok_output'))} per output Mtok"
+                if res["usd_per_mtok"] is not None else "no price for this chip under this price rule")
+        t.add_row("$ / Mtok", _dollars(res["usd_per_mtok"]), note)
     wall = res.get("sim_wall_s")
     t.add_row("sim wall time", "-" if wall is None else seconds(wall),
               f"{res['steps']:,} steps, {res['step_events']:,} step events")

@@ -84,10 +84,19 @@ def headline(study: Any) -> Section:
 def definitions() -> str:
     return ("Goodput per watt = SLO-meeting requests per second / average fleet power (W), i.e. SLO-meeting requests per "
             "joule of fleet energy, idle power of every chip included (the serving simulator's energy: every step's "
-            "energy plus idle power while waiting); printed per kW. $/Mtok = (fleet chips' price x 1.5 for host, "
-            "network and chassis, over 4 years) + measured average fleet power x PUE 1.1 x $0.083/kWh, per million "
-            "prompt + output tokens served; the same constants (technology library, tco.*) for every chip. A fleet "
+            "energy plus idle power while waiting); printed per kW. " + tco_definition() + " A fleet "
             "meets the SLO when at least 90% of requests have TTFT <= 1 s and TPOT <= 25 ms.")
+
+
+def tco_definition() -> str:
+    """The $/Mtok rule in words, with the constants it runs on (hardware/tco.py, docs/tco.md)."""
+    from jalapeno.hardware.tco import value
+
+    return (f"$/Mtok = (fleet chips at (manufacturing cost + NRE / volume) / (1 - {value('margin'):.0%} margin), the same "
+            f"rule for every chip, + ${value('system.host_usd') + value('system.network_usd'):,.0f} of host and network "
+            f"per chip, over {value('lifetime_years'):g} years) + (simulated average fleet power + "
+            f"{value('host_power_w'):g} W host per chip) x PUE {value('pue'):g} x ${value('usd_per_kwh'):g}/kWh, per "
+            "million prompt + output tokens served (constants and their ranges: docs/tco.md).")
 
 
 def other_workloads(study: Any) -> Section:
@@ -165,7 +174,7 @@ def spec_sheet(study: Any) -> Section:
                          f"({chip.interconnect.bandwidth_bytes_per_s.value / 1e9:.0f} GB/s per direction)" if a.links else "none"],
                ["die area", f"{chip.die_area_mm2.value:,.0f} mm2"], ["TDP", f"{chip.tdp_w.value:,.0f} W"],
                ["idle", f"{chip.idle_w.value:,.0f} W"], ["manufacturing cost", f"${sh.cost['total'].value:,.0f}"],
-               ["price (75% margin)", f"${sh.price_usd:,.0f}"]]
+               ["price (the margin rule of docs/tco.md)", f"${sh.price_usd:,.0f}"]]
     parts = [table(["", "Jalapeño-1"], summary)]
     for title, d, unit in (("die area", sh.area, "mm2"), ("TDP", sh.power, "W"), ("cost", sh.cost, "USD")):
         parts.append(f"<h3>{title}</h3>")
@@ -196,12 +205,13 @@ def sensitivity_section(study: Any) -> Section:
 
 def sources_section(study: Any) -> Section:
     from jalapeno.cost.params import setup_for
-    from jalapeno.hardware.arch import Technology
+    from jalapeno.hardware.tco import COST_KEY, constants
 
     rows = []
     for name, chip in study.chips.items():
-        for label, f in (("price", chip.price_usd), ("TDP", chip.tdp_w), ("idle power", chip.idle_w),
-                         ("die area", chip.die_area_mm2)):
+        street = None if getattr(chip, "arch", None) is not None else chip.price_usd
+        for label, f in (("manufacturing cost", chip.extra.get(COST_KEY)), ("street price (reported only)", street),
+                         ("TDP", chip.tdp_w), ("idle power", chip.idle_w), ("die area", chip.die_area_mm2)):
             if f is not None:
                 rows.append([fig.chip_label(name), label, _f(f.value, 4), short(f.source)])
         prec = study.workloads[study.main].precision().compute
@@ -212,9 +222,8 @@ def sources_section(study: Any) -> Section:
         rows.append([fig.chip_label(name), "main-memory bandwidth", _f(mem.bandwidth_bytes_per_s.value, 4),
                      short(mem.bandwidth_bytes_per_s.source)])
         rows.append([fig.chip_label(name), "cost-model parameters", "", short(setup_for(chip, "fused")[0].source)])
-    t = Technology("n4")
-    for k in ("tco.usd_per_kwh", "tco.pue", "tco.lifetime_years", "tco.system_overhead"):
-        rows.append(["all chips", k, _f(t(k), 4), t.fig(k).source])
+    for k, c in constants().items():
+        rows.append(["all chips", f"tco {k} [{_f(c.lo, 4)}, {_f(c.hi, 4)}]", _f(c.value, 4), c.source])
     for w in study.workloads.values():
         rows.append(["all chips", f"workload {w.name}", "", w.describe()])
     return Section("Sources of every number", [table(["chip", "figure", "value", "source"], rows, source_cols=[3])],

@@ -19,7 +19,6 @@ from jalapeno.errors import JalapenoError
 from jalapeno.hardware.arch.cost import (
     chip_cost,
     dies_per_wafer,
-    usd_per_million_tokens,
     yield_murphy,
     yield_negative_binomial,
     yield_poisson,
@@ -32,7 +31,7 @@ from jalapeno.hardware.arch.tech import Technology, overridable
 __all__ = [
     "ArchChip", "ArchSpec", "Sheet", "Technology", "arch_from_dict", "arch_of", "chip_cost", "derive_chip",
     "dies_per_wafer", "is_arch_data", "list_arch_presets", "load_arch", "resolve_arch", "sheet",
-    "usd_per_million_tokens", "yield_murphy", "yield_negative_binomial", "yield_poisson",
+    "yield_murphy", "yield_negative_binomial", "yield_poisson",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Die cost, chip cost and cost per token.
+"""Die cost and chip cost (the price and TCO rules live in ``hardware.tco``).
 
 Dies per wafer (the standard edge-loss formula, Hennessy & Patterson, *Computer Architecture: A
 Quantitative Approach*, 6th ed., sec. 1.6):  DPW = pi (d/2)^2 / S - pi d / sqrt(2 S)
@@ -11,6 +11,8 @@ cores are (binomial over independent cores).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from jalapeno.errors import JalapenoError
 
@@ -21,7 +23,6 @@ from jalapeno.hardware.arch.tech import Technology
 HBM_FOOTPRINT_MM2 = 110.0  # one HBM stack on the interposer (~11 x 10 mm, JEDEC HBM3 package outline)
 INTERPOSER_OVERHEAD = 1.25  # interposer area / (die + stacks): routing and keep-out
 INTERPOSER_REF_MM2 = 2000.0  # the interposer size the package_usd figures are quoted for
-SECONDS_PER_YEAR = 365.25 * 24 * 3600
 
 
 def dies_per_wafer(die_mm2: float, diameter_mm: float = 300.0, edge_mm: float = 0.0, scribe_mm: float = 0.0) -> float:
@@ -82,37 +83,69 @@ def chip_cost(arch: ArchSpec) -> dict[str, Part]:
         d = arch.memory
         gb = d.devices.value * d.capacity_bytes_per_device.value / 1e9
         out["memory"] = Part(gb * t(f"dram_usd_per_gb.{d.kind}"), f"{gb:.0f} GB x ${t(f'dram_usd_per_gb.{d.kind}'):g}/GB")
-    out["package"] = _package(arch, t, a)
+    sites = arch.memory.sites.value if arch.memory is not None else 0.0
+    out["package"] = _package(arch.package, t, a, sites)
     out["test"] = Part(a * t("test_usd_per_mm2"), f"{a:.0f} mm2 x ${t('test_usd_per_mm2'):g}/mm2")
     out["total"] = Part(sum(v.value for k, v in out.items() if k not in ("dies_per_wafer", "yield")),
                         "die + memory + package + test")
     return out
 
 
-def _package(arch: ArchSpec, t: Technology, die_mm2: float) -> Part:
-    base = t(f"package_usd.{arch.package}")
-    if not arch.package.startswith("cowos"):
-        return Part(base, f"{arch.package} package")
-    sites = arch.memory.sites.value if arch.memory is not None else 0.0
+def _package(package: str, t: Technology, die_mm2: float, sites: float) -> Part:
+    base = t(f"package_usd.{package}")
+    if not package.startswith("cowos"):
+        return Part(base, f"{package} package")
     inter = INTERPOSER_OVERHEAD * (die_mm2 + sites * HBM_FOOTPRINT_MM2)
     extra = max(0.0, inter - INTERPOSER_REF_MM2) * t("interposer_usd_per_mm2")
-    return Part(base + extra, f"{arch.package} ${base:g} + ${t('interposer_usd_per_mm2'):g}/mm2 over "
+    return Part(base + extra, f"{package} ${base:g} + ${t('interposer_usd_per_mm2'):g}/mm2 over "
                               f"{INTERPOSER_REF_MM2:g} mm2 of a {inter:.0f} mm2 interposer")
 
 
-def price_usd(arch: ArchSpec, cost_usd: float) -> float:
-    m = arch.gross_margin.value if arch.gross_margin is not None else 0.0
-    return cost_usd / (1 - m) if m < 1 else math.inf
+# ---------------------------------------------------------------- a datasheet chip
 
 
-def usd_per_million_tokens(price: float, power_w: float, tokens_per_s: float, t: Technology) -> dict[str, float]:
-    """Chip amortization plus energy, per million tokens, at the library's $/kWh, PUE and lifetime.
+@dataclass(frozen=True)
+class Die:
+    """``count`` dies of one kind in a package. ``stacked``: bonded on top of another die (hybrid bonding),
+    so it adds no interposer footprint."""
 
-    capex/s = price x (1 + system_overhead) / lifetime; energy/s = power x PUE x $/kWh / 3.6e6.
-    """
-    if tokens_per_s <= 0:
-        raise ValueError("tokens_per_s must be > 0")
-    capex_s = price * (1 + t("tco.system_overhead")) / (t("tco.lifetime_years") * SECONDS_PER_YEAR)
-    energy_s = power_w * t("tco.pue") * t("tco.usd_per_kwh") / 3.6e6
-    per = 1e6 / tokens_per_s
-    return {"capex": capex_s * per, "energy": energy_s * per, "total": (capex_s + energy_s) * per}
+    area_mm2: float
+    node: str
+    count: int = 1
+    stacked: bool = False
+
+
+def datasheet_chip_cost(dies: Sequence[Die], package: str, memory_gb: float = 0.0, memory_kind: str = "",
+                        sites: int = 0) -> dict[str, Part]:
+    """``chip_cost`` for a chip known by its datasheet (die areas, nodes, memory) rather than its
+    microarchitecture: the same wafer, yield, memory, package and test constants. Yield is the whole-die
+    negative binomial (no credit for spare cores, which a datasheet does not give: an upper bound on the die
+    cost of a harvested GPU). ``sites``: memory stacks on the interposer (enabled or not)."""
+    if not dies:
+        raise JalapenoError("a chip needs at least one die", field="dies")
+    out: dict[str, Part] = {}
+    for i, d in enumerate(dies):
+        t = Technology(d.node)
+        dpw = dies_per_wafer(d.area_mm2, t("wafer.diameter_mm"), t("wafer.edge_exclusion_mm"), t("wafer.scribe_mm"))
+        y = yield_negative_binomial(d.area_mm2, t("defect_density_per_cm2"), t("wafer.cluster_alpha"))
+        each = die_cost_usd(t("wafer_usd"), dpw, y)
+        out[f"die{i}" if len(dies) > 1 else "die"] = Part(
+            d.count * each, f"{d.count} x {d.area_mm2:g} mm2 at {d.node}: ${t('wafer_usd'):,.0f} wafer / "
+                            f"({dpw:.1f} dies x yield {y:.3f})")
+    t = Technology(dies[0].node)
+    if memory_gb > 0:
+        out["memory"] = Part(memory_gb * t(f"dram_usd_per_gb.{memory_kind}"),
+                             f"{memory_gb:g} GB x ${t(f'dram_usd_per_gb.{memory_kind}'):g}/GB")
+    silicon = sum(d.count * d.area_mm2 for d in dies)
+    footprint = sum(d.count * d.area_mm2 for d in dies if not d.stacked)
+    out["package"] = _package(package, t, footprint, sites)
+    out["test"] = Part(silicon * t("test_usd_per_mm2"), f"{silicon:.0f} mm2 x ${t('test_usd_per_mm2'):g}/mm2")
+    out["total"] = Part(sum(v.value for v in out.values()), "dies + memory + package + test")
+    return out
+
+
+def price_usd(cost_usd: float) -> float:
+    """The chip's price under the one margin rule every chip is priced by (``hardware.tco``)."""
+    from jalapeno.hardware.tco import margin_price_usd
+
+    return margin_price_usd(cost_usd)

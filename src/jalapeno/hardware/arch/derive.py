@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from jalapeno.hardware.arch import cost, model
+from jalapeno.hardware.arch import board, cost, model
 from jalapeno.hardware.arch.model import Part
 from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.hardware.spec import ChipSpec, Figure, Interconnect, MemoryLevel, TextFigure
@@ -44,7 +44,7 @@ def sheet(arch: ArchSpec) -> Sheet:
     p = model.power(arch, a["total"].value)
     c = cost.chip_cost(arch)
     return Sheet(arch, model.matrix_flops(arch), model.vector_flops(arch), a, p, c,
-                 cost.price_usd(arch, c["total"].value))
+                 cost.price_usd(c["total"].value))
 
 
 def _fig(p: Part, arch: ArchSpec, note: str = "") -> Figure:
@@ -60,10 +60,29 @@ def derive_chip(arch: ArchSpec) -> ArchChip:
         matrix_flops=MappingProxyType({d: f(p, "Dense.") for d, p in s.matrix_flops.items()}),
         vector_flops=MappingProxyType({d: f(p) for d, p in s.vector_flops.items()}),
         memory=memory_levels(arch), tdp_w=f(s.power["total"], _tdp_note(arch)),
-        idle_w=arch.power.idle_w or f(model.idle_w(arch, s.area["total"].value), "Leakage only."),
+        idle_w=arch.power.idle_w or f(model.idle_w(arch, s.area["total"].value, s.power),
+                                      "Board idle: leakage, DRAM background, PHYs, SerDes, board misc, regulators."),
         interconnect=interconnect(arch), die_area_mm2=f(s.area["total"]), clock_hz=arch.clock_hz,
-        cores=arch.cores.count, price_usd=f(Part(s.price_usd, f"cost ${s.cost['total'].value:,.0f} / (1 - margin)")),
+        cores=arch.cores.count, price_usd=f(Part(s.price_usd, _price_formula(s))),
         source_file=arch.source_file, extra=MappingProxyType(_extra(s)), arch=arch)
+
+
+def _price_formula(s: Sheet) -> str:
+    return f"(cost ${s.cost['total'].value:,.0f} + NRE / volume) / (1 - margin), the rule of hardware/data/tco.yaml"
+
+
+def board_sheet(s: Sheet) -> dict[str, Part]:
+    """The board-power summary: idle, busy floor, busy total, TDP, wall idle/busy/TDP (host share added)."""
+    a, die = s.arch, s.area["total"].value
+    idle, floor = model.idle_w(a, die, s.power), model.active_static_w(a, die, s.power)
+    busy = Part(idle.value + floor.value, "idle + busy floor (static while a kernel runs)")
+    tdp = s.power["total"]
+    t = model.tech_of(a)
+    out = {"idle": idle, "busy_floor": floor, "busy_static": busy, "tdp": tdp}
+    for k, p in (("idle", idle), ("busy_static", busy), ("tdp", tdp)):
+        w = board.wall_terms(p.value, t)["total"]
+        out[f"wall_{k}"] = Part(w.value, f"{p.value:,.1f} W board + {w.value - p.value:g} W host share per slot")
+    return out
 
 
 def _tdp_note(arch: ArchSpec) -> str:
@@ -124,6 +143,10 @@ def _extra(s: Sheet) -> dict[str, Figure]:
             if p.value > 0:
                 suffix = "" if k in ("dies_per_wafer", "yield") else unit
                 out[f"{group}.{k}{suffix}"] = _fig(p, s.arch)
+    a, die = s.arch, s.area["total"].value
+    out["power.active_static_w"] = _fig(model.active_static_w(a, die, s.power), a)
+    for k, p in board_sheet(s).items():
+        out[f"board.{k}_w"] = _fig(p, a)
     measured = s.arch.power.pj_per_flop
     for d, v in model.pj_per_flop(s.arch).items():
         src = (f"measured: {measured[d].source}" if d in measured else

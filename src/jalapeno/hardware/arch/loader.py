@@ -41,7 +41,7 @@ from jalapeno.hardware.spec import Figure, TextFigure
 
 TOP_REQUIRED = ("name", "vendor", "kind", "description", "launch_year", "node", "voltage_v", "clock_hz",
                 "cores", "noc", "runtime", "package")
-TOP_OPTIONAL = ("shared_sram", "memory", "links", "power", "gross_margin", "compare_to", "public", "technology")
+TOP_OPTIONAL = ("shared_sram", "memory", "links", "power", "compare_to", "public", "technology")
 CORE_REQUIRED = ("count", "matrix", "vector", "sram")
 CORE_OPTIONAL = ("physical", "register_file_bytes")
 MATRIX_REQUIRED = ("kind", "engines", "rows", "cols", "rates", "dataflows", "accumulator_bytes")
@@ -57,14 +57,15 @@ NOC_REQUIRED = ("topology", "bandwidth_bytes_per_s")
 NOC_OPTIONAL = ("multicast",)
 LINK_REQUIRED = ("topology", "count", "lanes", "lane_rate_bps", "hop_latency_s", "domain_size")
 LINK_OPTIONAL = ("dims",)
-RUNTIME_REQUIRED = ("kernel_overhead_s", "launch_s", "matrix_issue_efficiency", "fusion")
-RUNTIME_OPTIONAL = ("eager_launch_s", "kernels_per_op")
+RUNTIME_REQUIRED = ("kernel_overhead_s", "launch_s", "fusion")
+RUNTIME_STATIC = ("token_bucket_gap", "kv_bucket_tokens", "dma_setup_s", "barrier_s")
+RUNTIME_OPTIONAL = ("eager_launch_s", "kernels_per_op", "matrix_issue_efficiency") + RUNTIME_STATIC
 POWER_OPTIONAL = ("limit_w", "idle_w", "active_static_w", "pj_per_flop", "pj_per_byte_main", "dvfs_beta")
 # Figures that count things (whole numbers) and figures that are fractions in (0, 1].
 WHOLE = frozenset({"count", "physical", "engines", "rows", "cols", "depth", "lanes", "devices", "sites",
-                   "bus_bits_per_device", "domain_size", "launch_year", "multicast"})
-FRACTIONS = frozenset({"efficiency", "gemm_efficiency", "kv_read_efficiency", "matrix_issue_efficiency",
-                       "gross_margin"})
+                   "bus_bits_per_device", "domain_size", "launch_year", "multicast", "token_bucket_gap",
+                   "kv_bucket_tokens"})
+FRACTIONS = frozenset({"efficiency", "gemm_efficiency", "kv_read_efficiency", "matrix_issue_efficiency"})
 
 
 def load_arch(path_or_text: str | Path) -> ArchSpec:
@@ -116,10 +117,9 @@ class _ArchParser(_ChipParser):
         out["node"] = self.node(data)
         for k in ("launch_year", "voltage_v", "clock_hz"):
             out[k] = self.num(data, k, "")
-        out["gross_margin"] = self.opt(data, "gross_margin", "")
         out["cores"] = self.cores(data)
         out["noc"] = self.noc(data)
-        out["runtime"] = self.runtime(data)
+        out["runtime"] = self.runtime(data, out["kind"])
         if data.get("shared_sram") is not None:
             out["shared_sram"] = self.sram(data, "shared_sram", "")
         if data.get("memory") is not None:
@@ -237,15 +237,21 @@ class _ArchParser(_ChipParser):
             raise self.fail("links.dims", f"product {prod} != domain_size {domain}", m, "dims")
         return tuple(v)
 
-    def runtime(self, data: Mapping[Any, Any]) -> Runtime:
+    def runtime(self, data: Mapping[Any, Any], arch_kind: str = "") -> Runtime:
         f = "runtime"
         m = self.section(data, f, RUNTIME_REQUIRED, RUNTIME_OPTIONAL)
         fusion = self.text_figure(m, "fusion", f)
         if fusion.value not in FUSION:
             raise self.fail("runtime.fusion.value", f"{_r(fusion.value)} is not valid", m["fusion"], "value",
                             f"valid: {', '.join(FUSION)}")
+        if arch_kind == "gpu" and m.get("matrix_issue_efficiency") is None:
+            raise self.fail("runtime.matrix_issue_efficiency", "missing required key", data, f,
+                            "a GPU's issue efficiency is measured (dynamic issue); only statically scheduled "
+                            "kinds derive it")
         return Runtime(fusion=fusion, eager_launch_s=self.opt(m, "eager_launch_s", f),
                        kernels_per_op=self.counts(m, "kernels_per_op", f),
+                       matrix_issue_efficiency=self.opt(m, "matrix_issue_efficiency", f),
+                       **{k: self.opt(m, k, f) for k in RUNTIME_STATIC},
                        **{k: self.num(m, k, f) for k in RUNTIME_REQUIRED if k != "fusion"})
 
     def counts(self, data: Mapping[Any, Any], key: str, field: str) -> Mapping[str, Figure]:

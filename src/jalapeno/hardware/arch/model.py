@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from jalapeno.hardware.arch import board
 from jalapeno.hardware.arch.spec import ArchSpec, Sram
 from jalapeno.hardware.arch.tech import Technology
 
@@ -175,10 +176,12 @@ def pj_per_flop(arch: ArchSpec) -> dict[str, float]:
 
     Measured where the architecture gives it (``power.pj_per_flop``); else half a MAC of the technology
     library at this node and voltage. A dtype without a measurement scales a measured one by the
-    library's MAC-energy ratio (fp8 costs what bf16 measured, times 0.25 / 0.5).
+    library's MAC-energy ratio (fp8 costs what bf16 measured, times 0.25 / 0.5). Library energies are board
+    energies per action: times ``energy_realism``, less the busy clock floor, through the regulators
+    (``board.action_factor``).
     """
     t = tech_of(arch)
-    k = _vscale(arch, t) / (1 - _control_fraction(arch, t))
+    k = _vscale(arch, t) / (1 - _control_fraction(arch, t)) * board.action_factor(arch, t)
     est = {d: t(f"mac_energy_pj.{d}") / 2.0 * k for d in arch.cores.matrix.rates}
     meas = {d: f.value for d, f in arch.power.pj_per_flop.items()}
     if not meas:
@@ -190,11 +193,12 @@ def pj_per_flop(arch: ArchSpec) -> dict[str, float]:
 
 def pj_per_byte_main(arch: ArchSpec) -> float:
     """Energy per main-memory byte, the on-chip path to the cores and the clock/control share included:
-    measured where the architecture gives it, else DRAM (or core SRAM) plus NoC from the library."""
+    measured where the architecture gives it, else DRAM (or core SRAM) plus NoC from the library, as a board
+    energy (``board.action_factor``)."""
     if arch.power.pj_per_byte_main is not None:
         return arch.power.pj_per_byte_main.value
-    e = pj_per_bit(arch)
-    return 8 * (e.get("dram", e["core_sram"]) + e["noc"]) / (1 - _control_fraction(arch, tech_of(arch)))
+    e, t = pj_per_bit(arch), tech_of(arch)
+    return 8 * (e.get("dram", e["core_sram"]) + e["noc"]) / (1 - _control_fraction(arch, t)) * board.action_factor(arch, t)
 
 
 def dvfs_beta(arch: ArchSpec) -> float:
@@ -215,6 +219,15 @@ def pj_per_bit(arch: ArchSpec) -> dict[str, float]:
     return out
 
 
+def pj_per_bit_action(arch: ArchSpec) -> dict[str, float]:
+    """Energy per bit at each on-chip and DRAM level as a board energy per action, priced like
+    ``pj_per_flop``: library x clock/control share x ``board.action_factor`` (energy_realism, regulators).
+    Links are priced per bit at the SerDes, outside this factor."""
+    t = tech_of(arch)
+    k = board.action_factor(arch, t) / (1 - _control_fraction(arch, t))
+    return {n: v * k for n, v in pj_per_bit(arch).items() if n != "link"}
+
+
 def _w(bytes_per_s: float, pj_bit: float) -> float:
     return bytes_per_s * 8 * pj_bit * 1e-12
 
@@ -224,12 +237,13 @@ def compute_scenario(arch: ArchSpec) -> dict[str, Part]:
     if arch.power.pj_per_flop:
         return _measured_compute(arch)
     t, c, m = tech_of(arch), arch.cores, arch.cores.matrix
-    k, fm, e = _vscale(arch, t), matrix_clock(arch), pj_per_bit(arch)
+    r = t(f"energy_realism.{arch.kind}")
+    k, fm, e = _vscale(arch, t) * r, matrix_clock(arch), {n: v * r for n, v in pj_per_bit(arch).items()}
     macs = c.count.value * m.engines.value * m.pes * fm
     pick = max(m.rates, key=lambda d: m.rates[d].value * t(f"mac_energy_pj.{d}"))
     out = {"matrix": Part(macs * m.rates[pick].value * t(f"mac_energy_pj.{pick}") * k * 1e-12,
                           f"{macs:.3g} MAC-slots/s x {m.rates[pick].value:g} x {t(f'mac_energy_pj.{pick}'):g} pJ "
-                          f"({pick}, N7) x {k:.3g} (node, V^2)")}
+                          f"({pick}, N7) x {k:.3g} (node, V^2, energy_realism {r:g})")}
     # operands: 2 bytes for each of (rows + cols) x depth inputs a cycle per engine
     b = c.count.value * m.engines.value * (m.rows.value + m.cols.value) * m.depth.value * 2.0 * fm
     level = "rf" if m.kind == "dot_product" else "core_sram"
@@ -248,8 +262,9 @@ def _measured_compute(arch: ArchSpec) -> dict[str, Part]:
 
 
 def memory_scenario(arch: ArchSpec) -> dict[str, Part]:
-    """Every memory level streaming at full bandwidth (the decode regime)."""
-    e, out = pj_per_bit(arch), {}
+    """Every memory level streaming at full bandwidth (the decode regime); library energies x ``energy_realism``."""
+    r = tech_of(arch)(f"energy_realism.{arch.kind}")
+    e, out = {n: v * r for n, v in pj_per_bit(arch).items()}, {}
     cs = sram_bandwidth(arch, arch.cores.sram, per_core=True)
     out["core_sram"] = Part(_w(cs, e["core_sram"]), f"{cs / 1e12:.1f} TB/s x {e['core_sram']:.3g} pJ/bit")
     if arch.shared_sram is not None:
@@ -268,56 +283,94 @@ def memory_scenario(arch: ArchSpec) -> dict[str, Part]:
 
 
 def static_power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
-    """Power drawn whatever the work: idle (measured, else leakage) plus the measured rise when busy."""
-    t, pw = tech_of(arch), arch.power
-    out: dict[str, Part] = {}
+    """Die-side power drawn at full load whatever the work: the measured idle and busy rise where the
+    architecture gives them (board figures), else the board model's idle and floor terms less the clock
+    floor (at peak activity it is inside the clock/control share)."""
+    pw = arch.power
     if pw.idle_w is not None:
-        out["idle"] = Part(pw.idle_w.value, "measured idle power", True)
-    else:
-        lk = t("leakage_w_per_mm2") * die_mm2 * arch.voltage_v.value / t("nominal_voltage_v")
-        out["leakage"] = Part(lk, f"{t('leakage_w_per_mm2'):g} W/mm2 x {die_mm2:.0f} mm2 x V/Vnom")
-    if pw.active_static_w is not None:
-        out["active_static"] = Part(pw.active_static_w.value, "measured rise above idle while a kernel runs", True)
-    return out
+        out = {"idle": Part(pw.idle_w.value, "measured idle power", True)}
+        if pw.active_static_w is not None:
+            out["active_static"] = Part(pw.active_static_w.value, "measured rise above idle while a kernel runs", True)
+        return out
+    terms = board.tdp_static_terms(arch, tech_of(arch), die_mm2)
+    return {k: Part(v.value, v.formula) for k, v in terms.items()}
 
 
-def idle_w(arch: ArchSpec, die_mm2: float) -> Part:
-    s = static_power(arch, die_mm2)
-    return s["idle"] if "idle" in s else s["leakage"]
-
-
-def power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
-    """TDP: the costlier of the compute and memory scenarios, links, clock/control share, static power.
-
-    With a power limit (``power.limit_w``) below that peak-activity power, the chip's DVFS lowers the clock
-    to fraction ``f`` until it fits: dynamic power scales as ``f^(beta + 1)`` (as the cost model's
-    ``Estimator.finish``), and TDP is the limit.
-    """
+def dynamic_peak(arch: ArchSpec) -> dict[str, Part]:
+    """Compute, main memory and links at their peaks at full clock (a sum), plus the clock/control share."""
     t = tech_of(arch)
-    a, b = compute_scenario(arch), memory_scenario(arch)
-    worst, name = (a, "compute") if sum(p.value for p in a.values()) >= sum(p.value for p in b.values()) else (b, "memory")
-    out = {f"{k}": Part(p.value, f"{p.formula} [{name}-bound peak]", p.whole_chip) for k, p in worst.items()}
+    out = {k: Part(p.value, f"{p.formula}, compute peak", p.whole_chip) for k, p in compute_scenario(arch).items()}
+    # main memory streams while the arrays run; the SRAM levels' full-bandwidth streaming is the arrays'
+    # operand feed (``operands``), not a second load
+    out.update({k: Part(p.value, f"{p.formula}, main-memory peak", p.whole_chip)
+                for k, p in memory_scenario(arch).items() if k in ("dram", "noc")})
     lb = link_bandwidth(arch)
     if lb is not None:
         e = pj_per_bit(arch)["link"]
-        out["links"] = Part(_w(2 * lb.value, e), f"2 x {lb.value / 1e9:.0f} GB/s x {e:g} pJ/bit")
+        out["links"] = Part(_w(2 * lb.value, e), f"2 x {lb.value / 1e9:.0f} GB/s x {e:g} pJ/bit, links peak")
     dyn = sum(p.value for p in out.values() if not p.whole_chip)
     cpf = _control_fraction(arch, t)
     if dyn > 0:
         out["clock_control"] = Part(dyn * cpf / (1 - cpf), f"{cpf:g} of dynamic power ({arch.kind})")
-    static = static_power(arch, die_mm2)
-    peak = sum(p.value for p in out.values()) + sum(p.value for p in static.values())
-    limit = arch.power.limit_w
-    if limit is None or peak <= limit.value:
+    return out
+
+
+def _vrm_full(arch: ArchSpec) -> float:
+    """Regulator efficiency at full load; 1 for a measured board (its figures are board power)."""
+    return 1.0 if arch.power.idle_w is not None else board.vrm_efficiency(1.0, tech_of(arch))
+
+
+def power(arch: ArchSpec, die_mm2: float) -> dict[str, Part]:
+    """TDP: compute + memory + links at their peaks (a sum), clock/control share and static power,
+    through the voltage regulators at full load.
+
+    With a power limit (``power.limit_w``, board power) below that peak-activity power, the chip's DVFS
+    lowers the clock to fraction ``f`` until it fits: dynamic power scales as ``f^(beta + 1)`` (as the cost
+    model's ``Estimator.finish``), and TDP is the limit.
+    """
+    out, static = dynamic_peak(arch), static_power(arch, die_mm2)
+    eff = _vrm_full(arch)
+    peak = (sum(p.value for p in out.values()) + sum(p.value for p in static.values())) / eff
+    limit, what = _limit_die_w(arch, die_mm2, out, static, eff)
+    formula = "sum of the above (TDP)"
+    if limit is not None and peak * eff > limit:
+        out, f = _capped(out, static, limit, dvfs_beta(arch))
+        formula += (f": {peak:,.0f} W of peak activity at full clock exceeds the {what}; "
+                    f"DVFS runs the clock at {f:.2f} of full")
+    else:
         out.update(static)
-        out["total"] = Part(peak, "sum of the above (TDP)")
-        return out
-    return _capped(out, static, peak, limit.value, dvfs_beta(arch))
+    die = sum(p.value for p in out.values())
+    if eff < 1.0:
+        out["vrm_loss"] = Part(die * (1 / eff - 1), f"regulators at full load: efficiency {eff:.3f}")
+    out["total"] = Part(die / eff, formula)
+    return out
 
 
-def _capped(dynamic: dict[str, Part], static: dict[str, Part], peak: float, limit: float,
-            beta: float) -> dict[str, Part]:
-    """The peak-activity breakdown at the clock fraction ``f`` that holds the chip at its power limit."""
+OFF_DIE = ("dram", "dram_background", "dram_active_standby", "board_misc")
+
+
+def _limit_die_w(arch: ArchSpec, die_mm2: float, dyn: dict[str, Part], static: dict[str, Part],
+                 eff: float) -> tuple[float | None, str]:
+    """Die-side power limit: the declared board limit (``power.limit_w``) through the regulators, else, for a
+    chip on paper, the cooling limit (``physical.power_density_w_per_mm2`` x die area, plus what is
+    dissipated off the die): a chip whose full activity would exceed it runs under DVFS, as shipping chips do."""
+    if arch.power.limit_w is not None:
+        return arch.power.limit_w.value * eff, f"{arch.power.limit_w.value:,.0f} W power limit"
+    if arch.power.idle_w is not None:
+        return None, ""
+    t = tech_of(arch)
+    dens = t("physical.power_density_w_per_mm2")
+    off = sum(p.value for k, p in {**dyn, **static}.items() if k in OFF_DIE)
+    lim = dens * die_mm2 + off
+    return lim, f"cooling limit ({dens:g} W/mm2 x {die_mm2:,.0f} mm2 in the die, {lim / eff:,.0f} W at the board)"
+
+
+def _capped(dynamic: dict[str, Part], static: dict[str, Part], limit: float,
+            beta: float) -> tuple[dict[str, Part], float]:
+    """The peak-activity breakdown at the clock fraction ``f`` that holds the die-side power at ``limit``.
+    DRAM device power is held at its peak (off the die, set by the bytes, not by the logic clock)."""
+    static = {**static, **{k: p for k, p in dynamic.items() if k in OFF_DIE}}
+    dynamic = {k: p for k, p in dynamic.items() if k not in OFF_DIE}
     dyn = sum(p.value for p in dynamic.values())
     s = sum(p.value for p in static.values())
     f = (max(limit - s, 0.0) / dyn) ** (1.0 / (beta + 1.0)) if dyn > 0 else 0.0
@@ -325,10 +378,41 @@ def _capped(dynamic: dict[str, Part], static: dict[str, Part], peak: float, limi
     out = {n: Part(p.value * k, f"{p.formula} x {f:.3g}^{beta + 1:g} (clock at {f:.2f} of full)", p.whole_chip)
            for n, p in dynamic.items()}
     out.update(static)
-    out["total"] = Part(sum(p.value for p in out.values()),
-                        f"sum of the above (TDP): {peak:,.0f} W of peak activity at full clock exceeds the "
-                        f"{limit:,.0f} W power limit; DVFS runs the clock at {f:.2f} of full")
-    return out
+    return out, f
+
+
+def rated_die_w(arch: ArchSpec, die_mm2: float, tdp: dict[str, Part] | None = None) -> float:
+    """Die-side power at TDP: what the regulators are sized for."""
+    p = tdp or power(arch, die_mm2)
+    return p["total"].value * _vrm_full(arch)
+
+
+def idle_w(arch: ArchSpec, die_mm2: float, tdp: dict[str, Part] | None = None) -> Part:
+    """Board idle power: measured, else the board model's idle terms through the regulators."""
+    if arch.power.idle_w is not None:
+        return Part(arch.power.idle_w.value, "measured idle power", True)
+    t = tech_of(arch)
+    terms = board.idle_terms(arch, t, die_mm2)
+    die = board.total(terms)
+    b = board.through_vrm(die, rated_die_w(arch, die_mm2, tdp), t)
+    return Part(b, f"{' + '.join(terms)} = {die:.1f} W at the die, through the regulators at "
+                   f"{die / b:.3f} efficiency")
+
+
+def active_static_w(arch: ArchSpec, die_mm2: float, tdp: dict[str, Part] | None = None) -> Part:
+    """Board power above idle whenever a kernel runs: measured, else leakage rise, clock floor, DRAM
+    active standby and PHY clocks through the regulators (the H200's calibrated term, for a chip on paper)."""
+    pw = arch.power
+    if pw.active_static_w is not None:
+        return Part(pw.active_static_w.value, "measured rise above idle while a kernel runs", True)
+    if pw.idle_w is not None:
+        return Part(0.0, "measured idle power, no measured busy rise", True)
+    t = tech_of(arch)
+    idle_die = board.total(board.idle_terms(arch, t, die_mm2))
+    floor = board.floor_terms(arch, t, die_mm2)
+    rated = rated_die_w(arch, die_mm2, tdp)
+    rise = board.through_vrm(idle_die + board.total(floor), rated, t) - board.through_vrm(idle_die, rated, t)
+    return Part(rise, f"{' + '.join(floor)} = {board.total(floor):.1f} W at the die, through the regulators")
 
 
 def die_side_mm(area_mm2: float) -> float:

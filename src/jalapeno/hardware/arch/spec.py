@@ -122,10 +122,21 @@ class Runtime:
 
     kernel_overhead_s: Figure  # device time per kernel: launch to first MAC plus drain
     launch_s: Figure  # host time per kernel replayed from a graph / static schedule
-    matrix_issue_efficiency: Figure  # fraction of engine cycles that issue MACs in steady state
     fusion: TextFigure  # none | elementwise
+    # fraction of engine cycles that issue MACs in steady state: measured on GPUs (dynamic issue); on
+    # statically scheduled chips (asic/tpu/lpu) a fallback override, default 1 with the losses derived
+    # (jalapeno.mapping.static: buckets, barriers, reductions, DMA setup, imbalance)
+    matrix_issue_efficiency: Figure | None = None
     eager_launch_s: Figure | None = None  # host time per kernel launched eagerly (default: launch_s)
     kernels_per_op: Mapping[str, Figure] = field(default_factory=_empty)  # by graph op name (default 1)
+    # static schedule (asic/tpu/lpu; defaults in jalapeno.mapping.static): compiled token-count buckets are
+    # powers of two up to ``token_bucket_gap``, then its multiples; each sequence's KV length is padded to
+    # a multiple of ``kv_bucket_tokens``; each DMA transfer costs ``dma_setup_s`` of its core's DMA queue;
+    # each cross-core barrier (end of an op, each reduction round) ``barrier_s``
+    token_bucket_gap: Figure | None = None
+    kv_bucket_tokens: Figure | None = None
+    dma_setup_s: Figure | None = None
+    barrier_s: Figure | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +178,6 @@ class ArchSpec:
     memory: Dram | None = None
     links: Links | None = None
     power: Power = field(default_factory=Power)
-    gross_margin: Figure | None = None  # vendor margin on manufacturing cost (price = cost / (1 - m))
     compare_to: str = ""  # a chip preset holding the public figures of this chip
     public: Mapping[str, Figure] = field(default_factory=_empty)  # published figures not in that preset
     technology: Mapping[str, Figure] = field(default_factory=_empty)  # overrides of node constants

@@ -4,6 +4,10 @@
 ``mac_area_um2.bf16``, ``nodes.n4.wafer_usd``). ``Technology(node, overrides)`` answers ``fig(key)``
 with the architecture's override first, then the node's constant, then the global one, so an
 architecture file can change any constant (``technology: {wafer_usd: {value: ..., source: ...}}``).
+
+An estimated constant carries ``range: [lo, hi]`` next to its value (``lo <= value <= hi``): the span a
+Monte Carlo over the library draws from. ``Technology.range(key)`` answers it; a constant without one
+(a measured or defined figure) answers ``(value, value)``.
 """
 
 from __future__ import annotations
@@ -27,24 +31,52 @@ def _path() -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def library() -> Mapping[str, Figure]:
-    """Every constant of the library, flattened to dotted keys."""
+def _load() -> tuple[Mapping[str, Figure], Mapping[str, tuple[float, float]]]:
     path = _path()
     with open(path, encoding="utf-8") as f:
         data = parse_yaml(f.read(), path)
     out: dict[str, Figure] = {}
-    _flatten(_ChipParser(path), data, "", out)
-    return MappingProxyType(out)
+    spans: dict[str, tuple[float, float]] = {}
+    _flatten(_ChipParser(path), data, "", out, spans)
+    return MappingProxyType(out), MappingProxyType(spans)
 
 
-def _flatten(p: _ChipParser, data: Any, prefix: str, out: dict[str, Figure]) -> None:
+def library() -> Mapping[str, Figure]:
+    """Every constant of the library, flattened to dotted keys."""
+    return _load()[0]
+
+
+def ranges() -> Mapping[str, tuple[float, float]]:
+    """``(lo, hi)`` of every library constant that states a range, by dotted key."""
+    return _load()[1]
+
+
+def _flatten(p: _ChipParser, data: Any, prefix: str, out: dict[str, Figure],
+             spans: dict[str, tuple[float, float]]) -> None:
     m = p.mapping(data, prefix)
     for k, v in m.items():
         key = f"{prefix}.{k}" if prefix else str(k)
         if isinstance(v, Mapping) and "value" in v:
-            out[key] = p.figure(m, k, prefix)
+            fig = {a: b for a, b in v.items() if a != "range"}
+            out[key] = p.figure({k: fig}, k, prefix)
+            if "range" in v:
+                spans[key] = parse_range(v["range"], out[key].value, key)
         else:
-            _flatten(p, v, key, out)
+            _flatten(p, v, key, out, spans)
+
+
+def parse_range(raw: Any, value: float, key: str) -> tuple[float, float]:
+    """``[lo, hi]`` of numbers with ``lo <= value <= hi``."""
+    ok = (isinstance(raw, list | tuple) and len(raw) == 2
+          and all(isinstance(x, int | float) and not isinstance(x, bool) for x in raw))
+    if not ok:
+        raise JalapenoError(f"range must be [lo, hi] (two numbers), got {raw!r}; write range: [lo, hi] around the value",
+                            field=f"{key}.range")
+    lo, hi = float(raw[0]), float(raw[1])
+    if not lo <= value <= hi:
+        raise JalapenoError(f"range [{lo:g}, {hi:g}] must hold the value {value:g}; write lo <= value <= hi",
+                            field=f"{key}.range")
+    return lo, hi
 
 
 def nodes() -> tuple[str, ...]:
@@ -83,6 +115,18 @@ class Technology:
             return self(key)
         except JalapenoError:
             return default
+
+    def range(self, key: str) -> tuple[float, float]:
+        """``(lo, hi)`` of a constant: its stated range, else its value twice (an architecture's override
+        and a measured figure are points)."""
+        v = self(key)
+        if key in self.overrides:
+            return v, v
+        r = ranges()
+        for k in (f"nodes.{self.node}.{key}", key):
+            if k in library():
+                return r.get(k, (v, v))
+        return v, v
 
     def source(self, key: str) -> str:
         f = self.fig(key)
