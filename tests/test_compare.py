@@ -208,6 +208,18 @@ def test_a_resimulated_sample_takes_the_sampled_tco(short: Any, fleets: list[mc.
     assert hot["usd_per_mtok"] > cold["usd_per_mtok"] and hot["goodput_per_watt"] == cold["goodput_per_watt"]
 
 
+def test_resize_grows_a_fleet_that_misses_the_slo() -> None:
+    busy = {**SHORT, "trace": {**SHORT["trace"], "rate_scale": 8.0}, "slo": {"ttft_s": 0.5, "tpot_s": 0.02,
+                                                                            "attainment": 0.9}}
+    fixed = mc.sample_task("jalapeno-1", {}, J1_FLEET.to_json(), busy)
+    grown = mc.sample_task("jalapeno-1", {}, J1_FLEET.to_json(), busy, 4)
+    assert not fixed["feasible"] and "replicas" not in fixed
+    assert grown["feasible"] and grown["replicas"] == 2  # one more chip meets it
+    assert grown["goodput_per_watt"] > fixed["goodput_per_watt"]
+    none = mc.sample_task("jalapeno-1", {}, J1_FLEET.to_json(), busy, 1)  # the chip limit stops the growth
+    assert none == fixed
+
+
 # ---------------------------------------------------------------- the command
 
 def test_compare_json_shape_and_collapse(short: Any) -> None:

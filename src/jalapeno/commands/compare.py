@@ -42,7 +42,8 @@ def print_table(doc: dict[str, Any], wall_s: float) -> None:
         t.add_row(escape(r["chip"]), escape(fleet), _fmt(g), _fmt(r.get("ratio_goodput_per_watt_point"), ".2f"),
                   _range(r["ratio_goodput_per_watt"]), _fmt(r["usd_per_mtok"]),
                   _fmt(r.get("ratio_usd_per_mtok_point"), ".2f"), _range(r["ratio_usd_per_mtok"]),
-                  f"{r.get('samples_feasible', 0)}/{doc['samples']}")
+                  f"{r.get('samples_feasible', 0)}/{doc['samples']}"
+                  + (f" ({r['samples_resized']} re-sized)" if r.get("samples_resized") else ""))
     con.print(t)
     stated = sum(1 for c in doc["constants"] if c["range"] == "stated")
     con.print(f"{len(doc['constants'])} estimated constants move these chips ({stated} with a stated range, the "
@@ -57,9 +58,11 @@ def print_table(doc: dict[str, Any], wall_s: float) -> None:
               help="Monte Carlo samples of the estimated constants.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Monte Carlo seed.")
 @click.option("--quick", is_flag=True, help="The report's quick sweep (fewer tp, schedulers and fleet sizes).")
+@click.option("--resize", is_flag=True, help="In a sample where a chip's fleet misses the SLO, add replicas (same tp "
+              "and scheduler, within the sweep's chip limit) until it meets it.")
 @click.option("--workers", type=int, default=None, help="Local worker processes [CPU count].")
 @json_option
-def command(workload: str, chips: str, samples: int, seed: int, quick: bool, workers: int | None,
+def command(workload: str, chips: str, samples: int, seed: int, quick: bool, resize: bool, workers: int | None,
             as_json: bool) -> None:
     """Every chip at its best fleet on a workload, with p10/p50/p90 ratios against the first chip."""
     from jalapeno.explore.compare import Sweep
@@ -74,7 +77,8 @@ def command(workload: str, chips: str, samples: int, seed: int, quick: bool, wor
     w = resolve_workload(workload)
     resolve_chips(names)  # bad names fail before the sweep starts
     t0 = time.perf_counter()
-    doc = compare(w, names, samples=samples, seed=seed, workers=workers, sweep=Sweep.quick() if quick else Sweep())
+    doc = compare(w, names, samples=samples, seed=seed, workers=workers, sweep=Sweep.quick() if quick else Sweep(),
+                  resize=resize)
     if as_json:
         emit_json(doc)
     else:

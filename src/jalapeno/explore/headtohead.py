@@ -38,28 +38,31 @@ def resolve_chips(refs: Sequence[str]) -> dict[str, Any]:
 
 
 def compare(workload: Workload, chips: Sequence[str], *, samples: int = mc.SAMPLES, seed: int = 0,
-            workers: int | None = None, sweep: Sweep | None = None, collapse: bool = False,
+            workers: int | None = None, sweep: Sweep | None = None, collapse: bool = False, resize: bool = False,
             log: Callable[[str], Any] = lambda s: None) -> dict[str, Any]:
     """The comparison as a JSON-able dict (shape in docs/compare.md). ``collapse``: every range at its
-    nominal value (the ratios' quantiles then equal the point estimate)."""
+    nominal value (the ratios' quantiles then equal the point estimate). ``resize``: a fleet that misses the
+    SLO in a sample grows a replica at a time, within the sweep's chip limit."""
     if samples < 1:
         raise JalapenoError(f"must be >= 1, got {samples}", field="--samples")
     if not chips:
         raise JalapenoError("name at least one chip", field="--chips")
     specs = resolve_chips(chips)
     log(f"sweep: {', '.join(chips)} on {workload.name}")
-    runs = sweep_chips(list(chips), workload, sweep or Sweep(), workers=workers)
+    sweep = sweep or Sweep()
+    runs = sweep_chips(list(chips), workload, sweep, workers=workers)
     fleets = [mc.nominal_fleet(r, specs[r], runs[r].best, workload) for r in chips if runs[r].best is not None]
     full = mc.constants_for(list(specs.values()))
     consts = mc.collapsed(full) if collapse else full
     log(f"monte carlo: {samples} samples of {len(consts)} estimated constants")
-    outcomes = mc.run(fleets, workload, consts, samples=samples, seed=seed, workers=workers)
+    outcomes = mc.run(fleets, workload, consts, samples=samples, seed=seed, workers=workers,
+                      max_chips=sweep.max_chips if resize else 0)
     by_ref = {f.ref: f for f in fleets}
     ref = chips[0]
     rows = [_row(r, specs[r], by_ref.get(r), outcomes.get(r), by_ref.get(ref), outcomes.get(ref)) for r in chips]
     applies = {k for s in specs.values() for k in mc.relevant(full, s)}
     return {"workload": workload.name, "reference": specs[ref].name, "samples": samples, "seed": seed,
-            "sampling": SAMPLING, "chips": rows,
+            "sampling": SAMPLING, "resize": resize, "chips": rows,
             "constants": [e.to_json() for e in consts if e.key in applies]}
 
 
@@ -75,7 +78,8 @@ def _row(ref: str, spec: Any, fleet: mc.Fleet | None, runs: list[dict[str, Any]]
         "usd_per_mtok": _num(o["usd_per_mtok"]), "ttft_p99_s": _num(o["ttft_p99_s"]),
         "slo_attainment": fleet.nominal.metrics.get("slo_attainment"),
         "samples_feasible": sum(1 for r in runs if r["feasible"]),
-        "samples_unbuildable": sum(1 for r in runs if "error" in r)}
+        "samples_unbuildable": sum(1 for r in runs if "error" in r),
+        "samples_resized": sum(1 for r in runs if "replicas" in r)}
     for key in ("goodput_per_watt", "usd_per_mtok"):
         ok = base is not None and base_runs is not None
         point = _ratio(o[key], base.nominal.objectives[key]) if ok else None

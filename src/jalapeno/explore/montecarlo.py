@@ -98,8 +98,10 @@ def _price(chip: Any) -> float | None:
 
 
 def sample_task(chip_ref: str, values: Mapping[str, float], dep: Mapping[str, Any],
-                workload_doc: Mapping[str, Any]) -> dict[str, Any]:
-    """What a worker runs: one chip (resolved by name or path) with sampled constants, served at its fleet."""
+                workload_doc: Mapping[str, Any], max_chips: int = 0) -> dict[str, Any]:
+    """What a worker runs: one chip (resolved by name or path) with sampled constants, served at its fleet.
+    With ``max_chips``, a fleet that misses the SLO grows a replica at a time (same tp and scheduler) until it
+    meets it or would exceed ``max_chips``; the outcome is the first that meets it, else the original one."""
     from jalapeno.hardware import resolve_chip
 
     try:
@@ -107,8 +109,15 @@ def sample_task(chip_ref: str, values: Mapping[str, float], dep: Mapping[str, An
     except (JalapenoError, ArithmeticError, ValueError) as e:
         return unbuildable(e)
     d = {k: v for k, v in dep.items() if k != "chips"}
-    ev = evaluate_chip(chip, Deployment(**d), workload_from_dict(workload_doc), tco_values=tco_values(values))
-    return _outcome(ev)
+    w, tco = workload_from_dict(workload_doc), tco_values(values)
+    first = _outcome(evaluate_chip(chip, Deployment(**d), w, tco_values=tco))
+    grown = Deployment(**{**d, "replicas": d["replicas"] + 1})
+    while not first["feasible"] and max_chips and grown.chips <= max_chips:
+        ev = evaluate_chip(chip, grown, w, tco_values=tco)
+        if ev.feasible:
+            return {**_outcome(ev), "replicas": grown.replicas}
+        grown = Deployment(**{**d, "replicas": grown.replicas + 1})
+    return first
 
 
 def unbuildable(e: Exception) -> dict[str, Any]:
@@ -138,13 +147,14 @@ def nominal_fleet(ref: str, chip: Any, dep: Deployment, workload: Workload) -> F
 
 
 def run(fleets: Sequence[Fleet], workload: Workload, constants: Sequence[Estimated], *, samples: int = SAMPLES,
-        seed: int = 0, workers: int | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Each fleet's outcome (goodput/W, $/Mtok, feasible) under ``samples`` draws of ``constants``."""
-    return run_values(fleets, workload, draw(constants, samples, seed), workers=workers)
+        seed: int = 0, workers: int | None = None, max_chips: int = 0) -> dict[str, list[dict[str, Any]]]:
+    """Each fleet's outcome (goodput/W, $/Mtok, feasible) under ``samples`` draws of ``constants`` (``max_chips``:
+    re-size a fleet that misses the SLO, ``sample_task``)."""
+    return run_values(fleets, workload, draw(constants, samples, seed), workers=workers, max_chips=max_chips)
 
 
 def run_values(fleets: Sequence[Fleet], workload: Workload, draws: Sequence[Mapping[str, float]], *,
-               workers: int | None = None) -> dict[str, list[dict[str, Any]]]:
+               workers: int | None = None, max_chips: int = 0) -> dict[str, list[dict[str, Any]]]:
     """Each fleet's outcome under each dict of constant values (constants absent from a dict stay nominal)."""
     samples = len(draws)
     out: dict[str, list[Any]] = {f.ref: [None] * samples for f in fleets}
@@ -160,11 +170,12 @@ def run_values(fleets: Sequence[Fleet], workload: Workload, draws: Sequence[Mapp
                 except (JalapenoError, ArithmeticError, ValueError) as e:
                     out[f.ref][i] = unbuildable(e)
                     continue
-                if chip is f.chip or sim_inputs(chip) == base[f.ref]:
+                same = chip is f.chip or sim_inputs(chip) == base[f.ref]
+                if same and (f.nominal.feasible or not max_chips):
                     out[f.ref][i] = _repriced(f, chip, values)
                     continue
                 mine = {k: v for k, v in values.items() if k.startswith((TECH, TCO, f"{f.chip.name}:"))}
-                jobs[ex.submit(sample_task, f.ref, mine, f.dep.to_json(), doc)] = (f.ref, i)
+                jobs[ex.submit(sample_task, f.ref, mine, f.dep.to_json(), doc, max_chips)] = (f.ref, i)
         pending = list(jobs)
         while pending:
             for fut in ex.wait_one(pending):
