@@ -104,7 +104,10 @@ def test_chip_constants_skip_design_choices_and_cap_fractions() -> None:
     launch = j1["jalapeno-1:runtime.launch_s"]
     assert not launch.stated and (launch.lo, launch.hi) == pytest.approx((1e-7 / 1.25, 1.25e-7))
     gap = j1["jalapeno-1:runtime.token_bucket_gap"]  # a count: samples are whole numbers
-    assert gap.whole and gap.at(0.5) == round(math.sqrt(64 * 512)) and not lat.whole
+    assert gap.whole and not lat.whole  # 64-512, powers of two: 64, 128, 256, 512 equally likely
+    assert [gap.at(u) for u in (0.0, 0.24, 0.26, 0.6, 0.99)] == [64.0, 64.0, 128.0, 256.0, 512.0]
+    odd = Estimated("x", 3.0, 1.0, 9.0, True, "", ("x",), whole=True)  # not powers of two: log-uniform, rounded
+    assert odd.at(0.5) == 3.0 and odd.at(0.99) == 9.0
     assert default_range("matrix_issue_efficiency", 0.9) == pytest.approx((0.72, 1.0))  # capped at 1
     assert default_range("latency_s", 0.9) == pytest.approx((0.72, 1.125))
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -57,18 +58,23 @@ class Estimated:
 
     def at(self, u: float) -> float:
         """The value at quantile ``u`` in [0, 1) of a log-uniform distribution over [lo, hi] (uniform when
-        ``lo`` is 0); a count is rounded to the nearest whole number."""
+        ``lo`` is 0). A count is rounded to a whole number; a count whose value and range ends are all powers of
+        two (compiled bucket sizes) to a power of two, each power equally likely."""
         if self.hi <= self.lo:
-            x = self.lo
-        elif self.lo > 0:
-            x = self.lo * (self.hi / self.lo) ** u
-        else:
-            x = self.lo + (self.hi - self.lo) * u
+            return self.lo
+        if self.whole and all(_pow2(x) for x in (self.lo, self.value, self.hi)):
+            a, b = round(math.log2(self.lo)), round(math.log2(self.hi))
+            return float(2 ** min(b, a + int(u * (b - a + 1))))
+        x = self.lo * (self.hi / self.lo) ** u if self.lo > 0 else self.lo + (self.hi - self.lo) * u
         return float(round(x)) if self.whole else x
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "value": self.value, "lo": self.lo, "hi": self.hi,
                 "range": "stated" if self.stated else f"default x/{DEFAULT_FACTOR:g}", "source": self.source}
+
+
+def _pow2(x: float) -> bool:
+    return x >= 1 and float(x).is_integer() and (int(x) & (int(x) - 1)) == 0
 
 
 def default_range(name: str, value: float) -> tuple[float, float]:
