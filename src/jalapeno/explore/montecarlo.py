@@ -6,7 +6,8 @@ within its range, independently of the others; constant ``k``'s i-th draw comes 
 in the comparison. Sample i uses the same draws for every chip (common random numbers: a shared constant
 such as ``tco:pue`` moves all chips at once), which is what makes the ratios' spread meaningful.
 
-Cost: the fleets are fixed (found once at the nominal constants). A chip whose simulation inputs (the
+Cost: the fleets are fixed (found once at the nominal constants; ``max_chips`` lets a fleet that misses the
+SLO in a sample grow a replica at a time). A chip whose simulation inputs (the
 datasheet figures the cost model reads, the mapper's target, the cost parameters) are unchanged by a
 sample is only re-priced from its nominal simulation; any other is re-simulated, in worker processes.
 """

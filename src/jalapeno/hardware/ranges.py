@@ -10,7 +10,7 @@ with ``stated=False`` so a reader can tell a documented range from the default. 
   ``tco_values`` hands a draw of them to the one pricing path (``hardware.tco``);
 * an architecture file: the estimated figures of the sections that describe the world rather than the design
   (``runtime``, ``power``, its ``technology`` overrides, DRAM latency and efficiencies, link hop latency), keyed
-  ``<chip>:<path>`` (``jalapeno-1:runtime.matrix_issue_efficiency``);
+  ``<chip>:<path>`` (``jalapeno-1:runtime.kernel_overhead_s``);
 * a datasheet chip: its estimated price, power, latency and energy figures, keyed the same way.
 
 Design choices (core counts, clock, SRAM sizes, margin) are not uncertain constants: they are perturbed only
