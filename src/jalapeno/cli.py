@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("jalapeno.commands.bench", "MLPerf-style scenarios: offline, server, interactive, fixed ISL/OSL."),
     "traces": ("jalapeno.commands.traces", "List bundled request traces with their statistics."),
     "explore": ("jalapeno.commands.explore", "Search a design space for the chips that serve a workload best."),
+    "compare": ("jalapeno.commands.compare", "Chips head to head on a workload at their best fleets, ratios with ranges."),
     "report": ("jalapeno.commands.report", "Write the HTML report: Jalapeño-1 against H100, H200 and B200."),
 }
 

@@ -153,9 +153,11 @@ def build_oracle(chip: Any, tp: int, workload: Workload, *, fast: bool = True) -
 
 
 def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool = True,
-                  keep_result: bool = False, price_rule: str = "margin") -> Evaluation:
+                  keep_result: bool = False, price_rule: str = "margin",
+                  tco_values: Mapping[str, float] | None = None) -> Evaluation:
     """Serve ``workload`` on ``dep.replicas`` x ``dep.tp`` of ``chip``; objectives and metrics. A chip with no
-    price under ``price_rule`` is simulated (its goodput per watt stands) but infeasible, with the reason."""
+    price under ``price_rule`` is simulated (its goodput per watt stands) but infeasible, with the reason.
+    ``tco_values`` replaces TCO constants (``hardware.tco``), e.g. a Monte Carlo draw."""
     from jalapeno.hardware.tco import chip_price
 
     t0 = time.perf_counter()
@@ -174,9 +176,9 @@ def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool 
     m = result_metrics(res)
     m.update(chips=dep.chips, deployment=dep.to_json(), kv_capacity_tokens=oracle.kv_capacity_tokens,
              oracle_s=t1 - t0, simulate_s=time.perf_counter() - t1)
-    obj = objectives(res, chip, dep.chips, price_rule)
+    obj = objectives(res, chip, dep.chips, price_rule, values=tco_values)
     m.update({k: v for k, v in obj.items() if k not in OBJECTIVES})
-    m["chip_price"] = chip_price(chip).to_json()
+    m["chip_price"] = chip_price(chip, tco_values).to_json()
     obj = {k: obj[k] for k in OBJECTIVES}
     if keep_result:
         m["result"] = res
@@ -214,14 +216,16 @@ def result_metrics(res: Any) -> dict[str, Any]:
             "requests": res.requests, "dropped": len(res.dropped), "preemptions": dict(res.preemptions)}
 
 
-def objectives(res: Any, chip: Any, chips: int, price_rule: str = "margin") -> dict[str, float]:
-    """The three objectives of a finished simulation, plus the terms of the TCO (``hardware.tco``)."""
+def objectives(res: Any, chip: Any, chips: int, price_rule: str = "margin", *,
+               values: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The three objectives of a finished simulation, plus the terms of the TCO (``hardware.tco``; ``values``
+    replaces its constants)."""
     from jalapeno.hardware.tco import fleet_tco
 
     gpw = res.goodput_rps / res.avg_power_w if res.avg_power_w > 0 else 0.0
     ttft = res.ttft_s.p99 if res.ttft_s.p99 is not None else math.inf
     tco = fleet_tco(chip, chips, res.avg_power_w, res.throughput_total_tokens_per_s, res.throughput_tokens_per_s,
-                    price_rule)
+                    price_rule, values)
     if tco is None or tco.usd_per_mtok is None:
         return {"goodput_per_watt": gpw, "usd_per_mtok": math.inf, "ttft_p99_s": ttft}
     return {"goodput_per_watt": gpw, "usd_per_mtok": tco.usd_per_mtok, "ttft_p99_s": ttft,

@@ -91,6 +91,9 @@ class _ArchParser(_ChipParser):
             raise self.fail(f"{path}.value", f"must be a whole number, got {f.value:g}", data[key], "value")
         if key in FRACTIONS and f.value > 1:
             raise self.fail(f"{path}.value", f"must be a fraction in (0, 1], got {f.value:g}", data[key], "value")
+        if key in FRACTIONS and f.range is not None and f.range[1] > 1:
+            raise self.fail(f"{path}.range", f"a fraction's range must stay in (0, 1], got {list(f.range)}",
+                            data[key], "range")
         return f
 
     def opt(self, data: Mapping[Any, Any], key: str, field: str) -> Figure | None:

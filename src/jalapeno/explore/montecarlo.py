@@ -1,0 +1,201 @@
+"""Seeded Monte Carlo over estimated constants: each chip's fleet re-evaluated with its constants sampled.
+
+Sampling (docs/compare.md): every estimated constant (``jalapeno.hardware.ranges``) is drawn log-uniformly
+within its range, independently of the others; constant ``k``'s i-th draw comes from its own stream,
+``numpy.random.default_rng([seed, crc32(k)])``, so it does not depend on which other constants or chips are
+in the comparison. Sample i uses the same draws for every chip (common random numbers: a shared constant
+such as ``tco:pue`` moves all chips at once), which is what makes the ratios' spread meaningful.
+
+Cost: the fleets are fixed (found once at the nominal constants; ``max_chips`` lets a fleet that misses the
+SLO in a sample grow a replica at a time). A chip whose simulation inputs (the
+datasheet figures the cost model reads, the mapper's target, the cost parameters) are unchanged by a
+sample is only re-priced from its nominal simulation; any other is re-simulated, in worker processes.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from jalapeno.errors import JalapenoError
+from jalapeno.explore.design import Deployment
+from jalapeno.explore.evaluate import Evaluation, evaluate_chip, objectives
+from jalapeno.explore.runner import make_executor
+from jalapeno.explore.workload import Workload, workload_from_dict
+from jalapeno.hardware.ranges import (
+    TCO,
+    TECH,
+    Estimated,
+    chip_constants,
+    library_constants,
+    perturb,
+    tco_constants,
+    tco_values,
+)
+
+SAMPLES = 32
+QUANTILES = (("p10", 10.0), ("p50", 50.0), ("p90", 90.0))
+
+
+def constants_for(chips: Sequence[Any]) -> tuple[Estimated, ...]:
+    """The technology library's and the TCO's estimated constants plus each chip's own, sorted by key."""
+    out = {e.key: e for e in (*library_constants(), *tco_constants())}
+    for c in chips:
+        out.update({e.key: e for e in chip_constants(c)})
+    return tuple(out[k] for k in sorted(out))
+
+
+def collapsed(constants: Sequence[Estimated]) -> tuple[Estimated, ...]:
+    """Every range shrunk to its nominal value (the Monte Carlo then reproduces the point estimate)."""
+    return tuple(replace(e, lo=e.value, hi=e.value) for e in constants)
+
+
+def draw(constants: Sequence[Estimated], samples: int, seed: int) -> list[dict[str, float]]:
+    """``samples`` dicts of constant -> value, log-uniform in each range (see the module docstring)."""
+    cols = {e.key: [e.at(u) for u in np.random.default_rng([seed, zlib.crc32(e.key.encode())]).random(samples)]
+            for e in constants}
+    return [{k: v[i] for k, v in cols.items()} for i in range(samples)]
+
+
+def sim_inputs(chip: Any) -> tuple[Any, ...]:
+    """What a chip's simulation reads: its datasheet (price, cost, area aside), its mapper target and cost
+    parameters. Two chips with equal inputs simulate identically; only their price may differ."""
+    from jalapeno.cost.params import params_for
+    from jalapeno.hardware.arch import arch_of
+    from jalapeno.mapping import cost_params_for
+    from jalapeno.mapping.target import Target
+
+    arch = arch_of(chip)
+    sheet = replace(chip, price_usd=None, extra=MappingProxyType({}), die_area_mm2=None,
+                    **({"arch": None} if arch is not None else {}))
+    return sheet, Target.of(arch) if arch is not None else None, cost_params_for(chip) or params_for(chip.name)
+
+
+def relevant(constants: Sequence[Estimated], chip: Any) -> list[str]:
+    """Keys of the constants that move this chip's simulation or price when set to their upper bound
+    (TCO constants always do)."""
+    base = (sim_inputs(chip), _price(chip))
+    out = []
+    for e in constants:
+        if e.key.startswith(TCO):
+            out.append(e.key)
+            continue
+        other = perturb(chip, {e.key: e.hi if e.hi != e.value else e.lo})
+        if other is not chip and (sim_inputs(other), _price(other)) != base:
+            out.append(e.key)
+    return out
+
+
+def _price(chip: Any) -> float | None:
+    """The chip's price under the default rule of the one pricing path (``hardware.tco``)."""
+    from jalapeno.hardware.tco import chip_price
+
+    return chip_price(chip).price("margin")
+
+
+def sample_task(chip_ref: str, values: Mapping[str, float], dep: Mapping[str, Any],
+                workload_doc: Mapping[str, Any], max_chips: int = 0) -> dict[str, Any]:
+    """What a worker runs: one chip (resolved by name or path) with sampled constants, served at its fleet.
+    With ``max_chips``, a fleet that misses the SLO grows a replica at a time (same tp and scheduler) until it
+    meets it or would exceed ``max_chips``; the outcome is the first that meets it, else the original one."""
+    from jalapeno.hardware import resolve_chip
+
+    try:
+        chip = perturb(resolve_chip(chip_ref), values)
+    except (JalapenoError, ArithmeticError, ValueError) as e:
+        return unbuildable(e)
+    d = {k: v for k, v in dep.items() if k != "chips"}
+    w, tco = workload_from_dict(workload_doc), tco_values(values)
+    first = _outcome(evaluate_chip(chip, Deployment(**d), w, tco_values=tco))
+    grown = Deployment(**{**d, "replicas": d["replicas"] + 1})
+    while not first["feasible"] and max_chips and grown.chips <= max_chips:
+        ev = evaluate_chip(chip, grown, w, tco_values=tco)
+        if ev.feasible:
+            return {**_outcome(ev), "replicas": grown.replicas}
+        grown = Deployment(**{**d, "replicas": grown.replicas + 1})
+    return first
+
+
+def unbuildable(e: Exception) -> dict[str, Any]:
+    """A sample whose constants make the chip impossible to build (no good die): it serves nothing."""
+    return {"goodput_per_watt": 0.0, "usd_per_mtok": float("inf"), "feasible": False,
+            "error": f"{type(e).__name__}: {e}"}
+
+
+def _outcome(ev: Evaluation) -> dict[str, Any]:
+    o = ev.objectives
+    return {"goodput_per_watt": o.get("goodput_per_watt", 0.0), "usd_per_mtok": o.get("usd_per_mtok", float("inf")),
+            "feasible": ev.feasible}
+
+
+@dataclass
+class Fleet:
+    """A chip at its (nominal) best fleet: the reference it was asked by, its spec, the nominal simulation."""
+
+    ref: str
+    chip: Any
+    dep: Deployment
+    nominal: Evaluation  # evaluated with keep_result=True
+
+
+def nominal_fleet(ref: str, chip: Any, dep: Deployment, workload: Workload) -> Fleet:
+    return Fleet(ref, chip, dep, evaluate_chip(chip, dep, workload, keep_result=True))
+
+
+def run(fleets: Sequence[Fleet], workload: Workload, constants: Sequence[Estimated], *, samples: int = SAMPLES,
+        seed: int = 0, workers: int | None = None, max_chips: int = 0) -> dict[str, list[dict[str, Any]]]:
+    """Each fleet's outcome (goodput/W, $/Mtok, feasible) under ``samples`` draws of ``constants`` (``max_chips``:
+    re-size a fleet that misses the SLO, ``sample_task``)."""
+    return run_values(fleets, workload, draw(constants, samples, seed), workers=workers, max_chips=max_chips)
+
+
+def run_values(fleets: Sequence[Fleet], workload: Workload, draws: Sequence[Mapping[str, float]], *,
+               workers: int | None = None, max_chips: int = 0) -> dict[str, list[dict[str, Any]]]:
+    """Each fleet's outcome under each dict of constant values (constants absent from a dict stay nominal)."""
+    samples = len(draws)
+    out: dict[str, list[Any]] = {f.ref: [None] * samples for f in fleets}
+    doc = workload.to_dict()
+    ex = make_executor(workers)
+    base = {f.ref: sim_inputs(f.chip) for f in fleets}
+    try:
+        jobs = {}
+        for i, values in enumerate(draws):
+            for f in fleets:
+                try:
+                    chip = perturb(f.chip, values)
+                except (JalapenoError, ArithmeticError, ValueError) as e:
+                    out[f.ref][i] = unbuildable(e)
+                    continue
+                same = chip is f.chip or sim_inputs(chip) == base[f.ref]
+                if same and (f.nominal.feasible or not max_chips):
+                    out[f.ref][i] = _repriced(f, chip, values)
+                    continue
+                mine = {k: v for k, v in values.items() if k.startswith((TECH, TCO, f"{f.chip.name}:"))}
+                jobs[ex.submit(sample_task, f.ref, mine, f.dep.to_json(), doc, max_chips)] = (f.ref, i)
+        pending = list(jobs)
+        while pending:
+            for fut in ex.wait_one(pending):
+                pending.remove(fut)
+                ref, i = jobs[fut]
+                out[ref][i] = fut.result()
+    finally:
+        ex.close()
+    return out
+
+
+def _repriced(f: Fleet, chip: Any, values: Mapping[str, float]) -> dict[str, Any]:
+    """The nominal simulation priced with this sample's chip price and TCO constants."""
+    res = f.nominal.metrics["result"]
+    o = objectives(res, chip, f.dep.chips, values=tco_values(values))
+    return {"goodput_per_watt": o["goodput_per_watt"], "usd_per_mtok": o["usd_per_mtok"],
+            "feasible": f.nominal.feasible}
+
+
+def quantiles(xs: Sequence[float]) -> dict[str, float]:
+    a = np.asarray(xs, dtype=float)
+    return {name: float(np.percentile(a, q)) for name, q in QUANTILES}
