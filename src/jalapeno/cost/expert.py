@@ -4,7 +4,8 @@ Each chip runs the attention (and dense) layers of 1/dp of the group's sequences
 (``Parallel``'s convention: ep = tp x dp), and holds ``(experts + redundant) / ep`` whole experts of
 every MoE layer. Per MoE layer, every chip sends each of its tokens to the ranks of its top-k
 experts (dispatch) and gets the weighted outputs back (combine): two all-to-alls of
-``tokens / tp x top_k x hidden x activation bytes`` a chip, priced over the network
+``tokens / tp x top_k x hidden x activation bytes`` a chip (the combine in BF16 when activations
+are 8-bit, ``combine_bytes``), priced over the network
 (``cost.network.collective_s``: direct on a switch, hierarchical over the NICs when the group spans
 scale-up domains). Work per expert rank: ``imbalance x tokens x top_k / ep`` token-expert pairs,
 reading the weights of the local experts they touch.
@@ -95,6 +96,14 @@ class ExpertCost:
                 "dispatch_bytes_per_chip": self.dispatch_bytes_per_chip, "hidden_s": self.hidden_s}
 
 
+def combine_bytes(activation_bytes: float) -> float:
+    """Bytes an element of the combine carries: 8-bit activations are dispatched in FP8 but combined
+    in BF16 (DeepSeek-V3 report, arXiv:2412.19437, section 3.3.3: "for both the forward and backward
+    combine components, we retain them in BF16"; DeepEP's low-latency kernels: FP8 dispatch, BF16
+    combine); wider activations travel as they are."""
+    return max(activation_bytes, 2.0)
+
+
 def rank_experts(op: Op, cfg: ModelConfig, local_tokens: int, group_tokens: int, par: Parallel, gamma: float) -> Op:
     """The ``experts`` op of a graph built for ``local_tokens`` turned into one rank's share of the
     group's ``group_tokens``: ``gamma`` x the mean pairs, over its (experts + redundant)/ep slots."""
@@ -175,13 +184,15 @@ def rank_work(est: Estimator, cfg: ModelConfig, par: Parallel, g: Graph, group_t
     n_moe = sum(o.repeat for o in g.ops if o.name == "experts")
     ab = g.precision.activations.bytes_per_element
     b = g.batch.new_tokens / est.tp * moe.experts_per_token * cfg.hidden_size * ab
+    bc = b * combine_bytes(ab) / ab
     one, algo = collective_s(network(est), "all_to_all", gamma * b, par.ep)
-    x_bytes = 2 * n_moe * (par.ep - 1) * b  # all chips: (ep-1)/ep of b leaves each of the ep chips
+    back, _ = collective_s(network(est), "all_to_all", gamma * bc, par.ep)
+    x_bytes = n_moe * (par.ep - 1) * (b + bc)  # all chips: (ep-1)/ep of b (and of bc) leaves each of the ep chips
     link = c_bytes * par.dp + x_bytes
     dyn = e_mean * par.dp + link * est.params.pj_per_byte_link * 1e-12
     flops = sum(c.sharded.flops * c.op.repeat for c in mcosts) * par.chips
     mem = sum(c.sharded.bytes * c.op.repeat for c in mcosts) * par.chips
-    return RankWork(t_hot + c_s, 2 * n_moe * one, dyn, h, link, flops, mem, c_s, b, algo, tuple(costs))
+    return RankWork(t_hot + c_s, n_moe * (one + back), dyn, h, link, flops, mem, c_s, b, algo, tuple(costs))
 
 
 def overlap(works: Sequence[RankWork]) -> tuple[float, float]:
