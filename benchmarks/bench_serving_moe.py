@@ -43,7 +43,7 @@ def oracle() -> CostOracle:
                       parallel=Parallel(tp=1, ep=EP, dp=EP))
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=1_000_000)
     ap.add_argument("--rate", type=float, default=240.0, help="fleet arrival rate, requests/s (8 replicas)")
@@ -60,7 +60,8 @@ def main() -> None:
           f"p50 TTFT {res.ttft_s.p50:.3f} s, p50 TPOT {res.tpot_s.p50 * 1e3:.1f} ms, attainment {res.slo_attainment:.3f})")
     print(f"goal (< {GOAL_S:.0f} s of one core's CPU time for 1M): {'met' if scaled < GOAL_S else 'MISSED'} "
           f"({scaled:.1f} s for 1M{'' if args.requests == 1_000_000 else ', scaled linearly'})")
+    return 0 if scaled < GOAL_S else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
