@@ -27,7 +27,7 @@ from jalapeno.hardware import (
 )
 
 PRESETS = [
-    "a100-80gb-sxm", "b200", "b300", "gaudi3", "gb200-nvl72", "gb300-nvl72", "groq-lpu", "h100-sxm", "h200-sxm",
+    "a100-80gb-sxm", "b200", "b300", "gaudi3", "gb200-nvl72", "gb300-nvl72", "groq-lpu", "h100-sxm", "h200-sxm", "h800",
     "inferentia2", "mi300x", "mi325x", "mi355x", "tpu-v5e", "tpu-v5p", "tpu-v6e", "tpu-v7", "trainium2", "trainium3",
 ]
 CHAIN = ("bf16", "fp8", "fp4")  # lower precision never runs slower on the same engine

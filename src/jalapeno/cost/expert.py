@@ -4,7 +4,8 @@ Each chip runs the attention (and dense) layers of 1/dp of the group's sequences
 (``Parallel``'s convention: ep = tp x dp), and holds ``(experts + redundant) / ep`` whole experts of
 every MoE layer. Per MoE layer, every chip sends each of its tokens to the ranks of its top-k
 experts (dispatch) and gets the weighted outputs back (combine): two all-to-alls of
-``tokens / tp x top_k x hidden x activation bytes`` a chip, priced over the network
+``tokens / tp x top_k x hidden x activation bytes`` a chip (the combine in BF16 when activations
+are 8-bit, ``combine_bytes``), priced over the network
 (``cost.network.collective_s``: direct on a switch, hierarchical over the NICs when the group spans
 scale-up domains). Work per expert rank: ``imbalance x tokens x top_k / ep`` token-expert pairs,
 reading the weights of the local experts they touch.
@@ -95,6 +96,14 @@ class ExpertCost:
                 "dispatch_bytes_per_chip": self.dispatch_bytes_per_chip, "hidden_s": self.hidden_s}
 
 
+def combine_bytes(activation_bytes: float) -> float:
+    """Bytes an element of the combine carries: 8-bit activations are dispatched in FP8 but combined
+    in BF16 (DeepSeek-V3 report, arXiv:2412.19437, section 3.3.3: "for both the forward and backward
+    combine components, we retain them in BF16"; DeepEP's low-latency kernels: FP8 dispatch, BF16
+    combine); wider activations travel as they are."""
+    return max(activation_bytes, 2.0)
+
+
 def rank_experts(op: Op, cfg: ModelConfig, local_tokens: int, group_tokens: int, par: Parallel, gamma: float) -> Op:
     """The ``experts`` op of a graph built for ``local_tokens`` turned into one rank's share of the
     group's ``group_tokens``: ``gamma`` x the mean pairs, over its (experts + redundant)/ep slots."""
@@ -171,17 +180,73 @@ def rank_work(est: Estimator, cfg: ModelConfig, par: Parallel, g: Graph, group_t
     mean = rank_graph(g, cfg, group_tokens, par, 1.0)
     costs, t_hot, _, h = est.price_ops(hot, cuda_graph=cuda_graph)
     mcosts, _, e_mean, _ = est.price_ops(mean, cuda_graph=cuda_graph)
-    c_s, c_bytes = tp_comm(est, g)
+    flops = mem = 0.0
+    for c in mcosts:
+        flops, mem = flops + c.sharded.flops * c.op.repeat, mem + c.sharded.bytes * c.op.repeat
+    return _assemble(est, cfg, par, g, group_tokens, gamma, t_hot, e_mean, h, flops, mem, *tp_comm(est, g),
+                     tuple(costs))
+
+
+def _assemble(est: Estimator, cfg: ModelConfig, par: Parallel, g: Graph, group_tokens: int, gamma: float,
+              t_hot: float, e_mean: float, h: float, flops: float, mem: float, c_s: float, c_bytes: float,
+              costs: tuple[OpCost, ...]) -> RankWork:
+    """The rank's work from its priced ops (hottest rank's time, mean rank's energy, one chip's FLOPs and
+    bytes) plus its collectives: tensor-parallel ones and the dispatch/combine all-to-alls."""
+    moe = cfg.moe
+    assert moe is not None
     n_moe = sum(o.repeat for o in g.ops if o.name == "experts")
     ab = g.precision.activations.bytes_per_element
     b = g.batch.new_tokens / est.tp * moe.experts_per_token * cfg.hidden_size * ab
+    bc = b * combine_bytes(ab) / ab
     one, algo = collective_s(network(est), "all_to_all", gamma * b, par.ep)
-    x_bytes = 2 * n_moe * (par.ep - 1) * b  # all chips: (ep-1)/ep of b leaves each of the ep chips
+    back, _ = collective_s(network(est), "all_to_all", gamma * bc, par.ep)
+    x_bytes = n_moe * (par.ep - 1) * (b + bc)  # all chips: (ep-1)/ep of b (and of bc) leaves each of the ep chips
     link = c_bytes * par.dp + x_bytes
     dyn = e_mean * par.dp + link * est.params.pj_per_byte_link * 1e-12
-    flops = sum(c.sharded.flops * c.op.repeat for c in mcosts) * par.chips
-    mem = sum(c.sharded.bytes * c.op.repeat for c in mcosts) * par.chips
-    return RankWork(t_hot + c_s, 2 * n_moe * one, dyn, h, link, flops, mem, c_s, b, algo, tuple(costs))
+    return RankWork(t_hot + c_s, n_moe * (one + back), dyn, h, link, flops * par.chips, mem * par.chips, c_s, b,
+                    algo, costs)
+
+
+@dataclass(frozen=True)
+class RankTemplate:
+    """What one rank's step costs apart from its experts, for one attention replica's token batch: the
+    serving oracle keeps one per (tokens, sequences) and prices only the expert ops per group size and
+    imbalance (``rank_work_from``), the same sums in the same order as ``rank_work``."""
+
+    graph: Graph
+    rows: tuple[tuple[float, float, float, float, float] | None, ...]  # per op: time, J, host, FLOPs, bytes; None: experts
+    tp_s: float
+    tp_bytes: float
+
+
+def _row(est: Estimator, op: Op, cuda_graph: bool) -> tuple[float, float, float, float, float]:
+    (c,), t, e, h = est.price_op_list((op,), cuda_graph=cuda_graph)
+    return t, e, h, c.sharded.flops * c.op.repeat, c.sharded.bytes * c.op.repeat
+
+
+def rank_template(est: Estimator, g: Graph, *, cuda_graph: bool) -> RankTemplate:
+    rows = tuple(None if o.name == "experts" else _row(est, o, cuda_graph) for o in g.ops)
+    return RankTemplate(g, rows, *tp_comm(est, g))
+
+
+def rank_work_from(est: Estimator, cfg: ModelConfig, par: Parallel, tpl: RankTemplate, group_tokens: int,
+                   gamma: float, *, cuda_graph: bool) -> RankWork:
+    """``rank_work`` of the template's graph, pricing only its expert ops (no per-op rows: ``costs``
+    is empty). Equal to ``rank_work`` to the last bit (tests/test_expert_parallel.py)."""
+    moe = cfg.moe
+    assert moe is not None
+    g = tpl.graph
+    t_hot = e_mean = host = flops = mem = 0.0
+    for op, row in zip(g.ops, tpl.rows):
+        if row is None:
+            t, _, h, _, _ = _row(est, rank_experts(op, cfg, g.batch.new_tokens, group_tokens, par, gamma), cuda_graph)
+            _, e, _, f, b = _row(est, rank_experts(op, cfg, g.batch.new_tokens, group_tokens, par, 1.0), cuda_graph)
+            t_hot, e_mean, host, flops, mem = t_hot + t, e_mean + e, host + h, flops + f, mem + b
+        else:
+            t_hot, e_mean, host = t_hot + row[0], e_mean + row[1], host + row[2]
+            flops, mem = flops + row[3], mem + row[4]
+    return _assemble(est, cfg, par, g, group_tokens, gamma, t_hot, e_mean, host, flops, mem,
+                     tpl.tp_s, tpl.tp_bytes, ())
 
 
 def overlap(works: Sequence[RankWork]) -> tuple[float, float]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from jalapeno.cost.expert import RankWork, gamma_of, overlap, rank_work, weights_per_chip
+from jalapeno.cost.expert import RankTemplate, RankWork, gamma_of, rank_template, rank_work_from, weights_per_chip
 from jalapeno.cost.op_time import smooth_max
 from jalapeno.cost.params import CostParams
 from jalapeno.cost.pipeline import (LAST, Parallel, Work, ceil_div, micro_batches, per_layer_parts, price_pipeline,
@@ -84,6 +84,8 @@ class CostOracle:
         self._stage_counts = stage_counts(cfg, par.pp) if par.pp > 1 else ()
         self._token_parts = lru_cache(maxsize=65536)(self._token_parts_uncached)
         self._ep_part = lru_cache(maxsize=65536)(self._ep_part_uncached)
+        self._ep_template = lru_cache(maxsize=16384)(self._ep_template_uncached)
+        self._gamma = lru_cache(maxsize=65536)(self._gamma_uncached)
 
     # -- StepOracle ---------------------------------------------------------------------------
     @property
@@ -303,18 +305,32 @@ class CostOracle:
         nd = local.decode_seqs
         mla = (nd, local.prefill_kv_tokens) if self._mla else _NO_SPLIT
         w = self._ep_part(nd + local.prefill_tokens, nd + local.prefill_seqs, group, graph_mode, mla,
-                          gamma_of(self.cfg, par, shape.tokens))
+                          self._gamma(shape.tokens))
         ta, ea, ha = self._attention(local, graph_mode)
-        works = [replace(w, compute_s=w.compute_s + ta, dyn_j=w.dyn_j + ea * par.dp, host_s=w.host_s + ha)] * halves
-        device, _ = overlap(works)
-        t, energy, _ = self.est.finish(device, sum(x.dyn_j for x in works) / par.dp, sum(x.host_s for x in works))
+        # ``overlap`` of ``halves`` identical micro-batches, written out (the serving hot loop): one runs
+        # compute then all-to-alls; two last max(compute, all-to-all) each; the same sums as ``overlap``
+        c, dyn, host = w.compute_s + ta, w.dyn_j + ea * par.dp, w.host_s + ha
+        if halves == 1:
+            device = c + w.all_to_all_s
+        else:
+            m = max(c, w.all_to_all_s)
+            device, dyn, host = m + m, dyn + dyn, host + host
+        t, energy, _ = self.est.finish(device, dyn / par.dp, host)
         return StepCost(t, energy * par.dp)
+
+    def _gamma_uncached(self, group_tokens: int) -> float:
+        return gamma_of(self.cfg, self.parallel, group_tokens)
 
     def _ep_part_uncached(self, tokens: int, seqs: int, group: int, graph_mode: bool, mla: tuple[int, int],
                           gamma: float) -> RankWork:
+        """``rank_work`` of the replica's tokens, from a template priced once per (tokens, sequences):
+        only the expert ops change with the group's tokens and the imbalance."""
+        tpl = self._ep_template(tokens, seqs, graph_mode, mla)
+        return rank_work_from(self.est, self.cfg, self.parallel, tpl, group, gamma, cuda_graph=graph_mode)
+
+    def _ep_template_uncached(self, tokens: int, seqs: int, graph_mode: bool, mla: tuple[int, int]) -> RankTemplate:
         g = build_graph(self.cfg, self._token_batch(tokens, seqs, mla), self.precision)
-        return rank_work(self.est, self.cfg, self.parallel, _without_attention(g), group, gamma,
-                         cuda_graph=graph_mode)
+        return rank_template(self.est, _without_attention(g), cuda_graph=graph_mode)
 
     def _finish(self, t: float, e_dyn: float, host_s: float = 0.0) -> StepCost:
         t, energy, _ = self.est.finish(t, e_dyn, host_s)

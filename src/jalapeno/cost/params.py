@@ -115,7 +115,7 @@ def chip_error_band(chip_name: str) -> tuple[float, float] | None:
 
 # Chips without their own measurements borrow the efficiencies of a measured chip of the same
 # microarchitecture (the fractions of peak transfer; the peaks and bandwidths stay the chip's own).
-CALIBRATION_FAMILY = {"h100-sxm": "h200-sxm"}
+CALIBRATION_FAMILY = {"h100-sxm": "h200-sxm", "h800": "h200-sxm"}
 # Newer chips of a family with no calibration of their own start from (and, without published rows, keep)
 # the family's fitted fractions of peak on their own datasheet peaks: a prior, said so in ``source``.
 FAMILY_PRIOR = {"b300": "b200", "gb200-nvl72": "b200", "gb300-nvl72": "b200", "mi325x": "mi300x", "mi355x": "mi300x"}

@@ -1,0 +1,135 @@
+"""Wide-EP validation against published DeepSeek-V3 deployments (cost.published_moe, docs/validation-moe.md),
+the H800 preset, the BF16 combine, and the serving oracle's template path reproducing ``rank_work`` exactly."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from jalapeno.cost.expert import (combine_bytes, gamma_of, overlap, rank_template, rank_work, rank_work_from)
+from jalapeno.cost.network import collective_s
+from jalapeno.cost.oracle import CostOracle, _without_attention
+from jalapeno.cost.params import setup_for
+from jalapeno.cost.pipeline import Parallel
+from jalapeno.cost.published_moe import ROWS, fit_gamma, table
+from jalapeno.cost.step import Estimator
+from jalapeno.graph.batch import Batch
+from jalapeno.graph.builder import build_graph
+from jalapeno.graph.precision import Precision
+from jalapeno.hardware import resolve_chip
+from jalapeno.hardware.network import network_of
+from jalapeno.models import resolve_model
+from jalapeno.serving.oracle import StepShape
+
+# docs/validation-moe.md (python scripts/validate_moe.py): published / predicted - 1, as shipped and with the
+# decode factor fitted on the SGLang blog's decode row
+DOCUMENTED = {
+    "sglang-prefill-1k": (-0.0802, -0.0802),
+    "sglang-prefill-2k": (-0.0274, -0.0274),
+    "sglang-prefill-4k": (0.0546, 0.0546),
+    "sglang-prefill-4k-perfect-eplb": (-0.0996, -0.0996),
+    "sglang-decode-ep72": (0.7841, 0.0),
+    "deepseek-profile-prefill": (-0.1541, -0.1541),
+    "deepseek-profile-decode": (0.4387, 0.1233),
+    "deepseek-day6-prefill": (0.6401, 0.6401),
+    "deepseek-day6-decode": (0.3903, 0.3355),
+}
+
+
+def test_table_recomputes_the_documented_errors_and_splits_by_source():
+    t = table()
+    assert t["decode_ep_factor"] == pytest.approx(1.9985, abs=2e-4)
+    got = {r["id"]: (r["error"], r["error_fitted"]) for r in t["rows"]}
+    assert got.keys() == DOCUMENTED.keys()
+    for k, (e, ef) in DOCUMENTED.items():
+        assert got[k] == pytest.approx((e, ef), abs=6e-4), k
+    fit = [r["id"] for r in t["rows"] if r["split"] == "fit"]
+    assert fit == ["sglang-decode-ep72"]  # one source fitted, every other row held out
+    # fitted on SGLang, held out: DeepSeek's own EP128 profile decode is within the issue's 25%, its
+    # EP144 production average and its production prefill are not (docs/validation-moe.md says why)
+    assert abs(got["deepseek-profile-decode"][1]) < 0.25 and got["deepseek-day6-decode"][1] > 0.25
+    assert all(abs(got[k][0]) < 0.25 for k in got if "prefill" in k and "day6" not in k)
+
+
+def test_every_row_is_cited_and_deployable():
+    for r in ROWS:
+        assert r.url.startswith("https://") and r.where and r.date.startswith("2025") and r.published > 0
+        Parallel(tp=1, ep=r.ep, dp=r.ep, redundant_experts=r.redundant).check_model(resolve_model("deepseek-v3"))
+        assert r.ep % 8 == 0 and r.chip in ("h100-sxm", "h800")
+
+
+def test_fitted_factor_lowers_decode_monotonically():
+    # the prediction falls as the hottest rank's share grows, so bisection finds one root
+    row = next(r for r in ROWS if r.id == "sglang-decode-ep72")
+    from jalapeno.cost.published_moe import predict_decode
+    vals = [predict_decode(row, g) for g in (1.0, 1.5, 2.0, 3.0)]
+    assert vals == sorted(vals, reverse=True)
+    assert fit_gamma() == pytest.approx(1.9985, abs=2e-4)
+
+
+def test_h800_is_the_h100_with_a_slower_nvlink():
+    h800, h100 = resolve_chip("h800"), resolve_chip("h100-sxm")
+    assert h800.interconnect.bandwidth_bytes_per_s.value == 200e9  # 400 GB/s bidirectional
+    assert h100.interconnect.bandwidth_bytes_per_s.value == 450e9
+    assert h800.matrix_flops["fp8"].value == h100.matrix_flops["fp8"].value
+    assert h800.memory_bytes == h100.memory_bytes and h800.tdp_w.value == h100.tdp_w.value
+    assert network_of(h800).scale_out.nic_bytes_per_s == network_of(h100).scale_out.nic_bytes_per_s
+
+
+def test_fp8_combine_travels_in_bf16_by_hand():
+    """Two-way EP on one NVSwitch: dispatch of B (fp8) and combine of 2B (bf16), each (n-1)/n x bytes / 450
+    GB/s + 2 us, per MoE layer."""
+    assert combine_bytes(1.0) == 2.0 and combine_bytes(2.0) == 2.0 and combine_bytes(4.0) == 4.0
+    cfg, chip = resolve_model("gpt-oss-120b"), resolve_chip("h200-sxm")
+    prm, timer = setup_for(chip, "fused")
+    est = Estimator(chip, prm, 1, timer)
+    par = Parallel(1, 1, ep=2, dp=2, ep_imbalance=1.0)
+    g = _without_attention(build_graph(cfg, Batch.decode(64, 100), Precision.of("fp8")))
+    w = rank_work(est, cfg, par, g, 128, 1.0, cuda_graph=True)
+    b = 64 * 4 * 2880 * 1.0
+    per_layer = (b / 2 / 450e9 + 2e-6) + (2 * b / 2 / 450e9 + 2e-6)
+    assert w.all_to_all_s == pytest.approx(36 * per_layer, rel=1e-12)
+    assert w.link_bytes == pytest.approx(36 * (b + 2 * b), rel=1e-12)  # (ep-1) x (B + 2B) a layer, both chips
+
+
+PLANS = [("gpt-oss-120b", Parallel(1, 1, ep=8, dp=8), "fp8"), ("gpt-oss-120b", Parallel(2, 1, ep=8, dp=4, tbo=True), "bf16"),
+         ("deepseek-v3", Parallel(1, 1, ep=16, dp=16, redundant_experts=16), "fp8")]
+SHAPES = [StepShape(64, 64 * 900, 0, 0, 0, 0), StepShape(16, 16 * 1500, 1, 512, 512 * 513 // 2, 512),
+          StepShape(0, 0, 3, 3000, 3000 * 1001 // 2, 3000), StepShape(200, 200 * 2500, 2, 700, 700 * 701 // 2, 700)]
+
+
+@pytest.mark.parametrize("plan", range(len(PLANS)))
+def test_oracle_ep_step_is_bit_identical_to_rank_work_and_overlap(plan):
+    """The serving oracle's template path against the reference (the code before the template cache):
+    ``rank_work`` on the replica's graph, compute plus attention, ``overlap`` of the halves."""
+    name, par, dt = PLANS[plan]
+    cfg, chip = resolve_model(name), resolve_chip("h200-sxm")
+    prm, timer = setup_for(chip, "fused")
+    prec = Precision.of(dt)
+    o = CostOracle(cfg, chip, prm, timer=timer, precision=prec, parallel=par)
+    for shape in SHAPES:
+        got = o.step(shape)
+        halves = 2 if par.tbo and shape.tokens >= 2 else 1
+        local = StepShape(*(-(-v // (par.dp * halves)) for v in shape))
+        nd = local.decode_seqs
+        mla = (nd, local.prefill_kv_tokens) if cfg.mla else (0, 0)
+        g = _without_attention(build_graph(cfg, o._token_batch(nd + local.prefill_tokens, nd + local.prefill_seqs,
+                                                                mla), prec))
+        gm = shape.prefill_seqs == 0
+        gamma = gamma_of(cfg, par, shape.tokens)
+        w = rank_work(o.est, cfg, par, g, -(-shape.tokens // halves), gamma, cuda_graph=gm)
+        assert rank_work_from(o.est, cfg, par, rank_template(o.est, g, cuda_graph=gm), -(-shape.tokens // halves),
+                              gamma, cuda_graph=gm) == replace(w, costs=())
+        ta, ea, ha = o._attention(local, gm)
+        works = [replace(w, compute_s=w.compute_s + ta, dyn_j=w.dyn_j + ea * par.dp, host_s=w.host_s + ha)] * halves
+        device, _ = overlap(works)
+        t, energy, _ = o.est.finish(device, sum(x.dyn_j for x in works) / par.dp, sum(x.host_s for x in works))
+        assert (got.time_s, got.energy_j) == (t, energy * par.dp), shape
+
+
+def test_collective_used_for_the_combine_is_the_dispatch_algorithm():
+    net = network_of(resolve_chip("h100-sxm"))
+    one, a1 = collective_s(net, "all_to_all", 1e6, 16)
+    two, a2 = collective_s(net, "all_to_all", 2e6, 16)
+    assert a1 == a2 == "hierarchical(direct)" and two > one
