@@ -10,6 +10,12 @@ cycle, cycle(B) = decode_step(B, mean context) + (B / OSL) x prefill(ISL). Throu
   prefills it shares them with are about B prompts (the batch turns over once in OSL steps), a Poisson
   count of prompts of varying length, so the p99 request carries 1 + 2.33 sqrt((1 + cv^2) / B) times the
   mean prefill share (cv: the prompt lengths' coefficient of variation; normal approximation);
+  and whose p99 TTFT meets the TTFT limit. Prompts arrive as a Poisson stream (B / OSL per cycle) and
+  queue for the prefill, a single server busy a share rho = (B / OSL) x prefill / cycle of the time: an
+  M/G/1 queue. Its waiting-time tail is Kingman's exponential (heavy-traffic) approximation,
+  P(W > t) = rho exp(-2 (1 - rho) t / (E[S] (1 + cv^2))), so p99 TTFT = W99 + E[S]. Long prompts
+  (Llama-3.1-405B's 9.4k tokens, a second of prefill) make this the binding limit long before TPOT;
+  short ones (Llama-2-70B's 222) leave it slack;
 - fixed: ISL/OSL given by the row, no latency limit (a vendor's max-throughput table).
 The best tensor-parallel degree that divides the system's chips wins (submitters pick theirs too).
 A discrete-event bench (serving layer) may replace this; the fit only needs ``row -> tokens/s per chip``.
@@ -77,6 +83,15 @@ def p99_prefill_factor(batch: int, isl_cv: float) -> float:
     return 1.0 + Z99 * math.sqrt((1.0 + isl_cv**2) / max(batch, 1))
 
 
+def ttft_p99_s(prefill_s: float, rho: float, isl_cv: float) -> float:
+    """p99 time to first token of an M/G/1 prefill queue (module docstring): p99 wait plus the mean
+    prefill; infinite at rho >= 1 (the queue grows without bound)."""
+    if rho >= 1.0:
+        return math.inf
+    wait = max(0.0, math.log(100.0 * rho)) * prefill_s * (1.0 + isl_cv**2) / (2.0 * (1.0 - rho)) if rho > 0 else 0.0
+    return wait + prefill_s
+
+
 def _replica(model: ModelConfig, chip: ChipSpec, params: CostParams, precision: Precision, tp: int, isl: int,
              osl: int, limits: tuple[float, float] | None, isl_cv: float = 0.0) -> ScenarioResult | None:
     free = chip.memory_bytes * tp * MEMORY_FRACTION - weight_bytes(model, precision)
@@ -98,11 +113,14 @@ def _replica(model: ModelConfig, chip: ChipSpec, params: CostParams, precision: 
     def cycle_p99(b: int) -> float:
         return step(b) + p99_prefill_factor(b, isl_cv) * b / osl * pre
 
+    def ttft_p99(b: int) -> float:
+        return ttft_p99_s(pre, b / osl * pre / cycle(b), isl_cv)
+
     if limits is not None:
         ttft, tpot = limits
-        if pre > ttft or cycle_p99(1) > tpot:
+        if ttft_p99(1) > ttft or cycle_p99(1) > tpot:
             return None
-        b_max = _largest(lambda b: cycle_p99(b) <= tpot, b_max)
+        b_max = _largest(lambda b: cycle_p99(b) <= tpot and ttft_p99(b) <= ttft, b_max)
     c = cycle(b_max)
     dec = est.step(_graph(model, "decode", b_max, ctx, precision))
     joules = dec.energy_j + b_max / osl * pre_cost.energy_j / PREFILL_BATCH
