@@ -15,7 +15,10 @@ cycle, cycle(B) = decode_step(B, mean context) + (B / OSL) x prefill(ISL). Throu
   M/G/1 queue. Its waiting-time tail is Kingman's exponential (heavy-traffic) approximation,
   P(W > t) = rho exp(-2 (1 - rho) t / (E[S] (1 + cv^2))), so p99 TTFT = W99 + E[S]. Long prompts
   (Llama-3.1-405B's 9.4k tokens, a second of prefill) make this the binding limit long before TPOT;
-  short ones (Llama-2-70B's 222) leave it slack;
+  short ones (Llama-2-70B's 222) leave it slack. And the batch cap (KV cache or MAX_BATCH) must hold the
+  p99 of the decoding requests' number, not only its mean: with Poisson arrivals each staying OSL cycles,
+  that number is Poisson (M/G/inf), so B + 2.33 sqrt(B) <= cap (square-root staffing); past the cap an
+  arrival would wait a whole request's life (OSL cycles, tens of seconds) for a slot, far over the TTFT limit;
 - fixed: ISL/OSL given by the row, no latency limit (a vendor's max-throughput table).
 The best tensor-parallel degree that divides the system's chips wins (submitters pick theirs too).
 A discrete-event bench (serving layer) may replace this; the fit only needs ``row -> tokens/s per chip``.
@@ -83,6 +86,12 @@ def p99_prefill_factor(batch: int, isl_cv: float) -> float:
     return 1.0 + Z99 * math.sqrt((1.0 + isl_cv**2) / max(batch, 1))
 
 
+def fits_cap(batch: int, cap: int) -> bool:
+    """The p99 of a Poisson number of decoding requests of mean ``batch`` stays within ``cap`` (module
+    docstring); a single request always fits."""
+    return batch <= 1 or batch + Z99 * math.sqrt(batch) <= cap
+
+
 def ttft_p99_s(prefill_s: float, rho: float, isl_cv: float) -> float:
     """p99 time to first token of an M/G/1 prefill queue (module docstring): p99 wait plus the mean
     prefill; infinite at rho >= 1 (the queue grows without bound)."""
@@ -120,7 +129,8 @@ def _replica(model: ModelConfig, chip: ChipSpec, params: CostParams, precision: 
         ttft, tpot = limits
         if ttft_p99(1) > ttft or cycle_p99(1) > tpot:
             return None
-        b_max = _largest(lambda b: cycle_p99(b) <= tpot and ttft_p99(b) <= ttft, b_max)
+        cap = b_max
+        b_max = _largest(lambda b: fits_cap(b, cap) and cycle_p99(b) <= tpot and ttft_p99(b) <= ttft, cap)
     c = cycle(b_max)
     dec = est.step(_graph(model, "decode", b_max, ctx, precision))
     joules = dec.energy_j + b_max / osl * pre_cost.energy_j / PREFILL_BATCH
