@@ -136,8 +136,7 @@ FILES = {"mlperf-llama3.1-405b": "llama3-1-405b.csv", "mlperf-deepseek-r1": "dee
          "mlperf-mixtral-8x7b": "mixtral-8x7b.csv", "mlperf-llama3.1-8b": "llama3-1-8b.csv"}
 # the set each MLPerf-limited model uses by default (bench --dataset)
 DEFAULT_SET = {"llama-2-70b": "mlperf-llama2-70b", "llama-3.1-405b": "mlperf-llama3.1-405b",
-               "deepseek-v3": "mlperf-deepseek-r1", "mixtral-8x7b": "mlperf-mixtral-8x7b",
-               "llama-3.1-8b": "mlperf-llama3.1-8b"}
+               "deepseek-v3": "mlperf-deepseek-r1", "mixtral-8x7b": "mlperf-mixtral-8x7b"}
 
 
 def load_set(name: str) -> LengthSet:
