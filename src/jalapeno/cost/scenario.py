@@ -5,24 +5,24 @@ replaced, so each step also carries that share of a prompt's prefill. One output
 cycle, cycle(B) = decode_step(B, mean context) + (B / OSL) x prefill(ISL). Throughput = B / cycle(B).
 - offline: B as large as the KV cache (90% of memory after weights) and the batch cap allow; a paged
   KV cache holds each running request's tokens so far, ISL + OSL/2 on average at steady state;
-- server / interactive: the largest B whose p99 cycle meets the p99 TPOT limit, found by bisection, and
-  whose single-prompt prefill meets the TTFT limit. A request's TPOT averages its decode steps; the
-  prefills it shares them with are about B prompts (the batch turns over once in OSL steps), a Poisson
-  count of prompts of varying length, so the p99 request carries 1 + 2.33 sqrt((1 + cv^2) / B) times the
-  mean prefill share (cv: the prompt lengths' coefficient of variation; normal approximation). MLPerf's
-  TPOT is per request, so a request with n output tokens averages over n steps only and meets
-  B n / OSL prompts: its share has variance (1 + cv^2) OSL / (B n). Given the dataset's output lengths
-  (``osl_fractions``: quantiles of n / OSL), the p99 over requests solves mean_n P(share > x) = 1%;
-  short answers dominate it;
-  and whose p99 TTFT meets the TTFT limit. Prompts arrive as a Poisson stream (B / OSL per cycle) and
-  queue for the prefill, a single server busy a share rho = (B / OSL) x prefill / cycle of the time: an
-  M/G/1 queue. Its waiting-time tail is Kingman's exponential (heavy-traffic) approximation,
+- server / interactive: the largest B, found by bisection, that meets three p99 limits.
+  TPOT: a request's TPOT averages its decode steps; the prefills it shares them with are about B prompts
+  (the batch turns over once in OSL steps), a Poisson count of prompts of varying length, so the p99
+  request carries 1 + 2.33 sqrt((1 + cv^2) / B) times the mean prefill share (cv: the prompt lengths'
+  coefficient of variation; normal approximation). MLPerf's TPOT is per request, so a request with n
+  output tokens averages over n steps only and meets B n / OSL prompts: its share has variance
+  (1 + cv^2) OSL / (B n). Given the dataset's output lengths (``osl_fractions``: quantiles of n / OSL),
+  the p99 over requests solves mean_n P(share > x) = 1%; short answers dominate it.
+  TTFT: prompts arrive as a Poisson stream (B / OSL per cycle) and queue for the prefill, a single
+  server busy a share rho = (B / OSL) x prefill / cycle of the time: an M/G/1 queue. Its waiting-time
+  tail is Kingman's exponential (heavy-traffic) approximation,
   P(W > t) = rho exp(-2 (1 - rho) t / (E[S] (1 + cv^2))), so p99 TTFT = W99 + E[S]. Long prompts
   (Llama-3.1-405B's 9.4k tokens, a second of prefill) make this the binding limit long before TPOT;
-  short ones (Llama-2-70B's 222) leave it slack. And the batch cap (KV cache or MAX_BATCH) must hold the
-  p99 of the decoding requests' number, not only its mean: with Poisson arrivals each staying OSL cycles,
-  that number is Poisson (M/G/inf), so B + 2.33 sqrt(B) <= cap (square-root staffing); past the cap an
-  arrival would wait a whole request's life (OSL cycles, tens of seconds) for a slot, far over the TTFT limit;
+  short ones (Llama-2-70B's 222) leave it slack.
+  Batch cap: the cap (KV cache or MAX_BATCH) must hold the p99 of the decoding requests' number, not
+  only its mean: with Poisson arrivals each staying OSL cycles, that number is Poisson (M/G/inf), so
+  B + 2.33 sqrt(B) <= cap (square-root staffing); past the cap an arrival would wait a whole request's
+  life (OSL cycles, tens of seconds) for a slot, far over the TTFT limit;
 - fixed: ISL/OSL given by the row, no latency limit (a vendor's max-throughput table).
 The best tensor-parallel degree that divides the system's chips wins (submitters pick theirs too).
 A discrete-event bench (serving layer) may replace this; the fit only needs ``row -> tokens/s per chip``.
