@@ -290,3 +290,11 @@ def test_llama_405b_offline_on_8_h200_lands_near_its_mlperf_row() -> None:
                     precision=Precision.of("fp8"), requests=1000)
     got = rep.result.output_tokens_per_s_per_chip
     assert 0.8 * row.per_chip < got < 1.2 * row.per_chip, got
+
+
+def test_mixtral_and_llama31_8b_sets_have_mlperf_sample_counts_and_prompt_means() -> None:
+    # traces/README.md: 15,000 samples (5k OpenOrca, GSM8K, MBXP), prompts summing to 6,410,905 tokens;
+    # CNN/DailyMail 13,368 samples, 11,639,915 prompt tokens
+    mix, l8 = load_set("mlperf-mixtral-8x7b"), load_set("mlperf-llama3.1-8b")
+    assert len(mix) == 15_000 and mix.mean_prompt == pytest.approx(6_410_905 / 15_000)
+    assert len(l8) == 13_368 and l8.mean_prompt == pytest.approx(11_639_915 / 13_368)

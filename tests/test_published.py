@@ -242,3 +242,63 @@ def test_bench_plugs_in_as_a_predictor() -> None:
     h100, p = resolve_chip("h100-sxm"), params_for("h100-sxm")
     sim, closed = bench_predictor(row, h100, p), pf.analytic_predictor(row, h100, p)
     assert sim is not None and closed is not None and 0.5 < sim / closed < 2.0
+
+
+# -- serving mechanics of the closed form (cost/scenario.py) ------------------------------------------
+def test_ttft_p99_is_the_kingman_tail_of_the_prefill_queue_plus_a_prefill() -> None:
+    from jalapeno.cost.scenario import ttft_p99_s
+
+    # rho 0.5, 1 s prefills of one length: P(W > t) = 0.5 exp(-t) -> W99 = ln(50) = 3.912 s; TTFT 4.912 s
+    assert ttft_p99_s(1.0, 0.5, 0.0) == pytest.approx(1.0 + 3.91202, abs=1e-5)
+    # varying lengths (cv 1) double the tail's scale: W99 = ln(50) x 2
+    assert ttft_p99_s(1.0, 0.5, 1.0) == pytest.approx(1.0 + 2 * 3.91202, abs=1e-5)
+    assert ttft_p99_s(2.0, 0.005, 0.43) == 2.0  # fewer than 1% of prompts wait at all
+    assert ttft_p99_s(0.1, 1.0, 0.0) == float("inf")  # an overloaded queue grows without bound
+    assert ttft_p99_s(1.0, 0.3, 0.5) < ttft_p99_s(1.0, 0.6, 0.5) < ttft_p99_s(1.0, 0.9, 0.5)
+
+
+def test_batch_cap_holds_the_p99_of_a_poisson_number_of_requests() -> None:
+    from jalapeno.cost.scenario import fits_cap
+
+    assert fits_cap(100, 124) and not fits_cap(100, 123)  # 100 + 2.326 x 10 = 123.26
+    assert fits_cap(1, 1)  # one request always fits
+    assert fits_cap(1024, 1024 + 75) and not fits_cap(1024, 1024 + 74)  # 2.326 x 32 = 74.4
+
+
+def test_p99_prefill_factor_over_a_mixture_of_output_lengths() -> None:
+    import math
+
+    from jalapeno.cost.scenario import p99_prefill_factor
+
+    # every request writing a quarter of the mean meets 64 / 4 = 16 prompts: 1 + z99 / 4 (z99 = 2.32635)
+    assert p99_prefill_factor(64, 0.0, (0.25,) * 4) == pytest.approx(1 + 2.32635 / 4, abs=1e-4)
+    # all at the mean: the plain formula (z99 rounded to 2.326 there)
+    assert p99_prefill_factor(16, 0.77, (1.0,)) == pytest.approx(p99_prefill_factor(16, 0.77), abs=1e-3)
+    # half short (n = OSL/2), half long (n = 3 OSL/2): 1% of requests exceed the factor, and the short
+    # half pulls it above the all-at-the-mean value
+    x = p99_prefill_factor(100, 0.0, (0.5, 1.5))
+    tail = sum(0.5 * math.erfc((x - 1) / (math.sqrt(1 / (100 * f)) * math.sqrt(2))) for f in (0.5, 1.5)) / 2
+    assert tail == pytest.approx(0.01, abs=1e-6)
+    assert x > p99_prefill_factor(100, 0.0, (1.0,))
+
+
+def test_osl_fractions_are_the_bundled_output_lengths_over_their_mean() -> None:
+    f = pf.osl_fractions("llama-3.1-405b")
+    assert len(f) == pf.OSL_QUANTILES and list(f) == sorted(f)
+    assert sum(f) / len(f) == pytest.approx(1.0, abs=0.02)  # quantile midpoints keep the mean
+    assert f[0] == pytest.approx(0.2745, abs=1e-3)  # the 0.8th-percentile answer: ~188 of 684.7 tokens
+    assert pf.osl_fractions("llama-3.1-70b") == ()  # no bundled set (vendor rows are fixed-length)
+
+
+def test_long_prompts_bind_the_server_on_ttft_not_tpot() -> None:
+    from jalapeno.cost.scenario import ttft_p99_s
+
+    m, c, p = resolve_model("llama-3.1-405b"), resolve_chip("h200-sxm"), pf.fused_engine(params_for("h200-sxm"))
+    w, prec = WORKLOADS["llama-3.1-405b"], precision_of("fp8")
+    loose = predict(m, c, p, prec, 8, w.isl, w.osl, (1e9, 1e9), isl_cv=w.isl_cv)  # only the batch cap binds
+    srv = predict(m, c, p, prec, 8, w.isl, w.osl, (6.0, 1e9), isl_cv=w.isl_cv)  # TTFT 6 s, TPOT free
+    assert loose and srv and srv.batch < loose.batch / 3
+    rho = lambda r: r.batch / w.osl * r.prefill_s / r.cycle_s  # noqa: E731  the prefill queue's load
+    assert ttft_p99_s(srv.prefill_s, rho(srv), w.isl_cv) <= 6.0
+    nxt = predict(m, c, p, prec, 8, w.isl, w.osl, (1e9, 1e9), tps=(8,), isl_cv=w.isl_cv)
+    assert nxt and nxt.batch > srv.batch  # the TTFT limit, not memory, stopped the batch

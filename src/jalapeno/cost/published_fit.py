@@ -16,6 +16,7 @@ can replace the closed-form scenario model (cost/scenario.py) without touching t
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 from dataclasses import dataclass, field, replace
 from statistics import median
 from typing import TYPE_CHECKING, Callable, Collection, Sequence
@@ -63,8 +64,27 @@ def analytic_result(row: PublishedRow, chip: ChipSpec, params: CostParams,
     isl, osl, limits = row_lengths(row)
     isl = isl_override or isl
     cv = WORKLOADS[row.model].isl_cv if row.scenario != "fixed" else 0.0
+    fractions = osl_fractions(row.model) if limits is not None else ()
     return predict(resolve_model(row.model), chip, fused_engine(params), precision_of(row.precision), row.n_chips,
-                   isl, osl, limits, tps=(row.tp,) if row.tp else None, isl_cv=cv)
+                   isl, osl, limits, tps=(row.tp,) if row.tp else None, isl_cv=cv, osl_fractions=fractions)
+
+
+OSL_QUANTILES = 64
+
+
+@lru_cache(maxsize=None)
+def osl_fractions(model: str) -> tuple[float, ...]:
+    """Output lengths over their mean at 64 equal-weight quantiles of the model's bundled MLPerf length set
+    (workload/benchsets); () where none is bundled (every request then writes the mean). Llama-3.1-8B's
+    set counts outputs as characters / 4, so only their shape (n / mean) is used, never their mean."""
+    from jalapeno.workload.benchsets import DEFAULT_SET, load_set
+
+    sets = {**DEFAULT_SET, "llama-3.1-8b": "mlperf-llama3.1-8b"}
+    if model not in sets:
+        return ()
+    out = np.asarray(load_set(sets[model]).output_tokens, dtype=float)
+    q = np.quantile(out, (np.arange(OSL_QUANTILES) + 0.5) / OSL_QUANTILES)
+    return tuple(float(v) for v in q / out.mean())
 
 
 def row_lengths(row: PublishedRow) -> tuple[int, int, tuple[float, float] | None]:

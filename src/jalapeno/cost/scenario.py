@@ -5,11 +5,24 @@ replaced, so each step also carries that share of a prompt's prefill. One output
 cycle, cycle(B) = decode_step(B, mean context) + (B / OSL) x prefill(ISL). Throughput = B / cycle(B).
 - offline: B as large as the KV cache (90% of memory after weights) and the batch cap allow; a paged
   KV cache holds each running request's tokens so far, ISL + OSL/2 on average at steady state;
-- server / interactive: the largest B whose p99 cycle meets the p99 TPOT limit, found by bisection, and
-  whose single-prompt prefill meets the TTFT limit. A request's TPOT averages its decode steps; the
-  prefills it shares them with are about B prompts (the batch turns over once in OSL steps), a Poisson
-  count of prompts of varying length, so the p99 request carries 1 + 2.33 sqrt((1 + cv^2) / B) times the
-  mean prefill share (cv: the prompt lengths' coefficient of variation; normal approximation);
+- server / interactive: the largest B, found by bisection, that meets three p99 limits.
+  TPOT: a request's TPOT averages its decode steps; the prefills it shares them with are about B prompts
+  (the batch turns over once in OSL steps), a Poisson count of prompts of varying length, so the p99
+  request carries 1 + 2.33 sqrt((1 + cv^2) / B) times the mean prefill share (cv: the prompt lengths'
+  coefficient of variation; normal approximation). MLPerf's TPOT is per request, so a request with n
+  output tokens averages over n steps only and meets B n / OSL prompts: its share has variance
+  (1 + cv^2) OSL / (B n). Given the dataset's output lengths (``osl_fractions``: quantiles of n / OSL),
+  the p99 over requests solves mean_n P(share > x) = 1%; short answers dominate it.
+  TTFT: prompts arrive as a Poisson stream (B / OSL per cycle) and queue for the prefill, a single
+  server busy a share rho = (B / OSL) x prefill / cycle of the time: an M/G/1 queue. Its waiting-time
+  tail is Kingman's exponential (heavy-traffic) approximation,
+  P(W > t) = rho exp(-2 (1 - rho) t / (E[S] (1 + cv^2))), so p99 TTFT = W99 + E[S]. Long prompts
+  (Llama-3.1-405B's 9.4k tokens, a second of prefill) make this the binding limit long before TPOT;
+  short ones (Llama-2-70B's 222) leave it slack.
+  Batch cap: the cap (KV cache or MAX_BATCH) must hold the p99 of the decoding requests' number, not
+  only its mean: with Poisson arrivals each staying OSL cycles, that number is Poisson (M/G/inf), so
+  B + 2.33 sqrt(B) <= cap (square-root staffing); past the cap an arrival would wait a whole request's
+  life (OSL cycles, tens of seconds) for a slot, far over the TTFT limit;
 - fixed: ISL/OSL given by the row, no latency limit (a vendor's max-throughput table).
 The best tensor-parallel degree that divides the system's chips wins (submitters pick theirs too).
 A discrete-event bench (serving layer) may replace this; the fit only needs ``row -> tokens/s per chip``.
@@ -63,22 +76,52 @@ def _graph(model: ModelConfig, phase: str, n: int, ctx: int, precision: Precisio
 
 def predict(model: ModelConfig, chip: ChipSpec, params: CostParams, precision: Precision, n_chips: int,
             isl: int, osl: int, limits: tuple[float, float] | None,
-            tps: tuple[int, ...] | None = None, isl_cv: float = 0.0) -> ScenarioResult | None:
+            tps: tuple[int, ...] | None = None, isl_cv: float = 0.0,
+            osl_fractions: tuple[float, ...] = ()) -> ScenarioResult | None:
     """Best per-chip throughput over tensor-parallel degrees ``tps`` (default: 1, 2, 4, 8 that divide the
     system's chips and fit its scale-up domain); None: the model fits no replica."""
     domain = int(chip.interconnect.domain_size.value) if chip.interconnect else 1
     tps = tps or tuple(t for t in (1, 2, 4, 8) if t <= min(n_chips, domain) and n_chips % t == 0)
-    results = [r for t in tps if (r := _replica(model, chip, params, precision, t, isl, osl, limits, isl_cv))]
+    results = [r for t in tps
+               if (r := _replica(model, chip, params, precision, t, isl, osl, limits, isl_cv, osl_fractions))]
     return max(results, key=lambda r: r.tokens_per_s_per_chip, default=None)
 
 
-def p99_prefill_factor(batch: int, isl_cv: float) -> float:
-    """The p99 request's prefill share over the mean one (module docstring)."""
-    return 1.0 + Z99 * math.sqrt((1.0 + isl_cv**2) / max(batch, 1))
+def p99_prefill_factor(batch: int, isl_cv: float, osl_fractions: tuple[float, ...] = ()) -> float:
+    """The p99 request's prefill share over the mean one (module docstring); without ``osl_fractions``
+    every request writes the mean output length."""
+    if not osl_fractions:
+        return 1.0 + Z99 * math.sqrt((1.0 + isl_cv**2) / max(batch, 1))
+    sds = [math.sqrt((1.0 + isl_cv**2) / (max(batch, 1) * f)) for f in osl_fractions]
+
+    def tail(x: float) -> float:  # share of requests whose prefill share exceeds x times the mean
+        return sum(0.5 * math.erfc((x - 1.0) / (sd * math.sqrt(2.0))) for sd in sds) / len(sds)
+
+    lo, hi = 1.0, 1.0 + Z99 * max(sds)  # tail(hi) <= 1% (every request's own p99 is below hi)
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if tail(mid) > 0.01 else (lo, mid)
+    return hi
+
+
+def fits_cap(batch: int, cap: int) -> bool:
+    """The p99 of a Poisson number of decoding requests of mean ``batch`` stays within ``cap`` (module
+    docstring); a single request always fits."""
+    return batch <= 1 or batch + Z99 * math.sqrt(batch) <= cap
+
+
+def ttft_p99_s(prefill_s: float, rho: float, isl_cv: float) -> float:
+    """p99 time to first token of an M/G/1 prefill queue (module docstring): p99 wait plus the mean
+    prefill; infinite at rho >= 1 (the queue grows without bound)."""
+    if rho >= 1.0:
+        return math.inf
+    wait = max(0.0, math.log(100.0 * rho)) * prefill_s * (1.0 + isl_cv**2) / (2.0 * (1.0 - rho)) if rho > 0 else 0.0
+    return wait + prefill_s
 
 
 def _replica(model: ModelConfig, chip: ChipSpec, params: CostParams, precision: Precision, tp: int, isl: int,
-             osl: int, limits: tuple[float, float] | None, isl_cv: float = 0.0) -> ScenarioResult | None:
+             osl: int, limits: tuple[float, float] | None, isl_cv: float = 0.0,
+             osl_fractions: tuple[float, ...] = ()) -> ScenarioResult | None:
     free = chip.memory_bytes * tp * MEMORY_FRACTION - weight_bytes(model, precision)
     if free <= 0:
         return None
@@ -96,13 +139,17 @@ def _replica(model: ModelConfig, chip: ChipSpec, params: CostParams, precision: 
         return step(b) + b / osl * pre
 
     def cycle_p99(b: int) -> float:
-        return step(b) + p99_prefill_factor(b, isl_cv) * b / osl * pre
+        return step(b) + p99_prefill_factor(b, isl_cv, osl_fractions) * b / osl * pre
+
+    def ttft_p99(b: int) -> float:
+        return ttft_p99_s(pre, b / osl * pre / cycle(b), isl_cv)
 
     if limits is not None:
         ttft, tpot = limits
-        if pre > ttft or cycle_p99(1) > tpot:
+        if ttft_p99(1) > ttft or cycle_p99(1) > tpot:
             return None
-        b_max = _largest(lambda b: cycle_p99(b) <= tpot, b_max)
+        cap = b_max
+        b_max = _largest(lambda b: fits_cap(b, cap) and cycle_p99(b) <= tpot and ttft_p99(b) <= ttft, cap)
     c = cycle(b_max)
     dec = est.step(_graph(model, "decode", b_max, ctx, precision))
     joules = dec.energy_j + b_max / osl * pre_cost.energy_j / PREFILL_BATCH

@@ -129,10 +129,14 @@ MLPERF_SETS: dict[str, str] = {
     "mlperf-llama2-70b-reference": "MLPerf Llama-2-70B (OpenOrca, 24,576), GPT-4 reference output lengths",
     "mlperf-llama3.1-405b": "MLPerf Llama-3.1-405B (8,313 samples), reference output lengths",
     "mlperf-deepseek-r1": "MLPerf DeepSeek-R1 (4,388 samples), reference output lengths",
+    "mlperf-mixtral-8x7b": "MLPerf Mixtral-8x7B (OpenOrca+GSM8K+MBXP, 15,000), reference output lengths",
+    "mlperf-llama3.1-8b": "MLPerf Llama-3.1-8B (CNN/DailyMail, 13,368), outputs approximate (characters / 4)",
 }
+FILES = {"mlperf-llama3.1-405b": "llama3-1-405b.csv", "mlperf-deepseek-r1": "deepseek-r1.csv",
+         "mlperf-mixtral-8x7b": "mixtral-8x7b.csv", "mlperf-llama3.1-8b": "llama3-1-8b.csv"}
 # the set each MLPerf-limited model uses by default (bench --dataset)
 DEFAULT_SET = {"llama-2-70b": "mlperf-llama2-70b", "llama-3.1-405b": "mlperf-llama3.1-405b",
-               "deepseek-v3": "mlperf-deepseek-r1"}
+               "deepseek-v3": "mlperf-deepseek-r1", "mixtral-8x7b": "mlperf-mixtral-8x7b"}
 
 
 def load_set(name: str) -> LengthSet:
@@ -142,8 +146,6 @@ def load_set(name: str) -> LengthSet:
         return _llama2(True)
     if key == "mlperf-llama2-70b-reference":
         return _llama2(False)
-    if key == "mlperf-llama3.1-405b":
-        return _plain(key, "llama3-1-405b.csv", MLPERF_SETS[key])
-    if key == "mlperf-deepseek-r1":
-        return _plain(key, "deepseek-r1.csv", MLPERF_SETS[key])
+    if key in FILES:
+        return _plain(key, FILES[key], MLPERF_SETS[key])
     raise JalapenoError(f"unknown length set {name!r}; bundled: {', '.join(MLPERF_SETS)}", field="--dataset")
