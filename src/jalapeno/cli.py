@@ -61,6 +61,17 @@ def cli() -> None:
     """
 
 
+def usage_line(e: click.UsageError) -> str:
+    """Click's usage error as one ``error:`` line naming the option (no usage block), like every bad input."""
+    sub = e.ctx.command_path if e.ctx is not None else "jalapeno"
+    if isinstance(e, click.BadParameter) and e.param is not None:
+        opts = getattr(e.param, "opts", None) or [e.param.name or "?"]
+        flag = max(opts, key=len) if e.param.param_type_name == "option" else (e.param.name or "?").upper()
+        what = "required" if isinstance(e, click.MissingParameter) else " ".join(str(e.message).split())
+        return f"error: {flag}: {what} (see '{sub} --help')"
+    return f"error: {' '.join(e.format_message().split())} (see '{sub} --help')"
+
+
 def main(argv: list[str] | None = None) -> int:
     if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
         os.environ["COLUMNS"] = "140"  # piped or logged tables: wide enough not to wrap shapes
@@ -72,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as e:
+        click.echo(usage_line(e), err=True)
+        return 2
     except click.ClickException as e:
-        e.show()
+        click.echo(f"error: {e.format_message()}", err=True)
         return 2
     except click.exceptions.Exit as e:
         return e.exit_code

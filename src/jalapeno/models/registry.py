@@ -72,14 +72,9 @@ def load_config_file(path: str | Path) -> ModelConfig:
 
 
 def _read_json(p: Path) -> Any:
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise JalapenoError("no such file", field=str(p)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise JalapenoError(f"cannot read: {e}", field=str(p)) from None
-    except json.JSONDecodeError as e:
-        raise JalapenoError(f"not valid JSON: {e}", field=str(p)) from None
+    from jalapeno.jsonio import read_json
+
+    return read_json(p, "model", max_bytes=64 * 2**20)
 
 
 def resolve_model(name_or_path: str) -> ModelConfig:
