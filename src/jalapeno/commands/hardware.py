@@ -14,6 +14,8 @@ import math
 from typing import Any
 
 import click
+
+from jalapeno.commands.options import finite
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -148,7 +150,7 @@ def _figure_json(path: str, f: Figure | TextFigure) -> dict[str, Any]:
 
 
 def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True))
+    click.echo(json.dumps(finite(data), indent=2, sort_keys=True, allow_nan=False))
 
 
 # ---------------------------------------------------------------- tables

@@ -215,7 +215,10 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
     decode = f" (decode on {d['decode_hardware']})" if d["decode_hardware"] else ""
     con.print(f"[bold]{d['model']}[/] on [bold]{d['tp']} x {d['hardware']}[/]{decode} ({d['precision']}), "
               f"{pools}, {d['scheduler']}, {d['router']}" + (", prefix cache" if d["prefix_cache"] else ""))
-    con.print(f"trace {w['name']}: {w['requests']:,} requests over {w['span_s']:,.0f} s "
+    if not str(doc["deployment"]["model_source"]).startswith("bundled:"):
+        con.print(f"model config: {d['model_source']}")
+    origin = "" if str(doc["workload"]["source"]).startswith("jalapeno/") else f" (file {w['source']})"
+    con.print(f"trace {w['name']}{origin}: {w['requests']:,} requests over {w['span_s']:,.0f} s "
               f"({w['mean_rate_per_s']:.3g} req/s); cost parameters: {d['cost_params']}")
     con.print(serving_table(doc))
     con.print(tco_line(doc))
@@ -427,7 +430,7 @@ def deployment_echo(o: dict[str, Any], fleet: Fleet, cost_params: str) -> dict[s
                                                   "draft_cost": o["draft_cost"] or 0.0}
     tier = None if o["tier_gb"] is None else {"capacity_gb": o["tier_gb"], "bandwidth_gbps": _tier_gbps(o)}
     return {
-        "model": fleet.model.name, "hardware": fleet.chip.name,
+        "model": fleet.model.name, "model_source": fleet.model.source, "hardware": fleet.chip.name,
         "decode_hardware": fleet.decode_chip.name if fleet.decode_chip else None, "tp": fleet.tp, "pp": fleet.pp,
         "chips_per_replica": fleet.chips_per_replica,
         "replicas": fleet.replicas, "prefill_replicas": fleet.prefill_replicas if fleet.disagg else None,

@@ -40,7 +40,7 @@ class Estimate:
     def to_json(self) -> dict[str, Any]:
         d = self.decode
         out: dict[str, Any] = {
-            "model": self.model.name, "hardware": self.chip.name, "tp": self.tp, "pp": self.pp, "chips": self.chips,
+            "model": self.model.name, "model_source": self.model.source, "hardware": self.chip.name, "tp": self.tp, "pp": self.pp, "chips": self.chips,
             "precision": self.precision.label,
             "batch": self.batch, "context": self.context, "calibrated": self.params.calibrated,
             "params_source": self.params.source,

@@ -6,7 +6,6 @@ every other model's steps, and every measurement of the held-out sweep, are only
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any

@@ -81,6 +81,8 @@ def resolve_model(name_or_path: str) -> ModelConfig:
     """A bundled alias, a Hugging Face id (case-insensitive), or a path to a config.json or its directory."""
     if not isinstance(name_or_path, str) or not name_or_path.strip():
         raise JalapenoError(f"expected a model name or path, got {name_or_path!r}", field="model")
+    if _is_local(name_or_path):  # a path that exists wins over a bundled name spelled the same
+        return load_config_file(name_or_path)
     key = name_or_path.strip().lower()
     if key in MODELS:
         return _bundled(key)
@@ -89,6 +91,15 @@ def resolve_model(name_or_path: str) -> ModelConfig:
     if Path(name_or_path).exists():
         return load_config_file(name_or_path)
     raise JalapenoError(_unknown_message(name_or_path), field="model")
+
+
+def _is_local(name: str) -> bool:
+    """A config.json file, or a directory holding one."""
+    try:
+        p = Path(name)
+        return p.is_file() or (p.is_dir() and (p / "config.json").is_file())
+    except (OSError, ValueError):
+        return False
 
 
 def _unknown_message(name: str) -> str:

@@ -261,8 +261,18 @@ def detect_format(path: str | Path) -> str:
     )
 
 
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def resolve_trace(name_or_path: str | Path) -> tuple[Path, str, str]:
     """(path, name, attribution) of a bundled name or alias, or of a file."""
+    local = Path(name_or_path).expanduser()
+    if _is_file(local):  # a file that exists wins over a bundled name spelled the same
+        return local, local.stem, ""
     bundled: BundledTrace | None = find_bundled(str(name_or_path))
     if bundled is not None:
         return bundled.path, bundled.name, bundled.attribution
