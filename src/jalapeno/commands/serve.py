@@ -43,21 +43,6 @@ MAX_TRACE_S = 1e9  # --start-s, --duration-s: 31 years, inside int64 nanoseconds
 MIN_GBPS, MAX_GBPS = 1e-3, 1e7  # link and tier bandwidths: 1 Mb/s to 10 Pb/s
 
 
-class _OneLineErrors(click.Command):
-    """Option parsing errors become one ``error: --flag: ...`` line (exit 2), like every bad input."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.MissingParameter as e:
-            raise JalapenoError(e.format_message().rstrip(".")) from None
-        except click.BadParameter as e:
-            flag = max(e.param.opts, key=len) if e.param is not None and e.param.opts else None
-            raise JalapenoError(e.message if flag else e.format_message(), field=flag) from None
-        except click.UsageError as e:
-            raise JalapenoError(e.format_message()) from None
-
-
 def _renamed(flag: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Call ``fn``; a ``JalapenoError`` it raises is re-raised naming the command-line ``flag``."""
     try:
@@ -240,7 +225,7 @@ def tco_line(doc: dict[str, Any]) -> str:
             f"other rules: {others}")
 
 
-@click.command(name="serve", cls=_OneLineErrors)
+@click.command(name="serve")
 @click.option("--trace", "-t", default="azure-code", show_default=True,
               help="Bundled trace name (jalapeno traces) or a trace file (Azure/BurstGPT CSV, "
               "Mooncake/TraceLab JSONL).")
