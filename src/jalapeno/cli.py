@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     except JalapenoError as e:
         click.echo(f"error: {e}", err=True)
         return 2
+    except OSError as e:  # a path the system refuses (too long, a device, no permission): the user's input
+        where = f"{e.filename}: " if e.filename else ""
+        click.echo(f"error: {where}{e.strerror or e}", err=True)
+        return 2
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130

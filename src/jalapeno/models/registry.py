@@ -88,9 +88,16 @@ def resolve_model(name_or_path: str) -> ModelConfig:
         return _bundled(key)
     if key in _BY_HF_ID:
         return _bundled(_BY_HF_ID[key])
-    if Path(name_or_path).exists():
+    if _exists(name_or_path):
         return load_config_file(name_or_path)
     raise JalapenoError(_unknown_message(name_or_path), field="model")
+
+
+def _exists(name: str) -> bool:
+    try:
+        return Path(name).exists()
+    except (OSError, ValueError):
+        return False
 
 
 def _is_local(name: str) -> bool:

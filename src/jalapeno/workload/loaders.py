@@ -277,7 +277,7 @@ def resolve_trace(name_or_path: str | Path) -> tuple[Path, str, str]:
     if bundled is not None:
         return bundled.path, bundled.name, bundled.attribution
     path = Path(name_or_path).expanduser()
-    if not path.is_file():
+    if not _is_file(path):
         raise JalapenoError(f"unknown trace {str(name_or_path)!r}: expected a bundled name "
                             f"({', '.join(bundled_names())}) or the path of a trace file")
     return path, path.stem, ""
