@@ -25,8 +25,8 @@ from cli_fuzz_spec import generate  # noqa: E402
 from cli_harness import run  # noqa: E402
 
 
-class Hang(Exception):
-    pass
+class Hang(BaseException):
+    """Raised by the per-input alarm; a BaseException so no ``except Exception`` in the code under test eats it."""
 
 
 def _alarm(signum: int, frame: object) -> None:

@@ -75,8 +75,13 @@ def usage_line(e: click.UsageError) -> str:
 def main(argv: list[str] | None = None) -> int:
     if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
         os.environ["COLUMNS"] = "140"  # piped or logged tables: wide enough not to wrap shapes
+    args = sys.argv[1:] if argv is None else argv
+    bad = next((i for i, a in enumerate(args) if "\x00" in a), None)
+    if bad is not None:  # no file name or value holds a NUL byte (the OS refuses them)
+        click.echo(f"error: argument {bad + 1} ({args[bad][:40]!r}) contains a NUL byte", err=True)
+        return 2
     try:
-        cli.main(args=argv, prog_name="jalapeno", standalone_mode=False)
+        cli.main(args=args, prog_name="jalapeno", standalone_mode=False)
     except JalapenoError as e:
         click.echo(f"error: {e}", err=True)
         return 2

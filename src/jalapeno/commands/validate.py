@@ -27,12 +27,7 @@ def serve_section(path: Path, chip: object, params: object, resolve_model: objec
     from jalapeno.studies.serve_replay import (compare, markdown_section, simulate_replay,
                                                simulate_with_measured_steps, step_errors)
 
-    from jalapeno.jsonio import read_json
-
-    record = read_json(path, "--serve", expect=dict)
-    if not isinstance(record.get("model"), str):
-        raise JalapenoError(f"{str(path)!r} is not a serving replay (jalapeno measure serve): no \"model\" name",
-                            field="--serve")
+    record = replay_record(path)
     model = resolve_model(record["model"])  # type: ignore[operator]
     t0 = time.perf_counter()
     res = simulate_replay(record, model, chip, params)  # type: ignore[arg-type]
@@ -40,6 +35,17 @@ def serve_section(path: Path, chip: object, params: object, resolve_model: objec
     checked, oracle = simulate_with_measured_steps(record, model, chip, params)  # type: ignore[arg-type]
     return markdown_section(record, compare(record, res), step_errors(record, model, chip, params),  # type: ignore[arg-type]
                             wall, path.name, compare(record, checked), (oracle.hits, oracle.misses))
+
+
+def replay_record(path: Path) -> dict:
+    """A serving replay's JSON, refused with one line unless it is an object naming its model."""
+    from jalapeno.jsonio import read_json
+
+    record = read_json(path, "--serve", expect=dict)
+    if not isinstance(record.get("model"), str):
+        raise JalapenoError(f"{str(path)!r} is not a serving replay (jalapeno measure serve): no \"model\" name",
+                            field="--serve")
+    return record
 
 
 def bundled_measurements(prefix: str, kind: str = "sweep") -> list[Path]:
@@ -74,6 +80,8 @@ def command(hardware: str, paths: tuple[str, ...], fit_models: str, serve: str |
 
     if doc:
         check_writable("--doc", doc)
+    if serve:
+        replay_record(Path(serve))  # a bad replay is refused now, not after the calibration
     chip = resolve_chip(hardware)
     files = [Path(p) for p in paths] or bundled_measurements(chip.name.split("-")[0])
     if not files:
