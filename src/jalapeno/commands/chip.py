@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, dtype_options, emit_json, json_option, model_option,
-                                       positive, valid_tp, within_context)
+                                       positive, valid_tp, within_context, as_flags, MODEL_CHIP_FLAGS)
 from jalapeno.report.fmt import nbytes, pct, seconds, si
 
 
@@ -183,15 +183,16 @@ def map_cmd(model: str, hardware: str, batch: int, context: int, prompt: int | N
     from jalapeno.mapping import Mapper
     from jalapeno.models import resolve_model
 
-    for n, v, hi in (("batch", batch, MAX_BATCH), ("context", context, None), ("prompt", prompt, None),
-                     ("tp", tp, MAX_CHIPS)):
-        positive(n, v, 1, hi)
-    cfg = resolve_model(model)
-    within_context(cfg, "--context", context)
-    within_context(cfg, "--prompt", prompt)
-    valid_tp(cfg, tp)
-    b = Batch.prefill(prompt) if prompt else Batch.decode(batch, context)
-    g = build_graph(cfg, b, Precision.of(dtype, act_dtype, kv_dtype))
+    with as_flags(MODEL_CHIP_FLAGS):
+        for n, v, hi in (("batch", batch, MAX_BATCH), ("context", context, None), ("prompt", prompt, None),
+                         ("tp", tp, MAX_CHIPS)):
+            positive(n, v, 1, hi)
+        cfg = resolve_model(model)
+        within_context(cfg, "--context", context)
+        within_context(cfg, "--prompt", prompt)
+        valid_tp(cfg, tp)
+        b = Batch.prefill(prompt) if prompt else Batch.decode(batch, context)
+        g = build_graph(cfg, b, Precision.of(dtype, act_dtype, kv_dtype))
     mp = Mapper(resolve_arch(hardware))
     maps = [(o, mp.map(shard(o, tp))) for o in g.ops]
     if as_json:
@@ -228,14 +229,15 @@ def plan_cmd(model: str, hardware: str, batch: int, context: int, max_chips: int
     from jalapeno.mapping.parallel import search_plans
     from jalapeno.models import resolve_model
 
-    for n, v, hi in (("batch", batch, MAX_BATCH), ("context", context, None), ("max-chips", max_chips, MAX_CHIPS)):
-        positive(n, v, 1, hi)
-    cfg = resolve_model(model)
-    within_context(cfg, "--context", context)
-    chip = resolve_chip(hardware)
-    prm = cost_params_for(chip) or params_for(chip.name)
-    res = search_plans(cfg, chip, Batch.decode(batch, context), Precision.of(dtype, act_dtype, kv_dtype),
-                       prm, timer_for(chip), max_chips=max_chips)
+    with as_flags(MODEL_CHIP_FLAGS):
+        for n, v, hi in (("batch", batch, MAX_BATCH), ("context", context, None), ("max-chips", max_chips, MAX_CHIPS)):
+            positive(n, v, 1, hi)
+        cfg = resolve_model(model)
+        within_context(cfg, "--context", context)
+        chip = resolve_chip(hardware)
+        prm = cost_params_for(chip) or params_for(chip.name)
+        res = search_plans(cfg, chip, Batch.decode(batch, context), Precision.of(dtype, act_dtype, kv_dtype),
+                           prm, timer_for(chip), max_chips=max_chips)
     if as_json:
         emit_json([r.to_json() for r in res])
         return

@@ -8,8 +8,8 @@ from rich.table import Table
 
 from rich.markup import escape
 
-from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, dtype_options, emit_json, hardware_option, json_option,
-                                       model_option, positive, valid_tp, within_context)
+from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, MODEL_CHIP_FLAGS, as_flags, dtype_options, emit_json,
+                                       hardware_option, json_option, model_option, positive, valid_tp, within_context)
 from jalapeno.cost.estimate import Estimate, estimate
 from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.step import StepCost
@@ -84,16 +84,17 @@ def command(model: str, hardware: str, batch: int, context: int, prompt: int | N
     from jalapeno.hardware import resolve_chip
     from jalapeno.models import resolve_model
 
-    for name, v, lo, hi in (("batch", batch, 1, MAX_BATCH), ("context", context, 1, None), ("prompt", prompt, 1, None),
-                            ("cached", cached, 0, None), ("tp", tp, 1, MAX_CHIPS), ("pp", pp, 1, MAX_CHIPS)):
-        positive(name, v, lo, hi)
-    cfg = resolve_model(model)
-    within_context(cfg, "--context", context)
-    within_context(cfg, "--prompt", None if prompt is None else prompt + cached)
-    valid_tp(cfg, tp)
-    e = estimate(cfg, resolve_chip(hardware), batch=batch, context=context, prompt=prompt,
-                 cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), parallel=Parallel(tp, pp))
-    if as_json:
-        emit_json(e.to_json())
-    else:
-        print_estimate(e)
+    with as_flags(MODEL_CHIP_FLAGS):
+        for name, v, lo, hi in (("batch", batch, 1, MAX_BATCH), ("context", context, 1, None), ("prompt", prompt, 1, None),
+                                ("cached", cached, 0, None), ("tp", tp, 1, MAX_CHIPS), ("pp", pp, 1, MAX_CHIPS)):
+            positive(name, v, lo, hi)
+        cfg = resolve_model(model)
+        within_context(cfg, "--context", context)
+        within_context(cfg, "--prompt", None if prompt is None else prompt + cached)
+        valid_tp(cfg, tp)
+        e = estimate(cfg, resolve_chip(hardware), batch=batch, context=context, prompt=prompt,
+                     cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), parallel=Parallel(tp, pp))
+        if as_json:
+            emit_json(e.to_json())
+        else:
+            print_estimate(e)

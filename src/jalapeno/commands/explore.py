@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from jalapeno.commands.options import emit_json, json_option, quiet_option, timings_option
+from jalapeno.commands.options import as_flags, emit_json, json_option, quiet_option, timings_option
 from jalapeno.errors import JalapenoError
 
 
@@ -36,6 +36,7 @@ def result_json(res: Any, timings: bool) -> dict[str, Any]:
 
 MAX_TRIALS = 100_000  # a search this long runs for days; beyond it is a typo
 MAX_WORKERS = 1024
+FLAGS = {"db": "--db", "space": "--space", "workload": "--workload", "searcher": "--searcher", "trials": "--trials"}
 WALL_METRICS = ("build_s", "oracle_s", "simulate_s")  # an evaluation's wall-clock seconds, not results
 
 
@@ -123,12 +124,13 @@ def command(space: str, workload: str, trials: int, searcher: str, no_screen: bo
         raise JalapenoError(f"must be one of {', '.join(SEARCHERS)}; got {searcher!r}", field="--searcher")
     if price_rule not in PRICE_RULES:
         raise JalapenoError(f"must be one of {', '.join(PRICE_RULES)}; got {price_rule!r}", field="--price-rule")
-    sp, wl = load_space(space), resolve_workload(workload)
-    wl.requests()
-    with _progress_bar(trials, not quiet) as update:
-        res = run_search(sp, wl, trials=trials, searcher=searcher, screen=not no_screen, workers=workers,
-                         dask=dask_address, db=db, seed=seed, fast=not exact, price_rule=price_rule,
-                         progress=(lambda done, total, rec: update(done, total)) if update else None)
+    with as_flags(FLAGS):
+        sp, wl = load_space(space), resolve_workload(workload)
+        wl.requests()
+        with _progress_bar(trials, not quiet) as update:
+            res = run_search(sp, wl, trials=trials, searcher=searcher, screen=not no_screen, workers=workers,
+                             dask=dask_address, db=db, seed=seed, fast=not exact, price_rule=price_rule,
+                             progress=(lambda done, total, rec: update(done, total)) if update else None)
     if as_json:
         emit_json(result_json(res, not no_timings))
     else:

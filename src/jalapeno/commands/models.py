@@ -108,7 +108,8 @@ def show(name: str, as_json: bool) -> None:
     """Show the parsed ModelConfig of an alias, a Hugging Face id or a path to a config.json."""
     cfg = resolve_model(name)
     if as_json:
-        click.echo(json.dumps(finite({"config": _jsonable(cfg), "summary": summary(cfg)}), indent=2, allow_nan=False))
+        doc = {"config": _jsonable(cfg), "summary": summary(cfg)}
+        click.echo(json.dumps(finite(doc), indent=2, allow_nan=False))
         return
     for field in dataclasses.fields(cfg):
         value = getattr(cfg, field.name)

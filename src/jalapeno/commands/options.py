@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Callable
 
 import click
@@ -92,6 +94,23 @@ def finite(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [finite(v) for v in x]
     return x
+
+
+MODEL_CHIP_FLAGS = {"model": "--model", "chip": "--hardware", "tp": "--tp", "pp": "--pp"}
+
+
+@contextmanager
+def as_flags(names: dict[str, str]) -> Iterator[None]:
+    """Errors the layers raise about a field (``chip``, ``db``) name the command-line option instead
+    (``--hardware``, ``--db``), so every command words the same mistake the same way."""
+    try:
+        yield
+    except JalapenoError as e:
+        if e.field not in names:
+            raise
+        msg = str(e)
+        msg = msg[len(e.field) + 2:] if msg.startswith(f"{e.field}: ") else msg
+        raise JalapenoError(msg, field=names[e.field]) from None
 
 
 def emit_json(obj: Any) -> None:

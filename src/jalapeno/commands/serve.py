@@ -473,7 +473,8 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
         files += [str(p) for p in _write("--plot-dir", write_plots, o["plot_dir"], res, title)]
     wall.append(time.perf_counter())
     if not o.get("no_timings"):  # wall-clock seconds: the only part of the document a rerun changes
-        doc["timings"] = {f"{k}_s": b - a for k, a, b in zip(("load", "oracle", "simulate", "output"), wall, wall[1:])}
+        phases = ("load", "oracle", "simulate", "output")
+        doc["timings"] = {f"{k}_s": b - a for k, a, b in zip(phases, wall, wall[1:])}
         doc["timings"].update(event_loop_s=res.sim_wall_s, total_s=wall[-1] - wall[0])
     if o["as_json"]:
         emit_json(doc)
