@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
-from cli_fuzz_spec import generate  # noqa: E402
+from cli_fuzz_spec import generate, generate_valid  # noqa: E402
 from cli_harness import run  # noqa: E402
 
 
@@ -33,8 +33,9 @@ def _alarm(signum: int, frame: object) -> None:
     raise Hang
 
 
-def one(argv: list[str], limit_s: float) -> str:
-    """The outcome class of one input: ok, traceback, hang, exit0 or not_one_line."""
+def one(argv: list[str], limit_s: float, invalid: bool = True) -> str:
+    """The outcome class of one input: ok, traceback, hang, exit0 or not_one_line (``invalid=False``: any exit
+    0, or 2 with one error line, is ok)."""
     signal.setitimer(signal.ITIMER_REAL, limit_s)
     try:
         r = run(*argv)
@@ -45,7 +46,7 @@ def one(argv: list[str], limit_s: float) -> str:
     if r.traceback:
         return "traceback"
     if r.code == 0:
-        return "exit0"
+        return "ok" if not invalid else "exit0"
     return "ok" if r.one_error_line else "not_one_line"
 
 
@@ -54,6 +55,9 @@ def main() -> int:
     ap.add_argument("--inputs", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit-s", type=float, default=20.0, help="per-input time limit, seconds")
+    ap.add_argument("--valid-share", type=float, default=0.0,
+                    help="share of inputs drawn from in-range values (tests/cli_fuzz_spec.generate_valid): any exit "
+                    "code but no traceback or hang")
     ap.add_argument("--json", default=None, help="also write the counts (and failing examples) here")
     a = ap.parse_args()
     signal.signal(signal.SIGALRM, _alarm)
@@ -69,12 +73,15 @@ def main() -> int:
                 "of": a.inputs, "seed": a.seed, "limit_s": a.limit_s, "wall_s": round(wall, 1),
                 "inputs_per_s": round(done / wall, 1), "tracebacks": counts["traceback"], "hangs": counts["hang"],
                 "exit0_on_invalid": counts["exit0"], "not_one_error_line": counts["not_one_line"],
-                "refused_in_one_line": counts["ok"], "by_command": dict(sorted(by_command.items())),
+                "answered_per_contract": counts["ok"], "invalid_inputs": counts["invalid_inputs"],
+                "in_range_inputs": counts["valid_inputs"], "by_command": dict(sorted(by_command.items())),
                 "examples": examples}
 
     for i in range(a.inputs):
-        argv = generate(rng)
-        kind = one(argv, a.limit_s)
+        valid = rng.random() < a.valid_share
+        argv = generate_valid(rng) if valid else generate(rng)
+        kind = one(argv, a.limit_s, invalid=not valid)
+        counts["valid_inputs" if valid else "invalid_inputs"] += 1
         counts[kind] += 1
         by_command[" ".join(argv[:2] if argv[0] in ("chip", "models", "hardware", "traces") else argv[:1])] += 1
         if kind != "ok" and len(examples[kind]) < 20:

@@ -116,3 +116,46 @@ def generate(rng: random.Random) -> list[str]:
     else:
         argv += [rng.choice(["--no-such-option", "-Z", "--json=3", "--tp=", "---", "extra-argument"])]
     return argv
+
+
+# ---------------------------------------------------------------- valid combinations (no traceback allowed)
+CHOICES = {"--scheduler": ("vllm", "sarathi", "disagg"), "--router": ("round_robin", "least_loaded", "x"),
+           "--preemption": ("recompute", "swap"), "--arrivals": ("trace", "poisson"),
+           "--price-rule": ("margin", "cost", "street"), "--dtype": ("bf16", "fp8", "int4", "nvfp4", "fp32"),
+           "--kv-dtype": ("bf16", "fp8", "int8"), "--act-dtype": ("bf16", "fp8"), "--engine": ("fused", "calibration")}
+MODELS = ("llama-3.2-1b", "qwen2.5-coder-1.5b", "qwen3-coder-30b-a3b", "gpt-oss-20b", "mistral-7b")
+CHIPS = ("h100", "h200", "b200", "mi300x", "tpu-v5e", "groq-lpu", "jalapeno-1", "gaudi3", "trainium2")
+TRACES = ("azure-code", "azure-conv", "conversation_trace.jsonl", "round_trace.jsonl", "synthetic_trace.jsonl")
+SERVE_EXTRAS = [["--prefix-cache"], ["--speculative", "3", "--acceptance", "0.7"], ["--tier-gb", "64"],
+                ["--tier-gb", "8", "--preemption", "swap"], ["--decode-hardware", "h100"], ["--kv-link-gbps", "0.01"],
+                ["--prefill-replicas", "2"], ["--draft-cost", "0.1"]]
+
+
+def _valid_value(num: Num, rng: random.Random) -> str:
+    if num.integer:
+        top = int(min(num.hi if num.hi is not None else 64, 64))
+        return rng.choice([*num.valid, str(rng.randint(int(num.lo), max(int(num.lo), top)))])
+    lo = max(num.lo, 1e-3) if not num.strict_lo or num.lo > 0 else 1e-3
+    hi = min(num.hi if num.hi is not None else 1e3, 1e3)
+    return rng.choice([*num.valid, f"{lo * (hi / lo) ** rng.random():.6g}"])
+
+
+def generate_valid(rng: random.Random) -> list[str]:
+    """A command line of in-range values (possibly still refused as a combination): any exit code but no
+    traceback and no hang. Searches (explore, report) and calibration are left out: they run for minutes."""
+    cmd = rng.choice([SERVE, SERVE, ESTIMATE, GRAPH, PLAN, MAP])
+    argv = list(cmd.base)
+    if "-m" in argv:
+        argv[argv.index("-m") + 1] = rng.choice(MODELS)
+    for num in rng.sample(cmd.nums, k=min(len(cmd.nums), rng.randint(0, 4))):
+        argv += [num.flag, _valid_value(num, rng)]
+    for flag in rng.sample(cmd.choices, k=min(len(cmd.choices), rng.randint(0, 2))):
+        argv += [flag, rng.choice(CHOICES[flag])]
+    if "--hardware" in cmd.files and rng.random() < 0.7:
+        argv += ["-H", rng.choice(CHIPS)]
+    if cmd is SERVE:
+        if rng.random() < 0.5:
+            argv += ["-t", rng.choice(TRACES)]
+        if rng.random() < 0.4:
+            argv += rng.choice(SERVE_EXTRAS)
+    return argv
