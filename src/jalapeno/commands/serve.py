@@ -18,7 +18,7 @@ import click
 import numpy as np
 
 from jalapeno.commands.options import (dtype_options, emit_json, hardware_option, json_option, model_option,
-                                       quiet_option, timings_option, valid_tp, within_context)
+                                       quiet_option, timings_option, valid_tp, within_context, as_flags)
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.tco import PRICE_RULES
 from jalapeno.serving.config import ROUTERS, SCHEDULERS
@@ -289,7 +289,8 @@ def tco_line(doc: dict[str, Any]) -> str:
 @json_option
 def command(**o: Any) -> None:
     """Simulate a fleet serving a request trace: latency, goodput, energy and cost."""
-    run(o)
+    with as_flags({"pp": "--pp", "tp": "--tp"}):
+        run(o)
 
 
 def _validate(o: dict[str, Any]) -> None:
