@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from cli_fuzz_spec import COMMANDS, HOSTILE_FILES, generate
+from cli_fuzz_spec import COMMANDS, HOSTILE_FILES, generate, generate_valid
 from cli_harness import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -49,6 +49,21 @@ def check(argv: list[str]) -> None:
 @given(st.randoms(use_true_random=False))
 def test_generated_invalid_command_lines_are_refused_in_one_line(rng: random.Random) -> None:
     check(generate(rng))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(st.randoms(use_true_random=False))
+def test_generated_in_range_command_lines_answer_without_traceback(rng: random.Random) -> None:
+    """In-range values in any combination: a result (exit 0, strict JSON where asked) or one error line."""
+    from cli_harness import strict_json
+
+    argv = generate_valid(rng)
+    with time_limit(LIMIT_S):
+        r = run(*argv)
+    assert not r.traceback, (argv, r.err[-3000:])
+    assert r.code == 0 or r.one_error_line, (argv, r.code, r.err[-1000:])
+    if r.code == 0 and "--json" in argv:
+        strict_json(r.out)
 
 
 @pytest.mark.parametrize("path", HOSTILE_FILES)
