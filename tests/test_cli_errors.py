@@ -344,3 +344,11 @@ def test_explore_trials_do_not_depend_on_the_worker_count(tmp_path: Path) -> Non
     assert one.code == four.code == 0, (one.err, four.err)
     assert one.out == four.out
     assert len(json.loads(one.out)["all"]) == 12
+
+
+def test_version_works_from_a_source_tree() -> None:
+    """``--version`` read the installed package's metadata and raised a RuntimeError when run from a tree."""
+    from jalapeno import __version__
+
+    r = run("--version")
+    assert r.code == 0 and r.out.strip() == f"jalapeno, version {__version__}"

@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from jalapeno import __version__
 from jalapeno.errors import JalapenoError
 
 # name -> (module, one-line help). Order is the order shown in --help.
@@ -52,7 +53,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="jalapeno")
+@click.version_option(version=__version__, prog_name="jalapeno")  # works uninstalled (a source tree) too
 def cli() -> None:
     """Jalapeño: model inference chips on real models and real traffic.
 
