@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from jalapeno import __version__
 from jalapeno.errors import JalapenoError
 
 # name -> (module, one-line help). Order is the order shown in --help.
@@ -55,7 +56,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="jalapeno")
+@click.version_option(version=__version__, prog_name="jalapeno")  # works uninstalled (a source tree) too
 def cli() -> None:
     """Jalapeño: model inference chips on real models and real traffic.
 
@@ -64,19 +65,42 @@ def cli() -> None:
     """
 
 
+def usage_line(e: click.UsageError) -> str:
+    """Click's usage error as one ``error:`` line naming the option (no usage block), like every bad input."""
+    sub = e.ctx.command_path if e.ctx is not None else "jalapeno"
+    if isinstance(e, click.BadParameter) and e.param is not None:
+        opts = getattr(e.param, "opts", None) or [e.param.name or "?"]
+        flag = max(opts, key=len) if e.param.param_type_name == "option" else (e.param.name or "?").upper()
+        what = "required" if isinstance(e, click.MissingParameter) else " ".join(str(e.message).split())
+        return f"error: {flag}: {what} (see '{sub} --help')"
+    return f"error: {' '.join(e.format_message().split())} (see '{sub} --help')"
+
+
 def main(argv: list[str] | None = None) -> int:
     if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
         os.environ["COLUMNS"] = "140"  # piped or logged tables: wide enough not to wrap shapes
+    args = sys.argv[1:] if argv is None else argv
+    bad = next((i for i, a in enumerate(args) if "\x00" in a), None)
+    if bad is not None:  # no file name or value holds a NUL byte (the OS refuses them)
+        click.echo(f"error: argument {bad + 1} ({args[bad][:40]!r}) contains a NUL byte", err=True)
+        return 2
     try:
-        cli.main(args=argv, prog_name="jalapeno", standalone_mode=False)
+        cli.main(args=args, prog_name="jalapeno", standalone_mode=False)
     except JalapenoError as e:
         click.echo(f"error: {e}", err=True)
+        return 2
+    except OSError as e:  # a path the system refuses (too long, a device, no permission): the user's input
+        where = f"{e.filename}: " if e.filename else ""
+        click.echo(f"error: {where}{e.strerror or e}", err=True)
         return 2
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as e:
+        click.echo(usage_line(e), err=True)
+        return 2
     except click.ClickException as e:
-        e.show()
+        click.echo(f"error: {e.format_message()}", err=True)
         return 2
     except click.exceptions.Exit as e:
         return e.exit_code

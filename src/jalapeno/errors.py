@@ -11,5 +11,10 @@ class JalapenoError(Exception):
     """
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
-        self.field = field
-        super().__init__(f"{field}: {message}" if field else message)
+        self.field = None if field is None else _one_line(field)
+        super().__init__(_one_line(f"{field}: {message}" if field else message))
+
+
+def _one_line(text: str) -> str:
+    """Line breaks inside user-supplied names (a YAML key, a file name) written as ``\\n``: one error line."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")

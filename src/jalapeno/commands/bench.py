@@ -11,14 +11,14 @@ from typing import Any
 import click
 
 from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option
-from jalapeno.commands.serve import _check, _OneLineErrors, _renamed
+from jalapeno.commands.serve import _check, _renamed
 from jalapeno.cost.params import ENGINES
 from jalapeno.errors import JalapenoError
 from jalapeno.serving.bench import BENCH_MAX_NUM_SEQS, REL_TOL, SCENARIOS, Limits
 from jalapeno.workload.benchsets import MLPERF_SETS
 
 
-@click.command(name="bench", cls=_OneLineErrors)
+@click.command(name="bench")
 @click.option("--scenario", "-s", type=click.Choice(SCENARIOS), default="offline", show_default=True,
               help="offline (all requests at t=0), server/interactive (highest Poisson rate meeting the p99 "
                    "TTFT/TPOT limits), fixed (fixed --isl/--osl, optionally at --concurrency).")

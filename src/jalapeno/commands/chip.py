@@ -13,9 +13,11 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from jalapeno.commands.options import dtype_options, emit_json, json_option, model_option, positive
+from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, dtype_options, emit_json, json_option, model_option,
+                                       positive, valid_tp, within_context, as_flags, MODEL_CHIP_FLAGS)
 from jalapeno.report.fmt import nbytes, pct, seconds, si
 
 
@@ -92,7 +94,7 @@ def show(name_or_path: str, as_json: bool) -> None:
         emit_json(d)
         return
     con = Console()
-    con.print(f"[bold]{d['name']}[/] ({d['vendor']}, {d['kind']}, {d['node']}) from {d['source_file']}")
+    con.print(f"[bold]{escape(d['name'])}[/] " + escape(f"({d['vendor']}, {d['kind']}, {d['node']}) from {d['source_file']}"))
     t = Table(title="peak (dense)")
     t.add_column("dtype")
     t.add_column("matrix", justify="right")
@@ -180,10 +182,16 @@ def map_cmd(model: str, hardware: str, batch: int, context: int, prompt: int | N
     from jalapeno.mapping import Mapper
     from jalapeno.models import resolve_model
 
-    for n, v in (("batch", batch), ("context", context), ("prompt", prompt), ("tp", tp)):
-        positive(n, v)
-    b = Batch.prefill(prompt) if prompt else Batch.decode(batch, context)
-    g = build_graph(resolve_model(model), b, Precision.of(dtype, act_dtype, kv_dtype))
+    with as_flags(MODEL_CHIP_FLAGS):
+        for n, v, hi in (("batch", batch, MAX_BATCH), ("context", context, None), ("prompt", prompt, None),
+                         ("tp", tp, MAX_CHIPS)):
+            positive(n, v, 1, hi)
+        cfg = resolve_model(model)
+        within_context(cfg, "--context", context)
+        within_context(cfg, "--prompt", prompt)
+        valid_tp(cfg, tp)
+        b = Batch.prefill(prompt) if prompt else Batch.decode(batch, context)
+        g = build_graph(cfg, b, Precision.of(dtype, act_dtype, kv_dtype))
     mp = Mapper(resolve_arch(hardware))
     maps = [(o, mp.map(shard(o, tp))) for o in g.ops]
     if as_json:
@@ -220,10 +228,15 @@ def plan_cmd(model: str, hardware: str, batch: int, context: int, max_chips: int
     from jalapeno.mapping.parallel import search_plans
     from jalapeno.models import resolve_model
 
-    chip = resolve_chip(hardware)
-    prm = cost_params_for(chip) or params_for(chip.name)
-    res = search_plans(resolve_model(model), chip, Batch.decode(batch, context), Precision.of(dtype, act_dtype, kv_dtype),
-                       prm, timer_for(chip), max_chips=max_chips)
+    with as_flags(MODEL_CHIP_FLAGS):
+        for n, v, hi in (("batch", batch, MAX_BATCH), ("context", context, None), ("max-chips", max_chips, MAX_CHIPS)):
+            positive(n, v, 1, hi)
+        cfg = resolve_model(model)
+        within_context(cfg, "--context", context)
+        chip = resolve_chip(hardware)
+        prm = cost_params_for(chip) or params_for(chip.name)
+        res = search_plans(cfg, chip, Batch.decode(batch, context), Precision.of(dtype, act_dtype, kv_dtype),
+                           prm, timer_for(chip), max_chips=max_chips)
     if as_json:
         emit_json([r.to_json() for r in res])
         return

@@ -6,7 +6,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option, positive
+from rich.markup import escape
+
+from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, MODEL_CHIP_FLAGS, as_flags, dtype_options, emit_json,
+                                       hardware_option, json_option, model_option, positive, valid_tp, within_context)
 from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.cost.estimate import Estimate, estimate
 from jalapeno.cost.params import ENGINES, chip_error_band
@@ -20,7 +23,7 @@ def ops_table(title: str, c: StepCost, link: str = "all-reduce") -> Table:
     for col in ("op", "layers", "shape", "time", "share", "bound", "roofline"):
         t.add_column(col, justify="left" if col in ("op", "layers", "shape", "bound") else "right")
     for oc in sorted(c.ops, key=lambda oc: -oc.total_s):
-        t.add_row(oc.op.name, oc.op.layers, oc.op.shape, seconds(oc.total_s), pct(oc.total_s / c.time_s),
+        t.add_row(escape(oc.op.name), oc.op.layers, oc.op.shape, seconds(oc.total_s), pct(oc.total_s / c.time_s),
                   oc.time.bound, pct(oc.roofline_fraction))
     if c.comm_s:
         t.add_row(link, "", f"tp={c.chips}" if link == "all-reduce" else "", seconds(c.comm_s),
@@ -37,8 +40,10 @@ def print_estimate(e: Estimate) -> None:
     con = Console()
     d = e.decode
     split = f" (tp {e.tp} x pp {e.pp})" if e.pp > 1 else ""
-    con.print(f"[bold]{e.model.name}[/] on [bold]{e.chips} x {e.chip.name}[/]{split} ({e.precision.label}), "
-              f"{e.engine} engine; cost parameters: {e.params.source}")
+    con.print(f"[bold]{escape(e.model.name)}[/] on [bold]{e.chips} x {escape(e.chip.name)}[/]{split} "
+              f"({e.precision.label}), {e.engine} engine; cost parameters: {escape(e.params.source)}")
+    if not e.model.source.startswith("bundled:"):
+        con.print(f"model config: {escape(e.model.source)}")
     summary = Table(show_header=True)
     for col in ("phase", "shape", "latency", "tokens/s", "power", "J/token", "note"):
         summary.add_column(col)
@@ -96,13 +101,18 @@ def command(model: str, hardware: str, batch: int, context: int, prompt: int | N
     from jalapeno.hardware import resolve_chip
     from jalapeno.models import resolve_model
 
-    for name, v, lo in (("batch", batch, 1), ("context", context, 1), ("prompt", prompt, 1), ("cached", cached, 0),
-                        ("tp", tp, 1), ("pp", pp, 1)):
-        positive(name, v, lo)
-    e = estimate(resolve_model(model), resolve_chip(hardware), batch=batch, context=context, prompt=prompt,
-                 cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), parallel=plan(tp, pp, ep),
-                 engine=engine)
-    if as_json:
-        emit_json(e.to_json())
-    else:
-        print_estimate(e)
+    with as_flags(MODEL_CHIP_FLAGS):
+        for name, v, lo, hi in (("batch", batch, 1, MAX_BATCH), ("context", context, 1, None), ("prompt", prompt, 1, None),
+                                ("cached", cached, 0, None), ("tp", tp, 1, MAX_CHIPS), ("pp", pp, 1, MAX_CHIPS)):
+            positive(name, v, lo, hi)
+        cfg = resolve_model(model)
+        within_context(cfg, "--context", context)
+        within_context(cfg, "--prompt", None if prompt is None else prompt + cached)
+        valid_tp(cfg, tp)
+        e = estimate(cfg, resolve_chip(hardware), batch=batch, context=context, prompt=prompt,
+                     cached=cached, precision=Precision.of(dtype, act_dtype, kv_dtype), parallel=plan(tp, pp, ep),
+                     engine=engine)
+        if as_json:
+            emit_json(e.to_json())
+        else:
+            print_estimate(e)

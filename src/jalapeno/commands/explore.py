@@ -11,14 +11,33 @@ from typing import Any
 
 import click
 
-from jalapeno.commands.options import emit_json, json_option
+from jalapeno.commands.options import as_flags, emit_json, json_option, quiet_option, timings_option
 from jalapeno.errors import JalapenoError
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
     from jalapeno.report.console import progress
 
-    return progress(total, "searching", enabled=enabled)
+    return progress(total, "searching (trials)", enabled=enabled)
+
+
+def result_json(res: Any, timings: bool) -> dict[str, Any]:
+    """The search as JSON; its one wall-clock figure under ``timings`` (left out with --no-timings)."""
+    doc = res.to_json()
+    wall = doc.pop("wall_s", None)
+    for trial in doc["all"]:
+        spent = {k: trial["metrics"].pop(k) for k in WALL_METRICS if k in trial.get("metrics", {})}
+        if timings and spent:
+            trial["timings"] = spent
+    if timings:
+        doc["timings"] = {"total_s": wall}
+    return doc
+
+
+MAX_TRIALS = 100_000  # a search this long runs for days; beyond it is a typo
+MAX_WORKERS = 1024
+FLAGS = {"db": "--db", "space": "--space", "workload": "--workload", "searcher": "--searcher", "trials": "--trials"}
+WALL_METRICS = ("build_s", "oracle_s", "simulate_s")  # an evaluation's wall-clock seconds, not results
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -80,29 +99,39 @@ def print_result(res: Any) -> None:
               help="How $/Mtok prices a chip (docs/tco.md): margin = (cost + NRE/volume) / (1 - margin), one "
               "margin for every chip; cost = cost + NRE/volume; street = the preset's reported price (a chip "
               "on paper has none: margin).")
+@quiet_option
+@timings_option
 @json_option
 def command(space: str, workload: str, trials: int, searcher: str, no_screen: bool, workers: int | None,
             dask_address: str | None, db: str | None, seed: int, exact: bool, price_rule: str,
-            as_json: bool) -> None:
+            quiet: bool, no_timings: bool, as_json: bool) -> None:
     """Search a design space: goodput per watt, $/Mtoken and p99 TTFT through the serving simulator."""
     from jalapeno.explore import SEARCHERS, load_space, resolve_workload, run_search
     from jalapeno.hardware.tco import PRICE_RULES
 
     if trials < 1:
         raise JalapenoError(f"must be >= 1, got {trials}", field="--trials")
-    if workers is not None and workers < 1:
-        raise JalapenoError(f"must be >= 1, got {workers}", field="--workers")
+    if trials > MAX_TRIALS:
+        raise JalapenoError(f"must be <= {MAX_TRIALS:,}, got {trials:,}", field="--trials")
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise JalapenoError(f"must be in [1, {MAX_WORKERS}], got {workers}", field="--workers")
+    if db is not None and db != ":memory:":
+        from jalapeno.jsonio import check_writable
+
+        check_writable("--db", db)
+        check_writable("--db", f"{db}.lock")
     if searcher not in SEARCHERS:
         raise JalapenoError(f"must be one of {', '.join(SEARCHERS)}; got {searcher!r}", field="--searcher")
     if price_rule not in PRICE_RULES:
         raise JalapenoError(f"must be one of {', '.join(PRICE_RULES)}; got {price_rule!r}", field="--price-rule")
-    sp, wl = load_space(space), resolve_workload(workload)
-    wl.requests()
-    with _progress_bar(trials, not as_json) as update:
-        res = run_search(sp, wl, trials=trials, searcher=searcher, screen=not no_screen, workers=workers,
-                         dask=dask_address, db=db, seed=seed, fast=not exact, price_rule=price_rule,
-                         progress=(lambda done, total, rec: update(done, total)) if update else None)
+    with as_flags(FLAGS):
+        sp, wl = load_space(space), resolve_workload(workload)
+        wl.requests()
+        with _progress_bar(trials, not quiet) as update:
+            res = run_search(sp, wl, trials=trials, searcher=searcher, screen=not no_screen, workers=workers,
+                             dask=dask_address, db=db, seed=seed, fast=not exact, price_rule=price_rule,
+                             progress=(lambda done, total, rec: update(done, total)) if update else None)
     if as_json:
-        emit_json(res.to_json())
+        emit_json(result_json(res, not no_timings))
     else:
         print_result(res)

@@ -6,9 +6,11 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from jalapeno.commands.options import dtype_options, emit_json, json_option, model_option, positive
+from jalapeno.commands.options import (MAX_BATCH, MODEL_CHIP_FLAGS, as_flags, dtype_options, emit_json, json_option,
+                                       model_option, positive, within_context)
 from jalapeno.graph.batch import Batch, Sequence
 from jalapeno.graph.builder import Graph, build_graph
 from jalapeno.graph.precision import Precision
@@ -38,7 +40,7 @@ def graph_json(g: Graph) -> dict[str, Any]:
 
 
 def print_graph(g: Graph) -> None:
-    t = Table(title=f"{g.model}: {len(g.batch.seqs)} sequences, {g.batch.new_tokens} new tokens ({g.precision.label})"
+    t = Table(title=f"{escape(g.model)}: {len(g.batch.seqs)} sequences, {g.batch.new_tokens} new tokens ({g.precision.label})"
               "  [per instance x repeat]")
     for col in ("op", "layers", "x", "shape", "FLOPs", "weights", "act r/w", "KV r/w"):
         t.add_column(col, justify="right" if col not in ("op", "layers", "shape") else "left")
@@ -67,13 +69,16 @@ def command(model: str, batch: int, context: int, prompt: int | None, cached: in
     """Operators of one step (decode batch and/or a prefill chunk) with FLOPs and bytes."""
     from jalapeno.models import resolve_model
 
-    positive("batch", batch, 0)
-    positive("context", context)
-    positive("prompt", prompt)
-    positive("cached", cached, 0)
-    cfg = resolve_model(model)
-    g = build_graph(cfg, make_batch(batch, context, prompt, cached), Precision.of(dtype, act_dtype, kv_dtype))
-    if as_json:
-        emit_json(graph_json(g))
-    else:
-        print_graph(g)
+    with as_flags(MODEL_CHIP_FLAGS):
+        positive("batch", batch, 0, MAX_BATCH)
+        positive("context", context)
+        positive("prompt", prompt)
+        positive("cached", cached, 0)
+        cfg = resolve_model(model)
+        within_context(cfg, "--context", context)
+        within_context(cfg, "--prompt", None if prompt is None else prompt + cached)
+        g = build_graph(cfg, make_batch(batch, context, prompt, cached), Precision.of(dtype, act_dtype, kv_dtype))
+        if as_json:
+            emit_json(graph_json(g))
+        else:
+            print_graph(g)

@@ -14,8 +14,11 @@ import math
 from typing import Any
 
 import click
+
+from jalapeno.commands.options import finite
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from jalapeno.hardware import ChipSpec, Figure, TextFigure, list_presets, resolve_chip
@@ -147,7 +150,7 @@ def _figure_json(path: str, f: Figure | TextFigure) -> dict[str, Any]:
 
 
 def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True))
+    click.echo(json.dumps(finite(data), indent=2, sort_keys=True, allow_nan=False))
 
 
 # ---------------------------------------------------------------- tables
@@ -171,7 +174,7 @@ def presets_table(chips: list[ChipSpec], *, compact: bool = False) -> Table:
     for c in chips:
         ic = c.interconnect
         table.add_row(
-            *(c.name, c.vendor, f"{c.launch_year.value:.0f}", c.process_node.value)[: len(labels)],
+            *(escape(c.name), escape(c.vendor), f"{c.launch_year.value:.0f}", c.process_node.value)[: len(labels)],
             _cell(c.matrix_flops.get("bf16"), 1e12), _cell(c.matrix_flops.get("fp8"), 1e12),
             _cell(c.main_memory.capacity_bytes, 1e9), _cell(c.main_memory.bandwidth_bytes_per_s, 1e12),
             _cell(c.tdp_w, 1), _cell(ic.bandwidth_bytes_per_s if ic else None, 1e9),
@@ -181,7 +184,7 @@ def presets_table(chips: list[ChipSpec], *, compact: bool = False) -> Table:
 
 def figures_table(chip: ChipSpec, *, notes: bool = True) -> Table:
     """Every figure of a chip; ``notes=False`` drops the note column (for narrow terminals)."""
-    title = f"{chip.name}: {chip.vendor} {chip.kind}. {chip.description}"
+    title = escape(f"{chip.name}: {chip.vendor} {chip.kind}. {chip.description}")
     table = Table(title=title, caption=SECONDARY_CAPTION, box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("figure", overflow="fold", min_width=12)
     table.add_column("value", justify="right", no_wrap=True)
@@ -191,8 +194,8 @@ def figures_table(chip: ChipSpec, *, notes: bool = True) -> Table:
         table.add_column("note", overflow="fold", min_width=16, ratio=2)
     for path, f in chip.figures().items():
         number, unit = human(f.value, unit_of(path))
-        row = [path, number + (SECONDARY_MARK if f.secondary else ""), unit, f.source]
-        table.add_row(*row, *([f.note] if notes else []))
+        row = [escape(path), number + (SECONDARY_MARK if f.secondary else ""), unit, escape(str(f.source))]
+        table.add_row(*row, *([escape(str(f.note))] if notes else []))
     return table
 
 
@@ -242,7 +245,7 @@ def show(ctx: click.Context, name_or_path: str, as_json: bool) -> None:
     console = Console()
     console.print(figures_table(chip, notes=console.width >= WIDE))
     for line in _structure_lines(chip):
-        console.print(line, highlight=False)
+        console.print(escape(line), highlight=False)
 
 
 def _list(as_json: bool) -> None:

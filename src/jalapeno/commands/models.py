@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from jalapeno.commands.options import finite
+
 from jalapeno.models import ModelConfig, count_params, kv_bytes_per_token, list_models, resolve_model
 
 
@@ -83,7 +85,7 @@ def command(ctx: click.Context, as_json: bool) -> None:
         return
     rows = [summary(resolve_model(name)) for name in list_models()]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(finite(rows), indent=2, allow_nan=False))
     else:
         _print_table(rows)
 
@@ -106,7 +108,8 @@ def show(name: str, as_json: bool) -> None:
     """Show the parsed ModelConfig of an alias, a Hugging Face id or a path to a config.json."""
     cfg = resolve_model(name)
     if as_json:
-        click.echo(json.dumps({"config": _jsonable(cfg), "summary": summary(cfg)}, indent=2))
+        doc = {"config": _jsonable(cfg), "summary": summary(cfg)}
+        click.echo(json.dumps(finite(doc), indent=2, allow_nan=False))
         return
     for field in dataclasses.fields(cfg):
         value = getattr(cfg, field.name)

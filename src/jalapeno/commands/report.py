@@ -12,7 +12,9 @@ from typing import Any
 
 import click
 
-from jalapeno.errors import JalapenoError
+from jalapeno.commands.explore import MAX_TRIALS, MAX_WORKERS
+from jalapeno.commands.options import positive, quiet_option
+from jalapeno.jsonio import check_writable
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -63,7 +65,9 @@ def svg_to_png(svg_path: Path, png_path: Path) -> str:
 @click.option("--workers", type=int, default=None, help="Local worker processes [CPU count].")
 @click.option("--db", default=None, help="SQLite trial store for the search (resumable).")
 @click.option("--no-png", is_flag=True, help="Do not render the PNG summary.")
-def command(out: Path, quick: bool, trials: int | None, workers: int | None, db: str | None, no_png: bool) -> None:
+@quiet_option
+def command(out: Path, quick: bool, trials: int | None, workers: int | None, db: str | None, no_png: bool,
+            quiet: bool) -> None:
     """Run the co-design study and write the report: Jalapeño-1 vs H100/H200/B200 on three workloads."""
     from rich.console import Console
 
@@ -71,17 +75,25 @@ def command(out: Path, quick: bool, trials: int | None, workers: int | None, db:
     from jalapeno.report.explore_figures import summary_svg
     from jalapeno.report.explore_report import render
 
-    if trials is not None and trials < 1:
-        raise JalapenoError(f"must be >= 1, got {trials}", field="--trials")
-    if not out.parent.is_dir():
-        raise JalapenoError(f"directory {str(out.parent)!r} does not exist", field="--out")
-    con = Console(stderr=True)
+    positive("trials", trials, 1, MAX_TRIALS)
+    positive("workers", workers, 1, MAX_WORKERS)
+    svg = out.with_name(out.stem + "-summary.svg")
+    for path in (out, svg) + (() if no_png else (svg.with_suffix(".png"),)):
+        check_writable("--out", path)  # now, not after minutes of work
+    if db is not None and db != ":memory:":
+        check_writable("--db", db)
+        check_writable("--db", f"{db}.lock")
+    con = Console(stderr=True, quiet=quiet)
     args = " ".join(a for a in ("--quick" if quick else "", f"--trials {trials}" if trials else "") if a)
-    study = run_study(quick=quick, trials=trials, workers=workers, db=db, log=lambda s: con.print(f"[dim]{s}[/]"),
-                      command=f"jalapeno report {args}".strip())
+    from jalapeno.report.console import progress
+
+    n = trials or (16 if quick else 48)
+    with progress(n, "search trials", enabled=not quiet) as update:
+        study = run_study(quick=quick, trials=trials, workers=workers, db=db,
+                          log=lambda s: con.print(f"[dim]{s}[/]"), command=f"jalapeno report {args}".strip(),
+                          progress=(lambda done, total, rec: update(done, total)) if update else None)
     out.write_text(render(study), encoding="utf-8")
     files: list[Any] = [out]
-    svg = out.with_name(out.stem + "-summary.svg")
     svg.write_text(summary_svg(study), encoding="utf-8")
     files.append(svg)
     if not no_png:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option
+from jalapeno.commands.options import (dtype_options, emit_json, hardware_option, json_option, model_option,
+                                       quiet_option, timings_option, valid_tp, within_context, as_flags)
 from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.tco import PRICE_RULES
@@ -37,21 +38,11 @@ KV_LINK_GBPS = 400.0  # one 400 Gb/s NIC per replica (InfiniBand NDR / ConnectX-
 TIER_GBPS = 512.0  # PCIe 5.0 x16, one direction (64 GB/s)
 POWER_PLOT_POINTS = 1500
 MIN_KV_TOKENS = 16  # one KV block (the simulator's default block size)
-
-
-class _OneLineErrors(click.Command):
-    """Option parsing errors become one ``error: --flag: ...`` line (exit 2), like every bad input."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.MissingParameter as e:
-            raise JalapenoError(e.format_message().rstrip(".")) from None
-        except click.BadParameter as e:
-            flag = max(e.param.opts, key=len) if e.param is not None and e.param.opts else None
-            raise JalapenoError(e.message if flag else e.format_message(), field=flag) from None
-        except click.UsageError as e:
-            raise JalapenoError(e.format_message()) from None
+MAX_REPLICAS = 10_000  # replicas (each pool): a fleet beyond it takes minutes to build and is a typo
+MAX_CHIPS = 4_096  # tp and pp: chips of one replica
+MAX_SPECULATIVE = 64  # draft tokens a step
+MAX_TRACE_S = 1e9  # --start-s, --duration-s: 31 years, inside int64 nanoseconds
+MIN_GBPS, MAX_GBPS = 1e-3, 1e7  # link and tier bandwidths: 1 Mb/s to 10 Pb/s
 
 
 def _renamed(flag: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -75,7 +66,8 @@ def _check(flag: str, value: float | None, *, minimum: float = 0.0, strict: bool
         bound = f"{'>' if strict else '>='} {minimum:g}"
         if maximum is not None:
             bound = f"in [{minimum:g}, {maximum:g}]"
-        raise JalapenoError(f"must be {bound}, got {value:g}", field=flag)
+        got = f"{value:,}" if isinstance(value, int) else f"{value:g}"
+        raise JalapenoError(f"must be {bound}, got {got}", field=flag)
 
 
 def _flag(key: str) -> str:
@@ -212,7 +204,10 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
     decode = f" (decode on {d['decode_hardware']})" if d["decode_hardware"] else ""
     con.print(f"[bold]{d['model']}[/] on [bold]{d['chips_per_replica']} x {d['hardware']}[/]{decode} ({d['precision']}), "
               f"{pools}, {d['scheduler']}, {d['router']}" + (", prefix cache" if d["prefix_cache"] else ""))
-    con.print(f"trace {w['name']}: {w['requests']:,} requests over {w['span_s']:,.0f} s "
+    if not str(doc["deployment"]["model_source"]).startswith("bundled:"):
+        con.print(f"model config: {d['model_source']}")
+    origin = "" if str(doc["workload"]["source"]).startswith("jalapeno/") else f" (file {w['source']})"
+    con.print(f"trace {w['name']}{origin}: {w['requests']:,} requests over {w['span_s']:,.0f} s "
               f"({w['mean_rate_per_s']:.3g} req/s); cost parameters: {d['cost_params']}")
     con.print(serving_table(doc))
     con.print(tco_line(doc))
@@ -234,7 +229,7 @@ def tco_line(doc: dict[str, Any]) -> str:
             f"other rules: {others}")
 
 
-@click.command(name="serve", cls=_OneLineErrors)
+@click.command(name="serve")
 @click.option("--trace", "-t", default="azure-code", show_default=True,
               help="Bundled trace name (jalapeno traces) or a trace file (Azure/BurstGPT CSV, "
               "Mooncake/TraceLab JSONL).")
@@ -294,21 +289,31 @@ def tco_line(doc: dict[str, Any]) -> str:
 @click.option("--engine", type=click.Choice(["fused", "calibration"]), default="fused", show_default=True,
               help="GPU presets: a fused serving engine (1 kernel per op, vLLM-class), or the plain-PyTorch "
                    "engine the calibration measured (docs/cost.md).")
+@quiet_option
+@timings_option
 @json_option
 def command(**o: Any) -> None:
     """Simulate a fleet serving a request trace: latency, goodput, energy and cost."""
-    run(o)
+    with as_flags({"pp": "--pp", "tp": "--tp"}):
+        run(o)
 
 
 def _validate(o: dict[str, Any]) -> None:
-    for flag in ("tp", "pp", "max_num_seqs", "max_num_batched_tokens", "max_model_len", "limit", "replicas",
-                 "prefill_replicas", "decode_replicas", "speculative"):
+    for flag in ("max_num_seqs", "max_num_batched_tokens", "max_model_len", "limit"):
         _check(_flag(flag), o[flag], minimum=1, strict=False)
+    for flag, most in (("replicas", MAX_REPLICAS), ("prefill_replicas", MAX_REPLICAS), ("tp", MAX_CHIPS),
+                       ("decode_replicas", MAX_REPLICAS), ("pp", MAX_CHIPS), ("speculative", MAX_SPECULATIVE)):
+        _check(_flag(flag), o[flag], minimum=1, strict=False, maximum=most)
+    for flag in ("start_s", "duration_s"):
+        _check(_flag(flag), o[flag], strict=flag == "duration_s", maximum=MAX_TRACE_S)
+    for flag in ("kv_link_gbps", "tier_gbps"):
+        _check(_flag(flag), o[flag], minimum=MIN_GBPS, strict=False, maximum=MAX_GBPS)
     _check("--trace-events", o["trace_events"], minimum=10, strict=False)
     _check("--seed", o["seed"], strict=False)
-    for flag in ("duration_s", "rate", "ttft_slo", "tpot_slo", "kv_link_gbps", "tier_gbps"):
-        _check(_flag(flag), o[flag])
-    for flag in ("start_s", "tier_gb", "draft_cost"):
+    _check("--rate", o["rate"], minimum=1e-9, strict=False, maximum=1e9)
+    for flag in ("ttft_slo", "tpot_slo"):
+        _check(_flag(flag), o[flag], maximum=1e9)
+    for flag in ("tier_gb", "draft_cost"):
         _check(_flag(flag), o[flag], strict=False)
     _check("--acceptance", o["acceptance"], strict=False, maximum=1.0)
 
@@ -372,6 +377,9 @@ def resolve_fleet(o: dict[str, Any]) -> Fleet:
     dchip = None
     if o["decode_hardware"] is not None:
         dchip = _renamed("--decode-hardware", resolve_chip, o["decode_hardware"])
+    valid_tp(model, o["tp"])
+    if o["max_model_len"] is not None:
+        within_context(model, "--max-model-len", o["max_model_len"])
     precision = Precision.of(o["dtype"], o["act_dtype"], o["kv_dtype"])
     n_pre, n_dec = o["prefill_replicas"] or 1, o["decode_replicas"] or 1
     replicas = n_pre + n_dec if o["scheduler"] == "disagg" else (o["replicas"] or 1)
@@ -387,8 +395,10 @@ def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | Non
                             "router": o["router"], "prefix_cache": o["prefix_cache"],
                             "slo": SLO(ttft_s=o["ttft_slo"], tpot_s=o["tpot_slo"]),
                             "preemption": o["preemption"]}
-    limits = ("max_num_seqs", "max_num_batched_tokens", "max_model_len")
+    limits = ("max_num_seqs", "max_num_batched_tokens")
     opts.update({k: o[k] for k in limits if o[k] is not None})
+    # requests beyond the model's context are dropped with that reason (and counted), never served
+    opts["max_model_len"] = o["max_model_len"] or fleet.model.max_position_embeddings
     if fleet.disagg:
         opts["disagg"] = Disagg(fleet.prefill_replicas, fleet.decode_replicas, decode_oracle=decode_oracle,
                                 link_bandwidth_bytes_per_s=_link_gbps(o, fleet) * 1e9 / 8)
@@ -422,7 +432,7 @@ def deployment_echo(o: dict[str, Any], fleet: Fleet, cost_params: str) -> dict[s
                                                   "draft_cost": o["draft_cost"] or 0.0}
     tier = None if o["tier_gb"] is None else {"capacity_gb": o["tier_gb"], "bandwidth_gbps": _tier_gbps(o)}
     return {
-        "model": fleet.model.name, "hardware": fleet.chip.name,
+        "model": fleet.model.name, "model_source": fleet.model.source, "hardware": fleet.chip.name,
         "decode_hardware": fleet.decode_chip.name if fleet.decode_chip else None, "tp": fleet.tp, "pp": fleet.pp,
         "chips_per_replica": fleet.chips_per_replica,
         "replicas": fleet.replicas, "prefill_replicas": fleet.prefill_replicas if fleet.disagg else None,
@@ -452,6 +462,7 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     fleet = resolve_fleet(o)
     tr = load_workload(o["trace"], start_s=o["start_s"], duration_s=o["duration_s"], limit=o["limit"],
                        rate=o["rate"], arrivals=o["arrivals"], seed=o["seed"])
+    check_span(tr, o)
     wall.append(time.perf_counter())
     oracle, params = build_oracle(fleet.model, fleet.chip, fleet.precision, fleet.tp, o["engine"], fleet.pp,
                                   fleet.parallel)
@@ -461,12 +472,12 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
                                         fleet.pp, fleet.parallel)
     wall.append(time.perf_counter())
     timeline = TimelineRecorder(o["trace_events"]) if o["trace_out"] is not None else None
-    with progress(len(tr), "simulating", enabled=not o["as_json"]) as update:
+    with progress(len(tr), "simulating", enabled=not o.get("quiet")) as update:
         res = simulate(tr.requests, oracle, progress=update, timeline=timeline,
                        **sim_options(o, fleet, doracle))
     wall.append(time.perf_counter())
     cost_params = params.source if dparams is None else f"{params.source}; decode: {dparams.source}"
-    sim = res.to_dict(include_wall=True)
+    sim = res.to_dict()
     sim.pop("dollars_per_million_tokens", None)  # serve prices the fleet by the TCO rule instead
     doc = {"command": "serve", "deployment": deployment_echo(o, fleet, cost_params),
            "workload": {"name": tr.name, "source": tr.source, "requests": len(tr), "span_s": tr.stats.span_s,
@@ -481,8 +492,10 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
         title = f"{fleet.model.name} on {fleet.tp} x {fleet.chip.name}, {tr.name}"
         files += [str(p) for p in _write("--plot-dir", write_plots, o["plot_dir"], res, title)]
     wall.append(time.perf_counter())
-    doc["wall_s"] = {k: b - a for k, a, b in zip(("load", "oracle", "simulate", "output"), wall, wall[1:])}
-    doc["wall_s"]["total"] = wall[-1] - wall[0]
+    if not o.get("no_timings"):  # wall-clock seconds: the only part of the document a rerun changes
+        phases = ("load", "oracle", "simulate", "output")
+        doc["timings"] = {f"{k}_s": b - a for k, a, b in zip(phases, wall, wall[1:])}
+        doc["timings"].update(event_loop_s=res.sim_wall_s, total_s=wall[-1] - wall[0])
     if o["as_json"]:
         emit_json(doc)
     else:
@@ -497,6 +510,17 @@ def published_band(chip_name: str) -> dict[str, Any] | None:
 
     band = chip_error_band(chip_name)
     return None if band is None else {"lo": band[0], "hi": band[1], "source": "docs/validation-published.md"}
+
+
+def check_span(tr: Trace, o: dict[str, Any]) -> None:
+    """Refuse, before simulating, a trace whose arrivals span more than the simulator's horizon."""
+    from jalapeno.serving.metrics import MAX_POWER_WINDOWS
+
+    horizon_s = MAX_POWER_WINDOWS * 1.0  # serve's power windows are 1 s
+    if tr.stats.span_s > horizon_s:
+        flag = "--rate" if o["rate"] is not None else "--trace"
+        raise JalapenoError(f"arrivals span {tr.stats.span_s:.3g} s, beyond the {horizon_s:.3g} s the simulator "
+                            "holds; raise --rate or slice with --duration-s/--limit", field=flag)
 
 
 def _write(flag: str, fn: Any, *args: Any) -> Any:

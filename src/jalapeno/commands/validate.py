@@ -27,7 +27,7 @@ def serve_section(path: Path, chip: object, params: object, resolve_model: objec
     from jalapeno.studies.serve_replay import (compare, markdown_section, simulate_replay,
                                                simulate_with_measured_steps, step_errors)
 
-    record = json.loads(path.read_text())
+    record = replay_record(path)
     model = resolve_model(record["model"])  # type: ignore[operator]
     t0 = time.perf_counter()
     res = simulate_replay(record, model, chip, params)  # type: ignore[arg-type]
@@ -35,6 +35,17 @@ def serve_section(path: Path, chip: object, params: object, resolve_model: objec
     checked, oracle = simulate_with_measured_steps(record, model, chip, params)  # type: ignore[arg-type]
     return markdown_section(record, compare(record, res), step_errors(record, model, chip, params),  # type: ignore[arg-type]
                             wall, path.name, compare(record, checked), (oracle.hits, oracle.misses))
+
+
+def replay_record(path: Path) -> dict:
+    """A serving replay's JSON, refused with one line unless it is an object naming its model."""
+    from jalapeno.jsonio import read_json
+
+    record = read_json(path, "--serve", expect=dict)
+    if not isinstance(record.get("model"), str):
+        raise JalapenoError(f"{str(path)!r} is not a serving replay (jalapeno measure serve): no \"model\" name",
+                            field="--serve")
+    return record
 
 
 def bundled_measurements(prefix: str, kind: str = "sweep") -> list[Path]:
@@ -65,19 +76,32 @@ def command(hardware: str, paths: tuple[str, ...], fit_models: str, serve: str |
     from jalapeno.hardware import resolve_chip
     from jalapeno.models import resolve_model
 
+    from jalapeno.jsonio import check_writable
+
+    if doc:
+        check_writable("--doc", doc)
+    if serve:
+        replay_record(Path(serve))  # a bad replay is refused now, not after the calibration
     chip = resolve_chip(hardware)
     files = [Path(p) for p in paths] or bundled_measurements(chip.name.split("-")[0])
     if not files:
         raise JalapenoError(f"no measurements for {chip.name}; pass --measurements FILE", field="--measurements")
     data = load(files)
-    step_sources = [{"steps": shared_energy_as_steps(d) + d.get("steps", [])} for d in data]
-    names = {s["model"] for src in step_sources for s in src["steps"]}
+    try:
+        step_sources = [{"steps": shared_energy_as_steps(d) + d.get("steps", [])} for d in data]
+        names = {s["model"] for src in step_sources for s in src["steps"]}
+    except (AttributeError, KeyError, TypeError) as e:
+        raise JalapenoError(f"not a measurement file (jalapeno measure): {type(e).__name__} {e}",
+                            field="--measurements") from None
     models = {n: resolve_model(n) for n in sorted(names)}
     fit = {m.strip() for m in fit_models.split(",") if m.strip()}
     unknown = fit - set(models)
     if unknown:
         raise JalapenoError(f"{sorted(unknown)} have no measured steps; measured: {sorted(models)}", field="--fit-models")
-    params, rows = calibrate_and_validate(chip, data, step_sources, models, fit)
+    try:
+        params, rows = calibrate_and_validate(chip, data, step_sources, models, fit)
+    except (AttributeError, KeyError, TypeError, IndexError) as e:
+        raise JalapenoError(f"malformed measurement rows: {type(e).__name__} {e}", field="--measurements") from None
     cmd = "jalapeno validate --hardware " + hardware + "".join(f" --measurements {p}" for p in paths) + \
         f" --fit-models {fit_models}" + (" --write-params" if write_params else "") + (f" --doc {doc}" if doc else "")
     params = replace(params, calibrated=True, source=f"fitted by `{cmd}` on {', '.join(f.name for f in files)}")

@@ -46,8 +46,8 @@ class Estimate:
     def to_json(self) -> dict[str, Any]:
         d = self.decode
         out: dict[str, Any] = {
-            "model": self.model.name, "hardware": self.chip.name, "tp": self.tp, "pp": self.pp, "chips": self.chips,
-            "precision": self.precision.label, "engine": self.engine,
+            "model": self.model.name, "model_source": self.model.source, "hardware": self.chip.name, "tp": self.tp,
+            "pp": self.pp, "chips": self.chips, "precision": self.precision.label, "engine": self.engine,
             "batch": self.batch, "context": self.context, "calibrated": self.params.calibrated,
             "params_source": self.params.source,
             "decode_step_s": d.time_s, "decode_tokens_per_s": self.batch / d.time_s, "decode_power_w": d.power_w,

@@ -6,7 +6,6 @@ every other model's steps, and every measurement of the held-out sweep, are only
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -45,13 +44,9 @@ class Row:
 
 
 def load(paths: list[Path]) -> list[dict[str, Any]]:
-    out = []
-    for p in paths:
-        try:
-            out.append(json.loads(Path(p).read_text()))
-        except (OSError, json.JSONDecodeError) as e:
-            raise JalapenoError(f"cannot read measurements {p}: {e}", field="--measurements") from None
-    return out
+    from jalapeno.jsonio import read_json
+
+    return [read_json(p, "--measurements", expect=dict) for p in paths]
 
 
 def _ok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """The search loop: ask, record as running, evaluate on workers, record as done, tell.
 
-``run_search`` keeps up to ``workers`` evaluations in flight on a local process pool (default), inline
-(``workers=1``), or on a Dask distributed cluster (``dask="tcp://host:8786"``, or a ``Client``). Only this
+``run_search`` asks ``ROUND`` designs at a time, evaluates them on a local process pool of ``workers``
+(default), inline (``workers=1``), or on a Dask distributed cluster (``dask="tcp://host:8786"``, or a
+``Client``), and tells the results in trial order, so a seed gives the same trials on any machine. Only this
 process writes the trial store, so workers need nothing but the space, the workload and a design.
 
 Resume: with the same ``db`` file and the same study (space, workload, searcher, seed), every done
@@ -30,6 +31,7 @@ from jalapeno.explore.store import TrialStore, canonical
 from jalapeno.explore.workload import Workload, workload_from_dict
 
 Progress = Callable[[int, int, "TrialRecord"], Any]
+ROUND = 8  # designs asked per round whatever the worker count, told in trial order: same seed, same trials
 
 
 @dataclass(frozen=True)
@@ -249,30 +251,37 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
     space_doc = {"space": space_to_dict(space), "origin": space.source_file}
     work_doc = workload.to_dict()
     ex = make_executor(workers, dask)
-    inflight: dict[Any, tuple[int, dict[str, Any]]] = {}
     evaluated = 0
     try:
         while True:
-            while len(inflight) < ex.slots and (rerun or store.count() < trials):
+            batch: list[tuple[int, dict[str, Any]]] = []
+            while len(batch) < ROUND and (rerun or store.count() < trials):
                 if rerun:
                     t = rerun.pop(0)
                     store.restart(t.number)
-                    number, design = t.number, t.params
+                    batch.append((t.number, t.params))
                 else:
                     design, number = s.ask(), store.next_number()
                     store.start(number, s.name, design)
-                inflight[ex.submit(evaluate_task, space_doc, work_doc, design, fast, price_rule)] = (number, design)
-            if not inflight:
+                    batch.append((number, design))
+            if not batch:
                 break
-            for fut in ex.wait_one(list(inflight)):
-                number, design = inflight.pop(fut)
-                result, eval_s = fut.result()
-                store.finish(number, {**result, "eval_s": eval_s})
-                ev = Evaluation.from_json(result)
-                s.tell(design, ev)
-                evaluated += 1
-                if progress is not None:
-                    progress(store.count() - len(inflight), trials, TrialRecord(number, design, ev, eval_s=eval_s))
+            futures = {ex.submit(evaluate_task, space_doc, work_doc, d, fast, price_rule): (n, d) for n, d in batch}
+            done: dict[int, tuple[dict[str, Any], Evaluation]] = {}
+            pending = list(futures)
+            while pending:
+                for fut in ex.wait_one(pending):
+                    pending.remove(fut)
+                    number, design = futures[fut]
+                    result, eval_s = fut.result()
+                    store.finish(number, {**result, "eval_s": eval_s})
+                    done[number] = (design, Evaluation.from_json(result))
+                    evaluated += 1
+                    if progress is not None:
+                        progress(store.count() - len(pending), trials,
+                                 TrialRecord(number, design, done[number][1], eval_s=eval_s))
+            for number in sorted(done):  # told in trial order, whatever order the workers finished in
+                s.tell(*done[number])
     finally:
         ex.close()
     records = [TrialRecord(t.number, t.params, Evaluation.from_json(t.result or {}), t.attempts,

@@ -53,7 +53,8 @@ class Study:
 def run_study(*, quick: bool = False, trials: int | None = None, workers: int | None = None, db: str | None = None,
               log: Callable[[str], Any] = lambda s: None, command: str = "jalapeno report",
               workloads: tuple[str, ...] = WORKLOADS, chips: tuple[str, ...] = CHIPS, sweep: Sweep | None = None,
-              space: str = "coding-asic", sensitivity_design: dict[str, Any] | None = None) -> Study:
+              space: str = "coding-asic", sensitivity_design: dict[str, Any] | None = None,
+              progress: Callable[[int, int, Any], Any] | None = None) -> Study:
     """Everything the report shows. ``workloads[0]`` is searched on and headlines the report; the other
     arguments exist so tests can run a small study."""
     from jalapeno.hardware import resolve_chip
@@ -65,13 +66,15 @@ def run_study(*, quick: bool = False, trials: int | None = None, workers: int | 
     main = next(iter(wls.values()))
     n = trials or (16 if quick else 48)
     log(f"search: {n} trials of nsga2+surrogate on {main.name}")
-    search = run_search(sp, main, trials=n, searcher="nsga2", screen=True, workers=workers, db=db, seed=0)
+    search = run_search(sp, main, trials=n, searcher="nsga2", screen=True, workers=workers, db=db, seed=0,
+                        progress=progress)
     timings["search_s"] = time.perf_counter() - t0
     baseline = None
     if not quick:
         log(f"baseline: {n} trials of random search")
         t = time.perf_counter()
-        baseline = run_search(sp, main, trials=n, searcher="random", screen=False, workers=workers, seed=0)
+        baseline = run_search(sp, main, trials=n, searcher="random", screen=False, workers=workers, seed=0,
+                              progress=progress)
         timings["baseline_s"] = time.perf_counter() - t
     sweep = sweep or (Sweep.quick() if quick else Sweep())
     runs, sims = {}, {}

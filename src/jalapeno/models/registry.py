@@ -72,28 +72,41 @@ def load_config_file(path: str | Path) -> ModelConfig:
 
 
 def _read_json(p: Path) -> Any:
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise JalapenoError("no such file", field=str(p)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise JalapenoError(f"cannot read: {e}", field=str(p)) from None
-    except json.JSONDecodeError as e:
-        raise JalapenoError(f"not valid JSON: {e}", field=str(p)) from None
+    from jalapeno.jsonio import read_json
+
+    return read_json(p, "model", max_bytes=64 * 2**20)
 
 
 def resolve_model(name_or_path: str) -> ModelConfig:
     """A bundled alias, a Hugging Face id (case-insensitive), or a path to a config.json or its directory."""
     if not isinstance(name_or_path, str) or not name_or_path.strip():
         raise JalapenoError(f"expected a model name or path, got {name_or_path!r}", field="model")
+    if _is_local(name_or_path):  # a path that exists wins over a bundled name spelled the same
+        return load_config_file(name_or_path)
     key = name_or_path.strip().lower()
     if key in MODELS:
         return _bundled(key)
     if key in _BY_HF_ID:
         return _bundled(_BY_HF_ID[key])
-    if Path(name_or_path).exists():
+    if _exists(name_or_path):
         return load_config_file(name_or_path)
     raise JalapenoError(_unknown_message(name_or_path), field="model")
+
+
+def _exists(name: str) -> bool:
+    try:
+        return Path(name).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_local(name: str) -> bool:
+    """A config.json file, or a directory holding one."""
+    try:
+        p = Path(name)
+        return p.is_file() or (p.is_dir() and (p / "config.json").is_file())
+    except (OSError, ValueError):
+        return False
 
 
 def _unknown_message(name: str) -> str:

@@ -81,7 +81,7 @@ def serving_table(res: Mapping[str, Any], *, title: str = "serving metrics") -> 
         note = (f"prompt + output; {_dollars(res.get('usd_per_mtok_output'))} per output Mtok"
                 if res["usd_per_mtok"] is not None else "no price for this chip under this price rule")
         t.add_row("$ / Mtok", _dollars(res["usd_per_mtok"]), note)
-    wall = res.get("sim_wall_s")
+    wall = res.get("timings", {}).get("event_loop_s", res.get("sim_wall_s"))
     t.add_row("sim wall time", "-" if wall is None else seconds(wall),
               f"{res['steps']:,} steps, {res['step_events']:,} step events")
     return t
@@ -92,13 +92,17 @@ def _dollars(x: float | None) -> str:
 
 
 @contextmanager
-def progress(total: int, description: str, *,
-             enabled: bool = True) -> Iterator[Callable[[int, int], None] | None]:
-    """A transient progress bar on stderr, yielding an ``update(done, total)`` callback; yields None
-    (no bar) when disabled or when stderr is not a terminal."""
+def progress(total: int, description: str, *, enabled: bool = True,
+             every_s: float = 5.0) -> Iterator[Callable[[int, int], None] | None]:
+    """Progress on stderr, yielding an ``update(done, total)`` callback: a transient bar on a terminal, else
+    (a log, a pipe) one ``description: done/total (pct), elapsed, ETA`` line every ``every_s`` seconds;
+    yields None (silent) when disabled (``--quiet``)."""
     console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
+    if not enabled:
         yield None
+        return
+    if not console.is_terminal:
+        yield LogProgress(description, every_s)
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
@@ -108,3 +112,32 @@ def progress(total: int, description: str, *,
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+class LogProgress:
+    """``update(done, total)`` that writes one plain line to stderr at most every ``every_s`` seconds."""
+
+    def __init__(self, description: str, every_s: float, clock: Callable[[], float] | None = None,
+                 write: Callable[[str], Any] | None = None) -> None:
+        import sys
+        import time
+
+        self.description, self.every_s = description, every_s
+        self.clock = clock or time.monotonic
+        self.write = write or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.t0 = self.clock()
+        self.last = self.t0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if now - self.last < self.every_s:
+            return
+        self.last = now
+        self.write(progress_line(self.description, done, total, now - self.t0))
+
+
+def progress_line(description: str, done: int, total: int, elapsed_s: float) -> str:
+    """``simulating: 1,200/5,000 (24%), 12 s elapsed, ETA 38 s`` (the ETA at the average rate so far)."""
+    share = f" ({100 * done / total:.0f}%)" if total > 0 else ""
+    eta = f", ETA {seconds(elapsed_s * (total - done) / done)}" if 0 < done <= total else ""
+    return f"{description}: {done:,}/{total:,}{share}, {seconds(elapsed_s)} elapsed{eta}"

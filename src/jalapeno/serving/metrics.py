@@ -76,6 +76,9 @@ class Dropped:
     reason: str
 
 
+MAX_POWER_WINDOWS = 10_000_000  # ~116 days of 1 s windows (~160 MB); a simulation past it is refused
+
+
 class PowerTrace:
     """Fleet energy in fixed windows from ``t0``: step energies, and idle power weighted by busy time."""
 
@@ -89,7 +92,12 @@ class PowerTrace:
 
     def add(self, start: float, end: float, energy: float, idle_w: float) -> None:
         w, t0 = self.window_s, self.t0
-        b0, b1 = int((start - t0) / w), int((end - t0) / w)
+        span = (end - t0) / w
+        if not span < MAX_POWER_WINDOWS:  # also NaN/inf times
+            raise JalapenoError(f"simulated time reached {end - t0:.3g} s, past the horizon of {MAX_POWER_WINDOWS:,} "
+                                f"power windows of {w:g} s: the chip is too slow for this workload or the trace too "
+                                "long; slice the trace or give a faster chip", field="simulation")
+        b0, b1 = int((start - t0) / w), int(span)
         if b1 >= len(self.step_j):
             grow = b1 + 1 - len(self.step_j)
             self.step_j.extend([0.0] * grow)

@@ -39,6 +39,7 @@ def build_result(sim: Simulation, wall_s: float) -> SimResult:
     tier_hits = sum(r.kv.tier_hit_tokens for r in reps)
     block_s = sum(r.kv.num_blocks for r in reps) * duration
     n = len(states)
+    avg_w = _ratio(energy, duration) or 0.0
     return SimResult(
         requests=n,
         completed=int(cols["request_id"].size),
@@ -56,8 +57,10 @@ def build_result(sim: Simulation, wall_s: float) -> SimResult:
         prompt_tokens=all_tok - out_tok,
         energy_j=energy,
         joules_per_token=PerToken(_ratio(energy, out_tok), _ratio(energy, all_tok)),
-        avg_power_w=_ratio(energy, duration) or 0.0,
-        peak_power_w=sim.power.peak(t_end, idle_w, series) if duration > 0 else 0.0,
+        avg_power_w=avg_w,
+        # the busiest full window, but never below the run's mean: a run shorter than two windows (or whose
+        # partial last window is its busiest) would otherwise report a peak under its own average
+        peak_power_w=max(sim.power.peak(t_end, idle_w, series), avg_w) if duration > 0 else 0.0,
         power_window_s=cfg.power_window_s,
         dollars_per_million_tokens=dollars,
         prefix_hit_rate=(hbm_hits + tier_hits) / query if query else 0.0,

@@ -261,13 +261,23 @@ def detect_format(path: str | Path) -> str:
     )
 
 
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def resolve_trace(name_or_path: str | Path) -> tuple[Path, str, str]:
     """(path, name, attribution) of a bundled name or alias, or of a file."""
+    local = Path(name_or_path).expanduser()
+    if _is_file(local):  # a file that exists wins over a bundled name spelled the same
+        return local, local.stem, ""
     bundled: BundledTrace | None = find_bundled(str(name_or_path))
     if bundled is not None:
         return bundled.path, bundled.name, bundled.attribution
     path = Path(name_or_path).expanduser()
-    if not path.is_file():
+    if not _is_file(path):
         raise JalapenoError(f"unknown trace {str(name_or_path)!r}: expected a bundled name "
                             f"({', '.join(bundled_names())}) or the path of a trace file")
     return path, path.stem, ""
