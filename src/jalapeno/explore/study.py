@@ -48,6 +48,10 @@ class Study:
     sensitivity: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     command: str = "jalapeno report"
+    # the headline's ranges: chip -> p10/p50/p90 of its goodput/W and $/Mtok ratios to the H200 under seeded
+    # Monte Carlo draws of every estimated constant (``range_samples`` draws, seed 0; docs/compare.md)
+    ranges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    range_samples: int = 0
 
 
 def run_study(*, quick: bool = False, trials: int | None = None, workers: int | None = None, db: str | None = None,
@@ -88,6 +92,11 @@ def run_study(*, quick: bool = False, trials: int | None = None, workers: int | 
                 ev = evaluate_chip(resolve_chip(chip), run.best, w, keep_result=True)
                 sims[(name, chip)] = ev.metrics.get("result")
     specs = {c: resolve_chip(c) for c in chips}
+    samples = RANGE_SAMPLES_QUICK if quick else RANGE_SAMPLES
+    log(f"ranges: {samples} Monte Carlo draws of the estimated constants on {main.name}")
+    t = time.perf_counter()
+    ranges = headline_ranges(runs[main.name], specs, main, samples=samples, workers=workers)
+    timings["ranges_s"] = time.perf_counter() - t
     steps = {c: step_breakdown(specs[c], main) for c in chips}
     sens: list[dict[str, Any]] = []
     if not quick:
@@ -96,7 +105,30 @@ def run_study(*, quick: bool = False, trials: int | None = None, workers: int | 
         sens = sensitivity(sp, sensitivity_design or jalapeno1_design()["design"], main, workers=workers)
         timings["sensitivity_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
-    return Study(main.name, quick, sp, wls, search, baseline, runs, sims, steps, specs, sens, timings, command)
+    return Study(main.name, quick, sp, wls, search, baseline, runs, sims, steps, specs, sens, timings, command,
+                 ranges, samples)
+
+
+RANGE_SAMPLES, RANGE_SAMPLES_QUICK = 32, 8
+RANGE_REFERENCE = "h200-sxm"
+
+
+def headline_ranges(runs: dict[str, ChipRun], specs: dict[str, Any], w: Workload, *, samples: int,
+                    workers: int | None = None, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Every chip's ratios to the H200 at their best fleets, as ``jalapeno compare`` computes them: the same
+    seeded draws of every estimated constant for all chips, p10/p50/p90 over the draws (docs/compare.md)."""
+    from jalapeno.explore import montecarlo as mc
+    from jalapeno.explore.headtohead import _row
+
+    refs = [c for c in runs if runs[c].best is not None and c in specs]
+    if RANGE_REFERENCE not in refs:
+        return {}
+    fleets = [mc.nominal_fleet(c, specs[c], runs[c].best, w) for c in refs]
+    consts = mc.constants_for([specs[c] for c in refs])
+    outcomes = mc.run(fleets, w, consts, samples=samples, seed=seed, workers=workers)
+    by_ref = {f.ref: f for f in fleets}
+    base, base_runs = by_ref[RANGE_REFERENCE], outcomes[RANGE_REFERENCE]
+    return {c: _row(c, specs[c], by_ref[c], outcomes[c], base, base_runs) for c in refs}
 
 
 def step_breakdown(chip: Any, w: Workload, *, batch: int = 16, context: int = 2048, prompt: int = 2048) -> dict[str, Any]:

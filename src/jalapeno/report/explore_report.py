@@ -48,24 +48,43 @@ def comparison_rows(study: Any, workload: str) -> tuple[list[list[str]], list[in
     for i, (chip, run) in enumerate(runs.items()):
         ev = run.evaluation
         if ev is None:
-            rows.append([fig.chip_label(chip), "no deployment fits", "-", "-", "-", "-", "-", "-", "-", "-", calibration(study, chip)])
+            rows.append([fig.chip_label(chip), "no deployment fits"] + ["-"] * 10 + [calibration(study, chip)])
             continue
         o, m = ev.objectives, ev.metrics
         g, u = o.get("goodput_per_watt"), o.get("usd_per_mtok")
         ratio = g / ro["goodput_per_watt"] if ref_ok and fig.finite(g) and ro["goodput_per_watt"] > 0 else None
         uratio = u / ro["usd_per_mtok"] if ref_ok and fig.finite(u) else None
         status = "meets SLO" if ev.feasible else "misses: " + "; ".join(ev.reasons)
+        rg = getattr(study, "ranges", {}).get(chip, {}) if workload == getattr(study, "main", None) else {}
         rows.append([fig.chip_label(chip), run.best.label() if run.best else "-", str(m.get("chips", "-")),
-                     _f(g * PER_KW if fig.finite(g) else None), f"{ratio:.2f}x" if ratio else "-", _f(u),
-                     f"{uratio:.2f}x" if uratio else "-", _f(o.get("ttft_p99_s")), _f(m.get("slo_attainment")),
-                     _f(m.get("avg_power_w")), status + "; " + calibration(study, chip)])
+                     _f(g * PER_KW if fig.finite(g) else None), f"{ratio:.2f}x" if ratio else "-",
+                     _band(rg.get("ratio_goodput_per_watt")), _f(u), f"{uratio:.2f}x" if uratio else "-",
+                     _band(rg.get("ratio_usd_per_mtok")), _f(o.get("ttft_p99_s")), _f(m.get("slo_attainment")),
+                     _f(m.get("avg_power_w")), status + "; " + calibration(study, chip) + _published_band(chip)])
         if chip == "jalapeno-1":
             hl.append(i)
     return rows, hl
 
 
-COMPARE_HEADER = ["chip", "best fleet (same sweep for all)", "chips", "goodput/W (req/s/kW)", "vs H200", "$/Mtok",
-                  "vs H200", "p99 TTFT s", "SLO attainment", "avg fleet W", "status; cost model"]
+COMPARE_HEADER = ["chip", "best fleet (same sweep for all)", "chips", "goodput/W (req/s/kW)", "vs H200",
+                  "vs H200 p10 / p50 / p90", "$/Mtok", "vs H200", "vs H200 p10 / p50 / p90", "p99 TTFT s",
+                  "SLO attainment", "avg fleet W", "status; cost model"]
+SOURCE_COL = len(COMPARE_HEADER) - 1
+
+
+def _band(q: Any) -> str:
+    """p10 / p50 / p90 of a ratio over the Monte Carlo draws ('-' without draws)."""
+    if not q:
+        return "-"
+    return " / ".join(f"{q[k]:.2f}x" for k in ("p10", "p50", "p90"))
+
+
+def _published_band(chip: str) -> str:
+    """The chip's held-out band on published results (docs/validation-published.md), where it has one."""
+    from jalapeno.cost.params import chip_error_band
+
+    b = chip_error_band(chip)
+    return "" if b is None else f"; published / predicted throughput on held-out rows x{b[0]:.2f}-x{b[1]:.2f}"
 
 
 def headline(study: Any) -> Section:
@@ -73,14 +92,29 @@ def headline(study: Any) -> Section:
     rows, hl = comparison_rows(study, study.main)
     runs = study.runs[study.main]
     j1, h200 = runs.get("jalapeno-1"), runs.get("h200-sxm")
-    blocks = [para(w.describe()), table(COMPARE_HEADER, rows, highlight=hl, source_cols=[10])]
+    blocks = [para(w.describe()), table(COMPARE_HEADER, rows, highlight=hl, source_cols=[SOURCE_COL])]
     if j1 and h200 and j1.feasible and h200.feasible:
         r = j1.evaluation.objectives["goodput_per_watt"] / h200.evaluation.objectives["goodput_per_watt"]
         c = j1.evaluation.objectives["usd_per_mtok"] / h200.evaluation.objectives["usd_per_mtok"]
+        rg = study.ranges.get("jalapeno-1", {})
+        g, u = rg.get("ratio_goodput_per_watt"), rg.get("ratio_usd_per_mtok")
+        spread = (f" Over {study.range_samples} draws of every estimated constant (seed 0) the goodput-per-watt "
+                  f"ratio spans {g['p10']:.2f}x-{g['p90']:.2f}x (p10-p90, median {g['p50']:.2f}x) and the cost "
+                  f"ratio {u['p10']:.2f}x-{u['p90']:.2f}x." if g and u else "")
         blocks.insert(0, para(f"Jalapeño-1 serves {study.main} at the SLO with {r:.2f}x the goodput per watt "
-                              f"of the calibrated H200 at {c:.2f}x its cost per million tokens.", cls="big"))
+                              f"of the calibrated H200 at {c:.2f}x its cost per million tokens.{spread}", cls="big"))
+    blocks.append(note(ranges_note(study)))
     blocks.append(note(definitions()))
     return Section(f"Headline: {study.main}", blocks, "headline")
+
+
+def ranges_note(study: Any) -> str:
+    return (f"Ranges: every constant that is estimated rather than measured (technology-library energies and the "
+            f"library-to-silicon factor, board and idle power, static-schedule costs, TCO constants, chip costs) is "
+            f"drawn from its documented range, {study.range_samples} seeded draws shared by every chip, and each "
+            "chip's ratio to the H200 at its best fleet is re-priced or re-simulated per draw "
+            "(`jalapeno compare --workload " + study.main + " --chips h200,...` gives the same with more draws; "
+            "docs/compare.md). GPU rows also state their held-out error band on published results, where fitted.")
 
 
 def definitions() -> str:
@@ -108,7 +142,7 @@ def other_workloads(study: Any) -> Section:
             continue
         rows, hl = comparison_rows(study, w)
         blocks += [f"<h3>{w}</h3>", para(study.workloads[w].describe()),
-                   table(COMPARE_HEADER, rows, highlight=hl, source_cols=[10])]
+                   table(COMPARE_HEADER, rows, highlight=hl, source_cols=[SOURCE_COL])]
     return Section("Mooncake traffic and agentic-coding sessions", blocks, "other-workloads")
 
 
