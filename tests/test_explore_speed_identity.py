@@ -102,3 +102,48 @@ if __name__ == "__main__":  # re-pin: prints the PINNED literal
     s, w = load_space("coding-asic"), resolve_workload("azure-code")
     out = [_values(s, w, d) for d in DESIGNS]
     json.dump(out, sys.stdout, indent=1)
+
+
+def _flat_reference(t: Any, p: Any) -> Any:
+    """``map_gemm``'s choice made over the flat candidate rows (the search before the open grid)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from jalapeno.mapping.gemm import ORDERS, candidates, evaluate, map_gemm
+
+    c = candidates(t, p)
+    ev = evaluate(t, p, c)
+    ok = ev["feasible"]
+    if not ok.any():
+        ok = (c["tm"] == c["tm"].min()) & (c["tn"] == c["tn"].min()) & (c["tk"] == c["tk"].min()) & (c["db"] == 1)
+    time = np.where(ok, ev["time"], np.inf)
+    i = int(np.argmin(np.where(ok & (time <= time.min() * (1 + 1e-6)), ev["energy"], np.inf)))
+    got = map_gemm(t, p)
+    return replace(got, dataflow=t.dataflows[int(c["df"][i])], order=ORDERS[int(c["order"][i])],
+                   tile=(int(c["tm"][i]), int(c["tn"][i]), int(c["tk"][i])), double_buffer=bool(c["db"][i] == 2),
+                   time_s=float(ev["time"][i]), energy_j=float(ev["energy"][i]), bytes_main=float(ev["main"][i]),
+                   bytes_level2=float(ev["l2"][i]), bytes_sram=float(ev["sram"][i]), bytes_rf=float(ev["rf"][i]),
+                   compute_s=float(ev["t_c"][i]), memory_s=float(ev["t_mem"][i]), reduce_s=float(np.broadcast_to(
+                       ev["t_red"], ok.shape)[i]), split_k=int(ev["sk"][i]), waves=int(ev["waves"][i]),
+                   cores_used=int(ev["active"][i]), buffer_bytes=float(ev["buf"][i]), utilization=float(ev["util"][i]),
+                   candidates=int(ok.sum()), transfers=int(ev["transfers"][i])), got
+
+
+@pytest.mark.parametrize("i", [0, 2])
+def test_open_grid_search_equals_the_flat_search(space_work: tuple[Any, Any], i: int) -> None:
+    """Every GEMM an evaluation maps (design i's mapper) is chosen and priced identically by both searches."""
+    from jalapeno.explore.design import build_arch
+    from jalapeno.graph.batch import Batch
+    from jalapeno.graph.builder import build_graph
+    from jalapeno.mapping.mapper import Mapper
+
+    space, work = space_work
+    mapper = Mapper(build_arch(space, space.check(DESIGNS[i])))
+    for batch in (Batch.decode(7, 900), Batch.prefill(300), Batch.prefill(1000, 0, 3), Batch.decode(64, 2000),
+                  Batch.prefill(5000, 2000)):
+        mapper.map_graph(build_graph(work.model_config(), batch, work.precision()))
+    assert len(mapper._gemm_memo) >= 10
+    for p in mapper._gemm_memo:
+        ref, got = _flat_reference(mapper.target, p)
+        assert got == ref, p

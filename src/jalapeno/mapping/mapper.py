@@ -22,7 +22,7 @@ from jalapeno.graph.ops import Op
 from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.mapping.attention import map_attention
 from jalapeno.mapping.fusion import fused_consumer, producer_write_share, remaining_main_bytes
-from jalapeno.mapping.gemm import GemmProblem, map_gemm
+from jalapeno.mapping.gemm import GemmMapping, GemmProblem, map_gemm
 from jalapeno.mapping.target import Target
 
 MATMUL_KINDS = ("matmul", "lm_head", "router", "moe")
@@ -74,6 +74,8 @@ class Mapper:
         self.target = Target.of(arch)
         self._memo: OrderedDict[Op, OpMapping] = OrderedDict()
         self._rep_memo: OrderedDict[Op, OpMapping] = OrderedDict()
+        # padded ops of different token counts often pose the same GEMM (same compiled rows, same bytes)
+        self._gemm_memo: dict[GemmProblem, GemmMapping] = {}
 
     def timer(self, op: Op) -> OpTime:
         """The op's time, carrying its per-level energy (``OpTime.energy_j``) for the Estimator."""
@@ -143,7 +145,7 @@ class Mapper:
         a_bytes = op.act_read_bytes + op.kv_read_bytes
         parts = _moe_parts(op, a_bytes, share) if op.kind == "moe" else [
             GemmProblem(op.m, op.n, op.k, op.groups, a_bytes, op.weight_bytes, op.act_write_bytes * share, op.dtype)]
-        maps = [map_gemm(t, p) for p in parts]
+        maps = [self._gemm(p) for p in parts]
         body = sum(g.time_s for g in maps)
         scale = max(1.0, op.flops / max(sum(2.0 * p.m * p.n * p.k * p.groups for p in parts), 1.0))
         body *= scale  # MoE groups of unequal size: never fewer FLOPs than the op has
@@ -165,6 +167,15 @@ class Mapper:
         return OpMapping(op.name, op.kind, "matrix", ot, main, sum(x.bytes_level2 for x in maps),
                          sum(x.bytes_sram for x in maps), t.energy_j(op.dtype, *work[:1], *work[2:], work[1]), util,
                          detail, work, op.dtype)
+
+    def _gemm(self, p: GemmProblem) -> GemmMapping:
+        """``map_gemm`` memoized on the exact problem (a pure function of the target and the problem)."""
+        hit = self._gemm_memo.get(p)
+        if hit is None:
+            if len(self._gemm_memo) >= MEMO_SIZE:
+                self._gemm_memo.clear()
+            hit = self._gemm_memo[p] = map_gemm(self.target, p)
+        return hit
 
     def _attention(self, op: Op) -> OpMapping:
         rep = _attention_rep(op)
