@@ -109,13 +109,18 @@ class Mapper:
         st = self.target.static
         padded = st.pad(op) if st is not None else op
         out = self._map(padded)
+        o = out.time
+        ot = OpTime(o.time_s, o.compute_s, o.memory_s, o.roofline_s, o.bound, o.kernels, out.energy_j)
+        util, detail = out.utilization, out.detail
         if padded is not op:
-            t, peak = out.time.time_s, self.target.peak_flops(op.dtype)
+            t, peak = o.time_s, self.target.peak_flops(op.dtype)
             pad = {"m": f"{op.m}->{padded.m}"} if op.m else {"kv": f"{op.attention.kv_tokens}->"  # type: ignore[union-attr]
                                                                   f"{padded.attention.kv_tokens}"}  # type: ignore[union-attr]
-            out = replace(out, utilization=op.flops / (t * peak) if t > 0 else 0.0,
-                          detail={**out.detail, "padded": pad["m" if op.m else "kv"]})
-        return replace(out, time=replace(out.time, energy_j=out.energy_j))
+            util = op.flops / (t * peak) if t > 0 else 0.0
+            detail = {**out.detail, "padded": pad["m" if op.m else "kv"]}
+        # built directly, not with dataclasses.replace: this runs for every new op shape of a serving replay
+        return OpMapping(out.name, out.kind, out.engine, ot, out.bytes_main, out.bytes_level2, out.bytes_sram,
+                         out.energy_j, util, detail, out.work, out.dtype)
 
     # -- per kind ------------------------------------------------------------------------------
     def _map(self, op: Op) -> OpMapping:
