@@ -115,8 +115,9 @@ def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
     i = int(np.argmin(np.where(near, ev["energy"], np.inf)))
     at = np.unravel_index(i, shape)
 
-    def pick(name: str) -> float:
-        return float(np.broadcast_to(ev[name], shape)[at])
+    def pick(name: str) -> float:  # the chosen candidate's value of an array broadcast over the grid
+        x = ev[name]
+        return float(x[tuple(a if n > 1 else 0 for a, n in zip(at, x.shape))] if np.ndim(x) else x)
 
     tile = tuple(int(c[kk].ravel()[at[j]]) for j, kk in enumerate(KEYS))
     return GemmMapping(
@@ -253,25 +254,28 @@ def _stage_pipeline(t: Target, t_c, steps, stage, dram_in, loads, db):
 
 
 def _raster(p: GemmProblem, t: Target, tm, tn, tiles_m, tiles_n, active, order, ae, we, onchip):
-    """Re-read factors of A and B for the best wave block shape (pm x pn tiles) of each candidate."""
+    """Re-read factors of A and B for the best wave block shape (pm x pn tiles) of each candidate.
+
+    Block heights pm = 1, 2, 4, ... are tried at once along a new leading axis; each candidate takes the
+    first that moves the least. Heights past the cores or past the tallest tile column change nothing
+    (pm saturates), so the tries stop there."""
     k = p.k
-    best: Any = np.inf
-    out: list[Any] = [1.0, 1.0, False, False]
-    for pm_try in (1 << i for i in range(12)):
-        pm = np.maximum(1, np.minimum(np.minimum(tiles_m, pm_try), active))
-        pn = np.maximum(1, np.minimum(tiles_n, active // pm))
-        fa = pm * tm * k * ae <= 0.5 * onchip
-        fb = k * pn * tn * we <= 0.5 * onchip
-        ra = np.where((order == 1) & fa, 1, -(-tiles_n // pn))
-        rb = np.where((order == 2) & fb, 1, -(-tiles_m // pm))
-        traffic = p.a_bytes * ra + p.b_bytes * rb
-        better = traffic < best
-        best = np.where(better, traffic, best)
-        for i, v in enumerate((ra, rb, fa, fb)):
-            out[i] = np.where(better, v, out[i])
-        if pm_try >= t.cores:
-            break
-    return out[0], out[1], np.asarray(out[2], bool), np.asarray(out[3], bool)
+    stop = min(t.cores, int(np.max(tiles_m)))
+    tries = [1 << i for i in range(12) if i == 0 or (1 << (i - 1)) < stop]
+    pm_try = np.array(tries).reshape((-1,) + (1,) * np.ndim(tm))
+    pm = np.maximum(1, np.minimum(np.minimum(tiles_m, pm_try), active))
+    pn = np.maximum(1, np.minimum(tiles_n, active // pm))
+    fa = pm * tm * k * ae <= 0.5 * onchip
+    fb = k * pn * tn * we <= 0.5 * onchip
+    ra = np.where((order == 1) & fa, 1, -(-tiles_n // pn))
+    rb = np.where((order == 2) & fb, 1, -(-tiles_m // pm))
+    traffic = p.a_bytes * ra + p.b_bytes * rb
+    first = np.argmin(traffic, axis=0)[None]  # the first of equal minima, as a strict-improvement scan keeps
+
+    def take(x):
+        return np.take_along_axis(np.broadcast_to(x, traffic.shape), first, 0)[0]
+
+    return take(ra).astype(np.float64), take(rb).astype(np.float64), take(fa), take(fb)
 
 
 def _idx(t: Target, df: str) -> list[int]:
