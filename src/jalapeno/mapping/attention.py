@@ -73,7 +73,8 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     keys_per_seq = max(1, a.kv_tokens // max(a.seqs, 1))
     tiles_q = -(-q_rows // bq)
     base = a.seqs * max(1, round(kv_heads))
-    splits = np.where(tiles_q * base < t.cores, np.clip(t.cores // (tiles_q * base), 1, -(-keys_per_seq // bkv)), 1)
+    splits = np.where(tiles_q * base < t.cores,
+                      np.minimum(np.maximum(t.cores // (tiles_q * base), 1), -(-keys_per_seq // bkv)), 1)
     units = base * tiles_q * splits
     waves = -(-units // t.cores)
     # engine utilization of one unit streaming its keys: S = Q K^T (m x dqk x keys), O += P V (m x keys x dv);
@@ -99,7 +100,7 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     reread = a.pairs / np.minimum(tok, max(1, a.query_tokens // max(a.seqs, 1))) * kv_per_token
     kv_main_min = op.kv_read_bytes + op.act_read_bytes  # compulsory: Q (+ MLA's decompressed K/V) + KV
     reread = np.maximum(reread, op.kv_read_bytes)
-    working = units.clip(max=t.cores) * keys_per_seq * kv_per_token / max(kv_heads, 1)
+    working = np.minimum(units, t.cores) * keys_per_seq * kv_per_token / max(kv_heads, 1)
     in_l2 = (t.shared_bytes > 0) & (working <= 0.5 * t.shared_bytes)
     main = np.where(in_l2, kv_main_min, reread - op.kv_read_bytes + kv_main_min) + op.act_write_bytes
     l2 = np.maximum(main, reread + op.act_read_bytes + op.act_write_bytes)

@@ -151,7 +151,7 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     db, order, df = c["db"], c["order"], c["df"]
     tiles_m, tiles_n = -(-m // tm), -(-n // tn)
     tiles = tiles_m * tiles_n * g
-    sk = np.where(tiles < t.cores, np.clip(t.cores // tiles, 1, -(-k // tk)), 1)
+    sk = np.where(tiles < t.cores, np.minimum(np.maximum(t.cores // tiles, 1), -(-k // tk)), 1)
     units = tiles * sk
     waves = -(-units // t.cores)
     active = np.minimum(units, t.cores)
@@ -195,7 +195,7 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     # slows memory-bound ops too)
     bw_cap = t.main_bw * t.gemm_eff
     loads = units * ksteps * stage  # all stage bytes the cores load
-    f_dram = np.clip((main - p.c_bytes) / np.maximum(loads, 1.0), 1e-9, 1.0)
+    f_dram = np.minimum(np.maximum((main - p.c_bytes) / np.maximum(loads, 1.0), 1e-9), 1.0)
     flight = db * stage * f_dram / (t.main_latency_s + t.dma_setup_s() + stage / bw_cap)
     bw = np.minimum(bw_cap, active * flight)
     tail = units - (waves - 1) * t.cores
@@ -245,7 +245,7 @@ def _stage_pipeline(t: Target, t_c, steps, stage, dram_in, loads, db):
     the other buffer's compute: a step costs ``max(c, (load + c) / 2)``; with one, ``load + c``. Bandwidth
     totals, where all cores contend, are bounded elsewhere (``t_mem``); this is the latency side."""
     c = t_c / steps
-    f = np.clip(dram_in / np.maximum(loads, 1.0), 0.0, 1.0)
+    f = np.minimum(np.maximum(dram_in / np.maximum(loads, 1.0), 0.0), 1.0)
     lo = t.dma_setup_s() + stage / t.level2_bw
     ld = t.dma_setup_s() + stage / min(t.level2_bw, t.main_bw * t.gemm_eff) + t.main_latency_s
     two = f * np.maximum(c, (ld + c) / 2) + (1 - f) * np.maximum(c, (lo + c) / 2)
