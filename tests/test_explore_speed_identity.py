@@ -1,4 +1,4 @@
-"""The speed-ups of the design evaluation (mapper memos, the factorized GEMM tile search) change no result.
+"""The speed-ups of the design evaluation (mapper memos, the open-grid GEMM tile search) change no result.
 
 Two guards:
 
@@ -98,14 +98,8 @@ def test_evaluation_matches_the_pinned_values(space_work: tuple[Any, Any], i: in
     assert got == PINNED[i]  # exact: every float to the last bit
 
 
-if __name__ == "__main__":  # re-pin: prints the PINNED literal
-    s, w = load_space("coding-asic"), resolve_workload("azure-code")
-    out = [_values(s, w, d) for d in DESIGNS]
-    json.dump(out, sys.stdout, indent=1)
-
-
-def _flat_reference(t: Any, p: Any) -> Any:
-    """``map_gemm``'s choice made over the flat candidate rows (the search before the open grid)."""
+def _flat_reference(t: Any, p: Any) -> tuple[Any, Any]:
+    """(``map_gemm``'s choice made over the flat candidate rows, as before the open grid; ``map_gemm``'s)."""
     from dataclasses import replace
 
     import numpy as np
@@ -113,21 +107,27 @@ def _flat_reference(t: Any, p: Any) -> Any:
     from jalapeno.mapping.gemm import ORDERS, candidates, evaluate, map_gemm
 
     c = candidates(t, p)
-    ev = evaluate(t, p, c)
+    ev = {k: np.broadcast_to(v, c["tm"].shape) for k, v in evaluate(t, p, c).items()}
     ok = ev["feasible"]
     if not ok.any():
-        ok = (c["tm"] == c["tm"].min()) & (c["tn"] == c["tn"].min()) & (c["tk"] == c["tk"].min()) & (c["db"] == 1)
+        ok = ((c["tm"] == c["tm"].min()) & (c["tn"] == c["tn"].min()) & (c["tk"] == c["tk"].min())
+              & (c["db"] == 1))
     time = np.where(ok, ev["time"], np.inf)
     i = int(np.argmin(np.where(ok & (time <= time.min() * (1 + 1e-6)), ev["energy"], np.inf)))
+    d, tc, tm, tl, ts = ev["t_dma"], ev["t_c"], ev["t_main"], ev["t_l2"], ev["t_sram"]
+    bound = np.select([(d > 0) & (d >= np.maximum(tc, np.maximum(np.maximum(tm, tl), ts))), tc >= ev["t_mem"],
+                       tm >= np.maximum(tl, ts), tl >= ts], ["dma", "compute", "main", "level2"], "sram")
+    floats = {"time_s": "time", "energy_j": "energy", "bytes_main": "main", "bytes_level2": "l2",
+              "bytes_sram": "sram", "bytes_rf": "rf", "compute_s": "t_c", "memory_s": "t_mem",
+              "reduce_s": "t_red", "buffer_bytes": "buf", "utilization": "util"}
+    ints = {"split_k": "sk", "waves": "waves", "cores_used": "active", "transfers": "transfers"}
     got = map_gemm(t, p)
-    return replace(got, dataflow=t.dataflows[int(c["df"][i])], order=ORDERS[int(c["order"][i])],
-                   tile=(int(c["tm"][i]), int(c["tn"][i]), int(c["tk"][i])), double_buffer=bool(c["db"][i] == 2),
-                   time_s=float(ev["time"][i]), energy_j=float(ev["energy"][i]), bytes_main=float(ev["main"][i]),
-                   bytes_level2=float(ev["l2"][i]), bytes_sram=float(ev["sram"][i]), bytes_rf=float(ev["rf"][i]),
-                   compute_s=float(ev["t_c"][i]), memory_s=float(ev["t_mem"][i]), reduce_s=float(np.broadcast_to(
-                       ev["t_red"], ok.shape)[i]), split_k=int(ev["sk"][i]), waves=int(ev["waves"][i]),
-                   cores_used=int(ev["active"][i]), buffer_bytes=float(ev["buf"][i]), utilization=float(ev["util"][i]),
-                   candidates=int(ok.sum()), transfers=int(ev["transfers"][i])), got
+    ref = replace(got, dataflow=t.dataflows[int(c["df"][i])], order=ORDERS[int(c["order"][i])],
+                  tile=(int(c["tm"][i]), int(c["tn"][i]), int(c["tk"][i])),
+                  double_buffer=bool(c["db"][i] == 2), candidates=int(ok.sum()), bound=str(bound[i]),
+                  **{f: float(ev[k][i]) for f, k in floats.items()},
+                  **{f: int(ev[k][i]) for f, k in ints.items()})
+    return ref, got
 
 
 @pytest.mark.parametrize("i", [0, 2])
@@ -147,3 +147,9 @@ def test_open_grid_search_equals_the_flat_search(space_work: tuple[Any, Any], i:
     for p in mapper._gemm_memo:
         ref, got = _flat_reference(mapper.target, p)
         assert got == ref, p
+
+
+if __name__ == "__main__":  # re-pin: prints the PINNED literal
+    s, w = load_space("coding-asic"), resolve_workload("azure-code")
+    out = [_values(s, w, d) for d in DESIGNS]
+    json.dump(out, sys.stdout, indent=1)
