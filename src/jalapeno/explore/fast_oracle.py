@@ -21,6 +21,7 @@ exact oracle is reported in docs/explore.md and held within 2% by
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from typing import Any
 
@@ -39,6 +40,7 @@ def geometric_grid(start: int, stop: int, per_octave: int) -> list[int]:
     return out
 
 
+@functools.lru_cache(maxsize=1 << 16)  # called several times a serving step with few distinct values
 def _snap(x: int, per_octave: int, exact: int) -> int:
     """``x`` at the nearest point of a geometric grid (exact below ``exact``)."""
     if x <= exact:
@@ -58,10 +60,19 @@ class FastOracle(CostOracle):
         self._grid = geometric_grid(exact_tokens, 1 << 20, points_per_octave)
         self._att: dict[tuple[Any, ...], tuple[float, float]] = {}
         self.fast = self.est.custom_timer and not self.cfg.mla
+        self._steps: dict[StepShape, StepCost] = {}  # a replay asks for the same shape again about half the time
 
     def step(self, shape: StepShape) -> StepCost:
         if not self.fast:
             return super().step(shape)
+        hit = self._steps.get(shape)
+        if hit is None:
+            if len(self._steps) >= 1 << 16:
+                self._steps.clear()
+            hit = self._steps[shape] = self._step(shape)
+        return hit
+
+    def _step(self, shape: StepShape) -> StepCost:
         seqs = shape.decode_seqs + shape.prefill_seqs
         if seqs == 0:
             return StepCost(0.0, 0.0)
@@ -95,24 +106,27 @@ class FastOracle(CostOracle):
         if shape.decode_seqs:
             ds = _snap(shape.decode_seqs, k, 16)
             mean = _snap(max(1, shape.decode_context // shape.decode_seqs), k, 16)
-            key = ("d", ds, mean, graph_mode)
-            rep = StepShape(decode_seqs=ds, decode_context=ds * mean)
-            ratio = (shape.decode_context + shape.decode_seqs) / (rep.decode_context + ds)
-            t1, e1, h1 = self._cached(key, rep, graph_mode)
+            ratio = (shape.decode_context + shape.decode_seqs) / (ds * mean + ds)
+            t1, e1, h1 = self._cached(("d", ds, mean, graph_mode), graph_mode)
             t, e, h = t + t1 * ratio, e + e1 * ratio, h + h1
         if shape.prefill_seqs:
             ps = _snap(shape.prefill_seqs, k, 4)
             pt = max(_snap(shape.prefill_tokens, k, 16), ps)
             pk = max(_snap(shape.prefill_kv_tokens, k, 16), pt)
             pc = min(max(_snap(shape.prefill_context, k, 16), pt), pt * pk)
-            rep = StepShape(prefill_seqs=ps, prefill_tokens=pt, prefill_context=pc, prefill_kv_tokens=pk)
             ratio = shape.prefill_context / pc
-            t1, e1, h1 = self._cached(("p", ps, pt, pk, pc, graph_mode), rep, graph_mode)
+            t1, e1, h1 = self._cached(("p", ps, pt, pk, pc, graph_mode), graph_mode)
             t, e, h = t + t1 * ratio, e + e1 * ratio, h + h1
         return t, e, h
 
-    def _cached(self, key: tuple[Any, ...], rep: StepShape, graph_mode: bool) -> tuple[float, float, float]:
+    def _cached(self, key: tuple[Any, ...], graph_mode: bool) -> tuple[float, float, float]:
+        """Attention at the grid point ``key`` (the representative shape is built only on a miss)."""
         hit = self._att.get(key)
         if hit is None:
+            if key[0] == "d":
+                rep = StepShape(decode_seqs=key[1], decode_context=key[1] * key[2])
+            else:
+                rep = StepShape(prefill_seqs=key[1], prefill_tokens=key[2], prefill_context=key[4],
+                                prefill_kv_tokens=key[3])
             hit = self._att[key] = self._attention(rep, graph_mode)
         return hit

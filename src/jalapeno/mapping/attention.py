@@ -26,6 +26,8 @@ from jalapeno.mapping.target import ACC_BYTES, Target
 
 BQ = (8, 16, 32, 64, 128, 256)
 BKV = (32, 64, 128, 256, 512)
+# the (bq, bkv) grid, bq major: the candidates of a problem whose largest bq is BQ[j] are its first (j+1) x 5
+_GRID_BQ, _GRID_BKV = (g.ravel() for g in np.meshgrid(np.array(BQ), np.array(BKV), indexing="ij"))
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,8 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     ab = op.act_write_bytes / max(a.query_tokens * heads * a.head_dim_v, 1)  # activation bytes/elem
     kb = kv_per_token / max(kv_heads * d, 1) if kv_per_token else ab
     q_rows = max(1, a.query_tokens // max(a.seqs, 1)) * group  # query rows per (seq, kv head)
-    bq = np.array([b for b in BQ if b <= max(8, 1 << int(np.ceil(np.log2(q_rows))))])
-    bkv = np.array(BKV)
-    bq, bkv = (g.ravel() for g in np.meshgrid(bq, bkv, indexing="ij"))
+    n_bq = sum(1 for b in BQ if b <= max(8, 1 << int(np.ceil(np.log2(q_rows)))))
+    bq, bkv = _GRID_BQ[:n_bq * len(BKV)], _GRID_BKV[:n_bq * len(BKV)]
     buf = bq * d * ab + 2 * bkv * d * kb + bq * bkv * ACC_BYTES
     ok = buf <= t.sram_bytes
     if not ok.any():
@@ -72,7 +73,8 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     keys_per_seq = max(1, a.kv_tokens // max(a.seqs, 1))
     tiles_q = -(-q_rows // bq)
     base = a.seqs * max(1, round(kv_heads))
-    splits = np.where(tiles_q * base < t.cores, np.clip(t.cores // (tiles_q * base), 1, -(-keys_per_seq // bkv)), 1)
+    splits = np.where(tiles_q * base < t.cores,
+                      np.minimum(np.maximum(t.cores // (tiles_q * base), 1), -(-keys_per_seq // bkv)), 1)
     units = base * tiles_q * splits
     waves = -(-units // t.cores)
     # engine utilization of one unit streaming its keys: S = Q K^T (m x dqk x keys), O += P V (m x keys x dv);
@@ -80,9 +82,12 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     rate = t.rate(op.dtype)
     m_eff = np.minimum(bq, q_rows)
     keys = np.maximum(1, (keys_per_seq // splits) if a.phase == "decode" else -(-a.pairs // max(a.query_tokens, 1)))
-    cyc = np.min([engine_cycles(t.kind, m_eff, -(-keys // t.engines), a.head_dim_qk, t.rows, t.cols, t.depth, df, rate, True, t.load)
-                  + engine_cycles(t.kind, m_eff, -(-a.head_dim_v // t.engines), keys, t.rows, t.cols, t.depth, df, rate,
-                                  True, t.load) for df in t.dataflows], axis=0)
+    n_qk, n_v = -(-keys // t.engines), -(-a.head_dim_v // t.engines)
+    cyc = None
+    for df in t.dataflows:  # the best dataflow per candidate (an exact minimum: any order gives the same)
+        c = (engine_cycles(t.kind, m_eff, n_qk, a.head_dim_qk, t.rows, t.cols, t.depth, df, rate, True, t.load)
+             + engine_cycles(t.kind, m_eff, n_v, keys, t.rows, t.cols, t.depth, df, rate, True, t.load))
+        cyc = c if cyc is None else np.minimum(cyc, c)
     ideal = m_eff * keys * d / (t.engines * t.rows * t.cols * t.depth * rate)
     util = np.minimum(1.0, ideal / cyc)
     macs = a.pairs * heads * d
@@ -90,12 +95,12 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     quant = waves * t.cores / units
     t_mm = macs / (t.cores * per_core_macs * util) * np.maximum(quant, 1.0)
     # the softmax runs on each unit's core: the last wave's idle cores idle their SFUs too
-    t_soft = np.full(len(bq), max(a.pairs * heads / t.sfu_ops, 4.0 * a.pairs * heads / t.vector_flops)) * np.maximum(quant, 1.0)
+    t_soft = max(a.pairs * heads / t.sfu_ops, 4.0 * a.pairs * heads / t.vector_flops) * np.maximum(quant, 1.0)
     tok = np.maximum(1, bq // group)
     reread = a.pairs / np.minimum(tok, max(1, a.query_tokens // max(a.seqs, 1))) * kv_per_token
     kv_main_min = op.kv_read_bytes + op.act_read_bytes  # compulsory: Q (+ MLA's decompressed K/V) + KV
     reread = np.maximum(reread, op.kv_read_bytes)
-    working = units.clip(max=t.cores) * keys_per_seq * kv_per_token / max(kv_heads, 1)
+    working = np.minimum(units, t.cores) * keys_per_seq * kv_per_token / max(kv_heads, 1)
     in_l2 = (t.shared_bytes > 0) & (working <= 0.5 * t.shared_bytes)
     main = np.where(in_l2, kv_main_min, reread - op.kv_read_bytes + kv_main_min) + op.act_write_bytes
     l2 = np.maximum(main, reread + op.act_read_bytes + op.act_write_bytes)

@@ -48,10 +48,13 @@ def systolic_cycles(m, n, k, rows: int, cols: int, dataflow: str, rate: float = 
     folds = _ceil(sr, rows) * _ceil(sc, cols)
     ld = -(-rows // max(1, load))  # cycles to install one stationary slice
     fill = rows if dataflow == "os" else rows + ld
-    overlap = np.asarray(overlap, dtype=bool)
     plain = folds * (fill + cols + t - 2) - 1
+    if overlap is False:
+        return plain
     hidden = folds * np.maximum(t, ld if dataflow != "os" else rows) + fill + cols - 2
-    return np.where(overlap, np.minimum(plain, hidden), plain)
+    if overlap is True:  # the attention mapper's case: skip the select
+        return np.minimum(plain, hidden)
+    return np.where(np.asarray(overlap, dtype=bool), np.minimum(plain, hidden), plain)
 
 
 def dot_product_cycles(m, n, k, rows: int, cols: int, depth: int, rate: float = 1.0):

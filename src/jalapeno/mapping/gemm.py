@@ -20,6 +20,7 @@ operand read once, the result written once). Among feasible candidates the faste
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -76,48 +77,81 @@ def _pow2s(lo: int, hi: int, cap: int) -> np.ndarray:
     return np.array(vals or [min(lo, top)], dtype=np.int64)
 
 
-def candidates(t: Target, p: GemmProblem) -> dict[str, np.ndarray]:
-    """Every (tile, dataflow, order, double-buffer) combination as flat arrays."""
+def _axes(t: Target, p: GemmProblem) -> tuple[np.ndarray, ...]:
+    """The values of each search axis: tm, tn, tk, dataflow index, loop order, buffers."""
     tms = _pow2s(1 if p.m < 8 else 8, 2048, p.m)
     tns = _pow2s(16, 4096, p.n)
     tks = _pow2s(16, 2048, p.k)
-    dfs = np.arange(len(t.dataflows))
-    grids = np.meshgrid(tms, tns, tks, dfs, np.arange(3), np.array([1, 2]), indexing="ij")
-    keys = ("tm", "tn", "tk", "df", "order", "db")
-    return {kk: g.ravel() for kk, g in zip(keys, grids)}
+    return tms, tns, tks, np.arange(len(t.dataflows)), np.arange(3), np.array([1, 2])
+
+
+KEYS = ("tm", "tn", "tk", "df", "order", "db")
+
+
+def candidates(t: Target, p: GemmProblem) -> dict[str, np.ndarray]:
+    """Every (tile, dataflow, order, double-buffer) combination as flat arrays (one row a candidate)."""
+    grids = np.meshgrid(*_axes(t, p), indexing="ij")
+    return {kk: g.ravel() for kk, g in zip(KEYS, grids)}
+
+
+def open_grid(t: Target, p: GemmProblem) -> dict[str, np.ndarray]:
+    """The same candidates as an open grid: each axis an array along its own dimension, so ``evaluate``
+    computes every quantity only over the axes it depends on (numpy broadcasting); element for element
+    the same arithmetic as on the flat rows, hence the same values (tests/test_explore_speed_identity.py)."""
+    return dict(zip(KEYS, np.ix_(*_axes(t, p))))
 
 
 def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
-    c = candidates(t, p)
+    c = open_grid(t, p)
+    shape = tuple(len(v.ravel()) for v in c.values())
     ev = evaluate(t, p, c)
-    ok = ev["feasible"]
+    ok = np.broadcast_to(ev["feasible"], shape)
     if not ok.any():  # nothing fits: smallest tile, single buffered (still reported, never silently dropped)
-        ok = (c["tm"] == c["tm"].min()) & (c["tn"] == c["tn"].min()) & (c["tk"] == c["tk"].min()) & (c["db"] == 1)
-    time = np.where(ok, ev["time"], np.inf)
+        ok = np.broadcast_to((c["tm"] == c["tm"].min()) & (c["tn"] == c["tn"].min()) & (c["tk"] == c["tk"].min())
+                             & (c["db"] == 1), shape)
+    time = np.where(ok, ev["time"], np.inf)  # full shape, flattened in the order of ``candidates``
     best = time.min()
     near = ok & (time <= best * (1 + 1e-6))
     i = int(np.argmin(np.where(near, ev["energy"], np.inf)))
+    at = np.unravel_index(i, shape)
+
+    def pick(name: str) -> float:  # the chosen candidate's value of an array broadcast over the grid
+        x = ev[name]
+        return float(x[tuple(a if n > 1 else 0 for a, n in zip(at, x.shape))] if np.ndim(x) else x)
+
+    tile = tuple(int(c[kk].ravel()[at[j]]) for j, kk in enumerate(KEYS))
     return GemmMapping(
-        dataflow=t.dataflows[int(c["df"][i])], order=ORDERS[int(c["order"][i])],
-        tile=(int(c["tm"][i]), int(c["tn"][i]), int(c["tk"][i])), double_buffer=bool(c["db"][i] == 2),
-        split_k=int(ev["sk"][i]), waves=int(ev["waves"][i]), cores_used=int(ev["active"][i]),
-        compute_s=float(ev["t_c"][i]), memory_s=float(ev["t_mem"][i]), time_s=float(ev["time"][i]),
-        bytes_main=float(ev["main"][i]), bytes_level2=float(ev["l2"][i]), bytes_sram=float(ev["sram"][i]),
-        buffer_bytes=float(ev["buf"][i]), utilization=float(ev["util"][i]), energy_j=float(ev["energy"][i]),
-        candidates=int(ok.sum()), bound=str(ev["bound"][i]), bytes_rf=float(ev["rf"][i]),
-        transfers=int(ev["transfers"][i]), reduce_s=float(ev["t_red"][i]), barrier_s=t.barrier_s())
+        dataflow=t.dataflows[tile[3]], order=ORDERS[tile[4]], tile=tile[:3], double_buffer=tile[5] == 2,
+        split_k=int(pick("sk")), waves=int(pick("waves")), cores_used=int(pick("active")),
+        compute_s=pick("t_c"), memory_s=pick("t_mem"), time_s=pick("time"),
+        bytes_main=pick("main"), bytes_level2=pick("l2"), bytes_sram=pick("sram"),
+        buffer_bytes=pick("buf"), utilization=pick("util"), energy_j=pick("energy"),
+        candidates=int(ok.sum()), bound=_bound(*(pick(x) for x in ("t_dma", "t_c", "t_main", "t_l2", "t_sram",
+                                                                     "t_mem"))),
+        bytes_rf=pick("rf"), transfers=int(pick("transfers")), reduce_s=pick("t_red"), barrier_s=t.barrier_s())
+
+
+def _bound(t_dma: float, t_c: float, t_main: float, t_l2: float, t_sram: float, t_mem: float) -> str:
+    """The level that bounds a candidate: the first of dma, compute, main, level2 that holds, else sram."""
+    if t_dma > 0 and t_dma >= max(t_c, max(max(t_main, t_l2), t_sram)):
+        return "dma"
+    if t_c >= t_mem:
+        return "compute"
+    if t_main >= max(t_l2, t_sram):
+        return "main"
+    return "level2" if t_l2 >= t_sram else "sram"
 
 
 def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Time, traffic, capacity and energy of every candidate (vectorized)."""
+    """Time, traffic, capacity and energy of every candidate (vectorized; ``c`` flat rows or an open grid)."""
     m, n, k, g = p.m, p.n, p.k, p.groups
     ae = p.a_bytes / max(g * m * k, 1)
     we = p.b_bytes / max(g * k * n, 1)
     tm, tn, tk = np.minimum(c["tm"], m), np.minimum(c["tn"], n), np.minimum(c["tk"], k)
-    db, order = c["db"], c["order"]
+    db, order, df = c["db"], c["order"], c["df"]
     tiles_m, tiles_n = -(-m // tm), -(-n // tn)
     tiles = tiles_m * tiles_n * g
-    sk = np.where(tiles < t.cores, np.clip(t.cores // tiles, 1, -(-k // tk)), 1)
+    sk = np.where(tiles < t.cores, np.minimum(np.maximum(t.cores // tiles, 1), -(-k // tk)), 1)
     units = tiles * sk
     waves = -(-units // t.cores)
     active = np.minimum(units, t.cores)
@@ -125,13 +159,11 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     ksteps = -(-ku // tk)  # K stages of one unit
     # -- compute: the core's engines share the tile along n
     n_e = -(-tn // t.engines)
-    cyc = np.zeros(len(tm), dtype=np.float64)
+    cyc: Any = 0.0
     rate = t.rate(p.dtype)
-    for j, df in enumerate(t.dataflows):
-        sel = c["df"] == j
-        if sel.any():
-            cyc[sel] = engine_cycles(t.kind, tm[sel], n_e[sel], ku[sel], t.rows, t.cols, t.depth, df, rate,
-                                     overlap=db[sel] == 2, load=t.load)
+    for j, flow in enumerate(t.dataflows):
+        cyc = np.where(df == j, engine_cycles(t.kind, tm, n_e, ku, t.rows, t.cols, t.depth, flow, rate,
+                                              overlap=db == 2, load=t.load), cyc)
     t_c = waves * cyc / t.f_matrix / t.issue_eff
     # -- capacity
     stage = tm * tk * ae + tk * tn * we
@@ -154,8 +186,8 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     if t.kind == "dot_product":
         fa, fb = -(-tn // (t.cols * REG_BLOCK * t.engines)), -(-tm // (t.rows * REG_BLOCK))
     else:
-        fa = np.where(np.isin(c["df"], _idx(t, "is")), 1, -(-tn // (t.cols * t.engines)))
-        fb = np.where(np.isin(c["df"], _idx(t, "ws")), 1, -(-tm // t.rows))
+        fa = np.where(np.isin(df, _idx(t, "is")), 1, -(-tn // (t.cols * t.engines)))
+        fb = np.where(np.isin(df, _idx(t, "ws")), 1, -(-tm // t.rows))
     sram = waves * (tm * ku * ae * fa + ku * tn * we * fb + tm * tn * ACC_BYTES)
     # -- time: main-memory bandwidth capped by bytes in flight (Little's law)
     # Little's law: each core keeps ``db`` stages in flight, the share ``f`` of them from DRAM, each for the
@@ -163,7 +195,7 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     # slows memory-bound ops too)
     bw_cap = t.main_bw * t.gemm_eff
     loads = units * ksteps * stage  # all stage bytes the cores load
-    f_dram = np.clip((main - p.c_bytes) / np.maximum(loads, 1.0), 1e-9, 1.0)
+    f_dram = np.minimum(np.maximum((main - p.c_bytes) / np.maximum(loads, 1.0), 1e-9), 1.0)
     flight = db * stage * f_dram / (t.main_latency_s + t.dma_setup_s() + stage / bw_cap)
     bw = np.minimum(bw_cap, active * flight)
     tail = units - (waves - 1) * t.cores
@@ -177,7 +209,7 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     # result tile at the end), pipelined with the data it moves; split-K partials are combined over the NoC
     transfers = waves * (2 * ksteps + 1)
     t_dma = transfers * t.dma_setup_s()
-    t_red = np.zeros(len(tm))
+    t_red: Any = 0.0
     t_pipe = t_c  # GPU kernels run 3-4 stage pipelines; their latency hiding is in what was measured
     if t.static is not None:
         t_mem = np.maximum(t_mem, t_dma)
@@ -195,16 +227,15 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     # written); an output-stationary array keeps sums in its PEs and writes each output once
     k_fold = t.depth * REG_BLOCK if t.kind == "dot_product" else t.rows
     folds_k = np.ceil(ku / (k_fold * t.rate(p.dtype)))
-    os_df = np.isin(c["df"], _idx(t, "os")) & (t.kind != "dot_product")
+    os_df = np.isin(df, _idx(t, "os")) & (t.kind != "dot_product")
     rf = units * tm * tn * ACC_BYTES * np.where(os_df, 1, 2 * folds_k)
     sram = sram * units / waves  # all cores' bytes (t_sram above is one core's)
     energy = t.energy_j(p.dtype, flops, main, l2, sram, rf)
     util = flops / (time * t.peak_flops(p.dtype))
-    bound = np.select([(t_dma > 0) & (t_dma >= np.maximum(t_c, np.maximum(np.maximum(t_main, t_l2), t_sram))), t_c >= t_mem,
-                       t_main >= np.maximum(t_l2, t_sram), t_l2 >= t_sram], ["dma", "compute", "main", "level2"], "sram")
     return {"time": time, "t_c": t_c, "t_mem": t_mem, "main": main, "l2": l2, "sram": sram, "buf": buf,
             "feasible": feasible, "energy": energy, "util": util, "sk": sk, "waves": waves, "active": active,
-            "bound": bound, "rf": rf, "transfers": transfers, "t_red": t_red}
+            "rf": rf, "transfers": transfers, "t_red": t_red, "t_dma": t_dma, "t_main": t_main, "t_l2": t_l2,
+            "t_sram": t_sram}
 
 
 def _stage_pipeline(t: Target, t_c, steps, stage, dram_in, loads, db):
@@ -214,7 +245,7 @@ def _stage_pipeline(t: Target, t_c, steps, stage, dram_in, loads, db):
     the other buffer's compute: a step costs ``max(c, (load + c) / 2)``; with one, ``load + c``. Bandwidth
     totals, where all cores contend, are bounded elsewhere (``t_mem``); this is the latency side."""
     c = t_c / steps
-    f = np.clip(dram_in / np.maximum(loads, 1.0), 0.0, 1.0)
+    f = np.minimum(np.maximum(dram_in / np.maximum(loads, 1.0), 0.0), 1.0)
     lo = t.dma_setup_s() + stage / t.level2_bw
     ld = t.dma_setup_s() + stage / min(t.level2_bw, t.main_bw * t.gemm_eff) + t.main_latency_s
     two = f * np.maximum(c, (ld + c) / 2) + (1 - f) * np.maximum(c, (lo + c) / 2)
@@ -223,25 +254,28 @@ def _stage_pipeline(t: Target, t_c, steps, stage, dram_in, loads, db):
 
 
 def _raster(p: GemmProblem, t: Target, tm, tn, tiles_m, tiles_n, active, order, ae, we, onchip):
-    """Re-read factors of A and B for the best wave block shape (pm x pn tiles) of each candidate."""
+    """Re-read factors of A and B for the best wave block shape (pm x pn tiles) of each candidate.
+
+    Block heights pm = 1, 2, 4, ... are tried at once along a new leading axis; each candidate takes the
+    first that moves the least. Heights past the cores or past the tallest tile column change nothing
+    (pm saturates), so the tries stop there."""
     k = p.k
-    best = np.full(len(tm), np.inf)
-    out = [np.ones(len(tm)), np.ones(len(tm)), np.zeros(len(tm), bool), np.zeros(len(tm), bool)]
-    for pm_try in (1 << i for i in range(12)):
-        pm = np.maximum(1, np.minimum(np.minimum(tiles_m, pm_try), active))
-        pn = np.maximum(1, np.minimum(tiles_n, active // pm))
-        fa = pm * tm * k * ae <= 0.5 * onchip
-        fb = k * pn * tn * we <= 0.5 * onchip
-        ra = np.where((order == 1) & fa, 1, -(-tiles_n // pn))
-        rb = np.where((order == 2) & fb, 1, -(-tiles_m // pm))
-        traffic = p.a_bytes * ra + p.b_bytes * rb
-        better = traffic < best
-        best = np.where(better, traffic, best)
-        for i, v in enumerate((ra, rb, fa, fb)):
-            out[i] = np.where(better, v, out[i])
-        if pm_try >= t.cores:
-            break
-    return out[0], out[1], out[2].astype(bool), out[3].astype(bool)
+    stop = min(t.cores, int(np.max(tiles_m)))
+    tries = [1 << i for i in range(12) if i == 0 or (1 << (i - 1)) < stop]
+    pm_try = np.array(tries).reshape((-1,) + (1,) * np.ndim(tm))
+    pm = np.maximum(1, np.minimum(np.minimum(tiles_m, pm_try), active))
+    pn = np.maximum(1, np.minimum(tiles_n, active // pm))
+    fa = pm * tm * k * ae <= 0.5 * onchip
+    fb = k * pn * tn * we <= 0.5 * onchip
+    ra = np.where((order == 1) & fa, 1, -(-tiles_n // pn))
+    rb = np.where((order == 2) & fb, 1, -(-tiles_m // pm))
+    traffic = p.a_bytes * ra + p.b_bytes * rb
+    first = np.argmin(traffic, axis=0)[None]  # the first of equal minima, as a strict-improvement scan keeps
+
+    def take(x):
+        return np.take_along_axis(np.broadcast_to(x, traffic.shape), first, 0)[0]
+
+    return take(ra).astype(np.float64), take(rb).astype(np.float64), take(fa), take(fb)
 
 
 def _idx(t: Target, df: str) -> list[int]:

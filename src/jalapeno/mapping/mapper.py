@@ -22,7 +22,7 @@ from jalapeno.graph.ops import Op
 from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.mapping.attention import map_attention
 from jalapeno.mapping.fusion import fused_consumer, producer_write_share, remaining_main_bytes
-from jalapeno.mapping.gemm import GemmProblem, map_gemm
+from jalapeno.mapping.gemm import GemmMapping, GemmProblem, map_gemm
 from jalapeno.mapping.target import Target
 
 MATMUL_KINDS = ("matmul", "lm_head", "router", "moe")
@@ -74,6 +74,8 @@ class Mapper:
         self.target = Target.of(arch)
         self._memo: OrderedDict[Op, OpMapping] = OrderedDict()
         self._rep_memo: OrderedDict[Op, OpMapping] = OrderedDict()
+        # padded ops of different token counts often pose the same GEMM (same compiled rows, same bytes)
+        self._gemm_memo: dict[GemmProblem, GemmMapping] = {}
 
     def timer(self, op: Op) -> OpTime:
         """The op's time, carrying its per-level energy (``OpTime.energy_j``) for the Estimator."""
@@ -107,13 +109,18 @@ class Mapper:
         st = self.target.static
         padded = st.pad(op) if st is not None else op
         out = self._map(padded)
+        o = out.time
+        ot = OpTime(o.time_s, o.compute_s, o.memory_s, o.roofline_s, o.bound, o.kernels, out.energy_j)
+        util, detail = out.utilization, out.detail
         if padded is not op:
-            t, peak = out.time.time_s, self.target.peak_flops(op.dtype)
+            t, peak = o.time_s, self.target.peak_flops(op.dtype)
             pad = {"m": f"{op.m}->{padded.m}"} if op.m else {"kv": f"{op.attention.kv_tokens}->"  # type: ignore[union-attr]
                                                                   f"{padded.attention.kv_tokens}"}  # type: ignore[union-attr]
-            out = replace(out, utilization=op.flops / (t * peak) if t > 0 else 0.0,
-                          detail={**out.detail, "padded": pad["m" if op.m else "kv"]})
-        return replace(out, time=replace(out.time, energy_j=out.energy_j))
+            util = op.flops / (t * peak) if t > 0 else 0.0
+            detail = {**out.detail, "padded": pad["m" if op.m else "kv"]}
+        # built directly, not with dataclasses.replace: this runs for every new op shape of a serving replay
+        return OpMapping(out.name, out.kind, out.engine, ot, out.bytes_main, out.bytes_level2, out.bytes_sram,
+                         out.energy_j, util, detail, out.work, out.dtype)
 
     # -- per kind ------------------------------------------------------------------------------
     def _map(self, op: Op) -> OpMapping:
@@ -143,7 +150,7 @@ class Mapper:
         a_bytes = op.act_read_bytes + op.kv_read_bytes
         parts = _moe_parts(op, a_bytes, share) if op.kind == "moe" else [
             GemmProblem(op.m, op.n, op.k, op.groups, a_bytes, op.weight_bytes, op.act_write_bytes * share, op.dtype)]
-        maps = [map_gemm(t, p) for p in parts]
+        maps = [self._gemm(p) for p in parts]
         body = sum(g.time_s for g in maps)
         scale = max(1.0, op.flops / max(sum(2.0 * p.m * p.n * p.k * p.groups for p in parts), 1.0))
         body *= scale  # MoE groups of unequal size: never fewer FLOPs than the op has
@@ -165,6 +172,15 @@ class Mapper:
         return OpMapping(op.name, op.kind, "matrix", ot, main, sum(x.bytes_level2 for x in maps),
                          sum(x.bytes_sram for x in maps), t.energy_j(op.dtype, *work[:1], *work[2:], work[1]), util,
                          detail, work, op.dtype)
+
+    def _gemm(self, p: GemmProblem) -> GemmMapping:
+        """``map_gemm`` memoized on the exact problem (a pure function of the target and the problem)."""
+        hit = self._gemm_memo.get(p)
+        if hit is None:
+            if len(self._gemm_memo) >= MEMO_SIZE:
+                self._gemm_memo.clear()
+            hit = self._gemm_memo[p] = map_gemm(self.target, p)
+        return hit
 
     def _attention(self, op: Op) -> OpMapping:
         rep = _attention_rep(op)
