@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from jalapeno.commands.options import as_flags, emit_json, json_option, quiet_option, timings_option
+from jalapeno.commands.options import as_flags, deprecated_n, emit_json, json_option, quiet_option, timings_option
 from jalapeno.errors import JalapenoError
 
 
@@ -85,7 +85,7 @@ def print_result(res: Any) -> None:
               help="Bundled design space or a path to a space YAML file.")
 @click.option("--workload", "-w", default="azure-code", show_default=True,
               help="Bundled workload (azure-code, mooncake-conversation, agentic-coding) or a workload YAML file.")
-@click.option("--trials", "-n", type=int, default=64, show_default=True, help="Trials in the study (resumes count).")
+@click.option("--trials", type=int, default=64, show_default=True, help="Trials in the study (resumes count).")
 @click.option("--searcher", default="nsga2", show_default=True, help="nsga2, tpe, gp, random or grid.")
 @click.option("--no-screen", is_flag=True, help="Do not screen candidates with the learned surrogate.")
 @click.option("--workers", type=int, default=None, help="Local worker processes [CPU count].")
@@ -102,6 +102,7 @@ def print_result(res: Any) -> None:
 @quiet_option
 @timings_option
 @json_option
+@deprecated_n("trials")
 def command(space: str, workload: str, trials: int, searcher: str, no_screen: bool, workers: int | None,
             dask_address: str | None, db: str | None, seed: int, exact: bool, price_rule: str,
             quiet: bool, no_timings: bool, as_json: bool) -> None:

@@ -478,7 +478,7 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     wall.append(time.perf_counter())
     cost_params = params.source if dparams is None else f"{params.source}; decode: {dparams.source}"
     sim = res.to_dict()
-    sim.pop("dollars_per_million_tokens", None)  # serve prices the fleet by the TCO rule instead
+    sim.pop("usd_per_mtok_replica_hour", None)  # serve prices the fleet by the TCO rule instead
     doc = {"command": "serve", "deployment": deployment_echo(o, fleet, cost_params),
            "workload": {"name": tr.name, "source": tr.source, "requests": len(tr), "span_s": tr.stats.span_s,
                         "mean_rate_per_s": tr.stats.mean_rate_per_s},

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
 import click
 
-from jalapeno.commands.options import finite
+from jalapeno.commands.options import emit_json
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -85,7 +84,7 @@ def command(ctx: click.Context, as_json: bool) -> None:
         return
     rows = _list_rows()
     if as_json:
-        click.echo(json.dumps(finite({"traces": rows}), indent=2, allow_nan=False))
+        emit_json(rows, key="traces")
         return
     console = Console()
     console.print(_list_table(rows))
@@ -103,7 +102,7 @@ def show(name_or_path: str, num_rows: int, as_json: bool) -> None:
     if as_json:
         doc = {"name": trace.name, "source": trace.source, "attribution": trace.attribution,
                "stats": _stats_json(trace.stats), "rows": [_request_json(r) for r in trace.requests[:num_rows]]}
-        click.echo(json.dumps(finite(doc), indent=2, allow_nan=False))
+        emit_json(doc)
         return
     console = Console()
     console.print(_stats_table(trace))
