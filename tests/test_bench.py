@@ -212,7 +212,7 @@ def bench_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]
 def test_cli_fixed_json(capsys: pytest.CaptureFixture[str]) -> None:
     d = bench_json(capsys, "-s", "fixed", "-m", "llama-3.2-1b", "-H", "h100", "--isl", "128", "--osl", "32",
                    "--concurrency", "8", "--requests", "64", "--replicas", "2", "--tp", "1")
-    for key in ("scenario", "model", "chip", "tp", "replicas", "chips", "rate_per_s", "throughput_tokens_per_s",
+    for key in ("scenario", "model", "hardware", "tp", "replicas", "chips", "rate_per_s", "throughput_tokens_per_s",
                 "throughput_tokens_per_s_per_chip", "ttft_p99_s", "tpot_p99_s", "limits", "engine"):
         assert key in d, key
     assert (d["scenario"], d["chips"], d["concurrency"], d["requests"]) == ("fixed", 2, 8, 64)

@@ -104,7 +104,7 @@ def print_bench(d: dict[str, Any]) -> None:
 
     con = Console()
     ds = d["dataset"]
-    con.print(f"[bold]{escape(d['model'])}[/] on [bold]{d['replicas']} x {d['tp']} x {escape(d['chip'])}[/] "
+    con.print(f"[bold]{escape(d['model'])}[/] on [bold]{d['replicas']} x {d['tp']} x {escape(d['hardware'])}[/] "
               f"({d['chips']} chips, {d['precision']}, {d['engine']} engine), scenario [bold]{d['scenario']}[/]")
     con.print(f"lengths {escape(ds['name'])}: {ds['samples']:,} samples, mean {ds['mean_prompt_tokens']:.1f} in / "
               f"{ds['mean_output_tokens']:.1f} out; {d['requests']:,} requests; cost parameters: "
