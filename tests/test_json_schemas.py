@@ -21,7 +21,8 @@ TINY_WORKLOAD = ("name: tiny\nmodel: qwen2.5-coder-1.5b\nprecision: {weights: fp
                  "trace: {name: azure-code, start_s: 0, duration_s: 20}\n"
                  "slo: {ttft_s: 1.0, tpot_s: 0.025, attainment: 0.9}\n")
 
-# schema name -> a tiny command line (well under a second or two each); {w} is the tiny workload file
+# schema name -> a tiny command line (well under a second or two each); {w} is the tiny workload file, {d} its
+# directory
 ARGV: dict[str, tuple[str, ...]] = {
     "hardware": ("hardware", "--json"),
     "hardware.show": ("hardware", "show", "h100", "--json"),
@@ -29,9 +30,10 @@ ARGV: dict[str, tuple[str, ...]] = {
     "models.show": ("models", "show", "deepseek-v3", "--json"),
     "traces": ("traces", "--json"),
     "traces.show": ("traces", "show", "azure-code", "--rows", "2", "--json"),
+    "traces.export": ("traces", "export", "azure-code", "--limit", "3", "-o", "{d}/t.csv", "--json"),
     "graph": ("graph", "-m", M, "-b", "1", "-c", "16", "--json"),
     "estimate": ("estimate", "-m", M, "-p", "16", "--json"),
-    "serve": ("serve", "-m", M, "--limit", "5", "-q", "--json"),
+    "serve": ("serve", "-m", M, "--limit", "5", "-q", "--out-dir", "{d}/serve", "--json"),
     "chip.list": ("chip", "list", "--json"),
     "chip.show": ("chip", "show", "jalapeno-1", "--json"),
     "chip.table": ("chip", "table", "--json"),
@@ -55,7 +57,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
     w.write_text(TINY_WORKLOAD, encoding="utf-8")
     docs = {}
     for name, argv in ARGV.items():
-        r = run(*(a.replace("{w}", str(w)) for a in argv))
+        r = run(*(a.replace("{w}", str(w)).replace("{d}", str(w.parent)) for a in argv))
         assert r.code == 0, (name, r.err[-2000:])
         docs[name] = json.loads(r.out)
     return docs

@@ -109,3 +109,34 @@ def show(name_or_path: str, num_rows: int, as_json: bool) -> None:
     console.print(_rows_table(trace, num_rows))
     if trace.attribution:
         console.print(f"Attribution: {trace.attribution}")
+
+
+@command.command("export")
+@click.argument("name_or_path")
+@click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False),
+              help="The CSV file to write.")
+@click.option("--format", "fmt", type=click.Choice(["plain", "vidur"]), default="plain", show_default=True,
+              help="plain: arrival_s,prompt_tokens,output_tokens[,hash_ids]; vidur: arrived_at,num_prefill_tokens,"
+                   "num_decode_tokens (docs/workload.md).")
+@click.option("--start-s", type=float, default=None, help="Keep arrivals from this second of the trace on.")
+@click.option("--duration-s", type=float, default=None, help="Keep this many seconds of arrivals.")
+@click.option("--limit", type=int, default=None, help="Keep the first N requests (after the window).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a line.")
+def export(name_or_path: str, out: str, fmt: str, start_s: float | None, duration_s: float | None,
+           limit: int | None, as_json: bool) -> None:
+    """Write a trace (bundled name or file, any format it reads) as a plain or Vidur CSV; serve reads both."""
+    from jalapeno.commands.options import as_flags
+    from jalapeno.jsonio import check_writable
+    from jalapeno.workload.export import write_trace
+
+    check_writable("--out", out)
+    with as_flags({"start_s": "--start-s", "duration_s": "--duration-s", "limit": "--limit"}):
+        trace = load_trace(name_or_path, start_s=start_s, duration_s=duration_s, limit=limit)
+    n = write_trace(trace, out, fmt)
+    doc = {"file": out, "format": fmt, "trace": trace.name, "requests": n,
+           "prompt_tokens": sum(r.prompt_tokens for r in trace.requests),
+           "output_tokens": sum(r.output_tokens for r in trace.requests)}
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"wrote {out}: {n:,} requests of {trace.name} as {fmt} CSV")
