@@ -1,0 +1,82 @@
+"""A Hugging Face id that is not bundled resolves from the local hub cache, offline (issue 13, item 5), by
+huggingface_hub's precedence: HF_HUB_CACHE, else HF_HOME/hub, else XDG_CACHE_HOME/huggingface/hub, else
+~/.cache/huggingface/hub; refs/main picks the snapshot."""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from cli_harness import run
+
+from jalapeno.errors import JalapenoError
+from jalapeno.models import resolve_model
+from jalapeno.models.hf_cache import cached_config, hub_cache
+
+LLAMA_1B = json.loads(resources.files("jalapeno.models").joinpath("configs", "llama-3.2-1b.json").read_text())
+
+
+def _cache_model(hub: Path, hf_id: str, commit: str, layers: int, *, ref: bool = True) -> Path:
+    org, name = hf_id.split("/")
+    repo = hub / f"models--{org}--{name}"
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text(json.dumps({**LLAMA_1B, "num_hidden_layers": layers}))
+    if ref:
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / "main").write_text(commit + "\n")
+    return snap / "config.json"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def test_cache_location_follows_huggingface_hub(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert hub_cache() == env / "home" / ".cache" / "huggingface" / "hub"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(env / "xdg"))
+    assert hub_cache() == env / "xdg" / "huggingface" / "hub"
+    monkeypatch.setenv("HF_HOME", str(env / "hfhome"))
+    assert hub_cache() == env / "hfhome" / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(env / "hub"))
+    assert hub_cache() == env / "hub"
+
+
+def test_uncached_id_resolves_from_the_cache_offline(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HOME", str(env / "hf"))
+    path = _cache_model(env / "hf" / "hub", "acme/Tiny-Llama", "0123abcd", layers=4)
+    cfg = resolve_model("acme/Tiny-Llama")
+    assert cfg.num_layers == 4 and cfg.hf_id == "acme/Tiny-Llama" and cfg.source == f"hf-cache:{path}"
+    r = run("estimate", "-m", "acme/Tiny-Llama", "--json")
+    assert r.code == 0 and json.loads(r.out)["model_source"] == f"hf-cache:{path}"
+
+
+def test_refs_main_picks_the_snapshot_else_the_newest(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub = env / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    old = _cache_model(hub, "acme/m", "aaaa1111", layers=2)
+    _cache_model(hub, "acme/m", "bbbb2222", layers=6, ref=False)
+    os.utime(old, (1, 1))
+    assert resolve_model("acme/m").num_layers == 2  # refs/main says aaaa1111, though bbbb2222 is newer
+    (hub / "models--acme--m" / "refs" / "main").unlink()
+    assert resolve_model("acme/m").num_layers == 6  # no ref: the newest snapshot
+
+
+def test_bundled_wins_and_bad_ids_are_not_looked_up(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub = env / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    _cache_model(hub, "meta-llama/Llama-3.2-1B-Instruct", "cccc3333", layers=3)
+    assert resolve_model("meta-llama/Llama-3.2-1B-Instruct").num_layers == 16  # the bundled copy
+    for bad in ("../etc", "acme/../x", "acme", "a/b/c", "acme/m--x/../y"):
+        assert cached_config(bad) is None
+    with pytest.raises(JalapenoError, match="local cache"):
+        resolve_model("acme/not-downloaded")
+    r = run("estimate", "-m", "acme/not-downloaded")
+    assert r.one_error_line and str(hub) in r.err
