@@ -80,3 +80,19 @@ def test_bundled_wins_and_bad_ids_are_not_looked_up(env: Path, monkeypatch: pyte
         resolve_model("acme/not-downloaded")
     r = run("estimate", "-m", "acme/not-downloaded")
     assert r.one_error_line and str(hub) in r.err
+
+
+def test_kimi_k2_model_type_parses_as_the_deepseek_v3_layout() -> None:
+    """Kimi K2 ships DeepSeek-V3's layout with model_type kimi_k2: without `architectures` it still parses,
+    and the DeepSeek-V3 shape with 384 experts and 64 heads counts more expert and fewer attention weights."""
+    from jalapeno.models import count_params, parse_hf_config
+
+    base = json.loads(resources.files("jalapeno.models").joinpath("configs", "deepseek-v3.json").read_text())
+    ds = parse_hf_config(base, name="ds")
+    kimi_like = {k: v for k, v in base.items() if k not in ("architectures", "auto_map")}
+    kimi_like.update(model_type="kimi_k2", n_routed_experts=384, num_attention_heads=64, num_key_value_heads=64)
+    k = parse_hf_config(kimi_like, name="k")
+    assert k.mla == ds.mla and k.moe is not None and ds.moe is not None
+    assert (k.moe.num_experts, ds.moe.num_experts, k.num_heads, ds.num_heads) == (384, 256, 64, 128)
+    # 128 more routed experts in each MoE layer outweigh the attention projections of 64 fewer heads
+    assert count_params(k).total > count_params(ds).total

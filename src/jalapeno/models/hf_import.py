@@ -354,6 +354,9 @@ _MODEL_TYPES = {
     "llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
     "qwen3_moe": "Qwen3MoeForCausalLM", "mistral": "MistralForCausalLM", "mixtral": "MixtralForCausalLM",
     "deepseek_v3": "DeepseekV3ForCausalLM", "gpt_oss": "GptOssForCausalLM",
+    # Kimi K2 reuses DeepSeek-V3's layout (MLA, shared + routed experts) under its own model_type; its
+    # config.json names DeepseekV3ForCausalLM (moonshotai/Kimi-K2 docs/deploy_guidance.md)
+    "kimi_k2": "DeepseekV3ForCausalLM",
 }
 SUPPORTED_ARCHITECTURES: tuple[str, ...] = tuple(_PARSERS)
 
