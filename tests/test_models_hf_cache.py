@@ -96,3 +96,27 @@ def test_kimi_k2_model_type_parses_as_the_deepseek_v3_layout() -> None:
     assert (k.moe.num_experts, ds.moe.num_experts, k.num_heads, ds.num_heads) == (384, 256, 64, 128)
     # 128 more routed experts in each MoE layer outweigh the attention projections of 64 fewer heads
     assert count_params(k).total > count_params(ds).total
+
+
+# microsoft/Phi-3-mini-4k-instruct config.json, as copied in NVIDIA/TensorRT-LLM
+# tests/unittest/_torch/modeling/test_modeling_phi3.py (PHI3_MINI_4K_CONFIG); the fields the importer reads
+PHI3_MINI_4K = {
+    "architectures": ["Phi3ForCausalLM"], "model_type": "phi3", "hidden_size": 3072, "intermediate_size": 8192,
+    "max_position_embeddings": 4096, "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 32,
+    "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "sliding_window": 2047, "tie_word_embeddings": False,
+    "attention_bias": False, "vocab_size": 32064, "hidden_act": "silu",
+}
+
+
+def test_phi3_mini_counts_its_published_3_8b_parameters() -> None:
+    from jalapeno.models import count_params, kv_bytes_per_token, parse_hf_config
+
+    cfg = parse_hf_config(PHI3_MINI_4K, name="phi-3-mini-4k")
+    h, f, v, n = 3072, 8192, 32064, 32
+    per_layer = 4 * h * h + 3 * h * f + 2 * h  # q, k, v, o (MHA: 32 kv heads); gate, up, down; two RMSNorms
+    assert count_params(cfg).total == n * per_layer + 2 * v * h + h  # untied embeddings and head, final norm
+    assert count_params(cfg).total == 3_821_079_552  # "3.8B parameters" (Phi-3 technical report)
+    assert cfg.layer_attention == ("sliding",) * 32 and cfg.sliding_window == 2047
+    assert kv_bytes_per_token(cfg) == 2 * 32 * 3072 * 2  # K and V, 32 layers, bf16
+    no_arch = parse_hf_config({k: v for k, v in PHI3_MINI_4K.items() if k != "architectures"}, name="p")
+    assert no_arch.num_layers == 32 and no_arch.architecture == "Phi3ForCausalLM"

@@ -277,6 +277,16 @@ def _parse_mistral(r: _Reader) -> dict[str, Any]:
     }
 
 
+def _parse_phi3(r: _Reader) -> dict[str, Any]:
+    """Phi-3: Llama's weights with Q/K/V and gate/up each packed into one matrix (the same counts), no
+    biases; every layer slides when ``sliding_window`` is set (Phi-3-mini-4k: 2047), as in Mistral."""
+    core = _core(r)
+    return {
+        **core.as_kwargs(), **_mistral_window(r, core.num_layers),
+        "intermediate_size": r.get_int("intermediate_size"),
+    }
+
+
 def _parse_mixtral(r: _Reader) -> dict[str, Any]:
     kwargs = _parse_mistral(r)
     num_experts = r.get_int("num_local_experts")
@@ -349,6 +359,7 @@ _PARSERS: dict[str, Callable[[_Reader], dict[str, Any]]] = {
     "MixtralForCausalLM": _parse_mixtral,
     "DeepseekV3ForCausalLM": _parse_deepseek_v3,
     "GptOssForCausalLM": _parse_gpt_oss,
+    "Phi3ForCausalLM": _parse_phi3,
 }
 _MODEL_TYPES = {
     "llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
@@ -356,7 +367,7 @@ _MODEL_TYPES = {
     "deepseek_v3": "DeepseekV3ForCausalLM", "gpt_oss": "GptOssForCausalLM",
     # Kimi K2 reuses DeepSeek-V3's layout (MLA, shared + routed experts) under its own model_type; its
     # config.json names DeepseekV3ForCausalLM (moonshotai/Kimi-K2 docs/deploy_guidance.md)
-    "kimi_k2": "DeepseekV3ForCausalLM",
+    "kimi_k2": "DeepseekV3ForCausalLM", "phi3": "Phi3ForCausalLM",
 }
 SUPPORTED_ARCHITECTURES: tuple[str, ...] = tuple(_PARSERS)
 

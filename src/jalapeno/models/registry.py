@@ -41,6 +41,8 @@ MODELS: dict[str, tuple[str, str]] = {
     "deepseek-v3": ("deepseek-ai/DeepSeek-V3", "deepseek-v3.json"),
     "gpt-oss-20b": ("openai/gpt-oss-20b", "gpt-oss-20b.json"),
     "gpt-oss-120b": ("openai/gpt-oss-120b", "gpt-oss-120b.json"),
+    # as copied in NVIDIA/TensorRT-LLM tests/unittest/_torch/modeling/test_modeling_phi3.py (transformers 4.40.2)
+    "phi-3-mini-4k": ("microsoft/Phi-3-mini-4k-instruct", "phi-3-mini-4k.json"),
 }
 _BY_HF_ID = {hf_id.lower(): alias for alias, (hf_id, _) in MODELS.items()}
 
