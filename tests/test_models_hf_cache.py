@@ -120,3 +120,21 @@ def test_phi3_mini_counts_its_published_3_8b_parameters() -> None:
     assert kv_bytes_per_token(cfg) == 2 * 32 * 3072 * 2  # K and V, 32 layers, bf16
     no_arch = parse_hf_config({k: v for k, v in PHI3_MINI_4K.items() if k != "architectures"}, name="p")
     assert no_arch.num_layers == 32 and no_arch.architecture == "Phi3ForCausalLM"
+
+
+@pytest.mark.parametrize(("alias", "embedding", "non_embedding", "sliding"), [
+    # Gemma 2 report (Table 1) and Gemma 3 report (Table 1: 302M embedding + 698M non-embedding)
+    ("gemma-2-9b", 917_504_000, 8_324_201_984, tuple(i % 2 == 0 for i in range(42))),
+    ("gemma-3-1b", 301_989_888, 697_896_064, tuple((i + 1) % 6 != 0 for i in range(26))),
+])
+def test_gemma_counts_match_the_reports(alias: str, embedding: int, non_embedding: int,
+                                        sliding: tuple[bool, ...]) -> None:
+    from jalapeno.models import count_params
+
+    cfg = resolve_model(alias)
+    p = count_params(cfg)
+    assert cfg.tie_embeddings and cfg.norms_per_layer == 4 and cfg.head_dim == 256
+    assert p.embedding == embedding and p.lm_head == 0  # tied
+    assert p.total - p.embedding == non_embedding  # four RMSNorms a layer make it exact
+    assert tuple(a == "sliding" for a in cfg.layer_attention) == sliding
+    assert cfg.qk_norm == (alias == "gemma-3-1b")
