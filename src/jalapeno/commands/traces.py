@@ -126,9 +126,13 @@ def export(name_or_path: str, out: str, fmt: str, start_s: float | None, duratio
            limit: int | None, as_json: bool) -> None:
     """Write a trace (bundled name or file, any format it reads) as a plain or Vidur CSV; serve reads both."""
     from jalapeno.commands.options import as_flags
+    from jalapeno.commands.serve import MAX_TRACE_S, _check
     from jalapeno.jsonio import check_writable
     from jalapeno.workload.export import write_trace
 
+    _check("--start-s", start_s, strict=False, maximum=MAX_TRACE_S)  # the bounds serve puts on a slice
+    _check("--duration-s", duration_s, maximum=MAX_TRACE_S)
+    _check("--limit", limit, minimum=1, strict=False)
     check_writable("--out", out)
     with as_flags({"start_s": "--start-s", "duration_s": "--duration-s", "limit": "--limit"}):
         trace = load_trace(name_or_path, start_s=start_s, duration_s=duration_s, limit=limit)
