@@ -87,7 +87,10 @@ SHOWS = [Cmd(("models", "show"), files=("",)), Cmd(("hardware", "show"), files=(
 VALIDATE = Cmd(("validate",), files=("--measurements", "--serve"), outputs=("--doc",))
 REPORT = Cmd(("report", "--quick"), (Num("--trials", 1, 100_000, ()), Num("--workers", 1, 1024, ())),
              outputs=("--out", "--db"))
-COMMANDS = [SERVE, ESTIMATE, GRAPH, PLAN, MAP, EXPLORE, *SHOWS, VALIDATE, REPORT]
+EXPORT = Cmd(("traces", "export", "azure-code", "-o", "/tmp/jalapeno-fuzz-export.csv"), (
+    Num("--limit", 1, None, ("3",)), Num("--start-s", 0, 1e9, ("0",), integer=False),
+    Num("--duration-s", 0, 1e9, ("60",), integer=False, strict_lo=True)), outputs=("--out",), choices=("--format",))
+COMMANDS = [SERVE, ESTIMATE, GRAPH, PLAN, MAP, EXPLORE, *SHOWS, VALIDATE, REPORT, EXPORT]
 BAD_OUTPUTS = ["/nonexistent/dir/out.x", "/", "/proc/version", "/dev/null/x"]
 BAD_CHOICES = ["", "x", "BF16", "VLLM", "[/]", "random "]
 

@@ -212,8 +212,8 @@ def bench_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]
 def test_cli_fixed_json(capsys: pytest.CaptureFixture[str]) -> None:
     d = bench_json(capsys, "-s", "fixed", "-m", "llama-3.2-1b", "-H", "h100", "--isl", "128", "--osl", "32",
                    "--concurrency", "8", "--requests", "64", "--replicas", "2", "--tp", "1")
-    for key in ("scenario", "model", "chip", "tp", "replicas", "chips", "rate_per_s", "throughput_output_tokens_per_s",
-                "throughput_output_tokens_per_s_per_chip", "ttft_p99_s", "tpot_p99_s", "limits", "engine"):
+    for key in ("scenario", "model", "hardware", "tp", "replicas", "chips", "rate_per_s", "throughput_tokens_per_s",
+                "throughput_tokens_per_s_per_chip", "ttft_p99_s", "tpot_p99_s", "limits", "engine"):
         assert key in d, key
     assert (d["scenario"], d["chips"], d["concurrency"], d["requests"]) == ("fixed", 2, 8, 64)
     assert d["dataset"]["name"] == "fixed-128-32"
@@ -251,12 +251,12 @@ def test_estimate_prices_serves_engine_by_default(capsys: pytest.CaptureFixture[
     assert default["prefill_s"] == fused["prefill_s"] and default["decode_step_s"] == fused["decode_step_s"]
     # the calibration engine launches more kernels (RoPE 10, K/V write 2, ...): slower, more host wait
     assert calib["prefill_s"] > fused["prefill_s"] and calib["decode_step_s"] >= fused["decode_step_s"]
-    assert "fused engine" in fused["params_source"] and "fused engine" not in calib["params_source"]
+    assert "fused engine" in fused["cost_params"] and "fused engine" not in calib["cost_params"]
     # serve prices the same engine: its step oracle uses the same parameters
     from jalapeno.commands.serve import build_oracle
 
     _, params = build_oracle(resolve_model("qwen2.5-coder-1.5b"), resolve_chip("h200"), Precision.of("bf16"), 1)
-    assert params.source == fused["params_source"]
+    assert params.source == fused["cost_params"]
 
 
 @given(st.sampled_from(["--tp", "--replicas", "--requests", "--concurrency", "--max-num-seqs", "--isl"]),

@@ -169,7 +169,8 @@ def test_emit_json_writes_null_for_non_finite(capsys: pytest.CaptureFixture[str]
     from jalapeno.commands.options import emit_json
 
     emit_json({"a": math.nan, "b": [math.inf, -math.inf, 1.5], "c": {"d": 2}})
-    assert json.loads(capsys.readouterr().out) == {"a": None, "b": [None, None, 1.5], "c": {"d": 2}}
+    assert json.loads(capsys.readouterr().out) == {"schema": "jalapeno.unknown/1",  # no click context here
+                                                   "a": None, "b": [None, None, 1.5], "c": {"d": 2}}
 
 
 @pytest.mark.parametrize("argv", [
@@ -228,7 +229,7 @@ def test_serve_drops_requests_beyond_the_context_and_counts_them(tmp_path: Path)
     r = run("serve", "-m", str(tmp_path / "small"), "-t", str(trace), "--json", "--quiet", "--no-timings")
     assert r.code == 0, r.err
     doc = strict_json(r.out)
-    assert doc["requests"] == 3 and doc["completed"] == 1 and len(doc["dropped"]) == 2
+    assert doc["requests"] == 3 and doc["completed"] == 1 and doc["dropped"] == 2 == len(doc["dropped_requests"])
     assert doc["dropped_reasons"][0]["count"] == 2 and "4096" in doc["dropped_reasons"][0]["reason"]
     assert doc["deployment"]["model_source"] == str(tmp_path / "small" / "config.json")
 

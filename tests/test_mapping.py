@@ -316,7 +316,7 @@ def test_cli_map_and_plan(capsys) -> None:
         assert (o["kernels"] == 0) == (o["engine"] == "fused"), o["name"]  # fused ops launch nothing
     assert main(["chip", "plan", "-m", "llama-3.1-8b", "-H", "tpu-v5e-arch", "-b", "4", "--max-chips", "8",
                  "--json"]) == 0
-    plans = json.loads(capsys.readouterr().out)
+    plans = json.loads(capsys.readouterr().out)["plans"]  # lists sit under a plural key (docs/json.md)
     # 16 GB of bf16 weights do not fit one 16 GB v5e: every split over 2, 4 and 8 chips does
     with pytest.raises(JalapenoError):
         check_fit(resolve_model("llama-3.1-8b"), resolve_chip("tpu-v5e-arch"), Plan(tp=1), Precision.of("bf16"), 4 * 2048)

@@ -270,8 +270,9 @@ def test_cli_unknown_model_one_error_line(capsys: pytest.CaptureFixture[str]) ->
 
 def test_cli_json_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == list_models()
+    doc = json.loads(capsys.readouterr().out)
+    rows = doc["models"]  # every command's JSON is an object: schema first, a list under its plural name
+    assert doc["schema"] == "jalapeno.models/1" and [r["name"] for r in rows] == list_models()
     by_name = {r["name"]: r for r in rows}
     required = {"name", "hf_id", "architecture", "params_total", "params_active", "kv_bytes_per_token",
                 "layers", "hidden_size", "moe"}
@@ -279,6 +280,12 @@ def test_cli_json_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert by_name["llama-3.1-8b"]["kv_bytes_per_token"] == 131072
     assert by_name["llama-3.1-8b"]["moe"] is None
     assert by_name["gpt-oss-120b"]["moe"]["experts"] == 128 and by_name["gpt-oss-120b"]["moe"]["active"] == 4
+
+
+def by_name_total(name: str) -> int:
+    from jalapeno.commands.models import summary
+
+    return summary(resolve_model(name))["params_total"]
 
 
 def test_cli_table_and_show(capsys: pytest.CaptureFixture[str]) -> None:
@@ -290,3 +297,6 @@ def test_cli_table_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "show", "deepseek-ai/DeepSeek-V3", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["config"]["mla"]["kv_lora_rank"] == 512
+    # `models show` is a `models --json` row plus its config: one shape for one model
+    assert shown["schema"] == "jalapeno.models.show/1" and shown["name"] == "deepseek-v3"
+    assert shown["params_total"] == by_name_total("deepseek-v3")

@@ -37,7 +37,7 @@ def serve_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]
 
 
 def check_consistent(doc: dict[str, Any]) -> None:
-    assert doc["completed"] + len(doc["dropped"]) == doc["requests"] > 0
+    assert doc["completed"] + doc["dropped"] == doc["requests"] > 0 and doc["dropped"] == len(doc["dropped_requests"])
     for key in ("ttft_s", "tpot_s", "e2e_s", "queue_s"):
         s = doc[key]
         assert 0 <= s["p50"] <= s["p90"] <= s["p99"], (key, s)
@@ -59,7 +59,7 @@ def test_json_azure_slice(capsys: pytest.CaptureFixture[str]) -> None:
         "llama-3.1-8b", "h200-sxm", 1, 1, "vllm", "azure-code", None)
     assert doc["slo"] == {"ttft_s": 1.0, "tpot_s": 0.025}
     assert doc["joules_per_token"]["output"] > 0 and doc["avg_power_w"] > 0
-    assert "dollars_per_million_tokens" not in doc  # one key for the figure in every command: usd_per_mtok
+    assert "dollars_per_million_tokens" not in doc and "usd_per_mtok_replica_hour" not in doc  # one key for the figure in every command: usd_per_mtok
     t = doc["tco"]
     assert (d["price_rule"], t["rule"], t["chips"]) == ("margin", "margin", 1)
     assert t["board_power_w"] == doc["avg_power_w"]  # priced from the simulated power, not TDP

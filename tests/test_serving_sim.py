@@ -303,7 +303,7 @@ def test_energy_power_and_cost_accounting():
     assert res.joules_per_token.output == pytest.approx(res.energy_j / 20)
     assert res.joules_per_token.total == pytest.approx(res.energy_j / 420)
     cost = 3.6 * 2 * res.duration_s / 3600
-    assert res.dollars_per_million_tokens.output == pytest.approx(cost / 20 * 1e6)
+    assert res.usd_per_mtok_replica_hour.output == pytest.approx(cost / 20 * 1e6)
     assert res.throughput_tokens_per_s == pytest.approx(20 / res.duration_s)
     assert res.goodput_rps == pytest.approx(2 / res.duration_s) and res.slo_attainment == 1.0
     assert 0 < res.kv_utilization["mean"] < res.kv_utilization["peak"]

@@ -104,7 +104,7 @@ def print_bench(d: dict[str, Any]) -> None:
 
     con = Console()
     ds = d["dataset"]
-    con.print(f"[bold]{escape(d['model'])}[/] on [bold]{d['replicas']} x {d['tp']} x {escape(d['chip'])}[/] "
+    con.print(f"[bold]{escape(d['model'])}[/] on [bold]{d['replicas']} x {d['tp']} x {escape(d['hardware'])}[/] "
               f"({d['chips']} chips, {d['precision']}, {d['engine']} engine), scenario [bold]{d['scenario']}[/]")
     con.print(f"lengths {escape(ds['name'])}: {ds['samples']:,} samples, mean {ds['mean_prompt_tokens']:.1f} in / "
               f"{ds['mean_output_tokens']:.1f} out; {d['requests']:,} requests; cost parameters: "
@@ -113,8 +113,8 @@ def print_bench(d: dict[str, Any]) -> None:
     for col in ("rate req/s", "output tok/s", "output tok/s/chip", "total tok/s", "p99 TTFT", "p99 TPOT", "limits"):
         t.add_column(col, justify="right")
     lim = d["limits"]
-    t.add_row(f"{d['rate_per_s']:.3g}", f"{d['throughput_output_tokens_per_s']:,.0f}",
-              f"{d['throughput_output_tokens_per_s_per_chip']:,.0f}", f"{d['throughput_total_tokens_per_s']:,.0f}",
+    t.add_row(f"{d['rate_per_s']:.3g}", f"{d['throughput_tokens_per_s']:,.0f}",
+              f"{d['throughput_tokens_per_s_per_chip']:,.0f}", f"{d['throughput_total_tokens_per_s']:,.0f}",
               _s(d["ttft_p99_s"]), _s(d["tpot_p99_s"]),
               f"TTFT {_s(lim['ttft_p99_s'])}, TPOT {_s(lim['tpot_p99_s'])}" if lim else "-")
     con.print(t)

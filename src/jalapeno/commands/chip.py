@@ -34,7 +34,7 @@ def list_cmd(as_json: bool) -> None:
 
     rows = [(n, resolve_arch(n).description) for n in list_arch_presets()]
     if as_json:
-        emit_json([{"name": n, "description": d} for n, d in rows])
+        emit_json([{"name": n, "description": d} for n, d in rows], key="chips")
         return
     t = Table(title="architecture presets (jalapeno chip show NAME)")
     t.add_column("name")
@@ -149,7 +149,7 @@ def table(as_md: bool, as_json: bool) -> None:
     rows = known_chip_rows()
     if as_json:
         emit_json([{"chip": r.chip, "metric": r.metric, "unit": r.unit, "ours": r.ours, "public": r.public,
-                    "error": r.error, "source": r.source} for r in rows])
+                    "error": r.error, "source": r.source} for r in rows], key="rows")
     elif as_md:
         click.echo(markdown(rows), nl=False)
     else:
@@ -238,7 +238,7 @@ def plan_cmd(model: str, hardware: str, batch: int, context: int, max_chips: int
         res = search_plans(cfg, chip, Batch.decode(batch, context), Precision.of(dtype, act_dtype, kv_dtype),
                            prm, timer_for(chip), max_chips=max_chips)
     if as_json:
-        emit_json([r.to_json() for r in res])
+        emit_json([r.to_json() for r in res], key="plans")
         return
     t = Table(title=f"plans for {model} on {chip.name}, decode {batch} x {context}")
     for c in ("tp", "pp", "ep", "chips", "step (slowest stage)", "latency", "tp comm", "ep comm", "pp comm"):

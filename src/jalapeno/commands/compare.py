@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from jalapeno.commands.options import emit_json, json_option, positive
+from jalapeno.commands.options import deprecated_n, emit_json, json_option, positive
 from jalapeno.errors import JalapenoError
 
 
@@ -54,7 +54,7 @@ def print_table(doc: dict[str, Any], wall_s: float) -> None:
 @click.option("--workload", "-w", required=True,
               help="Bundled workload (azure-code, mooncake-conversation, agentic-coding, ...) or a workload YAML file.")
 @click.option("--chips", "-c", required=True, help="Comma-separated chips; ratios are against the first.")
-@click.option("--samples", "-n", type=int, default=32, show_default=True,
+@click.option("--samples", type=int, default=32, show_default=True,
               help="Monte Carlo samples of the estimated constants.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Monte Carlo seed.")
 @click.option("--quick", is_flag=True, help="The report's quick sweep (fewer tp, schedulers and fleet sizes).")
@@ -62,6 +62,7 @@ def print_table(doc: dict[str, Any], wall_s: float) -> None:
               "and scheduler, within the sweep's chip limit) until it meets it.")
 @click.option("--workers", type=int, default=None, help="Local worker processes [CPU count].")
 @json_option
+@deprecated_n("samples")
 def command(workload: str, chips: str, samples: int, seed: int, quick: bool, resize: bool, workers: int | None,
             as_json: bool) -> None:
     """Every chip at its best fleet on a workload, with p10/p50/p90 ratios against the first chip."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from jalapeno.commands.options import as_flags, emit_json, json_option, quiet_option, timings_option
+from jalapeno.commands.options import as_flags, deprecated_n, emit_json, json_option, quiet_option, timings_option
 from jalapeno.errors import JalapenoError
 
 
@@ -32,6 +32,14 @@ def result_json(res: Any, timings: bool) -> dict[str, Any]:
     if timings:
         doc["timings"] = {"total_s": wall}
     return doc
+
+
+def trial_table(doc: dict[str, Any]) -> dict[str, list[Any]]:
+    """The trials of ``result_json`` as columns, with ``pareto`` marking the Pareto set."""
+    from jalapeno.tableio import columns
+
+    front = {t["number"] for t in doc.get("pareto", [])}
+    return columns([{**t, "pareto": t["number"] in front} for t in doc["all"]])
 
 
 MAX_TRIALS = 100_000  # a search this long runs for days; beyond it is a typo
@@ -85,7 +93,7 @@ def print_result(res: Any) -> None:
               help="Bundled design space or a path to a space YAML file.")
 @click.option("--workload", "-w", default="azure-code", show_default=True,
               help="Bundled workload (azure-code, mooncake-conversation, agentic-coding) or a workload YAML file.")
-@click.option("--trials", "-n", type=int, default=64, show_default=True, help="Trials in the study (resumes count).")
+@click.option("--trials", type=int, default=64, show_default=True, help="Trials in the study (resumes count).")
 @click.option("--searcher", default="nsga2", show_default=True, help="nsga2, tpe, gp, random or grid.")
 @click.option("--no-screen", is_flag=True, help="Do not screen candidates with the learned surrogate.")
 @click.option("--workers", type=int, default=None, help="Local worker processes [CPU count].")
@@ -99,15 +107,19 @@ def print_result(res: Any) -> None:
               help="How $/Mtok prices a chip (docs/tco.md): margin = (cost + NRE/volume) / (1 - margin), one "
               "margin for every chip; cost = cost + NRE/volume; street = the preset's reported price (a chip "
               "on paper has none: margin).")
+@click.option("--out-dir", "out_dir_path", default=None, metavar="DIR",
+              help="Write the trials as one table, trials.csv (.parquet too with pyarrow), in DIR.")
 @quiet_option
 @timings_option
 @json_option
+@deprecated_n("trials")
 def command(space: str, workload: str, trials: int, searcher: str, no_screen: bool, workers: int | None,
             dask_address: str | None, db: str | None, seed: int, exact: bool, price_rule: str,
-            quiet: bool, no_timings: bool, as_json: bool) -> None:
+            quiet: bool, no_timings: bool, as_json: bool, out_dir_path: str | None = None) -> None:
     """Search a design space: goodput per watt, $/Mtoken and p99 TTFT through the serving simulator."""
     from jalapeno.explore import SEARCHERS, load_space, resolve_workload, run_search
     from jalapeno.hardware.tco import PRICE_RULES
+    from jalapeno.tableio import out_dir, write_table
 
     if trials < 1:
         raise JalapenoError(f"must be >= 1, got {trials}", field="--trials")
@@ -124,6 +136,7 @@ def command(space: str, workload: str, trials: int, searcher: str, no_screen: bo
         raise JalapenoError(f"must be one of {', '.join(SEARCHERS)}; got {searcher!r}", field="--searcher")
     if price_rule not in PRICE_RULES:
         raise JalapenoError(f"must be one of {', '.join(PRICE_RULES)}; got {price_rule!r}", field="--price-rule")
+    tables_dir = out_dir("--out-dir", out_dir_path) if out_dir_path is not None else None
     with as_flags(FLAGS):
         sp, wl = load_space(space), resolve_workload(workload)
         wl.requests()
@@ -131,6 +144,8 @@ def command(space: str, workload: str, trials: int, searcher: str, no_screen: bo
             res = run_search(sp, wl, trials=trials, searcher=searcher, screen=not no_screen, workers=workers,
                              dask=dask_address, db=db, seed=seed, fast=not exact, price_rule=price_rule,
                              progress=(lambda done, total, rec: update(done, total)) if update else None)
+    if tables_dir is not None:  # one row a trial: number, status, design.*, objectives.*, metrics.* (no wall times)
+        write_table(trial_table(result_json(res, False)), tables_dir / "trials")
     if as_json:
         emit_json(result_json(res, not no_timings))
     else:

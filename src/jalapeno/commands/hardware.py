@@ -9,13 +9,12 @@ JSON goes to stdout with sorted keys, so the same chips give byte-identical outp
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 import click
 
-from jalapeno.commands.options import finite
+from jalapeno.commands.options import emit_json
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -149,8 +148,8 @@ def _figure_json(path: str, f: Figure | TextFigure) -> dict[str, Any]:
     return d
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(finite(data), indent=2, sort_keys=True, allow_nan=False))
+def _echo_json(data: Any, name: str | None = None) -> None:
+    emit_json(data, key="hardware", sort_keys=True, name=name)
 
 
 # ---------------------------------------------------------------- tables
@@ -225,7 +224,7 @@ def command(ctx: click.Context, as_json: bool) -> None:
 
 
 @command.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> None:
     """List the bundled chip presets (the default when no subcommand is given)."""
@@ -240,7 +239,7 @@ def show(ctx: click.Context, name_or_path: str, as_json: bool) -> None:
     """Every figure of one chip (preset name, alias or .yaml path) with value, unit and source."""
     chip = resolve_chip(name_or_path)
     if as_json or ctx.obj.get("as_json", False):
-        _echo_json(detail(chip))
+        _echo_json(detail(chip), name="hardware.show")
         return
     console = Console()
     console.print(figures_table(chip, notes=console.width >= WIDE))
@@ -251,7 +250,7 @@ def show(ctx: click.Context, name_or_path: str, as_json: bool) -> None:
 def _list(as_json: bool) -> None:
     chips = [resolve_chip(n) for n in list_presets()]
     if as_json:
-        _echo_json([summary(c) for c in chips])
+        _echo_json([summary(c) for c in chips], name="hardware")  # `hardware` and `hardware list`: one schema
     else:
         console = Console()
         console.print(presets_table(chips, compact=console.width < WIDE))

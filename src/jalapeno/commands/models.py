@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import click
 
-from jalapeno.commands.options import finite
+from jalapeno.commands.options import emit_json
 
 from jalapeno.models import ModelConfig, count_params, kv_bytes_per_token, list_models, resolve_model
 
@@ -77,7 +76,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 
 @click.group(name="models", invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def command(ctx: click.Context, as_json: bool) -> None:
     """List bundled models: parameters, active parameters, KV bytes per token."""
@@ -85,7 +84,7 @@ def command(ctx: click.Context, as_json: bool) -> None:
         return
     rows = [summary(resolve_model(name)) for name in list_models()]
     if as_json:
-        click.echo(json.dumps(finite(rows), indent=2, allow_nan=False))
+        emit_json(rows, key="models")
     else:
         _print_table(rows)
 
@@ -108,8 +107,7 @@ def show(name: str, as_json: bool) -> None:
     """Show the parsed ModelConfig of an alias, a Hugging Face id or a path to a config.json."""
     cfg = resolve_model(name)
     if as_json:
-        doc = {"config": _jsonable(cfg), "summary": summary(cfg)}
-        click.echo(json.dumps(finite(doc), indent=2, allow_nan=False))
+        emit_json({**summary(cfg), "config": _jsonable(cfg)})  # a `models --json` row plus the parsed config
         return
     for field in dataclasses.fields(cfg):
         value = getattr(cfg, field.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -31,6 +32,21 @@ def json_option(f: Callable) -> Callable:
 def quiet_option(f: Callable) -> Callable:
     return click.option("--quiet", "-q", is_flag=True,
                         help="No progress on stderr (default: a bar on a terminal, else a line every 5 s).")(f)
+
+
+def deprecated_n(dest: str) -> Callable[[Callable], Callable]:
+    """``-n`` means replicas (serve, bench). Where it once meant something else (explore's ``--trials``,
+    compare's ``--samples``) it still works, hidden, with a note on stderr; the value goes to ``dest``."""
+    def deco(f: Callable) -> Callable:
+        @functools.wraps(f)
+        def wrapper(*args: Any, n_deprecated: int | None = None, **kwargs: Any) -> Any:
+            if n_deprecated is not None:
+                click.echo(f"note: -n is deprecated here (it means replicas in serve and bench); use "
+                           f"--{dest}", err=True)
+                kwargs[dest] = n_deprecated
+            return f(*args, **kwargs)
+        return click.option("-n", "n_deprecated", type=int, default=None, hidden=True)(wrapper)
+    return deco
 
 
 def timings_option(f: Callable) -> Callable:
@@ -113,7 +129,29 @@ def as_flags(names: dict[str, str]) -> Iterator[None]:
         raise JalapenoError(msg, field=names[e.field]) from None
 
 
-def emit_json(obj: Any) -> None:
-    """Strict JSON on stdout: no NaN or Infinity tokens (they become null)."""
-    json.dump(finite(obj), sys.stdout, indent=2, sort_keys=False, default=float, allow_nan=False)
+SCHEMA_VERSION = 1  # bump a command's version when a key changes meaning or unit (docs/json.md)
+
+
+def schema_id(name: str | None = None) -> str:
+    """``jalapeno.<command>[.<subcommand>]/<version>`` of the running command, from click's context
+    (``jalapeno models show`` -> ``jalapeno.models.show/1``); the schema file is ``schemas/<that>.json``."""
+    if name is not None:
+        return f"jalapeno.{name}/{SCHEMA_VERSION}"
+    ctx = click.get_current_context(silent=True)
+    parts = ctx.command_path.split()[1:] if ctx is not None else []
+    return f"jalapeno.{'.'.join(parts) or 'unknown'}/{SCHEMA_VERSION}"
+
+
+def emit_json(obj: Any, *, key: str | None = None, sort_keys: bool = False, name: str | None = None) -> None:
+    """Strict JSON on stdout: always an object whose first key is ``schema``; a list goes under ``key``;
+    no NaN or Infinity tokens (they become null)."""
+    if not isinstance(obj, dict):
+        if key is None:
+            raise TypeError("emit_json: a list needs the key it goes under")
+        obj = {key: obj}
+    body = finite(obj)
+    if sort_keys:
+        body = json.loads(json.dumps(body, sort_keys=True, default=float))
+    doc = {"schema": schema_id(name), **{k: v for k, v in body.items() if k != "schema"}}
+    json.dump(doc, sys.stdout, indent=2, sort_keys=False, default=float, allow_nan=False)
     sys.stdout.write("\n")

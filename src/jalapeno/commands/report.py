@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from jalapeno.commands.explore import MAX_TRIALS, MAX_WORKERS
-from jalapeno.commands.options import positive, quiet_option
+from jalapeno.commands.options import emit_json, json_option, positive, quiet_option, timings_option
 from jalapeno.jsonio import check_writable
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -66,8 +66,10 @@ def svg_to_png(svg_path: Path, png_path: Path) -> str:
 @click.option("--db", default=None, help="SQLite trial store for the search (resumable).")
 @click.option("--no-png", is_flag=True, help="Do not render the PNG summary.")
 @quiet_option
+@timings_option
+@json_option
 def command(out: Path, quick: bool, trials: int | None, workers: int | None, db: str | None, no_png: bool,
-            quiet: bool) -> None:
+            quiet: bool, no_timings: bool = False, as_json: bool = False) -> None:
     """Run the co-design study and write the report: Jalapeño-1 vs H100/H200/B200 on three workloads."""
     from rich.console import Console
 
@@ -94,6 +96,7 @@ def command(out: Path, quick: bool, trials: int | None, workers: int | None, db:
                           progress=(lambda done, total, rec: update(done, total)) if update else None)
     out.write_text(render(study), encoding="utf-8")
     files: list[Any] = [out]
+    notes: list[str] = []
     svg.write_text(summary_svg(study), encoding="utf-8")
     files.append(svg)
     if not no_png:
@@ -101,8 +104,15 @@ def command(out: Path, quick: bool, trials: int | None, workers: int | None, db:
         why = svg_to_png(svg, png)
         if why:
             con.print(f"note: {why}")
+            notes.append(why)
         else:
             files.append(png)
+    if as_json:
+        doc: dict[str, Any] = {"files": [str(f) for f in files], "notes": notes}
+        if not no_timings:
+            doc["timings"] = {"total_s": study.timings["total_s"]}
+        emit_json(doc)
+        return
     for f in files:
         click.echo(f"wrote {f}")
     click.echo(f"took {study.timings['total_s']:.0f} s")

@@ -286,6 +286,9 @@ def tco_line(doc: dict[str, Any]) -> str:
 @click.option("--trace-events", type=int, default=200_000, show_default=True, help="Cap on timeline events.")
 @click.option("--plot-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write latency_cdf.svg and power.svg here.")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write requests.csv (one row a request, dropped ones too) and steps.csv (one row a step) here; "
+                   ".parquet too when pyarrow is installed.")
 @click.option("--engine", type=click.Choice(["fused", "calibration"]), default="fused", show_default=True,
               help="GPU presets: a fused serving engine (1 kernel per op, vLLM-class), or the plain-PyTorch "
                    "engine the calibration measured (docs/cost.md).")
@@ -452,6 +455,8 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     """Run one ``serve`` invocation from its option values; prints and returns the JSON document."""
     from jalapeno.report.console import dropped_reasons, progress
     from jalapeno.serving import TimelineRecorder, simulate
+    from jalapeno.serving.tables import StepTable, request_table
+    from jalapeno.tableio import out_dir, write_table
 
     wall = [time.perf_counter()]
     _validate(o)
@@ -459,6 +464,8 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
         _prepare_dir("--trace-out", o["trace_out"], create=False)
     if o["plot_dir"] is not None:
         _prepare_dir("--plot-dir", o["plot_dir"], create=True)
+    tables_dir = out_dir("--out-dir", o["out_dir"]) if o.get("out_dir") is not None else None
+    steps = StepTable() if tables_dir is not None else None
     fleet = resolve_fleet(o)
     tr = load_workload(o["trace"], start_s=o["start_s"], duration_s=o["duration_s"], limit=o["limit"],
                        rate=o["rate"], arrivals=o["arrivals"], seed=o["seed"])
@@ -474,11 +481,11 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     timeline = TimelineRecorder(o["trace_events"]) if o["trace_out"] is not None else None
     with progress(len(tr), "simulating", enabled=not o.get("quiet")) as update:
         res = simulate(tr.requests, oracle, progress=update, timeline=timeline,
-                       **sim_options(o, fleet, doracle))
+                       on_step=steps.on_step if steps is not None else None, **sim_options(o, fleet, doracle))
     wall.append(time.perf_counter())
     cost_params = params.source if dparams is None else f"{params.source}; decode: {dparams.source}"
     sim = res.to_dict()
-    sim.pop("dollars_per_million_tokens", None)  # serve prices the fleet by the TCO rule instead
+    sim.pop("usd_per_mtok_replica_hour", None)  # serve prices the fleet by the TCO rule instead
     doc = {"command": "serve", "deployment": deployment_echo(o, fleet, cost_params),
            "workload": {"name": tr.name, "source": tr.source, "requests": len(tr), "span_s": tr.stats.span_s,
                         "mean_rate_per_s": tr.stats.mean_rate_per_s},
@@ -491,6 +498,12 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     if o["plot_dir"] is not None:
         title = f"{fleet.model.name} on {fleet.tp} x {fleet.chip.name}, {tr.name}"
         files += [str(p) for p in _write("--plot-dir", write_plots, o["plot_dir"], res, title)]
+    if tables_dir is not None and steps is not None:
+        files += [str(p) for p in _write("--out-dir", write_table, request_table(res, tr.requests),
+                                         tables_dir / "requests")]
+        files += [str(p) for p in _write("--out-dir", write_table, steps.cols, tables_dir / "steps")]
+    if files:
+        doc["files"] = files
     wall.append(time.perf_counter())
     if not o.get("no_timings"):  # wall-clock seconds: the only part of the document a rerun changes
         phases = ("load", "oracle", "simulate", "output")

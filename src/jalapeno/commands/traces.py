@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
 import click
 
-from jalapeno.commands.options import finite
+from jalapeno.commands.options import emit_json
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -85,7 +84,7 @@ def command(ctx: click.Context, as_json: bool) -> None:
         return
     rows = _list_rows()
     if as_json:
-        click.echo(json.dumps(finite({"traces": rows}), indent=2, allow_nan=False))
+        emit_json(rows, key="traces")
         return
     console = Console()
     console.print(_list_table(rows))
@@ -103,10 +102,45 @@ def show(name_or_path: str, num_rows: int, as_json: bool) -> None:
     if as_json:
         doc = {"name": trace.name, "source": trace.source, "attribution": trace.attribution,
                "stats": _stats_json(trace.stats), "rows": [_request_json(r) for r in trace.requests[:num_rows]]}
-        click.echo(json.dumps(finite(doc), indent=2, allow_nan=False))
+        emit_json(doc)
         return
     console = Console()
     console.print(_stats_table(trace))
     console.print(_rows_table(trace, num_rows))
     if trace.attribution:
         console.print(f"Attribution: {trace.attribution}")
+
+
+@command.command("export")
+@click.argument("name_or_path")
+@click.option("--out", "-o", "out", required=True, type=click.Path(dir_okay=False),
+              help="The CSV file to write.")
+@click.option("--format", "fmt", type=click.Choice(["plain", "vidur"]), default="plain", show_default=True,
+              help="plain: arrival_s,prompt_tokens,output_tokens[,hash_ids]; vidur: arrived_at,num_prefill_tokens,"
+                   "num_decode_tokens (docs/workload.md).")
+@click.option("--start-s", type=float, default=None, help="Keep arrivals from this second of the trace on.")
+@click.option("--duration-s", type=float, default=None, help="Keep this many seconds of arrivals.")
+@click.option("--limit", type=int, default=None, help="Keep the first N requests (after the window).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a line.")
+def export(name_or_path: str, out: str, fmt: str, start_s: float | None, duration_s: float | None,
+           limit: int | None, as_json: bool) -> None:
+    """Write a trace (bundled name or file, any format it reads) as a plain or Vidur CSV; serve reads both."""
+    from jalapeno.commands.options import as_flags
+    from jalapeno.commands.serve import MAX_TRACE_S, _check
+    from jalapeno.jsonio import check_writable
+    from jalapeno.workload.export import write_trace
+
+    _check("--start-s", start_s, strict=False, maximum=MAX_TRACE_S)  # the bounds serve puts on a slice
+    _check("--duration-s", duration_s, maximum=MAX_TRACE_S)
+    _check("--limit", limit, minimum=1, strict=False)
+    check_writable("--out", out)
+    with as_flags({"start_s": "--start-s", "duration_s": "--duration-s", "limit": "--limit"}):
+        trace = load_trace(name_or_path, start_s=start_s, duration_s=duration_s, limit=limit)
+    n = write_trace(trace, out, fmt)
+    doc = {"file": out, "format": fmt, "trace": trace.name, "requests": n,
+           "prompt_tokens": sum(r.prompt_tokens for r in trace.requests),
+           "output_tokens": sum(r.output_tokens for r in trace.requests)}
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"wrote {out}: {n:,} requests of {trace.name} as {fmt} CSV")

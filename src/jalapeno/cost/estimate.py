@@ -49,7 +49,7 @@ class Estimate:
             "model": self.model.name, "model_source": self.model.source, "hardware": self.chip.name, "tp": self.tp,
             "pp": self.pp, "chips": self.chips, "precision": self.precision.label, "engine": self.engine,
             "batch": self.batch, "context": self.context, "calibrated": self.params.calibrated,
-            "params_source": self.params.source,
+            "cost_params": self.params.source,
             "decode_step_s": d.time_s, "decode_tokens_per_s": self.batch / d.time_s, "decode_power_w": d.power_w,
             "decode_joules_per_token": d.energy_j / self.batch, "decode_power_capped": d.power_capped,
             "decode_ops": [op_row(c) for c in d.ops], "decode_host_wait_s": d.host_wait_s,

@@ -46,7 +46,7 @@ class BenchReport:
 
     def to_dict(self) -> dict[str, Any]:
         r = self.result
-        return {"command": "bench", "scenario": r.scenario, "model": self.model, "chip": self.chip,
+        return {"command": "bench", "scenario": r.scenario, "model": self.model, "hardware": self.chip,
                 "tp": self.tp, "replicas": r.replicas, "chips": r.chips, "precision": self.precision,
                 "engine": self.engine, "cost_params": self.cost_params,
                 "dataset": {"name": self.lengths.name, "samples": len(self.lengths),

@@ -236,6 +236,9 @@ class _Builder:
         attn = self.mla_block(rep, layers, window) if c.mla else self.gqa_block(rep, layers, window)
         mlp = [self.norm("mlp_norm", h, t, rep, layers)]
         mlp += self.moe_mlp(rep, layers) if moe else self.dense_mlp(rep, layers, c.intermediate_size)
+        if c.norms_per_layer > 2:  # Gemma 2/3: RMSNorms on the attention and MLP outputs too
+            attn = attn + [self.norm("post_attn_norm", h, t, rep, layers)]
+            mlp = mlp + [self.norm("post_mlp_norm", h, t, rep, layers)]
         res = [self.elementwise("residual_add", "elementwise", t * h, rep, layers, reads=2.0)]
         return attn + res + mlp + res
 

@@ -277,6 +277,42 @@ def _parse_mistral(r: _Reader) -> dict[str, Any]:
     }
 
 
+def _parse_phi3(r: _Reader) -> dict[str, Any]:
+    """Phi-3: Llama's weights with Q/K/V and gate/up each packed into one matrix (the same counts), no
+    biases; every layer slides when ``sliding_window`` is set (Phi-3-mini-4k: 2047), as in Mistral."""
+    core = _core(r)
+    return {
+        **core.as_kwargs(), **_mistral_window(r, core.num_layers),
+        "intermediate_size": r.get_int("intermediate_size"),
+    }
+
+
+def _gemma(r: _Reader, layers: tuple[LayerAttention, ...], qk_norm: bool) -> dict[str, Any]:
+    """Gemma 2/3: gated GELU MLP, four RMSNorms a layer, embeddings tied unless the config says otherwise,
+    ``head_dim`` given (256). Logit soft-capping and ``query_pre_attn_scalar`` change no weight or KV byte."""
+    core = _core(r)
+    bias = r.get_bool("attention_bias", False)
+    return {
+        **core.as_kwargs(), **_windowed(_layer_types(r, core.num_layers) or layers, r.opt_int("sliding_window")),
+        "tie_embeddings": r.get_bool("tie_word_embeddings", True), "intermediate_size": r.get_int("intermediate_size"),
+        "qkv_bias": bias, "o_bias": bias, "qk_norm": qk_norm, "norms_per_layer": 4,
+    }
+
+
+def _parse_gemma2(r: _Reader) -> dict[str, Any]:
+    """Gemma 2: layers alternate local (even: ``sliding_window``) and global attention."""
+    n = r.get_int("num_hidden_layers")
+    return _gemma(r, tuple("sliding" if i % 2 == 0 else "full" for i in range(n)), qk_norm=False)
+
+
+def _parse_gemma3(r: _Reader) -> dict[str, Any]:
+    """Gemma 3 (text): one global layer in every ``sliding_window_pattern`` (6: layers 5, 11, ...), per-head
+    q/k RMSNorms instead of soft-capping."""
+    n = r.get_int("num_hidden_layers")
+    every = r.get_int("sliding_window_pattern", 6)
+    return _gemma(r, tuple("full" if (i + 1) % every == 0 else "sliding" for i in range(n)), qk_norm=True)
+
+
 def _parse_mixtral(r: _Reader) -> dict[str, Any]:
     kwargs = _parse_mistral(r)
     num_experts = r.get_int("num_local_experts")
@@ -349,11 +385,18 @@ _PARSERS: dict[str, Callable[[_Reader], dict[str, Any]]] = {
     "MixtralForCausalLM": _parse_mixtral,
     "DeepseekV3ForCausalLM": _parse_deepseek_v3,
     "GptOssForCausalLM": _parse_gpt_oss,
+    "Phi3ForCausalLM": _parse_phi3,
+    "Gemma2ForCausalLM": _parse_gemma2,
+    "Gemma3ForCausalLM": _parse_gemma3,
 }
 _MODEL_TYPES = {
     "llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
     "qwen3_moe": "Qwen3MoeForCausalLM", "mistral": "MistralForCausalLM", "mixtral": "MixtralForCausalLM",
     "deepseek_v3": "DeepseekV3ForCausalLM", "gpt_oss": "GptOssForCausalLM",
+    # Kimi K2 reuses DeepSeek-V3's layout (MLA, shared + routed experts) under its own model_type; its
+    # config.json names DeepseekV3ForCausalLM (moonshotai/Kimi-K2 docs/deploy_guidance.md)
+    "kimi_k2": "DeepseekV3ForCausalLM", "phi3": "Phi3ForCausalLM",
+    "gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM",
 }
 SUPPORTED_ARCHITECTURES: tuple[str, ...] = tuple(_PARSERS)
 

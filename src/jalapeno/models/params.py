@@ -129,7 +129,7 @@ def count_params(cfg: ModelConfig) -> ParamCount:
         "routed_experts": n_moe * moe.routed,
         "shared_experts": n_moe * moe.shared,
         "router": n_moe * moe.router,
-        "norms": (2 * cfg.num_layers + 1) * cfg.hidden_size,
+        "norms": (cfg.norms_per_layer * cfg.num_layers + 1) * cfg.hidden_size,
     }
     total = sum(parts.values())
     active_embedding = _active_embedding(cfg, embedding, lm_head)

@@ -15,6 +15,7 @@ from typing import Any
 
 from jalapeno.errors import JalapenoError
 from jalapeno.models.config import ModelConfig
+from jalapeno.models.hf_cache import cached_config, hub_cache
 from jalapeno.models.hf_import import parse_hf_config
 
 # alias -> (Hugging Face id, bundled file under models/configs/)
@@ -40,6 +41,12 @@ MODELS: dict[str, tuple[str, str]] = {
     "deepseek-v3": ("deepseek-ai/DeepSeek-V3", "deepseek-v3.json"),
     "gpt-oss-20b": ("openai/gpt-oss-20b", "gpt-oss-20b.json"),
     "gpt-oss-120b": ("openai/gpt-oss-120b", "gpt-oss-120b.json"),
+    # as copied in NVIDIA/TensorRT-LLM tests/unittest/_torch/modeling/test_modeling_phi3.py (transformers 4.40.2)
+    "phi-3-mini-4k": ("microsoft/Phi-3-mini-4k-instruct", "phi-3-mini-4k.json"),
+    # as quoted (cat of the cached config.json) in a vllm-project/vllm usage issue on extending gemma-2-9b context
+    "gemma-2-9b": ("google/gemma-2-9b-it", "gemma-2-9b.json"),
+    # as quoted in Liwink/gemma-jax models/README.md (transformers 4.52.4); the 1B is text-only Gemma3ForCausalLM
+    "gemma-3-1b": ("google/gemma-3-1b-it", "gemma-3-1b.json"),
 }
 _BY_HF_ID = {hf_id.lower(): alias for alias, (hf_id, _) in MODELS.items()}
 
@@ -78,7 +85,8 @@ def _read_json(p: Path) -> Any:
 
 
 def resolve_model(name_or_path: str) -> ModelConfig:
-    """A bundled alias, a Hugging Face id (case-insensitive), or a path to a config.json or its directory."""
+    """A bundled alias, a Hugging Face id (case-insensitive), or a path to a config.json or its directory;
+    else a Hugging Face id found in the local hub cache (``hf_cache``, offline)."""
     if not isinstance(name_or_path, str) or not name_or_path.strip():
         raise JalapenoError(f"expected a model name or path, got {name_or_path!r}", field="model")
     if _is_local(name_or_path):  # a path that exists wins over a bundled name spelled the same
@@ -90,6 +98,11 @@ def resolve_model(name_or_path: str) -> ModelConfig:
         return _bundled(_BY_HF_ID[key])
     if _exists(name_or_path):
         return load_config_file(name_or_path)
+    cached = cached_config(name_or_path.strip())
+    if cached is not None:  # a Hugging Face id downloaded before: the output names the cache file
+        data = _read_json(cached)
+        return parse_hf_config(data, name=name_or_path.strip(), hf_id=name_or_path.strip(),
+                               source=f"hf-cache:{cached}")
     raise JalapenoError(_unknown_message(name_or_path), field="model")
 
 
@@ -116,6 +129,6 @@ def _unknown_message(name: str) -> str:
         hint = f" Did you mean {_BY_HF_ID.get(close[0], close[0])!r}?"
     return (
         f"unknown model {name!r} (not an alias, a Hugging Face id of a bundled model, "
-        f"or an existing path).{hint} "
+        f"an existing path, or a Hugging Face id in the local cache {str(hub_cache())!r}).{hint} "
         f"Bundled: {', '.join(MODELS)}"
     )

@@ -50,9 +50,10 @@ def serving_table(res: Mapping[str, Any], *, title: str = "serving metrics") -> 
     slo = res["slo"]
     t.add_row("requests", f"{res['requests']:,}", f"{seconds(res['duration_s'])} simulated")
     t.add_row("completed", f"{res['completed']:,}", "")
-    drops = dropped_reasons(res["dropped"])
+    listed = res.get("dropped_requests", res["dropped"])  # a stored result from before `dropped` was a count
+    drops = dropped_reasons(listed if isinstance(listed, Sequence) else [])
     kinds = [f"{g['count']:,} x {escape(g['reason'])}" for g in drops[:3]] + (["..."] if len(drops) > 3 else [])
-    t.add_row("dropped", f"{len(res['dropped']):,}", "; ".join(kinds))
+    t.add_row("dropped", f"{len(listed) if isinstance(listed, Sequence) else res['dropped']:,}", "; ".join(kinds))
     for name, key in (("TTFT", "ttft_s"), ("TPOT", "tpot_s"), ("E2E", "e2e_s"), ("queueing", "queue_s")):
         t.add_row(name, _pcts(res[key]), f"p50 / p90 / p99; mean {_maybe(res[key]['mean'], 's')}")
     t.add_row("throughput", f"{si(res['throughput_tokens_per_s'])} tok/s",

@@ -147,9 +147,9 @@ class BenchResult:
         return {
             "scenario": self.scenario, "dataset": self.dataset, "replicas": self.replicas, "chips": self.chips,
             "requests": self.requests, "concurrency": self.concurrency, "rate_per_s": self.rate_per_s,
-            "throughput_output_tokens_per_s": self.output_tokens_per_s,
+            "throughput_tokens_per_s": self.output_tokens_per_s,  # output tokens, as in serve and explore
             "throughput_total_tokens_per_s": self.total_tokens_per_s,
-            "throughput_output_tokens_per_s_per_chip": self.output_tokens_per_s_per_chip,
+            "throughput_tokens_per_s_per_chip": self.output_tokens_per_s_per_chip,
             "throughput_total_tokens_per_s_per_chip": self.total_tokens_per_s_per_chip,
             "ttft_p99_s": self.ttft_p99_s, "tpot_p99_s": self.tpot_p99_s,
             "limits": self.limits.to_dict() if self.limits else None, "rel_tol": self.rel_tol,

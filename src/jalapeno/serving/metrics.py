@@ -17,7 +17,8 @@ Definitions (times in seconds; "duration" is first arrival to last completion):
   Average power: energy / duration. Peak power: the highest fleet power over windows of
   ``power_window_s`` (a step's energy is spread evenly over its duration); the last, partial window
   counts only when the run is shorter than one window.
-- Cost: ``dollars_per_replica_hour`` x replicas x duration, per million output / total tokens.
+- Cost: ``dollars_per_replica_hour`` x replicas x duration, per million output / total tokens
+  (``usd_per_mtok_replica_hour``; the commands price fleets by the TCO rule, ``usd_per_mtok``, instead).
 - KV utilization: blocks held by requests over blocks in the pool, time-averaged over the duration
   and pooled over replicas (mean), and the highest of any replica at any step start (peak).
 - Prefix hit rate: tokens found in the prefix cache (HBM or lower tier) over tokens looked up at each
@@ -156,7 +157,7 @@ class SimResult:
     avg_power_w: float
     peak_power_w: float
     power_window_s: float
-    dollars_per_million_tokens: PerToken | None
+    usd_per_mtok_replica_hour: PerToken | None
     prefix_hit_rate: float
     prefix_cache: dict[str, int]
     kv_utilization: dict[str, float]
@@ -176,7 +177,8 @@ class SimResult:
             if name in ("per_request", "power_series") or (name == "sim_wall_s" and not include_wall):
                 continue
             out[name] = _plain(getattr(self, name))
-        out["dropped"] = [{"request_id": d.request_id, "reason": d.reason} for d in self.dropped]
+        out["dropped"] = len(self.dropped)  # a count, as in every table and command (docs/json.md)
+        out["dropped_requests"] = [{"request_id": d.request_id, "reason": d.reason} for d in self.dropped]
         if per_request:
             out["per_request"] = {k: _plain(v.tolist()) for k, v in self.per_request.items()}
         return out

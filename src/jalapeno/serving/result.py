@@ -62,7 +62,7 @@ def build_result(sim: Simulation, wall_s: float) -> SimResult:
         # partial last window is its busiest) would otherwise report a peak under its own average
         peak_power_w=max(sim.power.peak(t_end, idle_w, series), avg_w) if duration > 0 else 0.0,
         power_window_s=cfg.power_window_s,
-        dollars_per_million_tokens=dollars,
+        usd_per_mtok_replica_hour=dollars,
         prefix_hit_rate=(hbm_hits + tier_hits) / query if query else 0.0,
         prefix_cache={"lookup_tokens": query, "hbm_hit_tokens": hbm_hits, "tier_hit_tokens": tier_hits,
                       "evictions": sum(r.kv.pool.evictions for r in reps)},

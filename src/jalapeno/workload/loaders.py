@@ -6,6 +6,8 @@
 | BurstGPT CSV | ``Timestamp,Request tokens,Response tokens`` (+ ``Session ID``) | seconds |
 | Mooncake JSONL | ``timestamp,input_length,output_length,hash_ids`` | milliseconds |
 | TraceLab rounds JSONL | see ``jalapeno.workload.tracelab`` | ISO timestamps of timing events |
+| plain CSV (``traces export``) | ``arrival_s,prompt_tokens,output_tokens`` (+ ``hash_ids``, space-separated) | seconds |
+| Vidur CSV | ``arrived_at,num_prefill_tokens,num_decode_tokens`` (Vidur's ``Request`` fields) | seconds |
 
 Every loader measures arrivals from the earliest request, sorts by arrival (ties keep file order), and
 numbers requests by their data row in the file (0-based). A bad row raises ``JalapenoError`` naming
@@ -37,6 +39,8 @@ from jalapeno.workload.timestamps import FORMAT_HINT, NS_PER_S, parse_timestamp_
 from jalapeno.workload.tracelab import parse_tracelab
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
+PLAIN_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens")
+VIDUR_COLUMNS = ("arrived_at", "num_prefill_tokens", "num_decode_tokens")
 BURSTGPT_COLUMNS = ("Timestamp", "Request tokens", "Response tokens")
 
 
@@ -158,6 +162,48 @@ def load_burstgpt(path: str | Path, *, drop_failed: bool = False, window: Window
     return build_trace(rows, name or path.stem, str(path), attribution, window or Window())
 
 
+def _seconds(text: str, file: str, line: int, column: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise row_error(file, line, column, "a non-negative number of seconds", text) from None
+    return time_to_ns(value, NS_PER_S, file, line, column, text)
+
+
+def _block_ids(text: str, file: str, line: int) -> tuple[int, ...]:
+    try:
+        ids = tuple(int(h) for h in text.split())
+    except ValueError:
+        ids = (1 << 63,)
+    if any(abs(h) >= 1 << 63 for h in ids):
+        raise row_error(file, line, "hash_ids", "space-separated integers (prefix-block hashes)", text)
+    return ids
+
+
+def _parse_seconds_csv(f: Any, file: str, wanted: tuple[str, ...], block_tokens: int) -> Rows:
+    """The plain and Vidur CSVs: arrival in seconds, prompt and output tokens (+ plain's ``hash_ids``)."""
+    body, (ti, pi, oi, hi) = _csv_body(f, file, wanted, optional=("hash_ids",))
+    rows = Rows(file, extras=[] if hi >= 0 else None)
+    for index, (line, row) in enumerate(body):
+        rows.times_ns.append(_seconds(row[ti], file, line, wanted[0]))
+        rows.prompts.append(token_count(row[pi], file, line, wanted[1]))
+        rows.outputs.append(token_count(row[oi], file, line, wanted[2]))
+        rows.ids.append(index)
+        if rows.extras is not None:
+            rows.extras.append({"block_hashes": _block_ids(row[hi], file, line), "block_tokens": block_tokens})
+    return rows
+
+
+def load_plain_csv(path: str | Path, *, block_tokens: int = 512, window: Window | None = None,
+                   name: str | None = None, attribution: str = "", vidur: bool = False) -> Trace:
+    """The plain CSV ``arrival_s,prompt_tokens,output_tokens[,hash_ids]`` (``jalapeno traces export``), or with
+    ``vidur=True`` Vidur's ``arrived_at,num_prefill_tokens,num_decode_tokens``. Arrivals are seconds."""
+    path = Path(path)
+    wanted = VIDUR_COLUMNS if vidur else PLAIN_COLUMNS
+    rows = _decode_guard(path, lambda f: _parse_seconds_csv(f, path.name, wanted, _block_tokens(block_tokens)))
+    return build_trace(rows, name or path.stem, str(path), attribution, window or Window())
+
+
 def json_lines(f: Any, file: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; anything but a JSON object is an error."""
     seen = False
@@ -236,7 +282,7 @@ def _first_line(path: Path) -> str:
 
 
 def detect_format(path: str | Path) -> str:
-    """'azure', 'burstgpt', 'mooncake' or 'tracelab', from the header line (CSV) or first object (JSONL)."""
+    """'azure', 'burstgpt', 'plain', 'vidur', 'mooncake' or 'tracelab', from the header line (CSV) or first object (JSONL)."""
     path = Path(path)
     first = _first_line(path)
     if first.startswith("{"):
@@ -254,9 +300,14 @@ def detect_format(path: str | Path) -> str:
             return "azure"
         if "request tokens" in header:
             return "burstgpt"
+        if "num_prefill_tokens" in header:
+            return "vidur"
+        if "prompt_tokens" in header:
+            return "plain"
     raise JalapenoError(
         f"{path.name}: unknown trace format, first line {first[:60]!r}; expected a CSV header "
-        f"{','.join(AZURE_COLUMNS)} (Azure) or {','.join(BURSTGPT_COLUMNS)},... (BurstGPT), or JSONL objects "
+        f"{','.join(AZURE_COLUMNS)} (Azure), {','.join(BURSTGPT_COLUMNS)},... (BurstGPT), {','.join(PLAIN_COLUMNS)} "
+        f"(plain) or {','.join(VIDUR_COLUMNS)} (Vidur), or JSONL objects "
         "with input_length/output_length/hash_ids (Mooncake) or input_tokens_total/timing_events (TraceLab)"
     )
 
@@ -303,6 +354,8 @@ def load_trace(name_or_path: str | Path, *, limit: int | None = None, start_s: f
         trace = load_burstgpt(path, drop_failed=drop_failed, **common)
     elif kind == "mooncake":
         trace = load_mooncake(path, block_tokens=block_tokens, **common)
+    elif kind in ("plain", "vidur"):
+        trace = load_plain_csv(path, block_tokens=block_tokens, vidur=kind == "vidur", **common)
     else:
         trace = load_tracelab(path, block_tokens=block_tokens, align_sessions=align_sessions, **common)
     if attribution:  # bundled: a machine-independent source, so JSON output is the same everywhere

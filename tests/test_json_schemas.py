@@ -1,0 +1,161 @@
+"""Every command's ``--json`` (issue 13, item 3): real outputs on tiny inputs validate against the command's
+JSON Schema (src/jalapeno/schemas/, docs/json.md); ``schema`` is the first key and names that file; one
+vocabulary (the same key is the same quantity in the same unit in every command)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from cli_harness import run
+
+from jalapeno import schemas
+
+M = "llama-3.2-1b"
+TINY_WORKLOAD = ("name: tiny\nmodel: qwen2.5-coder-1.5b\nprecision: {weights: fp8, activations: fp8, kv: fp8}\n"
+                 "trace: {name: azure-code, start_s: 0, duration_s: 20}\n"
+                 "slo: {ttft_s: 1.0, tpot_s: 0.025, attainment: 0.9}\n")
+
+# schema name -> a tiny command line (well under a second or two each); {w} is the tiny workload file, {d} its
+# directory
+ARGV: dict[str, tuple[str, ...]] = {
+    "hardware": ("hardware", "--json"),
+    "hardware.show": ("hardware", "show", "h100", "--json"),
+    "models": ("models", "--json"),
+    "models.show": ("models", "show", "deepseek-v3", "--json"),
+    "traces": ("traces", "--json"),
+    "traces.show": ("traces", "show", "azure-code", "--rows", "2", "--json"),
+    "traces.export": ("traces", "export", "azure-code", "--limit", "3", "-o", "{d}/t.csv", "--json"),
+    "graph": ("graph", "-m", M, "-b", "1", "-c", "16", "--json"),
+    "estimate": ("estimate", "-m", M, "-p", "16", "--json"),
+    "serve": ("serve", "-m", M, "--limit", "5", "-q", "--out-dir", "{d}/serve", "--json"),
+    "chip.list": ("chip", "list", "--json"),
+    "chip.show": ("chip", "show", "jalapeno-1", "--json"),
+    "chip.table": ("chip", "table", "--json"),
+    "chip.map": ("chip", "map", "-m", M, "-H", "jalapeno-1", "-b", "1", "--json"),
+    "chip.plan": ("chip", "plan", "-m", M, "-H", "h100", "--max-chips", "2", "--json"),
+    "bench": ("bench", "-s", "fixed", "-m", M, "--isl", "8", "--osl", "8", "--json"),
+    "calibrate": ("calibrate", "--chip", "h200-sxm", "--fit-sources", "v9.9/none/offline", "--json"),
+    "validate": ("validate", "--json"),
+    "explore": ("explore", "-w", "{w}", "--trials", "2", "--workers", "1", "--seed", "1", "-q", "--json"),
+    "compare": ("compare", "-w", "{w}", "--chips", "h200,jalapeno-1", "--samples", "2", "--quick", "--workers", "1",
+                "--json"),
+}
+# keys that said the same thing another way before one vocabulary; none may come back
+RETIRED = {"dollars_per_million_tokens": "usd_per_mtok", "params_source": "cost_params",
+           "throughput_output_tokens_per_s": "throughput_tokens_per_s"}
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    w = tmp_path_factory.mktemp("w") / "tiny.yaml"
+    w.write_text(TINY_WORKLOAD, encoding="utf-8")
+    docs = {}
+    for name, argv in ARGV.items():
+        r = run(*(a.replace("{w}", str(w)).replace("{d}", str(w.parent)) for a in argv))
+        assert r.code == 0, (name, r.err[-2000:])
+        docs[name] = json.loads(r.out)
+    return docs
+
+
+def test_every_schema_file_has_a_command_and_is_a_valid_schema() -> None:
+    assert set(ARGV) | {"report"} == set(schemas.names())
+    for name in schemas.names():
+        sch = schemas.load(name)
+        jsonschema.Draft202012Validator.check_schema(sch)
+        assert sch["$id"] == f"jalapeno.{name}/1" and sch["properties"]["schema"] == {"const": sch["$id"]}
+
+
+@pytest.mark.parametrize("name", list(ARGV))
+def test_real_output_validates_against_its_schema(outputs: dict[str, dict[str, Any]], name: str) -> None:
+    doc = outputs[name]
+    assert next(iter(doc)) == "schema" and doc["schema"] == f"jalapeno.{name}/1"
+    jsonschema.validate(doc, schemas.load(doc["schema"]))
+
+
+def test_schemas_catch_a_wrong_shape(outputs: dict[str, dict[str, Any]]) -> None:
+    """The schemas are not vacuous: the old shapes fail them."""
+    serve = copy.deepcopy(outputs["serve"])
+    serve["dropped"] = serve["dropped_requests"]  # a list, as before one vocabulary
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(serve, schemas.load("serve"))
+    models = {"schema": "jalapeno.models/1", "models": outputs["models"]["models"][0]}  # not a list
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(models, schemas.load("models"))
+    est = {k: v for k, v in outputs["estimate"].items() if k != "cost_params"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(est, schemas.load("estimate"))
+    with pytest.raises(jsonschema.ValidationError):  # another command's document
+        jsonschema.validate(outputs["graph"], schemas.load("estimate"))
+
+
+def _items(x: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    if isinstance(x, dict):
+        for k, v in x.items():
+            yield path, k, v
+            yield from _items(v, f"{path}.{k}")
+    elif isinstance(x, list):
+        for v in x:
+            yield from _items(v, f"{path}[]")
+
+
+def test_one_vocabulary_across_commands(outputs: dict[str, dict[str, Any]]) -> None:
+    for name, doc in outputs.items():
+        for path, key, value in _items(doc):
+            where = f"{name}{path}.{key}"
+            assert key not in RETIRED, f"{where}: use {RETIRED[key]}"
+            if key == "dropped":  # a count in every table and command
+                assert isinstance(value, int) and not isinstance(value, bool) and value >= 0, where
+            if key in ("usd_per_mtok", "usd_per_mtok_output", "usd_per_mtok_capex", "usd_per_mtok_energy"):
+                assert value is None or (isinstance(value, (int, float)) and value >= 0), where
+            if key in ("tp", "pp", "replicas") and value is not None and not isinstance(value, (list, dict)):
+                assert isinstance(value, int) and value >= 1, where
+    # the same quantity, the same key: serve, bench and explore all name output-token throughput alike
+    assert outputs["serve"]["throughput_tokens_per_s"] > 0 and outputs["bench"]["throughput_tokens_per_s"] > 0
+    assert outputs["estimate"]["cost_params"] and outputs["bench"]["cost_params"]
+    assert outputs["serve"]["deployment"]["hardware"] == outputs["estimate"]["hardware"] == "h200-sxm"
+    assert outputs["bench"]["hardware"] == "h200-sxm"
+
+
+def test_list_and_show_share_one_shape(outputs: dict[str, dict[str, Any]]) -> None:
+    """`models --json` rows and `models show --json` (same for hardware) carry the same keys and values."""
+    row = next(r for r in outputs["models"]["models"] if r["name"] == "deepseek-v3")
+    shown = outputs["models.show"]
+    assert {k: shown[k] for k in row} == row and "config" in shown
+    row = next(r for r in outputs["hardware"]["hardware"] if r["name"] == "h100-sxm")
+    assert {k: outputs["hardware.show"][k] for k in row} == row
+
+
+def test_minus_n_means_replicas_and_the_old_spelling_still_works(tmp_path: Path) -> None:
+    w = tmp_path / "tiny.yaml"
+    w.write_text(TINY_WORKLOAD, encoding="utf-8")
+    assert "-n" not in run("explore", "--help").out.split() and "-n," in run("serve", "--help").out
+    old = run("explore", "-w", str(w), "-n", "1", "--workers", "1", "-q", "--json", "--no-timings")
+    new = run("explore", "-w", str(w), "--trials", "1", "--workers", "1", "-q", "--json", "--no-timings")
+    assert old.code == 0 and old.out == new.out and "deprecated" in old.err and "--trials" in old.err
+    assert json.loads(old.out)["trials"] == 1
+
+
+def test_report_json_has_a_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`report --json` without the minutes of study: the study and the renderers stubbed."""
+    import jalapeno.explore.study as study
+    import jalapeno.report.explore_figures as figures
+    import jalapeno.report.explore_report as page
+
+    class Study:
+        timings = {"total_s": 1.5}
+
+    monkeypatch.setattr(study, "run_study", lambda **kw: Study())
+    monkeypatch.setattr(page, "render", lambda s: "<html></html>")
+    monkeypatch.setattr(figures, "summary_svg", lambda s: "<svg/>")
+    r = run("report", "--out", str(tmp_path / "r.html"), "--no-png", "-q", "--json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    jsonschema.validate(doc, schemas.load(doc["schema"]))
+    assert doc["files"] == [str(tmp_path / "r.html"), str(tmp_path / "r-summary.svg")] and doc["notes"] == []
+    assert doc["timings"] == {"total_s": 1.5}
