@@ -25,7 +25,15 @@ if [[ "${1:-}" != "--check" ]]; then
   echo "+ $cmd"
   # shellcheck disable=SC2086
   $py -m jalapeno.cli ${cmd#jalapeno } > /dev/null
-  # Add further generated pages here (Jalapeño-1 spec sheet and headline, README figures) together
-  # with their snapshot tests.
+  # docs/jalapeno-1.md's head-to-head block, from the recorded best fleets (add --sweep to the line below to
+  # re-run the report's sweep first, after a change that can move a best fleet)
+  echo "+ python scripts/regen_headline.py"
+  $py scripts/regen_headline.py > /dev/null
+  # the Monte Carlo ranges quoted by the README and docs/jalapeno-1.md
+  echo "+ jalapeno compare --workload azure-code --chips h200,jalapeno-1 --json"
+  mkdir -p docs/data
+  $py -m jalapeno.cli compare --workload azure-code --chips h200,jalapeno-1 --json \
+    > docs/data/compare-azure-code.json
+  echo "then update the README and docs/jalapeno-1.md sentences that quote these figures (the tests say which)"
 fi
-$py -m pytest -q -p no:cacheprovider tests/test_docs_snapshot.py
+$py -m pytest -q -p no:cacheprovider tests/test_docs_snapshot.py tests/test_headline_snapshot.py
