@@ -22,33 +22,22 @@ import pytest
 from jalapeno.explore import load_space, resolve_workload
 from jalapeno.explore.evaluate import evaluate_design
 
-DESIGNS: list[dict[str, Any]] = [
-    {"node": "n3", "operating_point": "high", "cores.count": 14, "cores.matrix.engines": 1,
-     "cores.matrix.rows": 128,
-     "dtypes": "bf16-fp8-fp4", "cores.sram.capacity_bytes": 2097152, "shared_sram": "none", "memory": "gddr7",
-     "memory.devices": 5, "links.count": 4, "tp": 4, "replicas": 2, "scheduler": "disagg",
-     "max_num_batched_tokens": 2048, "max_num_seqs": 64, "prefill_share": 0.6220487396413241},
-    {"node": "n5", "operating_point": "eco", "cores.count": 26, "cores.matrix.engines": 4,
-     "cores.matrix.rows": 64,
-     "dtypes": "bf16-fp8-fp4", "cores.sram.capacity_bytes": 2097152, "shared_sram": "none", "memory": "hbm3e",
-     "memory.devices": 4, "links.count": 8, "tp": 4, "replicas": 4, "scheduler": "sarathi",
-     "max_num_batched_tokens": 8192, "max_num_seqs": 32, "prefill_share": 0.707661980055883},
-    {"node": "n7", "operating_point": "eco", "cores.count": 37, "cores.matrix.engines": 2,
-     "cores.matrix.rows": 64,
-     "dtypes": "bf16-fp8", "cores.sram.capacity_bytes": 524288, "shared_sram": "256MiB", "memory": "hbm3e",
-     "memory.devices": 3, "links.count": 8, "tp": 2, "replicas": 5, "scheduler": "sarathi",
-     "max_num_batched_tokens": 1024, "max_num_seqs": 128, "prefill_share": 0.3237362272326782},
-    {"node": "n5", "operating_point": "eco", "cores.count": 28, "cores.matrix.engines": 2,
-     "cores.matrix.rows": 128,
-     "dtypes": "bf16-fp8-fp4", "cores.sram.capacity_bytes": 524288, "shared_sram": "none", "memory": "hbm3",
-     "memory.devices": 5, "links.count": 8, "tp": 2, "replicas": 6, "scheduler": "sarathi",
-     "max_num_batched_tokens": 512, "max_num_seqs": 128, "prefill_share": 0.6244499222442432},
-    {"node": "n5", "operating_point": "low", "cores.count": 14, "cores.matrix.engines": 2,
-     "cores.matrix.rows": 128,
-     "dtypes": "bf16-fp8", "cores.sram.capacity_bytes": 4194304, "shared_sram": "256MiB", "memory": "hbm3e",
-     "memory.devices": 4, "links.count": 2, "tp": 4, "replicas": 4, "scheduler": "sarathi",
-     "max_num_batched_tokens": 256, "max_num_seqs": 256, "prefill_share": 0.46915251914973694},
-]
+DESIGN_KEYS = ("node", "operating_point", "cores.count", "cores.matrix.engines", "cores.matrix.rows",
+               "dtypes", "cores.sram.capacity_bytes", "shared_sram", "memory", "memory.devices",
+               "links.count", "tp", "replicas", "scheduler", "max_num_batched_tokens", "max_num_seqs",
+               "prefill_share")
+DESIGNS: list[dict[str, Any]] = [dict(zip(DESIGN_KEYS, row, strict=True)) for row in (
+    ("n3", "high", 14, 1, 128, "bf16-fp8-fp4", 2097152, "none", "gddr7", 5, 4, 4, 2, "disagg", 2048, 64,
+     0.6220487396413241),
+    ("n5", "eco", 26, 4, 64, "bf16-fp8-fp4", 2097152, "none", "hbm3e", 4, 8, 4, 4, "sarathi", 8192, 32,
+     0.707661980055883),
+    ("n7", "eco", 37, 2, 64, "bf16-fp8", 524288, "256MiB", "hbm3e", 3, 8, 2, 5, "sarathi", 1024, 128,
+     0.3237362272326782),
+    ("n5", "eco", 28, 2, 128, "bf16-fp8-fp4", 524288, "none", "hbm3", 5, 8, 2, 6, "sarathi", 512, 128,
+     0.6244499222442432),
+    ("n5", "low", 14, 2, 128, "bf16-fp8", 4194304, "256MiB", "hbm3e", 4, 2, 4, 4, "sarathi", 256, 256,
+     0.46915251914973694),
+)]
 METRICS = ("energy_j", "avg_power_w", "goodput_rps", "slo_attainment", "ttft_p50_s", "tpot_p50_s",
            "tpot_p99_s",
            "throughput_tokens_per_s")
