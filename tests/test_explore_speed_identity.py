@@ -13,8 +13,6 @@ Two guards:
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
 import pytest
@@ -22,64 +20,44 @@ import pytest
 from jalapeno.explore import load_space, resolve_workload
 from jalapeno.explore.evaluate import evaluate_design
 
-DESIGNS: list[dict[str, Any]] = [
-    {"node": "n3", "operating_point": "high", "cores.count": 14, "cores.matrix.engines": 1,
-     "cores.matrix.rows": 128,
-     "dtypes": "bf16-fp8-fp4", "cores.sram.capacity_bytes": 2097152, "shared_sram": "none", "memory": "gddr7",
-     "memory.devices": 5, "links.count": 4, "tp": 4, "replicas": 2, "scheduler": "disagg",
-     "max_num_batched_tokens": 2048, "max_num_seqs": 64, "prefill_share": 0.6220487396413241},
-    {"node": "n5", "operating_point": "eco", "cores.count": 26, "cores.matrix.engines": 4,
-     "cores.matrix.rows": 64,
-     "dtypes": "bf16-fp8-fp4", "cores.sram.capacity_bytes": 2097152, "shared_sram": "none", "memory": "hbm3e",
-     "memory.devices": 4, "links.count": 8, "tp": 4, "replicas": 4, "scheduler": "sarathi",
-     "max_num_batched_tokens": 8192, "max_num_seqs": 32, "prefill_share": 0.707661980055883},
-    {"node": "n7", "operating_point": "eco", "cores.count": 37, "cores.matrix.engines": 2,
-     "cores.matrix.rows": 64,
-     "dtypes": "bf16-fp8", "cores.sram.capacity_bytes": 524288, "shared_sram": "256MiB", "memory": "hbm3e",
-     "memory.devices": 3, "links.count": 8, "tp": 2, "replicas": 5, "scheduler": "sarathi",
-     "max_num_batched_tokens": 1024, "max_num_seqs": 128, "prefill_share": 0.3237362272326782},
-    {"node": "n5", "operating_point": "eco", "cores.count": 28, "cores.matrix.engines": 2,
-     "cores.matrix.rows": 128,
-     "dtypes": "bf16-fp8-fp4", "cores.sram.capacity_bytes": 524288, "shared_sram": "none", "memory": "hbm3",
-     "memory.devices": 5, "links.count": 8, "tp": 2, "replicas": 6, "scheduler": "sarathi",
-     "max_num_batched_tokens": 512, "max_num_seqs": 128, "prefill_share": 0.6244499222442432},
-    {"node": "n5", "operating_point": "low", "cores.count": 14, "cores.matrix.engines": 2,
-     "cores.matrix.rows": 128,
-     "dtypes": "bf16-fp8", "cores.sram.capacity_bytes": 4194304, "shared_sram": "256MiB", "memory": "hbm3e",
-     "memory.devices": 4, "links.count": 2, "tp": 4, "replicas": 4, "scheduler": "sarathi",
-     "max_num_batched_tokens": 256, "max_num_seqs": 256, "prefill_share": 0.46915251914973694},
-]
+DESIGN_KEYS = ("node", "operating_point", "cores.count", "cores.matrix.engines", "cores.matrix.rows",
+               "dtypes", "cores.sram.capacity_bytes", "shared_sram", "memory", "memory.devices",
+               "links.count", "tp", "replicas", "scheduler", "max_num_batched_tokens", "max_num_seqs",
+               "prefill_share")
+DESIGNS: list[dict[str, Any]] = [dict(zip(DESIGN_KEYS, row, strict=True)) for row in (
+    ("n3", "high", 14, 1, 128, "bf16-fp8-fp4", 2097152, "none", "gddr7", 5, 4, 4, 2, "disagg", 2048, 64,
+     0.6220487396413241),
+    ("n5", "eco", 26, 4, 64, "bf16-fp8-fp4", 2097152, "none", "hbm3e", 4, 8, 4, 4, "sarathi", 8192, 32,
+     0.707661980055883),
+    ("n7", "eco", 37, 2, 64, "bf16-fp8", 524288, "256MiB", "hbm3e", 3, 8, 2, 5, "sarathi", 1024, 128,
+     0.3237362272326782),
+    ("n5", "eco", 28, 2, 128, "bf16-fp8-fp4", 524288, "none", "hbm3", 5, 8, 2, 6, "sarathi", 512, 128,
+     0.6244499222442432),
+    ("n5", "low", 14, 2, 128, "bf16-fp8", 4194304, "256MiB", "hbm3e", 4, 2, 4, 4, "sarathi", 256, 256,
+     0.46915251914973694),
+)]
 METRICS = ("energy_j", "avg_power_w", "goodput_rps", "slo_attainment", "ttft_p50_s", "tpot_p50_s",
            "tpot_p99_s",
            "throughput_tokens_per_s")
 
-PINNED: list[dict[str, float]] = [
-    {"goodput_per_watt": 0.0040872629431254375, "usd_per_mtok": 0.1443619672138654,
-     "ttft_p99_s": 5.540352128532386, "energy_j": 245151.83239808725, "avg_power_w": 412.33381985432123,
-     "goodput_rps": 1.685316742087927, "slo_attainment": 0.6761133603238867,
-     "ttft_p50_s": 0.37475155795119974, "tpot_p50_s": 0.021570230948541082,
-     "tpot_p99_s": 0.026393780358443454, "throughput_tokens_per_s": 68.36970084743726},
-    {"goodput_per_watt": 0.0026418662676410865, "usd_per_mtok": 0.5388094245688178,
-     "ttft_p99_s": 0.1234736132473887, "energy_j": 560210.0371725049, "avg_power_w": 955.4393933050217,
-     "goodput_rps": 2.524143103948002, "slo_attainment": 0.9986504723346828,
-     "ttft_p50_s": 0.026844203395569366, "tpot_p50_s": 0.00527945003777764,
-     "tpot_p99_s": 0.01505988524655764, "throughput_tokens_per_s": 69.32695475160968},
-    {"goodput_per_watt": 0.0038044568448736505, "usd_per_mtok": 0.3319137997085634,
-     "ttft_p99_s": 0.29459949460081336, "energy_j": 376663.4919071059, "avg_power_w": 641.6461965365315,
-     "goodput_rps": 2.441115264400551, "slo_attainment": 0.9669365721997301,
-     "ttft_p50_s": 0.05801070452100987, "tpot_p50_s": 0.00829636037817598,
-     "tpot_p99_s": 0.03307078879351038, "throughput_tokens_per_s": 69.24556481690021},
-    {"goodput_per_watt": 0.0028415450497259803, "usd_per_mtok": 0.39276256177801194,
-     "ttft_p99_s": 0.1807482569035904, "energy_j": 521547.2477351412, "avg_power_w": 889.3477132209462,
-     "goodput_rps": 2.5271215919881005, "slo_attainment": 1.0, "ttft_p50_s": 0.03013251379297799,
-     "tpot_p50_s": 0.006538426600520227, "tpot_p99_s": 0.009593755193295937,
-     "throughput_tokens_per_s": 69.31509149306632},
-    {"goodput_per_watt": 0.002783460617692383, "usd_per_mtok": 0.5418476476550061,
-     "ttft_p99_s": 0.2840874636291722, "energy_j": 532430.74127941, "avg_power_w": 908.0440663153269,
-     "goodput_rps": 2.527504897717963, "slo_attainment": 1.0, "ttft_p50_s": 0.05726265339153258,
-     "tpot_p50_s": 0.00533884439100076, "tpot_p99_s": 0.008830890100789015,
-     "throughput_tokens_per_s": 69.32560498470815},
-]  # before the speed-ups (2026-12-05); re-pin by running this file
+PINNED_KEYS = ("goodput_per_watt", "usd_per_mtok", "ttft_p99_s", *METRICS)  # objectives, then METRICS
+PINNED: list[dict[str, float]] = [dict(zip(PINNED_KEYS, row, strict=True)) for row in (
+    (0.0040872629431254375, 0.1443619672138654, 5.540352128532386, 245151.83239808725, 412.33381985432123,
+     1.685316742087927, 0.6761133603238867, 0.37475155795119974, 0.021570230948541082, 0.026393780358443454,
+     68.36970084743726),
+    (0.0026418662676410865, 0.5388094245688178, 0.1234736132473887, 560210.0371725049, 955.4393933050217,
+     2.524143103948002, 0.9986504723346828, 0.026844203395569366, 0.00527945003777764, 0.01505988524655764,
+     69.32695475160968),
+    (0.0038044568448736505, 0.3319137997085634, 0.29459949460081336, 376663.4919071059, 641.6461965365315,
+     2.441115264400551, 0.9669365721997301, 0.05801070452100987, 0.00829636037817598, 0.03307078879351038,
+     69.24556481690021),
+    (0.0028415450497259803, 0.39276256177801194, 0.1807482569035904, 521547.2477351412, 889.3477132209462,
+     2.5271215919881005, 1.0, 0.03013251379297799, 0.006538426600520227, 0.009593755193295937,
+     69.31509149306632),
+    (0.002783460617692383, 0.5418476476550061, 0.2840874636291722, 532430.74127941, 908.0440663153269,
+     2.527504897717963, 1.0, 0.05726265339153258, 0.00533884439100076, 0.008830890100789015,
+     69.32560498470815),
+)]  # before the speed-ups (2026-12-05); re-pin by running this file
 
 
 def _values(space: Any, work: Any, design: dict[str, Any]) -> dict[str, float]:
@@ -149,7 +127,8 @@ def test_open_grid_search_equals_the_flat_search(space_work: tuple[Any, Any], i:
         assert got == ref, p
 
 
-if __name__ == "__main__":  # re-pin: prints the PINNED literal
+if __name__ == "__main__":  # re-pin: prints the PINNED rows (floats as repr, in PINNED_KEYS order)
     s, w = load_space("coding-asic"), resolve_workload("azure-code")
-    out = [_values(s, w, d) for d in DESIGNS]
-    json.dump(out, sys.stdout, indent=1)
+    for d in DESIGNS:
+        got = _values(s, w, d)
+        print(f"    ({', '.join(repr(got[k]) for k in PINNED_KEYS)}),")

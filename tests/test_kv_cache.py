@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from test_serving_helpers import Req as BaseReq
 
 from jalapeno.serving.block_pool import BlockPool, PrefixUnit
 from jalapeno.serving.kv_cache import KVCacheManager, unit_hashes
@@ -18,12 +19,7 @@ from jalapeno.serving.tier import TierSpec
 
 
 @dataclass(frozen=True)
-class Req:
-    request_id: int
-    arrival_s: float
-    prompt_tokens: int
-    output_tokens: int
-    block_hashes: tuple[int, ...] = ()
+class Req(BaseReq):
     block_tokens: int | None = 32
 
 

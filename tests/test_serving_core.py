@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
+from test_serving_helpers import Req
 
 from jalapeno.serving.block_pool import BlockPool
 from jalapeno.serving.events import EventLoop
@@ -12,16 +11,6 @@ from jalapeno.serving.kv_cache import KVCacheManager, unit_hashes
 from jalapeno.serving.request_state import RequestState
 from jalapeno.serving.speculative import Speculative, emitted, steps_to_emit
 from jalapeno.serving.tier import TierSpec
-
-
-@dataclass(frozen=True)
-class Req:
-    request_id: int
-    arrival_s: float
-    prompt_tokens: int
-    output_tokens: int
-    block_hashes: tuple[int, ...] = ()
-    block_tokens: int = 512
 
 
 # --- events -------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_serving_helpers import Req as BaseReq
 
 from jalapeno.serving import Disagg, Speculative, TierSpec
 from jalapeno.serving.analytic import AffineOracle
@@ -15,14 +16,8 @@ from jalapeno.serving.simulate import Simulation
 
 
 @dataclass(frozen=True)
-class Req:
-    request_id: int
-    arrival_s: float
-    prompt_tokens: int
-    output_tokens: int
-    block_hashes: tuple[int, ...] = ()
-    block_tokens: int = 64
-    priority: int = 0
+class Req(BaseReq):
+    block_tokens: int | None = 64
 
 
 @st.composite

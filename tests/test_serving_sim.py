@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from test_serving_helpers import Req
 
 from jalapeno.errors import JalapenoError
 from jalapeno.serving import SLO, Disagg, Speculative, StepCost, TierSpec, TimelineRecorder, simulate
@@ -15,17 +15,6 @@ from jalapeno.serving.analytic import AffineOracle
 from jalapeno.serving.config import ServingConfig
 from jalapeno.serving.simulate import Simulation, max_rate_at_attainment
 from jalapeno.serving.speculative import emitted
-
-
-@dataclass(frozen=True)
-class Req:
-    request_id: int
-    arrival_s: float
-    prompt_tokens: int
-    output_tokens: int
-    block_hashes: tuple[int, ...] = ()
-    block_tokens: int = 512
-    priority: int = 0
 
 
 ORACLE = AffineOracle(fixed_s=0.01, per_token_s=1e-4, per_context_s=1e-6, per_pair_s=1e-8)

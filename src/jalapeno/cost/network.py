@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 
 from jalapeno.errors import JalapenoError
-from jalapeno.hardware.network import Network, ScaleUp
+from jalapeno.hardware.network import Network, ScaleUp, group_dims
 
 KINDS = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")
 
@@ -44,16 +44,7 @@ KINDS = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")
 def dims_of(up: ScaleUp, n: int) -> tuple[tuple[int, bool], ...]:
     """(length, closed ring?) of each dimension a contiguous group of ``n`` chips spans; a switch,
     ring or mesh is one closed dimension of ``n``."""
-    if up.topology not in ("torus2d", "torus3d") or not up.dims:
-        return ((n, True),)
-    out, left = [], n
-    for d in up.dims:
-        if left <= 1:
-            break
-        span = min(d, left)
-        out.append((span, span == d))
-        left = -(-left // span)
-    return tuple(out) or ((1, True),)
+    return group_dims(up.topology, up.dims, n)
 
 
 def neighbour_bw(up: ScaleUp) -> float:
@@ -122,13 +113,8 @@ def _ring_relay_s(share: float, length: int, bw: float, a: float) -> float:
 
 
 def direct_all_to_all_s(up: ScaleUp, b: float, n: int) -> float | None:
-    if n <= 1:
-        return 0.0
-    if _switched(up):
-        return (n - 1) * b / n / up.bw_bytes_per_s + hop_s(up)
-    if up.topology == "mesh" and n - 1 <= up.links:
-        return b / n / neighbour_bw(up) + up.latency_s
-    return None
+    """All sends posted at once: the same one-shot exchange as the direct reduce-scatter."""
+    return direct_reduce_scatter_s(up, b, n)
 
 
 def pairwise_all_to_all_s(up: ScaleUp, b: float, n: int) -> float | None:

@@ -24,6 +24,23 @@ SCALE_UP_TOPOLOGIES = ("switch", "ring", "torus2d", "torus3d", "mesh", "dragonfl
 NIC_KEYS = ("network.scale_out_nics_per_chip", "network.scale_out_nic_bytes_per_s", "network.scale_out_latency_s")
 
 
+def group_dims(topology: str, dims: tuple[int, ...], n: int) -> tuple[tuple[int, bool], ...]:
+    """(length, closed ring?) of each dimension a contiguous group of ``n`` chips spans: on a torus it
+    fills the first dimension, then the next, and closes a ring only when it spans a whole dimension;
+    any other topology is one closed dimension of ``n``. Shared by mapping and cost, which both price
+    collectives over a group."""
+    if topology not in ("torus2d", "torus3d") or not dims:
+        return ((n, True),)
+    out, left = [], n
+    for d in dims:
+        if left <= 1:
+            break
+        span = min(d, left)
+        out.append((span, span == d))
+        left = -(-left // span)
+    return tuple(out) or ((1, True),)
+
+
 @dataclass(frozen=True)
 class ScaleUp:
     """One chip's links into its scale-up domain."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jalapeno.cost import collectives as closed
+from jalapeno.hardware.network import group_dims
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,7 @@ class Fabric:
 
 def group_shape(f: Fabric, n: int) -> tuple[tuple[int, bool], ...]:
     """(length, closed ring?) of each torus dimension a contiguous group of ``n`` chips spans."""
-    if f.topology not in ("torus2d", "torus3d") or not f.dims:
-        return ((n, True),)
-    out, left = [], n
-    for d in f.dims:
-        if left <= 1:
-            break
-        span = min(d, left)
-        out.append((span, span == d))
-        left = -(-left // span)
-    return tuple(out) or ((1, True),)
+    return group_dims(f.topology, f.dims, n)
 
 
 def all_reduce_s(f: Fabric, bytes_: float, n: int) -> float:
