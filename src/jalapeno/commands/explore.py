@@ -40,6 +40,28 @@ FLAGS = {"db": "--db", "space": "--space", "workload": "--workload", "searcher":
 WALL_METRICS = ("build_s", "oracle_s", "simulate_s")  # an evaluation's wall-clock seconds, not results
 
 
+def read_enqueue(space: Any, files: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The designs named by ``--enqueue`` files, each checked against the space (errors name the file)."""
+    import json
+
+    out: list[dict[str, Any]] = []
+    for f in files:
+        try:
+            doc = json.loads(open(f, encoding="utf-8").read())
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise JalapenoError(f"cannot read a JSON design from {f}: {e}", field="--enqueue") from None
+        for item in doc if isinstance(doc, list) else [doc]:
+            d = item.get("design", item) if isinstance(item, dict) else item
+            if not isinstance(d, dict):
+                raise JalapenoError(f"{f}: a design is a JSON object of parameter values, got {type(d).__name__}",
+                                    field="--enqueue")
+            try:
+                out.append(space.check(d))
+            except JalapenoError as e:
+                raise JalapenoError(f"{f}: {e}", field="--enqueue") from None
+    return out
+
+
 def _fmt(v: Any, digits: int = 3) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
@@ -99,12 +121,15 @@ def print_result(res: Any) -> None:
               help="How $/Mtok prices a chip (docs/tco.md): margin = (cost + NRE/volume) / (1 - margin), one "
               "margin for every chip; cost = cost + NRE/volume; street = the preset's reported price (a chip "
               "on paper has none: margin).")
+@click.option("--enqueue", "enqueue_files", multiple=True, metavar="FILE",
+              help="Evaluate this design first (warm start; repeatable): a JSON design, {\"design\": ...} as in "
+              "spaces/jalapeno-1.json, or a list of either.")
 @quiet_option
 @timings_option
 @json_option
 def command(space: str, workload: str, trials: int, searcher: str, no_screen: bool, workers: int | None,
             dask_address: str | None, db: str | None, seed: int, exact: bool, price_rule: str,
-            quiet: bool, no_timings: bool, as_json: bool) -> None:
+            enqueue_files: tuple[str, ...], quiet: bool, no_timings: bool, as_json: bool) -> None:
     """Search a design space: goodput per watt, $/Mtoken and p99 TTFT through the serving simulator."""
     from jalapeno.explore import SEARCHERS, load_space, resolve_workload, run_search
     from jalapeno.hardware.tco import PRICE_RULES
@@ -127,9 +152,12 @@ def command(space: str, workload: str, trials: int, searcher: str, no_screen: bo
     with as_flags(FLAGS):
         sp, wl = load_space(space), resolve_workload(workload)
         wl.requests()
+        queued = read_enqueue(sp, enqueue_files)
+        if len(queued) > trials:
+            raise JalapenoError(f"{len(queued)} enqueued designs do not fit in {trials} trials", field="--trials")
         with _progress_bar(trials, not quiet) as update:
             res = run_search(sp, wl, trials=trials, searcher=searcher, screen=not no_screen, workers=workers,
-                             dask=dask_address, db=db, seed=seed, fast=not exact, price_rule=price_rule,
+                             dask=dask_address, db=db, seed=seed, fast=not exact, price_rule=price_rule, enqueue=queued,
                              progress=(lambda done, total, rec: update(done, total)) if update else None)
     if as_json:
         emit_json(result_json(res, not no_timings))
