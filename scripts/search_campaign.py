@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from jalapeno.errors import JalapenoError
 from jalapeno.explore import load_space, resolve_workload, run_search
 from jalapeno.explore.evaluate import evaluate_design
 from jalapeno.explore.study import DESIGN_FILE
@@ -75,12 +76,20 @@ def run_campaign(args: argparse.Namespace, out: Path) -> dict[str, Any]:
                 if stop is not None and time.time() > stop and not args.select_only:
                     skipped.append(f"{w}/{s}/{k}")
                     continue
-                if args.select_only and not db_path(out, w, s, k).exists():
-                    skipped.append(f"{w}/{s}/{k}")
-                    continue
+                if args.select_only:  # read what is stored, run nothing new
+                    n = _stored(db_path(out, w, s, k))
+                    if n < len(enqueue_for(w)):
+                        skipped.append(f"{w}/{s}/{k}")
+                        continue
                 t0 = time.perf_counter()
-                res = run_search(space, wl, trials=n, searcher=s, screen=True, workers=args.workers,
-                                 db=str(db_path(out, w, s, k)), seed=k, enqueue=enqueue_for(w))
+                try:
+                    res = run_search(space, wl, trials=n, searcher=s, screen=True, workers=args.workers,
+                                     db=str(db_path(out, w, s, k)), seed=k, enqueue=enqueue_for(w))
+                except JalapenoError as e:  # --select-only while the campaign still runs this study
+                    if not args.select_only:
+                        raise
+                    skipped.append(f"{w}/{s}/{k} ({e})")
+                    continue
                 best = res.best()
                 searches.append({"workload": w, "searcher": res.searcher, "seed": k, "trials": len(res.trials),
                                  "evaluated_now": res.evaluated, "feasible": len(res.feasible),
@@ -92,6 +101,16 @@ def run_campaign(args: argparse.Namespace, out: Path) -> dict[str, Any]:
                       f"{_kw(best)} req/s/kW (trial {best.number if best else '-'}), {searches[-1]['wall_s']} s",
                       flush=True)
     return {"searches": searches, "skipped": skipped}
+
+
+def _stored(db: Path) -> int:
+    """Trials finished in a stored study (0 if there is none)."""
+    if not db.exists():
+        return 0
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        return int(c.execute("SELECT COUNT(*) FROM trials WHERE state = 'done'").fetchone()[0])
 
 
 def _stop_time(hhmm: str | None) -> float | None:
@@ -247,7 +266,8 @@ def main() -> None:
     ap.add_argument("--budget", default="", help="W=N,... overriding the default trial budgets")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--stop-at", default=None, help="UTC HH:MM: searches not started by then are skipped")
-    ap.add_argument("--select-only", action="store_true", help="Read the stored studies, run the selection")
+    ap.add_argument("--select-only", action="store_true", help="Read the stored (finished) studies, run the selection, "
+                    "write selection.json/.md (while the campaign goes on with other workloads)")
     ap.add_argument("--h200-usd-per-mtok", type=float, default=H200_USD_PER_MTOK)
     ap.add_argument("--max-candidates", type=int, default=6)
     args = ap.parse_args()
@@ -268,8 +288,9 @@ def main() -> None:
     doc["wall_s"] = round(time.perf_counter() - t0, 1)
     slim = {**doc, "campaign": {**camp, "searches": [{k: v for k, v in s.items() if k != "feasible_trials"}
                                                      for s in camp["searches"]]}}
-    (out / "summary.json").write_text(json.dumps(slim, indent=1), encoding="utf-8")
-    (out / "summary.md").write_text(markdown(doc), encoding="utf-8")
+    stem = "selection" if args.select_only else "summary"
+    (out / f"{stem}.json").write_text(json.dumps(slim, indent=1), encoding="utf-8")
+    (out / f"{stem}.md").write_text(markdown(doc), encoding="utf-8")
     print(markdown(doc))
 
 
