@@ -15,10 +15,9 @@ Selection (the spirit of docs/jalapeno-1.md's rule): among every feasible azure-
 those with SLO attainment >= 0.92 and $/Mtok no higher than the H200's best fleet under the margin price
 rule (``--h200-usd-per-mtok``, from ``jalapeno compare --workload azure-code --chips h200,jalapeno-1
 --json``), the one with the best goodput/W whose chip (the processor parameters) also meets the SLO on
-azure-code-8x with some deployment of the space (its own scheduler, token budget and tp, 1-8 replicas, or a
-deployment that was feasible in the azure-code-8x searches). If none beats the incumbent, the incumbent
-stays. The winner is then evaluated on the other four workloads the same way (its deployment, 1-8
-replicas, and the deployments of those workloads' best trials).
+azure-code-8x with some deployment of the space (its own scheduler, token budget and batch cap at tp and 2 x tp,
+1-8 replicas within 16 chips, or a deployment that was feasible in the azure-code-8x searches). If none beats the incumbent, the incumbent
+stays. The winner is then evaluated on the other four workloads the same way.
 """
 
 from __future__ import annotations
@@ -135,30 +134,40 @@ def processor_key(space: Any, design: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in design.items() if k not in DEPLOYMENT}, sort_keys=True)
 
 
-def deployments_for(design: dict[str, Any], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The design's own deployment at 1-8 replicas, then the deployments feasible in that workload's searches."""
-    own = [{**{k: design[k] for k in DEPLOYMENT}, "replicas": r} for r in range(1, 9)]
-    seen, out = set(), []
-    for d in own + [{k: f["design"][k] for k in DEPLOYMENT} for f in found]:
-        key = json.dumps(d, sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            out.append(d)
-    return out
+MAX_CHIPS = 16  # the space's fleet limit (coding-asic.yaml constraints)
 
 
 def best_on(space: Any, design: dict[str, Any], workload: str, found: list[dict[str, Any]],
             cache: dict[str, Any]) -> dict[str, Any] | None:
-    """The best feasible (by goodput/W) of the chip's deployments on ``workload``; ``None`` if none meets the SLO."""
+    """The best feasible (by goodput/W) deployment of the chip on ``workload``, ``None`` if none tried meets the SLO.
+
+    Tried: the design's own scheduler, token budget and batch cap at tp and 2 x tp, from 8 replicas down until
+    one misses the SLO (fewer replicas only miss it by more), within the 16-chip limit; then the deployments
+    of the workload's best searched trials (``found``)."""
     wl = cache.setdefault(workload, resolve_workload(workload))
-    best = None
-    for dep in deployments_for(design, found):
+    best, seen = None, set()
+
+    def trial(dep: dict[str, Any]) -> bool:
+        nonlocal best
+        key = json.dumps(dep, sort_keys=True)
+        if key in seen or dep["tp"] * dep["replicas"] > MAX_CHIPS or dep["tp"] > 4:
+            return False
+        seen.add(key)
         d = {**design, **dep}
         ev = evaluate_design(space, d, wl)
         if ev.feasible and (best is None or ev.objectives["goodput_per_watt"] > best["goodput_per_watt"]):
             best = {"design": d, "goodput_per_watt": ev.objectives["goodput_per_watt"],
                     "usd_per_mtok": ev.objectives["usd_per_mtok"], "ttft_p99_s": ev.objectives["ttft_p99_s"],
                     "slo_attainment": ev.metrics.get("slo_attainment"), "chips": ev.metrics.get("chips")}
+        return ev.feasible
+
+    own = {k: design[k] for k in DEPLOYMENT}
+    for tp in (own["tp"], 2 * own["tp"]):
+        for r in range(8, 0, -1):
+            if tp * r <= MAX_CHIPS and tp <= 4 and not trial({**own, "tp": tp, "replicas": r}):
+                break
+    for f in found:
+        trial({k: f["design"][k] for k in DEPLOYMENT})
     return best
 
 
@@ -178,13 +187,13 @@ def select(camp: dict[str, Any], h200_usd: float, max_candidates: int) -> dict[s
     cache: dict[str, Any] = {}
     checked, chosen, seen = [], None, set()
     for t in eligible:
-        key = json.dumps(t["design"], sort_keys=True)
+        key = processor_key(space, t["design"])  # one 8x check per chip: its best azure-code deployment
         if key in seen:
             continue
         seen.add(key)
         if len(checked) >= max_candidates:
             break
-        at8 = best_on(space, t["design"], "azure-code-8x", by_w.get("azure-code-8x", [])[:8], cache)
+        at8 = best_on(space, t["design"], "azure-code-8x", by_w.get("azure-code-8x", [])[:4], cache)
         checked.append({**t, "azure_code_8x": at8})
         print(f"{_now()} candidate {t['searcher']} seed {t['seed']} trial {t['number']}: "
               f"{t['goodput_per_watt'] * 1e3:.2f} req/s/kW; 8x: {'feasible' if at8 else 'infeasible'}", flush=True)
@@ -204,8 +213,8 @@ def select(camp: dict[str, Any], h200_usd: float, max_candidates: int) -> dict[s
 
 SELECTION_RULE = ("the feasible azure-code trial (any searcher, any seed) with the best goodput per watt among those "
                   "with SLO attainment >= 0.92 and $/Mtok <= {h200} (the H200's best fleet under the margin price "
-                  "rule), whose chip also meets the SLO on azure-code-8x with some deployment (its own at 1-8 "
-                  "replicas, or one feasible in the azure-code-8x searches); the incumbent Jalapeño-1 is trial 0 "
+                  "rule), whose chip also meets the SLO on azure-code-8x with some deployment (its own scheduler "
+                  "at tp and 2 x tp with 1-8 replicas, at most 16 chips, or one feasible in the azure-code-8x searches); the incumbent Jalapeño-1 is trial 0 "
                   "of every search, so it stays unless a design beats it")
 
 
@@ -269,7 +278,7 @@ def main() -> None:
     ap.add_argument("--select-only", action="store_true", help="Read the stored (finished) studies, run the selection, "
                     "write selection.json/.md (while the campaign goes on with other workloads)")
     ap.add_argument("--h200-usd-per-mtok", type=float, default=H200_USD_PER_MTOK)
-    ap.add_argument("--max-candidates", type=int, default=6)
+    ap.add_argument("--max-candidates", type=int, default=8)
     args = ap.parse_args()
     args.searchers = args.searchers.split(",")
     args.seeds = [int(s) for s in args.seeds.split(",")]

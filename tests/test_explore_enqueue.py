@@ -62,7 +62,7 @@ def test_cli_enqueue_reads_design_files_and_rejects_bad_ones(tiny, tmp_path, cap
     doc = json.loads(capsys.readouterr().out)
     assert [t["design"] for t in doc["all"][:2]] == [space.check(D2), space.check(D1)]
     bad = tmp_path / "bad.json"
-    for text, needle in (("{not json", "cannot read"), (json.dumps({"design": {**D1, "tp": 3}}), "tp"),
+    for text, needle in (("{not json", "not valid JSON"), (json.dumps({"design": {**D1, "tp": 3}}), "tp"),
                          (json.dumps([1]), "JSON object")):
         bad.write_text(text)
         assert main([*args, "--trials", "3", "--enqueue", str(bad)]) == 2

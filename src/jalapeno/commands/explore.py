@@ -42,14 +42,11 @@ WALL_METRICS = ("build_s", "oracle_s", "simulate_s")  # an evaluation's wall-clo
 
 def read_enqueue(space: Any, files: tuple[str, ...]) -> list[dict[str, Any]]:
     """The designs named by ``--enqueue`` files, each checked against the space (errors name the file)."""
-    import json
+    from jalapeno.jsonio import read_json
 
     out: list[dict[str, Any]] = []
     for f in files:
-        try:
-            doc = json.loads(open(f, encoding="utf-8").read())
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            raise JalapenoError(f"cannot read a JSON design from {f}: {e}", field="--enqueue") from None
+        doc = read_json(f, "--enqueue")
         for item in doc if isinstance(doc, list) else [doc]:
             d = item.get("design", item) if isinstance(item, dict) else item
             if not isinstance(d, dict):
