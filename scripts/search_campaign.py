@@ -43,8 +43,12 @@ MIN_ATTAINMENT = 0.92
 H200_USD_PER_MTOK = 0.179  # docs/compare.md: jalapeno compare --workload azure-code --chips h200,jalapeno-1 --json
 
 
+INCUMBENT = DESIGN_FILE  # --incumbent: the design enqueued in every study (docs/search-2026-12-05-incumbent.json
+#                          holds the one the 2026-12-05 campaign enqueued, the Jalapeño-1 it replaced)
+
+
 def incumbent() -> dict[str, Any]:
-    return dict(json.loads(DESIGN_FILE.read_text(encoding="utf-8"))["design"])
+    return dict(json.loads(Path(INCUMBENT).read_text(encoding="utf-8"))["design"])
 
 
 def enqueue_for(workload: str) -> list[dict[str, Any]]:
@@ -278,8 +282,11 @@ def main() -> None:
     ap.add_argument("--select-only", action="store_true", help="Read the stored (finished) studies, run the selection, "
                     "write selection.json/.md (while the campaign goes on with other workloads)")
     ap.add_argument("--h200-usd-per-mtok", type=float, default=H200_USD_PER_MTOK)
+    ap.add_argument("--incumbent", default=str(DESIGN_FILE), help="Design file enqueued in every study")
     ap.add_argument("--max-candidates", type=int, default=8)
     args = ap.parse_args()
+    global INCUMBENT
+    INCUMBENT = args.incumbent
     args.searchers = args.searchers.split(",")
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.workloads = args.workloads.split(",")
