@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -310,10 +311,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     camp = run_campaign(args, out)
-    doc: dict[str, Any] = {"command": "python scripts/search_campaign.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in (("out", args.out), ("searchers", ",".join(args.searchers)),
-                                                     ("seeds", ",".join(map(str, args.seeds))), ("workers", args.workers))),
-        "budget": args.budget, "campaign": camp}
+    doc: dict[str, Any] = {"command": "python scripts/search_campaign.py " + " ".join(sys.argv[1:]),
+                           "budget": args.budget, "campaign": camp}
     if "azure-code" in args.workloads:
         doc["selection"] = select(camp, args.h200_usd_per_mtok, args.max_candidates)
     doc["wall_s"] = round(time.perf_counter() - t0, 1)
