@@ -81,7 +81,7 @@ MAP = Cmd(("chip", "map", "-m", M, "-H", "jalapeno-1", "--json"), (
     Num("--tp", 1, 65_536, ("1", "2"))), files=("--model", "--hardware"))
 EXPLORE = Cmd(("explore", "--json", "-q"), (
     Num("--trials", 1, 100_000, ()), Num("--workers", 1, 1024, ())),
-    files=("--space", "--workload"), outputs=("--db",), choices=("--searcher", "--price-rule"))
+    files=("--space", "--workload", "--enqueue"), outputs=("--db",), choices=("--searcher", "--price-rule"))
 SHOWS = [Cmd(("models", "show"), files=("",)), Cmd(("hardware", "show"), files=("",)),
          Cmd(("chip", "show"), files=("",)), Cmd(("traces", "show"), files=("",))]
 VALIDATE = Cmd(("validate",), files=("--measurements", "--serve"), outputs=("--doc",))

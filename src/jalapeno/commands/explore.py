@@ -48,6 +48,25 @@ FLAGS = {"db": "--db", "space": "--space", "workload": "--workload", "searcher":
 WALL_METRICS = ("build_s", "oracle_s", "simulate_s")  # an evaluation's wall-clock seconds, not results
 
 
+def read_enqueue(space: Any, files: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The designs named by ``--enqueue`` files, each checked against the space (errors name the file)."""
+    from jalapeno.jsonio import read_json
+
+    out: list[dict[str, Any]] = []
+    for f in files:
+        doc = read_json(f, "--enqueue")
+        for item in doc if isinstance(doc, list) else [doc]:
+            d = item.get("design", item) if isinstance(item, dict) else item
+            if not isinstance(d, dict):
+                raise JalapenoError(f"{f}: a design is a JSON object of parameter values, got {type(d).__name__}",
+                                    field="--enqueue")
+            try:
+                out.append(space.check(d))
+            except JalapenoError as e:
+                raise JalapenoError(f"{f}: {e}", field="--enqueue") from None
+    return out
+
+
 def _fmt(v: Any, digits: int = 3) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
@@ -109,13 +128,17 @@ def print_result(res: Any) -> None:
               "on paper has none: margin).")
 @click.option("--out-dir", "out_dir_path", default=None, metavar="DIR",
               help="Write the trials as one table, trials.csv (.parquet too with pyarrow), in DIR.")
+@click.option("--enqueue", "enqueue_files", multiple=True, metavar="FILE",
+              help="Evaluate this design first (warm start; repeatable): a JSON design, {\"design\": ...} as in "
+              "spaces/jalapeno-1.json, or a list of either.")
 @quiet_option
 @timings_option
 @json_option
 @deprecated_n("trials")
 def command(space: str, workload: str, trials: int, searcher: str, no_screen: bool, workers: int | None,
             dask_address: str | None, db: str | None, seed: int, exact: bool, price_rule: str,
-            quiet: bool, no_timings: bool, as_json: bool, out_dir_path: str | None = None) -> None:
+            enqueue_files: tuple[str, ...], quiet: bool, no_timings: bool, as_json: bool,
+            out_dir_path: str | None = None) -> None:
     """Search a design space: goodput per watt, $/Mtoken and p99 TTFT through the serving simulator."""
     from jalapeno.explore import SEARCHERS, load_space, resolve_workload, run_search
     from jalapeno.hardware.tco import PRICE_RULES
@@ -140,9 +163,12 @@ def command(space: str, workload: str, trials: int, searcher: str, no_screen: bo
     with as_flags(FLAGS):
         sp, wl = load_space(space), resolve_workload(workload)
         wl.requests()
+        queued = read_enqueue(sp, enqueue_files)
+        if len(queued) > trials:
+            raise JalapenoError(f"{len(queued)} enqueued designs do not fit in {trials} trials", field="--trials")
         with _progress_bar(trials, not quiet) as update:
             res = run_search(sp, wl, trials=trials, searcher=searcher, screen=not no_screen, workers=workers,
-                             dask=dask_address, db=db, seed=seed, fast=not exact, price_rule=price_rule,
+                             dask=dask_address, db=db, seed=seed, fast=not exact, price_rule=price_rule, enqueue=queued,
                              progress=(lambda done, total, rec: update(done, total)) if update else None)
     if tables_dir is not None:  # one row a trial: number, status, design.*, objectives.*, metrics.* (no wall times)
         write_table(trial_table(result_json(res, False)), tables_dir / "trials")

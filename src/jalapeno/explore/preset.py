@@ -33,8 +33,15 @@ def write_preset(path: str | Path, text: str) -> None:
     Path(path).write_text(text, encoding="utf-8")
 
 
-JALAPENO1_DESCRIPTION = ("Jalapeño-1: coding-inference ASIC found by search (32 cores x 4 systolic 64x64 fp8/bf16 arrays, "
-                         "4 HBM3E stacks, N3, 1.5 GHz).")
+def jalapeno1_description(space: DesignSpace, design: Mapping[str, Any]) -> str:
+    """The preset's one-line description, read off the design point (so a new reference cannot keep a stale one)."""
+    clock = space.param("operating_point").bundles[design["operating_point"]]["clock_hz"]["value"]  # type: ignore[index]
+    rows = design["cores.matrix.rows"]
+    unit = "stacks" if str(design["memory"]).startswith("hbm") else "devices"
+    return (f"Jalapeño-1: coding-inference ASIC found by search ({design['cores.count']} cores x "
+            f"{design['cores.matrix.engines']} systolic {rows}x{rows} {design['dtypes'].replace('-', '/')} arrays, "
+            f"{design['memory.devices']} {design['memory'].upper()} {unit}, {design['node'].upper()}, "
+            f"{float(clock) / 1e9:.3g} GHz).")
 JALAPENO1_HEADER = """Jalapeño-1: the project's reference inference chip, found by co-design search for real-time coding traffic
 (docs/jalapeno-1.md). Every figure is the design point's value in the coding-asic design space
 (jalapeno/explore/spaces/coding-asic.yaml) written into its base architecture (coding-asic-base.yaml): a
@@ -53,8 +60,9 @@ def jalapeno1_text() -> str:
     from jalapeno.explore.space import load_space
 
     doc = json.loads((Path(__file__).parent / "spaces" / "jalapeno-1.json").read_text(encoding="utf-8"))
-    return preset_text(load_space(doc["space"]), doc["design"], name="jalapeno-1",
-                       description=JALAPENO1_DESCRIPTION, header=JALAPENO1_HEADER.format(**doc),
+    space = load_space(doc["space"])
+    return preset_text(space, doc["design"], name="jalapeno-1",
+                       description=jalapeno1_description(space, doc["design"]), header=JALAPENO1_HEADER.format(**doc),
                        provenance=f"Jalapeño-1 search ({doc['searcher']}, seed {doc['seed']}, trial {doc['trial']})")
 
 

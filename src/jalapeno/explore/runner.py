@@ -5,6 +5,10 @@
 ``Client``), and tells the results in trial order, so a seed gives the same trials on any machine. Only this
 process writes the trial store, so workers need nothing but the space, the workload and a design.
 
+Warm start: ``enqueue`` designs (e.g. the incumbent, ``spaces/jalapeno-1.json``) are evaluated as the first
+trials and told to the searcher like any other, so a search never ends below them. They are part of the
+study's identity.
+
 Resume: with the same ``db`` file and the same study (space, workload, searcher, seed), every done
 trial is re-told to the searcher, every trial left running is evaluated again (once), and the search
 continues until the store holds ``trials`` trials: nothing is lost, nothing is evaluated twice after it
@@ -18,7 +22,7 @@ import hashlib
 import math
 import multiprocessing
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,13 +211,17 @@ def make_executor(workers: int | None, dask: Any = None) -> Any:
 # ---------------------------------------------------------------- the loop
 
 def study_identity(space: DesignSpace, workload: Workload, searcher: str, seed: int, screen: bool,
-                   price_rule: str = "margin") -> dict[str, Any]:
+                   price_rule: str = "margin", enqueue: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
     """What a resumed study must share with the stored one (a price rule other than the default included,
     so stores written before there was a choice still resume)."""
     doc = canonical(space_to_dict(space))
     ident = {"space": space.name, "space_sha": hashlib.sha256(doc.encode()).hexdigest()[:16],
              "workload": workload.to_dict(), "searcher": searcher, "seed": seed, "screen": screen}
-    return ident if price_rule == "margin" else {**ident, "price_rule": price_rule}
+    if price_rule != "margin":
+        ident["price_rule"] = price_rule
+    if enqueue:
+        ident["enqueue"] = [canonical(d) for d in enqueue]
+    return ident
 
 
 def _lock(db: str | None) -> Any:
@@ -234,16 +242,20 @@ def _lock(db: str | None) -> Any:
 
 def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher: str = "nsga2", screen: bool = True,
                workers: int | None = None, dask: Any = None, db: str | None = None, seed: int = 0,
-               fast: bool = True, progress: Progress | None = None, price_rule: str = "margin") -> SearchResult:
+               fast: bool = True, progress: Progress | None = None, price_rule: str = "margin",
+               enqueue: Sequence[Mapping[str, Any]] = ()) -> SearchResult:
     from jalapeno.hardware.tco import check_rule
 
     if trials < 1:
         raise JalapenoError(f"must be >= 1, got {trials}", field="trials")
     check_rule(price_rule)
+    queued = tuple(space.check(d) for d in enqueue)
+    if len(queued) > trials:
+        raise JalapenoError(f"{len(queued)} enqueued designs do not fit in {trials} trials", field="trials")
     t_start = time.perf_counter()
     lock = _lock(db)
     store = TrialStore(db or ":memory:")
-    store.bind(study_identity(space, workload, searcher, seed, screen, price_rule))
+    store.bind(study_identity(space, workload, searcher, seed, screen, price_rule, queued))
     s = make_searcher(searcher, space, seed=seed, screen=screen, attainment=workload.attainment)
     for t in store.trials("done"):
         s.tell(t.params, Evaluation.from_json(t.result or {}))
@@ -261,7 +273,8 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
                     store.restart(t.number)
                     batch.append((t.number, t.params))
                 else:
-                    design, number = s.ask(), store.next_number()
+                    number = store.next_number()
+                    design = dict(queued[number]) if number < len(queued) else s.ask()
                     store.start(number, s.name, design)
                     batch.append((number, design))
             if not batch:
