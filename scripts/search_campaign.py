@@ -206,18 +206,13 @@ def select(camp: dict[str, Any], h200_usd: float, max_candidates: int) -> dict[s
             chosen = checked[-1]
             break
     keep = chosen is None or processor_key(space, chosen["design"]) == inc_key
-    others, side = {}, {}
+    others = {}
     if chosen is not None:
         for w in WORKLOADS[2:]:
             others[w] = best_on(space, chosen["design"], w, by_w.get(w, [])[:3], cache)
-        if not keep:  # the same protocol for both chips on every workload, side by side
-            for w in WORKLOADS:
-                side[w] = {"chosen": others.get(w) or best_on(space, chosen["design"], w, by_w.get(w, [])[:3], cache),
-                           "incumbent": best_on(space, inc, w, by_w.get(w, [])[:3], cache)}
-                print(f"{_now()} side by side on {w} done", flush=True)
     return {"rule": SELECTION_RULE.format(h200=h200_usd), "h200_usd_per_mtok": h200_usd, "eligible": len(eligible),
             "incumbent": inc_row, "checked": checked, "chosen": chosen, "keeps_incumbent": keep,
-            "chosen_on_other_workloads": others, "side_by_side": side,
+            "chosen_on_other_workloads": others,
             "best_per_workload": {w: rows[0] if rows else None for w, rows in by_w.items()}}
 
 
@@ -262,16 +257,6 @@ def markdown(doc: dict[str, Any]) -> str:
             lines.append(f"- {w}: " + (f"{r['goodput_per_watt'] * 1e3:.3f} req/s/kW, ${r['usd_per_mtok']:.4f}/Mtok, "
                                        f"attainment {r['slo_attainment']:.3f}, {r['chips']} chips ({dep(r['design'])})"
                                        if r else "no deployment tried meets the SLO"))
-    if sel and sel.get("side_by_side"):
-        lines += ["", "Chosen chip vs the incumbent Jalapeño-1, each at its best deployment found by the same protocol "
-                  "(own scheduler at tp and 2 x tp, 8 replicas down, plus the workload's best searched deployments; "
-                  "at most 16 chips):", "",
-                  "| workload | chip | deployment | chips | goodput/W (req/s/kW) | $/Mtok | attainment |",
-                  "|---|---|---|---:|---:|---:|---:|"]
-        for w, pair in sel["side_by_side"].items():
-            for name, r in (("chosen", pair["chosen"]), ("incumbent", pair["incumbent"])):
-                lines.append(f"| {w} | {name} | " + (f"{dep(r['design'])} | {r['chips']} | {r['goodput_per_watt'] * 1e3:.3f} | "
-                             f"{r['usd_per_mtok']:.4f} | {r['slo_attainment']:.3f} |" if r else "none meets the SLO | - | - | - | - |"))
     return "\n".join(lines) + "\n"
 
 
