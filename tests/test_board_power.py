@@ -30,13 +30,11 @@ def _jalapeno(**memory: float) -> object:
 
 
 def test_idle_of_jalapeno1_by_hand() -> None:
-    """Idle = leakage x 0.35 + 3 HBM3E x 1.4 W + 3 PHYs x 0.6 W + 8 lanes (2 links) x 0.25 W + 15 W, through the
-    regulators (the 2026-12-05 Jalapeño-1: 3 stacks, 2 links)."""
+    """Idle = leakage x 0.35 + 4 HBM3E x 1.4 W + 4 PHYs x 0.6 W + 16 lanes x 0.25 W + 15 W, through the regulators."""
     a = resolve_arch("jalapeno-1")
     s = sheet(a)
     area = s.area["total"].value
-    assert (a.memory.devices.value, a.links.count.value) == (3, 2)
-    die = 0.12 * area * 0.35 + 3 * 1.4 + 3 * 0.6 + 8 * 0.25 + 15
+    die = 0.12 * area * 0.35 + 4 * 1.4 + 4 * 0.6 + 16 * 0.25 + 15
     rated = s.power["total"].value * board.vrm_efficiency(1.0, T3)
     x = die / rated
     eff = x / (x + 0.006 + 0.06 * x + 0.05 * x * x)
