@@ -9,7 +9,7 @@ constants; the Monte Carlo then holds each fleet fixed and re-evaluates it (``ex
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jalapeno.errors import JalapenoError
@@ -51,19 +51,27 @@ def compare(workload: Workload, chips: Sequence[str], *, samples: int = mc.SAMPL
     log(f"sweep: {', '.join(chips)} on {workload.name}")
     sweep = sweep or Sweep()
     runs = sweep_chips(list(chips), workload, sweep, workers=workers)
-    fleets = [mc.nominal_fleet(r, specs[r], runs[r].best, workload) for r in chips if runs[r].best is not None]
     full = mc.constants_for(list(specs.values()))
     consts = mc.collapsed(full) if collapse else full
     log(f"monte carlo: {samples} samples of {len(consts)} estimated constants")
-    outcomes = mc.run(fleets, workload, consts, samples=samples, seed=seed, workers=workers,
-                      max_chips=sweep.max_chips if resize else 0)
-    by_ref = {f.ref: f for f in fleets}
-    ref = chips[0]
-    rows = [_row(r, specs[r], by_ref.get(r), outcomes.get(r), by_ref.get(ref), outcomes.get(ref)) for r in chips]
+    rows = ratio_rows({r: runs[r].best for r in chips}, specs, workload, consts, samples=samples, seed=seed,
+                      workers=workers, max_chips=sweep.max_chips if resize else 0)
     applies = {k for s in specs.values() for k in mc.relevant(full, s)}
-    return {"workload": workload.name, "reference": specs[ref].name, "samples": samples, "seed": seed,
+    return {"workload": workload.name, "reference": specs[chips[0]].name, "samples": samples, "seed": seed,
             "sampling": SAMPLING, "resize": resize, "chips": rows,
             "constants": [e.to_json() for e in consts if e.key in applies]}
+
+
+def ratio_rows(best: Mapping[str, Any], specs: Mapping[str, Any], workload: Workload, constants: Sequence[Any], *,
+               samples: int, seed: int = 0, workers: int | None = None, max_chips: int = 0) -> list[dict[str, Any]]:
+    """One row per chip of ``specs`` (in order; ratios against the first): each chip at its best deployment
+    (``best[ref]``, None when no deployment fits), re-priced or re-simulated under the same seeded draws of
+    ``constants``. ``compare`` and the report's headline share it."""
+    fleets = [mc.nominal_fleet(r, specs[r], best[r], workload) for r in specs if best.get(r) is not None]
+    outcomes = mc.run(fleets, workload, constants, samples=samples, seed=seed, workers=workers, max_chips=max_chips)
+    by_ref = {f.ref: f for f in fleets}
+    ref = next(iter(specs))
+    return [_row(r, specs[r], by_ref.get(r), outcomes.get(r), by_ref.get(ref), outcomes.get(ref)) for r in specs]
 
 
 def _row(ref: str, spec: Any, fleet: mc.Fleet | None, runs: list[dict[str, Any]] | None, base: mc.Fleet | None,

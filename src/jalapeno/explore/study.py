@@ -118,17 +118,17 @@ def headline_ranges(runs: dict[str, ChipRun], specs: dict[str, Any], w: Workload
     """Every chip's ratios to the H200 at their best fleets, as ``jalapeno compare`` computes them: the same
     seeded draws of every estimated constant for all chips, p10/p50/p90 over the draws (docs/compare.md)."""
     from jalapeno.explore import montecarlo as mc
-    from jalapeno.explore.headtohead import _row
+    from jalapeno.explore.headtohead import ratio_rows
 
     refs = [c for c in runs if runs[c].best is not None and c in specs]
     if RANGE_REFERENCE not in refs:
         return {}
-    fleets = [mc.nominal_fleet(c, specs[c], runs[c].best, w) for c in refs]
-    consts = mc.constants_for([specs[c] for c in refs])
-    outcomes = mc.run(fleets, w, consts, samples=samples, seed=seed, workers=workers)
-    by_ref = {f.ref: f for f in fleets}
-    base, base_runs = by_ref[RANGE_REFERENCE], outcomes[RANGE_REFERENCE]
-    return {c: _row(c, specs[c], by_ref[c], outcomes[c], base, base_runs) for c in refs}
+    refs = [RANGE_REFERENCE] + [c for c in refs if c != RANGE_REFERENCE]  # ratios against the first
+    ordered = {c: specs[c] for c in refs}
+    consts = mc.constants_for(list(ordered.values()))
+    rows = ratio_rows({c: runs[c].best for c in refs}, ordered, w, consts, samples=samples, seed=seed,
+                      workers=workers)
+    return dict(zip(refs, rows))
 
 
 def step_breakdown(chip: Any, w: Workload, *, batch: int = 16, context: int = 2048, prompt: int = 2048) -> dict[str, Any]:
