@@ -124,7 +124,7 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize("args", [
     ("--scheduler", "sarathi"),
     ("--prefix-cache", "--replicas", "2", "--router", "prefix_affinity"),
-    ("--scheduler", "disagg", "--prefill-replicas", "2", "--decode-replicas", "1", "--prefix-cache"),
+    ("--topology", "disagg", "--prefill-replicas", "2", "--decode-replicas", "1", "--prefix-cache"),
     ("--speculative", "3", "--acceptance", "0.7", "--prefix-cache", "--tier-gb", "50",
      "--preemption", "swap"),
 ])
@@ -139,7 +139,7 @@ def test_policies_on_mooncake(capsys: pytest.CaptureFixture[str], args: tuple[st
 
 
 def test_disagg_decode_on_another_chip(capsys: pytest.CaptureFixture[str]) -> None:
-    doc = serve_json(capsys, *MOONCAKE_60S, "--limit", "40", "--scheduler", "disagg",
+    doc = serve_json(capsys, *MOONCAKE_60S, "--limit", "40", "--topology", "disagg",
                      "--decode-hardware", "h100", "--kv-link-gbps", "200")
     check_consistent(doc)
     d = doc["deployment"]
@@ -193,7 +193,8 @@ def test_price_rule_street(capsys: pytest.CaptureFixture[str]) -> None:
     (("--price-rule", "list"), "--price-rule"),
     (("--acceptance", "0.5"), "--acceptance"),
     (("--decode-hardware", "h100"), "--decode-hardware"),
-    (("--scheduler", "disagg", "--replicas", "2"), "--replicas"),
+    (("--topology", "disagg", "--replicas", "2"), "--replicas"),
+    (("--topology", "ring"), "--topology"),
     (("--model", "llama-3.1-70b"), "memory"),
     (("--trace-out", "/no/such/dir/t.json"), "--trace-out"),
 ])
@@ -250,3 +251,17 @@ def test_cdf_downsample_and_lines() -> None:
     assert len(paths) == 3 and paths[2].get("d", "").count("M") == 2  # the NaN breaks the line
     empty = ET.fromstring(line_svg([], title="t", xlabel="x", ylabel="y"))
     assert "no data" in [t.text for t in empty.iter(f"{SVG}text")]
+
+
+def test_scheduler_disagg_is_a_deprecated_alias_of_topology_disagg(capsys: pytest.CaptureFixture[str]) -> None:
+    """For one release, ``--scheduler disagg`` still runs the disaggregated topology with the sarathi prefill
+    pool it meant, warns on stderr, and gives the same numbers as ``--topology disagg``."""
+    args = (*MOONCAKE_60S, "--limit", "30", "--prefill-replicas", "2", "--no-timings")
+    old = serve_json(capsys, *args, "--scheduler", "disagg")
+    assert main(["serve", *args, "--topology", "disagg", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "deprecated" not in captured.err
+    assert json.loads(captured.out) == old
+    assert (old["deployment"]["topology"], old["deployment"]["scheduler"]) == ("disagg", "sarathi")
+    assert main(["serve", *args, "--scheduler", "disagg", "--json"]) == 0
+    assert "use --topology disagg" in capsys.readouterr().err

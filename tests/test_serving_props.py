@@ -36,10 +36,12 @@ def traces(draw):
 
 @st.composite
 def configs(draw):
-    scheduler = draw(st.sampled_from(["vllm", "sarathi", "disagg"]))
+    scheduler = draw(st.sampled_from(["vllm", "sarathi"]))  # with disagg: the prefill pool's
+    topology = draw(st.sampled_from(["colocated", "disagg"]))
     tier = draw(st.sampled_from([None, TierSpec(capacity_bytes=64 * 1000.0 * 40, bandwidth_bytes_per_s=1e8)]))
     kw = {
         "scheduler": scheduler,
+        "topology": topology,
         "router": draw(st.sampled_from(["round_robin", "least_outstanding", "prefix_affinity"])),
         "prefix_cache": draw(st.booleans()),
         "block_size": draw(st.sampled_from([8, 16, 32])),
@@ -52,7 +54,7 @@ def configs(draw):
         "max_decode_run": draw(st.sampled_from([1, 4, 256])),
         "power_window_s": draw(st.sampled_from([0.01, 1.0])),
     }
-    if scheduler == "disagg":
+    if topology == "disagg":
         kw["disagg"] = Disagg(prefill_replicas=draw(st.integers(1, 2)), decode_replicas=draw(st.integers(1, 2)),
                               link_bandwidth_bytes_per_s=1e8)
     else:

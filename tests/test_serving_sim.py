@@ -216,7 +216,7 @@ def test_disagg_adds_the_kv_transfer_and_conserves_requests():
     p, o = 1000, 6
     d = Disagg(link_bandwidth_bytes_per_s=1e9, link_latency_s=1e-3)
     _, uni = run([Req(0, 0.0, p, o)])
-    sim, dis = run([Req(0, 0.0, p, o)], scheduler="disagg", disagg=d)
+    sim, dis = run([Req(0, 0.0, p, o)], topology="disagg", scheduler="sarathi", disagg=d)
     transfer = p * ORACLE.kv_bytes_per_token / 1e9 + 1e-3
     assert dis.ttft_s.mean == pytest.approx(uni.ttft_s.mean)
     assert dis.e2e_s.mean == pytest.approx(uni.e2e_s.mean + transfer)
@@ -224,7 +224,7 @@ def test_disagg_adds_the_kv_transfer_and_conserves_requests():
     rng = np.random.default_rng(1)
     reqs = [Req(i, float(t), int(a), int(b)) for i, (t, a, b) in
             enumerate(zip(np.cumsum(rng.exponential(0.02, 400)), rng.integers(10, 2000, 400), rng.integers(1, 100, 400)))]
-    sim, res = run(reqs, scheduler="disagg", router="least_outstanding",
+    sim, res = run(reqs, topology="disagg", scheduler="sarathi", router="least_outstanding",
                    disagg=Disagg(prefill_replicas=2, decode_replicas=3, decode_oracle=AffineOracle()))
     assert res.completed == 400 and res.replicas == 5
     assert {st.replica for st in sim.states if st.output > 1} <= {2, 3, 4}  # decoded in the decode pool
@@ -360,7 +360,11 @@ def test_bad_configuration_names_the_field():
     with pytest.raises(JalapenoError, match="replicas"):
         simulate([], ORACLE, replicas=0)
     with pytest.raises(JalapenoError, match="replicas"):
-        simulate([], ORACLE, replicas=2, scheduler="disagg")
+        simulate([], ORACLE, replicas=2, topology="disagg")
+    with pytest.raises(JalapenoError, match="topology='disagg'"):  # disaggregation is not a scheduler
+        simulate([], ORACLE, scheduler="disagg")
+    with pytest.raises(JalapenoError, match="one of least_outstanding, prefix_affinity, round_robin"):
+        simulate([], ORACLE, router="random")
     with pytest.raises(JalapenoError, match="acceptance"):
         Speculative(2, 1.5)
     res = simulate([], ORACLE)

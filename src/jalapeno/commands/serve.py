@@ -22,7 +22,9 @@ from jalapeno.commands.options import (dtype_options, emit_json, hardware_option
 from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.tco import PRICE_RULES
-from jalapeno.serving.config import ROUTERS, SCHEDULERS
+from jalapeno.serving.config import TOPOLOGIES
+from jalapeno.serving.routers.base import ROUTERS
+from jalapeno.serving.schedulers.base import SCHEDULERS
 
 if TYPE_CHECKING:
     from jalapeno.cost.oracle import CostOracle
@@ -200,7 +202,7 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
     w = {k: escape(v) if isinstance(v, str) else v for k, v in doc["workload"].items()}
     con = Console()
     pools = (f"{d['prefill_replicas']} prefill + {d['decode_replicas']} decode replicas"
-             if d["scheduler"] == "disagg" else f"{d['replicas']} replica{'s' * (d['replicas'] != 1)}")
+             if d["topology"] == "disagg" else f"{d['replicas']} replica{'s' * (d['replicas'] != 1)}")
     decode = f" (decode on {d['decode_hardware']})" if d["decode_hardware"] else ""
     con.print(f"[bold]{d['model']}[/] on [bold]{d['chips_per_replica']} x {d['hardware']}[/]{decode} ({d['precision']}), "
               f"{pools}, {d['scheduler']}, {d['router']}" + (", prefix cache" if d["prefix_cache"] else ""))
@@ -241,10 +243,14 @@ def tco_line(doc: dict[str, Any]) -> str:
 @click.option("--pp", type=int, default=1, show_default=True,
               help="Pipeline stages per replica (layers split over them); a replica uses tp x pp chips.")
 @parallel_options
-@click.option("--scheduler", default="vllm", show_default=True,
-              help=f"{', '.join(SCHEDULERS)}: vllm is continuous batching, sarathi chunked prefill, disagg "
-              "prefill and decode pools (docs/serving.md).")
-@click.option("--router", default="round_robin", show_default=True, help=", ".join(ROUTERS) + ".")
+@click.option("--scheduler", default=None,
+              help="; ".join(f"{k}: {v}" for k, v in SCHEDULERS.summaries().items())
+              + " [vllm; sarathi with --topology disagg, where it runs the prefill pool] (docs/serving.md).")
+@click.option("--topology", default="colocated", show_default=True,
+              help="colocated (every replica prefills and decodes) or disagg (a prefill and a decode pool, "
+                   "KV sent over a link).")
+@click.option("--router", default="round_robin", show_default=True,
+              help="; ".join(f"{k}: {v}" for k, v in ROUTERS.summaries().items()) + ".")
 @click.option("--prefix-cache", is_flag=True, help="Reuse KV of shared prompt prefixes (trace block hashes).")
 @dtype_options
 @click.option("--max-num-seqs", type=int, default=None, help="Requests a replica runs at once [256].")
@@ -301,7 +307,22 @@ def command(**o: Any) -> None:
         run(o)
 
 
+def _topology(o: dict[str, Any]) -> None:
+    """Fill in the topology and the scheduler's default; ``--scheduler disagg`` (deprecated, this release
+    only) still means ``--topology disagg`` with the sarathi prefill scheduler, as it did."""
+    o.setdefault("topology", "colocated")
+    if o["scheduler"] == "disagg":
+        if o["topology"] not in ("colocated", "disagg"):
+            return  # _validate names the bad --topology
+        click.echo("warning: --scheduler disagg is deprecated and goes in the next release: use --topology disagg "
+                   "(its prefill pool runs --scheduler, default sarathi)", err=True)
+        o["topology"], o["scheduler"] = "disagg", None
+    if o["scheduler"] is None:
+        o["scheduler"] = "sarathi" if o["topology"] == "disagg" else "vllm"
+
+
 def _validate(o: dict[str, Any]) -> None:
+    _topology(o)
     for flag in ("max_num_seqs", "max_num_batched_tokens", "max_model_len", "limit"):
         _check(_flag(flag), o[flag], minimum=1, strict=False)
     for flag, most in (("replicas", MAX_REPLICAS), ("prefill_replicas", MAX_REPLICAS), ("tp", MAX_CHIPS),
@@ -320,15 +341,16 @@ def _validate(o: dict[str, Any]) -> None:
         _check(_flag(flag), o[flag], strict=False)
     _check("--acceptance", o["acceptance"], strict=False, maximum=1.0)
 
-    for flag, names in (("scheduler", SCHEDULERS), ("router", ROUTERS), ("preemption", ("recompute", "swap")),
-                        ("arrivals", ("trace", "poisson")), ("price_rule", PRICE_RULES)):
+    for flag, names in (("scheduler", SCHEDULERS.names()), ("router", ROUTERS.names()), ("topology", TOPOLOGIES),
+                        ("preemption", ("recompute", "swap")), ("arrivals", ("trace", "poisson")),
+                        ("price_rule", PRICE_RULES)):
         if o[flag] not in names:
             raise JalapenoError(f"must be one of {', '.join(names)}; got {o[flag]!r}", field=_flag(flag))
-    disagg = o["scheduler"] == "disagg"
+    disagg = o["topology"] == "disagg"
     pool_flags = ("prefill_replicas", "decode_replicas", "decode_hardware", "kv_link_gbps")
-    _only_with(disagg, {_flag(k): o[k] for k in pool_flags}, "--scheduler disagg")
+    _only_with(disagg, {_flag(k): o[k] for k in pool_flags}, "--topology disagg")
     if disagg and o["replicas"] is not None:
-        raise JalapenoError("with --scheduler disagg, size the pools with --prefill-replicas and "
+        raise JalapenoError("with --topology disagg, size the pools with --prefill-replicas and "
                             "--decode-replicas", field="--replicas")
     _only_with(o["speculative"] is not None, {_flag(k): o[k] for k in ("acceptance", "draft_cost")},
                "--speculative")
@@ -348,7 +370,8 @@ class Fleet:
     decode_chip: ChipSpec | None  # the decode pool's, when it differs
     precision: Precision
     tp: int
-    scheduler: str
+    scheduler: str  # each replica's (the prefill pool's with disagg; the decode pool runs vllm)
+    topology: str  # colocated | disagg
     replicas: int  # all replicas, both pools with disagg
     prefill_replicas: int
     decode_replicas: int
@@ -361,7 +384,7 @@ class Fleet:
 
     @property
     def disagg(self) -> bool:
-        return self.scheduler == "disagg"
+        return self.topology == "disagg"
 
     @property
     def pools(self) -> list[tuple[ChipSpec, int]]:
@@ -385,9 +408,9 @@ def resolve_fleet(o: dict[str, Any]) -> Fleet:
         within_context(model, "--max-model-len", o["max_model_len"])
     precision = Precision.of(o["dtype"], o["act_dtype"], o["kv_dtype"])
     n_pre, n_dec = o["prefill_replicas"] or 1, o["decode_replicas"] or 1
-    replicas = n_pre + n_dec if o["scheduler"] == "disagg" else (o["replicas"] or 1)
+    replicas = n_pre + n_dec if o["topology"] == "disagg" else (o["replicas"] or 1)
     pp = o.get("pp") or 1
-    return Fleet(model, chip, dchip, precision, o["tp"], o["scheduler"], replicas, n_pre, n_dec, pp, plan(o["tp"], pp, o))
+    return Fleet(model, chip, dchip, precision, o["tp"], o["scheduler"], o["topology"], replicas, n_pre, n_dec, pp, plan(o["tp"], pp, o))
 
 
 def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | None) -> dict[str, Any]:
@@ -395,6 +418,7 @@ def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | Non
     from jalapeno.serving import SLO, Disagg, Speculative, TierSpec
 
     opts: dict[str, Any] = {"replicas": 1 if fleet.disagg else fleet.replicas, "scheduler": o["scheduler"],
+                            "topology": fleet.topology,
                             "router": o["router"], "prefix_cache": o["prefix_cache"],
                             "slo": SLO(ttft_s=o["ttft_slo"], tpot_s=o["tpot_slo"]),
                             "preemption": o["preemption"]}
@@ -440,6 +464,7 @@ def deployment_echo(o: dict[str, Any], fleet: Fleet, cost_params: str) -> dict[s
         "chips_per_replica": fleet.chips_per_replica,
         "replicas": fleet.replicas, "prefill_replicas": fleet.prefill_replicas if fleet.disagg else None,
         "decode_replicas": fleet.decode_replicas if fleet.disagg else None, "scheduler": fleet.scheduler,
+        "topology": fleet.topology,
         "router": o["router"], "prefix_cache": o["prefix_cache"], "precision": fleet.precision.label,
         "max_num_seqs": o["max_num_seqs"], "max_num_batched_tokens": o["max_num_batched_tokens"],
         "max_model_len": o["max_model_len"], "preemption": o["preemption"], "speculative": spec, "tier": tier,

@@ -33,17 +33,33 @@ DERIVED = {
 }
 
 
+# A design space's ``scheduler`` axis may name ``disagg`` (stored studies and fleets do): shorthand for the
+# disaggregated topology with this prefill scheduler, as it ran before the topology was its own field.
+DISAGG_SHORTHAND = ("disagg", "sarathi")
+
+
 @dataclass(frozen=True)
 class Deployment:
-    """How a fleet of a chip serves the workload: ``replicas`` of ``tp`` chips each."""
+    """How a fleet of a chip serves the workload: ``replicas`` of ``tp`` chips each, colocated or split into a
+    prefill and a decode pool (``topology="disagg"``, ``prefill_share`` of the replicas prefill)."""
 
     tp: int = 1
     replicas: int = 1
-    scheduler: str = "vllm"  # vllm | sarathi | disagg
+    scheduler: str = "vllm"  # a serving scheduler (serving.schedulers); with disagg, the prefill pool's
     max_num_seqs: int = 256
     max_num_batched_tokens: int | None = None
     prefill_share: float = 0.5  # disagg: share of the replicas that prefill
     router: str = "least_outstanding"
+    topology: str = "colocated"  # colocated | disagg
+
+    def __post_init__(self) -> None:
+        if self.scheduler == DISAGG_SHORTHAND[0]:
+            object.__setattr__(self, "topology", "disagg")
+            object.__setattr__(self, "scheduler", DISAGG_SHORTHAND[1])
+
+    @property
+    def disagg(self) -> bool:
+        return self.topology == "disagg"
 
     @property
     def chips(self) -> int:
@@ -54,17 +70,21 @@ class Deployment:
         return min(max(1, round(self.prefill_share * self.replicas)), self.replicas - 1)
 
     def label(self) -> str:
-        s = f"{self.replicas} x tp{self.tp} {self.scheduler}"
-        if self.scheduler == "disagg":
+        s = f"{self.replicas} x tp{self.tp} {'disagg' if self.disagg else self.scheduler}"
+        if self.disagg:
             s += f" {self.prefill_replicas}P:{self.replicas - self.prefill_replicas}D"
         elif self.max_num_batched_tokens:
             s += f" {self.max_num_batched_tokens} tok"
         return s
 
     def to_json(self) -> dict[str, Any]:
-        return {"tp": self.tp, "replicas": self.replicas, "scheduler": self.scheduler,
-                "max_num_seqs": self.max_num_seqs, "max_num_batched_tokens": self.max_num_batched_tokens,
-                "prefill_share": self.prefill_share, "router": self.router, "chips": self.chips}
+        """The fields and the chip count; ``topology`` only when disaggregated (colocated records stay as they were)."""
+        out = {"tp": self.tp, "replicas": self.replicas, "scheduler": self.scheduler,
+               "max_num_seqs": self.max_num_seqs, "max_num_batched_tokens": self.max_num_batched_tokens,
+               "prefill_share": self.prefill_share, "router": self.router, "chips": self.chips}
+        if self.disagg:
+            out["topology"] = self.topology
+        return out
 
 
 def deployment_of(space: DesignSpace, design: Mapping[str, Any]) -> Deployment:

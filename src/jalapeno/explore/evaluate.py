@@ -137,7 +137,7 @@ def kv_tokens_needed(workload: Workload, dep: Deployment) -> int:
     rate = len(reqs) / span if span > 0 else float(len(reqs))
     ctx = [r.prompt_tokens + r.output_tokens for r in reqs]
     mean_out = sum(r.output_tokens for r in reqs) / len(reqs)
-    serving = dep.replicas - dep.prefill_replicas if dep.scheduler == "disagg" else dep.replicas
+    serving = dep.replicas - dep.prefill_replicas if dep.disagg else dep.replicas
     in_flight = rate / max(serving, 1) * (workload.slo_ttft_s + mean_out * workload.slo_tpot_s)
     return int(max(max(ctx), math.ceil(in_flight) * sum(ctx) / len(ctx)))
 
@@ -161,7 +161,7 @@ def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool 
     from jalapeno.hardware.tco import chip_price
 
     t0 = time.perf_counter()
-    if dep.scheduler == "disagg" and dep.replicas < 2:
+    if dep.disagg and dep.replicas < 2:
         return infeasible("deployment: disaggregation needs at least 2 replicas")
     try:
         oracle = build_oracle(chip, dep.tp, workload, fast=fast)
@@ -197,9 +197,10 @@ def serve(oracle: Any, dep: Deployment, workload: Workload, **extra: Any) -> Any
     kw: dict[str, Any] = {"max_num_seqs": dep.max_num_seqs, **extra}
     if dep.max_num_batched_tokens is not None:
         kw["max_num_batched_tokens"] = dep.max_num_batched_tokens
-    if dep.scheduler == "disagg":
+    if dep.disagg:
         kw["disagg"] = Disagg(prefill_replicas=dep.prefill_replicas, decode_replicas=dep.replicas - dep.prefill_replicas)
-        return simulate(workload.requests(), oracle, replicas=1, scheduler="disagg", router=dep.router,
+        return simulate(workload.requests(), oracle, replicas=1, scheduler=dep.scheduler, topology="disagg",
+                        router=dep.router,
                         prefix_cache=workload.prefix_cache, slo=workload.slo(), **kw)
     return simulate(workload.requests(), oracle, replicas=dep.replicas, scheduler=dep.scheduler, router=dep.router,
                     prefix_cache=workload.prefix_cache, slo=workload.slo(), **kw)

@@ -36,9 +36,8 @@ from jalapeno.hardware.loader import parse_yaml
 TOP_REQUIRED = ("name", "base", "processor", "deployment")
 TOP_OPTIONAL = ("description", "constraints", "fixed")
 PARAM_KEYS = ("int", "float", "choices", "log", "levels", "also", "note")
-DEPLOYMENT = ("tp", "replicas", "scheduler", "max_num_seqs", "max_num_batched_tokens", "prefill_share", "router")
-SCHEDULERS = ("vllm", "sarathi", "disagg")
-ROUTERS = ("round_robin", "least_outstanding")
+DEPLOYMENT = ("tp", "replicas", "scheduler", "max_num_seqs", "max_num_batched_tokens", "prefill_share", "router",
+              "topology")
 CONSTRAINTS = ("die_area_mm2", "tdp_w", "price_usd", "cost_usd", "chips")
 Scalar = int | float | str | bool
 
@@ -396,8 +395,18 @@ class _SpaceParser:
         return out
 
 
+def _deployment_choices() -> dict[str, tuple[str, ...]]:
+    """Valid values of the named deployment axes: the serving registries' names; ``disagg`` on the scheduler
+    axis is shorthand for the disaggregated topology (``design.DISAGG_SHORTHAND``)."""
+    from jalapeno.serving.config import TOPOLOGIES
+    from jalapeno.serving.routers.base import ROUTERS
+    from jalapeno.serving.schedulers.base import SCHEDULERS
+
+    return {"scheduler": (*SCHEDULERS.names(), "disagg"), "router": ROUTERS.names(), "topology": TOPOLOGIES}
+
+
 def _check_deployment_values(p: _SpaceParser, name: str, values: tuple[Scalar, ...], f: str) -> None:
-    valid = {"scheduler": SCHEDULERS, "router": ROUTERS}.get(name)
+    valid = _deployment_choices().get(name)
     for v in values:
         if valid is not None and v not in valid:
             raise p.fail(f, f"{v!r} is not a {name}; valid: {', '.join(valid)}")
@@ -409,7 +418,7 @@ def _check_deployment_values(p: _SpaceParser, name: str, values: tuple[Scalar, .
 
 
 def _check_deployment_range(p: _SpaceParser, name: str, lo: float, hi: float, kind: str, f: str) -> None:
-    if name in ("scheduler", "router"):
+    if name in ("scheduler", "router", "topology"):
         raise p.fail(f, f"{name} takes choices, not a range")
     if name == "prefill_share":
         if not (0 < lo and hi < 1):

@@ -9,7 +9,7 @@ from jalapeno.serving.config import ServingConfig
 from jalapeno.serving.metrics import SLO, SimResult, Stats
 from jalapeno.serving.oracle import StepCost, StepOracle, StepShape
 from jalapeno.serving.replica import StepRecord
-from jalapeno.serving.schedulers.disagg import Disagg
+from jalapeno.serving.disagg import Disagg
 from jalapeno.serving.simulate import max_rate_at_attainment, simulate
 from jalapeno.serving.speculative import Speculative
 from jalapeno.serving.tier import TierSpec

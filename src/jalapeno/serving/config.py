@@ -10,23 +10,25 @@ from typing import Any, Literal
 
 from jalapeno.errors import JalapenoError
 from jalapeno.serving.metrics import SLO
-from jalapeno.serving.router import Router, RouterName
-from jalapeno.serving.schedulers.base import PreemptionMode, Scheduler
-from jalapeno.serving.schedulers.disagg import Disagg
+from jalapeno.serving.disagg import Disagg
+from jalapeno.serving.routers.base import ROUTERS, Router
+from jalapeno.serving.schedulers.base import SCHEDULERS, PreemptionMode, Scheduler
 from jalapeno.serving.schedulers.priorities import PolicyName
 from jalapeno.serving.speculative import Speculative
 from jalapeno.serving.tier import TierSpec
 
-SchedulerName = Literal["vllm", "sarathi", "disagg", "prefill_first"]
-SCHEDULERS = ("vllm", "sarathi", "disagg", "prefill_first")
-ROUTERS = ("round_robin", "least_outstanding", "prefix_affinity")
+# How the replicas are laid out: one pool that prefills and decodes, or a prefill and a decode pool
+# (``disagg.py``). Orthogonal to the scheduler, which plans each replica's steps.
+TopologyName = Literal["colocated", "disagg"]
+TOPOLOGIES: tuple[TopologyName, ...] = ("colocated", "disagg")
 
 
 @dataclass(frozen=True)
 class ServingConfig:
     replicas: int = 1
-    scheduler: SchedulerName | Scheduler = "vllm"
-    router: RouterName | Router = "round_robin"
+    scheduler: str | Scheduler = "vllm"  # a name in SCHEDULERS (with disagg: the prefill pool's)
+    router: str | Router = "round_robin"  # a name in ROUTERS
+    topology: TopologyName = "colocated"
     prefix_cache: bool = False
     slo: SLO = field(default_factory=SLO)
     block_size: int = 16
@@ -52,8 +54,12 @@ class ServingConfig:
             _positive_int(self.max_num_batched_tokens, "max_num_batched_tokens")
         if self.max_model_len is not None:
             _positive_int(self.max_model_len, "max_model_len")
-        _choice(self.scheduler, SCHEDULERS, "scheduler")
-        _choice(self.router, ROUTERS, "router")
+        if self.scheduler == "disagg":
+            raise JalapenoError("disaggregation is a topology, not a scheduler: give topology='disagg' and the "
+                                "prefill pool's scheduler (it was sarathi)", field="scheduler")
+        _choice(self.scheduler, SCHEDULERS.names(), "scheduler")
+        _choice(self.router, ROUTERS.names(), "router")
+        _choice(self.topology, TOPOLOGIES, "topology")
         _choice(self.policy, ("fcfs", "priority"), "policy")
         _choice(self.preemption, ("recompute", "swap"), "preemption")
         if not isinstance(self.slo, SLO):
@@ -63,21 +69,22 @@ class ServingConfig:
                 raise JalapenoError(f"must be > 0, got {getattr(self, name)}", field=name)
         if self.dollars_per_replica_hour is not None and self.dollars_per_replica_hour < 0:
             raise JalapenoError("must be >= 0", field="dollars_per_replica_hour")
-        if self.scheduler == "disagg" and self.replicas != 1:
-            raise JalapenoError("with scheduler='disagg', size the pools with Disagg(prefill_replicas=..., "
+        if self.is_disagg and self.replicas != 1:
+            raise JalapenoError("with topology='disagg', size the pools with Disagg(prefill_replicas=..., "
                                 "decode_replicas=...)", field="replicas")
         spec_tokens = 1 + self.speculative.k if self.speculative else 1
         if self.max_num_batched_tokens is not None and self.max_num_batched_tokens < spec_tokens:
             raise JalapenoError(f"must be >= {spec_tokens} (a decode step's tokens)", field="max_num_batched_tokens")
-        if self.disagg is not None and self.scheduler != "disagg":
-            raise JalapenoError("disagg is given but scheduler is not 'disagg'", field="disagg")
+        if self.disagg is not None and not self.is_disagg:
+            raise JalapenoError("disagg is given but topology is not 'disagg'", field="disagg")
 
     @property
     def is_disagg(self) -> bool:
-        return self.scheduler == "disagg"
+        return self.topology == "disagg"
 
     @property
-    def deployment(self) -> Disagg:
+    def pools(self) -> Disagg:
+        """The disaggregated pools (defaults when ``disagg`` is not given)."""
         return self.disagg or Disagg()
 
 

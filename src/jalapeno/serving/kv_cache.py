@@ -14,6 +14,7 @@ the prompt are cached, and a hit never covers the last prompt token (it must be 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import gcd
 
 from jalapeno.serving.block_pool import BlockPool, PrefixUnit
@@ -74,6 +75,12 @@ class KVCacheManager:
     @property
     def used_blocks(self) -> int:
         return self.pool.used_blocks
+
+    @property
+    def available_blocks(self) -> int:
+        """Blocks an allocation may take now: the free ones and the evictable cached ones."""
+        pool = self.pool
+        return pool.free_blocks + pool.evictable_blocks
 
     def blocks_for(self, tokens: int) -> int:
         return -(-tokens // self.block_size)
@@ -187,6 +194,19 @@ class KVCacheManager:
         if not loads or self.tier is None:
             return now
         return self.tier.transfer(now, loads * (st.unit_tokens // self.block_size))
+
+    def reserve_ahead(self, states: Sequence[RequestState], extra: Sequence[int]) -> None:
+        """Take ``extra[i]`` more private blocks for ``states[i]`` (<= 0: none), e.g. for every step of a decode
+        run at once; the caller has checked they fit ``available_blocks``."""
+        total = 0
+        for st, x in zip(states, extra):
+            if x > 0:
+                st.own_blocks += x
+                st.held_blocks += x
+                total += x
+        if total:
+            self.pool.take(total)
+            self.note_taken()
 
     def trim(self, st: RequestState) -> None:
         """Return private blocks beyond what ``computed`` tokens need (after a cut-short decode run)."""

@@ -16,20 +16,19 @@ it in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from math import floor
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from jalapeno.serving.events import PRIO_READY, PRIO_STEP, Event
 from jalapeno.serving.kv_cache import KVCacheManager
+from jalapeno.serving.metrics import PowerTrace
 from jalapeno.serving.oracle import StepOracle, StepShape
 from jalapeno.serving.request_state import FINISHED, LOADING, RUNNING, TRANSFER, RequestState
 from jalapeno.serving.schedulers.base import PreemptionMode, Scheduler
 from jalapeno.serving.schedulers.priorities import WaitingQueue
 from jalapeno.serving.speculative import Speculative, emitted, steps_to_emit
-
-if TYPE_CHECKING:
-    from jalapeno.serving.simulate import Simulation
 
 Role = Literal["unified", "prefill", "decode"]
 
@@ -49,6 +48,19 @@ class StepRecord(NamedTuple):
     energy_j: float
 
 
+Observer = Callable[[StepRecord], Any]
+
+
+@dataclass(frozen=True)
+class ReplicaHooks:
+    """What a replica reports to its owner, passed in so that the replica never reaches back into it."""
+
+    power: PowerTrace  # the fleet's power trace: each step adds its energy
+    observers: Sequence[Observer]  # called with every StepRecord
+    on_finish: Callable[[RequestState, float], None]  # a request is done (all its tokens)
+    on_handoff: Callable[[Replica, RequestState, float], list[Event]] | None = None  # prefill role: KV leaves
+
+
 class Replica:
     __slots__ = (
         "busy",
@@ -61,10 +73,14 @@ class Replica:
         "index",
         "kv",
         "max_run",
+        "observers",
+        "on_finish",
+        "on_handoff",
         "oracle",
         "outstanding",
         "pad",
         "plan",
+        "power",
         "plan_states",
         "preempt_recompute",
         "preempt_swap",
@@ -72,7 +88,6 @@ class Replica:
         "role",
         "running",
         "scheduler",
-        "sim",
         "spec_rate",
         "spec_tokens",
         "st_de",
@@ -89,10 +104,14 @@ class Replica:
         "waiting",
     )
 
-    def __init__(self, index: int, role: Role, sim: Simulation, oracle: StepOracle, kv: KVCacheManager,
+    def __init__(self, index: int, role: Role, hooks: ReplicaHooks, oracle: StepOracle, kv: KVCacheManager,
                  scheduler: Scheduler, waiting: WaitingQueue, *, preemption: PreemptionMode = "recompute",
                  speculative: Speculative | None = None, max_decode_run: int = 256) -> None:
-        self.index, self.role, self.sim, self.oracle, self.kv = index, role, sim, oracle, kv
+        self.index, self.role, self.oracle, self.kv = index, role, oracle, kv
+        self.power, self.observers = hooks.power, hooks.observers
+        self.on_finish, self.on_handoff = hooks.on_finish, hooks.on_handoff
+        if role == "prefill" and hooks.on_handoff is None:
+            raise ValueError("a prefill replica needs hooks.on_handoff")
         self.scheduler, self.waiting, self.preemption = scheduler, waiting, preemption
         self.running: list[RequestState] = []
         self.spec_tokens = speculative.k if speculative else 0
@@ -100,7 +119,7 @@ class Replica:
         self.draft_factor = speculative.k * speculative.draft_cost if speculative else 0.0
         self.max_run = max_decode_run
         # engines that pad decode steps (CUDA-graph buckets) price the padded shape, one step at a time
-        self.pad = getattr(scheduler, "pad_decode", None)
+        self.pad = scheduler.pad_decode
         self.idle_w = float(oracle.idle_power_w)
         self.busy = False
         self.gen = 0
@@ -177,8 +196,8 @@ class Replica:
         self.decodes_only = ps == 0 and not self.spec_tokens
         self.st_start, self.st_stall, self.st_m = now, plan.stall_s, m
         self.st_t0, self.st_dt, self.st_e0, self.st_de = t0, dt, e0, de
-        if self.sim.observers:
-            self.st_kv = self.kv.pool.used_blocks
+        if self.observers:
+            self.st_kv = self.kv.used_blocks
         self.busy = True
         self.gen += 1
         end = now + plan.stall_s + m * t0 + dt * (m * (m - 1) / 2)
@@ -241,8 +260,7 @@ class Replica:
     def _reserve_run(self, states: list[RequestState], m: int) -> int:
         """Shorten ``m`` to what the free blocks allow, and take the blocks for all ``m`` steps."""
         kv = self.kv
-        pool = kv.pool
-        avail = pool.free_blocks + pool.evictable_blocks
+        avail = kv.available_blocks
         extra = self._extra_blocks(states, m)
         if sum(x for x in extra if x > 0) > avail:
             lo, hi = 1, m  # the first step is already allocated
@@ -254,15 +272,7 @@ class Replica:
                     hi = mid - 1
             m = lo
             extra = self._extra_blocks(states, m)
-        total = 0
-        for st, x in zip(states, extra):
-            if x > 0:
-                st.own_blocks += x
-                st.held_blocks += x
-                total += x
-        if total:
-            pool.take(total)
-            kv.note_taken()
+        kv.reserve_ahead(states, extra)
         return m
 
     def _duration(self, s: int) -> float:
@@ -295,12 +305,11 @@ class Replica:
         self.energy_j += energy
         self.steps += s
         self.step_events += 1
-        sim = self.sim
-        sim.power.add(start, now, energy, self.idle_w)
-        if sim.observers:
+        self.power.add(start, now, energy, self.idle_w)
+        if self.observers:
             rec = StepRecord(self.index, self.role, start, now, s, self.st_shape, self.plan, self.st_kv,
-                             self.kv.pool.num_blocks, energy)
-            for observe in sim.observers:
+                             self.kv.num_blocks, energy)
+            for observe in self.observers:
                 observe(rec)
         events = self._apply_decodes(now, s) if self.decodes_only else self._apply(now, s)
         more = self._start_step(now)
@@ -380,9 +389,9 @@ class Replica:
         if st.generated >= st.output:
             self._finish(st, now)
             return 1
-        if self.role == "prefill":
+        if self.on_handoff is not None:  # a prefill replica: the decode pool takes it from here
             st.status = TRANSFER
-            events.extend(self.sim.handoff(self, st, now))
+            events.extend(self.on_handoff(self, st, now))
             return 1
         return 0
 
@@ -390,7 +399,4 @@ class Replica:
         self.kv.free(st)
         st.status = FINISHED
         st.finish_s = now
-        self.sim.finish(st, now)
-
-
-Observer = Callable[[StepRecord], Any]
+        self.on_finish(st, now)

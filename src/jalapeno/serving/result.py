@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
-from jalapeno.serving.metrics import Dropped, PerToken, SimResult, Stats, request_columns, slo_met
-from jalapeno.serving.request_state import DROPPED
+from jalapeno.serving.config import ServingConfig
+from jalapeno.serving.events import EventLoop
+from jalapeno.serving.metrics import Dropped, PerToken, PowerTrace, SimResult, Stats, request_columns, slo_met
+from jalapeno.serving.replica import Replica
+from jalapeno.serving.request_state import DROPPED, RequestState
 
-if TYPE_CHECKING:
-    from jalapeno.serving.simulate import Simulation
+
+class FinishedRun(Protocol):
+    """What a result is built from: a finished simulation (``simulate.Simulation``), seen from below."""
+
+    cfg: ServingConfig
+    states: list[RequestState]
+    t0: float
+    loop: EventLoop
+    power: PowerTrace
+
+    @property
+    def replicas(self) -> Sequence[Replica]: ...
 
 
-def build_result(sim: Simulation, wall_s: float) -> SimResult:
+def build_result(sim: FinishedRun, wall_s: float) -> SimResult:
     cfg, reps, states = sim.cfg, sim.replicas, sim.states
     cols = request_columns(states)
     t0 = sim.t0

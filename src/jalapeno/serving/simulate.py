@@ -12,20 +12,17 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jalapeno.serving.config import ServingConfig
+from jalapeno.serving.disagg import KVHandoff
 from jalapeno.serving.events import PRIO_ARRIVAL, Event, EventLoop
 from jalapeno.serving.kv_cache import KVCacheManager
 from jalapeno.serving.metrics import SLO, PowerTrace, SimResult
 from jalapeno.serving.oracle import StepOracle
-from jalapeno.serving.replica import Observer, Replica, Role
+from jalapeno.serving.replica import Observer, Replica, ReplicaHooks, Role
 from jalapeno.serving.request_state import DROPPED, FINISHED, RequestState
 from jalapeno.serving.result import build_result
-from jalapeno.serving.router import Router, make_router
-from jalapeno.serving.schedulers.base import Scheduler
-from jalapeno.serving.schedulers.disagg import KVHandoff
+from jalapeno.serving.routers.base import Router, make_router
+from jalapeno.serving.schedulers.base import Scheduler, make_scheduler
 from jalapeno.serving.schedulers.priorities import make_queue
-from jalapeno.serving.schedulers.prefill_first import PrefillFirstScheduler
-from jalapeno.serving.schedulers.sarathi import SarathiScheduler
-from jalapeno.serving.schedulers.vllm import VLLMScheduler
 
 if TYPE_CHECKING:
     from jalapeno.serving.trace_export import TimelineRecorder
@@ -34,15 +31,11 @@ Progress = Callable[[int, int], Any]  # (requests finished or dropped, total)
 DEFAULT_SLO = SLO()  # TTFT <= 1 s, TPOT <= 25 ms
 
 
-def make_scheduler(name: str | Scheduler, cfg: ServingConfig) -> Scheduler:
+def scheduler_of(name: str | Scheduler, cfg: ServingConfig) -> Scheduler:
+    """A registered scheduler by name, built with the configuration's limits (or a scheduler as given)."""
     if not isinstance(name, str):
         return name
-    if name == "prefill_first":
-        return PrefillFirstScheduler(max_num_seqs=cfg.max_num_seqs)
-    cls: type[SarathiScheduler | VLLMScheduler] = SarathiScheduler if name == "sarathi" else VLLMScheduler
-    if cfg.max_num_batched_tokens is None:
-        return cls(max_num_seqs=cfg.max_num_seqs)
-    return cls(max_num_seqs=cfg.max_num_seqs, max_num_batched_tokens=cfg.max_num_batched_tokens)
+    return make_scheduler(name, max_num_seqs=cfg.max_num_seqs, max_num_batched_tokens=cfg.max_num_batched_tokens)
 
 
 class Simulation:
@@ -62,24 +55,26 @@ class Simulation:
         spec = cfg.speculative
         self.spec_tokens = spec.k if spec else 0
         if cfg.is_disagg:
-            d = cfg.deployment
-            self.pool = self._build("prefill", d.prefill_replicas, oracle, make_scheduler(d.prefill_scheduler, cfg))
+            d = cfg.pools
             self.decode_pool = self._build("decode", d.decode_replicas, d.decode_oracle or oracle,
-                                           make_scheduler("vllm", cfg), first=d.prefill_replicas)
+                                           scheduler_of("vllm", cfg), first=d.prefill_replicas)
             self.kv_link = KVHandoff(d, self.decode_pool, make_router(cfg.router))
+            self.pool = self._build("prefill", d.prefill_replicas, oracle, scheduler_of(cfg.scheduler, cfg))
         else:
-            self.pool = self._build("unified", cfg.replicas, oracle, make_scheduler(cfg.scheduler, cfg))
+            self.pool = self._build("unified", cfg.replicas, oracle, scheduler_of(cfg.scheduler, cfg))
             self.decode_pool = []
         self.router = make_router(cfg.router)
 
     def _build(self, role: Role, count: int, oracle: StepOracle, scheduler: Scheduler, first: int = 0) -> list[Replica]:
         cfg = self.cfg
+        hooks = ReplicaHooks(self.power, self.observers, self.finish,
+                             self.kv_link.send if role == "prefill" and self.kv_link is not None else None)
         out = []
         for i in range(count):
             kv = KVCacheManager(int(oracle.kv_capacity_tokens), cfg.block_size,
                                 prefix_cache=cfg.prefix_cache and role != "decode", tier=cfg.tier,
                                 kv_bytes_per_token=float(oracle.kv_bytes_per_token))
-            out.append(Replica(first + i, role, self, oracle, kv, scheduler, make_queue(cfg.policy),
+            out.append(Replica(first + i, role, hooks, oracle, kv, scheduler, make_queue(cfg.policy),
                                preemption=cfg.preemption, speculative=cfg.speculative,
                                max_decode_run=cfg.max_decode_run))
         return out
@@ -169,11 +164,6 @@ class Simulation:
         if self.progress is not None and self.done % self._every == 0:
             self.progress(self.done, len(self.requests))
 
-    def handoff(self, src: Replica, st: RequestState, now: float) -> list[Event]:
-        """A prefill replica is done with ``st``: send its KV to the decode pool."""
-        assert self.kv_link is not None
-        return self.kv_link.send(src, st, now)
-
 
 def simulate(
     requests: Iterable[Any],
@@ -182,6 +172,7 @@ def simulate(
     replicas: int = 1,
     scheduler: str | Scheduler = "vllm",
     router: str | Router = "round_robin",
+    topology: str = "colocated",
     prefix_cache: bool = False,
     slo: SLO = DEFAULT_SLO,
     progress: Progress | None = None,
@@ -192,12 +183,14 @@ def simulate(
     """Serve ``requests`` (objects with ``request_id, arrival_s, prompt_tokens, output_tokens`` and
     optionally ``block_hashes, block_tokens, priority``) on replicas priced by ``oracle``.
 
-    ``options`` are the other ``ServingConfig`` fields: ``block_size, max_num_seqs,
+    ``topology="disagg"`` splits the fleet into a prefill and a decode pool (``disagg=Disagg(...)`` sizes
+    them; ``scheduler`` is then the prefill pool's). ``options`` are the other ``ServingConfig`` fields: ``block_size, max_num_seqs,
     max_num_batched_tokens, max_model_len, policy, preemption, tier, disagg, speculative,
     max_decode_run, dollars_per_replica_hour, power_window_s, rate_scale``.
     ``progress(done, total)`` is called about 200 times; ``on_step(StepRecord)`` after every step.
     """
-    cfg = ServingConfig(replicas=replicas, scheduler=scheduler, router=router,  # type: ignore[arg-type]
+    cfg = ServingConfig(replicas=replicas, scheduler=scheduler, router=router,
+                        topology=topology,  # type: ignore[arg-type]
                         prefix_cache=prefix_cache, slo=slo, **options)
     return run_config(requests, oracle, cfg, progress=progress, on_step=on_step, timeline=timeline)
 

@@ -13,8 +13,10 @@ there is no tier or no room in it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, Protocol
 
+from jalapeno.registry import Registry
 from jalapeno.serving.kv_cache import KVCacheManager, Match
 from jalapeno.serving.request_state import LOADING, RUNNING, SWAPPED, WAITING, RequestState
 from jalapeno.serving.schedulers.priorities import WaitingQueue
@@ -49,12 +51,23 @@ class ReplicaView(Protocol):
     preempt_swap: int
 
 
+PadDecode = Callable[[int, int], "tuple[int, int] | None"]  # (seqs, longest context) -> (rows, summed context)
+
+
 class Scheduler(Protocol):
+    """What a scheduler provides: its limits, its plans, and whether it pads decode steps."""
+
     @property
     def max_num_seqs(self) -> int: ...
 
     @property
     def max_num_batched_tokens(self) -> int: ...
+
+    @property
+    def pad_decode(self) -> PadDecode | None:
+        """None, or what a decode step really computes when the engine pads it (CUDA-graph buckets):
+        the replica then prices that shape, one step at a time."""
+        ...
 
     def schedule(self, rep: ReplicaView, now: float) -> StepPlan:
         """Plan the next step (an empty plan when nothing can run)."""
@@ -63,6 +76,21 @@ class Scheduler(Protocol):
     def admits_more(self, rep: ReplicaView) -> bool:
         """Could a new arrival join now (decides whether it cuts a multi-step decode run short)?"""
         ...
+
+
+class SchedulerFactory(Protocol):
+    """What a registered scheduler is: a factory from the deployment's limits (None: its own default)."""
+
+    def __call__(self, *, max_num_seqs: int, max_num_batched_tokens: int | None) -> Scheduler: ...
+
+
+# Every module of ``jalapeno.serving.schedulers`` is imported on the first lookup, so a new scheduler is one
+# module there that decorates its factory with ``@SCHEDULERS.register(name, summary)`` (docs/extending.md).
+SCHEDULERS: Registry[SchedulerFactory] = Registry("scheduler", field="scheduler", package="jalapeno.serving.schedulers")
+
+
+def make_scheduler(name: str, *, max_num_seqs: int, max_num_batched_tokens: int | None) -> Scheduler:
+    return SCHEDULERS.get(name)(max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens)
 
 
 def preempt(rep: ReplicaView, st: RequestState, plan: StepPlan, now: float) -> int:

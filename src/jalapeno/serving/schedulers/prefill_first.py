@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jalapeno.serving.schedulers.base import ReplicaView, StepPlan, admit_waiting, schedule_running
+from jalapeno.serving.schedulers.base import SCHEDULERS, ReplicaView, StepPlan, admit_waiting, schedule_running
 
 _NO_LIMIT = 1 << 40
 
@@ -49,3 +49,8 @@ class PrefillFirstScheduler:
         else:
             length = longest + 1
         return rows, rows * (length - 1)  # each row attends ``length`` positions (context + itself)
+
+
+@SCHEDULERS.register("prefill_first", "one whole prefill alone, else all decodes (measure serve's engine)")
+def make(*, max_num_seqs: int, max_num_batched_tokens: int | None) -> PrefillFirstScheduler:
+    return PrefillFirstScheduler(max_num_seqs=max_num_seqs)  # prefills run whole and alone: no token budget

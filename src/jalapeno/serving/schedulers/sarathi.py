@@ -10,14 +10,16 @@ Long prompts are thus spread over steps that also carry decodes, which bounds th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from jalapeno.serving.schedulers.base import ReplicaView, StepPlan, admit_waiting, schedule_running
+from jalapeno.serving.schedulers.base import SCHEDULERS, ReplicaView, StepPlan, admit_waiting, schedule_running
 
 
 @dataclass(frozen=True)
 class SarathiScheduler:
     max_num_seqs: int = 256
     max_num_batched_tokens: int = 2048
+    pad_decode: ClassVar[None] = None
 
     def schedule(self, rep: ReplicaView, now: float) -> StepPlan:
         plan = StepPlan()
@@ -28,3 +30,8 @@ class SarathiScheduler:
 
     def admits_more(self, rep: ReplicaView) -> bool:
         return len(rep.running) < self.max_num_seqs
+
+
+@SCHEDULERS.register("sarathi", "chunked prefill (Sarathi-Serve, vLLM's default)")
+def make(*, max_num_seqs: int, max_num_batched_tokens: int | None) -> SarathiScheduler:
+    return SarathiScheduler(max_num_seqs, max_num_batched_tokens or SarathiScheduler.max_num_batched_tokens)

@@ -11,14 +11,16 @@ is always admitted with the decodes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from jalapeno.serving.schedulers.base import ReplicaView, StepPlan, admit_waiting, schedule_running
+from jalapeno.serving.schedulers.base import SCHEDULERS, ReplicaView, StepPlan, admit_waiting, schedule_running
 
 
 @dataclass(frozen=True)
 class VLLMScheduler:
     max_num_seqs: int = 256
     max_num_batched_tokens: int = 8192
+    pad_decode: ClassVar[None] = None
 
     def schedule(self, rep: ReplicaView, now: float) -> StepPlan:
         plan = StepPlan()
@@ -29,3 +31,8 @@ class VLLMScheduler:
 
     def admits_more(self, rep: ReplicaView) -> bool:
         return len(rep.running) < self.max_num_seqs
+
+
+@SCHEDULERS.register("vllm", "continuous batching, whole prefills (vLLM without chunked prefill)")
+def make(*, max_num_seqs: int, max_num_batched_tokens: int | None) -> VLLMScheduler:
+    return VLLMScheduler(max_num_seqs, max_num_batched_tokens or VLLMScheduler.max_num_batched_tokens)

@@ -1,6 +1,7 @@
-"""Disaggregated prefill and decode (Splitwise, DistServe): two pools, KV sent over a link.
+"""The disaggregated topology (Splitwise, DistServe): a prefill and a decode pool, KV sent over a link.
 
-Prefill replicas run ``prefill_scheduler`` and emit the first token; the request's KV (its computed
+This is a deployment topology (``topology="disagg"``), not a scheduler: prefill replicas run the
+configured scheduler (``scheduler``) and emit the first token; the request's KV (its computed
 tokens x ``kv_bytes_per_token`` of the prefill oracle) then crosses the prefill replica's link, FIFO
 (transfers from one replica queue behind each other), and the request joins the waiting queue of the
 decode replica the router picked at hand-off. The prefill replica frees the KV when the transfer is
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from jalapeno.errors import JalapenoError
 from jalapeno.serving.events import PRIO_READY, Event
@@ -20,7 +21,7 @@ from jalapeno.serving.request_state import WAITING, RequestState
 
 if TYPE_CHECKING:
     from jalapeno.serving.replica import Replica
-    from jalapeno.serving.router import Router
+    from jalapeno.serving.routers.base import Router
 
 # Defaults of the KV link between the prefill and the decode pool: one 400 Gb/s NIC per GPU
 # (InfiniBand NDR / ConnectX-7: 50 GB/s), and an assumed 10 us per transfer (RDMA setup and completion).
@@ -37,7 +38,6 @@ class Disagg:
     decode_oracle: StepOracle | None = None  # None: the same chip and model as the prefill pool
     link_bandwidth_bytes_per_s: float = LINK_BANDWIDTH_BYTES_PER_S
     link_latency_s: float = LINK_LATENCY_S
-    prefill_scheduler: Literal["vllm", "sarathi"] = "sarathi"
 
     def __post_init__(self) -> None:
         for name in ("prefill_replicas", "decode_replicas"):
@@ -47,10 +47,6 @@ class Disagg:
             raise JalapenoError("must be > 0", field="disagg.link_bandwidth_bytes_per_s")
         if self.link_latency_s < 0:
             raise JalapenoError("must be >= 0", field="disagg.link_latency_s")
-        if self.prefill_scheduler not in ("vllm", "sarathi"):
-            raise JalapenoError(f"must be 'vllm' or 'sarathi', got {self.prefill_scheduler!r}",
-                                field="disagg.prefill_scheduler")
-
 
 
 class KVHandoff:
