@@ -12,7 +12,7 @@ import click
 
 from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option
 from jalapeno.commands.serve import _check, _renamed
-from jalapeno.cost.params import ENGINES
+from jalapeno.cost.engines import ENGINES
 from jalapeno.errors import JalapenoError
 from jalapeno.serving.bench import BENCH_MAX_NUM_SEQS, REL_TOL, SCENARIOS, Limits
 from jalapeno.workload.benchsets import MLPERF_SETS
@@ -43,7 +43,7 @@ from jalapeno.workload.benchsets import MLPERF_SETS
               help="Requests a replica runs at once.")
 @click.option("--max-num-batched-tokens", type=int, default=None, help="Token budget of a step [8192].")
 @dtype_options
-@click.option("--engine", type=click.Choice(ENGINES), default="fused", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES.names()), default="fused", show_default=True,
               help="GPU presets: fused serving engine, or the plain-PyTorch calibration engine (as serve).")
 @json_option
 def command(**o: Any) -> None:

@@ -12,7 +12,8 @@ from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, MODEL_CHIP_FLAGS, a
                                        hardware_option, json_option, model_option, positive, valid_tp, within_context)
 from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.cost.estimate import Estimate, estimate
-from jalapeno.cost.params import ENGINES, chip_error_band
+from jalapeno.cost.engines import ENGINES
+from jalapeno.cost.params import chip_error_band
 from jalapeno.cost.step import StepCost
 from jalapeno.graph.precision import Precision
 from jalapeno.report.fmt import pct, seconds, si
@@ -91,7 +92,7 @@ def print_estimate(e: Estimate) -> None:
               help="Pipeline stages (layers split over them); the replica uses tp x pp chips, --batch is its whole batch.")
 @parallel_options
 @dtype_options
-@click.option("--engine", type=click.Choice(ENGINES), default="fused", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES.names()), default="fused", show_default=True,
               help="GPU presets: a fused serving engine (1 kernel per op, vLLM-class, as serve), or the "
                    "plain-PyTorch engine the calibration measured (docs/cost.md).")
 @json_option

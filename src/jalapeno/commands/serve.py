@@ -20,6 +20,7 @@ import numpy as np
 from jalapeno.commands.options import (dtype_options, emit_json, hardware_option, json_option, model_option,
                                        quiet_option, timings_option, valid_tp, within_context, as_flags)
 from jalapeno.commands.parallel_options import parallel_options, plan
+from jalapeno.cost.engines import ENGINES
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.tco import PRICE_RULES
 from jalapeno.serving.config import TOPOLOGIES
@@ -295,7 +296,7 @@ def tco_line(doc: dict[str, Any]) -> str:
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write requests.csv (one row a request, dropped ones too) and steps.csv (one row a step) here; "
                    ".parquet too when pyarrow is installed.")
-@click.option("--engine", type=click.Choice(["fused", "calibration"]), default="fused", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES.names()), default="fused", show_default=True,
               help="GPU presets: a fused serving engine (1 kernel per op, vLLM-class), or the plain-PyTorch "
                    "engine the calibration measured (docs/cost.md).")
 @quiet_option

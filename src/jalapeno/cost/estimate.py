@@ -41,7 +41,7 @@ class Estimate:
     def chips(self) -> int:
         return self.parallel.chips if self.parallel is not None else self.tp * self.pp
 
-    engine: str = "fused"  # cost.params.ENGINES: the serving engine the GPU presets are priced as
+    engine: str = "fused"  # a name in cost.engines.ENGINES: the serving engine the GPU presets are priced as
 
     def to_json(self) -> dict[str, Any]:
         d = self.decode

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jalapeno.cost.engines import ENGINES
 from jalapeno.errors import JalapenoError
 
 if TYPE_CHECKING:
@@ -131,9 +132,6 @@ def fused_engine(params: CostParams) -> CostParams:
     return replace(params, kernels_per_op={}, source=f"{params.source}; fused engine (1 kernel per op)")
 
 
-ENGINES = ("fused", "calibration")
-
-
 def setup_for(chip: "ChipSpec", engine: str = "calibration") -> tuple[CostParams, "OpTimer | None"]:
     """Parameters and op timer for a chip: a parameterized architecture is timed by its mapper
     (jalapeno.mapping), which fuses elementwise ops; a datasheet preset by the calibrated roofline model,
@@ -141,12 +139,11 @@ def setup_for(chip: "ChipSpec", engine: str = "calibration") -> tuple[CostParams
     serving engine's (``engine="fused"``: compare GPUs with architectures, or predict vLLM-class serving)."""
     from jalapeno.mapping import cost_params_for, timer_for  # lazy: mapping builds on cost's types
 
-    if engine not in ENGINES:
-        raise JalapenoError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}", field="engine")
+    priced_as = ENGINES.get(engine)  # a JalapenoError naming the valid engines
     timer = timer_for(chip)
     params = cost_params_for(chip) or params_for(chip.name)
-    if timer is None and engine == "fused":
-        params = fused_engine(params)
+    if timer is None:
+        params = priced_as(params)
     return params, timer
 
 

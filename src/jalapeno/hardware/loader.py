@@ -23,9 +23,9 @@ from typing import Any
 import yaml
 
 from jalapeno.errors import JalapenoError
+from jalapeno.hardware.kinds import KINDS
 from jalapeno.hardware.spec import ChipSpec, Figure, Interconnect, MemoryLevel, TextFigure
 
-CHIP_KINDS = ("gpu", "tpu", "asic", "lpu")
 # Compute dtypes a chip may quote a rate for (the ``compute`` names of jalapeno.dtypes, plus fp64,
 # fp16 for chips whose 16-bit vector rate differs from bf16, and fp6).
 FLOP_DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "fp6", "int8", "fp4", "int4")
@@ -312,7 +312,7 @@ class _ChipParser:
             self.chip_name = name.strip()
         self.keys(data, "", CHIP_REQUIRED, CHIP_OPTIONAL)
         fields: dict[str, Any] = {k: self.text(data, k, "") for k in ("name", "vendor", "description")}
-        fields["kind"] = self.text(data, "kind", "", CHIP_KINDS)
+        fields["kind"] = self.text(data, "kind", "", KINDS.names())
         fields["process_node"] = self.text_figure(data, "process_node", "")
         for k in _SIMPLE_FIGURES:
             if data.get(k) is not None or k in CHIP_REQUIRED:

@@ -11,6 +11,7 @@ from jalapeno.cost.params import CostParams
 from jalapeno.graph.ops import Op
 from jalapeno.hardware.arch import arch_of, model
 from jalapeno.hardware.arch.spec import ArchSpec
+from jalapeno.hardware.kinds import is_static
 from jalapeno.mapping.mapper import Mapper
 
 _MAPPERS: OrderedDict[int, tuple[ArchSpec, Mapper]] = OrderedDict()
@@ -52,7 +53,7 @@ def cost_params_for(chip: object) -> CostParams | None:
     share = 1 - model.tech_of(arch)(f"clock_power_fraction.{arch.kind}")  # clock/control ride on every action
     launch = rt.launch_s.value
     eager = (rt.eager_launch_s.value if rt.eager_launch_s is not None
-             else max(launch, CostParams().eager_launch_s if arch.kind == "gpu" else launch))
+             else max(launch, launch if is_static(arch.kind) else CostParams().eager_launch_s))
     flop = model.pj_per_flop(arch)
     return replace(CostParams(), kernel_s=rt.kernel_overhead_s.value, graph_launch_s=launch, eager_launch_s=eager,
                    kernels_per_op={k: int(f.value) for k, f in rt.kernels_per_op.items()},

@@ -30,9 +30,9 @@ import numpy as np
 
 from jalapeno.graph.ops import Op
 from jalapeno.hardware.arch.spec import ArchSpec
+from jalapeno.hardware.kinds import is_static
 from jalapeno.hardware.spec import Figure
 
-STATIC_KINDS = ("asic", "tpu", "lpu")
 MIN_TOKENS = 16  # vLLM's TPU runner: the smallest compiled token count
 MATMUL_KINDS = ("matmul", "lm_head", "router")  # rows are the step's tokens (or sequences): padded
 
@@ -62,7 +62,7 @@ class StaticSchedule:
     @classmethod
     def of(cls, arch: ArchSpec) -> StaticSchedule | None:
         """The architecture's static-schedule constants, or None for a dynamically scheduled GPU."""
-        if arch.kind not in STATIC_KINDS:
+        if not is_static(arch.kind):
             return None
         rt = arch.runtime
         v = {k: (getattr(rt, k) or d).value for k, d in DEFAULTS.items()}

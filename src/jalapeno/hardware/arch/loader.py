@@ -15,7 +15,6 @@ from typing import Any
 
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.arch.spec import (
-    ARCH_KINDS,
     DATAFLOWS,
     DRAM_KINDS,
     ENGINE_KINDS,
@@ -36,6 +35,7 @@ from jalapeno.hardware.arch.spec import (
     VectorUnit,
 )
 from jalapeno.hardware.arch.tech import nodes
+from jalapeno.hardware.kinds import KINDS, is_static
 from jalapeno.hardware.loader import FLOP_DTYPES, _ChipParser, _join, _r, _read, parse_yaml
 from jalapeno.hardware.spec import Figure, TextFigure
 
@@ -112,7 +112,7 @@ class _ArchParser(_ChipParser):
             self.chip_name = data["name"].strip()
         self.keys(data, "", TOP_REQUIRED, TOP_OPTIONAL)
         out: dict[str, Any] = {k: self.text(data, k, "") for k in ("name", "vendor", "description")}
-        out["kind"] = self.text(data, "kind", "", ARCH_KINDS)
+        out["kind"] = self.text(data, "kind", "", KINDS.names())
         out["package"] = self.text(data, "package", "", PACKAGES)
         out["node"] = self.node(data)
         for k in ("launch_year", "voltage_v", "clock_hz"):
@@ -244,10 +244,10 @@ class _ArchParser(_ChipParser):
         if fusion.value not in FUSION:
             raise self.fail("runtime.fusion.value", f"{_r(fusion.value)} is not valid", m["fusion"], "value",
                             f"valid: {', '.join(FUSION)}")
-        if arch_kind == "gpu" and m.get("matrix_issue_efficiency") is None:
+        if arch_kind in KINDS and not is_static(arch_kind) and m.get("matrix_issue_efficiency") is None:
             raise self.fail("runtime.matrix_issue_efficiency", "missing required key", data, f,
-                            "a GPU's issue efficiency is measured (dynamic issue); only statically scheduled "
-                            "kinds derive it")
+                            f"a dynamically issued kind's ({arch_kind}) issue efficiency is measured; only "
+                            "statically scheduled kinds derive it")
         return Runtime(fusion=fusion, eager_launch_s=self.opt(m, "eager_launch_s", f),
                        kernels_per_op=self.counts(m, "kernels_per_op", f),
                        matrix_issue_efficiency=self.opt(m, "matrix_issue_efficiency", f),

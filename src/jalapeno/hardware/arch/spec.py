@@ -27,7 +27,6 @@ LINK_TOPOLOGIES = ("switch", "ring", "torus2d", "torus3d", "fully_connected", "d
 NOC_TOPOLOGIES = ("crossbar", "mesh", "ring", "stream")
 PACKAGES = ("cowos-s", "cowos-l", "emib", "organic")
 FUSION = ("none", "elementwise")
-ARCH_KINDS = ("gpu", "tpu", "asic", "lpu")
 
 
 def _empty() -> Mapping[str, Figure]:

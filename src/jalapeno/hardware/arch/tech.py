@@ -38,7 +38,24 @@ def _load() -> tuple[Mapping[str, Figure], Mapping[str, tuple[float, float]]]:
     out: dict[str, Figure] = {}
     spans: dict[str, tuple[float, float]] = {}
     _flatten(_ChipParser(path), data, "", out, spans)
+    _add_kind_constants(out, spans)
     return MappingProxyType(out), MappingProxyType(spans)
+
+
+def _add_kind_constants(out: dict[str, Figure], spans: dict[str, tuple[float, float]]) -> None:
+    """The per-kind constants a chip-kind module brings (``hardware.kinds``), for kinds the YAML does not list;
+    every kind must then have each of ``TECHNOLOGY_KEYS``."""
+    from jalapeno.hardware.kinds import KINDS, TECHNOLOGY_KEYS
+
+    for name in KINDS.names():
+        consts = KINDS.get(name).technology
+        for key in TECHNOLOGY_KEYS:
+            if f"{key}.{name}" in out:
+                continue
+            if key not in consts:
+                raise JalapenoError(f"chip kind {name!r} has no {key}: give it in the kind's module (technology=) "
+                                    f"or in {TECH_FILE}", field=f"{key}.{name}")
+            _flatten(_ChipParser(f"chip kind module {name}"), {key: {name: consts[key]}}, "", out, spans)
 
 
 def library() -> Mapping[str, Figure]:
