@@ -111,7 +111,7 @@ def test_report_out_is_checked_before_the_study(tmp_path: Path, where: str) -> N
     (["serve", "-m", "llama-3.2-1b", "--rate", "1e-300", "--limit", "10"], "--rate"),
     (["serve", "-m", "llama-3.2-1b", "--rate", "0.000001"], "--rate"),
     (["serve", "-m", "llama-3.2-1b", "--rate", "nan"], "--rate"),
-    (["serve", "-m", "llama-3.2-1b", "--scheduler", "disagg", "--kv-link-gbps", "1e-300", "--limit", "5"],
+    (["serve", "-m", "llama-3.2-1b", "--topology", "disagg", "--kv-link-gbps", "1e-300", "--limit", "5"],
      "--kv-link-gbps"),
     (["serve", "-m", "llama-3.2-1b", "--tp", "100000"], "--tp"),
     (["serve", "-m", "llama-3.2-1b", "--speculative", "1000000", "--acceptance", "0.5"], "--speculative"),

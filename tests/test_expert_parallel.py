@@ -188,7 +188,7 @@ def test_cli_ep_json_and_errors(capsys):
 
 
 def test_serve_ep_disagg_runs_and_echoes(capsys):
-    assert main(["serve", "-m", GPT, "-H", "h200-sxm", "--ep", "8", "--scheduler", "disagg", "--limit", "40",
+    assert main(["serve", "-m", GPT, "-H", "h200-sxm", "--ep", "8", "--topology", "disagg", "--limit", "40",
                  "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     dep = d["deployment"]
