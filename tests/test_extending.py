@@ -24,7 +24,7 @@ ORACLE = AffineOracle(fixed_s=0.01, per_token_s=1e-4, per_context_s=1e-6, per_pa
 
 def doc_module(path_comment: str, tmp_path: Path, name: str) -> ModuleType:
     """Import the page's code block whose first line is ``# <path_comment>`` as module ``name``."""
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
     code = next(b for b in blocks if b.startswith(f"# {path_comment}\n"))
     file = tmp_path / f"{name}.py"
     file.write_text(code, encoding="utf-8")
@@ -96,7 +96,7 @@ def wafer(tmp_path: Path) -> Iterator[ModuleType]:
         tech._load.cache_clear()
 
 
-def groq_as(kind: str, tmp_path: Path):  # noqa: ANN201 - an ArchChip
+def groq_as(kind: str, tmp_path: Path):
     from jalapeno.hardware.arch import _dir, derive_chip, resolve_arch
 
     text = (_dir() / "groq-lpu-arch.yaml").read_text(encoding="utf-8")

@@ -11,8 +11,8 @@ from rich.markup import escape
 from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, MODEL_CHIP_FLAGS, as_flags, dtype_options, emit_json,
                                        hardware_option, json_option, model_option, positive, valid_tp, within_context)
 from jalapeno.commands.parallel_options import parallel_options, plan
-from jalapeno.cost.estimate import Estimate, estimate
 from jalapeno.cost.engines import ENGINES
+from jalapeno.cost.estimate import Estimate, estimate
 from jalapeno.cost.params import chip_error_band
 from jalapeno.cost.step import StepCost
 from jalapeno.graph.precision import Precision

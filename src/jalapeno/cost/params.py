@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jalapeno.cost.engines import ENGINES
-from jalapeno.errors import JalapenoError
 
 if TYPE_CHECKING:
     from jalapeno.cost.step import OpTimer

@@ -6,10 +6,10 @@ oracle seam ``StepShape``/``StepCost``/``StepOracle``. See docs/serving.md.
 """
 
 from jalapeno.serving.config import ServingConfig
+from jalapeno.serving.disagg import Disagg
 from jalapeno.serving.metrics import SLO, SimResult, Stats
 from jalapeno.serving.oracle import StepCost, StepOracle, StepShape
 from jalapeno.serving.replica import StepRecord
-from jalapeno.serving.disagg import Disagg
 from jalapeno.serving.simulate import max_rate_at_attainment, simulate
 from jalapeno.serving.speculative import Speculative
 from jalapeno.serving.tier import TierSpec

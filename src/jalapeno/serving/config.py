@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from jalapeno.errors import JalapenoError
-from jalapeno.serving.metrics import SLO
 from jalapeno.serving.disagg import Disagg
+from jalapeno.serving.metrics import SLO
 from jalapeno.serving.routers.base import ROUTERS, Router
 from jalapeno.serving.schedulers.base import SCHEDULERS, PreemptionMode, Scheduler
 from jalapeno.serving.schedulers.priorities import PolicyName

@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jalapeno.serving.schedulers.base import SCHEDULERS, ReplicaView, StepPlan, admit_waiting, schedule_running
+from jalapeno.serving.schedulers.base import (
+    SCHEDULERS,
+    ReplicaView,
+    StepPlan,
+    admit_waiting,
+    schedule_running,
+)
 
 _NO_LIMIT = 1 << 40
 

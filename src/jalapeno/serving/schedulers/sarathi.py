@@ -12,7 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from jalapeno.serving.schedulers.base import SCHEDULERS, ReplicaView, StepPlan, admit_waiting, schedule_running
+from jalapeno.serving.schedulers.base import (
+    SCHEDULERS,
+    ReplicaView,
+    StepPlan,
+    admit_waiting,
+    schedule_running,
+)
 
 
 @dataclass(frozen=True)
