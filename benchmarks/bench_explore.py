@@ -43,7 +43,7 @@ def full_designs(space, rng):
         if chip_checks(derive_chip(arch), lim) or deployment_of(space, d).chips > lim.get("chips", 1e9):
             continue
         dep = deployment_of(space, d)
-        if dep.scheduler == "disagg" and dep.replicas < 2:
+        if dep.disagg and dep.replicas < 2:
             continue
         yield d
 

@@ -268,7 +268,7 @@ def short(d: dict[str, Any]) -> str:
 
 def dep(d: dict[str, Any]) -> str:
     return (f"{d['replicas']} x tp{d['tp']} {d['scheduler']} {d['max_num_batched_tokens']} tok seqs {d['max_num_seqs']}"
-            + (f" share {d['prefill_share']:.2f}" if d["scheduler"] == "disagg" else ""))
+            + (f" share {d['prefill_share']:.2f}" if "disagg" in (d["scheduler"], d.get("topology")) else ""))
 
 
 def main() -> None:

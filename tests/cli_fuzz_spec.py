@@ -122,7 +122,8 @@ def generate(rng: random.Random) -> list[str]:
 
 
 # ---------------------------------------------------------------- valid combinations (no traceback allowed)
-CHOICES = {"--scheduler": ("vllm", "sarathi", "disagg"), "--router": ("round_robin", "least_loaded", "x"),
+CHOICES = {"--scheduler": ("vllm", "sarathi", "prefill_first", "disagg"), "--topology": ("colocated", "disagg", "x"),
+           "--router": ("round_robin", "least_loaded", "x"),
            "--preemption": ("recompute", "swap"), "--arrivals": ("trace", "poisson"),
            "--price-rule": ("margin", "cost", "street"), "--dtype": ("bf16", "fp8", "int4", "nvfp4", "fp32"),
            "--kv-dtype": ("bf16", "fp8", "int8"), "--act-dtype": ("bf16", "fp8"), "--engine": ("fused", "calibration")}
