@@ -389,3 +389,16 @@ def test_swap_in_uses_evictable_blocks_and_fills_the_pool_exactly():
     assert kv.pool.free_blocks == 0 and kv.pool.evictable_blocks == 4
     assert kv.swap_in(a, 10.0) == 14.0  # exactly the 4 evictable blocks; starts at 10 on an idle link
     assert (a.held_blocks, a.own_blocks, a.swapped_blocks, kv.used_blocks) == (4, 4, 0, 10)
+
+
+def test_reserve_ahead_takes_blocks_for_a_decode_run_through_the_manager():
+    """A replica's decode run takes its blocks up front through the manager (never the pool itself)."""
+    kv = kv_of(10)
+    a, b = state(0, 40), state(1, 20)
+    assert kv.allocate(a, 40) and kv.allocate(b, 20)  # 3 + 2 blocks
+    assert (kv.used_blocks, kv.available_blocks) == (5, 5)
+    kv.reserve_ahead([a, b], [2, -1])  # a needs 2 more blocks for the run, b has room
+    assert (a.own_blocks, a.held_blocks, b.own_blocks, b.held_blocks) == (5, 5, 2, 2)
+    assert (kv.used_blocks, kv.available_blocks, kv.peak_used) == (7, 3, 7)
+    kv.reserve_ahead([a, b], [0, 0])  # nothing to take: nothing changes
+    assert kv.used_blocks == 7 and kv.evictions == 0

@@ -77,6 +77,11 @@ class KVCacheManager:
         return self.pool.used_blocks
 
     @property
+    def evictions(self) -> int:
+        """Cached prefix units evicted so far (the pool's count)."""
+        return self.pool.evictions
+
+    @property
     def available_blocks(self) -> int:
         """Blocks an allocation may take now: the free ones and the evictable cached ones."""
         pool = self.pool

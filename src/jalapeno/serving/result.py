@@ -79,7 +79,7 @@ def build_result(sim: FinishedRun, wall_s: float) -> SimResult:
         usd_per_mtok_replica_hour=dollars,
         prefix_hit_rate=(hbm_hits + tier_hits) / query if query else 0.0,
         prefix_cache={"lookup_tokens": query, "hbm_hit_tokens": hbm_hits, "tier_hit_tokens": tier_hits,
-                      "evictions": sum(r.kv.pool.evictions for r in reps)},
+                      "evictions": sum(r.kv.evictions for r in reps)},
         kv_utilization={
             "mean": sum(r.kv.used_integral for r in reps) / block_s if block_s > 0 else 0.0,
             "peak": max(r.kv.peak_used / r.kv.num_blocks for r in reps),
