@@ -127,8 +127,8 @@ PRIOR_BAND_WIDEN = 1.25
 def fused_engine(params: CostParams) -> CostParams:
     """The same chip under a fused serving engine (vLLM-class): one kernel per graph op (RoPE, K/V write,
     SiLU*mul and attention each one kernel) instead of the calibration engine's counts. Use it to compare
-    a GPU with a mapped architecture, whose mapper fuses elementwise ops too."""
-    return replace(params, kernels_per_op={}, source=f"{params.source}; fused engine (1 kernel per op)")
+    a GPU with a mapped architecture, whose mapper fuses elementwise ops too (``cost/engines/fused.py``)."""
+    return ENGINES.get("fused")(params)
 
 
 def setup_for(chip: "ChipSpec", engine: str = "calibration") -> tuple[CostParams, "OpTimer | None"]:

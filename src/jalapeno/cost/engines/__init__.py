@@ -9,18 +9,30 @@ itself with ``@ENGINES.register(name, summary)`` and is found by the registry's 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Mapping
+from typing import Protocol, TypeVar
 
 from jalapeno.registry import Registry
 
-if TYPE_CHECKING:
-    from jalapeno.cost.params import CostParams
+
+class EngineParams(Protocol):
+    """What an engine reads of the cost parameters (``cost.params.CostParams``, a frozen dataclass; not
+    imported here, so that ``cost.params`` may look engines up without an import cycle)."""
+
+    @property
+    def kernels_per_op(self) -> Mapping[str, int]: ...
+
+    @property
+    def source(self) -> str: ...
+
+
+P = TypeVar("P", bound=EngineParams)
 
 
 class StepEngine(Protocol):
     """What an engine provides: the chip's cost parameters under it, from the calibrated ones."""
 
-    def __call__(self, params: CostParams) -> CostParams: ...
+    def __call__(self, params: P, /) -> P: ...
 
 
 ENGINES: Registry[StepEngine] = Registry("engine", field="engine", package="jalapeno.cost.engines")

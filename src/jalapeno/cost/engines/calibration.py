@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from jalapeno.cost.engines import ENGINES
-from jalapeno.cost.params import CostParams
+from jalapeno.cost.engines import ENGINES, P
 
 
 @ENGINES.register("calibration", "the plain-PyTorch engine the calibration measured (kernel counts as fitted)")
-def calibration(params: CostParams) -> CostParams:
+def calibration(params: P, /) -> P:
     return params
