@@ -1,0 +1,147 @@
+"""Jalapeño-1's spec-sheet table (docs/jalapeno-1.md), written from the preset through the report's functions.
+
+Every figure comes from the same place ``jalapeno chip show`` and the report take it (``hardware.arch.sheet``,
+``board_json``, ``physical.checks``, the TCO margin rule) and the deployment from the recorded best fleets
+(``explore/spaces/headline-fleets.json``), so a test can regenerate the table in a fraction of a second and
+hold the page to the code (issue 15). ``scripts/regen_docs.sh`` rewrites the block between the markers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+BEGIN, END = "<!-- spec:begin (scripts/regen_docs.sh) -->", "<!-- spec:end -->"
+CHIP = "jalapeno-1"
+_AREA_LABELS = {"dram_phy": "HBM PHYs", "serdes": "SerDes", "core_sram": "SRAM", "noc": "NoC"}
+_TDP_PARTS = (("matrix", "matrix"), ("clock_control", "clock/control"), ("dram", "HBM"),
+              ("leakage_rise", "leakage rise"), ("links", "links"))
+_IDLE_PARTS = (("leakage_idle", "leakage at idle voltage"), ("dram_background", "HBM power-down"),
+               ("phy_idle", "PHYs"), ("serdes_idle", "SerDes"), ("board_misc", "board"))
+_SCHEDULERS = {"sarathi": "chunked prefill (Sarathi) with a {tok}-token budget", "vllm": "continuous batching (vLLM)",
+               "disagg": "disaggregated prefill and decode ({p}P:{d}D)"}
+
+
+def _g2(x: float) -> str:
+    """Two significant figures without trailing zeros, whole numbers from 10 up (13, 5.6, 4)."""
+    return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
+
+
+def _clock_share(formula: str) -> str:
+    m = re.search(r"DVFS runs the clock at ([0-9.]+) of full", formula)
+    return m.group(1) if m else "1.00"
+
+
+def _peak_activity_w(formula: str) -> str:
+    m = re.search(r"([0-9,.]+) W of peak activity", formula)
+    return m.group(1) if m else "-"
+
+
+def _rows(name: str, fleet: dict[str, Any]) -> list[tuple[str, str]]:
+    from jalapeno.commands.chip import sheet_json
+    from jalapeno.hardware.arch import resolve_arch
+    from jalapeno.hardware.arch.model import tech_of
+    from jalapeno.hardware.tco import value
+
+    a, d = resolve_arch(name), sheet_json(name)
+    t = tech_of(a)
+    c, m, lk, p = a.cores, a.memory, a.links, d["power_w"]
+    dens = t("physical.power_density_w_per_mm2")
+    share = _clock_share(p["total"]["formula"])
+    node = a.node.value.upper()
+    rows = [("process, clock, voltage",
+             f"TSMC {node}{' (N3E figures)' if node == 'N3' else ''}, {a.clock_hz.value / 1e9:g} GHz at "
+             f"{a.voltage_v.value:g} V (the nominal DVFS point); under the {dens:g} W/mm² cooling limit DVFS runs it "
+             f"at {share} of that clock at full activity")]
+    flows = {"ws": "weight", "os": "output", "is": "input"}
+    df = "/".join(flows.get(x, x) for x in c.matrix.dataflows)
+    rows.append(("matrix engines", f"{c.count.value:g} cores ({c.physical.value:g} on the die, "
+                 f"{c.physical.value - c.count.value:g} spares) x {c.matrix.engines.value:g} {df}-stationary systolic "
+                 f"arrays of {c.matrix.rows.value:g} x {c.matrix.cols.value:g}"))
+    pk = sorted(d["peak_flops"].items(), key=lambda kv: -kv[1])
+    rates = {k: v.value for k, v in c.matrix.rates.items()}
+    twice = "twice" if rates.get("fp8") == 2 * rates.get("bf16", 0) else f"{rates.get('fp8', 0) / rates['bf16']:g}x"
+    rows.append(("formats, peak (dense, full clock)", ", ".join(f"{k} {v / 1e15:.2f} PFLOP/s" for k, v in pk)
+                 + f" (fp8 at {twice} the bf16 rate, as TPU v5e's int8)"))
+    rows.append(("vector, special functions", f"{c.vector.lanes.value:g} SIMD lanes and {c.vector.sfu_ops_per_cycle.value:g}"
+                 f" exp/rsqrt a cycle per core: {d['vector_flops']['bf16'] / 1e12:.0f} TFLOP/s bf16"))
+    sram = next(x for x in d["memory"] if x["name"] == "core_sram")
+    acc_mib = c.physical.value * c.matrix.engines.value * c.matrix.accumulator_bytes.value / 2**20
+    shared = "no shared SRAM" if a.shared_sram is None else f"{a.shared_sram.capacity_bytes.value / 2**20:g} MiB shared SRAM"
+    rows.append(("on-chip SRAM", f"{c.sram.capacity_bytes.value / 2**10:g} KiB per core "
+                 f"({c.physical.value * c.sram.capacity_bytes.value / 2**20:.0f} MiB in all, "
+                 f"{sram['bandwidth_bytes_per_s'] / 1e12:.0f} TB/s); {acc_mib:.0f} MiB of accumulators; {shared}"))
+    dram = next(x for x in d["memory"] if x["name"] == "dram")
+    high = re.search(r"(\d+-high)", m.capacity_bytes_per_device.source)
+    rows.append(("main memory", f"{m.devices.value:g} {m.kind.upper()}{' ' + high.group(1) if high else ''} stacks: "
+                 f"{dram['capacity_bytes'] / 1e9:.0f} GB at {dram['bandwidth_bytes_per_s'] / 1e12:.2f} TB/s "
+                 f"({m.pin_rate_bps.value / 1e9:g} Gb/s a pin{', as B200' if 'B200' in m.pin_rate_bps.source else ''})"))
+    rows.append(("chip-to-chip", f"{lk.count.value:g} links x {lk.lanes.value:g} lanes x {lk.lane_rate_bps.value / 1e9:g} "
+                 f"Gb/s: {d['interconnect_bytes_per_s'] / 1e9:.0f} GB/s a direction, {lk.domain_size.value:g}-chip "
+                 f"{lk.topology}ed domain"))
+    rows.append(("runtime", "statically scheduled, elementwise ops fused into their producers (as XLA); token counts "
+                 "padded to compiled buckets, a barrier per op, DMA setup per transfer (derived, `docs/mapping.md`)"))
+    area = {k: v["value"] for k, v in d["area_mm2"].items() if k != "total"}
+    rows.append(("die", f"{d['die_area_mm2']:.0f} mm² (" + ", ".join(
+        f"{_AREA_LABELS.get(k, k)} {v:.0f}" for k, v in sorted(area.items(), key=lambda kv: -kv[1])) + ")"))
+    rows.append(("board power", _board(d, dens)))
+    rows.append(("physical checks", _checks(d["physical_checks"])))
+    cost = {k: v["value"] for k, v in d["cost_usd"].items()}
+    rows.append(("cost", f"${cost['total']:,.0f} to make (die ${cost['die']:,.0f} at {cost['dies_per_wafer']:.0f} dies a "
+                 f"wafer and {cost['yield'] * 100:.0f}% yield, HBM ${cost['memory']:,.0f}, CoWoS ${cost['package']:,.0f}, "
+                 f"test ${cost['test']:,.0f})"))
+    rows.append(("price", f"${d['price_usd']:,.0f}: (cost + NRE / volume) / (1 - {value('margin'):g}), the margin rule "
+                 "every chip is priced by (`docs/tco.md`)"))
+    rows.append(("deployment found with it", _deployment(fleet)))
+    return rows
+
+
+def _board(d: dict[str, Any], dens: float) -> str:
+    p, b = d["power_w"], d["board_power_w"]
+    s, idle = b["summary"], b["idle_die"]
+    tdp = ", ".join(f"{lab} {p[k]['value']:.0f}" for k, lab in _TDP_PARTS if k in p)
+    host = s["wall_idle"]["value"] - s["idle"]["value"]
+    return (f"TDP {d['tdp_w']:.0f} W: {_peak_activity_w(p['total']['formula'])} W of peak activity at full clock ({tdp}, ...)"
+            f" held at the {dens:g} W/mm² cooling limit, regulator losses {p['vrm_loss']['value']:.0f} W included; idle "
+            f"{s['idle']['value']:.0f} W (" + ", ".join(f"{lab} {_g2(idle[k]['value'])}" for k, lab in _IDLE_PARTS)
+            + f", through the regulators); busy floor +{s['busy_floor']['value']:.0f} W; at the wall +{host:.0f} W of "
+            "host per slot (the TCO's)")
+
+
+def _checks(checks: list[dict[str, Any]]) -> str:
+    c = {x["check"]: x for x in checks}
+    bf = c["beachfront"]
+    tight = " (tight)" if bf["value"] > 0.98 * bf["limit"] else ""
+    pd = c["power density"]
+    return (f"reticle {c['reticle']['value']:,.0f} of {c['reticle']['limit']:,.0f} mm²; HBM beachfront {bf['value']:.1f} of "
+            f"{bf['limit']:.1f} mm{tight}; perimeter {c['perimeter']['value']:.0f} of {c['perimeter']['limit']:.0f} mm; "
+            f"{pd['value']:.2f} of {pd['limit']:.1f} W/mm²; interposer {c['interposer']['value']:,.0f} of "
+            f"{c['interposer']['limit']:,.0f} mm²")
+
+
+def _deployment(f: dict[str, Any]) -> str:
+    tp, n = f["tp"], f["replicas"]
+    pre = round(n * f.get("prefill_share", 0.5))
+    sched = _SCHEDULERS.get(f["scheduler"], f["scheduler"]).format(tok=f.get("max_num_batched_tokens"), p=pre, d=n - pre)
+    return f"{n} replica{'s' if n != 1 else ''} of {tp} chip{'s' if tp != 1 else ''}, {sched}, prefix cache"
+
+
+def markdown(name: str = CHIP, workload: str = "azure-code") -> str:
+    """The spec-sheet block (markers included) for the chip at its recorded best fleet on ``workload``."""
+    from jalapeno.explore.headline import load_fleets
+
+    fleet = load_fleets()[workload][name]
+    lines = [BEGIN, "| | Jalapeño-1 |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in _rows(name, fleet)]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def block_of(text: str) -> str:
+    i, j = text.index(BEGIN), text.index(END)
+    return text[i:j + len(END)]
+
+
+def replace_block(text: str, block: str) -> str:
+    i, j = text.index(BEGIN), text.index(END)
+    return text[:i] + block + text[j + len(END):]
