@@ -44,6 +44,7 @@ class Figure:
     col: int
     text: str
     context: str
+    unit: str = ""  # ``x`` or ``%`` right after the number (3.60x, 1.9%), for cross-checks between pages
 
     def entry(self) -> list[str]:
         return [self.text, self.context]
@@ -79,7 +80,8 @@ def figures(text: str) -> list[Figure]:
             if _is_name_digit(line, i) or re.match(r"\.\d", line[j:j + 2]):
                 continue
             ctx = " ".join(raw[max(0, i - CONTEXT_CHARS):i].split())
-            out.append(Figure(n, i, m.group(0), ctx))
+            unit = raw[j:j + 1] if raw[j:j + 1] in ("x", "%") else ""
+            out.append(Figure(n, i, m.group(0), ctx, unit))
     return out
 
 

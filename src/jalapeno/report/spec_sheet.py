@@ -3,7 +3,8 @@
 Every figure comes from the same place ``jalapeno chip show`` and the report take it (``hardware.arch.sheet``,
 ``board_json``, ``physical.checks``, the TCO margin rule) and the deployment from the recorded best fleets
 (``explore/spaces/headline-fleets.json``), so a test can regenerate the table in a fraction of a second and
-hold the page to the code (issue 15). ``scripts/regen_docs.sh`` rewrites the block between the markers.
+hold the page to the code (issue 15). The page marks it as a generated block (``report/doc_blocks.py``):
+``python -m jalapeno.report.spec_sheet`` prints it and ``scripts/regen_snapshots.py`` rewrites it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-BEGIN, END = "<!-- spec:begin (scripts/regen_docs.sh) -->", "<!-- spec:end -->"
 CHIP = "jalapeno-1"
 _AREA_LABELS = {"dram_phy": "HBM PHYs", "serdes": "SerDes", "core_sram": "SRAM", "noc": "NoC"}
 _TDP_PARTS = (("matrix", "matrix"), ("clock_control", "clock/control"), ("dram", "HBM"),
@@ -127,21 +127,14 @@ def _deployment(f: dict[str, Any]) -> str:
 
 
 def markdown(name: str = CHIP, workload: str = "azure-code") -> str:
-    """The spec-sheet block (markers included) for the chip at its recorded best fleet on ``workload``."""
+    """The spec-sheet table for the chip at its recorded best fleet on ``workload``."""
     from jalapeno.explore.headline import load_fleets
 
     fleet = load_fleets()[workload][name]
-    lines = [BEGIN, "| | Jalapeño-1 |", "|---|---|"]
+    lines = ["| | Jalapeño-1 |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in _rows(name, fleet)]
-    lines.append(END)
     return "\n".join(lines)
 
 
-def block_of(text: str) -> str:
-    i, j = text.index(BEGIN), text.index(END)
-    return text[i:j + len(END)]
-
-
-def replace_block(text: str, block: str) -> str:
-    i, j = text.index(BEGIN), text.index(END)
-    return text[:i] + block + text[j + len(END):]
+if __name__ == "__main__":
+    print(markdown())
