@@ -253,3 +253,96 @@ def test_readme_cross_check_alone_catches_a_changed_result_figure(texts, ledger)
         if not _readme_problems(changed)[0]:
             missed.append(f.text + f.unit)
     assert len(cited) >= 50 and len(missed) <= 0.35 * len(cited), (len(cited), missed)
+
+
+# ------------------------------------------------------------------ tables of recorded `jalapeno compare` output
+
+def _compare_json(page: str, row: dict[str, str]) -> str:
+    """Which committed compare JSON a page's table row quotes (each page names it in its text)."""
+    if page == "docs/compare.md" or "previous" in row["chip"]:
+        return "docs/data/compare-azure-code.json"
+    return f"docs/search-2026-12-05-compare-{row['workload']}.json"
+
+
+COMPARE_PAGES = ("docs/compare.md", "docs/search-2026-12-05.md")
+
+
+def _compare_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """Tables whose header has goodput/W and p10 columns: (header, rows of cells)."""
+    out, lines = [], text.splitlines()
+    for i, s in enumerate(lines):
+        if s.startswith("| ") and "goodput/W (req/s/kW)" in s and "| p10 |" in s:
+            head = [c.strip() for c in s.strip("|").split("|")]
+            rows = []
+            for r in lines[i + 2:]:
+                if not r.startswith("|"):
+                    break
+                rows.append([c.strip().replace("**", "") for c in r.strip("|").split("|")])
+            out.append((head, rows))
+    return out
+
+
+def _printed_as(cell: str, value: float) -> bool:
+    """``cell``'s first number is ``value`` rounded to the digits printed (3.60x from 3.597, 12.3 from 12.27)."""
+    m = re.search(r"\d+(?:\.\d+)?", cell)
+    assert m, cell
+    d = len(m.group(0).split(".")[1]) if "." in m.group(0) else 0
+    return m.group(0) == f"{value:.{d}f}"
+
+
+def _compare_row_problems(head: list[str], cells: list[str], rec: dict, page: str) -> list[str]:
+    row = dict(zip(head, cells))
+    chip = next(c for c in rec["chips"] if c["chip"] == row["chip"].split()[0])
+    prefix, want = "goodput", {}
+    for col, cell in zip(head, cells):
+        if col.startswith("goodput/W"):
+            want[col], prefix = chip["goodput_per_watt"] * 1e3, "ratio_goodput_per_watt"
+        elif col == "$/Mtok":
+            want[col + "#"], prefix = chip["usd_per_mtok"], "ratio_usd_per_mtok"
+        elif col.startswith("vs H200"):
+            want[f"{prefix} point"] = chip[prefix + "_point"]
+        elif col in ("p10", "p50", "p90"):
+            want[f"{prefix} {col}"] = chip[prefix][col]
+    vals = [c for col, c in zip(head, cells) if col.startswith(("goodput/W", "$/Mtok", "vs H200", "p10", "p50", "p90"))]
+    out = [f"{page}: {row['chip']} {k} printed {c!r}, the JSON has {v:.4g}"
+           for (k, v), c in zip(want.items(), vals) if not _printed_as(c, v)]
+    fleet = re.match(r"(\d+) x tp(\d+)", row.get("best fleet", ""))
+    if fleet and (int(fleet.group(1)), int(fleet.group(2))) != (chip["fleet"]["replicas"], chip["fleet"]["tp"]):
+        out.append(f"{page}: {row['chip']} fleet {row['best fleet']!r}, the JSON has {chip['fleet']['label']}")
+    samples = re.match(r"(\d+)/(\d+)", row["samples meeting the SLO"])
+    if (int(samples.group(1)), int(samples.group(2))) != (chip["samples_feasible"], rec["samples"]):
+        out.append(f"{page}: {row['chip']} samples {samples.group(0)}, the JSON has {chip['samples_feasible']}/{rec['samples']}")
+    attained = re.search(r"([0-9.]+) attained", row["samples meeting the SLO"])
+    if attained and not _printed_as(attained.group(1), chip["slo_attainment"]):
+        out.append(f"{page}: {row['chip']} attainment {attained.group(1)}, the JSON has {chip['slo_attainment']:.4g}")
+    return out
+
+
+def _compare_problems(texts: dict[str, str]) -> tuple[list[str], int]:
+    import json
+
+    out, n = [], 0
+    for page in COMPARE_PAGES:
+        tables = _compare_tables(texts[page])
+        assert tables, f"{page}: no compare table found"
+        for head, rows in tables:
+            for cells in rows:
+                rec = json.loads((ROOT / _compare_json(page, dict(zip(head, cells)))).read_text(encoding="utf-8"))
+                out += _compare_row_problems(head, cells, rec, page)
+                n += 1
+    return out, n
+
+
+def test_compare_tables_are_the_recorded_compare_json(texts) -> None:
+    """Every row of the compare tables (docs/compare.md, docs/search-2026-12-05.md) equals the committed
+    `jalapeno compare --json` output it quotes, rounded as printed: goodput/W, $/Mtok, the point ratios and
+    p10/p50/p90, the fleet, the samples meeting the SLO. The JSONs come from slow commands (a sweep and 32
+    draws), so the suite checks the page against the record, and scripts/regen_docs.sh re-records."""
+    problems, rows = _compare_problems(texts)
+    assert rows == 7
+    assert not problems, problems
+    # and a one-digit change in a quoted p10 is caught by this check alone
+    page = "docs/compare.md"
+    changed = {**texts, page: texts[page].replace("| **1.98x** |", "| **1.99x** |", 1)}
+    assert changed[page] != texts[page]
+    assert _compare_problems(changed)[0]

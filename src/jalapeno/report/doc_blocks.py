@@ -59,7 +59,7 @@ def run(command: str) -> str:
     saved_env, saved_argv = {k: os.environ.get(k) for k in {*env, "COLUMNS"}}, sys.argv
     try:
         os.environ.update(env)
-        with contextlib.redirect_stdout(out):
+        with contextlib.redirect_stdout(out), contextlib.chdir(ROOT):  # paths in commands are from the root
             _invoke(words)
     finally:
         sys.argv = saved_argv
