@@ -60,11 +60,11 @@ def _block_problems(texts: dict[str, str], fresh: dict[tuple[str, str], str]) ->
     """Unknown markers, and each generated block against its fresh run."""
     out = []
     for name, t in texts.items():
-        for m in re.finditer(r"<!-- (\w+):begin", t):
+        for m in re.finditer(r"^<!-- (\w+):begin", t, re.M):
             if m.group(1) != "generated" and m.group(1) not in OTHER_BLOCKS:
                 out.append(f"{name}: block {m.group(1)!r} has no regenerating test (use generated:begin)")
-        if t.count("<!-- generated:begin") != len(doc_blocks.blocks(t)) or \
-                t.count("<!-- generated:end -->") != len(doc_blocks.blocks(t)):
+        n = len(doc_blocks.blocks(t))
+        if (len(re.findall(r"^<!-- generated:begin", t, re.M)), len(re.findall(r"^<!-- generated:end", t, re.M))) != (n, n):
             out.append(f"{name}: unbalanced or malformed generated-block markers")
         for b in doc_blocks.blocks(t):
             if (name, b.command) not in fresh:
@@ -346,3 +346,16 @@ def test_compare_tables_are_the_recorded_compare_json(texts) -> None:
     changed = {**texts, page: texts[page].replace("| **1.98x** |", "| **1.99x** |", 1)}
     assert changed[page] != texts[page]
     assert _compare_problems(changed)[0]
+
+
+def test_a_stale_or_broken_block_is_found_and_refresh_rewrites_it(texts, fresh) -> None:
+    cmd = "python -m jalapeno.report.spec_sheet"
+    page = f"# p\n\n<!-- generated:begin `{cmd}` -->\n| | old |\n<!-- generated:end -->\nafter\n"
+    assert doc_blocks.stale(page) == [cmd]
+    new = doc_blocks.refresh(page)
+    assert new == f"# p\n\n<!-- generated:begin `{cmd}` -->\n{spec_sheet.markdown()}\n<!-- generated:end -->\nafter\n"
+    assert doc_blocks.stale(new) == []
+    broken = {"docs/x.md": f"<!-- generated:begin `{cmd}` -->\n| | old |\n"}  # no end marker
+    assert _block_problems(broken, fresh) == ["docs/x.md: unbalanced or malformed generated-block markers"]
+    other = {"docs/x.md": "<!-- table:begin -->\n| 1 |\n<!-- table:end -->\n"}
+    assert _block_problems(other, fresh) == ["docs/x.md: block 'table' has no regenerating test (use generated:begin)"]

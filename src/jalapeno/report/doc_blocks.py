@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-_BLOCK = re.compile(r"<!-- generated:begin `([^`]+)` -->\n(.*?)<!-- generated:end -->", re.S)
+_BLOCK = re.compile(r"^<!-- generated:begin `([^`]+)` -->\n(.*?)^<!-- generated:end -->", re.S | re.M)  # own lines
 
 
 @dataclass(frozen=True)
