@@ -25,6 +25,14 @@ if [[ "${1:-}" != "--check" ]]; then
   echo "+ $cmd"
   # shellcheck disable=SC2086
   $py -m jalapeno.cli ${cmd#jalapeno } > /dev/null
+  # docs/validation-published.md and the published-result calibrations of the other GPUs (B200, MI3xx, ...:
+  # hardware/calibration/*.json, which the head-to-head below prices the GPUs with); about 100 s
+  cmd=$(sed -n 's/^Every number on this page comes from `\(jalapeno calibrate [^`]*\)`.*/\1/p' \
+    docs/validation-published.md | head -1)
+  [[ -n "$cmd" ]] || { echo "docs/validation-published.md names no 'jalapeno calibrate' command" >&2; exit 1; }
+  echo "+ $cmd"
+  # shellcheck disable=SC2086
+  $py -m jalapeno.cli ${cmd#jalapeno } > /dev/null
   # docs/jalapeno-1.md's head-to-head block, from the recorded best fleets (add --sweep to the line below to
   # re-run the report's sweep first, after a change that can move a best fleet)
   echo "+ python scripts/regen_headline.py"
