@@ -60,11 +60,11 @@ def _block_problems(texts: dict[str, str], fresh: dict[tuple[str, str], str]) ->
     """Unknown markers, and each generated block against its fresh run."""
     out = []
     for name, t in texts.items():
-        for m in re.finditer(r"^<!-- (\w+):begin", t, re.M):
+        for m in re.finditer(r"^<!-- (\w+):begin", t, re.MULTILINE):
             if m.group(1) != "generated" and m.group(1) not in OTHER_BLOCKS:
                 out.append(f"{name}: block {m.group(1)!r} has no regenerating test (use generated:begin)")
         n = len(doc_blocks.blocks(t))
-        if (len(re.findall(r"^<!-- generated:begin", t, re.M)), len(re.findall(r"^<!-- generated:end", t, re.M))) != (n, n):
+        if (len(re.findall(r"^<!-- generated:begin", t, re.MULTILINE)), len(re.findall(r"^<!-- generated:end", t, re.MULTILINE))) != (n, n):
             out.append(f"{name}: unbalanced or malformed generated-block markers")
         for b in doc_blocks.blocks(t):
             if (name, b.command) not in fresh:
@@ -115,7 +115,7 @@ def test_spec_sheet_is_the_presets(texts) -> None:
     block = next(b for b in doc_blocks.blocks(texts["docs/jalapeno-1.md"])
                  if b.command == "python -m jalapeno.report.spec_sheet")
     assert block.body == spec_sheet.markdown() + "\n"
-    rows = dict(re.findall(r"^\| ([^|]+?) \| (.+) \|$", block.body, re.M))
+    rows = dict(re.findall(r"^\| ([^|]+?) \| (.+) \|$", block.body, re.MULTILINE))
     # 32 enabled cores x 4 arrays x 64 x 64 PEs x 2 FLOP/MAC x 1.5 GHz = 1.5729e15 bf16, twice for fp8
     assert "fp8 3.15 PFLOP/s, bf16 1.57 PFLOP/s" in rows["formats, peak (dense, full clock)"]
     # 4 stacks x 1024 pins x 7.8 Gb/s / 8 = 3.99 TB/s; 4 x 24 GB
@@ -359,3 +359,19 @@ def test_a_stale_or_broken_block_is_found_and_refresh_rewrites_it(texts, fresh) 
     assert _block_problems(broken, fresh) == ["docs/x.md: unbalanced or malformed generated-block markers"]
     other = {"docs/x.md": "<!-- table:begin -->\n| 1 |\n<!-- table:end -->\n"}
     assert _block_problems(other, fresh) == ["docs/x.md: block 'table' has no regenerating test (use generated:begin)"]
+
+
+def test_spec_sheet_reads_what_chip_show_prints() -> None:
+    """The spec sheet's figures are ``jalapeno chip show jalapeno-1 --json``'s (report may not import commands, so
+    it gathers them itself; this keeps the two the same)."""
+    from jalapeno.commands.chip import sheet_json
+
+    mine, shown = spec_sheet._sheet("jalapeno-1"), sheet_json("jalapeno-1")
+    for k in ("peak_flops", "vector_flops", "interconnect_bytes_per_s", "die_area_mm2", "tdp_w", "price_usd",
+              "area_mm2", "power_w", "cost_usd"):
+        assert mine[k] == shown[k], k
+    assert mine["board_power_w"]["summary"] == shown["board_power_w"]["summary"]
+    assert mine["board_power_w"]["idle_die"] == shown["board_power_w"]["idle_die"]
+    assert [(c["check"], c["value"], c["limit"]) for c in mine["physical_checks"]] == \
+        [(c["check"], c["value"], c["limit"]) for c in shown["physical_checks"]]
+    assert [{k: m[k] for k in ("name", "capacity_bytes", "bandwidth_bytes_per_s")} for m in shown["memory"]] == mine["memory"]

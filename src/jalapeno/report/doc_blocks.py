@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-_BLOCK = re.compile(r"^<!-- generated:begin `([^`]+)` -->\n(.*?)^<!-- generated:end -->", re.S | re.M)  # own lines
+_BLOCK = re.compile(r"^<!-- generated:begin `([^`]+)` -->\n(.*?)^<!-- generated:end -->", re.DOTALL | re.MULTILINE)  # own lines
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,11 @@ def run(command: str) -> str:
             _invoke(words)
     finally:
         sys.argv = saved_argv
-        for k, v in saved_env.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        for k, old in saved_env.items():
+            if old is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = old
     return "\n".join(line.rstrip() for line in out.getvalue().rstrip("\n").splitlines()) + "\n"
 
 
