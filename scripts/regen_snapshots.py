@@ -28,13 +28,13 @@ def main() -> int:
     a = ap.parse_args()
     texts = doc_figures.pages(ROOT)
     if a.check:
-        stale = [f"{n}: generated block `{c}` is stale" for n, t in texts.items() for c in doc_blocks.stale(t)]
+        stale = [f"{n}: generated block `{c}` is stale" for n, t in texts.items() for c in doc_blocks.stale(t, ROOT)]
         ledger = doc_figures.load_ledger(LEDGER) if LEDGER.exists() else {}
         stale += doc_figures.ledger_problems(texts, ledger)
         print("\n".join(stale) or "generated blocks and figure ledger are current")
         return 1 if stale else 0
     for name, text in texts.items():
-        fresh = doc_blocks.refresh(text)
+        fresh = doc_blocks.refresh(text, ROOT)
         if fresh != text:
             (ROOT / name).write_text(fresh, encoding="utf-8")
             texts[name] = fresh

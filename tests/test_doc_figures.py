@@ -52,7 +52,7 @@ def ledger() -> dict[str, list[list[str]]]:
 @pytest.fixture(scope="module")
 def fresh(texts) -> dict[tuple[str, str], str]:
     """Every generated block's fresh text, keyed by (page, command): each command run once (about 1 s in all)."""
-    return {(n, b.command): doc_blocks.render(b, doc_blocks.run(b.command))
+    return {(n, b.command): doc_blocks.render(b, doc_blocks.run(b.command, ROOT))
             for n, t in texts.items() for b in doc_blocks.blocks(t)}
 
 
@@ -351,10 +351,10 @@ def test_compare_tables_are_the_recorded_compare_json(texts) -> None:
 def test_a_stale_or_broken_block_is_found_and_refresh_rewrites_it(texts, fresh) -> None:
     cmd = "python -m jalapeno.report.spec_sheet"
     page = f"# p\n\n<!-- generated:begin `{cmd}` -->\n| | old |\n<!-- generated:end -->\nafter\n"
-    assert doc_blocks.stale(page) == [cmd]
-    new = doc_blocks.refresh(page)
+    assert doc_blocks.stale(page, ROOT) == [cmd]
+    new = doc_blocks.refresh(page, ROOT)
     assert new == f"# p\n\n<!-- generated:begin `{cmd}` -->\n{spec_sheet.markdown()}\n<!-- generated:end -->\nafter\n"
-    assert doc_blocks.stale(new) == []
+    assert doc_blocks.stale(new, ROOT) == []
     broken = {"docs/x.md": f"<!-- generated:begin `{cmd}` -->\n| | old |\n"}  # no end marker
     assert _block_problems(broken, fresh) == ["docs/x.md: unbalanced or malformed generated-block markers"]
     other = {"docs/x.md": "<!-- table:begin -->\n| 1 |\n<!-- table:end -->\n"}

@@ -28,7 +28,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colour codes, should a CI force colour (FORCE_COLOR)
 _BLOCK = re.compile(r"^<!-- generated:begin `([^`]+)` -->\n(.*?)^<!-- generated:end -->", re.DOTALL | re.MULTILINE)  # own lines
 
 
@@ -48,8 +48,9 @@ def blocks(text: str) -> list[Block]:
     return [Block(m.group(1), m.group(2), m.start(2), m.end(2)) for m in _BLOCK.finditer(text)]
 
 
-def run(command: str) -> str:
-    """Standard output of a block's command, run in this process, trailing spaces stripped."""
+def run(command: str, root: Path) -> str:
+    """Standard output of a block's command, run in this process from the repository ``root``, trailing spaces
+    and colour codes stripped."""
     words = shlex.split(command)
     env = {}
     while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
@@ -59,8 +60,8 @@ def run(command: str) -> str:
     saved_env, saved_argv = {k: os.environ.get(k) for k in {*env, "COLUMNS"}}, sys.argv
     try:
         os.environ.update(env)
-        with contextlib.redirect_stdout(out), contextlib.chdir(ROOT):  # paths in commands are from the root
-            _invoke(words)
+        with contextlib.redirect_stdout(out), contextlib.chdir(root):  # paths in commands are from the root
+            _invoke(words, root)
     finally:
         sys.argv = saved_argv
         for k, old in saved_env.items():
@@ -68,10 +69,11 @@ def run(command: str) -> str:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = old
-    return "\n".join(line.rstrip() for line in out.getvalue().rstrip("\n").splitlines()) + "\n"
+    text = _ANSI.sub("", out.getvalue())
+    return "\n".join(line.rstrip() for line in text.rstrip("\n").splitlines()) + "\n"
 
 
-def _invoke(words: list[str]) -> None:
+def _invoke(words: list[str], root: Path) -> None:
     if words[0] == "jalapeno":
         from jalapeno.cli import main
 
@@ -83,7 +85,7 @@ def _invoke(words: list[str]) -> None:
             rc = _run(lambda: runpy.run_module(words[2], run_name="__main__", alter_sys=True))
     elif words[0] == "python" and words[1].startswith("scripts/"):
         sys.argv = words[1:]
-        rc = _run(lambda: runpy.run_path(str(ROOT / words[1]), run_name="__main__"))
+        rc = _run(lambda: runpy.run_path(str(root / words[1]), run_name="__main__"))
     else:
         raise ValueError(f"a generated block's command must be jalapeno, python -m or python scripts/: {words}")
     if rc:
@@ -102,13 +104,13 @@ def render(block: Block, output: str) -> str:
     return f"```\n{output}```\n" if block.fenced else output
 
 
-def refresh(text: str) -> str:
+def refresh(text: str, root: Path) -> str:
     """The page with every generated block rewritten from a fresh run of its command."""
     for b in reversed(blocks(text)):
-        text = text[:b.start] + render(b, run(b.command)) + text[b.end:]
+        text = text[:b.start] + render(b, run(b.command, root)) + text[b.end:]
     return text
 
 
-def stale(text: str) -> list[str]:
+def stale(text: str, root: Path) -> list[str]:
     """The commands whose block differs from a fresh run."""
-    return [b.command for b in blocks(text) if b.body != render(b, run(b.command))]
+    return [b.command for b in blocks(text) if b.body != render(b, run(b.command, root))]
