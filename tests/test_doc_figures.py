@@ -105,8 +105,9 @@ def test_generated_blocks_are_a_fresh_run_of_their_commands(texts, fresh) -> Non
     problems = _block_problems(texts, fresh)
     assert not problems, f"{problems}; run {REGEN}"
     cmds = {c for _, c in fresh}
-    assert {"python -m jalapeno.report.spec_sheet", "COLUMNS=120 jalapeno hardware",
-            "jalapeno chip table --markdown"} <= cmds
+    assert {"python -m jalapeno.report.spec_sheet", "COLUMNS=120 jalapeno hardware", "jalapeno chip table --markdown",
+            "python scripts/chip_costs.py --prices",
+            "python scripts/search_campaign.py --render docs/search-2026-12-05.json"} <= cmds
 
 
 def test_spec_sheet_is_the_presets(texts) -> None:
