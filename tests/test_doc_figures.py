@@ -1,17 +1,19 @@
 """Every figure the README and docs publish is pinned (issue 15: "changing any published figure by one digit fails").
 
-Three guards, from the strongest:
+Guards, from the strongest (docs/testing.md has the table):
 
 * generated blocks are re-run from the command their marker names and compared exactly
   (``<!-- generated:begin `COMMAND` -->``, jalapeno/report/doc_blocks.py: the Jalapeño-1 spec sheet, the
-  preset table of docs/hardware.md, the known-chip table of docs/chips.md), the headline block by
-  tests/test_headline_snapshot.py and docs/validation.md as a whole by tests/test_docs_snapshot.py;
+  preset table of docs/hardware.md, the known-chip table of docs/chips.md, the cost table of docs/tco.md, the
+  search campaign's per-study table); the headline block by tests/test_headline_snapshot.py and
+  docs/validation.md as a whole by tests/test_docs_snapshot.py;
+* the compare tables against the committed ``jalapeno compare --json`` records they quote;
 * the README's result figures must repeat the figures of the docs pages each bullet cites, and its
   inventory (model configs, chip presets, traces, published results) must count what ships;
-* the ledger (tests/snapshots/doc_figures.json) pins every other figure of every page, so a figure that
-  moves without ``python scripts/regen_snapshots.py`` (or ``scripts/regen_docs.sh``) fails, and so does a new page.
+* the ledger (tests/snapshots/doc_figures.json) pins every figure of every page, so a figure that moves
+  without ``python scripts/regen_snapshots.py`` (or ``scripts/regen_docs.sh``) fails, and so does a new page.
 
-The last test proves it: one digit changed in each of 24 sampled figures, each is caught.
+``test_changing_any_sampled_figure_by_one_digit_fails`` proves it on 26 sampled figures.
 """
 
 from __future__ import annotations
