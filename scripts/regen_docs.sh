@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate every published figure that a snapshot test guards, from the commands that produce them,
-# then run those snapshot tests. Use it after a deliberate change to the numbers (docs/testing.md);
+# then the figure ledger of every page, then run the snapshot tests (docs/testing.md). Use it after a deliberate change to the numbers (docs/testing.md);
 # never edit the figures by hand. Run from anywhere inside the repository:
 #
 #     scripts/regen_docs.sh            # regenerate, then check
@@ -25,6 +25,14 @@ if [[ "${1:-}" != "--check" ]]; then
   echo "+ $cmd"
   # shellcheck disable=SC2086
   $py -m jalapeno.cli ${cmd#jalapeno } > /dev/null
+  # docs/validation-published.md and the published-result calibrations of the other GPUs (B200, MI3xx, ...:
+  # hardware/calibration/*.json, which the head-to-head below prices the GPUs with); about 100 s
+  cmd=$(sed -n 's/^Every number on this page comes from `\(jalapeno calibrate [^`]*\)`.*/\1/p' \
+    docs/validation-published.md | head -1)
+  [[ -n "$cmd" ]] || { echo "docs/validation-published.md names no 'jalapeno calibrate' command" >&2; exit 1; }
+  echo "+ $cmd"
+  # shellcheck disable=SC2086
+  $py -m jalapeno.cli ${cmd#jalapeno } > /dev/null
   # docs/jalapeno-1.md's head-to-head block, from the recorded best fleets (add --sweep to the line below to
   # re-run the report's sweep first, after a change that can move a best fleet)
   echo "+ python scripts/regen_headline.py"
@@ -34,6 +42,15 @@ if [[ "${1:-}" != "--check" ]]; then
   mkdir -p docs/data
   $py -m jalapeno.cli compare --workload azure-code --chips h200,jalapeno-1 --json \
     > docs/data/compare-azure-code.json
-  echo "then update the README and docs/jalapeno-1.md sentences that quote these figures (the tests say which)"
 fi
-$py -m pytest -q -p no:cacheprovider tests/test_docs_snapshot.py tests/test_headline_snapshot.py
+# last: every generated block of every page (`<!-- generated:begin `COMMAND` -->`: spec sheet, preset and chip
+# tables, the search campaign's table) re-run from its command, then the figure ledger of every README/docs page
+# (tests/snapshots/doc_figures.json) from the pages as they are now; new pages are picked up automatically
+echo "+ python scripts/regen_snapshots.py${1:+ $1}"
+$py scripts/regen_snapshots.py ${1:+"$1"} || true
+if [[ "${1:-}" != "--check" ]]; then
+  echo "if a test below names a README or docs sentence that quotes a moved figure, edit that sentence, then run"
+  echo "python scripts/regen_snapshots.py again (the ledger records the pages as they are; never edit it by hand)"
+fi
+$py -m pytest -q -p no:cacheprovider tests/test_docs_snapshot.py tests/test_headline_snapshot.py \
+  tests/test_doc_figures.py

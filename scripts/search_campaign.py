@@ -226,8 +226,12 @@ SELECTION_RULE = ("the feasible azure-code trial (any searcher, any seed) with t
 # ---------------------------------------------------------------- output
 
 def markdown(doc: dict[str, Any]) -> str:
-    lines = [f"Command: `{doc['command']}`", "",
-             "| workload | searcher | seed | trials | feasible | best goodput/W (req/s/kW) | $/Mtok | attainment | "
+    return _rest(doc, [f"Command: `{doc['command']}`", "", *studies_table(doc)])
+
+
+def studies_table(doc: dict[str, Any]) -> list[str]:
+    """The per-study table (docs/search-2026-12-05.md prints it: ``--render FILE``)."""
+    lines = ["| workload | searcher | seed | trials | feasible | best goodput/W (req/s/kW) | $/Mtok | attainment | "
              "chips | best trial | design |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for s in doc["campaign"]["searches"]:
         b = s["best"]
@@ -238,6 +242,10 @@ def markdown(doc: dict[str, Any]) -> str:
         lines.append(f"| {s['workload']} | {s['searcher']} | {s['seed']} | {s['trials']} | {s['feasible']} | "
                      f"{b['goodput_per_watt'] * 1e3:.2f} | {b['usd_per_mtok']:.4f} | {b['slo_attainment']:.3f} | "
                      f"{b['chips']} | {b['number']}{tag} | {short(b['design'])} |")
+    return lines
+
+
+def _rest(doc: dict[str, Any], lines: list[str]) -> list[str]:
     if doc["campaign"]["skipped"]:
         lines += ["", "Skipped (time): " + ", ".join(doc["campaign"]["skipped"])]
     sel = doc.get("selection")
@@ -273,7 +281,9 @@ def dep(d: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--render", metavar="JSON", help="print the per-study table of a recorded campaign (its summary "
+                    "or selection JSON) and exit: no search")
+    ap.add_argument("--out")
     ap.add_argument("--searchers", default="nsga2,tpe")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
@@ -286,6 +296,11 @@ def main() -> None:
     ap.add_argument("--incumbent", default=str(DESIGN_FILE), help="Design file enqueued in every study")
     ap.add_argument("--max-candidates", type=int, default=8)
     args = ap.parse_args()
+    if args.render:
+        print("\n".join(studies_table(json.loads(Path(args.render).read_text(encoding="utf-8")))))
+        return
+    if not args.out:
+        ap.error("--out is required (unless --render)")
     global INCUMBENT
     INCUMBENT = args.incumbent
     args.searchers = args.searchers.split(",")
