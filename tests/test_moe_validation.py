@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from jalapeno.cost.expert import (combine_bytes, gamma_of, overlap, rank_template, rank_work, rank_work_from)
+from jalapeno.cost.expert import combine_bytes, gamma_of, overlap, rank_template, rank_work, rank_work_from
 from jalapeno.cost.network import collective_s
 from jalapeno.cost.oracle import CostOracle, _without_attention
 from jalapeno.cost.params import setup_for

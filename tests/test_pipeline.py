@@ -13,8 +13,16 @@ from jalapeno.cost.collectives import stage_transfer_s
 from jalapeno.cost.estimate import check_fits, estimate
 from jalapeno.cost.oracle import ACTIVATION_RESERVE, CostOracle, kv_bytes_per_token, weight_bytes
 from jalapeno.cost.params import setup_for
-from jalapeno.cost.pipeline import (FIRST, LAST, Parallel, PipelineCost, graph_pipeline, split_graph, stage_counts,
-                                    stage_ranges)
+from jalapeno.cost.pipeline import (
+    FIRST,
+    LAST,
+    Parallel,
+    PipelineCost,
+    graph_pipeline,
+    split_graph,
+    stage_counts,
+    stage_ranges,
+)
 from jalapeno.cost.step import Estimator
 from jalapeno.errors import JalapenoError
 from jalapeno.graph.batch import Batch

@@ -16,7 +16,6 @@ from jalapeno.serving.config import ServingConfig
 from jalapeno.serving.simulate import Simulation, max_rate_at_attainment
 from jalapeno.serving.speculative import emitted
 
-
 ORACLE = AffineOracle(fixed_s=0.01, per_token_s=1e-4, per_context_s=1e-6, per_pair_s=1e-8)
 
 

@@ -18,12 +18,12 @@ from jalapeno.hardware.arch.cost import Die, datasheet_chip_cost
 from jalapeno.hardware.cost_estimates import CHECKS, ESTIMATES
 from jalapeno.hardware.loader import chip_from_dict, chip_to_dict
 from jalapeno.hardware.tco import (
+    COST_KEY,
     PRICE_RULES,
     SECONDS_PER_YEAR,
     chip_price,
     constants,
     fleet_tco,
-    COST_KEY,
     margin_price_usd,
     missing_price,
     nre_per_chip_usd,

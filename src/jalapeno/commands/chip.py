@@ -16,8 +16,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, dtype_options, emit_json, json_option, model_option,
-                                       positive, valid_tp, within_context, as_flags, MODEL_CHIP_FLAGS)
+from jalapeno.commands.options import (
+    MAX_BATCH,
+    MAX_CHIPS,
+    MODEL_CHIP_FLAGS,
+    as_flags,
+    dtype_options,
+    emit_json,
+    json_option,
+    model_option,
+    positive,
+    valid_tp,
+    within_context,
+)
 from jalapeno.report.fmt import nbytes, pct, seconds, si
 
 

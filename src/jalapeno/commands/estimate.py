@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from rich.markup import escape
-
-from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, MODEL_CHIP_FLAGS, as_flags, dtype_options, emit_json,
-                                       hardware_option, json_option, model_option, positive, valid_tp, within_context)
+from jalapeno.commands.options import (
+    MAX_BATCH,
+    MAX_CHIPS,
+    MODEL_CHIP_FLAGS,
+    as_flags,
+    dtype_options,
+    emit_json,
+    hardware_option,
+    json_option,
+    model_option,
+    positive,
+    valid_tp,
+    within_context,
+)
 from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.cost.estimate import Estimate, estimate
 from jalapeno.cost.params import ENGINES, chip_error_band

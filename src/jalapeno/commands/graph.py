@@ -9,8 +9,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from jalapeno.commands.options import (MAX_BATCH, MODEL_CHIP_FLAGS, as_flags, dtype_options, emit_json, json_option,
-                                       model_option, positive, within_context)
+from jalapeno.commands.options import (
+    MAX_BATCH,
+    MODEL_CHIP_FLAGS,
+    as_flags,
+    dtype_options,
+    emit_json,
+    json_option,
+    model_option,
+    positive,
+    within_context,
+)
 from jalapeno.graph.batch import Batch, Sequence
 from jalapeno.graph.builder import Graph, build_graph
 from jalapeno.graph.precision import Precision

@@ -13,13 +13,12 @@ import math
 from typing import Any
 
 import click
-
-from jalapeno.commands.options import emit_json
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from jalapeno.commands.options import emit_json
 from jalapeno.hardware import ChipSpec, Figure, TextFigure, list_presets, resolve_chip
 
 SECONDARY_MARK = "*"

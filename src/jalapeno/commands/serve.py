@@ -17,8 +17,18 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from jalapeno.commands.options import (dtype_options, emit_json, hardware_option, json_option, model_option,
-                                       quiet_option, timings_option, valid_tp, within_context, as_flags)
+from jalapeno.commands.options import (
+    as_flags,
+    dtype_options,
+    emit_json,
+    hardware_option,
+    json_option,
+    model_option,
+    quiet_option,
+    timings_option,
+    valid_tp,
+    within_context,
+)
 from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.tco import PRICE_RULES

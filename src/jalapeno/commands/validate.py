@@ -24,8 +24,13 @@ def serve_section(path: Path, chip: object, params: object, resolve_model: objec
     """Markdown comparing the simulator with a real serving replay (jalapeno measure serve)."""
     import time
 
-    from jalapeno.studies.serve_replay import (compare, markdown_section, simulate_replay,
-                                               simulate_with_measured_steps, step_errors)
+    from jalapeno.studies.serve_replay import (
+        compare,
+        markdown_section,
+        simulate_replay,
+        simulate_with_measured_steps,
+        step_errors,
+    )
 
     record = replay_record(path)
     model = resolve_model(record["model"])  # type: ignore[operator]
@@ -74,9 +79,8 @@ def command(hardware: str, paths: tuple[str, ...], fit_models: str, serve: str |
     from jalapeno.cost.validation import calibrate_and_validate, load, shared_energy_as_steps, summary
     from jalapeno.cost.validation_doc import render
     from jalapeno.hardware import resolve_chip
-    from jalapeno.models import resolve_model
-
     from jalapeno.jsonio import check_writable
+    from jalapeno.models import resolve_model
 
     if doc:
         check_writable("--doc", doc)

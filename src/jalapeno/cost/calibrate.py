@@ -10,8 +10,9 @@ Everything else (other models, other shapes) is held out and only ever predicted
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -181,8 +182,7 @@ def derive_flop_energy(p: CostParams, rates: ChipRates, measured: set[str]) -> C
                if d not in measured and peak > rates.peak["bf16"] and d in ("fp8", "int8", "fp4", "int4")}
     if not derived:
         return p
-    note = {d: "bf16 energy per FLOP x bf16 peak / this dtype's peak (same power limit); not measured"
-            for d in derived}
+    note = dict.fromkeys(derived, "bf16 energy per FLOP x bf16 peak / this dtype's peak (same power limit); not measured")
     return replace(p, pj_per_flop={**p.pj_per_flop, **derived},
                    meta={**p.meta, "pj_per_flop_derived": note})
 

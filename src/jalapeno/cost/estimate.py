@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from jalapeno.errors import JalapenoError
 from jalapeno.cost.expert import ExpertCost, ep_step, weights_per_chip
 from jalapeno.cost.params import CostParams, chip_error_band, setup_for
 from jalapeno.cost.pipeline import Parallel, PipelineCost, ceil_div, graph_pipeline, micro_batches
 from jalapeno.cost.step import Estimator, OpCost, StepCost
+from jalapeno.errors import JalapenoError
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
 from jalapeno.graph.precision import Precision

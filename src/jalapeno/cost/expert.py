@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
-from jalapeno.cost.collectives import all_reduce_s, all_gather_s
+from jalapeno.cost.collectives import all_gather_s, all_reduce_s
 from jalapeno.cost.network import collective_s
 from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.step import Estimator, OpCost, StepCost

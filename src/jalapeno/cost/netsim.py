@@ -14,8 +14,8 @@ closed forms do. ``run`` returns the finish time and the bytes each chip sent an
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Callable, Hashable
 
 from jalapeno.cost.network import dims_of, hop_s, neighbour_bw
 from jalapeno.hardware.network import ScaleUp

@@ -38,7 +38,7 @@ class ChipRates:
     cores: int
 
     @classmethod
-    def of(cls, chip: ChipSpec) -> "ChipRates":
+    def of(cls, chip: ChipSpec) -> ChipRates:
         peak = {d: f.value for d, f in chip.matrix_flops.items()}
         vec = max((f.value for f in chip.vector_flops.values()), default=peak.get("bf16", 1e12) / 16)
         cores = int(chip.cores.value) if chip.cores else 1

@@ -11,11 +11,28 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from jalapeno.cost.expert import RankTemplate, RankWork, gamma_of, rank_template, rank_work_from, weights_per_chip
+from jalapeno.cost.expert import (
+    RankTemplate,
+    RankWork,
+    gamma_of,
+    rank_template,
+    rank_work_from,
+    weights_per_chip,
+)
 from jalapeno.cost.op_time import smooth_max
 from jalapeno.cost.params import CostParams
-from jalapeno.cost.pipeline import (LAST, Parallel, Work, ceil_div, micro_batches, per_layer_parts, price_pipeline,
-                                    stage_counts, stage_work, transfer)
+from jalapeno.cost.pipeline import (
+    LAST,
+    Parallel,
+    Work,
+    ceil_div,
+    micro_batches,
+    per_layer_parts,
+    price_pipeline,
+    stage_counts,
+    stage_work,
+    transfer,
+)
 from jalapeno.cost.step import Estimator, OpTimer, shard
 from jalapeno.cost.token_model import TokenModel
 from jalapeno.errors import JalapenoError

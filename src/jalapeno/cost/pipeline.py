@@ -29,8 +29,8 @@ energy per byte.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping
 
 from jalapeno.cost.collectives import stage_transfer_s
 from jalapeno.cost.step import Estimator, OpCost

@@ -16,14 +16,22 @@ can replace the closed-form scenario model (cost/scenario.py) without touching t
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from statistics import median
-from typing import TYPE_CHECKING, Callable, Collection, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from jalapeno.cost.params import CALIBRATION_FAMILY, FAMILY_PRIOR, PRIOR_BAND_WIDEN, TORCH_REFERENCE_KERNELS, CostParams, fused_engine
+from jalapeno.cost.params import (
+    CALIBRATION_FAMILY,
+    FAMILY_PRIOR,
+    PRIOR_BAND_WIDEN,
+    TORCH_REFERENCE_KERNELS,
+    CostParams,
+    fused_engine,
+)
 from jalapeno.cost.published import WORKLOADS, PublishedRow
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.spec import ChipSpec
@@ -57,7 +65,7 @@ def analytic_power(row: PublishedRow, chip: ChipSpec, params: CostParams) -> flo
 
 
 def analytic_result(row: PublishedRow, chip: ChipSpec, params: CostParams,
-                    isl_override: int | None = None) -> "ScenarioResult | None":
+                    isl_override: int | None = None) -> ScenarioResult | None:
     """The scenario model's operating point for a row (``isl_override``: another mean prompt length)."""
     from jalapeno.cost.scenario import precision_of, predict
 
@@ -72,7 +80,7 @@ def analytic_result(row: PublishedRow, chip: ChipSpec, params: CostParams,
 OSL_QUANTILES = 64
 
 
-@lru_cache(maxsize=None)
+@cache
 def osl_fractions(model: str) -> tuple[float, ...]:
     """Output lengths over their mean at 64 equal-weight quantiles of the model's bundled MLPerf length set
     (workload/benchsets); () where none is bundled (every request then writes the mean). Llama-3.1-8B's

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from jalapeno.cost.params import CostParams, bands_path, calibration_path, params_for
 from jalapeno.cost.published import KNOWN_CHIPS, PublishedRow
-from jalapeno.cost.published_fit import (DEFAULT_KNOBS, chip_params, FAMILY, MEASURED, ChipFit, Predictor, analytic_predictor,
-                                         calibrate_chip, widened)
+from jalapeno.cost.published_fit import (
+    DEFAULT_KNOBS,
+    FAMILY,
+    MEASURED,
+    ChipFit,
+    Predictor,
+    analytic_predictor,
+    calibrate_chip,
+    chip_params,
+    widened,
+)
 from jalapeno.errors import JalapenoError
 
 ORDER = ("h200-sxm", "h100-sxm", "b200", "b300", "gb200-nvl72", "gb300-nvl72", "mi300x", "mi325x", "mi355x")

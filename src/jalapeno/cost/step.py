@@ -7,8 +7,8 @@ energy per action; if that power exceeds the chip's limit, the step stretches un
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable
 
 from jalapeno.cost.collectives import all_gather_s, all_reduce_s
 from jalapeno.cost.op_time import ChipRates, OpTime, op_time

@@ -15,7 +15,6 @@ import numpy as np
 from jalapeno.cost import calibrate as cal
 from jalapeno.cost.op_time import ChipRates
 from jalapeno.cost.params import TORCH_REFERENCE_KERNELS, CostParams
-from jalapeno.errors import JalapenoError
 from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models.config import ModelConfig
 

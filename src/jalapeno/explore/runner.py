@@ -131,7 +131,7 @@ class InlineExecutor:
         f: cf.Future[Any] = cf.Future()
         try:
             f.set_result(fn(*args))
-        except Exception as e:  # noqa: BLE001 - handed to the caller, who sees it on .result()
+        except Exception as e:
             f.set_exception(e)
         return f
 

@@ -412,7 +412,7 @@ def _check_deployment_range(p: _SpaceParser, name: str, lo: float, hi: float, ki
     if name in ("scheduler", "router"):
         raise p.fail(f, f"{name} takes choices, not a range")
     if name == "prefill_share":
-        if not (0 < lo and hi < 1):
+        if not (lo > 0 and hi < 1):
             raise p.fail(f, f"prefill_share must lie in (0, 1), got [{lo:g}, {hi:g}]")
     elif name in DEPLOYMENT and (kind != "int" or lo < 1):
         raise p.fail(f, f"{name} is a whole number >= 1: use int: [low, high]")

@@ -243,7 +243,7 @@ def _replay(args: ServeArgs, t0: float, torch: Any, dev: Any, nvml: Any, trace: 
     snapshot(engine)
     try:
         engine.run()
-    except Exception as e:  # noqa: BLE001 - keep what was measured, then report
+    except Exception as e:
         data["error"] = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"[:300]
     data["policy"]["cuda_graph"] = any(r.get("graph") for r in engine.steps)
     snapshot(engine)

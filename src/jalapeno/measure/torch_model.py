@@ -79,7 +79,7 @@ def gqa_mode(heads: int, kv_heads: int, head_dim: int, dtype: Any, device: Any) 
         else:
             F.scaled_dot_product_attention(q, kv, kv, enable_gqa=True)
         return "native"
-    except Exception:  # noqa: BLE001 - old torch (no kwarg) or no flash kernel for this shape/dtype
+    except Exception:
         return "repeat"
 
 

@@ -74,7 +74,7 @@ def time_breakdown(study: Any) -> str:
     for chip in study.steps:
         for phase in ("decode", "prefill"):
             sc = study.steps[chip][phase]
-            acc = {k: 0.0 for k in parts}
+            acc = dict.fromkeys(parts, 0.0)
             for oc in sc.ops:
                 acc[_op_class(oc.op)] += oc.total_s
             acc["launch, comm, other"] = max(0.0, sc.time_s - sum(acc.values()))

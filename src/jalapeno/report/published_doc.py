@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from jalapeno.cost.published import LIMITS_SOURCE, WORKLOADS
-from jalapeno.cost.published_checks import (MAX_TARGET, MEDIAN_TARGET, RATIO_TARGET, error_summary,
-                                            holdout_breakdown, isl_sensitivity, order_checks, power_checks,
-                                            ratio_checks)
+from jalapeno.cost.published_checks import (
+    MAX_TARGET,
+    MEDIAN_TARGET,
+    RATIO_TARGET,
+    error_summary,
+    holdout_breakdown,
+    isl_sensitivity,
+    order_checks,
+    power_checks,
+    ratio_checks,
+)
 from jalapeno.cost.published_fit import ChipFit
 from jalapeno.report.markdown import apct, pct, table
 

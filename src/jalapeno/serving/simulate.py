@@ -22,8 +22,8 @@ from jalapeno.serving.result import build_result
 from jalapeno.serving.router import Router, make_router
 from jalapeno.serving.schedulers.base import Scheduler
 from jalapeno.serving.schedulers.disagg import KVHandoff
-from jalapeno.serving.schedulers.priorities import make_queue
 from jalapeno.serving.schedulers.prefill_first import PrefillFirstScheduler
+from jalapeno.serving.schedulers.priorities import make_queue
 from jalapeno.serving.schedulers.sarathi import SarathiScheduler
 from jalapeno.serving.schedulers.vllm import VLLMScheduler
 

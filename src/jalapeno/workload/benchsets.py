@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +106,7 @@ def scale_to_mean(lengths: tuple[int, ...], mean: float, cap: int) -> tuple[int,
     return tuple(int(v) for v in scaled(hi))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _llama2(generated: bool) -> LengthSet:
     p, o = _read("llama2-70b-99.csv")
     if generated:
@@ -118,7 +118,7 @@ def _llama2(generated: bool) -> LengthSet:
     return LengthSet("mlperf-llama2-70b" + ("" if generated else "-reference"), p, o, desc, _DASHBOARD)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _plain(name: str, file: str, desc: str) -> LengthSet:
     p, o = _read(file)
     return LengthSet(name, p, o, desc, _DASHBOARD)

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from jalapeno.errors import JalapenoError
-
 from jalapeno.hardware.arch.model import Part, area, core_area_mm2, tech_of
 from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.hardware.arch.tech import Technology
