@@ -60,7 +60,7 @@ def test_derived_chip_is_valid_and_sourced(name: str) -> None:
     assert chip.tdp_w.source.startswith("derived: ")
 
 
-@pytest.mark.parametrize("path, fragment", [
+@pytest.mark.parametrize(("path", "fragment"), [
     (("cores", "matrix", "kind"), "systolic"),
     (("cores", "count", "value"), 1.5),
     (("cores", "count", "value"), -3),

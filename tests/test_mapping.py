@@ -42,7 +42,7 @@ SCALESIM = [
 ]
 
 
-@pytest.mark.parametrize("rows, cols, df, m, n, k, ref", SCALESIM)
+@pytest.mark.parametrize(("rows", "cols", "df", "m", "n", "k", "ref"), SCALESIM)
 def test_systolic_cycles_match_scalesim(rows: int, cols: int, df: str, m: int, n: int, k: int, ref: int) -> None:
     # docs/chips.md claims exact agreement over the whole sweep: hold it to the cycle
     assert systolic_cycles(m, n, k, rows, cols, df) == ref
@@ -202,7 +202,7 @@ def test_memoized_per_shape() -> None:
     t1 = time.perf_counter()
     again = mp.map_graph(g)
     t2 = time.perf_counter()
-    assert all(a is b for a, b in zip(first, again))
+    assert all(a is b for a, b in zip(first, again, strict=True))
     assert t2 - t1 < 0.01 < t1 - t0 or t2 - t1 < (t1 - t0) / 10
 
 
@@ -217,7 +217,7 @@ def test_timer_for_only_architecture_chips() -> None:
     assert prm is not None and "h100-sxm-arch" in prm.source
 
 
-@pytest.mark.parametrize("batch, ctx", [(1, 2048), (64, 2048), (16, 8192)])
+@pytest.mark.parametrize(("batch", "ctx"), [(1, 2048), (64, 2048), (16, 8192)])
 def test_h100_architecture_agrees_with_preset_decode(batch: int, ctx: int) -> None:
     """The mapper on the H100 description lands within 10% of the calibrated H100 preset, time and power."""
     cfg = resolve_model("llama-3.1-8b")

@@ -118,7 +118,7 @@ def test_pools_add_up_and_missing_prices_give_none() -> None:
     assert fleet_tco(h200, 1, 500.0, 0.0, 0.0).usd_per_mtok is None  # type: ignore[union-attr]  # no tokens
 
 
-@pytest.mark.parametrize("kw, field", [({"rule": "list"}, "price_rule"), ({"avg_power_w": math.nan}, "avg_power_w"),
+@pytest.mark.parametrize(("kw", "field"), [({"rule": "list"}, "price_rule"), ({"avg_power_w": math.nan}, "avg_power_w"),
                                        ({"tokens_per_s": -1.0}, "tokens_per_s")])
 def test_bad_input(kw: dict[str, Any], field: str) -> None:
     args: dict[str, Any] = {"avg_power_w": 1.0, "tokens_per_s": 1.0, "output_tokens_per_s": 1.0, **kw}
@@ -328,7 +328,7 @@ def test_explore_price_rule_on_the_command_line(tmp_path: Any) -> None:
         assert r.exit_code == 0, r.output
         docs[rule] = json.loads(r.output)
         assert docs[rule]["price_rule"] == rule
-    pairs = [(m, c) for m, c in zip(docs["margin"]["all"], docs["cost"]["all"]) if m["design"] == c["design"]]
+    pairs = [(m, c) for m, c in zip(docs["margin"]["all"], docs["cost"]["all"], strict=True) if m["design"] == c["design"]]
     priced = [(m["objectives"]["usd_per_mtok"], c["objectives"]["usd_per_mtok"]) for m, c in pairs
               if m["objectives"].get("usd_per_mtok") is not None]
     assert len(pairs) == 3 and priced and all(c < m for m, c in priced)

@@ -48,8 +48,7 @@ def svg_to_png(svg_path: Path, png_path: Path) -> str:
     if browser is None:
         return "no headless Chromium found (apt-get install -y chromium); PNG skipped"
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = headless_args(browser) + [f"--user-data-dir={tmp}", f"--window-size={width},{height}",
-                                         f"--screenshot={png_path.resolve()}", svg_path.resolve().as_uri()]
+        cmd = [*headless_args(browser), f"--user-data-dir={tmp}", f"--window-size={width},{height}", f"--screenshot={png_path.resolve()}", svg_path.resolve().as_uri()]
         try:
             subprocess.run(cmd, capture_output=True, timeout=60, check=False)
         except (OSError, subprocess.TimeoutExpired) as e:

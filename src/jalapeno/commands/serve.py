@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,7 +115,7 @@ def poisson_arrivals(tr: Trace, seed: int) -> Trace:
                             field="--arrivals")
     gaps = np.random.default_rng(seed).exponential(1.0 / r if r > 0 else 1.0, max(0, n - 1))
     times = np.concatenate(([0.0], np.cumsum(gaps))).tolist()
-    reqs = tuple(replace(q, arrival_s=t) for q, t in zip(tr.requests, times))
+    reqs = tuple(replace(q, arrival_s=t) for q, t in zip(tr.requests, times, strict=True))
     return Trace(f"{tr.name} poisson(seed={seed})", reqs, tr.source, tr.attribution)
 
 
@@ -155,7 +156,7 @@ def price_fleet(fleet: Fleet, res: SimResult, rule: str) -> dict[str, Any]:
 def write_plots(plot_dir: Path, res: SimResult, title: str) -> list[Path]:
     """``latency_cdf.svg`` and ``power.svg`` in ``plot_dir``."""
     paths = [plot_dir / "latency_cdf.svg", plot_dir / "power.svg"]
-    for path, svg in zip(paths, (latency_cdf_svg(res, title), power_svg(res, title))):
+    for path, svg in zip(paths, (latency_cdf_svg(res, title), power_svg(res, title)), strict=True):
         path.write_text(svg, encoding="utf-8")
     return paths
 
@@ -517,7 +518,7 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     wall.append(time.perf_counter())
     if not o.get("no_timings"):  # wall-clock seconds: the only part of the document a rerun changes
         phases = ("load", "oracle", "simulate", "output")
-        doc["timings"] = {f"{k}_s": b - a for k, a, b in zip(phases, wall, wall[1:])}
+        doc["timings"] = {f"{k}_s": b - a for k, (a, b) in zip(phases, pairwise(wall), strict=True)}
         doc["timings"].update(event_loop_s=res.sim_wall_s, total_s=wall[-1] - wall[0])
     if o["as_json"]:
         emit_json(doc)

@@ -57,7 +57,7 @@ def fit(params: CostParams, free: Sequence[Param], predict: Callable[[CostParams
 
     def with_x(x: np.ndarray) -> CostParams:
         p = params
-        for prm, v in zip(free, x):
+        for prm, v in zip(free, x, strict=True):
             p = prm.set(p, float(v))
         return p
 

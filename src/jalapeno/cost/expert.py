@@ -237,7 +237,7 @@ def rank_work_from(est: Estimator, cfg: ModelConfig, par: Parallel, tpl: RankTem
     assert moe is not None
     g = tpl.graph
     t_hot = e_mean = host = flops = mem = 0.0
-    for op, row in zip(g.ops, tpl.rows):
+    for op, row in zip(g.ops, tpl.rows, strict=True):
         if row is None:
             t, _, h, _, _ = _row(est, rank_experts(op, cfg, g.batch.new_tokens, group_tokens, par, gamma), cuda_graph)
             _, e, _, f, b = _row(est, rank_experts(op, cfg, g.batch.new_tokens, group_tokens, par, 1.0), cuda_graph)

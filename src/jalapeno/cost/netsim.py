@@ -81,7 +81,7 @@ class Fabric:
 
     def index(self, c: list[int]) -> int:
         i, m = 0, 1
-        for x, length in zip(c, self.shape):
+        for x, length in zip(c, self.shape, strict=True):
             i += x * m
             m *= length
         return i

@@ -304,7 +304,7 @@ class CostOracle:
             t, e, h = self._lin_time(kdec, fc[0] * dec[0] + fc[1] * dec[1], bc[0] * dec[0] + bc[1] * dec[1], graph_mode)
         if pre:
             fc, bc = kpre.flops, kpre.bytes
-            t1, e1, h1 = self._lin_time(kpre, sum(f * a for f, a in zip(fc, pre)), sum(b * a for b, a in zip(bc, pre)),
+            t1, e1, h1 = self._lin_time(kpre, sum(f * a for f, a in zip(fc, pre, strict=True)), sum(b * a for b, a in zip(bc, pre, strict=True)),
                                         graph_mode)
             t, e, h = t + t1, e + e1, h + h1
         return t, e, h

@@ -110,7 +110,7 @@ def matches(row: PublishedRow, selector: str) -> bool:
     parts = selector.split("/")
     if len(parts) != 3:
         raise JalapenoError(f"fit source {selector!r} must be ROUND/MODEL/SCENARIO", field="--fit-sources")
-    return all(p == "*" or v in p.split("+") for p, v in zip(parts, (row.round, row.model, row.scenario)))
+    return all(p == "*" or v in p.split("+") for p, v in zip(parts, (row.round, row.model, row.scenario), strict=True))
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ def fit_knobs(chip: ChipSpec, prior: CostParams, rows: Sequence[PublishedRow], p
     dtypes = row_dtypes(rows)
 
     def resid(x: np.ndarray) -> np.ndarray:
-        p = apply_knobs(prior, dict(zip(free, map(float, x))), dtypes)
+        p = apply_knobs(prior, dict(zip(free, map(float, x), strict=True)), dtypes)
         return np.log(np.array([predictor(r, chip, p) or 1e-9 for r in rows]) / meas)
 
     lo = np.array([KNOB_BOUNDS[k][0] for k in free])
@@ -247,7 +247,7 @@ def fit_knobs(chip: ChipSpec, prior: CostParams, rows: Sequence[PublishedRow], p
     x0 = min((np.array(x) for x in itertools.product(*grids)), key=lambda x: float(np.sum(resid(x) ** 2)))
     res = least_squares(resid, x0, bounds=(lo, hi), diff_step=1e-2, x_scale=np.maximum(np.abs(x0), 1e-3))
     best = res.x if np.sum(res.fun ** 2) <= np.sum(resid(x0) ** 2) else x0
-    return dict(zip(free, map(float, best)))
+    return dict(zip(free, map(float, best), strict=True))
 
 
 # -- evaluation and the band -----------------------------------------------------------------------

@@ -103,4 +103,4 @@ def write_results(fits: dict[str, ChipFit], command: str) -> list[Path]:
             bands[f.chip] = {**f.band.to_json(), "provenance": f.provenance, "command": command,
                              "published_step_overhead_s": f.params.step_overhead_s}
     bp.write_text(json.dumps(dict(sorted(bands.items())), indent=1) + "\n")
-    return out + [bp]
+    return [*out, bp]

@@ -73,9 +73,9 @@ def shard(op: Op, tp: int) -> Op:
     if tp == 1 or op.name in REPLICATED:
         return op
     f = 1.0 / tp
-    kw = dict(flops=op.flops * f, weight_bytes=op.weight_bytes * f, act_read_bytes=op.act_read_bytes * f,
-              act_write_bytes=op.act_write_bytes * f, kv_read_bytes=op.kv_read_bytes * f,
-              kv_write_bytes=op.kv_write_bytes * f)
+    kw = {"flops": op.flops * f, "weight_bytes": op.weight_bytes * f, "act_read_bytes": op.act_read_bytes * f,
+              "act_write_bytes": op.act_write_bytes * f, "kv_read_bytes": op.kv_read_bytes * f,
+              "kv_write_bytes": op.kv_write_bytes * f}
     if op.m:
         if op.name in ROW_PARALLEL:
             kw["k"] = max(1, op.k // tp)

@@ -96,7 +96,7 @@ def arch_data(space: DesignSpace, design: Mapping[str, Any], *, name: str = "can
             for path, setting in p.bundles[str(v)].items():
                 _set(data, path, setting, f"{where}: {p.name} = {v}")
             continue
-        for path in (p.name,) + p.also:
+        for path in (p.name, *p.also):
             _set(data, path, v, f"design choice: {where}, parameter {p.name}")
     _derive(data)
     return data

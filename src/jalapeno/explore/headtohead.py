@@ -91,7 +91,7 @@ def _row(ref: str, spec: Any, fleet: mc.Fleet | None, runs: list[dict[str, Any]]
     for key in ("goodput_per_watt", "usd_per_mtok"):
         ok = base is not None and base_runs is not None
         point = _ratio(o[key], base.nominal.objectives[key]) if ok else None
-        xs = [_ratio(a[key], b[key]) for a, b in zip(runs, base_runs)] if ok else []
+        xs = [_ratio(a[key], b[key]) for a, b in zip(runs, base_runs, strict=True)] if ok else []
         row[f"ratio_{key}"] = _quantiles(xs)
         row[f"ratio_{key}_point"] = point
     return row

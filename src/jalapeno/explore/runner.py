@@ -259,7 +259,7 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
     s = make_searcher(searcher, space, seed=seed, screen=screen, attainment=workload.attainment)
     for t in store.trials("done"):
         s.tell(t.params, Evaluation.from_json(t.result or {}))
-    rerun = [t for t in store.trials("running")]
+    rerun = list(store.trials("running"))
     space_doc = {"space": space_to_dict(space), "origin": space.source_file}
     work_doc = workload.to_dict()
     ex = make_executor(workers, dask)

@@ -128,7 +128,7 @@ def headline_ranges(runs: dict[str, ChipRun], specs: dict[str, Any], w: Workload
     consts = mc.constants_for(list(ordered.values()))
     rows = ratio_rows({c: runs[c].best for c in refs}, ordered, w, consts, samples=samples, seed=seed,
                       workers=workers)
-    return dict(zip(refs, rows))
+    return dict(zip(refs, rows, strict=True))
 
 
 def step_breakdown(chip: Any, w: Workload, *, batch: int = 16, context: int = 2048, prompt: int = 2048) -> dict[str, Any]:

@@ -141,13 +141,13 @@ class _Builder:
         """Head counts and widths of this model's attention kernels (MLA: absorbed decode, decompressed prefill)."""
         c, m = self.cfg, self.cfg.mla
         if m is None:
-            return dict(heads=c.num_heads, kv_heads=c.num_kv_heads, dqk=c.head_dim, dv=c.head_dim,
-                        kv_elems_per_token=2 * c.num_kv_heads * c.head_dim,
-                        extra_params=c.num_heads if c.attention_sinks else 0)
+            return {"heads": c.num_heads, "kv_heads": c.num_kv_heads, "dqk": c.head_dim, "dv": c.head_dim,
+                        "kv_elems_per_token": 2 * c.num_kv_heads * c.head_dim,
+                        "extra_params": c.num_heads if c.attention_sinks else 0}
         latent = m.kv_lora_rank + m.qk_rope_head_dim
-        return dict(heads=c.num_heads, kv_heads=c.num_heads, dqk=m.qk_nope_head_dim + m.qk_rope_head_dim,
-                    dv=m.v_head_dim, kv_elems_per_token=latent, decode_dqk=latent, decode_dv=m.kv_lora_rank,
-                    decode_kv_heads=1, prefill_kv_act=True)
+        return {"heads": c.num_heads, "kv_heads": c.num_heads, "dqk": m.qk_nope_head_dim + m.qk_rope_head_dim,
+                    "dv": m.v_head_dim, "kv_elems_per_token": latent, "decode_dqk": latent, "decode_dv": m.kv_lora_rank,
+                    "decode_kv_heads": 1, "prefill_kv_act": True}
 
     # -- blocks -----------------------------------------------------------------------------
     def gqa_block(self, rep: int, layers: str, window: int | None) -> list[Op]:
@@ -237,8 +237,8 @@ class _Builder:
         mlp = [self.norm("mlp_norm", h, t, rep, layers)]
         mlp += self.moe_mlp(rep, layers) if moe else self.dense_mlp(rep, layers, c.intermediate_size)
         if c.norms_per_layer > 2:  # Gemma 2/3: RMSNorms on the attention and MLP outputs too
-            attn = attn + [self.norm("post_attn_norm", h, t, rep, layers)]
-            mlp = mlp + [self.norm("post_mlp_norm", h, t, rep, layers)]
+            attn = [*attn, self.norm("post_attn_norm", h, t, rep, layers)]
+            mlp = [*mlp, self.norm("post_mlp_norm", h, t, rep, layers)]
         res = [self.elementwise("residual_add", "elementwise", t * h, rep, layers, reads=2.0)]
         return attn + res + mlp + res
 

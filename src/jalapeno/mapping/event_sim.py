@@ -330,7 +330,7 @@ def replay_op(mapper: Mapper, op: Op) -> OpReplay:
         body, how = replay_stream(t, p), "event"
     else:
         body, how = m.time.time_s - fixed, "analytical"
-    peak = t.peak_flops(p.dtype) if p.kind in MATMUL_KINDS + ("attention",) else t.vector_flops
+    peak = t.peak_flops(p.dtype) if p.kind in (*MATMUL_KINDS, "attention") else t.vector_flops
     roof = max(p.flops / peak, m.bytes_main / t.main_bw)
     return OpReplay(op.name, op.repeat, body + fixed, m.time.time_s, roof, how)
 

@@ -91,14 +91,14 @@ KEYS = ("tm", "tn", "tk", "df", "order", "db")
 def candidates(t: Target, p: GemmProblem) -> dict[str, np.ndarray]:
     """Every (tile, dataflow, order, double-buffer) combination as flat arrays (one row a candidate)."""
     grids = np.meshgrid(*_axes(t, p), indexing="ij")
-    return {kk: g.ravel() for kk, g in zip(KEYS, grids)}
+    return {kk: g.ravel() for kk, g in zip(KEYS, grids, strict=True)}
 
 
 def open_grid(t: Target, p: GemmProblem) -> dict[str, np.ndarray]:
     """The same candidates as an open grid: each axis an array along its own dimension, so ``evaluate``
     computes every quantity only over the axes it depends on (numpy broadcasting); element for element
     the same arithmetic as on the flat rows, hence the same values (tests/test_explore_speed_identity.py)."""
-    return dict(zip(KEYS, np.ix_(*_axes(t, p))))
+    return dict(zip(KEYS, np.ix_(*_axes(t, p)), strict=True))
 
 
 def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
@@ -117,7 +117,7 @@ def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
 
     def pick(name: str) -> float:  # the chosen candidate's value of an array broadcast over the grid
         x = ev[name]
-        return float(x[tuple(a if n > 1 else 0 for a, n in zip(at, x.shape))] if np.ndim(x) else x)
+        return float(x[tuple(a if n > 1 else 0 for a, n in zip(at, x.shape, strict=True))] if np.ndim(x) else x)
 
     tile = tuple(int(c[kk].ravel()[at[j]]) for j, kk in enumerate(KEYS))
     return GemmMapping(

@@ -49,7 +49,7 @@ class OpMapping:
     @property
     def counts(self) -> dict[str, float]:
         return dict(zip(("matrix_flops", "vector_flops", "main_bytes", "level2_bytes", "sram_bytes", "rf_bytes"),
-                        self.work))
+                        self.work, strict=True))
 
     def explain(self) -> str:
         d = ", ".join(f"{k}={v}" for k, v in self.detail.items())
@@ -133,7 +133,7 @@ class Mapper:
 
     def _roofline(self, op: Op, main_bytes: float) -> float:
         t = self.target
-        peak = t.peak_flops(op.dtype) if op.kind in MATMUL_KINDS + ("attention",) else t.vector_flops
+        peak = t.peak_flops(op.dtype) if op.kind in (*MATMUL_KINDS, "attention") else t.vector_flops
         return max(op.flops / peak, main_bytes / t.main_bw)
 
     def _finish(self, op: Op, body: float, compute: float, memory: float, main: float, kernels: int) -> OpTime:

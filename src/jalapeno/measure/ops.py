@@ -133,8 +133,8 @@ def gemm_jobs(ctx: Ctx) -> list[Job]:
                 odd.append(m)
                 continue
             jobs.append(Job(f"gemm fp8 M={m} N={n} K={k}", "gemm", partial(_gemm_fp8, ctx, m, n, k, broken)))
-    for m in sorted(set(odd)):
-        jobs.append(skip_job(f"gemm fp8 M={m} (all shapes)", "torch._scaled_mm needs M a multiple of 16"))
+    jobs.extend(skip_job(f"gemm fp8 M={m} (all shapes)", "torch._scaled_mm needs M a multiple of 16")
+                for m in sorted(set(odd)))
     return jobs
 
 

@@ -362,7 +362,10 @@ def _decode_line(rows: Rows) -> str:
 def _prefill_pipelined(ctx: Ctx, sm: Any, ids: Any) -> dict[str, Any]:
     """The forward back to back, unsynchronized: device time per call and host time per call."""
     dev, n = ctx.device, ctx.grid.serve_prefill_iters
-    fn = lambda: sm.prefill_logits(0, ids)
+
+    def fn() -> Any:
+        return sm.prefill_logits(0, ids)
+
     for _ in range(ctx.grid.warmup):
         fn()
     sync(dev)

@@ -102,7 +102,7 @@ def energy_breakdown(study: Any) -> str:
             dyn = max(sc.energy_j - static, 0.0)
             scale = dyn / (flops + mem) if flops + mem > 0 else 0.0
             rows.append(f"{chip_label(chip)} {phase}")
-            for k, v in zip(parts, (static, flops * scale, mem * scale)):
+            for k, v in zip(parts, (static, flops * scale, mem * scale), strict=True):
                 parts[k].append(v / tokens * 1e3)
     return bars_svg(rows, list(parts.items()), title="Energy per token of a step, by what it pays for",
                     xlabel="millijoules per token")

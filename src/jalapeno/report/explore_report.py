@@ -260,8 +260,7 @@ def sources_section(study: Any) -> Section:
         rows.append([fig.chip_label(name), "cost-model parameters", "", short(setup_for(chip, "fused")[0].source)])
     for k, c in constants().items():
         rows.append(["all chips", f"tco {k} [{_f(c.lo, 4)}, {_f(c.hi, 4)}]", _f(c.value, 4), c.source])
-    for w in study.workloads.values():
-        rows.append(["all chips", f"workload {w.name}", "", w.describe()])
+    rows.extend(["all chips", f"workload {w.name}", "", w.describe()] for w in study.workloads.values())
     return Section("Sources of every number", [table(["chip", "figure", "value", "source"], rows, source_cols=[3])],
                    "sources")
 

@@ -210,7 +210,7 @@ def unit_poisson(reqs: Sequence[Any], seed: int) -> tuple[Any, ...]:
     """``reqs`` with seeded Poisson arrivals at 1 request/s (first at 0); ``rate_scale`` sets the rate."""
     gaps = np.random.default_rng(seed).exponential(1.0, max(0, len(reqs) - 1))
     times = np.concatenate(([0.0], np.cumsum(gaps)))
-    return tuple(replace(q, arrival_s=float(t)) for q, t in zip(reqs, times))
+    return tuple(replace(q, arrival_s=float(t)) for q, t in zip(reqs, times, strict=True))
 
 
 def max_rate(scenario: str, lengths: LengthSource, oracle: StepOracle, limits: Limits, *,

@@ -255,7 +255,7 @@ class Replica:
             m = lo
             extra = self._extra_blocks(states, m)
         total = 0
-        for st, x in zip(states, extra):
+        for st, x in zip(states, extra, strict=True):
             if x > 0:
                 st.own_blocks += x
                 st.held_blocks += x

@@ -49,5 +49,5 @@ class StepTable:
         s = rec.shape
         row = (rec.replica, rec.role, rec.start_s, rec.end_s, rec.steps, s.tokens, s.decode_seqs, s.prefill_seqs,
                s.prefill_tokens, rec.kv_used_blocks, rec.kv_blocks, rec.energy_j)
-        for k, v in zip(STEP_COLUMNS, row):
+        for k, v in zip(STEP_COLUMNS, row, strict=True):
             self.cols[k].append(v)

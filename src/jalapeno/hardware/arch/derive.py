@@ -53,7 +53,10 @@ def _fig(p: Part, arch: ArchSpec, note: str = "") -> Figure:
 
 def derive_chip(arch: ArchSpec) -> ArchChip:
     s = sheet(arch)
-    f = lambda p, note="": _fig(p, arch, note)
+
+    def f(p: Part, note: str = "") -> Figure:
+        return _fig(p, arch, note)
+
     return ArchChip(
         name=arch.name, vendor=arch.vendor, kind=arch.kind, description=arch.description,
         launch_year=arch.launch_year, process_node=TextFigure(arch.node.value, arch.node.source, arch.node.secondary),

@@ -59,7 +59,7 @@ LINK_REQUIRED = ("topology", "count", "lanes", "lane_rate_bps", "hop_latency_s",
 LINK_OPTIONAL = ("dims",)
 RUNTIME_REQUIRED = ("kernel_overhead_s", "launch_s", "fusion")
 RUNTIME_STATIC = ("token_bucket_gap", "kv_bucket_tokens", "dma_setup_s", "barrier_s")
-RUNTIME_OPTIONAL = ("eager_launch_s", "kernels_per_op", "matrix_issue_efficiency") + RUNTIME_STATIC
+RUNTIME_OPTIONAL = ("eager_launch_s", "kernels_per_op", "matrix_issue_efficiency", *RUNTIME_STATIC)
 POWER_OPTIONAL = ("limit_w", "idle_w", "active_static_w", "pj_per_flop", "pj_per_byte_main", "dvfs_beta")
 # Figures that count things (whole numbers) and figures that are fractions in (0, 1].
 WHOLE = frozenset({"count", "physical", "engines", "rows", "cols", "depth", "lanes", "devices", "sites",
