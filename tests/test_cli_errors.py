@@ -103,7 +103,7 @@ def test_report_out_is_checked_before_the_study(tmp_path: Path, where: str) -> N
     assert time.perf_counter() - t0 < 5  # refused at once, not after the study (72 s before the fix)
 
 
-# ---------------------------------------------------------------- bounds on numbers that exhaust memory or time
+# ------------------------------------------------------------ bounds on numbers that exhaust memory or time
 @pytest.mark.parametrize(("argv", "field"), [
     (["serve", "-m", "llama-3.2-1b", "--replicas", "10000000", "--limit", "5"], "--replicas"),
     (["serve", "-m", "llama-3.2-1b", "--start-s", "1e308"], "--start-s"),

@@ -1,5 +1,6 @@
-"""Warm-started searches (``run_search(enqueue=...)``, ``jalapeno explore --enqueue FILE``): the enqueued designs
-are the first trials, told to the searcher, part of the study's identity, and never evaluated twice on resume."""
+"""Warm-started searches (``run_search(enqueue=...)``, ``jalapeno explore --enqueue FILE``): the enqueued
+designs are the first trials, told to the searcher, part of the study's identity, and never evaluated twice on
+resume."""
 
 from __future__ import annotations
 

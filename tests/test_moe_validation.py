@@ -1,5 +1,6 @@
 """Wide-EP validation against published DeepSeek-V3 deployments (cost.published_moe, docs/validation-moe.md),
-the H800 preset, the BF16 combine, and the serving oracle's template path reproducing ``rank_work`` exactly."""
+the H800 preset, the BF16 combine, and the serving oracle's template path reproducing ``rank_work``
+exactly."""
 
 from __future__ import annotations
 

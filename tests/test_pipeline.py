@@ -40,8 +40,9 @@ BEFORE = {
     ("h100-sxm", 4): {"dec": (0.020425370567011256, 27.01976966385823), "pre": (0.0794727815159331, 222.52378824461272),
                           "kv": 448280, "o_dec": (0.020425370567011256, 27.019769663858234),
                           "o_mix": (0.04485384972961163, 125.59077924291256)},
-    # Re-pinned after the merges of a-board and a2-floor (board-level power: energies) and c-static (derived static-schedule
-    # efficiency: compiled buckets, barriers, DMA setup; times; per-level energies as board energies): pp=1 keeps them.
+    # Re-pinned after the merges of a-board and a2-floor (board-level power: energies) and c-static
+    # (derived static-schedule efficiency: compiled buckets, barriers, DMA setup; times; per-level energies
+    # as board energies): pp=1 keeps them.
     ("trainium2-arch", 16): {"dec": (0.009683128018418124, 21.808425909588543),
                                  "pre": (0.039424572529667926, 114.86408403241161), "kv": 4099222,
                                  "o_dec": (0.009683128018418126, 21.808425909588543),
@@ -51,7 +52,8 @@ BEFORE = {
 
 @pytest.mark.parametrize(("hw", "tp"), sorted(BEFORE))
 def test_pp1_reproduces_the_numbers_from_before_pipelines_exactly(hw, tp):
-    """To 1e-8: a refit of the H200 calibration moves its parameters in the ninth digit (docs/validation.md)."""
+    """To 1e-8: a refit of the H200 calibration moves its parameters in the ninth digit
+    (docs/validation.md)."""
 
     def same(x, y):
         return tuple(x) == pytest.approx(y, rel=1e-8)
@@ -271,8 +273,9 @@ def test_nongpu_validation_table_stays_at_its_documented_errors():
         r = rows[key]
         assert r["error"] == pytest.approx(err, abs=0.005), key
         assert r["within_bound"] == (abs(err) <= BOUND), key
-    # the issue's goal: Groq and one more system within 25%. Groq's measured (LLMPerf) row is; the vendor claim
-    # misses at -27.6% since the derived static-schedule costs (see the page); Trainium2's 70B decode misses
+    # the issue's goal: Groq and one more system within 25%. Groq's measured (LLMPerf) row is; the vendor
+    # claim misses at -27.6% since the derived static-schedule costs (see the page); Trainium2's 70B decode
+    # misses
     assert rows["groq-llama2-70b-llmperf"]["within_bound"] and not rows["groq-llama2-70b-claim"]["within_bound"]
     assert sum(rows[k]["within_bound"] for k in DOCUMENTED_ERRORS if k.startswith("trn2")) == 3
     assert rows["groq-llama2-70b-llmperf"]["chips"] == 576

@@ -1,4 +1,5 @@
-"""Statically scheduled chips: compiled buckets, derived issue losses, per-level step energy, event cross-check."""
+"""Statically scheduled chips: compiled buckets, derived issue losses, per-level step energy, event
+cross-check."""
 
 from __future__ import annotations
 
@@ -132,8 +133,8 @@ def test_split_k_pays_its_combine_and_every_op_a_barrier(j1):
 
 @pytest.mark.parametrize("batch", [Batch.decode(16, 2048), Batch.prefill(512, 512)], ids=["decode", "prefill"])
 def test_step_energy_is_the_per_level_counts(j1, batch):
-    """Conservation: a step's dynamic energy = sum over ops of layers x (FLOPs and bytes at each level x energy per
-    action); and it is at least the old DRAM-and-FLOP-only price of the same step."""
+    """Conservation: a step's dynamic energy = sum over ops of layers x (FLOPs and bytes at each level x
+    energy per action); and it is at least the old DRAM-and-FLOP-only price of the same step."""
     chip, mp = j1
     prm, timer = setup_for(chip)
     est = Estimator(chip, prm, 1, timer)

@@ -38,8 +38,8 @@ ROUND = {"margin": 0.75, "nre.mask_set_usd": 25e6, "nre.design_usd": 75e6, "volu
 
 
 def bare(chip: Any, street: bool = False) -> Any:
-    """``chip`` without its manufacturing cost (and without its street price unless ``street``); the same name,
-    so the same calibration applies."""
+    """``chip`` without its manufacturing cost (and without its street price unless ``street``); the same
+    name, so the same calibration applies."""
     extra = MappingProxyType({k: v for k, v in chip.extra.items() if k != COST_KEY})
     return dataclasses.replace(chip, extra=extra, price_usd=chip.price_usd if street else None)
 
@@ -312,8 +312,8 @@ def test_explore_marks_a_chip_with_no_price_infeasible_with_the_reason() -> None
 
 
 def test_explore_price_rule_on_the_command_line(tmp_path: Any) -> None:
-    """``explore --price-rule cost`` prices the same designs lower than the default margin rule; a bad rule is a
-    one-line error."""
+    """``explore --price-rule cost`` prices the same designs lower than the default margin rule; a bad rule is
+    a one-line error."""
     from click.testing import CliRunner
     from test_explore_helpers import write_files
 

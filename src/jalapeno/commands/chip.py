@@ -212,7 +212,7 @@ def map_cmd(model: str, hardware: str, batch: int, context: int, prompt: int | N
         emit_json({"model": g.model, "hardware": mp.arch.name, "tp": tp,
                    "ops": [{**m.to_json(), "repeat": o.repeat, "shape": o.shape} for o, m in maps]})
         return
-    t = Table(title=f"{g.model} on {mp.arch.name}, {'prefill ' + str(prompt) if prompt else f'decode {batch}x{context}'}")
+    t = Table(title=f"{g.model} on {mp.arch.name}, " f"{'prefill ' + str(prompt) if prompt else f'decode {batch}x{context}'}")
     for c in ("op", "x", "engine", "time", "bound", "util", "main", "tile / detail"):
         t.add_column(c)
     for o, m in maps:

@@ -74,7 +74,7 @@ def print_estimate(e: Estimate) -> None:
                   f"(decode {si(tps * band[0])}-{si(tps * band[1])} tokens/s; `jalapeno calibrate --all`)")
     for phase, pc in (("decode", e.decode_pipe), ("prefill", e.prefill_pipe)):
         if pc is not None:
-            con.print(f"{phase} pipeline: {pc.micro_batches} micro-batches, latency {seconds(pc.latency_s)} (stages + "
+            con.print(f"{phase} pipeline: {pc.micro_batches} micro-batches, latency {seconds(pc.latency_s)} " "(stages + "
                       f"transfers), slowest stage {seconds(pc.slowest_s)}, transfer {seconds(pc.transfer_s)}; "
                       f"per-operator rows are one micro-batch over all stages")
     for phase, xc in (("decode", e.decode_ep), ("prefill", e.prefill_ep)):
@@ -99,7 +99,7 @@ def print_estimate(e: Estimate) -> None:
 @click.option("--cached", default=0, show_default=True, help="Prefix tokens of the prompt already in the KV cache.")
 @click.option("--tp", default=1, show_default=True, help="Tensor-parallel chips per pipeline stage.")
 @click.option("--pp", default=1, show_default=True,
-              help="Pipeline stages (layers split over them); the replica uses tp x pp chips, --batch is its whole batch.")
+              help="Pipeline stages (layers split over them); the replica uses tp x pp chips, --batch is its whole " "batch.")
 @parallel_options
 @dtype_options
 @click.option("--engine", type=click.Choice(ENGINES), default="fused", show_default=True,

@@ -1,5 +1,5 @@
-"""``jalapeno measure ops|model|all|engine|serve``: time operators and whole-model steps on a real GPU, time the
-serving replay's own steps taken apart (``engine``), or replay a trace (``serve``).
+"""``jalapeno measure ops|model|all|engine|serve``: time operators and whole-model steps on a real GPU, time
+the serving replay's own steps taken apart (``engine``), or replay a trace (``serve``).
 
 Needs the ``measure`` extra (torch, nvidia-ml-py); torch is imported only when a subcommand runs.
 """
@@ -85,7 +85,8 @@ def all_(**kw: Any) -> None:
 @command.command("engine")
 @partial(_options, models=ENGINE_MODELS)
 def engine(**kw: Any) -> None:
-    """The serving replay's own steps, taken apart: jobs serve-decode and serve-prefill-host (see docs/measure.md).
+    """The serving replay's own steps, taken apart: jobs serve-decode and serve-prefill-host (see
+    docs/measure.md).
 
     serve-decode: the replay's decode CUDA graph back to back vs one engine step at a time (set_positions,
     replay, accept, sync) vs the step sweep's graph, per (bucket, L). serve-prefill-host: short eager

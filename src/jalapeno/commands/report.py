@@ -42,7 +42,8 @@ def svg_size(svg: str, default: tuple[int, int] = (900, 600)) -> tuple[int, int]
 
 
 def svg_to_png(svg_path: Path, png_path: Path) -> str:
-    """Screenshot ``svg_path`` (at its own size) with headless Chromium; '' on success, else why it was skipped."""
+    """Screenshot ``svg_path`` (at its own size) with headless Chromium; '' on success, else why it was
+    skipped."""
     width, height = svg_size(svg_path.read_text(encoding="utf-8"))
     browser = find_browser()
     if browser is None:

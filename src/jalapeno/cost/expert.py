@@ -1,4 +1,5 @@
-"""Expert parallelism with data-parallel attention: one step of an ``ep``-chip group, as its hottest rank sees it.
+"""Expert parallelism with data-parallel attention: one step of an ``ep``-chip group, as its hottest rank sees
+it.
 
 Each chip runs the attention (and dense) layers of 1/dp of the group's sequences, ``tp`` wide
 (``Parallel``'s convention: ep = tp x dp), and holds ``(experts + redundant) / ep`` whole experts of

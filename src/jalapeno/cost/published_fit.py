@@ -106,7 +106,8 @@ def row_lengths(row: PublishedRow) -> tuple[int, int, tuple[float, float] | None
 
 # -- the split --------------------------------------------------------------------------------------
 def matches(row: PublishedRow, selector: str) -> bool:
-    """``ROUND/MODEL/SCENARIO``, each part ``*`` or alternatives joined by ``+`` (e.g. v5.1/llama-2-70b/offline+interactive)."""
+    """``ROUND/MODEL/SCENARIO``, each part ``*`` or alternatives joined by ``+`` (e.g.
+    v5.1/llama-2-70b/offline+interactive)."""
     parts = selector.split("/")
     if len(parts) != 3:
         raise JalapenoError(f"fit source {selector!r} must be ROUND/MODEL/SCENARIO", field="--fit-sources")

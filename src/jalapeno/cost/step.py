@@ -179,7 +179,8 @@ class Estimator:
                         prm.step_overhead_s)
 
     def comm(self, graph: Graph) -> tuple[float, float]:
-        """Two all-reduces of the hidden state a layer (after attention and after the MLP), one logits gather."""
+        """Two all-reduces of the hidden state a layer (after attention and after the MLP), one logits
+        gather."""
         if self.tp == 1:
             return 0.0, 0.0
         n_layers = sum(o.repeat for o in graph.ops if o.name == "attn_norm")

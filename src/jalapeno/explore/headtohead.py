@@ -3,7 +3,8 @@ each ratio a range (p10/p50/p90 over a seeded Monte Carlo of the estimated const
 
 The best fleet of each chip is the report's sweep (``explore.compare.sweep_chips``) at the nominal
 constants; the Monte Carlo then holds each fleet fixed and re-evaluates it (``explore.montecarlo``).
-``$/Mtok`` comes from ``explore.evaluate.objectives``, the one pricing path of ``serve``/``explore``/``report``.
+``$/Mtok`` comes from ``explore.evaluate.objectives``, the one pricing path of
+``serve``/``explore``/``report``.
 """
 
 from __future__ import annotations

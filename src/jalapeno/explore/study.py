@@ -132,7 +132,8 @@ def headline_ranges(runs: dict[str, ChipRun], specs: dict[str, Any], w: Workload
 
 
 def step_breakdown(chip: Any, w: Workload, *, batch: int = 16, context: int = 2048, prompt: int = 2048) -> dict[str, Any]:
-    """A decode step (``batch`` x ``context``) and one ``prompt``-token prefill of the workload's model on one chip."""
+    """A decode step (``batch`` x ``context``) and one ``prompt``-token prefill of the workload's model on one
+    chip."""
     from jalapeno.cost.estimate import estimate
     from jalapeno.cost.params import setup_for
 

@@ -138,7 +138,8 @@ class _Builder:
         return ops
 
     def attention_kwargs(self) -> dict[str, int | bool]:
-        """Head counts and widths of this model's attention kernels (MLA: absorbed decode, decompressed prefill)."""
+        """Head counts and widths of this model's attention kernels (MLA: absorbed decode, decompressed
+        prefill)."""
         c, m = self.cfg, self.cfg.mla
         if m is None:
             return {"heads": c.num_heads, "kv_heads": c.num_kv_heads, "dqk": c.head_dim, "dv": c.head_dim,

@@ -156,7 +156,8 @@ def check_rule(rule: str) -> None:
 
 
 def missing_price(chips: Sequence[ChipSpec], rule: str) -> str | None:
-    """The first of ``chips`` with no price under ``rule``, as ``ChipPrice.missing`` says it; None if all have one."""
+    """The first of ``chips`` with no price under ``rule``, as ``ChipPrice.missing`` says it; None if all have
+    one."""
     check_rule(rule)
     for c in chips:
         why = chip_price(c).missing(rule)

@@ -54,7 +54,7 @@ class OpMapping:
     def explain(self) -> str:
         d = ", ".join(f"{k}={v}" for k, v in self.detail.items())
         return (f"{self.name} [{self.kind} on {self.engine}] {self.time.time_s * 1e6:.2f} us "
-                f"({self.time.bound}-bound, {100 * self.utilization:.0f}% util); main {self.bytes_main / 1e6:.3g} MB, "
+                f"({self.time.bound}-bound, {100 * self.utilization:.0f}% util); main " f"{self.bytes_main / 1e6:.3g} MB, "
                 f"level2 {self.bytes_level2 / 1e6:.3g} MB, sram {self.bytes_sram / 1e6:.3g} MB; {d}")
 
     def to_json(self) -> dict[str, Any]:
@@ -199,8 +199,8 @@ class Mapper:
                          t.energy_j(op.dtype, op.flops, *work[2:]), util, detail, work, op.dtype)
 
     def _scaled(self, op: Op, m: OpMapping, rep: Op) -> OpMapping:
-        """A mapping of ``rep`` (at most GRID larger in every dimension) applied to ``op``: the time scales with
-        the larger of the FLOP and byte ratios, and never drops below ``op``'s own roofline."""
+        """A mapping of ``rep`` (at most GRID larger in every dimension) applied to ``op``: the time scales
+        with the larger of the FLOP and byte ratios, and never drops below ``op``'s own roofline."""
         t = self.target
         fb = op.bytes / rep.bytes if rep.bytes else 1.0
         f = max(op.flops / rep.flops if rep.flops else 1.0, fb)

@@ -106,7 +106,8 @@ class Target:
 
     def energy_j(self, dtype: str, flops, main, l2, sram, rf, vector_flops=0.0):
         """Dynamic energy of counted work: matrix and vector FLOPs and bytes at each level x energy per action
-        (numpy or float). A vector FLOP costs half the costliest matrix FLOP (no operand reuse in an array)."""
+        (numpy or float). A vector FLOP costs half the costliest matrix FLOP (no operand reuse in an
+        array)."""
         return 1e-12 * (flops * self.energy_pj_flop(dtype) + vector_flops * self.pj_vector_flop
                         + 8 * (main * self.pj_main_bit + l2 * self.pj_l2_bit + sram * self.pj_sram_bit
                                + rf * self.pj_rf_bit))
@@ -130,7 +131,8 @@ class Target:
         return kernels * self.kernel_s + max(kernels - 1, 0) * self.main_latency_s
 
     def rate(self, dtype: str) -> float:
-        """MACs per PE per cycle for ``dtype``; a format the engine lacks runs at the next wider one it has."""
+        """MACs per PE per cycle for ``dtype``; a format the engine lacks runs at the next wider one it
+        has."""
         for d in _FALLBACK.get(dtype, (dtype,)):
             if d in self.rates:
                 return self.rates[d]

@@ -114,7 +114,8 @@ class SlotModel:
         self.pos[:bucket].copy_(p, non_blocking=False)
 
     def decode_step(self, bucket: int, length: int) -> Any:
-        """The graphable step over the static buffers: logits ``(bucket, vocab)``, greedy tokens to ``out``."""
+        """The graphable step over the static buffers: logits ``(bucket, vocab)``, greedy tokens to
+        ``out``."""
         with sdpa_backends(self.m.device):
             return self._decode_step(bucket, length)
 

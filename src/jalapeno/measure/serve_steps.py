@@ -2,11 +2,11 @@
 
 The replay (``jalapeno measure serve``) records only when each step starts and ends. These two jobs run the
 replay's own code (``SlotModel``, ``DecodeGraphs``, ``TorchBackend``, in its timing mode: padded decode
-attention, prefills on any SDPA backend) on each model given (default ``qwen2.5-coder-7b``, a fit model, and ``llama-3.1-8b``, the replay's) and time its pieces against
-the step sweep's, so one GPU run says whether a gap between the replay and the sweep-calibrated cost model is
-kernels or host work. Rows go to the record's ``engine`` section; every row of a job has the same keys
-(``DECODE_KEYS`` / ``PREFILL_KEYS``), null where a mode does not measure one; a mode that fails gives a row
-with ``error``.
+attention, prefills on any SDPA backend) on each model given (default ``qwen2.5-coder-7b``, a fit model, and
+``llama-3.1-8b``, the replay's) and time its pieces against the step sweep's, so one GPU run says whether a
+gap between the replay and the sweep-calibrated cost model is kernels or host work. Rows go to the record's
+``engine`` section; every row of a job has the same keys (``DECODE_KEYS`` / ``PREFILL_KEYS``), null where a
+mode does not measure one; a mode that fails gives a row with ``error``.
 
 ``serve-decode``, at every ``(bucket, L)`` of the grid (FULL: bucket {1, 4, 16} x L {1024, 4096, 8192}),
 ``bucket`` rows all real (``batch == bucket``), each at position ``L - 1`` (attention over ``L``). One row a

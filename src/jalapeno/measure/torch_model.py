@@ -164,7 +164,8 @@ class TorchDecoder:
     # ---- forward ----
 
     def prefill(self, tokens: Any) -> Any:
-        """``tokens (B, S)`` from position 0; fills cache ``[0, S)``; logits ``(B, vocab)`` of the last token."""
+        """``tokens (B, S)`` from position 0; fills cache ``[0, S)``; logits ``(B, vocab)`` of the last
+        token."""
         s = tokens.shape[1]
         cos, sin = self.cos[:s], self.sin[:s]  # (S, hd)
         mask = self._window_mask(s)

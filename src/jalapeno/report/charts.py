@@ -76,9 +76,10 @@ def _frame(title: str, xlabel: str, ylabel: str, xa: Axis, ya: Axis, width: int,
     out.append("</g>")
     out.append(f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#333333"/>')
     cy = top + h / 2
-    out += [f'<text x="{width / 2:.2f}" y="20" text-anchor="middle" font-size="14" font-weight="bold">{escape(title)}</text>',
+    out += [(f'<text x="{width / 2:.2f}" y="20" text-anchor="middle" font-size="14" font-weight="bold">'
+            f"{escape(title)}</text>"),
             f'<text x="{left + w / 2:.2f}" y="{top + h + 38}" text-anchor="middle">{escape(xlabel)}</text>',
-            f'<text x="16" y="{cy:.2f}" text-anchor="middle" transform="rotate(-90 16 {cy:.2f})">{escape(ylabel)}</text>']
+            (f'<text x="16" y="{cy:.2f}" text-anchor="middle" transform="rotate(-90 16 ' f'{cy:.2f})">{escape(ylabel)}</text>')]
     return out, (left, top, w, h)
 
 
@@ -111,7 +112,7 @@ def scatter_svg(series: Sequence[Points], *, title: str, xlabel: str, ylabel: st
             out.append(f'<circle cx="{px(x):.2f}" cy="{py(y):.2f}" r="{s.size:g}" fill="{c}" fill-opacity="0.8">'
                        f"<title>{escape(s.label)}{': ' + escape(name) if name else ''}</title></circle>")
             if name:
-                out.append(f'<text x="{px(x) + s.size + 3:.2f}" y="{py(y) + 4:.2f}" fill="#222222">{escape(name)}</text>')
+                out.append(f'<text x="{px(x) + s.size + 3:.2f}" y="{py(y) + 4:.2f}" ' f'fill="#222222">{escape(name)}</text>')
     lx = left + w + 12
     for i, s in enumerate(series):
         yy = top + 8 + 18 * i
@@ -153,7 +154,7 @@ def roofline_svg(roofs: Sequence[tuple[str, float, float]], points: Sequence[Poi
         for k, (x, y) in enumerate(zip(p.x, p.y, strict=True)):
             if x > 0 and y > 0 and math.isfinite(x) and math.isfinite(y):
                 name = p.names[k] if k < len(p.names) else ""
-                out.append(f'<circle cx="{px(x):.2f}" cy="{py(y):.2f}" r="{p.size:g}" fill="{escape(c)}" fill-opacity="0.75">'
+                out.append(f'<circle cx="{px(x):.2f}" cy="{py(y):.2f}" r="{p.size:g}" fill="{escape(c)}" ' 'fill-opacity="0.75">'
                            f"<title>{escape(p.label)}{': ' + escape(name) if name else ''}</title></circle>")
         labels.append((p.label, c, "dot"))
     lx = left + w + 12
@@ -184,7 +185,8 @@ def bars_svg(rows: Sequence[str], parts: Sequence[tuple[str, Sequence[float]]], 
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} '
             f'{height}" font-family="Helvetica, Arial, sans-serif" font-size="12">'),
            f"<title>{escape(title)}</title>", f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
-           f'<text x="{width / 2:.2f}" y="20" text-anchor="middle" font-size="14" font-weight="bold">{escape(title)}</text>',
+           (f'<text x="{width / 2:.2f}" y="20" text-anchor="middle" font-size="14" font-weight="bold">'
+            f"{escape(title)}</text>"),
            '<g stroke="#e5e5e5">']
     out += [f'<line x1="{px(t):.2f}" y1="{top}" x2="{px(t):.2f}" y2="{top + h}"/>' for t in xa.ticks]
     out.append('</g><g fill="#333333">')
@@ -197,7 +199,7 @@ def bars_svg(rows: Sequence[str], parts: Sequence[tuple[str, Sequence[float]]], 
         for j, (label, vals) in enumerate(parts):
             v = vals[i]
             if v > 0:
-                out.append(f'<rect x="{px(x0):.2f}" y="{y}" width="{max(px(x0 + v) - px(x0), 0.5):.2f}" height="{bar_h}" '
+                out.append(f'<rect x="{px(x0):.2f}" y="{y}" width="{max(px(x0 + v) - px(x0), 0.5):.2f}" ' f'height="{bar_h}" '
                            f'fill="{escape(PALETTE[j % len(PALETTE)])}"><title>{escape(row)}, {escape(label)}: '
                            f'{escape(fmt.format(v))}</title></rect>')
             x0 += v
@@ -206,7 +208,7 @@ def bars_svg(rows: Sequence[str], parts: Sequence[tuple[str, Sequence[float]]], 
     for j, (label, _) in enumerate(parts):
         lx = 16 + (j % 4) * ((width - 32) // 4)
         yy = ly + 20 * (j // 4)
-        out += [f'<rect x="{lx}" y="{yy - 9}" width="12" height="12" fill="{escape(PALETTE[j % len(PALETTE)])}"/>',
+        out += [(f'<rect x="{lx}" y="{yy - 9}" width="12" height="12" ' f'fill="{escape(PALETTE[j % len(PALETTE)])}"/>'),
                 f'<text x="{lx + 18}" y="{yy + 2}">{escape(label)}</text>']
     out.append("</svg>")
     return "\n".join(out) + "\n"

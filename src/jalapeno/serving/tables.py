@@ -17,7 +17,8 @@ STEP_COLUMNS = ("replica", "role", "start_s", "end_s", "steps", "tokens", "decod
 
 
 def request_table(res: SimResult, requests: Sequence[Any]) -> dict[str, list[Any]]:
-    """Every request (``workload.Request``s) in trace order: its measured latencies when completed, its reason when dropped."""
+    """Every request (``workload.Request``s) in trace order: its measured latencies when completed, its reason
+    when dropped."""
     cols = res.per_request
     done = {int(rid): i for i, rid in enumerate(cols["request_id"])}
     reasons = {d.request_id: d.reason for d in res.dropped}

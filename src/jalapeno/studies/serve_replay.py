@@ -148,12 +148,12 @@ def markdown_section(record: dict[str, Any], comparisons: list[Comparison], step
         "## Serving: the simulator against a real GPU replay",
         "",
         (f"`{source}`: {n} requests of `{record['trace']}` [{record['slice']['start_s']:g}, "
-        f"{record['slice']['start_s'] + record['slice']['duration_s']:g}) s replayed by wall clock through "
+        f"{record['slice']['start_s'] + record['slice']['duration_s']:g}) s replayed by wall clock " "through "
         f"`jalapeno measure serve` on {record['device'].get('name', '?')} ({record['measured']}): "
-        f"{record['model']} (random bf16 weights), policy `{pol['name']}` (one whole prefill a step, else one "
-        f"decode step of all running; max {pol['max_num_seqs']} running), decode steps replayed from CUDA "
+        f"{record['model']} (random bf16 weights), policy `{pol['name']}` (one whole prefill a step, " "else one "
+        f"decode step of all running; max {pol['max_num_seqs']} running), decode steps replayed from " "CUDA "
         f"graphs padded to batch buckets {pol['batch_buckets']} and to the longest context rounded up to "
-        f"{pol['context_bucket']}, attention `{pol.get('decode_attention', 'masked')}`; prompts capped at "
+        f"{pol['context_bucket']}, attention `{pol.get('decode_attention', 'masked')}`; prompts capped " "at "
         f"{pol['max_prompt']} and outputs at {pol['max_output']} tokens."),
         "",
         ("The simulator replays the same requests with the same policy (`PrefillFirstScheduler`, padding "
@@ -175,7 +175,7 @@ def markdown_section(record: dict[str, Any], comparisons: list[Comparison], step
     if scheduling:
         hits, misses = scheduling_hits
         lines += [
-            ("Scheduling check: the same simulation with each step costing its *measured* duration (mean of "
+            ("Scheduling check: the same simulation with each step costing its *measured* duration (mean " "of "
             f"the replay's steps of that shape; {hits} of {hits + misses} simulated steps found one). If "
             "this matches, the simulator's mirror of the engine's policy is right and the error above is "
             "the cost of steps alone:"),

@@ -71,7 +71,7 @@ def derive_chip(arch: ArchSpec) -> ArchChip:
 
 
 def _price_formula(s: Sheet) -> str:
-    return f"(cost ${s.cost['total'].value:,.0f} + NRE / volume) / (1 - margin), the rule of hardware/data/tco.yaml"
+    return f"(cost ${s.cost['total'].value:,.0f} + NRE / volume) / (1 - margin), the rule of " "hardware/data/tco.yaml"
 
 
 def board_sheet(s: Sheet) -> dict[str, Part]:
