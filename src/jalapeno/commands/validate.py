@@ -141,6 +141,6 @@ def command(hardware: str, paths: tuple[str, ...], fit_models: str, serve: str |
     for s in summ:
         t.add_row(s["group"], s["set"], str(s["n"]), apct(s["median_abs_error"]), apct(s["max_abs_error"]))
     Console().print(t)
-    for s in sanity:
-        Console().print(f"MLPerf Llama-2-70B offline {s.chip}: predicted {s.predicted_tokens_per_s:,.0f} tok/s/GPU, "
-                        f"published {s.published_tokens_per_s:,.0f} (ratio {s.ratio:.2f})")
+    for row in sanity:
+        Console().print(f"MLPerf Llama-2-70B offline {row.chip}: predicted {row.predicted_tokens_per_s:,.0f} "
+                        f"tok/s/GPU, published {row.published_tokens_per_s:,.0f} (ratio {row.ratio:.2f})")

@@ -40,13 +40,19 @@ class Param:
     hi: float
 
 
+def _with(p: CostParams, name: str, value: object) -> CostParams:
+    """``p`` with its field ``name`` set to ``value`` (a field chosen by name, so typed only at run time)."""
+    kw: dict[str, Any] = {name: value}
+    return replace(p, **kw)
+
+
 def scalar(name: str, lo: float, hi: float) -> Param:
-    return Param(name, lambda p: getattr(p, name), lambda p, v: replace(p, **{name: v}), lo, hi)
+    return Param(name, lambda p: getattr(p, name), lambda p, v: _with(p, name, v), lo, hi)
 
 
 def keyed(name: str, key: str, lo: float, hi: float) -> Param:
     def put(p: CostParams, v: float) -> CostParams:
-        return replace(p, **{name: {**getattr(p, name), key: v}})
+        return _with(p, name, {**getattr(p, name), key: v})
     return Param(f"{name}.{key}", lambda p: getattr(p, name).get(key, (lo + hi) / 2), put, lo, hi)
 
 

@@ -237,7 +237,8 @@ def fit_knobs(chip: ChipSpec, prior: CostParams, rows: Sequence[PublishedRow], p
 
     def resid(x: np.ndarray) -> np.ndarray:
         p = apply_knobs(prior, dict(zip(free, map(float, x), strict=True)), dtypes)
-        return np.log(np.array([predictor(r, chip, p) or 1e-9 for r in rows]) / meas)
+        r: np.ndarray = np.log(np.array([predictor(r, chip, p) or 1e-9 for r in rows]) / meas)
+        return r
 
     lo = np.array([KNOB_BOUNDS[k][0] for k in free])
     hi = np.array([KNOB_BOUNDS[k][1] for k in free])

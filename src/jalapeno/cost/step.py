@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from jalapeno.cost.collectives import all_gather_s, all_reduce_s
 from jalapeno.cost.op_time import ChipRates, OpTime, op_time
@@ -73,7 +74,7 @@ def shard(op: Op, tp: int) -> Op:
     if tp == 1 or op.name in REPLICATED:
         return op
     f = 1.0 / tp
-    kw = {"flops": op.flops * f, "weight_bytes": op.weight_bytes * f, "act_read_bytes": op.act_read_bytes * f,
+    kw: dict[str, Any] = {"flops": op.flops * f, "weight_bytes": op.weight_bytes * f, "act_read_bytes": op.act_read_bytes * f,
               "act_write_bytes": op.act_write_bytes * f, "kv_read_bytes": op.kv_read_bytes * f,
               "kv_write_bytes": op.kv_write_bytes * f}
     if op.m:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from jalapeno.explore.design import arch_data, deployment_of
 from jalapeno.explore.space import DesignSpace

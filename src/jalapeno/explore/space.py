@@ -92,7 +92,7 @@ class Param:
         if self.kind == "choice":
             n = len(self.choices)
             return self.choices.index(value) / (n - 1) if n > 1 else 0.0
-        lo, hi, x = self.low, self.high, float(value)  # type: ignore[arg-type]
+        lo, hi, x = self.low, self.high, float(value)
         if hi == lo:
             return 0.0
         if self.log:
@@ -104,7 +104,7 @@ class Param:
         if self.kind == "choice":
             if value not in self.choices:
                 raise JalapenoError(f"{value!r} is not one of {list(self.choices)}", field=self.name)
-            return value  # type: ignore[no-any-return]
+            return value
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if not ok or not self.low <= value <= self.high or (self.kind == "int" and value != int(value)):
             raise JalapenoError(f"{value!r} is outside {self.kind} [{self.low:g}, {self.high:g}]", field=self.name)

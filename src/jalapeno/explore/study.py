@@ -30,7 +30,7 @@ DESIGN_FILE = Path(__file__).parent / "spaces" / "jalapeno-1.json"
 
 def jalapeno1_design() -> dict[str, Any]:
     """Jalapeño-1's point in its design space and how it was found (``spaces/jalapeno-1.json``)."""
-    return json.loads(DESIGN_FILE.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(DESIGN_FILE.read_text(encoding="utf-8"))
 
 
 @dataclass

@@ -131,8 +131,8 @@ def _figure_dict(f: Figure | TextFigure) -> dict[str, Any]:
     d: dict[str, Any] = {"value": f.value, "source": f.source, "secondary": f.secondary}
     if f.note:
         d["note"] = f.note
-    if getattr(f, "range", None) is not None:
-        d["range"] = list(f.range)  # type: ignore[union-attr]
+    if isinstance(f, Figure) and f.range is not None:
+        d["range"] = list(f.range)
     return d
 
 

@@ -252,10 +252,10 @@ def perturb(chip: ChipSpec, values: Mapping[str, float]) -> ChipSpec:
         over = {k: Figure(v, "Monte Carlo sample of the technology library's range") for k, v in tech.items()}
         return derive_chip(replace(arch, technology=MappingProxyType({**over, **arch.technology})))
     if tech:
-        over = dict(data.get("technology") or {})
-        over.update({k: {"value": v, "source": "Monte Carlo sample of the technology library's range"}
-                     for k, v in tech.items()})
-        data["technology"] = over
+        section: dict[str, Any] = dict(data.get("technology") or {})
+        section.update({k: {"value": v, "source": "Monte Carlo sample of the technology library's range"}
+                        for k, v in tech.items()})
+        data["technology"] = section
     spec = arch_from_dict(data, origin=arch.source_file if arch is not None else chip.source_file)
     check_names(spec, overridable())
     return derive_chip(spec)

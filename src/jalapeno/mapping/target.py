@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from jalapeno.hardware.arch import model
 from jalapeno.hardware.arch.spec import ArchSpec
@@ -104,7 +105,8 @@ class Target:
             pj_rf_bit=0.0 if whole else e["rf"], static=static,
             noc_link_bw=arch.noc.bandwidth_bytes_per_s.value / max(1.0, n ** 0.5))
 
-    def energy_j(self, dtype: str, flops, main, l2, sram, rf, vector_flops=0.0):
+    def energy_j(self, dtype: str, flops: Any, main: Any, l2: Any, sram: Any, rf: Any,
+                 vector_flops: Any = 0.0) -> Any:
         """Dynamic energy of counted work: matrix and vector FLOPs and bytes at each level x energy per action
         (numpy or float). A vector FLOP costs half the costliest matrix FLOP (no operand reuse in an
         array)."""

@@ -19,7 +19,7 @@ from jalapeno.errors import JalapenoError
 try:
     import torch
 except ImportError:  # the measure extra is absent; require_torch() says so
-    torch = None  # type: ignore[assignment]
+    torch = None
 
 INSTALL_HINT = "pip install 'jalapeno[measure]'"
 

@@ -20,8 +20,8 @@ try:
     import torch
     import torch.nn.functional as F
 except ImportError:  # reported by jalapeno.measure.device.require_torch()
-    torch = None  # type: ignore[assignment]
-    F = None  # type: ignore[assignment]
+    torch = None
+    F = None
 
 
 def _dtype(ctx: Ctx) -> Any:

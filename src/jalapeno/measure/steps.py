@@ -27,7 +27,7 @@ from jalapeno.models.config import ModelConfig
 try:
     import torch
 except ImportError:  # reported by jalapeno.measure.device.require_torch()
-    torch = None  # type: ignore[assignment]
+    torch = None
 
 MEM_FRACTION = 0.85  # weights + KV + activations must fit in this share of the free memory
 

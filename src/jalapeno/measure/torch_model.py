@@ -21,8 +21,8 @@ try:
     import torch
     import torch.nn.functional as F
 except ImportError:  # jalapeno.measure.device.require_torch() reports it
-    torch = None  # type: ignore[assignment]
-    F = None  # type: ignore[assignment]
+    torch = None
+    F = None
 
 EPS = 1e-6
 ROPE_THETA = 1e6

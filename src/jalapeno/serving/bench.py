@@ -58,7 +58,8 @@ MIN_RATE_FRACTION = 1e-4  # server: give up (rate 0) below this fraction of the 
 
 
 class LengthSource(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def __len__(self) -> int: ...
 

@@ -119,7 +119,8 @@ class Simulation:
                 assert rep.kv.tier.reserved_blocks == 0
 
     def _arrival_time(self, i: int) -> float:
-        return self.t0 + (self.requests[i].arrival_s - self.t0) / self.cfg.rate_scale
+        arrival_s: float = self.requests[i].arrival_s
+        return self.t0 + (arrival_s - self.t0) / self.cfg.rate_scale
 
     def _on_arrival(self, now: float, i: int) -> list[Event]:
         req = self.requests[i]

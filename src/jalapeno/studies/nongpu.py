@@ -90,9 +90,9 @@ class Row:
 # holds 70B parameters only at 8 bits: TruePoint numerics store weights at low precision and run matrix math
 # at full precision (Groq, Inside the LPU, 2025-08-01,
 # https://groq.com/blog/inside-the-lpu-deconstructing-groq-speed): w int8, math and KV 16-bit.
-_GROQ = {"system": "Groq LPU (GroqChip 1)", "hardware": "groq-lpu-arch", "model": "llama-2-70b", "tp": 8, "pp": 72,
+_GROQ: dict[str, Any] = {"system": "Groq LPU (GroqChip 1)", "hardware": "groq-lpu-arch", "model": "llama-2-70b", "tp": 8, "pp": 72,
              "dtype": ("int8", "bf16", "bf16"), "date": "2024-01-10", "software": "Groq API (LLMPerf client)"}
-_TRN2 = {"system": "AWS Trainium2 (trn2.48xlarge)", "hardware": "trainium2-arch", "tp": 16, "pp": 1,
+_TRN2: dict[str, Any] = {"system": "AWS Trainium2 (trn2.48xlarge)", "hardware": "trainium2-arch", "tp": 16, "pp": 1,
              "dtype": ("bf16", None, None), "batch": 1, "context": 12800, "prompt": 12288, "secondary": False,
              "software": "NxD Inference + vLLM fork v0.6.x-neuron (DLAMI venv pytorch_2_5_nxd_inference), TP=64 "
                       "logical NeuronCores (LNC=2) on 16 chips"}

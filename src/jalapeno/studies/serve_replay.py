@@ -96,7 +96,7 @@ class MeasuredStepOracle:
 def simulate_with_measured_steps(record: dict[str, Any], model: ModelConfig, chip: ChipSpec,
                                  params: CostParams) -> tuple[Any, MeasuredStepOracle]:
     oracle = MeasuredStepOracle(record, CostOracle(model, chip, params))
-    res = simulate(replay_requests(record), oracle, scheduler=scheduler_of(record),  # type: ignore[arg-type]
+    res = simulate(replay_requests(record), oracle, scheduler=scheduler_of(record),
                    max_num_seqs=record["policy"]["max_num_seqs"])
     return res, oracle
 

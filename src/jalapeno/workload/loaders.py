@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from jalapeno.errors import JalapenoError
 from jalapeno.workload.bundled import BundledTrace, bundled_names, find_bundled
@@ -45,7 +45,7 @@ VIDUR_COLUMNS = ("arrived_at", "num_prefill_tokens", "num_decode_tokens")
 BURSTGPT_COLUMNS = ("Timestamp", "Request tokens", "Response tokens")
 
 
-def _open_text(path: Path) -> Any:
+def _open_text(path: Path) -> TextIO:
     try:
         return open(path, encoding="utf-8-sig", newline="")
     except OSError as e:

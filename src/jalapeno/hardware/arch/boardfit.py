@@ -93,7 +93,7 @@ def datasheet_fits() -> list[Fit]:
         c = load_preset(r.preset)
         t = Technology(r.node)
         ic = c.interconnect
-        out.append(_row_fit(r, t, c.tdp_w.value, c.peak_flops("bf16"), c.memory_bandwidth_bytes_per_s,
+        out.append(_row_fit(r, t, c.tdp_w.value, c.matrix_flops["bf16"].value, c.memory_bandwidth_bytes_per_s,
                             ic.bandwidth_bytes_per_s.value if ic else 0.0))
     return out
 

@@ -248,11 +248,15 @@ class _ArchParser(_ChipParser):
             raise self.fail("runtime.matrix_issue_efficiency", "missing required key", data, f,
                             "a GPU's issue efficiency is measured (dynamic issue); only statically scheduled "
                             "kinds derive it")
+        # keyword by keyword (mypy checks each type), in the order the figures were read before:
+        # RUNTIME_STATIC, then RUNTIME_REQUIRED
         return Runtime(fusion=fusion, eager_launch_s=self.opt(m, "eager_launch_s", f),
                        kernels_per_op=self.counts(m, "kernels_per_op", f),
                        matrix_issue_efficiency=self.opt(m, "matrix_issue_efficiency", f),
-                       **{k: self.opt(m, k, f) for k in RUNTIME_STATIC},
-                       **{k: self.num(m, k, f) for k in RUNTIME_REQUIRED if k != "fusion"})
+                       token_bucket_gap=self.opt(m, "token_bucket_gap", f),
+                       kv_bucket_tokens=self.opt(m, "kv_bucket_tokens", f),
+                       dma_setup_s=self.opt(m, "dma_setup_s", f), barrier_s=self.opt(m, "barrier_s", f),
+                       kernel_overhead_s=self.num(m, "kernel_overhead_s", f), launch_s=self.num(m, "launch_s", f))
 
     def counts(self, data: Mapping[Any, Any], key: str, field: str) -> Mapping[str, Figure]:
         """A mapping of names to whole-number figures (``runtime.kernels_per_op``)."""
