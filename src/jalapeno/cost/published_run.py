@@ -70,8 +70,9 @@ def calibrate_all(rows: Sequence[PublishedRow], chips: Sequence[str] | None = No
         prior, prior_name = _prior(name, done)
         fit = calibrate_chip(chip, rows, selectors, prior, prior_name, predictor, knobs,
                              prior_chip=preset_or_none(prior_name))
-        if fit.band is None and prior_name in done and done[prior_name].band is not None:
-            fit.band = widened(done[prior_name].band, prior_name)  # type: ignore[arg-type]
+        prior_band = done[prior_name].band if prior_name in done else None
+        if fit.band is None and prior_band is not None:
+            fit.band = widened(prior_band, prior_name)
         done[name] = fit
     return {k: v for k, v in done.items() if k in wanted}, [s for s in skipped if s in wanted]
 

@@ -114,8 +114,11 @@ class Mapper:
         util, detail = out.utilization, out.detail
         if padded is not op:
             t, peak = o.time_s, self.target.peak_flops(op.dtype)
-            pad = {"m": f"{op.m}->{padded.m}"} if op.m else {"kv": f"{op.attention.kv_tokens}->"  # type: ignore[union-attr]
-                                                                  f"{padded.attention.kv_tokens}"}  # type: ignore[union-attr]
+            if op.m:
+                pad = {"m": f"{op.m}->{padded.m}"}
+            else:  # padded in its KV length: an attention op, which carries its shape
+                assert op.attention is not None and padded.attention is not None
+                pad = {"kv": f"{op.attention.kv_tokens}->{padded.attention.kv_tokens}"}
             util = op.flops / (t * peak) if t > 0 else 0.0
             detail = {**out.detail, "padded": pad["m" if op.m else "kv"]}
         # built directly, not with dataclasses.replace: this runs for every new op shape of a serving replay

@@ -198,7 +198,10 @@ def simulate(
     max_decode_run, dollars_per_replica_hour, power_window_s, rate_scale``.
     ``progress(done, total)`` is called about 200 times; ``on_step(StepRecord)`` after every step.
     """
-    cfg = ServingConfig(replicas=replicas, scheduler=scheduler, router=router,  # type: ignore[arg-type]
+    # scheduler and router may be any name here: ServingConfig checks them against its lists
+    cfg = ServingConfig(replicas=replicas,
+                        scheduler=scheduler,  # type: ignore[arg-type]
+                        router=router,  # type: ignore[arg-type]
                         prefix_cache=prefix_cache, slo=slo, **options)
     return run_config(requests, oracle, cfg, progress=progress, on_step=on_step, timeline=timeline)
 
