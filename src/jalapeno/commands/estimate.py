@@ -74,9 +74,9 @@ def print_estimate(e: Estimate) -> None:
                   f"(decode {si(tps * band[0])}-{si(tps * band[1])} tokens/s; `jalapeno calibrate --all`)")
     for phase, pc in (("decode", e.decode_pipe), ("prefill", e.prefill_pipe)):
         if pc is not None:
-            con.print(f"{phase} pipeline: {pc.micro_batches} micro-batches, latency {seconds(pc.latency_s)} " "(stages + "
-                      f"transfers), slowest stage {seconds(pc.slowest_s)}, transfer {seconds(pc.transfer_s)}; "
-                      f"per-operator rows are one micro-batch over all stages")
+            con.print(f"{phase} pipeline: {pc.micro_batches} micro-batches, latency {seconds(pc.latency_s)} "
+                      f"(stages + transfers), slowest stage {seconds(pc.slowest_s)}, transfer "
+                      f"{seconds(pc.transfer_s)}; per-operator rows are one micro-batch over all stages")
     for phase, xc in (("decode", e.decode_ep), ("prefill", e.prefill_ep)):
         if xc is not None:
             con.print(f"{phase} expert parallel ({e.parallel.to_json() if e.parallel else ''}): hottest rank x"

@@ -49,8 +49,8 @@ def graph_json(g: Graph) -> dict[str, Any]:
 
 
 def print_graph(g: Graph) -> None:
-    t = Table(title=f"{escape(g.model)}: {len(g.batch.seqs)} sequences, {g.batch.new_tokens} new tokens " f"({g.precision.label})"
-              "  [per instance x repeat]")
+    t = Table(title=f"{escape(g.model)}: {len(g.batch.seqs)} sequences, {g.batch.new_tokens} new tokens "
+              f"({g.precision.label})  [per instance x repeat]")
     for col in ("op", "layers", "x", "shape", "FLOPs", "weights", "act r/w", "KV r/w"):
         t.add_column(col, justify="right" if col not in ("op", "layers", "shape") else "left")
     for o in g.ops:

@@ -213,8 +213,8 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
     pools = (f"{d['prefill_replicas']} prefill + {d['decode_replicas']} decode replicas"
              if d["scheduler"] == "disagg" else f"{d['replicas']} replica{'s' * (d['replicas'] != 1)}")
     decode = f" (decode on {d['decode_hardware']})" if d["decode_hardware"] else ""
-    con.print(f"[bold]{d['model']}[/] on [bold]{d['chips_per_replica']} x {d['hardware']}[/]{decode} " f"({d['precision']}), "
-              f"{pools}, {d['scheduler']}, {d['router']}" + (", prefix cache" if d["prefix_cache"] else ""))
+    con.print(f"[bold]{d['model']}[/] on [bold]{d['chips_per_replica']} x {d['hardware']}[/]{decode} "
+              f"({d['precision']}), {pools}, {d['scheduler']}, {d['router']}" + (", prefix cache" if d["prefix_cache"] else ""))
     if not str(doc["deployment"]["model_source"]).startswith("bundled:"):
         con.print(f"model config: {d['model_source']}")
     origin = "" if str(doc["workload"]["source"]).startswith("jalapeno/") else f" (file {w['source']})"

@@ -87,8 +87,8 @@ class CostOracle:
             need = weights / (1 - ACTIVATION_RESERVE) / 1e9
             raise JalapenoError(
                 f"{cfg.name} weights ({weights / 1e9:.1f} GB in {precision.weights.name}) "
-                f"do not fit {chips} x {chip.name} ({chip.memory_bytes * chips / 1e9:.0f} GB); need >= " f"{need:.0f} GB: "
-                f"raise --tp or --pp, or use a smaller weight dtype", field="memory")
+                f"do not fit {chips} x {chip.name} ({chip.memory_bytes * chips / 1e9:.0f} GB); need >= "
+                f"{need:.0f} GB: raise --tp or --pp, or use a smaller weight dtype", field="memory")
         self._kv_capacity = int(free // self._kv_bpt)
         self._groups = [(attn, len(idx)) for (attn, _), idx in _merge_attn(layer_groups(cfg))]
         self._b = _Builder(cfg, precision, _work(Batch.decode(1, 1)))

@@ -44,16 +44,16 @@ def render(*, command: str, device: dict[str, Any], measured: str, sources: list
         "",
         (f"Measurements: {', '.join(f'`{s}`' for s in sources)}, taken on {device.get('name', '?')} "
         f"({device.get('sms', '?')} SMs, {device.get('mem_gib', 0):.1f} GiB, power limit "
-        f"{device.get('power_limit_w', '?')} W) on {measured}. The cost model was fitted only on the " "operator "
-        f"sweeps and on whole steps of **{', '.join(fit_models)}**; every other model's steps are held " "out "
-        "and only predicted (see `docs/cost.md` for the split and the parameters)."),
+        f"{device.get('power_limit_w', '?')} W) on {measured}. The cost model was fitted only on the "
+        f"operator sweeps and on whole steps of **{', '.join(fit_models)}**; every other model's steps "
+        "are held out and only predicted (see `docs/cost.md` for the split and the parameters)."),
         "",
-        ("This page checks the measured chip. The other validation pages check what was not measured, " "each "
-        "against public results it was not fitted on: [validation-published.md](validation-published.md) "
-        "(H100, H200, B200, GB200, MI300X, MI325X, MI355X against MLPerf Inference and vendor tables, " "fit and "
-        "held-out rows split by source), [validation-architectures.md](validation-architectures.md) (the "
-        "parameterized-architecture path on Groq and Trainium2) and [mapping.md](mapping.md) (the mapper "
-        "against SCALE-Sim and against an event-level model of the cores, DMA and NoC)."),
+        ("This page checks the measured chip. The other validation pages check what was not measured, "
+        "each against public results it was not fitted on: "
+        "[validation-published.md](validation-published.md) (H100, H200, B200, GB200, MI300X, MI325X, "
+        "MI355X against MLPerf Inference and vendor tables, fit and held-out rows split by source), "
+        "[validation-architectures.md](validation-architectures.md) (the parameterized-architecture path "
+        "on Groq and Trainium2) and [mapping.md](mapping.md) (the mapper against SCALE-Sim and against " "an event-level model of the cores, DMA and NoC)."),
         "",
         "## Goals",
         "",
@@ -88,9 +88,9 @@ def render(*, command: str, device: dict[str, Any], measured: str, sources: list
              "prefill/request"],
             [[s.chip, str(s.tp), f"{s.predicted_tokens_per_s:,.0f}", f"{s.published_tokens_per_s:,.0f}", f"{s.ratio:.2f}",
               str(s.batch), _fmt_s(s.decode_step_s), _fmt_s(s.prefill_s)] for s in sanity]), "",
-            ("Published: MLPerf Inference v4.0 closed, 8-GPU systems divided by 8 (TensorRT-LLM, FP8; " "secondary "
-            "source, see `jalapeno/cost/sanity.py`). Prediction: the same model in W8A8 with an FP8 KV " "cache, the "
-            "largest batch whose KV fits, ISL = OSL = 295."), "", *_sanity_gap(sanity), ""]
+            ("Published: MLPerf Inference v4.0 closed, 8-GPU systems divided by 8 (TensorRT-LLM, FP8; "
+            "secondary source, see `jalapeno/cost/sanity.py`). Prediction: the same model in W8A8 with "
+            "an FP8 KV cache, the largest batch whose KV fits, ISL = OSL = 295."), "", *_sanity_gap(sanity), ""]
     if serve:
         parts += [serve, ""]
     parts += ["## Calibrated parameters", "", table(

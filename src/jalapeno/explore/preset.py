@@ -40,8 +40,8 @@ def jalapeno1_description(space: DesignSpace, design: Mapping[str, Any]) -> str:
     rows = design["cores.matrix.rows"]
     unit = "stacks" if str(design["memory"]).startswith("hbm") else "devices"
     return (f"Jalapeño-1: coding-inference ASIC found by search ({design['cores.count']} cores x "
-            f"{design['cores.matrix.engines']} systolic {rows}x{rows} {design['dtypes'].replace('-', '/')} " "arrays, "
-            f"{design['memory.devices']} {design['memory'].upper()} {unit}, {design['node'].upper()}, "
+            f"{design['cores.matrix.engines']} systolic {rows}x{rows} {design['dtypes'].replace('-', '/')} "
+            f"arrays, {design['memory.devices']} {design['memory'].upper()} {unit}, {design['node'].upper()}, "
             f"{float(clock) / 1e9:.3g} GHz).")
 # The backslash joins the first two lines of the text (kept within 110 columns).
 JALAPENO1_HEADER = """Jalapeño-1: the project's reference inference chip, found by co-design search for \

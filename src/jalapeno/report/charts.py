@@ -199,8 +199,8 @@ def bars_svg(rows: Sequence[str], parts: Sequence[tuple[str, Sequence[float]]], 
         for j, (label, vals) in enumerate(parts):
             v = vals[i]
             if v > 0:
-                out.append(f'<rect x="{px(x0):.2f}" y="{y}" width="{max(px(x0 + v) - px(x0), 0.5):.2f}" ' f'height="{bar_h}" '
-                           f'fill="{escape(PALETTE[j % len(PALETTE)])}"><title>{escape(row)}, {escape(label)}: '
+                out.append(f'<rect x="{px(x0):.2f}" y="{y}" width="{max(px(x0 + v) - px(x0), 0.5):.2f}" '
+                           f'height="{bar_h}" fill="{escape(PALETTE[j % len(PALETTE)])}"><title>{escape(row)}, ' f'{escape(label)}: '
                            f'{escape(fmt.format(v))}</title></rect>')
             x0 += v
         out.append(f'<text x="{px(x0) + 4:.2f}" y="{y + bar_h / 2 + 4:.2f}">{escape(fmt.format(totals[i]))}</text>')

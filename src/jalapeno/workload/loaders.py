@@ -308,8 +308,8 @@ def detect_format(path: str | Path) -> str:
             return "plain"
     raise JalapenoError(
         f"{path.name}: unknown trace format, first line {first[:60]!r}; expected a CSV header "
-        f"{','.join(AZURE_COLUMNS)} (Azure), {','.join(BURSTGPT_COLUMNS)},... (BurstGPT), " f"{','.join(PLAIN_COLUMNS)} "
-        f"(plain) or {','.join(VIDUR_COLUMNS)} (Vidur), or JSONL objects "
+        f"{','.join(AZURE_COLUMNS)} (Azure), {','.join(BURSTGPT_COLUMNS)},... (BurstGPT), "
+        f"{','.join(PLAIN_COLUMNS)} (plain) or {','.join(VIDUR_COLUMNS)} (Vidur), or JSONL objects "
         "with input_length/output_length/hash_ids (Mooncake) or input_tokens_total/timing_events (TraceLab)"
     )
 

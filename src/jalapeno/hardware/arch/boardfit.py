@@ -54,12 +54,12 @@ ROWS = (
     Row("a100-80gb-sxm", "n7", "gpu", "hbm2e", 5, 6, 826, 48,
         "NVIDIA A100 whitepaper: 826 mm2 GA100 on N7, six HBM2e PHYs (five stacks), 12 NVLink3 links x 4 " "lanes"),
     Row("b200", "n4", "gpu", "hbm3e", 8, 8, 1600, 36,
-        "NVIDIA Blackwell architecture brief: two reticle-limited dies (taken as 2 x 800 mm2, estimate) on " "4NP, "
-        "8 HBM3E stacks, 18 NVLink5 links x 2 lanes"),
+        "NVIDIA Blackwell architecture brief: two reticle-limited dies (taken as 2 x 800 mm2, estimate) on "
+        "4NP, 8 HBM3E stacks, 18 NVLink5 links x 2 lanes"),
     Row("mi300x", "n5", "gpu", "hbm3", 8, 8, 1808, 112,
         "AMD CDNA 3 white paper: 8 XCDs on N5 over 4 IODs on N6, 8 HBM3 stacks, 7 Infinity Fabric x16 links; "
-        "silicon area 8 x 115 + 4 x 370 mm2 (ISSCC 2024 as reported by the trade press, estimate) at 0.6 of " "the IODs "
-        "counted as logic"),
+        "silicon area 8 x 115 + 4 x 370 mm2 (ISSCC 2024 as reported by the trade press, estimate) at 0.6 of "
+        "the IODs counted as logic"),
 )
 ARCH_ROWS = ("groq-lpu-arch",)
 
