@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
-HOSTILE_FILES = sorted(str(p) for p in HOSTILE.iterdir()) + ["/dev/zero", "/dev/null", "/", "/nonexistent/x"]
+HOSTILE_FILES = [*sorted(str(p) for p in HOSTILE.iterdir()), "/dev/zero", "/dev/null", "/", "/nonexistent/x"]
 HOSTILE_NAMES = ["acc [v2]", "[/]", "[bold]x[/bold]", "", " ", "-", "--", "\x00", "é" * 300, "a" * 5000,
                  "../../etc/passwd", "%s%n", "${HOME}", "NaN", "inf", "1e308",
                  "qwen2.5-coder-32b/", "h200.yaml", "config.json"]

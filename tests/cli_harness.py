@@ -1,5 +1,6 @@
-"""Run the ``jalapeno`` CLI in-process, the way a shell does (``cli.main``: exit code, stdout, stderr), for the
-error-path tests and the fuzz suite (tests/test_cli_errors.py, tests/test_cli_fuzz.py, benchmarks/fuzz_cli.py)."""
+"""Run the ``jalapeno`` CLI in-process, the way a shell does (``cli.main``: exit code, stdout, stderr), for
+the error-path tests and the fuzz suite (tests/test_cli_errors.py, tests/test_cli_fuzz.py,
+benchmarks/fuzz_cli.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ class Outcome:
 
     @property
     def one_error_line(self) -> bool:
-        """The bad-input contract: exit 2, stderr ends with exactly one ``error:`` line, nothing else after."""
+        """The bad-input contract: exit 2, stderr ends with exactly one ``error:`` line, nothing else
+        after."""
         lines = [ln for ln in self.err.splitlines() if ln.strip()]
         return self.code == 2 and bool(lines) and lines[-1].startswith("error: ") and \
             sum(ln.startswith("error: ") for ln in lines) == 1 and not self.traceback
@@ -40,7 +42,7 @@ def run(*argv: str) -> Outcome:
             code = main(list(argv))
         except SystemExit as e:  # never expected: main returns codes
             code = e.code if isinstance(e.code, int) else 1
-        except Exception:  # noqa: BLE001 - a traceback is what the tests count (a time limit's alarm passes)
+        except Exception:
             import traceback
 
             code = 1

@@ -26,7 +26,6 @@ from jalapeno.hardware.arch import (
 )
 from jalapeno.hardware.arch.compare import TOLERANCE, known_chip_rows
 from jalapeno.hardware.arch.cost import die_cost_usd, yield_with_spares
-from jalapeno.hardware.arch.tech import Technology
 
 ARCHS = ["groq-lpu-arch", "h100-sxm-arch", "tpu-v5e-arch", "trainium2-arch"]
 
@@ -61,7 +60,7 @@ def test_derived_chip_is_valid_and_sourced(name: str) -> None:
     assert chip.tdp_w.source.startswith("derived: ")
 
 
-@pytest.mark.parametrize("path, fragment", [
+@pytest.mark.parametrize(("path", "fragment"), [
     (("cores", "matrix", "kind"), "systolic"),
     (("cores", "count", "value"), 1.5),
     (("cores", "count", "value"), -3),
@@ -208,9 +207,8 @@ def test_power_limit_caps_tdp_by_dvfs() -> None:
 
 def test_measured_energies_replace_technology() -> None:
     """The H100 description's measured energies (H200 calibration) reach the cost model unchanged."""
-    from jalapeno.mapping import cost_params_for
-
     from jalapeno.cost.params import params_for
+    from jalapeno.mapping import cost_params_for
 
     prm = cost_params_for(resolve_chip("h100-sxm-arch"))
     cal = params_for("h200-sxm")  # the description must carry the current calibration (to its rounding)

@@ -30,7 +30,8 @@ def _jalapeno(**memory: float) -> object:
 
 
 def test_idle_of_jalapeno1_by_hand() -> None:
-    """Idle = leakage x 0.35 + 4 HBM3E x 1.4 W + 4 PHYs x 0.6 W + 16 lanes x 0.25 W + 15 W, through the regulators."""
+    """Idle = leakage x 0.35 + 4 HBM3E x 1.4 W + 4 PHYs x 0.6 W + 16 lanes x 0.25 W + 15 W, through the
+    regulators."""
     a = resolve_arch("jalapeno-1")
     s = sheet(a)
     area = s.area["total"].value

@@ -45,7 +45,7 @@ def test_unknown_option_is_one_line_for_every_command(path: list[str]) -> None:
     assert "--no-such-option" in line and "--help" in line
 
 
-@pytest.mark.parametrize("argv,field", [
+@pytest.mark.parametrize(("argv", "field"), [
     (["estimate", "-m", "llama-3.2-1b", "--batch", "x"], "--batch"),
     (["graph", "-m", "llama-3.2-1b", "--context", "1.5"], "--context"),
     (["estimate"], "--model"),
@@ -103,8 +103,8 @@ def test_report_out_is_checked_before_the_study(tmp_path: Path, where: str) -> N
     assert time.perf_counter() - t0 < 5  # refused at once, not after the study (72 s before the fix)
 
 
-# ---------------------------------------------------------------- bounds on numbers that exhaust memory or time
-@pytest.mark.parametrize("argv,field", [
+# ------------------------------------------------------------ bounds on numbers that exhaust memory or time
+@pytest.mark.parametrize(("argv", "field"), [
     (["serve", "-m", "llama-3.2-1b", "--replicas", "10000000", "--limit", "5"], "--replicas"),
     (["serve", "-m", "llama-3.2-1b", "--start-s", "1e308"], "--start-s"),
     (["serve", "-m", "llama-3.2-1b", "--duration-s", "inf"], "--duration-s"),
@@ -202,7 +202,7 @@ def test_bracketed_names_print_as_written(tmp_path: Path, argv: list[str]) -> No
 
 
 # ---------------------------------------------------------------- context beyond the model's maximum
-@pytest.mark.parametrize("argv,field", [
+@pytest.mark.parametrize(("argv", "field"), [
     (["estimate", "-m", "qwen2.5-coder-32b", "-H", "b200", "-c", "200000"], "--context"),
     (["estimate", "-m", "llama-3.2-1b", "-p", "131000", "--cached", "1000"], "--prompt"),
     (["graph", "-m", "qwen2.5-coder-32b", "-c", "200000"], "--context"),

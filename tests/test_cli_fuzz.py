@@ -1,7 +1,7 @@
-"""Fuzz every CLI entry point and file format (issue 13): generated invalid command lines (tests/cli_fuzz_spec.py:
-out-of-bound and non-numbers, NaN/inf, hostile files and names, unwritable outputs, unknown options) must
-each give exit 2 and one ``error:`` line, no traceback, within a time limit. A few hundred examples here;
-benchmarks/fuzz_cli.py runs 100,000."""
+"""Fuzz every CLI entry point and file format (issue 13): generated invalid command lines
+(tests/cli_fuzz_spec.py: out-of-bound and non-numbers, NaN/inf, hostile files and names, unwritable outputs,
+unknown options) must each give exit 2 and one ``error:`` line, no traceback, within a time limit. A few
+hundred examples here; benchmarks/fuzz_cli.py runs 100,000."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def test_every_hostile_file_through_every_file_option(path: str) -> None:
     for cmd in COMMANDS:
         for flag in cmd.files:
             if flag in ("--space", "--workload") or cmd.base[0] == "report":
-                continue  # explore's files: covered by the generated examples (each starts a search if accepted)
+                continue  # explore's files: in the generated examples (each starts a search if accepted)
             argv = [*cmd.base, path] if flag == "" else [*cmd.base, flag, path]
             check(argv)
 

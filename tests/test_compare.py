@@ -179,7 +179,7 @@ def test_monte_carlo_is_deterministic_and_ordered(short: Any, fleets: list[mc.Fl
     a = mc.run(fleets, short, consts, samples=4, seed=7, workers=1)
     b = mc.run(fleets, short, consts, samples=4, seed=7, workers=1)
     assert a == b
-    ratios = [x["goodput_per_watt"] / y["goodput_per_watt"] for x, y in zip(a["jalapeno-1"], a["h200"])]
+    ratios = [x["goodput_per_watt"] / y["goodput_per_watt"] for x, y in zip(a["jalapeno-1"], a["h200"], strict=True)]
     q = mc.quantiles(ratios)
     assert q["p10"] <= q["p50"] <= q["p90"] and q["p10"] < q["p90"]
 
@@ -245,7 +245,7 @@ def test_compare_json_shape_and_collapse(short: Any) -> None:
     json.dumps(doc, allow_nan=False)
 
 
-@pytest.mark.parametrize("args, field", [
+@pytest.mark.parametrize(("args", "field"), [
     (["--workload", "no-such-workload", "--chips", "h200"], "workload"),
     (["--workload", "azure-code", "--chips", "h200,no-such-chip"], "chip"),
     (["--workload", "azure-code", "--chips", "h200", "--samples", "0"], "--samples"),

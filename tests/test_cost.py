@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -88,7 +89,7 @@ def test_energy_per_token_falls_with_batch_until_compute_bound():
     for b in (1, 2, 4, 8, 16, 32, 64, 128, 256):
         c = e.step(build_graph(cfg, Batch.decode(b, 1024)))
         jpt.append(c.energy_j / b)
-    assert all(a > b for a, b in zip(jpt, jpt[1:]))
+    assert all(a > b for a, b in itertools.pairwise(jpt))
     assert jpt[0] / jpt[-1] > 20  # weights amortized over the batch
 
 
@@ -102,7 +103,7 @@ def test_decode_is_memory_bound_and_prefill_compute_bound_on_h200():
 
 
 @settings(max_examples=60, deadline=None)
-@given(model=st.sampled_from(MODELS + ["gpt-oss-120b", "mistral-7b"]), chip=st.sampled_from(["h200", "b200"]),
+@given(model=st.sampled_from([*MODELS, "gpt-oss-120b", "mistral-7b"]), chip=st.sampled_from(["h200", "b200"]),
        dec=st.lists(st.integers(1, 20_000), max_size=40), chunks=st.lists(st.tuples(st.integers(2, 2048),
        st.integers(0, 8000)), max_size=3), tp=st.sampled_from([1, 2, 4]))
 def test_serving_oracle_equals_the_step_estimator(model, chip, dec, chunks, tp):
@@ -191,7 +192,7 @@ def test_estimate_json_is_the_estimate_with_consistent_derived_figures(capsys):
     assert sum(o["time_s"] for o in d["decode_ops"]) <= d["decode_step_s"] * (1 + 1e-9)
 
 
-@pytest.mark.parametrize("args,field", [
+@pytest.mark.parametrize(("args", "field"), [
     (["estimate", "-m", "nope-model"], "model"), (["estimate", "-m", "llama-3.1-8b", "-H", "h999"], "h999"),
     (["estimate", "-m", "llama-3.1-8b", "-b", "0"], "--batch"), (["estimate", "-m", "llama-3.1-8b", "--dtype", "fp3"], "dtype"),
     (["estimate", "-m", "llama-3.1-405b", "-H", "h100"], "memory"),

@@ -41,7 +41,7 @@ def test_validation_doc_and_calibration_match_a_fresh_run(tmp_path, capsys):
     fresh = (tmp_path / "validation.md").read_text()
     got, want = _normalized(fresh, fresh_cmd), _normalized(committed, doc_cmd)
     assert len(got) == len(want), "docs/validation.md has a different shape: run scripts/regen_docs.sh"
-    diff = [(n + 1, w, g) for n, (w, g) in enumerate(zip(want, got)) if w != g]
+    diff = [(n + 1, w, g) for n, (w, g) in enumerate(zip(want, got, strict=True)) if w != g]
     assert not diff, f"docs/validation.md is stale {diff[:5]}; run scripts/regen_docs.sh"
     # the calibration file holds exactly the parameters and errors this fit produces
     run = json.loads(capsys.readouterr().out)

@@ -75,7 +75,7 @@ def test_imbalance_scales_the_hottest_rank():
     ops = {g: [c for c in e.decode.ops if c.op.name == EP_EXPERTS] for g, e in runs.items()}
     assert len(ops[1.0]) == 2  # the sliding- and the full-attention MoE layers
     # the hottest rank runs 1.5 x the mean token-expert pairs: FLOPs and activation bytes scale by 1.5
-    for hot, mean in zip(ops[1.5], ops[1.0]):
+    for hot, mean in zip(ops[1.5], ops[1.0], strict=True):
         assert hot.op.flops == pytest.approx(1.5 * mean.op.flops, rel=1e-12)
         assert hot.op.act_read_bytes == pytest.approx(1.5 * mean.op.act_read_bytes, rel=1e-12)
     # and its all-to-all bandwidth term by 1.5 (latency unchanged)
@@ -124,7 +124,7 @@ def test_two_batch_overlap_takes_the_max_per_half():
     from jalapeno.graph.precision import Precision
 
     fp8 = Precision.of("fp8")
-    base = dict(batch=4096, context=1000, precision=fp8)
+    base = {"batch": 4096, "context": 1000, "precision": fp8}
     e = estimate(cfg, chip, parallel=Parallel(1, 1, ep=16, dp=16, tbo=True), **base)
     x = e.decode_ep
     assert x.micro_batches == 2
@@ -138,9 +138,9 @@ def test_plan_rules():
     assert Parallel(2, 1, ep=16, dp=8).chips == 16
     assert Parallel(2, 1, ep=16, dp=8).to_json()["ep"] == 16
     assert Parallel(8, 2).to_json() == {"tp": 8, "pp": 2, "chips": 16}  # unchanged without ep
-    for bad, field in ((dict(tp=2, ep=16, dp=2), "ep"), (dict(dp=2), "dp"), (dict(ep=8, dp=8, pp=2), "pp"),
-                       (dict(tbo=True), "ep"), (dict(ep=2, dp=2, ep_imbalance=0.5), "ep_imbalance"),
-                       (dict(ep=0), "ep")):
+    for bad, field in (({"tp": 2, "ep": 16, "dp": 2}, "ep"), ({"dp": 2}, "dp"), ({"ep": 8, "dp": 8, "pp": 2}, "pp"),
+                       ({"tbo": True}, "ep"), ({"ep": 2, "dp": 2, "ep_imbalance": 0.5}, "ep_imbalance"),
+                       ({"ep": 0}, "ep")):
         with pytest.raises(JalapenoError) as ei:
             Parallel(**bad)
         assert ei.value.field == field

@@ -19,5 +19,8 @@ def test_search_on_a_local_cluster_matches_local_workers(tmp_path):
     local = run_search(space, work, trials=6, searcher="random", screen=False, workers=1)
     assert [t.number for t in remote.trials] == list(range(6))
     # the same seeded designs, the same deterministic evaluations, whatever ran them
-    key = lambda r: sorted((str(sorted(t.design.items())), t.evaluation.status) for t in r.trials)
+
+    def key(r):
+        return sorted((str(sorted(t.design.items())), t.evaluation.status) for t in r.trials)
+
     assert key(remote) == key(local)

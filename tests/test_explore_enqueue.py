@@ -1,5 +1,6 @@
-"""Warm-started searches (``run_search(enqueue=...)``, ``jalapeno explore --enqueue FILE``): the enqueued designs
-are the first trials, told to the searcher, part of the study's identity, and never evaluated twice on resume."""
+"""Warm-started searches (``run_search(enqueue=...)``, ``jalapeno explore --enqueue FILE``): the enqueued
+designs are the first trials, told to the searcher, part of the study's identity, and never evaluated twice on
+resume."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def tiny(tmp_path_factory):
     return load_space(str(s)), resolve_workload(str(w)), s, w
 
 
-@pytest.mark.parametrize("searcher, screen", [("nsga2", True), ("tpe", False), ("random", False)])
+@pytest.mark.parametrize(("searcher", "screen"), [("nsga2", True), ("tpe", False), ("random", False)])
 def test_enqueued_designs_are_the_first_trials_and_bound_the_best(tiny, searcher, screen):
     space, work, _, _ = tiny
     res = run_search(space, work, trials=6, searcher=searcher, screen=screen, workers=1, seed=1, enqueue=[D1, D2])
@@ -46,12 +47,12 @@ def test_resume_does_not_enqueue_again_and_the_queue_is_part_of_the_study(tiny, 
         run_search(space, work, trials=6, searcher="tpe", screen=True, workers=1, db=db, enqueue=[D2])
     with pytest.raises(JalapenoError, match="do not fit"):
         run_search(space, work, trials=1, searcher="tpe", workers=1, enqueue=[D1, D2])
-    with pytest.raises(JalapenoError, match="cores.count"):
+    with pytest.raises(JalapenoError, match=r"cores\.count"):
         run_search(space, work, trials=2, searcher="tpe", workers=1, enqueue=[{**D1, "cores.count": 10_000}])
 
 
 def test_cli_enqueue_reads_design_files_and_rejects_bad_ones(tiny, tmp_path, capsys):
-    space, work, s, w = tiny
+    space, _work, s, w = tiny
     good = tmp_path / "d.json"
     good.write_text(json.dumps({"space": "tiny", "design": D2, "trial": 7}))
     bare = tmp_path / "bare.json"

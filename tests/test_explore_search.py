@@ -32,7 +32,7 @@ def tiny(tmp_path_factory):
     return load_space(str(s)), resolve_workload(str(w))
 
 
-@pytest.mark.parametrize("searcher, screen", [("random", False), ("grid", False), ("tpe", True), ("nsga2", False)])
+@pytest.mark.parametrize(("searcher", "screen"), [("random", False), ("grid", False), ("tpe", True), ("nsga2", False)])
 def test_searchers_fill_the_budget(tiny, searcher, screen):
     space, work = tiny
     res = run_search(space, work, trials=10, searcher=searcher, screen=screen, workers=1, seed=3)
@@ -63,7 +63,7 @@ def test_resume_retells_done_and_reruns_running_once(tiny, tmp_path):
     assert [t.number for t in res.trials] == list(range(7))
     assert res.evaluated == 3  # the running trial once, two new ones
     assert {t.number: t.attempts for t in res.trials}[4] == 2
-    for a, b in zip(first.trials, res.trials[:4]):
+    for a, b in zip(first.trials, res.trials[:4], strict=True):
         assert a.evaluation.to_json() == b.evaluation.to_json()
     with pytest.raises(Exception, match="another study"):
         run_search(space, work, trials=7, searcher="random", screen=False, workers=1, db=db)

@@ -113,7 +113,7 @@ def test_junk_raises_only_jalapeno_error(junk):
         space_from_dict(junk)
 
 
-@pytest.mark.parametrize("mutate, field", [
+@pytest.mark.parametrize(("mutate", "field"), [
     (lambda d: d["processor"].update({"x": {"int": [5, 1]}}), "processor.x.int"),
     (lambda d: d["processor"].update({"x": {"int": [1, 5], "choices": [1]}}), "processor.x"),
     (lambda d: d["processor"].update({"x": {"choices": [1, 1]}}), "processor.x.choices"),

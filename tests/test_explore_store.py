@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
@@ -33,11 +34,9 @@ def test_store_matches_a_model(tmp_path_factory, ops):
         elif op in ("finish", "restart"):
             running = sorted(n for n, t in model.items() if t["state"] == "running")
             if not running:
+                act = partial(store.finish, k, {"x": k}) if op == "finish" else partial(store.restart, k)
                 with pytest.raises(JalapenoError):
-                    if op == "finish":
-                        store.finish(k, {"x": k})
-                    else:
-                        store.restart(k)
+                    act()
                 continue
             n = running[k % len(running)]
             if op == "finish":

@@ -26,7 +26,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 def _same(a: Trace, b: Trace, *, hashes: bool = True) -> None:
     assert len(a) == len(b)
-    for x, y in zip(a.requests, b.requests):
+    for x, y in zip(a.requests, b.requests, strict=True):
         assert y.arrival_s == pytest.approx(x.arrival_s, abs=2e-9)  # the loaders keep integer nanoseconds
         assert (y.prompt_tokens, y.output_tokens) == (x.prompt_tokens, x.output_tokens)
         if hashes:
@@ -76,7 +76,7 @@ def test_plain_csv_round_trip_property(reqs: list[tuple[float, int, int, list[in
 
     arrivals = sorted(a for a, *_ in reqs)
     arrivals = [a - arrivals[0] for a in arrivals]  # loaders measure from the earliest request
-    tr = Trace("t", tuple(Request(i, t, p, o, tuple(h)) for i, (t, (_, p, o, h)) in enumerate(zip(arrivals, reqs))),
+    tr = Trace("t", tuple(Request(i, t, p, o, tuple(h)) for i, (t, (_, p, o, h)) in enumerate(zip(arrivals, reqs, strict=True))),
                "hypothesis")
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "t.csv"
@@ -159,7 +159,7 @@ def test_explore_out_dir_writes_one_row_a_trial(tmp_path: Path) -> None:
     assert {"status", "design.tp", "design.replicas", "pareto"} <= set(rows[0])
     assert sum(x["pareto"] == "true" for x in rows) == len(doc["pareto"])
     assert not any(k.startswith("timings") for k in rows[0])  # no wall times: the table is reproducible
-    for x, t in zip(rows, doc["all"]):
+    for x, t in zip(rows, doc["all"], strict=True):
         assert int(x["design.tp"]) == t["design"]["tp"] and x["status"] == t["status"]
 
 

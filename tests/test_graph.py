@@ -21,7 +21,7 @@ def graph(name: str, batch: Batch, **prec: str):
 
 
 # -- parameters ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("name,total,active", [
+@pytest.mark.parametrize(("name", "total", "active"), [
     ("llama-3.1-8b", 8.03 * B, None), ("llama-3.1-70b", 70.6 * B, None), ("qwen2.5-coder-7b", 7.62 * B, None),
     ("mixtral-8x7b", 46.7 * B, 12.9 * B), ("gpt-oss-120b", 117 * B, 5.1 * B), ("deepseek-v3", 671 * B, None),
 ])

@@ -1,4 +1,5 @@
-"""Fuzzing the chip loader: any input gives a ``ChipSpec`` or a one-line ``JalapenoError``, never another exception."""
+"""Fuzzing the chip loader: any input gives a ``ChipSpec`` or a one-line ``JalapenoError``, never another
+exception."""
 
 from __future__ import annotations
 

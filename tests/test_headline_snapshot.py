@@ -1,9 +1,11 @@
-"""The published head-to-head figures equal what the code computes now (issue 15: snapshots of published figures).
+"""The published head-to-head figures equal what the code computes now (issue 15: snapshots of published
+figures).
 
 docs/jalapeno-1.md's headline block is regenerated here from the recorded best fleets (no sweep, no search:
 ``jalapeno.explore.headline``), and the README's headline sentence must quote it. The Monte Carlo ranges the
-README and the doc quote must equal the recorded ``jalapeno compare`` output (docs/data/compare-azure-code.json),
-so a range cannot drift from the command that produced it. Regenerate all of it with scripts/regen_docs.sh.
+README and the doc quote must equal the recorded ``jalapeno compare`` output
+(docs/data/compare-azure-code.json), so a range cannot drift from the command that produced it. Regenerate all
+of it with scripts/regen_docs.sh.
 """
 
 from __future__ import annotations

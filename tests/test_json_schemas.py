@@ -8,7 +8,7 @@ import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 import pytest
@@ -148,7 +148,7 @@ def test_report_json_has_a_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     import jalapeno.report.explore_report as page
 
     class Study:
-        timings = {"total_s": 1.5}
+        timings: ClassVar[dict[str, float]] = {"total_s": 1.5}
 
     monkeypatch.setattr(study, "run_study", lambda **kw: Study())
     monkeypatch.setattr(page, "render", lambda s: "<html></html>")

@@ -62,7 +62,7 @@ def test_pool_of_one_block_works_and_of_zero_is_rejected():
     pool = BlockPool(1)
     pool.take(1)
     assert pool.used_blocks == 1 and pool.available_blocks == 0
-    with pytest.raises(ValueError, match="^a block pool needs at least one block, got 0$"):
+    with pytest.raises(ValueError, match=r"^a block pool needs at least one block, got 0$"):
         BlockPool(0)
 
 
@@ -84,14 +84,14 @@ def test_pool_refuses_returns_beyond_what_it_lent_with_cached_units_counted():
     pool.take(4)
     pool.release(pool.register(7, 2))  # 2 blocks evictable, 0 free, 2 still lent
     pool.give(2)
-    with pytest.raises(AssertionError, match="^returned more blocks than lent$"):
+    with pytest.raises(AssertionError, match=r"^returned more blocks than lent$"):
         pool.give(1)  # 3 free + 2 evictable > 4
 
 
 def test_overcommit_message():
     pool = BlockPool(2)
     pool.take(2)
-    with pytest.raises(AssertionError, match="^KV pool over-committed: no block left to evict$"):
+    with pytest.raises(AssertionError, match=r"^KV pool over-committed: no block left to evict$"):
         pool.take(1)
 
 
@@ -211,7 +211,7 @@ def test_hits_that_are_evictable_now_cannot_also_be_evicted_for_the_new_blocks()
 
 
 def test_hits_admit_when_exactly_the_fresh_blocks_are_left():
-    kv, names = cached_three_units(10)
+    kv, _names = cached_three_units(10)
     assert kv.allocate(state(9, 48), 48)  # 3 blocks: 1 free left
     b = state(1, 97, (1, 2, 3))
     m = kv.match(b)
@@ -297,7 +297,7 @@ def test_peak_and_integral_of_kv_use_exclude_cached_blocks():
 def test_kv_use_guard_fires_on_an_overdrawn_pool():
     kv = kv_of(10)
     kv.pool.free_blocks, kv.pool.evictable_blocks = -1, 2  # corrupt: used = 10 + 1 - 2 = 9
-    with pytest.raises(AssertionError, match="^KV use exceeds capacity$"):
+    with pytest.raises(AssertionError, match=r"^KV use exceeds capacity$"):
         kv.note_taken()
 
 

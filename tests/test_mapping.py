@@ -1,4 +1,5 @@
-"""The mapper: capacity, compulsory traffic, roofline, SCALE-Sim agreement, estimator wiring, collectives, plans."""
+"""The mapper: capacity, compulsory traffic, roofline, SCALE-Sim agreement, estimator wiring, collectives,
+plans."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ SCALESIM = [
 ]
 
 
-@pytest.mark.parametrize("rows, cols, df, m, n, k, ref", SCALESIM)
+@pytest.mark.parametrize(("rows", "cols", "df", "m", "n", "k", "ref"), SCALESIM)
 def test_systolic_cycles_match_scalesim(rows: int, cols: int, df: str, m: int, n: int, k: int, ref: int) -> None:
     # docs/chips.md claims exact agreement over the whole sweep: hold it to the cycle
     assert systolic_cycles(m, n, k, rows, cols, df) == ref
@@ -109,7 +110,8 @@ def test_multicast_divides_shared_tile_reads() -> None:
 
 
 def test_bandwidth_fraction_by_access_pattern() -> None:
-    """Weight-streaming GEMMs, decode KV reads and streaming kernels each sustain their own fraction of peak."""
+    """Weight-streaming GEMMs, decode KV reads and streaming kernels each sustain their own fraction of
+    peak."""
     from dataclasses import replace
 
     mp = MAPPERS["h100-sxm-arch"]
@@ -202,7 +204,7 @@ def test_memoized_per_shape() -> None:
     t1 = time.perf_counter()
     again = mp.map_graph(g)
     t2 = time.perf_counter()
-    assert all(a is b for a, b in zip(first, again))
+    assert all(a is b for a, b in zip(first, again, strict=True))
     assert t2 - t1 < 0.01 < t1 - t0 or t2 - t1 < (t1 - t0) / 10
 
 
@@ -217,7 +219,7 @@ def test_timer_for_only_architecture_chips() -> None:
     assert prm is not None and "h100-sxm-arch" in prm.source
 
 
-@pytest.mark.parametrize("batch, ctx", [(1, 2048), (64, 2048), (16, 8192)])
+@pytest.mark.parametrize(("batch", "ctx"), [(1, 2048), (64, 2048), (16, 8192)])
 def test_h100_architecture_agrees_with_preset_decode(batch: int, ctx: int) -> None:
     """The mapper on the H100 description lands within 10% of the calibrated H100 preset, time and power."""
     cfg = resolve_model("llama-3.1-8b")
@@ -231,7 +233,8 @@ def test_h100_architecture_agrees_with_preset_decode(batch: int, ctx: int) -> No
 
 @pytest.mark.parametrize("prompt", [512, 2048, 8192])
 def test_h100_architecture_agrees_with_preset_prefill(prompt: int) -> None:
-    """Prefills hit the 700 W limit on both paths: the clock drops (DVFS) rather than the power exceeding TDP."""
+    """Prefills hit the 700 W limit on both paths: the clock drops (DVFS) rather than the power exceeding
+    TDP."""
     cfg = resolve_model("llama-3.1-8b")
     ref, chip = resolve_chip("h100"), resolve_chip("h100-sxm-arch")
     g = build_graph(cfg, Batch.prefill(prompt), Precision.of("bf16"))
@@ -307,9 +310,9 @@ def test_cli_map_and_plan(capsys) -> None:
     g = build_graph(resolve_model("llama-3.1-8b"), Batch.decode(4, 2048), Precision.of("bf16"))  # -c default 2048
     assert [(o["name"], o["repeat"]) for o in d["ops"]] == [(o.name, o.repeat) for o in g.ops]
     qkv = next(o for o in d["ops"] if o["name"] == "qkv_proj")
-    # compulsory main-memory bytes of a bf16 q/k/v projection on a statically scheduled chip: the 4 tokens run in
-    # the smallest compiled bucket, 16 rows (mapping/static.py): weights 4096 x 6144 x 2 B, input 16 x 4096 x 2 B,
-    # output 16 x 6144 x 2 B
+    # compulsory main-memory bytes of a bf16 q/k/v projection on a statically scheduled chip: the 4 tokens
+    # run in the smallest compiled bucket, 16 rows (mapping/static.py): weights 4096 x 6144 x 2 B, input
+    # 16 x 4096 x 2 B, output 16 x 6144 x 2 B
     assert qkv["bytes"]["main"] == 4096 * 6144 * 2 + 16 * 4096 * 2 + 16 * 6144 * 2 and qkv["bound"] == "memory"
     for o in d["ops"]:
         assert o["time_s"] >= max(o["compute_s"], o["memory_s"], o["roofline_s"]), o["name"]

@@ -1,5 +1,6 @@
 """Wide-EP validation against published DeepSeek-V3 deployments (cost.published_moe, docs/validation-moe.md),
-the H800 preset, the BF16 combine, and the serving oracle's template path reproducing ``rank_work`` exactly."""
+the H800 preset, the BF16 combine, and the serving oracle's template path reproducing ``rank_work``
+exactly."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from jalapeno.cost.expert import (combine_bytes, gamma_of, overlap, rank_template, rank_work, rank_work_from)
+from jalapeno.cost.expert import combine_bytes, gamma_of, overlap, rank_template, rank_work, rank_work_from
 from jalapeno.cost.network import collective_s
 from jalapeno.cost.oracle import CostOracle, _without_attention
 from jalapeno.cost.params import setup_for

@@ -42,7 +42,7 @@ def simulate(up: ScaleUp, n: int, sends: list[S.Send]) -> S.Result:
     return S.run(sends, f.bw, f.latency_s)
 
 
-@pytest.mark.parametrize("label,up,n", CASES, ids=IDS)
+@pytest.mark.parametrize(("label", "up", "n"), CASES, ids=IDS)
 @pytest.mark.parametrize("kind", ["reduce_scatter", "all_gather", "all_reduce"])
 def test_ring_closed_form_matches_simulation(label, up, n, kind):
     res = simulate(up, n, S.ring_schedule(S.Fabric(up, n), B, kind))
@@ -59,8 +59,8 @@ def test_ring_closed_form_matches_simulation(label, up, n, kind):
         assert res.received[i] == pytest.approx(per_chip, rel=1e-9)
 
 
-@pytest.mark.parametrize("label,up,n", [c for c in CASES if c[0] in ("switch", "mesh")],
-                         ids=[i for c, i in zip(CASES, IDS) if c[0] in ("switch", "mesh")])
+@pytest.mark.parametrize(("label", "up", "n"), [c for c in CASES if c[0] in ("switch", "mesh")],
+                         ids=[i for c, i in zip(CASES, IDS, strict=True) if c[0] in ("switch", "mesh")])
 def test_direct_and_pairwise_match_simulation(label, up, n):
     f = S.Fabric(up, n)
     for kind in ("reduce_scatter", "all_gather"):
@@ -74,8 +74,8 @@ def test_direct_and_pairwise_match_simulation(label, up, n):
     assert res.sent == pytest.approx(res.received)
 
 
-@pytest.mark.parametrize("label,up,n", [c for c in CASES if c[0] in ("ring", "torus2d", "torus3d")],
-                         ids=[i for c, i in zip(CASES, IDS) if c[0] in ("ring", "torus2d", "torus3d")])
+@pytest.mark.parametrize(("label", "up", "n"), [c for c in CASES if c[0] in ("ring", "torus2d", "torus3d")],
+                         ids=[i for c, i in zip(CASES, IDS, strict=True) if c[0] in ("ring", "torus2d", "torus3d")])
 def test_relay_all_to_all_matches_simulation(label, up, n):
     res = simulate(up, n, S.relay_schedule(S.Fabric(up, n), B))
     assert res.time_s == pytest.approx(N.relay_all_to_all_s(up, B, n), rel=1e-9)
@@ -101,7 +101,7 @@ def test_ring_matches_simulation_any_size(n, kb, lat_us, topo):
     assert res.time_s == pytest.approx(N.scale_up_s(up, "all_reduce", kb * 1e3, n, "ring")[0], rel=1e-9)
 
 
-@pytest.mark.parametrize("d,k", [(2, 2), (4, 2), (8, 2), (4, 3), (2, 4), (8, 4)])
+@pytest.mark.parametrize(("d", "k"), [(2, 2), (4, 2), (8, 2), (4, 3), (2, 4), (8, 4)])
 def test_hierarchical_all_reduce_matches_simulation(d, k):
     up, nic = ScaleUp("switch", d, BW, 18, LAT), ScaleOut(1, 50e9, 5e-6)
     sends = S.hierarchical_all_reduce_schedule(d, k, B)

@@ -63,7 +63,7 @@ CHAINS = {"fp4": ("fp4", "fp8", "bf16"), "int4": ("int4", "int8", "fp8", "bf16")
           "fp32": ("fp32", "tf32")}
 
 
-@pytest.mark.parametrize("dtype,chain", CHAINS.items())
+@pytest.mark.parametrize(("dtype", "chain"), CHAINS.items())
 def test_each_format_falls_back_along_its_chain_in_order(dtype, chain):
     for i, have in enumerate(chain):
         peak = {d: float(j + 1) for j, d in enumerate(chain[i:], start=i)} | {"zz": 1e9}
@@ -110,7 +110,7 @@ def mm(m: int, n: int, k: int, groups: int = 1, rates: ChipRates = RATES, prm: C
     return matmul_compute_s(m, n, k, groups, 1e15, rates, prm, 0.5)
 
 
-@pytest.mark.parametrize("m,tile", [(1, 16), (16, 16), (17, 32), (32, 32), (33, 64), (64, 64)])
+@pytest.mark.parametrize(("m", "tile"), [(1, 16), (16, 16), (17, 32), (32, 32), (33, 64), (64, 64)])
 def test_small_m_uses_the_narrowest_tile_that_holds_it(m, tile):
     # n = 1024 -> 4 column tiles of 256 = 4 tiles on 4 cores: one wave, no split.
     # time = 2 x tile x 256 x (K + k_overhead) / per-core rate, K = 1024, k_overhead = 256

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -13,8 +14,16 @@ from jalapeno.cost.collectives import stage_transfer_s
 from jalapeno.cost.estimate import check_fits, estimate
 from jalapeno.cost.oracle import ACTIVATION_RESERVE, CostOracle, kv_bytes_per_token, weight_bytes
 from jalapeno.cost.params import setup_for
-from jalapeno.cost.pipeline import (FIRST, LAST, Parallel, PipelineCost, graph_pipeline, split_graph, stage_counts,
-                                    stage_ranges)
+from jalapeno.cost.pipeline import (
+    FIRST,
+    LAST,
+    Parallel,
+    PipelineCost,
+    graph_pipeline,
+    split_graph,
+    stage_counts,
+    stage_ranges,
+)
 from jalapeno.cost.step import Estimator
 from jalapeno.errors import JalapenoError
 from jalapeno.graph.batch import Batch
@@ -28,22 +37,27 @@ L70 = "llama-3.1-70b"
 
 # Numbers of the code before pipeline parallelism existed (commit e90b9cb), tp only: pp=1 must keep them.
 BEFORE = {
-    ("h100-sxm", 4): dict(dec=(0.020425370567011256, 27.01976966385823), pre=(0.0794727815159331, 222.52378824461272),
-                          kv=448280, o_dec=(0.020425370567011256, 27.019769663858234),
-                          o_mix=(0.04485384972961163, 125.59077924291256)),
-    # Re-pinned after the merges of a-board and a2-floor (board-level power: energies) and c-static (derived static-schedule
-    # efficiency: compiled buckets, barriers, DMA setup; times; per-level energies as board energies): pp=1 keeps them.
-    ("trainium2-arch", 16): dict(dec=(0.009683128018418124, 21.808425909588543),
-                                 pre=(0.039424572529667926, 114.86408403241161), kv=4099222,
-                                 o_dec=(0.009683128018418126, 21.808425909588543),
-                                 o_mix=(0.023175516962413767, 66.09482035517688)),
+    ("h100-sxm", 4): {"dec": (0.020425370567011256, 27.01976966385823), "pre": (0.0794727815159331, 222.52378824461272),
+                          "kv": 448280, "o_dec": (0.020425370567011256, 27.019769663858234),
+                          "o_mix": (0.04485384972961163, 125.59077924291256)},
+    # Re-pinned after the merges of a-board and a2-floor (board-level power: energies) and c-static
+    # (derived static-schedule efficiency: compiled buckets, barriers, DMA setup; times; per-level energies
+    # as board energies): pp=1 keeps them.
+    ("trainium2-arch", 16): {"dec": (0.009683128018418124, 21.808425909588543),
+                                 "pre": (0.039424572529667926, 114.86408403241161), "kv": 4099222,
+                                 "o_dec": (0.009683128018418126, 21.808425909588543),
+                                 "o_mix": (0.023175516962413767, 66.09482035517688)},
 }
 
 
-@pytest.mark.parametrize("hw,tp", sorted(BEFORE))
+@pytest.mark.parametrize(("hw", "tp"), sorted(BEFORE))
 def test_pp1_reproduces_the_numbers_from_before_pipelines_exactly(hw, tp):
-    """To 1e-8: a refit of the H200 calibration moves its parameters in the ninth digit (docs/validation.md)."""
-    same = lambda x, y: tuple(x) == pytest.approx(y, rel=1e-8)
+    """To 1e-8: a refit of the H200 calibration moves its parameters in the ninth digit
+    (docs/validation.md)."""
+
+    def same(x, y):
+        return tuple(x) == pytest.approx(y, rel=1e-8)
+
     b, chip, cfg = BEFORE[(hw, tp)], resolve_chip(hw), resolve_model(L70)
     e = estimate(cfg, chip, batch=8, context=2000, prompt=1000, parallel=Parallel(tp, 1), engine="calibration")
     assert same((e.decode.time_s, e.decode.energy_j), b["dec"])
@@ -77,7 +91,7 @@ def test_stage_ranges_cover_every_layer_once_in_order_and_balanced(case):
     n, pp = case
     r = stage_ranges(n, pp)
     assert len(r) == pp and r[0][0] == 0 and r[-1][1] == n
-    assert all(a[1] == b[0] for a, b in zip(r, r[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(r))
     sizes = [b - a for a, b in r]
     assert max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
 
@@ -103,7 +117,7 @@ def test_stage_counts_put_embedding_first_and_head_last_and_cover_every_layer_on
         assert sum(c.get(k, 0) for c in counts) == sum(1 for a in cfg.layer_attention if a == k[1])
 
 
-@pytest.mark.parametrize("model,pp", [(L70, 2), (L70, 7), ("gpt-oss-20b", 5), ("mixtral-8x7b", 4),
+@pytest.mark.parametrize(("model", "pp"), [(L70, 2), (L70, 7), ("gpt-oss-20b", 5), ("mixtral-8x7b", 4),
                                       ("deepseek-v3", 3)])
 def test_stage_split_conserves_flops_bytes_and_weights(model, pp):
     cfg = resolve_model(model)
@@ -259,8 +273,9 @@ def test_nongpu_validation_table_stays_at_its_documented_errors():
         r = rows[key]
         assert r["error"] == pytest.approx(err, abs=0.005), key
         assert r["within_bound"] == (abs(err) <= BOUND), key
-    # the issue's goal: Groq and one more system within 25%. Groq's measured (LLMPerf) row is; the vendor claim
-    # misses at -27.6% since the derived static-schedule costs (see the page); Trainium2's 70B decode misses
+    # the issue's goal: Groq and one more system within 25%. Groq's measured (LLMPerf) row is; the vendor
+    # claim misses at -27.6% since the derived static-schedule costs (see the page); Trainium2's 70B decode
+    # misses
     assert rows["groq-llama2-70b-llmperf"]["within_bound"] and not rows["groq-llama2-70b-claim"]["within_bound"]
     assert sum(rows[k]["within_bound"] for k in DOCUMENTED_ERRORS if k.startswith("trn2")) == 3
     assert rows["groq-llama2-70b-llmperf"]["chips"] == 576

@@ -54,7 +54,7 @@ def test_ridge_points() -> None:
     for name, want in (("b300", 4.5e15 / 7.7e12), ("mi355x", 5033.2e12 / 8e12), ("tpu-v7", 4614e12 / 7.37e12)):
         c = resolve_chip(name)
         assert c.peak_flops("fp8") / c.memory_bandwidth_bytes_per_s == pytest.approx(want, rel=1e-3)
-    assert 4.5e15 / 7.7e12 == pytest.approx(584.4, abs=0.1)
+    assert pytest.approx(584.4, abs=0.1) == 4.5e15 / 7.7e12
 
 
 def test_blackwell_ultra_lists_no_int8() -> None:

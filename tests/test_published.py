@@ -48,7 +48,7 @@ def test_dataset_covers_the_shipping_chips_and_scenarios() -> None:
     assert _row().value == pytest.approx(27803.9) and _row().per_chip == pytest.approx(3475.49, rel=1e-4)
 
 
-@pytest.mark.parametrize("bad, what", [({"url": "github.com/x"}, "url"), ({"value": 0.0}, "value"),
+@pytest.mark.parametrize(("bad", "what"), [({"url": "github.com/x"}, "url"), ({"value": 0.0}, "value"),
                                        ({"chip": "h300"}, "unknown chip"), ({"model": "gpt-5"}, "unknown model"),
                                        ({"date": "2025/09/09"}, "date"), ({"scenario": "batch"}, "scenario")])
 def test_bad_rows_are_refused(bad: dict, what: str) -> None:

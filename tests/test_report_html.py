@@ -51,7 +51,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     if browser is None:
         pytest.skip("no chromium (apt-get install -y chromium)")
     _, html, path = report
-    out = subprocess.run(headless_args(browser) + [f"--user-data-dir={tmp_path}", "--dump-dom", path.as_uri()],
+    out = subprocess.run([*headless_args(browser), f"--user-data-dir={tmp_path}", "--dump-dom", path.as_uri()],
                          check=False, capture_output=True, timeout=120, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     dom, log = out.stdout, out.stderr

@@ -178,7 +178,7 @@ def test_price_rule_street(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["usd_per_mtok"] == doc["usd_per_mtok_by_rule"]["street"]
 
 
-@pytest.mark.parametrize("args, flag", [
+@pytest.mark.parametrize(("args", "flag"), [
     (("--trace", "no-such-trace"), "--trace"),
     (("--model", "no-such-model"), "--model"),
     (("--hardware", "no-such-chip"), "--hardware"),
@@ -242,7 +242,7 @@ def test_cdf_downsample_and_lines() -> None:
     assert len(big.x) == 100 and big.x[0] == 1 and big.x[-1] == 10_000 and big.y[-1] == 1.0
     xs, ys, k = downsample(list(range(10)), [1.0] * 5 + [3.0] * 5, 5)
     assert (xs, ys, k) == ([0.5, 2.5, 4.5, 6.5, 8.5], [1.0, 1.0, 2.0, 3.0, 3.0], 2)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="2 x values but 1 y values"):
         Series("bad", (1, 2), (1,))
     gap = Series("gap", (1, 2, 3), (1, float("nan"), 2))
     svg = line_svg([cdf_series([0.01, 0.1, 1.0], "a"), vline(0.5, "slo"), gap],

@@ -1,4 +1,5 @@
-"""The simulator against the bundled real-GPU replay: its scheduling mirror, checked with measured step times."""
+"""The simulator against the bundled real-GPU replay: its scheduling mirror, checked with measured step
+times."""
 
 from __future__ import annotations
 

@@ -99,7 +99,7 @@ def test_bulk_decode_runs_match_step_by_step_pricing_on_a_nonlinear_oracle():
 
     rng = np.random.default_rng(3)
     reqs = [Req(i, float(t), int(p), int(o)) for i, (t, p, o) in
-            enumerate(zip(np.cumsum(rng.exponential(0.05, 300)), rng.integers(50, 3000, 300), rng.integers(1, 300, 300)))]
+            enumerate(zip(np.cumsum(rng.exponential(0.05, 300)), rng.integers(50, 3000, 300), rng.integers(1, 300, 300), strict=True))]
     _, exact = run(reqs, Convex(), max_decode_run=1)
     _, bulk = run(reqs, Convex())
     assert bulk.step_events < exact.step_events / 2
@@ -121,7 +121,7 @@ def test_single_server_matches_pollaczek_khinchine():
     es, es2 = levels.mean(), (levels ** 2).mean()
     lam = 0.6 / es
     arrivals = np.cumsum(rng.exponential(1 / lam, n))
-    reqs = [Req(i, float(a), prompt, int(k)) for i, (a, k) in enumerate(zip(arrivals, outputs))]
+    reqs = [Req(i, float(a), prompt, int(k)) for i, (a, k) in enumerate(zip(arrivals, outputs, strict=True))]
     _, res = run(reqs, o, max_num_seqs=1)
     expected = lam * es2 / (2 * (1 - lam * es))
     assert res.queue_s.mean == pytest.approx(expected, rel=0.08)
@@ -131,7 +131,7 @@ def test_single_server_matches_pollaczek_khinchine():
 # --- prefix caching, preemption, tiers ----------------------------------------------------------------
 def test_prefix_caching_lowers_computed_tokens_by_the_hit():
     shared = (11, 12, 13)
-    reqs = [Req(0, 0.0, 1600, 3, shared + (1,)), Req(1, 10.0, 1600, 3, shared + (2,))]
+    reqs = [Req(0, 0.0, 1600, 3, (*shared, 1)), Req(1, 10.0, 1600, 3, (*shared, 2))]
     sim0, res0 = run(reqs)
     sim1, res1 = run(reqs, prefix_cache=True)
     a, b = sim1.states
@@ -222,7 +222,7 @@ def test_disagg_adds_the_kv_transfer_and_conserves_requests():
     assert sim.kv_link.transfer_s == pytest.approx(transfer) and dis.replicas == 2
     rng = np.random.default_rng(1)
     reqs = [Req(i, float(t), int(a), int(b)) for i, (t, a, b) in
-            enumerate(zip(np.cumsum(rng.exponential(0.02, 400)), rng.integers(10, 2000, 400), rng.integers(1, 100, 400)))]
+            enumerate(zip(np.cumsum(rng.exponential(0.02, 400)), rng.integers(10, 2000, 400), rng.integers(1, 100, 400), strict=True))]
     sim, res = run(reqs, topology="disagg", scheduler="sarathi", router="least_outstanding",
                    disagg=Disagg(prefill_replicas=2, decode_replicas=3, decode_oracle=AffineOracle()))
     assert res.completed == 400 and res.replicas == 5
@@ -246,7 +246,7 @@ def test_speculative_decoding_emits_the_expected_tokens_per_verify_step():
     _, bulk = run([Req(0, 0.0, p, o)], speculative=spec)
     assert bulk.e2e_s.mean == pytest.approx(res.e2e_s.mean, rel=1e-3)
     _, drafted = run([Req(0, 0.0, p, o)], speculative=Speculative(k, a, draft_cost=0.1), max_decode_run=1)
-    draft = sum(k * 0.1 * decode_time(ORACLE, c) for c in p + np.cumsum([0] + verify[:-1]))
+    draft = sum(k * 0.1 * decode_time(ORACLE, c) for c in p + np.cumsum([0, *verify[:-1]]))
     assert drafted.e2e_s.mean == pytest.approx(res.e2e_s.mean + draft, rel=1e-12)
 
 
@@ -310,7 +310,7 @@ def test_same_input_gives_identical_json_and_timeline_is_bounded(tmp_path):
     rng = np.random.default_rng(5)
     reqs = [Req(i, float(t), int(a), int(b), tuple(int(x) for x in rng.integers(0, 3, 4)))
             for i, (t, a, b) in enumerate(zip(np.cumsum(rng.exponential(0.01, 300)), rng.integers(600, 3000, 300),
-                                              rng.integers(1, 60, 300)))]
+                                              rng.integers(1, 60, 300), strict=True))]
     kwargs = {"replicas": 2, "scheduler": "sarathi", "router": "least_outstanding", "prefix_cache": True}
     tl = TimelineRecorder(max_events=100)
     first = simulate(reqs, ORACLE, timeline=tl, **kwargs)

@@ -1,8 +1,10 @@
-"""Statically scheduled chips: compiled buckets, derived issue losses, per-level step energy, event cross-check."""
+"""Statically scheduled chips: compiled buckets, derived issue losses, per-level step energy, event
+cross-check."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -56,10 +58,10 @@ def test_buckets_never_shrink_and_are_idempotent(n, gap):
 
 def test_mapper_maps_the_compiled_shape(j1):
     """A 33-token step runs the 64-token program: same time for every matmul, utilization of the real 33."""
-    chip, mp = j1
+    _chip, mp = j1
     cfg = resolve_model("qwen2.5-coder-1.5b")
     g33, g64 = (build_graph(cfg, Batch.decode(b, 1024), FP8) for b in (33, 64))
-    for a, b in zip(g33.ops, g64.ops):
+    for a, b in zip(g33.ops, g64.ops, strict=True):
         if a.kind == "matmul":
             m33, m64 = mp.map(a), mp.map(b)
             assert m33.time.time_s == m64.time.time_s
@@ -84,7 +86,7 @@ def test_static_kinds_derive_issue_gpus_must_state_it():
     assert resolve_arch(J1).runtime.matrix_issue_efficiency is None
     assert Mapper(resolve_arch("h100-sxm-arch")).target.static is None
     text = resolve_arch("h100-sxm-arch").source_file
-    src = open(text, encoding="utf-8").read()
+    src = Path(text).read_text(encoding="utf-8")
     start = src.index("  matrix_issue_efficiency:")
     end = src.index("\n  ", start + 10)
     while src[end + 3] == " ":  # drop the figure's indented lines too
@@ -101,7 +103,7 @@ def test_estimated_constants_carry_ranges():
 
 
 def test_range_outside_value_is_rejected():
-    src = open(resolve_arch(J1).source_file, encoding="utf-8").read()
+    src = Path(resolve_arch(J1).source_file).read_text(encoding="utf-8")
     bad = src.replace("    range: [2e-8, 5e-7]", "    range: [2e-7, 5e-7]") if "range: [2e-8" in src else \
         src.replace("    - 2e-8\n    - 5e-7", "    - 2e-7\n    - 5e-7")
     assert bad != src
@@ -131,8 +133,8 @@ def test_split_k_pays_its_combine_and_every_op_a_barrier(j1):
 
 @pytest.mark.parametrize("batch", [Batch.decode(16, 2048), Batch.prefill(512, 512)], ids=["decode", "prefill"])
 def test_step_energy_is_the_per_level_counts(j1, batch):
-    """Conservation: a step's dynamic energy = sum over ops of layers x (FLOPs and bytes at each level x energy per
-    action); and it is at least the old DRAM-and-FLOP-only price of the same step."""
+    """Conservation: a step's dynamic energy = sum over ops of layers x (FLOPs and bytes at each level x
+    energy per action); and it is at least the old DRAM-and-FLOP-only price of the same step."""
     chip, mp = j1
     prm, timer = setup_for(chip)
     est = Estimator(chip, prm, 1, timer)

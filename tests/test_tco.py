@@ -18,12 +18,12 @@ from jalapeno.hardware.arch.cost import Die, datasheet_chip_cost
 from jalapeno.hardware.cost_estimates import CHECKS, ESTIMATES
 from jalapeno.hardware.loader import chip_from_dict, chip_to_dict
 from jalapeno.hardware.tco import (
+    COST_KEY,
     PRICE_RULES,
     SECONDS_PER_YEAR,
     chip_price,
     constants,
     fleet_tco,
-    COST_KEY,
     margin_price_usd,
     missing_price,
     nre_per_chip_usd,
@@ -38,8 +38,8 @@ ROUND = {"margin": 0.75, "nre.mask_set_usd": 25e6, "nre.design_usd": 75e6, "volu
 
 
 def bare(chip: Any, street: bool = False) -> Any:
-    """``chip`` without its manufacturing cost (and without its street price unless ``street``); the same name,
-    so the same calibration applies."""
+    """``chip`` without its manufacturing cost (and without its street price unless ``street``); the same
+    name, so the same calibration applies."""
     extra = MappingProxyType({k: v for k, v in chip.extra.items() if k != COST_KEY})
     return dataclasses.replace(chip, extra=extra, price_usd=chip.price_usd if street else None)
 
@@ -118,7 +118,7 @@ def test_pools_add_up_and_missing_prices_give_none() -> None:
     assert fleet_tco(h200, 1, 500.0, 0.0, 0.0).usd_per_mtok is None  # type: ignore[union-attr]  # no tokens
 
 
-@pytest.mark.parametrize("kw, field", [({"rule": "list"}, "price_rule"), ({"avg_power_w": math.nan}, "avg_power_w"),
+@pytest.mark.parametrize(("kw", "field"), [({"rule": "list"}, "price_rule"), ({"avg_power_w": math.nan}, "avg_power_w"),
                                        ({"tokens_per_s": -1.0}, "tokens_per_s")])
 def test_bad_input(kw: dict[str, Any], field: str) -> None:
     args: dict[str, Any] = {"avg_power_w": 1.0, "tokens_per_s": 1.0, "output_tokens_per_s": 1.0, **kw}
@@ -312,8 +312,8 @@ def test_explore_marks_a_chip_with_no_price_infeasible_with_the_reason() -> None
 
 
 def test_explore_price_rule_on_the_command_line(tmp_path: Any) -> None:
-    """``explore --price-rule cost`` prices the same designs lower than the default margin rule; a bad rule is a
-    one-line error."""
+    """``explore --price-rule cost`` prices the same designs lower than the default margin rule; a bad rule is
+    a one-line error."""
     from click.testing import CliRunner
     from test_explore_helpers import write_files
 
@@ -328,7 +328,7 @@ def test_explore_price_rule_on_the_command_line(tmp_path: Any) -> None:
         assert r.exit_code == 0, r.output
         docs[rule] = json.loads(r.output)
         assert docs[rule]["price_rule"] == rule
-    pairs = [(m, c) for m, c in zip(docs["margin"]["all"], docs["cost"]["all"]) if m["design"] == c["design"]]
+    pairs = [(m, c) for m, c in zip(docs["margin"]["all"], docs["cost"]["all"], strict=True) if m["design"] == c["design"]]
     priced = [(m["objectives"]["usd_per_mtok"], c["objectives"]["usd_per_mtok"]) for m, c in pairs
               if m["objectives"].get("usd_per_mtok") is not None]
     assert len(pairs) == 3 and priced and all(c < m for m, c in priced)

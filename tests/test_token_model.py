@@ -17,7 +17,7 @@ from jalapeno.graph.precision import BF16
 from jalapeno.hardware import resolve_chip
 from jalapeno.models import resolve_model
 
-ROWS = list(range(1, 530)) + [1000, 2047, 2048, 2049, 4095, 4097, 8191, 8193, 12345, 65536]
+ROWS = [*list(range(1, 530)), 1000, 2047, 2048, 2049, 4095, 4097, 8191, 8193, 12345, 65536]
 
 
 @pytest.mark.parametrize("chip", ["h200", "b200", "mi300x"])
@@ -46,7 +46,7 @@ def _reference(o: CostOracle, tokens: int, seqs: int, graph_mode: bool) -> tuple
     return t + comm_s, e + link * o.est.params.pj_per_byte_link * 1e-12, host
 
 
-@pytest.mark.parametrize("model,tp", [("llama-3.1-8b", 1), ("llama-3.1-8b", 2), ("qwen2.5-coder-7b", 1)])
+@pytest.mark.parametrize(("model", "tp"), [("llama-3.1-8b", 1), ("llama-3.1-8b", 2), ("qwen2.5-coder-7b", 1)])
 def test_memoized_token_part_equals_the_graph(model, tp):
     """One model answers a sequence of steps that revisit token counts, row buckets and batch sizes
     in both graph modes: every answer equals pricing the step's graph."""

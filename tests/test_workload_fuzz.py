@@ -64,10 +64,10 @@ def _rows(columns: list[st.SearchStrategy[str]]) -> st.SearchStrategy[list[list[
     well_formed = st.lists(st.tuples(*columns).map(list), max_size=5)
     bad = st.lists(junk_cell, max_size=len(columns) + 1) | st.tuples(
         st.tuples(*columns).map(list), st.integers(0, len(columns) - 1), junk_cell).map(
-        lambda t: t[0][: t[1]] + [t[2]] + t[0][t[1] + 1:])
+        lambda t: [*t[0][:t[1]], t[2], *t[0][t[1] + 1:]])
     insert = st.none() | st.tuples(st.integers(0, 5), bad)
     return st.tuples(well_formed, insert).map(
-        lambda t: t[0] if t[1] is None else t[0][: t[1][0]] + [t[1][1]] + t[0][t[1][0]:])
+        lambda t: t[0] if t[1] is None else [*t[0][:t[1][0]], t[1][1], *t[0][t[1][0]:]])
 
 
 @FUZZ
@@ -117,7 +117,7 @@ def _lines(objects: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[str]
     junk = json_value.map(json.dumps) | st.text(text_chars, max_size=20)
     insert = st.none() | st.tuples(st.integers(0, 5), junk)
     return st.tuples(st.lists(objects.map(json.dumps), max_size=5), insert).map(
-        lambda t: "\n".join(t[0] if t[1] is None else t[0][: t[1][0]] + [t[1][1]] + t[0][t[1][0]:]))
+        lambda t: "\n".join(t[0] if t[1] is None else [*t[0][:t[1][0]], t[1][1], *t[0][t[1][0]:]]))
 
 
 @FUZZ
@@ -174,7 +174,7 @@ def test_azure_round_trip(rows: list[tuple[int, int, int]]) -> None:
 def test_burstgpt_round_trip(rows: list[tuple[int, int, int]]) -> None:
     stamps = [f"{ms / 1000}" for ms, _, _ in rows]
     text = BURST_HEADER + "\n" + "".join(f"{s},GPT-4,{p},{o},{p + o},Conversation log\n"
-                                         for s, (_, p, o) in zip(stamps, rows))
+                                         for s, (_, p, o) in zip(stamps, rows, strict=True))
     trace = load_burstgpt(_write("t.csv", text))
     got = [(r.request_id, r.arrival_s, r.prompt_tokens, r.output_tokens) for r in trace]
     assert got == _expected([round(float(s) * 1e9) for s in stamps], [(p, o) for _, p, o in rows])

@@ -7,8 +7,8 @@ Any ``JalapenoError`` becomes one ``error:`` line on stderr and exit code 2.
 from __future__ import annotations
 
 import importlib
-import os
 import importlib.util
+import os
 import sys
 
 import click

@@ -16,8 +16,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, dtype_options, emit_json, json_option, model_option,
-                                       positive, valid_tp, within_context, as_flags, MODEL_CHIP_FLAGS)
+from jalapeno.commands.options import (
+    MAX_BATCH,
+    MAX_CHIPS,
+    MODEL_CHIP_FLAGS,
+    as_flags,
+    dtype_options,
+    emit_json,
+    json_option,
+    model_option,
+    positive,
+    valid_tp,
+    within_context,
+)
 from jalapeno.report.fmt import nbytes, pct, seconds, si
 
 
@@ -44,6 +55,11 @@ def list_cmd(as_json: bool) -> None:
     Console().print(t)
 
 
+def _parts(d: Any) -> dict[str, dict[str, Any]]:
+    """Each named part of a derived sheet as its value and the formula that produced it."""
+    return {k: {"value": p.value, "formula": p.formula} for k, p in d.items()}
+
+
 def sheet_json(name_or_path: str) -> dict[str, Any]:
     from jalapeno.hardware.arch import resolve_arch, sheet
     from jalapeno.hardware.arch.derive import derive_chip
@@ -51,7 +67,6 @@ def sheet_json(name_or_path: str) -> dict[str, Any]:
 
     arch = resolve_arch(name_or_path)
     s, chip = sheet(arch), derive_chip(arch)
-    parts = lambda d: {k: {"value": p.value, "formula": p.formula} for k, p in d.items()}
     return {
         "name": arch.name, "vendor": arch.vendor, "kind": arch.kind, "node": arch.node.value,
         "source_file": arch.source_file,
@@ -62,7 +77,7 @@ def sheet_json(name_or_path: str) -> dict[str, Any]:
         "interconnect_bytes_per_s": chip.interconnect.bandwidth_bytes_per_s.value if chip.interconnect else 0.0,
         "die_area_mm2": s.area["total"].value, "tdp_w": s.power["total"].value,
         "chip_cost_usd": s.cost["total"].value, "price_usd": s.price_usd,
-        "area_mm2": parts(s.area), "power_w": parts(s.power), "cost_usd": parts(s.cost),
+        "area_mm2": _parts(s.area), "power_w": _parts(s.power), "cost_usd": _parts(s.cost),
         "board_power_w": board_json(arch, s),
         "physical_checks": [{"check": c.name, "value": c.value, "limit": c.limit, "unit": c.unit, "ok": c.ok,
                              "formula": c.formula} for c in checks(arch)],
@@ -74,12 +89,11 @@ def board_json(arch: Any, s: Any) -> dict[str, Any]:
     from jalapeno.hardware.arch import board, model
     from jalapeno.hardware.arch.derive import board_sheet
 
-    parts = lambda d: {k: {"value": p.value, "formula": p.formula} for k, p in d.items()}
     t, die = model.tech_of(arch), s.area["total"].value
-    out: dict[str, Any] = {"summary": parts(board_sheet(s))}
+    out: dict[str, Any] = {"summary": _parts(board_sheet(s))}
     if arch.power.idle_w is None:
-        out["idle_die"] = parts(board.idle_terms(arch, t, die))
-        out["busy_floor_die"] = parts(board.floor_terms(arch, t, die))
+        out["idle_die"] = _parts(board.idle_terms(arch, t, die))
+        out["busy_floor_die"] = _parts(board.floor_terms(arch, t, die))
         out["vrm_efficiency"] = {f"{x:g}": board.vrm_efficiency(x, t) for x in (0.05, 0.1, 0.25, 0.5, 1.0)}
     return out
 
@@ -198,7 +212,7 @@ def map_cmd(model: str, hardware: str, batch: int, context: int, prompt: int | N
         emit_json({"model": g.model, "hardware": mp.arch.name, "tp": tp,
                    "ops": [{**m.to_json(), "repeat": o.repeat, "shape": o.shape} for o, m in maps]})
         return
-    t = Table(title=f"{g.model} on {mp.arch.name}, {'prefill ' + str(prompt) if prompt else f'decode {batch}x{context}'}")
+    t = Table(title=f"{g.model} on {mp.arch.name}, " f"{'prefill ' + str(prompt) if prompt else f'decode {batch}x{context}'}")
     for c in ("op", "x", "engine", "time", "bound", "util", "main", "tile / detail"):
         t.add_column(c)
     for o, m in maps:

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from rich.markup import escape
-
-from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, MODEL_CHIP_FLAGS, as_flags, dtype_options, emit_json,
-                                       hardware_option, json_option, model_option, positive, valid_tp, within_context)
+from jalapeno.commands.options import (
+    MAX_BATCH,
+    MAX_CHIPS,
+    MODEL_CHIP_FLAGS,
+    as_flags,
+    dtype_options,
+    emit_json,
+    hardware_option,
+    json_option,
+    model_option,
+    positive,
+    valid_tp,
+    within_context,
+)
 from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.cost.engines import ENGINES
 from jalapeno.cost.estimate import Estimate, estimate
@@ -64,9 +75,9 @@ def print_estimate(e: Estimate) -> None:
                   f"(decode {si(tps * band[0])}-{si(tps * band[1])} tokens/s; `jalapeno calibrate --all`)")
     for phase, pc in (("decode", e.decode_pipe), ("prefill", e.prefill_pipe)):
         if pc is not None:
-            con.print(f"{phase} pipeline: {pc.micro_batches} micro-batches, latency {seconds(pc.latency_s)} (stages + "
-                      f"transfers), slowest stage {seconds(pc.slowest_s)}, transfer {seconds(pc.transfer_s)}; "
-                      f"per-operator rows are one micro-batch over all stages")
+            con.print(f"{phase} pipeline: {pc.micro_batches} micro-batches, latency {seconds(pc.latency_s)} "
+                      f"(stages + transfers), slowest stage {seconds(pc.slowest_s)}, transfer "
+                      f"{seconds(pc.transfer_s)}; per-operator rows are one micro-batch over all stages")
     for phase, xc in (("decode", e.decode_ep), ("prefill", e.prefill_ep)):
         if xc is not None:
             con.print(f"{phase} expert parallel ({e.parallel.to_json() if e.parallel else ''}): hottest rank x"
@@ -89,7 +100,7 @@ def print_estimate(e: Estimate) -> None:
 @click.option("--cached", default=0, show_default=True, help="Prefix tokens of the prompt already in the KV cache.")
 @click.option("--tp", default=1, show_default=True, help="Tensor-parallel chips per pipeline stage.")
 @click.option("--pp", default=1, show_default=True,
-              help="Pipeline stages (layers split over them); the replica uses tp x pp chips, --batch is its whole batch.")
+              help="Pipeline stages (layers split over them); the replica uses tp x pp chips, --batch is its whole " "batch.")
 @parallel_options
 @dtype_options
 @click.option("--engine", type=click.Choice(ENGINES.names()), default="fused", show_default=True,

@@ -11,7 +11,14 @@ from typing import Any
 
 import click
 
-from jalapeno.commands.options import as_flags, deprecated_n, emit_json, json_option, quiet_option, timings_option
+from jalapeno.commands.options import (
+    as_flags,
+    deprecated_n,
+    emit_json,
+    json_option,
+    quiet_option,
+    timings_option,
+)
 from jalapeno.errors import JalapenoError
 
 

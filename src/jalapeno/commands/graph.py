@@ -9,8 +9,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from jalapeno.commands.options import (MAX_BATCH, MODEL_CHIP_FLAGS, as_flags, dtype_options, emit_json, json_option,
-                                       model_option, positive, within_context)
+from jalapeno.commands.options import (
+    MAX_BATCH,
+    MODEL_CHIP_FLAGS,
+    as_flags,
+    dtype_options,
+    emit_json,
+    json_option,
+    model_option,
+    positive,
+    within_context,
+)
 from jalapeno.graph.batch import Batch, Sequence
 from jalapeno.graph.builder import Graph, build_graph
 from jalapeno.graph.precision import Precision
@@ -40,8 +49,8 @@ def graph_json(g: Graph) -> dict[str, Any]:
 
 
 def print_graph(g: Graph) -> None:
-    t = Table(title=f"{escape(g.model)}: {len(g.batch.seqs)} sequences, {g.batch.new_tokens} new tokens ({g.precision.label})"
-              "  [per instance x repeat]")
+    t = Table(title=f"{escape(g.model)}: {len(g.batch.seqs)} sequences, {g.batch.new_tokens} new tokens "
+              f"({g.precision.label})  [per instance x repeat]")
     for col in ("op", "layers", "x", "shape", "FLOPs", "weights", "act r/w", "KV r/w"):
         t.add_column(col, justify="right" if col not in ("op", "layers", "shape") else "left")
     for o in g.ops:

@@ -13,13 +13,12 @@ import math
 from typing import Any
 
 import click
-
-from jalapeno.commands.options import emit_json
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from jalapeno.commands.options import emit_json
 from jalapeno.hardware import ChipSpec, Figure, TextFigure, list_presets, resolve_chip
 
 SECONDARY_MARK = "*"
@@ -142,9 +141,10 @@ def detail(chip: ChipSpec) -> dict[str, Any]:
 
 
 def _figure_json(path: str, f: Figure | TextFigure) -> dict[str, Any]:
-    d = {"value": f.value, "unit": unit_of(path), "source": f.source, "secondary": f.secondary, "note": f.note}
-    if getattr(f, "range", None) is not None:
-        d["range"] = list(f.range)  # type: ignore[union-attr]
+    d: dict[str, Any] = {"value": f.value, "unit": unit_of(path), "source": f.source, "secondary": f.secondary,
+                         "note": f.note}
+    if isinstance(f, Figure) and f.range is not None:
+        d["range"] = list(f.range)
     return d
 
 

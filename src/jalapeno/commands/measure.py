@@ -1,5 +1,5 @@
-"""``jalapeno measure ops|model|all|engine|serve``: time operators and whole-model steps on a real GPU, time the
-serving replay's own steps taken apart (``engine``), or replay a trace (``serve``).
+"""``jalapeno measure ops|model|all|engine|serve``: time operators and whole-model steps on a real GPU, time
+the serving replay's own steps taken apart (``engine``), or replay a trace (``serve``).
 
 Needs the ``measure`` extra (torch, nvidia-ml-py); torch is imported only when a subcommand runs.
 """
@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from jalapeno.errors import JalapenoError
 from jalapeno.measure.shapes import DEFAULT_MODELS  # no torch there
+
+if TYPE_CHECKING:
+    from jalapeno.measure.runner import What
 
 ENGINE_MODELS = ("qwen2.5-coder-7b", "llama-3.1-8b")  # a fit model (engine costs are fitted on it) and the
 # serving replay's model (held out: predicted, then checked)
@@ -38,7 +41,7 @@ def _options(f: Callable[..., Any], models: tuple[str, ...] = DEFAULT_MODELS) ->
     return f
 
 
-def _run(what: str, out: Path, models: str, budget_s: float | None, device: str, quick: bool,
+def _run(what: What, out: Path, models: str, budget_s: float | None, device: str, quick: bool,
          energy_s: float) -> None:
     names = [m.strip() for m in models.split(",") if m.strip()]
     if what != "ops" and not names:
@@ -49,7 +52,7 @@ def _run(what: str, out: Path, models: str, budget_s: float | None, device: str,
         raise JalapenoError(f"must be >= 0, got {energy_s:g}", field="energy-s")
     from jalapeno.measure.runner import run_measure  # lazy: pulls in torch
 
-    run_measure(what, out, models=names, budget_s=budget_s, device=device, quick=quick,  # type: ignore[arg-type]
+    run_measure(what, out, models=names, budget_s=budget_s, device=device, quick=quick,
                 energy_s=energy_s, echo=lambda line: click.echo(line))
 
 
@@ -85,7 +88,8 @@ def all_(**kw: Any) -> None:
 @command.command("engine")
 @partial(_options, models=ENGINE_MODELS)
 def engine(**kw: Any) -> None:
-    """The serving replay's own steps, taken apart: jobs serve-decode and serve-prefill-host (see docs/measure.md).
+    """The serving replay's own steps, taken apart: jobs serve-decode and serve-prefill-host (see
+    docs/measure.md).
 
     serve-decode: the replay's decode CUDA graph back to back vs one engine step at a time (set_positions,
     replay, accept, sync) vs the step sweep's graph, per (bucket, L). serve-prefill-host: short eager

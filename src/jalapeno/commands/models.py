@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from jalapeno.commands.options import emit_json
-
 from jalapeno.models import ModelConfig, count_params, kv_bytes_per_token, list_models, resolve_model
 
 

@@ -42,14 +42,14 @@ def svg_size(svg: str, default: tuple[int, int] = (900, 600)) -> tuple[int, int]
 
 
 def svg_to_png(svg_path: Path, png_path: Path) -> str:
-    """Screenshot ``svg_path`` (at its own size) with headless Chromium; '' on success, else why it was skipped."""
+    """Screenshot ``svg_path`` (at its own size) with headless Chromium; '' on success, else why it was
+    skipped."""
     width, height = svg_size(svg_path.read_text(encoding="utf-8"))
     browser = find_browser()
     if browser is None:
         return "no headless Chromium found (apt-get install -y chromium); PNG skipped"
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = headless_args(browser) + [f"--user-data-dir={tmp}", f"--window-size={width},{height}",
-                                         f"--screenshot={png_path.resolve()}", svg_path.resolve().as_uri()]
+        cmd = [*headless_args(browser), f"--user-data-dir={tmp}", f"--window-size={width},{height}", f"--screenshot={png_path.resolve()}", svg_path.resolve().as_uri()]
         try:
             subprocess.run(cmd, capture_output=True, timeout=60, check=False)
         except (OSError, subprocess.TimeoutExpired) as e:

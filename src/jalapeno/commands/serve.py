@@ -11,14 +11,25 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
 
-from jalapeno.commands.options import (dtype_options, emit_json, hardware_option, json_option, model_option,
-                                       quiet_option, timings_option, valid_tp, within_context, as_flags)
+from jalapeno.commands.options import (
+    as_flags,
+    dtype_options,
+    emit_json,
+    hardware_option,
+    json_option,
+    model_option,
+    quiet_option,
+    timings_option,
+    valid_tp,
+    within_context,
+)
 from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.cost.engines import ENGINES
 from jalapeno.errors import JalapenoError
@@ -107,7 +118,7 @@ def poisson_arrivals(tr: Trace, seed: int) -> Trace:
                             field="--arrivals")
     gaps = np.random.default_rng(seed).exponential(1.0 / r if r > 0 else 1.0, max(0, n - 1))
     times = np.concatenate(([0.0], np.cumsum(gaps))).tolist()
-    reqs = tuple(replace(q, arrival_s=t) for q, t in zip(tr.requests, times))
+    reqs = tuple(replace(q, arrival_s=t) for q, t in zip(tr.requests, times, strict=True))
     return Trace(f"{tr.name} poisson(seed={seed})", reqs, tr.source, tr.attribution)
 
 
@@ -148,7 +159,7 @@ def price_fleet(fleet: Fleet, res: SimResult, rule: str) -> dict[str, Any]:
 def write_plots(plot_dir: Path, res: SimResult, title: str) -> list[Path]:
     """``latency_cdf.svg`` and ``power.svg`` in ``plot_dir``."""
     paths = [plot_dir / "latency_cdf.svg", plot_dir / "power.svg"]
-    for path, svg in zip(paths, (latency_cdf_svg(res, title), power_svg(res, title))):
+    for path, svg in zip(paths, (latency_cdf_svg(res, title), power_svg(res, title)), strict=True):
         path.write_text(svg, encoding="utf-8")
     return paths
 
@@ -205,8 +216,8 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
     pools = (f"{d['prefill_replicas']} prefill + {d['decode_replicas']} decode replicas"
              if d["topology"] == "disagg" else f"{d['replicas']} replica{'s' * (d['replicas'] != 1)}")
     decode = f" (decode on {d['decode_hardware']})" if d["decode_hardware"] else ""
-    con.print(f"[bold]{d['model']}[/] on [bold]{d['chips_per_replica']} x {d['hardware']}[/]{decode} ({d['precision']}), "
-              f"{pools}, {d['scheduler']}, {d['router']}" + (", prefix cache" if d["prefix_cache"] else ""))
+    con.print(f"[bold]{d['model']}[/] on [bold]{d['chips_per_replica']} x {d['hardware']}[/]{decode} "
+              f"({d['precision']}), {pools}, {d['scheduler']}, {d['router']}" + (", prefix cache" if d["prefix_cache"] else ""))
     if not str(doc["deployment"]["model_source"]).startswith("bundled:"):
         con.print(f"model config: {d['model_source']}")
     origin = "" if str(doc["workload"]["source"]).startswith("jalapeno/") else f" (file {w['source']})"
@@ -533,7 +544,7 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     wall.append(time.perf_counter())
     if not o.get("no_timings"):  # wall-clock seconds: the only part of the document a rerun changes
         phases = ("load", "oracle", "simulate", "output")
-        doc["timings"] = {f"{k}_s": b - a for k, a, b in zip(phases, wall, wall[1:])}
+        doc["timings"] = {f"{k}_s": b - a for k, (a, b) in zip(phases, pairwise(wall), strict=True)}
         doc["timings"].update(event_loop_s=res.sim_wall_s, total_s=wall[-1] - wall[0])
     if o["as_json"]:
         emit_json(doc)

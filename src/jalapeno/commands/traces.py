@@ -6,12 +6,11 @@ from dataclasses import asdict
 from typing import Any
 
 import click
-
-from jalapeno.commands.options import emit_json
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from jalapeno.commands.options import emit_json
 from jalapeno.workload import BUNDLED, Request, Trace, TraceStats, load_trace
 
 

@@ -24,8 +24,13 @@ def serve_section(path: Path, chip: object, params: object, resolve_model: objec
     """Markdown comparing the simulator with a real serving replay (jalapeno measure serve)."""
     import time
 
-    from jalapeno.studies.serve_replay import (compare, markdown_section, simulate_replay,
-                                               simulate_with_measured_steps, step_errors)
+    from jalapeno.studies.serve_replay import (
+        compare,
+        markdown_section,
+        simulate_replay,
+        simulate_with_measured_steps,
+        step_errors,
+    )
 
     record = replay_record(path)
     model = resolve_model(record["model"])  # type: ignore[operator]
@@ -74,9 +79,8 @@ def command(hardware: str, paths: tuple[str, ...], fit_models: str, serve: str |
     from jalapeno.cost.validation import calibrate_and_validate, load, shared_energy_as_steps, summary
     from jalapeno.cost.validation_doc import render
     from jalapeno.hardware import resolve_chip
-    from jalapeno.models import resolve_model
-
     from jalapeno.jsonio import check_writable
+    from jalapeno.models import resolve_model
 
     if doc:
         check_writable("--doc", doc)
@@ -137,6 +141,6 @@ def command(hardware: str, paths: tuple[str, ...], fit_models: str, serve: str |
     for s in summ:
         t.add_row(s["group"], s["set"], str(s["n"]), apct(s["median_abs_error"]), apct(s["max_abs_error"]))
     Console().print(t)
-    for s in sanity:
-        Console().print(f"MLPerf Llama-2-70B offline {s.chip}: predicted {s.predicted_tokens_per_s:,.0f} tok/s/GPU, "
-                        f"published {s.published_tokens_per_s:,.0f} (ratio {s.ratio:.2f})")
+    for row in sanity:
+        Console().print(f"MLPerf Llama-2-70B offline {row.chip}: predicted {row.predicted_tokens_per_s:,.0f} "
+                        f"tok/s/GPU, published {row.published_tokens_per_s:,.0f} (ratio {row.ratio:.2f})")

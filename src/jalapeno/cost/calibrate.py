@@ -10,8 +10,9 @@ Everything else (other models, other shapes) is held out and only ever predicted
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,13 +40,19 @@ class Param:
     hi: float
 
 
+def _with(p: CostParams, name: str, value: object) -> CostParams:
+    """``p`` with its field ``name`` set to ``value`` (a field chosen by name, so typed only at run time)."""
+    kw: dict[str, Any] = {name: value}
+    return replace(p, **kw)
+
+
 def scalar(name: str, lo: float, hi: float) -> Param:
-    return Param(name, lambda p: getattr(p, name), lambda p, v: replace(p, **{name: v}), lo, hi)
+    return Param(name, lambda p: getattr(p, name), lambda p, v: _with(p, name, v), lo, hi)
 
 
 def keyed(name: str, key: str, lo: float, hi: float) -> Param:
     def put(p: CostParams, v: float) -> CostParams:
-        return replace(p, **{name: {**getattr(p, name), key: v}})
+        return _with(p, name, {**getattr(p, name), key: v})
     return Param(f"{name}.{key}", lambda p: getattr(p, name).get(key, (lo + hi) / 2), put, lo, hi)
 
 
@@ -56,7 +63,7 @@ def fit(params: CostParams, free: Sequence[Param], predict: Callable[[CostParams
 
     def with_x(x: np.ndarray) -> CostParams:
         p = params
-        for prm, v in zip(free, x):
+        for prm, v in zip(free, x, strict=True):
             p = prm.set(p, float(v))
         return p
 
@@ -181,8 +188,7 @@ def derive_flop_energy(p: CostParams, rates: ChipRates, measured: set[str]) -> C
                if d not in measured and peak > rates.peak["bf16"] and d in ("fp8", "int8", "fp4", "int4")}
     if not derived:
         return p
-    note = {d: "bf16 energy per FLOP x bf16 peak / this dtype's peak (same power limit); not measured"
-            for d in derived}
+    note = dict.fromkeys(derived, "bf16 energy per FLOP x bf16 peak / this dtype's peak (same power limit); not measured")
     return replace(p, pj_per_flop={**p.pj_per_flop, **derived},
                    meta={**p.meta, "pj_per_flop_derived": note})
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from jalapeno.errors import JalapenoError
 from jalapeno.cost.expert import ExpertCost, ep_step, weights_per_chip
 from jalapeno.cost.params import CostParams, chip_error_band, setup_for
 from jalapeno.cost.pipeline import Parallel, PipelineCost, ceil_div, graph_pipeline, micro_batches
 from jalapeno.cost.step import Estimator, OpCost, StepCost
+from jalapeno.errors import JalapenoError
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
 from jalapeno.graph.precision import Precision
@@ -100,9 +100,9 @@ def check_fits(model: ModelConfig, chip: ChipSpec, precision: Precision, tp: int
     have = chip.memory_bytes * tp * pp
     if w + kv > have:
         raise JalapenoError(
-            f"{model.name} needs {w / 1e9:.1f} GB of weights ({precision.weights.name}) + {kv / 1e9:.1f} GB of KV "
-            f"cache ({tokens} tokens, {precision.kv.name}) = {(w + kv) / 1e9:.1f} GB > {have / 1e9:.1f} GB on "
-            f"{tp * pp} x {chip.name}; raise --tp or --pp, lower --batch/--context, or use a smaller --dtype",
+            f"{model.name} needs {w / 1e9:.1f} GB of weights ({precision.weights.name}) + {kv / 1e9:.1f} GB "
+            f"of KV cache ({tokens} tokens, {precision.kv.name}) = {(w + kv) / 1e9:.1f} GB > "
+            f"{have / 1e9:.1f} GB on {tp * pp} x {chip.name}; raise --tp or --pp, lower --batch/--context, " "or use a smaller --dtype",
             field="memory")
 
 
@@ -178,8 +178,8 @@ def check_fits_ep(model: ModelConfig, chip: ChipSpec, precision: Precision, par:
     if w + kv > have:
         raise JalapenoError(
             f"{model.name} needs {w / 1e9:.1f} GB of weights + {kv / 1e9:.1f} GB of KV cache a chip under "
-            f"{par.to_json()} > {have / 1e9:.1f} GB on {chip.name}; raise --ep/--tp, lower --batch/--context, or use "
-            f"a smaller --dtype", field="memory")
+            f"{par.to_json()} > {have / 1e9:.1f} GB on {chip.name}; raise --ep/--tp, lower "
+            f"--batch/--context, or use a smaller --dtype", field="memory")
 
 
 def _expert_parallel(model: ModelConfig, chip: ChipSpec, prm: CostParams, prec: Precision, est: Estimator,

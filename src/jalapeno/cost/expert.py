@@ -1,4 +1,5 @@
-"""Expert parallelism with data-parallel attention: one step of an ``ep``-chip group, as its hottest rank sees it.
+"""Expert parallelism with data-parallel attention: one step of an ``ep``-chip group, as its hottest rank sees
+it.
 
 Each chip runs the attention (and dense) layers of 1/dp of the group's sequences, ``tp`` wide
 (``Parallel``'s convention: ep = tp x dp), and holds ``(experts + redundant) / ep`` whole experts of
@@ -28,10 +29,10 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
-from jalapeno.cost.collectives import all_reduce_s, all_gather_s
+from jalapeno.cost.collectives import all_gather_s, all_reduce_s
 from jalapeno.cost.network import collective_s
 from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.step import Estimator, OpCost, StepCost
@@ -237,7 +238,7 @@ def rank_work_from(est: Estimator, cfg: ModelConfig, par: Parallel, tpl: RankTem
     assert moe is not None
     g = tpl.graph
     t_hot = e_mean = host = flops = mem = 0.0
-    for op, row in zip(g.ops, tpl.rows):
+    for op, row in zip(g.ops, tpl.rows, strict=True):
         if row is None:
             t, _, h, _, _ = _row(est, rank_experts(op, cfg, g.batch.new_tokens, group_tokens, par, gamma), cuda_graph)
             _, e, _, f, b = _row(est, rank_experts(op, cfg, g.batch.new_tokens, group_tokens, par, 1.0), cuda_graph)

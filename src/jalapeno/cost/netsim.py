@@ -14,8 +14,8 @@ closed forms do. ``run`` returns the finish time and the bytes each chip sent an
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Callable, Hashable
 
 from jalapeno.cost.network import dims_of, hop_s, neighbour_bw
 from jalapeno.hardware.network import ScaleUp
@@ -81,7 +81,7 @@ class Fabric:
 
     def index(self, c: list[int]) -> int:
         i, m = 0, 1
-        for x, length in zip(c, self.shape):
+        for x, length in zip(c, self.shape, strict=True):
             i += x * m
             m *= length
         return i

@@ -38,7 +38,7 @@ class ChipRates:
     cores: int
 
     @classmethod
-    def of(cls, chip: ChipSpec) -> "ChipRates":
+    def of(cls, chip: ChipSpec) -> ChipRates:
         peak = {d: f.value for d, f in chip.matrix_flops.items()}
         vec = max((f.value for f in chip.vector_flops.values()), default=peak.get("bf16", 1e12) / 16)
         cores = int(chip.cores.value) if chip.cores else 1
@@ -64,7 +64,8 @@ def smooth_max(a: float, b: float, p: float) -> float:
     hi = max(a, b)
     if hi <= 0.0:
         return 0.0
-    return hi * ((a / hi) ** p + (b / hi) ** p) ** (1.0 / p)
+    norm: float = ((a / hi) ** p + (b / hi) ** p) ** (1.0 / p)  # a positive base: a real power
+    return hi * norm
 
 
 def matmul_compute_s(m: int, n: int, k: int, groups: int, peak: float, rates: ChipRates, prm: CostParams,

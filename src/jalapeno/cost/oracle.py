@@ -8,14 +8,32 @@ the mean context of the step, the one approximation here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from jalapeno.cost.expert import RankTemplate, RankWork, gamma_of, rank_template, rank_work_from, weights_per_chip
+from jalapeno.cost.expert import (
+    RankTemplate,
+    RankWork,
+    gamma_of,
+    rank_template,
+    rank_work_from,
+    weights_per_chip,
+)
 from jalapeno.cost.op_time import smooth_max
 from jalapeno.cost.params import CostParams
-from jalapeno.cost.pipeline import (LAST, Parallel, Work, ceil_div, micro_batches, per_layer_parts, price_pipeline,
-                                    stage_counts, stage_work, transfer)
+from jalapeno.cost.pipeline import (
+    LAST,
+    Parallel,
+    Work,
+    ceil_div,
+    micro_batches,
+    per_layer_parts,
+    price_pipeline,
+    stage_counts,
+    stage_work,
+    transfer,
+)
 from jalapeno.cost.step import Estimator, OpTimer, shard
 from jalapeno.cost.token_model import TokenModel
 from jalapeno.errors import JalapenoError
@@ -69,8 +87,8 @@ class CostOracle:
             need = weights / (1 - ACTIVATION_RESERVE) / 1e9
             raise JalapenoError(
                 f"{cfg.name} weights ({weights / 1e9:.1f} GB in {precision.weights.name}) "
-                f"do not fit {chips} x {chip.name} ({chip.memory_bytes * chips / 1e9:.0f} GB); need >= {need:.0f} GB: "
-                f"raise --tp or --pp, or use a smaller weight dtype", field="memory")
+                f"do not fit {chips} x {chip.name} ({chip.memory_bytes * chips / 1e9:.0f} GB); need >= "
+                f"{need:.0f} GB: raise --tp or --pp, or use a smaller weight dtype", field="memory")
         self._kv_capacity = int(free // self._kv_bpt)
         self._groups = [(attn, len(idx)) for (attn, _), idx in _merge_attn(layer_groups(cfg))]
         self._b = _Builder(cfg, precision, _work(Batch.decode(1, 1)))
@@ -183,7 +201,7 @@ class CostOracle:
                 if cap:
                     pairs, kv = min(pairs, shape.prefill_tokens * cap), min(kv, shape.prefill_tokens + shape.prefill_seqs * cap)
                 pre = (shape.prefill_seqs, shape.prefill_tokens, kv, pairs)
-            ops += self._b.attention_from_totals(rep, attn, dec, pre, **self._attn_kw)  # type: ignore[arg-type]
+            ops += self._b.attention_from_totals(rep, attn, dec, pre, **self._attn_kw)
         _, t, e, h = self.est.price_op_list(ops, cuda_graph=graph_mode)  # each op carries its layer count
         return t, e, h
 
@@ -201,18 +219,17 @@ class CostOracle:
         kernel, linear in their aggregates."""
         prm, window = self.est.params, self.cfg.sliding_window
         return [(window if attn == "sliding" and window else 0, rep,
-                 self._kernel(attn, 2, lambda v: (v, None), "attn_decode", prm.attn_decode_mem_eff),
-                 self._kernel(attn, 4, lambda v: (None, v), "attn_prefill", prm.stream_eff))
+                 self._kernel(attn, _DECODE_UNITS, "attn_decode", prm.attn_decode_mem_eff),
+                 self._kernel(attn, _PREFILL_UNITS, "attn_prefill", prm.stream_eff))
                 for attn, rep in self._groups]
 
-    def _kernel(self, attn: str, n: int, place, name: str, mem_eff: float) -> _AttnKernel:
-        """Per-chip FLOPs and bytes per unit of each of the ``n`` aggregates, with op_time's rates and
-        per-kernel costs folded in once (the params are frozen)."""
+    def _kernel(self, attn: str, units: tuple[_Unit, ...], name: str, mem_eff: float) -> _AttnKernel:
+        """Per-chip FLOPs and bytes per unit of each of the kernel's aggregates (``units``, in order), with
+        op_time's rates and per-kernel costs folded in once (the params are frozen)."""
         prm, rates = self.est.params, self.est.rates
         flops, bytes_, peak, pj = [], [], 0.0, 0.0
-        for i in range(n):
-            unit = tuple(1 if j == i else 0 for j in range(n))
-            op = self._b.attention_from_totals(1, attn, *place(unit), **self._attn_kw)[0]  # type: ignore[arg-type]
+        for decode, prefill in units:
+            op = self._b.attention_from_totals(1, attn, decode, prefill, **self._attn_kw)[0]
             s = shard(op, self.tp)
             flops.append(s.flops)
             bytes_.append(s.bytes)
@@ -276,7 +293,7 @@ class CostOracle:
                 pairs, kv = min(pairs, shape.prefill_tokens * cap), min(kv, shape.prefill_tokens + ps * cap)
             pre = (ps, shape.prefill_tokens, kv, pairs)
         if self.est.custom_timer:
-            ops = self._b.attention_from_totals(1, attn, dec, pre, **self._attn_kw)  # type: ignore[arg-type]
+            ops = self._b.attention_from_totals(1, attn, dec, pre, **self._attn_kw)
             _, t, e, h = self.est.price_op_list(ops, cuda_graph=graph_mode)
             return t, e, h
         kinds = [k for k, _ in self._groups]
@@ -287,7 +304,7 @@ class CostOracle:
             t, e, h = self._lin_time(kdec, fc[0] * dec[0] + fc[1] * dec[1], bc[0] * dec[0] + bc[1] * dec[1], graph_mode)
         if pre:
             fc, bc = kpre.flops, kpre.bytes
-            t1, e1, h1 = self._lin_time(kpre, sum(f * a for f, a in zip(fc, pre)), sum(b * a for b, a in zip(bc, pre)),
+            t1, e1, h1 = self._lin_time(kpre, sum(f * a for f, a in zip(fc, pre, strict=True)), sum(b * a for b, a in zip(bc, pre, strict=True)),
                                         graph_mode)
             t, e, h = t + t1, e + e1, h + h1
         return t, e, h
@@ -337,6 +354,14 @@ class CostOracle:
         return StepCost(t, energy)
 
 
+# One unit of each aggregate of an attention kernel, where ``attention_from_totals`` takes it: decode
+# (sequences, pairs), prefill (chunks, query tokens, KV tokens read, pairs).
+_Unit = tuple[tuple[int, int] | None, tuple[int, int, int, int] | None]
+_DECODE_UNITS: tuple[_Unit, ...] = (((1, 0), None), ((0, 1), None))
+_PREFILL_UNITS: tuple[_Unit, ...] = ((None, (1, 0, 0, 0)), (None, (0, 1, 0, 0)), (None, (0, 0, 1, 0)),
+                                     (None, (0, 0, 0, 1)))
+
+
 @dataclass(frozen=True, slots=True)
 class _AttnKernel:
     """One attention kernel of a layer: per-chip FLOPs and bytes per unit of each aggregate, and
@@ -352,7 +377,7 @@ class _AttnKernel:
     eager_s: float  # eager_launch_s * kernels: host launch time, eager mode
 
 
-def _merge_attn(groups):
+def _merge_attn(groups: Iterable[tuple[tuple[str, bool], list[int]]]) -> list[tuple[tuple[str, bool], list[int]]]:
     """Layer counts by attention kind only (MoE or dense does not change attention)."""
     merged: dict[str, list[int]] = {}
     for (attn, _), idx in groups:

@@ -78,7 +78,7 @@ class CostParams:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "CostParams":
+    def from_json(cls, d: dict[str, Any]) -> CostParams:
         names = {f.name for f in fields(cls)}
         return replace(cls(), **{k: v for k, v in d.items() if k in names})
 
@@ -131,7 +131,7 @@ def fused_engine(params: CostParams) -> CostParams:
     return ENGINES.get("fused")(params)
 
 
-def setup_for(chip: "ChipSpec", engine: str = "calibration") -> tuple[CostParams, "OpTimer | None"]:
+def setup_for(chip: ChipSpec, engine: str = "calibration") -> tuple[CostParams, OpTimer | None]:
     """Parameters and op timer for a chip: a parameterized architecture is timed by its mapper
     (jalapeno.mapping), which fuses elementwise ops; a datasheet preset by the calibrated roofline model,
     under the calibration engine's kernel counts (``engine="calibration"``, what was validated) or a fused

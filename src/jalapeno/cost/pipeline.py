@@ -29,8 +29,8 @@ energy per byte.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping
 
 from jalapeno.cost.collectives import stage_transfer_s
 from jalapeno.cost.step import Estimator, OpCost
@@ -170,7 +170,7 @@ def stage_counts(cfg: ModelConfig, pp: int) -> tuple[dict[object, int], ...]:
     counts: list[dict[object, int]] = [{} for _ in ranges]
     for (attn, moe), idx in layer_groups(cfg):
         label = group_label(attn, moe, idx)
-        for c, (a, b) in zip(counts, ranges):
+        for c, (a, b) in zip(counts, ranges, strict=True):
             n = sum(1 for i in idx if a <= i < b)
             if n:
                 c[label] = c.get(label, 0) + n
@@ -268,7 +268,7 @@ def price_pipeline(est: Estimator, stages: list[Work], comms: list[tuple[float, 
     static_w = est.idle_w + prm.active_static_w
     pj_link = prm.pj_per_byte_link * 1e-12
     times, busy, capped = [], 0.0, False
-    for (t, e, h), (c_s, c_bytes) in zip(stages, comms):
+    for (t, e, h), (c_s, c_bytes) in zip(stages, comms, strict=True):
         span, energy, cap = est.finish(t + c_s, e + c_bytes * pj_link, h)
         times.append(span - ovh)
         busy += energy - est.tp * static_w * ovh

@@ -33,7 +33,8 @@ class MLPerfWorkload:
 
     ``osl`` is the published tokens/s divided by samples/s of a valid run (so it is measured); ``isl`` is
     the mean of the dataset's per-sample prompt lengths where the package bundles them (workload/benchsets),
-    else an estimate with the range in ``isl_range``. Limits are from the round's mlperf.conf (``<model>.Server.ttft_latency/tpot_latency``).
+    else an estimate with the range in ``isl_range``. Limits are from the round's mlperf.conf
+    (``<model>.Server.ttft_latency/tpot_latency``).
     """
 
     model: str

@@ -3,8 +3,9 @@ within each published (round, model, scenario), and each chip's interactive / of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from statistics import median
-from typing import Any, Sequence
+from typing import Any
 
 from jalapeno.cost.published import WORKLOADS
 from jalapeno.cost.published_fit import Checked, ChipFit, analytic_power, analytic_result

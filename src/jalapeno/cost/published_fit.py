@@ -16,14 +16,22 @@ can replace the closed-form scenario model (cost/scenario.py) without touching t
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from statistics import median
-from typing import TYPE_CHECKING, Callable, Collection, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from jalapeno.cost.params import CALIBRATION_FAMILY, FAMILY_PRIOR, PRIOR_BAND_WIDEN, TORCH_REFERENCE_KERNELS, CostParams, fused_engine
+from jalapeno.cost.params import (
+    CALIBRATION_FAMILY,
+    FAMILY_PRIOR,
+    PRIOR_BAND_WIDEN,
+    TORCH_REFERENCE_KERNELS,
+    CostParams,
+    fused_engine,
+)
 from jalapeno.cost.published import WORKLOADS, PublishedRow
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.spec import ChipSpec
@@ -57,7 +65,7 @@ def analytic_power(row: PublishedRow, chip: ChipSpec, params: CostParams) -> flo
 
 
 def analytic_result(row: PublishedRow, chip: ChipSpec, params: CostParams,
-                    isl_override: int | None = None) -> "ScenarioResult | None":
+                    isl_override: int | None = None) -> ScenarioResult | None:
     """The scenario model's operating point for a row (``isl_override``: another mean prompt length)."""
     from jalapeno.cost.scenario import precision_of, predict
 
@@ -72,7 +80,7 @@ def analytic_result(row: PublishedRow, chip: ChipSpec, params: CostParams,
 OSL_QUANTILES = 64
 
 
-@lru_cache(maxsize=None)
+@cache
 def osl_fractions(model: str) -> tuple[float, ...]:
     """Output lengths over their mean at 64 equal-weight quantiles of the model's bundled MLPerf length set
     (workload/benchsets); () where none is bundled (every request then writes the mean). Llama-3.1-8B's
@@ -98,11 +106,12 @@ def row_lengths(row: PublishedRow) -> tuple[int, int, tuple[float, float] | None
 
 # -- the split --------------------------------------------------------------------------------------
 def matches(row: PublishedRow, selector: str) -> bool:
-    """``ROUND/MODEL/SCENARIO``, each part ``*`` or alternatives joined by ``+`` (e.g. v5.1/llama-2-70b/offline+interactive)."""
+    """``ROUND/MODEL/SCENARIO``, each part ``*`` or alternatives joined by ``+`` (e.g.
+    v5.1/llama-2-70b/offline+interactive)."""
     parts = selector.split("/")
     if len(parts) != 3:
         raise JalapenoError(f"fit source {selector!r} must be ROUND/MODEL/SCENARIO", field="--fit-sources")
-    return all(p == "*" or v in p.split("+") for p, v in zip(parts, (row.round, row.model, row.scenario)))
+    return all(p == "*" or v in p.split("+") for p, v in zip(parts, (row.round, row.model, row.scenario), strict=True))
 
 
 @dataclass(frozen=True)
@@ -227,8 +236,9 @@ def fit_knobs(chip: ChipSpec, prior: CostParams, rows: Sequence[PublishedRow], p
     dtypes = row_dtypes(rows)
 
     def resid(x: np.ndarray) -> np.ndarray:
-        p = apply_knobs(prior, dict(zip(free, map(float, x))), dtypes)
-        return np.log(np.array([predictor(r, chip, p) or 1e-9 for r in rows]) / meas)
+        p = apply_knobs(prior, dict(zip(free, map(float, x), strict=True)), dtypes)
+        r: np.ndarray = np.log(np.array([predictor(r, chip, p) or 1e-9 for r in rows]) / meas)
+        return r
 
     lo = np.array([KNOB_BOUNDS[k][0] for k in free])
     hi = np.array([KNOB_BOUNDS[k][1] for k in free])
@@ -239,7 +249,7 @@ def fit_knobs(chip: ChipSpec, prior: CostParams, rows: Sequence[PublishedRow], p
     x0 = min((np.array(x) for x in itertools.product(*grids)), key=lambda x: float(np.sum(resid(x) ** 2)))
     res = least_squares(resid, x0, bounds=(lo, hi), diff_step=1e-2, x_scale=np.maximum(np.abs(x0), 1e-3))
     best = res.x if np.sum(res.fun ** 2) <= np.sum(resid(x0) ** 2) else x0
-    return dict(zip(free, map(float, best)))
+    return dict(zip(free, map(float, best), strict=True))
 
 
 # -- evaluation and the band -----------------------------------------------------------------------

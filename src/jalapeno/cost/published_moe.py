@@ -159,7 +159,7 @@ def table(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> dict[str
                     "software": r.software, "chip": r.chip, "phase": r.phase, "ep": r.ep, "dp": r.ep,
                     "redundant_experts": r.redundant, "tbo": r.tbo, "nodes": r.ep // GPUS_PER_NODE,
                     "per_gpu": r.per_gpu, "length": r.length, "cached_fraction": r.cached_fraction,
-                    "precision": "w:%s a:%s kv:%s" % PRECISION, "published": r.published,
+                    "precision": "w:{} a:{} kv:{}".format(*PRECISION), "published": r.published,
                     "predicted": round(base, 1), "error": round(base / r.published - 1.0, 4),
                     "predicted_fitted": round(fitted, 1), "error_fitted": round(fitted / r.published - 1.0, 4),
                     "split": split, "note": r.note})

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from jalapeno.cost.params import CostParams, bands_path, calibration_path, params_for
 from jalapeno.cost.published import KNOWN_CHIPS, PublishedRow
-from jalapeno.cost.published_fit import (DEFAULT_KNOBS, chip_params, FAMILY, MEASURED, ChipFit, Predictor, analytic_predictor,
-                                         calibrate_chip, widened)
+from jalapeno.cost.published_fit import (
+    DEFAULT_KNOBS,
+    FAMILY,
+    MEASURED,
+    ChipFit,
+    Predictor,
+    analytic_predictor,
+    calibrate_chip,
+    chip_params,
+    widened,
+)
 from jalapeno.errors import JalapenoError
 
 ORDER = ("h200-sxm", "h100-sxm", "b200", "b300", "gb200-nvl72", "gb300-nvl72", "mi300x", "mi325x", "mi355x")
@@ -60,8 +70,9 @@ def calibrate_all(rows: Sequence[PublishedRow], chips: Sequence[str] | None = No
         prior, prior_name = _prior(name, done)
         fit = calibrate_chip(chip, rows, selectors, prior, prior_name, predictor, knobs,
                              prior_chip=preset_or_none(prior_name))
-        if fit.band is None and prior_name in done and done[prior_name].band is not None:
-            fit.band = widened(done[prior_name].band, prior_name)  # type: ignore[arg-type]
+        prior_band = done[prior_name].band if prior_name in done else None
+        if fit.band is None and prior_band is not None:
+            fit.band = widened(prior_band, prior_name)
         done[name] = fit
     return {k: v for k, v in done.items() if k in wanted}, [s for s in skipped if s in wanted]
 
@@ -93,4 +104,4 @@ def write_results(fits: dict[str, ChipFit], command: str) -> list[Path]:
             bands[f.chip] = {**f.band.to_json(), "provenance": f.provenance, "command": command,
                              "published_step_overhead_s": f.params.step_overhead_s}
     bp.write_text(json.dumps(dict(sorted(bands.items())), indent=1) + "\n")
-    return out + [bp]
+    return [*out, bp]

@@ -31,6 +31,7 @@ A discrete-event bench (serving layer) may replace this; the fit only needs ``ro
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -156,14 +157,14 @@ def _replica(model: ModelConfig, chip: ChipSpec, params: CostParams, precision: 
     return ScenarioResult(b_max / c / tp, tp, b_max, c, dec.time_s, pre, joules / c / tp)
 
 
-def _largest(ok: object, hi: int) -> int:
+def _largest(ok: Callable[[int], bool], hi: int) -> int:
     """Largest b in [1, hi] with ok(b), for ok monotone (true then false); ok(1) holds."""
-    if ok(hi):  # type: ignore[operator]
+    if ok(hi):
         return hi
     lo = 1
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if ok(mid):  # type: ignore[operator]
+        if ok(mid):
             lo = mid
         else:
             hi = mid

@@ -7,8 +7,9 @@ energy per action; if that power exceeds the chip's limit, the step stretches un
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable
+from typing import Any
 
 from jalapeno.cost.collectives import all_gather_s, all_reduce_s
 from jalapeno.cost.op_time import ChipRates, OpTime, op_time
@@ -73,9 +74,9 @@ def shard(op: Op, tp: int) -> Op:
     if tp == 1 or op.name in REPLICATED:
         return op
     f = 1.0 / tp
-    kw = dict(flops=op.flops * f, weight_bytes=op.weight_bytes * f, act_read_bytes=op.act_read_bytes * f,
-              act_write_bytes=op.act_write_bytes * f, kv_read_bytes=op.kv_read_bytes * f,
-              kv_write_bytes=op.kv_write_bytes * f)
+    kw: dict[str, Any] = {"flops": op.flops * f, "weight_bytes": op.weight_bytes * f, "act_read_bytes": op.act_read_bytes * f,
+              "act_write_bytes": op.act_write_bytes * f, "kv_read_bytes": op.kv_read_bytes * f,
+              "kv_write_bytes": op.kv_write_bytes * f}
     if op.m:
         if op.name in ROW_PARALLEL:
             kw["k"] = max(1, op.k // tp)
@@ -179,7 +180,8 @@ class Estimator:
                         prm.step_overhead_s)
 
     def comm(self, graph: Graph) -> tuple[float, float]:
-        """Two all-reduces of the hidden state a layer (after attention and after the MLP), one logits gather."""
+        """Two all-reduces of the hidden state a layer (after attention and after the MLP), one logits
+        gather."""
         if self.tp == 1:
             return 0.0, 0.0
         n_layers = sum(o.repeat for o in graph.ops if o.name == "attn_norm")

@@ -65,7 +65,7 @@ class TokenModel:
         g1 = build_graph(cfg, Batch((Sequence(1, 0),)), precision)
         g2 = build_graph(cfg, Batch((Sequence(2, 0),)), precision)
         self.templates: list[_Template] = []
-        for o1, o2 in zip(g1.ops, g2.ops):
+        for o1, o2 in zip(g1.ops, g2.ops, strict=True):
             if o1.kind == "attention":
                 continue
             a, b = shard(o1, est.tp), shard(o2, est.tp)

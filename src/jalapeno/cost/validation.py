@@ -15,7 +15,6 @@ import numpy as np
 from jalapeno.cost import calibrate as cal
 from jalapeno.cost.op_time import ChipRates
 from jalapeno.cost.params import TORCH_REFERENCE_KERNELS, CostParams
-from jalapeno.errors import JalapenoError
 from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models.config import ModelConfig
 
@@ -90,7 +89,7 @@ def calibrate_and_validate(chip: ChipSpec, op_sources: list[dict[str, Any]], ste
         ops = [cal.attention_op(a) for a in fit_attn]
         p = cal.fit(p, cal.ATTN_PARAMS, lambda q: cal.predict_eager_ops(ops, rates, q),
                     np.array([a["s"] for a in fit_attn]))
-    for i, a in enumerate(attn):
+    for a in attn:
         pred = cal.predict_eager_ops([cal.attention_op(a)], rates, p)[0]
         size = f"ctx {a['context']}" if a["phase"] == "decode" else f"seq {a['seq']}"
         rows.append(Row("attention", f"{a['phase']} b{a.get('batch', 1)} {size}", a["s"], pred, a not in fit_attn))

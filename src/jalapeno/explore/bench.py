@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jalapeno.errors import JalapenoError
-from jalapeno.serving.bench import BENCH_MAX_NUM_SEQS, REL_TOL, BenchResult, Limits, bench, check_args, limits_for
+from jalapeno.serving.bench import (
+    BENCH_MAX_NUM_SEQS,
+    REL_TOL,
+    BenchResult,
+    Limits,
+    bench,
+    check_args,
+    limits_for,
+)
 from jalapeno.workload.benchsets import DEFAULT_SET, LengthSet, fixed, load_set
 
 if TYPE_CHECKING:

@@ -99,7 +99,8 @@ def sweep_chips(chips: Sequence[str], workload: Workload, sweep: Sweep, *, worke
 
 
 def _advance(active: dict[Any, int], since: dict[Any, int], key: Any, ev: Evaluation, sweep: Sweep) -> None:
-    """Next replica count for this (chip, tp, scheduler), or stop it (memory never fits; enough after feasible)."""
+    """Next replica count for this (chip, tp, scheduler), or stop it (memory never fits; enough after
+    feasible)."""
     if key not in active:
         return
     if any(r.startswith("memory: ") and "weights" in r for r in ev.reasons):

@@ -116,7 +116,7 @@ def arch_data(space: DesignSpace, design: Mapping[str, Any], *, name: str = "can
             for path, setting in p.bundles[str(v)].items():
                 _set(data, path, setting, f"{where}: {p.name} = {v}")
             continue
-        for path in (p.name,) + p.also:
+        for path in (p.name, *p.also):
             _set(data, path, v, f"design choice: {where}, parameter {p.name}")
     _derive(data)
     return data
@@ -174,13 +174,14 @@ def _derive(d: dict[str, Any]) -> None:
     if n is not None:
         cores["physical"] = _fig(int(n + math.ceil(n / 16)), "cores.physical")
     mem = d.get("memory")
-    if isinstance(mem, dict) and _v(mem.get("devices")) is not None:
-        mem["sites"] = _fig(int(_v(mem["devices"])), "memory.sites")  # type: ignore[arg-type]
+    devices = _v(mem.get("devices")) if isinstance(mem, dict) else None
+    if isinstance(mem, dict) and devices is not None:
+        mem["sites"] = _fig(int(devices), "memory.sites")
     m = cores.get("matrix", {})
     e, r, c = _v(m.get("engines")), _v(m.get("rows")), _v(m.get("cols"))
-    if None not in (e, r, c) and isinstance(cores.get("sram"), dict):
-        cores["sram"]["bandwidth_bytes_per_cycle"] = _fig(int(e * (r + c) * 2), "cores.sram.bandwidth_bytes_per_cycle")  # type: ignore[operator]
-        m["accumulator_bytes"] = _fig(int(c * 512 * 4), "cores.matrix.accumulator_bytes")  # type: ignore[operator]
+    if e is not None and r is not None and c is not None and isinstance(cores.get("sram"), dict):
+        cores["sram"]["bandwidth_bytes_per_cycle"] = _fig(int(e * (r + c) * 2), "cores.sram.bandwidth_bytes_per_cycle")
+        m["accumulator_bytes"] = _fig(int(c * 512 * 4), "cores.matrix.accumulator_bytes")
     if isinstance(mem, dict) and isinstance(d.get("noc"), dict):
         bw = _dram_bw(mem)
         if bw is not None:
@@ -197,10 +198,10 @@ def _v(fig: Any) -> float | None:
 
 
 def _dram_bw(mem: dict[str, Any]) -> float | None:
-    parts = [_v(mem.get(k)) for k in ("devices", "bus_bits_per_device", "pin_rate_bps")]
-    if any(p is None for p in parts):
+    devices, bits, rate = (_v(mem.get(k)) for k in ("devices", "bus_bits_per_device", "pin_rate_bps"))
+    if devices is None or bits is None or rate is None:
         return None
-    return parts[0] * parts[1] * parts[2] / 8.0  # type: ignore[operator]
+    return devices * bits * rate / 8.0
 
 
 def design_label(design: Mapping[str, Scalar], space: DesignSpace) -> str:

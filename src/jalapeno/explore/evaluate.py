@@ -229,9 +229,11 @@ def objectives(res: Any, chip: Any, chips: int, price_rule: str = "margin", *,
                     price_rule, values)
     if tco is None or tco.usd_per_mtok is None:
         return {"goodput_per_watt": gpw, "usd_per_mtok": math.inf, "ttft_p99_s": ttft}
+    capex, energy = tco.usd_per_mtok_capex, tco.usd_per_mtok_energy
+    assert capex is not None and energy is not None  # tokens were served: usd_per_mtok is not None
     return {"goodput_per_watt": gpw, "usd_per_mtok": tco.usd_per_mtok, "ttft_p99_s": ttft,
             "usd_per_mtok_output": tco.usd_per_mtok_output or math.inf,
-            "usd_per_mtok_capex": tco.usd_per_mtok_capex, "usd_per_mtok_energy": tco.usd_per_mtok_energy,
+            "usd_per_mtok_capex": capex, "usd_per_mtok_energy": energy,
             "slo_tokens_per_joule": _slo_tokens(res) / res.energy_j if res.energy_j > 0 else 0.0}
 
 

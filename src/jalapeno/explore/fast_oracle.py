@@ -58,7 +58,7 @@ class FastOracle(CostOracle):
         self.points_per_octave = points_per_octave
         self.attention_per_octave = attention_per_octave
         self._grid = geometric_grid(exact_tokens, 1 << 20, points_per_octave)
-        self._att: dict[tuple[Any, ...], tuple[float, float]] = {}
+        self._att: dict[tuple[Any, ...], tuple[float, float, float]] = {}
         self.fast = self.est.custom_timer and not self.cfg.mla
         self._steps: dict[StepShape, StepCost] = {}  # a replay asks for the same shape again about half the time
 
@@ -84,7 +84,7 @@ class FastOracle(CostOracle):
     # -- token-proportional work ------------------------------------------------------------------
     def _tokens(self, tokens: int, seqs: int, graph_mode: bool) -> tuple[float, float, float]:
         if tokens <= self.exact_tokens:
-            return self._token_part(tokens, seqs, graph_mode, (0, 0))  # type: ignore[no-any-return]
+            return self._token_part(tokens, seqs, graph_mode, (0, 0))
         i = bisect.bisect_left(self._grid, tokens)
         hi = self._grid[i]
         if hi == tokens:
@@ -97,7 +97,7 @@ class FastOracle(CostOracle):
 
     def _at(self, grid_tokens: int, tokens: int, seqs: int, graph_mode: bool) -> tuple[float, float, float]:
         s = seqs if seqs <= 4 else min(grid_tokens, max(1, round(seqs * grid_tokens / tokens)))
-        return self._token_part(grid_tokens, min(s, grid_tokens), graph_mode, (0, 0))  # type: ignore[no-any-return]
+        return self._token_part(grid_tokens, min(s, grid_tokens), graph_mode, (0, 0))
 
     # -- attention ------------------------------------------------------------------------------
     def _attention_fast(self, shape: StepShape, graph_mode: bool) -> tuple[float, float, float]:

@@ -71,7 +71,7 @@ def headline_rows(fleets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The table docs/jalapeno-1.md publishes between its headline markers."""
-    head = ("| workload | chip | best fleet | goodput/W (req/s/kW) | vs H200 | $/Mtok | vs H200 | SLO attainment |\n"
+    head = ("| workload | chip | best fleet | goodput/W (req/s/kW) | vs H200 | $/Mtok | vs H200 | SLO attainment " "|\n"
             "|---|---|---|---:|---:|---:|---:|---:|")
     lines = [BEGIN, head]
     for r in rows:

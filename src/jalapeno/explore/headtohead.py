@@ -3,7 +3,8 @@ each ratio a range (p10/p50/p90 over a seeded Monte Carlo of the estimated const
 
 The best fleet of each chip is the report's sweep (``explore.compare.sweep_chips``) at the nominal
 constants; the Monte Carlo then holds each fleet fixed and re-evaluates it (``explore.montecarlo``).
-``$/Mtok`` comes from ``explore.evaluate.objectives``, the one pricing path of ``serve``/``explore``/``report``.
+``$/Mtok`` comes from ``explore.evaluate.objectives``, the one pricing path of
+``serve``/``explore``/``report``.
 """
 
 from __future__ import annotations
@@ -89,9 +90,10 @@ def _row(ref: str, spec: Any, fleet: mc.Fleet | None, runs: list[dict[str, Any]]
         "samples_unbuildable": sum(1 for r in runs if "error" in r),
         "samples_resized": sum(1 for r in runs if "replicas" in r)}
     for key in ("goodput_per_watt", "usd_per_mtok"):
-        ok = base is not None and base_runs is not None
-        point = _ratio(o[key], base.nominal.objectives[key]) if ok else None
-        xs = [_ratio(a[key], b[key]) for a, b in zip(runs, base_runs)] if ok else []
+        point, xs = None, []
+        if base is not None and base_runs is not None:
+            point = _ratio(o[key], base.nominal.objectives[key])
+            xs = [_ratio(a[key], b[key]) for a, b in zip(runs, base_runs, strict=True)]
         row[f"ratio_{key}"] = _quantiles(xs)
         row[f"ratio_{key}_point"] = point
     return row

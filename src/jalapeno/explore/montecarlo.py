@@ -149,8 +149,8 @@ def nominal_fleet(ref: str, chip: Any, dep: Deployment, workload: Workload) -> F
 
 def run(fleets: Sequence[Fleet], workload: Workload, constants: Sequence[Estimated], *, samples: int = SAMPLES,
         seed: int = 0, workers: int | None = None, max_chips: int = 0) -> dict[str, list[dict[str, Any]]]:
-    """Each fleet's outcome (goodput/W, $/Mtok, feasible) under ``samples`` draws of ``constants`` (``max_chips``:
-    re-size a fleet that misses the SLO, ``sample_task``)."""
+    """Each fleet's outcome (goodput/W, $/Mtok, feasible) under ``samples`` draws of ``constants``
+    (``max_chips``: re-size a fleet that misses the SLO, ``sample_task``)."""
     return run_values(fleets, workload, draw(constants, samples, seed), workers=workers, max_chips=max_chips)
 
 

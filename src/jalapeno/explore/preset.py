@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from jalapeno.explore.design import arch_data, deployment_of
 from jalapeno.explore.space import DesignSpace
@@ -34,15 +34,18 @@ def write_preset(path: str | Path, text: str) -> None:
 
 
 def jalapeno1_description(space: DesignSpace, design: Mapping[str, Any]) -> str:
-    """The preset's one-line description, read off the design point (so a new reference cannot keep a stale one)."""
+    """The preset's one-line description, read off the design point (so a new reference cannot keep a stale
+    one)."""
     clock = space.param("operating_point").bundles[design["operating_point"]]["clock_hz"]["value"]  # type: ignore[index]
     rows = design["cores.matrix.rows"]
     unit = "stacks" if str(design["memory"]).startswith("hbm") else "devices"
     return (f"Jalapeño-1: coding-inference ASIC found by search ({design['cores.count']} cores x "
-            f"{design['cores.matrix.engines']} systolic {rows}x{rows} {design['dtypes'].replace('-', '/')} arrays, "
-            f"{design['memory.devices']} {design['memory'].upper()} {unit}, {design['node'].upper()}, "
+            f"{design['cores.matrix.engines']} systolic {rows}x{rows} {design['dtypes'].replace('-', '/')} "
+            f"arrays, {design['memory.devices']} {design['memory'].upper()} {unit}, {design['node'].upper()}, "
             f"{float(clock) / 1e9:.3g} GHz).")
-JALAPENO1_HEADER = """Jalapeño-1: the project's reference inference chip, found by co-design search for real-time coding traffic
+# The backslash joins the first two lines of the text (kept within 110 columns).
+JALAPENO1_HEADER = """Jalapeño-1: the project's reference inference chip, found by co-design search for \
+real-time coding traffic
 (docs/jalapeno-1.md). Every figure is the design point's value in the coding-asic design space
 (jalapeno/explore/spaces/coding-asic.yaml) written into its base architecture (coding-asic-base.yaml): a
 searched value's source names the search, the other figures keep the sources of the base file and of the

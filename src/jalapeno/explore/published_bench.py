@@ -9,7 +9,8 @@ The tensor-parallel degree is the closed form's choice (or the vendor row's).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from jalapeno.cost.params import CostParams, fused_engine
 from jalapeno.cost.published import PublishedRow

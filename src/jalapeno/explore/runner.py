@@ -131,7 +131,7 @@ class InlineExecutor:
         f: cf.Future[Any] = cf.Future()
         try:
             f.set_result(fn(*args))
-        except Exception as e:  # noqa: BLE001 - handed to the caller, who sees it on .result()
+        except Exception as e:
             f.set_exception(e)
         return f
 
@@ -259,7 +259,7 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
     s = make_searcher(searcher, space, seed=seed, screen=screen, attainment=workload.attainment)
     for t in store.trials("done"):
         s.tell(t.params, Evaluation.from_json(t.result or {}))
-    rerun = [t for t in store.trials("running")]
+    rerun = list(store.trials("running"))
     space_doc = {"space": space_to_dict(space), "origin": space.source_file}
     work_doc = workload.to_dict()
     ex = make_executor(workers, dask)

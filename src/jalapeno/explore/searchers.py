@@ -217,7 +217,7 @@ class Screened:
     def _score(self, pred: dict[str, np.ndarray]) -> np.ndarray:
         w = self.rng.dirichlet(np.ones(len(OBJECTIVES)))
         cheb = np.zeros(len(pred["p_feasible"]))
-        for wk, name in zip(w, OBJECTIVES):
+        for wk, name in zip(w, OBJECTIVES, strict=True):
             if name not in pred:
                 continue
             v = np.log(np.maximum(pred[name], 1e-12))

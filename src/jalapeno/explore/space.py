@@ -91,7 +91,7 @@ class Param:
         if self.kind == "choice":
             n = len(self.choices)
             return self.choices.index(value) / (n - 1) if n > 1 else 0.0
-        lo, hi, x = self.low, self.high, float(value)  # type: ignore[arg-type]
+        lo, hi, x = self.low, self.high, float(value)
         if hi == lo:
             return 0.0
         if self.log:
@@ -103,7 +103,7 @@ class Param:
         if self.kind == "choice":
             if value not in self.choices:
                 raise JalapenoError(f"{value!r} is not one of {list(self.choices)}", field=self.name)
-            return value  # type: ignore[no-any-return]
+            return value
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if not ok or not self.low <= value <= self.high or (self.kind == "int" and value != int(value)):
             raise JalapenoError(f"{value!r} is outside {self.kind} [{self.low:g}, {self.high:g}]", field=self.name)
@@ -421,7 +421,7 @@ def _check_deployment_range(p: _SpaceParser, name: str, lo: float, hi: float, ki
     if name in ("scheduler", "router", "topology"):
         raise p.fail(f, f"{name} takes choices, not a range")
     if name == "prefill_share":
-        if not (0 < lo and hi < 1):
+        if not (lo > 0 and hi < 1):
             raise p.fail(f, f"prefill_share must lie in (0, 1), got [{lo:g}, {hi:g}]")
     elif name in DEPLOYMENT and (kind != "int" or lo < 1):
         raise p.fail(f, f"{name} is a whole number >= 1: use int: [low, high]")

@@ -30,7 +30,7 @@ DESIGN_FILE = Path(__file__).parent / "spaces" / "jalapeno-1.json"
 
 def jalapeno1_design() -> dict[str, Any]:
     """Jalapeño-1's point in its design space and how it was found (``spaces/jalapeno-1.json``)."""
-    return json.loads(DESIGN_FILE.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(DESIGN_FILE.read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -128,11 +128,12 @@ def headline_ranges(runs: dict[str, ChipRun], specs: dict[str, Any], w: Workload
     consts = mc.constants_for(list(ordered.values()))
     rows = ratio_rows({c: runs[c].best for c in refs}, ordered, w, consts, samples=samples, seed=seed,
                       workers=workers)
-    return dict(zip(refs, rows))
+    return dict(zip(refs, rows, strict=True))
 
 
 def step_breakdown(chip: Any, w: Workload, *, batch: int = 16, context: int = 2048, prompt: int = 2048) -> dict[str, Any]:
-    """A decode step (``batch`` x ``context``) and one ``prompt``-token prefill of the workload's model on one chip."""
+    """A decode step (``batch`` x ``context``) and one ``prompt``-token prefill of the workload's model on one
+    chip."""
     from jalapeno.cost.estimate import estimate
     from jalapeno.cost.params import setup_for
 

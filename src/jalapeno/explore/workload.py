@@ -91,7 +91,7 @@ class Workload:
 
     def describe(self) -> str:
         p = self.precision()
-        what = (f"{self.trace.get('name')} [{self.trace.get('start_s', 0):g} s, +{self.trace.get('duration_s', 'all')} s]"
+        what = (f"{self.trace.get('name')} [{self.trace.get('start_s', 0):g} s, " f"+{self.trace.get('duration_s', 'all')} s]"
                 if self.trace else f"agentic sessions {dict(self.sessions)}")
         if self.trace and self.trace.get("rate_scale", 1.0) != 1.0:
             what += f" at {self.trace['rate_scale']:g}x rate"

@@ -46,7 +46,7 @@ class Batch:
         return len(self.seqs)
 
     @classmethod
-    def decode(cls, batch: int, context: int) -> "Batch":
+    def decode(cls, batch: int, context: int) -> Batch:
         """``batch`` requests each generating one token after ``context`` cached tokens."""
         if batch < 1:
             raise JalapenoError(f"must be >= 1, got {batch}", field="batch")
@@ -55,7 +55,7 @@ class Batch:
         return cls((Sequence(1, context),) * batch)
 
     @classmethod
-    def prefill(cls, prompt: int, cached: int = 0, batch: int = 1) -> "Batch":
+    def prefill(cls, prompt: int, cached: int = 0, batch: int = 1) -> Batch:
         """``batch`` prompts of ``prompt`` new tokens after ``cached`` prefix-hit tokens."""
         if prompt < 1:
             raise JalapenoError(f"must be >= 1, got {prompt}", field="prompt")

@@ -8,12 +8,29 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Required, TypedDict, Unpack, cast
 
 from jalapeno.graph.attention import chunk_kv_tokens, chunk_pairs
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.ops import AttentionShape, Op, verify
 from jalapeno.graph.precision import BF16, Precision
 from jalapeno.models.config import ModelConfig
+
+
+class AttentionKwargs(TypedDict, total=False):
+    """Head counts and widths of a model's attention kernels: the keyword arguments of
+    ``_Builder.attention_from_totals`` that ``_Builder.attention_kwargs`` returns."""
+
+    heads: Required[int]
+    kv_heads: Required[int]
+    dqk: Required[int]
+    dv: Required[int]
+    kv_elems_per_token: Required[int]
+    decode_dqk: int
+    decode_dv: int
+    decode_kv_heads: int
+    prefill_kv_act: bool
+    extra_params: float
 
 
 @dataclass(frozen=True)
@@ -29,7 +46,7 @@ class Graph:
 
     def total(self, attr: str) -> float:
         """Sum of an Op attribute over the step (e.g. ``"weight_bytes"``, ``"kv_read_bytes"``)."""
-        return sum(getattr(o, attr) * o.repeat for o in self.ops)
+        return sum(cast(float, getattr(o, attr)) * o.repeat for o in self.ops)
 
     @property
     def bytes(self) -> float:
@@ -94,7 +111,7 @@ class _Builder:
         # RMSNorm: square, mean, rsqrt, scale: ~4 FLOPs an element; weight (width,)
         return self.elementwise(name, "norm", rows * width, rep, layers, flops_per=4.0, params=width)
 
-    def attention(self, rep: int, layers: str, window: int | None, **shape: int | bool) -> list[Op]:
+    def attention(self, rep: int, layers: str, window: int | None, **shape: Unpack[AttentionKwargs]) -> list[Op]:
         """Decode and prefill attention as separate kernels (as serving engines launch them)."""
         w = self.w
         dec = pre = None
@@ -105,7 +122,7 @@ class _Builder:
             pre = (len(w.chunks), sum(n for n, _ in w.chunks),
                    sum(chunk_kv_tokens(n, c, window) for n, c in w.chunks),
                    sum(chunk_pairs(n, c, window) for n, c in w.chunks))
-        return self.attention_from_totals(rep, layers, dec, pre, **shape)  # type: ignore[arg-type]
+        return self.attention_from_totals(rep, layers, dec, pre, **shape)
 
     def attention_from_totals(self, rep: int, layers: str, decode: tuple[int, int] | None,
                               prefill: tuple[int, int, int, int] | None, *, heads: int, kv_heads: int,
@@ -137,17 +154,18 @@ class _Builder:
                 dtype=self.p.compute, layers=layers, attention=shape)))
         return ops
 
-    def attention_kwargs(self) -> dict[str, int | bool]:
-        """Head counts and widths of this model's attention kernels (MLA: absorbed decode, decompressed prefill)."""
+    def attention_kwargs(self) -> AttentionKwargs:
+        """Head counts and widths of this model's attention kernels (MLA: absorbed decode, decompressed
+        prefill)."""
         c, m = self.cfg, self.cfg.mla
         if m is None:
-            return dict(heads=c.num_heads, kv_heads=c.num_kv_heads, dqk=c.head_dim, dv=c.head_dim,
-                        kv_elems_per_token=2 * c.num_kv_heads * c.head_dim,
-                        extra_params=c.num_heads if c.attention_sinks else 0)
+            return {"heads": c.num_heads, "kv_heads": c.num_kv_heads, "dqk": c.head_dim, "dv": c.head_dim,
+                        "kv_elems_per_token": 2 * c.num_kv_heads * c.head_dim,
+                        "extra_params": c.num_heads if c.attention_sinks else 0}
         latent = m.kv_lora_rank + m.qk_rope_head_dim
-        return dict(heads=c.num_heads, kv_heads=c.num_heads, dqk=m.qk_nope_head_dim + m.qk_rope_head_dim,
-                    dv=m.v_head_dim, kv_elems_per_token=latent, decode_dqk=latent, decode_dv=m.kv_lora_rank,
-                    decode_kv_heads=1, prefill_kv_act=True)
+        return {"heads": c.num_heads, "kv_heads": c.num_heads, "dqk": m.qk_nope_head_dim + m.qk_rope_head_dim,
+                    "dv": m.v_head_dim, "kv_elems_per_token": latent, "decode_dqk": latent, "decode_dv": m.kv_lora_rank,
+                    "decode_kv_heads": 1, "prefill_kv_act": True}
 
     # -- blocks -----------------------------------------------------------------------------
     def gqa_block(self, rep: int, layers: str, window: int | None) -> list[Op]:
@@ -237,13 +255,13 @@ class _Builder:
         mlp = [self.norm("mlp_norm", h, t, rep, layers)]
         mlp += self.moe_mlp(rep, layers) if moe else self.dense_mlp(rep, layers, c.intermediate_size)
         if c.norms_per_layer > 2:  # Gemma 2/3: RMSNorms on the attention and MLP outputs too
-            attn = attn + [self.norm("post_attn_norm", h, t, rep, layers)]
-            mlp = mlp + [self.norm("post_mlp_norm", h, t, rep, layers)]
+            attn = [*attn, self.norm("post_attn_norm", h, t, rep, layers)]
+            mlp = [*mlp, self.norm("post_mlp_norm", h, t, rep, layers)]
         res = [self.elementwise("residual_add", "elementwise", t * h, rep, layers, reads=2.0)]
         return attn + res + mlp + res
 
 
-def _fields(op: Op) -> dict:
+def _fields(op: Op) -> dict[str, Any]:
     return {f: getattr(op, f) for f in Op.__slots__}
 
 

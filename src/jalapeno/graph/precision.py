@@ -14,7 +14,7 @@ class Precision:
     kv: DType
 
     @classmethod
-    def of(cls, weights: str = "bf16", activations: str | None = None, kv: str | None = None) -> "Precision":
+    def of(cls, weights: str = "bf16", activations: str | None = None, kv: str | None = None) -> Precision:
         """``of("fp8")`` = W8A8 with an fp8 KV cache; ``of("int4", "bf16", "bf16")`` = W4A16."""
         w = get_dtype(weights, field="weights dtype")
         a = get_dtype(activations or _default_act(weights), field="activations dtype")

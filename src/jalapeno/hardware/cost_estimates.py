@@ -79,7 +79,7 @@ class Estimate:
             m = a.memory
             mem = f", {m.devices.value * m.capacity_bytes_per_device.value / 1e9:.0f} GB {m.kind}" if m else ""
             return (f"derived: {MODEL} chip_cost of the architecture description {self.arch}: die "
-                    f"{model.area(a)['total'].value:.0f} mm2 (derived) at {a.node.value}{mem}, {a.package} package")
+                    f"{model.area(a)['total'].value:.0f} mm2 (derived) at {a.node.value}{mem}, {a.package} " "package")
         mem = f", {self.memory_gb:g} GB {self.memory_kind}" if self.memory_gb else ", no DRAM"
         if self.base_usd:
             return f"derived: {self.base_what}{mem} at the technology library's $/GB"
@@ -159,18 +159,18 @@ ESTIMATES: tuple[Estimate, ...] = (
              "(TrendForce). " + _RANGE_SWAP + " Cross-check: the datasheet model on 2 x 800 mm2 at N4, 288 GB, "
              "CoWoS-L gives $9,311 (+7%)."),
     Estimate("gb300-nvl72", 0.2, memory_gb=288, memory_kind="hbm3e", base_usd=3500, base_what=_B200_BASE,
-             note="Per GPU: the B300 chip cost (the same Blackwell Ultra package with 288 GB HBM3e physical, 279 GB "
-             "usable). The Grace CPU (half a GB300 superchip per GPU), the NVLink switch trays and the rack are "
-             "not the chip's cost: they belong to the system per-slot capex (tco.yaml system.host_usd, "
+             note="Per GPU: the B300 chip cost (the same Blackwell Ultra package with 288 GB HBM3e physical, 279 "
+             "GB usable). The Grace CPU (half a GB300 superchip per GPU), the NVLink switch trays and the rack "
+             "are not the chip's cost: they belong to the system per-slot capex (tco.yaml system.host_usd, "
              "system.network_usd), as for every chip. " + _RANGE_SWAP),
     Estimate("mi355x", 0.3, memory_gb=288, memory_kind="hbm3e", base_usd=2400, base_what=_MI300X_BASE,
-             note="MI355X stacks eight XCDs (110 mm2 each at TSMC N3P, ISSCC 2026; MI300X: eight of 115 mm2 at N5) "
-             "on two N6 I/O dies (MI300X: four) on a CoWoS-S interposer with 288 GB HBM3e in eight 12-high stacks "
-             "(AMD CDNA 4 white paper, Hot Chips 2025): MI300X's breakdown less its HBM, its memory repriced at the "
-             "technology library's HBM3e $/GB. Range +-30%: MI325X's +-20% for the same chiplets, +-10% more "
-             "for the new XCD node and I/O dies. Cross-check: the datasheet model on 8 x 110 mm2 at N3 stacked on "
-             "an assumed 2 x 740 mm2 at N6 (priced as N7) gives $9,553 (+26%), its $1.1/mm2 test on 2,360 mm2 "
-             "of silicon the difference."),
+             note="MI355X stacks eight XCDs (110 mm2 each at TSMC N3P, ISSCC 2026; MI300X: eight of 115 mm2 at "
+             "N5) on two N6 I/O dies (MI300X: four) on a CoWoS-S interposer with 288 GB HBM3e in eight 12-high "
+             "stacks (AMD CDNA 4 white paper, Hot Chips 2025): MI300X's breakdown less its HBM, its memory "
+             "repriced at the technology library's HBM3e $/GB. Range +-30%: MI325X's +-20% for the same chiplets, "
+             "+-10% more for the new XCD node and I/O dies. Cross-check: the datasheet model on 8 x 110 mm2 at N3 "
+             "stacked on an assumed 2 x 740 mm2 at N6 (priced as N7) gives $9,553 (+26%), its $1.1/mm2 test on "
+             "2,360 mm2 of silicon the difference."),
     Estimate("tpu-v7", 0.4, dies=(Die(600, "n3", 2),), package="cowos-l", memory_gb=206.2, memory_kind="hbm3e",
              sites=8, note="Two compute dies and 192 GiB HBM3e in eight stacks per chip (Google, Hot Chips 2025; "
              "Cloud TPU7x documentation). Assumed: 600 mm2 a die (the TPU v4 class, Jouppi et al., ISCA 2023; "

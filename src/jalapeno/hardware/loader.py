@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -49,13 +49,19 @@ _SIMPLE_FIGURES = ("launch_year", "tdp_w", "idle_w", "die_area_mm2", "transistor
                    "cores", "price_usd")
 
 
-class _Lines(dict):  # type: ignore[type-arg]
+class _Lines(dict[Any, Any]):
     """A YAML mapping that remembers the line of each key (for error messages)."""
 
     lines: dict[Any, int]
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:  # the C loader exists only where PyYAML was built against libyaml
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):
     """Safe loader that rejects duplicate keys and records key lines."""
 
 
@@ -131,8 +137,8 @@ def _figure_dict(f: Figure | TextFigure) -> dict[str, Any]:
     d: dict[str, Any] = {"value": f.value, "source": f.source, "secondary": f.secondary}
     if f.note:
         d["note"] = f.note
-    if getattr(f, "range", None) is not None:
-        d["range"] = list(f.range)  # type: ignore[union-attr]
+    if isinstance(f, Figure) and f.range is not None:
+        d["range"] = list(f.range)
     return d
 
 

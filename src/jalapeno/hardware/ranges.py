@@ -9,8 +9,8 @@ with ``stated=False`` so a reader can tell a documented range from the default. 
 * the TCO constants (``hardware/data/tco.yaml``, every one with its range), keyed ``tco:<key>`` (``tco:pue``):
   ``tco_values`` hands a draw of them to the one pricing path (``hardware.tco``);
 * an architecture file: the estimated figures of the sections that describe the world rather than the design
-  (``runtime``, ``power``, its ``technology`` overrides, DRAM latency and efficiencies, link hop latency), keyed
-  ``<chip>:<path>`` (``jalapeno-1:runtime.kernel_overhead_s``);
+  (``runtime``, ``power``, its ``technology`` overrides, DRAM latency and efficiencies, link hop latency),
+  keyed ``<chip>:<path>`` (``jalapeno-1:runtime.kernel_overhead_s``);
 * a datasheet chip: its estimated price, power, latency and energy figures, keyed the same way.
 
 Design choices (core counts, clock, SRAM sizes, margin) are not uncertain constants: they are perturbed only
@@ -58,8 +58,8 @@ class Estimated:
 
     def at(self, u: float) -> float:
         """The value at quantile ``u`` in [0, 1) of a log-uniform distribution over [lo, hi] (uniform when
-        ``lo`` is 0). A count is rounded to a whole number; a count whose value and range ends are all powers of
-        two (compiled bucket sizes) to a power of two, each power equally likely."""
+        ``lo`` is 0). A count is rounded to a whole number; a count whose value and range ends are all powers
+        of two (compiled bucket sizes) to a power of two, each power equally likely."""
         if self.hi <= self.lo:
             return self.lo
         if self.whole and all(_pow2(x) for x in (self.lo, self.value, self.hi)):
@@ -252,10 +252,10 @@ def perturb(chip: ChipSpec, values: Mapping[str, float]) -> ChipSpec:
         over = {k: Figure(v, "Monte Carlo sample of the technology library's range") for k, v in tech.items()}
         return derive_chip(replace(arch, technology=MappingProxyType({**over, **arch.technology})))
     if tech:
-        over = dict(data.get("technology") or {})
-        over.update({k: {"value": v, "source": "Monte Carlo sample of the technology library's range"}
-                     for k, v in tech.items()})
-        data["technology"] = over
+        section: dict[str, Any] = dict(data.get("technology") or {})
+        section.update({k: {"value": v, "source": "Monte Carlo sample of the technology library's range"}
+                        for k, v in tech.items()})
+        data["technology"] = section
     spec = arch_from_dict(data, origin=arch.source_file if arch is not None else chip.source_file)
     check_names(spec, overridable())
     return derive_chip(spec)

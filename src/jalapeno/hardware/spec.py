@@ -6,9 +6,9 @@ Peak FLOP/s are *dense* (no structured-sparsity doubling).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 
 @dataclass(frozen=True)

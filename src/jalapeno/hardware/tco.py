@@ -156,7 +156,8 @@ def check_rule(rule: str) -> None:
 
 
 def missing_price(chips: Sequence[ChipSpec], rule: str) -> str | None:
-    """The first of ``chips`` with no price under ``rule``, as ``ChipPrice.missing`` says it; None if all have one."""
+    """The first of ``chips`` with no price under ``rule``, as ``ChipPrice.missing`` says it; None if all have
+    one."""
     check_rule(rule)
     for c in chips:
         why = chip_price(c).missing(rule)
@@ -256,7 +257,7 @@ def pools_tco(pools: Sequence[tuple[ChipSpec, int]], avg_power_w: float, tokens_
     if any(x is None for x in per_chip):
         return None
     n = sum(k for _, k in pools)
-    price = sum(x * k for x, (_, k) in zip(per_chip, pools) if x is not None)
+    price = sum(x * k for x, (_, k) in zip(per_chip, pools, strict=True) if x is not None)
     system = n * system_per_slot_usd(values)
     host_w = n * value("host_power_w", values)
     wall_w = (avg_power_w + host_w) * value("pue", values)

@@ -22,15 +22,17 @@ cycle: ``ceil(M/r) ceil(N/c) ceil(K/d)`` issue cycles plus a fill/drain of ``r +
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
-def _ceil(a, b):
+def _ceil(a: Any, b: Any) -> Any:  # ints or numpy integer arrays
     return -(-a // b)
 
 
-def systolic_cycles(m, n, k, rows: int, cols: int, dataflow: str, rate: float = 1.0, overlap=False,
-                    load: int = 1):
+def systolic_cycles(m: Any, n: Any, k: Any, rows: int, cols: int, dataflow: str, rate: float = 1.0,
+                    overlap: Any = False, load: int = 1) -> Any:
     """Cycles of an (m x k) @ (k x n) GEMM on one rows x cols systolic array (arrays or ints).
 
     ``load``: rows of the stationary operand written a cycle (1 in SCALE-Sim; wider on arrays that
@@ -57,14 +59,14 @@ def systolic_cycles(m, n, k, rows: int, cols: int, dataflow: str, rate: float = 
     return np.where(np.asarray(overlap, dtype=bool), np.minimum(plain, hidden), plain)
 
 
-def dot_product_cycles(m, n, k, rows: int, cols: int, depth: int, rate: float = 1.0):
+def dot_product_cycles(m: Any, n: Any, k: Any, rows: int, cols: int, depth: int, rate: float = 1.0) -> Any:
     """Cycles of a GEMM on one dot-product engine (rows x cols outputs, depth x rate products a cycle)."""
     d = max(1, round(depth * rate))
     return _ceil(np.asarray(m), rows) * _ceil(np.asarray(n), cols) * _ceil(np.asarray(k), d) + rows + cols + d
 
 
-def engine_cycles(kind: str, m, n, k, rows: int, cols: int, depth: int, dataflow: str, rate: float,
-                  overlap=False, load: int = 1):
+def engine_cycles(kind: str, m: Any, n: Any, k: Any, rows: int, cols: int, depth: int, dataflow: str,
+                  rate: float, overlap: Any = False, load: int = 1) -> Any:
     if kind == "dot_product":
         return dot_product_cycles(m, n, k, rows, cols, depth, rate)
     return systolic_cycles(m, n, k, rows, cols, dataflow, rate, overlap, load)

@@ -112,7 +112,8 @@ def run_units(chip: Chip, units: list[Stream], slots: int) -> float:
 
 
 class _CoreState:
-    """One core's progress through its units: loads issue when a buffer slot is free; compute runs in order."""
+    """One core's progress through its units: loads issue when a buffer slot is free; compute runs in
+    order."""
 
     def __init__(self, units: list[Stream]) -> None:
         self.units, self.u, self.k = units, 0, 0
@@ -236,7 +237,8 @@ def replay_gemm(t: Target, p: GemmProblem) -> float:
 # -- attention ----------------------------------------------------------------------------------------
 
 def replay_attention(t: Target, op: Op) -> float:
-    """FlashAttention units (sequence, KV head, Q tile, KV split) streaming K/V tiles, as the mapper maps them."""
+    """FlashAttention units (sequence, KV head, Q tile, KV split) streaming K/V tiles, as the mapper maps
+    them."""
     a = op.attention
     assert a is not None
     am = map_attention(t, op)
@@ -330,7 +332,7 @@ def replay_op(mapper: Mapper, op: Op) -> OpReplay:
         body, how = replay_stream(t, p), "event"
     else:
         body, how = m.time.time_s - fixed, "analytical"
-    peak = t.peak_flops(p.dtype) if p.kind in MATMUL_KINDS + ("attention",) else t.vector_flops
+    peak = t.peak_flops(p.dtype) if p.kind in (*MATMUL_KINDS, "attention") else t.vector_flops
     roof = max(p.flops / peak, m.bytes_main / t.main_bw)
     return OpReplay(op.name, op.repeat, body + fixed, m.time.time_s, roof, how)
 

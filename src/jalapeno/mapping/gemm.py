@@ -91,14 +91,14 @@ KEYS = ("tm", "tn", "tk", "df", "order", "db")
 def candidates(t: Target, p: GemmProblem) -> dict[str, np.ndarray]:
     """Every (tile, dataflow, order, double-buffer) combination as flat arrays (one row a candidate)."""
     grids = np.meshgrid(*_axes(t, p), indexing="ij")
-    return {kk: g.ravel() for kk, g in zip(KEYS, grids)}
+    return {kk: g.ravel() for kk, g in zip(KEYS, grids, strict=True)}
 
 
 def open_grid(t: Target, p: GemmProblem) -> dict[str, np.ndarray]:
     """The same candidates as an open grid: each axis an array along its own dimension, so ``evaluate``
     computes every quantity only over the axes it depends on (numpy broadcasting); element for element
     the same arithmetic as on the flat rows, hence the same values (tests/test_explore_speed_identity.py)."""
-    return dict(zip(KEYS, np.ix_(*_axes(t, p))))
+    return dict(zip(KEYS, np.ix_(*_axes(t, p)), strict=True))
 
 
 def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
@@ -117,11 +117,11 @@ def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
 
     def pick(name: str) -> float:  # the chosen candidate's value of an array broadcast over the grid
         x = ev[name]
-        return float(x[tuple(a if n > 1 else 0 for a, n in zip(at, x.shape))] if np.ndim(x) else x)
+        return float(x[tuple(a if n > 1 else 0 for a, n in zip(at, x.shape, strict=True))] if np.ndim(x) else x)
 
     tile = tuple(int(c[kk].ravel()[at[j]]) for j, kk in enumerate(KEYS))
     return GemmMapping(
-        dataflow=t.dataflows[tile[3]], order=ORDERS[tile[4]], tile=tile[:3], double_buffer=tile[5] == 2,
+        dataflow=t.dataflows[tile[3]], order=ORDERS[tile[4]], tile=(tile[0], tile[1], tile[2]), double_buffer=tile[5] == 2,
         split_k=int(pick("sk")), waves=int(pick("waves")), cores_used=int(pick("active")),
         compute_s=pick("t_c"), memory_s=pick("t_mem"), time_s=pick("time"),
         bytes_main=pick("main"), bytes_level2=pick("l2"), bytes_sram=pick("sram"),
@@ -238,7 +238,7 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
             "t_sram": t_sram}
 
 
-def _stage_pipeline(t: Target, t_c, steps, stage, dram_in, loads, db):
+def _stage_pipeline(t: Target, t_c: Any, steps: Any, stage: Any, dram_in: Any, loads: Any, db: Any) -> Any:
     """Compute time as the stage pipeline sees it: each of a core's ``steps`` stages is loaded (DMA setup,
     the DRAM latency and DRAM bandwidth for the share ``f`` of stages that come from DRAM rather than from
     another core's SRAM, the stage over the NoC) and then computed. With two buffers a stage's load overlaps
@@ -253,7 +253,8 @@ def _stage_pipeline(t: Target, t_c, steps, stage, dram_in, loads, db):
     return steps * np.where(db == 2, two, one)
 
 
-def _raster(p: GemmProblem, t: Target, tm, tn, tiles_m, tiles_n, active, order, ae, we, onchip):
+def _raster(p: GemmProblem, t: Target, tm: Any, tn: Any, tiles_m: Any, tiles_n: Any, active: Any, order: Any,
+            ae: Any, we: Any, onchip: Any) -> tuple[Any, Any, Any, Any]:
     """Re-read factors of A and B for the best wave block shape (pm x pn tiles) of each candidate.
 
     Block heights pm = 1, 2, 4, ... are tried at once along a new leading axis; each candidate takes the
@@ -272,7 +273,7 @@ def _raster(p: GemmProblem, t: Target, tm, tn, tiles_m, tiles_n, active, order, 
     traffic = p.a_bytes * ra + p.b_bytes * rb
     first = np.argmin(traffic, axis=0)[None]  # the first of equal minima, as a strict-improvement scan keeps
 
-    def take(x):
+    def take(x: Any) -> Any:
         return np.take_along_axis(np.broadcast_to(x, traffic.shape), first, 0)[0]
 
     return take(ra).astype(np.float64), take(rb).astype(np.float64), take(fa), take(fb)

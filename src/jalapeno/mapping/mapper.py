@@ -49,12 +49,12 @@ class OpMapping:
     @property
     def counts(self) -> dict[str, float]:
         return dict(zip(("matrix_flops", "vector_flops", "main_bytes", "level2_bytes", "sram_bytes", "rf_bytes"),
-                        self.work))
+                        self.work, strict=True))
 
     def explain(self) -> str:
         d = ", ".join(f"{k}={v}" for k, v in self.detail.items())
         return (f"{self.name} [{self.kind} on {self.engine}] {self.time.time_s * 1e6:.2f} us "
-                f"({self.time.bound}-bound, {100 * self.utilization:.0f}% util); main {self.bytes_main / 1e6:.3g} MB, "
+                f"({self.time.bound}-bound, {100 * self.utilization:.0f}% util); main " f"{self.bytes_main / 1e6:.3g} MB, "
                 f"level2 {self.bytes_level2 / 1e6:.3g} MB, sram {self.bytes_sram / 1e6:.3g} MB; {d}")
 
     def to_json(self) -> dict[str, Any]:
@@ -114,8 +114,11 @@ class Mapper:
         util, detail = out.utilization, out.detail
         if padded is not op:
             t, peak = o.time_s, self.target.peak_flops(op.dtype)
-            pad = {"m": f"{op.m}->{padded.m}"} if op.m else {"kv": f"{op.attention.kv_tokens}->"  # type: ignore[union-attr]
-                                                                  f"{padded.attention.kv_tokens}"}  # type: ignore[union-attr]
+            if op.m:
+                pad = {"m": f"{op.m}->{padded.m}"}
+            else:  # padded in its KV length: an attention op, which carries its shape
+                assert op.attention is not None and padded.attention is not None
+                pad = {"kv": f"{op.attention.kv_tokens}->{padded.attention.kv_tokens}"}
             util = op.flops / (t * peak) if t > 0 else 0.0
             detail = {**out.detail, "padded": pad["m" if op.m else "kv"]}
         # built directly, not with dataclasses.replace: this runs for every new op shape of a serving replay
@@ -133,7 +136,7 @@ class Mapper:
 
     def _roofline(self, op: Op, main_bytes: float) -> float:
         t = self.target
-        peak = t.peak_flops(op.dtype) if op.kind in MATMUL_KINDS + ("attention",) else t.vector_flops
+        peak = t.peak_flops(op.dtype) if op.kind in (*MATMUL_KINDS, "attention") else t.vector_flops
         return max(op.flops / peak, main_bytes / t.main_bw)
 
     def _finish(self, op: Op, body: float, compute: float, memory: float, main: float, kernels: int) -> OpTime:
@@ -199,8 +202,8 @@ class Mapper:
                          t.energy_j(op.dtype, op.flops, *work[2:]), util, detail, work, op.dtype)
 
     def _scaled(self, op: Op, m: OpMapping, rep: Op) -> OpMapping:
-        """A mapping of ``rep`` (at most GRID larger in every dimension) applied to ``op``: the time scales with
-        the larger of the FLOP and byte ratios, and never drops below ``op``'s own roofline."""
+        """A mapping of ``rep`` (at most GRID larger in every dimension) applied to ``op``: the time scales
+        with the larger of the FLOP and byte ratios, and never drops below ``op``'s own roofline."""
         t = self.target
         fb = op.bytes / rep.bytes if rep.bytes else 1.0
         f = max(op.flops / rep.flops if rep.flops else 1.0, fb)

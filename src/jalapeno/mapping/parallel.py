@@ -94,9 +94,9 @@ def check_fit(cfg: ModelConfig, chip: ChipSpec, plan: Plan, precision: Precision
         chips = math.ceil(plan.chips * need / have)
         raise JalapenoError(
             f"{cfg.name} on {plan.chips} x {chip.name} (tp={plan.tp}, pp={plan.pp}, ep={plan.ep}): "
-            f"{f.weights_per_chip / 1e9:.2f} GB weights + {f.kv_per_chip / 1e9:.2f} GB KV cache ({kv_tokens} tokens) "
-            f"= {need / 1e9:.2f} GB per chip > {have / 1e9:.2f} GB usable ({f.capacity_per_chip / 1e9:.2f} GB less "
-            f"{RESERVE:.0%} reserve); needs about {chips} chips", field="memory")
+            f"{f.weights_per_chip / 1e9:.2f} GB weights + {f.kv_per_chip / 1e9:.2f} GB KV cache ({kv_tokens} "
+            f"tokens) = {need / 1e9:.2f} GB per chip > {have / 1e9:.2f} GB usable " f"({f.capacity_per_chip / 1e9:.2f} "
+            f"GB less {RESERVE:.0%} reserve); needs about {chips} chips", field="memory")
     return f
 
 

@@ -49,7 +49,7 @@ def cost_params_for(chip: object) -> CostParams | None:
     arch = arch_of(chip)
     if arch is None:
         return None
-    rt, pw, e = arch.runtime, arch.power, model.pj_per_bit(arch)
+    rt, e = arch.runtime, model.pj_per_bit(arch)
     share = 1 - model.tech_of(arch)(f"clock_power_fraction.{arch.kind}")  # clock/control ride on every action
     launch = rt.launch_s.value
     eager = (rt.eager_launch_s.value if rt.eager_launch_s is not None

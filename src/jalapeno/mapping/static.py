@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -103,7 +104,7 @@ class StaticSchedule:
                            kv_read_bytes=op.kv_read_bytes * fk)
         return op
 
-    def combine_s(self, parts, tile_bytes, link_bw: float):
+    def combine_s(self, parts: Any, tile_bytes: Any, link_bw: float) -> Any:
         """Time to combine ``parts`` partial results of ``tile_bytes`` each (log-tree over the NoC);
         numpy arrays or numbers."""
         rounds = np.ceil(np.log2(np.maximum(parts, 1)))

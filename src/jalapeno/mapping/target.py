@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from jalapeno.hardware.arch import model
 from jalapeno.hardware.arch.spec import ArchSpec
@@ -104,9 +105,11 @@ class Target:
             pj_rf_bit=0.0 if whole else e["rf"], static=static,
             noc_link_bw=arch.noc.bandwidth_bytes_per_s.value / max(1.0, n ** 0.5))
 
-    def energy_j(self, dtype: str, flops, main, l2, sram, rf, vector_flops=0.0):
+    def energy_j(self, dtype: str, flops: Any, main: Any, l2: Any, sram: Any, rf: Any,
+                 vector_flops: Any = 0.0) -> Any:
         """Dynamic energy of counted work: matrix and vector FLOPs and bytes at each level x energy per action
-        (numpy or float). A vector FLOP costs half the costliest matrix FLOP (no operand reuse in an array)."""
+        (numpy or float). A vector FLOP costs half the costliest matrix FLOP (no operand reuse in an
+        array)."""
         return 1e-12 * (flops * self.energy_pj_flop(dtype) + vector_flops * self.pj_vector_flop
                         + 8 * (main * self.pj_main_bit + l2 * self.pj_l2_bit + sram * self.pj_sram_bit
                                + rf * self.pj_rf_bit))
@@ -130,7 +133,8 @@ class Target:
         return kernels * self.kernel_s + max(kernels - 1, 0) * self.main_latency_s
 
     def rate(self, dtype: str) -> float:
-        """MACs per PE per cycle for ``dtype``; a format the engine lacks runs at the next wider one it has."""
+        """MACs per PE per cycle for ``dtype``; a format the engine lacks runs at the next wider one it
+        has."""
         for d in _FALLBACK.get(dtype, (dtype,)):
             if d in self.rates:
                 return self.rates[d]

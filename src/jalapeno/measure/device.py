@@ -19,7 +19,7 @@ from jalapeno.errors import JalapenoError
 try:
     import torch
 except ImportError:  # the measure extra is absent; require_torch() says so
-    torch = None  # type: ignore[assignment]
+    torch = None
 
 INSTALL_HINT = "pip install 'jalapeno[measure]'"
 
@@ -57,7 +57,7 @@ class Nvml:
             nv.nvmlInit()
             self.nv = nv
             self.handle = self._handle(nv, device)
-        except Exception:  # noqa: BLE001 - no NVML is a normal state
+        except Exception:
             self.handle = None
 
     @staticmethod
@@ -65,7 +65,7 @@ class Nvml:
         try:  # match by UUID so CUDA_VISIBLE_DEVICES cannot point NVML at another GPU
             uuid = str(torch.cuda.get_device_properties(device).uuid)
             return nv.nvmlDeviceGetHandleByUUID(uuid if uuid.startswith("GPU-") else f"GPU-{uuid}")
-        except Exception:  # noqa: BLE001
+        except Exception:
             return nv.nvmlDeviceGetHandleByIndex(device.index or 0)
 
     def _call(self, fn: str, scale: float) -> float | None:
@@ -73,7 +73,7 @@ class Nvml:
             return None
         try:
             return float(getattr(self.nv, fn)(self.handle)) * scale
-        except Exception:  # noqa: BLE001
+        except Exception:
             return None
 
     def power_w(self) -> float | None:
@@ -91,7 +91,7 @@ class Nvml:
         try:
             v = self.nv.nvmlSystemGetDriverVersion()
             return v.decode() if isinstance(v, bytes) else str(v)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return None
 
     def idle_power_w(self, samples: int = 5, gap_s: float = 0.1) -> float | None:

@@ -20,8 +20,8 @@ try:
     import torch
     import torch.nn.functional as F
 except ImportError:  # reported by jalapeno.measure.device.require_torch()
-    torch = None  # type: ignore[assignment]
-    F = None  # type: ignore[assignment]
+    torch = None
+    F = None
 
 
 def _dtype(ctx: Ctx) -> Any:
@@ -107,7 +107,7 @@ def _gemm_fp8(ctx: Ctx, m: int, n: int, k: int, broken: dict[str, str]) -> tuple
     try:
         fn = _rotating(ctx, m * k + k * n, make, call)
         fn()
-    except Exception as e:  # noqa: BLE001 - fp8 failed: for this shape, or (if never worked) for all
+    except Exception as e:
         why = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
         if "ok" not in broken:
             broken["why"] = why
@@ -133,8 +133,8 @@ def gemm_jobs(ctx: Ctx) -> list[Job]:
                 odd.append(m)
                 continue
             jobs.append(Job(f"gemm fp8 M={m} N={n} K={k}", "gemm", partial(_gemm_fp8, ctx, m, n, k, broken)))
-    for m in sorted(set(odd)):
-        jobs.append(skip_job(f"gemm fp8 M={m} (all shapes)", "torch._scaled_mm needs M a multiple of 16"))
+    jobs.extend(skip_job(f"gemm fp8 M={m} (all shapes)", "torch._scaled_mm needs M a multiple of 16")
+                for m in sorted(set(odd)))
     return jobs
 
 

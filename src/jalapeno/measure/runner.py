@@ -102,7 +102,7 @@ def _run_one(job: Job, rec: Record, ctx: Ctx) -> str:
     except Skip as s:
         rec.skip(job.what, s.why)
         return f"skipped ({s.why})"
-    except Exception as e:  # noqa: BLE001 - one point failing must not end the run
+    except Exception as e:
         release(ctx.device)
         if job.error_row is not None:
             rec.add(job.section or "steps", [{**job.error_row, "error": _error(e)}])

@@ -99,12 +99,13 @@ class Backend(Protocol):
 
     def sync(self) -> None: ...
 
-    # optional: ``timing() -> dict`` with ``TIMING_KEYS`` of the last prefill/decode (see the module docstring)
+    # optional: ``timing() -> dict`` with ``TIMING_KEYS`` of the last prefill/decode (module docstring)
 
 
 def step_timing(backend: Any) -> dict[str, float | None]:
-    """``TIMING_KEYS`` of the backend's last step: zeros and ``device_s: None`` when it does not report them."""
-    out: dict[str, float | None] = {k: 0.0 for k in HOST_TIMING_KEYS}
+    """``TIMING_KEYS`` of the backend's last step: zeros and ``device_s: None`` when it does not report
+    them."""
+    out: dict[str, float | None] = dict.fromkeys(HOST_TIMING_KEYS, 0.0)
     out["device_s"] = None
     get = getattr(backend, "timing", None)
     if get is not None:

@@ -32,8 +32,8 @@ try:
     import torch
     import torch.nn.functional as F
 except ImportError:  # jalapeno.measure.device.require_torch() reports it
-    torch = None  # type: ignore[assignment]
-    F = None  # type: ignore[assignment]
+    torch = None
+    F = None
 
 
 SDPA_BACKENDS = ("flash", "efficient", "math")  # no cuDNN: it builds a plan per new shape (~45 ms on an H200)
@@ -114,7 +114,8 @@ class SlotModel:
         self.pos[:bucket].copy_(p, non_blocking=False)
 
     def decode_step(self, bucket: int, length: int) -> Any:
-        """The graphable step over the static buffers: logits ``(bucket, vocab)``, greedy tokens to ``out``."""
+        """The graphable step over the static buffers: logits ``(bucket, vocab)``, greedy tokens to
+        ``out``."""
         with sdpa_backends(self.m.device):
             return self._decode_step(bucket, length)
 
@@ -208,7 +209,7 @@ class DecodeGraphs:
         t0 = time.perf_counter()
         try:
             self.graphs[key] = self._capture(bucket, length)
-        except Exception as e:  # noqa: BLE001 - no graph: run eagerly and say why
+        except Exception as e:
             self._off(f"capture failed at bucket={bucket} L={length}: {type(e).__name__}: {e}"[:300])
             _sync_quietly(self.sm.m.device)
         self.capture_s += time.perf_counter() - t0

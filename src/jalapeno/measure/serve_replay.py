@@ -103,7 +103,7 @@ def fit_slots(requested: int, max_len: int, kv_bytes_per_token: int, free: int |
         raise JalapenoError(f"one slot of {max_len} positions needs {per_slot / 1e9:.1f} GB of KV, more than "
                             f"{KV_FRACTION:.0%} of the free {free / 1e9:.1f} GB; lower --max-prompt",
                             field="max-prompt")
-    why = (f"{requested} slots x {max_len} positions x {kv_bytes_per_token} B = {requested * per_slot / 1e9:.1f} GB"
+    why = (f"{requested} slots x {max_len} positions x {kv_bytes_per_token} B = " f"{requested * per_slot / 1e9:.1f} GB"
            f" > {KV_FRACTION:.0%} of free {free / 1e9:.1f} GB; reduced to {fits[-1]}")
     return fits[-1], why
 
@@ -243,7 +243,7 @@ def _replay(args: ServeArgs, t0: float, torch: Any, dev: Any, nvml: Any, trace: 
     snapshot(engine)
     try:
         engine.run()
-    except Exception as e:  # noqa: BLE001 - keep what was measured, then report
+    except Exception as e:
         data["error"] = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"[:300]
     data["policy"]["cuda_graph"] = any(r.get("graph") for r in engine.steps)
     snapshot(engine)

@@ -2,11 +2,11 @@
 
 The replay (``jalapeno measure serve``) records only when each step starts and ends. These two jobs run the
 replay's own code (``SlotModel``, ``DecodeGraphs``, ``TorchBackend``, in its timing mode: padded decode
-attention, prefills on any SDPA backend) on each model given (default ``qwen2.5-coder-7b``, a fit model, and ``llama-3.1-8b``, the replay's) and time its pieces against
-the step sweep's, so one GPU run says whether a gap between the replay and the sweep-calibrated cost model is
-kernels or host work. Rows go to the record's ``engine`` section; every row of a job has the same keys
-(``DECODE_KEYS`` / ``PREFILL_KEYS``), null where a mode does not measure one; a mode that fails gives a row
-with ``error``.
+attention, prefills on any SDPA backend) on each model given (default ``qwen2.5-coder-7b``, a fit model, and
+``llama-3.1-8b``, the replay's) and time its pieces against the step sweep's, so one GPU run says whether a
+gap between the replay and the sweep-calibrated cost model is kernels or host work. Rows go to the record's
+``engine`` section; every row of a job has the same keys (``DECODE_KEYS`` / ``PREFILL_KEYS``), null where a
+mode does not measure one; a mode that fails gives a row with ``error``.
 
 ``serve-decode``, at every ``(bucket, L)`` of the grid (FULL: bucket {1, 4, 16} x L {1024, 4096, 8192}),
 ``bucket`` rows all real (``batch == bucket``), each at position ``L - 1`` (attention over ``L``). One row a
@@ -71,8 +71,8 @@ try:
     import torch
     import torch.nn.functional as F
 except ImportError:  # reported by jalapeno.measure.device.require_torch()
-    torch = None  # type: ignore[assignment]
-    F = None  # type: ignore[assignment]
+    torch = None
+    F = None
 
 SECTION = "engine"
 DECODE_JOB, PREFILL_JOB = "serve-decode", "serve-prefill-host"
@@ -113,11 +113,11 @@ def _error(e: BaseException) -> str:
 def _mode(order: tuple[str, ...], base: dict[str, Any], mode: str, fn: Callable[[], dict[str, Any]],
           device: Any) -> dict[str, Any]:
     """One row with every key of ``order`` (null unless measured); an ``error`` row when ``fn`` fails."""
-    row: dict[str, Any] = {k: None for k in order}
+    row: dict[str, Any] = dict.fromkeys(order)
     row.update(base, mode=mode)
     try:
         row.update(fn())
-    except Exception as e:  # noqa: BLE001 - one mode failing must not lose the others
+    except Exception as e:
         row["error"] = _error(e)
         if device.type == "cuda":
             with contextlib.suppress(Exception):
@@ -186,7 +186,7 @@ def count_ops(fn: Callable[[], Any]) -> int | None:
         with Count() as c:
             fn()
         return c.n
-    except Exception:  # noqa: BLE001 - a count is a bonus, never a failure
+    except Exception:
         return None
 
 
@@ -362,7 +362,10 @@ def _decode_line(rows: Rows) -> str:
 def _prefill_pipelined(ctx: Ctx, sm: Any, ids: Any) -> dict[str, Any]:
     """The forward back to back, unsynchronized: device time per call and host time per call."""
     dev, n = ctx.device, ctx.grid.serve_prefill_iters
-    fn = lambda: sm.prefill_logits(0, ids)
+
+    def fn() -> Any:
+        return sm.prefill_logits(0, ids)
+
     for _ in range(ctx.grid.warmup):
         fn()
     sync(dev)

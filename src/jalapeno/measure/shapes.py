@@ -146,7 +146,8 @@ class Grid:
     warmup: int
     target_s: float  # time spent on timed iterations per point, roughly
     tiny_models: bool
-    # ``jalapeno measure engine`` (measure/serve_steps.py): the serving replay's own kernels and per-step host work
+    # ``jalapeno measure engine`` (measure/serve_steps.py): the serving replay's own kernels and per-step
+    # host work
     serve_bucket: tuple[int, ...] = (1, 4, 16)  # decode rows (batch buckets of the replay)
     serve_length: tuple[int, ...] = (1024, 4096, 8192)  # padded attention length L of a decode step
     serve_prompt: tuple[int, ...] = (16, 64, 256)  # short prompts: host-bound eager prefills

@@ -27,7 +27,7 @@ from jalapeno.models.config import ModelConfig
 try:
     import torch
 except ImportError:  # reported by jalapeno.measure.device.require_torch()
-    torch = None  # type: ignore[assignment]
+    torch = None
 
 MEM_FRACTION = 0.85  # weights + KV + activations must fit in this share of the free memory
 
@@ -112,7 +112,7 @@ def _decode(ctx: Ctx, st: Loaded, b: int, c: int, keys: dict[str, Any]) -> tuple
         tokens = torch.randint(0, cfg.vocab_size, (b,), device=ctx.device)
         try:
             fn, graph = _decode_step(m, tokens, c, ctx.grid.warmup)
-        except Exception as e:  # noqa: BLE001 - capture failed: time it eagerly and say so
+        except Exception as e:
             ctx.notes.append((f"cuda graph {keys['model']} B={b} ctx={c}", f"capture failed, eager: {e}"[:300]))
             torch.cuda.synchronize(ctx.device)
             fn, graph = (lambda: m.decode(tokens, c)), None

@@ -21,8 +21,8 @@ try:
     import torch
     import torch.nn.functional as F
 except ImportError:  # jalapeno.measure.device.require_torch() reports it
-    torch = None  # type: ignore[assignment]
-    F = None  # type: ignore[assignment]
+    torch = None
+    F = None
 
 EPS = 1e-6
 ROPE_THETA = 1e6
@@ -79,7 +79,7 @@ def gqa_mode(heads: int, kv_heads: int, head_dim: int, dtype: Any, device: Any) 
         else:
             F.scaled_dot_product_attention(q, kv, kv, enable_gqa=True)
         return "native"
-    except Exception:  # noqa: BLE001 - old torch (no kwarg) or no flash kernel for this shape/dtype
+    except Exception:
         return "repeat"
 
 
@@ -164,7 +164,8 @@ class TorchDecoder:
     # ---- forward ----
 
     def prefill(self, tokens: Any) -> Any:
-        """``tokens (B, S)`` from position 0; fills cache ``[0, S)``; logits ``(B, vocab)`` of the last token."""
+        """``tokens (B, S)`` from position 0; fills cache ``[0, S)``; logits ``(B, vocab)`` of the last
+        token."""
         s = tokens.shape[1]
         cos, sin = self.cos[:s], self.sin[:s]  # (S, hd)
         mask = self._window_mask(s)

@@ -14,7 +14,8 @@ LayerAttention = Literal["full", "sliding"]
 
 @dataclass(frozen=True)
 class MLAConfig:
-    """DeepSeek multi-head latent attention. KV cache per token per layer = kv_lora_rank + qk_rope_head_dim."""
+    """DeepSeek multi-head latent attention. KV cache per token per layer = kv_lora_rank +
+    qk_rope_head_dim."""
 
     q_lora_rank: int | None  # None: plain q_proj (DeepSeek-V2-Lite)
     kv_lora_rank: int
@@ -25,7 +26,8 @@ class MLAConfig:
 
 @dataclass(frozen=True)
 class MoEConfig:
-    """Mixture of experts. Layers ``i`` with ``i >= first_dense_layers`` and ``i % layer_freq == 0`` are MoE."""
+    """Mixture of experts. Layers ``i`` with ``i >= first_dense_layers`` and ``i % layer_freq == 0`` are
+    MoE."""
 
     num_experts: int
     experts_per_token: int

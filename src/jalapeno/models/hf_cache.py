@@ -3,8 +3,8 @@
 The cache is where ``huggingface_hub`` puts it (its environment-variable page,
 https://huggingface.co/docs/huggingface_hub/package_reference/environment_variables): ``$HF_HUB_CACHE``
 (legacy ``$HUGGINGFACE_HUB_CACHE``), else ``$HF_HOME/hub``, else ``$XDG_CACHE_HOME/huggingface/hub``, else
-``~/.cache/huggingface/hub``. A model ``ORG/NAME`` lives in ``models--ORG--NAME/``; its ``refs/main`` names the
-snapshot (``snapshots/<commit>/config.json``); without it, the newest snapshot holding a config.json.
+``~/.cache/huggingface/hub``. A model ``ORG/NAME`` lives in ``models--ORG--NAME/``; its ``refs/main`` names
+the snapshot (``snapshots/<commit>/config.json``); without it, the newest snapshot holding a config.json.
 Nothing is downloaded.
 """
 

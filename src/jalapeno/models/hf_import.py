@@ -70,7 +70,8 @@ class _Reader:
         return value
 
     def opt_int(self, key: str, *, minimum: int = 1) -> int | None:
-        return self.get_int(key, None, minimum=minimum)  # type: ignore[no-any-return]
+        value: int | None = self.get_int(key, None, minimum=minimum)
+        return value
 
     def get_bool(self, key: str, default: bool) -> bool:
         value, _ = self._get(key, default)

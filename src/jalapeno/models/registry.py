@@ -41,11 +41,14 @@ MODELS: dict[str, tuple[str, str]] = {
     "deepseek-v3": ("deepseek-ai/DeepSeek-V3", "deepseek-v3.json"),
     "gpt-oss-20b": ("openai/gpt-oss-20b", "gpt-oss-20b.json"),
     "gpt-oss-120b": ("openai/gpt-oss-120b", "gpt-oss-120b.json"),
-    # as copied in NVIDIA/TensorRT-LLM tests/unittest/_torch/modeling/test_modeling_phi3.py (transformers 4.40.2)
+    # as copied in NVIDIA/TensorRT-LLM tests/unittest/_torch/modeling/test_modeling_phi3.py
+    # (transformers 4.40.2)
     "phi-3-mini-4k": ("microsoft/Phi-3-mini-4k-instruct", "phi-3-mini-4k.json"),
-    # as quoted (cat of the cached config.json) in a vllm-project/vllm usage issue on extending gemma-2-9b context
+    # as quoted (cat of the cached config.json) in a vllm-project/vllm usage issue on extending
+    # gemma-2-9b context
     "gemma-2-9b": ("google/gemma-2-9b-it", "gemma-2-9b.json"),
-    # as quoted in Liwink/gemma-jax models/README.md (transformers 4.52.4); the 1B is text-only Gemma3ForCausalLM
+    # as quoted in Liwink/gemma-jax models/README.md (transformers 4.52.4); the 1B is text-only
+    # Gemma3ForCausalLM
     "gemma-3-1b": ("google/gemma-3-1b-it", "gemma-3-1b.json"),
 }
 _BY_HF_ID = {hf_id.lower(): alias for alias, (hf_id, _) in MODELS.items()}

@@ -56,8 +56,13 @@ def axis(values: Sequence[float], log: bool, lo: float | None = None, hi: float 
 def _frame(title: str, xlabel: str, ylabel: str, xa: Axis, ya: Axis, width: int, height: int,
            left: int, right: int) -> tuple[list[str], tuple[int, int, int, int]]:
     top, w, h = 34, width - left - right, height - 34 - 48
-    px = lambda v: left + xa.frac(v) * w
-    py = lambda v: top + (1 - ya.frac(v)) * h
+
+    def px(v: float) -> float:
+        return left + xa.frac(v) * w
+
+    def py(v: float) -> float:
+        return top + (1 - ya.frac(v)) * h
+
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} '
             f'{height}" font-family="Helvetica, Arial, sans-serif" font-size="12">'),
            f"<title>{escape(title)}</title>", f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
@@ -71,9 +76,10 @@ def _frame(title: str, xlabel: str, ylabel: str, xa: Axis, ya: Axis, width: int,
     out.append("</g>")
     out.append(f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#333333"/>')
     cy = top + h / 2
-    out += [f'<text x="{width / 2:.2f}" y="20" text-anchor="middle" font-size="14" font-weight="bold">{escape(title)}</text>',
+    out += [(f'<text x="{width / 2:.2f}" y="20" text-anchor="middle" font-size="14" font-weight="bold">'
+            f"{escape(title)}</text>"),
             f'<text x="{left + w / 2:.2f}" y="{top + h + 38}" text-anchor="middle">{escape(xlabel)}</text>',
-            f'<text x="16" y="{cy:.2f}" text-anchor="middle" transform="rotate(-90 16 {cy:.2f})">{escape(ylabel)}</text>']
+            (f'<text x="16" y="{cy:.2f}" text-anchor="middle" transform="rotate(-90 16 ' f'{cy:.2f})">{escape(ylabel)}</text>')]
     return out, (left, top, w, h)
 
 
@@ -85,13 +91,20 @@ def scatter_svg(series: Sequence[Points], *, title: str, xlabel: str, ylabel: st
     ya = axis([v for s in series for v in s.y], logy, *ylim)
     legend_w = min(260, max(110, 7 * max((len(s.label) for s in series), default=8) + 40))
     out, (left, top, w, h) = _frame(title, xlabel, ylabel, xa, ya, width, height, 64, legend_w + 16)
-    px = lambda v: left + xa.frac(v) * w
-    py = lambda v: top + (1 - ya.frac(v)) * h
-    ok = lambda x, y: (math.isfinite(x) and math.isfinite(y) and (x > 0 or not logx) and (y > 0 or not logy)
-                       and xa.lo <= x <= xa.hi and ya.lo <= y <= ya.hi)
+
+    def px(v: float) -> float:
+        return left + xa.frac(v) * w
+
+    def py(v: float) -> float:
+        return top + (1 - ya.frac(v)) * h
+
+    def ok(x: float, y: float) -> bool:
+        return (math.isfinite(x) and math.isfinite(y) and (x > 0 or not logx) and (y > 0 or not logy)
+                and xa.lo <= x <= xa.hi and ya.lo <= y <= ya.hi)
+
     for i, s in enumerate(series):
         c = escape(s.color or PALETTE[i % len(PALETTE)])
-        pts = [(x, y, s.names[k] if k < len(s.names) else "") for k, (x, y) in enumerate(zip(s.x, s.y)) if ok(x, y)]
+        pts = [(x, y, s.names[k] if k < len(s.names) else "") for k, (x, y) in enumerate(zip(s.x, s.y, strict=True)) if ok(x, y)]
         if s.line and len(pts) > 1:
             d = " ".join(f"{'M' if k == 0 else 'L'}{px(x):.2f},{py(y):.2f}" for k, (x, y, _) in enumerate(sorted(pts)))
             out.append(f'<path d="{d}" fill="none" stroke="{c}" stroke-width="1.5"/>')
@@ -99,7 +112,7 @@ def scatter_svg(series: Sequence[Points], *, title: str, xlabel: str, ylabel: st
             out.append(f'<circle cx="{px(x):.2f}" cy="{py(y):.2f}" r="{s.size:g}" fill="{c}" fill-opacity="0.8">'
                        f"<title>{escape(s.label)}{': ' + escape(name) if name else ''}</title></circle>")
             if name:
-                out.append(f'<text x="{px(x) + s.size + 3:.2f}" y="{py(y) + 4:.2f}" fill="#222222">{escape(name)}</text>')
+                out.append(f'<text x="{px(x) + s.size + 3:.2f}" y="{py(y) + 4:.2f}" ' f'fill="#222222">{escape(name)}</text>')
     lx = left + w + 12
     for i, s in enumerate(series):
         yy = top + 8 + 18 * i
@@ -116,12 +129,17 @@ def roofline_svg(roofs: Sequence[tuple[str, float, float]], points: Sequence[Poi
     xs = [v for p in points for v in p.x] + [0.1, 1e4]
     ys = [v for p in points for v in p.y] + [r[1] for r in roofs]
     xa = axis(xs, True)
-    ya = axis(ys + [min(ys) / 10 if ys else 1e9], True)
+    ya = axis([*ys, min(ys) / 10 if ys else 1e9], True)
     legend_w = min(300, max(120, 7 * max((len(s) for s in [r[0] for r in roofs] + [p.label for p in points]), default=8) + 40))
     out, (left, top, w, h) = _frame(title, "arithmetic intensity (FLOP/byte)", "attained FLOP/s", xa, ya,
                                     width, height, 64, legend_w + 16)
-    px = lambda v: left + xa.frac(v) * w
-    py = lambda v: top + (1 - ya.frac(min(max(v, ya.lo), ya.hi))) * h
+
+    def px(v: float) -> float:
+        return left + xa.frac(v) * w
+
+    def py(v: float) -> float:
+        return top + (1 - ya.frac(min(max(v, ya.lo), ya.hi))) * h
+
     labels = []
     for i, (label, peak, bw) in enumerate(roofs):
         c = escape(PALETTE[i % len(PALETTE)])
@@ -133,10 +151,10 @@ def roofline_svg(roofs: Sequence[tuple[str, float, float]], points: Sequence[Poi
         labels.append((label, PALETTE[i % len(PALETTE)], "line"))
     for j, p in enumerate(points):
         c = p.color or PALETTE[(len(roofs) + j) % len(PALETTE)]
-        for k, (x, y) in enumerate(zip(p.x, p.y)):
+        for k, (x, y) in enumerate(zip(p.x, p.y, strict=True)):
             if x > 0 and y > 0 and math.isfinite(x) and math.isfinite(y):
                 name = p.names[k] if k < len(p.names) else ""
-                out.append(f'<circle cx="{px(x):.2f}" cy="{py(y):.2f}" r="{p.size:g}" fill="{escape(c)}" fill-opacity="0.75">'
+                out.append(f'<circle cx="{px(x):.2f}" cy="{py(y):.2f}" r="{p.size:g}" fill="{escape(c)}" ' 'fill-opacity="0.75">'
                            f"<title>{escape(p.label)}{': ' + escape(name) if name else ''}</title></circle>")
         labels.append((p.label, c, "dot"))
     lx = left + w + 12
@@ -154,17 +172,21 @@ def bars_svg(rows: Sequence[str], parts: Sequence[tuple[str, Sequence[float]]], 
     """Horizontal stacked bars: one bar per row, ``parts`` = (label, value per row) stacked left to right;
     the total is printed at the end of each bar."""
     totals = [sum(p[1][i] for p in parts) for i in range(len(rows))]
-    xa = axis([0.0] + totals, False, 0.0)
+    xa = axis([0.0, *totals], False, 0.0)
     label_w = min(260, max(80, 7 * max((len(r) for r in rows), default=4) + 16))
     legend_h = 20 * math.ceil(len(parts) / 4)
     height = 34 + len(rows) * (bar_h + 10) + 48 + legend_h
     left, top = label_w, 34
     w, h = width - left - 60, len(rows) * (bar_h + 10)
-    px = lambda v: left + xa.frac(v) * w
+
+    def px(v: float) -> float:
+        return left + xa.frac(v) * w
+
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} '
             f'{height}" font-family="Helvetica, Arial, sans-serif" font-size="12">'),
            f"<title>{escape(title)}</title>", f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
-           f'<text x="{width / 2:.2f}" y="20" text-anchor="middle" font-size="14" font-weight="bold">{escape(title)}</text>',
+           (f'<text x="{width / 2:.2f}" y="20" text-anchor="middle" font-size="14" font-weight="bold">'
+            f"{escape(title)}</text>"),
            '<g stroke="#e5e5e5">']
     out += [f'<line x1="{px(t):.2f}" y1="{top}" x2="{px(t):.2f}" y2="{top + h}"/>' for t in xa.ticks]
     out.append('</g><g fill="#333333">')
@@ -177,8 +199,8 @@ def bars_svg(rows: Sequence[str], parts: Sequence[tuple[str, Sequence[float]]], 
         for j, (label, vals) in enumerate(parts):
             v = vals[i]
             if v > 0:
-                out.append(f'<rect x="{px(x0):.2f}" y="{y}" width="{max(px(x0 + v) - px(x0), 0.5):.2f}" height="{bar_h}" '
-                           f'fill="{escape(PALETTE[j % len(PALETTE)])}"><title>{escape(row)}, {escape(label)}: '
+                out.append(f'<rect x="{px(x0):.2f}" y="{y}" width="{max(px(x0 + v) - px(x0), 0.5):.2f}" '
+                           f'height="{bar_h}" fill="{escape(PALETTE[j % len(PALETTE)])}"><title>{escape(row)}, ' f'{escape(label)}: '
                            f'{escape(fmt.format(v))}</title></rect>')
             x0 += v
         out.append(f'<text x="{px(x0) + 4:.2f}" y="{y + bar_h / 2 + 4:.2f}">{escape(fmt.format(totals[i]))}</text>')
@@ -186,7 +208,7 @@ def bars_svg(rows: Sequence[str], parts: Sequence[tuple[str, Sequence[float]]], 
     for j, (label, _) in enumerate(parts):
         lx = 16 + (j % 4) * ((width - 32) // 4)
         yy = ly + 20 * (j // 4)
-        out += [f'<rect x="{lx}" y="{yy - 9}" width="12" height="12" fill="{escape(PALETTE[j % len(PALETTE)])}"/>',
+        out += [(f'<rect x="{lx}" y="{yy - 9}" width="12" height="12" ' f'fill="{escape(PALETTE[j % len(PALETTE)])}"/>'),
                 f'<text x="{lx + 18}" y="{yy + 2}">{escape(label)}</text>']
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -74,7 +74,7 @@ def time_breakdown(study: Any) -> str:
     for chip in study.steps:
         for phase in ("decode", "prefill"):
             sc = study.steps[chip][phase]
-            acc = {k: 0.0 for k in parts}
+            acc = dict.fromkeys(parts, 0.0)
             for oc in sc.ops:
                 acc[_op_class(oc.op)] += oc.total_s
             acc["launch, comm, other"] = max(0.0, sc.time_s - sum(acc.values()))
@@ -102,7 +102,7 @@ def energy_breakdown(study: Any) -> str:
             dyn = max(sc.energy_j - static, 0.0)
             scale = dyn / (flops + mem) if flops + mem > 0 else 0.0
             rows.append(f"{chip_label(chip)} {phase}")
-            for k, v in zip(parts, (static, flops * scale, mem * scale)):
+            for k, v in zip(parts, (static, flops * scale, mem * scale), strict=True):
                 parts[k].append(v / tokens * 1e3)
     return bars_svg(rows, list(parts.items()), title="Energy per token of a step, by what it pays for",
                     xlabel="millijoules per token")

@@ -110,17 +110,17 @@ def headline(study: Any) -> Section:
 
 def ranges_note(study: Any) -> str:
     return (f"Ranges: every constant that is estimated rather than measured (technology-library energies and the "
-            f"library-to-silicon factor, board and idle power, static-schedule costs, TCO constants, chip costs) is "
-            f"drawn from its documented range, {study.range_samples} seeded draws shared by every chip, and each "
-            "chip's ratio to the H200 at its best fleet is re-priced or re-simulated per draw "
+            "library-to-silicon factor, board and idle power, static-schedule costs, TCO constants, chip costs) "
+            f"is drawn from its documented range, {study.range_samples} seeded draws shared by every chip, and "
+            "each chip's ratio to the H200 at its best fleet is re-priced or re-simulated per draw "
             "(`jalapeno compare --workload " + study.main + " --chips h200,...` gives the same with more draws; "
             "docs/compare.md). GPU rows also state their held-out error band on published results, where fitted.")
 
 
 def definitions() -> str:
-    return ("Goodput per watt = SLO-meeting requests per second / average fleet power (W), i.e. SLO-meeting requests per "
-            "joule of fleet energy, idle power of every chip included (the serving simulator's energy: every step's "
-            "energy plus idle power while waiting); printed per kW. " + tco_definition() + " A fleet "
+    return ("Goodput per watt = SLO-meeting requests per second / average fleet power (W), i.e. SLO-meeting "
+            "requests per joule of fleet energy, idle power of every chip included (the serving simulator's "
+            "energy: every step's energy plus idle power while waiting); printed per kW. " + tco_definition() + " A fleet "
             "meets the SLO when at least 90% of requests have TTFT <= 1 s and TPOT <= 25 ms.")
 
 
@@ -128,11 +128,11 @@ def tco_definition() -> str:
     """The $/Mtok rule in words, with the constants it runs on (hardware/tco.py, docs/tco.md)."""
     from jalapeno.hardware.tco import value
 
-    return (f"$/Mtok = (fleet chips at (manufacturing cost + NRE / volume) / (1 - {value('margin'):.0%} margin), the same "
-            f"rule for every chip, + ${value('system.host_usd') + value('system.network_usd'):,.0f} of host and network "
-            f"per chip, over {value('lifetime_years'):g} years) + (simulated average fleet power + "
-            f"{value('host_power_w'):g} W host per chip) x PUE {value('pue'):g} x ${value('usd_per_kwh'):g}/kWh, per "
-            "million prompt + output tokens served (constants and their ranges: docs/tco.md).")
+    return (f"$/Mtok = (fleet chips at (manufacturing cost + NRE / volume) / (1 - {value('margin'):.0%} margin), "
+            f"the same rule for every chip, + ${value('system.host_usd') + value('system.network_usd'):,.0f} of "
+            f"host and network per chip, over {value('lifetime_years'):g} years) + (simulated average fleet "
+            f"power + {value('host_power_w'):g} W host per chip) x PUE {value('pue'):g} x " f"${value('usd_per_kwh'):g}/kWh, "
+            "per million prompt + output tokens served (constants and their ranges: docs/tco.md).")
 
 
 def other_workloads(study: Any) -> Section:
@@ -161,8 +161,8 @@ def search_section(study: Any) -> Section:
                      _f(b.evaluation.objectives["goodput_per_watt"] * PER_KW) if b else "-",
                      _f(hypervolume_2d([t.evaluation.objectives for t in r.feasible], ref) * PER_KW), _f(r.wall_s)])
     j = jalapeno1_design()
-    blocks = [para(f"A small search of the {study.space.name} space (processor and fleet) on {study.main}, run by this "
-                   "report; feasible trials in grey, its Pareto set joined, each chip's best fleet marked."),
+    blocks = [para(f"A small search of the {study.space.name} space (processor and fleet) on {study.main}, run by "
+                   "this report; feasible trials in grey, its Pareto set joined, each chip's best fleet marked."),
               figure(fig.pareto_svg(study), "Goodput per watt (higher is better) against $/Mtoken (lower is better). The "
                                             "Pareto set is over three objectives (p99 TTFT too), so some of its "
                                             "members look dominated in this projection."),
@@ -200,13 +200,13 @@ def spec_sheet(study: Any) -> Section:
     sh = sheet(chip.arch)
     a = chip.arch
     engines = (f"{a.cores.count.value:g} cores x {a.cores.matrix.engines.value:g} systolic "
-               f"{a.cores.matrix.rows.value:g}x{a.cores.matrix.cols.value:g} arrays, {', '.join(a.cores.matrix.rates)}")
+               f"{a.cores.matrix.rows.value:g}x{a.cores.matrix.cols.value:g} arrays, " f"{', '.join(a.cores.matrix.rates)}")
     summary = [["matrix engines", engines],
                ["peak", ", ".join(f"{d} {p.value / 1e15:.2f} PFLOP/s" for d, p in sh.matrix_flops.items())],
                ["clock, voltage, node", f"{a.clock_hz.value / 1e9:g} GHz, {a.voltage_v.value:g} V, {a.node.value}"],
                ["memory", ", ".join(f"{m.name} {m.capacity_bytes.value / 1e9:.3g} GB at "
                                     f"{m.bandwidth_bytes_per_s.value / 1e12:.3g} TB/s" for m in chip.memory)],
-               ["links", f"{a.links.count.value:g} x {a.links.lanes.value:g} lanes x {a.links.lane_rate_bps.value / 1e9:g} Gb/s "
+               ["links", f"{a.links.count.value:g} x {a.links.lanes.value:g} lanes x " f"{a.links.lane_rate_bps.value / 1e9:g} Gb/s "
                          f"({chip.interconnect.bandwidth_bytes_per_s.value / 1e9:.0f} GB/s per direction)" if a.links else "none"],
                ["die area", f"{chip.die_area_mm2.value:,.0f} mm2"], ["TDP", f"{chip.tdp_w.value:,.0f} W"],
                ["idle", f"{chip.idle_w.value:,.0f} W"], ["manufacturing cost", f"${sh.cost['total'].value:,.0f}"],
@@ -233,8 +233,8 @@ def sensitivity_section(study: Any) -> Section:
                      _f(g * PER_KW if fig.finite(g) else None), d, _f(r["objectives"].get("usd_per_mtok")),
                      _f(r["objectives"].get("ttft_p99_s"))])
     return Section("Sensitivity: one parameter at a time around Jalapeño-1", [
-        para("Each row moves one parameter of Jalapeño-1's design point (chip and fleet) to another value of its range, "
-             f"everything else fixed, on {study.main}."),
+        para("Each row moves one parameter of Jalapeño-1's design point (chip and fleet) to another value "
+             f"of its range, everything else fixed, on {study.main}."),
         table(["parameter", "value", "status", "goodput/W (req/s/kW)", "vs Jalapeño-1", "$/Mtok", "p99 TTFT s"], rows,
               source_cols=[2])], "sensitivity")
 
@@ -260,22 +260,21 @@ def sources_section(study: Any) -> Section:
         rows.append([fig.chip_label(name), "cost-model parameters", "", short(setup_for(chip, "fused")[0].source)])
     for k, c in constants().items():
         rows.append(["all chips", f"tco {k} [{_f(c.lo, 4)}, {_f(c.hi, 4)}]", _f(c.value, 4), c.source])
-    for w in study.workloads.values():
-        rows.append(["all chips", f"workload {w.name}", "", w.describe()])
+    rows.extend(["all chips", f"workload {w.name}", "", w.describe()] for w in study.workloads.values())
     return Section("Sources of every number", [table(["chip", "figure", "value", "source"], rows, source_cols=[3])],
                    "sources")
 
 
 LIMITS = (
-    ("Jalapeño-1's energies and area come from the technology library (Horowitz ISSCC 2014 scaled by node and V^2, "
-     "leakage per mm2, SRAM and PHY areas): estimates, not measurements; the GPUs' come from H200 measurements "
-     "(H200, H100) or documented defaults (B200, uncalibrated)."),
-    ("The H200 calibration measured energy per FLOP in bf16 only; its fp8 value is derived from it and the "
-     "datasheet (twice the rate within the same power limit: about half the bf16 energy per FLOP), not measured."),
-    ("Idle power of a derived chip is leakage only (no DRAM refresh or PHY idle power); a GPU's is measured (H200) "
-     "or 10% of TDP."),
-    ("The searches and sweeps price steps with FastOracle (interpolated grid, under 1% from the exact oracle on "
-     "tested designs; docs/explore.md); fleets are limited to 16 chips; traces are windows of the bundled ones."),
+    ("Jalapeño-1's energies and area come from the technology library (Horowitz ISSCC 2014 scaled by node "
+     "and V^2, leakage per mm2, SRAM and PHY areas): estimates, not measurements; the GPUs' come from "
+     "H200 measurements (H200, H100) or documented defaults (B200, uncalibrated)."),
+    ("The H200 calibration measured energy per FLOP in bf16 only; its fp8 value is derived from it and "
+     "the datasheet (twice the rate within the same power limit: about half the bf16 energy per FLOP), " "not measured."),
+    ("Idle power of a derived chip is leakage only (no DRAM refresh or PHY idle power); a GPU's is "
+     "measured (H200) or 10% of TDP."),
+    ("The searches and sweeps price steps with FastOracle (interpolated grid, under 1% from the exact "
+     "oracle on tested designs; docs/explore.md); fleets are limited to 16 chips; traces are windows of " "the bundled ones."),
 )
 
 

@@ -15,12 +15,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+# A backslash at a line end joins it to the next line (kept within 110 columns, the CSS unchanged).
 CSS = """
-body{font-family:Helvetica,Arial,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#1a1a1a;line-height:1.45}
-h1{font-size:26px;margin-bottom:4px} h2{font-size:20px;margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}
+body{font-family:Helvetica,Arial,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;\
+color:#1a1a1a;line-height:1.45}
+h1{font-size:26px;margin-bottom:4px} h2{font-size:20px;margin-top:36px;\
+border-bottom:1px solid #ddd;padding-bottom:4px}
 h3{font-size:16px;margin-top:22px} p.sub{color:#555;margin-top:0}
-table{border-collapse:collapse;margin:10px 0 18px 0;font-size:13px} th,td{border:1px solid #d0d0d0;padding:4px 8px;vertical-align:top}
-th{background:#f3f3f3;text-align:left} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table{border-collapse:collapse;margin:10px 0 18px 0;font-size:13px} \
+th,td{border:1px solid #d0d0d0;padding:4px 8px;vertical-align:top}
+th{background:#f3f3f3;text-align:left} \
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.src{color:#555;font-size:12px;max-width:420px} tr.hl td{background:#fff7e0}
 figure{margin:12px 0 22px 0} figcaption{color:#444;font-size:13px;margin-top:4px;max-width:900px}
 .note{background:#f6f8fa;border-left:3px solid #999;padding:8px 12px;font-size:13px;margin:12px 0}

@@ -182,7 +182,7 @@ def _axis(values: list[float], limits: Limits | None, log: bool) -> _Axis:
 def _valid(s: Series, logx: bool) -> list[tuple[float, float] | None]:
     """Points of ``s``; None where the line breaks (non-finite, or x <= 0 on a log axis)."""
     out: list[tuple[float, float] | None] = []
-    for x, y in zip(s.x, s.y):
+    for x, y in zip(s.x, s.y, strict=True):
         ok = math.isfinite(x) and math.isfinite(y) and (x > 0 or not logx)
         out.append((x, y) if ok else None)
     return out
@@ -255,7 +255,7 @@ def _lines(f: _Frame, series: Sequence[Series], points: list[list[tuple[float, f
     out = [(f'<defs><clipPath id="{clip_id}"><rect x="{f.left}" y="{f.top}" width="{f.w}" height="{f.h}"/>'
             "</clipPath></defs>"),
            f'<g clip-path="url(#{clip_id})" fill="none" stroke-width="1.8" stroke-linejoin="round">']
-    for i, (s, ps) in enumerate(zip(series, points)):
+    for i, (s, ps) in enumerate(zip(series, points, strict=True)):
         d = _path(f, ps)
         if d:
             dash = ' stroke-dasharray="6 4"' if s.dashed else ""

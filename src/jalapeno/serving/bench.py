@@ -58,7 +58,8 @@ MIN_RATE_FRACTION = 1e-4  # server: give up (rate 0) below this fraction of the 
 
 
 class LengthSource(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def __len__(self) -> int: ...
 
@@ -210,7 +211,7 @@ def unit_poisson(reqs: Sequence[Any], seed: int) -> tuple[Any, ...]:
     """``reqs`` with seeded Poisson arrivals at 1 request/s (first at 0); ``rate_scale`` sets the rate."""
     gaps = np.random.default_rng(seed).exponential(1.0, max(0, len(reqs) - 1))
     times = np.concatenate(([0.0], np.cumsum(gaps)))
-    return tuple(replace(q, arrival_s=float(t)) for q, t in zip(reqs, times))
+    return tuple(replace(q, arrival_s=float(t)) for q, t in zip(reqs, times, strict=True))
 
 
 def max_rate(scenario: str, lengths: LengthSource, oracle: StepOracle, limits: Limits, *,

@@ -227,4 +227,5 @@ def request_columns(states: Sequence[Any]) -> dict[str, np.ndarray]:
 
 def slo_met(cols: dict[str, np.ndarray], slo: SLO) -> np.ndarray:
     tpot_ok = np.isnan(cols["tpot_s"]) | (cols["tpot_s"] <= slo.tpot_s)
-    return (cols["ttft_s"] <= slo.ttft_s) & tpot_ok
+    met: np.ndarray = (cols["ttft_s"] <= slo.ttft_s) & tpot_ok
+    return met

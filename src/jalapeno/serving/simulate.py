@@ -114,7 +114,8 @@ class Simulation:
                 assert rep.kv.tier.reserved_blocks == 0
 
     def _arrival_time(self, i: int) -> float:
-        return self.t0 + (self.requests[i].arrival_s - self.t0) / self.cfg.rate_scale
+        arrival_s: float = self.requests[i].arrival_s
+        return self.t0 + (arrival_s - self.t0) / self.cfg.rate_scale
 
     def _on_arrival(self, now: float, i: int) -> list[Event]:
         req = self.requests[i]
@@ -189,7 +190,10 @@ def simulate(
     max_decode_run, dollars_per_replica_hour, power_window_s, rate_scale``.
     ``progress(done, total)`` is called about 200 times; ``on_step(StepRecord)`` after every step.
     """
-    cfg = ServingConfig(replicas=replicas, scheduler=scheduler, router=router,
+    # scheduler and router may be any name here: ServingConfig checks them against its lists
+    cfg = ServingConfig(replicas=replicas,
+                        scheduler=scheduler,  # type: ignore[arg-type]
+                        router=router,  # type: ignore[arg-type]
                         topology=topology,  # type: ignore[arg-type]
                         prefix_cache=prefix_cache, slo=slo, **options)
     return run_config(requests, oracle, cfg, progress=progress, on_step=on_step, timeline=timeline)

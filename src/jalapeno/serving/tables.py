@@ -17,7 +17,8 @@ STEP_COLUMNS = ("replica", "role", "start_s", "end_s", "steps", "tokens", "decod
 
 
 def request_table(res: SimResult, requests: Sequence[Any]) -> dict[str, list[Any]]:
-    """Every request (``workload.Request``s) in trace order: its measured latencies when completed, its reason when dropped."""
+    """Every request (``workload.Request``s) in trace order: its measured latencies when completed, its reason
+    when dropped."""
     cols = res.per_request
     done = {int(rid): i for i, rid in enumerate(cols["request_id"])}
     reasons = {d.request_id: d.reason for d in res.dropped}
@@ -49,5 +50,5 @@ class StepTable:
         s = rec.shape
         row = (rec.replica, rec.role, rec.start_s, rec.end_s, rec.steps, s.tokens, s.decode_seqs, s.prefill_seqs,
                s.prefill_tokens, rec.kv_used_blocks, rec.kv_blocks, rec.energy_j)
-        for k, v in zip(STEP_COLUMNS, row):
+        for k, v in zip(STEP_COLUMNS, row, strict=True):
             self.cols[k].append(v)

@@ -86,15 +86,16 @@ class Row:
 # Groq: 576 LPUs serve Llama-2-70B (Hacker News discussion of Groq's launch, item 39435411, February 2024,
 # citing a linked source: secondary; Groq publishes no deployment sheet). The plan, by rule: tensor parallel
 # inside the fully connected 8-chip node (Abts et al., ISCA 2022), pipeline across the 576 / 8 = 72 nodes
-# (Narayanan et al., SC'21: tensor parallel within a server, pipeline across servers). 576 x 230 MB = 133 GB holds 70B parameters only at 8 bits: TruePoint
-# numerics store weights at low precision and run matrix math at full precision (Groq, Inside the LPU,
-# 2025-08-01, https://groq.com/blog/inside-the-lpu-deconstructing-groq-speed): w int8, math and KV 16-bit.
-_GROQ = dict(system="Groq LPU (GroqChip 1)", hardware="groq-lpu-arch", model="llama-2-70b", tp=8, pp=72,
-             dtype=("int8", "bf16", "bf16"), date="2024-01-10", software="Groq API (LLMPerf client)")
-_TRN2 = dict(system="AWS Trainium2 (trn2.48xlarge)", hardware="trainium2-arch", tp=16, pp=1,
-             dtype=("bf16", None, None), batch=1, context=12800, prompt=12288, secondary=False,
-             software="NxD Inference + vLLM fork v0.6.x-neuron (DLAMI venv pytorch_2_5_nxd_inference), TP=64 "
-                      "logical NeuronCores (LNC=2) on 16 chips")
+# (Narayanan et al., SC'21: tensor parallel within a server, pipeline across servers). 576 x 230 MB = 133 GB
+# holds 70B parameters only at 8 bits: TruePoint numerics store weights at low precision and run matrix math
+# at full precision (Groq, Inside the LPU, 2025-08-01,
+# https://groq.com/blog/inside-the-lpu-deconstructing-groq-speed): w int8, math and KV 16-bit.
+_GROQ: dict[str, Any] = {"system": "Groq LPU (GroqChip 1)", "hardware": "groq-lpu-arch", "model": "llama-2-70b", "tp": 8, "pp": 72,
+             "dtype": ("int8", "bf16", "bf16"), "date": "2024-01-10", "software": "Groq API (LLMPerf client)"}
+_TRN2: dict[str, Any] = {"system": "AWS Trainium2 (trn2.48xlarge)", "hardware": "trainium2-arch", "tp": 16, "pp": 1,
+             "dtype": ("bf16", None, None), "batch": 1, "context": 12800, "prompt": 12288, "secondary": False,
+             "software": "NxD Inference + vLLM fork v0.6.x-neuron (DLAMI venv pytorch_2_5_nxd_inference), TP=64 "
+                      "logical NeuronCores (LNC=2) on 16 chips"}
 
 ROWS: tuple[Row, ...] = (
     Row("groq-llama2-70b-llmperf", **_GROQ, batch=5, context=625, prompt=550, metric="tpot_s",
@@ -102,7 +103,7 @@ ROWS: tuple[Row, ...] = (
         scenario="LLMPerf: 550 input / 150 output tokens, 5 concurrent requests, 150 requests; TPOT = "
                  "(mean end-to-end 0.8151 s - mean TTFT 0.2279 s) / 149 (that LLMPerf's inter-token latency "
                  "includes the TTFT); decode context = 550 + 150 / 2",
-        note="chip count and plan from secondary sources; TTFT not compared (it includes the internet round trip)"),
+        note="chip count and plan from secondary sources; TTFT not compared (it includes the internet round " "trip)"),
     Row("groq-llama2-70b-claim", **{**_GROQ, "date": "2024-02", "software": "Groq API"}, batch=1, context=2048,
         prompt=0, metric="tokens_per_s_per_user", published=300.0, source=TPU_NEWS, secondary=True,
         scenario="Groq's figure, Llama 2 70B with 4,096-token context: 300 tokens/s per user; decode context "

@@ -50,8 +50,7 @@ def scheduler_of(record: dict[str, Any]) -> PrefillFirstScheduler:
 def simulate_replay(record: dict[str, Any], model: ModelConfig, chip: ChipSpec, params: CostParams) -> Any:
     oracle = CostOracle(model, chip, params)
     reqs = replay_requests(record)
-    res = simulate(reqs, oracle, scheduler=scheduler_of(record), max_num_seqs=record["policy"]["max_num_seqs"])
-    return res
+    return simulate(reqs, oracle, scheduler=scheduler_of(record), max_num_seqs=record["policy"]["max_num_seqs"])
 
 
 class MeasuredStepOracle:
@@ -97,7 +96,7 @@ class MeasuredStepOracle:
 def simulate_with_measured_steps(record: dict[str, Any], model: ModelConfig, chip: ChipSpec,
                                  params: CostParams) -> tuple[Any, MeasuredStepOracle]:
     oracle = MeasuredStepOracle(record, CostOracle(model, chip, params))
-    res = simulate(replay_requests(record), oracle, scheduler=scheduler_of(record),  # type: ignore[arg-type]
+    res = simulate(replay_requests(record), oracle, scheduler=scheduler_of(record),
                    max_num_seqs=record["policy"]["max_num_seqs"])
     return res, oracle
 
@@ -148,17 +147,17 @@ def markdown_section(record: dict[str, Any], comparisons: list[Comparison], step
     lines = [
         "## Serving: the simulator against a real GPU replay",
         "",
-        f"`{source}`: {n} requests of `{record['trace']}` [{record['slice']['start_s']:g}, "
-        f"{record['slice']['start_s'] + record['slice']['duration_s']:g}) s replayed by wall clock through "
-        f"`jalapeno measure serve` on {record['device'].get('name', '?')} ({record['measured']}): "
-        f"{record['model']} (random bf16 weights), policy `{pol['name']}` (one whole prefill a step, else one "
-        f"decode step of all running; max {pol['max_num_seqs']} running), decode steps replayed from CUDA "
-        f"graphs padded to batch buckets {pol['batch_buckets']} and to the longest context rounded up to "
-        f"{pol['context_bucket']}, attention `{pol.get('decode_attention', 'masked')}`; prompts capped at "
-        f"{pol['max_prompt']} and outputs at {pol['max_output']} tokens.",
+        (f"`{source}`: {n} requests of `{record['trace']}` [{record['slice']['start_s']:g}, "
+        f"{record['slice']['start_s'] + record['slice']['duration_s']:g}) s replayed by wall clock "
+        f"through `jalapeno measure serve` on {record['device'].get('name', '?')} "
+        f"({record['measured']}): {record['model']} (random bf16 weights), policy `{pol['name']}` (one "
+        f"whole prefill a step, else one decode step of all running; max {pol['max_num_seqs']} running), "
+        f"decode steps replayed from CUDA graphs padded to batch buckets {pol['batch_buckets']} and to "
+        f"the longest context rounded up to {pol['context_bucket']}, attention " f"`{pol.get('decode_attention', 'masked')}`; "
+        f"prompts capped at {pol['max_prompt']} and outputs at {pol['max_output']} tokens."),
         "",
-        "The simulator replays the same requests with the same policy (`PrefillFirstScheduler`, padding "
-        "included) on the calibrated H200 cost model. Nothing was fitted to this replay.",
+        ("The simulator replays the same requests with the same policy (`PrefillFirstScheduler`, padding "
+        "included) on the calibrated H200 cost model. Nothing was fitted to this replay."),
         "",
         table(["metric", "measured", "predicted", "error", "goal"],
               [[f"{c.metric.replace('_s', '')} {c.quantile}", f"{c.measured * 1e3:.2f} ms",
@@ -176,10 +175,10 @@ def markdown_section(record: dict[str, Any], comparisons: list[Comparison], step
     if scheduling:
         hits, misses = scheduling_hits
         lines += [
-            "Scheduling check: the same simulation with each step costing its *measured* duration (mean of "
-            f"the replay's steps of that shape; {hits} of {hits + misses} simulated steps found one). If "
-            "this matches, the simulator's mirror of the engine's policy is right and the error above is "
-            "the cost of steps alone:",
+            ("Scheduling check: the same simulation with each step costing its *measured* duration (mean "
+            f"of the replay's steps of that shape; {hits} of {hits + misses} simulated steps found one). "
+            "If this matches, the simulator's mirror of the engine's policy is right and the error above "
+            "is the cost of steps alone:"),
             "",
             table(["metric", "measured", "simulated, measured step times", "error"],
                   [[f"{c.metric.replace('_s', '')} {c.quantile}", f"{c.measured * 1e3:.2f} ms",

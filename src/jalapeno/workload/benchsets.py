@@ -5,20 +5,21 @@ draws ``n`` samples in a seeded random order (cycling through the set when ``n``
 loadgen repeats its sample set) and returns ``Request`` values that all arrive at t=0; the bench layer
 sets the arrival times (all at once for offline, Poisson for server).
 
-The MLPerf sets are unmodified copies of the per-sample token lengths that openshift-psap/performance-dashboard
-(Apache-2.0) extracted from the MLCommons datasets (``traces/mlperf/``, provenance in ``traces/README.md``).
-MLPerf's Llama-2-70B benchmark generates its own answers; the MLCommons reference documents their mean as
-294.45 tokens a sample (``OPENORCA_GENERATED_MEAN``), while the dataset's lengths are those of the GPT-4
-reference answers (mean 218.9). ``mlperf-llama2-70b`` therefore scales every output length by one factor,
-chosen so that the mean after clipping to MLPerf's 1,024-token generation limit is 294.45; the prompts
-are kept as they are. ``mlperf-llama2-70b-reference`` keeps the reference answers' lengths.
+The MLPerf sets are unmodified copies of the per-sample token lengths that
+openshift-psap/performance-dashboard (Apache-2.0) extracted from the MLCommons datasets (``traces/mlperf/``,
+provenance in ``traces/README.md``). MLPerf's Llama-2-70B benchmark generates its own answers; the MLCommons
+reference documents their mean as 294.45 tokens a sample (``OPENORCA_GENERATED_MEAN``), while the dataset's
+lengths are those of the GPT-4 reference answers (mean 218.9). ``mlperf-llama2-70b`` therefore scales every
+output length by one factor, chosen so that the mean after clipping to MLPerf's 1,024-token generation limit
+is 294.45; the prompts are kept as they are. ``mlperf-llama2-70b-reference`` keeps the reference answers'
+lengths.
 """
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +107,7 @@ def scale_to_mean(lengths: tuple[int, ...], mean: float, cap: int) -> tuple[int,
     return tuple(int(v) for v in scaled(hi))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _llama2(generated: bool) -> LengthSet:
     p, o = _read("llama2-70b-99.csv")
     if generated:
@@ -118,7 +119,7 @@ def _llama2(generated: bool) -> LengthSet:
     return LengthSet("mlperf-llama2-70b" + ("" if generated else "-reference"), p, o, desc, _DASHBOARD)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _plain(name: str, file: str, desc: str) -> LengthSet:
     p, o = _read(file)
     return LengthSet(name, p, o, desc, _DASHBOARD)

@@ -24,9 +24,9 @@ _MOONCAKE = (
 )
 _TRACELAB = (
     "TraceLab (SyFI Lab, University of Washington), https://github.com/uw-syfi/TraceLab "
-    "(example_sessions/sanitized), unmodified; Apache-2.0 with NOTICE (licenses/Apache-2.0_TraceLab_LICENSE.txt, "
-    "licenses/TraceLab_NOTICE.txt); dataset CC BY 4.0 (licenses/TraceLab_LICENSE-DATASET.md): "
-    "do not attempt re-identification."
+    "(example_sessions/sanitized), unmodified; Apache-2.0 with NOTICE "
+    "(licenses/Apache-2.0_TraceLab_LICENSE.txt, licenses/TraceLab_NOTICE.txt); dataset CC BY 4.0 "
+    "(licenses/TraceLab_LICENSE-DATASET.md): do not attempt re-identification."
 )
 
 

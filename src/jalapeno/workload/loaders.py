@@ -2,16 +2,17 @@
 
 | format | columns / fields used | arrival |
 |---|---|---|
-| Azure 2023/2024 CSV | ``TIMESTAMP,ContextTokens,GeneratedTokens`` | ISO timestamp (any fraction digits, offset) |
+| Azure 2023/24 CSV | ``TIMESTAMP,ContextTokens,GeneratedTokens`` | ISO timestamp (fraction digits, offset) |
 | BurstGPT CSV | ``Timestamp,Request tokens,Response tokens`` (+ ``Session ID``) | seconds |
 | Mooncake JSONL | ``timestamp,input_length,output_length,hash_ids`` | milliseconds |
 | TraceLab rounds JSONL | see ``jalapeno.workload.tracelab`` | ISO timestamps of timing events |
-| plain CSV (``traces export``) | ``arrival_s,prompt_tokens,output_tokens`` (+ ``hash_ids``, space-separated) | seconds |
+| plain CSV (``traces export``) | ``arrival_s,prompt_tokens,output_tokens`` (+ ``hash_ids``) | seconds |
 | Vidur CSV | ``arrived_at,num_prefill_tokens,num_decode_tokens`` (Vidur's ``Request`` fields) | seconds |
 
-Every loader measures arrivals from the earliest request, sorts by arrival (ties keep file order), and
-numbers requests by their data row in the file (0-based). A bad row raises ``JalapenoError`` naming
-``file:line: column`` and what was expected; an empty file raises too. Nothing is downloaded.
+A plain CSV's ``hash_ids`` are space-separated. Every loader measures arrivals from the earliest request,
+sorts by arrival (ties keep file order), and numbers requests by their data row in the file (0-based). A bad
+row raises ``JalapenoError`` naming ``file:line: column`` and what was expected; an empty file raises too.
+Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from jalapeno.errors import JalapenoError
 from jalapeno.workload.bundled import BundledTrace, bundled_names, find_bundled
@@ -44,7 +45,7 @@ VIDUR_COLUMNS = ("arrived_at", "num_prefill_tokens", "num_decode_tokens")
 BURSTGPT_COLUMNS = ("Timestamp", "Request tokens", "Response tokens")
 
 
-def _open_text(path: Path) -> Any:
+def _open_text(path: Path) -> TextIO:
     try:
         return open(path, encoding="utf-8-sig", newline="")
     except OSError as e:
@@ -196,8 +197,8 @@ def _parse_seconds_csv(f: Any, file: str, wanted: tuple[str, ...], block_tokens:
 
 def load_plain_csv(path: str | Path, *, block_tokens: int = 512, window: Window | None = None,
                    name: str | None = None, attribution: str = "", vidur: bool = False) -> Trace:
-    """The plain CSV ``arrival_s,prompt_tokens,output_tokens[,hash_ids]`` (``jalapeno traces export``), or with
-    ``vidur=True`` Vidur's ``arrived_at,num_prefill_tokens,num_decode_tokens``. Arrivals are seconds."""
+    """The plain CSV ``arrival_s,prompt_tokens,output_tokens[,hash_ids]`` (``jalapeno traces export``), or
+    with ``vidur=True`` Vidur's ``arrived_at,num_prefill_tokens,num_decode_tokens``. Arrivals are seconds."""
     path = Path(path)
     wanted = VIDUR_COLUMNS if vidur else PLAIN_COLUMNS
     rows = _decode_guard(path, lambda f: _parse_seconds_csv(f, path.name, wanted, _block_tokens(block_tokens)))
@@ -282,7 +283,8 @@ def _first_line(path: Path) -> str:
 
 
 def detect_format(path: str | Path) -> str:
-    """'azure', 'burstgpt', 'plain', 'vidur', 'mooncake' or 'tracelab', from the header line (CSV) or first object (JSONL)."""
+    """'azure', 'burstgpt', 'plain', 'vidur', 'mooncake' or 'tracelab', from the header line (CSV) or first
+    object (JSONL)."""
     path = Path(path)
     first = _first_line(path)
     if first.startswith("{"):
@@ -306,8 +308,8 @@ def detect_format(path: str | Path) -> str:
             return "plain"
     raise JalapenoError(
         f"{path.name}: unknown trace format, first line {first[:60]!r}; expected a CSV header "
-        f"{','.join(AZURE_COLUMNS)} (Azure), {','.join(BURSTGPT_COLUMNS)},... (BurstGPT), {','.join(PLAIN_COLUMNS)} "
-        f"(plain) or {','.join(VIDUR_COLUMNS)} (Vidur), or JSONL objects "
+        f"{','.join(AZURE_COLUMNS)} (Azure), {','.join(BURSTGPT_COLUMNS)},... (BurstGPT), "
+        f"{','.join(PLAIN_COLUMNS)} (plain) or {','.join(VIDUR_COLUMNS)} (Vidur), or JSONL objects "
         "with input_length/output_length/hash_ids (Mooncake) or input_tokens_total/timing_events (TraceLab)"
     )
 

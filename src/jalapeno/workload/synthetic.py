@@ -138,7 +138,7 @@ def gamma(rate_per_s: float, cv: float, *, count: int | None = None, duration_s:
     rng = np.random.default_rng(seed)
     arrivals = _arrivals(rng, rate_per_s, cv, count, duration_s).tolist()
     prompts, outputs = _lengths(rng, len(arrivals), prompt_tokens, output_tokens, lengths_from)
-    requests = tuple(Request(i, a, p, o) for i, (a, p, o) in enumerate(zip(arrivals, prompts, outputs)))
+    requests = tuple(Request(i, a, p, o) for i, (a, p, o) in enumerate(zip(arrivals, prompts, outputs, strict=True)))
     what = f"gamma(rate_per_s={rate_per_s:g}, cv={cv:g}, count={count}, duration_s={duration_s}, seed={seed})"
     credit = f"token lengths from {lengths_from.name}: {lengths_from.attribution}" if lengths_from else ""
     return Trace(name or ("poisson" if cv == 1 else "gamma"), requests, f"synthetic: {what}", credit)

@@ -29,9 +29,9 @@ from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.hardware.arch.tech import Technology, overridable
 
 __all__ = [
-    "ArchChip", "ArchSpec", "Sheet", "Technology", "arch_from_dict", "arch_of", "chip_cost", "derive_chip",
-    "dies_per_wafer", "is_arch_data", "list_arch_presets", "load_arch", "resolve_arch", "sheet",
-    "yield_murphy", "yield_negative_binomial", "yield_poisson",
+    "ArchChip", "ArchSpec", "Sheet", "Technology", "arch_from_dict", "arch_of", "check_names", "chip_cost",
+    "derive_chip", "dies_per_wafer", "is_arch_data", "list_arch_presets", "load_arch", "overridable",
+    "resolve_arch", "sheet", "yield_murphy", "yield_negative_binomial", "yield_poisson",
 ]
 
 

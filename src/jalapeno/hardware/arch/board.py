@@ -15,7 +15,8 @@ library, each with a range), so the two are priced alike:
 
 Regulator efficiency follows a loss model ``loss = a + b x + c x^2`` of load fraction ``x`` (of the die-side
 rated power): fixed switching loss, conduction, I^2 R. ``board = die / eff(x)``, ``eff <= 1`` always.
-Wall power adds the host's share per accelerator slot (CPU, NIC, fans, switch ports: ``host_power_w`` of hardware/data/tco.yaml, the constant the TCO charges).
+Wall power adds the host's share per accelerator slot (CPU, NIC, fans, switch ports: ``host_power_w`` of
+hardware/data/tco.yaml, the constant the TCO charges).
 """
 
 from __future__ import annotations

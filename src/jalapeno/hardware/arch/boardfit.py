@@ -36,7 +36,8 @@ from jalapeno.hardware.spec import Figure
 
 @dataclass(frozen=True)
 class Row:
-    """A datasheet chip's figures the preset does not hold (node key, silicon area, PHY sites, SerDes lanes)."""
+    """A datasheet chip's figures the preset does not hold (node key, silicon area, PHY sites, SerDes
+    lanes)."""
 
     preset: str
     node: str
@@ -51,14 +52,14 @@ class Row:
 
 ROWS = (
     Row("a100-80gb-sxm", "n7", "gpu", "hbm2e", 5, 6, 826, 48,
-        "NVIDIA A100 whitepaper: 826 mm2 GA100 on N7, six HBM2e PHYs (five stacks), 12 NVLink3 links x 4 lanes"),
+        "NVIDIA A100 whitepaper: 826 mm2 GA100 on N7, six HBM2e PHYs (five stacks), 12 NVLink3 links x 4 " "lanes"),
     Row("b200", "n4", "gpu", "hbm3e", 8, 8, 1600, 36,
-        "NVIDIA Blackwell architecture brief: two reticle-limited dies (taken as 2 x 800 mm2, estimate) on 4NP, "
-        "8 HBM3E stacks, 18 NVLink5 links x 2 lanes"),
+        "NVIDIA Blackwell architecture brief: two reticle-limited dies (taken as 2 x 800 mm2, estimate) on "
+        "4NP, 8 HBM3E stacks, 18 NVLink5 links x 2 lanes"),
     Row("mi300x", "n5", "gpu", "hbm3", 8, 8, 1808, 112,
         "AMD CDNA 3 white paper: 8 XCDs on N5 over 4 IODs on N6, 8 HBM3 stacks, 7 Infinity Fabric x16 links; "
-        "silicon area 8 x 115 + 4 x 370 mm2 (ISSCC 2024 as reported by the trade press, estimate) at 0.6 of the IODs "
-        "counted as logic"),
+        "silicon area 8 x 115 + 4 x 370 mm2 (ISSCC 2024 as reported by the trade press, estimate) at 0.6 of "
+        "the IODs counted as logic"),
 )
 ARCH_ROWS = ("groq-lpu-arch",)
 
@@ -92,7 +93,7 @@ def datasheet_fits() -> list[Fit]:
         c = load_preset(r.preset)
         t = Technology(r.node)
         ic = c.interconnect
-        out.append(_row_fit(r, t, c.tdp_w.value, c.peak_flops("bf16"), c.memory_bandwidth_bytes_per_s,
+        out.append(_row_fit(r, t, c.tdp_w.value, c.matrix_flops["bf16"].value, c.memory_bandwidth_bytes_per_s,
                             ic.bandwidth_bytes_per_s.value if ic else 0.0))
     return out
 
@@ -209,7 +210,7 @@ def main() -> None:
     k = floor_fit()
     print(f"\nclock_up_leakage_ratio fit (A100): {k:.2f}; at that ratio the L40S row leaves "
           f"{l40s_gddr6_w_per_device(k):.2f} W per GDDR6 device for its memory clock-up\n")
-    print("| chip | published TDP | peak-activity board power at energy_realism 1 | energy_realism that matches |")
+    print("| chip | published TDP | peak-activity board power at energy_realism 1 | energy_realism that " "matches |")
     print("|---|---:|---:|---:|")
     for f in fits():
         print(f"| {f.chip} | {f.tdp_w:,.0f} W | {f.at_library_w:,.0f} W | {f.realism:.2f} |")

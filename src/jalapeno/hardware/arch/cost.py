@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from jalapeno.errors import JalapenoError
-
 from jalapeno.hardware.arch.model import Part, area, core_area_mm2, tech_of
 from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.hardware.arch.tech import Technology
@@ -45,7 +44,8 @@ def yield_murphy(die_mm2: float, d0_per_cm2: float) -> float:
 
 
 def yield_negative_binomial(die_mm2: float, d0_per_cm2: float, alpha: float) -> float:
-    return (1 + d0_per_cm2 * die_mm2 / 100 / alpha) ** -alpha
+    y: float = (1 + d0_per_cm2 * die_mm2 / 100 / alpha) ** -alpha  # a positive base: a real power
+    return y
 
 
 def yield_with_spares(uncore_mm2: float, core_mm2: float, need: int, have: int, d0: float, alpha: float) -> float:

@@ -53,7 +53,10 @@ def _fig(p: Part, arch: ArchSpec, note: str = "") -> Figure:
 
 def derive_chip(arch: ArchSpec) -> ArchChip:
     s = sheet(arch)
-    f = lambda p, note="": _fig(p, arch, note)
+
+    def f(p: Part, note: str = "") -> Figure:
+        return _fig(p, arch, note)
+
     return ArchChip(
         name=arch.name, vendor=arch.vendor, kind=arch.kind, description=arch.description,
         launch_year=arch.launch_year, process_node=TextFigure(arch.node.value, arch.node.source, arch.node.secondary),
@@ -68,7 +71,7 @@ def derive_chip(arch: ArchSpec) -> ArchChip:
 
 
 def _price_formula(s: Sheet) -> str:
-    return f"(cost ${s.cost['total'].value:,.0f} + NRE / volume) / (1 - margin), the rule of hardware/data/tco.yaml"
+    return f"(cost ${s.cost['total'].value:,.0f} + NRE / volume) / (1 - margin), the rule of " "hardware/data/tco.yaml"
 
 
 def board_sheet(s: Sheet) -> dict[str, Part]:

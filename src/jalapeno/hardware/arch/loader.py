@@ -59,7 +59,7 @@ LINK_REQUIRED = ("topology", "count", "lanes", "lane_rate_bps", "hop_latency_s",
 LINK_OPTIONAL = ("dims",)
 RUNTIME_REQUIRED = ("kernel_overhead_s", "launch_s", "fusion")
 RUNTIME_STATIC = ("token_bucket_gap", "kv_bucket_tokens", "dma_setup_s", "barrier_s")
-RUNTIME_OPTIONAL = ("eager_launch_s", "kernels_per_op", "matrix_issue_efficiency") + RUNTIME_STATIC
+RUNTIME_OPTIONAL = ("eager_launch_s", "kernels_per_op", "matrix_issue_efficiency", *RUNTIME_STATIC)
 POWER_OPTIONAL = ("limit_w", "idle_w", "active_static_w", "pj_per_flop", "pj_per_byte_main", "dvfs_beta")
 # Figures that count things (whole numbers) and figures that are fractions in (0, 1].
 WHOLE = frozenset({"count", "physical", "engines", "rows", "cols", "depth", "lanes", "devices", "sites",
@@ -248,11 +248,15 @@ class _ArchParser(_ChipParser):
             raise self.fail("runtime.matrix_issue_efficiency", "missing required key", data, f,
                             f"a dynamically issued kind's ({arch_kind}) issue efficiency is measured; only "
                             "statically scheduled kinds derive it")
+        # keyword by keyword (mypy checks each type), in the order the figures were read before:
+        # RUNTIME_STATIC, then RUNTIME_REQUIRED
         return Runtime(fusion=fusion, eager_launch_s=self.opt(m, "eager_launch_s", f),
                        kernels_per_op=self.counts(m, "kernels_per_op", f),
                        matrix_issue_efficiency=self.opt(m, "matrix_issue_efficiency", f),
-                       **{k: self.opt(m, k, f) for k in RUNTIME_STATIC},
-                       **{k: self.num(m, k, f) for k in RUNTIME_REQUIRED if k != "fusion"})
+                       token_bucket_gap=self.opt(m, "token_bucket_gap", f),
+                       kv_bucket_tokens=self.opt(m, "kv_bucket_tokens", f),
+                       dma_setup_s=self.opt(m, "dma_setup_s", f), barrier_s=self.opt(m, "barrier_s", f),
+                       kernel_overhead_s=self.num(m, "kernel_overhead_s", f), launch_s=self.num(m, "launch_s", f))
 
     def counts(self, data: Mapping[Any, Any], key: str, field: str) -> Mapping[str, Figure]:
         """A mapping of names to whole-number figures (``runtime.kernels_per_op``)."""

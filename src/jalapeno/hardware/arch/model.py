@@ -58,7 +58,7 @@ def vector_flops(arch: ArchSpec) -> dict[str, Part]:
     c, v = arch.cores, arch.cores.vector
     f = vector_clock(arch)
     return {d: Part(c.count.value * v.lanes.value * r.value * f,
-                    f"{c.count.value:g} cores x {v.lanes.value:g} lanes x {r.value:g} FLOP/lane/cycle x {f / 1e9:g} GHz")
+                    f"{c.count.value:g} cores x {v.lanes.value:g} lanes x {r.value:g} FLOP/lane/cycle x {f / 1e9:g} " "GHz")
             for d, r in v.rates.items()}
 
 
@@ -165,7 +165,8 @@ def _control_fraction(arch: ArchSpec, t: Technology) -> float:
 
 
 def sram_pj_per_bit(arch: ArchSpec, s: Sram) -> float:
-    """Read/write energy of one SRAM bit: sqrt(bank / 32 KiB) x the 32 KiB figure, at this node and voltage."""
+    """Read/write energy of one SRAM bit: sqrt(bank / 32 KiB) x the 32 KiB figure, at this node and
+    voltage."""
     t = tech_of(arch)
     bank = s.bank_bytes.value if s.bank_bytes is not None else t(f"sram_bank_bytes.{s.style}")
     return t("sram_pj_per_bit_32kib") * math.sqrt(bank / 32768) * _vscale(arch, t)
@@ -262,7 +263,8 @@ def _measured_compute(arch: ArchSpec) -> dict[str, Part]:
 
 
 def memory_scenario(arch: ArchSpec) -> dict[str, Part]:
-    """Every memory level streaming at full bandwidth (the decode regime); library energies x ``energy_realism``."""
+    """Every memory level streaming at full bandwidth (the decode regime); library energies x
+    ``energy_realism``."""
     r = tech_of(arch)(f"energy_realism.{arch.kind}")
     e, out = {n: v * r for n, v in pj_per_bit(arch).items()}, {}
     cs = sram_bandwidth(arch, arch.cores.sram, per_core=True)
@@ -353,7 +355,8 @@ def _limit_die_w(arch: ArchSpec, die_mm2: float, dyn: dict[str, Part], static: d
                  eff: float) -> tuple[float | None, str]:
     """Die-side power limit: the declared board limit (``power.limit_w``) through the regulators, else, for a
     chip on paper, the cooling limit (``physical.power_density_w_per_mm2`` x die area, plus what is
-    dissipated off the die): a chip whose full activity would exceed it runs under DVFS, as shipping chips do."""
+    dissipated off the die): a chip whose full activity would exceed it runs under DVFS, as shipping chips
+    do."""
     if arch.power.limit_w is not None:
         return arch.power.limit_w.value * eff, f"{arch.power.limit_w.value:,.0f} W power limit"
     if arch.power.idle_w is not None:

@@ -4,10 +4,11 @@
 breaks them (empty when it fits). Constants are ``physical.*`` in the technology library, each with a range.
 
 * **reticle**: one die at most 858 mm2 (the 26 x 33 mm exposure field).
-* **beachfront**: memory PHYs line the die edge next to their stacks: sites x PHY edge (HBM3 ~10.5 mm) must fit
-  in the share of a square die's perimeter that memory may take (the rest holds SerDes, host I/O, power entry);
-  SerDes lanes take their own pitch of the rest.
-* **power density**: die power at TDP (board TDP less regulator loss, DRAM devices and board misc) over die area.
+* **beachfront**: memory PHYs line the die edge next to their stacks: sites x PHY edge (HBM3 ~10.5 mm) must
+  fit in the share of a square die's perimeter that memory may take (the rest holds SerDes, host I/O, power
+  entry); SerDes lanes take their own pitch of the rest.
+* **power density**: die power at TDP (board TDP less regulator loss, DRAM devices and board misc) over die
+  area.
 * **interposer**: die plus stacks (with 20% spacing) within the package's interposer (CoWoS-S ~2,700 mm2).
 """
 
@@ -56,7 +57,7 @@ def checks(arch: ArchSpec) -> list[Check]:
         e, frac = t(f"physical.phy_edge_mm.{d.kind}"), t("physical.phy_edge_fraction")
         edge = d.sites.value * e
         out.append(Check("beachfront", edge, frac * 4 * side, "mm",
-                         f"{d.sites.value:g} {d.kind} PHYs x {e:g} mm vs {frac:g} of a {side:.1f} mm square die's perimeter"))
+                         f"{d.sites.value:g} {d.kind} PHYs x {e:g} mm vs {frac:g} of a {side:.1f} mm square die's " "perimeter"))
     if arch.links is not None:
         lanes = arch.links.count.value * arch.links.lanes.value
         pitch = t("physical.serdes_edge_mm_per_lane")
