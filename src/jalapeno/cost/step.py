@@ -8,7 +8,7 @@ energy per action; if that power exceeds the chip's limit, the step stretches un
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable
+from typing import Iterable
 
 from jalapeno.cost.collectives import all_gather_s, all_reduce_s
 from jalapeno.cost.op_time import ChipRates, OpTime, op_time
@@ -17,8 +17,8 @@ from jalapeno.errors import JalapenoError
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
 from jalapeno.hardware.spec import ChipSpec
+from jalapeno.seams.op_timing import OpTimer
 
-OpTimer = Callable[[Op], OpTime]
 
 # Ops every tensor-parallel rank repeats in full (hidden-sized elementwise work, the embedding gather).
 # ``ep_experts``: one expert-parallel rank's whole experts (``cost.expert``).
