@@ -1,8 +1,9 @@
 """Efficiency and energy parameters of a chip: loading, calibration families and the chip's setup.
 
-``CostParams`` itself is a seam type (``jalapeno.seams.cost_params``, re-exported here). Defaults are first-principles guesses for an uncalibrated chip; a calibrated chip loads fitted values
-from ``jalapeno/hardware/calibration/<preset>.json`` (written by ``jalapeno validate --fit``), which
-also records the measurements they came from and the held-out error.
+``CostParams`` itself is a seam type (``jalapeno.seams.cost_params``, re-exported here). Defaults are
+first-principles guesses for an uncalibrated chip; a calibrated chip loads fitted values from
+``jalapeno/hardware/calibration/<preset>.json`` (written by ``jalapeno validate --fit``), which also
+records the measurements they came from and the held-out error.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jalapeno.errors import JalapenoError
-from jalapeno.explore.space import DesignSpace, Scalar
+from jalapeno.explore.space import DesignSpace
 from jalapeno.hardware.arch import ArchSpec, arch_from_dict, check_names, overridable
 from jalapeno.hardware.loader import parse_yaml
 
@@ -181,13 +181,3 @@ def _dram_bw(mem: dict[str, Any]) -> float | None:
     if any(p is None for p in parts):
         return None
     return parts[0] * parts[1] * parts[2] / 8.0  # type: ignore[operator]
-
-
-def design_label(design: Mapping[str, Scalar], space: DesignSpace) -> str:
-    """A short human label: the processor parameters that differ most visibly."""
-    bits = []
-    for p in space.params:
-        v = design.get(p.name)
-        if p.group == "processor" and v is not None:
-            bits.append(f"{p.name.split('.')[-1]}={v}")
-    return ", ".join(bits)

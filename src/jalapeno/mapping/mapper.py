@@ -281,7 +281,3 @@ def _attention_rep(op: Op) -> Op:
     fp, fk = pairs / a.pairs, kv / max(a.kv_tokens, 1)
     shape = replace(a, pairs=pairs, kv_tokens=kv)
     return replace(op, attention=shape, flops=op.flops * fp, kv_read_bytes=op.kv_read_bytes * fk)
-
-
-def roofline_ok(m: OpMapping) -> bool:
-    return m.time.time_s >= m.time.roofline_s * (1 - 1e-12) and math.isfinite(m.time.time_s)
