@@ -26,8 +26,12 @@ CONFIG = ROOT / ".importlinter"
 # hardware/arch/model.py and hardware/loader.py are over it; none may grow past the budget).
 MAX_FUNCTION_CODE_LINES = 80
 MAX_MODULE_LINES = 560
-# module or "module:function" -> why it may exceed the budget. Empty: every one fits.
-EXCEPTIONS: dict[str, str] = {}
+# module or "module:function" -> (its own budget, why). commands/serve.py is 543 lines here and 569 with the
+# topology options of the registry work (branch t-registry): options, fleet pricing, plots and printing in
+# one module; splitting it is its own change.
+EXCEPTIONS: dict[str, tuple[int, str]] = {
+    "jalapeno.commands.serve": (600, "the serve command: options, fleet pricing, plots, printing"),
+}
 
 
 def lint_imports(src: Path) -> subprocess.CompletedProcess[str]:
@@ -108,8 +112,8 @@ def _sizes() -> tuple[dict[str, int], dict[str, int]]:
 def test_size_budget():
     modules, functions = _sizes()
     assert len(modules) > 100 and len(functions) > 1000  # the walk saw the package
-    big_mods = {m: n for m, n in modules.items() if n > MAX_MODULE_LINES and m not in EXCEPTIONS}
-    big_fns = {f: n for f, n in functions.items() if n > MAX_FUNCTION_CODE_LINES and f not in EXCEPTIONS}
+    big_mods = {m: n for m, n in modules.items() if n > EXCEPTIONS.get(m, (MAX_MODULE_LINES, ""))[0]}
+    big_fns = {f: n for f, n in functions.items() if n > EXCEPTIONS.get(f, (MAX_FUNCTION_CODE_LINES, ""))[0]}
     assert not big_mods, f"modules over {MAX_MODULE_LINES} lines (split them): {big_mods}"
     assert not big_fns, f"functions over {MAX_FUNCTION_CODE_LINES} lines of code (split them): {big_fns}"
     assert not set(EXCEPTIONS) - set(modules) - set(functions), "an exception names nothing: drop it"

@@ -78,7 +78,7 @@ def setup_for(chip: "ChipSpec", engine: str = "calibration") -> tuple[CostParams
     (jalapeno.mapping), which fuses elementwise ops; a datasheet preset by the calibrated roofline model,
     under the calibration engine's kernel counts (``engine="calibration"``, what was validated) or a fused
     serving engine's (``engine="fused"``: compare GPUs with architectures, or predict vLLM-class serving)."""
-    from jalapeno.mapping import cost_params_for, timer_for  # lazy: keeps this module light (mapping is below cost)
+    from jalapeno.mapping import cost_params_for, timer_for  # lazy: keeps this module light
 
     if engine not in ENGINES:
         raise JalapenoError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}", field="engine")
