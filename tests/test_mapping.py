@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jalapeno.cli import main
-from jalapeno.cost.collectives import all_reduce_s as closed_all_reduce
 from jalapeno.cost import topology as coll
+from jalapeno.cost.collectives import all_reduce_s as closed_all_reduce
 from jalapeno.cost.params import params_for
 from jalapeno.cost.plans import Plan, check_fit, plan_step, search_plans
 from jalapeno.cost.step import Estimator, shard

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from jalapeno.graph.ops import Op
 from jalapeno.hardware.spec import ChipSpec
 from jalapeno.seams.cost_params import CostParams
-from jalapeno.seams.op_timing import OpTime
+from jalapeno.seams.op_timing import OpTime as OpTime  # re-exported: cost.op_time.OpTime
 
 
 @dataclass(frozen=True)

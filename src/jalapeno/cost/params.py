@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jalapeno.errors import JalapenoError
-from jalapeno.seams.cost_params import CostParams
+from jalapeno.seams.cost_params import CostParams as CostParams  # re-exported: cost.params.CostParams
 from jalapeno.seams.op_timing import OpTimer
 
 if TYPE_CHECKING:

@@ -21,9 +21,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from jalapeno.cost import topology as coll
 from jalapeno.cost.oracle import kv_bytes_per_token, weight_bytes
 from jalapeno.cost.params import CostParams
-from jalapeno.cost import topology as coll
 from jalapeno.cost.step import Estimator, OpTimer
 from jalapeno.errors import JalapenoError
 from jalapeno.graph.batch import Batch

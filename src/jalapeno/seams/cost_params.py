@@ -68,6 +68,6 @@ class CostParams:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "CostParams":
+    def from_json(cls, d: dict[str, Any]) -> CostParams:
         names = {f.name for f in fields(cls)}
         return replace(cls(), **{k: v for k, v in d.items() if k in names})
