@@ -4,7 +4,7 @@
     python scripts/regen_snapshots.py --check    # exit 1 if a block or the ledger is stale (what the tests check)
 
 A generated block is the output of a fast command that the page names in its marker
-(``<!-- generated:begin `COMMAND` -->``, jalapeno/report/doc_blocks.py); a new block on any page is picked up
+(``<!-- generated:begin `COMMAND` -->``, jalapeno/doccheck/doc_blocks.py); a new block on any page is picked up
 here without a change to this script. Run it last, after every slower generator that writes a page
 (``scripts/regen_docs.sh`` does): the ledger (tests/snapshots/doc_figures.json) records the figures the
 pages hold when it runs. Never edit the ledger by hand.
@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from jalapeno.report import doc_blocks, doc_figures
+from jalapeno.doccheck import doc_blocks, doc_figures
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER = ROOT / "tests" / "snapshots" / "doc_figures.json"

@@ -3,7 +3,7 @@
 Guards, from the strongest (docs/testing.md has the table):
 
 * generated blocks are re-run from the command their marker names and compared exactly
-  (``<!-- generated:begin `COMMAND` -->``, jalapeno/report/doc_blocks.py: the Jalapeño-1 spec sheet, the
+  (``<!-- generated:begin `COMMAND` -->``, jalapeno/doccheck/doc_blocks.py: the Jalapeño-1 spec sheet, the
   preset table of docs/hardware.md, the known-chip table of docs/chips.md, the cost table of docs/tco.md, the
   search campaign's per-study table); the headline block by tests/test_headline_snapshot.py and
   docs/validation.md as a whole by tests/test_docs_snapshot.py;
@@ -25,8 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from jalapeno.report import doc_blocks, spec_sheet
-from jalapeno.report import doc_figures as dfig
+from jalapeno.doccheck import doc_blocks
+from jalapeno.report import spec_sheet
+from jalapeno.doccheck import doc_figures as dfig
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER = ROOT / "tests" / "snapshots" / "doc_figures.json"

@@ -11,8 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jalapeno.cli import main
+from jalapeno.cost import topology as coll
 from jalapeno.cost.collectives import all_reduce_s as closed_all_reduce
 from jalapeno.cost.params import params_for
+from jalapeno.cost.plans import Plan, check_fit, plan_step, search_plans
 from jalapeno.cost.step import Estimator, shard
 from jalapeno.errors import JalapenoError
 from jalapeno.graph.batch import Batch
@@ -21,10 +23,8 @@ from jalapeno.graph.precision import Precision
 from jalapeno.hardware import resolve_chip
 from jalapeno.hardware.arch import resolve_arch
 from jalapeno.mapping import Mapper, cost_params_for, mapper_for, timer_for
-from jalapeno.mapping import collectives as coll
 from jalapeno.mapping.engine import systolic_cycles
 from jalapeno.mapping.gemm import GemmProblem, candidates, evaluate, map_gemm
-from jalapeno.mapping.parallel import Plan, check_fit, plan_step, search_plans
 from jalapeno.models import resolve_model
 
 ARCHS = ["groq-lpu-arch", "h100-sxm-arch", "tpu-v5e-arch", "trainium2-arch"]

@@ -239,7 +239,7 @@ def plan_cmd(model: str, hardware: str, batch: int, context: int, max_chips: int
     from jalapeno.graph.precision import Precision
     from jalapeno.hardware import resolve_chip
     from jalapeno.mapping import cost_params_for, timer_for
-    from jalapeno.mapping.parallel import search_plans
+    from jalapeno.cost.plans import search_plans
     from jalapeno.models import resolve_model
 
     with as_flags(MODEL_CHIP_FLAGS):

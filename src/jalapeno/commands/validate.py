@@ -77,7 +77,7 @@ def command(hardware: str, paths: tuple[str, ...], fit_models: str, serve: str |
     """Calibrate the cost model of a GPU from measurements and report held-out errors."""
     from jalapeno.cost.sanity import mlperf_offline
     from jalapeno.cost.validation import calibrate_and_validate, load, shared_energy_as_steps, summary
-    from jalapeno.cost.validation_doc import render
+    from jalapeno.report.validation_doc import render
     from jalapeno.hardware import resolve_chip
     from jalapeno.jsonio import check_writable
     from jalapeno.models import resolve_model

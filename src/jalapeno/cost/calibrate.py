@@ -151,23 +151,6 @@ def predict_steps(steps: Sequence[dict[str, Any]], models: dict[str, ModelConfig
     return np.array(out)
 
 
-def predict_step_energy(steps: Sequence[dict[str, Any]], models: dict[str, ModelConfig], chip: ChipSpec,
-                        p: CostParams) -> np.ndarray:
-    """Energy of each step if it took its *measured* time: static power x measured time + counted work.
-
-    Fitting energy against measured time keeps the energy model about physics (counts x energy per
-    action), independent of the time model's errors; the power cap then acts in prediction only.
-    """
-    est = Estimator(chip, p)
-    out = []
-    for s in steps:
-        batch, graph = step_batch(s)
-        g = build_graph(models[s["model"]], batch)
-        _, _, e_dyn, _ = est.price_ops(g, cuda_graph=graph)
-        out.append((est.idle_w + p.active_static_w) * s["s"] + e_dyn)
-    return np.array(out)
-
-
 STEP_PARAMS = [scalar("graph_launch_s", 0.0, 3e-5), scalar("kernel_s", 0.0, 3e-5),
                keyed("matmul_mem_eff", "bf16", 0.3, 1.0), scalar("eager_launch_s", 1e-6, 1e-4)]
 ENERGY_PARAMS = [scalar("active_static_w", 0.0, 600.0), keyed("pj_per_flop", "bf16", 0.0, 5.0),

@@ -9,23 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from jalapeno.cost.params import CostParams
 from jalapeno.graph.ops import Op
 from jalapeno.hardware.spec import ChipSpec
-
-
-@dataclass(frozen=True, slots=True)
-class OpTime:
-    time_s: float  # device time of one instance, fixed kernel costs included
-    compute_s: float  # modeled compute time (with efficiency and quantization)
-    memory_s: float  # modeled memory time (with achieved bandwidth)
-    roofline_s: float  # ideal: max(flops / peak, bytes / bandwidth)
-    bound: str  # "compute", "memory" or "overhead"
-    kernels: int  # kernel launches of one instance
-    # dynamic energy of one instance when the timer counts it by memory level (a mapper: FLOPs, registers,
-    # core SRAM, level 2, main memory, each x its energy per action); None: the Estimator prices FLOPs and
-    # main-memory bytes itself
-    energy_j: float | None = None
+from jalapeno.seams.cost_params import CostParams
+from jalapeno.seams.op_timing import OpTime as OpTime  # re-exported: cost.op_time.OpTime
 
 
 @dataclass(frozen=True)

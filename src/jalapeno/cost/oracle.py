@@ -42,7 +42,7 @@ from jalapeno.graph.builder import Graph, _Builder, _work, build_graph, layer_gr
 from jalapeno.graph.precision import BF16, Precision
 from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models.config import ModelConfig
-from jalapeno.serving.oracle import StepCost, StepShape
+from jalapeno.seams.step_oracle import StepCost, StepShape
 
 ACTIVATION_RESERVE = 0.10  # share of memory kept for activations, CUDA graphs and fragmentation
 _NO_SPLIT = (0, 0)  # the token part's decode/prefill split key, for models without MLA

@@ -100,10 +100,6 @@ class Parallel:
     def chips(self) -> int:
         return self.tp * self.dp * self.pp
 
-    @property
-    def expert_parallel(self) -> bool:
-        return self.ep > 1
-
     def check(self, chip: ChipSpec, num_layers: int) -> None:
         """A pipeline needs links and no more stages than layers; a group larger than the chip's
         scale-up domain needs its scale-out NICs (``hardware.network``) and whole domains, and a

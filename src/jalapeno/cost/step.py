@@ -18,8 +18,7 @@ from jalapeno.errors import JalapenoError
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
 from jalapeno.hardware.spec import ChipSpec
-
-OpTimer = Callable[[Op], OpTime]
+from jalapeno.seams.op_timing import OpTimer as OpTimer  # re-exported: cost.step.OpTimer
 
 # Ops every tensor-parallel rank repeats in full (hidden-sized elementwise work, the embedding gather).
 # ``ep_experts``: one expert-parallel rank's whole experts (``cost.expert``).

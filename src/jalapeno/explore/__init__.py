@@ -9,6 +9,9 @@ Public API: ``DesignSpace``/``Param``/``load_space``/``space_from_dict``/``space
 ``evaluate_design``/``evaluate_chip``/``Evaluation`` (evaluate.py), ``make_searcher`` (searchers.py),
 ``TrialStore`` (store.py), ``run_search``/``SearchResult`` (runner.py), ``nondominated`` (pareto.py),
 ``Surrogate`` (surrogate.py). See docs/explore.md.
+
+Layer (docs/extending.md#layers): above serving. May import serving, cost, mapping, seams, graph, hardware,
+models, workload and the bottom modules; never report, studies, measure or commands.
 """
 
 from jalapeno.explore.design import Deployment, arch_data, build_arch, deployment_of

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jalapeno.errors import JalapenoError
-from jalapeno.explore.space import DesignSpace, Scalar
+from jalapeno.explore.space import DesignSpace
 from jalapeno.hardware.arch import ArchSpec, arch_from_dict, check_names, overridable
 from jalapeno.hardware.loader import parse_yaml
 
@@ -202,13 +202,3 @@ def _dram_bw(mem: dict[str, Any]) -> float | None:
     if devices is None or bits is None or rate is None:
         return None
     return devices * bits * rate / 8.0
-
-
-def design_label(design: Mapping[str, Scalar], space: DesignSpace) -> str:
-    """A short human label: the processor parameters that differ most visibly."""
-    bits = []
-    for p in space.params:
-        v = design.get(p.name)
-        if p.group == "processor" and v is not None:
-            bits.append(f"{p.name.split('.')[-1]}={v}")
-    return ", ".join(bits)

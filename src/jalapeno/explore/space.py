@@ -58,10 +58,6 @@ class Param:
     levels: int = 3
     note: str = ""
 
-    @property
-    def is_bundle(self) -> bool:
-        return self.bundles is not None
-
     def grid(self) -> list[Scalar]:
         """The values the grid baseline visits: every choice, or ``levels`` points over the range."""
         if self.kind == "choice":

@@ -8,11 +8,11 @@ or naming an existing file, is loaded as a user chip file (not cached: the file 
 from __future__ import annotations
 
 import difflib
-import functools
-from importlib import resources
 from pathlib import Path
 
 from jalapeno.errors import JalapenoError
+from jalapeno.hardware.datasheet import list_presets as list_presets  # re-exported: hardware.list_presets
+from jalapeno.hardware.datasheet import load_preset, preset_names
 from jalapeno.hardware.loader import load_chip
 from jalapeno.hardware.spec import ChipSpec
 
@@ -59,29 +59,6 @@ ALIASES: dict[str, str] = {
 }
 
 
-def _presets_dir() -> Path:
-    return Path(str(resources.files("jalapeno.hardware").joinpath("presets")))
-
-
-@functools.lru_cache(maxsize=1)
-def _preset_names() -> tuple[str, ...]:
-    return tuple(sorted(p.stem for p in _presets_dir().glob("*.yaml")))
-
-
-def list_presets() -> list[str]:
-    """Names of the bundled presets, sorted."""
-    return list(_preset_names())
-
-
-@functools.lru_cache(maxsize=64)
-def _load_preset(name: str) -> ChipSpec:
-    chip = load_chip(_presets_dir() / f"{name}.yaml")
-    if chip.name != name:
-        raise JalapenoError(f"preset file {name}.yaml names its chip {chip.name!r}; they must match",
-                            field="name")
-    return chip
-
-
 def normalize(name: str) -> str:
     """Canonical spelling of a preset name or alias: lower case, ``_`` and spaces as ``-``."""
     return "-".join(name.strip().lower().replace("_", " ").split())
@@ -108,8 +85,8 @@ def resolve_chip(name_or_path: str) -> ChipSpec:
         return arch if arch is not None else load_chip(Path(name_or_path.strip()))
     key = normalize(name_or_path)
     key = ALIASES.get(key, key)
-    if key in _preset_names():
-        return _load_preset(key)
+    if key in preset_names():
+        return load_preset(key)
     from jalapeno.hardware import arch as _arch  # lazy: hardware.arch imports this module's package
 
     if key in _arch.list_arch_presets():
@@ -135,7 +112,7 @@ def _arch_file(path: Path) -> ChipSpec | None:
 
 
 def _unknown_message(name: str) -> str:
-    names = _preset_names()
+    names = preset_names()
     close = difflib.get_close_matches(normalize(name), list(names) + list(ALIASES), n=1, cutoff=0.5)
     guess = f"did you mean {ALIASES.get(close[0], close[0])!r}? " if close else ""
     return (f"unknown chip {name!r}; {guess}valid presets: {', '.join(names)} "

@@ -16,7 +16,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from jalapeno.cost.op_time import OpTime
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
 from jalapeno.hardware.arch.spec import ArchSpec
@@ -24,6 +23,7 @@ from jalapeno.mapping.attention import map_attention
 from jalapeno.mapping.fusion import fused_consumer, producer_write_share, remaining_main_bytes
 from jalapeno.mapping.gemm import GemmMapping, GemmProblem, map_gemm
 from jalapeno.mapping.target import Target
+from jalapeno.seams.op_timing import OpTime
 
 MATMUL_KINDS = ("matmul", "lm_head", "router", "moe")
 MEMO_SIZE = 4096
@@ -284,7 +284,3 @@ def _attention_rep(op: Op) -> Op:
     fp, fk = pairs / a.pairs, kv / max(a.kv_tokens, 1)
     shape = replace(a, pairs=pairs, kv_tokens=kv)
     return replace(op, attention=shape, flops=op.flops * fp, kv_read_bytes=op.kv_read_bytes * fk)
-
-
-def roofline_ok(m: OpMapping) -> bool:
-    return m.time.time_s >= m.time.roofline_s * (1 - 1e-12) and math.isfinite(m.time.time_s)

@@ -6,13 +6,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 
-from jalapeno.cost.op_time import OpTime
-from jalapeno.cost.params import CostParams
 from jalapeno.graph.ops import Op
 from jalapeno.hardware.arch import arch_of, model
 from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.hardware.kinds import is_static
 from jalapeno.mapping.mapper import Mapper
+from jalapeno.seams.cost_params import CostParams
+from jalapeno.seams.op_timing import OpTime
 
 _MAPPERS: OrderedDict[int, tuple[ArchSpec, Mapper]] = OrderedDict()
 _KEEP = 16

@@ -14,6 +14,9 @@ Modules:
   continuous-batching engine (each step row says where its wall time went).
 - ``serve_steps``: ``measure engine``, that engine's decode and prefill steps taken apart (jobs
   ``serve-decode`` and ``serve-prefill-host``).
+
+Layer (docs/extending.md#layers): above studies, below commands (it uses only models, workload and errors,
+and torch lazily). Nothing but commands may import it, so the core never needs torch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Models: Hugging Face ``config.json`` import, bundled configs, parameter and KV-cache counts."""
+"""Models: Hugging Face ``config.json`` import, bundled configs, parameter and KV-cache counts.
+
+Layer (docs/extending.md#layers): the bottom of the domain, beside hardware and workload and independent of
+both. May import only the bottom modules (errors, dtypes, jsonio, tableio); knows nothing of chips or timing.
+"""
 
 from jalapeno.models.config import MLAConfig, ModelConfig, MoEConfig
 from jalapeno.models.hf_import import parse_hf_config

@@ -59,10 +59,6 @@ def list_models() -> list[str]:
     return list(MODELS)
 
 
-def hf_id_of(alias: str) -> str:
-    return MODELS[alias][0]
-
-
 @cache
 def _bundled(alias: str) -> ModelConfig:
     hf_id, file = MODELS[alias]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -292,7 +291,3 @@ def render(study: Any) -> str:
                 subtitle=f"Co-design search and head-to-head serving simulation ({mode} run). Every number below "
                          "comes from one run of the command at the bottom, on the same model, formats, traces and SLO.",
                 footer="Jalapeño: open inference-chip co-design stack. Self-contained page: no scripts, no network.")
-
-
-def nan_to_none(x: float) -> float | None:
-    return x if math.isfinite(x) else None

@@ -151,42 +151,47 @@ def render(fits: Sequence[ChipFit], skipped: Sequence[str], command: str, n_rows
     isl = isl_table(fits) if isl_sensitivity(fits) else ""
     if isl:
         parts += ["## Rows whose prompt length is an estimate", "",
-                  ("The error of these rows is unresolved wherever published / predicted falls inside the "
-                  "spread below."), "", isl, ""]
-    parts += ["## Serving mechanics in the scenario model", "",
-              ("Server and interactive rows are the largest batch meeting three p99 limits (cost/scenario.py): "
-              "(1) TPOT: a request's decode steps carry the prefills admitted meanwhile; MLPerf's TPOT is per "
-              "request, so a short answer averages few steps, and the p99 over requests mixes the dataset's "
-              "output lengths; (2) TTFT: prompts queue for the prefill as an M/G/1 queue (Poisson arrivals, "
-              "load = the prefill share of the cycle) whose p99 wait is Kingman's exponential tail, which "
-              "binds long prompts (Llama-3.1-405B's 9.4k tokens) far below the TPOT limit; (3) the batch cap "
-              "(KV cache or batch limit) holds the p99 of the Poisson number of decoding requests "
-              "(B + 2.33 sqrt(B) <= cap)."), "",
-              "## Known gaps", "",
-              ("- Llama-3.1-405B on B200 and GB200 (NVFP4, TensorRT 10.11) is over-predicted about 30% already "
-              "offline, where prefill dominates (9.4k-token prompts) and no latency limit applies, while the "
-              "H200 (fp8) matches within 5% in all three scenarios and MI355X within 4%; the gap is the 4-bit "
-              "prefill rate of a 405B model, which the Llama-2-70B fit rows (222-token prompts, decode-bound) "
-              "cannot see. Server and interactive inherit it and add to it (a slower prefill loads the TTFT "
-              "queue). The MI355X row is AMD's open-division pruned 405B, priced here as the full model."),
-              ("- The H100's MLPerf v4.1 Llama-2-70B rows are over-predicted (+17% to +47%) while the H200's "
-              "v4.1 Llama-2-70B rows on the same TensorRT 10.2.0 match within 2% and the H100's newer "
-              "TensorRT-LLM vendor rows within 3%. Not the batch: NVIDIA's v4.1 config runs "
-              "the H100 at TP2 with batch 896 (configs/llama2-70b/Offline), and capping the model there moves "
-              "it 3,560 -> 3,508 tok/s/GPU. The model puts large-batch Llama-2-70B decode on both chips "
-              "compute-bound (same SM, same clock), so per GPU it sees the H100 at 0.92-0.96 of the H200 where "
-              "the round shows 0.74-0.78; not resolved. The H100 Llama-3.1-8B rows are vLLM 0.10 (RedHat), "
-              "whose serving overhead is not the TensorRT-LLM one fitted on the H200."),
-              ("- Mixtral-8x7B is over-predicted on every chip by a similar amount (H200 +17% to +24%, H100 "
-              "+23% to +29%, MI300X/MI325X +9% to +25%), now with the dataset's own prompt lengths: a shared "
-              "MoE gap (expert GEMM efficiency, routing imbalance), not a chip's."),
-              ("- MI355X (open division, mxfp4), GB200 and GB300 rows are bundled, but those chips have no "
-              "preset here; B300 has no public MLPerf row in the rounds read (v4.1, v5.1)."),
-              ("- MLPerf v4.0 and v5.0 results are not bundled (their repositories were too large to read "
-              "here); no AMD vendor table rows yet."),
-              "- Energies are not fitted (see the power section).", "",
-              "## Benchmark workloads assumed", "", workloads_table(), "",
-              (f"Latency limits: {LIMITS_SOURCE}. Mean ISLs are the means of the bundled MLPerf length sets "
-              "(workload/benchsets: per-sample token counts of the MLCommons datasets, traces/README.md); the "
-              "output-length distributions of the same sets shape the p99 TPOT term."), ""]
+                  "The error of these rows is unresolved wherever published / predicted falls inside the spread "
+                  "below.", "", isl, ""]
+    parts += _mechanics_and_gaps()
     return "\n".join(parts)
+
+
+def _mechanics_and_gaps() -> list[str]:
+    """The page's fixed closing sections: the scenario model's serving mechanics, known gaps, workloads."""
+    return ["## Serving mechanics in the scenario model", "",
+            "Server and interactive rows are the largest batch meeting three p99 limits (cost/scenario.py): "
+            "(1) TPOT: a request's decode steps carry the prefills admitted meanwhile; MLPerf's TPOT is per "
+            "request, so a short answer averages few steps, and the p99 over requests mixes the dataset's "
+            "output lengths; (2) TTFT: prompts queue for the prefill as an M/G/1 queue (Poisson arrivals, "
+            "load = the prefill share of the cycle) whose p99 wait is Kingman's exponential tail, which binds "
+            "long prompts (Llama-3.1-405B's 9.4k tokens) far below the TPOT limit; (3) the batch cap (KV "
+            "cache or batch limit) holds the p99 of the Poisson number of decoding requests "
+            "(B + 2.33 sqrt(B) <= cap).", "",
+            "## Known gaps", "",
+            "- Llama-3.1-405B on B200 and GB200 (NVFP4, TensorRT 10.11) is over-predicted about 30% already "
+            "offline, where prefill dominates (9.4k-token prompts) and no latency limit applies, while the "
+            "H200 (fp8) matches within 5% in all three scenarios and MI355X within 4%; the gap is the 4-bit "
+            "prefill rate of a 405B model, which the Llama-2-70B fit rows (222-token prompts, decode-bound) "
+            "cannot see. Server and interactive inherit it and add to it (a slower prefill loads the TTFT "
+            "queue). The MI355X row is AMD's open-division pruned 405B, priced here as the full model.",
+            "- The H100's MLPerf v4.1 Llama-2-70B rows are over-predicted (+17% to +47%) while the H200's "
+            "v4.1 Llama-2-70B rows on the same TensorRT 10.2.0 match within 2% and the H100's newer "
+            "TensorRT-LLM vendor rows within 3%. Not the batch: NVIDIA's v4.1 config runs "
+            "the H100 at TP2 with batch 896 (configs/llama2-70b/Offline), and capping the model there moves "
+            "it 3,560 -> 3,508 tok/s/GPU. The model puts large-batch Llama-2-70B decode on both chips "
+            "compute-bound (same SM, same clock), so per GPU it sees the H100 at 0.92-0.96 of the H200 where "
+            "the round shows 0.74-0.78; not resolved. The H100 Llama-3.1-8B rows are vLLM 0.10 (RedHat), "
+            "whose serving overhead is not the TensorRT-LLM one fitted on the H200.",
+            "- Mixtral-8x7B is over-predicted on every chip by a similar amount (H200 +17% to +24%, H100 +23% "
+            "to +29%, MI300X/MI325X +9% to +25%), now with the dataset's own prompt lengths: a shared MoE "
+            "gap (expert GEMM efficiency, routing imbalance), not a chip's.",
+            "- MI355X (open division, mxfp4), GB200 and GB300 rows are bundled, but those chips have no "
+            "preset here; B300 has no public MLPerf row in the rounds read (v4.1, v5.1).",
+            "- MLPerf v4.0 and v5.0 results are not bundled (their repositories were too large to read here); "
+            "no AMD vendor table rows yet.",
+            "- Energies are not fitted (see the power section).", "",
+            "## Benchmark workloads assumed", "", workloads_table(), "",
+            f"Latency limits: {LIMITS_SOURCE}. Mean ISLs are the means of the bundled MLPerf length sets "
+            "(workload/benchsets: per-sample token counts of the MLCommons datasets, traces/README.md); the "
+            "output-length distributions of the same sets shape the p99 TPOT term.", ""]

@@ -3,7 +3,7 @@
 Every figure comes from the same place ``jalapeno chip show`` and the report take it (``hardware.arch.sheet``,
 ``board_json``, ``physical.checks``, the TCO margin rule) and the deployment from the recorded best fleets
 (``explore/spaces/headline-fleets.json``), so a test can regenerate the table in a fraction of a second and
-hold the page to the code (issue 15). The page marks it as a generated block (``report/doc_blocks.py``):
+hold the page to the code (issue 15). The page marks it as a generated block (``doccheck/doc_blocks.py``):
 ``python -m jalapeno.report.spec_sheet`` prints it and ``scripts/regen_snapshots.py`` rewrites it.
 """
 

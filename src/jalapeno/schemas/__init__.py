@@ -1,6 +1,10 @@
 """JSON Schemas (draft 2020-12) of every command's ``--json`` output, one file per command
 (``jalapeno.<command>[.<sub>]/<version>`` -> ``<command>[.<sub>].json``); docs/json.md describes them and
-tests/test_json_schemas.py validates real outputs against them."""
+tests/test_json_schemas.py validates real outputs against them.
+
+Layer (docs/extending.md#layers): the bottom, with errors, dtypes, jsonio and tableio; imports nothing from
+jalapeno.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,10 @@
 Public API: ``simulate`` (and ``max_rate_at_attainment``), the policy values ``SLO``, ``Disagg``,
 ``Speculative``, ``TierSpec``, the result ``SimResult``, the timeline ``TimelineRecorder``, and the
 oracle seam ``StepShape``/``StepCost``/``StepOracle``. See docs/serving.md.
+
+Layer (docs/extending.md#layers): above cost. Prices steps only through a ``StepOracle``
+(``jalapeno.seams.step_oracle``), so it imports seams and the bottom modules and may import anything below;
+never explore, report, studies, measure or commands.
 """
 
 from jalapeno.serving.config import ServingConfig

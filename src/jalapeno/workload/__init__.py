@@ -3,6 +3,9 @@
 ``load_trace("azure-code")`` loads a bundled trace (``jalapeno traces`` lists them) or any Azure,
 BurstGPT, Mooncake or TraceLab file; ``poisson``, ``gamma`` and ``sessions`` generate seeded traffic;
 ``rescale`` and ``slice_trace`` reshape a trace. See docs/workload.md.
+
+Layer (docs/extending.md#layers): the bottom of the domain, beside hardware and models and independent of
+both. May import only the bottom modules (errors, dtypes, jsonio, tableio); knows nothing of chips or serving.
 """
 
 from jalapeno.workload.bundled import BUNDLED, BundledTrace, bundled_names

@@ -86,7 +86,7 @@ def _row_fit(r: Row, t: Technology, tdp_w: float, peak_flops: float, dram_bps: f
 
 
 def datasheet_fits() -> list[Fit]:
-    from jalapeno.hardware.registry import resolve_chip as load_preset
+    from jalapeno.hardware.datasheet import load_preset
 
     out = []
     for r in ROWS:
@@ -101,7 +101,7 @@ def datasheet_fits() -> list[Fit]:
 def arch_fit(name: str) -> Fit:
     """Realism that puts an architecture preset's derived TDP on its public TDP (bisection on the factor)."""
     from jalapeno.hardware.arch import resolve_arch
-    from jalapeno.hardware.registry import resolve_chip as load_preset
+    from jalapeno.hardware.datasheet import load_preset
 
     arch = resolve_arch(name)
     target = load_preset(arch.compare_to).tdp_w.value

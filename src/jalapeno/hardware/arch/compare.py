@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from jalapeno.hardware.arch import derived_preset, list_arch_presets, sheet
 from jalapeno.hardware.arch.spec import ArchSpec
-from jalapeno.hardware.registry import resolve_chip
+from jalapeno.hardware.datasheet import load_preset
 from jalapeno.hardware.spec import ChipSpec, Figure
 
 METRICS = (("peak bf16", "FLOP/s"), ("peak int8/fp8", "OP/s"), ("memory bandwidth", "B/s"), ("memory capacity", "B"),
@@ -45,7 +45,7 @@ def _public(f: Figure | None) -> tuple[float | None, str]:
 
 def rows_for(arch: ArchSpec) -> list[Row]:
     chip = derived_preset(arch.name)
-    ref: ChipSpec = resolve_chip(arch.compare_to)
+    ref: ChipSpec = load_preset(arch.compare_to)
     s = sheet(arch)
     low = next((d for d in ("fp8", "int8") if d in chip.matrix_flops and d in ref.matrix_flops), None)
     pairs: list[tuple[str, float, Figure | None]] = [

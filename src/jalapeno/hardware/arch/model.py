@@ -416,7 +416,3 @@ def active_static_w(arch: ArchSpec, die_mm2: float, tdp: dict[str, Part] | None 
     rated = rated_die_w(arch, die_mm2, tdp)
     rise = board.through_vrm(idle_die + board.total(floor), rated, t) - board.through_vrm(idle_die, rated, t)
     return Part(rise, f"{' + '.join(floor)} = {board.total(floor):.1f} W at the die, through the regulators")
-
-
-def die_side_mm(area_mm2: float) -> float:
-    return math.sqrt(area_mm2)

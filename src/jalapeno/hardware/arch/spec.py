@@ -154,10 +154,6 @@ class Power:
     pj_per_byte_main: Figure | None = None
     dvfs_beta: Figure | None = None  # under the limit, energy per action ~ f^beta
 
-    @property
-    def measured_energy(self) -> bool:
-        return bool(self.pj_per_flop) or self.pj_per_byte_main is not None
-
 
 @dataclass(frozen=True)
 class ArchSpec:

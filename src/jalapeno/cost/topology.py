@@ -14,6 +14,8 @@ Closed forms (B = bytes per chip):
 * fully connected: every peer at one hop over its own link: 2 (n-1)/n B / (min(n-1, links) link bw) + 2 hop;
 * all-gather / reduce-scatter: half an all-reduce; all-to-all: (n-1)/n B x mean hops / bw + diameter hops;
 * point to point: B / (bandwidth of the links between the two chips) + hops x hop.
+
+(It was ``mapping.collectives``; it prices links, so it lives in cost next to the closed forms it calls.)
 """
 
 from __future__ import annotations

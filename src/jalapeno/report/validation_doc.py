@@ -1,4 +1,7 @@
-"""docs/validation.md: every number comes from ``jalapeno validate``, rerunnable by anyone."""
+"""docs/validation.md: every number comes from ``jalapeno validate``, rerunnable by anyone.
+
+Rendering, so it lives in report (it was ``cost.validation_doc``); the rows come from ``cost.validation``.
+"""
 
 from __future__ import annotations
 

@@ -11,6 +11,9 @@ turns the MLP's all-reduce into an all-to-all dispatch and combine. Per step and
 ``check_fit`` rejects a plan whose per-chip weights plus KV cache exceed the chip's memory, with the
 numbers; ``plan_step`` prices one step (latency through all stages, and the pipelined step time of
 the slowest stage) with the mapper (or any ``OpTimer``) for the ops and the topology for the links.
+
+It lives in ``cost`` (it was ``mapping.parallel``): a plan is chosen by pricing it, and pricing needs the
+``Estimator``; the mapper reaches it only as an ``OpTimer``, so mapping stays below cost.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from jalapeno.cost import topology as coll
 from jalapeno.cost.oracle import kv_bytes_per_token, weight_bytes
 from jalapeno.cost.params import CostParams
 from jalapeno.cost.step import Estimator, OpTimer
@@ -26,7 +30,6 @@ from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import Graph, build_graph
 from jalapeno.graph.precision import Precision
 from jalapeno.hardware.spec import ChipSpec
-from jalapeno.mapping import collectives as coll
 from jalapeno.models.config import ModelConfig
 
 RESERVE = 0.10  # memory kept for activations, runtime buffers and fragmentation
