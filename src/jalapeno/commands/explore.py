@@ -13,6 +13,9 @@ import click
 
 from jalapeno.commands.options import as_flags, deprecated_n, emit_json, json_option, quiet_option, timings_option
 from jalapeno.errors import JalapenoError
+from jalapeno.explore.samplers import REGISTRY
+
+SEARCHERS = tuple(REGISTRY)
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
@@ -105,6 +108,12 @@ def print_result(res: Any) -> None:
             reasons[k] = reasons.get(k, 0) + 1
     if reasons:
         con.print("infeasible trials by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+    if res.importance is not None:
+        con.print(f"parameter importance for goodput/W (optuna {res.importance.evaluator}, {res.importance.trials} "
+                  "trials): " + ", ".join(f"{escape(k)} {v:.2f}" for k, v in res.importance.top()))
+    if res.meta.get("storage"):
+        con.print(f"optuna study {escape(res.meta['study_name'])!r} in {escape(res.meta['storage'])} "
+                  "(optuna-dashboard opens it)")
 
 
 @click.command(name="explore")
@@ -113,7 +122,8 @@ def print_result(res: Any) -> None:
 @click.option("--workload", "-w", default="azure-code", show_default=True,
               help="Bundled workload (azure-code, mooncake-conversation, agentic-coding) or a workload YAML file.")
 @click.option("--trials", type=int, default=64, show_default=True, help="Trials in the study (resumes count).")
-@click.option("--searcher", default="nsga2", show_default=True, help="nsga2, tpe, gp, random or grid.")
+@click.option("--searcher", default="nsga2", show_default=True,
+              help=f"One of {', '.join(SEARCHERS)} (optuna samplers; gp needs the explore-gp extra).")
 @click.option("--no-screen", is_flag=True, help="Do not screen candidates with the learned surrogate.")
 @click.option("--workers", type=int, default=None, help="Local worker processes [CPU count].")
 @click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
@@ -140,7 +150,7 @@ def command(space: str, workload: str, trials: int, searcher: str, no_screen: bo
             enqueue_files: tuple[str, ...], quiet: bool, no_timings: bool, as_json: bool,
             out_dir_path: str | None = None) -> None:
     """Search a design space: goodput per watt, $/Mtoken and p99 TTFT through the serving simulator."""
-    from jalapeno.explore import SEARCHERS, load_space, resolve_workload, run_search
+    from jalapeno.explore import load_space, resolve_workload, run_search
     from jalapeno.hardware.tco import PRICE_RULES
     from jalapeno.tableio import out_dir, write_table
 
