@@ -60,7 +60,7 @@ def test_the_registry_is_the_cli_choices(capsys) -> None:
 
 
 def test_gp_without_torch_fails_before_the_first_trial_naming_its_extra(tiny, monkeypatch, capsys) -> None:
-    space, work, s, w = tiny
+    space, _, s, w = tiny
     real = reg.importlib.util.find_spec
     monkeypatch.setattr(reg.importlib.util, "find_spec", lambda m, *a: None if m == "torch" else real(m, *a))
     with pytest.raises(JalapenoError, match=r"needs torch: pip install 'jalapeno\[explore-gp\]'"):
@@ -174,3 +174,18 @@ def test_optuna_dashboard_reads_the_study(tiny, tmp_path) -> None:
     assert [t["number"] for t in detail["trials"]] == [0, 1, 2]
     assert [t["state"] for t in detail["trials"]] == ["Complete"] * 3
     assert all(len(t["constraints"]) == 1 and len(t["values"]) == 3 for t in detail["trials"])
+
+
+def test_the_reports_search_section_names_the_importance(tiny, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from jalapeno.report import explore_report
+
+    space, work, *_ = tiny
+    res = run_search(space, work, trials=10, searcher="random", screen=False, workers=1, seed=2)
+    assert res.importance is not None
+    monkeypatch.setattr(explore_report.fig, "pareto_svg", lambda study: "<svg></svg>")
+    sec = explore_report.search_section(SimpleNamespace(search=res, baseline=None, space=space, main=work.name))
+    (line,) = [b for b in sec.blocks if "What decides goodput per watt" in b]
+    top = res.importance.top()
+    assert len(top) == 5 and f"{top[0][0]} {top[0][1]:.2f}" in line and "over its 10 trials" in line

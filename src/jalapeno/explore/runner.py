@@ -28,8 +28,8 @@ from typing import Any
 
 from jalapeno.errors import JalapenoError
 from jalapeno.explore.evaluate import OBJECTIVES, Evaluation, evaluate_design
-from jalapeno.explore.pareto import nondominated
 from jalapeno.explore.importance import Importance, importance
+from jalapeno.explore.pareto import nondominated
 from jalapeno.explore.searchers import distributions, make_searcher, objective_values, violation
 from jalapeno.explore.space import DesignSpace, space_from_dict, space_to_dict
 from jalapeno.explore.store import TrialStore, canonical
@@ -270,20 +270,19 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
     evaluated = 0
     try:
         while True:
-            batch: list[tuple[int, dict[str, Any]]] = []
-            while len(batch) < ROUND and (rerun or store.count() < trials):
+            futures: dict[Any, tuple[int, dict[str, Any]]] = {}  # each submitted once written running, so the
+            while len(futures) < ROUND and (rerun or store.count() < trials):  # workers start during the writes
                 if rerun:
                     t = rerun.pop(0)
                     store.restart(t.number)
-                    batch.append((t.number, t.params))
+                    number, design = t.number, t.params
                 else:
                     number = store.next_number()
                     design = dict(queued[number]) if number < len(queued) else s.ask()
                     store.start(number, s.name, design)
-                    batch.append((number, design))
-            if not batch:
+                futures[ex.submit(evaluate_task, space_doc, work_doc, design, fast, price_rule)] = (number, design)
+            if not futures:
                 break
-            futures = {ex.submit(evaluate_task, space_doc, work_doc, d, fast, price_rule): (n, d) for n, d in batch}
             done: dict[int, tuple[dict[str, Any], Evaluation]] = {}
             pending = list(futures)
             while pending:
