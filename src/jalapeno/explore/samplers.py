@@ -44,7 +44,7 @@ class SearcherKind:
         """Fail now, naming the extra, if a module the sampler needs is missing (not at its first model fit)."""
         missing = [m for m in self.modules if importlib.util.find_spec(m) is None]
         if missing:
-            raise JalapenoError(f"--searcher {self.name} needs {' and '.join(missing)}: pip install "
+            raise JalapenoError(f"{self.name} needs {' and '.join(missing)}: pip install "
                                 f"'jalapeno[{self.extra}]' (or use another searcher: {', '.join(core())})",
                                 field="searcher")
 
@@ -60,8 +60,8 @@ def _grid(space: DesignSpace, seed: int) -> Any:
 
     size = space.grid_size()
     if size > GRID_MAX:
-        raise JalapenoError(f"the grid of {space.name} has {size:,} points, over the {GRID_MAX:,} optuna's "
-                            "GridSampler can list; lower the ranges' levels or use --searcher random", field="searcher")
+        raise JalapenoError(f"the grid of {space.name} has {size:,} points, more than the {GRID_MAX:,} "
+                            "optuna's GridSampler lists up front; lower the ranges' levels or use --searcher random", field="searcher")
     return optuna.samplers.GridSampler({p.name: p.grid() for p in space.params}, seed=seed)
 
 
