@@ -89,8 +89,8 @@ def open_storage(path: str) -> Any:
                                     "optuna study); use another --db file", field="db")
             conn.execute("PRAGMA journal_mode=WAL")
         conn.close()
-        return optuna.storages.RDBStorage(f"sqlite:///{Path(path).resolve()}",
-                                          engine_kwargs={"creator": lambda: _connect(path)})
+        full = str(Path(path).resolve())
+        return optuna.storages.RDBStorage(f"sqlite:///{full}", engine_kwargs={"creator": lambda: _connect(full)})
     except (sqlite3.DatabaseError, ImportError) as e:
         raise JalapenoError(f"cannot open trial store {path}: {e}", field="db") from None
     except Exception as e:
