@@ -128,7 +128,8 @@ def print_result(res: Any) -> None:
 @click.option("--workers", type=int, default=None, help="Local worker processes [CPU count].")
 @click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
               help="Evaluate on a Dask distributed scheduler (tcp://host:8786) instead of local workers.")
-@click.option("--db", default=None, help="SQLite trial store: an interrupted search resumes from it.")
+@click.option("--db", default=None, help="SQLite file holding the search as an optuna study: an interrupted "
+              "search resumes from it; optuna-dashboard sqlite:///FILE opens it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Searcher seed.")
 @click.option("--exact", is_flag=True, help="Price every step with the exact cost oracle (slow; default: "
               "the interpolating FastOracle).")

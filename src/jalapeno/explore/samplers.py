@@ -17,14 +17,13 @@ Every searcher runs through the same ask/tell adapter (``searchers.OptunaSearche
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from jalapeno.errors import JalapenoError
 from jalapeno.explore.space import DesignSpace
 
-GRID_MAX = 1_000_000  # optuna's GridSampler holds every point in memory (about 0.3 s and 100 MB a million)
+GRID_MAX = 1_000_000  # optuna lists the grid in memory: 746,496 points of 16 parameters took 0.25 s and 138 MB
 STARTUP = 16  # random trials before a model-based sampler starts modelling
 
 
@@ -36,7 +35,7 @@ class SamplerFactory(Protocol):
 class SearcherKind:
     name: str
     summary: str
-    sampler: SamplerFactory | Callable[[DesignSpace, int], Any]
+    sampler: SamplerFactory  # (space, seed) -> the optuna sampler
     modules: tuple[str, ...] = ()  # needed beyond the core install
     extra: str | None = None  # the pyproject extra that installs them
 
