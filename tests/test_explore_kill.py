@@ -1,4 +1,5 @@
-"""kill -9 in the middle of a search, then rerun: no trial lost, none evaluated twice after it was done (the\ntrial store is an optuna study in SQLite: the rows are read from optuna's tables)."""
+"""kill -9 in the middle of a search, then rerun: no trial lost, none evaluated twice after it was done (the
+trial store is an optuna study in SQLite: the rows are read from optuna's tables)."""
 
 from __future__ import annotations
 
@@ -18,17 +19,18 @@ TRIALS = 10
 
 
 def _rows(db):
-    """(number, design, state, attempts, result) of every trial, read from optuna's tables as the driver writes."""
+    """(number, design, state, attempts, result) of every trial, from optuna's tables as the driver writes."""
     with sqlite3.connect(db) as c:
         rows = c.execute("SELECT t.number, t.state, a.key, a.value_json FROM trials t LEFT JOIN "
-                         "trial_user_attributes a ON a.trial_id = t.trial_id ORDER BY t.number, a.key").fetchall()
+                         "trial_user_attributes a ON a.trial_id = t.trial_id "
+                         "ORDER BY t.number, a.key").fetchall()
     out: dict[int, dict] = {}
     for number, state, key, value in rows:
         r = out.setdefault(number, {"state": {"RUNNING": "running", "COMPLETE": "done"}.get(state, state)})
         if key is not None:
             r[key] = json.loads(value)
-    return [(n, r.get("design"), r["state"], r.get("attempts"), r.get("result") if r["state"] == "done" else None)
-            for n, r in sorted(out.items())]
+    return [(n, r.get("design"), r["state"], r.get("attempts"),
+             r.get("result") if r["state"] == "done" else None) for n, r in sorted(out.items())]
 
 
 def _cmd(space, work, db, workers):

@@ -81,7 +81,8 @@ def test_random_is_optunas_random_sampler(tiny) -> None:
     for _ in range(6):
         assert ours.ask() == study.ask(dists).params
     other = OptunaSearcher(space, "random", seed=5)
-    assert [other.ask() for _ in range(6)] != [OptunaSearcher(space, "random", seed=4).ask() for _ in range(6)]
+    again = OptunaSearcher(space, "random", seed=4)
+    assert [other.ask() for _ in range(6)] != [again.ask() for _ in range(6)]
 
 
 def test_grid_is_one_seeded_permutation_of_the_grid_then_an_error(tiny) -> None:
@@ -115,7 +116,8 @@ def test_a_second_search_on_the_same_db_is_refused_while_one_runs(tiny, tmp_path
 def test_importance_finds_the_parameter_that_decides_the_target() -> None:
     """Planted: goodput per watt grows with ``a`` alone; ``b`` is noise; feasibility is all true."""
     rng = np.random.default_rng(0)
-    dists = {"a": optuna.distributions.FloatDistribution(0, 1), "b": optuna.distributions.FloatDistribution(0, 1)}
+    unit = optuna.distributions.FloatDistribution(0, 1)
+    dists = {"a": unit, "b": unit}
     trials = [optuna.trial.create_trial(params={"a": a, "b": b}, distributions=dists, values=[a, 1.0, 1.0],
                                         system_attrs={"constraints": [0.0]})
               for a, b in rng.random((60, 2))]
@@ -123,7 +125,8 @@ def test_importance_finds_the_parameter_that_decides_the_target() -> None:
     assert imp is not None and list(imp.params) == ["a", "b"] and imp.params["a"] > 0.8
     assert sum(imp.params.values()) == pytest.approx(1.0) and imp.trials == 60
     assert importance(trials[:MIN_TRIALS - 1], ["a", "b"]) is None  # too few trials: none
-    flat = [optuna.trial.create_trial(params=t.params, distributions=dists, values=[0.0, 1.0, 1.0]) for t in trials]
+    flat = [optuna.trial.create_trial(params=t.params, distributions=dists, values=[0.0, 1.0, 1.0])
+            for t in trials]
     assert importance(flat, ["a", "b"]) is None  # no spread in the target: none
 
 
@@ -132,7 +135,8 @@ def test_search_reports_importance_and_stores_a_normal_optuna_study(tiny, tmp_pa
     db = tmp_path / "s.db"
     res = run_search(space, work, trials=10, searcher="random", screen=False, workers=1, db=str(db), seed=2)
     doc = res.to_json()
-    assert doc["importance"]["evaluator"] == "PedAnovaImportanceEvaluator" and doc["importance"]["trials"] == 10
+    imp = doc["importance"]
+    assert imp["evaluator"] == "PedAnovaImportanceEvaluator" and imp["trials"] == 10
     assert set(doc["importance"]["params"]) == set(space.names)
     assert sum(doc["importance"]["params"].values()) == pytest.approx(1.0)
     study = optuna.load_study(study_name=res.meta["study_name"], storage=f"sqlite:///{db}")
@@ -142,8 +146,9 @@ def test_search_reports_importance_and_stores_a_normal_optuna_study(tiny, tmp_pa
     assert feasible == [t.number for t in res.feasible]
     again = importance(study.trials, space.names)  # the same numbers from the stored study
     assert again is not None and again.to_json() == doc["importance"]
-    assert main(["explore", "-s", str(s), "-w", str(w), "--searcher", "random", "--no-screen", "--trials", "10",
-                 "--workers", "1", "--seed", "2", "--db", str(db), "-q"]) == 0  # resumes: nothing to evaluate
+    # the same study again: it resumes with nothing to evaluate, and prints the importance and the study
+    assert main(["explore", "-s", str(s), "-w", str(w), "--searcher", "random", "--no-screen",
+                 "--trials", "10", "--workers", "1", "--seed", "2", "--db", str(db), "-q"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "parameter importance for goodput/W (optuna PedAnovaImportanceEvaluator, 10 trials)" in out
     assert "optuna-dashboard opens it" in out
@@ -185,7 +190,8 @@ def test_the_reports_search_section_names_the_importance(tiny, monkeypatch) -> N
     res = run_search(space, work, trials=10, searcher="random", screen=False, workers=1, seed=2)
     assert res.importance is not None
     monkeypatch.setattr(explore_report.fig, "pareto_svg", lambda study: "<svg></svg>")
-    sec = explore_report.search_section(SimpleNamespace(search=res, baseline=None, space=space, main=work.name))
+    study = SimpleNamespace(search=res, baseline=None, space=space, main=work.name)
+    sec = explore_report.search_section(study)
     (line,) = [b for b in sec.blocks if "What decides goodput per watt" in b]
     top = res.importance.top()
     assert len(top) == 5 and f"{top[0][0]} {top[0][1]:.2f}" in line and "over its 10 trials" in line

@@ -109,8 +109,9 @@ def print_result(res: Any) -> None:
     if reasons:
         con.print("infeasible trials by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
     if res.importance is not None:
-        con.print(f"parameter importance for goodput/W (optuna {res.importance.evaluator}, {res.importance.trials} "
-                  "trials): " + ", ".join(f"{escape(k)} {v:.2f}" for k, v in res.importance.top()))
+        imp = res.importance
+        con.print(f"parameter importance for goodput/W (optuna {imp.evaluator}, {imp.trials} trials): "
+                  + ", ".join(f"{escape(k)} {v:.2f}" for k, v in imp.top()))
     if res.meta.get("storage"):
         con.print(f"optuna study {escape(res.meta['study_name'])!r} in {escape(res.meta['storage'])} "
                   "(optuna-dashboard opens it)")

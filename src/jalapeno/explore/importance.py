@@ -32,7 +32,8 @@ class Importance:
     target: str = TARGET
 
     def to_json(self) -> dict[str, Any]:
-        return {"evaluator": self.evaluator, "target": self.target, "trials": self.trials, "params": dict(self.params)}
+        return {"evaluator": self.evaluator, "target": self.target, "trials": self.trials,
+                "params": dict(self.params)}
 
     def top(self, n: int = 5) -> list[tuple[str, float]]:
         return list(self.params.items())[:n]
@@ -57,6 +58,7 @@ def importance(trials: Sequence[Any], params: list[str]) -> Importance | None:
     study.add_trials(done)
     with warnings.catch_warnings():  # PED-ANOVA's reminder that it ranks low targets: ours is negated
         warnings.simplefilter("ignore")
-        got = optuna.importance.get_param_importances(
-            study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(), params=params, target=goodput_target)
+        evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+        got = optuna.importance.get_param_importances(study, evaluator=evaluator, params=params,
+                                                      target=goodput_target)
     return Importance({k: float(v) for k, v in got.items()}, len(done))

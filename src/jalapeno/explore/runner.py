@@ -270,8 +270,9 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
     evaluated = 0
     try:
         while True:
-            futures: dict[Any, tuple[int, dict[str, Any]]] = {}  # each submitted once written running, so the
-            while len(futures) < ROUND and (rerun or store.count() < trials):  # workers start during the writes
+            # each design is submitted once written running, so the workers start during the next writes
+            futures: dict[Any, tuple[int, dict[str, Any]]] = {}
+            while len(futures) < ROUND and (rerun or store.count() < trials):
                 if rerun:
                     t = rerun.pop(0)
                     store.restart(t.number)
@@ -280,7 +281,8 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
                     number = store.next_number()
                     design = dict(queued[number]) if number < len(queued) else s.ask()
                     store.start(number, s.name, design)
-                futures[ex.submit(evaluate_task, space_doc, work_doc, design, fast, price_rule)] = (number, design)
+                fut = ex.submit(evaluate_task, space_doc, work_doc, design, fast, price_rule)
+                futures[fut] = (number, design)
             if not futures:
                 break
             done: dict[int, tuple[dict[str, Any], Evaluation]] = {}

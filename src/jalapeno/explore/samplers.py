@@ -9,7 +9,8 @@ Every searcher runs through the same ask/tell adapter (``searchers.OptunaSearche
 * ``grid``: ``GridSampler`` over every choice and ``levels`` values of every range. optuna lists and
   shuffles the whole grid up front (seeded), so trial k is the k-th point of one seeded permutation and a
   truncated budget still spreads over the space; a grid over ``GRID_MAX`` points is refused.
-* ``tpe``, ``nsga2``: multi-objective TPE (multivariate, 16 random start-up trials) and NSGA-II (population 16).
+* ``tpe``, ``nsga2``: multi-objective TPE (multivariate, 16 random start-up trials) and NSGA-II
+  (population 16).
 * ``gp``: ``GPSampler`` (16 random start-up trials); optuna's Gaussian process needs torch and scipy, the
   ``explore-gp`` extra, checked before the first trial.
 """
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 from jalapeno.errors import JalapenoError
 from jalapeno.explore.space import DesignSpace
 
-GRID_MAX = 1_000_000  # optuna lists the grid in memory: 746,496 points of 16 parameters took 0.25 s and 138 MB
+GRID_MAX = 1_000_000  # optuna lists the grid in memory: 746,496 points of 16 parameters: 0.25 s, 138 MB
 STARTUP = 16  # random trials before a model-based sampler starts modelling
 
 
@@ -40,7 +41,7 @@ class SearcherKind:
     extra: str | None = None  # the pyproject extra that installs them
 
     def check(self) -> None:
-        """Fail now, naming the extra, if a module the sampler needs is missing (not at its first model fit)."""
+        """Fail now, naming the extra, if a module the sampler needs is missing (not at its first fit)."""
         missing = [m for m in self.modules if importlib.util.find_spec(m) is None]
         if missing:
             raise JalapenoError(f"{self.name} needs {' and '.join(missing)}: pip install "
@@ -60,7 +61,8 @@ def _grid(space: DesignSpace, seed: int) -> Any:
     size = space.grid_size()
     if size > GRID_MAX:
         raise JalapenoError(f"the grid of {space.name} has {size:,} points, more than the {GRID_MAX:,} "
-                            "optuna's GridSampler lists up front; lower the ranges' levels or use --searcher random", field="searcher")
+                            "optuna's GridSampler lists up front; lower the ranges' levels or use "
+                            "--searcher random", field="searcher")
     return optuna.samplers.GridSampler({p.name: p.grid() for p in space.params}, seed=seed)
 
 

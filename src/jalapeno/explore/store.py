@@ -33,7 +33,7 @@ from typing import Any, Self
 
 from jalapeno.errors import JalapenoError
 
-DIRECTIONS = ("maximize", "minimize", "minimize")  # evaluate.OBJECTIVES: goodput/W up, $/Mtok and p99 TTFT down
+DIRECTIONS = ("maximize", "minimize", "minimize")  # evaluate.OBJECTIVES: goodput/W, $/Mtok, p99 TTFT
 STATES = {"running": "RUNNING", "done": "COMPLETE"}
 
 
@@ -85,12 +85,13 @@ def open_storage(path: str) -> Any:
         with sqlite3.connect(path, timeout=30.0) as conn:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if "meta" in tables and "studies" not in tables:
-                raise JalapenoError(f"{path} was written by the trial store of jalapeno before 2026-12-05 (not an "
-                                    "optuna study); use another --db file", field="db")
+                raise JalapenoError(f"{path} was written by the trial store of jalapeno before 2026-12-05 "
+                                    "(not an optuna study); use another --db file", field="db")
             conn.execute("PRAGMA journal_mode=WAL")
         conn.close()
         full = str(Path(path).resolve())
-        return optuna.storages.RDBStorage(f"sqlite:///{full}", engine_kwargs={"creator": lambda: _connect(full)})
+        return optuna.storages.RDBStorage(f"sqlite:///{full}",
+                                          engine_kwargs={"creator": lambda: _connect(full)})
     except (sqlite3.DatabaseError, ImportError) as e:
         raise JalapenoError(f"cannot open trial store {path}: {e}", field="db") from None
     except Exception as e:
@@ -195,7 +196,8 @@ class TrialStore:
             raise JalapenoError(f"trial {number} {what} in {self.path}", field="db")
         own = {k: v for k, v in params.items() if k in self.dists}
         template = self.optuna.trial.create_trial(
-            state=self.optuna.trial.TrialState.RUNNING, params=own, distributions={k: self.dists[k] for k in own},
+            state=self.optuna.trial.TrialState.RUNNING, params=own,
+            distributions={k: self.dists[k] for k in own},
             user_attrs={"design": canonical(params), "searcher": searcher, "attempts": 1})
         self.storage.create_new_trial(self.study_id, template_trial=template)  # one transaction
         self._n = number + 1
@@ -227,10 +229,11 @@ class TrialStore:
             if (want is not None and t.state != want) or t.state.name not in STATES.values():
                 continue
             u = t.user_attrs
-            result = _unfinite(json.loads(u["result"])) if t.state.name == "COMPLETE" and "result" in u else None
+            complete = t.state.name == "COMPLETE"
+            result = _unfinite(json.loads(u["result"])) if complete and "result" in u else None
             done = t.datetime_complete.timestamp() if t.datetime_complete else None
             out.append(Trial(t.number, str(u.get("searcher", "")), json.loads(u["design"]),
-                             "done" if t.state.name == "COMPLETE" else "running", int(u.get("attempts", 1)), result,
+                             "done" if complete else "running", int(u.get("attempts", 1)), result,
                              t.datetime_start.timestamp() if t.datetime_start else 0.0, done))
         return out
 
