@@ -108,13 +108,13 @@ def run_campaign(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 
 def _stored(db: Path) -> int:
-    """Trials finished in a stored study (0 if there is none)."""
+    """Trials finished in a stored study (0 if there is none): optuna's trials table (explore/store.py)."""
     if not db.exists():
         return 0
     import sqlite3
 
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
-        return int(c.execute("SELECT COUNT(*) FROM trials WHERE state = 'done'").fetchone()[0])
+        return int(c.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0])
 
 
 def _stop_time(hhmm: str | None) -> float | None:

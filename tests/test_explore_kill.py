@@ -1,7 +1,9 @@
-"""kill -9 in the middle of a search, then rerun: no trial lost, none evaluated twice after it was done."""
+"""kill -9 in the middle of a search, then rerun: no trial lost, none evaluated twice after it was done (the
+trial store is an optuna study in SQLite: the rows are read from optuna's tables)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -9,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import optuna
 import pytest
 from test_explore_helpers import write_files
 
@@ -16,8 +19,18 @@ TRIALS = 10
 
 
 def _rows(db):
+    """(number, design, state, attempts, result) of every trial, from optuna's tables as the driver writes."""
     with sqlite3.connect(db) as c:
-        return c.execute("SELECT number, params, state, attempts, result FROM trials ORDER BY number").fetchall()
+        rows = c.execute("SELECT t.number, t.state, a.key, a.value_json FROM trials t LEFT JOIN "
+                         "trial_user_attributes a ON a.trial_id = t.trial_id "
+                         "ORDER BY t.number, a.key").fetchall()
+    out: dict[int, dict] = {}
+    for number, state, key, value in rows:
+        r = out.setdefault(number, {"state": {"RUNNING": "running", "COMPLETE": "done"}.get(state, state)})
+        if key is not None:
+            r[key] = json.loads(value)
+    return [(n, r.get("design"), r["state"], r.get("attempts"),
+             r.get("result") if r["state"] == "done" else None) for n, r in sorted(out.items())]
 
 
 def _cmd(space, work, db, workers):
@@ -61,3 +74,6 @@ def test_sigkill_then_resume(tmp_path, workers):
     for n, r in running_then.items():  # running ones: the same design, evaluated once more
         assert after[n][1] == r[1] and after[n][3] == r[3] + 1
     assert all(r[3] == 1 for r in after if r[0] not in running_then)
+    study = optuna.load_study(study_name=None, storage=f"sqlite:///{db}")  # a normal optuna study
+    assert [t.number for t in study.trials] == list(range(TRIALS))
+    assert all(t.state == optuna.trial.TrialState.COMPLETE and len(t.values) == 3 for t in study.trials)

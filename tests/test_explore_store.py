@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 from functools import partial
 
 import pytest
@@ -94,4 +95,43 @@ def test_non_finite_numbers_survive_as_valid_json(tmp_path):
 
 def test_wal_mode(tmp_path):
     with TrialStore(tmp_path / "a.db") as s:
-        assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        s.start(0, "r", {"a": 1})
+    with sqlite3.connect(tmp_path / "a.db") as c:
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_file_of_the_old_store_or_not_a_database_is_refused(tmp_path):
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as c:
+        c.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    with pytest.raises(JalapenoError, match="before 2026-12-05"):
+        TrialStore(old)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(JalapenoError, match="cannot open trial store"):
+        TrialStore(junk)
+
+
+def test_the_store_is_an_optuna_study(tmp_path):
+    """What optuna.load_study (and optuna-dashboard) see: parameters with distributions, three objective
+    values, the constraint violation, the study's name and identity."""
+    import optuna
+
+    dists = {"a": optuna.distributions.IntDistribution(1, 8),
+             "b": optuna.distributions.CategoricalDistribution(["x", "y"])}
+    with TrialStore(tmp_path / "s.db") as s:
+        s.bind({"space": "t", "seed": 3}, name="t/w/tpe/seed3", distributions=dists)
+        s.start(0, "tpe", {"a": 2, "b": "y"})
+        s.finish(0, {"status": "ok"}, values=[0.5, 1.25, 0.1], violation=0.0)
+        s.start(1, "tpe", {"a": 7, "b": "x"})
+        s.finish(1, {"status": "infeasible"}, values=[0.0, 1e3, 1e4], violation=2.0)
+        s.start(2, "tpe", {"a": 3, "b": "x"})  # left running
+    study = optuna.load_study(study_name="t/w/tpe/seed3", storage=f"sqlite:///{tmp_path / 's.db'}")
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE", "MINIMIZE"]
+    assert study.user_attrs["identity"] == canonical({"space": "t", "seed": 3})
+    t0, t1, t2 = study.trials
+    assert (t0.params, t0.values) == ({"a": 2, "b": "y"}, [0.5, 1.25, 0.1])
+    assert t0.system_attrs["constraints"] == [0.0]
+    assert t0.distributions == dists and t1.system_attrs["constraints"] == [2.0]
+    assert t2.state == optuna.trial.TrialState.RUNNING and t2.params == {"a": 3, "b": "x"}
+    assert [t.number for t in study.best_trials] == [0]  # optuna's own Pareto front: the feasible trial

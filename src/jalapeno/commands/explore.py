@@ -20,6 +20,9 @@ from jalapeno.commands.options import (
     timings_option,
 )
 from jalapeno.errors import JalapenoError
+from jalapeno.explore.samplers import REGISTRY
+
+SEARCHERS = tuple(REGISTRY)
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
@@ -112,6 +115,13 @@ def print_result(res: Any) -> None:
             reasons[k] = reasons.get(k, 0) + 1
     if reasons:
         con.print("infeasible trials by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+    if res.importance is not None:
+        imp = res.importance
+        con.print(f"parameter importance for goodput/W (optuna {imp.evaluator}, {imp.trials} trials): "
+                  + ", ".join(f"{escape(k)} {v:.2f}" for k, v in imp.top()))
+    if res.meta.get("storage"):
+        con.print(f"optuna study {escape(res.meta['study_name'])!r} in {escape(res.meta['storage'])} "
+                  "(optuna-dashboard opens it)")
 
 
 @click.command(name="explore")
@@ -120,12 +130,14 @@ def print_result(res: Any) -> None:
 @click.option("--workload", "-w", default="azure-code", show_default=True,
               help="Bundled workload (azure-code, mooncake-conversation, agentic-coding) or a workload YAML file.")
 @click.option("--trials", type=int, default=64, show_default=True, help="Trials in the study (resumes count).")
-@click.option("--searcher", default="nsga2", show_default=True, help="nsga2, tpe, gp, random or grid.")
+@click.option("--searcher", default="nsga2", show_default=True,
+              help=f"One of {', '.join(SEARCHERS)} (optuna samplers; gp needs the explore-gp extra).")
 @click.option("--no-screen", is_flag=True, help="Do not screen candidates with the learned surrogate.")
 @click.option("--workers", type=int, default=None, help="Local worker processes [CPU count].")
 @click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
               help="Evaluate on a Dask distributed scheduler (tcp://host:8786) instead of local workers.")
-@click.option("--db", default=None, help="SQLite trial store: an interrupted search resumes from it.")
+@click.option("--db", default=None, help="SQLite file holding the search as an optuna study: an interrupted "
+              "search resumes from it; optuna-dashboard sqlite:///FILE opens it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Searcher seed.")
 @click.option("--exact", is_flag=True, help="Price every step with the exact cost oracle (slow; default: "
               "the interpolating FastOracle).")
@@ -147,7 +159,7 @@ def command(space: str, workload: str, trials: int, searcher: str, no_screen: bo
             enqueue_files: tuple[str, ...], quiet: bool, no_timings: bool, as_json: bool,
             out_dir_path: str | None = None) -> None:
     """Search a design space: goodput per watt, $/Mtoken and p99 TTFT through the serving simulator."""
-    from jalapeno.explore import SEARCHERS, load_space, resolve_workload, run_search
+    from jalapeno.explore import load_space, resolve_workload, run_search
     from jalapeno.hardware.tco import PRICE_RULES
     from jalapeno.tableio import out_dir, write_table
 

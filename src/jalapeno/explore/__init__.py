@@ -6,8 +6,8 @@
 
 Public API: ``DesignSpace``/``Param``/``load_space``/``space_from_dict``/``space_to_dict`` (space.py),
 ``Workload``/``resolve_workload`` (workload.py), ``Deployment``/``build_arch`` (design.py),
-``evaluate_design``/``evaluate_chip``/``Evaluation`` (evaluate.py), ``make_searcher`` (searchers.py),
-``TrialStore`` (store.py), ``run_search``/``SearchResult`` (runner.py), ``nondominated`` (pareto.py),
+``evaluate_design``/``evaluate_chip``/``Evaluation`` (evaluate.py), ``make_searcher`` (searchers.py; the
+searcher registry is samplers.py), ``TrialStore`` (store.py: an optuna study in SQLite), importance.py, ``run_search``/``SearchResult`` (runner.py), ``nondominated`` (pareto.py),
 ``Surrogate`` (surrogate.py). See docs/explore.md.
 
 Layer (docs/extending.md#layers): above serving. May import serving, cost, mapping, seams, graph, hardware,

@@ -28,8 +28,9 @@ from typing import Any
 
 from jalapeno.errors import JalapenoError
 from jalapeno.explore.evaluate import OBJECTIVES, Evaluation, evaluate_design
+from jalapeno.explore.importance import Importance, importance
 from jalapeno.explore.pareto import nondominated
-from jalapeno.explore.searchers import make_searcher
+from jalapeno.explore.searchers import distributions, make_searcher, objective_values, violation
 from jalapeno.explore.space import DesignSpace, space_from_dict, space_to_dict
 from jalapeno.explore.store import TrialStore, canonical
 from jalapeno.explore.workload import Workload, workload_from_dict
@@ -61,6 +62,7 @@ class SearchResult:
     screened: int = 0  # candidates the surrogate discarded
     price_rule: str = "margin"  # how usd_per_mtok priced the chips (hardware.tco)
     meta: dict[str, Any] = field(default_factory=dict)
+    importance: Importance | None = None  # optuna's parameter importance for goodput per watt (importance.py)
 
     @property
     def feasible(self) -> list[TrialRecord]:
@@ -79,6 +81,7 @@ class SearchResult:
         return _clean({"space": self.space.name, "workload": self.workload.name, "searcher": self.searcher,
                 "trials": len(self.trials), "feasible": len(self.feasible), "evaluated": self.evaluated,
                 "screened": self.screened, "wall_s": self.wall_s, "price_rule": self.price_rule,
+                "importance": self.importance.to_json() if self.importance else None,
                 "pareto": [_design_json(t) for t in self.pareto()],
                 "best": _design_json(best) if best is not None else None,
                 "all": [t.to_json() for t in self.trials]})
@@ -254,9 +257,10 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
         raise JalapenoError(f"{len(queued)} enqueued designs do not fit in {trials} trials", field="trials")
     t_start = time.perf_counter()
     lock = _lock(db)
-    store = TrialStore(db or ":memory:")
-    store.bind(study_identity(space, workload, searcher, seed, screen, price_rule, queued))
     s = make_searcher(searcher, space, seed=seed, screen=screen, attainment=workload.attainment)
+    store = TrialStore(db or ":memory:")
+    store.bind(study_identity(space, workload, searcher, seed, screen, price_rule, queued),
+               name=f"{space.name}/{workload.name}/{s.name}/seed{seed}", distributions=distributions(space))
     for t in store.trials("done"):
         s.tell(t.params, Evaluation.from_json(t.result or {}))
     rerun = list(store.trials("running"))
@@ -266,20 +270,21 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
     evaluated = 0
     try:
         while True:
-            batch: list[tuple[int, dict[str, Any]]] = []
-            while len(batch) < ROUND and (rerun or store.count() < trials):
+            # each design is submitted once written running, so the workers start during the next writes
+            futures: dict[Any, tuple[int, dict[str, Any]]] = {}
+            while len(futures) < ROUND and (rerun or store.count() < trials):
                 if rerun:
                     t = rerun.pop(0)
                     store.restart(t.number)
-                    batch.append((t.number, t.params))
+                    number, design = t.number, t.params
                 else:
                     number = store.next_number()
                     design = dict(queued[number]) if number < len(queued) else s.ask()
                     store.start(number, s.name, design)
-                    batch.append((number, design))
-            if not batch:
+                fut = ex.submit(evaluate_task, space_doc, work_doc, design, fast, price_rule)
+                futures[fut] = (number, design)
+            if not futures:
                 break
-            futures = {ex.submit(evaluate_task, space_doc, work_doc, d, fast, price_rule): (n, d) for n, d in batch}
             done: dict[int, tuple[dict[str, Any], Evaluation]] = {}
             pending = list(futures)
             while pending:
@@ -287,8 +292,10 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
                     pending.remove(fut)
                     number, design = futures[fut]
                     result, eval_s = fut.result()
-                    store.finish(number, {**result, "eval_s": eval_s})
-                    done[number] = (design, Evaluation.from_json(result))
+                    ev = Evaluation.from_json(result)
+                    store.finish(number, {**result, "eval_s": eval_s}, objective_values(ev),
+                                 violation(ev, workload.attainment))
+                    done[number] = (design, ev)
                     evaluated += 1
                     if progress is not None:
                         progress(store.count() - len(pending), trials,
@@ -299,8 +306,18 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
         ex.close()
     records = [TrialRecord(t.number, t.params, Evaluation.from_json(t.result or {}), t.attempts,
                            float((t.result or {}).get("eval_s", 0.0))) for t in store.trials("done")]
+    imp = importance(store.frozen_trials(), list(distributions(space)))
+    study_name = store.study_name
     store.close()
     if lock is not None:
         lock.close()
     return SearchResult(space, workload, s.name, records, time.perf_counter() - t_start, evaluated,
-                        getattr(s, "screened", 0), price_rule)
+                        getattr(s, "screened", 0), price_rule, importance=imp,
+                        meta={"study_name": study_name, "storage": _storage_url(db)})
+
+
+def _storage_url(db: str | None) -> str | None:
+    """What ``optuna.load_study`` and ``optuna-dashboard`` open (None: the study was in memory)."""
+    from pathlib import Path
+
+    return None if not db or db == ":memory:" else f"sqlite:///{Path(db).resolve()}"

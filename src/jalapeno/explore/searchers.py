@@ -1,12 +1,10 @@
 """Searchers speak ask/tell: ``ask() -> design``, ``tell(design, evaluation)``.
 
-* ``RandomSearcher``: uniform over the space (log-uniform on log ranges), seeded.
-* ``GridSearcher``: the full-factorial grid (every choice, ``levels`` values of every range) visited in a
-  seeded random order without repeats, so a truncated budget still spreads over the space.
-* ``OptunaSearcher``: Optuna's multi-objective samplers (``tpe``, ``nsga2``, ``gp``) through its ask/tell
-  interface, maximizing goodput per watt and minimizing $/Mtoken and p99 TTFT. Infeasible trials are told
-  with a positive constraint violation (``Trial.set_constraint``) and, where nothing was measured,
-  the worst objective values, so the sampler learns where the boundary is; they never enter a Pareto set.
+* ``OptunaSearcher``: every registered searcher (``samplers.REGISTRY``: ``tpe``, ``nsga2``, ``gp``,
+  ``random``, ``grid``) through optuna's ask/tell interface, maximizing goodput per watt and minimizing
+  $/Mtoken and p99 TTFT. Infeasible trials are told with a positive constraint violation
+  (``Trial.set_constraint``) and, where nothing was measured, the worst objective values, so the sampler
+  learns where the boundary is; they never enter a Pareto set.
 * ``Screened``: wraps any searcher with the learned surrogate (``surrogate.Surrogate``): each ask takes the
   wrapped searcher's proposal plus ``pool - 1`` more candidates (mutations of Pareto-set designs and
   uniform samples), predicts each one's feasibility and objectives, evaluates the most promising
@@ -26,11 +24,12 @@ import numpy as np
 
 from jalapeno.errors import JalapenoError
 from jalapeno.explore.evaluate import OBJECTIVES, SENSES, Evaluation
+from jalapeno.explore.samplers import REGISTRY, kind
 from jalapeno.explore.space import DesignSpace
 from jalapeno.explore.store import canonical
 from jalapeno.explore.surrogate import Surrogate
 
-SEARCHERS = ("tpe", "nsga2", "gp", "random", "grid")
+SEARCHERS = tuple(REGISTRY)  # the --searcher choices, from the registry
 WORST = {"goodput_per_watt": 0.0, "usd_per_mtok": 1e3, "ttft_p99_s": 1e4}
 
 
@@ -60,64 +59,26 @@ def objective_values(ev: Evaluation) -> list[float]:
     return out
 
 
-class RandomSearcher:
-    name = "random"
-
-    def __init__(self, space: DesignSpace, seed: int = 0) -> None:
-        self.space, self.rng = space, np.random.default_rng(seed)
-
-    def ask(self) -> dict[str, Any]:
-        return self.space.sample(self.rng)
-
-    def tell(self, design: Mapping[str, Any], evaluation: Evaluation) -> None:
-        pass
-
-
-class GridSearcher:
-    name = "grid"
-
-    def __init__(self, space: DesignSpace, seed: int = 0) -> None:
-        self.space, self.rng = space, np.random.default_rng(seed)
-        self.size = space.grid_size()
-        self.seen: set[int] = set()
-
-    def ask(self) -> dict[str, Any]:
-        if len(self.seen) >= self.size:
-            raise JalapenoError(f"the grid of {self.space.name} has only {self.size} points", field="trials")
-        while True:
-            i = int(self.rng.integers(self.size))
-            if i not in self.seen:
-                self.seen.add(i)
-                return self.space.grid_point(i)
-
-    def tell(self, design: Mapping[str, Any], evaluation: Evaluation) -> None:
-        pass
-
-
 class OptunaSearcher:
+    """Any registered searcher (``samplers.REGISTRY``) through optuna's ask/tell interface, on an in-memory
+    study: the trial store re-tells it on resume, so the sampler's study never needs the file."""
+
     def __init__(self, space: DesignSpace, sampler: str = "tpe", seed: int = 0, attainment: float = 0.9) -> None:
-        try:
-            import optuna
-        except ImportError:
-            raise JalapenoError("the optuna searchers need optuna: pip install 'jalapeno[explore]' "
-                                "(or use --searcher random/grid)", field="searcher") from None
+        import optuna
+
+        spec = kind(sampler)
+        spec.check()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.optuna, self.space, self.name, self.attainment = optuna, space, sampler, attainment
-        self.dists = {p.name: _distribution(optuna, p) for p in space.params}
-        self.study = optuna.create_study(directions=[_direction(n) for n in OBJECTIVES], sampler=self._sampler(sampler, seed))
+        self.dists = distributions(space)
+        self.limit = space.grid_size() if sampler == "grid" else None  # the grid's points, each asked once
+        self.study = optuna.create_study(directions=[_direction(n) for n in OBJECTIVES],
+                                         sampler=spec.sampler(space, seed))
         self.pending: dict[str, list[Any]] = {}
 
-    def _sampler(self, name: str, seed: int) -> Any:
-        s = self.optuna.samplers
-        if name == "tpe":
-            return s.TPESampler(seed=seed, n_startup_trials=16, multivariate=True)
-        if name == "nsga2":
-            return s.NSGAIISampler(seed=seed, population_size=16)
-        if name == "gp":
-            return s.GPSampler(seed=seed, n_startup_trials=16, warn_independent_sampling=False)
-        raise JalapenoError(f"unknown optuna sampler {name!r}; valid: tpe, nsga2, gp", field="searcher")
-
     def ask(self) -> dict[str, Any]:
+        if self.limit is not None and len(self.study.trials) >= self.limit:
+            raise JalapenoError(f"the grid of {self.space.name} has only {self.limit} points", field="trials")
         trial = self.study.ask(self.dists)
         design = {p.name: trial.params[p.name] for p in self.space.params}
         self.pending.setdefault(canonical(design), []).append(trial)
@@ -139,6 +100,13 @@ class OptunaSearcher:
         ft = self.optuna.trial.create_trial(params={k: design[k] for k in self.dists}, distributions=self.dists,
                                             values=values, constraints={"violation": v})
         self.study.add_trial(ft)
+
+
+def distributions(space: DesignSpace) -> dict[str, Any]:
+    """optuna's distribution of each parameter of the space, in parameter order."""
+    import optuna
+
+    return {p.name: _distribution(optuna, p) for p in space.params}
 
 
 def _direction(name: str) -> Any:
@@ -241,12 +209,5 @@ class Screened:
 
 def make_searcher(name: str, space: DesignSpace, *, seed: int = 0, screen: bool = False, pool: int = 8,
                   attainment: float = 0.9) -> Any:
-    if name == "random":
-        base: Any = RandomSearcher(space, seed)
-    elif name == "grid":
-        base = GridSearcher(space, seed)
-    elif name in ("tpe", "nsga2", "gp"):
-        base = OptunaSearcher(space, name, seed, attainment)
-    else:
-        raise JalapenoError(f"unknown searcher {name!r}; valid: {', '.join(SEARCHERS)}", field="searcher")
+    base = OptunaSearcher(space, name, seed, attainment)
     return Screened(base, space, pool=pool, seed=seed, attainment=attainment) if screen else base

@@ -168,6 +168,11 @@ def search_section(study: Any) -> Section:
               table(["searcher", "trials", "feasible", "screened out", "best goodput/W (req/s/kW)",
                      "hypervolume (goodput/W x $/Mtok, ref 0 and $1)", "wall s"], rows),
               note(f"Jalapeño-1 itself came from a longer search: {j.get('provenance', '')}")]
+    imp = getattr(s, "importance", None)
+    if imp is not None:  # optuna's parameter importance over this search (explore/importance.py)
+        blocks.insert(-1, para(f"What decides goodput per watt in this search (optuna {imp.evaluator} over "
+                               f"its {imp.trials} trials; infeasible trials count as 0; importances sum to 1): "
+                               + ", ".join(f"{k} {v:.2f}" for k, v in imp.top())))
     return Section("Co-design search", blocks, "search")
 
 
