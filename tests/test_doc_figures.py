@@ -35,11 +35,7 @@ REGEN = "python scripts/regen_snapshots.py (or scripts/regen_docs.sh)"
 # marker names other than ``generated``, and the test that regenerates their block
 OTHER_BLOCKS = {"headline": "tests/test_headline_snapshot.py"}
 # README figures that do not repeat their cited page, each with why (the lead reconciles; remove when fixed)
-README_KNOWN = {
-    ("74", "on requests on 16 replicas in"):
-        "the README quotes the 2026-11-26 million-request time; docs/benchmarks.md now has 66.3 s",
-    ("41", "ep + 32 Monte Carlo draws) in"): "docs/benchmarks.md has 41.5 s (41.5 rounds to 42)",
-}
+README_KNOWN: dict[tuple[str, str], str] = {}
 
 
 @pytest.fixture(scope="module")
