@@ -169,7 +169,7 @@ def test_emit_json_writes_null_for_non_finite(capsys: pytest.CaptureFixture[str]
     from jalapeno.commands.options import emit_json
 
     emit_json({"a": math.nan, "b": [math.inf, -math.inf, 1.5], "c": {"d": 2}})
-    assert json.loads(capsys.readouterr().out) == {"schema": "jalapeno.unknown/1",  # no click context here
+    assert json.loads(capsys.readouterr().out) == {"schema": "jalapeno.unknown/2",  # no click context here
                                                    "a": None, "b": [None, None, 1.5], "c": {"d": 2}}
 
 
@@ -257,7 +257,7 @@ def test_local_trace_file_wins_over_the_bundled_trace(tmp_path: Path, monkeypatc
     monkeypatch.chdir(tmp_path)
     r = run("serve", "-m", "llama-3.2-1b", "-t", "conversation_trace.jsonl", "--json", "--quiet")
     doc = json.loads(r.out)
-    assert doc["requests"] == 3 and doc["workload"]["source"] == "conversation_trace.jsonl"  # bundled: 1,000s
+    assert doc["requests"] == 3 and doc["workload_stats"]["source"] == "conversation_trace.jsonl"  # bundled: 1,000s
     assert "(file conversation_trace.jsonl)" in run("serve", "-m", "llama-3.2-1b", "-t",
                                                     "conversation_trace.jsonl", "-q").out
 

@@ -68,12 +68,12 @@ def command(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], knobs:
         Path(doc).write_text(render(list(fits.values()), skipped, cmd, len(rows), "closed-form scenario") + "\n")
     if as_json:
         emit_json({"command": cmd, "skipped_no_preset": skipped, "written": [str(p) for p in written],
-                   "chips": {k: {**fit_record(f, cmd), "summary": error_summary(f),
+                   "fits": {k: {**fit_record(f, cmd), "error_summary": error_summary(f),
                                  "rows": [{"id": c.row.id, "key": c.row.key, "published_per_chip": c.row.per_chip,
                                            "predicted_per_chip": c.predicted, "error": c.error,
                                            "set": "fit" if c.fitted else "held-out", "url": c.row.url}
                                           for c in f.checked]} for k, f in fits.items()},
-                   "order": order_checks(list(fits.values())), "ratios": ratio_checks(list(fits.values())),
+                   "order_checks": order_checks(list(fits.values())), "ratios": ratio_checks(list(fits.values())),
                    "bench_check": checks})
         return
     _print(fits, skipped)
@@ -97,8 +97,8 @@ def _print(fits: dict, skipped: list[str]) -> None:
         t.add_column(col)
     for f in fits.values():
         s = error_summary(f)
-        h = s["held_out"]
-        t.add_row(f.chip, f.provenance, str(s["fit"]["n"]), str(h["n"]),
+        h = s["held_out_errors"]
+        t.add_row(f.chip, f.provenance, str(s["fit_errors"]["n"]), str(h["n"]),
                   apct(h["median_abs_error"]) if h["n"] else "-", apct(h["max_abs_error"]) if h["n"] else "-",
                   f"{f.band.lo:.2f}-{f.band.hi:.2f}" if f.band else "-")
     Console().print(t)

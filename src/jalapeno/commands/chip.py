@@ -34,7 +34,7 @@ def list_cmd(as_json: bool) -> None:
 
     rows = [(n, resolve_arch(n).description) for n in list_arch_presets()]
     if as_json:
-        emit_json([{"name": n, "description": d} for n, d in rows], key="chips")
+        emit_json([{"name": n, "description": d} for n, d in rows], key="designs")
         return
     t = Table(title="architecture presets (jalapeno chip show NAME)")
     t.add_column("name")
@@ -62,8 +62,9 @@ def sheet_json(name_or_path: str) -> dict[str, Any]:
         "interconnect_bytes_per_s": chip.interconnect.bandwidth_bytes_per_s.value if chip.interconnect else 0.0,
         "die_area_mm2": s.area["total"].value, "tdp_w": s.power["total"].value,
         "chip_cost_usd": s.cost["total"].value, "price_usd": s.price_usd,
-        "area_mm2": parts(s.area), "power_w": parts(s.power), "cost_usd": parts(s.cost),
-        "board_power_w": board_json(arch, s),
+        # term name -> {value, formula}: the names are data, not keys of the vocabulary (docs/json.md)
+        "area_breakdown": parts(s.area), "power_breakdown": parts(s.power), "cost_breakdown": parts(s.cost),
+        "board_power_breakdown": board_json(arch, s),
         "physical_checks": [{"check": c.name, "value": c.value, "limit": c.limit, "unit": c.unit, "ok": c.ok,
                              "formula": c.formula} for c in checks(arch)],
     }
@@ -108,15 +109,15 @@ def show(name_or_path: str, as_json: bool) -> None:
     for lv in d["memory"]:
         m.add_row(lv["name"], lv["kind"], nbytes(lv["capacity_bytes"]), si(lv["bandwidth_bytes_per_s"], "B/s"))
     con.print(m)
-    for key, title, unit in (("area_mm2", "die area", "mm2"), ("power_w", "TDP (peak activity)", "W"),
-                             ("cost_usd", "cost per chip", "USD")):
+    for key, title, unit in (("area_breakdown", "die area", "mm2"), ("power_breakdown", "TDP (peak activity)", "W"),
+                             ("cost_breakdown", "cost per chip", "USD")):
         b = Table(title=title)
         for c in ("part", unit, "formula"):
             b.add_column(c)
         for k, p in d[key].items():
             b.add_row(k, f"{p['value']:,.3g}" if k == "yield" else f"{p['value']:,.1f}", p["formula"])
         con.print(b)
-    bp = d["board_power_w"]
+    bp = d["board_power_breakdown"]
     for key, title in (("idle_die", "board idle, at the die (before the regulators)"),
                        ("busy_floor_die", "busy floor above idle, at the die (before the regulators)"),
                        ("summary", "board power (regulators included) and wall (host share per slot)")):

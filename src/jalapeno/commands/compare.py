@@ -36,7 +36,7 @@ def print_table(doc: dict[str, Any], wall_s: float) -> None:
     for col in ("chip", "best fleet", "goodput/W (req/s/kW)", "vs ref", "vs ref p50 (p10-p90)", "$/Mtok",
                 "vs ref", "vs ref p50 (p10-p90)", "feasible samples"):
         t.add_column(col, justify="left" if col in ("chip", "best fleet") else "right")
-    for r in doc["chips"]:
+    for r in doc["rows"]:
         fleet = r["fleet"]["label"] + ("" if r["feasible"] else " (misses SLO)") if r["fleet"] else "none fits"
         g = r["goodput_per_watt"] * 1e3 if r["goodput_per_watt"] is not None else None
         t.add_row(escape(r["chip"]), escape(fleet), _fmt(g), _fmt(r.get("ratio_goodput_per_watt_point"), ".2f"),
@@ -45,7 +45,7 @@ def print_table(doc: dict[str, Any], wall_s: float) -> None:
                   f"{r.get('samples_feasible', 0)}/{doc['samples']}"
                   + (f" ({r['samples_resized']} re-sized)" if r.get("samples_resized") else ""))
     con.print(t)
-    stated = sum(1 for c in doc["constants"] if c["range"] == "stated")
+    stated = sum(1 for c in doc["constants"] if c["range_basis"] == "stated")
     con.print(f"{len(doc['constants'])} estimated constants move these chips ({stated} with a stated range, the "
               f"rest at the default factor); sampling: {escape(doc['sampling'])}. Took {wall_s:.0f} s.")
 

@@ -129,12 +129,12 @@ def as_flags(names: dict[str, str]) -> Iterator[None]:
         raise JalapenoError(msg, field=names[e.field]) from None
 
 
-SCHEMA_VERSION = 1  # bump a command's version when a key changes meaning or unit (docs/json.md)
+SCHEMA_VERSION = 2  # bump a command's version when a key changes meaning or unit (docs/json.md)
 
 
 def schema_id(name: str | None = None) -> str:
     """``jalapeno.<command>[.<subcommand>]/<version>`` of the running command, from click's context
-    (``jalapeno models show`` -> ``jalapeno.models.show/1``); the schema file is ``schemas/<that>.json``."""
+    (``jalapeno models show`` -> ``jalapeno.models.show/2``); the schema file is ``schemas/<that>.json``."""
     if name is not None:
         return f"jalapeno.{name}/{SCHEMA_VERSION}"
     ctx = click.get_current_context(silent=True)

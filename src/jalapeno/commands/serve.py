@@ -197,7 +197,7 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
     from jalapeno.report.console import serving_table
 
     d = {k: escape(v) if isinstance(v, str) else v for k, v in doc["deployment"].items()}
-    w = {k: escape(v) if isinstance(v, str) else v for k, v in doc["workload"].items()}
+    w = {k: escape(v) if isinstance(v, str) else v for k, v in doc["workload_stats"].items()}
     con = Console()
     pools = (f"{d['prefill_replicas']} prefill + {d['decode_replicas']} decode replicas"
              if d["scheduler"] == "disagg" else f"{d['replicas']} replica{'s' * (d['replicas'] != 1)}")
@@ -206,7 +206,7 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
               f"{pools}, {d['scheduler']}, {d['router']}" + (", prefix cache" if d["prefix_cache"] else ""))
     if not str(doc["deployment"]["model_source"]).startswith("bundled:"):
         con.print(f"model config: {d['model_source']}")
-    origin = "" if str(doc["workload"]["source"]).startswith("jalapeno/") else f" (file {w['source']})"
+    origin = "" if str(doc["workload_stats"]["source"]).startswith("jalapeno/") else f" (file {w['source']})"
     con.print(f"trace {w['name']}{origin}: {w['requests']:,} requests over {w['span_s']:,.0f} s "
               f"({w['mean_rate_per_s']:.3g} req/s); cost parameters: {d['cost_params']}")
     con.print(serving_table(doc))
@@ -487,7 +487,7 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     sim = res.to_dict()
     sim.pop("usd_per_mtok_replica_hour", None)  # serve prices the fleet by the TCO rule instead
     doc = {"command": "serve", "deployment": deployment_echo(o, fleet, cost_params),
-           "workload": {"name": tr.name, "source": tr.source, "requests": len(tr), "span_s": tr.stats.span_s,
+           "workload_stats": {"name": tr.name, "source": tr.source, "requests": len(tr), "span_s": tr.stats.span_s,
                         "mean_rate_per_s": tr.stats.mean_rate_per_s},
            **sim, **price_fleet(fleet, res, o["price_rule"]), "dropped_reasons": dropped_reasons(res.dropped)}
     doc["error_band"] = published_band(fleet.chip.name)

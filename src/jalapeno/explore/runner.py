@@ -77,7 +77,7 @@ class SearchResult:
     def to_json(self) -> dict[str, Any]:
         best = self.best()
         return _clean({"space": self.space.name, "workload": self.workload.name, "searcher": self.searcher,
-                "trials": len(self.trials), "feasible": len(self.feasible), "evaluated": self.evaluated,
+                "trials": len(self.trials), "feasible_trials": len(self.feasible), "evaluated": self.evaluated,
                 "screened": self.screened, "wall_s": self.wall_s, "price_rule": self.price_rule,
                 "pareto": [_design_json(t) for t in self.pareto()],
                 "best": _design_json(best) if best is not None else None,
