@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, dtype_options, emit_json, json_option, model_option,
-                                       positive, valid_tp, within_context, as_flags, MODEL_CHIP_FLAGS)
+                                       positive, renamed, valid_tp, within_context, as_flags, MODEL_CHIP_FLAGS)
 from jalapeno.report.fmt import nbytes, pct, seconds, si
 
 
@@ -49,7 +49,7 @@ def sheet_json(name_or_path: str) -> dict[str, Any]:
     from jalapeno.hardware.arch.derive import derive_chip
     from jalapeno.hardware.arch.physical import checks
 
-    arch = resolve_arch(name_or_path)
+    arch = renamed("NAME_OR_PATH", resolve_arch, name_or_path)
     s, chip = sheet(arch), derive_chip(arch)
     parts = lambda d: {k: {"value": p.value, "formula": p.formula} for k, p in d.items()}
     return {
@@ -193,7 +193,7 @@ def map_cmd(model: str, hardware: str, batch: int, context: int, prompt: int | N
         valid_tp(cfg, tp)
         b = Batch.prefill(prompt) if prompt else Batch.decode(batch, context)
         g = build_graph(cfg, b, Precision.of(dtype, act_dtype, kv_dtype))
-    mp = Mapper(resolve_arch(hardware))
+    mp = Mapper(renamed("--hardware", resolve_arch, hardware))
     maps = [(o, mp.map(shard(o, tp))) for o in g.ops]
     if as_json:
         emit_json({"model": g.model, "hardware": mp.arch.name, "tp": tp,

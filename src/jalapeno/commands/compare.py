@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from jalapeno.commands.options import deprecated_n, emit_json, json_option, positive
+from jalapeno.commands.options import deprecated_n, emit_json, json_option, positive, renamed
 from jalapeno.errors import JalapenoError
 
 
@@ -50,6 +50,9 @@ def print_table(doc: dict[str, Any], wall_s: float) -> None:
               f"rest at the default factor); sampling: {escape(doc['sampling'])}. Took {wall_s:.0f} s.")
 
 
+MAX_SAMPLES = 1_000  # Monte Carlo samples: 32 take ~40 s on 2 cores; 1,000 about 20 min, beyond that a typo
+
+
 @click.command(name="compare")
 @click.option("--workload", "-w", required=True,
               help="Bundled workload (azure-code, mooncake-conversation, agentic-coding, ...) or a workload YAML file.")
@@ -70,13 +73,14 @@ def command(workload: str, chips: str, samples: int, seed: int, quick: bool, res
     from jalapeno.explore.headtohead import compare, resolve_chips
     from jalapeno.explore.workload import resolve_workload
 
-    positive("samples", samples)
-    positive("workers", workers)
+    positive("samples", samples, 1, MAX_SAMPLES)
+    positive("seed", seed, 0)
+    positive("workers", workers, 1, 1024)
     names = [c.strip() for c in chips.split(",") if c.strip()]
     if not names:
         raise JalapenoError(f"name at least one chip, got {chips!r}", field="--chips")
-    w = resolve_workload(workload)
-    resolve_chips(names)  # bad names fail before the sweep starts
+    w = renamed("--workload", resolve_workload, workload)
+    renamed("--chips", resolve_chips, names)  # bad names fail before the sweep starts
     t0 = time.perf_counter()
     doc = compare(w, names, samples=samples, seed=seed, workers=workers, sweep=Sweep.quick() if quick else Sweep(),
                   resize=resize)

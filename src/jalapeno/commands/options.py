@@ -84,6 +84,18 @@ def positive(name: str, value: int | None, minimum: int = 1, maximum: int | None
         raise JalapenoError(f"must be <= {maximum:,}, got {value:,}", field=f"--{name}")
 
 
+def renamed(flag: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn``; a ``JalapenoError`` it raises is re-raised naming the command-line ``flag`` (one
+    vocabulary of field names: the option the user typed, not a library's parameter)."""
+    try:
+        return fn(*args, **kwargs)
+    except JalapenoError as e:
+        msg = str(e)
+        if e.field and msg.startswith(f"{e.field}: "):
+            msg = msg[len(e.field) + 2:]
+        raise JalapenoError(msg, field=flag) from None
+
+
 def within_context(cfg: Any, flag: str, tokens: int | None) -> None:
     """Refuse a sequence longer than the model's context (``max_position_embeddings`` of its config.json)."""
     limit = int(cfg.max_position_embeddings)

@@ -18,7 +18,7 @@ import click
 import numpy as np
 
 from jalapeno.commands.options import (dtype_options, emit_json, hardware_option, json_option, model_option,
-                                       quiet_option, timings_option, valid_tp, within_context, as_flags)
+                                       quiet_option, renamed, timings_option, valid_tp, within_context, as_flags)
 from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.tco import PRICE_RULES
@@ -45,15 +45,7 @@ MAX_TRACE_S = 1e9  # --start-s, --duration-s: 31 years, inside int64 nanoseconds
 MIN_GBPS, MAX_GBPS = 1e-3, 1e7  # link and tier bandwidths: 1 Mb/s to 10 Pb/s
 
 
-def _renamed(flag: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn``; a ``JalapenoError`` it raises is re-raised naming the command-line ``flag``."""
-    try:
-        return fn(*args, **kwargs)
-    except JalapenoError as e:
-        msg = str(e)
-        if e.field and msg.startswith(f"{e.field}: "):
-            msg = msg[len(e.field) + 2:]
-        raise JalapenoError(msg, field=flag) from None
+_renamed = renamed  # the name bench and older callers import
 
 
 def _check(flag: str, value: float | None, *, minimum: float = 0.0, strict: bool = True,

@@ -183,7 +183,7 @@ class DaskExecutor:
         self.own = not isinstance(address, Client)
         try:
             self.client = Client(address, timeout="10s") if self.own else address
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError, ValueError) as e:  # ValueError: a malformed address (no port)
             raise JalapenoError(f"cannot reach the Dask scheduler at {address}: {e}", field="--dask") from None
         workers = self.client.scheduler_info().get("workers", {})
         self.slots = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))

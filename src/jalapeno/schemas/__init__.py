@@ -1,7 +1,7 @@
 """JSON Schemas (draft 2020-12) of every command's ``--json`` output, one file per command
 (``jalapeno.<command>[.<sub>]/<version>`` -> ``<command>[.<sub>].json``); docs/json.md describes them and
-tests/test_json_schemas.py validates real outputs against them. ``files/`` holds the schemas of files a command
-writes rather than prints (``measure --out``), in their own format version (``file_schema``)."""
+tests/test_json_schemas.py validates real outputs against them. ``files/`` holds the schemas of files a
+command writes rather than prints (``measure --out``), in their own format version (``file_schema``)."""
 
 from __future__ import annotations
 
