@@ -48,7 +48,7 @@ def _cpu_s() -> float:
 
 def test_compare_azure_code(benchmark: Any) -> None:
     doc, t = benchmark.pedantic(run, args=("azure-code", ["h200", "jalapeno-1"], 32, None), rounds=1, iterations=1)
-    q = doc["chips"][1]["ratio_goodput_per_watt"]
+    q = doc["rows"][1]["ratio_goodput_per_watt"]
     assert q["p10"] <= q["p50"] <= q["p90"]
 
 
@@ -66,7 +66,7 @@ def main() -> None:
           f"(sweep {t['sweep_s']:.1f} s, Monte Carlo {t['monte_carlo_s']:.1f} s) on {os.cpu_count()} CPUs, "
           f"{t['cpu_s']:.0f} CPU-seconds in all; load average {load:.1f} at the start, "
           f"{os.getloadavg()[0]:.1f} at the end")
-    for r in doc["chips"]:
+    for r in doc["rows"]:
         g, u = r["ratio_goodput_per_watt"], r["ratio_usd_per_mtok"]
         if g is None or u is None:
             print(f"  {r['chip']:12s} no fleet")

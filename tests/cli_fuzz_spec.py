@@ -90,7 +90,24 @@ REPORT = Cmd(("report", "--quick"), (Num("--trials", 1, 100_000, ()), Num("--wor
 EXPORT = Cmd(("traces", "export", "azure-code", "-o", "/tmp/jalapeno-fuzz-export.csv"), (
     Num("--limit", 1, None, ("3",)), Num("--start-s", 0, 1e9, ("0",), integer=False),
     Num("--duration-s", 0, 1e9, ("60",), integer=False, strict_lo=True)), outputs=("--out",), choices=("--format",))
-COMMANDS = [SERVE, ESTIMATE, GRAPH, PLAN, MAP, EXPLORE, *SHOWS, VALIDATE, REPORT, EXPORT]
+# added with schema 2 (the entry points the first runs left out); their base commands are valid and fast, so an
+# input is invalid only through its one bad element
+BENCH = Cmd(("bench", "-s", "fixed", "-m", M, "--isl", "8", "--osl", "8", "--json"), (
+    Num("--tp", 1, 4096, ("1", "2")), Num("--replicas", 1, 10_000, ("1",)), Num("--isl", 1, 131_064, ("8", "64")),
+    Num("--osl", 1, 131_064, ("8",)), Num("--requests", 1, 1_000_000, ("16",)),
+    Num("--concurrency", 1, 1_048_576, ("4",)), Num("--seed", 0, None, ("0",)),
+    Num("--max-num-seqs", 1, 1_048_576, ("64",)), Num("--max-num-batched-tokens", 1, None, ("8192",))),
+    files=("--model", "--hardware"), choices=("--dtype", "--engine", "--scenario"))
+COMPARE = Cmd(("compare", "-w", "azure-code", "--chips", "h200,jalapeno-1", "--quick", "--workers", "1", "--json"), (
+    Num("--samples", 1, 1_000, ()), Num("--seed", 0, None, ()), Num("--workers", 1, 1024, ())),
+    files=("--workload", "--chips"))
+CALIBRATE = Cmd(("calibrate", "--chip", "h200-sxm", "--fit-sources", "v9.9/none/offline", "--json"),
+                files=("--chip", "--published"), outputs=("--doc",), choices=("--check-with",))
+MEASURE = Cmd(("measure", "ops", "--out", "/tmp/jalapeno-fuzz-measure.json", "--quick", "--device", "cpu"), (
+    Num("--budget-s", 0, None, (), integer=False), Num("--energy-s", 0, 600, (), integer=False)),
+    outputs=("--out",), choices=("--device",))
+COMMANDS = [SERVE, ESTIMATE, GRAPH, PLAN, MAP, EXPLORE, *SHOWS, VALIDATE, REPORT, EXPORT, BENCH, COMPARE, CALIBRATE,
+            MEASURE]
 BAD_OUTPUTS = ["/nonexistent/dir/out.x", "/", "/proc/version", "/dev/null/x"]
 BAD_CHOICES = ["", "x", "BF16", "VLLM", "[/]", "random "]
 

@@ -122,6 +122,17 @@ def test_report_out_is_checked_before_the_study(tmp_path: Path, where: str) -> N
     (["report", "--workers", "0"], "--workers"),
     (["explore", "--workers", "0"], "--workers"),
     (["explore", "--trials", "1000000000"], "--trials"),
+    # found by probing the commands the first fuzz runs left out (bench, compare, calibrate, measure)
+    (["bench", "-m", "llama-3.2-1b", "--requests", "1000000000000"], "--requests"),  # ran forever
+    (["bench", "-m", "llama-3.2-1b", "--replicas", "100000000"], "--replicas"),  # ran forever
+    (["bench", "-s", "fixed", "-m", "llama-3.2-1b", "--isl", "8", "--osl", "8", "--concurrency", "10000000000"],
+     "--concurrency"),  # ran forever
+    (["bench", "-m", "llama-3.2-1b", "--tp", "100000"], "--tp"),
+    (["compare", "-w", "azure-code", "--chips", "h200", "--samples", "100000"], "--samples"),  # hours of work
+    (["compare", "-w", "azure-code", "--chips", "h200", "--seed", "-1"], "--seed"),  # refused after the sweep
+    (["measure", "ops", "--out", "/tmp/jalapeno-m.json", "--energy-s", "inf", "--device", "cpu"], "--energy-s"),
+    (["measure", "ops", "--out", "/tmp/jalapeno-m.json", "--energy-s", "nan", "--device", "cpu"], "--energy-s"),
+    (["measure", "ops", "--out", "/tmp/jalapeno-m.json", "--budget-s", "nan", "--device", "cpu"], "--budget-s"),
 ])
 def test_numbers_beyond_their_bound_are_refused_naming_the_option(argv: list[str], field: str) -> None:
     refused(*argv, field=field)
@@ -169,7 +180,7 @@ def test_emit_json_writes_null_for_non_finite(capsys: pytest.CaptureFixture[str]
     from jalapeno.commands.options import emit_json
 
     emit_json({"a": math.nan, "b": [math.inf, -math.inf, 1.5], "c": {"d": 2}})
-    assert json.loads(capsys.readouterr().out) == {"schema": "jalapeno.unknown/1",  # no click context here
+    assert json.loads(capsys.readouterr().out) == {"schema": "jalapeno.unknown/2",  # no click context here
                                                    "a": None, "b": [None, None, 1.5], "c": {"d": 2}}
 
 
@@ -209,6 +220,9 @@ def test_bracketed_names_print_as_written(tmp_path: Path, argv: list[str]) -> No
     (["chip", "plan", "-m", "qwen2.5-coder-32b", "-H", "h100", "-c", "200000"], "--context"),
     (["chip", "map", "-m", "qwen2.5-coder-32b", "-H", "jalapeno-1", "-p", "200000"], "--prompt"),
     (["serve", "-m", "qwen2.5-coder-32b", "--max-model-len", "200000"], "--max-model-len"),
+    # bench: before, every request was dropped and it answered throughput 0 with exit 0
+    (["bench", "-s", "fixed", "-m", "llama-3.2-1b", "--isl", "1000000000", "--osl", "8"], "--isl"),
+    (["bench", "-s", "fixed", "-m", "llama-3.2-1b", "--isl", "131000", "--osl", "1000"], "--isl"),
 ])
 def test_context_beyond_the_model_is_refused(argv: list[str], field: str) -> None:
     refused(*argv, field=field, says="context of")
@@ -257,13 +271,14 @@ def test_local_trace_file_wins_over_the_bundled_trace(tmp_path: Path, monkeypatc
     monkeypatch.chdir(tmp_path)
     r = run("serve", "-m", "llama-3.2-1b", "-t", "conversation_trace.jsonl", "--json", "--quiet")
     doc = json.loads(r.out)
-    assert doc["requests"] == 3 and doc["workload"]["source"] == "conversation_trace.jsonl"  # bundled: 1,000s
+    assert doc["requests"] == 3 and doc["workload_stats"]["source"] == "conversation_trace.jsonl"  # bundled: 1,000s
     assert "(file conversation_trace.jsonl)" in run("serve", "-m", "llama-3.2-1b", "-t",
                                                     "conversation_trace.jsonl", "-q").out
 
 
 # ---------------------------------------------------------------- tp and dtype
-@pytest.mark.parametrize("cmd", [["estimate"], ["serve", "--limit", "3"]])
+@pytest.mark.parametrize("cmd", [["estimate"], ["serve", "--limit", "3"],
+                                 ["bench", "-s", "fixed", "--isl", "8", "--osl", "8"]])  # bench: exit 0 before
 def test_tp_must_split_the_heads(cmd: list[str]) -> None:
     line = refused(cmd[0], "-m", "qwen2.5-coder-32b", "-H", "h100", "--tp", "3", *cmd[1:], field="--tp")
     assert "valid: 1, 2, 4, 5, 8, 10, 20, 40" in line
@@ -353,3 +368,34 @@ def test_version_works_from_a_source_tree() -> None:
 
     r = run("--version")
     assert r.code == 0 and r.out.strip() == f"jalapeno, version {__version__}"
+
+
+# ---------------------------------------------------------------- schema 2 audit: bench, compare, calibrate, measure
+@pytest.mark.parametrize("argv,field", [
+    (["compare", "-w", "zzz", "--chips", "h200"], "--workload"),  # was "workload:"
+    (["compare", "-w", "azure-code", "--chips", "h200,zzz"], "--chips"),  # was "chip:"
+    (["chip", "show", "zzz"], "NAME_OR_PATH"),  # was "arch:"
+    (["chip", "map", "-m", "llama-3.2-1b", "-H", "zzz"], "--hardware"),  # was "arch:"
+    (["measure", "ops", "--out", "/tmp/jalapeno-m.json", "--budget-s", "-1", "--device", "cpu"], "--budget-s"),
+    (["measure", "serve", "--out", "/tmp/jalapeno-m.json", "--max-num-seqs", "0", "--device", "cpu"],
+     "--max-num-seqs"),  # were "budget-s:", "max-num-seqs:"
+])
+def test_every_error_names_the_option_as_typed(argv: list[str], field: str) -> None:
+    refused(*argv, field=field)
+
+
+@pytest.mark.parametrize("name", ["/dev/zero", str(HOSTILE / "binary.bin"), str(HOSTILE / "nan.json"),
+                                  str(HOSTILE / "nan.csv")])
+def test_calibrate_published_hostile_files(name: str) -> None:
+    """`/dev/zero` was read forever; a JSON file was taken for an empty CSV and answered with exit 0."""
+    refused("calibrate", "--chip", "h200-sxm", "--published", name, field="--published")
+
+
+def test_calibrate_doc_and_measure_out_are_checked_before_the_work(tmp_path: Path) -> None:
+    refused("calibrate", "--chip", "h200-sxm", "--doc", str(tmp_path / "no" / "x.md"), field="--doc")
+    refused("measure", "ops", "--out", str(tmp_path / "no" / "x.json"), "--device", "cpu", field="--out")
+
+
+def test_explore_dask_address_without_a_port() -> None:
+    """A traceback (distributed's ValueError) before."""
+    refused("explore", "--dask", "zzz", "-q", field="--dask")

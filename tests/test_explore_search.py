@@ -148,7 +148,7 @@ def test_cli_json_reports_real_evaluations_their_pareto_set_and_best(tiny, tmp_p
     assert doc["trials"] == doc["evaluated"] == len(doc["all"]) == 5
     assert [t["number"] for t in doc["all"]] == list(range(5))
     ok = [{"number": t["number"], "design": t["design"], **t["objectives"]} for t in doc["all"] if t["status"] == "ok"]
-    assert doc["feasible"] == len(ok) and ok, "the tiny space has feasible designs at seed 0"
+    assert doc["feasible_trials"] == len(ok) and ok, "the tiny space has feasible designs at seed 0"
     assert all(t["reasons"] for t in doc["all"] if t["status"] != "ok")  # every rejection says why
     # the Pareto set is exactly the feasible trials no other feasible trial dominates
     front = [t["number"] for t in ok if not any(_dominates(o, t) for o in ok)]

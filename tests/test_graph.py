@@ -173,3 +173,18 @@ def test_batch_rejects_bad_sizes():
         Batch.decode(0, 10)
     with pytest.raises(JalapenoError, match="new_tokens"):
         Sequence(0, 0)
+
+
+@pytest.mark.parametrize("name", ["glm-4.5", "glm-4.5-air", "kimi-k2"])
+def test_glm_and_kimi_decode_graphs_build(name):
+    """Issue 13: GLM-4.5 (Glm4MoeForCausalLM) and Kimi-K2 (DeepSeek-V3 layout) build a decode step whose weights
+    are the analytic count, whose FLOPs cover every active weight once per token, and whose KV reads are the
+    context times the cache per token."""
+    from jalapeno.models.params import kv_bytes_per_token
+
+    cfg = resolve_model(name)
+    g = build_graph(cfg, Batch.decode(8, 4096))
+    p = count_params(cfg)
+    assert g.params == pytest.approx(p.total, rel=1e-9)
+    assert g.flops > 2 * 8 * p.active_nonembedding
+    assert g.total("kv_read_bytes") == pytest.approx(8 * 4097 * kv_bytes_per_token(cfg), rel=1e-9)

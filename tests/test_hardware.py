@@ -377,8 +377,8 @@ def test_cli_list_json_deterministic(capsys) -> None:
     assert main(["hardware", "list", "--json"]) == 0
     assert capsys.readouterr().out == first
     doc = json.loads(first)
-    data = doc["hardware"]  # every command's JSON is an object: schema first, a list under its plural name
-    assert doc["schema"] == "jalapeno.hardware/1" and [c["name"] for c in data] == PRESETS
+    data = doc["presets"]  # every command's JSON is an object: schema first, a list under its plural name
+    assert doc["schema"] == "jalapeno.hardware/2" and [c["name"] for c in data] == PRESETS
     keys = {"name", "vendor", "kind", "peak_flops", "memory_bytes", "memory_bandwidth_bytes_per_s", "tdp_w",
             "idle_w", "die_area_mm2", "interconnect_bytes_per_s", "price_usd"}
     assert all(keys <= c.keys() for c in data)

@@ -45,7 +45,7 @@ def test_readme_headline_quotes_the_doc(rows: list[dict]) -> None:
 def test_quoted_ranges_are_the_recorded_compare_output() -> None:
     rec = json.loads(COMPARE.read_text(encoding="utf-8"))
     assert rec["workload"] == "azure-code" and rec["reference"] == "h200-sxm"
-    j1 = next(c for c in rec["chips"] if c["chip"] == "jalapeno-1")
+    j1 = next(c for c in rec["rows"] if c["chip"] == "jalapeno-1")
     g, u = j1["ratio_goodput_per_watt"], j1["ratio_usd_per_mtok"]
     quoted = (f"p10 {g['p10']:.2f}x, p50 {g['p50']:.2f}x, p90 {g['p90']:.2f}x",
               f"p10 {u['p10']:.2f}x, p50 {u['p50']:.2f}x, p90 {u['p90']:.2f}x")

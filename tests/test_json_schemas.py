@@ -68,13 +68,13 @@ def test_every_schema_file_has_a_command_and_is_a_valid_schema() -> None:
     for name in schemas.names():
         sch = schemas.load(name)
         jsonschema.Draft202012Validator.check_schema(sch)
-        assert sch["$id"] == f"jalapeno.{name}/1" and sch["properties"]["schema"] == {"const": sch["$id"]}
+        assert sch["$id"] == f"jalapeno.{name}/2" and sch["properties"]["schema"] == {"const": sch["$id"]}
 
 
 @pytest.mark.parametrize("name", list(ARGV))
 def test_real_output_validates_against_its_schema(outputs: dict[str, dict[str, Any]], name: str) -> None:
     doc = outputs[name]
-    assert next(iter(doc)) == "schema" and doc["schema"] == f"jalapeno.{name}/1"
+    assert next(iter(doc)) == "schema" and doc["schema"] == f"jalapeno.{name}/2"
     jsonschema.validate(doc, schemas.load(doc["schema"]))
 
 
@@ -84,7 +84,7 @@ def test_schemas_catch_a_wrong_shape(outputs: dict[str, dict[str, Any]]) -> None
     serve["dropped"] = serve["dropped_requests"]  # a list, as before one vocabulary
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(serve, schemas.load("serve"))
-    models = {"schema": "jalapeno.models/1", "models": outputs["models"]["models"][0]}  # not a list
+    models = {"schema": "jalapeno.models/2", "models": outputs["models"]["models"][0]}  # not a list
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(models, schemas.load("models"))
     est = {k: v for k, v in outputs["estimate"].items() if k != "cost_params"}
@@ -113,8 +113,10 @@ def test_one_vocabulary_across_commands(outputs: dict[str, dict[str, Any]]) -> N
                 assert isinstance(value, int) and not isinstance(value, bool) and value >= 0, where
             if key in ("usd_per_mtok", "usd_per_mtok_output", "usd_per_mtok_capex", "usd_per_mtok_energy"):
                 assert value is None or (isinstance(value, (int, float)) and value >= 0), where
-            if key in ("tp", "pp", "replicas") and value is not None and not isinstance(value, (list, dict)):
-                assert isinstance(value, int) and value >= 1, where
+            if key in ("tp", "pp", "replicas", "chips") and value is not None:  # counts, never a list (schema 2)
+                assert isinstance(value, int) and not isinstance(value, bool) and value >= 1, where
+            if key == "hardware":  # the chip a command ran on, never the list of presets (that is `presets`)
+                assert isinstance(value, str), where
     # the same quantity, the same key: serve, bench and explore all name output-token throughput alike
     assert outputs["serve"]["throughput_tokens_per_s"] > 0 and outputs["bench"]["throughput_tokens_per_s"] > 0
     assert outputs["estimate"]["cost_params"] and outputs["bench"]["cost_params"]
@@ -127,7 +129,7 @@ def test_list_and_show_share_one_shape(outputs: dict[str, dict[str, Any]]) -> No
     row = next(r for r in outputs["models"]["models"] if r["name"] == "deepseek-v3")
     shown = outputs["models.show"]
     assert {k: shown[k] for k in row} == row and "config" in shown
-    row = next(r for r in outputs["hardware"]["hardware"] if r["name"] == "h100-sxm")
+    row = next(r for r in outputs["hardware"]["presets"] if r["name"] == "h100-sxm")
     assert {k: outputs["hardware.show"][k] for k in row} == row
 
 
@@ -159,3 +161,95 @@ def test_report_json_has_a_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     jsonschema.validate(doc, schemas.load(doc["schema"]))
     assert doc["files"] == [str(tmp_path / "r.html"), str(tmp_path / "r-summary.svg")] and doc["notes"] == []
     assert doc["timings"] == {"total_s": 1.5}
+
+
+# ---------------------------------------------------------------- one key, one type, in every schema
+def _kind(s: dict[str, Any]) -> str:
+    """A property's JSON type set, null dropped (a figure that may be missing is still the same quantity) and
+    integer folded into number; a schema without a type is a hole in the contract and reported as such."""
+    if "const" in s or "enum" in s:
+        vals = [s["const"]] if "const" in s else s["enum"]
+        types = {type(v).__name__ for v in vals}
+    elif "type" in s:
+        types = set([s["type"]] if isinstance(s["type"], str) else s["type"])
+    elif "anyOf" in s or "oneOf" in s:
+        return "|".join(sorted({_kind(x) for x in s.get("anyOf", s.get("oneOf", []))}))
+    else:
+        return "untyped"
+    m = {"integer": "number", "int": "number", "float": "number", "str": "string", "bool": "boolean"}
+    return "|".join(sorted({m.get(t, t) for t in types} - {"null", "NoneType"})) or "null"
+
+
+def _properties(s: Any, where: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(path, key, schema) of every named property, at any depth (items, maps and unions included); the keys
+    of a map (``additionalProperties``: chip names, term names) are data, not vocabulary, and are not listed."""
+    if not isinstance(s, dict):
+        return
+    for k, v in s.get("properties", {}).items():
+        yield where, k, v
+        yield from _properties(v, f"{where}.{k}")
+    for key, tail in (("items", "[]"), ("additionalProperties", ".*")):
+        yield from _properties(s.get(key), where + tail)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for x in s.get(key, []):
+            yield from _properties(x, where)
+
+
+def schema_key_types() -> dict[str, dict[str, list[str]]]:
+    """key -> its type set -> where it has it, over every schema file."""
+    seen: dict[str, dict[str, list[str]]] = {}
+    for name in schemas.names():
+        for path, key, sch in _properties(schemas.load(name), name):
+            seen.setdefault(key, {}).setdefault(_kind(sch), []).append(f"{path}.{key}")
+    return seen
+
+
+def test_every_key_has_one_type_in_every_schema() -> None:
+    """The same key is the same quantity in every command (issue 13, item 3): `chips` is a count everywhere,
+    never a list here and a number there; a key with two types in two places fails, naming both."""
+    seen = schema_key_types()
+    conflicts = {k: kinds for k, kinds in seen.items() if len(kinds) > 1}
+    assert not conflicts, "\n".join(f"{k}: " + "; ".join(f"{t} at {w[:3]}" for t, w in kinds.items())
+                                    for k, kinds in sorted(conflicts.items()))
+    untyped = sorted(w for kinds in seen.values() for w in kinds.get("untyped", []))
+    assert not untyped, f"properties without a type: {untyped}"
+    # the keys the issue named, pinned
+    assert set(seen["chips"]) == {"number"} and set(seen["hardware"]) == {"string"}
+    assert set(seen["dropped"]) == {"number"} and set(seen["value"]) == {"number"}
+
+
+def test_the_type_scan_catches_a_conflict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not vacuous: schema 1's `chips` (a list in compare, a count in estimate) is reported."""
+    real = schemas.load
+
+    def old(name: str) -> dict[str, Any]:
+        s = copy.deepcopy(real(name))
+        if name == "compare":
+            s["properties"]["chips"] = {"type": "array"}
+        return s
+
+    monkeypatch.setattr(schemas, "load", old)
+    kinds = schema_key_types()["chips"]
+    assert set(kinds) == {"number", "array"} and kinds["array"] == ["compare.chips"]
+
+
+# ---------------------------------------------------------------- files a command writes: measure --out
+MEASUREMENTS = Path(__file__).resolve().parents[1] / "src" / "jalapeno" / "data" / "measurements"
+
+
+@pytest.mark.parametrize(("name", "recorded"), [("measure", "h200-measure-2026-11-26.json"),
+                                                ("measure.serve", "h200-serve-2026-11-26.json")])
+def test_measure_files_validate_against_their_schema(name: str, recorded: str) -> None:
+    """`measure` prints no JSON: its output is the `--out` file (format 1), the input of validate and calibrate.
+    The recorded H200 runs validate (tests/test_measure_cpu.py validates a fresh CPU run where torch is
+    installed); a step without its time, or the wrong format number, fails."""
+    sch = schemas.file_schema(name)
+    jsonschema.Draft202012Validator.check_schema(sch)
+    doc = json.loads((MEASUREMENTS / recorded).read_text(encoding="utf-8"))
+    jsonschema.validate(doc, sch)
+    bad = copy.deepcopy(doc)
+    del bad["steps"][0]["s" if name == "measure" else "kind"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, sch)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**doc, "schema": 2}, sch)

@@ -310,10 +310,10 @@ def test_cli_map_and_plan(capsys) -> None:
     g = build_graph(resolve_model("llama-3.1-8b"), Batch.decode(4, 2048), Precision.of("bf16"))  # -c default 2048
     assert [(o["name"], o["repeat"]) for o in d["ops"]] == [(o.name, o.repeat) for o in g.ops]
     qkv = next(o for o in d["ops"] if o["name"] == "qkv_proj")
-    # compulsory main-memory bytes of a bf16 q/k/v projection on a statically scheduled chip: the 4 tokens
-    # run in the smallest compiled bucket, 16 rows (mapping/static.py): weights 4096 x 6144 x 2 B, input
-    # 16 x 4096 x 2 B, output 16 x 6144 x 2 B
-    assert qkv["bytes"]["main"] == 4096 * 6144 * 2 + 16 * 4096 * 2 + 16 * 6144 * 2 and qkv["bound"] == "memory"
+    # compulsory main-memory bytes of a bf16 q/k/v projection on a statically scheduled chip: the 4 tokens run in
+    # the smallest compiled bucket, 16 rows (mapping/static.py): weights 4096 x 6144 x 2 B, input 16 x 4096 x 2 B,
+    # output 16 x 6144 x 2 B
+    assert qkv["bytes_by_level"]["main"] == 4096 * 6144 * 2 + 16 * 4096 * 2 + 16 * 6144 * 2 and qkv["bound"] == "memory"
     for o in d["ops"]:
         assert o["time_s"] >= max(o["compute_s"], o["memory_s"], o["roofline_s"]), o["name"]
         assert (o["kernels"] == 0) == (o["engine"] == "fused"), o["name"]  # fused ops launch nothing
@@ -325,12 +325,12 @@ def test_cli_map_and_plan(capsys) -> None:
         check_fit(resolve_model("llama-3.1-8b"), resolve_chip("tpu-v5e-arch"), Plan(tp=1), Precision.of("bf16"), 4 * 2048)
     assert sorted((p["tp"], p["pp"]) for p in plans) == sorted(
         (tp, c // tp) for c in (2, 4, 8) for tp in (1, 2, 4, 8) if c % tp == 0)
-    assert [p["stage_s"] for p in plans] == sorted(p["stage_s"] for p in plans)  # fastest first
+    assert [p["slowest_stage_s"] for p in plans] == sorted(p["slowest_stage_s"] for p in plans)  # fastest first
     for p in plans:
         assert p["chips"] == p["tp"] * p["pp"] * p["ep"] and p["ep"] == 1  # a dense model: no experts
-        assert p["stage_s"] == pytest.approx(p["ops_s"] + p["tp_comm_s"] + p["ep_comm_s"] + p["pp_comm_s"], rel=1e-12)
+        assert p["slowest_stage_s"] == pytest.approx(p["ops_s"] + p["tp_comm_s"] + p["ep_comm_s"] + p["pp_comm_s"], rel=1e-12)
         assert (p["tp_comm_s"] == 0) == (p["tp"] == 1) and (p["pp_comm_s"] == 0) == (p["pp"] == 1)
         if p["pp"] == 1:
-            assert p["latency_s"] == p["stage_s"]
+            assert p["latency_s"] == p["slowest_stage_s"]
         else:  # a token passes every stage once: between pp - 1 and pp slowest stages
-            assert (p["pp"] - 1) * p["stage_s"] < p["latency_s"] <= p["pp"] * p["stage_s"]
+            assert (p["pp"] - 1) * p["slowest_stage_s"] < p["latency_s"] <= p["pp"] * p["slowest_stage_s"]

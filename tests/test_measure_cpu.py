@@ -13,6 +13,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import jsonschema
+
+from jalapeno import schemas
 from jalapeno.cli import main
 from jalapeno.errors import JalapenoError
 from jalapeno.measure import shapes
@@ -222,6 +225,7 @@ def quick_all(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_quick_all_writes_the_schema(quick_all: dict) -> None:
     d = quick_all
     assert set(d) == TOP_KEYS
+    jsonschema.validate(d, schemas.file_schema("measure"))  # the format docs/json.md publishes
     assert d["schema"] == 1 and d["torch"] == torch.__version__ and d["idle_power_W"] is None
     assert set(d["device"]) == {"name", "sms", "mem_gib", "l2_mb", "power_limit_w", "driver", "cuda"}
     assert set(d["copy"][0]) == {"bytes", "s", "GBps_read_plus_write"}

@@ -13,6 +13,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import jsonschema
+
+from jalapeno import schemas
 from jalapeno.cli import main
 from jalapeno.errors import JalapenoError
 from jalapeno.measure.serve_engine import (
@@ -334,7 +337,8 @@ def test_quick_cpu_run_writes_the_schema(tmp_path: Path) -> None:
     assert main(["measure", "serve", "--device", "cpu", "--quick", "--start-s", "265", "--duration-s", "1",
                  "--out", str(out)]) == 0
     d = json.loads(out.read_text())
-    assert set(d) >= TOP_KEYS and set(d["policy"]) >= POLICY_KEYS
+    assert TOP_KEYS <= set(d) and POLICY_KEYS <= set(d["policy"])
+    jsonschema.validate(d, schemas.file_schema("measure.serve"))  # the format docs/json.md publishes
     assert d["schema"] == 1 and d["policy"]["name"] == "prefill_first" and d["policy"]["cuda_graph"] is False
     assert d["slice"] == {"start_s": 265.0, "duration_s": 1.0, "requests": 8} and d["complete"] is True
     assert d["incomplete"] == [] and len(d["requests"]) == 8

@@ -272,7 +272,7 @@ def test_cli_json_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     rows = doc["models"]  # every command's JSON is an object: schema first, a list under its plural name
-    assert doc["schema"] == "jalapeno.models/1" and [r["name"] for r in rows] == list_models()
+    assert doc["schema"] == "jalapeno.models/2" and [r["name"] for r in rows] == list_models()
     by_name = {r["name"]: r for r in rows}
     required = {"name", "hf_id", "architecture", "params_total", "params_active", "kv_bytes_per_token",
                 "layers", "hidden_size", "moe"}
@@ -298,5 +298,5 @@ def test_cli_table_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     shown = json.loads(capsys.readouterr().out)
     assert shown["config"]["mla"]["kv_lora_rank"] == 512
     # `models show` is a `models --json` row plus its config: one shape for one model
-    assert shown["schema"] == "jalapeno.models.show/1" and shown["name"] == "deepseek-v3"
+    assert shown["schema"] == "jalapeno.models.show/2" and shown["name"] == "deepseek-v3"
     assert shown["params_total"] == by_name_total("deepseek-v3")

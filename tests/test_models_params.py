@@ -149,3 +149,51 @@ def test_kv_cache_caps_sliding_layers_at_window() -> None:
     assert kv_cache_bytes(cfg, 100) == 36 * 100 * per_layer
     llama = resolve_model("llama-3.1-8b")
     assert kv_cache_bytes(llama, 1000) == 1000 * kv_bytes_per_token(llama)
+
+
+# -- GLM-4.5, GLM-4.5-Air (Glm4MoeForCausalLM) and Kimi-K2 (DeepSeek-V3 layout) ------------------------------
+# Published totals: Z.ai's model cards / transformers' Glm4Moe docs (GLM-4.5 355B total, 32B active; GLM-4.5-Air
+# 106B, 12B), Moonshot's Kimi K2 report (1.04T total, 32B active). Zhipu's "activated" figures match the
+# non-embedding count (its embedding convention is not published); the bundled configs are reconstructed from
+# published fields (their "_source"), and the multi-token-prediction layer is not modelled (as for DeepSeek-V3).
+GLM_KIMI = [
+    # alias, total, tolerance, active, which active, tolerance
+    ("glm-4.5", 355e9, 0.01, 32e9, "active_nonembedding", 0.01),  # 352.80B (-0.6%), 32.08B (+0.3%)
+    ("glm-4.5-air", 106e9, 0.01, 12e9, "active_nonembedding", 0.02),  # 106.85B (+0.8%), 12.18B (+1.5%)
+    ("kimi-k2", 1.04e12, 0.015, 32e9, "active", 0.015),  # 1,026.4B (-1.3%), 31.69B (-1.0%; DeepSeek's rule)
+]
+
+
+@pytest.mark.parametrize(("alias", "total", "tol", "active", "which", "atol"), GLM_KIMI)
+def test_glm_and_kimi_counts_against_published(alias: str, total: float, tol: float, active: float, which: str,
+                                               atol: float) -> None:
+    p = count_params(resolve_model(alias))
+    assert p.total == pytest.approx(total, rel=tol)
+    assert getattr(p, which) == pytest.approx(active, rel=atol)
+
+
+def test_glm_4_5_layer_by_hand() -> None:
+    """92 layers of GQA (96 q heads, 8 kv heads of 128, q/k/v biases, no o bias, per-head q/k RMSNorm); 3 dense
+    MLPs of 12288; 89 MoE layers of 160 routed + 1 shared expert of 1536 and a 160-way router with its
+    correction bias; untied 151552 x 5120 embedding and head."""
+    p = count_params(resolve_model("glm-4.5"))
+    h, q, kv = 5120, 96 * 128, 8 * 128
+    attention = (h * q + q) + 2 * (h * kv + kv) + q * h + 2 * 128
+    assert p.attention == 92 * attention
+    assert p.dense_mlp == 3 * 3 * h * 12288
+    expert = 3 * h * 1536
+    assert p.routed_experts == 89 * 160 * expert and p.shared_experts == 89 * expert
+    assert p.router == 89 * (h * 160 + 160)
+    assert p.embedding == p.lm_head == 151552 * h
+    assert p.active_routed_experts == 89 * 8 * expert
+
+
+def test_kimi_k2_is_deepseek_v3_with_384_experts_and_64_heads() -> None:
+    k, d = resolve_model("kimi-k2"), resolve_model("deepseek-v3")
+    assert k.architecture == d.architecture == "DeepseekV3ForCausalLM" and k.mla == d.mla
+    assert k.moe is not None and d.moe is not None
+    assert (k.moe.num_experts, k.moe.first_dense_layers, k.num_heads) == (384, 1, 64)
+    assert (k.moe.experts_per_token, k.moe.num_shared_experts, k.moe.expert_intermediate_size) == (8, 1, 2048)
+    # the MLA cache per token is the DeepSeek-V3 one: latent 512 + rope key 64, whatever the head count
+    assert kv_bytes_per_token(k) == 61 * (512 + 64) * 2
+

@@ -170,7 +170,7 @@ def test_chip_error_band_reads_the_file_and_widens_family_priors(tmp_path, monke
 def test_calibrate_checks_the_measured_h200_without_fitting(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["calibrate", "--chip", "h200-sxm", "--fit-sources", "v9.9/none/offline", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    h = out["chips"]["h200-sxm"]
+    h = out["fits"]["h200-sxm"]
     assert h["provenance"] == "measured" and h["fit_rows"] == [] and h["knobs"] == {}
     assert {r["set"] for r in h["rows"]} == {"held-out"} and len(h["rows"]) == sum(r.chip == "h200-sxm" for r in ROWS)
 

@@ -337,3 +337,27 @@ def test_explore_bad_price_rule_is_one_error_line(capsys: pytest.CaptureFixture[
     assert main(["explore", "--trials", "1", "--price-rule", "list"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--price-rule" in err and "margin, cost, street" in err
+
+
+def test_compare_prices_its_fleet_as_serve_does(tmp_path: Any) -> None:
+    """Issue 13, one $/Mtok for one fleet in every command: the fleet `compare` picks, served by `serve` with the
+    same options, costs exactly the `usd_per_mtok` of compare's row (the explore and report figures are pinned
+    to serve by the test above)."""
+    from cli_harness import run
+
+    w = tmp_path / "tiny.yaml"
+    w.write_text("name: tiny\nmodel: qwen2.5-coder-1.5b\nprecision: {weights: fp8, activations: fp8, kv: fp8}\n"
+                 "trace: {name: azure-code, start_s: 0, duration_s: 20}\n"
+                 "slo: {ttft_s: 1.0, tpot_s: 0.025, attainment: 0.9}\n", encoding="utf-8")
+    c = run("compare", "-w", str(w), "--chips", "h200", "--samples", "1", "--quick", "--workers", "1", "--json")
+    assert c.code == 0, c.err
+    row = json.loads(c.out)["rows"][0]
+    f = row["fleet"]
+    s = run("serve", "--model", "qwen2.5-coder-1.5b", "--dtype", "fp8", "--act-dtype", "fp8", "--kv-dtype", "fp8",
+            "--trace", "azure-code", "--start-s", "0", "--duration-s", "20", "--hardware", "h200",
+            "--tp", str(f["tp"]), "--replicas", str(f["replicas"]), "--scheduler", f["scheduler"],
+            "--max-num-seqs", str(f["max_num_seqs"]), "--max-num-batched-tokens", str(f["max_num_batched_tokens"]),
+            "--router", f["router"], "--prefix-cache", "--ttft-slo", "1", "--tpot-slo", "0.025", "-q", "--json")
+    assert s.code == 0, s.err
+    served = json.loads(s.out)
+    assert served["usd_per_mtok"] == pytest.approx(row["usd_per_mtok"], rel=1e-12) and row["usd_per_mtok"] > 0

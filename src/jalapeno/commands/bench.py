@@ -10,8 +10,9 @@ from typing import Any
 
 import click
 
-from jalapeno.commands.options import dtype_options, emit_json, hardware_option, json_option, model_option
-from jalapeno.commands.serve import _check, _renamed
+from jalapeno.commands.options import (MAX_BATCH, dtype_options, emit_json, hardware_option, json_option,
+                                       model_option, valid_tp, within_context)
+from jalapeno.commands.serve import MAX_CHIPS, MAX_REPLICAS, _check, _renamed
 from jalapeno.cost.engines import ENGINES
 from jalapeno.errors import JalapenoError
 from jalapeno.serving.bench import BENCH_MAX_NUM_SEQS, REL_TOL, SCENARIOS, Limits
@@ -63,9 +64,15 @@ def _limits(o: dict[str, Any]) -> Limits | None:
     return Limits(o["ttft_limit"], o["tpot_limit"], "--ttft-limit/--tpot-limit")
 
 
+MAX_REQUESTS = 1_000_000  # a run's requests: minutes of simulation; beyond it a typo, not a benchmark
+# upper bounds of the integer options (issue 13: every number that could exhaust memory or time has one)
+MAXIMA = {"tp": MAX_CHIPS, "replicas": MAX_REPLICAS, "requests": MAX_REQUESTS, "concurrency": MAX_BATCH,
+          "max_num_seqs": MAX_BATCH, "isl": None, "osl": None, "max_num_batched_tokens": None}
+
+
 def _validate(o: dict[str, Any]) -> None:
-    for flag in ("tp", "replicas", "isl", "osl", "requests", "concurrency", "max_num_seqs", "max_num_batched_tokens"):
-        _check("--" + flag.replace("_", "-"), o[flag], minimum=1, strict=False)
+    for flag, top in MAXIMA.items():
+        _check("--" + flag.replace("_", "-"), o[flag], minimum=1, strict=False, maximum=top)
     _check("--seed", o["seed"], strict=False)
     for flag in ("ttft_limit", "tpot_limit"):
         _check("--" + flag.replace("_", "-"), o[flag])
@@ -82,6 +89,11 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     _validate(o)
     limits = _limits(o)
     model = _renamed("--model", resolve_model, o["model"])
+    valid_tp(model, o["tp"])
+    for flag in ("isl", "osl"):  # a fixed sequence beyond the context would be dropped whole: refuse it
+        within_context(model, f"--{flag}", o[flag])
+    if o["isl"] is not None and o["osl"] is not None:
+        within_context(model, "--isl", o["isl"] + o["osl"])  # prompt + output share the context
     chip = _renamed("--hardware", resolve_chip, o["hardware"])
     precision = Precision.of(o["dtype"], o["act_dtype"], o["kv_dtype"])
     extra = {} if o["max_num_batched_tokens"] is None else {"max_num_batched_tokens": o["max_num_batched_tokens"]}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from jalapeno.commands.options import emit_json, json_option
+from jalapeno.commands.options import emit_json, json_option, renamed
+from jalapeno.jsonio import check_writable
 from jalapeno.errors import JalapenoError
 from jalapeno.report.markdown import apct, pct
 
@@ -18,6 +20,33 @@ def _command_line(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], 
     return ("jalapeno calibrate" + (" --all" if all_ else "".join(f" --chip {c}" for c in chips))
             + "".join(f" --fit-sources {s}" for s in sources) + (f" --knobs {knobs}" if knobs else "")
             + (" --write" if write else "") + (f" --doc {doc}" if doc else ""))
+
+
+MAX_CSV_BYTES = 64 * 2**20  # a published-results CSV: the bundled ones are a few hundred kB
+
+
+def _readable(path: str) -> Path:
+    """A regular file of bounded size (``/dev/zero`` would be read forever)."""
+    p = Path(path)
+    if not p.is_file():
+        raise JalapenoError(f"{path!r} is not a regular file", field="--published")
+    if p.stat().st_size > MAX_CSV_BYTES:
+        raise JalapenoError(f"{path!r} is over {MAX_CSV_BYTES // 2**20} MiB", field="--published")
+    return p
+
+
+def _load(load: Any, paths: list[Path] | None) -> Any:
+    """``load(paths)``, with undecodable or malformed CSV as one error naming ``--published``."""
+    import csv
+
+    try:
+        for p in paths or ():  # each file must hold rows: a JSON or a CSV of other columns is not a result set
+            if not load([p]):
+                raise JalapenoError(f"{str(p)!r} holds no published rows (a CSV with the columns of "
+                                    "src/jalapeno/data/published/*.csv)", field="--published")
+        return load(paths)
+    except (UnicodeDecodeError, csv.Error, OSError) as e:
+        raise JalapenoError(f"cannot read the CSV: {str(e)[:200]}", field="--published") from None
 
 
 @click.command(name="calibrate")
@@ -54,7 +83,9 @@ def command(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], knobs:
     bad = [k for k in knob_list if k not in KNOBS]
     if bad:
         raise JalapenoError(f"unknown knob {bad[0]!r}; valid: {', '.join(KNOBS)}", field="--knobs")
-    rows = load_published([Path(p) for p in paths] or None)
+    if doc:
+        check_writable("--doc", doc)  # before the fit, not after it
+    rows = renamed("--published", _load, load_published, [_readable(p) for p in paths] or None)
     names = None if all_ else [normalize(c) for c in chips]
     fits, skipped = calibrate_all(rows, names, sources or None, knobs=knob_list)
     cmd = _command_line(chips, all_, sources, knobs, write, doc)
@@ -68,12 +99,12 @@ def command(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], knobs:
         Path(doc).write_text(render(list(fits.values()), skipped, cmd, len(rows), "closed-form scenario") + "\n")
     if as_json:
         emit_json({"command": cmd, "skipped_no_preset": skipped, "written": [str(p) for p in written],
-                   "chips": {k: {**fit_record(f, cmd), "summary": error_summary(f),
+                   "fits": {k: {**fit_record(f, cmd), "error_summary": error_summary(f),
                                  "rows": [{"id": c.row.id, "key": c.row.key, "published_per_chip": c.row.per_chip,
                                            "predicted_per_chip": c.predicted, "error": c.error,
                                            "set": "fit" if c.fitted else "held-out", "url": c.row.url}
                                           for c in f.checked]} for k, f in fits.items()},
-                   "order": order_checks(list(fits.values())), "ratios": ratio_checks(list(fits.values())),
+                   "order_checks": order_checks(list(fits.values())), "ratios": ratio_checks(list(fits.values())),
                    "bench_check": checks})
         return
     _print(fits, skipped)
@@ -97,8 +128,8 @@ def _print(fits: dict, skipped: list[str]) -> None:
         t.add_column(col)
     for f in fits.values():
         s = error_summary(f)
-        h = s["held_out"]
-        t.add_row(f.chip, f.provenance, str(s["fit"]["n"]), str(h["n"]),
+        h = s["held_out_errors"]
+        t.add_row(f.chip, f.provenance, str(s["fit_errors"]["n"]), str(h["n"]),
                   apct(h["median_abs_error"]) if h["n"] else "-", apct(h["max_abs_error"]) if h["n"] else "-",
                   f"{f.band.lo:.2f}-{f.band.hi:.2f}" if f.band else "-")
     Console().print(t)

@@ -16,19 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from jalapeno.commands.options import (
-    MAX_BATCH,
-    MAX_CHIPS,
-    MODEL_CHIP_FLAGS,
-    as_flags,
-    dtype_options,
-    emit_json,
-    json_option,
-    model_option,
-    positive,
-    valid_tp,
-    within_context,
-)
+from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, dtype_options, emit_json, json_option, model_option,
+                                       positive, renamed, valid_tp, within_context, as_flags, MODEL_CHIP_FLAGS)
 from jalapeno.report.fmt import nbytes, pct, seconds, si
 
 
@@ -45,7 +34,7 @@ def list_cmd(as_json: bool) -> None:
 
     rows = [(n, resolve_arch(n).description) for n in list_arch_presets()]
     if as_json:
-        emit_json([{"name": n, "description": d} for n, d in rows], key="chips")
+        emit_json([{"name": n, "description": d} for n, d in rows], key="designs")
         return
     t = Table(title="architecture presets (jalapeno chip show NAME)")
     t.add_column("name")
@@ -65,7 +54,7 @@ def sheet_json(name_or_path: str) -> dict[str, Any]:
     from jalapeno.hardware.arch.derive import derive_chip
     from jalapeno.hardware.arch.physical import checks
 
-    arch = resolve_arch(name_or_path)
+    arch = renamed("NAME_OR_PATH", resolve_arch, name_or_path)
     s, chip = sheet(arch), derive_chip(arch)
     return {
         "name": arch.name, "vendor": arch.vendor, "kind": arch.kind, "node": arch.node.value,
@@ -77,8 +66,9 @@ def sheet_json(name_or_path: str) -> dict[str, Any]:
         "interconnect_bytes_per_s": chip.interconnect.bandwidth_bytes_per_s.value if chip.interconnect else 0.0,
         "die_area_mm2": s.area["total"].value, "tdp_w": s.power["total"].value,
         "chip_cost_usd": s.cost["total"].value, "price_usd": s.price_usd,
-        "area_mm2": _parts(s.area), "power_w": _parts(s.power), "cost_usd": _parts(s.cost),
-        "board_power_w": board_json(arch, s),
+        # term name -> {value, formula}: the names are data, not keys of the vocabulary (docs/json.md)
+        "area_breakdown": _parts(s.area), "power_breakdown": _parts(s.power), "cost_breakdown": _parts(s.cost),
+        "board_power_breakdown": board_json(arch, s),
         "physical_checks": [{"check": c.name, "value": c.value, "limit": c.limit, "unit": c.unit, "ok": c.ok,
                              "formula": c.formula} for c in checks(arch)],
     }
@@ -122,15 +112,15 @@ def show(name_or_path: str, as_json: bool) -> None:
     for lv in d["memory"]:
         m.add_row(lv["name"], lv["kind"], nbytes(lv["capacity_bytes"]), si(lv["bandwidth_bytes_per_s"], "B/s"))
     con.print(m)
-    for key, title, unit in (("area_mm2", "die area", "mm2"), ("power_w", "TDP (peak activity)", "W"),
-                             ("cost_usd", "cost per chip", "USD")):
+    for key, title, unit in (("area_breakdown", "die area", "mm2"), ("power_breakdown", "TDP (peak activity)", "W"),
+                             ("cost_breakdown", "cost per chip", "USD")):
         b = Table(title=title)
         for c in ("part", unit, "formula"):
             b.add_column(c)
         for k, p in d[key].items():
             b.add_row(k, f"{p['value']:,.3g}" if k == "yield" else f"{p['value']:,.1f}", p["formula"])
         con.print(b)
-    bp = d["board_power_w"]
+    bp = d["board_power_breakdown"]
     for key, title in (("idle_die", "board idle, at the die (before the regulators)"),
                        ("busy_floor_die", "busy floor above idle, at the die (before the regulators)"),
                        ("summary", "board power (regulators included) and wall (host share per slot)")):
@@ -206,7 +196,7 @@ def map_cmd(model: str, hardware: str, batch: int, context: int, prompt: int | N
         valid_tp(cfg, tp)
         b = Batch.prefill(prompt) if prompt else Batch.decode(batch, context)
         g = build_graph(cfg, b, Precision.of(dtype, act_dtype, kv_dtype))
-    mp = Mapper(resolve_arch(hardware))
+    mp = Mapper(renamed("--hardware", resolve_arch, hardware))
     maps = [(o, mp.map(shard(o, tp))) for o in g.ops]
     if as_json:
         emit_json({"model": g.model, "hardware": mp.arch.name, "tp": tp,

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from jalapeno.commands.options import deprecated_n, emit_json, json_option, positive
+from jalapeno.commands.options import deprecated_n, emit_json, json_option, positive, renamed
 from jalapeno.errors import JalapenoError
 
 
@@ -36,7 +36,7 @@ def print_table(doc: dict[str, Any], wall_s: float) -> None:
     for col in ("chip", "best fleet", "goodput/W (req/s/kW)", "vs ref", "vs ref p50 (p10-p90)", "$/Mtok",
                 "vs ref", "vs ref p50 (p10-p90)", "feasible samples"):
         t.add_column(col, justify="left" if col in ("chip", "best fleet") else "right")
-    for r in doc["chips"]:
+    for r in doc["rows"]:
         fleet = r["fleet"]["label"] + ("" if r["feasible"] else " (misses SLO)") if r["fleet"] else "none fits"
         g = r["goodput_per_watt"] * 1e3 if r["goodput_per_watt"] is not None else None
         t.add_row(escape(r["chip"]), escape(fleet), _fmt(g), _fmt(r.get("ratio_goodput_per_watt_point"), ".2f"),
@@ -45,9 +45,12 @@ def print_table(doc: dict[str, Any], wall_s: float) -> None:
                   f"{r.get('samples_feasible', 0)}/{doc['samples']}"
                   + (f" ({r['samples_resized']} re-sized)" if r.get("samples_resized") else ""))
     con.print(t)
-    stated = sum(1 for c in doc["constants"] if c["range"] == "stated")
+    stated = sum(1 for c in doc["constants"] if c["range_basis"] == "stated")
     con.print(f"{len(doc['constants'])} estimated constants move these chips ({stated} with a stated range, the "
               f"rest at the default factor); sampling: {escape(doc['sampling'])}. Took {wall_s:.0f} s.")
+
+
+MAX_SAMPLES = 1_000  # Monte Carlo samples: 32 take ~40 s on 2 cores; 1,000 about 20 min, beyond that a typo
 
 
 @click.command(name="compare")
@@ -70,13 +73,14 @@ def command(workload: str, chips: str, samples: int, seed: int, quick: bool, res
     from jalapeno.explore.headtohead import compare, resolve_chips
     from jalapeno.explore.workload import resolve_workload
 
-    positive("samples", samples)
-    positive("workers", workers)
+    positive("samples", samples, 1, MAX_SAMPLES)
+    positive("seed", seed, 0)
+    positive("workers", workers, 1, 1024)
     names = [c.strip() for c in chips.split(",") if c.strip()]
     if not names:
         raise JalapenoError(f"name at least one chip, got {chips!r}", field="--chips")
-    w = resolve_workload(workload)
-    resolve_chips(names)  # bad names fail before the sweep starts
+    w = renamed("--workload", resolve_workload, workload)
+    renamed("--chips", resolve_chips, names)  # bad names fail before the sweep starts
     t0 = time.perf_counter()
     doc = compare(w, names, samples=samples, seed=seed, workers=workers, sweep=Sweep.quick() if quick else Sweep(),
                   resize=resize)

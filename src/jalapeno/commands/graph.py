@@ -39,12 +39,12 @@ def make_batch(batch: int, context: int, prompt: int | None, cached: int) -> Bat
 def graph_json(g: Graph) -> dict[str, Any]:
     return {
         "model": g.model, "precision": g.precision.label,
-        "batch": {"sequences": len(g.batch.seqs), "new_tokens": g.batch.new_tokens},
+        "batch_shape": {"sequences": len(g.batch.seqs), "new_tokens": g.batch.new_tokens},
         "totals": {"flops": g.flops, "bytes": g.bytes, **{k: g.total(k) for k in BYTE_KINDS},
-                   "params": g.params, "active_params": g.active_params},
-        "ops": [{"name": o.name, "kind": o.kind, "layers": o.layers, "repeat": o.repeat, "shape": o.shape,
+                   "params_total": g.params, "params_active": g.active_params},
+        "ops": [{"name": o.name, "kind": o.kind, "layer_range": o.layers, "repeat": o.repeat, "shape": o.shape,
                  "dtype": o.dtype, "flops": o.flops, **{k: getattr(o, k) for k in BYTE_KINDS},
-                 "params": o.params} for o in g.ops],
+                 "params_total": o.params} for o in g.ops],
     }
 
 

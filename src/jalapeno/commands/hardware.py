@@ -141,15 +141,16 @@ def detail(chip: ChipSpec) -> dict[str, Any]:
 
 
 def _figure_json(path: str, f: Figure | TextFigure) -> dict[str, Any]:
-    d: dict[str, Any] = {"value": f.value, "unit": unit_of(path), "source": f.source, "secondary": f.secondary,
-                         "note": f.note}
+    # `value` is always a number (docs/json.md); a named figure (process_node) carries its name as `text`
+    d: dict[str, Any] = {"text" if isinstance(f, TextFigure) else "value": f.value, "unit": unit_of(path),
+                         "source": f.source, "secondary": f.secondary, "note": f.note}
     if isinstance(f, Figure) and f.range is not None:
         d["range"] = list(f.range)
     return d
 
 
 def _echo_json(data: Any, name: str | None = None) -> None:
-    emit_json(data, key="hardware", sort_keys=True, name=name)
+    emit_json(data, key="presets", sort_keys=True, name=name)
 
 
 # ---------------------------------------------------------------- tables

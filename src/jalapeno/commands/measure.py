@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from jalapeno.errors import JalapenoError
+from jalapeno.jsonio import check_writable
 from jalapeno.measure.shapes import DEFAULT_MODELS  # no torch there
+
+MAX_ENERGY_S = 600.0  # seconds of steps per energy reading: 1 s is the default, ten minutes a typo's bound
 
 if TYPE_CHECKING:
     from jalapeno.measure.runner import What
@@ -45,11 +48,12 @@ def _run(what: What, out: Path, models: str, budget_s: float | None, device: str
          energy_s: float) -> None:
     names = [m.strip() for m in models.split(",") if m.strip()]
     if what != "ops" and not names:
-        raise JalapenoError("give at least one model name", field="models")
-    if budget_s is not None and budget_s < 0:
-        raise JalapenoError(f"must be >= 0, got {budget_s:g}", field="budget-s")
-    if energy_s < 0:
-        raise JalapenoError(f"must be >= 0, got {energy_s:g}", field="energy-s")
+        raise JalapenoError("give at least one model name", field="--models")
+    if budget_s is not None and not budget_s >= 0:  # NaN too
+        raise JalapenoError(f"must be >= 0, got {budget_s:g}", field="--budget-s")
+    if not 0 <= energy_s <= MAX_ENERGY_S:  # NaN too; each energy reading lasts this long
+        raise JalapenoError(f"must be in [0, {MAX_ENERGY_S:g}], got {energy_s:g}", field="--energy-s")
+    check_writable("--out", out)  # before torch is imported and the device warmed up
     from jalapeno.measure.runner import run_measure  # lazy: pulls in torch
 
     run_measure(what, out, models=names, budget_s=budget_s, device=device, quick=quick,
@@ -119,6 +123,7 @@ def serve(out: Path, model: str, trace: str, start_s: float, duration_s: float, 
           device: str, quick: bool, max_num_seqs: int, max_prompt: int, max_output: int,
           no_cuda_graph: bool, decode_attention: str) -> None:
     """Replay a trace slice through a continuous-batching engine (policy prefill_first) by wall clock."""
+    check_writable("--out", out)
     from jalapeno.measure.serve_replay import ServeArgs, run_serve  # lazy: pulls in torch
 
     run_serve(ServeArgs(out=out, model=model, trace=trace, start_s=start_s, duration_s=duration_s,

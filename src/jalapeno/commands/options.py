@@ -84,6 +84,18 @@ def positive(name: str, value: int | None, minimum: int = 1, maximum: int | None
         raise JalapenoError(f"must be <= {maximum:,}, got {value:,}", field=f"--{name}")
 
 
+def renamed(flag: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn``; a ``JalapenoError`` it raises is re-raised naming the command-line ``flag`` (one
+    vocabulary of field names: the option the user typed, not a library's parameter)."""
+    try:
+        return fn(*args, **kwargs)
+    except JalapenoError as e:
+        msg = str(e)
+        if e.field and msg.startswith(f"{e.field}: "):
+            msg = msg[len(e.field) + 2:]
+        raise JalapenoError(msg, field=flag) from None
+
+
 def within_context(cfg: Any, flag: str, tokens: int | None) -> None:
     """Refuse a sequence longer than the model's context (``max_position_embeddings`` of its config.json)."""
     limit = int(cfg.max_position_embeddings)
@@ -129,12 +141,12 @@ def as_flags(names: dict[str, str]) -> Iterator[None]:
         raise JalapenoError(msg, field=names[e.field]) from None
 
 
-SCHEMA_VERSION = 1  # bump a command's version when a key changes meaning or unit (docs/json.md)
+SCHEMA_VERSION = 2  # bump a command's version when a key changes meaning or unit (docs/json.md)
 
 
 def schema_id(name: str | None = None) -> str:
     """``jalapeno.<command>[.<subcommand>]/<version>`` of the running command, from click's context
-    (``jalapeno models show`` -> ``jalapeno.models.show/1``); the schema file is ``schemas/<that>.json``."""
+    (``jalapeno models show`` -> ``jalapeno.models.show/2``); the schema file is ``schemas/<that>.json``."""
     if name is not None:
         return f"jalapeno.{name}/{SCHEMA_VERSION}"
     ctx = click.get_current_context(silent=True)

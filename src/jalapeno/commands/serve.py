@@ -18,18 +18,8 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from jalapeno.commands.options import (
-    as_flags,
-    dtype_options,
-    emit_json,
-    hardware_option,
-    json_option,
-    model_option,
-    quiet_option,
-    timings_option,
-    valid_tp,
-    within_context,
-)
+from jalapeno.commands.options import (dtype_options, emit_json, hardware_option, json_option, model_option,
+                                       quiet_option, renamed, timings_option, valid_tp, within_context, as_flags)
 from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.cost.engines import ENGINES
 from jalapeno.errors import JalapenoError
@@ -59,15 +49,7 @@ MAX_TRACE_S = 1e9  # --start-s, --duration-s: 31 years, inside int64 nanoseconds
 MIN_GBPS, MAX_GBPS = 1e-3, 1e7  # link and tier bandwidths: 1 Mb/s to 10 Pb/s
 
 
-def _renamed(flag: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn``; a ``JalapenoError`` it raises is re-raised naming the command-line ``flag``."""
-    try:
-        return fn(*args, **kwargs)
-    except JalapenoError as e:
-        msg = str(e)
-        if e.field and msg.startswith(f"{e.field}: "):
-            msg = msg[len(e.field) + 2:]
-        raise JalapenoError(msg, field=flag) from None
+_renamed = renamed  # the name bench and older callers import
 
 
 def _check(flag: str, value: float | None, *, minimum: float = 0.0, strict: bool = True,
@@ -211,7 +193,7 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
     from jalapeno.report.console import serving_table
 
     d = {k: escape(v) if isinstance(v, str) else v for k, v in doc["deployment"].items()}
-    w = {k: escape(v) if isinstance(v, str) else v for k, v in doc["workload"].items()}
+    w = {k: escape(v) if isinstance(v, str) else v for k, v in doc["workload_stats"].items()}
     con = Console()
     pools = (f"{d['prefill_replicas']} prefill + {d['decode_replicas']} decode replicas"
              if d["topology"] == "disagg" else f"{d['replicas']} replica{'s' * (d['replicas'] != 1)}")
@@ -220,7 +202,7 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
               f"({d['precision']}), {pools}, {d['scheduler']}, {d['router']}" + (", prefix cache" if d["prefix_cache"] else ""))
     if not str(doc["deployment"]["model_source"]).startswith("bundled:"):
         con.print(f"model config: {d['model_source']}")
-    origin = "" if str(doc["workload"]["source"]).startswith("jalapeno/") else f" (file {w['source']})"
+    origin = "" if str(doc["workload_stats"]["source"]).startswith("jalapeno/") else f" (file {w['source']})"
     con.print(f"trace {w['name']}{origin}: {w['requests']:,} requests over {w['span_s']:,.0f} s "
               f"({w['mean_rate_per_s']:.3g} req/s); cost parameters: {d['cost_params']}")
     con.print(serving_table(doc))
@@ -524,7 +506,7 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     sim = res.to_dict()
     sim.pop("usd_per_mtok_replica_hour", None)  # serve prices the fleet by the TCO rule instead
     doc = {"command": "serve", "deployment": deployment_echo(o, fleet, cost_params),
-           "workload": {"name": tr.name, "source": tr.source, "requests": len(tr), "span_s": tr.stats.span_s,
+           "workload_stats": {"name": tr.name, "source": tr.source, "requests": len(tr), "span_s": tr.stats.span_s,
                         "mean_rate_per_s": tr.stats.mean_rate_per_s},
            **sim, **price_fleet(fleet, res, o["price_rule"]), "dropped_reasons": dropped_reasons(res.dropped)}
     doc["error_band"] = published_band(fleet.chip.name)

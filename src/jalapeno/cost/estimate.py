@@ -57,7 +57,7 @@ class Estimate:
         }
         band = chip_error_band(self.chip.name)  # published / predicted over held-out published rows
         out["error_band"] = None if band is None else {
-            "lo": band[0], "hi": band[1], "decode_tokens_per_s": [self.batch / d.time_s * b for b in band]}
+            "lo": band[0], "hi": band[1], "decode_tokens_per_s_range": [self.batch / d.time_s * b for b in band]}
         if self.prefill is not None and self.prompt is not None:
             p = self.prefill
             out.update({"prompt": self.prompt, "cached": self.cached, "prefill_s": p.time_s,
@@ -85,7 +85,7 @@ def pipeline_row(pc: PipelineCost) -> dict[str, Any]:
 
 def op_row(c: Any) -> dict[str, Any]:
     o, t = c.op, c.time
-    return {"name": o.name, "kind": o.kind, "layers": o.layers, "repeat": o.repeat, "shape": o.shape,
+    return {"name": o.name, "kind": o.kind, "layer_range": o.layers, "repeat": o.repeat, "shape": o.shape,
             "time_s": c.total_s, "flops": o.flops * o.repeat, "bytes": o.bytes * o.repeat, "bound": t.bound,
             "roofline_fraction": c.roofline_fraction}
 

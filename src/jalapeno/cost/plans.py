@@ -78,7 +78,7 @@ class PlanCost:
 
     def to_json(self) -> dict[str, float | int]:
         return {"tp": self.plan.tp, "pp": self.plan.pp, "ep": self.plan.ep, "chips": self.plan.chips,
-                "latency_s": self.latency_s, "stage_s": self.stage_s, "ops_s": self.ops_s, "tp_comm_s": self.tp_comm_s,
+                "latency_s": self.latency_s, "slowest_stage_s": self.stage_s, "ops_s": self.ops_s, "tp_comm_s": self.tp_comm_s,
                 "ep_comm_s": self.ep_comm_s, "pp_comm_s": self.pp_comm_s, "link_bytes": self.link_bytes}
 
 

@@ -15,11 +15,11 @@ MEDIAN_TARGET, MAX_TARGET, RATIO_TARGET = 0.15, 0.25, 0.15
 
 def error_summary(fit: ChipFit) -> dict[str, Any]:
     out: dict[str, Any] = {"chip": fit.chip, "provenance": fit.provenance}
-    for label, fitted in (("fit", True), ("held_out", False)):
+    for label, fitted in (("fit_errors", True), ("held_out_errors", False)):  # `held_out` is a row's flag
         errs = [abs(c.error) for c in fit.checked if c.fitted == fitted and c.error is not None]
         out[label] = {"n": len(errs), "median_abs_error": median(errs) if errs else None,
                       "max_abs_error": max(errs) if errs else None}
-    h = out["held_out"]
+    h = out["held_out_errors"]
     out["meets_target"] = (None if not h["n"] else  # no held-out row: nothing to meet or miss
                            h["median_abs_error"] <= MEDIAN_TARGET and h["max_abs_error"] <= MAX_TARGET)
     out["unplaced"] = [c.row.id for c in fit.checked if c.predicted is None]

@@ -59,7 +59,7 @@ def compare(workload: Workload, chips: Sequence[str], *, samples: int = mc.SAMPL
                       workers=workers, max_chips=sweep.max_chips if resize else 0)
     applies = {k for s in specs.values() for k in mc.relevant(full, s)}
     return {"workload": workload.name, "reference": specs[chips[0]].name, "samples": samples, "seed": seed,
-            "sampling": SAMPLING, "resize": resize, "chips": rows,
+            "sampling": SAMPLING, "resize": resize, "rows": rows,
             "constants": [e.to_json() for e in consts if e.key in applies]}
 
 

@@ -79,7 +79,7 @@ class SearchResult:
     def to_json(self) -> dict[str, Any]:
         best = self.best()
         return _clean({"space": self.space.name, "workload": self.workload.name, "searcher": self.searcher,
-                "trials": len(self.trials), "feasible": len(self.feasible), "evaluated": self.evaluated,
+                "trials": len(self.trials), "feasible_trials": len(self.feasible), "evaluated": self.evaluated,
                 "screened": self.screened, "wall_s": self.wall_s, "price_rule": self.price_rule,
                 "importance": self.importance.to_json() if self.importance else None,
                 "pareto": [_design_json(t) for t in self.pareto()],
@@ -186,7 +186,7 @@ class DaskExecutor:
         self.own = not isinstance(address, Client)
         try:
             self.client = Client(address, timeout="10s") if self.own else address
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError, ValueError) as e:  # ValueError: a malformed address (no port)
             raise JalapenoError(f"cannot reach the Dask scheduler at {address}: {e}", field="--dask") from None
         workers = self.client.scheduler_info().get("workers", {})
         self.slots = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))

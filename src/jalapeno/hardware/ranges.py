@@ -70,7 +70,7 @@ class Estimated:
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "value": self.value, "lo": self.lo, "hi": self.hi,
-                "range": "stated" if self.stated else f"default x/{DEFAULT_FACTOR:g}", "source": self.source}
+                "range_basis": "stated" if self.stated else f"default x/{DEFAULT_FACTOR:g}", "source": self.source}
 
 
 def _pow2(x: float) -> bool:

@@ -147,7 +147,7 @@ class ChipPrice:
 
     def to_json(self) -> dict[str, Any]:
         return {"chip": self.chip, "cost_usd": self.cost_usd, "nre_usd": self.nre_usd, "margin": self.margin,
-                "price_usd": {r: self.price(r) for r in PRICE_RULES}, "street_usd": self.street_usd}
+                "price_usd_by_rule": {r: self.price(r) for r in PRICE_RULES}, "street_usd": self.street_usd}
 
 
 def check_rule(rule: str) -> None:

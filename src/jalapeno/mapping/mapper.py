@@ -61,8 +61,8 @@ class OpMapping:
         t = self.time
         return {"name": self.name, "kind": self.kind, "engine": self.engine, "time_s": t.time_s,
                 "compute_s": t.compute_s, "memory_s": t.memory_s, "roofline_s": t.roofline_s, "bound": t.bound,
-                "kernels": t.kernels, "bytes": {"main": self.bytes_main, "level2": self.bytes_level2,
-                                                "sram": self.bytes_sram},
+                "kernels": t.kernels,
+                "bytes_by_level": {"main": self.bytes_main, "level2": self.bytes_level2, "sram": self.bytes_sram},
                 "energy_j": self.energy_j, "counts": self.counts, "utilization": self.utilization, **self.detail}
 
 

@@ -36,11 +36,11 @@ def pick_device(name: str) -> Any:
     if name == "cuda":
         if not t.cuda.is_available():
             raise JalapenoError("--device cuda but torch sees no CUDA GPU "
-                                f"(torch {t.__version__}); use --device cpu for a dry run", field="device")
+                                f"(torch {t.__version__}); use --device cpu for a dry run", field="--device")
         return t.device("cuda", t.cuda.current_device())
     if name == "cpu":
         return t.device("cpu")
-    raise JalapenoError(f"unknown device {name!r}; valid: cuda, cpu", field="device")
+    raise JalapenoError(f"unknown device {name!r}; valid: cuda, cpu", field="--device")
 
 
 class Nvml:

@@ -63,14 +63,14 @@ class ServeArgs:
     def checked(self) -> ServeArgs:
         if self.decode_attention not in ("padded", "masked"):
             raise JalapenoError(f"must be 'padded' or 'masked', got {self.decode_attention!r}",
-                                field="decode-attention")
+                                field="--decode-attention")
         for name in ("max_num_seqs", "max_prompt", "max_output"):
             if getattr(self, name) < 1:
-                raise JalapenoError(f"must be >= 1, got {getattr(self, name)}", field=name.replace("_", "-"))
+                raise JalapenoError(f"must be >= 1, got {getattr(self, name)}", field="--" + name.replace("_", "-"))
         if not (math.isfinite(self.duration_s) and self.duration_s > 0):
-            raise JalapenoError(f"must be > 0, got {self.duration_s:g}", field="duration-s")
+            raise JalapenoError(f"must be > 0, got {self.duration_s:g}", field="--duration-s")
         if self.budget_s is not None and not self.budget_s >= 0:
-            raise JalapenoError(f"must be >= 0, got {self.budget_s:g}", field="budget-s")
+            raise JalapenoError(f"must be >= 0, got {self.budget_s:g}", field="--budget-s")
         if not self.quick:
             return self
         return replace(self, max_prompt=min(self.max_prompt, QUICK_MAX_PROMPT),
@@ -102,8 +102,8 @@ def fit_slots(requested: int, max_len: int, kv_bytes_per_token: int, free: int |
     if not fits:
         raise JalapenoError(f"one slot of {max_len} positions needs {per_slot / 1e9:.1f} GB of KV, more than "
                             f"{KV_FRACTION:.0%} of the free {free / 1e9:.1f} GB; lower --max-prompt",
-                            field="max-prompt")
-    why = (f"{requested} slots x {max_len} positions x {kv_bytes_per_token} B = " f"{requested * per_slot / 1e9:.1f} GB"
+                            field="--max-prompt")
+    why = (f"{requested} slots x {max_len} positions x {kv_bytes_per_token} B = {requested * per_slot / 1e9:.1f} GB"
            f" > {KV_FRACTION:.0%} of free {free / 1e9:.1f} GB; reduced to {fits[-1]}")
     return fits[-1], why
 
@@ -188,7 +188,7 @@ def run_serve(args: ServeArgs, echo: Callable[[str], None] = print) -> dict[str,
     trace = slice_trace(load_trace(args.trace), args.start_s, args.duration_s)
     if not len(trace):
         raise JalapenoError(f"no requests arrive in [{args.start_s:g}, {args.start_s + args.duration_s:g}) s "
-                            f"of {args.trace}", field="start-s")
+                            f"of {args.trace}", field="--start-s")
     requests = cap_requests(trace.requests, args.max_prompt, args.max_output)
     max_len = max_len_for(requests)
     m = _model(args, dev)

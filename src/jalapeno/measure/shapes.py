@@ -61,10 +61,10 @@ def resolve(name: str) -> ModelConfig:
             if name not in BUILTIN_MODELS:
                 if isinstance(e, JalapenoError):
                     raise
-                raise JalapenoError(f"cannot resolve {name!r}: {type(e).__name__}: {e}", field="models") from e
+                raise JalapenoError(f"cannot resolve {name!r}: {type(e).__name__}: {e}", field="--models") from e
     if name in BUILTIN_MODELS:
         return BUILTIN_MODELS[name]
-    raise JalapenoError(f"unknown model {name!r}; built in: {', '.join(BUILTIN_MODELS)}", field="models")
+    raise JalapenoError(f"unknown model {name!r}; built in: {', '.join(BUILTIN_MODELS)}", field="--models")
 
 
 def check_supported(cfg: ModelConfig) -> None:
@@ -82,7 +82,7 @@ def check_supported(cfg: ModelConfig) -> None:
         why.append(f"{cfg.num_heads} heads not a multiple of {cfg.num_kv_heads} kv heads")
     if why:
         raise JalapenoError(f"measure supports dense GQA models; got {cfg.name} ({', '.join(why)})",
-                            field="models")
+                            field="--models")
 
 
 def tiny(cfg: ModelConfig) -> ModelConfig:

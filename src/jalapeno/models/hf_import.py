@@ -23,6 +23,12 @@ What each family contributes (HF key -> ModelConfig field):
   ``first_k_dense_replace``, ``moe_layer_freq``; ``topk_method == "noaux_tc"`` -> ``router_bias`` (the
   ``e_score_correction_bias``). ``num_nextn_predict_layers`` (the multi-token-prediction module) is read
   and validated but NOT modelled: it is not part of the published 671B and is unused by plain decoding.
+- GLM-4.5 (``Glm4MoeForCausalLM``): GQA with q/k/v biases from ``attention_bias`` (the output projection
+  has none), per-head q/k RMSNorm from ``use_qk_norm``; MoE as DeepSeek-V3 (``n_routed_experts``,
+  ``num_experts_per_tok``, ``moe_intermediate_size``, ``n_shared_experts`` of that width each,
+  ``first_k_dense_replace`` dense layers first) with the router's ``e_score_correction_bias`` always;
+  ``partial_rotary_factor`` (RoPE on part of each head) and ``n_group``/``topk_group`` (grouped routing)
+  change no weight, KV byte or matmul and are validated only; ``num_nextn_predict_layers`` as DeepSeek-V3.
 - gpt-oss: ``layer_types`` (alternating sliding/full), ``sliding_window``, attention sinks, ``attention_bias``
   (q/k/v/o), ``num_local_experts``, ``num_experts_per_tok`` (or ``experts_per_token``), router and expert
   biases; expert width ``intermediate_size``.
@@ -358,6 +364,32 @@ def _deepseek_moe(r: _Reader) -> MoEConfig | None:
     )
 
 
+def _parse_glm4_moe(r: _Reader) -> dict[str, Any]:
+    """GLM-4.5 / GLM-4.5-Air (HF ``Glm4MoeForCausalLM``): Llama-style GQA plus DeepSeek-V3-style experts."""
+    core = _core(r)
+    r.get_int("num_nextn_predict_layers", 0, minimum=0)  # validated; the MTP module is not modelled
+    factor = r.d.get("partial_rotary_factor", 1.0)
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1:
+        raise JalapenoError(f"must be a number in (0, 1], got {factor!r}", field="partial_rotary_factor")
+    num_experts = r.get_int("n_routed_experts")
+    groups = r.get_int("n_group", 1)
+    if num_experts % groups or r.get_int("topk_group", 1) > groups:
+        raise JalapenoError(f"{groups} groups must divide {num_experts} experts and be >= topk_group",
+                            field="n_group")
+    width = r.get_int("moe_intermediate_size")
+    return {
+        **core.as_kwargs(), "layer_attention": _all("full", core.num_layers),
+        "intermediate_size": r.get_int("intermediate_size"), "qkv_bias": r.get_bool("attention_bias", False),
+        "qk_norm": r.get_bool("use_qk_norm", False),
+        "moe": MoEConfig(
+            num_experts=num_experts, experts_per_token=_experts_per_token(r, num_experts, "num_experts_per_tok"),
+            expert_intermediate_size=width, num_shared_experts=r.get_int("n_shared_experts", 0, minimum=0),
+            shared_intermediate_size=width, first_dense_layers=r.get_int("first_k_dense_replace", 0, minimum=0),
+            router_bias=True,
+        ),
+    }
+
+
 def _parse_gpt_oss(r: _Reader) -> dict[str, Any]:
     core = _core(r)
     layers = _layer_types(r, core.num_layers) or tuple(
@@ -386,6 +418,7 @@ _PARSERS: dict[str, Callable[[_Reader], dict[str, Any]]] = {
     "MixtralForCausalLM": _parse_mixtral,
     "DeepseekV3ForCausalLM": _parse_deepseek_v3,
     "GptOssForCausalLM": _parse_gpt_oss,
+    "Glm4MoeForCausalLM": _parse_glm4_moe,
     "Phi3ForCausalLM": _parse_phi3,
     "Gemma2ForCausalLM": _parse_gemma2,
     "Gemma3ForCausalLM": _parse_gemma3,
@@ -397,7 +430,7 @@ _MODEL_TYPES = {
     # Kimi K2 reuses DeepSeek-V3's layout (MLA, shared + routed experts) under its own model_type; its
     # config.json names DeepseekV3ForCausalLM (moonshotai/Kimi-K2 docs/deploy_guidance.md)
     "kimi_k2": "DeepseekV3ForCausalLM", "phi3": "Phi3ForCausalLM",
-    "gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM",
+    "gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
 }
 SUPPORTED_ARCHITECTURES: tuple[str, ...] = tuple(_PARSERS)
 

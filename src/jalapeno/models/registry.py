@@ -1,7 +1,8 @@
 """Bundled models and name resolution: alias, Hugging Face id, or a path to a ``config.json``.
 
-The bundled files under ``models/configs/`` are copies of the Hugging Face ``config.json`` of each model;
-nothing is downloaded. Bundled configs are parsed once (``lru_cache``).
+The bundled files under ``models/configs/`` are copies of the Hugging Face ``config.json`` of each model
+(GLM-4.5, GLM-4.5-Air and Kimi-K2: reconstructed from the published fields their ``_source`` names); nothing
+is downloaded. Bundled configs are parsed once (``lru_cache``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ MODELS: dict[str, tuple[str, str]] = {
     # as quoted in Liwink/gemma-jax models/README.md (transformers 4.52.4); the 1B is text-only
     # Gemma3ForCausalLM
     "gemma-3-1b": ("google/gemma-3-1b-it", "gemma-3-1b.json"),
+    # NOT copies: no verbatim config.json of these three was reachable, so each file holds only the fields the
+    # sources it names in its own "_source" key publish (docs/models.md); the parser ignores "_source"
+    "glm-4.5": ("zai-org/GLM-4.5", "glm-4.5.json"),
+    "glm-4.5-air": ("zai-org/GLM-4.5-Air", "glm-4.5-air.json"),
+    "kimi-k2": ("moonshotai/Kimi-K2-Instruct", "kimi-k2.json"),
 }
 _BY_HF_ID = {hf_id.lower(): alias for alias, (hf_id, _) in MODELS.items()}
 

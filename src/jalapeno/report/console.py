@@ -48,6 +48,7 @@ def serving_table(res: Mapping[str, Any], *, title: str = "serving metrics") -> 
     t.add_column("value", justify="right", no_wrap=True)
     t.add_column("note")
     slo = res["slo"]
+    ttft_max, tpot_max = slo.get("ttft_limit_s", slo.get("ttft_s")), slo.get("tpot_limit_s", slo.get("tpot_s"))
     t.add_row("requests", f"{res['requests']:,}", f"{seconds(res['duration_s'])} simulated")
     t.add_row("completed", f"{res['completed']:,}", "")
     listed = res.get("dropped_requests", res["dropped"])  # a stored result from before `dropped` was a count
@@ -59,7 +60,7 @@ def serving_table(res: Mapping[str, Any], *, title: str = "serving metrics") -> 
     t.add_row("throughput", f"{si(res['throughput_tokens_per_s'])} tok/s",
               f"output; {si(res['throughput_total_tokens_per_s'])} tok/s all tokens")
     t.add_row("goodput", f"{res['goodput_rps']:.3g} req/s",
-              f"SLO: TTFT <= {seconds(slo['ttft_s'])}, TPOT <= {seconds(slo['tpot_s'])}")
+              f"SLO: TTFT <= {seconds(ttft_max)}, TPOT <= {seconds(tpot_max)}")
     t.add_row("SLO attainment", _share(res["slo_attainment"]), "drops count as misses")
     jpt = res["joules_per_token"]
     t.add_row("energy", f"{_maybe(jpt['output'], 'J')}/tok",
@@ -67,7 +68,7 @@ def serving_table(res: Mapping[str, Any], *, title: str = "serving metrics") -> 
     t.add_row("power avg / peak", f"{si(res['avg_power_w'], 'W')} / {si(res['peak_power_w'], 'W')}",
               f"{res['replicas']} replica{'s' * (res['replicas'] != 1)}; "
               f"peak of {seconds(res['power_window_s'])} windows")
-    pc = res["prefix_cache"]
+    pc = res.get("prefix_cache_stats", res.get("prefix_cache"))  # a stored result from before schema 2
     hits = pc["hbm_hit_tokens"] + pc["tier_hit_tokens"]
     t.add_row("prefix hit rate", _share(res["prefix_hit_rate"]) if pc["lookup_tokens"] else "-",
               f"{hits:,} of {pc['lookup_tokens']:,} prompt tokens"

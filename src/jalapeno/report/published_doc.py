@@ -42,8 +42,8 @@ def summary_table(fits: Sequence[ChipFit]) -> str:
     rows = []
     for f in fits:
         s = error_summary(f)
-        h, band = s["held_out"], f.band
-        rows.append([f.chip, f.provenance, str(s["fit"]["n"]), str(h["n"]), _opt(h["median_abs_error"]),
+        h, band = s["held_out_errors"], f.band
+        rows.append([f.chip, f.provenance, str(s["fit_errors"]["n"]), str(h["n"]), _opt(h["median_abs_error"]),
                      _opt(h["max_abs_error"]), f"{band.lo:.2f}-{band.hi:.2f}" if band else "-",
                      "no held-out rows" if s["meets_target"] is None else
                      "met" if s["meets_target"] else "**missed**"])

@@ -172,11 +172,14 @@ class SimResult:
     power_series: tuple[tuple[float, float], ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self, *, include_wall: bool = False, per_request: bool = False) -> dict[str, Any]:
+        """The JSON form, in the commands' vocabulary (docs/json.md)."""
         out: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
             if name in ("per_request", "power_series") or (name == "sim_wall_s" and not include_wall):
                 continue
-            out[name] = _plain(getattr(self, name))
+            out[RENAMED.get(name, name)] = _plain(getattr(self, name))
+        # one key, one meaning (docs/json.md): `ttft_s` is the latency's stats, the SLO's bound is `ttft_limit_s`
+        out["slo"] = {"ttft_limit_s": self.slo.ttft_s, "tpot_limit_s": self.slo.tpot_s}
         out["dropped"] = len(self.dropped)  # a count, as in every table and command (docs/json.md)
         out["dropped_requests"] = [{"request_id": d.request_id, "reason": d.reason} for d in self.dropped]
         if per_request:
@@ -187,6 +190,9 @@ class SimResult:
         """Deterministic JSON: sorted keys; ``sim_wall_s`` (a wall-clock time) only when asked for."""
         return json.dumps(self.to_dict(include_wall=include_wall, per_request=per_request),
                           sort_keys=True, indent=indent, allow_nan=False)
+
+
+RENAMED = {"prefix_cache": "prefix_cache_stats"}  # `prefix_cache` is the on/off switch of a deployment
 
 
 def _plain(value: Any) -> Any:
