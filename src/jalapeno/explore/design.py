@@ -35,7 +35,10 @@ DERIVED = {
 
 @dataclass(frozen=True)
 class Deployment:
-    """How a fleet of a chip serves the workload: ``replicas`` of ``tp`` chips each."""
+    """How a fleet of a chip serves the workload: ``replicas`` of ``tp`` chips each, or, with expert
+    parallelism (``ep`` > 1, a MoE model), ``replicas`` parallel groups of ``ep`` chips: ``ep / tp``
+    data-parallel attention replicas of ``tp`` chips, the experts spread over all ``ep``
+    (``cost.pipeline.Parallel``); ``tbo``: two-micro-batch overlap of the all-to-alls."""
 
     tp: int = 1
     replicas: int = 1
@@ -44,17 +47,37 @@ class Deployment:
     max_num_batched_tokens: int | None = None
     prefill_share: float = 0.5  # disagg: share of the replicas that prefill
     router: str = "least_outstanding"
+    ep: int = 1
+    tbo: bool = False
+
+    @property
+    def dp(self) -> int:
+        return self.ep // self.tp if self.ep > 1 else 1
+
+    @property
+    def group_chips(self) -> int:
+        """Chips of one replica (one parallel group)."""
+        return self.tp * self.dp
 
     @property
     def chips(self) -> int:
-        return self.tp * self.replicas
+        return self.group_chips * self.replicas
+
+    def parallel(self) -> Any:
+        """The replica's ``Parallel`` plan (a ``JalapenoError`` when ``ep`` does not fit ``tp``)."""
+        from jalapeno.cost.pipeline import Parallel
+
+        if self.ep > 1 and self.ep % self.tp:
+            raise JalapenoError(f"ep={self.ep} is not a multiple of tp={self.tp}", field="ep")
+        return Parallel(tp=self.tp, ep=self.ep, dp=self.dp, tbo=self.tbo and self.ep > 1)
 
     @property
     def prefill_replicas(self) -> int:
         return min(max(1, round(self.prefill_share * self.replicas)), self.replicas - 1)
 
     def label(self) -> str:
-        s = f"{self.replicas} x tp{self.tp} {self.scheduler}"
+        plan = f"ep{self.ep} (tp{self.tp} x dp{self.dp}){' tbo' if self.tbo else ''}" if self.ep > 1 else f"tp{self.tp}"
+        s = f"{self.replicas} x {plan} {self.scheduler}"
         if self.scheduler == "disagg":
             s += f" {self.prefill_replicas}P:{self.replicas - self.prefill_replicas}D"
         elif self.max_num_batched_tokens:
@@ -64,7 +87,8 @@ class Deployment:
     def to_json(self) -> dict[str, Any]:
         return {"tp": self.tp, "replicas": self.replicas, "scheduler": self.scheduler,
                 "max_num_seqs": self.max_num_seqs, "max_num_batched_tokens": self.max_num_batched_tokens,
-                "prefill_share": self.prefill_share, "router": self.router, "chips": self.chips}
+                "prefill_share": self.prefill_share, "router": self.router, "chips": self.chips,
+                **({"ep": self.ep, "tbo": self.tbo} if self.ep > 1 else {})}
 
 
 def deployment_of(space: DesignSpace, design: Mapping[str, Any]) -> Deployment:
