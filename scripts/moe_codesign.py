@@ -126,30 +126,48 @@ def write_design(space: Any, chosen: dict[str, Any], doc: dict[str, Any]) -> Non
     write_searched_preset(DESIGN, CHIP)
 
 
-def compare(samples: int, workers: int, out: Path, workloads: tuple[str, ...] = WORKLOADS) -> dict[str, Any]:
-    from jalapeno.explore import montecarlo as mc
+def best_fleets(refs: list[str], workload: str, workers: int, fleets_file: Path | None) -> dict[str, Any]:
+    """Each chip's best deployment on ``workload`` from the MoE sweep (``Sweep.moe``), read from ``fleets_file``
+    where an earlier run stored it, else swept (and stored there)."""
     from jalapeno.explore.compare import Sweep, sweep_chips
+    from jalapeno.explore.design import Deployment
+
+    stored = json.loads(fleets_file.read_text()) if fleets_file and fleets_file.exists() else {}
+    have = stored.get(workload, {})
+    todo = [r for r in refs if r not in have]
+    if todo:
+        runs = sweep_chips(todo, resolve_workload(workload), Sweep.moe(), workers=workers)
+        for r in todo:
+            b = runs[r].best
+            have[r] = None if b is None else {k: v for k, v in b.to_json().items() if k != "chips"}
+            have[f"{r}:tried"] = len(runs[r].tried)
+        stored[workload] = have
+        if fleets_file:
+            fleets_file.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+    return {r: None if have[r] is None else Deployment(**have[r]) for r in refs}
+
+
+def compare(samples: int, workers: int, out: Path, workloads: tuple[str, ...] = WORKLOADS,
+            fleets_file: Path | None = None, refs: tuple[str, ...] = (CHIP, *GPUS)) -> dict[str, Any]:
+    from jalapeno.explore import montecarlo as mc
     from jalapeno.explore.headtohead import resolve_chips, rows_against
 
-    refs = [CHIP, *GPUS]
-    specs = resolve_chips(refs)
-    doc: dict[str, Any] = {"chip": CHIP, "gpus": list(GPUS), "samples": samples, "seed": 0, "sweep": "Sweep.moe()",
-                           "workloads": {}}
+    specs = resolve_chips(list(refs))
+    doc: dict[str, Any] = {"chip": CHIP, "gpus": list(GPUS), "samples": samples, "seed": 0,
+                           "sweep": "explore.compare.Sweep.moe()", "workloads": {}}
     for w in workloads:
         t0 = time.perf_counter()
         wl = resolve_workload(w)
-        sweep = Sweep.moe()
-        runs = sweep_chips(refs, wl, sweep, workers=workers)
+        best = best_fleets(list(refs), w, workers, fleets_file)
         t1 = time.perf_counter()
-        best = {r: runs[r].best for r in refs}
+        if CHIP not in refs:
+            continue
         fleets = [mc.nominal_fleet(r, specs[r], best[r], wl) for r in refs if best[r] is not None]
         consts = mc.constants_for(list(specs.values()))
         outcomes = mc.run(fleets, wl, consts, samples=samples, seed=0, workers=workers)
         by_ref = {f.ref: f for f in fleets}
-        doc["workloads"][w] = {
-            "against": {g: rows_against(specs, by_ref, outcomes, g) for g in GPUS},
-            "tried": {r: len(runs[r].tried) for r in refs},
-            "sweep_s": round(t1 - t0, 1), "monte_carlo_s": round(time.perf_counter() - t1, 1)}
+        doc["workloads"][w] = {"against": {g: rows_against(specs, by_ref, outcomes, g) for g in GPUS},
+                               "sweep_s": round(t1 - t0, 1), "monte_carlo_s": round(time.perf_counter() - t1, 1)}
         print(f"{w}: sweep {t1 - t0:.0f} s, monte carlo {time.perf_counter() - t1:.0f} s", file=sys.stderr)
         out.write_text(json.dumps(doc, indent=1) + "\n")
     return doc
@@ -177,9 +195,9 @@ def tables(search: dict[str, Any] | None, comp: dict[str, Any]) -> str:
             out.append(f"| {'; '.join(c['from'])} | {c['feasible_on']} | {c['geomean_goodput_per_watt'] * 1e3:.2f} | "
                        + " | ".join(cells) + " |")
         out.append("")
-    out += ["| workload | chip | best fleet | chips | goodput/W (req/s/kW) | $/Mtok | attainment | "
+    out += [("| workload | chip | best fleet | chips | goodput/W (req/s/kW) | $/Mtok | attainment | "
             "Jalapeño-MoE-1 goodput/W ratio: point, p10 / p50 / p90 | $/Mtok ratio: point, p10 / p50 / p90 | "
-            "samples meeting the SLO |", "|---|---|---|---:|---:|---:|---:|---|---|---:|"]
+            "samples meeting the SLO |"), "|---|---|---|---:|---:|---:|---:|---|---|---:|"]
     for w, d in comp["workloads"].items():
         for g in comp["gpus"]:
             rows = {r["chip"]: r for r in d["against"][g]}
@@ -216,6 +234,8 @@ def main() -> None:
     c.add_argument("--workers", type=int, default=2)
     c.add_argument("--out", type=Path, required=True)
     c.add_argument("--workloads", default=",".join(WORKLOADS))
+    c.add_argument("--fleets", type=Path, default=None, help="best deployments: read where stored, else swept and stored")
+    c.add_argument("--chips", default=",".join((CHIP, *GPUS)), help="sweep only these (with --fleets: to prefill it)")
     t = sub.add_parser("tables")
     t.add_argument("--search", type=Path)
     t.add_argument("--compare", type=Path, required=True)
@@ -224,7 +244,7 @@ def main() -> None:
         doc = select(a.studies, a.out)
         print(json.dumps({"chosen": doc["chosen"]["from"], "feasible_on": doc["chosen"]["feasible_on"]}))
     elif a.cmd == "compare":
-        compare(a.samples, a.workers, a.out, tuple(a.workloads.split(",")))
+        compare(a.samples, a.workers, a.out, tuple(a.workloads.split(",")), a.fleets, tuple(a.chips.split(",")))
     else:
         search = json.loads(a.search.read_text()) if a.search and a.search.exists() else None
         print(tables(search, json.loads(a.compare.read_text())))
