@@ -7,10 +7,11 @@
 ``scripts/regen_moe_codesign.sh`` runs them in order (``--search`` first runs the four studies).
 
 **select** reads the four studies (``jalapeno explore --space moe-asic --workload W ... --json``, one per MoE
-workload). Rule, fixed before the studies ran: the candidates are the chips (processor and network
+workload). Rule, fixed before the selection ran (the deployments tried were cut from three to one a workload, for CPU
+time, after the first study had finished): the candidates are the chips (processor and network
 parameters) of each study's best feasible trial by goodput per watt, plus the warm-start chip. Each candidate
-is served on each of the four workloads with the deployments of that workload's three best feasible trials
-(and its own); its score on a workload is its best goodput per watt there. The chosen chip is the one feasible on
+is served on each of the four workloads with the deployment of that workload's best feasible trial
+(and the candidate's own best there, if that study has it); its score on a workload is its best goodput per watt there. The chosen chip is the one feasible on
 the most workloads, then with the highest geometric mean of goodput per watt over the four. It is written to
 ``explore/spaces/jalapeno-moe-1.json`` (with the deployment it had on azure-code-qwen3-coder) and to the preset
 ``hardware/presets/arch/jalapeno-moe-1.yaml``.
@@ -29,6 +30,7 @@ import json
 import math
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ GPUS = ("gb200-nvl72", "b200", "h200-sxm")
 SPACE = "moe-asic"
 ENQUEUE = Path("docs/data/jalapeno-moe-enqueue.json")
 DESIGN = Path("src/jalapeno/explore/spaces/jalapeno-moe-1.json")
-TOP_DEPLOYMENTS = 3
+TOP_DEPLOYMENTS = 1
 
 
 def _parts(space: Any, design: dict[str, Any], group: str) -> dict[str, Any]:
@@ -67,7 +69,13 @@ def _summary(t: dict[str, Any] | None) -> dict[str, Any] | None:
             "cost_usd": m.get("cost_usd")}
 
 
-def select(studies_dir: Path, out: Path) -> dict[str, Any]:
+def _evaluate(design: dict[str, Any], workload: str) -> dict[str, Any]:
+    """What a worker runs: one design on one workload (as a study's trial JSON)."""
+    ev = evaluate_design(load_space(SPACE), design, resolve_workload(workload)).to_json()
+    return {k: ev[k] for k in ("status", "reasons", "objectives", "metrics") if k in ev}
+
+
+def select(studies_dir: Path, out: Path, workers: int = 2) -> dict[str, Any]:
     space = load_space(SPACE)
     studies = {w: json.loads((studies_dir / f"{w}.json").read_text()) for w in WORKLOADS}
     feas = {w: _feasible(s) for w, s in studies.items()}
@@ -79,24 +87,28 @@ def select(studies_dir: Path, out: Path) -> dict[str, Any]:
             cands.setdefault(_key(proc), {"processor": proc, "from": []})["from"].append(f"{w} trial {feas[w][0]['number']}")
     proc = _parts(space, start, "processor")
     cands.setdefault(_key(proc), {"processor": proc, "from": []})["from"].append("warm start")
+    jobs: dict[tuple[str, str, str], Any] = {}
+    with ProcessPoolExecutor(workers) as ex:
+        for ck, c in cands.items():
+            for w in WORKLOADS:
+                deps = [_parts(space, t["design"], "deployment") for t in feas[w][:TOP_DEPLOYMENTS]]
+                deps += [_parts(space, t["design"], "deployment") for t in feas[w]
+                         if _parts(space, t["design"], "processor") == c["processor"]][:1]
+                for dep in {_key(d): d for d in deps or [_parts(space, start, "deployment")]}.values():
+                    done = [t for t in studies[w]["all"] if t["design"] == {**c["processor"], **dep}]
+                    jobs[(ck, w, _key(dep))] = (done[0] if done else
+                                                ex.submit(_evaluate, {**c["processor"], **dep}, w))
+        results = {k: v if isinstance(v, dict) else v.result() for k, v in jobs.items()}
+    for (ck, w, dk), t in results.items():
+        c = cands[ck]
+        gpw = t["objectives"].get("goodput_per_watt", 0.0)
+        row = {"deployment": json.loads(dk), "feasible": t["status"] == "ok", "goodput_per_watt": gpw,
+               "usd_per_mtok": t["objectives"].get("usd_per_mtok"), "reasons": list(t["reasons"]),
+               "slo_attainment": t["metrics"].get("slo_attainment")}
+        best = c.setdefault("workloads", {}).get(w)
+        if best is None or (row["feasible"], gpw) > (best["feasible"], best["goodput_per_watt"]):
+            c["workloads"][w] = row
     for c in cands.values():
-        c["workloads"] = {}
-        for w in WORKLOADS:
-            deps = [_parts(space, t["design"], "deployment") for t in feas[w][:TOP_DEPLOYMENTS]]
-            deps += [_parts(space, t["design"], "deployment") for t in feas[w]
-                     if _parts(space, t["design"], "processor") == c["processor"]][:1]
-            if not deps:
-                deps = [_parts(space, start, "deployment")]
-            best = None
-            for dep in {_key(d): d for d in deps}.values():
-                ev = evaluate_design(space, {**c["processor"], **dep}, resolve_workload(w))
-                gpw = ev.objectives.get("goodput_per_watt", 0.0)
-                row = {"deployment": dep, "feasible": ev.feasible, "goodput_per_watt": gpw,
-                       "usd_per_mtok": ev.objectives.get("usd_per_mtok"), "reasons": list(ev.reasons),
-                       "slo_attainment": ev.metrics.get("slo_attainment")}
-                if best is None or (row["feasible"], gpw) > (best["feasible"], best["goodput_per_watt"]):
-                    best = row
-            c["workloads"][w] = best
         vals = [max(c["workloads"][w]["goodput_per_watt"], 1e-12) for w in WORKLOADS]
         c["feasible_on"] = sum(1 for w in WORKLOADS if c["workloads"][w]["feasible"])
         c["geomean_goodput_per_watt"] = math.exp(sum(math.log(v) for v in vals) / len(vals))
@@ -141,8 +153,9 @@ def best_fleets(refs: list[str], workload: str, workers: int, fleets_file: Path 
             b = runs[r].best
             have[r] = None if b is None else {k: v for k, v in b.to_json().items() if k != "chips"}
             have[f"{r}:tried"] = len(runs[r].tried)
-        stored[workload] = have
-        if fleets_file:
+        if fleets_file:  # merge with what another run stored meanwhile (runs per workload may go in parallel)
+            stored = json.loads(fleets_file.read_text()) if fleets_file.exists() else {}
+            stored[workload] = {**stored.get(workload, {}), **have}
             fleets_file.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
     return {r: None if have[r] is None else Deployment(**have[r]) for r in refs}
 
@@ -229,6 +242,7 @@ def main() -> None:
     s = sub.add_parser("select")
     s.add_argument("--studies", type=Path, required=True)
     s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--workers", type=int, default=2)
     c = sub.add_parser("compare")
     c.add_argument("--samples", type=int, default=16)
     c.add_argument("--workers", type=int, default=2)
@@ -241,7 +255,7 @@ def main() -> None:
     t.add_argument("--compare", type=Path, required=True)
     a = ap.parse_args()
     if a.cmd == "select":
-        doc = select(a.studies, a.out)
+        doc = select(a.studies, a.out, a.workers)
         print(json.dumps({"chosen": doc["chosen"]["from"], "feasible_on": doc["chosen"]["feasible_on"]}))
     elif a.cmd == "compare":
         compare(a.samples, a.workers, a.out, tuple(a.workloads.split(",")), a.fleets, tuple(a.chips.split(",")))
