@@ -60,7 +60,7 @@ def print_table(doc: dict[str, Any], wall_s: float) -> None:
 @click.option("--quick", is_flag=True, help="The report's quick sweep (fewer tp, schedulers and fleet sizes).")
 @click.option("--sweep", "sweep_name", type=click.Choice(["auto", "dense", "moe"]), default="auto", show_default=True,
               help="Deployments tried per chip: dense = the report's (tp 1-4, 16 chips); moe = tp 1-8 and expert "
-              "parallelism over 8 chips, up to 32 chips (docs/jalapeno-moe.md); auto = moe for a MoE model.")
+              "parallelism over 8 and 16 chips, up to 32 chips (docs/jalapeno-moe.md); auto = moe for a MoE model.")
 @click.option("--resize", is_flag=True, help="In a sample where a chip's fleet misses the SLO, add replicas (same tp "
               "and scheduler, within the sweep's chip limit) until it meets it.")
 @click.option("--workers", type=int, default=None, help="Local worker processes [CPU count].")

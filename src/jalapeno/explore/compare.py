@@ -45,10 +45,10 @@ class Sweep:
     @classmethod
     def moe(cls) -> Sweep:
         """The MoE comparison's sweep (docs/jalapeno-moe.md), the same for every chip: tensor parallelism
-        1-8 and expert parallelism over 8 chips (tp 1 x dp 8 attention), chunked prefill at 512 tokens or
-        1:1 disaggregation, up to 4 replicas and 32 chips."""
+        1-8 and expert parallelism over 8 and 16 chips (tp 1, data-parallel attention), chunked prefill at
+        512 tokens or 1:1 disaggregation, up to 4 replicas and 32 chips."""
         return cls(tps=(1, 2, 4, 8), schedules=MOE_SCHEDULES, replicas=(1, 2, 3, 4), max_chips=32,
-                   after_feasible=1, eps=((1, 8),))
+                   after_feasible=1, eps=((1, 8), (1, 16)))
 
     def combos(self) -> list[Combo]:
         plans = [(tp, 1) for tp in self.tps] + list(self.eps)
