@@ -44,6 +44,8 @@ SPACE = "moe-asic"
 ENQUEUE = Path("docs/data/jalapeno-moe-enqueue.json")
 DESIGN = Path("src/jalapeno/explore/spaces/jalapeno-moe-1.json")
 TOP_DEPLOYMENTS = 1
+WARM = ("warm start (Jalapeño-1's processor with 4 links x 4 lanes in an 8-chip switched domain, "
+        "docs/data/jalapeno-moe-enqueue.json)")
 
 
 def _parts(space: Any, design: dict[str, Any], group: str) -> dict[str, Any]:
@@ -86,7 +88,7 @@ def select(studies_dir: Path, out: Path, workers: int = 2) -> dict[str, Any]:
             proc = _parts(space, feas[w][0]["design"], "processor")
             cands.setdefault(_key(proc), {"processor": proc, "from": []})["from"].append(f"{w} trial {feas[w][0]['number']}")
     proc = _parts(space, start, "processor")
-    cands.setdefault(_key(proc), {"processor": proc, "from": []})["from"].append("warm start")
+    cands.setdefault(_key(proc), {"processor": proc, "from": []})["from"].append(WARM)
     jobs: dict[tuple[str, str, str], Any] = {}
     with ProcessPoolExecutor(workers) as ex:
         for ck, c in cands.items():

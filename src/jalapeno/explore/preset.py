@@ -104,7 +104,8 @@ def searched_preset_text(design_file: str | Path, name: str, *, title: str = "Ja
                                     design=f"src/jalapeno/explore/spaces/{Path(design_file).name}",
                                     name=name)
     return preset_text(space, d, name=name, description=description, header=header,
-                       provenance=f"{title} search ({rec.get('searcher', '')}, seed {rec.get('seed', 0)})")
+                       provenance=f"{title} search ({rec.get('searcher', '')}, seed {rec.get('seed', 0)}; chosen: "
+                                  f"{'; '.join(c.split(' (')[0] for c in rec.get('chosen_from', []))})")
 
 
 def write_searched_preset(design_file: str | Path, name: str, path: str | Path | None = None) -> Path:
