@@ -1,6 +1,8 @@
 """How much the network matters to Jalapeño-MoE-1 (docs/jalapeno-moe.md): its design point with one network
-parameter changed at a time, served on one workload with its own deployment (and, on a 16-chip domain, two
-EP16 replicas instead of four EP8 ones), through ``evaluate_design`` (every cost and physical check applies).
+parameter changed at a time, served on one workload at the chip's best fleet from the comparison
+(docs/data/jalapeno-moe-fleets.json), and, on a 16-chip domain, one EP16 group with chunked prefill. Every
+variant is built and checked like a search trial (``build_arch``, ``derive_chip``, ``chip_checks``: reticle,
+physical, network) and served by ``evaluate_chip``.
 
     python scripts/moe_network_sensitivity.py [--workload azure-code-qwen3-coder] [--workers 2] [--json]
 """
@@ -14,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from jalapeno.explore import load_space, resolve_workload
-from jalapeno.explore.evaluate import evaluate_design
+from jalapeno.explore.design import Deployment, build_arch
+from jalapeno.explore.evaluate import chip_checks, chip_metrics, evaluate_chip
 
 DESIGN = Path("src/jalapeno/explore/spaces/jalapeno-moe-1.json")
+FLEETS = Path("docs/data/jalapeno-moe-fleets.json")
+EP16 = {"tp": 1, "ep": 16, "replicas": 1, "scheduler": "sarathi", "max_num_batched_tokens": 512}
 VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("chosen: 4 links x 4 lanes, switch of 8", {}),
     ("2 lanes a link (half the bandwidth)", {"links.lanes": 2}),
@@ -24,17 +29,27 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("8 links x 4 lanes (twice)", {"links.count": 8}),
     ("full mesh of 8, 8 links", {"scale_up": "mesh8", "links.count": 8}),
     ("3D torus 2x2x2, 8 links", {"scale_up": "torus3d-8", "links.count": 8}),
-    ("switch of 16, 2 x EP16", {"scale_up": "switch16", "ep": 16, "replicas": 2}),
-    ("2D torus 4x4, 2 x EP16", {"scale_up": "torus2d-16", "ep": 16, "replicas": 2}),
+    ("switch of 16, 1 x EP16 chunked prefill", {"scale_up": "switch16", "deployment": EP16}),
+    ("2D torus 4x4, 1 x EP16 chunked prefill", {"scale_up": "torus2d-16", "deployment": EP16}),
+    ("switch of 16, 8 lanes a link, 1 x EP16 chunked prefill",
+     {"scale_up": "switch16", "links.lanes": 8, "deployment": EP16}),
 ]
 
 
-def one(design: dict[str, Any], workload: str) -> dict[str, Any]:
-    ev = evaluate_design(load_space("moe-asic"), design, resolve_workload(workload))
-    m = ev.metrics
-    return {"feasible": ev.feasible, "reasons": list(ev.reasons), "objectives": dict(ev.objectives),
-            **{k: m.get(k) for k in ("chips", "slo_attainment", "die_area_mm2", "tdp_w", "idle_w", "cost_usd",
-                                     "tpot_p90_s", "ttft_p90_s")}}
+def one(design: dict[str, Any], dep: dict[str, Any], workload: str) -> dict[str, Any]:
+    from jalapeno.hardware.arch import derive_chip
+
+    space = load_space("moe-asic")
+    chip = derive_chip(build_arch(space, design))
+    base = chip_metrics(chip)
+    reasons = chip_checks(chip, space.constraints)
+    if reasons:
+        ev_reasons, obj, m = reasons, {}, {}
+    else:
+        ev = evaluate_chip(chip, Deployment(**dep), resolve_workload(workload))
+        ev_reasons, obj, m = list(ev.reasons), dict(ev.objectives), dict(ev.metrics)
+    return {"feasible": not ev_reasons, "reasons": ev_reasons, "objectives": obj, "deployment": dep, **base,
+            **{k: m.get(k) for k in ("chips", "slo_attainment", "tpot_p90_s", "ttft_p90_s")}}
 
 
 def main() -> None:
@@ -44,8 +59,10 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     base = json.loads(DESIGN.read_text())["design"]
+    best = {k: v for k, v in json.loads(FLEETS.read_text())[a.workload]["jalapeno-moe-1"].items() if k != "chips"}
     with ProcessPoolExecutor(a.workers) as ex:
-        futs = [(label, ex.submit(one, {**base, **over}, a.workload)) for label, over in VARIANTS]
+        futs = [(label, ex.submit(one, {**base, **{k: v for k, v in over.items() if k != "deployment"}},
+                                  over.get("deployment", best), a.workload)) for label, over in VARIANTS]
         rows = [{"variant": label, **f.result()} for label, f in futs]
     if a.json:
         print(json.dumps({"workload": a.workload, "rows": rows}, indent=1))
