@@ -61,13 +61,16 @@ MAX_SAMPLES = 1_000  # Monte Carlo samples: 32 take ~40 s on 2 cores; 1,000 abou
               help="Monte Carlo samples of the estimated constants.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Monte Carlo seed.")
 @click.option("--quick", is_flag=True, help="The report's quick sweep (fewer tp, schedulers and fleet sizes).")
+@click.option("--sweep", "sweep_name", type=click.Choice(["auto", "dense", "moe"]), default="auto", show_default=True,
+              help="Deployments tried per chip: dense = the report's (tp 1-4, 16 chips); moe = tp 1-8 and expert "
+              "parallelism over 8 and 16 chips, up to 32 chips (docs/jalapeno-moe.md); auto = moe for a MoE model.")
 @click.option("--resize", is_flag=True, help="In a sample where a chip's fleet misses the SLO, add replicas (same tp "
               "and scheduler, within the sweep's chip limit) until it meets it.")
 @click.option("--workers", type=int, default=None, help="Local worker processes [CPU count].")
 @json_option
 @deprecated_n("samples")
-def command(workload: str, chips: str, samples: int, seed: int, quick: bool, resize: bool, workers: int | None,
-            as_json: bool) -> None:
+def command(workload: str, chips: str, samples: int, seed: int, quick: bool, sweep_name: str, resize: bool,
+            workers: int | None, as_json: bool) -> None:
     """Every chip at its best fleet on a workload, with p10/p50/p90 ratios against the first chip."""
     from jalapeno.explore.compare import Sweep
     from jalapeno.explore.headtohead import compare, resolve_chips
@@ -82,8 +85,9 @@ def command(workload: str, chips: str, samples: int, seed: int, quick: bool, res
     w = renamed("--workload", resolve_workload, workload)
     renamed("--chips", resolve_chips, names)  # bad names fail before the sweep starts
     t0 = time.perf_counter()
-    doc = compare(w, names, samples=samples, seed=seed, workers=workers, sweep=Sweep.quick() if quick else Sweep(),
-                  resize=resize)
+    moe = sweep_name == "moe" or (sweep_name == "auto" and w.model_config().moe is not None)
+    sweep = Sweep.quick() if quick else Sweep.moe() if moe else Sweep()
+    doc = compare(w, names, samples=samples, seed=seed, workers=workers, sweep=sweep, resize=resize)
     if as_json:
         emit_json(doc)
     else:

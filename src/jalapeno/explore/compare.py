@@ -23,6 +23,10 @@ REPLICAS = (1, 2, 3, 4, 6, 8, 12, 16)
 SCHEDULES: tuple[tuple[str, int | None, float], ...] = (
     ("vllm", None, 0.5), ("sarathi", 512, 0.5), ("sarathi", 2048, 0.5), ("disagg", None, 0.5), ("disagg", None, 0.75))
 QUICK_SCHEDULES = (("sarathi", 512, 0.5), ("disagg", None, 0.5), ("disagg", None, 0.75))
+MOE_SCHEDULES = (("sarathi", 512, 0.5), ("disagg", None, 0.5))
+
+
+Combo = tuple[int, int, str, int | None, float]  # tp, ep, scheduler, token budget, prefill share
 
 
 @dataclass(frozen=True)
@@ -32,17 +36,28 @@ class Sweep:
     replicas: tuple[int, ...] = REPLICAS
     max_chips: int = 16
     after_feasible: int = 2  # replica counts tried after the first feasible one
+    eps: tuple[tuple[int, int], ...] = ()  # expert-parallel plans (tp, ep) besides the tensor-parallel ones
 
     @classmethod
     def quick(cls) -> Sweep:
         return cls(tps=(1, 2), schedules=QUICK_SCHEDULES, replicas=(1, 2, 3, 4, 6, 8), after_feasible=1)
 
-    def combos(self) -> list[tuple[int, str, int | None, float]]:
-        return [(tp, s, tok, share) for tp in self.tps for s, tok, share in self.schedules]
+    @classmethod
+    def moe(cls) -> Sweep:
+        """The MoE comparison's sweep (docs/jalapeno-moe.md), the same for every chip: tensor parallelism
+        1-8 and expert parallelism over 8 and 16 chips (tp 1, data-parallel attention), chunked prefill at
+        512 tokens or 1:1 disaggregation, up to 4 replicas and 32 chips."""
+        return cls(tps=(1, 2, 4, 8), schedules=MOE_SCHEDULES, replicas=(1, 2, 3, 4), max_chips=32,
+                   after_feasible=1, eps=((1, 8), (1, 16)))
 
-    def deployment(self, combo: tuple[int, str, int | None, float], replicas: int) -> Deployment:
-        tp, s, tok, share = combo
-        return Deployment(tp=tp, replicas=replicas, scheduler=s, max_num_batched_tokens=tok, prefill_share=share)
+    def combos(self) -> list[Combo]:
+        plans = [(tp, 1) for tp in self.tps] + list(self.eps)
+        return [(tp, ep, s, tok, share) for tp, ep in plans for s, tok, share in self.schedules]
+
+    def deployment(self, combo: Combo, replicas: int) -> Deployment:
+        tp, ep, s, tok, share = combo
+        return Deployment(tp=tp, replicas=replicas, scheduler=s, max_num_batched_tokens=tok, prefill_share=share,
+                          ep=ep)
 
 
 @dataclass
@@ -103,8 +118,8 @@ def _advance(active: dict[Any, int], since: dict[Any, int], key: Any, ev: Evalua
     feasible)."""
     if key not in active:
         return
-    if any(r.startswith("memory: ") and "weights" in r for r in ev.reasons):
-        del active[key]  # more replicas do not make the weights fit
+    if any((r.startswith("memory: ") and "weights" in r) or r.startswith("deployment: plan:") for r in ev.reasons):
+        del active[key]  # more replicas do not make the weights fit (nor the plan valid)
         return
     if ev.feasible or key in since:
         since[key] = since.get(key, -1) + 1

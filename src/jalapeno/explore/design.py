@@ -40,8 +40,11 @@ DISAGG_SHORTHAND = ("disagg", "sarathi")
 
 @dataclass(frozen=True)
 class Deployment:
-    """How a fleet of a chip serves the workload: ``replicas`` of ``tp`` chips each, colocated or split into a
-    prefill and a decode pool (``topology="disagg"``, ``prefill_share`` of the replicas prefill)."""
+    """How a fleet of a chip serves the workload: ``replicas`` of ``tp`` chips each, or, with expert
+    parallelism (``ep`` > 1, a MoE model), ``replicas`` parallel groups of ``ep`` chips: ``ep / tp``
+    data-parallel attention replicas of ``tp`` chips, the experts spread over all ``ep``
+    (``cost.pipeline.Parallel``); ``tbo``: two-micro-batch overlap of the all-to-alls. Colocated, or split
+    into a prefill and a decode pool (``topology="disagg"``, ``prefill_share`` of the replicas prefill)."""
 
     tp: int = 1
     replicas: int = 1
@@ -51,6 +54,8 @@ class Deployment:
     prefill_share: float = 0.5  # disagg: share of the replicas that prefill
     router: str = "least_outstanding"
     topology: str = "colocated"  # colocated | disagg
+    ep: int = 1
+    tbo: bool = False
 
     def __post_init__(self) -> None:
         if self.scheduler == DISAGG_SHORTHAND[0]:
@@ -62,15 +67,33 @@ class Deployment:
         return self.topology == "disagg"
 
     @property
+    def dp(self) -> int:
+        return self.ep // self.tp if self.ep > 1 else 1
+
+    @property
+    def group_chips(self) -> int:
+        """Chips of one replica (one parallel group)."""
+        return self.tp * self.dp
+
+    @property
     def chips(self) -> int:
-        return self.tp * self.replicas
+        return self.group_chips * self.replicas
+
+    def parallel(self) -> Any:
+        """The replica's ``Parallel`` plan (a ``JalapenoError`` when ``ep`` does not fit ``tp``)."""
+        from jalapeno.cost.pipeline import Parallel
+
+        if self.ep > 1 and self.ep % self.tp:
+            raise JalapenoError(f"ep={self.ep} is not a multiple of tp={self.tp}", field="ep")
+        return Parallel(tp=self.tp, ep=self.ep, dp=self.dp, tbo=self.tbo and self.ep > 1)
 
     @property
     def prefill_replicas(self) -> int:
         return min(max(1, round(self.prefill_share * self.replicas)), self.replicas - 1)
 
     def label(self) -> str:
-        s = f"{self.replicas} x tp{self.tp} {'disagg' if self.disagg else self.scheduler}"
+        plan = f"ep{self.ep} (tp{self.tp} x dp{self.dp}){' tbo' if self.tbo else ''}" if self.ep > 1 else f"tp{self.tp}"
+        s = f"{self.replicas} x {plan} {'disagg' if self.disagg else self.scheduler}"
         if self.disagg:
             s += f" {self.prefill_replicas}P:{self.replicas - self.prefill_replicas}D"
         elif self.max_num_batched_tokens:
@@ -78,12 +101,15 @@ class Deployment:
         return s
 
     def to_json(self) -> dict[str, Any]:
-        """The fields and the chip count; ``topology`` only when disaggregated (colocated records stay as they were)."""
+        """The fields and the chip count; ``topology`` only when disaggregated and ``ep``/``tbo`` only with
+        expert parallelism (colocated dense records stay as they were)."""
         out = {"tp": self.tp, "replicas": self.replicas, "scheduler": self.scheduler,
                "max_num_seqs": self.max_num_seqs, "max_num_batched_tokens": self.max_num_batched_tokens,
                "prefill_share": self.prefill_share, "router": self.router, "chips": self.chips}
         if self.disagg:
             out["topology"] = self.topology
+        if self.ep > 1:
+            out.update({"ep": self.ep, "tbo": self.tbo})
         return out
 
 

@@ -74,7 +74,23 @@ def chip_checks(chip: Any, limits: Mapping[str, float]) -> list[str]:
     cost = chip.extra.get("cost.total_usd")
     if "cost_usd" in limits and cost is not None and cost.value > limits["cost_usd"]:
         out.append(f"cost: manufacturing ${cost.value:,.0f} > ${limits['cost_usd']:,.0f}")
-    return out + physical_checks(chip)
+    return out + physical_checks(chip) + network_checks(chip)
+
+
+def network_checks(chip: Any) -> list[str]:
+    """A full mesh needs a link to each peer, a 2D/3D torus two links a dimension (``hardware.network``
+    prices one link a peer on a mesh and bw / (2 dims) a neighbour on a torus, so fewer links would be
+    priced as if they were there)."""
+    from jalapeno.hardware.network import network_of
+
+    net = network_of(chip)
+    if net is None:
+        return []
+    up = net.scale_up
+    need = {"mesh": up.domain_size - 1, "torus2d": 4, "torus3d": 6}.get(up.topology, 1)
+    if up.links < need:
+        return [f"network: a {up.domain_size}-chip {up.topology} needs at least {need} links, the chip has {up.links}"]
+    return []
 
 
 def physical_checks(chip: Any) -> list[str]:
@@ -142,14 +158,16 @@ def kv_tokens_needed(workload: Workload, dep: Deployment) -> int:
     return int(max(max(ctx), math.ceil(in_flight) * sum(ctx) / len(ctx)))
 
 
-def build_oracle(chip: Any, tp: int, workload: Workload, *, fast: bool = True) -> Any:
+def build_oracle(chip: Any, tp: int, workload: Workload, *, fast: bool = True, parallel: Any = None) -> Any:
+    """The step oracle of one replica: ``tp`` chips, or the ``parallel`` plan (expert parallelism) when given."""
     from jalapeno.cost.oracle import CostOracle
     from jalapeno.cost.params import setup_for
     from jalapeno.explore.fast_oracle import FastOracle
 
     params, timer = setup_for(chip, "fused")  # GPUs under a fused engine, as the mapper fuses for architectures
     cls = FastOracle if fast else CostOracle
-    return cls(workload.model_config(), chip, params, tp=tp, precision=workload.precision(), timer=timer)
+    return cls(workload.model_config(), chip, params, tp=tp, precision=workload.precision(), timer=timer,
+               parallel=parallel)
 
 
 def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool = True,
@@ -164,13 +182,17 @@ def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool 
     if dep.disagg and dep.replicas < 2:
         return infeasible("deployment: disaggregation needs at least 2 replicas")
     try:
-        oracle = build_oracle(chip, dep.tp, workload, fast=fast)
+        par = dep.parallel() if dep.ep > 1 else None
+        oracle = build_oracle(chip, dep.tp, workload, fast=fast, parallel=par)
     except JalapenoError as e:
+        if e.field in ("ep", "dp", "tp", "pp", "redundant_experts"):
+            return infeasible(f"deployment: plan: {e}")
         return infeasible(f"memory: {str(e).removeprefix('memory: ')}")
     need = kv_tokens_needed(workload, dep)
     if oracle.kv_capacity_tokens < need:
+        g = dep.group_chips
         return infeasible(f"memory: KV cache holds {oracle.kv_capacity_tokens:,} tokens a replica, the SLO needs "
-                          f"{need:,} (weights {chip.memory_bytes * dep.tp / 1e9:.0f} GB of memory on {dep.tp} chips)")
+                          f"{need:,} (weights {chip.memory_bytes * g / 1e9:.0f} GB of memory on {g} chips)")
     t1 = time.perf_counter()
     res = serve(oracle, dep, workload)
     m = result_metrics(res)

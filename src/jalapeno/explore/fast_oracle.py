@@ -13,7 +13,7 @@ only which shapes it asks about:
   computes, decode and prefill separately;
 * the power cap (``Estimator.finish``) applies to the sum, as in ``CostOracle``.
 
-Datasheet chips and MLA models fall through to the exact ``CostOracle.step``. The error against the
+Datasheet chips, MLA models and expert- or pipeline-parallel plans fall through to the exact ``CostOracle.step``. The error against the
 exact oracle is reported in docs/explore.md and held within 2% by
 ``tests/test_explore_search.py::test_fast_oracle_agrees_with_the_exact_one``.
 """
@@ -59,7 +59,8 @@ class FastOracle(CostOracle):
         self.attention_per_octave = attention_per_octave
         self._grid = geometric_grid(exact_tokens, 1 << 20, points_per_octave)
         self._att: dict[tuple[Any, ...], tuple[float, float, float]] = {}
-        self.fast = self.est.custom_timer and not self.cfg.mla
+        par = self.parallel  # expert- and pipeline-parallel steps take the exact oracle's own paths
+        self.fast = self.est.custom_timer and not self.cfg.mla and par.ep == 1 and par.pp == 1
         self._steps: dict[StepShape, StepCost] = {}  # a replay asks for the same shape again about half the time
 
     def step(self, shape: StepShape) -> StepCost:

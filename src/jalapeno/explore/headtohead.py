@@ -75,6 +75,14 @@ def ratio_rows(best: Mapping[str, Any], specs: Mapping[str, Any], workload: Work
     return [_row(r, specs[r], by_ref.get(r), outcomes.get(r), by_ref.get(ref), outcomes.get(ref)) for r in specs]
 
 
+def rows_against(specs: Mapping[str, Any], fleets: Mapping[str, mc.Fleet], outcomes: Mapping[str, Any],
+                 reference: str) -> list[dict[str, Any]]:
+    """``ratio_rows``' rows with ``reference`` as the denominator, from fleets and Monte Carlo outcomes already
+    computed (one set of draws serves several references)."""
+    base, base_runs = fleets.get(reference), outcomes.get(reference)
+    return [_row(r, specs[r], fleets.get(r), outcomes.get(r), base, base_runs) for r in specs]
+
+
 def _row(ref: str, spec: Any, fleet: mc.Fleet | None, runs: list[dict[str, Any]] | None, base: mc.Fleet | None,
          base_runs: list[dict[str, Any]] | None) -> dict[str, Any]:
     if fleet is None or runs is None:

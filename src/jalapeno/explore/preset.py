@@ -73,3 +73,45 @@ def write_jalapeno1(path: str | Path | None = None) -> Path:
     out = Path(path) if path else Path(__file__).parents[1] / "hardware" / "presets" / "arch" / "jalapeno-1.yaml"
     write_preset(out, jalapeno1_text())
     return out
+
+
+SEARCHED_HEADER = """{title}: found by co-design search (docs/{doc}.md). Every figure is the design point's value in the {space}
+design space (jalapeno/explore/spaces/{space}.yaml) written into its base architecture: a searched value's source
+names the search, the other figures keep the sources of the base file and of the space's bundles, derived ones
+name their design rule (jalapeno/explore/design.py).
+Search: {search}.
+Chosen from: {chosen}.
+Regenerate: python -c "from jalapeno.explore.preset import write_searched_preset; write_searched_preset('{design}', '{name}')"
+"""
+
+
+def searched_preset_text(design_file: str | Path, name: str, *, title: str = "Jalapeño-MoE-1",
+                         doc: str = "jalapeno-moe") -> str:
+    """An architecture preset from a design record (``{"space", "design", "search", "chosen_from", ...}``)."""
+    import json
+
+    from jalapeno.explore.space import load_space
+
+    rec = json.loads(Path(design_file).read_text(encoding="utf-8"))
+    space = load_space(rec["space"])
+    d = rec["design"]
+    clock = space.param("operating_point").bundles[d["operating_point"]]["clock_hz"]["value"]  # type: ignore[index]
+    rows = d["cores.matrix.rows"]
+    description = (f"{title}: MoE coding-inference ASIC and network found by search ({d['cores.count']} cores x "
+                   f"{d['cores.matrix.engines']} systolic {rows}x{rows} {d['dtypes'].replace('-', '/')} arrays, "
+                   f"{d['memory.devices']} {str(d['memory']).upper()} devices, {d['node'].upper()}, "
+                   f"{float(clock) / 1e9:.3g} GHz; {d['links.count']} links x {d['links.lanes']} lanes, "
+                   f"scale-up {d['scale_up']}).")
+    header = SEARCHED_HEADER.format(title=title, doc=doc, space=rec["space"], search=rec["search"],
+                                    chosen="; ".join(rec.get("chosen_from", [])),
+                                    design=f"src/jalapeno/explore/spaces/{Path(design_file).name}",
+                                    name=name)
+    return preset_text(space, d, name=name, description=description, header=header,
+                       provenance=f"{title} search ({rec.get('searcher', '')}, seed {rec.get('seed', 0)}; chosen: "
+                                  f"{'; '.join(c.split(' (')[0] for c in rec.get('chosen_from', []))})")
+
+
+def write_searched_preset(design_file: str | Path, name: str, path: str | Path | None = None) -> Path:
+    out = Path(path) if path else Path(__file__).parents[1] / "hardware" / "presets" / "arch" / f"{name}.yaml"
+    write_preset(out, searched_preset_text(design_file, name))
+    return out

@@ -37,7 +37,7 @@ TOP_REQUIRED = ("name", "base", "processor", "deployment")
 TOP_OPTIONAL = ("description", "constraints", "fixed")
 PARAM_KEYS = ("int", "float", "choices", "log", "levels", "also", "note")
 DEPLOYMENT = ("tp", "replicas", "scheduler", "max_num_seqs", "max_num_batched_tokens", "prefill_share", "router",
-              "topology")
+              "topology", "ep", "tbo")
 CONSTRAINTS = ("die_area_mm2", "tdp_w", "price_usd", "cost_usd", "chips")
 Scalar = int | float | str | bool
 
@@ -382,7 +382,7 @@ class _SpaceParser:
                 raise self.fail(f"fixed.{k}", "is also a searched parameter")
             if not isinstance(v, (int, float, str, bool)):
                 raise self.fail(f"fixed.{k}", f"must be a scalar, got {v!r}")
-            if isinstance(v, str):
+            if isinstance(v, (str, bool)):
                 _check_deployment_values(self, k, (v,), f"fixed.{k}")
             else:
                 _check_deployment_range(self, k, float(v), float(v), "float" if k == "prefill_share" else "int",
@@ -407,14 +407,16 @@ def _check_deployment_values(p: _SpaceParser, name: str, values: tuple[Scalar, .
         if valid is not None and v not in valid:
             raise p.fail(f, f"{v!r} is not a {name}; valid: {', '.join(valid)}")
         whole = isinstance(v, int) and not isinstance(v, bool) and v >= 1
-        if name in ("tp", "replicas", "max_num_seqs", "max_num_batched_tokens") and not whole:
+        if name in ("tp", "replicas", "max_num_seqs", "max_num_batched_tokens", "ep") and not whole:
             raise p.fail(f, f"{name} values must be whole numbers >= 1, got {v!r}")
+        if name == "tbo" and not isinstance(v, bool):
+            raise p.fail(f, f"tbo values must be true or false, got {v!r}")
         if name == "prefill_share" and (not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 1):
             raise p.fail(f, f"prefill_share values must lie in (0, 1), got {v!r}")
 
 
 def _check_deployment_range(p: _SpaceParser, name: str, lo: float, hi: float, kind: str, f: str) -> None:
-    if name in ("scheduler", "router", "topology"):
+    if name in ("scheduler", "router", "topology", "tbo"):
         raise p.fail(f, f"{name} takes choices, not a range")
     if name == "prefill_share":
         if not (lo > 0 and hi < 1):

@@ -9,8 +9,14 @@ chips, not the pricing. Constants, each with a source and a ``range: [lo, hi]``,
   reported market price (a chip on paper has none and falls back to ``margin``). The manufacturing cost is
   the chip's ``extra["cost.total_usd"]``: an analyst estimate or a derived one (``hardware.cost_estimates``)
   in a preset, the cost model's figure for a derived architecture.
-* **capex/s** = chips x (price + per-slot host + network) / lifetime.
-* **energy/s** = (fleet average board power from the simulation + chips x host power) x PUE x $/kWh.
+* **capex/s** = chips x (price + per-slot host + network + rack-scale switch) / lifetime.
+* **energy/s** = (fleet average board power from the simulation + chips x (host + rack-scale switch) power)
+  x PUE x $/kWh.
+* **rack-scale switch** (``scale_up_switch_usd``/``_w``): a switched scale-up domain of more chips than one
+  8-chip board (an NVL72 rack, a switched paper design of 16-64) pays switch ports per Gb/s of each chip's
+  scale-up bandwidth; an 8-chip board's switches are in the host share (the DGX H100 BOM behind
+  ``system.host_usd`` includes the HGX baseboard's NVSwitches), and direct topologies (torus, full mesh,
+  ring) have no switch (their SerDes area and power are the chip's own).
 * **$/Mtok** = (capex + energy) per second x 1e6 / tokens per second, per total tokens (prompt + output:
   ``usd_per_mtok``) and per output token (``usd_per_mtok_output``).
 
@@ -108,6 +114,29 @@ def system_per_slot_usd(values: Mapping[str, float] | None = None) -> float:
     return value("system.host_usd", values) + value("system.network_usd", values)
 
 
+BOARD_DOMAIN_CHIPS = 8  # chips whose switches one board (and so host_usd) carries: NVIDIA HGX H100/B200, 8 GPUs
+SWITCHED = ("switch", "dragonfly")
+
+
+def rack_switch_gbps(chip: ChipSpec) -> float:
+    """Gb/s a direction of the chip's scale-up bandwidth that rack-scale switch ports carry: all of it in a
+    switched domain of more than ``BOARD_DOMAIN_CHIPS`` chips, none otherwise."""
+    ic = chip.interconnect
+    if ic is None or ic.topology not in SWITCHED or ic.domain_size.value <= BOARD_DOMAIN_CHIPS:
+        return 0.0
+    return ic.bandwidth_bytes_per_s.value * 8 / 1e9
+
+
+def scale_up_switch_usd(chip: ChipSpec, values: Mapping[str, float] | None = None) -> float:
+    """Per slot: rack-scale switch ports of the chip's scale-up domain (0 on a board or a direct topology)."""
+    return rack_switch_gbps(chip) * value("system.scale_up_switch_usd_per_gbps", values)
+
+
+def scale_up_switch_w(chip: ChipSpec, values: Mapping[str, float] | None = None) -> float:
+    """Per slot: wall-side power of those switch ports."""
+    return rack_switch_gbps(chip) * value("system.scale_up_switch_w_per_gbps", values)
+
+
 # ---------------------------------------------------------------- one chip
 
 
@@ -191,9 +220,9 @@ class TCO:
     rule: str
     chips: int
     price_usd: float  # all chips of the fleet under ``rule``
-    system_usd: float  # per-slot host + network, all slots
+    system_usd: float  # per-slot host + network (+ rack-scale switch), all slots
     board_power_w: float  # fleet average from the simulation
-    host_power_w: float  # all slots
+    host_power_w: float  # all slots (host + rack-scale switch)
     wall_power_w: float  # (board + host) x PUE
     tokens_per_s: float  # prompt + output
     output_tokens_per_s: float
@@ -258,8 +287,8 @@ def pools_tco(pools: Sequence[tuple[ChipSpec, int]], avg_power_w: float, tokens_
         return None
     n = sum(k for _, k in pools)
     price = sum(x * k for x, (_, k) in zip(per_chip, pools, strict=True) if x is not None)
-    system = n * system_per_slot_usd(values)
-    host_w = n * value("host_power_w", values)
+    system = n * system_per_slot_usd(values) + sum(k * scale_up_switch_usd(c, values) for c, k in pools)
+    host_w = n * value("host_power_w", values) + sum(k * scale_up_switch_w(c, values) for c, k in pools)
     wall_w = (avg_power_w + host_w) * value("pue", values)
     capex_s = (price + system) / (value("lifetime_years", values) * SECONDS_PER_YEAR)
     energy_s = wall_w * value("usd_per_kwh", values) / J_PER_KWH

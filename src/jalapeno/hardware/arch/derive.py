@@ -16,7 +16,7 @@ from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.hardware.spec import ChipSpec, Figure, Interconnect, MemoryLevel, TextFigure
 
 # Chip-preset topologies for the link topologies an architecture may name.
-_TOPOLOGY = {"fully_connected": "switch"}
+_TOPOLOGY = {"fully_connected": "mesh"}  # one link a peer (hardware.network)
 
 
 @dataclass(frozen=True)
