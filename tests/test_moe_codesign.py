@@ -124,7 +124,7 @@ def test_a_small_moe_search_runs_in_seconds() -> None:
     first = doc["all"][0]
     assert first["design"] == START
     assert first["metrics"]["deployment"]["ep"] == 8 and first["metrics"]["chips"] == 8
-    assert doc["feasible"] >= 1  # the warm start serves 30 s of the Azure code trace within the SLO
+    assert doc["feasible_trials"] >= 1  # the warm start serves 30 s of the Azure code trace within the SLO
 
 
 def test_the_preset_loads_passes_its_physical_checks_and_regenerates() -> None:
