@@ -402,3 +402,13 @@ def test_reserve_ahead_takes_blocks_for_a_decode_run_through_the_manager():
     assert (kv.used_blocks, kv.available_blocks, kv.peak_used) == (7, 3, 7)
     kv.reserve_ahead([a, b], [0, 0])  # nothing to take: nothing changes
     assert kv.used_blocks == 7 and kv.evictions == 0
+
+
+def test_reserve_ahead_sums_the_blocks_of_every_request_one_block_counts():
+    """Two requests each needing blocks: the pool gives up the sum (3 + 1), and a single extra block is taken."""
+    kv = kv_of(10)
+    a, b = state(0, 40), state(1, 20)
+    assert kv.allocate(a, 40) and kv.allocate(b, 20)  # 3 + 2 blocks of 16 tokens
+    kv.reserve_ahead([a, b], [3, 1])
+    assert (a.own_blocks, a.held_blocks, b.own_blocks, b.held_blocks) == (6, 6, 3, 3)
+    assert (kv.used_blocks, kv.available_blocks, kv.peak_used) == (9, 1, 9)
