@@ -115,6 +115,32 @@ def test_hierarchical_all_reduce_matches_simulation(d, k):
     assert res.sent[0] == pytest.approx(2 * (d - 1) / d * B + 2 * (k - 1) / k * B / d)
 
 
+@pytest.mark.parametrize("up_bw", [450e9, 60e9, 20e9])  # NIC-bound, either, scale-up-bound
+@pytest.mark.parametrize(("d", "k"), [(2, 2), (4, 2), (8, 2), (4, 3), (8, 4), (8, 18)])
+def test_hierarchical_all_to_all_matches_pipelined_simulation(d, k, up_bw):
+    # DeepEP's normal kernels across domains: NIC to the same-rank chip, forwarded over the switch as each
+    # of 16 pieces arrives. The closed form is max(NIC part, scale-up part); the simulation also pays, when
+    # the NIC is the bound, the forwarding hop after the last piece (one latency and one piece's shares)
+    n, nic_bw, nic_lat, pieces = d * k, 50e9, 5e-6, 16
+    up, nic = ScaleUp("switch", d, up_bw, 18, LAT), ScaleOut(1, nic_bw, nic_lat)
+    sends = S.hierarchical_all_to_all_schedule(d, k, B, pieces)
+    res = S.run(sends, lambda r: nic_bw if r[0].startswith("nic") else up_bw,
+                lambda hop: nic_lat if hop[0][0].startswith("nic") else LAT)
+    closed, algo = N.collective_s(Network(up, nic), "all_to_all", B, n)
+    assert algo == "hierarchical(direct)"
+    nic_part = (n - d) / n * B / nic_bw + nic_lat
+    up_part = (d - 1) / d * B / up_bw + LAT  # a direct all-to-all of B inside the domain
+    assert closed == pytest.approx(max(nic_part, up_part), rel=1e-12)
+    last_piece = (d - 1) * B / n / pieces / up_bw + LAT
+    assert res.time_s == pytest.approx(max(nic_part + last_piece, up_part), rel=1e-9)
+    assert closed <= res.time_s * (1 + 1e-12) and res.time_s <= (closed + last_piece) * (1 + 1e-12)
+    # conservation, and each chip's NIC carries exactly the (n-d)/n B bound for other domains
+    assert sum(res.sent.values()) == pytest.approx(sum(res.received.values()), rel=1e-12)
+    for i in range(n):
+        out = sum(x.bytes_ for x in sends if x.src == i and x.route[0][0][0] == "nic_out")
+        assert out == pytest.approx((n - d) / n * B, rel=1e-12)
+
+
 def test_closed_forms_by_hand():
     sw = ScaleUp("switch", 8, BW, 18, LAT)
     # ring all-reduce on 8: 2 x 7 x (B/8 / bw + a); direct: 2 x (7/8 B / bw + a)
