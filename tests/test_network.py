@@ -22,9 +22,10 @@ TORUS3D = {8: (2, 2, 2), 12: (3, 2, 2), 16: (4, 2, 2)}
 
 
 def fabrics():
-    """(label, ScaleUp, n) for n = 2..16 on a switch, a ring, a full mesh and 2D/3D tori."""
+    """(label, ScaleUp, n) for n = 2..16 on a switch, a dragonfly, a ring, a full mesh and 2D/3D tori."""
     for n in range(2, 17):
         yield "switch", ScaleUp("switch", n, BW, 18, LAT), n
+        yield "dragonfly", ScaleUp("dragonfly", n, BW, 18, LAT), n  # switched, a hop local-global-local
         yield "ring", ScaleUp("ring", n, BW, 2, LAT), n
         yield "mesh", ScaleUp("mesh", n, BW, n - 1, LAT), n
         if n in TORUS2D:
@@ -59,8 +60,11 @@ def test_ring_closed_form_matches_simulation(label, up, n, kind):
         assert res.received[i] == pytest.approx(per_chip, rel=1e-9)
 
 
-@pytest.mark.parametrize(("label", "up", "n"), [c for c in CASES if c[0] in ("switch", "mesh")],
-                         ids=[i for c, i in zip(CASES, IDS, strict=True) if c[0] in ("switch", "mesh")])
+ONE_SHOT = ("switch", "dragonfly", "mesh")
+
+
+@pytest.mark.parametrize(("label", "up", "n"), [c for c in CASES if c[0] in ONE_SHOT],
+                         ids=[i for c, i in zip(CASES, IDS, strict=True) if c[0] in ONE_SHOT])
 def test_direct_and_pairwise_match_simulation(label, up, n):
     f = S.Fabric(up, n)
     for kind in ("reduce_scatter", "all_gather"):
@@ -85,11 +89,12 @@ def test_relay_all_to_all_matches_simulation(label, up, n):
 
 
 @pytest.mark.parametrize("n", [2, 4, 8, 16])
-def test_tree_halving_matches_simulation(n):
-    up = ScaleUp("switch", n, BW, 18, LAT)
+@pytest.mark.parametrize(("topo", "hops"), [("switch", 1), ("dragonfly", 3)])
+def test_tree_halving_matches_simulation(n, topo, hops):
+    up = ScaleUp(topo, n, BW, 18, LAT)
     res = simulate(up, n, S.halving_schedule(S.Fabric(up, n), B))
     assert res.time_s == pytest.approx(N.scale_up_s(up, "reduce_scatter", B, n, "tree")[0], rel=1e-12)
-    assert res.time_s == pytest.approx((n - 1) / n * B / BW + math.log2(n) * LAT, rel=1e-12)
+    assert res.time_s == pytest.approx((n - 1) / n * B / BW + math.log2(n) * hops * LAT, rel=1e-12)
 
 
 @settings(max_examples=40, deadline=None)
