@@ -24,7 +24,36 @@ def markdown(t: dict) -> str:
                      f"| {r['predicted_fitted']:,.0f} | {r['error_fitted']:+.1%} | {r['split']} |")
     lines.append("")
     lines.append(f"decode expert-rank factor fitted on {t['fit_source']}: {t['decode_ep_factor']}")
+    lines += ["", *day6_lines(t)]
     return "\n".join(lines)
+
+
+def day6_lines(t: dict) -> list[str]:
+    """The production rows' operating point: occupancy, MTP, per-user speed (fitted factor)."""
+    occ, m = t["day6_occupancy"], t["mtp"]
+    out = [f"Day-6 occupancy: {occ['prefill_nodes']} prefill + {occ['decode_nodes']} decode nodes = {occ['sum']} "
+           f"(published average {occ['published_average']}, peak {occ['published_peak']:.0f}); mean decode "
+           f"concurrency {occ['decode_seqs_per_gpu']} sequences a GPU; derived mean prompt {t['day6_prompt']:,} "
+           f"tokens. MTP: {m['tokens_verified']} tokens verified a step, acceptance {m['acceptance']} "
+           f"({m['range'][0]}-{m['range'][1]}), draft {m['draft_cost']} of a plain step.", ""]
+    for r in t["rows"]:
+        op = r.get("operating_point")
+        if not op:
+            continue
+        lo, hi = r["error_fitted_acceptance_range"]
+        a = op["at_user_rate"]
+        out += ["| decode operating point (fitted factor) | value |", "| --- | --- |",
+                f"| step at {r['per_gpu']} sequences a GPU: model / implied by {r['published']:,.0f} tok/s "
+                f"and 21 tok/s a user | {op['step_s'] * 1e3:.1f} ms / {op['implied_step_s'] * 1e3:.1f} ms |",
+                f"| per-user speed: model / published | {op['predicted_user_rate']} / "
+                f"{op['published_user_rate'][0]:.0f}-{op['published_user_rate'][1]:.0f} tok/s |",
+                f"| error over acceptance {m['range'][0]}-{m['range'][1]} | {lo:+.1%} .. {hi:+.1%} |"]
+        out += [f"| error at {x['user_rate']:.0f} tok/s a user ({x['per_gpu']} sequences a GPU) | "
+                f"{x['predicted']:,.0f} tok/s/node, {x['error']:+.1%} |" for x in op["rate_range"]]
+        out.append(f"| batch whose step gives 21 tok/s a user (KV cap {a['kv_capacity_per_gpu']}) | "
+                   f"{a['per_gpu']} sequences a GPU, {a['tokens_per_s_node']:,.0f} tok/s/node, "
+                   f"{a['tokens_per_s_node'] / r['published'] - 1:+.1%} |")
+    return out
 
 
 def main(argv: list[str]) -> int:

@@ -195,3 +195,17 @@ def test_serve_ep_disagg_runs_and_echoes(capsys):
     assert dep["chips_per_replica"] == 8 and dep["parallel"]["ep"] == 8
     assert dep["kv_link_gbps"] == 8 * 400  # eight chips' 400G NICs
     assert d["completed"] == 40
+
+
+@pytest.mark.parametrize("model", ["gpt-oss-120b", "qwen3-coder-480b-a35b"])
+def test_issue12_moe_coding_models_serve_on_a_bundled_trace_with_ep_and_disagg(model, capsys):
+    # issue 12's must-show: both models from the CLI, the bundled Azure code trace, EP 8 (dp 8 attention)
+    # in a prefill pool and a decode pool (docs/parallel.md, "Serving gpt-oss-120b and Qwen3-Coder-480B-A35B")
+    assert main(["serve", "-m", model, "-t", "azure-code", "-H", "h200-sxm", "--dtype", "fp8", "--ep", "8",
+                 "--topology", "disagg", "--limit", "40", "--rate", "5", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    dep = d["deployment"]
+    assert dep["trace"] == "azure-code" and d["workload"]["source"].endswith("AzureLLMInferenceTrace_code.csv")
+    assert dep["topology"] == "disagg" and dep["prefill_replicas"] == 1 and dep["decode_replicas"] == 1
+    assert dep["parallel"]["ep"] == 8 and dep["parallel"]["dp"] == 8 and dep["chips_per_replica"] == 8
+    assert d["completed"] == 40 and d["output_tokens"] > 0 and d["ttft_s"]["p50"] > 0

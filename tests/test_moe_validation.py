@@ -32,9 +32,9 @@ DOCUMENTED = {
     "sglang-prefill-4k-perfect-eplb": (-0.0996, -0.0996),
     "sglang-decode-ep72": (0.7841, 0.0),
     "deepseek-profile-prefill": (-0.1541, -0.1541),
-    "deepseek-profile-decode": (0.4387, 0.1233),
-    "deepseek-day6-prefill": (0.6401, 0.6401),
-    "deepseek-day6-decode": (0.3903, 0.3355),
+    "deepseek-profile-decode": (0.9190, 0.1274),
+    "deepseek-day6-prefill": (0.6271, 0.6271),
+    "deepseek-day6-decode": (1.0048, 0.3109),
 }
 
 
@@ -51,6 +51,60 @@ def test_table_recomputes_the_documented_errors_and_splits_by_source():
     # EP144 production average and its production prefill are not (docs/validation-moe.md says why)
     assert abs(got["deepseek-profile-decode"][1]) < 0.25 and got["deepseek-day6-decode"][1] > 0.25
     assert all(abs(got[k][0]) < 0.25 for k in got if "prefill" in k and "day6" not in k)
+
+
+def test_day6_facts_derive_by_hand():
+    from jalapeno.cost.published_moe import day6_occupancy, day6_prompt
+    occ = day6_occupancy()
+    # 608e9 / 86400 / 73.7e3 = 95.48 prefill nodes, 168e9 / 86400 / 14.8e3 = 131.38 decode nodes: the
+    # per-node figures are the day's tokens over occupied node-seconds (their sum is the published 226.75)
+    assert occ["prefill_nodes"] == pytest.approx(95.48, abs=0.01)
+    assert occ["decode_nodes"] == pytest.approx(131.38, abs=0.01)
+    assert occ["sum"] == pytest.approx(226.75, rel=1e-3)
+    assert occ["decode_seqs_per_gpu"] == pytest.approx(14800 / 8 / 21, abs=0.05)
+    # r = 608/168 = 3.619; O = 4989.5 / (r + 0.5) = 1211.3; I = r O = 4383.8
+    assert day6_prompt() == 4384
+
+
+def test_mtp_decode_prices_two_verified_tokens_and_counts_one_plus_acceptance():
+    from jalapeno.cost.published_moe import (
+        MTP_DRAFT_COST,
+        decode_tokens_per_step,
+        mtp_step_s,
+        plain_step_s,
+        predict_decode,
+    )
+    day6 = next(r for r in ROWS if r.id == "deepseek-day6-decode")
+    prof = next(r for r in ROWS if r.id == "deepseek-profile-decode")
+    assert decode_tokens_per_step(day6) == 1.875 and decode_tokens_per_step(prof) == 2.0
+    plain, mtp = plain_step_s(day6, 2.0), mtp_step_s(day6, 2.0)
+    # twice the tokens through every GEMM and all-to-all, the KV read once: more than one plain step plus
+    # the draft, less than two
+    assert plain * (1 + MTP_DRAFT_COST) < mtp < 2 * plain * (1 + MTP_DRAFT_COST)
+    assert predict_decode(day6, 2.0) == pytest.approx(88 * 1.875 * 8 / mtp)
+    # more accepted drafts, more tokens from the same step
+    assert predict_decode(day6, 2.0, 0.85) < predict_decode(day6, 2.0, 0.90)
+
+
+def test_operating_point_is_the_largest_batch_at_the_published_user_rate():
+    from jalapeno.cost.published_moe import kv_capacity_seqs, mtp_step_s, slo_operating_point
+    day6 = next(r for r in ROWS if r.id == "deepseek-day6-decode")
+    op = slo_operating_point(day6, 2.0)
+    b = int(op["per_gpu"])
+    assert 1.875 / mtp_step_s(day6, 2.0, b) >= 21.0 > 1.875 / mtp_step_s(day6, 2.0, b + 1)
+    assert op["tokens_per_s_node"] == pytest.approx(b * 8 * 1.875 / mtp_step_s(day6, 2.0, b), rel=1e-4)
+    # KV cap: 80 GB x 0.9 less the chip's weights, over 70,272 B a token (61 layers x 576 x BF16) x 4,991
+    cap = kv_capacity_seqs(day6)
+    assert 120 < cap < 160
+    assert slo_operating_point(day6, 1.0)["per_gpu"] == cap  # unfitted, the step is fast enough at any batch
+
+
+def test_prefill_hits_cost_a_kv_load_that_is_small():
+    from jalapeno.cost.published_moe import hit_load_s
+    day6 = next(r for r in ROWS if r.id == "deepseek-day6-prefill")
+    # 8 prompts of 4,384 with 2,468 hits: 8 x 2,468 x 70,272 B over one 400G NIC (50 GB/s)
+    assert hit_load_s(day6, 8) == pytest.approx(8 * (4384 - round(4384 * 0.437)) * 70272 / 50e9, rel=1e-6)
+    assert hit_load_s(next(r for r in ROWS if r.id == "deepseek-profile-prefill"), 8) == 0.0
 
 
 def test_every_row_is_cited_and_deployable():

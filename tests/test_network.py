@@ -22,9 +22,10 @@ TORUS3D = {8: (2, 2, 2), 12: (3, 2, 2), 16: (4, 2, 2)}
 
 
 def fabrics():
-    """(label, ScaleUp, n) for n = 2..16 on a switch, a ring, a full mesh and 2D/3D tori."""
+    """(label, ScaleUp, n) for n = 2..16 on a switch, a dragonfly, a ring, a full mesh and 2D/3D tori."""
     for n in range(2, 17):
         yield "switch", ScaleUp("switch", n, BW, 18, LAT), n
+        yield "dragonfly", ScaleUp("dragonfly", n, BW, 18, LAT), n  # switched, a hop local-global-local
         yield "ring", ScaleUp("ring", n, BW, 2, LAT), n
         yield "mesh", ScaleUp("mesh", n, BW, n - 1, LAT), n
         if n in TORUS2D:
@@ -59,8 +60,11 @@ def test_ring_closed_form_matches_simulation(label, up, n, kind):
         assert res.received[i] == pytest.approx(per_chip, rel=1e-9)
 
 
-@pytest.mark.parametrize(("label", "up", "n"), [c for c in CASES if c[0] in ("switch", "mesh")],
-                         ids=[i for c, i in zip(CASES, IDS, strict=True) if c[0] in ("switch", "mesh")])
+ONE_SHOT = ("switch", "dragonfly", "mesh")
+
+
+@pytest.mark.parametrize(("label", "up", "n"), [c for c in CASES if c[0] in ONE_SHOT],
+                         ids=[i for c, i in zip(CASES, IDS, strict=True) if c[0] in ONE_SHOT])
 def test_direct_and_pairwise_match_simulation(label, up, n):
     f = S.Fabric(up, n)
     for kind in ("reduce_scatter", "all_gather"):
@@ -85,11 +89,12 @@ def test_relay_all_to_all_matches_simulation(label, up, n):
 
 
 @pytest.mark.parametrize("n", [2, 4, 8, 16])
-def test_tree_halving_matches_simulation(n):
-    up = ScaleUp("switch", n, BW, 18, LAT)
+@pytest.mark.parametrize(("topo", "hops"), [("switch", 1), ("dragonfly", 3)])
+def test_tree_halving_matches_simulation(n, topo, hops):
+    up = ScaleUp(topo, n, BW, 18, LAT)
     res = simulate(up, n, S.halving_schedule(S.Fabric(up, n), B))
     assert res.time_s == pytest.approx(N.scale_up_s(up, "reduce_scatter", B, n, "tree")[0], rel=1e-12)
-    assert res.time_s == pytest.approx((n - 1) / n * B / BW + math.log2(n) * LAT, rel=1e-12)
+    assert res.time_s == pytest.approx((n - 1) / n * B / BW + math.log2(n) * hops * LAT, rel=1e-12)
 
 
 @settings(max_examples=40, deadline=None)
@@ -113,6 +118,32 @@ def test_hierarchical_all_reduce_matches_simulation(d, k):
     assert res.sent == pytest.approx(res.received)
     # each chip: (d-1)/d B in the domain twice, 2 (k-1)/k of its B/d shard over the NIC
     assert res.sent[0] == pytest.approx(2 * (d - 1) / d * B + 2 * (k - 1) / k * B / d)
+
+
+@pytest.mark.parametrize("up_bw", [450e9, 60e9, 20e9])  # NIC-bound, either, scale-up-bound
+@pytest.mark.parametrize(("d", "k"), [(2, 2), (4, 2), (8, 2), (4, 3), (8, 4), (8, 18)])
+def test_hierarchical_all_to_all_matches_pipelined_simulation(d, k, up_bw):
+    # DeepEP's normal kernels across domains: NIC to the same-rank chip, forwarded over the switch as each
+    # of 16 pieces arrives. The closed form is max(NIC part, scale-up part); the simulation also pays, when
+    # the NIC is the bound, the forwarding hop after the last piece (one latency and one piece's shares)
+    n, nic_bw, nic_lat, pieces = d * k, 50e9, 5e-6, 16
+    up, nic = ScaleUp("switch", d, up_bw, 18, LAT), ScaleOut(1, nic_bw, nic_lat)
+    sends = S.hierarchical_all_to_all_schedule(d, k, B, pieces)
+    res = S.run(sends, lambda r: nic_bw if r[0].startswith("nic") else up_bw,
+                lambda hop: nic_lat if hop[0][0].startswith("nic") else LAT)
+    closed, algo = N.collective_s(Network(up, nic), "all_to_all", B, n)
+    assert algo == "hierarchical(direct)"
+    nic_part = (n - d) / n * B / nic_bw + nic_lat
+    up_part = (d - 1) / d * B / up_bw + LAT  # a direct all-to-all of B inside the domain
+    assert closed == pytest.approx(max(nic_part, up_part), rel=1e-12)
+    last_piece = (d - 1) * B / n / pieces / up_bw + LAT
+    assert res.time_s == pytest.approx(max(nic_part + last_piece, up_part), rel=1e-9)
+    assert closed <= res.time_s * (1 + 1e-12) and res.time_s <= (closed + last_piece) * (1 + 1e-12)
+    # conservation, and each chip's NIC carries exactly the (n-d)/n B bound for other domains
+    assert sum(res.sent.values()) == pytest.approx(sum(res.received.values()), rel=1e-12)
+    for i in range(n):
+        out = sum(x.bytes_ for x in sends if x.src == i and x.route[0][0][0] == "nic_out")
+        assert out == pytest.approx((n - d) / n * B, rel=1e-12)
 
 
 def test_closed_forms_by_hand():

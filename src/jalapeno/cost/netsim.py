@@ -261,3 +261,33 @@ def hierarchical_all_reduce_schedule(d: int, k: int, b: float) -> list[Send]:
         got = new
     intra(got)
     return sends
+
+
+def hierarchical_all_to_all_schedule(d: int, k: int, b: float, chunks: int = 16) -> list[Send]:
+    """All-to-all over ``k`` switched domains of ``d`` chips the way DeepEP's normal kernels run it: each
+    chip sends its ``b / n`` shares for its own domain over the switch ports, and the shares for another
+    domain's ``d`` chips in ``chunks`` pieces over its NIC to the same-rank chip there (rail-optimized),
+    which forwards each piece's shares over its switch ports as the piece arrives (so the NIC stream and
+    the forwarding overlap: the closed form's max)."""
+    n, share = d * k, b / (d * k)
+    sends: list[Send] = []
+    for s in range(1, d):  # the own domain's shares, posted at once
+        for i in range(n):
+            r, j = divmod(i, d)
+            dst = r * d + (j + s) % d
+            sends.append(Send(i, dst, share, (), ((("out", i), ("in", dst)),)))
+    for c in range(chunks):
+        for off in range(1, k):
+            arrived = []
+            for i in range(n):
+                r, j = divmod(i, d)
+                p = ((r + off) % k) * d + j
+                sends.append(Send(i, p, d * share / chunks, (), ((("nic_out", i), ("nic_in", p)),)))
+                arrived.append((p, len(sends) - 1))
+            for s in range(1, d):  # round s: rank j forwards to rank j + s (no two hit one receiver)
+                for p, idx in arrived:
+                    r, j = divmod(p, d)
+                    dst = r * d + (j + s) % d
+                    sends.append(Send(p, dst, share / chunks, (idx,), ((("out", p), ("in", dst)),)))
+        del c
+    return sends

@@ -26,7 +26,10 @@ group, ``a`` the per-hop latency, ``bw`` the chip's bandwidth per direction over
   domains over each chip's own NIC + all-gather inside (NCCL's tree/ring hierarchy, as in
   Jeaugey's NCCL 2 talk, GTC 2017); all-to-all = the (n-d)/n B bound for other domains over the NIC,
   forwarded over the scale-up links at the receiver while the NIC streams (DeepEP's normal kernels,
-  DeepSeek-V3 report section 3.2.2): max(NIC part, scale-up part), each with its latency.
+  DeepSeek-V3 report section 3.2.2): max(NIC part, scale-up part), each with its latency; the scale-up
+  part is a direct all-to-all of B inside the domain ((d-1)/n B of the own domain's shares plus (d-1)/d of
+  the (n-d)/n B received). The pipelined schedule (``cost.netsim``) also pays the forwarding hop's latency
+  after the last NIC piece, which the NIC part leaves out (one scale-up hop, a few microseconds).
 
 ``collective_s`` picks the fastest algorithm the topology supports (or the one named) and says which.
 """
@@ -174,9 +177,10 @@ def collective_s(net: Network, kind: str, b: float, n: int, algo: str | None = N
     assert out is not None
     k, nic, a = n // d, out.bw_bytes_per_s, out.latency_s
     if kind == "all_to_all":
+        # each chip's scale-up port carries its own domain's shares, (d-1)/n b, and forwards (d-1)/d of the
+        # (n-d)/n b its NIC received: (d-1)/d b in all, a direct all-to-all of b inside the domain
         inter = (n - d) / n * b
-        intra = (d - 1) / n * b
-        t_up, name = scale_up_s(up, kind, (intra + inter) * d / (d - 1), d) if d > 1 else (0.0, "none")
+        t_up, name = scale_up_s(up, kind, b, d) if d > 1 else (0.0, "none")
         return max(inter / nic + a, t_up), f"hierarchical({name})"
     inner, name = scale_up_s(up, "reduce_scatter", b, d)
     shard = b / d

@@ -15,15 +15,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jalapeno.cost.estimate import estimate
-from jalapeno.cost.expert import ep_step
+from jalapeno.cost.estimate import check_fits_ep, estimate
+from jalapeno.cost.expert import ep_step, weights_per_chip
+from jalapeno.cost.oracle import ACTIVATION_RESERVE, kv_bytes_per_token
 from jalapeno.cost.params import setup_for
-from jalapeno.cost.pipeline import Parallel
+from jalapeno.cost.pipeline import Parallel, ceil_div
 from jalapeno.cost.step import Estimator
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
 from jalapeno.graph.precision import Precision
+from jalapeno.graph.verify import verify_graph
+from jalapeno.hardware.network import network_of
 from jalapeno.hardware.registry import resolve_chip
+from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models import resolve_model
 
 GPUS_PER_NODE = 8
@@ -34,6 +38,44 @@ FIT_SOURCE = "sglang-blog"
 # DeepSeek serves in FP8 (weights and GEMM activations; "precision consistent with training", Day 6) with
 # its MLA cache in BF16 (FlashMLA); SGLang runs the same FP8 checkpoint with DeepGEMM.
 PRECISION = ("fp8", "fp8", "bf16")
+# Multi-token prediction (DeepSeek-V3 report, arXiv 2412.19437, section 5.4.3: "the acceptance rate of the
+# second token prediction ranges between 85% and 90%"): a step verifies 2 tokens a sequence and emits 1 + a.
+# The MTP module (section 2.2) is one more transformer block sharing the embedding and the output head, so a
+# draft costs one block of the main model's 61: 1/61 of a plain decode step (the head pass, ~1% of a step, is
+# not counted).
+MTP_TOKENS = 2
+MTP_ACCEPTANCE = 0.875
+MTP_ACCEPTANCE_RANGE = (0.85, 0.90)
+MTP_DRAFT_COST = 1.0 / 61
+# Day 6's 24-hour statistics (Statistics of DeepSeek's Online Service), as published.
+DAY6_INPUT_TOKENS = 608e9  # of which 342e9 (56.3%) hit the on-disk KV cache
+DAY6_HIT_TOKENS = 342e9
+DAY6_OUTPUT_TOKENS = 168e9
+DAY6_KV_PER_OUTPUT = 4989  # "average kvcache length per output token"
+DAY6_USER_RATE = (20.0, 22.0)  # "average output speed", tok/s
+# "average throughput" a node: input tokens incl. cache hits (prefill), output tokens (decode)
+DAY6_NODE_TPS = {"prefill": 73.7e3, "decode": 14.8e3}
+DAY6_NODES = {"average": 226.75, "peak": 278.0}  # occupied nodes of 8 H800 over the 24 h
+
+
+def day6_occupancy() -> dict[str, float]:
+    """The per-node figures are the day's tokens over the node-seconds each phase occupied: the node
+    counts they imply add up to the published average occupancy (95.5 + 131.4 = 226.9 vs 226.75)."""
+    day = 86400.0
+    pre = DAY6_INPUT_TOKENS / day / DAY6_NODE_TPS["prefill"]
+    dec = DAY6_OUTPUT_TOKENS / day / DAY6_NODE_TPS["decode"]
+    seqs = DAY6_NODE_TPS["decode"] / GPUS_PER_NODE / (sum(DAY6_USER_RATE) / 2)
+    return {"prefill_nodes": round(pre, 2), "decode_nodes": round(dec, 2), "sum": round(pre + dec, 2),
+            "published_average": DAY6_NODES["average"], "published_peak": DAY6_NODES["peak"],
+            "decode_seqs_per_gpu": round(seqs, 1)}
+
+
+def day6_prompt() -> int:
+    """Mean prompt length implied by the published totals if every request had the mean shape: inputs are
+    608/168 of outputs (I = r O) and the KV behind an output token averages I + (O - 1) / 2 = 4,989."""
+    r = DAY6_INPUT_TOKENS / DAY6_OUTPUT_TOKENS
+    out = (DAY6_KV_PER_OUTPUT + 0.5) / (r + 0.5)
+    return round(r * out)
 
 
 @dataclass(frozen=True)
@@ -56,6 +98,9 @@ class MoeRow:
     published: float  # tokens/s per node
     cached_fraction: float = 0.0  # prefill: share of the published input tokens that hit a prefix cache
     perfect_balance: bool = False  # the source simulated perfectly balanced experts
+    mtp: bool = False  # decode: multi-token prediction, every step verifies 2 tokens a sequence
+    counts_verified: bool = False  # decode with MTP: the figure counts every verified token, not 1 + a
+    user_rate: float = 0.0  # decode: published output tok/s a user (per_gpu = published / 8 / user_rate)
     note: str = ""
 
 
@@ -83,17 +128,23 @@ ROWS: tuple[MoeRow, ...] = (
            note="EP32, 4K prompts, 16,384 tokens a GPU"),
     MoeRow("deepseek-profile-decode", "deepseek-profile", SGLANG,
            "Profile Results, Overall Throughput (decode table, DeepSeek Profile column)", "2025-05-05",
-           "DeepSeek inference engine (DeepEP, DeepGEMM, 5-stage overlap, MTP)", "h800", "decode", 128, 0, True, 128,
-           4096, 18598.0, note="16 nodes (EP128), 128 sequences a GPU, KV 4,096; includes MTP (not modelled)"),
-    MoeRow("deepseek-day6-prefill", "deepseek-day6", DAY6, "Statistics of DeepSeek's Online Service", "2025-03-01",
-           "DeepSeek online service (V3 and R1), 24 h average", "h800", "prefill", 32, 32, True, 16384, 4096, 73700.0,
-           cached_fraction=0.563,
-           note="EP32/DP32 units of 4 nodes; input tokens incl. 56.3% on-disk cache hits; prompt length not "
-                "published (4,096 assumed); a day's average, not a saturated node"),
-    MoeRow("deepseek-day6-decode", "deepseek-day6", DAY6, "Statistics of DeepSeek's Online Service", "2025-03-01",
-           "DeepSeek online service (V3 and R1), 24 h average", "h800", "decode", 144, 32, True, 88, 4989, 14800.0,
-           note="EP144/DP144 units of 18 nodes; average KV 4,989; 88 sequences a GPU = 14,800 / 8 / 21 tok/s a "
-                "user (20-22 published); a day's average; MTP not modelled"),
+           "DeepSeek inference engine (DeepEP, DeepGEMM, 5-stage overlap, MTP)", "h800", "decode", 128, 0, True,
+           128, 4096, 18598.0, mtp=True, counts_verified=True,
+           note="16 nodes (EP128), 128 sequences a GPU, KV 4,096, with MTP; the figure counts both verified "
+                "tokens (the blog's own MTP simulation 'processing 128 requests to generate 256 tokens per decode "
+                "step' is compared with it)"),
+    MoeRow("deepseek-day6-prefill", "deepseek-day6", DAY6, "Statistics of DeepSeek's Online Service",
+           "2025-03-01", "DeepSeek online service (V3 and R1), 24 h average", "h800", "prefill", 32, 32, True,
+           16384, day6_prompt(), 73700.0, cached_fraction=0.563,
+           note="EP32/DP32 units of 4 nodes; input tokens incl. 56.3% on-disk cache hits (16,384 computed "
+                "tokens a GPU priced, hits loaded over the NICs); prompt length derived from the totals "
+                "(day6_prompt); the day's tokens over the node-seconds prefill occupied"),
+    MoeRow("deepseek-day6-decode", "deepseek-day6", DAY6, "Statistics of DeepSeek's Online Service",
+           "2025-03-01", "DeepSeek online service (V3 and R1), 24 h average", "h800", "decode", 144, 32, True,
+           88, DAY6_KV_PER_OUTPUT, 14800.0, mtp=True, user_rate=21.0,
+           note="EP144/DP144 units of 18 nodes; average KV 4,989 an output token; MTP (1 + 0.875 tokens a "
+                "step); 88 sequences a GPU = 14,800 / 8 / 21 tok/s a user (Little's law: the day's mean "
+                "concurrency)"),
 )
 
 
@@ -106,26 +157,106 @@ def _precision() -> Precision:
     return Precision.of(*PRECISION)
 
 
-def predict_decode(row: MoeRow, gamma: float | None = None) -> float:
-    """Output tokens/s of a node: ``per_gpu`` sequences a GPU at KV ``length`` over one decode step."""
-    e = estimate(resolve_model("deepseek-v3"), resolve_chip(row.chip), batch=row.per_gpu * row.ep,
-                 context=row.length, precision=_precision(), parallel=_plan(row, gamma), engine="fused")
-    return row.per_gpu * GPUS_PER_NODE / e.decode.time_s
+def _estimator(chip: ChipSpec) -> Estimator:
+    prm, timer = setup_for(chip, "fused")
+    return Estimator(chip, prm, 1, timer)
+
+
+def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = None) -> float:
+    """One decode step (one token a sequence) of ``per_gpu`` sequences a GPU at KV ``length``."""
+    b = per_gpu or row.per_gpu
+    e = estimate(resolve_model("deepseek-v3"), resolve_chip(row.chip), batch=b * row.ep, context=row.length,
+                 precision=_precision(), parallel=_plan(row, gamma), engine="fused")
+    return e.decode.time_s
+
+
+def mtp_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = None) -> float:
+    """One MTP decode step: the main model verifies 2 tokens a sequence (``graph.verify``: every token
+    through the projections and experts, attention reading each sequence's KV once), then the MTP module
+    drafts the next one at ``MTP_DRAFT_COST`` of a plain step (``serving.speculative``'s pricing)."""
+    cfg, chip = resolve_model("deepseek-v3"), resolve_chip(row.chip)
+    b = per_gpu or row.per_gpu
+    par = _plan(row, gamma)
+    check_fits_ep(cfg, chip, _precision(), par, b, row.length + MTP_TOKENS)
+    halves = 2 if row.tbo and b >= 2 else 1
+    half = ceil_div(b, halves)
+    g = verify_graph(cfg, half, row.length, MTP_TOKENS, _precision())
+    sc, _ = ep_step(_estimator(chip), cfg, par, [(g, half * row.ep * MTP_TOKENS)] * halves, cuda_graph=True)
+    return sc.time_s + MTP_DRAFT_COST * plain_step_s(row, gamma, b)
+
+
+def decode_tokens_per_step(row: MoeRow, acceptance: float = MTP_ACCEPTANCE) -> float:
+    """Output tokens a sequence and step the published figure counts: 1 without MTP, 1 + acceptance
+    with it, 2 where the source counts every verified token."""
+    if not row.mtp:
+        return 1.0
+    return float(MTP_TOKENS) if row.counts_verified else 1.0 + acceptance
+
+
+def predict_decode(row: MoeRow, gamma: float | None = None, acceptance: float = MTP_ACCEPTANCE) -> float:
+    """Output tokens/s of a node: ``per_gpu`` sequences a GPU at KV ``length`` over one decode step
+    (with MTP: one verify step and its draft, ``decode_tokens_per_step`` tokens a sequence)."""
+    step = mtp_step_s(row, gamma) if row.mtp else plain_step_s(row, gamma)
+    return row.per_gpu * decode_tokens_per_step(row, acceptance) * GPUS_PER_NODE / step
+
+
+def kv_capacity_seqs(row: MoeRow) -> int:
+    """Sequences a GPU holds at KV ``length`` (plus the verified tokens) beside its weights, after the
+    serving oracle's activation reserve."""
+    cfg, chip = resolve_model("deepseek-v3"), resolve_chip(row.chip)
+    w = weights_per_chip(cfg, build_graph(cfg, Batch.decode(1, 1), _precision()), _plan(row, None))
+    free = chip.memory_bytes * (1.0 - ACTIVATION_RESERVE) - w
+    return int(free // (kv_bytes_per_token(cfg, _precision()) * (row.length + MTP_TOKENS)))
+
+
+def slo_operating_point(row: MoeRow, gamma: float | None = None,
+                        acceptance: float = MTP_ACCEPTANCE) -> dict[str, float]:
+    """The largest batch a GPU whose step still gives each user ``row.user_rate`` tok/s (bisection; the
+    step grows with the batch), capped by the KV memory, and the node's output tok/s there: the
+    throughput a saturated node would deliver at the published per-user speed."""
+    tps = decode_tokens_per_step(row, acceptance)
+
+    def rate(b: int) -> float:
+        return tps / (mtp_step_s(row, gamma, b) if row.mtp else plain_step_s(row, gamma, b))
+
+    cap = kv_capacity_seqs(row)
+    lo, hi = 1, cap
+    if rate(hi) >= row.user_rate:
+        lo = hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if rate(mid) >= row.user_rate else (lo, mid)
+    r = rate(lo)
+    return {"per_gpu": lo, "kv_capacity_per_gpu": cap, "user_rate": round(r, 2),
+            "tokens_per_s_node": round(lo * r * GPUS_PER_NODE, 1)}
 
 
 def predict_prefill(row: MoeRow, gamma: float | None = None) -> float:
-    """Input tokens/s of a node: every GPU prefills ``per_gpu`` tokens of whole ``length``-token prompts
-    (two halves with overlap); published rows that count cache hits get them added back."""
+    """Input tokens/s of a node: every GPU prefills ``per_gpu`` computed tokens of whole ``length``-token
+    prompts (two halves with overlap). A row that counts prefix-cache hits prices only the computed
+    tokens, attending to their cached prefixes, plus loading the hits' KV over the GPU's NICs (serially:
+    an upper bound, DeepSeek loads them asynchronously from 3FS), and adds the hits to the throughput."""
     cfg, chip = resolve_model("deepseek-v3"), resolve_chip(row.chip)
-    prm, timer = setup_for(chip, "fused")
     par = _plan(row, gamma)
     new = round(row.length * (1.0 - row.cached_fraction))
     halves = 2 if row.tbo else 1
-    seqs = max(1, row.per_gpu // row.length // halves)
+    seqs = max(1, round(row.per_gpu / new / halves))
     g = build_graph(cfg, Batch.prefill(new, row.length - new, batch=seqs), _precision())
     tokens = seqs * new
-    sc, _ = ep_step(Estimator(chip, prm, 1, timer), cfg, par, [(g, tokens * row.ep)] * halves, cuda_graph=False)
-    return tokens * halves * GPUS_PER_NODE / sc.time_s / (1.0 - row.cached_fraction)
+    sc, _ = ep_step(_estimator(chip), cfg, par, [(g, tokens * row.ep)] * halves, cuda_graph=False)
+    step = sc.time_s + hit_load_s(row, seqs * halves)
+    return tokens * halves * GPUS_PER_NODE / step / (1.0 - row.cached_fraction)
+
+
+def hit_load_s(row: MoeRow, seqs: int) -> float:
+    """Seconds to bring ``seqs`` prompts' cached prefixes (their MLA KV) into one GPU over its NICs."""
+    if row.cached_fraction <= 0.0:
+        return 0.0
+    cfg, chip = resolve_model("deepseek-v3"), resolve_chip(row.chip)
+    net = network_of(chip)
+    assert net is not None and net.scale_out is not None
+    hit = row.length - round(row.length * (1.0 - row.cached_fraction))
+    return seqs * hit * kv_bytes_per_token(cfg, _precision()) / net.scale_out.bw_bytes_per_s
 
 
 def predict(row: MoeRow, gamma: float | None = None) -> float:
@@ -155,13 +286,40 @@ def table(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> dict[str
         base = predict(r)
         fitted = predict_decode(r, gamma) if r.phase == "decode" else base
         split = "fit" if (r.source == source and r.phase == "decode") else "held-out"
-        out.append({"id": r.id, "source": r.source, "url": r.url, "where": r.where, "date": r.date,
-                    "software": r.software, "chip": r.chip, "phase": r.phase, "ep": r.ep, "dp": r.ep,
-                    "redundant_experts": r.redundant, "tbo": r.tbo, "nodes": r.ep // GPUS_PER_NODE,
-                    "per_gpu": r.per_gpu, "length": r.length, "cached_fraction": r.cached_fraction,
-                    "precision": "w:{} a:{} kv:{}".format(*PRECISION), "published": r.published,
-                    "predicted": round(base, 1), "error": round(base / r.published - 1.0, 4),
-                    "predicted_fitted": round(fitted, 1), "error_fitted": round(fitted / r.published - 1.0, 4),
-                    "split": split, "note": r.note})
+        row = {"id": r.id, "source": r.source, "url": r.url, "where": r.where, "date": r.date,
+               "software": r.software, "chip": r.chip, "phase": r.phase, "ep": r.ep, "dp": r.ep,
+               "redundant_experts": r.redundant, "tbo": r.tbo, "nodes": r.ep // GPUS_PER_NODE,
+               "per_gpu": r.per_gpu, "length": r.length, "cached_fraction": r.cached_fraction, "mtp": r.mtp,
+               "precision": "w:{} a:{} kv:{}".format(*PRECISION), "published": r.published,
+               "predicted": round(base, 1), "error": round(base / r.published - 1.0, 4),
+               "predicted_fitted": round(fitted, 1), "error_fitted": round(fitted / r.published - 1.0, 4),
+               "split": split, "note": r.note}
+        if r.mtp and not r.counts_verified:
+            row["error_fitted_acceptance_range"] = [round(predict_decode(r, gamma, a) / r.published - 1.0, 4)
+                                                    for a in MTP_ACCEPTANCE_RANGE]
+        if r.user_rate:
+            row["operating_point"] = operating_point(r, gamma)
+        out.append(row)
     return {"model": "deepseek-v3", "engine": "fused", "fit_source": source, "decode_ep_factor": gamma,
+            "mtp": {"tokens_verified": MTP_TOKENS, "acceptance": MTP_ACCEPTANCE,
+                    "range": list(MTP_ACCEPTANCE_RANGE), "draft_cost": round(MTP_DRAFT_COST, 5)},
+            "day6_occupancy": day6_occupancy(), "day6_prompt": day6_prompt(),
             "goal": "within 25% of the published per-node throughput", "rows": out}
+
+
+def operating_point(r: MoeRow, gamma: float) -> dict[str, Any]:
+    """A decode row with a published per-user speed, two ways (fitted factor): (1) at the mean concurrency
+    that speed implies (published / 8 / rate sequences a GPU), the per-user speed the model predicts, over
+    the published 20-22 tok/s; (2) the batch whose step gives the published speed (KV-capped) and a
+    saturated node's throughput there."""
+    tps = decode_tokens_per_step(r)
+    lo_hi = []
+    for u in DAY6_USER_RATE:
+        b = round(r.published / GPUS_PER_NODE / u)
+        pred = b * tps * GPUS_PER_NODE / mtp_step_s(r, gamma, b)
+        lo_hi.append({"user_rate": u, "per_gpu": b, "predicted": round(pred, 1),
+                      "error": round(pred / r.published - 1.0, 4)})
+    step = mtp_step_s(r, gamma) if r.mtp else plain_step_s(r, gamma)
+    return {"step_s": round(step, 5), "implied_step_s": round(tps / r.user_rate, 5),
+            "predicted_user_rate": round(tps / step, 2), "published_user_rate": list(DAY6_USER_RATE),
+            "rate_range": lo_hi, "at_user_rate": slo_operating_point(r, gamma)}
