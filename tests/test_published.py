@@ -73,7 +73,9 @@ def test_default_split_fits_newest_llama2_offline_and_interactive_only() -> None
                                                                ("v5.1", "llama-2-70b", "interactive")}
     assert len(s.fit) + len(s.held_out) == sum(r.chip == "mi300x" for r in ROWS)
     # a measured chip fits its serving overhead only where an interactive row shows it (the H100 has none)
-    assert pf.default_selectors(ROWS, "h200-sxm") == ("v5.1/llama-2-70b/offline+interactive",)
+    # and the grouped-expert GEMM efficiency on its oldest round's MoE rows (the newer round is held out)
+    assert pf.default_selectors(ROWS, "h200-sxm") == ("v5.1/llama-2-70b/offline+interactive",
+                                                      "v4.1/mixtral-8x7b/offline+server")
     assert pf.default_selectors(ROWS, "h100-sxm") == ()
 
 
@@ -184,10 +186,32 @@ def test_calibrate_needs_a_chip(capsys: pytest.CaptureFixture[str]) -> None:
 def test_measured_chip_fits_only_the_engine_overhead_and_files_keep_it_out() -> None:
     h200 = params_for("h200-sxm")
     fit = pf.calibrate_chip(resolve_chip("h200-sxm"), ROWS, None, h200, "h200-sxm")
-    assert list(fit.knobs) == ["step_overhead"] and fit.knobs["step_overhead"] > 0
+    assert list(fit.knobs) == ["step_overhead", "moe"] and fit.knobs["step_overhead"] > 0
     assert fit.params.matmul_eff["fp8"] == h200.matmul_eff["fp8"]  # efficiencies stay measured
     kept = pf.chip_params(fit)
     assert kept.step_overhead_s == 0.0 and kept.meta["published_step_overhead_s"] == fit.knobs["step_overhead"]
+
+
+def test_moe_efficiency_slows_only_expert_gemms_and_only_a_measured_chip_fits_it() -> None:
+    from jalapeno.cost.op_time import ChipRates, op_time
+    from jalapeno.graph.ops import Op
+
+    h200, rates = params_for("h200-sxm"), ChipRates.of(resolve_chip("h200-sxm"))
+    # a compute-bound expert GEMM (8 experts x 1708 rows, Mixtral's 4096 x 14336): compute time / moe_eff
+    moe = Op("experts", "moe", 1, flops=2.0 * 13664 * 3 * 4096 * 14336, weight_bytes=8 * 3 * 4096 * 14336,
+             m=1708, n=14336, k=4096, groups=8, dtype="fp8")
+    dense = replace(moe, kind="matmul", groups=1, m=13664)
+    slow = replace(h200, moe_eff=0.5)
+    assert op_time(moe, rates, slow).compute_s == pytest.approx(2.0 * op_time(moe, rates, h200).compute_s)
+    assert op_time(dense, rates, slow).time_s == op_time(dense, rates, h200).time_s
+    # the factor is fitted on the H200's oldest-round Mixtral rows and reaches others via the prior only
+    fit = pf.calibrate_chip(resolve_chip("h200-sxm"), ROWS, None, h200, "h200-sxm")
+    assert set(fit.knobs) == {"step_overhead", "moe"} and pf.MOE_BOUNDS[0] <= fit.knobs["moe"] <= 1.0
+    assert all(r.round == "v4.1" for r in fit.split.fit if r.model == "mixtral-8x7b")
+    assert any(r.model == "mixtral-8x7b" for r in fit.split.held_out)
+    assert pf.chip_params(fit).moe_eff == 1.0 and pf.chip_params(fit).meta["published_moe_eff"] == fit.knobs["moe"]
+    other = pf.calibrate_chip(resolve_chip("mi325x"), ROWS, None, fit.params, "h200-sxm")
+    assert "moe" not in other.knobs and other.params.moe_eff == fit.knobs["moe"]
 
 
 def test_fit_moves_only_the_dtypes_its_rows_ran() -> None:
