@@ -326,3 +326,29 @@ def test_long_prompts_bind_the_server_on_ttft_not_tpot() -> None:
     assert ttft_p99_s(srv.prefill_s, rho(srv), w.isl_cv) <= 6.0
     nxt = predict(m, c, p, prec, 8, w.isl, w.osl, (1e9, 1e9), tps=(8,), isl_cv=w.isl_cv)
     assert nxt and nxt.batch > srv.batch  # the TTFT limit, not memory, stopped the batch
+
+
+def test_running_context_is_length_biased_by_the_output_lengths() -> None:
+    from jalapeno.cost.scenario import running_context
+
+    assert running_context(222, 291) == 222 + 145  # every request writes the mean: half of it so far
+    # two equally common answers of 100 and 300 tokens (mean 200): the 300-token one is in the batch
+    # three times as often, E[n^2] / (2 E[n]) = (100^2 + 300^2) / 2 / (2 x 200) = 125
+    assert running_context(50, 200, (0.5, 1.5)) == 50 + 125
+    assert running_context(50, 200, (1.0, 1.0)) == 50 + 100
+
+
+def test_attention_runs_at_the_wider_of_activation_and_cache_formats() -> None:
+    from jalapeno.graph.precision import Precision
+
+    assert precision_of("fp4").attention_compute == "fp8"  # NVFP4 GEMMs, fp8 KV: fp8 FMHA
+    assert precision_of("fp8").attention_compute == "fp8" and precision_of("bf16").attention_compute == "bf16"
+    assert Precision.of("fp8", "fp8", "bf16").attention_compute == "bf16"  # FlashMLA on a bf16 cache
+
+
+def test_batch_candidates_stop_at_row_tile_multiples_below_the_largest() -> None:
+    from jalapeno.cost.scenario import tile_aligned
+
+    assert tile_aligned(260) == (260, 256)
+    assert tile_aligned(1000) == (1000, 992, 960, 896, 768)
+    assert tile_aligned(9) == (9,)

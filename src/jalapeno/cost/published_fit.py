@@ -66,7 +66,7 @@ def analytic_result(row: PublishedRow, chip: ChipSpec, params: CostParams,
     isl, osl, limits = row_lengths(row)
     isl = isl_override or isl
     cv = WORKLOADS[row.model].isl_cv if row.scenario != "fixed" else 0.0
-    fractions = osl_fractions(row.model) if limits is not None else ()
+    fractions = osl_fractions(row.model) if row.scenario != "fixed" else ()
     return predict(resolve_model(row.model), chip, fused_engine(params), precision_of(row.precision), row.n_chips,
                    isl, osl, limits, tps=(row.tp,) if row.tp else None, isl_cv=cv, osl_fractions=fractions)
 

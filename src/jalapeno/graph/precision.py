@@ -27,6 +27,13 @@ class Precision:
         return self.activations.compute
 
     @property
+    def attention_compute(self) -> str:
+        """FlashAttention's rate: Q.K and P.V run at the wider of the activation and KV-cache formats. No
+        serving engine has a 4-bit attention kernel (NVFP4 runs its FMHA on the fp8 cache in fp8), and a
+        16-bit-cache kernel computes in 16 bits whatever the GEMMs' format (FlashMLA, bf16)."""
+        return max((self.activations, self.kv), key=lambda d: d.bits).compute
+
+    @property
     def label(self) -> str:
         return f"w:{self.weights.name} a:{self.activations.name} kv:{self.kv.name}"
 
