@@ -352,3 +352,14 @@ def test_batch_candidates_stop_at_row_tile_multiples_below_the_largest() -> None
     assert tile_aligned(260) == (260, 256)
     assert tile_aligned(1000) == (1000, 992, 960, 896, 768)
     assert tile_aligned(9) == (9,)
+
+
+def test_swapped_pairs_name_the_chips_ordered_against_the_publication_and_the_gap() -> None:
+    from jalapeno.cost.published_checks import swapped_pairs
+
+    a, b, c = (replace(_row(), chip=k, value=v * 8) for k, v in (("b200", 120.0), ("h200-sxm", 100.0),
+                                                                   ("mi300x", 50.0)))
+    reps = {"b200": pf.Checked(a, 95.0, False), "h200-sxm": pf.Checked(b, 105.0, False),
+            "mi300x": pf.Checked(c, 40.0, False)}
+    assert [(w["faster"], w["slower"]) for w in swapped_pairs(reps)] == [("b200", "h200-sxm")]
+    assert swapped_pairs(reps)[0]["published_gap"] == pytest.approx(0.2)

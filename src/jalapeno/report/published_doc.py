@@ -55,9 +55,10 @@ def chip_table(f: ChipFit) -> str:
 def order_table(fits: Sequence[ChipFit]) -> str:
     rows = [[o["round"], o["model"], o["scenario"], " > ".join(o["published_order"]),
              " > ".join(o["predicted_order"]), "yes" if o["match"] else "**no**",
+             "; ".join(f"{w['faster']} > {w['slower']} by {w['published_gap']:.1%}" for w in o["swapped"]) or "-",
              "held-out" if o["held_out_only"] else "includes fit rows"] for o in order_checks(fits)]
-    return table(["round", "model", "scenario", "published order (per GPU)", "predicted order", "match", "rows"],
-                 rows, "lllllll")
+    return table(["round", "model", "scenario", "published order (per GPU)", "predicted order", "match",
+                  "swapped pairs (published gap)", "rows"], rows, "llllllll")
 
 
 def ratio_table(fits: Sequence[ChipFit]) -> str:
