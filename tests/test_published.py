@@ -363,3 +363,16 @@ def test_swapped_pairs_name_the_chips_ordered_against_the_publication_and_the_ga
             "mi300x": pf.Checked(c, 40.0, False)}
     assert [(w["faster"], w["slower"]) for w in swapped_pairs(reps)] == [("b200", "h200-sxm")]
     assert swapped_pairs(reps)[0]["published_gap"] == pytest.approx(0.2)
+
+
+def test_open_division_rows_never_enter_the_order_check() -> None:
+    from jalapeno.cost.published_checks import order_checks
+
+    rows = [_row(), _row(chip="b200", value=80000.0, division="open", id="x-open")]
+    fits = [pf.ChipFit(r.chip, params_for("h200-sxm"), "", pf.Split((), (r,), ()), [pf.Checked(r, 1.0, False)])
+            for r in rows]
+    assert order_checks(fits) == []  # one closed chip left in the group: nothing to order
+    closed = [replace(rows[1], division="closed")]
+    fits[1] = pf.ChipFit("b200", params_for("h200-sxm"), "", pf.Split((), tuple(closed), ()),
+                         [pf.Checked(closed[0], 2.0, False)])
+    assert [o["published_order"] for o in order_checks(fits)] == [["b200", "mi300x"]]

@@ -31,11 +31,15 @@ def _representative(cs: list[Checked]) -> Checked:
 
 
 def order_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
-    """Per (round, model, scenario) with two or more chips: published vs predicted per-GPU order."""
+    """Per (round, model, scenario) with two or more chips: published vs predicted per-GPU order.
+
+    Closed-division rows only: MLPerf's open division lets a submitter change the model (AMD's MI355X
+    Llama-3.1-405B row is a pruned model), so its results do not rank against closed ones; the rules say
+    so, and the error tables still check those rows against the full model."""
     groups: dict[tuple[str, str, str], dict[str, list[Checked]]] = {}
     for f in fits:
         for c in f.checked:
-            if c.predicted is not None and c.row.source == "mlperf":
+            if c.predicted is not None and c.row.source == "mlperf" and c.row.division != "open":
                 groups.setdefault((c.row.round, c.row.model, c.row.scenario), {}).setdefault(f.chip, []).append(c)
     out = []
     for (rnd, model, scen), by_chip in sorted(groups.items()):
