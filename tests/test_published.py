@@ -343,7 +343,9 @@ def test_attention_runs_at_the_wider_of_activation_and_cache_formats() -> None:
 
     assert precision_of("fp4").attention_compute == "fp8"  # NVFP4 GEMMs, fp8 KV: fp8 FMHA
     assert precision_of("fp8").attention_compute == "fp8" and precision_of("bf16").attention_compute == "bf16"
-    assert Precision.of("fp8", "fp8", "bf16").attention_compute == "bf16"  # FlashMLA on a bf16 cache
+    assert Precision.of("fp8", "fp8", "bf16").attention_compute == "fp8"  # 8-bit activations: the GEMMs' rate
+    assert Precision.of("nvfp4", "nvfp4", "bf16").attention_compute == "bf16"
+    assert Precision.of("nvfp4", "nvfp4", "nvfp4").attention_compute == "fp8"
 
 
 def test_batch_candidates_stop_at_row_tile_multiples_below_the_largest() -> None:

@@ -28,10 +28,12 @@ class Precision:
 
     @property
     def attention_compute(self) -> str:
-        """FlashAttention's rate: Q.K and P.V run at the wider of the activation and KV-cache formats. No
-        serving engine has a 4-bit attention kernel (NVFP4 runs its FMHA on the fp8 cache in fp8), and a
-        16-bit-cache kernel computes in 16 bits whatever the GEMMs' format (FlashMLA, bf16)."""
-        return max((self.activations, self.kv), key=lambda d: d.bits).compute
+        """FlashAttention's rate. No serving engine has a 4-bit attention kernel: with 4-bit activations
+        (NVFP4, MXFP4) Q.K and P.V run at the KV cache's format, at least 8-bit (TensorRT-LLM's FMHA on
+        an fp8 cache). Otherwise the activations' rate, as the GEMMs."""
+        if self.activations.bits >= 8:
+            return self.compute
+        return max((self.kv, get_dtype("fp8")), key=lambda d: d.bits).compute
 
     @property
     def label(self) -> str:
