@@ -244,6 +244,11 @@ def render(fits: Sequence[ChipFit], skipped: Sequence[str], command: str, n_rows
               "preset here; B300 has no public MLPerf row in the rounds read (v4.1, v5.1).",
               "- MLPerf v4.0 and v5.0 results are not bundled (their repositories were too large to read here); "
               "no AMD vendor table rows yet.",
+              "- The serving simulator agrees with the closed form where it was checked: `jalapeno calibrate "
+              "--chip b200 --check-with bench --check-models llama-3.1-405b` gives 264 / 259 / 168 tok/s/GPU "
+              "(offline / server / interactive) against the closed form's 264 / 253 / 175; `jalapeno bench` on "
+              "8 H200 at TP8 (fp8, no published step overhead) gives 49.2 server and 32.7 interactive. The "
+              "0.1 tok/s once seen at 405B server/interactive was not reproduced.",
               "- Energies are not fitted (see the power section).", "",
               "## Benchmark workloads assumed", "", workloads_table(), "",
               "## Revision of 2026-12-05 (issue 11): before and after", "", REVISION, "",
