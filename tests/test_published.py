@@ -73,7 +73,9 @@ def test_default_split_fits_newest_llama2_offline_and_interactive_only() -> None
                                                                ("v5.1", "llama-2-70b", "interactive")}
     assert len(s.fit) + len(s.held_out) == sum(r.chip == "mi300x" for r in ROWS)
     # a measured chip fits its serving overhead only where an interactive row shows it (the H100 has none)
-    assert pf.default_selectors(ROWS, "h200-sxm") == ("v5.1/llama-2-70b/offline+interactive",)
+    # and the grouped-expert GEMM efficiency on its oldest round's MoE rows (the newer round is held out)
+    assert pf.default_selectors(ROWS, "h200-sxm") == ("v5.1/llama-2-70b/offline+interactive",
+                                                      "v4.1/mixtral-8x7b/offline+server")
     assert pf.default_selectors(ROWS, "h100-sxm") == ()
 
 
@@ -184,10 +186,32 @@ def test_calibrate_needs_a_chip(capsys: pytest.CaptureFixture[str]) -> None:
 def test_measured_chip_fits_only_the_engine_overhead_and_files_keep_it_out() -> None:
     h200 = params_for("h200-sxm")
     fit = pf.calibrate_chip(resolve_chip("h200-sxm"), ROWS, None, h200, "h200-sxm")
-    assert list(fit.knobs) == ["step_overhead"] and fit.knobs["step_overhead"] > 0
+    assert list(fit.knobs) == ["step_overhead", "moe"] and fit.knobs["step_overhead"] > 0
     assert fit.params.matmul_eff["fp8"] == h200.matmul_eff["fp8"]  # efficiencies stay measured
     kept = pf.chip_params(fit)
     assert kept.step_overhead_s == 0.0 and kept.meta["published_step_overhead_s"] == fit.knobs["step_overhead"]
+
+
+def test_moe_efficiency_slows_only_expert_gemms_and_only_a_measured_chip_fits_it() -> None:
+    from jalapeno.cost.op_time import ChipRates, op_time
+    from jalapeno.graph.ops import Op
+
+    h200, rates = params_for("h200-sxm"), ChipRates.of(resolve_chip("h200-sxm"))
+    # a compute-bound expert GEMM (8 experts x 1708 rows, Mixtral's 4096 x 14336): compute time / moe_eff
+    moe = Op("experts", "moe", 1, flops=2.0 * 13664 * 3 * 4096 * 14336, weight_bytes=8 * 3 * 4096 * 14336,
+             m=1708, n=14336, k=4096, groups=8, dtype="fp8")
+    dense = replace(moe, kind="matmul", groups=1, m=13664)
+    slow = replace(h200, moe_eff=0.5)
+    assert op_time(moe, rates, slow).compute_s == pytest.approx(2.0 * op_time(moe, rates, h200).compute_s)
+    assert op_time(dense, rates, slow).time_s == op_time(dense, rates, h200).time_s
+    # the factor is fitted on the H200's oldest-round Mixtral rows and reaches others via the prior only
+    fit = pf.calibrate_chip(resolve_chip("h200-sxm"), ROWS, None, h200, "h200-sxm")
+    assert set(fit.knobs) == {"step_overhead", "moe"} and pf.MOE_BOUNDS[0] <= fit.knobs["moe"] <= 1.0
+    assert all(r.round == "v4.1" for r in fit.split.fit if r.model == "mixtral-8x7b")
+    assert any(r.model == "mixtral-8x7b" for r in fit.split.held_out)
+    assert pf.chip_params(fit).moe_eff == 1.0 and pf.chip_params(fit).meta["published_moe_eff"] == fit.knobs["moe"]
+    other = pf.calibrate_chip(resolve_chip("mi325x"), ROWS, None, fit.params, "h200-sxm")
+    assert "moe" not in other.knobs and other.params.moe_eff == fit.knobs["moe"]
 
 
 def test_fit_moves_only_the_dtypes_its_rows_ran() -> None:
@@ -302,3 +326,55 @@ def test_long_prompts_bind_the_server_on_ttft_not_tpot() -> None:
     assert ttft_p99_s(srv.prefill_s, rho(srv), w.isl_cv) <= 6.0
     nxt = predict(m, c, p, prec, 8, w.isl, w.osl, (1e9, 1e9), tps=(8,), isl_cv=w.isl_cv)
     assert nxt and nxt.batch > srv.batch  # the TTFT limit, not memory, stopped the batch
+
+
+def test_running_context_is_length_biased_by_the_output_lengths() -> None:
+    from jalapeno.cost.scenario import running_context
+
+    assert running_context(222, 291) == 222 + 145  # every request writes the mean: half of it so far
+    # two equally common answers of 100 and 300 tokens (mean 200): the 300-token one is in the batch
+    # three times as often, E[n^2] / (2 E[n]) = (100^2 + 300^2) / 2 / (2 x 200) = 125
+    assert running_context(50, 200, (0.5, 1.5)) == 50 + 125
+    assert running_context(50, 200, (1.0, 1.0)) == 50 + 100
+
+
+def test_attention_runs_at_the_wider_of_activation_and_cache_formats() -> None:
+    from jalapeno.graph.precision import Precision
+
+    assert precision_of("fp4").attention_compute == "fp8"  # NVFP4 GEMMs, fp8 KV: fp8 FMHA
+    assert precision_of("fp8").attention_compute == "fp8" and precision_of("bf16").attention_compute == "bf16"
+    assert Precision.of("fp8", "fp8", "bf16").attention_compute == "fp8"  # 8-bit activations: the GEMMs' rate
+    assert Precision.of("nvfp4", "nvfp4", "bf16").attention_compute == "bf16"
+    assert Precision.of("nvfp4", "nvfp4", "nvfp4").attention_compute == "fp8"
+
+
+def test_batch_candidates_stop_at_row_tile_multiples_below_the_largest() -> None:
+    from jalapeno.cost.scenario import tile_aligned
+
+    assert tile_aligned(260) == (260, 256)
+    assert tile_aligned(1000) == (1000, 992, 960, 896, 768)
+    assert tile_aligned(9) == (9,)
+
+
+def test_swapped_pairs_name_the_chips_ordered_against_the_publication_and_the_gap() -> None:
+    from jalapeno.cost.published_checks import swapped_pairs
+
+    a, b, c = (replace(_row(), chip=k, value=v * 8) for k, v in (("b200", 120.0), ("h200-sxm", 100.0),
+                                                                   ("mi300x", 50.0)))
+    reps = {"b200": pf.Checked(a, 95.0, False), "h200-sxm": pf.Checked(b, 105.0, False),
+            "mi300x": pf.Checked(c, 40.0, False)}
+    assert [(w["faster"], w["slower"]) for w in swapped_pairs(reps)] == [("b200", "h200-sxm")]
+    assert swapped_pairs(reps)[0]["published_gap"] == pytest.approx(0.2)
+
+
+def test_open_division_rows_never_enter_the_order_check() -> None:
+    from jalapeno.cost.published_checks import order_checks
+
+    rows = [_row(), _row(chip="b200", value=80000.0, division="open", id="x-open")]
+    fits = [pf.ChipFit(r.chip, params_for("h200-sxm"), "", pf.Split((), (r,), ()), [pf.Checked(r, 1.0, False)])
+            for r in rows]
+    assert order_checks(fits) == []  # one closed chip left in the group: nothing to order
+    closed = [replace(rows[1], division="closed")]
+    fits[1] = pf.ChipFit("b200", params_for("h200-sxm"), "", pf.Split((), tuple(closed), ()),
+                         [pf.Checked(closed[0], 2.0, False)])
+    assert [o["published_order"] for o in order_checks(fits)] == [["b200", "mi300x"]]

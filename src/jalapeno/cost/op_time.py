@@ -93,7 +93,7 @@ def op_time(op: Op, rates: ChipRates, prm: CostParams) -> OpTime:
     bytes_ = op.bytes
     if kind in ("matmul", "lm_head", "router", "moe"):
         peak = rates.matrix_peak(op.dtype)
-        eff = prm.eff(op.dtype)
+        eff = prm.eff(op.dtype) * (prm.moe_eff if kind == "moe" else 1.0)
         tc = matmul_compute_s(op.m, op.n, op.k, op.groups, peak, rates, prm, eff) if op.m else op.flops / (peak * eff)
         if kind == "moe":  # groups of unequal size: scale the tiled estimate to the exact FLOPs
             tc = max(tc, op.flops / (peak * eff))

@@ -32,11 +32,15 @@ def _representative(cs: list[Checked]) -> Checked:
 
 
 def order_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
-    """Per (round, model, scenario) with two or more chips: published vs predicted per-GPU order."""
+    """Per (round, model, scenario) with two or more chips: published vs predicted per-GPU order.
+
+    Closed-division rows only: MLPerf's open division lets a submitter change the model (AMD's MI355X
+    Llama-3.1-405B row is a pruned model), so its results do not rank against closed ones; the rules say
+    so, and the error tables still check those rows against the full model."""
     groups: dict[tuple[str, str, str], dict[str, list[Checked]]] = {}
     for f in fits:
         for c in f.checked:
-            if c.predicted is not None and c.row.source == "mlperf":
+            if c.predicted is not None and c.row.source == "mlperf" and c.row.division != "open":
                 groups.setdefault((c.row.round, c.row.model, c.row.scenario), {}).setdefault(f.chip, []).append(c)
     out = []
     for (rnd, model, scen), by_chip in sorted(groups.items()):
@@ -46,7 +50,21 @@ def order_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
         pub = sorted(reps, key=lambda k: -reps[k].row.per_chip)
         pred = sorted(reps, key=lambda k: -(reps[k].predicted or 0.0))
         out.append({"round": rnd, "model": model, "scenario": scen, "published_order": pub, "predicted_order": pred,
-                    "match": pub == pred, "held_out_only": not any(r.fitted for r in reps.values())})
+                    "match": pub == pred, "held_out_only": not any(r.fitted for r in reps.values()),
+                    "swapped": swapped_pairs(reps)})
+    return out
+
+
+def swapped_pairs(reps: dict[str, Checked]) -> list[dict[str, Any]]:
+    """Pairs of chips the prediction orders opposite to the publication, with the published gap (the
+    faster chip's per-GPU result over the slower's, minus one): a swap within the prediction's own error
+    band is a near-tie the model cannot be expected to resolve, a wide one is a real miss."""
+    out = []
+    chips = sorted(reps, key=lambda k: -reps[k].row.per_chip)
+    for i, a in enumerate(chips):
+        for b in chips[i + 1:]:
+            if (reps[a].predicted or 0.0) < (reps[b].predicted or 0.0):
+                out.append({"faster": a, "slower": b, "published_gap": reps[a].row.per_chip / reps[b].row.per_chip - 1.0})
     return out
 
 

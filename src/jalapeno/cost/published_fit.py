@@ -48,8 +48,10 @@ MEASURED = {"h200-sxm": "measured", "h100-sxm": "transferred from h200-sxm (same
 # family priors: the chip whose fitted fractions of peak a chip starts from (or keeps, without fit rows)
 FAMILY = {"b200": "h200-sxm", "mi300x": "h200-sxm", **CALIBRATION_FAMILY, **FAMILY_PRIOR}
 FOUR_BIT = ("fp4", "nvfp4", "mxfp4")
-DEFAULT_KNOBS = ("compute", "step_overhead")
-ENGINE_KNOBS = ("step_overhead",)  # the submissions' serving engine's, not the chip's
+DEFAULT_KNOBS = ("compute", "step_overhead", "moe")
+# the submissions' serving software's, not the chip's: the per-step host overhead and the grouped expert
+# GEMMs' efficiency relative to dense ones (``CostParams.moe_eff``); applied to published rows only
+ENGINE_KNOBS = ("step_overhead", "moe")
 
 
 def analytic_predictor(row: PublishedRow, chip: ChipSpec, params: CostParams) -> float | None:
@@ -72,7 +74,7 @@ def analytic_result(row: PublishedRow, chip: ChipSpec, params: CostParams,
     isl, osl, limits = row_lengths(row)
     isl = isl_override or isl
     cv = WORKLOADS[row.model].isl_cv if row.scenario != "fixed" else 0.0
-    fractions = osl_fractions(row.model) if limits is not None else ()
+    fractions = osl_fractions(row.model) if row.scenario != "fixed" else ()
     return predict(resolve_model(row.model), chip, fused_engine(params), precision_of(row.precision), row.n_chips,
                    isl, osl, limits, tps=(row.tp,) if row.tp else None, isl_cv=cv, osl_fractions=fractions)
 
@@ -136,7 +138,26 @@ def default_selectors(rows: Sequence[PublishedRow], chip: str) -> tuple[str, ...
     if not mine:
         return ()
     newest = max(r.round for r in mine)
-    return (f"{newest}/llama-2-70b/offline+interactive",)
+    return (f"{newest}/llama-2-70b/offline+interactive",) + moe_selectors(rows, chip)
+
+
+def is_moe(model: str) -> bool:
+    return resolve_model(model).moe is not None
+
+
+def moe_selectors(rows: Sequence[PublishedRow], chip: str) -> tuple[str, ...]:
+    """A measured chip also fits the grouped-expert GEMM efficiency (``moe``) on its oldest round's MoE
+    rows; its newer rounds and every other chip's MoE rows stay held out (the factor reaches them through
+    the family prior). Fitted chips inherit it and never fit it."""
+    if chip not in MEASURED:
+        return ()
+    moe = [r for r in rows if r.chip == chip and r.source == "mlperf" and is_moe(r.model)]
+    if not moe:
+        return ()
+    oldest = min(r.round for r in moe)
+    models = sorted({r.model for r in moe if r.round == oldest})
+    scen = sorted({r.scenario for r in moe if r.round == oldest})
+    return (f"{oldest}/{'+'.join(models)}/{'+'.join(scen)}",)
 
 
 NEVER_FIT = ("mlperf_power",)  # power runs check the energy model (and add held-out throughput rows)
@@ -209,16 +230,19 @@ def row_dtypes(rows: Sequence[PublishedRow]) -> tuple[str, ...]:
     return tuple(sorted({d for r in rows for d in COMPUTE_DTYPES[r.precision]}))
 
 
-KNOBS = ("compute", "memory", "step_overhead")
-KNOB_BOUNDS = {"compute": SCALE_BOUNDS, "memory": SCALE_BOUNDS, "step_overhead": (0.0, 0.05)}
+KNOBS = ("compute", "memory", "step_overhead", "moe")
+MOE_BOUNDS = (0.4, 1.0)  # grouped expert GEMMs at 40-100% of a dense GEMM's efficiency
+KNOB_BOUNDS = {"compute": SCALE_BOUNDS, "memory": SCALE_BOUNDS, "step_overhead": (0.0, 0.05), "moe": MOE_BOUNDS}
 
 
 def apply_knobs(prior: CostParams, values: dict[str, float], dtypes: Collection[str] | None = None) -> CostParams:
     """The prior under fitted knobs: compute and memory scales (of ``dtypes``' matrix efficiencies), and
-    a per-step host overhead (seconds)."""
+    a per-step host overhead (seconds), the grouped expert GEMMs' efficiency relative to dense ones."""
     p = scaled(prior, values.get("compute", 1.0), values.get("memory", 1.0), dtypes)
     if "step_overhead" in values:
         p = replace(p, step_overhead_s=values["step_overhead"])
+    if "moe" in values:
+        p = replace(p, moe_eff=values["moe"])
     return p
 
 
@@ -244,7 +268,8 @@ def fit_knobs(chip: ChipSpec, prior: CostParams, rows: Sequence[PublishedRow], p
     hi = np.array([KNOB_BOUNDS[k][1] for k in free])
     # the prediction is piecewise (integer batch, best TP degree): start from the best point of a coarse
     # grid, then refine
-    grids = [np.geomspace(0.25, 2.5, 11) if KNOB_BOUNDS[k] == SCALE_BOUNDS else np.linspace(lo[i], hi[i] / 2, 11)
+    grids = [np.geomspace(0.25, 2.5, 11) if KNOB_BOUNDS[k] == SCALE_BOUNDS
+             else np.linspace(lo[i], hi[i], 7) if k == "moe" else np.linspace(lo[i], hi[i] / 2, 11)
              for i, k in enumerate(free)]
     x0 = min((np.array(x) for x in itertools.product(*grids)), key=lambda x: float(np.sum(resid(x) ** 2)))
     res = least_squares(resid, x0, bounds=(lo, hi), diff_step=1e-2, x_scale=np.maximum(np.abs(x0), 1e-3))
@@ -323,7 +348,8 @@ def calibrate_chip(chip: ChipSpec, rows: Sequence[PublishedRow], selectors: Sequ
     measured = chip.name in MEASURED
     if prior_chip is not None and not measured and prior_chip.name != chip.name:
         prior = energy_prior(prior, prior_chip, chip)
-    free = [k for k in knobs if not measured or k in ENGINE_KNOBS]
+    free = [k for k in knobs if (not measured or k in ENGINE_KNOBS) and (k != "moe" or measured)
+            and (k != "moe" or any(is_moe(r.model) for r in split.fit))]
     values = fit_knobs(chip, prior, split.fit, predictor, free) if split.fit and free else {}
     prov = provenance(chip.name, values, len(split.fit), sel, prior_name)
     params = replace(apply_knobs(prior, values, row_dtypes(split.fit)), calibrated=measured or bool(values),
@@ -336,7 +362,7 @@ def calibrate_chip(chip: ChipSpec, rows: Sequence[PublishedRow], selectors: Sequ
 def provenance(chip: str, values: dict[str, float], n_fit: int, selectors: Sequence[str], prior: str) -> str:
     rows = f"{n_fit} published rows ({', '.join(selectors)})"
     if chip in MEASURED:
-        return MEASURED[chip] + (f"; serving step overhead fitted on {rows}" if values else "")
+        return MEASURED[chip] + (f"; serving engine ({', '.join(values)}) fitted on {rows}" if values else "")
     if values:
         return f"fitted ({', '.join(values)}) on {rows}; prior {prior}"
     return f"family prior: {prior}'s fractions of peak (no fit rows)"
@@ -349,5 +375,6 @@ def chip_params(fit: ChipFit) -> CostParams:
     not the chip's; keeping it out of the chip's parameters lets every chip compare on one engine (the
     measured H200's file has none). It is recorded in ``meta`` and applied to published rows only."""
     meta = {**fit.params.meta, "published_step_overhead_s": fit.params.step_overhead_s,
-            "published_fit": fit.provenance}
-    return replace(fit.params, step_overhead_s=CostParams().step_overhead_s, meta=meta)
+            "published_moe_eff": fit.params.moe_eff, "published_fit": fit.provenance}
+    return replace(fit.params, step_overhead_s=CostParams().step_overhead_s, moe_eff=CostParams().moe_eff,
+                   meta=meta)

@@ -42,7 +42,9 @@ def _prior(name: str, done: dict[str, ChipFit]) -> tuple[CostParams, str]:
     fam = FAMILY.get(name, "h200-sxm")
     if name in MEASURED:  # its own efficiencies; the serving overhead its family's published fit found
         own = params_for(name)
-        return (replace(own, step_overhead_s=done[fam].params.step_overhead_s), name) if fam in done else (own, name)
+        if fam not in done:
+            return own, name
+        return replace(own, step_overhead_s=done[fam].params.step_overhead_s, moe_eff=done[fam].params.moe_eff), name
     if fam in done:
         return done[fam].params, fam
     return params_for(fam), fam

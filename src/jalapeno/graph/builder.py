@@ -139,7 +139,7 @@ class _Builder:
                 "attn_decode", "attention", rep, flops=2.0 * pairs * heads * (dq + dvv),
                 act_read_bytes=seqs * heads * dq * self.ab, act_write_bytes=seqs * heads * dvv * self.ab,
                 kv_read_bytes=pairs * kv_elems_per_token * self.kb, params=extra_params,
-                active_params=extra_params, dtype=self.p.compute, layers=layers, attention=shape)))
+                active_params=extra_params, dtype=self.p.attention_compute, layers=layers, attention=shape)))
         if prefill:
             chunks, q, kv_tok, pairs = prefill
             shape = AttentionShape("prefill", chunks, q, kv_tok, pairs, heads, kv_heads, dqk, dv)
@@ -151,7 +151,7 @@ class _Builder:
                 "attn_prefill", "attention", rep, flops=2.0 * pairs * heads * (dqk + dv),
                 act_read_bytes=q * heads * dqk * self.ab + act_kv, act_write_bytes=q * heads * dv * self.ab,
                 kv_read_bytes=0.0 if prefill_kv_act else kv_bytes, params=own, active_params=own,
-                dtype=self.p.compute, layers=layers, attention=shape)))
+                dtype=self.p.attention_compute, layers=layers, attention=shape)))
         return ops
 
     def attention_kwargs(self) -> AttentionKwargs:

@@ -27,6 +27,15 @@ class Precision:
         return self.activations.compute
 
     @property
+    def attention_compute(self) -> str:
+        """FlashAttention's rate. No serving engine has a 4-bit attention kernel: with 4-bit activations
+        (NVFP4, MXFP4) Q.K and P.V run at the KV cache's format, at least 8-bit (TensorRT-LLM's FMHA on
+        an fp8 cache). Otherwise the activations' rate, as the GEMMs."""
+        if self.activations.bits >= 8:
+            return self.compute
+        return max((self.kv, get_dtype("fp8")), key=lambda d: d.bits).compute
+
+    @property
     def label(self) -> str:
         return f"w:{self.weights.name} a:{self.activations.name} kv:{self.kv.name}"
 

@@ -39,6 +39,10 @@ class CostParams:
     # K/V cache writes as 2 copies, SiLU*mul as 2, attention as SDPA plus a layout copy: counted from
     # its code, not fitted.
     kernels_per_op: dict[str, int] = field(default_factory=dict)
+    # grouped expert (MoE) GEMMs' compute efficiency relative to a dense GEMM of the same dtype: token
+    # permutation into expert order, per-expert tile padding under uneven routing and grouped-kernel
+    # scheduling; 1.0 = as dense (the measured chips' value: no MoE kernel was measured); range 0.4-1.0
+    moe_eff: float = 1.0
     smooth: float = 4.0  # p of the smooth max (t_c^p + t_m^p)^(1/p) between compute and memory time
     # -- energy ---------------------------------------------------------------------------------
     active_static_w: float = 0.0  # power above idle whenever a step runs (clocks up, leakage)
