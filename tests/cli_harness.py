@@ -30,8 +30,13 @@ class Outcome:
         """The bad-input contract: exit 2, stderr ends with exactly one ``error:`` line, nothing else
         after."""
         lines = [ln for ln in self.err.splitlines() if ln.strip()]
-        return self.code == 2 and bool(lines) and lines[-1].startswith("error: ") and \
-            sum(ln.startswith("error: ") for ln in lines) == 1 and not self.traceback
+        return (
+            self.code == 2
+            and bool(lines)
+            and lines[-1].startswith("error: ")
+            and sum(ln.startswith("error: ") for ln in lines) == 1
+            and not self.traceback
+        )
 
 
 def run(*argv: str) -> Outcome:
@@ -49,11 +54,14 @@ def run(*argv: str) -> Outcome:
             traceback.print_exc()
         sys.stdout.flush()
         sys.stderr.flush()
-        return Outcome(code, out.getvalue().decode("utf-8", "replace"), err.getvalue().decode("utf-8", "replace"))
+        return Outcome(
+            code, out.getvalue().decode("utf-8", "replace"), err.getvalue().decode("utf-8", "replace")
+        )
 
 
 def strict_json(text: str) -> Any:
     """Parse JSON refusing NaN and Infinity tokens, and check no float in it is non-finite."""
+
     def bad(token: str) -> Any:
         raise ValueError(f"non-finite number {token} in JSON output")
 

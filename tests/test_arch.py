@@ -60,15 +60,18 @@ def test_derived_chip_is_valid_and_sourced(name: str) -> None:
     assert chip.tdp_w.source.startswith("derived: ")
 
 
-@pytest.mark.parametrize(("path", "fragment"), [
-    (("cores", "matrix", "kind"), "systolic"),
-    (("cores", "count", "value"), 1.5),
-    (("cores", "count", "value"), -3),
-    (("memory", "efficiency", "value"), 1.2),
-    (("runtime", "fusion", "value"), "all"),
-    (("links", "topology"), "hypercube"),
-    (("node", "value"), None),
-])
+@pytest.mark.parametrize(
+    ("path", "fragment"),
+    [
+        (("cores", "matrix", "kind"), "systolic"),
+        (("cores", "count", "value"), 1.5),
+        (("cores", "count", "value"), -3),
+        (("memory", "efficiency", "value"), 1.2),
+        (("runtime", "fusion", "value"), "all"),
+        (("links", "topology"), "hypercube"),
+        (("node", "value"), None),
+    ],
+)
 def test_invalid_values(path: tuple, fragment: object) -> None:
     d = arch_dict()
     node = d
@@ -111,8 +114,14 @@ def test_unknown_technology_override(tmp_path) -> None:
         resolve_arch(str(p))
 
 
-_scalar = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True), st.text(max_size=4),
-                    st.lists(st.integers(), max_size=2))
+_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=True),
+    st.text(max_size=4),
+    st.lists(st.integers(), max_size=2),
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -149,7 +158,9 @@ def test_h100_peaks_from_microarchitecture() -> None:
     assert chip.peak_flops("bf16") == pytest.approx(132 * 4 * 512 * 2 * 1.83e9)
     assert chip.peak_flops("fp8") == pytest.approx(2 * chip.peak_flops("bf16"))
     assert chip.memory_bandwidth_bytes_per_s == pytest.approx(5 * 1024 * 5.23e9 / 8)
-    assert chip.interconnect is not None and chip.interconnect.bandwidth_bytes_per_s.value == pytest.approx(450e9)
+    assert chip.interconnect is not None and chip.interconnect.bandwidth_bytes_per_s.value == pytest.approx(
+        450e9
+    )
 
 
 def test_groq_is_sram_only() -> None:
@@ -193,8 +204,11 @@ def test_more_silicon_costs_more() -> None:
 def test_power_limit_caps_tdp_by_dvfs() -> None:
     """Above its power limit a chip lowers its clock: TDP is the limit, dynamic parts scaled by f^(beta+1)."""
     d = arch_dict()
-    free = sheet(arch_from_dict({**d, "power": {k: v for k, v in d["power"].items() if k != "limit_w"}},
-                                origin="a.yaml")).power
+    free = sheet(
+        arch_from_dict(
+            {**d, "power": {k: v for k, v in d["power"].items() if k != "limit_w"}}, origin="a.yaml"
+        )
+    ).power
     capped = sheet(resolve_arch("h100-sxm-arch")).power
     assert free["total"].value > 1000 and capped["total"].value == pytest.approx(700)
     # held under DVFS: idle, busy rise and the DRAM devices' power (off the die, set by the bytes)
@@ -202,7 +216,11 @@ def test_power_limit_caps_tdp_by_dvfs() -> None:
     f = ((700 - static) / (free["total"].value - static)) ** (1 / 3)
     assert capped["matrix"].value == pytest.approx(free["matrix"].value * f**3)
     chip = resolve_chip("h100-sxm-arch")
-    assert chip.tdp_w.value == pytest.approx(700) and chip.idle_w is not None and chip.idle_w.value == pytest.approx(78.8)
+    assert (
+        chip.tdp_w.value == pytest.approx(700)
+        and chip.idle_w is not None
+        and chip.idle_w.value == pytest.approx(78.8)
+    )
 
 
 def test_measured_energies_replace_technology() -> None:
@@ -223,7 +241,10 @@ def test_measured_energies_replace_technology() -> None:
     tpu_chip = resolve_chip("tpu-v5e-arch")
     tpu = cost_params_for(tpu_chip)
     assert tpu is not None and tpu.pj_flop("bf16") < 0.5
-    assert tpu.active_static_w == pytest.approx(tpu_chip.extra["power.active_static_w"].value) and tpu.active_static_w > 10
+    assert (
+        tpu.active_static_w == pytest.approx(tpu_chip.extra["power.active_static_w"].value)
+        and tpu.active_static_w > 10
+    )
 
 
 def test_technology_override_changes_cost() -> None:

@@ -29,19 +29,26 @@ def small_oracle() -> CostOracle:
     """Llama-3.2-1B (bf16) on one H100: a small model, so every scenario runs in a fraction of a second."""
     chip = resolve_chip("h100-sxm")
     params, timer = setup_for(chip, "fused")
-    return CostOracle(resolve_model("llama-3.2-1b"), chip, params, tp=1, precision=Precision.of("bf16"),
-                      timer=timer)
+    return CostOracle(
+        resolve_model("llama-3.2-1b"), chip, params, tp=1, precision=Precision.of("bf16"), timer=timer
+    )
 
 
 # --- MLPerf limits --------------------------------------------------------------------------------------
 def test_mlperf_limits_are_loadgen_values() -> None:
     # loadgen/mlperf.conf: llama2-70b Server 2000/200 ms, -interactive 450/40 ms; 405b 6000/175, 4500/80;
     # 8b 2000/100, 500/30; mixtral 2000/200; deepseek-r1 2000/80, 1500/15
-    want = {("llama-2-70b", "server"): (2.0, 0.2), ("llama-2-70b", "interactive"): (0.45, 0.04),
-            ("llama-3.1-405b", "server"): (6.0, 0.175), ("llama-3.1-405b", "interactive"): (4.5, 0.08),
-            ("llama-3.1-8b", "server"): (2.0, 0.1), ("llama-3.1-8b", "interactive"): (0.5, 0.03),
-            ("mixtral-8x7b", "server"): (2.0, 0.2), ("deepseek-v3", "server"): (2.0, 0.08),
-            ("deepseek-v3", "interactive"): (1.5, 0.015)}
+    want = {
+        ("llama-2-70b", "server"): (2.0, 0.2),
+        ("llama-2-70b", "interactive"): (0.45, 0.04),
+        ("llama-3.1-405b", "server"): (6.0, 0.175),
+        ("llama-3.1-405b", "interactive"): (4.5, 0.08),
+        ("llama-3.1-8b", "server"): (2.0, 0.1),
+        ("llama-3.1-8b", "interactive"): (0.5, 0.03),
+        ("mixtral-8x7b", "server"): (2.0, 0.2),
+        ("deepseek-v3", "server"): (2.0, 0.08),
+        ("deepseek-v3", "interactive"): (1.5, 0.015),
+    }
     for (model, scenario), (ttft, tpot) in want.items():
         lim = limits_for(model, scenario)
         assert lim is not None and (lim.ttft_s, lim.tpot_s) == pytest.approx((ttft, tpot), rel=1e-12), model
@@ -74,7 +81,9 @@ def test_openorca_set_matches_the_mlperf_dataset() -> None:
     assert abs(gen.mean_output - OPENORCA_GENERATED_MEAN) < 0.01
     assert max(gen.output_tokens) <= 1024
     # statistics of the bundled file (traces/README.md): mean 222.3 in / 218.9 out, p50 152 / 190
-    assert ref.mean_prompt == pytest.approx(5_463_976 / 24_576) and ref.mean_output == pytest.approx(5_379_553 / 24_576)
+    assert ref.mean_prompt == pytest.approx(5_463_976 / 24_576) and ref.mean_output == pytest.approx(
+        5_379_553 / 24_576
+    )
     assert np.percentile(ref.prompt_tokens, 50) == 152 and np.percentile(ref.output_tokens, 50) == 190
     # one factor scales every output: the order of lengths is kept
     r, g = np.asarray(ref.output_tokens), np.asarray(gen.output_tokens)
@@ -112,8 +121,12 @@ def test_order_cycles_through_the_set(n: int, seed: int) -> None:
     assert reqs == s.requests(n, seed)  # deterministic
 
 
-@given(st.one_of(st.none(), st.integers(-3, 5000)), st.one_of(st.none(), st.integers(-3, 5000)),
-       st.sampled_from([None, "mlperf-llama2-70b"]), st.sampled_from(["offline", "server", "fixed"]))
+@given(
+    st.one_of(st.none(), st.integers(-3, 5000)),
+    st.one_of(st.none(), st.integers(-3, 5000)),
+    st.sampled_from([None, "mlperf-llama2-70b"]),
+    st.sampled_from(["offline", "server", "fixed"]),
+)
 @settings(max_examples=80, deadline=None)
 def test_length_options(isl: int | None, osl: int | None, dataset: str | None, scenario: str) -> None:
     """--isl/--osl/--dataset: a set, or one JalapenoError naming the flag; never anything else."""
@@ -121,9 +134,12 @@ def test_length_options(isl: int | None, osl: int | None, dataset: str | None, s
         s = resolve_lengths("llama-2-70b", scenario, dataset, isl, osl)
     except JalapenoError as e:
         assert e.field in ("--isl", "--osl", "--dataset")
-        bad = ((isl is None) != (osl is None) or (isl is not None and dataset is not None)
-               or (isl is not None and osl is not None and min(isl, osl) < 1)
-               or (isl is None and dataset is None and scenario == "fixed"))
+        bad = (
+            (isl is None) != (osl is None)
+            or (isl is not None and dataset is not None)
+            or (isl is not None and osl is not None and min(isl, osl) < 1)
+            or (isl is None and dataset is None and scenario == "fixed")
+        )
         assert bad
         return
     if isl is not None:
@@ -167,9 +183,14 @@ def test_bisection_finds_the_knee(small_oracle: CostOracle) -> None:
     assert res.sim is not None and res.ttft_p99_s <= limits.ttft_s and res.tpot_p99_s <= limits.tpot_s
     assert res.evaluations >= 3
     # sustained throughput at the found rate: rate x tokens per request (all requests read 512, write 128)
-    assert res.output_tokens_per_s == pytest.approx(128 * lo) and res.total_tokens_per_s == pytest.approx(640 * lo)
+    assert res.output_tokens_per_s == pytest.approx(128 * lo) and res.total_tokens_per_s == pytest.approx(
+        640 * lo
+    )
     # the run's own tokens / duration counts the drain after the last arrival, so it is lower
-    assert res.measured_output_tokens_per_s is not None and res.measured_output_tokens_per_s < res.output_tokens_per_s
+    assert (
+        res.measured_output_tokens_per_s is not None
+        and res.measured_output_tokens_per_s < res.output_tokens_per_s
+    )
 
 
 def test_unreachable_limits_give_rate_zero(small_oracle: CostOracle) -> None:
@@ -195,8 +216,14 @@ def test_server_needs_limits(small_oracle: CostOracle) -> None:
 
 
 def test_run_bench_uses_mlperf_limits() -> None:
-    rep = run_bench(resolve_model("llama-3.1-8b"), resolve_chip("h200"), "interactive", dataset="mlperf-llama2-70b",
-                    requests=400, precision=Precision.of("fp8"))
+    rep = run_bench(
+        resolve_model("llama-3.1-8b"),
+        resolve_chip("h200"),
+        "interactive",
+        dataset="mlperf-llama2-70b",
+        requests=400,
+        precision=Precision.of("fp8"),
+    )
     d = rep.to_dict()
     assert d["limits"]["ttft_p99_s"] == 0.5 and d["limits"]["tpot_p99_s"] == 0.03
     assert d["engine"] == "fused" and d["chips"] == 1
@@ -210,26 +237,63 @@ def bench_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]
 
 
 def test_cli_fixed_json(capsys: pytest.CaptureFixture[str]) -> None:
-    d = bench_json(capsys, "-s", "fixed", "-m", "llama-3.2-1b", "-H", "h100", "--isl", "128", "--osl", "32",
-                   "--concurrency", "8", "--requests", "64", "--replicas", "2", "--tp", "1")
-    for key in ("scenario", "model", "hardware", "tp", "replicas", "chips", "rate_per_s", "throughput_tokens_per_s",
-                "throughput_tokens_per_s_per_chip", "ttft_p99_s", "tpot_p99_s", "limits", "engine"):
+    d = bench_json(
+        capsys,
+        "-s",
+        "fixed",
+        "-m",
+        "llama-3.2-1b",
+        "-H",
+        "h100",
+        "--isl",
+        "128",
+        "--osl",
+        "32",
+        "--concurrency",
+        "8",
+        "--requests",
+        "64",
+        "--replicas",
+        "2",
+        "--tp",
+        "1",
+    )
+    for key in (
+        "scenario",
+        "model",
+        "hardware",
+        "tp",
+        "replicas",
+        "chips",
+        "rate_per_s",
+        "throughput_tokens_per_s",
+        "throughput_tokens_per_s_per_chip",
+        "ttft_p99_s",
+        "tpot_p99_s",
+        "limits",
+        "engine",
+    ):
         assert key in d, key
     assert (d["scenario"], d["chips"], d["concurrency"], d["requests"]) == ("fixed", 2, 8, 64)
     assert d["dataset"]["name"] == "fixed-128-32"
 
 
-@pytest.mark.parametrize(("args", "flag"), [
-    (("--isl", "128"), "--osl"),
-    (("--isl", "0", "--osl", "5"), "--isl"),
-    (("--concurrency", "4"), "--concurrency"),
-    (("--tp", "0"), "--tp"),
-    (("--ttft-limit", "1"), "--tpot-limit"),
-    (("--scenario", "warp"), "--scenario"),
-    (("--dataset", "nope"), "--dataset"),
-    (("--rel-tol", "0.9"), "--rel-tol"),
-])
-def test_bad_input_is_one_error_line(capsys: pytest.CaptureFixture[str], args: tuple[str, ...], flag: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (("--isl", "128"), "--osl"),
+        (("--isl", "0", "--osl", "5"), "--isl"),
+        (("--concurrency", "4"), "--concurrency"),
+        (("--tp", "0"), "--tp"),
+        (("--ttft-limit", "1"), "--tpot-limit"),
+        (("--scenario", "warp"), "--scenario"),
+        (("--dataset", "nope"), "--dataset"),
+        (("--rel-tol", "0.9"), "--rel-tol"),
+    ],
+)
+def test_bad_input_is_one_error_line(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, ...], flag: str
+) -> None:
     assert main(["bench", "-m", "llama-2-70b", "--requests", "10", *args, "--json"]) == 2
     cap = capsys.readouterr()
     lines = cap.err.strip().splitlines()
@@ -255,12 +319,16 @@ def test_estimate_prices_serves_engine_by_default(capsys: pytest.CaptureFixture[
     # serve prices the same engine: its step oracle uses the same parameters
     from jalapeno.commands.serve import build_oracle
 
-    _, params = build_oracle(resolve_model("qwen2.5-coder-1.5b"), resolve_chip("h200"), Precision.of("bf16"), 1)
+    _, params = build_oracle(
+        resolve_model("qwen2.5-coder-1.5b"), resolve_chip("h200"), Precision.of("bf16"), 1
+    )
     assert params.source == fused["cost_params"]
 
 
-@given(st.sampled_from(["--tp", "--replicas", "--requests", "--concurrency", "--max-num-seqs", "--isl"]),
-       st.integers(-10**6, 0))
+@given(
+    st.sampled_from(["--tp", "--replicas", "--requests", "--concurrency", "--max-num-seqs", "--isl"]),
+    st.integers(-(10**6), 0),
+)
 @settings(max_examples=40, deadline=None)
 def test_non_positive_counts_are_one_error_line(flag: str, value: int) -> None:
     """Any count <= 0 for any count flag: exit 2 and one ``error: FLAG:`` line, before any simulation."""
@@ -268,7 +336,20 @@ def test_non_positive_counts_are_one_error_line(flag: str, value: int) -> None:
     import io
 
     err, out = io.StringIO(), io.StringIO()
-    args = ["bench", "-s", "fixed", "-m", "llama-3.2-1b", "--isl", "8", "--osl", "8", flag, str(value), "--json"]
+    args = [
+        "bench",
+        "-s",
+        "fixed",
+        "-m",
+        "llama-3.2-1b",
+        "--isl",
+        "8",
+        "--osl",
+        "8",
+        flag,
+        str(value),
+        "--json",
+    ]
     if flag == "--isl":
         args = ["bench", "-s", "fixed", "-m", "llama-3.2-1b", "--osl", "8", flag, str(value), "--json"]
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
@@ -283,11 +364,20 @@ def test_llama_405b_offline_on_8_h200_lands_near_its_mlperf_row() -> None:
     550.1 / 8 = 68.8 (Quanta, TensorRT-LLM, fp8). Now within 20% of it (66.8 on these 1,000 requests)."""
     from jalapeno.cost.published import load_published
 
-    row = next(r for r in load_published() if (r.model, r.chip, r.scenario, r.n_chips)
-               == ("llama-3.1-405b", "h200-sxm", "offline", 8))
+    row = next(
+        r
+        for r in load_published()
+        if (r.model, r.chip, r.scenario, r.n_chips) == ("llama-3.1-405b", "h200-sxm", "offline", 8)
+    )
     assert row.per_chip == pytest.approx(550.106 / 8)
-    rep = run_bench(resolve_model("llama-3.1-405b"), resolve_chip("h200"), "offline", tp=8,
-                    precision=Precision.of("fp8"), requests=1000)
+    rep = run_bench(
+        resolve_model("llama-3.1-405b"),
+        resolve_chip("h200"),
+        "offline",
+        tp=8,
+        precision=Precision.of("fp8"),
+        requests=1000,
+    )
     got = rep.result.output_tokens_per_s_per_chip
     assert 0.8 * row.per_chip < got < 1.2 * row.per_chip, got
 

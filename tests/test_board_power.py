@@ -162,7 +162,9 @@ def test_regulators_invert_on_the_floor_rows() -> None:
     assert x < r.rise_w
 
 
-@pytest.mark.parametrize("name", ["h100-sxm-arch", "tpu-v5e-arch", "trainium2-arch", "groq-lpu-arch", "jalapeno-1"])
+@pytest.mark.parametrize(
+    "name", ["h100-sxm-arch", "tpu-v5e-arch", "trainium2-arch", "groq-lpu-arch", "jalapeno-1"]
+)
 def test_real_chips_pass_physical_checks(name: str) -> None:
     assert violations(resolve_arch(name)) == []
 

@@ -82,7 +82,9 @@ def test_the_yaml_python_tag_is_never_evaluated(tmp_path: object) -> None:
     Path("/tmp/jalapeno_pwned").unlink(missing_ok=True)
     from cli_fuzz_spec import HOSTILE
 
-    for argv in (["hardware", "show", str(HOSTILE / "python_tag.yaml")],
-                 ["explore", "--space", str(HOSTILE / "python_tag.yaml")]):
+    for argv in (
+        ["hardware", "show", str(HOSTILE / "python_tag.yaml")],
+        ["explore", "--space", str(HOSTILE / "python_tag.yaml")],
+    ):
         check(argv)
     assert not Path("/tmp/jalapeno_pwned").exists()

@@ -34,10 +34,14 @@ from jalapeno.hardware.ranges import (
     tco_values,
 )
 
-SHORT = {"name": "azure-30s", "model": "qwen2.5-coder-32b", "precision": {"weights": "fp8", "activations": "fp8",
-                                                                          "kv": "fp8"},
-         "trace": {"name": "azure-code", "start_s": 0, "duration_s": 30},
-         "slo": {"ttft_s": 1.0, "tpot_s": 0.025, "attainment": 0.9}, "prefix_cache": True}
+SHORT = {
+    "name": "azure-30s",
+    "model": "qwen2.5-coder-32b",
+    "precision": {"weights": "fp8", "activations": "fp8", "kv": "fp8"},
+    "trace": {"name": "azure-code", "start_s": 0, "duration_s": 30},
+    "slo": {"ttft_s": 1.0, "tpot_s": 0.025, "attainment": 0.9},
+    "prefix_cache": True,
+}
 H200_FLEET = Deployment(tp=2, replicas=1, scheduler="sarathi", max_num_batched_tokens=512)
 J1_FLEET = Deployment(tp=1, replicas=1, scheduler="sarathi", max_num_batched_tokens=512)
 MAC_KEYS = [k for k in library() if k.startswith("mac_energy_pj.")]
@@ -50,11 +54,14 @@ def short() -> Any:
 
 @pytest.fixture(scope="module")
 def fleets(short: Any) -> list[mc.Fleet]:
-    return [mc.nominal_fleet("h200", resolve_chip("h200"), H200_FLEET, short),
-            mc.nominal_fleet("jalapeno-1", resolve_chip("jalapeno-1"), J1_FLEET, short)]
+    return [
+        mc.nominal_fleet("h200", resolve_chip("h200"), H200_FLEET, short),
+        mc.nominal_fleet("jalapeno-1", resolve_chip("jalapeno-1"), J1_FLEET, short),
+    ]
 
 
 # ---------------------------------------------------------------- ranges in YAML
+
 
 def test_a_figure_range_loads_and_round_trips() -> None:
     h200 = resolve_chip("h200")
@@ -89,16 +96,21 @@ def test_library_ranges_stated_and_default() -> None:
     fp8 = lib["tech:mac_energy_pj.fp8"]  # secondary, no stated range: the default factor
     assert not fp8.stated and (fp8.lo, fp8.hi) == pytest.approx((0.25 / 1.25, 0.25 * 1.25))
     tco = {e.key: e for e in tco_constants()}
-    assert (tco["tco:pue"].lo, tco["tco:pue"].hi) == (1.1, 1.58) and tco_values({"tco:pue": 1.3, "tech:x": 1}) == {
-        "pue": 1.3}
+    assert (tco["tco:pue"].lo, tco["tco:pue"].hi) == (1.1, 1.58) and tco_values(
+        {"tco:pue": 1.3, "tech:x": 1}
+    ) == {"pue": 1.3}
     wafer = lib["tech:nodes.n3.wafer_usd"]  # secondary, no stated range: the default factor
-    assert not wafer.stated and (wafer.lo, wafer.hi) == pytest.approx((20000 / DEFAULT_FACTOR, 20000 * DEFAULT_FACTOR))
+    assert not wafer.stated and (wafer.lo, wafer.hi) == pytest.approx(
+        (20000 / DEFAULT_FACTOR, 20000 * DEFAULT_FACTOR)
+    )
     assert "tech:wafer.diameter_mm" not in lib  # a standard, not an estimate
 
 
 def test_chip_constants_skip_design_choices_and_cap_fractions() -> None:
     j1 = {e.key: e for e in chip_constants(resolve_chip("jalapeno-1"))}
-    assert "jalapeno-1:clock_hz" not in j1 and "jalapeno-1:cores.vector.lanes" not in j1  # secondary design choices
+    assert (
+        "jalapeno-1:clock_hz" not in j1 and "jalapeno-1:cores.vector.lanes" not in j1
+    )  # secondary design choices
     lat = j1["jalapeno-1:runtime.kernel_overhead_s"]  # YAML 1.1 reads 2e-6 as a string: still a figure
     assert lat.stated and (lat.lo, lat.hi) == pytest.approx((5e-7, 4e-6))
     launch = j1["jalapeno-1:runtime.launch_s"]
@@ -106,13 +118,16 @@ def test_chip_constants_skip_design_choices_and_cap_fractions() -> None:
     gap = j1["jalapeno-1:runtime.token_bucket_gap"]  # a count: samples are whole numbers
     assert gap.whole and not lat.whole  # 64-512, powers of two: 64, 128, 256, 512 equally likely
     assert [gap.at(u) for u in (0.0, 0.24, 0.26, 0.6, 0.99)] == [64.0, 64.0, 128.0, 256.0, 512.0]
-    odd = Estimated("x", 3.0, 1.0, 9.0, True, "", ("x",), whole=True)  # not powers of two: log-uniform, rounded
+    odd = Estimated(
+        "x", 3.0, 1.0, 9.0, True, "", ("x",), whole=True
+    )  # not powers of two: log-uniform, rounded
     assert odd.at(0.5) == 3.0 and odd.at(0.99) == 9.0
     assert default_range("matrix_issue_efficiency", 0.9) == pytest.approx((0.72, 1.0))  # capped at 1
     assert default_range("latency_s", 0.9) == pytest.approx((0.72, 1.125))
 
 
 # ---------------------------------------------------------------- perturbed chips
+
 
 def test_perturb_rebuilds_without_touching_the_library() -> None:
     j1 = resolve_chip("jalapeno-1")
@@ -123,7 +138,9 @@ def test_perturb_rebuilds_without_touching_the_library() -> None:
     assert b["fp8"] == pytest.approx(2 * a["fp8"]) and b["bf16"] == pytest.approx(2 * a["bf16"])
     m0, m1 = (model.compute_scenario(c.arch)["matrix"].value for c in (j1, doubled))  # type: ignore[attr-defined]
     assert m1 == pytest.approx(2 * m0)  # the arrays' peak power doubles with their energy per MAC
-    assert perturb(j1, {"h200-sxm:price_usd": 1.0, "tech:nodes.n7.leakage_w_per_mm2": 1.0}) is j1  # none applies
+    assert (
+        perturb(j1, {"h200-sxm:price_usd": 1.0, "tech:nodes.n7.leakage_w_per_mm2": 1.0}) is j1
+    )  # none applies
     h200 = resolve_chip("h200")
     assert perturb(h200, {"tech:mac_energy_pj.fp8": 1.0}) is h200  # a datasheet chip reads no library energy
     assert perturb(h200, {"h200-sxm:price_usd": 31000.0}).price_usd.value == 31000.0  # type: ignore[union-attr]
@@ -147,7 +164,9 @@ def test_an_unbuildable_sample_serves_nothing(short: Any, fleets: list[mc.Fleet]
     huge = {"tech:nodes.n3.defect_density_per_cm2": 1e6}  # no good die can be made
     out = mc.run_values(fleets, short, [huge], workers=1)
     assert out["jalapeno-1"][0]["feasible"] is False and out["jalapeno-1"][0]["goodput_per_watt"] == 0.0
-    assert "error" in out["jalapeno-1"][0] and out["h200"][0]["feasible"]  # the datasheet chip reads no library
+    assert (
+        "error" in out["jalapeno-1"][0] and out["h200"][0]["feasible"]
+    )  # the datasheet chip reads no library
 
 
 def test_a_costlier_paper_chip_serves_fewer_requests_per_joule(short: Any, fleets: list[mc.Fleet]) -> None:
@@ -162,12 +181,15 @@ def test_a_costlier_paper_chip_serves_fewer_requests_per_joule(short: Any, fleet
 
 # ---------------------------------------------------------------- sampling
 
+
 def test_draws_are_seeded_log_uniform_and_per_constant() -> None:
     a = Estimated("a", 1.0, 0.5, 8.0, True, "", ("a",))
     b = Estimated("b", 2.0, 1.0, 4.0, True, "", ("b",))
     one, two = mc.draw([a, b], 4000, seed=3), mc.draw([a, b], 4000, seed=3)
     assert one == two and mc.draw([a, b], 4000, seed=4) != one
-    assert [s["a"] for s in mc.draw([a], 4000, seed=3)] == [s["a"] for s in one]  # b does not shift a's stream
+    assert [s["a"] for s in mc.draw([a], 4000, seed=3)] == [
+        s["a"] for s in one
+    ]  # b does not shift a's stream
     xs = np.array([s["a"] for s in one])
     assert xs.min() >= 0.5 and xs.max() <= 8.0
     assert np.median(xs) == pytest.approx(2.0, rel=0.08)  # log-uniform: median = sqrt(0.5 x 8)
@@ -179,7 +201,9 @@ def test_monte_carlo_is_deterministic_and_ordered(short: Any, fleets: list[mc.Fl
     a = mc.run(fleets, short, consts, samples=4, seed=7, workers=1)
     b = mc.run(fleets, short, consts, samples=4, seed=7, workers=1)
     assert a == b
-    ratios = [x["goodput_per_watt"] / y["goodput_per_watt"] for x, y in zip(a["jalapeno-1"], a["h200"], strict=True)]
+    ratios = [
+        x["goodput_per_watt"] / y["goodput_per_watt"] for x, y in zip(a["jalapeno-1"], a["h200"], strict=True)
+    ]
     q = mc.quantiles(ratios)
     assert q["p10"] <= q["p50"] <= q["p90"] and q["p10"] < q["p90"]
 
@@ -212,8 +236,11 @@ def test_a_resimulated_sample_takes_the_sampled_tco(short: Any, fleets: list[mc.
 
 
 def test_resize_grows_a_fleet_that_misses_the_slo() -> None:
-    busy = {**SHORT, "trace": {**SHORT["trace"], "rate_scale": 8.0}, "slo": {"ttft_s": 0.5, "tpot_s": 0.02,
-                                                                            "attainment": 0.9}}
+    busy = {
+        **SHORT,
+        "trace": {**SHORT["trace"], "rate_scale": 8.0},
+        "slo": {"ttft_s": 0.5, "tpot_s": 0.02, "attainment": 0.9},
+    }
     fixed = mc.sample_task("jalapeno-1", {}, J1_FLEET.to_json(), busy)
     grown = mc.sample_task("jalapeno-1", {}, J1_FLEET.to_json(), busy, 4)
     assert not fixed["feasible"] and "replicas" not in fixed
@@ -225,14 +252,21 @@ def test_resize_grows_a_fleet_that_misses_the_slo() -> None:
 
 # ---------------------------------------------------------------- the command
 
+
 def test_compare_json_shape_and_collapse(short: Any) -> None:
     sweep = Sweep(tps=(1, 2), schedules=(("sarathi", 512, 0.5),), replicas=(1, 2), after_feasible=1)
     doc = compare(short, ["h200", "jalapeno-1"], samples=2, seed=0, workers=1, sweep=sweep, collapse=True)
     assert doc["workload"] == "azure-30s" and doc["reference"] == "h200-sxm"
     ref, j1 = doc["rows"]
     for row in (ref, j1):
-        assert {"chip", "fleet", "goodput_per_watt", "usd_per_mtok", "ratio_goodput_per_watt",
-                "ratio_usd_per_mtok"} <= set(row)
+        assert {
+            "chip",
+            "fleet",
+            "goodput_per_watt",
+            "usd_per_mtok",
+            "ratio_goodput_per_watt",
+            "ratio_usd_per_mtok",
+        } <= set(row)
         assert set(row["ratio_goodput_per_watt"]) == {"p10", "p50", "p90"}
     assert ref["ratio_goodput_per_watt"] == {"p10": 1.0, "p50": 1.0, "p90": 1.0}
     point = j1["goodput_per_watt"] / ref["goodput_per_watt"]
@@ -245,13 +279,17 @@ def test_compare_json_shape_and_collapse(short: Any) -> None:
     json.dumps(doc, allow_nan=False)
 
 
-@pytest.mark.parametrize(("args", "field"), [
-    # the option as typed (issue 13: one vocabulary of field names; these said "workload:" and "chip:" before)
-    (["--workload", "no-such-workload", "--chips", "h200"], "--workload"),
-    (["--workload", "azure-code", "--chips", "h200,no-such-chip"], "--chips"),
-    (["--workload", "azure-code", "--chips", "h200", "--samples", "0"], "--samples"),
-    (["--workload", "azure-code", "--chips", "h200,h200-sxm"], "--chips"),
-    (["--workload", "azure-code", "--chips", " , "], "--chips")])
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        # the option as typed (issue 13: one vocabulary of field names; these said "workload:" and "chip:" before)
+        (["--workload", "no-such-workload", "--chips", "h200"], "--workload"),
+        (["--workload", "azure-code", "--chips", "h200,no-such-chip"], "--chips"),
+        (["--workload", "azure-code", "--chips", "h200", "--samples", "0"], "--samples"),
+        (["--workload", "azure-code", "--chips", "h200,h200-sxm"], "--chips"),
+        (["--workload", "azure-code", "--chips", " , "], "--chips"),
+    ],
+)
 def test_bad_input_is_one_error_line(capsys: pytest.CaptureFixture[str], args: list[str], field: str) -> None:
     assert main(["compare", *args, "--json"]) == 2
     cap = capsys.readouterr()

@@ -34,8 +34,13 @@ def est(chip: str, tp: int = 1) -> Estimator:
 
 
 @settings(max_examples=40, deadline=None)
-@given(chip=st.sampled_from(CHIPS), model=st.sampled_from(MODELS), batch=st.integers(1, 512),
-       ctx=st.integers(1, 65536), prompt=st.integers(1, 16384))
+@given(
+    chip=st.sampled_from(CHIPS),
+    model=st.sampled_from(MODELS),
+    batch=st.integers(1, 512),
+    ctx=st.integers(1, 65536),
+    prompt=st.integers(1, 16384),
+)
 def test_nothing_beats_the_roofline(chip, model, batch, ctx, prompt):
     e = est(chip)
     peak = max(f.value for f in e.chip.matrix_flops.values())
@@ -49,8 +54,11 @@ def test_nothing_beats_the_roofline(chip, model, batch, ctx, prompt):
 
 
 @settings(max_examples=30, deadline=None)
-@given(chip=st.sampled_from(["h200", "h100", "b200", "mi300x"]), batch=st.integers(1, 256),
-       ctx=st.integers(16, 32768))
+@given(
+    chip=st.sampled_from(["h200", "h100", "b200", "mi300x"]),
+    batch=st.integers(1, 256),
+    ctx=st.integers(16, 32768),
+)
 def test_energy_at_least_compulsory_bytes_times_energy_per_bit(chip, batch, ctx):
     e = est(chip)
     pj_bit = e.chip.main_memory.energy_pj_per_bit
@@ -63,8 +71,14 @@ def test_energy_at_least_compulsory_bytes_times_energy_per_bit(chip, batch, ctx)
 
 
 @settings(max_examples=40, deadline=None)
-@given(chip=st.sampled_from(CHIPS), model=st.sampled_from(MODELS), batch=st.integers(1, 300),
-       ctx=st.integers(1, 50_000), db=st.integers(0, 64), dc=st.integers(0, 5000))
+@given(
+    chip=st.sampled_from(CHIPS),
+    model=st.sampled_from(MODELS),
+    batch=st.integers(1, 300),
+    ctx=st.integers(1, 50_000),
+    db=st.integers(0, 64),
+    dc=st.integers(0, 5000),
+)
 def test_step_time_non_decreasing_in_batch_and_context(chip, model, batch, ctx, db, dc):
     e, cfg = est(chip), resolve_model(model)
     t0 = e.step(build_graph(cfg, Batch.decode(batch, ctx))).time_s
@@ -77,7 +91,10 @@ def test_step_time_non_decreasing_in_batch_and_context(chip, model, batch, ctx, 
 def test_power_never_exceeds_the_limit(chip, model, batch):
     e = est(chip)
     cfg = resolve_model(model)
-    for g, gm in ((build_graph(cfg, Batch.decode(batch, 4096)), True), (build_graph(cfg, Batch.prefill(8192)), False)):
+    for g, gm in (
+        (build_graph(cfg, Batch.decode(batch, 4096)), True),
+        (build_graph(cfg, Batch.prefill(8192)), False),
+    ):
         c = e.step(g, cuda_graph=gm)
         assert c.power_w <= e.chip.tdp_w.value * (1 + 1e-9)
         assert c.power_w >= e.idle_w * (1 - 1e-9)
@@ -103,9 +120,13 @@ def test_decode_is_memory_bound_and_prefill_compute_bound_on_h200():
 
 
 @settings(max_examples=60, deadline=None)
-@given(model=st.sampled_from([*MODELS, "gpt-oss-120b", "mistral-7b"]), chip=st.sampled_from(["h200", "b200"]),
-       dec=st.lists(st.integers(1, 20_000), max_size=40), chunks=st.lists(st.tuples(st.integers(2, 2048),
-       st.integers(0, 8000)), max_size=3), tp=st.sampled_from([1, 2, 4]))
+@given(
+    model=st.sampled_from([*MODELS, "gpt-oss-120b", "mistral-7b"]),
+    chip=st.sampled_from(["h200", "b200"]),
+    dec=st.lists(st.integers(1, 20_000), max_size=40),
+    chunks=st.lists(st.tuples(st.integers(2, 2048), st.integers(0, 8000)), max_size=3),
+    tp=st.sampled_from([1, 2, 4]),
+)
 def test_serving_oracle_equals_the_step_estimator(model, chip, dec, chunks, tp):
     cfg, c = resolve_model(model), resolve_chip(chip)
     if not dec and not chunks:
@@ -121,10 +142,14 @@ def test_serving_oracle_equals_the_step_estimator(model, chip, dec, chunks, tp):
         return  # does not fit this chip
     seqs = tuple(Sequence(1, x) for x in dec) + tuple(Sequence(n, k) for n, k in chunks)
     batch = Batch(seqs)
-    shape = StepShape(decode_seqs=len(dec), decode_context=sum(dec), prefill_seqs=len(chunks),
-                      prefill_tokens=sum(n for n, _ in chunks),
-                      prefill_context=sum(chunk_pairs(n, k, None) for n, k in chunks),
-                      prefill_kv_tokens=sum(chunk_kv_tokens(n, k, None) for n, k in chunks))
+    shape = StepShape(
+        decode_seqs=len(dec),
+        decode_context=sum(dec),
+        prefill_seqs=len(chunks),
+        prefill_tokens=sum(n for n, _ in chunks),
+        prefill_context=sum(chunk_pairs(n, k, None) for n, k in chunks),
+        prefill_kv_tokens=sum(chunk_kv_tokens(n, k, None) for n, k in chunks),
+    )
     if cfg.sliding_window and chunks:
         n, k = chunks[0]
         if n + k > cfg.sliding_window:
@@ -150,7 +175,9 @@ def test_ring_all_reduce_closed_form():
         assert all_reduce_s(b, n, bw, lat) == pytest.approx(2 * (n - 1) / n * b / bw + 2 * (n - 1) * lat)
     assert all_reduce_s(b, 1, bw, lat) == 0
     # all-reduce = reduce-scatter + all-gather
-    assert all_reduce_s(b, 8, bw, lat) == pytest.approx(reduce_scatter_s(b, 8, bw, lat) + all_gather_s(b, 8, bw, lat))
+    assert all_reduce_s(b, 8, bw, lat) == pytest.approx(
+        reduce_scatter_s(b, 8, bw, lat) + all_gather_s(b, 8, bw, lat)
+    )
     assert all_to_all_s(b, 4, bw, lat) == pytest.approx(0.75 * b / bw + lat)
 
 
@@ -176,27 +203,59 @@ def test_model_that_does_not_fit_is_rejected_with_numbers():
 
 # -- CLI --------------------------------------------------------------------------------------------
 def test_estimate_json_is_the_estimate_with_consistent_derived_figures(capsys):
-    assert main(["estimate", "-m", "qwen2.5-coder-7b", "-H", "h200", "-b", "8", "-c", "4096", "-p", "2048",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "estimate",
+                "-m",
+                "qwen2.5-coder-7b",
+                "-H",
+                "h200",
+                "-b",
+                "8",
+                "-c",
+                "4096",
+                "-p",
+                "2048",
+                "--json",
+            ]
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     e = estimate(resolve_model("qwen2.5-coder-7b"), resolve_chip("h200"), batch=8, context=4096, prompt=2048)
     assert e.prefill is not None
-    assert d["decode_step_s"] == e.decode.time_s and d["prefill_s"] == e.prefill.time_s  # the command adds nothing
+    assert (
+        d["decode_step_s"] == e.decode.time_s and d["prefill_s"] == e.prefill.time_s
+    )  # the command adds nothing
     assert d["decode_power_w"] == pytest.approx(e.decode.energy_j / e.decode.time_s, rel=1e-12)
-    assert d["decode_tokens_per_s"] == pytest.approx(8 / d["decode_step_s"], rel=1e-12)  # 8 sequences, 1 token each
-    assert d["decode_joules_per_token"] == pytest.approx(d["decode_power_w"] * d["decode_step_s"] / 8, rel=1e-12)
+    assert d["decode_tokens_per_s"] == pytest.approx(
+        8 / d["decode_step_s"], rel=1e-12
+    )  # 8 sequences, 1 token each
+    assert d["decode_joules_per_token"] == pytest.approx(
+        d["decode_power_w"] * d["decode_step_s"] / 8, rel=1e-12
+    )
     assert d["prefill_tokens_per_s"] == pytest.approx(2048 / d["prefill_s"], rel=1e-12)
-    assert d["prefill_joules_per_token"] == pytest.approx(d["prefill_power_w"] * d["prefill_s"] / 2048, rel=1e-12)
-    assert d["prefill_power_capped"] and d["prefill_power_w"] == pytest.approx(700.0, rel=1e-12)  # H200 TDP: 700 W
+    assert d["prefill_joules_per_token"] == pytest.approx(
+        d["prefill_power_w"] * d["prefill_s"] / 2048, rel=1e-12
+    )
+    assert d["prefill_power_capped"] and d["prefill_power_w"] == pytest.approx(
+        700.0, rel=1e-12
+    )  # H200 TDP: 700 W
     assert d["prefill_throttle_s"] > 0 and not d["decode_power_capped"] and d["decode_throttle_s"] == 0.0
     assert sum(o["time_s"] for o in d["decode_ops"]) <= d["decode_step_s"] * (1 + 1e-9)
 
 
-@pytest.mark.parametrize(("args", "field"), [
-    (["estimate", "-m", "nope-model"], "model"), (["estimate", "-m", "llama-3.1-8b", "-H", "h999"], "h999"),
-    (["estimate", "-m", "llama-3.1-8b", "-b", "0"], "--batch"), (["estimate", "-m", "llama-3.1-8b", "--dtype", "fp3"], "dtype"),
-    (["estimate", "-m", "llama-3.1-405b", "-H", "h100"], "memory"),
-])
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["estimate", "-m", "nope-model"], "model"),
+        (["estimate", "-m", "llama-3.1-8b", "-H", "h999"], "h999"),
+        (["estimate", "-m", "llama-3.1-8b", "-b", "0"], "--batch"),
+        (["estimate", "-m", "llama-3.1-8b", "--dtype", "fp3"], "dtype"),
+        (["estimate", "-m", "llama-3.1-405b", "-H", "h100"], "memory"),
+    ],
+)
 def test_estimate_bad_input_is_one_line_exit_2(capsys, args, field):
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
@@ -216,7 +275,9 @@ def test_every_preset_estimates_within_physical_bounds_at_the_smallest_tp_that_f
         domain = int(chip.interconnect.domain_size.value) if chip.interconnect else 1
         for tp in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512):
             if tp > domain:
-                pytest.fail(f"{name}: llama-3.1-8b fits no tensor-parallel group within the {domain}-chip domain")
+                pytest.fail(
+                    f"{name}: llama-3.1-8b fits no tensor-parallel group within the {domain}-chip domain"
+                )
             try:
                 e = estimate(cfg, chip, batch=4, context=1024, prompt=512, tp=tp)
             except JalapenoError as err:

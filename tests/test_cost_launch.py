@@ -36,8 +36,9 @@ def test_eager_step_lasts_the_longer_of_device_and_host():
         assert host == pytest.approx(kernels * uncapped.params.eager_launch_s, rel=1e-12)
         t = uncapped.step(g, cuda_graph=False).time_s
         assert t == pytest.approx(max(dev, host), rel=1e-12)
-        per_op_max = sum(max(c.time.time_s, uncapped.params.eager_launch_s * c.time.kernels) * c.op.repeat
-                         for c in costs)
+        per_op_max = sum(
+            max(c.time.time_s, uncapped.params.eager_launch_s * c.time.kernels) * c.op.repeat for c in costs
+        )
         assert t <= per_op_max + 1e-15
     short = build_graph(cfg, Batch.prefill(16))
     _, dev, _, host = uncapped.price_ops(short, cuda_graph=False)
@@ -113,7 +114,8 @@ def test_unmeasured_fp8_energy_is_derived_from_bf16_and_the_datasheet():
     kept = derive_flop_energy(CostParams(pj_per_flop={"bf16": 1.5, "fp8": 0.6}), rates, {"bf16", "fp8"})
     assert kept.pj_per_flop["fp8"] == 0.6  # a measured format is never overwritten
     assert params_for("h200-sxm").pj_per_flop["fp8"] == pytest.approx(
-        params_for("h200-sxm").pj_per_flop["bf16"] / 2, rel=0.01)
+        params_for("h200-sxm").pj_per_flop["bf16"] / 2, rel=0.01
+    )
 
 
 @pytest.mark.parametrize("prompt", [16, 512, 8192])
@@ -121,8 +123,10 @@ def test_breakdown_accounts_for_the_whole_step(prompt):
     """Operators + collectives + host wait + throttling + step overhead = the step: nothing hidden."""
     for model, tp in (("qwen2.5-coder-1.5b", 1), ("qwen2.5-coder-32b", 2)):
         est = Estimator(H200, replace(params_for("h200-sxm"), step_overhead_s=5e-5), tp)
-        for graph, eager in ((build_graph(resolve_model(model), Batch.prefill(prompt)), True),
-                             (build_graph(resolve_model(model), Batch.decode(64, prompt)), False)):
+        for graph, eager in (
+            (build_graph(resolve_model(model), Batch.prefill(prompt)), True),
+            (build_graph(resolve_model(model), Batch.decode(64, prompt)), False),
+        ):
             c = est.step(graph, cuda_graph=not eager)
             parts = sum(oc.total_s for oc in c.ops) + c.comm_s + c.host_wait_s + c.throttle_s + c.overhead_s
             assert parts == pytest.approx(c.time_s, rel=1e-9)

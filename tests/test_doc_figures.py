@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from jalapeno.doccheck import doc_blocks
-from jalapeno.report import spec_sheet
 from jalapeno.doccheck import doc_figures as dfig
+from jalapeno.report import spec_sheet
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER = ROOT / "tests" / "snapshots" / "doc_figures.json"
@@ -51,8 +51,11 @@ def ledger() -> dict[str, list[list[str]]]:
 @pytest.fixture(scope="module")
 def fresh(texts) -> dict[tuple[str, str], str]:
     """Every generated block's fresh text, keyed by (page, command): each command run once (about 1 s in all)."""
-    return {(n, b.command): doc_blocks.render(b, doc_blocks.run(b.command, ROOT))
-            for n, t in texts.items() for b in doc_blocks.blocks(t)}
+    return {
+        (n, b.command): doc_blocks.render(b, doc_blocks.run(b.command, ROOT))
+        for n, t in texts.items()
+        for b in doc_blocks.blocks(t)
+    }
 
 
 def _block_problems(texts: dict[str, str], fresh: dict[tuple[str, str], str]) -> list[str]:
@@ -63,7 +66,10 @@ def _block_problems(texts: dict[str, str], fresh: dict[tuple[str, str], str]) ->
             if m.group(1) != "generated" and m.group(1) not in OTHER_BLOCKS:
                 out.append(f"{name}: block {m.group(1)!r} has no regenerating test (use generated:begin)")
         n = len(doc_blocks.blocks(t))
-        if (len(re.findall(r"^<!-- generated:begin", t, re.MULTILINE)), len(re.findall(r"^<!-- generated:end", t, re.MULTILINE))) != (n, n):
+        if (
+            len(re.findall(r"^<!-- generated:begin", t, re.MULTILINE)),
+            len(re.findall(r"^<!-- generated:end", t, re.MULTILINE)),
+        ) != (n, n):
             out.append(f"{name}: unbalanced or malformed generated-block markers")
         for b in doc_blocks.blocks(t):
             if (name, b.command) not in fresh:
@@ -74,9 +80,11 @@ def _block_problems(texts: dict[str, str], fresh: dict[tuple[str, str], str]) ->
 
 
 def test_extraction_rules_find_figures_and_skip_names_dates_flags_and_versions() -> None:
-    line = ("Jalapeño-1 (N3, 311 mm², $2,892) serves 3.60x on Llama-3.1-8B, 2026-12-05, issue 10, #15, "
-            "`jalapeno explore --trials 300 -b 64`, torch==2.13.0, B200 x0.54-x1.01, decode -52%, 1-256, "
-            "[doc](docs/search-2026-12-05.md), p10 1.98x, 64x64, MLPerf v5.1")
+    line = (
+        "Jalapeño-1 (N3, 311 mm², $2,892) serves 3.60x on Llama-3.1-8B, 2026-12-05, issue 10, #15, "
+        "`jalapeno explore --trials 300 -b 64`, torch==2.13.0, B200 x0.54-x1.01, decode -52%, 1-256, "
+        "[doc](docs/search-2026-12-05.md), p10 1.98x, 64x64, MLPerf v5.1"
+    )
     got = [f.text for f in dfig.figures(line)]
     assert got == ["311", "2,892", "3.60", "0.54", "1.01", "52", "1", "256", "1.98", "64", "64"]
     # code blocks count: a table printed by a command is a figure too
@@ -95,25 +103,35 @@ def test_a_new_page_or_a_new_figure_needs_the_regen_command(texts, ledger) -> No
     assert dfig.ledger_problems(new, ledger) == ["docs/new-study.md: page not in the ledger"]
     more = {**texts, "README.md": texts["README.md"] + "\nOne more figure: 7 chips.\n"}
     assert dfig.ledger_problems(more, ledger) == [
-        f"README.md: {len(ledger['README.md']) + 1} figures, the ledger has {len(ledger['README.md'])}"]
+        f"README.md: {len(ledger['README.md']) + 1} figures, the ledger has {len(ledger['README.md'])}"
+    ]
     # a page with no figures at all still needs its (empty) ledger entry
-    assert dfig.ledger_problems({**texts, "docs/x.md": "no numbers"}, ledger) == ["docs/x.md: page not in the ledger"]
+    assert dfig.ledger_problems({**texts, "docs/x.md": "no numbers"}, ledger) == [
+        "docs/x.md: page not in the ledger"
+    ]
 
 
 def test_generated_blocks_are_a_fresh_run_of_their_commands(texts, fresh) -> None:
     problems = _block_problems(texts, fresh)
     assert not problems, f"{problems}; run {REGEN}"
     cmds = {c for _, c in fresh}
-    assert {"python -m jalapeno.report.spec_sheet", "COLUMNS=120 jalapeno hardware", "jalapeno chip table --markdown",
-            "python scripts/chip_costs.py --prices",
-            "python scripts/search_campaign.py --render docs/search-2026-12-05.json"} <= cmds
+    assert {
+        "python -m jalapeno.report.spec_sheet",
+        "COLUMNS=120 jalapeno hardware",
+        "jalapeno chip table --markdown",
+        "python scripts/chip_costs.py --prices",
+        "python scripts/search_campaign.py --render docs/search-2026-12-05.json",
+    } <= cmds
 
 
 def test_spec_sheet_is_the_presets(texts) -> None:
     """docs/jalapeno-1.md's spec sheet is a generated block of the preset (hardware.arch.sheet, board power, physical
     checks, TCO margin rule) and the recorded fleet; hand-checked anchors so a wrong generator cannot pass."""
-    block = next(b for b in doc_blocks.blocks(texts["docs/jalapeno-1.md"])
-                 if b.command == "python -m jalapeno.report.spec_sheet")
+    block = next(
+        b
+        for b in doc_blocks.blocks(texts["docs/jalapeno-1.md"])
+        if b.command == "python -m jalapeno.report.spec_sheet"
+    )
     assert block.body == spec_sheet.markdown() + "\n"
     rows = dict(re.findall(r"^\| ([^|]+?) \| (.+) \|$", block.body, re.MULTILINE))
     # 32 enabled cores x 4 arrays x 64 x 64 PEs x 2 FLOP/MAC x 1.5 GHz = 1.5729e15 bf16, twice for fp8
@@ -131,12 +149,18 @@ def test_spec_sheet_is_the_presets(texts) -> None:
     total = int(re.match(r"(\d+) mm²", die).group(1))
     assert abs(sum(int(x) for x in re.findall(r"[a-zA-Z] (\d+)", die)) - total) <= 5
     # the deployment row is the recorded best azure-code fleet of the headline table
-    assert rows["deployment found with it"].startswith("2 replicas of 1 chip, chunked prefill (Sarathi) with a 512")
+    assert rows["deployment found with it"].startswith(
+        "2 replicas of 1 chip, chunked prefill (Sarathi) with a 512"
+    )
 
 
 def _readme_cites(readme: str) -> list[tuple[str, list[str]]]:
     """The README's 'What the numbers say' bullets with the docs pages each cites ('same page' = the previous)."""
-    sec = readme[readme.index("## What the numbers say"):readme.index("\n## ", readme.index("## What the numbers say") + 3)]
+    sec = readme[
+        readme.index("## What the numbers say") : readme.index(
+            "\n## ", readme.index("## What the numbers say") + 3
+        )
+    ]
     out, prev = [], []
     for b in re.split(r"\n(?=- \*\*)", sec)[1:]:
         cites = sorted(set(re.findall(r"docs/[\w./-]+\.md", b))) or (prev if "same page" in b else [])
@@ -150,11 +174,15 @@ def _matches(fig: str, doc_figs: set[str]) -> bool:
     README's digits (1.9% from 1.93%)."""
     if fig in doc_figs:
         return True
-    num, unit = fig.rstrip("x%"), fig[len(fig.rstrip("x%")):]
+    num, unit = fig.rstrip("x%"), fig[len(fig.rstrip("x%")) :]
     d = len(num.split(".")[1]) if "." in num else 0
     want = num.replace(",", "")
-    return any(v.endswith(unit) and (unit or v[-1:].isdigit())
-               and f"{float(v.rstrip('x%').replace(',', '')):.{d}f}" == want for v in doc_figs)
+    return any(
+        v.endswith(unit)
+        and (unit or v[-1:].isdigit())
+        and f"{float(v.rstrip('x%').replace(',', '')):.{d}f}" == want
+        for v in doc_figs
+    )
 
 
 def _significant(fig: str) -> int:
@@ -198,9 +226,13 @@ def test_readme_inventory_counts_what_ships(texts) -> None:
     from jalapeno.workload.bundled import bundled_names
 
     text = " ".join(texts["README.md"].split())
-    for n, what in ((len(list_models()), "model configs"), (len(list_presets()), "chip presets"),
-                    (len(list_arch_presets()), "parameterized architectures"), (len(bundled_names()), "request traces"),
-                    (len(load_published()), "published benchmark results")):
+    for n, what in (
+        (len(list_models()), "model configs"),
+        (len(list_presets()), "chip presets"),
+        (len(list_arch_presets()), "parameterized architectures"),
+        (len(bundled_names()), "request traces"),
+        (len(load_published()), "published benchmark results"),
+    ):
         assert f"{n} {what}" in text, f"README: '{n} {what}'"
 
 
@@ -208,12 +240,12 @@ def _mutate(text: str, f: dfig.Figure) -> str:
     lines = text.splitlines(keepends=True)
     line = lines[f.line - 1]
     k = f.col + max(i for i, ch in enumerate(f.text) if ch.isdigit())  # the last digit: a one-digit change
-    lines[f.line - 1] = line[:k] + str((int(line[k]) + 1) % 10) + line[k + 1:]
+    lines[f.line - 1] = line[:k] + str((int(line[k]) + 1) % 10) + line[k + 1 :]
     return "".join(lines)
 
 
 def _in_block(text: str, f: dfig.Figure) -> bool:
-    at = sum(len(s) for s in text.splitlines(keepends=True)[:f.line - 1]) + f.col
+    at = sum(len(s) for s in text.splitlines(keepends=True)[: f.line - 1]) + f.col
     return any(b.start <= at < b.end for b in doc_blocks.blocks(text))
 
 
@@ -244,8 +276,13 @@ def test_readme_cross_check_alone_catches_a_changed_result_figure(texts, ledger)
     starts = [0]
     for s in readme.splitlines(keepends=True):
         starts.append(starts[-1] + len(s))
-    cited = [f for f in dfig.figures(readme) if _significant(f.text) >= 2 and lo < starts[f.line - 1] < hi
-             and (f.text, f.context) not in README_KNOWN]
+    cited = [
+        f
+        for f in dfig.figures(readme)
+        if _significant(f.text) >= 2
+        and lo < starts[f.line - 1] < hi
+        and (f.text, f.context) not in README_KNOWN
+    ]
     missed = []
     for f in cited:
         changed = {**texts, "README.md": _mutate(readme, f)}
@@ -256,6 +293,7 @@ def test_readme_cross_check_alone_catches_a_changed_result_figure(texts, ledger)
 
 
 # ------------------------------------------------------------------ tables of recorded `jalapeno compare` output
+
 
 def _compare_json(page: str, row: dict[str, str]) -> str:
     """Which committed compare JSON a page's table row quotes (each page names it in its text)."""
@@ -274,7 +312,7 @@ def _compare_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
         if s.startswith("| ") and "goodput/W (req/s/kW)" in s and "| p10 |" in s:
             head = [c.strip() for c in s.strip("|").split("|")]
             rows = []
-            for r in lines[i + 2:]:
+            for r in lines[i + 2 :]:
                 if not r.startswith("|"):
                     break
                 rows.append([c.strip().replace("**", "") for c in r.strip("|").split("|")])
@@ -303,18 +341,34 @@ def _compare_row_problems(head: list[str], cells: list[str], rec: dict, page: st
             want[f"{prefix} point"] = chip[prefix + "_point"]
         elif col in ("p10", "p50", "p90"):
             want[f"{prefix} {col}"] = chip[prefix][col]
-    vals = [c for col, c in zip(head, cells) if col.startswith(("goodput/W", "$/Mtok", "vs H200", "p10", "p50", "p90"))]
-    out = [f"{page}: {row['chip']} {k} printed {c!r}, the JSON has {v:.4g}"
-           for (k, v), c in zip(want.items(), vals) if not _printed_as(c, v)]
+    vals = [
+        c
+        for col, c in zip(head, cells)
+        if col.startswith(("goodput/W", "$/Mtok", "vs H200", "p10", "p50", "p90"))
+    ]
+    out = [
+        f"{page}: {row['chip']} {k} printed {c!r}, the JSON has {v:.4g}"
+        for (k, v), c in zip(want.items(), vals)
+        if not _printed_as(c, v)
+    ]
     fleet = re.match(r"(\d+) x tp(\d+)", row.get("best fleet", ""))
-    if fleet and (int(fleet.group(1)), int(fleet.group(2))) != (chip["fleet"]["replicas"], chip["fleet"]["tp"]):
-        out.append(f"{page}: {row['chip']} fleet {row['best fleet']!r}, the JSON has {chip['fleet']['label']}")
+    if fleet and (int(fleet.group(1)), int(fleet.group(2))) != (
+        chip["fleet"]["replicas"],
+        chip["fleet"]["tp"],
+    ):
+        out.append(
+            f"{page}: {row['chip']} fleet {row['best fleet']!r}, the JSON has {chip['fleet']['label']}"
+        )
     samples = re.match(r"(\d+)/(\d+)", row["samples meeting the SLO"])
     if (int(samples.group(1)), int(samples.group(2))) != (chip["samples_feasible"], rec["samples"]):
-        out.append(f"{page}: {row['chip']} samples {samples.group(0)}, the JSON has {chip['samples_feasible']}/{rec['samples']}")
+        out.append(
+            f"{page}: {row['chip']} samples {samples.group(0)}, the JSON has {chip['samples_feasible']}/{rec['samples']}"
+        )
     attained = re.search(r"([0-9.]+) attained", row["samples meeting the SLO"])
     if attained and not _printed_as(attained.group(1), chip["slo_attainment"]):
-        out.append(f"{page}: {row['chip']} attainment {attained.group(1)}, the JSON has {chip['slo_attainment']:.4g}")
+        out.append(
+            f"{page}: {row['chip']} attainment {attained.group(1)}, the JSON has {chip['slo_attainment']:.4g}"
+        )
     return out
 
 
@@ -327,7 +381,9 @@ def _compare_problems(texts: dict[str, str]) -> tuple[list[str], int]:
         assert tables, f"{page}: no compare table found"
         for head, rows in tables:
             for cells in rows:
-                rec = json.loads((ROOT / _compare_json(page, dict(zip(head, cells)))).read_text(encoding="utf-8"))
+                rec = json.loads(
+                    (ROOT / _compare_json(page, dict(zip(head, cells)))).read_text(encoding="utf-8")
+                )
                 out += _compare_row_problems(head, cells, rec, page)
                 n += 1
     return out, n
@@ -353,12 +409,17 @@ def test_a_stale_or_broken_block_is_found_and_refresh_rewrites_it(texts, fresh) 
     page = f"# p\n\n<!-- generated:begin `{cmd}` -->\n| | old |\n<!-- generated:end -->\nafter\n"
     assert doc_blocks.stale(page, ROOT) == [cmd]
     new = doc_blocks.refresh(page, ROOT)
-    assert new == f"# p\n\n<!-- generated:begin `{cmd}` -->\n{spec_sheet.markdown()}\n<!-- generated:end -->\nafter\n"
+    assert (
+        new
+        == f"# p\n\n<!-- generated:begin `{cmd}` -->\n{spec_sheet.markdown()}\n<!-- generated:end -->\nafter\n"
+    )
     assert doc_blocks.stale(new, ROOT) == []
     broken = {"docs/x.md": f"<!-- generated:begin `{cmd}` -->\n| | old |\n"}  # no end marker
     assert _block_problems(broken, fresh) == ["docs/x.md: unbalanced or malformed generated-block markers"]
     other = {"docs/x.md": "<!-- table:begin -->\n| 1 |\n<!-- table:end -->\n"}
-    assert _block_problems(other, fresh) == ["docs/x.md: block 'table' has no regenerating test (use generated:begin)"]
+    assert _block_problems(other, fresh) == [
+        "docs/x.md: block 'table' has no regenerating test (use generated:begin)"
+    ]
 
 
 def test_spec_sheet_reads_what_chip_show_prints() -> None:
@@ -367,11 +428,23 @@ def test_spec_sheet_reads_what_chip_show_prints() -> None:
     from jalapeno.commands.chip import sheet_json
 
     mine, shown = spec_sheet._sheet("jalapeno-1"), sheet_json("jalapeno-1")
-    for k in ("peak_flops", "vector_flops", "interconnect_bytes_per_s", "die_area_mm2", "tdp_w", "price_usd",
-              "area_mm2", "power_w", "cost_usd"):
+    for k in (
+        "peak_flops",
+        "vector_flops",
+        "interconnect_bytes_per_s",
+        "die_area_mm2",
+        "tdp_w",
+        "price_usd",
+        "area_mm2",
+        "power_w",
+        "cost_usd",
+    ):
         assert mine[k] == shown[k], k
     assert mine["board_power_w"]["summary"] == shown["board_power_w"]["summary"]
     assert mine["board_power_w"]["idle_die"] == shown["board_power_w"]["idle_die"]
-    assert [(c["check"], c["value"], c["limit"]) for c in mine["physical_checks"]] == \
-        [(c["check"], c["value"], c["limit"]) for c in shown["physical_checks"]]
-    assert [{k: m[k] for k in ("name", "capacity_bytes", "bandwidth_bytes_per_s")} for m in shown["memory"]] == mine["memory"]
+    assert [(c["check"], c["value"], c["limit"]) for c in mine["physical_checks"]] == [
+        (c["check"], c["value"], c["limit"]) for c in shown["physical_checks"]
+    ]
+    assert [
+        {k: m[k] for k in ("name", "capacity_bytes", "bandwidth_bytes_per_s")} for m in shown["memory"]
+    ] == mine["memory"]

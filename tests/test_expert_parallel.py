@@ -23,12 +23,30 @@ from jalapeno.serving.oracle import StepShape
 # (decode s, decode J, prefill s, oracle mixed-step s, J, KV capacity) at commit f24a74d, before issue 12:
 # batch 32 x context 2000, prompt 1000; oracle StepShape(16, 24000, 1, 512, 131328, 512)
 BEFORE = {
-    ("gpt-oss-120b", "h100-sxm", 4, 1): (0.017080769509646567, 24.797251951391047, 0.028135021943969187,
-                                         0.026643681584006377, 46.27113720773397, 737056),
-    ("qwen3-coder-30b-a3b", "h200-sxm", 1, 1): (0.01818092853259336, 8.940403411552166, 0.026156879529256213,
-                                                0.02248153177507257, 14.981135796265171, 669715),
-    ("gpt-oss-120b", "h100-sxm", 2, 2): (0.020155744885447094, 30.29830884287055, 0.07053548052712083,
-                                         0.04637158540041869, 79.51334161874401, 737056),
+    ("gpt-oss-120b", "h100-sxm", 4, 1): (
+        0.017080769509646567,
+        24.797251951391047,
+        0.028135021943969187,
+        0.026643681584006377,
+        46.27113720773397,
+        737056,
+    ),
+    ("qwen3-coder-30b-a3b", "h200-sxm", 1, 1): (
+        0.01818092853259336,
+        8.940403411552166,
+        0.026156879529256213,
+        0.02248153177507257,
+        14.981135796265171,
+        669715,
+    ),
+    ("gpt-oss-120b", "h100-sxm", 2, 2): (
+        0.020155744885447094,
+        30.29830884287055,
+        0.07053548052712083,
+        0.04637158540041869,
+        79.51334161874401,
+        737056,
+    ),
 }
 
 
@@ -42,8 +60,14 @@ def test_ep1_dp1_reproduces_the_numbers_from_before(key):
     o = CostOracle(cfg, chip, prm, timer=timer, parallel=par)
     s = o.step(StepShape(16, 16 * 1500, 1, 512, 512 * 513 // 2, 512))
     # to 1e-8: a refit of the H200 calibration after f24a74d moved its parameters in the ninth digit
-    assert (e.decode.time_s, e.decode.energy_j, e.prefill.time_s, s.time_s, s.energy_j,
-            o.kv_capacity_tokens) == pytest.approx(BEFORE[key], rel=1e-8)
+    assert (
+        e.decode.time_s,
+        e.decode.energy_j,
+        e.prefill.time_s,
+        s.time_s,
+        s.energy_j,
+        o.kv_capacity_tokens,
+    ) == pytest.approx(BEFORE[key], rel=1e-8)
 
 
 GPT = "gpt-oss-120b"  # 36 MoE layers, 128 experts, top-4, hidden 2880
@@ -62,7 +86,9 @@ def test_two_way_ep_all_to_all_by_hand():
     assert x.algorithm == "direct" and x.imbalance == 1.0
     # the step: the hottest rank's compute, then the all-to-alls, then the host gap between steps
     assert not e.decode.power_capped
-    assert e.decode.time_s == pytest.approx(x.compute_s + x.all_to_all_s + e.params.step_overhead_s, rel=1e-12)
+    assert e.decode.time_s == pytest.approx(
+        x.compute_s + x.all_to_all_s + e.params.step_overhead_s, rel=1e-12
+    )
     assert e.chips == 2 and e.to_json()["chips"] == 2
     # link bytes: each chip sends half its buffer, twice a layer
     assert e.decode.link_bytes == pytest.approx(2 * 36 * 2 * 0.5 * b)
@@ -70,8 +96,10 @@ def test_two_way_ep_all_to_all_by_hand():
 
 def test_imbalance_scales_the_hottest_rank():
     cfg, chip = resolve_model(GPT), resolve_chip("h200-sxm")
-    runs = {g: estimate(cfg, chip, batch=64, context=1000, parallel=Parallel(1, 1, ep=2, dp=2, ep_imbalance=g))
-            for g in (1.0, 1.5)}
+    runs = {
+        g: estimate(cfg, chip, batch=64, context=1000, parallel=Parallel(1, 1, ep=2, dp=2, ep_imbalance=g))
+        for g in (1.0, 1.5)
+    }
     ops = {g: [c for c in e.decode.ops if c.op.name == EP_EXPERTS] for g, e in runs.items()}
     assert len(ops[1.0]) == 2  # the sliding- and the full-attention MoE layers
     # the hottest rank runs 1.5 x the mean token-expert pairs: FLOPs and activation bytes scale by 1.5
@@ -93,8 +121,9 @@ def test_imbalance_scales_the_hottest_rank():
 def test_imbalance_statistics():
     # uniform routing's floor: 1 + sd sqrt(2 ln ep) / mean, with mean = P/ep, sd = sqrt(P/ep (1 - 1/ep))
     p, ep = 2048.0, 16
-    assert uniform_imbalance(p, ep) == pytest.approx(1 + math.sqrt(p / ep * (15 / 16)) * math.sqrt(2 * math.log(16))
-                                                     / (p / ep))
+    assert uniform_imbalance(p, ep) == pytest.approx(
+        1 + math.sqrt(p / ep * (15 / 16)) * math.sqrt(2 * math.log(16)) / (p / ep)
+    )
     assert uniform_imbalance(p, 1) == 1.0 and uniform_imbalance(1e9, 16) < 1.001
     # EPLB: [3, 1] on 2 ranks is 1.5; two redundant slots both go to the hot expert (3/2, then 3/3 < 1? no:
     # 3/2 = 1.5 > 1, then 3/3 = 1 ties expert 1 at 1 and the lower id wins): four replicas of load 1
@@ -112,8 +141,12 @@ def test_imbalance_statistics():
 def test_redundant_experts_cost_memory_and_weight_reads():
     cfg, chip = resolve_model(GPT), resolve_chip("h200-sxm")
     prm, timer = setup_for(chip)
-    kv = {r: CostOracle(cfg, chip, prm, timer=timer,
-                        parallel=Parallel(1, 1, ep=8, dp=8, redundant_experts=r)).kv_capacity_tokens for r in (0, 8)}
+    kv = {
+        r: CostOracle(
+            cfg, chip, prm, timer=timer, parallel=Parallel(1, 1, ep=8, dp=8, redundant_experts=r)
+        ).kv_capacity_tokens
+        for r in (0, 8)
+    }
     assert kv[8] < kv[0]  # one more expert a chip
     with pytest.raises(JalapenoError, match="split"):
         Parallel(1, 1, ep=8, dp=8, redundant_experts=4).check_model(cfg)
@@ -138,9 +171,14 @@ def test_plan_rules():
     assert Parallel(2, 1, ep=16, dp=8).chips == 16
     assert Parallel(2, 1, ep=16, dp=8).to_json()["ep"] == 16
     assert Parallel(8, 2).to_json() == {"tp": 8, "pp": 2, "chips": 16}  # unchanged without ep
-    for bad, field in (({"tp": 2, "ep": 16, "dp": 2}, "ep"), ({"dp": 2}, "dp"), ({"ep": 8, "dp": 8, "pp": 2}, "pp"),
-                       ({"tbo": True}, "ep"), ({"ep": 2, "dp": 2, "ep_imbalance": 0.5}, "ep_imbalance"),
-                       ({"ep": 0}, "ep")):
+    for bad, field in (
+        ({"tp": 2, "ep": 16, "dp": 2}, "ep"),
+        ({"dp": 2}, "dp"),
+        ({"ep": 8, "dp": 8, "pp": 2}, "pp"),
+        ({"tbo": True}, "ep"),
+        ({"ep": 2, "dp": 2, "ep_imbalance": 0.5}, "ep_imbalance"),
+        ({"ep": 0}, "ep"),
+    ):
         with pytest.raises(JalapenoError) as ei:
             Parallel(**bad)
         assert ei.value.field == field
@@ -176,20 +214,57 @@ def test_pipeline_boundary_between_domains_crosses_the_nics():
 
 
 def test_cli_ep_json_and_errors(capsys):
-    assert main(["estimate", "-m", "deepseek-v3", "-H", "h200-sxm", "--dtype", "fp8", "-b", "256", "--ep", "16",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "estimate",
+                "-m",
+                "deepseek-v3",
+                "-H",
+                "h200-sxm",
+                "--dtype",
+                "fp8",
+                "-b",
+                "256",
+                "--ep",
+                "16",
+                "--json",
+            ]
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     assert d["chips"] == 16 and d["parallel"]["dp"] == 16
     assert d["decode_expert_parallel"]["algorithm"] == "hierarchical(direct)"
-    for args, field in ((["-m", GPT, "--ep", "3"], "ep"), (["-m", GPT, "--dp", "2"], "dp"),
-                        (["-m", "llama-3.1-8b", "--ep", "2"], "ep")):
+    for args, field in (
+        (["-m", GPT, "--ep", "3"], "ep"),
+        (["-m", GPT, "--dp", "2"], "dp"),
+        (["-m", "llama-3.1-8b", "--ep", "2"], "ep"),
+    ):
         assert main(["estimate", "-H", "h200-sxm", *args]) == 2
         assert field in capsys.readouterr().err
 
 
 def test_serve_ep_disagg_runs_and_echoes(capsys):
-    assert main(["serve", "-m", GPT, "-H", "h200-sxm", "--ep", "8", "--topology", "disagg", "--limit", "40",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "serve",
+                "-m",
+                GPT,
+                "-H",
+                "h200-sxm",
+                "--ep",
+                "8",
+                "--topology",
+                "disagg",
+                "--limit",
+                "40",
+                "--json",
+            ]
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     dep = d["deployment"]
     assert dep["chips_per_replica"] == 8 and dep["parallel"]["ep"] == 8
@@ -201,11 +276,36 @@ def test_serve_ep_disagg_runs_and_echoes(capsys):
 def test_issue12_moe_coding_models_serve_on_a_bundled_trace_with_ep_and_disagg(model, capsys):
     # issue 12's must-show: both models from the CLI, the bundled Azure code trace, EP 8 (dp 8 attention)
     # in a prefill pool and a decode pool (docs/parallel.md, "Serving gpt-oss-120b and Qwen3-Coder-480B-A35B")
-    assert main(["serve", "-m", model, "-t", "azure-code", "-H", "h200-sxm", "--dtype", "fp8", "--ep", "8",
-                 "--topology", "disagg", "--limit", "40", "--rate", "5", "--json"]) == 0
+    assert (
+        main(
+            [
+                "serve",
+                "-m",
+                model,
+                "-t",
+                "azure-code",
+                "-H",
+                "h200-sxm",
+                "--dtype",
+                "fp8",
+                "--ep",
+                "8",
+                "--topology",
+                "disagg",
+                "--limit",
+                "40",
+                "--rate",
+                "5",
+                "--json",
+            ]
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     dep = d["deployment"]
-    assert dep["trace"] == "azure-code" and d["workload"]["source"].endswith("AzureLLMInferenceTrace_code.csv")
+    assert dep["trace"] == "azure-code" and d["workload"]["source"].endswith(
+        "AzureLLMInferenceTrace_code.csv"
+    )
     assert dep["topology"] == "disagg" and dep["prefill_replicas"] == 1 and dep["decode_replicas"] == 1
     assert dep["parallel"]["ep"] == 8 and dep["parallel"]["dp"] == 8 and dep["chips_per_replica"] == 8
     assert d["completed"] == 40 and d["output_tokens"] > 0 and d["ttft_s"]["p50"] > 0

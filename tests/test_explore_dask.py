@@ -13,9 +13,15 @@ distributed = pytest.importorskip("dask.distributed")
 def test_search_on_a_local_cluster_matches_local_workers(tmp_path):
     s, w = write_files(tmp_path)
     space, work = load_space(str(s)), resolve_workload(str(w))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        remote = run_search(space, work, trials=6, searcher="random", screen=False, dask=client, db=str(tmp_path / "d.db"))
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        remote = run_search(
+            space, work, trials=6, searcher="random", screen=False, dask=client, db=str(tmp_path / "d.db")
+        )
     local = run_search(space, work, trials=6, searcher="random", screen=False, workers=1)
     assert [t.number for t in remote.trials] == list(range(6))
     # the same seeded designs, the same deterministic evaluations, whatever ran them

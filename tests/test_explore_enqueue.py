@@ -13,7 +13,14 @@ from jalapeno.cli import main
 from jalapeno.errors import JalapenoError
 from jalapeno.explore import evaluate_design, load_space, resolve_workload, run_search
 
-D1 = {"cores.count": 16, "cores.matrix.rows": 128, "memory.devices": 2, "tp": 1, "replicas": 1, "scheduler": "sarathi"}
+D1 = {
+    "cores.count": 16,
+    "cores.matrix.rows": 128,
+    "memory.devices": 2,
+    "tp": 1,
+    "replicas": 1,
+    "scheduler": "sarathi",
+}
 D2 = {**D1, "cores.count": 8, "cores.matrix.rows": 64}
 
 
@@ -26,14 +33,19 @@ def tiny(tmp_path_factory):
 @pytest.mark.parametrize(("searcher", "screen"), [("nsga2", True), ("tpe", False), ("random", False)])
 def test_enqueued_designs_are_the_first_trials_and_bound_the_best(tiny, searcher, screen):
     space, work, _, _ = tiny
-    res = run_search(space, work, trials=6, searcher=searcher, screen=screen, workers=1, seed=1, enqueue=[D1, D2])
+    res = run_search(
+        space, work, trials=6, searcher=searcher, screen=screen, workers=1, seed=1, enqueue=[D1, D2]
+    )
     assert [t.number for t in res.trials] == list(range(6)) and res.evaluated == 6
     assert res.trials[0].design == space.check(D1) and res.trials[1].design == space.check(D2)
     own = evaluate_design(space, D1, work)
     assert res.trials[0].evaluation.objectives == own.objectives  # the same evaluation, bit for bit
     assert own.feasible  # the tiny space's D1 serves its workload
     best = res.best()
-    assert best is not None and best.evaluation.objectives["goodput_per_watt"] >= own.objectives["goodput_per_watt"]
+    assert (
+        best is not None
+        and best.evaluation.objectives["goodput_per_watt"] >= own.objectives["goodput_per_watt"]
+    )
 
 
 def test_resume_does_not_enqueue_again_and_the_queue_is_part_of_the_study(tiny, tmp_path):
@@ -57,14 +69,29 @@ def test_cli_enqueue_reads_design_files_and_rejects_bad_ones(tiny, tmp_path, cap
     good.write_text(json.dumps({"space": "tiny", "design": D2, "trial": 7}))
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps([D1]))
-    args = ["explore", "--space", str(s), "--workload", str(w), "--workers", "1", "--searcher", "random", "--json",
-            "--no-timings", "-q"]
+    args = [
+        "explore",
+        "--space",
+        str(s),
+        "--workload",
+        str(w),
+        "--workers",
+        "1",
+        "--searcher",
+        "random",
+        "--json",
+        "--no-timings",
+        "-q",
+    ]
     assert main([*args, "--trials", "3", "--enqueue", str(good), "--enqueue", str(bare)]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert [t["design"] for t in doc["all"][:2]] == [space.check(D2), space.check(D1)]
     bad = tmp_path / "bad.json"
-    for text, needle in (("{not json", "not valid JSON"), (json.dumps({"design": {**D1, "tp": 3}}), "tp"),
-                         (json.dumps([1]), "JSON object")):
+    for text, needle in (
+        ("{not json", "not valid JSON"),
+        (json.dumps({"design": {**D1, "tp": 3}}), "tp"),
+        (json.dumps([1]), "JSON object"),
+    ):
         bad.write_text(text)
         assert main([*args, "--trials", "3", "--enqueue", str(bad)]) == 2
         err = capsys.readouterr().err.strip()

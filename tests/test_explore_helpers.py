@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-BASE = Path(__file__).resolve().parents[1] / "src" / "jalapeno" / "explore" / "spaces" / "coding-asic-base.yaml"
+BASE = (
+    Path(__file__).resolve().parents[1] / "src" / "jalapeno" / "explore" / "spaces" / "coding-asic-base.yaml"
+)
 
 WORKLOAD = """\
 name: tiny

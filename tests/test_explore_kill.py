@@ -21,22 +21,43 @@ TRIALS = 10
 def _rows(db):
     """(number, design, state, attempts, result) of every trial, from optuna's tables as the driver writes."""
     with sqlite3.connect(db) as c:
-        rows = c.execute("SELECT t.number, t.state, a.key, a.value_json FROM trials t LEFT JOIN "
-                         "trial_user_attributes a ON a.trial_id = t.trial_id "
-                         "ORDER BY t.number, a.key").fetchall()
+        rows = c.execute(
+            "SELECT t.number, t.state, a.key, a.value_json FROM trials t LEFT JOIN "
+            "trial_user_attributes a ON a.trial_id = t.trial_id "
+            "ORDER BY t.number, a.key"
+        ).fetchall()
     out: dict[int, dict] = {}
     for number, state, key, value in rows:
         r = out.setdefault(number, {"state": {"RUNNING": "running", "COMPLETE": "done"}.get(state, state)})
         if key is not None:
             r[key] = json.loads(value)
-    return [(n, r.get("design"), r["state"], r.get("attempts"),
-             r.get("result") if r["state"] == "done" else None) for n, r in sorted(out.items())]
+    return [
+        (n, r.get("design"), r["state"], r.get("attempts"), r.get("result") if r["state"] == "done" else None)
+        for n, r in sorted(out.items())
+    ]
 
 
 def _cmd(space, work, db, workers):
-    return [sys.executable, "-m", "jalapeno.cli", "explore", "--space", str(space), "--workload", str(work),
-            "--trials", str(TRIALS), "--workers", str(workers), "--searcher", "random", "--no-screen",
-            "--db", str(db), "--json"]
+    return [
+        sys.executable,
+        "-m",
+        "jalapeno.cli",
+        "explore",
+        "--space",
+        str(space),
+        "--workload",
+        str(work),
+        "--trials",
+        str(TRIALS),
+        "--workers",
+        str(workers),
+        "--searcher",
+        "random",
+        "--no-screen",
+        "--db",
+        str(db),
+        "--json",
+    ]
 
 
 @pytest.mark.parametrize("workers", [1, 2])

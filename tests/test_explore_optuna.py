@@ -65,8 +65,25 @@ def test_gp_without_torch_fails_before_the_first_trial_naming_its_extra(tiny, mo
     monkeypatch.setattr(reg.importlib.util, "find_spec", lambda m, *a: None if m == "torch" else real(m, *a))
     with pytest.raises(JalapenoError, match=r"needs torch: pip install 'jalapeno\[explore-gp\]'"):
         make_searcher("gp", space)
-    assert main(["explore", "-s", str(s), "-w", str(w), "--searcher", "gp", "--trials", "2", "--workers", "1",
-                 "-q"]) == 2
+    assert (
+        main(
+            [
+                "explore",
+                "-s",
+                str(s),
+                "-w",
+                str(w),
+                "--searcher",
+                "gp",
+                "--trials",
+                "2",
+                "--workers",
+                "1",
+                "-q",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err and "jalapeno[explore-gp]" in err
 
@@ -118,15 +135,23 @@ def test_importance_finds_the_parameter_that_decides_the_target() -> None:
     rng = np.random.default_rng(0)
     unit = optuna.distributions.FloatDistribution(0, 1)
     dists = {"a": unit, "b": unit}
-    trials = [optuna.trial.create_trial(params={"a": a, "b": b}, distributions=dists, values=[a, 1.0, 1.0],
-                                        system_attrs={"constraints": [0.0]})
-              for a, b in rng.random((60, 2))]
+    trials = [
+        optuna.trial.create_trial(
+            params={"a": a, "b": b},
+            distributions=dists,
+            values=[a, 1.0, 1.0],
+            system_attrs={"constraints": [0.0]},
+        )
+        for a, b in rng.random((60, 2))
+    ]
     imp = importance(trials, ["a", "b"])
     assert imp is not None and list(imp.params) == ["a", "b"] and imp.params["a"] > 0.8
     assert sum(imp.params.values()) == pytest.approx(1.0) and imp.trials == 60
-    assert importance(trials[:MIN_TRIALS - 1], ["a", "b"]) is None  # too few trials: none
-    flat = [optuna.trial.create_trial(params=t.params, distributions=dists, values=[0.0, 1.0, 1.0])
-            for t in trials]
+    assert importance(trials[: MIN_TRIALS - 1], ["a", "b"]) is None  # too few trials: none
+    flat = [
+        optuna.trial.create_trial(params=t.params, distributions=dists, values=[0.0, 1.0, 1.0])
+        for t in trials
+    ]
     assert importance(flat, ["a", "b"]) is None  # no spread in the target: none
 
 
@@ -147,8 +172,30 @@ def test_search_reports_importance_and_stores_a_normal_optuna_study(tiny, tmp_pa
     again = importance(study.trials, space.names)  # the same numbers from the stored study
     assert again is not None and again.to_json() == doc["importance"]
     # the same study again: it resumes with nothing to evaluate, and prints the importance and the study
-    assert main(["explore", "-s", str(s), "-w", str(w), "--searcher", "random", "--no-screen",
-                 "--trials", "10", "--workers", "1", "--seed", "2", "--db", str(db), "-q"]) == 0
+    assert (
+        main(
+            [
+                "explore",
+                "-s",
+                str(s),
+                "-w",
+                str(w),
+                "--searcher",
+                "random",
+                "--no-screen",
+                "--trials",
+                "10",
+                "--workers",
+                "1",
+                "--seed",
+                "2",
+                "--db",
+                str(db),
+                "-q",
+            ]
+        )
+        == 0
+    )
     out = " ".join(capsys.readouterr().out.split())
     assert "parameter importance for goodput/W (optuna PedAnovaImportanceEvaluator, 10 trials)" in out
     assert "optuna-dashboard opens it" in out

@@ -32,7 +32,9 @@ def tiny(tmp_path_factory):
     return load_space(str(s)), resolve_workload(str(w))
 
 
-@pytest.mark.parametrize(("searcher", "screen"), [("random", False), ("grid", False), ("tpe", True), ("nsga2", False)])
+@pytest.mark.parametrize(
+    ("searcher", "screen"), [("random", False), ("grid", False), ("tpe", True), ("nsga2", False)]
+)
 def test_searchers_fill_the_budget(tiny, searcher, screen):
     space, work = tiny
     res = run_search(space, work, trials=10, searcher=searcher, screen=screen, workers=1, seed=3)
@@ -72,8 +74,14 @@ def test_resume_retells_done_and_reruns_running_once(tiny, tmp_path):
 
 def test_infeasible_designs_say_why(tiny):
     space, work = tiny
-    base = {"cores.count": 8, "cores.matrix.rows": 64, "memory.devices": 2, "tp": 1, "replicas": 1,
-            "scheduler": "sarathi"}
+    base = {
+        "cores.count": 8,
+        "cores.matrix.rows": 64,
+        "memory.devices": 2,
+        "tp": 1,
+        "replicas": 1,
+        "scheduler": "sarathi",
+    }
     ok = evaluate_design(space, base, work)
     assert ok.objectives and ok.metrics["die_area_mm2"] < 858
     big = evaluate_design(space, {**base, "cores.count": 64, "cores.matrix.rows": 128}, work)
@@ -88,15 +96,28 @@ def test_weights_that_do_not_fit_are_rejected_with_the_numbers(tiny):
     from jalapeno.explore.workload import workload_from_dict
     from jalapeno.hardware import resolve_chip
 
-    w = workload_from_dict({"name": "big", "model": "qwen2.5-coder-32b", "trace": {"name": "azure-code", "duration_s": 5},
-                            "slo": {"ttft_s": 1.0, "tpot_s": 0.025}})
+    w = workload_from_dict(
+        {
+            "name": "big",
+            "model": "qwen2.5-coder-32b",
+            "trace": {"name": "azure-code", "duration_s": 5},
+            "slo": {"ttft_s": 1.0, "tpot_s": 0.025},
+        }
+    )
     ev = evaluate_chip(resolve_chip("tpu-v5e"), Deployment(tp=1, replicas=1), w)
     assert not ev.feasible and ev.reasons[0].startswith("memory:") and "GB" in ev.reasons[0]
 
 
 def test_fast_oracle_agrees_with_the_exact_one(tiny):
     space, work = tiny
-    d = {"cores.count": 16, "cores.matrix.rows": 128, "memory.devices": 2, "tp": 1, "replicas": 1, "scheduler": "sarathi"}
+    d = {
+        "cores.count": 16,
+        "cores.matrix.rows": 128,
+        "memory.devices": 2,
+        "tp": 1,
+        "replicas": 1,
+        "scheduler": "sarathi",
+    }
     fast, exact = evaluate_design(space, d, work, fast=True), evaluate_design(space, d, work, fast=False)
     for k in ("goodput_per_watt", "usd_per_mtok", "ttft_p99_s"):
         assert fast.objectives[k] == pytest.approx(exact.objectives[k], rel=0.02), k
@@ -121,33 +142,60 @@ def test_forest_learns_and_ranks_features():
 
 
 def test_pareto_and_hypervolume():
-    pts = [{"goodput_per_watt": 2, "usd_per_mtok": 1, "ttft_p99_s": 1},
-           {"goodput_per_watt": 1, "usd_per_mtok": 0.5, "ttft_p99_s": 1},
-           {"goodput_per_watt": 1, "usd_per_mtok": 2, "ttft_p99_s": 1},
-           {"goodput_per_watt": 2, "usd_per_mtok": 1, "ttft_p99_s": 1}]
+    pts = [
+        {"goodput_per_watt": 2, "usd_per_mtok": 1, "ttft_p99_s": 1},
+        {"goodput_per_watt": 1, "usd_per_mtok": 0.5, "ttft_p99_s": 1},
+        {"goodput_per_watt": 1, "usd_per_mtok": 2, "ttft_p99_s": 1},
+        {"goodput_per_watt": 2, "usd_per_mtok": 1, "ttft_p99_s": 1},
+    ]
     assert nondominated(pts) == [0, 1]
     assert hypervolume_2d(pts, {"goodput_per_watt": 0, "usd_per_mtok": 3}) == pytest.approx(4.5)
 
 
 def _dominates(a: dict, b: dict) -> bool:
     """a is no worse in every objective (goodput per watt up, $/Mtok and p99 TTFT down) and better in one."""
-    ge = (a["goodput_per_watt"] >= b["goodput_per_watt"], a["usd_per_mtok"] <= b["usd_per_mtok"],
-          a["ttft_p99_s"] <= b["ttft_p99_s"])
-    gt = (a["goodput_per_watt"] > b["goodput_per_watt"], a["usd_per_mtok"] < b["usd_per_mtok"],
-          a["ttft_p99_s"] < b["ttft_p99_s"])
+    ge = (
+        a["goodput_per_watt"] >= b["goodput_per_watt"],
+        a["usd_per_mtok"] <= b["usd_per_mtok"],
+        a["ttft_p99_s"] <= b["ttft_p99_s"],
+    )
+    gt = (
+        a["goodput_per_watt"] > b["goodput_per_watt"],
+        a["usd_per_mtok"] < b["usd_per_mtok"],
+        a["ttft_p99_s"] < b["ttft_p99_s"],
+    )
     return all(ge) and any(gt)
 
 
 def test_cli_json_reports_real_evaluations_their_pareto_set_and_best(tiny, tmp_path, capsys):
     space, work = tiny
     s, w = write_files(tmp_path)
-    r = CliRunner().invoke(cli, ["explore", "--space", str(s), "--workload", str(w), "--trials", "5", "--workers", "1",
-                                 "--searcher", "random", "--json"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "explore",
+            "--space",
+            str(s),
+            "--workload",
+            str(w),
+            "--trials",
+            "5",
+            "--workers",
+            "1",
+            "--searcher",
+            "random",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["trials"] == doc["evaluated"] == len(doc["all"]) == 5
     assert [t["number"] for t in doc["all"]] == list(range(5))
-    ok = [{"number": t["number"], "design": t["design"], **t["objectives"]} for t in doc["all"] if t["status"] == "ok"]
+    ok = [
+        {"number": t["number"], "design": t["design"], **t["objectives"]}
+        for t in doc["all"]
+        if t["status"] == "ok"
+    ]
     assert doc["feasible_trials"] == len(ok) and ok, "the tiny space has feasible designs at seed 0"
     assert all(t["reasons"] for t in doc["all"] if t["status"] != "ok")  # every rejection says why
     # the Pareto set is exactly the feasible trials no other feasible trial dominates

@@ -21,8 +21,14 @@ NAMES = st.from_regex(r"[a-z]{1,6}(\.[a-z_]{1,6}){0,2}", fullmatch=True)
 def params(draw):
     kind = draw(st.sampled_from(["int", "float", "choices"]))
     if kind == "choices":
-        vals = draw(st.lists(st.one_of(st.integers(-5, 500), st.text("abcxyz", min_size=1, max_size=5)),
-                             min_size=1, max_size=5, unique_by=lambda x: (type(x).__name__, x)))
+        vals = draw(
+            st.lists(
+                st.one_of(st.integers(-5, 500), st.text("abcxyz", min_size=1, max_size=5)),
+                min_size=1,
+                max_size=5,
+                unique_by=lambda x: (type(x).__name__, x),
+            )
+        )
         return {"choices": vals}
     lo = draw(st.integers(1, 100))
     hi = lo + draw(st.integers(0, 1000))
@@ -38,15 +44,20 @@ def params(draw):
 @st.composite
 def spaces(draw):
     # processor knobs never take a deployment knob's name (the parser checks those names' ranges anywhere)
-    proc = draw(st.dictionaries(NAMES.filter(lambda n: n not in DEPLOYMENT), params(), min_size=1, max_size=5))
+    proc = draw(
+        st.dictionaries(NAMES.filter(lambda n: n not in DEPLOYMENT), params(), min_size=1, max_size=5)
+    )
     dep = {}
     if draw(st.booleans()):
         dep["tp"] = {"choices": draw(st.lists(st.integers(1, 8), min_size=1, max_size=3, unique=True))}
     if draw(st.booleans()):
         dep["replicas"] = {"int": [1, draw(st.integers(1, 16))]}
     if draw(st.booleans()):
-        dep["scheduler"] = {"choices": draw(st.lists(st.sampled_from(["vllm", "sarathi", "disagg"]), min_size=1,
-                                                     max_size=3, unique=True))}
+        dep["scheduler"] = {
+            "choices": draw(
+                st.lists(st.sampled_from(["vllm", "sarathi", "disagg"]), min_size=1, max_size=3, unique=True)
+            )
+        }
     out = {"name": "s", "base": "base.yaml", "processor": proc, "deployment": dep}
     if draw(st.booleans()):
         out["constraints"] = {"die_area_mm2": 858.0, "tdp_w": float(draw(st.integers(1, 2000)))}
@@ -80,9 +91,11 @@ def test_samples_and_grid_lie_in_the_space(data, seed):
     assert n == math.prod(len(p.grid()) for p in sp.params)
 
 
-JUNK = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=6)),
-                    lambda c: st.one_of(st.lists(c, max_size=4), st.dictionaries(st.text(max_size=8), c, max_size=4)),
-                    max_leaves=12)
+JUNK = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=6)),
+    lambda c: st.one_of(st.lists(c, max_size=4), st.dictionaries(st.text(max_size=8), c, max_size=4)),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -113,17 +126,23 @@ def test_junk_raises_only_jalapeno_error(junk):
         space_from_dict(junk)
 
 
-@pytest.mark.parametrize(("mutate", "field"), [
-    (lambda d: d["processor"].update({"x": {"int": [5, 1]}}), "processor.x.int"),
-    (lambda d: d["processor"].update({"x": {"int": [1, 5], "choices": [1]}}), "processor.x"),
-    (lambda d: d["processor"].update({"x": {"choices": [1, 1]}}), "processor.x.choices"),
-    (lambda d: d["processor"].update({"x": {"float": [0, 1], "log": True}}), "processor.x.float"),
-    (lambda d: d["deployment"].update({"pp": {"choices": [1]}}), "deployment.pp"),
-    (lambda d: d["deployment"].update({"scheduler": {"choices": ["fifo"]}}), "deployment.scheduler.choices"),
-    (lambda d: d["deployment"].update({"tp": {"choices": [0]}}), "deployment.tp.choices"),
-    (lambda d: d.update({"constraints": {"reticle": 1}}), "constraints.reticle"),
-    (lambda d: d.update({"typo": 1}), "typo"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d["processor"].update({"x": {"int": [5, 1]}}), "processor.x.int"),
+        (lambda d: d["processor"].update({"x": {"int": [1, 5], "choices": [1]}}), "processor.x"),
+        (lambda d: d["processor"].update({"x": {"choices": [1, 1]}}), "processor.x.choices"),
+        (lambda d: d["processor"].update({"x": {"float": [0, 1], "log": True}}), "processor.x.float"),
+        (lambda d: d["deployment"].update({"pp": {"choices": [1]}}), "deployment.pp"),
+        (
+            lambda d: d["deployment"].update({"scheduler": {"choices": ["fifo"]}}),
+            "deployment.scheduler.choices",
+        ),
+        (lambda d: d["deployment"].update({"tp": {"choices": [0]}}), "deployment.tp.choices"),
+        (lambda d: d.update({"constraints": {"reticle": 1}}), "constraints.reticle"),
+        (lambda d: d.update({"typo": 1}), "typo"),
+    ],
+)
 def test_errors_name_the_field(mutate, field):
     d = {"name": "s", "base": "b.yaml", "processor": {"cores.count": {"int": [1, 4]}}, "deployment": {}}
     mutate(d)

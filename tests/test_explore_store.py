@@ -13,11 +13,14 @@ from hypothesis import strategies as st
 from jalapeno.errors import JalapenoError
 from jalapeno.explore.store import TrialStore, canonical
 
-VALUES = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False), st.text(max_size=8), st.booleans(),
-                   st.none())
+VALUES = st.one_of(
+    st.integers(-(10**6), 10**6), st.floats(allow_nan=False), st.text(max_size=8), st.booleans(), st.none()
+)
 PARAMS = st.dictionaries(st.text(min_size=1, max_size=6), VALUES, max_size=5)
-OPS = st.lists(st.tuples(st.sampled_from(["start", "finish", "restart", "reopen"]), PARAMS, st.integers(0, 5)),
-               max_size=25)
+OPS = st.lists(
+    st.tuples(st.sampled_from(["start", "finish", "restart", "reopen"]), PARAMS, st.integers(0, 5)),
+    max_size=25,
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -59,7 +62,9 @@ def test_store_matches_a_model(tmp_path_factory, ops):
         if t["result"] is not None:
             assert canonical(g.result) == canonical(t["result"])
     assert store.count() == len(model)
-    assert [t.number for t in store.trials("done")] == sorted(n for n, t in model.items() if t["state"] == "done")
+    assert [t.number for t in store.trials("done")] == sorted(
+        n for n, t in model.items() if t["state"] == "done"
+    )
     store.close()
 
 
@@ -117,8 +122,10 @@ def test_the_store_is_an_optuna_study(tmp_path):
     values, the constraint violation, the study's name and identity."""
     import optuna
 
-    dists = {"a": optuna.distributions.IntDistribution(1, 8),
-             "b": optuna.distributions.CategoricalDistribution(["x", "y"])}
+    dists = {
+        "a": optuna.distributions.IntDistribution(1, 8),
+        "b": optuna.distributions.CategoricalDistribution(["x", "y"]),
+    }
     with TrialStore(tmp_path / "s.db") as s:
         s.bind({"space": "t", "seed": 3}, name="t/w/tpe/seed3", distributions=dists)
         s.start(0, "tpe", {"a": 2, "b": "y"})

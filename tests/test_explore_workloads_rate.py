@@ -9,7 +9,9 @@ from jalapeno.explore import resolve_workload
 def test_eight_x_keeps_requests_and_compresses_time(base: str) -> None:
     slow, fast = resolve_workload(base).requests(), resolve_workload(f"{base}-8x").requests()
     assert len(fast) == len(slow)
-    assert sum(r.prompt_tokens + r.output_tokens for r in fast) == sum(r.prompt_tokens + r.output_tokens for r in slow)
+    assert sum(r.prompt_tokens + r.output_tokens for r in fast) == sum(
+        r.prompt_tokens + r.output_tokens for r in slow
+    )
     if base == "agentic-coding":
         # sessions start 8x as often; later turns wait on think time and service, so the span shrinks by less
         assert slow[-1].arrival_s / fast[-1].arrival_s > 3.0

@@ -72,12 +72,25 @@ def test_shortest_job_first_serves_the_shorter_prompt_first(sjf: ModuleType) -> 
 def test_a_registered_scheduler_is_a_cli_choice(sjf: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    args = ["serve", "-t", "azure-code", "--limit", "40", "-m", "llama-3.2-1b", "--hardware", "h100", "--json"]
+    args = [
+        "serve",
+        "-t",
+        "azure-code",
+        "--limit",
+        "40",
+        "-m",
+        "llama-3.2-1b",
+        "--hardware",
+        "h100",
+        "--json",
+    ]
     assert main([*args, "--scheduler", "sjf"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["deployment"]["scheduler"] == "sjf" and doc["completed"] == 40
     assert main([*args, "--scheduler", "sjff"]) == 2
-    assert "prefill_first, sarathi, sjf, vllm" in capsys.readouterr().err  # the valid names, from the registry
+    assert (
+        "prefill_first, sarathi, sjf, vllm" in capsys.readouterr().err
+    )  # the valid names, from the registry
 
 
 # --- a chip kind ------------------------------------------------------------------------------------------
@@ -101,7 +114,9 @@ def groq_as(kind: str, tmp_path: Path):
 
     text = (_dir() / "groq-lpu-arch.yaml").read_text(encoding="utf-8")
     assert "\nkind: lpu\n" in text
-    text = text.replace("\nkind: lpu\n", f"\nkind: {kind}\n").replace("name: groq-lpu-arch", f"name: groq-as-{kind}")
+    text = text.replace("\nkind: lpu\n", f"\nkind: {kind}\n").replace(
+        "name: groq-lpu-arch", f"name: groq-as-{kind}"
+    )
     path = tmp_path / f"groq-as-{kind}.yaml"
     path.write_text(text, encoding="utf-8")
     return derive_chip(resolve_arch(path))
@@ -114,7 +129,9 @@ def test_a_kind_with_asics_constants_prices_a_step_as_asic(wafer: ModuleType, tm
     model = resolve_model("llama-3.2-1b")
     chips = {k: groq_as(k, tmp_path) for k in ("wafer", "asic")}
     assert chips["wafer"].kind == "wafer"
-    steps = {k: estimate(model, c, batch=8, context=1000, tp=16) for k, c in chips.items()}  # 220 MiB of SRAM a chip
+    steps = {
+        k: estimate(model, c, batch=8, context=1000, tp=16) for k, c in chips.items()
+    }  # 220 MiB of SRAM a chip
     w, a = steps["wafer"].decode, steps["asic"].decode
     assert w.time_s > 0 and w.energy_j > 0
     assert (w.time_s, w.energy_j) == (a.time_s, a.energy_j)
@@ -126,10 +143,14 @@ def test_a_kind_with_asics_constants_prices_a_step_as_asic(wafer: ModuleType, tm
     area = {k: model.area(groq_as(k, tmp_path).arch) for k in ("lpu", "asic")}
     assert area["lpu"]["control"].value == pytest.approx(5 * area["asic"]["control"].value, rel=1e-12)
     grew = area["lpu"]["control"].value - area["asic"]["control"].value
-    assert area["lpu"]["total"].value - area["asic"]["total"].value == pytest.approx(grew / (1 - 0.12), rel=1e-12)
+    assert area["lpu"]["total"].value - area["asic"]["total"].value == pytest.approx(
+        grew / (1 - 0.12), rel=1e-12
+    )
 
 
-def test_a_kind_is_a_valid_chip_kind_and_a_missing_constant_is_refused(wafer: ModuleType, tmp_path: Path) -> None:
+def test_a_kind_is_a_valid_chip_kind_and_a_missing_constant_is_refused(
+    wafer: ModuleType, tmp_path: Path
+) -> None:
     from jalapeno.hardware.arch import tech
     from jalapeno.hardware.kinds import KINDS, ChipKindSpec
 

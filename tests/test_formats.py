@@ -42,7 +42,9 @@ def test_plain_csv_round_trip_keeps_prefix_hashes(tmp_path: Path) -> None:
     assert list(_rows(out)[0]) == ["arrival_s", "prompt_tokens", "output_tokens", "hash_ids"]
     back = load_trace(out)
     _same(src, back)
-    assert back.stats.input_mean == src.stats.input_mean and back.stats.span_s == pytest.approx(src.stats.span_s)
+    assert back.stats.input_mean == src.stats.input_mean and back.stats.span_s == pytest.approx(
+        src.stats.span_s
+    )
 
 
 def test_vidur_csv_round_trip(tmp_path: Path) -> None:
@@ -64,33 +66,55 @@ def test_vidur_csv_written_by_hand_is_read() -> None:
         p = Path(d) / "vidur_trace.csv"
         p.write_text("num_decode_tokens,arrived_at,num_prefill_tokens,extra\n7,2.5,100,x\n3,1.0,50,y\n")
         tr = load_trace(p)
-    assert [(r.arrival_s, r.prompt_tokens, r.output_tokens) for r in tr.requests] == [(0.0, 50, 3), (1.5, 100, 7)]
+    assert [(r.arrival_s, r.prompt_tokens, r.output_tokens) for r in tr.requests] == [
+        (0.0, 50, 3),
+        (1.5, 100, 7),
+    ]
     assert [r.request_id for r in tr.requests] == [1, 0]  # numbered by data row
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.floats(0, 1e5, allow_nan=False), st.integers(0, 1 << 20), st.integers(0, 1 << 16),
-                          st.lists(st.integers(-(1 << 62), 1 << 62), max_size=4)), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 1e5, allow_nan=False),
+            st.integers(0, 1 << 20),
+            st.integers(0, 1 << 16),
+            st.lists(st.integers(-(1 << 62), 1 << 62), max_size=4),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_plain_csv_round_trip_property(reqs: list[tuple[float, int, int, list[int]]]) -> None:
     import tempfile
 
     arrivals = sorted(a for a, *_ in reqs)
     arrivals = [a - arrivals[0] for a in arrivals]  # loaders measure from the earliest request
-    tr = Trace("t", tuple(Request(i, t, p, o, tuple(h)) for i, (t, (_, p, o, h)) in enumerate(zip(arrivals, reqs, strict=True))),
-               "hypothesis")
+    tr = Trace(
+        "t",
+        tuple(
+            Request(i, t, p, o, tuple(h))
+            for i, (t, (_, p, o, h)) in enumerate(zip(arrivals, reqs, strict=True))
+        ),
+        "hypothesis",
+    )
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "t.csv"
         write_trace(tr, out)
         _same(tr, load_trace(out), hashes=True)
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("arrival_s,prompt_tokens,output_tokens,hash_ids\n0,10,5,1 x\n", "t.csv:2: hash_ids"),
-    ("arrival_s,prompt_tokens,output_tokens\n-1,10,5\n", "t.csv:2: arrival_s"),
-    ("arrival_s,prompt_tokens,output_tokens\nnan,10,5\n", "t.csv:2: arrival_s"),
-    ("arrival_s,prompt_tokens,output_tokens\n0,1.5,5\n", "t.csv:2: prompt_tokens"),
-    ("arrived_at,num_prefill_tokens\n0,10\n", "missing column 'num_decode_tokens'"),
-])
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("arrival_s,prompt_tokens,output_tokens,hash_ids\n0,10,5,1 x\n", "t.csv:2: hash_ids"),
+        ("arrival_s,prompt_tokens,output_tokens\n-1,10,5\n", "t.csv:2: arrival_s"),
+        ("arrival_s,prompt_tokens,output_tokens\nnan,10,5\n", "t.csv:2: arrival_s"),
+        ("arrival_s,prompt_tokens,output_tokens\n0,1.5,5\n", "t.csv:2: prompt_tokens"),
+        ("arrived_at,num_prefill_tokens\n0,10\n", "missing column 'num_decode_tokens'"),
+    ],
+)
 def test_bad_plain_and_vidur_rows_name_file_line_and_column(tmp_path: Path, text: str, says: str) -> None:
     p = tmp_path / "t.csv"
     p.write_text(text)
@@ -105,22 +129,54 @@ def test_traces_export_then_serve_reads_it(tmp_path: Path) -> None:
     r = run("traces", "export", "azure-code", "--limit", "12", "--format", "vidur", "-o", str(out), "--json")
     doc = json.loads(r.out)
     assert r.code == 0 and doc["requests"] == 12 == len(_rows(out))
-    direct = json.loads(run("serve", "-m", "llama-3.2-1b", "--limit", "12", "-q", "--no-timings", "--json").out)
-    replay = json.loads(run("serve", "-m", "llama-3.2-1b", "-t", str(out), "-q", "--no-timings", "--json").out)
-    assert replay["requests"] == 12 and replay["prompt_tokens"] == direct["prompt_tokens"] == doc["prompt_tokens"]
+    direct = json.loads(
+        run("serve", "-m", "llama-3.2-1b", "--limit", "12", "-q", "--no-timings", "--json").out
+    )
+    replay = json.loads(
+        run("serve", "-m", "llama-3.2-1b", "-t", str(out), "-q", "--no-timings", "--json").out
+    )
+    assert (
+        replay["requests"] == 12
+        and replay["prompt_tokens"] == direct["prompt_tokens"] == doc["prompt_tokens"]
+    )
     assert replay["ttft_s"] == direct["ttft_s"]  # same requests, same arrivals: the same simulation
     assert run("traces", "export", "azure-code", "-o", str(tmp_path / "no" / "a.csv")).one_error_line
 
 
 def test_serve_out_dir_tables_conserve_requests_steps_and_tokens(tmp_path: Path) -> None:
     d = tmp_path / "out"
-    r = run("serve", "-m", "llama-3.2-1b", "--limit", "40", "--max-model-len", "4096", "-q", "--no-timings",
-            "--out-dir", str(d), "--json")
+    r = run(
+        "serve",
+        "-m",
+        "llama-3.2-1b",
+        "--limit",
+        "40",
+        "--max-model-len",
+        "4096",
+        "-q",
+        "--no-timings",
+        "--out-dir",
+        str(d),
+        "--json",
+    )
     doc = json.loads(r.out)
     reqs, steps = _rows(d / "requests.csv"), _rows(d / "steps.csv")
     assert doc["files"][:2] == [str(d / "requests.csv"), str(d / "steps.csv")]
-    assert list(reqs[0]) == ["request_id", "arrival_s", "prompt_tokens", "output_tokens", "status", "ttft_s",
-                             "tpot_s", "e2e_s", "queue_s", "hit_tokens", "preemptions", "replica", "drop_reason"]
+    assert list(reqs[0]) == [
+        "request_id",
+        "arrival_s",
+        "prompt_tokens",
+        "output_tokens",
+        "status",
+        "ttft_s",
+        "tpot_s",
+        "e2e_s",
+        "queue_s",
+        "hit_tokens",
+        "preemptions",
+        "replica",
+        "drop_reason",
+    ]
     assert len(reqs) == doc["requests"] == 40  # rows = requests, dropped ones included
     done = [x for x in reqs if x["status"] == "completed"]
     dropped = [x for x in reqs if x["status"] == "dropped"]
@@ -147,11 +203,28 @@ def test_out_dir_that_cannot_be_made_is_refused_before_work(tmp_path: Path) -> N
 
 def test_explore_out_dir_writes_one_row_a_trial(tmp_path: Path) -> None:
     w = tmp_path / "tiny.yaml"
-    w.write_text("name: tiny\nmodel: qwen2.5-coder-1.5b\nprecision: {weights: fp8, activations: fp8, kv: fp8}\n"
-                 "trace: {name: azure-code, start_s: 0, duration_s: 20}\n"
-                 "slo: {ttft_s: 1.0, tpot_s: 0.025, attainment: 0.9}\n", encoding="utf-8")
-    r = run("explore", "-w", str(w), "--trials", "3", "--workers", "1", "--seed", "1", "-q", "--no-timings",
-            "--out-dir", str(tmp_path / "e"), "--json")
+    w.write_text(
+        "name: tiny\nmodel: qwen2.5-coder-1.5b\nprecision: {weights: fp8, activations: fp8, kv: fp8}\n"
+        "trace: {name: azure-code, start_s: 0, duration_s: 20}\n"
+        "slo: {ttft_s: 1.0, tpot_s: 0.025, attainment: 0.9}\n",
+        encoding="utf-8",
+    )
+    r = run(
+        "explore",
+        "-w",
+        str(w),
+        "--trials",
+        "3",
+        "--workers",
+        "1",
+        "--seed",
+        "1",
+        "-q",
+        "--no-timings",
+        "--out-dir",
+        str(tmp_path / "e"),
+        "--json",
+    )
     doc = json.loads(r.out)
     rows = _rows(tmp_path / "e" / "trials.csv")
     assert len(rows) == len(doc["all"]) == 3
@@ -180,5 +253,10 @@ def test_csv_cells_read_back_exactly(tmp_path: Path) -> None:
     assert list(cols) == ["n", "v", "d.k", "l"]
     (path,) = [p for p in write_table(cols, tmp_path / "t") if p.suffix == ".csv"]
     rows = _rows(path)
-    assert float(rows[0]["v"]) == x and rows[1]["v"] == "" and rows[0]["d.k"] == "true" and rows[0]["l"] == "a; b"
+    assert (
+        float(rows[0]["v"]) == x
+        and rows[1]["v"] == ""
+        and rows[0]["d.k"] == "true"
+        and rows[0]["l"] == "a; b"
+    )
     assert rows[1]["d.k"] == ""

@@ -21,10 +21,17 @@ def graph(name: str, batch: Batch, **prec: str):
 
 
 # -- parameters ---------------------------------------------------------------------------------
-@pytest.mark.parametrize(("name", "total", "active"), [
-    ("llama-3.1-8b", 8.03 * B, None), ("llama-3.1-70b", 70.6 * B, None), ("qwen2.5-coder-7b", 7.62 * B, None),
-    ("mixtral-8x7b", 46.7 * B, 12.9 * B), ("gpt-oss-120b", 117 * B, 5.1 * B), ("deepseek-v3", 671 * B, None),
-])
+@pytest.mark.parametrize(
+    ("name", "total", "active"),
+    [
+        ("llama-3.1-8b", 8.03 * B, None),
+        ("llama-3.1-70b", 70.6 * B, None),
+        ("qwen2.5-coder-7b", 7.62 * B, None),
+        ("mixtral-8x7b", 46.7 * B, 12.9 * B),
+        ("gpt-oss-120b", 117 * B, 5.1 * B),
+        ("deepseek-v3", 671 * B, None),
+    ],
+)
 def test_params_from_graph_match_published(name, total, active):
     cfg = resolve_model(name)
     g = build_graph(cfg, Batch.decode(1, 16))
@@ -49,7 +56,9 @@ def test_graph_params_agree_with_analytic_reference(name):
     ref = count_params(cfg)
     assert g.params == pytest.approx(ref.total, rel=1e-9)
     # graph: everything a token multiplies with (LM head included, tied or not), not the embedding lookup
-    assert g.active_params == pytest.approx(ref.active_nonembedding + cfg.vocab_size * cfg.hidden_size, rel=1e-9)
+    assert g.active_params == pytest.approx(
+        ref.active_nonembedding + cfg.vocab_size * cfg.hidden_size, rel=1e-9
+    )
 
 
 # -- hand-computed decode and prefill ---------------------------------------------------------------
@@ -105,7 +114,9 @@ def test_sliding_window_caps_kv_reads():
     a = next(o for o in g.ops if o.name == "attn_decode")
     assert a.attention.kv_tokens == 4096
     gpt = graph("gpt-oss-120b", Batch.decode(1, 10_000))
-    reads = {o.layers.split(":")[0].split()[0]: o.attention.kv_tokens for o in gpt.ops if o.name == "attn_decode"}
+    reads = {
+        o.layers.split(":")[0].split()[0]: o.attention.kv_tokens for o in gpt.ops if o.name == "attn_decode"
+    }
     assert reads == {"sliding": 128, "full": 10_001}
 
 

@@ -27,8 +27,26 @@ from jalapeno.hardware import (
 )
 
 PRESETS = [
-    "a100-80gb-sxm", "b200", "b300", "gaudi3", "gb200-nvl72", "gb300-nvl72", "groq-lpu", "h100-sxm", "h200-sxm", "h800",
-    "inferentia2", "mi300x", "mi325x", "mi355x", "tpu-v5e", "tpu-v5p", "tpu-v6e", "tpu-v7", "trainium2", "trainium3",
+    "a100-80gb-sxm",
+    "b200",
+    "b300",
+    "gaudi3",
+    "gb200-nvl72",
+    "gb300-nvl72",
+    "groq-lpu",
+    "h100-sxm",
+    "h200-sxm",
+    "h800",
+    "inferentia2",
+    "mi300x",
+    "mi325x",
+    "mi355x",
+    "tpu-v5e",
+    "tpu-v5p",
+    "tpu-v6e",
+    "tpu-v7",
+    "trainium2",
+    "trainium3",
 ]
 CHAIN = ("bf16", "fp8", "fp4")  # lower precision never runs slower on the same engine
 
@@ -115,7 +133,9 @@ def test_h100_dense_not_sparse() -> None:
 
 def test_h200_is_h100_compute_with_more_memory() -> None:
     h100, h200 = resolve_chip("h100"), resolve_chip("h200")
-    assert {d: f.value for d, f in h200.matrix_flops.items()} == {d: f.value for d, f in h100.matrix_flops.items()}
+    assert {d: f.value for d, f in h200.matrix_flops.items()} == {
+        d: f.value for d, f in h100.matrix_flops.items()
+    }
     assert h200.memory_bytes == 141e9
     assert h200.memory_bandwidth_bytes_per_s == 4.8e12
     assert h200.tdp_w.value == 700
@@ -126,7 +146,11 @@ def test_h200_is_h100_compute_with_more_memory() -> None:
 def test_other_headline_figures() -> None:
     assert resolve_chip("a100").peak_flops("bf16") == approx(312e12)
     b200 = resolve_chip("b200")
-    assert (b200.peak_flops("bf16"), b200.peak_flops("fp8"), b200.peak_flops("fp4")) == (2.25e15, 4.5e15, 9e15)
+    assert (b200.peak_flops("bf16"), b200.peak_flops("fp8"), b200.peak_flops("fp4")) == (
+        2.25e15,
+        4.5e15,
+        9e15,
+    )
     assert b200.tdp_w.value == 1000
     mi300x, mi325x = resolve_chip("mi300x"), resolve_chip("mi325x")
     assert mi300x.peak_flops("bf16") == approx(1307.4e12)
@@ -172,11 +196,21 @@ def test_round_trip(name: str) -> None:
 # ---------------------------------------------------------------- registry
 
 
-@pytest.mark.parametrize(("alias", "name"), [
-    ("h100", "h100-sxm"), ("H200", "h200-sxm"), ("A100", "a100-80gb-sxm"), ("groq", "groq-lpu"),
-    ("trn2", "trainium2"), ("inf2", "inferentia2"), ("H100_SXM", "h100-sxm"), (" TPU v6e ", "tpu-v6e"),
-    ("trillium", "tpu-v6e"), ("MI300X", "mi300x"),
-])
+@pytest.mark.parametrize(
+    ("alias", "name"),
+    [
+        ("h100", "h100-sxm"),
+        ("H200", "h200-sxm"),
+        ("A100", "a100-80gb-sxm"),
+        ("groq", "groq-lpu"),
+        ("trn2", "trainium2"),
+        ("inf2", "inferentia2"),
+        ("H100_SXM", "h100-sxm"),
+        (" TPU v6e ", "tpu-v6e"),
+        ("trillium", "tpu-v6e"),
+        ("MI300X", "mi300x"),
+    ],
+)
 def test_aliases_and_case(alias: str, name: str) -> None:
     assert resolve_chip(alias) is resolve_chip(name)
 
@@ -290,19 +324,22 @@ def test_numeric_strings_accepted() -> None:
     assert load_dict(d).peak_flops("bf16") == 989e12
 
 
-@pytest.mark.parametrize(("path", "value", "field"), [
-    (("kind",), "fpga", "kind"),
-    (("memory", 0, "kind"), "hbm9", "memory[0].kind"),
-    (("interconnect", "topology"), "hypercube", "interconnect.topology"),
-    (("launch_year", "value"), 2024.5, "launch_year.value"),
-    (("launch_year", "value"), 1850, "launch_year.value"),
-    (("interconnect", "links", "value"), 1.5, "interconnect.links.value"),
-    (("tdp_w", "secondary"), "yes", "tdp_w.secondary"),
-    (("memory",), [], "memory"),
-    (("matrix_flops",), {}, "matrix_flops"),
-    (("name",), "", "name"),
-    (("idle_w", "value"), 900, "idle_w.value"),
-])
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("kind",), "fpga", "kind"),
+        (("memory", 0, "kind"), "hbm9", "memory[0].kind"),
+        (("interconnect", "topology"), "hypercube", "interconnect.topology"),
+        (("launch_year", "value"), 2024.5, "launch_year.value"),
+        (("launch_year", "value"), 1850, "launch_year.value"),
+        (("interconnect", "links", "value"), 1.5, "interconnect.links.value"),
+        (("tdp_w", "secondary"), "yes", "tdp_w.secondary"),
+        (("memory",), [], "memory"),
+        (("matrix_flops",), {}, "matrix_flops"),
+        (("name",), "", "name"),
+        (("idle_w", "value"), 900, "idle_w.value"),
+    ],
+)
 def test_invalid_values(path: tuple, value: object, field: str) -> None:
     d = valid_dict()
     node = d
@@ -379,8 +416,19 @@ def test_cli_list_json_deterministic(capsys) -> None:
     doc = json.loads(first)
     data = doc["presets"]  # every command's JSON is an object: schema first, a list under its plural name
     assert doc["schema"] == "jalapeno.hardware/2" and [c["name"] for c in data] == PRESETS
-    keys = {"name", "vendor", "kind", "peak_flops", "memory_bytes", "memory_bandwidth_bytes_per_s", "tdp_w",
-            "idle_w", "die_area_mm2", "interconnect_bytes_per_s", "price_usd"}
+    keys = {
+        "name",
+        "vendor",
+        "kind",
+        "peak_flops",
+        "memory_bytes",
+        "memory_bandwidth_bytes_per_s",
+        "tdp_w",
+        "idle_w",
+        "die_area_mm2",
+        "interconnect_bytes_per_s",
+        "price_usd",
+    }
     assert all(keys <= c.keys() for c in data)
     h100 = data[PRESETS.index("h100-sxm")]
     assert h100["peak_flops"]["bf16"] == 989.4e12 and h100["idle_w"] is None
@@ -423,7 +471,12 @@ def test_cli_bad_yaml_file(capsys, tmp_path) -> None:
 
 
 def test_cli_subprocess() -> None:
-    proc = subprocess.run([sys.executable, "-m", "jalapeno.cli", "hardware", "show", "nope"],
-                          check=False, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jalapeno.cli", "hardware", "show", "nope"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr

@@ -15,10 +15,17 @@ from jalapeno.hardware import ChipSpec, chip_from_dict, chip_to_dict, list_prese
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-scalars = (st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats()
-           | st.text(max_size=12) | st.sampled_from(["989e12", "1e3", "-5", "nan", "inf", "0", "sram", "hbm3"]))
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats()
+    | st.text(max_size=12)
+    | st.sampled_from(["989e12", "1e3", "-5", "nan", "inf", "0", "sram", "hbm3"])
+)
 keys = st.text(max_size=12) | st.sampled_from(
-    ["name", "value", "source", "memory", "matrix_flops", "tdp_w", "bf16", "kind", "capacity_bytes"])
+    ["name", "value", "source", "memory", "matrix_flops", "tdp_w", "bf16", "kind", "capacity_bytes"]
+)
 yamlish = st.recursive(
     scalars,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=5),

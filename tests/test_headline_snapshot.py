@@ -28,8 +28,9 @@ def rows() -> list[dict]:
 
 
 def test_doc_block_is_a_fresh_evaluation_of_the_recorded_fleets(rows: list[dict]) -> None:
-    assert block_of(DOC.read_text(encoding="utf-8")) == markdown(rows), \
+    assert block_of(DOC.read_text(encoding="utf-8")) == markdown(rows), (
         "docs/jalapeno-1.md is stale: python scripts/regen_headline.py"
+    )
 
 
 def test_readme_headline_quotes_the_doc(rows: list[dict]) -> None:
@@ -47,8 +48,10 @@ def test_quoted_ranges_are_the_recorded_compare_output() -> None:
     assert rec["workload"] == "azure-code" and rec["reference"] == "h200-sxm"
     j1 = next(c for c in rec["rows"] if c["chip"] == "jalapeno-1")
     g, u = j1["ratio_goodput_per_watt"], j1["ratio_usd_per_mtok"]
-    quoted = (f"p10 {g['p10']:.2f}x, p50 {g['p50']:.2f}x, p90 {g['p90']:.2f}x",
-              f"p10 {u['p10']:.2f}x, p50 {u['p50']:.2f}x, p90 {u['p90']:.2f}x")
+    quoted = (
+        f"p10 {g['p10']:.2f}x, p50 {g['p50']:.2f}x, p90 {g['p90']:.2f}x",
+        f"p10 {u['p10']:.2f}x, p50 {u['p50']:.2f}x, p90 {u['p90']:.2f}x",
+    )
     for path in (README, DOC):
         text = path.read_text(encoding="utf-8")
         for q in quoted:

@@ -17,9 +17,11 @@ from cli_harness import run
 from jalapeno import schemas
 
 M = "llama-3.2-1b"
-TINY_WORKLOAD = ("name: tiny\nmodel: qwen2.5-coder-1.5b\nprecision: {weights: fp8, activations: fp8, kv: fp8}\n"
-                 "trace: {name: azure-code, start_s: 0, duration_s: 20}\n"
-                 "slo: {ttft_s: 1.0, tpot_s: 0.025, attainment: 0.9}\n")
+TINY_WORKLOAD = (
+    "name: tiny\nmodel: qwen2.5-coder-1.5b\nprecision: {weights: fp8, activations: fp8, kv: fp8}\n"
+    "trace: {name: azure-code, start_s: 0, duration_s: 20}\n"
+    "slo: {ttft_s: 1.0, tpot_s: 0.025, attainment: 0.9}\n"
+)
 
 # schema name -> a tiny command line (well under a second or two each); {w} is the tiny workload file, {d} its
 # directory
@@ -43,12 +45,26 @@ ARGV: dict[str, tuple[str, ...]] = {
     "calibrate": ("calibrate", "--chip", "h200-sxm", "--fit-sources", "v9.9/none/offline", "--json"),
     "validate": ("validate", "--json"),
     "explore": ("explore", "-w", "{w}", "--trials", "2", "--workers", "1", "--seed", "1", "-q", "--json"),
-    "compare": ("compare", "-w", "{w}", "--chips", "h200,jalapeno-1", "--samples", "2", "--quick", "--workers", "1",
-                "--json"),
+    "compare": (
+        "compare",
+        "-w",
+        "{w}",
+        "--chips",
+        "h200,jalapeno-1",
+        "--samples",
+        "2",
+        "--quick",
+        "--workers",
+        "1",
+        "--json",
+    ),
 }
 # keys that said the same thing another way before one vocabulary; none may come back
-RETIRED = {"dollars_per_million_tokens": "usd_per_mtok", "params_source": "cost_params",
-           "throughput_output_tokens_per_s": "throughput_tokens_per_s"}
+RETIRED = {
+    "dollars_per_million_tokens": "usd_per_mtok",
+    "params_source": "cost_params",
+    "throughput_output_tokens_per_s": "throughput_tokens_per_s",
+}
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +129,9 @@ def test_one_vocabulary_across_commands(outputs: dict[str, dict[str, Any]]) -> N
                 assert isinstance(value, int) and not isinstance(value, bool) and value >= 0, where
             if key in ("usd_per_mtok", "usd_per_mtok_output", "usd_per_mtok_capex", "usd_per_mtok_energy"):
                 assert value is None or (isinstance(value, (int, float)) and value >= 0), where
-            if key in ("tp", "pp", "replicas", "chips") and value is not None:  # counts, never a list (schema 2)
+            if (
+                key in ("tp", "pp", "replicas", "chips") and value is not None
+            ):  # counts, never a list (schema 2)
                 assert isinstance(value, int) and not isinstance(value, bool) and value >= 1, where
             if key == "hardware":  # the chip a command ran on, never the list of presets (that is `presets`)
                 assert isinstance(value, str), where
@@ -209,8 +227,10 @@ def test_every_key_has_one_type_in_every_schema() -> None:
     never a list here and a number there; a key with two types in two places fails, naming both."""
     seen = schema_key_types()
     conflicts = {k: kinds for k, kinds in seen.items() if len(kinds) > 1}
-    assert not conflicts, "\n".join(f"{k}: " + "; ".join(f"{t} at {w[:3]}" for t, w in kinds.items())
-                                    for k, kinds in sorted(conflicts.items()))
+    assert not conflicts, "\n".join(
+        f"{k}: " + "; ".join(f"{t} at {w[:3]}" for t, w in kinds.items())
+        for k, kinds in sorted(conflicts.items())
+    )
     untyped = sorted(w for kinds in seen.values() for w in kinds.get("untyped", []))
     assert not untyped, f"properties without a type: {untyped}"
     # the keys the issue named, pinned
@@ -237,8 +257,10 @@ def test_the_type_scan_catches_a_conflict(monkeypatch: pytest.MonkeyPatch) -> No
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "src" / "jalapeno" / "data" / "measurements"
 
 
-@pytest.mark.parametrize(("name", "recorded"), [("measure", "h200-measure-2026-11-26.json"),
-                                                ("measure.serve", "h200-serve-2026-11-26.json")])
+@pytest.mark.parametrize(
+    ("name", "recorded"),
+    [("measure", "h200-measure-2026-11-26.json"), ("measure.serve", "h200-serve-2026-11-26.json")],
+)
 def test_measure_files_validate_against_their_schema(name: str, recorded: str) -> None:
     """`measure` prints no JSON: its output is the `--out` file (format 1), the input of validate and calibrate.
     The recorded H200 runs validate (tests/test_measure_cpu.py validates a fresh CPU run where torch is

@@ -38,8 +38,13 @@ def lint_imports(src: Path) -> subprocess.CompletedProcess[str]:
     """import-linter's command on the ``jalapeno`` package under ``src``, with this repo's contracts."""
     env = {**os.environ, "PYTHONPATH": str(src), "NO_COLOR": "1"}
     code = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
-    return subprocess.run([sys.executable, "-c", code, "--config", str(CONFIG), "--no-cache"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, "--config", str(CONFIG), "--no-cache"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_layer_contracts_are_kept():
@@ -52,8 +57,11 @@ def test_layer_contracts_are_kept():
 
 def _copy_package(dst: Path) -> Path:
     """The package's Python files only (no data), under ``dst/jalapeno``."""
-    shutil.copytree(PACKAGE, dst / "jalapeno", ignore=lambda d, names: [
-        n for n in names if not n.endswith(".py") and not (Path(d) / n).is_dir()])
+    shutil.copytree(
+        PACKAGE,
+        dst / "jalapeno",
+        ignore=lambda d, names: [n for n in names if not n.endswith(".py") and not (Path(d) / n).is_dir()],
+    )
     return dst
 
 
@@ -91,8 +99,11 @@ def _code_lines(fn: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) ->
     if isinstance(value, ast.Constant) and isinstance(value.value, str):
         doc = range(body0.lineno, (body0.end_lineno or body0.lineno) + 1)
     end = fn.end_lineno or fn.lineno
-    return sum(1 for i in range(fn.lineno, end + 1)
-               if i not in doc and lines[i - 1].strip() and not lines[i - 1].lstrip().startswith("#"))
+    return sum(
+        1
+        for i in range(fn.lineno, end + 1)
+        if i not in doc and lines[i - 1].strip() and not lines[i - 1].lstrip().startswith("#")
+    )
 
 
 def _sizes() -> tuple[dict[str, int], dict[str, int]]:

@@ -20,11 +20,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 STRICT_PACKAGES = ("hardware", "models", "graph", "cost")
 # what `mypy --strict` turns on (mypy 2.4 `--help`), split into the global and the per-module part
-STRICT_GLOBAL = ("check_untyped_defs", "warn_redundant_casts", "warn_unused_ignores", "strict_equality",
-                 "extra_checks")
-STRICT_PER_MODULE = ("disallow_any_generics", "disallow_subclassing_any", "disallow_untyped_calls",
-                     "disallow_untyped_defs", "disallow_incomplete_defs", "disallow_untyped_decorators",
-                     "warn_return_any", "no_implicit_reexport")
+STRICT_GLOBAL = (
+    "check_untyped_defs",
+    "warn_redundant_casts",
+    "warn_unused_ignores",
+    "strict_equality",
+    "extra_checks",
+)
+STRICT_PER_MODULE = (
+    "disallow_any_generics",
+    "disallow_subclassing_any",
+    "disallow_untyped_calls",
+    "disallow_untyped_defs",
+    "disallow_incomplete_defs",
+    "disallow_untyped_decorators",
+    "warn_return_any",
+    "no_implicit_reexport",
+)
 
 
 def _tool(name: str) -> list[str]:
@@ -51,11 +63,23 @@ def test_ruff_is_clean() -> None:
 def test_ruff_config_catches_a_planted_finding(tmp_path: Path) -> None:
     """The rule set is live: a zip without strict= (bugbear) and a 111-column line (E501) are reported."""
     bad = tmp_path / "planted.py"
-    bad.write_text("def f(a: list[int], b: list[int]) -> list[tuple[int, int]]:\n"
-                   "    return list(zip(a, b))\n"
-                   f"X = {'1' * 107}\n")
-    res = _run([*_tool("ruff"), "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"),
-                "--output-format", "concise", str(bad)])
+    bad.write_text(
+        "def f(a: list[int], b: list[int]) -> list[tuple[int, int]]:\n"
+        "    return list(zip(a, b))\n"
+        f"X = {'1' * 107}\n"
+    )
+    res = _run(
+        [
+            *_tool("ruff"),
+            "check",
+            "--no-cache",
+            "--config",
+            str(ROOT / "pyproject.toml"),
+            "--output-format",
+            "concise",
+            str(bad),
+        ]
+    )
     assert res.returncode == 1
     assert "B905" in res.stdout and "E501" in res.stdout, res.stdout
 

@@ -33,18 +33,32 @@ MAPPERS = {n: Mapper(resolve_arch(n)) for n in ARCHS}
 # SCALE-Sim 3.0.0 "Total Cycles" (COMPUTE_REPORT.csv), recorded by scripts/validate_scalesim.py:
 # (rows, cols, dataflow, M, N, K, cycles). The full 156-GEMM sweep agrees exactly (docs/chips.md).
 SCALESIM = [
-    (8, 8, "ws", 100, 36, 70, 5489), (8, 8, "os", 100, 36, 70, 5459), (8, 8, "is", 100, 36, 70, 6785),
-    (8, 8, "ws", 33, 257, 129, 30854), (8, 8, "os", 33, 257, 129, 23594), (8, 8, "is", 33, 257, 129, 23714),
-    (8, 8, "ws", 1, 256, 256, 23551), (32, 32, "ws", 100, 36, 70, 1163), (32, 32, "is", 100, 36, 70, 1559),
-    (32, 32, "os", 33, 257, 129, 3437), (16, 64, "ws", 100, 36, 70, 969), (16, 64, "os", 1, 256, 256, 1335),
-    (16, 64, "is", 1, 256, 256, 5599), (64, 16, "ws", 33, 257, 129, 8924), (64, 16, "os", 100, 36, 70, 887),
-    (64, 16, "is", 1, 256, 256, 1591), (8, 8, "ws", 16, 16, 16, 151), (8, 8, "os", 16, 16, 16, 119),
+    (8, 8, "ws", 100, 36, 70, 5489),
+    (8, 8, "os", 100, 36, 70, 5459),
+    (8, 8, "is", 100, 36, 70, 6785),
+    (8, 8, "ws", 33, 257, 129, 30854),
+    (8, 8, "os", 33, 257, 129, 23594),
+    (8, 8, "is", 33, 257, 129, 23714),
+    (8, 8, "ws", 1, 256, 256, 23551),
+    (32, 32, "ws", 100, 36, 70, 1163),
+    (32, 32, "is", 100, 36, 70, 1559),
+    (32, 32, "os", 33, 257, 129, 3437),
+    (16, 64, "ws", 100, 36, 70, 969),
+    (16, 64, "os", 1, 256, 256, 1335),
+    (16, 64, "is", 1, 256, 256, 5599),
+    (64, 16, "ws", 33, 257, 129, 8924),
+    (64, 16, "os", 100, 36, 70, 887),
+    (64, 16, "is", 1, 256, 256, 1591),
+    (8, 8, "ws", 16, 16, 16, 151),
+    (8, 8, "os", 16, 16, 16, 119),
     (16, 16, "ws", 64, 32, 48, 659),
 ]
 
 
 @pytest.mark.parametrize(("rows", "cols", "df", "m", "n", "k", "ref"), SCALESIM)
-def test_systolic_cycles_match_scalesim(rows: int, cols: int, df: str, m: int, n: int, k: int, ref: int) -> None:
+def test_systolic_cycles_match_scalesim(
+    rows: int, cols: int, df: str, m: int, n: int, k: int, ref: int
+) -> None:
     # docs/chips.md claims exact agreement over the whole sweep: hold it to the cycle
     assert systolic_cycles(m, n, k, rows, cols, df) == ref
 
@@ -52,7 +66,9 @@ def test_systolic_cycles_match_scalesim(rows: int, cols: int, df: str, m: int, n
 def test_double_buffering_never_slower() -> None:
     for df in ("ws", "os", "is"):
         for m, n, k in ((128, 128, 128), (1, 512, 4096), (4096, 256, 64)):
-            assert systolic_cycles(m, n, k, 128, 128, df, overlap=True) <= systolic_cycles(m, n, k, 128, 128, df)
+            assert systolic_cycles(m, n, k, 128, 128, df, overlap=True) <= systolic_cycles(
+                m, n, k, 128, 128, df
+            )
 
 
 # ---------------------------------------------------------------- GEMM invariants
@@ -61,8 +77,14 @@ _dims = st.integers(1, 9000)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(arch=st.sampled_from(ARCHS), m=_dims, n=_dims, k=_dims, groups=st.integers(1, 8),
-       dtype=st.sampled_from(["bf16", "fp8", "int8"]))
+@given(
+    arch=st.sampled_from(ARCHS),
+    m=_dims,
+    n=_dims,
+    k=_dims,
+    groups=st.integers(1, 8),
+    dtype=st.sampled_from(["bf16", "fp8", "int8"]),
+)
 def test_gemm_invariants(arch: str, m: int, n: int, k: int, groups: int, dtype: str) -> None:
     t = MAPPERS[arch].target
     ab = 1.0 if dtype != "bf16" else 2.0
@@ -124,8 +146,9 @@ def test_bandwidth_fraction_by_access_pattern() -> None:
     # memory-bound: time (less the fixed costs) scales inversely with the achieved bandwidth
     for op, eff in ((attn, 0.955), (down, 0.830)):
         fixed = t.fixed_s(mp.map(op).time.kernels) + t.main_latency_s
-        assert mp.map(op).time.time_s - fixed == pytest.approx((flat.map(op).time.time_s - fixed) * 0.864 / eff,
-                                                               rel=0.02)
+        assert mp.map(op).time.time_s - fixed == pytest.approx(
+            (flat.map(op).time.time_s - fixed) * 0.864 / eff, rel=0.02
+        )
 
 
 def test_kernels_per_op_add_fixed_costs() -> None:
@@ -142,22 +165,34 @@ def test_kernels_per_op_add_fixed_costs() -> None:
 
 # ---------------------------------------------------------------- whole graphs
 
-_models = st.sampled_from(["llama-3.1-8b", "qwen3-coder-30b-a3b", "mixtral-8x7b", "deepseek-v3", "gpt-oss-20b"])
+_models = st.sampled_from(
+    ["llama-3.1-8b", "qwen3-coder-30b-a3b", "mixtral-8x7b", "deepseek-v3", "gpt-oss-20b"]
+)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(arch=st.sampled_from(ARCHS), model=_models, batch=st.integers(1, 256), ctx=st.integers(1, 16384),
-       prompt=st.one_of(st.none(), st.integers(1, 8192)), tp=st.sampled_from([1, 2, 8]),
-       dtype=st.sampled_from(["bf16", "fp8"]))
-def test_every_op_respects_physics(arch: str, model: str, batch: int, ctx: int, prompt: int | None, tp: int,
-                                   dtype: str) -> None:
+@given(
+    arch=st.sampled_from(ARCHS),
+    model=_models,
+    batch=st.integers(1, 256),
+    ctx=st.integers(1, 16384),
+    prompt=st.one_of(st.none(), st.integers(1, 8192)),
+    tp=st.sampled_from([1, 2, 8]),
+    dtype=st.sampled_from(["bf16", "fp8"]),
+)
+def test_every_op_respects_physics(
+    arch: str, model: str, batch: int, ctx: int, prompt: int | None, tp: int, dtype: str
+) -> None:
     mp = MAPPERS[arch]
     b = Batch.prefill(prompt) if prompt else Batch.decode(batch, ctx)
     g = build_graph(resolve_model(model), b, Precision.of(dtype))
     for op in g.ops:
         s = shard(op, tp)
         m = mp.map(s)
-        assert m.time.time_s >= m.time.roofline_s * (1 - 1e-12) > 0 or s.flops == s.bytes == 0, (arch, op.name)
+        assert m.time.time_s >= m.time.roofline_s * (1 - 1e-12) > 0 or s.flops == s.bytes == 0, (
+            arch,
+            op.name,
+        )
         assert m.bytes_level2 >= m.bytes_main * (1 - 1e-9)
         if m.engine != "fused":
             assert m.bytes_main >= s.bytes * _write_share(mp, s) * (1 - 1e-9), (arch, op.name)
@@ -180,7 +215,9 @@ def test_fusion_removes_traffic_and_launches() -> None:
     assert m.engine == "fused" and m.time.kernels == 0 and m.bytes_main == 0
     res = next(o for o in g.ops if o.name == "residual_add")
     assert tpu.map(res).bytes_main == pytest.approx(res.act_read_bytes / 2 + res.act_write_bytes)
-    h100 = MAPPERS["h100-sxm-arch"]  # unfused kernels, as the calibration engine launches them (SiLU, multiply)
+    h100 = MAPPERS[
+        "h100-sxm-arch"
+    ]  # unfused kernels, as the calibration engine launches them (SiLU, multiply)
     assert h100.map(act).engine == "vector" and h100.map(act).time.kernels == 2
 
 
@@ -192,7 +229,10 @@ def test_mapping_explains_itself() -> None:
     text = m.explain()
     assert "gate_up" in text and "main" in text and "sram" in text
     a = MAPPERS["trainium2-arch"].map(next(o for o in g.ops if o.kind == "attention"))
-    assert "bq" in a.detail["tile"] and a.bytes_main >= next(o for o in g.ops if o.kind == "attention").bytes * 0.999
+    assert (
+        "bq" in a.detail["tile"]
+        and a.bytes_main >= next(o for o in g.ops if o.kind == "attention").bytes * 0.999
+    )
     json.dumps(m.to_json())
 
 
@@ -307,28 +347,60 @@ def test_plans_price_collectives() -> None:
 def test_cli_map_and_plan(capsys) -> None:
     assert main(["chip", "map", "-m", "llama-3.1-8b", "-H", "tpu-v5e-arch", "-b", "4", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    g = build_graph(resolve_model("llama-3.1-8b"), Batch.decode(4, 2048), Precision.of("bf16"))  # -c default 2048
+    g = build_graph(
+        resolve_model("llama-3.1-8b"), Batch.decode(4, 2048), Precision.of("bf16")
+    )  # -c default 2048
     assert [(o["name"], o["repeat"]) for o in d["ops"]] == [(o.name, o.repeat) for o in g.ops]
     qkv = next(o for o in d["ops"] if o["name"] == "qkv_proj")
     # compulsory main-memory bytes of a bf16 q/k/v projection on a statically scheduled chip: the 4 tokens run in
     # the smallest compiled bucket, 16 rows (mapping/static.py): weights 4096 x 6144 x 2 B, input 16 x 4096 x 2 B,
     # output 16 x 6144 x 2 B
-    assert qkv["bytes_by_level"]["main"] == 4096 * 6144 * 2 + 16 * 4096 * 2 + 16 * 6144 * 2 and qkv["bound"] == "memory"
+    assert (
+        qkv["bytes_by_level"]["main"] == 4096 * 6144 * 2 + 16 * 4096 * 2 + 16 * 6144 * 2
+        and qkv["bound"] == "memory"
+    )
     for o in d["ops"]:
         assert o["time_s"] >= max(o["compute_s"], o["memory_s"], o["roofline_s"]), o["name"]
         assert (o["kernels"] == 0) == (o["engine"] == "fused"), o["name"]  # fused ops launch nothing
-    assert main(["chip", "plan", "-m", "llama-3.1-8b", "-H", "tpu-v5e-arch", "-b", "4", "--max-chips", "8",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "chip",
+                "plan",
+                "-m",
+                "llama-3.1-8b",
+                "-H",
+                "tpu-v5e-arch",
+                "-b",
+                "4",
+                "--max-chips",
+                "8",
+                "--json",
+            ]
+        )
+        == 0
+    )
     plans = json.loads(capsys.readouterr().out)["plans"]  # lists sit under a plural key (docs/json.md)
     # 16 GB of bf16 weights do not fit one 16 GB v5e: every split over 2, 4 and 8 chips does
     with pytest.raises(JalapenoError):
-        check_fit(resolve_model("llama-3.1-8b"), resolve_chip("tpu-v5e-arch"), Plan(tp=1), Precision.of("bf16"), 4 * 2048)
+        check_fit(
+            resolve_model("llama-3.1-8b"),
+            resolve_chip("tpu-v5e-arch"),
+            Plan(tp=1),
+            Precision.of("bf16"),
+            4 * 2048,
+        )
     assert sorted((p["tp"], p["pp"]) for p in plans) == sorted(
-        (tp, c // tp) for c in (2, 4, 8) for tp in (1, 2, 4, 8) if c % tp == 0)
-    assert [p["slowest_stage_s"] for p in plans] == sorted(p["slowest_stage_s"] for p in plans)  # fastest first
+        (tp, c // tp) for c in (2, 4, 8) for tp in (1, 2, 4, 8) if c % tp == 0
+    )
+    assert [p["slowest_stage_s"] for p in plans] == sorted(
+        p["slowest_stage_s"] for p in plans
+    )  # fastest first
     for p in plans:
         assert p["chips"] == p["tp"] * p["pp"] * p["ep"] and p["ep"] == 1  # a dense model: no experts
-        assert p["slowest_stage_s"] == pytest.approx(p["ops_s"] + p["tp_comm_s"] + p["ep_comm_s"] + p["pp_comm_s"], rel=1e-12)
+        assert p["slowest_stage_s"] == pytest.approx(
+            p["ops_s"] + p["tp_comm_s"] + p["ep_comm_s"] + p["pp_comm_s"], rel=1e-12
+        )
         assert (p["tp_comm_s"] == 0) == (p["tp"] == 1) and (p["pp_comm_s"] == 0) == (p["pp"] == 1)
         if p["pp"] == 1:
             assert p["latency_s"] == p["slowest_stage_s"]

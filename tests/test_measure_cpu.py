@@ -27,21 +27,56 @@ from jalapeno.measure.torch_model import ROPE_THETA, TorchDecoder
 from jalapeno.models.config import ModelConfig, MoEConfig
 
 CPU = torch.device("cpu")
-TOP_KEYS = {"schema", "measured", "device", "torch", "idle_power_W", "copy", "gemm", "attention",
-            "elementwise", "steps", "skipped", "wall_s"}
-STEP_KEYS = {"model", "phase", "batch", "cuda_graph", "s", "s_p90", "tokens_per_s", "joules", "energy_s",
-             "avg_W", "J_per_token"}
+TOP_KEYS = {
+    "schema",
+    "measured",
+    "device",
+    "torch",
+    "idle_power_W",
+    "copy",
+    "gemm",
+    "attention",
+    "elementwise",
+    "steps",
+    "skipped",
+    "wall_s",
+}
+STEP_KEYS = {
+    "model",
+    "phase",
+    "batch",
+    "cuda_graph",
+    "s",
+    "s_p90",
+    "tokens_per_s",
+    "joules",
+    "energy_s",
+    "avg_W",
+    "J_per_token",
+}
 
 
 def tiny_cfg(**kw: object) -> ModelConfig:
-    base = ModelConfig(name="tiny", hf_id="test/tiny", architecture="LlamaForCausalLM", hidden_size=64,
-                       num_layers=2, num_heads=4, num_kv_heads=2, head_dim=16, intermediate_size=96,
-                       vocab_size=101, tie_embeddings=False, max_position_embeddings=512,
-                       layer_attention=("full", "full"))
+    base = ModelConfig(
+        name="tiny",
+        hf_id="test/tiny",
+        architecture="LlamaForCausalLM",
+        hidden_size=64,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+        head_dim=16,
+        intermediate_size=96,
+        vocab_size=101,
+        tie_embeddings=False,
+        max_position_embeddings=512,
+        layer_attention=("full", "full"),
+    )
     return replace(base, **kw)
 
 
 # ---- a naive reference: no cache, explicit softmax, pairwise RoPE, K/V heads repeated by hand ----
+
 
 def _rms(x, w):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * w
@@ -108,7 +143,7 @@ def test_decode_with_cache_matches_full_recompute(case: str, mode: str) -> None:
     assert torch.allclose(got, naive_logits(m, tokens[:, :ctx]), atol=1e-9, rtol=1e-9)
     for i in range(steps):  # each decode step writes position ctx+i and attends over ctx+i+1 tokens
         got = m.decode(tokens[:, ctx + i], ctx + i)
-        want = naive_logits(m, tokens[:, :ctx + i + 1])
+        want = naive_logits(m, tokens[:, : ctx + i + 1])
         assert got.shape == (b, m.cfg.vocab_size)
         assert torch.allclose(got, want, atol=1e-9, rtol=1e-9), (case, i, (got - want).abs().max())
 
@@ -131,7 +166,9 @@ def test_weight_bytes_match_the_shape_estimate() -> None:
 
 
 def test_moe_and_mla_models_are_refused() -> None:
-    moe = tiny_cfg(name="mixtral-ish", moe=MoEConfig(num_experts=8, experts_per_token=2, expert_intermediate_size=32))
+    moe = tiny_cfg(
+        name="mixtral-ish", moe=MoEConfig(num_experts=8, experts_per_token=2, expert_intermediate_size=32)
+    )
     with pytest.raises(JalapenoError, match="measure supports dense GQA models; got mixtral-ish"):
         TorchDecoder(moe, CPU)
 
@@ -149,8 +186,14 @@ class FakeNvml:
 
 def test_sustained_energy_reads_the_counter_around_back_to_back_steps() -> None:
     calls = []
-    e = sustained_energy(lambda: calls.append(time.sleep(0.01)), CPU, FakeNvml(200.0), step_s=0.01,
-                         energy_s=0.3, tokens_per_call=4)
+    e = sustained_energy(
+        lambda: calls.append(time.sleep(0.01)),
+        CPU,
+        FakeNvml(200.0),
+        step_s=0.01,
+        energy_s=0.3,
+        tokens_per_call=4,
+    )
     assert e["energy_steps"] == len(calls) == 30 and e["energy_tokens"] == 120
     assert e["energy_s"] >= 0.3 and e["avg_W"] == pytest.approx(200.0, rel=0.2)
     assert e["J_per_token"] == pytest.approx(e["joules"] / 120)
@@ -162,6 +205,7 @@ def test_no_energy_counter_gives_nulls() -> None:
 
 
 # ---- the runner: record, budget, isolation ----
+
 
 def _ctx() -> Ctx:
     class NoNvml:
@@ -187,7 +231,11 @@ def test_each_point_is_isolated_and_written_as_it_goes(tmp_path: Path) -> None:
         raise Skip("too big")
 
     keys = {"model": "m", "phase": "decode", "batch": 4, "context": 8}
-    jobs = [Job("d", "steps", boom, error_row=keys), Job("s", "gemm", skip), Job("c", "elementwise", check_file)]
+    jobs = [
+        Job("d", "steps", boom, error_row=keys),
+        Job("s", "gemm", skip),
+        Job("c", "elementwise", check_file),
+    ]
     lines: list[str] = []
     run_jobs(jobs, rec, _ctx(), None, lines.append)
     data = json.loads(out.read_text())
@@ -214,6 +262,7 @@ def test_budget_stops_new_points_but_teardown_runs(tmp_path: Path) -> None:
 
 
 # ---- the command, end to end ----
+
 
 @pytest.fixture(scope="module")
 def quick_all(tmp_path_factory: pytest.TempPathFactory) -> dict:
@@ -247,14 +296,31 @@ def test_quick_all_writes_the_schema(quick_all: dict) -> None:
 
 def test_quick_model_order_puts_7b_first(quick_all: dict) -> None:
     order = list(dict.fromkeys(r["model"] for r in quick_all["steps"]))
-    assert order == [f"{n}-tiny" for n in ("qwen2.5-coder-7b", "llama-3.1-8b", "qwen2.5-coder-32b",
-                                            "qwen2.5-coder-1.5b")]
+    assert order == [
+        f"{n}-tiny" for n in ("qwen2.5-coder-7b", "llama-3.1-8b", "qwen2.5-coder-32b", "qwen2.5-coder-1.5b")
+    ]
 
 
 def test_zero_budget_runs_nothing_and_still_writes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "b.json"
-    assert main(["measure", "model", "--out", str(out), "--quick", "--device", "cpu", "--budget-s", "0",
-                 "--models", "llama-3.1-8b"]) == 0
+    assert (
+        main(
+            [
+                "measure",
+                "model",
+                "--out",
+                str(out),
+                "--quick",
+                "--device",
+                "cpu",
+                "--budget-s",
+                "0",
+                "--models",
+                "llama-3.1-8b",
+            ]
+        )
+        == 0
+    )
     d = json.loads(out.read_text())
     assert d["steps"] == [] and d["skipped"] and all("budget" in s["why"] for s in d["skipped"])
     assert "jobs not started" in capsys.readouterr().out
@@ -269,14 +335,26 @@ def test_cuda_without_gpu_is_one_error_line(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_unknown_model_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    code = main(["measure", "model", "--out", str(tmp_path / "x.json"), "--device", "cpu", "--quick",
-                 "--models", "no-such-model-xyz"])
+    code = main(
+        [
+            "measure",
+            "model",
+            "--out",
+            str(tmp_path / "x.json"),
+            "--device",
+            "cpu",
+            "--quick",
+            "--models",
+            "no-such-model-xyz",
+        ]
+    )
     assert code == 2
     assert capsys.readouterr().err.startswith("error:")
 
 
-def test_no_torch_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_torch_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from jalapeno.measure import device
 
     monkeypatch.setattr(device, "torch", None)

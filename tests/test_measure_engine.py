@@ -50,12 +50,22 @@ class NoNvml:
 
 
 def _ctx(**grid: Any) -> Ctx:
-    g = replace(QUICK, serve_bucket=(2,), serve_length=(64,), serve_prompt=(16,), serve_iters=2,
-                serve_prefill_iters=2, serve_idle_s=0.001, warmup=1, **grid)
+    g = replace(
+        QUICK,
+        serve_bucket=(2,),
+        serve_length=(64,),
+        serve_prompt=(16,),
+        serve_iters=2,
+        serve_prefill_iters=2,
+        serve_idle_s=0.001,
+        warmup=1,
+        **grid,
+    )
     return Ctx(device=CPU, grid=g, nvml=NoNvml(), energy_s=0.0)
 
 
 # ---- the replay's step rows ----
+
 
 def _replay(spec: list[tuple[float, int, int]], max_num_seqs: int = 4) -> Engine:
     m = TorchDecoder(tiny(resolve("llama-3.1-8b")), CPU, seed=0)
@@ -112,8 +122,13 @@ class SilentBackend:
 
 
 def test_a_backend_without_timing_gives_zeros() -> None:
-    assert step_timing(SilentBackend()) == {"host_prep_s": 0.0, "launch_s": 0.0, "accept_s": 0.0, "sync_s": 0.0,
-                                            "device_s": None}
+    assert step_timing(SilentBackend()) == {
+        "host_prep_s": 0.0,
+        "launch_s": 0.0,
+        "accept_s": 0.0,
+        "sync_s": 0.0,
+        "device_s": None,
+    }
     e = Engine(SilentBackend(), [Request(0, 0.0, 5, 3), Request(1, 0.0, 4, 2)], EngineConfig(max_num_seqs=2))
     e.run()
     assert e.steps and all(s[k] == 0.0 for s in e.steps for k in HOST_TIMING_KEYS)
@@ -146,9 +161,11 @@ def test_torch_backend_times_each_call_without_changing_its_result() -> None:
 
 # ---- jalapeno measure engine ----
 
+
 @pytest.fixture(scope="module")
-def engine_rows(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
-                                                                     list[str]]:
+def engine_rows(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     ctx = _ctx()
     out = tmp_path_factory.mktemp("engine") / "engine.json"
     rec = Record(out, {}, "x", None, t0=time.perf_counter(), extra_sections=(SECTION,))
@@ -217,7 +234,9 @@ def test_count_ops_counts_non_view_aten_ops() -> None:
 
 def test_engine_command_selects_the_jobs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "engine.json"
-    assert main(["measure", "engine", "--out", str(out), "--quick", "--device", "cpu", "--budget-s", "0"]) == 0
+    assert (
+        main(["measure", "engine", "--out", str(out), "--quick", "--device", "cpu", "--budget-s", "0"]) == 0
+    )
     d = json.loads(out.read_text())
     assert d[SECTION] == [] and d["steps"] == []
     names = [s["what"] for s in d["skipped"]]

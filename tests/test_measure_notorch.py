@@ -18,8 +18,9 @@ sys.exit(main(["measure", "all", "--out", sys.argv[1], "--quick", "--device", "c
 
 def test_measure_without_torch_exits_2_with_install_hint(tmp_path: Path) -> None:
     out = tmp_path / "x.json"
-    p = subprocess.run([sys.executable, "-c", SCRIPT, str(out)], capture_output=True, text=True, timeout=60,
-                       check=False)
+    p = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(out)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert p.returncode == 2, p.stderr
     assert p.stderr.strip() == "error: measure needs torch; install it with: pip install 'jalapeno[measure]'"
     assert not out.exists()

@@ -35,26 +35,67 @@ from jalapeno.models.config import ModelConfig
 from jalapeno.workload.request import Request
 
 CPU = torch.device("cpu")
-TOP_KEYS = {"schema", "measured", "device", "torch", "model", "trace", "slice", "policy", "requests", "steps",
-            "capture_s", "wall_s", "incomplete"}
-POLICY_KEYS = {"name", "max_num_seqs", "batch_buckets", "context_bucket", "max_prompt", "max_output",
-               "cuda_graph"}
-REQUEST_KEYS = {"request_id", "arrival_s", "prompt_tokens", "output_tokens", "first_token_s", "finish_s",
-                "ttft_s", "tpot_s", "queue_s"}
+TOP_KEYS = {
+    "schema",
+    "measured",
+    "device",
+    "torch",
+    "model",
+    "trace",
+    "slice",
+    "policy",
+    "requests",
+    "steps",
+    "capture_s",
+    "wall_s",
+    "incomplete",
+}
+POLICY_KEYS = {
+    "name",
+    "max_num_seqs",
+    "batch_buckets",
+    "context_bucket",
+    "max_prompt",
+    "max_output",
+    "cuda_graph",
+}
+REQUEST_KEYS = {
+    "request_id",
+    "arrival_s",
+    "prompt_tokens",
+    "output_tokens",
+    "first_token_s",
+    "finish_s",
+    "ttft_s",
+    "tpot_s",
+    "queue_s",
+}
 
 
 def tiny_cfg(**kw: Any) -> ModelConfig:
-    base = ModelConfig(name="tiny", hf_id="test/tiny", architecture="LlamaForCausalLM", hidden_size=64,
-                       num_layers=2, num_heads=4, num_kv_heads=2, head_dim=16, intermediate_size=96,
-                       vocab_size=101, tie_embeddings=False, max_position_embeddings=1024,
-                       layer_attention=("full", "full"))
+    base = ModelConfig(
+        name="tiny",
+        hf_id="test/tiny",
+        architecture="LlamaForCausalLM",
+        hidden_size=64,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+        head_dim=16,
+        intermediate_size=96,
+        vocab_size=101,
+        tie_embeddings=False,
+        max_position_embeddings=1024,
+        layer_attention=("full", "full"),
+    )
     return replace(base, **kw)
 
 
 CONFIGS = {
     "llama": tiny_cfg(),
-    "qwen3-sliding": tiny_cfg(qkv_bias=True, qk_norm=True, sliding_window=8,
-                              layer_attention=("sliding", "full")),
+    "qwen3-sliding": tiny_cfg(
+        qkv_bias=True, qk_norm=True, sliding_window=8, layer_attention=("sliding", "full")
+    ),
 }
 
 
@@ -64,6 +105,7 @@ def reqs(spec: list[tuple[float, int, int]], t0: float = 0.0) -> list[Request]:
 
 
 # ---- pure policy pieces ----
+
 
 def test_choose_is_prefill_first() -> None:
     assert choose(1, 0, 4) == "prefill"
@@ -97,6 +139,7 @@ def test_caps_max_len_and_slot_fit() -> None:
 
 
 # ---- the engine with a scripted backend on a virtual clock ----
+
 
 class VirtualClock(ReplayClock):
     """Time moves only when the engine waits or a backend says a step took time: deterministic runs."""
@@ -153,8 +196,17 @@ class FakeBackend:
         pass
 
 
-BURSTY = [(0.0, 30, 5), (0.0, 40, 1), (0.0, 20, 7), (0.0, 10, 3), (0.0, 50, 2), (0.015, 25, 6),
-          (0.016, 25, 1), (0.030, 60, 4), (0.080, 12, 3)]
+BURSTY = [
+    (0.0, 30, 5),
+    (0.0, 40, 1),
+    (0.0, 20, 7),
+    (0.0, 10, 3),
+    (0.0, 50, 2),
+    (0.015, 25, 6),
+    (0.016, 25, 1),
+    (0.030, 60, 4),
+    (0.080, 12, 3),
+]
 
 
 def run_fake(max_num_seqs: int, budget_prefills: int | None = None) -> tuple[Engine, FakeBackend]:
@@ -162,6 +214,7 @@ def run_fake(max_num_seqs: int, budget_prefills: int | None = None) -> tuple[Eng
     clock = VirtualClock()
     b = FakeBackend(clock)
     cfg = EngineConfig(max_num_seqs=max_num_seqs, max_len=512)
+
     def left() -> float:
         return float("inf") if budget_prefills is None else budget_prefills - b.prefills - 0.5
 
@@ -217,8 +270,10 @@ def test_budget_stops_admission_and_drains() -> None:
 
 # ---- the torch slot model ----
 
-def reference_tokens(cfg: ModelConfig, rid: int, prompt: int, output: int, device: Any = CPU,
-                     dtype: Any = None) -> tuple[list[int], list[Any]]:
+
+def reference_tokens(
+    cfg: ModelConfig, rid: int, prompt: int, output: int, device: Any = CPU, dtype: Any = None
+) -> tuple[list[int], list[Any]]:
     """Greedy tokens and logits of one request alone: batch 1, no padding, ``TorchDecoder`` as is."""
     ref = TorchDecoder(cfg, device, dtype=dtype, seed=0)
     ref.alloc_cache(1, prompt + output + 1, fill=False)
@@ -269,13 +324,23 @@ class TimedTorch(TorchBackend):
         return super().decode(ctx, bucket, length)
 
 
-def run_torch(cfg: ModelConfig, spec: list[tuple[float, int, int]], max_num_seqs: int,
-              graphs_enabled: bool = False, device: Any = CPU, dtype: Any = None) -> tuple[Engine, DecodeGraphs]:
+def run_torch(
+    cfg: ModelConfig,
+    spec: list[tuple[float, int, int]],
+    max_num_seqs: int,
+    graphs_enabled: bool = False,
+    device: Any = CPU,
+    dtype: Any = None,
+) -> tuple[Engine, DecodeGraphs]:
     sm = SlotModel(TorchDecoder(cfg, device, dtype=dtype, seed=0), slots=max_num_seqs, max_len=512)
     graphs = DecodeGraphs(sm, enabled=graphs_enabled)
     clock = VirtualClock()
-    e = Engine(TimedTorch(sm, graphs, clock), reqs(spec, t0=0.01),
-               EngineConfig(max_num_seqs=max_num_seqs, max_len=512, keep_tokens=True), clock=clock)
+    e = Engine(
+        TimedTorch(sm, graphs, clock),
+        reqs(spec, t0=0.01),
+        EngineConfig(max_num_seqs=max_num_seqs, max_len=512, keep_tokens=True),
+        clock=clock,
+    )
     with torch.inference_mode():
         e.run()
     return e, graphs
@@ -284,8 +349,17 @@ def run_torch(cfg: ModelConfig, spec: list[tuple[float, int, int]], max_num_seqs
 # t=0: four prefills (one finishes there, its slot stays free), then B=3 in bucket 4; request 0 leaves
 # after one decode and slot 2 moves into slot 0; later arrivals join a running batch in dirty slots,
 # one needs L=512, and at t=0.03 a request waits for a full batch (max_num_seqs=4)
-SPEC = [(0.0, 9, 2), (0.0, 40, 6), (0.0, 3, 4), (0.0, 23, 1), (0.019, 300, 4), (0.02, 7, 8),
-        (0.03, 31, 5), (0.03, 11, 9), (0.03, 5, 3)]
+SPEC = [
+    (0.0, 9, 2),
+    (0.0, 40, 6),
+    (0.0, 3, 4),
+    (0.0, 23, 1),
+    (0.019, 300, 4),
+    (0.02, 7, 8),
+    (0.03, 31, 5),
+    (0.03, 11, 9),
+    (0.03, 5, 3),
+]
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -298,7 +372,9 @@ def test_engine_tokens_equal_unbatched_greedy_decode(name: str) -> None:
     assert {s["L"] for s in e.steps if s["kind"] == "decode"} == {256, 512}
     assert any(s["kind"] == "decode" and s["waiting"] > 0 for s in e.steps)  # a full batch made one wait
     for s in e.seqs:
-        assert s.tokens == reference_tokens(cfg, s.req.request_id, s.req.prompt_tokens, s.req.output_tokens)[0]
+        assert (
+            s.tokens == reference_tokens(cfg, s.req.request_id, s.req.prompt_tokens, s.req.output_tokens)[0]
+        )
 
 
 def test_graph_capture_failure_falls_back_to_eager() -> None:
@@ -308,8 +384,12 @@ def test_graph_capture_failure_falls_back_to_eager() -> None:
     assert not graphs.enabled and graphs.graphs == {}
     assert e.incomplete() == [] and not any(s.get("graph") for s in e.steps)
     for s in e.seqs:
-        assert s.tokens == reference_tokens(CONFIGS["llama"], s.req.request_id, s.req.prompt_tokens,
-                                            s.req.output_tokens)[0]
+        assert (
+            s.tokens
+            == reference_tokens(CONFIGS["llama"], s.req.request_id, s.req.prompt_tokens, s.req.output_tokens)[
+                0
+            ]
+        )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -326,24 +406,45 @@ def test_cuda_graph_steps_equal_eager_and_the_reference(name: str) -> None:
     fp32, _ = run_torch(cfg, SPEC, 4, graphs_enabled=True, device=dev, dtype=torch.float32)
     for s in fp32.seqs:
         r = s.req
-        assert s.tokens == reference_tokens(cfg, r.request_id, r.prompt_tokens, r.output_tokens, dev,
-                                            torch.float32)[0]
+        assert (
+            s.tokens
+            == reference_tokens(cfg, r.request_id, r.prompt_tokens, r.output_tokens, dev, torch.float32)[0]
+        )
 
 
 # ---- the command ----
 
+
 def test_quick_cpu_run_writes_the_schema(tmp_path: Path) -> None:
     out = tmp_path / "serve.json"
-    assert main(["measure", "serve", "--device", "cpu", "--quick", "--start-s", "265", "--duration-s", "1",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "measure",
+                "serve",
+                "--device",
+                "cpu",
+                "--quick",
+                "--start-s",
+                "265",
+                "--duration-s",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     d = json.loads(out.read_text())
-    assert TOP_KEYS <= set(d) and POLICY_KEYS <= set(d["policy"])
+    assert set(d) >= TOP_KEYS and set(d["policy"]) >= POLICY_KEYS
     jsonschema.validate(d, schemas.file_schema("measure.serve"))  # the format docs/json.md publishes
     assert d["schema"] == 1 and d["policy"]["name"] == "prefill_first" and d["policy"]["cuda_graph"] is False
     assert d["slice"] == {"start_s": 265.0, "duration_s": 1.0, "requests": 8} and d["complete"] is True
     assert d["incomplete"] == [] and len(d["requests"]) == 8
-    assert all(set(r) >= REQUEST_KEYS and r["prompt_tokens"] <= 128 and r["output_tokens"] <= 16
-               for r in d["requests"])
+    assert all(
+        set(r) >= REQUEST_KEYS and r["prompt_tokens"] <= 128 and r["output_tokens"] <= 16
+        for r in d["requests"]
+    )
     kinds = {s["kind"] for s in d["steps"]}
     assert kinds == {"prefill", "decode"}
     assert all(set(TIMING_KEYS) <= set(s) and s["device_s"] is None for s in d["steps"])  # the breakdown
@@ -352,14 +453,37 @@ def test_quick_cpu_run_writes_the_schema(tmp_path: Path) -> None:
 
 def test_zero_budget_admits_nothing(tmp_path: Path) -> None:
     out = tmp_path / "serve.json"
-    assert main(["measure", "serve", "--device", "cpu", "--quick", "--duration-s", "1", "--budget-s", "0",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "measure",
+                "serve",
+                "--device",
+                "cpu",
+                "--quick",
+                "--duration-s",
+                "1",
+                "--budget-s",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     d = json.loads(out.read_text())
     assert d["steps"] == [] and sorted(d["incomplete"]) == sorted(r["request_id"] for r in d["requests"])
 
 
-@pytest.mark.parametrize("argv", [["--start-s", "100", "--duration-s", "10"],  # no arrivals there
-                                  ["--max-prompt", "0"], ["--duration-s", "0"], ["--model", "no-such-model"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--start-s", "100", "--duration-s", "10"],  # no arrivals there
+        ["--max-prompt", "0"],
+        ["--duration-s", "0"],
+        ["--model", "no-such-model"],
+    ],
+)
 def test_bad_input_is_one_error_line(tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture) -> None:
     code = main(["measure", "serve", "--device", "cpu", "--quick", "--out", str(tmp_path / "x.json"), *argv])
     assert code == 2

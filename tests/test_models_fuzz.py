@@ -21,8 +21,11 @@ RAW = {
 KEYS = sorted({k for d in RAW.values() for k in d})
 
 junk = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True), st.text(max_size=12),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
     st.lists(st.one_of(st.integers(-3, 200), st.text(max_size=20)), max_size=6),
     st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
     st.sampled_from(["sliding_attention", "full_attention", "FooForCausalLM", "qwen3_moe", "llama"]),

@@ -90,7 +90,9 @@ def test_kimi_k2_model_type_parses_as_the_deepseek_v3_layout() -> None:
     base = json.loads(resources.files("jalapeno.models").joinpath("configs", "deepseek-v3.json").read_text())
     ds = parse_hf_config(base, name="ds")
     kimi_like = {k: v for k, v in base.items() if k not in ("architectures", "auto_map")}
-    kimi_like.update(model_type="kimi_k2", n_routed_experts=384, num_attention_heads=64, num_key_value_heads=64)
+    kimi_like.update(
+        model_type="kimi_k2", n_routed_experts=384, num_attention_heads=64, num_key_value_heads=64
+    )
     k = parse_hf_config(kimi_like, name="k")
     assert k.mla == ds.mla and k.moe is not None and ds.moe is not None
     assert (k.moe.num_experts, ds.moe.num_experts, k.num_heads, ds.num_heads) == (384, 256, 64, 128)
@@ -101,10 +103,21 @@ def test_kimi_k2_model_type_parses_as_the_deepseek_v3_layout() -> None:
 # microsoft/Phi-3-mini-4k-instruct config.json, as copied in NVIDIA/TensorRT-LLM
 # tests/unittest/_torch/modeling/test_modeling_phi3.py (PHI3_MINI_4K_CONFIG); the fields the importer reads
 PHI3_MINI_4K = {
-    "architectures": ["Phi3ForCausalLM"], "model_type": "phi3", "hidden_size": 3072, "intermediate_size": 8192,
-    "max_position_embeddings": 4096, "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 32,
-    "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "sliding_window": 2047, "tie_word_embeddings": False,
-    "attention_bias": False, "vocab_size": 32064, "hidden_act": "silu",
+    "architectures": ["Phi3ForCausalLM"],
+    "model_type": "phi3",
+    "hidden_size": 3072,
+    "intermediate_size": 8192,
+    "max_position_embeddings": 4096,
+    "num_attention_heads": 32,
+    "num_hidden_layers": 32,
+    "num_key_value_heads": 32,
+    "rms_norm_eps": 1e-05,
+    "rope_theta": 10000.0,
+    "sliding_window": 2047,
+    "tie_word_embeddings": False,
+    "attention_bias": False,
+    "vocab_size": 32064,
+    "hidden_act": "silu",
 }
 
 
@@ -122,13 +135,17 @@ def test_phi3_mini_counts_its_published_3_8b_parameters() -> None:
     assert no_arch.num_layers == 32 and no_arch.architecture == "Phi3ForCausalLM"
 
 
-@pytest.mark.parametrize(("alias", "embedding", "non_embedding", "sliding"), [
-    # Gemma 2 report (Table 1) and Gemma 3 report (Table 1: 302M embedding + 698M non-embedding)
-    ("gemma-2-9b", 917_504_000, 8_324_201_984, tuple(i % 2 == 0 for i in range(42))),
-    ("gemma-3-1b", 301_989_888, 697_896_064, tuple((i + 1) % 6 != 0 for i in range(26))),
-])
-def test_gemma_counts_match_the_reports(alias: str, embedding: int, non_embedding: int,
-                                        sliding: tuple[bool, ...]) -> None:
+@pytest.mark.parametrize(
+    ("alias", "embedding", "non_embedding", "sliding"),
+    [
+        # Gemma 2 report (Table 1) and Gemma 3 report (Table 1: 302M embedding + 698M non-embedding)
+        ("gemma-2-9b", 917_504_000, 8_324_201_984, tuple(i % 2 == 0 for i in range(42))),
+        ("gemma-3-1b", 301_989_888, 697_896_064, tuple((i + 1) % 6 != 0 for i in range(26))),
+    ],
+)
+def test_gemma_counts_match_the_reports(
+    alias: str, embedding: int, non_embedding: int, sliding: tuple[bool, ...]
+) -> None:
     from jalapeno.models import count_params
 
     cfg = resolve_model(alias)

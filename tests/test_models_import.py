@@ -193,7 +193,7 @@ def test_unknown_name_lists_aliases_and_suggests() -> None:
     assert "gpt-oss-120b" in str(e.value)
 
 
-@pytest.mark.parametrize("content", ["{not json", "[1, 2]", "\"text\""])
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '"text"'])
 def test_bad_file_content(tmp_path: Path, content: str) -> None:
     f = tmp_path / "config.json"
     f.write_text(content)
@@ -274,8 +274,17 @@ def test_cli_json_list(capsys: pytest.CaptureFixture[str]) -> None:
     rows = doc["models"]  # every command's JSON is an object: schema first, a list under its plural name
     assert doc["schema"] == "jalapeno.models/2" and [r["name"] for r in rows] == list_models()
     by_name = {r["name"]: r for r in rows}
-    required = {"name", "hf_id", "architecture", "params_total", "params_active", "kv_bytes_per_token",
-                "layers", "hidden_size", "moe"}
+    required = {
+        "name",
+        "hf_id",
+        "architecture",
+        "params_total",
+        "params_active",
+        "kv_bytes_per_token",
+        "layers",
+        "hidden_size",
+        "moe",
+    }
     assert all(required <= set(r) for r in rows)
     assert by_name["llama-3.1-8b"]["kv_bytes_per_token"] == 131072
     assert by_name["llama-3.1-8b"]["moe"] is None

@@ -75,8 +75,16 @@ def test_mixtral_counts_both_embeddings_in_active() -> None:
 def test_components_add_up(alias: str) -> None:
     cfg = resolve_model(alias)
     p = count_params(cfg)
-    parts = (p.embedding, p.lm_head, p.attention, p.dense_mlp, p.routed_experts, p.shared_experts, p.router,
-             p.norms)
+    parts = (
+        p.embedding,
+        p.lm_head,
+        p.attention,
+        p.dense_mlp,
+        p.routed_experts,
+        p.shared_experts,
+        p.router,
+        p.norms,
+    )
     assert p.total == sum(parts)
     assert 0 < p.active <= p.total
     if cfg.moe is None:
@@ -92,9 +100,16 @@ def test_exact_llama_3_1_8b() -> None:
 
 def _tiny(**overrides: object) -> ModelConfig:
     d: dict[str, object] = {
-        "architectures": ["LlamaForCausalLM"], "hidden_size": 8, "num_attention_heads": 2,
-        "num_key_value_heads": 1, "head_dim": 4, "intermediate_size": 16, "vocab_size": 10,
-        "num_hidden_layers": 2, "max_position_embeddings": 64, "tie_word_embeddings": False,
+        "architectures": ["LlamaForCausalLM"],
+        "hidden_size": 8,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "head_dim": 4,
+        "intermediate_size": 16,
+        "vocab_size": 10,
+        "num_hidden_layers": 2,
+        "max_position_embeddings": 64,
+        "tie_word_embeddings": False,
     }
     d.update(overrides)
     return parse_hf_config(d, name="tiny")
@@ -165,8 +180,9 @@ GLM_KIMI = [
 
 
 @pytest.mark.parametrize(("alias", "total", "tol", "active", "which", "atol"), GLM_KIMI)
-def test_glm_and_kimi_counts_against_published(alias: str, total: float, tol: float, active: float, which: str,
-                                               atol: float) -> None:
+def test_glm_and_kimi_counts_against_published(
+    alias: str, total: float, tol: float, active: float, which: str, atol: float
+) -> None:
     p = count_params(resolve_model(alias))
     assert p.total == pytest.approx(total, rel=tol)
     assert getattr(p, which) == pytest.approx(active, rel=atol)
@@ -196,4 +212,3 @@ def test_kimi_k2_is_deepseek_v3_with_384_experts_and_64_heads() -> None:
     assert (k.moe.experts_per_token, k.moe.num_shared_experts, k.moe.expert_intermediate_size) == (8, 1, 2048)
     # the MLA cache per token is the DeepSeek-V3 one: latent 512 + rope key 64, whatever the head count
     assert kv_bytes_per_token(k) == 61 * (512 + 64) * 2
-

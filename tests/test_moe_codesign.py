@@ -36,7 +36,9 @@ def a2a_s(chip, n: int = 8, b: float = 64e6) -> float:
 
 
 @pytest.mark.parametrize("param, lo, hi", [("links.count", 4, 8), ("links.lanes", 2, 4)])
-def test_more_link_bandwidth_costs_area_power_and_money_and_speeds_all_to_all(param: str, lo: int, hi: int) -> None:
+def test_more_link_bandwidth_costs_area_power_and_money_and_speeds_all_to_all(
+    param: str, lo: int, hi: int
+) -> None:
     a, b = chip_of(**{param: lo}), chip_of(**{param: hi})
     lanes = lambda c: c.arch.links.count.value * c.arch.links.lanes.value
     assert lanes(b) == 2 * lanes(a)
@@ -56,8 +58,14 @@ def test_more_link_bandwidth_costs_area_power_and_money_and_speeds_all_to_all(pa
 
 
 def test_rack_scale_switch_ports_are_paid_per_gbps_beyond_an_8_chip_board() -> None:
-    board, rack, torus = chip_of(scale_up="switch8"), chip_of(scale_up="switch16"), chip_of(scale_up="torus2d-16")
-    assert scale_up_switch_usd(board) == 0.0 and scale_up_switch_w(board) == 0.0  # in host_usd, as HGX's NVSwitches
+    board, rack, torus = (
+        chip_of(scale_up="switch8"),
+        chip_of(scale_up="switch16"),
+        chip_of(scale_up="torus2d-16"),
+    )
+    assert (
+        scale_up_switch_usd(board) == 0.0 and scale_up_switch_w(board) == 0.0
+    )  # in host_usd, as HGX's NVSwitches
     assert scale_up_switch_usd(torus) == 0.0  # direct links, no switch
     gbps = rack.interconnect.bandwidth_bytes_per_s.value * 8 / 1e9
     assert scale_up_switch_usd(rack) == pytest.approx(gbps * value("system.scale_up_switch_usd_per_gbps"))
@@ -103,16 +111,23 @@ def test_expert_parallel_deployments() -> None:
     assert all(ep == 1 for _, ep, *_ in Sweep().combos())
 
 
-SMOKE = {"name": "smoke-gpt-oss", "model": "gpt-oss-120b", "precision": {"weights": "fp8", "activations": "fp8", "kv": "fp8"},
-         "trace": {"name": "azure-code", "start_s": 0, "duration_s": 30},
-         "slo": {"ttft_s": 1.0, "tpot_s": 0.025, "attainment": 0.9}, "prefix_cache": True}
+SMOKE = {
+    "name": "smoke-gpt-oss",
+    "model": "gpt-oss-120b",
+    "precision": {"weights": "fp8", "activations": "fp8", "kv": "fp8"},
+    "trace": {"name": "azure-code", "start_s": 0, "duration_s": 30},
+    "slo": {"ttft_s": 1.0, "tpot_s": 0.025, "attainment": 0.9},
+    "prefix_cache": True,
+}
 
 
 def test_an_ep_plan_that_does_not_fit_tp_is_infeasible_not_an_error() -> None:
     w = workload_from_dict(SMOKE)
     ev = evaluate_design(SPACE, {**START, "tp": 8, "ep": 8, "replicas": 1}, w)  # dp 1: valid
     assert "deployment" not in " ".join(ev.reasons)
-    ev = evaluate_design(SPACE, {**START, "tp": 8, "ep": 16, "replicas": 1}, w)  # 16 chips > the 8-chip domain
+    ev = evaluate_design(
+        SPACE, {**START, "tp": 8, "ep": 16, "replicas": 1}, w
+    )  # 16 chips > the 8-chip domain
     assert any(r.startswith("deployment: plan:") for r in ev.reasons)
 
 
@@ -136,4 +151,6 @@ def test_the_preset_loads_passes_its_physical_checks_and_regenerates() -> None:
     assert network_of(chip) is not None
     path = ROOT / "src" / "jalapeno" / "hardware" / "presets" / "arch" / "jalapeno-moe-1.yaml"
     design = ROOT / "src" / "jalapeno" / "explore" / "spaces" / "jalapeno-moe-1.json"
-    assert path.read_text(encoding="utf-8") == searched_preset_text(design, "jalapeno-moe-1")  # regenerating: no change
+    assert path.read_text(encoding="utf-8") == searched_preset_text(
+        design, "jalapeno-moe-1"
+    )  # regenerating: no change

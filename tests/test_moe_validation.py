@@ -55,6 +55,7 @@ def test_table_recomputes_the_documented_errors_and_splits_by_source():
 
 def test_day6_facts_derive_by_hand():
     from jalapeno.cost.published_moe import day6_occupancy, day6_prompt
+
     occ = day6_occupancy()
     # 608e9 / 86400 / 73.7e3 = 95.48 prefill nodes, 168e9 / 86400 / 14.8e3 = 131.38 decode nodes: the
     # per-node figures are the day's tokens over occupied node-seconds (their sum is the published 226.75)
@@ -74,6 +75,7 @@ def test_mtp_decode_prices_two_verified_tokens_and_counts_one_plus_acceptance():
         plain_step_s,
         predict_decode,
     )
+
     day6 = next(r for r in ROWS if r.id == "deepseek-day6-decode")
     prof = next(r for r in ROWS if r.id == "deepseek-profile-decode")
     assert decode_tokens_per_step(day6) == 1.875 and decode_tokens_per_step(prof) == 2.0
@@ -88,6 +90,7 @@ def test_mtp_decode_prices_two_verified_tokens_and_counts_one_plus_acceptance():
 
 def test_operating_point_is_the_largest_batch_at_the_published_user_rate():
     from jalapeno.cost.published_moe import kv_capacity_seqs, mtp_step_s, slo_operating_point
+
     day6 = next(r for r in ROWS if r.id == "deepseek-day6-decode")
     op = slo_operating_point(day6, 2.0)
     b = int(op["per_gpu"])
@@ -101,6 +104,7 @@ def test_operating_point_is_the_largest_batch_at_the_published_user_rate():
 
 def test_prefill_hits_cost_a_kv_load_that_is_small():
     from jalapeno.cost.published_moe import hit_load_s
+
     day6 = next(r for r in ROWS if r.id == "deepseek-day6-prefill")
     # 8 prompts of 4,384 with 2,468 hits: 8 x 2,468 x 70,272 B over one 400G NIC (50 GB/s)
     assert hit_load_s(day6, 8) == pytest.approx(8 * (4384 - round(4384 * 0.437)) * 70272 / 50e9, rel=1e-6)
@@ -110,7 +114,9 @@ def test_prefill_hits_cost_a_kv_load_that_is_small():
 def test_every_row_is_cited_and_deployable():
     for r in ROWS:
         assert r.url.startswith("https://") and r.where and r.date.startswith("2025") and r.published > 0
-        Parallel(tp=1, ep=r.ep, dp=r.ep, redundant_experts=r.redundant).check_model(resolve_model("deepseek-v3"))
+        Parallel(tp=1, ep=r.ep, dp=r.ep, redundant_experts=r.redundant).check_model(
+            resolve_model("deepseek-v3")
+        )
         assert r.ep % 8 == 0 and r.chip in ("h100-sxm", "h800")
 
 
@@ -118,6 +124,7 @@ def test_fitted_factor_lowers_decode_monotonically():
     # the prediction falls as the hottest rank's share grows, so bisection finds one root
     row = next(r for r in ROWS if r.id == "sglang-decode-ep72")
     from jalapeno.cost.published_moe import predict_decode
+
     vals = [predict_decode(row, g) for g in (1.0, 1.5, 2.0, 3.0)]
     assert vals == sorted(vals, reverse=True)
     assert fit_gamma() == pytest.approx(1.9985, abs=2e-4)
@@ -148,10 +155,17 @@ def test_fp8_combine_travels_in_bf16_by_hand():
     assert w.link_bytes == pytest.approx(36 * (b + 2 * b), rel=1e-12)  # (ep-1) x (B + 2B) a layer, both chips
 
 
-PLANS = [("gpt-oss-120b", Parallel(1, 1, ep=8, dp=8), "fp8"), ("gpt-oss-120b", Parallel(2, 1, ep=8, dp=4, tbo=True), "bf16"),
-         ("deepseek-v3", Parallel(1, 1, ep=16, dp=16, redundant_experts=16), "fp8")]
-SHAPES = [StepShape(64, 64 * 900, 0, 0, 0, 0), StepShape(16, 16 * 1500, 1, 512, 512 * 513 // 2, 512),
-          StepShape(0, 0, 3, 3000, 3000 * 1001 // 2, 3000), StepShape(200, 200 * 2500, 2, 700, 700 * 701 // 2, 700)]
+PLANS = [
+    ("gpt-oss-120b", Parallel(1, 1, ep=8, dp=8), "fp8"),
+    ("gpt-oss-120b", Parallel(2, 1, ep=8, dp=4, tbo=True), "bf16"),
+    ("deepseek-v3", Parallel(1, 1, ep=16, dp=16, redundant_experts=16), "fp8"),
+]
+SHAPES = [
+    StepShape(64, 64 * 900, 0, 0, 0, 0),
+    StepShape(16, 16 * 1500, 1, 512, 512 * 513 // 2, 512),
+    StepShape(0, 0, 3, 3000, 3000 * 1001 // 2, 3000),
+    StepShape(200, 200 * 2500, 2, 700, 700 * 701 // 2, 700),
+]
 
 
 @pytest.mark.parametrize("plan", range(len(PLANS)))
@@ -169,17 +183,29 @@ def test_oracle_ep_step_is_bit_identical_to_rank_work_and_overlap(plan):
         local = StepShape(*(-(-v // (par.dp * halves)) for v in shape))
         nd = local.decode_seqs
         mla = (nd, local.prefill_kv_tokens) if cfg.mla else (0, 0)
-        g = _without_attention(build_graph(cfg, o._token_batch(nd + local.prefill_tokens, nd + local.prefill_seqs,
-                                                                mla), prec))
+        g = _without_attention(
+            build_graph(cfg, o._token_batch(nd + local.prefill_tokens, nd + local.prefill_seqs, mla), prec)
+        )
         gm = shape.prefill_seqs == 0
         gamma = gamma_of(cfg, par, shape.tokens)
         w = rank_work(o.est, cfg, par, g, -(-shape.tokens // halves), gamma, cuda_graph=gm)
-        assert rank_work_from(o.est, cfg, par, rank_template(o.est, g, cuda_graph=gm), -(-shape.tokens // halves),
-                              gamma, cuda_graph=gm) == replace(w, costs=())
+        assert rank_work_from(
+            o.est,
+            cfg,
+            par,
+            rank_template(o.est, g, cuda_graph=gm),
+            -(-shape.tokens // halves),
+            gamma,
+            cuda_graph=gm,
+        ) == replace(w, costs=())
         ta, ea, ha = o._attention(local, gm)
-        works = [replace(w, compute_s=w.compute_s + ta, dyn_j=w.dyn_j + ea * par.dp, host_s=w.host_s + ha)] * halves
+        works = [
+            replace(w, compute_s=w.compute_s + ta, dyn_j=w.dyn_j + ea * par.dp, host_s=w.host_s + ha)
+        ] * halves
         device, _ = overlap(works)
-        t, energy, _ = o.est.finish(device, sum(x.dyn_j for x in works) / par.dp, sum(x.host_s for x in works))
+        t, energy, _ = o.est.finish(
+            device, sum(x.dyn_j for x in works) / par.dp, sum(x.host_s for x in works)
+        )
         assert (got.time_s, got.energy_j) == (t, energy * par.dp), shape
 
 

@@ -17,7 +17,17 @@ from jalapeno.hardware import resolve_chip
 from jalapeno.hardware.network import Network, ScaleOut, ScaleUp, network_of
 
 BW, LAT, B = 450e9, 2e-6, 3.0e6
-TORUS2D = {4: (2, 2), 6: (3, 2), 8: (4, 2), 9: (3, 3), 10: (5, 2), 12: (4, 3), 14: (7, 2), 15: (5, 3), 16: (4, 4)}
+TORUS2D = {
+    4: (2, 2),
+    6: (3, 2),
+    8: (4, 2),
+    9: (3, 3),
+    10: (5, 2),
+    12: (4, 3),
+    14: (7, 2),
+    15: (5, 3),
+    16: (4, 4),
+}
 TORUS3D = {8: (2, 2, 2), 12: (3, 2, 2), 16: (4, 2, 2)}
 
 
@@ -63,8 +73,11 @@ def test_ring_closed_form_matches_simulation(label, up, n, kind):
 ONE_SHOT = ("switch", "dragonfly", "mesh")
 
 
-@pytest.mark.parametrize(("label", "up", "n"), [c for c in CASES if c[0] in ONE_SHOT],
-                         ids=[i for c, i in zip(CASES, IDS, strict=True) if c[0] in ONE_SHOT])
+@pytest.mark.parametrize(
+    ("label", "up", "n"),
+    [c for c in CASES if c[0] in ONE_SHOT],
+    ids=[i for c, i in zip(CASES, IDS, strict=True) if c[0] in ONE_SHOT],
+)
 def test_direct_and_pairwise_match_simulation(label, up, n):
     f = S.Fabric(up, n)
     for kind in ("reduce_scatter", "all_gather"):
@@ -78,8 +91,11 @@ def test_direct_and_pairwise_match_simulation(label, up, n):
     assert res.sent == pytest.approx(res.received)
 
 
-@pytest.mark.parametrize(("label", "up", "n"), [c for c in CASES if c[0] in ("ring", "torus2d", "torus3d")],
-                         ids=[i for c, i in zip(CASES, IDS, strict=True) if c[0] in ("ring", "torus2d", "torus3d")])
+@pytest.mark.parametrize(
+    ("label", "up", "n"),
+    [c for c in CASES if c[0] in ("ring", "torus2d", "torus3d")],
+    ids=[i for c, i in zip(CASES, IDS, strict=True) if c[0] in ("ring", "torus2d", "torus3d")],
+)
 def test_relay_all_to_all_matches_simulation(label, up, n):
     res = simulate(up, n, S.relay_schedule(S.Fabric(up, n), B))
     assert res.time_s == pytest.approx(N.relay_all_to_all_s(up, B, n), rel=1e-9)
@@ -98,8 +114,12 @@ def test_tree_halving_matches_simulation(n, topo, hops):
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(2, 16), kb=st.floats(1.0, 1e5), lat_us=st.floats(0.0, 20.0),
-       topo=st.sampled_from(["switch", "ring", "mesh"]))
+@given(
+    n=st.integers(2, 16),
+    kb=st.floats(1.0, 1e5),
+    lat_us=st.floats(0.0, 20.0),
+    topo=st.sampled_from(["switch", "ring", "mesh"]),
+)
 def test_ring_matches_simulation_any_size(n, kb, lat_us, topo):
     up = ScaleUp(topo, n, BW, n - 1 if topo == "mesh" else (2 if topo == "ring" else 18), lat_us * 1e-6)
     res = simulate(up, n, S.ring_schedule(S.Fabric(up, n), kb * 1e3, "all_reduce"))
@@ -110,8 +130,11 @@ def test_ring_matches_simulation_any_size(n, kb, lat_us, topo):
 def test_hierarchical_all_reduce_matches_simulation(d, k):
     up, nic = ScaleUp("switch", d, BW, 18, LAT), ScaleOut(1, 50e9, 5e-6)
     sends = S.hierarchical_all_reduce_schedule(d, k, B)
-    res = S.run(sends, lambda r: 50e9 if r[0].startswith("nic") else BW,
-                lambda hop: 5e-6 if hop[0][0].startswith("nic") else LAT)
+    res = S.run(
+        sends,
+        lambda r: 50e9 if r[0].startswith("nic") else BW,
+        lambda hop: 5e-6 if hop[0][0].startswith("nic") else LAT,
+    )
     closed, algo = N.collective_s(Network(up, nic), "all_reduce", B, d * k)
     assert algo == "hierarchical(direct)"
     assert res.time_s == pytest.approx(closed, rel=1e-9)
@@ -129,8 +152,11 @@ def test_hierarchical_all_to_all_matches_pipelined_simulation(d, k, up_bw):
     n, nic_bw, nic_lat, pieces = d * k, 50e9, 5e-6, 16
     up, nic = ScaleUp("switch", d, up_bw, 18, LAT), ScaleOut(1, nic_bw, nic_lat)
     sends = S.hierarchical_all_to_all_schedule(d, k, B, pieces)
-    res = S.run(sends, lambda r: nic_bw if r[0].startswith("nic") else up_bw,
-                lambda hop: nic_lat if hop[0][0].startswith("nic") else LAT)
+    res = S.run(
+        sends,
+        lambda r: nic_bw if r[0].startswith("nic") else up_bw,
+        lambda hop: nic_lat if hop[0][0].startswith("nic") else LAT,
+    )
     closed, algo = N.collective_s(Network(up, nic), "all_to_all", B, n)
     assert algo == "hierarchical(direct)"
     nic_part = (n - d) / n * B / nic_bw + nic_lat
@@ -185,7 +211,11 @@ def test_hierarchical_forms_by_hand():
 def test_presets_carry_their_network():
     net = network_of(resolve_chip("h200-sxm"))
     assert net is not None and net.scale_out is not None
-    assert (net.scale_up.topology, net.scale_up.domain_size, net.scale_up.bw_bytes_per_s) == ("switch", 8, 450e9)
+    assert (net.scale_up.topology, net.scale_up.domain_size, net.scale_up.bw_bytes_per_s) == (
+        "switch",
+        8,
+        450e9,
+    )
     assert net.scale_out.bw_bytes_per_s == 50e9  # one ConnectX-7 400G NIC a GPU
     tpu = network_of(resolve_chip("tpu-v5e"))
     assert tpu is not None and tpu.scale_up.dims == (16, 16) and tpu.scale_out is None

@@ -27,10 +27,22 @@ from jalapeno.hardware.spec import Figure
 from jalapeno.models import resolve_model
 
 RATES = ChipRates(peak={"bf16": 1e15, "fp8": 2e15}, vector_flops=1e13, mem_bw=1e12, cores=4)
-PRM = CostParams(matmul_eff={"bf16": 0.5, "fp8": 0.25}, matmul_eff_default=0.4, tile_m=128, tile_n=256,
-                 k_overhead=256.0, wave_quantization=0.5, split_k_min=512, stream_eff=0.5,
-                 matmul_mem_eff={"bf16": 0.8, "fp8": 0.4}, matmul_mem_eff_default=0.25, attn_prefill_eff=0.5,
-                 attn_decode_mem_eff=0.25, kernel_s=1e-6, smooth=4.0)
+PRM = CostParams(
+    matmul_eff={"bf16": 0.5, "fp8": 0.25},
+    matmul_eff_default=0.4,
+    tile_m=128,
+    tile_n=256,
+    k_overhead=256.0,
+    wave_quantization=0.5,
+    split_k_min=512,
+    stream_eff=0.5,
+    matmul_mem_eff={"bf16": 0.8, "fp8": 0.4},
+    matmul_mem_eff_default=0.25,
+    attn_prefill_eff=0.5,
+    attn_decode_mem_eff=0.25,
+    kernel_s=1e-6,
+    smooth=4.0,
+)
 PER_CORE = 1e15 * 0.5 / 4  # bf16 peak x efficiency / cores = 1.25e14 FLOP/s per core
 A100 = {"tf32": 156e12, "bf16": 312e12, "int8": 624e12, "int4": 1248e12}  # datasheet dense peaks
 
@@ -58,9 +70,15 @@ def test_a100_has_no_fp8_so_fp8_runs_at_bf16_not_at_the_int4_peak():
 
 # Each chain: the format asked for, then the formats that may run it, widest last. A decoy faster rate
 # ("zz") must never be picked while a chain member exists.
-CHAINS = {"fp4": ("fp4", "fp8", "bf16"), "int4": ("int4", "int8", "fp8", "bf16"), "fp8": ("fp8", "bf16"),
-          "int8": ("int8", "fp8", "bf16"), "bf16": ("bf16", "fp16", "tf32", "fp32"), "tf32": ("tf32", "fp32"),
-          "fp32": ("fp32", "tf32")}
+CHAINS = {
+    "fp4": ("fp4", "fp8", "bf16"),
+    "int4": ("int4", "int8", "fp8", "bf16"),
+    "fp8": ("fp8", "bf16"),
+    "int8": ("int8", "fp8", "bf16"),
+    "bf16": ("bf16", "fp16", "tf32", "fp32"),
+    "tf32": ("tf32", "fp32"),
+    "fp32": ("fp32", "tf32"),
+}
 
 
 @pytest.mark.parametrize(("dtype", "chain"), CHAINS.items())
@@ -168,8 +186,7 @@ def test_large_m_picks_whichever_tile_shape_fills_6_cores_best():
 # --- op_time: one case per op kind and dtype ------------------------------------------------------------
 def weights_op(kind: str, dtype: str = "bf16", m: int = 1, n: int = 1024, k: int = 1024, **kw) -> Op:
     flops, weights = kw.pop("flops", 2.0 * m * n * k), kw.pop("weight_bytes", 2.0 * n * k)
-    return Op("w", kind, 1, flops=flops, weight_bytes=weights,
-              m=m, n=n, k=k, dtype=dtype, **kw)
+    return Op("w", kind, 1, flops=flops, weight_bytes=weights, m=m, n=n, k=k, dtype=dtype, **kw)
 
 
 @pytest.mark.parametrize("kind", ["matmul", "lm_head", "router"])
@@ -225,8 +242,11 @@ def test_moe_floor_is_the_exact_flops_when_groups_are_unequal():
     assert t.compute_s == approx(exact)  # divided by the rate, never multiplied
     assert t.memory_s == approx(1e3 / (1e12 * 0.8)) and t.bound == "compute"
     # a matmul of the same shape has no floor: the tiled time stands
-    mmt = op_time(weights_op("matmul", m=64, n=256, k=1024, groups=2, flops=2.0 * 200 * 256 * 1024,
-                             weight_bytes=1e3), RATES, PRM)
+    mmt = op_time(
+        weights_op("matmul", m=64, n=256, k=1024, groups=2, flops=2.0 * 200 * 256 * 1024, weight_bytes=1e3),
+        RATES,
+        PRM,
+    )
     assert mmt.compute_s == approx(tiled)
 
 
@@ -310,9 +330,13 @@ def test_h200_llama_8b_batch_1_qkv_pinned_by_hand():
 
 # --- upper bounds ------------------------------------------------------------------------------------------
 @settings(max_examples=30, deadline=None)
-@given(chip=st.sampled_from(["h200", "a100", "b200", "mi300x", "tpu-v5e"]),
-       model=st.sampled_from(["llama-3.1-8b", "mixtral-8x7b", "qwen2.5-coder-7b"]),
-       dtype=st.sampled_from(["bf16", "fp8"]), batch=st.integers(1, 256), prompt=st.integers(1, 4096))
+@given(
+    chip=st.sampled_from(["h200", "a100", "b200", "mi300x", "tpu-v5e"]),
+    model=st.sampled_from(["llama-3.1-8b", "mixtral-8x7b", "qwen2.5-coder-7b"]),
+    dtype=st.sampled_from(["bf16", "fp8"]),
+    batch=st.integers(1, 256),
+    prompt=st.integers(1, 4096),
+)
 def test_no_op_is_slower_than_whole_waves_of_padded_tiles(chip, model, dtype, batch, prompt):
     """Upper bounds on every op of real graphs: a GEMM's compute is at most whole waves of its first tile
     shape, unsplit (split-K only ever runs within one wave: tiles x split <= cores); MoE at most that or
@@ -328,7 +352,14 @@ def test_no_op_is_slower_than_whole_waves_of_padded_tiles(chip, model, dtype, ba
                 tm = next((x for x in (16, 32, 64) if op.m <= x), prm.tile_m)
                 tiles = math.ceil(op.m / tm) * math.ceil(op.n / prm.tile_n) * op.groups
                 per_core = rate / rates.cores
-                cap = math.ceil(tiles / rates.cores) * 2.0 * tm * prm.tile_n * (op.k + prm.k_overhead) / per_core
+                cap = (
+                    math.ceil(tiles / rates.cores)
+                    * 2.0
+                    * tm
+                    * prm.tile_n
+                    * (op.k + prm.k_overhead)
+                    / per_core
+                )
                 if op.kind == "moe":
                     cap = max(cap, op.flops / rate)
                 assert t.compute_s <= cap * (1 + 1e-12)

@@ -37,16 +37,23 @@ L70 = "llama-3.1-70b"
 
 # Numbers of the code before pipeline parallelism existed (commit e90b9cb), tp only: pp=1 must keep them.
 BEFORE = {
-    ("h100-sxm", 4): {"dec": (0.020425370567011256, 27.01976966385823), "pre": (0.0794727815159331, 222.52378824461272),
-                          "kv": 448280, "o_dec": (0.020425370567011256, 27.019769663858234),
-                          "o_mix": (0.04485384972961163, 125.59077924291256)},
+    ("h100-sxm", 4): {
+        "dec": (0.020425370567011256, 27.01976966385823),
+        "pre": (0.0794727815159331, 222.52378824461272),
+        "kv": 448280,
+        "o_dec": (0.020425370567011256, 27.019769663858234),
+        "o_mix": (0.04485384972961163, 125.59077924291256),
+    },
     # Re-pinned after the merges of a-board and a2-floor (board-level power: energies) and c-static
     # (derived static-schedule efficiency: compiled buckets, barriers, DMA setup; times; per-level energies
     # as board energies): pp=1 keeps them.
-    ("trainium2-arch", 16): {"dec": (0.009683128018418124, 21.808425909588543),
-                                 "pre": (0.039424572529667926, 114.86408403241161), "kv": 4099222,
-                                 "o_dec": (0.009683128018418126, 21.808425909588543),
-                                 "o_mix": (0.023175516962413767, 66.09482035517688)},
+    ("trainium2-arch", 16): {
+        "dec": (0.009683128018418124, 21.808425909588543),
+        "pre": (0.039424572529667926, 114.86408403241161),
+        "kv": 4099222,
+        "o_dec": (0.009683128018418126, 21.808425909588543),
+        "o_mix": (0.023175516962413767, 66.09482035517688),
+    },
 }
 
 
@@ -59,7 +66,9 @@ def test_pp1_reproduces_the_numbers_from_before_pipelines_exactly(hw, tp):
         return tuple(x) == pytest.approx(y, rel=1e-8)
 
     b, chip, cfg = BEFORE[(hw, tp)], resolve_chip(hw), resolve_model(L70)
-    e = estimate(cfg, chip, batch=8, context=2000, prompt=1000, parallel=Parallel(tp, 1), engine="calibration")
+    e = estimate(
+        cfg, chip, batch=8, context=2000, prompt=1000, parallel=Parallel(tp, 1), engine="calibration"
+    )
     assert same((e.decode.time_s, e.decode.energy_j), b["dec"])
     assert same((e.prefill.time_s, e.prefill.energy_j), b["pre"])
     prm, timer = setup_for(chip)
@@ -78,8 +87,9 @@ def test_parallel_is_validated_and_counts_chips():
 
 
 def test_stage_ranges_are_balanced_contiguous_and_reject_more_stages_than_layers():
-    assert stage_ranges(80, 72) == tuple([(2 * i, 2 * i + 2) for i in range(8)]
-                                         + [(16 + i, 17 + i) for i in range(64)])
+    assert stage_ranges(80, 72) == tuple(
+        [(2 * i, 2 * i + 2) for i in range(8)] + [(16 + i, 17 + i) for i in range(64)]
+    )
     assert stage_ranges(10, 3) == ((0, 4), (4, 7), (7, 10))
     with pytest.raises(JalapenoError) as e:
         stage_ranges(32, 33)
@@ -117,8 +127,9 @@ def test_stage_counts_put_embedding_first_and_head_last_and_cover_every_layer_on
         assert sum(c.get(k, 0) for c in counts) == sum(1 for a in cfg.layer_attention if a == k[1])
 
 
-@pytest.mark.parametrize(("model", "pp"), [(L70, 2), (L70, 7), ("gpt-oss-20b", 5), ("mixtral-8x7b", 4),
-                                      ("deepseek-v3", 3)])
+@pytest.mark.parametrize(
+    ("model", "pp"), [(L70, 2), (L70, 7), ("gpt-oss-20b", 5), ("mixtral-8x7b", 4), ("deepseek-v3", 3)]
+)
 def test_stage_split_conserves_flops_bytes_and_weights(model, pp):
     cfg = resolve_model(model)
     g = build_graph(cfg, Batch.decode(4, 1000), BF16)
@@ -141,8 +152,13 @@ def test_pipeline_stage_times_sum_to_the_unsplit_work_plus_transfers():
     # one micro-batch through 4 stages: the unsplit step's device work and collectives (the logits gather
     # once, on the last stage), plus three activation transfers, plus the host gap once
     hidden = 8 * cfg.hidden_size * 2
-    x = stage_transfer_s(hidden, chip.interconnect.bandwidth_bytes_per_s.value, int(chip.interconnect.links.value),
-                         chip.interconnect.latency_s.value, chip.interconnect.topology)
+    x = stage_transfer_s(
+        hidden,
+        chip.interconnect.bandwidth_bytes_per_s.value,
+        int(chip.interconnect.links.value),
+        chip.interconnect.latency_s.value,
+        chip.interconnect.topology,
+    )
     assert pc.transfer_s == pytest.approx(x)
     assert sum(pc.stage_s) == pytest.approx(t_dev + comm_s, rel=1e-9)
     assert pc.latency_s == pytest.approx(t_dev + comm_s + 3 * x + ovh, rel=1e-9)
@@ -155,8 +171,9 @@ def test_pipeline_stage_times_sum_to_the_unsplit_work_plus_transfers():
 
 def test_two_stage_closed_form_by_hand():
     # stages of 3 ms and 5 ms, a 0.5 ms transfer, 1 ms host gap, 2 micro-batches
-    pc = PipelineCost((3e-3, 5e-3), 0.5e-3, 2, 1e-3, busy_energy_j=10.0, transfer_energy_j=0.1,
-                      idle_w_per_stage=100.0)
+    pc = PipelineCost(
+        (3e-3, 5e-3), 0.5e-3, 2, 1e-3, busy_energy_j=10.0, transfer_energy_j=0.1, idle_w_per_stage=100.0
+    )
     assert pc.latency_s == pytest.approx(9.5e-3)  # 3 + 0.5 + 5 + 1
     assert pc.slowest_s == 5e-3
     assert pc.makespan_s == pytest.approx(14.5e-3)  # latency + (2 - 1) x 5
@@ -225,13 +242,33 @@ def test_memory_per_chip_drops_by_pp():
     table = cfg.vocab_size * cfg.hidden_size  # embedding and (untied) LM head
     layer = (g.params - 2 * table) / cfg.num_layers
     stages = split_graph(cfg, g, 4)  # 80 layers: 20 a stage
-    assert [s.params for s in stages] == pytest.approx([20 * layer + table, 20 * layer, 20 * layer,
-                                                        20 * layer + table], rel=1e-6)
+    assert [s.params for s in stages] == pytest.approx(
+        [20 * layer + table, 20 * layer, 20 * layer, 20 * layer + table], rel=1e-6
+    )
 
 
 def test_estimate_cli_pp_json_and_bad_input(capsys):
-    assert main(["estimate", "-m", L70, "-H", "h100-sxm", "--tp", "2", "--pp", "2", "-b", "4", "-p", "512",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "estimate",
+                "-m",
+                L70,
+                "-H",
+                "h100-sxm",
+                "--tp",
+                "2",
+                "--pp",
+                "2",
+                "-b",
+                "4",
+                "-p",
+                "512",
+                "--json",
+            ]
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     assert (d["tp"], d["pp"], d["chips"]) == (2, 2, 4)
     assert d["decode_pipeline"]["micro_batches"] == 2 and len(d["decode_pipeline"]["stage_s"]) == 2
@@ -250,7 +287,9 @@ def test_estimate_cli_pp_json_and_bad_input(capsys):
 
 
 def test_serve_cli_pp_runs_and_echoes_the_plan(capsys):
-    assert main(["serve", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--pp", "2", "--limit", "30", "--json"]) == 0
+    assert (
+        main(["serve", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--pp", "2", "--limit", "30", "--json"]) == 0
+    )
     d = json.loads(capsys.readouterr().out)
     dep = d["deployment"]
     assert (dep["tp"], dep["pp"], dep["chips_per_replica"]) == (1, 2, 2)
@@ -259,8 +298,12 @@ def test_serve_cli_pp_runs_and_echoes_the_plan(capsys):
 
 # The table of docs/validation-architectures.md (scripts/validate_nongpu.py): each row's error as documented.
 DOCUMENTED_ERRORS = {
-    "groq-llama2-70b-llmperf": 0.158, "groq-llama2-70b-claim": -0.276, "trn2-llama3.3-70b-tpot": -0.517,
-    "trn2-llama3.3-70b-ttft": -0.242, "trn2-llama3.1-405b-tpot": -0.208, "trn2-llama3.1-405b-ttft": -0.234,
+    "groq-llama2-70b-llmperf": 0.158,
+    "groq-llama2-70b-claim": -0.276,
+    "trn2-llama3.3-70b-tpot": -0.517,
+    "trn2-llama3.3-70b-ttft": -0.242,
+    "trn2-llama3.1-405b-tpot": -0.208,
+    "trn2-llama3.1-405b-ttft": -0.234,
 }
 
 
@@ -276,6 +319,8 @@ def test_nongpu_validation_table_stays_at_its_documented_errors():
     # the issue's goal: Groq and one more system within 25%. Groq's measured (LLMPerf) row is; the vendor
     # claim misses at -27.6% since the derived static-schedule costs (see the page); Trainium2's 70B decode
     # misses
-    assert rows["groq-llama2-70b-llmperf"]["within_bound"] and not rows["groq-llama2-70b-claim"]["within_bound"]
+    assert (
+        rows["groq-llama2-70b-llmperf"]["within_bound"] and not rows["groq-llama2-70b-claim"]["within_bound"]
+    )
     assert sum(rows[k]["within_bound"] for k in DOCUMENTED_ERRORS if k.startswith("trn2")) == 3
     assert rows["groq-llama2-70b-llmperf"]["chips"] == 576

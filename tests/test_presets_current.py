@@ -24,7 +24,16 @@ DATASHEET = {
     # GB300 NVL72: as GB200 for bf16/fp8 (sparse), 1,080 PF dense fp4; 576 TB/s
     "gb300-nvl72": (360e15 / 144, 720e15 / 144, 1080e15 / 72, 279e9, 576e12 / 72, 1.8e12 / 2, 72, 1400),
     # MI355X: 256 CUs x 8,192 FP8 FLOP/clk x 2.4 GHz; bf16 half, MXFP4 double; 288 GB, 8 TB/s; 7 x 153.6 GB/s
-    "mi355x": (256 * 4096 * 2.4e9, 256 * 8192 * 2.4e9, 256 * 16384 * 2.4e9, 288e9, 8e12, 7 * 153.6e9 / 2, 8, 1400),
+    "mi355x": (
+        256 * 4096 * 2.4e9,
+        256 * 8192 * 2.4e9,
+        256 * 16384 * 2.4e9,
+        288e9,
+        8e12,
+        7 * 153.6e9 / 2,
+        8,
+        1400,
+    ),
     # TPU7x: 2,307 bf16 / 4,614 fp8 TFLOPs, 192 GiB, 7.37 TB/s, 1.2 TB/s ICI bidirectional, 9,216 chips
     "tpu-v7": (2307e12, 4614e12, None, 192 * GIB, 7.37e12, 1.2e12 / 2, 9216, 1000),
     # Trainium3: 671 bf16 / 2,517 MXFP8 = MXFP4 TFLOPS dense, 144 GiB, 4.9 TB/s, 2.56 TB/s NeuronLink-v4
@@ -40,7 +49,9 @@ def test_datasheet_figures(name: str) -> None:
     c = resolve_chip(name)
     assert c.peak_flops("bf16") == pytest.approx(bf16, rel=2e-3)
     assert c.peak_flops("fp8") == pytest.approx(fp8, rel=2e-3)
-    assert (c.peak_flops("fp4") is None) if fp4 is None else c.peak_flops("fp4") == pytest.approx(fp4, rel=2e-3)
+    assert (
+        (c.peak_flops("fp4") is None) if fp4 is None else c.peak_flops("fp4") == pytest.approx(fp4, rel=2e-3)
+    )
     assert c.memory_bytes == pytest.approx(mem, rel=1e-3)
     assert c.memory_bandwidth_bytes_per_s == pytest.approx(bw, rel=1e-3)
     assert c.interconnect is not None
@@ -51,7 +62,11 @@ def test_datasheet_figures(name: str) -> None:
 
 def test_ridge_points() -> None:
     """FLOPs per HBM byte at which fp8 GEMMs turn compute-bound: B300 584, MI355X 629, Ironwood 626."""
-    for name, want in (("b300", 4.5e15 / 7.7e12), ("mi355x", 5033.2e12 / 8e12), ("tpu-v7", 4614e12 / 7.37e12)):
+    for name, want in (
+        ("b300", 4.5e15 / 7.7e12),
+        ("mi355x", 5033.2e12 / 8e12),
+        ("tpu-v7", 4614e12 / 7.37e12),
+    ):
         c = resolve_chip(name)
         assert c.peak_flops("fp8") / c.memory_bandwidth_bytes_per_s == pytest.approx(want, rel=1e-3)
     assert pytest.approx(584.4, abs=0.1) == 4.5e15 / 7.7e12
@@ -83,6 +98,13 @@ def test_nvl72_domain_allows_tensor_parallel_beyond_a_board() -> None:
 
 
 def test_aliases() -> None:
-    for alias, name in (("ironwood", "tpu-v7"), ("tpu7x", "tpu-v7"), ("gb200", "gb200-nvl72"),
-                        ("gb300", "gb300-nvl72"), ("trn3", "trainium3"), ("hgx-b300", "b300"), ("mi355", "mi355x")):
+    for alias, name in (
+        ("ironwood", "tpu-v7"),
+        ("tpu7x", "tpu-v7"),
+        ("gb200", "gb200-nvl72"),
+        ("gb300", "gb300-nvl72"),
+        ("trn3", "trainium3"),
+        ("hgx-b300", "b300"),
+        ("mi355", "mi355x"),
+    ):
         assert resolve_chip(alias).name == name

@@ -21,8 +21,11 @@ ROWS = load_published()
 
 
 def _row(**kw: object):
-    base = next(r for r in ROWS if r.chip == "mi300x" and r.round == "v5.1" and r.scenario == "offline"
-                and r.model == "llama-2-70b")
+    base = next(
+        r
+        for r in ROWS
+        if r.chip == "mi300x" and r.round == "v5.1" and r.scenario == "offline" and r.model == "llama-2-70b"
+    )
     return replace(base, **kw)
 
 
@@ -37,7 +40,11 @@ def test_every_bundled_row_is_sourced_and_known() -> None:
         else:  # vendor tables: a URL pinned to the commit read, fixed lengths and the TP the vendor ran
             assert "/blob/" in r.url and r.scenario == "fixed" and r.isl and r.osl and r.tp == r.n_chips
         assert r.value > 0 and r.per_chip == pytest.approx(r.value / r.n_chips)
-        assert r.chip in KNOWN_CHIPS and r.model in KNOWN_MODELS and (r.model in WORKLOADS or r.scenario == "fixed")
+        assert (
+            r.chip in KNOWN_CHIPS
+            and r.model in KNOWN_MODELS
+            and (r.model in WORKLOADS or r.scenario == "fixed")
+        )
 
 
 def test_dataset_covers_the_shipping_chips_and_scenarios() -> None:
@@ -48,9 +55,17 @@ def test_dataset_covers_the_shipping_chips_and_scenarios() -> None:
     assert _row().value == pytest.approx(27803.9) and _row().per_chip == pytest.approx(3475.49, rel=1e-4)
 
 
-@pytest.mark.parametrize(("bad", "what"), [({"url": "github.com/x"}, "url"), ({"value": 0.0}, "value"),
-                                       ({"chip": "h300"}, "unknown chip"), ({"model": "gpt-5"}, "unknown model"),
-                                       ({"date": "2025/09/09"}, "date"), ({"scenario": "batch"}, "scenario")])
+@pytest.mark.parametrize(
+    ("bad", "what"),
+    [
+        ({"url": "github.com/x"}, "url"),
+        ({"value": 0.0}, "value"),
+        ({"chip": "h300"}, "unknown chip"),
+        ({"model": "gpt-5"}, "unknown model"),
+        ({"date": "2025/09/09"}, "date"),
+        ({"scenario": "batch"}, "scenario"),
+    ],
+)
 def test_bad_rows_are_refused(bad: dict, what: str) -> None:
     with pytest.raises(JalapenoError, match=what):
         check_row(_row(**bad))
@@ -69,13 +84,17 @@ def test_default_split_fits_newest_llama2_offline_and_interactive_only() -> None
     sel = pf.default_selectors(ROWS, "mi300x")
     assert sel == ("v5.1/llama-2-70b/offline+interactive",)
     s = pf.split_rows(ROWS, "mi300x", sel)
-    assert {(r.round, r.model, r.scenario) for r in s.fit} == {("v5.1", "llama-2-70b", "offline"),
-                                                               ("v5.1", "llama-2-70b", "interactive")}
+    assert {(r.round, r.model, r.scenario) for r in s.fit} == {
+        ("v5.1", "llama-2-70b", "offline"),
+        ("v5.1", "llama-2-70b", "interactive"),
+    }
     assert len(s.fit) + len(s.held_out) == sum(r.chip == "mi300x" for r in ROWS)
     # a measured chip fits its serving overhead only where an interactive row shows it (the H100 has none)
     # and the grouped-expert GEMM efficiency on its oldest round's MoE rows (the newer round is held out)
-    assert pf.default_selectors(ROWS, "h200-sxm") == ("v5.1/llama-2-70b/offline+interactive",
-                                                      "v4.1/mixtral-8x7b/offline+server")
+    assert pf.default_selectors(ROWS, "h200-sxm") == (
+        "v5.1/llama-2-70b/offline+interactive",
+        "v4.1/mixtral-8x7b/offline+server",
+    )
     assert pf.default_selectors(ROWS, "h100-sxm") == ()
 
 
@@ -108,8 +127,9 @@ def _synthetic(chip: str, truth: dict[str, float]) -> list:
     return [replace(r, value=pf.analytic_predictor(r, c, true_p) * r.n_chips) for r in base]
 
 
-@pytest.mark.parametrize("truth", [{"compute": 0.8, "step_overhead": 0.006},
-                                   {"compute": 1.2, "step_overhead": 0.002}])
+@pytest.mark.parametrize(
+    "truth", [{"compute": 0.8, "step_overhead": 0.006}, {"compute": 1.2, "step_overhead": 0.002}]
+)
 def test_fit_recovers_known_knobs_from_synthetic_rows(truth: dict[str, float]) -> None:
     rows = _synthetic("mi300x", truth)
     fit = pf.calibrate_chip(resolve_chip("mi300x"), rows, None, params_for("h200-sxm"), "h200-sxm")
@@ -121,8 +141,13 @@ def test_fit_recovers_known_knobs_from_synthetic_rows(truth: dict[str, float]) -
 
 def test_one_scenario_fits_one_knob() -> None:
     rows = [r for r in _synthetic("mi300x", {"compute": 0.7}) if r.scenario == "offline"]
-    knobs = pf.fit_knobs(resolve_chip("mi300x"), pf.with_four_bit(params_for("h200-sxm")), rows,
-                         pf.analytic_predictor, ("compute", "step_overhead"))
+    knobs = pf.fit_knobs(
+        resolve_chip("mi300x"),
+        pf.with_four_bit(params_for("h200-sxm")),
+        rows,
+        pf.analytic_predictor,
+        ("compute", "step_overhead"),
+    )
     assert list(knobs) == ["compute"] and knobs["compute"] == pytest.approx(0.7, rel=0.03)
 
 
@@ -138,8 +163,10 @@ def test_scaled_efficiencies_stay_physical() -> None:
 def test_latency_limits_only_lower_throughput_and_roofline_bounds_offline() -> None:
     m, c, p = resolve_model("llama-2-70b"), resolve_chip("b200"), pf.fused_engine(params_for("h200-sxm"))
     w, prec = WORKLOADS["llama-2-70b"], precision_of("fp8")
-    off, srv, inter = (predict(m, c, p, prec, 8, w.isl, w.osl, lim) for lim in
-                       (None, w.limits_s["server"], w.limits_s["interactive"]))
+    off, srv, inter = (
+        predict(m, c, p, prec, 8, w.isl, w.osl, lim)
+        for lim in (None, w.limits_s["server"], w.limits_s["interactive"])
+    )
     assert off and srv and inter
     assert inter.tokens_per_s_per_chip < srv.tokens_per_s_per_chip <= off.tokens_per_s_per_chip
     assert inter.cycle_s <= 0.04 and srv.cycle_s <= 0.2
@@ -151,8 +178,11 @@ def test_latency_limits_only_lower_throughput_and_roofline_bounds_offline() -> N
 # -- bands --------------------------------------------------------------------------------------------
 def test_band_is_the_range_of_published_over_predicted_on_held_out_rows() -> None:
     r = _row()
-    checked = [pf.Checked(r, r.per_chip * 1.25, False), pf.Checked(r, r.per_chip * 0.8, False),
-               pf.Checked(r, r.per_chip * 3.0, True)]  # a fit row never widens the band
+    checked = [
+        pf.Checked(r, r.per_chip * 1.25, False),
+        pf.Checked(r, r.per_chip * 0.8, False),
+        pf.Checked(r, r.per_chip * 3.0, True),
+    ]  # a fit row never widens the band
     b = pf.band_of(checked)
     assert b is not None and (b.lo, b.hi, b.n) == (pytest.approx(0.8), pytest.approx(1.25), 2)
     assert b.median_abs_error == pytest.approx(0.225) and b.max_abs_error == pytest.approx(0.25)
@@ -174,7 +204,9 @@ def test_calibrate_checks_the_measured_h200_without_fitting(capsys: pytest.Captu
     out = json.loads(capsys.readouterr().out)
     h = out["fits"]["h200-sxm"]
     assert h["provenance"] == "measured" and h["fit_rows"] == [] and h["knobs"] == {}
-    assert {r["set"] for r in h["rows"]} == {"held-out"} and len(h["rows"]) == sum(r.chip == "h200-sxm" for r in ROWS)
+    assert {r["set"] for r in h["rows"]} == {"held-out"} and len(h["rows"]) == sum(
+        r.chip == "h200-sxm" for r in ROWS
+    )
 
 
 def test_calibrate_needs_a_chip(capsys: pytest.CaptureFixture[str]) -> None:
@@ -189,7 +221,9 @@ def test_measured_chip_fits_only_the_engine_overhead_and_files_keep_it_out() -> 
     assert list(fit.knobs) == ["step_overhead", "moe"] and fit.knobs["step_overhead"] > 0
     assert fit.params.matmul_eff["fp8"] == h200.matmul_eff["fp8"]  # efficiencies stay measured
     kept = pf.chip_params(fit)
-    assert kept.step_overhead_s == 0.0 and kept.meta["published_step_overhead_s"] == fit.knobs["step_overhead"]
+    assert (
+        kept.step_overhead_s == 0.0 and kept.meta["published_step_overhead_s"] == fit.knobs["step_overhead"]
+    )
 
 
 def test_moe_efficiency_slows_only_expert_gemms_and_only_a_measured_chip_fits_it() -> None:
@@ -198,8 +232,18 @@ def test_moe_efficiency_slows_only_expert_gemms_and_only_a_measured_chip_fits_it
 
     h200, rates = params_for("h200-sxm"), ChipRates.of(resolve_chip("h200-sxm"))
     # a compute-bound expert GEMM (8 experts x 1708 rows, Mixtral's 4096 x 14336): compute time / moe_eff
-    moe = Op("experts", "moe", 1, flops=2.0 * 13664 * 3 * 4096 * 14336, weight_bytes=8 * 3 * 4096 * 14336,
-             m=1708, n=14336, k=4096, groups=8, dtype="fp8")
+    moe = Op(
+        "experts",
+        "moe",
+        1,
+        flops=2.0 * 13664 * 3 * 4096 * 14336,
+        weight_bytes=8 * 3 * 4096 * 14336,
+        m=1708,
+        n=14336,
+        k=4096,
+        groups=8,
+        dtype="fp8",
+    )
     dense = replace(moe, kind="matmul", groups=1, m=13664)
     slow = replace(h200, moe_eff=0.5)
     assert op_time(moe, rates, slow).compute_s == pytest.approx(2.0 * op_time(moe, rates, h200).compute_s)
@@ -209,7 +253,10 @@ def test_moe_efficiency_slows_only_expert_gemms_and_only_a_measured_chip_fits_it
     assert set(fit.knobs) == {"step_overhead", "moe"} and pf.MOE_BOUNDS[0] <= fit.knobs["moe"] <= 1.0
     assert all(r.round == "v4.1" for r in fit.split.fit if r.model == "mixtral-8x7b")
     assert any(r.model == "mixtral-8x7b" for r in fit.split.held_out)
-    assert pf.chip_params(fit).moe_eff == 1.0 and pf.chip_params(fit).meta["published_moe_eff"] == fit.knobs["moe"]
+    assert (
+        pf.chip_params(fit).moe_eff == 1.0
+        and pf.chip_params(fit).meta["published_moe_eff"] == fit.knobs["moe"]
+    )
     other = pf.calibrate_chip(resolve_chip("mi325x"), ROWS, None, fit.params, "h200-sxm")
     assert "moe" not in other.knobs and other.params.moe_eff == fit.knobs["moe"]
 
@@ -250,8 +297,14 @@ def test_power_runs_never_fit_and_predicted_gpu_power_stays_under_the_wall() -> 
     assert power and all(r.power_w and r.power_w > 0 for r in power)
     s = pf.split_rows(ROWS, "b200", ("*/*/*",))  # even a select-everything split leaves power runs out
     assert not {r.id for r in s.fit} & {r.id for r in power}
-    fit = pf.calibrate_chip(resolve_chip("b200"), ROWS, None, params_for("h200-sxm"), "h200-sxm",
-                            prior_chip=resolve_chip("h200-sxm"))
+    fit = pf.calibrate_chip(
+        resolve_chip("b200"),
+        ROWS,
+        None,
+        params_for("h200-sxm"),
+        "h200-sxm",
+        prior_chip=resolve_chip("h200-sxm"),
+    )
     checks = power_checks([fit])
     assert len(checks) == len(power)
     for c in checks:  # a GPU is part of the system whose wall power was measured, and capped at its TDP
@@ -317,7 +370,11 @@ def test_osl_fractions_are_the_bundled_output_lengths_over_their_mean() -> None:
 def test_long_prompts_bind_the_server_on_ttft_not_tpot() -> None:
     from jalapeno.cost.scenario import ttft_p99_s
 
-    m, c, p = resolve_model("llama-3.1-405b"), resolve_chip("h200-sxm"), pf.fused_engine(params_for("h200-sxm"))
+    m, c, p = (
+        resolve_model("llama-3.1-405b"),
+        resolve_chip("h200-sxm"),
+        pf.fused_engine(params_for("h200-sxm")),
+    )
     w, prec = WORKLOADS["llama-3.1-405b"], precision_of("fp8")
     loose = predict(m, c, p, prec, 8, w.isl, w.osl, (1e9, 1e9), isl_cv=w.isl_cv)  # only the batch cap binds
     srv = predict(m, c, p, prec, 8, w.isl, w.osl, (6.0, 1e9), isl_cv=w.isl_cv)  # TTFT 6 s, TPOT free
@@ -359,10 +416,15 @@ def test_batch_candidates_stop_at_row_tile_multiples_below_the_largest() -> None
 def test_swapped_pairs_name_the_chips_ordered_against_the_publication_and_the_gap() -> None:
     from jalapeno.cost.published_checks import swapped_pairs
 
-    a, b, c = (replace(_row(), chip=k, value=v * 8) for k, v in (("b200", 120.0), ("h200-sxm", 100.0),
-                                                                   ("mi300x", 50.0)))
-    reps = {"b200": pf.Checked(a, 95.0, False), "h200-sxm": pf.Checked(b, 105.0, False),
-            "mi300x": pf.Checked(c, 40.0, False)}
+    a, b, c = (
+        replace(_row(), chip=k, value=v * 8)
+        for k, v in (("b200", 120.0), ("h200-sxm", 100.0), ("mi300x", 50.0))
+    )
+    reps = {
+        "b200": pf.Checked(a, 95.0, False),
+        "h200-sxm": pf.Checked(b, 105.0, False),
+        "mi300x": pf.Checked(c, 40.0, False),
+    }
     assert [(w["faster"], w["slower"]) for w in swapped_pairs(reps)] == [("b200", "h200-sxm")]
     assert swapped_pairs(reps)[0]["published_gap"] == pytest.approx(0.2)
 
@@ -371,10 +433,17 @@ def test_open_division_rows_never_enter_the_order_check() -> None:
     from jalapeno.cost.published_checks import order_checks
 
     rows = [_row(), _row(chip="b200", value=80000.0, division="open", id="x-open")]
-    fits = [pf.ChipFit(r.chip, params_for("h200-sxm"), "", pf.Split((), (r,), ()), [pf.Checked(r, 1.0, False)])
-            for r in rows]
+    fits = [
+        pf.ChipFit(r.chip, params_for("h200-sxm"), "", pf.Split((), (r,), ()), [pf.Checked(r, 1.0, False)])
+        for r in rows
+    ]
     assert order_checks(fits) == []  # one closed chip left in the group: nothing to order
     closed = [replace(rows[1], division="closed")]
-    fits[1] = pf.ChipFit("b200", params_for("h200-sxm"), "", pf.Split((), tuple(closed), ()),
-                         [pf.Checked(closed[0], 2.0, False)])
+    fits[1] = pf.ChipFit(
+        "b200",
+        params_for("h200-sxm"),
+        "",
+        pf.Split((), tuple(closed), ()),
+        [pf.Checked(closed[0], 2.0, False)],
+    )
     assert [o["published_order"] for o in order_checks(fits)] == [["b200", "mi300x"]]

@@ -15,13 +15,19 @@ from jalapeno.registry import Registry
 SRC = Path(__file__).resolve().parents[1] / "src" / "jalapeno"
 
 
-def test_a_registry_finds_every_module_of_its_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_registry_finds_every_module_of_its_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pkg = tmp_path / "toy_variants"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text("from jalapeno.registry import Registry\n"
-                                     "TOYS = Registry('toy', field='toy', package='toy_variants')\n")
+    (pkg / "__init__.py").write_text(
+        "from jalapeno.registry import Registry\n"
+        "TOYS = Registry('toy', field='toy', package='toy_variants')\n"
+    )
     for name in ("alpha", "beta"):
-        (pkg / f"{name}.py").write_text(f"from toy_variants import TOYS\nTOYS.add({name!r}, {len(name)}, 'a {name}')\n")
+        (pkg / f"{name}.py").write_text(
+            f"from toy_variants import TOYS\nTOYS.add({name!r}, {len(name)}, 'a {name}')\n"
+        )
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         import toy_variants
@@ -59,7 +65,9 @@ def test_the_serving_variants_are_one_list_everywhere() -> None:
     for name in ROUTERS.names():
         assert name in helps["router"] and callable(make_router(name).choose)
     assert make_scheduler("vllm", max_num_seqs=1, max_num_batched_tokens=None).max_num_batched_tokens == 8192
-    assert make_scheduler("sarathi", max_num_seqs=1, max_num_batched_tokens=None).max_num_batched_tokens == 2048
+    assert (
+        make_scheduler("sarathi", max_num_seqs=1, max_num_batched_tokens=None).max_num_batched_tokens == 2048
+    )
     assert make_scheduler("sarathi", max_num_seqs=1, max_num_batched_tokens=512).max_num_batched_tokens == 512
 
 
@@ -76,7 +84,11 @@ def _serving_imports() -> dict[str, set[str]]:
         mod = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
         deps = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jalapeno.serving"):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("jalapeno.serving")
+            ):
                 deps.add(node.module)
             elif isinstance(node, ast.Import):
                 deps |= {a.name for a in node.names if a.name.startswith("jalapeno.serving")}
@@ -92,10 +104,12 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
         state[m] = 1
         stack.append(m)
         for d in sorted(graph.get(m, ())):
-            if d == m.rsplit(".", 1)[0] or d not in graph:  # a package's own __init__ (no code) is no edge back
+            if (
+                d == m.rsplit(".", 1)[0] or d not in graph
+            ):  # a package's own __init__ (no code) is no edge back
                 continue
             if state.get(d) == 1:
-                return stack[stack.index(d):] + [d]
+                return stack[stack.index(d) :] + [d]
             if d not in state and (found := visit(d)):
                 return found
         stack.pop()

@@ -22,8 +22,15 @@ def report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     s, w = write_files(tmp)
     sweep = Sweep(tps=(1,), schedules=(("sarathi", 512, 0.5),), replicas=(1, 2), after_feasible=0)
-    study = run_study(quick=True, trials=4, workers=1, workloads=(str(w),), chips=("jalapeno-1", "h200-sxm"),
-                      sweep=sweep, space=str(s))
+    study = run_study(
+        quick=True,
+        trials=4,
+        workers=1,
+        workloads=(str(w),),
+        chips=("jalapeno-1", "h200-sxm"),
+        sweep=sweep,
+        space=str(s),
+    )
     html = render(study)
     path = tmp / "report.html"
     path.write_text(html, encoding="utf-8")
@@ -35,7 +42,13 @@ def test_report_is_self_contained(report):
     assert html.startswith("<!DOCTYPE html>")
     assert "<script" not in html and "<link" not in html and not re.search(r'\s(src|href)="https?:', html)
     assert html.count("<svg") >= 6  # Pareto, roofline, time, energy, and per workload latency CDFs and power
-    for title in ("Headline", "Co-design search", "Roofline", "Jalapeño-1 spec sheet", "Sources of every number"):
+    for title in (
+        "Headline",
+        "Co-design search",
+        "Roofline",
+        "Jalapeño-1 spec sheet",
+        "Sources of every number",
+    ):
         assert title in html
     assert "Goodput per watt = SLO-meeting requests per second" in html
 
@@ -51,8 +64,13 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     if browser is None:
         pytest.skip("no chromium (apt-get install -y chromium)")
     _, html, path = report
-    out = subprocess.run([*headless_args(browser), f"--user-data-dir={tmp_path}", "--dump-dom", path.as_uri()],
-                         check=False, capture_output=True, timeout=120, text=True)
+    out = subprocess.run(
+        [*headless_args(browser), f"--user-data-dir={tmp_path}", "--dump-dom", path.as_uri()],
+        check=False,
+        capture_output=True,
+        timeout=120,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     dom, log = out.stdout, out.stderr
     assert dom.count("<svg") == html.count("<svg") >= 6 and "<circle" in dom and "<path" in dom
@@ -61,8 +79,12 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
 
 
 def test_charts_escape_and_handle_empty_input():
-    svg = scatter_svg([Points("a<b", (1.0, 2.0), (3.0, float("nan")), names=("x&y", ""))], title="t<", xlabel="x",
-                      ylabel="y")
+    svg = scatter_svg(
+        [Points("a<b", (1.0, 2.0), (3.0, float("nan")), names=("x&y", ""))],
+        title="t<",
+        xlabel="x",
+        ylabel="y",
+    )
     assert "a&lt;b" in svg and "x&amp;y" in svg and "t&lt;" in svg
     assert "<svg" in roofline_svg([("roof", 1e15, 1e12)], [Points("ops", (), ())], title="r")
     b = bars_svg(["r1", "r2"], [("p", [1.0, 0.0]), ("q", [0.5, 2.0])], title="b", xlabel="x")

@@ -175,7 +175,9 @@ def test_expected_tokens_per_verify_step():
     assert Speculative(3, 0.5).tokens_per_step == pytest.approx((1 - 0.5**4) / 0.5)
 
 
-@pytest.mark.parametrize(("credit", "rate", "remaining"), [(0.0, 1.875, 10), (0.7, 2.5, 1), (0.3, 1.0, 7), (0.99, 3.3, 50)])
+@pytest.mark.parametrize(
+    ("credit", "rate", "remaining"), [(0.0, 1.875, 10), (0.7, 2.5, 1), (0.3, 1.0, 7), (0.99, 3.3, 50)]
+)
 def test_steps_to_emit_is_the_first_step_with_all_tokens_out(credit, rate, remaining):
     s = steps_to_emit(credit, rate, remaining)
     assert emitted(credit, s, rate, remaining) == remaining

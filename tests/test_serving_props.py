@@ -50,18 +50,29 @@ def configs(draw):
         "policy": draw(st.sampled_from(["fcfs", "priority"])),
         "preemption": draw(st.sampled_from(["recompute", "swap"])),
         "tier": tier,
-        "speculative": draw(st.sampled_from([None, Speculative(2, 0.6), Speculative(3, 1.0, draft_cost=0.1)])),
+        "speculative": draw(
+            st.sampled_from([None, Speculative(2, 0.6), Speculative(3, 1.0, draft_cost=0.1)])
+        ),
         "max_decode_run": draw(st.sampled_from([1, 4, 256])),
         "power_window_s": draw(st.sampled_from([0.01, 1.0])),
     }
     if topology == "disagg":
-        kw["disagg"] = Disagg(prefill_replicas=draw(st.integers(1, 2)), decode_replicas=draw(st.integers(1, 2)),
-                              link_bandwidth_bytes_per_s=1e8)
+        kw["disagg"] = Disagg(
+            prefill_replicas=draw(st.integers(1, 2)),
+            decode_replicas=draw(st.integers(1, 2)),
+            link_bandwidth_bytes_per_s=1e8,
+        )
     else:
         kw["replicas"] = draw(st.integers(1, 3))
     capacity = draw(st.integers(200, 4000))
-    oracle = AffineOracle(fixed_s=0.002, per_token_s=1e-5, per_context_s=1e-7, per_pair_s=1e-9,
-                          kv_capacity_tokens=capacity, kv_bytes_per_token=1000.0)
+    oracle = AffineOracle(
+        fixed_s=0.002,
+        per_token_s=1e-5,
+        per_context_s=1e-7,
+        per_pair_s=1e-9,
+        kv_capacity_tokens=capacity,
+        kv_bytes_per_token=1000.0,
+    )
     return oracle, ServingConfig(**kw)
 
 
@@ -83,7 +94,9 @@ def test_random_traces_hold_every_invariant(reqs, setup):
     res = simulate_checked(reqs, oracle, cfg)
     assert res.completed + len(res.dropped) == len(reqs)
     assert all(d.reason for d in res.dropped)
-    assert res.output_tokens == sum(r.output_tokens for r in reqs if r.request_id not in {d.request_id for d in res.dropped})
+    assert res.output_tokens == sum(
+        r.output_tokens for r in reqs if r.request_id not in {d.request_id for d in res.dropped}
+    )
     kv = res.kv_utilization
     assert 0.0 <= kv["mean"] <= kv["peak"] * (1 + 1e-12) and kv["peak"] <= 1.0  # time average, float sums
     assert 0.0 <= res.prefix_hit_rate <= 1.0 and 0.0 <= res.slo_attainment <= 1.0

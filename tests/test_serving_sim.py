@@ -94,12 +94,21 @@ def test_a_prompt_over_the_vllm_budget_joins_the_running_decodes_one_a_step():
 def test_bulk_decode_runs_match_step_by_step_pricing_on_a_nonlinear_oracle():
     class Convex(AffineOracle):
         def step(self, shape):
-            t = 0.004 + 2e-5 * shape.tokens + 2e-9 * shape.decode_context ** 1.3 + 1e-9 * shape.prefill_context
+            t = 0.004 + 2e-5 * shape.tokens + 2e-9 * shape.decode_context**1.3 + 1e-9 * shape.prefill_context
             return StepCost(t, 400 * t)
 
     rng = np.random.default_rng(3)
-    reqs = [Req(i, float(t), int(p), int(o)) for i, (t, p, o) in
-            enumerate(zip(np.cumsum(rng.exponential(0.05, 300)), rng.integers(50, 3000, 300), rng.integers(1, 300, 300), strict=True))]
+    reqs = [
+        Req(i, float(t), int(p), int(o))
+        for i, (t, p, o) in enumerate(
+            zip(
+                np.cumsum(rng.exponential(0.05, 300)),
+                rng.integers(50, 3000, 300),
+                rng.integers(1, 300, 300),
+                strict=True,
+            )
+        )
+    ]
     _, exact = run(reqs, Convex(), max_decode_run=1)
     _, bulk = run(reqs, Convex())
     assert bulk.step_events < exact.step_events / 2
@@ -118,7 +127,7 @@ def test_single_server_matches_pollaczek_khinchine():
     outputs = rng.integers(1, 41, n)  # uniform 1..40
     service = prefill_time(o, prompt) + (outputs - 1) * decode_time(o, 0)
     levels = prefill_time(o, prompt) + (np.arange(1, 41) - 1) * decode_time(o, 0)
-    es, es2 = levels.mean(), (levels ** 2).mean()
+    es, es2 = levels.mean(), (levels**2).mean()
     lam = 0.6 / es
     arrivals = np.cumsum(rng.exponential(1 / lam, n))
     reqs = [Req(i, float(a), prompt, int(k)) for i, (a, k) in enumerate(zip(arrivals, outputs, strict=True))]
@@ -165,7 +174,10 @@ def test_a_request_arriving_mid_prefill_hits_only_the_chunks_already_computed():
 def test_a_trace_with_its_own_block_size_caches_in_those_units():
     """Trace blocks of 64 tokens (not Mooncake's 512) on 16-token pages: a repeat of a 200-token prompt
     hits its 3 full 64-token units = 192 tokens."""
-    reqs = [Req(0, 0.0, 200, 2, (1, 2, 3, 4), block_tokens=64), Req(1, 5.0, 200, 2, (1, 2, 3, 4), block_tokens=64)]
+    reqs = [
+        Req(0, 0.0, 200, 2, (1, 2, 3, 4), block_tokens=64),
+        Req(1, 5.0, 200, 2, (1, 2, 3, 4), block_tokens=64),
+    ]
     sim, res = run(reqs, prefix_cache=True)
     assert sim.states[1].hit_tokens == 192 and sim.states[1].prefill_tokens == 8
     assert res.prefix_hit_rate == pytest.approx(192 / 400)
@@ -221,10 +233,24 @@ def test_disagg_adds_the_kv_transfer_and_conserves_requests():
     assert dis.e2e_s.mean == pytest.approx(uni.e2e_s.mean + transfer)
     assert sim.kv_link.transfer_s == pytest.approx(transfer) and dis.replicas == 2
     rng = np.random.default_rng(1)
-    reqs = [Req(i, float(t), int(a), int(b)) for i, (t, a, b) in
-            enumerate(zip(np.cumsum(rng.exponential(0.02, 400)), rng.integers(10, 2000, 400), rng.integers(1, 100, 400), strict=True))]
-    sim, res = run(reqs, topology="disagg", scheduler="sarathi", router="least_outstanding",
-                   disagg=Disagg(prefill_replicas=2, decode_replicas=3, decode_oracle=AffineOracle()))
+    reqs = [
+        Req(i, float(t), int(a), int(b))
+        for i, (t, a, b) in enumerate(
+            zip(
+                np.cumsum(rng.exponential(0.02, 400)),
+                rng.integers(10, 2000, 400),
+                rng.integers(1, 100, 400),
+                strict=True,
+            )
+        )
+    ]
+    sim, res = run(
+        reqs,
+        topology="disagg",
+        scheduler="sarathi",
+        router="least_outstanding",
+        disagg=Disagg(prefill_replicas=2, decode_replicas=3, decode_oracle=AffineOracle()),
+    )
     assert res.completed == 400 and res.replicas == 5
     assert {st.replica for st in sim.states if st.output > 1} <= {2, 3, 4}  # decoded in the decode pool
 
@@ -308,19 +334,32 @@ def test_slo_attainment_counts_ttft_and_tpot():
 
 def test_same_input_gives_identical_json_and_timeline_is_bounded(tmp_path):
     rng = np.random.default_rng(5)
-    reqs = [Req(i, float(t), int(a), int(b), tuple(int(x) for x in rng.integers(0, 3, 4)))
-            for i, (t, a, b) in enumerate(zip(np.cumsum(rng.exponential(0.01, 300)), rng.integers(600, 3000, 300),
-                                              rng.integers(1, 60, 300), strict=True))]
+    reqs = [
+        Req(i, float(t), int(a), int(b), tuple(int(x) for x in rng.integers(0, 3, 4)))
+        for i, (t, a, b) in enumerate(
+            zip(
+                np.cumsum(rng.exponential(0.01, 300)),
+                rng.integers(600, 3000, 300),
+                rng.integers(1, 60, 300),
+                strict=True,
+            )
+        )
+    ]
     kwargs = {"replicas": 2, "scheduler": "sarathi", "router": "least_outstanding", "prefix_cache": True}
     tl = TimelineRecorder(max_events=100)
     first = simulate(reqs, ORACLE, timeline=tl, **kwargs)
     second = simulate(list(reversed(reqs)), ORACLE, **kwargs)
     assert first.to_json() == second.to_json()
-    assert "sim_wall_s" not in json.loads(first.to_json()) and "sim_wall_s" in json.loads(first.to_json(include_wall=True))
+    assert "sim_wall_s" not in json.loads(first.to_json()) and "sim_wall_s" in json.loads(
+        first.to_json(include_wall=True)
+    )
     doc = tl.to_dict()
     kinds = {e["ph"] for e in doc["traceEvents"]}
     assert {"X", "b", "n", "e", "C", "M"} <= kinds
-    assert len([e for e in doc["traceEvents"] if e["ph"] != "M"]) <= 100 and doc["metadata"]["omitted_events"] > 0
+    assert (
+        len([e for e in doc["traceEvents"] if e["ph"] != "M"]) <= 100
+        and doc["metadata"]["omitted_events"] > 0
+    )
     tl.write(tmp_path / "t.json")
     assert json.loads((tmp_path / "t.json").read_text())["traceEvents"]
 

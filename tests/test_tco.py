@@ -32,9 +32,18 @@ from jalapeno.hardware.tco import (
 )
 
 # Round constants, so every expectation below is arithmetic one can do by hand.
-ROUND = {"margin": 0.75, "nre.mask_set_usd": 25e6, "nre.design_usd": 75e6, "volume_units": 500_000,
-         "system.host_usd": 4000, "system.network_usd": 4000, "host_power_w": 300, "pue": 1.25,
-         "usd_per_kwh": 0.1, "lifetime_years": 4}
+ROUND = {
+    "margin": 0.75,
+    "nre.mask_set_usd": 25e6,
+    "nre.design_usd": 75e6,
+    "volume_units": 500_000,
+    "system.host_usd": 4000,
+    "system.network_usd": 4000,
+    "host_power_w": 300,
+    "pue": 1.25,
+    "usd_per_kwh": 0.1,
+    "lifetime_years": 4,
+}
 
 
 def bare(chip: Any, street: bool = False) -> Any:
@@ -85,7 +94,9 @@ def test_fleet_tco_by_hand() -> None:
     capex_s = (2 * 20000 + 2 * 8000) / life_s
     wall_w = (1000 + 2 * 300) * 1.25  # 2,000 W at the wall
     energy_s = wall_w * 0.1 / 3.6e6
-    assert (t.price_usd, t.system_usd, t.host_power_w, t.wall_power_w) == pytest.approx((40000, 16000, 600, 2000))
+    assert (t.price_usd, t.system_usd, t.host_power_w, t.wall_power_w) == pytest.approx(
+        (40000, 16000, 600, 2000)
+    )
     assert t.capex_usd_per_s == pytest.approx(capex_s) and t.energy_usd_per_s == pytest.approx(energy_s)
     assert t.usd_per_mtok == pytest.approx((capex_s + energy_s) * 1e6 / 10_000)
     assert t.usd_per_mtok_output == pytest.approx(10 * t.usd_per_mtok)
@@ -118,8 +129,14 @@ def test_pools_add_up_and_missing_prices_give_none() -> None:
     assert fleet_tco(h200, 1, 500.0, 0.0, 0.0).usd_per_mtok is None  # type: ignore[union-attr]  # no tokens
 
 
-@pytest.mark.parametrize(("kw", "field"), [({"rule": "list"}, "price_rule"), ({"avg_power_w": math.nan}, "avg_power_w"),
-                                       ({"tokens_per_s": -1.0}, "tokens_per_s")])
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        ({"rule": "list"}, "price_rule"),
+        ({"avg_power_w": math.nan}, "avg_power_w"),
+        ({"tokens_per_s": -1.0}, "tokens_per_s"),
+    ],
+)
 def test_bad_input(kw: dict[str, Any], field: str) -> None:
     args: dict[str, Any] = {"avg_power_w": 1.0, "tokens_per_s": 1.0, "output_tokens_per_s": 1.0, **kw}
     with pytest.raises(JalapenoError) as e:
@@ -139,6 +156,7 @@ def test_figure_range_round_trips_and_is_checked() -> None:
 
 # ---------------------------------------------------------------- one fleet, one figure everywhere
 
+
 def test_one_fleet_one_usd_per_mtok_in_serve_explore_and_report(capsys: pytest.CaptureFixture[str]) -> None:
     """2 x H200 (tp 1, chunked prefill 512) on 60 s of azure-code: serve --json, explore's evaluation and the
     report's comparison row give the same $/Mtok."""
@@ -148,12 +166,38 @@ def test_one_fleet_one_usd_per_mtok_in_serve_explore_and_report(capsys: pytest.C
     from jalapeno.explore.workload import Workload
     from jalapeno.report.explore_report import COMPARE_HEADER, comparison_rows
 
-    w = Workload(name="t", model="llama-3.2-1b", trace={"name": "azure-code", "start_s": 0, "duration_s": 60},
-                 prefix_cache=True)
+    w = Workload(
+        name="t",
+        model="llama-3.2-1b",
+        trace={"name": "azure-code", "start_s": 0, "duration_s": 60},
+        prefix_cache=True,
+    )
     dep = Deployment(tp=1, replicas=2, scheduler="sarathi", max_num_batched_tokens=512)
-    argv = ["serve", "--trace", "azure-code", "--start-s", "0", "--duration-s", "60", "--model", "llama-3.2-1b",
-            "--hardware", "h200-sxm", "--replicas", "2", "--scheduler", "sarathi", "--max-num-batched-tokens", "512",
-            "--max-num-seqs", "256", "--router", "least_outstanding", "--prefix-cache", "--json"]
+    argv = [
+        "serve",
+        "--trace",
+        "azure-code",
+        "--start-s",
+        "0",
+        "--duration-s",
+        "60",
+        "--model",
+        "llama-3.2-1b",
+        "--hardware",
+        "h200-sxm",
+        "--replicas",
+        "2",
+        "--scheduler",
+        "sarathi",
+        "--max-num-batched-tokens",
+        "512",
+        "--max-num-seqs",
+        "256",
+        "--router",
+        "least_outstanding",
+        "--prefix-cache",
+        "--json",
+    ]
     assert main(argv) == 0
     doc = json.loads(capsys.readouterr().out)
 
@@ -162,8 +206,10 @@ def test_one_fleet_one_usd_per_mtok_in_serve_explore_and_report(capsys: pytest.C
     assert ev.objectives["usd_per_mtok"] == pytest.approx(doc["usd_per_mtok"], rel=1e-12)
     assert ev.metrics["usd_per_mtok_output"] == pytest.approx(doc["usd_per_mtok_output"], rel=1e-12)
 
-    study = SimpleNamespace(runs={"t": {"h200-sxm": ChipRun("h200-sxm", "t", dep, ev, [])}},
-                            chips={"h200-sxm": resolve_chip("h200-sxm")})
+    study = SimpleNamespace(
+        runs={"t": {"h200-sxm": ChipRun("h200-sxm", "t", dep, ev, [])}},
+        chips={"h200-sxm": resolve_chip("h200-sxm")},
+    )
     rows, _ = comparison_rows(study, "t")
     cell = rows[0][COMPARE_HEADER.index("$/Mtok")]
     assert float(cell) == pytest.approx(doc["usd_per_mtok"], rel=5e-3)  # printed to 3 significant digits
@@ -177,6 +223,7 @@ def test_a_label_has_no_range() -> None:
 
 
 # ---------------------------------------------------------------- every preset has a cost
+
 
 def test_every_preset_has_a_sourced_cost_with_a_range_and_a_price_under_every_rule() -> None:
     for name in list_presets():
@@ -196,7 +243,12 @@ def test_derived_preset_costs_are_what_scripts_chip_costs_computes(e: Any) -> No
     without rerunning scripts/chip_costs.py --yaml and this fails."""
     f = resolve_chip(e.chip).extra[COST_KEY]
     want = e.figure()
-    assert (f.value, list(f.range), f.source, f.secondary) == (want["value"], want["range"], want["source"], True)
+    assert (f.value, list(f.range), f.source, f.secondary) == (
+        want["value"],
+        want["range"],
+        want["source"],
+        True,
+    )
     assert f.source.startswith("derived: ")
     assert want["value"] == pytest.approx(e.parts()["total"].value, abs=0.5)
 
@@ -267,6 +319,7 @@ def test_datasheet_cost_counts_stacked_dies_once_on_the_interposer() -> None:
 
 # ---------------------------------------------------------------- no cost: say why
 
+
 def test_missing_price_names_the_chip_the_rule_and_the_fix() -> None:
     h200 = resolve_chip("h200-sxm")
     none, street = bare(h200), bare(h200, street=True)
@@ -283,8 +336,19 @@ def test_missing_price_names_the_chip_the_rule_and_the_fix() -> None:
 def test_serve_says_why_there_is_no_usd_per_mtok(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bare.yaml"
     path.write_text(json.dumps(chip_to_dict(bare(resolve_chip("h200-sxm")))), encoding="utf-8")
-    argv = ["serve", "--trace", "azure-code", "--start-s", "0", "--duration-s", "10", "--model", "llama-3.2-1b",
-            "--hardware", str(path)]
+    argv = [
+        "serve",
+        "--trace",
+        "azure-code",
+        "--start-s",
+        "0",
+        "--duration-s",
+        "10",
+        "--model",
+        "llama-3.2-1b",
+        "--hardware",
+        str(path),
+    ]
     assert main([*argv, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["usd_per_mtok"] is None and doc["tco"] is None
@@ -305,8 +369,12 @@ def test_explore_marks_a_chip_with_no_price_infeasible_with_the_reason() -> None
     ok, none = (evaluate_chip(c, dep, w) for c in (h200, bare(h200)))
     assert not any(r.startswith("price:") for r in ok.reasons)
     assert none.status == "infeasible" and math.isinf(none.objectives["usd_per_mtok"])
-    assert [r for r in none.reasons if r.startswith("price:")] == [f"price: {chip_price(bare(h200)).missing('margin')}"]
-    assert none.objectives["goodput_per_watt"] == pytest.approx(ok.objectives["goodput_per_watt"])  # still simulated
+    assert [r for r in none.reasons if r.startswith("price:")] == [
+        f"price: {chip_price(bare(h200)).missing('margin')}"
+    ]
+    assert none.objectives["goodput_per_watt"] == pytest.approx(
+        ok.objectives["goodput_per_watt"]
+    )  # still simulated
     by_rule = {r: evaluate_chip(h200, dep, w, price_rule=r).objectives["usd_per_mtok"] for r in PRICE_RULES}
     assert by_rule["cost"] < by_rule["margin"] < by_rule["street"]
 
@@ -320,18 +388,39 @@ def test_explore_price_rule_on_the_command_line(tmp_path: Any) -> None:
     from jalapeno.cli import cli
 
     s, w = write_files(tmp_path)
-    argv = ["explore", "--space", str(s), "--workload", str(w), "--trials", "3", "--workers", "1",
-            "--searcher", "random", "--no-screen", "--json"]
+    argv = [
+        "explore",
+        "--space",
+        str(s),
+        "--workload",
+        str(w),
+        "--trials",
+        "3",
+        "--workers",
+        "1",
+        "--searcher",
+        "random",
+        "--no-screen",
+        "--json",
+    ]
     docs = {}
     for rule in ("margin", "cost"):
         r = CliRunner().invoke(cli, [*argv, "--price-rule", rule])
         assert r.exit_code == 0, r.output
         docs[rule] = json.loads(r.output)
         assert docs[rule]["price_rule"] == rule
-    pairs = [(m, c) for m, c in zip(docs["margin"]["all"], docs["cost"]["all"], strict=True) if m["design"] == c["design"]]
-    priced = [(m["objectives"]["usd_per_mtok"], c["objectives"]["usd_per_mtok"]) for m, c in pairs
-              if m["objectives"].get("usd_per_mtok") is not None]
+    pairs = [
+        (m, c)
+        for m, c in zip(docs["margin"]["all"], docs["cost"]["all"], strict=True)
+        if m["design"] == c["design"]
+    ]
+    priced = [
+        (m["objectives"]["usd_per_mtok"], c["objectives"]["usd_per_mtok"])
+        for m, c in pairs
+        if m["objectives"].get("usd_per_mtok") is not None
+    ]
     assert len(pairs) == 3 and priced and all(c < m for m, c in priced)
+
 
 def test_explore_bad_price_rule_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explore", "--trials", "1", "--price-rule", "list"]) == 2
@@ -346,18 +435,56 @@ def test_compare_prices_its_fleet_as_serve_does(tmp_path: Any) -> None:
     from cli_harness import run
 
     w = tmp_path / "tiny.yaml"
-    w.write_text("name: tiny\nmodel: qwen2.5-coder-1.5b\nprecision: {weights: fp8, activations: fp8, kv: fp8}\n"
-                 "trace: {name: azure-code, start_s: 0, duration_s: 20}\n"
-                 "slo: {ttft_s: 1.0, tpot_s: 0.025, attainment: 0.9}\n", encoding="utf-8")
-    c = run("compare", "-w", str(w), "--chips", "h200", "--samples", "1", "--quick", "--workers", "1", "--json")
+    w.write_text(
+        "name: tiny\nmodel: qwen2.5-coder-1.5b\nprecision: {weights: fp8, activations: fp8, kv: fp8}\n"
+        "trace: {name: azure-code, start_s: 0, duration_s: 20}\n"
+        "slo: {ttft_s: 1.0, tpot_s: 0.025, attainment: 0.9}\n",
+        encoding="utf-8",
+    )
+    c = run(
+        "compare", "-w", str(w), "--chips", "h200", "--samples", "1", "--quick", "--workers", "1", "--json"
+    )
     assert c.code == 0, c.err
     row = json.loads(c.out)["rows"][0]
     f = row["fleet"]
-    s = run("serve", "--model", "qwen2.5-coder-1.5b", "--dtype", "fp8", "--act-dtype", "fp8", "--kv-dtype", "fp8",
-            "--trace", "azure-code", "--start-s", "0", "--duration-s", "20", "--hardware", "h200",
-            "--tp", str(f["tp"]), "--replicas", str(f["replicas"]), "--scheduler", f["scheduler"],
-            "--max-num-seqs", str(f["max_num_seqs"]), "--max-num-batched-tokens", str(f["max_num_batched_tokens"]),
-            "--router", f["router"], "--prefix-cache", "--ttft-slo", "1", "--tpot-slo", "0.025", "-q", "--json")
+    s = run(
+        "serve",
+        "--model",
+        "qwen2.5-coder-1.5b",
+        "--dtype",
+        "fp8",
+        "--act-dtype",
+        "fp8",
+        "--kv-dtype",
+        "fp8",
+        "--trace",
+        "azure-code",
+        "--start-s",
+        "0",
+        "--duration-s",
+        "20",
+        "--hardware",
+        "h200",
+        "--tp",
+        str(f["tp"]),
+        "--replicas",
+        str(f["replicas"]),
+        "--scheduler",
+        f["scheduler"],
+        "--max-num-seqs",
+        str(f["max_num_seqs"]),
+        "--max-num-batched-tokens",
+        str(f["max_num_batched_tokens"]),
+        "--router",
+        f["router"],
+        "--prefix-cache",
+        "--ttft-slo",
+        "1",
+        "--tpot-slo",
+        "0.025",
+        "-q",
+        "--json",
+    )
     assert s.code == 0, s.err
     served = json.loads(s.out)
     assert served["usd_per_mtok"] == pytest.approx(row["usd_per_mtok"], rel=1e-12) and row["usd_per_mtok"] > 0

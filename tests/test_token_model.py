@@ -54,9 +54,23 @@ def test_memoized_token_part_equals_the_graph(model, tp):
     o = CostOracle(resolve_model(model), c, params_for(c.name), tp=tp)
     tm = o._fast
     assert tm is not None
-    steps = [(1, 1, True), (17, 17, True), (17, 17, False), (300, 3, False), (300, 7, False),
-             (301, 7, False), (303, 2, False), (2048, 1, False), (2050, 9, False), (2050, 9, True),
-             (64, 64, True), (65, 65, True), (5000, 40, False), (4999, 40, False), (1, 1, True)]
+    steps = [
+        (1, 1, True),
+        (17, 17, True),
+        (17, 17, False),
+        (300, 3, False),
+        (300, 7, False),
+        (301, 7, False),
+        (303, 2, False),
+        (2048, 1, False),
+        (2050, 9, False),
+        (2050, 9, True),
+        (64, 64, True),
+        (65, 65, True),
+        (5000, 40, False),
+        (4999, 40, False),
+        (1, 1, True),
+    ]
     for tokens, seqs, graph_mode in steps:
         got = tm.time_energy(tokens, seqs, graph_mode)
         want = _reference(o, tokens, seqs, graph_mode)

@@ -18,8 +18,13 @@ def _run(*args: str) -> str:
 def test_list_json_counts() -> None:
     doc = json.loads(_run("--json"))
     counts = {t["name"]: t["stats"]["count"] for t in doc["traces"]}
-    assert counts == {"azure-code": 8819, "azure-conv": 19366, "mooncake-conversation": 12031,
-                      "mooncake-synthetic": 3993, "tracelab-rounds": 19}
+    assert counts == {
+        "azure-code": 8819,
+        "azure-conv": 19366,
+        "mooncake-conversation": 12031,
+        "mooncake-synthetic": 3993,
+        "tracelab-rounds": 19,
+    }
     assert all("licenses/" in t["attribution"] for t in doc["traces"])
 
 
@@ -33,7 +38,9 @@ def test_show_json_first_rows_and_determinism() -> None:
     doc = json.loads(out)
     assert doc["source"] == "jalapeno/workload/traces/AzureLLMInferenceTrace_code.csv"
     assert [(r["arrival_s"], r["prompt_tokens"], r["output_tokens"]) for r in doc["rows"]] == [
-        (0.0, 4808, 10), (0.052, 3180, 8)]
+        (0.0, 4808, 10),
+        (0.052, 3180, 8),
+    ]
     assert out == _run("show", "azure-code", "--json", "--rows", "2")
 
 

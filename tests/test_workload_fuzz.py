@@ -49,11 +49,32 @@ def _trace_or_error(load: Callable[[Path], Trace], path: Path) -> Trace | None:
 
 # --- junk in ---------------------------------------------------------------------------------------
 
-junk_cell = st.one_of(st.text(text_chars, max_size=12), st.integers(-5, 10**6).map(str),
-                      st.sampled_from(["nan", "1e400", "", "-0", "\x00", '"', "2023-02-30 00:00:00", "1.5",
-                                       "0001-01-01 00:00:00", "9999-12-31 23:59:59.9-23:59"]))
-stamp_cell = st.sampled_from(["2023-11-16 18:17:03.9799600", "2024-05-10 00:00:00.00993+00:00",
-                              "2023-11-16T18:17:59Z", "2023-11-16 18:17:60.1"])
+junk_cell = st.one_of(
+    st.text(text_chars, max_size=12),
+    st.integers(-5, 10**6).map(str),
+    st.sampled_from(
+        [
+            "nan",
+            "1e400",
+            "",
+            "-0",
+            "\x00",
+            '"',
+            "2023-02-30 00:00:00",
+            "1.5",
+            "0001-01-01 00:00:00",
+            "9999-12-31 23:59:59.9-23:59",
+        ]
+    ),
+)
+stamp_cell = st.sampled_from(
+    [
+        "2023-11-16 18:17:03.9799600",
+        "2024-05-10 00:00:00.00993+00:00",
+        "2023-11-16T18:17:59Z",
+        "2023-11-16 18:17:60.1",
+    ]
+)
 count_cell = st.integers(0, 10**6).map(str)
 seconds_cell = st.floats(0, 1e6).map(str)
 word_cell = st.sampled_from(["ChatGPT", "GPT-4", "Conversation log", ""])
@@ -63,11 +84,12 @@ def _rows(columns: list[st.SearchStrategy[str]]) -> st.SearchStrategy[list[list[
     """Well-formed rows, half the time with one bad row (random cells, or one cell replaced) inserted."""
     well_formed = st.lists(st.tuples(*columns).map(list), max_size=5)
     bad = st.lists(junk_cell, max_size=len(columns) + 1) | st.tuples(
-        st.tuples(*columns).map(list), st.integers(0, len(columns) - 1), junk_cell).map(
-        lambda t: [*t[0][:t[1]], t[2], *t[0][t[1] + 1:]])
+        st.tuples(*columns).map(list), st.integers(0, len(columns) - 1), junk_cell
+    ).map(lambda t: [*t[0][: t[1]], t[2], *t[0][t[1] + 1 :]])
     insert = st.none() | st.tuples(st.integers(0, 5), bad)
     return st.tuples(well_formed, insert).map(
-        lambda t: t[0] if t[1] is None else [*t[0][:t[1][0]], t[1][1], *t[0][t[1][0]:]])
+        lambda t: t[0] if t[1] is None else [*t[0][: t[1][0]], t[1][1], *t[0][t[1][0] :]]
+    )
 
 
 @FUZZ
@@ -86,8 +108,14 @@ def test_burstgpt_junk_rows(rows: list[list[str]], drop_failed: bool) -> None:
 
 
 json_value = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats() | st.text(text_chars, max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(text_chars, max_size=5), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats()
+    | st.text(text_chars, max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(text_chars, max_size=5), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -96,20 +124,42 @@ def _objects(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dic
     """Valid objects, or objects with one field junk, or with any subset of (valid or junk) fields."""
     mixed = {k: v | json_value for k, v in fields.items()}
     one_bad = st.tuples(st.fixed_dictionaries(fields), st.sampled_from(sorted(fields)), json_value).map(
-        lambda t: {**t[0], t[1]: t[2]})
+        lambda t: {**t[0], t[1]: t[2]}
+    )
     return st.fixed_dictionaries(fields) | one_bad | st.fixed_dictionaries({}, optional=mixed)
 
 
-mooncake_like = _objects({"timestamp": st.integers(0, 10**7) | st.floats(0, 1e7),
-                          "input_length": st.integers(0, 10**5), "output_length": st.integers(0, 10**4),
-                          "hash_ids": st.lists(st.integers(-(2**64), 2**64), max_size=4)})
-event = _objects({"event_type": st.sampled_from(["user_message", "tool_result", "text"]),
-                  "timestamp": st.sampled_from(["2026-06-01T05:40:20.151Z", "2026-06-01T05:40:31Z",
-                                                "1678-01-01T00:00:00+23:59", "2261-12-31T23:59:59-23:59"])})
-tracelab_like = _objects({"session_id": st.sampled_from(["a", "b"]), "round_index": st.integers(0, 10**6),
-                          "input_tokens_total": st.integers(5000, 9000), "prefix_tokens": st.integers(0, 5000),
-                          "output_tokens": st.integers(0, 500), "timing_events": st.lists(event, min_size=1,
-                                                                                           max_size=3)})
+mooncake_like = _objects(
+    {
+        "timestamp": st.integers(0, 10**7) | st.floats(0, 1e7),
+        "input_length": st.integers(0, 10**5),
+        "output_length": st.integers(0, 10**4),
+        "hash_ids": st.lists(st.integers(-(2**64), 2**64), max_size=4),
+    }
+)
+event = _objects(
+    {
+        "event_type": st.sampled_from(["user_message", "tool_result", "text"]),
+        "timestamp": st.sampled_from(
+            [
+                "2026-06-01T05:40:20.151Z",
+                "2026-06-01T05:40:31Z",
+                "1678-01-01T00:00:00+23:59",
+                "2261-12-31T23:59:59-23:59",
+            ]
+        ),
+    }
+)
+tracelab_like = _objects(
+    {
+        "session_id": st.sampled_from(["a", "b"]),
+        "round_index": st.integers(0, 10**6),
+        "input_tokens_total": st.integers(5000, 9000),
+        "prefix_tokens": st.integers(0, 5000),
+        "output_tokens": st.integers(0, 500),
+        "timing_events": st.lists(event, min_size=1, max_size=3),
+    }
+)
 
 
 def _lines(objects: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[str]:
@@ -117,7 +167,8 @@ def _lines(objects: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[str]
     junk = json_value.map(json.dumps) | st.text(text_chars, max_size=20)
     insert = st.none() | st.tuples(st.integers(0, 5), junk)
     return st.tuples(st.lists(objects.map(json.dumps), max_size=5), insert).map(
-        lambda t: "\n".join(t[0] if t[1] is None else [*t[0][:t[1][0]], t[1][1], *t[0][t[1][0]:]]))
+        lambda t: "\n".join(t[0] if t[1] is None else [*t[0][: t[1][0]], t[1][1], *t[0][t[1][0] :]])
+    )
 
 
 @FUZZ
@@ -173,41 +224,75 @@ def test_azure_round_trip(rows: list[tuple[int, int, int]]) -> None:
 @given(st.lists(st.tuples(st.integers(0, 10**9), tokens, tokens), min_size=1, max_size=30))
 def test_burstgpt_round_trip(rows: list[tuple[int, int, int]]) -> None:
     stamps = [f"{ms / 1000}" for ms, _, _ in rows]
-    text = BURST_HEADER + "\n" + "".join(f"{s},GPT-4,{p},{o},{p + o},Conversation log\n"
-                                         for s, (_, p, o) in zip(stamps, rows, strict=True))
+    text = (
+        BURST_HEADER
+        + "\n"
+        + "".join(
+            f"{s},GPT-4,{p},{o},{p + o},Conversation log\n" for s, (_, p, o) in zip(stamps, rows, strict=True)
+        )
+    )
     trace = load_burstgpt(_write("t.csv", text))
     got = [(r.request_id, r.arrival_s, r.prompt_tokens, r.output_tokens) for r in trace]
     assert got == _expected([round(float(s) * 1e9) for s in stamps], [(p, o) for _, p, o in rows])
 
 
 @ROUND_TRIP
-@given(st.lists(st.tuples(st.integers(0, 10**10), tokens, tokens, st.lists(st.integers(0, 2**40), max_size=6)),
-                min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10**10), tokens, tokens, st.lists(st.integers(0, 2**40), max_size=6)),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_mooncake_round_trip(rows: list[tuple[int, int, int, list[int]]]) -> None:
-    text = "\n".join(json.dumps({"timestamp": t, "input_length": p, "output_length": o, "hash_ids": h})
-                     for t, p, o, h in rows)
+    text = "\n".join(
+        json.dumps({"timestamp": t, "input_length": p, "output_length": o, "hash_ids": h})
+        for t, p, o, h in rows
+    )
     trace = load_mooncake(_write("t.jsonl", text))
     got = [(r.request_id, r.arrival_s, r.prompt_tokens, r.output_tokens, r.block_hashes) for r in trace]
     assert got == _expected([t * 10**6 for t, *_ in rows], [(p, o, tuple(h)) for _, p, o, h in rows])
 
 
 @ROUND_TRIP
-@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10**6), st.integers(0, 60_000),
-                          st.integers(0, 60_000), tokens), min_size=1, max_size=12, unique_by=lambda r: r[:2]))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2), st.integers(0, 10**6), st.integers(0, 60_000), st.integers(0, 60_000), tokens
+        ),
+        min_size=1,
+        max_size=12,
+        unique_by=lambda r: r[:2],
+    )
+)
 def test_tracelab_round_trip(rows: list[tuple[int, int, int, int, int]]) -> None:
     lines = []
     for session, index, prompt, prefix, output in rows:
         prefix = min(prefix, prompt)
         stamp = (BASE + dt.timedelta(milliseconds=index)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        lines.append(json.dumps({"session_id": f"s{session}", "round_index": index, "input_tokens_total": prompt,
-                                 "prefix_tokens": prefix, "output_tokens": output,
-                                 "timing_events": [{"event_type": "user_message", "timestamp": stamp}]}))
+        lines.append(
+            json.dumps(
+                {
+                    "session_id": f"s{session}",
+                    "round_index": index,
+                    "input_tokens_total": prompt,
+                    "prefix_tokens": prefix,
+                    "output_tokens": output,
+                    "timing_events": [{"event_type": "user_message", "timestamp": stamp}],
+                }
+            )
+        )
     trace = load_tracelab(_write("t.jsonl", "\n".join(lines)), align_sessions=False)
     by_id = {r.request_id: r for r in trace}
     assert sorted(by_id) == list(range(len(rows)))
     for i, (session, index, prompt, prefix, output) in enumerate(rows):
         r = by_id[i]
         assert (r.session_id, r.round_index, r.prompt_tokens, r.output_tokens, r.cached_tokens_hint) == (
-            f"s{session}", index, prompt, output, min(prefix, prompt))
+            f"s{session}",
+            index,
+            prompt,
+            output,
+            min(prefix, prompt),
+        )
         assert r.arrival_s == (index - min(x[1] for x in rows)) / 1000
         assert len(r.block_hashes) == -(-prompt // 512)

@@ -63,7 +63,9 @@ def test_length_distributions() -> None:
     assert set(Empirical((1, 5)).sample(rng, 100).tolist()) == {1, 5}
     x = LogNormal(1000.0, 0.5).sample(rng, 50_000)
     assert x.mean() == pytest.approx(1000, rel=0.02) and x.std() / x.mean() == pytest.approx(0.5, rel=0.05)
-    trace = poisson(1.0, count=20_000, prompt_tokens=LogNormal(300.0, 1.0), output_tokens=Empirical((2, 4)), seed=0)
+    trace = poisson(
+        1.0, count=20_000, prompt_tokens=LogNormal(300.0, 1.0), output_tokens=Empirical((2, 4)), seed=0
+    )
     assert trace.stats.input_mean == pytest.approx(300, rel=0.05)
     assert trace.stats.output_mean == pytest.approx(3, rel=0.05)
 

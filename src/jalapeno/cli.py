@@ -18,19 +18,49 @@ from jalapeno.errors import JalapenoError
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "hardware": ("jalapeno.commands.hardware", "List chip presets, or show one with the source of every figure."),
-    "chip": ("jalapeno.commands.chip", "Parameterized processors: spec sheet, area/power/cost, op mapping, plans."),
-    "models": ("jalapeno.commands.models", "List bundled models: parameters, active parameters, KV bytes per token."),
-    "graph": ("jalapeno.commands.graph", "Operators of one step (prefill/decode batch) with FLOPs and bytes."),
-    "estimate": ("jalapeno.commands.estimate", "Time, power and energy of decode and prefill steps on a chip."),
-    "measure": ("jalapeno.commands.measure", "Measure operators and model steps on a real GPU (needs torch+CUDA)."),
+    "hardware": (
+        "jalapeno.commands.hardware",
+        "List chip presets, or show one with the source of every figure.",
+    ),
+    "chip": (
+        "jalapeno.commands.chip",
+        "Parameterized processors: spec sheet, area/power/cost, op mapping, plans.",
+    ),
+    "models": (
+        "jalapeno.commands.models",
+        "List bundled models: parameters, active parameters, KV bytes per token.",
+    ),
+    "graph": (
+        "jalapeno.commands.graph",
+        "Operators of one step (prefill/decode batch) with FLOPs and bytes.",
+    ),
+    "estimate": (
+        "jalapeno.commands.estimate",
+        "Time, power and energy of decode and prefill steps on a chip.",
+    ),
+    "measure": (
+        "jalapeno.commands.measure",
+        "Measure operators and model steps on a real GPU (needs torch+CUDA).",
+    ),
     "validate": ("jalapeno.commands.validate", "Compare cost-model predictions with GPU measurements."),
-    "calibrate": ("jalapeno.commands.calibrate", "Fit chips to published benchmark results; held-out error bands."),
+    "calibrate": (
+        "jalapeno.commands.calibrate",
+        "Fit chips to published benchmark results; held-out error bands.",
+    ),
     "serve": ("jalapeno.commands.serve", "Simulate a fleet serving a request trace."),
-    "bench": ("jalapeno.commands.bench", "MLPerf-style scenarios: offline, server, interactive, fixed ISL/OSL."),
+    "bench": (
+        "jalapeno.commands.bench",
+        "MLPerf-style scenarios: offline, server, interactive, fixed ISL/OSL.",
+    ),
     "traces": ("jalapeno.commands.traces", "List bundled request traces with their statistics."),
-    "explore": ("jalapeno.commands.explore", "Search a design space for the chips that serve a workload best."),
-    "compare": ("jalapeno.commands.compare", "Chips head to head on a workload at their best fleets, ratios with ranges."),
+    "explore": (
+        "jalapeno.commands.explore",
+        "Search a design space for the chips that serve a workload best.",
+    ),
+    "compare": (
+        "jalapeno.commands.compare",
+        "Chips head to head on a workload at their best fleets, ratios with ranges.",
+    ),
     "report": ("jalapeno.commands.report", "Write the HTML report: Jalapeño-1 against H100, H200 and B200."),
 }
 

@@ -12,13 +12,16 @@ from jalapeno.errors import JalapenoError
 MAX_JSON_BYTES = 256 * 2**20  # larger than any measurement or config file; /dev/zero and friends stop here
 
 
-def read_json(path: str | Path, field: str, *, expect: type | None = None, max_bytes: int = MAX_JSON_BYTES) -> Any:
+def read_json(
+    path: str | Path, field: str, *, expect: type | None = None, max_bytes: int = MAX_JSON_BYTES
+) -> Any:
     """The parsed JSON of a regular file; ``expect`` (dict or list) checks the top-level type."""
     p = Path(path)
     try:
         if not p.is_file():
-            raise JalapenoError(f"{str(p)!r} is not a regular file" if p.exists() else f"no such file {str(p)!r}",
-                                field=field)
+            raise JalapenoError(
+                f"{str(p)!r} is not a regular file" if p.exists() else f"no such file {str(p)!r}", field=field
+            )
         if p.stat().st_size > max_bytes:
             raise JalapenoError(f"{str(p)!r} is over {max_bytes // 2**20} MiB", field=field)
         data = json.loads(p.read_text(encoding="utf-8"))

@@ -52,7 +52,9 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         self._discover()
         if name not in self._entries:
-            raise JalapenoError(f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}", field=self.field)
+            raise JalapenoError(
+                f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}", field=self.field
+            )
         return self._entries[name][0]
 
     def names(self) -> tuple[str, ...]:

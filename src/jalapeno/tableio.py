@@ -88,7 +88,9 @@ def _parquet(cols: Columns, path: Path) -> Path | None:
         import pyarrow.parquet as papq
     except ImportError:
         return None
-    clean = {k: [None if isinstance(v, float) and not math.isfinite(v) else v for v in vals]
-             for k, vals in cols.items()}
+    clean = {
+        k: [None if isinstance(v, float) and not math.isfinite(v) else v for v in vals]
+        for k, vals in cols.items()
+    }
     papq.write_table(pa.table(clean), path)
     return path

@@ -10,16 +10,22 @@ from rich.console import Console
 from rich.table import Table
 
 from jalapeno.commands.options import emit_json, json_option, renamed
-from jalapeno.jsonio import check_writable
 from jalapeno.errors import JalapenoError
+from jalapeno.jsonio import check_writable
 from jalapeno.report.markdown import apct, pct
 
 
-def _command_line(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], knobs: str, write: bool,
-                  doc: str | None) -> str:
-    return ("jalapeno calibrate" + (" --all" if all_ else "".join(f" --chip {c}" for c in chips))
-            + "".join(f" --fit-sources {s}" for s in sources) + (f" --knobs {knobs}" if knobs else "")
-            + (" --write" if write else "") + (f" --doc {doc}" if doc else ""))
+def _command_line(
+    chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], knobs: str, write: bool, doc: str | None
+) -> str:
+    return (
+        "jalapeno calibrate"
+        + (" --all" if all_ else "".join(f" --chip {c}" for c in chips))
+        + "".join(f" --fit-sources {s}" for s in sources)
+        + (f" --knobs {knobs}" if knobs else "")
+        + (" --write" if write else "")
+        + (f" --doc {doc}" if doc else "")
+    )
 
 
 MAX_CSV_BYTES = 64 * 2**20  # a published-results CSV: the bundled ones are a few hundred kB
@@ -40,10 +46,15 @@ def _load(load: Any, paths: list[Path] | None) -> Any:
     import csv
 
     try:
-        for p in paths or ():  # each file must hold rows: a JSON or a CSV of other columns is not a result set
+        for p in (
+            paths or ()
+        ):  # each file must hold rows: a JSON or a CSV of other columns is not a result set
             if not load([p]):
-                raise JalapenoError(f"{str(p)!r} holds no published rows (a CSV with the columns of "
-                                    "src/jalapeno/data/published/*.csv)", field="--published")
+                raise JalapenoError(
+                    f"{str(p)!r} holds no published rows (a CSV with the columns of "
+                    "src/jalapeno/data/published/*.csv)",
+                    field="--published",
+                )
         return load(paths)
     except (UnicodeDecodeError, csv.Error, OSError) as e:
         raise JalapenoError(f"cannot read the CSV: {str(e)[:200]}", field="--published") from None
@@ -51,24 +62,56 @@ def _load(load: Any, paths: list[Path] | None) -> Any:
 
 @click.command(name="calibrate")
 @click.option("--chip", "chips", multiple=True, help="Chip preset to calibrate (repeatable).")
-@click.option("--all", "all_", is_flag=True,
-              help="Every chip with published rows, and its family members without any (family priors).")
-@click.option("--fit-sources", "sources", multiple=True,
-              help="Rows a fit may use, ROUND/MODEL/SCENARIO with * and + (repeatable); every other row of the "
-                   "chip is held out. Default: the newest round's llama-2-70b/offline+interactive.")
-@click.option("--knobs", default="", help="Comma-separated knobs to fit: compute, memory, step_overhead "
-                                          "(default: compute,step_overhead).")
-@click.option("--published", "paths", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Published-results CSV files (default: the bundled ones).")
-@click.option("--check-with", type=click.Choice(["bench"]), default=None,
-              help="Also re-predict every row with the serving simulator (jalapeno bench) under the fitted "
-                   "parameters; slow (seconds to a minute a row).")
+@click.option(
+    "--all",
+    "all_",
+    is_flag=True,
+    help="Every chip with published rows, and its family members without any (family priors).",
+)
+@click.option(
+    "--fit-sources",
+    "sources",
+    multiple=True,
+    help="Rows a fit may use, ROUND/MODEL/SCENARIO with * and + (repeatable); every other row of the "
+    "chip is held out. Default: the newest round's llama-2-70b/offline+interactive.",
+)
+@click.option(
+    "--knobs",
+    default="",
+    help="Comma-separated knobs to fit: compute, memory, step_overhead (default: compute,step_overhead).",
+)
+@click.option(
+    "--published",
+    "paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Published-results CSV files (default: the bundled ones).",
+)
+@click.option(
+    "--check-with",
+    type=click.Choice(["bench"]),
+    default=None,
+    help="Also re-predict every row with the serving simulator (jalapeno bench) under the fitted "
+    "parameters; slow (seconds to a minute a row).",
+)
 @click.option("--check-models", default="", help="With --check-with: only these models (comma-separated).")
-@click.option("--write", is_flag=True, help="Save fitted parameters and error bands into the package's calibration.")
+@click.option(
+    "--write", is_flag=True, help="Save fitted parameters and error bands into the package's calibration."
+)
 @click.option("--doc", type=click.Path(dir_okay=False), default=None, help="Write the Markdown page here.")
 @json_option
-def command(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], knobs: str, paths: tuple[str, ...],
-            check_with: str | None, check_models: str, write: bool, doc: str | None, as_json: bool) -> None:
+def command(
+    chips: tuple[str, ...],
+    all_: bool,
+    sources: tuple[str, ...],
+    knobs: str,
+    paths: tuple[str, ...],
+    check_with: str | None,
+    check_models: str,
+    write: bool,
+    doc: str | None,
+    as_json: bool,
+) -> None:
     """Fit chips' efficiencies to published MLPerf results and report held-out errors and bands."""
     from jalapeno.cost.published import load_published
     from jalapeno.cost.published_checks import error_summary, order_checks, ratio_checks
@@ -96,16 +139,39 @@ def command(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], knobs:
 
         checks = bench_check(list(fits.values()), [m.strip() for m in check_models.split(",") if m.strip()])
     if doc:
-        Path(doc).write_text(render(list(fits.values()), skipped, cmd, len(rows), "closed-form scenario") + "\n")
+        Path(doc).write_text(
+            render(list(fits.values()), skipped, cmd, len(rows), "closed-form scenario") + "\n"
+        )
     if as_json:
-        emit_json({"command": cmd, "skipped_no_preset": skipped, "written": [str(p) for p in written],
-                   "fits": {k: {**fit_record(f, cmd), "error_summary": error_summary(f),
-                                 "rows": [{"id": c.row.id, "key": c.row.key, "published_per_chip": c.row.per_chip,
-                                           "predicted_per_chip": c.predicted, "error": c.error,
-                                           "set": "fit" if c.fitted else "held-out", "url": c.row.url}
-                                          for c in f.checked]} for k, f in fits.items()},
-                   "order_checks": order_checks(list(fits.values())), "ratios": ratio_checks(list(fits.values())),
-                   "bench_check": checks})
+        emit_json(
+            {
+                "command": cmd,
+                "skipped_no_preset": skipped,
+                "written": [str(p) for p in written],
+                "fits": {
+                    k: {
+                        **fit_record(f, cmd),
+                        "error_summary": error_summary(f),
+                        "rows": [
+                            {
+                                "id": c.row.id,
+                                "key": c.row.key,
+                                "published_per_chip": c.row.per_chip,
+                                "predicted_per_chip": c.predicted,
+                                "error": c.error,
+                                "set": "fit" if c.fitted else "held-out",
+                                "url": c.row.url,
+                            }
+                            for c in f.checked
+                        ],
+                    }
+                    for k, f in fits.items()
+                },
+                "order_checks": order_checks(list(fits.values())),
+                "ratios": ratio_checks(list(fits.values())),
+                "bench_check": checks,
+            }
+        )
         return
     _print(fits, skipped)
     if checks:
@@ -113,10 +179,15 @@ def command(chips: tuple[str, ...], all_: bool, sources: tuple[str, ...], knobs:
         for col in ("chip", "row", "set", "published/GPU", "closed form", "bench", "bench error"):
             t.add_column(col)
         for c in checks:
-            t.add_row(c["chip"], c["key"], c["set"], f"{c['published']:,.1f}",
-                      "-" if c["closed_form"] is None else f"{c['closed_form']:,.1f}",
-                      "-" if c["bench"] is None else f"{c['bench']:,.1f}",
-                      "-" if c["bench_error"] is None else pct(c["bench_error"]))
+            t.add_row(
+                c["chip"],
+                c["key"],
+                c["set"],
+                f"{c['published']:,.1f}",
+                "-" if c["closed_form"] is None else f"{c['closed_form']:,.1f}",
+                "-" if c["bench"] is None else f"{c['bench']:,.1f}",
+                "-" if c["bench_error"] is None else pct(c["bench_error"]),
+            )
         Console().print(t)
 
 
@@ -129,17 +200,28 @@ def _print(fits: dict, skipped: list[str]) -> None:
     for f in fits.values():
         s = error_summary(f)
         h = s["held_out_errors"]
-        t.add_row(f.chip, f.provenance, str(s["fit_errors"]["n"]), str(h["n"]),
-                  apct(h["median_abs_error"]) if h["n"] else "-", apct(h["max_abs_error"]) if h["n"] else "-",
-                  f"{f.band.lo:.2f}-{f.band.hi:.2f}" if f.band else "-")
+        t.add_row(
+            f.chip,
+            f.provenance,
+            str(s["fit_errors"]["n"]),
+            str(h["n"]),
+            apct(h["median_abs_error"]) if h["n"] else "-",
+            apct(h["max_abs_error"]) if h["n"] else "-",
+            f"{f.band.lo:.2f}-{f.band.hi:.2f}" if f.band else "-",
+        )
     Console().print(t)
     for f in fits.values():
         t = Table(title=f.chip)
         for col in ("row", "published/GPU", "predicted", "error", "set"):
             t.add_column(col)
         for c in f.checked:
-            t.add_row(c.row.key, f"{c.row.per_chip:,.1f}", "-" if c.predicted is None else f"{c.predicted:,.1f}",
-                      "-" if c.error is None else pct(c.error), "fit" if c.fitted else "held-out")
+            t.add_row(
+                c.row.key,
+                f"{c.row.per_chip:,.1f}",
+                "-" if c.predicted is None else f"{c.predicted:,.1f}",
+                "-" if c.error is None else pct(c.error),
+                "fit" if c.fitted else "held-out",
+            )
         Console().print(t)
     if skipped:
         Console().print(f"no preset, not calibrated: {', '.join(skipped)}")

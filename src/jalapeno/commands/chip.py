@@ -1,10 +1,10 @@
 """``jalapeno chip``: parameterized processors - spec sheets, the known-chip table, op mappings, plans.
 
-    jalapeno chip list                                   architecture presets
-    jalapeno chip show NAME_OR_PATH [--json]             peak per dtype, memory, area, TDP, cost
-    jalapeno chip table [--markdown]                     known chips: ours vs public (docs/chips.md)
-    jalapeno chip map -m MODEL -H ARCH [-b -c -p]        how every op maps (tiles, dataflow, bytes)
-    jalapeno chip plan -m MODEL -H ARCH [-b -c]          tensor/pipeline/expert-parallel plans that fit
+jalapeno chip list                                   architecture presets
+jalapeno chip show NAME_OR_PATH [--json]             peak per dtype, memory, area, TDP, cost
+jalapeno chip table [--markdown]                     known chips: ours vs public (docs/chips.md)
+jalapeno chip map -m MODEL -H ARCH [-b -c -p]        how every op maps (tiles, dataflow, bytes)
+jalapeno chip plan -m MODEL -H ARCH [-b -c]          tensor/pipeline/expert-parallel plans that fit
 """
 
 from __future__ import annotations
@@ -16,8 +16,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from jalapeno.commands.options import (MAX_BATCH, MAX_CHIPS, dtype_options, emit_json, json_option, model_option,
-                                       positive, renamed, valid_tp, within_context, as_flags, MODEL_CHIP_FLAGS)
+from jalapeno.commands.options import (
+    MAX_BATCH,
+    MAX_CHIPS,
+    MODEL_CHIP_FLAGS,
+    as_flags,
+    dtype_options,
+    emit_json,
+    json_option,
+    model_option,
+    positive,
+    renamed,
+    valid_tp,
+    within_context,
+)
 from jalapeno.report.fmt import nbytes, pct, seconds, si
 
 
@@ -57,20 +69,45 @@ def sheet_json(name_or_path: str) -> dict[str, Any]:
     arch = renamed("NAME_OR_PATH", resolve_arch, name_or_path)
     s, chip = sheet(arch), derive_chip(arch)
     return {
-        "name": arch.name, "vendor": arch.vendor, "kind": arch.kind, "node": arch.node.value,
+        "name": arch.name,
+        "vendor": arch.vendor,
+        "kind": arch.kind,
+        "node": arch.node.value,
         "source_file": arch.source_file,
         "peak_flops": {d: p.value for d, p in s.matrix_flops.items()},
         "vector_flops": {d: p.value for d, p in s.vector_flops.items()},
-        "memory": [{"name": m.name, "kind": m.kind, "capacity_bytes": m.capacity_bytes.value,
-                    "bandwidth_bytes_per_s": m.bandwidth_bytes_per_s.value} for m in chip.memory],
-        "interconnect_bytes_per_s": chip.interconnect.bandwidth_bytes_per_s.value if chip.interconnect else 0.0,
-        "die_area_mm2": s.area["total"].value, "tdp_w": s.power["total"].value,
-        "chip_cost_usd": s.cost["total"].value, "price_usd": s.price_usd,
+        "memory": [
+            {
+                "name": m.name,
+                "kind": m.kind,
+                "capacity_bytes": m.capacity_bytes.value,
+                "bandwidth_bytes_per_s": m.bandwidth_bytes_per_s.value,
+            }
+            for m in chip.memory
+        ],
+        "interconnect_bytes_per_s": chip.interconnect.bandwidth_bytes_per_s.value
+        if chip.interconnect
+        else 0.0,
+        "die_area_mm2": s.area["total"].value,
+        "tdp_w": s.power["total"].value,
+        "chip_cost_usd": s.cost["total"].value,
+        "price_usd": s.price_usd,
         # term name -> {value, formula}: the names are data, not keys of the vocabulary (docs/json.md)
-        "area_breakdown": _parts(s.area), "power_breakdown": _parts(s.power), "cost_breakdown": _parts(s.cost),
+        "area_breakdown": _parts(s.area),
+        "power_breakdown": _parts(s.power),
+        "cost_breakdown": _parts(s.cost),
         "board_power_breakdown": board_json(arch, s),
-        "physical_checks": [{"check": c.name, "value": c.value, "limit": c.limit, "unit": c.unit, "ok": c.ok,
-                             "formula": c.formula} for c in checks(arch)],
+        "physical_checks": [
+            {
+                "check": c.name,
+                "value": c.value,
+                "limit": c.limit,
+                "unit": c.unit,
+                "ok": c.ok,
+                "formula": c.formula,
+            }
+            for c in checks(arch)
+        ],
     }
 
 
@@ -98,7 +135,10 @@ def show(name_or_path: str, as_json: bool) -> None:
         emit_json(d)
         return
     con = Console()
-    con.print(f"[bold]{escape(d['name'])}[/] " + escape(f"({d['vendor']}, {d['kind']}, {d['node']}) from {d['source_file']}"))
+    con.print(
+        f"[bold]{escape(d['name'])}[/] "
+        + escape(f"({d['vendor']}, {d['kind']}, {d['node']}) from {d['source_file']}")
+    )
     t = Table(title="peak (dense)")
     t.add_column("dtype")
     t.add_column("matrix", justify="right")
@@ -110,10 +150,15 @@ def show(name_or_path: str, as_json: bool) -> None:
     for c in ("level", "kind", "capacity", "bandwidth"):
         m.add_column(c)
     for lv in d["memory"]:
-        m.add_row(lv["name"], lv["kind"], nbytes(lv["capacity_bytes"]), si(lv["bandwidth_bytes_per_s"], "B/s"))
+        m.add_row(
+            lv["name"], lv["kind"], nbytes(lv["capacity_bytes"]), si(lv["bandwidth_bytes_per_s"], "B/s")
+        )
     con.print(m)
-    for key, title, unit in (("area_breakdown", "die area", "mm2"), ("power_breakdown", "TDP (peak activity)", "W"),
-                             ("cost_breakdown", "cost per chip", "USD")):
+    for key, title, unit in (
+        ("area_breakdown", "die area", "mm2"),
+        ("power_breakdown", "TDP (peak activity)", "W"),
+        ("cost_breakdown", "cost per chip", "USD"),
+    ):
         b = Table(title=title)
         for c in ("part", unit, "formula"):
             b.add_column(c)
@@ -121,9 +166,11 @@ def show(name_or_path: str, as_json: bool) -> None:
             b.add_row(k, f"{p['value']:,.3g}" if k == "yield" else f"{p['value']:,.1f}", p["formula"])
         con.print(b)
     bp = d["board_power_breakdown"]
-    for key, title in (("idle_die", "board idle, at the die (before the regulators)"),
-                       ("busy_floor_die", "busy floor above idle, at the die (before the regulators)"),
-                       ("summary", "board power (regulators included) and wall (host share per slot)")):
+    for key, title in (
+        ("idle_die", "board idle, at the die (before the regulators)"),
+        ("busy_floor_die", "busy floor above idle, at the die (before the regulators)"),
+        ("summary", "board power (regulators included) and wall (host share per slot)"),
+    ):
         if key in bp:
             b = Table(title=title)
             for c in ("part", "W", "formula"):
@@ -132,13 +179,21 @@ def show(name_or_path: str, as_json: bool) -> None:
                 b.add_row(k, f"{p['value']:,.1f}", p["formula"])
             con.print(b)
     if "vrm_efficiency" in bp:
-        con.print("regulator efficiency by load: " + ", ".join(f"{x}: {e:.3f}" for x, e in bp["vrm_efficiency"].items()))
+        con.print(
+            "regulator efficiency by load: "
+            + ", ".join(f"{x}: {e:.3f}" for x, e in bp["vrm_efficiency"].items())
+        )
     pc = Table(title="physical checks")
     for c in ("check", "value", "limit", "ok", "formula"):
         pc.add_column(c)
     for c in d["physical_checks"]:
-        pc.add_row(c["check"], f"{c['value']:,.2f} {c['unit']}", f"{c['limit']:,.2f} {c['unit']}",
-                   "ok" if c["ok"] else "[red]VIOLATED[/]", c["formula"])
+        pc.add_row(
+            c["check"],
+            f"{c['value']:,.2f} {c['unit']}",
+            f"{c['limit']:,.2f} {c['unit']}",
+            "ok" if c["ok"] else "[red]VIOLATED[/]",
+            c["formula"],
+        )
     con.print(pc)
     con.print(f"price ((cost + NRE / volume) / (1 - margin), docs/tco.md): ${d['price_usd']:,.0f}")
 
@@ -152,8 +207,21 @@ def table(as_md: bool, as_json: bool) -> None:
 
     rows = known_chip_rows()
     if as_json:
-        emit_json([{"chip": r.chip, "metric": r.metric, "unit": r.unit, "ours": r.ours, "public": r.public,
-                    "error": r.error, "source": r.source} for r in rows], key="rows")
+        emit_json(
+            [
+                {
+                    "chip": r.chip,
+                    "metric": r.metric,
+                    "unit": r.unit,
+                    "ours": r.ours,
+                    "public": r.public,
+                    "error": r.error,
+                    "source": r.source,
+                }
+                for r in rows
+            ],
+            key="rows",
+        )
     elif as_md:
         click.echo(markdown(rows), nl=False)
     else:
@@ -161,8 +229,13 @@ def table(as_md: bool, as_json: bool) -> None:
         for c in ("chip", "metric", "ours", "public", "error"):
             t.add_column(c)
         for r in rows:
-            t.add_row(r.chip, r.metric, f"{r.ours:.4g}", "n/a" if r.public is None else f"{r.public:.4g}",
-                      "" if r.error is None else f"{100 * r.error:+.1f}%")
+            t.add_row(
+                r.chip,
+                r.metric,
+                f"{r.ours:.4g}",
+                "n/a" if r.public is None else f"{r.public:.4g}",
+                "" if r.error is None else f"{100 * r.error:+.1f}%",
+            )
         Console().print(t)
 
 
@@ -175,8 +248,18 @@ def table(as_md: bool, as_json: bool) -> None:
 @click.option("--tp", default=1, show_default=True)
 @dtype_options
 @json_option
-def map_cmd(model: str, hardware: str, batch: int, context: int, prompt: int | None, tp: int, dtype: str,
-            act_dtype: str | None, kv_dtype: str | None, as_json: bool) -> None:
+def map_cmd(
+    model: str,
+    hardware: str,
+    batch: int,
+    context: int,
+    prompt: int | None,
+    tp: int,
+    dtype: str,
+    act_dtype: str | None,
+    kv_dtype: str | None,
+    as_json: bool,
+) -> None:
     """How each operator of one step maps onto the architecture."""
     from jalapeno.cost.step import shard
     from jalapeno.graph.batch import Batch
@@ -187,8 +270,12 @@ def map_cmd(model: str, hardware: str, batch: int, context: int, prompt: int | N
     from jalapeno.models import resolve_model
 
     with as_flags(MODEL_CHIP_FLAGS):
-        for n, v, hi in (("batch", batch, MAX_BATCH), ("context", context, None), ("prompt", prompt, None),
-                         ("tp", tp, MAX_CHIPS)):
+        for n, v, hi in (
+            ("batch", batch, MAX_BATCH),
+            ("context", context, None),
+            ("prompt", prompt, None),
+            ("tp", tp, MAX_CHIPS),
+        ):
             positive(n, v, 1, hi)
         cfg = resolve_model(model)
         within_context(cfg, "--context", context)
@@ -199,17 +286,36 @@ def map_cmd(model: str, hardware: str, batch: int, context: int, prompt: int | N
     mp = Mapper(renamed("--hardware", resolve_arch, hardware))
     maps = [(o, mp.map(shard(o, tp))) for o in g.ops]
     if as_json:
-        emit_json({"model": g.model, "hardware": mp.arch.name, "tp": tp,
-                   "ops": [{**m.to_json(), "repeat": o.repeat, "shape": o.shape} for o, m in maps]})
+        emit_json(
+            {
+                "model": g.model,
+                "hardware": mp.arch.name,
+                "tp": tp,
+                "ops": [{**m.to_json(), "repeat": o.repeat, "shape": o.shape} for o, m in maps],
+            }
+        )
         return
-    t = Table(title=f"{g.model} on {mp.arch.name}, " f"{'prefill ' + str(prompt) if prompt else f'decode {batch}x{context}'}")
+    t = Table(
+        title=f"{g.model} on {mp.arch.name}, "
+        f"{'prefill ' + str(prompt) if prompt else f'decode {batch}x{context}'}"
+    )
     for c in ("op", "x", "engine", "time", "bound", "util", "main", "tile / detail"):
         t.add_column(c)
     for o, m in maps:
         det = m.detail.get("tile", "")
-        extra = " ".join(f"{k}={m.detail[k]}" for k in ("dataflow", "order", "split_k", "kv_splits") if k in m.detail)
-        t.add_row(o.name, str(o.repeat), m.engine, seconds(m.time.time_s), m.time.bound, pct(m.utilization),
-                  nbytes(m.bytes_main), f"{det} {extra}".strip())
+        extra = " ".join(
+            f"{k}={m.detail[k]}" for k in ("dataflow", "order", "split_k", "kv_splits") if k in m.detail
+        )
+        t.add_row(
+            o.name,
+            str(o.repeat),
+            m.engine,
+            seconds(m.time.time_s),
+            m.time.bound,
+            pct(m.utilization),
+            nbytes(m.bytes_main),
+            f"{det} {extra}".strip(),
+        )
     Console().print(t)
 
 
@@ -221,26 +327,46 @@ def map_cmd(model: str, hardware: str, batch: int, context: int, prompt: int | N
 @click.option("--max-chips", default=64, show_default=True)
 @dtype_options
 @json_option
-def plan_cmd(model: str, hardware: str, batch: int, context: int, max_chips: int, dtype: str,
-             act_dtype: str | None, kv_dtype: str | None, as_json: bool) -> None:
+def plan_cmd(
+    model: str,
+    hardware: str,
+    batch: int,
+    context: int,
+    max_chips: int,
+    dtype: str,
+    act_dtype: str | None,
+    kv_dtype: str | None,
+    as_json: bool,
+) -> None:
     """Tensor/pipeline/expert-parallel plans whose weights and KV cache fit, fastest first."""
     from jalapeno.cost.params import params_for
+    from jalapeno.cost.plans import search_plans
     from jalapeno.graph.batch import Batch
     from jalapeno.graph.precision import Precision
     from jalapeno.hardware import resolve_chip
     from jalapeno.mapping import cost_params_for, timer_for
-    from jalapeno.cost.plans import search_plans
     from jalapeno.models import resolve_model
 
     with as_flags(MODEL_CHIP_FLAGS):
-        for n, v, hi in (("batch", batch, MAX_BATCH), ("context", context, None), ("max-chips", max_chips, MAX_CHIPS)):
+        for n, v, hi in (
+            ("batch", batch, MAX_BATCH),
+            ("context", context, None),
+            ("max-chips", max_chips, MAX_CHIPS),
+        ):
             positive(n, v, 1, hi)
         cfg = resolve_model(model)
         within_context(cfg, "--context", context)
         chip = resolve_chip(hardware)
         prm = cost_params_for(chip) or params_for(chip.name)
-        res = search_plans(cfg, chip, Batch.decode(batch, context), Precision.of(dtype, act_dtype, kv_dtype),
-                           prm, timer_for(chip), max_chips=max_chips)
+        res = search_plans(
+            cfg,
+            chip,
+            Batch.decode(batch, context),
+            Precision.of(dtype, act_dtype, kv_dtype),
+            prm,
+            timer_for(chip),
+            max_chips=max_chips,
+        )
     if as_json:
         emit_json([r.to_json() for r in res], key="plans")
         return
@@ -248,6 +374,15 @@ def plan_cmd(model: str, hardware: str, batch: int, context: int, max_chips: int
     for c in ("tp", "pp", "ep", "chips", "step (slowest stage)", "latency", "tp comm", "ep comm", "pp comm"):
         t.add_column(c)
     for r in res[:20]:
-        t.add_row(str(r.plan.tp), str(r.plan.pp), str(r.plan.ep), str(r.plan.chips), seconds(r.stage_s),
-                  seconds(r.latency_s), seconds(r.tp_comm_s), seconds(r.ep_comm_s), seconds(r.pp_comm_s))
+        t.add_row(
+            str(r.plan.tp),
+            str(r.plan.pp),
+            str(r.plan.ep),
+            str(r.plan.chips),
+            seconds(r.stage_s),
+            seconds(r.latency_s),
+            seconds(r.tp_comm_s),
+            seconds(r.ep_comm_s),
+            seconds(r.pp_comm_s),
+        )
     Console().print(t if res else "no plan fits within --max-chips")

@@ -142,8 +142,13 @@ def detail(chip: ChipSpec) -> dict[str, Any]:
 
 def _figure_json(path: str, f: Figure | TextFigure) -> dict[str, Any]:
     # `value` is always a number (docs/json.md); a named figure (process_node) carries its name as `text`
-    d: dict[str, Any] = {"text" if isinstance(f, TextFigure) else "value": f.value, "unit": unit_of(path),
-                         "source": f.source, "secondary": f.secondary, "note": f.note}
+    d: dict[str, Any] = {
+        "text" if isinstance(f, TextFigure) else "value": f.value,
+        "unit": unit_of(path),
+        "source": f.source,
+        "secondary": f.secondary,
+        "note": f.note,
+    }
     if isinstance(f, Figure) and f.range is not None:
         d["range"] = list(f.range)
     return d
@@ -164,8 +169,12 @@ def _cell(f: Figure | None, scale: float) -> str:
 
 def presets_table(chips: list[ChipSpec], *, compact: bool = False) -> Table:
     """One row a preset; ``compact`` leaves out year and process node (for narrow terminals)."""
-    table = Table(title="Chip presets: dense peak rates, per chip", caption=SECONDARY_CAPTION,
-                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title="Chip presets: dense peak rates, per chip",
+        caption=SECONDARY_CAPTION,
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     labels = ("name", "vendor") if compact else ("name", "vendor", "year", "node")
     for col in labels:
         table.add_column(col, no_wrap=col != "node")
@@ -174,10 +183,15 @@ def presets_table(chips: list[ChipSpec], *, compact: bool = False) -> Table:
     for c in chips:
         ic = c.interconnect
         table.add_row(
-            *(escape(c.name), escape(c.vendor), f"{c.launch_year.value:.0f}", c.process_node.value)[: len(labels)],
-            _cell(c.matrix_flops.get("bf16"), 1e12), _cell(c.matrix_flops.get("fp8"), 1e12),
-            _cell(c.main_memory.capacity_bytes, 1e9), _cell(c.main_memory.bandwidth_bytes_per_s, 1e12),
-            _cell(c.tdp_w, 1), _cell(ic.bandwidth_bytes_per_s if ic else None, 1e9),
+            *(escape(c.name), escape(c.vendor), f"{c.launch_year.value:.0f}", c.process_node.value)[
+                : len(labels)
+            ],
+            _cell(c.matrix_flops.get("bf16"), 1e12),
+            _cell(c.matrix_flops.get("fp8"), 1e12),
+            _cell(c.main_memory.capacity_bytes, 1e9),
+            _cell(c.main_memory.bandwidth_bytes_per_s, 1e12),
+            _cell(c.tdp_w, 1),
+            _cell(ic.bandwidth_bytes_per_s if ic else None, 1e9),
         )
     return table
 

@@ -28,24 +28,42 @@ ENGINE_MODELS = ("qwen2.5-coder-7b", "llama-3.1-8b")  # a fit model (engine cost
 
 def _options(f: Callable[..., Any], models: tuple[str, ...] = DEFAULT_MODELS) -> Callable[..., Any]:
     opts = [
-        click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-                     help="JSON file, rewritten after every point."),
-        click.option("--models", default=",".join(models), show_default=True,
-                     help="Comma-separated model names for the model sweep, run in this order."),
-        click.option("--budget-s", type=float, default=None,
-                     help="Wall budget in seconds: no new point starts after it (default: none)."),
+        click.option(
+            "--out",
+            required=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="JSON file, rewritten after every point.",
+        ),
+        click.option(
+            "--models",
+            default=",".join(models),
+            show_default=True,
+            help="Comma-separated model names for the model sweep, run in this order.",
+        ),
+        click.option(
+            "--budget-s",
+            type=float,
+            default=None,
+            help="Wall budget in seconds: no new point starts after it (default: none).",
+        ),
         click.option("--device", type=click.Choice(["cuda", "cpu"]), default="cuda", show_default=True),
         click.option("--quick", is_flag=True, help="Tiny shapes and grids (a dry run; fine on a CPU)."),
-        click.option("--energy-s", type=float, default=1.0, show_default=True,
-                     help="Seconds of back-to-back steps per energy reading (0: no energy)."),
+        click.option(
+            "--energy-s",
+            type=float,
+            default=1.0,
+            show_default=True,
+            help="Seconds of back-to-back steps per energy reading (0: no energy).",
+        ),
     ]
     for o in reversed(opts):
         f = o(f)
     return f
 
 
-def _run(what: What, out: Path, models: str, budget_s: float | None, device: str, quick: bool,
-         energy_s: float) -> None:
+def _run(
+    what: What, out: Path, models: str, budget_s: float | None, device: str, quick: bool, energy_s: float
+) -> None:
     names = [m.strip() for m in models.split(",") if m.strip()]
     if what != "ops" and not names:
         raise JalapenoError("give at least one model name", field="--models")
@@ -56,8 +74,16 @@ def _run(what: What, out: Path, models: str, budget_s: float | None, device: str
     check_writable("--out", out)  # before torch is imported and the device warmed up
     from jalapeno.measure.runner import run_measure  # lazy: pulls in torch
 
-    run_measure(what, out, models=names, budget_s=budget_s, device=device, quick=quick,
-                energy_s=energy_s, echo=lambda line: click.echo(line))
+    run_measure(
+        what,
+        out,
+        models=names,
+        budget_s=budget_s,
+        device=device,
+        quick=quick,
+        energy_s=energy_s,
+        echo=lambda line: click.echo(line),
+    )
 
 
 @click.group("measure")
@@ -103,31 +129,69 @@ def engine(**kw: Any) -> None:
 
 
 @command.command("serve")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="JSON file, rewritten every ~10 s and at the end.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON file, rewritten every ~10 s and at the end.",
+)
 @click.option("--model", default="llama-3.1-8b", show_default=True, help="Model name (random weights).")
 @click.option("--trace", default="azure-code", show_default=True, help="Bundled trace name or trace file.")
 @click.option("--start-s", type=float, default=265.0, show_default=True, help="Slice start in the trace (s).")
 @click.option("--duration-s", type=float, default=60.0, show_default=True, help="Slice length (s).")
-@click.option("--budget-s", type=float, default=None,
-              help="Wall budget from start: then no new request is admitted and running ones drain, bounded.")
+@click.option(
+    "--budget-s",
+    type=float,
+    default=None,
+    help="Wall budget from start: then no new request is admitted and running ones drain, bounded.",
+)
 @click.option("--device", type=click.Choice(["cuda", "cpu"]), default="cuda", show_default=True)
 @click.option("--quick", is_flag=True, help="Tiny model, prompts <= 128, outputs <= 16, slice <= 5 s.")
 @click.option("--max-num-seqs", type=int, default=64, show_default=True, help="Running requests at most.")
 @click.option("--max-prompt", type=int, default=8192, show_default=True, help="Prompt cap (tokens).")
 @click.option("--max-output", type=int, default=256, show_default=True, help="Output cap (tokens).")
 @click.option("--no-cuda-graph", is_flag=True, help="Run every decode step eagerly.")
-@click.option("--decode-attention", type=click.Choice(["padded", "masked"]), default="padded", show_default=True,
-              help="padded: unmasked flash attention over the padded length (timing); masked: exact attention.")
-def serve(out: Path, model: str, trace: str, start_s: float, duration_s: float, budget_s: float | None,
-          device: str, quick: bool, max_num_seqs: int, max_prompt: int, max_output: int,
-          no_cuda_graph: bool, decode_attention: str) -> None:
+@click.option(
+    "--decode-attention",
+    type=click.Choice(["padded", "masked"]),
+    default="padded",
+    show_default=True,
+    help="padded: unmasked flash attention over the padded length (timing); masked: exact attention.",
+)
+def serve(
+    out: Path,
+    model: str,
+    trace: str,
+    start_s: float,
+    duration_s: float,
+    budget_s: float | None,
+    device: str,
+    quick: bool,
+    max_num_seqs: int,
+    max_prompt: int,
+    max_output: int,
+    no_cuda_graph: bool,
+    decode_attention: str,
+) -> None:
     """Replay a trace slice through a continuous-batching engine (policy prefill_first) by wall clock."""
     check_writable("--out", out)
     from jalapeno.measure.serve_replay import ServeArgs, run_serve  # lazy: pulls in torch
 
-    run_serve(ServeArgs(out=out, model=model, trace=trace, start_s=start_s, duration_s=duration_s,
-                        budget_s=budget_s, device=device, quick=quick, max_num_seqs=max_num_seqs,
-                        max_prompt=max_prompt, max_output=max_output, cuda_graph=not no_cuda_graph,
-                        decode_attention=decode_attention),
-              echo=lambda line: click.echo(line))
+    run_serve(
+        ServeArgs(
+            out=out,
+            model=model,
+            trace=trace,
+            start_s=start_s,
+            duration_s=duration_s,
+            budget_s=budget_s,
+            device=device,
+            quick=quick,
+            max_num_seqs=max_num_seqs,
+            max_prompt=max_prompt,
+            max_output=max_output,
+            cuda_graph=not no_cuda_graph,
+            decode_attention=decode_attention,
+        ),
+        echo=lambda line: click.echo(line),
+    )

@@ -31,13 +31,23 @@ def summary(cfg: ModelConfig) -> dict[str, Any]:
     p = count_params(cfg)
     moe = cfg.moe
     return {
-        "name": cfg.name, "hf_id": cfg.hf_id, "architecture": cfg.architecture,
-        "layers": cfg.num_layers, "hidden_size": cfg.hidden_size,
-        "heads": cfg.num_heads, "kv_heads": cfg.num_kv_heads, "attention": attention_kind(cfg),
-        "moe": None if moe is None else {
-            "experts": moe.num_experts, "active": moe.experts_per_token, "shared": moe.num_shared_experts,
+        "name": cfg.name,
+        "hf_id": cfg.hf_id,
+        "architecture": cfg.architecture,
+        "layers": cfg.num_layers,
+        "hidden_size": cfg.hidden_size,
+        "heads": cfg.num_heads,
+        "kv_heads": cfg.num_kv_heads,
+        "attention": attention_kind(cfg),
+        "moe": None
+        if moe is None
+        else {
+            "experts": moe.num_experts,
+            "active": moe.experts_per_token,
+            "shared": moe.num_shared_experts,
         },
-        "params_total": p.total, "params_active": p.active,
+        "params_total": p.total,
+        "params_active": p.active,
         "kv_bytes_per_token": kv_bytes_per_token(cfg, 2.0),
     }
 
@@ -60,15 +70,33 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="Bundled models (KV cache in bf16)")
-    for col in ("alias", "HF id", "architecture", "layers", "hidden", "heads/kv", "attention",
-                "experts/active", "total B", "active B", "KV KiB/tok"):
+    for col in (
+        "alias",
+        "HF id",
+        "architecture",
+        "layers",
+        "hidden",
+        "heads/kv",
+        "attention",
+        "experts/active",
+        "total B",
+        "active B",
+        "KV KiB/tok",
+    ):
         numeric = col in ("layers", "hidden", "total B", "active B", "KV KiB/tok")
         table.add_column(col, justify="right" if numeric else "left", no_wrap=True)
     for r in rows:
         table.add_row(
-            r["name"], r["hf_id"], r["architecture"], str(r["layers"]), str(r["hidden_size"]),
-            f"{r['heads']}/{r['kv_heads']}", r["attention"], _experts_cell(r["moe"]),
-            f"{r['params_total'] / 1e9:.2f}", f"{r['params_active'] / 1e9:.2f}",
+            r["name"],
+            r["hf_id"],
+            r["architecture"],
+            str(r["layers"]),
+            str(r["hidden_size"]),
+            f"{r['heads']}/{r['kv_heads']}",
+            r["attention"],
+            _experts_cell(r["moe"]),
+            f"{r['params_total'] / 1e9:.2f}",
+            f"{r['params_active'] / 1e9:.2f}",
             f"{r['kv_bytes_per_token'] / 1024:.1f}",
         )
     _console().print(table)

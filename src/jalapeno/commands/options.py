@@ -16,13 +16,15 @@ from jalapeno.errors import JalapenoError
 
 
 def model_option(f: Callable) -> Callable:
-    return click.option("--model", "-m", required=True,
-                        help="Bundled alias, Hugging Face id, or path to a config.json.")(f)
+    return click.option(
+        "--model", "-m", required=True, help="Bundled alias, Hugging Face id, or path to a config.json."
+    )(f)
 
 
 def hardware_option(f: Callable) -> Callable:
-    return click.option("--hardware", "-H", default="h200", show_default=True,
-                        help="Preset name or path to a chip YAML file.")(f)
+    return click.option(
+        "--hardware", "-H", default="h200", show_default=True, help="Preset name or path to a chip YAML file."
+    )(f)
 
 
 def json_option(f: Callable) -> Callable:
@@ -30,28 +32,40 @@ def json_option(f: Callable) -> Callable:
 
 
 def quiet_option(f: Callable) -> Callable:
-    return click.option("--quiet", "-q", is_flag=True,
-                        help="No progress on stderr (default: a bar on a terminal, else a line every 5 s).")(f)
+    return click.option(
+        "--quiet",
+        "-q",
+        is_flag=True,
+        help="No progress on stderr (default: a bar on a terminal, else a line every 5 s).",
+    )(f)
 
 
 def deprecated_n(dest: str) -> Callable[[Callable], Callable]:
     """``-n`` means replicas (serve, bench). Where it once meant something else (explore's ``--trials``,
     compare's ``--samples``) it still works, hidden, with a note on stderr; the value goes to ``dest``."""
+
     def deco(f: Callable) -> Callable:
         @functools.wraps(f)
         def wrapper(*args: Any, n_deprecated: int | None = None, **kwargs: Any) -> Any:
             if n_deprecated is not None:
-                click.echo(f"note: -n is deprecated here (it means replicas in serve and bench); use "
-                           f"--{dest}", err=True)
+                click.echo(
+                    f"note: -n is deprecated here (it means replicas in serve and bench); use --{dest}",
+                    err=True,
+                )
                 kwargs[dest] = n_deprecated
             return f(*args, **kwargs)
+
         return click.option("-n", "n_deprecated", type=int, default=None, hidden=True)(wrapper)
+
     return deco
 
 
 def timings_option(f: Callable) -> Callable:
-    return click.option("--no-timings", is_flag=True,
-                        help="Leave the wall-clock `timings` out of --json, so reruns are byte-identical.")(f)
+    return click.option(
+        "--no-timings",
+        is_flag=True,
+        help="Leave the wall-clock `timings` out of --json, so reruns are byte-identical.",
+    )(f)
 
 
 MAX_BATCH = 1_048_576  # sequences in one step: far above any KV cache, below what exhausts memory
@@ -68,12 +82,28 @@ def dtype_options(f: Callable) -> Callable:
     from jalapeno.dtypes import DTYPES
 
     names = ", ".join(DTYPES)
-    f = click.option("--kv-dtype", default=None, type=_dtype_choice(), metavar="DTYPE",
-                     help="KV-cache dtype, as --dtype (default: the activation dtype).")(f)
-    f = click.option("--act-dtype", default=None, type=_dtype_choice(), metavar="DTYPE",
-                     help="Activation dtype, as --dtype (default: bf16, fp8 for fp8 weights).")(f)
-    return click.option("--dtype", default="bf16", show_default=True, type=_dtype_choice(), metavar="DTYPE",
-                        help=f"Weight dtype: {names}.")(f)
+    f = click.option(
+        "--kv-dtype",
+        default=None,
+        type=_dtype_choice(),
+        metavar="DTYPE",
+        help="KV-cache dtype, as --dtype (default: the activation dtype).",
+    )(f)
+    f = click.option(
+        "--act-dtype",
+        default=None,
+        type=_dtype_choice(),
+        metavar="DTYPE",
+        help="Activation dtype, as --dtype (default: bf16, fp8 for fp8 weights).",
+    )(f)
+    return click.option(
+        "--dtype",
+        default="bf16",
+        show_default=True,
+        type=_dtype_choice(),
+        metavar="DTYPE",
+        help=f"Weight dtype: {names}.",
+    )(f)
 
 
 def positive(name: str, value: int | None, minimum: int = 1, maximum: int | None = None) -> None:
@@ -92,7 +122,7 @@ def renamed(flag: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     except JalapenoError as e:
         msg = str(e)
         if e.field and msg.startswith(f"{e.field}: "):
-            msg = msg[len(e.field) + 2:]
+            msg = msg[len(e.field) + 2 :]
         raise JalapenoError(msg, field=flag) from None
 
 
@@ -100,8 +130,10 @@ def within_context(cfg: Any, flag: str, tokens: int | None) -> None:
     """Refuse a sequence longer than the model's context (``max_position_embeddings`` of its config.json)."""
     limit = int(cfg.max_position_embeddings)
     if tokens is not None and tokens > limit:
-        raise JalapenoError(f"{tokens:,} tokens exceed the {limit:,}-token context of {cfg.name} "
-                            f"(max_position_embeddings)", field=flag)
+        raise JalapenoError(
+            f"{tokens:,} tokens exceed the {limit:,}-token context of {cfg.name} (max_position_embeddings)",
+            field=flag,
+        )
 
 
 def valid_tp(cfg: Any, tp: int, flag: str = "--tp") -> None:
@@ -109,8 +141,11 @@ def valid_tp(cfg: Any, tp: int, flag: str = "--tp") -> None:
     heads = int(cfg.num_heads)
     if tp > 0 and heads % tp:
         ok = [d for d in range(1, heads + 1) if heads % d == 0]
-        raise JalapenoError(f"{cfg.name} has {heads} attention heads, which {tp} chips cannot split evenly; "
-                            f"valid: {', '.join(map(str, ok))}", field=flag)
+        raise JalapenoError(
+            f"{cfg.name} has {heads} attention heads, which {tp} chips cannot split evenly; "
+            f"valid: {', '.join(map(str, ok))}",
+            field=flag,
+        )
 
 
 def finite(x: Any) -> Any:
@@ -137,7 +172,7 @@ def as_flags(names: dict[str, str]) -> Iterator[None]:
         if e.field not in names:
             raise
         msg = str(e)
-        msg = msg[len(e.field) + 2:] if msg.startswith(f"{e.field}: ") else msg
+        msg = msg[len(e.field) + 2 :] if msg.startswith(f"{e.field}: ") else msg
         raise JalapenoError(msg, field=names[e.field]) from None
 
 

@@ -28,8 +28,16 @@ def find_browser() -> str | None:
 
 
 def headless_args(browser: str) -> list[str]:
-    return [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-            "--enable-logging=stderr", "--v=0"]
+    return [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        "--enable-logging=stderr",
+        "--v=0",
+    ]
 
 
 def svg_size(svg: str, default: tuple[int, int] = (900, 600)) -> tuple[int, int]:
@@ -49,7 +57,13 @@ def svg_to_png(svg_path: Path, png_path: Path) -> str:
     if browser is None:
         return "no headless Chromium found (apt-get install -y chromium); PNG skipped"
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [*headless_args(browser), f"--user-data-dir={tmp}", f"--window-size={width},{height}", f"--screenshot={png_path.resolve()}", svg_path.resolve().as_uri()]
+        cmd = [
+            *headless_args(browser),
+            f"--user-data-dir={tmp}",
+            f"--window-size={width},{height}",
+            f"--screenshot={png_path.resolve()}",
+            svg_path.resolve().as_uri(),
+        ]
         try:
             subprocess.run(cmd, capture_output=True, timeout=60, check=False)
         except (OSError, subprocess.TimeoutExpired) as e:
@@ -58,9 +72,17 @@ def svg_to_png(svg_path: Path, png_path: Path) -> str:
 
 
 @click.command(name="report")
-@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
-              show_default=True, help="The HTML page to write (summary.svg/.png go next to it).")
-@click.option("--quick", is_flag=True, help="Fewer trials, a smaller sweep, no random baseline or sensitivity.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="The HTML page to write (summary.svg/.png go next to it).",
+)
+@click.option(
+    "--quick", is_flag=True, help="Fewer trials, a smaller sweep, no random baseline or sensitivity."
+)
 @click.option("--trials", type=int, default=None, help="Search trials [48; 16 with --quick].")
 @click.option("--workers", type=int, default=None, help="Local worker processes [CPU count].")
 @click.option("--db", default=None, help="SQLite trial store for the search (resumable).")
@@ -68,8 +90,17 @@ def svg_to_png(svg_path: Path, png_path: Path) -> str:
 @quiet_option
 @timings_option
 @json_option
-def command(out: Path, quick: bool, trials: int | None, workers: int | None, db: str | None, no_png: bool,
-            quiet: bool, no_timings: bool = False, as_json: bool = False) -> None:
+def command(
+    out: Path,
+    quick: bool,
+    trials: int | None,
+    workers: int | None,
+    db: str | None,
+    no_png: bool,
+    quiet: bool,
+    no_timings: bool = False,
+    as_json: bool = False,
+) -> None:
     """Run the co-design study and write the report: Jalapeño-1 vs H100/H200/B200 on three workloads."""
     from rich.console import Console
 
@@ -91,9 +122,15 @@ def command(out: Path, quick: bool, trials: int | None, workers: int | None, db:
 
     n = trials or (16 if quick else 48)
     with progress(n, "search trials", enabled=not quiet) as update:
-        study = run_study(quick=quick, trials=trials, workers=workers, db=db,
-                          log=lambda s: con.print(f"[dim]{s}[/]"), command=f"jalapeno report {args}".strip(),
-                          progress=(lambda done, total, rec: update(done, total)) if update else None)
+        study = run_study(
+            quick=quick,
+            trials=trials,
+            workers=workers,
+            db=db,
+            log=lambda s: con.print(f"[dim]{s}[/]"),
+            command=f"jalapeno report {args}".strip(),
+            progress=(lambda done, total, rec: update(done, total)) if update else None,
+        )
     out.write_text(render(study), encoding="utf-8")
     files: list[Any] = [out]
     notes: list[str] = []

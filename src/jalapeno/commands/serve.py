@@ -18,8 +18,19 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from jalapeno.commands.options import (dtype_options, emit_json, hardware_option, json_option, model_option,
-                                       quiet_option, renamed, timings_option, valid_tp, within_context, as_flags)
+from jalapeno.commands.options import (
+    as_flags,
+    dtype_options,
+    emit_json,
+    hardware_option,
+    json_option,
+    model_option,
+    quiet_option,
+    renamed,
+    timings_option,
+    valid_tp,
+    within_context,
+)
 from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.cost.engines import ENGINES
 from jalapeno.errors import JalapenoError
@@ -38,7 +49,9 @@ if TYPE_CHECKING:
     from jalapeno.serving import SimResult
     from jalapeno.workload import Trace
 
-KV_LINK_GBPS = 400.0  # one 400 Gb/s NIC per replica (InfiniBand NDR / ConnectX-7), for chips without NIC figures
+KV_LINK_GBPS = (
+    400.0  # one 400 Gb/s NIC per replica (InfiniBand NDR / ConnectX-7), for chips without NIC figures
+)
 TIER_GBPS = 512.0  # PCIe 5.0 x16, one direction (64 GB/s)
 POWER_PLOT_POINTS = 1500
 MIN_KV_TOKENS = 16  # one KV block (the simulator's default block size)
@@ -52,8 +65,9 @@ MIN_GBPS, MAX_GBPS = 1e-3, 1e7  # link and tier bandwidths: 1 Mb/s to 10 Pb/s
 _renamed = renamed  # the name bench and older callers import
 
 
-def _check(flag: str, value: float | None, *, minimum: float = 0.0, strict: bool = True,
-           maximum: float | None = None) -> None:
+def _check(
+    flag: str, value: float | None, *, minimum: float = 0.0, strict: bool = True, maximum: float | None = None
+) -> None:
     if value is None:
         return
     ok = math.isfinite(value) and (value > minimum if strict else value >= minimum)
@@ -77,8 +91,16 @@ def _only_with(condition: bool, flags: dict[str, Any], needs: str) -> None:
 
 
 # --- pieces --------------------------------------------------------------------------------------------
-def load_workload(trace: str, *, start_s: float | None, duration_s: float | None, limit: int | None,
-                  rate: float | None, arrivals: str, seed: int) -> Trace:
+def load_workload(
+    trace: str,
+    *,
+    start_s: float | None,
+    duration_s: float | None,
+    limit: int | None,
+    rate: float | None,
+    arrivals: str,
+    seed: int,
+) -> Trace:
     """The trace window, rescaled to ``rate`` requests/s; ``arrivals="poisson"`` keeps every request
     (tokens, prefix blocks, order) and draws new, seeded Poisson arrival times at the same mean rate."""
     from jalapeno.workload import load_trace, rescale
@@ -96,17 +118,24 @@ def poisson_arrivals(tr: Trace, seed: int) -> Trace:
 
     n, r = len(tr), tr.stats.mean_rate_per_s
     if n > 1 and r <= 0:
-        raise JalapenoError("the trace has no rate to keep (all arrivals at one instant); give --rate",
-                            field="--arrivals")
+        raise JalapenoError(
+            "the trace has no rate to keep (all arrivals at one instant); give --rate", field="--arrivals"
+        )
     gaps = np.random.default_rng(seed).exponential(1.0 / r if r > 0 else 1.0, max(0, n - 1))
     times = np.concatenate(([0.0], np.cumsum(gaps))).tolist()
     reqs = tuple(replace(q, arrival_s=t) for q, t in zip(tr.requests, times, strict=True))
     return Trace(f"{tr.name} poisson(seed={seed})", reqs, tr.source, tr.attribution)
 
 
-def build_oracle(model: ModelConfig, chip: ChipSpec, precision: Precision,
-                 tp: int, engine: str = "fused", pp: int = 1,
-                 parallel: Parallel | None = None) -> tuple[CostOracle, CostParams]:
+def build_oracle(
+    model: ModelConfig,
+    chip: ChipSpec,
+    precision: Precision,
+    tp: int,
+    engine: str = "fused",
+    pp: int = 1,
+    parallel: Parallel | None = None,
+) -> tuple[CostOracle, CostParams]:
     """(oracle, cost parameters) for replicas of ``tp`` x ``pp`` x ``chip`` (``pp`` pipeline stages), or
     of the ``parallel`` plan when given."""
     from jalapeno.cost.oracle import CostOracle
@@ -114,10 +143,15 @@ def build_oracle(model: ModelConfig, chip: ChipSpec, precision: Precision,
     from jalapeno.cost.pipeline import Parallel
 
     params, timer = setup_for(chip, engine)
-    oracle = CostOracle(model, chip, params, precision=precision, timer=timer, parallel=parallel or Parallel(tp, pp))
+    oracle = CostOracle(
+        model, chip, params, precision=precision, timer=timer, parallel=parallel or Parallel(tp, pp)
+    )
     if oracle.kv_capacity_tokens < MIN_KV_TOKENS:
-        raise JalapenoError(f"{model.name} leaves room for {oracle.kv_capacity_tokens} KV tokens on {tp * pp} x "
-                            f"{chip.name}; raise --tp or --pp, or use a smaller --dtype/--kv-dtype", field="memory")
+        raise JalapenoError(
+            f"{model.name} leaves room for {oracle.kv_capacity_tokens} KV tokens on {tp * pp} x "
+            f"{chip.name}; raise --tp or --pp, or use a smaller --dtype/--kv-dtype",
+            field="memory",
+        )
     return oracle, params
 
 
@@ -130,11 +164,13 @@ def price_fleet(fleet: Fleet, res: SimResult, rule: str) -> dict[str, Any]:
     rates = (res.avg_power_w, res.throughput_total_tokens_per_s, res.throughput_tokens_per_s)
     by_rule = {r: pools_tco(pools, *rates, r) for r in PRICE_RULES}
     tco = by_rule[rule]
-    return {"usd_per_mtok": tco.usd_per_mtok if tco else None,
-            "usd_per_mtok_missing": missing_price([c for c, _ in pools], rule),
-            "usd_per_mtok_output": tco.usd_per_mtok_output if tco else None,
-            "usd_per_mtok_by_rule": {r: t.usd_per_mtok if t else None for r, t in by_rule.items()},
-            "tco": tco.to_json() if tco else None}
+    return {
+        "usd_per_mtok": tco.usd_per_mtok if tco else None,
+        "usd_per_mtok_missing": missing_price([c for c, _ in pools], rule),
+        "usd_per_mtok_output": tco.usd_per_mtok_output if tco else None,
+        "usd_per_mtok_by_rule": {r: t.usd_per_mtok if t else None for r, t in by_rule.items()},
+        "tco": tco.to_json() if tco else None,
+    }
 
 
 # --- outputs -------------------------------------------------------------------------------------------
@@ -151,13 +187,21 @@ def latency_cdf_svg(res: SimResult, title: str) -> str:
     from jalapeno.report.plots import PALETTE, cdf_series, line_svg, vline
 
     cols, slo = res.per_request, res.slo
-    series = [cdf_series(cols.get("ttft_s", ()), "TTFT", color=PALETTE[0]),
-              cdf_series(cols.get("tpot_s", ()), "TPOT", color=PALETTE[1]),
-              vline(slo.ttft_s, f"TTFT SLO {slo.ttft_s:g} s", color=PALETTE[0]),
-              vline(slo.tpot_s, f"TPOT SLO {slo.tpot_s:g} s", color=PALETTE[1])]
-    return line_svg(series, title=f"Latency CDF, {res.completed:,} completed requests: {title}",
-                    xlabel="latency (s)", ylabel="fraction of requests", logx=True, ylim=(0.0, 1.0),
-                    width=760)
+    series = [
+        cdf_series(cols.get("ttft_s", ()), "TTFT", color=PALETTE[0]),
+        cdf_series(cols.get("tpot_s", ()), "TPOT", color=PALETTE[1]),
+        vline(slo.ttft_s, f"TTFT SLO {slo.ttft_s:g} s", color=PALETTE[0]),
+        vline(slo.tpot_s, f"TPOT SLO {slo.tpot_s:g} s", color=PALETTE[1]),
+    ]
+    return line_svg(
+        series,
+        title=f"Latency CDF, {res.completed:,} completed requests: {title}",
+        xlabel="latency (s)",
+        ylabel="fraction of requests",
+        logx=True,
+        ylim=(0.0, 1.0),
+        width=760,
+    )
 
 
 def power_svg(res: SimResult, title: str) -> str:
@@ -169,11 +213,23 @@ def power_svg(res: SimResult, title: str) -> str:
     span = pts[-1][0] - t0 if pts else 0.0
     unit, div = ("h", 3600.0) if span > 3 * 3600 else ("min", 60.0) if span > 1200 else ("s", 1.0)
     xs, ys, k = downsample([(t - t0) / div for t, _ in pts], [w for _, w in pts], POWER_PLOT_POINTS)
-    series = [Series(f"fleet power ({k * res.power_window_s:g} s windows)", tuple(xs), tuple(ys), PALETTE[0]),
-              hline(res.avg_power_w, f"average {res.avg_power_w:,.0f} W", x=(0.0, xs[-1] if xs else 1.0),
-                    color=PALETTE[1])]
-    return line_svg(series, title=f"Fleet power: {title}", xlabel=f"time ({unit})", ylabel="power (W)",
-                    ylim=(0.0, None), width=760)
+    series = [
+        Series(f"fleet power ({k * res.power_window_s:g} s windows)", tuple(xs), tuple(ys), PALETTE[0]),
+        hline(
+            res.avg_power_w,
+            f"average {res.avg_power_w:,.0f} W",
+            x=(0.0, xs[-1] if xs else 1.0),
+            color=PALETTE[1],
+        ),
+    ]
+    return line_svg(
+        series,
+        title=f"Fleet power: {title}",
+        xlabel=f"time ({unit})",
+        ylabel="power (W)",
+        ylim=(0.0, None),
+        width=760,
+    )
 
 
 def _prepare_dir(flag: str, path: Path, *, create: bool) -> None:
@@ -195,16 +251,24 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
     d = {k: escape(v) if isinstance(v, str) else v for k, v in doc["deployment"].items()}
     w = {k: escape(v) if isinstance(v, str) else v for k, v in doc["workload_stats"].items()}
     con = Console()
-    pools = (f"{d['prefill_replicas']} prefill + {d['decode_replicas']} decode replicas"
-             if d["topology"] == "disagg" else f"{d['replicas']} replica{'s' * (d['replicas'] != 1)}")
+    pools = (
+        f"{d['prefill_replicas']} prefill + {d['decode_replicas']} decode replicas"
+        if d["topology"] == "disagg"
+        else f"{d['replicas']} replica{'s' * (d['replicas'] != 1)}"
+    )
     decode = f" (decode on {d['decode_hardware']})" if d["decode_hardware"] else ""
-    con.print(f"[bold]{d['model']}[/] on [bold]{d['chips_per_replica']} x {d['hardware']}[/]{decode} "
-              f"({d['precision']}), {pools}, {d['scheduler']}, {d['router']}" + (", prefix cache" if d["prefix_cache"] else ""))
+    con.print(
+        f"[bold]{d['model']}[/] on [bold]{d['chips_per_replica']} x {d['hardware']}[/]{decode} "
+        f"({d['precision']}), {pools}, {d['scheduler']}, {d['router']}"
+        + (", prefix cache" if d["prefix_cache"] else "")
+    )
     if not str(doc["deployment"]["model_source"]).startswith("bundled:"):
         con.print(f"model config: {d['model_source']}")
     origin = "" if str(doc["workload_stats"]["source"]).startswith("jalapeno/") else f" (file {w['source']})"
-    con.print(f"trace {w['name']}{origin}: {w['requests']:,} requests over {w['span_s']:,.0f} s "
-              f"({w['mean_rate_per_s']:.3g} req/s); cost parameters: {d['cost_params']}")
+    con.print(
+        f"trace {w['name']}{origin}: {w['requests']:,} requests over {w['span_s']:,.0f} s "
+        f"({w['mean_rate_per_s']:.3g} req/s); cost parameters: {d['cost_params']}"
+    )
     con.print(serving_table(doc))
     con.print(tco_line(doc))
     for f in files:
@@ -214,84 +278,165 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
 def tco_line(doc: dict[str, Any]) -> str:
     """One line on what the $/Mtok figure is made of, and what the other price rules give."""
     t, rule = doc["tco"], doc["deployment"]["price_rule"]
-    others = ", ".join(f"{r} ${v:.3g}" if v is not None else f"{r} -"
-                       for r, v in doc["usd_per_mtok_by_rule"].items() if r != rule)
+    others = ", ".join(
+        f"{r} ${v:.3g}" if v is not None else f"{r} -"
+        for r, v in doc["usd_per_mtok_by_rule"].items()
+        if r != rule
+    )
     if t is None:
         return f"no $/Mtok: {doc['usd_per_mtok_missing']} (other rules: {others})"
     n = t["chips"]
-    return (f"$/Mtok ({rule} price rule, docs/tco.md): {n} x ${t['price_usd'] / n:,.0f} chip + "
-            f"${t['system_usd'] / n:,.0f} host and network each; {t['board_power_w']:,.0f} W board + "
-            f"{t['host_power_w']:,.0f} W host x PUE = {t['wall_power_w']:,.0f} W at the wall; "
-            f"other rules: {others}")
+    return (
+        f"$/Mtok ({rule} price rule, docs/tco.md): {n} x ${t['price_usd'] / n:,.0f} chip + "
+        f"${t['system_usd'] / n:,.0f} host and network each; {t['board_power_w']:,.0f} W board + "
+        f"{t['host_power_w']:,.0f} W host x PUE = {t['wall_power_w']:,.0f} W at the wall; "
+        f"other rules: {others}"
+    )
 
 
 @click.command(name="serve")
-@click.option("--trace", "-t", default="azure-code", show_default=True,
-              help="Bundled trace name (jalapeno traces) or a trace file (Azure/BurstGPT CSV, "
-              "Mooncake/TraceLab JSONL).")
+@click.option(
+    "--trace",
+    "-t",
+    default="azure-code",
+    show_default=True,
+    help="Bundled trace name (jalapeno traces) or a trace file (Azure/BurstGPT CSV, "
+    "Mooncake/TraceLab JSONL).",
+)
 @model_option
 @hardware_option
-@click.option("--replicas", "-n", type=int, default=None,
-              help="Replicas [1] (with disagg: --prefill-replicas/--decode-replicas).")
-@click.option("--tp", type=int, default=1, show_default=True, help="Tensor-parallel chips per pipeline stage.")
-@click.option("--pp", type=int, default=1, show_default=True,
-              help="Pipeline stages per replica (layers split over them); a replica uses tp x pp chips.")
+@click.option(
+    "--replicas",
+    "-n",
+    type=int,
+    default=None,
+    help="Replicas [1] (with disagg: --prefill-replicas/--decode-replicas).",
+)
+@click.option(
+    "--tp", type=int, default=1, show_default=True, help="Tensor-parallel chips per pipeline stage."
+)
+@click.option(
+    "--pp",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Pipeline stages per replica (layers split over them); a replica uses tp x pp chips.",
+)
 @parallel_options
-@click.option("--scheduler", default=None,
-              help="; ".join(f"{k}: {v}" for k, v in SCHEDULERS.summaries().items())
-              + " [vllm; sarathi with --topology disagg, where it runs the prefill pool] (docs/serving.md).")
-@click.option("--topology", default="colocated", show_default=True,
-              help="colocated (every replica prefills and decodes) or disagg (a prefill and a decode pool, "
-                   "KV sent over a link).")
-@click.option("--router", default="round_robin", show_default=True,
-              help="; ".join(f"{k}: {v}" for k, v in ROUTERS.summaries().items()) + ".")
+@click.option(
+    "--scheduler",
+    default=None,
+    help="; ".join(f"{k}: {v}" for k, v in SCHEDULERS.summaries().items())
+    + " [vllm; sarathi with --topology disagg, where it runs the prefill pool] (docs/serving.md).",
+)
+@click.option(
+    "--topology",
+    default="colocated",
+    show_default=True,
+    help="colocated (every replica prefills and decodes) or disagg (a prefill and a decode pool, "
+    "KV sent over a link).",
+)
+@click.option(
+    "--router",
+    default="round_robin",
+    show_default=True,
+    help="; ".join(f"{k}: {v}" for k, v in ROUTERS.summaries().items()) + ".",
+)
 @click.option("--prefix-cache", is_flag=True, help="Reuse KV of shared prompt prefixes (trace block hashes).")
 @dtype_options
 @click.option("--max-num-seqs", type=int, default=None, help="Requests a replica runs at once [256].")
-@click.option("--max-num-batched-tokens", type=int, default=None,
-              help="Token budget of a step [8192 vllm, 2048 sarathi].")
-@click.option("--max-model-len", type=int, default=None,
-              help="Drop requests with prompt + output above this.")
-@click.option("--preemption", default="recompute", show_default=True,
-              help="recompute, or swap (needs --tier-gb).")
+@click.option(
+    "--max-num-batched-tokens",
+    type=int,
+    default=None,
+    help="Token budget of a step [8192 vllm, 2048 sarathi].",
+)
+@click.option(
+    "--max-model-len", type=int, default=None, help="Drop requests with prompt + output above this."
+)
+@click.option(
+    "--preemption", default="recompute", show_default=True, help="recompute, or swap (needs --tier-gb)."
+)
 @click.option("--start-s", type=float, default=None, help="Trace slice: start, seconds from the trace start.")
 @click.option("--duration-s", type=float, default=None, help="Trace slice: length in seconds.")
 @click.option("--limit", type=int, default=None, help="Trace slice: keep the first N requests.")
 @click.option("--rate", type=float, default=None, help="Rescale arrivals to R requests/s (mean).")
-@click.option("--arrivals", default="trace", show_default=True,
-              help="trace (as recorded), or poisson (same requests, seeded Poisson arrivals at the "
-              "same mean rate).")
+@click.option(
+    "--arrivals",
+    default="trace",
+    show_default=True,
+    help="trace (as recorded), or poisson (same requests, seeded Poisson arrivals at the same mean rate).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --arrivals poisson.")
 @click.option("--ttft-slo", type=float, default=1.0, show_default=True, help="TTFT SLO, seconds.")
 @click.option("--tpot-slo", type=float, default=0.025, show_default=True, help="TPOT SLO, seconds.")
 @click.option("--prefill-replicas", type=int, default=None, help="Disagg: prefill pool size [1].")
 @click.option("--decode-replicas", type=int, default=None, help="Disagg: decode pool size [1].")
 @click.option("--decode-hardware", default=None, help="Disagg: a different chip for the decode pool.")
-@click.option("--kv-link-gbps", type=float, default=None,
-              help=f"Disagg: prefill-to-decode KV link per prefill replica, Gb/s [{KV_LINK_GBPS:g}].")
-@click.option("--speculative", type=int, default=None, metavar="K",
-              help="Speculative decoding: K draft tokens a step.")
-@click.option("--acceptance", type=float, default=None, metavar="A",
-              help="Per-token draft acceptance probability (with --speculative).")
-@click.option("--draft-cost", type=float, default=None,
-              help="Draft time per token / target decode step time [0: prompt lookup].")
+@click.option(
+    "--kv-link-gbps",
+    type=float,
+    default=None,
+    help=f"Disagg: prefill-to-decode KV link per prefill replica, Gb/s [{KV_LINK_GBPS:g}].",
+)
+@click.option(
+    "--speculative", type=int, default=None, metavar="K", help="Speculative decoding: K draft tokens a step."
+)
+@click.option(
+    "--acceptance",
+    type=float,
+    default=None,
+    metavar="A",
+    help="Per-token draft acceptance probability (with --speculative).",
+)
+@click.option(
+    "--draft-cost",
+    type=float,
+    default=None,
+    help="Draft time per token / target decode step time [0: prompt lookup].",
+)
 @click.option("--tier-gb", type=float, default=None, help="Lower KV tier (host DRAM) per replica, GB.")
-@click.option("--tier-gbps", type=float, default=None,
-              help=f"Lower KV tier bandwidth, Gb/s [{TIER_GBPS:g}: PCIe 5 x16].")
-@click.option("--price-rule", default="margin", show_default=True,
-              help="Chip price in $/Mtok: margin ((cost + NRE/volume) / (1 - margin), the same for every chip), "
-                   "cost (no margin) or street (the preset's market price); docs/tco.md.")
-@click.option("--trace-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write a Chrome/Perfetto timeline (JSON) here.")
+@click.option(
+    "--tier-gbps",
+    type=float,
+    default=None,
+    help=f"Lower KV tier bandwidth, Gb/s [{TIER_GBPS:g}: PCIe 5 x16].",
+)
+@click.option(
+    "--price-rule",
+    default="margin",
+    show_default=True,
+    help="Chip price in $/Mtok: margin ((cost + NRE/volume) / (1 - margin), the same for every chip), "
+    "cost (no margin) or street (the preset's market price); docs/tco.md.",
+)
+@click.option(
+    "--trace-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a Chrome/Perfetto timeline (JSON) here.",
+)
 @click.option("--trace-events", type=int, default=200_000, show_default=True, help="Cap on timeline events.")
-@click.option("--plot-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write latency_cdf.svg and power.svg here.")
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write requests.csv (one row a request, dropped ones too) and steps.csv (one row a step) here; "
-                   ".parquet too when pyarrow is installed.")
-@click.option("--engine", type=click.Choice(ENGINES.names()), default="fused", show_default=True,
-              help="GPU presets: a fused serving engine (1 kernel per op, vLLM-class), or the plain-PyTorch "
-                   "engine the calibration measured (docs/cost.md).")
+@click.option(
+    "--plot-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write latency_cdf.svg and power.svg here.",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write requests.csv (one row a request, dropped ones too) and steps.csv (one row a step) here; "
+    ".parquet too when pyarrow is installed.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES.names()),
+    default="fused",
+    show_default=True,
+    help="GPU presets: a fused serving engine (1 kernel per op, vLLM-class), or the plain-PyTorch "
+    "engine the calibration measured (docs/cost.md).",
+)
 @quiet_option
 @timings_option
 @json_option
@@ -308,8 +453,11 @@ def _topology(o: dict[str, Any]) -> None:
     if o["scheduler"] == "disagg":
         if o["topology"] not in ("colocated", "disagg"):
             return  # _validate names the bad --topology
-        click.echo("warning: --scheduler disagg is deprecated and goes in the next release: use --topology disagg "
-                   "(its prefill pool runs --scheduler, default sarathi)", err=True)
+        click.echo(
+            "warning: --scheduler disagg is deprecated and goes in the next release: use --topology disagg "
+            "(its prefill pool runs --scheduler, default sarathi)",
+            err=True,
+        )
         o["topology"], o["scheduler"] = "disagg", None
     if o["scheduler"] is None:
         o["scheduler"] = "sarathi" if o["topology"] == "disagg" else "vllm"
@@ -319,8 +467,14 @@ def _validate(o: dict[str, Any]) -> None:
     _topology(o)
     for flag in ("max_num_seqs", "max_num_batched_tokens", "max_model_len", "limit"):
         _check(_flag(flag), o[flag], minimum=1, strict=False)
-    for flag, most in (("replicas", MAX_REPLICAS), ("prefill_replicas", MAX_REPLICAS), ("tp", MAX_CHIPS),
-                       ("decode_replicas", MAX_REPLICAS), ("pp", MAX_CHIPS), ("speculative", MAX_SPECULATIVE)):
+    for flag, most in (
+        ("replicas", MAX_REPLICAS),
+        ("prefill_replicas", MAX_REPLICAS),
+        ("tp", MAX_CHIPS),
+        ("decode_replicas", MAX_REPLICAS),
+        ("pp", MAX_CHIPS),
+        ("speculative", MAX_SPECULATIVE),
+    ):
         _check(_flag(flag), o[flag], minimum=1, strict=False, maximum=most)
     for flag in ("start_s", "duration_s"):
         _check(_flag(flag), o[flag], strict=flag == "duration_s", maximum=MAX_TRACE_S)
@@ -335,19 +489,27 @@ def _validate(o: dict[str, Any]) -> None:
         _check(_flag(flag), o[flag], strict=False)
     _check("--acceptance", o["acceptance"], strict=False, maximum=1.0)
 
-    for flag, names in (("scheduler", SCHEDULERS.names()), ("router", ROUTERS.names()), ("topology", TOPOLOGIES),
-                        ("preemption", ("recompute", "swap")), ("arrivals", ("trace", "poisson")),
-                        ("price_rule", PRICE_RULES)):
+    for flag, names in (
+        ("scheduler", SCHEDULERS.names()),
+        ("router", ROUTERS.names()),
+        ("topology", TOPOLOGIES),
+        ("preemption", ("recompute", "swap")),
+        ("arrivals", ("trace", "poisson")),
+        ("price_rule", PRICE_RULES),
+    ):
         if o[flag] not in names:
             raise JalapenoError(f"must be one of {', '.join(names)}; got {o[flag]!r}", field=_flag(flag))
     disagg = o["topology"] == "disagg"
     pool_flags = ("prefill_replicas", "decode_replicas", "decode_hardware", "kv_link_gbps")
     _only_with(disagg, {_flag(k): o[k] for k in pool_flags}, "--topology disagg")
     if disagg and o["replicas"] is not None:
-        raise JalapenoError("with --topology disagg, size the pools with --prefill-replicas and "
-                            "--decode-replicas", field="--replicas")
-    _only_with(o["speculative"] is not None, {_flag(k): o[k] for k in ("acceptance", "draft_cost")},
-               "--speculative")
+        raise JalapenoError(
+            "with --topology disagg, size the pools with --prefill-replicas and --decode-replicas",
+            field="--replicas",
+        )
+    _only_with(
+        o["speculative"] is not None, {_flag(k): o[k] for k in ("acceptance", "draft_cost")}, "--speculative"
+    )
     if o["speculative"] is not None and o["acceptance"] is None:
         raise JalapenoError("give the per-token acceptance rate, e.g. --acceptance 0.7", field="--acceptance")
     _only_with(o["tier_gb"] is not None, {"--tier-gbps": o["tier_gbps"]}, "--tier-gb")
@@ -404,25 +566,46 @@ def resolve_fleet(o: dict[str, Any]) -> Fleet:
     n_pre, n_dec = o["prefill_replicas"] or 1, o["decode_replicas"] or 1
     replicas = n_pre + n_dec if o["topology"] == "disagg" else (o["replicas"] or 1)
     pp = o.get("pp") or 1
-    return Fleet(model, chip, dchip, precision, o["tp"], o["scheduler"], o["topology"], replicas, n_pre, n_dec, pp, plan(o["tp"], pp, o))
+    return Fleet(
+        model,
+        chip,
+        dchip,
+        precision,
+        o["tp"],
+        o["scheduler"],
+        o["topology"],
+        replicas,
+        n_pre,
+        n_dec,
+        pp,
+        plan(o["tp"], pp, o),
+    )
 
 
 def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | None) -> dict[str, Any]:
     """The ``simulate`` keyword arguments beyond the oracle."""
     from jalapeno.serving import SLO, Disagg, Speculative, TierSpec
 
-    opts: dict[str, Any] = {"replicas": 1 if fleet.disagg else fleet.replicas, "scheduler": o["scheduler"],
-                            "topology": fleet.topology,
-                            "router": o["router"], "prefix_cache": o["prefix_cache"],
-                            "slo": SLO(ttft_s=o["ttft_slo"], tpot_s=o["tpot_slo"]),
-                            "preemption": o["preemption"]}
+    opts: dict[str, Any] = {
+        "replicas": 1 if fleet.disagg else fleet.replicas,
+        "scheduler": o["scheduler"],
+        "topology": fleet.topology,
+        "router": o["router"],
+        "prefix_cache": o["prefix_cache"],
+        "slo": SLO(ttft_s=o["ttft_slo"], tpot_s=o["tpot_slo"]),
+        "preemption": o["preemption"],
+    }
     limits = ("max_num_seqs", "max_num_batched_tokens")
     opts.update({k: o[k] for k in limits if o[k] is not None})
     # requests beyond the model's context are dropped with that reason (and counted), never served
     opts["max_model_len"] = o["max_model_len"] or fleet.model.max_position_embeddings
     if fleet.disagg:
-        opts["disagg"] = Disagg(fleet.prefill_replicas, fleet.decode_replicas, decode_oracle=decode_oracle,
-                                link_bandwidth_bytes_per_s=_link_gbps(o, fleet) * 1e9 / 8)
+        opts["disagg"] = Disagg(
+            fleet.prefill_replicas,
+            fleet.decode_replicas,
+            decode_oracle=decode_oracle,
+            link_bandwidth_bytes_per_s=_link_gbps(o, fleet) * 1e9 / 8,
+        )
     if o["speculative"] is not None:
         opts["speculative"] = Speculative(o["speculative"], o["acceptance"], o["draft_cost"] or 0.0)
     if o["tier_gb"] is not None:
@@ -449,24 +632,45 @@ def _tier_gbps(o: dict[str, Any]) -> float:
 
 def deployment_echo(o: dict[str, Any], fleet: Fleet, cost_params: str) -> dict[str, Any]:
     """The deployment and workload options as run (defaults filled in), for the JSON document."""
-    spec = None if o["speculative"] is None else {"k": o["speculative"], "acceptance": o["acceptance"],
-                                                  "draft_cost": o["draft_cost"] or 0.0}
+    spec = (
+        None
+        if o["speculative"] is None
+        else {"k": o["speculative"], "acceptance": o["acceptance"], "draft_cost": o["draft_cost"] or 0.0}
+    )
     tier = None if o["tier_gb"] is None else {"capacity_gb": o["tier_gb"], "bandwidth_gbps": _tier_gbps(o)}
     return {
-        "model": fleet.model.name, "model_source": fleet.model.source, "hardware": fleet.chip.name,
-        "decode_hardware": fleet.decode_chip.name if fleet.decode_chip else None, "tp": fleet.tp, "pp": fleet.pp,
+        "model": fleet.model.name,
+        "model_source": fleet.model.source,
+        "hardware": fleet.chip.name,
+        "decode_hardware": fleet.decode_chip.name if fleet.decode_chip else None,
+        "tp": fleet.tp,
+        "pp": fleet.pp,
         "chips_per_replica": fleet.chips_per_replica,
-        "replicas": fleet.replicas, "prefill_replicas": fleet.prefill_replicas if fleet.disagg else None,
-        "decode_replicas": fleet.decode_replicas if fleet.disagg else None, "scheduler": fleet.scheduler,
+        "replicas": fleet.replicas,
+        "prefill_replicas": fleet.prefill_replicas if fleet.disagg else None,
+        "decode_replicas": fleet.decode_replicas if fleet.disagg else None,
+        "scheduler": fleet.scheduler,
         "topology": fleet.topology,
-        "router": o["router"], "prefix_cache": o["prefix_cache"], "precision": fleet.precision.label,
-        "max_num_seqs": o["max_num_seqs"], "max_num_batched_tokens": o["max_num_batched_tokens"],
-        "max_model_len": o["max_model_len"], "preemption": o["preemption"], "speculative": spec, "tier": tier,
+        "router": o["router"],
+        "prefix_cache": o["prefix_cache"],
+        "precision": fleet.precision.label,
+        "max_num_seqs": o["max_num_seqs"],
+        "max_num_batched_tokens": o["max_num_batched_tokens"],
+        "max_model_len": o["max_model_len"],
+        "preemption": o["preemption"],
+        "speculative": spec,
+        "tier": tier,
         "kv_link_gbps": _link_gbps(o, fleet) if fleet.disagg else None,
         "parallel": fleet.parallel.to_json() if fleet.parallel is not None else None,
-        "trace": o["trace"], "start_s": o["start_s"], "duration_s": o["duration_s"], "limit": o["limit"],
-        "rate": o["rate"], "arrivals": o["arrivals"], "seed": o["seed"],
-        "price_rule": o["price_rule"], "cost_params": cost_params,
+        "trace": o["trace"],
+        "start_s": o["start_s"],
+        "duration_s": o["duration_s"],
+        "limit": o["limit"],
+        "rate": o["rate"],
+        "arrivals": o["arrivals"],
+        "seed": o["seed"],
+        "price_rule": o["price_rule"],
+        "cost_params": cost_params,
     }
 
 
@@ -486,29 +690,54 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     tables_dir = out_dir("--out-dir", o["out_dir"]) if o.get("out_dir") is not None else None
     steps = StepTable() if tables_dir is not None else None
     fleet = resolve_fleet(o)
-    tr = load_workload(o["trace"], start_s=o["start_s"], duration_s=o["duration_s"], limit=o["limit"],
-                       rate=o["rate"], arrivals=o["arrivals"], seed=o["seed"])
+    tr = load_workload(
+        o["trace"],
+        start_s=o["start_s"],
+        duration_s=o["duration_s"],
+        limit=o["limit"],
+        rate=o["rate"],
+        arrivals=o["arrivals"],
+        seed=o["seed"],
+    )
     check_span(tr, o)
     wall.append(time.perf_counter())
-    oracle, params = build_oracle(fleet.model, fleet.chip, fleet.precision, fleet.tp, o["engine"], fleet.pp,
-                                  fleet.parallel)
+    oracle, params = build_oracle(
+        fleet.model, fleet.chip, fleet.precision, fleet.tp, o["engine"], fleet.pp, fleet.parallel
+    )
     doracle, dparams = (None, None)
     if fleet.decode_chip is not None:
-        doracle, dparams = build_oracle(fleet.model, fleet.decode_chip, fleet.precision, fleet.tp, o["engine"],
-                                        fleet.pp, fleet.parallel)
+        doracle, dparams = build_oracle(
+            fleet.model, fleet.decode_chip, fleet.precision, fleet.tp, o["engine"], fleet.pp, fleet.parallel
+        )
     wall.append(time.perf_counter())
     timeline = TimelineRecorder(o["trace_events"]) if o["trace_out"] is not None else None
     with progress(len(tr), "simulating", enabled=not o.get("quiet")) as update:
-        res = simulate(tr.requests, oracle, progress=update, timeline=timeline,
-                       on_step=steps.on_step if steps is not None else None, **sim_options(o, fleet, doracle))
+        res = simulate(
+            tr.requests,
+            oracle,
+            progress=update,
+            timeline=timeline,
+            on_step=steps.on_step if steps is not None else None,
+            **sim_options(o, fleet, doracle),
+        )
     wall.append(time.perf_counter())
     cost_params = params.source if dparams is None else f"{params.source}; decode: {dparams.source}"
     sim = res.to_dict()
     sim.pop("usd_per_mtok_replica_hour", None)  # serve prices the fleet by the TCO rule instead
-    doc = {"command": "serve", "deployment": deployment_echo(o, fleet, cost_params),
-           "workload_stats": {"name": tr.name, "source": tr.source, "requests": len(tr), "span_s": tr.stats.span_s,
-                        "mean_rate_per_s": tr.stats.mean_rate_per_s},
-           **sim, **price_fleet(fleet, res, o["price_rule"]), "dropped_reasons": dropped_reasons(res.dropped)}
+    doc = {
+        "command": "serve",
+        "deployment": deployment_echo(o, fleet, cost_params),
+        "workload_stats": {
+            "name": tr.name,
+            "source": tr.source,
+            "requests": len(tr),
+            "span_s": tr.stats.span_s,
+            "mean_rate_per_s": tr.stats.mean_rate_per_s,
+        },
+        **sim,
+        **price_fleet(fleet, res, o["price_rule"]),
+        "dropped_reasons": dropped_reasons(res.dropped),
+    }
     doc["error_band"] = published_band(fleet.chip.name)
     files = []
     if timeline is not None:
@@ -518,8 +747,12 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
         title = f"{fleet.model.name} on {fleet.tp} x {fleet.chip.name}, {tr.name}"
         files += [str(p) for p in _write("--plot-dir", write_plots, o["plot_dir"], res, title)]
     if tables_dir is not None and steps is not None:
-        files += [str(p) for p in _write("--out-dir", write_table, request_table(res, tr.requests),
-                                         tables_dir / "requests")]
+        files += [
+            str(p)
+            for p in _write(
+                "--out-dir", write_table, request_table(res, tr.requests), tables_dir / "requests"
+            )
+        ]
         files += [str(p) for p in _write("--out-dir", write_table, steps.cols, tables_dir / "steps")]
     if files:
         doc["files"] = files
@@ -551,8 +784,11 @@ def check_span(tr: Trace, o: dict[str, Any]) -> None:
     horizon_s = MAX_POWER_WINDOWS * 1.0  # serve's power windows are 1 s
     if tr.stats.span_s > horizon_s:
         flag = "--rate" if o["rate"] is not None else "--trace"
-        raise JalapenoError(f"arrivals span {tr.stats.span_s:.3g} s, beyond the {horizon_s:.3g} s the simulator "
-                            "holds; raise --rate or slice with --duration-s/--limit", field=flag)
+        raise JalapenoError(
+            f"arrivals span {tr.stats.span_s:.3g} s, beyond the {horizon_s:.3g} s the simulator "
+            "holds; raise --rate or slice with --duration-s/--limit",
+            field=flag,
+        )
 
 
 def _write(flag: str, fn: Any, *args: Any) -> Any:

@@ -53,11 +53,16 @@ def scalar(name: str, lo: float, hi: float) -> Param:
 def keyed(name: str, key: str, lo: float, hi: float) -> Param:
     def put(p: CostParams, v: float) -> CostParams:
         return _with(p, name, {**getattr(p, name), key: v})
+
     return Param(f"{name}.{key}", lambda p: getattr(p, name).get(key, (lo + hi) / 2), put, lo, hi)
 
 
-def fit(params: CostParams, free: Sequence[Param], predict: Callable[[CostParams], np.ndarray],
-        measured: np.ndarray) -> CostParams:
+def fit(
+    params: CostParams,
+    free: Sequence[Param],
+    predict: Callable[[CostParams], np.ndarray],
+    measured: np.ndarray,
+) -> CostParams:
     """Least squares on log(predicted / measured) over ``free`` parameters, within their bounds."""
     from scipy.optimize import least_squares
 
@@ -70,8 +75,12 @@ def fit(params: CostParams, free: Sequence[Param], predict: Callable[[CostParams
     x0 = np.array([min(max(f.get(params), f.lo), f.hi) for f in free])
     lo, hi = np.array([f.lo for f in free]), np.array([f.hi for f in free])
     x0 = np.clip(x0, lo + 1e-12 * (hi - lo), hi - 1e-12 * (hi - lo))
-    res = least_squares(lambda x: np.log(predict(with_x(x)) / measured), x0, bounds=(lo, hi),
-                        x_scale=np.maximum(np.abs(x0), 1e-9))
+    res = least_squares(
+        lambda x: np.log(predict(with_x(x)) / measured),
+        x0,
+        bounds=(lo, hi),
+        x_scale=np.maximum(np.abs(x0), 1e-9),
+    )
     return with_x(res.x)
 
 
@@ -79,8 +88,19 @@ def fit(params: CostParams, free: Sequence[Param], predict: Callable[[CostParams
 def gemm_op(g: dict[str, Any]) -> Op:
     m, n, k, dt = g["M"], g["N"], g["K"], g["dtype"]
     b = DTYPE_BYTES[dt]
-    return Op("gemm", "matmul", 1, flops=2.0 * m * n * k, weight_bytes=k * n * b, act_read_bytes=m * k * b,
-              act_write_bytes=m * n * 2, m=m, n=n, k=k, dtype=dt)
+    return Op(
+        "gemm",
+        "matmul",
+        1,
+        flops=2.0 * m * n * k,
+        weight_bytes=k * n * b,
+        act_read_bytes=m * k * b,
+        act_write_bytes=m * n * 2,
+        m=m,
+        n=n,
+        k=k,
+        dtype=dt,
+    )
 
 
 def predict_eager_ops(ops: Sequence[Op], rates: ChipRates, p: CostParams) -> np.ndarray:
@@ -88,10 +108,16 @@ def predict_eager_ops(ops: Sequence[Op], rates: ChipRates, p: CostParams) -> np.
     return np.array([max(p.harness_floor_s, op_time(o, rates, p).time_s) for o in ops])
 
 
-GEMM_PARAMS = [keyed("matmul_eff", "bf16", 0.3, 1.0), keyed("matmul_eff", "fp8", 0.2, 1.0),
-               scalar("k_overhead", 0.0, 4096.0), scalar("wave_quantization", 0.0, 1.0),
-               keyed("matmul_mem_eff", "bf16", 0.2, 1.0), keyed("matmul_mem_eff", "fp8", 0.1, 1.0),
-               scalar("harness_floor_s", 1e-6, 1e-4), scalar("smooth", 1.0, 20.0)]
+GEMM_PARAMS = [
+    keyed("matmul_eff", "bf16", 0.3, 1.0),
+    keyed("matmul_eff", "fp8", 0.2, 1.0),
+    scalar("k_overhead", 0.0, 4096.0),
+    scalar("wave_quantization", 0.0, 1.0),
+    keyed("matmul_mem_eff", "bf16", 0.2, 1.0),
+    keyed("matmul_mem_eff", "fp8", 0.1, 1.0),
+    scalar("harness_floor_s", 1e-6, 1e-4),
+    scalar("smooth", 1.0, 20.0),
+]
 
 
 # -- stage 2: attention and elementwise kernels ---------------------------------------------------
@@ -101,20 +127,42 @@ def attention_op(a: dict[str, Any]) -> Op:
         b, c = a["batch"], a["context"]
         pairs = b * c
         shape = AttentionShape("decode", b, b, pairs, pairs, h, kvh, d, d)
-        return Op("attn", "attention", 1, flops=4.0 * pairs * h * d, act_read_bytes=b * h * d * 2,
-                  act_write_bytes=b * h * d * 2, kv_read_bytes=pairs * 2 * kvh * d * 2, attention=shape)
+        return Op(
+            "attn",
+            "attention",
+            1,
+            flops=4.0 * pairs * h * d,
+            act_read_bytes=b * h * d * 2,
+            act_write_bytes=b * h * d * 2,
+            kv_read_bytes=pairs * 2 * kvh * d * 2,
+            attention=shape,
+        )
     b, s = a.get("batch", 1), a["seq"]
     pairs = b * chunk_pairs(s, 0, None)
     shape = AttentionShape("prefill", b, b * s, b * s, pairs, h, kvh, d, d)
-    return Op("attn", "attention", 1, flops=4.0 * pairs * h * d, act_read_bytes=b * s * h * d * 2,
-              act_write_bytes=b * s * h * d * 2, kv_read_bytes=b * s * 2 * kvh * d * 2, attention=shape)
+    return Op(
+        "attn",
+        "attention",
+        1,
+        flops=4.0 * pairs * h * d,
+        act_read_bytes=b * s * h * d * 2,
+        act_write_bytes=b * s * h * d * 2,
+        kv_read_bytes=b * s * 2 * kvh * d * 2,
+        attention=shape,
+    )
 
 
 def elementwise_op(e: dict[str, Any]) -> Op:
     t, h = e["T"], e["hidden"]
     reads = 2.0 if e["op"] in ("silu_mul", "silu*mul") else 1.0
-    return Op("elementwise", "norm", 1, flops=4.0 * t * h, act_read_bytes=reads * t * h * 2,
-              act_write_bytes=t * h * 2)
+    return Op(
+        "elementwise",
+        "norm",
+        1,
+        flops=4.0 * t * h,
+        act_read_bytes=reads * t * h * 2,
+        act_write_bytes=t * h * 2,
+    )
 
 
 ATTN_PARAMS = [scalar("attn_prefill_eff", 0.05, 1.0), scalar("attn_decode_mem_eff", 0.05, 1.0)]
@@ -127,8 +175,9 @@ def step_batch(s: dict[str, Any]) -> tuple[Batch, bool]:
     return Batch.prefill(s["prompt"], s.get("cached", 0), s.get("batch", 1)), bool(s.get("cuda_graph", False))
 
 
-def predict_time_and_energy(steps: Sequence[dict[str, Any]], models: dict[str, ModelConfig], chip: ChipSpec,
-                            p: CostParams) -> np.ndarray:
+def predict_time_and_energy(
+    steps: Sequence[dict[str, Any]], models: dict[str, ModelConfig], chip: ChipSpec, p: CostParams
+) -> np.ndarray:
     """Step times followed by step energies (the joint fit's prediction vector)."""
     est = Estimator(chip, p)
     t, e = [], []
@@ -140,8 +189,13 @@ def predict_time_and_energy(steps: Sequence[dict[str, Any]], models: dict[str, M
     return np.array(t + e)
 
 
-def predict_steps(steps: Sequence[dict[str, Any]], models: dict[str, ModelConfig], chip: ChipSpec,
-                  p: CostParams, what: str = "time") -> np.ndarray:
+def predict_steps(
+    steps: Sequence[dict[str, Any]],
+    models: dict[str, ModelConfig],
+    chip: ChipSpec,
+    p: CostParams,
+    what: str = "time",
+) -> np.ndarray:
     est = Estimator(chip, p)
     out = []
     for s in steps:
@@ -151,10 +205,17 @@ def predict_steps(steps: Sequence[dict[str, Any]], models: dict[str, ModelConfig
     return np.array(out)
 
 
-STEP_PARAMS = [scalar("graph_launch_s", 0.0, 3e-5), scalar("kernel_s", 0.0, 3e-5),
-               keyed("matmul_mem_eff", "bf16", 0.3, 1.0), scalar("eager_launch_s", 1e-6, 1e-4)]
-ENERGY_PARAMS = [scalar("active_static_w", 0.0, 600.0), keyed("pj_per_flop", "bf16", 0.0, 5.0),
-                 scalar("pj_per_byte_mem", 0.0, 500.0)]
+STEP_PARAMS = [
+    scalar("graph_launch_s", 0.0, 3e-5),
+    scalar("kernel_s", 0.0, 3e-5),
+    keyed("matmul_mem_eff", "bf16", 0.3, 1.0),
+    scalar("eager_launch_s", 1e-6, 1e-4),
+]
+ENERGY_PARAMS = [
+    scalar("active_static_w", 0.0, 600.0),
+    keyed("pj_per_flop", "bf16", 0.0, 5.0),
+    scalar("pj_per_byte_mem", 0.0, 500.0),
+]
 
 
 def derive_flop_energy(p: CostParams, rates: ChipRates, measured: set[str]) -> CostParams:
@@ -167,13 +228,17 @@ def derive_flop_energy(p: CostParams, rates: ChipRates, measured: set[str]) -> C
     base = p.pj_per_flop.get("bf16")
     if base is None or "bf16" not in measured or "bf16" not in rates.peak:
         return p
-    derived = {d: base * rates.peak["bf16"] / peak for d, peak in rates.peak.items()
-               if d not in measured and peak > rates.peak["bf16"] and d in ("fp8", "int8", "fp4", "int4")}
+    derived = {
+        d: base * rates.peak["bf16"] / peak
+        for d, peak in rates.peak.items()
+        if d not in measured and peak > rates.peak["bf16"] and d in ("fp8", "int8", "fp4", "int4")
+    }
     if not derived:
         return p
-    note = dict.fromkeys(derived, "bf16 energy per FLOP x bf16 peak / this dtype's peak (same power limit); not measured")
-    return replace(p, pj_per_flop={**p.pj_per_flop, **derived},
-                   meta={**p.meta, "pj_per_flop_derived": note})
+    note = dict.fromkeys(
+        derived, "bf16 energy per FLOP x bf16 peak / this dtype's peak (same power limit); not measured"
+    )
+    return replace(p, pj_per_flop={**p.pj_per_flop, **derived}, meta={**p.meta, "pj_per_flop_derived": note})
 
 
 def busy_energy(s: dict[str, Any], idle_w: float) -> tuple[float, float]:
@@ -189,5 +254,8 @@ def busy_energy(s: dict[str, Any], idle_w: float) -> tuple[float, float]:
 
 def errors(pred: np.ndarray, meas: np.ndarray) -> dict[str, float]:
     e = np.abs(pred / meas - 1.0)
-    return {"n": int(e.size), "median": float(np.median(e)) if e.size else float("nan"),
-            "max": float(e.max()) if e.size else float("nan")}
+    return {
+        "n": int(e.size),
+        "median": float(np.median(e)) if e.size else float("nan"),
+        "max": float(e.max()) if e.size else float("nan"),
+    }

@@ -26,8 +26,11 @@ def all_reduce_s(bytes_: float, n: int, bw: float, latency_s: float, topology: s
         # reduce-scatter along x, all-reduce the 1/side shard along y, all-gather along x;
         # the chip's links are split evenly between the two dimensions.
         bw_dim = bw / 2
-        return (2.0 * (side - 1) / side * bytes_ / bw_dim + 2.0 * (side - 1) / side * (bytes_ / side) / bw_dim
-                + 4.0 * (side - 1) * latency_s)
+        return (
+            2.0 * (side - 1) / side * bytes_ / bw_dim
+            + 2.0 * (side - 1) / side * (bytes_ / side) / bw_dim
+            + 4.0 * (side - 1) * latency_s
+        )
     return 2.0 * (n - 1) / n * bytes_ / bw + 2.0 * (n - 1) * latency_s
 
 

@@ -46,25 +46,53 @@ class Estimate:
     def to_json(self) -> dict[str, Any]:
         d = self.decode
         out: dict[str, Any] = {
-            "model": self.model.name, "model_source": self.model.source, "hardware": self.chip.name, "tp": self.tp,
-            "pp": self.pp, "chips": self.chips, "precision": self.precision.label, "engine": self.engine,
-            "batch": self.batch, "context": self.context, "calibrated": self.params.calibrated,
+            "model": self.model.name,
+            "model_source": self.model.source,
+            "hardware": self.chip.name,
+            "tp": self.tp,
+            "pp": self.pp,
+            "chips": self.chips,
+            "precision": self.precision.label,
+            "engine": self.engine,
+            "batch": self.batch,
+            "context": self.context,
+            "calibrated": self.params.calibrated,
             "cost_params": self.params.source,
-            "decode_step_s": d.time_s, "decode_tokens_per_s": self.batch / d.time_s, "decode_power_w": d.power_w,
-            "decode_joules_per_token": d.energy_j / self.batch, "decode_power_capped": d.power_capped,
-            "decode_ops": [op_row(c) for c in d.ops], "decode_host_wait_s": d.host_wait_s,
+            "decode_step_s": d.time_s,
+            "decode_tokens_per_s": self.batch / d.time_s,
+            "decode_power_w": d.power_w,
+            "decode_joules_per_token": d.energy_j / self.batch,
+            "decode_power_capped": d.power_capped,
+            "decode_ops": [op_row(c) for c in d.ops],
+            "decode_host_wait_s": d.host_wait_s,
             "decode_throttle_s": d.throttle_s,
         }
         band = chip_error_band(self.chip.name)  # published / predicted over held-out published rows
-        out["error_band"] = None if band is None else {
-            "lo": band[0], "hi": band[1], "decode_tokens_per_s_range": [self.batch / d.time_s * b for b in band]}
+        out["error_band"] = (
+            None
+            if band is None
+            else {
+                "lo": band[0],
+                "hi": band[1],
+                "decode_tokens_per_s_range": [self.batch / d.time_s * b for b in band],
+            }
+        )
         if self.prefill is not None and self.prompt is not None:
             p = self.prefill
-            out.update({"prompt": self.prompt, "cached": self.cached, "prefill_s": p.time_s,
-                        "prefill_tokens_per_s": self.prompt / p.time_s, "prefill_power_w": p.power_w,
-                        "prefill_joules_per_token": p.energy_j / self.prompt, "prefill_power_capped": p.power_capped,
-                        "prefill_ops": [op_row(c) for c in p.ops], "prefill_host_wait_s": p.host_wait_s,
-                        "prefill_throttle_s": p.throttle_s})
+            out.update(
+                {
+                    "prompt": self.prompt,
+                    "cached": self.cached,
+                    "prefill_s": p.time_s,
+                    "prefill_tokens_per_s": self.prompt / p.time_s,
+                    "prefill_power_w": p.power_w,
+                    "prefill_joules_per_token": p.energy_j / self.prompt,
+                    "prefill_power_capped": p.power_capped,
+                    "prefill_ops": [op_row(c) for c in p.ops],
+                    "prefill_host_wait_s": p.host_wait_s,
+                    "prefill_throttle_s": p.throttle_s,
+                }
+            )
         for phase, pc in (("decode", self.decode_pipe), ("prefill", self.prefill_pipe)):
             if pc is not None:
                 out[f"{phase}_pipeline"] = pipeline_row(pc)
@@ -78,19 +106,36 @@ class Estimate:
 
 def pipeline_row(pc: PipelineCost) -> dict[str, Any]:
     """The pipeline's closed-form terms (see ``cost.pipeline``), for JSON."""
-    return {"micro_batches": pc.micro_batches, "latency_s": pc.latency_s, "interval_s": pc.interval_s,
-            "makespan_s": pc.makespan_s, "slowest_stage_s": pc.slowest_s, "transfer_s": pc.transfer_s,
-            "stage_s": list(pc.stage_s)}
+    return {
+        "micro_batches": pc.micro_batches,
+        "latency_s": pc.latency_s,
+        "interval_s": pc.interval_s,
+        "makespan_s": pc.makespan_s,
+        "slowest_stage_s": pc.slowest_s,
+        "transfer_s": pc.transfer_s,
+        "stage_s": list(pc.stage_s),
+    }
 
 
 def op_row(c: Any) -> dict[str, Any]:
     o, t = c.op, c.time
-    return {"name": o.name, "kind": o.kind, "layer_range": o.layers, "repeat": o.repeat, "shape": o.shape,
-            "time_s": c.total_s, "flops": o.flops * o.repeat, "bytes": o.bytes * o.repeat, "bound": t.bound,
-            "roofline_fraction": c.roofline_fraction}
+    return {
+        "name": o.name,
+        "kind": o.kind,
+        "layer_range": o.layers,
+        "repeat": o.repeat,
+        "shape": o.shape,
+        "time_s": c.total_s,
+        "flops": o.flops * o.repeat,
+        "bytes": o.bytes * o.repeat,
+        "bound": t.bound,
+        "roofline_fraction": c.roofline_fraction,
+    }
 
 
-def check_fits(model: ModelConfig, chip: ChipSpec, precision: Precision, tp: int, tokens: int, pp: int = 1) -> None:
+def check_fits(
+    model: ModelConfig, chip: ChipSpec, precision: Precision, tp: int, tokens: int, pp: int = 1
+) -> None:
     """Weights plus the KV cache of ``tokens`` must fit the ``tp x pp`` chips' main memory (each chip
     holds 1/(tp pp) of both: ``tp`` shards every layer, ``pp`` splits the layers)."""
     from jalapeno.cost.oracle import kv_bytes_per_token, weight_bytes
@@ -102,14 +147,26 @@ def check_fits(model: ModelConfig, chip: ChipSpec, precision: Precision, tp: int
         raise JalapenoError(
             f"{model.name} needs {w / 1e9:.1f} GB of weights ({precision.weights.name}) + {kv / 1e9:.1f} GB "
             f"of KV cache ({tokens} tokens, {precision.kv.name}) = {(w + kv) / 1e9:.1f} GB > "
-            f"{have / 1e9:.1f} GB on {tp * pp} x {chip.name}; raise --tp or --pp, lower --batch/--context, " "or use a smaller --dtype",
-            field="memory")
+            f"{have / 1e9:.1f} GB on {tp * pp} x {chip.name}; raise --tp or --pp, lower --batch/--context, "
+            "or use a smaller --dtype",
+            field="memory",
+        )
 
 
-def estimate(model: ModelConfig, chip: ChipSpec, *, batch: int, context: int, prompt: int | None = None,
-             cached: int = 0, precision: Precision | None = None, tp: int = 1,
-             params: CostParams | None = None, parallel: Parallel | None = None,
-             engine: str = "fused") -> Estimate:
+def estimate(
+    model: ModelConfig,
+    chip: ChipSpec,
+    *,
+    batch: int,
+    context: int,
+    prompt: int | None = None,
+    cached: int = 0,
+    precision: Precision | None = None,
+    tp: int = 1,
+    params: CostParams | None = None,
+    parallel: Parallel | None = None,
+    engine: str = "fused",
+) -> Estimate:
     """Decode step (and prefill) of ``batch`` sequences on one replica; ``parallel`` (default: ``tp``
     chips, one stage) names the split, and ``batch`` is the batch of the whole replica. ``engine`` is
     ``serve``'s: ``"fused"`` (default, a vLLM-class engine) or ``"calibration"`` (the plain-PyTorch engine
@@ -123,10 +180,14 @@ def estimate(model: ModelConfig, chip: ChipSpec, *, batch: int, context: int, pr
     par.check(chip, model.num_layers)
     par.check_model(model)
     if par.ep > 1:
-        return replace(_expert_parallel(model, chip, prm, prec, est, par, batch, context, prompt, cached), engine=engine)
+        return replace(
+            _expert_parallel(model, chip, prm, prec, est, par, batch, context, prompt, cached), engine=engine
+        )
     check_fits(model, chip, prec, par.tp, tokens=batch * (context + 1), pp=par.pp)
     if par.pp > 1:
-        return replace(_pipelined(model, chip, prm, prec, est, par, batch, context, prompt, cached), engine=engine)
+        return replace(
+            _pipelined(model, chip, prm, prec, est, par, batch, context, prompt, cached), engine=engine
+        )
     dec = est.step(build_graph(model, Batch.decode(batch, context), prec), cuda_graph=True)
     pre = None
     if prompt is not None:
@@ -134,8 +195,18 @@ def estimate(model: ModelConfig, chip: ChipSpec, *, batch: int, context: int, pr
     return Estimate(model, chip, prm, prec, par.tp, batch, context, dec, prompt, cached, pre, engine=engine)
 
 
-def _pipelined(model: ModelConfig, chip: ChipSpec, prm: CostParams, prec: Precision, est: Estimator,
-               par: Parallel, batch: int, context: int, prompt: int | None, cached: int) -> Estimate:
+def _pipelined(
+    model: ModelConfig,
+    chip: ChipSpec,
+    prm: CostParams,
+    prec: Precision,
+    est: Estimator,
+    par: Parallel,
+    batch: int,
+    context: int,
+    prompt: int | None,
+    cached: int,
+) -> Estimate:
     """Decode: the batch cut into ``min(pp, batch)`` micro-batches of ceil(batch / m) sequences, time per
     output token = the pipeline's interval. Prefill: the prompt cut into ``min(pp, prompt)`` chunks of
     ceil(prompt / m) tokens (each priced at the chunks' mean cached context: their mean attention work
@@ -151,7 +222,9 @@ def _pipelined(model: ModelConfig, chip: ChipSpec, prm: CostParams, prec: Precis
         gp = build_graph(model, Batch.prefill(c, cached + (prompt - c) // 2), prec)
         pre_pc, pcosts = graph_pipeline(est, model, gp, par.pp, mp, cuda_graph=False)
         pre = _step_of(pre_pc, pre_pc.makespan_s, pcosts, par, prompt)
-    return Estimate(model, chip, prm, prec, par.tp, batch, context, dec, prompt, cached, pre, par.pp, pc, pre_pc)
+    return Estimate(
+        model, chip, prm, prec, par.tp, batch, context, dec, prompt, cached, pre, par.pp, pc, pre_pc
+    )
 
 
 def _step_of(pc: PipelineCost, span_s: float, costs: list[OpCost], par: Parallel, tokens: int) -> StepCost:
@@ -161,12 +234,25 @@ def _step_of(pc: PipelineCost, span_s: float, costs: list[OpCost], par: Parallel
     flops = sum(par.tp * c.sharded.flops * c.op.repeat for c in costs)
     mem = sum(par.tp * c.sharded.bytes * c.op.repeat for c in costs)
     link_s = pc.collective_s + (len(pc.stage_s) - 1) * pc.transfer_s  # one micro-batch's pass
-    return StepCost(span_s, pc.energy_over(span_s), tuple(costs), link_s, 0.0, pc.power_capped, par.chips,
-                    tokens, m * flops, m * mem, m * pc.link_bytes, overhead_s=pc.overhead_s)
+    return StepCost(
+        span_s,
+        pc.energy_over(span_s),
+        tuple(costs),
+        link_s,
+        0.0,
+        pc.power_capped,
+        par.chips,
+        tokens,
+        m * flops,
+        m * mem,
+        m * pc.link_bytes,
+        overhead_s=pc.overhead_s,
+    )
 
 
-def check_fits_ep(model: ModelConfig, chip: ChipSpec, precision: Precision, par: Parallel, seqs: int,
-                  tokens: int) -> None:
+def check_fits_ep(
+    model: ModelConfig, chip: ChipSpec, precision: Precision, par: Parallel, seqs: int, tokens: int
+) -> None:
     """One chip holds the non-expert weights / tp, its expert slots, and the KV of its dp group's
     ``seqs`` sequences / tp (``tokens`` each)."""
     from jalapeno.cost.oracle import kv_bytes_per_token
@@ -179,11 +265,23 @@ def check_fits_ep(model: ModelConfig, chip: ChipSpec, precision: Precision, par:
         raise JalapenoError(
             f"{model.name} needs {w / 1e9:.1f} GB of weights + {kv / 1e9:.1f} GB of KV cache a chip under "
             f"{par.to_json()} > {have / 1e9:.1f} GB on {chip.name}; raise --ep/--tp, lower "
-            f"--batch/--context, or use a smaller --dtype", field="memory")
+            f"--batch/--context, or use a smaller --dtype",
+            field="memory",
+        )
 
 
-def _expert_parallel(model: ModelConfig, chip: ChipSpec, prm: CostParams, prec: Precision, est: Estimator,
-                     par: Parallel, batch: int, context: int, prompt: int | None, cached: int) -> Estimate:
+def _expert_parallel(
+    model: ModelConfig,
+    chip: ChipSpec,
+    prm: CostParams,
+    prec: Precision,
+    est: Estimator,
+    par: Parallel,
+    batch: int,
+    context: int,
+    prompt: int | None,
+    cached: int,
+) -> Estimate:
     """Decode: ``batch`` sequences over the group, ceil(batch / dp) on each attention replica (the
     hottest), halved again with two-batch overlap. Prefill: the prompt on one attention replica, its
     tokens dispatched to every expert rank (two halves of the prompt with overlap, the second at the
@@ -191,7 +289,9 @@ def _expert_parallel(model: ModelConfig, chip: ChipSpec, prm: CostParams, prec: 
     local = ceil_div(batch, par.dp)
     check_fits_ep(model, chip, prec, par, local, context + 1)
     halves = 2 if par.tbo and local >= 2 else 1
-    dm = [(build_graph(model, Batch.decode(ceil_div(local, halves), context), prec), ceil_div(batch, halves))] * halves
+    dm = [
+        (build_graph(model, Batch.decode(ceil_div(local, halves), context), prec), ceil_div(batch, halves))
+    ] * halves
     dec, dx = ep_step(est, model, par, dm, cuda_graph=True)
     pre = px = None
     if prompt is not None:
@@ -199,5 +299,20 @@ def _expert_parallel(model: ModelConfig, chip: ChipSpec, prm: CostParams, prec: 
         c = ceil_div(prompt, ph)
         pm = [(build_graph(model, Batch.prefill(c, cached + i * c), prec), c) for i in range(ph)]
         pre, px = ep_step(est, model, par, pm, cuda_graph=False)
-    return Estimate(model, chip, prm, prec, par.tp, batch, context, dec, prompt, cached, pre, par.pp,
-                    parallel=par, decode_ep=dx, prefill_ep=px)
+    return Estimate(
+        model,
+        chip,
+        prm,
+        prec,
+        par.tp,
+        batch,
+        context,
+        dec,
+        prompt,
+        cached,
+        pre,
+        par.pp,
+        parallel=par,
+        decode_ep=dx,
+        prefill_ep=px,
+    )

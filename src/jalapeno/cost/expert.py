@@ -58,8 +58,10 @@ def eplb_imbalance(loads: Sequence[float], ep: int, redundant: int = 0) -> float
     """Max/mean rank load after EPLB-style replication and packing of experts with ``loads``."""
     n = len(loads)
     if ep < 1 or (n + redundant) % ep or any(x < 0 for x in loads) or sum(loads) <= 0:
-        raise JalapenoError(f"{n} experts + {redundant} redundant over {ep} ranks, loads >= 0 and not all 0",
-                            field="expert_loads")
+        raise JalapenoError(
+            f"{n} experts + {redundant} redundant over {ep} ranks, loads >= 0 and not all 0",
+            field="expert_loads",
+        )
     replicas = [1] * n
     for _ in range(redundant):
         i = max(range(n), key=lambda e: (loads[e] / replicas[e], -e))
@@ -92,9 +94,15 @@ class ExpertCost:
     hidden_s: float  # all-to-all time hidden under compute by the overlap
 
     def to_json(self) -> dict[str, object]:
-        return {"imbalance": self.imbalance, "micro_batches": self.micro_batches, "compute_s": self.compute_s,
-                "all_to_all_s": self.all_to_all_s, "algorithm": self.algorithm,
-                "dispatch_bytes_per_chip": self.dispatch_bytes_per_chip, "hidden_s": self.hidden_s}
+        return {
+            "imbalance": self.imbalance,
+            "micro_batches": self.micro_batches,
+            "compute_s": self.compute_s,
+            "all_to_all_s": self.all_to_all_s,
+            "algorithm": self.algorithm,
+            "dispatch_bytes_per_chip": self.dispatch_bytes_per_chip,
+            "hidden_s": self.hidden_s,
+        }
 
 
 def combine_bytes(activation_bytes: float) -> float:
@@ -105,7 +113,9 @@ def combine_bytes(activation_bytes: float) -> float:
     return max(activation_bytes, 2.0)
 
 
-def rank_experts(op: Op, cfg: ModelConfig, local_tokens: int, group_tokens: int, par: Parallel, gamma: float) -> Op:
+def rank_experts(
+    op: Op, cfg: ModelConfig, local_tokens: int, group_tokens: int, par: Parallel, gamma: float
+) -> Op:
     """The ``experts`` op of a graph built for ``local_tokens`` turned into one rank's share of the
     group's ``group_tokens``: ``gamma`` x the mean pairs, over its (experts + redundant)/ep slots."""
     moe = cfg.moe
@@ -117,14 +127,23 @@ def rank_experts(op: Op, cfg: ModelConfig, local_tokens: int, group_tokens: int,
     touched = slots * (1.0 - (1.0 - 1.0 / slots) ** pairs) if slots > 1 else min(1.0, pairs)
     per_expert = op.weight_bytes / expected_experts(n, k, local_tokens)
     f = pairs / rows
-    return replace(op, name=EP_EXPERTS, flops=op.flops * f, weight_bytes=touched * per_expert,
-                   act_read_bytes=op.act_read_bytes * f, act_write_bytes=op.act_write_bytes * f,
-                   m=max(1, math.ceil(pairs / max(touched, 1e-9))), groups=max(1, round(touched)))
+    return replace(
+        op,
+        name=EP_EXPERTS,
+        flops=op.flops * f,
+        weight_bytes=touched * per_expert,
+        act_read_bytes=op.act_read_bytes * f,
+        act_write_bytes=op.act_write_bytes * f,
+        m=max(1, math.ceil(pairs / max(touched, 1e-9))),
+        groups=max(1, round(touched)),
+    )
 
 
 def rank_graph(g: Graph, cfg: ModelConfig, group_tokens: int, par: Parallel, gamma: float) -> Graph:
     t = g.batch.new_tokens
-    ops = tuple(rank_experts(o, cfg, t, group_tokens, par, gamma) if o.name == "experts" else o for o in g.ops)
+    ops = tuple(
+        rank_experts(o, cfg, t, group_tokens, par, gamma) if o.name == "experts" else o for o in g.ops
+    )
     return replace(g, ops=ops)
 
 
@@ -171,8 +190,16 @@ class RankWork:
     costs: tuple[OpCost, ...]  # the hottest rank's ops
 
 
-def rank_work(est: Estimator, cfg: ModelConfig, par: Parallel, g: Graph, group_tokens: int, gamma: float, *,
-              cuda_graph: bool) -> RankWork:
+def rank_work(
+    est: Estimator,
+    cfg: ModelConfig,
+    par: Parallel,
+    g: Graph,
+    group_tokens: int,
+    gamma: float,
+    *,
+    cuda_graph: bool,
+) -> RankWork:
     """Price one micro-batch: ``g`` is one rank's graph (its attention replica's tokens), ``group_tokens``
     the group's tokens routed over the ``ep`` expert ranks."""
     moe = cfg.moe
@@ -184,13 +211,27 @@ def rank_work(est: Estimator, cfg: ModelConfig, par: Parallel, g: Graph, group_t
     flops = mem = 0.0
     for c in mcosts:
         flops, mem = flops + c.sharded.flops * c.op.repeat, mem + c.sharded.bytes * c.op.repeat
-    return _assemble(est, cfg, par, g, group_tokens, gamma, t_hot, e_mean, h, flops, mem, *tp_comm(est, g),
-                     tuple(costs))
+    return _assemble(
+        est, cfg, par, g, group_tokens, gamma, t_hot, e_mean, h, flops, mem, *tp_comm(est, g), tuple(costs)
+    )
 
 
-def _assemble(est: Estimator, cfg: ModelConfig, par: Parallel, g: Graph, group_tokens: int, gamma: float,
-              t_hot: float, e_mean: float, h: float, flops: float, mem: float, c_s: float, c_bytes: float,
-              costs: tuple[OpCost, ...]) -> RankWork:
+def _assemble(
+    est: Estimator,
+    cfg: ModelConfig,
+    par: Parallel,
+    g: Graph,
+    group_tokens: int,
+    gamma: float,
+    t_hot: float,
+    e_mean: float,
+    h: float,
+    flops: float,
+    mem: float,
+    c_s: float,
+    c_bytes: float,
+    costs: tuple[OpCost, ...],
+) -> RankWork:
     """The rank's work from its priced ops (hottest rank's time, mean rank's energy, one chip's FLOPs and
     bytes) plus its collectives: tensor-parallel ones and the dispatch/combine all-to-alls."""
     moe = cfg.moe
@@ -201,11 +242,24 @@ def _assemble(est: Estimator, cfg: ModelConfig, par: Parallel, g: Graph, group_t
     bc = b * combine_bytes(ab) / ab
     one, algo = collective_s(network(est), "all_to_all", gamma * b, par.ep)
     back, _ = collective_s(network(est), "all_to_all", gamma * bc, par.ep)
-    x_bytes = n_moe * (par.ep - 1) * (b + bc)  # all chips: (ep-1)/ep of b (and of bc) leaves each of the ep chips
+    x_bytes = (
+        n_moe * (par.ep - 1) * (b + bc)
+    )  # all chips: (ep-1)/ep of b (and of bc) leaves each of the ep chips
     link = c_bytes * par.dp + x_bytes
     dyn = e_mean * par.dp + link * est.params.pj_per_byte_link * 1e-12
-    return RankWork(t_hot + c_s, n_moe * (one + back), dyn, h, link, flops * par.chips, mem * par.chips, c_s, b,
-                    algo, costs)
+    return RankWork(
+        t_hot + c_s,
+        n_moe * (one + back),
+        dyn,
+        h,
+        link,
+        flops * par.chips,
+        mem * par.chips,
+        c_s,
+        b,
+        algo,
+        costs,
+    )
 
 
 @dataclass(frozen=True)
@@ -215,7 +269,9 @@ class RankTemplate:
     imbalance (``rank_work_from``), the same sums in the same order as ``rank_work``."""
 
     graph: Graph
-    rows: tuple[tuple[float, float, float, float, float] | None, ...]  # per op: time, J, host, FLOPs, bytes; None: experts
+    rows: tuple[
+        tuple[float, float, float, float, float] | None, ...
+    ]  # per op: time, J, host, FLOPs, bytes; None: experts
     tp_s: float
     tp_bytes: float
 
@@ -230,8 +286,16 @@ def rank_template(est: Estimator, g: Graph, *, cuda_graph: bool) -> RankTemplate
     return RankTemplate(g, rows, *tp_comm(est, g))
 
 
-def rank_work_from(est: Estimator, cfg: ModelConfig, par: Parallel, tpl: RankTemplate, group_tokens: int,
-                   gamma: float, *, cuda_graph: bool) -> RankWork:
+def rank_work_from(
+    est: Estimator,
+    cfg: ModelConfig,
+    par: Parallel,
+    tpl: RankTemplate,
+    group_tokens: int,
+    gamma: float,
+    *,
+    cuda_graph: bool,
+) -> RankWork:
     """``rank_work`` of the template's graph, pricing only its expert ops (no per-op rows: ``costs``
     is empty). Equal to ``rank_work`` to the last bit (tests/test_expert_parallel.py)."""
     moe = cfg.moe
@@ -240,14 +304,19 @@ def rank_work_from(est: Estimator, cfg: ModelConfig, par: Parallel, tpl: RankTem
     t_hot = e_mean = host = flops = mem = 0.0
     for op, row in zip(g.ops, tpl.rows, strict=True):
         if row is None:
-            t, _, h, _, _ = _row(est, rank_experts(op, cfg, g.batch.new_tokens, group_tokens, par, gamma), cuda_graph)
-            _, e, _, f, b = _row(est, rank_experts(op, cfg, g.batch.new_tokens, group_tokens, par, 1.0), cuda_graph)
+            t, _, h, _, _ = _row(
+                est, rank_experts(op, cfg, g.batch.new_tokens, group_tokens, par, gamma), cuda_graph
+            )
+            _, e, _, f, b = _row(
+                est, rank_experts(op, cfg, g.batch.new_tokens, group_tokens, par, 1.0), cuda_graph
+            )
             t_hot, e_mean, host, flops, mem = t_hot + t, e_mean + e, host + h, flops + f, mem + b
         else:
             t_hot, e_mean, host = t_hot + row[0], e_mean + row[1], host + row[2]
             flops, mem = flops + row[3], mem + row[4]
-    return _assemble(est, cfg, par, g, group_tokens, gamma, t_hot, e_mean, host, flops, mem,
-                     tpl.tp_s, tpl.tp_bytes, ())
+    return _assemble(
+        est, cfg, par, g, group_tokens, gamma, t_hot, e_mean, host, flops, mem, tpl.tp_s, tpl.tp_bytes, ()
+    )
 
 
 def overlap(works: Sequence[RankWork]) -> tuple[float, float]:
@@ -265,8 +334,9 @@ def gamma_of(cfg: ModelConfig, par: Parallel, group_tokens: int) -> float:
     return par.ep_imbalance or uniform_imbalance(group_tokens * moe.experts_per_token, par.ep)
 
 
-def ep_step(est: Estimator, cfg: ModelConfig, par: Parallel, micro: Sequence[tuple[Graph, int]], *,
-            cuda_graph: bool) -> tuple[StepCost, ExpertCost]:
+def ep_step(
+    est: Estimator, cfg: ModelConfig, par: Parallel, micro: Sequence[tuple[Graph, int]], *, cuda_graph: bool
+) -> tuple[StepCost, ExpertCost]:
     """One step of the group: ``micro`` = (one rank's graph, the group's new tokens) per micro-batch
     (two with ``tbo``). Returns the group's StepCost (time of the hottest rank, energy of all chips)."""
     prm = est.params
@@ -277,15 +347,35 @@ def ep_step(est: Estimator, cfg: ModelConfig, par: Parallel, micro: Sequence[tup
     dyn, host = sum(w.dyn_j for w in works), sum(w.host_s for w in works)
     span, energy_tp, capped = est.finish(device, dyn / par.dp, host)
     rows = works[0].costs
-    launch = (prm.graph_launch_s if cuda_graph else prm.eager_launch_s) * sum(c.time.kernels * c.op.repeat
-                                                                             for c in rows)
+    launch = (prm.graph_launch_s if cuda_graph else prm.eager_launch_s) * sum(
+        c.time.kernels * c.op.repeat for c in rows
+    )
     a2a = sum(w.all_to_all_s for w in works)
-    sc = StepCost(span, energy_tp * par.dp, rows, a2a + sum(w.tp_comm_s for w in works), launch, capped, par.chips,
-                  total, sum(w.flops for w in works), sum(w.mem_bytes for w in works),
-                  sum(w.link_bytes for w in works), max(0.0, host - device),
-                  max(0.0, span - prm.step_overhead_s - max(device, host)), prm.step_overhead_s)
-    xc = ExpertCost(gamma, len(works), sum(w.compute_s for w in works), a2a, works[0].algorithm,
-                    works[0].dispatch_bytes, hidden)
+    sc = StepCost(
+        span,
+        energy_tp * par.dp,
+        rows,
+        a2a + sum(w.tp_comm_s for w in works),
+        launch,
+        capped,
+        par.chips,
+        total,
+        sum(w.flops for w in works),
+        sum(w.mem_bytes for w in works),
+        sum(w.link_bytes for w in works),
+        max(0.0, host - device),
+        max(0.0, span - prm.step_overhead_s - max(device, host)),
+        prm.step_overhead_s,
+    )
+    xc = ExpertCost(
+        gamma,
+        len(works),
+        sum(w.compute_s for w in works),
+        a2a,
+        works[0].algorithm,
+        works[0].dispatch_bytes,
+        hidden,
+    )
     return sc, xc
 
 

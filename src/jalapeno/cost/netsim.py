@@ -39,8 +39,9 @@ class Result:
     received: dict[int, float] = field(default_factory=dict)
 
 
-def run(sends: list[Send], bw_of: Callable[[Hashable], float],
-        latency_s: float | Callable[[Hop], float]) -> Result:
+def run(
+    sends: list[Send], bw_of: Callable[[Hashable], float], latency_s: float | Callable[[Hop], float]
+) -> Result:
     """Simulate ``sends`` in list order (every ``after`` index precedes its send); ``latency_s`` is
     one figure, or a hop's latency by its resources (NIC hops and NVLink hops differ)."""
     free: dict[Hashable, float] = {}
@@ -63,6 +64,7 @@ def run(sends: list[Send], bw_of: Callable[[Hashable], float],
 
 
 # -- topologies: routes and bandwidths ---------------------------------------------------------------
+
 
 class Fabric:
     """Chips 0..n-1 placed on ``up``'s topology (a torus fills its first dimension first)."""
@@ -107,8 +109,10 @@ class Fabric:
 
 # -- schedules --------------------------------------------------------------------------------------
 
-def _ring_phase(f: Fabric, sends: list[Send], last: dict[int, list[int]], rings: list[list[int]],
-                chunk: float, lane: int) -> dict[int, list[int]]:
+
+def _ring_phase(
+    f: Fabric, sends: list[Send], last: dict[int, list[int]], rings: list[list[int]], chunk: float, lane: int
+) -> dict[int, list[int]]:
     """len(ring) - 1 ring steps on each ring: every chip passes ``chunk`` to its successor, after what
     it received in the previous step (or ``last`` before the phase)."""
     got = {i: list(last.get(i, [])) for r in rings for i in r}
@@ -153,8 +157,14 @@ def ring_schedule(f: Fabric, b: float, kind: str) -> list[Send]:
                 for d in range(dim):  # a step's chunk: the shard left after the dimensions before
                     shard /= f.shape[d]
                 chunk = shard / f.shape[dim]
-                got = _ring_phase(f, sends, {i: last.get((rev, i), []) for i in range(f.n)},
-                                  _rings(f, dim, rev), chunk, int(rev))
+                got = _ring_phase(
+                    f,
+                    sends,
+                    {i: last.get((rev, i), []) for i in range(f.n)},
+                    _rings(f, dim, rev),
+                    chunk,
+                    int(rev),
+                )
                 for i, ids in got.items():
                     last[(rev, i)] = ids
     return sends
@@ -164,8 +174,11 @@ def direct_schedule(f: Fabric, b: float, kind: str) -> list[Send]:
     """One-shot reduce-scatter / all-gather / all-to-all on a switch or full mesh: chip i sends its
     share for i+1, i+2, ... in that order (no two senders hit one receiver at once)."""
     share = b / f.n
-    return [Send(i, (i + k) % f.n, share, (), (f.hop(i, (i + k) % f.n),))
-            for k in range(1, f.n) for i in range(f.n)]
+    return [
+        Send(i, (i + k) % f.n, share, (), (f.hop(i, (i + k) % f.n),))
+        for k in range(1, f.n)
+        for i in range(f.n)
+    ]
 
 
 def pairwise_schedule(f: Fabric, b: float) -> list[Send]:

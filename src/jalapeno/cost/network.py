@@ -146,8 +146,10 @@ def _best(options: dict[str, float | None], algo: str | None, kind: str) -> tupl
     have = {k: v for k, v in options.items() if v is not None}
     if algo is not None:
         if algo not in have:
-            raise JalapenoError(f"{kind} has no {algo!r} algorithm on this topology; use one of {', '.join(have)}",
-                                field="algorithm")
+            raise JalapenoError(
+                f"{kind} has no {algo!r} algorithm on this topology; use one of {', '.join(have)}",
+                field="algorithm",
+            )
         return have[algo], algo
     name = min(have, key=lambda k: (have[k], k))
     return have[name], name
@@ -156,13 +158,19 @@ def _best(options: dict[str, float | None], algo: str | None, kind: str) -> tupl
 def scale_up_s(up: ScaleUp, kind: str, b: float, n: int, algo: str | None = None) -> tuple[float, str]:
     """(seconds, algorithm) of one collective inside one scale-up domain."""
     if kind == "all_to_all":
-        opts = {"direct": direct_all_to_all_s(up, b, n), "pairwise": pairwise_all_to_all_s(up, b, n),
-                "relay": relay_all_to_all_s(up, b, n)}
+        opts = {
+            "direct": direct_all_to_all_s(up, b, n),
+            "pairwise": pairwise_all_to_all_s(up, b, n),
+            "relay": relay_all_to_all_s(up, b, n),
+        }
         return _best(opts, algo, kind)
     if kind not in KINDS:
         raise JalapenoError(f"unknown collective {kind!r}; use one of {', '.join(KINDS)}", field="collective")
-    half = {"ring": ring_reduce_scatter_s(up, b, n), "direct": direct_reduce_scatter_s(up, b, n),
-            "tree": tree_reduce_scatter_s(up, b, n)}
+    half = {
+        "ring": ring_reduce_scatter_s(up, b, n),
+        "direct": direct_reduce_scatter_s(up, b, n),
+        "tree": tree_reduce_scatter_s(up, b, n),
+    }
     k = 2.0 if kind == "all_reduce" else 1.0
     return _best({a: None if v is None else k * v for a, v in half.items()}, algo, kind)
 
@@ -194,8 +202,10 @@ def p2p_s(net: Network, b: float, cross_domain: bool) -> float:
     neighbour's link on a direct topology."""
     if cross_domain:
         if net.scale_out is None:
-            raise JalapenoError("the transfer leaves the scale-up domain and the chip has no scale-out NIC figures",
-                                field="chips")
+            raise JalapenoError(
+                "the transfer leaves the scale-up domain and the chip has no scale-out NIC figures",
+                field="chips",
+            )
         return b / net.scale_out.bw_bytes_per_s + net.scale_out.latency_s
     up = net.scale_up
     bw = up.bw_bytes_per_s if _switched(up) else neighbour_bw(up)

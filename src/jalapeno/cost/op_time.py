@@ -40,8 +40,12 @@ class ChipRates:
 
 
 _FALLBACK = {
-    "fp4": ("fp4", "fp8", "bf16"), "int4": ("int4", "int8", "fp8", "bf16"), "fp8": ("fp8", "bf16"),
-    "int8": ("int8", "fp8", "bf16"), "bf16": ("bf16", "fp16", "tf32", "fp32"), "tf32": ("tf32", "fp32"),
+    "fp4": ("fp4", "fp8", "bf16"),
+    "int4": ("int4", "int8", "fp8", "bf16"),
+    "fp8": ("fp8", "bf16"),
+    "int8": ("int8", "fp8", "bf16"),
+    "bf16": ("bf16", "fp16", "tf32", "fp32"),
+    "tf32": ("tf32", "fp32"),
     "fp32": ("fp32", "tf32"),
 }
 
@@ -55,8 +59,9 @@ def smooth_max(a: float, b: float, p: float) -> float:
     return hi * norm
 
 
-def matmul_compute_s(m: int, n: int, k: int, groups: int, peak: float, rates: ChipRates, prm: CostParams,
-                     eff: float) -> float:
+def matmul_compute_s(
+    m: int, n: int, k: int, groups: int, peak: float, rates: ChipRates, prm: CostParams, eff: float
+) -> float:
     """Compute time with wave quantization: tiles of (tile_m x tile_n) spread over ``cores``.
 
     Small M uses narrower tiles (as cuBLAS/CUTLASS do), so M is padded to the next of 16/32/64. Larger
@@ -66,8 +71,11 @@ def matmul_compute_s(m: int, n: int, k: int, groups: int, peak: float, rates: Ch
     down to ``split_k_min``.
     """
     small = next((t for t in (16, 32, 64) if m <= t), 0)
-    shapes = ((small, prm.tile_n),) if small else (
-        (prm.tile_m, prm.tile_n), (prm.tile_n, prm.tile_m), (prm.tile_m, prm.tile_m))
+    shapes = (
+        ((small, prm.tile_n),)
+        if small
+        else ((prm.tile_m, prm.tile_n), (prm.tile_n, prm.tile_m), (prm.tile_m, prm.tile_m))
+    )
     cores = rates.cores
     per_core = peak * eff / cores
     best = math.inf
@@ -81,8 +89,9 @@ def matmul_compute_s(m: int, n: int, k: int, groups: int, peak: float, rates: Ch
     return best
 
 
-def attention_parts(flops: float, bytes_: float, phase: str, peak: float, rates: ChipRates,
-                    prm: CostParams) -> tuple[float, float]:
+def attention_parts(
+    flops: float, bytes_: float, phase: str, peak: float, rates: ChipRates, prm: CostParams
+) -> tuple[float, float]:
     """(compute, memory) time of a FlashAttention-style kernel: prefill streams, decode reads the KV cache."""
     eff_m = prm.stream_eff if phase == "prefill" else prm.attn_decode_mem_eff
     return flops / (peak * prm.attn_prefill_eff), bytes_ / (rates.mem_bw * eff_m)
@@ -94,7 +103,11 @@ def op_time(op: Op, rates: ChipRates, prm: CostParams) -> OpTime:
     if kind in ("matmul", "lm_head", "router", "moe"):
         peak = rates.matrix_peak(op.dtype)
         eff = prm.eff(op.dtype) * (prm.moe_eff if kind == "moe" else 1.0)
-        tc = matmul_compute_s(op.m, op.n, op.k, op.groups, peak, rates, prm, eff) if op.m else op.flops / (peak * eff)
+        tc = (
+            matmul_compute_s(op.m, op.n, op.k, op.groups, peak, rates, prm, eff)
+            if op.m
+            else op.flops / (peak * eff)
+        )
         if kind == "moe":  # groups of unequal size: scale the tiled estimate to the exact FLOPs
             tc = max(tc, op.flops / (peak * eff))
         tm = bytes_ / (rates.mem_bw * prm.mem_eff(op.dtype))

@@ -66,9 +66,18 @@ class CostOracle:
     (``cost.pipeline``): its shape cut into min(pp, tokens) equal micro-batches, the step lasting the
     pipeline's steady-state interval."""
 
-    def __init__(self, cfg: ModelConfig, chip: ChipSpec, params: CostParams, *, tp: int = 1,
-                 precision: Precision = BF16, cuda_graph_decode: bool = True, timer: OpTimer | None = None,
-                 parallel: Parallel | None = None) -> None:
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        chip: ChipSpec,
+        params: CostParams,
+        *,
+        tp: int = 1,
+        precision: Precision = BF16,
+        cuda_graph_decode: bool = True,
+        timer: OpTimer | None = None,
+        parallel: Parallel | None = None,
+    ) -> None:
         par = parallel or Parallel(tp=tp)
         tp = par.tp
         self.cfg, self.chip, self.precision, self.parallel = cfg, chip, precision, par
@@ -88,7 +97,9 @@ class CostOracle:
             raise JalapenoError(
                 f"{cfg.name} weights ({weights / 1e9:.1f} GB in {precision.weights.name}) "
                 f"do not fit {chips} x {chip.name} ({chip.memory_bytes * chips / 1e9:.0f} GB); need >= "
-                f"{need:.0f} GB: raise --tp or --pp, or use a smaller weight dtype", field="memory")
+                f"{need:.0f} GB: raise --tp or --pp, or use a smaller weight dtype",
+                field="memory",
+            )
         self._kv_capacity = int(free // self._kv_bpt)
         self._groups = [(attn, len(idx)) for (attn, _), idx in _merge_attn(layer_groups(cfg))]
         self._b = _Builder(cfg, precision, _work(Batch.decode(1, 1)))
@@ -145,8 +156,9 @@ class CostOracle:
         first = tokens - (seqs - 1)
         return Batch((Sequence(first, 0),) + (Sequence(1, 0),) * (seqs - 1))
 
-    def _token_part_uncached(self, tokens: int, seqs: int, graph_mode: bool,
-                             mla: tuple[int, int]) -> tuple[float, float, float]:
+    def _token_part_uncached(
+        self, tokens: int, seqs: int, graph_mode: bool, mla: tuple[int, int]
+    ) -> tuple[float, float, float]:
         """(device seconds, dynamic joules, host launch seconds) of everything but attention."""
         if self._fast is not None and tokens < self.cfg.vocab_size:
             return self._fast.time_energy(tokens, seqs, graph_mode)
@@ -168,8 +180,9 @@ class CostOracle:
                 if window:
                     pairs = min(pairs, nd * window)
                 fc, bc = dec.flops, dec.bytes
-                t1, e1, h1 = self._lin_time(dec, fc[0] * nd + fc[1] * pairs, bc[0] * nd + bc[1] * pairs,
-                                            graph_mode)
+                t1, e1, h1 = self._lin_time(
+                    dec, fc[0] * nd + fc[1] * pairs, bc[0] * nd + bc[1] * pairs, graph_mode
+                )
                 t += rep * t1
                 e += rep * e1
                 h += rep * h1
@@ -179,8 +192,12 @@ class CostOracle:
                     pairs = min(pairs, q * window)
                     kv = min(kv, q + ps * window)
                 fc, bc = pre.flops, pre.bytes
-                t1, e1, h1 = self._lin_time(pre, fc[0] * ps + fc[1] * q + fc[2] * kv + fc[3] * pairs,
-                                            bc[0] * ps + bc[1] * q + bc[2] * kv + bc[3] * pairs, graph_mode)
+                t1, e1, h1 = self._lin_time(
+                    pre,
+                    fc[0] * ps + fc[1] * q + fc[2] * kv + fc[3] * pairs,
+                    bc[0] * ps + bc[1] * q + bc[2] * kv + bc[3] * pairs,
+                    graph_mode,
+                )
                 t += rep * t1
                 e += rep * e1
                 h += rep * h1
@@ -199,14 +216,18 @@ class CostOracle:
             if shape.prefill_seqs:
                 pairs, kv = shape.prefill_context, shape.prefill_kv_tokens
                 if cap:
-                    pairs, kv = min(pairs, shape.prefill_tokens * cap), min(kv, shape.prefill_tokens + shape.prefill_seqs * cap)
+                    pairs, kv = (
+                        min(pairs, shape.prefill_tokens * cap),
+                        min(kv, shape.prefill_tokens + shape.prefill_seqs * cap),
+                    )
                 pre = (shape.prefill_seqs, shape.prefill_tokens, kv, pairs)
             ops += self._b.attention_from_totals(rep, attn, dec, pre, **self._attn_kw)
         _, t, e, h = self.est.price_op_list(ops, cuda_graph=graph_mode)  # each op carries its layer count
         return t, e, h
 
-    def _lin_time(self, k: _AttnKernel, flops: float, bytes_: float,
-                  graph_mode: bool) -> tuple[float, float, float]:
+    def _lin_time(
+        self, k: _AttnKernel, flops: float, bytes_: float, graph_mode: bool
+    ) -> tuple[float, float, float]:
         """One attention kernel's (device time, dynamic energy, host launch time); formulas of op_time."""
         t = smooth_max(flops / k.compute_rate, bytes_ / k.mem_rate, self._smooth) + k.fixed_s
         e = self.tp * (flops * k.pj_flop + bytes_ * self._pj_mem) * 1e-12
@@ -218,10 +239,15 @@ class CostOracle:
         """Per attention kind: its window (0: full attention), layers, and the decode and the prefill
         kernel, linear in their aggregates."""
         prm, window = self.est.params, self.cfg.sliding_window
-        return [(window if attn == "sliding" and window else 0, rep,
-                 self._kernel(attn, _DECODE_UNITS, "attn_decode", prm.attn_decode_mem_eff),
-                 self._kernel(attn, _PREFILL_UNITS, "attn_prefill", prm.stream_eff))
-                for attn, rep in self._groups]
+        return [
+            (
+                window if attn == "sliding" and window else 0,
+                rep,
+                self._kernel(attn, _DECODE_UNITS, "attn_decode", prm.attn_decode_mem_eff),
+                self._kernel(attn, _PREFILL_UNITS, "attn_prefill", prm.stream_eff),
+            )
+            for attn, rep in self._groups
+        ]
 
     def _kernel(self, attn: str, units: tuple[_Unit, ...], name: str, mem_eff: float) -> _AttnKernel:
         """Per-chip FLOPs and bytes per unit of each of the kernel's aggregates (``units``, in order), with
@@ -236,9 +262,16 @@ class CostOracle:
             peak = rates.matrix_peak(s.dtype)
             pj = prm.pj_flop(s.dtype)
         kernels = prm.kernels(name)
-        return _AttnKernel(tuple(flops), tuple(bytes_), peak * prm.attn_prefill_eff, rates.mem_bw * mem_eff,
-                           pj, prm.kernel_s * kernels, prm.graph_launch_s * kernels,
-                           prm.eager_launch_s * kernels)
+        return _AttnKernel(
+            tuple(flops),
+            tuple(bytes_),
+            peak * prm.attn_prefill_eff,
+            rates.mem_bw * mem_eff,
+            pj,
+            prm.kernel_s * kernels,
+            prm.graph_launch_s * kernels,
+            prm.eager_launch_s * kernels,
+        )
 
     # -- pipeline parallel ------------------------------------------------------------------------
 
@@ -254,23 +287,41 @@ class CostOracle:
         parts, logit_rows = self._token_parts(tokens, nd + ps, graph_mode, mla)
         parts = {**parts, **self._attention_by_kind(micro, graph_mode)}
         ab = self.precision.activations.bytes_per_element
-        comms = [est.comm_for(c.get("layers", 0), tokens, cfg.hidden_size, logit_rows if LAST in c else 0,
-                              cfg.vocab_size, ab) for c in self._stage_counts]
+        comms = [
+            est.comm_for(
+                c.get("layers", 0),
+                tokens,
+                cfg.hidden_size,
+                logit_rows if LAST in c else 0,
+                cfg.vocab_size,
+                ab,
+            )
+            for c in self._stage_counts
+        ]
         hidden = tokens * cfg.hidden_size * ab
-        pc = price_pipeline(est, [stage_work(parts, c) for c in self._stage_counts], comms,
-                            transfer(est, hidden, self.parallel.pp), hidden, m)
+        pc = price_pipeline(
+            est,
+            [stage_work(parts, c) for c in self._stage_counts],
+            comms,
+            transfer(est, hidden, self.parallel.pp),
+            hidden,
+            m,
+        )
         t = pc.interval_s
         return StepCost(t, pc.energy_over(t))
 
-    def _token_parts_uncached(self, tokens: int, seqs: int, graph_mode: bool,
-                              mla: tuple[int, int]) -> tuple[dict[object, Work], int]:
+    def _token_parts_uncached(
+        self, tokens: int, seqs: int, graph_mode: bool, mla: tuple[int, int]
+    ) -> tuple[dict[object, Work], int]:
         """Per-layer work of each layer group (attention excluded) and of the ops outside the layers,
         and the LM head's rows (for the logits gather)."""
         g = build_graph(self.cfg, self._token_batch(tokens, seqs, mla), self.precision)
         costs, _, _, _ = self.est.price_ops(_without_attention(g), cuda_graph=graph_mode)
         eager = 0.0 if graph_mode else self.est.params.eager_launch_s
-        parts = per_layer_parts((c.op.name, c.op.layers, c.op.repeat, c.total_s, c.energy_j,
-                                 eager * c.time.kernels * c.op.repeat) for c in costs)
+        parts = per_layer_parts(
+            (c.op.name, c.op.layers, c.op.repeat, c.total_s, c.energy_j, eager * c.time.kernels * c.op.repeat)
+            for c in costs
+        )
         head = next(o for o in g.ops if o.name == "lm_head")
         return parts, head.m
 
@@ -301,11 +352,17 @@ class CostOracle:
         t = e = h = 0.0
         if dec:
             fc, bc = kdec.flops, kdec.bytes
-            t, e, h = self._lin_time(kdec, fc[0] * dec[0] + fc[1] * dec[1], bc[0] * dec[0] + bc[1] * dec[1], graph_mode)
+            t, e, h = self._lin_time(
+                kdec, fc[0] * dec[0] + fc[1] * dec[1], bc[0] * dec[0] + bc[1] * dec[1], graph_mode
+            )
         if pre:
             fc, bc = kpre.flops, kpre.bytes
-            t1, e1, h1 = self._lin_time(kpre, sum(f * a for f, a in zip(fc, pre, strict=True)), sum(b * a for b, a in zip(bc, pre, strict=True)),
-                                        graph_mode)
+            t1, e1, h1 = self._lin_time(
+                kpre,
+                sum(f * a for f, a in zip(fc, pre, strict=True)),
+                sum(b * a for b, a in zip(bc, pre, strict=True)),
+                graph_mode,
+            )
             t, e, h = t + t1, e + e1, h + h1
         return t, e, h
 
@@ -321,8 +378,14 @@ class CostOracle:
         group = ceil_div(shape.tokens, halves)
         nd = local.decode_seqs
         mla = (nd, local.prefill_kv_tokens) if self._mla else _NO_SPLIT
-        w = self._ep_part(nd + local.prefill_tokens, nd + local.prefill_seqs, group, graph_mode, mla,
-                          self._gamma(shape.tokens))
+        w = self._ep_part(
+            nd + local.prefill_tokens,
+            nd + local.prefill_seqs,
+            group,
+            graph_mode,
+            mla,
+            self._gamma(shape.tokens),
+        )
         ta, ea, ha = self._attention(local, graph_mode)
         # ``overlap`` of ``halves`` identical micro-batches, written out (the serving hot loop): one runs
         # compute then all-to-alls; two last max(compute, all-to-all) each; the same sums as ``overlap``
@@ -338,14 +401,17 @@ class CostOracle:
     def _gamma_uncached(self, group_tokens: int) -> float:
         return gamma_of(self.cfg, self.parallel, group_tokens)
 
-    def _ep_part_uncached(self, tokens: int, seqs: int, group: int, graph_mode: bool, mla: tuple[int, int],
-                          gamma: float) -> RankWork:
+    def _ep_part_uncached(
+        self, tokens: int, seqs: int, group: int, graph_mode: bool, mla: tuple[int, int], gamma: float
+    ) -> RankWork:
         """``rank_work`` of the replica's tokens, from a template priced once per (tokens, sequences):
         only the expert ops change with the group's tokens and the imbalance."""
         tpl = self._ep_template(tokens, seqs, graph_mode, mla)
         return rank_work_from(self.est, self.cfg, self.parallel, tpl, group, gamma, cuda_graph=graph_mode)
 
-    def _ep_template_uncached(self, tokens: int, seqs: int, graph_mode: bool, mla: tuple[int, int]) -> RankTemplate:
+    def _ep_template_uncached(
+        self, tokens: int, seqs: int, graph_mode: bool, mla: tuple[int, int]
+    ) -> RankTemplate:
         g = build_graph(self.cfg, self._token_batch(tokens, seqs, mla), self.precision)
         return rank_template(self.est, _without_attention(g), cuda_graph=graph_mode)
 
@@ -358,8 +424,12 @@ class CostOracle:
 # (sequences, pairs), prefill (chunks, query tokens, KV tokens read, pairs).
 _Unit = tuple[tuple[int, int] | None, tuple[int, int, int, int] | None]
 _DECODE_UNITS: tuple[_Unit, ...] = (((1, 0), None), ((0, 1), None))
-_PREFILL_UNITS: tuple[_Unit, ...] = ((None, (1, 0, 0, 0)), (None, (0, 1, 0, 0)), (None, (0, 0, 1, 0)),
-                                     (None, (0, 0, 0, 1)))
+_PREFILL_UNITS: tuple[_Unit, ...] = (
+    (None, (1, 0, 0, 0)),
+    (None, (0, 1, 0, 0)),
+    (None, (0, 0, 1, 0)),
+    (None, (0, 0, 0, 1)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,7 +447,9 @@ class _AttnKernel:
     eager_s: float  # eager_launch_s * kernels: host launch time, eager mode
 
 
-def _merge_attn(groups: Iterable[tuple[tuple[str, bool], list[int]]]) -> list[tuple[tuple[str, bool], list[int]]]:
+def _merge_attn(
+    groups: Iterable[tuple[tuple[str, bool], list[int]]],
+) -> list[tuple[tuple[str, bool], list[int]]]:
     """Layer counts by attention kind only (MoE or dense does not change attention)."""
     merged: dict[str, list[int]] = {}
     for (attn, _), idx in groups:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jalapeno.cost.engines import ENGINES
-from jalapeno.errors import JalapenoError
 from jalapeno.seams.cost_params import CostParams as CostParams  # re-exported: cost.params.CostParams
 from jalapeno.seams.op_timing import OpTimer
 
@@ -58,7 +57,13 @@ def chip_error_band(chip_name: str) -> tuple[float, float] | None:
 CALIBRATION_FAMILY = {"h100-sxm": "h200-sxm", "h800": "h200-sxm"}
 # Newer chips of a family with no calibration of their own start from (and, without published rows, keep)
 # the family's fitted fractions of peak on their own datasheet peaks: a prior, said so in ``source``.
-FAMILY_PRIOR = {"b300": "b200", "gb200-nvl72": "b200", "gb300-nvl72": "b200", "mi325x": "mi300x", "mi355x": "mi300x"}
+FAMILY_PRIOR = {
+    "b300": "b200",
+    "gb200-nvl72": "b200",
+    "gb300-nvl72": "b200",
+    "mi325x": "mi300x",
+    "mi355x": "mi300x",
+}
 # a family-prior chip's error band: the family's, widened by this factor on each side (an assumption: a
 # newer part's software maturity is unknown; see docs/validation-published.md)
 PRIOR_BAND_WIDEN = 1.25

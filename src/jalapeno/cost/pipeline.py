@@ -82,19 +82,30 @@ class Parallel:
             raise JalapenoError(f"must be an integer >= 0, got {r!r}", field="redundant_experts")
         g = self.ep_imbalance
         if g is not None and not g >= 1.0:
-            raise JalapenoError(f"the hottest rank's load over the mean is >= 1, got {g!r}", field="ep_imbalance")
+            raise JalapenoError(
+                f"the hottest rank's load over the mean is >= 1, got {g!r}", field="ep_imbalance"
+            )
         if self.ep > 1 and self.ep != self.tp * self.dp:
-            raise JalapenoError(f"ep={self.ep} must equal tp x dp = {self.tp * self.dp} (the experts spread over "
-                                f"every chip of the group); set --dp {max(1, self.ep // self.tp)}", field="ep")
+            raise JalapenoError(
+                f"ep={self.ep} must equal tp x dp = {self.tp * self.dp} (the experts spread over "
+                f"every chip of the group); set --dp {max(1, self.ep // self.tp)}",
+                field="ep",
+            )
         if self.dp > 1 and self.ep == 1:
-            raise JalapenoError(f"dp={self.dp} needs expert parallelism over the group: set --ep {self.tp * self.dp} "
-                                f"(independent replicas: serve --replicas)", field="dp")
+            raise JalapenoError(
+                f"dp={self.dp} needs expert parallelism over the group: set --ep {self.tp * self.dp} "
+                f"(independent replicas: serve --replicas)",
+                field="dp",
+            )
         if self.pp > 1 and self.ep > 1:
-            raise JalapenoError("pipeline stages with expert parallelism are not modelled; use --pp 1 or --ep 1",
-                                field="pp")
+            raise JalapenoError(
+                "pipeline stages with expert parallelism are not modelled; use --pp 1 or --ep 1", field="pp"
+            )
         if (r or g is not None or self.tbo) and self.ep == 1:
-            raise JalapenoError("redundant experts, imbalance and two-batch overlap apply to expert parallelism; "
-                                "set --ep", field="ep")
+            raise JalapenoError(
+                "redundant experts, imbalance and two-batch overlap apply to expert parallelism; set --ep",
+                field="ep",
+            )
 
     @property
     def chips(self) -> int:
@@ -119,11 +130,17 @@ class Parallel:
             assert net is not None
             field = "pp" if self.pp > 1 else "ep"
             if net.scale_out is None:
-                raise JalapenoError(f"{self.chips} chips exceed the {size}-chip scale-up domain of {chip.name}, which "
-                                    f"has no scale-out NIC figures; lower --tp, --pp or --ep", field=field)
+                raise JalapenoError(
+                    f"{self.chips} chips exceed the {size}-chip scale-up domain of {chip.name}, which "
+                    f"has no scale-out NIC figures; lower --tp, --pp or --ep",
+                    field=field,
+                )
             if size % self.tp or (self.pp == 1 and self.chips % size):
-                raise JalapenoError(f"a {self.chips}-chip group over {size}-chip domains must fill whole domains with "
-                                    f"whole tensor-parallel groups; use a tp dividing {size}", field=field)
+                raise JalapenoError(
+                    f"a {self.chips}-chip group over {size}-chip domains must fill whole domains with "
+                    f"whole tensor-parallel groups; use a tp dividing {size}",
+                    field=field,
+                )
 
     def check_model(self, cfg: ModelConfig) -> None:
         """Expert parallelism needs a MoE model whose (experts + redundant) fill the ranks evenly."""
@@ -133,22 +150,33 @@ class Parallel:
             raise JalapenoError(f"{cfg.name} has no experts; use --ep 1", field="ep")
         slots = cfg.moe.num_experts + self.redundant_experts
         if slots % self.ep:
-            raise JalapenoError(f"{cfg.moe.num_experts} experts + {self.redundant_experts} redundant do not split "
-                                f"evenly over ep={self.ep}; add redundant experts to a multiple of {self.ep}",
-                                field="ep")
+            raise JalapenoError(
+                f"{cfg.moe.num_experts} experts + {self.redundant_experts} redundant do not split "
+                f"evenly over ep={self.ep}; add redundant experts to a multiple of {self.ep}",
+                field="ep",
+            )
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"tp": self.tp, "pp": self.pp, "chips": self.chips}
         if self.ep > 1:
-            out.update({"ep": self.ep, "dp": self.dp, "redundant_experts": self.redundant_experts,
-                        "ep_imbalance": self.ep_imbalance, "tbo": self.tbo})
+            out.update(
+                {
+                    "ep": self.ep,
+                    "dp": self.dp,
+                    "redundant_experts": self.redundant_experts,
+                    "ep_imbalance": self.ep_imbalance,
+                    "tbo": self.tbo,
+                }
+            )
         return out
 
 
 def stage_ranges(num_layers: int, pp: int) -> tuple[tuple[int, int], ...]:
     """Contiguous [start, end) layer ranges, sizes differing by at most one (larger ones first)."""
     if pp > num_layers:
-        raise JalapenoError(f"pp={pp} exceeds the model's {num_layers} layers; use --pp <= {num_layers}", field="pp")
+        raise JalapenoError(
+            f"pp={pp} exceeds the model's {num_layers} layers; use --pp <= {num_layers}", field="pp"
+        )
     base, extra = divmod(num_layers, pp)
     out, a = [], 0
     for s in range(pp):
@@ -253,8 +281,14 @@ class PipelineCost:
         return m * (self.busy_energy_j + self.transfer_energy_j) + idle
 
 
-def price_pipeline(est: Estimator, stages: list[Work], comms: list[tuple[float, float]], transfer_s: float,
-                   transfer_bytes: float, m: int) -> PipelineCost:
+def price_pipeline(
+    est: Estimator,
+    stages: list[Work],
+    comms: list[tuple[float, float]],
+    transfer_s: float,
+    transfer_bytes: float,
+    m: int,
+) -> PipelineCost:
     """Stage times and energies from each stage's (device s, J, host s) and its tensor-parallel
     collectives (s, link bytes); ``est`` (a ``cost.step.Estimator`` of ``tp`` chips) applies static
     power and the power cap to each stage as it does to a whole step, less the between-step host
@@ -271,8 +305,18 @@ def price_pipeline(est: Estimator, stages: list[Work], comms: list[tuple[float, 
         capped |= cap
     x_bytes = (len(stages) - 1) * transfer_bytes * est.tp
     link = sum(b for _, b in comms) + x_bytes
-    return PipelineCost(tuple(times), transfer_s, m, ovh, busy, x_bytes * pj_link, est.tp * est.idle_w,
-                        link_bytes=link, power_capped=capped, collective_s=sum(c for c, _ in comms))
+    return PipelineCost(
+        tuple(times),
+        transfer_s,
+        m,
+        ovh,
+        busy,
+        x_bytes * pj_link,
+        est.tp * est.idle_w,
+        link_bytes=link,
+        power_capped=capped,
+        collective_s=sum(c for c, _ in comms),
+    )
 
 
 def split_graph(cfg: ModelConfig, graph: Graph, pp: int) -> tuple[Graph, ...]:
@@ -303,8 +347,9 @@ def transfer(est: Estimator, hidden_bytes: float, pp: int = 1) -> float:
     ic = est.chip.interconnect
     if ic is None:
         raise JalapenoError(f"chip {est.chip.name!r} has no chip-to-chip links; use --pp 1", field="pp")
-    inside = stage_transfer_s(hidden_bytes, ic.bandwidth_bytes_per_s.value, int(ic.links.value), ic.latency_s.value,
-                              ic.topology)
+    inside = stage_transfer_s(
+        hidden_bytes, ic.bandwidth_bytes_per_s.value, int(ic.links.value), ic.latency_s.value, ic.topology
+    )
     size = int(ic.domain_size.value)
     crossings = sum(1 for s in range(1, pp) if (s * est.tp) % size == 0)
     if not crossings:
@@ -318,21 +363,30 @@ def transfer(est: Estimator, hidden_bytes: float, pp: int = 1) -> float:
     return (crossings * out + (pp - 1 - crossings) * inside) / (pp - 1)
 
 
-def graph_pipeline(est: Estimator, cfg: ModelConfig, graph: Graph, pp: int, m: int, *,
-                   cuda_graph: bool) -> tuple[PipelineCost, list[OpCost]]:
+def graph_pipeline(
+    est: Estimator, cfg: ModelConfig, graph: Graph, pp: int, m: int, *, cuda_graph: bool
+) -> tuple[PipelineCost, list[OpCost]]:
     """A micro-batch ``graph`` split into ``pp`` stages and priced as a pipeline of ``m`` such
     micro-batches: (pipeline cost, the graph's per-op costs on all stages)."""
     prm = est.params
     eager = 0.0 if cuda_graph else prm.eager_launch_s
     costs, _, _, _ = est.price_ops(graph, cuda_graph=cuda_graph)
-    parts = per_layer_parts((c.op.name, c.op.layers, c.op.repeat, c.total_s, c.energy_j,
-                             eager * c.time.kernels * c.op.repeat) for c in costs)
+    parts = per_layer_parts(
+        (c.op.name, c.op.layers, c.op.repeat, c.total_s, c.energy_j, eager * c.time.kernels * c.op.repeat)
+        for c in costs
+    )
     counts = stage_counts(cfg, pp)
     head = next(o for o in graph.ops if o.name == "lm_head")
     ab = graph.precision.activations.bytes_per_element
     tokens = graph.batch.new_tokens
-    comms = [est.comm_for(c.get("layers", 0), tokens, cfg.hidden_size, head.m if LAST in c else 0, cfg.vocab_size, ab)
-             for c in counts]
+    comms = [
+        est.comm_for(
+            c.get("layers", 0), tokens, cfg.hidden_size, head.m if LAST in c else 0, cfg.vocab_size, ab
+        )
+        for c in counts
+    ]
     hidden = tokens * cfg.hidden_size * ab
-    pc = price_pipeline(est, [stage_work(parts, c) for c in counts], comms, transfer(est, hidden, pp), hidden, m)
+    pc = price_pipeline(
+        est, [stage_work(parts, c) for c in counts], comms, transfer(est, hidden, pp), hidden, m
+    )
     return pc, costs

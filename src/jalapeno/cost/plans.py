@@ -46,8 +46,9 @@ class Plan:
             if getattr(self, k) < 1:
                 raise JalapenoError(f"must be >= 1, got {getattr(self, k)}", field=k)
         if self.tp % self.ep:
-            raise JalapenoError(f"ep={self.ep} must divide tp={self.tp} (experts spread over a stage's chips)",
-                                field="ep")
+            raise JalapenoError(
+                f"ep={self.ep} must divide tp={self.tp} (experts spread over a stage's chips)", field="ep"
+            )
 
     @property
     def chips(self) -> int:
@@ -77,9 +78,19 @@ class PlanCost:
     link_bytes: float  # per chip per step
 
     def to_json(self) -> dict[str, float | int]:
-        return {"tp": self.plan.tp, "pp": self.plan.pp, "ep": self.plan.ep, "chips": self.plan.chips,
-                "latency_s": self.latency_s, "slowest_stage_s": self.stage_s, "ops_s": self.ops_s, "tp_comm_s": self.tp_comm_s,
-                "ep_comm_s": self.ep_comm_s, "pp_comm_s": self.pp_comm_s, "link_bytes": self.link_bytes}
+        return {
+            "tp": self.plan.tp,
+            "pp": self.plan.pp,
+            "ep": self.plan.ep,
+            "chips": self.plan.chips,
+            "latency_s": self.latency_s,
+            "slowest_stage_s": self.stage_s,
+            "ops_s": self.ops_s,
+            "tp_comm_s": self.tp_comm_s,
+            "ep_comm_s": self.ep_comm_s,
+            "pp_comm_s": self.pp_comm_s,
+            "link_bytes": self.link_bytes,
+        }
 
 
 def memory_fit(cfg: ModelConfig, chip: ChipSpec, plan: Plan, precision: Precision, kv_tokens: int) -> Fit:
@@ -98,20 +109,26 @@ def check_fit(cfg: ModelConfig, chip: ChipSpec, plan: Plan, precision: Precision
         raise JalapenoError(
             f"{cfg.name} on {plan.chips} x {chip.name} (tp={plan.tp}, pp={plan.pp}, ep={plan.ep}): "
             f"{f.weights_per_chip / 1e9:.2f} GB weights + {f.kv_per_chip / 1e9:.2f} GB KV cache ({kv_tokens} "
-            f"tokens) = {need / 1e9:.2f} GB per chip > {have / 1e9:.2f} GB usable " f"({f.capacity_per_chip / 1e9:.2f} "
-            f"GB less {RESERVE:.0%} reserve); needs about {chips} chips", field="memory")
+            f"tokens) = {need / 1e9:.2f} GB per chip > {have / 1e9:.2f} GB usable "
+            f"({f.capacity_per_chip / 1e9:.2f} "
+            f"GB less {RESERVE:.0%} reserve); needs about {chips} chips",
+            field="memory",
+        )
     return f
 
 
 def check_domain(chip: ChipSpec, plan: Plan) -> coll.Fabric | None:
     fab = coll.fabric_of(chip)
     if plan.chips > 1 and fab is None:
-        raise JalapenoError(f"chip {chip.name!r} has no chip-to-chip links; a {plan.chips}-chip plan needs them",
-                            field="plan")
+        raise JalapenoError(
+            f"chip {chip.name!r} has no chip-to-chip links; a {plan.chips}-chip plan needs them", field="plan"
+        )
     ic = chip.interconnect
     if ic is not None and plan.chips > ic.domain_size.value:
-        raise JalapenoError(f"{plan.chips} chips exceed the {int(ic.domain_size.value)}-chip scale-up domain of "
-                            f"{chip.name}", field="plan")
+        raise JalapenoError(
+            f"{plan.chips} chips exceed the {int(ic.domain_size.value)}-chip scale-up domain of {chip.name}",
+            field="plan",
+        )
     return fab
 
 
@@ -119,12 +136,23 @@ def stage_graph(graph: Graph, pp: int) -> Graph:
     """The slowest stage: ceil(layers / pp) of each repeated layer op, plus embedding and LM head."""
     if pp == 1:
         return graph
-    ops = tuple(replace(o, repeat=max(1, math.ceil(o.repeat / pp))) if o.layers != "-" else o for o in graph.ops)
+    ops = tuple(
+        replace(o, repeat=max(1, math.ceil(o.repeat / pp))) if o.layers != "-" else o for o in graph.ops
+    )
     return replace(graph, ops=ops)
 
 
-def plan_step(cfg: ModelConfig, chip: ChipSpec, plan: Plan, batch: Batch, precision: Precision,
-              params: CostParams, timer: OpTimer | None = None, *, cuda_graph: bool = True) -> PlanCost:
+def plan_step(
+    cfg: ModelConfig,
+    chip: ChipSpec,
+    plan: Plan,
+    batch: Batch,
+    precision: Precision,
+    params: CostParams,
+    timer: OpTimer | None = None,
+    *,
+    cuda_graph: bool = True,
+) -> PlanCost:
     fab = check_domain(chip, plan)
     graph = build_graph(cfg, batch, precision)
     stage = stage_graph(graph, plan.pp)
@@ -155,8 +183,17 @@ def plan_step(cfg: ModelConfig, chip: ChipSpec, plan: Plan, batch: Batch, precis
     return PlanCost(plan, latency, stage_s, ops_s, tp_s, ep_s, pp_s, moved)
 
 
-def search_plans(cfg: ModelConfig, chip: ChipSpec, batch: Batch, precision: Precision, params: CostParams,
-                 timer: OpTimer | None = None, *, max_chips: int = 64, kv_tokens: int | None = None) -> list[PlanCost]:
+def search_plans(
+    cfg: ModelConfig,
+    chip: ChipSpec,
+    batch: Batch,
+    precision: Precision,
+    params: CostParams,
+    timer: OpTimer | None = None,
+    *,
+    max_chips: int = 64,
+    kv_tokens: int | None = None,
+) -> list[PlanCost]:
     """Every (tp, pp, ep) of powers of two that fits, fastest pipelined step first."""
     ic = chip.interconnect
     limit = min(max_chips, int(ic.domain_size.value) if ic else 1)

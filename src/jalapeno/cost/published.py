@@ -22,7 +22,17 @@ from jalapeno.errors import JalapenoError
 DATA_DIR = "data/published"
 SCENARIOS = ("offline", "server", "interactive", "fixed")
 # chips a row may name: presets, and chips of public results whose preset may not be bundled yet
-KNOWN_CHIPS = ("h100-sxm", "h200-sxm", "b200", "b300", "gb200-nvl72", "gb300-nvl72", "mi300x", "mi325x", "mi355x")
+KNOWN_CHIPS = (
+    "h100-sxm",
+    "h200-sxm",
+    "b200",
+    "b300",
+    "gb200-nvl72",
+    "gb300-nvl72",
+    "mi300x",
+    "mi325x",
+    "mi355x",
+)
 KNOWN_MODELS = ("llama-2-70b", "llama-3.1-405b", "mixtral-8x7b", "llama-3.1-8b", "llama-3.1-70b")
 PRECISIONS = ("fp8", "fp4", "mxfp4", "bf16")
 
@@ -46,29 +56,55 @@ class MLPerfWorkload:
     isl_cv: float = 0.77  # prompt-length std / mean (sets bundled: measured; else OpenOrca's, an estimate)
 
 
-_CONF = ("mlperf.conf of MLPerf Inference v5.1, e.g. https://github.com/mlcommons/inference_results_v5.1/blob/"
-         "main/closed/AMD/measurements/8xMI300X_2xEPYC_9575F/llama2-70b-99.9/Server/mlperf.conf")
+_CONF = (
+    "mlperf.conf of MLPerf Inference v5.1, e.g. https://github.com/mlcommons/inference_results_v5.1/blob/"
+    "main/closed/AMD/measurements/8xMI300X_2xEPYC_9575F/llama2-70b-99.9/Server/mlperf.conf"
+)
 LIMITS_SOURCE = _CONF
 WORKLOADS: dict[str, MLPerfWorkload] = {
     # OpenOrca subset, 24,576 samples: mean prompt of the bundled per-sample lengths (workload/benchsets
     # "mlperf-llama2-70b", 222.3 tokens); the range is that of one tokenizer's rounding, i.e. measured
-    "llama-2-70b": MLPerfWorkload("llama-2-70b", 222, (222, 223), 291,
-                                  "v4.1 NVIDIA H200x8 Offline: 31,302.7 tokens/s / 107.477 samples/s",
-                                  {"server": (2.0, 0.2), "interactive": (0.45, 0.04)}, 0.77),
+    "llama-2-70b": MLPerfWorkload(
+        "llama-2-70b",
+        222,
+        (222, 223),
+        291,
+        "v4.1 NVIDIA H200x8 Offline: 31,302.7 tokens/s / 107.477 samples/s",
+        {"server": (2.0, 0.2), "interactive": (0.45, 0.04)},
+        0.77,
+    ),
     # 5k each of OpenOrca, GSM8K and MBXP (15,000): mean prompt of workload/benchsets "mlperf-mixtral-8x7b"
     # (427.4; std / mean 0.769)
-    "mixtral-8x7b": MLPerfWorkload("mixtral-8x7b", 427, (427, 428), 146,
-                                   "v4.1 NVIDIA H200x8 Offline: 59,022.3 tokens/s / 404.431 samples/s",
-                                   {"server": (2.0, 0.2)}, 0.77),
+    "mixtral-8x7b": MLPerfWorkload(
+        "mixtral-8x7b",
+        427,
+        (427, 428),
+        146,
+        "v4.1 NVIDIA H200x8 Offline: 59,022.3 tokens/s / 404.431 samples/s",
+        {"server": (2.0, 0.2)},
+        0.77,
+    ),
     # long-context tasks (8,313 samples): mean prompt of workload/benchsets "mlperf-llama3.1-405b" (9,428.6)
-    "llama-3.1-405b": MLPerfWorkload("llama-3.1-405b", 9429, (9428, 9429), 652,
-                                     "v5.1 NVIDIA B200x8 Offline: 1,624.11 tokens/s / 2.49245 samples/s",
-                                     {"server": (6.0, 0.175), "interactive": (4.5, 0.08)}, 0.43),
+    "llama-3.1-405b": MLPerfWorkload(
+        "llama-3.1-405b",
+        9429,
+        (9428, 9429),
+        652,
+        "v5.1 NVIDIA B200x8 Offline: 1,624.11 tokens/s / 2.49245 samples/s",
+        {"server": (6.0, 0.175), "interactive": (4.5, 0.08)},
+        0.43,
+    ),
     # CNN/DailyMail summarization (13,368 samples): mean prompt of workload/benchsets "mlperf-llama3.1-8b"
     # (870.7; std / mean 0.494)
-    "llama-3.1-8b": MLPerfWorkload("llama-3.1-8b", 871, (870, 871), 129,
-                                   "v5.1 NVIDIA B200x8 Offline: 136,752 tokens/s / 1,060.23 samples/s",
-                                   {"server": (2.0, 0.1), "interactive": (0.5, 0.03)}, 0.49),
+    "llama-3.1-8b": MLPerfWorkload(
+        "llama-3.1-8b",
+        871,
+        (870, 871),
+        129,
+        "v5.1 NVIDIA B200x8 Offline: 136,752 tokens/s / 1,060.23 samples/s",
+        {"server": (2.0, 0.1), "interactive": (0.5, 0.03)},
+        0.49,
+    ),
 }
 
 
@@ -117,15 +153,33 @@ def parse_row(d: dict[str, str], source: str) -> PublishedRow:
     """One CSV record -> a validated row; a bad record names its id and field."""
     rid = d.get("id") or "?"
     try:
-        row = PublishedRow(id=rid, source=source, round=d["round"], date=d["date"], division=d.get("division", ""),
-                           submitter=d.get("submitter", ""), system=d.get("system", ""), chip=d["chip"],
-                           n_chips=int(d["n_chips"]), model=d["model"], scenario=d["scenario"],
-                           precision=d["precision"], software=d.get("software", ""), value=float(d["value"]),
-                           unit=d["unit"], power_w=_float(d.get("power_w")),
-                           n_submissions=_int(d.get("n_submissions")) or 1, url=d["url"],
-                           isl=_int(d.get("isl")), osl=_int(d.get("osl")), tp=_int(d.get("tp")))
+        row = PublishedRow(
+            id=rid,
+            source=source,
+            round=d["round"],
+            date=d["date"],
+            division=d.get("division", ""),
+            submitter=d.get("submitter", ""),
+            system=d.get("system", ""),
+            chip=d["chip"],
+            n_chips=int(d["n_chips"]),
+            model=d["model"],
+            scenario=d["scenario"],
+            precision=d["precision"],
+            software=d.get("software", ""),
+            value=float(d["value"]),
+            unit=d["unit"],
+            power_w=_float(d.get("power_w")),
+            n_submissions=_int(d.get("n_submissions")) or 1,
+            url=d["url"],
+            isl=_int(d.get("isl")),
+            osl=_int(d.get("osl")),
+            tp=_int(d.get("tp")),
+        )
     except (KeyError, ValueError) as e:
-        raise JalapenoError(f"published row {rid} ({source}): bad or missing {e}", field="published data") from None
+        raise JalapenoError(
+            f"published row {rid} ({source}): bad or missing {e}", field="published data"
+        ) from None
     check_row(row)
     return row
 

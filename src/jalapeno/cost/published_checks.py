@@ -17,11 +17,18 @@ def error_summary(fit: ChipFit) -> dict[str, Any]:
     out: dict[str, Any] = {"chip": fit.chip, "provenance": fit.provenance}
     for label, fitted in (("fit_errors", True), ("held_out_errors", False)):  # `held_out` is a row's flag
         errs = [abs(c.error) for c in fit.checked if c.fitted == fitted and c.error is not None]
-        out[label] = {"n": len(errs), "median_abs_error": median(errs) if errs else None,
-                      "max_abs_error": max(errs) if errs else None}
+        out[label] = {
+            "n": len(errs),
+            "median_abs_error": median(errs) if errs else None,
+            "max_abs_error": max(errs) if errs else None,
+        }
     h = out["held_out_errors"]
-    out["meets_target"] = (None if not h["n"] else  # no held-out row: nothing to meet or miss
-                           h["median_abs_error"] <= MEDIAN_TARGET and h["max_abs_error"] <= MAX_TARGET)
+    out["meets_target"] = (
+        None
+        if not h["n"]
+        # no held-out row: nothing to meet or miss
+        else h["median_abs_error"] <= MEDIAN_TARGET and h["max_abs_error"] <= MAX_TARGET
+    )
     out["unplaced"] = [c.row.id for c in fit.checked if c.predicted is None]
     return out
 
@@ -41,7 +48,9 @@ def order_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
     for f in fits:
         for c in f.checked:
             if c.predicted is not None and c.row.source == "mlperf" and c.row.division != "open":
-                groups.setdefault((c.row.round, c.row.model, c.row.scenario), {}).setdefault(f.chip, []).append(c)
+                groups.setdefault((c.row.round, c.row.model, c.row.scenario), {}).setdefault(
+                    f.chip, []
+                ).append(c)
     out = []
     for (rnd, model, scen), by_chip in sorted(groups.items()):
         if len(by_chip) < 2:
@@ -49,9 +58,18 @@ def order_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
         reps = {chip: _representative(cs) for chip, cs in by_chip.items()}
         pub = sorted(reps, key=lambda k: -reps[k].row.per_chip)
         pred = sorted(reps, key=lambda k: -(reps[k].predicted or 0.0))
-        out.append({"round": rnd, "model": model, "scenario": scen, "published_order": pub, "predicted_order": pred,
-                    "match": pub == pred, "held_out_only": not any(r.fitted for r in reps.values()),
-                    "swapped": swapped_pairs(reps)})
+        out.append(
+            {
+                "round": rnd,
+                "model": model,
+                "scenario": scen,
+                "published_order": pub,
+                "predicted_order": pred,
+                "match": pub == pred,
+                "held_out_only": not any(r.fitted for r in reps.values()),
+                "swapped": swapped_pairs(reps),
+            }
+        )
     return out
 
 
@@ -62,9 +80,15 @@ def swapped_pairs(reps: dict[str, Checked]) -> list[dict[str, Any]]:
     out = []
     chips = sorted(reps, key=lambda k: -reps[k].row.per_chip)
     for i, a in enumerate(chips):
-        for b in chips[i + 1:]:
+        for b in chips[i + 1 :]:
             if (reps[a].predicted or 0.0) < (reps[b].predicted or 0.0):
-                out.append({"faster": a, "slower": b, "published_gap": reps[a].row.per_chip / reps[b].row.per_chip - 1.0})
+                out.append(
+                    {
+                        "faster": a,
+                        "slower": b,
+                        "published_gap": reps[a].row.per_chip / reps[b].row.per_chip - 1.0,
+                    }
+                )
     return out
 
 
@@ -82,8 +106,18 @@ def ratio_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
             if not i or not o or i.predicted is None or o.predicted is None:
                 continue
             pub, pred = i.row.per_chip / o.row.per_chip, i.predicted / o.predicted
-            out.append({"chip": f.chip, "round": rnd, "model": model, "n_chips": n, "published": pub,
-                        "predicted": pred, "error": pred / pub - 1.0, "held_out": not (i.fitted or o.fitted)})
+            out.append(
+                {
+                    "chip": f.chip,
+                    "round": rnd,
+                    "model": model,
+                    "n_chips": n,
+                    "published": pub,
+                    "predicted": pred,
+                    "error": pred / pub - 1.0,
+                    "held_out": not (i.fitted or o.fitted),
+                }
+            )
     return out
 
 
@@ -110,8 +144,10 @@ def holdout_breakdown(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
         for c in f.checked:
             if not c.fitted and c.error is not None:
                 by.setdefault(holdout_kind(c, f), []).append(abs(c.error))
-    return [{"kind": k, "n": len(v), "median_abs_error": median(v), "max_abs_error": max(v)}
-            for k, v in sorted(by.items())]
+    return [
+        {"kind": k, "n": len(v), "median_abs_error": median(v), "max_abs_error": max(v)}
+        for k, v in sorted(by.items())
+    ]
 
 
 def power_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
@@ -128,9 +164,17 @@ def power_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
             if c.row.power_w:
                 pred = analytic_power(c.row, chip, f.params)
                 wall = c.row.power_w / c.row.n_chips
-                out.append({"chip": f.chip, "id": c.row.id, "key": c.row.key, "wall_w_per_chip": wall,
-                            "predicted_chip_w": pred, "share": None if pred is None else pred / wall,
-                            "tdp_w": chip.tdp_w.value})
+                out.append(
+                    {
+                        "chip": f.chip,
+                        "id": c.row.id,
+                        "key": c.row.key,
+                        "wall_w_per_chip": wall,
+                        "predicted_chip_w": pred,
+                        "share": None if pred is None else pred / wall,
+                        "tdp_w": chip.tdp_w.value,
+                    }
+                )
     return out
 
 
@@ -147,7 +191,15 @@ def isl_sensitivity(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
             if c.row.source != "mlperf" or w is None or w.isl_range[1] - w.isl_range[0] < 0.1 * w.isl:
                 continue
             ends = [analytic_result(c.row, chip, f.params, isl) for isl in w.isl_range]
-            out.append({"chip": f.chip, "key": c.row.key, "isl_range": w.isl_range, "ratio": c.ratio,
-                        "ratio_at_ends": [None if e is None else e.tokens_per_s_per_chip / c.row.per_chip
-                                          for e in ends]})
+            out.append(
+                {
+                    "chip": f.chip,
+                    "key": c.row.key,
+                    "isl_range": w.isl_range,
+                    "ratio": c.ratio,
+                    "ratio_at_ends": [
+                        None if e is None else e.tokens_per_s_per_chip / c.row.per_chip for e in ends
+                    ],
+                }
+            )
     return out

@@ -44,7 +44,10 @@ Predictor = Callable[[PublishedRow, ChipSpec, CostParams], "float | None"]
 MAX_EFF = 0.98
 SCALE_BOUNDS = (0.15, 3.0)
 # chips whose parameters are measured (or transferred from a measured sibling): published rows check them
-MEASURED = {"h200-sxm": "measured", "h100-sxm": "transferred from h200-sxm (same microarchitecture, measured)"}
+MEASURED = {
+    "h200-sxm": "measured",
+    "h100-sxm": "transferred from h200-sxm (same microarchitecture, measured)",
+}
 # family priors: the chip whose fitted fractions of peak a chip starts from (or keeps, without fit rows)
 FAMILY = {"b200": "h200-sxm", "mi300x": "h200-sxm", **CALIBRATION_FAMILY, **FAMILY_PRIOR}
 FOUR_BIT = ("fp4", "nvfp4", "mxfp4")
@@ -66,8 +69,9 @@ def analytic_power(row: PublishedRow, chip: ChipSpec, params: CostParams) -> flo
     return res.power_w_per_chip if res else None
 
 
-def analytic_result(row: PublishedRow, chip: ChipSpec, params: CostParams,
-                    isl_override: int | None = None) -> ScenarioResult | None:
+def analytic_result(
+    row: PublishedRow, chip: ChipSpec, params: CostParams, isl_override: int | None = None
+) -> ScenarioResult | None:
     """The scenario model's operating point for a row (``isl_override``: another mean prompt length)."""
     from jalapeno.cost.scenario import precision_of, predict
 
@@ -75,8 +79,19 @@ def analytic_result(row: PublishedRow, chip: ChipSpec, params: CostParams,
     isl = isl_override or isl
     cv = WORKLOADS[row.model].isl_cv if row.scenario != "fixed" else 0.0
     fractions = osl_fractions(row.model) if row.scenario != "fixed" else ()
-    return predict(resolve_model(row.model), chip, fused_engine(params), precision_of(row.precision), row.n_chips,
-                   isl, osl, limits, tps=(row.tp,) if row.tp else None, isl_cv=cv, osl_fractions=fractions)
+    return predict(
+        resolve_model(row.model),
+        chip,
+        fused_engine(params),
+        precision_of(row.precision),
+        row.n_chips,
+        isl,
+        osl,
+        limits,
+        tps=(row.tp,) if row.tp else None,
+        isl_cv=cv,
+        osl_fractions=fractions,
+    )
 
 
 OSL_QUANTILES = 64
@@ -113,7 +128,10 @@ def matches(row: PublishedRow, selector: str) -> bool:
     parts = selector.split("/")
     if len(parts) != 3:
         raise JalapenoError(f"fit source {selector!r} must be ROUND/MODEL/SCENARIO", field="--fit-sources")
-    return all(p == "*" or v in p.split("+") for p, v in zip(parts, (row.round, row.model, row.scenario), strict=True))
+    return all(
+        p == "*" or v in p.split("+")
+        for p, v in zip(parts, (row.round, row.model, row.scenario), strict=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -131,8 +149,14 @@ def default_selectors(rows: Sequence[PublishedRow], chip: str) -> tuple[str, ...
     """Fit on the newest round's Llama-2-70B offline and interactive rows of the chip; hold out the rest
     (the server scenario, other models, older rounds, vendor tables). A measured chip fits only the
     serving engine's knobs on these rows; its efficiencies stay measured."""
-    mine = [r for r in rows if r.chip == chip and r.model == "llama-2-70b" and r.source == "mlperf"
-            and r.scenario in ("offline", "interactive")]
+    mine = [
+        r
+        for r in rows
+        if r.chip == chip
+        and r.model == "llama-2-70b"
+        and r.source == "mlperf"
+        and r.scenario in ("offline", "interactive")
+    ]
     if chip in MEASURED:  # the engine's overhead shows only under a latency limit
         mine = [r for r in mine if any(o.round == r.round and o.scenario == "interactive" for o in mine)]
     if not mine:
@@ -177,11 +201,14 @@ def with_four_bit(p: CostParams) -> CostParams:
     return replace(p, matmul_eff=eff, matmul_mem_eff=mem)
 
 
-def scaled(prior: CostParams, compute: float, memory: float, dtypes: Collection[str] | None = None) -> CostParams:
+def scaled(
+    prior: CostParams, compute: float, memory: float, dtypes: Collection[str] | None = None
+) -> CostParams:
     """The prior with its compute efficiencies x ``compute`` and memory efficiencies x ``memory``.
 
     ``dtypes`` limits the per-dtype matrix efficiencies that move to those the fit rows ran (a B200 fitted
     on fp4 results keeps its family's bf16 and fp8 fractions); None moves every dtype."""
+
     def c(v: float) -> float:
         return min(MAX_EFF, v * compute)
 
@@ -190,13 +217,19 @@ def scaled(prior: CostParams, compute: float, memory: float, dtypes: Collection[
 
     def moves(k: str) -> bool:
         return dtypes is None or k in dtypes
-    return replace(prior, matmul_eff={k: c(v) if moves(k) else v for k, v in prior.matmul_eff.items()},
-                   matmul_eff_default=c(prior.matmul_eff_default) if dtypes is None else prior.matmul_eff_default,
-                   attn_prefill_eff=c(prior.attn_prefill_eff),
-                   matmul_mem_eff={k: m(v) if moves(k) else v for k, v in prior.matmul_mem_eff.items()},
-                   matmul_mem_eff_default=m(prior.matmul_mem_eff_default) if dtypes is None
-                   else prior.matmul_mem_eff_default,
-                   attn_decode_mem_eff=m(prior.attn_decode_mem_eff), stream_eff=m(prior.stream_eff))
+
+    return replace(
+        prior,
+        matmul_eff={k: c(v) if moves(k) else v for k, v in prior.matmul_eff.items()},
+        matmul_eff_default=c(prior.matmul_eff_default) if dtypes is None else prior.matmul_eff_default,
+        attn_prefill_eff=c(prior.attn_prefill_eff),
+        matmul_mem_eff={k: m(v) if moves(k) else v for k, v in prior.matmul_mem_eff.items()},
+        matmul_mem_eff_default=m(prior.matmul_mem_eff_default)
+        if dtypes is None
+        else prior.matmul_mem_eff_default,
+        attn_decode_mem_eff=m(prior.attn_decode_mem_eff),
+        stream_eff=m(prior.stream_eff),
+    )
 
 
 def energy_prior(p: CostParams, family: ChipSpec, chip: ChipSpec) -> CostParams:
@@ -207,6 +240,7 @@ def energy_prior(p: CostParams, family: ChipSpec, chip: ChipSpec) -> CostParams:
     / this dtype's peak, as ``calibrate.derive_flop_energy``). Static power when busy scales with TDP.
     Energy per HBM byte is kept (HBM3/3e access energy differs little; an assumption, range in the doc).
     """
+
     def per_flop_s(c: ChipSpec) -> float:
         return c.tdp_w.value / c.matrix_flops["bf16"].value
 
@@ -214,12 +248,20 @@ def energy_prior(p: CostParams, family: ChipSpec, chip: ChipSpec) -> CostParams:
         return p
     bf16 = p.pj_per_flop["bf16"] * per_flop_s(chip) / per_flop_s(family)
     peak = {d: f.value for d, f in chip.matrix_flops.items()}
-    pj = {d: bf16 * peak["bf16"] / peak[d] for d in peak if d in ("bf16", "fp16", "fp8", "int8", "fp4", "int4")}
+    pj = {
+        d: bf16 * peak["bf16"] / peak[d] for d in peak if d in ("bf16", "fp16", "fp8", "int8", "fp4", "int4")
+    }
     pj.update({d: pj["fp4"] for d in FOUR_BIT if "fp4" in pj})
-    note = (f"energies: {family.name}'s measured values scaled by datasheet ratios (TDP / bf16 peak; dtypes at "
-            f"the same power limit); not measured on {chip.name}")
-    return replace(p, pj_per_flop=pj, active_static_w=p.active_static_w * chip.tdp_w.value / family.tdp_w.value,
-                   meta={**p.meta, "energy_prior": note})
+    note = (
+        f"energies: {family.name}'s measured values scaled by datasheet ratios (TDP / bf16 peak; dtypes at "
+        f"the same power limit); not measured on {chip.name}"
+    )
+    return replace(
+        p,
+        pj_per_flop=pj,
+        active_static_w=p.active_static_w * chip.tdp_w.value / family.tdp_w.value,
+        meta={**p.meta, "energy_prior": note},
+    )
 
 
 COMPUTE_DTYPES = {"fp8": ("fp8",), "fp4": FOUR_BIT, "mxfp4": FOUR_BIT, "bf16": ("bf16", "fp16")}
@@ -232,10 +274,17 @@ def row_dtypes(rows: Sequence[PublishedRow]) -> tuple[str, ...]:
 
 KNOBS = ("compute", "memory", "step_overhead", "moe")
 MOE_BOUNDS = (0.4, 1.0)  # grouped expert GEMMs at 40-100% of a dense GEMM's efficiency
-KNOB_BOUNDS = {"compute": SCALE_BOUNDS, "memory": SCALE_BOUNDS, "step_overhead": (0.0, 0.05), "moe": MOE_BOUNDS}
+KNOB_BOUNDS = {
+    "compute": SCALE_BOUNDS,
+    "memory": SCALE_BOUNDS,
+    "step_overhead": (0.0, 0.05),
+    "moe": MOE_BOUNDS,
+}
 
 
-def apply_knobs(prior: CostParams, values: dict[str, float], dtypes: Collection[str] | None = None) -> CostParams:
+def apply_knobs(
+    prior: CostParams, values: dict[str, float], dtypes: Collection[str] | None = None
+) -> CostParams:
     """The prior under fitted knobs: compute and memory scales (of ``dtypes``' matrix efficiencies), and
     a per-step host overhead (seconds), the grouped expert GEMMs' efficiency relative to dense ones."""
     p = scaled(prior, values.get("compute", 1.0), values.get("memory", 1.0), dtypes)
@@ -246,8 +295,13 @@ def apply_knobs(prior: CostParams, values: dict[str, float], dtypes: Collection[
     return p
 
 
-def fit_knobs(chip: ChipSpec, prior: CostParams, rows: Sequence[PublishedRow], predictor: Predictor,
-              knobs: Sequence[str] = ("compute", "memory")) -> dict[str, float]:
+def fit_knobs(
+    chip: ChipSpec,
+    prior: CostParams,
+    rows: Sequence[PublishedRow],
+    predictor: Predictor,
+    knobs: Sequence[str] = ("compute", "memory"),
+) -> dict[str, float]:
     """Least squares on log(predicted / published) over ``knobs``; with rows of one scenario only, the
     first knob alone is fitted (two knobs cannot be told apart). Rows no replica fits are skipped."""
     from scipy.optimize import least_squares
@@ -268,12 +322,17 @@ def fit_knobs(chip: ChipSpec, prior: CostParams, rows: Sequence[PublishedRow], p
     hi = np.array([KNOB_BOUNDS[k][1] for k in free])
     # the prediction is piecewise (integer batch, best TP degree): start from the best point of a coarse
     # grid, then refine
-    grids = [np.geomspace(0.25, 2.5, 11) if KNOB_BOUNDS[k] == SCALE_BOUNDS
-             else np.linspace(lo[i], hi[i], 7) if k == "moe" else np.linspace(lo[i], hi[i] / 2, 11)
-             for i, k in enumerate(free)]
+    grids = [
+        np.geomspace(0.25, 2.5, 11)
+        if KNOB_BOUNDS[k] == SCALE_BOUNDS
+        else np.linspace(lo[i], hi[i], 7)
+        if k == "moe"
+        else np.linspace(lo[i], hi[i] / 2, 11)
+        for i, k in enumerate(free)
+    ]
     x0 = min((np.array(x) for x in itertools.product(*grids)), key=lambda x: float(np.sum(resid(x) ** 2)))
     res = least_squares(resid, x0, bounds=(lo, hi), diff_step=1e-2, x_scale=np.maximum(np.abs(x0), 1e-3))
-    best = res.x if np.sum(res.fun ** 2) <= np.sum(resid(x0) ** 2) else x0
+    best = res.x if np.sum(res.fun**2) <= np.sum(resid(x0) ** 2) else x0
     return dict(zip(free, map(float, best), strict=True))
 
 
@@ -306,8 +365,14 @@ class Band:
     basis: str
 
     def to_json(self) -> dict[str, object]:
-        return {"lo": self.lo, "hi": self.hi, "n": self.n, "median_abs_error": self.median_abs_error,
-                "max_abs_error": self.max_abs_error, "basis": self.basis}
+        return {
+            "lo": self.lo,
+            "hi": self.hi,
+            "n": self.n,
+            "median_abs_error": self.median_abs_error,
+            "max_abs_error": self.max_abs_error,
+            "basis": self.basis,
+        }
 
 
 def band_of(checked: Sequence[Checked]) -> Band | None:
@@ -316,13 +381,20 @@ def band_of(checked: Sequence[Checked]) -> Band | None:
         return None
     inv = [1.0 / c.ratio for c in held if c.ratio]
     errs = [abs(c.error) for c in held if c.error is not None]
-    return Band(min(inv), max(inv), len(held), median(errs), max(errs),
-                f"held-out published rows ({len(held)})")
+    return Band(
+        min(inv), max(inv), len(held), median(errs), max(errs), f"held-out published rows ({len(held)})"
+    )
 
 
 def widened(b: Band, family: str) -> Band:
-    return Band(b.lo / PRIOR_BAND_WIDEN, b.hi * PRIOR_BAND_WIDEN, 0, float("nan"), float("nan"),
-                f"family prior: {family}'s band widened x{PRIOR_BAND_WIDEN} each side (no held-out rows)")
+    return Band(
+        b.lo / PRIOR_BAND_WIDEN,
+        b.hi * PRIOR_BAND_WIDEN,
+        0,
+        float("nan"),
+        float("nan"),
+        f"family prior: {family}'s band widened x{PRIOR_BAND_WIDEN} each side (no held-out rows)",
+    )
 
 
 @dataclass
@@ -337,9 +409,16 @@ class ChipFit:
     prior: str = ""
 
 
-def calibrate_chip(chip: ChipSpec, rows: Sequence[PublishedRow], selectors: Sequence[str] | None,
-                   prior: CostParams, prior_name: str, predictor: Predictor = analytic_predictor,
-                   knobs: Sequence[str] = DEFAULT_KNOBS, prior_chip: ChipSpec | None = None) -> ChipFit:
+def calibrate_chip(
+    chip: ChipSpec,
+    rows: Sequence[PublishedRow],
+    selectors: Sequence[str] | None,
+    prior: CostParams,
+    prior_name: str,
+    predictor: Predictor = analytic_predictor,
+    knobs: Sequence[str] = DEFAULT_KNOBS,
+    prior_chip: ChipSpec | None = None,
+) -> ChipFit:
     """Fit one chip (a measured chip: only the serving engine's knobs) and predict every row of it.
     ``prior_chip``: the family chip the prior was measured or fitted on (its energies move by datasheet)."""
     sel = default_selectors(rows, chip.name) if selectors is None else tuple(selectors)
@@ -348,12 +427,21 @@ def calibrate_chip(chip: ChipSpec, rows: Sequence[PublishedRow], selectors: Sequ
     measured = chip.name in MEASURED
     if prior_chip is not None and not measured and prior_chip.name != chip.name:
         prior = energy_prior(prior, prior_chip, chip)
-    free = [k for k in knobs if (not measured or k in ENGINE_KNOBS) and (k != "moe" or measured)
-            and (k != "moe" or any(is_moe(r.model) for r in split.fit))]
+    free = [
+        k
+        for k in knobs
+        if (not measured or k in ENGINE_KNOBS)
+        and (k != "moe" or measured)
+        and (k != "moe" or any(is_moe(r.model) for r in split.fit))
+    ]
     values = fit_knobs(chip, prior, split.fit, predictor, free) if split.fit and free else {}
     prov = provenance(chip.name, values, len(split.fit), sel, prior_name)
-    params = replace(apply_knobs(prior, values, row_dtypes(split.fit)), calibrated=measured or bool(values),
-                     source=prov, kernels_per_op=dict(prior.kernels_per_op or TORCH_REFERENCE_KERNELS))
+    params = replace(
+        apply_knobs(prior, values, row_dtypes(split.fit)),
+        calibrated=measured or bool(values),
+        source=prov,
+        kernels_per_op=dict(prior.kernels_per_op or TORCH_REFERENCE_KERNELS),
+    )
     fitted = {r.id for r in split.fit}
     checked = [Checked(r, predictor(r, chip, params), r.id in fitted) for r in split.fit + split.held_out]
     return ChipFit(chip.name, params, prov, split, checked, values, band_of(checked), prior_name)
@@ -374,7 +462,12 @@ def chip_params(fit: ChipFit) -> CostParams:
     The per-step overhead fitted here is the submissions' serving engine's (TensorRT-LLM, vLLM harness),
     not the chip's; keeping it out of the chip's parameters lets every chip compare on one engine (the
     measured H200's file has none). It is recorded in ``meta`` and applied to published rows only."""
-    meta = {**fit.params.meta, "published_step_overhead_s": fit.params.step_overhead_s,
-            "published_moe_eff": fit.params.moe_eff, "published_fit": fit.provenance}
-    return replace(fit.params, step_overhead_s=CostParams().step_overhead_s, moe_eff=CostParams().moe_eff,
-                   meta=meta)
+    meta = {
+        **fit.params.meta,
+        "published_step_overhead_s": fit.params.step_overhead_s,
+        "published_moe_eff": fit.params.moe_eff,
+        "published_fit": fit.provenance,
+    }
+    return replace(
+        fit.params, step_overhead_s=CostParams().step_overhead_s, moe_eff=CostParams().moe_eff, meta=meta
+    )

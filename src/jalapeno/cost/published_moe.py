@@ -31,8 +31,10 @@ from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models import resolve_model
 
 GPUS_PER_NODE = 8
-DAY6 = ("https://github.com/deepseek-ai/open-infra-index/blob/main/202502OpenSourceWeek/"
-        "day_6_one_more_thing_deepseekV3R1_inference_system_overview.md")
+DAY6 = (
+    "https://github.com/deepseek-ai/open-infra-index/blob/main/202502OpenSourceWeek/"
+    "day_6_one_more_thing_deepseekV3R1_inference_system_overview.md"
+)
 SGLANG = "https://lmsys.org/blog/2025-05-05-large-scale-ep/"
 FIT_SOURCE = "sglang-blog"
 # DeepSeek serves in FP8 (weights and GEMM activations; "precision consistent with training", Day 6) with
@@ -65,9 +67,14 @@ def day6_occupancy() -> dict[str, float]:
     pre = DAY6_INPUT_TOKENS / day / DAY6_NODE_TPS["prefill"]
     dec = DAY6_OUTPUT_TOKENS / day / DAY6_NODE_TPS["decode"]
     seqs = DAY6_NODE_TPS["decode"] / GPUS_PER_NODE / (sum(DAY6_USER_RATE) / 2)
-    return {"prefill_nodes": round(pre, 2), "decode_nodes": round(dec, 2), "sum": round(pre + dec, 2),
-            "published_average": DAY6_NODES["average"], "published_peak": DAY6_NODES["peak"],
-            "decode_seqs_per_gpu": round(seqs, 1)}
+    return {
+        "prefill_nodes": round(pre, 2),
+        "decode_nodes": round(dec, 2),
+        "sum": round(pre + dec, 2),
+        "published_average": DAY6_NODES["average"],
+        "published_peak": DAY6_NODES["peak"],
+        "decode_seqs_per_gpu": round(seqs, 1),
+    }
 
 
 def day6_prompt() -> int:
@@ -105,46 +112,172 @@ class MoeRow:
 
 
 ROWS: tuple[MoeRow, ...] = (
-    MoeRow("sglang-prefill-1k", "sglang-blog", SGLANG, "Evaluation, Performance Analysis of Prefill and Decode Phases",
-           "2025-05-05", "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO", "h100-sxm", "prefill", 32, 32,
-           True, 16384, 1024, 57674.0, note="4 nodes; 16,384 tokens a GPU (stated for the 4K profile run)"),
-    MoeRow("sglang-prefill-2k", "sglang-blog", SGLANG, "Evaluation, Performance Analysis of Prefill and Decode Phases",
-           "2025-05-05", "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO", "h100-sxm", "prefill", 32, 32,
-           True, 16384, 2048, 54543.0, note="4 nodes; 16,384 tokens a GPU (stated for the 4K profile run)"),
-    MoeRow("sglang-prefill-4k", "sglang-blog", SGLANG, "Profile Results, Overall Throughput (prefill table, Default)",
-           "2025-05-05", "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO", "h100-sxm", "prefill", 32, 32,
-           True, 16384, 4096, 50302.0, note="4 nodes, batch 16,384 tokens a GPU"),
-    MoeRow("sglang-prefill-4k-perfect-eplb", "sglang-blog", SGLANG,
-           "Profile Results, Overall Throughput (prefill table, Simulated Perfect EPLB)", "2025-05-05",
-           "SGLang + DeepEP/DeepGEMM, TBO, random balanced routing", "h100-sxm", "prefill", 32, 32, True, 16384, 4096,
-           59337.0, perfect_balance=True, note="experts drawn uniformly (group-limited): imbalance set to 1.0"),
-    MoeRow("sglang-decode-ep72", "sglang-blog", SGLANG, "Profile Results, Overall Throughput (decode table, Default)",
-           "2025-05-05", "SGLang + DeepEP low-latency/DeepGEMM, PD disaggregation, EPLB, TBO", "h100-sxm", "decode",
-           72, 32, True, 256, 2000, 22282.0, note="9 nodes (EP72, 288 expert slots); 2,000-token inputs, 100 out"),
-    MoeRow("deepseek-profile-prefill", "deepseek-profile", SGLANG,
-           "Profile Results, Overall Throughput (prefill table, DeepSeek Profile column; derived by SGLang from "
-           "github.com/deepseek-ai/profile-data)", "2025-05-05", "DeepSeek inference engine (DeepEP, DeepGEMM, "
-           "dual micro-batch)", "h800", "prefill", 32, 32, True, 16384, 4096, 62713.0,
-           note="EP32, 4K prompts, 16,384 tokens a GPU"),
-    MoeRow("deepseek-profile-decode", "deepseek-profile", SGLANG,
-           "Profile Results, Overall Throughput (decode table, DeepSeek Profile column)", "2025-05-05",
-           "DeepSeek inference engine (DeepEP, DeepGEMM, 5-stage overlap, MTP)", "h800", "decode", 128, 0, True,
-           128, 4096, 18598.0, mtp=True, counts_verified=True,
-           note="16 nodes (EP128), 128 sequences a GPU, KV 4,096, with MTP; the figure counts both verified "
-                "tokens (the blog's own MTP simulation 'processing 128 requests to generate 256 tokens per decode "
-                "step' is compared with it)"),
-    MoeRow("deepseek-day6-prefill", "deepseek-day6", DAY6, "Statistics of DeepSeek's Online Service",
-           "2025-03-01", "DeepSeek online service (V3 and R1), 24 h average", "h800", "prefill", 32, 32, True,
-           16384, day6_prompt(), 73700.0, cached_fraction=0.563,
-           note="EP32/DP32 units of 4 nodes; input tokens incl. 56.3% on-disk cache hits (16,384 computed "
-                "tokens a GPU priced, hits loaded over the NICs); prompt length derived from the totals "
-                "(day6_prompt); the day's tokens over the node-seconds prefill occupied"),
-    MoeRow("deepseek-day6-decode", "deepseek-day6", DAY6, "Statistics of DeepSeek's Online Service",
-           "2025-03-01", "DeepSeek online service (V3 and R1), 24 h average", "h800", "decode", 144, 32, True,
-           88, DAY6_KV_PER_OUTPUT, 14800.0, mtp=True, user_rate=21.0,
-           note="EP144/DP144 units of 18 nodes; average KV 4,989 an output token; MTP (1 + 0.875 tokens a "
-                "step); 88 sequences a GPU = 14,800 / 8 / 21 tok/s a user (Little's law: the day's mean "
-                "concurrency)"),
+    MoeRow(
+        "sglang-prefill-1k",
+        "sglang-blog",
+        SGLANG,
+        "Evaluation, Performance Analysis of Prefill and Decode Phases",
+        "2025-05-05",
+        "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO",
+        "h100-sxm",
+        "prefill",
+        32,
+        32,
+        True,
+        16384,
+        1024,
+        57674.0,
+        note="4 nodes; 16,384 tokens a GPU (stated for the 4K profile run)",
+    ),
+    MoeRow(
+        "sglang-prefill-2k",
+        "sglang-blog",
+        SGLANG,
+        "Evaluation, Performance Analysis of Prefill and Decode Phases",
+        "2025-05-05",
+        "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO",
+        "h100-sxm",
+        "prefill",
+        32,
+        32,
+        True,
+        16384,
+        2048,
+        54543.0,
+        note="4 nodes; 16,384 tokens a GPU (stated for the 4K profile run)",
+    ),
+    MoeRow(
+        "sglang-prefill-4k",
+        "sglang-blog",
+        SGLANG,
+        "Profile Results, Overall Throughput (prefill table, Default)",
+        "2025-05-05",
+        "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO",
+        "h100-sxm",
+        "prefill",
+        32,
+        32,
+        True,
+        16384,
+        4096,
+        50302.0,
+        note="4 nodes, batch 16,384 tokens a GPU",
+    ),
+    MoeRow(
+        "sglang-prefill-4k-perfect-eplb",
+        "sglang-blog",
+        SGLANG,
+        "Profile Results, Overall Throughput (prefill table, Simulated Perfect EPLB)",
+        "2025-05-05",
+        "SGLang + DeepEP/DeepGEMM, TBO, random balanced routing",
+        "h100-sxm",
+        "prefill",
+        32,
+        32,
+        True,
+        16384,
+        4096,
+        59337.0,
+        perfect_balance=True,
+        note="experts drawn uniformly (group-limited): imbalance set to 1.0",
+    ),
+    MoeRow(
+        "sglang-decode-ep72",
+        "sglang-blog",
+        SGLANG,
+        "Profile Results, Overall Throughput (decode table, Default)",
+        "2025-05-05",
+        "SGLang + DeepEP low-latency/DeepGEMM, PD disaggregation, EPLB, TBO",
+        "h100-sxm",
+        "decode",
+        72,
+        32,
+        True,
+        256,
+        2000,
+        22282.0,
+        note="9 nodes (EP72, 288 expert slots); 2,000-token inputs, 100 out",
+    ),
+    MoeRow(
+        "deepseek-profile-prefill",
+        "deepseek-profile",
+        SGLANG,
+        "Profile Results, Overall Throughput (prefill table, DeepSeek Profile column; derived by SGLang from "
+        "github.com/deepseek-ai/profile-data)",
+        "2025-05-05",
+        "DeepSeek inference engine (DeepEP, DeepGEMM, dual micro-batch)",
+        "h800",
+        "prefill",
+        32,
+        32,
+        True,
+        16384,
+        4096,
+        62713.0,
+        note="EP32, 4K prompts, 16,384 tokens a GPU",
+    ),
+    MoeRow(
+        "deepseek-profile-decode",
+        "deepseek-profile",
+        SGLANG,
+        "Profile Results, Overall Throughput (decode table, DeepSeek Profile column)",
+        "2025-05-05",
+        "DeepSeek inference engine (DeepEP, DeepGEMM, 5-stage overlap, MTP)",
+        "h800",
+        "decode",
+        128,
+        0,
+        True,
+        128,
+        4096,
+        18598.0,
+        mtp=True,
+        counts_verified=True,
+        note="16 nodes (EP128), 128 sequences a GPU, KV 4,096, with MTP; the figure counts both verified "
+        "tokens (the blog's own MTP simulation 'processing 128 requests to generate 256 tokens per decode "
+        "step' is compared with it)",
+    ),
+    MoeRow(
+        "deepseek-day6-prefill",
+        "deepseek-day6",
+        DAY6,
+        "Statistics of DeepSeek's Online Service",
+        "2025-03-01",
+        "DeepSeek online service (V3 and R1), 24 h average",
+        "h800",
+        "prefill",
+        32,
+        32,
+        True,
+        16384,
+        day6_prompt(),
+        73700.0,
+        cached_fraction=0.563,
+        note="EP32/DP32 units of 4 nodes; input tokens incl. 56.3% on-disk cache hits (16,384 computed "
+        "tokens a GPU priced, hits loaded over the NICs); prompt length derived from the totals "
+        "(day6_prompt); the day's tokens over the node-seconds prefill occupied",
+    ),
+    MoeRow(
+        "deepseek-day6-decode",
+        "deepseek-day6",
+        DAY6,
+        "Statistics of DeepSeek's Online Service",
+        "2025-03-01",
+        "DeepSeek online service (V3 and R1), 24 h average",
+        "h800",
+        "decode",
+        144,
+        32,
+        True,
+        88,
+        DAY6_KV_PER_OUTPUT,
+        14800.0,
+        mtp=True,
+        user_rate=21.0,
+        note="EP144/DP144 units of 18 nodes; average KV 4,989 an output token; MTP (1 + 0.875 tokens a "
+        "step); 88 sequences a GPU = 14,800 / 8 / 21 tok/s a user (Little's law: the day's mean "
+        "concurrency)",
+    ),
 )
 
 
@@ -165,8 +298,15 @@ def _estimator(chip: ChipSpec) -> Estimator:
 def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = None) -> float:
     """One decode step (one token a sequence) of ``per_gpu`` sequences a GPU at KV ``length``."""
     b = per_gpu or row.per_gpu
-    e = estimate(resolve_model("deepseek-v3"), resolve_chip(row.chip), batch=b * row.ep, context=row.length,
-                 precision=_precision(), parallel=_plan(row, gamma), engine="fused")
+    e = estimate(
+        resolve_model("deepseek-v3"),
+        resolve_chip(row.chip),
+        batch=b * row.ep,
+        context=row.length,
+        precision=_precision(),
+        parallel=_plan(row, gamma),
+        engine="fused",
+    )
     return e.decode.time_s
 
 
@@ -209,8 +349,9 @@ def kv_capacity_seqs(row: MoeRow) -> int:
     return int(free // (kv_bytes_per_token(cfg, _precision()) * (row.length + MTP_TOKENS)))
 
 
-def slo_operating_point(row: MoeRow, gamma: float | None = None,
-                        acceptance: float = MTP_ACCEPTANCE) -> dict[str, float]:
+def slo_operating_point(
+    row: MoeRow, gamma: float | None = None, acceptance: float = MTP_ACCEPTANCE
+) -> dict[str, float]:
     """The largest batch a GPU whose step still gives each user ``row.user_rate`` tok/s (bisection; the
     step grows with the batch), capped by the KV memory, and the node's output tok/s there: the
     throughput a saturated node would deliver at the published per-user speed."""
@@ -227,8 +368,12 @@ def slo_operating_point(row: MoeRow, gamma: float | None = None,
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if rate(mid) >= row.user_rate else (lo, mid)
     r = rate(lo)
-    return {"per_gpu": lo, "kv_capacity_per_gpu": cap, "user_rate": round(r, 2),
-            "tokens_per_s_node": round(lo * r * GPUS_PER_NODE, 1)}
+    return {
+        "per_gpu": lo,
+        "kv_capacity_per_gpu": cap,
+        "user_rate": round(r, 2),
+        "tokens_per_s_node": round(lo * r * GPUS_PER_NODE, 1),
+    }
 
 
 def predict_prefill(row: MoeRow, gamma: float | None = None) -> float:
@@ -286,25 +431,56 @@ def table(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> dict[str
         base = predict(r)
         fitted = predict_decode(r, gamma) if r.phase == "decode" else base
         split = "fit" if (r.source == source and r.phase == "decode") else "held-out"
-        row = {"id": r.id, "source": r.source, "url": r.url, "where": r.where, "date": r.date,
-               "software": r.software, "chip": r.chip, "phase": r.phase, "ep": r.ep, "dp": r.ep,
-               "redundant_experts": r.redundant, "tbo": r.tbo, "nodes": r.ep // GPUS_PER_NODE,
-               "per_gpu": r.per_gpu, "length": r.length, "cached_fraction": r.cached_fraction, "mtp": r.mtp,
-               "precision": "w:{} a:{} kv:{}".format(*PRECISION), "published": r.published,
-               "predicted": round(base, 1), "error": round(base / r.published - 1.0, 4),
-               "predicted_fitted": round(fitted, 1), "error_fitted": round(fitted / r.published - 1.0, 4),
-               "split": split, "note": r.note}
+        row = {
+            "id": r.id,
+            "source": r.source,
+            "url": r.url,
+            "where": r.where,
+            "date": r.date,
+            "software": r.software,
+            "chip": r.chip,
+            "phase": r.phase,
+            "ep": r.ep,
+            "dp": r.ep,
+            "redundant_experts": r.redundant,
+            "tbo": r.tbo,
+            "nodes": r.ep // GPUS_PER_NODE,
+            "per_gpu": r.per_gpu,
+            "length": r.length,
+            "cached_fraction": r.cached_fraction,
+            "mtp": r.mtp,
+            "precision": "w:{} a:{} kv:{}".format(*PRECISION),
+            "published": r.published,
+            "predicted": round(base, 1),
+            "error": round(base / r.published - 1.0, 4),
+            "predicted_fitted": round(fitted, 1),
+            "error_fitted": round(fitted / r.published - 1.0, 4),
+            "split": split,
+            "note": r.note,
+        }
         if r.mtp and not r.counts_verified:
-            row["error_fitted_acceptance_range"] = [round(predict_decode(r, gamma, a) / r.published - 1.0, 4)
-                                                    for a in MTP_ACCEPTANCE_RANGE]
+            row["error_fitted_acceptance_range"] = [
+                round(predict_decode(r, gamma, a) / r.published - 1.0, 4) for a in MTP_ACCEPTANCE_RANGE
+            ]
         if r.user_rate:
             row["operating_point"] = operating_point(r, gamma)
         out.append(row)
-    return {"model": "deepseek-v3", "engine": "fused", "fit_source": source, "decode_ep_factor": gamma,
-            "mtp": {"tokens_verified": MTP_TOKENS, "acceptance": MTP_ACCEPTANCE,
-                    "range": list(MTP_ACCEPTANCE_RANGE), "draft_cost": round(MTP_DRAFT_COST, 5)},
-            "day6_occupancy": day6_occupancy(), "day6_prompt": day6_prompt(),
-            "goal": "within 25% of the published per-node throughput", "rows": out}
+    return {
+        "model": "deepseek-v3",
+        "engine": "fused",
+        "fit_source": source,
+        "decode_ep_factor": gamma,
+        "mtp": {
+            "tokens_verified": MTP_TOKENS,
+            "acceptance": MTP_ACCEPTANCE,
+            "range": list(MTP_ACCEPTANCE_RANGE),
+            "draft_cost": round(MTP_DRAFT_COST, 5),
+        },
+        "day6_occupancy": day6_occupancy(),
+        "day6_prompt": day6_prompt(),
+        "goal": "within 25% of the published per-node throughput",
+        "rows": out,
+    }
 
 
 def operating_point(r: MoeRow, gamma: float) -> dict[str, Any]:
@@ -317,9 +493,20 @@ def operating_point(r: MoeRow, gamma: float) -> dict[str, Any]:
     for u in DAY6_USER_RATE:
         b = round(r.published / GPUS_PER_NODE / u)
         pred = b * tps * GPUS_PER_NODE / mtp_step_s(r, gamma, b)
-        lo_hi.append({"user_rate": u, "per_gpu": b, "predicted": round(pred, 1),
-                      "error": round(pred / r.published - 1.0, 4)})
+        lo_hi.append(
+            {
+                "user_rate": u,
+                "per_gpu": b,
+                "predicted": round(pred, 1),
+                "error": round(pred / r.published - 1.0, 4),
+            }
+        )
     step = mtp_step_s(r, gamma) if r.mtp else plain_step_s(r, gamma)
-    return {"step_s": round(step, 5), "implied_step_s": round(tps / r.user_rate, 5),
-            "predicted_user_rate": round(tps / step, 2), "published_user_rate": list(DAY6_USER_RATE),
-            "rate_range": lo_hi, "at_user_rate": slo_operating_point(r, gamma)}
+    return {
+        "step_s": round(step, 5),
+        "implied_step_s": round(tps / r.user_rate, 5),
+        "predicted_user_rate": round(tps / step, 2),
+        "published_user_rate": list(DAY6_USER_RATE),
+        "rate_range": lo_hi,
+        "at_user_rate": slo_operating_point(r, gamma),
+    }

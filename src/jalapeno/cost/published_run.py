@@ -44,24 +44,34 @@ def _prior(name: str, done: dict[str, ChipFit]) -> tuple[CostParams, str]:
         own = params_for(name)
         if fam not in done:
             return own, name
-        return replace(own, step_overhead_s=done[fam].params.step_overhead_s, moe_eff=done[fam].params.moe_eff), name
+        return replace(
+            own, step_overhead_s=done[fam].params.step_overhead_s, moe_eff=done[fam].params.moe_eff
+        ), name
     if fam in done:
         return done[fam].params, fam
     return params_for(fam), fam
 
 
-def calibrate_all(rows: Sequence[PublishedRow], chips: Sequence[str] | None = None,
-                  selectors: Sequence[str] | None = None, predictor: Predictor = analytic_predictor,
-                  knobs: Sequence[str] = DEFAULT_KNOBS) -> tuple[dict[str, ChipFit], list[str]]:
+def calibrate_all(
+    rows: Sequence[PublishedRow],
+    chips: Sequence[str] | None = None,
+    selectors: Sequence[str] | None = None,
+    predictor: Predictor = analytic_predictor,
+    knobs: Sequence[str] = DEFAULT_KNOBS,
+) -> tuple[dict[str, ChipFit], list[str]]:
     """Fits by chip, and the chips skipped (no preset). ``selectors`` None: each chip's default split."""
     # --all: every chip with published rows, and the family members without any (a family prior)
     wanted = list(chips) if chips else [c for c in ORDER if any(r.chip == c for r in rows) or c in FAMILY]
     unknown = [c for c in wanted if c not in KNOWN_CHIPS]
     if unknown:
-        raise JalapenoError(f"no published rows can name {unknown}; known: {', '.join(KNOWN_CHIPS)}", field="--chip")
+        raise JalapenoError(
+            f"no published rows can name {unknown}; known: {', '.join(KNOWN_CHIPS)}", field="--chip"
+        )
     # family roots first, so members start from their fitted parameters
-    todo = sorted(set(wanted) | {FAMILY[c] for c in wanted if c in FAMILY and FAMILY[c] in wanted},
-                  key=lambda c: ORDER.index(c) if c in ORDER else len(ORDER))
+    todo = sorted(
+        set(wanted) | {FAMILY[c] for c in wanted if c in FAMILY and FAMILY[c] in wanted},
+        key=lambda c: ORDER.index(c) if c in ORDER else len(ORDER),
+    )
     done: dict[str, ChipFit] = {}
     skipped = []
     for name in todo:
@@ -70,8 +80,9 @@ def calibrate_all(rows: Sequence[PublishedRow], chips: Sequence[str] | None = No
             skipped.append(name)
             continue
         prior, prior_name = _prior(name, done)
-        fit = calibrate_chip(chip, rows, selectors, prior, prior_name, predictor, knobs,
-                             prior_chip=preset_or_none(prior_name))
+        fit = calibrate_chip(
+            chip, rows, selectors, prior, prior_name, predictor, knobs, prior_chip=preset_or_none(prior_name)
+        )
         prior_band = done[prior_name].band if prior_name in done else None
         if fit.band is None and prior_band is not None:
             fit.band = widened(prior_band, prior_name)
@@ -81,11 +92,19 @@ def calibrate_all(rows: Sequence[PublishedRow], chips: Sequence[str] | None = No
 
 def fit_record(fit: ChipFit, command: str) -> dict[str, Any]:
     """The calibration file's content, in the layout of the measured chips' files (params under "params")."""
-    return {"chip": fit.chip, "date": datetime.date.today().isoformat(), "command": command,
-            "provenance": fit.provenance, "knobs": fit.knobs, "prior": fit.prior,
-            "fit_sources": list(fit.split.selectors),
-            "fit_rows": [r.id for r in fit.split.fit], "held_out_rows": [r.id for r in fit.split.held_out],
-            "error_band": fit.band.to_json() if fit.band else None, "params": chip_params(fit).to_json()}
+    return {
+        "chip": fit.chip,
+        "date": datetime.date.today().isoformat(),
+        "command": command,
+        "provenance": fit.provenance,
+        "knobs": fit.knobs,
+        "prior": fit.prior,
+        "fit_sources": list(fit.split.selectors),
+        "fit_rows": [r.id for r in fit.split.fit],
+        "held_out_rows": [r.id for r in fit.split.held_out],
+        "error_band": fit.band.to_json() if fit.band else None,
+        "params": chip_params(fit).to_json(),
+    }
 
 
 def write_results(fits: dict[str, ChipFit], command: str) -> list[Path]:
@@ -103,7 +122,11 @@ def write_results(fits: dict[str, ChipFit], command: str) -> list[Path]:
     bands = json.loads(bp.read_text()) if bp.is_file() else {}
     for f in fits.values():
         if f.band:
-            bands[f.chip] = {**f.band.to_json(), "provenance": f.provenance, "command": command,
-                             "published_step_overhead_s": f.params.step_overhead_s}
+            bands[f.chip] = {
+                **f.band.to_json(),
+                "provenance": f.provenance,
+                "command": command,
+                "published_step_overhead_s": f.params.step_overhead_s,
+            }
     bp.write_text(json.dumps(dict(sorted(bands.items())), indent=1) + "\n")
     return [*out, bp]

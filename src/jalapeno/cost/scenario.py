@@ -50,8 +50,12 @@ MAX_BATCH = 1024  # per chip of the replica (as cost/sanity.py)
 MEMORY_FRACTION = 0.9
 PREFILL_BATCH = 16
 Z99 = 2.326  # standard normal 99th percentile
-PRECISIONS = {"fp8": ("fp8", "fp8", "fp8"), "fp4": ("nvfp4", "nvfp4", "fp8"), "mxfp4": ("mxfp4", "mxfp4", "fp8"),
-              "bf16": ("bf16", "bf16", "bf16")}
+PRECISIONS = {
+    "fp8": ("fp8", "fp8", "fp8"),
+    "fp4": ("nvfp4", "nvfp4", "fp8"),
+    "mxfp4": ("mxfp4", "mxfp4", "fp8"),
+    "bf16": ("bf16", "bf16", "bf16"),
+}
 
 
 def precision_of(name: str) -> Precision:
@@ -77,16 +81,28 @@ def _graph(model: ModelConfig, phase: str, n: int, ctx: int, precision: Precisio
     return build_graph(model, Batch.prefill(ctx, 0, batch=n), precision)
 
 
-def predict(model: ModelConfig, chip: ChipSpec, params: CostParams, precision: Precision, n_chips: int,
-            isl: int, osl: int, limits: tuple[float, float] | None,
-            tps: tuple[int, ...] | None = None, isl_cv: float = 0.0,
-            osl_fractions: tuple[float, ...] = ()) -> ScenarioResult | None:
+def predict(
+    model: ModelConfig,
+    chip: ChipSpec,
+    params: CostParams,
+    precision: Precision,
+    n_chips: int,
+    isl: int,
+    osl: int,
+    limits: tuple[float, float] | None,
+    tps: tuple[int, ...] | None = None,
+    isl_cv: float = 0.0,
+    osl_fractions: tuple[float, ...] = (),
+) -> ScenarioResult | None:
     """Best per-chip throughput over tensor-parallel degrees ``tps`` (default: 1, 2, 4, 8 that divide the
     system's chips and fit its scale-up domain); None: the model fits no replica."""
     domain = int(chip.interconnect.domain_size.value) if chip.interconnect else 1
     tps = tps or tuple(t for t in (1, 2, 4, 8) if t <= min(n_chips, domain) and n_chips % t == 0)
-    results = [r for t in tps
-               if (r := _replica(model, chip, params, precision, t, isl, osl, limits, isl_cv, osl_fractions))]
+    results = [
+        r
+        for t in tps
+        if (r := _replica(model, chip, params, precision, t, isl, osl, limits, isl_cv, osl_fractions))
+    ]
     return max(results, key=lambda r: r.tokens_per_s_per_chip, default=None)
 
 
@@ -130,13 +146,26 @@ def ttft_p99_s(prefill_s: float, rho: float, isl_cv: float) -> float:
     prefill; infinite at rho >= 1 (the queue grows without bound)."""
     if rho >= 1.0:
         return math.inf
-    wait = max(0.0, math.log(100.0 * rho)) * prefill_s * (1.0 + isl_cv**2) / (2.0 * (1.0 - rho)) if rho > 0 else 0.0
+    wait = (
+        max(0.0, math.log(100.0 * rho)) * prefill_s * (1.0 + isl_cv**2) / (2.0 * (1.0 - rho))
+        if rho > 0
+        else 0.0
+    )
     return wait + prefill_s
 
 
-def _replica(model: ModelConfig, chip: ChipSpec, params: CostParams, precision: Precision, tp: int, isl: int,
-             osl: int, limits: tuple[float, float] | None, isl_cv: float = 0.0,
-             osl_fractions: tuple[float, ...] = ()) -> ScenarioResult | None:
+def _replica(
+    model: ModelConfig,
+    chip: ChipSpec,
+    params: CostParams,
+    precision: Precision,
+    tp: int,
+    isl: int,
+    osl: int,
+    limits: tuple[float, float] | None,
+    isl_cv: float = 0.0,
+    osl_fractions: tuple[float, ...] = (),
+) -> ScenarioResult | None:
     free = chip.memory_bytes * tp * MEMORY_FRACTION - weight_bytes(model, precision)
     if free <= 0:
         return None
@@ -168,6 +197,7 @@ def _replica(model: ModelConfig, chip: ChipSpec, params: CostParams, precision: 
 
         def ok(b: int) -> bool:
             return fits_cap(b, cap) and cycle_p99(b) <= tpot and ttft_p99(b) <= ttft
+
         b_max = _largest(ok, cap)
     b_max = max(tile_aligned(b_max), key=lambda b: (b / cycle(b), b) if ok is None or ok(b) else (0.0, b))
     c = cycle(b_max)

@@ -7,7 +7,7 @@ energy per action; if that power exceeds the chip's limit, the step stretches un
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,8 +22,21 @@ from jalapeno.seams.op_timing import OpTimer as OpTimer  # re-exported: cost.ste
 
 # Ops every tensor-parallel rank repeats in full (hidden-sized elementwise work, the embedding gather).
 # ``ep_experts``: one expert-parallel rank's whole experts (``cost.expert``).
-REPLICATED = frozenset({"attn_norm", "mlp_norm", "final_norm", "residual_add", "embedding", "moe_combine",
-                        "q_a_norm", "kv_a_norm", "q_a_proj", "kv_a_proj", "ep_experts"})
+REPLICATED = frozenset(
+    {
+        "attn_norm",
+        "mlp_norm",
+        "final_norm",
+        "residual_add",
+        "embedding",
+        "moe_combine",
+        "q_a_norm",
+        "kv_a_norm",
+        "q_a_proj",
+        "kv_a_proj",
+        "ep_experts",
+    }
+)
 # Row-parallel matmuls: their K (input) dimension is split; the others split N (output columns).
 ROW_PARALLEL = frozenset({"o_proj", "down", "shared_down", "v_absorb"})
 
@@ -73,9 +86,14 @@ def shard(op: Op, tp: int) -> Op:
     if tp == 1 or op.name in REPLICATED:
         return op
     f = 1.0 / tp
-    kw: dict[str, Any] = {"flops": op.flops * f, "weight_bytes": op.weight_bytes * f, "act_read_bytes": op.act_read_bytes * f,
-              "act_write_bytes": op.act_write_bytes * f, "kv_read_bytes": op.kv_read_bytes * f,
-              "kv_write_bytes": op.kv_write_bytes * f}
+    kw: dict[str, Any] = {
+        "flops": op.flops * f,
+        "weight_bytes": op.weight_bytes * f,
+        "act_read_bytes": op.act_read_bytes * f,
+        "act_write_bytes": op.act_write_bytes * f,
+        "kv_read_bytes": op.kv_read_bytes * f,
+        "kv_write_bytes": op.kv_write_bytes * f,
+    }
     if op.m:
         if op.name in ROW_PARALLEL:
             kw["k"] = max(1, op.k // tp)
@@ -94,8 +112,10 @@ class Estimator:
         if tp > 1 and ic is None:
             raise JalapenoError(f"chip {chip.name!r} has no chip-to-chip links; use --tp 1", field="tp")
         if tp > 1 and ic is not None and tp > ic.domain_size.value:
-            raise JalapenoError(f"{tp} exceeds the {int(ic.domain_size.value)}-chip scale-up domain of "
-                                f"{chip.name}", field="tp")
+            raise JalapenoError(
+                f"{tp} exceeds the {int(ic.domain_size.value)}-chip scale-up domain of {chip.name}",
+                field="tp",
+            )
         self.chip, self.params, self.tp = chip, params, tp
         self.rates = ChipRates.of(chip)
         # how one (sharded) op is timed: the calibrated roofline model by default; a mapper for
@@ -109,7 +129,9 @@ class Estimator:
         """``price_op_list`` over the graph's ops."""
         return self.price_op_list(graph.ops, cuda_graph=cuda_graph)
 
-    def price_op_list(self, ops: Iterable[Op], *, cuda_graph: bool = True) -> tuple[list[OpCost], float, float, float]:
+    def price_op_list(
+        self, ops: Iterable[Op], *, cuda_graph: bool = True
+    ) -> tuple[list[OpCost], float, float, float]:
         """Per-op costs, the device's busy time, dynamic energy and the host's launch time (no
         communication, no power cap).
 
@@ -127,8 +149,11 @@ class Estimator:
             s = shard(op, tp)
             ot = self.timer(s)
             per = ot.time_s + launch * ot.kernels
-            e1 = ot.energy_j if ot.energy_j is not None else (
-                s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
+            e1 = (
+                ot.energy_j
+                if ot.energy_j is not None
+                else (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
+            )
             e = tp * op.repeat * e1
             costs.append(OpCost(op, s, ot, per * op.repeat, e))
             t_dev += per * op.repeat
@@ -172,11 +197,25 @@ class Estimator:
         span = max(device, host)
         flops = sum(tp * c.sharded.flops * c.op.repeat for c in costs)
         mem = sum(tp * c.sharded.bytes * c.op.repeat for c in costs)
-        launch = (prm.graph_launch_s if cuda_graph else prm.eager_launch_s) * sum(c.time.kernels * c.op.repeat
-                                                                                 for c in costs)
-        return StepCost(t, energy, tuple(costs), comm_s, launch, capped, tp, graph.batch.new_tokens, flops, mem,
-                        link_bytes, max(0.0, host - device), max(0.0, t - prm.step_overhead_s - span),
-                        prm.step_overhead_s)
+        launch = (prm.graph_launch_s if cuda_graph else prm.eager_launch_s) * sum(
+            c.time.kernels * c.op.repeat for c in costs
+        )
+        return StepCost(
+            t,
+            energy,
+            tuple(costs),
+            comm_s,
+            launch,
+            capped,
+            tp,
+            graph.batch.new_tokens,
+            flops,
+            mem,
+            link_bytes,
+            max(0.0, host - device),
+            max(0.0, t - prm.step_overhead_s - span),
+            prm.step_overhead_s,
+        )
 
     def comm(self, graph: Graph) -> tuple[float, float]:
         """Two all-reduces of the hidden state a layer (after attention and after the MLP), one logits
@@ -188,8 +227,9 @@ class Estimator:
         ab = graph.precision.activations.bytes_per_element
         return self.comm_for(n_layers, graph.batch.new_tokens, head.k, head.m, head.n, ab)
 
-    def comm_for(self, n_layers: int, tokens: int, hidden: int, logit_rows: int, vocab: int,
-                 act_bytes: float) -> tuple[float, float]:
+    def comm_for(
+        self, n_layers: int, tokens: int, hidden: int, logit_rows: int, vocab: int, act_bytes: float
+    ) -> tuple[float, float]:
         """(time, link bytes of all chips) of a step's tensor-parallel collectives."""
         if self.tp == 1:
             return 0.0, 0.0
@@ -201,8 +241,8 @@ class Estimator:
         t = 2 * n_layers * all_reduce_s(hidden_bytes, self.tp, bw, lat, ic.topology)
         if logit_rows:  # a pipeline stage without the LM head gathers no logits
             t += all_gather_s(logit_bytes, self.tp, bw, lat)
-        moved = (2 * n_layers * 2.0 * (self.tp - 1) / self.tp * hidden_bytes
-                 + (self.tp - 1) / self.tp * logit_bytes) * self.tp
+        moved = (
+            2 * n_layers * 2.0 * (self.tp - 1) / self.tp * hidden_bytes
+            + (self.tp - 1) / self.tp * logit_bytes
+        ) * self.tp
         return t, moved
-
-

@@ -77,12 +77,28 @@ class TokenModel:
                 by1 = a.act_read_bytes + a.act_write_bytes
             peak = rates.matrix_peak(a.dtype)
             kernels = prm.kernels(o1.name)
-            self.templates.append(_Template(
-                o1.repeat, per_seq, mm, a.flops - f1, f1, a.bytes - by1, by1, a.n, a.k, peak,
-                prm.eff(a.dtype) if mm else 0.0,
-                rates.mem_bw * (prm.mem_eff(a.dtype) if mm else prm.stream_eff),
-                kernels, prm.pj_flop(a.dtype), prm.kernel_s * kernels, prm.graph_launch_s * kernels,
-                prm.eager_launch_s * kernels * o1.repeat, est.tp * o1.repeat))
+            self.templates.append(
+                _Template(
+                    o1.repeat,
+                    per_seq,
+                    mm,
+                    a.flops - f1,
+                    f1,
+                    a.bytes - by1,
+                    by1,
+                    a.n,
+                    a.k,
+                    peak,
+                    prm.eff(a.dtype) if mm else 0.0,
+                    rates.mem_bw * (prm.mem_eff(a.dtype) if mm else prm.stream_eff),
+                    kernels,
+                    prm.pj_flop(a.dtype),
+                    prm.kernel_s * kernels,
+                    prm.graph_launch_s * kernels,
+                    prm.eager_launch_s * kernels * o1.repeat,
+                    est.tp * o1.repeat,
+                )
+            )
         self.embedding_cap = cfg.vocab_size
         self.n_layers = cfg.num_layers
         self.act_bytes = precision.activations.bytes_per_element
@@ -90,7 +106,8 @@ class TokenModel:
         # alone are memoized as a running sum, the rest (from the first per-sequence op on) priced per call;
         # each op comes with its memo of tiled compute time per row bucket (None: not a matmul)
         ops: list[tuple[_Template, dict[int, float] | None]] = [
-            (tpl, {} if tpl.matmul else None) for tpl in self.templates]
+            (tpl, {} if tpl.matmul else None) for tpl in self.templates
+        ]
         lead = next((i for i, tpl in enumerate(self.templates) if tpl.per_seq), len(self.templates))
         self._lead, self._tail = ops[:lead], ops[lead:]
         self._lead_sums: dict[tuple[int, bool], tuple[float, float, float]] = {}
@@ -108,12 +125,19 @@ class TokenModel:
             sums[(tokens, graph_mode)] = acc
         t, e, host = self._accumulate(self._tail, tokens, seqs, graph_mode, acc)
         est, prm = self.est, self.est.params
-        comm_t, link = est.comm_for(self.n_layers, tokens, self.cfg.hidden_size, seqs, self.cfg.vocab_size,
-                                    self.act_bytes)
+        comm_t, link = est.comm_for(
+            self.n_layers, tokens, self.cfg.hidden_size, seqs, self.cfg.vocab_size, self.act_bytes
+        )
         return t + comm_t, e + link * prm.pj_per_byte_link * 1e-12, host
 
-    def _accumulate(self, ops: list[tuple[_Template, dict[int, float] | None]], tokens: int, seqs: int,
-                    graph_mode: bool, acc: tuple[float, float, float]) -> tuple[float, float, float]:
+    def _accumulate(
+        self,
+        ops: list[tuple[_Template, dict[int, float] | None]],
+        tokens: int,
+        seqs: int,
+        graph_mode: bool,
+        acc: tuple[float, float, float],
+    ) -> tuple[float, float, float]:
         """Add ``ops`` to the running (device s, J, host s) sums, one at a time in graph order."""
         prm, vec, q = self.est.params, self.est.rates.vector_flops, self.row_quantum
         p, pj_mem = prm.smooth, prm.pj_per_byte_mem

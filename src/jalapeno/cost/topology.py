@@ -129,4 +129,3 @@ def fabric_of(chip: object) -> Fabric | None:
 
 def hops_between_stages(f: Fabric) -> int:
     return 1 if f.topology != "dragonfly" else 2
-

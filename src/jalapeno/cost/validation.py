@@ -52,9 +52,14 @@ def _ok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if not r.get("error") and r.get("s")]
 
 
-def calibrate_and_validate(chip: ChipSpec, op_sources: list[dict[str, Any]], step_sources: list[dict[str, Any]],
-                           models: dict[str, ModelConfig], fit_models: set[str],
-                           start: CostParams | None = None) -> tuple[CostParams, list[Row]]:
+def calibrate_and_validate(
+    chip: ChipSpec,
+    op_sources: list[dict[str, Any]],
+    step_sources: list[dict[str, Any]],
+    models: dict[str, ModelConfig],
+    fit_models: set[str],
+    start: CostParams | None = None,
+) -> tuple[CostParams, list[Row]]:
     """Fit ``chip``'s parameters; return them with every measured point's prediction.
 
     op_sources[0]'s GEMMs are fitted and the other sources' GEMMs held out (a different day/machine);
@@ -69,11 +74,17 @@ def calibrate_and_validate(chip: ChipSpec, op_sources: list[dict[str, Any]], ste
     gemm_hold = [g for src in op_sources[1:] for g in _ok(src.get("gemm", []))]
     copies = [c for src in op_sources for c in src.get("copy", []) if c.get("GBps_read_plus_write")]
     if copies:
-        p = replace(p, stream_eff=min(1.0, max(c["GBps_read_plus_write"] for c in copies) * 1e9 / rates.mem_bw))
+        p = replace(
+            p, stream_eff=min(1.0, max(c["GBps_read_plus_write"] for c in copies) * 1e9 / rates.mem_bw)
+        )
     if gemm_fit:
         ops = [cal.gemm_op(g) for g in gemm_fit]
-        p = cal.fit(p, cal.GEMM_PARAMS, lambda q: cal.predict_eager_ops(ops, rates, q),
-                    np.array([g["s"] for g in gemm_fit]))
+        p = cal.fit(
+            p,
+            cal.GEMM_PARAMS,
+            lambda q: cal.predict_eager_ops(ops, rates, q),
+            np.array([g["s"] for g in gemm_fit]),
+        )
     for g_list, held in ((gemm_fit, False), (gemm_hold, True)):
         for g in g_list:
             pred = cal.predict_eager_ops([cal.gemm_op(g)], rates, p)[0]
@@ -87,12 +98,18 @@ def calibrate_and_validate(chip: ChipSpec, op_sources: list[dict[str, Any]], ste
     fit_attn = [a for a in attn[::2] if a["s"] > 4 * p.harness_floor_s]
     if fit_attn:
         ops = [cal.attention_op(a) for a in fit_attn]
-        p = cal.fit(p, cal.ATTN_PARAMS, lambda q: cal.predict_eager_ops(ops, rates, q),
-                    np.array([a["s"] for a in fit_attn]))
+        p = cal.fit(
+            p,
+            cal.ATTN_PARAMS,
+            lambda q: cal.predict_eager_ops(ops, rates, q),
+            np.array([a["s"] for a in fit_attn]),
+        )
     for a in attn:
         pred = cal.predict_eager_ops([cal.attention_op(a)], rates, p)[0]
         size = f"ctx {a['context']}" if a["phase"] == "decode" else f"seq {a['seq']}"
-        rows.append(Row("attention", f"{a['phase']} b{a.get('batch', 1)} {size}", a["s"], pred, a not in fit_attn))
+        rows.append(
+            Row("attention", f"{a['phase']} b{a.get('batch', 1)} {size}", a["s"], pred, a not in fit_attn)
+        )
     for e in elem:
         pred = cal.predict_eager_ops([cal.elementwise_op(e)], rates, p)[0]
         rows.append(Row("elementwise", f"{e['op']} {e['T']}x{e['hidden']}", e["s"], pred, True))
@@ -107,11 +124,19 @@ def calibrate_and_validate(chip: ChipSpec, op_sources: list[dict[str, Any]], ste
     if fit_steps and fit_energy == fit_steps:
         # time and energy together: the power cap couples them (a step over the limit runs at lower clocks)
         y = np.array([s["s"] for s in fit_steps] + [_busy_watts(s, idle_w) * s["s"] for s in fit_steps])
-        p = cal.fit(p, cal.STEP_PARAMS + cal.ENERGY_PARAMS,
-                    lambda q: cal.predict_time_and_energy(fit_steps, models, chip, q), y)
+        p = cal.fit(
+            p,
+            cal.STEP_PARAMS + cal.ENERGY_PARAMS,
+            lambda q: cal.predict_time_and_energy(fit_steps, models, chip, q),
+            y,
+        )
     elif fit_steps:
-        p = cal.fit(p, cal.STEP_PARAMS, lambda q: cal.predict_steps(fit_steps, models, chip, q),
-                    np.array([s["s"] for s in fit_steps]))
+        p = cal.fit(
+            p,
+            cal.STEP_PARAMS,
+            lambda q: cal.predict_steps(fit_steps, models, chip, q),
+            np.array([s["s"] for s in fit_steps]),
+        )
 
     if fit_energy:  # every energy run is a bf16 model: other formats' energy per FLOP is derived, not fitted
         p = cal.derive_flop_energy(p, rates, {"bf16"})
@@ -122,13 +147,24 @@ def calibrate_and_validate(chip: ChipSpec, op_sources: list[dict[str, Any]], ste
         label = f"{s['model']} {size}" + (" (shared file, other engine)" if s.get("other_engine") else "")
         held = s not in fit_steps
         other = bool(s.get("other_engine"))
-        rows.append(Row(s["phase"], label, s["s"], pred_t, held, meta={"model": s["model"], "other_engine": other}))
+        rows.append(
+            Row(s["phase"], label, s["s"], pred_t, held, meta={"model": s["model"], "other_engine": other})
+        )
         if s in energy:
             pw = cal.predict_steps([s], models, chip, p, "power")[0]
             tokens = s["batch"] if s["phase"] == "decode" else s["prompt"]
             w_meas = _busy_watts(s, idle_w)
-            rows.append(Row(f"{s['phase']} J/token", label, w_meas * s["s"] / tokens, pw * pred_t / tokens, held, "J",
-                            meta={"model": s["model"], "avg_W": w_meas, "pred_W": pw, "other_engine": other}))
+            rows.append(
+                Row(
+                    f"{s['phase']} J/token",
+                    label,
+                    w_meas * s["s"] / tokens,
+                    pw * pred_t / tokens,
+                    held,
+                    "J",
+                    meta={"model": s["model"], "avg_W": w_meas, "pred_W": pw, "other_engine": other},
+                )
+            )
     return p, rows
 
 
@@ -147,8 +183,15 @@ def summary(rows: list[Row]) -> list[dict[str, Any]]:
         for name in ("fit", "held-out", "held-out, other engine"):
             e = np.array([abs(r.error) for r in rows if r.group == group and r.set_name == name])
             if e.size:
-                out.append({"group": group, "set": name, "n": int(e.size),
-                            "median_abs_error": float(np.median(e)), "max_abs_error": float(e.max())})
+                out.append(
+                    {
+                        "group": group,
+                        "set": name,
+                        "n": int(e.size),
+                        "median_abs_error": float(np.median(e)),
+                        "max_abs_error": float(e.max()),
+                    }
+                )
     return out
 
 
@@ -158,14 +201,36 @@ def shared_energy_as_steps(d: dict[str, Any]) -> list[dict[str, Any]]:
     for e in d.get("energy", []):
         if e["phase"] == "decode":
             steps = e["tokens"] / e["batch"]
-            rows.append({"model": e["model"], "phase": "decode", "batch": e["batch"], "context": e["context"],
-                         "other_engine": True,
-                         "cuda_graph": True, "s": e["seconds"] / steps, "joules": e["joules"],
-                         "energy_s": e["seconds"], "avg_W": e["avg_W"], "J_per_token": e["J_per_token"]})
+            rows.append(
+                {
+                    "model": e["model"],
+                    "phase": "decode",
+                    "batch": e["batch"],
+                    "context": e["context"],
+                    "other_engine": True,
+                    "cuda_graph": True,
+                    "s": e["seconds"] / steps,
+                    "joules": e["joules"],
+                    "energy_s": e["seconds"],
+                    "avg_W": e["avg_W"],
+                    "J_per_token": e["J_per_token"],
+                }
+            )
         else:
             n = e["tokens"] / e["context"]
-            rows.append({"model": e["model"], "phase": "prefill", "batch": 1, "prompt": e["context"],
-                         "other_engine": True,
-                         "cuda_graph": False, "s": e["seconds"] / n, "joules": e["joules"], "energy_s": e["seconds"],
-                         "avg_W": e["avg_W"], "J_per_token": e["J_per_token"]})
+            rows.append(
+                {
+                    "model": e["model"],
+                    "phase": "prefill",
+                    "batch": 1,
+                    "prompt": e["context"],
+                    "other_engine": True,
+                    "cuda_graph": False,
+                    "s": e["seconds"] / n,
+                    "joules": e["joules"],
+                    "energy_s": e["seconds"],
+                    "avg_W": e["avg_W"],
+                    "J_per_token": e["J_per_token"],
+                }
+            )
     return rows

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colour codes, should a CI force colour (FORCE_COLOR)
-_BLOCK = re.compile(r"^<!-- generated:begin `([^`]+)` -->\n(.*?)^<!-- generated:end -->", re.DOTALL | re.MULTILINE)  # own lines
+_BLOCK = re.compile(
+    r"^<!-- generated:begin `([^`]+)` -->\n(.*?)^<!-- generated:end -->", re.DOTALL | re.MULTILINE
+)  # own lines
 
 
 @dataclass(frozen=True)
@@ -80,14 +82,18 @@ def _invoke(words: list[str], root: Path) -> None:
         rc = main(words[1:])
     elif words[:2] == ["python", "-m"]:
         sys.argv = words[2:]
-        with warnings.catch_warnings():  # the module may be imported already (a test imported it): harmless here
+        with (
+            warnings.catch_warnings()
+        ):  # the module may be imported already (a test imported it): harmless here
             warnings.simplefilter("ignore", RuntimeWarning)
             rc = _run(lambda: runpy.run_module(words[2], run_name="__main__", alter_sys=True))
     elif words[0] == "python" and words[1].startswith("scripts/"):
         sys.argv = words[1:]
         rc = _run(lambda: runpy.run_path(str(root / words[1]), run_name="__main__"))
     else:
-        raise ValueError(f"a generated block's command must be jalapeno, python -m or python scripts/: {words}")
+        raise ValueError(
+            f"a generated block's command must be jalapeno, python -m or python scripts/: {words}"
+        )
     if rc:
         raise RuntimeError(f"`{' '.join(words)}` exited with {rc}")
 
@@ -107,7 +113,7 @@ def render(block: Block, output: str) -> str:
 def refresh(text: str, root: Path) -> str:
     """The page with every generated block rewritten from a fresh run of its command."""
     for b in reversed(blocks(text)):
-        text = text[:b.start] + render(b, run(b.command, root)) + text[b.end:]
+        text = text[: b.start] + render(b, run(b.command, root)) + text[b.end :]
     return text
 
 

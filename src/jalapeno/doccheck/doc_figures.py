@@ -26,11 +26,11 @@ LEDGER_SCHEMA = "jalapeno.doc_figures/1"
 CONTEXT_CHARS = 30
 _NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
 _MASKS = (
-    re.compile(r"<!--.*?-->"),                                   # comments and generated-block markers
-    re.compile(r"\]\([^)]*\)"),                                  # a link's target
-    re.compile(r"https?://\S+"),                                 # bare URLs
-    re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),                        # dates
-    re.compile(r"(?i)\bissues? \d+(?:(?:, | and | or )\d+)*"),   # issue references
+    re.compile(r"<!--.*?-->"),  # comments and generated-block markers
+    re.compile(r"\]\([^)]*\)"),  # a link's target
+    re.compile(r"https?://\S+"),  # bare URLs
+    re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),  # dates
+    re.compile(r"(?i)\bissues? \d+(?:(?:, | and | or )\d+)*"),  # issue references
     re.compile(r"#\d+"),
     re.compile(r"(?<![\w-])--?[A-Za-z][\w.-]*[ =]\$?\{?[\w.:-]*\d[\w.,:+-]*\}?"),  # a flag and its value
 )
@@ -77,10 +77,10 @@ def figures(text: str) -> list[Figure]:
         line = _mask(raw)
         for m in _NUMBER.finditer(line):
             i, j = m.start(), m.end()
-            if _is_name_digit(line, i) or re.match(r"\.\d", line[j:j + 2]):
+            if _is_name_digit(line, i) or re.match(r"\.\d", line[j : j + 2]):
                 continue
-            ctx = " ".join(raw[max(0, i - CONTEXT_CHARS):i].split())
-            unit = raw[j:j + 1] if raw[j:j + 1] in ("x", "%") else ""
+            ctx = " ".join(raw[max(0, i - CONTEXT_CHARS) : i].split())
+            unit = raw[j : j + 1] if raw[j : j + 1] in ("x", "%") else ""
             out.append(Figure(n, i, m.group(0), ctx, unit))
     return out
 
@@ -101,14 +101,17 @@ def dump_ledger(ledger: dict[str, list[list[str]]]) -> str:
     for name, entries in ledger.items():
         rows = ",\n".join("  " + json.dumps(e, ensure_ascii=False) for e in entries)
         parts.append(f" {json.dumps(name)}: [\n{rows}\n ]" if entries else f" {json.dumps(name)}: []")
-    head = (f'{{"schema": "{LEDGER_SCHEMA}",\n "regenerate": "python scripts/regen_snapshots.py",\n'
-            ' "pages": {\n')
+    head = (
+        f'{{"schema": "{LEDGER_SCHEMA}",\n "regenerate": "python scripts/regen_snapshots.py",\n "pages": {{\n'
+    )
     return head + ",\n".join(parts) + "\n}}\n"
 
 
 def load_ledger(path: Path) -> dict[str, list[list[str]]]:
     doc = json.loads(path.read_text(encoding="utf-8"))
-    assert doc.get("schema") == LEDGER_SCHEMA, f"{path}: schema {doc.get('schema')!r}, expected {LEDGER_SCHEMA}"
+    assert doc.get("schema") == LEDGER_SCHEMA, (
+        f"{path}: schema {doc.get('schema')!r}, expected {LEDGER_SCHEMA}"
+    )
     return doc["pages"]
 
 
@@ -120,8 +123,10 @@ def ledger_problems(texts: dict[str, str], ledger: dict[str, list[list[str]]]) -
         got, want = figures(texts[name]), ledger[name]
         for k, (f, w) in enumerate(zip(got, want)):
             if f.entry() != w:
-                out.append(f"{name}:{f.line}: figure {k} is {f.text!r} after {f.context!r}; the ledger has "
-                           f"{w[0]!r} after {w[1]!r}")
+                out.append(
+                    f"{name}:{f.line}: figure {k} is {f.text!r} after {f.context!r}; the ledger has "
+                    f"{w[0]!r} after {w[1]!r}"
+                )
                 break
         else:
             if len(got) != len(want):

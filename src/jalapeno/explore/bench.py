@@ -54,18 +54,31 @@ class BenchReport:
 
     def to_dict(self) -> dict[str, Any]:
         r = self.result
-        return {"command": "bench", "scenario": r.scenario, "model": self.model, "hardware": self.chip,
-                "tp": self.tp, "replicas": r.replicas, "chips": r.chips, "precision": self.precision,
-                "engine": self.engine, "cost_params": self.cost_params,
-                "dataset": {"name": self.lengths.name, "samples": len(self.lengths),
-                            "mean_prompt_tokens": self.lengths.mean_prompt,
-                            "mean_output_tokens": self.lengths.mean_output,
-                            "attribution": self.lengths.attribution},
-                **{k: v for k, v in r.to_dict().items() if k not in ("scenario", "dataset", "replicas", "chips")}}
+        return {
+            "command": "bench",
+            "scenario": r.scenario,
+            "model": self.model,
+            "hardware": self.chip,
+            "tp": self.tp,
+            "replicas": r.replicas,
+            "chips": r.chips,
+            "precision": self.precision,
+            "engine": self.engine,
+            "cost_params": self.cost_params,
+            "dataset": {
+                "name": self.lengths.name,
+                "samples": len(self.lengths),
+                "mean_prompt_tokens": self.lengths.mean_prompt,
+                "mean_output_tokens": self.lengths.mean_output,
+                "attribution": self.lengths.attribution,
+            },
+            **{k: v for k, v in r.to_dict().items() if k not in ("scenario", "dataset", "replicas", "chips")},
+        }
 
 
-def resolve_lengths(model_name: str, scenario: str, dataset: str | None, isl: int | None,
-                    osl: int | None) -> LengthSet:
+def resolve_lengths(
+    model_name: str, scenario: str, dataset: str | None, isl: int | None, osl: int | None
+) -> LengthSet:
     """The request-length set the options name (module docstring)."""
     if (isl is None) != (osl is None):
         raise JalapenoError("give both --isl and --osl", field="--isl" if isl is None else "--osl")
@@ -78,17 +91,33 @@ def resolve_lengths(model_name: str, scenario: str, dataset: str | None, isl: in
     if scenario == "fixed":
         raise JalapenoError("the fixed scenario needs --isl and --osl", field="--isl")
     if model_name not in DEFAULT_SET:
-        raise JalapenoError(f"no bundled MLPerf set for {model_name}; give --dataset or --isl/--osl",
-                            field="--dataset")
+        raise JalapenoError(
+            f"no bundled MLPerf set for {model_name}; give --dataset or --isl/--osl", field="--dataset"
+        )
     return load_set(DEFAULT_SET[model_name])
 
 
-def run_bench(model: ModelConfig, chip: ChipSpec, scenario: str, *, tp: int = 1, replicas: int = 1,
-              dataset: str | None = None, isl: int | None = None, osl: int | None = None,
-              requests: int | None = None, seed: int = 0, precision: Precision | None = None,
-              params: CostParams | None = None, engine: str = "fused", concurrency: int | None = None,
-              limits: Limits | None = None, rel_tol: float = REL_TOL, max_num_seqs: int = BENCH_MAX_NUM_SEQS,
-              **sim_options: Any) -> BenchReport:
+def run_bench(
+    model: ModelConfig,
+    chip: ChipSpec,
+    scenario: str,
+    *,
+    tp: int = 1,
+    replicas: int = 1,
+    dataset: str | None = None,
+    isl: int | None = None,
+    osl: int | None = None,
+    requests: int | None = None,
+    seed: int = 0,
+    precision: Precision | None = None,
+    params: CostParams | None = None,
+    engine: str = "fused",
+    concurrency: int | None = None,
+    limits: Limits | None = None,
+    rel_tol: float = REL_TOL,
+    max_num_seqs: int = BENCH_MAX_NUM_SEQS,
+    **sim_options: Any,
+) -> BenchReport:
     """Benchmark ``model`` on ``replicas`` x ``tp`` x ``chip`` under ``scenario`` (module docstring)."""
     from jalapeno.cost.oracle import CostOracle
     from jalapeno.cost.params import setup_for
@@ -101,11 +130,25 @@ def run_bench(model: ModelConfig, chip: ChipSpec, scenario: str, *, tp: int = 1,
     prm = params or default_params
     oracle = CostOracle(model, chip, prm, tp=tp, precision=prec, timer=timer)
     if oracle.kv_capacity_tokens < MIN_KV_TOKENS:
-        raise JalapenoError(f"{model.name} leaves room for {oracle.kv_capacity_tokens} KV tokens on {tp} x "
-                            f"{chip.name}; raise --tp or use a smaller --dtype/--kv-dtype", field="memory")
+        raise JalapenoError(
+            f"{model.name} leaves room for {oracle.kv_capacity_tokens} KV tokens on {tp} x "
+            f"{chip.name}; raise --tp or use a smaller --dtype/--kv-dtype",
+            field="memory",
+        )
     if limits is None and scenario in ("server", "interactive"):
         limits = limits_for(model.name, scenario)
-    res = bench(scenario, lengths, oracle, replicas=replicas, chips_per_replica=tp, limits=limits,
-                requests=requests, seed=seed, concurrency=concurrency, rel_tol=rel_tol,
-                max_num_seqs=max_num_seqs, **sim_options)
+    res = bench(
+        scenario,
+        lengths,
+        oracle,
+        replicas=replicas,
+        chips_per_replica=tp,
+        limits=limits,
+        requests=requests,
+        seed=seed,
+        concurrency=concurrency,
+        rel_tol=rel_tol,
+        max_num_seqs=max_num_seqs,
+        **sim_options,
+    )
     return BenchReport(model.name, chip.name, tp, prec.label, engine, prm.source, lengths, res)

@@ -21,7 +21,12 @@ from jalapeno.explore.workload import Workload, workload_from_dict
 
 REPLICAS = (1, 2, 3, 4, 6, 8, 12, 16)
 SCHEDULES: tuple[tuple[str, int | None, float], ...] = (
-    ("vllm", None, 0.5), ("sarathi", 512, 0.5), ("sarathi", 2048, 0.5), ("disagg", None, 0.5), ("disagg", None, 0.75))
+    ("vllm", None, 0.5),
+    ("sarathi", 512, 0.5),
+    ("sarathi", 2048, 0.5),
+    ("disagg", None, 0.5),
+    ("disagg", None, 0.75),
+)
 QUICK_SCHEDULES = (("sarathi", 512, 0.5), ("disagg", None, 0.5), ("disagg", None, 0.75))
 MOE_SCHEDULES = (("sarathi", 512, 0.5), ("disagg", None, 0.5))
 
@@ -47,8 +52,14 @@ class Sweep:
         """The MoE comparison's sweep (docs/jalapeno-moe.md), the same for every chip: tensor parallelism
         1-8 and expert parallelism over 8 and 16 chips (tp 1, data-parallel attention), chunked prefill at
         512 tokens or 1:1 disaggregation, up to 4 replicas and 32 chips."""
-        return cls(tps=(1, 2, 4, 8), schedules=MOE_SCHEDULES, replicas=(1, 2, 3, 4), max_chips=32,
-                   after_feasible=1, eps=((1, 8), (1, 16)))
+        return cls(
+            tps=(1, 2, 4, 8),
+            schedules=MOE_SCHEDULES,
+            replicas=(1, 2, 3, 4),
+            max_chips=32,
+            after_feasible=1,
+            eps=((1, 8), (1, 16)),
+        )
 
     def combos(self) -> list[Combo]:
         plans = [(tp, 1) for tp in self.tps] + list(self.eps)
@@ -56,8 +67,9 @@ class Sweep:
 
     def deployment(self, combo: Combo, replicas: int) -> Deployment:
         tp, ep, s, tok, share = combo
-        return Deployment(tp=tp, replicas=replicas, scheduler=s, max_num_batched_tokens=tok, prefill_share=share,
-                          ep=ep)
+        return Deployment(
+            tp=tp, replicas=replicas, scheduler=s, max_num_batched_tokens=tok, prefill_share=share, ep=ep
+        )
 
 
 @dataclass
@@ -81,8 +93,14 @@ def chip_task(chip_name: str, dep: Mapping[str, Any], workload_doc: Mapping[str,
     return evaluate_chip(resolve_chip(chip_name), Deployment(**d), workload_from_dict(workload_doc)).to_json()
 
 
-def sweep_chips(chips: Sequence[str], workload: Workload, sweep: Sweep, *, workers: int | None = None,
-                progress: Any = None) -> dict[str, ChipRun]:
+def sweep_chips(
+    chips: Sequence[str],
+    workload: Workload,
+    sweep: Sweep,
+    *,
+    workers: int | None = None,
+    progress: Any = None,
+) -> dict[str, ChipRun]:
     """Every chip through the sweep (in parallel waves of replica counts); the best deployment of each."""
     doc = workload.to_dict()
     tried: dict[str, list[tuple[Deployment, Evaluation]]] = {c: [] for c in chips}
@@ -118,7 +136,9 @@ def _advance(active: dict[Any, int], since: dict[Any, int], key: Any, ev: Evalua
     feasible)."""
     if key not in active:
         return
-    if any((r.startswith("memory: ") and "weights" in r) or r.startswith("deployment: plan:") for r in ev.reasons):
+    if any(
+        (r.startswith("memory: ") and "weights" in r) or r.startswith("deployment: plan:") for r in ev.reasons
+    ):
         del active[key]  # more replicas do not make the weights fit (nor the plan valid)
         return
     if ev.feasible or key in since:
@@ -136,6 +156,9 @@ def _best(chip: str, workload: str, tried: list[tuple[Deployment, Evaluation]]) 
         return ChipRun(chip, workload, d, e, tried)
     measured = [(d, e) for d, e in tried if "slo_attainment" in e.metrics]
     if measured:
-        d, e = max(measured, key=lambda t: (t[1].metrics["slo_attainment"], t[1].objectives.get("goodput_per_watt", 0.0)))
+        d, e = max(
+            measured,
+            key=lambda t: (t[1].metrics["slo_attainment"], t[1].objectives.get("goodput_per_watt", 0.0)),
+        )
         return ChipRun(chip, workload, d, e, tried)
     return ChipRun(chip, workload, None, None, tried)

@@ -26,10 +26,10 @@ DERIVED = {
     "cores.physical": "design rule: one spare core per 16 enabled (GH100: 12 spares in 144 SMs)",
     "memory.sites": "design rule: one PHY site per populated device",
     "cores.sram.bandwidth_bytes_per_cycle": "design rule: one bf16 operand row in and one result row out per "
-                                            "engine per cycle, engines x (rows + cols) x 2 B",
+    "engine per cycle, engines x (rows + cols) x 2 B",
     "cores.matrix.accumulator_bytes": "design rule: 512 fp32 partial sums per array column (as tpu-v5e-arch)",
     "noc.bandwidth_bytes_per_s": "design rule: NoC bisection = 2 x DRAM bandwidth, at least 1 TB/s "
-                                 "(H100: 5.6 TB/s over 3.35 TB/s of HBM)",
+    "(H100: 5.6 TB/s over 3.35 TB/s of HBM)",
 }
 
 
@@ -92,7 +92,11 @@ class Deployment:
         return min(max(1, round(self.prefill_share * self.replicas)), self.replicas - 1)
 
     def label(self) -> str:
-        plan = f"ep{self.ep} (tp{self.tp} x dp{self.dp}){' tbo' if self.tbo else ''}" if self.ep > 1 else f"tp{self.tp}"
+        plan = (
+            f"ep{self.ep} (tp{self.tp} x dp{self.dp}){' tbo' if self.tbo else ''}"
+            if self.ep > 1
+            else f"tp{self.tp}"
+        )
         s = f"{self.replicas} x {plan} {'disagg' if self.disagg else self.scheduler}"
         if self.disagg:
             s += f" {self.prefill_replicas}P:{self.replicas - self.prefill_replicas}D"
@@ -103,9 +107,16 @@ class Deployment:
     def to_json(self) -> dict[str, Any]:
         """The fields and the chip count; ``topology`` only when disaggregated and ``ep``/``tbo`` only with
         expert parallelism (colocated dense records stay as they were)."""
-        out = {"tp": self.tp, "replicas": self.replicas, "scheduler": self.scheduler,
-               "max_num_seqs": self.max_num_seqs, "max_num_batched_tokens": self.max_num_batched_tokens,
-               "prefill_share": self.prefill_share, "router": self.router, "chips": self.chips}
+        out = {
+            "tp": self.tp,
+            "replicas": self.replicas,
+            "scheduler": self.scheduler,
+            "max_num_seqs": self.max_num_seqs,
+            "max_num_batched_tokens": self.max_num_batched_tokens,
+            "prefill_share": self.prefill_share,
+            "router": self.router,
+            "chips": self.chips,
+        }
         if self.disagg:
             out["topology"] = self.topology
         if self.ep > 1:
@@ -128,8 +139,9 @@ def _base_data(path: str) -> Any:
     return parse_yaml(text, path)
 
 
-def arch_data(space: DesignSpace, design: Mapping[str, Any], *, name: str = "candidate",
-              provenance: str = "") -> dict[str, Any]:
+def arch_data(
+    space: DesignSpace, design: Mapping[str, Any], *, name: str = "candidate", provenance: str = ""
+) -> dict[str, Any]:
     """The architecture file (as a dict) of ``design``: base + parameters + derived rules."""
     data = _plain(copy.deepcopy(_base_data(str(space.base_path()))))
     data["name"] = name
@@ -206,7 +218,9 @@ def _derive(d: dict[str, Any]) -> None:
     m = cores.get("matrix", {})
     e, r, c = _v(m.get("engines")), _v(m.get("rows")), _v(m.get("cols"))
     if e is not None and r is not None and c is not None and isinstance(cores.get("sram"), dict):
-        cores["sram"]["bandwidth_bytes_per_cycle"] = _fig(int(e * (r + c) * 2), "cores.sram.bandwidth_bytes_per_cycle")
+        cores["sram"]["bandwidth_bytes_per_cycle"] = _fig(
+            int(e * (r + c) * 2), "cores.sram.bandwidth_bytes_per_cycle"
+        )
         m["accumulator_bytes"] = _fig(int(c * 512 * 4), "cores.matrix.accumulator_bytes")
     if isinstance(mem, dict) and isinstance(d.get("noc"), dict):
         bw = _dram_bw(mem)

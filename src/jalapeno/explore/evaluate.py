@@ -46,12 +46,21 @@ class Evaluation:
         return self.status == "ok"
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "reasons": list(self.reasons), "objectives": dict(self.objectives),
-                "metrics": dict(self.metrics)}
+        return {
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "objectives": dict(self.objectives),
+            "metrics": dict(self.metrics),
+        }
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Evaluation:
-        return cls(d["status"], tuple(d.get("reasons", ())), dict(d.get("objectives", {})), dict(d.get("metrics", {})))
+        return cls(
+            d["status"],
+            tuple(d.get("reasons", ())),
+            dict(d.get("objectives", {})),
+            dict(d.get("metrics", {})),
+        )
 
 
 def infeasible(*reasons: str, **metrics: Any) -> Evaluation:
@@ -59,6 +68,7 @@ def infeasible(*reasons: str, **metrics: Any) -> Evaluation:
 
 
 # ---------------------------------------------------------------- designs
+
 
 def chip_checks(chip: Any, limits: Mapping[str, float]) -> list[str]:
     """Reasons a derived chip breaks the space's limits (empty when it does not)."""
@@ -89,7 +99,9 @@ def network_checks(chip: Any) -> list[str]:
     up = net.scale_up
     need = {"mesh": up.domain_size - 1, "torus2d": 4, "torus3d": 6}.get(up.topology, 1)
     if up.links < need:
-        return [f"network: a {up.domain_size}-chip {up.topology} needs at least {need} links, the chip has {up.links}"]
+        return [
+            f"network: a {up.domain_size}-chip {up.topology} needs at least {need} links, the chip has {up.links}"
+        ]
     return []
 
 
@@ -102,8 +114,14 @@ def physical_checks(chip: Any) -> list[str]:
     return [f"physical: {r}" for r in violations(arch)] if arch is not None else []
 
 
-def evaluate_design(space: DesignSpace, design: Mapping[str, Any], workload: Workload, *,
-                    fast: bool = True, price_rule: str = "margin") -> Evaluation:
+def evaluate_design(
+    space: DesignSpace,
+    design: Mapping[str, Any],
+    workload: Workload,
+    *,
+    fast: bool = True,
+    price_rule: str = "margin",
+) -> Evaluation:
     """Build, check and serve one design point (never raises for a bad design: it is infeasible)."""
     t0 = time.perf_counter()
     from jalapeno.hardware.arch import derive_chip, model
@@ -115,8 +133,11 @@ def evaluate_design(space: DesignSpace, design: Mapping[str, Any], workload: Wor
         return infeasible(f"spec: {e}")
     area = model.area(arch)["total"].value  # before the cost model, which needs a die that fits a wafer
     if area > space.constraints.get("die_area_mm2", math.inf):
-        return infeasible(f"reticle: die {area:,.0f} mm2 > {space.constraints['die_area_mm2']:,.0f} mm2",
-                          die_area_mm2=area, build_s=time.perf_counter() - t0)
+        return infeasible(
+            f"reticle: die {area:,.0f} mm2 > {space.constraints['die_area_mm2']:,.0f} mm2",
+            die_area_mm2=area,
+            build_s=time.perf_counter() - t0,
+        )
     try:
         chip = derive_chip(arch)
     except (JalapenoError, ArithmeticError, ValueError) as e:
@@ -134,15 +155,21 @@ def evaluate_design(space: DesignSpace, design: Mapping[str, Any], workload: Wor
 
 def chip_metrics(chip: Any) -> dict[str, Any]:
     x = chip.extra
-    return {"die_area_mm2": chip.die_area_mm2.value if chip.die_area_mm2 is not None else None,
-            "tdp_w": chip.tdp_w.value, "idle_w": chip.idle_w.value if chip.idle_w is not None else None,
-            "price_usd": chip.price_usd.value if chip.price_usd is not None else None,
-            "cost_usd": x["cost.total_usd"].value if "cost.total_usd" in x else None,
-            "peak_fp8_flops": chip.peak_flops("fp8"), "peak_bf16_flops": chip.peak_flops("bf16"),
-            "memory_bytes": chip.memory_bytes, "memory_bandwidth_bytes_per_s": chip.memory_bandwidth_bytes_per_s}
+    return {
+        "die_area_mm2": chip.die_area_mm2.value if chip.die_area_mm2 is not None else None,
+        "tdp_w": chip.tdp_w.value,
+        "idle_w": chip.idle_w.value if chip.idle_w is not None else None,
+        "price_usd": chip.price_usd.value if chip.price_usd is not None else None,
+        "cost_usd": x["cost.total_usd"].value if "cost.total_usd" in x else None,
+        "peak_fp8_flops": chip.peak_flops("fp8"),
+        "peak_bf16_flops": chip.peak_flops("bf16"),
+        "memory_bytes": chip.memory_bytes,
+        "memory_bandwidth_bytes_per_s": chip.memory_bandwidth_bytes_per_s,
+    }
 
 
 # ---------------------------------------------------------------- any chip
+
 
 def kv_tokens_needed(workload: Workload, dep: Deployment) -> int:
     """KV tokens one (decode) replica must hold to meet the SLO: Little's law on requests in flight at the
@@ -164,15 +191,31 @@ def build_oracle(chip: Any, tp: int, workload: Workload, *, fast: bool = True, p
     from jalapeno.cost.params import setup_for
     from jalapeno.explore.fast_oracle import FastOracle
 
-    params, timer = setup_for(chip, "fused")  # GPUs under a fused engine, as the mapper fuses for architectures
+    params, timer = setup_for(
+        chip, "fused"
+    )  # GPUs under a fused engine, as the mapper fuses for architectures
     cls = FastOracle if fast else CostOracle
-    return cls(workload.model_config(), chip, params, tp=tp, precision=workload.precision(), timer=timer,
-               parallel=parallel)
+    return cls(
+        workload.model_config(),
+        chip,
+        params,
+        tp=tp,
+        precision=workload.precision(),
+        timer=timer,
+        parallel=parallel,
+    )
 
 
-def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool = True,
-                  keep_result: bool = False, price_rule: str = "margin",
-                  tco_values: Mapping[str, float] | None = None) -> Evaluation:
+def evaluate_chip(
+    chip: Any,
+    dep: Deployment,
+    workload: Workload,
+    *,
+    fast: bool = True,
+    keep_result: bool = False,
+    price_rule: str = "margin",
+    tco_values: Mapping[str, float] | None = None,
+) -> Evaluation:
     """Serve ``workload`` on ``dep.replicas`` x ``dep.tp`` of ``chip``; objectives and metrics. A chip with no
     price under ``price_rule`` is simulated (its goodput per watt stands) but infeasible, with the reason.
     ``tco_values`` replaces TCO constants (``hardware.tco``), e.g. a Monte Carlo draw."""
@@ -191,13 +234,20 @@ def evaluate_chip(chip: Any, dep: Deployment, workload: Workload, *, fast: bool 
     need = kv_tokens_needed(workload, dep)
     if oracle.kv_capacity_tokens < need:
         g = dep.group_chips
-        return infeasible(f"memory: KV cache holds {oracle.kv_capacity_tokens:,} tokens a replica, the SLO needs "
-                          f"{need:,} (weights {chip.memory_bytes * g / 1e9:.0f} GB of memory on {g} chips)")
+        return infeasible(
+            f"memory: KV cache holds {oracle.kv_capacity_tokens:,} tokens a replica, the SLO needs "
+            f"{need:,} (weights {chip.memory_bytes * g / 1e9:.0f} GB of memory on {g} chips)"
+        )
     t1 = time.perf_counter()
     res = serve(oracle, dep, workload)
     m = result_metrics(res)
-    m.update(chips=dep.chips, deployment=dep.to_json(), kv_capacity_tokens=oracle.kv_capacity_tokens,
-             oracle_s=t1 - t0, simulate_s=time.perf_counter() - t1)
+    m.update(
+        chips=dep.chips,
+        deployment=dep.to_json(),
+        kv_capacity_tokens=oracle.kv_capacity_tokens,
+        oracle_s=t1 - t0,
+        simulate_s=time.perf_counter() - t1,
+    )
     obj = objectives(res, chip, dep.chips, price_rule, values=tco_values)
     m.update({k: v for k, v in obj.items() if k not in OBJECTIVES})
     m["chip_price"] = chip_price(chip, tco_values).to_json()
@@ -220,43 +270,86 @@ def serve(oracle: Any, dep: Deployment, workload: Workload, **extra: Any) -> Any
     if dep.max_num_batched_tokens is not None:
         kw["max_num_batched_tokens"] = dep.max_num_batched_tokens
     if dep.disagg:
-        kw["disagg"] = Disagg(prefill_replicas=dep.prefill_replicas, decode_replicas=dep.replicas - dep.prefill_replicas)
-        return simulate(workload.requests(), oracle, replicas=1, scheduler=dep.scheduler, topology="disagg",
-                        router=dep.router,
-                        prefix_cache=workload.prefix_cache, slo=workload.slo(), **kw)
-    return simulate(workload.requests(), oracle, replicas=dep.replicas, scheduler=dep.scheduler, router=dep.router,
-                    prefix_cache=workload.prefix_cache, slo=workload.slo(), **kw)
+        kw["disagg"] = Disagg(
+            prefill_replicas=dep.prefill_replicas, decode_replicas=dep.replicas - dep.prefill_replicas
+        )
+        return simulate(
+            workload.requests(),
+            oracle,
+            replicas=1,
+            scheduler=dep.scheduler,
+            topology="disagg",
+            router=dep.router,
+            prefix_cache=workload.prefix_cache,
+            slo=workload.slo(),
+            **kw,
+        )
+    return simulate(
+        workload.requests(),
+        oracle,
+        replicas=dep.replicas,
+        scheduler=dep.scheduler,
+        router=dep.router,
+        prefix_cache=workload.prefix_cache,
+        slo=workload.slo(),
+        **kw,
+    )
 
 
 def result_metrics(res: Any) -> dict[str, Any]:
-    return {"slo_attainment": res.slo_attainment, "goodput_rps": res.goodput_rps, "avg_power_w": res.avg_power_w,
-            "peak_power_w": res.peak_power_w, "energy_j": res.energy_j, "duration_s": res.duration_s,
-            "ttft_p50_s": res.ttft_s.p50, "ttft_p90_s": res.ttft_s.p90, "tpot_p50_s": res.tpot_s.p50,
-            "tpot_p90_s": res.tpot_s.p90, "tpot_p99_s": res.tpot_s.p99,
-            "throughput_tokens_per_s": res.throughput_tokens_per_s,
-            "throughput_total_tokens_per_s": res.throughput_total_tokens_per_s,
-            "joules_per_output_token": res.joules_per_token.output, "prefix_hit_rate": res.prefix_hit_rate,
-            "requests": res.requests, "dropped": len(res.dropped), "preemptions": dict(res.preemptions)}
+    return {
+        "slo_attainment": res.slo_attainment,
+        "goodput_rps": res.goodput_rps,
+        "avg_power_w": res.avg_power_w,
+        "peak_power_w": res.peak_power_w,
+        "energy_j": res.energy_j,
+        "duration_s": res.duration_s,
+        "ttft_p50_s": res.ttft_s.p50,
+        "ttft_p90_s": res.ttft_s.p90,
+        "tpot_p50_s": res.tpot_s.p50,
+        "tpot_p90_s": res.tpot_s.p90,
+        "tpot_p99_s": res.tpot_s.p99,
+        "throughput_tokens_per_s": res.throughput_tokens_per_s,
+        "throughput_total_tokens_per_s": res.throughput_total_tokens_per_s,
+        "joules_per_output_token": res.joules_per_token.output,
+        "prefix_hit_rate": res.prefix_hit_rate,
+        "requests": res.requests,
+        "dropped": len(res.dropped),
+        "preemptions": dict(res.preemptions),
+    }
 
 
-def objectives(res: Any, chip: Any, chips: int, price_rule: str = "margin", *,
-               values: Mapping[str, float] | None = None) -> dict[str, float]:
+def objectives(
+    res: Any, chip: Any, chips: int, price_rule: str = "margin", *, values: Mapping[str, float] | None = None
+) -> dict[str, float]:
     """The three objectives of a finished simulation, plus the terms of the TCO (``hardware.tco``; ``values``
     replaces its constants)."""
     from jalapeno.hardware.tco import fleet_tco
 
     gpw = res.goodput_rps / res.avg_power_w if res.avg_power_w > 0 else 0.0
     ttft = res.ttft_s.p99 if res.ttft_s.p99 is not None else math.inf
-    tco = fleet_tco(chip, chips, res.avg_power_w, res.throughput_total_tokens_per_s, res.throughput_tokens_per_s,
-                    price_rule, values)
+    tco = fleet_tco(
+        chip,
+        chips,
+        res.avg_power_w,
+        res.throughput_total_tokens_per_s,
+        res.throughput_tokens_per_s,
+        price_rule,
+        values,
+    )
     if tco is None or tco.usd_per_mtok is None:
         return {"goodput_per_watt": gpw, "usd_per_mtok": math.inf, "ttft_p99_s": ttft}
     capex, energy = tco.usd_per_mtok_capex, tco.usd_per_mtok_energy
     assert capex is not None and energy is not None  # tokens were served: usd_per_mtok is not None
-    return {"goodput_per_watt": gpw, "usd_per_mtok": tco.usd_per_mtok, "ttft_p99_s": ttft,
-            "usd_per_mtok_output": tco.usd_per_mtok_output or math.inf,
-            "usd_per_mtok_capex": capex, "usd_per_mtok_energy": energy,
-            "slo_tokens_per_joule": _slo_tokens(res) / res.energy_j if res.energy_j > 0 else 0.0}
+    return {
+        "goodput_per_watt": gpw,
+        "usd_per_mtok": tco.usd_per_mtok,
+        "ttft_p99_s": ttft,
+        "usd_per_mtok_output": tco.usd_per_mtok_output or math.inf,
+        "usd_per_mtok_capex": capex,
+        "usd_per_mtok_energy": energy,
+        "slo_tokens_per_joule": _slo_tokens(res) / res.energy_j if res.energy_j > 0 else 0.0,
+    }
 
 
 def _slo_tokens(res: Any) -> float:

@@ -51,8 +51,14 @@ def _snap(x: int, per_octave: int, exact: int) -> int:
 class FastOracle(CostOracle):
     """``CostOracle`` with interpolated token work and bucketed attention (see the module docstring)."""
 
-    def __init__(self, *args: Any, exact_tokens: int = 8, points_per_octave: int = 4,
-                 attention_per_octave: int = 6, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        exact_tokens: int = 8,
+        points_per_octave: int = 4,
+        attention_per_octave: int = 6,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.exact_tokens = exact_tokens
         self.points_per_octave = points_per_octave
@@ -61,7 +67,9 @@ class FastOracle(CostOracle):
         self._att: dict[tuple[Any, ...], tuple[float, float, float]] = {}
         par = self.parallel  # expert- and pipeline-parallel steps take the exact oracle's own paths
         self.fast = self.est.custom_timer and not self.cfg.mla and par.ep == 1 and par.pp == 1
-        self._steps: dict[StepShape, StepCost] = {}  # a replay asks for the same shape again about half the time
+        self._steps: dict[
+            StepShape, StepCost
+        ] = {}  # a replay asks for the same shape again about half the time
 
     def step(self, shape: StepShape) -> StepCost:
         if not self.fast:
@@ -127,7 +135,11 @@ class FastOracle(CostOracle):
             if key[0] == "d":
                 rep = StepShape(decode_seqs=key[1], decode_context=key[1] * key[2])
             else:
-                rep = StepShape(prefill_seqs=key[1], prefill_tokens=key[2], prefill_context=key[4],
-                                prefill_kv_tokens=key[3])
+                rep = StepShape(
+                    prefill_seqs=key[1],
+                    prefill_tokens=key[2],
+                    prefill_context=key[4],
+                    prefill_kv_tokens=key[3],
+                )
             hit = self._att[key] = self._attention(rep, graph_mode)
         return hit

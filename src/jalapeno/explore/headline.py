@@ -19,8 +19,9 @@ REFERENCE = "h200-sxm"
 BEGIN, END = "<!-- headline:begin (scripts/regen_headline.py) -->", "<!-- headline:end -->"
 
 
-def sweep_fleets(workloads: tuple[str, ...] = WORKLOADS, chips: tuple[str, ...] = CHIPS,
-                 workers: int | None = None) -> dict[str, dict[str, Any]]:
+def sweep_fleets(
+    workloads: tuple[str, ...] = WORKLOADS, chips: tuple[str, ...] = CHIPS, workers: int | None = None
+) -> dict[str, dict[str, Any]]:
     """Every chip's best deployment on every workload from the report's full sweep (slow: minutes)."""
     from jalapeno.explore import resolve_workload
     from jalapeno.explore.compare import Sweep, sweep_chips
@@ -52,15 +53,22 @@ def headline_rows(fleets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for wname, by_chip in fleets.items():
         w = resolve_workload(wname)
-        evs = {c: (evaluate_chip(resolve_chip(c), Deployment(**d), w) if d else None) for c, d in by_chip.items()}
+        evs = {
+            c: (evaluate_chip(resolve_chip(c), Deployment(**d), w) if d else None) for c, d in by_chip.items()
+        }
         ref = evs.get(REFERENCE)
         for c, ev in evs.items():
             row: dict[str, Any] = {"workload": wname, "chip": c, "fleet": None}
             if ev is not None:
                 o, m = ev.objectives, ev.metrics
-                row.update(fleet=Deployment(**by_chip[c]).label(), chips=m.get("chips"), feasible=ev.feasible,
-                           goodput_per_kw=o["goodput_per_watt"] * 1e3, usd_per_mtok=o["usd_per_mtok"],
-                           slo_attainment=m.get("slo_attainment"))
+                row.update(
+                    fleet=Deployment(**by_chip[c]).label(),
+                    chips=m.get("chips"),
+                    feasible=ev.feasible,
+                    goodput_per_kw=o["goodput_per_watt"] * 1e3,
+                    usd_per_mtok=o["usd_per_mtok"],
+                    slo_attainment=m.get("slo_attainment"),
+                )
                 if ref is not None:
                     ro = ref.objectives
                     row["ratio_goodput_per_watt"] = o["goodput_per_watt"] / ro["goodput_per_watt"]
@@ -71,17 +79,24 @@ def headline_rows(fleets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The table docs/jalapeno-1.md publishes between its headline markers."""
-    head = ("| workload | chip | best fleet | goodput/W (req/s/kW) | vs H200 | $/Mtok | vs H200 | SLO attainment " "|\n"
-            "|---|---|---|---:|---:|---:|---:|---:|")
+    head = (
+        "| workload | chip | best fleet | goodput/W (req/s/kW) | vs H200 | $/Mtok | vs H200 | SLO attainment "
+        "|\n"
+        "|---|---|---|---:|---:|---:|---:|---:|"
+    )
     lines = [BEGIN, head]
     for r in rows:
         if r["fleet"] is None:
-            lines.append(f"| {r['workload']} | {r['chip']} | no deployment meets the SLO | - | - | - | - | - |")
+            lines.append(
+                f"| {r['workload']} | {r['chip']} | no deployment meets the SLO | - | - | - | - | - |"
+            )
             continue
         miss = "" if r["feasible"] else " (misses the SLO)"
-        lines.append(f"| {r['workload']} | {r['chip']} | {r['fleet']}{miss} | {r['goodput_per_kw']:.2f} | "
-                     f"{r.get('ratio_goodput_per_watt', 0):.2f}x | {r['usd_per_mtok']:.4f} | "
-                     f"{r.get('ratio_usd_per_mtok', 0):.2f}x | {r['slo_attainment']:.3f} |")
+        lines.append(
+            f"| {r['workload']} | {r['chip']} | {r['fleet']}{miss} | {r['goodput_per_kw']:.2f} | "
+            f"{r.get('ratio_goodput_per_watt', 0):.2f}x | {r['usd_per_mtok']:.4f} | "
+            f"{r.get('ratio_usd_per_mtok', 0):.2f}x | {r['slo_attainment']:.3f} |"
+        )
     lines.append(END)
     return "\n".join(lines)
 
@@ -89,12 +104,12 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 def block_of(text: str) -> str:
     """The headline block of a document (markers included)."""
     i, j = text.index(BEGIN), text.index(END)
-    return text[i:j + len(END)]
+    return text[i : j + len(END)]
 
 
 def replace_block(text: str, block: str) -> str:
     i, j = text.index(BEGIN), text.index(END)
-    return text[:i] + block + text[j + len(END):]
+    return text[:i] + block + text[j + len(END) :]
 
 
 def ratio(rows: list[dict[str, Any]], workload: str, key: str, chip: str = "jalapeno-1") -> float:

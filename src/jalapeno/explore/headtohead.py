@@ -18,8 +18,10 @@ from jalapeno.explore import montecarlo as mc
 from jalapeno.explore.compare import Sweep, sweep_chips
 from jalapeno.explore.workload import Workload
 
-SAMPLING = ("log-uniform within each estimated constant's range, independent across constants, one stream a "
-            "constant from numpy default_rng([seed, crc32(key)]); the same draws for every chip of a sample")
+SAMPLING = (
+    "log-uniform within each estimated constant's range, independent across constants, one stream a "
+    "constant from numpy default_rng([seed, crc32(key)]); the same draws for every chip of a sample"
+)
 
 
 def resolve_chips(refs: Sequence[str]) -> dict[str, Any]:
@@ -31,16 +33,27 @@ def resolve_chips(refs: Sequence[str]) -> dict[str, Any]:
     for r in refs:
         spec = resolve_chip(r)
         if spec.name in seen:
-            raise JalapenoError(f"{r!r} and {seen[spec.name]!r} are the same chip ({spec.name}); list it once",
-                                field="--chips")
+            raise JalapenoError(
+                f"{r!r} and {seen[spec.name]!r} are the same chip ({spec.name}); list it once",
+                field="--chips",
+            )
         seen[spec.name] = r
         out[r] = spec
     return out
 
 
-def compare(workload: Workload, chips: Sequence[str], *, samples: int = mc.SAMPLES, seed: int = 0,
-            workers: int | None = None, sweep: Sweep | None = None, collapse: bool = False, resize: bool = False,
-            log: Callable[[str], Any] = lambda s: None) -> dict[str, Any]:
+def compare(
+    workload: Workload,
+    chips: Sequence[str],
+    *,
+    samples: int = mc.SAMPLES,
+    seed: int = 0,
+    workers: int | None = None,
+    sweep: Sweep | None = None,
+    collapse: bool = False,
+    resize: bool = False,
+    log: Callable[[str], Any] = lambda s: None,
+) -> dict[str, Any]:
     """The comparison as a JSON-able dict (shape in docs/compare.md). ``collapse``: every range at its
     nominal value (the ratios' quantiles then equal the point estimate). ``resize``: a fleet that misses the
     SLO in a sample grows a replica at a time, within the sweep's chip limit."""
@@ -55,48 +68,94 @@ def compare(workload: Workload, chips: Sequence[str], *, samples: int = mc.SAMPL
     full = mc.constants_for(list(specs.values()))
     consts = mc.collapsed(full) if collapse else full
     log(f"monte carlo: {samples} samples of {len(consts)} estimated constants")
-    rows = ratio_rows({r: runs[r].best for r in chips}, specs, workload, consts, samples=samples, seed=seed,
-                      workers=workers, max_chips=sweep.max_chips if resize else 0)
+    rows = ratio_rows(
+        {r: runs[r].best for r in chips},
+        specs,
+        workload,
+        consts,
+        samples=samples,
+        seed=seed,
+        workers=workers,
+        max_chips=sweep.max_chips if resize else 0,
+    )
     applies = {k for s in specs.values() for k in mc.relevant(full, s)}
-    return {"workload": workload.name, "reference": specs[chips[0]].name, "samples": samples, "seed": seed,
-            "sampling": SAMPLING, "resize": resize, "rows": rows,
-            "constants": [e.to_json() for e in consts if e.key in applies]}
+    return {
+        "workload": workload.name,
+        "reference": specs[chips[0]].name,
+        "samples": samples,
+        "seed": seed,
+        "sampling": SAMPLING,
+        "resize": resize,
+        "rows": rows,
+        "constants": [e.to_json() for e in consts if e.key in applies],
+    }
 
 
-def ratio_rows(best: Mapping[str, Any], specs: Mapping[str, Any], workload: Workload, constants: Sequence[Any], *,
-               samples: int, seed: int = 0, workers: int | None = None, max_chips: int = 0) -> list[dict[str, Any]]:
+def ratio_rows(
+    best: Mapping[str, Any],
+    specs: Mapping[str, Any],
+    workload: Workload,
+    constants: Sequence[Any],
+    *,
+    samples: int,
+    seed: int = 0,
+    workers: int | None = None,
+    max_chips: int = 0,
+) -> list[dict[str, Any]]:
     """One row per chip of ``specs`` (in order; ratios against the first): each chip at its best deployment
     (``best[ref]``, None when no deployment fits), re-priced or re-simulated under the same seeded draws of
     ``constants``. ``compare`` and the report's headline share it."""
     fleets = [mc.nominal_fleet(r, specs[r], best[r], workload) for r in specs if best.get(r) is not None]
-    outcomes = mc.run(fleets, workload, constants, samples=samples, seed=seed, workers=workers, max_chips=max_chips)
+    outcomes = mc.run(
+        fleets, workload, constants, samples=samples, seed=seed, workers=workers, max_chips=max_chips
+    )
     by_ref = {f.ref: f for f in fleets}
     ref = next(iter(specs))
-    return [_row(r, specs[r], by_ref.get(r), outcomes.get(r), by_ref.get(ref), outcomes.get(ref)) for r in specs]
+    return [
+        _row(r, specs[r], by_ref.get(r), outcomes.get(r), by_ref.get(ref), outcomes.get(ref)) for r in specs
+    ]
 
 
-def rows_against(specs: Mapping[str, Any], fleets: Mapping[str, mc.Fleet], outcomes: Mapping[str, Any],
-                 reference: str) -> list[dict[str, Any]]:
+def rows_against(
+    specs: Mapping[str, Any], fleets: Mapping[str, mc.Fleet], outcomes: Mapping[str, Any], reference: str
+) -> list[dict[str, Any]]:
     """``ratio_rows``' rows with ``reference`` as the denominator, from fleets and Monte Carlo outcomes already
     computed (one set of draws serves several references)."""
     base, base_runs = fleets.get(reference), outcomes.get(reference)
     return [_row(r, specs[r], fleets.get(r), outcomes.get(r), base, base_runs) for r in specs]
 
 
-def _row(ref: str, spec: Any, fleet: mc.Fleet | None, runs: list[dict[str, Any]] | None, base: mc.Fleet | None,
-         base_runs: list[dict[str, Any]] | None) -> dict[str, Any]:
+def _row(
+    ref: str,
+    spec: Any,
+    fleet: mc.Fleet | None,
+    runs: list[dict[str, Any]] | None,
+    base: mc.Fleet | None,
+    base_runs: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
     if fleet is None or runs is None:
-        return {"chip": spec.name, "fleet": None, "feasible": False, "goodput_per_watt": None, "usd_per_mtok": None,
-                "ratio_goodput_per_watt": None, "ratio_usd_per_mtok": None}
+        return {
+            "chip": spec.name,
+            "fleet": None,
+            "feasible": False,
+            "goodput_per_watt": None,
+            "usd_per_mtok": None,
+            "ratio_goodput_per_watt": None,
+            "ratio_usd_per_mtok": None,
+        }
     o = fleet.nominal.objectives
     row: dict[str, Any] = {
-        "chip": spec.name, "fleet": {"label": fleet.dep.label(), **fleet.dep.to_json()},
-        "feasible": fleet.nominal.feasible, "goodput_per_watt": o["goodput_per_watt"],
-        "usd_per_mtok": _num(o["usd_per_mtok"]), "ttft_p99_s": _num(o["ttft_p99_s"]),
+        "chip": spec.name,
+        "fleet": {"label": fleet.dep.label(), **fleet.dep.to_json()},
+        "feasible": fleet.nominal.feasible,
+        "goodput_per_watt": o["goodput_per_watt"],
+        "usd_per_mtok": _num(o["usd_per_mtok"]),
+        "ttft_p99_s": _num(o["ttft_p99_s"]),
         "slo_attainment": fleet.nominal.metrics.get("slo_attainment"),
         "samples_feasible": sum(1 for r in runs if r["feasible"]),
         "samples_unbuildable": sum(1 for r in runs if "error" in r),
-        "samples_resized": sum(1 for r in runs if "replicas" in r)}
+        "samples_resized": sum(1 for r in runs if "replicas" in r),
+    }
     for key in ("goodput_per_watt", "usd_per_mtok"):
         point, xs = None, []
         if base is not None and base_runs is not None:

@@ -32,8 +32,12 @@ class Importance:
     target: str = TARGET
 
     def to_json(self) -> dict[str, Any]:
-        return {"evaluator": self.evaluator, "target": self.target, "trials": self.trials,
-                "params": dict(self.params)}
+        return {
+            "evaluator": self.evaluator,
+            "target": self.target,
+            "trials": self.trials,
+            "params": dict(self.params),
+        }
 
     def top(self, n: int = 5) -> list[tuple[str, float]]:
         return list(self.params.items())[:n]
@@ -50,8 +54,11 @@ def importance(trials: Sequence[Any], params: list[str]) -> Importance | None:
     """optuna's importance of ``params`` for goodput per watt over the complete trials (``FrozenTrial``)."""
     import optuna
 
-    done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.values
-            and all(p in t.params for p in params)]
+    done = [
+        t
+        for t in trials
+        if t.state == optuna.trial.TrialState.COMPLETE and t.values and all(p in t.params for p in params)
+    ]
     if len(done) < MIN_TRIALS or len({goodput_target(t) for t in done}) < 2:
         return None
     study = optuna.create_study(directions=["maximize", "minimize", "minimize"])
@@ -59,6 +66,7 @@ def importance(trials: Sequence[Any], params: list[str]) -> Importance | None:
     with warnings.catch_warnings():  # PED-ANOVA's reminder that it ranks low targets: ours is negated
         warnings.simplefilter("ignore")
         evaluator = optuna.importance.PedAnovaImportanceEvaluator()
-        got = optuna.importance.get_param_importances(study, evaluator=evaluator, params=params,
-                                                      target=goodput_target)
+        got = optuna.importance.get_param_importances(
+            study, evaluator=evaluator, params=params, target=goodput_target
+        )
     return Importance({k: float(v) for k, v in got.items()}, len(done))

@@ -57,8 +57,10 @@ def collapsed(constants: Sequence[Estimated]) -> tuple[Estimated, ...]:
 
 def draw(constants: Sequence[Estimated], samples: int, seed: int) -> list[dict[str, float]]:
     """``samples`` dicts of constant -> value, log-uniform in each range (see the module docstring)."""
-    cols = {e.key: [e.at(u) for u in np.random.default_rng([seed, zlib.crc32(e.key.encode())]).random(samples)]
-            for e in constants}
+    cols = {
+        e.key: [e.at(u) for u in np.random.default_rng([seed, zlib.crc32(e.key.encode())]).random(samples)]
+        for e in constants
+    }
     return [{k: v[i] for k, v in cols.items()} for i in range(samples)]
 
 
@@ -71,9 +73,18 @@ def sim_inputs(chip: Any) -> tuple[Any, ...]:
     from jalapeno.mapping.target import Target
 
     arch = arch_of(chip)
-    sheet = replace(chip, price_usd=None, extra=MappingProxyType({}), die_area_mm2=None,
-                    **({"arch": None} if arch is not None else {}))
-    return sheet, Target.of(arch) if arch is not None else None, cost_params_for(chip) or params_for(chip.name)
+    sheet = replace(
+        chip,
+        price_usd=None,
+        extra=MappingProxyType({}),
+        die_area_mm2=None,
+        **({"arch": None} if arch is not None else {}),
+    )
+    return (
+        sheet,
+        Target.of(arch) if arch is not None else None,
+        cost_params_for(chip) or params_for(chip.name),
+    )
 
 
 def relevant(constants: Sequence[Estimated], chip: Any) -> list[str]:
@@ -98,8 +109,13 @@ def _price(chip: Any) -> float | None:
     return chip_price(chip).price("margin")
 
 
-def sample_task(chip_ref: str, values: Mapping[str, float], dep: Mapping[str, Any],
-                workload_doc: Mapping[str, Any], max_chips: int = 0) -> dict[str, Any]:
+def sample_task(
+    chip_ref: str,
+    values: Mapping[str, float],
+    dep: Mapping[str, Any],
+    workload_doc: Mapping[str, Any],
+    max_chips: int = 0,
+) -> dict[str, Any]:
     """What a worker runs: one chip (resolved by name or path) with sampled constants, served at its fleet.
     With ``max_chips``, a fleet that misses the SLO grows a replica at a time (same tp and scheduler) until it
     meets it or would exceed ``max_chips``; the outcome is the first that meets it, else the original one."""
@@ -123,14 +139,21 @@ def sample_task(chip_ref: str, values: Mapping[str, float], dep: Mapping[str, An
 
 def unbuildable(e: Exception) -> dict[str, Any]:
     """A sample whose constants make the chip impossible to build (no good die): it serves nothing."""
-    return {"goodput_per_watt": 0.0, "usd_per_mtok": float("inf"), "feasible": False,
-            "error": f"{type(e).__name__}: {e}"}
+    return {
+        "goodput_per_watt": 0.0,
+        "usd_per_mtok": float("inf"),
+        "feasible": False,
+        "error": f"{type(e).__name__}: {e}",
+    }
 
 
 def _outcome(ev: Evaluation) -> dict[str, Any]:
     o = ev.objectives
-    return {"goodput_per_watt": o.get("goodput_per_watt", 0.0), "usd_per_mtok": o.get("usd_per_mtok", float("inf")),
-            "feasible": ev.feasible}
+    return {
+        "goodput_per_watt": o.get("goodput_per_watt", 0.0),
+        "usd_per_mtok": o.get("usd_per_mtok", float("inf")),
+        "feasible": ev.feasible,
+    }
 
 
 @dataclass
@@ -147,15 +170,29 @@ def nominal_fleet(ref: str, chip: Any, dep: Deployment, workload: Workload) -> F
     return Fleet(ref, chip, dep, evaluate_chip(chip, dep, workload, keep_result=True))
 
 
-def run(fleets: Sequence[Fleet], workload: Workload, constants: Sequence[Estimated], *, samples: int = SAMPLES,
-        seed: int = 0, workers: int | None = None, max_chips: int = 0) -> dict[str, list[dict[str, Any]]]:
+def run(
+    fleets: Sequence[Fleet],
+    workload: Workload,
+    constants: Sequence[Estimated],
+    *,
+    samples: int = SAMPLES,
+    seed: int = 0,
+    workers: int | None = None,
+    max_chips: int = 0,
+) -> dict[str, list[dict[str, Any]]]:
     """Each fleet's outcome (goodput/W, $/Mtok, feasible) under ``samples`` draws of ``constants``
     (``max_chips``: re-size a fleet that misses the SLO, ``sample_task``)."""
     return run_values(fleets, workload, draw(constants, samples, seed), workers=workers, max_chips=max_chips)
 
 
-def run_values(fleets: Sequence[Fleet], workload: Workload, draws: Sequence[Mapping[str, float]], *,
-               workers: int | None = None, max_chips: int = 0) -> dict[str, list[dict[str, Any]]]:
+def run_values(
+    fleets: Sequence[Fleet],
+    workload: Workload,
+    draws: Sequence[Mapping[str, float]],
+    *,
+    workers: int | None = None,
+    max_chips: int = 0,
+) -> dict[str, list[dict[str, Any]]]:
     """Each fleet's outcome under each dict of constant values (constants absent from a dict stay nominal)."""
     samples = len(draws)
     out: dict[str, list[Any]] = {f.ref: [None] * samples for f in fleets}
@@ -192,8 +229,11 @@ def _repriced(f: Fleet, chip: Any, values: Mapping[str, float]) -> dict[str, Any
     """The nominal simulation priced with this sample's chip price and TCO constants."""
     res = f.nominal.metrics["result"]
     o = objectives(res, chip, f.dep.chips, values=tco_values(values))
-    return {"goodput_per_watt": o["goodput_per_watt"], "usd_per_mtok": o["usd_per_mtok"],
-            "feasible": f.nominal.feasible}
+    return {
+        "goodput_per_watt": o["goodput_per_watt"],
+        "usd_per_mtok": o["usd_per_mtok"],
+        "feasible": f.nominal.feasible,
+    }
 
 
 def quantiles(xs: Sequence[float]) -> dict[str, float]:

@@ -11,7 +11,9 @@ from jalapeno.explore.evaluate import OBJECTIVES, SENSES
 
 def as_minimize(points: Sequence[Mapping[str, float]], names: Sequence[str] = OBJECTIVES) -> np.ndarray:
     """Rows of objective values, maximized ones negated, so smaller is better in every column."""
-    return np.array([[(-p[n] if SENSES[n] == "max" else p[n]) for n in names] for p in points], dtype=np.float64)
+    return np.array(
+        [[(-p[n] if SENSES[n] == "max" else p[n]) for n in names] for p in points], dtype=np.float64
+    )
 
 
 def nondominated(points: Sequence[Mapping[str, float]], names: Sequence[str] = OBJECTIVES) -> list[int]:
@@ -30,8 +32,11 @@ def nondominated(points: Sequence[Mapping[str, float]], names: Sequence[str] = O
     return keep
 
 
-def hypervolume_2d(points: Sequence[Mapping[str, float]], ref: Mapping[str, float],
-                   names: tuple[str, str] = ("goodput_per_watt", "usd_per_mtok")) -> float:
+def hypervolume_2d(
+    points: Sequence[Mapping[str, float]],
+    ref: Mapping[str, float],
+    names: tuple[str, str] = ("goodput_per_watt", "usd_per_mtok"),
+) -> float:
     """Area dominated by ``points`` up to the reference point ``ref`` in two objectives (larger is better)."""
     x = as_minimize(points, names) if points else np.empty((0, 2))
     r = as_minimize([ref], names)[0]

@@ -34,9 +34,16 @@ def bench_predictor(row: PublishedRow, chip: ChipSpec, params: CostParams) -> fl
     if row.scenario == "fixed" or row.model not in DEFAULT_SET:  # no bundled length set: the mean lengths
         isl, osl, _ = row_lengths(row)
         kwargs = {"isl": isl, "osl": osl}
-    rep = run_bench(resolve_model(row.model), chip, row.scenario, tp=row.tp or placed.tp,
-                    precision=precision_of(row.precision), params=fused_engine(params),
-                    requests=OFFLINE_REQUESTS if row.scenario in ("offline", "fixed") else None, **kwargs)
+    rep = run_bench(
+        resolve_model(row.model),
+        chip,
+        row.scenario,
+        tp=row.tp or placed.tp,
+        precision=precision_of(row.precision),
+        params=fused_engine(params),
+        requests=OFFLINE_REQUESTS if row.scenario in ("offline", "fixed") else None,
+        **kwargs,
+    )
     return rep.result.output_tokens_per_s_per_chip or None
 
 
@@ -51,7 +58,15 @@ def bench_check(fits: Sequence[ChipFit], models: Sequence[str] = ()) -> list[dic
             if models and c.row.model not in models:
                 continue
             b = bench_predictor(c.row, chip, f.params)
-            out.append({"chip": f.chip, "key": c.row.key, "set": "fit" if c.fitted else "held-out",
-                        "published": c.row.per_chip, "closed_form": c.predicted, "bench": b,
-                        "bench_error": None if b is None else b / c.row.per_chip - 1.0})
+            out.append(
+                {
+                    "chip": f.chip,
+                    "key": c.row.key,
+                    "set": "fit" if c.fitted else "held-out",
+                    "published": c.row.per_chip,
+                    "closed_form": c.predicted,
+                    "bench": b,
+                    "bench_error": None if b is None else b / c.row.per_chip - 1.0,
+                }
+            )
     return out

@@ -48,7 +48,12 @@ class TrialRecord:
     eval_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"number": self.number, "design": self.design, "attempts": self.attempts, **self.evaluation.to_json()}
+        return {
+            "number": self.number,
+            "design": self.design,
+            "attempts": self.attempts,
+            **self.evaluation.to_json(),
+        }
 
 
 @dataclass
@@ -78,13 +83,23 @@ class SearchResult:
 
     def to_json(self) -> dict[str, Any]:
         best = self.best()
-        return _clean({"space": self.space.name, "workload": self.workload.name, "searcher": self.searcher,
-                "trials": len(self.trials), "feasible_trials": len(self.feasible), "evaluated": self.evaluated,
-                "screened": self.screened, "wall_s": self.wall_s, "price_rule": self.price_rule,
+        return _clean(
+            {
+                "space": self.space.name,
+                "workload": self.workload.name,
+                "searcher": self.searcher,
+                "trials": len(self.trials),
+                "feasible_trials": len(self.feasible),
+                "evaluated": self.evaluated,
+                "screened": self.screened,
+                "wall_s": self.wall_s,
+                "price_rule": self.price_rule,
                 "importance": self.importance.to_json() if self.importance else None,
                 "pareto": [_design_json(t) for t in self.pareto()],
                 "best": _design_json(best) if best is not None else None,
-                "all": [t.to_json() for t in self.trials]})
+                "all": [t.to_json() for t in self.trials],
+            }
+        )
 
 
 def _clean(x: Any) -> Any:
@@ -99,9 +114,14 @@ def _clean(x: Any) -> Any:
 
 
 def _design_json(t: TrialRecord) -> dict[str, Any]:
-    return {"number": t.number, "design": t.design, **{k: t.evaluation.objectives[k] for k in OBJECTIVES},
-            "slo_attainment": t.evaluation.metrics.get("slo_attainment"),
-            "avg_power_w": t.evaluation.metrics.get("avg_power_w"), "chips": t.evaluation.metrics.get("chips")}
+    return {
+        "number": t.number,
+        "design": t.design,
+        **{k: t.evaluation.objectives[k] for k in OBJECTIVES},
+        "slo_attainment": t.evaluation.metrics.get("slo_attainment"),
+        "avg_power_w": t.evaluation.metrics.get("avg_power_w"),
+        "chips": t.evaluation.metrics.get("chips"),
+    }
 
 
 # ---------------------------------------------------------------- workers
@@ -109,8 +129,13 @@ def _design_json(t: TrialRecord) -> dict[str, Any]:
 _WORKER_CACHE: dict[str, Any] = {}
 
 
-def evaluate_task(space_doc: Mapping[str, Any], workload_doc: Mapping[str, Any], design: Mapping[str, Any],
-                  fast: bool = True, price_rule: str = "margin") -> tuple[dict[str, Any], float]:
+def evaluate_task(
+    space_doc: Mapping[str, Any],
+    workload_doc: Mapping[str, Any],
+    design: Mapping[str, Any],
+    fast: bool = True,
+    price_rule: str = "margin",
+) -> tuple[dict[str, Any], float]:
     """What a worker runs: rebuild (and cache) the space and workload, evaluate one design."""
     key = canonical([space_doc, workload_doc])
     hit = _WORKER_CACHE.get(key)
@@ -160,7 +185,9 @@ def _die_with_parent() -> None:
 class PoolExecutor:
     def __init__(self, workers: int) -> None:
         self.slots = workers
-        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        ctx = multiprocessing.get_context(
+            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        )
         self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_die_with_parent)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -181,13 +208,16 @@ class DaskExecutor:
         try:
             from dask.distributed import Client
         except ImportError:
-            raise JalapenoError("--dask needs dask.distributed: pip install 'jalapeno[distributed]'",
-                                field="--dask") from None
+            raise JalapenoError(
+                "--dask needs dask.distributed: pip install 'jalapeno[distributed]'", field="--dask"
+            ) from None
         self.own = not isinstance(address, Client)
         try:
             self.client = Client(address, timeout="10s") if self.own else address
         except (OSError, TimeoutError, ValueError) as e:  # ValueError: a malformed address (no port)
-            raise JalapenoError(f"cannot reach the Dask scheduler at {address}: {e}", field="--dask") from None
+            raise JalapenoError(
+                f"cannot reach the Dask scheduler at {address}: {e}", field="--dask"
+            ) from None
         workers = self.client.scheduler_info().get("workers", {})
         self.slots = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
 
@@ -213,13 +243,27 @@ def make_executor(workers: int | None, dask: Any = None) -> Any:
 
 # ---------------------------------------------------------------- the loop
 
-def study_identity(space: DesignSpace, workload: Workload, searcher: str, seed: int, screen: bool,
-                   price_rule: str = "margin", enqueue: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+
+def study_identity(
+    space: DesignSpace,
+    workload: Workload,
+    searcher: str,
+    seed: int,
+    screen: bool,
+    price_rule: str = "margin",
+    enqueue: tuple[dict[str, Any], ...] = (),
+) -> dict[str, Any]:
     """What a resumed study must share with the stored one (a price rule other than the default included,
     so stores written before there was a choice still resume)."""
     doc = canonical(space_to_dict(space))
-    ident = {"space": space.name, "space_sha": hashlib.sha256(doc.encode()).hexdigest()[:16],
-             "workload": workload.to_dict(), "searcher": searcher, "seed": seed, "screen": screen}
+    ident = {
+        "space": space.name,
+        "space_sha": hashlib.sha256(doc.encode()).hexdigest()[:16],
+        "workload": workload.to_dict(),
+        "searcher": searcher,
+        "seed": seed,
+        "screen": screen,
+    }
     if price_rule != "margin":
         ident["price_rule"] = price_rule
     if enqueue:
@@ -239,14 +283,28 @@ def _lock(db: str | None) -> Any:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         f.close()
-        raise JalapenoError(f"another search is running on {db}; wait for it or use another --db", field="db") from None
+        raise JalapenoError(
+            f"another search is running on {db}; wait for it or use another --db", field="db"
+        ) from None
     return f
 
 
-def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher: str = "nsga2", screen: bool = True,
-               workers: int | None = None, dask: Any = None, db: str | None = None, seed: int = 0,
-               fast: bool = True, progress: Progress | None = None, price_rule: str = "margin",
-               enqueue: Sequence[Mapping[str, Any]] = ()) -> SearchResult:
+def run_search(
+    space: DesignSpace,
+    workload: Workload,
+    *,
+    trials: int,
+    searcher: str = "nsga2",
+    screen: bool = True,
+    workers: int | None = None,
+    dask: Any = None,
+    db: str | None = None,
+    seed: int = 0,
+    fast: bool = True,
+    progress: Progress | None = None,
+    price_rule: str = "margin",
+    enqueue: Sequence[Mapping[str, Any]] = (),
+) -> SearchResult:
     from jalapeno.hardware.tco import check_rule
 
     if trials < 1:
@@ -259,8 +317,11 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
     lock = _lock(db)
     s = make_searcher(searcher, space, seed=seed, screen=screen, attainment=workload.attainment)
     store = TrialStore(db or ":memory:")
-    store.bind(study_identity(space, workload, searcher, seed, screen, price_rule, queued),
-               name=f"{space.name}/{workload.name}/{s.name}/seed{seed}", distributions=distributions(space))
+    store.bind(
+        study_identity(space, workload, searcher, seed, screen, price_rule, queued),
+        name=f"{space.name}/{workload.name}/{s.name}/seed{seed}",
+        distributions=distributions(space),
+    )
     for t in store.trials("done"):
         s.tell(t.params, Evaluation.from_json(t.result or {}))
     rerun = list(store.trials("running"))
@@ -293,27 +354,51 @@ def run_search(space: DesignSpace, workload: Workload, *, trials: int, searcher:
                     number, design = futures[fut]
                     result, eval_s = fut.result()
                     ev = Evaluation.from_json(result)
-                    store.finish(number, {**result, "eval_s": eval_s}, objective_values(ev),
-                                 violation(ev, workload.attainment))
+                    store.finish(
+                        number,
+                        {**result, "eval_s": eval_s},
+                        objective_values(ev),
+                        violation(ev, workload.attainment),
+                    )
                     done[number] = (design, ev)
                     evaluated += 1
                     if progress is not None:
-                        progress(store.count() - len(pending), trials,
-                                 TrialRecord(number, design, done[number][1], eval_s=eval_s))
+                        progress(
+                            store.count() - len(pending),
+                            trials,
+                            TrialRecord(number, design, done[number][1], eval_s=eval_s),
+                        )
             for number in sorted(done):  # told in trial order, whatever order the workers finished in
                 s.tell(*done[number])
     finally:
         ex.close()
-    records = [TrialRecord(t.number, t.params, Evaluation.from_json(t.result or {}), t.attempts,
-                           float((t.result or {}).get("eval_s", 0.0))) for t in store.trials("done")]
+    records = [
+        TrialRecord(
+            t.number,
+            t.params,
+            Evaluation.from_json(t.result or {}),
+            t.attempts,
+            float((t.result or {}).get("eval_s", 0.0)),
+        )
+        for t in store.trials("done")
+    ]
     imp = importance(store.frozen_trials(), list(distributions(space)))
     study_name = store.study_name
     store.close()
     if lock is not None:
         lock.close()
-    return SearchResult(space, workload, s.name, records, time.perf_counter() - t_start, evaluated,
-                        getattr(s, "screened", 0), price_rule, importance=imp,
-                        meta={"study_name": study_name, "storage": _storage_url(db)})
+    return SearchResult(
+        space,
+        workload,
+        s.name,
+        records,
+        time.perf_counter() - t_start,
+        evaluated,
+        getattr(s, "screened", 0),
+        price_rule,
+        importance=imp,
+        meta={"study_name": study_name, "storage": _storage_url(db)},
+    )
 
 
 def _storage_url(db: str | None) -> str | None:

@@ -44,9 +44,11 @@ class SearcherKind:
         """Fail now, naming the extra, if a module the sampler needs is missing (not at its first fit)."""
         missing = [m for m in self.modules if importlib.util.find_spec(m) is None]
         if missing:
-            raise JalapenoError(f"{self.name} needs {' and '.join(missing)}: pip install "
-                                f"'jalapeno[{self.extra}]' (or use another searcher: {', '.join(core())})",
-                                field="searcher")
+            raise JalapenoError(
+                f"{self.name} needs {' and '.join(missing)}: pip install "
+                f"'jalapeno[{self.extra}]' (or use another searcher: {', '.join(core())})",
+                field="searcher",
+            )
 
 
 def _random(space: DesignSpace, seed: int) -> Any:
@@ -60,9 +62,12 @@ def _grid(space: DesignSpace, seed: int) -> Any:
 
     size = space.grid_size()
     if size > GRID_MAX:
-        raise JalapenoError(f"the grid of {space.name} has {size:,} points, more than the {GRID_MAX:,} "
-                            "optuna's GridSampler lists up front; lower the ranges' levels or use "
-                            "--searcher random", field="searcher")
+        raise JalapenoError(
+            f"the grid of {space.name} has {size:,} points, more than the {GRID_MAX:,} "
+            "optuna's GridSampler lists up front; lower the ranges' levels or use "
+            "--searcher random",
+            field="searcher",
+        )
     return optuna.samplers.GridSampler({p.name: p.grid() for p in space.params}, seed=seed)
 
 
@@ -84,13 +89,16 @@ def _gp(space: DesignSpace, seed: int) -> Any:
     return optuna.samplers.GPSampler(seed=seed, n_startup_trials=STARTUP, warn_independent_sampling=False)
 
 
-REGISTRY: dict[str, SearcherKind] = {k.name: k for k in (
-    SearcherKind("tpe", "multivariate multi-objective TPE", _tpe),
-    SearcherKind("nsga2", "NSGA-II, population 16", _nsga2),
-    SearcherKind("gp", "Gaussian-process Bayesian optimization", _gp, ("torch", "scipy"), "explore-gp"),
-    SearcherKind("random", "uniform random (log-uniform on log ranges)", _random),
-    SearcherKind("grid", "the full-factorial grid in a seeded order", _grid),
-)}
+REGISTRY: dict[str, SearcherKind] = {
+    k.name: k
+    for k in (
+        SearcherKind("tpe", "multivariate multi-objective TPE", _tpe),
+        SearcherKind("nsga2", "NSGA-II, population 16", _nsga2),
+        SearcherKind("gp", "Gaussian-process Bayesian optimization", _gp, ("torch", "scipy"), "explore-gp"),
+        SearcherKind("random", "uniform random (log-uniform on log ranges)", _random),
+        SearcherKind("grid", "the full-factorial grid in a seeded order", _grid),
+    )
+}
 
 
 def core() -> list[str]:

@@ -63,7 +63,9 @@ class OptunaSearcher:
     """Any registered searcher (``samplers.REGISTRY``) through optuna's ask/tell interface, on an in-memory
     study: the trial store re-tells it on resume, so the sampler's study never needs the file."""
 
-    def __init__(self, space: DesignSpace, sampler: str = "tpe", seed: int = 0, attainment: float = 0.9) -> None:
+    def __init__(
+        self, space: DesignSpace, sampler: str = "tpe", seed: int = 0, attainment: float = 0.9
+    ) -> None:
         import optuna
 
         spec = kind(sampler)
@@ -72,8 +74,9 @@ class OptunaSearcher:
         self.optuna, self.space, self.name, self.attainment = optuna, space, sampler, attainment
         self.dists = distributions(space)
         self.limit = space.grid_size() if sampler == "grid" else None  # the grid's points, each asked once
-        self.study = optuna.create_study(directions=[_direction(n) for n in OBJECTIVES],
-                                         sampler=spec.sampler(space, seed))
+        self.study = optuna.create_study(
+            directions=[_direction(n) for n in OBJECTIVES], sampler=spec.sampler(space, seed)
+        )
         self.pending: dict[str, list[Any]] = {}
 
     def ask(self) -> dict[str, Any]:
@@ -97,8 +100,12 @@ class OptunaSearcher:
             trial.set_constraint("violation", v)
             self.study.tell(trial, values)
             return
-        ft = self.optuna.trial.create_trial(params={k: design[k] for k in self.dists}, distributions=self.dists,
-                                            values=values, constraints={"violation": v})
+        ft = self.optuna.trial.create_trial(
+            params={k: design[k] for k in self.dists},
+            distributions=self.dists,
+            values=values,
+            constraints={"violation": v},
+        )
         self.study.add_trial(ft)
 
 
@@ -125,7 +132,9 @@ def _distribution(optuna: Any, p: Any) -> Any:
 class Screened:
     """A searcher whose candidates are screened by the learned surrogate (see the module docstring)."""
 
-    def __init__(self, base: Any, space: DesignSpace, *, pool: int = 8, seed: int = 0, attainment: float = 0.9) -> None:
+    def __init__(
+        self, base: Any, space: DesignSpace, *, pool: int = 8, seed: int = 0, attainment: float = 0.9
+    ) -> None:
         self.base, self.space, self.pool = base, space, pool
         self.name = f"{base.name}+surrogate"
         self.rng = np.random.default_rng(seed + 7919)
@@ -202,12 +211,21 @@ class Screened:
         self.feasible.append(evaluation.feasible)
         self.objs.append(dict(evaluation.objectives))
         n = len(self.x)
-        due = not self.surrogate.ready or n - self._fitted_at >= max(8, n // 8)  # refits grow rarer as data grows
+        due = not self.surrogate.ready or n - self._fitted_at >= max(
+            8, n // 8
+        )  # refits grow rarer as data grows
         if due and self.surrogate.fit(np.array(self.x), np.array(self.feasible), self.objs):
             self._fitted_at = n
 
 
-def make_searcher(name: str, space: DesignSpace, *, seed: int = 0, screen: bool = False, pool: int = 8,
-                  attainment: float = 0.9) -> Any:
+def make_searcher(
+    name: str,
+    space: DesignSpace,
+    *,
+    seed: int = 0,
+    screen: bool = False,
+    pool: int = 8,
+    attainment: float = 0.9,
+) -> Any:
     base = OptunaSearcher(space, name, seed, attainment)
     return Screened(base, space, pool=pool, seed=seed, attainment=attainment) if screen else base

@@ -36,8 +36,18 @@ from jalapeno.hardware.loader import parse_yaml
 TOP_REQUIRED = ("name", "base", "processor", "deployment")
 TOP_OPTIONAL = ("description", "constraints", "fixed")
 PARAM_KEYS = ("int", "float", "choices", "log", "levels", "also", "note")
-DEPLOYMENT = ("tp", "replicas", "scheduler", "max_num_seqs", "max_num_batched_tokens", "prefill_share", "router",
-              "topology", "ep", "tbo")
+DEPLOYMENT = (
+    "tp",
+    "replicas",
+    "scheduler",
+    "max_num_seqs",
+    "max_num_batched_tokens",
+    "prefill_share",
+    "router",
+    "topology",
+    "ep",
+    "tbo",
+)
 CONSTRAINTS = ("die_area_mm2", "tdp_w", "price_usd", "cost_usd", "chips")
 Scalar = int | float | str | bool
 
@@ -102,7 +112,9 @@ class Param:
             return value
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if not ok or not self.low <= value <= self.high or (self.kind == "int" and value != int(value)):
-            raise JalapenoError(f"{value!r} is outside {self.kind} [{self.low:g}, {self.high:g}]", field=self.name)
+            raise JalapenoError(
+                f"{value!r} is outside {self.kind} [{self.low:g}, {self.high:g}]", field=self.name
+            )
         return int(value) if self.kind == "int" else float(value)
 
 
@@ -134,8 +146,10 @@ class DesignSpace:
         missing = [n for n in self.names if n not in design]
         extra = [k for k in design if k not in self.names]
         if missing or extra:
-            raise JalapenoError(f"design {'lacks ' + ', '.join(missing) if missing else 'has unknown ' + ', '.join(extra)}",
-                                field="design")
+            raise JalapenoError(
+                f"design {'lacks ' + ', '.join(missing) if missing else 'has unknown ' + ', '.join(extra)}",
+                field="design",
+            )
         return {p.name: p.check(design[p.name]) for p in self.params}
 
     def vector(self, design: Mapping[str, Any]) -> np.ndarray:
@@ -165,6 +179,7 @@ class DesignSpace:
 
 # ---------------------------------------------------------------- loading
 
+
 def load_space(path_or_text: str | Path) -> DesignSpace:
     """A bundled space name (``coding-asic``), a path to a space YAML file, or YAML text."""
     if isinstance(path_or_text, str) and "\n" in path_or_text:
@@ -174,8 +189,11 @@ def load_space(path_or_text: str | Path) -> DesignSpace:
     if not isinstance(path_or_text, Path) and not s.endswith((".yaml", ".yml")) and not path.is_file():
         bundled = bundled_space_path(s)
         if bundled is None:
-            raise JalapenoError(f"unknown design space {s!r}; bundled: {', '.join(bundled_spaces())} "
-                                "(or a path to a .yaml file)", field="space")
+            raise JalapenoError(
+                f"unknown design space {s!r}; bundled: {', '.join(bundled_spaces())} "
+                "(or a path to a .yaml file)",
+                field="space",
+            )
         path = bundled
     try:
         text = path.read_text(encoding="utf-8")
@@ -218,7 +236,11 @@ def space_to_dict(space: DesignSpace) -> dict[str, Any]:
 def _param_dict(p: Param) -> dict[str, Any]:
     d: dict[str, Any]
     if p.kind == "choice":
-        d = {"choices": {k: dict(v) for k, v in p.bundles.items()} if p.bundles is not None else list(p.choices)}
+        d = {
+            "choices": {k: dict(v) for k, v in p.bundles.items()}
+            if p.bundles is not None
+            else list(p.choices)
+        }
     else:
         d = {p.kind: [int(p.low) if p.kind == "int" else p.low, int(p.high) if p.kind == "int" else p.high]}
         if p.log:
@@ -244,7 +266,9 @@ class _SpaceParser:
             raise self.fail(field or "space", f"must be a mapping, got {type(data).__name__}")
         return data
 
-    def keys(self, data: Mapping[Any, Any], field: str, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
+    def keys(
+        self, data: Mapping[Any, Any], field: str, required: tuple[str, ...], optional: tuple[str, ...]
+    ) -> None:
         for k in data:
             if not isinstance(k, str) or k not in required + optional:
                 raise self.fail(_join(field, str(k)), f"unknown key; valid: {', '.join(required + optional)}")
@@ -265,8 +289,15 @@ class _SpaceParser:
         if not params:
             raise self.fail("processor", "a space needs at least one parameter")
         desc = self.text(data, "description") if data.get("description") is not None else ""
-        return DesignSpace(self.text(data, "name"), self.text(data, "base"), params, self.constraints(data),
-                           self.fixed(data, {p.name for p in params}), desc, self.origin)
+        return DesignSpace(
+            self.text(data, "name"),
+            self.text(data, "base"),
+            params,
+            self.constraints(data),
+            self.fixed(data, {p.name for p in params}),
+            desc,
+            self.origin,
+        )
 
     def group(self, data: Mapping[Any, Any], group: str) -> tuple[Param, ...]:
         g = data[group]
@@ -278,7 +309,9 @@ class _SpaceParser:
             if not isinstance(name, str) or not name.strip() or any(not part for part in name.split(".")):
                 raise self.fail(_join(group, str(name)), "parameter names are dotted paths of non-empty keys")
             if group == "deployment" and name not in DEPLOYMENT:
-                raise self.fail(_join(group, name), f"unknown deployment parameter; valid: {', '.join(DEPLOYMENT)}")
+                raise self.fail(
+                    _join(group, name), f"unknown deployment parameter; valid: {', '.join(DEPLOYMENT)}"
+                )
             out.append(self.param(name, group, self.mapping(spec, _join(group, name))))
         return tuple(out)
 
@@ -298,7 +331,9 @@ class _SpaceParser:
                 raise self.fail(_join(f, "log"), "only ranges take log")
             choices, bundles = self.choices(m["choices"], _join(f, "choices"), group)
             _check_deployment_values(self, name, choices, _join(f, "choices"))
-            return Param(name, group, "choice", choices=choices, bundles=bundles, also=also, levels=levels, note=note)
+            return Param(
+                name, group, "choice", choices=choices, bundles=bundles, also=also, levels=levels, note=note
+            )
         kind = kinds[0]
         lo, hi = self.range(m[kind], _join(f, kind), kind)
         log = m.get("log", False)
@@ -322,8 +357,11 @@ class _SpaceParser:
         return tuple(x.strip() for x in v)
 
     def range(self, v: Any, f: str, kind: str) -> tuple[float, float]:
-        ok = (isinstance(v, list) and len(v) == 2
-              and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v))
+        ok = (
+            isinstance(v, list)
+            and len(v) == 2
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+        )
         if not ok:
             raise self.fail(f, f"must be a list [low, high] of two finite numbers, got {v!r}")
         lo, hi = float(v[0]), float(v[1])
@@ -333,7 +371,9 @@ class _SpaceParser:
             raise self.fail(f, f"low {lo:g} > high {hi:g}")
         return lo, hi
 
-    def choices(self, v: Any, f: str, group: str) -> tuple[tuple[Scalar, ...], Mapping[str, Mapping[str, Any]] | None]:
+    def choices(
+        self, v: Any, f: str, group: str
+    ) -> tuple[tuple[Scalar, ...], Mapping[str, Mapping[str, Any]] | None]:
         if isinstance(v, Mapping):
             if group != "processor":
                 raise self.fail(f, "bundles (label -> settings) are for processor parameters")
@@ -385,8 +425,9 @@ class _SpaceParser:
             if isinstance(v, (str, bool)):
                 _check_deployment_values(self, k, (v,), f"fixed.{k}")
             else:
-                _check_deployment_range(self, k, float(v), float(v), "float" if k == "prefill_share" else "int",
-                                        f"fixed.{k}")
+                _check_deployment_range(
+                    self, k, float(v), float(v), "float" if k == "prefill_share" else "int", f"fixed.{k}"
+                )
             out[k] = v
         return out
 
@@ -411,7 +452,9 @@ def _check_deployment_values(p: _SpaceParser, name: str, values: tuple[Scalar, .
             raise p.fail(f, f"{name} values must be whole numbers >= 1, got {v!r}")
         if name == "tbo" and not isinstance(v, bool):
             raise p.fail(f, f"tbo values must be true or false, got {v!r}")
-        if name == "prefill_share" and (not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 1):
+        if name == "prefill_share" and (
+            not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 1
+        ):
             raise p.fail(f, f"prefill_share values must lie in (0, 1), got {v!r}")
 
 

@@ -85,13 +85,17 @@ def open_storage(path: str) -> Any:
         with sqlite3.connect(path, timeout=30.0) as conn:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if "meta" in tables and "studies" not in tables:
-                raise JalapenoError(f"{path} was written by the trial store of jalapeno before 2026-12-05 "
-                                    "(not an optuna study); use another --db file", field="db")
+                raise JalapenoError(
+                    f"{path} was written by the trial store of jalapeno before 2026-12-05 "
+                    "(not an optuna study); use another --db file",
+                    field="db",
+                )
             conn.execute("PRAGMA journal_mode=WAL")
         conn.close()
         full = str(Path(path).resolve())
-        return optuna.storages.RDBStorage(f"sqlite:///{full}",
-                                          engine_kwargs={"creator": lambda: _connect(full)})
+        return optuna.storages.RDBStorage(
+            f"sqlite:///{full}", engine_kwargs={"creator": lambda: _connect(full)}
+        )
     except (sqlite3.DatabaseError, ImportError) as e:
         raise JalapenoError(f"cannot open trial store {path}: {e}", field="db") from None
     except Exception as e:
@@ -149,8 +153,9 @@ class TrialStore:
         """The file's one study (created as ``name`` if there is none); its stored identity."""
         studies = self.storage.get_all_studies()
         if len(studies) > 1:
-            raise JalapenoError(f"{self.path} holds {len(studies)} optuna studies; a trial store holds one",
-                                field="db")
+            raise JalapenoError(
+                f"{self.path} holds {len(studies)} optuna studies; a trial store holds one", field="db"
+            )
         if studies:
             self._study_id = studies[0]._study_id
             return studies[0].user_attrs.get("identity")  # type: ignore[no-any-return]
@@ -160,8 +165,9 @@ class TrialStore:
             self.storage.set_study_user_attr(self._study_id, "identity", identity)
         return identity
 
-    def bind(self, study: Mapping[str, Any], name: str = "jalapeno",
-             distributions: Mapping[str, Any] | None = None) -> None:
+    def bind(
+        self, study: Mapping[str, Any], name: str = "jalapeno", distributions: Mapping[str, Any] | None = None
+    ) -> None:
         """Record the study this file belongs to (an optuna study called ``name``), or check that it is the
         same one; ``distributions`` (optuna's, one a parameter) make the parameters optuna parameters."""
         want = canonical(study)
@@ -171,8 +177,11 @@ class TrialStore:
         elif have != want:
             old = json.loads(have)
             diff = sorted(k for k in set(old) | set(study) if old.get(k) != _finite(study.get(k)))
-            raise JalapenoError(f"{self.path} holds another study (differs in {', '.join(diff)}); "
-                                "use another --db file or the same options", field="db")
+            raise JalapenoError(
+                f"{self.path} holds another study (differs in {', '.join(diff)}); "
+                "use another --db file or the same options",
+                field="db",
+            )
         self.dists = dict(distributions or {})
 
     # -- trials ----------------------------------------------------------------------------------
@@ -196,9 +205,11 @@ class TrialStore:
             raise JalapenoError(f"trial {number} {what} in {self.path}", field="db")
         own = {k: v for k, v in params.items() if k in self.dists}
         template = self.optuna.trial.create_trial(
-            state=self.optuna.trial.TrialState.RUNNING, params=own,
+            state=self.optuna.trial.TrialState.RUNNING,
+            params=own,
             distributions={k: self.dists[k] for k in own},
-            user_attrs={"design": canonical(params), "searcher": searcher, "attempts": 1})
+            user_attrs={"design": canonical(params), "searcher": searcher, "attempts": 1},
+        )
         self.storage.create_new_trial(self.study_id, template_trial=template)  # one transaction
         self._n = number + 1
 
@@ -207,16 +218,24 @@ class TrialStore:
         t = self._running(number)
         self.storage.set_trial_user_attr(t._trial_id, "attempts", int(t.user_attrs.get("attempts", 1)) + 1)
 
-    def finish(self, number: int, result: Mapping[str, Any], values: Sequence[float] | None = None,
-               violation: float | None = None) -> None:
+    def finish(
+        self,
+        number: int,
+        result: Mapping[str, Any],
+        values: Sequence[float] | None = None,
+        violation: float | None = None,
+    ) -> None:
         """Write trial ``number``'s result, then mark it complete (the state last: a kill before it leaves
         the trial running, to be evaluated again)."""
         t = self._running(number)
         self.storage.set_trial_user_attr(t._trial_id, "result", canonical(result))
         if violation is not None:
             self.storage.set_trial_system_attr(t._trial_id, "constraints", [float(violation)])
-        self.storage.set_trial_state_values(t._trial_id, self.optuna.trial.TrialState.COMPLETE,
-                                            None if values is None else [float(v) for v in values])
+        self.storage.set_trial_state_values(
+            t._trial_id,
+            self.optuna.trial.TrialState.COMPLETE,
+            None if values is None else [float(v) for v in values],
+        )
 
     def frozen_trials(self) -> list[Any]:
         """optuna's view of the trials (``FrozenTrial``), in trial order."""
@@ -232,9 +251,18 @@ class TrialStore:
             complete = t.state.name == "COMPLETE"
             result = _unfinite(json.loads(u["result"])) if complete and "result" in u else None
             done = t.datetime_complete.timestamp() if t.datetime_complete else None
-            out.append(Trial(t.number, str(u.get("searcher", "")), json.loads(u["design"]),
-                             "done" if complete else "running", int(u.get("attempts", 1)), result,
-                             t.datetime_start.timestamp() if t.datetime_start else 0.0, done))
+            out.append(
+                Trial(
+                    t.number,
+                    str(u.get("searcher", "")),
+                    json.loads(u["design"]),
+                    "done" if complete else "running",
+                    int(u.get("attempts", 1)),
+                    result,
+                    t.datetime_start.timestamp() if t.datetime_start else 0.0,
+                    done,
+                )
+            )
         return out
 
     def count(self) -> int:

@@ -43,7 +43,9 @@ class Study:
     baseline: SearchResult | None
     runs: dict[str, dict[str, ChipRun]]
     sims: dict[tuple[str, str], Any]  # (workload, chip) -> SimResult of the best deployment
-    steps: dict[str, dict[str, Any]]  # chip -> {"decode": StepCost, "prefill": StepCost, "params": CostParams}
+    steps: dict[
+        str, dict[str, Any]
+    ]  # chip -> {"decode": StepCost, "prefill": StepCost, "params": CostParams}
     chips: dict[str, Any]  # name -> ChipSpec
     sensitivity: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -54,11 +56,21 @@ class Study:
     range_samples: int = 0
 
 
-def run_study(*, quick: bool = False, trials: int | None = None, workers: int | None = None, db: str | None = None,
-              log: Callable[[str], Any] = lambda s: None, command: str = "jalapeno report",
-              workloads: tuple[str, ...] = WORKLOADS, chips: tuple[str, ...] = CHIPS, sweep: Sweep | None = None,
-              space: str = "coding-asic", sensitivity_design: dict[str, Any] | None = None,
-              progress: Callable[[int, int, Any], Any] | None = None) -> Study:
+def run_study(
+    *,
+    quick: bool = False,
+    trials: int | None = None,
+    workers: int | None = None,
+    db: str | None = None,
+    log: Callable[[str], Any] = lambda s: None,
+    command: str = "jalapeno report",
+    workloads: tuple[str, ...] = WORKLOADS,
+    chips: tuple[str, ...] = CHIPS,
+    sweep: Sweep | None = None,
+    space: str = "coding-asic",
+    sensitivity_design: dict[str, Any] | None = None,
+    progress: Callable[[int, int, Any], Any] | None = None,
+) -> Study:
     """Everything the report shows. ``workloads[0]`` is searched on and headlines the report; the other
     arguments exist so tests can run a small study."""
     from jalapeno.hardware import resolve_chip
@@ -70,15 +82,17 @@ def run_study(*, quick: bool = False, trials: int | None = None, workers: int | 
     main = next(iter(wls.values()))
     n = trials or (16 if quick else 48)
     log(f"search: {n} trials of nsga2+surrogate on {main.name}")
-    search = run_search(sp, main, trials=n, searcher="nsga2", screen=True, workers=workers, db=db, seed=0,
-                        progress=progress)
+    search = run_search(
+        sp, main, trials=n, searcher="nsga2", screen=True, workers=workers, db=db, seed=0, progress=progress
+    )
     timings["search_s"] = time.perf_counter() - t0
     baseline = None
     if not quick:
         log(f"baseline: {n} trials of random search")
         t = time.perf_counter()
-        baseline = run_search(sp, main, trials=n, searcher="random", screen=False, workers=workers, seed=0,
-                              progress=progress)
+        baseline = run_search(
+            sp, main, trials=n, searcher="random", screen=False, workers=workers, seed=0, progress=progress
+        )
         timings["baseline_s"] = time.perf_counter() - t
     sweep = sweep or (Sweep.quick() if quick else Sweep())
     runs, sims = {}, {}
@@ -105,16 +119,38 @@ def run_study(*, quick: bool = False, trials: int | None = None, workers: int | 
         sens = sensitivity(sp, sensitivity_design or jalapeno1_design()["design"], main, workers=workers)
         timings["sensitivity_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
-    return Study(main.name, quick, sp, wls, search, baseline, runs, sims, steps, specs, sens, timings, command,
-                 ranges, samples)
+    return Study(
+        main.name,
+        quick,
+        sp,
+        wls,
+        search,
+        baseline,
+        runs,
+        sims,
+        steps,
+        specs,
+        sens,
+        timings,
+        command,
+        ranges,
+        samples,
+    )
 
 
 RANGE_SAMPLES, RANGE_SAMPLES_QUICK = 32, 8
 RANGE_REFERENCE = "h200-sxm"
 
 
-def headline_ranges(runs: dict[str, ChipRun], specs: dict[str, Any], w: Workload, *, samples: int,
-                    workers: int | None = None, seed: int = 0) -> dict[str, dict[str, Any]]:
+def headline_ranges(
+    runs: dict[str, ChipRun],
+    specs: dict[str, Any],
+    w: Workload,
+    *,
+    samples: int,
+    workers: int | None = None,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:
     """Every chip's ratios to the H200 at their best fleets, as ``jalapeno compare`` computes them: the same
     seeded draws of every estimated constant for all chips, p10/p50/p90 over the draws (docs/compare.md)."""
     from jalapeno.explore import montecarlo as mc
@@ -126,25 +162,44 @@ def headline_ranges(runs: dict[str, ChipRun], specs: dict[str, Any], w: Workload
     refs = [RANGE_REFERENCE] + [c for c in refs if c != RANGE_REFERENCE]  # ratios against the first
     ordered = {c: specs[c] for c in refs}
     consts = mc.constants_for(list(ordered.values()))
-    rows = ratio_rows({c: runs[c].best for c in refs}, ordered, w, consts, samples=samples, seed=seed,
-                      workers=workers)
+    rows = ratio_rows(
+        {c: runs[c].best for c in refs}, ordered, w, consts, samples=samples, seed=seed, workers=workers
+    )
     return dict(zip(refs, rows, strict=True))
 
 
-def step_breakdown(chip: Any, w: Workload, *, batch: int = 16, context: int = 2048, prompt: int = 2048) -> dict[str, Any]:
+def step_breakdown(
+    chip: Any, w: Workload, *, batch: int = 16, context: int = 2048, prompt: int = 2048
+) -> dict[str, Any]:
     """A decode step (``batch`` x ``context``) and one ``prompt``-token prefill of the workload's model on one
     chip."""
     from jalapeno.cost.estimate import estimate
     from jalapeno.cost.params import setup_for
 
     params, _ = setup_for(chip, "fused")  # the engine the serving comparison uses
-    e = estimate(w.model_config(), chip, batch=batch, context=context, prompt=prompt, precision=w.precision(), tp=1,
-                 params=params)
-    return {"decode": e.decode, "prefill": e.prefill, "params": e.params, "batch": batch, "context": context,
-            "prompt": prompt}
+    e = estimate(
+        w.model_config(),
+        chip,
+        batch=batch,
+        context=context,
+        prompt=prompt,
+        precision=w.precision(),
+        tp=1,
+        params=params,
+    )
+    return {
+        "decode": e.decode,
+        "prefill": e.prefill,
+        "params": e.params,
+        "batch": batch,
+        "context": context,
+        "prompt": prompt,
+    }
 
 
-def sensitivity(space: DesignSpace, design: dict[str, Any], w: Workload, *, workers: int | None = None) -> list[dict[str, Any]]:
+def sensitivity(
+    space: DesignSpace, design: dict[str, Any], w: Workload, *, workers: int | None = None
+) -> list[dict[str, Any]]:
     """Each parameter moved alone over its grid values (others at ``design``): objectives and status."""
     jobs = []
     for p in space.params:
@@ -175,5 +230,15 @@ def serve_best(chip: Any, dep: Deployment, w: Workload) -> Any:
     return serve(build_oracle(chip, dep.tp, w), dep, w)
 
 
-__all__ = ["CHIPS", "REFERENCE", "WORKLOADS", "Study", "chip_metrics", "jalapeno1_design", "run_study", "sensitivity",
-           "serve_best", "step_breakdown"]
+__all__ = [
+    "CHIPS",
+    "REFERENCE",
+    "WORKLOADS",
+    "Study",
+    "chip_metrics",
+    "jalapeno1_design",
+    "run_study",
+    "sensitivity",
+    "serve_best",
+    "step_breakdown",
+]

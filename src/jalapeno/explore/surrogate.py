@@ -36,7 +36,9 @@ class _Tree:
         return out
 
 
-def _best_split(x: np.ndarray, y: np.ndarray, features: np.ndarray, min_leaf: int) -> tuple[int, float, float]:
+def _best_split(
+    x: np.ndarray, y: np.ndarray, features: np.ndarray, min_leaf: int
+) -> tuple[int, float, float]:
     """(feature, threshold, gain) of the split that lowers the squared error most; gain 0 if none."""
     best = (-1, 0.0, 0.0)
     n, total = len(y), y.sum()
@@ -58,8 +60,14 @@ def _best_split(x: np.ndarray, y: np.ndarray, features: np.ndarray, min_leaf: in
     return best
 
 
-def _grow(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, max_depth: int, min_leaf: int,
-          importances: np.ndarray) -> _Tree:
+def _grow(
+    x: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    max_depth: int,
+    min_leaf: int,
+    importances: np.ndarray,
+) -> _Tree:
     t = _Tree()
     d = x.shape[1]
     m = max(1, math.ceil(d / 3))

@@ -76,11 +76,13 @@ class Workload:
         return json.dumps(self.to_dict(), sort_keys=True, default=str)
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"name": self.name, "model": self.model,
-                             "precision": {"weights": self.weights, "activations": self.activations, "kv": self.kv},
-                             "slo": {"ttft_s": self.slo_ttft_s, "tpot_s": self.slo_tpot_s,
-                                     "attainment": self.attainment},
-                             "prefix_cache": self.prefix_cache}
+        d: dict[str, Any] = {
+            "name": self.name,
+            "model": self.model,
+            "precision": {"weights": self.weights, "activations": self.activations, "kv": self.kv},
+            "slo": {"ttft_s": self.slo_ttft_s, "tpot_s": self.slo_tpot_s, "attainment": self.attainment},
+            "prefix_cache": self.prefix_cache,
+        }
         if self.trace:
             d["trace"] = dict(self.trace)
         if self.sessions:
@@ -91,12 +93,18 @@ class Workload:
 
     def describe(self) -> str:
         p = self.precision()
-        what = (f"{self.trace.get('name')} [{self.trace.get('start_s', 0):g} s, " f"+{self.trace.get('duration_s', 'all')} s]"
-                if self.trace else f"agentic sessions {dict(self.sessions)}")
+        what = (
+            f"{self.trace.get('name')} [{self.trace.get('start_s', 0):g} s, "
+            f"+{self.trace.get('duration_s', 'all')} s]"
+            if self.trace
+            else f"agentic sessions {dict(self.sessions)}"
+        )
         if self.trace and self.trace.get("rate_scale", 1.0) != 1.0:
             what += f" at {self.trace['rate_scale']:g}x rate"
-        return (f"{self.model} ({p.label}) on {what}; SLO TTFT <= {self.slo_ttft_s:g} s and TPOT <= "
-                f"{self.slo_tpot_s * 1e3:g} ms for {self.attainment:.0%} of requests")
+        return (
+            f"{self.model} ({p.label}) on {what}; SLO TTFT <= {self.slo_ttft_s:g} s and TPOT <= "
+            f"{self.slo_tpot_s * 1e3:g} ms for {self.attainment:.0%} of requests"
+        )
 
 
 _CACHE: dict[str, tuple[Any, ...]] = {}
@@ -125,6 +133,7 @@ def _requests(w: Workload) -> tuple[Any, ...]:
 
 # ---------------------------------------------------------------- loading
 
+
 def workloads_dir() -> Path:
     return Path(__file__).parent / "workloads"
 
@@ -139,8 +148,11 @@ def resolve_workload(name_or_path: str | Path) -> Workload:
     path = Path(s)
     if not s.endswith((".yaml", ".yml")) and not path.is_file():
         if s not in bundled_workloads():
-            raise JalapenoError(f"unknown workload {s!r}; bundled: {', '.join(bundled_workloads())} "
-                                "(or a path to a .yaml file)", field="workload")
+            raise JalapenoError(
+                f"unknown workload {s!r}; bundled: {', '.join(bundled_workloads())} "
+                "(or a path to a .yaml file)",
+                field="workload",
+            )
         path = workloads_dir() / f"{s}.yaml"
     try:
         text = path.read_text(encoding="utf-8")
@@ -175,9 +187,11 @@ def workload_from_dict(data: Any, *, origin: str = "<dict>") -> Workload:
         if not isinstance(d[k], str) or not d[k].strip():
             raise fail(k, f"must be a non-empty string, got {d[k]!r}")
     slo = mapping(d["slo"], "slo", SLO_KEYS)
-    kw: dict[str, Any] = {k2: num(slo, k, "slo", hi=1.0 if k == "attainment" else math.inf)
-                          for k, k2 in (("ttft_s", "slo_ttft_s"), ("tpot_s", "slo_tpot_s"), ("attainment", "attainment"))
-                          if k in slo}
+    kw: dict[str, Any] = {
+        k2: num(slo, k, "slo", hi=1.0 if k == "attainment" else math.inf)
+        for k, k2 in (("ttft_s", "slo_ttft_s"), ("tpot_s", "slo_tpot_s"), ("attainment", "attainment"))
+        if k in slo
+    }
     prec = mapping(d.get("precision") or {}, "precision", ("weights", "activations", "kv"))
     for k in ("weights", "activations", "kv"):
         if prec.get(k) is not None:
@@ -204,8 +218,13 @@ def workload_from_dict(data: Any, *, origin: str = "<dict>") -> Workload:
     pc = d.get("prefix_cache", True)
     if not isinstance(pc, bool):
         raise fail("prefix_cache", f"must be true or false, got {pc!r}")
-    w = Workload(name=d["name"].strip(), model=d["model"].strip(), prefix_cache=pc,
-                 description=str(d.get("description") or ""), **kw)
+    w = Workload(
+        name=d["name"].strip(),
+        model=d["model"].strip(),
+        prefix_cache=pc,
+        description=str(d.get("description") or ""),
+        **kw,
+    )
     try:
         w.model_config()
         w.precision()

@@ -89,29 +89,79 @@ class _Builder:
         self.kb = p.kv.bytes_per_element
 
     # -- primitives -------------------------------------------------------------------------
-    def matmul(self, name: str, m: int, k: int, n: int, rep: int, layers: str, *, bias: bool = False,
-               kind: str = "matmul", params: float | None = None, weight_elems: float | None = None) -> Op:
+    def matmul(
+        self,
+        name: str,
+        m: int,
+        k: int,
+        n: int,
+        rep: int,
+        layers: str,
+        *,
+        bias: bool = False,
+        kind: str = "matmul",
+        params: float | None = None,
+        weight_elems: float | None = None,
+    ) -> Op:
         """y(m, n) = x(m, k) @ W(k, n) [+ b(n)]."""
         we = k * n if weight_elems is None else weight_elems
         own = (k * n + (n if bias else 0)) if params is None else params
-        return verify(Op(
-            name, kind, rep, flops=2.0 * m * n * k, weight_bytes=(we + (n if bias else 0)) * self.wb,
-            act_read_bytes=m * k * self.ab, act_write_bytes=m * n * self.ab, params=own, active_params=own,
-            m=m, n=n, k=k, dtype=self.p.compute, weight_dtype=self.p.weights.name, layers=layers))
+        return verify(
+            Op(
+                name,
+                kind,
+                rep,
+                flops=2.0 * m * n * k,
+                weight_bytes=(we + (n if bias else 0)) * self.wb,
+                act_read_bytes=m * k * self.ab,
+                act_write_bytes=m * n * self.ab,
+                params=own,
+                active_params=own,
+                m=m,
+                n=n,
+                k=k,
+                dtype=self.p.compute,
+                weight_dtype=self.p.weights.name,
+                layers=layers,
+            )
+        )
 
-    def elementwise(self, name: str, kind: str, elems: float, rep: int, layers: str, *, reads: float = 1.0,
-                    flops_per: float = 1.0, params: float = 0.0) -> Op:
+    def elementwise(
+        self,
+        name: str,
+        kind: str,
+        elems: float,
+        rep: int,
+        layers: str,
+        *,
+        reads: float = 1.0,
+        flops_per: float = 1.0,
+        params: float = 0.0,
+    ) -> Op:
         """An op streaming ``elems`` output elements, reading ``reads`` inputs of the same size."""
-        return verify(Op(
-            name, kind, rep, flops=flops_per * elems, weight_bytes=params * self.wb,
-            act_read_bytes=reads * elems * self.ab, act_write_bytes=elems * self.ab, params=params,
-            active_params=params, dtype=self.p.compute, layers=layers))
+        return verify(
+            Op(
+                name,
+                kind,
+                rep,
+                flops=flops_per * elems,
+                weight_bytes=params * self.wb,
+                act_read_bytes=reads * elems * self.ab,
+                act_write_bytes=elems * self.ab,
+                params=params,
+                active_params=params,
+                dtype=self.p.compute,
+                layers=layers,
+            )
+        )
 
     def norm(self, name: str, width: int, rows: int, rep: int, layers: str) -> Op:
         # RMSNorm: square, mean, rsqrt, scale: ~4 FLOPs an element; weight (width,)
         return self.elementwise(name, "norm", rows * width, rep, layers, flops_per=4.0, params=width)
 
-    def attention(self, rep: int, layers: str, window: int | None, **shape: Unpack[AttentionKwargs]) -> list[Op]:
+    def attention(
+        self, rep: int, layers: str, window: int | None, **shape: Unpack[AttentionKwargs]
+    ) -> list[Op]:
         """Decode and prefill attention as separate kernels (as serving engines launch them)."""
         w = self.w
         dec = pre = None
@@ -119,27 +169,58 @@ class _Builder:
             pairs = sum(min(c + 1, window) if window else c + 1 for c in w.decode)
             dec = (len(w.decode), pairs)
         if w.chunks:
-            pre = (len(w.chunks), sum(n for n, _ in w.chunks),
-                   sum(chunk_kv_tokens(n, c, window) for n, c in w.chunks),
-                   sum(chunk_pairs(n, c, window) for n, c in w.chunks))
+            pre = (
+                len(w.chunks),
+                sum(n for n, _ in w.chunks),
+                sum(chunk_kv_tokens(n, c, window) for n, c in w.chunks),
+                sum(chunk_pairs(n, c, window) for n, c in w.chunks),
+            )
         return self.attention_from_totals(rep, layers, dec, pre, **shape)
 
-    def attention_from_totals(self, rep: int, layers: str, decode: tuple[int, int] | None,
-                              prefill: tuple[int, int, int, int] | None, *, heads: int, kv_heads: int,
-                              dqk: int, dv: int, kv_elems_per_token: int, decode_dqk: int | None = None,
-                              decode_dv: int | None = None, decode_kv_heads: int | None = None,
-                              prefill_kv_act: bool = False, extra_params: float = 0.0) -> list[Op]:
+    def attention_from_totals(
+        self,
+        rep: int,
+        layers: str,
+        decode: tuple[int, int] | None,
+        prefill: tuple[int, int, int, int] | None,
+        *,
+        heads: int,
+        kv_heads: int,
+        dqk: int,
+        dv: int,
+        kv_elems_per_token: int,
+        decode_dqk: int | None = None,
+        decode_dv: int | None = None,
+        decode_kv_heads: int | None = None,
+        prefill_kv_act: bool = False,
+        extra_params: float = 0.0,
+    ) -> list[Op]:
         """``decode`` = (seqs, pairs); ``prefill`` = (chunks, query tokens, KV tokens read, pairs)."""
         ops: list[Op] = []
         if decode:
             seqs, pairs = decode
             dq, dvv = decode_dqk or dqk, decode_dv or dv
-            shape = AttentionShape("decode", seqs, seqs, pairs, pairs, heads, decode_kv_heads or kv_heads, dq, dvv)
-            ops.append(verify(Op(
-                "attn_decode", "attention", rep, flops=2.0 * pairs * heads * (dq + dvv),
-                act_read_bytes=seqs * heads * dq * self.ab, act_write_bytes=seqs * heads * dvv * self.ab,
-                kv_read_bytes=pairs * kv_elems_per_token * self.kb, params=extra_params,
-                active_params=extra_params, dtype=self.p.attention_compute, layers=layers, attention=shape)))
+            shape = AttentionShape(
+                "decode", seqs, seqs, pairs, pairs, heads, decode_kv_heads or kv_heads, dq, dvv
+            )
+            ops.append(
+                verify(
+                    Op(
+                        "attn_decode",
+                        "attention",
+                        rep,
+                        flops=2.0 * pairs * heads * (dq + dvv),
+                        act_read_bytes=seqs * heads * dq * self.ab,
+                        act_write_bytes=seqs * heads * dvv * self.ab,
+                        kv_read_bytes=pairs * kv_elems_per_token * self.kb,
+                        params=extra_params,
+                        active_params=extra_params,
+                        dtype=self.p.attention_compute,
+                        layers=layers,
+                        attention=shape,
+                    )
+                )
+            )
         if prefill:
             chunks, q, kv_tok, pairs = prefill
             shape = AttentionShape("prefill", chunks, q, kv_tok, pairs, heads, kv_heads, dqk, dv)
@@ -147,11 +228,24 @@ class _Builder:
             kv_bytes = kv_tok * kv_elems_per_token * self.kb
             act_kv = kv_tok * kv_heads * (dqk + dv) * self.ab if prefill_kv_act else 0.0
             own = 0.0 if decode else extra_params
-            ops.append(verify(Op(
-                "attn_prefill", "attention", rep, flops=2.0 * pairs * heads * (dqk + dv),
-                act_read_bytes=q * heads * dqk * self.ab + act_kv, act_write_bytes=q * heads * dv * self.ab,
-                kv_read_bytes=0.0 if prefill_kv_act else kv_bytes, params=own, active_params=own,
-                dtype=self.p.attention_compute, layers=layers, attention=shape)))
+            ops.append(
+                verify(
+                    Op(
+                        "attn_prefill",
+                        "attention",
+                        rep,
+                        flops=2.0 * pairs * heads * (dqk + dv),
+                        act_read_bytes=q * heads * dqk * self.ab + act_kv,
+                        act_write_bytes=q * heads * dv * self.ab,
+                        kv_read_bytes=0.0 if prefill_kv_act else kv_bytes,
+                        params=own,
+                        active_params=own,
+                        dtype=self.p.attention_compute,
+                        layers=layers,
+                        attention=shape,
+                    )
+                )
+            )
         return ops
 
     def attention_kwargs(self) -> AttentionKwargs:
@@ -159,27 +253,56 @@ class _Builder:
         prefill)."""
         c, m = self.cfg, self.cfg.mla
         if m is None:
-            return {"heads": c.num_heads, "kv_heads": c.num_kv_heads, "dqk": c.head_dim, "dv": c.head_dim,
-                        "kv_elems_per_token": 2 * c.num_kv_heads * c.head_dim,
-                        "extra_params": c.num_heads if c.attention_sinks else 0}
+            return {
+                "heads": c.num_heads,
+                "kv_heads": c.num_kv_heads,
+                "dqk": c.head_dim,
+                "dv": c.head_dim,
+                "kv_elems_per_token": 2 * c.num_kv_heads * c.head_dim,
+                "extra_params": c.num_heads if c.attention_sinks else 0,
+            }
         latent = m.kv_lora_rank + m.qk_rope_head_dim
-        return {"heads": c.num_heads, "kv_heads": c.num_heads, "dqk": m.qk_nope_head_dim + m.qk_rope_head_dim,
-                    "dv": m.v_head_dim, "kv_elems_per_token": latent, "decode_dqk": latent, "decode_dv": m.kv_lora_rank,
-                    "decode_kv_heads": 1, "prefill_kv_act": True}
+        return {
+            "heads": c.num_heads,
+            "kv_heads": c.num_heads,
+            "dqk": m.qk_nope_head_dim + m.qk_rope_head_dim,
+            "dv": m.v_head_dim,
+            "kv_elems_per_token": latent,
+            "decode_dqk": latent,
+            "decode_dv": m.kv_lora_rank,
+            "decode_kv_heads": 1,
+            "prefill_kv_act": True,
+        }
 
     # -- blocks -----------------------------------------------------------------------------
     def gqa_block(self, rep: int, layers: str, window: int | None) -> list[Op]:
         c, t = self.cfg, self.w.tokens
         h, hd, nh, nkv = c.hidden_size, c.head_dim, c.num_heads, c.num_kv_heads
-        ops = [self.norm("attn_norm", h, t, rep, layers),
-               self.matmul("qkv_proj", t, h, (nh + 2 * nkv) * hd, rep, layers, bias=c.qkv_bias)]  # (T, (H+2KV)*hd)
+        ops = [
+            self.norm("attn_norm", h, t, rep, layers),
+            self.matmul("qkv_proj", t, h, (nh + 2 * nkv) * hd, rep, layers, bias=c.qkv_bias),
+        ]  # (T, (H+2KV)*hd)
         if c.qk_norm:
-            ops.append(self.elementwise("qk_norm", "norm", t * (nh + nkv) * hd, rep, layers, flops_per=4.0,
-                                        params=2 * hd))
+            ops.append(
+                self.elementwise(
+                    "qk_norm", "norm", t * (nh + nkv) * hd, rep, layers, flops_per=4.0, params=2 * hd
+                )
+            )
         ops.append(self.elementwise("rope", "rope", t * (nh + nkv) * hd, rep, layers, flops_per=3.0))
         kv_per_tok = 2 * nkv * hd
-        ops.append(verify(Op("kv_write", "kv_write", rep, flops=0.0, act_read_bytes=t * kv_per_tok * self.ab,
-                             kv_write_bytes=t * kv_per_tok * self.kb, layers=layers)))
+        ops.append(
+            verify(
+                Op(
+                    "kv_write",
+                    "kv_write",
+                    rep,
+                    flops=0.0,
+                    act_read_bytes=t * kv_per_tok * self.ab,
+                    kv_write_bytes=t * kv_per_tok * self.kb,
+                    layers=layers,
+                )
+            )
+        )
         ops += self.attention(rep, layers, window, **self.attention_kwargs())
         ops.append(self.matmul("o_proj", t, nh * hd, h, rep, layers, bias=c.o_bias))  # (T, hidden)
         return ops
@@ -192,61 +315,126 @@ class _Builder:
         latent = m.kv_lora_rank + m.qk_rope_head_dim  # cached per token: compressed KV + shared rope key
         ops = [self.norm("attn_norm", h, t, rep, layers)]
         if m.q_lora_rank:
-            ops += [self.matmul("q_a_proj", t, h, m.q_lora_rank, rep, layers),
-                    self.norm("q_a_norm", m.q_lora_rank, t, rep, layers),
-                    self.matmul("q_b_proj", t, m.q_lora_rank, nh * dqk, rep, layers)]
+            ops += [
+                self.matmul("q_a_proj", t, h, m.q_lora_rank, rep, layers),
+                self.norm("q_a_norm", m.q_lora_rank, t, rep, layers),
+                self.matmul("q_b_proj", t, m.q_lora_rank, nh * dqk, rep, layers),
+            ]
         else:
             ops.append(self.matmul("q_proj", t, h, nh * dqk, rep, layers))
-        ops += [self.matmul("kv_a_proj", t, h, latent, rep, layers),  # (T, kv_lora + rope)
-                self.norm("kv_a_norm", m.kv_lora_rank, t, rep, layers),
-                self.elementwise("rope", "rope", t * (nh + 1) * m.qk_rope_head_dim, rep, layers, flops_per=3.0),
-                verify(Op("kv_write", "kv_write", rep, flops=0.0, act_read_bytes=t * latent * self.ab,
-                          kv_write_bytes=t * latent * self.kb, layers=layers))]
+        ops += [
+            self.matmul("kv_a_proj", t, h, latent, rep, layers),  # (T, kv_lora + rope)
+            self.norm("kv_a_norm", m.kv_lora_rank, t, rep, layers),
+            self.elementwise("rope", "rope", t * (nh + 1) * m.qk_rope_head_dim, rep, layers, flops_per=3.0),
+            verify(
+                Op(
+                    "kv_write",
+                    "kv_write",
+                    rep,
+                    flops=0.0,
+                    act_read_bytes=t * latent * self.ab,
+                    kv_write_bytes=t * latent * self.kb,
+                    layers=layers,
+                )
+            ),
+        ]
         kvb_k, kvb_n = m.kv_lora_rank, nh * (m.qk_nope_head_dim + m.v_head_dim)
         nd = len(self.w.decode)
         if nd:  # decode: kv_b_proj absorbed into the query (nope -> latent) and the output (latent -> v)
-            ops.append(self.matmul("q_absorb", nd * nh, m.qk_nope_head_dim, m.kv_lora_rank, rep, layers,
-                                   params=kvb_k * kvb_n, weight_elems=nh * m.qk_nope_head_dim * m.kv_lora_rank))
+            ops.append(
+                self.matmul(
+                    "q_absorb",
+                    nd * nh,
+                    m.qk_nope_head_dim,
+                    m.kv_lora_rank,
+                    rep,
+                    layers,
+                    params=kvb_k * kvb_n,
+                    weight_elems=nh * m.qk_nope_head_dim * m.kv_lora_rank,
+                )
+            )
         if self.w.chunks:  # prefill: decompress K/V of every position the chunks attend to
             kv_tok = sum(chunk_kv_tokens(n, cc, window) for n, cc in self.w.chunks)
             op = self.matmul("kv_b_proj", kv_tok, kvb_k, kvb_n, rep, layers, params=0.0 if nd else None)
-            ops.append(Op(**{**_fields(op), "act_read_bytes": 0.0, "kv_read_bytes": kv_tok * latent * self.kb}))
+            ops.append(
+                Op(**{**_fields(op), "act_read_bytes": 0.0, "kv_read_bytes": kv_tok * latent * self.kb})
+            )
         ops += self.attention(rep, layers, window, **self.attention_kwargs())
         if nd:
-            ops.append(self.matmul("v_absorb", nd * nh, m.kv_lora_rank, m.v_head_dim, rep, layers, params=0.0,
-                                   weight_elems=nh * m.kv_lora_rank * m.v_head_dim))
+            ops.append(
+                self.matmul(
+                    "v_absorb",
+                    nd * nh,
+                    m.kv_lora_rank,
+                    m.v_head_dim,
+                    rep,
+                    layers,
+                    params=0.0,
+                    weight_elems=nh * m.kv_lora_rank * m.v_head_dim,
+                )
+            )
         ops.append(self.matmul("o_proj", t, nh * m.v_head_dim, h, rep, layers))
         return ops
 
     def dense_mlp(self, rep: int, layers: str, inter: int, prefix: str = "") -> list[Op]:
         c, t, h = self.cfg, self.w.tokens, self.cfg.hidden_size
         up = 2 * inter if c.mlp_gated else inter
-        return [self.matmul(f"{prefix}gate_up" if c.mlp_gated else f"{prefix}up", t, h, up, rep, layers,
-                            bias=c.mlp_bias),  # (T, 2I)
-                self.elementwise(f"{prefix}act", "elementwise", t * inter, rep, layers,
-                                 reads=2.0 if c.mlp_gated else 1.0, flops_per=5.0),
-                self.matmul(f"{prefix}down", t, inter, h, rep, layers, bias=c.mlp_bias)]  # (T, hidden)
+        return [
+            self.matmul(
+                f"{prefix}gate_up" if c.mlp_gated else f"{prefix}up", t, h, up, rep, layers, bias=c.mlp_bias
+            ),  # (T, 2I)
+            self.elementwise(
+                f"{prefix}act",
+                "elementwise",
+                t * inter,
+                rep,
+                layers,
+                reads=2.0 if c.mlp_gated else 1.0,
+                flops_per=5.0,
+            ),
+            self.matmul(f"{prefix}down", t, inter, h, rep, layers, bias=c.mlp_bias),
+        ]  # (T, hidden)
 
     def moe_mlp(self, rep: int, layers: str) -> list[Op]:
         c, t, e = self.cfg, self.w.tokens, self.cfg.moe
         assert e is not None
         h, ie, ne, k = c.hidden_size, e.expert_intermediate_size, e.num_experts, e.experts_per_token
         ops = [self.matmul("router", t, h, ne, rep, layers, bias=e.router_bias, kind="router")]
-        per_expert = (3 if c.mlp_gated else 2) * h * ie + ((2 * ie if c.mlp_gated else ie) + h if e.expert_bias else 0)
+        per_expert = (3 if c.mlp_gated else 2) * h * ie + (
+            (2 * ie if c.mlp_gated else ie) + h if e.expert_bias else 0
+        )
         touched = expected_experts(ne, k, t)  # distinct experts the batch's tokens route to
         rows = t * k
         flops = 2.0 * rows * (per_expert - ((2 * ie if c.mlp_gated else ie) + h if e.expert_bias else 0))
         inter_act = rows * ie * (3 if c.mlp_gated else 1)  # gate/up outputs, activation, down input
-        ops.append(Op(
-            "experts", "moe", rep, flops=flops, weight_bytes=touched * per_expert * self.wb,
-            act_read_bytes=rows * h * self.ab + inter_act * self.ab, act_write_bytes=rows * h * self.ab + inter_act * self.ab,
-            params=ne * per_expert, active_params=k * per_expert, m=max(1, math.ceil(rows / touched)),
-            n=ie, k=h, groups=max(1, round(touched)), dtype=self.p.compute, weight_dtype=self.p.weights.name,
-            layers=layers))
+        ops.append(
+            Op(
+                "experts",
+                "moe",
+                rep,
+                flops=flops,
+                weight_bytes=touched * per_expert * self.wb,
+                act_read_bytes=rows * h * self.ab + inter_act * self.ab,
+                act_write_bytes=rows * h * self.ab + inter_act * self.ab,
+                params=ne * per_expert,
+                active_params=k * per_expert,
+                m=max(1, math.ceil(rows / touched)),
+                n=ie,
+                k=h,
+                groups=max(1, round(touched)),
+                dtype=self.p.compute,
+                weight_dtype=self.p.weights.name,
+                layers=layers,
+            )
+        )
         if e.num_shared_experts:
             shared = e.num_shared_experts * (e.shared_intermediate_size or ie)
             ops += self.dense_mlp(rep, layers, shared, prefix="shared_")
-        ops.append(self.elementwise("moe_combine", "elementwise", t * h, rep, layers, reads=float(k), flops_per=2.0 * k))
+        ops.append(
+            self.elementwise(
+                "moe_combine", "elementwise", t * h, rep, layers, reads=float(k), flops_per=2.0 * k
+            )
+        )
         return ops
 
     def layer(self, rep: int, layers: str, window: int | None, moe: bool) -> list[Op]:
@@ -294,10 +482,23 @@ def build_graph(cfg: ModelConfig, batch: Batch, precision: Precision = BF16) -> 
     w = _work(batch)
     b = _Builder(cfg, precision, w)
     h, t = cfg.hidden_size, w.tokens
-    ops: list[Op] = [verify(Op(  # gather T rows of the (vocab, hidden) table
-        "embedding", "embedding", 1, flops=0.0, weight_bytes=min(t, cfg.vocab_size) * h * b.wb,
-        act_write_bytes=t * h * b.ab, params=cfg.vocab_size * h, active_params=0.0, dtype=precision.compute,
-        weight_dtype=precision.weights.name, layers="-"))]
+    ops: list[Op] = [
+        verify(
+            Op(  # gather T rows of the (vocab, hidden) table
+                "embedding",
+                "embedding",
+                1,
+                flops=0.0,
+                weight_bytes=min(t, cfg.vocab_size) * h * b.wb,
+                act_write_bytes=t * h * b.ab,
+                params=cfg.vocab_size * h,
+                active_params=0.0,
+                dtype=precision.compute,
+                weight_dtype=precision.weights.name,
+                layers="-",
+            )
+        )
+    ]
     for (attn, moe), idx in layer_groups(cfg):
         window = cfg.sliding_window if attn == "sliding" else None
         ops += b.layer(len(idx), group_label(attn, moe, idx), window, moe)

@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-OP_KINDS = frozenset({
-    "embedding", "norm", "matmul", "rope", "attention", "kv_write", "elementwise", "router", "moe", "lm_head",
-})
+OP_KINDS = frozenset(
+    {
+        "embedding",
+        "norm",
+        "matmul",
+        "rope",
+        "attention",
+        "kv_write",
+        "elementwise",
+        "router",
+        "moe",
+        "lm_head",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +65,13 @@ class Op:
     @property
     def bytes(self) -> float:
         """All bytes moved to and from main memory by one instance (compulsory traffic)."""
-        return (self.weight_bytes + self.act_read_bytes + self.act_write_bytes
-                + self.kv_read_bytes + self.kv_write_bytes)
+        return (
+            self.weight_bytes
+            + self.act_read_bytes
+            + self.act_write_bytes
+            + self.kv_read_bytes
+            + self.kv_write_bytes
+        )
 
     @property
     def shape(self) -> str:
@@ -64,8 +80,10 @@ class Op:
             return f"{g}({self.m},{self.k})@({self.k},{self.n})"
         a = self.attention
         if a is not None:
-            return (f"{a.phase} seqs={a.seqs} q={a.query_tokens} kv={a.kv_tokens} "
-                    f"heads={a.heads}/{a.kv_heads} d={a.head_dim_qk}/{a.head_dim_v}")
+            return (
+                f"{a.phase} seqs={a.seqs} q={a.query_tokens} kv={a.kv_tokens} "
+                f"heads={a.heads}/{a.kv_heads} d={a.head_dim_qk}/{a.head_dim_v}"
+            )
         return ""
 
 
@@ -73,8 +91,16 @@ def verify(op: Op) -> Op:
     """Reject impossible nodes at build time (negative work, unknown kind, inconsistent matmul FLOPs)."""
     assert op.kind in OP_KINDS, op.kind
     assert op.repeat >= 1, op
-    for v in (op.flops, op.weight_bytes, op.act_read_bytes, op.act_write_bytes, op.kv_read_bytes,
-              op.kv_write_bytes, op.params, op.active_params):
+    for v in (
+        op.flops,
+        op.weight_bytes,
+        op.act_read_bytes,
+        op.act_write_bytes,
+        op.kv_read_bytes,
+        op.kv_write_bytes,
+        op.params,
+        op.active_params,
+    ):
         assert v >= 0, op
     if op.kind in ("matmul", "lm_head", "router") and op.m:
         assert abs(op.flops - 2.0 * op.m * op.n * op.k * op.groups) <= 1e-6 * op.flops + 1, op

@@ -28,6 +28,7 @@ def verify_graph(cfg: ModelConfig, seqs: int, context: int, q: int, precision: P
     g = build_graph(cfg, Batch.decode(seqs * q, context), precision)
     if q == 1:
         return g
-    ops = tuple(replace(o, kv_read_bytes=o.kv_read_bytes / q) if o.name == "attn_decode" else o
-                for o in g.ops)
+    ops = tuple(
+        replace(o, kv_read_bytes=o.kv_read_bytes / q) if o.name == "attn_decode" else o for o in g.ops
+    )
     return Graph(g.model, g.batch, g.precision, ops)

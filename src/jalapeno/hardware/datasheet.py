@@ -34,6 +34,7 @@ def load_preset(name: str) -> ChipSpec:
     """The preset of that canonical name (``h100-sxm``; aliases are ``registry.resolve_chip``'s)."""
     chip = load_chip(presets_dir() / f"{name}.yaml")
     if chip.name != name:
-        raise JalapenoError(f"preset file {name}.yaml names its chip {chip.name!r}; they must match",
-                            field="name")
+        raise JalapenoError(
+            f"preset file {name}.yaml names its chip {chip.name!r}; they must match", field="name"
+        )
     return chip

@@ -30,23 +30,64 @@ from jalapeno.hardware.spec import ChipSpec, Figure, Interconnect, MemoryLevel, 
 # fp16 for chips whose 16-bit vector rate differs from bf16, and fp6).
 FLOP_DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "fp6", "int8", "fp4", "int4")
 # "hbm": a stacked DRAM whose generation the vendor has not disclosed.
-MEMORY_KINDS = ("hbm", "hbm2", "hbm2e", "hbm3", "hbm3e", "hbm4", "lpddr5", "lpddr5x", "gddr6", "gddr6x",
-                "gddr7", "ddr4", "ddr5", "sram", "edram")
+MEMORY_KINDS = (
+    "hbm",
+    "hbm2",
+    "hbm2e",
+    "hbm3",
+    "hbm3e",
+    "hbm4",
+    "lpddr5",
+    "lpddr5x",
+    "gddr6",
+    "gddr6x",
+    "gddr7",
+    "ddr4",
+    "ddr5",
+    "sram",
+    "edram",
+)
 TOPOLOGIES = ("switch", "ring", "torus2d", "torus3d", "mesh", "dragonfly")
 
 FIGURE_KEYS = ("value", "source", "secondary", "note", "range")
-CHIP_REQUIRED = ("name", "vendor", "kind", "description", "launch_year", "process_node",
-                 "matrix_flops", "vector_flops", "memory", "tdp_w")
-CHIP_OPTIONAL = ("idle_w", "interconnect", "die_area_mm2", "transistors", "clock_hz", "cores",
-                 "price_usd", "extra")
+CHIP_REQUIRED = (
+    "name",
+    "vendor",
+    "kind",
+    "description",
+    "launch_year",
+    "process_node",
+    "matrix_flops",
+    "vector_flops",
+    "memory",
+    "tdp_w",
+)
+CHIP_OPTIONAL = (
+    "idle_w",
+    "interconnect",
+    "die_area_mm2",
+    "transistors",
+    "clock_hz",
+    "cores",
+    "price_usd",
+    "extra",
+)
 MEMORY_REQUIRED = ("name", "kind", "capacity_bytes", "bandwidth_bytes_per_s")
 MEMORY_OPTIONAL = ("latency_s", "energy_pj_per_bit", "off_chip")
 LINK_REQUIRED = ("name", "links", "bandwidth_bytes_per_s", "latency_s", "domain_size", "topology")
 LINK_OPTIONAL = ("energy_pj_per_bit",)
 # Figures that count things: their value must be a whole number.
 INTEGRAL = ("launch_year", "cores", "transistors", "links", "domain_size")
-_SIMPLE_FIGURES = ("launch_year", "tdp_w", "idle_w", "die_area_mm2", "transistors", "clock_hz",
-                   "cores", "price_usd")
+_SIMPLE_FIGURES = (
+    "launch_year",
+    "tdp_w",
+    "idle_w",
+    "die_area_mm2",
+    "transistors",
+    "clock_hz",
+    "cores",
+    "price_usd",
+)
 
 
 class _Lines(dict[Any, Any]):
@@ -71,7 +112,8 @@ def _construct_mapping(loader: Any, node: yaml.MappingNode) -> _Lines:
         if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
             if key_node.value in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key_node.value!r}", key_node.start_mark)
+                    None, None, f"duplicate key {key_node.value!r}", key_node.start_mark
+                )
             seen.add(key_node.value)
     out = _Lines(loader.construct_mapping(node, deep=True))
     out.lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
@@ -82,6 +124,7 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 
 
 # ---------------------------------------------------------------- entry points
+
 
 def load_chip(path_or_text: str | Path) -> ChipSpec:
     """Load a chip from a YAML file path (``Path`` or a string naming a file) or from YAML text."""
@@ -109,8 +152,17 @@ def chip_from_dict(data: Any, *, origin: str = "<dict>") -> ChipSpec:
 def chip_to_dict(chip: ChipSpec) -> dict[str, Any]:
     """The YAML-shaped dict of a chip (inverse of ``chip_from_dict``)."""
     out: dict[str, Any] = {k: getattr(chip, k) for k in ("name", "vendor", "kind", "description")}
-    for k in ("launch_year", "process_node", "tdp_w", "idle_w", "die_area_mm2", "transistors",
-              "clock_hz", "cores", "price_usd"):
+    for k in (
+        "launch_year",
+        "process_node",
+        "tdp_w",
+        "idle_w",
+        "die_area_mm2",
+        "transistors",
+        "clock_hz",
+        "cores",
+        "price_usd",
+    ):
         if getattr(chip, k) is not None:
             out[k] = _figure_dict(getattr(chip, k))
     out["matrix_flops"] = {d: _figure_dict(f) for d, f in chip.matrix_flops.items()}
@@ -190,6 +242,7 @@ def _read_file(path: Path) -> str:
 
 # ---------------------------------------------------------------- validation
 
+
 @dataclass
 class _ChipParser:
     """Walks one chip's data; every failure names the dotted field, the chip, the file and the line."""
@@ -211,15 +264,18 @@ class _ChipParser:
             raise self.fail(field or "chip", f"must be a mapping, got {got}", parent, key)
         return data
 
-    def keys(self, data: Mapping[Any, Any], field: str, required: tuple[str, ...],
-             optional: tuple[str, ...] = ()) -> None:
+    def keys(
+        self, data: Mapping[Any, Any], field: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> None:
         valid = required + optional
         for k in data:
             if not isinstance(k, str) or k not in valid:
                 raise self.fail(_join(field, _key(k)), "unknown key", data, k, _suggest(_key(k), valid))
         for k in required:
             if k not in data:
-                raise self.fail(_join(field, k), "missing required key", hint=f"required: {', '.join(required)}")
+                raise self.fail(
+                    _join(field, k), "missing required key", hint=f"required: {', '.join(required)}"
+                )
 
     def text(self, data: Mapping[Any, Any], key: str, field: str, choices: tuple[str, ...] = ()) -> str:
         v = data[key]
@@ -239,7 +295,9 @@ class _ChipParser:
         if key in INTEGRAL and not float(value).is_integer():
             raise self.fail(f"{path}.value", f"must be a whole number, got {value}", fig, "value")
         if key == "launch_year" and not 1950 <= value <= 2100:
-            raise self.fail(f"{path}.value", f"must be a year between 1950 and 2100, got {value:g}", fig, "value")
+            raise self.fail(
+                f"{path}.value", f"must be a year between 1950 and 2100, got {value:g}", fig, "value"
+            )
         return Figure(value, *self._provenance(fig, path), range=self._range(fig, path, value))
 
     def _range(self, fig: Mapping[Any, Any], path: str, value: float) -> tuple[float, float] | None:
@@ -249,11 +307,18 @@ class _ChipParser:
             return None
         if isinstance(r, list):  # YAML 1.1 reads 2e-06 (no dot) as a string, as ``number`` accepts for values
             r = [_float_or_self(x) for x in r]
-        ok = isinstance(r, list) and len(r) == 2 and all(
-            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in r)
+        ok = (
+            isinstance(r, list)
+            and len(r) == 2
+            and all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in r)
+        )
         if not ok or not r[0] <= value <= r[1]:
-            raise self.fail(f"{path}.range", f"must be [lo, hi] with lo <= value ({value:g}) <= hi, got {_r(r)}",
-                            fig, "range")
+            raise self.fail(
+                f"{path}.range",
+                f"must be [lo, hi] with lo <= value ({value:g}) <= hi, got {_r(r)}",
+                fig,
+                "range",
+            )
         return float(r[0]), float(r[1])
 
     def text_figure(self, data: Mapping[Any, Any], key: str, field: str) -> TextFigure:
@@ -269,8 +334,13 @@ class _ChipParser:
     def _figure_map(self, data: Mapping[Any, Any], key: str, path: str) -> Mapping[Any, Any]:
         fig = data[key]
         if not isinstance(fig, Mapping):
-            raise self.fail(path, f"must be a figure mapping {{value, source, secondary, note}}, got {_r(fig)}",
-                            data, key, "every figure needs a value and the source it came from")
+            raise self.fail(
+                path,
+                f"must be a figure mapping {{value, source, secondary, note}}, got {_r(fig)}",
+                data,
+                key,
+                "every figure needs a value and the source it came from",
+            )
         for k in fig:
             if k not in FIGURE_KEYS:
                 raise self.fail(_join(path, _key(k)), "unknown key", fig, k, _suggest(_key(k), FIGURE_KEYS))
@@ -283,11 +353,17 @@ class _ChipParser:
     def _provenance(self, fig: Mapping[Any, Any], path: str) -> tuple[str, bool, str]:
         src = fig["source"]
         if not isinstance(src, str) or not src.strip():
-            raise self.fail(f"{path}.source", f"must be a non-empty string (URL or document), got {_r(src)}",
-                            fig, "source")
+            raise self.fail(
+                f"{path}.source",
+                f"must be a non-empty string (URL or document), got {_r(src)}",
+                fig,
+                "source",
+            )
         secondary = fig.get("secondary", False)
         if not isinstance(secondary, bool):
-            raise self.fail(f"{path}.secondary", f"must be true or false, got {_r(secondary)}", fig, "secondary")
+            raise self.fail(
+                f"{path}.secondary", f"must be true or false, got {_r(secondary)}", fig, "secondary"
+            )
         note = fig.get("note", "")
         if note is None:
             note = ""
@@ -342,13 +418,16 @@ class _ChipParser:
     def memory(self, data: Mapping[Any, Any]) -> tuple[MemoryLevel, ...]:
         levels = data["memory"]
         if not isinstance(levels, list) or not levels:
-            raise self.fail("memory", "must be a non-empty list of levels (memory[0] is main memory)",
-                            data, "memory")
+            raise self.fail(
+                "memory", "must be a non-empty list of levels (memory[0] is main memory)", data, "memory"
+            )
         out = tuple(self.level(m, f"memory[{i}]") for i, m in enumerate(levels))
         names = [m.name for m in out]
         for i, n in enumerate(names):
             if n in names[:i]:
-                raise self.fail(f"memory[{i}].name", f"duplicate memory level name {_r(n)}", levels[i], "name")
+                raise self.fail(
+                    f"memory[{i}].name", f"duplicate memory level name {_r(n)}", levels[i], "name"
+                )
         return out
 
     def level(self, data: Any, field: str) -> MemoryLevel:
@@ -358,20 +437,30 @@ class _ChipParser:
         off_chip = m.get("off_chip", kind not in ("sram", "edram"))
         if not isinstance(off_chip, bool):
             raise self.fail(f"{field}.off_chip", f"must be true or false, got {_r(off_chip)}", m, "off_chip")
-        opt = {k: self.figure(m, k, field) for k in ("latency_s", "energy_pj_per_bit") if m.get(k) is not None}
-        return MemoryLevel(name=self.text(m, "name", field), kind=kind,
-                           capacity_bytes=self.figure(m, "capacity_bytes", field),
-                           bandwidth_bytes_per_s=self.figure(m, "bandwidth_bytes_per_s", field),
-                           off_chip=off_chip, **opt)
+        opt = {
+            k: self.figure(m, k, field) for k in ("latency_s", "energy_pj_per_bit") if m.get(k) is not None
+        }
+        return MemoryLevel(
+            name=self.text(m, "name", field),
+            kind=kind,
+            capacity_bytes=self.figure(m, "capacity_bytes", field),
+            bandwidth_bytes_per_s=self.figure(m, "bandwidth_bytes_per_s", field),
+            off_chip=off_chip,
+            **opt,
+        )
 
     def interconnect(self, data: Mapping[Any, Any]) -> Interconnect:
         f = "interconnect"
         m = self.mapping(data[f], f, data, f)
         self.keys(m, f, LINK_REQUIRED, LINK_OPTIONAL)
-        figs = {k: self.figure(m, k, f) for k in ("links", "bandwidth_bytes_per_s", "latency_s", "domain_size")}
+        figs = {
+            k: self.figure(m, k, f) for k in ("links", "bandwidth_bytes_per_s", "latency_s", "domain_size")
+        }
         if m.get("energy_pj_per_bit") is not None:
             figs["energy_pj_per_bit"] = self.figure(m, "energy_pj_per_bit", f)
-        return Interconnect(name=self.text(m, "name", f), topology=self.text(m, "topology", f, TOPOLOGIES), **figs)
+        return Interconnect(
+            name=self.text(m, "name", f), topology=self.text(m, "topology", f, TOPOLOGIES), **figs
+        )
 
     def extra(self, data: Mapping[Any, Any]) -> Mapping[str, Figure]:
         if data.get("extra") is None:

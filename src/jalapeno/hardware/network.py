@@ -21,7 +21,11 @@ from jalapeno.errors import JalapenoError
 from jalapeno.hardware.spec import ChipSpec
 
 SCALE_UP_TOPOLOGIES = ("switch", "ring", "torus2d", "torus3d", "mesh", "dragonfly")
-NIC_KEYS = ("network.scale_out_nics_per_chip", "network.scale_out_nic_bytes_per_s", "network.scale_out_latency_s")
+NIC_KEYS = (
+    "network.scale_out_nics_per_chip",
+    "network.scale_out_nic_bytes_per_s",
+    "network.scale_out_latency_s",
+)
 
 
 def group_dims(topology: str, dims: tuple[int, ...], n: int) -> tuple[tuple[int, bool], ...]:
@@ -54,8 +58,10 @@ class ScaleUp:
 
     def __post_init__(self) -> None:
         if self.topology not in SCALE_UP_TOPOLOGIES:
-            raise JalapenoError(f"unknown topology {self.topology!r}; use one of {', '.join(SCALE_UP_TOPOLOGIES)}",
-                                field="topology")
+            raise JalapenoError(
+                f"unknown topology {self.topology!r}; use one of {', '.join(SCALE_UP_TOPOLOGIES)}",
+                field="topology",
+            )
         if self.domain_size < 1 or self.bw_bytes_per_s <= 0 or self.links < 1 or self.latency_s < 0:
             raise JalapenoError("domain_size, links >= 1, bandwidth > 0, latency >= 0", field="scale_up")
 
@@ -95,11 +101,16 @@ class Network:
         if n <= d:
             return
         if self.scale_out is None:
-            raise JalapenoError(f"{n} chips exceed the {d}-chip scale-up domain and the chip has no scale-out NIC "
-                                f"figures (extra.network.*); use at most {d} chips", field=field)
+            raise JalapenoError(
+                f"{n} chips exceed the {d}-chip scale-up domain and the chip has no scale-out NIC "
+                f"figures (extra.network.*); use at most {d} chips",
+                field=field,
+            )
         if n % d:
-            raise JalapenoError(f"{n} chips spanning {d}-chip domains must fill whole domains; use a multiple of {d}",
-                                field=field)
+            raise JalapenoError(
+                f"{n} chips spanning {d}-chip domains must fill whole domains; use a multiple of {d}",
+                field=field,
+            )
 
 
 def torus_dims(topology: str, domain_size: int) -> tuple[int, ...]:
@@ -117,8 +128,14 @@ def network_of(chip: ChipSpec) -> Network | None:
     if ic is None:
         return None
     size = int(ic.domain_size.value)
-    up = ScaleUp(ic.topology, size, ic.bandwidth_bytes_per_s.value, int(ic.links.value), ic.latency_s.value,
-                 torus_dims(ic.topology, size))
+    up = ScaleUp(
+        ic.topology,
+        size,
+        ic.bandwidth_bytes_per_s.value,
+        int(ic.links.value),
+        ic.latency_s.value,
+        torus_dims(ic.topology, size),
+    )
     figs = [chip.extra.get(k) for k in NIC_KEYS]
     out = None
     if all(f is not None for f in figs):

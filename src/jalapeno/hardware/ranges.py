@@ -36,8 +36,16 @@ DEFAULT_FACTOR = 1.25  # an estimate without a stated range: a factor of 1.25 ei
 TECH = "tech:"
 TCO = "tco:"
 # Sections of an architecture file / a datasheet chip whose estimated figures are uncertain constants.
-ARCH_SECTIONS = (("runtime",), ("power",), ("technology",), ("memory", "latency_s"), ("memory", "efficiency"),
-                 ("memory", "gemm_efficiency"), ("memory", "kv_read_efficiency"), ("links", "hop_latency_s"))
+ARCH_SECTIONS = (
+    ("runtime",),
+    ("power",),
+    ("technology",),
+    ("memory", "latency_s"),
+    ("memory", "efficiency"),
+    ("memory", "gemm_efficiency"),
+    ("memory", "kv_read_efficiency"),
+    ("links", "hop_latency_s"),
+)
 CHIP_FIGURES = ("price_usd", "idle_w", "tdp_w", "latency_s", "energy_pj_per_bit", "cost.total_usd")
 _FRACTION_WORDS = ("fraction", "efficiency", "margin")
 _COUNTS = ("kernels_per_op",)  # whole numbers: never given a default range
@@ -69,8 +77,14 @@ class Estimated:
         return float(round(x)) if self.whole else x
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "value": self.value, "lo": self.lo, "hi": self.hi,
-                "range_basis": "stated" if self.stated else f"default x/{DEFAULT_FACTOR:g}", "source": self.source}
+        return {
+            "key": self.key,
+            "value": self.value,
+            "lo": self.lo,
+            "hi": self.hi,
+            "range_basis": "stated" if self.stated else f"default x/{DEFAULT_FACTOR:g}",
+            "source": self.source,
+        }
 
 
 def _pow2(x: float) -> bool:
@@ -96,23 +110,29 @@ def library_constants() -> tuple[Estimated, ...]:
     from jalapeno.hardware.arch.tech import library, ranges
 
     spans = ranges()  # the library keeps its ranges apart from its figures
-    return tuple(_estimated(TECH + k, (k,), replace(f, range=spans.get(k))) for k, f in sorted(library().items())
-                 if f.secondary or k in spans)
+    return tuple(
+        _estimated(TECH + k, (k,), replace(f, range=spans.get(k)))
+        for k, f in sorted(library().items())
+        if f.secondary or k in spans
+    )
 
 
 def tco_constants() -> tuple[Estimated, ...]:
     """The TCO constants (``hardware/data/tco.yaml``), each with its stated range."""
     from jalapeno.hardware.tco import constants
 
-    return tuple(Estimated(TCO + k, c.value, c.lo, c.hi, True, c.source, (k,)) for k, c in sorted(constants().items()))
+    return tuple(
+        Estimated(TCO + k, c.value, c.lo, c.hi, True, c.source, (k,)) for k, c in sorted(constants().items())
+    )
 
 
 def tco_values(values: Mapping[str, float]) -> dict[str, float]:
     """The TCO constants of a draw, keyed as ``hardware.tco`` reads them (``tco:pue`` -> ``pue``)."""
-    return {k[len(TCO):]: v for k, v in values.items() if k.startswith(TCO)}
+    return {k[len(TCO) :]: v for k, v in values.items() if k.startswith(TCO)}
 
 
 # ---------------------------------------------------------------- chip files
+
 
 def _figures(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Mapping[str, Any]]]:
     """(path, figure mapping) of every numeric figure in parsed YAML data."""
@@ -179,7 +199,9 @@ def chip_data(chip: ChipSpec) -> tuple[Any, bool]:
 
     arch = arch_of(chip)
     if arch is not None:  # an architecture built in memory (a design point) has no file: no own figures
-        return (_arch_data(arch.source_file) if arch.source_file and Path(arch.source_file).is_file() else {}), True
+        return (
+            _arch_data(arch.source_file) if arch.source_file and Path(arch.source_file).is_file() else {}
+        ), True
     return chip_to_dict(chip), False
 
 
@@ -200,6 +222,7 @@ def chip_constants(chip: ChipSpec) -> tuple[Estimated, ...]:
 
 # ---------------------------------------------------------------- perturbed chips
 
+
 def _set(data: Any, path: tuple[Any, ...], value: float) -> None:
     node = data
     for p in path[:-1]:
@@ -216,7 +239,7 @@ def tech_overrides(node: str, values: Mapping[str, float]) -> dict[str, float]:
     for k, v in values.items():
         if not k.startswith(TECH):
             continue
-        key = k[len(TECH):]
+        key = k[len(TECH) :]
         if key.startswith("nodes."):
             _, n, name = key.split(".", 2)
             if n == node:
@@ -253,10 +276,13 @@ def perturb(chip: ChipSpec, values: Mapping[str, float]) -> ChipSpec:
         return derive_chip(replace(arch, technology=MappingProxyType({**over, **arch.technology})))
     if tech:
         section: dict[str, Any] = dict(data.get("technology") or {})
-        section.update({k: {"value": v, "source": "Monte Carlo sample of the technology library's range"}
-                        for k, v in tech.items()})
+        section.update(
+            {
+                k: {"value": v, "source": "Monte Carlo sample of the technology library's range"}
+                for k, v in tech.items()
+            }
+        )
         data["technology"] = section
     spec = arch_from_dict(data, origin=arch.source_file if arch is not None else chip.source_file)
     check_names(spec, overridable())
     return derive_chip(spec)
-

@@ -79,7 +79,9 @@ def resolve_chip(name_or_path: str) -> ChipSpec:
     Architecture files and presets (``jalapeno.hardware.arch``) resolve too, to their derived chip.
     """
     if not isinstance(name_or_path, str) or not name_or_path.strip():
-        raise JalapenoError(f"expected a chip preset name or a .yaml path, got {name_or_path!r}", field="chip")
+        raise JalapenoError(
+            f"expected a chip preset name or a .yaml path, got {name_or_path!r}", field="chip"
+        )
     if _looks_like_path(name_or_path):
         arch = _arch_file(Path(name_or_path.strip()))
         return arch if arch is not None else load_chip(Path(name_or_path.strip()))
@@ -115,5 +117,4 @@ def _unknown_message(name: str) -> str:
     names = preset_names()
     close = difflib.get_close_matches(normalize(name), list(names) + list(ALIASES), n=1, cutoff=0.5)
     guess = f"did you mean {ALIASES.get(close[0], close[0])!r}? " if close else ""
-    return (f"unknown chip {name!r}; {guess}valid presets: {', '.join(names)} "
-            "(or a path to a .yaml chip file)")
+    return f"unknown chip {name!r}; {guess}valid presets: {', '.join(names)} (or a path to a .yaml chip file)"

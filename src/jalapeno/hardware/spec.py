@@ -107,8 +107,17 @@ class ChipSpec:
     def figures(self) -> dict[str, Figure | TextFigure]:
         """Every sourced figure keyed by a dotted path, for listing with sources."""
         out: dict[str, Figure | TextFigure] = {}
-        for k in ("launch_year", "process_node", "tdp_w", "idle_w", "die_area_mm2", "transistors",
-                  "clock_hz", "cores", "price_usd"):
+        for k in (
+            "launch_year",
+            "process_node",
+            "tdp_w",
+            "idle_w",
+            "die_area_mm2",
+            "transistors",
+            "clock_hz",
+            "cores",
+            "price_usd",
+        ):
             v = getattr(self, k)
             if v is not None:
                 out[k] = v

@@ -55,8 +55,13 @@ class Constant:
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"value": self.value, "range": [self.lo, self.hi], "source": self.source,
-                "secondary": self.secondary, "note": self.note}
+        return {
+            "value": self.value,
+            "range": [self.lo, self.hi],
+            "source": self.source,
+            "secondary": self.secondary,
+            "note": self.note,
+        }
 
 
 def _path() -> str:
@@ -84,17 +89,22 @@ def _flatten(data: Any, prefix: str, out: dict[str, Constant]) -> None:
         elif isinstance(v, Mapping):
             _flatten(v, key, out)
         else:
-            raise JalapenoError(f"expected a constant {{value, range, source}} or a group, got {v!r}", field=key)
+            raise JalapenoError(
+                f"expected a constant {{value, range, source}} or a group, got {v!r}", field=key
+            )
 
 
 def _constant(key: str, d: Mapping[str, Any]) -> Constant:
     v, r, src = d.get("value"), d.get("range"), d.get("source")
-    if not (isinstance(v, int | float) and isinstance(r, list) and len(r) == 2 and isinstance(src, str) and src):
+    if not (
+        isinstance(v, int | float) and isinstance(r, list) and len(r) == 2 and isinstance(src, str) and src
+    ):
         raise JalapenoError("a constant needs a number value, range: [lo, hi] and a source", field=key)
     if not r[0] <= v <= r[1]:
         raise JalapenoError(f"range {r} must hold the value {v}", field=f"{key}.range")
-    return Constant(float(v), float(r[0]), float(r[1]), src, bool(d.get("secondary", False)),
-                    str(d.get("note", "")))
+    return Constant(
+        float(v), float(r[0]), float(r[1]), src, bool(d.get("secondary", False)), str(d.get("note", ""))
+    )
 
 
 def value(key: str, values: Mapping[str, float] | None = None) -> float:
@@ -106,7 +116,9 @@ def value(key: str, values: Mapping[str, float] | None = None) -> float:
 
 def nre_per_chip_usd(values: Mapping[str, float] | None = None) -> float:
     """Mask set plus design, spread over the volume: what every chip carries on top of its cost."""
-    return (value("nre.mask_set_usd", values) + value("nre.design_usd", values)) / value("volume_units", values)
+    return (value("nre.mask_set_usd", values) + value("nre.design_usd", values)) / value(
+        "volume_units", values
+    )
 
 
 def system_per_slot_usd(values: Mapping[str, float] | None = None) -> float:
@@ -114,7 +126,9 @@ def system_per_slot_usd(values: Mapping[str, float] | None = None) -> float:
     return value("system.host_usd", values) + value("system.network_usd", values)
 
 
-BOARD_DOMAIN_CHIPS = 8  # chips whose switches one board (and so host_usd) carries: NVIDIA HGX H100/B200, 8 GPUs
+BOARD_DOMAIN_CHIPS = (
+    8  # chips whose switches one board (and so host_usd) carries: NVIDIA HGX H100/B200, 8 GPUs
+)
 SWITCHED = ("switch", "dragonfly")
 
 
@@ -169,14 +183,24 @@ class ChipPrice:
         """Why the chip has no price under ``rule``, in one line that names the fix; None when it has one."""
         if self.price(rule) is not None:
             return None
-        what = "no manufacturing cost (extra cost.total_usd)" + (" and no street price_usd" if rule == "street" else "")
+        what = "no manufacturing cost (extra cost.total_usd)" + (
+            " and no street price_usd" if rule == "street" else ""
+        )
         alt = ", or use --price-rule street" if self.street_usd is not None else ""
-        return (f"{self.chip} has {what}, so no price under --price-rule {rule}: add a sourced cost estimate "
-                f"with a range to its YAML (docs/tco.md){alt}")
+        return (
+            f"{self.chip} has {what}, so no price under --price-rule {rule}: add a sourced cost estimate "
+            f"with a range to its YAML (docs/tco.md){alt}"
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"chip": self.chip, "cost_usd": self.cost_usd, "nre_usd": self.nre_usd, "margin": self.margin,
-                "price_usd_by_rule": {r: self.price(r) for r in PRICE_RULES}, "street_usd": self.street_usd}
+        return {
+            "chip": self.chip,
+            "cost_usd": self.cost_usd,
+            "nre_usd": self.nre_usd,
+            "margin": self.margin,
+            "price_usd_by_rule": {r: self.price(r) for r in PRICE_RULES},
+            "street_usd": self.street_usd,
+        }
 
 
 def check_rule(rule: str) -> None:
@@ -206,8 +230,13 @@ def chip_price(chip: ChipSpec, values: Mapping[str, float] | None = None) -> Chi
     cost = chip.extra.get(COST_KEY)
     derived = getattr(chip, "arch", None) is not None
     street = None if derived or chip.price_usd is None else chip.price_usd.value
-    return ChipPrice(chip.name, None if cost is None else cost.value, nre_per_chip_usd(values),
-                     value("margin", values), street)
+    return ChipPrice(
+        chip.name,
+        None if cost is None else cost.value,
+        nre_per_chip_usd(values),
+        value("margin", values),
+        street,
+    )
 
 
 # ---------------------------------------------------------------- a fleet
@@ -255,30 +284,55 @@ class TCO:
         return self._per_mtok(self.energy_usd_per_s, self.tokens_per_s)
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "usd_per_mtok": self.usd_per_mtok,
-                "usd_per_mtok_output": self.usd_per_mtok_output, "usd_per_mtok_capex": self.usd_per_mtok_capex,
-                "usd_per_mtok_energy": self.usd_per_mtok_energy,
-                "chips": self.chips, "price_usd": self.price_usd, "system_usd": self.system_usd,
-                "board_power_w": self.board_power_w, "host_power_w": self.host_power_w,
-                "wall_power_w": self.wall_power_w, "tokens_per_s": self.tokens_per_s,
-                "output_tokens_per_s": self.output_tokens_per_s, "capex_usd_per_s": self.capex_usd_per_s,
-                "energy_usd_per_s": self.energy_usd_per_s, "chip_prices": [p.to_json() for p in self.prices]}
+        return {
+            "rule": self.rule,
+            "usd_per_mtok": self.usd_per_mtok,
+            "usd_per_mtok_output": self.usd_per_mtok_output,
+            "usd_per_mtok_capex": self.usd_per_mtok_capex,
+            "usd_per_mtok_energy": self.usd_per_mtok_energy,
+            "chips": self.chips,
+            "price_usd": self.price_usd,
+            "system_usd": self.system_usd,
+            "board_power_w": self.board_power_w,
+            "host_power_w": self.host_power_w,
+            "wall_power_w": self.wall_power_w,
+            "tokens_per_s": self.tokens_per_s,
+            "output_tokens_per_s": self.output_tokens_per_s,
+            "capex_usd_per_s": self.capex_usd_per_s,
+            "energy_usd_per_s": self.energy_usd_per_s,
+            "chip_prices": [p.to_json() for p in self.prices],
+        }
 
 
-def fleet_tco(chip: ChipSpec, chips: int, avg_power_w: float, tokens_per_s: float, output_tokens_per_s: float,
-              rule: str = "margin", values: Mapping[str, float] | None = None) -> TCO | None:
+def fleet_tco(
+    chip: ChipSpec,
+    chips: int,
+    avg_power_w: float,
+    tokens_per_s: float,
+    output_tokens_per_s: float,
+    rule: str = "margin",
+    values: Mapping[str, float] | None = None,
+) -> TCO | None:
     """TCO of ``chips`` x ``chip`` drawing ``avg_power_w`` (board, fleet total) while serving the given
     token rates; None when the chip has no price under ``rule``."""
     return pools_tco([(chip, chips)], avg_power_w, tokens_per_s, output_tokens_per_s, rule, values)
 
 
-def pools_tco(pools: Sequence[tuple[ChipSpec, int]], avg_power_w: float, tokens_per_s: float,
-              output_tokens_per_s: float, rule: str = "margin",
-              values: Mapping[str, float] | None = None) -> TCO | None:
+def pools_tco(
+    pools: Sequence[tuple[ChipSpec, int]],
+    avg_power_w: float,
+    tokens_per_s: float,
+    output_tokens_per_s: float,
+    rule: str = "margin",
+    values: Mapping[str, float] | None = None,
+) -> TCO | None:
     """``fleet_tco`` for a fleet of several chip kinds (e.g. disaggregated prefill and decode pools)."""
     check_rule(rule)
-    for name, x in (("avg_power_w", avg_power_w), ("tokens_per_s", tokens_per_s),
-                    ("output_tokens_per_s", output_tokens_per_s)):
+    for name, x in (
+        ("avg_power_w", avg_power_w),
+        ("tokens_per_s", tokens_per_s),
+        ("output_tokens_per_s", output_tokens_per_s),
+    ):
         if not (math.isfinite(x) and x >= 0):
             raise JalapenoError(f"must be a finite number >= 0, got {x!r}", field=name)
     prices = tuple(chip_price(c, values) for c, _ in pools)
@@ -292,5 +346,17 @@ def pools_tco(pools: Sequence[tuple[ChipSpec, int]], avg_power_w: float, tokens_
     wall_w = (avg_power_w + host_w) * value("pue", values)
     capex_s = (price + system) / (value("lifetime_years", values) * SECONDS_PER_YEAR)
     energy_s = wall_w * value("usd_per_kwh", values) / J_PER_KWH
-    return TCO(rule, n, price, system, avg_power_w, host_w, wall_w, tokens_per_s, output_tokens_per_s,
-               capex_s, energy_s, prices)
+    return TCO(
+        rule,
+        n,
+        price,
+        system,
+        avg_power_w,
+        host_w,
+        wall_w,
+        tokens_per_s,
+        output_tokens_per_s,
+        capex_s,
+        energy_s,
+        prices,
+    )

@@ -65,7 +65,7 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     kb = kv_per_token / max(kv_heads * d, 1) if kv_per_token else ab
     q_rows = max(1, a.query_tokens // max(a.seqs, 1)) * group  # query rows per (seq, kv head)
     n_bq = sum(1 for b in BQ if b <= max(8, 1 << int(np.ceil(np.log2(q_rows)))))
-    bq, bkv = _GRID_BQ[:n_bq * len(BKV)], _GRID_BKV[:n_bq * len(BKV)]
+    bq, bkv = _GRID_BQ[: n_bq * len(BKV)], _GRID_BKV[: n_bq * len(BKV)]
     buf = bq * d * ab + 2 * bkv * d * kb + bq * bkv * ACC_BYTES
     ok = buf <= t.sram_bytes
     if not ok.any():
@@ -73,20 +73,26 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     keys_per_seq = max(1, a.kv_tokens // max(a.seqs, 1))
     tiles_q = -(-q_rows // bq)
     base = a.seqs * max(1, round(kv_heads))
-    splits = np.where(tiles_q * base < t.cores,
-                      np.minimum(np.maximum(t.cores // (tiles_q * base), 1), -(-keys_per_seq // bkv)), 1)
+    splits = np.where(
+        tiles_q * base < t.cores,
+        np.minimum(np.maximum(t.cores // (tiles_q * base), 1), -(-keys_per_seq // bkv)),
+        1,
+    )
     units = base * tiles_q * splits
     waves = -(-units // t.cores)
     # engine utilization of one unit streaming its keys: S = Q K^T (m x dqk x keys), O += P V (m x keys x dv);
     # stationary operands are double buffered, so the pipeline fills once per unit, not per tile
     rate = t.rate(op.dtype)
     m_eff = np.minimum(bq, q_rows)
-    keys = np.maximum(1, (keys_per_seq // splits) if a.phase == "decode" else -(-a.pairs // max(a.query_tokens, 1)))
+    keys = np.maximum(
+        1, (keys_per_seq // splits) if a.phase == "decode" else -(-a.pairs // max(a.query_tokens, 1))
+    )
     n_qk, n_v = -(-keys // t.engines), -(-a.head_dim_v // t.engines)
     cyc = None
     for df in t.dataflows:  # the best dataflow per candidate (an exact minimum: any order gives the same)
-        c = (engine_cycles(t.kind, m_eff, n_qk, a.head_dim_qk, t.rows, t.cols, t.depth, df, rate, True, t.load)
-             + engine_cycles(t.kind, m_eff, n_v, keys, t.rows, t.cols, t.depth, df, rate, True, t.load))
+        c = engine_cycles(
+            t.kind, m_eff, n_qk, a.head_dim_qk, t.rows, t.cols, t.depth, df, rate, True, t.load
+        ) + engine_cycles(t.kind, m_eff, n_v, keys, t.rows, t.cols, t.depth, df, rate, True, t.load)
         cyc = c if cyc is None else np.minimum(cyc, c)
     ideal = m_eff * keys * d / (t.engines * t.rows * t.cols * t.depth * rate)
     util = np.minimum(1.0, ideal / cyc)
@@ -122,18 +128,49 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     t_comb = t.static.combine_s(splits, part, t.noc_link_bw) if t.static else np.zeros(len(bq))
     if t.static is not None:  # K/V tiles through two buffers: each tile's DMA latency against its compute
         kv_b = 2 * bkv * d * kb
-        t_c = _stage_pipeline(t, t_c, waves * kv_tiles, kv_b, np.maximum(main - op.act_write_bytes, 0.0),
-                              np.maximum(l2 - op.act_write_bytes, 1.0), 2)
+        t_c = _stage_pipeline(
+            t,
+            t_c,
+            waves * kv_tiles,
+            kv_b,
+            np.maximum(main - op.act_write_bytes, 0.0),
+            np.maximum(l2 - op.act_write_bytes, 1.0),
+            2,
+        )
     # static: the first K/V tile's setup and latency before compute, the last output's after it
     tail = (t.dma_setup_s() + t.main_latency_s) if t.static is not None else 0.0
     time = np.maximum(t_c, t_mem) + t.main_latency_s + t.dma_setup_s() + tail + t_comb + t.barrier_s()
-    rf = 2.0 * a.query_tokens * heads * a.head_dim_v * ACC_BYTES * np.maximum(1, a.pairs / max(a.query_tokens, 1) / bkv)
+    rf = (
+        2.0
+        * a.query_tokens
+        * heads
+        * a.head_dim_v
+        * ACC_BYTES
+        * np.maximum(1, a.pairs / max(a.query_tokens, 1) / bkv)
+    )
     energy = t.energy_j(op.dtype, op.flops, main, l2, sram, rf)
     time = np.where(ok, time, np.inf)
     best = time.min()
     i = int(np.argmin(np.where(time <= best * (1 + 1e-6), energy, np.inf)))
     bound = "compute" if t_c[i] >= t_mem[i] else "memory"
-    return AttentionMapping(int(bq[i]), int(bkv[i]), int(units[i]), int(waves[i]), int(splits[i]), float(util[i]),
-                            float(t_mm[i]), float(t_soft[i]), float(t_mem[i]), float(time[i]), float(main[i]),
-                            float(l2[i]), float(sram[i]), float(buf[i]), float(energy[i]), bound, float(rf[i]),
-                            int(transfers[i]), float(t_comb[i]))
+    return AttentionMapping(
+        int(bq[i]),
+        int(bkv[i]),
+        int(units[i]),
+        int(waves[i]),
+        int(splits[i]),
+        float(util[i]),
+        float(t_mm[i]),
+        float(t_soft[i]),
+        float(t_mem[i]),
+        float(time[i]),
+        float(main[i]),
+        float(l2[i]),
+        float(sram[i]),
+        float(buf[i]),
+        float(energy[i]),
+        bound,
+        float(rf[i]),
+        int(transfers[i]),
+        float(t_comb[i]),
+    )

@@ -31,8 +31,17 @@ def _ceil(a: Any, b: Any) -> Any:  # ints or numpy integer arrays
     return -(-a // b)
 
 
-def systolic_cycles(m: Any, n: Any, k: Any, rows: int, cols: int, dataflow: str, rate: float = 1.0,
-                    overlap: Any = False, load: int = 1) -> Any:
+def systolic_cycles(
+    m: Any,
+    n: Any,
+    k: Any,
+    rows: int,
+    cols: int,
+    dataflow: str,
+    rate: float = 1.0,
+    overlap: Any = False,
+    load: int = 1,
+) -> Any:
     """Cycles of an (m x k) @ (k x n) GEMM on one rows x cols systolic array (arrays or ints).
 
     ``load``: rows of the stationary operand written a cycle (1 in SCALE-Sim; wider on arrays that
@@ -65,8 +74,19 @@ def dot_product_cycles(m: Any, n: Any, k: Any, rows: int, cols: int, depth: int,
     return _ceil(np.asarray(m), rows) * _ceil(np.asarray(n), cols) * _ceil(np.asarray(k), d) + rows + cols + d
 
 
-def engine_cycles(kind: str, m: Any, n: Any, k: Any, rows: int, cols: int, depth: int, dataflow: str,
-                  rate: float, overlap: Any = False, load: int = 1) -> Any:
+def engine_cycles(
+    kind: str,
+    m: Any,
+    n: Any,
+    k: Any,
+    rows: int,
+    cols: int,
+    depth: int,
+    dataflow: str,
+    rate: float,
+    overlap: Any = False,
+    load: int = 1,
+) -> Any:
     if kind == "dot_product":
         return dot_product_cycles(m, n, k, rows, cols, depth, rate)
     return systolic_cycles(m, n, k, rows, cols, dataflow, rate, overlap, load)

@@ -131,7 +131,9 @@ class _CoreState:
     def _write_first(self, slots: int) -> bool:
         """A pending result write goes before the next load only if it is ready first (the next unit's first
         load may issue while this unit's last stage still computes)."""
-        return self.write is not None and (self.u >= len(self.units) or self.write[0] <= self.next_issue_s(slots))
+        return self.write is not None and (
+            self.u >= len(self.units) or self.write[0] <= self.next_issue_s(slots)
+        )
 
     def next_request_s(self, chip: Chip, core: int, slots: int) -> float:
         """When this core's next transfer reaches the shared servers (requests are replayed in this order)."""
@@ -167,6 +169,7 @@ class _CoreState:
 
 # -- GEMMs -----------------------------------------------------------------------------------------
 
+
 def gemm_units(t: Target, p: GemmProblem) -> tuple[list[Stream], int, dict[str, Any], Any]:
     """The mapper's chosen mapping of ``p`` as per-unit streams of stage loads and computes."""
     g = map_gemm(t, p)
@@ -180,8 +183,21 @@ def gemm_units(t: Target, p: GemmProblem) -> tuple[list[Stream], int, dict[str, 
     steps = -(-ku // tk)
     units = tiles_m * tiles_n * p.groups * sk
     n_e = -(-tn // t.engines)
-    cyc = float(engine_cycles(t.kind, tm, n_e, ku, t.rows, t.cols, t.depth, g.dataflow, t.rate(p.dtype),
-                              overlap=g.double_buffer, load=t.load))
+    cyc = float(
+        engine_cycles(
+            t.kind,
+            tm,
+            n_e,
+            ku,
+            t.rows,
+            t.cols,
+            t.depth,
+            g.dataflow,
+            t.rate(p.dtype),
+            overlap=g.double_buffer,
+            load=t.load,
+        )
+    )
     unit_compute = cyc / t.f_matrix / t.issue_eff
     # bytes: a stage reads tm x tk of A and tk x tn of B; the mapping says how much of it comes from DRAM
     stage = tm * tk * ae + tk * tn * we
@@ -206,12 +222,19 @@ def gemm_units(t: Target, p: GemmProblem) -> tuple[list[Stream], int, dict[str, 
             credit -= 1.0 if from_dram else 0.0
             loads.append((b if from_dram else 0.0, b * f_noc))
         streams.append(Stream(loads, [per_step] * steps, (out, out) if sk == 1 else (0.0, 0.0)))
-    info = {"tile": f"{tm}x{tn}x{tk}", "units": units, "steps": steps, "split_k": sk,
-            "double_buffer": g.double_buffer}
+    info = {
+        "tile": f"{tm}x{tn}x{tk}",
+        "units": units,
+        "steps": steps,
+        "split_k": sk,
+        "double_buffer": g.double_buffer,
+    }
     return streams, 2 if g.double_buffer else 1, info, (sk, tm * tn * ACC_BYTES, units // sk, out)
 
 
-def combine(chip: Chip, start_s: float, parts: int, tile_bytes: float, outputs: int, write_bytes: float) -> float:
+def combine(
+    chip: Chip, start_s: float, parts: int, tile_bytes: float, outputs: int, write_bytes: float
+) -> float:
     """Tree combine of ``parts`` partial tiles per output, all outputs at once over the shared NoC, a barrier
     each round; then each output tile is written once."""
     t = chip.t
@@ -222,7 +245,10 @@ def combine(chip: Chip, start_s: float, parts: int, tile_bytes: float, outputs: 
         now = chip.noc.serve(now, pairs * tile_bytes) + t.barrier_s()
         left = -(-left // 2)
     if parts > 1 and write_bytes:
-        now = chip.dram.serve(chip.noc.serve(now, outputs * write_bytes), outputs * write_bytes) + t.main_latency_s
+        now = (
+            chip.dram.serve(chip.noc.serve(now, outputs * write_bytes), outputs * write_bytes)
+            + t.main_latency_s
+        )
     return now
 
 
@@ -236,6 +262,7 @@ def replay_gemm(t: Target, p: GemmProblem) -> float:
 
 # -- attention ----------------------------------------------------------------------------------------
 
+
 def replay_attention(t: Target, op: Op) -> float:
     """FlashAttention units (sequence, KV head, Q tile, KV split) streaming K/V tiles, as the mapper maps
     them."""
@@ -248,13 +275,44 @@ def replay_attention(t: Target, op: Op) -> float:
     q_rows = max(1, a.query_tokens // max(a.seqs, 1)) * group
     keys_per_seq = max(1, a.kv_tokens // max(a.seqs, 1))
     bq, bkv, splits = am.bq, am.bkv, am.kv_splits
-    keys = max(1, keys_per_seq // splits) if a.phase == "decode" else max(1, -(-a.pairs // max(a.query_tokens, 1)))
+    keys = (
+        max(1, keys_per_seq // splits)
+        if a.phase == "decode"
+        else max(1, -(-a.pairs // max(a.query_tokens, 1)))
+    )
     m_eff = min(bq, q_rows)
     rate = t.rate(op.dtype)
-    cyc = min(float(engine_cycles(t.kind, m_eff, -(-keys // t.engines), a.head_dim_qk, t.rows, t.cols, t.depth, df,
-                                  rate, True, t.load)
-                    + engine_cycles(t.kind, m_eff, -(-a.head_dim_v // t.engines), keys, t.rows, t.cols, t.depth, df,
-                                    rate, True, t.load)) for df in t.dataflows)
+    cyc = min(
+        float(
+            engine_cycles(
+                t.kind,
+                m_eff,
+                -(-keys // t.engines),
+                a.head_dim_qk,
+                t.rows,
+                t.cols,
+                t.depth,
+                df,
+                rate,
+                True,
+                t.load,
+            )
+            + engine_cycles(
+                t.kind,
+                m_eff,
+                -(-a.head_dim_v // t.engines),
+                keys,
+                t.rows,
+                t.cols,
+                t.depth,
+                df,
+                rate,
+                True,
+                t.load,
+            )
+        )
+        for df in t.dataflows
+    )
     units = am.units
     # the unit's matrix work at the mapping's engine utilization: all units together do the op's MACs
     macs_unit = a.pairs * heads * (a.head_dim_qk + a.head_dim_v) / units
@@ -275,7 +333,9 @@ def replay_attention(t: Target, op: Op) -> float:
     streams, credit = [], 0.0
     for _ in range(units):
         loads = []
-        for j in range(tiles):  # the share f_dram of K/V tiles from DRAM (whole tiles), the rest re-read on chip
+        for j in range(
+            tiles
+        ):  # the share f_dram of K/V tiles from DRAM (whole tiles), the rest re-read on chip
             credit += f_dram
             from_dram = credit >= 1.0 - 1e-9
             credit -= 1.0 if from_dram else 0.0
@@ -291,6 +351,7 @@ def replay_attention(t: Target, op: Op) -> float:
 
 # -- streaming ops ---------------------------------------------------------------------------------------
 
+
 def replay_stream(t: Target, op: Op) -> float:
     """An unfused elementwise op: its bytes in 64 KiB chunks over the cores, vector work overlapped."""
     chunks = max(1, math.ceil(op.bytes / CHUNK_BYTES))
@@ -302,6 +363,7 @@ def replay_stream(t: Target, op: Op) -> float:
 
 
 # -- ops and steps ------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class OpReplay:
@@ -323,8 +385,16 @@ def replay_op(mapper: Mapper, op: Op) -> OpReplay:
         from jalapeno.mapping.fusion import producer_write_share
 
         share = producer_write_share(p) if t.fusion else 1.0
-        prob = GemmProblem(p.m, p.n, p.k, p.groups, p.act_read_bytes + p.kv_read_bytes, p.weight_bytes,
-                           p.act_write_bytes * share, p.dtype)
+        prob = GemmProblem(
+            p.m,
+            p.n,
+            p.k,
+            p.groups,
+            p.act_read_bytes + p.kv_read_bytes,
+            p.weight_bytes,
+            p.act_write_bytes * share,
+            p.dtype,
+        )
         body, how = replay_gemm(t, prob), "event"
     elif p.kind == "attention" and p.attention is not None:
         body, how = replay_attention(t, p), "event"

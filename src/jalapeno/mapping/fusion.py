@@ -14,11 +14,16 @@ from jalapeno.graph.ops import Op
 
 # consumer -> (share of act_read_bytes still read from main memory, share of act_write_bytes written)
 CONSUMERS: dict[str, tuple[float, float]] = {
-    "act": (0.0, 0.0), "shared_act": (0.0, 0.0),  # SwiGLU in the gate_up epilogue
-    "rope": (0.0, 0.0), "qk_norm": (0.0, 0.0),  # in the qkv_proj epilogue
+    "act": (0.0, 0.0),
+    "shared_act": (0.0, 0.0),  # SwiGLU in the gate_up epilogue
+    "rope": (0.0, 0.0),
+    "qk_norm": (0.0, 0.0),  # in the qkv_proj epilogue
     "kv_write": (0.0, 1.0),  # K/V go from the qkv_proj epilogue straight to the cache
-    "attn_norm": (0.0, 0.0), "mlp_norm": (0.0, 0.0), "final_norm": (0.0, 0.0),  # next matmul's prologue
-    "q_a_norm": (0.0, 0.0), "kv_a_norm": (0.0, 0.0),
+    "attn_norm": (0.0, 0.0),
+    "mlp_norm": (0.0, 0.0),
+    "final_norm": (0.0, 0.0),  # next matmul's prologue
+    "q_a_norm": (0.0, 0.0),
+    "kv_a_norm": (0.0, 0.0),
     "residual_add": (0.5, 1.0),  # reads the residual, writes the sum; the other input is in SRAM
 }
 # producer -> share of act_write_bytes still written to main memory
@@ -36,4 +41,10 @@ def producer_write_share(op: Op) -> float:
 def remaining_main_bytes(op: Op, rule: tuple[float, float]) -> float:
     """Main-memory bytes a fused consumer still moves."""
     read, write = rule
-    return op.act_read_bytes * read + op.act_write_bytes * write + op.kv_write_bytes + op.kv_read_bytes + op.weight_bytes
+    return (
+        op.act_read_bytes * read
+        + op.act_write_bytes * write
+        + op.kv_write_bytes
+        + op.kv_read_bytes
+        + op.weight_bytes
+    )

@@ -107,8 +107,13 @@ def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
     ev = evaluate(t, p, c)
     ok = np.broadcast_to(ev["feasible"], shape)
     if not ok.any():  # nothing fits: smallest tile, single buffered (still reported, never silently dropped)
-        ok = np.broadcast_to((c["tm"] == c["tm"].min()) & (c["tn"] == c["tn"].min()) & (c["tk"] == c["tk"].min())
-                             & (c["db"] == 1), shape)
+        ok = np.broadcast_to(
+            (c["tm"] == c["tm"].min())
+            & (c["tn"] == c["tn"].min())
+            & (c["tk"] == c["tk"].min())
+            & (c["db"] == 1),
+            shape,
+        )
     time = np.where(ok, ev["time"], np.inf)  # full shape, flattened in the order of ``candidates``
     best = time.min()
     near = ok & (time <= best * (1 + 1e-6))
@@ -117,18 +122,35 @@ def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
 
     def pick(name: str) -> float:  # the chosen candidate's value of an array broadcast over the grid
         x = ev[name]
-        return float(x[tuple(a if n > 1 else 0 for a, n in zip(at, x.shape, strict=True))] if np.ndim(x) else x)
+        return float(
+            x[tuple(a if n > 1 else 0 for a, n in zip(at, x.shape, strict=True))] if np.ndim(x) else x
+        )
 
     tile = tuple(int(c[kk].ravel()[at[j]]) for j, kk in enumerate(KEYS))
     return GemmMapping(
-        dataflow=t.dataflows[tile[3]], order=ORDERS[tile[4]], tile=(tile[0], tile[1], tile[2]), double_buffer=tile[5] == 2,
-        split_k=int(pick("sk")), waves=int(pick("waves")), cores_used=int(pick("active")),
-        compute_s=pick("t_c"), memory_s=pick("t_mem"), time_s=pick("time"),
-        bytes_main=pick("main"), bytes_level2=pick("l2"), bytes_sram=pick("sram"),
-        buffer_bytes=pick("buf"), utilization=pick("util"), energy_j=pick("energy"),
-        candidates=int(ok.sum()), bound=_bound(*(pick(x) for x in ("t_dma", "t_c", "t_main", "t_l2", "t_sram",
-                                                                     "t_mem"))),
-        bytes_rf=pick("rf"), transfers=int(pick("transfers")), reduce_s=pick("t_red"), barrier_s=t.barrier_s())
+        dataflow=t.dataflows[tile[3]],
+        order=ORDERS[tile[4]],
+        tile=(tile[0], tile[1], tile[2]),
+        double_buffer=tile[5] == 2,
+        split_k=int(pick("sk")),
+        waves=int(pick("waves")),
+        cores_used=int(pick("active")),
+        compute_s=pick("t_c"),
+        memory_s=pick("t_mem"),
+        time_s=pick("time"),
+        bytes_main=pick("main"),
+        bytes_level2=pick("l2"),
+        bytes_sram=pick("sram"),
+        buffer_bytes=pick("buf"),
+        utilization=pick("util"),
+        energy_j=pick("energy"),
+        candidates=int(ok.sum()),
+        bound=_bound(*(pick(x) for x in ("t_dma", "t_c", "t_main", "t_l2", "t_sram", "t_mem"))),
+        bytes_rf=pick("rf"),
+        transfers=int(pick("transfers")),
+        reduce_s=pick("t_red"),
+        barrier_s=t.barrier_s(),
+    )
 
 
 def _bound(t_dma: float, t_c: float, t_main: float, t_l2: float, t_sram: float, t_mem: float) -> str:
@@ -162,8 +184,13 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     cyc: Any = 0.0
     rate = t.rate(p.dtype)
     for j, flow in enumerate(t.dataflows):
-        cyc = np.where(df == j, engine_cycles(t.kind, tm, n_e, ku, t.rows, t.cols, t.depth, flow, rate,
-                                              overlap=db == 2, load=t.load), cyc)
+        cyc = np.where(
+            df == j,
+            engine_cycles(
+                t.kind, tm, n_e, ku, t.rows, t.cols, t.depth, flow, rate, overlap=db == 2, load=t.load
+            ),
+            cyc,
+        )
     t_c = waves * cyc / t.f_matrix / t.issue_eff
     # -- capacity
     stage = tm * tk * ae + tk * tn * we
@@ -179,7 +206,9 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     # cluster multicast: one level-2 read of a tile feeds the cluster's cores that share it (an A row-panel
     # is shared across n-tiles, a B column-panel across m-tiles); the cluster lies along whichever saves more
     a_rd, b_rd = units * tm * ku * ae, units * ku * tn * we
-    shared = np.minimum(a_rd / np.minimum(t.multicast, tiles_n) + b_rd, a_rd + b_rd / np.minimum(t.multicast, tiles_m))
+    shared = np.minimum(
+        a_rd / np.minimum(t.multicast, tiles_n) + b_rd, a_rd + b_rd / np.minimum(t.multicast, tiles_m)
+    )
     per_core = shared + p.c_bytes + partial
     main = p.a_bytes * reuse_a + p.b_bytes * reuse_b + p.c_bytes + (0.0 if t.shared_bytes else partial)
     l2 = np.maximum(per_core, main)
@@ -219,8 +248,11 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
         # the last result tile leaves after the last compute: its DMA setup, transfer and DRAM write latency
         t_red = t_red + t.dma_setup_s() + p.c_bytes / np.maximum(units / sk, 1) / bw_cap + t.main_latency_s
     drain = t_c / (waves * ksteps)  # the last stage's compute, after its bytes have arrived
-    time = np.where(db == 2, np.maximum(t_pipe + pro, t_mem + t.main_latency_s + drain),
-                    np.maximum(t_c + t_mem + t.main_latency_s, t_pipe))
+    time = np.where(
+        db == 2,
+        np.maximum(t_pipe + pro, t_mem + t.main_latency_s + drain),
+        np.maximum(t_c + t_mem + t.main_latency_s, t_pipe),
+    )
     time = time + t_red + t.barrier_s()
     flops = 2.0 * g * m * n * k
     # accumulators: a weight/input-stationary array emits a partial-sum tile per K fold (read, added,
@@ -232,10 +264,28 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     sram = sram * units / waves  # all cores' bytes (t_sram above is one core's)
     energy = t.energy_j(p.dtype, flops, main, l2, sram, rf)
     util = flops / (time * t.peak_flops(p.dtype))
-    return {"time": time, "t_c": t_c, "t_mem": t_mem, "main": main, "l2": l2, "sram": sram, "buf": buf,
-            "feasible": feasible, "energy": energy, "util": util, "sk": sk, "waves": waves, "active": active,
-            "rf": rf, "transfers": transfers, "t_red": t_red, "t_dma": t_dma, "t_main": t_main, "t_l2": t_l2,
-            "t_sram": t_sram}
+    return {
+        "time": time,
+        "t_c": t_c,
+        "t_mem": t_mem,
+        "main": main,
+        "l2": l2,
+        "sram": sram,
+        "buf": buf,
+        "feasible": feasible,
+        "energy": energy,
+        "util": util,
+        "sk": sk,
+        "waves": waves,
+        "active": active,
+        "rf": rf,
+        "transfers": transfers,
+        "t_red": t_red,
+        "t_dma": t_dma,
+        "t_main": t_main,
+        "t_l2": t_l2,
+        "t_sram": t_sram,
+    }
 
 
 def _stage_pipeline(t: Target, t_c: Any, steps: Any, stage: Any, dram_in: Any, loads: Any, db: Any) -> Any:
@@ -253,8 +303,19 @@ def _stage_pipeline(t: Target, t_c: Any, steps: Any, stage: Any, dram_in: Any, l
     return steps * np.where(db == 2, two, one)
 
 
-def _raster(p: GemmProblem, t: Target, tm: Any, tn: Any, tiles_m: Any, tiles_n: Any, active: Any, order: Any,
-            ae: Any, we: Any, onchip: Any) -> tuple[Any, Any, Any, Any]:
+def _raster(
+    p: GemmProblem,
+    t: Target,
+    tm: Any,
+    tn: Any,
+    tiles_m: Any,
+    tiles_n: Any,
+    active: Any,
+    order: Any,
+    ae: Any,
+    we: Any,
+    onchip: Any,
+) -> tuple[Any, Any, Any, Any]:
     """Re-read factors of A and B for the best wave block shape (pm x pn tiles) of each candidate.
 
     Block heights pm = 1, 2, 4, ... are tried at once along a new leading axis; each candidate takes the

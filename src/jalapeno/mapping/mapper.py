@@ -48,22 +48,41 @@ class OpMapping:
 
     @property
     def counts(self) -> dict[str, float]:
-        return dict(zip(("matrix_flops", "vector_flops", "main_bytes", "level2_bytes", "sram_bytes", "rf_bytes"),
-                        self.work, strict=True))
+        return dict(
+            zip(
+                ("matrix_flops", "vector_flops", "main_bytes", "level2_bytes", "sram_bytes", "rf_bytes"),
+                self.work,
+                strict=True,
+            )
+        )
 
     def explain(self) -> str:
         d = ", ".join(f"{k}={v}" for k, v in self.detail.items())
-        return (f"{self.name} [{self.kind} on {self.engine}] {self.time.time_s * 1e6:.2f} us "
-                f"({self.time.bound}-bound, {100 * self.utilization:.0f}% util); main " f"{self.bytes_main / 1e6:.3g} MB, "
-                f"level2 {self.bytes_level2 / 1e6:.3g} MB, sram {self.bytes_sram / 1e6:.3g} MB; {d}")
+        return (
+            f"{self.name} [{self.kind} on {self.engine}] {self.time.time_s * 1e6:.2f} us "
+            f"({self.time.bound}-bound, {100 * self.utilization:.0f}% util); main "
+            f"{self.bytes_main / 1e6:.3g} MB, "
+            f"level2 {self.bytes_level2 / 1e6:.3g} MB, sram {self.bytes_sram / 1e6:.3g} MB; {d}"
+        )
 
     def to_json(self) -> dict[str, Any]:
         t = self.time
-        return {"name": self.name, "kind": self.kind, "engine": self.engine, "time_s": t.time_s,
-                "compute_s": t.compute_s, "memory_s": t.memory_s, "roofline_s": t.roofline_s, "bound": t.bound,
-                "kernels": t.kernels,
-                "bytes_by_level": {"main": self.bytes_main, "level2": self.bytes_level2, "sram": self.bytes_sram},
-                "energy_j": self.energy_j, "counts": self.counts, "utilization": self.utilization, **self.detail}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "engine": self.engine,
+            "time_s": t.time_s,
+            "compute_s": t.compute_s,
+            "memory_s": t.memory_s,
+            "roofline_s": t.roofline_s,
+            "bound": t.bound,
+            "kernels": t.kernels,
+            "bytes_by_level": {"main": self.bytes_main, "level2": self.bytes_level2, "sram": self.bytes_sram},
+            "energy_j": self.energy_j,
+            "counts": self.counts,
+            "utilization": self.utilization,
+            **self.detail,
+        }
 
 
 class Mapper:
@@ -122,8 +141,20 @@ class Mapper:
             util = op.flops / (t * peak) if t > 0 else 0.0
             detail = {**out.detail, "padded": pad["m" if op.m else "kv"]}
         # built directly, not with dataclasses.replace: this runs for every new op shape of a serving replay
-        return OpMapping(out.name, out.kind, out.engine, ot, out.bytes_main, out.bytes_level2, out.bytes_sram,
-                         out.energy_j, util, detail, out.work, out.dtype)
+        return OpMapping(
+            out.name,
+            out.kind,
+            out.engine,
+            ot,
+            out.bytes_main,
+            out.bytes_level2,
+            out.bytes_sram,
+            out.energy_j,
+            util,
+            detail,
+            out.work,
+            out.dtype,
+        )
 
     # -- per kind ------------------------------------------------------------------------------
     def _map(self, op: Op) -> OpMapping:
@@ -139,7 +170,9 @@ class Mapper:
         peak = t.peak_flops(op.dtype) if op.kind in (*MATMUL_KINDS, "attention") else t.vector_flops
         return max(op.flops / peak, main_bytes / t.main_bw)
 
-    def _finish(self, op: Op, body: float, compute: float, memory: float, main: float, kernels: int) -> OpTime:
+    def _finish(
+        self, op: Op, body: float, compute: float, memory: float, main: float, kernels: int
+    ) -> OpTime:
         t = self.target
         roof = self._roofline(op, main)
         fixed = t.fixed_s(kernels)
@@ -151,30 +184,76 @@ class Mapper:
         t = self.target
         share = producer_write_share(op) if t.fusion else 1.0
         a_bytes = op.act_read_bytes + op.kv_read_bytes
-        parts = _moe_parts(op, a_bytes, share) if op.kind == "moe" else [
-            GemmProblem(op.m, op.n, op.k, op.groups, a_bytes, op.weight_bytes, op.act_write_bytes * share, op.dtype)]
+        parts = (
+            _moe_parts(op, a_bytes, share)
+            if op.kind == "moe"
+            else [
+                GemmProblem(
+                    op.m,
+                    op.n,
+                    op.k,
+                    op.groups,
+                    a_bytes,
+                    op.weight_bytes,
+                    op.act_write_bytes * share,
+                    op.dtype,
+                )
+            ]
+        )
         maps = [self._gemm(p) for p in parts]
         body = sum(g.time_s for g in maps)
         scale = max(1.0, op.flops / max(sum(2.0 * p.m * p.n * p.k * p.groups for p in parts), 1.0))
         body *= scale  # MoE groups of unequal size: never fewer FLOPs than the op has
         main = sum(g.bytes_main for g in maps)
-        work = (sum(2.0 * p.m * p.n * p.k * p.groups for p in parts) * scale, 0.0, main * scale,
-                sum(g.bytes_level2 for g in maps) * scale, sum(g.bytes_sram for g in maps) * scale,
-                sum(g.bytes_rf for g in maps) * scale)
-        ot = self._finish(op, body, sum(g.compute_s for g in maps) * scale, max(g.memory_s for g in maps), main,
-                          t.kernels(op.name))
+        work = (
+            sum(2.0 * p.m * p.n * p.k * p.groups for p in parts) * scale,
+            0.0,
+            main * scale,
+            sum(g.bytes_level2 for g in maps) * scale,
+            sum(g.bytes_sram for g in maps) * scale,
+            sum(g.bytes_rf for g in maps) * scale,
+        )
+        ot = self._finish(
+            op,
+            body,
+            sum(g.compute_s for g in maps) * scale,
+            max(g.memory_s for g in maps),
+            main,
+            t.kernels(op.name),
+        )
         g = maps[0]
         util = op.flops / (ot.time_s * t.peak_flops(op.dtype)) if ot.time_s > 0 else 0.0
-        detail = {"dataflow": g.dataflow, "order": g.order, "tile": "x".join(map(str, g.tile)),
-                  "double_buffer": g.double_buffer, "split_k": g.split_k, "waves": g.waves, "cores": g.cores_used,
-                  "buffer_kib": round(g.buffer_bytes / 1024, 1), "level_bound": g.bound, "candidates": g.candidates,
-                  "dma_transfers": sum(x.transfers for x in maps), "reduce_us": round(sum(x.reduce_s for x in maps) * 1e6, 3),
-                  "barrier_us": round(g.barrier_s * 1e6, 3)}
+        detail = {
+            "dataflow": g.dataflow,
+            "order": g.order,
+            "tile": "x".join(map(str, g.tile)),
+            "double_buffer": g.double_buffer,
+            "split_k": g.split_k,
+            "waves": g.waves,
+            "cores": g.cores_used,
+            "buffer_kib": round(g.buffer_bytes / 1024, 1),
+            "level_bound": g.bound,
+            "candidates": g.candidates,
+            "dma_transfers": sum(x.transfers for x in maps),
+            "reduce_us": round(sum(x.reduce_s for x in maps) * 1e6, 3),
+            "barrier_us": round(g.barrier_s * 1e6, 3),
+        }
         if share != 1.0:
             detail["fused_epilogue"] = f"writes {share:g} of its output"
-        return OpMapping(op.name, op.kind, "matrix", ot, main, sum(x.bytes_level2 for x in maps),
-                         sum(x.bytes_sram for x in maps), t.energy_j(op.dtype, *work[:1], *work[2:], work[1]), util,
-                         detail, work, op.dtype)
+        return OpMapping(
+            op.name,
+            op.kind,
+            "matrix",
+            ot,
+            main,
+            sum(x.bytes_level2 for x in maps),
+            sum(x.bytes_sram for x in maps),
+            t.energy_j(op.dtype, *work[:1], *work[2:], work[1]),
+            util,
+            detail,
+            work,
+            op.dtype,
+        )
 
     def _gemm(self, p: GemmProblem) -> GemmMapping:
         """``map_gemm`` memoized on the exact problem (a pure function of the target and the problem)."""
@@ -191,15 +270,36 @@ class Mapper:
             return self._scaled(op, self._rep(rep), rep)
         t = self.target
         am = map_attention(t, op)
-        ot = self._finish(op, am.time_s, am.matmul_s + am.softmax_s, am.memory_s, am.bytes_main, t.kernels(op.name))
+        ot = self._finish(
+            op, am.time_s, am.matmul_s + am.softmax_s, am.memory_s, am.bytes_main, t.kernels(op.name)
+        )
         util = op.flops / (ot.time_s * t.peak_flops(op.dtype)) if ot.time_s > 0 else 0.0
-        detail = {"tile": f"bq{am.bq}xbkv{am.bkv}", "kv_splits": am.kv_splits, "units": am.units, "waves": am.waves,
-                  "engine_util": round(am.engine_util, 3), "softmax_us": round(am.softmax_s * 1e6, 2),
-                  "buffer_kib": round(am.buffer_bytes / 1024, 1), "dma_transfers": am.transfers,
-                  "combine_us": round(am.combine_s * 1e6, 3)}
+        detail = {
+            "tile": f"bq{am.bq}xbkv{am.bkv}",
+            "kv_splits": am.kv_splits,
+            "units": am.units,
+            "waves": am.waves,
+            "engine_util": round(am.engine_util, 3),
+            "softmax_us": round(am.softmax_s * 1e6, 2),
+            "buffer_kib": round(am.buffer_bytes / 1024, 1),
+            "dma_transfers": am.transfers,
+            "combine_us": round(am.combine_s * 1e6, 3),
+        }
         work = (op.flops, 0.0, am.bytes_main, am.bytes_level2, am.bytes_sram, am.bytes_rf)
-        return OpMapping(op.name, op.kind, "matrix", ot, am.bytes_main, am.bytes_level2, am.bytes_sram,
-                         t.energy_j(op.dtype, op.flops, *work[2:]), util, detail, work, op.dtype)
+        return OpMapping(
+            op.name,
+            op.kind,
+            "matrix",
+            ot,
+            am.bytes_main,
+            am.bytes_level2,
+            am.bytes_sram,
+            t.energy_j(op.dtype, op.flops, *work[2:]),
+            util,
+            detail,
+            work,
+            op.dtype,
+        )
 
     def _scaled(self, op: Op, m: OpMapping, rep: Op) -> OpMapping:
         """A mapping of ``rep`` (at most GRID larger in every dimension) applied to ``op``: the time scales
@@ -215,19 +315,48 @@ class Mapper:
         ff = op.flops / rep.flops if rep.flops else 1.0
         w = m.work
         work = (w[0] * ff, w[1] * ff, w[2] * fb, w[3] * fb, w[4] * fb, w[5] * ff)
-        return OpMapping(op.name, op.kind, m.engine, ot, m.bytes_main * fb, m.bytes_level2 * fb, m.bytes_sram * fb,
-                         t.energy_j(op.dtype, work[0], *work[2:], work[1]), util,
-                         {**m.detail, "mapped_at": "shape rounded up by <= 2.2%"}, work, op.dtype)
+        return OpMapping(
+            op.name,
+            op.kind,
+            m.engine,
+            ot,
+            m.bytes_main * fb,
+            m.bytes_level2 * fb,
+            m.bytes_sram * fb,
+            t.energy_j(op.dtype, work[0], *work[2:], work[1]),
+            util,
+            {**m.detail, "mapped_at": "shape rounded up by <= 2.2%"},
+            work,
+            op.dtype,
+        )
 
     def _stream(self, op: Op) -> OpMapping:
         t = self.target
         tc = op.flops / t.vector_flops
         tm = op.bytes / (t.main_bw * t.main_eff) + t.main_latency_s
         ot = self._finish(op, max(tc, tm) + t.barrier_s(), tc, tm, op.bytes, t.kernels(op.name))
-        work = (0.0, op.flops, op.bytes, op.bytes, op.bytes, 0.0)  # every byte from DRAM over the NoC into SRAM
-        return OpMapping(op.name, op.kind, "vector", ot, op.bytes, op.bytes, op.bytes,
-                         t.energy_j(op.dtype, 0.0, *work[2:], op.flops),
-                         op.flops / (ot.time_s * t.vector_flops) if ot.time_s > 0 else 0.0, {}, work, op.dtype)
+        work = (
+            0.0,
+            op.flops,
+            op.bytes,
+            op.bytes,
+            op.bytes,
+            0.0,
+        )  # every byte from DRAM over the NoC into SRAM
+        return OpMapping(
+            op.name,
+            op.kind,
+            "vector",
+            ot,
+            op.bytes,
+            op.bytes,
+            op.bytes,
+            t.energy_j(op.dtype, 0.0, *work[2:], op.flops),
+            op.flops / (ot.time_s * t.vector_flops) if ot.time_s > 0 else 0.0,
+            {},
+            work,
+            op.dtype,
+        )
 
     def _fused(self, op: Op, rule: tuple[float, float]) -> OpMapping:
         t = self.target
@@ -240,9 +369,20 @@ class Mapper:
         ot = OpTime(time, tc, tm, roof, "compute" if tc >= tm else "memory", 0)
         # main-memory bytes cross the NoC into SRAM; the bytes fusion keeps on chip are read from SRAM only
         work = (0.0, op.flops, main, main, op.bytes, 0.0)
-        return OpMapping(op.name, op.kind, "fused", ot, main, main, onchip, t.energy_j(op.dtype, 0.0, *work[2:], op.flops),
-                         op.flops / (time * t.vector_flops) if time > 0 else 0.0,
-                         {"fused": "into its producer/consumer", "fused_saved_bytes": onchip}, work, op.dtype)
+        return OpMapping(
+            op.name,
+            op.kind,
+            "fused",
+            ot,
+            main,
+            main,
+            onchip,
+            t.energy_j(op.dtype, 0.0, *work[2:], op.flops),
+            op.flops / (time * t.vector_flops) if time > 0 else 0.0,
+            {"fused": "into its producer/consumer", "fused_saved_bytes": onchip},
+            work,
+            op.dtype,
+        )
 
 
 def _moe_parts(op: Op, a_bytes: float, share: float) -> list[GemmProblem]:
@@ -256,9 +396,19 @@ def _moe_parts(op: Op, a_bytes: float, share: float) -> list[GemmProblem]:
     r_up = h / (h + ie)
     w_up = op.weight_bytes * (mats - 1) / mats
     w_up_c = up_n / (up_n + h)
-    return [GemmProblem(m, up_n, h, g, a_bytes * r_up, w_up, op.act_write_bytes * w_up_c, op.dtype),
-            GemmProblem(m, h, ie, g, a_bytes * (1 - r_up), op.weight_bytes - w_up,
-                        op.act_write_bytes * (1 - w_up_c) * share, op.dtype)]
+    return [
+        GemmProblem(m, up_n, h, g, a_bytes * r_up, w_up, op.act_write_bytes * w_up_c, op.dtype),
+        GemmProblem(
+            m,
+            h,
+            ie,
+            g,
+            a_bytes * (1 - r_up),
+            op.weight_bytes - w_up,
+            op.act_write_bytes * (1 - w_up_c) * share,
+            op.dtype,
+        ),
+    ]
 
 
 GRID = 2 ** (1 / 32)  # attention shapes vary every serving step: map them on a 2.2% grid of sizes

@@ -52,15 +52,26 @@ def cost_params_for(chip: object) -> CostParams | None:
     rt, e = arch.runtime, model.pj_per_bit(arch)
     share = 1 - model.tech_of(arch)(f"clock_power_fraction.{arch.kind}")  # clock/control ride on every action
     launch = rt.launch_s.value
-    eager = (rt.eager_launch_s.value if rt.eager_launch_s is not None
-             else max(launch, launch if is_static(arch.kind) else CostParams().eager_launch_s))
+    eager = (
+        rt.eager_launch_s.value
+        if rt.eager_launch_s is not None
+        else max(launch, launch if is_static(arch.kind) else CostParams().eager_launch_s)
+    )
     flop = model.pj_per_flop(arch)
-    return replace(CostParams(), kernel_s=rt.kernel_overhead_s.value, graph_launch_s=launch, eager_launch_s=eager,
-                   kernels_per_op={k: int(f.value) for k, f in rt.kernels_per_op.items()},
-                   pj_per_flop=dict(flop), pj_per_flop_default=max(flop.values()),
-                   pj_per_byte_mem=model.pj_per_byte_main(arch), pj_per_byte_link=8 * e["link"] / share,
-                   active_static_w=_active_static_w(arch, chip),
-                   dvfs_beta=model.dvfs_beta(arch), source=f"derived from the architecture {arch.source_file or arch.name}")
+    return replace(
+        CostParams(),
+        kernel_s=rt.kernel_overhead_s.value,
+        graph_launch_s=launch,
+        eager_launch_s=eager,
+        kernels_per_op={k: int(f.value) for k, f in rt.kernels_per_op.items()},
+        pj_per_flop=dict(flop),
+        pj_per_flop_default=max(flop.values()),
+        pj_per_byte_mem=model.pj_per_byte_main(arch),
+        pj_per_byte_link=8 * e["link"] / share,
+        active_static_w=_active_static_w(arch, chip),
+        dvfs_beta=model.dvfs_beta(arch),
+        source=f"derived from the architecture {arch.source_file or arch.name}",
+    )
 
 
 def _active_static_w(arch: ArchSpec, chip: object) -> float:

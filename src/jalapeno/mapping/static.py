@@ -40,16 +40,35 @@ MATMUL_KINDS = ("matmul", "lm_head", "router")  # rows are the step's tokens (or
 # Defaults for an architecture whose runtime section does not state them (estimates with ranges; the
 # YAML keys of the same names override them; docs/mapping.md gives the reasoning).
 DEFAULTS: dict[str, Figure] = {
-    "token_bucket_gap": Figure(128, "estimate: vLLM TPU runner buckets (powers of two, then multiples of "
-                               "VLLM_TPU_BUCKET_PADDING_GAP); 128 = one systolic tile of rows",
-                               True, range=(64.0, 512.0)),
-    "kv_bucket_tokens": Figure(128, "estimate: paged-attention KV block of 128 tokens (ragged paged attention "
-                               "on TPU pages 16-128 tokens; one block per kv tile)", True, range=(16.0, 512.0)),
-    "dma_setup_s": Figure(1e-7, "estimate: descriptor generation, semaphore wait and packet setup per transfer "
-                          "(AWS Neuron, 'How to identify and reduce inefficient DMA transfers': a fixed cost per "
-                          "transfer independent of its size)", True, range=(2e-8, 5e-7)),
-    "barrier_s": Figure(2e-7, "estimate: a cross-core barrier over the on-chip mesh, ~2 x diameter router hops "
-                        "plus semaphore handling", True, range=(5e-8, 1e-6)),
+    "token_bucket_gap": Figure(
+        128,
+        "estimate: vLLM TPU runner buckets (powers of two, then multiples of "
+        "VLLM_TPU_BUCKET_PADDING_GAP); 128 = one systolic tile of rows",
+        True,
+        range=(64.0, 512.0),
+    ),
+    "kv_bucket_tokens": Figure(
+        128,
+        "estimate: paged-attention KV block of 128 tokens (ragged paged attention "
+        "on TPU pages 16-128 tokens; one block per kv tile)",
+        True,
+        range=(16.0, 512.0),
+    ),
+    "dma_setup_s": Figure(
+        1e-7,
+        "estimate: descriptor generation, semaphore wait and packet setup per transfer "
+        "(AWS Neuron, 'How to identify and reduce inefficient DMA transfers': a fixed cost per "
+        "transfer independent of its size)",
+        True,
+        range=(2e-8, 5e-7),
+    ),
+    "barrier_s": Figure(
+        2e-7,
+        "estimate: a cross-core barrier over the on-chip mesh, ~2 x diameter router hops "
+        "plus semaphore handling",
+        True,
+        range=(5e-8, 1e-6),
+    ),
 }
 
 
@@ -89,8 +108,13 @@ class StaticSchedule:
             if m == op.m:
                 return op
             f = m / op.m
-            return replace(op, m=m, flops=op.flops * f, act_read_bytes=op.act_read_bytes * f,
-                           act_write_bytes=op.act_write_bytes * f)
+            return replace(
+                op,
+                m=m,
+                flops=op.flops * f,
+                act_read_bytes=op.act_read_bytes * f,
+                act_write_bytes=op.act_write_bytes * f,
+            )
         if op.kind == "attention" and op.attention is not None:
             a = op.attention
             seqs = max(a.seqs, 1)
@@ -100,8 +124,12 @@ class StaticSchedule:
                 return op
             pairs = a.pairs + a.query_tokens * (self.pad_kv(per) - per)
             fk, fp = (a.kv_tokens + extra) / max(a.kv_tokens, 1), pairs / max(a.pairs, 1)
-            return replace(op, attention=replace(a, kv_tokens=a.kv_tokens + extra, pairs=pairs), flops=op.flops * fp,
-                           kv_read_bytes=op.kv_read_bytes * fk)
+            return replace(
+                op,
+                attention=replace(a, kv_tokens=a.kv_tokens + extra, pairs=pairs),
+                flops=op.flops * fp,
+                kv_read_bytes=op.kv_read_bytes * fk,
+            )
         return op
 
     def combine_s(self, parts: Any, tile_bytes: Any, link_bw: float) -> Any:

@@ -78,7 +78,11 @@ class Target:
             eff, lat = 1.0, 20.0 / arch.clock_hz.value
             gemm_eff = kv_eff = eff
         vec = max((r.value for r in c.vector.rates.values()), default=2.0) * c.vector.lanes.value * fv * n
-        sfu = (c.vector.sfu_ops_per_cycle.value if c.vector.sfu_ops_per_cycle else c.vector.lanes.value / 8) * fv * n
+        sfu = (
+            (c.vector.sfu_ops_per_cycle.value if c.vector.sfu_ops_per_cycle else c.vector.lanes.value / 8)
+            * fv
+            * n
+        )
         rt = arch.runtime
         e = model.pj_per_bit_action(arch)  # board energies per action, priced as pj_per_flop
         whole = arch.power.pj_per_byte_main is not None
@@ -86,33 +90,58 @@ class Target:
         issue = rt.matrix_issue_efficiency.value if rt.matrix_issue_efficiency is not None else 1.0
         l2_pj = e["noc"] + e.get("shared_sram", 0.0)
         return cls(
-            name=arch.name, kind=m.kind, cores=n, engines=int(m.engines.value), rows=int(m.rows.value),
-            cols=int(m.cols.value), depth=int(m.depth.value), dataflows=m.dataflows,
+            name=arch.name,
+            kind=m.kind,
+            cores=n,
+            engines=int(m.engines.value),
+            rows=int(m.rows.value),
+            cols=int(m.cols.value),
+            depth=int(m.depth.value),
+            dataflows=m.dataflows,
             load=int(m.load_rows_per_cycle.value) if m.load_rows_per_cycle else 1,
-            rates={d: r.value for d, r in m.rates.items()}, f_matrix=f, issue_eff=issue,
-            acc_bytes=m.engines.value * m.accumulator_bytes.value, sram_bytes=c.sram.capacity_bytes.value,
-            sram_bw=sram_bw, shared_bytes=shared.capacity_bytes.value if shared else 0.0,
+            rates={d: r.value for d, r in m.rates.items()},
+            f_matrix=f,
+            issue_eff=issue,
+            acc_bytes=m.engines.value * m.accumulator_bytes.value,
+            sram_bytes=c.sram.capacity_bytes.value,
+            sram_bw=sram_bw,
+            shared_bytes=shared.capacity_bytes.value if shared else 0.0,
             shared_bw=model.sram_bandwidth(arch, shared, False) if shared else 0.0,
             noc_bw=arch.noc.bandwidth_bytes_per_s.value,
-            multicast=int(arch.noc.multicast.value) if arch.noc.multicast else 1, main_bytes=main_bytes, main_bw=main_bw, main_eff=eff,
-            gemm_eff=gemm_eff, kv_eff=kv_eff,
-            main_latency_s=lat, sram_only=dram is None, vector_flops=vec, sfu_ops=sfu,
-            kernel_s=rt.kernel_overhead_s.value, kernels_per_op={k: int(f.value) for k, f in rt.kernels_per_op.items()},
+            multicast=int(arch.noc.multicast.value) if arch.noc.multicast else 1,
+            main_bytes=main_bytes,
+            main_bw=main_bw,
+            main_eff=eff,
+            gemm_eff=gemm_eff,
+            kv_eff=kv_eff,
+            main_latency_s=lat,
+            sram_only=dram is None,
+            vector_flops=vec,
+            sfu_ops=sfu,
+            kernel_s=rt.kernel_overhead_s.value,
+            kernels_per_op={k: int(f.value) for k, f in rt.kernels_per_op.items()},
             fusion=rt.fusion.value == "elementwise",
             pj_flop=model.pj_per_flop(arch),
             pj_main_bit=model.pj_per_byte_main(arch) / 8 if whole else e.get("dram", e["core_sram"]),
-            pj_l2_bit=0.0 if whole else l2_pj, pj_sram_bit=0.0 if whole else e["core_sram"],
-            pj_rf_bit=0.0 if whole else e["rf"], static=static,
-            noc_link_bw=arch.noc.bandwidth_bytes_per_s.value / max(1.0, n ** 0.5))
+            pj_l2_bit=0.0 if whole else l2_pj,
+            pj_sram_bit=0.0 if whole else e["core_sram"],
+            pj_rf_bit=0.0 if whole else e["rf"],
+            static=static,
+            noc_link_bw=arch.noc.bandwidth_bytes_per_s.value / max(1.0, n**0.5),
+        )
 
-    def energy_j(self, dtype: str, flops: Any, main: Any, l2: Any, sram: Any, rf: Any,
-                 vector_flops: Any = 0.0) -> Any:
+    def energy_j(
+        self, dtype: str, flops: Any, main: Any, l2: Any, sram: Any, rf: Any, vector_flops: Any = 0.0
+    ) -> Any:
         """Dynamic energy of counted work: matrix and vector FLOPs and bytes at each level x energy per action
         (numpy or float). A vector FLOP costs half the costliest matrix FLOP (no operand reuse in an
         array)."""
-        return 1e-12 * (flops * self.energy_pj_flop(dtype) + vector_flops * self.pj_vector_flop
-                        + 8 * (main * self.pj_main_bit + l2 * self.pj_l2_bit + sram * self.pj_sram_bit
-                               + rf * self.pj_rf_bit))
+        return 1e-12 * (
+            flops * self.energy_pj_flop(dtype)
+            + vector_flops * self.pj_vector_flop
+            + 8
+            * (main * self.pj_main_bit + l2 * self.pj_l2_bit + sram * self.pj_sram_bit + rf * self.pj_rf_bit)
+        )
 
     @property
     def pj_vector_flop(self) -> float:
@@ -141,7 +170,16 @@ class Target:
         return min(self.rates.values())
 
     def peak_flops(self, dtype: str) -> float:
-        return 2.0 * self.cores * self.engines * self.rows * self.cols * self.depth * self.rate(dtype) * self.f_matrix
+        return (
+            2.0
+            * self.cores
+            * self.engines
+            * self.rows
+            * self.cols
+            * self.depth
+            * self.rate(dtype)
+            * self.f_matrix
+        )
 
     def energy_pj_flop(self, dtype: str) -> float:
         for d in _FALLBACK.get(dtype, (dtype,)):
@@ -156,8 +194,12 @@ class Target:
 
 
 _FALLBACK = {  # as jalapeno.cost.op_time: a format the engine lacks runs at the next wider one
-    "fp4": ("fp4", "fp8", "bf16", "fp16"), "int4": ("int4", "int8", "fp8", "bf16", "fp16"),
-    "fp8": ("fp8", "bf16", "fp16"), "int8": ("int8", "fp8", "bf16", "fp16"),
-    "bf16": ("bf16", "fp16", "tf32", "fp32"), "fp16": ("fp16", "bf16", "tf32", "fp32"),
-    "tf32": ("tf32", "fp32"), "fp32": ("fp32", "tf32"),
+    "fp4": ("fp4", "fp8", "bf16", "fp16"),
+    "int4": ("int4", "int8", "fp8", "bf16", "fp16"),
+    "fp8": ("fp8", "bf16", "fp16"),
+    "int8": ("int8", "fp8", "bf16", "fp16"),
+    "bf16": ("bf16", "fp16", "tf32", "fp32"),
+    "fp16": ("fp16", "bf16", "tf32", "fp32"),
+    "tf32": ("tf32", "fp32"),
+    "fp32": ("fp32", "tf32"),
 }

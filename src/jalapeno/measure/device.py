@@ -35,8 +35,11 @@ def pick_device(name: str) -> Any:
     t = require_torch()
     if name == "cuda":
         if not t.cuda.is_available():
-            raise JalapenoError("--device cuda but torch sees no CUDA GPU "
-                                f"(torch {t.__version__}); use --device cpu for a dry run", field="--device")
+            raise JalapenoError(
+                "--device cuda but torch sees no CUDA GPU "
+                f"(torch {t.__version__}); use --device cpu for a dry run",
+                field="--device",
+            )
         return t.device("cuda", t.cuda.current_device())
     if name == "cpu":
         return t.device("cpu")
@@ -108,13 +111,26 @@ class Nvml:
 
 def device_info(device: Any, nvml: Nvml) -> dict[str, Any]:
     if device.type != "cuda":
-        return {"name": f"cpu ({platform.processor() or platform.machine()})", "sms": None, "mem_gib": None,
-                "l2_mb": None, "power_limit_w": None, "driver": None, "cuda": None}
+        return {
+            "name": f"cpu ({platform.processor() or platform.machine()})",
+            "sms": None,
+            "mem_gib": None,
+            "l2_mb": None,
+            "power_limit_w": None,
+            "driver": None,
+            "cuda": None,
+        }
     p = torch.cuda.get_device_properties(device)
     l2 = getattr(p, "L2_cache_size", None)
-    return {"name": p.name, "sms": p.multi_processor_count, "mem_gib": p.total_memory / 2**30,
-            "l2_mb": l2 / 1e6 if l2 else None, "power_limit_w": nvml.power_limit_w(),
-            "driver": nvml.driver(), "cuda": torch.version.cuda}
+    return {
+        "name": p.name,
+        "sms": p.multi_processor_count,
+        "mem_gib": p.total_memory / 2**30,
+        "l2_mb": l2 / 1e6 if l2 else None,
+        "power_limit_w": nvml.power_limit_w(),
+        "driver": nvml.driver(),
+        "cuda": torch.version.cuda,
+    }
 
 
 def free_bytes(device: Any) -> int | None:
@@ -220,11 +236,18 @@ def _energy_tick(nvml: Nvml, timeout_s: float = 0.25) -> tuple[float | None, flo
             return e, t
 
 
-def sustained_energy(fn: Callable[[], Any], device: Any, nvml: Nvml, step_s: float, energy_s: float,
-                     tokens_per_call: int) -> dict[str, Any]:
+def sustained_energy(
+    fn: Callable[[], Any], device: Any, nvml: Nvml, step_s: float, energy_s: float, tokens_per_call: int
+) -> dict[str, Any]:
     """Energy of back-to-back calls for at least ``energy_s`` seconds, one synchronize at the end."""
-    none = {"joules": None, "energy_s": None, "avg_W": None, "J_per_token": None,
-            "energy_steps": None, "energy_tokens": None}
+    none = {
+        "joules": None,
+        "energy_s": None,
+        "avg_W": None,
+        "J_per_token": None,
+        "energy_steps": None,
+        "energy_tokens": None,
+    }
     if energy_s <= 0 or nvml.energy_j() is None:
         return none
     n = max(1, math.ceil(energy_s / max(step_s, 1e-9)))
@@ -237,5 +260,11 @@ def sustained_energy(fn: Callable[[], Any], device: Any, nvml: Nvml, step_s: flo
     if e0 is None or e1 is None:
         return none
     joules, secs, tokens = e1 - e0, t1 - t0, n * tokens_per_call
-    return {"joules": joules, "energy_s": secs, "avg_W": joules / secs, "J_per_token": joules / tokens,
-            "energy_steps": n, "energy_tokens": tokens}
+    return {
+        "joules": joules,
+        "energy_s": secs,
+        "avg_W": joules / secs,
+        "J_per_token": joules / tokens,
+        "energy_steps": n,
+        "energy_tokens": tokens,
+    }

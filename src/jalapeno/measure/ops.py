@@ -34,8 +34,9 @@ def _copies(ctx: Ctx, bytes_each: int) -> int:
     return min(64, max(1, math.ceil(2 * ctx.l2_bytes / max(bytes_each, 1))))
 
 
-def _rotating(ctx: Ctx, bytes_each: int, make: Callable[[], tuple[Any, ...]],
-              call: Callable[..., Any]) -> Callable[[], Any]:
+def _rotating(
+    ctx: Ctx, bytes_each: int, make: Callable[[], tuple[Any, ...]], call: Callable[..., Any]
+) -> Callable[[], Any]:
     bufs = [make() for _ in range(_copies(ctx, bytes_each))]
     i = [0]
 
@@ -53,6 +54,7 @@ def _time(ctx: Ctx, fn: Callable[[], Any]) -> Any:
 
 # ---- copy ----
 
+
 def copy_job(ctx: Ctx) -> Job:
     n = ctx.grid.copy_bytes
 
@@ -67,6 +69,7 @@ def copy_job(ctx: Ctx) -> Job:
 
 
 # ---- GEMM ----
+
 
 def gemm_shapes(ctx: Ctx) -> list[tuple[int, int]]:
     """Distinct (N, K) of the projection matmuls of ``GEMM_MODELS``, in model order."""
@@ -83,7 +86,10 @@ def _gemm_bf16(ctx: Ctx, m: int, n: int, k: int) -> tuple[Rows, str]:
     dt = _dtype(ctx)
 
     def make() -> tuple[Any, Any]:
-        return (torch.randn(m, k, dtype=dt, device=ctx.device), torch.randn(k, n, dtype=dt, device=ctx.device))
+        return (
+            torch.randn(m, k, dtype=dt, device=ctx.device),
+            torch.randn(k, n, dtype=dt, device=ctx.device),
+        )
 
     t = _time(ctx, _rotating(ctx, 2 * (m * k + k * n), make, torch.matmul))
     name = "bf16" if dt == torch.bfloat16 else "fp32"  # fp32 only on a CPU dry run
@@ -133,12 +139,15 @@ def gemm_jobs(ctx: Ctx) -> list[Job]:
                 odd.append(m)
                 continue
             jobs.append(Job(f"gemm fp8 M={m} N={n} K={k}", "gemm", partial(_gemm_fp8, ctx, m, n, k, broken)))
-    jobs.extend(skip_job(f"gemm fp8 M={m} (all shapes)", "torch._scaled_mm needs M a multiple of 16")
-                for m in sorted(set(odd)))
+    jobs.extend(
+        skip_job(f"gemm fp8 M={m} (all shapes)", "torch._scaled_mm needs M a multiple of 16")
+        for m in sorted(set(odd))
+    )
     return jobs
 
 
 # ---- attention ----
+
 
 def _attn_cap(ctx: Ctx, need: int) -> None:
     release(ctx.device)  # cached blocks of the previous point would otherwise look used
@@ -155,12 +164,23 @@ def _attn_decode(ctx: Ctx, b: int, c: int) -> tuple[Rows, str]:
     mode = gqa_mode(nh, nkv, hd, dt, dev)
 
     def make() -> tuple[Any, Any, Any]:
-        return (torch.randn(b, nh, 1, hd, dtype=dt, device=dev), torch.randn(b, nkv, c, hd, dtype=dt, device=dev),
-                torch.randn(b, nkv, c, hd, dtype=dt, device=dev))
+        return (
+            torch.randn(b, nh, 1, hd, dtype=dt, device=dev),
+            torch.randn(b, nkv, c, hd, dtype=dt, device=dev),
+            torch.randn(b, nkv, c, hd, dtype=dt, device=dev),
+        )
 
     t = _time(ctx, _rotating(ctx, kv, make, lambda q, k, v: attention(q, k, v, causal=False, mode=mode)))
-    row = {"phase": "decode", "batch": b, "heads": nh, "kv_heads": nkv, "head_dim": hd, "context": c,
-           "s": t.s, "s_p90": t.s_p90}
+    row = {
+        "phase": "decode",
+        "batch": b,
+        "heads": nh,
+        "kv_heads": nkv,
+        "head_dim": hd,
+        "context": c,
+        "s": t.s,
+        "s_p90": t.s_p90,
+    }
     return [row], f"{fmt_s(t.s)}, {kv / t.s / 1e9:.0f} GB/s of KV ({mode} GQA)"
 
 
@@ -173,20 +193,32 @@ def _attn_prefill(ctx: Ctx, s: int) -> tuple[Rows, str]:
     k, v = (torch.randn(1, nkv, s, hd, dtype=dt, device=dev) for _ in range(2))
     t = _time(ctx, lambda: attention(q, k, v, causal=True, mode=mode))
     flops = 2 * 2 * nh * s * s * hd / 2  # QK^T and PV, causal half
-    row = {"phase": "prefill", "batch": 1, "heads": nh, "kv_heads": nkv, "head_dim": hd, "seq": s,
-           "s": t.s, "s_p90": t.s_p90}
+    row = {
+        "phase": "prefill",
+        "batch": 1,
+        "heads": nh,
+        "kv_heads": nkv,
+        "head_dim": hd,
+        "seq": s,
+        "s": t.s,
+        "s_p90": t.s_p90,
+    }
     return [row], f"{fmt_s(t.s)}, {flops / t.s / 1e12:.1f} TFLOP/s ({mode} GQA)"
 
 
 def attention_jobs(ctx: Ctx) -> list[Job]:
     g = ctx.grid
-    jobs = [Job(f"attention decode B={b} ctx={c}", "attention", partial(_attn_decode, ctx, b, c))
-            for b in g.attn_batch for c in g.attn_context]
+    jobs = [
+        Job(f"attention decode B={b} ctx={c}", "attention", partial(_attn_decode, ctx, b, c))
+        for b in g.attn_batch
+        for c in g.attn_context
+    ]
     jobs += [Job(f"attention prefill S={s}", "attention", partial(_attn_prefill, ctx, s)) for s in g.attn_seq]
     return jobs
 
 
 # ---- elementwise ----
+
 
 def _elementwise(ctx: Ctx, op: str, t_rows: int, hidden: int) -> tuple[Rows, str]:
     dt, dev = _dtype(ctx), ctx.device
@@ -201,6 +233,7 @@ def _elementwise(ctx: Ctx, op: str, t_rows: int, hidden: int) -> tuple[Rows, str
 
         nbytes = 2 * t_rows * hidden * dt.itemsize
     else:  # silu_mul: (T, 2*hidden) -> (T, hidden)
+
         def make() -> tuple[Any]:
             return (torch.randn(t_rows, 2 * hidden, dtype=dt, device=dev),)
 
@@ -210,12 +243,17 @@ def _elementwise(ctx: Ctx, op: str, t_rows: int, hidden: int) -> tuple[Rows, str
 
         nbytes = 3 * t_rows * hidden * dt.itemsize
     t = _time(ctx, _rotating(ctx, nbytes, make, call))
-    return [{"op": op, "T": t_rows, "hidden": hidden, "s": t.s}], f"{fmt_s(t.s)}, {nbytes / t.s / 1e9:.0f} GB/s"
+    return [
+        {"op": op, "T": t_rows, "hidden": hidden, "s": t.s}
+    ], f"{fmt_s(t.s)}, {nbytes / t.s / 1e9:.0f} GB/s"
 
 
 def elementwise_jobs(ctx: Ctx) -> list[Job]:
-    return [Job(f"{op} T={t} hidden={h}", "elementwise", partial(_elementwise, ctx, op, t, h))
-            for op, h in ctx.grid.elem_hidden for t in ctx.grid.elem_t]
+    return [
+        Job(f"{op} T={t} hidden={h}", "elementwise", partial(_elementwise, ctx, op, t, h))
+        for op, h in ctx.grid.elem_hidden
+        for t in ctx.grid.elem_t
+    ]
 
 
 def ops_jobs(ctx: Ctx) -> list[Job]:

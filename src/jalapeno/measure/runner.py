@@ -45,14 +45,26 @@ def _clean(x: Any) -> Any:
 class Record:
     """The output file's content; ``write`` replaces the file atomically (tmp + os.replace)."""
 
-    def __init__(self, out: Path, device: dict[str, Any], torch_version: str, idle_power_w: float | None,
-                 t0: float, extra_sections: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        out: Path,
+        device: dict[str, Any],
+        torch_version: str,
+        idle_power_w: float | None,
+        t0: float,
+        extra_sections: tuple[str, ...] = (),
+    ) -> None:
         self.out, self.t0 = out, t0
         self.sections = (*SECTIONS, *extra_sections)
         self.data: dict[str, Any] = {
-            "schema": 1, "measured": datetime.date.today().isoformat(), "device": device,
-            "torch": torch_version, "idle_power_W": idle_power_w,
-            **{s: [] for s in self.sections}, "skipped": [], "wall_s": 0.0,
+            "schema": 1,
+            "measured": datetime.date.today().isoformat(),
+            "device": device,
+            "torch": torch_version,
+            "idle_power_W": idle_power_w,
+            **{s: [] for s in self.sections},
+            "skipped": [],
+            "wall_s": 0.0,
         }
 
     def add(self, section: str, rows: list[dict[str, Any]]) -> None:
@@ -74,8 +86,9 @@ def _error(e: BaseException) -> str:
     return f"{type(e).__name__}: {first}"[:300]
 
 
-def run_jobs(jobs: Sequence[Job], rec: Record, ctx: Ctx, budget_s: float | None,
-             echo: Callable[[str], None]) -> None:
+def run_jobs(
+    jobs: Sequence[Job], rec: Record, ctx: Ctx, budget_s: float | None, echo: Callable[[str], None]
+) -> None:
     """Run each job (or skip it once the budget is spent), record its rows, write the file, print a line."""
     over = 0
     for job in jobs:
@@ -93,7 +106,9 @@ def run_jobs(jobs: Sequence[Job], rec: Record, ctx: Ctx, budget_s: float | None,
         echo(f"[{time.perf_counter() - rec.t0:7.1f}s] {job.what}: {line}")
     if over:
         rec.write()
-        echo(f"[{time.perf_counter() - rec.t0:7.1f}s] budget of {budget_s:g} s spent: {over} jobs not started")
+        echo(
+            f"[{time.perf_counter() - rec.t0:7.1f}s] budget of {budget_s:g} s spent: {over} jobs not started"
+        )
 
 
 def _run_one(job: Job, rec: Record, ctx: Ctx) -> str:
@@ -127,9 +142,17 @@ def plan(what: What, ctx: Ctx, models: Sequence[str]) -> list[Job]:
     return jobs
 
 
-def run_measure(what: What, out: Path, *, models: Sequence[str] = DEFAULT_MODELS, budget_s: float | None = None,
-                device: str = "cuda", quick: bool = False, energy_s: float = 1.0,
-                echo: Callable[[str], None] = print) -> dict[str, Any]:
+def run_measure(
+    what: What,
+    out: Path,
+    *,
+    models: Sequence[str] = DEFAULT_MODELS,
+    budget_s: float | None = None,
+    device: str = "cuda",
+    quick: bool = False,
+    energy_s: float = 1.0,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Measure and write ``out``; returns the record. Raises JalapenoError for bad input or no torch/GPU."""
     t0 = time.perf_counter()
     torch = require_torch()
@@ -143,9 +166,11 @@ def run_measure(what: What, out: Path, *, models: Sequence[str] = DEFAULT_MODELS
     idle = nvml.idle_power_w()
     rec = Record(out, info, torch.__version__, idle, t0, EXTRA_SECTIONS.get(what, ()))
     rec.write()
-    echo(f"measure {what} on {info['name']} (torch {torch.__version__}, cuda {info['cuda']}, "
-         f"driver {info['driver']}), idle {idle if idle is None else round(idle, 1)} W, {len(jobs)} jobs, "
-         f"budget {budget_s if budget_s is not None else 'none'} s -> {out}")
+    echo(
+        f"measure {what} on {info['name']} (torch {torch.__version__}, cuda {info['cuda']}, "
+        f"driver {info['driver']}), idle {idle if idle is None else round(idle, 1)} W, {len(jobs)} jobs, "
+        f"budget {budget_s if budget_s is not None else 'none'} s -> {out}"
+    )
     with torch.inference_mode():
         run_jobs(jobs, rec, ctx, budget_s, echo)
     rec.write()

@@ -160,13 +160,20 @@ class Seq:
     def row(self) -> dict[str, Any]:
         r, out = self.req, self.req.output_tokens
         done = self.finish_s is not None
-        return {"request_id": r.request_id, "arrival_s": r.arrival_s, "prompt_tokens": r.prompt_tokens,
-                "output_tokens": out, "generated": self.generated, "first_token_s": self.first_token_s,
-                "finish_s": self.finish_s,
-                "ttft_s": None if self.first_token_s is None else self.first_token_s - r.arrival_s,
-                "tpot_s": (self.finish_s - self.first_token_s) / (out - 1)  # type: ignore[operator]
-                if done and out > 1 else None,
-                "queue_s": None if self.prefill_start_s is None else self.prefill_start_s - r.arrival_s}
+        return {
+            "request_id": r.request_id,
+            "arrival_s": r.arrival_s,
+            "prompt_tokens": r.prompt_tokens,
+            "output_tokens": out,
+            "generated": self.generated,
+            "first_token_s": self.first_token_s,
+            "finish_s": self.finish_s,
+            "ttft_s": None if self.first_token_s is None else self.first_token_s - r.arrival_s,
+            "tpot_s": (self.finish_s - self.first_token_s) / (out - 1)  # type: ignore[operator]
+            if done and out > 1
+            else None,
+            "queue_s": None if self.prefill_start_s is None else self.prefill_start_s - r.arrival_s,
+        }
 
 
 @dataclass(frozen=True)
@@ -185,9 +192,15 @@ class EngineConfig:
 class Engine:
     """Replays ``requests`` (sorted by arrival, capped) through ``backend``; fills ``steps`` and ``seqs``."""
 
-    def __init__(self, backend: Backend, requests: Sequence[Request], cfg: EngineConfig,
-                 clock: ReplayClock | None = None, budget_left: Callable[[], float] = lambda: float("inf"),
-                 checkpoint: Callable[[Engine], None] | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        requests: Sequence[Request],
+        cfg: EngineConfig,
+        clock: ReplayClock | None = None,
+        budget_left: Callable[[], float] = lambda: float("inf"),
+        checkpoint: Callable[[Engine], None] | None = None,
+    ) -> None:
         self.b, self.cfg, self.clock = backend, cfg, clock or ReplayClock()
         self.budget_left, self.checkpoint = budget_left, checkpoint
         self.seqs = [Seq(r) for r in requests]
@@ -251,8 +264,18 @@ class Engine:
         s.generated, s.first_token_s, s.last_token_s = 1, end, end
         if self.cfg.keep_tokens:
             s.tokens.append(self.b.tokens(slot + 1)[slot])
-        self.steps.append({"kind": "prefill", "start_s": start, "end_s": end, "request_id": s.req.request_id,
-                           "tokens": s.req.prompt_tokens, "waiting": waiting + 1, "running": slot, **timing})
+        self.steps.append(
+            {
+                "kind": "prefill",
+                "start_s": start,
+                "end_s": end,
+                "request_id": s.req.request_id,
+                "tokens": s.req.prompt_tokens,
+                "waiting": waiting + 1,
+                "running": slot,
+                **timing,
+            }
+        )
         if s.req.output_tokens <= 1:
             s.finish_s = end
         else:
@@ -274,8 +297,18 @@ class Engine:
         if self.cfg.keep_tokens:
             for s, t in zip(run, self.b.tokens(len(run)), strict=True):
                 s.tokens.append(t)
-        row = {"kind": "decode", "start_s": start, "end_s": end, "batch": len(run), "bucket": bucket,
-               "L": length, "graph": graphed, "waiting": waiting, "running": len(run), **timing}
+        row = {
+            "kind": "decode",
+            "start_s": start,
+            "end_s": end,
+            "batch": len(run),
+            "bucket": bucket,
+            "L": length,
+            "graph": graphed,
+            "waiting": waiting,
+            "running": len(run),
+            **timing,
+        }
         row["compact_s"] = self._retire(end)
         self.steps.append(row)
 

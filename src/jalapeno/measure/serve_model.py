@@ -57,8 +57,9 @@ def prompt_ids(request_id: int, tokens: int, vocab: int) -> Any:
 class SlotModel:
     """``TorchDecoder`` ``m`` with a cache of ``slots`` sequences of up to ``max_len`` positions."""
 
-    def __init__(self, m: TorchDecoder, slots: int, max_len: int, masked: bool = True,
-                 prefill_any_sdpa: bool = False) -> None:
+    def __init__(
+        self, m: TorchDecoder, slots: int, max_len: int, masked: bool = True, prefill_any_sdpa: bool = False
+    ) -> None:
         c, dev = m.cfg, m.device
         # masked: exact attention (boolean mask, runs on the memory-efficient SDPA kernel). Unmasked
         # ("padded"): every row attends all L positions on the flash kernel, the time a varlen
@@ -93,8 +94,8 @@ class SlotModel:
     def prefill_logits(self, slot: int, ids: Any) -> Any:
         """The eager forward of ``prefill``: fills ``[0, P)`` of ``slot``; logits ``(1, vocab)``."""
         m = self.m
-        m.cache_k = [k[slot:slot + 1] for k in self.k]  # (1, kv_heads, max_len, hd) views
-        m.cache_v = [v[slot:slot + 1] for v in self.v]
+        m.cache_k = [k[slot : slot + 1] for k in self.k]  # (1, kv_heads, max_len, hd) views
+        m.cache_v = [v[slot : slot + 1] for v in self.v]
         try:
             with contextlib.nullcontext() if self.prefill_any_sdpa else sdpa_backends(m.device):
                 logits = m.prefill(ids.to(m.device))
@@ -161,8 +162,12 @@ class SlotModel:
         self.k[li][rows, :, pos] = k  # row i writes slot i at position pos[i]
         self.v[li][rows, :, pos] = v
         qg = q.view(bp, nkv, self.rep, hd)  # the query heads of one K/V head as its query length
-        out = F.scaled_dot_product_attention(qg, self.k[li][:bp, :, :length], self.v[li][:bp, :, :length],
-                                             attn_mask=mask if self.masked else None)  # (Bp, nkv, rep, hd)
+        out = F.scaled_dot_product_attention(
+            qg,
+            self.k[li][:bp, :, :length],
+            self.v[li][:bp, :, :length],
+            attn_mask=mask if self.masked else None,
+        )  # (Bp, nkv, rep, hd)
         return F.linear(out.reshape(bp, 1, nh * hd), layer.w_o, layer.b_o)
 
     def accept(self, batch: int) -> None:
@@ -257,8 +262,11 @@ class TorchBackend:
     def __init__(self, sm: SlotModel, graphs: DecodeGraphs, device_timing: bool = True) -> None:
         self.sm, self.graphs = sm, graphs
         cuda = sm.m.device.type == "cuda"
-        self._events = (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) \
-            if cuda and device_timing else None
+        self._events = (
+            (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+            if cuda and device_timing
+            else None
+        )
         self._host = (0.0, 0.0, 0.0, 0.0)
         self._recorded = False
 
@@ -308,7 +316,13 @@ class TorchBackend:
         if self._events is not None and self._recorded:
             with contextlib.suppress(Exception):  # an event never reached (a failed step): no device time
                 device = self._events[0].elapsed_time(self._events[1]) / 1e3
-        return {"host_prep_s": prep, "launch_s": launch, "accept_s": accept, "sync_s": sync, "device_s": device}
+        return {
+            "host_prep_s": prep,
+            "launch_s": launch,
+            "accept_s": accept,
+            "sync_s": sync,
+            "device_s": device,
+        }
 
     def move(self, src: int, dst: int, length: int) -> None:
         self.sm.move(src, dst, length)

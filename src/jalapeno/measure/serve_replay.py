@@ -62,28 +62,41 @@ class ServeArgs:
 
     def checked(self) -> ServeArgs:
         if self.decode_attention not in ("padded", "masked"):
-            raise JalapenoError(f"must be 'padded' or 'masked', got {self.decode_attention!r}",
-                                field="--decode-attention")
+            raise JalapenoError(
+                f"must be 'padded' or 'masked', got {self.decode_attention!r}", field="--decode-attention"
+            )
         for name in ("max_num_seqs", "max_prompt", "max_output"):
             if getattr(self, name) < 1:
-                raise JalapenoError(f"must be >= 1, got {getattr(self, name)}", field="--" + name.replace("_", "-"))
+                raise JalapenoError(
+                    f"must be >= 1, got {getattr(self, name)}", field="--" + name.replace("_", "-")
+                )
         if not (math.isfinite(self.duration_s) and self.duration_s > 0):
             raise JalapenoError(f"must be > 0, got {self.duration_s:g}", field="--duration-s")
         if self.budget_s is not None and not self.budget_s >= 0:
             raise JalapenoError(f"must be >= 0, got {self.budget_s:g}", field="--budget-s")
         if not self.quick:
             return self
-        return replace(self, max_prompt=min(self.max_prompt, QUICK_MAX_PROMPT),
-                       max_output=min(self.max_output, QUICK_MAX_OUTPUT),
-                       duration_s=min(self.duration_s, QUICK_MAX_DURATION_S))
+        return replace(
+            self,
+            max_prompt=min(self.max_prompt, QUICK_MAX_PROMPT),
+            max_output=min(self.max_output, QUICK_MAX_OUTPUT),
+            duration_s=min(self.duration_s, QUICK_MAX_DURATION_S),
+        )
 
 
 # ---- the slice and the cache size (no torch) ----
 
+
 def cap_requests(requests: tuple[Request, ...], max_prompt: int, max_output: int) -> list[Request]:
     """Prompts capped at ``max_prompt`` and outputs at ``max_output`` tokens (each at least 1)."""
-    return [replace(r, prompt_tokens=min(max(r.prompt_tokens, 1), max_prompt),
-                    output_tokens=min(max(r.output_tokens, 1), max_output)) for r in requests]
+    return [
+        replace(
+            r,
+            prompt_tokens=min(max(r.prompt_tokens, 1), max_prompt),
+            output_tokens=min(max(r.output_tokens, 1), max_output),
+        )
+        for r in requests
+    ]
 
 
 def max_len_for(requests: list[Request]) -> int:
@@ -92,7 +105,9 @@ def max_len_for(requests: list[Request]) -> int:
     return -(-need // CONTEXT_BUCKET) * CONTEXT_BUCKET
 
 
-def fit_slots(requested: int, max_len: int, kv_bytes_per_token: int, free: int | None) -> tuple[int, str | None]:
+def fit_slots(
+    requested: int, max_len: int, kv_bytes_per_token: int, free: int | None
+) -> tuple[int, str | None]:
     """Slots whose KV fits in ``KV_FRACTION`` of ``free`` bytes: ``requested``, else the largest standard
     batch bucket that fits (with the reason). ``free=None`` (a CPU) is not checked."""
     per_slot = max_len * kv_bytes_per_token
@@ -100,15 +115,20 @@ def fit_slots(requested: int, max_len: int, kv_bytes_per_token: int, free: int |
         return requested, None
     fits = [b for b in batch_buckets(requested) if b * per_slot <= KV_FRACTION * free]
     if not fits:
-        raise JalapenoError(f"one slot of {max_len} positions needs {per_slot / 1e9:.1f} GB of KV, more than "
-                            f"{KV_FRACTION:.0%} of the free {free / 1e9:.1f} GB; lower --max-prompt",
-                            field="--max-prompt")
-    why = (f"{requested} slots x {max_len} positions x {kv_bytes_per_token} B = {requested * per_slot / 1e9:.1f} GB"
-           f" > {KV_FRACTION:.0%} of free {free / 1e9:.1f} GB; reduced to {fits[-1]}")
+        raise JalapenoError(
+            f"one slot of {max_len} positions needs {per_slot / 1e9:.1f} GB of KV, more than "
+            f"{KV_FRACTION:.0%} of the free {free / 1e9:.1f} GB; lower --max-prompt",
+            field="--max-prompt",
+        )
+    why = (
+        f"{requested} slots x {max_len} positions x {kv_bytes_per_token} B = {requested * per_slot / 1e9:.1f} GB"
+        f" > {KV_FRACTION:.0%} of free {free / 1e9:.1f} GB; reduced to {fits[-1]}"
+    )
     return fits[-1], why
 
 
 # ---- the record ----
+
 
 def write_json(out: Path, data: dict[str, Any]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -121,11 +141,21 @@ def engine_fields(e: Engine, traced: dict[int, Request], graphs: Any) -> dict[st
     rows = []
     for s in e.seqs:
         t = traced[s.req.request_id]
-        rows.append({**s.row(), "prompt_tokens_trace": t.prompt_tokens, "output_tokens_trace": t.output_tokens})
+        rows.append(
+            {**s.row(), "prompt_tokens_trace": t.prompt_tokens, "output_tokens_trace": t.output_tokens}
+        )
     graph_steps = sum(1 for r in e.steps if r.get("graph"))
-    return {"requests": rows, "steps": e.steps, "capture_s": graphs.capture_s, "graphs": len(graphs.graphs),
-            "graph_steps": graph_steps, "cuda_graph_fallback": graphs.fallback,
-            "replay_s": e.clock.now(), "budget_hit_s": e.budget_hit_s, "incomplete": e.incomplete()}
+    return {
+        "requests": rows,
+        "steps": e.steps,
+        "capture_s": graphs.capture_s,
+        "graphs": len(graphs.graphs),
+        "graph_steps": graph_steps,
+        "cuda_graph_fallback": graphs.fallback,
+        "replay_s": e.clock.now(),
+        "budget_hit_s": e.budget_hit_s,
+        "incomplete": e.incomplete(),
+    }
 
 
 def summary(data: dict[str, Any]) -> str:
@@ -133,11 +163,13 @@ def summary(data: dict[str, Any]) -> str:
     ttft = np.array([r["ttft_s"] for r in reqs]) if reqs else np.zeros(1)
     tpot = np.array([r["tpot_s"] for r in reqs if r["tpot_s"] is not None] or [0.0])
     kinds = [s["kind"] for s in data["steps"]]
-    return (f"{len(reqs)}/{len(data['requests'])} finished, TTFT p50 {np.median(ttft) * 1e3:.1f} ms "
-            f"p90 {np.percentile(ttft, 90) * 1e3:.1f} ms, TPOT p50 {np.median(tpot) * 1e3:.2f} ms; "
-            f"{kinds.count('prefill')} prefills, {kinds.count('decode')} decodes "
-            f"({data['graph_steps']} graphed, {data['graphs']} graphs, capture {data['capture_s']:.1f} s)"
-            + "".join(_breakdown(data["steps"], k) for k in ("prefill", "decode")))
+    return (
+        f"{len(reqs)}/{len(data['requests'])} finished, TTFT p50 {np.median(ttft) * 1e3:.1f} ms "
+        f"p90 {np.percentile(ttft, 90) * 1e3:.1f} ms, TPOT p50 {np.median(tpot) * 1e3:.2f} ms; "
+        f"{kinds.count('prefill')} prefills, {kinds.count('decode')} decodes "
+        f"({data['graph_steps']} graphed, {data['graphs']} graphs, capture {data['capture_s']:.1f} s)"
+        + "".join(_breakdown(data["steps"], k) for k in ("prefill", "decode"))
+    )
 
 
 def _breakdown(steps: list[dict[str, Any]], kind: str) -> str:
@@ -156,6 +188,7 @@ def _breakdown(steps: list[dict[str, Any]], kind: str) -> str:
 
 
 # ---- the run ----
+
 
 def _model(args: ServeArgs, dev: Any) -> Any:
     from jalapeno.measure.torch_model import TorchDecoder
@@ -187,8 +220,10 @@ def run_serve(args: ServeArgs, echo: Callable[[str], None] = print) -> dict[str,
     dev = pick_device(args.device)
     trace = slice_trace(load_trace(args.trace), args.start_s, args.duration_s)
     if not len(trace):
-        raise JalapenoError(f"no requests arrive in [{args.start_s:g}, {args.start_s + args.duration_s:g}) s "
-                            f"of {args.trace}", field="--start-s")
+        raise JalapenoError(
+            f"no requests arrive in [{args.start_s:g}, {args.start_s + args.duration_s:g}) s of {args.trace}",
+            field="--start-s",
+        )
     requests = cap_requests(trace.requests, args.max_prompt, args.max_output)
     max_len = max_len_for(requests)
     m = _model(args, dev)
@@ -197,37 +232,77 @@ def run_serve(args: ServeArgs, echo: Callable[[str], None] = print) -> dict[str,
     free = free_bytes(dev)
     slots, note = fit_slots(args.max_num_seqs, max_len, kv_per_token, free)
     with torch.inference_mode():
-        return _replay(args, t0, torch, dev, nvml, trace, requests, m, max_len, slots, note, kv_per_token,
-                       free, echo)
+        return _replay(
+            args, t0, torch, dev, nvml, trace, requests, m, max_len, slots, note, kv_per_token, free, echo
+        )
 
 
-def _replay(args: ServeArgs, t0: float, torch: Any, dev: Any, nvml: Any, trace: Any, requests: list[Request],
-            m: Any, max_len: int, slots: int, note: str | None, kv_per_token: int, free: int | None,
-            echo: Callable[[str], None]) -> dict[str, Any]:
+def _replay(
+    args: ServeArgs,
+    t0: float,
+    torch: Any,
+    dev: Any,
+    nvml: Any,
+    trace: Any,
+    requests: list[Request],
+    m: Any,
+    max_len: int,
+    slots: int,
+    note: str | None,
+    kv_per_token: int,
+    free: int | None,
+    echo: Callable[[str], None],
+) -> dict[str, Any]:
     from jalapeno.measure.serve_model import SDPA_BACKENDS, DecodeGraphs, SlotModel, TorchBackend
 
     timing = args.decode_attention == "padded"
     sm = SlotModel(m, slots, max_len, masked=not timing, prefill_any_sdpa=timing)
     budget = args.budget_s
-    graphs = DecodeGraphs(sm, enabled=args.cuda_graph and dev.type == "cuda",
-                          max_capture_s=None if budget is None else 0.25 * budget)
+    graphs = DecodeGraphs(
+        sm,
+        enabled=args.cuda_graph and dev.type == "cuda",
+        max_capture_s=None if budget is None else 0.25 * budget,
+    )
     backend = TorchBackend(sm, graphs)
     warm_s = _warm_up(sm, backend, [r.prompt_tokens for r in requests] if timing else [])
-    cfg = EngineConfig(max_num_seqs=slots, max_len=max_len,
-                       drain_s=15.0 if budget is None else max(5.0, 0.1 * budget))
+    cfg = EngineConfig(
+        max_num_seqs=slots, max_len=max_len, drain_s=15.0 if budget is None else max(5.0, 0.1 * budget)
+    )
     data: dict[str, Any] = {
-        "schema": 1, "measured": datetime.date.today().isoformat(), "device": device_info(dev, nvml),
-        "torch": torch.__version__, "model": m.cfg.name, "trace": args.trace,
+        "schema": 1,
+        "measured": datetime.date.today().isoformat(),
+        "device": device_info(dev, nvml),
+        "torch": torch.__version__,
+        "model": m.cfg.name,
+        "trace": args.trace,
         "slice": {"start_s": args.start_s, "duration_s": args.duration_s, "requests": len(requests)},
-        "policy": {"name": "prefill_first", "decode_attention": args.decode_attention, "max_num_seqs": slots, "max_num_seqs_requested": args.max_num_seqs,
-                   "batch_buckets": list(cfg.buckets), "context_bucket": CONTEXT_BUCKET,
-                   "max_prompt": args.max_prompt, "max_output": args.max_output, "max_len": max_len,
-                   "prefills_per_step": 1, "cuda_graph": graphs.enabled,
-                   "sdpa_backends": list(SDPA_BACKENDS) if dev.type == "cuda" else None,
-                   "prefill_sdpa": "any (every prompt length warmed up)" if timing else "decode's"},
-        "memory": {"free_bytes": free, "weight_bytes": m.weight_bytes(), "kv_bytes": sm.kv_bytes(),
-                   "kv_bytes_per_token": kv_per_token, "kv_fraction": KV_FRACTION, "slots_note": note},
-        "budget_s": budget, "warmup_s": warm_s, "complete": False, "error": None,
+        "policy": {
+            "name": "prefill_first",
+            "decode_attention": args.decode_attention,
+            "max_num_seqs": slots,
+            "max_num_seqs_requested": args.max_num_seqs,
+            "batch_buckets": list(cfg.buckets),
+            "context_bucket": CONTEXT_BUCKET,
+            "max_prompt": args.max_prompt,
+            "max_output": args.max_output,
+            "max_len": max_len,
+            "prefills_per_step": 1,
+            "cuda_graph": graphs.enabled,
+            "sdpa_backends": list(SDPA_BACKENDS) if dev.type == "cuda" else None,
+            "prefill_sdpa": "any (every prompt length warmed up)" if timing else "decode's",
+        },
+        "memory": {
+            "free_bytes": free,
+            "weight_bytes": m.weight_bytes(),
+            "kv_bytes": sm.kv_bytes(),
+            "kv_bytes_per_token": kv_per_token,
+            "kv_fraction": KV_FRACTION,
+            "slots_note": note,
+        },
+        "budget_s": budget,
+        "warmup_s": warm_s,
+        "complete": False,
+        "error": None,
     }
     traced = {r.request_id: r for r in trace.requests}
 
@@ -235,11 +310,18 @@ def _replay(args: ServeArgs, t0: float, torch: Any, dev: Any, nvml: Any, trace: 
         data.update(engine_fields(e, traced, graphs), wall_s=time.perf_counter() - t0)
         write_json(args.out, data)
 
-    engine = Engine(backend, requests, cfg, budget_left=lambda: math.inf if budget is None else
-                    budget - (time.perf_counter() - t0), checkpoint=snapshot)
-    echo(f"measure serve {m.cfg.name} on {data['device']['name']} (torch {torch.__version__}): "
-         f"{len(requests)} requests of {args.trace} [{args.start_s:g}, {args.start_s + args.duration_s:g}) s, "
-         f"{slots} slots x {max_len} positions, setup {time.perf_counter() - t0:.1f} s -> {args.out}")
+    engine = Engine(
+        backend,
+        requests,
+        cfg,
+        budget_left=lambda: math.inf if budget is None else budget - (time.perf_counter() - t0),
+        checkpoint=snapshot,
+    )
+    echo(
+        f"measure serve {m.cfg.name} on {data['device']['name']} (torch {torch.__version__}): "
+        f"{len(requests)} requests of {args.trace} [{args.start_s:g}, {args.start_s + args.duration_s:g}) s, "
+        f"{slots} slots x {max_len} positions, setup {time.perf_counter() - t0:.1f} s -> {args.out}"
+    )
     snapshot(engine)
     try:
         engine.run()
@@ -252,6 +334,9 @@ def _replay(args: ServeArgs, t0: float, torch: Any, dev: Any, nvml: Any, trace: 
     graphs.reset()
     if data["error"] is not None:
         raise JalapenoError(f"replay stopped: {data['error']} (partial record in {args.out})")
-    echo(f"done in {data['wall_s']:.1f} s (replay {data['replay_s']:.1f} s): {summary(data)}"
-         + (f"; graphs off: {graphs.fallback}" if graphs.fallback else "") + f" -> {args.out}")
+    echo(
+        f"done in {data['wall_s']:.1f} s (replay {data['replay_s']:.1f} s): {summary(data)}"
+        + (f"; graphs off: {graphs.fallback}" if graphs.fallback else "")
+        + f" -> {args.out}"
+    )
     return data

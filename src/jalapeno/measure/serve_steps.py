@@ -77,13 +77,44 @@ except ImportError:  # reported by jalapeno.measure.device.require_torch()
 SECTION = "engine"
 DECODE_JOB, PREFILL_JOB = "serve-decode", "serve-prefill-host"
 JOBS = (DECODE_JOB, PREFILL_JOB)
-DECODE_MODES = ("engine_graph", "engine_step", "engine_attn", "engine_kv_write", "sweep_graph", "sweep_attn",
-                "sweep_kv_write")
+DECODE_MODES = (
+    "engine_graph",
+    "engine_step",
+    "engine_attn",
+    "engine_kv_write",
+    "sweep_graph",
+    "sweep_attn",
+    "sweep_kv_write",
+)
 PREFILL_MODES = ("sweep", "sync_each", "after_sleep", "after_spin")
-DECODE_KEYS = ("job", "model", "mode", "bucket", "batch", "L", "layers", "graph", "timer", "iters", "s", "s_p90",
-               *TIMING_KEYS)
-PREFILL_KEYS = ("job", "model", "mode", "prompt", "idle_s", "timer", "iters", "s", "s_p90", *TIMING_KEYS,
-                "aten_ops")
+DECODE_KEYS = (
+    "job",
+    "model",
+    "mode",
+    "bucket",
+    "batch",
+    "L",
+    "layers",
+    "graph",
+    "timer",
+    "iters",
+    "s",
+    "s_p90",
+    *TIMING_KEYS,
+)
+PREFILL_KEYS = (
+    "job",
+    "model",
+    "mode",
+    "prompt",
+    "idle_s",
+    "timer",
+    "iters",
+    "s",
+    "s_p90",
+    *TIMING_KEYS,
+    "aten_ops",
+)
 PREFILL_REQUEST_ID = -1  # the prompt ids of the replay's warm-up prefills
 
 
@@ -110,8 +141,9 @@ def _error(e: BaseException) -> str:
     return f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"[:300]
 
 
-def _mode(order: tuple[str, ...], base: dict[str, Any], mode: str, fn: Callable[[], dict[str, Any]],
-          device: Any) -> dict[str, Any]:
+def _mode(
+    order: tuple[str, ...], base: dict[str, Any], mode: str, fn: Callable[[], dict[str, Any]], device: Any
+) -> dict[str, Any]:
     """One row with every key of ``order`` (null unless measured); an ``error`` row when ``fn`` fails."""
     row: dict[str, Any] = dict.fromkeys(order)
     row.update(base, mode=mode)
@@ -153,8 +185,13 @@ def _timed_replay(ctx: Ctx, fn: Callable[[], Any], g: Any) -> dict[str, Any]:
     finally:
         if g is not None:
             g.reset()
-    return {"graph": g is not None, "timer": _timer(ctx.device), "iters": ctx.grid.serve_iters, "s": s,
-            "s_p90": p90}
+    return {
+        "graph": g is not None,
+        "timer": _timer(ctx.device),
+        "iters": ctx.grid.serve_iters,
+        "s": s,
+        "s_p90": p90,
+    }
 
 
 @contextlib.contextmanager
@@ -192,6 +229,7 @@ def count_ops(fn: Callable[[], Any]) -> int | None:
 
 # ---- load / free ----
 
+
 def _load_serve(ctx: Ctx, cfg: Any, st: Serve) -> tuple[Rows, str]:
     from jalapeno.measure.serve_model import DecodeGraphs, SlotModel, TorchBackend
 
@@ -202,8 +240,11 @@ def _load_serve(ctx: Ctx, cfg: Any, st: Serve) -> tuple[Rows, str]:
     item = m.dtype.itemsize
     slot_kv = kv_bytes(cfg, slots, max_len, item)
     try:  # the slot cache, the sweep's own cache at the largest point, activations
-        _fit(st.base, slot_kv + kv_bytes(cfg, slots, max(g.serve_length), item),
-             activation_bytes(cfg, max(max(g.serve_prompt), slots), slots, item))
+        _fit(
+            st.base,
+            slot_kv + kv_bytes(cfg, slots, max(g.serve_length), item),
+            activation_bytes(cfg, max(max(g.serve_prompt), slots), slots, item),
+        )
     except Skip as s:
         st.base.why = s.why
         raise
@@ -231,6 +272,7 @@ def _need(st: Serve) -> tuple[Any, Any]:
 
 # ---- serve-decode ----
 
+
 def _engine_step(ctx: Ctx, backend: Any, ctxs: list[int], b: int, length: int) -> dict[str, Any]:
     """``TorchBackend.decode`` one step at a time: wall per call and medians of its breakdown."""
     for _ in range(ctx.grid.warmup):
@@ -246,8 +288,14 @@ def _engine_step(ctx: Ctx, backend: Any, ctxs: list[int], b: int, length: int) -
             if v is not None:
                 parts[k].append(v)
     s, p90 = _stats(walls)
-    return {"graph": graphed, "timer": "perf_counter", "iters": ctx.grid.serve_iters, "s": s, "s_p90": p90,
-            **{k: _stats(v)[0] for k, v in parts.items()}}
+    return {
+        "graph": graphed,
+        "timer": "perf_counter",
+        "iters": ctx.grid.serve_iters,
+        "s": s,
+        "s_p90": p90,
+        **{k: _stats(v)[0] for k, v in parts.items()},
+    }
 
 
 def _serve_decode(ctx: Ctx, st: Serve, b: int, length: int, keys: dict[str, Any]) -> tuple[Rows, str]:
@@ -259,8 +307,11 @@ def _serve_decode(ctx: Ctx, st: Serve, b: int, length: int, keys: dict[str, Any]
     if b > sm.slots or length > sm.max_len:
         raise Skip(f"bucket {b} x L {length} exceeds the slot cache ({sm.slots} x {sm.max_len})")
     item = m.dtype.itemsize
-    _fit(st.base, kv_bytes(c, sm.slots, sm.max_len, item) + kv_bytes(c, b, length, item),
-         activation_bytes(c, b, b, item))
+    _fit(
+        st.base,
+        kv_bytes(c, sm.slots, sm.max_len, item) + kv_bytes(c, b, length, item),
+        activation_bytes(c, b, b, item),
+    )
     base = {**keys, "batch": b, "layers": c.num_layers}
     ctxs = [length - 1] * b
     graphs = DecodeGraphs(sm, enabled=dev.type == "cuda")  # this point's graph only, freed at the end
@@ -274,8 +325,16 @@ def _serve_decode(ctx: Ctx, st: Serve, b: int, length: int, keys: dict[str, Any]
             ctx.notes.append((f"{DECODE_JOB} {keys['model']} bucket={b} L={length}", graphs.fallback))
 
         def engine_graph() -> dict[str, Any]:
-            s, p90 = _stats(_back_to_back(lambda: graphs.run(b, length), dev, ctx.grid.warmup, ctx.grid.serve_iters))
-            return {"graph": graphed, "timer": _timer(dev), "iters": ctx.grid.serve_iters, "s": s, "s_p90": p90}
+            s, p90 = _stats(
+                _back_to_back(lambda: graphs.run(b, length), dev, ctx.grid.warmup, ctx.grid.serve_iters)
+            )
+            return {
+                "graph": graphed,
+                "timer": _timer(dev),
+                "iters": ctx.grid.serve_iters,
+                "s": s,
+                "s_p90": p90,
+            }
 
         rows.append(row("engine_graph", engine_graph))
         rows.append(row("engine_step", lambda: _engine_step(ctx, backend, ctxs, b, length)))
@@ -306,8 +365,9 @@ def _serve_decode(ctx: Ctx, st: Serve, b: int, length: int, keys: dict[str, Any]
     return rows, _decode_line(rows)
 
 
-def _sweep_modes(ctx: Ctx, m: Any, b: int, length: int, kn: Any, vn: Any,
-                 row: Callable[..., dict[str, Any]]) -> Rows:
+def _sweep_modes(
+    ctx: Ctx, m: Any, b: int, length: int, kn: Any, vn: Any, row: Callable[..., dict[str, Any]]
+) -> Rows:
     """The sweep's graph, attention and K/V write on its own cache (freed when this returns)."""
     c, dev = m.cfg, ctx.device
     with _own_cache(m, b, length) as (ck, cv):
@@ -323,8 +383,8 @@ def _sweep_modes(ctx: Ctx, m: Any, b: int, length: int, kn: Any, vn: Any,
 
         def sweep_kv_write() -> None:
             for li in range(c.num_layers):
-                ck[li][:, :, length - 1:length] = k4
-                cv[li][:, :, length - 1:length] = v4
+                ck[li][:, :, length - 1 : length] = k4
+                cv[li][:, :, length - 1 : length] = v4
 
         rows.append(row("sweep_kv_write", lambda: _timed_graph(ctx, sweep_kv_write)))
     return rows
@@ -350,14 +410,18 @@ def _decode_line(rows: Rows) -> str:
         return "error" if r.get("error") or r.get("s") is None else fmt_s(r["s"])
 
     st = by.get("engine_step", {})
-    parts = ", ".join(f"{k[:-2]} {fmt_s(st[k])}" for k in ("host_prep_s", "launch_s", "sync_s")
-                      if st.get(k) is not None)
-    return (f"engine step {s('engine_step')} ({parts}), engine graph {s('engine_graph')}, "
-            f"sweep graph {s('sweep_graph')}; attn {s('engine_attn')} vs {s('sweep_attn')}, "
-            f"kv write {s('engine_kv_write')} vs {s('sweep_kv_write')}")
+    parts = ", ".join(
+        f"{k[:-2]} {fmt_s(st[k])}" for k in ("host_prep_s", "launch_s", "sync_s") if st.get(k) is not None
+    )
+    return (
+        f"engine step {s('engine_step')} ({parts}), engine graph {s('engine_graph')}, "
+        f"sweep graph {s('sweep_graph')}; attn {s('engine_attn')} vs {s('sweep_attn')}, "
+        f"kv write {s('engine_kv_write')} vs {s('sweep_kv_write')}"
+    )
 
 
 # ---- serve-prefill-host ----
+
 
 def _prefill_pipelined(ctx: Ctx, sm: Any, ids: Any) -> dict[str, Any]:
     """The forward back to back, unsynchronized: device time per call and host time per call."""
@@ -408,7 +472,13 @@ def _prefill_steps(ctx: Ctx, backend: Any, prompt: int, before: Callable[[], Non
             if v is not None:
                 parts[k].append(v)
     s, p90 = _stats(walls)
-    return {"timer": "perf_counter", "iters": n, "s": s, "s_p90": p90, **{k: _stats(v)[0] for k, v in parts.items()}}
+    return {
+        "timer": "perf_counter",
+        "iters": n,
+        "s": s,
+        "s_p90": p90,
+        **{k: _stats(v)[0] for k, v in parts.items()},
+    }
 
 
 def _spin(seconds: float) -> None:
@@ -432,9 +502,14 @@ def _serve_prefill(ctx: Ctx, st: Serve, prompt: int, keys: dict[str, Any]) -> tu
     rows = [
         row("sweep", lambda: {"idle_s": 0.0, **_prefill_pipelined(ctx, sm, ids)}),
         row("sync_each", lambda: {"idle_s": 0.0, **_prefill_steps(ctx, backend, prompt, None)}),
-        row("after_sleep", lambda: {"idle_s": idle, **_prefill_steps(ctx, backend, prompt,
-                                                                     lambda: time.sleep(idle))}),
-        row("after_spin", lambda: {"idle_s": idle, **_prefill_steps(ctx, backend, prompt, lambda: _spin(idle))}),
+        row(
+            "after_sleep",
+            lambda: {"idle_s": idle, **_prefill_steps(ctx, backend, prompt, lambda: time.sleep(idle))},
+        ),
+        row(
+            "after_spin",
+            lambda: {"idle_s": idle, **_prefill_steps(ctx, backend, prompt, lambda: _spin(idle))},
+        ),
     ]
     by = {r["mode"]: r for r in rows}
 
@@ -442,13 +517,17 @@ def _serve_prefill(ctx: Ctx, st: Serve, prompt: int, keys: dict[str, Any]) -> tu
         r = by[mode]
         if r.get("error") or r["s"] is None:
             return f"{mode} error"
-        return f"{mode} {fmt_s(r['s'])} (launch {fmt_s(r['launch_s'])})" if r["launch_s"] is not None \
+        return (
+            f"{mode} {fmt_s(r['s'])} (launch {fmt_s(r['launch_s'])})"
+            if r["launch_s"] is not None
             else f"{mode} {fmt_s(r['s'])}"
+        )
 
     return rows, ", ".join(part(mo) for mo in PREFILL_MODES) + f"; {ops} aten ops"
 
 
 # ---- the jobs ----
+
 
 def serve_jobs(name: str, ctx: Ctx) -> list[Job]:
     """Build the model and the replay's slot model, run ``serve-decode`` then ``serve-prefill-host``, free."""
@@ -458,13 +537,18 @@ def serve_jobs(name: str, ctx: Ctx) -> list[Job]:
 
     def dec(b: int, length: int) -> Job:
         keys = {"job": DECODE_JOB, "model": alias, "bucket": b, "L": length}
-        return Job(f"{DECODE_JOB} {alias} bucket={b} L={length}", SECTION,
-                   lambda: _serve_decode(ctx, st, b, length, keys), error_row=keys)
+        return Job(
+            f"{DECODE_JOB} {alias} bucket={b} L={length}",
+            SECTION,
+            lambda: _serve_decode(ctx, st, b, length, keys),
+            error_row=keys,
+        )
 
     def pre(p: int) -> Job:
         keys = {"job": PREFILL_JOB, "model": alias, "prompt": p}
-        return Job(f"{PREFILL_JOB} {alias} P={p}", SECTION, lambda: _serve_prefill(ctx, st, p, keys),
-                   error_row=keys)
+        return Job(
+            f"{PREFILL_JOB} {alias} P={p}", SECTION, lambda: _serve_prefill(ctx, st, p, keys), error_row=keys
+        )
 
     jobs += [dec(b, length) for length in g.serve_length for b in g.serve_bucket]
     jobs += [pre(p) for p in g.serve_prompt]

@@ -55,7 +55,9 @@ def _load(ctx: Ctx, cfg: ModelConfig, st: Loaded) -> tuple[Rows, str]:
     st.cap = None if st.free0 is None else MEM_FRACTION * st.free0
     need = 2 * weight_elements(cfg)
     if st.cap is not None and need > st.cap:
-        st.why = f"weights {need / 1e9:.1f} GB > {MEM_FRACTION:.0%} of free {st.cap / MEM_FRACTION / 1e9:.1f} GB"
+        st.why = (
+            f"weights {need / 1e9:.1f} GB > {MEM_FRACTION:.0%} of free {st.cap / MEM_FRACTION / 1e9:.1f} GB"
+        )
         raise Skip(st.why)
     try:
         st.model = TorchDecoder(cfg, ctx.device)
@@ -90,12 +92,20 @@ def _decode_step(m: TorchDecoder, tokens: Any, pos: int, warmup: int) -> tuple[C
     return g.replay, g
 
 
-def _step_row(ctx: Ctx, fn: Callable[[], Any], tokens_per_call: int, keys: dict[str, Any],
-              graphed: bool) -> tuple[Rows, str]:
+def _step_row(
+    ctx: Ctx, fn: Callable[[], Any], tokens_per_call: int, keys: dict[str, Any], graphed: bool
+) -> tuple[Rows, str]:
     g = ctx.grid
     t = time_calls(fn, ctx.device, warmup=g.warmup, iters=g.iters, target_s=g.target_s)
     e = sustained_energy(fn, ctx.device, ctx.nvml, t.s, ctx.energy_s, tokens_per_call)
-    row = {**keys, "cuda_graph": graphed, "s": t.s, "s_p90": t.s_p90, "tokens_per_s": tokens_per_call / t.s, **e}
+    row = {
+        **keys,
+        "cuda_graph": graphed,
+        "s": t.s,
+        "s_p90": t.s_p90,
+        "tokens_per_s": tokens_per_call / t.s,
+        **e,
+    }
     line = f"{fmt_s(t.s)} (p90 {fmt_s(t.s_p90)}), {row['tokens_per_s']:.0f} tok/s"
     if e["J_per_token"] is not None:
         line += f", {e['J_per_token']:.4g} J/tok at {e['avg_W']:.0f} W"
@@ -113,7 +123,9 @@ def _decode(ctx: Ctx, st: Loaded, b: int, c: int, keys: dict[str, Any]) -> tuple
         try:
             fn, graph = _decode_step(m, tokens, c, ctx.grid.warmup)
         except Exception as e:
-            ctx.notes.append((f"cuda graph {keys['model']} B={b} ctx={c}", f"capture failed, eager: {e}"[:300]))
+            ctx.notes.append(
+                (f"cuda graph {keys['model']} B={b} ctx={c}", f"capture failed, eager: {e}"[:300])
+            )
             torch.cuda.synchronize(ctx.device)
             fn, graph = (lambda: m.decode(tokens, c)), None
         return _step_row(ctx, fn, b, keys, graph is not None)

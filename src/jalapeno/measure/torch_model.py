@@ -137,12 +137,17 @@ class TorchDecoder:
         h, i, hd = c.hidden_size, c.intermediate_size, c.head_dim
         return Layer(
             ln1=torch.ones(h, dtype=dt, device=dev),
-            w_qkv=_linear(qkv_out(c), h, dt, dev), b_qkv=_bias(c.qkv_bias, qkv_out(c), dt, dev),
-            q_norm=_ones(c.qk_norm, hd, dt, dev), k_norm=_ones(c.qk_norm, hd, dt, dev),
-            w_o=_linear(h, c.num_heads * hd, dt, dev), b_o=_bias(c.o_bias, h, dt, dev),
+            w_qkv=_linear(qkv_out(c), h, dt, dev),
+            b_qkv=_bias(c.qkv_bias, qkv_out(c), dt, dev),
+            q_norm=_ones(c.qk_norm, hd, dt, dev),
+            k_norm=_ones(c.qk_norm, hd, dt, dev),
+            w_o=_linear(h, c.num_heads * hd, dt, dev),
+            b_o=_bias(c.o_bias, h, dt, dev),
             ln2=torch.ones(h, dtype=dt, device=dev),
-            w_gate_up=_linear(2 * i, h, dt, dev), b_gate_up=_bias(c.mlp_bias, 2 * i, dt, dev),
-            w_down=_linear(h, i, dt, dev), b_down=_bias(c.mlp_bias, h, dt, dev),
+            w_gate_up=_linear(2 * i, h, dt, dev),
+            b_gate_up=_bias(c.mlp_bias, 2 * i, dt, dev),
+            w_down=_linear(h, i, dt, dev),
+            b_down=_bias(c.mlp_bias, h, dt, dev),
         )
 
     # ---- cache ----
@@ -152,8 +157,11 @@ class TorchDecoder:
         self.free_cache()
         c = self.cfg
         shape = (batch, c.num_kv_heads, max_len, c.head_dim)
-        make = (lambda: _normal(shape, 1.0, self.dtype, self.device)) if fill else (
-            lambda: torch.zeros(shape, dtype=self.dtype, device=self.device))
+        make = (
+            (lambda: _normal(shape, 1.0, self.dtype, self.device))
+            if fill
+            else (lambda: torch.zeros(shape, dtype=self.dtype, device=self.device))
+        )
         self.cache_k = [make() for _ in range(c.num_layers)]
         self.cache_v = [make() for _ in range(c.num_layers)]
         self.cos, self.sin = rope_tables(max_len, c.head_dim, self.dtype, self.device)
@@ -193,16 +201,26 @@ class TorchDecoder:
         i = torch.arange(s, device=self.device)
         return (i[None, :] <= i[:, None]) & (i[:, None] - i[None, :] < w)  # (S, S) True = attend
 
-    def _block(self, li: int, L: Layer, x: Any, cos: Any, sin: Any, *, pos: int, decode: bool,
-               mask: Any) -> Any:
-        x = x + self._attn(li, L, F.rms_norm(x, (self.cfg.hidden_size,), L.ln1, EPS), cos, sin,
-                           pos=pos, decode=decode, mask=mask)
+    def _block(
+        self, li: int, L: Layer, x: Any, cos: Any, sin: Any, *, pos: int, decode: bool, mask: Any
+    ) -> Any:
+        x = x + self._attn(
+            li,
+            L,
+            F.rms_norm(x, (self.cfg.hidden_size,), L.ln1, EPS),
+            cos,
+            sin,
+            pos=pos,
+            decode=decode,
+            mask=mask,
+        )
         h = F.rms_norm(x, (self.cfg.hidden_size,), L.ln2, EPS)
         gate, up = F.linear(h, L.w_gate_up, L.b_gate_up).chunk(2, dim=-1)  # (B, T, I) each
         return x + F.linear(F.silu(gate) * up, L.w_down, L.b_down)
 
-    def _attn(self, li: int, L: Layer, h: Any, cos: Any, sin: Any, *, pos: int, decode: bool,
-              mask: Any) -> Any:
+    def _attn(
+        self, li: int, L: Layer, h: Any, cos: Any, sin: Any, *, pos: int, decode: bool, mask: Any
+    ) -> Any:
         c = self.cfg
         b, t, _ = h.shape
         nh, nkv, hd = c.num_heads, c.num_kv_heads, c.head_dim
@@ -215,11 +233,11 @@ class TorchDecoder:
             k = F.rms_norm(k, (hd,), L.k_norm, EPS)
         q, k = rope(q, cos, sin), rope(k, cos, sin)
         ck, cv = self.cache_k[li], self.cache_v[li]
-        ck[:, :, pos:pos + t] = k
-        cv[:, :, pos:pos + t] = v
+        ck[:, :, pos : pos + t] = k
+        cv[:, :, pos : pos + t] = v
         if decode:
             lo = self._window_start(li, pos)
-            out = attention(q, ck[:, :, lo:pos + 1], cv[:, :, lo:pos + 1], causal=False, mode=self.mode)
+            out = attention(q, ck[:, :, lo : pos + 1], cv[:, :, lo : pos + 1], causal=False, mode=self.mode)
         else:
             out = attention(q, k, v, causal=True, mode=self.mode, mask=mask if self._sliding(li) else None)
         out = out.transpose(1, 2).reshape(b, t, nh * hd)  # (B, T, nh*hd)

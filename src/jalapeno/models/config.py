@@ -68,7 +68,9 @@ class ModelConfig:
     mlp_bias: bool = False
     mlp_gated: bool = True  # SwiGLU (gate, up, down) vs plain 2-matrix MLP
     qk_norm: bool = False  # Qwen3 per-head RMSNorm on q and k
-    norms_per_layer: int = 2  # RMSNorms in a decoder layer: Gemma 2/3 have 4 (before and after attention and MLP)
+    norms_per_layer: int = (
+        2  # RMSNorms in a decoder layer: Gemma 2/3 have 4 (before and after attention and MLP)
+    )
     mla: MLAConfig | None = None
     moe: MoEConfig | None = None
     source: str = ""  # where the config came from (bundled file or user path)

@@ -41,8 +41,11 @@ def cached_config(hf_id: str) -> Path | None:
             cfg = repo / "snapshots" / commit / "config.json"
             if re.fullmatch(r"[0-9a-f]{6,64}", commit) and cfg.is_file():
                 return cfg
-        snaps = [p / "config.json" for p in (repo / "snapshots").iterdir() if (p / "config.json").is_file()] \
-            if (repo / "snapshots").is_dir() else []
+        snaps = (
+            [p / "config.json" for p in (repo / "snapshots").iterdir() if (p / "config.json").is_file()]
+            if (repo / "snapshots").is_dir()
+            else []
+        )
     except OSError:
         return None
     return max(snaps, key=lambda p: (p.stat().st_mtime, p.parent.name)) if snaps else None

@@ -216,8 +216,11 @@ def _parse_llama(r: _Reader) -> dict[str, Any]:
     bias = r.get_bool("attention_bias", False)
     layers = _layer_types(r, core.num_layers) or _all("full", core.num_layers)
     return {
-        **core.as_kwargs(), **_windowed(layers, r.opt_int("sliding_window")),
-        "intermediate_size": r.get_int("intermediate_size"), "qkv_bias": bias, "o_bias": bias,
+        **core.as_kwargs(),
+        **_windowed(layers, r.opt_int("sliding_window")),
+        "intermediate_size": r.get_int("intermediate_size"),
+        "qkv_bias": bias,
+        "o_bias": bias,
         "mlp_bias": r.get_bool("mlp_bias", False),
     }
 
@@ -225,8 +228,10 @@ def _parse_llama(r: _Reader) -> dict[str, Any]:
 def _parse_qwen2(r: _Reader) -> dict[str, Any]:
     core = _core(r)
     return {
-        **core.as_kwargs(), **_qwen_window(r, core.num_layers),
-        "intermediate_size": r.get_int("intermediate_size"), "qkv_bias": True,
+        **core.as_kwargs(),
+        **_qwen_window(r, core.num_layers),
+        "intermediate_size": r.get_int("intermediate_size"),
+        "qkv_bias": True,
     }
 
 
@@ -234,9 +239,12 @@ def _parse_qwen3(r: _Reader) -> dict[str, Any]:
     core = _core(r)
     bias = r.get_bool("attention_bias", False)
     return {
-        **core.as_kwargs(), **_qwen_window(r, core.num_layers),
+        **core.as_kwargs(),
+        **_qwen_window(r, core.num_layers),
         "intermediate_size": r.get_int("intermediate_size"),
-        "qkv_bias": bias, "o_bias": bias, "qk_norm": True,
+        "qkv_bias": bias,
+        "o_bias": bias,
+        "qk_norm": True,
     }
 
 
@@ -245,12 +253,16 @@ def _parse_qwen3_moe(r: _Reader) -> dict[str, Any]:
     num_experts = r.get_int("num_experts")
     moe_layers = _qwen_moe_layers(r, kwargs["num_layers"])
     first_dense, freq = _moe_pattern(moe_layers, kwargs["num_layers"]) if moe_layers else (0, 1)
-    kwargs["moe"] = None if not moe_layers else MoEConfig(
-        num_experts=num_experts,
-        experts_per_token=_experts_per_token(r, num_experts, "num_experts_per_tok"),
-        expert_intermediate_size=r.get_int("moe_intermediate_size"),
-        first_dense_layers=first_dense,
-        layer_freq=freq,
+    kwargs["moe"] = (
+        None
+        if not moe_layers
+        else MoEConfig(
+            num_experts=num_experts,
+            experts_per_token=_experts_per_token(r, num_experts, "num_experts_per_tok"),
+            expert_intermediate_size=r.get_int("moe_intermediate_size"),
+            first_dense_layers=first_dense,
+            layer_freq=freq,
+        )
     )
     return kwargs
 
@@ -279,7 +291,8 @@ def _moe_pattern(moe_layers: frozenset[int], num_layers: int) -> tuple[int, int]
 def _parse_mistral(r: _Reader) -> dict[str, Any]:
     core = _core(r)
     return {
-        **core.as_kwargs(), **_mistral_window(r, core.num_layers),
+        **core.as_kwargs(),
+        **_mistral_window(r, core.num_layers),
         "intermediate_size": r.get_int("intermediate_size"),
     }
 
@@ -289,7 +302,8 @@ def _parse_phi3(r: _Reader) -> dict[str, Any]:
     biases; every layer slides when ``sliding_window`` is set (Phi-3-mini-4k: 2047), as in Mistral."""
     core = _core(r)
     return {
-        **core.as_kwargs(), **_mistral_window(r, core.num_layers),
+        **core.as_kwargs(),
+        **_mistral_window(r, core.num_layers),
         "intermediate_size": r.get_int("intermediate_size"),
     }
 
@@ -300,9 +314,14 @@ def _gemma(r: _Reader, layers: tuple[LayerAttention, ...], qk_norm: bool) -> dic
     core = _core(r)
     bias = r.get_bool("attention_bias", False)
     return {
-        **core.as_kwargs(), **_windowed(_layer_types(r, core.num_layers) or layers, r.opt_int("sliding_window")),
-        "tie_embeddings": r.get_bool("tie_word_embeddings", True), "intermediate_size": r.get_int("intermediate_size"),
-        "qkv_bias": bias, "o_bias": bias, "qk_norm": qk_norm, "norms_per_layer": 4,
+        **core.as_kwargs(),
+        **_windowed(_layer_types(r, core.num_layers) or layers, r.opt_int("sliding_window")),
+        "tie_embeddings": r.get_bool("tie_word_embeddings", True),
+        "intermediate_size": r.get_int("intermediate_size"),
+        "qkv_bias": bias,
+        "o_bias": bias,
+        "qk_norm": qk_norm,
+        "norms_per_layer": 4,
     }
 
 
@@ -333,17 +352,23 @@ def _parse_mixtral(r: _Reader) -> dict[str, Any]:
 
 def _parse_deepseek_v3(r: _Reader) -> dict[str, Any]:
     mla = MLAConfig(
-        q_lora_rank=r.opt_int("q_lora_rank"), kv_lora_rank=r.get_int("kv_lora_rank"),
-        qk_nope_head_dim=r.get_int("qk_nope_head_dim"), qk_rope_head_dim=r.get_int("qk_rope_head_dim"),
+        q_lora_rank=r.opt_int("q_lora_rank"),
+        kv_lora_rank=r.get_int("kv_lora_rank"),
+        qk_nope_head_dim=r.get_int("qk_nope_head_dim"),
+        qk_rope_head_dim=r.get_int("qk_rope_head_dim"),
         v_head_dim=r.get_int("v_head_dim"),
     )
     core = _core(r, head_dim=mla.qk_nope_head_dim + mla.qk_rope_head_dim)
     r.get_int("num_nextn_predict_layers", 0, minimum=0)  # validated; the MTP module is not modelled
     bias = r.get_bool("attention_bias", False)
     return {
-        **core.as_kwargs(), "layer_attention": _all("full", core.num_layers),
-        "intermediate_size": r.get_int("intermediate_size"), "qkv_bias": bias, "o_bias": bias,
-        "mla": mla, "moe": _deepseek_moe(r),
+        **core.as_kwargs(),
+        "layer_attention": _all("full", core.num_layers),
+        "intermediate_size": r.get_int("intermediate_size"),
+        "qkv_bias": bias,
+        "o_bias": bias,
+        "mla": mla,
+        "moe": _deepseek_moe(r),
     }
 
 
@@ -374,17 +399,23 @@ def _parse_glm4_moe(r: _Reader) -> dict[str, Any]:
     num_experts = r.get_int("n_routed_experts")
     groups = r.get_int("n_group", 1)
     if num_experts % groups or r.get_int("topk_group", 1) > groups:
-        raise JalapenoError(f"{groups} groups must divide {num_experts} experts and be >= topk_group",
-                            field="n_group")
+        raise JalapenoError(
+            f"{groups} groups must divide {num_experts} experts and be >= topk_group", field="n_group"
+        )
     width = r.get_int("moe_intermediate_size")
     return {
-        **core.as_kwargs(), "layer_attention": _all("full", core.num_layers),
-        "intermediate_size": r.get_int("intermediate_size"), "qkv_bias": r.get_bool("attention_bias", False),
+        **core.as_kwargs(),
+        "layer_attention": _all("full", core.num_layers),
+        "intermediate_size": r.get_int("intermediate_size"),
+        "qkv_bias": r.get_bool("attention_bias", False),
         "qk_norm": r.get_bool("use_qk_norm", False),
         "moe": MoEConfig(
-            num_experts=num_experts, experts_per_token=_experts_per_token(r, num_experts, "num_experts_per_tok"),
-            expert_intermediate_size=width, num_shared_experts=r.get_int("n_shared_experts", 0, minimum=0),
-            shared_intermediate_size=width, first_dense_layers=r.get_int("first_k_dense_replace", 0, minimum=0),
+            num_experts=num_experts,
+            experts_per_token=_experts_per_token(r, num_experts, "num_experts_per_tok"),
+            expert_intermediate_size=width,
+            num_shared_experts=r.get_int("n_shared_experts", 0, minimum=0),
+            shared_intermediate_size=width,
+            first_dense_layers=r.get_int("first_k_dense_replace", 0, minimum=0),
             router_bias=True,
         ),
     }
@@ -393,18 +424,25 @@ def _parse_glm4_moe(r: _Reader) -> dict[str, Any]:
 def _parse_gpt_oss(r: _Reader) -> dict[str, Any]:
     core = _core(r)
     layers = _layer_types(r, core.num_layers) or tuple(
-        "sliding" if i % 2 == 0 else "full" for i in range(core.num_layers)  # HF GptOssConfig default
+        "sliding" if i % 2 == 0 else "full"
+        for i in range(core.num_layers)  # HF GptOssConfig default
     )
     width = r.get_int("intermediate_size")
     num_experts = r.get_int("num_local_experts")
     bias = r.get_bool("attention_bias", True)
     return {
-        **core.as_kwargs(), **_windowed(layers, r.get_int("sliding_window", 128)),
-        "intermediate_size": width, "attention_sinks": True, "qkv_bias": bias, "o_bias": bias,
+        **core.as_kwargs(),
+        **_windowed(layers, r.get_int("sliding_window", 128)),
+        "intermediate_size": width,
+        "attention_sinks": True,
+        "qkv_bias": bias,
+        "o_bias": bias,
         "moe": MoEConfig(
             num_experts=num_experts,
             experts_per_token=_experts_per_token(r, num_experts, "num_experts_per_tok", "experts_per_token"),
-            expert_intermediate_size=width, router_bias=True, expert_bias=True,
+            expert_intermediate_size=width,
+            router_bias=True,
+            expert_bias=True,
         ),
     }
 
@@ -424,13 +462,21 @@ _PARSERS: dict[str, Callable[[_Reader], dict[str, Any]]] = {
     "Gemma3ForCausalLM": _parse_gemma3,
 }
 _MODEL_TYPES = {
-    "llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
-    "qwen3_moe": "Qwen3MoeForCausalLM", "mistral": "MistralForCausalLM", "mixtral": "MixtralForCausalLM",
-    "deepseek_v3": "DeepseekV3ForCausalLM", "gpt_oss": "GptOssForCausalLM",
+    "llama": "LlamaForCausalLM",
+    "qwen2": "Qwen2ForCausalLM",
+    "qwen3": "Qwen3ForCausalLM",
+    "qwen3_moe": "Qwen3MoeForCausalLM",
+    "mistral": "MistralForCausalLM",
+    "mixtral": "MixtralForCausalLM",
+    "deepseek_v3": "DeepseekV3ForCausalLM",
+    "gpt_oss": "GptOssForCausalLM",
     # Kimi K2 reuses DeepSeek-V3's layout (MLA, shared + routed experts) under its own model_type; its
     # config.json names DeepseekV3ForCausalLM (moonshotai/Kimi-K2 docs/deploy_guidance.md)
-    "kimi_k2": "DeepseekV3ForCausalLM", "phi3": "Phi3ForCausalLM",
-    "gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "glm4_moe": "Glm4MoeForCausalLM",
+    "kimi_k2": "DeepseekV3ForCausalLM",
+    "phi3": "Phi3ForCausalLM",
+    "gemma2": "Gemma2ForCausalLM",
+    "gemma3_text": "Gemma3ForCausalLM",
+    "glm4_moe": "Glm4MoeForCausalLM",
 }
 SUPPORTED_ARCHITECTURES: tuple[str, ...] = tuple(_PARSERS)
 

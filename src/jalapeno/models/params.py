@@ -136,7 +136,10 @@ def count_params(cfg: ModelConfig) -> ParamCount:
     active_routed = n_moe * moe.active_routed
     active = total - parts["routed_experts"] + active_routed - embedding - lm_head + active_embedding
     return ParamCount(
-        total=total, active=active, active_routed_experts=active_routed, active_embedding=active_embedding,
+        total=total,
+        active=active,
+        active_routed_experts=active_routed,
+        active_embedding=active_embedding,
         **parts,
     )
 

@@ -106,8 +106,9 @@ def resolve_model(name_or_path: str) -> ModelConfig:
     cached = cached_config(name_or_path.strip())
     if cached is not None:  # a Hugging Face id downloaded before: the output names the cache file
         data = _read_json(cached)
-        return parse_hf_config(data, name=name_or_path.strip(), hf_id=name_or_path.strip(),
-                               source=f"hf-cache:{cached}")
+        return parse_hf_config(
+            data, name=name_or_path.strip(), hf_id=name_or_path.strip(), source=f"hf-cache:{cached}"
+        )
     raise JalapenoError(_unknown_message(name_or_path), field="model")
 
 

@@ -22,20 +22,45 @@ def pareto_svg(study: Any) -> str:
     res = study.search
     ok = res.feasible
     par = res.pareto()
-    series = [Points("feasible trials", tuple(t.evaluation.objectives["usd_per_mtok"] for t in ok),
-                     tuple(t.evaluation.objectives["goodput_per_watt"] * PER_KW for t in ok), "#BBBBBB", 3.0),
-              Points("Pareto set of this search", tuple(t.evaluation.objectives["usd_per_mtok"] for t in par),
-                     tuple(t.evaluation.objectives["goodput_per_watt"] * PER_KW for t in par), "#CC79A7", 4.0)]
+    series = [
+        Points(
+            "feasible trials",
+            tuple(t.evaluation.objectives["usd_per_mtok"] for t in ok),
+            tuple(t.evaluation.objectives["goodput_per_watt"] * PER_KW for t in ok),
+            "#BBBBBB",
+            3.0,
+        ),
+        Points(
+            "Pareto set of this search",
+            tuple(t.evaluation.objectives["usd_per_mtok"] for t in par),
+            tuple(t.evaluation.objectives["goodput_per_watt"] * PER_KW for t in par),
+            "#CC79A7",
+            4.0,
+        ),
+    ]
     for chip, run in study.runs[study.main].items():
         ev = run.evaluation
         if ev is None or "goodput_per_watt" not in ev.objectives:
             continue
         mark = "" if ev.feasible else " (misses SLO)"
-        series.append(Points(f"{chip_label(chip)} best fleet{mark}", (ev.objectives["usd_per_mtok"],),
-                             (ev.objectives["goodput_per_watt"] * PER_KW,), COLORS.get(chip), 6.0,
-                             names=(chip_label(chip),)))
-    return scatter_svg(series, title=f"Search on {study.main}: goodput per watt vs cost", xlabel="$ per million tokens (log)",
-                       ylabel="goodput (req/s) per kW of fleet power", logx=True, ylim=(0.0, None))
+        series.append(
+            Points(
+                f"{chip_label(chip)} best fleet{mark}",
+                (ev.objectives["usd_per_mtok"],),
+                (ev.objectives["goodput_per_watt"] * PER_KW,),
+                COLORS.get(chip),
+                6.0,
+                names=(chip_label(chip),),
+            )
+        )
+    return scatter_svg(
+        series,
+        title=f"Search on {study.main}: goodput per watt vs cost",
+        xlabel="$ per million tokens (log)",
+        ylabel="goodput (req/s) per kW of fleet power",
+        logx=True,
+        ylim=(0.0, None),
+    )
 
 
 def roofline(study: Any, chips: tuple[str, ...] = ("jalapeno-1", "h200-sxm")) -> str:
@@ -44,7 +69,13 @@ def roofline(study: Any, chips: tuple[str, ...] = ("jalapeno-1", "h200-sxm")) ->
     chips = tuple(c for c in chips if c in study.chips) or tuple(study.chips)[:2]
     for chip in chips:
         c = study.chips[chip]
-        roofs.append((f"{chip_label(chip)} roof ({prec.compute})", c.peak_flops(prec.compute), c.memory_bandwidth_bytes_per_s))
+        roofs.append(
+            (
+                f"{chip_label(chip)} roof ({prec.compute})",
+                c.peak_flops(prec.compute),
+                c.memory_bandwidth_bytes_per_s,
+            )
+        )
         for phase in ("decode", "prefill"):
             sc = study.steps[chip][phase]
             xs, ys, names = [], [], []
@@ -54,10 +85,16 @@ def roofline(study: Any, chips: tuple[str, ...] = ("jalapeno-1", "h200-sxm")) ->
                     xs.append(op.flops / op.bytes)
                     ys.append(op.flops / t)
                     names.append(op.name)
-            points.append(Points(f"{chip_label(chip)} {phase} ops", tuple(xs), tuple(ys), None, 4.0, names=()))
+            points.append(
+                Points(f"{chip_label(chip)} {phase} ops", tuple(xs), tuple(ys), None, 4.0, names=())
+            )
     s = study.steps[chips[0]]
-    return roofline_svg(roofs, points, title=f"Roofline: {study.workloads[study.main].model} operators "
-                                              f"(decode {s['batch']} x {s['context']}, prefill {s['prompt']})")
+    return roofline_svg(
+        roofs,
+        points,
+        title=f"Roofline: {study.workloads[study.main].model} operators "
+        f"(decode {s['batch']} x {s['context']}, prefill {s['prompt']})",
+    )
 
 
 def _op_class(op: Any) -> str:
@@ -70,7 +107,12 @@ def _op_class(op: Any) -> str:
 
 def time_breakdown(study: Any) -> str:
     rows: list[str] = []
-    parts: dict[str, list[float]] = {"matmuls": [], "attention": [], "elementwise, norms": [], "launch, comm, other": []}
+    parts: dict[str, list[float]] = {
+        "matmuls": [],
+        "attention": [],
+        "elementwise, norms": [],
+        "launch, comm, other": [],
+    }
     for chip in study.steps:
         for phase in ("decode", "prefill"):
             sc = study.steps[chip][phase]
@@ -82,8 +124,13 @@ def time_breakdown(study: Any) -> str:
             for k, col in parts.items():
                 col.append(acc[k] * 1e3)
     s = next(iter(study.steps.values()))
-    return bars_svg(rows, list(parts.items()), title=f"Step time by operator class (decode {s['batch']} x {s['context']}, "
-                                                     f"prefill {s['prompt']} tokens)", xlabel="milliseconds per step")
+    return bars_svg(
+        rows,
+        list(parts.items()),
+        title=f"Step time by operator class (decode {s['batch']} x {s['context']}, "
+        f"prefill {s['prompt']} tokens)",
+        xlabel="milliseconds per step",
+    )
 
 
 def energy_breakdown(study: Any) -> str:
@@ -93,7 +140,11 @@ def energy_breakdown(study: Any) -> str:
     for chip in study.steps:
         d = study.steps[chip]
         prm = d["params"]
-        est_idle = study.chips[chip].idle_w.value if study.chips[chip].idle_w else 0.1 * study.chips[chip].tdp_w.value
+        est_idle = (
+            study.chips[chip].idle_w.value
+            if study.chips[chip].idle_w
+            else 0.1 * study.chips[chip].tdp_w.value
+        )
         for phase, tokens in (("decode", d["batch"]), ("prefill", d["prompt"])):
             sc = d[phase]
             static = (est_idle + prm.active_static_w) * sc.time_s
@@ -104,8 +155,12 @@ def energy_breakdown(study: Any) -> str:
             rows.append(f"{chip_label(chip)} {phase}")
             for k, v in zip(parts, (static, flops * scale, mem * scale), strict=True):
                 parts[k].append(v / tokens * 1e3)
-    return bars_svg(rows, list(parts.items()), title="Energy per token of a step, by what it pays for",
-                    xlabel="millijoules per token")
+    return bars_svg(
+        rows,
+        list(parts.items()),
+        title="Energy per token of a step, by what it pays for",
+        xlabel="millijoules per token",
+    )
 
 
 def latency_cdfs(study: Any, workload: str) -> str:
@@ -117,9 +172,20 @@ def latency_cdfs(study: Any, workload: str) -> str:
         c = COLORS.get(chip)
         series.append(cdf_series(res.per_request["ttft_s"], f"{chip_label(chip)} TTFT", color=c))
         series.append(cdf_series(res.per_request["tpot_s"], f"{chip_label(chip)} TPOT", color=c, dashed=True))
-    series += [vline(slo.slo_ttft_s, "TTFT SLO", color="#000000"), vline(slo.slo_tpot_s, "TPOT SLO", color="#666666")]
-    return line_svg(series, title=f"Latency CDFs on {workload} (each chip at its best fleet)", xlabel="seconds (log)",
-                    ylabel="fraction of requests", logx=True, ylim=(0.0, 1.0), width=860, height=400)
+    series += [
+        vline(slo.slo_ttft_s, "TTFT SLO", color="#000000"),
+        vline(slo.slo_tpot_s, "TPOT SLO", color="#666666"),
+    ]
+    return line_svg(
+        series,
+        title=f"Latency CDFs on {workload} (each chip at its best fleet)",
+        xlabel="seconds (log)",
+        ylabel="fraction of requests",
+        logx=True,
+        ylim=(0.0, 1.0),
+        width=860,
+        height=400,
+    )
 
 
 def power_over_time(study: Any, workload: str) -> str:
@@ -130,9 +196,20 @@ def power_over_time(study: Any, workload: str) -> str:
             continue
         t0 = res.power_series[0][0]
         xs, ys, _ = downsample([t - t0 for t, _ in res.power_series], [w for _, w in res.power_series], 600)
-        series.append(Series(f"{chip_label(chip)} ({res.avg_power_w:,.0f} W mean)", tuple(xs), tuple(ys), COLORS.get(chip)))
-    return line_svg(series, title=f"Fleet power over time on {workload}", xlabel="seconds", ylabel="watts",
-                    ylim=(0.0, None), width=860, height=380)
+        series.append(
+            Series(
+                f"{chip_label(chip)} ({res.avg_power_w:,.0f} W mean)", tuple(xs), tuple(ys), COLORS.get(chip)
+            )
+        )
+    return line_svg(
+        series,
+        title=f"Fleet power over time on {workload}",
+        xlabel="seconds",
+        ylabel="watts",
+        ylim=(0.0, None),
+        width=860,
+        height=380,
+    )
 
 
 def summary_svg(study: Any) -> str:
@@ -140,20 +217,40 @@ def summary_svg(study: Any) -> str:
     rows, vals = [], []
     for w, runs in study.runs.items():
         ref = runs.get("h200-sxm")
-        base = ref.evaluation.objectives.get("goodput_per_watt") if ref and ref.evaluation and ref.feasible else None
+        base = (
+            ref.evaluation.objectives.get("goodput_per_watt")
+            if ref and ref.evaluation and ref.feasible
+            else None
+        )
         for chip, run in runs.items():
             ev = run.evaluation
             g = ev.objectives.get("goodput_per_watt", 0.0) if ev is not None and run.feasible else 0.0
             rows.append(f"{w}: {chip_label(chip)}")
             vals.append(g / base if base else 0.0)
-    return bars_svg(rows, [("goodput per watt / H200's (0 = no fleet meets the SLO)", vals)],
-                    title="Jalapeño-1 vs GPUs: goodput per watt at the SLO, relative to H200", xlabel="x H200",
-                    fmt="{:.2f}x")
+    return bars_svg(
+        rows,
+        [("goodput per watt / H200's (0 = no fleet meets the SLO)", vals)],
+        title="Jalapeño-1 vs GPUs: goodput per watt at the SLO, relative to H200",
+        xlabel="x H200",
+        fmt="{:.2f}x",
+    )
 
 
 def finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v)
 
 
-__all__ = ["COLORS", "NAMES", "PALETTE", "chip_label", "energy_breakdown", "finite", "latency_cdfs", "pareto_svg",
-           "power_over_time", "roofline", "summary_svg", "time_breakdown"]
+__all__ = [
+    "COLORS",
+    "NAMES",
+    "PALETTE",
+    "chip_label",
+    "energy_breakdown",
+    "finite",
+    "latency_cdfs",
+    "pareto_svg",
+    "power_over_time",
+    "roofline",
+    "summary_svg",
+    "time_breakdown",
+]

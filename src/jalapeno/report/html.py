@@ -51,7 +51,7 @@ class Section:
 
 
 def para(text: str, *, cls: str = "") -> str:
-    return f'<p{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}>{esc(text)}</p>'
+    return f"<p{f' class={chr(34)}{cls}{chr(34)}' if cls else ''}>{esc(text)}</p>"
 
 
 def note(text: str) -> str:
@@ -66,8 +66,14 @@ def code(text: str) -> str:
     return f"<p><code>{esc(text)}</code></p>"
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, highlight: Iterable[int] = (),
-          source_cols: Iterable[int] = (), caption: str = "") -> str:
+def table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    highlight: Iterable[int] = (),
+    source_cols: Iterable[int] = (),
+    caption: str = "",
+) -> str:
     """A table; cells that look like numbers are right-aligned; ``source_cols`` are set small and grey."""
     hl, src = set(highlight), set(source_cols)
     out = ["<table>"]
@@ -79,7 +85,9 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, highlight: It
         for j, c in enumerate(row):
             cls = "src" if j in src else ("num" if _NUM.match(str(c).strip()) else "")
             cells.append(f'<td class="{cls}">{esc(c)}</td>' if cls else f"<td>{esc(c)}</td>")
-        out.append(f'<tr{" class=" + chr(34) + "hl" + chr(34) if i in hl else ""}>' + "".join(cells) + "</tr>")
+        out.append(
+            f"<tr{' class=' + chr(34) + 'hl' + chr(34) if i in hl else ''}>" + "".join(cells) + "</tr>"
+        )
     out.append("</table>")
     return "\n".join(out)
 
@@ -91,9 +99,18 @@ def figure(svg: str, caption: str) -> str:
 
 def page(title: str, sections: Sequence[Section], *, subtitle: str = "", footer: str = "") -> str:
     nav = " ".join(f'<a href="#{esc(s.id)}">{esc(s.title)}</a>' for s in sections)
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{esc(title)}</title>",
-           f"<style>{CSS}</style>", "</head>", "<body>", f"<h1>{esc(title)}</h1>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(title)}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{esc(title)}</h1>",
+    ]
     if subtitle:
         out.append(f'<p class="sub">{esc(subtitle)}</p>')
     out.append(f"<nav>{nav}</nav>")

@@ -47,8 +47,14 @@ class Series:
             raise ValueError(f"series {self.label!r}: {len(self.x)} x values but {len(self.y)} y values")
 
 
-def cdf_series(values: Sequence[float] | np.ndarray, label: str, *, max_points: int = 400,
-               color: str | None = None, dashed: bool = False) -> Series:
+def cdf_series(
+    values: Sequence[float] | np.ndarray,
+    label: str,
+    *,
+    max_points: int = 400,
+    color: str | None = None,
+    dashed: bool = False,
+) -> Series:
     """Empirical CDF of the finite ``values``: x sorted, y = rank / n; at most ``max_points`` points
     (evenly spaced ranks, first and last kept)."""
     v = np.asarray(values, dtype=np.float64)
@@ -62,20 +68,28 @@ def cdf_series(values: Sequence[float] | np.ndarray, label: str, *, max_points: 
     return Series(label, tuple(v[idx].tolist()), tuple(((idx + 1) / n).tolist()), color, dashed)
 
 
-def vline(x: float, label: str, *, y: tuple[float, float] = (0.0, 1.0), color: str | None = None,
-          dashed: bool = True) -> Series:
+def vline(
+    x: float,
+    label: str,
+    *,
+    y: tuple[float, float] = (0.0, 1.0),
+    color: str | None = None,
+    dashed: bool = True,
+) -> Series:
     """A vertical marker (a threshold, an SLO) from y[0] to y[1]."""
     return Series(label, (x, x), y, color, dashed)
 
 
-def hline(y: float, label: str, *, x: tuple[float, float], color: str | None = None,
-          dashed: bool = True) -> Series:
+def hline(
+    y: float, label: str, *, x: tuple[float, float], color: str | None = None, dashed: bool = True
+) -> Series:
     """A horizontal marker (an average, a budget) from x[0] to x[1]."""
     return Series(label, x, (y, y), color, dashed)
 
 
-def downsample(x: Sequence[float], y: Sequence[float],
-               max_points: int) -> tuple[list[float], list[float], int]:
+def downsample(
+    x: Sequence[float], y: Sequence[float], max_points: int
+) -> tuple[list[float], list[float], int]:
     """Means of consecutive buckets of ``k`` points so at most ``max_points`` remain; returns (x, y, k).
 
     A mean keeps areas (energy under a power curve) and smooths spikes by ``k``: say so in the label.
@@ -84,8 +98,8 @@ def downsample(x: Sequence[float], y: Sequence[float],
     k = max(1, math.ceil(n / max(1, max_points)))
     if k == 1:
         return list(map(float, x)), list(map(float, y)), 1
-    xs = [float(np.mean(x[i:i + k])) for i in range(0, n, k)]
-    ys = [float(np.mean(y[i:i + k])) for i in range(0, n, k)]
+    xs = [float(np.mean(x[i : i + k])) for i in range(0, n, k)]
+    ys = [float(np.mean(y[i : i + k])) for i in range(0, n, k)]
     return xs, ys, k
 
 
@@ -127,7 +141,7 @@ def log_ticks(lo: float, hi: float) -> list[float]:
         ticks = [m * 10.0**e for e in range(a, b) for m in (1, 2, 5)] + [10.0**b]
         return [float(f"{t:.12g}") for t in ticks]
     every = 1 if b - a <= 8 else math.ceil((b - a) / 8)
-    a -= (a % every)
+    a -= a % every
     return [float(f"{10.0**e:.12g}") for e in range(a, b + every, every)]
 
 
@@ -210,9 +224,18 @@ class _Frame:
         return self.top + (1 - self.ya.frac(y)) * self.h
 
 
-def line_svg(series: Sequence[Series], *, title: str, xlabel: str, ylabel: str, logx: bool = False,
-             xlim: Limits | None = None, ylim: Limits | None = None, width: int = 640,
-             height: int = 360) -> str:
+def line_svg(
+    series: Sequence[Series],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    xlim: Limits | None = None,
+    ylim: Limits | None = None,
+    width: int = 640,
+    height: int = 360,
+) -> str:
     """An SVG document plotting ``series`` as lines, with axes, ticks, grid, labels, title and legend."""
     if width < 200 or height < 150:
         raise ValueError(f"plot too small: {width} x {height} (at least 200 x 150)")
@@ -225,16 +248,22 @@ def line_svg(series: Sequence[Series], *, title: str, xlabel: str, ylabel: str, 
     f = _Frame(left, top, width - left - 16 - legend_w, height - top - 48, xa, ya)
     if f.w < 60:
         raise ValueError(f"plot too narrow for its legend: widen it (width={width})")
-    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="12">'),
-           f"<title>{escape(title)}</title>",
-           f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>']
+    out = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="12">'
+        ),
+        f"<title>{escape(title)}</title>",
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+    ]
     out += _grid_and_ticks(f)
     out += _lines(f, series, points, clip_id=_clip_id(title, xlabel, ylabel, width, height, len(series)))
     out.append(f'<rect x="{f.left}" y="{f.top}" width="{f.w}" height="{f.h}" fill="none" stroke="#333333"/>')
     if not flat:
-        out.append(f'<text x="{f.left + f.w / 2:.2f}" y="{f.top + f.h / 2:.2f}" text-anchor="middle" '
-                   'fill="#666666">no data</text>')
+        out.append(
+            f'<text x="{f.left + f.w / 2:.2f}" y="{f.top + f.h / 2:.2f}" text-anchor="middle" '
+            'fill="#666666">no data</text>'
+        )
     out += _labels(f, title, xlabel, ylabel, width)
     out += _legend(series, f.left + f.w + 12, f.top)
     out.append("</svg>")
@@ -250,17 +279,23 @@ def _color(s: Series, i: int) -> str:
     return s.color or PALETTE[i % len(PALETTE)]
 
 
-def _lines(f: _Frame, series: Sequence[Series], points: list[list[tuple[float, float] | None]],
-           clip_id: str) -> list[str]:
-    out = [(f'<defs><clipPath id="{clip_id}"><rect x="{f.left}" y="{f.top}" width="{f.w}" height="{f.h}"/>'
-            "</clipPath></defs>"),
-           f'<g clip-path="url(#{clip_id})" fill="none" stroke-width="1.8" stroke-linejoin="round">']
+def _lines(
+    f: _Frame, series: Sequence[Series], points: list[list[tuple[float, float] | None]], clip_id: str
+) -> list[str]:
+    out = [
+        (
+            f'<defs><clipPath id="{clip_id}"><rect x="{f.left}" y="{f.top}" width="{f.w}" height="{f.h}"/>'
+            "</clipPath></defs>"
+        ),
+        f'<g clip-path="url(#{clip_id})" fill="none" stroke-width="1.8" stroke-linejoin="round">',
+    ]
     for i, (s, ps) in enumerate(zip(series, points, strict=True)):
         d = _path(f, ps)
         if d:
             dash = ' stroke-dasharray="6 4"' if s.dashed else ""
-            out.append(f'<path d="{d}" stroke="{escape(_color(s, i))}"{dash}>'
-                       f"<title>{escape(s.label)}</title></path>")
+            out.append(
+                f'<path d="{d}" stroke="{escape(_color(s, i))}"{dash}><title>{escape(s.label)}</title></path>'
+            )
     out.append("</g>")
     return out
 
@@ -286,10 +321,14 @@ def _grid_and_ticks(f: _Frame) -> list[str]:
     out += [f'<line x1="{x:.2f}" y1="{f.bottom}" x2="{x:.2f}" y2="{f.bottom + 5}"/>' for x, _ in xs]
     out += [f'<line x1="{f.left - 5}" y1="{y:.2f}" x2="{f.left}" y2="{y:.2f}"/>' for y, _ in ys]
     out.append('</g>\n<g fill="#333333">')
-    out += [f'<text x="{x:.2f}" y="{f.bottom + 18}" text-anchor="middle">{escape(tick_label(t))}</text>'
-            for x, t in xs]
-    out += [f'<text x="{f.left - 8}" y="{y + 4:.2f}" text-anchor="end">{escape(tick_label(t))}</text>'
-            for y, t in ys]
+    out += [
+        f'<text x="{x:.2f}" y="{f.bottom + 18}" text-anchor="middle">{escape(tick_label(t))}</text>'
+        for x, t in xs
+    ]
+    out += [
+        f'<text x="{f.left - 8}" y="{y + 4:.2f}" text-anchor="end">{escape(tick_label(t))}</text>'
+        for y, t in ys
+    ]
     out.append("</g>")
     return out
 
@@ -297,11 +336,15 @@ def _grid_and_ticks(f: _Frame) -> list[str]:
 def _labels(f: _Frame, title: str, xlabel: str, ylabel: str, width: int) -> list[str]:
     cy = f.top + f.h / 2
     return [
-        (f'<text x="{width / 2:.2f}" y="20" text-anchor="middle" font-size="14" font-weight="bold">'
-         f"{escape(title)}</text>"),
+        (
+            f'<text x="{width / 2:.2f}" y="20" text-anchor="middle" font-size="14" font-weight="bold">'
+            f"{escape(title)}</text>"
+        ),
         f'<text x="{f.left + f.w / 2:.2f}" y="{f.bottom + 38}" text-anchor="middle">{escape(xlabel)}</text>',
-        (f'<text x="16" y="{cy:.2f}" text-anchor="middle" transform="rotate(-90 16 {cy:.2f})">'
-         f"{escape(ylabel)}</text>"),
+        (
+            f'<text x="16" y="{cy:.2f}" text-anchor="middle" transform="rotate(-90 16 {cy:.2f})">'
+            f"{escape(ylabel)}</text>"
+        ),
     ]
 
 
@@ -310,7 +353,9 @@ def _legend(series: Sequence[Series], x: int, y: int) -> list[str]:
     for i, s in enumerate(series):
         yy = y + 8 + 18 * i
         dash = ' stroke-dasharray="6 4"' if s.dashed else ""
-        out.append(f'<line x1="{x}" y1="{yy}" x2="{x + 22}" y2="{yy}" stroke="{escape(_color(s, i))}" '
-                   f'stroke-width="2"{dash}/>')
+        out.append(
+            f'<line x1="{x}" y1="{yy}" x2="{x + 22}" y2="{yy}" stroke="{escape(_color(s, i))}" '
+            f'stroke-width="2"{dash}/>'
+        )
         out.append(f'<text x="{x + 28}" y="{yy + 4}">{escape(s.label)}</text>')
     return out

@@ -14,12 +14,25 @@ from typing import Any
 
 CHIP = "jalapeno-1"
 _AREA_LABELS = {"dram_phy": "HBM PHYs", "serdes": "SerDes", "core_sram": "SRAM", "noc": "NoC"}
-_TDP_PARTS = (("matrix", "matrix"), ("clock_control", "clock/control"), ("dram", "HBM"),
-              ("leakage_rise", "leakage rise"), ("links", "links"))
-_IDLE_PARTS = (("leakage_idle", "leakage at idle voltage"), ("dram_background", "HBM power-down"),
-               ("phy_idle", "PHYs"), ("serdes_idle", "SerDes"), ("board_misc", "board"))
-_SCHEDULERS = {"sarathi": "chunked prefill (Sarathi) with a {tok}-token budget", "vllm": "continuous batching (vLLM)",
-               "disagg": "disaggregated prefill and decode ({p}P:{d}D)"}
+_TDP_PARTS = (
+    ("matrix", "matrix"),
+    ("clock_control", "clock/control"),
+    ("dram", "HBM"),
+    ("leakage_rise", "leakage rise"),
+    ("links", "links"),
+)
+_IDLE_PARTS = (
+    ("leakage_idle", "leakage at idle voltage"),
+    ("dram_background", "HBM power-down"),
+    ("phy_idle", "PHYs"),
+    ("serdes_idle", "SerDes"),
+    ("board_misc", "board"),
+)
+_SCHEDULERS = {
+    "sarathi": "chunked prefill (Sarathi) with a {tok}-token budget",
+    "vllm": "continuous batching (vLLM)",
+    "disagg": "disaggregated prefill and decode ({p}P:{d}D)",
+}
 
 
 def _g2(x: float) -> str:
@@ -50,13 +63,27 @@ def _sheet(name: str) -> dict[str, Any]:
     return {
         "peak_flops": {d: p.value for d, p in s.matrix_flops.items()},
         "vector_flops": {d: p.value for d, p in s.vector_flops.items()},
-        "memory": [{"name": m.name, "capacity_bytes": m.capacity_bytes.value,
-                    "bandwidth_bytes_per_s": m.bandwidth_bytes_per_s.value} for m in chip.memory],
-        "interconnect_bytes_per_s": chip.interconnect.bandwidth_bytes_per_s.value if chip.interconnect else 0.0,
-        "die_area_mm2": s.area["total"].value, "tdp_w": s.power["total"].value, "price_usd": s.price_usd,
-        "area_mm2": vals(s.area), "power_w": vals(s.power), "cost_usd": vals(s.cost),
-        "board_power_w": {"summary": vals(board_sheet(s)),
-                          "idle_die": vals(board.idle_terms(a, t, s.area["total"].value))},
+        "memory": [
+            {
+                "name": m.name,
+                "capacity_bytes": m.capacity_bytes.value,
+                "bandwidth_bytes_per_s": m.bandwidth_bytes_per_s.value,
+            }
+            for m in chip.memory
+        ],
+        "interconnect_bytes_per_s": chip.interconnect.bandwidth_bytes_per_s.value
+        if chip.interconnect
+        else 0.0,
+        "die_area_mm2": s.area["total"].value,
+        "tdp_w": s.power["total"].value,
+        "price_usd": s.price_usd,
+        "area_mm2": vals(s.area),
+        "power_w": vals(s.power),
+        "cost_usd": vals(s.cost),
+        "board_power_w": {
+            "summary": vals(board_sheet(s)),
+            "idle_die": vals(board.idle_terms(a, t, s.area["total"].value)),
+        },
         "physical_checks": [{"check": c.name, "value": c.value, "limit": c.limit} for c in checks(a)],
     }
 
@@ -67,8 +94,13 @@ def _rows(name: str, fleet: dict[str, Any]) -> list[tuple[str, str]]:
 
     a, d = resolve_arch(name), _sheet(name)
     dens = tech_of(a)("physical.power_density_w_per_mm2")
-    return [*_compute_rows(a, d, dens), *_memory_rows(a, d), *_physical_rows(d, dens), *_cost_rows(d),
-            ("deployment found with it", _deployment(fleet))]
+    return [
+        *_compute_rows(a, d, dens),
+        *_memory_rows(a, d),
+        *_physical_rows(d, dens),
+        *_cost_rows(d),
+        ("deployment found with it", _deployment(fleet)),
+    ]
 
 
 def _compute_rows(a: Any, d: dict[str, Any], dens: float) -> list[tuple[str, str]]:
@@ -79,20 +111,36 @@ def _compute_rows(a: Any, d: dict[str, Any], dens: float) -> list[tuple[str, str
     rates = {k: v.value for k, v in c.matrix.rates.items()}
     ratio = rates.get("fp8", 0) / rates["bf16"]
     return [
-        ("process, clock, voltage",
-         (f"TSMC {node}{' (N3E figures)' if node == 'N3' else ''}, {a.clock_hz.value / 1e9:g} GHz at "
-          f"{a.voltage_v.value:g} V (the nominal DVFS point); under the {dens:g} W/mm² cooling limit DVFS runs it "
-          f"at {share} of that clock at full activity")),
-        ("matrix engines",
-         (f"{c.count.value:g} cores ({c.physical.value:g} on the die, {c.physical.value - c.count.value:g} spares) x "
-          f"{c.matrix.engines.value:g} {df}-stationary systolic arrays of {c.matrix.rows.value:g} x "
-          f"{c.matrix.cols.value:g}")),
-        ("formats, peak (dense, full clock)",
-         (", ".join(f"{k} {v / 1e15:.2f} PFLOP/s" for k, v in pk)
-          + f" (fp8 at {'twice' if ratio == 2 else f'{ratio:g}x'} the bf16 rate, as TPU v5e's int8)")),
-        ("vector, special functions",
-         (f"{c.vector.lanes.value:g} SIMD lanes and {c.vector.sfu_ops_per_cycle.value:g} exp/rsqrt a cycle per "
-          f"core: {d['vector_flops']['bf16'] / 1e12:.0f} TFLOP/s bf16")),
+        (
+            "process, clock, voltage",
+            (
+                f"TSMC {node}{' (N3E figures)' if node == 'N3' else ''}, {a.clock_hz.value / 1e9:g} GHz at "
+                f"{a.voltage_v.value:g} V (the nominal DVFS point); under the {dens:g} W/mm² cooling limit DVFS runs it "
+                f"at {share} of that clock at full activity"
+            ),
+        ),
+        (
+            "matrix engines",
+            (
+                f"{c.count.value:g} cores ({c.physical.value:g} on the die, {c.physical.value - c.count.value:g} spares) x "
+                f"{c.matrix.engines.value:g} {df}-stationary systolic arrays of {c.matrix.rows.value:g} x "
+                f"{c.matrix.cols.value:g}"
+            ),
+        ),
+        (
+            "formats, peak (dense, full clock)",
+            (
+                ", ".join(f"{k} {v / 1e15:.2f} PFLOP/s" for k, v in pk)
+                + f" (fp8 at {'twice' if ratio == 2 else f'{ratio:g}x'} the bf16 rate, as TPU v5e's int8)"
+            ),
+        ),
+        (
+            "vector, special functions",
+            (
+                f"{c.vector.lanes.value:g} SIMD lanes and {c.vector.sfu_ops_per_cycle.value:g} exp/rsqrt a cycle per "
+                f"core: {d['vector_flops']['bf16'] / 1e12:.0f} TFLOP/s bf16"
+            ),
+        ),
     ]
 
 
@@ -102,33 +150,55 @@ def _memory_rows(a: Any, d: dict[str, Any]) -> list[tuple[str, str]]:
     sram = next(x for x in d["memory"] if x["name"] == "core_sram")
     dram = next(x for x in d["memory"] if x["name"] == "dram")
     acc_mib = c.physical.value * c.matrix.engines.value * c.matrix.accumulator_bytes.value / 2**20
-    shared = ("no shared SRAM" if a.shared_sram is None
-              else f"{a.shared_sram.capacity_bytes.value / 2**20:g} MiB shared SRAM")
+    shared = (
+        "no shared SRAM"
+        if a.shared_sram is None
+        else f"{a.shared_sram.capacity_bytes.value / 2**20:g} MiB shared SRAM"
+    )
     high = re.search(r"(\d+-high)", m.capacity_bytes_per_device.source)
     return [
-        ("on-chip SRAM",
-         (f"{c.sram.capacity_bytes.value / 2**10:g} KiB per core "
-          f"({c.physical.value * c.sram.capacity_bytes.value / 2**20:.0f} MiB in all, "
-          f"{sram['bandwidth_bytes_per_s'] / 1e12:.0f} TB/s); {acc_mib:.0f} MiB of accumulators; {shared}")),
-        ("main memory",
-         (f"{m.devices.value:g} {m.kind.upper()}{' ' + high.group(1) if high else ''} stacks: "
-          f"{dram['capacity_bytes'] / 1e9:.0f} GB at {dram['bandwidth_bytes_per_s'] / 1e12:.2f} TB/s "
-          f"({m.pin_rate_bps.value / 1e9:g} Gb/s a pin{', as B200' if 'B200' in m.pin_rate_bps.source else ''})")),
-        ("chip-to-chip",
-         (f"{lk.count.value:g} links x {lk.lanes.value:g} lanes x {lk.lane_rate_bps.value / 1e9:g} Gb/s: "
-          f"{d['interconnect_bytes_per_s'] / 1e9:.0f} GB/s a direction, {lk.domain_size.value:g}-chip "
-          f"{lk.topology}ed domain")),
-        ("runtime",
-         ("statically scheduled, elementwise ops fused into their producers (as XLA); token counts padded to "
-          "compiled buckets, a barrier per op, DMA setup per transfer (derived, `docs/mapping.md`)")),
+        (
+            "on-chip SRAM",
+            (
+                f"{c.sram.capacity_bytes.value / 2**10:g} KiB per core "
+                f"({c.physical.value * c.sram.capacity_bytes.value / 2**20:.0f} MiB in all, "
+                f"{sram['bandwidth_bytes_per_s'] / 1e12:.0f} TB/s); {acc_mib:.0f} MiB of accumulators; {shared}"
+            ),
+        ),
+        (
+            "main memory",
+            (
+                f"{m.devices.value:g} {m.kind.upper()}{' ' + high.group(1) if high else ''} stacks: "
+                f"{dram['capacity_bytes'] / 1e9:.0f} GB at {dram['bandwidth_bytes_per_s'] / 1e12:.2f} TB/s "
+                f"({m.pin_rate_bps.value / 1e9:g} Gb/s a pin{', as B200' if 'B200' in m.pin_rate_bps.source else ''})"
+            ),
+        ),
+        (
+            "chip-to-chip",
+            (
+                f"{lk.count.value:g} links x {lk.lanes.value:g} lanes x {lk.lane_rate_bps.value / 1e9:g} Gb/s: "
+                f"{d['interconnect_bytes_per_s'] / 1e9:.0f} GB/s a direction, {lk.domain_size.value:g}-chip "
+                f"{lk.topology}ed domain"
+            ),
+        ),
+        (
+            "runtime",
+            (
+                "statically scheduled, elementwise ops fused into their producers (as XLA); token counts padded to "
+                "compiled buckets, a barrier per op, DMA setup per transfer (derived, `docs/mapping.md`)"
+            ),
+        ),
     ]
 
 
 def _physical_rows(d: dict[str, Any], dens: float) -> list[tuple[str, str]]:
     area = sorted(((k, v["value"]) for k, v in d["area_mm2"].items() if k != "total"), key=lambda kv: -kv[1])
     parts = ", ".join(f"{_AREA_LABELS.get(k, k)} {v:.0f}" for k, v in area)
-    return [("die", f"{d['die_area_mm2']:.0f} mm² ({parts})"), ("board power", _board(d, dens)),
-            ("physical checks", _checks(d["physical_checks"]))]
+    return [
+        ("die", f"{d['die_area_mm2']:.0f} mm² ({parts})"),
+        ("board power", _board(d, dens)),
+        ("physical checks", _checks(d["physical_checks"])),
+    ]
 
 
 def _cost_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
@@ -136,13 +206,21 @@ def _cost_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
 
     cost = {k: v["value"] for k, v in d["cost_usd"].items()}
     return [
-        ("cost",
-         (f"${cost['total']:,.0f} to make (die ${cost['die']:,.0f} at {cost['dies_per_wafer']:.0f} dies a wafer and "
-          f"{cost['yield'] * 100:.0f}% yield, HBM ${cost['memory']:,.0f}, CoWoS ${cost['package']:,.0f}, "
-          f"test ${cost['test']:,.0f})")),
-        ("price",
-         (f"${d['price_usd']:,.0f}: (cost + NRE / volume) / (1 - {value('margin'):g}), the margin rule every chip "
-          "is priced by (`docs/tco.md`)")),
+        (
+            "cost",
+            (
+                f"${cost['total']:,.0f} to make (die ${cost['die']:,.0f} at {cost['dies_per_wafer']:.0f} dies a wafer and "
+                f"{cost['yield'] * 100:.0f}% yield, HBM ${cost['memory']:,.0f}, CoWoS ${cost['package']:,.0f}, "
+                f"test ${cost['test']:,.0f})"
+            ),
+        ),
+        (
+            "price",
+            (
+                f"${d['price_usd']:,.0f}: (cost + NRE / volume) / (1 - {value('margin'):g}), the margin rule every chip "
+                "is priced by (`docs/tco.md`)"
+            ),
+        ),
     ]
 
 
@@ -151,11 +229,14 @@ def _board(d: dict[str, Any], dens: float) -> str:
     s, idle = b["summary"], b["idle_die"]
     tdp = ", ".join(f"{lab} {p[k]['value']:.0f}" for k, lab in _TDP_PARTS if k in p)
     host = s["wall_idle"]["value"] - s["idle"]["value"]
-    return (f"TDP {d['tdp_w']:.0f} W: {_peak_activity_w(p['total']['formula'])} W of peak activity at full clock ({tdp}, ...)"
-            f" held at the {dens:g} W/mm² cooling limit, regulator losses {p['vrm_loss']['value']:.0f} W included; idle "
-            f"{s['idle']['value']:.0f} W (" + ", ".join(f"{lab} {_g2(idle[k]['value'])}" for k, lab in _IDLE_PARTS)
-            + f", through the regulators); busy floor +{s['busy_floor']['value']:.0f} W; at the wall +{host:.0f} W of "
-            "host per slot (the TCO's)")
+    return (
+        f"TDP {d['tdp_w']:.0f} W: {_peak_activity_w(p['total']['formula'])} W of peak activity at full clock ({tdp}, ...)"
+        f" held at the {dens:g} W/mm² cooling limit, regulator losses {p['vrm_loss']['value']:.0f} W included; idle "
+        f"{s['idle']['value']:.0f} W ("
+        + ", ".join(f"{lab} {_g2(idle[k]['value'])}" for k, lab in _IDLE_PARTS)
+        + f", through the regulators); busy floor +{s['busy_floor']['value']:.0f} W; at the wall +{host:.0f} W of "
+        "host per slot (the TCO's)"
+    )
 
 
 def _checks(checks: list[dict[str, Any]]) -> str:
@@ -163,16 +244,20 @@ def _checks(checks: list[dict[str, Any]]) -> str:
     bf = c["beachfront"]
     tight = " (tight)" if bf["value"] > 0.98 * bf["limit"] else ""
     pd = c["power density"]
-    return (f"reticle {c['reticle']['value']:,.0f} of {c['reticle']['limit']:,.0f} mm²; HBM beachfront {bf['value']:.1f} of "
-            f"{bf['limit']:.1f} mm{tight}; perimeter {c['perimeter']['value']:.0f} of {c['perimeter']['limit']:.0f} mm; "
-            f"{pd['value']:.2f} of {pd['limit']:.1f} W/mm²; interposer {c['interposer']['value']:,.0f} of "
-            f"{c['interposer']['limit']:,.0f} mm²")
+    return (
+        f"reticle {c['reticle']['value']:,.0f} of {c['reticle']['limit']:,.0f} mm²; HBM beachfront {bf['value']:.1f} of "
+        f"{bf['limit']:.1f} mm{tight}; perimeter {c['perimeter']['value']:.0f} of {c['perimeter']['limit']:.0f} mm; "
+        f"{pd['value']:.2f} of {pd['limit']:.1f} W/mm²; interposer {c['interposer']['value']:,.0f} of "
+        f"{c['interposer']['limit']:,.0f} mm²"
+    )
 
 
 def _deployment(f: dict[str, Any]) -> str:
     tp, n = f["tp"], f["replicas"]
     pre = round(n * f.get("prefill_share", 0.5))
-    sched = _SCHEDULERS.get(f["scheduler"], f["scheduler"]).format(tok=f.get("max_num_batched_tokens"), p=pre, d=n - pre)
+    sched = _SCHEDULERS.get(f["scheduler"], f["scheduler"]).format(
+        tok=f.get("max_num_batched_tokens"), p=pre, d=n - pre
+    )
     return f"{n} replica{'s' if n != 1 else ''} of {tp} chip{'s' if tp != 1 else ''}, {sched}, prefix cache"
 
 

@@ -22,7 +22,7 @@ def names() -> list[str]:
 def load(name: str) -> dict[str, Any]:
     """The schema of ``name`` (``serve``) or of a schema id (``jalapeno.serve/1``)."""
     if name.startswith("jalapeno."):
-        name = name[len("jalapeno."):].rsplit("/", 1)[0]
+        name = name[len("jalapeno.") :].rsplit("/", 1)[0]
     return json.loads(resources.files(__name__).joinpath(f"{name}.json").read_text(encoding="utf-8"))
 
 

@@ -20,6 +20,18 @@ from jalapeno.serving.tier import TierSpec
 from jalapeno.serving.trace_export import TimelineRecorder
 
 __all__ = [
-    "SLO", "Disagg", "ServingConfig", "SimResult", "Speculative", "Stats", "StepCost", "StepOracle",
-    "StepRecord", "StepShape", "TierSpec", "TimelineRecorder", "max_rate_at_attainment", "simulate",
+    "SLO",
+    "Disagg",
+    "ServingConfig",
+    "SimResult",
+    "Speculative",
+    "Stats",
+    "StepCost",
+    "StepOracle",
+    "StepRecord",
+    "StepShape",
+    "TierSpec",
+    "TimelineRecorder",
+    "max_rate_at_attainment",
+    "simulate",
 ]

@@ -24,6 +24,10 @@ class AffineOracle:
     kv_bytes_per_token: float = 131072.0
 
     def step(self, shape: StepShape) -> StepCost:
-        t = (self.fixed_s + self.per_token_s * shape.tokens + self.per_context_s * shape.decode_context
-             + self.per_pair_s * shape.prefill_context)
+        t = (
+            self.fixed_s
+            + self.per_token_s * shape.tokens
+            + self.per_context_s * shape.decode_context
+            + self.per_pair_s * shape.prefill_context
+        )
         return StepCost(t, self.busy_power_w * t)

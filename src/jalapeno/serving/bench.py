@@ -81,27 +81,45 @@ class Limits:
 
     def met(self, res: SimResult) -> bool:
         ttft, tpot = res.ttft_s.p99, res.tpot_s.p99
-        return (not res.dropped and res.completed == res.requests and ttft is not None
-                and ttft <= self.ttft_s and (tpot is None or tpot <= self.tpot_s))
+        return (
+            not res.dropped
+            and res.completed == res.requests
+            and ttft is not None
+            and ttft <= self.ttft_s
+            and (tpot is None or tpot <= self.tpot_s)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"ttft_p99_s": self.ttft_s, "tpot_p99_s": self.tpot_s, "source": self.source}
 
 
-_CONF = ("mlcommons/inference loadgen/mlperf.conf (https://github.com/mlcommons/inference/blob/master/"
-         "loadgen/mlperf.conf), key {}.Server.ttft_latency / tpot_latency")
+_CONF = (
+    "mlcommons/inference loadgen/mlperf.conf (https://github.com/mlcommons/inference/blob/master/"
+    "loadgen/mlperf.conf), key {}.Server.ttft_latency / tpot_latency"
+)
 # (MLPerf benchmark, scenario) -> (TTFT ms, TPOT ms), MLPerf Inference v5.x
 _MLPERF_MS = {
-    ("llama2-70b", "server"): (2000, 200), ("llama2-70b", "interactive"): (450, 40),
-    ("llama3_1-405b", "server"): (6000, 175), ("llama3_1-405b", "interactive"): (4500, 80),
-    ("llama3_1-8b", "server"): (2000, 100), ("llama3_1-8b", "interactive"): (500, 30),
+    ("llama2-70b", "server"): (2000, 200),
+    ("llama2-70b", "interactive"): (450, 40),
+    ("llama3_1-405b", "server"): (6000, 175),
+    ("llama3_1-405b", "interactive"): (4500, 80),
+    ("llama3_1-8b", "server"): (2000, 100),
+    ("llama3_1-8b", "interactive"): (500, 30),
     ("mixtral-8x7b", "server"): (2000, 200),
-    ("deepseek-r1", "server"): (2000, 80), ("deepseek-r1", "interactive"): (1500, 15),
-    ("gpt-oss-120b", "server"): (3000, 80), ("gpt-oss-120b", "interactive"): (2000, 15),
+    ("deepseek-r1", "server"): (2000, 80),
+    ("deepseek-r1", "interactive"): (1500, 15),
+    ("gpt-oss-120b", "server"): (3000, 80),
+    ("gpt-oss-120b", "interactive"): (2000, 15),
 }
 # bundled model alias -> MLPerf benchmark (DeepSeek-R1 is a fine-tune of the DeepSeek-V3 architecture)
-MLPERF_BENCHMARK = {"llama-2-70b": "llama2-70b", "llama-3.1-405b": "llama3_1-405b", "llama-3.1-8b": "llama3_1-8b",
-                    "mixtral-8x7b": "mixtral-8x7b", "deepseek-v3": "deepseek-r1", "gpt-oss-120b": "gpt-oss-120b"}
+MLPERF_BENCHMARK = {
+    "llama-2-70b": "llama2-70b",
+    "llama-3.1-405b": "llama3_1-405b",
+    "llama-3.1-8b": "llama3_1-8b",
+    "mixtral-8x7b": "mixtral-8x7b",
+    "deepseek-v3": "deepseek-r1",
+    "gpt-oss-120b": "gpt-oss-120b",
+}
 MLPERF_LIMITS: dict[tuple[str, str], Limits] = {
     (bm, sc): Limits(t / 1000, p / 1000, _CONF.format(bm + ("-interactive" if sc == "interactive" else "")))
     for (bm, sc), (t, p) in _MLPERF_MS.items()
@@ -146,14 +164,21 @@ class BenchResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "scenario": self.scenario, "dataset": self.dataset, "replicas": self.replicas, "chips": self.chips,
-            "requests": self.requests, "concurrency": self.concurrency, "rate_per_s": self.rate_per_s,
+            "scenario": self.scenario,
+            "dataset": self.dataset,
+            "replicas": self.replicas,
+            "chips": self.chips,
+            "requests": self.requests,
+            "concurrency": self.concurrency,
+            "rate_per_s": self.rate_per_s,
             "throughput_tokens_per_s": self.output_tokens_per_s,  # output tokens, as in serve and explore
             "throughput_total_tokens_per_s": self.total_tokens_per_s,
             "throughput_tokens_per_s_per_chip": self.output_tokens_per_s_per_chip,
             "throughput_total_tokens_per_s_per_chip": self.total_tokens_per_s_per_chip,
-            "ttft_p99_s": self.ttft_p99_s, "tpot_p99_s": self.tpot_p99_s,
-            "limits": self.limits.to_dict() if self.limits else None, "rel_tol": self.rel_tol,
+            "ttft_p99_s": self.ttft_p99_s,
+            "tpot_p99_s": self.tpot_p99_s,
+            "limits": self.limits.to_dict() if self.limits else None,
+            "rel_tol": self.rel_tol,
             "bracket_per_s": list(self.bracket_per_s) if self.bracket_per_s else None,
             "evaluations": self.evaluations,
             "measured_output_tokens_per_s": self.measured_output_tokens_per_s,
@@ -161,10 +186,21 @@ class BenchResult:
         }
 
 
-def bench(scenario: str, lengths: LengthSource, oracle: StepOracle, *, replicas: int = 1,
-          chips_per_replica: int = 1, limits: Limits | None = None, requests: int | None = None, seed: int = 0,
-          concurrency: int | None = None, rel_tol: float = REL_TOL, max_num_seqs: int = BENCH_MAX_NUM_SEQS,
-          **sim_options: Any) -> BenchResult:
+def bench(
+    scenario: str,
+    lengths: LengthSource,
+    oracle: StepOracle,
+    *,
+    replicas: int = 1,
+    chips_per_replica: int = 1,
+    limits: Limits | None = None,
+    requests: int | None = None,
+    seed: int = 0,
+    concurrency: int | None = None,
+    rel_tol: float = REL_TOL,
+    max_num_seqs: int = BENCH_MAX_NUM_SEQS,
+    **sim_options: Any,
+) -> BenchResult:
     """Run one scenario (module docstring); ``sim_options`` go to ``simulate`` (scheduler, policy, ...)."""
     check_args(scenario, replicas, chips_per_replica, requests, concurrency, rel_tol, max_num_seqs)
     if concurrency is not None:
@@ -176,19 +212,43 @@ def bench(scenario: str, lengths: LengthSource, oracle: StepOracle, *, replicas:
         n = requests or max(len(lengths), OFFLINE_MIN_PER_SLOT * slots)
         return _offline(scenario, lengths, oracle, n, seed, chips, concurrency, opts)
     if limits is None:
-        raise JalapenoError(f"the {scenario} scenario needs latency limits (no MLPerf limits for this model); "
-                            "give --ttft-limit and --tpot-limit", field="limits")
-    return max_rate(scenario, lengths, oracle, limits, requests=requests, seed=seed, chips=chips,
-                    rel_tol=rel_tol, sim_options=opts)
+        raise JalapenoError(
+            f"the {scenario} scenario needs latency limits (no MLPerf limits for this model); "
+            "give --ttft-limit and --tpot-limit",
+            field="limits",
+        )
+    return max_rate(
+        scenario,
+        lengths,
+        oracle,
+        limits,
+        requests=requests,
+        seed=seed,
+        chips=chips,
+        rel_tol=rel_tol,
+        sim_options=opts,
+    )
 
 
-def check_args(scenario: str, replicas: int, tp: int, requests: int | None, concurrency: int | None,
-               rel_tol: float, max_num_seqs: int) -> None:
+def check_args(
+    scenario: str,
+    replicas: int,
+    tp: int,
+    requests: int | None,
+    concurrency: int | None,
+    rel_tol: float,
+    max_num_seqs: int,
+) -> None:
     """``bench``'s arguments, checked before any work: one ``JalapenoError`` naming the flag."""
     if scenario not in SCENARIOS:
         raise JalapenoError(f"must be one of {', '.join(SCENARIOS)}; got {scenario!r}", field="--scenario")
-    for flag, v in (("--replicas", replicas), ("--tp", tp), ("--requests", requests),
-                    ("--concurrency", concurrency), ("--max-num-seqs", max_num_seqs)):
+    for flag, v in (
+        ("--replicas", replicas),
+        ("--tp", tp),
+        ("--requests", requests),
+        ("--concurrency", concurrency),
+        ("--max-num-seqs", max_num_seqs),
+    ):
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
             raise JalapenoError(f"must be an integer >= 1, got {v!r}", field=flag)
     if not (0 < rel_tol < 1):
@@ -197,14 +257,38 @@ def check_args(scenario: str, replicas: int, tp: int, requests: int | None, conc
         raise JalapenoError("only with the fixed scenario", field="--concurrency")
 
 
-def _offline(scenario: str, lengths: LengthSource, oracle: StepOracle, n: int, seed: int, chips: int,
-             concurrency: int | None, opts: dict[str, Any]) -> BenchResult:
+def _offline(
+    scenario: str,
+    lengths: LengthSource,
+    oracle: StepOracle,
+    n: int,
+    seed: int,
+    chips: int,
+    concurrency: int | None,
+    opts: dict[str, Any],
+) -> BenchResult:
     reqs = lengths.requests(n, seed)
     res = simulate(reqs, oracle, **opts)
     rate = res.completed / res.duration_s if res.duration_s > 0 else 0.0
-    return BenchResult(scenario, lengths.name, opts["replicas"], chips, n, rate, res.throughput_tokens_per_s,
-                       res.throughput_total_tokens_per_s, res.ttft_s.p99, res.tpot_s.p99, None, concurrency,
-                       None, 1, None, res, res.throughput_tokens_per_s)
+    return BenchResult(
+        scenario,
+        lengths.name,
+        opts["replicas"],
+        chips,
+        n,
+        rate,
+        res.throughput_tokens_per_s,
+        res.throughput_total_tokens_per_s,
+        res.ttft_s.p99,
+        res.tpot_s.p99,
+        None,
+        concurrency,
+        None,
+        1,
+        None,
+        res,
+        res.throughput_tokens_per_s,
+    )
 
 
 def unit_poisson(reqs: Sequence[Any], seed: int) -> tuple[Any, ...]:
@@ -214,13 +298,24 @@ def unit_poisson(reqs: Sequence[Any], seed: int) -> tuple[Any, ...]:
     return tuple(replace(q, arrival_s=float(t)) for q, t in zip(reqs, times, strict=True))
 
 
-def max_rate(scenario: str, lengths: LengthSource, oracle: StepOracle, limits: Limits, *,
-             requests: int | None, seed: int, chips: int, rel_tol: float,
-             sim_options: dict[str, Any]) -> BenchResult:
+def max_rate(
+    scenario: str,
+    lengths: LengthSource,
+    oracle: StepOracle,
+    limits: Limits,
+    *,
+    requests: int | None,
+    seed: int,
+    chips: int,
+    rel_tol: float,
+    sim_options: dict[str, Any],
+) -> BenchResult:
     """The highest Poisson rate meeting ``limits`` (module docstring: bracket, bisection, tolerance)."""
     probe_n = requests or min(len(lengths), SERVER_MAX_REQUESTS)
     cap = _offline("offline", lengths, oracle, probe_n, seed, chips, None, sim_options).rate_per_s
-    n = requests or int(min(SERVER_MAX_REQUESTS, max(SERVER_MIN_REQUESTS, math.ceil(cap * SERVER_DURATION_S))))
+    n = requests or int(
+        min(SERVER_MAX_REQUESTS, max(SERVER_MIN_REQUESTS, math.ceil(cap * SERVER_DURATION_S)))
+    )
     arrivals = unit_poisson(lengths.requests(n, seed), seed)
     evals = [1]
 
@@ -242,10 +337,42 @@ def max_rate(scenario: str, lengths: LengthSource, oracle: StepOracle, limits: L
         else:
             hi = mid
     if best is None:
-        return BenchResult(scenario, lengths.name, sim_options["replicas"], chips, n, 0.0, 0.0, 0.0, None, None,
-                           limits, None, rel_tol, evals[0], (0.0, hi), None)
+        return BenchResult(
+            scenario,
+            lengths.name,
+            sim_options["replicas"],
+            chips,
+            n,
+            0.0,
+            0.0,
+            0.0,
+            None,
+            None,
+            limits,
+            None,
+            rel_tol,
+            evals[0],
+            (0.0, hi),
+            None,
+        )
     out_per_req = best.output_tokens / best.completed
     total_per_req = (best.output_tokens + best.prompt_tokens) / best.completed
-    return BenchResult(scenario, lengths.name, sim_options["replicas"], chips, n, lo, lo * out_per_req,
-                       lo * total_per_req, best.ttft_s.p99, best.tpot_s.p99, limits, None, rel_tol, evals[0],
-                       (lo, hi), best, best.throughput_tokens_per_s)
+    return BenchResult(
+        scenario,
+        lengths.name,
+        sim_options["replicas"],
+        chips,
+        n,
+        lo,
+        lo * out_per_req,
+        lo * total_per_req,
+        best.ttft_s.p99,
+        best.tpot_s.p99,
+        limits,
+        None,
+        rel_tol,
+        evals[0],
+        (lo, hi),
+        best,
+        best.throughput_tokens_per_s,
+    )

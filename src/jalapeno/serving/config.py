@@ -55,8 +55,11 @@ class ServingConfig:
         if self.max_model_len is not None:
             _positive_int(self.max_model_len, "max_model_len")
         if self.scheduler == "disagg":
-            raise JalapenoError("disaggregation is a topology, not a scheduler: give topology='disagg' and the "
-                                "prefill pool's scheduler (it was sarathi)", field="scheduler")
+            raise JalapenoError(
+                "disaggregation is a topology, not a scheduler: give topology='disagg' and the "
+                "prefill pool's scheduler (it was sarathi)",
+                field="scheduler",
+            )
         _choice(self.scheduler, SCHEDULERS.names(), "scheduler")
         _choice(self.router, ROUTERS.names(), "router")
         _choice(self.topology, TOPOLOGIES, "topology")
@@ -70,11 +73,16 @@ class ServingConfig:
         if self.dollars_per_replica_hour is not None and self.dollars_per_replica_hour < 0:
             raise JalapenoError("must be >= 0", field="dollars_per_replica_hour")
         if self.is_disagg and self.replicas != 1:
-            raise JalapenoError("with topology='disagg', size the pools with Disagg(prefill_replicas=..., "
-                                "decode_replicas=...)", field="replicas")
+            raise JalapenoError(
+                "with topology='disagg', size the pools with Disagg(prefill_replicas=..., "
+                "decode_replicas=...)",
+                field="replicas",
+            )
         spec_tokens = 1 + self.speculative.k if self.speculative else 1
         if self.max_num_batched_tokens is not None and self.max_num_batched_tokens < spec_tokens:
-            raise JalapenoError(f"must be >= {spec_tokens} (a decode step's tokens)", field="max_num_batched_tokens")
+            raise JalapenoError(
+                f"must be >= {spec_tokens} (a decode step's tokens)", field="max_num_batched_tokens"
+            )
         if self.disagg is not None and not self.is_disagg:
             raise JalapenoError("disagg is given but topology is not 'disagg'", field="disagg")
 

@@ -24,16 +24,16 @@ from jalapeno.serving.tier import LowerTier, TierSpec
 Match = list[PrefixUnit | int]  # cached units in prompt order; an int is a hash found in the tier
 
 
-def unit_hashes(block_hashes: tuple[int, ...], block_tokens: int, block_size: int, prompt: int) -> tuple[
-    tuple[int, ...], int
-]:
+def unit_hashes(
+    block_hashes: tuple[int, ...], block_tokens: int, block_size: int, prompt: int
+) -> tuple[tuple[int, ...], int]:
     """Chained hashes of the full prefix units of a prompt, and the unit size in tokens."""
     unit = block_tokens * block_size // gcd(block_tokens, block_size)
     per = unit // block_tokens
     count = min(prompt // unit, len(block_hashes) // per)
     out, parent = [], 0
     for u in range(count):
-        content = block_hashes[u] if per == 1 else tuple(block_hashes[u * per:(u + 1) * per])
+        content = block_hashes[u] if per == 1 else tuple(block_hashes[u * per : (u + 1) * per])
         parent = hash((parent, content))
         out.append(parent)
     return tuple(out), unit
@@ -53,8 +53,15 @@ class KVCacheManager:
         "used_integral",
     )
 
-    def __init__(self, capacity_tokens: int, block_size: int, *, prefix_cache: bool = False,
-                 tier: TierSpec | None = None, kv_bytes_per_token: float = 0.0) -> None:
+    def __init__(
+        self,
+        capacity_tokens: int,
+        block_size: int,
+        *,
+        prefix_cache: bool = False,
+        tier: TierSpec | None = None,
+        kv_bytes_per_token: float = 0.0,
+    ) -> None:
         self.block_size = block_size
         self.tier = LowerTier(tier, block_size * kv_bytes_per_token) if tier is not None else None
         on_evict = self.tier.put if (self.tier is not None and prefix_cache) else None
@@ -93,7 +100,9 @@ class KVCacheManager:
     def advance(self, now: float) -> None:
         """Integrate KV use up to ``now``; call before any change at time ``now``."""
         pool = self.pool
-        self.used_integral += (pool.num_blocks - pool.free_blocks - pool.evictable_blocks) * (now - self._last_s)
+        self.used_integral += (pool.num_blocks - pool.free_blocks - pool.evictable_blocks) * (
+            now - self._last_s
+        )
         self._last_s = now
 
     def note_taken(self) -> None:
@@ -111,8 +120,11 @@ class KVCacheManager:
         if st.unit_hashes is None:
             req = st.request
             st.unit_hashes, st.unit_tokens = unit_hashes(
-                tuple(req.block_hashes or ()), int(getattr(req, "block_tokens", 512) or 512),
-                self.block_size, st.prompt)
+                tuple(req.block_hashes or ()),
+                int(getattr(req, "block_tokens", 512) or 512),
+                self.block_size,
+                st.prompt,
+            )
         hashes = st.unit_hashes
         limit = min(len(hashes), (st.num_tokens - 1) // st.unit_tokens) if hashes else 0
         found: Match = []

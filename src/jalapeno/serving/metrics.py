@@ -95,9 +95,12 @@ class PowerTrace:
         w, t0 = self.window_s, self.t0
         span = (end - t0) / w
         if not span < MAX_POWER_WINDOWS:  # also NaN/inf times
-            raise JalapenoError(f"simulated time reached {end - t0:.3g} s, past the horizon of {MAX_POWER_WINDOWS:,} "
-                                f"power windows of {w:g} s: the chip is too slow for this workload or the trace too "
-                                "long; slice the trace or give a faster chip", field="simulation")
+            raise JalapenoError(
+                f"simulated time reached {end - t0:.3g} s, past the horizon of {MAX_POWER_WINDOWS:,} "
+                f"power windows of {w:g} s: the chip is too slow for this workload or the trace too "
+                "long; slice the trace or give a faster chip",
+                field="simulation",
+            )
         b0, b1 = int((start - t0) / w), int(span)
         if b1 >= len(self.step_j):
             grow = b1 + 1 - len(self.step_j)
@@ -186,10 +189,16 @@ class SimResult:
             out["per_request"] = {k: _plain(v.tolist()) for k, v in self.per_request.items()}
         return out
 
-    def to_json(self, *, include_wall: bool = False, per_request: bool = False, indent: int | None = None) -> str:
+    def to_json(
+        self, *, include_wall: bool = False, per_request: bool = False, indent: int | None = None
+    ) -> str:
         """Deterministic JSON: sorted keys; ``sim_wall_s`` (a wall-clock time) only when asked for."""
-        return json.dumps(self.to_dict(include_wall=include_wall, per_request=per_request),
-                          sort_keys=True, indent=indent, allow_nan=False)
+        return json.dumps(
+            self.to_dict(include_wall=include_wall, per_request=per_request),
+            sort_keys=True,
+            indent=indent,
+            allow_nan=False,
+        )
 
 
 RENAMED = {"prefix_cache": "prefix_cache_stats"}  # `prefix_cache` is the on/off switch of a deployment

@@ -104,9 +104,20 @@ class Replica:
         "waiting",
     )
 
-    def __init__(self, index: int, role: Role, hooks: ReplicaHooks, oracle: StepOracle, kv: KVCacheManager,
-                 scheduler: Scheduler, waiting: WaitingQueue, *, preemption: PreemptionMode = "recompute",
-                 speculative: Speculative | None = None, max_decode_run: int = 256) -> None:
+    def __init__(
+        self,
+        index: int,
+        role: Role,
+        hooks: ReplicaHooks,
+        oracle: StepOracle,
+        kv: KVCacheManager,
+        scheduler: Scheduler,
+        waiting: WaitingQueue,
+        *,
+        preemption: PreemptionMode = "recompute",
+        speculative: Speculative | None = None,
+        max_decode_run: int = 256,
+    ) -> None:
         self.index, self.role, self.oracle, self.kv = index, role, oracle, kv
         self.power, self.observers = hooks.power, hooks.observers
         self.on_finish, self.on_handoff = hooks.on_finish, hooks.on_handoff
@@ -165,8 +176,9 @@ class Replica:
     def _start_step(self, now: float) -> list[Event]:
         """Plan and price the next step or decode run (KV use already integrated up to ``now``)."""
         plan = self.scheduler.schedule(self, now)
-        events: list[Event] = [(st.ready_s, PRIO_READY, self.on_ready, st) for st in plan.loading] \
-            if plan.loading else []
+        events: list[Event] = (
+            [(st.ready_s, PRIO_READY, self.on_ready, st) for st in plan.loading] if plan.loading else []
+        )
         tokens = plan.tokens
         if not tokens:
             self.busy = False
@@ -188,8 +200,14 @@ class Replica:
             pad = self.pad(nd, max(st.computed for st in plan.states))
         t0, e0, self.st_shape = self._price(*(pad or (nd, dctx)), ps, pt, pc, pk)
         m, dt, de = 1, 0.0, 0.0
-        if (ps == 0 and self.max_run > 1 and not plan.admitted and not plan.preempted
-                and len(tokens) == len(self.running) and pad is None):
+        if (
+            ps == 0
+            and self.max_run > 1
+            and not plan.admitted
+            and not plan.preempted
+            and len(tokens) == len(self.running)
+            and pad is None
+        ):
             m, dt, de = self._plan_run(plan.states, nd, dctx, t0, e0)
         self.plan = tokens
         self.plan_states = plan.states
@@ -204,7 +222,9 @@ class Replica:
         events.append((end, PRIO_STEP, self._on_step_end, self.gen))
         return events
 
-    def _price(self, nd: int, dctx: int, ps: int, pt: int, pc: int, pk: int) -> tuple[float, float, StepShape]:
+    def _price(
+        self, nd: int, dctx: int, ps: int, pt: int, pc: int, pk: int
+    ) -> tuple[float, float, StepShape]:
         k1 = self.spec_tokens + 1
         draft = None
         if k1 > 1 and nd:  # verify k + 1 tokens per decoding sequence
@@ -221,8 +241,9 @@ class Replica:
         f = self.draft_factor
         return cost.time_s + f * d.time_s, cost.energy_j + f * d.energy_j, shape
 
-    def _plan_run(self, states: list[RequestState], nd: int, dctx: int, t0: float,
-                  e0: float) -> tuple[int, float, float]:
+    def _plan_run(
+        self, states: list[RequestState], nd: int, dctx: int, t0: float, e0: float
+    ) -> tuple[int, float, float]:
         """Steps of the decode run starting now (KV reserved for all of them) and its per-step slopes."""
         rate = self.spec_rate
         m = self.max_run
@@ -236,8 +257,9 @@ class Replica:
         if m <= 1:
             return 1, 0.0, 0.0
         if self.spec_tokens:
-            ctx = sum(st.computed + emitted(st.spec_credit, m - 1, rate, st.output - st.generated)
-                      for st in states)
+            ctx = sum(
+                st.computed + emitted(st.spec_credit, m - 1, rate, st.output - st.generated) for st in states
+            )
         else:
             ctx = dctx + nd * (m - 1)
         t1, e1, _ = self._price(nd, ctx, 0, 0, 0, 0)
@@ -307,8 +329,18 @@ class Replica:
         self.step_events += 1
         self.power.add(start, now, energy, self.idle_w)
         if self.observers:
-            rec = StepRecord(self.index, self.role, start, now, s, self.st_shape, self.plan, self.st_kv,
-                             self.kv.num_blocks, energy)
+            rec = StepRecord(
+                self.index,
+                self.role,
+                start,
+                now,
+                s,
+                self.st_shape,
+                self.plan,
+                self.st_kv,
+                self.kv.num_blocks,
+                energy,
+            )
             for observe in self.observers:
                 observe(rec)
         events = self._apply_decodes(now, s) if self.decodes_only else self._apply(now, s)

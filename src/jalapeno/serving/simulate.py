@@ -35,14 +35,25 @@ def scheduler_of(name: str | Scheduler, cfg: ServingConfig) -> Scheduler:
     """A registered scheduler by name, built with the configuration's limits (or a scheduler as given)."""
     if not isinstance(name, str):
         return name
-    return make_scheduler(name, max_num_seqs=cfg.max_num_seqs, max_num_batched_tokens=cfg.max_num_batched_tokens)
+    return make_scheduler(
+        name, max_num_seqs=cfg.max_num_seqs, max_num_batched_tokens=cfg.max_num_batched_tokens
+    )
 
 
 class Simulation:
-    def __init__(self, requests: Iterable[Any], oracle: StepOracle, cfg: ServingConfig, *,
-                 progress: Progress | None = None, observers: Sequence[Observer] = ()) -> None:
+    def __init__(
+        self,
+        requests: Iterable[Any],
+        oracle: StepOracle,
+        cfg: ServingConfig,
+        *,
+        progress: Progress | None = None,
+        observers: Sequence[Observer] = (),
+    ) -> None:
         self.cfg = cfg
-        self.requests = sorted(requests, key=lambda r: (r.arrival_s, r.request_id))  # input order is irrelevant
+        self.requests = sorted(
+            requests, key=lambda r: (r.arrival_s, r.request_id)
+        )  # input order is irrelevant
         self.t0 = self.requests[0].arrival_s if self.requests else 0.0
         self.loop = EventLoop(self.t0)
         self.power = PowerTrace(cfg.power_window_s, self.t0)
@@ -56,8 +67,13 @@ class Simulation:
         self.spec_tokens = spec.k if spec else 0
         if cfg.is_disagg:
             d = cfg.pools
-            self.decode_pool = self._build("decode", d.decode_replicas, d.decode_oracle or oracle,
-                                           scheduler_of("vllm", cfg), first=d.prefill_replicas)
+            self.decode_pool = self._build(
+                "decode",
+                d.decode_replicas,
+                d.decode_oracle or oracle,
+                scheduler_of("vllm", cfg),
+                first=d.prefill_replicas,
+            )
             self.kv_link = KVHandoff(d, self.decode_pool, make_router(cfg.router))
             self.pool = self._build("prefill", d.prefill_replicas, oracle, scheduler_of(cfg.scheduler, cfg))
         else:
@@ -65,18 +81,39 @@ class Simulation:
             self.decode_pool = []
         self.router = make_router(cfg.router)
 
-    def _build(self, role: Role, count: int, oracle: StepOracle, scheduler: Scheduler, first: int = 0) -> list[Replica]:
+    def _build(
+        self, role: Role, count: int, oracle: StepOracle, scheduler: Scheduler, first: int = 0
+    ) -> list[Replica]:
         cfg = self.cfg
-        hooks = ReplicaHooks(self.power, self.observers, self.finish,
-                             self.kv_link.send if role == "prefill" and self.kv_link is not None else None)
+        hooks = ReplicaHooks(
+            self.power,
+            self.observers,
+            self.finish,
+            self.kv_link.send if role == "prefill" and self.kv_link is not None else None,
+        )
         out = []
         for i in range(count):
-            kv = KVCacheManager(int(oracle.kv_capacity_tokens), cfg.block_size,
-                                prefix_cache=cfg.prefix_cache and role != "decode", tier=cfg.tier,
-                                kv_bytes_per_token=float(oracle.kv_bytes_per_token))
-            out.append(Replica(first + i, role, hooks, oracle, kv, scheduler, make_queue(cfg.policy),
-                               preemption=cfg.preemption, speculative=cfg.speculative,
-                               max_decode_run=cfg.max_decode_run))
+            kv = KVCacheManager(
+                int(oracle.kv_capacity_tokens),
+                cfg.block_size,
+                prefix_cache=cfg.prefix_cache and role != "decode",
+                tier=cfg.tier,
+                kv_bytes_per_token=float(oracle.kv_bytes_per_token),
+            )
+            out.append(
+                Replica(
+                    first + i,
+                    role,
+                    hooks,
+                    oracle,
+                    kv,
+                    scheduler,
+                    make_queue(cfg.policy),
+                    preemption=cfg.preemption,
+                    speculative=cfg.speculative,
+                    max_decode_run=cfg.max_decode_run,
+                )
+            )
         return out
 
     @property
@@ -102,7 +139,9 @@ class Simulation:
                 assert st.drop_reason and st.finish_s < 0, st
                 continue
             assert st.status == FINISHED and st.generated == st.output, st
-            filled = st.hit_tokens + st.loaded_tokens + st.prefill_tokens + st.decode_tokens - st.discarded_tokens
+            filled = (
+                st.hit_tokens + st.loaded_tokens + st.prefill_tokens + st.decode_tokens - st.discarded_tokens
+            )
             assert filled == st.computed == st.prompt + st.output - 1, (st, filled)
             assert st.held_blocks == 0 and st.own_blocks == 0 and not st.units, st
             assert st.arrival_s <= st.scheduled_s <= st.first_token_s <= st.last_token_s == st.finish_s, st
@@ -146,14 +185,18 @@ class Simulation:
         if self.decode_pool:
             prefill_kv = self.pool[0].kv
             if prefill_kv.blocks_for(st.prompt) > prefill_kv.num_blocks:
-                return (f"prompt ({st.prompt} tokens) exceeds the prefill replica's KV capacity "
-                        f"({prefill_kv.num_blocks * prefill_kv.block_size} tokens)")
+                return (
+                    f"prompt ({st.prompt} tokens) exceeds the prefill replica's KV capacity "
+                    f"({prefill_kv.num_blocks * prefill_kv.block_size} tokens)"
+                )
             kv = self.decode_pool[0].kv
         else:
             kv = self.pool[0].kv
         if kv.blocks_for(kv_tokens) > kv.num_blocks:
-            return (f"needs {kv_tokens} KV tokens, more than a replica holds "
-                    f"({kv.num_blocks * kv.block_size} tokens)")
+            return (
+                f"needs {kv_tokens} KV tokens, more than a replica holds "
+                f"({kv.num_blocks * kv.block_size} tokens)"
+            )
         return ""
 
     # --- callbacks from replicas ----------------------------------------------------------------------
@@ -191,17 +234,27 @@ def simulate(
     ``progress(done, total)`` is called about 200 times; ``on_step(StepRecord)`` after every step.
     """
     # scheduler and router may be any name here: ServingConfig checks them against its lists
-    cfg = ServingConfig(replicas=replicas,
-                        scheduler=scheduler,  # type: ignore[arg-type]
-                        router=router,  # type: ignore[arg-type]
-                        topology=topology,  # type: ignore[arg-type]
-                        prefix_cache=prefix_cache, slo=slo, **options)
+    cfg = ServingConfig(
+        replicas=replicas,
+        scheduler=scheduler,  # type: ignore[arg-type]
+        router=router,  # type: ignore[arg-type]
+        topology=topology,  # type: ignore[arg-type]
+        prefix_cache=prefix_cache,
+        slo=slo,
+        **options,
+    )
     return run_config(requests, oracle, cfg, progress=progress, on_step=on_step, timeline=timeline)
 
 
-def run_config(requests: Iterable[Any], oracle: StepOracle, cfg: ServingConfig, *,
-               progress: Progress | None = None, on_step: Observer | None = None,
-               timeline: TimelineRecorder | None = None) -> SimResult:
+def run_config(
+    requests: Iterable[Any],
+    oracle: StepOracle,
+    cfg: ServingConfig,
+    *,
+    progress: Progress | None = None,
+    on_step: Observer | None = None,
+    timeline: TimelineRecorder | None = None,
+) -> SimResult:
     wall = time.perf_counter()
     observers = [f for f in (on_step, timeline.on_step if timeline is not None else None) if f is not None]
     sim = Simulation(requests, oracle, cfg, progress=progress, observers=observers)
@@ -212,9 +265,16 @@ def run_config(requests: Iterable[Any], oracle: StepOracle, cfg: ServingConfig, 
     return result
 
 
-def max_rate_at_attainment(requests: Sequence[Any], oracle: StepOracle, *, target: float = 0.9,
-                           lo: float = 0.125, hi: float = 8.0, iterations: int = 10,
-                           **kwargs: Any) -> tuple[float, SimResult | None]:
+def max_rate_at_attainment(
+    requests: Sequence[Any],
+    oracle: StepOracle,
+    *,
+    target: float = 0.9,
+    lo: float = 0.125,
+    hi: float = 8.0,
+    iterations: int = 10,
+    **kwargs: Any,
+) -> tuple[float, SimResult | None]:
     """Goodput at ``target`` attainment: the highest arrival rate (req/s) whose SLO attainment >= target.
 
     Bisects the trace's rate scale (``rate_scale``) in log space between ``lo`` and ``hi``; returns the

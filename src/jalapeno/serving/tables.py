@@ -10,10 +10,35 @@ from typing import Any
 from jalapeno.serving.metrics import SimResult
 from jalapeno.serving.replica import StepRecord
 
-REQUEST_COLUMNS = ("request_id", "arrival_s", "prompt_tokens", "output_tokens", "status", "ttft_s", "tpot_s",
-                   "e2e_s", "queue_s", "hit_tokens", "preemptions", "replica", "drop_reason")
-STEP_COLUMNS = ("replica", "role", "start_s", "end_s", "steps", "tokens", "decode_seqs", "prefill_seqs",
-                "prefill_tokens", "kv_blocks_used", "kv_blocks", "energy_j")
+REQUEST_COLUMNS = (
+    "request_id",
+    "arrival_s",
+    "prompt_tokens",
+    "output_tokens",
+    "status",
+    "ttft_s",
+    "tpot_s",
+    "e2e_s",
+    "queue_s",
+    "hit_tokens",
+    "preemptions",
+    "replica",
+    "drop_reason",
+)
+STEP_COLUMNS = (
+    "replica",
+    "role",
+    "start_s",
+    "end_s",
+    "steps",
+    "tokens",
+    "decode_seqs",
+    "prefill_seqs",
+    "prefill_tokens",
+    "kv_blocks_used",
+    "kv_blocks",
+    "energy_j",
+)
 
 
 def request_table(res: SimResult, requests: Sequence[Any]) -> dict[str, list[Any]]:
@@ -25,9 +50,14 @@ def request_table(res: SimResult, requests: Sequence[Any]) -> dict[str, list[Any
     out: dict[str, list[Any]] = {k: [] for k in REQUEST_COLUMNS}
     for r in requests:
         i = done.get(r.request_id)
-        row = {"request_id": r.request_id, "arrival_s": r.arrival_s, "prompt_tokens": r.prompt_tokens,
-               "output_tokens": r.output_tokens, "status": "completed" if i is not None else "dropped",
-               "drop_reason": reasons.get(r.request_id)}
+        row = {
+            "request_id": r.request_id,
+            "arrival_s": r.arrival_s,
+            "prompt_tokens": r.prompt_tokens,
+            "output_tokens": r.output_tokens,
+            "status": "completed" if i is not None else "dropped",
+            "drop_reason": reasons.get(r.request_id),
+        }
         for k in ("ttft_s", "tpot_s", "e2e_s", "queue_s", "hit_tokens", "preemptions", "replica"):
             row[k] = _plain(cols[k][i]) if i is not None else None
         for k in REQUEST_COLUMNS:
@@ -48,7 +78,19 @@ class StepTable:
 
     def on_step(self, rec: StepRecord) -> None:
         s = rec.shape
-        row = (rec.replica, rec.role, rec.start_s, rec.end_s, rec.steps, s.tokens, s.decode_seqs, s.prefill_seqs,
-               s.prefill_tokens, rec.kv_used_blocks, rec.kv_blocks, rec.energy_j)
+        row = (
+            rec.replica,
+            rec.role,
+            rec.start_s,
+            rec.end_s,
+            rec.steps,
+            s.tokens,
+            s.decode_seqs,
+            s.prefill_seqs,
+            s.prefill_tokens,
+            rec.kv_used_blocks,
+            rec.kv_blocks,
+            rec.energy_j,
+        )
         for k, v in zip(STEP_COLUMNS, row, strict=True):
             self.cols[k].append(v)

@@ -35,22 +35,34 @@ class Comparison:
 
 
 def replay_requests(record: dict[str, Any]) -> list[Request]:
-    return [Request(request_id=r["request_id"], arrival_s=r["arrival_s"], prompt_tokens=r["prompt_tokens"],
-                    output_tokens=r["output_tokens"]) for r in record["requests"]]
+    return [
+        Request(
+            request_id=r["request_id"],
+            arrival_s=r["arrival_s"],
+            prompt_tokens=r["prompt_tokens"],
+            output_tokens=r["output_tokens"],
+        )
+        for r in record["requests"]
+    ]
 
 
 def scheduler_of(record: dict[str, Any]) -> PrefillFirstScheduler:
     pol = record["policy"]
     padded = pol.get("cuda_graph", True)
-    return PrefillFirstScheduler(max_num_seqs=pol["max_num_seqs"],
-                                 batch_buckets=tuple(pol["batch_buckets"]) if padded else (),
-                                 context_bucket=pol["context_bucket"], max_len=pol["max_len"])
+    return PrefillFirstScheduler(
+        max_num_seqs=pol["max_num_seqs"],
+        batch_buckets=tuple(pol["batch_buckets"]) if padded else (),
+        context_bucket=pol["context_bucket"],
+        max_len=pol["max_len"],
+    )
 
 
 def simulate_replay(record: dict[str, Any], model: ModelConfig, chip: ChipSpec, params: CostParams) -> Any:
     oracle = CostOracle(model, chip, params)
     reqs = replay_requests(record)
-    return simulate(reqs, oracle, scheduler=scheduler_of(record), max_num_seqs=record["policy"]["max_num_seqs"])
+    return simulate(
+        reqs, oracle, scheduler=scheduler_of(record), max_num_seqs=record["policy"]["max_num_seqs"]
+    )
 
 
 class MeasuredStepOracle:
@@ -93,29 +105,39 @@ class MeasuredStepOracle:
         return type(cost)(t, cost.energy_j)
 
 
-def simulate_with_measured_steps(record: dict[str, Any], model: ModelConfig, chip: ChipSpec,
-                                 params: CostParams) -> tuple[Any, MeasuredStepOracle]:
+def simulate_with_measured_steps(
+    record: dict[str, Any], model: ModelConfig, chip: ChipSpec, params: CostParams
+) -> tuple[Any, MeasuredStepOracle]:
     oracle = MeasuredStepOracle(record, CostOracle(model, chip, params))
-    res = simulate(replay_requests(record), oracle, scheduler=scheduler_of(record),
-                   max_num_seqs=record["policy"]["max_num_seqs"])
+    res = simulate(
+        replay_requests(record),
+        oracle,
+        scheduler=scheduler_of(record),
+        max_num_seqs=record["policy"]["max_num_seqs"],
+    )
     return res, oracle
 
 
 def compare(record: dict[str, Any], result: Any) -> list[Comparison]:
     done = [r for r in record["requests"] if r.get("first_token_s") is not None]
-    meas = {"ttft_s": np.array([r["ttft_s"] for r in done]),
-            "tpot_s": np.array([r["tpot_s"] for r in done if r.get("tpot_s") is not None])}
+    meas = {
+        "ttft_s": np.array([r["ttft_s"] for r in done]),
+        "tpot_s": np.array([r["tpot_s"] for r in done if r.get("tpot_s") is not None]),
+    }
     pred = {"ttft_s": result.per_request["ttft_s"], "tpot_s": result.per_request["tpot_s"]}
     out = []
     for metric in ("ttft_s", "tpot_s"):
         p = pred[metric][np.isfinite(pred[metric])]
         for q, name in ((50, "p50"), (90, "p90")):
-            out.append(Comparison(metric, name, float(np.percentile(meas[metric], q)), float(np.percentile(p, q))))
+            out.append(
+                Comparison(metric, name, float(np.percentile(meas[metric], q)), float(np.percentile(p, q)))
+            )
     return out
 
 
-def step_errors(record: dict[str, Any], model: ModelConfig, chip: ChipSpec, params: CostParams,
-                timer: Any = None) -> dict[str, np.ndarray]:
+def step_errors(
+    record: dict[str, Any], model: ModelConfig, chip: ChipSpec, params: CostParams, timer: Any = None
+) -> dict[str, np.ndarray]:
     """Each replayed step's predicted / measured time - 1 (decode at its padded shape; prefill eager)."""
     from jalapeno.cost.step import Estimator
     from jalapeno.graph.batch import Batch
@@ -137,9 +159,15 @@ def step_errors(record: dict[str, Any], model: ModelConfig, chip: ChipSpec, para
     return {k: np.array(v) for k, v in out.items()}
 
 
-def markdown_section(record: dict[str, Any], comparisons: list[Comparison], steps: dict[str, np.ndarray],
-                     sim_wall_s: float, source: str, scheduling: list[Comparison] | None = None,
-                     scheduling_hits: tuple[int, int] = (0, 0)) -> str:
+def markdown_section(
+    record: dict[str, Any],
+    comparisons: list[Comparison],
+    steps: dict[str, np.ndarray],
+    sim_wall_s: float,
+    source: str,
+    scheduling: list[Comparison] | None = None,
+    scheduling_hits: tuple[int, int] = (0, 0),
+) -> str:
     from jalapeno.report.markdown import apct, pct, table
 
     pol = record["policy"]
@@ -147,42 +175,81 @@ def markdown_section(record: dict[str, Any], comparisons: list[Comparison], step
     lines = [
         "## Serving: the simulator against a real GPU replay",
         "",
-        (f"`{source}`: {n} requests of `{record['trace']}` [{record['slice']['start_s']:g}, "
-        f"{record['slice']['start_s'] + record['slice']['duration_s']:g}) s replayed by wall clock "
-        f"through `jalapeno measure serve` on {record['device'].get('name', '?')} "
-        f"({record['measured']}): {record['model']} (random bf16 weights), policy `{pol['name']}` (one "
-        f"whole prefill a step, else one decode step of all running; max {pol['max_num_seqs']} running), "
-        f"decode steps replayed from CUDA graphs padded to batch buckets {pol['batch_buckets']} and to "
-        f"the longest context rounded up to {pol['context_bucket']}, attention " f"`{pol.get('decode_attention', 'masked')}`; "
-        f"prompts capped at {pol['max_prompt']} and outputs at {pol['max_output']} tokens."),
+        (
+            f"`{source}`: {n} requests of `{record['trace']}` [{record['slice']['start_s']:g}, "
+            f"{record['slice']['start_s'] + record['slice']['duration_s']:g}) s replayed by wall clock "
+            f"through `jalapeno measure serve` on {record['device'].get('name', '?')} "
+            f"({record['measured']}): {record['model']} (random bf16 weights), policy `{pol['name']}` (one "
+            f"whole prefill a step, else one decode step of all running; max {pol['max_num_seqs']} running), "
+            f"decode steps replayed from CUDA graphs padded to batch buckets {pol['batch_buckets']} and to "
+            f"the longest context rounded up to {pol['context_bucket']}, attention "
+            f"`{pol.get('decode_attention', 'masked')}`; "
+            f"prompts capped at {pol['max_prompt']} and outputs at {pol['max_output']} tokens."
+        ),
         "",
-        ("The simulator replays the same requests with the same policy (`PrefillFirstScheduler`, padding "
-        "included) on the calibrated H200 cost model. Nothing was fitted to this replay."),
+        (
+            "The simulator replays the same requests with the same policy (`PrefillFirstScheduler`, padding "
+            "included) on the calibrated H200 cost model. Nothing was fitted to this replay."
+        ),
         "",
-        table(["metric", "measured", "predicted", "error", "goal"],
-              [[f"{c.metric.replace('_s', '')} {c.quantile}", f"{c.measured * 1e3:.2f} ms",
-                f"{c.predicted * 1e3:.2f} ms", pct(c.error),
-                "met" if abs(c.error) <= 0.10 else "**missed** (10%)"] for c in comparisons], "lrrrl"),
+        table(
+            ["metric", "measured", "predicted", "error", "goal"],
+            [
+                [
+                    f"{c.metric.replace('_s', '')} {c.quantile}",
+                    f"{c.measured * 1e3:.2f} ms",
+                    f"{c.predicted * 1e3:.2f} ms",
+                    pct(c.error),
+                    "met" if abs(c.error) <= 0.10 else "**missed** (10%)",
+                ]
+                for c in comparisons
+            ],
+            "lrrrl",
+        ),
         "",
         "Step by step (every replayed step priced at its real shape):",
         "",
-        table(["steps", "count", "median error", "median abs error", "p90 abs error"],
-              [[k, str(v.size), pct(float(np.median(v))), apct(float(np.median(np.abs(v)))),
-                apct(float(np.percentile(np.abs(v), 90)))] for k, v in steps.items() if v.size], "lrrrr"),
+        table(
+            ["steps", "count", "median error", "median abs error", "p90 abs error"],
+            [
+                [
+                    k,
+                    str(v.size),
+                    pct(float(np.median(v))),
+                    apct(float(np.median(np.abs(v)))),
+                    apct(float(np.percentile(np.abs(v), 90))),
+                ]
+                for k, v in steps.items()
+                if v.size
+            ],
+            "lrrrr",
+        ),
         "",
         *_by_shape(record, steps),
     ]
     if scheduling:
         hits, misses = scheduling_hits
         lines += [
-            ("Scheduling check: the same simulation with each step costing its *measured* duration (mean "
-            f"of the replay's steps of that shape; {hits} of {hits + misses} simulated steps found one). "
-            "If this matches, the simulator's mirror of the engine's policy is right and the error above "
-            "is the cost of steps alone:"),
+            (
+                "Scheduling check: the same simulation with each step costing its *measured* duration (mean "
+                f"of the replay's steps of that shape; {hits} of {hits + misses} simulated steps found one). "
+                "If this matches, the simulator's mirror of the engine's policy is right and the error above "
+                "is the cost of steps alone:"
+            ),
             "",
-            table(["metric", "measured", "simulated, measured step times", "error"],
-                  [[f"{c.metric.replace('_s', '')} {c.quantile}", f"{c.measured * 1e3:.2f} ms",
-                    f"{c.predicted * 1e3:.2f} ms", pct(c.error)] for c in scheduling], "lrrr"),
+            table(
+                ["metric", "measured", "simulated, measured step times", "error"],
+                [
+                    [
+                        f"{c.metric.replace('_s', '')} {c.quantile}",
+                        f"{c.measured * 1e3:.2f} ms",
+                        f"{c.predicted * 1e3:.2f} ms",
+                        pct(c.error),
+                    ]
+                    for c in scheduling
+                ],
+                "lrrr",
+            ),
             "",
         ]
     lines.append(f"Simulating the replay took {sim_wall_s:.2f} s.")
@@ -203,15 +270,27 @@ def _by_shape(record: dict[str, Any], steps: dict[str, np.ndarray]) -> list[str]
             k = (toks >= lo) & (toks < hi)
             if k.any():
                 label = f"prefill {lo}-{hi - 1} tokens" if hi < 1 << 30 else f"prefill >= {lo} tokens"
-                rows.append([label, str(int(k.sum())), f"{np.median(dur[k]) * 1e3:.2f} ms",
-                             pct(float(np.median(steps["prefill"][k])))])
+                rows.append(
+                    [
+                        label,
+                        str(int(k.sum())),
+                        f"{np.median(dur[k]) * 1e3:.2f} ms",
+                        pct(float(np.median(steps["prefill"][k]))),
+                    ]
+                )
     if dec and steps.get("decode") is not None and steps["decode"].size == len(dec):
         bucket = np.array([s["bucket"] for s in dec])
         dur = np.array([s["end_s"] - s["start_s"] for s in dec])
         for b in sorted(set(bucket.tolist())):
             k = bucket == b
-            rows.append([f"decode, batch bucket {b}", str(int(k.sum())), f"{np.median(dur[k]) * 1e3:.2f} ms",
-                         pct(float(np.median(steps["decode"][k])))])
+            rows.append(
+                [
+                    f"decode, batch bucket {b}",
+                    str(int(k.sum())),
+                    f"{np.median(dur[k]) * 1e3:.2f} ms",
+                    pct(float(np.median(steps["decode"][k]))),
+                ]
+            )
     if not rows:
         return []
     return ["By shape:", "", table(["steps", "count", "median measured", "median error"], rows, "lrrr"), ""]

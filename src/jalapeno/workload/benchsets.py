@@ -51,7 +51,9 @@ class LengthSet:
 
     def __post_init__(self) -> None:
         if not self.prompt_tokens or len(self.prompt_tokens) != len(self.output_tokens):
-            raise JalapenoError("needs one prompt and one output length per sample, at least one", field=self.name)
+            raise JalapenoError(
+                "needs one prompt and one output length per sample, at least one", field=self.name
+            )
         if min(self.prompt_tokens) < 1 or min(self.output_tokens) < 1:
             raise JalapenoError("token counts must be >= 1", field=self.name)
 
@@ -112,8 +114,10 @@ def _llama2(generated: bool) -> LengthSet:
     p, o = _read("llama2-70b-99.csv")
     if generated:
         o = scale_to_mean(o, OPENORCA_GENERATED_MEAN, OPENORCA_MAX_NEW_TOKENS)
-        desc = ("MLPerf Llama-2-70B OpenOrca, 24,576 samples: prompt lengths as published, output lengths "
-                f"scaled to Llama-2-70B's documented mean of {OPENORCA_GENERATED_MEAN} tokens")
+        desc = (
+            "MLPerf Llama-2-70B OpenOrca, 24,576 samples: prompt lengths as published, output lengths "
+            f"scaled to Llama-2-70B's documented mean of {OPENORCA_GENERATED_MEAN} tokens"
+        )
     else:
         desc = "MLPerf Llama-2-70B OpenOrca, 24,576 samples: prompt and GPT-4 reference-answer lengths"
     return LengthSet("mlperf-llama2-70b" + ("" if generated else "-reference"), p, o, desc, _DASHBOARD)
@@ -133,11 +137,19 @@ MLPERF_SETS: dict[str, str] = {
     "mlperf-mixtral-8x7b": "MLPerf Mixtral-8x7B (OpenOrca+GSM8K+MBXP, 15,000), reference output lengths",
     "mlperf-llama3.1-8b": "MLPerf Llama-3.1-8B (CNN/DailyMail, 13,368), outputs approximate (characters / 4)",
 }
-FILES = {"mlperf-llama3.1-405b": "llama3-1-405b.csv", "mlperf-deepseek-r1": "deepseek-r1.csv",
-         "mlperf-mixtral-8x7b": "mixtral-8x7b.csv", "mlperf-llama3.1-8b": "llama3-1-8b.csv"}
+FILES = {
+    "mlperf-llama3.1-405b": "llama3-1-405b.csv",
+    "mlperf-deepseek-r1": "deepseek-r1.csv",
+    "mlperf-mixtral-8x7b": "mixtral-8x7b.csv",
+    "mlperf-llama3.1-8b": "llama3-1-8b.csv",
+}
 # the set each MLPerf-limited model uses by default (bench --dataset)
-DEFAULT_SET = {"llama-2-70b": "mlperf-llama2-70b", "llama-3.1-405b": "mlperf-llama3.1-405b",
-               "deepseek-v3": "mlperf-deepseek-r1", "mixtral-8x7b": "mlperf-mixtral-8x7b"}
+DEFAULT_SET = {
+    "llama-2-70b": "mlperf-llama2-70b",
+    "llama-3.1-405b": "mlperf-llama3.1-405b",
+    "deepseek-v3": "mlperf-deepseek-r1",
+    "mixtral-8x7b": "mlperf-mixtral-8x7b",
+}
 
 
 def load_set(name: str) -> LengthSet:

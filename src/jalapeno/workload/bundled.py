@@ -45,24 +45,39 @@ class BundledTrace:
 
 BUNDLED: tuple[BundledTrace, ...] = (
     BundledTrace(
-        "azure-code", "AzureLLMInferenceTrace_code.csv", ("azure-code-2023",),
-        "Azure coding assistant, 1 h, Nov 2023 (very bursty)", _AZURE_2023,
+        "azure-code",
+        "AzureLLMInferenceTrace_code.csv",
+        ("azure-code-2023",),
+        "Azure coding assistant, 1 h, Nov 2023 (very bursty)",
+        _AZURE_2023,
     ),
     BundledTrace(
-        "azure-conv", "AzureLLMInferenceTrace_conv.csv", ("azure-conv-2023",),
-        "Azure conversation service, 1 h, Nov 2023 (near Poisson)", _AZURE_2023,
+        "azure-conv",
+        "AzureLLMInferenceTrace_conv.csv",
+        ("azure-conv-2023",),
+        "Azure conversation service, 1 h, Nov 2023 (near Poisson)",
+        _AZURE_2023,
     ),
     BundledTrace(
-        "mooncake-conversation", "conversation_trace.jsonl", ("mooncake-conv",),
-        "Kimi chat, 1 h, with 512-token prefix-block hashes", _MOONCAKE,
+        "mooncake-conversation",
+        "conversation_trace.jsonl",
+        ("mooncake-conv",),
+        "Kimi chat, 1 h, with 512-token prefix-block hashes",
+        _MOONCAKE,
     ),
     BundledTrace(
-        "mooncake-synthetic", "synthetic_trace.jsonl", (),
-        "Mooncake synthetic (public datasets, Poisson), with prefix-block hashes", _MOONCAKE,
+        "mooncake-synthetic",
+        "synthetic_trace.jsonl",
+        (),
+        "Mooncake synthetic (public datasets, Poisson), with prefix-block hashes",
+        _MOONCAKE,
     ),
     BundledTrace(
-        "tracelab-rounds", "round_trace.jsonl", ("tracelab",),
-        "Two coding-agent sessions (Claude, Codex), one LLM call a round", _TRACELAB,
+        "tracelab-rounds",
+        "round_trace.jsonl",
+        ("tracelab",),
+        "Two coding-agent sessions (Claude, Codex), one LLM call a round",
+        _TRACELAB,
     ),
 )
 

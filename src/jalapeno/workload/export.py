@@ -23,8 +23,11 @@ def write_trace(trace: Trace, path: str | Path, fmt: str = "plain") -> int:
     if fmt not in FORMATS:
         raise ValueError(f"unknown trace format {fmt!r}; expected one of {', '.join(FORMATS)}")
     hashes = fmt == "plain" and any(r.block_hashes for r in trace.requests)
-    header = ["arrived_at", "num_prefill_tokens", "num_decode_tokens"] if fmt == "vidur" else \
-        ["arrival_s", "prompt_tokens", "output_tokens"] + (["hash_ids"] if hashes else [])
+    header = (
+        ["arrived_at", "num_prefill_tokens", "num_decode_tokens"]
+        if fmt == "vidur"
+        else ["arrival_s", "prompt_tokens", "output_tokens"] + (["hash_ids"] if hashes else [])
+    )
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(header)

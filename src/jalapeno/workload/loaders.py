@@ -59,26 +59,32 @@ def _decode_guard(path: Path, parse: Callable[[Any], Rows]) -> Rows:
         except UnicodeDecodeError:
             raise JalapenoError(f"{path.name}: not UTF-8 text; expected a CSV or JSONL trace") from None
         except csv.Error as e:
-            raise JalapenoError(f"{path.name}: malformed CSV ({e}); expected plain comma-separated rows") from None
+            raise JalapenoError(
+                f"{path.name}: malformed CSV ({e}); expected plain comma-separated rows"
+            ) from None
 
 
-def _columns(header: list[str], wanted: tuple[str, ...], file: str, line: int,
-             optional: tuple[str, ...] = ()) -> list[int]:
+def _columns(
+    header: list[str], wanted: tuple[str, ...], file: str, line: int, optional: tuple[str, ...] = ()
+) -> list[int]:
     names = [h.strip().lower() for h in header]
     found = []
     for column in wanted + optional:
         if column.lower() in names:
             found.append(names.index(column.lower()))
         elif column in wanted:
-            raise JalapenoError(f"{file}:{line}: header: missing column {column!r}; expected {','.join(wanted)}, "
-                                f"got {','.join(header)!r}")
+            raise JalapenoError(
+                f"{file}:{line}: header: missing column {column!r}; expected {','.join(wanted)}, "
+                f"got {','.join(header)!r}"
+            )
         else:
             found.append(-1)
     return found
 
 
-def _csv_body(f: Any, file: str, wanted: tuple[str, ...], optional: tuple[str, ...] = ()) -> tuple[
-        Iterator[tuple[int, list[str]]], list[int]]:
+def _csv_body(
+    f: Any, file: str, wanted: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> tuple[Iterator[tuple[int, list[str]]], list[int]]:
     """(line number, row) pairs after the header, skipping blank lines, and the wanted columns' indices."""
     reader = csv.reader(f)
     header = next((row for row in reader if row and row != [""]), None)
@@ -91,8 +97,9 @@ def _csv_body(f: Any, file: str, wanted: tuple[str, ...], optional: tuple[str, .
             if not row or row == [""]:
                 continue
             if len(row) != len(header):
-                raise row_error(file, reader.line_num, "row", f"{len(header)} columns ({','.join(header)})",
-                                ",".join(row))
+                raise row_error(
+                    file, reader.line_num, "row", f"{len(header)} columns ({','.join(header)})", ",".join(row)
+                )
             yield reader.line_num, row
 
     return body(), columns
@@ -114,8 +121,9 @@ def _parse_azure(f: Any, file: str) -> Rows:
     return rows
 
 
-def load_azure(path: str | Path, *, window: Window | None = None, name: str | None = None,
-               attribution: str = "") -> Trace:
+def load_azure(
+    path: str | Path, *, window: Window | None = None, name: str | None = None, attribution: str = ""
+) -> Trace:
     """Azure LLM inference trace CSV, 2023 (one hour) or 2024 (one week): same columns.
 
     ``TIMESTAMP`` may have any number of fractional digits and an optional ``Z``/``+00:00`` offset.
@@ -151,8 +159,14 @@ def _parse_burstgpt(f: Any, file: str, drop_failed: bool) -> Rows:
     return rows
 
 
-def load_burstgpt(path: str | Path, *, drop_failed: bool = False, window: Window | None = None,
-                  name: str | None = None, attribution: str = "") -> Trace:
+def load_burstgpt(
+    path: str | Path,
+    *,
+    drop_failed: bool = False,
+    window: Window | None = None,
+    name: str | None = None,
+    attribution: str = "",
+) -> Trace:
     """BurstGPT CSV (``Timestamp`` in seconds). A ``Session ID`` column, if present, fills ``session_id``.
 
     ``drop_failed=True`` skips failed requests (``Response tokens == 0``), as BurstGPT's
@@ -191,17 +205,28 @@ def _parse_seconds_csv(f: Any, file: str, wanted: tuple[str, ...], block_tokens:
         rows.outputs.append(token_count(row[oi], file, line, wanted[2]))
         rows.ids.append(index)
         if rows.extras is not None:
-            rows.extras.append({"block_hashes": _block_ids(row[hi], file, line), "block_tokens": block_tokens})
+            rows.extras.append(
+                {"block_hashes": _block_ids(row[hi], file, line), "block_tokens": block_tokens}
+            )
     return rows
 
 
-def load_plain_csv(path: str | Path, *, block_tokens: int = 512, window: Window | None = None,
-                   name: str | None = None, attribution: str = "", vidur: bool = False) -> Trace:
+def load_plain_csv(
+    path: str | Path,
+    *,
+    block_tokens: int = 512,
+    window: Window | None = None,
+    name: str | None = None,
+    attribution: str = "",
+    vidur: bool = False,
+) -> Trace:
     """The plain CSV ``arrival_s,prompt_tokens,output_tokens[,hash_ids]`` (``jalapeno traces export``), or
     with ``vidur=True`` Vidur's ``arrived_at,num_prefill_tokens,num_decode_tokens``. Arrivals are seconds."""
     path = Path(path)
     wanted = VIDUR_COLUMNS if vidur else PLAIN_COLUMNS
-    rows = _decode_guard(path, lambda f: _parse_seconds_csv(f, path.name, wanted, _block_tokens(block_tokens)))
+    rows = _decode_guard(
+        path, lambda f: _parse_seconds_csv(f, path.name, wanted, _block_tokens(block_tokens))
+    )
     return build_trace(rows, name or path.stem, str(path), attribution, window or Window())
 
 
@@ -215,7 +240,9 @@ def json_lines(f: Any, file: str) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             obj = json.loads(text)
         except (ValueError, RecursionError):
-            raise JalapenoError(f"{file}:{line}: expected one JSON object per line, got {text[:60]!r}") from None
+            raise JalapenoError(
+                f"{file}:{line}: expected one JSON object per line, got {text[:60]!r}"
+            ) from None
         if not isinstance(obj, dict):
             raise JalapenoError(f"{file}:{line}: expected a JSON object, got {text[:60]!r}")
         yield line, obj
@@ -245,8 +272,14 @@ def _parse_mooncake(f: Any, file: str, block_tokens: int) -> Rows:
     return rows
 
 
-def load_mooncake(path: str | Path, *, block_tokens: int = 512, window: Window | None = None,
-                  name: str | None = None, attribution: str = "") -> Trace:
+def load_mooncake(
+    path: str | Path,
+    *,
+    block_tokens: int = 512,
+    window: Window | None = None,
+    name: str | None = None,
+    attribution: str = "",
+) -> Trace:
     """Mooncake JSONL: ``timestamp`` (ms from start), ``input_length``, ``output_length``, ``hash_ids``.
 
     ``hash_ids`` are prefix-block hashes of ``block_tokens`` (512 in the Mooncake release) tokens each.
@@ -256,12 +289,23 @@ def load_mooncake(path: str | Path, *, block_tokens: int = 512, window: Window |
     return build_trace(rows, name or path.stem, str(path), attribution, window or Window())
 
 
-def load_tracelab(path: str | Path, *, block_tokens: int = 512, align_sessions: bool = True,
-                  window: Window | None = None, name: str | None = None, attribution: str = "") -> Trace:
+def load_tracelab(
+    path: str | Path,
+    *,
+    block_tokens: int = 512,
+    align_sessions: bool = True,
+    window: Window | None = None,
+    name: str | None = None,
+    attribution: str = "",
+) -> Trace:
     """TraceLab rounds JSONL: one LLM call a line; see ``jalapeno.workload.tracelab`` for the mapping."""
     path = Path(path)
-    rows = _decode_guard(path, lambda f: parse_tracelab(json_lines(f, path.name), path.name,
-                                                        _block_tokens(block_tokens), align_sessions))
+    rows = _decode_guard(
+        path,
+        lambda f: parse_tracelab(
+            json_lines(f, path.name), path.name, _block_tokens(block_tokens), align_sessions
+        ),
+    )
     return build_trace(rows, name or path.stem, str(path), attribution, window or Window())
 
 
@@ -331,14 +375,23 @@ def resolve_trace(name_or_path: str | Path) -> tuple[Path, str, str]:
         return bundled.path, bundled.name, bundled.attribution
     path = Path(name_or_path).expanduser()
     if not _is_file(path):
-        raise JalapenoError(f"unknown trace {str(name_or_path)!r}: expected a bundled name "
-                            f"({', '.join(bundled_names())}) or the path of a trace file")
+        raise JalapenoError(
+            f"unknown trace {str(name_or_path)!r}: expected a bundled name "
+            f"({', '.join(bundled_names())}) or the path of a trace file"
+        )
     return path, path.stem, ""
 
 
-def load_trace(name_or_path: str | Path, *, limit: int | None = None, start_s: float | None = None,
-               duration_s: float | None = None, drop_failed: bool = False, block_tokens: int = 512,
-               align_sessions: bool = True) -> Trace:
+def load_trace(
+    name_or_path: str | Path,
+    *,
+    limit: int | None = None,
+    start_s: float | None = None,
+    duration_s: float | None = None,
+    drop_failed: bool = False,
+    block_tokens: int = 512,
+    align_sessions: bool = True,
+) -> Trace:
     """Load a bundled trace by name (``jalapeno traces`` lists them) or any supported trace file.
 
     ``start_s``/``duration_s`` keep arrivals in ``[start_s, start_s + duration_s)`` seconds from the trace

@@ -59,7 +59,9 @@ def time_to_ns(value: float, ns_per_unit: int, file: str, line: int, column: str
         seconds = math.inf
     if not (math.isfinite(seconds) and 0 <= seconds <= MAX_SECONDS):
         unit = {NS_PER_S: "seconds", NS_PER_S // 1000: "milliseconds"}.get(ns_per_unit, "time units")
-        raise row_error(file, line, column, f"a non-negative number of {unit} (at most {MAX_SECONDS:.0e} s)", raw)
+        raise row_error(
+            file, line, column, f"a non-negative number of {unit} (at most {MAX_SECONDS:.0e} s)", raw
+        )
     return value * ns_per_unit if isinstance(value, int) else round(value * ns_per_unit)
 
 
@@ -94,13 +96,17 @@ class Window:
             raise JalapenoError(f"expected a finite number >= 0, got {self.start_s!r}", field="start_s")
         if self.duration_s is not None and not (math.isfinite(self.duration_s) and self.duration_s > 0):
             raise JalapenoError(f"expected a finite number > 0, got {self.duration_s!r}", field="duration_s")
-        if self.limit is not None and (isinstance(self.limit, bool) or not isinstance(self.limit, int)
-                                       or self.limit < 1):
+        if self.limit is not None and (
+            isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1
+        ):
             raise JalapenoError(f"expected a positive integer, got {self.limit!r}", field="limit")
 
     def describe(self) -> str:
-        parts = [f"{k}={v}" for k, v in (("start_s", self.start_s), ("duration_s", self.duration_s),
-                                         ("limit", self.limit)) if v is not None]
+        parts = [
+            f"{k}={v}"
+            for k, v in (("start_s", self.start_s), ("duration_s", self.duration_s), ("limit", self.limit))
+            if v is not None
+        ]
         return ", ".join(parts)
 
 
@@ -134,11 +140,14 @@ def build_trace(rows: Rows, name: str, source: str, attribution: str, window: Wi
     kept, t0, start = _select(rows, window)
     if not kept:
         span = (max(rows.times_ns) - t0) / NS_PER_S
-        raise JalapenoError(f"{rows.file}: no requests in the window ({window.describe()}); "
-                            f"the trace spans 0 to {span:.3f} s")
+        raise JalapenoError(
+            f"{rows.file}: no requests in the window ({window.describe()}); the trace spans 0 to {span:.3f} s"
+        )
     times, prompts, outputs, ids, extras = rows.times_ns, rows.prompts, rows.outputs, rows.ids, rows.extras
     requests = tuple(
-        Request(ids[i], (times[i] - start) / NS_PER_S, prompts[i], outputs[i], **(extras[i] if extras else {}))
+        Request(
+            ids[i], (times[i] - start) / NS_PER_S, prompts[i], outputs[i], **(extras[i] if extras else {})
+        )
         for i in kept
     )
     return Trace(name, requests, source, attribution)

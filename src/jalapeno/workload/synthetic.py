@@ -35,8 +35,12 @@ class Constant:
     value: int
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.value, int) and not isinstance(self.value, bool) and self.value >= 0,
-               "Constant.value", "an integer >= 0", self.value)
+        _check(
+            isinstance(self.value, int) and not isinstance(self.value, bool) and self.value >= 0,
+            "Constant.value",
+            "an integer >= 0",
+            self.value,
+        )
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, self.value, dtype=np.int64)
@@ -85,11 +89,19 @@ def _dist(value: IntDist | int, name: str) -> IntDist:
 
 
 def _count_or_duration(count: int | None, duration_s: float | None) -> None:
-    _check((count is None) != (duration_s is None), "count/duration_s", "exactly one of them",
-           (count, duration_s))
+    _check(
+        (count is None) != (duration_s is None),
+        "count/duration_s",
+        "exactly one of them",
+        (count, duration_s),
+    )
     if count is not None:
-        _check(isinstance(count, int) and not isinstance(count, bool) and count >= 1, "count",
-               "an integer >= 1", count)
+        _check(
+            isinstance(count, int) and not isinstance(count, bool) and count >= 1,
+            "count",
+            "an integer >= 1",
+            count,
+        )
     if duration_s is not None:
         _check(math.isfinite(duration_s) and duration_s > 0, "duration_s", "a number > 0", duration_s)
 
@@ -99,8 +111,9 @@ def _gaps(rng: np.random.Generator, rate: float, cv: float, n: int) -> np.ndarra
     return rng.gamma(shape, 1.0 / (rate * shape), n)
 
 
-def _arrivals(rng: np.random.Generator, rate: float, cv: float, count: int | None,
-              duration_s: float | None) -> np.ndarray:
+def _arrivals(
+    rng: np.random.Generator, rate: float, cv: float, count: int | None, duration_s: float | None
+) -> np.ndarray:
     """Arrival times from 0 with ``count`` arrivals, or all arrivals before ``duration_s``."""
     _check(math.isfinite(rate) and rate > 0, "rate_per_s", "a number > 0", rate)
     _check(math.isfinite(cv) and cv > 0, "cv", "a number > 0", cv)
@@ -115,8 +128,13 @@ def _arrivals(rng: np.random.Generator, rate: float, cv: float, count: int | Non
     return times[times < duration_s]
 
 
-def _lengths(rng: np.random.Generator, n: int, prompt_tokens: IntDist | int, output_tokens: IntDist | int,
-             lengths_from: Trace | None) -> tuple[list[int], list[int]]:
+def _lengths(
+    rng: np.random.Generator,
+    n: int,
+    prompt_tokens: IntDist | int,
+    output_tokens: IntDist | int,
+    lengths_from: Trace | None,
+) -> tuple[list[int], list[int]]:
     if lengths_from is not None:
         _check(len(lengths_from) > 0, "lengths_from", "a trace with requests", lengths_from.name)
         picks = rng.integers(0, len(lengths_from), n).tolist()
@@ -127,9 +145,18 @@ def _lengths(rng: np.random.Generator, n: int, prompt_tokens: IntDist | int, out
     return prompts.tolist(), outputs.tolist()
 
 
-def gamma(rate_per_s: float, cv: float, *, count: int | None = None, duration_s: float | None = None,
-          prompt_tokens: IntDist | int = 1024, output_tokens: IntDist | int = 128,
-          lengths_from: Trace | None = None, seed: int = 0, name: str | None = None) -> Trace:
+def gamma(
+    rate_per_s: float,
+    cv: float,
+    *,
+    count: int | None = None,
+    duration_s: float | None = None,
+    prompt_tokens: IntDist | int = 1024,
+    output_tokens: IntDist | int = 128,
+    lengths_from: Trace | None = None,
+    seed: int = 0,
+    name: str | None = None,
+) -> Trace:
     """Gamma inter-arrivals: mean rate ``rate_per_s``, coefficient of variation ``cv`` (bursty above 1).
 
     Give ``count`` (requests) or ``duration_s``. ``lengths_from`` resamples (prompt, output) pairs from a
@@ -138,18 +165,37 @@ def gamma(rate_per_s: float, cv: float, *, count: int | None = None, duration_s:
     rng = np.random.default_rng(seed)
     arrivals = _arrivals(rng, rate_per_s, cv, count, duration_s).tolist()
     prompts, outputs = _lengths(rng, len(arrivals), prompt_tokens, output_tokens, lengths_from)
-    requests = tuple(Request(i, a, p, o) for i, (a, p, o) in enumerate(zip(arrivals, prompts, outputs, strict=True)))
+    requests = tuple(
+        Request(i, a, p, o) for i, (a, p, o) in enumerate(zip(arrivals, prompts, outputs, strict=True))
+    )
     what = f"gamma(rate_per_s={rate_per_s:g}, cv={cv:g}, count={count}, duration_s={duration_s}, seed={seed})"
     credit = f"token lengths from {lengths_from.name}: {lengths_from.attribution}" if lengths_from else ""
     return Trace(name or ("poisson" if cv == 1 else "gamma"), requests, f"synthetic: {what}", credit)
 
 
-def poisson(rate_per_s: float, *, count: int | None = None, duration_s: float | None = None,
-            prompt_tokens: IntDist | int = 1024, output_tokens: IntDist | int = 128,
-            lengths_from: Trace | None = None, seed: int = 0, name: str | None = None) -> Trace:
+def poisson(
+    rate_per_s: float,
+    *,
+    count: int | None = None,
+    duration_s: float | None = None,
+    prompt_tokens: IntDist | int = 1024,
+    output_tokens: IntDist | int = 128,
+    lengths_from: Trace | None = None,
+    seed: int = 0,
+    name: str | None = None,
+) -> Trace:
     """Poisson arrivals (exponential inter-arrivals, CV 1) at ``rate_per_s``; see ``gamma``."""
-    return gamma(rate_per_s, 1.0, count=count, duration_s=duration_s, prompt_tokens=prompt_tokens,
-                 output_tokens=output_tokens, lengths_from=lengths_from, seed=seed, name=name or "poisson")
+    return gamma(
+        rate_per_s,
+        1.0,
+        count=count,
+        duration_s=duration_s,
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        lengths_from=lengths_from,
+        seed=seed,
+        name=name or "poisson",
+    )
 
 
 @dataclass(frozen=True)
@@ -163,8 +209,9 @@ class _SessionShape:
     block_tokens: int
 
 
-def _session(rng: np.random.Generator, shape: _SessionShape, sid: str, start_s: float,
-             next_hash: int) -> tuple[list[Request], int]:
+def _session(
+    rng: np.random.Generator, shape: _SessionShape, sid: str, start_s: float, next_hash: int
+) -> tuple[list[Request], int]:
     """One session's turns (request ids filled in later) and the next unused block hash."""
     n = max(1, int(shape.turns.sample(rng, 1)[0]))
     users, outputs = shape.user.sample(rng, n).tolist(), shape.output.sample(rng, n).tolist()
@@ -179,16 +226,37 @@ def _session(rng: np.random.Generator, shape: _SessionShape, sid: str, start_s: 
                 break
             previous_prompt, prompt, arrival = prompt, cached + users[k], arrival + thinks[k]
         hashes, next_hash = chain_blocks(hashes, previous_prompt, prompt, shape.block_tokens, next_hash)
-        turns.append(Request(-1, arrival, prompt, outputs[k], hashes, shape.block_tokens, sid, k, cached,
-                             thinks[k] if k else 0.0))
+        turns.append(
+            Request(
+                -1,
+                arrival,
+                prompt,
+                outputs[k],
+                hashes,
+                shape.block_tokens,
+                sid,
+                k,
+                cached,
+                thinks[k] if k else 0.0,
+            )
+        )
     return turns, next_hash
 
 
-def sessions(num_sessions: int, *, session_rate_per_s: float = 0.1, turns: IntDist | int = 10,
-             first_prompt_tokens: IntDist | int = LogNormal(20_000, 0.5),
-             user_tokens: IntDist | int = LogNormal(1_500, 1.0), output_tokens: IntDist | int = LogNormal(400, 1.0),
-             think_time_s: float = 5.0, max_prompt_tokens: int = 131_072,
-             block_tokens: int = DEFAULT_BLOCK_TOKENS, seed: int = 0, name: str = "sessions") -> Trace:
+def sessions(
+    num_sessions: int,
+    *,
+    session_rate_per_s: float = 0.1,
+    turns: IntDist | int = 10,
+    first_prompt_tokens: IntDist | int = LogNormal(20_000, 0.5),
+    user_tokens: IntDist | int = LogNormal(1_500, 1.0),
+    output_tokens: IntDist | int = LogNormal(400, 1.0),
+    think_time_s: float = 5.0,
+    max_prompt_tokens: int = 131_072,
+    block_tokens: int = DEFAULT_BLOCK_TOKENS,
+    seed: int = 0,
+    name: str = "sessions",
+) -> Trace:
     """Multi-turn sessions (defaults: agentic coding, after TraceLab's rounds).
 
     Sessions start as a Poisson process at ``session_rate_per_s`` (the first at 0). Turn k > 0 has
@@ -200,12 +268,22 @@ def sessions(num_sessions: int, *, session_rate_per_s: float = 0.1, turns: IntDi
     instead start turn k ``think_time_s`` after turn k-1 completes. A session ends early when its prompt
     would exceed ``max_prompt_tokens``. Request ids follow arrival order.
     """
-    _check(isinstance(num_sessions, int) and num_sessions >= 1, "num_sessions", "an integer >= 1", num_sessions)
+    _check(
+        isinstance(num_sessions, int) and num_sessions >= 1, "num_sessions", "an integer >= 1", num_sessions
+    )
     _check(math.isfinite(think_time_s) and think_time_s >= 0, "think_time_s", "a number >= 0", think_time_s)
-    _check(isinstance(block_tokens, int) and block_tokens >= 1, "block_tokens", "an integer >= 1", block_tokens)
-    shape = _SessionShape(_dist(turns, "turns"), _dist(first_prompt_tokens, "first_prompt_tokens"),
-                          _dist(user_tokens, "user_tokens"), _dist(output_tokens, "output_tokens"),
-                          think_time_s, max_prompt_tokens, block_tokens)
+    _check(
+        isinstance(block_tokens, int) and block_tokens >= 1, "block_tokens", "an integer >= 1", block_tokens
+    )
+    shape = _SessionShape(
+        _dist(turns, "turns"),
+        _dist(first_prompt_tokens, "first_prompt_tokens"),
+        _dist(user_tokens, "user_tokens"),
+        _dist(output_tokens, "output_tokens"),
+        think_time_s,
+        max_prompt_tokens,
+        block_tokens,
+    )
     rng = np.random.default_rng(seed)
     starts = _arrivals(rng, session_rate_per_s, 1.0, num_sessions, None).tolist()
     keyed: list[tuple[float, int, int, Request]] = []
@@ -217,4 +295,3 @@ def sessions(num_sessions: int, *, session_rate_per_s: float = 0.1, turns: IntDi
     requests = tuple(replace(item[3], request_id=i) for i, item in enumerate(keyed))
     what = f"sessions(num_sessions={num_sessions}, session_rate_per_s={session_rate_per_s:g}, seed={seed})"
     return Trace(name, requests, f"synthetic: {what}")
-

@@ -54,8 +54,9 @@ def _events(obj: dict[str, Any], file: str, line: int, minutes: dict[str, int]) 
     """(arrival, end) in ns from ``timing_events``."""
     events = obj.get("timing_events")
     if not isinstance(events, list) or not events or not all(isinstance(e, dict) for e in events):
-        raise row_error(file, line, "timing_events", "a non-empty list of {event_type, timestamp} objects",
-                        events)
+        raise row_error(
+            file, line, "timing_events", "a non-empty list of {event_type, timestamp} objects", events
+        )
     stamps, inputs = [], []
     for event in events:
         text = event.get("timestamp")
@@ -84,8 +85,13 @@ def _round(index: int, line: int, obj: dict[str, Any], file: str, minutes: dict[
     output = json_count(obj, "output_tokens", file, line)
     arrival, end = _events(obj, file, line, minutes)
     if not 0 <= arrival < _MAX_NS:
-        raise row_error(file, line, "timing_events", "timestamps between 1970 and 2262 (nanoseconds since the "
-                        "Unix epoch must fit 64 bits)", arrival)
+        raise row_error(
+            file,
+            line,
+            "timing_events",
+            "timestamps between 1970 and 2262 (nanoseconds since the Unix epoch must fit 64 bits)",
+            arrival,
+        )
     return _Round(index, line, session, round_index, prompt, prefix, output, arrival, end)
 
 
@@ -101,13 +107,16 @@ def _sessions(rounds: list[_Round], file: str) -> dict[str, list[_Round]]:
         group.sort(key=lambda r: r.round_index)
         for a, b in pairwise(group):
             if a.round_index == b.round_index:
-                raise JalapenoError(f"{file}:{b.line}: round_index: round {b.round_index} of session {session!r} "
-                                    f"appears twice (also line {a.line}); expected one line per round")
+                raise JalapenoError(
+                    f"{file}:{b.line}: round_index: round {b.round_index} of session {session!r} "
+                    f"appears twice (also line {a.line}); expected one line per round"
+                )
     return groups
 
 
-def _session_extras(group: list[_Round], block_tokens: int, next_hash: int,
-                    extras: dict[int, dict[str, Any]]) -> int:
+def _session_extras(
+    group: list[_Round], block_tokens: int, next_hash: int, extras: dict[int, dict[str, Any]]
+) -> int:
     previous: tuple[int, ...] = ()
     previous_round: _Round | None = None
     for r in group:
@@ -115,15 +124,20 @@ def _session_extras(group: list[_Round], block_tokens: int, next_hash: int,
         hashes, next_hash = chain_blocks(previous, shared, r.prompt, block_tokens, next_hash)
         think_ns = max(0, r.arrival_ns - previous_round.end_ns) if previous_round else 0
         extras[r.index] = {
-            "block_hashes": hashes, "block_tokens": block_tokens, "session_id": r.session,
-            "round_index": r.round_index, "cached_tokens_hint": r.prefix, "think_time_s": think_ns / NS_PER_S,
+            "block_hashes": hashes,
+            "block_tokens": block_tokens,
+            "session_id": r.session,
+            "round_index": r.round_index,
+            "cached_tokens_hint": r.prefix,
+            "think_time_s": think_ns / NS_PER_S,
         }
         previous, previous_round = hashes, r
     return next_hash
 
 
-def parse_tracelab(lines: Iterable[tuple[int, dict[str, Any]]], file: str, block_tokens: int,
-                   align_sessions: bool) -> Rows:
+def parse_tracelab(
+    lines: Iterable[tuple[int, dict[str, Any]]], file: str, block_tokens: int, align_sessions: bool
+) -> Rows:
     """Rows of a TraceLab rounds file, from ``(line number, object)`` pairs."""
     minutes: dict[str, int] = {}
     rounds = [_round(i, line, obj, file, minutes) for i, (line, obj) in enumerate(lines)]
@@ -133,6 +147,11 @@ def parse_tracelab(lines: Iterable[tuple[int, dict[str, Any]]], file: str, block
     for session, group in _sessions(rounds, file).items():
         next_hash = _session_extras(group, block_tokens, next_hash, extras)
         offsets[session] = min(r.arrival_ns for r in group) if align_sessions else 0
-    return Rows(file, array("q", [r.arrival_ns - offsets[r.session] for r in rounds]),
-                array("q", [r.prompt for r in rounds]), array("q", [r.output for r in rounds]),
-                array("q", [r.index for r in rounds]), [extras[r.index] for r in rounds])
+    return Rows(
+        file,
+        array("q", [r.arrival_ns - offsets[r.session] for r in rounds]),
+        array("q", [r.prompt for r in rounds]),
+        array("q", [r.output for r in rounds]),
+        array("q", [r.index for r in rounds]),
+        [extras[r.index] for r in rounds],
+    )

@@ -13,7 +13,11 @@ from jalapeno.workload.request import Trace
 
 
 def _positive(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and value > 0)
+    ):
         raise JalapenoError(f"expected a finite number > 0, got {value!r}", field=name)
     return float(value)
 
@@ -26,12 +30,17 @@ def rescale(trace: Trace, *, rate: float | None = None, factor: float | None = N
     span) scales exactly; ``think_time_s`` (a client property) is left as it is.
     """
     if (rate is None) == (factor is None):
-        raise JalapenoError("give exactly one of rate (requests/s) or factor (rate multiplier)", field="rescale")
+        raise JalapenoError(
+            "give exactly one of rate (requests/s) or factor (rate multiplier)", field="rescale"
+        )
     if rate is not None:
         current = trace.stats.mean_rate_per_s
         if current <= 0:
-            raise JalapenoError(f"trace {trace.name!r} has no rate to rescale (it needs two arrivals "
-                                "at different times); use factor= or a longer trace", field="rate")
+            raise JalapenoError(
+                f"trace {trace.name!r} has no rate to rescale (it needs two arrivals "
+                "at different times); use factor= or a longer trace",
+                field="rate",
+            )
         factor = _positive(rate, "rate") / current
     scale = _positive(factor, "factor")  # type: ignore[arg-type]
     requests = tuple(replace(r, arrival_s=r.arrival_s / scale) for r in trace.requests)
@@ -43,11 +52,15 @@ def slice_trace(trace: Trace, start_s: float, duration_s: float | None = None) -
 
     ``duration_s=None`` keeps everything after ``start_s``. The result may be empty.
     """
-    if isinstance(start_s, bool) or not isinstance(start_s, int | float) or not (
-            math.isfinite(start_s) and start_s >= 0):
+    if (
+        isinstance(start_s, bool)
+        or not isinstance(start_s, int | float)
+        or not (math.isfinite(start_s) and start_s >= 0)
+    ):
         raise JalapenoError(f"expected a finite number >= 0, got {start_s!r}", field="start_s")
     end = math.inf if duration_s is None else start_s + _positive(duration_s, "duration_s")
-    requests = tuple(replace(r, arrival_s=r.arrival_s - start_s) for r in trace.requests
-                     if start_s <= r.arrival_s < end)
+    requests = tuple(
+        replace(r, arrival_s=r.arrival_s - start_s) for r in trace.requests if start_s <= r.arrival_s < end
+    )
     label = f"[{start_s:g}, {end:g}) s"
     return Trace(f"{trace.name} {label}", requests, trace.source, trace.attribution)

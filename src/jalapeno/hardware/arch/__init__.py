@@ -29,9 +29,25 @@ from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.hardware.arch.tech import Technology, overridable
 
 __all__ = [
-    "ArchChip", "ArchSpec", "Sheet", "Technology", "arch_from_dict", "arch_of", "check_names", "chip_cost",
-    "derive_chip", "dies_per_wafer", "is_arch_data", "list_arch_presets", "load_arch", "overridable",
-    "resolve_arch", "sheet", "yield_murphy", "yield_negative_binomial", "yield_poisson",
+    "ArchChip",
+    "ArchSpec",
+    "Sheet",
+    "Technology",
+    "arch_from_dict",
+    "arch_of",
+    "check_names",
+    "chip_cost",
+    "derive_chip",
+    "dies_per_wafer",
+    "is_arch_data",
+    "list_arch_presets",
+    "load_arch",
+    "overridable",
+    "resolve_arch",
+    "sheet",
+    "yield_murphy",
+    "yield_negative_binomial",
+    "yield_poisson",
 ]
 
 
@@ -52,7 +68,9 @@ def list_arch_presets() -> list[str]:
 def _preset(name: str) -> ArchSpec:
     arch = load_arch(_dir() / f"{name}.yaml")
     if arch.name != name:
-        raise JalapenoError(f"architecture file {name}.yaml names its chip {arch.name!r}; they must match", field="name")
+        raise JalapenoError(
+            f"architecture file {name}.yaml names its chip {arch.name!r}; they must match", field="name"
+        )
     check_names(arch, overridable())
     return arch
 
@@ -66,8 +84,10 @@ def resolve_arch(name_or_path: str | Path) -> ArchSpec:
         arch = load_arch(Path(s))
         check_names(arch, overridable())
         return arch
-    raise JalapenoError(f"unknown architecture {s!r}; presets: {', '.join(_names())} (or a path to a .yaml file)",
-                        field="arch")
+    raise JalapenoError(
+        f"unknown architecture {s!r}; presets: {', '.join(_names())} (or a path to a .yaml file)",
+        field="arch",
+    )
 
 
 @functools.lru_cache(maxsize=32)

@@ -37,6 +37,7 @@ class Term:
 
 # ---------------------------------------------------------------- regulators
 
+
 def vrm_loss_fraction(x: float, t: Technology) -> float:
     """Regulator loss as a fraction of the rated die-side power at load fraction ``x``."""
     return t("board.vrm.fixed_loss") + t("board.vrm.linear_loss") * x + t("board.vrm.quadratic_loss") * x * x
@@ -57,6 +58,7 @@ def through_vrm(die_w: float, rated_die_w: float, t: Technology) -> float:
 
 # ---------------------------------------------------------------- static terms
 
+
 def _lanes(arch: ArchSpec) -> float:
     ln = arch.links
     return ln.count.value * ln.lanes.value if ln is not None else 0.0
@@ -74,7 +76,9 @@ def idle_terms(arch: ArchSpec, t: Technology, die_mm2: float) -> dict[str, Term]
     d = arch.memory
     if d is not None:
         w, p = t(f"board.dram_idle_w.{d.kind}"), t(f"board.phy_idle_w.{d.kind}")
-        out["dram_background"] = Term(d.devices.value * w, f"{d.devices.value:g} {d.kind} x {w:g} W (power-down, refresh)")
+        out["dram_background"] = Term(
+            d.devices.value * w, f"{d.devices.value:g} {d.kind} x {w:g} W (power-down, refresh)"
+        )
         out["phy_idle"] = Term(d.sites.value * p, f"{d.sites.value:g} PHY sites x {p:g} W")
     n = _lanes(arch)
     if n:
@@ -91,8 +95,13 @@ def floor_terms(arch: ArchSpec, t: Technology, die_mm2: float) -> dict[str, Term
     ``board.clock_up_leakage_ratio`` x nominal leakage, fitted on the A100's measured clock-up rise,
     ``boardfit.FLOOR_ROWS``), plus DRAM active standby and PHY clocks while the kernel streams."""
     lk, r = leakage_w(arch, t, die_mm2), t("board.clock_up_leakage_ratio")
-    out = {"clock_up": Term(lk * r, f"{r:g} x {lk:.1f} W nominal leakage (idle to operating voltage and "
-                                    "clock, no work: leakage rise and ungated clock distribution)")}
+    out = {
+        "clock_up": Term(
+            lk * r,
+            f"{r:g} x {lk:.1f} W nominal leakage (idle to operating voltage and "
+            "clock, no work: leakage rise and ungated clock distribution)",
+        )
+    }
     out.update(_dram_phy_busy(arch, t))
     return out
 
@@ -112,7 +121,9 @@ def _dram_phy_busy(arch: ArchSpec, t: Technology) -> dict[str, Term]:
     d, out = arch.memory, {}
     if d is not None:
         w, p = t(f"board.dram_busy_w.{d.kind}"), t(f"board.phy_busy_w.{d.kind}")
-        out["dram_active_standby"] = Term(d.devices.value * w, f"{d.devices.value:g} {d.kind} x {w:g} W (active standby)")
+        out["dram_active_standby"] = Term(
+            d.devices.value * w, f"{d.devices.value:g} {d.kind} x {w:g} W (active standby)"
+        )
         out["phy_active"] = Term(d.sites.value * p, f"{d.sites.value:g} PHY sites x {p:g} W (clocks, DLLs)")
     return out
 
@@ -123,6 +134,7 @@ def total(terms: dict[str, Term]) -> float:
 
 # ---------------------------------------------------------------- per-action energies
 
+
 def action_factor(arch: ArchSpec, t: Technology) -> float:
     """Library energy per action -> board energy per action: the library-to-silicon factor through the
     regulators at half load (their marginal efficiency). The busy floor is the no-work rise, so the clock
@@ -132,11 +144,14 @@ def action_factor(arch: ArchSpec, t: Technology) -> float:
 
 # ---------------------------------------------------------------- wall
 
+
 def wall_terms(board_w: float, t: Technology) -> dict[str, Term]:
     """Wall power of one accelerator slot at board power ``board_w``: the board plus the host's share."""
     from jalapeno.hardware import tco  # one host share for the wall and for the TCO (hardware/data/tco.yaml)
 
     h = tco.value("host_power_w")
-    return {"board": Term(board_w, "board input power"),
-            "host_share": Term(h, f"{h:g} W host share per accelerator slot (CPU, NIC, fans, switch ports)"),
-            "total": Term(board_w + h, "board + host share (before PUE)")}
+    return {
+        "board": Term(board_w, "board input power"),
+        "host_share": Term(h, f"{h:g} W host share per accelerator slot (CPU, NIC, fans, switch ports)"),
+        "total": Term(board_w + h, "board + host share (before PUE)"),
+    }

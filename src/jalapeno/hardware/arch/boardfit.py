@@ -51,15 +51,43 @@ class Row:
 
 
 ROWS = (
-    Row("a100-80gb-sxm", "n7", "gpu", "hbm2e", 5, 6, 826, 48,
-        "NVIDIA A100 whitepaper: 826 mm2 GA100 on N7, six HBM2e PHYs (five stacks), 12 NVLink3 links x 4 " "lanes"),
-    Row("b200", "n4", "gpu", "hbm3e", 8, 8, 1600, 36,
+    Row(
+        "a100-80gb-sxm",
+        "n7",
+        "gpu",
+        "hbm2e",
+        5,
+        6,
+        826,
+        48,
+        "NVIDIA A100 whitepaper: 826 mm2 GA100 on N7, six HBM2e PHYs (five stacks), 12 NVLink3 links x 4 "
+        "lanes",
+    ),
+    Row(
+        "b200",
+        "n4",
+        "gpu",
+        "hbm3e",
+        8,
+        8,
+        1600,
+        36,
         "NVIDIA Blackwell architecture brief: two reticle-limited dies (taken as 2 x 800 mm2, estimate) on "
-        "4NP, 8 HBM3E stacks, 18 NVLink5 links x 2 lanes"),
-    Row("mi300x", "n5", "gpu", "hbm3", 8, 8, 1808, 112,
+        "4NP, 8 HBM3E stacks, 18 NVLink5 links x 2 lanes",
+    ),
+    Row(
+        "mi300x",
+        "n5",
+        "gpu",
+        "hbm3",
+        8,
+        8,
+        1808,
+        112,
         "AMD CDNA 3 white paper: 8 XCDs on N5 over 4 IODs on N6, 8 HBM3 stacks, 7 Infinity Fabric x16 links; "
         "silicon area 8 x 115 + 4 x 370 mm2 (ISSCC 2024 as reported by the trade press, estimate) at 0.6 of "
-        "the IODs counted as logic"),
+        "the IODs counted as logic",
+    ),
 )
 ARCH_ROWS = ("groq-lpu-arch",)
 
@@ -74,12 +102,19 @@ class Fit:
 
 def _row_fit(r: Row, t: Technology, tdp_w: float, peak_flops: float, dram_bps: float, link_bps: float) -> Fit:
     vs = t("energy_scale") * 1.0  # nominal voltage
-    dyn = peak_flops / 2 * t("mac_energy_pj.bf16") * vs * 1e-12 + dram_bps * 8 * t(f"dram_pj_per_bit.{r.dram}") * 1e-12
+    dyn = (
+        peak_flops / 2 * t("mac_energy_pj.bf16") * vs * 1e-12
+        + dram_bps * 8 * t(f"dram_pj_per_bit.{r.dram}") * 1e-12
+    )
     links = 2 * link_bps * 8 * t("serdes_pj_per_bit") * 1e-12
     lk = t("leakage_w_per_mm2") * r.die_mm2
-    static = (lk + r.devices * (t(f"board.dram_idle_w.{r.dram}") + t(f"board.dram_busy_w.{r.dram}"))
-              + r.sites * (t(f"board.phy_idle_w.{r.dram}") + t(f"board.phy_busy_w.{r.dram}"))
-              + r.lanes * t("board.serdes_idle_w_per_lane") + t("board.misc_w"))
+    static = (
+        lk
+        + r.devices * (t(f"board.dram_idle_w.{r.dram}") + t(f"board.dram_busy_w.{r.dram}"))
+        + r.sites * (t(f"board.phy_idle_w.{r.dram}") + t(f"board.phy_busy_w.{r.dram}"))
+        + r.lanes * t("board.serdes_idle_w_per_lane")
+        + t("board.misc_w")
+    )
     cpf, eff = t(f"clock_power_fraction.{r.kind}"), board.vrm_efficiency(1.0, t)
     realism = ((tdp_w * eff - static) * (1 - cpf) - links) / dyn
     return Fit(r.preset, tdp_w, (static + (dyn + links) / (1 - cpf)) / eff, realism)
@@ -93,8 +128,16 @@ def datasheet_fits() -> list[Fit]:
         c = load_preset(r.preset)
         t = Technology(r.node)
         ic = c.interconnect
-        out.append(_row_fit(r, t, c.tdp_w.value, c.matrix_flops["bf16"].value, c.memory_bandwidth_bytes_per_s,
-                            ic.bandwidth_bytes_per_s.value if ic else 0.0))
+        out.append(
+            _row_fit(
+                r,
+                t,
+                c.tdp_w.value,
+                c.matrix_flops["bf16"].value,
+                c.memory_bandwidth_bytes_per_s,
+                ic.bandwidth_bytes_per_s.value if ic else 0.0,
+            )
+        )
     return out
 
 
@@ -142,27 +185,64 @@ class FloorRow:
     source: str
 
 
-_PARK = ("Vadari, The Model Parking Tax: Quantifying the Hidden Energy Cost of Always-On GPU Model "
-         "Deployment, arXiv:2605.23918 (2026): bare idle and the rise when a CUDA context raises the clocks "
-         "with no kernel, nvidia-smi; values in the paper's experiments/parking_scheduler.py (GPU_CONFIGS, "
-         "'from our measurements')")
-_TPU1 = ("Jouppi et al., In-Datacenter Performance Analysis of a Tensor Processing Unit, ISCA 2017: Table 2 "
-         "die idle/busy power; Section 6: at 10% load the TPU draws 88% and the K80 66% of their "
-         "full-load power")
+_PARK = (
+    "Vadari, The Model Parking Tax: Quantifying the Hidden Energy Cost of Always-On GPU Model "
+    "Deployment, arXiv:2605.23918 (2026): bare idle and the rise when a CUDA context raises the clocks "
+    "with no kernel, nvidia-smi; values in the paper's experiments/parking_scheduler.py (GPU_CONFIGS, "
+    "'from our measurements')"
+)
+_TPU1 = (
+    "Jouppi et al., In-Datacenter Performance Analysis of a Tensor Processing Unit, ISCA 2017: Table 2 "
+    "die idle/busy power; Section 6: at 10% load the TPU draws 88% and the K80 66% of their "
+    "full-load power"
+)
 FLOOR_ROWS = (
-    FloorRow("A100 80GB PCIe", "n7", 826, 300, 53.7, 26.3, "fit",
-             _PARK + "; die 826 mm2 (A100 whitepaper). HBM2e clocks do not change with the context "
-             "(assumed), so the rise is the logic die's"),
-    FloorRow("L40S", "n4", 609, 350, 35.6, 66.4, "check",
-             _PARK + "; AD102 609 mm2 on TSMC 4N (Ada whitepaper); 24 GDDR6 devices (48 GB, 2 GB each) "
-             "clock up with the context too"),
-    FloorRow("H100 80GB SXM", "n4", 814, 700, 71.8, 49.9, "check",
-             _PARK + " (Hopper: out-of-sample check only)"),
+    FloorRow(
+        "A100 80GB PCIe",
+        "n7",
+        826,
+        300,
+        53.7,
+        26.3,
+        "fit",
+        _PARK + "; die 826 mm2 (A100 whitepaper). HBM2e clocks do not change with the context "
+        "(assumed), so the rise is the logic die's",
+    ),
+    FloorRow(
+        "L40S",
+        "n4",
+        609,
+        350,
+        35.6,
+        66.4,
+        "check",
+        _PARK + "; AD102 609 mm2 on TSMC 4N (Ada whitepaper); 24 GDDR6 devices (48 GB, 2 GB each) "
+        "clock up with the context too",
+    ),
+    FloorRow(
+        "H100 80GB SXM", "n4", 814, 700, 71.8, 49.9, "check", _PARK + " (Hopper: out-of-sample check only)"
+    ),
     # 28 nm rows: the floor from power at 10% and 100% load, P(u) = idle + floor + u x D
-    FloorRow("TPU v1", "n28", 331, 75, 28, 40 - 28 - (40 - 0.88 * 40) / 0.9, "record",
-             _TPU1 + "; Table 2: die <= half of Haswell's 662 mm2"),
-    FloorRow("K80 (one GK210)", "n28", 561, 150, 25, 98 - 25 - (98 - 0.66 * 98) / 0.9, "record",
-             _TPU1 + "; Table 2: 561 mm2 die, 25 W idle, 98 W busy, Boost mode off"),
+    FloorRow(
+        "TPU v1",
+        "n28",
+        331,
+        75,
+        28,
+        40 - 28 - (40 - 0.88 * 40) / 0.9,
+        "record",
+        _TPU1 + "; Table 2: die <= half of Haswell's 662 mm2",
+    ),
+    FloorRow(
+        "K80 (one GK210)",
+        "n28",
+        561,
+        150,
+        25,
+        98 - 25 - (98 - 0.66 * 98) / 0.9,
+        "record",
+        _TPU1 + "; Table 2: 561 mm2 die, 25 W idle, 98 W busy, Boost mode off",
+    ),
 )
 
 
@@ -200,24 +280,35 @@ def l40s_gddr6_w_per_device(ratio: float) -> float:
 
 
 def main() -> None:
-    print("| chip | node | die | idle (measured) | rise, clocks up, no work (measured) "
-          "| die-side rise / nominal leakage | role |")
+    print(
+        "| chip | node | die | idle (measured) | rise, clocks up, no work (measured) "
+        "| die-side rise / nominal leakage | role |"
+    )
     print("|---|---|---:|---:|---:|---:|---|")
     for r in FLOOR_ROWS:
         lk = "-" if r.role == "record" else f"{floor_ratio(r):.2f}"
-        print(f"| {r.chip} | {r.node} | {r.die_mm2:,.0f} mm2 | {r.idle_w:.1f} W | {r.rise_w:.1f} W | {lk} "
-              f"| {r.role} |")
+        print(
+            f"| {r.chip} | {r.node} | {r.die_mm2:,.0f} mm2 | {r.idle_w:.1f} W | {r.rise_w:.1f} W | {lk} "
+            f"| {r.role} |"
+        )
     k = floor_fit()
-    print(f"\nclock_up_leakage_ratio fit (A100): {k:.2f}; at that ratio the L40S row leaves "
-          f"{l40s_gddr6_w_per_device(k):.2f} W per GDDR6 device for its memory clock-up\n")
-    print("| chip | published TDP | peak-activity board power at energy_realism 1 | energy_realism that " "matches |")
+    print(
+        f"\nclock_up_leakage_ratio fit (A100): {k:.2f}; at that ratio the L40S row leaves "
+        f"{l40s_gddr6_w_per_device(k):.2f} W per GDDR6 device for its memory clock-up\n"
+    )
+    print(
+        "| chip | published TDP | peak-activity board power at energy_realism 1 | energy_realism that "
+        "matches |"
+    )
     print("|---|---:|---:|---:|")
     for f in fits():
         print(f"| {f.chip} | {f.tdp_w:,.0f} W | {f.at_library_w:,.0f} W | {f.realism:.2f} |")
     m, lo, hi = fitted()
-    print(f"\nrows: median {m:.2f}, span [{lo:.2f}, {hi:.2f}]; all below 1 because the rows run under a power "
-          "limit at their TDP: they bound the low end of energy_realism's range (the GPU point is the Hopper "
-          "step fit)")
+    print(
+        f"\nrows: median {m:.2f}, span [{lo:.2f}, {hi:.2f}]; all below 1 because the rows run under a power "
+        "limit at their TDP: they bound the low end of energy_realism's range (the GPU point is the Hopper "
+        "step fit)"
+    )
 
 
 if __name__ == "__main__":

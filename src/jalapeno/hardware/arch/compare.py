@@ -16,8 +16,15 @@ from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.hardware.datasheet import load_preset
 from jalapeno.hardware.spec import ChipSpec, Figure
 
-METRICS = (("peak bf16", "FLOP/s"), ("peak int8/fp8", "OP/s"), ("memory bandwidth", "B/s"), ("memory capacity", "B"),
-           ("die area", "mm2"), ("TDP", "W"), ("manufacturing cost", "USD"))
+METRICS = (
+    ("peak bf16", "FLOP/s"),
+    ("peak int8/fp8", "OP/s"),
+    ("memory bandwidth", "B/s"),
+    ("memory capacity", "B"),
+    ("die area", "mm2"),
+    ("TDP", "W"),
+    ("manufacturing cost", "USD"),
+)
 TOLERANCE = 0.15
 
 
@@ -50,7 +57,11 @@ def rows_for(arch: ArchSpec) -> list[Row]:
     low = next((d for d in ("fp8", "int8") if d in chip.matrix_flops and d in ref.matrix_flops), None)
     pairs: list[tuple[str, float, Figure | None]] = [
         ("peak bf16", chip.peak_flops("bf16") or 0.0, ref.matrix_flops.get("bf16")),
-        ("peak int8/fp8", chip.peak_flops(low) or 0.0 if low else 0.0, ref.matrix_flops.get(low) if low else None),
+        (
+            "peak int8/fp8",
+            chip.peak_flops(low) or 0.0 if low else 0.0,
+            ref.matrix_flops.get(low) if low else None,
+        ),
         ("memory bandwidth", chip.memory_bandwidth_bytes_per_s, ref.main_memory.bandwidth_bytes_per_s),
         ("memory capacity", chip.memory_bytes, ref.main_memory.capacity_bytes),
         ("die area", s.area["total"].value, arch.public.get("die_area_mm2") or ref.die_area_mm2),
@@ -95,6 +106,8 @@ def markdown(rows: list[Row]) -> str:
     lines = ["| chip | metric | ours | public | error | public source |", "|---|---|---:|---:|---:|---|"]
     for r in rows:
         err = "" if r.error is None else f"{100 * r.error:+.1f}%"
-        lines.append(f"| {r.chip} | {r.metric} | {_fmt(r.ours, r.unit)} | {_fmt(r.public, r.unit)} | {err} | "
-                     f"{r.source.replace('|', '/')[:140]} |")
+        lines.append(
+            f"| {r.chip} | {r.metric} | {_fmt(r.ours, r.unit)} | {_fmt(r.public, r.unit)} | {err} | "
+            f"{r.source.replace('|', '/')[:140]} |"
+        )
     return "\n".join(lines) + "\n"

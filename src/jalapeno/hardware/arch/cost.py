@@ -24,7 +24,9 @@ INTERPOSER_OVERHEAD = 1.25  # interposer area / (die + stacks): routing and keep
 INTERPOSER_REF_MM2 = 2000.0  # the interposer size the package_usd figures are quoted for
 
 
-def dies_per_wafer(die_mm2: float, diameter_mm: float = 300.0, edge_mm: float = 0.0, scribe_mm: float = 0.0) -> float:
+def dies_per_wafer(
+    die_mm2: float, diameter_mm: float = 300.0, edge_mm: float = 0.0, scribe_mm: float = 0.0
+) -> float:
     """Gross dies on a wafer (square dies; edge loss by the standard formula). May be fractional."""
     if die_mm2 <= 0:
         raise ValueError("die area must be > 0")
@@ -48,7 +50,9 @@ def yield_negative_binomial(die_mm2: float, d0_per_cm2: float, alpha: float) -> 
     return y
 
 
-def yield_with_spares(uncore_mm2: float, core_mm2: float, need: int, have: int, d0: float, alpha: float) -> float:
+def yield_with_spares(
+    uncore_mm2: float, core_mm2: float, need: int, have: int, d0: float, alpha: float
+) -> float:
     """P(uncore good) x P(at least ``need`` of ``have`` cores good), negative-binomial per region."""
     p = yield_negative_binomial(core_mm2, d0, alpha)
     cores = sum(math.comb(have, k) * p**k * (1 - p) ** (have - k) for k in range(need, have + 1))
@@ -71,23 +75,40 @@ def chip_cost(arch: ArchSpec) -> dict[str, Part]:
     d0, alpha = t("defect_density_per_cm2"), t("wafer.cluster_alpha")
     y = yield_with_spares(a - n * core, core, need, n, d0, alpha)
     if dpw < 1 or y <= 0:
-        raise JalapenoError(f"a {a:,.0f} mm2 die gives {dpw:.1f} dies per wafer at yield {y:.2g}: no good die "
-                            "can be made; shrink the design (fewer cores, less SRAM)", field=f"{arch.name}.cores")
-    out = {"dies_per_wafer": Part(dpw, f"pi (d/2)^2/S - pi d/sqrt(2S), d = {t('wafer.diameter_mm'):g} - 2 x "
-                                       f"{t('wafer.edge_exclusion_mm'):g} mm, S = ({math.sqrt(a):.1f} + "
-                                       f"{t('wafer.scribe_mm'):g} mm)^2"),
-           "yield": Part(y, f"negative binomial D0 = {d0:g}/cm2, alpha = {alpha:g}; {need} of {n} cores "
-                            f"of {core:.2f} mm2 needed")}
-    out["die"] = Part(die_cost_usd(t("wafer_usd"), dpw, y), f"${t('wafer_usd'):,.0f} wafer / ({dpw:.1f} dies x {y:.3f})")
+        raise JalapenoError(
+            f"a {a:,.0f} mm2 die gives {dpw:.1f} dies per wafer at yield {y:.2g}: no good die "
+            "can be made; shrink the design (fewer cores, less SRAM)",
+            field=f"{arch.name}.cores",
+        )
+    out = {
+        "dies_per_wafer": Part(
+            dpw,
+            f"pi (d/2)^2/S - pi d/sqrt(2S), d = {t('wafer.diameter_mm'):g} - 2 x "
+            f"{t('wafer.edge_exclusion_mm'):g} mm, S = ({math.sqrt(a):.1f} + "
+            f"{t('wafer.scribe_mm'):g} mm)^2",
+        ),
+        "yield": Part(
+            y,
+            f"negative binomial D0 = {d0:g}/cm2, alpha = {alpha:g}; {need} of {n} cores "
+            f"of {core:.2f} mm2 needed",
+        ),
+    }
+    out["die"] = Part(
+        die_cost_usd(t("wafer_usd"), dpw, y), f"${t('wafer_usd'):,.0f} wafer / ({dpw:.1f} dies x {y:.3f})"
+    )
     if arch.memory is not None:
         d = arch.memory
         gb = d.devices.value * d.capacity_bytes_per_device.value / 1e9
-        out["memory"] = Part(gb * t(f"dram_usd_per_gb.{d.kind}"), f"{gb:.0f} GB x ${t(f'dram_usd_per_gb.{d.kind}'):g}/GB")
+        out["memory"] = Part(
+            gb * t(f"dram_usd_per_gb.{d.kind}"), f"{gb:.0f} GB x ${t(f'dram_usd_per_gb.{d.kind}'):g}/GB"
+        )
     sites = arch.memory.sites.value if arch.memory is not None else 0.0
     out["package"] = _package(arch.package, t, a, sites)
     out["test"] = Part(a * t("test_usd_per_mm2"), f"{a:.0f} mm2 x ${t('test_usd_per_mm2'):g}/mm2")
-    out["total"] = Part(sum(v.value for k, v in out.items() if k not in ("dies_per_wafer", "yield")),
-                        "die + memory + package + test")
+    out["total"] = Part(
+        sum(v.value for k, v in out.items() if k not in ("dies_per_wafer", "yield")),
+        "die + memory + package + test",
+    )
     return out
 
 
@@ -97,8 +118,11 @@ def _package(package: str, t: Technology, die_mm2: float, sites: float) -> Part:
         return Part(base, f"{package} package")
     inter = INTERPOSER_OVERHEAD * (die_mm2 + sites * HBM_FOOTPRINT_MM2)
     extra = max(0.0, inter - INTERPOSER_REF_MM2) * t("interposer_usd_per_mm2")
-    return Part(base + extra, f"{package} ${base:g} + ${t('interposer_usd_per_mm2'):g}/mm2 over "
-                              f"{INTERPOSER_REF_MM2:g} mm2 of a {inter:.0f} mm2 interposer")
+    return Part(
+        base + extra,
+        f"{package} ${base:g} + ${t('interposer_usd_per_mm2'):g}/mm2 over "
+        f"{INTERPOSER_REF_MM2:g} mm2 of a {inter:.0f} mm2 interposer",
+    )
 
 
 # ---------------------------------------------------------------- a datasheet chip
@@ -115,8 +139,9 @@ class Die:
     stacked: bool = False
 
 
-def datasheet_chip_cost(dies: Sequence[Die], package: str, memory_gb: float = 0.0, memory_kind: str = "",
-                        sites: int = 0) -> dict[str, Part]:
+def datasheet_chip_cost(
+    dies: Sequence[Die], package: str, memory_gb: float = 0.0, memory_kind: str = "", sites: int = 0
+) -> dict[str, Part]:
     """``chip_cost`` for a chip known by its datasheet (die areas, nodes, memory) rather than its
     microarchitecture: the same wafer, yield, memory, package and test constants. Yield is the whole-die
     negative binomial (no credit for spare cores, which a datasheet does not give: an upper bound on the die
@@ -126,16 +151,22 @@ def datasheet_chip_cost(dies: Sequence[Die], package: str, memory_gb: float = 0.
     out: dict[str, Part] = {}
     for i, d in enumerate(dies):
         t = Technology(d.node)
-        dpw = dies_per_wafer(d.area_mm2, t("wafer.diameter_mm"), t("wafer.edge_exclusion_mm"), t("wafer.scribe_mm"))
+        dpw = dies_per_wafer(
+            d.area_mm2, t("wafer.diameter_mm"), t("wafer.edge_exclusion_mm"), t("wafer.scribe_mm")
+        )
         y = yield_negative_binomial(d.area_mm2, t("defect_density_per_cm2"), t("wafer.cluster_alpha"))
         each = die_cost_usd(t("wafer_usd"), dpw, y)
         out[f"die{i}" if len(dies) > 1 else "die"] = Part(
-            d.count * each, f"{d.count} x {d.area_mm2:g} mm2 at {d.node}: ${t('wafer_usd'):,.0f} wafer / "
-                            f"({dpw:.1f} dies x yield {y:.3f})")
+            d.count * each,
+            f"{d.count} x {d.area_mm2:g} mm2 at {d.node}: ${t('wafer_usd'):,.0f} wafer / "
+            f"({dpw:.1f} dies x yield {y:.3f})",
+        )
     t = Technology(dies[0].node)
     if memory_gb > 0:
-        out["memory"] = Part(memory_gb * t(f"dram_usd_per_gb.{memory_kind}"),
-                             f"{memory_gb:g} GB x ${t(f'dram_usd_per_gb.{memory_kind}'):g}/GB")
+        out["memory"] = Part(
+            memory_gb * t(f"dram_usd_per_gb.{memory_kind}"),
+            f"{memory_gb:g} GB x ${t(f'dram_usd_per_gb.{memory_kind}'):g}/GB",
+        )
     silicon = sum(d.count * d.area_mm2 for d in dies)
     footprint = sum(d.count * d.area_mm2 for d in dies if not d.stacked)
     out["package"] = _package(package, t, footprint, sites)

@@ -43,8 +43,9 @@ def sheet(arch: ArchSpec) -> Sheet:
     a = model.area(arch)
     p = model.power(arch, a["total"].value)
     c = cost.chip_cost(arch)
-    return Sheet(arch, model.matrix_flops(arch), model.vector_flops(arch), a, p, c,
-                 cost.price_usd(c["total"].value))
+    return Sheet(
+        arch, model.matrix_flops(arch), model.vector_flops(arch), a, p, c, cost.price_usd(c["total"].value)
+    )
 
 
 def _fig(p: Part, arch: ArchSpec, note: str = "") -> Figure:
@@ -58,20 +59,37 @@ def derive_chip(arch: ArchSpec) -> ArchChip:
         return _fig(p, arch, note)
 
     return ArchChip(
-        name=arch.name, vendor=arch.vendor, kind=arch.kind, description=arch.description,
-        launch_year=arch.launch_year, process_node=TextFigure(arch.node.value, arch.node.source, arch.node.secondary),
+        name=arch.name,
+        vendor=arch.vendor,
+        kind=arch.kind,
+        description=arch.description,
+        launch_year=arch.launch_year,
+        process_node=TextFigure(arch.node.value, arch.node.source, arch.node.secondary),
         matrix_flops=MappingProxyType({d: f(p, "Dense.") for d, p in s.matrix_flops.items()}),
         vector_flops=MappingProxyType({d: f(p) for d, p in s.vector_flops.items()}),
-        memory=memory_levels(arch), tdp_w=f(s.power["total"], _tdp_note(arch)),
-        idle_w=arch.power.idle_w or f(model.idle_w(arch, s.area["total"].value, s.power),
-                                      "Board idle: leakage, DRAM background, PHYs, SerDes, board misc, regulators."),
-        interconnect=interconnect(arch), die_area_mm2=f(s.area["total"]), clock_hz=arch.clock_hz,
-        cores=arch.cores.count, price_usd=f(Part(s.price_usd, _price_formula(s))),
-        source_file=arch.source_file, extra=MappingProxyType(_extra(s)), arch=arch)
+        memory=memory_levels(arch),
+        tdp_w=f(s.power["total"], _tdp_note(arch)),
+        idle_w=arch.power.idle_w
+        or f(
+            model.idle_w(arch, s.area["total"].value, s.power),
+            "Board idle: leakage, DRAM background, PHYs, SerDes, board misc, regulators.",
+        ),
+        interconnect=interconnect(arch),
+        die_area_mm2=f(s.area["total"]),
+        clock_hz=arch.clock_hz,
+        cores=arch.cores.count,
+        price_usd=f(Part(s.price_usd, _price_formula(s))),
+        source_file=arch.source_file,
+        extra=MappingProxyType(_extra(s)),
+        arch=arch,
+    )
 
 
 def _price_formula(s: Sheet) -> str:
-    return f"(cost ${s.cost['total'].value:,.0f} + NRE / volume) / (1 - margin), the rule of " "hardware/data/tco.yaml"
+    return (
+        f"(cost ${s.cost['total'].value:,.0f} + NRE / volume) / (1 - margin), the rule of "
+        "hardware/data/tco.yaml"
+    )
 
 
 def board_sheet(s: Sheet) -> dict[str, Part]:
@@ -84,7 +102,9 @@ def board_sheet(s: Sheet) -> dict[str, Part]:
     out = {"idle": idle, "busy_floor": floor, "busy_static": busy, "tdp": tdp}
     for k, p in (("idle", idle), ("busy_static", busy), ("tdp", tdp)):
         w = board.wall_terms(p.value, t)["total"]
-        out[f"wall_{k}"] = Part(w.value, f"{p.value:,.1f} W board + {w.value - p.value:g} W host share per slot")
+        out[f"wall_{k}"] = Part(
+            w.value, f"{p.value:,.1f} W board + {w.value - p.value:g} W host share per slot"
+        )
     return out
 
 
@@ -100,31 +120,72 @@ def memory_levels(arch: ArchSpec) -> tuple[MemoryLevel, ...]:
     src = arch.source_file or arch.name
     lv: list[MemoryLevel] = []
     c = arch.cores
-    core_cap = Part(c.count.value * c.sram.capacity_bytes.value,
-                    f"{c.count.value:g} cores x {c.sram.capacity_bytes.value / 2**20:g} MiB")
-    core_bw = Part(model.sram_bandwidth(arch, c.sram, True),
-                   f"{c.count.value:g} cores x {c.sram.bandwidth_bytes_per_cycle.value:g} B/cycle x "
-                   f"{arch.clock_hz.value / 1e9:g} GHz")
+    core_cap = Part(
+        c.count.value * c.sram.capacity_bytes.value,
+        f"{c.count.value:g} cores x {c.sram.capacity_bytes.value / 2**20:g} MiB",
+    )
+    core_bw = Part(
+        model.sram_bandwidth(arch, c.sram, True),
+        f"{c.count.value:g} cores x {c.sram.bandwidth_bytes_per_cycle.value:g} B/cycle x "
+        f"{arch.clock_hz.value / 1e9:g} GHz",
+    )
     if arch.memory is not None:
         d = arch.memory
         bw, cap = model.dram_bandwidth(arch), model.dram_capacity(arch)
         assert bw is not None and cap is not None
-        lv.append(MemoryLevel("dram", d.kind, _fig(cap, arch), _fig(bw, arch), d.latency_s,
-                              Figure(e["dram"], f"technology library, dram_pj_per_bit.{d.kind}", True)))
+        lv.append(
+            MemoryLevel(
+                "dram",
+                d.kind,
+                _fig(cap, arch),
+                _fig(bw, arch),
+                d.latency_s,
+                Figure(e["dram"], f"technology library, dram_pj_per_bit.{d.kind}", True),
+            )
+        )
     elif arch.shared_sram is None:  # SRAM-only, all of it in the cores
-        lv.append(MemoryLevel("sram", "sram", _fig(core_cap, arch), _fig(core_bw, arch), None,
-                              Figure(e["core_sram"], f"derived from the technology library for {src}", True), False))
+        lv.append(
+            MemoryLevel(
+                "sram",
+                "sram",
+                _fig(core_cap, arch),
+                _fig(core_bw, arch),
+                None,
+                Figure(e["core_sram"], f"derived from the technology library for {src}", True),
+                False,
+            )
+        )
         return tuple(lv)
     if arch.shared_sram is not None:
         ss = arch.shared_sram
-        bw = Part(model.sram_bandwidth(arch, ss, False),
-                  f"{ss.bandwidth_bytes_per_cycle.value:g} B/cycle x {arch.clock_hz.value / 1e9:g} GHz")
+        bw = Part(
+            model.sram_bandwidth(arch, ss, False),
+            f"{ss.bandwidth_bytes_per_cycle.value:g} B/cycle x {arch.clock_hz.value / 1e9:g} GHz",
+        )
         cap = Part(ss.capacity_bytes.value, "shared SRAM capacity")
         name = "sram" if arch.memory is None else "shared_sram"
-        lv.append(MemoryLevel(name, "sram", _fig(cap, arch), _fig(bw, arch), None,
-                              Figure(e["shared_sram"], f"derived from the technology library for {src}", True), False))
-    lv.append(MemoryLevel("core_sram", "sram", _fig(core_cap, arch), _fig(core_bw, arch), None,
-                          Figure(e["core_sram"], f"derived from the technology library for {src}", True), False))
+        lv.append(
+            MemoryLevel(
+                name,
+                "sram",
+                _fig(cap, arch),
+                _fig(bw, arch),
+                None,
+                Figure(e["shared_sram"], f"derived from the technology library for {src}", True),
+                False,
+            )
+        )
+    lv.append(
+        MemoryLevel(
+            "core_sram",
+            "sram",
+            _fig(core_cap, arch),
+            _fig(core_bw, arch),
+            None,
+            Figure(e["core_sram"], f"derived from the technology library for {src}", True),
+            False,
+        )
+    )
     return tuple(lv)
 
 
@@ -133,10 +194,17 @@ def interconnect(arch: ArchSpec) -> Interconnect | None:
     bw = model.link_bandwidth(arch)
     if ln is None or bw is None:
         return None
-    return Interconnect(name=f"{ln.topology} links", links=ln.count, bandwidth_bytes_per_s=_fig(bw, arch),
-                        latency_s=ln.hop_latency_s, domain_size=ln.domain_size,
-                        topology=_TOPOLOGY.get(ln.topology, ln.topology),
-                        energy_pj_per_bit=Figure(model.pj_per_bit(arch)["link"], "technology library, serdes_pj_per_bit", True))
+    return Interconnect(
+        name=f"{ln.topology} links",
+        links=ln.count,
+        bandwidth_bytes_per_s=_fig(bw, arch),
+        latency_s=ln.hop_latency_s,
+        domain_size=ln.domain_size,
+        topology=_TOPOLOGY.get(ln.topology, ln.topology),
+        energy_pj_per_bit=Figure(
+            model.pj_per_bit(arch)["link"], "technology library, serdes_pj_per_bit", True
+        ),
+    )
 
 
 def _extra(s: Sheet) -> dict[str, Figure]:
@@ -152,11 +220,18 @@ def _extra(s: Sheet) -> dict[str, Figure]:
         out[f"board.{k}_w"] = _fig(p, a)
     measured = s.arch.power.pj_per_flop
     for d, v in model.pj_per_flop(s.arch).items():
-        src = (f"measured: {measured[d].source}" if d in measured else
-               "derived: measured energy of another dtype x the technology library's MAC-energy ratio" if measured
-               else "derived: mac_energy_pj / 2 x node, voltage and clock scaling (technology library)")
+        src = (
+            f"measured: {measured[d].source}"
+            if d in measured
+            else "derived: measured energy of another dtype x the technology library's MAC-energy ratio"
+            if measured
+            else "derived: mac_energy_pj / 2 x node, voltage and clock scaling (technology library)"
+        )
         out[f"energy.{d}_pj_per_flop"] = Figure(v, src, True)
     pb = s.arch.power.pj_per_byte_main
-    out["energy.main_pj_per_byte"] = Figure(model.pj_per_byte_main(s.arch), f"measured: {pb.source}" if pb else
-                                            "derived: (DRAM + NoC pJ/bit) x 8 / (1 - clock share)", True)
+    out["energy.main_pj_per_byte"] = Figure(
+        model.pj_per_byte_main(s.arch),
+        f"measured: {pb.source}" if pb else "derived: (DRAM + NoC pJ/bit) x 8 / (1 - clock share)",
+        True,
+    )
     return out

@@ -39,8 +39,20 @@ from jalapeno.hardware.kinds import KINDS, is_static
 from jalapeno.hardware.loader import FLOP_DTYPES, _ChipParser, _join, _r, _read, parse_yaml
 from jalapeno.hardware.spec import Figure, TextFigure
 
-TOP_REQUIRED = ("name", "vendor", "kind", "description", "launch_year", "node", "voltage_v", "clock_hz",
-                "cores", "noc", "runtime", "package")
+TOP_REQUIRED = (
+    "name",
+    "vendor",
+    "kind",
+    "description",
+    "launch_year",
+    "node",
+    "voltage_v",
+    "clock_hz",
+    "cores",
+    "noc",
+    "runtime",
+    "package",
+)
 TOP_OPTIONAL = ("shared_sram", "memory", "links", "power", "compare_to", "public", "technology")
 CORE_REQUIRED = ("count", "matrix", "vector", "sram")
 CORE_OPTIONAL = ("physical", "register_file_bytes")
@@ -50,8 +62,15 @@ VECTOR_REQUIRED = ("lanes", "rates")
 VECTOR_OPTIONAL = ("sfu_ops_per_cycle", "clock_hz")
 SRAM_REQUIRED = ("capacity_bytes", "bandwidth_bytes_per_cycle")
 SRAM_OPTIONAL = ("style", "bank_bytes")
-DRAM_REQUIRED = ("kind", "devices", "capacity_bytes_per_device", "bus_bits_per_device", "pin_rate_bps",
-                 "latency_s", "efficiency")
+DRAM_REQUIRED = (
+    "kind",
+    "devices",
+    "capacity_bytes_per_device",
+    "bus_bits_per_device",
+    "pin_rate_bps",
+    "latency_s",
+    "efficiency",
+)
 DRAM_OPTIONAL = ("sites", "gemm_efficiency", "kv_read_efficiency")
 NOC_REQUIRED = ("topology", "bandwidth_bytes_per_s")
 NOC_OPTIONAL = ("multicast",)
@@ -62,9 +81,25 @@ RUNTIME_STATIC = ("token_bucket_gap", "kv_bucket_tokens", "dma_setup_s", "barrie
 RUNTIME_OPTIONAL = ("eager_launch_s", "kernels_per_op", "matrix_issue_efficiency", *RUNTIME_STATIC)
 POWER_OPTIONAL = ("limit_w", "idle_w", "active_static_w", "pj_per_flop", "pj_per_byte_main", "dvfs_beta")
 # Figures that count things (whole numbers) and figures that are fractions in (0, 1].
-WHOLE = frozenset({"count", "physical", "engines", "rows", "cols", "depth", "lanes", "devices", "sites",
-                   "bus_bits_per_device", "domain_size", "launch_year", "multicast", "token_bucket_gap",
-                   "kv_bucket_tokens"})
+WHOLE = frozenset(
+    {
+        "count",
+        "physical",
+        "engines",
+        "rows",
+        "cols",
+        "depth",
+        "lanes",
+        "devices",
+        "sites",
+        "bus_bits_per_device",
+        "domain_size",
+        "launch_year",
+        "multicast",
+        "token_bucket_gap",
+        "kv_bucket_tokens",
+    }
+)
 FRACTIONS = frozenset({"efficiency", "gemm_efficiency", "kv_read_efficiency", "matrix_issue_efficiency"})
 
 
@@ -90,17 +125,24 @@ class _ArchParser(_ChipParser):
         if key in WHOLE and not float(f.value).is_integer():
             raise self.fail(f"{path}.value", f"must be a whole number, got {f.value:g}", data[key], "value")
         if key in FRACTIONS and f.value > 1:
-            raise self.fail(f"{path}.value", f"must be a fraction in (0, 1], got {f.value:g}", data[key], "value")
+            raise self.fail(
+                f"{path}.value", f"must be a fraction in (0, 1], got {f.value:g}", data[key], "value"
+            )
         if key in FRACTIONS and f.range is not None and f.range[1] > 1:
-            raise self.fail(f"{path}.range", f"a fraction's range must stay in (0, 1], got {list(f.range)}",
-                            data[key], "range")
+            raise self.fail(
+                f"{path}.range",
+                f"a fraction's range must stay in (0, 1], got {list(f.range)}",
+                data[key],
+                "range",
+            )
         return f
 
     def opt(self, data: Mapping[Any, Any], key: str, field: str) -> Figure | None:
         return self.num(data, key, field) if data.get(key) is not None else None
 
-    def section(self, data: Mapping[Any, Any], key: str, req: tuple[str, ...], opt: tuple[str, ...],
-                field: str = "") -> Mapping[Any, Any]:
+    def section(
+        self, data: Mapping[Any, Any], key: str, req: tuple[str, ...], opt: tuple[str, ...], field: str = ""
+    ) -> Mapping[Any, Any]:
         path = _join(field, key)
         m = self.mapping(data[key], path, data, key)
         self.keys(m, path, req, opt)
@@ -137,8 +179,13 @@ class _ArchParser(_ChipParser):
     def node(self, data: Mapping[Any, Any]) -> TextFigure:
         n = self.text_figure(data, "node", "")
         if n.value not in nodes():
-            raise self.fail("node.value", f"unknown process node {_r(n.value)}", data["node"], "value",
-                            f"valid: {', '.join(nodes())}")
+            raise self.fail(
+                "node.value",
+                f"unknown process node {_r(n.value)}",
+                data["node"],
+                "value",
+                f"valid: {', '.join(nodes())}",
+            )
         return n
 
     def cores(self, data: Mapping[Any, Any]) -> Cores:
@@ -146,10 +193,20 @@ class _ArchParser(_ChipParser):
         count = self.num(m, "count", "cores")
         physical = self.opt(m, "physical", "cores") or count
         if physical.value < count.value:
-            raise self.fail("cores.physical.value", f"{physical.value:g} physical cores < {count.value:g} enabled",
-                            m, "physical")
-        return Cores(count=count, physical=physical, matrix=self.matrix(m), vector=self.vector(m),
-                     sram=self.sram(m, "sram", "cores"), register_file_bytes=self.opt(m, "register_file_bytes", "cores"))
+            raise self.fail(
+                "cores.physical.value",
+                f"{physical.value:g} physical cores < {count.value:g} enabled",
+                m,
+                "physical",
+            )
+        return Cores(
+            count=count,
+            physical=physical,
+            matrix=self.matrix(m),
+            vector=self.vector(m),
+            sram=self.sram(m, "sram", "cores"),
+            register_file_bytes=self.opt(m, "register_file_bytes", "cores"),
+        )
 
     def matrix(self, core: Mapping[Any, Any]) -> MatrixEngine:
         f = "cores.matrix"
@@ -157,18 +214,31 @@ class _ArchParser(_ChipParser):
         kind = self.text(m, "kind", f, ENGINE_KINDS)
         depth = self.opt(m, "depth", f) or Figure(1.0, "systolic array: one MAC per PE")
         if kind == "systolic" and depth.value != 1:
-            raise self.fail(f"{f}.depth.value", "a systolic array has depth 1 (use kind: dot_product)", m, "depth")
-        return MatrixEngine(kind=kind, engines=self.num(m, "engines", f), rows=self.num(m, "rows", f),
-                            cols=self.num(m, "cols", f), depth=depth, rates=self.by_dtype(m, f),
-                            dataflows=self.choices(m, "dataflows", f, DATAFLOWS),
-                            accumulator_bytes=self.num(m, "accumulator_bytes", f), clock_hz=self.opt(m, "clock_hz", f),
-                            load_rows_per_cycle=self.opt(m, "load_rows_per_cycle", f))
+            raise self.fail(
+                f"{f}.depth.value", "a systolic array has depth 1 (use kind: dot_product)", m, "depth"
+            )
+        return MatrixEngine(
+            kind=kind,
+            engines=self.num(m, "engines", f),
+            rows=self.num(m, "rows", f),
+            cols=self.num(m, "cols", f),
+            depth=depth,
+            rates=self.by_dtype(m, f),
+            dataflows=self.choices(m, "dataflows", f, DATAFLOWS),
+            accumulator_bytes=self.num(m, "accumulator_bytes", f),
+            clock_hz=self.opt(m, "clock_hz", f),
+            load_rows_per_cycle=self.opt(m, "load_rows_per_cycle", f),
+        )
 
     def vector(self, core: Mapping[Any, Any]) -> VectorUnit:
         f = "cores.vector"
         m = self.section(core, "vector", VECTOR_REQUIRED, VECTOR_OPTIONAL, "cores")
-        return VectorUnit(lanes=self.num(m, "lanes", f), rates=self.by_dtype(m, f),
-                          sfu_ops_per_cycle=self.opt(m, "sfu_ops_per_cycle", f), clock_hz=self.opt(m, "clock_hz", f))
+        return VectorUnit(
+            lanes=self.num(m, "lanes", f),
+            rates=self.by_dtype(m, f),
+            sfu_ops_per_cycle=self.opt(m, "sfu_ops_per_cycle", f),
+            clock_hz=self.opt(m, "clock_hz", f),
+        )
 
     def by_dtype(self, m: Mapping[Any, Any], field: str, key: str = "rates") -> Mapping[str, Figure]:
         path = _join(field, key)
@@ -181,7 +251,9 @@ class _ArchParser(_ChipParser):
     def choices(self, m: Mapping[Any, Any], key: str, field: str, valid: tuple[str, ...]) -> tuple[str, ...]:
         v, path = m[key], _join(field, key)
         if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
-            raise self.fail(path, f"must be a non-empty list of names, got {_r(v)}", m, key, f"valid: {', '.join(valid)}")
+            raise self.fail(
+                path, f"must be a non-empty list of names, got {_r(v)}", m, key, f"valid: {', '.join(valid)}"
+            )
         bad = [x for x in v if x not in valid]
         if bad or len(set(v)) != len(v):
             what = f"{_r(bad[0])} is not valid" if bad else "duplicate entry"
@@ -192,8 +264,12 @@ class _ArchParser(_ChipParser):
         path = _join(field, key)
         m = self.section(data, key, SRAM_REQUIRED, SRAM_OPTIONAL, field)
         style = self.text(m, "style", path, SRAM_STYLES) if m.get("style") is not None else "hd"
-        return Sram(self.num(m, "capacity_bytes", path), self.num(m, "bandwidth_bytes_per_cycle", path), style,
-                    self.opt(m, "bank_bytes", path))
+        return Sram(
+            self.num(m, "capacity_bytes", path),
+            self.num(m, "bandwidth_bytes_per_cycle", path),
+            style,
+            self.opt(m, "bank_bytes", path),
+        )
 
     def dram(self, data: Mapping[Any, Any]) -> Dram:
         f = "memory"
@@ -201,16 +277,26 @@ class _ArchParser(_ChipParser):
         devices = self.num(m, "devices", f)
         sites = self.opt(m, "sites", f) or devices
         if sites.value < devices.value:
-            raise self.fail("memory.sites.value", f"{sites.value:g} PHY sites < {devices.value:g} devices", m, "sites")
+            raise self.fail(
+                "memory.sites.value", f"{sites.value:g} PHY sites < {devices.value:g} devices", m, "sites"
+            )
         figs = {k: self.num(m, k, f) for k in DRAM_REQUIRED if k not in ("kind", "devices")}
-        return Dram(kind=self.text(m, "kind", f, DRAM_KINDS), devices=devices, sites=sites, **figs,
-                    gemm_efficiency=self.opt(m, "gemm_efficiency", f),
-                    kv_read_efficiency=self.opt(m, "kv_read_efficiency", f))
+        return Dram(
+            kind=self.text(m, "kind", f, DRAM_KINDS),
+            devices=devices,
+            sites=sites,
+            **figs,
+            gemm_efficiency=self.opt(m, "gemm_efficiency", f),
+            kv_read_efficiency=self.opt(m, "kv_read_efficiency", f),
+        )
 
     def noc(self, data: Mapping[Any, Any]) -> Noc:
         m = self.section(data, "noc", NOC_REQUIRED, NOC_OPTIONAL)
-        return Noc(self.text(m, "topology", "noc", NOC_TOPOLOGIES), self.num(m, "bandwidth_bytes_per_s", "noc"),
-                   self.opt(m, "multicast", "noc"))
+        return Noc(
+            self.text(m, "topology", "noc", NOC_TOPOLOGIES),
+            self.num(m, "bandwidth_bytes_per_s", "noc"),
+            self.opt(m, "multicast", "noc"),
+        )
 
     def links(self, data: Mapping[Any, Any]) -> Links:
         f = "links"
@@ -227,9 +313,14 @@ class _ArchParser(_ChipParser):
             if v is not None:
                 raise self.fail("links.dims", f"only torus topologies take dims, not {topo}", m, "dims")
             return ()
-        if not isinstance(v, list) or len(v) != want or not all(isinstance(x, int) and not isinstance(x, bool)
-                                                                 and x >= 2 for x in v):
-            raise self.fail("links.dims", f"{topo} needs a list of {want} whole numbers >= 2, got {_r(v)}", m, "dims")
+        if (
+            not isinstance(v, list)
+            or len(v) != want
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 2 for x in v)
+        ):
+            raise self.fail(
+                "links.dims", f"{topo} needs a list of {want} whole numbers >= 2, got {_r(v)}", m, "dims"
+            )
         prod = 1
         for x in v:
             prod *= x
@@ -242,36 +333,57 @@ class _ArchParser(_ChipParser):
         m = self.section(data, f, RUNTIME_REQUIRED, RUNTIME_OPTIONAL)
         fusion = self.text_figure(m, "fusion", f)
         if fusion.value not in FUSION:
-            raise self.fail("runtime.fusion.value", f"{_r(fusion.value)} is not valid", m["fusion"], "value",
-                            f"valid: {', '.join(FUSION)}")
+            raise self.fail(
+                "runtime.fusion.value",
+                f"{_r(fusion.value)} is not valid",
+                m["fusion"],
+                "value",
+                f"valid: {', '.join(FUSION)}",
+            )
         if arch_kind in KINDS and not is_static(arch_kind) and m.get("matrix_issue_efficiency") is None:
-            raise self.fail("runtime.matrix_issue_efficiency", "missing required key", data, f,
-                            f"a dynamically issued kind's ({arch_kind}) issue efficiency is measured; only "
-                            "statically scheduled kinds derive it")
+            raise self.fail(
+                "runtime.matrix_issue_efficiency",
+                "missing required key",
+                data,
+                f,
+                f"a dynamically issued kind's ({arch_kind}) issue efficiency is measured; only "
+                "statically scheduled kinds derive it",
+            )
         # keyword by keyword (mypy checks each type), in the order the figures were read before:
         # RUNTIME_STATIC, then RUNTIME_REQUIRED
-        return Runtime(fusion=fusion, eager_launch_s=self.opt(m, "eager_launch_s", f),
-                       kernels_per_op=self.counts(m, "kernels_per_op", f),
-                       matrix_issue_efficiency=self.opt(m, "matrix_issue_efficiency", f),
-                       token_bucket_gap=self.opt(m, "token_bucket_gap", f),
-                       kv_bucket_tokens=self.opt(m, "kv_bucket_tokens", f),
-                       dma_setup_s=self.opt(m, "dma_setup_s", f), barrier_s=self.opt(m, "barrier_s", f),
-                       kernel_overhead_s=self.num(m, "kernel_overhead_s", f), launch_s=self.num(m, "launch_s", f))
+        return Runtime(
+            fusion=fusion,
+            eager_launch_s=self.opt(m, "eager_launch_s", f),
+            kernels_per_op=self.counts(m, "kernels_per_op", f),
+            matrix_issue_efficiency=self.opt(m, "matrix_issue_efficiency", f),
+            token_bucket_gap=self.opt(m, "token_bucket_gap", f),
+            kv_bucket_tokens=self.opt(m, "kv_bucket_tokens", f),
+            dma_setup_s=self.opt(m, "dma_setup_s", f),
+            barrier_s=self.opt(m, "barrier_s", f),
+            kernel_overhead_s=self.num(m, "kernel_overhead_s", f),
+            launch_s=self.num(m, "launch_s", f),
+        )
 
     def counts(self, data: Mapping[Any, Any], key: str, field: str) -> Mapping[str, Figure]:
         """A mapping of names to whole-number figures (``runtime.kernels_per_op``)."""
         out = self.figures(data, key, field)
         for k, f in out.items():
             if not float(f.value).is_integer():
-                raise self.fail(f"{field}.{key}.{k}.value", f"must be a whole number, got {f.value:g}",
-                                data[key][k], "value")
+                raise self.fail(
+                    f"{field}.{key}.{k}.value",
+                    f"must be a whole number, got {f.value:g}",
+                    data[key][k],
+                    "value",
+                )
         return out
 
     def power(self, data: Mapping[Any, Any]) -> Power:
         f = "power"
         m = self.section(data, f, (), POWER_OPTIONAL)
         figs = {k: self.opt(m, k, f) for k in POWER_OPTIONAL if k != "pj_per_flop"}
-        flop = self.by_dtype(m, f, "pj_per_flop") if m.get("pj_per_flop") is not None else MappingProxyType({})
+        flop = (
+            self.by_dtype(m, f, "pj_per_flop") if m.get("pj_per_flop") is not None else MappingProxyType({})
+        )
         return Power(pj_per_flop=flop, **figs)
 
     def figures(self, data: Mapping[Any, Any], key: str, field: str = "") -> Mapping[str, Figure]:
@@ -289,5 +401,7 @@ def check_names(arch: ArchSpec, valid_tech: tuple[str, ...]) -> None:
     """Cross-file checks the parser cannot do alone (technology keys exist)."""
     for k in arch.technology:
         if k not in valid_tech:
-            raise JalapenoError(f"unknown technology constant {k!r} in {arch.source_file}; valid: "
-                                f"{', '.join(valid_tech)}", field=f"technology.{k}")
+            raise JalapenoError(
+                f"unknown technology constant {k!r} in {arch.source_file}; valid: {', '.join(valid_tech)}",
+                field=f"technology.{k}",
+            )

@@ -50,26 +50,66 @@ def checks(arch: ArchSpec) -> list[Check]:
     area = model.area(arch)["total"].value
     tdp = model.power(arch, area)
     side = math.sqrt(area)
-    out = [Check("reticle", area, t("physical.reticle_mm2"), "mm2", "one die within the lithographic exposure field")]
+    out = [
+        Check(
+            "reticle",
+            area,
+            t("physical.reticle_mm2"),
+            "mm2",
+            "one die within the lithographic exposure field",
+        )
+    ]
     d = arch.memory
     edge = 0.0
     if d is not None:
         e, frac = t(f"physical.phy_edge_mm.{d.kind}"), t("physical.phy_edge_fraction")
         edge = d.sites.value * e
-        out.append(Check("beachfront", edge, frac * 4 * side, "mm",
-                         f"{d.sites.value:g} {d.kind} PHYs x {e:g} mm vs {frac:g} of a {side:.1f} mm square die's " "perimeter"))
+        out.append(
+            Check(
+                "beachfront",
+                edge,
+                frac * 4 * side,
+                "mm",
+                f"{d.sites.value:g} {d.kind} PHYs x {e:g} mm vs {frac:g} of a {side:.1f} mm square die's "
+                "perimeter",
+            )
+        )
     if arch.links is not None:
         lanes = arch.links.count.value * arch.links.lanes.value
         pitch = t("physical.serdes_edge_mm_per_lane")
-        out.append(Check("perimeter", edge + lanes * pitch, 4 * side, "mm",
-                         f"memory PHYs {edge:.0f} mm + {lanes:g} SerDes lanes x {pitch:g} mm vs {4 * side:.1f} mm"))
+        out.append(
+            Check(
+                "perimeter",
+                edge + lanes * pitch,
+                4 * side,
+                "mm",
+                f"memory PHYs {edge:.0f} mm + {lanes:g} SerDes lanes x {pitch:g} mm vs {4 * side:.1f} mm",
+            )
+        )
     pd = die_power_w(arch, area, tdp) / area
-    out.append(Check("power density", pd, t("physical.power_density_w_per_mm2"), "W/mm2",
-                     f"{die_power_w(arch, area, tdp):,.0f} W in the die at TDP / {area:,.0f} mm2"))
-    placed = area + (d.devices.value * t(f"physical.hbm_footprint_mm2.{d.kind}")
-                     if d is not None and d.kind.startswith("hbm") else 0.0)
-    out.append(Check("interposer", placed * _SPACING, t(f"physical.interposer_mm2.{arch.package}"), "mm2",
-                     f"({area:,.0f} mm2 die + stacks) x {_SPACING:g} spacing on {arch.package}"))
+    out.append(
+        Check(
+            "power density",
+            pd,
+            t("physical.power_density_w_per_mm2"),
+            "W/mm2",
+            f"{die_power_w(arch, area, tdp):,.0f} W in the die at TDP / {area:,.0f} mm2",
+        )
+    )
+    placed = area + (
+        d.devices.value * t(f"physical.hbm_footprint_mm2.{d.kind}")
+        if d is not None and d.kind.startswith("hbm")
+        else 0.0
+    )
+    out.append(
+        Check(
+            "interposer",
+            placed * _SPACING,
+            t(f"physical.interposer_mm2.{arch.package}"),
+            "mm2",
+            f"({area:,.0f} mm2 die + stacks) x {_SPACING:g} spacing on {arch.package}",
+        )
+    )
     return out
 
 

@@ -53,8 +53,11 @@ def _add_kind_constants(out: dict[str, Figure], spans: dict[str, tuple[float, fl
             if f"{key}.{name}" in out:
                 continue
             if key not in consts:
-                raise JalapenoError(f"chip kind {name!r} has no {key}: give it in the kind's module (technology=) "
-                                    f"or in {TECH_FILE}", field=f"{key}.{name}")
+                raise JalapenoError(
+                    f"chip kind {name!r} has no {key}: give it in the kind's module (technology=) "
+                    f"or in {TECH_FILE}",
+                    field=f"{key}.{name}",
+                )
             _flatten(_ChipParser(f"chip kind module {name}"), {key: {name: consts[key]}}, "", out, spans)
 
 
@@ -68,8 +71,9 @@ def ranges() -> Mapping[str, tuple[float, float]]:
     return _load()[1]
 
 
-def _flatten(p: _ChipParser, data: Any, prefix: str, out: dict[str, Figure],
-             spans: dict[str, tuple[float, float]]) -> None:
+def _flatten(
+    p: _ChipParser, data: Any, prefix: str, out: dict[str, Figure], spans: dict[str, tuple[float, float]]
+) -> None:
     m = p.mapping(data, prefix)
     for k, v in m.items():
         key = f"{prefix}.{k}" if prefix else str(k)
@@ -84,15 +88,22 @@ def _flatten(p: _ChipParser, data: Any, prefix: str, out: dict[str, Figure],
 
 def parse_range(raw: Any, value: float, key: str) -> tuple[float, float]:
     """``[lo, hi]`` of numbers with ``lo <= value <= hi``."""
-    ok = (isinstance(raw, list | tuple) and len(raw) == 2
-          and all(isinstance(x, int | float) and not isinstance(x, bool) for x in raw))
+    ok = (
+        isinstance(raw, list | tuple)
+        and len(raw) == 2
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in raw)
+    )
     if not ok:
-        raise JalapenoError(f"range must be [lo, hi] (two numbers), got {raw!r}; write range: [lo, hi] around the value",
-                            field=f"{key}.range")
+        raise JalapenoError(
+            f"range must be [lo, hi] (two numbers), got {raw!r}; write range: [lo, hi] around the value",
+            field=f"{key}.range",
+        )
     lo, hi = float(raw[0]), float(raw[1])
     if not lo <= value <= hi:
-        raise JalapenoError(f"range [{lo:g}, {hi:g}] must hold the value {value:g}; write lo <= value <= hi",
-                            field=f"{key}.range")
+        raise JalapenoError(
+            f"range [{lo:g}, {hi:g}] must hold the value {value:g}; write lo <= value <= hi",
+            field=f"{key}.range",
+        )
     return lo, hi
 
 
@@ -113,7 +124,9 @@ class Technology:
 
     def __post_init__(self) -> None:
         if self.node not in nodes():
-            raise JalapenoError(f"unknown process node {self.node!r}; valid: {', '.join(nodes())}", field="node")
+            raise JalapenoError(
+                f"unknown process node {self.node!r}; valid: {', '.join(nodes())}", field="node"
+            )
 
     def fig(self, key: str) -> Figure:
         if key in self.overrides:

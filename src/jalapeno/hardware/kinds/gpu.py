@@ -2,4 +2,8 @@
 
 from jalapeno.hardware.kinds import KINDS, ChipKindSpec
 
-KINDS.add("gpu", ChipKindSpec(static_schedule=False), "dynamically issued SIMT processor (issue efficiency measured)")
+KINDS.add(
+    "gpu",
+    ChipKindSpec(static_schedule=False),
+    "dynamically issued SIMT processor (issue efficiency measured)",
+)

@@ -2,4 +2,6 @@
 
 from jalapeno.hardware.kinds import KINDS, ChipKindSpec
 
-KINDS.add("lpu", ChipKindSpec(static_schedule=True), "deterministic streaming processor, compiler scheduled (Groq)")
+KINDS.add(
+    "lpu", ChipKindSpec(static_schedule=True), "deterministic streaming processor, compiler scheduled (Groq)"
+)

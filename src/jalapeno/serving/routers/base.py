@@ -24,7 +24,9 @@ class Router(Protocol):
 
 
 # A registered router is a factory of fresh router state (one per pool and simulation).
-ROUTERS: Registry[Callable[[], Router]] = Registry("router", field="router", package="jalapeno.serving.routers")
+ROUTERS: Registry[Callable[[], Router]] = Registry(
+    "router", field="router", package="jalapeno.serving.routers"
+)
 
 
 def least_loaded(replicas: Sequence[Loaded]) -> int:

@@ -51,7 +51,9 @@ class ReplicaView(Protocol):
     preempt_swap: int
 
 
-PadDecode = Callable[[int, int], "tuple[int, int] | None"]  # (seqs, longest context) -> (rows, summed context)
+PadDecode = Callable[
+    [int, int], "tuple[int, int] | None"
+]  # (seqs, longest context) -> (rows, summed context)
 
 
 class Scheduler(Protocol):
@@ -86,7 +88,9 @@ class SchedulerFactory(Protocol):
 
 # Every module of ``jalapeno.serving.schedulers`` is imported on the first lookup, so a new scheduler is one
 # module there that decorates its factory with ``@SCHEDULERS.register(name, summary)`` (docs/extending.md).
-SCHEDULERS: Registry[SchedulerFactory] = Registry("scheduler", field="scheduler", package="jalapeno.serving.schedulers")
+SCHEDULERS: Registry[SchedulerFactory] = Registry(
+    "scheduler", field="scheduler", package="jalapeno.serving.schedulers"
+)
 
 
 def make_scheduler(name: str, *, max_num_seqs: int, max_num_batched_tokens: int | None) -> Scheduler:
@@ -195,8 +199,9 @@ def _reserve_into(rep: ReplicaView, st: RequestState, n: int, plan: StepPlan, no
     return budget + back
 
 
-def admit_waiting(rep: ReplicaView, plan: StepPlan, budget: int, now: float, chunked: bool,
-                  max_num_seqs: int) -> None:
+def admit_waiting(
+    rep: ReplicaView, plan: StepPlan, budget: int, now: float, chunked: bool, max_num_seqs: int
+) -> None:
     """Admit from the head of the waiting queue while requests, tokens and blocks allow.
 
     Admission never preempts, and a step that preempted admits nothing (its freed blocks are for the
@@ -229,8 +234,9 @@ def admit_waiting(rep: ReplicaView, plan: StepPlan, budget: int, now: float, chu
             budget -= n
 
 
-def _first_tokens(rep: ReplicaView, st: RequestState, match: Match | None, budget: int, chunked: bool,
-                  plan: StepPlan) -> int:
+def _first_tokens(
+    rep: ReplicaView, st: RequestState, match: Match | None, budget: int, chunked: bool, plan: StepPlan
+) -> int:
     """Tokens of the admitted request's first step: 0 when it loads from the tier first, -1: not now."""
     if match and any(isinstance(u, int) for u in match):
         return 0
