@@ -62,9 +62,11 @@ def _block_problems(texts: dict[str, str], fresh: dict[tuple[str, str], str]) ->
     """Unknown markers, and each generated block against its fresh run."""
     out = []
     for name, t in texts.items():
-        for m in re.finditer(r"^<!-- (\w+):begin", t, re.MULTILINE):
-            if m.group(1) != "generated" and m.group(1) not in OTHER_BLOCKS:
-                out.append(f"{name}: block {m.group(1)!r} has no regenerating test (use generated:begin)")
+        out += [
+            f"{name}: block {m.group(1)!r} has no regenerating test (use generated:begin)"
+            for m in re.finditer(r"^<!-- (\w+):begin", t, re.MULTILINE)
+            if m.group(1) != "generated" and m.group(1) not in OTHER_BLOCKS
+        ]
         n = len(doc_blocks.blocks(t))
         if (
             len(re.findall(r"^<!-- generated:begin", t, re.MULTILINE)),
@@ -329,10 +331,11 @@ def _printed_as(cell: str, value: float) -> bool:
 
 
 def _compare_row_problems(head: list[str], cells: list[str], rec: dict, page: str) -> list[str]:
-    row = dict(zip(head, cells))
+    # strict=False throughout: a table row parsed from the page may have fewer cells than its header
+    row = dict(zip(head, cells, strict=False))
     chip = next(c for c in rec["chips"] if c["chip"] == row["chip"].split()[0])
     prefix, want = "goodput", {}
-    for col, cell in zip(head, cells):
+    for col, _cell in zip(head, cells, strict=False):
         if col.startswith("goodput/W"):
             want[col], prefix = chip["goodput_per_watt"] * 1e3, "ratio_goodput_per_watt"
         elif col == "$/Mtok":
@@ -343,12 +346,13 @@ def _compare_row_problems(head: list[str], cells: list[str], rec: dict, page: st
             want[f"{prefix} {col}"] = chip[prefix][col]
     vals = [
         c
-        for col, c in zip(head, cells)
+        for col, c in zip(head, cells, strict=False)
         if col.startswith(("goodput/W", "$/Mtok", "vs H200", "p10", "p50", "p90"))
     ]
     out = [
         f"{page}: {row['chip']} {k} printed {c!r}, the JSON has {v:.4g}"
-        for (k, v), c in zip(want.items(), vals)
+        # strict=False: two columns may share a key of ``want``
+        for (k, v), c in zip(want.items(), vals, strict=False)
         if not _printed_as(c, v)
     ]
     fleet = re.match(r"(\d+) x tp(\d+)", row.get("best fleet", ""))
@@ -382,7 +386,9 @@ def _compare_problems(texts: dict[str, str]) -> tuple[list[str], int]:
         for head, rows in tables:
             for cells in rows:
                 rec = json.loads(
-                    (ROOT / _compare_json(page, dict(zip(head, cells)))).read_text(encoding="utf-8")
+                    (ROOT / _compare_json(page, dict(zip(head, cells, strict=False)))).read_text(
+                        encoding="utf-8"
+                    )
                 )
                 out += _compare_row_problems(head, cells, rec, page)
                 n += 1

@@ -160,7 +160,7 @@ def test_a_kind_is_a_valid_chip_kind_and_a_missing_constant_is_refused(
     KINDS.add("bare", ChipKindSpec(static_schedule=True))
     tech._load.cache_clear()
     try:
-        with pytest.raises(JalapenoError, match="core_control_mm2.bare"):
+        with pytest.raises(JalapenoError, match=r"core_control_mm2\.bare"):
             tech.library()
     finally:
         KINDS.remove("bare")

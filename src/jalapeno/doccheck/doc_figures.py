@@ -121,7 +121,8 @@ def ledger_problems(texts: dict[str, str], ledger: dict[str, list[list[str]]]) -
     out += [f"{n}: in the ledger but not on disk" for n in ledger if n not in texts]
     for name in sorted(set(texts) & set(ledger)):
         got, want = figures(texts[name]), ledger[name]
-        for k, (f, w) in enumerate(zip(got, want)):
+        # strict=False: the page and the ledger may differ in length (reported below)
+        for k, (f, w) in enumerate(zip(got, want, strict=False)):
             if f.entry() != w:
                 out.append(
                     f"{name}:{f.line}: figure {k} is {f.text!r} after {f.context!r}; the ledger has "

@@ -353,8 +353,10 @@ def render(fits: Sequence[ChipFit], skipped: Sequence[str], command: str, n_rows
         parts += [
             "## Rows whose prompt length is an estimate",
             "",
-            "The error of these rows is unresolved wherever published / predicted falls inside the spread "
-            "below.",
+            (
+                "The error of these rows is unresolved wherever published / predicted falls inside the spread "
+                "below."
+            ),
             "",
             isl,
             "",
@@ -368,62 +370,76 @@ def _mechanics_and_gaps() -> list[str]:
     return [
         "## Serving mechanics in the scenario model",
         "",
-        "Server and interactive rows are the largest batch meeting three p99 limits (cost/scenario.py): "
-        "(1) TPOT: a request's decode steps carry the prefills admitted meanwhile; MLPerf's TPOT is per "
-        "request, so a short answer averages few steps, and the p99 over requests mixes the dataset's "
-        "output lengths; (2) TTFT: prompts queue for the prefill as an M/G/1 queue (Poisson arrivals, "
-        "load = the prefill share of the cycle) whose p99 wait is Kingman's exponential tail, which binds "
-        "long prompts (Llama-3.1-405B's 9.4k tokens) far below the TPOT limit; (3) the batch cap (KV "
-        "cache or batch limit) holds the p99 of the Poisson number of decoding requests "
-        "(B + 2.33 sqrt(B) <= cap). A running request holds its prompt plus the output written so far; "
-        "long answers stay longer in the batch, so the mean is ISL + E[n^2] / (2 E[n]) over the dataset's "
-        "output lengths n (Llama-2-70B: 455 tokens, not ISL + OSL/2 = 367; with it the H200's KV cache "
-        "holds 778 requests at TP1, where NVIDIA's v4.1 configuration runs 806). The batch is the best of "
-        "the largest feasible one and the row-tile multiples just below it (a batch of 257 pads a third "
-        "128-row tile; submitters tune their batch sizes). Attention runs at the wider of the activation "
-        "and KV formats (NVFP4 GEMMs with an fp8 cache run an fp8 FMHA: no engine has a 4-bit attention).",
+        (
+            "Server and interactive rows are the largest batch meeting three p99 limits (cost/scenario.py): "
+            "(1) TPOT: a request's decode steps carry the prefills admitted meanwhile; MLPerf's TPOT is per "
+            "request, so a short answer averages few steps, and the p99 over requests mixes the dataset's "
+            "output lengths; (2) TTFT: prompts queue for the prefill as an M/G/1 queue (Poisson arrivals, "
+            "load = the prefill share of the cycle) whose p99 wait is Kingman's exponential tail, which binds "
+            "long prompts (Llama-3.1-405B's 9.4k tokens) far below the TPOT limit; (3) the batch cap (KV "
+            "cache or batch limit) holds the p99 of the Poisson number of decoding requests "
+            "(B + 2.33 sqrt(B) <= cap). A running request holds its prompt plus the output written so far; "
+            "long answers stay longer in the batch, so the mean is ISL + E[n^2] / (2 E[n]) over the dataset's "
+            "output lengths n (Llama-2-70B: 455 tokens, not ISL + OSL/2 = 367; with it the H200's KV cache "
+            "holds 778 requests at TP1, where NVIDIA's v4.1 configuration runs 806). The batch is the best of "
+            "the largest feasible one and the row-tile multiples just below it (a batch of 257 pads a third "
+            "128-row tile; submitters tune their batch sizes). Attention runs at the wider of the activation "
+            "and KV formats (NVFP4 GEMMs with an fp8 cache run an fp8 FMHA: no engine has a 4-bit attention)."
+        ),
         "",
         "## Known gaps",
         "",
-        "- Llama-3.1-405B on B200 and GB200 (NVFP4, TensorRT 10.11) is over-predicted about 25-30% "
-        "offline, where prefill dominates (9.4k-token prompts) and no latency limit applies, and 40-80% in "
-        "server and interactive, while the H200 (fp8, same engine) matches within 5% in all three. The B200 "
-        "fit says where to look: on the same TensorRT-LLM it needs a 14.7 ms step overhead where the H200 "
-        "needs 4.6 ms, so the two Llama-2-70B fit rows make the Blackwell step costlier at small batch "
-        "than its physics and its fp4 GEMMs faster (fp4 efficiency 0.81 of the 9 PF peak). Holding the "
-        "overhead at the H200's and fitting compute alone puts 405B server within 5% and offline within "
-        "8% but leaves Llama-2-70B offline 14-17% under; fitting compute and memory instead needs 25% of "
-        "the HBM bandwidth (not physical). Not resolved: the fp4 energy per FLOP (assumed bf16 / 4 at "
-        "the same power limit) and the submitters' TP/PP layout for 405B are the open candidates. The "
-        "MI355X row is AMD's open-division pruned 405B, priced here as the full model (and left out of "
-        "the order check: open-division results do not rank against closed ones).",
-        "- The H100's MLPerf v4.1 Llama-2-70B rows are over-predicted (+14% to +44%) while the H200's "
-        "v4.1 rows on the same TensorRT 10.2.0 match within 5%. The H100 must run TP2 (80 GB), the H200 "
-        "runs TP1: NVIDIA's own v4.1 configuration (closed/NVIDIA/configs/llama2-70b/Offline) expects "
-        "13.4 queries/s per H200 at TP1 (batch 806), 12.0 per H200 at TP2 (batch 2048 a pair) and 9.5 per "
-        "H100 at TP2 (batch 896 a pair): tensor parallelism alone costs the same chip about 10% per GPU, "
-        "where the model's TP2 costs about 4% (all-reduces of fp8 activations at the NVLink peak, no "
-        "other TP cost). Tried and not shipped: all-reduces in 16 bits (the residual stream's format, what "
-        "TensorRT-LLM sums) alone over-price the H200's TP8 405B by 13-32%; with NVSwitch in-network "
-        "reduction as well (NVLS: each GPU sends its buffer once, ring-free) the H100 reads 8.6% median "
-        "and 42.8% max and the H200 5.1% and 12.6%, a modest gain that needs a sourced per-switch "
-        "reduction flag in the chip specs (the generic `switch` topology also describes chips without "
-        "it). The 4-GPU rows (Dell TensorRT 9.3.0, Fujitsu) are 12-14% below "
-        "NVIDIA's 8-GPU rows per GPU, which no chip parameter can explain. The H100 Llama-3.1-8B rows are "
-        "vLLM 0.10 (RedHat), whose step overhead is not the TensorRT-LLM one fitted on the H200: with the "
-        "MI300X's vLLM overhead (15 ms) they would read +14% and +18% instead of +28% and +40%.",
-        "- Mixtral-8x7B: the grouped-expert GEMM efficiency fitted on the H200's v4.1 rows is 0.66 of a "
-        "dense GEMM's; held out, v5.1 Mixtral reads -5% and -3% on the H200, +3% to +7% on the H100, "
-        "-13% and -4% on the MI300X and -10% and +3% on the MI325X (all +10% to +29% before).",
-        "- MI355X (open division, mxfp4), GB200 and GB300 rows are bundled, but those chips have no "
-        "preset here; B300 has no public MLPerf row in the rounds read (v4.1, v5.1).",
-        "- MLPerf v4.0 and v5.0 results are not bundled (their repositories were too large to read here); "
-        "no AMD vendor table rows yet.",
-        "- The serving simulator agrees with the closed form where it was checked: `jalapeno calibrate "
-        "--chip b200 --check-with bench --check-models llama-3.1-405b` gives 264 / 259 / 168 tok/s/GPU "
-        "(offline / server / interactive) against the closed form's 264 / 253 / 175; `jalapeno bench` on "
-        "8 H200 at TP8 (fp8, no published step overhead) gives 49.2 server and 32.7 interactive. The "
-        "0.1 tok/s once seen at 405B server/interactive was not reproduced.",
+        (
+            "- Llama-3.1-405B on B200 and GB200 (NVFP4, TensorRT 10.11) is over-predicted about 25-30% "
+            "offline, where prefill dominates (9.4k-token prompts) and no latency limit applies, and 40-80% in "
+            "server and interactive, while the H200 (fp8, same engine) matches within 5% in all three. The B200 "
+            "fit says where to look: on the same TensorRT-LLM it needs a 14.7 ms step overhead where the H200 "
+            "needs 4.6 ms, so the two Llama-2-70B fit rows make the Blackwell step costlier at small batch "
+            "than its physics and its fp4 GEMMs faster (fp4 efficiency 0.81 of the 9 PF peak). Holding the "
+            "overhead at the H200's and fitting compute alone puts 405B server within 5% and offline within "
+            "8% but leaves Llama-2-70B offline 14-17% under; fitting compute and memory instead needs 25% of "
+            "the HBM bandwidth (not physical). Not resolved: the fp4 energy per FLOP (assumed bf16 / 4 at "
+            "the same power limit) and the submitters' TP/PP layout for 405B are the open candidates. The "
+            "MI355X row is AMD's open-division pruned 405B, priced here as the full model (and left out of "
+            "the order check: open-division results do not rank against closed ones)."
+        ),
+        (
+            "- The H100's MLPerf v4.1 Llama-2-70B rows are over-predicted (+14% to +44%) while the H200's "
+            "v4.1 rows on the same TensorRT 10.2.0 match within 5%. The H100 must run TP2 (80 GB), the H200 "
+            "runs TP1: NVIDIA's own v4.1 configuration (closed/NVIDIA/configs/llama2-70b/Offline) expects "
+            "13.4 queries/s per H200 at TP1 (batch 806), 12.0 per H200 at TP2 (batch 2048 a pair) and 9.5 per "
+            "H100 at TP2 (batch 896 a pair): tensor parallelism alone costs the same chip about 10% per GPU, "
+            "where the model's TP2 costs about 4% (all-reduces of fp8 activations at the NVLink peak, no "
+            "other TP cost). Tried and not shipped: all-reduces in 16 bits (the residual stream's format, what "
+            "TensorRT-LLM sums) alone over-price the H200's TP8 405B by 13-32%; with NVSwitch in-network "
+            "reduction as well (NVLS: each GPU sends its buffer once, ring-free) the H100 reads 8.6% median "
+            "and 42.8% max and the H200 5.1% and 12.6%, a modest gain that needs a sourced per-switch "
+            "reduction flag in the chip specs (the generic `switch` topology also describes chips without "
+            "it). The 4-GPU rows (Dell TensorRT 9.3.0, Fujitsu) are 12-14% below "
+            "NVIDIA's 8-GPU rows per GPU, which no chip parameter can explain. The H100 Llama-3.1-8B rows are "
+            "vLLM 0.10 (RedHat), whose step overhead is not the TensorRT-LLM one fitted on the H200: with the "
+            "MI300X's vLLM overhead (15 ms) they would read +14% and +18% instead of +28% and +40%."
+        ),
+        (
+            "- Mixtral-8x7B: the grouped-expert GEMM efficiency fitted on the H200's v4.1 rows is 0.66 of a "
+            "dense GEMM's; held out, v5.1 Mixtral reads -5% and -3% on the H200, +3% to +7% on the H100, "
+            "-13% and -4% on the MI300X and -10% and +3% on the MI325X (all +10% to +29% before)."
+        ),
+        (
+            "- MI355X (open division, mxfp4), GB200 and GB300 rows are bundled, but those chips have no "
+            "preset here; B300 has no public MLPerf row in the rounds read (v4.1, v5.1)."
+        ),
+        (
+            "- MLPerf v4.0 and v5.0 results are not bundled (their repositories were too large to read here); "
+            "no AMD vendor table rows yet."
+        ),
+        (
+            "- The serving simulator agrees with the closed form where it was checked: `jalapeno calibrate "
+            "--chip b200 --check-with bench --check-models llama-3.1-405b` gives 264 / 259 / 168 tok/s/GPU "
+            "(offline / server / interactive) against the closed form's 264 / 253 / 175; `jalapeno bench` on "
+            "8 H200 at TP8 (fp8, no published step overhead) gives 49.2 server and 32.7 interactive. The "
+            "0.1 tok/s once seen at 405B server/interactive was not reproduced."
+        ),
         "- Energies are not fitted (see the power section).",
         "",
         "## Benchmark workloads assumed",
@@ -434,8 +450,10 @@ def _mechanics_and_gaps() -> list[str]:
         "",
         REVISION,
         "",
-        f"Latency limits: {LIMITS_SOURCE}. Mean ISLs are the means of the bundled MLPerf length sets "
-        "(workload/benchsets: per-sample token counts of the MLCommons datasets, traces/README.md); the "
-        "output-length distributions of the same sets shape the p99 TPOT term.",
+        (
+            f"Latency limits: {LIMITS_SOURCE}. Mean ISLs are the means of the bundled MLPerf length sets "
+            "(workload/benchsets: per-sample token counts of the MLCommons datasets, traces/README.md); the "
+            "output-length distributions of the same sets shape the p99 TPOT term."
+        ),
         "",
     ]

@@ -59,7 +59,10 @@ def _sheet(name: str) -> dict[str, Any]:
 
     a = resolve_arch(name)
     s, chip, t = sheet(a), derive_chip(a), tech_of(a)
-    vals = lambda d: {k: {"value": v.value, "formula": v.formula} for k, v in d.items()}
+
+    def vals(d: Any) -> dict[str, dict[str, Any]]:
+        return {k: {"value": v.value, "formula": v.formula} for k, v in d.items()}
+
     return {
         "peak_flops": {d: p.value for d, p in s.matrix_flops.items()},
         "vector_flops": {d: p.value for d, p in s.vector_flops.items()},

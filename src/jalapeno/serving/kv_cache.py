@@ -216,7 +216,7 @@ class KVCacheManager:
         """Take ``extra[i]`` more private blocks for ``states[i]`` (<= 0: none), e.g. for every step of a decode
         run at once; the caller has checked they fit ``available_blocks``."""
         total = 0
-        for st, x in zip(states, extra):
+        for st, x in zip(states, extra, strict=True):
             if x > 0:
                 st.own_blocks += x
                 st.held_blocks += x

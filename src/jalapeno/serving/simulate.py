@@ -236,8 +236,8 @@ def simulate(
     # scheduler and router may be any name here: ServingConfig checks them against its lists
     cfg = ServingConfig(
         replicas=replicas,
-        scheduler=scheduler,  # type: ignore[arg-type]
-        router=router,  # type: ignore[arg-type]
+        scheduler=scheduler,
+        router=router,
         topology=topology,  # type: ignore[arg-type]
         prefix_cache=prefix_cache,
         slo=slo,
