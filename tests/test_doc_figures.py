@@ -50,7 +50,8 @@ def ledger() -> dict[str, list[list[str]]]:
 
 @pytest.fixture(scope="module")
 def fresh(texts) -> dict[tuple[str, str], str]:
-    """Every generated block's fresh text, keyed by (page, command): each command run once (about 1 s in all)."""
+    """Every generated block's fresh text, keyed by (page, command): each command run once (about 1 s in
+    all)."""
     return {
         (n, b.command): doc_blocks.render(b, doc_blocks.run(b.command, ROOT))
         for n, t in texts.items()
@@ -127,8 +128,9 @@ def test_generated_blocks_are_a_fresh_run_of_their_commands(texts, fresh) -> Non
 
 
 def test_spec_sheet_is_the_presets(texts) -> None:
-    """docs/jalapeno-1.md's spec sheet is a generated block of the preset (hardware.arch.sheet, board power, physical
-    checks, TCO margin rule) and the recorded fleet; hand-checked anchors so a wrong generator cannot pass."""
+    """docs/jalapeno-1.md's spec sheet is a generated block of the preset (hardware.arch.sheet, board power,
+    physical checks, TCO margin rule) and the recorded fleet; hand-checked anchors so a wrong generator cannot
+    pass."""
     block = next(
         b
         for b in doc_blocks.blocks(texts["docs/jalapeno-1.md"])
@@ -157,7 +159,8 @@ def test_spec_sheet_is_the_presets(texts) -> None:
 
 
 def _readme_cites(readme: str) -> list[tuple[str, list[str]]]:
-    """The README's 'What the numbers say' bullets with the docs pages each cites ('same page' = the previous)."""
+    """The README's 'What the numbers say' bullets with the docs pages each cites ('same page' = the
+    previous)."""
     sec = readme[
         readme.index("## What the numbers say") : readme.index(
             "\n## ", readme.index("## What the numbers say") + 3
@@ -253,8 +256,8 @@ def _in_block(text: str, f: dfig.Figure) -> bool:
 
 def test_changing_any_sampled_figure_by_one_digit_fails(texts, ledger, fresh) -> None:
     """The must-show, proved: 20 figures sampled over every page (seeded) and 6 more inside generated blocks,
-    each changed by one digit in memory; the checks above catch every one, and a block's figure is caught by the
-    fresh run of its command alone (without the ledger)."""
+    each changed by one digit in memory; the checks above catch every one, and a block's figure is caught by
+    the fresh run of its command alone (without the ledger)."""
     rng = random.Random(15)
     figs = [(n, f) for n, t in texts.items() for f in dfig.figures(t)]
     in_blocks = [(n, f) for n, f in figs if _in_block(texts[n], f)]
@@ -271,8 +274,9 @@ def test_changing_any_sampled_figure_by_one_digit_fails(texts, ledger, fresh) ->
 
 def test_readme_cross_check_alone_catches_a_changed_result_figure(texts, ledger) -> None:
     """Every README result figure of two or more significant digits, changed by one digit: the ledger catches
-    each, and the cross-check with the cited page catches it by itself unless the new value happens to be printed
-    on that page too (0.37x -> 0.38x on docs/jalapeno-1.md, whose table has 0.38x): about 7 in 10 today."""
+    each, and the cross-check with the cited page catches it by itself unless the new value happens to be
+    printed on that page too (0.37x -> 0.38x on docs/jalapeno-1.md, whose table has 0.38x): about 7 in 10
+    today."""
     readme = texts["README.md"]
     lo, hi = readme.index("## What the numbers say"), readme.index("\n## Layout")
     starts = [0]
@@ -323,7 +327,8 @@ def _compare_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
 
 
 def _printed_as(cell: str, value: float) -> bool:
-    """``cell``'s first number is ``value`` rounded to the digits printed (3.60x from 3.597, 12.3 from 12.27)."""
+    """``cell``'s first number is ``value`` rounded to the digits printed (3.60x from 3.597, 12.3 from
+    12.27)."""
     m = re.search(r"\d+(?:\.\d+)?", cell)
     assert m, cell
     d = len(m.group(0).split(".")[1]) if "." in m.group(0) else 0
@@ -429,8 +434,8 @@ def test_a_stale_or_broken_block_is_found_and_refresh_rewrites_it(texts, fresh) 
 
 
 def test_spec_sheet_reads_what_chip_show_prints() -> None:
-    """The spec sheet's figures are ``jalapeno chip show jalapeno-1 --json``'s (report may not import commands, so
-    it gathers them itself; this keeps the two the same)."""
+    """The spec sheet's figures are ``jalapeno chip show jalapeno-1 --json``'s (report may not import
+    commands, so it gathers them itself; this keeps the two the same)."""
     from jalapeno.commands.chip import sheet_json
 
     mine, shown = spec_sheet._sheet("jalapeno-1"), sheet_json("jalapeno-1")
