@@ -1,4 +1,5 @@
-"""Every figure the README and docs publish is pinned (issue 15: "changing any published figure by one digit fails").
+"""Every figure the README and docs publish is pinned (issue 15: "changing any published figure by one digit
+fails").
 
 Guards, from the strongest (docs/testing.md has the table):
 
@@ -298,7 +299,7 @@ def test_readme_cross_check_alone_catches_a_changed_result_figure(texts, ledger)
     assert len(cited) >= 50 and len(missed) <= 0.35 * len(cited), (len(cited), missed)
 
 
-# ------------------------------------------------------------------ tables of recorded `jalapeno compare` output
+# ----------------------------------------------------------- tables of recorded `jalapeno compare` output
 
 
 def _compare_json(page: str, row: dict[str, str]) -> str:
@@ -371,7 +372,8 @@ def _compare_row_problems(head: list[str], cells: list[str], rec: dict, page: st
     samples = re.match(r"(\d+)/(\d+)", row["samples meeting the SLO"])
     if (int(samples.group(1)), int(samples.group(2))) != (chip["samples_feasible"], rec["samples"]):
         out.append(
-            f"{page}: {row['chip']} samples {samples.group(0)}, the JSON has {chip['samples_feasible']}/{rec['samples']}"
+            f"{page}: {row['chip']} samples {samples.group(0)}, the JSON has "
+            f"{chip['samples_feasible']}/{rec['samples']}"
         )
     attained = re.search(r"([0-9.]+) attained", row["samples meeting the SLO"])
     if attained and not _printed_as(attained.group(1), chip["slo_attainment"]):
@@ -421,8 +423,8 @@ def test_a_stale_or_broken_block_is_found_and_refresh_rewrites_it(texts, fresh) 
     assert doc_blocks.stale(page, ROOT) == [cmd]
     new = doc_blocks.refresh(page, ROOT)
     assert (
-        new
-        == f"# p\n\n<!-- generated:begin `{cmd}` -->\n{spec_sheet.markdown()}\n<!-- generated:end -->\nafter\n"
+        new == f"# p\n\n<!-- generated:begin `{cmd}` -->\n{spec_sheet.markdown()}\n"
+        "<!-- generated:end -->\nafter\n"
     )
     assert doc_blocks.stale(new, ROOT) == []
     broken = {"docs/x.md": f"<!-- generated:begin `{cmd}` -->\n| | old |\n"}  # no end marker

@@ -1,5 +1,6 @@
 """docs/extending.md's worked examples, run as written: a shortest-job-first scheduler and a wafer-scale chip
-kind, each one module (its code is taken from the page), registered in a temporary module and used end to end."""
+kind, each one module (its code is taken from the page), registered in a temporary module and used end to
+end."""
 
 from __future__ import annotations
 

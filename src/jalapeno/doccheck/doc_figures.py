@@ -1,4 +1,5 @@
-"""Every figure the README and the docs publish, found by clear rules, and the ledger that pins them (issue 15).
+"""Every figure the README and the docs publish, found by clear rules, and the ledger that pins them (issue
+15).
 
 A *figure* is a number in a page's text (prose, tables and code blocks alike), e.g. ``3.60`` in ``3.60x``,
 ``2,892`` in ``$2,892``, ``311`` in ``311 mm²``. Not figures, and masked before the search:

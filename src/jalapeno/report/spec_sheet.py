@@ -120,8 +120,7 @@ def _compute_rows(a: Any, d: dict[str, Any], dens: float) -> list[tuple[str, str
             (
                 f"TSMC {node}{' (N3E figures)' if node == 'N3' else ''}, {a.clock_hz.value / 1e9:g} GHz at "
                 f"{a.voltage_v.value:g} V (the nominal DVFS point); under the {dens:g} W/mm² cooling limit "
-                "DVFS runs it "
-                f"at {share} of that clock at full activity"
+                f"DVFS runs it at {share} of that clock at full activity"
             ),
         ),
         (
@@ -144,8 +143,7 @@ def _compute_rows(a: Any, d: dict[str, Any], dens: float) -> list[tuple[str, str
             "vector, special functions",
             (
                 f"{c.vector.lanes.value:g} SIMD lanes and {c.vector.sfu_ops_per_cycle.value:g} exp/rsqrt a "
-                "cycle per "
-                f"core: {d['vector_flops']['bf16'] / 1e12:.0f} TFLOP/s bf16"
+                f"cycle per core: {d['vector_flops']['bf16'] / 1e12:.0f} TFLOP/s bf16"
             ),
         ),
     ]
@@ -247,12 +245,10 @@ def _board(d: dict[str, Any], dens: float) -> str:
         f"TDP {d['tdp_w']:.0f} W: {_peak_activity_w(p['total']['formula'])} W of peak activity at full clock "
         f"({tdp}, ...)"
         f" held at the {dens:g} W/mm² cooling limit, regulator losses {p['vrm_loss']['value']:.0f} W "
-        "included; idle "
-        f"{s['idle']['value']:.0f} W ("
+        f"included; idle {s['idle']['value']:.0f} W ("
         + ", ".join(f"{lab} {_g2(idle[k]['value'])}" for k, lab in _IDLE_PARTS)
         + f", through the regulators); busy floor +{s['busy_floor']['value']:.0f} W; at the wall +{host:.0f} "
-          "W of "
-        "host per slot (the TCO's)"
+        "W of host per slot (the TCO's)"
     )
 
 
