@@ -186,8 +186,8 @@ EXPORT = Cmd(
     outputs=("--out",),
     choices=("--format",),
 )
-# added with schema 2 (the entry points the first runs left out); their base commands are valid and fast, so an
-# input is invalid only through its one bad element
+# added with schema 2 (the entry points the first runs left out); their base commands are valid and fast, so
+# an input is invalid only through its one bad element
 BENCH = Cmd(
     ("bench", "-s", "fixed", "-m", M, "--isl", "8", "--osl", "8", "--json"),
     (

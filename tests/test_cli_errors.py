@@ -514,9 +514,9 @@ def test_version_works_from_a_source_tree() -> None:
     assert r.code == 0 and r.out.strip() == f"jalapeno, version {__version__}"
 
 
-# ---------------------------------------------------------------- schema 2 audit: bench, compare, calibrate, measure
+# ------------------------------------------------------ schema 2 audit: bench, compare, calibrate, measure
 @pytest.mark.parametrize(
-    "argv,field",
+    ("argv", "field"),
     [
         (["compare", "-w", "zzz", "--chips", "h200"], "--workload"),  # was "workload:"
         (["compare", "-w", "azure-code", "--chips", "h200,zzz"], "--chips"),  # was "chip:"

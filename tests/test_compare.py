@@ -282,7 +282,8 @@ def test_compare_json_shape_and_collapse(short: Any) -> None:
 @pytest.mark.parametrize(
     ("args", "field"),
     [
-        # the option as typed (issue 13: one vocabulary of field names; these said "workload:" and "chip:" before)
+        # the option as typed (issue 13: one vocabulary of field names; these said "workload:" and "chip:"
+        # before)
         (["--workload", "no-such-workload", "--chips", "h200"], "--workload"),
         (["--workload", "azure-code", "--chips", "h200,no-such-chip"], "--chips"),
         (["--workload", "azure-code", "--chips", "h200", "--samples", "0"], "--samples"),

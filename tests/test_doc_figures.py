@@ -1,4 +1,5 @@
-"""Every figure the README and docs publish is pinned (issue 15: "changing any published figure by one digit fails").
+"""Every figure the README and docs publish is pinned (issue 15: "changing any published figure by one digit
+fails").
 
 Guards, from the strongest (docs/testing.md has the table):
 
@@ -50,7 +51,8 @@ def ledger() -> dict[str, list[list[str]]]:
 
 @pytest.fixture(scope="module")
 def fresh(texts) -> dict[tuple[str, str], str]:
-    """Every generated block's fresh text, keyed by (page, command): each command run once (about 1 s in all)."""
+    """Every generated block's fresh text, keyed by (page, command): each command run once (about 1 s in
+    all)."""
     return {
         (n, b.command): doc_blocks.render(b, doc_blocks.run(b.command, ROOT))
         for n, t in texts.items()
@@ -62,9 +64,11 @@ def _block_problems(texts: dict[str, str], fresh: dict[tuple[str, str], str]) ->
     """Unknown markers, and each generated block against its fresh run."""
     out = []
     for name, t in texts.items():
-        for m in re.finditer(r"^<!-- (\w+):begin", t, re.MULTILINE):
-            if m.group(1) != "generated" and m.group(1) not in OTHER_BLOCKS:
-                out.append(f"{name}: block {m.group(1)!r} has no regenerating test (use generated:begin)")
+        out += [
+            f"{name}: block {m.group(1)!r} has no regenerating test (use generated:begin)"
+            for m in re.finditer(r"^<!-- (\w+):begin", t, re.MULTILINE)
+            if m.group(1) != "generated" and m.group(1) not in OTHER_BLOCKS
+        ]
         n = len(doc_blocks.blocks(t))
         if (
             len(re.findall(r"^<!-- generated:begin", t, re.MULTILINE)),
@@ -125,8 +129,9 @@ def test_generated_blocks_are_a_fresh_run_of_their_commands(texts, fresh) -> Non
 
 
 def test_spec_sheet_is_the_presets(texts) -> None:
-    """docs/jalapeno-1.md's spec sheet is a generated block of the preset (hardware.arch.sheet, board power, physical
-    checks, TCO margin rule) and the recorded fleet; hand-checked anchors so a wrong generator cannot pass."""
+    """docs/jalapeno-1.md's spec sheet is a generated block of the preset (hardware.arch.sheet, board power,
+    physical checks, TCO margin rule) and the recorded fleet; hand-checked anchors so a wrong generator cannot
+    pass."""
     block = next(
         b
         for b in doc_blocks.blocks(texts["docs/jalapeno-1.md"])
@@ -155,7 +160,8 @@ def test_spec_sheet_is_the_presets(texts) -> None:
 
 
 def _readme_cites(readme: str) -> list[tuple[str, list[str]]]:
-    """The README's 'What the numbers say' bullets with the docs pages each cites ('same page' = the previous)."""
+    """The README's 'What the numbers say' bullets with the docs pages each cites ('same page' = the
+    previous)."""
     sec = readme[
         readme.index("## What the numbers say") : readme.index(
             "\n## ", readme.index("## What the numbers say") + 3
@@ -251,8 +257,8 @@ def _in_block(text: str, f: dfig.Figure) -> bool:
 
 def test_changing_any_sampled_figure_by_one_digit_fails(texts, ledger, fresh) -> None:
     """The must-show, proved: 20 figures sampled over every page (seeded) and 6 more inside generated blocks,
-    each changed by one digit in memory; the checks above catch every one, and a block's figure is caught by the
-    fresh run of its command alone (without the ledger)."""
+    each changed by one digit in memory; the checks above catch every one, and a block's figure is caught by
+    the fresh run of its command alone (without the ledger)."""
     rng = random.Random(15)
     figs = [(n, f) for n, t in texts.items() for f in dfig.figures(t)]
     in_blocks = [(n, f) for n, f in figs if _in_block(texts[n], f)]
@@ -269,8 +275,9 @@ def test_changing_any_sampled_figure_by_one_digit_fails(texts, ledger, fresh) ->
 
 def test_readme_cross_check_alone_catches_a_changed_result_figure(texts, ledger) -> None:
     """Every README result figure of two or more significant digits, changed by one digit: the ledger catches
-    each, and the cross-check with the cited page catches it by itself unless the new value happens to be printed
-    on that page too (0.37x -> 0.38x on docs/jalapeno-1.md, whose table has 0.38x): about 7 in 10 today."""
+    each, and the cross-check with the cited page catches it by itself unless the new value happens to be
+    printed on that page too (0.37x -> 0.38x on docs/jalapeno-1.md, whose table has 0.38x): about 7 in 10
+    today."""
     readme = texts["README.md"]
     lo, hi = readme.index("## What the numbers say"), readme.index("\n## Layout")
     starts = [0]
@@ -292,7 +299,7 @@ def test_readme_cross_check_alone_catches_a_changed_result_figure(texts, ledger)
     assert len(cited) >= 50 and len(missed) <= 0.35 * len(cited), (len(cited), missed)
 
 
-# ------------------------------------------------------------------ tables of recorded `jalapeno compare` output
+# ----------------------------------------------------------- tables of recorded `jalapeno compare` output
 
 
 def _compare_json(page: str, row: dict[str, str]) -> str:
@@ -321,7 +328,8 @@ def _compare_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
 
 
 def _printed_as(cell: str, value: float) -> bool:
-    """``cell``'s first number is ``value`` rounded to the digits printed (3.60x from 3.597, 12.3 from 12.27)."""
+    """``cell``'s first number is ``value`` rounded to the digits printed (3.60x from 3.597, 12.3 from
+    12.27)."""
     m = re.search(r"\d+(?:\.\d+)?", cell)
     assert m, cell
     d = len(m.group(0).split(".")[1]) if "." in m.group(0) else 0
@@ -329,10 +337,11 @@ def _printed_as(cell: str, value: float) -> bool:
 
 
 def _compare_row_problems(head: list[str], cells: list[str], rec: dict, page: str) -> list[str]:
-    row = dict(zip(head, cells))
+    # strict=False throughout: a table row parsed from the page may have fewer cells than its header
+    row = dict(zip(head, cells, strict=False))
     chip = next(c for c in rec["rows"] if c["chip"] == row["chip"].split()[0])
     prefix, want = "goodput", {}
-    for col, cell in zip(head, cells):
+    for col, _cell in zip(head, cells, strict=False):
         if col.startswith("goodput/W"):
             want[col], prefix = chip["goodput_per_watt"] * 1e3, "ratio_goodput_per_watt"
         elif col == "$/Mtok":
@@ -343,12 +352,13 @@ def _compare_row_problems(head: list[str], cells: list[str], rec: dict, page: st
             want[f"{prefix} {col}"] = chip[prefix][col]
     vals = [
         c
-        for col, c in zip(head, cells)
+        for col, c in zip(head, cells, strict=False)
         if col.startswith(("goodput/W", "$/Mtok", "vs H200", "p10", "p50", "p90"))
     ]
     out = [
         f"{page}: {row['chip']} {k} printed {c!r}, the JSON has {v:.4g}"
-        for (k, v), c in zip(want.items(), vals)
+        # strict=False: two columns may share a key of ``want``
+        for (k, v), c in zip(want.items(), vals, strict=False)
         if not _printed_as(c, v)
     ]
     fleet = re.match(r"(\d+) x tp(\d+)", row.get("best fleet", ""))
@@ -362,7 +372,8 @@ def _compare_row_problems(head: list[str], cells: list[str], rec: dict, page: st
     samples = re.match(r"(\d+)/(\d+)", row["samples meeting the SLO"])
     if (int(samples.group(1)), int(samples.group(2))) != (chip["samples_feasible"], rec["samples"]):
         out.append(
-            f"{page}: {row['chip']} samples {samples.group(0)}, the JSON has {chip['samples_feasible']}/{rec['samples']}"
+            f"{page}: {row['chip']} samples {samples.group(0)}, the JSON has "
+            f"{chip['samples_feasible']}/{rec['samples']}"
         )
     attained = re.search(r"([0-9.]+) attained", row["samples meeting the SLO"])
     if attained and not _printed_as(attained.group(1), chip["slo_attainment"]):
@@ -382,7 +393,9 @@ def _compare_problems(texts: dict[str, str]) -> tuple[list[str], int]:
         for head, rows in tables:
             for cells in rows:
                 rec = json.loads(
-                    (ROOT / _compare_json(page, dict(zip(head, cells)))).read_text(encoding="utf-8")
+                    (ROOT / _compare_json(page, dict(zip(head, cells, strict=False)))).read_text(
+                        encoding="utf-8"
+                    )
                 )
                 out += _compare_row_problems(head, cells, rec, page)
                 n += 1
@@ -410,8 +423,8 @@ def test_a_stale_or_broken_block_is_found_and_refresh_rewrites_it(texts, fresh) 
     assert doc_blocks.stale(page, ROOT) == [cmd]
     new = doc_blocks.refresh(page, ROOT)
     assert (
-        new
-        == f"# p\n\n<!-- generated:begin `{cmd}` -->\n{spec_sheet.markdown()}\n<!-- generated:end -->\nafter\n"
+        new == f"# p\n\n<!-- generated:begin `{cmd}` -->\n{spec_sheet.markdown()}\n"
+        "<!-- generated:end -->\nafter\n"
     )
     assert doc_blocks.stale(new, ROOT) == []
     broken = {"docs/x.md": f"<!-- generated:begin `{cmd}` -->\n| | old |\n"}  # no end marker
@@ -423,15 +436,19 @@ def test_a_stale_or_broken_block_is_found_and_refresh_rewrites_it(texts, fresh) 
 
 
 def test_spec_sheet_reads_what_chip_show_prints() -> None:
-    """The spec sheet's figures are ``jalapeno chip show jalapeno-1 --json``'s (report may not import commands, so
-    it gathers them itself; this keeps the two the same)."""
+    """The spec sheet's figures are ``jalapeno chip show jalapeno-1 --json``'s (report may not import
+    commands, so it gathers them itself; this keeps the two the same)."""
     from jalapeno.commands.chip import sheet_json
 
     mine, shown = spec_sheet._sheet("jalapeno-1"), sheet_json("jalapeno-1")
     for k in ("peak_flops", "vector_flops", "interconnect_bytes_per_s", "die_area_mm2", "tdp_w", "price_usd"):
         assert mine[k] == shown[k], k
     # the sheet's own names for the breakdowns; chip show --json calls them *_breakdown (docs/json.md, schema 2)
-    for k, shown_k in (("area_mm2", "area_breakdown"), ("power_w", "power_breakdown"), ("cost_usd", "cost_breakdown")):
+    for k, shown_k in (
+        ("area_mm2", "area_breakdown"),
+        ("power_w", "power_breakdown"),
+        ("cost_usd", "cost_breakdown"),
+    ):
         assert mine[k] == shown[shown_k], k
     assert mine["board_power_w"]["summary"] == shown["board_power_breakdown"]["summary"]
     assert mine["board_power_w"]["idle_die"] == shown["board_power_breakdown"]["idle_die"]

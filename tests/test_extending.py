@@ -1,5 +1,6 @@
 """docs/extending.md's worked examples, run as written: a shortest-job-first scheduler and a wafer-scale chip
-kind, each one module (its code is taken from the page), registered in a temporary module and used end to end."""
+kind, each one module (its code is taken from the page), registered in a temporary module and used end to
+end."""
 
 from __future__ import annotations
 
@@ -160,7 +161,7 @@ def test_a_kind_is_a_valid_chip_kind_and_a_missing_constant_is_refused(
     KINDS.add("bare", ChipKindSpec(static_schedule=True))
     tech._load.cache_clear()
     try:
-        with pytest.raises(JalapenoError, match="core_control_mm2.bare"):
+        with pytest.raises(JalapenoError, match=r"core_control_mm2\.bare"):
             tech.library()
     finally:
         KINDS.remove("bare")

@@ -188,9 +188,9 @@ def test_batch_rejects_bad_sizes():
 
 @pytest.mark.parametrize("name", ["glm-4.5", "glm-4.5-air", "kimi-k2"])
 def test_glm_and_kimi_decode_graphs_build(name):
-    """Issue 13: GLM-4.5 (Glm4MoeForCausalLM) and Kimi-K2 (DeepSeek-V3 layout) build a decode step whose weights
-    are the analytic count, whose FLOPs cover every active weight once per token, and whose KV reads are the
-    context times the cache per token."""
+    """Issue 13: GLM-4.5 (Glm4MoeForCausalLM) and Kimi-K2 (DeepSeek-V3 layout) build a decode step whose
+    weights are the analytic count, whose FLOPs cover every active weight once per token, and whose KV reads
+    are the context times the cache per token."""
     from jalapeno.models.params import kv_bytes_per_token
 
     cfg = resolve_model(name)

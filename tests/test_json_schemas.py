@@ -200,7 +200,8 @@ def _kind(s: dict[str, Any]) -> str:
 
 def _properties(s: Any, where: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(path, key, schema) of every named property, at any depth (items, maps and unions included); the keys
-    of a map (``additionalProperties``: chip names, term names) are data, not vocabulary, and are not listed."""
+    of a map (``additionalProperties``: chip names, term names) are data, not vocabulary, and are not
+    listed."""
     if not isinstance(s, dict):
         return
     for k, v in s.get("properties", {}).items():
@@ -262,9 +263,9 @@ MEASUREMENTS = Path(__file__).resolve().parents[1] / "src" / "jalapeno" / "data"
     [("measure", "h200-measure-2026-11-26.json"), ("measure.serve", "h200-serve-2026-11-26.json")],
 )
 def test_measure_files_validate_against_their_schema(name: str, recorded: str) -> None:
-    """`measure` prints no JSON: its output is the `--out` file (format 1), the input of validate and calibrate.
-    The recorded H200 runs validate (tests/test_measure_cpu.py validates a fresh CPU run where torch is
-    installed); a step without its time, or the wrong format number, fails."""
+    """`measure` prints no JSON: its output is the `--out` file (format 1), the input of validate and
+    calibrate. The recorded H200 runs validate (tests/test_measure_cpu.py validates a fresh CPU run where
+    torch is installed); a step without its time, or the wrong format number, fails."""
     sch = schemas.file_schema(name)
     jsonschema.Draft202012Validator.check_schema(sch)
     doc = json.loads((MEASUREMENTS / recorded).read_text(encoding="utf-8"))

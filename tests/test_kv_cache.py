@@ -405,7 +405,8 @@ def test_reserve_ahead_takes_blocks_for_a_decode_run_through_the_manager():
 
 
 def test_reserve_ahead_sums_the_blocks_of_every_request_one_block_counts():
-    """Two requests each needing blocks: the pool gives up the sum (3 + 1), and a single extra block is taken."""
+    """Two requests each needing blocks: the pool gives up the sum (3 + 1), and a single extra block is
+    taken."""
     kv = kv_of(10)
     a, b = state(0, 40), state(1, 20)
     assert kv.allocate(a, 40) and kv.allocate(b, 20)  # 3 + 2 blocks of 16 tokens

@@ -352,9 +352,9 @@ def test_cli_map_and_plan(capsys) -> None:
     )  # -c default 2048
     assert [(o["name"], o["repeat"]) for o in d["ops"]] == [(o.name, o.repeat) for o in g.ops]
     qkv = next(o for o in d["ops"] if o["name"] == "qkv_proj")
-    # compulsory main-memory bytes of a bf16 q/k/v projection on a statically scheduled chip: the 4 tokens run in
-    # the smallest compiled bucket, 16 rows (mapping/static.py): weights 4096 x 6144 x 2 B, input 16 x 4096 x 2 B,
-    # output 16 x 6144 x 2 B
+    # compulsory main-memory bytes of a bf16 q/k/v projection on a statically scheduled chip: the 4 tokens run
+    # in the smallest compiled bucket, 16 rows (mapping/static.py): weights 4096 x 6144 x 2 B, input 16 x 4096
+    # x 2 B, output 16 x 6144 x 2 B
     assert (
         qkv["bytes_by_level"]["main"] == 4096 * 6144 * 2 + 16 * 4096 * 2 + 16 * 6144 * 2
         and qkv["bound"] == "memory"

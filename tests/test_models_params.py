@@ -167,10 +167,11 @@ def test_kv_cache_caps_sliding_layers_at_window() -> None:
 
 
 # -- GLM-4.5, GLM-4.5-Air (Glm4MoeForCausalLM) and Kimi-K2 (DeepSeek-V3 layout) ------------------------------
-# Published totals: Z.ai's model cards / transformers' Glm4Moe docs (GLM-4.5 355B total, 32B active; GLM-4.5-Air
-# 106B, 12B), Moonshot's Kimi K2 report (1.04T total, 32B active). Zhipu's "activated" figures match the
-# non-embedding count (its embedding convention is not published); the bundled configs are reconstructed from
-# published fields (their "_source"), and the multi-token-prediction layer is not modelled (as for DeepSeek-V3).
+# Published totals: Z.ai's model cards / transformers' Glm4Moe docs (GLM-4.5 355B total, 32B active;
+# GLM-4.5-Air 106B, 12B), Moonshot's Kimi K2 report (1.04T total, 32B active). Zhipu's "activated" figures
+# match the non-embedding count (its embedding convention is not published); the bundled configs are
+# reconstructed from published fields (their "_source"), and the multi-token-prediction layer is not modelled
+# (as for DeepSeek-V3).
 GLM_KIMI = [
     # alias, total, tolerance, active, which active, tolerance
     ("glm-4.5", 355e9, 0.01, 32e9, "active_nonembedding", 0.01),  # 352.80B (-0.6%), 32.08B (+0.3%)
@@ -189,8 +190,8 @@ def test_glm_and_kimi_counts_against_published(
 
 
 def test_glm_4_5_layer_by_hand() -> None:
-    """92 layers of GQA (96 q heads, 8 kv heads of 128, q/k/v biases, no o bias, per-head q/k RMSNorm); 3 dense
-    MLPs of 12288; 89 MoE layers of 160 routed + 1 shared expert of 1536 and a 160-way router with its
+    """92 layers of GQA (96 q heads, 8 kv heads of 128, q/k/v biases, no o bias, per-head q/k RMSNorm); 3
+    dense MLPs of 12288; 89 MoE layers of 160 routed + 1 shared expert of 1536 and a 160-way router with its
     correction bias; untied 151552 x 5120 embedding and head."""
     p = count_params(resolve_model("glm-4.5"))
     h, q, kv = 5120, 96 * 128, 8 * 128

@@ -35,12 +35,15 @@ def a2a_s(chip, n: int = 8, b: float = 64e6) -> float:
     return collective_s(net, "all_to_all", b, n)[0]
 
 
-@pytest.mark.parametrize("param, lo, hi", [("links.count", 4, 8), ("links.lanes", 2, 4)])
+@pytest.mark.parametrize(("param", "lo", "hi"), [("links.count", 4, 8), ("links.lanes", 2, 4)])
 def test_more_link_bandwidth_costs_area_power_and_money_and_speeds_all_to_all(
     param: str, lo: int, hi: int
 ) -> None:
     a, b = chip_of(**{param: lo}), chip_of(**{param: hi})
-    lanes = lambda c: c.arch.links.count.value * c.arch.links.lanes.value
+
+    def lanes(c):
+        return c.arch.links.count.value * c.arch.links.lanes.value
+
     assert lanes(b) == 2 * lanes(a)
     # SerDes area: lanes x mm2 a lane (technology library), exactly
     da = arch_model.area(b.arch)["serdes"].value - arch_model.area(a.arch)["serdes"].value
@@ -49,7 +52,10 @@ def test_more_link_bandwidth_costs_area_power_and_money_and_speeds_all_to_all(
     assert b.idle_w.value > a.idle_w.value  # SerDes idle power per lane
     assert b.tdp_w.value > a.tdp_w.value  # links at their peak
     assert b.extra["cost.total_usd"].value > a.extra["cost.total_usd"].value  # a bigger die
-    bw = lambda c: c.interconnect.bandwidth_bytes_per_s.value
+
+    def bw(c):
+        return c.interconnect.bandwidth_bytes_per_s.value
+
     assert bw(b) == pytest.approx(2 * bw(a))
     # a bandwidth-bound all-to-all of 64 MB over 8 chips on the switch: (n-1)/n B / bw + latency
     assert a2a_s(b) < a2a_s(a)

@@ -109,7 +109,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
             ):  # a package's own __init__ (no code) is no edge back
                 continue
             if state.get(d) == 1:
-                return stack[stack.index(d) :] + [d]
+                return [*stack[stack.index(d) :], d]
             if d not in state and (found := visit(d)):
                 return found
         stack.pop()

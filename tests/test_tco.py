@@ -429,9 +429,9 @@ def test_explore_bad_price_rule_is_one_error_line(capsys: pytest.CaptureFixture[
 
 
 def test_compare_prices_its_fleet_as_serve_does(tmp_path: Any) -> None:
-    """Issue 13, one $/Mtok for one fleet in every command: the fleet `compare` picks, served by `serve` with the
-    same options, costs exactly the `usd_per_mtok` of compare's row (the explore and report figures are pinned
-    to serve by the test above)."""
+    """Issue 13, one $/Mtok for one fleet in every command: the fleet `compare` picks, served by `serve` with
+    the same options, costs exactly the `usd_per_mtok` of compare's row (the explore and report figures are
+    pinned to serve by the test above)."""
     from cli_harness import run
 
     w = tmp_path / "tiny.yaml"

@@ -77,19 +77,13 @@ def swapped_pairs(reps: dict[str, Checked]) -> list[dict[str, Any]]:
     """Pairs of chips the prediction orders opposite to the publication, with the published gap (the
     faster chip's per-GPU result over the slower's, minus one): a swap within the prediction's own error
     band is a near-tie the model cannot be expected to resolve, a wide one is a real miss."""
-    out = []
     chips = sorted(reps, key=lambda k: -reps[k].row.per_chip)
-    for i, a in enumerate(chips):
-        for b in chips[i + 1 :]:
-            if (reps[a].predicted or 0.0) < (reps[b].predicted or 0.0):
-                out.append(
-                    {
-                        "faster": a,
-                        "slower": b,
-                        "published_gap": reps[a].row.per_chip / reps[b].row.per_chip - 1.0,
-                    }
-                )
-    return out
+    return [
+        {"faster": a, "slower": b, "published_gap": reps[a].row.per_chip / reps[b].row.per_chip - 1.0}
+        for i, a in enumerate(chips)
+        for b in chips[i + 1 :]
+        if (reps[a].predicted or 0.0) < (reps[b].predicted or 0.0)
+    ]
 
 
 def ratio_checks(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:

@@ -162,7 +162,7 @@ def default_selectors(rows: Sequence[PublishedRow], chip: str) -> tuple[str, ...
     if not mine:
         return ()
     newest = max(r.round for r in mine)
-    return (f"{newest}/llama-2-70b/offline+interactive",) + moe_selectors(rows, chip)
+    return (f"{newest}/llama-2-70b/offline+interactive", *moe_selectors(rows, chip))
 
 
 def is_moe(model: str) -> bool:

@@ -98,7 +98,7 @@ def _invoke(words: list[str], root: Path) -> None:
         raise RuntimeError(f"`{' '.join(words)}` exited with {rc}")
 
 
-def _run(fn) -> int:  # type: ignore[no-untyped-def]
+def _run(fn) -> int:
     try:
         fn()
     except SystemExit as e:

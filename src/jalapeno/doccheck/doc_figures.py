@@ -1,4 +1,5 @@
-"""Every figure the README and the docs publish, found by clear rules, and the ledger that pins them (issue 15).
+"""Every figure the README and the docs publish, found by clear rules, and the ledger that pins them (issue
+15).
 
 A *figure* is a number in a page's text (prose, tables and code blocks alike), e.g. ``3.60`` in ``3.60x``,
 ``2,892`` in ``$2,892``, ``311`` in ``311 mm²``. Not figures, and masked before the search:
@@ -121,7 +122,8 @@ def ledger_problems(texts: dict[str, str], ledger: dict[str, list[list[str]]]) -
     out += [f"{n}: in the ledger but not on disk" for n in ledger if n not in texts]
     for name in sorted(set(texts) & set(ledger)):
         got, want = figures(texts[name]), ledger[name]
-        for k, (f, w) in enumerate(zip(got, want)):
+        # strict=False: the page and the ledger may differ in length (reported below)
+        for k, (f, w) in enumerate(zip(got, want, strict=False)):
             if f.entry() != w:
                 out.append(
                     f"{name}:{f.line}: figure {k} is {f.text!r} after {f.context!r}; the ledger has "

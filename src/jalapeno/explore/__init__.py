@@ -7,8 +7,9 @@
 Public API: ``DesignSpace``/``Param``/``load_space``/``space_from_dict``/``space_to_dict`` (space.py),
 ``Workload``/``resolve_workload`` (workload.py), ``Deployment``/``build_arch`` (design.py),
 ``evaluate_design``/``evaluate_chip``/``Evaluation`` (evaluate.py), ``make_searcher`` (searchers.py; the
-searcher registry is samplers.py), ``TrialStore`` (store.py: an optuna study in SQLite), importance.py, ``run_search``/``SearchResult`` (runner.py), ``nondominated`` (pareto.py),
-``Surrogate`` (surrogate.py). See docs/explore.md.
+searcher registry is samplers.py), ``TrialStore`` (store.py: an optuna study in SQLite), importance.py,
+``run_search``/``SearchResult`` (runner.py), ``nondominated`` (pareto.py), ``Surrogate`` (surrogate.py). See
+docs/explore.md.
 
 Layer (docs/extending.md#layers): above serving. May import serving, cost, mapping, seams, graph, hardware,
 models, workload and the bottom modules; never report, studies, measure or commands.

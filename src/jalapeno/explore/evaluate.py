@@ -100,7 +100,10 @@ def network_checks(chip: Any) -> list[str]:
     need = {"mesh": up.domain_size - 1, "torus2d": 4, "torus3d": 6}.get(up.topology, 1)
     if up.links < need:
         return [
-            f"network: a {up.domain_size}-chip {up.topology} needs at least {need} links, the chip has {up.links}"
+            (
+                f"network: a {up.domain_size}-chip {up.topology} needs at least {need} links, the chip has "
+                f"{up.links}"
+            )
         ]
     return []
 
@@ -186,7 +189,8 @@ def kv_tokens_needed(workload: Workload, dep: Deployment) -> int:
 
 
 def build_oracle(chip: Any, tp: int, workload: Workload, *, fast: bool = True, parallel: Any = None) -> Any:
-    """The step oracle of one replica: ``tp`` chips, or the ``parallel`` plan (expert parallelism) when given."""
+    """The step oracle of one replica: ``tp`` chips, or the ``parallel`` plan (expert parallelism) when
+    given."""
     from jalapeno.cost.oracle import CostOracle
     from jalapeno.cost.params import setup_for
     from jalapeno.explore.fast_oracle import FastOracle

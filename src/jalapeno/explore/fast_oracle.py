@@ -13,8 +13,8 @@ only which shapes it asks about:
   computes, decode and prefill separately;
 * the power cap (``Estimator.finish``) applies to the sum, as in ``CostOracle``.
 
-Datasheet chips, MLA models and expert- or pipeline-parallel plans fall through to the exact ``CostOracle.step``. The error against the
-exact oracle is reported in docs/explore.md and held within 2% by
+Datasheet chips, MLA models and expert- or pipeline-parallel plans fall through to the exact
+``CostOracle.step``. The error against the exact oracle is reported in docs/explore.md and held within 2% by
 ``tests/test_explore_search.py::test_fast_oracle_agrees_with_the_exact_one``.
 """
 

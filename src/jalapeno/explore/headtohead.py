@@ -119,8 +119,8 @@ def ratio_rows(
 def rows_against(
     specs: Mapping[str, Any], fleets: Mapping[str, mc.Fleet], outcomes: Mapping[str, Any], reference: str
 ) -> list[dict[str, Any]]:
-    """``ratio_rows``' rows with ``reference`` as the denominator, from fleets and Monte Carlo outcomes already
-    computed (one set of draws serves several references)."""
+    """``ratio_rows``' rows with ``reference`` as the denominator, from fleets and Monte Carlo outcomes
+    already computed (one set of draws serves several references)."""
     base, base_runs = fleets.get(reference), outcomes.get(reference)
     return [_row(r, specs[r], fleets.get(r), outcomes.get(r), base, base_runs) for r in specs]
 

@@ -95,13 +95,16 @@ def write_jalapeno1(path: str | Path | None = None) -> Path:
     return out
 
 
-SEARCHED_HEADER = """{title}: found by co-design search (docs/{doc}.md). Every figure is the design point's value in the {space}
-design space (jalapeno/explore/spaces/{space}.yaml) written into its base architecture: a searched value's source
+SEARCHED_HEADER = """{title}: found by co-design search (docs/{doc}.md). \
+Every figure is the design point's value in the {space}
+design space (jalapeno/explore/spaces/{space}.yaml) written into its base architecture: \
+a searched value's source
 names the search, the other figures keep the sources of the base file and of the space's bundles, derived ones
 name their design rule (jalapeno/explore/design.py).
 Search: {search}.
 Chosen from: {chosen}.
-Regenerate: python -c "from jalapeno.explore.preset import write_searched_preset; write_searched_preset('{design}', '{name}')"
+Regenerate: python -c "from jalapeno.explore.preset import write_searched_preset; \
+write_searched_preset('{design}', '{name}')"
 """
 
 

@@ -158,7 +158,7 @@ class TrialStore:
             )
         if studies:
             self._study_id = studies[0]._study_id
-            return studies[0].user_attrs.get("identity")  # type: ignore[no-any-return]
+            return studies[0].user_attrs.get("identity")
         directions = [self.optuna.study.StudyDirection[d.upper()] for d in DIRECTIONS]
         self._study_id = self.storage.create_new_study(directions, study_name=name)
         if identity is not None:

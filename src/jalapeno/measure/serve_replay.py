@@ -121,7 +121,8 @@ def fit_slots(
             field="--max-prompt",
         )
     why = (
-        f"{requested} slots x {max_len} positions x {kv_bytes_per_token} B = {requested * per_slot / 1e9:.1f} GB"
+        f"{requested} slots x {max_len} positions x {kv_bytes_per_token} B = "
+        f"{requested * per_slot / 1e9:.1f} GB"
         f" > {KV_FRACTION:.0%} of free {free / 1e9:.1f} GB; reduced to {fits[-1]}"
     )
     return fits[-1], why

@@ -35,7 +35,10 @@ ROWS_MOVED = (
     "| h100-sxm | v4.1 mixtral-8x7b offline 8xh100-sxm | 6,552.0 | +25.2% | +4.4% | held-out -> held-out |",
     "| h100-sxm | v4.1 mixtral-8x7b server 4xh100-sxm | 6,339.6 | +28.9% | +7.1% | held-out -> held-out |",
     "| h100-sxm | v4.1 mixtral-8x7b server 8xh100-sxm | 6,349.4 | +28.7% | +7.0% | held-out -> held-out |",
-    "| b200 | trtllm-perf-overview llama-3.1-70b fixed 1xb200 | 274.0 | +22.9% | +14.6% | held-out -> held-out |",
+    (
+        "| b200 | trtllm-perf-overview llama-3.1-70b fixed 1xb200 | 274.0 | +22.9% | +14.6% "
+        "| held-out -> held-out |"
+    ),
     "| mi300x | v5.1 mixtral-8x7b offline 8xmi300x | 6,627.2 | +11.6% | -12.6% | held-out -> held-out |",
     "| mi300x | v5.1 mixtral-8x7b server 8xmi300x | 5,975.5 | +22.3% | -3.9% | held-out -> held-out |",
     "| mi325x | v5.1 mixtral-8x7b offline 8xmi325x | 8,597.7 | +10.1% | -9.5% | held-out -> held-out |",
@@ -45,11 +48,13 @@ ROWS_MOVED = (
 # a record, not a live table: the "before" column is `jalapeno calibrate --all --json` at commit 06d3102,
 # the "after" column the same command after the MoE knob, the length-biased running context, the
 # tile-aligned batch and the 8-bit attention (cost/published_fit.py, cost/scenario.py, graph/precision.py)
-REVISION = """Held-out error per chip (`jalapeno calibrate --all --json`, before: commit 06d3102; after: this page's command).
+REVISION = """Held-out error per chip (`jalapeno calibrate --all --json`, before: commit 06d3102; after: \
+this page's command).
 The H200 has two fewer held-out rows: its v4.1 Mixtral rows now fit the MoE knob. On the same 15 rows the
 before column reads 5.1% median and 18.4% max.
 
-| chip | held-out rows (before -> after) | median before | median after | max before | max after | target after |
+| chip | held-out rows (before -> after) | median before | median after | max before | max after \
+| target after |
 | --- | ---: | ---: | ---: | ---: | ---: | --- |
 | h200-sxm | 17 -> 15 | 5.9% | 4.8% | 24.2% | 14.3% | met |
 | h100-sxm | 12 -> 12 | 27.9% | 10.7% | 47.4% | 47.0% | median met, max missed |
@@ -291,21 +296,22 @@ def render(fits: Sequence[ChipFit], skipped: Sequence[str], command: str, n_rows
         ),
         "",
         (
-            "How a chip gets its parameters: **measured** (the H200: `jalapeno validate`, docs/validation.md; "
-            "its efficiencies stay measured, only the submissions' serving step overhead is fitted), **transferred** "
-            "(the H100: the H200's fractions of peak and fitted overhead), **fitted** "
-            "(two knobs on the family prior, fitted on the rows the split names; every other row of the chip is "
-            "held out and only predicted) or **family prior** (no fit rows: the family's fractions of peak on the "
-            "chip's own datasheet peaks). The default split fits each chip on the newest MLPerf round's "
-            "Llama-2-70B offline and interactive rows; the server scenario, the other models and older rounds "
-            "are held out. The error band is the range of published / predicted over the held-out rows; a "
-            "family-prior chip takes its family's band widened x1.25 on each side (an assumption). The fitted "
-            "step overhead belongs to the submissions' serving engine (TensorRT-LLM, vLLM harness): it is applied "
-            "to published rows only and kept out of the chip's calibration file, so chips compare on one engine. "
-            "So does the grouped-expert GEMM efficiency (`moe`, `CostParams.moe_eff`: expert GEMMs' fraction of a "
-            "dense GEMM's efficiency, range 0.4-1.0): the measured H200 fits it on its oldest round's Mixtral rows "
-            "(v4.1) with its step overhead; every other chip inherits it through its family prior and never fits "
-            "it, so the v5.1 Mixtral rows and every other chip's Mixtral rows stay held out."
+            "How a chip gets its parameters: **measured** (the H200: `jalapeno validate`, "
+            "docs/validation.md; its efficiencies stay measured, only the submissions' serving step overhead "
+            "is fitted), **transferred** (the H100: the H200's fractions of peak and fitted overhead), "
+            "**fitted** (two knobs on the family prior, fitted on the rows the split names; every other row "
+            "of the chip is held out and only predicted) or **family prior** (no fit rows: the family's "
+            "fractions of peak on the chip's own datasheet peaks). The default split fits each chip on the "
+            "newest MLPerf round's Llama-2-70B offline and interactive rows; the server scenario, the other "
+            "models and older rounds are held out. The error band is the range of published / predicted over "
+            "the held-out rows; a family-prior chip takes its family's band widened x1.25 on each side (an "
+            "assumption). The fitted step overhead belongs to the submissions' serving engine (TensorRT-LLM, "
+            "vLLM harness): it is applied to published rows only and kept out of the chip's calibration "
+            "file, so chips compare on one engine. So does the grouped-expert GEMM efficiency (`moe`, "
+            "`CostParams.moe_eff`: expert GEMMs' fraction of a dense GEMM's efficiency, range 0.4-1.0): the "
+            "measured H200 fits it on its oldest round's Mixtral rows (v4.1) with its step overhead; every "
+            "other chip inherits it through its family prior and never fits it, so the v5.1 Mixtral rows and "
+            "every other chip's Mixtral rows stay held out."
         ),
         "",
         "## Summary",
@@ -353,8 +359,10 @@ def render(fits: Sequence[ChipFit], skipped: Sequence[str], command: str, n_rows
         parts += [
             "## Rows whose prompt length is an estimate",
             "",
-            "The error of these rows is unresolved wherever published / predicted falls inside the spread "
-            "below.",
+            (
+                "The error of these rows is unresolved wherever published / predicted falls inside the "
+                "spread below."
+            ),
             "",
             isl,
             "",
@@ -368,62 +376,77 @@ def _mechanics_and_gaps() -> list[str]:
     return [
         "## Serving mechanics in the scenario model",
         "",
-        "Server and interactive rows are the largest batch meeting three p99 limits (cost/scenario.py): "
-        "(1) TPOT: a request's decode steps carry the prefills admitted meanwhile; MLPerf's TPOT is per "
-        "request, so a short answer averages few steps, and the p99 over requests mixes the dataset's "
-        "output lengths; (2) TTFT: prompts queue for the prefill as an M/G/1 queue (Poisson arrivals, "
-        "load = the prefill share of the cycle) whose p99 wait is Kingman's exponential tail, which binds "
-        "long prompts (Llama-3.1-405B's 9.4k tokens) far below the TPOT limit; (3) the batch cap (KV "
-        "cache or batch limit) holds the p99 of the Poisson number of decoding requests "
-        "(B + 2.33 sqrt(B) <= cap). A running request holds its prompt plus the output written so far; "
-        "long answers stay longer in the batch, so the mean is ISL + E[n^2] / (2 E[n]) over the dataset's "
-        "output lengths n (Llama-2-70B: 455 tokens, not ISL + OSL/2 = 367; with it the H200's KV cache "
-        "holds 778 requests at TP1, where NVIDIA's v4.1 configuration runs 806). The batch is the best of "
-        "the largest feasible one and the row-tile multiples just below it (a batch of 257 pads a third "
-        "128-row tile; submitters tune their batch sizes). Attention runs at the wider of the activation "
-        "and KV formats (NVFP4 GEMMs with an fp8 cache run an fp8 FMHA: no engine has a 4-bit attention).",
+        (
+            "Server and interactive rows are the largest batch meeting three p99 limits (cost/scenario.py): "
+            "(1) TPOT: a request's decode steps carry the prefills admitted meanwhile; MLPerf's TPOT is per "
+            "request, so a short answer averages few steps, and the p99 over requests mixes the dataset's "
+            "output lengths; (2) TTFT: prompts queue for the prefill as an M/G/1 queue (Poisson arrivals, "
+            "load = the prefill share of the cycle) whose p99 wait is Kingman's exponential tail, which "
+            "binds long prompts (Llama-3.1-405B's 9.4k tokens) far below the TPOT limit; (3) the batch cap "
+            "(KV cache or batch limit) holds the p99 of the Poisson number of decoding requests (B + 2.33 "
+            "sqrt(B) <= cap). A running request holds its prompt plus the output written so far; long "
+            "answers stay longer in the batch, so the mean is ISL + E[n^2] / (2 E[n]) over the dataset's "
+            "output lengths n (Llama-2-70B: 455 tokens, not ISL + OSL/2 = 367; with it the H200's KV cache "
+            "holds 778 requests at TP1, where NVIDIA's v4.1 configuration runs 806). The batch is the best "
+            "of the largest feasible one and the row-tile multiples just below it (a batch of 257 pads a "
+            "third 128-row tile; submitters tune their batch sizes). Attention runs at the wider of the "
+            "activation and KV formats (NVFP4 GEMMs with an fp8 cache run an fp8 FMHA: no engine has a 4-bit "
+            "attention)."
+        ),
         "",
         "## Known gaps",
         "",
-        "- Llama-3.1-405B on B200 and GB200 (NVFP4, TensorRT 10.11) is over-predicted about 25-30% "
-        "offline, where prefill dominates (9.4k-token prompts) and no latency limit applies, and 40-80% in "
-        "server and interactive, while the H200 (fp8, same engine) matches within 5% in all three. The B200 "
-        "fit says where to look: on the same TensorRT-LLM it needs a 14.7 ms step overhead where the H200 "
-        "needs 4.6 ms, so the two Llama-2-70B fit rows make the Blackwell step costlier at small batch "
-        "than its physics and its fp4 GEMMs faster (fp4 efficiency 0.81 of the 9 PF peak). Holding the "
-        "overhead at the H200's and fitting compute alone puts 405B server within 5% and offline within "
-        "8% but leaves Llama-2-70B offline 14-17% under; fitting compute and memory instead needs 25% of "
-        "the HBM bandwidth (not physical). Not resolved: the fp4 energy per FLOP (assumed bf16 / 4 at "
-        "the same power limit) and the submitters' TP/PP layout for 405B are the open candidates. The "
-        "MI355X row is AMD's open-division pruned 405B, priced here as the full model (and left out of "
-        "the order check: open-division results do not rank against closed ones).",
-        "- The H100's MLPerf v4.1 Llama-2-70B rows are over-predicted (+14% to +44%) while the H200's "
-        "v4.1 rows on the same TensorRT 10.2.0 match within 5%. The H100 must run TP2 (80 GB), the H200 "
-        "runs TP1: NVIDIA's own v4.1 configuration (closed/NVIDIA/configs/llama2-70b/Offline) expects "
-        "13.4 queries/s per H200 at TP1 (batch 806), 12.0 per H200 at TP2 (batch 2048 a pair) and 9.5 per "
-        "H100 at TP2 (batch 896 a pair): tensor parallelism alone costs the same chip about 10% per GPU, "
-        "where the model's TP2 costs about 4% (all-reduces of fp8 activations at the NVLink peak, no "
-        "other TP cost). Tried and not shipped: all-reduces in 16 bits (the residual stream's format, what "
-        "TensorRT-LLM sums) alone over-price the H200's TP8 405B by 13-32%; with NVSwitch in-network "
-        "reduction as well (NVLS: each GPU sends its buffer once, ring-free) the H100 reads 8.6% median "
-        "and 42.8% max and the H200 5.1% and 12.6%, a modest gain that needs a sourced per-switch "
-        "reduction flag in the chip specs (the generic `switch` topology also describes chips without "
-        "it). The 4-GPU rows (Dell TensorRT 9.3.0, Fujitsu) are 12-14% below "
-        "NVIDIA's 8-GPU rows per GPU, which no chip parameter can explain. The H100 Llama-3.1-8B rows are "
-        "vLLM 0.10 (RedHat), whose step overhead is not the TensorRT-LLM one fitted on the H200: with the "
-        "MI300X's vLLM overhead (15 ms) they would read +14% and +18% instead of +28% and +40%.",
-        "- Mixtral-8x7B: the grouped-expert GEMM efficiency fitted on the H200's v4.1 rows is 0.66 of a "
-        "dense GEMM's; held out, v5.1 Mixtral reads -5% and -3% on the H200, +3% to +7% on the H100, "
-        "-13% and -4% on the MI300X and -10% and +3% on the MI325X (all +10% to +29% before).",
-        "- MI355X (open division, mxfp4), GB200 and GB300 rows are bundled, but those chips have no "
-        "preset here; B300 has no public MLPerf row in the rounds read (v4.1, v5.1).",
-        "- MLPerf v4.0 and v5.0 results are not bundled (their repositories were too large to read here); "
-        "no AMD vendor table rows yet.",
-        "- The serving simulator agrees with the closed form where it was checked: `jalapeno calibrate "
-        "--chip b200 --check-with bench --check-models llama-3.1-405b` gives 264 / 259 / 168 tok/s/GPU "
-        "(offline / server / interactive) against the closed form's 264 / 253 / 175; `jalapeno bench` on "
-        "8 H200 at TP8 (fp8, no published step overhead) gives 49.2 server and 32.7 interactive. The "
-        "0.1 tok/s once seen at 405B server/interactive was not reproduced.",
+        (
+            "- Llama-3.1-405B on B200 and GB200 (NVFP4, TensorRT 10.11) is over-predicted about 25-30% "
+            "offline, where prefill dominates (9.4k-token prompts) and no latency limit applies, and 40-80% "
+            "in server and interactive, while the H200 (fp8, same engine) matches within 5% in all three. "
+            "The B200 fit says where to look: on the same TensorRT-LLM it needs a 14.7 ms step overhead "
+            "where the H200 needs 4.6 ms, so the two Llama-2-70B fit rows make the Blackwell step costlier "
+            "at small batch than its physics and its fp4 GEMMs faster (fp4 efficiency 0.81 of the 9 PF "
+            "peak). Holding the overhead at the H200's and fitting compute alone puts 405B server within 5% "
+            "and offline within 8% but leaves Llama-2-70B offline 14-17% under; fitting compute and memory "
+            "instead needs 25% of the HBM bandwidth (not physical). Not resolved: the fp4 energy per FLOP "
+            "(assumed bf16 / 4 at the same power limit) and the submitters' TP/PP layout for 405B are the "
+            "open candidates. The MI355X row is AMD's open-division pruned 405B, priced here as the full "
+            "model (and left out of the order check: open-division results do not rank against closed ones)."
+        ),
+        (
+            "- The H100's MLPerf v4.1 Llama-2-70B rows are over-predicted (+14% to +44%) while the H200's "
+            "v4.1 rows on the same TensorRT 10.2.0 match within 5%. The H100 must run TP2 (80 GB), the H200 "
+            "runs TP1: NVIDIA's own v4.1 configuration (closed/NVIDIA/configs/llama2-70b/Offline) expects "
+            "13.4 queries/s per H200 at TP1 (batch 806), 12.0 per H200 at TP2 (batch 2048 a pair) and 9.5 "
+            "per H100 at TP2 (batch 896 a pair): tensor parallelism alone costs the same chip about 10% per "
+            "GPU, where the model's TP2 costs about 4% (all-reduces of fp8 activations at the NVLink peak, "
+            "no other TP cost). Tried and not shipped: all-reduces in 16 bits (the residual stream's format, "
+            "what TensorRT-LLM sums) alone over-price the H200's TP8 405B by 13-32%; with NVSwitch "
+            "in-network reduction as well (NVLS: each GPU sends its buffer once, ring-free) the H100 reads "
+            "8.6% median and 42.8% max and the H200 5.1% and 12.6%, a modest gain that needs a sourced "
+            "per-switch reduction flag in the chip specs (the generic `switch` topology also describes chips "
+            "without it). The 4-GPU rows (Dell TensorRT 9.3.0, Fujitsu) are 12-14% below NVIDIA's 8-GPU rows "
+            "per GPU, which no chip parameter can explain. The H100 Llama-3.1-8B rows are vLLM 0.10 "
+            "(RedHat), whose step overhead is not the TensorRT-LLM one fitted on the H200: with the MI300X's "
+            "vLLM overhead (15 ms) they would read +14% and +18% instead of +28% and +40%."
+        ),
+        (
+            "- Mixtral-8x7B: the grouped-expert GEMM efficiency fitted on the H200's v4.1 rows is 0.66 of a "
+            "dense GEMM's; held out, v5.1 Mixtral reads -5% and -3% on the H200, +3% to +7% on the H100, "
+            "-13% and -4% on the MI300X and -10% and +3% on the MI325X (all +10% to +29% before)."
+        ),
+        (
+            "- MI355X (open division, mxfp4), GB200 and GB300 rows are bundled, but those chips have no "
+            "preset here; B300 has no public MLPerf row in the rounds read (v4.1, v5.1)."
+        ),
+        (
+            "- MLPerf v4.0 and v5.0 results are not bundled (their repositories were too large to read "
+            "here); no AMD vendor table rows yet."
+        ),
+        (
+            "- The serving simulator agrees with the closed form where it was checked: `jalapeno calibrate "
+            "--chip b200 --check-with bench --check-models llama-3.1-405b` gives 264 / 259 / 168 tok/s/GPU "
+            "(offline / server / interactive) against the closed form's 264 / 253 / 175; `jalapeno bench` on "
+            "8 H200 at TP8 (fp8, no published step overhead) gives 49.2 server and 32.7 interactive. The "
+            "0.1 tok/s once seen at 405B server/interactive was not reproduced."
+        ),
         "- Energies are not fitted (see the power section).",
         "",
         "## Benchmark workloads assumed",
@@ -434,8 +457,10 @@ def _mechanics_and_gaps() -> list[str]:
         "",
         REVISION,
         "",
-        f"Latency limits: {LIMITS_SOURCE}. Mean ISLs are the means of the bundled MLPerf length sets "
-        "(workload/benchsets: per-sample token counts of the MLCommons datasets, traces/README.md); the "
-        "output-length distributions of the same sets shape the p99 TPOT term.",
+        (
+            f"Latency limits: {LIMITS_SOURCE}. Mean ISLs are the means of the bundled MLPerf length sets "
+            "(workload/benchsets: per-sample token counts of the MLCommons datasets, traces/README.md); the "
+            "output-length distributions of the same sets shape the p99 TPOT term."
+        ),
         "",
     ]

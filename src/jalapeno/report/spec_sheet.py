@@ -51,7 +51,8 @@ def _peak_activity_w(formula: str) -> str:
 
 
 def _sheet(name: str) -> dict[str, Any]:
-    """The figures the table prints, from the same functions as ``jalapeno chip show`` (hardware layer only)."""
+    """The figures the table prints, from the same functions as ``jalapeno chip show`` (hardware layer
+    only)."""
     from jalapeno.hardware.arch import board, resolve_arch, sheet
     from jalapeno.hardware.arch.derive import board_sheet, derive_chip
     from jalapeno.hardware.arch.model import tech_of
@@ -59,7 +60,10 @@ def _sheet(name: str) -> dict[str, Any]:
 
     a = resolve_arch(name)
     s, chip, t = sheet(a), derive_chip(a), tech_of(a)
-    vals = lambda d: {k: {"value": v.value, "formula": v.formula} for k, v in d.items()}
+
+    def vals(d: Any) -> dict[str, dict[str, Any]]:
+        return {k: {"value": v.value, "formula": v.formula} for k, v in d.items()}
+
     return {
         "peak_flops": {d: p.value for d, p in s.matrix_flops.items()},
         "vector_flops": {d: p.value for d, p in s.vector_flops.items()},
@@ -115,14 +119,15 @@ def _compute_rows(a: Any, d: dict[str, Any], dens: float) -> list[tuple[str, str
             "process, clock, voltage",
             (
                 f"TSMC {node}{' (N3E figures)' if node == 'N3' else ''}, {a.clock_hz.value / 1e9:g} GHz at "
-                f"{a.voltage_v.value:g} V (the nominal DVFS point); under the {dens:g} W/mm² cooling limit DVFS runs it "
-                f"at {share} of that clock at full activity"
+                f"{a.voltage_v.value:g} V (the nominal DVFS point); under the {dens:g} W/mm² cooling limit "
+                f"DVFS runs it at {share} of that clock at full activity"
             ),
         ),
         (
             "matrix engines",
             (
-                f"{c.count.value:g} cores ({c.physical.value:g} on the die, {c.physical.value - c.count.value:g} spares) x "
+                f"{c.count.value:g} cores ({c.physical.value:g} on the die, "
+                f"{c.physical.value - c.count.value:g} spares) x "
                 f"{c.matrix.engines.value:g} {df}-stationary systolic arrays of {c.matrix.rows.value:g} x "
                 f"{c.matrix.cols.value:g}"
             ),
@@ -137,8 +142,8 @@ def _compute_rows(a: Any, d: dict[str, Any], dens: float) -> list[tuple[str, str
         (
             "vector, special functions",
             (
-                f"{c.vector.lanes.value:g} SIMD lanes and {c.vector.sfu_ops_per_cycle.value:g} exp/rsqrt a cycle per "
-                f"core: {d['vector_flops']['bf16'] / 1e12:.0f} TFLOP/s bf16"
+                f"{c.vector.lanes.value:g} SIMD lanes and {c.vector.sfu_ops_per_cycle.value:g} exp/rsqrt a "
+                f"cycle per core: {d['vector_flops']['bf16'] / 1e12:.0f} TFLOP/s bf16"
             ),
         ),
     ]
@@ -162,7 +167,8 @@ def _memory_rows(a: Any, d: dict[str, Any]) -> list[tuple[str, str]]:
             (
                 f"{c.sram.capacity_bytes.value / 2**10:g} KiB per core "
                 f"({c.physical.value * c.sram.capacity_bytes.value / 2**20:.0f} MiB in all, "
-                f"{sram['bandwidth_bytes_per_s'] / 1e12:.0f} TB/s); {acc_mib:.0f} MiB of accumulators; {shared}"
+                f"{sram['bandwidth_bytes_per_s'] / 1e12:.0f} TB/s); {acc_mib:.0f} MiB of accumulators; "
+                f"{shared}"
             ),
         ),
         (
@@ -170,13 +176,15 @@ def _memory_rows(a: Any, d: dict[str, Any]) -> list[tuple[str, str]]:
             (
                 f"{m.devices.value:g} {m.kind.upper()}{' ' + high.group(1) if high else ''} stacks: "
                 f"{dram['capacity_bytes'] / 1e9:.0f} GB at {dram['bandwidth_bytes_per_s'] / 1e12:.2f} TB/s "
-                f"({m.pin_rate_bps.value / 1e9:g} Gb/s a pin{', as B200' if 'B200' in m.pin_rate_bps.source else ''})"
+                f"({m.pin_rate_bps.value / 1e9:g} Gb/s a "
+                f"pin{', as B200' if 'B200' in m.pin_rate_bps.source else ''})"
             ),
         ),
         (
             "chip-to-chip",
             (
-                f"{lk.count.value:g} links x {lk.lanes.value:g} lanes x {lk.lane_rate_bps.value / 1e9:g} Gb/s: "
+                f"{lk.count.value:g} links x {lk.lanes.value:g} lanes x {lk.lane_rate_bps.value / 1e9:g} "
+                "Gb/s: "
                 f"{d['interconnect_bytes_per_s'] / 1e9:.0f} GB/s a direction, {lk.domain_size.value:g}-chip "
                 f"{lk.topology}ed domain"
             ),
@@ -184,8 +192,9 @@ def _memory_rows(a: Any, d: dict[str, Any]) -> list[tuple[str, str]]:
         (
             "runtime",
             (
-                "statically scheduled, elementwise ops fused into their producers (as XLA); token counts padded to "
-                "compiled buckets, a barrier per op, DMA setup per transfer (derived, `docs/mapping.md`)"
+                "statically scheduled, elementwise ops fused into their producers (as XLA); token counts "
+                "padded to compiled buckets, a barrier per op, DMA setup per transfer (derived, "
+                "`docs/mapping.md`)"
             ),
         ),
     ]
@@ -209,15 +218,18 @@ def _cost_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
         (
             "cost",
             (
-                f"${cost['total']:,.0f} to make (die ${cost['die']:,.0f} at {cost['dies_per_wafer']:.0f} dies a wafer and "
-                f"{cost['yield'] * 100:.0f}% yield, HBM ${cost['memory']:,.0f}, CoWoS ${cost['package']:,.0f}, "
+                f"${cost['total']:,.0f} to make (die ${cost['die']:,.0f} at {cost['dies_per_wafer']:.0f} "
+                "dies a wafer and "
+                f"{cost['yield'] * 100:.0f}% yield, HBM ${cost['memory']:,.0f}, CoWoS "
+                f"${cost['package']:,.0f}, "
                 f"test ${cost['test']:,.0f})"
             ),
         ),
         (
             "price",
             (
-                f"${d['price_usd']:,.0f}: (cost + NRE / volume) / (1 - {value('margin'):g}), the margin rule every chip "
+                f"${d['price_usd']:,.0f}: (cost + NRE / volume) / (1 - {value('margin'):g}), the margin rule "
+                "every chip "
                 "is priced by (`docs/tco.md`)"
             ),
         ),
@@ -230,12 +242,13 @@ def _board(d: dict[str, Any], dens: float) -> str:
     tdp = ", ".join(f"{lab} {p[k]['value']:.0f}" for k, lab in _TDP_PARTS if k in p)
     host = s["wall_idle"]["value"] - s["idle"]["value"]
     return (
-        f"TDP {d['tdp_w']:.0f} W: {_peak_activity_w(p['total']['formula'])} W of peak activity at full clock ({tdp}, ...)"
-        f" held at the {dens:g} W/mm² cooling limit, regulator losses {p['vrm_loss']['value']:.0f} W included; idle "
-        f"{s['idle']['value']:.0f} W ("
+        f"TDP {d['tdp_w']:.0f} W: {_peak_activity_w(p['total']['formula'])} W of peak activity at full clock "
+        f"({tdp}, ...)"
+        f" held at the {dens:g} W/mm² cooling limit, regulator losses {p['vrm_loss']['value']:.0f} W "
+        f"included; idle {s['idle']['value']:.0f} W ("
         + ", ".join(f"{lab} {_g2(idle[k]['value'])}" for k, lab in _IDLE_PARTS)
-        + f", through the regulators); busy floor +{s['busy_floor']['value']:.0f} W; at the wall +{host:.0f} W of "
-        "host per slot (the TCO's)"
+        + f", through the regulators); busy floor +{s['busy_floor']['value']:.0f} W; at the wall +{host:.0f} "
+        "W of host per slot (the TCO's)"
     )
 
 
@@ -245,8 +258,10 @@ def _checks(checks: list[dict[str, Any]]) -> str:
     tight = " (tight)" if bf["value"] > 0.98 * bf["limit"] else ""
     pd = c["power density"]
     return (
-        f"reticle {c['reticle']['value']:,.0f} of {c['reticle']['limit']:,.0f} mm²; HBM beachfront {bf['value']:.1f} of "
-        f"{bf['limit']:.1f} mm{tight}; perimeter {c['perimeter']['value']:.0f} of {c['perimeter']['limit']:.0f} mm; "
+        f"reticle {c['reticle']['value']:,.0f} of {c['reticle']['limit']:,.0f} mm²; HBM beachfront "
+        f"{bf['value']:.1f} of "
+        f"{bf['limit']:.1f} mm{tight}; perimeter {c['perimeter']['value']:.0f} of "
+        f"{c['perimeter']['limit']:.0f} mm; "
         f"{pd['value']:.2f} of {pd['limit']:.1f} W/mm²; interposer {c['interposer']['value']:,.0f} of "
         f"{c['interposer']['limit']:,.0f} mm²"
     )

@@ -27,6 +27,6 @@ def load(name: str) -> dict[str, Any]:
 
 
 def file_schema(name: str) -> dict[str, Any]:
-    """The schema of a file format a command writes (``measure``: the ``measure --out`` record; ``measure.serve``:
-    the ``measure serve --out`` replay)."""
+    """The schema of a file format a command writes (``measure``: the ``measure --out`` record;
+    ``measure.serve``: the ``measure serve --out`` replay)."""
     return json.loads(resources.files(__name__).joinpath("files", f"{name}.json").read_text(encoding="utf-8"))

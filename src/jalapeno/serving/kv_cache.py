@@ -213,10 +213,10 @@ class KVCacheManager:
         return self.tier.transfer(now, loads * (st.unit_tokens // self.block_size))
 
     def reserve_ahead(self, states: Sequence[RequestState], extra: Sequence[int]) -> None:
-        """Take ``extra[i]`` more private blocks for ``states[i]`` (<= 0: none), e.g. for every step of a decode
-        run at once; the caller has checked they fit ``available_blocks``."""
+        """Take ``extra[i]`` more private blocks for ``states[i]`` (<= 0: none), e.g. for every step of a
+        decode run at once; the caller has checked they fit ``available_blocks``."""
         total = 0
-        for st, x in zip(states, extra):
+        for st, x in zip(states, extra, strict=True):
             if x > 0:
                 st.own_blocks += x
                 st.held_blocks += x

@@ -181,7 +181,8 @@ class SimResult:
             if name in ("per_request", "power_series") or (name == "sim_wall_s" and not include_wall):
                 continue
             out[RENAMED.get(name, name)] = _plain(getattr(self, name))
-        # one key, one meaning (docs/json.md): `ttft_s` is the latency's stats, the SLO's bound is `ttft_limit_s`
+        # one key, one meaning (docs/json.md): `ttft_s` is the latency's stats, the SLO's bound is
+        # `ttft_limit_s`
         out["slo"] = {"ttft_limit_s": self.slo.ttft_s, "tpot_limit_s": self.slo.tpot_s}
         out["dropped"] = len(self.dropped)  # a count, as in every table and command (docs/json.md)
         out["dropped_requests"] = [{"request_id": d.request_id, "reason": d.reason} for d in self.dropped]

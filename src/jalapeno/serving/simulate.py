@@ -228,16 +228,16 @@ def simulate(
     optionally ``block_hashes, block_tokens, priority``) on replicas priced by ``oracle``.
 
     ``topology="disagg"`` splits the fleet into a prefill and a decode pool (``disagg=Disagg(...)`` sizes
-    them; ``scheduler`` is then the prefill pool's). ``options`` are the other ``ServingConfig`` fields: ``block_size, max_num_seqs,
-    max_num_batched_tokens, max_model_len, policy, preemption, tier, disagg, speculative,
-    max_decode_run, dollars_per_replica_hour, power_window_s, rate_scale``.
+    them; ``scheduler`` is then the prefill pool's). ``options`` are the other ``ServingConfig`` fields:
+    ``block_size, max_num_seqs, max_num_batched_tokens, max_model_len, policy, preemption, tier, disagg,
+    speculative, max_decode_run, dollars_per_replica_hour, power_window_s, rate_scale``.
     ``progress(done, total)`` is called about 200 times; ``on_step(StepRecord)`` after every step.
     """
     # scheduler and router may be any name here: ServingConfig checks them against its lists
     cfg = ServingConfig(
         replicas=replicas,
-        scheduler=scheduler,  # type: ignore[arg-type]
-        router=router,  # type: ignore[arg-type]
+        scheduler=scheduler,
+        router=router,
         topology=topology,  # type: ignore[arg-type]
         prefix_cache=prefix_cache,
         slo=slo,

@@ -43,8 +43,8 @@ def _load() -> tuple[Mapping[str, Figure], Mapping[str, tuple[float, float]]]:
 
 
 def _add_kind_constants(out: dict[str, Figure], spans: dict[str, tuple[float, float]]) -> None:
-    """The per-kind constants a chip-kind module brings (``hardware.kinds``), for kinds the YAML does not list;
-    every kind must then have each of ``TECHNOLOGY_KEYS``."""
+    """The per-kind constants a chip-kind module brings (``hardware.kinds``), for kinds the YAML does not
+    list; every kind must then have each of ``TECHNOLOGY_KEYS``."""
     from jalapeno.hardware.kinds import KINDS, TECHNOLOGY_KEYS
 
     for name in KINDS.names():

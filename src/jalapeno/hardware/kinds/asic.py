@@ -1,4 +1,5 @@
-"""``asic``: an inference ASIC compiled ahead of time (Trainium, Gaudi, Jalapeño-1); constants in technology.yaml."""
+"""``asic``: an inference ASIC compiled ahead of time (Trainium, Gaudi, Jalapeño-1); constants in
+technology.yaml."""
 
 from jalapeno.hardware.kinds import KINDS, ChipKindSpec
 

@@ -1,4 +1,5 @@
-"""``tpu``: systolic arrays behind a VLIW sequencer, compiled ahead of time (XLA); constants in technology.yaml."""
+"""``tpu``: systolic arrays behind a VLIW sequencer, compiled ahead of time (XLA); constants in
+technology.yaml."""
 
 from jalapeno.hardware.kinds import KINDS, ChipKindSpec
 
