@@ -443,7 +443,7 @@ def test_spec_sheet_reads_what_chip_show_prints() -> None:
     mine, shown = spec_sheet._sheet("jalapeno-1"), sheet_json("jalapeno-1")
     for k in ("peak_flops", "vector_flops", "interconnect_bytes_per_s", "die_area_mm2", "tdp_w", "price_usd"):
         assert mine[k] == shown[k], k
-    # the sheet's own names for the breakdowns; chip show --json calls them *_breakdown (docs/json.md, schema 2)
+    # the sheet's own names for the breakdowns; chip show --json calls them *_breakdown (docs/json.md)
     for k, shown_k in (
         ("area_mm2", "area_breakdown"),
         ("power_w", "power_breakdown"),
