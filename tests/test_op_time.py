@@ -257,6 +257,17 @@ def test_moe_with_balanced_groups_keeps_the_tiled_time_on_the_matrix_unit():
     assert t.roofline_s == approx(2 * 256 * 1024 / 1e12)  # 512 KiB of weights / 1 TB/s
 
 
+def test_moe_efficiency_divides_only_the_expert_gemms_rate():
+    """moe_eff = 0.5: the grouped expert GEMM's exact floor doubles (2 x 209.7 ns = 419.4 ns); a dense matmul
+    of the same shape keeps its tiled 201.3 ns (moe_eff multiplies the efficiency of kind "moe" only)."""
+    half = dataclasses.replace(PRM, kernel_s=0.0, moe_eff=0.5)
+    flops = 2.0 * 200 * 256 * 1024
+    t = op_time(weights_op("moe", m=64, n=256, k=1024, groups=2, flops=flops, weight_bytes=1e3), RATES, half)
+    assert t.compute_s == approx(flops / (1e15 * 0.5 * 0.5))
+    mm = weights_op("matmul", m=64, n=256, k=1024, groups=2, flops=flops, weight_bytes=1e3)
+    assert op_time(mm, RATES, half).compute_s == approx(2 * 64 * 256 * (1024 / 2 + 256) / PER_CORE)
+
+
 def attention_op(phase: str, dtype: str = "bf16", flops: float = 1e9, kv: float = 1e6) -> Op:
     shape = AttentionShape(phase, 1, 16, 1024, 16 * 1024, 8, 8, 128, 128)
     return Op("attn", "attention", 1, flops=flops, kv_read_bytes=kv, dtype=dtype, attention=shape)
