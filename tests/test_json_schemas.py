@@ -234,8 +234,9 @@ def test_measure_json_counts_the_recorded_run() -> None:
     rec = _recorded("h200-measure-2026-11-26.json")
     kw: dict[str, Any] = {"out": "m.json", "models": ["llama-3.1-8b"], "quick": False, "budget_s": None}
     doc = measure_doc(rec, what="all", energy_s=1.0, **kw)
-    assert doc["points_by_section"] == {"copy": 1, "gemm": 380, "attention": 21, "elementwise": 12, "steps": 73}
-    assert doc["points"] == 487 == sum(len(rec[s]) for s in ("copy", "gemm", "attention", "elementwise", "steps"))
+    sections = ("copy", "gemm", "attention", "elementwise", "steps")
+    assert doc["points_by_section"] == dict(zip(sections, (1, 380, 21, 12, 73), strict=True))
+    assert doc["points"] == 487 == sum(len(rec[s]) for s in sections)
     assert doc["skipped"] == 20 == len(doc["skipped_points"]) and doc["failed_points"] == 0
     assert doc["skipped_points"][0] == {
         "what": "gemm fp8 M=1 (all shapes)",
@@ -284,7 +285,7 @@ def test_measure_json_error_is_one_line_and_no_document(tmp_path: Path) -> None:
 
 
 def _leaves(cmd: Any, path: str) -> Iterator[tuple[str, Any]]:
-    """Every command a user runs: leaves, and groups that run on their own (`hardware`, `models`, `traces`)."""
+    """Every command a user runs: leaves, and groups that run alone (`hardware`, `models`, `traces`)."""
     import click
 
     if not isinstance(cmd, click.Group) or cmd.invoke_without_command:
@@ -390,9 +391,9 @@ def test_the_type_scan_catches_a_conflict(monkeypatch: pytest.MonkeyPatch) -> No
     [("measure", "h200-measure-2026-11-26.json"), ("measure.serve", "h200-serve-2026-11-26.json")],
 )
 def test_measure_files_validate_against_their_schema(name: str, recorded: str) -> None:
-    """`measure`'s product is the `--out` file (format 1), the input of validate and calibrate (`--json` prints a summary).
-    The recorded H200 runs validate (tests/test_measure_cpu.py validates a fresh CPU run where torch is
-    installed); a step without its time, or the wrong format number, fails."""
+    """`measure`'s product is the `--out` file (format 1), the input of validate and calibrate (its `--json`
+    prints a summary of it). The recorded H200 runs validate (tests/test_measure_cpu.py validates a fresh CPU
+    run where torch is installed); a step without its time, or the wrong format number, fails."""
     sch = schemas.file_schema(name)
     jsonschema.Draft202012Validator.check_schema(sch)
     doc = json.loads((MEASUREMENTS / recorded).read_text(encoding="utf-8"))
