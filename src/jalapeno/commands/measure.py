@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from jalapeno.commands.options import emit_json, json_option, timings_option
+from jalapeno.commands.options import emit_json, timings_option
 from jalapeno.errors import JalapenoError
 from jalapeno.jsonio import check_writable
 from jalapeno.measure.shapes import DEFAULT_MODELS  # no torch there
@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 
 ENGINE_MODELS = ("qwen2.5-coder-7b", "llama-3.1-8b")  # a fit model (engine costs are fitted on it) and the
 # serving replay's model (held out: predicted, then checked)
+
+# measure's --json summarises a run rather than replacing a table, so its own help
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document summarising the run (and its --out file) to stdout; progress to stderr.",
+)
 
 
 def _options(f: Callable[..., Any], models: tuple[str, ...] = DEFAULT_MODELS) -> Callable[..., Any]:
