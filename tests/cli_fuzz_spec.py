@@ -216,7 +216,7 @@ CALIBRATE = Cmd(
     choices=("--check-with",),
 )
 MEASURE = Cmd(
-    ("measure", "ops", "--out", "/tmp/jalapeno-fuzz-measure.json", "--quick", "--device", "cpu"),
+    ("measure", "ops", "--out", "/tmp/jalapeno-fuzz-measure.json", "--quick", "--device", "cpu", "--json"),
     (Num("--budget-s", 0, None, (), integer=False), Num("--energy-s", 0, 600, (), integer=False)),
     outputs=("--out",),
     choices=("--device",),

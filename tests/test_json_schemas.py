@@ -80,7 +80,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
 
 
 def test_every_schema_file_has_a_command_and_is_a_valid_schema() -> None:
-    assert set(ARGV) | {"report"} == set(schemas.names())
+    assert set(ARGV) | {"report", *MEASURE_STUBS} == set(schemas.names())
     for name in schemas.names():
         sch = schemas.load(name)
         jsonschema.Draft202012Validator.check_schema(sch)
@@ -181,6 +181,136 @@ def test_report_json_has_a_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert doc["timings"] == {"total_s": 1.5}
 
 
+# ---------------------------------------------------------------- measure --json, without torch
+MEASUREMENTS = Path(__file__).resolve().parents[1] / "src" / "jalapeno" / "data" / "measurements"
+# schema -> (the entry point the command calls, the recorded H200 run the stub returns, a command line)
+MEASURE_STUBS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "measure": ("runner.run_measure", "h200-measure-2026-11-26.json", ("measure", "all")),
+    "measure.serve": ("serve_replay.run_serve", "h200-serve-2026-11-26.json", ("measure", "serve")),
+}
+
+
+def _recorded(name: str) -> dict[str, Any]:
+    return json.loads((MEASUREMENTS / name).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", list(MEASURE_STUBS))
+def test_measure_json_has_a_schema(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`measure ... --json` without torch or a GPU: the run stubbed by one that echoes a progress line and
+    returns a recorded H200 run; the real command wiring, document and schema. Progress goes to stderr, so
+    stdout is exactly one JSON document; --no-timings drops the wall times. (tests/test_measure_cpu.py and
+    test_measure_serve.py run the real thing on a CPU where torch is installed.)"""
+    import jalapeno.measure.runner as runner
+    import jalapeno.measure.serve_replay as serve_replay
+
+    entry, recorded, argv = MEASURE_STUBS[name]
+    mod, fn = entry.split(".")
+
+    def stub(*args: Any, echo: Any, **kw: Any) -> dict[str, Any]:
+        echo("progress line")
+        return _recorded(recorded)
+
+    monkeypatch.setattr({"runner": runner, "serve_replay": serve_replay}[mod], fn, stub)
+    out = str(tmp_path / "m.json")
+    r = run(*argv, "--out", out, "--device", "cpu", "--json")
+    assert r.code == 0, r.err
+    assert r.err.strip() == "progress line"
+    doc = json.loads(r.out)
+    assert next(iter(doc)) == "schema" and doc["schema"] == f"jalapeno.{name}/2"
+    jsonschema.validate(doc, schemas.load(doc["schema"]))
+    assert doc["file"] == out and doc["device"]["name"] == "NVIDIA H200" and doc["timings"]["wall_s"] > 0
+    quiet = json.loads(run(*argv, "--out", out, "--device", "cpu", "--json", "--no-timings").out)
+    assert quiet == {k: v for k, v in doc.items() if k != "timings"}
+    plain = run(*argv, "--out", out, "--device", "cpu")  # a person's run: progress on stdout, no document
+    assert plain.code == 0 and plain.out.strip() == "progress line" and plain.err == ""
+
+
+def test_measure_json_counts_the_recorded_run() -> None:
+    """The document's counts on the recorded H200 sweep, against the file's own lists: 1 copy + 380 GEMM +
+    21 attention + 12 elementwise + 73 step rows = 487 points, 20 skipped; a row with an error is a failed
+    point, still a point."""
+    from jalapeno.measure.run_doc import measure_doc
+
+    rec = _recorded("h200-measure-2026-11-26.json")
+    kw: dict[str, Any] = {"out": "m.json", "models": ["llama-3.1-8b"], "quick": False, "budget_s": None}
+    doc = measure_doc(rec, what="all", energy_s=1.0, **kw)
+    sections = ("copy", "gemm", "attention", "elementwise", "steps")
+    assert doc["points_by_section"] == dict(zip(sections, (1, 380, 21, 12, 73), strict=True))
+    assert doc["points"] == 487 == sum(len(rec[s]) for s in sections)
+    assert doc["skipped"] == 20 == len(doc["skipped_points"]) and doc["failed_points"] == 0
+    assert doc["skipped_points"][0] == {
+        "what": "gemm fp8 M=1 (all shapes)",
+        "why": "torch._scaled_mm needs M a multiple of 16",
+    }
+    assert doc["idle_power_w"] == 78.3 and doc["file_format"] == 1 and doc["measured_on"] == "2026-11-26"
+    rec["steps"].append({"model": "x", "phase": "decode", "batch": 1, "error": "OutOfMemoryError: ..."})
+    rec["engine"] = [{"job": "serve-decode"}]  # measure engine's extra section is counted under its name
+    doc = measure_doc(rec, what="engine", energy_s=0.0, **kw)
+    assert doc["failed_points"] == 1 and doc["points"] == 489 and doc["points_by_section"]["engine"] == 1
+    assert measure_doc(rec, what="ops", energy_s=0.0, **kw)["models"] == []  # ops sweeps no model
+
+
+def test_measure_serve_json_counts_the_recorded_replay() -> None:
+    """The recorded H200 replay: 228 requests, one prefill each, every decode step graphed; the percentiles
+    are numpy's over the finished requests, as `serve --json` computes its own."""
+    import numpy as np
+
+    from jalapeno.measure.run_doc import serve_doc
+
+    rec = _recorded("h200-serve-2026-11-26.json")
+    doc = serve_doc(rec, out="s.json")
+    assert doc["requests"] == 228 == doc["completed"] + doc["unfinished"] and doc["unfinished"] == 0
+    assert doc["steps"] == 2891 == doc["prefill_steps"] + doc["decode_steps"] and doc["prefill_steps"] == 228
+    assert doc["graph_steps"] == doc["decode_steps"] == 2663 and doc["cuda_graph"] is True
+    assert doc["prompt_tokens"] == sum(r["prompt_tokens"] for r in rec["requests"])
+    assert doc["output_tokens"] == sum(r["generated"] for r in rec["requests"])
+    ttft = [r["ttft_s"] for r in rec["requests"]]
+    assert doc["ttft_s"]["p50"] == pytest.approx(float(np.median(ttft)))
+    assert doc["ttft_s"]["p50"] <= doc["ttft_s"]["p90"] <= doc["ttft_s"]["p99"] <= max(ttft)
+    rec["requests"][0] = {**rec["requests"][0], "finish_s": None, "ttft_s": None, "tpot_s": None}
+    assert serve_doc(rec, out="s.json")["unfinished"] == 1
+    rec["requests"] = []  # nothing finished: null percentiles, never NaN
+    assert serve_doc(rec, out="s.json")["ttft_s"] == {"p50": None, "p90": None, "p99": None, "mean": None}
+
+
+def test_measure_json_error_is_one_line_and_no_document(tmp_path: Path) -> None:
+    """A bad option under --json: one `error:` line on stderr, nothing on stdout (before torch is needed)."""
+    for argv in (
+        ("measure", "ops", "--out", str(tmp_path / "no" / "x.json")),
+        ("measure", "all", "--out", str(tmp_path / "x.json"), "--budget-s", "-1"),
+        ("measure", "serve", "--out", str(tmp_path / "no" / "x.json")),
+    ):
+        r = run(*argv, "--device", "cpu", "--json")
+        assert r.one_error_line and r.out == "", (argv, r.err)
+
+
+def _leaves(cmd: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every command a user runs: leaves, and groups that run alone (`hardware`, `models`, `traces`)."""
+    import click
+
+    if not isinstance(cmd, click.Group) or cmd.invoke_without_command:
+        yield path, cmd
+    if isinstance(cmd, click.Group):
+        for name, sub in cmd.commands.items():
+            yield from _leaves(sub, f"{path} {name}")
+
+
+def test_every_command_has_json() -> None:
+    """House rule: every command has --json (issue 13). No exceptions: `measure` was the last without it."""
+    import importlib
+
+    from jalapeno.cli import COMMANDS
+
+    found = [
+        (path, cmd)
+        for name, (mod, _) in COMMANDS.items()
+        for path, cmd in _leaves(importlib.import_module(mod).command, name)
+    ]
+    missing = [p for p, c in found if not any("--json" in getattr(o, "opts", ()) for o in c.params)]
+    assert not missing, f"commands without --json: {missing}"
+    assert len(found) >= 27 and "measure serve" in dict(found) and "hardware" in dict(found)
+
+
 # ---------------------------------------------------------------- one key, one type, in every schema
 def _kind(s: dict[str, Any]) -> str:
     """A property's JSON type set, null dropped (a figure that may be missing is still the same quantity) and
@@ -255,7 +385,6 @@ def test_the_type_scan_catches_a_conflict(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 # ---------------------------------------------------------------- files a command writes: measure --out
-MEASUREMENTS = Path(__file__).resolve().parents[1] / "src" / "jalapeno" / "data" / "measurements"
 
 
 @pytest.mark.parametrize(
@@ -263,9 +392,9 @@ MEASUREMENTS = Path(__file__).resolve().parents[1] / "src" / "jalapeno" / "data"
     [("measure", "h200-measure-2026-11-26.json"), ("measure.serve", "h200-serve-2026-11-26.json")],
 )
 def test_measure_files_validate_against_their_schema(name: str, recorded: str) -> None:
-    """`measure` prints no JSON: its output is the `--out` file (format 1), the input of validate and
-    calibrate. The recorded H200 runs validate (tests/test_measure_cpu.py validates a fresh CPU run where
-    torch is installed); a step without its time, or the wrong format number, fails."""
+    """`measure`'s product is the `--out` file (format 1), the input of validate and calibrate (its `--json`
+    prints a summary of it). The recorded H200 runs validate (tests/test_measure_cpu.py validates a fresh CPU
+    run where torch is installed); a step without its time, or the wrong format number, fails."""
     sch = schemas.file_schema(name)
     jsonschema.Draft202012Validator.check_schema(sch)
     doc = json.loads((MEASUREMENTS / recorded).read_text(encoding="utf-8"))

@@ -14,6 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import jsonschema
+from cli_harness import run
 
 from jalapeno import schemas
 from jalapeno.cli import main
@@ -265,10 +266,31 @@ def test_budget_stops_new_points_but_teardown_runs(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def quick_all(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def quick_all_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, Path]:
+    """One quick CPU sweep with --json: (the --out record, the printed document, the --out path)."""
     out = tmp_path_factory.mktemp("measure") / "quick.json"
-    assert main(["measure", "all", "--out", str(out), "--quick", "--device", "cpu"]) == 0
-    return json.loads(out.read_text())
+    r = run("measure", "all", "--out", str(out), "--quick", "--device", "cpu", "--json")
+    assert r.code == 0, r.err[-2000:]
+    return json.loads(out.read_text()), json.loads(r.out), out
+
+
+@pytest.fixture(scope="module")
+def quick_all(quick_all_run: tuple[dict, dict, Path]) -> dict:
+    return quick_all_run[0]
+
+
+def test_quick_all_json_summarises_the_file(quick_all_run: tuple[dict, dict, Path]) -> None:
+    """`measure all --json`: one document on stdout (progress went to stderr), valid against its schema, whose
+    counts are the file's."""
+    rec, doc, out = quick_all_run
+    jsonschema.validate(doc, schemas.load(doc["schema"]))
+    assert doc["schema"] == "jalapeno.measure/2" and doc["what"] == "all" and doc["file"] == str(out)
+    assert doc["device"] == rec["device"] and doc["torch"] == torch.__version__ and doc["quick"] is True
+    assert doc["models"] == list(shapes.DEFAULT_MODELS) and doc["idle_power_w"] is None
+    by = {s: len(rec[s]) for s in ("copy", "gemm", "attention", "elementwise", "steps")}
+    assert doc["points_by_section"] == by and doc["points"] == sum(by.values()) > 0
+    assert doc["skipped"] == len(rec["skipped"])
+    assert doc["failed_points"] == sum("error" in row for s in by for row in rec[s])
 
 
 def test_quick_all_writes_the_schema(quick_all: dict) -> None:

@@ -415,27 +415,17 @@ def test_cuda_graph_steps_equal_eager_and_the_reference(name: str) -> None:
 # ---- the command ----
 
 
-def test_quick_cpu_run_writes_the_schema(tmp_path: Path) -> None:
+def test_quick_cpu_run_writes_the_schema(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "serve.json"
-    assert (
-        main(
-            [
-                "measure",
-                "serve",
-                "--device",
-                "cpu",
-                "--quick",
-                "--start-s",
-                "265",
-                "--duration-s",
-                "1",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    argv = ["measure", "serve", "--device", "cpu", "--quick", "--start-s", "265", "--duration-s", "1"]
+    assert main([*argv, "--out", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)  # --json: the document alone on stdout, progress on stderr
+    jsonschema.validate(doc, schemas.load(doc["schema"]))
+    assert doc["schema"] == "jalapeno.measure.serve/2" and doc["file"] == str(out) and doc["complete"] is True
+    assert doc["requests"] == doc["completed"] == 8 and doc["unfinished"] == 0 and doc["cuda_graph"] is False
+    assert doc["steps"] == doc["prefill_steps"] + doc["decode_steps"] and doc["prefill_steps"] == 8
     d = json.loads(out.read_text())
+    assert doc["output_tokens"] == sum(r["generated"] for r in d["requests"])
     assert set(d) >= TOP_KEYS and set(d["policy"]) >= POLICY_KEYS
     jsonschema.validate(d, schemas.file_schema("measure.serve"))  # the format docs/json.md publishes
     assert d["schema"] == 1 and d["policy"]["name"] == "prefill_first" and d["policy"]["cuda_graph"] is False

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from jalapeno.commands.options import emit_json, timings_option
 from jalapeno.errors import JalapenoError
 from jalapeno.jsonio import check_writable
 from jalapeno.measure.shapes import DEFAULT_MODELS  # no torch there
@@ -25,9 +26,17 @@ if TYPE_CHECKING:
 ENGINE_MODELS = ("qwen2.5-coder-7b", "llama-3.1-8b")  # a fit model (engine costs are fitted on it) and the
 # serving replay's model (held out: predicted, then checked)
 
+# measure's --json summarises a run rather than replacing a table, so its own help
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document summarising the run (and its --out file) to stdout; progress to stderr.",
+)
+
 
 def _options(f: Callable[..., Any], models: tuple[str, ...] = DEFAULT_MODELS) -> Callable[..., Any]:
-    opts = [
+    opts: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option(
             "--out",
             required=True,
@@ -55,14 +64,33 @@ def _options(f: Callable[..., Any], models: tuple[str, ...] = DEFAULT_MODELS) ->
             show_default=True,
             help="Seconds of back-to-back steps per energy reading (0: no energy).",
         ),
+        json_option,
+        timings_option,
     ]
     for o in reversed(opts):
         f = o(f)
     return f
 
 
+def _echo(as_json: bool) -> Callable[[str], None]:
+    """Progress lines: stdout for a person, stderr under --json (stdout holds only the document)."""
+    return lambda line: click.echo(line, err=as_json)
+
+
+def _emit(doc: dict[str, Any], name: str, no_timings: bool) -> None:
+    emit_json({k: v for k, v in doc.items() if not (no_timings and k == "timings")}, name=name)
+
+
 def _run(
-    what: What, out: Path, models: str, budget_s: float | None, device: str, quick: bool, energy_s: float
+    what: What,
+    out: Path,
+    models: str,
+    budget_s: float | None,
+    device: str,
+    quick: bool,
+    energy_s: float,
+    as_json: bool,
+    no_timings: bool,
 ) -> None:
     names = [m.strip() for m in models.split(",") if m.strip()]
     if what != "ops" and not names:
@@ -72,9 +100,10 @@ def _run(
     if not 0 <= energy_s <= MAX_ENERGY_S:  # NaN too; each energy reading lasts this long
         raise JalapenoError(f"must be in [0, {MAX_ENERGY_S:g}], got {energy_s:g}", field="--energy-s")
     check_writable("--out", out)  # before torch is imported and the device warmed up
-    from jalapeno.measure.runner import run_measure  # lazy: pulls in torch
+    from jalapeno.measure import runner  # lazy: pulls in torch
+    from jalapeno.measure.run_doc import measure_doc
 
-    run_measure(
+    record = runner.run_measure(
         what,
         out,
         models=names,
@@ -82,8 +111,13 @@ def _run(
         device=device,
         quick=quick,
         energy_s=energy_s,
-        echo=lambda line: click.echo(line),
+        echo=_echo(as_json),
     )
+    if as_json:  # one schema for ops, model, all and engine, as their --out files share one format
+        doc = measure_doc(
+            record, what=what, out=out, models=names, quick=quick, budget_s=budget_s, energy_s=energy_s
+        )
+        _emit(doc, "measure", no_timings)
 
 
 @click.group("measure")
@@ -158,6 +192,8 @@ def engine(**kw: Any) -> None:
     show_default=True,
     help="padded: unmasked flash attention over the padded length (timing); masked: exact attention.",
 )
+@json_option
+@timings_option
 def serve(
     out: Path,
     model: str,
@@ -172,13 +208,16 @@ def serve(
     max_output: int,
     no_cuda_graph: bool,
     decode_attention: str,
+    as_json: bool,
+    no_timings: bool,
 ) -> None:
     """Replay a trace slice through a continuous-batching engine (policy prefill_first) by wall clock."""
     check_writable("--out", out)
-    from jalapeno.measure.serve_replay import ServeArgs, run_serve  # lazy: pulls in torch
+    from jalapeno.measure import serve_replay  # lazy: pulls in torch
+    from jalapeno.measure.run_doc import serve_doc
 
-    run_serve(
-        ServeArgs(
+    record = serve_replay.run_serve(
+        serve_replay.ServeArgs(
             out=out,
             model=model,
             trace=trace,
@@ -193,5 +232,7 @@ def serve(
             cuda_graph=not no_cuda_graph,
             decode_attention=decode_attention,
         ),
-        echo=lambda line: click.echo(line),
+        echo=_echo(as_json),
     )
+    if as_json:
+        _emit(serve_doc(record, out=out), "measure.serve", no_timings)
