@@ -332,3 +332,20 @@ def test_cli_estimate_accepts_arch_file(capsys) -> None:
     path = resolve_arch("h100-sxm-arch").source_file
     assert main(["estimate", "-m", "llama-3.1-8b", "-H", path, "-b", "8", "-c", "512", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["hardware"] == "h100-sxm-arch"
+
+
+def test_a_voltage_beyond_cmos_is_refused_naming_the_field(tmp_path):
+    """1e154 V once overflowed the power model (energy ~ V^2, hypothesis found it); now the loader refuses."""
+    from pathlib import Path
+
+    import yaml
+
+    from jalapeno.errors import JalapenoError
+    from jalapeno.hardware.arch import load_arch
+
+    src = Path(__file__).resolve().parents[1] / "src/jalapeno/hardware/presets/arch/jalapeno-1.yaml"
+    data = yaml.safe_load(src.read_text())
+    data["voltage_v"]["value"] = 1e154
+    with pytest.raises(JalapenoError, match=r"must lie in \[0\.1, 3\]") as e:
+        load_arch(yaml.safe_dump(data))
+    assert e.value.field == "voltage_v.value"

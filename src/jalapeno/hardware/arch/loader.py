@@ -8,6 +8,7 @@ non-positive or non-finite values, fractions outside (0, 1] and counts that are 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -101,6 +102,10 @@ WHOLE = frozenset(
     }
 )
 FRACTIONS = frozenset({"efficiency", "gemm_efficiency", "kv_read_efficiency", "matrix_issue_efficiency"})
+# Physical bounds a figure's value (and its range) must lie in: beyond them a file has a unit error, and the
+# power model (energy ~ V^2) would overflow instead of refusing. CMOS logic runs from near-threshold
+# (~0.3 V) to overdrive (~1.2 V); 0.1-3 V leaves room on both sides.
+BOUNDS = {"voltage_v": (0.1, 3.0)}
 
 
 def load_arch(path_or_text: str | Path) -> ArchSpec:
@@ -128,6 +133,15 @@ class _ArchParser(_ChipParser):
             raise self.fail(
                 f"{path}.value", f"must be a fraction in (0, 1], got {f.value:g}", data[key], "value"
             )
+        lo, hi = BOUNDS.get(key, (-math.inf, math.inf))
+        for what, vals in (("value", (f.value,)), ("range", f.range or ())):
+            if any(not lo <= v <= hi for v in vals):
+                raise self.fail(
+                    f"{path}.{what}",
+                    f"must lie in [{lo:g}, {hi:g}], got {f.value if what == 'value' else list(vals)}",
+                    data[key],
+                    what,
+                )
         if key in FRACTIONS and f.range is not None and f.range[1] > 1:
             raise self.fail(
                 f"{path}.range",
