@@ -9,6 +9,8 @@ from test_serving_helpers import Req
 from jalapeno.cost import published_moe as pm
 from jalapeno.cost.oracle import CostOracle, weight_bytes
 from jalapeno.cost.params import setup_for
+from jalapeno.cost.pipeline import Parallel
+from jalapeno.explore.fast_oracle import FastOracle
 from jalapeno.graph.precision import BF16
 from jalapeno.graph.verify import verify_aggregates
 from jalapeno.hardware.registry import resolve_chip
@@ -75,7 +77,9 @@ def test_deepseek_v3_verify_is_far_below_prefill_chunk_pricing():
     assert ver + pm.MTP_DRAFT_COST * plain == pytest.approx(pm.mtp_step_s(row), rel=0.01)
 
 
-@pytest.mark.parametrize("model, kw", [("llama-3.1-8b", {}), ("deepseek-v3", {"tp": 8, "precision": pm._precision()})])
+@pytest.mark.parametrize(
+    ("model", "kw"), [("llama-3.1-8b", {}), ("deepseek-v3", {"tp": 8, "precision": pm._precision()})]
+)
 def test_speculative_serving_conserves_tokens(model, kw):
     k = 2
     o = _oracle(model, "h200", **kw)
@@ -98,3 +102,35 @@ def test_speculative_serving_conserves_tokens(model, kw):
     assert res.completed == len(reqs)
     assert res.output_tokens == sum(r.output_tokens for r in reqs)
     assert any(verify_steps)
+
+
+@pytest.mark.parametrize(
+    ("model", "chip", "plan"),
+    [
+        ("llama-3.1-8b", "h100", Parallel(tp=1, pp=2)),  # pipeline stages
+        ("qwen3-coder-30b-a3b", "h100", Parallel(tp=1, ep=4, dp=4)),  # expert parallel
+        ("llama-3.1-8b", "jalapeno-1", Parallel(tp=1)),  # a chip timed by the mapper
+        ("mistral-7b", "h100", Parallel(tp=1)),  # sliding window
+    ],
+)
+def test_every_oracle_path_prices_a_verify_step_between_one_and_q_decode_steps(model, chip, plan):
+    o = _oracle(model, chip, parallel=plan)
+    nd, ctx, q = 32, 6000, 4
+    one = o.step(StepShape(nd, nd * ctx)).time_s
+    ver = o.step(StepShape(nd, nd * ctx, decode_queries=q)).time_s
+    rows = o.step(StepShape(nd * q, nd * q * ctx)).time_s
+    assert one < ver < q * one and ver < rows
+
+
+def test_fast_oracle_keys_on_queries_and_agrees_with_the_exact_one():
+    c = resolve_chip("jalapeno-1")
+    prm, timer = setup_for(c, "fused")
+    cfg = resolve_model("llama-3.1-8b")
+    fast, exact = FastOracle(cfg, c, prm, timer=timer), CostOracle(cfg, c, prm, timer=timer)
+    assert fast.fast
+    base = StepShape(37, 37 * 3100)
+    shapes = [base, base._replace(decode_queries=4), StepShape(37, 37 * 3100, 1, 500, 625250, 1500, 4)]
+    got = [fast.step(s).time_s for s in shapes]
+    assert got[0] < got[1] < got[2]  # the memos tell q = 1 from q = 4
+    for s, t in zip(shapes, got, strict=True):
+        assert t == pytest.approx(exact.step(s).time_s, rel=0.02)

@@ -40,7 +40,8 @@ class StepShape(NamedTuple):
     def split(self, n: int) -> StepShape:
         """One of ``n`` equal parts (each aggregate divided by ``n``, rounded up: the largest part); the
         queries a sequence computes do not divide."""
-        return StepShape(*(-(-v // n) for v in self[:6]), self.decode_queries)
+        nd, dc, ps, pt, pc, pk = (-(-v // n) for v in self[:6])
+        return StepShape(nd, dc, ps, pt, pc, pk, self.decode_queries)
 
 
 class StepCost(NamedTuple):
