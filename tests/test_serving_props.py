@@ -79,7 +79,7 @@ def configs(draw):
 def simulate_checked(reqs, oracle, cfg):
     def observe(rec):
         assert 0 <= rec.kv_used_blocks <= rec.kv_blocks
-        assert sum(rec.plan.values()) == rec.shape.tokens or cfg.speculative is not None
+        assert sum(rec.plan.values()) == rec.shape.tokens  # speculative: k + 1 a decoding sequence
 
     sim = Simulation(reqs, oracle, cfg, observers=[observe])
     sim.run()

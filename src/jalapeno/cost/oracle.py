@@ -39,7 +39,9 @@ from jalapeno.cost.token_model import TokenModel
 from jalapeno.errors import JalapenoError
 from jalapeno.graph.batch import Batch, Sequence
 from jalapeno.graph.builder import Graph, _Builder, _work, build_graph, layer_groups
+from jalapeno.graph.ops import Op
 from jalapeno.graph.precision import BF16, Precision
+from jalapeno.graph.verify import multi_query_decode, verify_aggregates
 from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models.config import ModelConfig
 from jalapeno.seams.step_oracle import StepCost, StepShape
@@ -138,9 +140,12 @@ class CostOracle:
             return self._pipeline_step(shape, graph_mode)
         if self.parallel.ep > 1:
             return self._ep_step(shape, graph_mode)
+        # a verify step's tokens are query rows of their own (``graph.verify``): the token part of a decode
+        # step of nd * q sequences, memoized under that key
+        rows = nd * shape.decode_queries
         # MLA's absorbed/decompressed projections depend on the decode/prefill split
-        mla = (nd, shape.prefill_kv_tokens) if self._mla else _NO_SPLIT
-        t, e, h = self._token_part(nd + shape.prefill_tokens, nd + ps, graph_mode, mla)
+        mla = (rows, shape.prefill_kv_tokens) if self._mla else _NO_SPLIT
+        t, e, h = self._token_part(rows + shape.prefill_tokens, rows + ps, graph_mode, mla)
         ta, ea, ha = self._attention(shape, graph_mode)
         return self._finish(t + ta, e + ea, h + ha)
 
@@ -175,13 +180,11 @@ class CostOracle:
         nd, ps = shape.decode_seqs, shape.prefill_seqs
         t = e = h = 0.0
         for window, rep, dec, pre in self._attn_coeffs:
-            if nd:
-                pairs = shape.decode_context + nd
-                if window:
-                    pairs = min(pairs, nd * window)
+            if nd:  # FLOPs by (query, key) pairs, KV bytes by the keys each sequence reads once
+                rows, pairs, kv = verify_aggregates(nd, shape.decode_context, shape.decode_queries, window)
                 fc, bc = dec.flops, dec.bytes
                 t1, e1, h1 = self._lin_time(
-                    dec, fc[0] * nd + fc[1] * pairs, bc[0] * nd + bc[1] * pairs, graph_mode
+                    dec, fc[0] * rows + fc[1] * pairs, bc[0] * rows + bc[1] * kv, graph_mode
                 )
                 t += rep * t1
                 e += rep * e1
@@ -209,10 +212,7 @@ class CostOracle:
         ops = []
         for attn, rep in self._groups:
             cap = window if attn == "sliding" and window else None
-            dec = pre = None
-            if shape.decode_seqs:
-                pairs = shape.decode_context + shape.decode_seqs
-                dec = (shape.decode_seqs, min(pairs, shape.decode_seqs * cap) if cap else pairs)
+            pre = None
             if shape.prefill_seqs:
                 pairs, kv = shape.prefill_context, shape.prefill_kv_tokens
                 if cap:
@@ -221,9 +221,24 @@ class CostOracle:
                         min(kv, shape.prefill_tokens + shape.prefill_seqs * cap),
                     )
                 pre = (shape.prefill_seqs, shape.prefill_tokens, kv, pairs)
-            ops += self._b.attention_from_totals(rep, attn, dec, pre, **self._attn_kw)
+            ops += self._attention_ops(rep, attn, shape, cap or 0, pre)
         _, t, e, h = self.est.price_op_list(ops, cuda_graph=graph_mode)  # each op carries its layer count
         return t, e, h
+
+    def _attention_ops(
+        self, rep: int, attn: str, shape: StepShape, window: int, pre: tuple[int, int, int, int] | None
+    ) -> list[Op]:
+        """The step's attention ops of one kind (``attention_from_totals``), a verify step's decode op
+        reading each sequence's cache once (``graph.verify``)."""
+        nd, q = shape.decode_seqs, shape.decode_queries
+        dec = None
+        if nd:
+            rows, pairs, kv = verify_aggregates(nd, shape.decode_context, q, window)
+            dec = (rows, pairs)
+        ops = self._b.attention_from_totals(rep, attn, dec, pre, **self._attn_kw)
+        if nd and q > 1:
+            ops = [multi_query_decode(o, nd, kv) if o.name == "attn_decode" else o for o in ops]
+        return ops
 
     def _lin_time(
         self, k: _AttnKernel, flops: float, bytes_: float, graph_mode: bool
@@ -280,11 +295,11 @@ class CostOracle:
         follow each other through the stages; it lasts the pipeline's interval (``cost.pipeline``)."""
         est, cfg = self.est, self.cfg
         m = micro_batches(self.parallel.pp, shape.tokens)
-        micro = StepShape(*(ceil_div(v, m) for v in shape))
-        nd, ps = micro.decode_seqs, micro.prefill_seqs
-        tokens = nd + micro.prefill_tokens
-        mla = (nd, micro.prefill_kv_tokens) if self._mla else _NO_SPLIT
-        parts, logit_rows = self._token_parts(tokens, nd + ps, graph_mode, mla)
+        micro = shape.split(m)
+        rows, ps = micro.decode_seqs * micro.decode_queries, micro.prefill_seqs
+        tokens = rows + micro.prefill_tokens
+        mla = (rows, micro.prefill_kv_tokens) if self._mla else _NO_SPLIT
+        parts, logit_rows = self._token_parts(tokens, rows + ps, graph_mode, mla)
         parts = {**parts, **self._attention_by_kind(micro, graph_mode)}
         ab = self.precision.activations.bytes_per_element
         comms = [
@@ -334,26 +349,24 @@ class CostOracle:
         window = self.cfg.sliding_window
         cap = window if attn == "sliding" and window else None
         nd, ps = shape.decode_seqs, shape.prefill_seqs
-        dec = pre = None
-        if nd:
-            pairs = shape.decode_context + nd
-            dec = (nd, min(pairs, nd * cap) if cap else pairs)
+        pre = None
         if ps:
             pairs, kv = shape.prefill_context, shape.prefill_kv_tokens
             if cap:
                 pairs, kv = min(pairs, shape.prefill_tokens * cap), min(kv, shape.prefill_tokens + ps * cap)
             pre = (ps, shape.prefill_tokens, kv, pairs)
         if self.est.custom_timer:
-            ops = self._b.attention_from_totals(1, attn, dec, pre, **self._attn_kw)
+            ops = self._attention_ops(1, attn, shape, cap or 0, pre)
             _, t, e, h = self.est.price_op_list(ops, cuda_graph=graph_mode)
             return t, e, h
         kinds = [k for k, _ in self._groups]
         _, _, kdec, kpre = self._attn_coeffs[kinds.index(attn)]
         t = e = h = 0.0
-        if dec:
+        if nd:
+            rows, pairs, kv = verify_aggregates(nd, shape.decode_context, shape.decode_queries, cap or 0)
             fc, bc = kdec.flops, kdec.bytes
             t, e, h = self._lin_time(
-                kdec, fc[0] * dec[0] + fc[1] * dec[1], bc[0] * dec[0] + bc[1] * dec[1], graph_mode
+                kdec, fc[0] * rows + fc[1] * pairs, bc[0] * rows + bc[1] * kv, graph_mode
             )
         if pre:
             fc, bc = kpre.flops, kpre.bytes
@@ -374,13 +387,13 @@ class CostOracle:
         group's tokens."""
         par = self.parallel
         halves = 2 if par.tbo and shape.tokens >= 2 else 1
-        local = StepShape(*(ceil_div(v, par.dp * halves) for v in shape))
+        local = shape.split(par.dp * halves)
         group = ceil_div(shape.tokens, halves)
-        nd = local.decode_seqs
-        mla = (nd, local.prefill_kv_tokens) if self._mla else _NO_SPLIT
+        rows = local.decode_seqs * local.decode_queries
+        mla = (rows, local.prefill_kv_tokens) if self._mla else _NO_SPLIT
         w = self._ep_part(
-            nd + local.prefill_tokens,
-            nd + local.prefill_seqs,
+            rows + local.prefill_tokens,
+            rows + local.prefill_seqs,
             group,
             graph_mode,
             mla,

@@ -82,10 +82,11 @@ class FastOracle(CostOracle):
         return hit
 
     def _step(self, shape: StepShape) -> StepCost:
-        seqs = shape.decode_seqs + shape.prefill_seqs
-        if seqs == 0:
+        if shape.decode_seqs + shape.prefill_seqs == 0:
             return StepCost(0.0, 0.0)
         graph_mode = self.cuda_graph_decode and shape.prefill_seqs == 0
+        # a verify step's tokens are query rows of their own (``graph.verify``), as in ``CostOracle.step``
+        seqs = shape.decode_seqs * shape.decode_queries + shape.prefill_seqs
         t, e, h = self._tokens(shape.tokens, seqs, graph_mode)
         ta, ea, ha = self._attention_fast(shape, graph_mode)
         return self._finish(t + ta, e + ea, h + ha)
@@ -113,10 +114,11 @@ class FastOracle(CostOracle):
         t = e = h = 0.0
         k = self.attention_per_octave
         if shape.decode_seqs:
+            q = shape.decode_queries  # queries a sequence: exact (a key of the memo), not bucketed
             ds = _snap(shape.decode_seqs, k, 16)
             mean = _snap(max(1, shape.decode_context // shape.decode_seqs), k, 16)
-            ratio = (shape.decode_context + shape.decode_seqs) / (ds * mean + ds)
-            t1, e1, h1 = self._cached(("d", ds, mean, graph_mode), graph_mode)
+            ratio = (shape.decode_context + shape.decode_seqs * q) / (ds * mean + ds * q)  # KV read
+            t1, e1, h1 = self._cached(("d", ds, mean, q, graph_mode), graph_mode)
             t, e, h = t + t1 * ratio, e + e1 * ratio, h + h1
         if shape.prefill_seqs:
             ps = _snap(shape.prefill_seqs, k, 4)
@@ -133,7 +135,7 @@ class FastOracle(CostOracle):
         hit = self._att.get(key)
         if hit is None:
             if key[0] == "d":
-                rep = StepShape(decode_seqs=key[1], decode_context=key[1] * key[2])
+                rep = StepShape(decode_seqs=key[1], decode_context=key[1] * key[2], decode_queries=key[3])
             else:
                 rep = StepShape(
                     prefill_seqs=key[1],

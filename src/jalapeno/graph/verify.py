@@ -16,6 +16,7 @@ from dataclasses import replace
 from jalapeno.errors import JalapenoError
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import Graph, build_graph
+from jalapeno.graph.ops import Op
 from jalapeno.graph.precision import Precision
 from jalapeno.models.config import ModelConfig
 
@@ -32,3 +33,29 @@ def verify_graph(cfg: ModelConfig, seqs: int, context: int, q: int, precision: P
         replace(o, kv_read_bytes=o.kv_read_bytes / q) if o.name == "attn_decode" else o for o in g.ops
     )
     return Graph(g.model, g.batch, g.precision, ops)
+
+
+def verify_aggregates(seqs: int, context: int, q: int, window: int = 0) -> tuple[int, int, int]:
+    """A verify step's decode-attention aggregates: (query rows, (query, key) pairs, KV tokens read) of
+    ``seqs`` sequences with ``context`` cached tokens in all, ``q`` query tokens each. The i-th new token
+    (1..q) sees ``cached + i`` keys; the kernel reads each sequence's ``cached + q`` keys once. A sliding
+    ``window`` caps the keys a query sees. q = 1: (seqs, context + seqs, context + seqs), a decode step."""
+    rows, pairs, kv = seqs * q, context * q + seqs * (q * (q + 1) // 2), context + seqs * q
+    if window:
+        pairs, kv = min(pairs, rows * window), min(kv, seqs * (window + q - 1))
+    return rows, pairs, kv
+
+
+def multi_query_decode(op: Op, seqs: int, kv_tokens: int) -> Op:
+    """A decode attention op built with one sequence a query row (``rows`` = seqs x q), read as ``seqs``
+    sequences of several query tokens that read their ``kv_tokens`` of cache once: FLOPs and activation
+    bytes stay the rows', the KV bytes become the sequences'."""
+    a = op.attention
+    if a is None or a.phase != "decode" or a.kv_tokens == 0:
+        return op
+    scale = kv_tokens / a.kv_tokens
+    return replace(
+        op,
+        kv_read_bytes=op.kv_read_bytes * scale,
+        attention=replace(a, seqs=seqs, kv_tokens=kv_tokens),
+    )

@@ -15,11 +15,14 @@ class StepShape(NamedTuple):
     """One step of one replica (immutable and hashable; a named tuple because the simulator builds one
     per step and oracles key memos on it: both cost a fraction of a frozen dataclass's).
 
-    decode_seqs: sequences generating one token; decode_context: sum of their cached tokens.
+    decode_seqs: decoding sequences; decode_context: sum of their cached tokens.
     prefill_seqs: sequences processing a prefill chunk; prefill_tokens: sum of the chunk lengths;
     prefill_context: sum over chunks of (cached tokens before the chunk) * (chunk length), plus
     chunk_length * (chunk_length + 1) / 2 -- the number of (query, key) pairs attention computes.
     prefill_kv_tokens: sum over chunks of (cached + chunk length): KV the chunks read.
+    decode_queries: query tokens each decoding sequence computes this step: 1 for plain decoding, ``k + 1``
+    for a speculative verify step (its own token and ``k`` drafts; ``graph.verify``: every token goes through
+    every layer, attention reads each sequence's cache once).
     """
 
     decode_seqs: int = 0
@@ -28,10 +31,17 @@ class StepShape(NamedTuple):
     prefill_tokens: int = 0
     prefill_context: int = 0
     prefill_kv_tokens: int = 0
+    decode_queries: int = 1
 
     @property
     def tokens(self) -> int:
-        return self.decode_seqs + self.prefill_tokens
+        return self.decode_seqs * self.decode_queries + self.prefill_tokens
+
+    def split(self, n: int) -> StepShape:
+        """One of ``n`` equal parts (each aggregate divided by ``n``, rounded up: the largest part); the
+        queries a sequence computes do not divide."""
+        nd, dc, ps, pt, pc, pk = (-(-v // n) for v in self[:6])
+        return StepShape(nd, dc, ps, pt, pc, pk, self.decode_queries)
 
 
 class StepCost(NamedTuple):

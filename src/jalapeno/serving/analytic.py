@@ -1,7 +1,8 @@
 """A closed-form step oracle, for tests, examples and quick what-ifs without the cost model.
 
 ``time_s = fixed_s + per_token_s * tokens + per_context_s * decode_context + per_pair_s * prefill_context``
-and ``energy_j = busy_power_w * time_s``. Being affine in ``decode_context``, decode runs priced from
+and ``energy_j = busy_power_w * time_s`` (a speculative verify step's tokens count ``k + 1`` a decoding
+sequence, its context once). Being affine in ``decode_context``, decode runs priced from
 their first and last step are exact with it (see ``replica.py``).
 """
 

@@ -227,13 +227,10 @@ class Replica:
     ) -> tuple[float, float, StepShape]:
         k1 = self.spec_tokens + 1
         draft = None
-        if k1 > 1 and nd:  # verify k + 1 tokens per decoding sequence
-            if self.draft_factor:
-                draft = StepShape(nd, dctx)
-            ps, pt, pk = ps + nd, pt + nd * k1, pk + dctx + nd * k1
-            pc += dctx * k1 + nd * k1 * (k1 + 1) // 2
-            nd = dctx = 0
-        shape = StepShape(nd, dctx, ps, pt, pc, pk)
+        if k1 > 1 and nd and self.draft_factor:
+            draft = StepShape(nd, dctx)
+        # a verify step is a decode step of k + 1 query tokens a sequence (``graph.verify``)
+        shape = StepShape(nd, dctx, ps, pt, pc, pk, k1 if nd else 1)
         cost = self.oracle.step(shape)
         if draft is None:
             return cost.time_s, cost.energy_j, shape

@@ -8,8 +8,9 @@ tokens per sequence: the accepted run of drafts plus the target model's own toke
 emits tokens deterministically: a sequence carries a fractional credit, each step adds ``E`` and
 emits the whole part, so after ``s`` steps it has emitted ``floor(credit0 + s * E)`` tokens.
 
-Pricing: the verify step computes ``k + 1`` tokens per decoding sequence, so its decode sequences
-enter the ``StepShape`` as prefill chunks of ``k + 1`` tokens after their cached context. Drafting
+Pricing: the verify step computes ``k + 1`` tokens per decoding sequence: a decode step with
+``StepShape.decode_queries = k + 1`` (``graph.verify``: every token through every layer, attention reading
+each sequence's cache once; not a prefill chunk, which for MLA would decompress the whole cache). Drafting
 costs ``k * draft_cost`` times a plain decode step of the same batch on the target model:
 ``draft_cost`` is the draft model's time per token as a fraction of the target's (e.g. 0.05 for a
 small draft model); 0 models prompt lookup (n-gram) drafting, which costs nothing on the chip.

@@ -93,7 +93,7 @@ class MeasuredStepOracle:
     def step(self, shape: Any) -> Any:
         cost = self.inner.step(shape)
         t = None
-        if shape.prefill_seqs == 0 and shape.decode_seqs:
+        if shape.prefill_seqs == 0 and shape.decode_seqs and shape.decode_queries == 1:
             rows = shape.decode_seqs
             t = self._decode.get((rows, shape.decode_context // rows + 1))
         elif shape.decode_seqs == 0 and shape.prefill_seqs == 1:
