@@ -352,7 +352,8 @@ def test_zero_budget_runs_nothing_and_still_writes(tmp_path: Path, capsys: pytes
 def test_cuda_without_gpu_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["measure", "ops", "--out", str(tmp_path / "x.json")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: --device: --device cuda but torch sees no CUDA GPU") and err.count("\n") == 1
+    assert err.startswith("error: --device: --device cuda but torch sees no CUDA GPU")
+    assert err.count("\n") == 1
     assert not (tmp_path / "x.json").exists()
 
 

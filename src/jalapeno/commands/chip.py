@@ -56,73 +56,11 @@ def list_cmd(as_json: bool) -> None:
     Console().print(t)
 
 
-def _parts(d: Any) -> dict[str, dict[str, Any]]:
-    """Each named part of a derived sheet as its value and the formula that produced it."""
-    return {k: {"value": p.value, "formula": p.formula} for k, p in d.items()}
-
-
 def sheet_json(name_or_path: str) -> dict[str, Any]:
-    from jalapeno.hardware.arch import resolve_arch, sheet
-    from jalapeno.hardware.arch.derive import derive_chip
-    from jalapeno.hardware.arch.physical import checks
+    from jalapeno.hardware.arch import resolve_arch
+    from jalapeno.hardware.arch.sheet_doc import sheet_json as arch_sheet_json
 
-    arch = renamed("NAME_OR_PATH", resolve_arch, name_or_path)
-    s, chip = sheet(arch), derive_chip(arch)
-    return {
-        "name": arch.name,
-        "vendor": arch.vendor,
-        "kind": arch.kind,
-        "node": arch.node.value,
-        "source_file": arch.source_file,
-        "peak_flops": {d: p.value for d, p in s.matrix_flops.items()},
-        "vector_flops": {d: p.value for d, p in s.vector_flops.items()},
-        "memory": [
-            {
-                "name": m.name,
-                "kind": m.kind,
-                "capacity_bytes": m.capacity_bytes.value,
-                "bandwidth_bytes_per_s": m.bandwidth_bytes_per_s.value,
-            }
-            for m in chip.memory
-        ],
-        "interconnect_bytes_per_s": chip.interconnect.bandwidth_bytes_per_s.value
-        if chip.interconnect
-        else 0.0,
-        "die_area_mm2": s.area["total"].value,
-        "tdp_w": s.power["total"].value,
-        "chip_cost_usd": s.cost["total"].value,
-        "price_usd": s.price_usd,
-        # term name -> {value, formula}: the names are data, not keys of the vocabulary (docs/json.md)
-        "area_breakdown": _parts(s.area),
-        "power_breakdown": _parts(s.power),
-        "cost_breakdown": _parts(s.cost),
-        "board_power_breakdown": board_json(arch, s),
-        "physical_checks": [
-            {
-                "check": c.name,
-                "value": c.value,
-                "limit": c.limit,
-                "unit": c.unit,
-                "ok": c.ok,
-                "formula": c.formula,
-            }
-            for c in checks(arch)
-        ],
-    }
-
-
-def board_json(arch: Any, s: Any) -> dict[str, Any]:
-    """Board power: idle parts, busy floor parts, the summary (idle, floor, TDP, wall), regulator curve."""
-    from jalapeno.hardware.arch import board, model
-    from jalapeno.hardware.arch.derive import board_sheet
-
-    t, die = model.tech_of(arch), s.area["total"].value
-    out: dict[str, Any] = {"summary": _parts(board_sheet(s))}
-    if arch.power.idle_w is None:
-        out["idle_die"] = _parts(board.idle_terms(arch, t, die))
-        out["busy_floor_die"] = _parts(board.floor_terms(arch, t, die))
-        out["vrm_efficiency"] = {f"{x:g}": board.vrm_efficiency(x, t) for x in (0.05, 0.1, 0.25, 0.5, 1.0)}
-    return out
+    return arch_sheet_json(renamed("NAME_OR_PATH", resolve_arch, name_or_path))
 
 
 @command.command(name="show")

@@ -1,7 +1,7 @@
 """Jalapeño-1's spec-sheet table (docs/jalapeno-1.md), written from the preset through the report's functions.
 
-Every figure comes from the same place ``jalapeno chip show`` and the report take it (``hardware.arch.sheet``,
-``board_json``, ``physical.checks``, the TCO margin rule) and the deployment from the recorded best fleets
+Every figure comes from the one builder ``jalapeno chip show --json`` uses (``hardware/arch/sheet_doc.py``:
+the sheet, board power, physical checks, the TCO margin rule) and the deployment from the recorded best fleets
 (``explore/spaces/headline-fleets.json``), so a test can regenerate the table in a fraction of a second and
 hold the page to the code (issue 15). The page marks it as a generated block (``doccheck/doc_blocks.py``):
 ``python -m jalapeno.report.spec_sheet`` prints it and ``scripts/regen_snapshots.py`` rewrites it.
@@ -51,45 +51,11 @@ def _peak_activity_w(formula: str) -> str:
 
 
 def _sheet(name: str) -> dict[str, Any]:
-    """The figures the table prints, from the same functions as ``jalapeno chip show`` (hardware layer
-    only)."""
-    from jalapeno.hardware.arch import board, resolve_arch, sheet
-    from jalapeno.hardware.arch.derive import board_sheet, derive_chip
-    from jalapeno.hardware.arch.model import tech_of
-    from jalapeno.hardware.arch.physical import checks
+    """The figures the table prints: ``jalapeno chip show NAME --json``'s document (one builder for both)."""
+    from jalapeno.hardware.arch import resolve_arch
+    from jalapeno.hardware.arch.sheet_doc import sheet_json
 
-    a = resolve_arch(name)
-    s, chip, t = sheet(a), derive_chip(a), tech_of(a)
-
-    def vals(d: Any) -> dict[str, dict[str, Any]]:
-        return {k: {"value": v.value, "formula": v.formula} for k, v in d.items()}
-
-    return {
-        "peak_flops": {d: p.value for d, p in s.matrix_flops.items()},
-        "vector_flops": {d: p.value for d, p in s.vector_flops.items()},
-        "memory": [
-            {
-                "name": m.name,
-                "capacity_bytes": m.capacity_bytes.value,
-                "bandwidth_bytes_per_s": m.bandwidth_bytes_per_s.value,
-            }
-            for m in chip.memory
-        ],
-        "interconnect_bytes_per_s": chip.interconnect.bandwidth_bytes_per_s.value
-        if chip.interconnect
-        else 0.0,
-        "die_area_mm2": s.area["total"].value,
-        "tdp_w": s.power["total"].value,
-        "price_usd": s.price_usd,
-        "area_mm2": vals(s.area),
-        "power_w": vals(s.power),
-        "cost_usd": vals(s.cost),
-        "board_power_w": {
-            "summary": vals(board_sheet(s)),
-            "idle_die": vals(board.idle_terms(a, t, s.area["total"].value)),
-        },
-        "physical_checks": [{"check": c.name, "value": c.value, "limit": c.limit} for c in checks(a)],
-    }
+    return sheet_json(resolve_arch(name))
 
 
 def _rows(name: str, fleet: dict[str, Any]) -> list[tuple[str, str]]:
@@ -109,7 +75,7 @@ def _rows(name: str, fleet: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _compute_rows(a: Any, d: dict[str, Any], dens: float) -> list[tuple[str, str]]:
     c, node = a.cores, a.node.value.upper()
-    share = _clock_share(d["power_w"]["total"]["formula"])
+    share = _clock_share(d["power_breakdown"]["total"]["formula"])
     df = "/".join({"ws": "weight", "os": "output", "is": "input"}.get(x, x) for x in c.matrix.dataflows)
     pk = sorted(d["peak_flops"].items(), key=lambda kv: -kv[1])
     rates = {k: v.value for k, v in c.matrix.rates.items()}
@@ -201,7 +167,9 @@ def _memory_rows(a: Any, d: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _physical_rows(d: dict[str, Any], dens: float) -> list[tuple[str, str]]:
-    area = sorted(((k, v["value"]) for k, v in d["area_mm2"].items() if k != "total"), key=lambda kv: -kv[1])
+    area = sorted(
+        ((k, v["value"]) for k, v in d["area_breakdown"].items() if k != "total"), key=lambda kv: -kv[1]
+    )
     parts = ", ".join(f"{_AREA_LABELS.get(k, k)} {v:.0f}" for k, v in area)
     return [
         ("die", f"{d['die_area_mm2']:.0f} mm² ({parts})"),
@@ -213,7 +181,7 @@ def _physical_rows(d: dict[str, Any], dens: float) -> list[tuple[str, str]]:
 def _cost_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
     from jalapeno.hardware.tco import value
 
-    cost = {k: v["value"] for k, v in d["cost_usd"].items()}
+    cost = {k: v["value"] for k, v in d["cost_breakdown"].items()}
     return [
         (
             "cost",
@@ -237,7 +205,7 @@ def _cost_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _board(d: dict[str, Any], dens: float) -> str:
-    p, b = d["power_w"], d["board_power_w"]
+    p, b = d["power_breakdown"], d["board_power_breakdown"]
     s, idle = b["summary"], b["idle_die"]
     tdp = ", ".join(f"{lab} {p[k]['value']:.0f}" for k, lab in _TDP_PARTS if k in p)
     host = s["wall_idle"]["value"] - s["idle"]["value"]
