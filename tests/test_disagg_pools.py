@@ -1,4 +1,4 @@
-"""One parallel plan per pool in ``serve --topology disagg`` (``--decode-tp/-pp/-ep/-dp``; docs/parallel.md)."""
+"""One parallel plan per pool in `serve --topology disagg` (`--decode-tp/-pp/-ep/-dp`; docs/parallel.md)."""
 
 from __future__ import annotations
 
