@@ -303,7 +303,7 @@ def test_issue12_moe_coding_models_serve_on_a_bundled_trace_with_ep_and_disagg(m
     )
     d = json.loads(capsys.readouterr().out)
     dep = d["deployment"]
-    assert dep["trace"] == "azure-code" and d["workload"]["source"].endswith(
+    assert dep["trace"] == "azure-code" and d["workload_stats"]["source"].endswith(
         "AzureLLMInferenceTrace_code.csv"
     )
     assert dep["topology"] == "disagg" and dep["prefill_replicas"] == 1 and dep["decode_replicas"] == 1
