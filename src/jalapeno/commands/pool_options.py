@@ -33,17 +33,14 @@ EP_KNOBS = ("redundant_experts", "ep_imbalance", "tbo")
 def decode_plan_options(f: Callable) -> Callable:
     for key, what in reversed(
         (
-            ("tp", "tensor-parallel chips"),
-            ("pp", "pipeline stages"),
-            ("ep", "expert-parallel chips"),
-            ("dp", "data-parallel attention replicas [ep / tp]"),
+            ("tp", "tensor-parallel chips [the prefill pool's]"),
+            ("pp", "pipeline stages [the prefill pool's]"),
+            ("ep", "expert-parallel chips [the prefill pool's]"),
+            ("dp", "data-parallel attention replicas [its ep / tp]"),
         )
     ):
         f = click.option(
-            f"--decode-{key}",
-            type=int,
-            default=None,
-            help=f"Disagg: the decode pool's {what} [the prefill pool's].",
+            f"--decode-{key}", type=int, default=None, help=f"Disagg: the decode pool's {what}."
         )(f)
     return f
 

@@ -767,7 +767,9 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
             **sim_options(o, fleet, doracle),
         )
     wall.append(time.perf_counter())
-    cost_params = params.source if dparams is None else f"{params.source}; decode: {dparams.source}"
+    dsource = dparams.source if dparams is not None else params.source
+    same = dparams is None or (fleet.decode_chip is None and dsource == params.source)
+    cost_params = params.source if same else f"{params.source}; decode: {dsource}"
     sim = res.to_dict()
     sim.pop("usd_per_mtok_replica_hour", None)  # serve prices the fleet by the TCO rule instead
     doc = {
