@@ -170,3 +170,43 @@ def test_disagg_decode_plan_needs_its_oracle():
         Disagg(decode_oracle=one, decode_parallel=Parallel(2))
     two, _ = build_oracle(cfg, chip, Precision.of("bf16"), 2)
     assert Disagg(decode_oracle=two, decode_parallel=Parallel(2)).decode_parallel == Parallel(2)
+
+
+# --- explore: a Deployment's decode pool may run its own plan -----------------------------------------------
+def test_explore_deployment_decode_plan_counts_each_pools_chips():
+    from jalapeno.explore.design import Deployment
+
+    same = Deployment(tp=2, replicas=4, topology="disagg")
+    assert not same.own_decode_plan and same.chips == 8
+    assert Deployment(tp=2, replicas=4, topology="disagg", decode_tp=2).to_json() == same.to_json()
+    # 2 prefill replicas of tp 2 + 2 decode replicas of tp 4 = 4 + 8 chips
+    d = Deployment(tp=2, replicas=4, topology="disagg", decode_tp=4)
+    assert d.own_decode_plan and (d.prefill_replicas, d.chips) == (2, 12)
+    assert d.to_json()["decode_tp"] == 4 and d.to_json()["chips"] == 12 and d.label().endswith("decode tp4")
+    assert Deployment(**{k: v for k, v in d.to_json().items() if k != "chips"}) == d
+    # EP8 prefill x 1, EP16 (dp 16) decode x 1 = 24 chips; colocated ignores the decode plan
+    e = Deployment(tp=1, ep=8, replicas=2, topology="disagg", decode_ep=16)
+    assert e.chips == 24 and e.decode_deployment().parallel().dp == 16
+    assert Deployment(tp=2, replicas=4, decode_tp=4).chips == 8
+
+
+def test_explore_evaluates_a_wider_decode_pool():
+    from jalapeno.explore.design import Deployment
+    from jalapeno.explore.evaluate import evaluate_chip
+    from jalapeno.explore.workload import workload_from_dict
+
+    w = workload_from_dict(
+        {
+            "name": "pools",
+            "model": "llama-3.1-8b",
+            "trace": {"name": "azure-code", "start_s": 0, "duration_s": 30},
+            "slo": {"ttft_s": 1.0, "tpot_s": 0.025, "attainment": 0.5},
+        }
+    )
+    chip = resolve_chip("h200")
+    base = evaluate_chip(chip, Deployment(tp=1, replicas=2, topology="disagg"), w, fast=False)
+    wide = evaluate_chip(chip, Deployment(tp=1, replicas=2, topology="disagg", decode_tp=2), w, fast=False)
+    assert (base.metrics["chips"], wide.metrics["chips"]) == (2, 3)
+    assert wide.metrics["tpot_p50_s"] < 0.8 * base.metrics["tpot_p50_s"]
+    assert wide.metrics["requests"] == base.metrics["requests"] > 0
+    assert wide.metrics["dropped"] == base.metrics["dropped"] == 0
