@@ -110,6 +110,8 @@ SERVE = Cmd(
         Num("--ttft-slo", 0, 1e9, ("0.5", "2"), integer=False, strict_lo=True),
         Num("--tpot-slo", 0, 1e9, ("0.05",), integer=False, strict_lo=True),
         Num("--trace-events", 10, None, ("1000",)),
+        Num("--decode-tp", 1, 4096, ()),  # disagg only: no valid value to draw (refused without it)
+        Num("--decode-ep", 1, 4096, ()),
     ),
     files=("--trace", "--model", "--hardware"),
     outputs=("--trace-out",),

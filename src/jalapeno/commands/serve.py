@@ -31,7 +31,8 @@ from jalapeno.commands.options import (
     valid_tp,
     within_context,
 )
-from jalapeno.commands.parallel_options import parallel_options, plan
+from jalapeno.commands.parallel_options import parallel_options
+from jalapeno.commands.pool_options import DECODE_FLAGS, DECODE_KEYS, decode_plan_options, pool_plans
 from jalapeno.cost.engines import ENGINES
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.tco import PRICE_RULES
@@ -160,7 +161,7 @@ def price_fleet(fleet: Fleet, res: SimResult, rule: str) -> dict[str, Any]:
     command uses), plus $/Mtok under each price rule; ``usd_per_mtok`` is None for a chip with no price."""
     from jalapeno.hardware.tco import PRICE_RULES, missing_price, pools_tco
 
-    pools = [(chip, n * fleet.chips_per_replica) for chip, n in fleet.pools]
+    pools = [(chip, n * chips) for chip, n, chips in fleet.pools]
     rates = (res.avg_power_w, res.throughput_total_tokens_per_s, res.throughput_tokens_per_s)
     by_rule = {r: pools_tco(pools, *rates, r) for r in PRICE_RULES}
     tco = by_rule[rule]
@@ -257,6 +258,9 @@ def print_run(doc: dict[str, Any], files: list[str]) -> None:
         else f"{d['replicas']} replica{'s' * (d['replicas'] != 1)}"
     )
     decode = f" (decode on {d['decode_hardware']})" if d["decode_hardware"] else ""
+    if d["topology"] == "disagg" and doc["deployment"]["decode_parallel"] != doc["deployment"]["parallel"]:
+        dchip = d["decode_hardware"] or d["hardware"]
+        decode = f" (decode on {d['decode_chips_per_replica']} x {dchip}; {d['chips']} chips in all)"
     con.print(
         f"[bold]{d['model']}[/] on [bold]{d['chips_per_replica']} x {d['hardware']}[/]{decode} "
         f"({d['precision']}), {pools}, {d['scheduler']}, {d['router']}"
@@ -373,6 +377,7 @@ def tco_line(doc: dict[str, Any]) -> str:
 @click.option("--prefill-replicas", type=int, default=None, help="Disagg: prefill pool size [1].")
 @click.option("--decode-replicas", type=int, default=None, help="Disagg: decode pool size [1].")
 @click.option("--decode-hardware", default=None, help="Disagg: a different chip for the decode pool.")
+@decode_plan_options
 @click.option(
     "--kv-link-gbps",
     type=float,
@@ -474,6 +479,7 @@ def _validate(o: dict[str, Any]) -> None:
         ("decode_replicas", MAX_REPLICAS),
         ("pp", MAX_CHIPS),
         ("speculative", MAX_SPECULATIVE),
+        *((k, MAX_CHIPS) for k in DECODE_KEYS),
     ):
         _check(_flag(flag), o[flag], minimum=1, strict=False, maximum=most)
     for flag in ("start_s", "duration_s"):
@@ -500,7 +506,7 @@ def _validate(o: dict[str, Any]) -> None:
         if o[flag] not in names:
             raise JalapenoError(f"must be one of {', '.join(names)}; got {o[flag]!r}", field=_flag(flag))
     disagg = o["topology"] == "disagg"
-    pool_flags = ("prefill_replicas", "decode_replicas", "decode_hardware", "kv_link_gbps")
+    pool_flags = ("prefill_replicas", "decode_replicas", "decode_hardware", "kv_link_gbps", *DECODE_KEYS)
     _only_with(disagg, {_flag(k): o[k] for k in pool_flags}, "--topology disagg")
     if disagg and o["replicas"] is not None:
         raise JalapenoError(
@@ -533,20 +539,41 @@ class Fleet:
     decode_replicas: int
     pp: int = 1  # pipeline stages per replica
     parallel: Parallel | None = None  # the replica's whole plan (expert parallel: a group of tp x dp chips)
+    decode_parallel: Parallel | None = None  # the decode pool's plan, when it differs (disagg)
 
     @property
     def chips_per_replica(self) -> int:
+        """Chips of one replica (the prefill pool's with disagg)."""
         return self.parallel.chips if self.parallel is not None else self.tp * self.pp
+
+    @property
+    def decode_plan(self) -> Parallel | None:
+        """The decode pool's plan (disagg only): its own, else the prefill pool's."""
+        return (self.decode_parallel or self.parallel) if self.disagg else None
+
+    @property
+    def decode_chips_per_replica(self) -> int:
+        plan = self.decode_plan
+        return plan.chips if plan is not None else self.chips_per_replica
+
+    @property
+    def chips(self) -> int:
+        """Every chip of the fleet, both pools."""
+        return sum(n * chips for _, n, chips in self.pools)
 
     @property
     def disagg(self) -> bool:
         return self.topology == "disagg"
 
     @property
-    def pools(self) -> list[tuple[ChipSpec, int]]:
+    def pools(self) -> list[tuple[ChipSpec, int, int]]:
+        """(chip, replicas, chips a replica) of each pool."""
         if self.disagg:
-            return [(self.chip, self.prefill_replicas), (self.decode_chip or self.chip, self.decode_replicas)]
-        return [(self.chip, self.replicas)]
+            return [
+                (self.chip, self.prefill_replicas, self.chips_per_replica),
+                (self.decode_chip or self.chip, self.decode_replicas, self.decode_chips_per_replica),
+            ]
+        return [(self.chip, self.replicas, self.chips_per_replica)]
 
 
 def resolve_fleet(o: dict[str, Any]) -> Fleet:
@@ -566,6 +593,9 @@ def resolve_fleet(o: dict[str, Any]) -> Fleet:
     n_pre, n_dec = o["prefill_replicas"] or 1, o["decode_replicas"] or 1
     replicas = n_pre + n_dec if o["topology"] == "disagg" else (o["replicas"] or 1)
     pp = o.get("pp") or 1
+    if o.get("decode_tp") is not None:
+        valid_tp(model, o["decode_tp"], "--decode-tp")
+    prefill_plan, decode_plan = pool_plans(o)
     return Fleet(
         model,
         chip,
@@ -578,7 +608,8 @@ def resolve_fleet(o: dict[str, Any]) -> Fleet:
         n_pre,
         n_dec,
         pp,
-        plan(o["tp"], pp, o),
+        prefill_plan,
+        decode_plan if o["topology"] == "disagg" and decode_plan != prefill_plan else None,
     )
 
 
@@ -604,6 +635,7 @@ def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | Non
             fleet.prefill_replicas,
             fleet.decode_replicas,
             decode_oracle=decode_oracle,
+            decode_parallel=fleet.decode_parallel,
             link_bandwidth_bytes_per_s=_link_gbps(o, fleet) * 1e9 / 8,
         )
     if o["speculative"] is not None:
@@ -623,7 +655,9 @@ def _link_gbps(o: dict[str, Any], fleet: Fleet) -> float:
     net = network_of(fleet.chip)
     if net is None or net.scale_out is None:
         return KV_LINK_GBPS
-    return net.scale_out.bw_bytes_per_s * 8 / 1e9 * fleet.chips_per_replica
+    # a transfer leaves the prefill replica's NICs and lands on the decode replica's: the fewer carry it
+    nics = min(fleet.chips_per_replica, fleet.decode_chips_per_replica)
+    return net.scale_out.bw_bytes_per_s * 8 / 1e9 * nics
 
 
 def _tier_gbps(o: dict[str, Any]) -> float:
@@ -646,6 +680,8 @@ def deployment_echo(o: dict[str, Any], fleet: Fleet, cost_params: str) -> dict[s
         "tp": fleet.tp,
         "pp": fleet.pp,
         "chips_per_replica": fleet.chips_per_replica,
+        "decode_chips_per_replica": fleet.decode_chips_per_replica if fleet.disagg else None,
+        "chips": fleet.chips,
         "replicas": fleet.replicas,
         "prefill_replicas": fleet.prefill_replicas if fleet.disagg else None,
         "decode_replicas": fleet.decode_replicas if fleet.disagg else None,
@@ -662,6 +698,7 @@ def deployment_echo(o: dict[str, Any], fleet: Fleet, cost_params: str) -> dict[s
         "tier": tier,
         "kv_link_gbps": _link_gbps(o, fleet) if fleet.disagg else None,
         "parallel": fleet.parallel.to_json() if fleet.parallel is not None else None,
+        "decode_parallel": fleet.decode_plan.to_json() if fleet.decode_plan is not None else None,
         "trace": o["trace"],
         "start_s": o["start_s"],
         "duration_s": o["duration_s"],
@@ -705,10 +742,19 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
         fleet.model, fleet.chip, fleet.precision, fleet.tp, o["engine"], fleet.pp, fleet.parallel
     )
     doracle, dparams = (None, None)
-    if fleet.decode_chip is not None:
-        doracle, dparams = build_oracle(
-            fleet.model, fleet.decode_chip, fleet.precision, fleet.tp, o["engine"], fleet.pp, fleet.parallel
-        )
+    if fleet.decode_chip is not None or fleet.decode_parallel is not None:
+        dplan = fleet.decode_plan
+        assert dplan is not None
+        with as_flags(DECODE_FLAGS):
+            doracle, dparams = build_oracle(
+                fleet.model,
+                fleet.decode_chip or fleet.chip,
+                fleet.precision,
+                dplan.tp,
+                o["engine"],
+                dplan.pp,
+                dplan,
+            )
     wall.append(time.perf_counter())
     timeline = TimelineRecorder(o["trace_events"]) if o["trace_out"] is not None else None
     with progress(len(tr), "simulating", enabled=not o.get("quiet")) as update:
@@ -721,7 +767,9 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
             **sim_options(o, fleet, doracle),
         )
     wall.append(time.perf_counter())
-    cost_params = params.source if dparams is None else f"{params.source}; decode: {dparams.source}"
+    dsource = dparams.source if dparams is not None else params.source
+    same = dparams is None or (fleet.decode_chip is None and dsource == params.source)
+    cost_params = params.source if same else f"{params.source}; decode: {dsource}"
     sim = res.to_dict()
     sim.pop("usd_per_mtok_replica_hour", None)  # serve prices the fleet by the TCO rule instead
     doc = {

@@ -13,7 +13,7 @@ import copy
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,9 @@ class Deployment:
     parallelism (``ep`` > 1, a MoE model), ``replicas`` parallel groups of ``ep`` chips: ``ep / tp``
     data-parallel attention replicas of ``tp`` chips, the experts spread over all ``ep``
     (``cost.pipeline.Parallel``); ``tbo``: two-micro-batch overlap of the all-to-alls. Colocated, or split
-    into a prefill and a decode pool (``topology="disagg"``, ``prefill_share`` of the replicas prefill)."""
+    into a prefill and a decode pool (``topology="disagg"``, ``prefill_share`` of the replicas prefill); with
+    disagg, ``decode_tp``/``decode_ep`` give the decode pool a plan of its own (None: the prefill pool's;
+    ignored when colocated)."""
 
     tp: int = 1
     replicas: int = 1
@@ -56,6 +58,8 @@ class Deployment:
     topology: str = "colocated"  # colocated | disagg
     ep: int = 1
     tbo: bool = False
+    decode_tp: int | None = None
+    decode_ep: int | None = None
 
     def __post_init__(self) -> None:
         if self.scheduler == DISAGG_SHORTHAND[0]:
@@ -77,7 +81,27 @@ class Deployment:
 
     @property
     def chips(self) -> int:
+        if self.own_decode_plan:
+            dec = self.decode_deployment()
+            return self.group_chips * self.prefill_replicas + dec.group_chips * dec.replicas
         return self.group_chips * self.replicas
+
+    @property
+    def own_decode_plan(self) -> bool:
+        """Whether the decode pool runs a plan other than the prefill pool's (disagg only)."""
+        d = self.decode_deployment()
+        return self.disagg and (d.tp, d.ep) != (self.tp, self.ep)
+
+    def decode_deployment(self) -> Deployment:
+        """The decode pool as a deployment of its own: its plan and its ``replicas``."""
+        return replace(
+            self,
+            tp=self.decode_tp or self.tp,
+            ep=self.decode_ep or self.ep,
+            replicas=self.replicas - self.prefill_replicas if self.disagg else self.replicas,
+            decode_tp=None,
+            decode_ep=None,
+        )
 
     def parallel(self) -> Any:
         """The replica's ``Parallel`` plan (a ``JalapenoError`` when ``ep`` does not fit ``tp``)."""
@@ -100,6 +124,9 @@ class Deployment:
         s = f"{self.replicas} x {plan} {'disagg' if self.disagg else self.scheduler}"
         if self.disagg:
             s += f" {self.prefill_replicas}P:{self.replicas - self.prefill_replicas}D"
+            if self.own_decode_plan:
+                d = self.decode_deployment()
+                s += f" decode {f'ep{d.ep} (tp{d.tp} x dp{d.dp})' if d.ep > 1 else f'tp{d.tp}'}"
         elif self.max_num_batched_tokens:
             s += f" {self.max_num_batched_tokens} tok"
         return s
@@ -121,6 +148,10 @@ class Deployment:
             out["topology"] = self.topology
         if self.ep > 1:
             out.update({"ep": self.ep, "tbo": self.tbo})
+        if self.own_decode_plan:  # as given, so the JSON round-trips
+            out.update(
+                {k: getattr(self, k) for k in ("decode_tp", "decode_ep") if getattr(self, k) is not None}
+            )
         return out
 
 

@@ -231,19 +231,25 @@ def evaluate_chip(
     try:
         par = dep.parallel() if dep.ep > 1 else None
         oracle = build_oracle(chip, dep.tp, workload, fast=fast, parallel=par)
+        doracle, dec = None, dep
+        if dep.own_decode_plan:  # the decode pool's own plan, priced by its own oracle
+            dec = dep.decode_deployment()
+            dpar = dec.parallel() if dec.ep > 1 else None
+            doracle = build_oracle(chip, dec.tp, workload, fast=fast, parallel=dpar)
     except JalapenoError as e:
         if e.field in ("ep", "dp", "tp", "pp", "redundant_experts"):
             return infeasible(f"deployment: plan: {e}")
         return infeasible(f"memory: {str(e).removeprefix('memory: ')}")
     need = kv_tokens_needed(workload, dep)
-    if oracle.kv_capacity_tokens < need:
-        g = dep.group_chips
+    kv_tokens = (doracle or oracle).kv_capacity_tokens
+    if kv_tokens < need:
+        g = dec.group_chips
         return infeasible(
-            f"memory: KV cache holds {oracle.kv_capacity_tokens:,} tokens a replica, the SLO needs "
+            f"memory: KV cache holds {kv_tokens:,} tokens a replica, the SLO needs "
             f"{need:,} (weights {chip.memory_bytes * g / 1e9:.0f} GB of memory on {g} chips)"
         )
     t1 = time.perf_counter()
-    res = serve(oracle, dep, workload)
+    res = serve(oracle, dep, workload, decode_oracle=doracle)
     m = result_metrics(res)
     m.update(
         chips=dep.chips,
@@ -267,7 +273,10 @@ def evaluate_chip(
     return Evaluation("infeasible" if reasons else "ok", tuple(reasons), obj, m)
 
 
-def serve(oracle: Any, dep: Deployment, workload: Workload, **extra: Any) -> Any:
+def serve(
+    oracle: Any, dep: Deployment, workload: Workload, *, decode_oracle: Any = None, **extra: Any
+) -> Any:
+    """Simulate ``workload`` on ``dep``; ``decode_oracle`` prices a disaggregated decode pool's own plan."""
     from jalapeno.serving import Disagg, simulate
 
     kw: dict[str, Any] = {"max_num_seqs": dep.max_num_seqs, **extra}
@@ -275,7 +284,10 @@ def serve(oracle: Any, dep: Deployment, workload: Workload, **extra: Any) -> Any
         kw["max_num_batched_tokens"] = dep.max_num_batched_tokens
     if dep.disagg:
         kw["disagg"] = Disagg(
-            prefill_replicas=dep.prefill_replicas, decode_replicas=dep.replicas - dep.prefill_replicas
+            prefill_replicas=dep.prefill_replicas,
+            decode_replicas=dep.replicas - dep.prefill_replicas,
+            decode_oracle=decode_oracle,
+            decode_parallel=decode_oracle.parallel if decode_oracle is not None else None,
         )
         return simulate(
             workload.requests(),

@@ -47,6 +47,8 @@ DEPLOYMENT = (
     "topology",
     "ep",
     "tbo",
+    "decode_tp",  # disagg: the decode pool's own plan (design.Deployment)
+    "decode_ep",
 )
 CONSTRAINTS = ("die_area_mm2", "tdp_w", "price_usd", "cost_usd", "chips")
 Scalar = int | float | str | bool
@@ -448,7 +450,8 @@ def _check_deployment_values(p: _SpaceParser, name: str, values: tuple[Scalar, .
         if valid is not None and v not in valid:
             raise p.fail(f, f"{v!r} is not a {name}; valid: {', '.join(valid)}")
         whole = isinstance(v, int) and not isinstance(v, bool) and v >= 1
-        if name in ("tp", "replicas", "max_num_seqs", "max_num_batched_tokens", "ep") and not whole:
+        counts = ("tp", "replicas", "max_num_seqs", "max_num_batched_tokens", "ep", "decode_tp", "decode_ep")
+        if name in counts and not whole:
             raise p.fail(f, f"{name} values must be whole numbers >= 1, got {v!r}")
         if name == "tbo" and not isinstance(v, bool):
             raise p.fail(f, f"tbo values must be true or false, got {v!r}")

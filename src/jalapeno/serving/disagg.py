@@ -6,6 +6,11 @@ tokens x ``kv_bytes_per_token`` of the prefill oracle) then crosses the prefill 
 (transfers from one replica queue behind each other), and the request joins the waiting queue of the
 decode replica the router picked at hand-off. The prefill replica frees the KV when the transfer is
 done. The decode pool runs continuous batching (``vllm``); its requests arrive in the decode phase.
+
+Each pool may run its own parallel plan (``decode_parallel``, priced by ``decode_oracle``). The KV sent
+is the model's, ``kv_bytes_per_token`` per token, whatever either side's sharding: resharding (a TP8
+prefill replica's heads regrouped onto TP4 decode chips) moves the same bytes over the same link, and
+the link's bandwidth is the caller's figure (``serve``: the NICs of the smaller of the two replicas).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from jalapeno.serving.oracle import StepOracle
 from jalapeno.serving.request_state import WAITING, RequestState
 
 if TYPE_CHECKING:
+    from jalapeno.cost.pipeline import Parallel
     from jalapeno.serving.replica import Replica
     from jalapeno.serving.routers.base import Router
 
@@ -36,6 +42,9 @@ class Disagg:
     prefill_replicas: int = 1
     decode_replicas: int = 1
     decode_oracle: StepOracle | None = None  # None: the same chip and model as the prefill pool
+    # the decode pool's parallel plan when it differs from the prefill pool's (None: the same); its
+    # decode_oracle is priced under it. For the record: the simulator sees the plan only through the oracle.
+    decode_parallel: Parallel | None = None
     link_bandwidth_bytes_per_s: float = LINK_BANDWIDTH_BYTES_PER_S
     link_latency_s: float = LINK_LATENCY_S
 
@@ -47,6 +56,23 @@ class Disagg:
             raise JalapenoError("must be > 0", field="disagg.link_bandwidth_bytes_per_s")
         if self.link_latency_s < 0:
             raise JalapenoError("must be >= 0", field="disagg.link_latency_s")
+        self._check_decode_plan()
+
+    def _check_decode_plan(self) -> None:
+        """A decode plan needs a decode oracle priced under that plan (an oracle that names its plan)."""
+        if self.decode_parallel is None:
+            return
+        if self.decode_oracle is None:
+            raise JalapenoError(
+                "a decode plan needs the decode pool's oracle priced under it: give decode_oracle",
+                field="disagg.decode_parallel",
+            )
+        priced = getattr(self.decode_oracle, "parallel", self.decode_parallel)
+        if priced != self.decode_parallel:
+            raise JalapenoError(
+                f"the decode oracle is priced under {priced}, not {self.decode_parallel}",
+                field="disagg.decode_parallel",
+            )
 
 
 class KVHandoff:
