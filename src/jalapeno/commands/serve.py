@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,11 +28,18 @@ from jalapeno.commands.options import (
     quiet_option,
     renamed,
     timings_option,
-    valid_tp,
-    within_context,
 )
 from jalapeno.commands.parallel_options import parallel_options
-from jalapeno.commands.pool_options import DECODE_FLAGS, DECODE_KEYS, decode_plan_options, pool_plans
+from jalapeno.commands.pool_options import DECODE_FLAGS, DECODE_KEYS, decode_plan_options
+from jalapeno.commands.serve_fleet import (
+    KV_LINK_GBPS,
+    TIER_GBPS,
+    Fleet,
+    deployment_echo,
+    resolve_fleet,
+    sim_options,
+)
+from jalapeno.commands.serve_output import print_run, write_plots
 from jalapeno.cost.engines import ENGINES
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.tco import PRICE_RULES
@@ -50,11 +57,6 @@ if TYPE_CHECKING:
     from jalapeno.serving import SimResult
     from jalapeno.workload import Trace
 
-KV_LINK_GBPS = (
-    400.0  # one 400 Gb/s NIC per replica (InfiniBand NDR / ConnectX-7), for chips without NIC figures
-)
-TIER_GBPS = 512.0  # PCIe 5.0 x16, one direction (64 GB/s)
-POWER_PLOT_POINTS = 1500
 MIN_KV_TOKENS = 16  # one KV block (the simulator's default block size)
 MAX_REPLICAS = 10_000  # replicas (each pool): a fleet beyond it takes minutes to build and is a typo
 MAX_CHIPS = 4_096  # tp and pp: chips of one replica
@@ -175,62 +177,6 @@ def price_fleet(fleet: Fleet, res: SimResult, rule: str) -> dict[str, Any]:
 
 
 # --- outputs -------------------------------------------------------------------------------------------
-def write_plots(plot_dir: Path, res: SimResult, title: str) -> list[Path]:
-    """``latency_cdf.svg`` and ``power.svg`` in ``plot_dir``."""
-    paths = [plot_dir / "latency_cdf.svg", plot_dir / "power.svg"]
-    for path, svg in zip(paths, (latency_cdf_svg(res, title), power_svg(res, title)), strict=True):
-        path.write_text(svg, encoding="utf-8")
-    return paths
-
-
-def latency_cdf_svg(res: SimResult, title: str) -> str:
-    """TTFT and TPOT CDFs of the completed requests on a log axis, the SLO thresholds dashed."""
-    from jalapeno.report.plots import PALETTE, cdf_series, line_svg, vline
-
-    cols, slo = res.per_request, res.slo
-    series = [
-        cdf_series(cols.get("ttft_s", ()), "TTFT", color=PALETTE[0]),
-        cdf_series(cols.get("tpot_s", ()), "TPOT", color=PALETTE[1]),
-        vline(slo.ttft_s, f"TTFT SLO {slo.ttft_s:g} s", color=PALETTE[0]),
-        vline(slo.tpot_s, f"TPOT SLO {slo.tpot_s:g} s", color=PALETTE[1]),
-    ]
-    return line_svg(
-        series,
-        title=f"Latency CDF, {res.completed:,} completed requests: {title}",
-        xlabel="latency (s)",
-        ylabel="fraction of requests",
-        logx=True,
-        ylim=(0.0, 1.0),
-        width=760,
-    )
-
-
-def power_svg(res: SimResult, title: str) -> str:
-    """Fleet power per window (bucket means beyond POWER_PLOT_POINTS points) and its average."""
-    from jalapeno.report.plots import PALETTE, Series, downsample, hline, line_svg
-
-    pts = res.power_series
-    t0 = pts[0][0] if pts else 0.0
-    span = pts[-1][0] - t0 if pts else 0.0
-    unit, div = ("h", 3600.0) if span > 3 * 3600 else ("min", 60.0) if span > 1200 else ("s", 1.0)
-    xs, ys, k = downsample([(t - t0) / div for t, _ in pts], [w for _, w in pts], POWER_PLOT_POINTS)
-    series = [
-        Series(f"fleet power ({k * res.power_window_s:g} s windows)", tuple(xs), tuple(ys), PALETTE[0]),
-        hline(
-            res.avg_power_w,
-            f"average {res.avg_power_w:,.0f} W",
-            x=(0.0, xs[-1] if xs else 1.0),
-            color=PALETTE[1],
-        ),
-    ]
-    return line_svg(
-        series,
-        title=f"Fleet power: {title}",
-        xlabel=f"time ({unit})",
-        ylabel="power (W)",
-        ylim=(0.0, None),
-        width=760,
-    )
 
 
 def _prepare_dir(flag: str, path: Path, *, create: bool) -> None:
@@ -241,61 +187,6 @@ def _prepare_dir(flag: str, path: Path, *, create: bool) -> None:
             raise JalapenoError(f"directory {str(path.parent)!r} does not exist", field=flag)
     except OSError as e:
         raise JalapenoError(f"cannot create {str(path)!r}: {e.strerror}", field=flag) from None
-
-
-def print_run(doc: dict[str, Any], files: list[str]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    from jalapeno.report.console import serving_table
-
-    d = {k: escape(v) if isinstance(v, str) else v for k, v in doc["deployment"].items()}
-    w = {k: escape(v) if isinstance(v, str) else v for k, v in doc["workload_stats"].items()}
-    con = Console()
-    pools = (
-        f"{d['prefill_replicas']} prefill + {d['decode_replicas']} decode replicas"
-        if d["topology"] == "disagg"
-        else f"{d['replicas']} replica{'s' * (d['replicas'] != 1)}"
-    )
-    decode = f" (decode on {d['decode_hardware']})" if d["decode_hardware"] else ""
-    if d["topology"] == "disagg" and doc["deployment"]["decode_parallel"] != doc["deployment"]["parallel"]:
-        dchip = d["decode_hardware"] or d["hardware"]
-        decode = f" (decode on {d['decode_chips_per_replica']} x {dchip}; {d['chips']} chips in all)"
-    con.print(
-        f"[bold]{d['model']}[/] on [bold]{d['chips_per_replica']} x {d['hardware']}[/]{decode} "
-        f"({d['precision']}), {pools}, {d['scheduler']}, {d['router']}"
-        + (", prefix cache" if d["prefix_cache"] else "")
-    )
-    if not str(doc["deployment"]["model_source"]).startswith("bundled:"):
-        con.print(f"model config: {d['model_source']}")
-    origin = "" if str(doc["workload_stats"]["source"]).startswith("jalapeno/") else f" (file {w['source']})"
-    con.print(
-        f"trace {w['name']}{origin}: {w['requests']:,} requests over {w['span_s']:,.0f} s "
-        f"({w['mean_rate_per_s']:.3g} req/s); cost parameters: {d['cost_params']}"
-    )
-    con.print(serving_table(doc))
-    con.print(tco_line(doc))
-    for f in files:
-        con.print(f"wrote {escape(f)}")
-
-
-def tco_line(doc: dict[str, Any]) -> str:
-    """One line on what the $/Mtok figure is made of, and what the other price rules give."""
-    t, rule = doc["tco"], doc["deployment"]["price_rule"]
-    others = ", ".join(
-        f"{r} ${v:.3g}" if v is not None else f"{r} -"
-        for r, v in doc["usd_per_mtok_by_rule"].items()
-        if r != rule
-    )
-    if t is None:
-        return f"no $/Mtok: {doc['usd_per_mtok_missing']} (other rules: {others})"
-    n = t["chips"]
-    return (
-        f"$/Mtok ({rule} price rule, docs/tco.md): {n} x ${t['price_usd'] / n:,.0f} chip + "
-        f"${t['system_usd'] / n:,.0f} host and network each; {t['board_power_w']:,.0f} W board + "
-        f"{t['host_power_w']:,.0f} W host x PUE = {t['wall_power_w']:,.0f} W at the wall; "
-        f"other rules: {others}"
-    )
 
 
 @click.command(name="serve")
@@ -521,194 +412,6 @@ def _validate(o: dict[str, Any]) -> None:
     _only_with(o["tier_gb"] is not None, {"--tier-gbps": o["tier_gbps"]}, "--tier-gb")
     if o["preemption"] == "swap" and o["tier_gb"] is None:
         raise JalapenoError("swap needs a lower tier: give --tier-gb", field="--preemption")
-
-
-@dataclass(frozen=True)
-class Fleet:
-    """What the options name: the model, the chips, the precision and the pool sizes."""
-
-    model: ModelConfig
-    chip: ChipSpec  # every replica's (the prefill pool's with disagg)
-    decode_chip: ChipSpec | None  # the decode pool's, when it differs
-    precision: Precision
-    tp: int
-    scheduler: str  # each replica's (the prefill pool's with disagg; the decode pool runs vllm)
-    topology: str  # colocated | disagg
-    replicas: int  # all replicas, both pools with disagg
-    prefill_replicas: int
-    decode_replicas: int
-    pp: int = 1  # pipeline stages per replica
-    parallel: Parallel | None = None  # the replica's whole plan (expert parallel: a group of tp x dp chips)
-    decode_parallel: Parallel | None = None  # the decode pool's plan, when it differs (disagg)
-
-    @property
-    def chips_per_replica(self) -> int:
-        """Chips of one replica (the prefill pool's with disagg)."""
-        return self.parallel.chips if self.parallel is not None else self.tp * self.pp
-
-    @property
-    def decode_plan(self) -> Parallel | None:
-        """The decode pool's plan (disagg only): its own, else the prefill pool's."""
-        return (self.decode_parallel or self.parallel) if self.disagg else None
-
-    @property
-    def decode_chips_per_replica(self) -> int:
-        plan = self.decode_plan
-        return plan.chips if plan is not None else self.chips_per_replica
-
-    @property
-    def chips(self) -> int:
-        """Every chip of the fleet, both pools."""
-        return sum(n * chips for _, n, chips in self.pools)
-
-    @property
-    def disagg(self) -> bool:
-        return self.topology == "disagg"
-
-    @property
-    def pools(self) -> list[tuple[ChipSpec, int, int]]:
-        """(chip, replicas, chips a replica) of each pool."""
-        if self.disagg:
-            return [
-                (self.chip, self.prefill_replicas, self.chips_per_replica),
-                (self.decode_chip or self.chip, self.decode_replicas, self.decode_chips_per_replica),
-            ]
-        return [(self.chip, self.replicas, self.chips_per_replica)]
-
-
-def resolve_fleet(o: dict[str, Any]) -> Fleet:
-    from jalapeno.graph.precision import Precision
-    from jalapeno.hardware import resolve_chip
-    from jalapeno.models import resolve_model
-
-    model = _renamed("--model", resolve_model, o["model"])
-    chip = _renamed("--hardware", resolve_chip, o["hardware"])
-    dchip = None
-    if o["decode_hardware"] is not None:
-        dchip = _renamed("--decode-hardware", resolve_chip, o["decode_hardware"])
-    valid_tp(model, o["tp"])
-    if o["max_model_len"] is not None:
-        within_context(model, "--max-model-len", o["max_model_len"])
-    precision = Precision.of(o["dtype"], o["act_dtype"], o["kv_dtype"])
-    n_pre, n_dec = o["prefill_replicas"] or 1, o["decode_replicas"] or 1
-    replicas = n_pre + n_dec if o["topology"] == "disagg" else (o["replicas"] or 1)
-    pp = o.get("pp") or 1
-    if o.get("decode_tp") is not None:
-        valid_tp(model, o["decode_tp"], "--decode-tp")
-    prefill_plan, decode_plan = pool_plans(o)
-    return Fleet(
-        model,
-        chip,
-        dchip,
-        precision,
-        o["tp"],
-        o["scheduler"],
-        o["topology"],
-        replicas,
-        n_pre,
-        n_dec,
-        pp,
-        prefill_plan,
-        decode_plan if o["topology"] == "disagg" and decode_plan != prefill_plan else None,
-    )
-
-
-def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | None) -> dict[str, Any]:
-    """The ``simulate`` keyword arguments beyond the oracle."""
-    from jalapeno.serving import SLO, Disagg, Speculative, TierSpec
-
-    opts: dict[str, Any] = {
-        "replicas": 1 if fleet.disagg else fleet.replicas,
-        "scheduler": o["scheduler"],
-        "topology": fleet.topology,
-        "router": o["router"],
-        "prefix_cache": o["prefix_cache"],
-        "slo": SLO(ttft_s=o["ttft_slo"], tpot_s=o["tpot_slo"]),
-        "preemption": o["preemption"],
-    }
-    limits = ("max_num_seqs", "max_num_batched_tokens")
-    opts.update({k: o[k] for k in limits if o[k] is not None})
-    # requests beyond the model's context are dropped with that reason (and counted), never served
-    opts["max_model_len"] = o["max_model_len"] or fleet.model.max_position_embeddings
-    if fleet.disagg:
-        opts["disagg"] = Disagg(
-            fleet.prefill_replicas,
-            fleet.decode_replicas,
-            decode_oracle=decode_oracle,
-            decode_parallel=fleet.decode_parallel,
-            link_bandwidth_bytes_per_s=_link_gbps(o, fleet) * 1e9 / 8,
-        )
-    if o["speculative"] is not None:
-        opts["speculative"] = Speculative(o["speculative"], o["acceptance"], o["draft_cost"] or 0.0)
-    if o["tier_gb"] is not None:
-        opts["tier"] = TierSpec(o["tier_gb"] * 1e9, _tier_gbps(o) * 1e9 / 8)
-    return opts
-
-
-def _link_gbps(o: dict[str, Any], fleet: Fleet) -> float:
-    """The prefill replica's KV link: ``--kv-link-gbps``, else its chips' scale-out NICs (each chip
-    sends its KV shard over its own NICs, as NIXL/Mooncake transfer engines do), else one 400G NIC."""
-    if o["kv_link_gbps"] is not None:
-        return o["kv_link_gbps"]
-    from jalapeno.hardware.network import network_of
-
-    net = network_of(fleet.chip)
-    if net is None or net.scale_out is None:
-        return KV_LINK_GBPS
-    # a transfer leaves the prefill replica's NICs and lands on the decode replica's: the fewer carry it
-    nics = min(fleet.chips_per_replica, fleet.decode_chips_per_replica)
-    return net.scale_out.bw_bytes_per_s * 8 / 1e9 * nics
-
-
-def _tier_gbps(o: dict[str, Any]) -> float:
-    return o["tier_gbps"] if o["tier_gbps"] is not None else TIER_GBPS
-
-
-def deployment_echo(o: dict[str, Any], fleet: Fleet, cost_params: str) -> dict[str, Any]:
-    """The deployment and workload options as run (defaults filled in), for the JSON document."""
-    spec = (
-        None
-        if o["speculative"] is None
-        else {"k": o["speculative"], "acceptance": o["acceptance"], "draft_cost": o["draft_cost"] or 0.0}
-    )
-    tier = None if o["tier_gb"] is None else {"capacity_gb": o["tier_gb"], "bandwidth_gbps": _tier_gbps(o)}
-    return {
-        "model": fleet.model.name,
-        "model_source": fleet.model.source,
-        "hardware": fleet.chip.name,
-        "decode_hardware": fleet.decode_chip.name if fleet.decode_chip else None,
-        "tp": fleet.tp,
-        "pp": fleet.pp,
-        "chips_per_replica": fleet.chips_per_replica,
-        "decode_chips_per_replica": fleet.decode_chips_per_replica if fleet.disagg else None,
-        "chips": fleet.chips,
-        "replicas": fleet.replicas,
-        "prefill_replicas": fleet.prefill_replicas if fleet.disagg else None,
-        "decode_replicas": fleet.decode_replicas if fleet.disagg else None,
-        "scheduler": fleet.scheduler,
-        "topology": fleet.topology,
-        "router": o["router"],
-        "prefix_cache": o["prefix_cache"],
-        "precision": fleet.precision.label,
-        "max_num_seqs": o["max_num_seqs"],
-        "max_num_batched_tokens": o["max_num_batched_tokens"],
-        "max_model_len": o["max_model_len"],
-        "preemption": o["preemption"],
-        "speculative": spec,
-        "tier": tier,
-        "kv_link_gbps": _link_gbps(o, fleet) if fleet.disagg else None,
-        "parallel": fleet.parallel.to_json() if fleet.parallel is not None else None,
-        "decode_parallel": fleet.decode_plan.to_json() if fleet.decode_plan is not None else None,
-        "trace": o["trace"],
-        "start_s": o["start_s"],
-        "duration_s": o["duration_s"],
-        "limit": o["limit"],
-        "rate": o["rate"],
-        "arrivals": o["arrivals"],
-        "seed": o["seed"],
-        "price_rule": o["price_rule"],
-        "cost_params": cost_params,
-    }
 
 
 def run(o: dict[str, Any]) -> dict[str, Any]:
