@@ -242,3 +242,14 @@ def test_the_reports_search_section_names_the_importance(tiny, monkeypatch) -> N
     (line,) = [b for b in sec.blocks if "What decides goodput per watt" in b]
     top = res.importance.top()
     assert len(top) == 5 and f"{top[0][0]} {top[0][1]:.2f}" in line and "over its 10 trials" in line
+
+
+def test_gp_runs_past_its_startup_trials_where_its_extra_is_installed(tiny, capsys) -> None:
+    """`--searcher gp` with `jalapeno[explore-gp]` (torch, scipy): 14 trials, past optuna's 10 random startup
+    trials, so the Gaussian process itself proposes (it failed at trial 17 without torch before)."""
+    pytest.importorskip("torch", reason="the explore-gp extra (torch) is not installed")
+    _, _, s, w = tiny
+    args = ["explore", "-s", str(s), "-w", str(w), "--searcher", "gp", "--trials", "14", "--workers", "1"]
+    assert main([*args, "-q", "--json", "--no-timings"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["searcher"].startswith("gp") and doc["trials"] == 14 and doc["evaluated"] == 14
