@@ -1,0 +1,155 @@
+"""The chips' model-error bands as Monte Carlo constants (``cost.model_error``; docs/compare.md, "Model
+error"): the band is the published one, draws stay in it and are seeded, a chip on another's parameters
+shares its quantile, a factor f makes every step 1/f as long at the same power, f = 1 reproduces the
+nominal figures bit for bit, and a wider band gives a wider range."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from jalapeno.cost import model_error as me
+from jalapeno.cost.params import bands_path
+from jalapeno.explore import montecarlo as mc
+from jalapeno.explore.design import Deployment
+from jalapeno.explore.evaluate import evaluate_chip
+from jalapeno.explore.workload import workload_from_dict
+from jalapeno.hardware import resolve_chip
+from jalapeno.hardware.ranges import Estimated
+from jalapeno.serving import simulate
+from jalapeno.serving.analytic import AffineOracle
+from jalapeno.serving.oracle import StepShape
+from jalapeno.workload.request import Request
+
+SHORT = {
+    "name": "azure-30s",
+    "model": "qwen2.5-coder-32b",
+    "precision": {"weights": "fp8", "activations": "fp8", "kv": "fp8"},
+    "trace": {"name": "azure-code", "start_s": 0, "duration_s": 30},
+    "slo": {"ttft_s": 1.0, "tpot_s": 0.025, "attainment": 0.9},
+    "prefix_cache": True,
+}
+H200_FLEET = Deployment(tp=2, replicas=1, scheduler="sarathi", max_num_batched_tokens=512)
+BANDS = json.loads(bands_path().read_text())
+H200 = "model_error:h200-sxm"
+
+
+@pytest.fixture(scope="module")
+def short() -> Any:
+    return workload_from_dict(SHORT)
+
+
+@pytest.fixture(scope="module")
+def h200(short: Any) -> mc.Fleet:
+    return mc.nominal_fleet("h200", resolve_chip("h200"), H200_FLEET, short)
+
+
+# ---------------------------------------------------------------- the constants
+
+
+def test_a_band_is_the_published_one_with_nominal_one_and_its_origin() -> None:
+    e = me.band_constant("h200-sxm")
+    assert e is not None and e.key == H200 and e.value == 1.0 and e.stated
+    assert (e.lo, e.hi) == (BANDS["h200-sxm"]["lo"], BANDS["h200-sxm"]["hi"])
+    assert "held-out published rows (15)" in e.source and "measured" in e.source
+    prior = me.band_constant("b300")
+    assert prior is not None and "family prior" in prior.source
+    b200 = BANDS["b200"]
+    assert (prior.lo, prior.hi) == pytest.approx((b200["lo"] / 1.25, b200["hi"] * 1.25))
+    assert me.band_constant("jalapeno-1") is None  # a paper chip: its uncertainty is in its own constants
+
+
+def test_compare_constants_carry_each_gpus_band_and_only_its_own_moves_it() -> None:
+    h200, j1 = resolve_chip("h200"), resolve_chip("jalapeno-1")
+    consts = mc.constants_for([h200, j1])
+    keys = [e.key for e in consts]
+    assert H200 in keys and not any(k.startswith("model_error:jalapeno") for k in keys)
+    assert keys == sorted(keys)
+    b200 = mc.constants_for([resolve_chip("b200")])
+    assert H200 in mc.relevant(consts, h200)
+    assert H200 not in mc.relevant(consts, j1)
+    assert "model_error:b200" not in mc.relevant(b200, h200)
+
+
+def test_draws_stay_in_the_band_are_seeded_and_shared_by_a_transferred_calibration() -> None:
+    consts = [c for c in (me.band_constant(n) for n in ("h200-sxm", "h100-sxm", "b200", "mi355x")) if c]
+    one, two = mc.draw(consts, 500, seed=5), mc.draw(consts, 500, seed=5)
+    assert one == two and mc.draw(consts, 500, seed=6) != one
+    for e in consts:
+        xs = np.array([s[e.key] for s in one])
+        assert xs.min() >= e.lo and xs.max() <= e.hi
+    assert {s["model_error:mi355x"] for s in one} == {BANDS["mi355x"]["lo"]}  # one held-out row: lo = hi
+
+    def quantile(e: Estimated, x: float) -> float:
+        return math.log(x / e.lo) / math.log(e.hi / e.lo)
+
+    h200, h100, b200 = consts[:3]
+    for s in one:  # the H100 runs the H200's measured efficiencies: the same quantile of its own band
+        assert quantile(h100, s[h100.key]) == pytest.approx(quantile(h200, s[h200.key]), abs=1e-12)
+    qs = np.array([[quantile(h200, s[h200.key]), quantile(b200, s[b200.key])] for s in one])
+    assert abs(np.corrcoef(qs.T)[0, 1]) < 0.15  # the B200's own fit: an independent stream
+
+
+# ---------------------------------------------------------------- the physics
+
+
+def test_a_factor_makes_every_step_longer_at_the_same_power() -> None:
+    inner = AffineOracle(fixed_s=0.004, per_token_s=2e-5, per_context_s=1e-7, busy_power_w=600.0)
+    shape = StepShape(decode_seqs=8, decode_context=4000, prefill_seqs=1, prefill_tokens=256)
+    c, slow = inner.step(shape), me.ScaledOracle(inner, 0.8).step(shape)
+    assert slow.time_s == pytest.approx(c.time_s / 0.8, rel=1e-15)
+    assert slow.energy_j / slow.time_s == pytest.approx(600.0, rel=1e-12)
+    assert me.scaled(inner, 1.0) is inner
+    with pytest.raises(ValueError, match="positive"):
+        me.ScaledOracle(inner, 0.0)
+
+
+def test_a_saturated_replica_serves_f_times_the_goodput_per_watt() -> None:
+    """Hand check: every request queued at t = 0, so the schedule is the same step sequence whatever the step
+    times; a factor f divides every duration and energy by f, so throughput x f and power unchanged."""
+    reqs = [Request(i, 0.0, 300 + 37 * i, 40 + 11 * i) for i in range(24)]
+    inner = AffineOracle(fixed_s=0.005, per_token_s=1e-5, busy_power_w=500.0, idle_power_w=100.0)
+    base = simulate(reqs, inner, max_num_seqs=8)
+    for f in (0.5, 0.8, 1.3):
+        r = simulate(reqs, me.ScaledOracle(inner, f), max_num_seqs=8)
+        assert r.duration_s == pytest.approx(base.duration_s / f, rel=1e-9)
+        assert r.energy_j == pytest.approx(base.energy_j / f, rel=1e-9)
+        assert r.avg_power_w == pytest.approx(base.avg_power_w, rel=1e-9)
+        assert r.throughput_tokens_per_s == pytest.approx(base.throughput_tokens_per_s * f, rel=1e-9)
+
+
+# ---------------------------------------------------------------- through the Monte Carlo
+
+
+def test_a_nominal_factor_reproduces_the_nominal_figures_exactly(
+    short: Any, h200: mc.Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = mc.run_values([h200], short, [{H200: 1.0}], workers=1)["h200"][0]
+    assert out["goodput_per_watt"] == h200.nominal.objectives["goodput_per_watt"]
+    assert out["usd_per_mtok"] == h200.nominal.objectives["usd_per_mtok"]
+    # through the wrapper itself at 1.0 (not the short cut around it): not one bit moves
+    monkeypatch.setattr(me, "scaled", me.ScaledOracle)
+    wrapped = evaluate_chip(h200.chip, H200_FLEET, short, throughput_factor=1.0)
+    assert dict(wrapped.objectives) == dict(h200.nominal.objectives)
+
+
+def test_a_wider_band_gives_a_wider_range(short: Any, h200: mc.Fleet) -> None:
+    """Two bands, log-symmetric about 1, drawn from the same stream (the same u): the wide one's factor is the
+    narrow one's raised to log 2 / log 1.1 (about 7.3), so each sample is further from nominal and the
+    goodput/W spread is wider; a slower chip (f < 1) is never better per watt on this fixed trace."""
+    narrow = Estimated(H200, 1.0, 1 / 1.1, 1.1, True, "", ("h200-sxm",))
+    wide = Estimated(H200, 1.0, 0.5, 2.0, True, "", ("h200-sxm",))
+    a = mc.run([h200], short, [narrow], samples=4, seed=2, workers=1)["h200"]
+    b = mc.run([h200], short, [wide], samples=4, seed=2, workers=1)["h200"]
+    fa = [s[H200] for s in mc.draw([narrow], 4, 2)]
+    fb = [s[H200] for s in mc.draw([wide], 4, 2)]
+    assert fb == pytest.approx([x ** (math.log(2) / math.log(1.1)) for x in fa], rel=1e-9)
+    ga, gb = ([s["goodput_per_watt"] for s in runs] for runs in (a, b))
+    assert max(gb) - min(gb) > max(ga) - min(ga) > 0
+    nominal = h200.nominal.objectives["goodput_per_watt"]
+    for f, g in zip(fb, gb, strict=True):
+        assert (g <= nominal) if f < 1 else (g >= nominal * 0.999)
