@@ -8,8 +8,11 @@ widened, ``cost.params.chip_error_band``). The Monte Carlo of ``jalapeno compare
 ``model_error:<chip>``: a throughput factor ``f``, nominal 1.0 (the model's own prediction, so nominal
 figures do not move), drawn within the band.
 
-Applied as ``ScaledOracle``: a factor ``f`` on throughput makes every step take ``1 / f`` as long at the same
-power, so its energy scales by ``1 / f`` too (docs/compare.md says why power, not energy per step, is held).
+Applied as ``ScaledOracle``: a factor ``f`` on throughput makes every step take ``1 / f`` as long. The work
+is the same, so its dynamic energy is too; the replica's static power (idle plus the active static power of
+its calibration, ``idle_w + active_static_w`` a chip) is paid over the longer or shorter step, and a faster
+step's power stays under the replica's power limit (docs/compare.md, "Model error", compares this with
+holding power or energy per step constant).
 A paper chip (an architecture without published rows) has no band: its model uncertainty is in its own
 constants (``energy_realism``, runtime overheads, ...), sampled like every other estimated constant.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from typing import Any
 
 from jalapeno.cost.params import (
@@ -89,17 +93,20 @@ def band_constant(chip_name: str) -> Estimated | None:
 
 class ScaledOracle:
     """A step oracle whose throughput is ``factor`` times the inner one's: each step takes ``1 / factor``
-    as long at the same power (energy ``1 / factor`` too); idle power, KV capacity and KV bytes are the
-    inner's."""
+    as long; its energy is the inner step's plus ``static_w`` over the time added (less over the time
+    saved), at most ``cap_w`` x the new duration. Idle power, KV capacity and KV bytes are the inner's."""
 
-    def __init__(self, inner: StepOracle, factor: float) -> None:
+    def __init__(
+        self, inner: StepOracle, factor: float, static_w: float = 0.0, cap_w: float = math.inf
+    ) -> None:
         if not factor > 0:
             raise ValueError(f"a throughput factor must be positive, got {factor}")
-        self.inner, self.factor = inner, factor
+        self.inner, self.factor, self.static_w, self.cap_w = inner, factor, static_w, cap_w
 
     def step(self, shape: StepShape) -> StepCost:
         c = self.inner.step(shape)
-        return StepCost(c.time_s / self.factor, c.energy_j / self.factor)
+        t = c.time_s / self.factor
+        return StepCost(t, min(c.energy_j + self.static_w * (t - c.time_s), self.cap_w * t))
 
     @property
     def kv_capacity_tokens(self) -> int:
@@ -114,6 +121,20 @@ class ScaledOracle:
         return self.inner.idle_power_w
 
 
+def replica_power_w(oracle: Any) -> tuple[float, float]:
+    """(static power while a step runs, power limit) of a cost-model oracle's replica, as ``cost.step``
+    prices them: ``idle_w + active_static_w`` and ``tdp_w`` a chip, times the replica's chips. An oracle
+    without them (a closed-form one): its idle power, and no limit."""
+    est, par = getattr(oracle, "est", None), getattr(oracle, "parallel", None)
+    if est is None or par is None:
+        return float(oracle.idle_power_w), math.inf
+    return (est.idle_w + est.params.active_static_w) * par.chips, est.tdp_w * par.chips
+
+
 def scaled(oracle: Any, factor: float) -> Any:
-    """``oracle`` itself at a factor of exactly 1 (nominal figures bit for bit), else ``ScaledOracle``."""
-    return oracle if factor == 1.0 else ScaledOracle(oracle, factor)
+    """``oracle`` itself at a factor of exactly 1 (nominal figures bit for bit), else ``ScaledOracle`` with
+    the replica's static power and power limit."""
+    if factor == 1.0:
+        return oracle
+    static_w, cap_w = replica_power_w(oracle)
+    return ScaledOracle(oracle, factor, static_w, cap_w)
