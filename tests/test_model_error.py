@@ -90,6 +90,11 @@ def test_draws_stay_in_the_band_are_seeded_and_shared_by_a_transferred_calibrati
     h200, h100, b200 = consts[:3]
     for s in one:  # the H100 runs the H200's measured efficiencies: the same quantile of its own band
         assert quantile(h100, s[h100.key]) == pytest.approx(quantile(h200, s[h200.key]), abs=1e-12)
+    b300 = me.band_constant("b300")
+    assert b300 is not None
+    for s in mc.draw([b200, b300], 50, seed=5):  # no published rows of its own: the B200's fitted prior
+        assert quantile(b300, s[b300.key]) == pytest.approx(quantile(b200, s[b200.key]), abs=1e-12)
+    assert me.parameters_from("gb200-nvl72") == "gb200-nvl72"  # fitted on its own rows: its own stream
     qs = np.array([[quantile(h200, s[h200.key]), quantile(b200, s[b200.key])] for s in one])
     assert abs(np.corrcoef(qs.T)[0, 1]) < 0.15  # the B200's own fit: an independent stream
 

@@ -29,7 +29,6 @@ from jalapeno.cost.params import (
     FAMILY_PRIOR,
     PRIOR_BAND_WIDEN,
     bands_path,
-    calibration_path,
     chip_error_band,
 )
 from jalapeno.hardware.ranges import Estimated
@@ -54,11 +53,14 @@ def _bands() -> dict[str, Any]:
 
 
 def parameters_from(chip_name: str) -> str:
-    """The chip whose fitted efficiencies this one runs on (itself when it has its own calibration), as
-    ``cost.params.params_for`` picks them."""
-    for name in (chip_name, CALIBRATION_FAMILY.get(chip_name), FAMILY_PRIOR.get(chip_name)):
-        if name and calibration_path(name).is_file():
-            return name
+    """The chip whose efficiencies this one runs on: the measured sibling it is transferred from (the H100's
+    H200), the family whose prior it keeps when it has no published rows of its own (the B300's B200), else
+    itself."""
+    if chip_name in CALIBRATION_FAMILY:
+        return CALIBRATION_FAMILY[chip_name]
+    own = _bands().get(chip_name)
+    if chip_name in FAMILY_PRIOR and (own is None or not own.get("n")):
+        return FAMILY_PRIOR[chip_name]
     return chip_name
 
 
