@@ -176,3 +176,20 @@ def test_a_wider_band_gives_a_wider_range(short: Any, h200: mc.Fleet) -> None:
     assert all(x["feasible"] for x in a)  # within 10% the one-replica fleet still meets the SLO
     for f, x in zip(fb, b, strict=True):  # a chip 0.7x the model's misses it and serves far less per watt
         assert f > 0.7 or (not x["feasible"] and x["goodput_per_watt"] < 0.5 * nominal)
+
+
+def test_compare_lists_the_band_and_its_json_is_byte_identical_for_a_seed(short: Any) -> None:
+    from jalapeno.explore.compare import Sweep
+    from jalapeno.explore.headtohead import compare
+
+    sweep = Sweep(tps=(2,), schedules=(("sarathi", 512, 0.5),), replicas=(1,), after_feasible=1)
+    one, two = (
+        json.dumps(compare(short, ["h200"], samples=3, seed=4, workers=1, sweep=sweep), sort_keys=True)
+        for _ in range(2)
+    )
+    assert one == two
+    doc = json.loads(one)
+    band = next(c for c in doc["constants"] if c["key"] == H200)
+    assert (band["value"], band["lo"], band["hi"]) == (1.0, BANDS["h200-sxm"]["lo"], BANDS["h200-sxm"]["hi"])
+    assert band["range_basis"] == "stated" and "held-out published rows (15)" in band["source"]
+    assert "model_error" in doc["sampling"]
