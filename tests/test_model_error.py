@@ -193,3 +193,20 @@ def test_compare_lists_the_band_and_its_json_is_byte_identical_for_a_seed(short:
     assert (band["value"], band["lo"], band["hi"]) == (1.0, BANDS["h200-sxm"]["lo"], BANDS["h200-sxm"]["hi"])
     assert band["range_basis"] == "stated" and "held-out published rows (15)" in band["source"]
     assert "model_error" in doc["sampling"]
+
+
+def test_a_level_is_simulated_once_and_priced_like_a_direct_sample(short: Any, h200: mc.Fleet) -> None:
+    """Model errors take at most ERROR_LEVELS values (slice middles of the band), so one simulation per level
+    serves every sample at it; a sample priced from the level equals the same sample run on its own."""
+    band = Estimated(H200, 1.0, 0.8, 1.25, True, "", ("h200-sxm",))
+    draws = mc.draw([band], 64, 5)
+    levels = sorted({d[H200] for d in draws})
+    assert len(levels) <= mc.ERROR_LEVELS
+    expected = [band.at((k + 0.5) / mc.ERROR_LEVELS) for k in range(mc.ERROR_LEVELS)]
+    assert all(any(x == pytest.approx(e, rel=1e-12) for e in expected) for x in levels)
+    values = {H200: levels[0], "tco:pue": 1.4}
+    via_level = mc.run_values([h200], short, [values], workers=1)["h200"][0]
+    direct = mc.sample_task("h200", values, H200_FLEET.to_json(), SHORT, 0)
+    assert via_level["goodput_per_watt"] == pytest.approx(direct["goodput_per_watt"], rel=1e-12)
+    assert via_level["usd_per_mtok"] == pytest.approx(direct["usd_per_mtok"], rel=1e-12)
+    assert via_level["feasible"] == direct["feasible"]
