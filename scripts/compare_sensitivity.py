@@ -1,11 +1,13 @@
 """Which estimated constant moves a ratio most: each one alone at the ends of its range, fleets fixed.
 
     python scripts/compare_sensitivity.py [--workload azure-code] [--chips h200,jalapeno-1] [--all]
+        [--only model_error:]
 
 The fleets are the report's sweep at the nominal constants (as ``jalapeno compare``); then every estimated
 constant with a stated range (``--all``: every estimated constant that moves one of the chips) is set to its
 low and then its high end, the others nominal, and each chip's fleet re-evaluated. Prints, for the second
 chip, its goodput/W and $/Mtok ratio against the first at each end, largest swing first (a Markdown table).
+``--only PREFIX`` keeps the constants whose key starts with it (``model_error:``: the chips' published bands).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def main() -> None:
     ap.add_argument("--workload", default="azure-code")
     ap.add_argument("--chips", default="h200,jalapeno-1")
     ap.add_argument("--all", action="store_true", help="every estimated constant, not only stated ranges")
+    ap.add_argument("--only", default="", help="only constants whose key starts with this")
     ap.add_argument("--workers", type=int, default=None)
     a = ap.parse_args()
     t0 = time.perf_counter()
@@ -33,7 +36,11 @@ def main() -> None:
     fleets = [mc.nominal_fleet(r, specs[r], runs[r].best, w) for r in refs]  # type: ignore[arg-type]
     consts = mc.constants_for(list(specs.values()))
     moving = {k for s in specs.values() for k in mc.relevant(consts, s)}
-    picked = [e for e in consts if e.key in moving and (a.all or e.stated) and e.lo < e.hi]
+    picked = [
+        e
+        for e in consts
+        if e.key in moving and (a.all or e.stated) and e.lo < e.hi and e.key.startswith(a.only)
+    ]
     draws = [{e.key: x} for e in picked for x in (e.lo, e.hi)]
     out = mc.run_values(fleets, w, draws, workers=a.workers)
     ref, other = refs[0], refs[1]

@@ -70,6 +70,12 @@ def print_table(doc: dict[str, Any], wall_s: float) -> None:
         f"{len(doc['constants'])} estimated constants move these chips ({stated} with a stated range, the "
         f"rest at the default factor); sampling: {escape(doc['sampling'])}. Took {wall_s:.0f} s."
     )
+    bands = [c for c in doc["constants"] if c["key"].startswith("model_error:")]
+    if bands:
+        con.print(
+            "model error (published / predicted throughput, sampled): "
+            + "; ".join(f"{c['key'].split(':', 1)[1]} {c['lo']:.2f}-{c['hi']:.2f}" for c in bands)
+        )
 
 
 MAX_SAMPLES = 1_000  # Monte Carlo samples: 32 take ~40 s on 2 cores; 1,000 about 20 min, beyond that a typo

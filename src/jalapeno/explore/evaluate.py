@@ -219,10 +219,13 @@ def evaluate_chip(
     keep_result: bool = False,
     price_rule: str = "margin",
     tco_values: Mapping[str, float] | None = None,
+    throughput_factor: float = 1.0,
 ) -> Evaluation:
     """Serve ``workload`` on ``dep.replicas`` x ``dep.tp`` of ``chip``; objectives and metrics. A chip with no
     price under ``price_rule`` is simulated (its goodput per watt stands) but infeasible, with the reason.
-    ``tco_values`` replaces TCO constants (``hardware.tco``), e.g. a Monte Carlo draw."""
+    ``tco_values`` replaces TCO constants (``hardware.tco``), e.g. a Monte Carlo draw; ``throughput_factor``
+    is a sampled model error (``cost.model_error``: every step 1 / factor as long, at the same power)."""
+    from jalapeno.cost.model_error import scaled
     from jalapeno.hardware.tco import chip_price
 
     t0 = time.perf_counter()
@@ -249,7 +252,8 @@ def evaluate_chip(
             f"{need:,} (weights {chip.memory_bytes * g / 1e9:.0f} GB of memory on {g} chips)"
         )
     t1 = time.perf_counter()
-    res = serve(oracle, dep, workload, decode_oracle=doracle)
+    scaled_decode = None if doracle is None else scaled(doracle, throughput_factor)
+    res = serve(scaled(oracle, throughput_factor), dep, workload, decode_oracle=scaled_decode)
     m = result_metrics(res)
     m.update(
         chips=dep.chips,

@@ -6,6 +6,11 @@ within its range, independently of the others; constant ``k``'s i-th draw comes 
 in the comparison. Sample i uses the same draws for every chip (common random numbers: a shared constant
 such as ``tco:pue`` moves all chips at once), which is what makes the ratios' spread meaningful.
 
+Model error (``jalapeno.cost.model_error``): a chip priced from published-results calibration (or a family
+prior, or the measured H200) also gets ``model_error:<chip>``, its throughput factor within its published
+band; a chip running another's parameters draws it from that chip's stream (``stream_key``), others
+independently.
+
 Cost: the fleets are fixed (found once at the nominal constants; ``max_chips`` lets a fleet that misses the
 SLO in a sample grow a replica at a time). A chip whose simulation inputs (the
 datasheet figures the cost model reads, the mapper's target, the cost parameters) are unchanged by a
@@ -22,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from jalapeno.cost import model_error
 from jalapeno.errors import JalapenoError
 from jalapeno.explore.design import Deployment
 from jalapeno.explore.evaluate import Evaluation, evaluate_chip, objectives
@@ -40,14 +46,28 @@ from jalapeno.hardware.ranges import (
 
 SAMPLES = 32
 QUANTILES = (("p10", 10.0), ("p50", 50.0), ("p90", 90.0))
+# A model-error draw takes one of this many levels across its band (log-spaced slice middles): each level is
+# simulated once and repriced per sample, which keeps `compare` near its nominal cost (32 samples: at most 8
+# simulations of a GPU fleet, not 32). The factor is off by at most half a slice (the H200's band 0.88-1.09:
+# 1.3%), far inside the band itself.
+ERROR_LEVELS = 8
 
 
 def constants_for(chips: Sequence[Any]) -> tuple[Estimated, ...]:
-    """The technology library's and the TCO's estimated constants plus each chip's own, sorted by key."""
+    """The technology library's and the TCO's estimated constants plus each chip's own and its model error
+    (``model_error:<chip>``, for a chip with a published-results band), sorted by key."""
     out = {e.key: e for e in (*library_constants(), *tco_constants())}
     for c in chips:
         out.update({e.key: e for e in chip_constants(c)})
+        band = model_error.band_constant(c.name)
+        if band is not None:
+            out[band.key] = band
     return tuple(out[k] for k in sorted(out))
+
+
+def throughput_factor(chip: Any, values: Mapping[str, float]) -> float:
+    """The chip's sampled model error in ``values`` (1.0, the model's own prediction, when absent)."""
+    return float(values.get(model_error.key_of(chip.name), 1.0))
 
 
 def collapsed(constants: Sequence[Estimated]) -> tuple[Estimated, ...]:
@@ -57,11 +77,18 @@ def collapsed(constants: Sequence[Estimated]) -> tuple[Estimated, ...]:
 
 def draw(constants: Sequence[Estimated], samples: int, seed: int) -> list[dict[str, float]]:
     """``samples`` dicts of constant -> value, log-uniform in each range (see the module docstring)."""
-    cols = {
-        e.key: [e.at(u) for u in np.random.default_rng([seed, zlib.crc32(e.key.encode())]).random(samples)]
-        for e in constants
-    }
+    cols = {e.key: [e.at(u) for u in _stream(e.key, seed, samples)] for e in constants}
     return [{k: v[i] for k, v in cols.items()} for i in range(samples)]
+
+
+def _stream(key: str, seed: int, samples: int) -> Any:
+    """``samples`` uniforms of constant ``key``'s stream (``model_error.stream_key``: shared by a chip that
+    runs another's parameters). A model error's uniform is snapped to the middle of one of ``ERROR_LEVELS``
+    equal slices, so its chip is simulated at most that many times, not once a sample (``run_values``)."""
+    u = np.random.default_rng([seed, zlib.crc32(model_error.stream_key(key).encode())]).random(samples)
+    if key.startswith(model_error.PREFIX):
+        u = (np.floor(u * ERROR_LEVELS) + 0.5) / ERROR_LEVELS
+    return u
 
 
 def sim_inputs(chip: Any) -> tuple[Any, ...]:
@@ -93,8 +120,10 @@ def relevant(constants: Sequence[Estimated], chip: Any) -> list[str]:
     base = (sim_inputs(chip), _price(chip))
     out = []
     for e in constants:
-        if e.key.startswith(TCO):
+        if e.key.startswith(TCO) or e.key == model_error.key_of(chip.name):
             out.append(e.key)
+            continue
+        if e.key.startswith(model_error.PREFIX):  # another chip's model error
             continue
         other = perturb(chip, {e.key: e.hi if e.hi != e.value else e.lo})
         if other is not chip and (sim_inputs(other), _price(other)) != base:
@@ -126,11 +155,11 @@ def sample_task(
     except (JalapenoError, ArithmeticError, ValueError) as e:
         return unbuildable(e)
     d = {k: v for k, v in dep.items() if k != "chips"}
-    w, tco = workload_from_dict(workload_doc), tco_values(values)
-    first = _outcome(evaluate_chip(chip, Deployment(**d), w, tco_values=tco))
+    w, tco, f = workload_from_dict(workload_doc), tco_values(values), throughput_factor(chip, values)
+    first = _outcome(evaluate_chip(chip, Deployment(**d), w, tco_values=tco, throughput_factor=f))
     grown = Deployment(**{**d, "replicas": d["replicas"] + 1})
     while not first["feasible"] and max_chips and grown.chips <= max_chips:
-        ev = evaluate_chip(chip, grown, w, tco_values=tco)
+        ev = evaluate_chip(chip, grown, w, tco_values=tco, throughput_factor=f)
         if ev.feasible:
             return {**_outcome(ev), "replicas": grown.replicas}
         grown = Deployment(**{**d, "replicas": grown.replicas + 1})
@@ -201,6 +230,8 @@ def run_values(
     base = {f.ref: sim_inputs(f.chip) for f in fleets}
     try:
         jobs = {}
+        level_jobs: dict[tuple[str, float], Any] = {}
+        deferred: list[tuple[Fleet, int, Any, Mapping[str, float], tuple[str, float]]] = []
         for i, values in enumerate(draws):
             for f in fleets:
                 try:
@@ -209,20 +240,62 @@ def run_values(
                     out[f.ref][i] = unbuildable(e)
                     continue
                 same = chip is f.chip or sim_inputs(chip) == base[f.ref]
-                if same and (f.nominal.feasible or not max_chips):
+                factor = throughput_factor(f.chip, values)
+                if same and factor == 1.0 and (f.nominal.feasible or not max_chips):
                     out[f.ref][i] = _repriced(f, chip, values)
                     continue
-                mine = {k: v for k, v in values.items() if k.startswith((TECH, TCO, f"{f.chip.name}:"))}
+                if same and not max_chips:  # only the model error moves it: one simulation a level
+                    key = (f.ref, factor)
+                    if key not in level_jobs:
+                        level_jobs[key] = ex.submit(level_task, f.ref, factor, f.dep.to_json(), doc)
+                    deferred.append((f, i, chip, values, key))
+                    continue
+                err = model_error.key_of(f.chip.name)
+                own = (TECH, TCO, f"{f.chip.name}:")
+                mine = {k: v for k, v in values.items() if k == err or k.startswith(own)}
                 jobs[ex.submit(sample_task, f.ref, mine, f.dep.to_json(), doc, max_chips)] = (f.ref, i)
-        pending = list(jobs)
+        pending = [*jobs, *level_jobs.values()]
         while pending:
             for fut in ex.wait_one(pending):
                 pending.remove(fut)
-                ref, i = jobs[fut]
-                out[ref][i] = fut.result()
+                if fut in jobs:
+                    ref, i = jobs[fut]
+                    out[ref][i] = fut.result()
+        for f, i, chip, values, key in deferred:
+            out[f.ref][i] = _priced(level_jobs[key].result(), chip, f.dep.chips, values)
     finally:
         ex.close()
     return out
+
+
+def level_task(chip_ref: str, factor: float, dep: Mapping[str, Any], workload_doc: Mapping[str, Any]) -> Any:
+    """What a worker runs for one model-error level: the chip at its nominal constants, served at its fleet
+    with every step ``1 / factor`` as long; the caller prices it with each sample's constants. Returns the
+    simulation result and whether the fleet met the SLO (None when the chip cannot be evaluated)."""
+    from jalapeno.hardware import resolve_chip
+
+    d = {k: v for k, v in dep.items() if k != "chips"}
+    w = workload_from_dict(workload_doc)
+    ev = evaluate_chip(resolve_chip(chip_ref), Deployment(**d), w, keep_result=True, throughput_factor=factor)
+    res = ev.metrics.get("result") if ev.metrics else None
+    return (res, ev.feasible, dict(ev.objectives))
+
+
+def _priced(level: Any, chip: Any, chips: int, values: Mapping[str, float]) -> dict[str, Any]:
+    """A model-error level's simulation priced with this sample's chip price and TCO constants."""
+    res, feasible, objs = level
+    if res is None:
+        return {
+            "goodput_per_watt": objs.get("goodput_per_watt", 0.0),
+            "usd_per_mtok": objs.get("usd_per_mtok", float("inf")),
+            "feasible": feasible,
+        }
+    o = objectives(res, chip, chips, values=tco_values(values))
+    return {
+        "goodput_per_watt": o["goodput_per_watt"],
+        "usd_per_mtok": o["usd_per_mtok"],
+        "feasible": feasible,
+    }
 
 
 def _repriced(f: Fleet, chip: Any, values: Mapping[str, float]) -> dict[str, Any]:
