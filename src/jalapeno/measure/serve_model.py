@@ -32,8 +32,8 @@ try:
     import torch
     import torch.nn.functional as F
 except ImportError:  # jalapeno.measure.device.require_torch() reports it
-    torch = None
-    F = None
+    torch = None  # type: ignore[assignment]  # torch installed: a Module name (see pyproject [tool.mypy])
+    F = None  # type: ignore[assignment]
 
 
 SDPA_BACKENDS = ("flash", "efficient", "math")  # no cuDNN: it builds a plan per new shape (~45 ms on an H200)

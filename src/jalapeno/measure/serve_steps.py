@@ -71,8 +71,8 @@ try:
     import torch
     import torch.nn.functional as F
 except ImportError:  # reported by jalapeno.measure.device.require_torch()
-    torch = None
-    F = None
+    torch = None  # type: ignore[assignment]  # torch installed: a Module name (see pyproject [tool.mypy])
+    F = None  # type: ignore[assignment]
 
 SECTION = "engine"
 DECODE_JOB, PREFILL_JOB = "serve-decode", "serve-prefill-host"

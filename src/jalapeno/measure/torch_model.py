@@ -21,8 +21,8 @@ try:
     import torch
     import torch.nn.functional as F
 except ImportError:  # jalapeno.measure.device.require_torch() reports it
-    torch = None
-    F = None
+    torch = None  # type: ignore[assignment]  # torch installed: a Module name (see pyproject [tool.mypy])
+    F = None  # type: ignore[assignment]
 
 EPS = 1e-6
 ROPE_THETA = 1e6
