@@ -13,6 +13,10 @@ numbers; ``plan_step`` prices one step (latency through all stages, and the pipe
 the slowest stage) with the mapper (or any ``OpTimer``) for the ops and ``cost.network`` (the same
 collectives as the step estimator's) for the links.
 
+``Plan`` is not ``cost.pipeline.Parallel``: a plan may combine pipeline stages with expert parallelism
+and spread experts over any divisor of ``tp``, which ``Parallel`` (the serving path's plan) rejects;
+merging them waits until ``Parallel`` models ep with pp.
+
 It lives in ``cost`` (it was ``mapping.parallel``): a plan is chosen by pricing it, and pricing needs the
 ``Estimator``; the mapper reaches it only as an ``OpTimer``, so mapping stays below cost.
 """
