@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jalapeno.cli import main
-from jalapeno.cost.collectives import all_gather_s, all_reduce_s, all_to_all_s, reduce_scatter_s
 from jalapeno.cost.estimate import estimate
+from jalapeno.cost.network import collective_s, tp_collective_s
 from jalapeno.cost.oracle import CostOracle, kv_bytes_per_token
 from jalapeno.cost.params import CostParams, params_for
 from jalapeno.cost.step import Estimator
@@ -21,6 +21,7 @@ from jalapeno.graph.batch import Batch, Sequence
 from jalapeno.graph.builder import build_graph
 from jalapeno.graph.precision import Precision
 from jalapeno.hardware import list_presets, resolve_chip
+from jalapeno.hardware.network import Network, ScaleUp
 from jalapeno.models import resolve_model
 from jalapeno.serving.oracle import StepShape
 
@@ -171,14 +172,16 @@ def test_kv_bytes_per_token():
 # -- collectives ---------------------------------------------------------------------------------
 def test_ring_all_reduce_closed_form():
     b, bw, lat = 64e6, 450e9, 2e-6
-    for n in (2, 4, 8):
-        assert all_reduce_s(b, n, bw, lat) == pytest.approx(2 * (n - 1) / n * b / bw + 2 * (n - 1) * lat)
-    assert all_reduce_s(b, 1, bw, lat) == 0
+    net = Network(ScaleUp("switch", 8, bw, 18, lat))
+    for n in (2, 4, 8):  # tensor-parallel reductions run the ring (Patarasuk & Yuan 2009)
+        expect = 2 * (n - 1) / n * b / bw + 2 * (n - 1) * lat
+        assert tp_collective_s(net, "all_reduce", b, n) == pytest.approx(expect)
+    assert tp_collective_s(net, "all_reduce", b, 1) == 0
     # all-reduce = reduce-scatter + all-gather
-    assert all_reduce_s(b, 8, bw, lat) == pytest.approx(
-        reduce_scatter_s(b, 8, bw, lat) + all_gather_s(b, 8, bw, lat)
+    assert tp_collective_s(net, "all_reduce", b, 8) == pytest.approx(
+        collective_s(net, "reduce_scatter", b, 8, "ring")[0] + tp_collective_s(net, "all_gather", b, 8)
     )
-    assert all_to_all_s(b, 4, bw, lat) == pytest.approx(0.75 * b / bw + lat)
+    assert collective_s(net, "all_to_all", b, 4)[0] == pytest.approx(0.75 * b / bw + lat)
 
 
 def test_tensor_parallel_speeds_up_big_decode_and_adds_all_reduces():

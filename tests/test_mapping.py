@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jalapeno.cli import main
-from jalapeno.cost import topology as coll
-from jalapeno.cost.collectives import all_reduce_s as closed_all_reduce
+from jalapeno.cost.network import collective_s, p2p_s, tp_collective_s
 from jalapeno.cost.params import params_for
 from jalapeno.cost.plans import Plan, check_fit, plan_step, search_plans
 from jalapeno.cost.step import Estimator, shard
@@ -22,6 +21,7 @@ from jalapeno.graph.builder import build_graph
 from jalapeno.graph.precision import Precision
 from jalapeno.hardware import resolve_chip
 from jalapeno.hardware.arch import resolve_arch
+from jalapeno.hardware.network import Network, ScaleUp
 from jalapeno.mapping import Mapper, cost_params_for, mapper_for, timer_for
 from jalapeno.mapping.engine import systolic_cycles
 from jalapeno.mapping.gemm import GemmProblem, candidates, evaluate, map_gemm
@@ -288,32 +288,36 @@ def test_h100_architecture_agrees_with_preset_prefill(prompt: int) -> None:
 # ---------------------------------------------------------------- collectives and plans
 
 
+def _net(topology: str, size: int, bw: float, links: int, hop: float, dims: tuple[int, ...] = ()) -> Network:
+    return Network(ScaleUp(topology, size, bw, links, hop, dims))
+
+
 @pytest.mark.parametrize("n", [2, 4, 8])
 def test_ring_all_reduce_closed_form(n: int) -> None:
-    f = coll.Fabric("ring", 400e9, 2, 1e-6)
+    f = _net("ring", 8, 400e9, 2, 1e-6)
     b = 64e6
-    expect = 2 * (n - 1) / n * b / 400e9 + 2 * (n - 1) * 1e-6
-    assert coll.all_reduce_s(f, b, n) == pytest.approx(expect)
-    assert coll.all_reduce_s(f, b, n) == pytest.approx(closed_all_reduce(b, n, 400e9, 1e-6))
-    assert coll.ring_check(b, n, 400e9, 1e-6) == pytest.approx(expect)
-    assert coll.all_gather_s(f, b, n) == pytest.approx(expect / 2)
+    expect = 2 * (n - 1) / n * b / 400e9 + 2 * (n - 1) * 1e-6  # Patarasuk & Yuan, both neighbours' links
+    assert tp_collective_s(f, "all_reduce", b, n) == pytest.approx(expect)
+    assert tp_collective_s(f, "all_gather", b, n) == pytest.approx(expect / 2)
 
 
 def test_torus_and_fully_connected() -> None:
     b, bw, hop = 32e6, 400e9, 1e-6
-    t2 = coll.Fabric("torus2d", bw, 4, hop, (4, 4))
+    t2 = _net("torus2d", 16, bw, 4, hop, (4, 4))
     # 16 chips, 4x4 closed rings, each dimension on half the links: RS-x, RS-y, AG-y, AG-x
     x = 3 / 4 * b / (bw / 2) + 3 * hop
     y = 3 / 4 * (b / 4) / (bw / 2) + 3 * hop
-    assert coll.all_reduce_s(t2, b, 16) == pytest.approx(2 * (x + y))
+    assert tp_collective_s(t2, "all_reduce", b, 16) == pytest.approx(2 * (x + y))
     # a 2-chip group is an open line along x: half the dimension bandwidth
-    assert coll.all_reduce_s(t2, b, 2) == pytest.approx(2 * (1 / 2 * b / (bw / 4) + hop))
-    fc = coll.Fabric("fully_connected", bw, 8, hop)
-    assert coll.all_reduce_s(fc, b, 8) == pytest.approx(2 * 7 / 8 * b / (7 * bw / 8) + 2 * hop)
-    sw = coll.Fabric("switch", bw, 18, hop)
-    assert coll.all_to_all_s(sw, b, 8) == pytest.approx(7 / 8 * b / bw + hop)
-    assert coll.all_to_all_s(t2, b, 16) > coll.all_to_all_s(sw, b, 16)  # more hops on a torus
-    assert coll.p2p_s(t2, b) == pytest.approx(b / (bw / 4) + hop)
+    assert tp_collective_s(t2, "all_reduce", b, 2) == pytest.approx(2 * (1 / 2 * b / (bw / 4) + hop))
+    # fully connected (a link a peer): the one-shot exchange, each 1/8 share over its own link
+    fc = _net("mesh", 8, bw, 8, hop)
+    assert tp_collective_s(fc, "all_reduce", b, 8) == pytest.approx(2 * 7 / 8 * b / (7 * bw / 8) + 2 * hop)
+    sw = _net("switch", 16, bw, 18, hop)
+    assert collective_s(sw, "all_to_all", b, 8)[0] == pytest.approx(7 / 8 * b / bw + hop)
+    # more hops on a torus
+    assert collective_s(t2, "all_to_all", b, 16)[0] > collective_s(sw, "all_to_all", b, 16)[0]
+    assert p2p_s(t2, b) == pytest.approx(b / (bw / 4) + hop)
 
 
 def test_plan_rejected_with_numbers() -> None:

@@ -32,8 +32,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from jalapeno.cost.collectives import all_gather_s, all_reduce_s
-from jalapeno.cost.network import collective_s
+from jalapeno.cost.network import collective_s, tp_collective_s
 from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.step import Estimator, OpCost, StepCost
 from jalapeno.errors import JalapenoError
@@ -152,16 +151,15 @@ def tp_comm(est: Estimator, g: Graph) -> tuple[float, float]:
     layer (its experts combine by all-to-all), two in a dense layer, the logits gather."""
     if est.tp == 1:
         return 0.0, 0.0
-    ic = est.chip.interconnect
-    assert ic is not None
-    bw, lat, tp = ic.bandwidth_bytes_per_s.value, ic.latency_s.value, est.tp
+    net, tp = network(est), est.tp
     head = next(o for o in g.ops if o.name == "lm_head")
     ab = g.precision.activations.bytes_per_element
     layers = sum(o.repeat for o in g.ops if o.name == "attn_norm")
     moe = sum(o.repeat for o in g.ops if o.name == "experts")
     hidden_b, logit_b = g.batch.new_tokens * head.k * ab, head.m * head.n * ab
     reduces = 2 * layers - moe
-    t = reduces * all_reduce_s(hidden_b, tp, bw, lat, ic.topology) + all_gather_s(logit_b, tp, bw, lat)
+    t = reduces * tp_collective_s(net, "all_reduce", hidden_b, tp)
+    t += tp_collective_s(net, "all_gather", logit_b, tp)
     moved = (reduces * 2.0 * (tp - 1) / tp * hidden_b + (tp - 1) / tp * logit_b) * tp
     return t, moved
 

@@ -32,11 +32,23 @@ group, ``a`` the per-hop latency, ``bw`` the chip's bandwidth per direction over
   after the last NIC piece, which the NIC part leaves out (one scale-up hop, a few microseconds).
 
 ``collective_s`` picks the fastest algorithm the topology supports (or the one named) and says which.
+Tensor-parallel reductions (``tp_collective_s``) run the ring, NCCL's algorithm for them and the one the
+estimator's figures were made with, except on a full mesh, where a ring would use two of the chip's
+links and the direct exchange is the fastest the step simulation allows. A tensor-parallel group on a
+dragonfly sits inside one fully connected local group (Kim, Dally, Scott & Abts, ISCA 2008; Groq's
+8-chip node, Abts et al., ISCA 2022), so its steps take one hop, not the local-global-local three of a
+group spanning several (the Groq LLMPerf row of docs/validation-architectures.md was made so).
+``p2p_s`` prices one chip to one chip (pipeline stages, KV transfer); on a dragonfly consecutive stages
+sit one local plus one global hop apart, over the one global link between them.
+
+This is the package's only closed form for collectives (``cost.netsim`` checks it step by step):
+the step estimator, expert parallelism, pipelines and ``jalapeno chip plan`` all price links here.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.network import Network, ScaleUp, group_dims
@@ -197,9 +209,22 @@ def collective_s(net: Network, kind: str, b: float, n: int, algo: str | None = N
     return inner + (k - 1) * (shard / k / nic + a), f"hierarchical({name})"
 
 
-def p2p_s(net: Network, b: float, cross_domain: bool) -> float:
+def tp_algorithm(up: ScaleUp) -> str | None:
+    """The tensor-parallel reduction algorithm: the ring, or on a full mesh the fastest (direct)."""
+    return None if up.topology == "mesh" else "ring"
+
+
+def tp_collective_s(net: Network, kind: str, b: float, n: int) -> float:
+    """Seconds of one tensor-parallel all-reduce / all-gather of ``b`` bytes a chip over ``n`` chips."""
+    up = net.scale_up
+    if up.topology == "dragonfly":  # inside one fully connected local group: one hop a step
+        net = replace(net, scale_up=replace(up, topology="switch"))
+    return collective_s(net, kind, b, n, tp_algorithm(up))[0]
+
+
+def p2p_s(net: Network, b: float, cross_domain: bool = False) -> float:
     """One chip to one chip: over its NICs between domains; inside, all links on a switch, the
-    neighbour's link on a direct topology."""
+    neighbour's link on a direct topology, one global link and two hops on a dragonfly."""
     if cross_domain:
         if net.scale_out is None:
             raise JalapenoError(
@@ -208,5 +233,7 @@ def p2p_s(net: Network, b: float, cross_domain: bool) -> float:
             )
         return b / net.scale_out.bw_bytes_per_s + net.scale_out.latency_s
     up = net.scale_up
+    if up.topology == "dragonfly":
+        return b / up.link_bytes_per_s + 2 * up.latency_s
     bw = up.bw_bytes_per_s if _switched(up) else neighbour_bw(up)
     return b / bw + hop_s(up)

@@ -4,7 +4,7 @@ The plan is a frozen ``Parallel`` value passed down from the CLI to the estimato
 oracle (its expert and data-parallel degrees are priced by ``cost.expert``). Stages hold contiguous, balanced
 layer ranges (the first ``layers % pp`` stages get one more layer); stage 0 also runs the embedding,
 the last stage the final norm and the LM head. Between stages the hidden state of the micro-batch's
-tokens crosses one chip-to-chip link (bytes / link bandwidth + hop latency).
+tokens crosses one chip-to-chip link (bytes / link bandwidth + hop latency, ``cost.network.p2p_s``).
 
 Timing model (closed form) for a step cut into ``m`` equal micro-batches that follow each other
 through the stages:
@@ -32,10 +32,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from jalapeno.cost.collectives import stage_transfer_s
+from jalapeno.cost.network import p2p_s
 from jalapeno.cost.step import Estimator, OpCost
 from jalapeno.errors import JalapenoError
 from jalapeno.graph.builder import Graph, group_label, layer_groups
+from jalapeno.hardware.network import network_of
 from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models.config import ModelConfig
 
@@ -124,8 +125,6 @@ class Parallel:
             raise JalapenoError(f"chip {chip.name!r} has no chip-to-chip links; use --pp 1", field="pp")
         size = int(ic.domain_size.value)
         if self.chips > size:
-            from jalapeno.hardware.network import network_of
-
             net = network_of(chip)
             assert net is not None
             field = "pp" if self.pp > 1 else "ep"
@@ -344,21 +343,14 @@ def transfer(est: Estimator, hidden_bytes: float, pp: int = 1) -> float:
     tensors does), averaged over the ``pp - 1`` boundaries: stages fill scale-up domains in order, and
     a boundary between two domains crosses the scale-out network (each rank over its own NICs,
     ``cost.network.p2p_s``), so the pipeline's latency (their sum) is exact."""
-    ic = est.chip.interconnect
-    if ic is None:
+    net = network_of(est.chip)
+    if net is None:
         raise JalapenoError(f"chip {est.chip.name!r} has no chip-to-chip links; use --pp 1", field="pp")
-    inside = stage_transfer_s(
-        hidden_bytes, ic.bandwidth_bytes_per_s.value, int(ic.links.value), ic.latency_s.value, ic.topology
-    )
-    size = int(ic.domain_size.value)
+    inside = p2p_s(net, hidden_bytes)
+    size = net.scale_up.domain_size
     crossings = sum(1 for s in range(1, pp) if (s * est.tp) % size == 0)
     if not crossings:
         return inside
-    from jalapeno.cost.network import p2p_s
-    from jalapeno.hardware.network import network_of
-
-    net = network_of(est.chip)
-    assert net is not None
     out = p2p_s(net, hidden_bytes, cross_domain=True)
     return (crossings * out + (pp - 1 - crossings) * inside) / (pp - 1)
 

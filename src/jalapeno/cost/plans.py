@@ -10,7 +10,12 @@ turns the MLP's all-reduce into an all-to-all dispatch and combine. Per step and
 
 ``check_fit`` rejects a plan whose per-chip weights plus KV cache exceed the chip's memory, with the
 numbers; ``plan_step`` prices one step (latency through all stages, and the pipelined step time of
-the slowest stage) with the mapper (or any ``OpTimer``) for the ops and the topology for the links.
+the slowest stage) with the mapper (or any ``OpTimer``) for the ops and ``cost.network`` (the same
+collectives as the step estimator's) for the links.
+
+``Plan`` is not ``cost.pipeline.Parallel``: a plan may combine pipeline stages with expert parallelism
+and spread experts over any divisor of ``tp``, which ``Parallel`` (the serving path's plan) rejects;
+merging them waits until ``Parallel`` models ep with pp.
 
 It lives in ``cost`` (it was ``mapping.parallel``): a plan is chosen by pricing it, and pricing needs the
 ``Estimator``; the mapper reaches it only as an ``OpTimer``, so mapping stays below cost.
@@ -21,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from jalapeno.cost import topology as coll
+from jalapeno.cost.network import collective_s, p2p_s, tp_collective_s
 from jalapeno.cost.oracle import kv_bytes_per_token, weight_bytes
 from jalapeno.cost.params import CostParams
 from jalapeno.cost.step import Estimator, OpTimer
@@ -29,6 +34,7 @@ from jalapeno.errors import JalapenoError
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import Graph, build_graph
 from jalapeno.graph.precision import Precision
+from jalapeno.hardware.network import Network, network_of
 from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models.config import ModelConfig
 
@@ -117,8 +123,8 @@ def check_fit(cfg: ModelConfig, chip: ChipSpec, plan: Plan, precision: Precision
     return f
 
 
-def check_domain(chip: ChipSpec, plan: Plan) -> coll.Fabric | None:
-    fab = coll.fabric_of(chip)
+def check_domain(chip: ChipSpec, plan: Plan) -> Network | None:
+    fab = network_of(chip)
     if plan.chips > 1 and fab is None:
         raise JalapenoError(
             f"chip {chip.name!r} has no chip-to-chip links; a {plan.chips}-chip plan needs them", field="plan"
@@ -165,18 +171,18 @@ def plan_step(
     hidden = graph.batch.new_tokens * cfg.hidden_size * ab
     tp_s = ep_s = pp_s = moved = 0.0
     if fab is not None and plan.tp > 1:
-        ar = coll.all_reduce_s(fab, hidden, plan.tp)
+        ar = tp_collective_s(fab, "all_reduce", hidden, plan.tp)
         n_ar = 2 * layers - (moe_layers if plan.ep > 1 else 0)
         logits = graph.batch.logits_tokens * cfg.vocab_size * ab
-        tp_s = n_ar * ar + coll.all_gather_s(fab, logits, plan.tp)
+        tp_s = n_ar * ar + tp_collective_s(fab, "all_gather", logits, plan.tp)
         moved += n_ar * 2.0 * (plan.tp - 1) / plan.tp * hidden
     if fab is not None and plan.ep > 1 and moe_layers:
         k = cfg.moe.experts_per_token if cfg.moe else 1
         routed = hidden * k
-        ep_s = 2 * moe_layers * coll.all_to_all_s(fab, routed, plan.ep)
+        ep_s = 2 * moe_layers * collective_s(fab, "all_to_all", routed, plan.ep)[0]
         moved += 2 * moe_layers * (plan.ep - 1) / plan.ep * routed
     if fab is not None and plan.pp > 1:
-        pp_s = coll.p2p_s(fab, hidden, coll.hops_between_stages(fab))
+        pp_s = p2p_s(fab, hidden)
         moved += hidden
     stage_s = ops_s + tp_s + ep_s + pp_s
     latency = plan.pp * (ops_s + tp_s + ep_s) + (plan.pp - 1) * pp_s

@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from jalapeno.cost.collectives import all_gather_s, all_reduce_s
+from jalapeno.cost.network import tp_collective_s
 from jalapeno.cost.op_time import ChipRates, OpTime, op_time
 from jalapeno.cost.params import CostParams
 from jalapeno.errors import JalapenoError
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
+from jalapeno.hardware.network import Network, network_of
 from jalapeno.hardware.spec import ChipSpec
 from jalapeno.seams.op_timing import OpTimer as OpTimer  # re-exported: cost.step.OpTimer
 
@@ -117,6 +118,7 @@ class Estimator:
                 field="tp",
             )
         self.chip, self.params, self.tp = chip, params, tp
+        self.net: Network | None = network_of(chip) if tp > 1 else None  # prices the collectives
         self.rates = ChipRates.of(chip)
         # how one (sharded) op is timed: the calibrated roofline model by default; a mapper for
         # parameterized processors (jalapeno.mapping) plugs in here
@@ -233,14 +235,13 @@ class Estimator:
         """(time, link bytes of all chips) of a step's tensor-parallel collectives."""
         if self.tp == 1:
             return 0.0, 0.0
-        ic = self.chip.interconnect
-        assert ic is not None
-        bw, lat = ic.bandwidth_bytes_per_s.value, ic.latency_s.value
+        net = self.net
+        assert net is not None
         hidden_bytes = tokens * hidden * act_bytes
         logit_bytes = logit_rows * vocab * act_bytes
-        t = 2 * n_layers * all_reduce_s(hidden_bytes, self.tp, bw, lat, ic.topology)
+        t = 2 * n_layers * tp_collective_s(net, "all_reduce", hidden_bytes, self.tp)
         if logit_rows:  # a pipeline stage without the LM head gathers no logits
-            t += all_gather_s(logit_bytes, self.tp, bw, lat)
+            t += tp_collective_s(net, "all_gather", logit_bytes, self.tp)
         moved = (
             2 * n_layers * 2.0 * (self.tp - 1) / self.tp * hidden_bytes
             + (self.tp - 1) / self.tp * logit_bytes

@@ -31,8 +31,7 @@ NIC_KEYS = (
 def group_dims(topology: str, dims: tuple[int, ...], n: int) -> tuple[tuple[int, bool], ...]:
     """(length, closed ring?) of each dimension a contiguous group of ``n`` chips spans: on a torus it
     fills the first dimension, then the next, and closes a ring only when it spans a whole dimension;
-    any other topology is one closed dimension of ``n``. Shared by mapping and cost, which both price
-    collectives over a group."""
+    any other topology is one closed dimension of ``n`` (``cost.network`` prices collectives over it)."""
     if topology not in ("torus2d", "torus3d") or not dims:
         return ((n, True),)
     out, left = [], n
@@ -128,13 +127,15 @@ def network_of(chip: ChipSpec) -> Network | None:
     if ic is None:
         return None
     size = int(ic.domain_size.value)
+    links = getattr(getattr(chip, "arch", None), "links", None)  # an architecture chip keeps its torus shape
+    dims = tuple(links.dims) if links is not None and links.dims else torus_dims(ic.topology, size)
     up = ScaleUp(
         ic.topology,
         size,
         ic.bandwidth_bytes_per_s.value,
         int(ic.links.value),
         ic.latency_s.value,
-        torus_dims(ic.topology, size),
+        dims,
     )
     figs = [chip.extra.get(k) for k in NIC_KEYS]
     out = None
