@@ -59,13 +59,7 @@ class Estimate:
             "calibrated": self.params.calibrated,
             "cost_params": self.params.source,
             "decode_step_s": d.time_s,
-            "decode_tokens_per_s": self.batch / d.time_s,
-            "decode_power_w": d.power_w,
-            "decode_joules_per_token": d.energy_j / self.batch,
-            "decode_power_capped": d.power_capped,
-            "decode_ops": [op_row(c) for c in d.ops],
-            "decode_host_wait_s": d.host_wait_s,
-            "decode_throttle_s": d.throttle_s,
+            **step_fields("decode", d, self.batch),
         }
         band = chip_error_band(self.chip.name)  # published / predicted over held-out published rows
         out["error_band"] = (
@@ -84,13 +78,7 @@ class Estimate:
                     "prompt": self.prompt,
                     "cached": self.cached,
                     "prefill_s": p.time_s,
-                    "prefill_tokens_per_s": self.prompt / p.time_s,
-                    "prefill_power_w": p.power_w,
-                    "prefill_joules_per_token": p.energy_j / self.prompt,
-                    "prefill_power_capped": p.power_capped,
-                    "prefill_ops": [op_row(c) for c in p.ops],
-                    "prefill_host_wait_s": p.host_wait_s,
-                    "prefill_throttle_s": p.throttle_s,
+                    **step_fields("prefill", p, self.prompt),
                 }
             )
         for phase, pc in (("decode", self.decode_pipe), ("prefill", self.prefill_pipe)):
@@ -102,6 +90,19 @@ class Estimate:
                 if xc is not None:
                     out[f"{phase}_expert_parallel"] = xc.to_json()
         return out
+
+
+def step_fields(phase: str, step: StepCost, tokens: int) -> dict[str, Any]:
+    """A decode or prefill step's rate, power, energy a token and ops, keyed ``{phase}_...`` (JSON)."""
+    return {
+        f"{phase}_tokens_per_s": tokens / step.time_s,
+        f"{phase}_power_w": step.power_w,
+        f"{phase}_joules_per_token": step.energy_j / tokens,
+        f"{phase}_power_capped": step.power_capped,
+        f"{phase}_ops": [op_row(c) for c in step.ops],
+        f"{phase}_host_wait_s": step.host_wait_s,
+        f"{phase}_throttle_s": step.throttle_s,
+    }
 
 
 def pipeline_row(pc: PipelineCost) -> dict[str, Any]:
