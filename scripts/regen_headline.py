@@ -15,8 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from jalapeno.explore.headline import (FLEETS_PATH, block_of, headline_rows, load_fleets, markdown, replace_block,
-                                       sweep_fleets)
+from jalapeno.explore.headline import FLEETS_PATH, headline_rows, load_fleets, sweep_fleets
+from jalapeno.report.headline import block_of, markdown, replace_block
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "jalapeno-1.md"
 

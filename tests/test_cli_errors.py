@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from cli_harness import run, strict_json
+from short_workload import write_tiny_workload
 
 from jalapeno.cli import COMMANDS
 
@@ -474,24 +475,13 @@ def test_serve_json_is_byte_identical_without_timings() -> None:
     }
 
 
-def _tiny_workload(tmp_path: Path) -> Path:
-    w = tmp_path / "tiny.yaml"
-    w.write_text(
-        "name: tiny\nmodel: qwen2.5-coder-1.5b\nprecision: {weights: fp8, activations: fp8, kv: fp8}\n"
-        "trace: {name: azure-code, start_s: 0, duration_s: 20}\n"
-        "slo: {ttft_s: 1.0, tpot_s: 0.025, attainment: 0.9}\n",
-        encoding="utf-8",
-    )
-    return w
-
-
 def test_explore_trials_do_not_depend_on_the_worker_count(tmp_path: Path) -> None:
     """Same seed, 1 and 4 workers: identical trials, byte for byte (before: the searcher was told results
     in completion order and asked as many designs as there were workers)."""
     argv = (
         "explore",
         "-w",
-        str(_tiny_workload(tmp_path)),
+        str(write_tiny_workload(tmp_path)),
         "-n",
         "12",
         "--seed",

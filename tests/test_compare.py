@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from short_workload import H200_FLEET, J1_FLEET, SHORT
 
 from jalapeno.cli import main
 from jalapeno.errors import JalapenoError
 from jalapeno.explore import montecarlo as mc
 from jalapeno.explore.compare import Sweep
-from jalapeno.explore.design import Deployment
 from jalapeno.explore.headtohead import compare
 from jalapeno.explore.workload import workload_from_dict
 from jalapeno.hardware import chip_from_dict, chip_to_dict, resolve_chip
@@ -34,16 +34,6 @@ from jalapeno.hardware.ranges import (
     tco_values,
 )
 
-SHORT = {
-    "name": "azure-30s",
-    "model": "qwen2.5-coder-32b",
-    "precision": {"weights": "fp8", "activations": "fp8", "kv": "fp8"},
-    "trace": {"name": "azure-code", "start_s": 0, "duration_s": 30},
-    "slo": {"ttft_s": 1.0, "tpot_s": 0.025, "attainment": 0.9},
-    "prefix_cache": True,
-}
-H200_FLEET = Deployment(tp=2, replicas=1, scheduler="sarathi", max_num_batched_tokens=512)
-J1_FLEET = Deployment(tp=1, replicas=1, scheduler="sarathi", max_num_batched_tokens=512)
 MAC_KEYS = [k for k in library() if k.startswith("mac_energy_pj.")]
 
 

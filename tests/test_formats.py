@@ -12,6 +12,7 @@ import pytest
 from cli_harness import run
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from short_workload import write_tiny_workload
 
 from jalapeno.errors import JalapenoError
 from jalapeno.workload import Request, Trace, load_trace
@@ -202,13 +203,7 @@ def test_out_dir_that_cannot_be_made_is_refused_before_work(tmp_path: Path) -> N
 
 
 def test_explore_out_dir_writes_one_row_a_trial(tmp_path: Path) -> None:
-    w = tmp_path / "tiny.yaml"
-    w.write_text(
-        "name: tiny\nmodel: qwen2.5-coder-1.5b\nprecision: {weights: fp8, activations: fp8, kv: fp8}\n"
-        "trace: {name: azure-code, start_s: 0, duration_s: 20}\n"
-        "slo: {ttft_s: 1.0, tpot_s: 0.025, attainment: 0.9}\n",
-        encoding="utf-8",
-    )
+    w = write_tiny_workload(tmp_path)
     r = run(
         "explore",
         "-w",

@@ -2,10 +2,10 @@
 figures).
 
 docs/jalapeno-1.md's headline block is regenerated here from the recorded best fleets (no sweep, no search:
-``jalapeno.explore.headline``), and the README's headline sentence must quote it. The Monte Carlo ranges the
-README and the doc quote must equal the recorded ``jalapeno compare`` output
-(docs/data/compare-azure-code.json), so a range cannot drift from the command that produced it. Regenerate all
-of it with scripts/regen_docs.sh.
+``jalapeno.explore.headline`` computes, ``jalapeno.report.headline`` renders), and the README's headline
+sentence must quote it. The Monte Carlo ranges the README and the doc quote must equal the recorded
+``jalapeno compare`` output (docs/data/compare-azure-code.json), so a range cannot drift from the command that
+produced it. Regenerate all of it with scripts/regen_docs.sh.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from jalapeno.explore.headline import block_of, headline_rows, load_fleets, markdown, ratio
+from jalapeno.explore.headline import headline_rows, load_fleets, ratio
+from jalapeno.report.headline import block_of, markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC, README = ROOT / "docs" / "jalapeno-1.md", ROOT / "README.md"

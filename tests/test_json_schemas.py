@@ -13,15 +13,11 @@ from typing import Any, ClassVar
 import jsonschema
 import pytest
 from cli_harness import run
+from short_workload import TINY_WORKLOAD
 
 from jalapeno import schemas
 
 M = "llama-3.2-1b"
-TINY_WORKLOAD = (
-    "name: tiny\nmodel: qwen2.5-coder-1.5b\nprecision: {weights: fp8, activations: fp8, kv: fp8}\n"
-    "trace: {name: azure-code, start_s: 0, duration_s: 20}\n"
-    "slo: {ttft_s: 1.0, tpot_s: 0.025, attainment: 0.9}\n"
-)
 
 # schema name -> a tiny command line (well under a second or two each); {w} is the tiny workload file, {d} its
 # directory

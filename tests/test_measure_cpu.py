@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ torch = pytest.importorskip("torch")
 
 import jsonschema
 from cli_harness import run
+from tiny_models import tiny_cfg
 
 from jalapeno import schemas
 from jalapeno.cli import main
@@ -25,7 +25,7 @@ from jalapeno.measure.jobs import Ctx, Job, Skip
 from jalapeno.measure.runner import Record, run_jobs
 from jalapeno.measure.shapes import QUICK
 from jalapeno.measure.torch_model import ROPE_THETA, TorchDecoder
-from jalapeno.models.config import ModelConfig, MoEConfig
+from jalapeno.models.config import MoEConfig
 
 CPU = torch.device("cpu")
 TOP_KEYS = {
@@ -55,25 +55,6 @@ STEP_KEYS = {
     "avg_W",
     "J_per_token",
 }
-
-
-def tiny_cfg(**kw: object) -> ModelConfig:
-    base = ModelConfig(
-        name="tiny",
-        hf_id="test/tiny",
-        architecture="LlamaForCausalLM",
-        hidden_size=64,
-        num_layers=2,
-        num_heads=4,
-        num_kv_heads=2,
-        head_dim=16,
-        intermediate_size=96,
-        vocab_size=101,
-        tie_embeddings=False,
-        max_position_embeddings=512,
-        layer_attention=("full", "full"),
-    )
-    return replace(base, **kw)
 
 
 # ---- a naive reference: no cache, explicit softmax, pairwise RoPE, K/V heads repeated by hand ----

@@ -5,7 +5,6 @@ tokens, the budget, the CUDA-graph fallback and the JSON record. Skipped without
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import jsonschema
+from tiny_models import tiny_cfg as shared_tiny_cfg
 
 from jalapeno import schemas
 from jalapeno.cli import main
@@ -73,22 +73,8 @@ REQUEST_KEYS = {
 
 
 def tiny_cfg(**kw: Any) -> ModelConfig:
-    base = ModelConfig(
-        name="tiny",
-        hf_id="test/tiny",
-        architecture="LlamaForCausalLM",
-        hidden_size=64,
-        num_layers=2,
-        num_heads=4,
-        num_kv_heads=2,
-        head_dim=16,
-        intermediate_size=96,
-        vocab_size=101,
-        tie_embeddings=False,
-        max_position_embeddings=1024,
-        layer_attention=("full", "full"),
-    )
-    return replace(base, **kw)
+    """The shared tiny model with room for the replayed prompts (1,024 positions)."""
+    return shared_tiny_cfg(**{"max_position_embeddings": 1024, **kw})
 
 
 CONFIGS = {

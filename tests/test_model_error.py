@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from short_workload import H200_FLEET, SHORT
 
 from jalapeno.cost import model_error as me
 from jalapeno.cost.params import bands_path
 from jalapeno.explore import montecarlo as mc
-from jalapeno.explore.design import Deployment
 from jalapeno.explore.evaluate import evaluate_chip
 from jalapeno.explore.workload import workload_from_dict
 from jalapeno.hardware import resolve_chip
@@ -25,15 +25,6 @@ from jalapeno.serving.analytic import AffineOracle
 from jalapeno.serving.oracle import StepShape
 from jalapeno.workload.request import Request
 
-SHORT = {
-    "name": "azure-30s",
-    "model": "qwen2.5-coder-32b",
-    "precision": {"weights": "fp8", "activations": "fp8", "kv": "fp8"},
-    "trace": {"name": "azure-code", "start_s": 0, "duration_s": 30},
-    "slo": {"ttft_s": 1.0, "tpot_s": 0.025, "attainment": 0.9},
-    "prefix_cache": True,
-}
-H200_FLEET = Deployment(tp=2, replicas=1, scheduler="sarathi", max_num_batched_tokens=512)
 BANDS = json.loads(bands_path().read_text())
 H200 = "model_error:h200-sxm"
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from short_workload import SHORT
 
 from jalapeno.cost.network import collective_s
 from jalapeno.explore import load_space, run_search
@@ -117,14 +118,7 @@ def test_expert_parallel_deployments() -> None:
     assert all(ep == 1 for _, ep, *_ in Sweep().combos())
 
 
-SMOKE = {
-    "name": "smoke-gpt-oss",
-    "model": "gpt-oss-120b",
-    "precision": {"weights": "fp8", "activations": "fp8", "kv": "fp8"},
-    "trace": {"name": "azure-code", "start_s": 0, "duration_s": 30},
-    "slo": {"ttft_s": 1.0, "tpot_s": 0.025, "attainment": 0.9},
-    "prefix_cache": True,
-}
+SMOKE = {**SHORT, "name": "smoke-gpt-oss", "model": "gpt-oss-120b"}
 
 
 def test_an_ep_plan_that_does_not_fit_tp_is_infeasible_not_an_error() -> None:

@@ -10,6 +10,7 @@ from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import pytest
+from short_workload import write_tiny_workload
 
 from jalapeno.cli import main
 from jalapeno.errors import JalapenoError
@@ -434,13 +435,7 @@ def test_compare_prices_its_fleet_as_serve_does(tmp_path: Any) -> None:
     pinned to serve by the test above)."""
     from cli_harness import run
 
-    w = tmp_path / "tiny.yaml"
-    w.write_text(
-        "name: tiny\nmodel: qwen2.5-coder-1.5b\nprecision: {weights: fp8, activations: fp8, kv: fp8}\n"
-        "trace: {name: azure-code, start_s: 0, duration_s: 20}\n"
-        "slo: {ttft_s: 1.0, tpot_s: 0.025, attainment: 0.9}\n",
-        encoding="utf-8",
-    )
+    w = write_tiny_workload(tmp_path)
     c = run(
         "compare", "-w", str(w), "--chips", "h200", "--samples", "1", "--quick", "--workers", "1", "--json"
     )

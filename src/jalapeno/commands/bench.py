@@ -14,6 +14,7 @@ from jalapeno.commands.options import (
     MAX_BATCH,
     dtype_options,
     emit_json,
+    engine_option,
     hardware_option,
     json_option,
     model_option,
@@ -21,7 +22,6 @@ from jalapeno.commands.options import (
     within_context,
 )
 from jalapeno.commands.serve import MAX_CHIPS, MAX_REPLICAS, _check, _renamed
-from jalapeno.cost.engines import ENGINES
 from jalapeno.errors import JalapenoError
 from jalapeno.serving.bench import BENCH_MAX_NUM_SEQS, REL_TOL, SCENARIOS, Limits
 from jalapeno.workload.benchsets import MLPERF_SETS
@@ -75,13 +75,7 @@ from jalapeno.workload.benchsets import MLPERF_SETS
 )
 @click.option("--max-num-batched-tokens", type=int, default=None, help="Token budget of a step [8192].")
 @dtype_options
-@click.option(
-    "--engine",
-    type=click.Choice(ENGINES.names()),
-    default="fused",
-    show_default=True,
-    help="GPU presets: fused serving engine, or the plain-PyTorch calibration engine (as serve).",
-)
+@engine_option
 @json_option
 def command(**o: Any) -> None:
     """Benchmark a model on a chip under an MLPerf-style scenario: throughput, rate, p99 latencies."""

@@ -14,6 +14,7 @@ from jalapeno.commands.options import (
     as_flags,
     dtype_options,
     emit_json,
+    engine_option,
     hardware_option,
     json_option,
     model_option,
@@ -22,7 +23,6 @@ from jalapeno.commands.options import (
     within_context,
 )
 from jalapeno.commands.parallel_options import parallel_options, plan
-from jalapeno.cost.engines import ENGINES
 from jalapeno.cost.estimate import Estimate, estimate
 from jalapeno.cost.params import chip_error_band
 from jalapeno.cost.step import StepCost
@@ -150,14 +150,7 @@ def print_estimate(e: Estimate) -> None:
 )
 @parallel_options
 @dtype_options
-@click.option(
-    "--engine",
-    type=click.Choice(ENGINES.names()),
-    default="fused",
-    show_default=True,
-    help="GPU presets: a fused serving engine (1 kernel per op, vLLM-class, as serve), or the "
-    "plain-PyTorch engine the calibration measured (docs/cost.md).",
-)
+@engine_option
 @json_option
 def command(
     model: str,

@@ -106,6 +106,20 @@ def dtype_options(f: Callable) -> Callable:
     )(f)
 
 
+def engine_option(f: Callable) -> Callable:
+    """``--engine``: the GPU preset every command that prices a step shares (estimate, serve, bench)."""
+    from jalapeno.cost.engines import ENGINES
+
+    return click.option(
+        "--engine",
+        type=click.Choice(ENGINES.names()),
+        default="fused",
+        show_default=True,
+        help="GPU presets: a fused serving engine (1 kernel per op, vLLM-class), or the plain-PyTorch "
+        "engine the calibration measured (docs/cost.md).",
+    )(f)
+
+
 def positive(name: str, value: int | None, minimum: int = 1, maximum: int | None = None) -> None:
     """``--name`` in [minimum, maximum], named in the error."""
     if value is not None and value < minimum:

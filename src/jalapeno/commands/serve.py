@@ -22,6 +22,7 @@ from jalapeno.commands.options import (
     as_flags,
     dtype_options,
     emit_json,
+    engine_option,
     hardware_option,
     json_option,
     model_option,
@@ -40,7 +41,6 @@ from jalapeno.commands.serve_fleet import (
     sim_options,
 )
 from jalapeno.commands.serve_output import print_run, write_plots
-from jalapeno.cost.engines import ENGINES
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.tco import PRICE_RULES
 from jalapeno.serving.config import TOPOLOGIES
@@ -325,14 +325,7 @@ def _prepare_dir(flag: str, path: Path, *, create: bool) -> None:
     help="Write requests.csv (one row a request, dropped ones too) and steps.csv (one row a step) here; "
     ".parquet too when pyarrow is installed.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(ENGINES.names()),
-    default="fused",
-    show_default=True,
-    help="GPU presets: a fused serving engine (1 kernel per op, vLLM-class), or the plain-PyTorch "
-    "engine the calibration measured (docs/cost.md).",
-)
+@engine_option
 @quiet_option
 @timings_option
 @json_option

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from jalapeno.cost.expert import ExpertCost, ep_step, weights_per_chip
@@ -59,13 +59,7 @@ class Estimate:
             "calibrated": self.params.calibrated,
             "cost_params": self.params.source,
             "decode_step_s": d.time_s,
-            "decode_tokens_per_s": self.batch / d.time_s,
-            "decode_power_w": d.power_w,
-            "decode_joules_per_token": d.energy_j / self.batch,
-            "decode_power_capped": d.power_capped,
-            "decode_ops": [op_row(c) for c in d.ops],
-            "decode_host_wait_s": d.host_wait_s,
-            "decode_throttle_s": d.throttle_s,
+            **step_fields("decode", d, self.batch),
         }
         band = chip_error_band(self.chip.name)  # published / predicted over held-out published rows
         out["error_band"] = (
@@ -84,13 +78,7 @@ class Estimate:
                     "prompt": self.prompt,
                     "cached": self.cached,
                     "prefill_s": p.time_s,
-                    "prefill_tokens_per_s": self.prompt / p.time_s,
-                    "prefill_power_w": p.power_w,
-                    "prefill_joules_per_token": p.energy_j / self.prompt,
-                    "prefill_power_capped": p.power_capped,
-                    "prefill_ops": [op_row(c) for c in p.ops],
-                    "prefill_host_wait_s": p.host_wait_s,
-                    "prefill_throttle_s": p.throttle_s,
+                    **step_fields("prefill", p, self.prompt),
                 }
             )
         for phase, pc in (("decode", self.decode_pipe), ("prefill", self.prefill_pipe)):
@@ -102,6 +90,19 @@ class Estimate:
                 if xc is not None:
                     out[f"{phase}_expert_parallel"] = xc.to_json()
         return out
+
+
+def step_fields(phase: str, step: StepCost, tokens: int) -> dict[str, Any]:
+    """A decode or prefill step's rate, power, energy a token and ops, keyed ``{phase}_...`` (JSON)."""
+    return {
+        f"{phase}_tokens_per_s": tokens / step.time_s,
+        f"{phase}_power_w": step.power_w,
+        f"{phase}_joules_per_token": step.energy_j / tokens,
+        f"{phase}_power_capped": step.power_capped,
+        f"{phase}_ops": [op_row(c) for c in step.ops],
+        f"{phase}_host_wait_s": step.host_wait_s,
+        f"{phase}_throttle_s": step.throttle_s,
+    }
 
 
 def pipeline_row(pc: PipelineCost) -> dict[str, Any]:
@@ -179,52 +180,73 @@ def estimate(
     est = Estimator(chip, prm, par.tp, timer)
     par.check(chip, model.num_layers)
     par.check_model(model)
+    r = _Replica(model, chip, prm, prec, est, par, batch, context, prompt, cached, engine)
     if par.ep > 1:
-        return replace(
-            _expert_parallel(model, chip, prm, prec, est, par, batch, context, prompt, cached), engine=engine
-        )
+        return _expert_parallel(r)
     check_fits(model, chip, prec, par.tp, tokens=batch * (context + 1), pp=par.pp)
     if par.pp > 1:
-        return replace(
-            _pipelined(model, chip, prm, prec, est, par, batch, context, prompt, cached), engine=engine
-        )
+        return _pipelined(r)
     dec = est.step(build_graph(model, Batch.decode(batch, context), prec), cuda_graph=True)
     pre = None
     if prompt is not None:
         pre = est.step(build_graph(model, Batch.prefill(prompt, cached), prec), cuda_graph=False)
-    return Estimate(model, chip, prm, prec, par.tp, batch, context, dec, prompt, cached, pre, engine=engine)
+    return r.result(dec, pre)
 
 
-def _pipelined(
-    model: ModelConfig,
-    chip: ChipSpec,
-    prm: CostParams,
-    prec: Precision,
-    est: Estimator,
-    par: Parallel,
-    batch: int,
-    context: int,
-    prompt: int | None,
-    cached: int,
-) -> Estimate:
+@dataclass(frozen=True)
+class _Replica:
+    """What every split of ``estimate`` prices: the request shape and the priced setup it runs on."""
+
+    model: ModelConfig
+    chip: ChipSpec
+    prm: CostParams
+    prec: Precision
+    est: Estimator
+    par: Parallel
+    batch: int
+    context: int
+    prompt: int | None
+    cached: int
+    engine: str
+
+    def result(self, dec: StepCost, pre: StepCost | None, **split: Any) -> Estimate:
+        """The Estimate of this replica's decode (and prefill) step; ``split`` adds the pipeline's or the
+        expert group's own terms."""
+        return Estimate(
+            self.model,
+            self.chip,
+            self.prm,
+            self.prec,
+            self.par.tp,
+            self.batch,
+            self.context,
+            dec,
+            self.prompt,
+            self.cached,
+            pre,
+            engine=self.engine,
+            **split,
+        )
+
+
+def _pipelined(r: _Replica) -> Estimate:
     """Decode: the batch cut into ``min(pp, batch)`` micro-batches of ceil(batch / m) sequences, time per
     output token = the pipeline's interval. Prefill: the prompt cut into ``min(pp, prompt)`` chunks of
     ceil(prompt / m) tokens (each priced at the chunks' mean cached context: their mean attention work
     when m divides the prompt), time to first token = the makespan of a cold pipeline."""
+    model, prec, est, par, batch, prompt = r.model, r.prec, r.est, r.par, r.batch, r.prompt
     m = micro_batches(par.pp, batch)
-    g = build_graph(model, Batch.decode(ceil_div(batch, m), context), prec)
+    g = build_graph(model, Batch.decode(ceil_div(batch, m), r.context), prec)
     pc, costs = graph_pipeline(est, model, g, par.pp, m, cuda_graph=True)
     dec = _step_of(pc, pc.interval_s, costs, par, batch)
     pre = pre_pc = None
     if prompt is not None:
         mp = micro_batches(par.pp, prompt)
         c = ceil_div(prompt, mp)
-        gp = build_graph(model, Batch.prefill(c, cached + (prompt - c) // 2), prec)
+        gp = build_graph(model, Batch.prefill(c, r.cached + (prompt - c) // 2), prec)
         pre_pc, pcosts = graph_pipeline(est, model, gp, par.pp, mp, cuda_graph=False)
         pre = _step_of(pre_pc, pre_pc.makespan_s, pcosts, par, prompt)
-    return Estimate(
-        model, chip, prm, prec, par.tp, batch, context, dec, prompt, cached, pre, par.pp, pc, pre_pc
-    )
+    return r.result(dec, pre, pp=par.pp, decode_pipe=pc, prefill_pipe=pre_pc)
 
 
 def _step_of(pc: PipelineCost, span_s: float, costs: list[OpCost], par: Parallel, tokens: int) -> StepCost:
@@ -270,49 +292,23 @@ def check_fits_ep(
         )
 
 
-def _expert_parallel(
-    model: ModelConfig,
-    chip: ChipSpec,
-    prm: CostParams,
-    prec: Precision,
-    est: Estimator,
-    par: Parallel,
-    batch: int,
-    context: int,
-    prompt: int | None,
-    cached: int,
-) -> Estimate:
+def _expert_parallel(r: _Replica) -> Estimate:
     """Decode: ``batch`` sequences over the group, ceil(batch / dp) on each attention replica (the
     hottest), halved again with two-batch overlap. Prefill: the prompt on one attention replica, its
     tokens dispatched to every expert rank (two halves of the prompt with overlap, the second at the
     first's cached context)."""
+    model, prec, est, par, batch, prompt = r.model, r.prec, r.est, r.par, r.batch, r.prompt
     local = ceil_div(batch, par.dp)
-    check_fits_ep(model, chip, prec, par, local, context + 1)
+    check_fits_ep(model, r.chip, prec, par, local, r.context + 1)
     halves = 2 if par.tbo and local >= 2 else 1
     dm = [
-        (build_graph(model, Batch.decode(ceil_div(local, halves), context), prec), ceil_div(batch, halves))
+        (build_graph(model, Batch.decode(ceil_div(local, halves), r.context), prec), ceil_div(batch, halves))
     ] * halves
     dec, dx = ep_step(est, model, par, dm, cuda_graph=True)
     pre = px = None
     if prompt is not None:
         ph = 2 if par.tbo and prompt >= 2 else 1
         c = ceil_div(prompt, ph)
-        pm = [(build_graph(model, Batch.prefill(c, cached + i * c), prec), c) for i in range(ph)]
+        pm = [(build_graph(model, Batch.prefill(c, r.cached + i * c), prec), c) for i in range(ph)]
         pre, px = ep_step(est, model, par, pm, cuda_graph=False)
-    return Estimate(
-        model,
-        chip,
-        prm,
-        prec,
-        par.tp,
-        batch,
-        context,
-        dec,
-        prompt,
-        cached,
-        pre,
-        par.pp,
-        parallel=par,
-        decode_ep=dx,
-        prefill_ep=px,
-    )
+    return r.result(dec, pre, pp=par.pp, parallel=par, decode_ep=dx, prefill_ep=px)

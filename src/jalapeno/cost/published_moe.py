@@ -111,75 +111,60 @@ class MoeRow:
     note: str = ""
 
 
+SGLANG_SOFTWARE = "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO"
+
+
+def _sglang_prefill(
+    row_id: str,
+    where: str,
+    length: int,
+    published: float,
+    note: str,
+    software: str = SGLANG_SOFTWARE,
+    **kw: Any,
+) -> MoeRow:
+    """A prefill row of the SGLang blog (2025-05-05): 4 H100 nodes at EP32 with 32 redundant experts,
+    two-batch overlap and 16,384 tokens a GPU; the rows differ in prompt length and figure."""
+    return MoeRow(
+        row_id,
+        "sglang-blog",
+        SGLANG,
+        where,
+        "2025-05-05",
+        software,
+        "h100-sxm",
+        "prefill",
+        32,
+        32,
+        True,
+        16384,
+        length,
+        published,
+        note=note,
+        **kw,
+    )
+
+
+_SGLANG_PD = "Evaluation, Performance Analysis of Prefill and Decode Phases"
+_SGLANG_4K_NOTE = "4 nodes; 16,384 tokens a GPU (stated for the 4K profile run)"
 ROWS: tuple[MoeRow, ...] = (
-    MoeRow(
-        "sglang-prefill-1k",
-        "sglang-blog",
-        SGLANG,
-        "Evaluation, Performance Analysis of Prefill and Decode Phases",
-        "2025-05-05",
-        "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO",
-        "h100-sxm",
-        "prefill",
-        32,
-        32,
-        True,
-        16384,
-        1024,
-        57674.0,
-        note="4 nodes; 16,384 tokens a GPU (stated for the 4K profile run)",
-    ),
-    MoeRow(
-        "sglang-prefill-2k",
-        "sglang-blog",
-        SGLANG,
-        "Evaluation, Performance Analysis of Prefill and Decode Phases",
-        "2025-05-05",
-        "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO",
-        "h100-sxm",
-        "prefill",
-        32,
-        32,
-        True,
-        16384,
-        2048,
-        54543.0,
-        note="4 nodes; 16,384 tokens a GPU (stated for the 4K profile run)",
-    ),
-    MoeRow(
+    _sglang_prefill("sglang-prefill-1k", _SGLANG_PD, 1024, 57674.0, _SGLANG_4K_NOTE),
+    _sglang_prefill("sglang-prefill-2k", _SGLANG_PD, 2048, 54543.0, _SGLANG_4K_NOTE),
+    _sglang_prefill(
         "sglang-prefill-4k",
-        "sglang-blog",
-        SGLANG,
         "Profile Results, Overall Throughput (prefill table, Default)",
-        "2025-05-05",
-        "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO",
-        "h100-sxm",
-        "prefill",
-        32,
-        32,
-        True,
-        16384,
         4096,
         50302.0,
-        note="4 nodes, batch 16,384 tokens a GPU",
+        "4 nodes, batch 16,384 tokens a GPU",
     ),
-    MoeRow(
+    _sglang_prefill(
         "sglang-prefill-4k-perfect-eplb",
-        "sglang-blog",
-        SGLANG,
         "Profile Results, Overall Throughput (prefill table, Simulated Perfect EPLB)",
-        "2025-05-05",
-        "SGLang + DeepEP/DeepGEMM, TBO, random balanced routing",
-        "h100-sxm",
-        "prefill",
-        32,
-        32,
-        True,
-        16384,
         4096,
         59337.0,
+        "experts drawn uniformly (group-limited): imbalance set to 1.0",
+        software="SGLang + DeepEP/DeepGEMM, TBO, random balanced routing",
         perfect_balance=True,
-        note="experts drawn uniformly (group-limited): imbalance set to 1.0",
     ),
     MoeRow(
         "sglang-decode-ep72",

@@ -3,7 +3,8 @@
 ``jalapeno report`` finds every chip's best fleet by sweeping deployments (minutes). The fleets it found are
 recorded once in ``spaces/headline-fleets.json`` (``scripts/regen_headline.py --sweep``); evaluating just
 those fleets again (``headline_rows``, about a dozen simulations) reproduces every published ratio, so a
-test can hold the docs to the code without re-running the sweep or the search.
+test can hold the docs to the code without re-running the sweep or the search. The rows are computed here;
+``jalapeno.report.headline`` renders them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ FLEETS_PATH = Path(__file__).parent / "spaces" / "headline-fleets.json"
 WORKLOADS = ("azure-code", "azure-code-8x", "mooncake-conversation", "agentic-coding")
 CHIPS = ("jalapeno-1", "h100-sxm", "h200-sxm", "b200")
 REFERENCE = "h200-sxm"
-BEGIN, END = "<!-- headline:begin (scripts/regen_headline.py) -->", "<!-- headline:end -->"
 
 
 def sweep_fleets(
@@ -75,41 +75,6 @@ def headline_rows(fleets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                     row["ratio_usd_per_mtok"] = o["usd_per_mtok"] / ro["usd_per_mtok"]
             rows.append(row)
     return rows
-
-
-def markdown(rows: list[dict[str, Any]]) -> str:
-    """The table docs/jalapeno-1.md publishes between its headline markers."""
-    head = (
-        "| workload | chip | best fleet | goodput/W (req/s/kW) | vs H200 | $/Mtok | vs H200 | SLO attainment "
-        "|\n"
-        "|---|---|---|---:|---:|---:|---:|---:|"
-    )
-    lines = [BEGIN, head]
-    for r in rows:
-        if r["fleet"] is None:
-            lines.append(
-                f"| {r['workload']} | {r['chip']} | no deployment meets the SLO | - | - | - | - | - |"
-            )
-            continue
-        miss = "" if r["feasible"] else " (misses the SLO)"
-        lines.append(
-            f"| {r['workload']} | {r['chip']} | {r['fleet']}{miss} | {r['goodput_per_kw']:.2f} | "
-            f"{r.get('ratio_goodput_per_watt', 0):.2f}x | {r['usd_per_mtok']:.4f} | "
-            f"{r.get('ratio_usd_per_mtok', 0):.2f}x | {r['slo_attainment']:.3f} |"
-        )
-    lines.append(END)
-    return "\n".join(lines)
-
-
-def block_of(text: str) -> str:
-    """The headline block of a document (markers included)."""
-    i, j = text.index(BEGIN), text.index(END)
-    return text[i : j + len(END)]
-
-
-def replace_block(text: str, block: str) -> str:
-    i, j = text.index(BEGIN), text.index(END)
-    return text[:i] + block + text[j + len(END) :]
 
 
 def ratio(rows: list[dict[str, Any]], workload: str, key: str, chip: str = "jalapeno-1") -> float:

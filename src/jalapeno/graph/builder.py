@@ -159,6 +159,22 @@ class _Builder:
         # RMSNorm: square, mean, rsqrt, scale: ~4 FLOPs an element; weight (width,)
         return self.elementwise(name, "norm", rows * width, rep, layers, flops_per=4.0, params=width)
 
+    def kv_write(self, per_token: int, rep: int, layers: str) -> Op:
+        """Appending this step's tokens to the KV cache: ``per_token`` cached elements a token, read as
+        activations and written at the KV dtype (full K and V per head, or MLA's compressed latent)."""
+        t = self.w.tokens
+        return verify(
+            Op(
+                "kv_write",
+                "kv_write",
+                rep,
+                flops=0.0,
+                act_read_bytes=t * per_token * self.ab,
+                kv_write_bytes=t * per_token * self.kb,
+                layers=layers,
+            )
+        )
+
     def attention(
         self, rep: int, layers: str, window: int | None, **shape: Unpack[AttentionKwargs]
     ) -> list[Op]:
@@ -289,20 +305,7 @@ class _Builder:
                 )
             )
         ops.append(self.elementwise("rope", "rope", t * (nh + nkv) * hd, rep, layers, flops_per=3.0))
-        kv_per_tok = 2 * nkv * hd
-        ops.append(
-            verify(
-                Op(
-                    "kv_write",
-                    "kv_write",
-                    rep,
-                    flops=0.0,
-                    act_read_bytes=t * kv_per_tok * self.ab,
-                    kv_write_bytes=t * kv_per_tok * self.kb,
-                    layers=layers,
-                )
-            )
-        )
+        ops.append(self.kv_write(2 * nkv * hd, rep, layers))
         ops += self.attention(rep, layers, window, **self.attention_kwargs())
         ops.append(self.matmul("o_proj", t, nh * hd, h, rep, layers, bias=c.o_bias))  # (T, hidden)
         return ops
@@ -326,17 +329,7 @@ class _Builder:
             self.matmul("kv_a_proj", t, h, latent, rep, layers),  # (T, kv_lora + rope)
             self.norm("kv_a_norm", m.kv_lora_rank, t, rep, layers),
             self.elementwise("rope", "rope", t * (nh + 1) * m.qk_rope_head_dim, rep, layers, flops_per=3.0),
-            verify(
-                Op(
-                    "kv_write",
-                    "kv_write",
-                    rep,
-                    flops=0.0,
-                    act_read_bytes=t * latent * self.ab,
-                    kv_write_bytes=t * latent * self.kb,
-                    layers=layers,
-                )
-            ),
+            self.kv_write(latent, rep, layers),
         ]
         kvb_k, kvb_n = m.kv_lora_rank, nh * (m.qk_nope_head_dim + m.v_head_dim)
         nd = len(self.w.decode)

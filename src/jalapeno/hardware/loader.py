@@ -24,7 +24,7 @@ import yaml
 
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.kinds import KINDS
-from jalapeno.hardware.spec import ChipSpec, Figure, Interconnect, MemoryLevel, TextFigure
+from jalapeno.hardware.spec import TOP_FIGURES, ChipSpec, Figure, Interconnect, MemoryLevel, TextFigure
 
 # Compute dtypes a chip may quote a rate for (the ``compute`` names of jalapeno.dtypes, plus fp64,
 # fp16 for chips whose 16-bit vector rate differs from bf16, and fp6).
@@ -78,16 +78,7 @@ LINK_REQUIRED = ("name", "links", "bandwidth_bytes_per_s", "latency_s", "domain_
 LINK_OPTIONAL = ("energy_pj_per_bit",)
 # Figures that count things: their value must be a whole number.
 INTEGRAL = ("launch_year", "cores", "transistors", "links", "domain_size")
-_SIMPLE_FIGURES = (
-    "launch_year",
-    "tdp_w",
-    "idle_w",
-    "die_area_mm2",
-    "transistors",
-    "clock_hz",
-    "cores",
-    "price_usd",
-)
+_SIMPLE_FIGURES = tuple(k for k in TOP_FIGURES if k != "process_node")  # process_node is a TextFigure
 
 
 class _Lines(dict[Any, Any]):
@@ -152,17 +143,7 @@ def chip_from_dict(data: Any, *, origin: str = "<dict>") -> ChipSpec:
 def chip_to_dict(chip: ChipSpec) -> dict[str, Any]:
     """The YAML-shaped dict of a chip (inverse of ``chip_from_dict``)."""
     out: dict[str, Any] = {k: getattr(chip, k) for k in ("name", "vendor", "kind", "description")}
-    for k in (
-        "launch_year",
-        "process_node",
-        "tdp_w",
-        "idle_w",
-        "die_area_mm2",
-        "transistors",
-        "clock_hz",
-        "cores",
-        "price_usd",
-    ):
+    for k in TOP_FIGURES:
         if getattr(chip, k) is not None:
             out[k] = _figure_dict(getattr(chip, k))
     out["matrix_flops"] = {d: _figure_dict(f) for d, f in chip.matrix_flops.items()}

@@ -63,6 +63,20 @@ class Interconnect:
     energy_pj_per_bit: Figure | None = None
 
 
+# ChipSpec's optional single figures, in the order the YAML, its round trip and ``figures()`` list them.
+TOP_FIGURES = (
+    "launch_year",
+    "process_node",
+    "tdp_w",
+    "idle_w",
+    "die_area_mm2",
+    "transistors",
+    "clock_hz",
+    "cores",
+    "price_usd",
+)
+
+
 @dataclass(frozen=True)
 class ChipSpec:
     """A real or hypothetical inference chip (one package, as sold/deployed)."""
@@ -107,17 +121,7 @@ class ChipSpec:
     def figures(self) -> dict[str, Figure | TextFigure]:
         """Every sourced figure keyed by a dotted path, for listing with sources."""
         out: dict[str, Figure | TextFigure] = {}
-        for k in (
-            "launch_year",
-            "process_node",
-            "tdp_w",
-            "idle_w",
-            "die_area_mm2",
-            "transistors",
-            "clock_hz",
-            "cores",
-            "price_usd",
-        ):
+        for k in TOP_FIGURES:
             v = getattr(self, k)
             if v is not None:
                 out[k] = v

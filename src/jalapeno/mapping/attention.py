@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from jalapeno.graph.ops import Op
-from jalapeno.mapping.engine import engine_cycles
 from jalapeno.mapping.gemm import _stage_pipeline
 from jalapeno.mapping.target import ACC_BYTES, Target
 
@@ -87,12 +86,9 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     keys = np.maximum(
         1, (keys_per_seq // splits) if a.phase == "decode" else -(-a.pairs // max(a.query_tokens, 1))
     )
-    n_qk, n_v = -(-keys // t.engines), -(-a.head_dim_v // t.engines)
     cyc = None
     for df in t.dataflows:  # the best dataflow per candidate (an exact minimum: any order gives the same)
-        c = engine_cycles(
-            t.kind, m_eff, n_qk, a.head_dim_qk, t.rows, t.cols, t.depth, df, rate, True, t.load
-        ) + engine_cycles(t.kind, m_eff, n_v, keys, t.rows, t.cols, t.depth, df, rate, True, t.load)
+        c = t.attention_cycles(m_eff, keys, a.head_dim_qk, a.head_dim_v, df, rate)
         cyc = c if cyc is None else np.minimum(cyc, c)
     ideal = m_eff * keys * d / (t.engines * t.rows * t.cols * t.depth * rate)
     util = np.minimum(1.0, ideal / cyc)

@@ -34,7 +34,6 @@ from typing import Any
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
 from jalapeno.mapping.attention import map_attention
-from jalapeno.mapping.engine import engine_cycles
 from jalapeno.mapping.gemm import GemmProblem, map_gemm
 from jalapeno.mapping.mapper import MATMUL_KINDS, Mapper
 from jalapeno.mapping.target import ACC_BYTES, Target
@@ -183,21 +182,7 @@ def gemm_units(t: Target, p: GemmProblem) -> tuple[list[Stream], int, dict[str, 
     steps = -(-ku // tk)
     units = tiles_m * tiles_n * p.groups * sk
     n_e = -(-tn // t.engines)
-    cyc = float(
-        engine_cycles(
-            t.kind,
-            tm,
-            n_e,
-            ku,
-            t.rows,
-            t.cols,
-            t.depth,
-            g.dataflow,
-            t.rate(p.dtype),
-            overlap=g.double_buffer,
-            load=t.load,
-        )
-    )
+    cyc = float(t.engine_cycles(tm, n_e, ku, g.dataflow, t.rate(p.dtype), overlap=g.double_buffer))
     unit_compute = cyc / t.f_matrix / t.issue_eff
     # bytes: a stage reads tm x tk of A and tk x tn of B; the mapping says how much of it comes from DRAM
     stage = tm * tk * ae + tk * tn * we
@@ -283,35 +268,7 @@ def replay_attention(t: Target, op: Op) -> float:
     m_eff = min(bq, q_rows)
     rate = t.rate(op.dtype)
     cyc = min(
-        float(
-            engine_cycles(
-                t.kind,
-                m_eff,
-                -(-keys // t.engines),
-                a.head_dim_qk,
-                t.rows,
-                t.cols,
-                t.depth,
-                df,
-                rate,
-                True,
-                t.load,
-            )
-            + engine_cycles(
-                t.kind,
-                m_eff,
-                -(-a.head_dim_v // t.engines),
-                keys,
-                t.rows,
-                t.cols,
-                t.depth,
-                df,
-                rate,
-                True,
-                t.load,
-            )
-        )
-        for df in t.dataflows
+        float(t.attention_cycles(m_eff, keys, a.head_dim_qk, a.head_dim_v, df, rate)) for df in t.dataflows
     )
     units = am.units
     # the unit's matrix work at the mapping's engine utilization: all units together do the op's MACs

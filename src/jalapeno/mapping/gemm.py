@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from jalapeno.mapping.engine import engine_cycles
 from jalapeno.mapping.target import ACC_BYTES, Target
 
 ORDERS = ("c", "a", "b")
@@ -186,9 +185,7 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     for j, flow in enumerate(t.dataflows):
         cyc = np.where(
             df == j,
-            engine_cycles(
-                t.kind, tm, n_e, ku, t.rows, t.cols, t.depth, flow, rate, overlap=db == 2, load=t.load
-            ),
+            t.engine_cycles(tm, n_e, ku, flow, rate, overlap=db == 2),
             cyc,
         )
     t_c = waves * cyc / t.f_matrix / t.issue_eff

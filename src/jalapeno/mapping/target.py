@@ -7,6 +7,7 @@ from typing import Any
 
 from jalapeno.hardware.arch import model
 from jalapeno.hardware.arch.spec import ArchSpec
+from jalapeno.mapping.engine import engine_cycles
 from jalapeno.mapping.static import StaticSchedule
 
 ACC_BYTES = 4.0  # partial sums are fp32 (int32 for integer formats)
@@ -160,6 +161,19 @@ class Target:
         """Fixed device time of an op's kernels: each pays its overhead; each after the first also its own
         main-memory latency (the first one's is in the op's body)."""
         return kernels * self.kernel_s + max(kernels - 1, 0) * self.main_latency_s
+
+    def engine_cycles(self, m: Any, n: Any, k: Any, dataflow: str, rate: float, overlap: Any = False) -> Any:
+        """Cycles of one engine of this target for an (m x k) by (k x n) tile (``mapping.engine``)."""
+        return engine_cycles(
+            self.kind, m, n, k, self.rows, self.cols, self.depth, dataflow, rate, overlap, self.load
+        )
+
+    def attention_cycles(self, m: Any, keys: Any, d_qk: int, d_v: int, dataflow: str, rate: float) -> Any:
+        """Cycles of one attention tile: ``m`` query rows against ``keys`` keys (Q K^T, the keys split over
+        the core's engines), then the scores times V (the value width split over the engines), each with
+        its loads overlapped."""
+        qk = self.engine_cycles(m, -(-keys // self.engines), d_qk, dataflow, rate, True)
+        return qk + self.engine_cycles(m, -(-d_v // self.engines), keys, dataflow, rate, True)
 
     def rate(self, dtype: str) -> float:
         """MACs per PE per cycle for ``dtype``; a format the engine lacks runs at the next wider one it

@@ -114,10 +114,24 @@ def _tdp_note(arch: ArchSpec) -> str:
     return f"Peak activity plus static power, held at the {arch.power.limit_w.value:g} W power limit by DVFS."
 
 
+def _sram_level(name: str, cap: Part, bw: Part, pj_per_bit: float, arch: ArchSpec) -> MemoryLevel:
+    """An on-chip SRAM level: capacity and bandwidth derived from the description, energy per bit from
+    the technology library, no latency figure, on chip."""
+    src = arch.source_file or arch.name
+    return MemoryLevel(
+        name,
+        "sram",
+        _fig(cap, arch),
+        _fig(bw, arch),
+        None,
+        Figure(pj_per_bit, f"derived from the technology library for {src}", True),
+        False,
+    )
+
+
 def memory_levels(arch: ArchSpec) -> tuple[MemoryLevel, ...]:
     """memory[0] is DRAM, or all on-chip SRAM on SRAM-only designs; then shared and core SRAM."""
     e = model.pj_per_bit(arch)
-    src = arch.source_file or arch.name
     lv: list[MemoryLevel] = []
     c = arch.cores
     core_cap = Part(
@@ -144,17 +158,7 @@ def memory_levels(arch: ArchSpec) -> tuple[MemoryLevel, ...]:
             )
         )
     elif arch.shared_sram is None:  # SRAM-only, all of it in the cores
-        lv.append(
-            MemoryLevel(
-                "sram",
-                "sram",
-                _fig(core_cap, arch),
-                _fig(core_bw, arch),
-                None,
-                Figure(e["core_sram"], f"derived from the technology library for {src}", True),
-                False,
-            )
-        )
+        lv.append(_sram_level("sram", core_cap, core_bw, e["core_sram"], arch))
         return tuple(lv)
     if arch.shared_sram is not None:
         ss = arch.shared_sram
@@ -164,28 +168,8 @@ def memory_levels(arch: ArchSpec) -> tuple[MemoryLevel, ...]:
         )
         cap = Part(ss.capacity_bytes.value, "shared SRAM capacity")
         name = "sram" if arch.memory is None else "shared_sram"
-        lv.append(
-            MemoryLevel(
-                name,
-                "sram",
-                _fig(cap, arch),
-                _fig(bw, arch),
-                None,
-                Figure(e["shared_sram"], f"derived from the technology library for {src}", True),
-                False,
-            )
-        )
-    lv.append(
-        MemoryLevel(
-            "core_sram",
-            "sram",
-            _fig(core_cap, arch),
-            _fig(core_bw, arch),
-            None,
-            Figure(e["core_sram"], f"derived from the technology library for {src}", True),
-            False,
-        )
-    )
+        lv.append(_sram_level(name, cap, bw, e["shared_sram"], arch))
+    lv.append(_sram_level("core_sram", core_cap, core_bw, e["core_sram"], arch))
     return tuple(lv)
 
 
