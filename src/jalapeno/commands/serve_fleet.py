@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from jalapeno.models.config import ModelConfig
 
 
-_renamed = renamed
-
 KV_LINK_GBPS = (
     400.0  # one 400 Gb/s NIC per replica (InfiniBand NDR / ConnectX-7), for chips without NIC figures
 )
@@ -89,11 +87,11 @@ def resolve_fleet(o: dict[str, Any]) -> Fleet:
     from jalapeno.hardware import resolve_chip
     from jalapeno.models import resolve_model
 
-    model = _renamed("--model", resolve_model, o["model"])
-    chip = _renamed("--hardware", resolve_chip, o["hardware"])
+    model = renamed("--model", resolve_model, o["model"])
+    chip = renamed("--hardware", resolve_chip, o["hardware"])
     dchip = None
     if o["decode_hardware"] is not None:
-        dchip = _renamed("--decode-hardware", resolve_chip, o["decode_hardware"])
+        dchip = renamed("--decode-hardware", resolve_chip, o["decode_hardware"])
     valid_tp(model, o["tp"])
     if o["max_model_len"] is not None:
         within_context(model, "--max-model-len", o["max_model_len"])

@@ -268,45 +268,37 @@ def run_values(
     return out
 
 
-def level_task(chip_ref: str, factor: float, dep: Mapping[str, Any], workload_doc: Mapping[str, Any]) -> Any:
+def level_task(
+    chip_ref: str, factor: float, dep: Mapping[str, Any], workload_doc: Mapping[str, Any]
+) -> Evaluation:
     """What a worker runs for one model-error level: the chip at its nominal constants, served at its fleet
-    with every step ``1 / factor`` as long; the caller prices it with each sample's constants. Returns the
-    simulation result and whether the fleet met the SLO (None when the chip cannot be evaluated)."""
+    with every step ``1 / factor`` as long, its simulation kept; the caller prices it with each sample's
+    constants (``_priced``)."""
     from jalapeno.hardware import resolve_chip
 
     d = {k: v for k, v in dep.items() if k != "chips"}
     w = workload_from_dict(workload_doc)
-    ev = evaluate_chip(resolve_chip(chip_ref), Deployment(**d), w, keep_result=True, throughput_factor=factor)
-    res = ev.metrics.get("result") if ev.metrics else None
-    return (res, ev.feasible, dict(ev.objectives))
+    return evaluate_chip(
+        resolve_chip(chip_ref), Deployment(**d), w, keep_result=True, throughput_factor=factor
+    )
 
 
-def _priced(level: Any, chip: Any, chips: int, values: Mapping[str, float]) -> dict[str, Any]:
-    """A model-error level's simulation priced with this sample's chip price and TCO constants."""
-    res, feasible, objs = level
-    if res is None:
-        return {
-            "goodput_per_watt": objs.get("goodput_per_watt", 0.0),
-            "usd_per_mtok": objs.get("usd_per_mtok", float("inf")),
-            "feasible": feasible,
-        }
-    o = objectives(res, chip, chips, values=tco_values(values))
+def _priced(ev: Evaluation, chip: Any, chips: int, values: Mapping[str, float]) -> dict[str, Any]:
+    """A kept simulation priced with this sample's chip price and TCO constants (an evaluation that never
+    simulated, e.g. a fleet that does not fit, keeps its own outcome)."""
+    if "result" not in ev.metrics:
+        return _outcome(ev)
+    o = objectives(ev.metrics["result"], chip, chips, values=tco_values(values))
     return {
         "goodput_per_watt": o["goodput_per_watt"],
         "usd_per_mtok": o["usd_per_mtok"],
-        "feasible": feasible,
+        "feasible": ev.feasible,
     }
 
 
 def _repriced(f: Fleet, chip: Any, values: Mapping[str, float]) -> dict[str, Any]:
     """The nominal simulation priced with this sample's chip price and TCO constants."""
-    res = f.nominal.metrics["result"]
-    o = objectives(res, chip, f.dep.chips, values=tco_values(values))
-    return {
-        "goodput_per_watt": o["goodput_per_watt"],
-        "usd_per_mtok": o["usd_per_mtok"],
-        "feasible": f.nominal.feasible,
-    }
+    return _priced(f.nominal, chip, f.dep.chips, values)
 
 
 def quantiles(xs: Sequence[float]) -> dict[str, float]:
