@@ -31,7 +31,7 @@ from jalapeno.commands.options import (
     timings_option,
 )
 from jalapeno.commands.parallel_options import parallel_options
-from jalapeno.commands.pool_options import DECODE_FLAGS, DECODE_KEYS, decode_plan_options
+from jalapeno.commands.pool_options import DECODE_KEYS, DECODE_KNOB_KEYS, decode_flags, decode_plan_options
 from jalapeno.commands.serve_fleet import (
     KV_LINK_GBPS,
     TIER_GBPS,
@@ -370,6 +370,8 @@ def _validate(o: dict[str, Any]) -> None:
         _check(_flag(flag), o[flag], strict=flag == "duration_s", maximum=MAX_TRACE_S)
     for flag in ("kv_link_gbps", "tier_gbps"):
         _check(_flag(flag), o[flag], minimum=MIN_GBPS, strict=False, maximum=MAX_GBPS)
+    _check("--decode-redundant-experts", o["decode_redundant_experts"], strict=False)
+    _check("--decode-ep-imbalance", o["decode_ep_imbalance"], minimum=1.0, strict=False, maximum=1e6)
     _check("--trace-events", o["trace_events"], minimum=10, strict=False)
     _check("--seed", o["seed"], strict=False)
     _check("--rate", o["rate"], minimum=1e-9, strict=False, maximum=1e9)
@@ -390,7 +392,14 @@ def _validate(o: dict[str, Any]) -> None:
         if o[flag] not in names:
             raise JalapenoError(f"must be one of {', '.join(names)}; got {o[flag]!r}", field=_flag(flag))
     disagg = o["topology"] == "disagg"
-    pool_flags = ("prefill_replicas", "decode_replicas", "decode_hardware", "kv_link_gbps", *DECODE_KEYS)
+    pool_flags = (
+        "prefill_replicas",
+        "decode_replicas",
+        "decode_hardware",
+        "kv_link_gbps",
+        *DECODE_KEYS,
+        *DECODE_KNOB_KEYS,
+    )
     _only_with(disagg, {_flag(k): o[k] for k in pool_flags}, "--topology disagg")
     if disagg and o["replicas"] is not None:
         raise JalapenoError(
@@ -441,7 +450,7 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     if fleet.decode_chip is not None or fleet.decode_parallel is not None:
         dplan = fleet.decode_plan
         assert dplan is not None
-        with as_flags(DECODE_FLAGS):
+        with as_flags(decode_flags(o)):
             doracle, dparams = build_oracle(
                 fleet.model,
                 fleet.decode_chip or fleet.chip,

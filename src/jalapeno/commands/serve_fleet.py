@@ -12,10 +12,10 @@ from jalapeno.commands.options import (
     within_context,
 )
 from jalapeno.commands.pool_options import pool_plans
+from jalapeno.cost.pipeline import Parallel
 
 if TYPE_CHECKING:
     from jalapeno.cost.oracle import CostOracle
-    from jalapeno.cost.pipeline import Parallel
     from jalapeno.graph.precision import Precision
     from jalapeno.hardware import ChipSpec
     from jalapeno.models.config import ModelConfig
@@ -142,7 +142,7 @@ def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | Non
             fleet.decode_replicas,
             decode_oracle=decode_oracle,
             decode_parallel=fleet.decode_parallel,
-            link_bandwidth_bytes_per_s=_link_gbps(o, fleet) * 1e9 / 8,
+            **kv_link(o, fleet),
         )
     if o["speculative"] is not None:
         opts["speculative"] = Speculative(o["speculative"], o["acceptance"], o["draft_cost"] or 0.0)
@@ -151,19 +151,38 @@ def sim_options(o: dict[str, Any], fleet: Fleet, decode_oracle: CostOracle | Non
     return opts
 
 
-def _link_gbps(o: dict[str, Any], fleet: Fleet) -> float:
-    """The prefill replica's KV link: ``--kv-link-gbps``, else its chips' scale-out NICs (each chip
-    sends its KV shard over its own NICs, as NIXL/Mooncake transfer engines do), else one 400G NIC."""
-    if o["kv_link_gbps"] is not None:
-        return o["kv_link_gbps"]
+def kv_link(o: dict[str, Any], fleet: Fleet) -> dict[str, Any]:
+    """The ``Disagg`` link fields. ``--kv-link-gbps``: one link of that figure a prefill replica, as
+    before. Else, when the chips have scale-out NIC figures, ``cost.kv_transfer`` over the two pools' plans:
+    a request's KV leaves one prefill attention replica's NICs and lands on one decode attention
+    replica's, resharded, the busiest NIC setting the rate (each replica has ``dp`` such NIC groups).
+    Chips without NIC figures: one 400G NIC a replica."""
+    from jalapeno.cost.kv_transfer import kv_transfer
     from jalapeno.hardware.network import network_of
 
     net = network_of(fleet.chip)
-    if net is None or net.scale_out is None:
-        return KV_LINK_GBPS
-    # a transfer leaves the prefill replica's NICs and lands on the decode replica's: the fewer carry it
-    nics = min(fleet.chips_per_replica, fleet.decode_chips_per_replica)
-    return net.scale_out.bw_bytes_per_s * 8 / 1e9 * nics
+    if o["kv_link_gbps"] is not None or net is None or net.scale_out is None:
+        gbps = o["kv_link_gbps"] if o["kv_link_gbps"] is not None else KV_LINK_GBPS
+        return {"link_bandwidth_bytes_per_s": gbps * 1e9 / 8}
+    dnet = network_of(fleet.decode_chip) if fleet.decode_chip is not None else net
+    if dnet is None or dnet.scale_out is None:
+        dnet = net  # a decode chip without NIC figures: the prefill chip's, as before
+    pre, dec = fleet.parallel or Parallel(fleet.tp, fleet.pp), fleet.decode_plan
+    assert dec is not None
+    bw, lat = kv_transfer(fleet.model, pre, dec, net, dnet).link()
+    return {
+        "link_bandwidth_bytes_per_s": bw,
+        "link_latency_s": lat,
+        "prefill_groups": pre.dp,
+        "decode_groups": dec.dp,
+    }
+
+
+def _link_gbps(o: dict[str, Any], fleet: Fleet) -> float:
+    """The echo of the KV link: Gb/s at which one request's KV drains."""
+    if o["kv_link_gbps"] is not None:
+        return o["kv_link_gbps"]
+    return kv_link(o, fleet)["link_bandwidth_bytes_per_s"] * 8 / 1e9
 
 
 def _tier_gbps(o: dict[str, Any]) -> float:

@@ -2,15 +2,20 @@
 
 This is a deployment topology (``topology="disagg"``), not a scheduler: prefill replicas run the
 configured scheduler (``scheduler``) and emit the first token; the request's KV (its computed
-tokens x ``kv_bytes_per_token`` of the prefill oracle) then crosses the prefill replica's link, FIFO
-(transfers from one replica queue behind each other), and the request joins the waiting queue of the
-decode replica the router picked at hand-off. The prefill replica frees the KV when the transfer is
-done. The decode pool runs continuous batching (``vllm``); its requests arrive in the decode phase.
+tokens x ``kv_bytes_per_token`` of the prefill oracle) then crosses the link, and the request joins the
+waiting queue of the decode replica the router picked at hand-off. The prefill replica frees the KV
+when the transfer is done. The decode pool runs continuous batching (``vllm``); its requests arrive in
+the decode phase.
 
-Each pool may run its own parallel plan (``decode_parallel``, priced by ``decode_oracle``). The KV sent
-is the model's, ``kv_bytes_per_token`` per token, whatever either side's sharding: resharding (a TP8
-prefill replica's heads regrouped onto TP4 decode chips) moves the same bytes over the same link, and
-the link's bandwidth is the caller's figure (``serve``: the NICs of the smaller of the two replicas).
+The link: a transfer lasts ``bytes / link_bandwidth_bytes_per_s + link_latency_s``, the caller's
+figures for one request (``serve`` prices them with ``cost.kv_transfer``: the resharding between the two
+pools' plans, the busiest NIC's fan-in or fan-out). A request's KV sits on one attention replica (with
+data-parallel attention a replica has ``prefill_groups`` / ``decode_groups`` of them, each on its own
+NICs), so a transfer holds one NIC group at each end: the source's in turn (round robin, as a
+data-parallel scheduler places requests), the destination's that frees first. Each group is a queue
+(busy-until): transfers into one decode group from several prefill replicas wait for each other, as do
+transfers out of one source group, so bytes are conserved on every NIC; a transfer holds both ends'
+groups for its whole time (the slower end sets it).
 """
 
 from __future__ import annotations
@@ -45,11 +50,13 @@ class Disagg:
     # the decode pool's parallel plan when it differs from the prefill pool's (None: the same); its
     # decode_oracle is priced under it. For the record: the simulator sees the plan only through the oracle.
     decode_parallel: Parallel | None = None
-    link_bandwidth_bytes_per_s: float = LINK_BANDWIDTH_BYTES_PER_S
-    link_latency_s: float = LINK_LATENCY_S
+    link_bandwidth_bytes_per_s: float = LINK_BANDWIDTH_BYTES_PER_S  # one request's KV drains at this rate
+    link_latency_s: float = LINK_LATENCY_S  # a request
+    prefill_groups: int = 1  # NIC groups (attention replicas) of a prefill replica
+    decode_groups: int = 1  # ... of a decode replica
 
     def __post_init__(self) -> None:
-        for name in ("prefill_replicas", "decode_replicas"):
+        for name in ("prefill_replicas", "decode_replicas", "prefill_groups", "decode_groups"):
             if getattr(self, name) < 1:
                 raise JalapenoError(f"must be >= 1, got {getattr(self, name)}", field=f"disagg.{name}")
         if self.link_bandwidth_bytes_per_s <= 0:
@@ -83,18 +90,28 @@ class KVHandoff:
         self.decode_pool = decode_pool
         self.router = router
         self.transfer_s = 0.0  # summed over requests, link queueing included
-        self._link_free: dict[int, float] = {}
+        self._free: dict[tuple[int, int], float] = {}  # (replica, NIC group) -> busy until
+        self._turn: dict[int, int] = {}  # prefill replica -> its next source group
 
     def send(self, src: Replica, st: RequestState, now: float) -> list[Event]:
         dst = self.decode_pool[self.router.choose(st, self.decode_pool)]
         dst.outstanding += st.output - 1  # routed now, so the next choice sees it
         nbytes = st.computed * float(src.oracle.kv_bytes_per_token)
-        start = max(now, self._link_free.get(src.index, now))
-        free = start + nbytes / self.spec.link_bandwidth_bytes_per_s
-        self._link_free[src.index] = free
-        done = free + self.spec.link_latency_s
+        turn = self._turn.get(src.index, 0)
+        self._turn[src.index] = (turn + 1) % self.spec.prefill_groups
+        free = self._free
+        ends = ((src.index, turn), self._first_free(dst.index, now))
+        start = max(now, free.get(ends[0], now), free.get(ends[1], now))
+        last_byte = start + nbytes / self.spec.link_bandwidth_bytes_per_s
+        free[ends[0]] = free[ends[1]] = last_byte
+        done = last_byte + self.spec.link_latency_s
         self.transfer_s += done - now
         return [(done, PRIO_READY, self._arrive, (src, dst, st))]
+
+    def _first_free(self, replica: int, now: float) -> tuple[int, int]:
+        """The destination replica's NIC group that frees first (the lowest on a tie)."""
+        keys = [(replica, g) for g in range(self.spec.decode_groups)]
+        return min(keys, key=lambda k: (self._free.get(k, now), k[1]))
 
     def _arrive(self, now: float, payload: tuple[Replica, Replica, RequestState]) -> list[Event]:
         src, dst, st = payload
