@@ -33,7 +33,6 @@ from jalapeno.commands.options import (
 from jalapeno.commands.parallel_options import parallel_options
 from jalapeno.commands.pool_options import DECODE_KEYS, DECODE_KNOB_KEYS, decode_flags, decode_plan_options
 from jalapeno.commands.serve_fleet import (
-    KV_LINK_GBPS,
     TIER_GBPS,
     Fleet,
     deployment_echo,
@@ -273,7 +272,8 @@ def _prepare_dir(flag: str, path: Path, *, create: bool) -> None:
     "--kv-link-gbps",
     type=float,
     default=None,
-    help=f"Disagg: prefill-to-decode KV link per prefill replica, Gb/s [{KV_LINK_GBPS:g}].",
+    help="Disagg: prefill-to-decode KV link per prefill replica, Gb/s [the NICs of one prefill and one "
+    "decode attention replica, resharded (docs/parallel.md); 400 without NIC figures].",
 )
 @click.option(
     "--speculative", type=int, default=None, metavar="K", help="Speculative decoding: K draft tokens a step."
