@@ -268,7 +268,9 @@ def test_serve_ep_disagg_runs_and_echoes(capsys):
     d = json.loads(capsys.readouterr().out)
     dep = d["deployment"]
     assert dep["chips_per_replica"] == 8 and dep["parallel"]["ep"] == 8
-    assert dep["kv_link_gbps"] == 8 * 400  # eight chips' 400G NICs
+    # a request's KV sits on one tp-1 attention replica of the eight: one 400G NIC (cost.kv_transfer); the
+    # default was every chip's NIC, 8 x 400, before the KV transfer model
+    assert dep["kv_link_gbps"] == 400
     assert d["completed"] == 40
 
 
