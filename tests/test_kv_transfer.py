@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from types import SimpleNamespace
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_serving_helpers import Req
 
 from jalapeno.cli import main
 from jalapeno.cost.kv_transfer import KVLayout, KVTransfer, heads_of, kv_layout, kv_transfer, reshard
@@ -20,7 +21,11 @@ from jalapeno.errors import JalapenoError
 from jalapeno.hardware import resolve_chip
 from jalapeno.hardware.network import Network, network_of
 from jalapeno.models import resolve_model
+from jalapeno.serving.analytic import AffineOracle
+from jalapeno.serving.config import ServingConfig
 from jalapeno.serving.disagg import Disagg, KVHandoff
+from jalapeno.serving.oracle import StepShape
+from jalapeno.serving.simulate import Simulation
 
 _NET = network_of(resolve_chip("h200"))  # HGX: one 50 GB/s NIC a GPU, 5 us; NVLink 450 GB/s, 2 us
 assert _NET is not None and _NET.scale_out is not None
@@ -176,10 +181,11 @@ class _First:
 
 def _handoff(spec: Disagg) -> tuple[KVHandoff, list[Any]]:
     dec = [
-        SimpleNamespace(index=spec.prefill_replicas + i, outstanding=0) for i in range(spec.decode_replicas)
+        SimpleNamespace(index=spec.prefill_replicas + i, outstanding=0, nic_busy=None)
+        for i in range(spec.decode_replicas)
     ]
     src = [
-        SimpleNamespace(index=i, oracle=SimpleNamespace(kv_bytes_per_token=1.0))
+        SimpleNamespace(index=i, oracle=SimpleNamespace(kv_bytes_per_token=1.0), nic_busy=None)
         for i in range(spec.prefill_replicas)
     ]
     return KVHandoff(spec, dec, _First()), src  # type: ignore[arg-type]
@@ -267,3 +273,51 @@ def test_serve_link_follows_the_resharding(capsys):
     args = ("-m", "llama-3.1-70b", "-H", "h200", "--dtype", "fp8", "--limit", "10", "--topology", "disagg")
     assert _serve(capsys, *args, "--tp", "8")["deployment"]["kv_link_gbps"] == 3200.0
     assert _serve(capsys, *args, "--tp", "8", "--decode-tp", "4")["deployment"]["kv_link_gbps"] == 1600.0
+
+
+# -- the all-to-all and the KV transfer on the same NICs ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _NicOracle(AffineOracle):
+    """Steps whose all-to-alls cross the NICs for ``a2a_share`` of their time."""
+
+    a2a_share: float = 0.5
+    all_to_all_on_nics: bool = True
+
+    def all_to_all_s(self, shape: StepShape) -> float:
+        return self.a2a_share * self.step(shape).time_s
+
+
+def _finish_times(oracle: Any) -> dict[int, float]:
+    """Request A (0) decodes 200 tokens on the decode replica when B's KV (1,000 tokens x 131,072 bytes
+    at 1 GB/s: 0.131 s) lands on its NICs; steps last 10 ms whatever the batch."""
+    reqs = [Req(0, 0.0, 100, 200), Req(1, 0.5, 1000, 5)]
+    d = Disagg(link_bandwidth_bytes_per_s=1e9, link_latency_s=0.0)
+    sim = Simulation(reqs, oracle, ServingConfig(topology="disagg", scheduler="sarathi", disagg=d))
+    sim.run()
+    sim.check_invariants()
+    return {st.rid: st.finish_s for st in sim.states}
+
+
+def test_kv_transfer_delays_the_all_to_all_sharing_its_nics():
+    """B's 0.131 s transfer falls inside A's decode run: the run's all-to-all (half of each step) waits
+    for it, so A finishes 0.5 x 0.131 s later; a pool whose all-to-alls stay on the scale-up links (or
+    take no time) runs as before."""
+    base = AffineOracle(fixed_s=0.01, per_token_s=0.0)
+    plain = _finish_times(base)
+    share = _finish_times(_NicOracle(fixed_s=0.01, per_token_s=0.0, a2a_share=0.5))
+    transfer = 1000 * base.kv_bytes_per_token / 1e9
+    assert share[0] - plain[0] == pytest.approx(0.5 * transfer, rel=1e-9)
+    assert _finish_times(_NicOracle(fixed_s=0.01, per_token_s=0.0, a2a_share=0.0)) == plain
+    off = _NicOracle(fixed_s=0.01, per_token_s=0.0, all_to_all_on_nics=False)
+    assert _finish_times(off) == plain
+
+
+def test_nic_busy_is_the_union_of_transfers_in_the_window():
+    spec = Disagg(prefill_replicas=1, link_bandwidth_bytes_per_s=1e9, link_latency_s=0.0)
+    h, _ = _handoff(spec)
+    h._busy[5] = [(0.0, 1.0), (0.5, 2.0), (3.0, 4.0)]
+    rep = SimpleNamespace(index=5)
+    assert h.nic_busy_s(rep, 0.5, 3.5) == pytest.approx(1.5 + 0.5)  # type: ignore[arg-type]
+    assert h.nic_busy_s(rep, 4.0, 5.0) == 0.0  # type: ignore[arg-type]

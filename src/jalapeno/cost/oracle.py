@@ -42,6 +42,7 @@ from jalapeno.graph.builder import Graph, _Builder, _work, build_graph, layer_gr
 from jalapeno.graph.ops import Op
 from jalapeno.graph.precision import BF16, Precision
 from jalapeno.graph.verify import multi_query_decode, verify_aggregates
+from jalapeno.hardware.network import network_of
 from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models.config import ModelConfig
 from jalapeno.seams.step_oracle import StepCost, StepShape
@@ -410,6 +411,34 @@ class CostOracle:
             device, dyn, host = m + m, dyn + dyn, host + host
         t, energy, _ = self.est.finish(device, dyn / par.dp, host)
         return StepCost(t, energy * par.dp)
+
+    @property
+    def all_to_all_on_nics(self) -> bool:
+        """Whether the group's all-to-alls cross the scale-out NICs (expert parallelism over more than
+        one scale-up domain), where they share the NICs with disaggregated serving's KV transfers."""
+        net = network_of(self.chip)
+        return self.parallel.ep > 1 and net is not None and net.domains(self.parallel.ep) > 1
+
+    def all_to_all_s(self, shape: StepShape) -> float:
+        """The hottest rank's all-to-all seconds in a step of ``shape`` (dispatch and combine over the MoE
+        layers, both halves with two-batch overlap): the same work ``_ep_step`` prices; 0 without EP."""
+        par = self.parallel
+        if par.ep == 1 or shape.tokens == 0:
+            return 0.0
+        halves = 2 if par.tbo and shape.tokens >= 2 else 1
+        local = shape.split(par.dp * halves)
+        rows = local.decode_seqs * local.decode_queries
+        mla = (rows, local.prefill_kv_tokens) if self._mla else _NO_SPLIT
+        graph_mode = self.cuda_graph_decode and shape.prefill_seqs == 0
+        w = self._ep_part(
+            rows + local.prefill_tokens,
+            rows + local.prefill_seqs,
+            ceil_div(shape.tokens, halves),
+            graph_mode,
+            mla,
+            self._gamma(shape.tokens),
+        )
+        return halves * w.all_to_all_s
 
     def _gamma_uncached(self, group_tokens: int) -> float:
         return gamma_of(self.cfg, self.parallel, group_tokens)

@@ -16,6 +16,13 @@ data-parallel scheduler places requests), the destination's that frees first. Ea
 (busy-until): transfers into one decode group from several prefill replicas wait for each other, as do
 transfers out of one source group, so bytes are conserved on every NIC; a transfer holds both ends'
 groups for its whole time (the slower end sets it).
+
+Where a pool's expert-parallel all-to-alls cross the NICs (an EP group over several scale-up domains;
+``Replica.nic_busy`` is set only then), KV bytes and all-to-all bytes share them, and the KV goes first
+(its transfer was posted): a step that overlaps a transfer, one already posted when the step starts or one
+posted while it runs, waits its all-to-all's share of the overlap (``Replica.nic_delay``: the step's
+all-to-all NIC seconds per second, spread evenly over the step). Bytes are conserved: the all-to-all bytes
+the KV displaced move after it. The transfer keeps its rate.
 """
 
 from __future__ import annotations
@@ -92,6 +99,7 @@ class KVHandoff:
         self.transfer_s = 0.0  # summed over requests, link queueing included
         self._free: dict[tuple[int, int], float] = {}  # (replica, NIC group) -> busy until
         self._turn: dict[int, int] = {}  # prefill replica -> its next source group
+        self._busy: dict[int, list[tuple[float, float]]] = {}  # replica -> transfers on its NICs
 
     def send(self, src: Replica, st: RequestState, now: float) -> list[Event]:
         dst = self.decode_pool[self.router.choose(st, self.decode_pool)]
@@ -106,7 +114,26 @@ class KVHandoff:
         free[ends[0]] = free[ends[1]] = last_byte
         done = last_byte + self.spec.link_latency_s
         self.transfer_s += done - now
-        return [(done, PRIO_READY, self._arrive, (src, dst, st))]
+        events: list[Event] = [(done, PRIO_READY, self._arrive, (src, dst, st))]
+        for rep in (src, dst):
+            if rep.nic_busy is not None:  # its all-to-alls share these NICs
+                self._busy.setdefault(rep.index, []).append((start, last_byte))
+                events.extend(rep.nic_delay(now, start, last_byte))
+        return events
+
+    def nic_busy_s(self, replica: Replica, a: float, b: float) -> float:
+        """Seconds of [a, b] in which KV transfers hold some of ``replica``'s NICs (their union)."""
+        spans = self._busy.get(replica.index)
+        if not spans:
+            return 0.0
+        spans[:] = [x for x in spans if x[1] > a]  # transfers done before the step matter no more
+        t, reach = 0.0, a
+        for lo, hi in sorted(spans):
+            lo, hi = max(lo, reach), min(hi, b)
+            if hi > lo:
+                t += hi - lo
+                reach = hi
+        return t
 
     def _first_free(self, replica: int, now: float) -> tuple[int, int]:
         """The destination replica's NIC group that frees first (the lowest on a tie)."""

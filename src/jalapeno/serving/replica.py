@@ -59,6 +59,9 @@ class ReplicaHooks:
     observers: Sequence[Observer]  # called with every StepRecord
     on_finish: Callable[[RequestState, float], None]  # a request is done (all its tokens)
     on_handoff: Callable[[Replica, RequestState, float], list[Event]] | None = None  # prefill role: KV leaves
+    # disagg, a pool whose all-to-alls cross the NICs: seconds in [start, end] that KV transfers hold the
+    # replica's NICs (``serving.disagg.KVHandoff.nic_busy_s``)
+    nic_busy: Callable[[Replica, float, float], float] | None = None
 
 
 class Replica:
@@ -73,6 +76,7 @@ class Replica:
         "index",
         "kv",
         "max_run",
+        "nic_busy",
         "observers",
         "on_finish",
         "on_handoff",
@@ -99,6 +103,7 @@ class Replica:
         "st_stall",
         "st_start",
         "st_t0",
+        "st_u",
         "step_events",
         "steps",
         "waiting",
@@ -121,6 +126,7 @@ class Replica:
         self.index, self.role, self.oracle, self.kv = index, role, oracle, kv
         self.power, self.observers = hooks.power, hooks.observers
         self.on_finish, self.on_handoff = hooks.on_finish, hooks.on_handoff
+        self.nic_busy = hooks.nic_busy
         if role == "prefill" and hooks.on_handoff is None:
             raise ValueError("a prefill replica needs hooks.on_handoff")
         self.scheduler, self.waiting, self.preemption = scheduler, waiting, preemption
@@ -138,6 +144,7 @@ class Replica:
         self.plan_states: list[RequestState] = []
         self.decodes_only = False  # the plan is one-token decodes only (no prefill, no speculation)
         self.st_start = self.st_stall = self.st_t0 = self.st_dt = self.st_e0 = self.st_de = 0.0
+        self.st_u = 0.0  # the running step's all-to-all seconds on the NICs per second (nic_busy only)
         self.st_m = self.st_kv = 0
         self.st_shape = StepShape()
         self.outstanding = 0  # tokens of work routed here and not yet computed (the routers' load)
@@ -212,15 +219,40 @@ class Replica:
         self.plan = tokens
         self.plan_states = plan.states
         self.decodes_only = ps == 0 and not self.spec_tokens
-        self.st_start, self.st_stall, self.st_m = now, plan.stall_s, m
+        stall = plan.stall_s
+        if self.nic_busy is not None:
+            stall += self._nic_wait(now + stall, m * t0 + dt * (m * (m - 1) / 2), m)
+        self.st_start, self.st_stall, self.st_m = now, stall, m
         self.st_t0, self.st_dt, self.st_e0, self.st_de = t0, dt, e0, de
         if self.observers:
             self.st_kv = self.kv.used_blocks
         self.busy = True
         self.gen += 1
-        end = now + plan.stall_s + m * t0 + dt * (m * (m - 1) / 2)
+        end = now + stall + m * t0 + dt * (m * (m - 1) / 2)
         events.append((end, PRIO_STEP, self._on_step_end, self.gen))
         return events
+
+    def _nic_wait(self, start: float, run_s: float, m: int) -> float:
+        """The all-to-all's share of the step's time that KV transfers already hold its NICs: those
+        all-to-all bytes wait for the KV (spread evenly over the step: ``st_u`` of its time)."""
+        assert self.nic_busy is not None
+        a2a = getattr(self.oracle, "all_to_all_s", None)
+        self.st_u = m * a2a(self.st_shape) / run_s if a2a is not None and run_s > 0 else 0.0
+        return self.st_u * self.nic_busy(self, start, start + run_s) if self.st_u else 0.0
+
+    def nic_delay(self, now: float, kv_start: float, kv_end: float) -> list[Event]:
+        """A KV transfer holds the NICs over [kv_start, kv_end]: the running step's all-to-all bytes in
+        that window wait for it, so the step ends ``st_u`` x the overlap later (its end rescheduled)."""
+        if not self.busy or not self.st_u:
+            return []
+        start = self.st_start + self.st_stall
+        end = start + self._duration(self.st_m)
+        extra = self.st_u * max(0.0, min(end, kv_end) - max(now, start, kv_start))
+        if extra <= 0:
+            return []
+        self.st_stall += extra
+        self.gen += 1
+        return [(end + extra, PRIO_STEP, self._on_step_end, self.gen)]
 
     def _price(
         self, nd: int, dctx: int, ps: int, pt: int, pc: int, pk: int

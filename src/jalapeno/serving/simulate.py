@@ -67,6 +67,7 @@ class Simulation:
         self.spec_tokens = spec.k if spec else 0
         if cfg.is_disagg:
             d = cfg.pools
+            self.kv_link = KVHandoff(d, [], make_router(cfg.router))
             self.decode_pool = self._build(
                 "decode",
                 d.decode_replicas,
@@ -74,7 +75,7 @@ class Simulation:
                 scheduler_of("vllm", cfg),
                 first=d.prefill_replicas,
             )
-            self.kv_link = KVHandoff(d, self.decode_pool, make_router(cfg.router))
+            self.kv_link.decode_pool = self.decode_pool
             self.pool = self._build("prefill", d.prefill_replicas, oracle, scheduler_of(cfg.scheduler, cfg))
         else:
             self.pool = self._build("unified", cfg.replicas, oracle, scheduler_of(cfg.scheduler, cfg))
@@ -90,6 +91,10 @@ class Simulation:
             self.observers,
             self.finish,
             self.kv_link.send if role == "prefill" and self.kv_link is not None else None,
+            # the all-to-alls share the NICs with the KV transfers only where they cross them
+            self.kv_link.nic_busy_s
+            if self.kv_link is not None and getattr(oracle, "all_to_all_on_nics", False)
+            else None,
         )
         out = []
         for i in range(count):
