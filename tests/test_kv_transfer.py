@@ -321,3 +321,20 @@ def test_nic_busy_is_the_union_of_transfers_in_the_window():
     rep = SimpleNamespace(index=5)
     assert h.nic_busy_s(rep, 0.5, 3.5) == pytest.approx(1.5 + 0.5)  # type: ignore[arg-type]
     assert h.nic_busy_s(rep, 4.0, 5.0) == 0.0  # type: ignore[arg-type]
+
+
+def test_deployment_decode_tbo_axis():
+    """explore's Deployment: decode_tbo gives the decode pool its own two-batch overlap (None: the prefill
+    pool's), round-trips through to_json, and counts as an own plan only where the pool runs EP."""
+    from jalapeno.explore.design import Deployment
+
+    e = Deployment(tp=1, ep=8, replicas=2, topology="disagg", tbo=True, decode_tbo=False)
+    assert e.own_decode_plan and e.parallel().tbo and not e.decode_deployment().parallel().tbo
+    assert e.to_json()["decode_tbo"] is False and e.chips == 16
+    assert Deployment(**{k: v for k, v in e.to_json().items() if k != "chips"}) == e
+    on = Deployment(tp=1, ep=8, replicas=2, topology="disagg", decode_tbo=True)
+    assert on.label().endswith("decode ep8 (tp1 x dp8) tbo")
+    same = Deployment(tp=1, ep=8, replicas=2, topology="disagg", tbo=True, decode_tbo=True)
+    assert not same.own_decode_plan and "decode_tbo" not in same.to_json()
+    dense = Deployment(tp=2, replicas=2, topology="disagg", decode_tbo=True)  # no EP: nothing to overlap
+    assert not dense.own_decode_plan

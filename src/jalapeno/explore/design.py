@@ -45,8 +45,8 @@ class Deployment:
     data-parallel attention replicas of ``tp`` chips, the experts spread over all ``ep``
     (``cost.pipeline.Parallel``); ``tbo``: two-micro-batch overlap of the all-to-alls. Colocated, or split
     into a prefill and a decode pool (``topology="disagg"``, ``prefill_share`` of the replicas prefill); with
-    disagg, ``decode_tp``/``decode_ep`` give the decode pool a plan of its own (None: the prefill pool's;
-    ignored when colocated)."""
+    disagg, ``decode_tp``/``decode_ep``/``decode_tbo`` give the decode pool a plan of its own (None: the
+    prefill pool's; ignored when colocated)."""
 
     tp: int = 1
     replicas: int = 1
@@ -60,6 +60,7 @@ class Deployment:
     tbo: bool = False
     decode_tp: int | None = None
     decode_ep: int | None = None
+    decode_tbo: bool | None = None
 
     def __post_init__(self) -> None:
         if self.scheduler == DISAGG_SHORTHAND[0]:
@@ -90,7 +91,12 @@ class Deployment:
     def own_decode_plan(self) -> bool:
         """Whether the decode pool runs a plan other than the prefill pool's (disagg only)."""
         d = self.decode_deployment()
-        return self.disagg and (d.tp, d.ep) != (self.tp, self.ep)
+        return self.disagg and d.plan_key != self.plan_key
+
+    @property
+    def plan_key(self) -> tuple[int, int, bool]:
+        """What sets the pool's ``Parallel``: tp, ep and (with expert parallelism) tbo."""
+        return self.tp, self.ep, self.tbo and self.ep > 1
 
     def decode_deployment(self) -> Deployment:
         """The decode pool as a deployment of its own: its plan and its ``replicas``."""
@@ -99,8 +105,10 @@ class Deployment:
             tp=self.decode_tp or self.tp,
             ep=self.decode_ep or self.ep,
             replicas=self.replicas - self.prefill_replicas if self.disagg else self.replicas,
+            tbo=self.tbo if self.decode_tbo is None else self.decode_tbo,
             decode_tp=None,
             decode_ep=None,
+            decode_tbo=None,
         )
 
     def parallel(self) -> Any:
@@ -127,6 +135,7 @@ class Deployment:
             if self.own_decode_plan:
                 d = self.decode_deployment()
                 s += f" decode {f'ep{d.ep} (tp{d.tp} x dp{d.dp})' if d.ep > 1 else f'tp{d.tp}'}"
+                s += " tbo" if d.tbo and d.ep > 1 else ""
         elif self.max_num_batched_tokens:
             s += f" {self.max_num_batched_tokens} tok"
         return s
@@ -150,7 +159,11 @@ class Deployment:
             out.update({"ep": self.ep, "tbo": self.tbo})
         if self.own_decode_plan:  # as given, so the JSON round-trips
             out.update(
-                {k: getattr(self, k) for k in ("decode_tp", "decode_ep") if getattr(self, k) is not None}
+                {
+                    k: getattr(self, k)
+                    for k in ("decode_tp", "decode_ep", "decode_tbo")
+                    if getattr(self, k) is not None
+                }
             )
         return out
 

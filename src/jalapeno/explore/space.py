@@ -49,6 +49,7 @@ DEPLOYMENT = (
     "tbo",
     "decode_tp",  # disagg: the decode pool's own plan (design.Deployment)
     "decode_ep",
+    "decode_tbo",
 )
 CONSTRAINTS = ("die_area_mm2", "tdp_w", "price_usd", "cost_usd", "chips")
 Scalar = int | float | str | bool
@@ -453,8 +454,8 @@ def _check_deployment_values(p: _SpaceParser, name: str, values: tuple[Scalar, .
         counts = ("tp", "replicas", "max_num_seqs", "max_num_batched_tokens", "ep", "decode_tp", "decode_ep")
         if name in counts and not whole:
             raise p.fail(f, f"{name} values must be whole numbers >= 1, got {v!r}")
-        if name == "tbo" and not isinstance(v, bool):
-            raise p.fail(f, f"tbo values must be true or false, got {v!r}")
+        if name in ("tbo", "decode_tbo") and not isinstance(v, bool):
+            raise p.fail(f, f"{name} values must be true or false, got {v!r}")
         if name == "prefill_share" and (
             not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 1
         ):
@@ -462,7 +463,7 @@ def _check_deployment_values(p: _SpaceParser, name: str, values: tuple[Scalar, .
 
 
 def _check_deployment_range(p: _SpaceParser, name: str, lo: float, hi: float, kind: str, f: str) -> None:
-    if name in ("scheduler", "router", "topology", "tbo"):
+    if name in ("scheduler", "router", "topology", "tbo", "decode_tbo"):
         raise p.fail(f, f"{name} takes choices, not a range")
     if name == "prefill_share":
         if not (lo > 0 and hi < 1):
