@@ -33,7 +33,13 @@ DATES = {"v4.1": "2024-08-28", "v5.1": "2025-09-09"}
 VENDOR = {"h100-sxm": "NVIDIA", "h200-sxm": "NVIDIA", "b200": "NVIDIA", "gb200-nvl72": "NVIDIA", "gb300-nvl72": "NVIDIA",
           "mi300x": "AMD", "mi325x": "AMD", "mi355x": "AMD"}
 FIELDS = ["id", "round", "date", "division", "submitter", "system", "chip", "n_chips", "model", "scenario",
-          "precision", "software", "value", "unit", "power_w", "n_submissions", "value_min", "value_max", "url"]
+          "precision", "software", "value", "unit", "power_w", "n_submissions", "value_min", "value_max",
+          "url", "tp", "pp", "max_batch", "max_num_tokens", "cuda_graphs", "config_url"]
+CONFIG_FIELDS = FIELDS[-6:]
+# the submitter's configuration file of a result: TensorRT-LLM harness configs (configs/<system>/<Scenario>/
+# <model>.py) and AMD's vLLM harness (code/<model>/harness_llm/models/<model>/<scenario>_<chip>.yaml)
+CONFIG_MODEL = {"llama2-70b-99": "llama2-70b", "llama3.1-405b": "llama3_1-405b", "llama3.1-8b": "llama3_1-8b",
+                "mixtral-8x7b": "mixtral-8x7b"}
 
 
 def git(repo: str, *args: str) -> str:
@@ -102,6 +108,74 @@ def v41_rows(repo: str) -> list[dict]:
     return out
 
 
+def _nvidia_block(text: str) -> str | None:
+    """The 99%-accuracy, full-power workload setting of a TensorRT-LLM harness config, with the shared
+    ``base`` dict (llama3.1-8b configs) in front so the block's own fields come last and win."""
+    head, _, exports = text.partition("EXPORTS")
+    for part in re.split(r"(?=C\.WorkloadSetting\()", exports):
+        if "AccuracyTarget(0.99)" in part and "MaxP" in part:
+            return head + part
+    return None
+
+
+def _last(pattern: str, text: str) -> str | None:
+    found = re.findall(pattern, text, re.S)
+    return found[-1] if found else None
+
+
+def nvidia_config(text: str) -> dict:
+    """tp, pp, gpu_batch_size (per engine), the runtime per-step token budget (only with chunked context:
+    without it the budget caps a prefill batch, not a mixed step) and use_graphs."""
+    b = _nvidia_block(text)
+    if b is None:
+        return {}
+    runtime = _last(r"trtllm_runtime_flags:\s*\{(.*?)\}", b) or ""
+    chunked = "'enable_chunked_context': True" in runtime
+    return {"tp": _last(r"tensor_parallelism:\s*(\d+)", b), "pp": _last(r"pipeline_parallelism:\s*(\d+)", b),
+            "max_batch": _last(r"gpu_batch_size:\s*\{\s*'[^']+':\s*(\d+)", b),
+            "max_num_tokens": _last(r"'max_num_tokens':\s*(\d+)", runtime) if chunked else None,
+            "cuda_graphs": _last(r"use_graphs:\s*(True|False)", b)}
+
+
+def amd_config(text: str) -> dict:
+    """vLLM engine arguments: tensor_parallel_size, max_num_seqs, max_num_batched_tokens (a mixed step's
+    budget only with enable_chunked_prefill) and enforce_eager (no CUDA/HIP graphs)."""
+    import yaml
+
+    e = (yaml.safe_load(text) or {}).get("vllm_engine_config") or {}
+    return {"tp": e.get("tensor_parallel_size"), "pp": e.get("pipeline_parallel_size", 1),
+            "max_batch": e.get("max_num_seqs"),
+            "max_num_tokens": e.get("max_num_batched_tokens") if e.get("enable_chunked_prefill") else None,
+            "cuda_graphs": None if "enforce_eager" not in e else not e["enforce_eager"]}
+
+
+def config_paths(row: dict) -> list[tuple[str, str]]:
+    """(kind, path) candidates of a row's configuration file in its round's repository."""
+    div, sub, _, system, model, scen = row["url"].split("/tree/main/")[1].split("/")
+    name = CONFIG_MODEL.get(model)
+    if name is None:
+        return []
+    if sub == "AMD":
+        chip = row["chip"]
+        return [("amd", f"{div}/AMD/code/{model}/harness_llm/models/{name}/{scen.lower()}_{chip}.yaml")]
+    return [("nvidia", f"{div}/{sub}/configs/{system.removesuffix('_TRT')}/{scen}/{name}.py")]
+
+
+def with_config(repo: str, row: dict) -> dict:
+    """The row with its submitter's published serving configuration (blank where none was found)."""
+    for kind, path in config_paths(row):
+        try:
+            text = git(repo, "show", f"HEAD:{path}")
+        except subprocess.CalledProcessError:
+            continue
+        cfg = (nvidia_config if kind == "nvidia" else amd_config)(text)
+        if cfg.get("tp"):
+            repo_name = row["url"].split("/tree/main/")[0]
+            cfg = {k: ("" if v is None else str(v)) for k, v in cfg.items()}
+            return {**row, **cfg, "config_url": f"{repo_name}/blob/main/{path}"}
+    return {**row, **dict.fromkeys(CONFIG_FIELDS, "")}
+
+
 def pick(rows: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
@@ -128,7 +202,9 @@ def main(v41: str, v51: str, power: bool = False) -> None:
     w = csv.DictWriter(sys.stdout, FIELDS, lineterminator="\n")
     w.writeheader()
     rows = v41_rows(v41) + v51_rows(v51)
+    repos = {"v4.1": v41, "v5.1": v51}
     for r in (power_rows(rows) if power else pick(rows)):
+        r = with_config(repos[r["round"]], r)
         w.writerow({k: r[k] for k in FIELDS})
 
 
