@@ -10,7 +10,11 @@ v5.1 rows come from the round's ``summary_results.json``; v4.1 rows from each re
 ``performance/run_1/mlperf_log_summary.txt`` and the system's ``systems/<platform>.json``.
 Per (round, chip, model, scenario, GPUs per system) one row is kept: the chip vendor's own submission
 where there is one, else the median submission; ``n_submissions`` and the spread are recorded with it.
-Only single-node systems of one chip kind; the 99% accuracy target (99.9% runs the same engines); no
+Each row also gets the serving configuration its submitter published (tp, pp, max batch per replica, the
+per-step token budget, CUDA graphs, and the file read: ``config_url``): v5.1 TensorRT-LLM harness configs
+(configs/<system>/<Scenario>/<model>.py), v4.1 ones (config classes under configs/<model>/<Scenario>/),
+AMD's v5.1 vLLM harness yaml (code/<model>/harness_llm/models/), and mlperf_configs_manual.csv beside this
+script for configurations kept in code (AMD v4.1). Only single-node systems of one chip kind; the 99% accuracy target (99.9% runs the same engines); no
 custom-thermal (CTS, 1000 W H200) or MaxQ (power-capped) systems, which are not the presets' parts.
 """
 
@@ -22,6 +26,7 @@ import re
 import subprocess
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 CHIPS = {"NVIDIA H100-SXM-80GB": "h100-sxm", "NVIDIA H200-SXM-141GB": "h200-sxm",
          "NVIDIA B200-SXM-180GB": "b200", "NVIDIA GB200": "gb200-nvl72", "NVIDIA GB300": "gb300-nvl72",
@@ -149,6 +154,61 @@ def amd_config(text: str) -> dict:
             "cuda_graphs": None if "enforce_eager" not in e else not e["enforce_eager"]}
 
 
+def _v41_classes(repo: str, base: str, scen: str) -> dict[str, tuple[list[str], dict, bool]]:
+    """Config classes of a v4.1 TensorRT-LLM harness (configs/<model>/{__init__, <Scenario>/__init__,
+    <Scenario>/custom}.py): name -> (base names, literal attributes, registered for the 99% full-power
+    custom harness). Later files win, as the harness's imports do."""
+    import ast
+
+    out: dict[str, tuple[list[str], dict, bool]] = {}
+    for path in (f"{base}/__init__.py", f"{base}/{scen}/__init__.py", f"{base}/{scen}/custom.py"):
+        try:
+            tree = ast.parse(git(repo, "show", f"HEAD:{path}"))
+        except subprocess.CalledProcessError:
+            continue
+        for node in tree.body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            attrs = {}
+            for st in node.body:
+                if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name):
+                    try:
+                        attrs[st.targets[0].id] = ast.literal_eval(st.value)
+                    except ValueError:
+                        attrs[st.targets[0].id] = ast.unparse(st.value)
+            reg = any(all(k in ast.unparse(d) for k in ("HarnessType.Custom", "AccuracyTarget.k_99,", "MaxP"))
+                      for d in node.decorator_list)
+            out[node.name] = ([ast.unparse(b) for b in node.bases], attrs, reg)
+    return out
+
+
+def _resolved(classes: dict, name: str) -> dict:
+    bases, attrs, _ = classes.get(name, ([], {}, False))
+    merged: dict = {}
+    for b in reversed(bases):
+        merged.update(_resolved(classes, b))
+    return {**merged, **attrs}
+
+
+def v41_config(repo: str, row: dict) -> tuple[dict, str] | None:
+    """The class registered for the row's system (KnownSystem name: the platform less _TRT and NVIDIA's
+    DGX prefix). TensorRT-LLM's in-flight batcher mixes context and generation tokens in one step of at
+    most max_num_tokens."""
+    div, sub, _, system, model, scen = row["url"].split("/tree/main/")[1].split("/")
+    base = f"{div}/{sub}/configs/{CONFIG_MODEL.get(model, model)}"
+    known = system.removesuffix("_TRT").removeprefix("DGX-H100_").replace("-", "_").lower()
+    classes = _v41_classes(repo, base, scen)
+    for name, (_, attrs, reg) in classes.items():
+        if reg and str(attrs.get("system", "")).lower() == f"knownsystem.{known}":
+            a = _resolved(classes, name)
+            batch = a.get("gpu_batch_size")
+            return ({"tp": a.get("tensor_parallelism"), "pp": a.get("pipeline_parallelism", 1),
+                     "max_batch": next(iter(batch.values())) if isinstance(batch, dict) else None,
+                     "max_num_tokens": a.get("max_num_tokens"), "cuda_graphs": a.get("use_graphs")},
+                    f"{base}/{scen}/{'custom' if sub != 'NVIDIA' else '__init__'}.py")
+    return None
+
+
 def config_paths(row: dict) -> list[tuple[str, str]]:
     """(kind, path) candidates of a row's configuration file in its round's repository."""
     div, sub, _, system, model, scen = row["url"].split("/tree/main/")[1].split("/")
@@ -161,8 +221,25 @@ def config_paths(row: dict) -> list[tuple[str, str]]:
     return [("nvidia", f"{div}/{sub}/configs/{system.removesuffix('_TRT')}/{scen}/{name}.py")]
 
 
+MANUAL = Path(__file__).with_name("mlperf_configs_manual.csv")
+
+
+def manual_configs() -> dict[str, dict]:
+    """Configurations read by hand where the submitter's harness keeps them in code, not a config file
+    (AMD's v4.1 vLLM harness: engine defaults in its main scripts, flags in its run scripts); each row
+    names the file and what was read in it."""
+    with open(MANUAL, newline="") as f:
+        return {r["id"]: {k: r[k] for k in CONFIG_FIELDS} for r in csv.DictReader(f)}
+
+
 def with_config(repo: str, row: dict) -> dict:
     """The row with its submitter's published serving configuration (blank where none was found)."""
+    if (manual := manual_configs().get(row["id"])) is not None:
+        return {**row, **manual}
+    repo_name = row["url"].split("/tree/main/")[0]
+    if row["round"] == "v4.1" and (found := v41_config(repo, row)):
+        cfg = {k: ("" if v is None else str(v)) for k, v in found[0].items()}
+        return {**row, **cfg, "config_url": f"{repo_name}/blob/main/{found[1]}"}
     for kind, path in config_paths(row):
         try:
             text = git(repo, "show", f"HEAD:{path}")
@@ -170,7 +247,6 @@ def with_config(repo: str, row: dict) -> dict:
             continue
         cfg = (nvidia_config if kind == "nvidia" else amd_config)(text)
         if cfg.get("tp"):
-            repo_name = row["url"].split("/tree/main/")[0]
             cfg = {k: ("" if v is None else str(v)) for k, v in cfg.items()}
             return {**row, **cfg, "config_url": f"{repo_name}/blob/main/{path}"}
     return {**row, **dict.fromkeys(CONFIG_FIELDS, "")}
