@@ -121,7 +121,8 @@ def test_a_budget_step_carries_the_prefill_chunk_in_one_pass() -> None:
     full = est.step(mixed_graph(LLAMA70, b, ctx, 2048 - 256, 222, FP8), cuda_graph=False)
     assert full.tokens == 2048
     assert service == pytest.approx(222 / (2048 - 256) * full.time_s)
-    assert load == pytest.approx(chunk / (2048 - 256))
+    assert load == pytest.approx(256 / 291 * service / c.time_s)  # arrival rate x service time
+    assert load == pytest.approx(chunk / (2048 - 256) * full.time_s / c.time_s, rel=1e-2)
 
 
 def test_pipeline_stages_price_as_cost_pipeline_says() -> None:

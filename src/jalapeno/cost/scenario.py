@@ -27,6 +27,10 @@ cycle, cycle(B) = decode_step(B, mean context) + (B / OSL) x prefill(ISL). Throu
   life (OSL cycles, tens of seconds) for a slot, far over the TTFT limit;
 - fixed: ISL/OSL given by the row, no latency limit (a vendor's max-throughput table).
 The best tensor-parallel degree that divides the system's chips wins (submitters pick theirs too).
+Where a row names its submitter's published serving configuration (``ServingConfig``: pipeline stages,
+the batch cap of one replica, a per-step token budget, CUDA graphs), the replica runs that instead of the
+defaults (no pipeline, MAX_BATCH per chip, separate batch-16 prefills, graphs on): ``cost.scenario_steps``
+prices its cycles.
 A discrete-event bench (serving layer) may replace this; the fit only needs ``row -> tokens/s per chip``.
 """
 

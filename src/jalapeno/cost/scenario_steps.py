@@ -10,8 +10,8 @@ every request writes one token, the prefill admitted meanwhile included. Two eng
   prefill chunk of B x ISL / OSL tokens (the steady-state share: the batch turns over once in OSL steps),
   one fused forward pass that reads the weights once and pays the step overhead once. Feasible only while
   B (1 + ISL / OSL) <= T (``budget_batch``). A prompt is prefilled in chunks of the room the decoders leave
-  (T - B tokens a step), so its prefill service time is ISL / (T - B) steps and the prefill server's load
-  is B ISL / OSL / (T - B) (``ttft``).
+  (T - B tokens a step), so its prefill service time is ISL / (T - B) steps that each carry a full chunk,
+  and the prefill server's load is the prompts' arrival rate times that (``prefill_service``).
 
 Pipeline parallelism (``pp`` stages of ``tp`` chips): the batch runs as ``pp`` micro-batches in flight
 (TensorRT-LLM's and vLLM's in-flight pipelines), each a step of B / pp rows (and its chunk; the budget
@@ -160,14 +160,16 @@ class ReplicaSteps:
     def prefill_service(self, b: int) -> tuple[float, float]:
         """(one prompt's prefill service time, the prefill server's load) at batch b: a batch-16 prefill
         share of the cycle; under a budget, a prompt admitted alone gets the whole room the decoders leave,
-        ISL / room steps each carrying a full chunk (``full_step_s``), and the load is the steady chunk over
-        the room."""
+        ISL / room steps each carrying a full chunk (``full_step_s``), and the load is the arrival rate
+        (B / OSL prompts a cycle) times that service time: the share of steps that carry a chunk
+        (chunk / room) times a full step over a mean one."""
         if self.budget is None:
             return self.prefill_one_s, b / self.osl * self.prefill_one_s / self.cycle(b).time_s
         room = self.room(b)
         if room < 1:
             return math.inf, math.inf
-        return self.isl / room * self.full_step_s(b), self.chunk_tokens(b) / room
+        service = self.isl / room * self.full_step_s(b)
+        return service, b / self.osl * service / self.cycle(b).time_s
 
     def full_step_s(self, b: int) -> float:
         """A (micro-batch) step at batch b whose prefill chunk fills the budget's room."""
