@@ -199,3 +199,18 @@ def test_published_rows_pass_their_configuration_to_the_predictor() -> None:
     bare = analytic_result(replace(row, max_num_tokens=None), H200, params_for("h200-sxm"))
     assert bare is not None and bare.batch >= res.batch
     assert not math.isnan(res.tokens_per_s_per_chip)
+
+
+def test_calibrate_json_names_each_rows_configuration_and_its_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from jalapeno.cli import main
+
+    assert main(["calibrate", "--chip", "gb200-nvl72", "--json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)["fits"]["gb200-nvl72"]["rows"]}
+    azure = rows["5.1-0008:llama3.1-405b:Offline"]["serving"]
+    assert (azure["tp"], azure["pp"], azure["max_batch"], azure["max_num_tokens"]) == (2, 2, 2048, 1536)
+    assert azure["source"].endswith("closed/Azure/configs/ND_GB200_v6/Offline/llama3_1-405b.py")
+    assert rows["5.1-0070:llama2-70b-99:Interactive"]["serving"] is None  # no config file published

@@ -172,6 +172,21 @@ class PublishedRow:
         return f"{self.round} {self.model} {self.scenario} {self.n_chips}x{self.chip}"
 
 
+def serving_json(row: PublishedRow) -> dict[str, object] | None:
+    """The row's published serving configuration and the file it was read from (None: none published)."""
+    cfg = row.serving
+    if cfg is None:
+        return None
+    return {
+        "tp": row.tp,
+        "pp": cfg.pp,
+        "max_batch": cfg.max_batch,
+        "max_num_tokens": cfg.max_num_tokens,
+        "cuda_graphs": cfg.cuda_graphs,
+        "source": row.config_url,
+    }
+
+
 def _float(s: str | None) -> float | None:
     return float(s) if s not in (None, "") else None
 
