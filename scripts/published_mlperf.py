@@ -10,7 +10,11 @@ v5.1 rows come from the round's ``summary_results.json``; v4.1 rows from each re
 ``performance/run_1/mlperf_log_summary.txt`` and the system's ``systems/<platform>.json``.
 Per (round, chip, model, scenario, GPUs per system) one row is kept: the chip vendor's own submission
 where there is one, else the median submission; ``n_submissions`` and the spread are recorded with it.
-Only single-node systems of one chip kind; the 99% accuracy target (99.9% runs the same engines); no
+Each row also gets the serving configuration its submitter published (tp, pp, max batch per replica, the
+per-step token budget, CUDA graphs, and the file read: ``config_url``): v5.1 TensorRT-LLM harness configs
+(configs/<system>/<Scenario>/<model>.py), v4.1 ones (config classes under configs/<model>/<Scenario>/),
+AMD's v5.1 vLLM harness yaml (code/<model>/harness_llm/models/), and mlperf_configs_manual.csv beside this
+script for configurations kept in code (AMD v4.1). Only single-node systems of one chip kind; the 99% accuracy target (99.9% runs the same engines); no
 custom-thermal (CTS, 1000 W H200) or MaxQ (power-capped) systems, which are not the presets' parts.
 """
 
@@ -22,6 +26,7 @@ import re
 import subprocess
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 CHIPS = {"NVIDIA H100-SXM-80GB": "h100-sxm", "NVIDIA H200-SXM-141GB": "h200-sxm",
          "NVIDIA B200-SXM-180GB": "b200", "NVIDIA GB200": "gb200-nvl72", "NVIDIA GB300": "gb300-nvl72",
@@ -33,7 +38,13 @@ DATES = {"v4.1": "2024-08-28", "v5.1": "2025-09-09"}
 VENDOR = {"h100-sxm": "NVIDIA", "h200-sxm": "NVIDIA", "b200": "NVIDIA", "gb200-nvl72": "NVIDIA", "gb300-nvl72": "NVIDIA",
           "mi300x": "AMD", "mi325x": "AMD", "mi355x": "AMD"}
 FIELDS = ["id", "round", "date", "division", "submitter", "system", "chip", "n_chips", "model", "scenario",
-          "precision", "software", "value", "unit", "power_w", "n_submissions", "value_min", "value_max", "url"]
+          "precision", "software", "value", "unit", "power_w", "n_submissions", "value_min", "value_max",
+          "url", "tp", "pp", "max_batch", "max_num_tokens", "cuda_graphs", "config_url"]
+CONFIG_FIELDS = FIELDS[-6:]
+# the submitter's configuration file of a result: TensorRT-LLM harness configs (configs/<system>/<Scenario>/
+# <model>.py) and AMD's vLLM harness (code/<model>/harness_llm/models/<model>/<scenario>_<chip>.yaml)
+CONFIG_MODEL = {"llama2-70b-99": "llama2-70b", "llama3.1-405b": "llama3_1-405b", "llama3.1-8b": "llama3_1-8b",
+                "mixtral-8x7b": "mixtral-8x7b"}
 
 
 def git(repo: str, *args: str) -> str:
@@ -102,6 +113,145 @@ def v41_rows(repo: str) -> list[dict]:
     return out
 
 
+def _nvidia_block(text: str) -> str | None:
+    """The 99%-accuracy, full-power workload setting of a TensorRT-LLM harness config, with the shared
+    ``base`` dict (llama3.1-8b configs) in front so the block's own fields come last and win."""
+    head, _, exports = text.partition("EXPORTS")
+    for part in re.split(r"(?=C\.WorkloadSetting\()", exports):
+        if "AccuracyTarget(0.99)" in part and "MaxP" in part:
+            return head + part
+    return None
+
+
+def _last(pattern: str, text: str) -> str | None:
+    found = re.findall(pattern, text, re.S)
+    return found[-1] if found else None
+
+
+def nvidia_config(text: str) -> dict:
+    """tp, pp, gpu_batch_size (per engine), the runtime per-step token budget (only with chunked context:
+    without it the budget caps a prefill batch, not a mixed step) and use_graphs."""
+    b = _nvidia_block(text)
+    if b is None:
+        return {}
+    runtime = _last(r"trtllm_runtime_flags:\s*\{(.*?)\}", b) or ""
+    chunked = "'enable_chunked_context': True" in runtime
+    return {"tp": _last(r"tensor_parallelism:\s*(\d+)", b), "pp": _last(r"pipeline_parallelism:\s*(\d+)", b),
+            "max_batch": _last(r"gpu_batch_size:\s*\{\s*'[^']+':\s*(\d+)", b),
+            "max_num_tokens": _last(r"'max_num_tokens':\s*(\d+)", runtime) if chunked else None,
+            "cuda_graphs": _last(r"use_graphs:\s*(True|False)", b)}
+
+
+def amd_config(text: str) -> dict:
+    """vLLM engine arguments: tensor_parallel_size, max_num_seqs, max_num_batched_tokens (a mixed step's
+    budget only with enable_chunked_prefill) and enforce_eager (no CUDA/HIP graphs)."""
+    import yaml
+
+    e = (yaml.safe_load(text) or {}).get("vllm_engine_config") or {}
+    return {"tp": e.get("tensor_parallel_size"), "pp": e.get("pipeline_parallel_size", 1),
+            "max_batch": e.get("max_num_seqs"),
+            "max_num_tokens": e.get("max_num_batched_tokens") if e.get("enable_chunked_prefill") else None,
+            "cuda_graphs": None if "enforce_eager" not in e else not e["enforce_eager"]}
+
+
+def _v41_classes(repo: str, base: str, scen: str) -> dict[str, tuple[list[str], dict, bool]]:
+    """Config classes of a v4.1 TensorRT-LLM harness (configs/<model>/{__init__, <Scenario>/__init__,
+    <Scenario>/custom}.py): name -> (base names, literal attributes, registered for the 99% full-power
+    custom harness). Later files win, as the harness's imports do."""
+    import ast
+
+    out: dict[str, tuple[list[str], dict, bool]] = {}
+    for path in (f"{base}/__init__.py", f"{base}/{scen}/__init__.py", f"{base}/{scen}/custom.py"):
+        try:
+            tree = ast.parse(git(repo, "show", f"HEAD:{path}"))
+        except subprocess.CalledProcessError:
+            continue
+        for node in tree.body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            attrs = {}
+            for st in node.body:
+                if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name):
+                    try:
+                        attrs[st.targets[0].id] = ast.literal_eval(st.value)
+                    except ValueError:
+                        attrs[st.targets[0].id] = ast.unparse(st.value)
+            reg = any(all(k in ast.unparse(d) for k in ("HarnessType.Custom", "AccuracyTarget.k_99,", "MaxP"))
+                      for d in node.decorator_list)
+            out[node.name] = ([ast.unparse(b) for b in node.bases], attrs, reg)
+    return out
+
+
+def _resolved(classes: dict, name: str) -> dict:
+    bases, attrs, _ = classes.get(name, ([], {}, False))
+    merged: dict = {}
+    for b in reversed(bases):
+        merged.update(_resolved(classes, b))
+    return {**merged, **attrs}
+
+
+def v41_config(repo: str, row: dict) -> tuple[dict, str] | None:
+    """The class registered for the row's system (KnownSystem name: the platform less _TRT and NVIDIA's
+    DGX prefix). TensorRT-LLM's in-flight batcher mixes context and generation tokens in one step of at
+    most max_num_tokens."""
+    div, sub, _, system, model, scen = row["url"].split("/tree/main/")[1].split("/")
+    base = f"{div}/{sub}/configs/{CONFIG_MODEL.get(model, model)}"
+    known = system.removesuffix("_TRT").removeprefix("DGX-H100_").replace("-", "_").lower()
+    classes = _v41_classes(repo, base, scen)
+    for name, (_, attrs, reg) in classes.items():
+        if reg and str(attrs.get("system", "")).lower() == f"knownsystem.{known}":
+            a = _resolved(classes, name)
+            batch = a.get("gpu_batch_size")
+            return ({"tp": a.get("tensor_parallelism"), "pp": a.get("pipeline_parallelism", 1),
+                     "max_batch": next(iter(batch.values())) if isinstance(batch, dict) else None,
+                     "max_num_tokens": a.get("max_num_tokens"), "cuda_graphs": a.get("use_graphs")},
+                    f"{base}/{scen}/{'custom' if sub != 'NVIDIA' else '__init__'}.py")
+    return None
+
+
+def config_paths(row: dict) -> list[tuple[str, str]]:
+    """(kind, path) candidates of a row's configuration file in its round's repository."""
+    div, sub, _, system, model, scen = row["url"].split("/tree/main/")[1].split("/")
+    name = CONFIG_MODEL.get(model)
+    if name is None:
+        return []
+    if sub == "AMD":
+        chip = row["chip"]
+        return [("amd", f"{div}/AMD/code/{model}/harness_llm/models/{name}/{scen.lower()}_{chip}.yaml")]
+    return [("nvidia", f"{div}/{sub}/configs/{system.removesuffix('_TRT')}/{scen}/{name}.py")]
+
+
+MANUAL = Path(__file__).with_name("mlperf_configs_manual.csv")
+
+
+def manual_configs() -> dict[str, dict]:
+    """Configurations read by hand where the submitter's harness keeps them in code, not a config file
+    (AMD's v4.1 vLLM harness: engine defaults in its main scripts, flags in its run scripts); each row
+    names the file and what was read in it."""
+    with open(MANUAL, newline="") as f:
+        return {r["id"]: {k: r[k] for k in CONFIG_FIELDS} for r in csv.DictReader(f)}
+
+
+def with_config(repo: str, row: dict) -> dict:
+    """The row with its submitter's published serving configuration (blank where none was found)."""
+    if (manual := manual_configs().get(row["id"])) is not None:
+        return {**row, **manual}
+    repo_name = row["url"].split("/tree/main/")[0]
+    if row["round"] == "v4.1" and (found := v41_config(repo, row)):
+        cfg = {k: ("" if v is None else str(v)) for k, v in found[0].items()}
+        return {**row, **cfg, "config_url": f"{repo_name}/blob/main/{found[1]}"}
+    for kind, path in config_paths(row):
+        try:
+            text = git(repo, "show", f"HEAD:{path}")
+        except subprocess.CalledProcessError:
+            continue
+        cfg = (nvidia_config if kind == "nvidia" else amd_config)(text)
+        if cfg.get("tp"):
+            cfg = {k: ("" if v is None else str(v)) for k, v in cfg.items()}
+            return {**row, **cfg, "config_url": f"{repo_name}/blob/main/{path}"}
+    return {**row, **dict.fromkeys(CONFIG_FIELDS, "")}
+
+
 def pick(rows: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
@@ -128,7 +278,9 @@ def main(v41: str, v51: str, power: bool = False) -> None:
     w = csv.DictWriter(sys.stdout, FIELDS, lineterminator="\n")
     w.writeheader()
     rows = v41_rows(v41) + v51_rows(v51)
+    repos = {"v4.1": v41, "v5.1": v51}
     for r in (power_rows(rows) if power else pick(rows)):
+        r = with_config(repos[r["round"]], r)
         w.writerow({k: r[k] for k in FIELDS})
 
 

@@ -113,7 +113,7 @@ def command(
     as_json: bool,
 ) -> None:
     """Fit chips' efficiencies to published MLPerf results and report held-out errors and bands."""
-    from jalapeno.cost.published import load_published
+    from jalapeno.cost.published import load_published, serving_json
     from jalapeno.cost.published_checks import error_summary, order_checks, ratio_checks
     from jalapeno.cost.published_fit import DEFAULT_KNOBS, KNOBS
     from jalapeno.cost.published_run import calibrate_all, fit_record, write_results
@@ -161,6 +161,7 @@ def command(
                                 "error": c.error,
                                 "set": "fit" if c.fitted else "held-out",
                                 "url": c.row.url,
+                                "serving": serving_json(c.row),
                             }
                             for c in f.checked
                         ],

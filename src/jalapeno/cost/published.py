@@ -8,6 +8,13 @@ The data live in ``jalapeno/data/published/*.csv`` (one file per source kind; ml
 copied by hand, the URL pinned to the commit that was read, ``date`` the day it was read since the page
 is a living document). Vendor rows are "fixed" (all requests of one ISL/OSL, maximum throughput) with the
 tensor-parallel degree the vendor ran; Llama-3.3-70B rows use the llama-3.1-70b config (same architecture).
+
+MLPerf rows also carry the serving configuration their submitter published next to the result (optional
+columns, blank where none was found; ``config_url`` is the file read): ``tp`` and ``pp`` (one replica is
+tp x pp chips), ``max_batch`` (requests one replica runs at once: TensorRT-LLM's gpu_batch_size, vLLM's
+max_num_seqs), ``max_num_tokens`` (the per-step token budget of chunked-prefill engines: decode tokens plus
+prefill-chunk tokens; blank where prefill is not chunked) and ``cuda_graphs`` (False: TensorRT-LLM's
+use_graphs False, vLLM's enforce_eager). ``ServingConfig`` gathers them for the scenario model.
 """
 
 from __future__ import annotations
@@ -109,6 +116,18 @@ WORKLOADS: dict[str, MLPerfWorkload] = {
 
 
 @dataclass(frozen=True)
+class ServingConfig:
+    """A submitter's serving configuration beyond the tensor-parallel degree (None: not published, the
+    scenario model's default applies): pipeline stages, the batch cap of one replica, the per-step token
+    budget (chunked prefill) and whether decode steps replay CUDA graphs."""
+
+    pp: int = 1
+    max_batch: int | None = None
+    max_num_tokens: int | None = None
+    cuda_graphs: bool | None = None
+
+
+@dataclass(frozen=True)
 class PublishedRow:
     id: str
     source: str  # the file it came from: mlperf, vendor
@@ -131,6 +150,18 @@ class PublishedRow:
     isl: int | None = None  # fixed-length rows (vendor tables); MLPerf rows use WORKLOADS
     osl: int | None = None
     tp: int | None = None
+    pp: int | None = None
+    max_batch: int | None = None
+    max_num_tokens: int | None = None
+    cuda_graphs: bool | None = None
+    config_url: str = ""
+
+    @property
+    def serving(self) -> ServingConfig | None:
+        """The published serving configuration, None where the row names none beyond ``tp``."""
+        if (self.pp, self.max_batch, self.max_num_tokens, self.cuda_graphs) == (None, None, None, None):
+            return None
+        return ServingConfig(self.pp or 1, self.max_batch, self.max_num_tokens, self.cuda_graphs)
 
     @property
     def per_chip(self) -> float:
@@ -141,12 +172,60 @@ class PublishedRow:
         return f"{self.round} {self.model} {self.scenario} {self.n_chips}x{self.chip}"
 
 
+def serving_json(row: PublishedRow) -> dict[str, object] | None:
+    """The row's published serving configuration and the file it was read from (None: none published)."""
+    cfg = row.serving
+    if cfg is None:
+        return None
+    return {
+        "tp": row.tp,
+        "pp": cfg.pp,
+        "max_batch": cfg.max_batch,
+        "max_num_tokens": cfg.max_num_tokens,
+        "cuda_graphs": cfg.cuda_graphs,
+        "source": row.config_url,
+    }
+
+
 def _float(s: str | None) -> float | None:
     return float(s) if s not in (None, "") else None
 
 
 def _int(s: str | None) -> int | None:
     return int(float(s)) if s not in (None, "") else None
+
+
+def _bool(s: str | None) -> bool | None:
+    if s in (None, ""):
+        return None
+    if s in ("True", "true", "1"):
+        return True
+    if s in ("False", "false", "0"):
+        return False
+    raise ValueError(f"{s!r} is not True or False")
+
+
+CONFIG_COLUMNS = ("tp", "pp", "max_batch", "max_num_tokens", "cuda_graphs")
+
+
+def _config(d: dict[str, str], rid: str, source: str) -> dict[str, object]:
+    """The optional serving-configuration columns; a bad value names its column."""
+    out: dict[str, object] = {}
+    for col in CONFIG_COLUMNS:
+        try:
+            v = _bool(d.get(col)) if col == "cuda_graphs" else _int(d.get(col))
+        except ValueError:
+            raise JalapenoError(
+                f"published row {rid} ({source}): column {col} has {d.get(col)!r}; write "
+                f"{'True or False' if col == 'cuda_graphs' else 'a positive integer'} or leave it blank",
+                field=col,
+            ) from None
+        if isinstance(v, int) and not isinstance(v, bool) and v < 1:
+            raise JalapenoError(
+                f"published row {rid} ({source}): column {col} must be >= 1, got {v}", field=col
+            )
+        out[col] = v
+    return out
 
 
 def parse_row(d: dict[str, str], source: str) -> PublishedRow:
@@ -174,7 +253,8 @@ def parse_row(d: dict[str, str], source: str) -> PublishedRow:
             url=d["url"],
             isl=_int(d.get("isl")),
             osl=_int(d.get("osl")),
-            tp=_int(d.get("tp")),
+            config_url=d.get("config_url") or "",
+            **_config(d, rid, source),  # type: ignore[arg-type]
         )
     except (KeyError, ValueError) as e:
         raise JalapenoError(
@@ -207,6 +287,8 @@ def check_row(r: PublishedRow) -> None:
         problems.append("a fixed-length row needs isl and osl")
     if r.scenario != "fixed" and r.model not in WORKLOADS:
         problems.append(f"no MLPerf workload for {r.model!r}")
+    if r.config_url and not r.config_url.startswith("https://"):
+        problems.append("config_url must be an https:// address")
     if problems:
         raise JalapenoError(f"published row {r.id}: {'; '.join(problems)}", field="published data")
 

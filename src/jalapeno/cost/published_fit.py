@@ -91,6 +91,7 @@ def analytic_result(
         tps=(row.tp,) if row.tp else None,
         isl_cv=cv,
         osl_fractions=fractions,
+        cfg=row.serving,
     )
 
 

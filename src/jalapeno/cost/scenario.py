@@ -27,6 +27,10 @@ cycle, cycle(B) = decode_step(B, mean context) + (B / OSL) x prefill(ISL). Throu
   life (OSL cycles, tens of seconds) for a slot, far over the TTFT limit;
 - fixed: ISL/OSL given by the row, no latency limit (a vendor's max-throughput table).
 The best tensor-parallel degree that divides the system's chips wins (submitters pick theirs too).
+Where a row names its submitter's published serving configuration (``ServingConfig``: pipeline stages,
+the batch cap of one replica, a per-step token budget, CUDA graphs), the replica runs that instead of the
+defaults (no pipeline, MAX_BATCH per chip, separate batch-16 prefills, graphs on): ``cost.scenario_steps``
+prices its cycles.
 A discrete-event bench (serving layer) may replace this; the fit only needs ``row -> tokens/s per chip``.
 """
 
@@ -35,20 +39,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from jalapeno.cost.oracle import kv_bytes_per_token, weight_bytes
 from jalapeno.cost.params import CostParams
+from jalapeno.cost.scenario_steps import PREFILL_BATCH as PREFILL_BATCH
+from jalapeno.cost.scenario_steps import ReplicaSteps, budget_batch
 from jalapeno.cost.step import Estimator
-from jalapeno.graph.batch import Batch
-from jalapeno.graph.builder import Graph, build_graph
 from jalapeno.graph.precision import Precision
 from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models.config import ModelConfig
 
+if TYPE_CHECKING:
+    from jalapeno.cost.published import ServingConfig
+
 MAX_BATCH = 1024  # per chip of the replica (as cost/sanity.py)
 MEMORY_FRACTION = 0.9
-PREFILL_BATCH = 16
 Z99 = 2.326  # standard normal 99th percentile
 PRECISIONS = {
     "fp8": ("fp8", "fp8", "fp8"),
@@ -74,13 +80,6 @@ class ScenarioResult:
     power_w_per_chip: float = 0.0  # mean chip power at this operating point (decode steps + their prefills)
 
 
-@lru_cache(maxsize=4096)
-def _graph(model: ModelConfig, phase: str, n: int, ctx: int, precision: Precision) -> Graph:
-    if phase == "decode":
-        return build_graph(model, Batch.decode(n, ctx), precision)
-    return build_graph(model, Batch.prefill(ctx, 0, batch=n), precision)
-
-
 def predict(
     model: ModelConfig,
     chip: ChipSpec,
@@ -93,15 +92,18 @@ def predict(
     tps: tuple[int, ...] | None = None,
     isl_cv: float = 0.0,
     osl_fractions: tuple[float, ...] = (),
+    cfg: ServingConfig | None = None,
 ) -> ScenarioResult | None:
     """Best per-chip throughput over tensor-parallel degrees ``tps`` (default: 1, 2, 4, 8 that divide the
-    system's chips and fit its scale-up domain); None: the model fits no replica."""
+    system's chips and fit its scale-up domain); None: the model fits no replica. ``cfg``: the submitter's
+    published serving configuration (pipeline stages, batch cap, token budget, CUDA graphs;
+    ``cost.scenario_steps``), None for the defaults."""
     domain = int(chip.interconnect.domain_size.value) if chip.interconnect else 1
     tps = tps or tuple(t for t in (1, 2, 4, 8) if t <= min(n_chips, domain) and n_chips % t == 0)
     results = [
         r
         for t in tps
-        if (r := _replica(model, chip, params, precision, t, isl, osl, limits, isl_cv, osl_fractions))
+        if (r := _replica(model, chip, params, precision, t, isl, osl, limits, isl_cv, osl_fractions, cfg))
     ]
     return max(results, key=lambda r: r.tokens_per_s_per_chip, default=None)
 
@@ -165,45 +167,46 @@ def _replica(
     limits: tuple[float, float] | None,
     isl_cv: float = 0.0,
     osl_fractions: tuple[float, ...] = (),
+    cfg: ServingConfig | None = None,
 ) -> ScenarioResult | None:
-    free = chip.memory_bytes * tp * MEMORY_FRACTION - weight_bytes(model, precision)
+    chips = tp * (cfg.pp if cfg else 1)
+    free = chip.memory_bytes * chips * MEMORY_FRACTION - weight_bytes(model, precision)
     if free <= 0:
         return None
-    est = Estimator(chip, params, tp)
     ctx = running_context(isl, osl, osl_fractions)
-    b_max = int(max(1, min(MAX_BATCH * tp, free // (kv_bytes_per_token(model, precision) * ctx))))
-    pre_g = _graph(model, "prefill", PREFILL_BATCH, isl, precision)
-    pre_cost = est.step(pre_g, cuda_graph=False)
-    pre = pre_cost.time_s / PREFILL_BATCH
-
-    def step(b: int) -> float:
-        return est.step(_graph(model, "decode", b, ctx, precision)).time_s
+    rs = ReplicaSteps(model, Estimator(chip, params, tp), precision, isl, osl, ctx, cfg)
+    cap = cfg.max_batch if cfg and cfg.max_batch else MAX_BATCH * chips
+    b_max = int(max(1, min(cap, free // (kv_bytes_per_token(model, precision) * ctx))))
+    if rs.budget is not None and limits is None:  # offline: the steady state must fit the budget
+        b_max = min(b_max, budget_batch(rs.budget, isl, osl, rs.micro_batches))
 
     def cycle(b: int) -> float:
-        return step(b) + b / osl * pre
+        return rs.cycle(b).time_s
 
     def cycle_p99(b: int) -> float:
-        return step(b) + p99_prefill_factor(b, isl_cv, osl_fractions) * b / osl * pre
+        c = rs.cycle(b)
+        f = min(p99_prefill_factor(b, isl_cv, osl_fractions), rs.p99_prefill_cap(b))
+        return c.time_s + (f - 1.0) * c.prefill_s
 
     def ttft_p99(b: int) -> float:
-        return ttft_p99_s(pre, b / osl * pre / cycle(b), isl_cv)
+        return ttft_p99_s(*rs.prefill_service(b), isl_cv)
 
     ok = None
     if limits is not None:
         ttft, tpot = limits
         if ttft_p99(1) > ttft or cycle_p99(1) > tpot:
             return None
-        cap = b_max
+        kv_cap = b_max
 
         def ok(b: int) -> bool:
-            return fits_cap(b, cap) and cycle_p99(b) <= tpot and ttft_p99(b) <= ttft
+            return fits_cap(b, kv_cap) and cycle_p99(b) <= tpot and ttft_p99(b) <= ttft
 
-        b_max = _largest(ok, cap)
+        b_max = _largest(ok, kv_cap)
     b_max = max(tile_aligned(b_max), key=lambda b: (b / cycle(b), b) if ok is None or ok(b) else (0.0, b))
-    c = cycle(b_max)
-    dec = est.step(_graph(model, "decode", b_max, ctx, precision))
-    joules = dec.energy_j + b_max / osl * pre_cost.energy_j / PREFILL_BATCH
-    return ScenarioResult(b_max / c / tp, tp, b_max, c, dec.time_s, pre, joules / c / tp)
+    c = rs.cycle(b_max)
+    per_chip = b_max / c.time_s / chips
+    power = c.energy_j / c.time_s / chips
+    return ScenarioResult(per_chip, tp, b_max, c.time_s, c.decode_s, rs.prefill_one_s, power)
 
 
 BATCH_ALIGN = (16, 32, 64, 128, 256)  # GEMM row tiles: a batch just past a multiple pads a whole tile

@@ -1,0 +1,180 @@
+"""What one decode cycle of a serving replica costs, under its submitter's published configuration.
+
+``cost.scenario`` asks this module for a replica's cycle time at B running requests: the time in which
+every request writes one token, the prefill admitted meanwhile included. Two engines:
+
+* default (no published configuration, or one without a token budget): decode steps of B rows, CUDA graphs
+  on, and B / OSL prompts a cycle prefilled in separate batch-16 prefill steps (``PREFILL_BATCH``);
+* chunked prefill under a per-step token budget T (TensorRT-LLM's ``max_num_tokens`` with chunked context,
+  vLLM's ``max_num_batched_tokens`` with chunked prefill): every step carries the B decode tokens plus a
+  prefill chunk of B x ISL / OSL tokens (the steady-state share: the batch turns over once in OSL steps),
+  one fused forward pass that reads the weights once and pays the step overhead once. Feasible only while
+  B (1 + ISL / OSL) <= T (``budget_batch``). A prompt is prefilled in chunks of the room the decoders leave
+  (T - B tokens a step), so its prefill service time is ISL / (T - B) steps that each carry a full chunk,
+  and the prefill server's load is the prompts' arrival rate times that (``prefill_service``).
+
+Pipeline parallelism (``pp`` stages of ``tp`` chips): the batch runs as ``pp`` micro-batches in flight
+(TensorRT-LLM's and vLLM's in-flight pipelines), each a step of B / pp rows (and its chunk; the budget
+holds per micro-batch), priced by ``cost.pipeline.graph_pipeline``: a token's time is the pipeline's
+interval (max of one micro-batch's pass through every stage and the transfers, and pp x the slowest
+stage), so throughput per chip ~ that of a stage and a token's latency sums the stages.
+
+CUDA graphs off (``cuda_graphs=False``): every step is priced eager (``Estimator.step(cuda_graph=False)``):
+the host launches each kernel while the device runs the previous ones, so a step lasts the longer of the
+device's work and the host's launches.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from jalapeno.cost.pipeline import ceil_div, graph_pipeline
+from jalapeno.cost.step import Estimator
+from jalapeno.graph.batch import Batch, Sequence
+from jalapeno.graph.builder import Graph, build_graph
+from jalapeno.graph.precision import Precision
+from jalapeno.models.config import ModelConfig
+
+if TYPE_CHECKING:
+    from jalapeno.cost.published import ServingConfig
+
+PREFILL_BATCH = 16
+
+
+@lru_cache(maxsize=4096)
+def graph_of(model: ModelConfig, phase: str, n: int, ctx: int, precision: Precision) -> Graph:
+    if phase == "decode":
+        return build_graph(model, Batch.decode(n, ctx), precision)
+    return build_graph(model, Batch.prefill(ctx, 0, batch=n), precision)
+
+
+@lru_cache(maxsize=4096)
+def mixed_graph(model: ModelConfig, rows: int, ctx: int, chunk: int, isl: int, precision: Precision) -> Graph:
+    """``rows`` decode requests at ``ctx`` cached tokens plus ``chunk`` prefill tokens of prompts of ``isl``
+    tokens (``chunk`` tokens exactly): whole prompts while the chunk holds them, and a piece of a prompt at
+    the mean already-prefilled prefix of a prompt cut into such pieces ((ISL - piece) / 2), so attention
+    work sums to the prompt's."""
+    seqs = [Sequence(1, ctx)] * rows
+    if chunk >= 1:
+        piece = min(chunk, isl)
+        n, rest = divmod(chunk, piece)
+        seqs += [Sequence(piece, max(0, (isl - piece) // 2))] * n
+        if rest:  # the chunk's last, partial prompt
+            seqs.append(Sequence(rest, (isl - rest) // 2))
+    return build_graph(model, Batch(tuple(seqs)), precision)
+
+
+def budget_batch(budget: int, isl: int, osl: int, micro_batches: int = 1) -> int:
+    """The most decoding requests a token budget feeds in steady state: each of ``micro_batches`` steps
+    carries B / m decode tokens and B / m x ISL / OSL prefill tokens, B / m (1 + ISL / OSL) <= budget."""
+    return max(1, math.floor(budget * micro_batches * osl / (osl + isl)))
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """One cycle at a batch: its mean time, the prefill part of it (the share that fluctuates with the
+    prompts admitted), the decode-only part, and the energy of all the replica's chips."""
+
+    time_s: float
+    prefill_s: float
+    energy_j: float
+    decode_s: float
+
+
+class ReplicaSteps:
+    """Prices a replica's cycles; ``cfg`` None (or without budget, pp 1 and graphs on) is today's engine."""
+
+    def __init__(
+        self,
+        model: ModelConfig,
+        est: Estimator,
+        precision: Precision,
+        isl: int,
+        osl: int,
+        ctx: int,
+        cfg: ServingConfig | None = None,
+    ) -> None:
+        self.model, self.est, self.precision = model, est, precision
+        self.isl, self.osl, self.ctx = isl, osl, ctx
+        self.pp = cfg.pp if cfg else 1
+        self.budget = cfg.max_num_tokens if cfg else None
+        self.graphs = True if cfg is None or cfg.cuda_graphs is None else cfg.cuda_graphs
+        n = ceil_div(PREFILL_BATCH, self.pp)  # prompts of one micro-batch: pp of them fill the pipeline
+        pre = self._price(graph_of(model, "prefill", n, isl, precision), False)
+        self.prefill_one_s = pre[0] / (n * self.pp)  # a prompt in a batch-16 prefill step
+        self.prefill_step_j = pre[1] * PREFILL_BATCH / (n * self.pp)
+        self._cache: dict[int, Cycle] = {}
+        self._full: dict[int, float] = {}
+
+    @property
+    def micro_batches(self) -> int:
+        return self.pp
+
+    def _price(self, g: Graph, cuda_graph: bool) -> tuple[float, float]:
+        """(seconds, joules) of one step of ``g``; with pp stages, ``g`` is one micro-batch and the step
+        lasts the pipeline's interval over pp micro-batches in flight."""
+        if self.pp == 1:
+            c = self.est.step(g, cuda_graph=cuda_graph)
+            return c.time_s, c.energy_j
+        pc, _ = graph_pipeline(self.est, self.model, g, self.pp, self.pp, cuda_graph=cuda_graph)
+        return pc.interval_s, pc.energy_over(pc.interval_s)
+
+    def chunk_tokens(self, b: int) -> int:
+        """Prefill tokens a (micro-batch) step carries in steady state: its rows' share of prompts."""
+        return round(ceil_div(b, self.pp) * self.isl / self.osl)
+
+    def cycle(self, b: int) -> Cycle:
+        if b not in self._cache:
+            self._cache[b] = self._cycle(b)
+        return self._cache[b]
+
+    def _cycle(self, b: int) -> Cycle:
+        rows = ceil_div(b, self.pp)
+        dec_s, dec_j = self._price(
+            graph_of(self.model, "decode", rows, self.ctx, self.precision), self.graphs
+        )
+        if self.budget is None:
+            pre_s = b / self.osl * self.prefill_one_s
+            return Cycle(
+                dec_s + pre_s, pre_s, dec_j + b / self.osl * self.prefill_step_j / PREFILL_BATCH, dec_s
+            )
+        g = mixed_graph(self.model, rows, self.ctx, self.chunk_tokens(b), self.isl, self.precision)
+        t, e = self._price(g, self.graphs)
+        return Cycle(t, max(0.0, t - dec_s), e, dec_s)
+
+    def room(self, b: int) -> int:
+        """Prefill tokens a step has room for beside its decode tokens (budget engines)."""
+        assert self.budget is not None
+        return self.budget - ceil_div(b, self.pp)
+
+    def p99_prefill_cap(self, b: int) -> float:
+        """The most a step's prefill part can grow over its mean: the budget's room over the mean chunk
+        (infinite without a budget: separate prefill steps)."""
+        if self.budget is None:
+            return math.inf
+        return max(1.0, self.room(b) / max(1, self.chunk_tokens(b)))
+
+    def prefill_service(self, b: int) -> tuple[float, float]:
+        """(one prompt's prefill service time, the prefill server's load) at batch b: a batch-16 prefill
+        share of the cycle; under a budget, a prompt admitted alone gets the whole room the decoders leave,
+        ISL / room steps each carrying a full chunk (``full_step_s``), and the load is the arrival rate
+        (B / OSL prompts a cycle) times that service time: the share of steps that carry a chunk
+        (chunk / room) times a full step over a mean one."""
+        if self.budget is None:
+            return self.prefill_one_s, b / self.osl * self.prefill_one_s / self.cycle(b).time_s
+        room = self.room(b)
+        if room < 1:
+            return math.inf, math.inf
+        service = self.isl / room * self.full_step_s(b)
+        return service, b / self.osl * service / self.cycle(b).time_s
+
+    def full_step_s(self, b: int) -> float:
+        """A (micro-batch) step at batch b whose prefill chunk fills the budget's room."""
+        if b not in self._full:
+            rows, room = ceil_div(b, self.pp), self.room(b)
+            g = mixed_graph(self.model, rows, self.ctx, room, self.isl, self.precision)
+            self._full[b] = self._price(g, self.graphs)[0]
+        return self._full[b]
