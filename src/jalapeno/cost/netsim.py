@@ -112,7 +112,9 @@ class Fabric:
     def hop_latency_s(self, hop: Hop) -> float:
         """A chunk into the switch's reduction or multicast unit adds no latency of its own: a chip to
         the switch and back out is one traversal, one latency, as a cut-through hop."""
-        return 0.0 if len(hop) == 1 and hop[0][0] == "out" else self.latency_s
+        first = hop[0]
+        into = len(hop) == 1 and isinstance(first, tuple) and first[0] == "out"
+        return 0.0 if into else self.latency_s
 
 
 # -- schedules --------------------------------------------------------------------------------------
