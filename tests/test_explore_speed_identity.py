@@ -221,8 +221,9 @@ PINNED: list[dict[str, float]] = [
         ),
     )
 ]  # before the speed-ups (2026-12-05); re-pinned when tensor-parallel all-reduces moved to the residual
-# stream's 16 bits (these designs run tp 2-4 with fp8 or fp4 activations: 2-4x the all-reduce bytes; goodput per
-# watt -16% for the tp-4 disaggregated one, -0.05% to -0.3% for the others); re-pin by running this file
+# stream's 16 bits (these designs run tp 2-4 with fp8 or fp4 activations: 2-4x the all-reduce bytes;
+# goodput per watt -16% for the tp-4 disaggregated one, -0.05% to -0.3% for the others); re-pin by
+# running this file
 
 
 def _values(space: Any, work: Any, design: dict[str, Any]) -> dict[str, float]:
