@@ -22,13 +22,16 @@ from jalapeno.serving.oracle import StepShape
 
 # (decode s, decode J, prefill s, oracle mixed-step s, J, KV capacity) at commit f24a74d, before issue 12:
 # batch 32 x context 2000, prompt 1000; oracle StepShape(16, 24000, 1, 512, 131328, 512)
+# The tp-4 H100 row re-pinned when the H100's NVSwitch got its sourced in-network reduction (NVLink SHARP):
+# its all-reduces run in the switch (5/4 B / bw + 2 a, not the ring's 3/2 B / bw + 6 a; bf16, so the
+# residual-stream dtype rule moves nothing): decode -3.4%, prefill -2.9%; tp 2 keeps the ring (unchanged).
 BEFORE = {
     ("gpt-oss-120b", "h100-sxm", 4, 1): (
-        0.017080769509646567,
-        24.797251951391047,
-        0.028135021943969187,
-        0.026643681584006377,
-        46.27113720773397,
+        0.016497396727526918,
+        24.49540597116574,
+        0.027328621975424464,
+        0.025946030414546357,
+        45.902037793321604,
         737056,
     ),
     ("qwen3-coder-30b-a3b", "h200-sxm", 1, 1): (

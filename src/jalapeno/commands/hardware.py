@@ -136,7 +136,10 @@ def detail(chip: ChipSpec) -> dict[str, Any]:
     out["figures"] = {path: _figure_json(path, f) for path, f in chip.figures().items()}
     out["memory"] = [{"name": m.name, "kind": m.kind, "off_chip": m.off_chip} for m in chip.memory]
     ic = chip.interconnect
-    out["interconnect"] = {"name": ic.name, "topology": ic.topology} if ic else None
+    out["interconnect"] = None
+    if ic:
+        reduces = ic.reduces_in_network  # the switch sums in the network (docs/parallel.md)
+        out["interconnect"] = {"name": ic.name, "topology": ic.topology, "in_network_reduction": reduces}
     return out
 
 
@@ -217,7 +220,9 @@ def _structure_lines(chip: ChipSpec) -> list[str]:
     levels = ", ".join(f"{m.name} ({m.kind}{'' if m.off_chip else ', on-chip'})" for m in chip.memory)
     lines = [f"memory levels: {levels}"]
     if chip.interconnect:
-        lines.append(f"interconnect: {chip.interconnect.name}, {chip.interconnect.topology}")
+        ic = chip.interconnect
+        reduces = ", reduces in the switch" if ic.reduces_in_network else ""
+        lines.append(f"interconnect: {ic.name}, {ic.topology}{reduces}")
     return lines
 
 

@@ -32,7 +32,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from jalapeno.cost.network import collective_s, tp_collective_s
+from jalapeno.cost.network import collective_s, sent_bytes, tp_collective
 from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.step import Estimator, OpCost, StepCost
 from jalapeno.errors import JalapenoError
@@ -148,20 +148,22 @@ def rank_graph(g: Graph, cfg: ModelConfig, group_tokens: int, par: Parallel, gam
 
 def tp_comm(est: Estimator, g: Graph) -> tuple[float, float]:
     """Tensor-parallel collectives of one attention replica: one all-reduce after attention in a MoE
-    layer (its experts combine by all-to-all), two in a dense layer, the logits gather."""
+    layer (its experts combine by all-to-all), two in a dense layer, the logits gather; in the residual
+    stream's format (``Precision.residual``)."""
     if est.tp == 1:
         return 0.0, 0.0
     net, tp = network(est), est.tp
     head = next(o for o in g.ops if o.name == "lm_head")
-    ab = g.precision.activations.bytes_per_element
+    rb = g.precision.residual.bytes_per_element
     layers = sum(o.repeat for o in g.ops if o.name == "attn_norm")
     moe = sum(o.repeat for o in g.ops if o.name == "experts")
-    hidden_b, logit_b = g.batch.new_tokens * head.k * ab, head.m * head.n * ab
+    hidden_b, logit_b = g.batch.new_tokens * head.k * rb, head.m * head.n * rb
     reduces = 2 * layers - moe
-    t = reduces * tp_collective_s(net, "all_reduce", hidden_b, tp)
-    t += tp_collective_s(net, "all_gather", logit_b, tp)
-    moved = (reduces * 2.0 * (tp - 1) / tp * hidden_b + (tp - 1) / tp * logit_b) * tp
-    return t, moved
+    t_ar, algo = tp_collective(net, "all_reduce", hidden_b, tp)
+    t = reduces * t_ar + tp_collective(net, "all_gather", logit_b, tp)[0]
+    moved = reduces * sent_bytes("all_reduce", algo, hidden_b, tp)
+    moved += sent_bytes("all_gather", "ring", logit_b, tp)
+    return t, moved * tp
 
 
 def network(est: Estimator) -> Network:

@@ -9,7 +9,9 @@ slowest resource's bandwidth, and the chunk reaches the hop's end one latency la
 
 Schedules for ring reduce-scatter / all-gather / all-reduce, direct reduce-scatter, direct, pairwise
 and relay all-to-all are built per topology (switch, ring, torus, full mesh), placing chips as the
-closed forms do. ``run`` returns the finish time and the bytes each chip sent and received.
+closed forms do; the in-network all-reduce on a switch that reduces sends chunks into the switch
+(node ``SWITCH``), whose sums and multicasts come back out. ``run`` returns the finish time and the
+bytes each chip sent and received.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from jalapeno.cost.network import dims_of, hop_s, neighbour_bw
 from jalapeno.hardware.network import ScaleUp
 
 Hop = tuple[Hashable, ...]
+SWITCH = -1  # the switch's reduction and multicast unit, as a send's source or destination
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,13 @@ class Fabric:
     @property
     def latency_s(self) -> float:
         return hop_s(self.up)
+
+    def hop_latency_s(self, hop: Hop) -> float:
+        """A chunk into the switch's reduction or multicast unit adds no latency of its own: a chip to
+        the switch and back out is one traversal, one latency, as a cut-through hop."""
+        first = hop[0]
+        into = len(hop) == 1 and isinstance(first, tuple) and first[0] == "out"
+        return 0.0 if into else self.latency_s
 
 
 # -- schedules --------------------------------------------------------------------------------------
@@ -242,6 +252,42 @@ def halving_schedule(f: Fabric, b: float) -> list[Send]:
             g[j] = o[i] = len(sends) - 1
         got, own = g, o
         step, size = step // 2, size / 2
+    return sends
+
+
+def in_network_schedule(f: Fabric, b: float, chunks: int, depth: int) -> list[Send]:
+    """NVLink SHARP all-reduce in ``chunks`` pieces, ``depth`` pieces in flight (run it with
+    ``f.hop_latency_s``): chip j owns share j of each piece; every chip sends each owner's share into
+    the switch (its own too: the switch reads all n), the switch sends owner j the sum, and j sends it
+    once into the switch, which multicasts it to every chip. Piece c's multicast is queued on the
+    ports after piece c + depth's contributions, so the two phases overlap."""
+    n, share = f.n, b / f.n / chunks
+    sends: list[Send] = []
+    reduced: dict[int, list[int]] = {}
+
+    def contribute(c: int) -> None:
+        into: dict[int, list[int]] = {j: [] for j in range(n)}
+        for k in range(n):
+            for m in range(n):  # chip k starts with the share of the chip after it: no owner waits on all
+                j = (k + m + 1) % n
+                sends.append(Send(k, SWITCH, share, (), ((("out", k),),)))
+                into[j].append(len(sends) - 1)
+        reduced[c] = []
+        for j in range(n):
+            sends.append(Send(SWITCH, j, share, tuple(into[j]), ((("in", j),),)))
+            reduced[c].append(len(sends) - 1)
+
+    def multicast(c: int) -> None:
+        for j in range(n):
+            sends.append(Send(j, SWITCH, share, (reduced[c][j],), ((("out", j),),)))
+            up = len(sends) - 1
+            sends.extend(Send(SWITCH, (j + k) % n, share, (up,), ((("in", (j + k) % n),),)) for k in range(n))
+
+    for c in range(chunks + depth):
+        if c < chunks:
+            contribute(c)
+        if c >= depth:
+            multicast(c - depth)
     return sends
 
 

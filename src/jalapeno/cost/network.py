@@ -15,7 +15,13 @@ group, ``a`` the per-hop latency, ``bw`` the chip's bandwidth per direction over
 * direct (one shot, switch and full mesh): every chip sends its n-1 shares at once:
   switch (n-1) B/n / bw + a (the port serializes them), mesh B/n / link bw + a (one link a peer).
 * tree = recursive halving-doubling (Rabenseifner), switch, n a power of two: (n-1) B/n / bw + log2(n) a.
-* all-reduce = reduce-scatter + all-gather of the same algorithm.
+* all-reduce = reduce-scatter + all-gather of the same algorithm; or, where the switch reduces in the
+  network (``ScaleUp.in_network_reduction``: NVLink SHARP, "NVLS", on third-generation NVSwitch and
+  later), in the switch: every chip sends each owner's share of its buffer into the switch, which sums
+  the n contributions and hands the owner its reduced b/n share, which the owner multicasts back
+  through the switch to all (NCCL's NVLS algorithm: multimem.ld_reduce then multimem.st, pipelined in
+  chunks). A chip's port carries b + b/n each way and the data crosses the switch twice:
+  (n+1)/n b / bw + 2a, against the ring's 2 (n-1)/n b / bw + 2 (n-1) a (ring wins only at n = 2).
 * all-to-all, direct (DeepEP-style: all sends posted at once): switch (n-1) B/n / bw + a, mesh
   B/n / link bw + a; pairwise (n-1 synchronized exchanges, MPI's pairwise exchange): (n-1)(share/bw + a);
   on a ring or torus, relay (store-and-forward along the shortest way, dimension by dimension): the
@@ -33,8 +39,10 @@ group, ``a`` the per-hop latency, ``bw`` the chip's bandwidth per direction over
 
 ``collective_s`` picks the fastest algorithm the topology supports (or the one named) and says which.
 Tensor-parallel reductions (``tp_collective_s``) run the ring, NCCL's algorithm for them and the one the
-estimator's figures were made with, except on a full mesh, where a ring would use two of the chip's
-links and the direct exchange is the fastest the step simulation allows. A tensor-parallel group on a
+estimator's figures were made with, or the in-network all-reduce where the switch has it (NCCL picks
+NVLS there; TensorRT-LLM's all-reduce strategies include NVLS), the faster of the two; on a full
+mesh, where a ring would use two of the chip's links, the direct exchange, the fastest the step
+simulation allows. A tensor-parallel group on a
 dragonfly sits inside one fully connected local group (Kim, Dally, Scott & Abts, ISCA 2008; Groq's
 8-chip node, Abts et al., ISCA 2022), so its steps take one hop, not the local-global-local three of a
 group spanning several (the Groq LLMPerf row of docs/validation-architectures.md was made so).
@@ -116,6 +124,16 @@ def tree_reduce_scatter_s(up: ScaleUp, b: float, n: int) -> float | None:
     return (n - 1) * b / n / up.bw_bytes_per_s + math.log2(n) * hop_s(up)
 
 
+def in_network_all_reduce_s(up: ScaleUp, b: float, n: int) -> float | None:
+    """All-reduce summed in the switch (NVLink SHARP), pipelined: b + b/n through each port each way,
+    two switch traversals; only on a switch that reduces."""
+    if n <= 1:
+        return 0.0
+    if not up.in_network_reduction or up.topology != "switch":
+        return None
+    return (n + 1) / n * b / up.bw_bytes_per_s + 2 * hop_s(up)
+
+
 def _ring_relay_s(share: float, length: int, bw: float, a: float) -> float:
     """All-to-all along one closed ring of ``length``, ``share`` bytes per destination, shortest way."""
     if length <= 1:
@@ -184,7 +202,10 @@ def scale_up_s(up: ScaleUp, kind: str, b: float, n: int, algo: str | None = None
         "tree": tree_reduce_scatter_s(up, b, n),
     }
     k = 2.0 if kind == "all_reduce" else 1.0
-    return _best({a: None if v is None else k * v for a, v in half.items()}, algo, kind)
+    opts = {a: None if v is None else k * v for a, v in half.items()}
+    if kind == "all_reduce":
+        opts["in_network"] = in_network_all_reduce_s(up, b, n)
+    return _best(opts, algo, kind)
 
 
 def collective_s(net: Network, kind: str, b: float, n: int, algo: str | None = None) -> tuple[float, str]:
@@ -209,17 +230,41 @@ def collective_s(net: Network, kind: str, b: float, n: int, algo: str | None = N
     return inner + (k - 1) * (shard / k / nic + a), f"hierarchical({name})"
 
 
-def tp_algorithm(up: ScaleUp) -> str | None:
-    """The tensor-parallel reduction algorithm: the ring, or on a full mesh the fastest (direct)."""
-    return None if up.topology == "mesh" else "ring"
+def tp_algorithms(up: ScaleUp, kind: str) -> tuple[str, ...] | None:
+    """The tensor-parallel collective's algorithms, the fastest of them wins: the ring; an all-reduce
+    also in the switch where it reduces; on a full mesh any (None: the direct exchange wins)."""
+    if up.topology == "mesh":
+        return None
+    if kind == "all_reduce" and up.in_network_reduction:
+        return ("ring", "in_network")
+    return ("ring",)
+
+
+def tp_collective(net: Network, kind: str, b: float, n: int) -> tuple[float, str]:
+    """(seconds, algorithm) of one tensor-parallel all-reduce / all-gather of ``b`` bytes a chip over
+    ``n`` chips."""
+    up = net.scale_up
+    if up.topology == "dragonfly":  # inside one fully connected local group: one hop a step
+        net = replace(net, scale_up=replace(up, topology="switch"))
+    algos = tp_algorithms(up, kind)
+    if algos is None:
+        return collective_s(net, kind, b, n)
+    return min((collective_s(net, kind, b, n, a) for a in algos), key=lambda x: (x[0], x[1]))
 
 
 def tp_collective_s(net: Network, kind: str, b: float, n: int) -> float:
     """Seconds of one tensor-parallel all-reduce / all-gather of ``b`` bytes a chip over ``n`` chips."""
-    up = net.scale_up
-    if up.topology == "dragonfly":  # inside one fully connected local group: one hop a step
-        net = replace(net, scale_up=replace(up, topology="switch"))
-    return collective_s(net, kind, b, n, tp_algorithm(up))[0]
+    return tp_collective(net, kind, b, n)[0]
+
+
+def sent_bytes(kind: str, algo: str, b: float, n: int) -> float:
+    """Bytes one chip sends in a collective of ``b`` bytes a chip over ``n`` (for link energy): a ring,
+    direct or tree all-reduce sends 2 (n-1)/n b, the in-network one b + b/n, a gather or scatter (n-1)/n b."""
+    if n <= 1:
+        return 0.0
+    if kind != "all_reduce":
+        return (n - 1) / n * b
+    return (n + 1) / n * b if algo == "in_network" else 2 * (n - 1) / n * b
 
 
 def p2p_s(net: Network, b: float, cross_domain: bool = False) -> float:

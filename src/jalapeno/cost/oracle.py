@@ -303,6 +303,7 @@ class CostOracle:
         parts, logit_rows = self._token_parts(tokens, rows + ps, graph_mode, mla)
         parts = {**parts, **self._attention_by_kind(micro, graph_mode)}
         ab = self.precision.activations.bytes_per_element
+        rb = self.precision.residual.bytes_per_element  # tensor-parallel collectives
         comms = [
             est.comm_for(
                 c.get("layers", 0),
@@ -310,7 +311,7 @@ class CostOracle:
                 cfg.hidden_size,
                 logit_rows if LAST in c else 0,
                 cfg.vocab_size,
-                ab,
+                rb,
             )
             for c in self._stage_counts
         ]

@@ -370,10 +370,11 @@ def graph_pipeline(
     counts = stage_counts(cfg, pp)
     head = next(o for o in graph.ops if o.name == "lm_head")
     ab = graph.precision.activations.bytes_per_element
+    rb = graph.precision.residual.bytes_per_element  # tensor-parallel collectives
     tokens = graph.batch.new_tokens
     comms = [
         est.comm_for(
-            c.get("layers", 0), tokens, cfg.hidden_size, head.m if LAST in c else 0, cfg.vocab_size, ab
+            c.get("layers", 0), tokens, cfg.hidden_size, head.m if LAST in c else 0, cfg.vocab_size, rb
         )
         for c in counts
     ]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from jalapeno.cost.network import collective_s, p2p_s, tp_collective_s
+from jalapeno.cost.network import collective_s, p2p_s, sent_bytes, tp_collective
 from jalapeno.cost.oracle import kv_bytes_per_token, weight_bytes
 from jalapeno.cost.params import CostParams
 from jalapeno.cost.step import Estimator, OpTimer
@@ -171,11 +171,13 @@ def plan_step(
     hidden = graph.batch.new_tokens * cfg.hidden_size * ab
     tp_s = ep_s = pp_s = moved = 0.0
     if fab is not None and plan.tp > 1:
-        ar = tp_collective_s(fab, "all_reduce", hidden, plan.tp)
+        rb = precision.residual.bytes_per_element  # all-reduces sum the residual stream's format
+        summed = graph.batch.new_tokens * cfg.hidden_size * rb
+        ar, algo = tp_collective(fab, "all_reduce", summed, plan.tp)
         n_ar = 2 * layers - (moe_layers if plan.ep > 1 else 0)
-        logits = graph.batch.logits_tokens * cfg.vocab_size * ab
-        tp_s = n_ar * ar + tp_collective_s(fab, "all_gather", logits, plan.tp)
-        moved += n_ar * 2.0 * (plan.tp - 1) / plan.tp * hidden
+        logits = graph.batch.logits_tokens * cfg.vocab_size * rb
+        tp_s = n_ar * ar + tp_collective(fab, "all_gather", logits, plan.tp)[0]
+        moved += n_ar * sent_bytes("all_reduce", algo, summed, plan.tp)
     if fab is not None and plan.ep > 1 and moe_layers:
         k = cfg.moe.experts_per_token if cfg.moe else 1
         routed = hidden * k

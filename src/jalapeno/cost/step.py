@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from jalapeno.cost.network import tp_collective_s
+from jalapeno.cost.network import sent_bytes, tp_collective
 from jalapeno.cost.op_time import ChipRates, OpTime, op_time
 from jalapeno.cost.params import CostParams
 from jalapeno.errors import JalapenoError
@@ -221,29 +221,28 @@ class Estimator:
 
     def comm(self, graph: Graph) -> tuple[float, float]:
         """Two all-reduces of the hidden state a layer (after attention and after the MLP), one logits
-        gather."""
+        gather, in the residual stream's format (16-bit under fp8 or fp4 activations)."""
         if self.tp == 1:
             return 0.0, 0.0
         n_layers = sum(o.repeat for o in graph.ops if o.name == "attn_norm")
         head = next(o for o in graph.ops if o.name == "lm_head")
-        ab = graph.precision.activations.bytes_per_element
-        return self.comm_for(n_layers, graph.batch.new_tokens, head.k, head.m, head.n, ab)
+        rb = graph.precision.residual.bytes_per_element
+        return self.comm_for(n_layers, graph.batch.new_tokens, head.k, head.m, head.n, rb)
 
     def comm_for(
-        self, n_layers: int, tokens: int, hidden: int, logit_rows: int, vocab: int, act_bytes: float
+        self, n_layers: int, tokens: int, hidden: int, logit_rows: int, vocab: int, elem_bytes: float
     ) -> tuple[float, float]:
-        """(time, link bytes of all chips) of a step's tensor-parallel collectives."""
+        """(time, link bytes of all chips) of a step's tensor-parallel collectives; ``elem_bytes`` is the
+        residual stream's element size (``Precision.residual``)."""
         if self.tp == 1:
             return 0.0, 0.0
-        net = self.net
+        net, tp = self.net, self.tp
         assert net is not None
-        hidden_bytes = tokens * hidden * act_bytes
-        logit_bytes = logit_rows * vocab * act_bytes
-        t = 2 * n_layers * tp_collective_s(net, "all_reduce", hidden_bytes, self.tp)
+        hidden_bytes = tokens * hidden * elem_bytes
+        logit_bytes = logit_rows * vocab * elem_bytes
+        t_ar, algo = tp_collective(net, "all_reduce", hidden_bytes, tp)
+        t, moved = 2 * n_layers * t_ar, 2 * n_layers * sent_bytes("all_reduce", algo, hidden_bytes, tp)
         if logit_rows:  # a pipeline stage without the LM head gathers no logits
-            t += tp_collective_s(net, "all_gather", logit_bytes, self.tp)
-        moved = (
-            2 * n_layers * 2.0 * (self.tp - 1) / self.tp * hidden_bytes
-            + (self.tp - 1) / self.tp * logit_bytes
-        ) * self.tp
-        return t, moved
+            t += tp_collective(net, "all_gather", logit_bytes, tp)[0]
+            moved += sent_bytes("all_gather", "ring", logit_bytes, tp)
+        return t, moved * tp

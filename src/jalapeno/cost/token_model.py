@@ -101,7 +101,7 @@ class TokenModel:
             )
         self.embedding_cap = cfg.vocab_size
         self.n_layers = cfg.num_layers
-        self.act_bytes = precision.activations.bytes_per_element
+        self.residual_bytes = precision.residual.bytes_per_element  # tensor-parallel collectives
         # ops summed in graph order (the order fixes the rounding): the leading ones that depend on T
         # alone are memoized as a running sum, the rest (from the first per-sequence op on) priced per call;
         # each op comes with its memo of tiled compute time per row bucket (None: not a matmul)
@@ -126,7 +126,7 @@ class TokenModel:
         t, e, host = self._accumulate(self._tail, tokens, seqs, graph_mode, acc)
         est, prm = self.est, self.est.params
         comm_t, link = est.comm_for(
-            self.n_layers, tokens, self.cfg.hidden_size, seqs, self.cfg.vocab_size, self.act_bytes
+            self.n_layers, tokens, self.cfg.hidden_size, seqs, self.cfg.vocab_size, self.residual_bytes
         )
         return t + comm_t, e + link * prm.pj_per_byte_link * 1e-12, host
 

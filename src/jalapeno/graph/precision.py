@@ -36,6 +36,14 @@ class Precision:
         return max((self.kv, get_dtype("fp8")), key=lambda d: d.bits).compute
 
     @property
+    def residual(self) -> DType:
+        """The residual stream's format, in which tensor-parallel all-reduces sum the row-parallel GEMMs'
+        partial outputs and the logits are gathered: 16-bit under 8- or 4-bit activations (TensorRT-LLM's
+        ``gemm_allreduce_plugin: float16`` in NVIDIA's MLPerf v5.1 FP4 configurations; vLLM's and
+        TensorRT-LLM's custom all-reduce kernels sum bf16/fp16), the activations' own when wider."""
+        return self.activations if self.activations.bits >= 16 else get_dtype("bf16")
+
+    @property
     def label(self) -> str:
         return f"w:{self.weights.name} a:{self.activations.name} kv:{self.kv.name}"
 

@@ -24,7 +24,7 @@ import yaml
 
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.kinds import KINDS
-from jalapeno.hardware.spec import TOP_FIGURES, ChipSpec, Figure, Interconnect, MemoryLevel, TextFigure
+from jalapeno.hardware.spec import TOP_FIGURES, ChipSpec, Figure, Flag, Interconnect, MemoryLevel, TextFigure
 
 # Compute dtypes a chip may quote a rate for (the ``compute`` names of jalapeno.dtypes, plus fp64,
 # fp16 for chips whose 16-bit vector rate differs from bf16, and fp6).
@@ -75,7 +75,7 @@ CHIP_OPTIONAL = (
 MEMORY_REQUIRED = ("name", "kind", "capacity_bytes", "bandwidth_bytes_per_s")
 MEMORY_OPTIONAL = ("latency_s", "energy_pj_per_bit", "off_chip")
 LINK_REQUIRED = ("name", "links", "bandwidth_bytes_per_s", "latency_s", "domain_size", "topology")
-LINK_OPTIONAL = ("energy_pj_per_bit",)
+LINK_OPTIONAL = ("energy_pj_per_bit", "in_network_reduction")
 # Figures that count things: their value must be a whole number.
 INTEGRAL = ("launch_year", "cores", "transistors", "links", "domain_size")
 _SIMPLE_FIGURES = tuple(k for k in TOP_FIGURES if k != "process_node")  # process_node is a TextFigure
@@ -188,6 +188,11 @@ def _link_dict(ic: Interconnect) -> dict[str, Any]:
     for k in ("links", "bandwidth_bytes_per_s", "latency_s", "domain_size", "energy_pj_per_bit"):
         if getattr(ic, k) is not None:
             d[k] = _figure_dict(getattr(ic, k))
+    f = ic.in_network_reduction
+    if f is not None:
+        d["in_network_reduction"] = {"value": f.value, "source": f.source, "secondary": f.secondary}
+        if f.note:
+            d["in_network_reduction"]["note"] = f.note
     return d
 
 
@@ -439,9 +444,31 @@ class _ChipParser:
         }
         if m.get("energy_pj_per_bit") is not None:
             figs["energy_pj_per_bit"] = self.figure(m, "energy_pj_per_bit", f)
+        topology = self.text(m, "topology", f, TOPOLOGIES)
+        has = m.get("in_network_reduction") is not None
+        reduce = self.flag(m, "in_network_reduction", f) if has else None
+        if reduce is not None and reduce.value and topology != "switch":
+            raise self.fail(
+                f"{f}.in_network_reduction.value",
+                f"a {topology} has no switch to reduce in",
+                m,
+                "in_network_reduction",
+                "set it false or use topology: switch",
+            )
         return Interconnect(
-            name=self.text(m, "name", f), topology=self.text(m, "topology", f, TOPOLOGIES), **figs
+            name=self.text(m, "name", f), topology=topology, in_network_reduction=reduce, **figs
         )
+
+    def flag(self, data: Mapping[Any, Any], key: str, field: str) -> Flag:
+        """A sourced yes/no: ``{value: true|false, source, secondary, note}``."""
+        path = _join(field, key)
+        fig = self._figure_map(data, key, path)
+        v = fig["value"]
+        if not isinstance(v, bool):
+            raise self.fail(f"{path}.value", f"must be true or false, got {_r(v)}", fig, "value")
+        if "range" in fig:
+            raise self.fail(f"{path}.range", "a yes/no has no range", fig, "range")
+        return Flag(v, *self._provenance(fig, path))
 
     def extra(self, data: Mapping[Any, Any]) -> Mapping[str, Figure]:
         if data.get("extra") is None:

@@ -2,7 +2,8 @@
 
 A ``ScaleUp`` is one chip's view of its domain (NVLink + NVSwitch, ICI torus, Infinity Fabric
 mesh): its topology, the chips in the domain, the chip's bandwidth per direction over all its
-links, the link count and the per-hop latency (the alpha of an alpha-beta model). A ``ScaleOut`` is
+links, the link count, the per-hop latency (the alpha of an alpha-beta model) and whether its switch
+reduces in the network (``in_network_reduction``, the preset's sourced flag). A ``ScaleOut`` is
 the RDMA fabric between domains: NICs per chip, bytes/s per NIC per direction, end-to-end latency;
 ``rail_optimized`` means chip i of every domain shares a leaf switch (its "rail"), so same-rank
 chips talk in one switch hop (NVIDIA's rail-optimized DGX SuperPOD design).
@@ -54,6 +55,7 @@ class ScaleUp:
     links: int
     latency_s: float  # per hop
     dims: tuple[int, ...] = ()  # torus: chips along each dimension (product = domain_size)
+    in_network_reduction: bool = False  # the switch sums what the chips send (NVLink SHARP)
 
     def __post_init__(self) -> None:
         if self.topology not in SCALE_UP_TOPOLOGIES:
@@ -63,6 +65,11 @@ class ScaleUp:
             )
         if self.domain_size < 1 or self.bw_bytes_per_s <= 0 or self.links < 1 or self.latency_s < 0:
             raise JalapenoError("domain_size, links >= 1, bandwidth > 0, latency >= 0", field="scale_up")
+        if self.in_network_reduction and self.topology != "switch":
+            raise JalapenoError(
+                f"in-network reduction needs a switch, not a {self.topology}; set it false",
+                field="in_network_reduction",
+            )
 
     @property
     def link_bytes_per_s(self) -> float:
@@ -136,6 +143,7 @@ def network_of(chip: ChipSpec) -> Network | None:
         int(ic.links.value),
         ic.latency_s.value,
         dims,
+        ic.reduces_in_network,
     )
     figs = [chip.extra.get(k) for k in NIC_KEYS]
     out = None

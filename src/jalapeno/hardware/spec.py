@@ -34,6 +34,16 @@ class TextFigure:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """A sourced yes/no capability (a switch that reduces in the network)."""
+
+    value: bool
+    source: str
+    secondary: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class MemoryLevel:
     """One level of the memory hierarchy. ``kind``: hbm2e/hbm3/hbm3e/hbm4/lpddr5x/gddr7/ddr5/sram."""
 
@@ -52,6 +62,8 @@ class Interconnect:
 
     ``bandwidth_bytes_per_s`` is the chip's total per direction over all ``links`` (NVLink4 on
     H100: 18 links, 450 GB/s per direction). ``topology``: switch, ring, torus2d, torus3d, mesh.
+    ``in_network_reduction``: the switch sums what the chips send (NVLink SHARP on third-generation
+    NVSwitch and later), so an all-reduce need not be a ring; absent means it cannot (docs/parallel.md).
     """
 
     name: str
@@ -61,6 +73,11 @@ class Interconnect:
     domain_size: Figure
     topology: str
     energy_pj_per_bit: Figure | None = None
+    in_network_reduction: Flag | None = None
+
+    @property
+    def reduces_in_network(self) -> bool:
+        return self.in_network_reduction is not None and self.in_network_reduction.value
 
 
 # ChipSpec's optional single figures, in the order the YAML, its round trip and ``figures()`` list them.
