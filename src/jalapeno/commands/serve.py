@@ -513,12 +513,19 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
 
 
 def published_band(chip_name: str) -> dict[str, Any] | None:
-    """The chip's published-results band (published / predicted throughput over held-out rows), if any:
-    read a throughput T of this run as T x lo .. T x hi (`jalapeno calibrate`)."""
-    from jalapeno.cost.params import chip_error_band
+    """The chip's model-error band (published / predicted throughput: its held-out rows, its family's, or
+    for a chip with neither the unseen-chip band), if any: read a throughput T of this run as T x lo .. T x
+    hi (`jalapeno calibrate --all --write`)."""
+    from jalapeno.cost.params import UNSEEN_FILE, error_band_basis
 
-    band = chip_error_band(chip_name)
-    return None if band is None else {"lo": band[0], "hi": band[1], "source": "docs/validation-published.md"}
+    band = error_band_basis(chip_name)
+    if band is None:
+        return None
+    unseen = band[2].startswith("unseen-chip band")
+    where = (
+        f"hardware/calibration/{UNSEEN_FILE}, docs/compare.md" if unseen else "docs/validation-published.md"
+    )
+    return {"lo": band[0], "hi": band[1], "source": where, "basis": band[2]}
 
 
 def check_span(tr: Trace, o: dict[str, Any]) -> None:

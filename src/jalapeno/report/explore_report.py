@@ -112,11 +112,15 @@ def _band(q: Any) -> str:
 
 
 def _published_band(chip: str) -> str:
-    """The chip's held-out band on published results (docs/validation-published.md), where it has one."""
-    from jalapeno.cost.params import chip_error_band
+    """The chip's model-error band (docs/validation-published.md; the unseen-chip band for a chip with no
+    published rows and no calibrated family, docs/compare.md), where it has one."""
+    from jalapeno.cost.params import error_band_basis
 
-    b = chip_error_band(chip)
-    return "" if b is None else f"; published / predicted throughput on held-out rows x{b[0]:.2f}-x{b[1]:.2f}"
+    b = error_band_basis(chip)
+    if b is None:
+        return ""
+    on = "chips the model was not fitted on" if b[2].startswith("unseen-chip band") else "held-out rows"
+    return f"; published / predicted throughput on {on} x{b[0]:.2f}-x{b[1]:.2f}"
 
 
 def headline(study: Any) -> Section:
