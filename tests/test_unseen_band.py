@@ -90,19 +90,35 @@ def test_unseen_rows_are_predicted_with_the_prior_not_the_fit() -> None:
     assert own.unseen == []  # its own measurements: not a move to a new chip
 
 
-def test_chips_without_a_band_of_their_own_or_a_family_take_the_unseen_band(tmp_path, monkeypatch) -> None:
+def test_chips_without_a_band_of_their_own_or_a_family_take_the_band_of_what_they_run_on(
+    tmp_path, monkeypatch
+) -> None:
+    """The synthetic band above, and a defaults band from two chips: 100 / (125, 200) = 0.8, 0.5 and
+    100 / 80 = 1.25: medians 0.65 and 1.25."""
+    defaults = (
+        ub.ChipMove("h200-sxm", "defaults", (("a", 100.0, 125.0), ("b", 100.0, 200.0))),
+        ub.ChipMove("mi300x", "defaults", (("c", 100.0, 80.0),)),
+    )
     f = tmp_path / "unseen.json"
-    ub.write_band(_synthetic_band(), "jalapeno calibrate --all --write", f)
+    ub.write_band(replace(_synthetic_band(), defaults=defaults), "jalapeno calibrate --all --write", f)
     monkeypatch.setattr(params_mod, "unseen_band_path", lambda: f)
-    for chip in ("jalapeno-1", "tpu-v5e", "a100-80gb-sxm"):
+    for chip in ("jalapeno-1", "my-architecture"):  # a paper chip: the unseen-chip band
         assert chip_error_band(chip) == (pytest.approx(0.8), pytest.approx(1.25))
         basis = error_band_basis(chip)
         assert basis is not None and basis[2].startswith("unseen-chip band: min-max of 3 chips'")
+    for chip in ("tpu-v5e", "trainium2", "gaudi3", "groq-lpu", "a100-80gb-sxm"):  # on CostParams()
+        spec = resolve_chip(chip)
+        assert params_mod.runs_on_defaults(spec)
+        b = params_mod.chip_band(spec)
+        assert b is not None and (b[0], b[1]) == (pytest.approx(0.65), pytest.approx(1.25))
+        assert b[2].startswith("defaults band: min-max of 2 chips'")
+    assert not params_mod.runs_on_defaults(resolve_chip("jalapeno-1"))  # timed by its mapper
+    assert not params_mod.runs_on_defaults(resolve_chip("h100"))  # the H200's calibration, transferred
     assert chip_error_band("h200-sxm") != chip_error_band("jalapeno-1")  # its own held-out rows
-    fam = error_band_basis("b300")  # a family prior keeps its family's band
+    fam = params_mod.chip_band(resolve_chip("b300"))  # a family prior keeps its family's band
     assert fam is not None and "family prior: b200's band" in fam[2]
     monkeypatch.setattr(params_mod, "unseen_band_path", lambda: tmp_path / "none.json")
-    assert chip_error_band("tpu-v5e") is None and unseen_chip_band() is None
+    assert chip_error_band("tpu-v5e", True) is None and unseen_chip_band() is None
 
 
 def test_the_bundled_band_records_its_chips_rows_and_command() -> None:
@@ -111,6 +127,12 @@ def test_the_bundled_band_records_its_chips_rows_and_command() -> None:
     medians = [c["median"] for c in doc["per_chip"]]
     assert (doc["lo"], doc["hi"]) == (min(medians), max(medians))
     assert "h200-sxm" not in {c["chip"] for c in doc["per_chip"]}  # measured on itself
+    dflt = doc["defaults_band"]  # nothing was fitted to the defaults: every published chip, the H200 too
+    assert "h200-sxm" in {c["chip"] for c in dflt["per_chip"]}
+    assert (dflt["lo"], dflt["hi"]) == (
+        min(c["median"] for c in dflt["per_chip"]),
+        max(c["median"] for c in dflt["per_chip"]),
+    )
     assert doc["rows"] == sum(c["n"] for c in doc["per_chip"]) == sum(len(c["rows"]) for c in doc["per_chip"])
     for c in doc["per_chip"]:
         ratios = [r["published_per_chip"] / r["predicted_per_chip"] for r in c["rows"]]
@@ -123,11 +145,15 @@ def test_the_bundled_band_records_its_chips_rows_and_command() -> None:
 def test_a_paper_chip_gets_a_model_error_constant_of_its_own() -> None:
     doc = unseen_chip_band()
     assert doc is not None
-    h200, j1 = resolve_chip("h200"), resolve_chip("jalapeno-1")
-    consts = {e.key: e for e in mc.constants_for([h200, j1])}
+    h200, j1, tpu = resolve_chip("h200"), resolve_chip("jalapeno-1"), resolve_chip("tpu-v6e")
+    consts = {e.key: e for e in mc.constants_for([h200, j1, tpu])}
     e = consts[J1]
     assert (e.value, e.lo, e.hi, e.stated) == (1.0, doc["lo"], doc["hi"], True)
     assert "unseen-chip band" in e.source and "unseen-chip-band.json" in e.source
+    assert "mapper" in e.source
+    t = consts["model_error:tpu-v6e"]  # a datasheet preset on the default parameters: the defaults band
+    assert (t.lo, t.hi) == (doc["defaults_band"]["lo"], doc["defaults_band"]["hi"])
+    assert "defaults band" in t.source and "default" in t.source.split("parameters:")[1]
     assert me.parameters_from("jalapeno-1") == "jalapeno-1"  # its own stream
     assert J1 in mc.relevant(list(consts.values()), j1)
     assert J1 not in mc.relevant(list(consts.values()), h200)

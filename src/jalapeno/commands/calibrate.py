@@ -194,9 +194,10 @@ def command(
 
 def _unseen_json(fits: dict, cmd: str) -> dict[str, Any] | None:
     """The unseen-chip band of these fits (``cost.unseen_band``), as ``--write`` stores it."""
+    from jalapeno.cost.published_fit import analytic_predictor
     from jalapeno.cost.unseen_band import band_of_fits
 
-    band = band_of_fits(list(fits.values()))
+    band = band_of_fits(list(fits.values()), analytic_predictor)
     return None if band is None else band.to_json(cmd)
 
 

@@ -24,7 +24,7 @@ from jalapeno.commands.options import (
 )
 from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.cost.estimate import Estimate, estimate
-from jalapeno.cost.params import error_band_basis
+from jalapeno.cost.params import chip_band
 from jalapeno.cost.step import StepCost
 from jalapeno.graph.precision import Precision
 from jalapeno.report.fmt import pct, seconds, si
@@ -98,7 +98,7 @@ def print_estimate(e: Estimate) -> None:
             "power-capped" if p.power_capped else "",
         )
     con.print(summary)
-    band = error_band_basis(e.chip.name)
+    band = chip_band(e.chip)
     if band is not None:
         tps = e.batch / d.time_s
         con.print(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jalapeno.cost.expert import ExpertCost, ep_step, weights_per_chip
-from jalapeno.cost.params import CostParams, error_band_basis, setup_for
+from jalapeno.cost.params import CostParams, chip_band, setup_for
 from jalapeno.cost.pipeline import Parallel, PipelineCost, ceil_div, graph_pipeline, micro_batches
 from jalapeno.cost.step import Estimator, OpCost, StepCost
 from jalapeno.errors import JalapenoError
@@ -61,8 +61,8 @@ class Estimate:
             "decode_step_s": d.time_s,
             **step_fields("decode", d, self.batch),
         }
-        # published / predicted throughput: the chip's held-out rows, its family's, or the unseen-chip band
-        band = error_band_basis(self.chip.name)
+        # published / predicted throughput: the chip's held-out rows, its family's, or what it runs on's
+        band = chip_band(self.chip)
         out["error_band"] = (
             None
             if band is None

@@ -13,9 +13,9 @@ is the same, so its dynamic energy is too; the replica's static power (idle plus
 its calibration, ``idle_w + active_static_w`` a chip) is paid over the longer or shorter step, and a faster
 step's power stays under the replica's power limit (docs/compare.md, "Model error", compares this with
 holding power or energy per step constant).
-A chip with no published rows and no calibrated family (a paper chip: an architecture timed by the mapper;
-a datasheet preset on the default parameters) takes the unseen-chip band (``cost.unseen_band``): how far the
-model landed on the chips it had not been fitted on, under the same rule of sampling and application.
+A chip with no published rows and no calibrated family takes the band of what it runs on, measured on chips
+it was not fitted to (``cost.unseen_band``): a paper chip (an architecture timed by the mapper) the
+unseen-chip band, a datasheet preset on the default parameters the defaults band; sampled and applied alike.
 """
 
 from __future__ import annotations
@@ -73,22 +73,25 @@ def stream_key(key: str) -> str:
     return key_of(parameters_from(chip_of(key))) if key.startswith(PREFIX) else key
 
 
-def band_constant(chip_name: str) -> Estimated | None:
-    """``model_error:<chip>`` with the chip's band (its own held-out rows, its family's widened, or the
-    unseen-chip band), or None when there is none (no band file written yet)."""
-    got = error_band_basis(chip_name)
+def band_constant(chip_name: str, on_defaults: bool = False) -> Estimated | None:
+    """``model_error:<chip>`` with the chip's band (its own held-out rows, its family's widened, or for a chip
+    with neither the band of what it runs on: ``on_defaults`` the defaults band, else the unseen-chip band),
+    or None when there is none (no band file written yet)."""
+    got = error_band_basis(chip_name, on_defaults)
     if got is None:
         return None
     lo, hi, basis = got
     own = _bands().get(chip_name)
     fam = CALIBRATION_FAMILY.get(chip_name) or FAMILY_PRIOR.get(chip_name)
+    where = "docs/validation-published.md"
     if own is not None:
-        prov, where = own.get("provenance", ""), "docs/validation-published.md"
+        prov = own.get("provenance", "")
     elif fam is not None:
-        prov, where = f"{fam}'s", "docs/validation-published.md"
+        prov = f"{fam}'s"
     else:
-        prov = "none fitted to published rows (an architecture's mapper and constants, or the defaults)"
         where = f"hardware/calibration/{UNSEEN_FILE}, docs/compare.md"
+        prov = "the cost model's defaults" if on_defaults else "an architecture's mapper and constants"
+        prov += ", fitted to no published row"
     shared = parameters_from(chip_name)
     draw = f"; drawn at the same quantile as {key_of(shared)}" if shared != chip_name else ""
     source = f"published / predicted throughput; band: {basis}; parameters: {prov} ({COMMAND}, {where}){draw}"

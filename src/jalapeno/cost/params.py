@@ -52,18 +52,19 @@ def unseen_chip_band() -> dict[str, Any] | None:
     return json.loads(p.read_text()) if p.is_file() else None
 
 
-def chip_error_band(chip_name: str) -> tuple[float, float] | None:
+def chip_error_band(chip_name: str, on_defaults: bool = False) -> tuple[float, float] | None:
     """(lo, hi): the range of published / predicted throughput over the chip's held-out published rows
     (``jalapeno calibrate --all --write``), so a prediction P reads as P x lo .. P x hi. A chip without
-    published rows borrows its calibration family's band; a chip with neither (a paper chip, a datasheet
-    preset on the default parameters) takes the unseen-chip band; None only before that band is written."""
-    basis = error_band_basis(chip_name)
+    published rows borrows its calibration family's band; a chip with neither takes the band of the
+    parameters it runs on, measured on chips they were not fitted to: ``on_defaults`` (a datasheet preset on
+    the cost model's default parameters) the defaults band, else (a paper chip) the unseen-chip band
+    (``cost.unseen_band``); None only before those are written."""
+    basis = error_band_basis(chip_name, on_defaults)
     return None if basis is None else (basis[0], basis[1])
 
 
-def error_band_basis(chip_name: str) -> tuple[float, float, str] | None:
-    """(lo, hi, where the band comes from): the chip's own held-out rows, its family's band widened, or the
-    unseen-chip band (see ``chip_error_band``)."""
+def error_band_basis(chip_name: str, on_defaults: bool = False) -> tuple[float, float, str] | None:
+    """(lo, hi, where the band comes from), as ``chip_error_band`` chooses it."""
     p = bands_path()
     bands = json.loads(p.read_text()) if p.is_file() else {}
     if chip_name in bands:
@@ -77,7 +78,24 @@ def error_band_basis(chip_name: str) -> tuple[float, float, str] | None:
     unseen = unseen_chip_band()
     if unseen is None:
         return None
-    return float(unseen["lo"]), float(unseen["hi"]), str(unseen["basis"])
+    rec = unseen.get("defaults_band") if on_defaults else None
+    rec = rec or unseen
+    return float(rec["lo"]), float(rec["hi"]), str(rec["basis"])
+
+
+def chip_band(chip: ChipSpec) -> tuple[float, float, str] | None:
+    """``error_band_basis`` of a chip, knowing what it runs on (``runs_on_defaults``)."""
+    return error_band_basis(chip.name, runs_on_defaults(chip))
+
+
+def runs_on_defaults(chip: ChipSpec) -> bool:
+    """A datasheet chip with no calibration of its own or its family's: priced on ``CostParams()``."""
+    from jalapeno.mapping import cost_params_for  # lazy: keeps this module light
+
+    if cost_params_for(chip) is not None:
+        return False
+    names = (chip.name, CALIBRATION_FAMILY.get(chip.name), FAMILY_PRIOR.get(chip.name))
+    return not any(n and calibration_path(n).is_file() for n in names)
 
 
 # Chips without their own measurements borrow the efficiencies of a measured chip of the same

@@ -108,7 +108,9 @@ def fit_record(fit: ChipFit, command: str) -> dict[str, Any]:
     }
 
 
-def write_results(fits: dict[str, ChipFit], command: str, unseen: bool = False) -> list[Path]:
+def write_results(
+    fits: dict[str, ChipFit], command: str, unseen: bool = False, predictor: Predictor = analytic_predictor
+) -> list[Path]:
     """Fitted chips' parameter files next to the measured ones, every chip's band in one file and, with
     ``unseen`` (every chip was calibrated: ``--all``), the unseen-chip band (``cost.unseen_band``).
 
@@ -132,7 +134,7 @@ def write_results(fits: dict[str, ChipFit], command: str, unseen: bool = False) 
             }
     bp.write_text(json.dumps(dict(sorted(bands.items())), indent=1) + "\n")
     out.append(bp)
-    band = band_of_fits(list(fits.values())) if unseen else None
+    band = band_of_fits(list(fits.values()), predictor) if unseen else None
     if band is not None:
         out.append(write_band(band, command))
     return out

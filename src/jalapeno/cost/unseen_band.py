@@ -1,8 +1,8 @@
 """The unseen-chip band: how far the cost model lands on a chip before it has seen any of that chip's results.
 
-A chip on paper (an architecture timed by the mapper, a ``jalapeno-*`` preset) or a datasheet preset with no
-published rows and no calibrated family has no held-out rows of its own, so no band of its own. What the
-published results can say about it is how the model does when it is moved to a chip it was not fitted on.
+A chip on paper (an architecture timed by the mapper, a ``jalapeno-*`` preset) has no published rows and no
+calibrated family, so no held-out rows and no band of its own. What the published results can say about
+it is how the model does when it is moved to a chip it was not fitted on.
 For every chip with published rows whose parameters start from another chip's (its family prior, or a
 measured sibling's calibration: ``published_run._prior``), every row of it is predicted with those
 parameters as they are before any fit on its own rows (``published_fit.ChipFit.unseen``), and published /
@@ -17,6 +17,11 @@ landed in it, at its median row). The spread of single rows is recorded too (``r
 not used: a row's scatter around its chip's median is mostly the scenario and model mix of the published
 rows (offline against interactive, Llama against Mixtral), not the move to a new chip.
 
+The same rule for a datasheet preset with no published rows and no calibrated family (TPU, Trainium,
+Gaudi, Groq, A100): its band is how the parameters it runs on, the cost model's defaults, did on chips they
+were not fitted to; every published chip's rows under ``CostParams()`` give the **defaults band** (min-max of
+per-chip medians again, the H200 included: nothing was fitted to it either).
+
 Computed by ``jalapeno calibrate --all --write`` from whatever the scenario model then predicts, and stored
 with its chips and rows in ``hardware/calibration/unseen-chip-band.json`` (``cost.params.unseen_chip_band``
 reads it).
@@ -27,13 +32,13 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import median
 from typing import Any
 
-from jalapeno.cost.params import CALIBRATION_FAMILY, unseen_band_path
-from jalapeno.cost.published_fit import ChipFit
+from jalapeno.cost.params import CALIBRATION_FAMILY, CostParams, unseen_band_path
+from jalapeno.cost.published_fit import ChipFit, Predictor, with_four_bit
 
 RULE = (
     "min-max over chips of each chip's median published / predicted throughput, its rows predicted with "
@@ -81,6 +86,9 @@ class UnseenBand:
     lo: float
     hi: float
     moves: tuple[ChipMove, ...]
+    # every published chip's rows under the cost model's default parameters: the band of a datasheet preset
+    # with no published rows and no calibrated family, which runs on them
+    defaults: tuple[ChipMove, ...] = ()
 
     @property
     def rows_lo(self) -> float:
@@ -112,7 +120,29 @@ class UnseenBand:
             "command": command,
             "date": datetime.date.today().isoformat(),
             "per_chip": [m.to_json() for m in self.moves],
+            "defaults_band": _defaults(self.defaults),
         }
+
+
+def _defaults(moves: Sequence[ChipMove]) -> dict[str, Any] | None:
+    """The defaults band: per-chip medians and their min-max, without the rows (the same rows as
+    ``per_chip``, plus the H200's)."""
+    if not moves:
+        return None
+    medians = [m.median for m in moves]
+    chips = ", ".join(f"{m.chip} {m.median:.2f}" for m in moves)
+    return {
+        "lo": min(medians),
+        "hi": max(medians),
+        "basis": f"defaults band: min-max of {len(moves)} chips' median published / predicted under the cost "
+        f"model's default parameters ({chips}; {sum(len(m.rows) for m in moves)} rows)",
+        "rule": "as the unseen-chip band, every chip's rows predicted under CostParams() (no chip was fitted "
+        "to them); the band of a datasheet preset with no published rows and no calibrated family",
+        "per_chip": [
+            {"chip": m.chip, "n": len(m.rows), "median": m.median, "lo": min(m.ratios), "hi": max(m.ratios)}
+            for m in moves
+        ],
+    }
 
 
 def chip_move(fit: ChipFit) -> ChipMove | None:
@@ -132,8 +162,26 @@ def unseen_band(moves: Iterable[ChipMove | None]) -> UnseenBand | None:
     return UnseenBand(min(medians), max(medians), kept)
 
 
-def band_of_fits(fits: Sequence[ChipFit]) -> UnseenBand | None:
-    return unseen_band(chip_move(f) for f in fits)
+def band_of_fits(fits: Sequence[ChipFit], predictor: Predictor | None = None) -> UnseenBand | None:
+    """The band of these fits; with ``predictor``, also the check of the default parameters (``defaults``)."""
+    band = unseen_band(chip_move(f) for f in fits)
+    if band is None or predictor is None:
+        return band
+    return replace(band, defaults=tuple(m for m in (default_move(f, predictor) for f in fits) if m))
+
+
+def default_move(fit: ChipFit, predictor: Predictor) -> ChipMove | None:
+    """Every row of the chip predicted under the cost model's default parameters (``CostParams()``, 4-bit
+    dtypes at their fp8 efficiencies as for any prior), or None without a preset or a predictable row."""
+    from jalapeno.hardware.registry import list_presets, resolve_chip
+
+    if fit.chip not in list_presets():
+        return None
+    chip, prm = resolve_chip(fit.chip), with_four_bit(CostParams())
+    rows = tuple(
+        (c.row.id, c.row.per_chip, p) for c in fit.checked for p in [predictor(c.row, chip, prm)] if p
+    )
+    return ChipMove(fit.chip, "defaults", rows) if rows else None
 
 
 def write_band(band: UnseenBand, command: str, path: Path | None = None) -> Path:

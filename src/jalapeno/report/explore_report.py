@@ -112,14 +112,17 @@ def _band(q: Any) -> str:
 
 
 def _published_band(chip: str) -> str:
-    """The chip's model-error band (docs/validation-published.md; the unseen-chip band for a chip with no
-    published rows and no calibrated family, docs/compare.md), where it has one."""
-    from jalapeno.cost.params import error_band_basis
+    """The chip's model-error band (docs/validation-published.md; for a chip with no published rows and no
+    calibrated family, the band of what it runs on, docs/compare.md), where it has one."""
+    from jalapeno.cost.params import chip_band, error_band_basis
+    from jalapeno.hardware.registry import list_presets, resolve_chip
 
-    b = error_band_basis(chip)
+    b = chip_band(resolve_chip(chip)) if chip in list_presets() else error_band_basis(chip)
     if b is None:
         return ""
-    on = "chips the model was not fitted on" if b[2].startswith("unseen-chip band") else "held-out rows"
+    on = "held-out rows"
+    if b[2].startswith(("unseen-chip band", "defaults band")):
+        on = "chips the model was not fitted on"
     return f"; published / predicted throughput on {on} x{b[0]:.2f}-x{b[1]:.2f}"
 
 
