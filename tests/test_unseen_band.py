@@ -189,3 +189,24 @@ def test_the_band_widens_the_ratio_range_on_the_same_draws() -> None:
     for r, d in zip(b, draws, strict=True):
         assert r < 0.67 * a[0] if d[J1] < 0.7 else abs(r / a[0] - 1) < 0.05
     assert b == ratios(draws)  # seeded: the same draws, the same figures
+
+
+def test_the_paper_chips_step_oracle_is_scaled_with_its_own_static_power() -> None:
+    """The paper chip's replica is a cost-model oracle timed by its mapper: the scaling wraps it, stretches a
+    step by 1 / f and charges the architecture's own busy static power over the time added."""
+    from jalapeno.explore.evaluate import build_oracle
+    from jalapeno.mapping import cost_params_for
+    from jalapeno.serving.oracle import StepShape
+
+    chip = resolve_chip("jalapeno-1")
+    o = build_oracle(chip, 1, workload_from_dict(SHORT))
+    prm = cost_params_for(chip)
+    assert o.est.custom_timer and prm is not None and o.est.params.active_static_w == prm.active_static_w > 0
+    static_w, cap_w = me.replica_power_w(o)
+    assert static_w == pytest.approx(o.est.idle_w + prm.active_static_w) and cap_w == o.est.tdp_w
+    shape = StepShape(decode_seqs=8, decode_context=2000)
+    base, slow = o.step(shape), me.scaled(o, 0.8).step(shape)
+    assert slow.time_s == pytest.approx(base.time_s / 0.8, rel=1e-12)
+    added = base.time_s / 0.8 - base.time_s
+    expected = min(base.energy_j + static_w * added, cap_w * slow.time_s)
+    assert slow.energy_j == pytest.approx(expected, rel=1e-12)
