@@ -51,18 +51,21 @@ def test_a_band_is_the_published_one_with_nominal_one_and_its_origin() -> None:
     assert prior is not None and "family prior" in prior.source
     b200 = BANDS["b200"]
     assert (prior.lo, prior.hi) == pytest.approx((b200["lo"] / 1.25, b200["hi"] * 1.25))
-    assert me.band_constant("jalapeno-1") is None  # a paper chip: its uncertainty is in its own constants
+    paper = me.band_constant("jalapeno-1")  # no published rows, no family: the unseen-chip band
+    assert paper is not None and "unseen-chip band" in paper.source
 
 
 def test_compare_constants_carry_each_gpus_band_and_only_its_own_moves_it() -> None:
     h200, j1 = resolve_chip("h200"), resolve_chip("jalapeno-1")
     consts = mc.constants_for([h200, j1])
     keys = [e.key for e in consts]
-    assert H200 in keys and not any(k.startswith("model_error:jalapeno") for k in keys)
+    assert H200 in keys and "model_error:jalapeno-1" in keys  # the paper chip's: the unseen-chip band
     assert keys == sorted(keys)
     b200 = mc.constants_for([resolve_chip("b200")])
     assert H200 in mc.relevant(consts, h200)
     assert H200 not in mc.relevant(consts, j1)
+    assert "model_error:jalapeno-1" in mc.relevant(consts, j1)
+    assert "model_error:jalapeno-1" not in mc.relevant(consts, h200)
     assert "model_error:b200" not in mc.relevant(b200, h200)
 
 

@@ -192,10 +192,11 @@ def test_chip_error_band_reads_the_file_and_widens_family_priors(tmp_path, monke
     f = tmp_path / "bands.json"
     f.write_text(json.dumps({"mi300x": {"lo": 0.8, "hi": 1.1}}))
     monkeypatch.setattr(params_mod, "bands_path", lambda: f)
+    monkeypatch.setattr(params_mod, "unseen_band_path", lambda: tmp_path / "none.json")
     assert chip_error_band("mi300x") == (0.8, 1.1)
     lo, hi = chip_error_band("mi355x")  # family prior: MI300X's band, widened x1.25 each side
     assert (lo, hi) == (pytest.approx(0.64), pytest.approx(1.375))
-    assert chip_error_band("tpu-v5e") is None
+    assert chip_error_band("tpu-v5e") is None  # no unseen-chip band written (tests/test_unseen_band.py)
 
 
 # -- the command --------------------------------------------------------------------------------------

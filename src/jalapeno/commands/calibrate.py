@@ -132,7 +132,7 @@ def command(
     names = None if all_ else [normalize(c) for c in chips]
     fits, skipped = calibrate_all(rows, names, sources or None, knobs=knob_list)
     cmd = _command_line(chips, all_, sources, knobs, write, doc)
-    written = write_results(fits, cmd) if write else []
+    written = write_results(fits, cmd, unseen=all_) if write else []
     checks = []
     if check_with == "bench":
         from jalapeno.explore.published_bench import bench_check
@@ -168,6 +168,7 @@ def command(
                     }
                     for k, f in fits.items()
                 },
+                "unseen_chip_band": _unseen_json(fits, cmd) if all_ else None,
                 "order_checks": order_checks(list(fits.values())),
                 "ratios": ratio_checks(list(fits.values())),
                 "bench_check": checks,
@@ -190,6 +191,15 @@ def command(
                 "-" if c["bench_error"] is None else pct(c["bench_error"]),
             )
         Console().print(t)
+
+
+def _unseen_json(fits: dict, cmd: str) -> dict[str, Any] | None:
+    """The unseen-chip band of these fits (``cost.unseen_band``), as ``--write`` stores it."""
+    from jalapeno.cost.published_fit import analytic_predictor
+    from jalapeno.cost.unseen_band import band_of_fits
+
+    band = band_of_fits(list(fits.values()), analytic_predictor)
+    return None if band is None else band.to_json(cmd)
 
 
 def _print(fits: dict, skipped: list[str]) -> None:

@@ -24,7 +24,7 @@ from jalapeno.commands.options import (
 )
 from jalapeno.commands.parallel_options import parallel_options, plan
 from jalapeno.cost.estimate import Estimate, estimate
-from jalapeno.cost.params import chip_error_band
+from jalapeno.cost.params import chip_band
 from jalapeno.cost.step import StepCost
 from jalapeno.graph.precision import Precision
 from jalapeno.report.fmt import pct, seconds, si
@@ -98,12 +98,13 @@ def print_estimate(e: Estimate) -> None:
             "power-capped" if p.power_capped else "",
         )
     con.print(summary)
-    band = chip_error_band(e.chip.name)
+    band = chip_band(e.chip)
     if band is not None:
         tps = e.batch / d.time_s
         con.print(
-            f"published-results band for {e.chip.name}: x{band[0]:.2f}-x{band[1]:.2f} "
-            f"(decode {si(tps * band[0])}-{si(tps * band[1])} tokens/s; `jalapeno calibrate --all`)"
+            f"model-error band for {e.chip.name}: x{band[0]:.2f}-x{band[1]:.2f} "
+            f"(decode {si(tps * band[0])}-{si(tps * band[1])} tokens/s; {band[2]}; "
+            "`jalapeno calibrate --all`)"
         )
     for phase, pc in (("decode", e.decode_pipe), ("prefill", e.prefill_pipe)):
         if pc is not None:

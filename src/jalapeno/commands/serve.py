@@ -491,7 +491,7 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
         **price_fleet(fleet, res, o["price_rule"]),
         "dropped_reasons": dropped_reasons(res.dropped),
     }
-    doc["error_band"] = published_band(fleet.chip.name)
+    doc["error_band"] = published_band(fleet.chip)
     files = []
     if timeline is not None:
         _write("--trace-out", timeline.write, o["trace_out"])
@@ -521,13 +521,20 @@ def run(o: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def published_band(chip_name: str) -> dict[str, Any] | None:
-    """The chip's published-results band (published / predicted throughput over held-out rows), if any:
-    read a throughput T of this run as T x lo .. T x hi (`jalapeno calibrate`)."""
-    from jalapeno.cost.params import chip_error_band
+def published_band(chip: Any) -> dict[str, Any] | None:
+    """The chip's model-error band (published / predicted throughput: its held-out rows, its family's, or for
+    a chip with neither the band of what it runs on, ``cost.unseen_band``), if any: read a throughput T of
+    this run as T x lo .. T x hi (`jalapeno calibrate --all --write`)."""
+    from jalapeno.cost.params import UNSEEN_FILE, chip_band
 
-    band = chip_error_band(chip_name)
-    return None if band is None else {"lo": band[0], "hi": band[1], "source": "docs/validation-published.md"}
+    band = chip_band(chip)
+    if band is None:
+        return None
+    general = band[2].startswith(("unseen-chip band", "defaults band"))
+    where = (
+        f"hardware/calibration/{UNSEEN_FILE}, docs/compare.md" if general else "docs/validation-published.md"
+    )
+    return {"lo": band[0], "hi": band[1], "source": where, "basis": band[2]}
 
 
 def check_span(tr: Trace, o: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jalapeno.cost.expert import ExpertCost, ep_step, weights_per_chip
-from jalapeno.cost.params import CostParams, chip_error_band, setup_for
+from jalapeno.cost.params import CostParams, chip_band, setup_for
 from jalapeno.cost.pipeline import Parallel, PipelineCost, ceil_div, graph_pipeline, micro_batches
 from jalapeno.cost.step import Estimator, OpCost, StepCost
 from jalapeno.errors import JalapenoError
@@ -61,14 +61,16 @@ class Estimate:
             "decode_step_s": d.time_s,
             **step_fields("decode", d, self.batch),
         }
-        band = chip_error_band(self.chip.name)  # published / predicted over held-out published rows
+        # published / predicted throughput: the chip's held-out rows, its family's, or what it runs on's
+        band = chip_band(self.chip)
         out["error_band"] = (
             None
             if band is None
             else {
                 "lo": band[0],
                 "hi": band[1],
-                "decode_tokens_per_s_range": [self.batch / d.time_s * b for b in band],
+                "decode_tokens_per_s_range": [self.batch / d.time_s * b for b in band[:2]],
+                "basis": band[2],
             }
         )
         if self.prefill is not None and self.prompt is not None:

@@ -13,8 +13,9 @@ is the same, so its dynamic energy is too; the replica's static power (idle plus
 its calibration, ``idle_w + active_static_w`` a chip) is paid over the longer or shorter step, and a faster
 step's power stays under the replica's power limit (docs/compare.md, "Model error", compares this with
 holding power or energy per step constant).
-A paper chip (an architecture without published rows) has no band: its model uncertainty is in its own
-constants (``energy_realism``, runtime overheads, ...), sampled like every other estimated constant.
+A chip with no published rows and no calibrated family takes the band of what it runs on, measured on chips
+it was not fitted to (``cost.unseen_band``): a paper chip (an architecture timed by the mapper) the
+unseen-chip band, a datasheet preset on the default parameters the defaults band; sampled and applied alike.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from typing import Any
 from jalapeno.cost.params import (
     CALIBRATION_FAMILY,
     FAMILY_PRIOR,
-    PRIOR_BAND_WIDEN,
+    UNSEEN_FILE,
     bands_path,
-    chip_error_band,
+    error_band_basis,
 )
 from jalapeno.hardware.ranges import Estimated
 from jalapeno.seams.step_oracle import StepCost, StepOracle, StepShape
@@ -72,25 +73,29 @@ def stream_key(key: str) -> str:
     return key_of(parameters_from(chip_of(key))) if key.startswith(PREFIX) else key
 
 
-def band_constant(chip_name: str) -> Estimated | None:
-    """``model_error:<chip>`` with the chip's published-results band, or None when the chip has none."""
-    band = chip_error_band(chip_name)
-    if band is None:
+def band_constant(chip_name: str, on_defaults: bool = False) -> Estimated | None:
+    """``model_error:<chip>`` with the chip's band (its own held-out rows, its family's widened, or for a chip
+    with neither the band of what it runs on: ``on_defaults`` the defaults band, else the unseen-chip band),
+    or None when there is none (no band file written yet)."""
+    got = error_band_basis(chip_name, on_defaults)
+    if got is None:
         return None
+    lo, hi, basis = got
     own = _bands().get(chip_name)
+    fam = CALIBRATION_FAMILY.get(chip_name) or FAMILY_PRIOR.get(chip_name)
+    where = "docs/validation-published.md"
     if own is not None:
-        basis, prov = own.get("basis", "published rows"), own.get("provenance", "")
-    else:
-        fam = CALIBRATION_FAMILY.get(chip_name) or FAMILY_PRIOR.get(chip_name)
-        basis = f"family prior: {fam}'s band widened x{PRIOR_BAND_WIDEN:g} each side (no published rows)"
+        prov = own.get("provenance", "")
+    elif fam is not None:
         prov = f"{fam}'s"
+    else:
+        where = f"hardware/calibration/{UNSEEN_FILE}, docs/compare.md"
+        prov = "the cost model's defaults" if on_defaults else "an architecture's mapper and constants"
+        prov += ", fitted to no published row"
     shared = parameters_from(chip_name)
     draw = f"; drawn at the same quantile as {key_of(shared)}" if shared != chip_name else ""
-    source = (
-        f"published / predicted throughput; band: {basis}; parameters: {prov} "
-        f"({COMMAND}, docs/validation-published.md){draw}"
-    )
-    return Estimated(key_of(chip_name), 1.0, band[0], band[1], True, source, (chip_name,))
+    source = f"published / predicted throughput; band: {basis}; parameters: {prov} ({COMMAND}, {where}){draw}"
+    return Estimated(key_of(chip_name), 1.0, lo, hi, True, source, (chip_name,))
 
 
 class ScaledOracle:

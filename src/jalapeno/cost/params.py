@@ -12,7 +12,7 @@ import json
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jalapeno.cost.engines import ENGINES
 from jalapeno.seams.cost_params import CostParams as CostParams  # re-exported: cost.params.CostParams
@@ -38,18 +38,64 @@ def bands_path() -> Path:
     return Path(str(resources.files("jalapeno"))) / CALIBRATION_DIR / BANDS_FILE
 
 
-def chip_error_band(chip_name: str) -> tuple[float, float] | None:
+UNSEEN_FILE = "unseen-chip-band.json"
+
+
+def unseen_band_path() -> Path:
+    return Path(str(resources.files("jalapeno"))) / CALIBRATION_DIR / UNSEEN_FILE
+
+
+def unseen_chip_band() -> dict[str, Any] | None:
+    """The unseen-chip band's record (``cost.unseen_band``: how far the model landed on chips it had not
+    been fitted on), or None before ``jalapeno calibrate --all --write`` has written one."""
+    p = unseen_band_path()
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+def chip_error_band(chip_name: str, on_defaults: bool = False) -> tuple[float, float] | None:
     """(lo, hi): the range of published / predicted throughput over the chip's held-out published rows
     (``jalapeno calibrate --all --write``), so a prediction P reads as P x lo .. P x hi. A chip without
-    published rows borrows its calibration family's band; None when neither has one (no public basis)."""
+    published rows borrows its calibration family's band; a chip with neither takes the band of the
+    parameters it runs on, measured on chips they were not fitted to: ``on_defaults`` (a datasheet preset on
+    the cost model's default parameters) the defaults band, else (a paper chip) the unseen-chip band
+    (``cost.unseen_band``); None only before those are written."""
+    basis = error_band_basis(chip_name, on_defaults)
+    return None if basis is None else (basis[0], basis[1])
+
+
+def error_band_basis(chip_name: str, on_defaults: bool = False) -> tuple[float, float, str] | None:
+    """(lo, hi, where the band comes from), as ``chip_error_band`` chooses it."""
     p = bands_path()
     bands = json.loads(p.read_text()) if p.is_file() else {}
     if chip_name in bands:
-        return float(bands[chip_name]["lo"]), float(bands[chip_name]["hi"])
+        b = bands[chip_name]
+        return float(b["lo"]), float(b["hi"]), str(b.get("basis", "published rows"))
     fam = CALIBRATION_FAMILY.get(chip_name) or FAMILY_PRIOR.get(chip_name)
     if fam in bands:
-        return float(bands[fam]["lo"]) / PRIOR_BAND_WIDEN, float(bands[fam]["hi"]) * PRIOR_BAND_WIDEN
-    return None
+        lo, hi = float(bands[fam]["lo"]) / PRIOR_BAND_WIDEN, float(bands[fam]["hi"]) * PRIOR_BAND_WIDEN
+        widen = f"x{PRIOR_BAND_WIDEN:g} each side"
+        return lo, hi, f"family prior: {fam}'s band widened {widen} (no published rows)"
+    unseen = unseen_chip_band()
+    if unseen is None:
+        return None
+    rec = unseen.get("defaults_band") if on_defaults else None
+    rec = rec or unseen
+    return float(rec["lo"]), float(rec["hi"]), str(rec["basis"])
+
+
+def chip_band(chip: ChipSpec) -> tuple[float, float, str] | None:
+    """``error_band_basis`` of a chip, knowing what it runs on (``runs_on_defaults``)."""
+    return error_band_basis(chip.name, runs_on_defaults(chip))
+
+
+def runs_on_defaults(chip: ChipSpec) -> bool:
+    """A datasheet chip with no calibration of its own or its family's: priced on ``CostParams()``."""
+    from jalapeno.mapping import cost_params_for  # lazy: keeps this module light
+
+    if cost_params_for(chip) is not None:
+        return False
+    names = (chip.name, CALIBRATION_FAMILY.get(chip.name), FAMILY_PRIOR.get(chip.name))
+    return not any(n and calibration_path(n).is_file() for n in names)
 
 
 # Chips without their own measurements borrow the efficiencies of a measured chip of the same

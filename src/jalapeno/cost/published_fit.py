@@ -408,6 +408,9 @@ class ChipFit:
     knobs: dict[str, float] = field(default_factory=dict)
     band: Band | None = None
     prior: str = ""
+    # every row predicted under the prior alone, before any fit on this chip's rows (a chip whose prior is
+    # another chip's parameters; empty for a chip on its own measurements): cost/unseen_band.py
+    unseen: list[Checked] = field(default_factory=list)
 
 
 def calibrate_chip(
@@ -437,15 +440,27 @@ def calibrate_chip(
     ]
     values = fit_knobs(chip, prior, split.fit, predictor, free) if split.fit and free else {}
     prov = provenance(chip.name, values, len(split.fit), sel, prior_name)
-    params = replace(
-        apply_knobs(prior, values, row_dtypes(split.fit)),
-        calibrated=measured or bool(values),
-        source=prov,
-        kernels_per_op=dict(prior.kernels_per_op or TORCH_REFERENCE_KERNELS),
-    )
+
+    def at(knobs: dict[str, float]) -> CostParams:
+        return replace(
+            apply_knobs(prior, knobs, row_dtypes(split.fit)),
+            calibrated=measured or bool(values),
+            source=prov,
+            kernels_per_op=dict(prior.kernels_per_op or TORCH_REFERENCE_KERNELS),
+        )
+
+    params = at(values)
     fitted = {r.id for r in split.fit}
     checked = [Checked(r, predictor(r, chip, params), r.id in fitted) for r in split.fit + split.held_out]
-    return ChipFit(chip.name, params, prov, split, checked, values, band_of(checked), prior_name)
+    fit = ChipFit(chip.name, params, prov, split, checked, values, band_of(checked), prior_name)
+    # the chip as the model first sees it (its prior, no knob moved), where the prior is another chip's:
+    # a family's fit, or a measured sibling's calibration transferred (the H100's is the H200's)
+    if prior_name != chip.name or chip.name in CALIBRATION_FAMILY:
+        before = at({})
+        fit.unseen = [
+            Checked(c.row, predictor(c.row, chip, before) if values else c.predicted, False) for c in checked
+        ]
+    return fit
 
 
 def provenance(chip: str, values: dict[str, float], n_fit: int, selectors: Sequence[str], prior: str) -> str:

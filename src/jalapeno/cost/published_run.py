@@ -27,6 +27,7 @@ from jalapeno.cost.published_fit import (
     chip_params,
     widened,
 )
+from jalapeno.cost.unseen_band import band_of_fits, write_band
 from jalapeno.errors import JalapenoError
 
 ORDER = ("h200-sxm", "h100-sxm", "b200", "b300", "gb200-nvl72", "gb300-nvl72", "mi300x", "mi325x", "mi355x")
@@ -107,8 +108,11 @@ def fit_record(fit: ChipFit, command: str) -> dict[str, Any]:
     }
 
 
-def write_results(fits: dict[str, ChipFit], command: str) -> list[Path]:
-    """Fitted chips' parameter files next to the measured ones, and every chip's band in one file.
+def write_results(
+    fits: dict[str, ChipFit], command: str, unseen: bool = False, predictor: Predictor = analytic_predictor
+) -> list[Path]:
+    """Fitted chips' parameter files next to the measured ones, every chip's band in one file and, with
+    ``unseen`` (every chip was calibrated: ``--all``), the unseen-chip band (``cost.unseen_band``).
 
     Measured chips' files are never rewritten (their parameters come from `jalapeno validate`)."""
     out = []
@@ -129,4 +133,8 @@ def write_results(fits: dict[str, ChipFit], command: str) -> list[Path]:
                 "published_step_overhead_s": f.params.step_overhead_s,
             }
     bp.write_text(json.dumps(dict(sorted(bands.items())), indent=1) + "\n")
-    return [*out, bp]
+    out.append(bp)
+    band = band_of_fits(list(fits.values()), predictor) if unseen else None
+    if band is not None:
+        out.append(write_band(band, command))
+    return out

@@ -21,8 +21,8 @@ from jalapeno.explore.workload import Workload
 SAMPLING = (
     "log-uniform within each estimated constant's range, independent across constants, one stream a "
     "constant from numpy default_rng([seed, crc32(key)]); the same draws for every chip of a sample; "
-    "model_error:<chip> (published / predicted throughput, within the chip's held-out band) from the "
-    "stream of the chip whose parameters it runs on"
+    "model_error:<chip> (published / predicted throughput, within the chip's held-out band, its family's, "
+    "or for a chip with neither the unseen-chip band) from the stream of the chip whose parameters it runs on"
 )
 
 

@@ -6,10 +6,11 @@ within its range, independently of the others; constant ``k``'s i-th draw comes 
 in the comparison. Sample i uses the same draws for every chip (common random numbers: a shared constant
 such as ``tco:pue`` moves all chips at once), which is what makes the ratios' spread meaningful.
 
-Model error (``jalapeno.cost.model_error``): a chip priced from published-results calibration (or a family
-prior, or the measured H200) also gets ``model_error:<chip>``, its throughput factor within its published
-band; a chip running another's parameters draws it from that chip's stream (``stream_key``), others
-independently.
+Model error (``jalapeno.cost.model_error``): every chip also gets ``model_error:<chip>``, its throughput
+factor within its published band (its own held-out rows, its family's) or, for a chip with neither, the band
+of what it runs on (``cost.unseen_band``: a paper chip the unseen-chip band, a datasheet preset on the
+default parameters the defaults band); a chip
+running another's parameters draws it from that chip's stream (``stream_key``), others independently.
 
 Cost: the fleets are fixed (found once at the nominal constants; ``max_chips`` lets a fleet that misses the
 SLO in a sample grow a replica at a time). A chip whose simulation inputs (the
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from jalapeno.cost import model_error
+from jalapeno.cost.params import runs_on_defaults
 from jalapeno.errors import JalapenoError
 from jalapeno.explore.design import Deployment
 from jalapeno.explore.evaluate import Evaluation, evaluate_chip, objectives
@@ -55,11 +57,11 @@ ERROR_LEVELS = 8
 
 def constants_for(chips: Sequence[Any]) -> tuple[Estimated, ...]:
     """The technology library's and the TCO's estimated constants plus each chip's own and its model error
-    (``model_error:<chip>``, for a chip with a published-results band), sorted by key."""
+    (``model_error:<chip>``, wherever a band is written: ``cost.params.chip_error_band``), sorted by key."""
     out = {e.key: e for e in (*library_constants(), *tco_constants())}
     for c in chips:
         out.update({e.key: e for e in chip_constants(c)})
-        band = model_error.band_constant(c.name)
+        band = model_error.band_constant(c.name, runs_on_defaults(c))
         if band is not None:
             out[band.key] = band
     return tuple(out[k] for k in sorted(out))

@@ -112,11 +112,18 @@ def _band(q: Any) -> str:
 
 
 def _published_band(chip: str) -> str:
-    """The chip's held-out band on published results (docs/validation-published.md), where it has one."""
-    from jalapeno.cost.params import chip_error_band
+    """The chip's model-error band (docs/validation-published.md; for a chip with no published rows and no
+    calibrated family, the band of what it runs on, docs/compare.md), where it has one."""
+    from jalapeno.cost.params import chip_band, error_band_basis
+    from jalapeno.hardware.registry import list_presets, resolve_chip
 
-    b = chip_error_band(chip)
-    return "" if b is None else f"; published / predicted throughput on held-out rows x{b[0]:.2f}-x{b[1]:.2f}"
+    b = chip_band(resolve_chip(chip)) if chip in list_presets() else error_band_basis(chip)
+    if b is None:
+        return ""
+    on = "held-out rows"
+    if b[2].startswith(("unseen-chip band", "defaults band")):
+        on = "chips the model was not fitted on"
+    return f"; published / predicted throughput on {on} x{b[0]:.2f}-x{b[1]:.2f}"
 
 
 def headline(study: Any) -> Section:
