@@ -12,11 +12,12 @@ prefill rows keep the statistical floor of uniform routing (nothing fitted). Run
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from jalapeno.cost.ep_stats import dp_attention_imbalance
 from jalapeno.cost.estimate import check_fits_ep, estimate
-from jalapeno.cost.expert import ep_step, weights_per_chip
+from jalapeno.cost.expert import ep_step, node_fraction, weights_per_chip
 from jalapeno.cost.oracle import ACTIVATION_RESERVE, kv_bytes_per_token
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.pipeline import Parallel, ceil_div
@@ -58,6 +59,13 @@ DAY6_USER_RATE = (20.0, 22.0)  # "average output speed", tok/s
 # "average throughput" a node: input tokens incl. cache hits (prefill), output tokens (decode)
 DAY6_NODE_TPS = {"prefill": 73.7e3, "decode": 14.8e3}
 DAY6_NODES = {"average": 226.75, "peak": 278.0}  # occupied nodes of 8 H800 over the 24 h
+# Coefficient of variation of a decoding sequence's KV length (a sequence seen at a random decode step:
+# weighted by its output length, KV = prompt + u x output), from the bundled chat traces: Azure conversation
+# 2023 0.581, Mooncake/Kimi conversation 1.258 (tests/test_moe_validation.py recomputes both). DeepSeek does
+# not publish its distribution; the estimate is their mean, the range the two.
+KV_CV_CHAT = {"azure-conv": 0.581, "mooncake-conversation": 1.258}
+KV_CV = round(sum(KV_CV_CHAT.values()) / len(KV_CV_CHAT), 3)
+KV_CV_RANGE = (min(KV_CV_CHAT.values()), max(KV_CV_CHAT.values()))
 
 
 def day6_occupancy() -> dict[str, float]:
@@ -108,10 +116,16 @@ class MoeRow:
     mtp: bool = False  # decode: multi-token prediction, every step verifies 2 tokens a sequence
     counts_verified: bool = False  # decode with MTP: the figure counts every verified token, not 1 + a
     user_rate: float = 0.0  # decode: published output tok/s a user (per_gpu = published / 8 / user_rate)
+    # DeepEP kernels the source ran: "per_node" (normal: prefill), "per_expert" (low-latency: decode)
+    dispatch: str = "per_expert"
+    kv_cv: float = 0.0  # decode: coefficient of variation of the sequences' KV lengths (0: all equal)
     note: str = ""
 
 
 SGLANG_SOFTWARE = "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO"
+# SGLang's decode benchmark: every sequence 2,000 input tokens and 100 output tokens, so the KV lengths are
+# uniform over 2,000-2,100 while they decode: sd 100 / sqrt(12) over the mean 2,050
+SGLANG_DECODE_KV_CV = 100 / 12**0.5 / 2050
 
 
 def _sglang_prefill(
@@ -140,6 +154,7 @@ def _sglang_prefill(
         16384,
         length,
         published,
+        dispatch="per_node",
         note=note,
         **kw,
     )
@@ -181,6 +196,7 @@ ROWS: tuple[MoeRow, ...] = (
         256,
         2000,
         22282.0,
+        kv_cv=SGLANG_DECODE_KV_CV,
         note="9 nodes (EP72, 288 expert slots); 2,000-token inputs, 100 out",
     ),
     MoeRow(
@@ -199,6 +215,7 @@ ROWS: tuple[MoeRow, ...] = (
         16384,
         4096,
         62713.0,
+        dispatch="per_node",
         note="EP32, 4K prompts, 16,384 tokens a GPU",
     ),
     MoeRow(
@@ -238,6 +255,7 @@ ROWS: tuple[MoeRow, ...] = (
         day6_prompt(),
         73700.0,
         cached_fraction=0.563,
+        dispatch="per_node",
         note="EP32/DP32 units of 4 nodes; input tokens incl. 56.3% on-disk cache hits (16,384 computed "
         "tokens a GPU priced, hits loaded over the NICs); prompt length derived from the totals "
         "(day6_prompt); the day's tokens over the node-seconds prefill occupied",
@@ -259,6 +277,7 @@ ROWS: tuple[MoeRow, ...] = (
         14800.0,
         mtp=True,
         user_rate=21.0,
+        kv_cv=KV_CV,
         note="EP144/DP144 units of 18 nodes; average KV 4,989 an output token; MTP (1 + 0.875 tokens a "
         "step); 88 sequences a GPU = 14,800 / 8 / 21 tok/s a user (Little's law: the day's mean "
         "concurrency)",
@@ -266,9 +285,23 @@ ROWS: tuple[MoeRow, ...] = (
 )
 
 
-def _plan(row: MoeRow, gamma: float | None) -> Parallel:
+def _plan(row: MoeRow, gamma: float | None, per_gpu: int | None = None) -> Parallel:
+    """The row's deployment: its DeepEP kernels (``dispatch``) and, in decode, the slowest attention
+    rank's KV load over the mean for ``per_gpu`` sequences a GPU (``dp_attention_imbalance``)."""
     g = 1.0 if row.perfect_balance else gamma
-    return Parallel(tp=1, ep=row.ep, dp=row.ep, redundant_experts=row.redundant, ep_imbalance=g, tbo=row.tbo)
+    alpha = (
+        dp_attention_imbalance(row.ep, per_gpu or row.per_gpu, row.kv_cv) if row.phase == "decode" else 1.0
+    )
+    return Parallel(
+        tp=1,
+        ep=row.ep,
+        dp=row.ep,
+        redundant_experts=row.redundant,
+        ep_imbalance=g,
+        tbo=row.tbo,
+        ep_dispatch=row.dispatch,
+        attn_imbalance=alpha,
+    )
 
 
 def _precision() -> Precision:
@@ -289,7 +322,7 @@ def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = 
         batch=b * row.ep,
         context=row.length,
         precision=_precision(),
-        parallel=_plan(row, gamma),
+        parallel=_plan(row, gamma, b),
         engine="fused",
     )
     return e.decode.time_s
@@ -301,7 +334,7 @@ def mtp_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = No
     drafts the next one at ``MTP_DRAFT_COST`` of a plain step (``serving.speculative``'s pricing)."""
     cfg, chip = resolve_model("deepseek-v3"), resolve_chip(row.chip)
     b = per_gpu or row.per_gpu
-    par = _plan(row, gamma)
+    par = _plan(row, gamma, b)
     check_fits_ep(cfg, chip, _precision(), par, b, row.length + MTP_TOKENS)
     halves = 2 if row.tbo and b >= 2 else 1
     half = ceil_div(b, halves)
@@ -449,7 +482,7 @@ def table(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> dict[str
             ]
         if r.user_rate:
             row["operating_point"] = operating_point(r, gamma)
-        out.append(row)
+        out.append({**row, **mechanisms(r, gamma)})
     return {
         "model": "deepseek-v3",
         "engine": "fused",
@@ -466,6 +499,24 @@ def table(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> dict[str
         "goal": "within 25% of the published per-node throughput",
         "rows": out,
     }
+
+
+def mechanisms(r: MoeRow, gamma: float) -> dict[str, Any]:
+    """The row's DeepEP kernels and attention imbalance, and what the row predicts without them: prefill
+    with per-expert dispatch; decode at the ends of the KV-length cv range and with every rank at the mean."""
+    out: dict[str, Any] = {"dispatch": r.dispatch, "attn_imbalance": round(_plan(r, None).attn_imbalance, 4)}
+    if r.dispatch == "per_node":
+        cfg = resolve_model("deepseek-v3")
+        out["nic_fraction"] = round(node_fraction(cfg, _plan(r, None), GPUS_PER_NODE), 4)
+        pe = predict_prefill(replace(r, dispatch="per_expert"))
+        out["predicted_per_expert"], out["error_per_expert"] = round(pe, 1), round(pe / r.published - 1.0, 4)
+    if r.kv_cv > 0 and r.phase == "decode":
+        cvs = (*KV_CV_RANGE, 0.0) if r.kv_cv == KV_CV else (0.0,)
+        errs = [round(predict_decode(replace(r, kv_cv=c), gamma) / r.published - 1.0, 4) for c in cvs]
+        out["error_fitted_balanced"] = errs[-1]
+        if len(errs) > 1:
+            out["error_fitted_cv_range"] = errs[:2]
+    return out
 
 
 def operating_point(r: MoeRow, gamma: float) -> dict[str, Any]:
