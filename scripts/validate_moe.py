@@ -24,8 +24,26 @@ def markdown(t: dict) -> str:
                      f"| {r['predicted_fitted']:,.0f} | {r['error_fitted']:+.1%} | {r['split']} |")
     lines.append("")
     lines.append(f"decode expert-rank factor fitted on {t['fit_source']}: {t['decode_ep_factor']}")
-    lines += ["", *day6_lines(t)]
+    lines += ["", *mechanism_lines(t), "", *day6_lines(t)]
     return "\n".join(lines)
+
+
+def mechanism_lines(t: dict) -> list[str]:
+    """Per row: the DeepEP kernels (per-node or per-expert dispatch) and the slowest attention rank's load."""
+    head = ("| row | dispatch (DeepEP kernels) | NIC bytes over the send buffer, per node / per expert "
+            "| error with per-expert dispatch "
+            "| attention imbalance | fitted error: KV cv at the range's ends / every rank at the mean |")
+    out = [head, "|" + " --- |" * 6]
+    for r in t["rows"]:
+        kern = "per node (normal)" if r["dispatch"] == "per_node" else "per expert (low-latency)"
+        per_expert = (r["ep"] - 8) / r["ep"]
+        nic = f"{r['nic_fraction']:.4f} / {per_expert:.4f}" if "nic_fraction" in r else "-"
+        pe = f"{r['error_per_expert']:+.1%}" if "error_per_expert" in r else "-"
+        rng = " / ".join(f"{e:+.1%}" for e in r.get("error_fitted_cv_range", []))
+        bal = f"{r['error_fitted_balanced']:+.1%}" if "error_fitted_balanced" in r else "-"
+        alt = f"{rng} / {bal}" if rng else bal
+        out.append(f"| {r['id']} | {kern} | {nic} | {pe} | {r['attn_imbalance']:.4f} | {alt} |")
+    return out
 
 
 def day6_lines(t: dict) -> list[str]:

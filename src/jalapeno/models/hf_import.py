@@ -378,6 +378,7 @@ def _deepseek_moe(r: _Reader) -> MoEConfig | None:
     if num_experts is None:
         return None
     expert_width = r.get_int("moe_intermediate_size")
+    groups, top = _expert_groups(r, num_experts)
     return MoEConfig(
         num_experts=num_experts,
         experts_per_token=_experts_per_token(r, num_experts, "num_experts_per_tok"),
@@ -387,11 +388,12 @@ def _deepseek_moe(r: _Reader) -> MoEConfig | None:
         first_dense_layers=r.get_int("first_k_dense_replace", 0, minimum=0),
         layer_freq=r.get_int("moe_layer_freq", 1),
         router_bias=r.get_str("topk_method", "greedy") == "noaux_tc",
-        **_expert_groups(r, num_experts),
+        expert_groups=groups,
+        groups_per_token=top,
     )
 
 
-def _expert_groups(r: _Reader, num_experts: int) -> dict[str, int]:
+def _expert_groups(r: _Reader, num_experts: int) -> tuple[int, int]:
     """``n_group`` groups of experts, a token's experts drawn from ``topk_group`` of them (DeepSeek-V3
     report, arXiv:2412.19437, section 2.1.2: node-limited routing, at most M = 4 nodes a token)."""
     groups = r.get_int("n_group", 1)
@@ -403,7 +405,7 @@ def _expert_groups(r: _Reader, num_experts: int) -> dict[str, int]:
             f"top-{k} experts in topk_group groups",
             field="n_group",
         )
-    return {"expert_groups": groups, "groups_per_token": top}
+    return groups, top
 
 
 def _parse_glm4_moe(r: _Reader) -> dict[str, Any]:
