@@ -189,3 +189,23 @@ def test_group_limited_routing_is_read_from_config_json():
         with pytest.raises(JalapenoError) as e:
             parse_hf_config({**d, **bad}, name="t")
         assert e.value.field == "n_group"
+
+
+def test_serving_oracle_applies_the_attention_imbalance_to_time_only():
+    from jalapeno.cost.oracle import CostOracle
+    from jalapeno.serving.oracle import StepShape
+
+    cfg, chip = resolve_model("deepseek-v3"), resolve_chip("h800")
+    prm, timer = setup_for(chip, "fused")
+    prec = Precision.of("fp8", "fp8", "bf16")
+    base = Parallel(ep=144, dp=144, redundant_experts=32, ep_imbalance=1.0)
+    shape = StepShape(88 * 144, 88 * 144 * 4989, 0, 0, 0, 0)
+    o1, o2 = (
+        CostOracle(cfg, chip, prm, timer=timer, precision=prec, parallel=replace(base, attn_imbalance=a))
+        for a in (1.0, 1.25)
+    )
+    assert o2.step(shape).time_s > o1.step(shape).time_s
+    local = shape.split(144)
+    (t1, e1, _), (t2, e2, _) = o1._attention(local, True), o2._attention(local, True, 1.25)
+    assert e1 == e2  # the mean rank's energy
+    assert t1 < t2 < 1.25 * t1  # the KV-proportional part grows 1.25x, the per-query part and launch do not
