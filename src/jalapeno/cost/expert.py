@@ -30,7 +30,10 @@ kernels (time only; energy counts the mean rank).
 Two-micro-batch overlap (``tbo``; DeepSeek-V3 report section 3.4, "two micro-batches with similar
 computational workloads, overlapping the attention and MoE of one micro-batch with the dispatch
 and combine of another"; SGLang TBO): the step runs two halves, each lasting max(compute, all-to-all)
-instead of their sum; each half reads the weights again, which the half-batch graphs count.
+instead of their sum; each half reads the weights again, which the half-batch graphs count. All-to-all
+kernels that hold ``Parallel.comm_sms`` cores for the step (DeepEP's normal kernels: DeepSeek's prefill
+profile partitions the H800 into "Computation 108 SMs" and "Communication 24 SMs",
+github.com/deepseek-ai/profile-data, assets/prefill.jpg) leave the compute the rest (``compute_share``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from dataclasses import dataclass, replace
 
 from jalapeno.cost.ep_stats import remote_nodes
 from jalapeno.cost.network import collective_s, scale_up_s, tp_collective_s
+from jalapeno.cost.op_time import ChipRates
 from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.step import Estimator, OpCost, StepCost
 from jalapeno.errors import JalapenoError
@@ -394,6 +398,26 @@ def overlap(works: Sequence[RankWork]) -> tuple[float, float]:
     return sum(steps), sum(w.compute_s + w.all_to_all_s for w in works) - sum(steps)
 
 
+def compute_share(est: Estimator, comm_sms: int) -> Estimator:
+    """The estimator for compute that shares the chip with all-to-all kernels holding ``comm_sms`` of its
+    cores: the matrix and vector rates and the core count (wave quantization) scale to the remaining
+    cores; memory bandwidth does not (the rest still streams HBM at full rate, an assumption)."""
+    if comm_sms == 0:
+        return est
+    r = est.rates
+    if est.custom_timer or comm_sms >= r.cores:
+        raise JalapenoError(
+            f"{comm_sms} communication cores of {r.cores} on {est.chip.name} (a datasheet preset with "
+            f"more cores than that)",
+            field="comm_sms",
+        )
+    f = (r.cores - comm_sms) / r.cores
+    out = Estimator(est.chip, est.params, est.tp)
+    peak = {d: v * f for d, v in r.peak.items()}
+    out.rates = ChipRates(peak, r.vector_flops * f, r.mem_bw, r.cores - comm_sms)
+    return out
+
+
 def gamma_of(cfg: ModelConfig, par: Parallel, group_tokens: int) -> float:
     moe = cfg.moe
     assert moe is not None
@@ -408,7 +432,8 @@ def ep_step(
     prm = est.params
     total = sum(gt for _, gt in micro)
     gamma = gamma_of(cfg, par, total)
-    works = [rank_work(est, cfg, par, g, gt, gamma, cuda_graph=cuda_graph) for g, gt in micro]
+    shared = compute_share(est, par.comm_sms) if len(micro) > 1 else est  # only overlapped steps share
+    works = [rank_work(shared, cfg, par, g, gt, gamma, cuda_graph=cuda_graph) for g, gt in micro]
     device, hidden = overlap(works)
     dyn, host = sum(w.dyn_j for w in works), sum(w.host_s for w in works)
     span, energy_tp, capped = est.finish(device, dyn / par.dp, host)

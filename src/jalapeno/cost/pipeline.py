@@ -68,7 +68,9 @@ class Parallel:
     over the scale-up links: DeepEP's normal kernels; ``cost.ep_stats.remote_nodes``).
     ``attn_imbalance``: the slowest attention replica's KV load over the mean (decode with data-parallel
     attention; 1 = every replica at the mean; ``cost.ep_stats.dp_attention_imbalance``); it scales the
-    attention kernels of the hottest rank's step, not their energy.
+    attention kernels of the hottest rank's step, not their energy. ``comm_sms``: cores (SMs) the
+    all-to-all kernels hold for the whole step under two-batch overlap, so the compute runs on the rest
+    (DeepEP's normal kernels occupy SMs, its low-latency ones none; ``cost.expert.compute_share``).
     """
 
     tp: int = 1
@@ -80,6 +82,7 @@ class Parallel:
     tbo: bool = False
     ep_dispatch: str = "per_expert"
     attn_imbalance: float = 1.0
+    comm_sms: int = 0
 
     def __post_init__(self) -> None:
         for k in ("tp", "pp", "ep", "dp"):
@@ -119,8 +122,16 @@ class Parallel:
                 f"the slowest rank's load over the mean is >= 1, got {self.attn_imbalance!r}",
                 field="attn_imbalance",
             )
+        c = self.comm_sms
+        if not isinstance(c, int) or isinstance(c, bool) or c < 0:
+            raise JalapenoError(f"must be an integer >= 0, got {c!r}", field="comm_sms")
         ep_only = (
-            r or g is not None or self.tbo or self.ep_dispatch != "per_expert" or self.attn_imbalance != 1
+            r
+            or g is not None
+            or self.tbo
+            or self.ep_dispatch != "per_expert"
+            or self.attn_imbalance != 1
+            or c
         )
         if ep_only and self.ep == 1:
             raise JalapenoError(
@@ -192,6 +203,8 @@ class Parallel:
                 out["ep_dispatch"] = self.ep_dispatch
             if self.attn_imbalance != 1.0:
                 out["attn_imbalance"] = self.attn_imbalance
+            if self.comm_sms:
+                out["comm_sms"] = self.comm_sms
         return out
 
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from jalapeno.cost.ep_stats import dp_attention_imbalance
-from jalapeno.cost.estimate import check_fits_ep, estimate
+from jalapeno.cost.estimate import check_fits_ep
 from jalapeno.cost.expert import ep_step, node_fraction, weights_per_chip
 from jalapeno.cost.oracle import ACTIVATION_RESERVE, kv_bytes_per_token
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.pipeline import Parallel, ceil_div
+from jalapeno.cost.published_kernels import COMM_SMS, bf16_attention, kernel_params
 from jalapeno.cost.step import Estimator
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
@@ -28,7 +29,6 @@ from jalapeno.graph.precision import Precision
 from jalapeno.graph.verify import verify_graph
 from jalapeno.hardware.network import network_of
 from jalapeno.hardware.registry import resolve_chip
-from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models import resolve_model
 
 GPUS_PER_NODE = 8
@@ -119,10 +119,13 @@ class MoeRow:
     # DeepEP kernels the source ran: "per_node" (normal: prefill), "per_expert" (low-latency: decode)
     dispatch: str = "per_expert"
     kv_cv: float = 0.0  # decode: coefficient of variation of the sequences' KV lengths (0: all equal)
+    comm_sms: int = 0  # SMs DeepEP's normal kernels hold under overlap (prefill; cost.published_kernels)
+    gemm_release: str = "2025-02-25"  # the DeepGEMM release whose H800 TFLOPS price the FP8 GEMMs
     note: str = ""
 
 
 SGLANG_SOFTWARE = "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO"
+SGLANG_GEMMS = "2025-04-09"  # the DeepGEMM README's last table before SGLang's May 2025 runs
 # SGLang's decode benchmark: every sequence 2,000 input tokens and 100 output tokens, so the KV lengths are
 # uniform over 2,000-2,100 while they decode: sd 100 / sqrt(12) over the mean 2,050
 SGLANG_DECODE_KV_CV = 100 / 12**0.5 / 2050
@@ -155,6 +158,8 @@ def _sglang_prefill(
         length,
         published,
         dispatch="per_node",
+        comm_sms=COMM_SMS["sglang"],
+        gemm_release=SGLANG_GEMMS,
         note=note,
         **kw,
     )
@@ -197,6 +202,7 @@ ROWS: tuple[MoeRow, ...] = (
         2000,
         22282.0,
         kv_cv=SGLANG_DECODE_KV_CV,
+        gemm_release=SGLANG_GEMMS,
         note="9 nodes (EP72, 288 expert slots); 2,000-token inputs, 100 out",
     ),
     MoeRow(
@@ -216,6 +222,7 @@ ROWS: tuple[MoeRow, ...] = (
         4096,
         62713.0,
         dispatch="per_node",
+        comm_sms=COMM_SMS["deepseek"],
         note="EP32, 4K prompts, 16,384 tokens a GPU",
     ),
     MoeRow(
@@ -256,6 +263,7 @@ ROWS: tuple[MoeRow, ...] = (
         73700.0,
         cached_fraction=0.563,
         dispatch="per_node",
+        comm_sms=COMM_SMS["deepseek"],
         note="EP32/DP32 units of 4 nodes; input tokens incl. 56.3% on-disk cache hits (16,384 computed "
         "tokens a GPU priced, hits loaded over the NICs); prompt length derived from the totals "
         "(day6_prompt); the day's tokens over the node-seconds prefill occupied",
@@ -301,6 +309,7 @@ def _plan(row: MoeRow, gamma: float | None, per_gpu: int | None = None) -> Paral
         tbo=row.tbo,
         ep_dispatch=row.dispatch,
         attn_imbalance=alpha,
+        comm_sms=row.comm_sms,
     )
 
 
@@ -308,24 +317,24 @@ def _precision() -> Precision:
     return Precision.of(*PRECISION)
 
 
-def _estimator(chip: ChipSpec) -> Estimator:
+def _estimator(row: MoeRow) -> Estimator:
+    """The fused engine's parameters with the row's FP8 GEMMs at DeepGEMM's rate (``kernel_params``)."""
+    chip = resolve_chip(row.chip)
     prm, timer = setup_for(chip, "fused")
-    return Estimator(chip, prm, 1, timer)
+    return Estimator(chip, kernel_params(chip, prm, row.gemm_release), 1, timer)
 
 
 def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = None) -> float:
-    """One decode step (one token a sequence) of ``per_gpu`` sequences a GPU at KV ``length``."""
+    """One decode step (one token a sequence) of ``per_gpu`` sequences a GPU at KV ``length``, as
+    ``cost.estimate`` prices it (two halves with overlap) on the row's kernels."""
+    cfg, chip = resolve_model("deepseek-v3"), resolve_chip(row.chip)
     b = per_gpu or row.per_gpu
-    e = estimate(
-        resolve_model("deepseek-v3"),
-        resolve_chip(row.chip),
-        batch=b * row.ep,
-        context=row.length,
-        precision=_precision(),
-        parallel=_plan(row, gamma, b),
-        engine="fused",
-    )
-    return e.decode.time_s
+    par = _plan(row, gamma, b)
+    check_fits_ep(cfg, chip, _precision(), par, b, row.length + 1)
+    halves = 2 if row.tbo and b >= 2 else 1
+    g = bf16_attention(build_graph(cfg, Batch.decode(ceil_div(b, halves), row.length), _precision()))
+    sc, _ = ep_step(_estimator(row), cfg, par, [(g, ceil_div(b * row.ep, halves))] * halves, cuda_graph=True)
+    return sc.time_s
 
 
 def mtp_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = None) -> float:
@@ -338,8 +347,8 @@ def mtp_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = No
     check_fits_ep(cfg, chip, _precision(), par, b, row.length + MTP_TOKENS)
     halves = 2 if row.tbo and b >= 2 else 1
     half = ceil_div(b, halves)
-    g = verify_graph(cfg, half, row.length, MTP_TOKENS, _precision())
-    sc, _ = ep_step(_estimator(chip), cfg, par, [(g, half * row.ep * MTP_TOKENS)] * halves, cuda_graph=True)
+    g = bf16_attention(verify_graph(cfg, half, row.length, MTP_TOKENS, _precision()))
+    sc, _ = ep_step(_estimator(row), cfg, par, [(g, half * row.ep * MTP_TOKENS)] * halves, cuda_graph=True)
     return sc.time_s + MTP_DRAFT_COST * plain_step_s(row, gamma, b)
 
 
@@ -399,14 +408,15 @@ def predict_prefill(row: MoeRow, gamma: float | None = None) -> float:
     prompts (two halves with overlap). A row that counts prefix-cache hits prices only the computed
     tokens, attending to their cached prefixes, plus loading the hits' KV over the GPU's NICs (serially:
     an upper bound, DeepSeek loads them asynchronously from 3FS), and adds the hits to the throughput."""
-    cfg, chip = resolve_model("deepseek-v3"), resolve_chip(row.chip)
+    cfg = resolve_model("deepseek-v3")
     par = _plan(row, gamma)
     new = round(row.length * (1.0 - row.cached_fraction))
     halves = 2 if row.tbo else 1
     seqs = max(1, round(row.per_gpu / new / halves))
-    g = build_graph(cfg, Batch.prefill(new, row.length - new, batch=seqs), _precision())
+    pb = Batch.prefill(new, row.length - new, batch=seqs)
+    g = bf16_attention(build_graph(cfg, pb, _precision()))
     tokens = seqs * new
-    sc, _ = ep_step(_estimator(chip), cfg, par, [(g, tokens * row.ep)] * halves, cuda_graph=False)
+    sc, _ = ep_step(_estimator(row), cfg, par, [(g, tokens * row.ep)] * halves, cuda_graph=False)
     step = sc.time_s + hit_load_s(row, seqs * halves)
     return tokens * halves * GPUS_PER_NODE / step / (1.0 - row.cached_fraction)
 
