@@ -10,7 +10,14 @@ from __future__ import annotations
 import json
 import sys
 
-from jalapeno.cost.published_moe import table
+from dataclasses import replace
+from unittest import mock
+
+from jalapeno.cost import published_moe as pm
+from jalapeno.cost.params import setup_for
+from jalapeno.cost.published_kernels import COMM_SMS_RANGE, DEEPGEMM_H800, gemm_factors
+from jalapeno.cost.published_moe import ROWS, table
+from jalapeno.hardware.registry import resolve_chip
 
 
 def markdown(t: dict) -> str:
@@ -24,7 +31,7 @@ def markdown(t: dict) -> str:
                      f"| {r['predicted_fitted']:,.0f} | {r['error_fitted']:+.1%} | {r['split']} |")
     lines.append("")
     lines.append(f"decode expert-rank factor fitted on {t['fit_source']}: {t['decode_ep_factor']}")
-    lines += ["", *mechanism_lines(t), "", *day6_lines(t)]
+    lines += ["", *mechanism_lines(t), "", *kernel_lines(t), "", *day6_lines(t)]
     return "\n".join(lines)
 
 
@@ -43,6 +50,45 @@ def mechanism_lines(t: dict) -> list[str]:
         bal = f"{r['error_fitted_balanced']:+.1%}" if "error_fitted_balanced" in r else "-"
         alt = f"{rng} / {bal}" if rng else bal
         out.append(f"| {r['id']} | {kern} | {nic} | {pe} | {r['attn_imbalance']:.4f} | {alt} |")
+    return out
+
+
+def kernel_rows() -> list[dict]:
+    """Per prefill row: its kernels (comm SMs, DeepGEMM release and factors), its error over their ranges
+    (comm SMs at 20 and 24, the other DeepGEMM release) and with each kernel property taken out alone."""
+    out = []
+    for r in (x for x in ROWS if x.phase == "prefill"):
+        chip = resolve_chip(r.chip)
+        other = next(g for g in DEEPGEMM_H800 if g != r.gemm_release)
+        dense, grouped = gemm_factors(chip, setup_for(chip, "fused")[0], r.gemm_release)
+
+        def err(row=r, **kw) -> float:
+            return round(pm.predict_prefill(replace(row, **kw)) / row.published - 1.0, 4)
+
+        with mock.patch.object(pm, "bf16_attention", lambda g: g):
+            no_bf16 = err()
+        with mock.patch.object(pm, "kernel_params", lambda c, p, g: p):
+            no_gemm = err()
+        out.append({"id": r.id, "comm_sms": r.comm_sms, "gemm_release": r.gemm_release,
+                    "gemm_factors": [round(dense, 4), round(grouped, 4)],
+                    "error_comm_sms_range": [err(comm_sms=c) for c in COMM_SMS_RANGE],
+                    "error_other_release": err(gemm_release=other), "error_without_comm_sms": err(comm_sms=0),
+                    "error_without_bf16_attention": no_bf16, "error_without_deepgemm": no_gemm})
+    return out
+
+
+def kernel_lines(t: dict) -> list[str]:
+    head = ("| prefill row | comm SMs (of 132) | DeepGEMM release: dense / grouped factor | error | "
+            "at 20 / 24 comm SMs | with the other release | without: comm SMs / BF16 attention / DeepGEMM |")
+    out = [head, "|" + " --- |" * 7]
+    err = {r["id"]: r["error"] for r in t["rows"]}
+    for k in t["kernels"]:
+        f = k["gemm_factors"]
+        lo, hi = k["error_comm_sms_range"]
+        out.append(f"| {k['id']} | {k['comm_sms']} | {k['gemm_release']}: {f[0]:.3f} / {f[1]:.3f} | "
+                   f"{err[k['id']]:+.1%} | {lo:+.1%} / {hi:+.1%} | {k['error_other_release']:+.1%} | "
+                   f"{k['error_without_comm_sms']:+.1%} / {k['error_without_bf16_attention']:+.1%} / "
+                   f"{k['error_without_deepgemm']:+.1%} |")
     return out
 
 
@@ -75,7 +121,7 @@ def day6_lines(t: dict) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    t = table()
+    t = {**table(), "kernels": kernel_rows()}
     print(json.dumps(t, indent=1, sort_keys=True) if "--json" in argv else markdown(t))
     return 0
 

@@ -6,9 +6,9 @@ Three properties of those systems, each from a public source, none fitted to a p
   Integration"). DeepGEMM's README published its H800 SXM5 TFLOPS at exactly DeepSeek-V3's shapes: dense GEMMs
   at M = 4,096 and grouped (contiguous-layout, prefill) GEMMs at 4 experts x 8,192 rows.
   ``gemm_factors`` prices the same shapes with the model (the fused engine's parameters, all 132 SMs) and
-  returns, for the dense and the grouped set, the time-weighted ratio published / model, each shape weighted
-  by the FLOPs a token spends in it in one MoE layer (N x K): the fraction of the model's FP8 GEMM rate the
-  real kernels reached. Two releases bracket the rows: the first README (2025-02-25, commit a6d97a1; what
+  returns, for the dense and the grouped set, the model's time over the published time of a token's pass
+  through the set's shapes (each N x K / rate): the fraction of the model's FP8 GEMM rate the real kernels
+  reached on DeepSeek-V3's mix. Two releases bracket the rows: the first README (2025-02-25, commit a6d97a1; what
   DeepSeek ran for its 2025-02-27 profile and 2025-02-28 statistics) and the last with tables (2025-04-09,
   commit 989c9e3; what SGLang ran in May 2025, after "up to 1520 TFLOPS"); each row takes its own and the
   other as its range.
@@ -20,8 +20,7 @@ Three properties of those systems, each from a public source, none fitted to a p
   (github.com/deepseek-ai/profile-data, assets/prefill.jpg); SGLang's dispatcher of the blog's time
   (``python/sglang/srt/layers/moe/ep_moe/token_dispatcher.py``) never calls ``Buffer.set_num_sms``, so
   DeepEP's default ``Buffer.num_sms = 20`` holds (range 20-24). The low-latency (decode) kernels hold
-  none: "the
-  all-to-all communication during decoding does not occupy GPU SMs" (profile-data README).
+  none: "the all-to-all communication during decoding does not occupy GPU SMs" (profile-data README).
 """
 
 from __future__ import annotations
@@ -75,14 +74,14 @@ def model_tflops(chip: ChipSpec, prm: CostParams, n: int, k: int, groups: int, m
 
 
 def gemm_factors(chip: ChipSpec, prm: CostParams, release: str) -> tuple[float, float]:
-    """(dense, grouped): DeepGEMM's published time over the model's at the release's shapes, inverted (the
-    fraction of the model's rate reached), each shape weighted by its N x K (a token's FLOPs in it)."""
+    """(dense, grouped): the model's time over DeepGEMM's published time for a token's pass through the
+    release's shapes, each taking N x K / rate (2 N K FLOPs a token): the fraction of the model's FP8 rate
+    the real kernels reached on that mix."""
     out = []
     for kind, groups, m in (("dense", 1, DENSE_M), ("grouped", GROUPS, GROUP_M)):
         rows = DEEPGEMM_H800[release][kind]
-        w = sum(n * k for n, k, _ in rows)
-        slow = sum(n * k * model_tflops(chip, prm, n, k, groups, m) / tf for n, k, tf in rows)
-        out.append(w / slow)
+        model = sum(n * k / model_tflops(chip, prm, n, k, groups, m) for n, k, _ in rows)
+        out.append(model / sum(n * k / tf for n, k, tf in rows))
     return out[0], out[1]
 
 
