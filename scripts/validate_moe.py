@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-
 from dataclasses import replace
 from unittest import mock
 

@@ -8,10 +8,10 @@ Three properties of those systems, each from a public source, none fitted to a p
   ``gemm_factors`` prices the same shapes with the model (the fused engine's parameters, all 132 SMs) and
   returns, for the dense and the grouped set, the model's time over the published time of a token's pass
   through the set's shapes (each N x K / rate): the fraction of the model's FP8 GEMM rate the real kernels
-  reached on DeepSeek-V3's mix. Two releases bracket the rows: the first README (2025-02-25, commit a6d97a1; what
-  DeepSeek ran for its 2025-02-27 profile and 2025-02-28 statistics) and the last with tables (2025-04-09,
-  commit 989c9e3; what SGLang ran in May 2025, after "up to 1520 TFLOPS"); each row takes its own and the
-  other as its range.
+  reached on DeepSeek-V3's mix. Two releases bracket the rows: the first README (2025-02-25, commit
+  a6d97a1, nearest DeepSeek's 2025-02-27 profile and 2025-02-28 statistics) and the last with tables
+  (2025-04-09, commit 989c9e3, "up to 1520 TFLOPS", the nearest before SGLang's May 2025 runs); each row
+  takes its own and the other as its range.
 * **Attention runs in BF16** (DeepSeek-V3 report section 3.3: FP8 covers the linear layers' GEMMs, "attention
   operators" keep BF16/FP32; FlashMLA is a BF16 kernel; Day 6: "precision consistent with training"):
   ``bf16_attention`` sets the attention ops' compute format, whatever the activations' format.
