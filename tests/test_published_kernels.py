@@ -134,3 +134,11 @@ def test_bf16_attention_halves_the_attention_rate_on_hopper():
     t8 = est.price_op_list((a_fp8,))[1] - PRM.kernel_s
     t16 = est.price_op_list((a_bf16,))[1] - PRM.kernel_s
     assert t16 / t8 == pytest.approx(2.0, rel=0.02)  # 4K causal MLA prefill is compute-bound
+
+
+def test_the_serving_oracle_refuses_comm_sms_rather_than_ignore_them():
+    from jalapeno.cost.oracle import CostOracle
+
+    par = Parallel(ep=32, dp=32, redundant_experts=32, tbo=True, comm_sms=24)
+    with pytest.raises(JalapenoError, match="comm_sms"):
+        CostOracle(resolve_model("deepseek-v3"), CHIP, PRM, precision=FP8, parallel=par)

@@ -87,6 +87,10 @@ class CostOracle:
         self.est = Estimator(chip, params, tp, timer)
         par.check(chip, cfg.num_layers)
         par.check_model(cfg)
+        if par.comm_sms:  # cost.expert.ep_step prices it; the serving hot loop does not (yet)
+            raise JalapenoError(
+                "cores held by the all-to-all are not modelled in serving; use 0", field="comm_sms"
+            )
         self.tp = tp
         self.cuda_graph_decode = cuda_graph_decode
         self._kv_bpt = kv_bytes_per_token(cfg, precision)
