@@ -13,10 +13,14 @@ from dataclasses import replace
 from unittest import mock
 
 from jalapeno.cost import published_moe as pm
+from jalapeno.cost.expert import ep_step
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.published_kernels import COMM_SMS_RANGE, DEEPGEMM_H800, gemm_factors
 from jalapeno.cost.published_moe import ROWS, table
+from jalapeno.graph.batch import Batch
+from jalapeno.graph.builder import build_graph
 from jalapeno.hardware.registry import resolve_chip
+from jalapeno.models import resolve_model
 
 
 def markdown(t: dict) -> str:
@@ -52,6 +56,17 @@ def mechanism_lines(t: dict) -> list[str]:
     return out
 
 
+def prefill_parts(r) -> list[float]:
+    """The prefill row's expert-parallel step as ``predict_prefill`` prices it (before the cache hits' KV load):
+    seconds, and the compute and all-to-all seconds over both halves (the compute before the power cap)."""
+    cfg = resolve_model("deepseek-v3")
+    new = round(r.length * (1.0 - r.cached_fraction))
+    seqs = max(1, round(r.per_gpu / new / 2))
+    g = pm.bf16_attention(build_graph(cfg, Batch.prefill(new, r.length - new, batch=seqs), pm._precision()))
+    sc, x = ep_step(pm._estimator(r), cfg, pm._plan(r, None), [(g, seqs * new * r.ep)] * 2, cuda_graph=False)
+    return [round(sc.time_s, 3), round(x.compute_s, 3), round(x.all_to_all_s, 3)]
+
+
 def kernel_rows() -> list[dict]:
     """Per prefill row: its kernels (comm SMs, DeepGEMM release and factors), its error over their ranges
     (comm SMs at 20 and 24, the other DeepGEMM release) and with each kernel property taken out alone."""
@@ -68,7 +83,7 @@ def kernel_rows() -> list[dict]:
             no_bf16 = err()
         with mock.patch.object(pm, "kernel_params", lambda c, p, g: p):
             no_gemm = err()
-        out.append({"id": r.id, "comm_sms": r.comm_sms, "gemm_release": r.gemm_release,
+        out.append({"id": r.id, "step_compute_all_to_all_s": prefill_parts(r), "comm_sms": r.comm_sms, "gemm_release": r.gemm_release,
                     "gemm_factors": [round(dense, 4), round(grouped, 4)],
                     "error_comm_sms_range": [err(comm_sms=c) for c in COMM_SMS_RANGE],
                     "error_other_release": err(gemm_release=other), "error_without_comm_sms": err(comm_sms=0),
@@ -78,8 +93,9 @@ def kernel_rows() -> list[dict]:
 
 def kernel_lines(t: dict) -> list[str]:
     head = ("| prefill row | comm SMs (of 132) | DeepGEMM release: dense / grouped factor | error | "
-            "at 20 / 24 comm SMs | with the other release | without: comm SMs / BF16 attention / DeepGEMM |")
-    out = [head, "|" + " --- |" * 7]
+            "at 20 / 24 comm SMs | with the other release | without: comm SMs / BF16 attention / DeepGEMM "
+            "| step s: all / compute / all-to-all (both halves) |")
+    out = [head, "|" + " --- |" * 8]
     err = {r["id"]: r["error"] for r in t["rows"]}
     for k in t["kernels"]:
         f = k["gemm_factors"]
@@ -87,7 +103,8 @@ def kernel_lines(t: dict) -> list[str]:
         out.append(f"| {k['id']} | {k['comm_sms']} | {k['gemm_release']}: {f[0]:.3f} / {f[1]:.3f} | "
                    f"{err[k['id']]:+.1%} | {lo:+.1%} / {hi:+.1%} | {k['error_other_release']:+.1%} | "
                    f"{k['error_without_comm_sms']:+.1%} / {k['error_without_bf16_attention']:+.1%} / "
-                   f"{k['error_without_deepgemm']:+.1%} |")
+                   f"{k['error_without_deepgemm']:+.1%} | "
+                   "{:.3f} / {:.3f} / {:.3f} |".format(*k["step_compute_all_to_all_s"]))
     return out
 
 
