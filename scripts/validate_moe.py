@@ -57,7 +57,7 @@ def mechanism_lines(t: dict) -> list[str]:
 
 
 def prefill_parts(r) -> list[float]:
-    """The prefill row's expert-parallel step as ``predict_prefill`` prices it (before the cache hits' KV load):
+    """The prefill row's expert-parallel step as ``predict_prefill`` prices it (before the hits' KV load):
     seconds, and the compute and all-to-all seconds over both halves (the compute before the power cap)."""
     cfg = resolve_model("deepseek-v3")
     new = round(r.length * (1.0 - r.cached_fraction))
@@ -83,7 +83,8 @@ def kernel_rows() -> list[dict]:
             no_bf16 = err()
         with mock.patch.object(pm, "kernel_params", lambda c, p, g: p):
             no_gemm = err()
-        out.append({"id": r.id, "step_compute_all_to_all_s": prefill_parts(r), "comm_sms": r.comm_sms, "gemm_release": r.gemm_release,
+        out.append({"id": r.id, "step_compute_all_to_all_s": prefill_parts(r), "comm_sms": r.comm_sms,
+                    "gemm_release": r.gemm_release,
                     "gemm_factors": [round(dense, 4), round(grouped, 4)],
                     "error_comm_sms_range": [err(comm_sms=c) for c in COMM_SMS_RANGE],
                     "error_other_release": err(gemm_release=other), "error_without_comm_sms": err(comm_sms=0),
