@@ -9,8 +9,18 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
+from unittest import mock
 
-from jalapeno.cost.published_moe import table
+from jalapeno.cost import published_moe as pm
+from jalapeno.cost.expert import ep_step
+from jalapeno.cost.params import setup_for
+from jalapeno.cost.published_kernels import COMM_SMS_RANGE, DEEPGEMM_H800, gemm_factors
+from jalapeno.cost.published_moe import ROWS, table
+from jalapeno.graph.batch import Batch
+from jalapeno.graph.builder import build_graph
+from jalapeno.hardware.registry import resolve_chip
+from jalapeno.models import resolve_model
 
 
 def markdown(t: dict) -> str:
@@ -24,8 +34,79 @@ def markdown(t: dict) -> str:
                      f"| {r['predicted_fitted']:,.0f} | {r['error_fitted']:+.1%} | {r['split']} |")
     lines.append("")
     lines.append(f"decode expert-rank factor fitted on {t['fit_source']}: {t['decode_ep_factor']}")
-    lines += ["", *day6_lines(t)]
+    lines += ["", *mechanism_lines(t), "", *kernel_lines(t), "", *day6_lines(t)]
     return "\n".join(lines)
+
+
+def mechanism_lines(t: dict) -> list[str]:
+    """Per row: the DeepEP kernels (per-node or per-expert dispatch) and the slowest attention rank's load."""
+    head = ("| row | dispatch (DeepEP kernels) | NIC bytes over the send buffer, per node / per expert "
+            "| error with per-expert dispatch "
+            "| attention imbalance | fitted error: KV cv at the range's ends / every rank at the mean |")
+    out = [head, "|" + " --- |" * 6]
+    for r in t["rows"]:
+        kern = "per node (normal)" if r["dispatch"] == "per_node" else "per expert (low-latency)"
+        per_expert = (r["ep"] - 8) / r["ep"]
+        nic = f"{r['nic_fraction']:.4f} / {per_expert:.4f}" if "nic_fraction" in r else "-"
+        pe = f"{r['error_per_expert']:+.1%}" if "error_per_expert" in r else "-"
+        rng = " / ".join(f"{e:+.1%}" for e in r.get("error_fitted_cv_range", []))
+        bal = f"{r['error_fitted_balanced']:+.1%}" if "error_fitted_balanced" in r else "-"
+        alt = f"{rng} / {bal}" if rng else bal
+        out.append(f"| {r['id']} | {kern} | {nic} | {pe} | {r['attn_imbalance']:.4f} | {alt} |")
+    return out
+
+
+def prefill_parts(r) -> list[float]:
+    """The prefill row's expert-parallel step as ``predict_prefill`` prices it (before the hits' KV load):
+    seconds, and the compute and all-to-all seconds over both halves (the compute before the power cap)."""
+    cfg = resolve_model("deepseek-v3")
+    new = round(r.length * (1.0 - r.cached_fraction))
+    seqs = max(1, round(r.per_gpu / new / 2))
+    g = pm.bf16_attention(build_graph(cfg, Batch.prefill(new, r.length - new, batch=seqs), pm._precision()))
+    sc, x = ep_step(pm._estimator(r), cfg, pm._plan(r, None), [(g, seqs * new * r.ep)] * 2, cuda_graph=False)
+    return [round(sc.time_s, 3), round(x.compute_s, 3), round(x.all_to_all_s, 3)]
+
+
+def kernel_rows() -> list[dict]:
+    """Per prefill row: its kernels (comm SMs, DeepGEMM release and factors), its error over their ranges
+    (comm SMs at 20 and 24, the other DeepGEMM release) and with each kernel property taken out alone."""
+    out = []
+    for r in (x for x in ROWS if x.phase == "prefill"):
+        chip = resolve_chip(r.chip)
+        other = next(g for g in DEEPGEMM_H800 if g != r.gemm_release)
+        dense, grouped = gemm_factors(chip, setup_for(chip, "fused")[0], r.gemm_release)
+
+        def err(row=r, **kw) -> float:
+            return round(pm.predict_prefill(replace(row, **kw)) / row.published - 1.0, 4)
+
+        with mock.patch.object(pm, "bf16_attention", lambda g: g):
+            no_bf16 = err()
+        with mock.patch.object(pm, "kernel_params", lambda c, p, g: p):
+            no_gemm = err()
+        out.append({"id": r.id, "step_compute_all_to_all_s": prefill_parts(r), "comm_sms": r.comm_sms,
+                    "gemm_release": r.gemm_release,
+                    "gemm_factors": [round(dense, 4), round(grouped, 4)],
+                    "error_comm_sms_range": [err(comm_sms=c) for c in COMM_SMS_RANGE],
+                    "error_other_release": err(gemm_release=other), "error_without_comm_sms": err(comm_sms=0),
+                    "error_without_bf16_attention": no_bf16, "error_without_deepgemm": no_gemm})
+    return out
+
+
+def kernel_lines(t: dict) -> list[str]:
+    head = ("| prefill row | comm SMs (of 132) | DeepGEMM release: dense / grouped factor | error | "
+            "at 20 / 24 comm SMs | with the other release | without: comm SMs / BF16 attention / DeepGEMM "
+            "| step s: all / compute / all-to-all (both halves) |")
+    out = [head, "|" + " --- |" * 8]
+    err = {r["id"]: r["error"] for r in t["rows"]}
+    for k in t["kernels"]:
+        f = k["gemm_factors"]
+        lo, hi = k["error_comm_sms_range"]
+        out.append(f"| {k['id']} | {k['comm_sms']} | {k['gemm_release']}: {f[0]:.3f} / {f[1]:.3f} | "
+                   f"{err[k['id']]:+.1%} | {lo:+.1%} / {hi:+.1%} | {k['error_other_release']:+.1%} | "
+                   f"{k['error_without_comm_sms']:+.1%} / {k['error_without_bf16_attention']:+.1%} / "
+                   f"{k['error_without_deepgemm']:+.1%} | "
+                   "{:.3f} / {:.3f} / {:.3f} |".format(*k["step_compute_all_to_all_s"]))
+    return out
 
 
 def day6_lines(t: dict) -> list[str]:
@@ -57,7 +138,7 @@ def day6_lines(t: dict) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    t = table()
+    t = {**table(), "kernels": kernel_rows()}
     print(json.dumps(t, indent=1, sort_keys=True) if "--json" in argv else markdown(t))
     return 0
 

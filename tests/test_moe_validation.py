@@ -26,15 +26,24 @@ from jalapeno.serving.oracle import StepShape
 # docs/validation-moe.md (python scripts/validate_moe.py): published / predicted - 1, as shipped and with the
 # decode factor fitted on the SGLang blog's decode row
 DOCUMENTED = {
-    "sglang-prefill-1k": (-0.0802, -0.0802),
-    "sglang-prefill-2k": (-0.0274, -0.0274),
-    "sglang-prefill-4k": (0.0546, 0.0546),
-    "sglang-prefill-4k-perfect-eplb": (-0.0996, -0.0996),
-    "sglang-decode-ep72": (0.7841, 0.0),
-    "deepseek-profile-prefill": (-0.1541, -0.1541),
-    "deepseek-profile-decode": (0.9190, 0.1274),
-    "deepseek-day6-prefill": (0.6271, 0.6271),
-    "deepseek-day6-decode": (1.0048, 0.3109),
+    "sglang-prefill-1k": (0.6613, 0.6613),
+    "sglang-prefill-2k": (0.6484, 0.6484),
+    "sglang-prefill-4k": (0.5908, 0.5908),
+    "sglang-prefill-4k-perfect-eplb": (0.3512, 0.3512),
+    "sglang-decode-ep72": (0.6720, 0.0),
+    "deepseek-profile-prefill": (0.1885, 0.1885),
+    "deepseek-profile-decode": (0.5867, 0.1271),
+    "deepseek-day6-prefill": (0.9348, 0.9348),
+    "deepseek-day6-decode": (0.4071, 0.2724),
+}
+# the prefill rows priced with per-expert dispatch, as before DeepEP's per-node deduplication was modelled
+PER_EXPERT = {
+    "sglang-prefill-1k": -0.0802,
+    "sglang-prefill-2k": -0.0274,
+    "sglang-prefill-4k": 0.0546,
+    "sglang-prefill-4k-perfect-eplb": -0.0996,
+    "deepseek-profile-prefill": -0.1541,
+    "deepseek-day6-prefill": 0.6022,
 }
 
 
@@ -48,9 +57,44 @@ def test_table_recomputes_the_documented_errors_and_splits_by_source():
     fit = [r["id"] for r in t["rows"] if r["split"] == "fit"]
     assert fit == ["sglang-decode-ep72"]  # one source fitted, every other row held out
     # fitted on SGLang, held out: DeepSeek's own EP128 profile decode is within the issue's 25%, its
-    # EP144 production average and its production prefill are not (docs/validation-moe.md says why)
+    # EP144 production average is not, with or without the attention imbalance (docs/validation-moe.md)
     assert abs(got["deepseek-profile-decode"][1]) < 0.25 and got["deepseek-day6-decode"][1] > 0.25
-    assert all(abs(got[k][0]) < 0.25 for k in got if "prefill" in k and "day6" not in k)
+    rows = {r["id"]: r for r in t["rows"]}
+    day6 = rows["deepseek-day6-decode"]
+    assert day6["attn_imbalance"] == pytest.approx(1.2582, abs=1e-4)
+    assert all(e > 0.25 for e in (*day6["error_fitted_cv_range"], day6["error_fitted_balanced"]))
+    # prefill with DeepEP's per-node dispatch: 0.27 of the per-expert bytes cross the NICs; on the rows'
+    # kernels (SMs held by DeepEP, DeepGEMM's rates, BF16 attention) DeepSeek's own profile is within 25%,
+    # SGLang's H100 rows are over-predicted by a third or more; with per-expert dispatch the saturated rows
+    # were in 25% (the NIC bytes standing in for the compute the model missed)
+    for k, e in PER_EXPERT.items():
+        assert rows[k]["dispatch"] == "per_node" and rows[k]["nic_fraction"] == pytest.approx(
+            0.2745, abs=1e-4
+        )
+        assert rows[k]["error_per_expert"] == pytest.approx(e, abs=6e-4), k
+        assert got[k][0] > e
+    assert all(abs(PER_EXPERT[k]) < 0.25 for k in PER_EXPERT if "day6" not in k)
+    assert abs(got["deepseek-profile-prefill"][0]) < 0.25
+    assert all(got[k][0] > 0.33 for k in PER_EXPERT if k.startswith("sglang"))
+
+
+def test_kv_cv_is_the_bundled_chat_traces():
+    """A decoding sequence seen at a random step: weighted by its output length, KV = prompt + u x output,
+    u uniform; the coefficient of variation of that KV over each bundled chat trace."""
+    import numpy as np
+
+    from jalapeno.cost.published_moe import KV_CV, KV_CV_CHAT
+    from jalapeno.workload.loaders import load_trace
+
+    for name, cv in KV_CV_CHAT.items():
+        reqs = [r for r in load_trace(name) if r.output_tokens >= 1]
+        i = np.array([r.prompt_tokens for r in reqs], float)
+        o = np.array([r.output_tokens for r in reqs], float)
+        w = o / o.sum()
+        m1 = float(np.sum(w * (i + o / 2)))
+        m2 = float(np.sum(w * (i * i + i * o + o * o / 3)))
+        assert (m2 - m1 * m1) ** 0.5 / m1 == pytest.approx(cv, abs=5e-4), name
+    assert round((0.581 + 1.258) / 2, 3) == KV_CV
 
 
 def test_day6_facts_derive_by_hand():
@@ -99,7 +143,8 @@ def test_operating_point_is_the_largest_batch_at_the_published_user_rate():
     # KV cap: 80 GB x 0.9 less the chip's weights, over 70,272 B a token (61 layers x 576 x BF16) x 4,991
     cap = kv_capacity_seqs(day6)
     assert 120 < cap < 160
-    assert slo_operating_point(day6, 1.0)["per_gpu"] == cap  # unfitted, the step is fast enough at any batch
+    # unfitted, with attention in BF16, the step gives 21 tok/s a user up to 134 of the 141 the KV holds
+    assert slo_operating_point(day6, 1.0)["per_gpu"] == 134 < cap
 
 
 def test_prefill_hits_cost_a_kv_load_that_is_small():

@@ -8,7 +8,11 @@ experts (dispatch) and gets the weighted outputs back (combine): two all-to-alls
 ``tokens / tp x top_k x hidden x activation bytes`` a chip (the combine in BF16 when activations
 are 8-bit, ``combine_bytes``), priced over the network
 (``cost.network.collective_s``: direct on a switch, hierarchical over the NICs when the group spans
-scale-up domains). Work per expert rank: ``imbalance x tokens x top_k / ep`` token-expert pairs,
+scale-up domains). With ``Parallel.ep_dispatch == "per_node"`` (DeepEP's normal kernels, which
+SGLang and DeepSeek run for prefill) a token crosses the NICs once to each remote node its experts
+are on and is forwarded inside the node over the scale-up links (``ep_all_to_all_s``); the default
+``per_expert`` sends a copy a token-expert pair (DeepEP's low-latency kernels, run for decode). Work
+per expert rank: ``imbalance x tokens x top_k / ep`` token-expert pairs,
 reading the weights of the local experts they touch.
 
 Imbalance: the hottest rank's pairs over the mean. It sets the step's time (every rank waits for
@@ -19,10 +23,17 @@ mean + sd sqrt(2 ln ep)); real routers skew more. With routing statistics (token
 redundant slots go one by one to the expert with the most load per replica, then replicas are
 packed heaviest first onto the least-loaded rank with a free slot) and returns its max/mean.
 
+Data-parallel attention imbalance (``Parallel.attn_imbalance``, ``cost.ep_stats.dp_attention_imbalance``):
+the slowest attention replica's KV load over the mean scales the hottest rank's decode attention
+kernels (time only; energy counts the mean rank).
+
 Two-micro-batch overlap (``tbo``; DeepSeek-V3 report section 3.4, "two micro-batches with similar
 computational workloads, overlapping the attention and MoE of one micro-batch with the dispatch
 and combine of another"; SGLang TBO): the step runs two halves, each lasting max(compute, all-to-all)
-instead of their sum; each half reads the weights again, which the half-batch graphs count.
+instead of their sum; each half reads the weights again, which the half-batch graphs count. All-to-all
+kernels that hold ``Parallel.comm_sms`` cores for the step (DeepEP's normal kernels: DeepSeek's prefill
+profile partitions the H800 into "Computation 108 SMs" and "Communication 24 SMs",
+github.com/deepseek-ai/profile-data, assets/prefill.jpg) leave the compute the rest (``compute_share``).
 """
 
 from __future__ import annotations
@@ -32,7 +43,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from jalapeno.cost.network import collective_s, sent_bytes, tp_collective
+from jalapeno.cost.ep_stats import remote_nodes
+from jalapeno.cost.network import collective_s, scale_up_s, sent_bytes, tp_collective
+from jalapeno.cost.op_time import ChipRates
 from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.step import Estimator, OpCost, StepCost
 from jalapeno.errors import JalapenoError
@@ -138,10 +151,26 @@ def rank_experts(
     )
 
 
-def rank_graph(g: Graph, cfg: ModelConfig, group_tokens: int, par: Parallel, gamma: float) -> Graph:
+def slowest_attention(op: Op, alpha: float) -> Op:
+    """A decode attention kernel on the slowest data-parallel rank: ``alpha`` x the mean rank's KV reads
+    and FLOPs (the same number of queries); any other op as it is."""
+    a = op.attention
+    if alpha == 1.0 or a is None or a.phase != "decode":
+        return op
+    return replace(op, flops=op.flops * alpha, kv_read_bytes=op.kv_read_bytes * alpha)
+
+
+def rank_graph(
+    g: Graph, cfg: ModelConfig, group_tokens: int, par: Parallel, gamma: float, alpha: float = 1.0
+) -> Graph:
+    """One rank's graph: its share of the experts at ``gamma`` x the mean pairs, its decode attention at
+    ``alpha`` x the mean KV load (the hottest rank: ``par.attn_imbalance``; the mean rank: 1)."""
     t = g.batch.new_tokens
     ops = tuple(
-        rank_experts(o, cfg, t, group_tokens, par, gamma) if o.name == "experts" else o for o in g.ops
+        rank_experts(o, cfg, t, group_tokens, par, gamma)
+        if o.name == "experts"
+        else slowest_attention(o, alpha)
+        for o in g.ops
     )
     return replace(g, ops=ops)
 
@@ -204,7 +233,7 @@ def rank_work(
     the group's tokens routed over the ``ep`` expert ranks."""
     moe = cfg.moe
     assert moe is not None
-    hot = rank_graph(g, cfg, group_tokens, par, gamma)
+    hot = rank_graph(g, cfg, group_tokens, par, gamma, par.attn_imbalance)
     mean = rank_graph(g, cfg, group_tokens, par, 1.0)
     costs, t_hot, _, h = est.price_ops(hot, cuda_graph=cuda_graph)
     mcosts, _, e_mean, _ = est.price_ops(mean, cuda_graph=cuda_graph)
@@ -240,11 +269,9 @@ def _assemble(
     ab = g.precision.activations.bytes_per_element
     b = g.batch.new_tokens / est.tp * moe.experts_per_token * cfg.hidden_size * ab
     bc = b * combine_bytes(ab) / ab
-    one, algo = collective_s(network(est), "all_to_all", gamma * b, par.ep)
-    back, _ = collective_s(network(est), "all_to_all", gamma * bc, par.ep)
-    x_bytes = (
-        n_moe * (par.ep - 1) * (b + bc)
-    )  # all chips: (ep-1)/ep of b (and of bc) leaves each of the ep chips
+    one, algo, copies = ep_all_to_all_s(network(est), cfg, par, gamma * b)
+    back, _, _ = ep_all_to_all_s(network(est), cfg, par, gamma * bc)
+    x_bytes = n_moe * copies * (b + bc)  # all chips
     link = c_bytes * par.dp + x_bytes
     dyn = e_mean * par.dp + link * est.params.pj_per_byte_link * 1e-12
     return RankWork(
@@ -260,6 +287,39 @@ def _assemble(
         algo,
         costs,
     )
+
+
+def node_fraction(cfg: ModelConfig, par: Parallel, domain: int) -> float:
+    """Bytes a chip sends over its NICs in one per-node dispatch, over the per-expert send buffer: the
+    remote nodes a token reaches (``cost.ep_stats.remote_nodes``, group-limited routing from the model's
+    ``expert_groups`` / ``groups_per_token``) over its top-k experts."""
+    moe = cfg.moe
+    assert moe is not None
+    nodes, k = par.ep // domain, moe.experts_per_token
+    n, groups, top = moe.num_experts, moe.expert_groups, moe.groups_per_token
+    if n % nodes:  # experts do not split over the nodes: uniform over the (experts + redundant) slots
+        n, groups, top = n + par.redundant_experts, 1, 1
+    return remote_nodes(n, k, nodes, groups, top) / k
+
+
+def ep_all_to_all_s(net: Network, cfg: ModelConfig, par: Parallel, b: float) -> tuple[float, str, float]:
+    """(seconds, algorithm, bytes all chips send over the links per byte of ``b``) of one dispatch or
+    combine of ``b`` bytes a chip (per-expert copies) over the ``ep`` group. ``per_expert``:
+    ``cost.network.collective_s`` (hierarchical across domains: (ep - d)/ep b over the NIC). ``per_node``
+    across domains (DeepEP's normal kernels): ``node_fraction`` x b over the NIC, the per-expert copies
+    forwarded inside the domain (a direct all-to-all of b), the two overlapped, each with its latency.
+    Link bytes count every chip's sends once: (ep - 1) b per expert, (d - 1) b + ep x the NIC part per
+    node."""
+    d = net.scale_up.domain_size
+    if par.ep_dispatch == "per_expert" or par.ep <= d:
+        t, algo = collective_s(net, "all_to_all", b, par.ep)
+        return t, algo, float(par.ep - 1)
+    out = net.scale_out
+    assert out is not None
+    f = node_fraction(cfg, par, d)
+    t_up, name = scale_up_s(net.scale_up, "all_to_all", b, d) if d > 1 else (0.0, "none")
+    t = max(f * b / out.bw_bytes_per_s + out.latency_s, t_up)
+    return t, f"hierarchical({name}),per-node", d - 1 + par.ep * f
 
 
 @dataclass(frozen=True)
@@ -281,8 +341,20 @@ def _row(est: Estimator, op: Op, cuda_graph: bool) -> tuple[float, float, float,
     return t, e, h, c.sharded.flops * c.op.repeat, c.sharded.bytes * c.op.repeat
 
 
-def rank_template(est: Estimator, g: Graph, *, cuda_graph: bool) -> RankTemplate:
-    rows = tuple(None if o.name == "experts" else _row(est, o, cuda_graph) for o in g.ops)
+def _hot_row(
+    est: Estimator, op: Op, alpha: float, cuda_graph: bool
+) -> tuple[float, float, float, float, float]:
+    """A non-expert op's row: time and host time on the slowest rank, energy and counts of the mean."""
+    row = _row(est, op, cuda_graph)
+    hot = slowest_attention(op, alpha)
+    if hot is op:
+        return row
+    t, _, h, _, _ = _row(est, hot, cuda_graph)
+    return t, row[1], h, row[3], row[4]
+
+
+def rank_template(est: Estimator, g: Graph, *, cuda_graph: bool, alpha: float = 1.0) -> RankTemplate:
+    rows = tuple(None if o.name == "experts" else _hot_row(est, o, alpha, cuda_graph) for o in g.ops)
     return RankTemplate(g, rows, *tp_comm(est, g))
 
 
@@ -328,6 +400,26 @@ def overlap(works: Sequence[RankWork]) -> tuple[float, float]:
     return sum(steps), sum(w.compute_s + w.all_to_all_s for w in works) - sum(steps)
 
 
+def compute_share(est: Estimator, comm_sms: int) -> Estimator:
+    """The estimator for compute that shares the chip with all-to-all kernels holding ``comm_sms`` of its
+    cores: the matrix and vector rates and the core count (wave quantization) scale to the remaining
+    cores; memory bandwidth does not (the rest still streams HBM at full rate, an assumption)."""
+    if comm_sms == 0:
+        return est
+    r = est.rates
+    if est.custom_timer or comm_sms >= r.cores:
+        raise JalapenoError(
+            f"{comm_sms} communication cores of {r.cores} on {est.chip.name} (a datasheet preset with "
+            f"more cores than that)",
+            field="comm_sms",
+        )
+    f = (r.cores - comm_sms) / r.cores
+    out = Estimator(est.chip, est.params, est.tp)
+    peak = {d: v * f for d, v in r.peak.items()}
+    out.rates = ChipRates(peak, r.vector_flops * f, r.mem_bw, r.cores - comm_sms)
+    return out
+
+
 def gamma_of(cfg: ModelConfig, par: Parallel, group_tokens: int) -> float:
     moe = cfg.moe
     assert moe is not None
@@ -342,7 +434,8 @@ def ep_step(
     prm = est.params
     total = sum(gt for _, gt in micro)
     gamma = gamma_of(cfg, par, total)
-    works = [rank_work(est, cfg, par, g, gt, gamma, cuda_graph=cuda_graph) for g, gt in micro]
+    shared = compute_share(est, par.comm_sms) if len(micro) > 1 else est  # only overlapped steps share
+    works = [rank_work(shared, cfg, par, g, gt, gamma, cuda_graph=cuda_graph) for g, gt in micro]
     device, hidden = overlap(works)
     dyn, host = sum(w.dyn_j for w in works), sum(w.host_s for w in works)
     span, energy_tp, capped = est.finish(device, dyn / par.dp, host)

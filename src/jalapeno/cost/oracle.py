@@ -18,6 +18,7 @@ from jalapeno.cost.expert import (
     gamma_of,
     rank_template,
     rank_work_from,
+    slowest_attention,
     weights_per_chip,
 )
 from jalapeno.cost.op_time import smooth_max
@@ -87,6 +88,10 @@ class CostOracle:
         self.est = Estimator(chip, params, tp, timer)
         par.check(chip, cfg.num_layers)
         par.check_model(cfg)
+        if par.comm_sms:  # cost.expert.ep_step prices it; the serving hot loop does not (yet)
+            raise JalapenoError(
+                "cores held by the all-to-all are not modelled in serving; use 0", field="comm_sms"
+            )
         self.tp = tp
         self.cuda_graph_decode = cuda_graph_decode
         self._kv_bpt = kv_bytes_per_token(cfg, precision)
@@ -173,11 +178,16 @@ class CostOracle:
         comm_s, link_bytes = self.est.comm(g)
         return t + comm_s, e + link_bytes * self.est.params.pj_per_byte_link * 1e-12, host
 
-    def _attention(self, shape: StepShape, graph_mode: bool) -> tuple[float, float, float]:
+    def _attention(
+        self, shape: StepShape, graph_mode: bool, alpha: float = 1.0
+    ) -> tuple[float, float, float]:
         """Attention priced from per-layer-group linear coefficients (flops and bytes are linear in the
-        aggregates), so no operator objects are built in the serving hot loop: (device s, J, host s)."""
+        aggregates), so no operator objects are built in the serving hot loop: (device s, J, host s).
+        ``alpha``: the slowest data-parallel rank's decode KV load over the mean
+        (``Parallel.attn_imbalance``): it scales the decode kernels' key-proportional FLOPs and KV bytes
+        in the time, not the energy."""
         if self.est.custom_timer:
-            return self._attention_via_timer(shape, graph_mode)
+            return self._attention_via_timer(shape, graph_mode, alpha)
         nd, ps = shape.decode_seqs, shape.prefill_seqs
         t = e = h = 0.0
         for window, rep, dec, pre in self._attn_coeffs:
@@ -187,6 +197,9 @@ class CostOracle:
                 t1, e1, h1 = self._lin_time(
                     dec, fc[0] * rows + fc[1] * pairs, bc[0] * rows + bc[1] * kv, graph_mode
                 )
+                if alpha != 1.0:
+                    f_hot, b_hot = fc[0] * rows + alpha * fc[1] * pairs, bc[0] * rows + alpha * bc[1] * kv
+                    t1 = self._lin_time(dec, f_hot, b_hot, graph_mode)[0]
                 t += rep * t1
                 e += rep * e1
                 h += rep * h1
@@ -207,7 +220,9 @@ class CostOracle:
                 h += rep * h1
         return t, e, h
 
-    def _attention_via_timer(self, shape: StepShape, graph_mode: bool) -> tuple[float, float, float]:
+    def _attention_via_timer(
+        self, shape: StepShape, graph_mode: bool, alpha: float = 1.0
+    ) -> tuple[float, float, float]:
         """Slow path for chips timed by a mapper: build the attention ops and price them as a step does."""
         window = self.cfg.sliding_window
         ops = []
@@ -224,6 +239,9 @@ class CostOracle:
                 pre = (shape.prefill_seqs, shape.prefill_tokens, kv, pairs)
             ops += self._attention_ops(rep, attn, shape, cap or 0, pre)
         _, t, e, h = self.est.price_op_list(ops, cuda_graph=graph_mode)  # each op carries its layer count
+        if alpha != 1.0:
+            hot = [slowest_attention(o, alpha) for o in ops]
+            _, t, _, h = self.est.price_op_list(hot, cuda_graph=graph_mode)
         return t, e, h
 
     def _attention_ops(
@@ -401,7 +419,7 @@ class CostOracle:
             mla,
             self._gamma(shape.tokens),
         )
-        ta, ea, ha = self._attention(local, graph_mode)
+        ta, ea, ha = self._attention(local, graph_mode, par.attn_imbalance)
         # ``overlap`` of ``halves`` identical micro-batches, written out (the serving hot loop): one runs
         # compute then all-to-alls; two last max(compute, all-to-all) each; the same sums as ``overlap``
         c, dyn, host = w.compute_s + ta, w.dyn_j + ea * par.dp, w.host_s + ha

@@ -62,7 +62,15 @@ class Parallel:
     fill the ranks evenly. ``ep_imbalance``: the hottest rank's token-expert pairs over the mean (1 =
     perfectly balanced; None = the statistical floor of uniform routing, ``cost.expert``). ``tbo``:
     two-micro-batch overlap (DeepSeek's dual micro-batch, SGLang's TBO): the batch runs as two halves
-    whose dispatch/combine hide under the other half's compute.
+    whose dispatch/combine hide under the other half's compute. ``ep_dispatch``: how the all-to-alls
+    cross nodes: ``per_expert`` (a token-expert pair a copy over the NICs: DeepEP's low-latency kernels,
+    pure RDMA) or ``per_node`` (a token once to each node its experts are on, forwarded inside the node
+    over the scale-up links: DeepEP's normal kernels; ``cost.ep_stats.remote_nodes``).
+    ``attn_imbalance``: the slowest attention replica's KV load over the mean (decode with data-parallel
+    attention; 1 = every replica at the mean; ``cost.ep_stats.dp_attention_imbalance``); it scales the
+    attention kernels of the hottest rank's step, not their energy. ``comm_sms``: cores (SMs) the
+    all-to-all kernels hold for the whole step under two-batch overlap, so the compute runs on the rest
+    (DeepEP's normal kernels occupy SMs, its low-latency ones none; ``cost.expert.compute_share``).
     """
 
     tp: int = 1
@@ -72,6 +80,9 @@ class Parallel:
     redundant_experts: int = 0
     ep_imbalance: float | None = None
     tbo: bool = False
+    ep_dispatch: str = "per_expert"
+    attn_imbalance: float = 1.0
+    comm_sms: int = 0
 
     def __post_init__(self) -> None:
         for k in ("tp", "pp", "ep", "dp"):
@@ -102,9 +113,30 @@ class Parallel:
             raise JalapenoError(
                 "pipeline stages with expert parallelism are not modelled; use --pp 1 or --ep 1", field="pp"
             )
-        if (r or g is not None or self.tbo) and self.ep == 1:
+        if self.ep_dispatch not in ("per_expert", "per_node"):
             raise JalapenoError(
-                "redundant experts, imbalance and two-batch overlap apply to expert parallelism; set --ep",
+                f"must be 'per_expert' or 'per_node', got {self.ep_dispatch!r}", field="ep_dispatch"
+            )
+        if not self.attn_imbalance >= 1.0:
+            raise JalapenoError(
+                f"the slowest rank's load over the mean is >= 1, got {self.attn_imbalance!r}",
+                field="attn_imbalance",
+            )
+        c = self.comm_sms
+        if not isinstance(c, int) or isinstance(c, bool) or c < 0:
+            raise JalapenoError(f"must be an integer >= 0, got {c!r}", field="comm_sms")
+        ep_only = (
+            r
+            or g is not None
+            or self.tbo
+            or self.ep_dispatch != "per_expert"
+            or self.attn_imbalance != 1
+            or c
+        )
+        if ep_only and self.ep == 1:
+            raise JalapenoError(
+                "redundant experts, imbalances, two-batch overlap and the dispatch apply to expert "
+                "parallelism; set --ep",
                 field="ep",
             )
 
@@ -167,6 +199,12 @@ class Parallel:
                     "tbo": self.tbo,
                 }
             )
+            if self.ep_dispatch != "per_expert":
+                out["ep_dispatch"] = self.ep_dispatch
+            if self.attn_imbalance != 1.0:
+                out["attn_imbalance"] = self.attn_imbalance
+            if self.comm_sms:
+                out["comm_sms"] = self.comm_sms
         return out
 
 

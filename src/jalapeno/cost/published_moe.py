@@ -12,14 +12,16 @@ prefill rows keep the statistical floor of uniform routing (nothing fitted). Run
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from jalapeno.cost.estimate import check_fits_ep, estimate
-from jalapeno.cost.expert import ep_step, weights_per_chip
+from jalapeno.cost.ep_stats import dp_attention_imbalance
+from jalapeno.cost.estimate import check_fits_ep
+from jalapeno.cost.expert import ep_step, node_fraction, weights_per_chip
 from jalapeno.cost.oracle import ACTIVATION_RESERVE, kv_bytes_per_token
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.pipeline import Parallel, ceil_div
+from jalapeno.cost.published_kernels import COMM_SMS, bf16_attention, kernel_params
 from jalapeno.cost.step import Estimator
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
@@ -27,7 +29,6 @@ from jalapeno.graph.precision import Precision
 from jalapeno.graph.verify import verify_graph
 from jalapeno.hardware.network import network_of
 from jalapeno.hardware.registry import resolve_chip
-from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models import resolve_model
 
 GPUS_PER_NODE = 8
@@ -58,6 +59,13 @@ DAY6_USER_RATE = (20.0, 22.0)  # "average output speed", tok/s
 # "average throughput" a node: input tokens incl. cache hits (prefill), output tokens (decode)
 DAY6_NODE_TPS = {"prefill": 73.7e3, "decode": 14.8e3}
 DAY6_NODES = {"average": 226.75, "peak": 278.0}  # occupied nodes of 8 H800 over the 24 h
+# Coefficient of variation of a decoding sequence's KV length (a sequence seen at a random decode step:
+# weighted by its output length, KV = prompt + u x output), from the bundled chat traces: Azure conversation
+# 2023 0.581, Mooncake/Kimi conversation 1.258 (tests/test_moe_validation.py recomputes both). DeepSeek does
+# not publish its distribution; the estimate is their mean, the range the two.
+KV_CV_CHAT = {"azure-conv": 0.581, "mooncake-conversation": 1.258}
+KV_CV = round(sum(KV_CV_CHAT.values()) / len(KV_CV_CHAT), 3)
+KV_CV_RANGE = (min(KV_CV_CHAT.values()), max(KV_CV_CHAT.values()))
 
 
 def day6_occupancy() -> dict[str, float]:
@@ -108,10 +116,19 @@ class MoeRow:
     mtp: bool = False  # decode: multi-token prediction, every step verifies 2 tokens a sequence
     counts_verified: bool = False  # decode with MTP: the figure counts every verified token, not 1 + a
     user_rate: float = 0.0  # decode: published output tok/s a user (per_gpu = published / 8 / user_rate)
+    # DeepEP kernels the source ran: "per_node" (normal: prefill), "per_expert" (low-latency: decode)
+    dispatch: str = "per_expert"
+    kv_cv: float = 0.0  # decode: coefficient of variation of the sequences' KV lengths (0: all equal)
+    comm_sms: int = 0  # SMs DeepEP's normal kernels hold under overlap (prefill; cost.published_kernels)
+    gemm_release: str = "2025-02-25"  # the DeepGEMM release whose H800 TFLOPS price the FP8 GEMMs
     note: str = ""
 
 
 SGLANG_SOFTWARE = "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO"
+SGLANG_GEMMS = "2025-04-09"  # the DeepGEMM README's last table before SGLang's May 2025 runs
+# SGLang's decode benchmark: every sequence 2,000 input tokens and 100 output tokens, so the KV lengths are
+# uniform over 2,000-2,100 while they decode: sd 100 / sqrt(12) over the mean 2,050
+SGLANG_DECODE_KV_CV = 100 / 12**0.5 / 2050
 
 
 def _sglang_prefill(
@@ -140,6 +157,9 @@ def _sglang_prefill(
         16384,
         length,
         published,
+        dispatch="per_node",
+        comm_sms=COMM_SMS["sglang"],
+        gemm_release=SGLANG_GEMMS,
         note=note,
         **kw,
     )
@@ -181,6 +201,8 @@ ROWS: tuple[MoeRow, ...] = (
         256,
         2000,
         22282.0,
+        kv_cv=SGLANG_DECODE_KV_CV,
+        gemm_release=SGLANG_GEMMS,
         note="9 nodes (EP72, 288 expert slots); 2,000-token inputs, 100 out",
     ),
     MoeRow(
@@ -199,6 +221,8 @@ ROWS: tuple[MoeRow, ...] = (
         16384,
         4096,
         62713.0,
+        dispatch="per_node",
+        comm_sms=COMM_SMS["deepseek"],
         note="EP32, 4K prompts, 16,384 tokens a GPU",
     ),
     MoeRow(
@@ -238,6 +262,8 @@ ROWS: tuple[MoeRow, ...] = (
         day6_prompt(),
         73700.0,
         cached_fraction=0.563,
+        dispatch="per_node",
+        comm_sms=COMM_SMS["deepseek"],
         note="EP32/DP32 units of 4 nodes; input tokens incl. 56.3% on-disk cache hits (16,384 computed "
         "tokens a GPU priced, hits loaded over the NICs); prompt length derived from the totals "
         "(day6_prompt); the day's tokens over the node-seconds prefill occupied",
@@ -259,6 +285,7 @@ ROWS: tuple[MoeRow, ...] = (
         14800.0,
         mtp=True,
         user_rate=21.0,
+        kv_cv=KV_CV,
         note="EP144/DP144 units of 18 nodes; average KV 4,989 an output token; MTP (1 + 0.875 tokens a "
         "step); 88 sequences a GPU = 14,800 / 8 / 21 tok/s a user (Little's law: the day's mean "
         "concurrency)",
@@ -266,33 +293,48 @@ ROWS: tuple[MoeRow, ...] = (
 )
 
 
-def _plan(row: MoeRow, gamma: float | None) -> Parallel:
+def _plan(row: MoeRow, gamma: float | None, per_gpu: int | None = None) -> Parallel:
+    """The row's deployment: its DeepEP kernels (``dispatch``) and, in decode, the slowest attention
+    rank's KV load over the mean for ``per_gpu`` sequences a GPU (``dp_attention_imbalance``)."""
     g = 1.0 if row.perfect_balance else gamma
-    return Parallel(tp=1, ep=row.ep, dp=row.ep, redundant_experts=row.redundant, ep_imbalance=g, tbo=row.tbo)
+    alpha = (
+        dp_attention_imbalance(row.ep, per_gpu or row.per_gpu, row.kv_cv) if row.phase == "decode" else 1.0
+    )
+    return Parallel(
+        tp=1,
+        ep=row.ep,
+        dp=row.ep,
+        redundant_experts=row.redundant,
+        ep_imbalance=g,
+        tbo=row.tbo,
+        ep_dispatch=row.dispatch,
+        attn_imbalance=alpha,
+        comm_sms=row.comm_sms,
+    )
 
 
 def _precision() -> Precision:
     return Precision.of(*PRECISION)
 
 
-def _estimator(chip: ChipSpec) -> Estimator:
+def _estimator(row: MoeRow) -> Estimator:
+    """The fused engine's parameters with the row's FP8 GEMMs at DeepGEMM's rate (``kernel_params``)."""
+    chip = resolve_chip(row.chip)
     prm, timer = setup_for(chip, "fused")
-    return Estimator(chip, prm, 1, timer)
+    return Estimator(chip, kernel_params(chip, prm, row.gemm_release), 1, timer)
 
 
 def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = None) -> float:
-    """One decode step (one token a sequence) of ``per_gpu`` sequences a GPU at KV ``length``."""
+    """One decode step (one token a sequence) of ``per_gpu`` sequences a GPU at KV ``length``, as
+    ``cost.estimate`` prices it (two halves with overlap) on the row's kernels."""
+    cfg, chip = resolve_model("deepseek-v3"), resolve_chip(row.chip)
     b = per_gpu or row.per_gpu
-    e = estimate(
-        resolve_model("deepseek-v3"),
-        resolve_chip(row.chip),
-        batch=b * row.ep,
-        context=row.length,
-        precision=_precision(),
-        parallel=_plan(row, gamma),
-        engine="fused",
-    )
-    return e.decode.time_s
+    par = _plan(row, gamma, b)
+    check_fits_ep(cfg, chip, _precision(), par, b, row.length + 1)
+    halves = 2 if row.tbo and b >= 2 else 1
+    g = bf16_attention(build_graph(cfg, Batch.decode(ceil_div(b, halves), row.length), _precision()))
+    sc, _ = ep_step(_estimator(row), cfg, par, [(g, ceil_div(b * row.ep, halves))] * halves, cuda_graph=True)
+    return sc.time_s
 
 
 def mtp_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = None) -> float:
@@ -301,12 +343,12 @@ def mtp_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = No
     drafts the next one at ``MTP_DRAFT_COST`` of a plain step (``serving.speculative``'s pricing)."""
     cfg, chip = resolve_model("deepseek-v3"), resolve_chip(row.chip)
     b = per_gpu or row.per_gpu
-    par = _plan(row, gamma)
+    par = _plan(row, gamma, b)
     check_fits_ep(cfg, chip, _precision(), par, b, row.length + MTP_TOKENS)
     halves = 2 if row.tbo and b >= 2 else 1
     half = ceil_div(b, halves)
-    g = verify_graph(cfg, half, row.length, MTP_TOKENS, _precision())
-    sc, _ = ep_step(_estimator(chip), cfg, par, [(g, half * row.ep * MTP_TOKENS)] * halves, cuda_graph=True)
+    g = bf16_attention(verify_graph(cfg, half, row.length, MTP_TOKENS, _precision()))
+    sc, _ = ep_step(_estimator(row), cfg, par, [(g, half * row.ep * MTP_TOKENS)] * halves, cuda_graph=True)
     return sc.time_s + MTP_DRAFT_COST * plain_step_s(row, gamma, b)
 
 
@@ -366,14 +408,15 @@ def predict_prefill(row: MoeRow, gamma: float | None = None) -> float:
     prompts (two halves with overlap). A row that counts prefix-cache hits prices only the computed
     tokens, attending to their cached prefixes, plus loading the hits' KV over the GPU's NICs (serially:
     an upper bound, DeepSeek loads them asynchronously from 3FS), and adds the hits to the throughput."""
-    cfg, chip = resolve_model("deepseek-v3"), resolve_chip(row.chip)
+    cfg = resolve_model("deepseek-v3")
     par = _plan(row, gamma)
     new = round(row.length * (1.0 - row.cached_fraction))
     halves = 2 if row.tbo else 1
     seqs = max(1, round(row.per_gpu / new / halves))
-    g = build_graph(cfg, Batch.prefill(new, row.length - new, batch=seqs), _precision())
+    pb = Batch.prefill(new, row.length - new, batch=seqs)
+    g = bf16_attention(build_graph(cfg, pb, _precision()))
     tokens = seqs * new
-    sc, _ = ep_step(_estimator(chip), cfg, par, [(g, tokens * row.ep)] * halves, cuda_graph=False)
+    sc, _ = ep_step(_estimator(row), cfg, par, [(g, tokens * row.ep)] * halves, cuda_graph=False)
     step = sc.time_s + hit_load_s(row, seqs * halves)
     return tokens * halves * GPUS_PER_NODE / step / (1.0 - row.cached_fraction)
 
@@ -449,7 +492,7 @@ def table(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> dict[str
             ]
         if r.user_rate:
             row["operating_point"] = operating_point(r, gamma)
-        out.append(row)
+        out.append({**row, **mechanisms(r, gamma)})
     return {
         "model": "deepseek-v3",
         "engine": "fused",
@@ -466,6 +509,24 @@ def table(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> dict[str
         "goal": "within 25% of the published per-node throughput",
         "rows": out,
     }
+
+
+def mechanisms(r: MoeRow, gamma: float) -> dict[str, Any]:
+    """The row's DeepEP kernels and attention imbalance, and what the row predicts without them: prefill
+    with per-expert dispatch; decode at the ends of the KV-length cv range and with every rank at the mean."""
+    out: dict[str, Any] = {"dispatch": r.dispatch, "attn_imbalance": round(_plan(r, None).attn_imbalance, 4)}
+    if r.dispatch == "per_node":
+        cfg = resolve_model("deepseek-v3")
+        out["nic_fraction"] = round(node_fraction(cfg, _plan(r, None), GPUS_PER_NODE), 4)
+        pe = predict_prefill(replace(r, dispatch="per_expert"))
+        out["predicted_per_expert"], out["error_per_expert"] = round(pe, 1), round(pe / r.published - 1.0, 4)
+    if r.kv_cv > 0 and r.phase == "decode":
+        cvs = (*KV_CV_RANGE, 0.0) if r.kv_cv == KV_CV else (0.0,)
+        errs = [round(predict_decode(replace(r, kv_cv=c), gamma) / r.published - 1.0, 4) for c in cvs]
+        out["error_fitted_balanced"] = errs[-1]
+        if len(errs) > 1:
+            out["error_fitted_cv_range"] = errs[:2]
+    return out
 
 
 def operating_point(r: MoeRow, gamma: float) -> dict[str, Any]:

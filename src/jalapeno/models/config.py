@@ -27,7 +27,9 @@ class MLAConfig:
 @dataclass(frozen=True)
 class MoEConfig:
     """Mixture of experts. Layers ``i`` with ``i >= first_dense_layers`` and ``i % layer_freq == 0`` are
-    MoE."""
+    MoE. Group-limited routing (DeepSeek-V3's ``n_group`` / ``topk_group``): the experts form
+    ``expert_groups`` equal groups and a token's top-k experts come from ``groups_per_token`` of them
+    (1 / 1: no limit)."""
 
     num_experts: int
     experts_per_token: int
@@ -38,6 +40,8 @@ class MoEConfig:
     layer_freq: int = 1
     router_bias: bool = False
     expert_bias: bool = False  # gpt-oss has biases in expert projections
+    expert_groups: int = 1
+    groups_per_token: int = 1
 
 
 @dataclass(frozen=True)

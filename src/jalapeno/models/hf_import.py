@@ -21,7 +21,8 @@ What each family contributes (HF key -> ModelConfig field):
   ``qk_rope_head_dim``, ``v_head_dim``; ``head_dim`` = nope + rope (the q/k head width); MoE from
   ``n_routed_experts``, ``num_experts_per_tok``, ``moe_intermediate_size``, ``n_shared_experts``,
   ``first_k_dense_replace``, ``moe_layer_freq``; ``topk_method == "noaux_tc"`` -> ``router_bias`` (the
-  ``e_score_correction_bias``). ``num_nextn_predict_layers`` (the multi-token-prediction module) is read
+  ``e_score_correction_bias``); ``n_group`` / ``topk_group`` (group-limited routing) -> ``expert_groups`` /
+  ``groups_per_token``. ``num_nextn_predict_layers`` (the multi-token-prediction module) is read
   and validated but NOT modelled: it is not part of the published 671B and is unused by plain decoding.
 - GLM-4.5 (``Glm4MoeForCausalLM``): GQA with q/k/v biases from ``attention_bias`` (the output projection
   has none), per-head q/k RMSNorm from ``use_qk_norm``; MoE as DeepSeek-V3 (``n_routed_experts``,
@@ -377,6 +378,7 @@ def _deepseek_moe(r: _Reader) -> MoEConfig | None:
     if num_experts is None:
         return None
     expert_width = r.get_int("moe_intermediate_size")
+    groups, top = _expert_groups(r, num_experts)
     return MoEConfig(
         num_experts=num_experts,
         experts_per_token=_experts_per_token(r, num_experts, "num_experts_per_tok"),
@@ -386,7 +388,24 @@ def _deepseek_moe(r: _Reader) -> MoEConfig | None:
         first_dense_layers=r.get_int("first_k_dense_replace", 0, minimum=0),
         layer_freq=r.get_int("moe_layer_freq", 1),
         router_bias=r.get_str("topk_method", "greedy") == "noaux_tc",
+        expert_groups=groups,
+        groups_per_token=top,
     )
+
+
+def _expert_groups(r: _Reader, num_experts: int) -> tuple[int, int]:
+    """``n_group`` groups of experts, a token's experts drawn from ``topk_group`` of them (DeepSeek-V3
+    report, arXiv:2412.19437, section 2.1.2: node-limited routing, at most M = 4 nodes a token)."""
+    groups = r.get_int("n_group", 1)
+    top = r.get_int("topk_group", 1)
+    k = r.get_int("num_experts_per_tok")
+    if num_experts % groups or top > groups or k > top * (num_experts // groups):
+        raise JalapenoError(
+            f"{groups} groups must divide {num_experts} experts, be >= topk_group ({top}) and hold the "
+            f"top-{k} experts in topk_group groups",
+            field="n_group",
+        )
+    return groups, top
 
 
 def _parse_glm4_moe(r: _Reader) -> dict[str, Any]:
