@@ -14,7 +14,9 @@ Each row also gets the serving configuration its submitter published (tp, pp, ma
 per-step token budget, CUDA graphs, and the file read: ``config_url``): v5.1 TensorRT-LLM harness configs
 (configs/<system>/<Scenario>/<model>.py), v4.1 ones (config classes under configs/<model>/<Scenario>/),
 AMD's v5.1 vLLM harness yaml (code/<model>/harness_llm/models/), and mlperf_configs_manual.csv beside this
-script for configurations kept in code (AMD v4.1). Only single-node systems of one chip kind; the 99% accuracy target (99.9% runs the same engines); no
+script for configurations kept in code (AMD v4.1). Open-division results (MI355X only) that served another
+checkpoint on a benchmark's requests name the model that ran (``VARIANTS``: AMD's pruned 405B) or are left out
+where that model is not bundled. Only single-node systems of one chip kind; the 99% accuracy target (99.9% runs the same engines); no
 custom-thermal (CTS, 1000 W H200) or MaxQ (power-capped) systems, which are not the presets' parts.
 """
 
@@ -44,7 +46,12 @@ CONFIG_FIELDS = FIELDS[-6:]
 # the submitter's configuration file of a result: TensorRT-LLM harness configs (configs/<system>/<Scenario>/
 # <model>.py) and AMD's vLLM harness (code/<model>/harness_llm/models/<model>/<scenario>_<chip>.yaml)
 CONFIG_MODEL = {"llama2-70b-99": "llama2-70b", "llama3.1-405b": "llama3_1-405b", "llama3.1-8b": "llama3_1-8b",
-                "mixtral-8x7b": "mixtral-8x7b"}
+                "mixtral-8x7b": "mixtral-8x7b", "llama3_1-405b_pruned": "llama3-405b"}
+# open-division results that ran another checkpoint on a benchmark's dataset, by the result's model directory:
+# the model it served (a bundled alias), or None where that model is not bundled (the row is left out).
+# AMD's llama3_1-405b_pruned serves the 405B less layers 59-84 (its harness yaml and scripts/drop_layers.py);
+# llama3_1-405b_finetuned a LoRA-fine-tuned 84-layer checkpoint (mlperf_finetune/quantization/config.json)
+VARIANTS = {"llama3_1-405b_pruned": "llama-3.1-405b-pruned", "llama3_1-405b_finetuned": None}
 
 
 def git(repo: str, *args: str) -> str:
@@ -69,6 +76,9 @@ def v51_rows(repo: str) -> list[dict]:
         if not chip or not model or r["Suite"] != "datacenter" or r["Nodes"] != 1:
             continue
         if r["Performance_Units"] != "Tokens/s" or (r["Category"] != "closed" and chip != "mi355x"):
+            continue
+        variant = r["Location"].rstrip("/").split("/")[-2]  # the result's model directory
+        if variant in VARIANTS and (model := VARIANTS[variant]) is None:
             continue
         out.append({"id": f"{r['ID']}:{r['Model']}:{r['Scenario']}" + (":power" if r.get("Power_Result") else ""), "round": "v5.1", "division": r["Category"], "submitter": r["Submitter"],
                     "system": r["Platform"], "chip": chip, "n_chips": int(r["a#"]), "model": model,

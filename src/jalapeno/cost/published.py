@@ -40,7 +40,17 @@ KNOWN_CHIPS = (
     "mi325x",
     "mi355x",
 )
-KNOWN_MODELS = ("llama-2-70b", "llama-3.1-405b", "mixtral-8x7b", "llama-3.1-8b", "llama-3.1-70b")
+KNOWN_MODELS = (
+    "llama-2-70b",
+    "llama-3.1-405b",
+    "mixtral-8x7b",
+    "llama-3.1-8b",
+    "llama-3.1-70b",
+    "llama-3.1-405b-pruned",
+)
+# a model served on another model's benchmark (its dataset, lengths and limits): AMD's open-division v5.1
+# llama3_1-405b_pruned result runs the Llama-3.1-405B benchmark on the 405B less 26 layers
+BENCHMARK_OF = {"llama-3.1-405b-pruned": "llama-3.1-405b"}
 PRECISIONS = ("fp8", "fp4", "mxfp4", "bf16")
 
 
@@ -113,6 +123,11 @@ WORKLOADS: dict[str, MLPerfWorkload] = {
         0.49,
     ),
 }
+
+
+def benchmark_of(model: str) -> str:
+    """The MLPerf benchmark (``WORKLOADS`` key) whose requests a row of ``model`` served."""
+    return BENCHMARK_OF.get(model, model)
 
 
 @dataclass(frozen=True)
@@ -285,7 +300,7 @@ def check_row(r: PublishedRow) -> None:
         problems.append("n_chips must be >= 1")
     if r.scenario == "fixed" and not (r.isl and r.osl):
         problems.append("a fixed-length row needs isl and osl")
-    if r.scenario != "fixed" and r.model not in WORKLOADS:
+    if r.scenario != "fixed" and benchmark_of(r.model) not in WORKLOADS:
         problems.append(f"no MLPerf workload for {r.model!r}")
     if r.config_url and not r.config_url.startswith("https://"):
         problems.append("config_url must be an https:// address")
