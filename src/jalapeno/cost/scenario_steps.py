@@ -10,7 +10,9 @@ every request writes one token, the prefill admitted meanwhile included. Two eng
   prompt waits, as many of its tokens as the budget leaves (T - B, the room), in one fused forward pass
   that reads the weights once and pays the step overhead once. Both schedulers fill the room: TensorRT-LLM's
   micro-batch scheduler sizes each context chunk to the tokens left after the generation requests
-  (``context_chunking_policy: first_come_first_served`` in the MLPerf configurations), vLLM's gives a
+  (``context_chunking_policy: first_come_first_served`` in the MLPerf configurations;
+  cpp/tensorrt_llm/batch_manager/microBatchScheduler.cpp: min(remaining prompt, max_num_tokens - generation
+  tokens), rounded down to the chunk unit), vLLM's gives a
   waiting prompt the token budget the running requests leave. So a prompt's prefill takes ISL / (T - B)
   full steps, and in steady state (B / OSL prompts a step: the batch turns over once in OSL steps) a share
   B ISL / OSL / (T - B) of the steps carry a full chunk and the rest only decode. The mean step is that mix,
