@@ -79,6 +79,18 @@ def test_bundled_rows_carry_the_configuration_their_submitter_published() -> Non
     )
 
 
+def test_redhat_h100_rows_carry_their_readme_configuration() -> None:
+    """RedHat's vLLM 0.10 H100 Llama-3.1-8B runs keep their engine flags in the README's 'final submission'
+    command lines (read into scripts/mlperf_configs_manual.csv): offline --max-num-seqs 1024
+    --max-num-batched-tokens 4096, server --max-num-seqs 512 --max-num-batched-tokens 1024; V1 chunks
+    prefill under that budget; no --enforce-eager (graphs); one GPU."""
+    off = next(r for r in ROWS if r.id == "5.1-0083:llama3.1-8b:Offline")
+    srv = next(r for r in ROWS if r.id == "5.1-0083:llama3.1-8b:Server")
+    assert (off.n_chips, off.tp, off.serving) == (1, 1, ServingConfig(1, 1024, 4096, True))
+    assert (srv.n_chips, srv.tp, srv.serving) == (1, 1, ServingConfig(1, 512, 1024, True))
+    assert off.config_url.endswith("closed/RedHat/code/llama3.1-8b/README.md")
+
+
 # -- the mechanisms -------------------------------------------------------------------------------------
 LLAMA70 = resolve_model("llama-2-70b")
 H200 = resolve_chip("h200-sxm")
