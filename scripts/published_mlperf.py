@@ -14,7 +14,9 @@ Each row also gets the serving configuration its submitter published (tp, pp, ma
 per-step token budget, CUDA graphs, and the file read: ``config_url``): v5.1 TensorRT-LLM harness configs
 (configs/<system>/<Scenario>/<model>.py), v4.1 ones (config classes under configs/<model>/<Scenario>/),
 AMD's v5.1 vLLM harness yaml (code/<model>/harness_llm/models/), and mlperf_configs_manual.csv beside this
-script for configurations kept in code (AMD v4.1). Only single-node systems of one chip kind; the 99% accuracy target (99.9% runs the same engines); no
+script for configurations kept in code (AMD v4.1). Open-division results (MI355X only) that served another
+checkpoint on a benchmark's requests name the model that ran (``VARIANTS``: AMD's pruned 405B) or are left out
+where that model is not bundled. Only single-node systems of one chip kind; the 99% accuracy target (99.9% runs the same engines); no
 custom-thermal (CTS, 1000 W H200) or MaxQ (power-capped) systems, which are not the presets' parts.
 """
 
@@ -39,12 +41,17 @@ VENDOR = {"h100-sxm": "NVIDIA", "h200-sxm": "NVIDIA", "b200": "NVIDIA", "gb200-n
           "mi300x": "AMD", "mi325x": "AMD", "mi355x": "AMD"}
 FIELDS = ["id", "round", "date", "division", "submitter", "system", "chip", "n_chips", "model", "scenario",
           "precision", "software", "value", "unit", "power_w", "n_submissions", "value_min", "value_max",
-          "url", "tp", "pp", "max_batch", "max_num_tokens", "cuda_graphs", "config_url"]
-CONFIG_FIELDS = FIELDS[-6:]
+          "url", "tp", "pp", "max_batch", "max_num_tokens", "cuda_graphs", "gemm_allreduce", "config_url"]
+CONFIG_FIELDS = FIELDS[-7:]
 # the submitter's configuration file of a result: TensorRT-LLM harness configs (configs/<system>/<Scenario>/
 # <model>.py) and AMD's vLLM harness (code/<model>/harness_llm/models/<model>/<scenario>_<chip>.yaml)
 CONFIG_MODEL = {"llama2-70b-99": "llama2-70b", "llama3.1-405b": "llama3_1-405b", "llama3.1-8b": "llama3_1-8b",
-                "mixtral-8x7b": "mixtral-8x7b"}
+                "mixtral-8x7b": "mixtral-8x7b", "llama3_1-405b_pruned": "llama3-405b"}
+# open-division results that ran another checkpoint on a benchmark's dataset, by the result's model directory:
+# the model it served (a bundled alias), or None where that model is not bundled (the row is left out).
+# AMD's llama3_1-405b_pruned serves the 405B less layers 59-84 (its harness yaml and scripts/drop_layers.py);
+# llama3_1-405b_finetuned a LoRA-fine-tuned 84-layer checkpoint (mlperf_finetune/quantization/config.json)
+VARIANTS = {"llama3_1-405b_pruned": "llama-3.1-405b-pruned", "llama3_1-405b_finetuned": None}
 
 
 def git(repo: str, *args: str) -> str:
@@ -69,6 +76,9 @@ def v51_rows(repo: str) -> list[dict]:
         if not chip or not model or r["Suite"] != "datacenter" or r["Nodes"] != 1:
             continue
         if r["Performance_Units"] != "Tokens/s" or (r["Category"] != "closed" and chip != "mi355x"):
+            continue
+        variant = r["Location"].rstrip("/").split("/")[-2]  # the result's model directory
+        if variant in VARIANTS and (model := VARIANTS[variant]) is None:
             continue
         out.append({"id": f"{r['ID']}:{r['Model']}:{r['Scenario']}" + (":power" if r.get("Power_Result") else ""), "round": "v5.1", "division": r["Category"], "submitter": r["Submitter"],
                     "system": r["Platform"], "chip": chip, "n_chips": int(r["a#"]), "model": model,
@@ -129,17 +139,24 @@ def _last(pattern: str, text: str) -> str | None:
 
 
 def nvidia_config(text: str) -> dict:
-    """tp, pp, gpu_batch_size (per engine), the runtime per-step token budget (only with chunked context:
-    without it the budget caps a prefill batch, not a mixed step) and use_graphs."""
+    """tp, pp, the batch cap (gpu_batch_size per engine, lowered by the executor's runtime max_batch_size
+    where one is set), the runtime per-step token budget (only with chunked context: without it the
+    budget caps a prefill batch, not a mixed step), use_graphs, and whether the engine was built with the
+    GEMM + AllReduce fusion plugin (build flag gemm_allreduce_plugin)."""
     b = _nvidia_block(text)
     if b is None:
         return {}
     runtime = _last(r"trtllm_runtime_flags:\s*\{(.*?)\}", b) or ""
+    build = _last(r"trtllm_build_flags:\s*\{(.*?)\}", b) or ""
     chunked = "'enable_chunked_context': True" in runtime
+    caps = [int(v) for v in (_last(r"gpu_batch_size:\s*\{\s*'[^']+':\s*(\d+)", b),
+                             _last(r"'max_batch_size':\s*(\d+)", runtime)) if v]
+    fused = _last(r"'gemm_allreduce_plugin':\s*'(\w+)'", build)
     return {"tp": _last(r"tensor_parallelism:\s*(\d+)", b), "pp": _last(r"pipeline_parallelism:\s*(\d+)", b),
-            "max_batch": _last(r"gpu_batch_size:\s*\{\s*'[^']+':\s*(\d+)", b),
+            "max_batch": min(caps) if caps else None,
             "max_num_tokens": _last(r"'max_num_tokens':\s*(\d+)", runtime) if chunked else None,
-            "cuda_graphs": _last(r"use_graphs:\s*(True|False)", b)}
+            "cuda_graphs": _last(r"use_graphs:\s*(True|False)", b),
+            "gemm_allreduce": fused in ("float16", "bfloat16")}
 
 
 def amd_config(text: str) -> dict:
@@ -151,7 +168,7 @@ def amd_config(text: str) -> dict:
     return {"tp": e.get("tensor_parallel_size"), "pp": e.get("pipeline_parallel_size", 1),
             "max_batch": e.get("max_num_seqs"),
             "max_num_tokens": e.get("max_num_batched_tokens") if e.get("enable_chunked_prefill") else None,
-            "cuda_graphs": None if "enforce_eager" not in e else not e["enforce_eager"]}
+            "cuda_graphs": None if "enforce_eager" not in e else not e["enforce_eager"], "gemm_allreduce": None}
 
 
 def _v41_classes(repo: str, base: str, scen: str) -> dict[str, tuple[list[str], dict, bool]]:
@@ -204,7 +221,8 @@ def v41_config(repo: str, row: dict) -> tuple[dict, str] | None:
             batch = a.get("gpu_batch_size")
             return ({"tp": a.get("tensor_parallelism"), "pp": a.get("pipeline_parallelism", 1),
                      "max_batch": next(iter(batch.values())) if isinstance(batch, dict) else None,
-                     "max_num_tokens": a.get("max_num_tokens"), "cuda_graphs": a.get("use_graphs")},
+                     "max_num_tokens": a.get("max_num_tokens"), "cuda_graphs": a.get("use_graphs"),
+                     "gemm_allreduce": "gemm_allreduce_plugin" in str(a.get("trtllm_build_flags", ""))},
                     f"{base}/{scen}/{'custom' if sub != 'NVIDIA' else '__init__'}.py")
     return None
 
@@ -229,7 +247,7 @@ def manual_configs() -> dict[str, dict]:
     (AMD's v4.1 vLLM harness: engine defaults in its main scripts, flags in its run scripts); each row
     names the file and what was read in it."""
     with open(MANUAL, newline="") as f:
-        return {r["id"]: {k: r[k] for k in CONFIG_FIELDS} for r in csv.DictReader(f)}
+        return {r["id"]: {k: r.get(k) or "" for k in CONFIG_FIELDS} for r in csv.DictReader(f)}
 
 
 def with_config(repo: str, row: dict) -> dict:

@@ -68,7 +68,7 @@ def test_bundled_rows_carry_the_configuration_their_submitter_published() -> Non
     max_num_tokens 1536, use_graphs False; AMD's MI300X Llama-2-70B offline: vLLM max_num_seqs 1792,
     enforce_eager, no chunked prefill (so no step budget)."""
     b200 = next(r for r in ROWS if r.id == "5.1-0069:llama3.1-405b:Offline")
-    assert (b200.tp, b200.serving) == (2, ServingConfig(2, 128, 1536, False))
+    assert (b200.tp, b200.serving) == (2, ServingConfig(2, 128, 1536, False, gemm_allreduce=True))
     assert b200.config_url.endswith("closed/NVIDIA/configs/B200-SXM-180GBx8/Offline/llama3_1-405b.py")
     amd = next(r for r in ROWS if r.id == "5.1-0001:llama2-70b-99:Offline")
     assert (amd.tp, amd.serving) == (1, ServingConfig(1, 1792, None, False))
@@ -77,6 +77,18 @@ def test_bundled_rows_carry_the_configuration_their_submitter_published() -> Non
     assert all(
         r.config_url.startswith("https://github.com/mlcommons/inference_results_v") for r in with_config
     )
+
+
+def test_redhat_h100_rows_carry_their_readme_configuration() -> None:
+    """RedHat's vLLM 0.10 H100 Llama-3.1-8B runs keep their engine flags in the README's 'final submission'
+    command lines (read into scripts/mlperf_configs_manual.csv): offline --max-num-seqs 1024
+    --max-num-batched-tokens 4096, server --max-num-seqs 512 --max-num-batched-tokens 1024; V1 chunks
+    prefill under that budget; no --enforce-eager (graphs); one GPU."""
+    off = next(r for r in ROWS if r.id == "5.1-0083:llama3.1-8b:Offline")
+    srv = next(r for r in ROWS if r.id == "5.1-0083:llama3.1-8b:Server")
+    assert (off.n_chips, off.tp, off.serving) == (1, 1, ServingConfig(1, 1024, 4096, True))
+    assert (srv.n_chips, srv.tp, srv.serving) == (1, 1, ServingConfig(1, 512, 1024, True))
+    assert off.config_url.endswith("closed/RedHat/code/llama3.1-8b/README.md")
 
 
 # -- the mechanisms -------------------------------------------------------------------------------------
@@ -101,28 +113,35 @@ def test_token_budget_bounds_the_steady_batch() -> None:
     assert free is not None and free.batch > 290
 
 
-def test_a_budget_step_carries_the_prefill_chunk_in_one_pass() -> None:
-    """Under a budget the cycle is one mixed step (B decode rows + B ISL / OSL prompt tokens), not a
-    decode step plus separate batch-16 prefills: its time is that step's, and the prefill part is what
-    the chunk adds over the decode-only step."""
+def test_a_budget_step_carries_a_full_chunk_or_none() -> None:
+    """Under a budget a step carries the B decode rows and, while a prompt waits, a chunk that fills the
+    room the decoders leave (T - B), in one pass; in steady state a share B ISL / OSL / (T - B) of the
+    steps carry one. The mean step is that mix of full and decode-only steps (not one step with the mean
+    chunk spread evenly), and its prefill part is what the chunks add over decoding alone."""
     est = Estimator(H200, PRM, 1)
     ctx = running_context(222, 291)
     rs = ReplicaSteps(LLAMA70, est, FP8, 222, 291, ctx, ServingConfig(max_num_tokens=2048, cuda_graphs=False))
     b = 256
-    chunk = round(256 * 222 / 291)  # 195 prompt tokens a step
+    chunk = round(256 * 222 / 291)  # 195 prompt tokens a step on average
     assert rs.chunk_tokens(b) == chunk
-    step = est.step(mixed_graph(LLAMA70, b, ctx, chunk, 222, FP8), cuda_graph=False)
     dec = est.step(graph_of(LLAMA70, "decode", b, ctx, FP8), cuda_graph=False)
-    c = rs.cycle(b)
-    assert c.time_s == pytest.approx(step.time_s)
-    assert c.prefill_s == pytest.approx(step.time_s - dec.time_s)
-    assert step.tokens == b + chunk
-    service, load = rs.prefill_service(b)  # a prompt gets the room the decoders leave: 2048 - 256
     full = est.step(mixed_graph(LLAMA70, b, ctx, 2048 - 256, 222, FP8), cuda_graph=False)
     assert full.tokens == 2048
+    share = chunk / (2048 - 256)  # 195 / 1792 = 0.109 of the steps carry a chunk
+    c = rs.cycle(b)
+    assert c.time_s == pytest.approx(dec.time_s + share * (full.time_s - dec.time_s))
+    assert c.prefill_s == pytest.approx(share * (full.time_s - dec.time_s))
+    assert c.energy_j == pytest.approx(dec.energy_j + share * (full.energy_j - dec.energy_j))
+    # at a small batch the even spread (one step with the mean chunk: 16 x 222 / 291 = 12 tokens) would
+    # hide the prefill under the weight stream a decode step pays anyway; full chunks cannot hide
+    small, small_chunk = 16, round(16 * 222 / 291)
+    dec16 = est.step(graph_of(LLAMA70, "decode", small, ctx, FP8), cuda_graph=False)
+    even = est.step(mixed_graph(LLAMA70, small, ctx, small_chunk, 222, FP8), cuda_graph=False)
+    assert even.time_s - dec16.time_s < 0.5 * (rs.cycle(small).time_s - dec16.time_s)
+    service, load = rs.prefill_service(b)  # a prompt gets the room the decoders leave: 2048 - 256
     assert service == pytest.approx(222 / (2048 - 256) * full.time_s)
     assert load == pytest.approx(256 / 291 * service / c.time_s)  # arrival rate x service time
-    assert load == pytest.approx(chunk / (2048 - 256) * full.time_s / c.time_s, rel=1e-2)
+    assert load == pytest.approx(share * full.time_s / c.time_s, rel=1e-2)  # time in full steps
 
 
 def test_pipeline_stages_price_as_cost_pipeline_says() -> None:
@@ -192,12 +211,14 @@ def test_published_rows_pass_their_configuration_to_the_predictor() -> None:
     from jalapeno.cost.published_fit import analytic_result
 
     row = next(r for r in ROWS if r.id == "5.1-0049:llama2-70b-99:Interactive")  # HPE H200: budget 256
-    assert row.serving == ServingConfig(1, 512, 256, False)
+    assert row.serving == ServingConfig(1, 512, 256, False, gemm_allreduce=False)
     res = analytic_result(row, H200, params_for("h200-sxm"))
     assert res is not None and res.tp == 1
     assert res.batch * (1 + 222 / 291) <= 256
     bare = analytic_result(replace(row, max_num_tokens=None), H200, params_for("h200-sxm"))
-    assert bare is not None and bare.batch >= res.batch
+    # the budget reaches the predictor: without it prompts run as separate batch-16 prefill steps (3,552
+    # tokens that stall every decoder), with it in chunks of the room beside the decoders
+    assert bare is not None and bare.batch != res.batch
     assert not math.isnan(res.tokens_per_s_per_chip)
 
 

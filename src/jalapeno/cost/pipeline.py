@@ -410,9 +410,13 @@ def graph_pipeline(
     ab = graph.precision.activations.bytes_per_element
     rb = graph.precision.residual.bytes_per_element  # tensor-parallel collectives
     tokens = graph.batch.new_tokens
+    saving = est.fused_allreduce_saving_s(costs, graph)  # per layer, under fused GEMM + all-reduce
     comms = [
-        est.comm_for(
-            c.get("layers", 0), tokens, cfg.hidden_size, head.m if LAST in c else 0, cfg.vocab_size, rb
+        _less(
+            est.comm_for(
+                c.get("layers", 0), tokens, cfg.hidden_size, head.m if LAST in c else 0, cfg.vocab_size, rb
+            ),
+            saving * c.get("layers", 0),
         )
         for c in counts
     ]
@@ -421,3 +425,8 @@ def graph_pipeline(
         est, [stage_work(parts, c) for c in counts], comms, transfer(est, hidden, pp), hidden, m
     )
     return pc, costs
+
+
+def _less(comm: tuple[float, float], hidden_s: float) -> tuple[float, float]:
+    """A stage's (collective time, link bytes) with ``hidden_s`` of it overlapped by its GEMMs."""
+    return max(0.0, comm[0] - hidden_s), comm[1]

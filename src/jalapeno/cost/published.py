@@ -14,7 +14,9 @@ columns, blank where none was found; ``config_url`` is the file read): ``tp`` an
 tp x pp chips), ``max_batch`` (requests one replica runs at once: TensorRT-LLM's gpu_batch_size, vLLM's
 max_num_seqs), ``max_num_tokens`` (the per-step token budget of chunked-prefill engines: decode tokens plus
 prefill-chunk tokens; blank where prefill is not chunked) and ``cuda_graphs`` (False: TensorRT-LLM's
-use_graphs False, vLLM's enforce_eager). ``ServingConfig`` gathers them for the scenario model.
+use_graphs False, vLLM's enforce_eager) and ``gemm_allreduce`` (True: TensorRT-LLM's build flag
+gemm_allreduce_plugin, each row-parallel GEMM fused with its tensor-parallel all-reduce; blank: not set).
+``ServingConfig`` gathers them for the scenario model.
 """
 
 from __future__ import annotations
@@ -40,7 +42,17 @@ KNOWN_CHIPS = (
     "mi325x",
     "mi355x",
 )
-KNOWN_MODELS = ("llama-2-70b", "llama-3.1-405b", "mixtral-8x7b", "llama-3.1-8b", "llama-3.1-70b")
+KNOWN_MODELS = (
+    "llama-2-70b",
+    "llama-3.1-405b",
+    "mixtral-8x7b",
+    "llama-3.1-8b",
+    "llama-3.1-70b",
+    "llama-3.1-405b-pruned",
+)
+# a model served on another model's benchmark (its dataset, lengths and limits): AMD's open-division v5.1
+# llama3_1-405b_pruned result runs the Llama-3.1-405B benchmark on the 405B less 26 layers
+BENCHMARK_OF = {"llama-3.1-405b-pruned": "llama-3.1-405b"}
 PRECISIONS = ("fp8", "fp4", "mxfp4", "bf16")
 
 
@@ -115,6 +127,11 @@ WORKLOADS: dict[str, MLPerfWorkload] = {
 }
 
 
+def benchmark_of(model: str) -> str:
+    """The MLPerf benchmark (``WORKLOADS`` key) whose requests a row of ``model`` served."""
+    return BENCHMARK_OF.get(model, model)
+
+
 @dataclass(frozen=True)
 class ServingConfig:
     """A submitter's serving configuration beyond the tensor-parallel degree (None: not published, the
@@ -125,6 +142,7 @@ class ServingConfig:
     max_batch: int | None = None
     max_num_tokens: int | None = None
     cuda_graphs: bool | None = None
+    gemm_allreduce: bool | None = None  # row-parallel GEMMs fused with their all-reduce (cost.step)
 
 
 @dataclass(frozen=True)
@@ -154,14 +172,18 @@ class PublishedRow:
     max_batch: int | None = None
     max_num_tokens: int | None = None
     cuda_graphs: bool | None = None
+    gemm_allreduce: bool | None = None
     config_url: str = ""
 
     @property
     def serving(self) -> ServingConfig | None:
         """The published serving configuration, None where the row names none beyond ``tp``."""
-        if (self.pp, self.max_batch, self.max_num_tokens, self.cuda_graphs) == (None, None, None, None):
+        fields = (self.pp, self.max_batch, self.max_num_tokens, self.cuda_graphs, self.gemm_allreduce)
+        if fields == (None,) * 5:
             return None
-        return ServingConfig(self.pp or 1, self.max_batch, self.max_num_tokens, self.cuda_graphs)
+        return ServingConfig(
+            self.pp or 1, self.max_batch, self.max_num_tokens, self.cuda_graphs, self.gemm_allreduce
+        )
 
     @property
     def per_chip(self) -> float:
@@ -183,6 +205,7 @@ def serving_json(row: PublishedRow) -> dict[str, object] | None:
         "max_batch": cfg.max_batch,
         "max_num_tokens": cfg.max_num_tokens,
         "cuda_graphs": cfg.cuda_graphs,
+        "gemm_allreduce": cfg.gemm_allreduce,
         "source": row.config_url,
     }
 
@@ -205,7 +228,8 @@ def _bool(s: str | None) -> bool | None:
     raise ValueError(f"{s!r} is not True or False")
 
 
-CONFIG_COLUMNS = ("tp", "pp", "max_batch", "max_num_tokens", "cuda_graphs")
+CONFIG_COLUMNS = ("tp", "pp", "max_batch", "max_num_tokens", "cuda_graphs", "gemm_allreduce")
+FLAG_COLUMNS = ("cuda_graphs", "gemm_allreduce")
 
 
 def _config(d: dict[str, str], rid: str, source: str) -> dict[str, object]:
@@ -213,11 +237,11 @@ def _config(d: dict[str, str], rid: str, source: str) -> dict[str, object]:
     out: dict[str, object] = {}
     for col in CONFIG_COLUMNS:
         try:
-            v = _bool(d.get(col)) if col == "cuda_graphs" else _int(d.get(col))
+            v = _bool(d.get(col)) if col in FLAG_COLUMNS else _int(d.get(col))
         except ValueError:
             raise JalapenoError(
                 f"published row {rid} ({source}): column {col} has {d.get(col)!r}; write "
-                f"{'True or False' if col == 'cuda_graphs' else 'a positive integer'} or leave it blank",
+                f"{'True or False' if col in FLAG_COLUMNS else 'a positive integer'} or leave it blank",
                 field=col,
             ) from None
         if isinstance(v, int) and not isinstance(v, bool) and v < 1:
@@ -285,7 +309,7 @@ def check_row(r: PublishedRow) -> None:
         problems.append("n_chips must be >= 1")
     if r.scenario == "fixed" and not (r.isl and r.osl):
         problems.append("a fixed-length row needs isl and osl")
-    if r.scenario != "fixed" and r.model not in WORKLOADS:
+    if r.scenario != "fixed" and benchmark_of(r.model) not in WORKLOADS:
         problems.append(f"no MLPerf workload for {r.model!r}")
     if r.config_url and not r.config_url.startswith("https://"):
         problems.append("config_url must be an https:// address")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from statistics import median
 from typing import Any
 
-from jalapeno.cost.published import WORKLOADS
+from jalapeno.cost.published import WORKLOADS, benchmark_of
 from jalapeno.cost.published_fit import Checked, ChipFit, analytic_power, analytic_result
 
 MEDIAN_TARGET, MAX_TARGET, RATIO_TARGET = 0.15, 0.25, 0.15
@@ -181,7 +181,7 @@ def isl_sensitivity(fits: Sequence[ChipFit]) -> list[dict[str, Any]]:
     for f in fits:
         chip = resolve_chip(f.chip)
         for c in f.checked:
-            w = WORKLOADS.get(c.row.model)
+            w = WORKLOADS.get(benchmark_of(c.row.model))
             if c.row.source != "mlperf" or w is None or w.isl_range[1] - w.isl_range[0] < 0.1 * w.isl:
                 continue
             ends = [analytic_result(c.row, chip, f.params, isl) for isl in w.isl_range]

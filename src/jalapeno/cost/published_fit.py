@@ -32,7 +32,7 @@ from jalapeno.cost.params import (
     CostParams,
     fused_engine,
 )
-from jalapeno.cost.published import WORKLOADS, PublishedRow
+from jalapeno.cost.published import WORKLOADS, PublishedRow, benchmark_of
 from jalapeno.errors import JalapenoError
 from jalapeno.hardware.spec import ChipSpec
 from jalapeno.models.registry import resolve_model
@@ -77,8 +77,8 @@ def analytic_result(
 
     isl, osl, limits = row_lengths(row)
     isl = isl_override or isl
-    cv = WORKLOADS[row.model].isl_cv if row.scenario != "fixed" else 0.0
-    fractions = osl_fractions(row.model) if row.scenario != "fixed" else ()
+    cv = WORKLOADS[benchmark_of(row.model)].isl_cv if row.scenario != "fixed" else 0.0
+    fractions = osl_fractions(benchmark_of(row.model)) if row.scenario != "fixed" else ()
     return predict(
         resolve_model(row.model),
         chip,
@@ -118,7 +118,7 @@ def row_lengths(row: PublishedRow) -> tuple[int, int, tuple[float, float] | None
     if row.scenario == "fixed":
         assert row.isl and row.osl
         return row.isl, row.osl, None
-    w = WORKLOADS[row.model]
+    w = WORKLOADS[benchmark_of(row.model)]
     return w.isl, w.osl, (None if row.scenario == "offline" else w.limits_s[row.scenario])
 
 

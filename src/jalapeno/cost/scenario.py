@@ -174,7 +174,8 @@ def _replica(
     if free <= 0:
         return None
     ctx = running_context(isl, osl, osl_fractions)
-    rs = ReplicaSteps(model, Estimator(chip, params, tp), precision, isl, osl, ctx, cfg)
+    est = Estimator(chip, params, tp, gemm_allreduce=bool(cfg and cfg.gemm_allreduce))
+    rs = ReplicaSteps(model, est, precision, isl, osl, ctx, cfg)
     cap = cfg.max_batch if cfg and cfg.max_batch else MAX_BATCH * chips
     b_max = int(max(1, min(cap, free // (kv_bytes_per_token(model, precision) * ctx))))
     if rs.budget is not None and limits is None:  # offline: the steady state must fit the budget

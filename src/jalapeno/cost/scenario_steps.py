@@ -6,12 +6,21 @@ every request writes one token, the prefill admitted meanwhile included. Two eng
 * default (no published configuration, or one without a token budget): decode steps of B rows, CUDA graphs
   on, and B / OSL prompts a cycle prefilled in separate batch-16 prefill steps (``PREFILL_BATCH``);
 * chunked prefill under a per-step token budget T (TensorRT-LLM's ``max_num_tokens`` with chunked context,
-  vLLM's ``max_num_batched_tokens`` with chunked prefill): every step carries the B decode tokens plus a
-  prefill chunk of B x ISL / OSL tokens (the steady-state share: the batch turns over once in OSL steps),
-  one fused forward pass that reads the weights once and pays the step overhead once. Feasible only while
-  B (1 + ISL / OSL) <= T (``budget_batch``). A prompt is prefilled in chunks of the room the decoders leave
-  (T - B tokens a step), so its prefill service time is ISL / (T - B) steps that each carry a full chunk,
-  and the prefill server's load is the prompts' arrival rate times that (``prefill_service``).
+  vLLM's ``max_num_batched_tokens`` with chunked prefill): a step carries the B decode tokens and, while a
+  prompt waits, as many of its tokens as the budget leaves (T - B, the room), in one fused forward pass
+  that reads the weights once and pays the step overhead once. Both schedulers fill the room: TensorRT-LLM's
+  micro-batch scheduler sizes each context chunk to the tokens left after the generation requests
+  (``context_chunking_policy: first_come_first_served`` in the MLPerf configurations;
+  cpp/tensorrt_llm/batch_manager/microBatchScheduler.cpp: min(remaining prompt, max_num_tokens - generation
+  tokens), rounded down to the chunk unit), vLLM's gives a
+  waiting prompt the token budget the running requests leave. So a prompt's prefill takes ISL / (T - B)
+  full steps, and in steady state (B / OSL prompts a step: the batch turns over once in OSL steps) a share
+  B ISL / OSL / (T - B) of the steps carry a full chunk and the rest only decode. The mean step is that mix,
+  not one step with the mean chunk B ISL / OSL spread evenly: a small chunk hides under the weight
+  stream that a decode step pays anyway, a full one does not, so the even spread would under-price the
+  prefill (by 3x for Llama-3.1-405B at B = 4 and T = 2560 on 8 H200s). Feasible only while
+  B (1 + ISL / OSL) <= T (``budget_batch``); the prefill server's load is the prompts' arrival rate times
+  a prompt's service time (``prefill_service``).
 
 Pipeline parallelism (``pp`` stages of ``tp`` chips): the batch runs as ``pp`` micro-batches in flight
 (TensorRT-LLM's and vLLM's in-flight pipelines), each a step of B / pp rows (and its chunk; the budget
@@ -108,6 +117,7 @@ class ReplicaSteps:
         self.prefill_step_j = pre[1] * PREFILL_BATCH / (n * self.pp)
         self._cache: dict[int, Cycle] = {}
         self._full: dict[int, float] = {}
+        self._full_j: dict[int, float] = {}
 
     @property
     def micro_batches(self) -> int:
@@ -141,8 +151,9 @@ class ReplicaSteps:
             return Cycle(
                 dec_s + pre_s, pre_s, dec_j + b / self.osl * self.prefill_step_j / PREFILL_BATCH, dec_s
             )
-        g = mixed_graph(self.model, rows, self.ctx, self.chunk_tokens(b), self.isl, self.precision)
-        t, e = self._price(g, self.graphs)
+        share = min(1.0, self.chunk_tokens(b) / max(1, self.room(b)))  # steps that carry a chunk
+        t = dec_s + share * (self.full_step_s(b) - dec_s)
+        e = dec_j + share * (self._full_j[b] - dec_j)
         return Cycle(t, max(0.0, t - dec_s), e, dec_s)
 
     def room(self, b: int) -> int:
@@ -175,6 +186,6 @@ class ReplicaSteps:
         """A (micro-batch) step at batch b whose prefill chunk fills the budget's room."""
         if b not in self._full:
             rows, room = ceil_div(b, self.pp), self.room(b)
-            g = mixed_graph(self.model, rows, self.ctx, room, self.isl, self.precision)
-            self._full[b] = self._price(g, self.graphs)[0]
+            g = mixed_graph(self.model, rows, self.ctx, max(0, room), self.isl, self.precision)
+            self._full[b], self._full_j[b] = self._price(g, self.graphs)
         return self._full[b]

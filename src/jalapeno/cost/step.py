@@ -106,7 +106,14 @@ def shard(op: Op, tp: int) -> Op:
 class Estimator:
     """Prices graphs on one chip type. Build once per (chip, params); ``step`` is pure and cheap."""
 
-    def __init__(self, chip: ChipSpec, params: CostParams, tp: int = 1, timer: OpTimer | None = None) -> None:
+    def __init__(
+        self,
+        chip: ChipSpec,
+        params: CostParams,
+        tp: int = 1,
+        timer: OpTimer | None = None,
+        gemm_allreduce: bool = False,
+    ) -> None:
         if tp < 1:
             raise JalapenoError(f"must be >= 1, got {tp}", field="tp")
         ic = chip.interconnect
@@ -118,6 +125,9 @@ class Estimator:
                 field="tp",
             )
         self.chip, self.params, self.tp = chip, params, tp
+        # each row-parallel GEMM fused with its all-reduce (TensorRT-LLM's gemm_allreduce_plugin):
+        # ``fused_allreduce_saving_s``
+        self.gemm_allreduce = gemm_allreduce
         self.net: Network | None = network_of(chip) if tp > 1 else None  # prices the collectives
         self.rates = ChipRates.of(chip)
         # how one (sharded) op is timed: the calibrated roofline model by default; a mapper for
@@ -193,6 +203,9 @@ class Estimator:
         prm, tp = self.params, self.tp
         costs, t_dev, e_dyn, host = self.price_ops(graph, cuda_graph=cuda_graph)
         comm_s, link_bytes = self.comm(graph)
+        comm_s -= self.fused_allreduce_saving_s(costs, graph) * sum(
+            o.repeat for o in graph.ops if o.name == "attn_norm"
+        )
         e_dyn += link_bytes * prm.pj_per_byte_link * 1e-12
         device = t_dev + comm_s
         t, energy, capped = self.finish(device, e_dyn, host)
@@ -228,6 +241,27 @@ class Estimator:
         head = next(o for o in graph.ops if o.name == "lm_head")
         rb = graph.precision.residual.bytes_per_element
         return self.comm_for(n_layers, graph.batch.new_tokens, head.k, head.m, head.n, rb)
+
+    def fused_allreduce_saving_s(self, costs: Iterable[OpCost], graph: Graph) -> float:
+        """Per layer, the all-reduce time hidden under the row-parallel GEMMs that produce it, when each
+        is fused with its all-reduce (``gemm_allreduce``; 0 otherwise).
+
+        TensorRT-LLM's GEMM + AllReduce plugin (build flag ``gemm_allreduce_plugin``, set in NVIDIA's MLPerf
+        v5.1 Llama-3.1-405B configurations) runs a warp-specialized CUTLASS GEMM whose output tiles are
+        reduced in the NVSwitch (multimem.ld_reduce / multimem.st) as soon as every rank has written them,
+        while the GEMM computes the next tiles (cutlass_kernels/allreduce_gemm/communication/
+        sm90_allreduce_nvls_warpspecialized.hpp). The pair then lasts about the longer of the two, not
+        their sum: each row-parallel GEMM instance hides min(its time, one all-reduce) (the last tile's
+        reduction, a tile of the output, is neglected)."""
+        if not self.gemm_allreduce or self.tp == 1:
+            return 0.0
+        assert self.net is not None
+        n_layers = sum(o.repeat for o in graph.ops if o.name == "attn_norm")
+        head = next(o for o in graph.ops if o.name == "lm_head")
+        rb = graph.precision.residual.bytes_per_element
+        t_ar = tp_collective(self.net, "all_reduce", graph.batch.new_tokens * head.k * rb, self.tp)[0]
+        hidden = sum(c.op.repeat * min(t_ar, c.time.time_s) for c in costs if c.op.name in ROW_PARALLEL)
+        return min(hidden, 2 * n_layers * t_ar) / max(1, n_layers)
 
     def comm_for(
         self, n_layers: int, tokens: int, hidden: int, logit_rows: int, vocab: int, elem_bytes: float

@@ -24,6 +24,9 @@ MODELS: dict[str, tuple[str, str]] = {
     "llama-3.1-8b": ("meta-llama/Llama-3.1-8B-Instruct", "llama-3.1-8b.json"),
     "llama-3.1-70b": ("meta-llama/Llama-3.1-70B-Instruct", "llama-3.1-70b.json"),
     "llama-3.1-405b": ("meta-llama/Llama-3.1-405B-Instruct", "llama-3.1-405b.json"),
+    # NOT on the Hub: the 405B with decoder layers 59-84 dropped (100 of 126), as AMD served it in MLPerf
+    # v5.1's open division (the file's "_source" names the harness config and the pruning script)
+    "llama-3.1-405b-pruned": ("none (AMD MLPerf pruned_59_84)", "llama-3.1-405b-pruned.json"),
     "llama-3.2-1b": ("meta-llama/Llama-3.2-1B-Instruct", "llama-3.2-1b.json"),
     "llama-2-70b": ("meta-llama/Llama-2-70b-hf", "llama-2-70b.json"),  # the MLPerf Inference LLM benchmark
     "llama-3.2-3b": ("meta-llama/Llama-3.2-3B-Instruct", "llama-3.2-3b.json"),
