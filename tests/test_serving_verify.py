@@ -78,8 +78,9 @@ def test_deepseek_v3_verify_is_far_below_prefill_chunk_pricing():
     assert ver < 0.2 * o.step(chunk).time_s
     # the oracle prices the plain engine: compare with the row's step off its published kernels (BF16
     # attention, DeepGEMM's rates: cost.published_kernels, which the serving oracle does not model)
-    with mock.patch.object(pm, "bf16_attention", lambda g: g), mock.patch.object(
-        pm, "kernel_params", lambda c, p, r: p
+    with (
+        mock.patch.object(pm, "bf16_attention", lambda g: g),
+        mock.patch.object(pm, "kernel_params", lambda c, p, r: p),
     ):
         assert ver + pm.MTP_DRAFT_COST * plain == pytest.approx(pm.mtp_step_s(row), rel=0.01)
 
