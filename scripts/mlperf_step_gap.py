@@ -30,13 +30,18 @@ from jalapeno.models.registry import resolve_model
 B200 = "closed/NVIDIA/results/B200-SXM-180GBx8_TRT"
 HPE = "closed/HPE/results/HPE_Cray_XD670_H200_SXM_141GBx8_TRT"
 DELL = "closed/Dell/results/XE9680_H200_SXM_141GBx8_TRT"
+NEBIUS = "closed/Nebius/results/H200-SXM-141GBx8_TRT"
 RUNS = (
     ("b200", "NVIDIA", "llama-2-70b", "interactive", f"{B200}/llama2-70b-99/Interactive"),
     ("b200", "NVIDIA", "llama-2-70b", "server", f"{B200}/llama2-70b-99/Server"),
     ("b200", "NVIDIA", "llama-3.1-8b", "server", f"{B200}/llama3.1-8b/Interactive"),  # no interactive row
     ("b200", "NVIDIA", "llama-3.1-8b", "server", f"{B200}/llama3.1-8b/Server"),
+    ("b200", "NVIDIA", "llama-3.1-405b", "interactive", f"{B200}/llama3.1-405b/Interactive"),
+    ("b200", "NVIDIA", "llama-3.1-405b", "server", f"{B200}/llama3.1-405b/Server"),
     ("h200-sxm", "HPE", "llama-2-70b", "interactive", f"{HPE}/llama2-70b-99/Interactive"),
     ("h200-sxm", "Dell", "llama-2-70b", "server", f"{DELL}/llama2-70b-99/Server"),
+    ("h200-sxm", "Nebius", "llama-3.1-405b", "interactive", f"{NEBIUS}/llama3.1-405b/Interactive"),
+    ("h200-sxm", "Nebius", "llama-3.1-405b", "server", f"{NEBIUS}/llama3.1-405b/Server"),
 )
 
 
@@ -71,7 +76,7 @@ def main(git_dir: str) -> None:
             for x in rows
             if (x.chip, x.model, x.scenario, x.submitter, x.round) == (chip, model, scen, who, "v5.1")
         )
-        replicas = r.n_chips // (r.tp or 1)
+        replicas = r.n_chips // ((r.tp or 1) * (r.serving.pp if r.serving else 1))
         b = round(s["samples_s"] * s["latency_ns"] * 1e-9 / replicas)
         isl, osl, _ = row_lengths(r)
         m, pr = resolve_model(model), precision_of(r.precision)
@@ -80,7 +85,8 @@ def main(git_dir: str) -> None:
         assert spec is not None
         cyc = []
         for ovh in (0.0, fit.step_overhead_s):
-            est = Estimator(spec, fused_engine(replace(fit, step_overhead_s=ovh)), r.tp or 1)
+            prm = fused_engine(replace(fit, step_overhead_s=ovh))
+            est = Estimator(spec, prm, r.tp or 1, gemm_allreduce=bool(r.serving and r.serving.gemm_allreduce))
             cyc.append(ReplicaSteps(m, est, pr, isl, osl, ctx, r.serving).cycle(b).time_s * 1e3)
         tpot = s["tpot_ns"] * 1e-6
         print(
