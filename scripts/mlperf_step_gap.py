@@ -1,0 +1,100 @@
+"""Measured step time against the model's at the batch the submitter actually ran.
+
+docs/validation-published.md, Known gaps: the Blackwell per-step cost.
+
+An MLPerf server or interactive run's log summary gives, with no model, its operating point: requests in
+flight = completed samples/s x mean latency (Little's law; the TTFT wait is under 1% of the latency on
+Llama-2-70B), per replica = that / (GPUs / TP), and the mean time per output token is the mean step. This
+prints, per result, that point and the scenario model's cycle at the same batch (fitted parameters, with
+and without the fitted per-step overhead), so the gap is the step cost the physics leaves out:
+
+    /work/bin/jpy scripts/mlperf_step_gap.py V51_GIT_DIR
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+
+from jalapeno.cost.params import fused_engine
+from jalapeno.cost.published import load_published
+from jalapeno.cost.published_fit import osl_fractions, row_lengths
+from jalapeno.cost.published_run import calibrate_all, preset_or_none
+from jalapeno.cost.scenario import precision_of, running_context
+from jalapeno.cost.scenario_steps import ReplicaSteps
+from jalapeno.cost.step import Estimator
+from jalapeno.models.registry import resolve_model
+
+# (chip, row's submitter, model, scenario whose published configuration prices the step, results dir)
+B200 = "closed/NVIDIA/results/B200-SXM-180GBx8_TRT"
+HPE = "closed/HPE/results/HPE_Cray_XD670_H200_SXM_141GBx8_TRT"
+DELL = "closed/Dell/results/XE9680_H200_SXM_141GBx8_TRT"
+NEBIUS = "closed/Nebius/results/H200-SXM-141GBx8_TRT"
+RUNS = (
+    ("b200", "NVIDIA", "llama-2-70b", "interactive", f"{B200}/llama2-70b-99/Interactive"),
+    ("b200", "NVIDIA", "llama-2-70b", "server", f"{B200}/llama2-70b-99/Server"),
+    ("b200", "NVIDIA", "llama-3.1-8b", "server", f"{B200}/llama3.1-8b/Interactive"),  # no interactive row
+    ("b200", "NVIDIA", "llama-3.1-8b", "server", f"{B200}/llama3.1-8b/Server"),
+    ("b200", "NVIDIA", "llama-3.1-405b", "interactive", f"{B200}/llama3.1-405b/Interactive"),
+    ("b200", "NVIDIA", "llama-3.1-405b", "server", f"{B200}/llama3.1-405b/Server"),
+    ("h200-sxm", "HPE", "llama-2-70b", "interactive", f"{HPE}/llama2-70b-99/Interactive"),
+    ("h200-sxm", "Dell", "llama-2-70b", "server", f"{DELL}/llama2-70b-99/Server"),
+    ("h200-sxm", "Nebius", "llama-3.1-405b", "interactive", f"{NEBIUS}/llama3.1-405b/Interactive"),
+    ("h200-sxm", "Nebius", "llama-3.1-405b", "server", f"{NEBIUS}/llama3.1-405b/Server"),
+)
+
+
+def summary(git_dir: str, result: str) -> dict[str, float]:
+    text = subprocess.run(
+        ["git", "-C", git_dir, "show", f"HEAD:{result}/performance/run_1/mlperf_log_summary.txt"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    keys = {
+        "Completed samples per second": "samples_s",
+        "Mean latency (ns)": "latency_ns",
+        "Mean Time to Output Token (ns)": "tpot_ns",
+        "99.00 percentile first token latency (ns)": "ttft99_ns",
+    }
+    out = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        if k.strip() in keys:
+            out[keys[k.strip()]] = float(v.split()[0])
+    return out
+
+
+def main(git_dir: str) -> None:
+    rows = load_published()
+    fits, _ = calibrate_all(rows, chips=["h200-sxm", "b200"])
+    for chip, who, model, scen, result in RUNS:
+        s = summary(git_dir, result)
+        r = next(
+            x
+            for x in rows
+            if (x.chip, x.model, x.scenario, x.submitter, x.round) == (chip, model, scen, who, "v5.1")
+        )
+        replicas = r.n_chips // ((r.tp or 1) * (r.serving.pp if r.serving else 1))
+        b = round(s["samples_s"] * s["latency_ns"] * 1e-9 / replicas)
+        isl, osl, _ = row_lengths(r)
+        m, pr = resolve_model(model), precision_of(r.precision)
+        ctx = running_context(isl, osl, osl_fractions(model))
+        spec, fit = preset_or_none(chip), fits[chip].params
+        assert spec is not None
+        cyc = []
+        for ovh in (0.0, fit.step_overhead_s):
+            prm = fused_engine(replace(fit, step_overhead_s=ovh))
+            est = Estimator(spec, prm, r.tp or 1, gemm_allreduce=bool(r.serving and r.serving.gemm_allreduce))
+            cyc.append(ReplicaSteps(m, est, pr, isl, osl, ctx, r.serving).cycle(b).time_s * 1e3)
+        tpot = s["tpot_ns"] * 1e-6
+        print(
+            f"{chip} {model} {result.rsplit('/', 1)[1]}: {b} requests a replica, mean TPOT {tpot:.1f} ms, "
+            f"p99 TTFT {s['ttft99_ns'] * 1e-6:.0f} ms; model {cyc[0]:.1f} ms without the step overhead "
+            f"(gap {tpot - cyc[0]:+.1f} ms), {cyc[1]:.1f} ms with {fit.step_overhead_s * 1e3:.2f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
