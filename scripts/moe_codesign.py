@@ -121,7 +121,7 @@ def select(studies_dir: Path, out: Path, workers: int = 2) -> dict[str, Any]:
                       "--db DIR/W.db --enqueue docs/data/jalapeno-moe-enqueue.json --json (scripts/regen_moe_codesign.sh "
                       "--search), for W in " + ", ".join(WORKLOADS)),
            "rule": __doc__.split("**select**", 1)[1].split("**compare**", 1)[0].strip(),
-           "studies": {w: {"trials": s["trials"], "feasible": s["feasible"], "evaluated": s.get("evaluated"),
+           "studies": {w: {"trials": s["trials"], "feasible": s.get("feasible_trials", s.get("feasible")), "evaluated": s.get("evaluated"),
                            "best": _summary(feas[w][0] if feas[w] else None)} for w, s in studies.items()},
            "candidates": ranked, "chosen": chosen}
     out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
