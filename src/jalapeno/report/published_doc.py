@@ -19,54 +19,7 @@ from jalapeno.cost.published_checks import (
 )
 from jalapeno.cost.published_fit import ChipFit
 from jalapeno.report.markdown import apct, pct, table
-
-ROWS_MOVED = (
-    "| chip | row | published tok/s/GPU | error before | error after | set (before -> after) |",
-    "| --- | --- | ---: | ---: | ---: | --- |",
-    "| h200-sxm | v4.1 mixtral-8x7b offline 8xh200-sxm | 7,377.8 | +21.4% | -1.3% | held-out -> fit |",
-    "| h200-sxm | v4.1 mixtral-8x7b server 8xh200-sxm | 7,147.1 | +24.2% | +1.3% | held-out -> fit |",
-    "| h200-sxm | v4.1 llama-2-70b server 8xh200-sxm | 3,653.5 | +1.7% | +4.8% | held-out -> held-out |",
-    "| h200-sxm | v5.1 llama-2-70b server 8xh200-sxm | 4,155.5 | -10.6% | -7.9% | held-out -> held-out |",
-    "| h200-sxm | v5.1 mixtral-8x7b offline 8xh200-sxm | 7,671.6 | +16.7% | -5.1% | held-out -> held-out |",
-    "| h200-sxm | v5.1 mixtral-8x7b server 8xh200-sxm | 7,499.1 | +18.4% | -3.4% | held-out -> held-out |",
-    "| h100-sxm | v4.1 llama-2-70b offline 4xh100-sxm | 2,648.5 | +35.1% | +32.2% | held-out -> held-out |",
-    "| h100-sxm | v4.1 llama-2-70b offline 8xh100-sxm | 3,065.6 | +16.8% | +14.2% | held-out -> held-out |",
-    "| h100-sxm | v4.1 mixtral-8x7b offline 4xh100-sxm | 6,660.4 | +23.2% | +2.7% | held-out -> held-out |",
-    "| h100-sxm | v4.1 mixtral-8x7b offline 8xh100-sxm | 6,552.0 | +25.2% | +4.4% | held-out -> held-out |",
-    "| h100-sxm | v4.1 mixtral-8x7b server 4xh100-sxm | 6,339.6 | +28.9% | +7.1% | held-out -> held-out |",
-    "| h100-sxm | v4.1 mixtral-8x7b server 8xh100-sxm | 6,349.4 | +28.7% | +7.0% | held-out -> held-out |",
-    (
-        "| b200 | trtllm-perf-overview llama-3.1-70b fixed 1xb200 | 274.0 | +22.9% | +14.6% "
-        "| held-out -> held-out |"
-    ),
-    "| mi300x | v5.1 mixtral-8x7b offline 8xmi300x | 6,627.2 | +11.6% | -12.6% | held-out -> held-out |",
-    "| mi300x | v5.1 mixtral-8x7b server 8xmi300x | 5,975.5 | +22.3% | -3.9% | held-out -> held-out |",
-    "| mi325x | v5.1 mixtral-8x7b offline 8xmi325x | 8,597.7 | +10.1% | -9.5% | held-out -> held-out |",
-    "| mi325x | v5.1 mixtral-8x7b server 8xmi325x | 7,472.9 | +25.4% | +3.3% | held-out -> held-out |",
-    "| mi355x | v5.1 llama-3.1-405b offline 8xmi355x | 242.8 | +4.0% | +1.6% | held-out -> held-out |",
-)
-# a record, not a live table: the "before" column is `jalapeno calibrate --all --json` at commit 06d3102,
-# the "after" column the same command after the MoE knob, the length-biased running context, the
-# tile-aligned batch and the 8-bit attention (cost/published_fit.py, cost/scenario.py, graph/precision.py)
-REVISION = """Held-out error per chip (`jalapeno calibrate --all --json`, before: commit 06d3102; after: \
-this page's command).
-The H200 has two fewer held-out rows: its v4.1 Mixtral rows now fit the MoE knob. On the same 15 rows the
-before column reads 5.1% median and 18.4% max.
-
-| chip | held-out rows (before -> after) | median before | median after | max before | max after \
-| target after |
-| --- | ---: | ---: | ---: | ---: | ---: | --- |
-| h200-sxm | 17 -> 15 | 5.9% | 4.8% | 24.2% | 14.3% | met |
-| h100-sxm | 12 -> 12 | 27.9% | 10.7% | 47.4% | 47.0% | median met, max missed |
-| b200 | 17 -> 17 | 10.8% | 11.7% | 86.9% | 86.6% | median met, max missed |
-| gb200-nvl72 | 3 -> 3 | 29.0% | 28.9% | 79.9% | 79.6% | missed |
-| mi300x | 7 -> 7 | 18.2% | 13.5% | 26.0% | 26.4% | median met, max missed |
-| mi325x | 3 -> 3 | 10.1% | 5.8% | 25.4% | 9.5% | met |
-| mi355x | 1 -> 1 | 4.0% | 1.6% | 4.0% | 1.6% | met |
-
-Rows whose error moved by 2 points or more:
-
-""" + "\n".join(ROWS_MOVED)
+from jalapeno.report.published_revisions import REVISION, REVISION_2
 
 
 def _num(x: float) -> str:
@@ -545,6 +498,10 @@ def _mechanics_and_gaps() -> list[str]:
         "## Benchmark workloads assumed",
         "",
         workloads_table(),
+        "",
+        "## Revision of 2026-12-05, third session (issues 11 and 12): before and after",
+        "",
+        REVISION_2,
         "",
         "## Revision of 2026-12-05 (issue 11): before and after",
         "",
