@@ -304,8 +304,10 @@ def test_readme_cross_check_alone_catches_a_changed_result_figure(texts, ledger)
 
 def _compare_json(page: str, row: dict[str, str]) -> str:
     """Which committed compare JSON a page's table row quotes (each page names it in its text)."""
-    if page == "docs/compare.md" or "previous" in row["chip"]:
+    if page == "docs/compare.md":
         return "docs/data/compare-azure-code.json"
+    if "previous" in row["chip"]:  # the campaign's dated record of docs/compare.md's run at that date
+        return f"docs/search-2026-12-05-compare-{row['workload']}-previous.json"
     return f"docs/search-2026-12-05-compare-{row['workload']}.json"
 
 
