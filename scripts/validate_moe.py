@@ -17,6 +17,7 @@ from jalapeno.cost.expert import ep_step
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.published_kernels import COMM_SMS_RANGE, DEEPGEMM_H800, gemm_factors
 from jalapeno.cost.published_moe import ROWS, table
+from jalapeno.cost.published_profile import UNIT_TEST_MS, comparison
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
 from jalapeno.hardware.registry import resolve_chip
@@ -34,7 +35,7 @@ def markdown(t: dict) -> str:
                      f"| {r['predicted_fitted']:,.0f} | {r['error_fitted']:+.1%} | {r['split']} |")
     lines.append("")
     lines.append(f"decode expert-rank factor fitted on {t['fit_source']}: {t['decode_ep_factor']}")
-    lines += ["", *mechanism_lines(t), "", *kernel_lines(t), "", *day6_lines(t)]
+    lines += ["", *mechanism_lines(t), "", *kernel_lines(t), "", *breakdown_lines(t), "", *day6_lines(t)]
     return "\n".join(lines)
 
 
@@ -109,6 +110,26 @@ def kernel_lines(t: dict) -> list[str]:
     return out
 
 
+def breakdown_lines(t: dict) -> list[str]:
+    """SGLang's published prefill breakdown (its blog's profile-prefill.png, ms per layer) against the
+    model's step in the same categories (cost.published_profile)."""
+    head = ("| prefill row, ms per layer: published / model | overall | MoE | attention | GEMM | other kernels "
+            "| comp bubble | dispatch barrier + core | combine barrier + core | comm bubble |")
+    out = [head, "|" + " --- |" * 10]
+    for c in t["breakdown"]:
+        p, m = c["published"], c["model"]
+        cells = [f"{p[k]:.1f} / {m[k]:.1f}" for k in ("overall", "moe", "attention", "gemm", "other")]
+        cells += [f"{p['comp_bubble']:.1f} / 0",
+                  f"{p['dispatch_barrier']:.1f} + {p['dispatch_core']:.1f} / {m['dispatch']:.1f}",
+                  f"{p['combine_barrier']:.1f} + {p['combine_core']:.1f} / {m['combine']:.1f}",
+                  f"{p['comm_bubble']:.1f} / -"]
+        out.append(f"| {c['id']} ({c['profile']}) | " + " | ".join(cells) + " |")
+    u = UNIT_TEST_MS
+    out.append(f"| DeepEP / DeepGEMM unit tests (published) | - | {u['moe']:.1f} | - | - | - | - | "
+               f"{u['dispatch_core']:.1f} | {u['combine_core']:.1f} | - |")
+    return out
+
+
 def day6_lines(t: dict) -> list[str]:
     """The production rows' operating point: occupancy, MTP, per-user speed (fitted factor)."""
     occ, m = t["day6_occupancy"], t["mtp"]
@@ -138,7 +159,7 @@ def day6_lines(t: dict) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    t = {**table(), "kernels": kernel_rows()}
+    t = {**table(), "kernels": kernel_rows(), "breakdown": comparison()}
     print(json.dumps(t, indent=1, sort_keys=True) if "--json" in argv else markdown(t))
     return 0
 

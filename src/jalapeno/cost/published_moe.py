@@ -21,6 +21,7 @@ from jalapeno.cost.expert import ep_step, node_fraction, weights_per_chip
 from jalapeno.cost.oracle import ACTIVATION_RESERVE, kv_bytes_per_token
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.pipeline import Parallel, ceil_div
+from jalapeno.cost.published_eplb import SGLANG_PREFILL_IMBALANCE
 from jalapeno.cost.published_kernels import COMM_SMS, bf16_attention, kernel_params
 from jalapeno.cost.step import Estimator
 from jalapeno.graph.batch import Batch
@@ -121,6 +122,7 @@ class MoeRow:
     kv_cv: float = 0.0  # decode: coefficient of variation of the sequences' KV lengths (0: all equal)
     comm_sms: int = 0  # SMs DeepEP's normal kernels hold under overlap (prefill; cost.published_kernels)
     gemm_release: str = "2025-02-25"  # the DeepGEMM release whose H800 TFLOPS price the FP8 GEMMs
+    ep_imbalance: float = 0.0  # prefill: hottest expert rank over the mean (0: uniform routing's floor)
     note: str = ""
 
 
@@ -160,6 +162,7 @@ def _sglang_prefill(
         dispatch="per_node",
         comm_sms=COMM_SMS["sglang"],
         gemm_release=SGLANG_GEMMS,
+        ep_imbalance=SGLANG_PREFILL_IMBALANCE,  # EPLB's balancedness at 32 GPUs (cost.published_eplb)
         note=note,
         **kw,
     )
@@ -294,9 +297,9 @@ ROWS: tuple[MoeRow, ...] = (
 
 
 def _plan(row: MoeRow, gamma: float | None, per_gpu: int | None = None) -> Parallel:
-    """The row's deployment: its DeepEP kernels (``dispatch``) and, in decode, the slowest attention
-    rank's KV load over the mean for ``per_gpu`` sequences a GPU (``dp_attention_imbalance``)."""
-    g = 1.0 if row.perfect_balance else gamma
+    """The row's deployment: its DeepEP kernels, its prefill expert-rank imbalance (``ep_imbalance``) and, in
+    decode, the slowest attention rank's KV load over the mean (``dp_attention_imbalance``)."""
+    g = 1.0 if row.perfect_balance else (gamma or row.ep_imbalance or None)
     alpha = (
         dp_attention_imbalance(row.ep, per_gpu or row.per_gpu, row.kv_cv) if row.phase == "decode" else 1.0
     )
@@ -353,8 +356,7 @@ def mtp_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = No
 
 
 def decode_tokens_per_step(row: MoeRow, acceptance: float = MTP_ACCEPTANCE) -> float:
-    """Output tokens a sequence and step the published figure counts: 1 without MTP, 1 + acceptance
-    with it, 2 where the source counts every verified token."""
+    """Tokens a sequence and step the figure counts: 1, 1 + acceptance with MTP, 2 if it counts both."""
     if not row.mtp:
         return 1.0
     return float(MTP_TOKENS) if row.counts_verified else 1.0 + acceptance
@@ -451,8 +453,7 @@ def fit_gamma(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> floa
 
 
 def table(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> dict[str, Any]:
-    """Every row predicted twice: as shipped (uniform-routing imbalance floor) and with the decode factor
-    fitted on ``source``; ``split`` says whether a row was fitted on or held out."""
+    """Every row predicted as shipped and with the decode factor fitted on ``source`` (``split``)."""
     gamma = fit_gamma(rows, source)
     out = []
     for r in rows:
