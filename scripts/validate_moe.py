@@ -113,8 +113,9 @@ def kernel_lines(t: dict) -> list[str]:
 def breakdown_lines(t: dict) -> list[str]:
     """SGLang's published prefill breakdown (its blog's profile-prefill.png, ms per layer) against the
     model's step in the same categories (cost.published_profile)."""
-    head = ("| prefill row, ms per layer: published / model | overall | MoE | attention | GEMM | other kernels "
-            "| comp bubble | dispatch barrier + core | combine barrier + core | comm bubble |")
+    head = ("| prefill row, ms per layer: published / model | overall | MoE | attention | GEMM "
+            "| other kernels | comp bubble | dispatch barrier + core | combine barrier + core "
+            "| comm bubble |")
     out = [head, "|" + " --- |" * 10]
     for c in t["breakdown"]:
         p, m = c["published"], c["model"]
