@@ -64,7 +64,9 @@ def prefill_parts(r) -> list[float]:
     new = round(r.length * (1.0 - r.cached_fraction))
     seqs = max(1, round(r.per_gpu / new / 2))
     g = pm.bf16_attention(build_graph(cfg, Batch.prefill(new, r.length - new, batch=seqs), pm._precision()))
-    sc, x = ep_step(pm._estimator(r), cfg, pm._plan(r, None), [(g, seqs * new * r.ep)] * 2, cuda_graph=False)
+    par = pm._plan(r, None)
+    g = pm.sglang_moe_glue(g, cfg, par, r.moe_glue)
+    sc, x = ep_step(pm._estimator(r), cfg, par, [(g, seqs * new * r.ep)] * 2, cuda_graph=False)
     return [round(sc.time_s, 3), round(x.compute_s, 3), round(x.all_to_all_s, 3)]
 
 
@@ -89,13 +91,15 @@ def kernel_rows() -> list[dict]:
                     "gemm_factors": [round(dense, 4), round(grouped, 4)],
                     "error_comm_sms_range": [err(comm_sms=c) for c in COMM_SMS_RANGE],
                     "error_other_release": err(gemm_release=other), "error_without_comm_sms": err(comm_sms=0),
-                    "error_without_bf16_attention": no_bf16, "error_without_deepgemm": no_gemm})
+                    "error_without_bf16_attention": no_bf16, "error_without_deepgemm": no_gemm,
+                    "error_without_moe_glue": err(moe_glue=False)})
     return out
 
 
 def kernel_lines(t: dict) -> list[str]:
     head = ("| prefill row | comm SMs (of 132) | DeepGEMM release: dense / grouped factor | error | "
-            "at 20 / 24 comm SMs | with the other release | without: comm SMs / BF16 attention / DeepGEMM "
+            "at 20 / 24 comm SMs | with the other release "
+            "| without: comm SMs / BF16 attention / DeepGEMM / MoE glue "
             "| step s: all / compute / all-to-all (both halves) |")
     out = [head, "|" + " --- |" * 8]
     err = {r["id"]: r["error"] for r in t["rows"]}
@@ -105,7 +109,7 @@ def kernel_lines(t: dict) -> list[str]:
         out.append(f"| {k['id']} | {k['comm_sms']} | {k['gemm_release']}: {f[0]:.3f} / {f[1]:.3f} | "
                    f"{err[k['id']]:+.1%} | {lo:+.1%} / {hi:+.1%} | {k['error_other_release']:+.1%} | "
                    f"{k['error_without_comm_sms']:+.1%} / {k['error_without_bf16_attention']:+.1%} / "
-                   f"{k['error_without_deepgemm']:+.1%} | "
+                   f"{k['error_without_deepgemm']:+.1%} / {k['error_without_moe_glue']:+.1%} | "
                    "{:.3f} / {:.3f} / {:.3f} |".format(*k["step_compute_all_to_all_s"]))
     return out
 

@@ -3,6 +3,7 @@ against the rows they describe and the model's step, by hand."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -16,6 +17,7 @@ from jalapeno.cost.published_eplb import (
     SGLANG_PREFILL_IMBALANCE,
     eplb_imbalance,
 )
+from jalapeno.cost.published_glue import glue_bytes, sglang_moe_glue
 from jalapeno.cost.published_profile import (
     COMMUNICATION,
     COMPUTE,
@@ -26,6 +28,8 @@ from jalapeno.cost.published_profile import (
     category,
     model_breakdown,
 )
+from jalapeno.graph.batch import Batch
+from jalapeno.graph.builder import build_graph
 from jalapeno.hardware.network import network_of
 from jalapeno.hardware.registry import resolve_chip
 from jalapeno.models import resolve_model
@@ -107,3 +111,42 @@ def test_published_overlap_slowdown_matches_the_sms_the_model_takes():
     ratio = pub["tbo-16k"] / pub["no-tbo-8k"]
     assert ratio == pytest.approx(31.3 / 25.7, abs=1e-9)
     assert ratio == pytest.approx(132 / 112, abs=0.05)
+
+
+def test_sglang_moe_glue_bytes_by_hand():
+    cfg = resolve_model("deepseek-v3")
+    par = pm._plan(ROWS["sglang-prefill-4k-perfect-eplb"], None)  # EP32, balanced
+    t, h, i, k = 8192, 7168, 2048, 8
+    b = glue_bytes(cfg, par, t)
+    # distinct ranks a token reaches: 8 groups of 32 experts, each over 4 GPUs of 8; a GPU is hit when its
+    # group is one of the token's 4 (1/2) and one of the 8 picks among the 4 groups' 128 experts is its
+    miss = math.comb(120, 8) / math.comb(128, 8)
+    d = 32 * 0.5 * (1 - miss)
+    assert d == pytest.approx(6.5965, abs=1e-4)
+    assert b["moe_dispatch_quant"] == pytest.approx((t * h * 2, t * h * (1 + 4 / 128)))
+    assert b["moe_silu_mul"] == pytest.approx((t * k * 2 * i * 2, t * k * i * 2))
+    assert b["moe_ep_gather"] == pytest.approx((t * k * h * 2, t * d * h * 2))
+    assert sum(r + w for r, w in b.values()) == pytest.approx(3.988e9, rel=1e-3)  # ~4 GB a micro-batch
+    # the hottest rank under EPLB's 1.25 moves 1.25x the routed rows, the same local tokens
+    hot = glue_bytes(cfg, pm._plan(ROWS["sglang-prefill-4k"], None), t)
+    assert hot["moe_silu_mul"][0] == pytest.approx(1.25 * b["moe_silu_mul"][0])
+    assert hot["moe_dispatch_quant"] == b["moe_dispatch_quant"]
+
+
+def test_sglang_moe_glue_replaces_the_weighted_sum():
+    cfg = resolve_model("deepseek-v3")
+    par = pm._plan(ROWS["sglang-prefill-4k-perfect-eplb"], None)
+    g = build_graph(cfg, Batch.prefill(4096, 0, batch=2), pm._precision())
+    out = sglang_moe_glue(g, cfg, par)
+    names = [o.name for o in out.ops]
+    assert "moe_combine" not in names and names.count("moe_ep_gather") == 1
+    glue = [o for o in out.ops if o.name.startswith("moe_") and o.kind == "elementwise"]
+    assert len(glue) == 5 and all(o.repeat == 58 for o in glue)  # every MoE layer
+    assert sglang_moe_glue(g, cfg, par, on=False) is g
+    # only SGLang's prefill rows run it, and it stays under the "other kernels" SGLang measured
+    assert [r.id for r in pm.ROWS if r.moe_glue] == [
+        "sglang-prefill-1k", "sglang-prefill-2k", "sglang-prefill-4k", "sglang-prefill-4k-perfect-eplb"
+    ]
+    for rid in ("sglang-prefill-4k", "sglang-prefill-4k-perfect-eplb"):
+        other = model_breakdown(ROWS[rid])["other"]
+        assert 3.0 < other < PREFILL_BREAKDOWN_MS[ROW_PROFILE[rid]]["other"]

@@ -23,6 +23,7 @@ from typing import Any
 
 from jalapeno.cost import published_moe as pm
 from jalapeno.cost.expert import combine_bytes, ep_all_to_all_s, ep_step
+from jalapeno.cost.published_glue import sglang_moe_glue
 from jalapeno.cost.published_kernels import bf16_attention
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
@@ -94,6 +95,7 @@ def model_breakdown(row: pm.MoeRow) -> dict[str, Any]:
     seqs = max(1, round(row.per_gpu / row.length / halves))
     g = bf16_attention(build_graph(cfg, Batch.prefill(row.length, 0, batch=seqs), pm._precision()))
     est, par = pm._estimator(row), pm._plan(row, None)
+    g = sglang_moe_glue(g, cfg, par, row.moe_glue)
     tokens = seqs * row.length
     sc, x = ep_step(est, cfg, par, [(g, tokens * row.ep)] * halves, cuda_graph=False)
     device = x.compute_s + x.all_to_all_s - x.hidden_s
