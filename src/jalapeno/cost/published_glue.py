@@ -17,7 +17,7 @@ micro-batch, five memory-bound kernels besides the two grouped GEMMs and the all
 The model's graph has none of these except the weighted sum (``moe_combine``, at the source rank in the
 activations' format), which ``sglang_moe_glue`` replaces by ``ep_gather``. R = imbalance x T x top-k rows on
 the hottest rank; U = imbalance x T x the distinct ranks a token's experts reach
-(``cost.ep_stats.expected_nodes`` over the ranks: group-limited routing). Their time is the model's own pricing
+(``cost.ep_stats.expected_nodes`` over the ranks: group-limited routing). Their time is the model's pricing
 of streaming ops at HBM speed.
 """
 
