@@ -17,6 +17,7 @@ from jalapeno.cost.expert import ep_step
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.published_kernels import COMM_SMS_RANGE, DEEPGEMM_H800, gemm_factors
 from jalapeno.cost.published_moe import ROWS, table
+from jalapeno.cost.published_profile import UNIT_TEST_MS, comparison
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
 from jalapeno.hardware.registry import resolve_chip
@@ -34,7 +35,7 @@ def markdown(t: dict) -> str:
                      f"| {r['predicted_fitted']:,.0f} | {r['error_fitted']:+.1%} | {r['split']} |")
     lines.append("")
     lines.append(f"decode expert-rank factor fitted on {t['fit_source']}: {t['decode_ep_factor']}")
-    lines += ["", *mechanism_lines(t), "", *kernel_lines(t), "", *day6_lines(t)]
+    lines += ["", *mechanism_lines(t), "", *kernel_lines(t), "", *breakdown_lines(t), "", *day6_lines(t)]
     return "\n".join(lines)
 
 
@@ -63,7 +64,9 @@ def prefill_parts(r) -> list[float]:
     new = round(r.length * (1.0 - r.cached_fraction))
     seqs = max(1, round(r.per_gpu / new / 2))
     g = pm.bf16_attention(build_graph(cfg, Batch.prefill(new, r.length - new, batch=seqs), pm._precision()))
-    sc, x = ep_step(pm._estimator(r), cfg, pm._plan(r, None), [(g, seqs * new * r.ep)] * 2, cuda_graph=False)
+    par = pm._plan(r, None)
+    g = pm.sglang_moe_glue(g, cfg, par, r.moe_glue)
+    sc, x = ep_step(pm._estimator(r), cfg, par, [(g, seqs * new * r.ep)] * 2, cuda_graph=False)
     return [round(sc.time_s, 3), round(x.compute_s, 3), round(x.all_to_all_s, 3)]
 
 
@@ -88,13 +91,15 @@ def kernel_rows() -> list[dict]:
                     "gemm_factors": [round(dense, 4), round(grouped, 4)],
                     "error_comm_sms_range": [err(comm_sms=c) for c in COMM_SMS_RANGE],
                     "error_other_release": err(gemm_release=other), "error_without_comm_sms": err(comm_sms=0),
-                    "error_without_bf16_attention": no_bf16, "error_without_deepgemm": no_gemm})
+                    "error_without_bf16_attention": no_bf16, "error_without_deepgemm": no_gemm,
+                    "error_without_moe_glue": err(moe_glue=False)})
     return out
 
 
 def kernel_lines(t: dict) -> list[str]:
     head = ("| prefill row | comm SMs (of 132) | DeepGEMM release: dense / grouped factor | error | "
-            "at 20 / 24 comm SMs | with the other release | without: comm SMs / BF16 attention / DeepGEMM "
+            "at 20 / 24 comm SMs | with the other release "
+            "| without: comm SMs / BF16 attention / DeepGEMM / MoE glue "
             "| step s: all / compute / all-to-all (both halves) |")
     out = [head, "|" + " --- |" * 8]
     err = {r["id"]: r["error"] for r in t["rows"]}
@@ -104,8 +109,29 @@ def kernel_lines(t: dict) -> list[str]:
         out.append(f"| {k['id']} | {k['comm_sms']} | {k['gemm_release']}: {f[0]:.3f} / {f[1]:.3f} | "
                    f"{err[k['id']]:+.1%} | {lo:+.1%} / {hi:+.1%} | {k['error_other_release']:+.1%} | "
                    f"{k['error_without_comm_sms']:+.1%} / {k['error_without_bf16_attention']:+.1%} / "
-                   f"{k['error_without_deepgemm']:+.1%} | "
+                   f"{k['error_without_deepgemm']:+.1%} / {k['error_without_moe_glue']:+.1%} | "
                    "{:.3f} / {:.3f} / {:.3f} |".format(*k["step_compute_all_to_all_s"]))
+    return out
+
+
+def breakdown_lines(t: dict) -> list[str]:
+    """SGLang's published prefill breakdown (its blog's profile-prefill.png, ms per layer) against the
+    model's step in the same categories (cost.published_profile)."""
+    head = ("| prefill row, ms per layer: published / model | overall | MoE | attention | GEMM "
+            "| other kernels | comp bubble | dispatch barrier + core | combine barrier + core "
+            "| comm bubble |")
+    out = [head, "|" + " --- |" * 10]
+    for c in t["breakdown"]:
+        p, m = c["published"], c["model"]
+        cells = [f"{p[k]:.1f} / {m[k]:.1f}" for k in ("overall", "moe", "attention", "gemm", "other")]
+        cells += [f"{p['comp_bubble']:.1f} / 0",
+                  f"{p['dispatch_barrier']:.1f} + {p['dispatch_core']:.1f} / {m['dispatch']:.1f}",
+                  f"{p['combine_barrier']:.1f} + {p['combine_core']:.1f} / {m['combine']:.1f}",
+                  f"{p['comm_bubble']:.1f} / -"]
+        out.append(f"| {c['id']} ({c['profile']}) | " + " | ".join(cells) + " |")
+    u = UNIT_TEST_MS
+    out.append(f"| DeepEP / DeepGEMM unit tests (published) | - | {u['moe']:.1f} | - | - | - | - | "
+               f"{u['dispatch_core']:.1f} | {u['combine_core']:.1f} | - |")
     return out
 
 
@@ -138,7 +164,7 @@ def day6_lines(t: dict) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    t = {**table(), "kernels": kernel_rows()}
+    t = {**table(), "kernels": kernel_rows(), "breakdown": comparison()}
     print(json.dumps(t, indent=1, sort_keys=True) if "--json" in argv else markdown(t))
     return 0
 

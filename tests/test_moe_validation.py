@@ -26,10 +26,10 @@ from jalapeno.serving.oracle import StepShape
 # docs/validation-moe.md (python scripts/validate_moe.py): published / predicted - 1, as shipped and with the
 # decode factor fitted on the SGLang blog's decode row
 DOCUMENTED = {
-    "sglang-prefill-1k": (0.6613, 0.6613),
-    "sglang-prefill-2k": (0.6484, 0.6484),
-    "sglang-prefill-4k": (0.5908, 0.5908),
-    "sglang-prefill-4k-perfect-eplb": (0.3512, 0.3512),
+    "sglang-prefill-1k": (0.3936, 0.3936),
+    "sglang-prefill-2k": (0.3965, 0.3965),
+    "sglang-prefill-4k": (0.3707, 0.3707),
+    "sglang-prefill-4k-perfect-eplb": (0.2552, 0.2552),
     "sglang-decode-ep72": (0.6720, 0.0),
     "deepseek-profile-prefill": (0.1885, 0.1885),
     "deepseek-profile-decode": (0.5867, 0.1271),
@@ -37,10 +37,11 @@ DOCUMENTED = {
     "deepseek-day6-decode": (0.4071, 0.2724),
 }
 # the prefill rows priced with per-expert dispatch, as before DeepEP's per-node deduplication was modelled
+# (the SGLang default rows with EPLB's published imbalance at EP32, 1.25: cost.published_eplb)
 PER_EXPERT = {
-    "sglang-prefill-1k": -0.0802,
-    "sglang-prefill-2k": -0.0274,
-    "sglang-prefill-4k": 0.0546,
+    "sglang-prefill-1k": -0.2588,
+    "sglang-prefill-2k": -0.2163,
+    "sglang-prefill-4k": -0.1502,
     "sglang-prefill-4k-perfect-eplb": -0.0996,
     "deepseek-profile-prefill": -0.1541,
     "deepseek-day6-prefill": 0.6022,
@@ -65,7 +66,7 @@ def test_table_recomputes_the_documented_errors_and_splits_by_source():
     assert all(e > 0.25 for e in (*day6["error_fitted_cv_range"], day6["error_fitted_balanced"]))
     # prefill with DeepEP's per-node dispatch: 0.27 of the per-expert bytes cross the NICs; on the rows'
     # kernels (SMs held by DeepEP, DeepGEMM's rates, BF16 attention) DeepSeek's own profile is within 25%,
-    # SGLang's H100 rows are over-predicted by a third or more; with per-expert dispatch the saturated rows
+    # SGLang's H100 rows are over-predicted by a quarter or more; with per-expert dispatch the saturated rows
     # were in 25% (the NIC bytes standing in for the compute the model missed)
     for k, e in PER_EXPERT.items():
         assert rows[k]["dispatch"] == "per_node" and rows[k]["nic_fraction"] == pytest.approx(
@@ -73,9 +74,12 @@ def test_table_recomputes_the_documented_errors_and_splits_by_source():
         )
         assert rows[k]["error_per_expert"] == pytest.approx(e, abs=6e-4), k
         assert got[k][0] > e
-    assert all(abs(PER_EXPERT[k]) < 0.25 for k in PER_EXPERT if "day6" not in k)
+    # balanced rows (DeepSeek's profile, SGLang's simulated perfect EPLB) were within 25% per expert
+    balanced = ("deepseek-profile-prefill", "sglang-prefill-4k-perfect-eplb")
+    assert all(abs(PER_EXPERT[k]) < 0.25 for k in balanced)
     assert abs(got["deepseek-profile-prefill"][0]) < 0.25
-    assert all(got[k][0] > 0.33 for k in PER_EXPERT if k.startswith("sglang"))
+    # SGLang's rows, with its MoE data-movement kernels (cost.published_glue), stay over by a quarter or more
+    assert all(got[k][0] > 0.25 for k in PER_EXPERT if k.startswith("sglang"))
 
 
 def test_kv_cv_is_the_bundled_chat_traces():

@@ -21,6 +21,8 @@ from jalapeno.cost.expert import ep_step, node_fraction, weights_per_chip
 from jalapeno.cost.oracle import ACTIVATION_RESERVE, kv_bytes_per_token
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.pipeline import Parallel, ceil_div
+from jalapeno.cost.published_eplb import SGLANG_PREFILL_IMBALANCE
+from jalapeno.cost.published_glue import sglang_moe_glue
 from jalapeno.cost.published_kernels import COMM_SMS, bf16_attention, kernel_params
 from jalapeno.cost.step import Estimator
 from jalapeno.graph.batch import Batch
@@ -69,8 +71,7 @@ KV_CV_RANGE = (min(KV_CV_CHAT.values()), max(KV_CV_CHAT.values()))
 
 
 def day6_occupancy() -> dict[str, float]:
-    """The per-node figures are the day's tokens over the node-seconds each phase occupied: the node
-    counts they imply add up to the published average occupancy (95.5 + 131.4 = 226.9 vs 226.75)."""
+    """The day's tokens over each phase's node-seconds: 95.5 + 131.4 = 226.9 nodes (published 226.75)."""
     day = 86400.0
     pre = DAY6_INPUT_TOKENS / day / DAY6_NODE_TPS["prefill"]
     dec = DAY6_OUTPUT_TOKENS / day / DAY6_NODE_TPS["decode"]
@@ -86,8 +87,7 @@ def day6_occupancy() -> dict[str, float]:
 
 
 def day6_prompt() -> int:
-    """Mean prompt length implied by the published totals if every request had the mean shape: inputs are
-    608/168 of outputs (I = r O) and the KV behind an output token averages I + (O - 1) / 2 = 4,989."""
+    """Mean prompt if every request had the mean shape: I = (608/168) O and I + (O - 1) / 2 = 4,989."""
     r = DAY6_INPUT_TOKENS / DAY6_OUTPUT_TOKENS
     out = (DAY6_KV_PER_OUTPUT + 0.5) / (r + 0.5)
     return round(r * out)
@@ -121,6 +121,8 @@ class MoeRow:
     kv_cv: float = 0.0  # decode: coefficient of variation of the sequences' KV lengths (0: all equal)
     comm_sms: int = 0  # SMs DeepEP's normal kernels hold under overlap (prefill; cost.published_kernels)
     gemm_release: str = "2025-02-25"  # the DeepGEMM release whose H800 TFLOPS price the FP8 GEMMs
+    ep_imbalance: float = 0.0  # prefill: hottest expert rank over the mean (0: uniform routing's floor)
+    moe_glue: bool = False  # prefill: SGLang's MoE data-movement kernels (cost.published_glue)
     note: str = ""
 
 
@@ -160,6 +162,8 @@ def _sglang_prefill(
         dispatch="per_node",
         comm_sms=COMM_SMS["sglang"],
         gemm_release=SGLANG_GEMMS,
+        ep_imbalance=SGLANG_PREFILL_IMBALANCE,  # EPLB's balancedness at 32 GPUs (cost.published_eplb)
+        moe_glue=True,
         note=note,
         **kw,
     )
@@ -294,9 +298,9 @@ ROWS: tuple[MoeRow, ...] = (
 
 
 def _plan(row: MoeRow, gamma: float | None, per_gpu: int | None = None) -> Parallel:
-    """The row's deployment: its DeepEP kernels (``dispatch``) and, in decode, the slowest attention
-    rank's KV load over the mean for ``per_gpu`` sequences a GPU (``dp_attention_imbalance``)."""
-    g = 1.0 if row.perfect_balance else gamma
+    """The row's deployment: its DeepEP kernels, its prefill expert-rank imbalance (``ep_imbalance``) and, in
+    decode, the slowest attention rank's KV load over the mean (``dp_attention_imbalance``)."""
+    g = 1.0 if row.perfect_balance else (gamma or row.ep_imbalance or None)
     alpha = (
         dp_attention_imbalance(row.ep, per_gpu or row.per_gpu, row.kv_cv) if row.phase == "decode" else 1.0
     )
@@ -353,8 +357,7 @@ def mtp_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = No
 
 
 def decode_tokens_per_step(row: MoeRow, acceptance: float = MTP_ACCEPTANCE) -> float:
-    """Output tokens a sequence and step the published figure counts: 1 without MTP, 1 + acceptance
-    with it, 2 where the source counts every verified token."""
+    """Tokens a sequence and step the figure counts: 1, 1 + acceptance with MTP, 2 if it counts both."""
     if not row.mtp:
         return 1.0
     return float(MTP_TOKENS) if row.counts_verified else 1.0 + acceptance
@@ -405,17 +408,16 @@ def slo_operating_point(
 
 def predict_prefill(row: MoeRow, gamma: float | None = None) -> float:
     """Input tokens/s of a node: every GPU prefills ``per_gpu`` computed tokens of whole ``length``-token
-    prompts (two halves with overlap). A row that counts prefix-cache hits prices only the computed
-    tokens, attending to their cached prefixes, plus loading the hits' KV over the GPU's NICs (serially:
-    an upper bound, DeepSeek loads them asynchronously from 3FS), and adds the hits to the throughput."""
+    prompts (two halves with overlap; SGLang's rows with their MoE data-movement kernels). A row that counts
+    prefix-cache hits prices only the computed tokens, attending to their cached prefixes, plus loading the
+    hits' KV over the NICs (an upper bound: DeepSeek loads them asynchronously), and adds the hits back."""
     cfg = resolve_model("deepseek-v3")
     par = _plan(row, gamma)
     new = round(row.length * (1.0 - row.cached_fraction))
     halves = 2 if row.tbo else 1
     seqs = max(1, round(row.per_gpu / new / halves))
-    pb = Batch.prefill(new, row.length - new, batch=seqs)
-    g = bf16_attention(build_graph(cfg, pb, _precision()))
-    tokens = seqs * new
+    g = bf16_attention(build_graph(cfg, Batch.prefill(new, row.length - new, batch=seqs), _precision()))
+    g, tokens = sglang_moe_glue(g, cfg, par, row.moe_glue), seqs * new
     sc, _ = ep_step(_estimator(row), cfg, par, [(g, tokens * row.ep)] * halves, cuda_graph=False)
     step = sc.time_s + hit_load_s(row, seqs * halves)
     return tokens * halves * GPUS_PER_NODE / step / (1.0 - row.cached_fraction)
@@ -451,8 +453,7 @@ def fit_gamma(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> floa
 
 
 def table(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> dict[str, Any]:
-    """Every row predicted twice: as shipped (uniform-routing imbalance floor) and with the decode factor
-    fitted on ``source``; ``split`` says whether a row was fitted on or held out."""
+    """Every row predicted as shipped and with the decode factor fitted on ``source`` (``split``)."""
     gamma = fit_gamma(rows, source)
     out = []
     for r in rows:
