@@ -145,7 +145,10 @@ def test_sglang_moe_glue_replaces_the_weighted_sum():
     assert sglang_moe_glue(g, cfg, par, on=False) is g
     # only SGLang's prefill rows run it, and it stays under the "other kernels" SGLang measured
     assert [r.id for r in pm.ROWS if r.moe_glue] == [
-        "sglang-prefill-1k", "sglang-prefill-2k", "sglang-prefill-4k", "sglang-prefill-4k-perfect-eplb"
+        "sglang-prefill-1k",
+        "sglang-prefill-2k",
+        "sglang-prefill-4k",
+        "sglang-prefill-4k-perfect-eplb",
     ]
     for rid in ("sglang-prefill-4k", "sglang-prefill-4k-perfect-eplb"):
         other = model_breakdown(ROWS[rid])["other"]
