@@ -156,6 +156,19 @@ def ttft_p99_s(prefill_s: float, rho: float, isl_cv: float) -> float:
     return wait + prefill_s
 
 
+def tpot_p99_at(rs: ReplicaSteps, b: int, isl_cv: float, osl_fractions: tuple[float, ...] = ()) -> float:
+    """p99 time per output token at batch b (module docstring): the mean cycle with the p99 request's
+    prefill share, capped where a budget bounds a step's chunk."""
+    c = rs.cycle(b)
+    f = min(p99_prefill_factor(b, isl_cv, osl_fractions), rs.p99_prefill_cap(b))
+    return c.time_s + (f - 1.0) * c.prefill_s
+
+
+def ttft_p99_at(rs: ReplicaSteps, b: int, isl_cv: float) -> float:
+    """p99 time to first token at batch b: the prefill server's M/G/1 queue (``ttft_p99_s``)."""
+    return ttft_p99_s(*rs.prefill_service(b), isl_cv)
+
+
 def _replica(
     model: ModelConfig,
     chip: ChipSpec,
@@ -185,12 +198,10 @@ def _replica(
         return rs.cycle(b).time_s
 
     def cycle_p99(b: int) -> float:
-        c = rs.cycle(b)
-        f = min(p99_prefill_factor(b, isl_cv, osl_fractions), rs.p99_prefill_cap(b))
-        return c.time_s + (f - 1.0) * c.prefill_s
+        return tpot_p99_at(rs, b, isl_cv, osl_fractions)
 
     def ttft_p99(b: int) -> float:
-        return ttft_p99_s(*rs.prefill_service(b), isl_cv)
+        return ttft_p99_at(rs, b, isl_cv)
 
     ok = None
     if limits is not None:
