@@ -19,6 +19,7 @@ from jalapeno.cost.published_checks import (
 )
 from jalapeno.cost.published_fit import ChipFit
 from jalapeno.report.markdown import apct, pct, table
+from jalapeno.report.published_binding import binding_section
 from jalapeno.report.published_revisions import REVISION, REVISION_2
 
 
@@ -320,7 +321,7 @@ def render(fits: Sequence[ChipFit], skipped: Sequence[str], command: str, n_rows
             isl,
             "",
         ]
-    parts += _mechanics_and_gaps()
+    parts += binding_section(fits) + _mechanics_and_gaps()
     return "\n".join(parts)
 
 
