@@ -57,7 +57,13 @@ def main(v41: str, v51: str) -> None:
         path = r.url.split("/tree/main/", 1)[1] + "/performance/run_1/mlperf_log_summary.txt"
         s = summary(dirs[r.round], path)
         base = r.url.replace("/tree/", "/blob/", 1)
-        rows.append({"id": r.id, **{k: f"{v:.6g}" for k, v in s.items()}, "source": f"{base}/performance/run_1/mlperf_log_summary.txt"})
+        rows.append(
+            {
+                "id": r.id,
+                **{k: f"{v:.6g}" for k, v in s.items()},
+                "source": f"{base}/performance/run_1/mlperf_log_summary.txt",
+            }
+        )
     with open(OUT, "w", newline="") as f:
         w = csv.DictWriter(f, FIELDS)
         w.writeheader()

@@ -77,12 +77,22 @@ def binding(ttft_share: float, tpot_share: float) -> str:
 def load_logged_runs(path: Path | None = None) -> dict[str, LoggedRun]:
     """Bundled log summaries by published row id."""
     with open(path or data_dir().parent / LOGS_FILE, newline="") as f:
-        return {
-            d["id"]: LoggedRun(
-                d["id"], *(float(d[k]) for k in list(LoggedRun.__dataclass_fields__)[1:-1]), d["source"]
-            )
-            for d in csv.DictReader(f)
-        }
+        return {d["id"]: _logged(d) for d in csv.DictReader(f)}
+
+
+def _logged(d: dict[str, str]) -> LoggedRun:
+    return LoggedRun(
+        id=d["id"],
+        samples_per_s=float(d["samples_per_s"]),
+        latency_mean_s=float(d["latency_mean_s"]),
+        ttft_mean_s=float(d["ttft_mean_s"]),
+        ttft_p99_s=float(d["ttft_p99_s"]),
+        tpot_mean_s=float(d["tpot_mean_s"]),
+        tpot_p99_s=float(d["tpot_p99_s"]),
+        ttft_limit_s=float(d["ttft_limit_s"]),
+        tpot_limit_s=float(d["tpot_limit_s"]),
+        source=d["source"],
+    )
 
 
 @dataclass(frozen=True)
