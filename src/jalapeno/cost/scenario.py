@@ -18,7 +18,11 @@ cycle, cycle(B) = decode_step(B, mean context) + (B / OSL) x prefill(ISL). Throu
   TTFT: prompts arrive as a Poisson stream (B / OSL per cycle) and queue for the prefill, a single
   server busy a share rho = (B / OSL) x prefill / cycle of the time: an M/G/1 queue. Its waiting-time
   tail is Kingman's exponential (heavy-traffic) approximation,
-  P(W > t) = rho exp(-2 (1 - rho) t / (E[S] (1 + cv^2))), so p99 TTFT = W99 + E[S]. Long prompts
+  P(W > t) = rho exp(-2 (1 - rho) t / (E[S] (1 + cv^2))), so p99 TTFT = W99 + the time a prompt
+  rides to its first token (``ReplicaSteps.first_token_s``): engines batch only at step boundaries, so
+  half a mean step waiting out the step in flight, then the step that finishes the prompt (a whole step
+  even where the prompt is a fraction of the room; the MLPerf logs' mean TTFT is 1.6-2.0 mean steps on
+  the Llama-2-70B server rows, where the queue is light) after any full chunk steps before it. Long prompts
   (Llama-3.1-405B's 9.4k tokens, a second of prefill) make this the binding limit long before TPOT;
   short ones (Llama-2-70B's 222) leave it slack.
   Batch cap: the cap (KV cache or MAX_BATCH) must hold the p99 of the decoding requests' number, not
@@ -156,6 +160,21 @@ def ttft_p99_s(prefill_s: float, rho: float, isl_cv: float) -> float:
     return wait + prefill_s
 
 
+def tpot_p99_at(rs: ReplicaSteps, b: int, isl_cv: float, osl_fractions: tuple[float, ...] = ()) -> float:
+    """p99 time per output token at batch b (module docstring): the mean cycle with the p99 request's
+    prefill share, capped where a budget bounds a step's chunk."""
+    c = rs.cycle(b)
+    f = min(p99_prefill_factor(b, isl_cv, osl_fractions), rs.p99_prefill_cap(b))
+    return c.time_s + (f - 1.0) * c.prefill_s
+
+
+def ttft_p99_at(rs: ReplicaSteps, b: int, isl_cv: float) -> float:
+    """p99 time to first token at batch b: the prefill server's M/G/1 p99 wait (``ttft_p99_s`` less its
+    mean service) plus the steps a prompt rides to its first token (``ReplicaSteps.first_token_s``)."""
+    service, rho = rs.prefill_service(b)
+    return ttft_p99_s(service, rho, isl_cv) - service + rs.first_token_s(b)
+
+
 def _replica(
     model: ModelConfig,
     chip: ChipSpec,
@@ -185,12 +204,10 @@ def _replica(
         return rs.cycle(b).time_s
 
     def cycle_p99(b: int) -> float:
-        c = rs.cycle(b)
-        f = min(p99_prefill_factor(b, isl_cv, osl_fractions), rs.p99_prefill_cap(b))
-        return c.time_s + (f - 1.0) * c.prefill_s
+        return tpot_p99_at(rs, b, isl_cv, osl_fractions)
 
     def ttft_p99(b: int) -> float:
-        return ttft_p99_s(*rs.prefill_service(b), isl_cv)
+        return ttft_p99_at(rs, b, isl_cv)
 
     ok = None
     if limits is not None:

@@ -182,6 +182,23 @@ class ReplicaSteps:
         service = self.isl / room * self.full_step_s(b)
         return service, b / self.osl * service / self.cycle(b).time_s
 
+    def first_token_s(self, b: int) -> float:
+        """A prompt's time to first token besides its queueing wait. Both engines form a batch only at a
+        step boundary, so an arrival first waits out the step in flight (half a mean step), and its first
+        token comes at the end of the step that finishes its prompt: a whole step, however few of its
+        tokens the prompt holds (``prefill_service``'s token share is a fraction of a step where a prompt
+        is shorter than the room). Under a budget a prompt longer than the room fills the room of
+        floor((ISL - 1) / room) full chunk steps before that last one; a last step carries what was
+        queued, a mean step. Without a budget, the separate prefill step (its share of a batch-16 step,
+        as before) follows the wait."""
+        step = self.cycle(b).time_s
+        if self.budget is None:
+            return step / 2 + self.prefill_one_s
+        room = self.room(b)
+        if room < 1:
+            return math.inf
+        return step / 2 + (self.isl - 1) // room * self.full_step_s(b) + step
+
     def full_step_s(self, b: int) -> float:
         """A (micro-batch) step at batch b whose prefill chunk fills the budget's room."""
         if b not in self._full:
