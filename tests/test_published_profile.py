@@ -152,4 +152,4 @@ def test_sglang_moe_glue_replaces_the_weighted_sum():
     ]
     for rid in ("sglang-prefill-4k", "sglang-prefill-4k-perfect-eplb"):
         other = model_breakdown(ROWS[rid])["other"]
-        assert 3.0 < other < PREFILL_BREAKDOWN_MS[ROW_PROFILE[rid]]["other"]
+        assert 4.5 < other < PREFILL_BREAKDOWN_MS[ROW_PROFILE[rid]]["other"]

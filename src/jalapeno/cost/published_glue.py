@@ -27,11 +27,10 @@ from dataclasses import replace
 
 from jalapeno.cost.ep_stats import expected_nodes
 from jalapeno.cost.pipeline import Parallel
+from jalapeno.cost.published_glue_dense import SCALE_BYTES, sglang_dense_glue
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
 from jalapeno.models.config import ModelConfig
-
-SCALE_BYTES = 4.0 / 128  # one FP32 scale per 128 FP8 values (1x128 groups)
 
 
 def glue_bytes(cfg: ModelConfig, par: Parallel, tokens: int) -> dict[str, tuple[float, float]]:
@@ -52,7 +51,8 @@ def glue_bytes(cfg: ModelConfig, par: Parallel, tokens: int) -> dict[str, tuple[
 
 
 def sglang_moe_glue(g: Graph, cfg: ModelConfig, par: Parallel, on: bool = True) -> Graph:
-    """``g`` with its ``moe_combine`` op replaced by SGLang's five MoE data-movement kernels (``on``)."""
+    """``g`` with its ``moe_combine`` op replaced by SGLang's five MoE data-movement kernels, and SGLang's
+    dense-GEMM quantizations and MLA key assembly added (``cost.published_glue_dense``), when ``on``."""
     if not on:
         return g
     ops: list[Op] = []
@@ -64,4 +64,4 @@ def sglang_moe_glue(g: Graph, cfg: ModelConfig, par: Parallel, on: bool = True) 
             ops.append(
                 replace(o, name=name, flops=wr / 2.0, act_read_bytes=rd, act_write_bytes=wr, dtype="bf16")
             )
-    return replace(g, ops=tuple(ops))
+    return sglang_dense_glue(replace(g, ops=tuple(ops)), cfg)
