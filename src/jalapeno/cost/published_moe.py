@@ -122,7 +122,7 @@ class MoeRow:
     comm_sms: int = 0  # SMs DeepEP's normal kernels hold under overlap (prefill; cost.published_kernels)
     gemm_release: str = "2025-02-25"  # the DeepGEMM release whose H800 TFLOPS price the FP8 GEMMs
     ep_imbalance: float = 0.0  # prefill: hottest expert rank over the mean (0: uniform routing's floor)
-    moe_glue: bool = False  # prefill: SGLang's MoE data-movement kernels (cost.published_glue)
+    moe_glue: bool = False  # prefill: SGLang's MoE, quantization and MLA kernels (cost.published_glue*)
     note: str = ""
 
 
