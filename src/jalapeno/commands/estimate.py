@@ -22,7 +22,7 @@ from jalapeno.commands.options import (
     valid_tp,
     within_context,
 )
-from jalapeno.commands.parallel_options import parallel_options, plan
+from jalapeno.commands.parallel_options import check_on_chip, parallel_options, plan
 from jalapeno.cost.estimate import Estimate, estimate
 from jalapeno.cost.params import chip_band
 from jalapeno.cost.step import StepCost
@@ -187,15 +187,17 @@ def command(
         within_context(cfg, "--context", context)
         within_context(cfg, "--prompt", None if prompt is None else prompt + cached)
         valid_tp(cfg, tp)
+        chip, par = resolve_chip(hardware), plan(tp, pp, ep)
+        check_on_chip(par, chip)
         e = estimate(
             cfg,
-            resolve_chip(hardware),
+            chip,
             batch=batch,
             context=context,
             prompt=prompt,
             cached=cached,
             precision=Precision.of(dtype, act_dtype, kv_dtype),
-            parallel=plan(tp, pp, ep),
+            parallel=par,
             engine=engine,
         )
         if as_json:

@@ -30,7 +30,8 @@ DECODE_FLAGS = {
     "redundant_experts": "--redundant-experts",
     "ep_imbalance": "--ep-imbalance",
 }
-EP_KNOBS = ("redundant_experts", "ep_imbalance", "tbo")
+# --ep-dispatch/--attn-imbalance/--comm-sms go to each EP pool alike (no --decode-* of their own)
+EP_KNOBS = ("redundant_experts", "ep_imbalance", "tbo", "ep_dispatch", "attn_imbalance", "comm_sms")
 
 
 def decode_plan_options(f: Callable) -> Callable:

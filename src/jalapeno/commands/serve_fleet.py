@@ -11,8 +11,10 @@ from jalapeno.commands.options import (
     valid_tp,
     within_context,
 )
+from jalapeno.commands.parallel_options import check_on_chip
 from jalapeno.commands.pool_options import pool_plans
 from jalapeno.cost.pipeline import Parallel
+from jalapeno.errors import JalapenoError
 
 if TYPE_CHECKING:
     from jalapeno.cost.oracle import CostOracle
@@ -101,7 +103,14 @@ def resolve_fleet(o: dict[str, Any]) -> Fleet:
     pp = o.get("pp") or 1
     if o.get("decode_tp") is not None:
         valid_tp(model, o["decode_tp"], "--decode-tp")
+    if o.get("comm_sms"):  # cost.oracle refuses it: the serving hot loop does not price shared cores
+        raise JalapenoError(
+            "cores held by the all-to-all are priced by estimate only, not in serving; drop it",
+            field="--comm-sms",
+        )
     prefill_plan, decode_plan = pool_plans(o)
+    # per-node dispatch needs one pool spanning nodes (the widest; the other may fit one)
+    check_on_chip(*max((prefill_plan, chip), (decode_plan, dchip or chip), key=lambda pc: pc[0].ep))
     return Fleet(
         model,
         chip,
