@@ -67,7 +67,8 @@ def _wide_ep_options(f: Callable) -> Callable:
         "--comm-sms",
         type=int,
         default=None,
-        help="With --ep --tbo: cores (SMs) the all-to-all kernels hold, compute runs on the rest [0].",
+        help="With --ep --tbo (estimate only): cores (SMs) the all-to-all kernels hold; compute runs on the "
+        "rest [0].",
     )(f)
     return click.option(
         "--ep-dispatch",
