@@ -75,10 +75,8 @@ def analytic_result(
     """The scenario model's operating point for a row (``isl_override``: another mean prompt length)."""
     from jalapeno.cost.scenario import precision_of, predict
 
-    isl, osl, limits = row_lengths(row)
+    isl, osl, limits, cv, fractions = row_shape(row)
     isl = isl_override or isl
-    cv = WORKLOADS[benchmark_of(row.model)].isl_cv if row.scenario != "fixed" else 0.0
-    fractions = osl_fractions(benchmark_of(row.model)) if row.scenario != "fixed" else ()
     return predict(
         resolve_model(row.model),
         chip,
@@ -111,6 +109,18 @@ def osl_fractions(model: str) -> tuple[float, ...]:
     out = np.asarray(load_set(sets[model]).output_tokens, dtype=float)
     q = np.quantile(out, (np.arange(OSL_QUANTILES) + 0.5) / OSL_QUANTILES)
     return tuple(float(v) for v in q / out.mean())
+
+
+def row_shape(
+    row: PublishedRow,
+) -> tuple[int, int, tuple[float, float] | None, float, tuple[float, ...]]:
+    """(ISL, OSL, latency limits, prompt-length cv, output-length fractions) the scenario model prices a row
+    at: a fixed row has one length each, an MLPerf row its benchmark's length set."""
+    isl, osl, limits = row_lengths(row)
+    if row.scenario == "fixed":
+        return isl, osl, limits, 0.0, ()
+    bench = benchmark_of(row.model)
+    return isl, osl, limits, WORKLOADS[bench].isl_cv, osl_fractions(bench)
 
 
 def row_lengths(row: PublishedRow) -> tuple[int, int, tuple[float, float] | None]:

@@ -175,6 +175,31 @@ def ttft_p99_at(rs: ReplicaSteps, b: int, isl_cv: float) -> float:
     return ttft_p99_s(service, rho, isl_cv) - service + rs.first_token_s(b)
 
 
+def replica_setup(
+    model: ModelConfig,
+    chip: ChipSpec,
+    params: CostParams,
+    precision: Precision,
+    tp: int,
+    isl: int,
+    osl: int,
+    osl_fractions: tuple[float, ...] = (),
+    cfg: ServingConfig | None = None,
+) -> tuple[ReplicaSteps, int, int] | None:
+    """A replica of tp x pp chips: its step pricer, its chips and its batch cap (the running requests its KV
+    cache holds after the weights, within the published or default batch cap); None: the weights do not
+    fit."""
+    chips = tp * (cfg.pp if cfg else 1)
+    free = chip.memory_bytes * chips * MEMORY_FRACTION - weight_bytes(model, precision)
+    if free <= 0:
+        return None
+    ctx = running_context(isl, osl, osl_fractions)
+    est = Estimator(chip, params, tp, gemm_allreduce=bool(cfg and cfg.gemm_allreduce))
+    rs = ReplicaSteps(model, est, precision, isl, osl, ctx, cfg)
+    cap = cfg.max_batch if cfg and cfg.max_batch else MAX_BATCH * chips
+    return rs, chips, int(max(1, min(cap, free // (kv_bytes_per_token(model, precision) * ctx))))
+
+
 def _replica(
     model: ModelConfig,
     chip: ChipSpec,
@@ -188,15 +213,10 @@ def _replica(
     osl_fractions: tuple[float, ...] = (),
     cfg: ServingConfig | None = None,
 ) -> ScenarioResult | None:
-    chips = tp * (cfg.pp if cfg else 1)
-    free = chip.memory_bytes * chips * MEMORY_FRACTION - weight_bytes(model, precision)
-    if free <= 0:
+    replica = replica_setup(model, chip, params, precision, tp, isl, osl, osl_fractions, cfg)
+    if replica is None:
         return None
-    ctx = running_context(isl, osl, osl_fractions)
-    est = Estimator(chip, params, tp, gemm_allreduce=bool(cfg and cfg.gemm_allreduce))
-    rs = ReplicaSteps(model, est, precision, isl, osl, ctx, cfg)
-    cap = cfg.max_batch if cfg and cfg.max_batch else MAX_BATCH * chips
-    b_max = int(max(1, min(cap, free // (kv_bytes_per_token(model, precision) * ctx))))
+    rs, chips, b_max = replica
     if rs.budget is not None and limits is None:  # offline: the steady state must fit the budget
         b_max = min(b_max, budget_batch(rs.budget, isl, osl, rs.micro_batches))
 

@@ -17,21 +17,16 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jalapeno.cost.oracle import kv_bytes_per_token, weight_bytes
 from jalapeno.cost.params import CostParams, fused_engine
-from jalapeno.cost.published import WORKLOADS, PublishedRow, benchmark_of, data_dir
-from jalapeno.cost.published_fit import analytic_result, osl_fractions, row_lengths
+from jalapeno.cost.published import PublishedRow, data_dir
+from jalapeno.cost.published_fit import analytic_result, row_shape
 from jalapeno.cost.scenario import (
-    MAX_BATCH,
-    MEMORY_FRACTION,
     Z99,
     precision_of,
-    running_context,
+    replica_setup,
     tpot_p99_at,
     ttft_p99_at,
 )
-from jalapeno.cost.scenario_steps import ReplicaSteps
-from jalapeno.cost.step import Estimator
 from jalapeno.models.registry import resolve_model
 
 if TYPE_CHECKING:
@@ -122,25 +117,17 @@ def model_limits(
     res = analytic_result(row, chip, params)
     if res is None:
         return None
-    isl, osl, _ = row_lengths(row)
-    bench = benchmark_of(row.model)
-    cv, fractions = WORKLOADS[bench].isl_cv, osl_fractions(bench)
-    model, prec, cfg = resolve_model(row.model), precision_of(row.precision), row.serving
-    ctx = running_context(isl, osl, fractions)
-    est = Estimator(chip, fused_engine(params), res.tp, gemm_allreduce=bool(cfg and cfg.gemm_allreduce))
-    rs = ReplicaSteps(model, est, prec, isl, osl, ctx, cfg)
-    chips = res.tp * (cfg.pp if cfg else 1)
-    free = chip.memory_bytes * chips * MEMORY_FRACTION - weight_bytes(model, prec)
-    cap = min(
-        cfg.max_batch if cfg and cfg.max_batch else MAX_BATCH * chips,
-        free // (kv_bytes_per_token(model, prec) * ctx),
-    )
+    isl, osl, _, cv, fractions = row_shape(row)
+    model, prec = resolve_model(row.model), precision_of(row.precision)
+    replica = replica_setup(model, chip, fused_engine(params), prec, res.tp, isl, osl, fractions, row.serving)
+    assert replica is not None  # the model found this replica above
+    rs, _, cap = replica
     b = batch or res.batch
     limits = ModelLimits(
         b,
         ttft_p99_at(rs, b, cv),
         tpot_p99_at(rs, b, cv, fractions),
         rs.prefill_service(b)[1],
-        (b + Z99 * math.sqrt(b)) / max(cap, 1),
+        (b + Z99 * math.sqrt(b)) / cap,
     )
     return limits, replicas_of(row, res.tp)
