@@ -13,10 +13,9 @@ from jalapeno.errors import JalapenoError
 if TYPE_CHECKING:
     from jalapeno.hardware.spec import ChipSpec
 
-EP_KEYS = (
-    *("ep", "dp", "redundant_experts", "ep_imbalance", "tbo"),
-    *("ep_dispatch", "attn_imbalance", "comm_sms"),
-)
+# the EP knobs of a plan (the group itself is ep and dp); ``pool_options`` hands them to each pool
+EP_KNOBS = ("redundant_experts", "ep_imbalance", "tbo", "ep_dispatch", "attn_imbalance", "comm_sms")
+EP_KEYS = ("ep", "dp", *EP_KNOBS)
 # the wide-EP mechanisms of ``Parallel`` (docs/parallel.md, "Wide EP"): option name by field
 WIDE_EP_FLAGS = {k: f"--{k.replace('_', '-')}" for k in ("ep_dispatch", "attn_imbalance", "comm_sms")}
 

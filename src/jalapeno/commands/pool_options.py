@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from jalapeno.commands.parallel_options import plan
+from jalapeno.commands.parallel_options import EP_KNOBS, plan
 from jalapeno.cost.pipeline import Parallel
 
 DECODE_KEYS = ("decode_tp", "decode_pp", "decode_ep", "decode_dp")
@@ -30,8 +30,7 @@ DECODE_FLAGS = {
     "redundant_experts": "--redundant-experts",
     "ep_imbalance": "--ep-imbalance",
 }
-# --ep-dispatch/--attn-imbalance/--comm-sms go to each EP pool alike (no --decode-* of their own)
-EP_KNOBS = ("redundant_experts", "ep_imbalance", "tbo", "ep_dispatch", "attn_imbalance", "comm_sms")
+# of EP_KNOBS, --ep-dispatch/--attn-imbalance/--comm-sms go to each EP pool alike (no --decode-* of their own)
 
 
 def decode_plan_options(f: Callable) -> Callable:

@@ -27,7 +27,7 @@ from dataclasses import replace
 
 from jalapeno.cost.ep_stats import expected_nodes
 from jalapeno.cost.pipeline import Parallel
-from jalapeno.cost.published_glue_dense import SCALE_BYTES, sglang_dense_glue
+from jalapeno.cost.published_glue_dense import SCALE_BYTES, quant_bytes, sglang_dense_glue
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
 from jalapeno.models.config import ModelConfig
@@ -42,10 +42,10 @@ def glue_bytes(cfg: ModelConfig, par: Parallel, tokens: int) -> dict[str, tuple[
     ranks = expected_nodes(moe.num_experts, k, par.ep, moe.expert_groups, moe.groups_per_token)
     rows, uniq, fp8 = gamma * tokens * k, gamma * tokens * ranks, 1.0 + SCALE_BYTES
     return {
-        "moe_dispatch_quant": (tokens * h * 2.0, tokens * h * fp8),
+        "moe_dispatch_quant": quant_bytes(h, tokens),
         "moe_ep_scatter": (uniq * h * fp8, rows * h * fp8),
         "moe_silu_mul": (rows * 2 * i * 2.0, rows * i * 2.0),
-        "moe_down_quant": (rows * i * 2.0, rows * i * fp8),
+        "moe_down_quant": quant_bytes(i, rows),
         "moe_ep_gather": (rows * h * 2.0, uniq * h * 2.0),
     }
 
