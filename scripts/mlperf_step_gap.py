@@ -13,17 +13,16 @@ and without the fitted per-step overhead), so the gap is the step cost the physi
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from dataclasses import replace
+
+from mlperf_log_summaries import summary  # the parser the bundled log file is written with (same directory)
 
 from jalapeno.cost.params import fused_engine
 from jalapeno.cost.published import load_published
 from jalapeno.cost.published_fit import osl_fractions, row_lengths
 from jalapeno.cost.published_run import calibrate_all, preset_or_none
-from jalapeno.cost.scenario import precision_of, running_context
-from jalapeno.cost.scenario_steps import ReplicaSteps
-from jalapeno.cost.step import Estimator
+from jalapeno.cost.scenario import precision_of, replica_setup
 from jalapeno.models.registry import resolve_model
 
 # (chip, row's submitter, model, scenario whose published configuration prices the step, results dir)
@@ -45,53 +44,32 @@ RUNS = (
 )
 
 
-def summary(git_dir: str, result: str) -> dict[str, float]:
-    text = subprocess.run(
-        ["git", "-C", git_dir, "show", f"HEAD:{result}/performance/run_1/mlperf_log_summary.txt"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    keys = {
-        "Completed samples per second": "samples_s",
-        "Mean latency (ns)": "latency_ns",
-        "Mean Time to Output Token (ns)": "tpot_ns",
-        "99.00 percentile first token latency (ns)": "ttft99_ns",
-    }
-    out = {}
-    for line in text.splitlines():
-        k, _, v = line.partition(":")
-        if k.strip() in keys:
-            out[keys[k.strip()]] = float(v.split()[0])
-    return out
-
-
 def main(git_dir: str) -> None:
     rows = load_published()
     fits, _ = calibrate_all(rows, chips=["h200-sxm", "b200"])
     for chip, who, model, scen, result in RUNS:
-        s = summary(git_dir, result)
+        s = summary(git_dir, f"{result}/performance/run_1/mlperf_log_summary.txt")
         r = next(
             x
             for x in rows
             if (x.chip, x.model, x.scenario, x.submitter, x.round) == (chip, model, scen, who, "v5.1")
         )
         replicas = r.n_chips // ((r.tp or 1) * (r.serving.pp if r.serving else 1))
-        b = round(s["samples_s"] * s["latency_ns"] * 1e-9 / replicas)
+        b = round(s["samples_per_s"] * s["latency_mean_s"] / replicas)
         isl, osl, _ = row_lengths(r)
         m, pr = resolve_model(model), precision_of(r.precision)
-        ctx = running_context(isl, osl, osl_fractions(model))
         spec, fit = preset_or_none(chip), fits[chip].params
         assert spec is not None
         cyc = []
         for ovh in (0.0, fit.step_overhead_s):
             prm = fused_engine(replace(fit, step_overhead_s=ovh))
-            est = Estimator(spec, prm, r.tp or 1, gemm_allreduce=bool(r.serving and r.serving.gemm_allreduce))
-            cyc.append(ReplicaSteps(m, est, pr, isl, osl, ctx, r.serving).cycle(b).time_s * 1e3)
-        tpot = s["tpot_ns"] * 1e-6
+            rep = replica_setup(m, spec, prm, pr, r.tp or 1, isl, osl, osl_fractions(model), r.serving)
+            assert rep is not None
+            cyc.append(rep[0].cycle(b).time_s * 1e3)
+        tpot = s["tpot_mean_s"] * 1e3
         print(
             f"{chip} {model} {result.rsplit('/', 1)[1]}: {b} requests a replica, mean TPOT {tpot:.1f} ms, "
-            f"p99 TTFT {s['ttft99_ns'] * 1e-6:.0f} ms; model {cyc[0]:.1f} ms without the step overhead "
+            f"p99 TTFT {s['ttft_p99_s'] * 1e3:.0f} ms; model {cyc[0]:.1f} ms without the step overhead "
             f"(gap {tpot - cyc[0]:+.1f} ms), {cyc[1]:.1f} ms with {fit.step_overhead_s * 1e3:.2f} ms"
         )
 
