@@ -52,7 +52,7 @@ def quant_k(cfg: ModelConfig) -> dict[str, int]:
     }
 
 
-def quant_bytes(k: int, tokens: int) -> tuple[float, float]:
+def quant_bytes(k: int, tokens: float) -> tuple[float, float]:
     """(read, write) bytes of one per-token-group FP8 quantization of ``tokens`` rows of ``k`` BF16 values."""
     return tokens * k * BF16, tokens * k * (1.0 + SCALE_BYTES)
 
