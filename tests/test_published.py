@@ -455,3 +455,30 @@ def test_open_division_rows_never_enter_the_order_check() -> None:
         [pf.Checked(closed[0], 2.0, False)],
     )
     assert [o["published_order"] for o in order_checks(fits)] == [["b200", "mi300x"]]
+
+
+def test_the_issue_chip_order_leaves_gb200_out_but_the_full_order_keeps_it() -> None:
+    from jalapeno.cost.published_checks import order_checks
+
+    # published: b200 100 > gb200 95 > h200 60; predicted: gb200 > b200 > h200 (a rack-scale swap only)
+    rows = [
+        _row(chip=k, value=v * 8, id=f"x-{k}")
+        for k, v in (("b200", 100.0), ("gb200-nvl72", 95.0), ("h200-sxm", 60.0))
+    ]
+    pred = {"b200": 98.0, "gb200-nvl72": 99.0, "h200-sxm": 61.0}
+    fits = [
+        pf.ChipFit(
+            r.chip, params_for("h200-sxm"), "", pf.Split((), (r,), ()), [pf.Checked(r, pred[r.chip], False)]
+        )
+        for r in rows
+    ]
+    [o] = order_checks(fits)
+    assert o["match"] is False and o["match_issue_chips"] is True
+    assert [(w["faster"], w["slower"]) for w in o["swapped"]] == [("b200", "gb200-nvl72")]
+    pred["h200-sxm"] = 98.5  # now the H200 passes the B200: an issue-chip swap as well
+    fits[2] = pf.ChipFit(
+        "h200-sxm", params_for("h200-sxm"), "", fits[2].split, [pf.Checked(rows[2], 98.5, False)]
+    )
+    assert order_checks(fits)[0]["match_issue_chips"] is False
+    # a group with one issue chip only has no issue-chip order to match
+    assert order_checks([fits[1], fits[2]])[0]["match_issue_chips"] is None

@@ -7,6 +7,7 @@ from typing import Any
 
 from jalapeno.cost.published import LIMITS_SOURCE, WORKLOADS
 from jalapeno.cost.published_checks import (
+    ISSUE_ORDER_CHIPS,
     MAX_TARGET,
     MEDIAN_TARGET,
     RATIO_TARGET,
@@ -124,6 +125,7 @@ def order_table(fits: Sequence[ChipFit]) -> str:
             " > ".join(o["published_order"]),
             " > ".join(o["predicted_order"]),
             "yes" if o["match"] else "**no**",
+            {None: "-", True: "yes", False: "**no**"}[o["match_issue_chips"]],
             "; ".join(f"{w['faster']} > {w['slower']} by {w['published_gap']:.1%}" for w in o["swapped"])
             or "-",
             "held-out" if o["held_out_only"] else "includes fit rows",
@@ -138,11 +140,24 @@ def order_table(fits: Sequence[ChipFit]) -> str:
             "published order (per GPU)",
             "predicted order",
             "match",
+            "match, issue's chips",
             "swapped pairs (published gap)",
             "rows",
         ],
         rows,
-        "llllllll",
+        "lllllllll",
+    )
+
+
+def order_summary(fits: Sequence[ChipFit]) -> str:
+    """One sentence counting the groups whose order matches, over all chips and over the issue's."""
+    checks = order_checks(fits)
+    issue = [o for o in checks if o["match_issue_chips"] is not None]
+    return (
+        f"The predicted order matches the published one in {sum(o['match'] for o in checks)} of "
+        f"{len(checks)} groups with every chip, and in {sum(o['match_issue_chips'] for o in issue)} of "
+        f"{len(issue)} over the chips issue 11 names ({', '.join(ISSUE_ORDER_CHIPS)}; \"match, issue's "
+        'chips"); GB200 NVL72, a rack-scale system, is ranked in the first count only.'
     )
 
 
@@ -284,6 +299,8 @@ def render(fits: Sequence[ChipFit], skipped: Sequence[str], command: str, n_rows
         breakdown_table(fits),
         "",
         "## Per-GPU order within each published round, model and scenario",
+        "",
+        order_summary(fits),
         "",
         order_table(fits),
         "",
