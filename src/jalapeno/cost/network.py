@@ -9,9 +9,9 @@ group, ``a`` the per-hop latency, ``bw`` the chip's bandwidth per direction over
 * ring (Patarasuk & Yuan, JPDC 2009): reduce-scatter = all-gather = (n-1) (B/n / bw_ring + a). On a
   switch one ring uses the chip's whole port (bw_ring = bw); on direct topologies (ring, mesh, torus)
   two counter-rotating rings each carry half over the links to the two neighbours (bw_ring = 2 x
-  neighbour-link bw; a pair on a full mesh has one link, bw_ring = its bw); on a torus the ring runs dimension by dimension (the shard shrinks by each
-  dimension's length), and a group filling a dimension only partly runs on an open line (half the
-  bandwidth).
+  neighbour-link bw; a pair on a full mesh has one link, bw_ring = its bw); on a torus the ring runs
+  dimension by dimension (the shard shrinks by each dimension's length), and a group filling a
+  dimension only partly runs on an open line (half the bandwidth).
 * direct (one shot, switch and full mesh): every chip sends its n-1 shares at once:
   switch (n-1) B/n / bw + a (the port serializes them), mesh B/n / link bw + a (one link a peer).
 * tree = recursive halving-doubling (Rabenseifner), switch, n a power of two: (n-1) B/n / bw + log2(n) a.

@@ -55,8 +55,6 @@ def switchless_mesh(chip: ChipSpec, chips: int, links_per_peer: int, source: str
         domain_size=Figure(chips, source, note="The board's GPUs."),
         topology="mesh",
         energy_pj_per_bit=ic.energy_pj_per_bit,
-        in_network_reduction=Flag(
-            False, f"derived: a full mesh has no switch to reduce in ({source})", note="Not the preset's switch."
-        ),
+        in_network_reduction=Flag(False, f"derived: a full mesh has no switch to reduce in ({source})"),
     )
     return replace(chip, interconnect=mesh)
