@@ -10,7 +10,8 @@ v5.1 rows come from the round's ``summary_results.json``; v4.1 rows from each re
 ``performance/run_1/mlperf_log_summary.txt`` and the system's ``systems/<platform>.json``.
 Per (round, chip, model, scenario, GPUs per system) one row is kept: the chip vendor's own submission
 where there is one, else the median submission; ``n_submissions`` and the spread are recorded with it.
-Each row also gets the serving configuration its submitter published (tp, pp, max batch per replica, the
+Each row also gets its system description's ``accelerator_interconnect`` (the board: 18 NVLinks into
+NVSwitches, or 6 a peer on the switchless 4-GPU HGX board) and the serving configuration its submitter published (tp, pp, max batch per replica, the
 per-step token budget, CUDA graphs, and the file read: ``config_url``): v5.1 TensorRT-LLM harness configs
 (configs/<system>/<Scenario>/<model>.py), v4.1 ones (config classes under configs/<model>/<Scenario>/),
 AMD's v5.1 vLLM harness yaml (code/<model>/harness_llm/models/), and mlperf_configs_manual.csv beside this
@@ -41,8 +42,9 @@ VENDOR = {"h100-sxm": "NVIDIA", "h200-sxm": "NVIDIA", "b200": "NVIDIA", "gb200-n
           "mi300x": "AMD", "mi325x": "AMD", "mi355x": "AMD"}
 FIELDS = ["id", "round", "date", "division", "submitter", "system", "chip", "n_chips", "model", "scenario",
           "precision", "software", "value", "unit", "power_w", "n_submissions", "value_min", "value_max",
-          "url", "tp", "pp", "max_batch", "max_num_tokens", "cuda_graphs", "gemm_allreduce", "config_url"]
-CONFIG_FIELDS = FIELDS[-7:]
+          "url", "tp", "pp", "max_batch", "max_num_tokens", "cuda_graphs", "gemm_allreduce", "config_url",
+          "interconnect"]
+CONFIG_FIELDS = FIELDS[-8:-1]
 # the submitter's configuration file of a result: TensorRT-LLM harness configs (configs/<system>/<Scenario>/
 # <model>.py) and AMD's vLLM harness (code/<model>/harness_llm/models/<model>/<scenario>_<chip>.yaml)
 CONFIG_MODEL = {"llama2-70b-99": "llama2-70b", "llama3.1-405b": "llama3_1-405b", "llama3.1-8b": "llama3_1-8b",
@@ -270,6 +272,17 @@ def with_config(repo: str, row: dict) -> dict:
     return {**row, **dict.fromkeys(CONFIG_FIELDS, "")}
 
 
+def with_interconnect(repo: str, row: dict) -> dict:
+    """The row with its system description's accelerator_interconnect, as written (closed/<submitter>/
+    systems/<system>.json beside the result): the board its GPUs sat on (cost/published_board.py)."""
+    div, sub, _, system = row["url"].split("/tree/main/")[1].split("/")[:4]
+    try:
+        sysd = json.loads(git(repo, "show", f"HEAD:{div}/{sub}/systems/{system}.json"))
+    except subprocess.CalledProcessError:
+        return {**row, "interconnect": ""}
+    return {**row, "interconnect": str(sysd.get("accelerator_interconnect", "")).strip()}
+
+
 def pick(rows: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
@@ -298,7 +311,7 @@ def main(v41: str, v51: str, power: bool = False) -> None:
     rows = v41_rows(v41) + v51_rows(v51)
     repos = {"v4.1": v41, "v5.1": v51}
     for r in (power_rows(rows) if power else pick(rows)):
-        r = with_config(repos[r["round"]], r)
+        r = with_interconnect(repos[r["round"]], with_config(repos[r["round"]], r))
         w.writerow({k: r[k] for k in FIELDS})
 
 

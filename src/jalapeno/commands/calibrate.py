@@ -162,6 +162,8 @@ def command(
                                 "set": "fit" if c.fitted else "held-out",
                                 "url": c.row.url,
                                 "serving": serving_json(c.row),
+                                # the board its system had (cost/published_board.py): "6x ... NVLink" = mesh
+                                "system_interconnect": c.row.interconnect or None,
                             }
                             for c in f.checked
                         ],

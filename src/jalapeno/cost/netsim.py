@@ -154,10 +154,12 @@ def _rings(f: Fabric, dim: int, reverse: bool) -> list[list[int]]:
 def ring_schedule(f: Fabric, b: float, kind: str) -> list[Send]:
     """Ring reduce-scatter / all-gather / all-reduce of ``b`` bytes a chip: on a switch one ring at
     full port bandwidth; on direct topologies two counter-rotating rings of b/2, dimension by
-    dimension (all-gather walks the dimensions back)."""
+    dimension (all-gather walks the dimensions back); a pair on a full mesh has one link between them
+    (a link a peer), so one ring."""
     sends: list[Send] = []
     phases = {"reduce_scatter": ["rs"], "all_gather": ["ag"], "all_reduce": ["rs", "ag"]}[kind]
-    lanes = [(False, 1.0)] if f.switched else [(False, 0.5), (True, 0.5)]
+    one_ring = f.switched or (f.up.topology == "mesh" and f.n == 2)
+    lanes = [(False, 1.0)] if one_ring else [(False, 0.5), (True, 0.5)]
     last: dict[tuple[bool, int], list[int]] = {}
     for ph in phases:
         order = range(len(f.shape)) if ph == "rs" else reversed(range(len(f.shape)))

@@ -9,9 +9,9 @@ group, ``a`` the per-hop latency, ``bw`` the chip's bandwidth per direction over
 * ring (Patarasuk & Yuan, JPDC 2009): reduce-scatter = all-gather = (n-1) (B/n / bw_ring + a). On a
   switch one ring uses the chip's whole port (bw_ring = bw); on direct topologies (ring, mesh, torus)
   two counter-rotating rings each carry half over the links to the two neighbours (bw_ring = 2 x
-  neighbour-link bw); on a torus the ring runs dimension by dimension (the shard shrinks by each
-  dimension's length), and a group filling a dimension only partly runs on an open line (half the
-  bandwidth).
+  neighbour-link bw; a pair on a full mesh has one link, bw_ring = its bw); on a torus the ring runs
+  dimension by dimension (the shard shrinks by each dimension's length), and a group filling a
+  dimension only partly runs on an open line (half the bandwidth).
 * direct (one shot, switch and full mesh): every chip sends its n-1 shares at once:
   switch (n-1) B/n / bw + a (the port serializes them), mesh B/n / link bw + a (one link a peer).
 * tree = recursive halving-doubling (Rabenseifner), switch, n a power of two: (n-1) B/n / bw + log2(n) a.
@@ -98,10 +98,19 @@ def ring_reduce_scatter_s(up: ScaleUp, b: float, n: int) -> float:
     t = 0.0
     for length, closed in dims_of(up, n):
         if length > 1:
-            bw = 2 * neighbour_bw(up) * (1.0 if closed else 0.5)
-            t += (length - 1) * (b / length / bw + a)
+            t += (length - 1) * (b / length / ring_bw(up, length, closed) + a)
             b /= length
     return t
+
+
+def ring_bw(up: ScaleUp, length: int, closed: bool) -> float:
+    """Bytes/s per direction of the two counter-rotating rings along one dimension of a direct topology:
+    each runs over the links to a neighbour (an open line: half). On a full mesh a pair's two rings
+    both cross the one link between them (a mesh has a link a peer), so a group of two gets that link
+    alone: a 4-GPU HGX H100 board's TP2 all-reduce runs over the pair's 6 NVLinks, not 12."""
+    if up.topology == "mesh" and length == 2:
+        return neighbour_bw(up)
+    return 2 * neighbour_bw(up) * (1.0 if closed else 0.5)
 
 
 def direct_reduce_scatter_s(up: ScaleUp, b: float, n: int) -> float | None:

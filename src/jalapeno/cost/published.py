@@ -16,7 +16,9 @@ max_num_seqs), ``max_num_tokens`` (the per-step token budget of chunked-prefill 
 prefill-chunk tokens; blank where prefill is not chunked) and ``cuda_graphs`` (False: TensorRT-LLM's
 use_graphs False, vLLM's enforce_eager) and ``gemm_allreduce`` (True: TensorRT-LLM's build flag
 gemm_allreduce_plugin, each row-parallel GEMM fused with its tensor-parallel all-reduce; blank: not set).
-``ServingConfig`` gathers them for the scenario model.
+``ServingConfig`` gathers them for the scenario model. ``interconnect`` is the system description's
+``accelerator_interconnect`` as its submitter wrote it (``"6x 4th Gen NVLink, 900GB/s"``): the board the
+GPUs sat on (``cost.published_board``).
 """
 
 from __future__ import annotations
@@ -174,6 +176,7 @@ class PublishedRow:
     cuda_graphs: bool | None = None
     gemm_allreduce: bool | None = None
     config_url: str = ""
+    interconnect: str = ""  # the system's published accelerator_interconnect (blank: not read)
 
     @property
     def serving(self) -> ServingConfig | None:
@@ -278,6 +281,7 @@ def parse_row(d: dict[str, str], source: str) -> PublishedRow:
             isl=_int(d.get("isl")),
             osl=_int(d.get("osl")),
             config_url=d.get("config_url") or "",
+            interconnect=d.get("interconnect") or "",
             **_config(d, rid, source),  # type: ignore[arg-type]
         )
     except (KeyError, ValueError) as e:

@@ -72,14 +72,16 @@ def analytic_power(row: PublishedRow, chip: ChipSpec, params: CostParams) -> flo
 def analytic_result(
     row: PublishedRow, chip: ChipSpec, params: CostParams, isl_override: int | None = None
 ) -> ScenarioResult | None:
-    """The scenario model's operating point for a row (``isl_override``: another mean prompt length)."""
+    """The scenario model's operating point for a row (``isl_override``: another mean prompt length), on
+    the board its system had (``cost.published_board.system_chip``: the 4-GPU HGX H100 board's mesh)."""
+    from jalapeno.cost.published_board import system_chip
     from jalapeno.cost.scenario import precision_of, predict
 
     isl, osl, limits, cv, fractions = row_shape(row)
     isl = isl_override or isl
     return predict(
         resolve_model(row.model),
-        chip,
+        system_chip(row, chip),
         fused_engine(params),
         precision_of(row.precision),
         row.n_chips,

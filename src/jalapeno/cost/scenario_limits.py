@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from jalapeno.cost.params import CostParams, fused_engine
 from jalapeno.cost.published import PublishedRow, data_dir
+from jalapeno.cost.published_board import system_chip
 from jalapeno.cost.published_fit import analytic_result, row_shape
 from jalapeno.cost.scenario import (
     Z99,
@@ -119,7 +120,9 @@ def model_limits(
         return None
     isl, osl, _, cv, fractions = row_shape(row)
     model, prec = resolve_model(row.model), precision_of(row.precision)
-    replica = replica_setup(model, chip, fused_engine(params), prec, res.tp, isl, osl, fractions, row.serving)
+    board = system_chip(row, chip)  # as analytic_result prices it
+    prm = fused_engine(params)
+    replica = replica_setup(model, board, prm, prec, res.tp, isl, osl, fractions, row.serving)
     assert replica is not None  # the model found this replica above
     rs, _, cap = replica
     b = batch or res.batch

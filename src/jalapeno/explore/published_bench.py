@@ -14,6 +14,7 @@ from typing import Any
 
 from jalapeno.cost.params import CostParams, fused_engine
 from jalapeno.cost.published import PublishedRow
+from jalapeno.cost.published_board import system_chip
 from jalapeno.cost.published_fit import ChipFit, analytic_result, row_lengths
 from jalapeno.hardware.spec import ChipSpec
 
@@ -36,7 +37,7 @@ def bench_predictor(row: PublishedRow, chip: ChipSpec, params: CostParams) -> fl
         kwargs = {"isl": isl, "osl": osl}
     rep = run_bench(
         resolve_model(row.model),
-        chip,
+        system_chip(row, chip),  # the board its system had, as the closed form prices it
         row.scenario,
         tp=row.tp or placed.tp,
         precision=precision_of(row.precision),
