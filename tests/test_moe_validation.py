@@ -26,10 +26,10 @@ from jalapeno.serving.oracle import StepShape
 # docs/validation-moe.md (python scripts/validate_moe.py): published / predicted - 1, as shipped and with the
 # decode factor fitted on the SGLang blog's decode row
 DOCUMENTED = {
-    "sglang-prefill-1k": (0.3441, 0.3441),
-    "sglang-prefill-2k": (0.3494, 0.3494),
-    "sglang-prefill-4k": (0.3286, 0.3286),
-    "sglang-prefill-4k-perfect-eplb": (0.2129, 0.2129),
+    "sglang-prefill-1k": (0.3258, 0.3258),
+    "sglang-prefill-2k": (0.3319, 0.3319),
+    "sglang-prefill-4k": (0.3129, 0.3129),
+    "sglang-prefill-4k-perfect-eplb": (0.1975, 0.1975),
     "sglang-decode-ep72": (0.6720, 0.0),
     "deepseek-profile-prefill": (0.1885, 0.1885),
     "deepseek-profile-decode": (0.5867, 0.1271),

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+import jalapeno.cost.published_glue as glue
 from jalapeno.cost import published_moe as pm
 from jalapeno.cost.expert import node_fraction
 from jalapeno.cost.published_eplb import (
@@ -17,7 +18,7 @@ from jalapeno.cost.published_eplb import (
     SGLANG_PREFILL_IMBALANCE,
     eplb_imbalance,
 )
-from jalapeno.cost.published_glue import glue_bytes, sglang_moe_glue
+from jalapeno.cost.published_glue import glue_bytes, output_glue_bytes, sglang_moe_glue
 from jalapeno.cost.published_profile import (
     COMMUNICATION,
     COMPUTE,
@@ -153,3 +154,44 @@ def test_sglang_moe_glue_replaces_the_weighted_sum():
     for rid in ("sglang-prefill-4k", "sglang-prefill-4k-perfect-eplb"):
         other = model_breakdown(ROWS[rid])["other"]
         assert 4.5 < other < PREFILL_BREAKDOWN_MS[ROW_PROFILE[rid]]["other"]
+
+
+def test_sglang_output_copies_bytes_by_hand():
+    # sglang 0.4.6.post3: tma_align_input_scale on both grouped GEMMs' FP32 scales (R rows of 7168/128 and
+    # 2048/128 values), the routed output scaled in place and the shared expert's output added (T x 7168
+    # BF16), FA3's log-sum-exp transposed (T x 128 heads FP32)
+    cfg = resolve_model("deepseek-v3")
+    t = 8192
+    b = output_glue_bytes(cfg, pm._plan(ROWS["sglang-prefill-4k-perfect-eplb"], None), t)
+    rows = t * 8
+    assert b["tma_scale_align"] == pytest.approx((rows * (56 + 16) * 4, rows * (56 + 16) * 4))
+    assert b["routed_scale"] == (t * 14336, t * 14336)
+    assert b["shared_add"] == (t * 28672, t * 14336)
+    assert b["mla_lse_transpose"] == (t * 512, t * 512)
+    per_token = sum(r + w for r, w in b.values()) / t
+    assert per_token == 4608 + 28672 + 43008 + 1024  # 77,312 B a token and MoE layer
+    hot = output_glue_bytes(cfg, pm._plan(ROWS["sglang-prefill-4k"], None), t)
+    # the hottest rank's rows, its own tokens
+    assert hot["tma_scale_align"][0] == pytest.approx(1.25 * b["tma_scale_align"][0])
+    assert hot["shared_add"] == b["shared_add"]
+
+
+def test_sglang_output_copies_sit_after_attention_and_combine_and_cost_hbm_time(monkeypatch):
+    cfg = resolve_model("deepseek-v3")
+    par = pm._plan(ROWS["sglang-prefill-4k-perfect-eplb"], None)
+    g = build_graph(cfg, Batch.prefill(4096, 0, batch=2), pm._precision())
+    names = [o.name for o in sglang_moe_glue(g, cfg, par).ops]
+    assert names.count("mla_lse_transpose") == 2 and names.count("routed_scale") == 1  # dense + MoE nodes
+    i = names.index("moe_ep_gather")
+    assert names[i + 1 : i + 4] == ["tma_scale_align", "routed_scale", "shared_add"]
+    assert names[names.index("attn_prefill") + 1] == "mla_lse_transpose"
+    row = ROWS["sglang-prefill-4k-perfect-eplb"]
+    with_all = model_breakdown(row)
+    monkeypatch.setattr(glue, "_output_glue", lambda g, cfg, par: g)
+    added_ms = with_all["other"] - model_breakdown(row)["other"]
+    # 77,312 B a token on 58 MoE layers (+1,024 on 3 dense), two micro-batches of 8,192 tokens, per layer of
+    # 61: at least at the H100's 3.35 TB/s, under 1.6x that (the model's HBM efficiency and power stretch)
+    bw = resolve_chip("h100-sxm").memory_bandwidth_bytes_per_s
+    floor_ms = 2 * 8192 * (58 * 77312 + 3 * 1024) / bw / 61 * 1e3
+    assert floor_ms == pytest.approx(0.3598, abs=1e-4)
+    assert floor_ms < added_ms < 1.6 * floor_ms
