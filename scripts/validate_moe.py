@@ -66,7 +66,8 @@ def prefill_parts(r) -> list[float]:
     g = pm.bf16_attention(build_graph(cfg, Batch.prefill(new, r.length - new, batch=seqs), pm._precision()))
     par = pm._plan(r, None)
     g = pm.sglang_moe_glue(g, cfg, par, r.moe_glue)
-    sc, x = ep_step(pm._estimator(r), cfg, par, [(g, seqs * new * r.ep)] * 2, cuda_graph=False)
+    micro = [(g, seqs * new * r.ep)] * 2
+    sc, x = ep_step(pm._estimator(r), cfg, par, micro, cuda_graph=False, staged=r.tbo_stages)
     return [round(sc.time_s, 3), round(x.compute_s, 3), round(x.all_to_all_s, 3)]
 
 

@@ -26,7 +26,7 @@ from jalapeno.serving.oracle import StepShape
 # docs/validation-moe.md (python scripts/validate_moe.py): published / predicted - 1, as shipped and with the
 # decode factor fitted on the SGLang blog's decode row
 DOCUMENTED = {
-    "sglang-prefill-1k": (0.3258, 0.3258),
+    "sglang-prefill-1k": (0.3122, 0.3122),
     "sglang-prefill-2k": (0.3319, 0.3319),
     "sglang-prefill-4k": (0.3129, 0.3129),
     "sglang-prefill-4k-perfect-eplb": (0.1975, 0.1975),
@@ -39,12 +39,12 @@ DOCUMENTED = {
 # the prefill rows priced with per-expert dispatch, as before DeepEP's per-node deduplication was modelled
 # (the SGLang default rows with EPLB's published imbalance at EP32, 1.25: cost.published_eplb)
 PER_EXPERT = {
-    "sglang-prefill-1k": -0.2588,
-    "sglang-prefill-2k": -0.2163,
-    "sglang-prefill-4k": -0.1502,
-    "sglang-prefill-4k-perfect-eplb": -0.0996,
-    "deepseek-profile-prefill": -0.1541,
-    "deepseek-day6-prefill": 0.6022,
+    "sglang-prefill-1k": -0.2736,
+    "sglang-prefill-2k": -0.2328,
+    "sglang-prefill-4k": -0.1702,
+    "sglang-prefill-4k-perfect-eplb": -0.1259,
+    "deepseek-profile-prefill": -0.1807,
+    "deepseek-day6-prefill": 0.5345,
 }
 
 

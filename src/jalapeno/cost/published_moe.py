@@ -123,6 +123,7 @@ class MoeRow:
     gemm_release: str = "2025-02-25"  # the DeepGEMM release whose H800 TFLOPS price the FP8 GEMMs
     ep_imbalance: float = 0.0  # prefill: hottest expert rank over the mean (0: uniform routing's floor)
     moe_glue: bool = False  # prefill: SGLang's MoE, quantization and MLA kernels (cost.published_glue*)
+    tbo_stages: bool = True  # prefill: the two micro-batches overlap stage by stage (cost.tbo_stages)
     note: str = ""
 
 
@@ -418,7 +419,8 @@ def predict_prefill(row: MoeRow, gamma: float | None = None) -> float:
     seqs = max(1, round(row.per_gpu / new / halves))
     g = bf16_attention(build_graph(cfg, Batch.prefill(new, row.length - new, batch=seqs), _precision()))
     g, tokens = sglang_moe_glue(g, cfg, par, row.moe_glue), seqs * new
-    sc, _ = ep_step(_estimator(row), cfg, par, [(g, tokens * row.ep)] * halves, cuda_graph=False)
+    micro = [(g, tokens * row.ep)] * halves
+    sc, _ = ep_step(_estimator(row), cfg, par, micro, cuda_graph=False, staged=row.tbo_stages)
     step = sc.time_s + hit_load_s(row, seqs * halves)
     return tokens * halves * GPUS_PER_NODE / step / (1.0 - row.cached_fraction)
 
