@@ -26,10 +26,10 @@ from jalapeno.serving.oracle import StepShape
 # docs/validation-moe.md (python scripts/validate_moe.py): published / predicted - 1, as shipped and with the
 # decode factor fitted on the SGLang blog's decode row
 DOCUMENTED = {
-    "sglang-prefill-1k": (0.3122, 0.3122),
-    "sglang-prefill-2k": (0.3319, 0.3319),
-    "sglang-prefill-4k": (0.3129, 0.3129),
-    "sglang-prefill-4k-perfect-eplb": (0.1975, 0.1975),
+    "sglang-prefill-1k": (0.2028, 0.2028),
+    "sglang-prefill-2k": (0.2297, 0.2297),
+    "sglang-prefill-4k": (0.2512, 0.2512),
+    "sglang-prefill-4k-perfect-eplb": (0.1832, 0.1832),
     "sglang-decode-ep72": (0.6720, 0.0),
     "deepseek-profile-prefill": (0.1885, 0.1885),
     "deepseek-profile-decode": (0.5867, 0.1271),
@@ -39,12 +39,12 @@ DOCUMENTED = {
 # the prefill rows priced with per-expert dispatch, as before DeepEP's per-node deduplication was modelled
 # (the SGLang default rows with EPLB's published imbalance at EP32, 1.25: cost.published_eplb)
 PER_EXPERT = {
-    "sglang-prefill-1k": -0.2736,
-    "sglang-prefill-2k": -0.2328,
-    "sglang-prefill-4k": -0.1702,
-    "sglang-prefill-4k-perfect-eplb": -0.1259,
-    "deepseek-profile-prefill": -0.1807,
-    "deepseek-day6-prefill": 0.5345,
+    "sglang-prefill-1k": -0.5035,
+    "sglang-prefill-2k": -0.4755,
+    "sglang-prefill-4k": -0.4322,
+    "sglang-prefill-4k-perfect-eplb": -0.4008,
+    "deepseek-profile-prefill": -0.2898,
+    "deepseek-day6-prefill": 0.3622,
 }
 
 
@@ -74,14 +74,18 @@ def test_table_recomputes_the_documented_errors_and_splits_by_source():
         )
         assert rows[k]["error_per_expert"] == pytest.approx(e, abs=6e-4), k
         assert got[k][0] > e
-    # balanced rows (DeepSeek's profile, SGLang's simulated perfect EPLB) were within 25% per expert
+    # at the NIC rate DeepEP's normal kernels reached (cost.published_kernels.deepep_nic) and with the
+    # all-to-alls hidden stage by stage (cost.tbo_stages), per-expert copies would leave every saturated
+    # row more than a quarter short: the per-node dispatch the rows ran is what the model must price
     balanced = ("deepseek-profile-prefill", "sglang-prefill-4k-perfect-eplb")
-    assert all(abs(PER_EXPERT[k]) < 0.25 for k in balanced)
+    assert all(PER_EXPERT[k] < -0.25 for k in balanced)
     assert abs(got["deepseek-profile-prefill"][0]) < 0.25
-    # SGLang's rows, with its data-movement kernels (cost.published_glue, cost.published_glue_dense): the
-    # simulated perfect-EPLB row is within a quarter, the default rows (EPLB's imbalance) stay over
+    # SGLang's rows, with its data-movement kernels (cost.published_glue, cost.published_glue_dense), the
+    # stage-by-stage overlap and its unit tests' NIC rate: 1K, 2K and perfect EPLB within a quarter; the
+    # 4K default row (EPLB's imbalance) at +25.1%, just over
+    assert all(abs(got[k][0]) < 0.25 for k in ("sglang-prefill-1k", "sglang-prefill-2k"))
     assert abs(got["sglang-prefill-4k-perfect-eplb"][0]) < 0.25
-    assert all(got[k][0] > 0.25 for k in PER_EXPERT if k.startswith("sglang") and "perfect" not in k)
+    assert 0.25 < got["sglang-prefill-4k"][0] < 0.252
 
 
 def test_kv_cv_is_the_bundled_chat_traces():

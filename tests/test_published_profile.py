@@ -71,10 +71,12 @@ def test_default_rows_carry_eplb_imbalance_and_the_perfect_row_none():
         assert pm._plan(ROWS[rid], None).ep_imbalance == 1.25
     assert pm._plan(ROWS["sglang-prefill-4k-perfect-eplb"], None).ep_imbalance == 1.0
     assert pm._plan(ROWS["deepseek-profile-prefill"], None).ep_imbalance is None  # uniform floor
-    # the imbalance slows the step: the 4K default row at 1.25 over the same row at the floor
+    # the imbalance slows the step: the 4K default row at 1.25 over the same row at the floor; with the
+    # all-to-alls hidden stage by stage the hottest rank's longer combine now shows (every rank waits for
+    # it): 0.898 (0.93 when the step hid every all-to-all; SGLang published 50,302 / 59,337 = 0.848)
     r = ROWS["sglang-prefill-4k"]
     slow, floor = pm.predict_prefill(r), pm.predict_prefill(replace(r, ep_imbalance=0.0))
-    assert 0.90 < slow / floor < 0.97
+    assert 0.89 < slow / floor < 0.91
 
 
 def test_categories_of_the_model_ops():
@@ -87,19 +89,21 @@ def test_categories_of_the_model_ops():
 def test_model_breakdown_adds_up_and_prices_the_dispatch_by_hand():
     r = ROWS["sglang-prefill-4k-perfect-eplb"]
     m = model_breakdown(r)
-    # compute-bound step: the four compute categories (power-stretched) are the step, less its overhead
+    # the four compute categories (power-stretched) are the step, less its overhead and the waits the
+    # stage-by-stage overlap leaves (cost.tbo_stages: the combine outlasts the stage it hides under)
     parts = m["moe"] + m["attention"] + m["gemm"] + m["other"]
-    assert parts == pytest.approx(m["overall"], rel=0.005)
-    assert m["dispatch"] + m["combine"] < parts  # the all-to-alls hide under the compute
+    assert parts < m["overall"] < 1.03 * parts
+    assert m["dispatch"] + m["combine"] < parts  # the step's all-to-alls are shorter than its compute
     # dispatch by hand: 2 prompts of 4,096 a half, 8 experts x 7,168 FP8 bytes a token; a token crosses the
-    # NICs once a remote node (0.2745 of the per-expert bytes); 58 MoE layers x 2 halves over 61 layers
+    # NICs once a remote node (0.2745 of the per-expert bytes) at the 0.679 of 50 GB/s SGLang's DeepEP unit
+    # tests reached (cost.published_kernels); 58 MoE layers x 2 halves over 61 layers
     cfg, chip = resolve_model("deepseek-v3"), resolve_chip("h100-sxm")
     net = network_of(chip)
     assert net is not None and net.scale_out is not None
     f = node_fraction(cfg, pm._plan(r, None), 8)
     assert f == pytest.approx(0.2745, abs=1e-4)
     b = 8192 * 8 * 7168 * 1.0
-    nic_s = f * b / net.scale_out.bw_bytes_per_s + net.scale_out.latency_s
+    nic_s = f * b / (0.679 * net.scale_out.bw_bytes_per_s) + net.scale_out.latency_s
     assert m["dispatch"] == pytest.approx(nic_s * 58 * 2 / 61 * 1e3, abs=5e-4)  # rounded to 1 us
     assert m["combine"] == pytest.approx(2 * m["dispatch"], rel=0.01)  # BF16 combine, twice the bytes
     assert m["imbalance"] == 1.0 and model_breakdown(ROWS["sglang-prefill-4k"])["imbalance"] == 1.25
@@ -195,3 +199,28 @@ def test_sglang_output_copies_sit_after_attention_and_combine_and_cost_hbm_time(
     floor_ms = 2 * 8192 * (58 * 77312 + 3 * 1024) / bw / 61 * 1e3
     assert floor_ms == pytest.approx(0.3598, abs=1e-4)
     assert floor_ms < added_ms < 1.6 * floor_ms
+
+
+def test_deepep_nic_shares_by_hand():
+    # DeepEP README (H800, EP32): 58 / 57 GB/s counted once a reached node incl. its own; its routing reaches
+    # 3.614 nodes, 2.711 remote; SGLang's unit tests: 7.3 / 14.3 ms a layer for 0.2745 of 8,192 x 8 x 7,168
+    # bytes (BF16 combine twice that) a micro-batch, 2 x 58 of them over 61 layers
+    from jalapeno.cost.published_kernels import (
+        DEEPEP_NIC_FRACTION,
+        deepep_nic,
+        deepep_readme_fraction,
+        sglang_unit_test_fraction,
+    )
+
+    local = 2.7106607 / 3.6142143
+    assert deepep_readme_fraction() == pytest.approx((58 + 57) / 2 * local / 50, rel=1e-6)
+    b = 0.2745197 * 8192 * 8 * 7168
+    per = 61 / 116 * 1e-3
+    rates = (b / (7.3 * per), 2 * b / (14.3 * per))
+    assert sglang_unit_test_fraction() == pytest.approx(sum(rates) / 2 / 50e9, rel=1e-6)
+    assert DEEPEP_NIC_FRACTION == {"deepseek": 0.863, "sglang": 0.679}
+    chip = resolve_chip("h100-sxm")
+    slow = network_of(deepep_nic(chip, 0.679))
+    assert slow is not None and slow.scale_out is not None
+    assert slow.scale_out.bw_bytes_per_s == pytest.approx(0.679 * 50e9)
+    assert deepep_nic(chip, 1.0) is chip and network_of(chip).scale_out.bw_bytes_per_s == 50e9

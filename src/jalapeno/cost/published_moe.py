@@ -23,7 +23,13 @@ from jalapeno.cost.params import setup_for
 from jalapeno.cost.pipeline import Parallel, ceil_div
 from jalapeno.cost.published_eplb import SGLANG_PREFILL_IMBALANCE
 from jalapeno.cost.published_glue import sglang_moe_glue
-from jalapeno.cost.published_kernels import COMM_SMS, bf16_attention, kernel_params
+from jalapeno.cost.published_kernels import (
+    COMM_SMS,
+    DEEPEP_NIC_FRACTION,
+    bf16_attention,
+    deepep_nic,
+    kernel_params,
+)
 from jalapeno.cost.step import Estimator
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
@@ -124,6 +130,7 @@ class MoeRow:
     ep_imbalance: float = 0.0  # prefill: hottest expert rank over the mean (0: uniform routing's floor)
     moe_glue: bool = False  # prefill: SGLang's MoE, quantization and MLA kernels (cost.published_glue*)
     tbo_stages: bool = True  # prefill: the two micro-batches overlap stage by stage (cost.tbo_stages)
+    deepep_nic: float = 1.0  # prefill: the NIC share DeepEP's normal kernels reached (cost.published_kernels)
     note: str = ""
 
 
@@ -165,6 +172,7 @@ def _sglang_prefill(
         gemm_release=SGLANG_GEMMS,
         ep_imbalance=SGLANG_PREFILL_IMBALANCE,  # EPLB's balancedness at 32 GPUs (cost.published_eplb)
         moe_glue=True,
+        deepep_nic=DEEPEP_NIC_FRACTION["sglang"],  # its DeepEP unit tests on its cluster
         note=note,
         **kw,
     )
@@ -228,6 +236,7 @@ ROWS: tuple[MoeRow, ...] = (
         62713.0,
         dispatch="per_node",
         comm_sms=COMM_SMS["deepseek"],
+        deepep_nic=DEEPEP_NIC_FRACTION["deepseek"],  # DeepEP's README benchmark (H800, EP32)
         note="EP32, 4K prompts, 16,384 tokens a GPU",
     ),
     MoeRow(
@@ -269,6 +278,7 @@ ROWS: tuple[MoeRow, ...] = (
         cached_fraction=0.563,
         dispatch="per_node",
         comm_sms=COMM_SMS["deepseek"],
+        deepep_nic=DEEPEP_NIC_FRACTION["deepseek"],
         note="EP32/DP32 units of 4 nodes; input tokens incl. 56.3% on-disk cache hits (16,384 computed "
         "tokens a GPU priced, hits loaded over the NICs); prompt length derived from the totals "
         "(day6_prompt); the day's tokens over the node-seconds prefill occupied",
@@ -323,10 +333,11 @@ def _precision() -> Precision:
 
 
 def _estimator(row: MoeRow) -> Estimator:
-    """The fused engine's parameters with the row's FP8 GEMMs at DeepGEMM's rate (``kernel_params``)."""
+    """The fused engine's parameters with the row's FP8 GEMMs at DeepGEMM's rate (``kernel_params``), its
+    NIC at the share DeepEP's normal kernels reached (``deepep_nic``)."""
     chip = resolve_chip(row.chip)
     prm, timer = setup_for(chip, "fused")
-    return Estimator(chip, kernel_params(chip, prm, row.gemm_release), 1, timer)
+    return Estimator(deepep_nic(chip, row.deepep_nic), kernel_params(chip, prm, row.gemm_release), 1, timer)
 
 
 def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = None) -> float:

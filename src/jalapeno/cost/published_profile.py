@@ -28,7 +28,6 @@ from jalapeno.cost.published_kernels import bf16_attention
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
 from jalapeno.hardware.network import network_of
-from jalapeno.hardware.registry import resolve_chip
 from jalapeno.models import resolve_model
 
 PROFILE_FIGURE = "https://lmsys.org/images/blog/large_scale_ep/profile-prefill.png"
@@ -89,7 +88,7 @@ def model_breakdown(row: pm.MoeRow) -> dict[str, Any]:
     """The model's prefill step for ``row`` in the figure's categories, ms per layer (the step over the
     model's layers): compute categories on the hottest rank, stretched by the power cap like the step;
     dispatch and combine from the all-to-all pricing (``cost.expert.ep_all_to_all_s``)."""
-    cfg, chip = resolve_model("deepseek-v3"), resolve_chip(row.chip)
+    cfg = resolve_model("deepseek-v3")
     assert cfg.moe is not None and row.phase == "prefill" and row.cached_fraction == 0.0
     halves = 2 if row.tbo else 1
     seqs = max(1, round(row.per_gpu / row.length / halves))
@@ -106,7 +105,7 @@ def model_breakdown(row: pm.MoeRow) -> dict[str, Any]:
         out[category(c.op.name, c.op.kind)] += c.total_s * halves * stretch / layers * 1e3
     ab = g.precision.activations.bytes_per_element
     b = x.imbalance * tokens * cfg.moe.experts_per_token * cfg.hidden_size * ab
-    net = network_of(chip)
+    net = network_of(est.chip)  # the NIC at the rate DeepEP reached (published_kernels.deepep_nic)
     assert net is not None
     n_moe = sum(o.repeat for o in g.ops if o.name == "experts")
     per = n_moe * halves / layers * 1e3
