@@ -93,7 +93,8 @@ def kernel_rows() -> list[dict]:
                     "error_comm_sms_range": [err(comm_sms=c) for c in COMM_SMS_RANGE],
                     "error_other_release": err(gemm_release=other), "error_without_comm_sms": err(comm_sms=0),
                     "error_without_bf16_attention": no_bf16, "error_without_deepgemm": no_gemm,
-                    "error_without_moe_glue": err(moe_glue=False)})
+                    "error_without_moe_glue": err(moe_glue=False), "deepep_nic": r.deepep_nic,
+                    "error_without_tbo_stages": err(tbo_stages=False), "error_nominal_nic": err(deepep_nic=1.0)})
     return out
 
 
@@ -101,8 +102,9 @@ def kernel_lines(t: dict) -> list[str]:
     head = ("| prefill row | comm SMs (of 132) | DeepGEMM release: dense / grouped factor | error | "
             "at 20 / 24 comm SMs | with the other release "
             "| without: comm SMs / BF16 attention / DeepGEMM / MoE glue "
+            "| DeepEP NIC share: error at the nominal NIC | error without the stage-by-stage overlap "
             "| step s: all / compute / all-to-all (both halves) |")
-    out = [head, "|" + " --- |" * 8]
+    out = [head, "|" + " --- |" * 10]
     err = {r["id"]: r["error"] for r in t["rows"]}
     for k in t["kernels"]:
         f = k["gemm_factors"]
@@ -111,6 +113,7 @@ def kernel_lines(t: dict) -> list[str]:
                    f"{err[k['id']]:+.1%} | {lo:+.1%} / {hi:+.1%} | {k['error_other_release']:+.1%} | "
                    f"{k['error_without_comm_sms']:+.1%} / {k['error_without_bf16_attention']:+.1%} / "
                    f"{k['error_without_deepgemm']:+.1%} / {k['error_without_moe_glue']:+.1%} | "
+                   f"{k['deepep_nic']:.3f}: {k['error_nominal_nic']:+.1%} | {k['error_without_tbo_stages']:+.1%} | "
                    "{:.3f} / {:.3f} / {:.3f} |".format(*k["step_compute_all_to_all_s"]))
     return out
 
@@ -125,7 +128,7 @@ def breakdown_lines(t: dict) -> list[str]:
     for c in t["breakdown"]:
         p, m = c["published"], c["model"]
         cells = [f"{p[k]:.1f} / {m[k]:.1f}" for k in ("overall", "moe", "attention", "gemm", "other")]
-        cells += [f"{p['comp_bubble']:.1f} / 0",
+        cells += [f"{p['comp_bubble']:.1f} / {m['comp_bubble']:.1f}",
                   f"{p['dispatch_barrier']:.1f} + {p['dispatch_core']:.1f} / {m['dispatch']:.1f}",
                   f"{p['combine_barrier']:.1f} + {p['combine_core']:.1f} / {m['combine']:.1f}",
                   f"{p['comm_bubble']:.1f} / -"]

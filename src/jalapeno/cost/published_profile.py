@@ -111,6 +111,8 @@ def model_breakdown(row: pm.MoeRow) -> dict[str, Any]:
     per = n_moe * halves / layers * 1e3
     out["dispatch"] = ep_all_to_all_s(net, cfg, par, b)[0] * per
     out["combine"] = ep_all_to_all_s(net, cfg, par, b * combine_bytes(ab) / ab)[0] * per
+    # the compute stream's waits for all-to-alls its stage could not hide (cost.tbo_stages)
+    out["comp_bubble"] = (x.all_to_all_s - x.hidden_s) * stretch / layers * 1e3
     out["overall"] = sc.time_s / layers * 1e3
     out["power_stretch"] = stretch
     out["imbalance"] = x.imbalance
