@@ -67,7 +67,7 @@ def prefill_parts(r) -> list[float]:
     par = pm._plan(r, None)
     g = pm.sglang_moe_glue(g, cfg, par, r.moe_glue)
     micro = [(g, seqs * new * r.ep)] * 2
-    sc, x = ep_step(pm._estimator(r), cfg, par, micro, cuda_graph=False, staged=r.tbo_stages)
+    sc, x = ep_step(pm._estimator(r), cfg, par, micro, cuda_graph=False, schedule=pm._schedule(r))
     return [round(sc.time_s, 3), round(x.compute_s, 3), round(x.all_to_all_s, 3)]
 
 

@@ -93,10 +93,11 @@ def test_model_breakdown_adds_up_and_prices_the_dispatch_by_hand():
     # stage-by-stage overlap leaves (cost.tbo_stages: the combine outlasts the stage it hides under)
     parts = m["moe"] + m["attention"] + m["gemm"] + m["other"]
     assert parts + m["comp_bubble"] == pytest.approx(m["overall"], rel=0.005)
-    # the compute stream waits more on the hottest rank's longer all-to-alls (SGLang: 11.3 against 1.2 ms)
+    # the compute stream waits more on the hottest rank's longer all-to-alls: 3.2 against 1.1 ms a layer
+    # (SGLang published 11.3 against 1.2); DeepSeek's H800 rows, at DeepEP's faster NIC share, 0.1 (2.5)
     hot = model_breakdown(ROWS["sglang-prefill-4k"])
-    assert 0.4 < m["comp_bubble"] < 0.6 and 2.2 < hot["comp_bubble"] < 2.6
-    assert model_breakdown(ROWS["deepseek-profile-prefill"])["comp_bubble"] == pytest.approx(0.0, abs=1e-6)
+    assert 1.0 < m["comp_bubble"] < 1.2 and 3.1 < hot["comp_bubble"] < 3.4
+    assert 0.0 < model_breakdown(ROWS["deepseek-profile-prefill"])["comp_bubble"] < 0.2
     assert m["dispatch"] + m["combine"] < parts  # the step's all-to-alls are shorter than its compute
     # dispatch by hand: 2 prompts of 4,096 a half, 8 experts x 7,168 FP8 bytes a token; a token crosses the
     # NICs once a remote node (0.2745 of the per-expert bytes) at the 0.679 of 50 GB/s SGLang's DeepEP unit

@@ -129,7 +129,7 @@ class MoeRow:
     gemm_release: str = "2025-02-25"  # the DeepGEMM release whose H800 TFLOPS price the FP8 GEMMs
     ep_imbalance: float = 0.0  # prefill: hottest expert rank over the mean (0: uniform routing's floor)
     moe_glue: bool = False  # prefill: SGLang's MoE, quantization and MLA kernels (cost.published_glue*)
-    tbo_stages: bool = True  # prefill: the two micro-batches overlap stage by stage (cost.tbo_stages)
+    tbo_stages: bool = True  # the two micro-batches overlap block by block, as published (cost.tbo_stages)
     deepep_nic: float = 1.0  # prefill: the NIC share DeepEP's normal kernels reached (cost.published_kernels)
     note: str = ""
 
@@ -328,6 +328,11 @@ def _plan(row: MoeRow, gamma: float | None, per_gpu: int | None = None) -> Paral
     )
 
 
+def _schedule(row: MoeRow) -> str:
+    """The published two-batch schedule the row's step runs (``cost.tbo_stages``), "" for step by step."""
+    return row.phase if row.tbo and row.tbo_stages else ""
+
+
 def _precision() -> Precision:
     return Precision.of(*PRECISION)
 
@@ -349,7 +354,8 @@ def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = 
     check_fits_ep(cfg, chip, _precision(), par, b, row.length + 1)
     halves = 2 if row.tbo and b >= 2 else 1
     g = bf16_attention(build_graph(cfg, Batch.decode(ceil_div(b, halves), row.length), _precision()))
-    sc, _ = ep_step(_estimator(row), cfg, par, [(g, ceil_div(b * row.ep, halves))] * halves, cuda_graph=True)
+    micro = [(g, ceil_div(b * row.ep, halves))] * halves
+    sc, _ = ep_step(_estimator(row), cfg, par, micro, cuda_graph=True, schedule=_schedule(row))
     return sc.time_s
 
 
@@ -364,7 +370,8 @@ def mtp_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = No
     halves = 2 if row.tbo and b >= 2 else 1
     half = ceil_div(b, halves)
     g = bf16_attention(verify_graph(cfg, half, row.length, MTP_TOKENS, _precision()))
-    sc, _ = ep_step(_estimator(row), cfg, par, [(g, half * row.ep * MTP_TOKENS)] * halves, cuda_graph=True)
+    micro = [(g, half * row.ep * MTP_TOKENS)] * halves
+    sc, _ = ep_step(_estimator(row), cfg, par, micro, cuda_graph=True, schedule=_schedule(row))
     return sc.time_s + MTP_DRAFT_COST * plain_step_s(row, gamma, b)
 
 
@@ -431,7 +438,7 @@ def predict_prefill(row: MoeRow, gamma: float | None = None) -> float:
     g = bf16_attention(build_graph(cfg, Batch.prefill(new, row.length - new, batch=seqs), _precision()))
     g, tokens = sglang_moe_glue(g, cfg, par, row.moe_glue), seqs * new
     micro = [(g, tokens * row.ep)] * halves
-    sc, _ = ep_step(_estimator(row), cfg, par, micro, cuda_graph=False, staged=row.tbo_stages)
+    sc, _ = ep_step(_estimator(row), cfg, par, micro, cuda_graph=False, schedule=_schedule(row))
     step = sc.time_s + hit_load_s(row, seqs * halves)
     return tokens * halves * GPUS_PER_NODE / step / (1.0 - row.cached_fraction)
 

@@ -96,7 +96,8 @@ def model_breakdown(row: pm.MoeRow) -> dict[str, Any]:
     est, par = pm._estimator(row), pm._plan(row, None)
     g = sglang_moe_glue(g, cfg, par, row.moe_glue)
     tokens = seqs * row.length
-    sc, x = ep_step(est, cfg, par, [(g, tokens * row.ep)] * halves, cuda_graph=False, staged=row.tbo_stages)
+    micro = [(g, tokens * row.ep)] * halves
+    sc, x = ep_step(est, cfg, par, micro, cuda_graph=False, schedule=pm._schedule(row))
     device = x.compute_s + x.all_to_all_s - x.hidden_s
     stretch = (sc.time_s - est.params.step_overhead_s) / device
     layers = cfg.num_layers
