@@ -16,7 +16,8 @@ from jalapeno.cost import published_moe as pm
 from jalapeno.cost.expert import ep_step
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.published_kernels import COMM_SMS_RANGE, DEEPGEMM_H800, gemm_factors
-from jalapeno.cost.published_moe import ROWS, table
+from jalapeno.cost.published_moe import ROWS
+from jalapeno.cost.published_moe_table import table
 from jalapeno.cost.published_profile import UNIT_TEST_MS, comparison
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph

@@ -13,7 +13,8 @@ from jalapeno.cost.network import collective_s
 from jalapeno.cost.oracle import CostOracle, _without_attention
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.pipeline import Parallel
-from jalapeno.cost.published_moe import ROWS, fit_gamma, table
+from jalapeno.cost.published_moe import ROWS, fit_gamma
+from jalapeno.cost.published_moe_table import table
 from jalapeno.cost.step import Estimator
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
