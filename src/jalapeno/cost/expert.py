@@ -48,13 +48,12 @@ from jalapeno.cost.network import collective_s, scale_up_s, sent_bytes, tp_colle
 from jalapeno.cost.op_time import ChipRates
 from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.step import Estimator, OpCost, StepCost
+from jalapeno.cost.tbo_stages import EP_EXPERTS, layer_blocks, stack_s
 from jalapeno.errors import JalapenoError
 from jalapeno.graph.builder import Graph, expected_experts
 from jalapeno.graph.ops import Op
 from jalapeno.hardware.network import Network, network_of
 from jalapeno.models.config import ModelConfig
-
-EP_EXPERTS = "ep_experts"  # the expert FFN of one expert-parallel rank: whole experts, never tensor-sharded
 
 
 def uniform_imbalance(pairs: float, ep: int) -> float:
@@ -217,6 +216,8 @@ class RankWork:
     dispatch_bytes: float  # one chip, one dispatch of one MoE layer (before imbalance)
     algorithm: str
     costs: tuple[OpCost, ...]  # the hottest rank's ops
+    dispatch_s: float = 0.0  # one dispatch of one MoE layer (the hottest rank's bytes)
+    combine_s: float = 0.0
 
 
 def rank_work(
@@ -286,6 +287,8 @@ def _assemble(
         b,
         algo,
         costs,
+        one,
+        back,
     )
 
 
@@ -426,17 +429,36 @@ def gamma_of(cfg: ModelConfig, par: Parallel, group_tokens: int) -> float:
     return par.ep_imbalance or uniform_imbalance(group_tokens * moe.experts_per_token, par.ep)
 
 
+def staged_overlap(works: Sequence[RankWork], schedule: str) -> tuple[float, float]:
+    """``overlap`` of two micro-batches under a published schedule (``cost.tbo_stages``): their compute
+    outside the MoE layers plus the simulated MoE stack (compute blocks, awaited all-to-alls)."""
+    a, b = (layer_blocks(w.costs, w.dispatch_s, w.combine_s) for w in works)
+    n_moe = next(c.op.repeat for c in works[0].costs if c.op.name == EP_EXPERTS)
+    rest = sum(w.compute_s for w in works) - n_moe * (a.compute_s + b.compute_s)
+    device = rest + stack_s(schedule, a, b, n_moe)
+    return device, sum(w.compute_s + w.all_to_all_s for w in works) - device
+
+
 def ep_step(
-    est: Estimator, cfg: ModelConfig, par: Parallel, micro: Sequence[tuple[Graph, int]], *, cuda_graph: bool
+    est: Estimator,
+    cfg: ModelConfig,
+    par: Parallel,
+    micro: Sequence[tuple[Graph, int]],
+    *,
+    cuda_graph: bool,
+    schedule: str = "",
 ) -> tuple[StepCost, ExpertCost]:
     """One step of the group: ``micro`` = (one rank's graph, the group's new tokens) per micro-batch
-    (two with ``tbo``). Returns the group's StepCost (time of the hottest rank, energy of all chips)."""
+    (two with ``tbo``). Returns the group's StepCost (time of the hottest rank, energy of all chips).
+    ``schedule`` ("prefill" or "decode", ``cost.tbo_stages``): two micro-batches overlap block by block as
+    that published schedule runs them (``staged_overlap``), not step by step."""
     prm = est.params
     total = sum(gt for _, gt in micro)
     gamma = gamma_of(cfg, par, total)
     shared = compute_share(est, par.comm_sms) if len(micro) > 1 else est  # only overlapped steps share
     works = [rank_work(shared, cfg, par, g, gt, gamma, cuda_graph=cuda_graph) for g, gt in micro]
-    device, hidden = overlap(works)
+    staged = schedule and len(works) == 2
+    device, hidden = staged_overlap(works, schedule) if staged else overlap(works)
     dyn, host = sum(w.dyn_j for w in works), sum(w.host_s for w in works)
     span, energy_tp, capped = est.finish(device, dyn / par.dp, host)
     rows = works[0].costs

@@ -15,10 +15,16 @@ micro-batch, five memory-bound kernels besides the two grouped GEMMs and the all
    BF16), then DeepEP's combine sums the ranks' partial results.
 
 The model's graph has none of these except the weighted sum (``moe_combine``, at the source rank in the
-activations' format), which ``sglang_moe_glue`` replaces by ``ep_gather``. R = imbalance x T x top-k rows on
-the hottest rank; U = imbalance x T x the distinct ranks a token's experts reach
-(``cost.ep_stats.expected_nodes`` over the ranks: group-limited routing). Their time is the model's pricing
-of streaming ops at HBM speed.
+activations' format), which ``sglang_moe_glue`` replaces by ``ep_gather``. Four more copies complete the layer
+(``output_glue_bytes``, same release): ``tma_align_input_scale`` copies each grouped GEMM's FP32 scales into
+DeepGEMM's TMA-aligned column-major layout (``ep_moe/kernels.py``: R x H/128 and R x I/128 values read and
+written); ``DeepseekV2MoE.forward_deepep`` scales the combined output in place (``final_hidden_states *=
+self.routed_scaling_factor``: T x H BF16 read and written) and adds the shared expert's output (``+
+shared_output``: 2 T x H read, T x H written); the MLA prefill copies FA3's log-sum-exp into token-major order
+(``forward_normal_chunked_kv``: ``torch.transpose(lse, 0, 1).contiguous()``, T x heads FP32 read and
+written). R = imbalance x T x top-k rows on the hottest rank; U = imbalance x T x the distinct ranks a
+token's experts reach (``cost.ep_stats.expected_nodes`` over the ranks: group-limited routing). Their time
+is the model's pricing of streaming ops at HBM speed.
 """
 
 from __future__ import annotations
@@ -50,9 +56,45 @@ def glue_bytes(cfg: ModelConfig, par: Parallel, tokens: int) -> dict[str, tuple[
     }
 
 
+def output_glue_bytes(cfg: ModelConfig, par: Parallel, tokens: int) -> dict[str, tuple[float, float]]:
+    """(read, write) bytes of the MoE layer's remaining copies (module docstring), one micro-batch of
+    ``tokens`` local tokens on the hottest rank: the scales' TMA alignment (R rows), the routed output's
+    scaling and the shared expert's add (T tokens), the attention's log-sum-exp transpose (T x heads FP32)."""
+    moe = cfg.moe
+    assert moe is not None
+    h, i, k = cfg.hidden_size, moe.expert_intermediate_size, moe.experts_per_token
+    rows, scale = (par.ep_imbalance or 1.0) * tokens * k, (h + i) / 128 * 4.0
+    lse = tokens * cfg.num_heads * 4.0
+    return {
+        "tma_scale_align": (rows * scale, rows * scale),
+        "routed_scale": (tokens * h * 2.0, tokens * h * 2.0),
+        "shared_add": (2 * tokens * h * 2.0, tokens * h * 2.0),
+        "mla_lse_transpose": (lse, lse),
+    }
+
+
+def _output_glue(g: Graph, cfg: ModelConfig, par: Parallel) -> Graph:
+    """``g`` with ``output_glue_bytes``' kernels: the LSE transpose after every layer's prefill attention,
+    the scale alignment, the output scaling and the shared add after each MoE layer's ``moe_ep_gather``."""
+    b = output_glue_bytes(cfg, par, g.batch.new_tokens)
+    after = {
+        "attn_prefill": ("mla_lse_transpose",),
+        "moe_ep_gather": ("tma_scale_align", "routed_scale", "shared_add"),
+    }
+    ops: list[Op] = []
+    for o in g.ops:
+        ops.append(o)
+        for name in after.get(o.name, ()):
+            rd, wr = b[name]
+            ops.append(Op(name, "elementwise", o.repeat, wr / 2.0, act_read_bytes=rd, act_write_bytes=wr,
+                          layers=o.layers))
+    return replace(g, ops=tuple(ops))
+
+
 def sglang_moe_glue(g: Graph, cfg: ModelConfig, par: Parallel, on: bool = True) -> Graph:
-    """``g`` with its ``moe_combine`` op replaced by SGLang's five MoE data-movement kernels, and SGLang's
-    dense-GEMM quantizations and MLA key assembly added (``cost.published_glue_dense``), when ``on``."""
+    """``g`` with its ``moe_combine`` op replaced by SGLang's five MoE data-movement kernels, SGLang's
+    dense-GEMM quantizations and MLA key assembly added (``cost.published_glue_dense``), and the MoE layers'
+    remaining copies (``output_glue_bytes``), when ``on``."""
     if not on:
         return g
     ops: list[Op] = []
@@ -64,4 +106,4 @@ def sglang_moe_glue(g: Graph, cfg: ModelConfig, par: Parallel, on: bool = True) 
             ops.append(
                 replace(o, name=name, flops=wr / 2.0, act_read_bytes=rd, act_write_bytes=wr, dtype="bf16")
             )
-    return sglang_dense_glue(replace(g, ops=tuple(ops)), cfg)
+    return _output_glue(sglang_dense_glue(replace(g, ops=tuple(ops)), cfg), cfg, par)

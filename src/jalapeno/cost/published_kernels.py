@@ -21,15 +21,36 @@ Three properties of those systems, each from a public source, none fitted to a p
   (``python/sglang/srt/layers/moe/ep_moe/token_dispatcher.py``) never calls ``Buffer.set_num_sms``, so
   DeepEP's default ``Buffer.num_sms = 20`` holds (range 20-24). The low-latency (decode) kernels hold
   none: "the all-to-all communication during decoding does not occupy GPU SMs" (profile-data README).
+
+A fourth, used by the prefill rows since the two micro-batches overlap stage by stage (``cost.tbo_stages``,
+where an all-to-all that outlasts its stage shows): **DeepEP's normal kernels reach a measured fraction of
+the NIC** (``deepep_nic``, ``DEEPEP_NIC_FRACTION``), from a unit test of the kernels, never from a row's
+throughput:
+
+* DeepSeek's rows (H800, CX7 400 Gb/s, ~50 GB/s): DeepEP's README (V1, now ``docs/legacy.md``), internode
+  normal kernels at EP32, 4,096 tokens, top-4 groups of top-8, FP8 dispatch and BF16 combine: 58 GB/s
+  dispatch and 57 GB/s combine "RDMA" bandwidth, counted once a node a token reaches *including its own*
+  (``tests/test_internode.py``); with the benchmark's routing a token reaches 3.614 nodes, 2.711 remote
+  (``cost.ep_stats``), so the NIC carried 58 x 2.711 / 3.614 = 43.5 and 42.8 GB/s: 0.870 and 0.855 of 50.
+* SGLang's rows (H100): the "Unit Test" bars of its blog's prefill breakdown (``profile-prefill.png``,
+  ``cost.published_profile.UNIT_TEST_MS``): dispatch 7.3 and combine 14.3 ms a layer at the rows' shape
+  (16,384 tokens a GPU in two micro-batches, 58 of 61 layers MoE): 3.84 and 7.52 ms an all-to-all for the
+  0.2745 of 8,192 x 8 x 7,168 bytes (FP8; BF16 combine twice that) that cross the NIC per node: 33.6 and
+  34.3 GB/s, 0.671 and 0.686 of 50 (``sglang_unit_test_fraction``).
+
+Each is the mean of its dispatch and combine; the nominal NIC (1.0) is the range's other end.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from types import MappingProxyType
 
+from jalapeno.cost.ep_stats import expected_nodes, remote_nodes
 from jalapeno.cost.op_time import ChipRates, matmul_compute_s
 from jalapeno.cost.params import CostParams
 from jalapeno.graph.builder import Graph
+from jalapeno.hardware.network import NIC_KEYS
 from jalapeno.hardware.spec import ChipSpec
 
 DEEPGEMM = "https://github.com/deepseek-ai/DeepGEMM"
@@ -97,3 +118,48 @@ def bf16_attention(g: Graph) -> Graph:
     """The graph with its attention kernels computing in BF16 (their FLOPs and bytes unchanged)."""
     ops = tuple(replace(o, dtype="bf16") if o.kind == "attention" else o for o in g.ops)
     return replace(g, ops=ops)
+
+
+NOMINAL_NIC_BYTES_PER_S = 50e9  # CX7 400 Gb/s, the NIC of both clusters (the presets' figure)
+# DeepEP README (V1), internode normal kernels at EP32 on H800 + CX7: "RDMA" GB/s, dispatch and combine,
+# counted once a node a token reaches including its own; its benchmark routes top-8 of 256 experts within
+# top-4 groups, a group a node (4 nodes at EP32)
+DEEPEP_README_EP32_GBPS = (58.0, 57.0)
+# SGLang's blog, profile-prefill.png "Unit Test" bars, ms a layer (cost.published_profile.UNIT_TEST_MS)
+SGLANG_UNIT_TEST_MS = (7.3, 14.3)
+
+
+def deepep_readme_fraction() -> float:
+    """The NIC share DeepEP's README benchmark reached: logical GB/s x remote / reached nodes over 50 GB/s,
+    mean of dispatch and combine (0.863)."""
+    local = remote_nodes(256, 8, 4, 4, 4) / expected_nodes(256, 8, 4, 4, 4)
+    return sum(g * 1e9 * local for g in DEEPEP_README_EP32_GBPS) / 2 / NOMINAL_NIC_BYTES_PER_S
+
+
+def sglang_unit_test_fraction() -> float:
+    """The NIC share SGLang's DeepEP unit tests reached at its prefill rows' shape (module docstring): the
+    per-node NIC bytes of one micro-batch's all-to-all (the remote nodes a token reaches over its 8 experts,
+    DeepSeek-V3's 4 of 8 groups on 4 nodes: 0.2745, of 8,192 tokens x 8 x 7,168; FP8 dispatch, BF16 combine)
+    over the unit test's time for it (a layer's bar over 2 micro-batches x 58 MoE layers / 61), over
+    50 GB/s; mean of dispatch and combine (0.679)."""
+    per = 61 / (2 * 58) * 1e-3
+    b = remote_nodes(256, 8, 4, 8, 4) / 8 * 8192 * 8 * 7168
+    rates = (b / (SGLANG_UNIT_TEST_MS[0] * per), 2 * b / (SGLANG_UNIT_TEST_MS[1] * per))
+    return sum(rates) / 2 / NOMINAL_NIC_BYTES_PER_S
+
+
+DEEPEP_NIC_FRACTION = {
+    "deepseek": round(deepep_readme_fraction(), 3),
+    "sglang": round(sglang_unit_test_fraction(), 3),
+}
+
+
+def deepep_nic(chip: ChipSpec, fraction: float) -> ChipSpec:
+    """``chip`` with its NIC at ``fraction`` of its figure: the rate DeepEP's normal kernels reach."""
+    if fraction == 1.0:
+        return chip
+    key = NIC_KEYS[1]
+    fig = chip.extra[key]
+    note = f"DeepEP normal kernels' measured share {fraction} of {fig.value:.3g} (cost.published_kernels)"
+    extra = MappingProxyType({**chip.extra, key: replace(fig, value=fig.value * fraction, note=note)})
+    return replace(chip, extra=extra)

@@ -12,18 +12,24 @@ prefill rows keep the statistical floor of uniform routing (nothing fitted). Run
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from jalapeno.cost.ep_stats import dp_attention_imbalance
 from jalapeno.cost.estimate import check_fits_ep
-from jalapeno.cost.expert import ep_step, node_fraction, weights_per_chip
+from jalapeno.cost.expert import ep_step, weights_per_chip
 from jalapeno.cost.oracle import ACTIVATION_RESERVE, kv_bytes_per_token
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.pipeline import Parallel, ceil_div
 from jalapeno.cost.published_eplb import SGLANG_PREFILL_IMBALANCE
 from jalapeno.cost.published_glue import sglang_moe_glue
-from jalapeno.cost.published_kernels import COMM_SMS, bf16_attention, kernel_params
+from jalapeno.cost.published_kernels import (
+    COMM_SMS,
+    DEEPEP_NIC_FRACTION,
+    bf16_attention,
+    deepep_nic,
+    kernel_params,
+)
 from jalapeno.cost.step import Estimator
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
@@ -123,6 +129,8 @@ class MoeRow:
     gemm_release: str = "2025-02-25"  # the DeepGEMM release whose H800 TFLOPS price the FP8 GEMMs
     ep_imbalance: float = 0.0  # prefill: hottest expert rank over the mean (0: uniform routing's floor)
     moe_glue: bool = False  # prefill: SGLang's MoE, quantization and MLA kernels (cost.published_glue*)
+    tbo_stages: bool = True  # the two micro-batches overlap block by block, as published (cost.tbo_stages)
+    deepep_nic: float = 1.0  # prefill: the NIC share DeepEP's normal kernels reached (cost.published_kernels)
     note: str = ""
 
 
@@ -164,6 +172,7 @@ def _sglang_prefill(
         gemm_release=SGLANG_GEMMS,
         ep_imbalance=SGLANG_PREFILL_IMBALANCE,  # EPLB's balancedness at 32 GPUs (cost.published_eplb)
         moe_glue=True,
+        deepep_nic=DEEPEP_NIC_FRACTION["sglang"],  # its DeepEP unit tests on its cluster
         note=note,
         **kw,
     )
@@ -227,6 +236,7 @@ ROWS: tuple[MoeRow, ...] = (
         62713.0,
         dispatch="per_node",
         comm_sms=COMM_SMS["deepseek"],
+        deepep_nic=DEEPEP_NIC_FRACTION["deepseek"],  # DeepEP's README benchmark (H800, EP32)
         note="EP32, 4K prompts, 16,384 tokens a GPU",
     ),
     MoeRow(
@@ -268,6 +278,7 @@ ROWS: tuple[MoeRow, ...] = (
         cached_fraction=0.563,
         dispatch="per_node",
         comm_sms=COMM_SMS["deepseek"],
+        deepep_nic=DEEPEP_NIC_FRACTION["deepseek"],
         note="EP32/DP32 units of 4 nodes; input tokens incl. 56.3% on-disk cache hits (16,384 computed "
         "tokens a GPU priced, hits loaded over the NICs); prompt length derived from the totals "
         "(day6_prompt); the day's tokens over the node-seconds prefill occupied",
@@ -317,15 +328,21 @@ def _plan(row: MoeRow, gamma: float | None, per_gpu: int | None = None) -> Paral
     )
 
 
+def _schedule(row: MoeRow) -> str:
+    """The published two-batch schedule the row's step runs (``cost.tbo_stages``), "" for step by step."""
+    return row.phase if row.tbo and row.tbo_stages else ""
+
+
 def _precision() -> Precision:
     return Precision.of(*PRECISION)
 
 
 def _estimator(row: MoeRow) -> Estimator:
-    """The fused engine's parameters with the row's FP8 GEMMs at DeepGEMM's rate (``kernel_params``)."""
+    """The fused engine's parameters with the row's FP8 GEMMs at DeepGEMM's rate (``kernel_params``), its
+    NIC at the share DeepEP's normal kernels reached (``deepep_nic``)."""
     chip = resolve_chip(row.chip)
     prm, timer = setup_for(chip, "fused")
-    return Estimator(chip, kernel_params(chip, prm, row.gemm_release), 1, timer)
+    return Estimator(deepep_nic(chip, row.deepep_nic), kernel_params(chip, prm, row.gemm_release), 1, timer)
 
 
 def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = None) -> float:
@@ -337,7 +354,8 @@ def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = 
     check_fits_ep(cfg, chip, _precision(), par, b, row.length + 1)
     halves = 2 if row.tbo and b >= 2 else 1
     g = bf16_attention(build_graph(cfg, Batch.decode(ceil_div(b, halves), row.length), _precision()))
-    sc, _ = ep_step(_estimator(row), cfg, par, [(g, ceil_div(b * row.ep, halves))] * halves, cuda_graph=True)
+    micro = [(g, ceil_div(b * row.ep, halves))] * halves
+    sc, _ = ep_step(_estimator(row), cfg, par, micro, cuda_graph=True, schedule=_schedule(row))
     return sc.time_s
 
 
@@ -352,7 +370,8 @@ def mtp_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = No
     halves = 2 if row.tbo and b >= 2 else 1
     half = ceil_div(b, halves)
     g = bf16_attention(verify_graph(cfg, half, row.length, MTP_TOKENS, _precision()))
-    sc, _ = ep_step(_estimator(row), cfg, par, [(g, half * row.ep * MTP_TOKENS)] * halves, cuda_graph=True)
+    micro = [(g, half * row.ep * MTP_TOKENS)] * halves
+    sc, _ = ep_step(_estimator(row), cfg, par, micro, cuda_graph=True, schedule=_schedule(row))
     return sc.time_s + MTP_DRAFT_COST * plain_step_s(row, gamma, b)
 
 
@@ -418,7 +437,8 @@ def predict_prefill(row: MoeRow, gamma: float | None = None) -> float:
     seqs = max(1, round(row.per_gpu / new / halves))
     g = bf16_attention(build_graph(cfg, Batch.prefill(new, row.length - new, batch=seqs), _precision()))
     g, tokens = sglang_moe_glue(g, cfg, par, row.moe_glue), seqs * new
-    sc, _ = ep_step(_estimator(row), cfg, par, [(g, tokens * row.ep)] * halves, cuda_graph=False)
+    micro = [(g, tokens * row.ep)] * halves
+    sc, _ = ep_step(_estimator(row), cfg, par, micro, cuda_graph=False, schedule=_schedule(row))
     step = sc.time_s + hit_load_s(row, seqs * halves)
     return tokens * halves * GPUS_PER_NODE / step / (1.0 - row.cached_fraction)
 
@@ -450,110 +470,3 @@ def fit_gamma(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> floa
         err = sum(math.log(predict_decode(r, mid) / r.published) for r in fit)
         lo, hi = (mid, hi) if err > 0 else (lo, mid)
     return round(0.5 * (lo + hi), 4)
-
-
-def table(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> dict[str, Any]:
-    """Every row predicted as shipped and with the decode factor fitted on ``source`` (``split``)."""
-    gamma = fit_gamma(rows, source)
-    out = []
-    for r in rows:
-        base = predict(r)
-        fitted = predict_decode(r, gamma) if r.phase == "decode" else base
-        split = "fit" if (r.source == source and r.phase == "decode") else "held-out"
-        row = {
-            "id": r.id,
-            "source": r.source,
-            "url": r.url,
-            "where": r.where,
-            "date": r.date,
-            "software": r.software,
-            "chip": r.chip,
-            "phase": r.phase,
-            "ep": r.ep,
-            "dp": r.ep,
-            "redundant_experts": r.redundant,
-            "tbo": r.tbo,
-            "nodes": r.ep // GPUS_PER_NODE,
-            "per_gpu": r.per_gpu,
-            "length": r.length,
-            "cached_fraction": r.cached_fraction,
-            "mtp": r.mtp,
-            "precision": "w:{} a:{} kv:{}".format(*PRECISION),
-            "published": r.published,
-            "predicted": round(base, 1),
-            "error": round(base / r.published - 1.0, 4),
-            "predicted_fitted": round(fitted, 1),
-            "error_fitted": round(fitted / r.published - 1.0, 4),
-            "split": split,
-            "note": r.note,
-        }
-        if r.mtp and not r.counts_verified:
-            row["error_fitted_acceptance_range"] = [
-                round(predict_decode(r, gamma, a) / r.published - 1.0, 4) for a in MTP_ACCEPTANCE_RANGE
-            ]
-        if r.user_rate:
-            row["operating_point"] = operating_point(r, gamma)
-        out.append({**row, **mechanisms(r, gamma)})
-    return {
-        "model": "deepseek-v3",
-        "engine": "fused",
-        "fit_source": source,
-        "decode_ep_factor": gamma,
-        "mtp": {
-            "tokens_verified": MTP_TOKENS,
-            "acceptance": MTP_ACCEPTANCE,
-            "range": list(MTP_ACCEPTANCE_RANGE),
-            "draft_cost": round(MTP_DRAFT_COST, 5),
-        },
-        "day6_occupancy": day6_occupancy(),
-        "day6_prompt": day6_prompt(),
-        "goal": "within 25% of the published per-node throughput",
-        "rows": out,
-    }
-
-
-def mechanisms(r: MoeRow, gamma: float) -> dict[str, Any]:
-    """The row's DeepEP kernels and attention imbalance, and what the row predicts without them: prefill
-    with per-expert dispatch; decode at the ends of the KV-length cv range and with every rank at the mean."""
-    out: dict[str, Any] = {"dispatch": r.dispatch, "attn_imbalance": round(_plan(r, None).attn_imbalance, 4)}
-    if r.dispatch == "per_node":
-        cfg = resolve_model("deepseek-v3")
-        out["nic_fraction"] = round(node_fraction(cfg, _plan(r, None), GPUS_PER_NODE), 4)
-        pe = predict_prefill(replace(r, dispatch="per_expert"))
-        out["predicted_per_expert"], out["error_per_expert"] = round(pe, 1), round(pe / r.published - 1.0, 4)
-    if r.kv_cv > 0 and r.phase == "decode":
-        cvs = (*KV_CV_RANGE, 0.0) if r.kv_cv == KV_CV else (0.0,)
-        errs = [round(predict_decode(replace(r, kv_cv=c), gamma) / r.published - 1.0, 4) for c in cvs]
-        out["error_fitted_balanced"] = errs[-1]
-        if len(errs) > 1:
-            out["error_fitted_cv_range"] = errs[:2]
-    return out
-
-
-def operating_point(r: MoeRow, gamma: float) -> dict[str, Any]:
-    """A decode row with a published per-user speed, two ways (fitted factor): (1) at the mean concurrency
-    that speed implies (published / 8 / rate sequences a GPU), the per-user speed the model predicts, over
-    the published 20-22 tok/s; (2) the batch whose step gives the published speed (KV-capped) and a
-    saturated node's throughput there."""
-    tps = decode_tokens_per_step(r)
-    lo_hi = []
-    for u in DAY6_USER_RATE:
-        b = round(r.published / GPUS_PER_NODE / u)
-        pred = b * tps * GPUS_PER_NODE / mtp_step_s(r, gamma, b)
-        lo_hi.append(
-            {
-                "user_rate": u,
-                "per_gpu": b,
-                "predicted": round(pred, 1),
-                "error": round(pred / r.published - 1.0, 4),
-            }
-        )
-    step = mtp_step_s(r, gamma) if r.mtp else plain_step_s(r, gamma)
-    return {
-        "step_s": round(step, 5),
-        "implied_step_s": round(tps / r.user_rate, 5),
-        "predicted_user_rate": round(tps / step, 2),
-        "published_user_rate": list(DAY6_USER_RATE),
-        "rate_range": lo_hi,
-        "at_user_rate": slo_operating_point(r, gamma),
-    }

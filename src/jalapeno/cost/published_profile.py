@@ -28,7 +28,6 @@ from jalapeno.cost.published_kernels import bf16_attention
 from jalapeno.graph.batch import Batch
 from jalapeno.graph.builder import build_graph
 from jalapeno.hardware.network import network_of
-from jalapeno.hardware.registry import resolve_chip
 from jalapeno.models import resolve_model
 
 PROFILE_FIGURE = "https://lmsys.org/images/blog/large_scale_ep/profile-prefill.png"
@@ -89,7 +88,7 @@ def model_breakdown(row: pm.MoeRow) -> dict[str, Any]:
     """The model's prefill step for ``row`` in the figure's categories, ms per layer (the step over the
     model's layers): compute categories on the hottest rank, stretched by the power cap like the step;
     dispatch and combine from the all-to-all pricing (``cost.expert.ep_all_to_all_s``)."""
-    cfg, chip = resolve_model("deepseek-v3"), resolve_chip(row.chip)
+    cfg = resolve_model("deepseek-v3")
     assert cfg.moe is not None and row.phase == "prefill" and row.cached_fraction == 0.0
     halves = 2 if row.tbo else 1
     seqs = max(1, round(row.per_gpu / row.length / halves))
@@ -97,7 +96,8 @@ def model_breakdown(row: pm.MoeRow) -> dict[str, Any]:
     est, par = pm._estimator(row), pm._plan(row, None)
     g = sglang_moe_glue(g, cfg, par, row.moe_glue)
     tokens = seqs * row.length
-    sc, x = ep_step(est, cfg, par, [(g, tokens * row.ep)] * halves, cuda_graph=False)
+    micro = [(g, tokens * row.ep)] * halves
+    sc, x = ep_step(est, cfg, par, micro, cuda_graph=False, schedule=pm._schedule(row))
     device = x.compute_s + x.all_to_all_s - x.hidden_s
     stretch = (sc.time_s - est.params.step_overhead_s) / device
     layers = cfg.num_layers
@@ -106,12 +106,14 @@ def model_breakdown(row: pm.MoeRow) -> dict[str, Any]:
         out[category(c.op.name, c.op.kind)] += c.total_s * halves * stretch / layers * 1e3
     ab = g.precision.activations.bytes_per_element
     b = x.imbalance * tokens * cfg.moe.experts_per_token * cfg.hidden_size * ab
-    net = network_of(chip)
+    net = network_of(est.chip)  # the NIC at the rate DeepEP reached (published_kernels.deepep_nic)
     assert net is not None
     n_moe = sum(o.repeat for o in g.ops if o.name == "experts")
     per = n_moe * halves / layers * 1e3
     out["dispatch"] = ep_all_to_all_s(net, cfg, par, b)[0] * per
     out["combine"] = ep_all_to_all_s(net, cfg, par, b * combine_bytes(ab) / ab)[0] * per
+    # the compute stream's waits for all-to-alls its stage could not hide (cost.tbo_stages)
+    out["comp_bubble"] = (x.all_to_all_s - x.hidden_s) * stretch / layers * 1e3
     out["overall"] = sc.time_s / layers * 1e3
     out["power_stretch"] = stretch
     out["imbalance"] = x.imbalance
