@@ -44,8 +44,9 @@ from jalapeno.cost.pipeline import ceil_div, graph_pipeline
 from jalapeno.cost.step import Estimator
 from jalapeno.cost.vllm_host import (
     burst_prompts,
+    bursty,
     decode_bubble_s,
-    harness_hold_s,
+    hold_s,
     prefill_bubble_s,
 )
 from jalapeno.graph.batch import Batch, Sequence
@@ -121,6 +122,7 @@ class ReplicaSteps:
         self.cfg, self.replicas = cfg, replicas
         self.decode_bubble_s = decode_bubble_s(cfg)  # vLLM V0's host bubble (cost.vllm_host)
         self._prefill_k: dict[int, tuple[float, float]] = {}
+        self._bursts: dict[int, tuple[float, Cycle]] = {}
         # a prompt in a batch-16 prefill step (s, and J x 16)
         self.prefill_one_s, self.prefill_step_j = self._prefill_per_prompt(PREFILL_BATCH)
         self._cache: dict[int, Cycle] = {}
@@ -143,29 +145,40 @@ class ReplicaSteps:
             self._prefill_k[k] = (s / (n * self.pp), j * PREFILL_BATCH / (n * self.pp))
         return self._prefill_k[k]
 
+    @property
+    def _bursty(self) -> bool:
+        """Separate prefill steps fed in bursts (``cost.vllm_host``); budget engines chunk instead."""
+        return self.budget is None and bursty(self.cfg)
+
     def burst(self, b: int) -> float:
-        """Prompts reaching the replica at once (``cost.vllm_host.burst_prompts``) at batch b; 1 without
-        a harness batcher."""
-        if self.cfg is None or not self.cfg.harness_batch_s:
-            return 1.0
-        return self._burst_and_cycle(b)[0]
+        """Prompts one prefill step takes at batch b (``cost.vllm_host.burst_prompts``); 1 where prompts
+        are not held back."""
+        return self._burst_and_cycle(b)[0] if self._bursty else 1.0
+
+    def hold(self, b: int) -> float:
+        """The longest a prompt waits before a step can take it (``cost.vllm_host.hold_s``)."""
+        return hold_s(self.cfg, self.cycle(b).decode_s) if self._bursty else 0.0
 
     def prefill_at(self, b: int) -> tuple[float, float]:
-        """(s, J x 16) a prompt's separate prefill step costs at batch b: a batch-16 step, or under a
-        harness batcher the burst's step."""
-        if self.cfg is None or not self.cfg.harness_batch_s:
+        """(s, J x 16) a prompt's separate prefill step costs at batch b: a batch-16 step, or where prompts
+        come in bursts the burst's step."""
+        if not self._bursty:
             return self.prefill_one_s, self.prefill_step_j
         return self._prefill_per_prompt(self.burst(b))
 
     def _burst_and_cycle(self, b: int) -> tuple[float, Cycle]:
-        """The burst size and the cycle it gives, consistent: the burst grows with the system's arrival
-        rate (replicas x B / OSL prompts a cycle), which the burst's prefill cost slows; a few fixed-point
-        rounds from a batch-16 prefill settle it (the burst moves the cycle by a few per cent)."""
+        """The burst size and the cycle it gives, consistent: the burst grows with the arrival rate
+        (B / OSL prompts a cycle a replica; the system's replicas together for a harness batcher), which
+        the burst's prefill cost slows; a few fixed-point rounds from a batch-16 prefill settle it."""
+        if b in self._bursts:
+            return self._bursts[b]
         cyc = self._cycle_with(b, self.prefill_one_s, self.prefill_step_j)
         k = 1.0
         for _ in range(4):
-            k = burst_prompts(self.cfg, self.replicas * b / self.osl / cyc.time_s)
+            rate = b / self.osl / cyc.time_s
+            k = burst_prompts(self.cfg, self.replicas * rate, rate, cyc.decode_s)
             cyc = self._cycle_with(b, *self._prefill_per_prompt(k))
+        self._bursts[b] = (k, cyc)
         return k, cyc
 
     @property
@@ -191,7 +204,7 @@ class ReplicaSteps:
         return self._cache[b]
 
     def _cycle(self, b: int) -> Cycle:
-        if self.budget is None and self.cfg is not None and self.cfg.harness_batch_s:
+        if self._bursty:
             return self._burst_and_cycle(b)[1]
         return self._cycle_with(b, self.prefill_one_s, self.prefill_step_j)
 
@@ -247,9 +260,11 @@ class ReplicaSteps:
         as before) follows the wait."""
         step = self.cycle(b).time_s
         if self.budget is None:
-            # a harness batcher holds a query up to its hold; the burst's prompts are then prefilled together
-            hold = harness_hold_s(self.cfg)
-            return hold + step / 2 + self.prefill_at(b)[0] * (self.burst(b) if hold else 1.0)
+            if self._bursty:  # held up to the batcher's hold (then the step in flight) or the scheduler
+                # interval (which ends at a step boundary); the burst's prompts are prefilled in one step
+                wait = self.hold(b) + (step / 2 if self.cfg and self.cfg.harness_batch_s else 0.0)
+                return wait + self.prefill_at(b)[0] * self.burst(b)
+            return step / 2 + self.prefill_one_s
         room = self.room(b)
         if room < 1:
             return math.inf

@@ -19,10 +19,17 @@ bursts of k = min(max, 1 + rate x hold) (the first query of a burst, then the sy
 the hold), and vLLM 0.4.3, which has no chunked prefill, prefills a burst in one step of k prompts. A
 request's decode steps meet whole bursts: the count of prompts they share their steps with has k times
 a Poisson count's variance (compound Poisson), and a prompt waits up to the hold before the engine sees it.
+
+Multi-step admission. The same holds inside a multi-step V0 engine without a batcher: it admits waiting
+prompts only at a scheduler call, so every ``scheduler_steps`` decode steps one prefill step takes the
+prompts that arrived meanwhile, and a prompt waits up to that interval (AMD's v5.1 Llama-2-70B scheduler
+patch, VLLM_LLAMA2_MLPERF_MIN_REQUIRE_PREFILL_QUERY, also lets a call skip the prefill while fewer than 8-10
+prompts wait, at most every other call; its runs gather about that many an interval anyway: not priced).
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,15 +51,34 @@ def prefill_bubble_s(cfg: ServingConfig | None, bubble_s: float = HOST_BUBBLE_S)
     return bubble_s if cfg is not None and cfg.scheduler_steps else 0.0
 
 
-def burst_prompts(cfg: ServingConfig | None, system_rate_per_s: float) -> float:
-    """Prompts a replica receives at once from the harness batcher at the system's arrival rate; 1 without
-    a batcher (each query goes to the engine as it arrives)."""
-    if cfg is None or not cfg.harness_batch_s:
+def bursty(cfg: ServingConfig | None) -> bool:
+    """Prompts reach the prefill in bursts: a harness batcher, or a multi-step V0 engine (which admits new
+    prompts only at its scheduler calls, every ``scheduler_steps`` decode steps)."""
+    return cfg is not None and bool(cfg.harness_batch_s or (cfg.scheduler_steps or 1) > 1)
+
+
+def hold_s(cfg: ServingConfig | None, decode_step_s: float) -> float:
+    """The longest a prompt waits before an engine step can take it (its p99 wait, near the whole hold):
+    the harness batcher's hold, else a multi-step engine's ``scheduler_steps`` decode steps; 0 otherwise."""
+    if cfg is None:
+        return 0.0
+    if cfg.harness_batch_s:
+        return cfg.harness_batch_s
+    n = cfg.scheduler_steps or 1
+    return n * decode_step_s if n > 1 else 0.0
+
+
+def burst_prompts(
+    cfg: ServingConfig | None, system_rate_per_s: float, replica_rate_per_s: float, decode_step_s: float
+) -> float:
+    """Prompts one prefill step takes at once. Harness batcher: the first query and the system's arrivals
+    during the hold (at most ``harness_batch_max``), all to one replica. Multi-step engine: the replica's
+    arrivals over one scheduler interval, m = rate x hold, given that at least one came (m / (1 - e^-m)).
+    1 otherwise (each query is prefilled in the step after it arrives, as ``PREFILL_BATCH`` prices)."""
+    if cfg is None or not bursty(cfg):
         return 1.0
-    k = 1.0 + system_rate_per_s * cfg.harness_batch_s
-    return min(float(cfg.harness_batch_max), k) if cfg.harness_batch_max else k
-
-
-def harness_hold_s(cfg: ServingConfig | None) -> float:
-    """The longest a query waits in the harness batcher before an engine sees it (its p99 wait)."""
-    return cfg.harness_batch_s if cfg is not None and cfg.harness_batch_s else 0.0
+    if cfg.harness_batch_s:
+        k = 1.0 + system_rate_per_s * cfg.harness_batch_s
+        return min(float(cfg.harness_batch_max), k) if cfg.harness_batch_max else k
+    m = replica_rate_per_s * hold_s(cfg, decode_step_s)
+    return m / -math.expm1(-m) if m > 1e-9 else 1.0
