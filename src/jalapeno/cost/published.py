@@ -209,7 +209,7 @@ def serving_json(row: PublishedRow) -> dict[str, object] | None:
     cfg = row.serving
     if cfg is None:
         return None
-    return {
+    out: dict[str, object] = {
         "tp": row.tp,
         "pp": cfg.pp,
         "max_batch": cfg.max_batch,
@@ -218,6 +218,12 @@ def serving_json(row: PublishedRow) -> dict[str, object] | None:
         "gemm_allreduce": cfg.gemm_allreduce,
         "source": row.config_url,
     }
+    engine = {
+        "scheduler_steps": cfg.scheduler_steps,
+        "harness_batch_s": cfg.harness_batch_s,
+        "harness_batch_max": cfg.harness_batch_max,
+    }
+    return out | {k: v for k, v in engine.items() if v is not None}  # vLLM rows only (ENGINE_FILE)
 
 
 def _float(s: str | None) -> float | None:
