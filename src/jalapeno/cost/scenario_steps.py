@@ -28,6 +28,11 @@ holds per micro-batch), priced by ``cost.pipeline.graph_pipeline``: a token's ti
 interval (max of one micro-batch's pass through every stage and the transfers, and pp x the slowest
 stage), so throughput per chip ~ that of a stage and a token's latency sums the stages.
 
+vLLM V0 engines (``scheduler_steps`` set, AMD's MLPerf runs; ``cost.vllm_host``): each decode step pays the
+host bubble over its scheduler steps and each separate prefill step a whole one; a multi-step engine or a
+harness batcher feeds the prefill in bursts, so a prefill step carries the burst (``burst``), a prompt waits
+up to the hold (``hold``) and the p99 TPOT sees the burst's larger count variance.
+
 CUDA graphs off (``cuda_graphs=False``): every step is priced eager (``Estimator.step(cuda_graph=False)``):
 the host launches each kernel while the device runs the previous ones, so a step lasts the longer of the
 device's work and the host's launches.
