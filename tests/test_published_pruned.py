@@ -44,11 +44,14 @@ def test_pruned_model_is_the_405b_less_layers_59_to_84() -> None:
 def test_mi355x_row_names_the_pruned_model_and_its_published_configuration() -> None:
     """offline_mi355x.yaml: tensor_parallel_size 1 (eight replicas on 8 GPUs), max_num_seqs 2816,
     enable_chunked_prefill False (max_num_batched_tokens 22000 then caps a prefill batch, not a mixed
-    step: no step budget), enforce_eager False (graphs on); pipeline_parallel_size absent (1)."""
+    step: no step budget), enforce_eager False (graphs on); pipeline_parallel_size absent (1);
+    num_scheduler_steps 16 (data/published_engines)."""
     row = next(r for r in load_published() if r.id == ROW_ID)
     assert (row.chip, row.division, row.model) == ("mi355x", "open", "llama-3.1-405b-pruned")
     assert row.tp == 1
-    assert row.serving == ServingConfig(pp=1, max_batch=2816, max_num_tokens=None, cuda_graphs=True)
+    assert row.serving == ServingConfig(
+        pp=1, max_batch=2816, max_num_tokens=None, cuda_graphs=True, scheduler_steps=16
+    )
     assert row.config_url.endswith(YAML)
     assert row.n_submissions == 1  # the fine-tuned 84-layer checkpoint's result is another model, left out
 

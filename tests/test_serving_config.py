@@ -66,12 +66,12 @@ def test_a_bad_config_value_names_its_column(column: str, value: str) -> None:
 def test_bundled_rows_carry_the_configuration_their_submitter_published() -> None:
     """NVIDIA's v5.1 B200 Llama-3.1-405B offline config: TP2 x PP2, gpu_batch_size 128, runtime
     max_num_tokens 1536, use_graphs False; AMD's MI300X Llama-2-70B offline: vLLM max_num_seqs 1792,
-    enforce_eager, no chunked prefill (so no step budget)."""
+    enforce_eager, no chunked prefill (so no step budget), num_scheduler_steps 11 (data/published_engines)."""
     b200 = next(r for r in ROWS if r.id == "5.1-0069:llama3.1-405b:Offline")
     assert (b200.tp, b200.serving) == (2, ServingConfig(2, 128, 1536, False, gemm_allreduce=True))
     assert b200.config_url.endswith("closed/NVIDIA/configs/B200-SXM-180GBx8/Offline/llama3_1-405b.py")
     amd = next(r for r in ROWS if r.id == "5.1-0001:llama2-70b-99:Offline")
-    assert (amd.tp, amd.serving) == (1, ServingConfig(1, 1792, None, False))
+    assert (amd.tp, amd.serving) == (1, ServingConfig(1, 1792, None, False, scheduler_steps=11))
     with_config = [r for r in ROWS if r.serving]
     assert len(with_config) >= 30
     assert all(

@@ -24,7 +24,7 @@ GPUs sat on (``cost.published_board``).
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -145,6 +145,12 @@ class ServingConfig:
     max_num_tokens: int | None = None
     cuda_graphs: bool | None = None
     gemm_allreduce: bool | None = None  # row-parallel GEMMs fused with their all-reduce (cost.step)
+    # vLLM V0 engines (cost.vllm_host): decode steps per scheduler call (num_scheduler_steps; 1 before
+    # multi-step scheduling), and a harness that batches queries for up to ``harness_batch_s`` seconds or
+    # ``harness_batch_max`` queries before sending them to a replica
+    scheduler_steps: int | None = None
+    harness_batch_s: float | None = None
+    harness_batch_max: int | None = None
 
 
 @dataclass(frozen=True)
@@ -177,15 +183,19 @@ class PublishedRow:
     gemm_allreduce: bool | None = None
     config_url: str = ""
     interconnect: str = ""  # the system's published accelerator_interconnect (blank: not read)
+    scheduler_steps: int | None = None  # from ENGINE_FILE (cost.vllm_host), not the row's CSV
+    harness_batch_s: float | None = None
+    harness_batch_max: int | None = None
 
     @property
     def serving(self) -> ServingConfig | None:
         """The published serving configuration, None where the row names none beyond ``tp``."""
         fields = (self.pp, self.max_batch, self.max_num_tokens, self.cuda_graphs, self.gemm_allreduce)
-        if fields == (None,) * 5:
+        engine = (self.scheduler_steps, self.harness_batch_s, self.harness_batch_max)
+        if fields + engine == (None,) * 8:
             return None
         return ServingConfig(
-            self.pp or 1, self.max_batch, self.max_num_tokens, self.cuda_graphs, self.gemm_allreduce
+            self.pp or 1, self.max_batch, self.max_num_tokens, self.cuda_graphs, self.gemm_allreduce, *engine
         )
 
     @property
@@ -202,7 +212,7 @@ def serving_json(row: PublishedRow) -> dict[str, object] | None:
     cfg = row.serving
     if cfg is None:
         return None
-    return {
+    out: dict[str, object] = {
         "tp": row.tp,
         "pp": cfg.pp,
         "max_batch": cfg.max_batch,
@@ -211,6 +221,12 @@ def serving_json(row: PublishedRow) -> dict[str, object] | None:
         "gemm_allreduce": cfg.gemm_allreduce,
         "source": row.config_url,
     }
+    engine = {
+        "scheduler_steps": cfg.scheduler_steps,
+        "harness_batch_s": cfg.harness_batch_s,
+        "harness_batch_max": cfg.harness_batch_max,
+    }
+    return out | {k: v for k, v in engine.items() if v is not None}  # vLLM rows only (ENGINE_FILE)
 
 
 def _float(s: str | None) -> float | None:
@@ -326,14 +342,43 @@ def data_dir() -> Path:
 
 
 def load_published(paths: list[Path] | None = None) -> list[PublishedRow]:
-    """All bundled rows (or the given CSV files), validated, in file order."""
+    """All bundled rows (or the given CSV files), validated, in file order; bundled rows carry the vLLM
+    engine settings of ``ENGINE_FILE``."""
     files = paths if paths is not None else sorted(data_dir().glob("*.csv"))
     rows: list[PublishedRow] = []
     for p in files:
         with open(p, newline="") as f:
             rows += [parse_row(d, Path(p).stem) for d in csv.DictReader(f)]
+    if paths is None:
+        rows = with_engine_settings(rows)
     ids = [r.id for r in rows]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise JalapenoError(f"duplicate published row ids: {', '.join(dup[:5])}", field="published data")
     return rows
+
+
+ENGINE_FILE = "published_engines/vllm_engine.csv"
+
+
+def with_engine_settings(rows: list[PublishedRow], path: Path | None = None) -> list[PublishedRow]:
+    """Rows with the vLLM engine settings read by hand from their submitters' code (``ENGINE_FILE``: row id,
+    scheduler_steps, harness_batch_s, harness_batch_max, the file read and what was read; cost.vllm_host).
+    An id that names no row is an error (a renamed row must not lose its settings silently)."""
+    with open(path or data_dir().parent / ENGINE_FILE, newline="") as f:
+        extra = {d["id"]: d for d in csv.DictReader(f)}
+    unknown = sorted(set(extra) - {r.id for r in rows})
+    if unknown:
+        raise JalapenoError(f"{ENGINE_FILE}: no published row {unknown[0]!r}", field="id")
+    out = []
+    for r in rows:
+        d = extra.get(r.id)
+        if d is not None:
+            r = replace(
+                r,
+                scheduler_steps=_int(d["scheduler_steps"]),
+                harness_batch_s=_float(d["harness_batch_s"]),
+                harness_batch_max=_int(d["harness_batch_max"]),
+            )
+        out.append(r)
+    return out

@@ -107,7 +107,11 @@ def predict(
     results = [
         r
         for t in tps
-        if (r := _replica(model, chip, params, precision, t, isl, osl, limits, isl_cv, osl_fractions, cfg))
+        if (
+            r := _replica(
+                model, chip, params, precision, t, isl, osl, limits, isl_cv, osl_fractions, cfg, n_chips
+            )
+        )
     ]
     return max(results, key=lambda r: r.tokens_per_s_per_chip, default=None)
 
@@ -164,7 +168,10 @@ def tpot_p99_at(rs: ReplicaSteps, b: int, isl_cv: float, osl_fractions: tuple[fl
     """p99 time per output token at batch b (module docstring): the mean cycle with the p99 request's
     prefill share, capped where a budget bounds a step's chunk."""
     c = rs.cycle(b)
-    f = min(p99_prefill_factor(b, isl_cv, osl_fractions), rs.p99_prefill_cap(b))
+    # prompts that reach the engine in bursts of k: their count's variance is k times a Poisson count's
+    # (cost.vllm_host), carried as the prompt lengths' spread: 1 + cv^2 -> k + cv^2
+    cv = math.sqrt(isl_cv**2 + rs.burst(b) - 1.0)
+    f = min(p99_prefill_factor(b, cv, osl_fractions), rs.p99_prefill_cap(b))
     return c.time_s + (f - 1.0) * c.prefill_s
 
 
@@ -185,17 +192,19 @@ def replica_setup(
     osl: int,
     osl_fractions: tuple[float, ...] = (),
     cfg: ServingConfig | None = None,
+    n_chips: int | None = None,
 ) -> tuple[ReplicaSteps, int, int] | None:
     """A replica of tp x pp chips: its step pricer, its chips and its batch cap (the running requests its KV
     cache holds after the weights, within the published or default batch cap); None: the weights do not
-    fit."""
+    fit; ``n_chips``: the system's chips (its replicas share one harness: cost.vllm_host)."""
     chips = tp * (cfg.pp if cfg else 1)
     free = chip.memory_bytes * chips * MEMORY_FRACTION - weight_bytes(model, precision)
     if free <= 0:
         return None
     ctx = running_context(isl, osl, osl_fractions)
     est = Estimator(chip, params, tp, gemm_allreduce=bool(cfg and cfg.gemm_allreduce))
-    rs = ReplicaSteps(model, est, precision, isl, osl, ctx, cfg)
+    replicas = max(1, (n_chips or chips) // chips)  # the system's replicas share a harness's arrivals
+    rs = ReplicaSteps(model, est, precision, isl, osl, ctx, cfg, replicas)
     cap = cfg.max_batch if cfg and cfg.max_batch else MAX_BATCH * chips
     return rs, chips, int(max(1, min(cap, free // (kv_bytes_per_token(model, precision) * ctx))))
 
@@ -212,8 +221,9 @@ def _replica(
     isl_cv: float = 0.0,
     osl_fractions: tuple[float, ...] = (),
     cfg: ServingConfig | None = None,
+    n_chips: int | None = None,
 ) -> ScenarioResult | None:
-    replica = replica_setup(model, chip, params, precision, tp, isl, osl, osl_fractions, cfg)
+    replica = replica_setup(model, chip, params, precision, tp, isl, osl, osl_fractions, cfg, n_chips)
     if replica is None:
         return None
     rs, chips, b_max = replica
@@ -244,7 +254,7 @@ def _replica(
     c = rs.cycle(b_max)
     per_chip = b_max / c.time_s / chips
     power = c.energy_j / c.time_s / chips
-    return ScenarioResult(per_chip, tp, b_max, c.time_s, c.decode_s, rs.prefill_one_s, power)
+    return ScenarioResult(per_chip, tp, b_max, c.time_s, c.decode_s, rs.prefill_at(b_max)[0], power)
 
 
 BATCH_ALIGN = (16, 32, 64, 128, 256)  # GEMM row tiles: a batch just past a multiple pads a whole tile

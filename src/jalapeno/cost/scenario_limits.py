@@ -121,8 +121,9 @@ def model_limits(
     isl, osl, _, cv, fractions = row_shape(row)
     model, prec = resolve_model(row.model), precision_of(row.precision)
     board = system_chip(row, chip)  # as analytic_result prices it
-    prm = fused_engine(params)
-    replica = replica_setup(model, board, prm, prec, res.tp, isl, osl, fractions, row.serving)
+    replica = replica_setup(
+        model, board, fused_engine(params), prec, res.tp, isl, osl, fractions, row.serving, row.n_chips
+    )
     assert replica is not None  # the model found this replica above
     rs, _, cap = replica
     b = batch or res.batch

@@ -28,6 +28,11 @@ holds per micro-batch), priced by ``cost.pipeline.graph_pipeline``: a token's ti
 interval (max of one micro-batch's pass through every stage and the transfers, and pp x the slowest
 stage), so throughput per chip ~ that of a stage and a token's latency sums the stages.
 
+vLLM V0 engines (``scheduler_steps`` set, AMD's MLPerf runs; ``cost.vllm_host``): each decode step pays the
+host bubble over its scheduler steps and each separate prefill step a whole one; a multi-step engine or a
+harness batcher feeds the prefill in bursts, so a prefill step carries the burst (``burst``), a prompt waits
+up to the hold (``hold``) and the p99 TPOT sees the burst's larger count variance.
+
 CUDA graphs off (``cuda_graphs=False``): every step is priced eager (``Estimator.step(cuda_graph=False)``):
 the host launches each kernel while the device runs the previous ones, so a step lasts the longer of the
 device's work and the host's launches.
@@ -42,6 +47,13 @@ from typing import TYPE_CHECKING
 
 from jalapeno.cost.pipeline import ceil_div, graph_pipeline
 from jalapeno.cost.step import Estimator
+from jalapeno.cost.vllm_host import (
+    burst_prompts,
+    bursty,
+    decode_bubble_s,
+    hold_s,
+    prefill_bubble_s,
+)
 from jalapeno.graph.batch import Batch, Sequence
 from jalapeno.graph.builder import Graph, build_graph
 from jalapeno.graph.precision import Precision
@@ -105,19 +117,74 @@ class ReplicaSteps:
         osl: int,
         ctx: int,
         cfg: ServingConfig | None = None,
+        replicas: int = 1,
     ) -> None:
         self.model, self.est, self.precision = model, est, precision
         self.isl, self.osl, self.ctx = isl, osl, ctx
         self.pp = cfg.pp if cfg else 1
         self.budget = cfg.max_num_tokens if cfg else None
         self.graphs = True if cfg is None or cfg.cuda_graphs is None else cfg.cuda_graphs
-        n = ceil_div(PREFILL_BATCH, self.pp)  # prompts of one micro-batch: pp of them fill the pipeline
-        pre = self._price(graph_of(model, "prefill", n, isl, precision), False)
-        self.prefill_one_s = pre[0] / (n * self.pp)  # a prompt in a batch-16 prefill step
-        self.prefill_step_j = pre[1] * PREFILL_BATCH / (n * self.pp)
+        self.cfg, self.replicas = cfg, replicas
+        self.decode_bubble_s = decode_bubble_s(cfg)  # vLLM V0's host bubble (cost.vllm_host)
+        self._prefill_k: dict[int, tuple[float, float]] = {}
+        self._bursts: dict[int, tuple[float, Cycle]] = {}
+        # a prompt in a batch-16 prefill step (s, and J x 16)
+        self.prefill_one_s, self.prefill_step_j = self._prefill_per_prompt(PREFILL_BATCH)
         self._cache: dict[int, Cycle] = {}
         self._full: dict[int, float] = {}
         self._full_j: dict[int, float] = {}
+
+    def _prefill_per_prompt(self, k: float) -> tuple[float, float]:
+        """(seconds, joules x PREFILL_BATCH) a prompt costs in a separate prefill step of ``k`` prompts,
+        the step's host bubble included (a fractional ``k``: the whole batches around it, interpolated)."""
+        lo, hi = max(1, math.floor(k)), max(1, math.ceil(k))
+        a, b = self._prefill_whole(lo), self._prefill_whole(hi)
+        w = 0.0 if hi == lo else (k - lo) / (hi - lo)
+        return (1 - w) * a[0] + w * b[0], (1 - w) * a[1] + w * b[1]
+
+    def _prefill_whole(self, k: int) -> tuple[float, float]:
+        if k not in self._prefill_k:
+            n = ceil_div(k, self.pp)  # prompts of one micro-batch: pp of them fill the pipeline
+            s, j = self._price(graph_of(self.model, "prefill", n, self.isl, self.precision), False)
+            s += prefill_bubble_s(self.cfg)
+            self._prefill_k[k] = (s / (n * self.pp), j * PREFILL_BATCH / (n * self.pp))
+        return self._prefill_k[k]
+
+    @property
+    def _bursty(self) -> bool:
+        """Separate prefill steps fed in bursts (``cost.vllm_host``); budget engines chunk instead."""
+        return self.budget is None and bursty(self.cfg)
+
+    def burst(self, b: int) -> float:
+        """Prompts one prefill step takes at batch b (``cost.vllm_host.burst_prompts``); 1 where prompts
+        are not held back."""
+        return self._burst_and_cycle(b)[0] if self._bursty else 1.0
+
+    def hold(self, b: int) -> float:
+        """The longest a prompt waits before a step can take it (``cost.vllm_host.hold_s``)."""
+        return hold_s(self.cfg, self.cycle(b).decode_s) if self._bursty else 0.0
+
+    def prefill_at(self, b: int) -> tuple[float, float]:
+        """(s, J x 16) a prompt's separate prefill step costs at batch b: a batch-16 step, or where prompts
+        come in bursts the burst's step."""
+        if not self._bursty:
+            return self.prefill_one_s, self.prefill_step_j
+        return self._prefill_per_prompt(self.burst(b))
+
+    def _burst_and_cycle(self, b: int) -> tuple[float, Cycle]:
+        """The burst size and the cycle it gives, consistent: the burst grows with the arrival rate
+        (B / OSL prompts a cycle a replica; the system's replicas together for a harness batcher), which
+        the burst's prefill cost slows; a few fixed-point rounds from a batch-16 prefill settle it."""
+        if b in self._bursts:
+            return self._bursts[b]
+        cyc = self._cycle_with(b, self.prefill_one_s, self.prefill_step_j)
+        k = 1.0
+        for _ in range(4):
+            rate = b / self.osl / cyc.time_s
+            k = burst_prompts(self.cfg, self.replicas * rate, rate, cyc.decode_s)
+            cyc = self._cycle_with(b, *self._prefill_per_prompt(k))
+        self._bursts[b] = (k, cyc)
+        return k, cyc
 
     @property
     def micro_batches(self) -> int:
@@ -142,15 +209,19 @@ class ReplicaSteps:
         return self._cache[b]
 
     def _cycle(self, b: int) -> Cycle:
+        if self._bursty:
+            return self._burst_and_cycle(b)[1]
+        return self._cycle_with(b, self.prefill_one_s, self.prefill_step_j)
+
+    def _cycle_with(self, b: int, prefill_one_s: float, prefill_step_j: float) -> Cycle:
         rows = ceil_div(b, self.pp)
         dec_s, dec_j = self._price(
             graph_of(self.model, "decode", rows, self.ctx, self.precision), self.graphs
         )
+        dec_s += self.decode_bubble_s
         if self.budget is None:
-            pre_s = b / self.osl * self.prefill_one_s
-            return Cycle(
-                dec_s + pre_s, pre_s, dec_j + b / self.osl * self.prefill_step_j / PREFILL_BATCH, dec_s
-            )
+            pre_s = b / self.osl * prefill_one_s
+            return Cycle(dec_s + pre_s, pre_s, dec_j + b / self.osl * prefill_step_j / PREFILL_BATCH, dec_s)
         share = min(1.0, self.chunk_tokens(b) / max(1, self.room(b)))  # steps that carry a chunk
         t = dec_s + share * (self.full_step_s(b) - dec_s)
         e = dec_j + share * (self._full_j[b] - dec_j)
@@ -175,7 +246,8 @@ class ReplicaSteps:
         (B / OSL prompts a cycle) times that service time: the share of steps that carry a chunk
         (chunk / room) times a full step over a mean one."""
         if self.budget is None:
-            return self.prefill_one_s, b / self.osl * self.prefill_one_s / self.cycle(b).time_s
+            one = self.prefill_at(b)[0]
+            return one, b / self.osl * one / self.cycle(b).time_s
         room = self.room(b)
         if room < 1:
             return math.inf, math.inf
@@ -193,6 +265,10 @@ class ReplicaSteps:
         as before) follows the wait."""
         step = self.cycle(b).time_s
         if self.budget is None:
+            if self._bursty:  # held up to the batcher's hold (then the step in flight) or the scheduler
+                # interval (which ends at a step boundary); the burst's prompts are prefilled in one step
+                wait = self.hold(b) + (step / 2 if self.cfg and self.cfg.harness_batch_s else 0.0)
+                return wait + self.prefill_at(b)[0] * self.burst(b)
             return step / 2 + self.prefill_one_s
         room = self.room(b)
         if room < 1:
@@ -205,4 +281,5 @@ class ReplicaSteps:
             rows, room = ceil_div(b, self.pp), self.room(b)
             g = mixed_graph(self.model, rows, self.ctx, max(0, room), self.isl, self.precision)
             self._full[b], self._full_j[b] = self._price(g, self.graphs)
+            self._full[b] += self.decode_bubble_s
         return self._full[b]
