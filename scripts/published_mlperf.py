@@ -16,7 +16,9 @@ per-step token budget, CUDA graphs, and the file read: ``config_url``): v5.1 Ten
 AMD's v5.1 vLLM harness yaml (code/<model>/harness_llm/models/), and mlperf_configs_manual.csv beside this
 script for configurations kept in code (AMD v4.1). Open-division results (MI355X only) that served another
 checkpoint on a benchmark's requests name the model that ran (``VARIANTS``: AMD's pruned 405B) or are left out
-where that model is not bundled. Only single-node systems of one chip kind; the 99% accuracy target (99.9% runs the same engines); no
+where that model is not bundled. Only single-node systems of one chip kind, or a Grace-Blackwell NVLink
+domain of several nodes (GB200/GB300 NVL72 racks, GB300 NVL8: ``one_domain``); the 99% accuracy target
+(99.9% runs the same engines); no
 custom-thermal (CTS, 1000 W H200) or MaxQ (power-capped) systems, which are not the presets' parts.
 """
 
@@ -69,11 +71,20 @@ def chip_of(name: str) -> str | None:
     return None
 
 
+def one_domain(r: dict, chip: str) -> bool:
+    """A single node, or a multi-node Grace-Blackwell system that is one NVLink switch domain: the
+    GB200/GB300 NVL72 racks (18 compute trays of 4 GPUs) and CoreWeave's GB300 NVL8 (two trays on NVLink
+    switches: its systems/GB300-NVL8-CoreWeave_TRT.json, hw_notes "NVIDIA GB300 NVL8",
+    accelerator_interconnect "5th-gen NVLink and NVLink Switches"). ``a#`` is GPUs per node there, so the
+    system has a# x Nodes GPUs."""
+    return r["Nodes"] == 1 or (chip in ("gb200-nvl72", "gb300-nvl72") and "NVL" in r["Platform"])
+
+
 def v51_rows(repo: str) -> list[dict]:
     out = []
     for r in json.loads(git(repo, "show", "HEAD:summary_results.json")):
         chip, model = chip_of(r["Accelerator"]), MODELS.get(r["Model"])
-        if not chip or not model or r["Suite"] != "datacenter" or r["Nodes"] != 1:
+        if not chip or not model or r["Suite"] != "datacenter" or not one_domain(r, chip):
             continue
         if r["Performance_Units"] != "Tokens/s" or (r["Category"] != "closed" and chip != "mi355x"):
             continue
@@ -81,7 +92,8 @@ def v51_rows(repo: str) -> list[dict]:
         if variant in VARIANTS and (model := VARIANTS[variant]) is None:
             continue
         out.append({"id": f"{r['ID']}:{r['Model']}:{r['Scenario']}" + (":power" if r.get("Power_Result") else ""), "round": "v5.1", "division": r["Category"], "submitter": r["Submitter"],
-                    "system": r["Platform"], "chip": chip, "n_chips": int(r["a#"]), "model": model,
+                    "system": r["Platform"], "chip": chip, "n_chips": int(r["a#"]) * int(r["Nodes"]),
+                    "model": model,
                     "scenario": r["Scenario"].lower(), "precision": r["weight_data_types"].lower(),
                     "software": r["Software"].split(",")[0][:60], "value": float(r["Performance_Result"]),
                     "unit": "tokens/s", "power_w": r.get("Power_Result") or "",
@@ -236,7 +248,9 @@ def config_paths(row: dict) -> list[tuple[str, str]]:
     if sub == "AMD":
         chip = row["chip"]
         return [("amd", f"{div}/AMD/code/{model}/harness_llm/models/{name}/{scen.lower()}_{chip}.yaml")]
-    return [("nvidia", f"{div}/{sub}/configs/{system.removesuffix('_TRT')}/{scen}/{name}.py")]
+    # most systems' config folder drops the _TRT suffix; NVIDIA's GB300 NVL72 folder keeps it
+    folders = (system.removesuffix("_TRT"), system)
+    return [("nvidia", f"{div}/{sub}/configs/{s}/{scen}/{name}.py") for s in folders]
 
 
 MANUAL = Path(__file__).with_name("mlperf_configs_manual.csv")
