@@ -165,3 +165,21 @@ def test_expert_parallel_rows_never_enter_a_fit_band_or_split() -> None:
     assert {c.row.id for c in fit.ep_checked} == {i for i in DS if DS[i].chip == "b200"} and not ids & set(DS)
     assert fit.band is not None and fit.band.n == len(fit.split.held_out)
     assert all(c.predicted and not c.fitted for c in fit.ep_checked)
+
+
+def test_the_vendor_recipe_row_is_a_fixed_length_expert_parallel_row() -> None:
+    """TensorRT-LLM's DeepSeek-R1 blog (commit f0c873f5), "B200 max-throughput for R1-0528 with FP8 KV cache":
+    --tp 8 --ep 8, enable_attention_dp, --max_batch_size 896 (a rank), --concurrency 7168, ISL 1,024 and OSL
+    2,048 (stdev 0): 43,146.2042 output tokens/s, 5,393.2755 a GPU."""
+    (r,) = [r for r in ROWS if r.source == "vendor" and r.model == "deepseek-r1"]
+    assert (r.chip, r.n_chips, r.scenario, r.isl, r.osl, r.precision) == (
+        "b200",
+        8,
+        "fixed",
+        1024,
+        2048,
+        "fp4",
+    )
+    assert r.per_chip == pytest.approx(5393.2755, abs=1e-3)
+    assert (r.tp, r.ep, r.attention_dp, r.max_batch) == (8, 8, True, 896) and r.expert_parallel
+    assert "/blob/f0c873f5ffdd170c9f5b70c844c02ecca9860b8f/" in r.url

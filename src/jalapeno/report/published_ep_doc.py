@@ -1,4 +1,4 @@
-"""The validation page's expert-parallel section: MLPerf DeepSeek-R1 rows priced through the MoE path.
+"""The validation page's expert-parallel section: DeepSeek-R1 rows priced through the MoE path.
 
 Rows served with expert parallelism (``PublishedRow.expert_parallel``) are checks of ``cost.published_ep``,
 never fitted and kept out of every chip's band; this section lists them per chip with the published
@@ -88,16 +88,17 @@ def ep_section(fits: Sequence[ChipFit]) -> list[str]:
     if not any(f.ep_checked for f in fits):
         return []
     return [
-        "## Expert-parallel rows (MLPerf DeepSeek-R1): the MoE path, held out",
+        "## Expert-parallel rows (DeepSeek-R1: MLPerf v5.1, a TensorRT-LLM recipe): the MoE path, held out",
         "",
         (
             "Priced by `cost.published_ep`: the scenario model's cycle with each step the expert-parallel "
             "group's (`cost.expert.ep_step`: attention data-parallel over the group's GPUs, experts spread "
             "over them, uniform routing's imbalance), under each chip's parameters as its Llama-2-70B rows "
             "fitted them. Never fitted; not in any band, summary or order check above. The last columns take "
-            "the run's log summary: decoding requests a group by Little's law (samples/s x (mean latency - "
-            "mean TTFT) / groups), and the run's mean time per output token against the model's mean cycle "
-            "at that batch."
+            "the run's log summary (MLPerf server rows): decoding requests a group by Little's law "
+            "(samples/s x (mean latency - mean TTFT) / groups), and the run's mean time per output token "
+            "against the model's mean cycle at that batch. The vendor row is TensorRT-LLM's DeepSeek-R1 "
+            "max-throughput recipe (fixed 1,024 / 2,048 tokens, 7,168 requests in flight)."
         ),
         "",
         ep_table(fits),
