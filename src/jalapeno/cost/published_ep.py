@@ -5,8 +5,9 @@ MLPerf v5.1's DeepSeek-R1 submissions run TensorRT-LLM with ``tensor_parallelism
 attention (and the dense layers) on its own requests, holding their MLA cache, while each MoE layer's 256
 experts are spread 32 a GPU and tokens reach them by all-to-all (``cost.pipeline.Parallel(tp=1, dp=8,
 ep=8)``; without attention DP, attention is tensor-parallel over the group: ``Parallel(tp=8, ep=8)``).
-``gpu_batch_size`` is then each attention rank's batch (TensorRT-LLM's attention-DP scheduler admits
-requests per rank; NVIDIA's DeepSeek-R1 throughput recipe runs concurrency 8 x max_batch_size on 8 GPUs).
+``gpu_batch_size`` is then each attention rank's batch (TensorRT-LLM's DeepSeek-R1 performance blog,
+docs/source/blogs/Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md: "--max_batch_size: Max batch size
+in each rank"; its B200 max-throughput runs put 8 x max_batch_size requests in flight on 8 GPUs).
 
 The dense scenario model (``cost.scenario``) prices a tensor-parallel replica; this module keeps its
 cycle, its limits and its batch search and changes two things only:
