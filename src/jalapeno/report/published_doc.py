@@ -522,9 +522,9 @@ def _mechanics_and_gaps() -> list[str]:
             "Llama-3.1-405B offline and server (TP2, NVFP4): held out on the family prior (b200's fractions "
             "of peak on the GB300's 15 PFLOPS NVFP4) they read about +50% and +47%, while the published "
             "per-GPU results are only 1.09x and 1.05x the GB200 rack's (223.7 vs 205.2 and 170.1 vs 161.3 "
-            "tok/s/GPU): the GB300's 1.5x NVFP4 peak did not reach these runs. Its other rows are DeepSeek-R1 "
-            "(expert-parallel section). B300 (the HGX board) has no public MLPerf row in the rounds read "
-            "(v4.1, v5.1)."
+            "tok/s/GPU): the GB300's 1.5x NVFP4 peak did not reach these runs. Its other rows are "
+            "DeepSeek-R1 (expert-parallel section). B300 (the HGX board) has no public MLPerf row in the "
+            "rounds read (v4.1, v5.1)."
         ),
         (
             "- MLPerf v4.0 and v5.0 results are not bundled (their repositories were too large to read "
