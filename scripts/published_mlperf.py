@@ -17,7 +17,9 @@ per-step token budget, CUDA graphs, and the file read: ``config_url``): v5.1 Ten
 AMD's v5.1 vLLM harness yaml (code/<model>/harness_llm/models/), and mlperf_configs_manual.csv beside this
 script for configurations kept in code (AMD v4.1). Open-division results (MI355X only) that served another
 checkpoint on a benchmark's requests name the model that ran (``VARIANTS``: AMD's pruned 405B) or are left out
-where that model is not bundled. Only single-node systems of one chip kind; the 99% accuracy target (99.9% runs the same engines); no
+where that model is not bundled. Only single-node systems of one chip kind, or a Grace-Blackwell NVLink
+domain of several nodes (GB200/GB300 NVL72 racks, GB300 NVL8: ``one_domain``); the 99% accuracy target
+(99.9% runs the same engines); no
 custom-thermal (CTS, 1000 W H200) or MaxQ (power-capped) systems, which are not the presets' parts.
 """
 
@@ -36,19 +38,22 @@ CHIPS = {"NVIDIA H100-SXM-80GB": "h100-sxm", "NVIDIA H200-SXM-141GB": "h200-sxm"
          "AMD Instinct MI300X 192GB HBM3": "mi300x", "AMD Instinct MI325X 256GB HBM3e": "mi325x",
          "AMD Instinct MI355X 288GB HBM3e": "mi355x"}
 MODELS = {"llama2-70b-99": "llama-2-70b", "llama3.1-405b": "llama-3.1-405b", "mixtral-8x7b": "mixtral-8x7b",
-          "llama3.1-8b": "llama-3.1-8b"}
+          "llama3.1-8b": "llama-3.1-8b", "deepseek-r1": "deepseek-r1"}
 DATES = {"v4.1": "2024-08-28", "v5.1": "2025-09-09"}
 VENDOR = {"h100-sxm": "NVIDIA", "h200-sxm": "NVIDIA", "b200": "NVIDIA", "gb200-nvl72": "NVIDIA", "gb300-nvl72": "NVIDIA",
           "mi300x": "AMD", "mi325x": "AMD", "mi355x": "AMD"}
 FIELDS = ["id", "round", "date", "division", "submitter", "system", "chip", "n_chips", "model", "scenario",
           "precision", "software", "value", "unit", "power_w", "n_submissions", "value_min", "value_max",
-          "url", "tp", "pp", "max_batch", "max_num_tokens", "cuda_graphs", "gemm_allreduce", "config_url",
-          "interconnect"]
-CONFIG_FIELDS = FIELDS[-8:-1]
+          "url", "tp", "pp", "max_batch", "max_num_tokens", "cuda_graphs", "gemm_allreduce", "ep", "attention_dp",
+          "config_url", "interconnect"]
+CONFIG_FIELDS = FIELDS[-10:-1]
 # the submitter's configuration file of a result: TensorRT-LLM harness configs (configs/<system>/<Scenario>/
 # <model>.py) and AMD's vLLM harness (code/<model>/harness_llm/models/<model>/<scenario>_<chip>.yaml)
 CONFIG_MODEL = {"llama2-70b-99": "llama2-70b", "llama3.1-405b": "llama3_1-405b", "llama3.1-8b": "llama3_1-8b",
-                "mixtral-8x7b": "mixtral-8x7b", "llama3_1-405b_pruned": "llama3-405b"}
+                "mixtral-8x7b": "mixtral-8x7b", "llama3_1-405b_pruned": "llama3-405b", "deepseek-r1": "deepseek-r1"}
+# open-division results kept besides AMD's MI355X ones: benchmarks whose open results ran the benchmark's own
+# model (summary_results.json UsedModel; HPE's H200 DeepSeek-R1 offline run, fp8, is open only)
+OPEN_MODELS = ("deepseek-r1",)
 # open-division results that ran another checkpoint on a benchmark's dataset, by the result's model directory:
 # the model it served (a bundled alias), or None where that model is not bundled (the row is left out).
 # AMD's llama3_1-405b_pruned serves the 405B less layers 59-84 (its harness yaml and scripts/drop_layers.py);
@@ -71,19 +76,30 @@ def chip_of(name: str) -> str | None:
     return None
 
 
+def one_domain(r: dict, chip: str) -> bool:
+    """A single node, or a multi-node Grace-Blackwell system that is one NVLink switch domain: the
+    GB200/GB300 NVL72 racks (18 compute trays of 4 GPUs) and CoreWeave's GB300 NVL8 (two trays on NVLink
+    switches: its systems/GB300-NVL8-CoreWeave_TRT.json, hw_notes "NVIDIA GB300 NVL8",
+    accelerator_interconnect "5th-gen NVLink and NVLink Switches"). ``a#`` is GPUs per node there, so the
+    system has a# x Nodes GPUs."""
+    return r["Nodes"] == 1 or (chip in ("gb200-nvl72", "gb300-nvl72") and "NVL" in r["Platform"])
+
+
 def v51_rows(repo: str) -> list[dict]:
     out = []
     for r in json.loads(git(repo, "show", "HEAD:summary_results.json")):
         chip, model = chip_of(r["Accelerator"]), MODELS.get(r["Model"])
-        if not chip or not model or r["Suite"] != "datacenter" or r["Nodes"] != 1:
+        if not chip or not model or r["Suite"] != "datacenter" or not one_domain(r, chip):
             continue
-        if r["Performance_Units"] != "Tokens/s" or (r["Category"] != "closed" and chip != "mi355x"):
+        open_ok = chip == "mi355x" or (r["Model"] in OPEN_MODELS and r["UsedModel"] == r["Model"])
+        if r["Performance_Units"] != "Tokens/s" or (r["Category"] != "closed" and not open_ok):
             continue
         variant = r["Location"].rstrip("/").split("/")[-2]  # the result's model directory
         if variant in VARIANTS and (model := VARIANTS[variant]) is None:
             continue
         out.append({"id": f"{r['ID']}:{r['Model']}:{r['Scenario']}" + (":power" if r.get("Power_Result") else ""), "round": "v5.1", "division": r["Category"], "submitter": r["Submitter"],
-                    "system": r["Platform"], "chip": chip, "n_chips": int(r["a#"]), "model": model,
+                    "system": r["Platform"], "chip": chip, "n_chips": int(r["a#"]) * int(r["Nodes"]),
+                    "model": model,
                     "scenario": r["Scenario"].lower(), "precision": r["weight_data_types"].lower(),
                     "software": r["Software"].split(",")[0][:60], "value": float(r["Performance_Result"]),
                     "unit": "tokens/s", "power_w": r.get("Power_Result") or "",
@@ -144,7 +160,9 @@ def nvidia_config(text: str) -> dict:
     """tp, pp, the batch cap (gpu_batch_size per engine, lowered by the executor's runtime max_batch_size
     where one is set), the runtime per-step token budget (only with chunked context: without it the
     budget caps a prefill batch, not a mixed step), use_graphs, and whether the engine was built with the
-    GEMM + AllReduce fusion plugin (build flag gemm_allreduce_plugin)."""
+    GEMM + AllReduce fusion plugin (build flag gemm_allreduce_plugin). MoE engines also name their expert
+    parallelism (moe_expert_parallelism) and whether attention runs data-parallel over the tensor-parallel
+    group (build flag enable_attention_dp: DeepSeek-R1's; then gpu_batch_size is each attention rank's)."""
     b = _nvidia_block(text)
     if b is None:
         return {}
@@ -158,7 +176,9 @@ def nvidia_config(text: str) -> dict:
             "max_batch": min(caps) if caps else None,
             "max_num_tokens": _last(r"'max_num_tokens':\s*(\d+)", runtime) if chunked else None,
             "cuda_graphs": _last(r"use_graphs:\s*(True|False)", b),
-            "gemm_allreduce": fused in ("float16", "bfloat16")}
+            "gemm_allreduce": fused in ("float16", "bfloat16"),
+            "ep": _last(r"moe_expert_parallelism:\s*(\d+)", b),
+            "attention_dp": _last(r"'enable_attention_dp':\s*(True|False)", b)}
 
 
 def amd_config(text: str) -> dict:
@@ -170,7 +190,8 @@ def amd_config(text: str) -> dict:
     return {"tp": e.get("tensor_parallel_size"), "pp": e.get("pipeline_parallel_size", 1),
             "max_batch": e.get("max_num_seqs"),
             "max_num_tokens": e.get("max_num_batched_tokens") if e.get("enable_chunked_prefill") else None,
-            "cuda_graphs": None if "enforce_eager" not in e else not e["enforce_eager"], "gemm_allreduce": None}
+            "cuda_graphs": None if "enforce_eager" not in e else not e["enforce_eager"], "gemm_allreduce": None,
+            "ep": None, "attention_dp": None}
 
 
 def _v41_classes(repo: str, base: str, scen: str) -> dict[str, tuple[list[str], dict, bool]]:
@@ -224,7 +245,8 @@ def v41_config(repo: str, row: dict) -> tuple[dict, str] | None:
             return ({"tp": a.get("tensor_parallelism"), "pp": a.get("pipeline_parallelism", 1),
                      "max_batch": next(iter(batch.values())) if isinstance(batch, dict) else None,
                      "max_num_tokens": a.get("max_num_tokens"), "cuda_graphs": a.get("use_graphs"),
-                     "gemm_allreduce": "gemm_allreduce_plugin" in str(a.get("trtllm_build_flags", ""))},
+                     "gemm_allreduce": "gemm_allreduce_plugin" in str(a.get("trtllm_build_flags", "")),
+                     "ep": None, "attention_dp": None},
                     f"{base}/{scen}/{'custom' if sub != 'NVIDIA' else '__init__'}.py")
     return None
 
@@ -238,7 +260,9 @@ def config_paths(row: dict) -> list[tuple[str, str]]:
     if sub == "AMD":
         chip = row["chip"]
         return [("amd", f"{div}/AMD/code/{model}/harness_llm/models/{name}/{scen.lower()}_{chip}.yaml")]
-    return [("nvidia", f"{div}/{sub}/configs/{system.removesuffix('_TRT')}/{scen}/{name}.py")]
+    # most systems' config folder drops the _TRT suffix; NVIDIA's GB300 NVL72 folder keeps it
+    folders = (system.removesuffix("_TRT"), system)
+    return [("nvidia", f"{div}/{sub}/configs/{s}/{scen}/{name}.py") for s in folders]
 
 
 MANUAL = Path(__file__).with_name("mlperf_configs_manual.csv")

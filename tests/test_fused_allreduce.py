@@ -91,6 +91,8 @@ def test_the_parser_reads_the_fusion_flag_and_the_executors_batch_cap() -> None:
         "max_num_tokens": "2560",
         "cuda_graphs": "False",
         "gemm_allreduce": True,
+        "ep": None,  # a dense model's config names no expert parallelism
+        "attention_dp": None,
     }
     plain = mod.nvidia_config(
         NEBIUS.replace("'gemm_allreduce_plugin': 'float16',", "").replace("'max_batch_size': 64,", "")

@@ -213,8 +213,11 @@ def test_calibrate_checks_the_measured_h200_without_fitting(capsys: pytest.Captu
     h = out["fits"]["h200-sxm"]
     assert h["provenance"] == "measured" and h["fit_rows"] == [] and h["knobs"] == {}
     assert {r["set"] for r in h["rows"]} == {"held-out"} and len(h["rows"]) == sum(
-        r.chip == "h200-sxm" for r in ROWS
+        r.chip == "h200-sxm" and not r.expert_parallel for r in ROWS
     )
+    # expert-parallel rows (HPE's DeepSeek-R1) are the MoE path's check, listed apart
+    ep = [r.id for r in ROWS if r.chip == "h200-sxm" and r.expert_parallel]
+    assert [r["id"] for r in h["ep_rows"]] == ep
 
 
 def test_calibrate_needs_a_chip(capsys: pytest.CaptureFixture[str]) -> None:

@@ -86,7 +86,11 @@ def test_every_server_and_interactive_row_has_its_log_and_its_rounds_limits() ->
             continue
         g = logs[r.id]
         assert (g.ttft_limit_s, g.tpot_limit_s) == WORKLOADS[benchmark_of(r.model)].limits_s[r.scenario]
-        assert g.ttft_p99_s > g.ttft_mean_s > 0 and g.tpot_p99_s > g.tpot_mean_s > 0
+        assert g.ttft_p99_s > g.ttft_mean_s > 0 and g.tpot_mean_s > 0
+        # LoadGen's mean TPOT is the per-request TPOTs' sum over the sample count and its p99 one of the same
+        # array (loadgen/results.cc, ProcessTokenLatencies): requests past the p99 with very long TPOTs can
+        # lift the mean over it, as in the GB200 NVL72 DeepSeek-R1 server run (p99 64.5 ms, mean 69.6 ms)
+        assert g.tpot_p99_s > g.tpot_mean_s or (r.expert_parallel and g.tpot_p99_s > 0.9 * g.tpot_mean_s)
         assert g.latency_mean_s > g.ttft_mean_s
         # a valid run meets both limits (early stopping lets the p99 estimate sit a hair above)
         assert g.ttft_share <= 1.0 and g.tpot_share <= 1.0

@@ -167,6 +167,20 @@ def command(
                             }
                             for c in f.checked
                         ],
+                        # the MoE path's check (cost.published_ep): never fitted, outside the band
+                        "ep_rows": [
+                            {
+                                "id": c.row.id,
+                                "key": c.row.key,
+                                "published_per_chip": c.row.per_chip,
+                                "predicted_per_chip": c.predicted,
+                                "error": c.error,
+                                "set": "held-out (MoE path)",
+                                "url": c.row.url,
+                                "serving": serving_json(c.row),
+                            }
+                            for c in f.ep_checked
+                        ],
                     }
                     for k, f in fits.items()
                 },
@@ -227,13 +241,13 @@ def _print(fits: dict, skipped: list[str]) -> None:
         t = Table(title=f.chip)
         for col in ("row", "published/GPU", "predicted", "error", "set"):
             t.add_column(col)
-        for c in f.checked:
+        for c in f.checked + f.ep_checked:
             t.add_row(
                 c.row.key,
                 f"{c.row.per_chip:,.1f}",
                 "-" if c.predicted is None else f"{c.predicted:,.1f}",
                 "-" if c.error is None else pct(c.error),
-                "fit" if c.fitted else "held-out",
+                "fit" if c.fitted else "held-out (MoE path)" if c.row.expert_parallel else "held-out",
             )
         Console().print(t)
     if skipped:

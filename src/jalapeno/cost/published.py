@@ -18,7 +18,10 @@ use_graphs False, vLLM's enforce_eager) and ``gemm_allreduce`` (True: TensorRT-L
 gemm_allreduce_plugin, each row-parallel GEMM fused with its tensor-parallel all-reduce; blank: not set).
 ``ServingConfig`` gathers them for the scenario model. ``interconnect`` is the system description's
 ``accelerator_interconnect`` as its submitter wrote it (``"6x 4th Gen NVLink, 900GB/s"``): the board the
-GPUs sat on (``cost.published_board``).
+GPUs sat on (``cost.published_board``). Mixture-of-experts engines also name ``ep``
+(TensorRT-LLM's moe_expert_parallelism) and ``attention_dp`` (True: enable_attention_dp, attention
+data-parallel over the ``tp`` chips, each holding its own requests; ``max_batch`` is then each attention
+rank's); such rows are priced by ``cost.published_ep``.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ KNOWN_MODELS = (
     "llama-3.1-8b",
     "llama-3.1-70b",
     "llama-3.1-405b-pruned",
+    "deepseek-r1",
 )
 # a model served on another model's benchmark (its dataset, lengths and limits): AMD's open-division v5.1
 # llama3_1-405b_pruned result runs the Llama-3.1-405B benchmark on the 405B less 26 layers
@@ -75,6 +79,7 @@ class MLPerfWorkload:
     osl_source: str
     limits_s: dict[str, tuple[float, float]]  # scenario -> (p99 TTFT, p99 TPOT)
     isl_cv: float = 0.77  # prompt-length std / mean (sets bundled: measured; else OpenOrca's, an estimate)
+    max_output: int | None = None  # the generation limit, where the length set's reference outputs pass it
 
 
 _CONF = (
@@ -125,6 +130,23 @@ WORKLOADS: dict[str, MLPerfWorkload] = {
         "v5.1 NVIDIA B200x8 Offline: 136,752 tokens/s / 1,060.23 samples/s",
         {"server": (2.0, 0.1), "interactive": (0.5, 0.03)},
         0.49,
+    ),
+    # AIME, MATH500, GPQA, MMLU-Pro and LiveCodeBench prompts (4,388 samples: mlcommons/inference
+    # language/deepseek-r1/README.md): mean prompt of workload/benchsets "mlperf-deepseek-r1" (803.8; std /
+    # mean 0.505; longest 3,140, the max_input_len of every v5.1 TensorRT-LLM config). Outputs stop at 20,000
+    # tokens (README: "large max-OSL (20K)"); the set's reference outputs clipped there average 3,886.2, the
+    # README's reference "mean-output-tok-len". Limits: mlperf.conf deepseek-r1.Server.ttft_latency 2000 ms,
+    # tpot_latency 80 ms (v5.1 has no DeepSeek-R1 interactive scenario). The measured OSL ranges over the
+    # v5.1 offline runs from 3,650 (Dell XE9680L B200) to 3,828 (HPE H200, open).
+    "deepseek-r1": MLPerfWorkload(
+        "deepseek-r1",
+        804,
+        (803, 804),
+        3736,
+        "v5.1 NVIDIA B200x8 Offline: 33,379 tokens/s / 8.93431 samples/s",
+        {"server": (2.0, 0.08)},
+        0.505,
+        20000,
     ),
 }
 
@@ -181,6 +203,8 @@ class PublishedRow:
     max_num_tokens: int | None = None
     cuda_graphs: bool | None = None
     gemm_allreduce: bool | None = None
+    ep: int | None = None  # expert-parallel chips (MoE engines); None: experts tensor-parallel
+    attention_dp: bool | None = None  # attention data-parallel over the tp chips
     config_url: str = ""
     interconnect: str = ""  # the system's published accelerator_interconnect (blank: not read)
     scheduler_steps: int | None = None  # from ENGINE_FILE (cost.vllm_host), not the row's CSV
@@ -197,6 +221,12 @@ class PublishedRow:
         return ServingConfig(
             self.pp or 1, self.max_batch, self.max_num_tokens, self.cuda_graphs, self.gemm_allreduce, *engine
         )
+
+    @property
+    def expert_parallel(self) -> bool:
+        """Served with expert parallelism (``ep`` > 1): priced by ``cost.published_ep``, a check of the MoE
+        path that never enters a chip's fit, band or order check (``cost.published_fit.split_rows``)."""
+        return bool(self.ep and self.ep > 1)
 
     @property
     def per_chip(self) -> float:
@@ -219,6 +249,7 @@ def serving_json(row: PublishedRow) -> dict[str, object] | None:
         "max_num_tokens": cfg.max_num_tokens,
         "cuda_graphs": cfg.cuda_graphs,
         "gemm_allreduce": cfg.gemm_allreduce,
+        **({"ep": row.ep, "attention_dp": row.attention_dp} if row.ep else {}),
         "source": row.config_url,
     }
     engine = {
@@ -247,8 +278,17 @@ def _bool(s: str | None) -> bool | None:
     raise ValueError(f"{s!r} is not True or False")
 
 
-CONFIG_COLUMNS = ("tp", "pp", "max_batch", "max_num_tokens", "cuda_graphs", "gemm_allreduce")
-FLAG_COLUMNS = ("cuda_graphs", "gemm_allreduce")
+CONFIG_COLUMNS = (
+    "tp",
+    "pp",
+    "max_batch",
+    "max_num_tokens",
+    "cuda_graphs",
+    "gemm_allreduce",
+    "ep",
+    "attention_dp",
+)
+FLAG_COLUMNS = ("cuda_graphs", "gemm_allreduce", "attention_dp")
 
 
 def _config(d: dict[str, str], rid: str, source: str) -> dict[str, object]:

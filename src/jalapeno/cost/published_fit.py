@@ -79,6 +79,11 @@ def analytic_result(
 
     isl, osl, limits, cv, fractions = row_shape(row)
     isl = isl_override or isl
+    if row.ep and row.ep > 1:  # expert-parallel engines (DeepSeek-R1): the group's steps, cost.published_ep
+        from jalapeno.cost.published_ep import ep_result
+
+        shape = (isl, osl, limits, cv, fractions)
+        return ep_result(row, resolve_model(row.model), chip, fused_engine(params), shape)
     return predict(
         resolve_model(row.model),
         system_chip(row, chip),
@@ -101,14 +106,18 @@ OSL_QUANTILES = 64
 @cache
 def osl_fractions(model: str) -> tuple[float, ...]:
     """Output lengths over their mean at 64 equal-weight quantiles of the model's bundled MLPerf length set
-    (workload/benchsets); () where none is bundled (every request then writes the mean). Llama-3.1-8B's
-    set counts outputs as characters / 4, so only their shape (n / mean) is used, never their mean."""
+    (workload/benchsets), cut at the benchmark's generation limit (``MLPerfWorkload.max_output``); () where
+    none is bundled (every request then writes the mean). Llama-3.1-8B's set counts outputs as characters /
+    4, so only their shape (n / mean) is used, never their mean."""
     from jalapeno.workload.benchsets import DEFAULT_SET, load_set
 
-    sets = {**DEFAULT_SET, "llama-3.1-8b": "mlperf-llama3.1-8b"}
+    sets = {**DEFAULT_SET, "llama-3.1-8b": "mlperf-llama3.1-8b", "deepseek-r1": "mlperf-deepseek-r1"}
     if model not in sets:
         return ()
     out = np.asarray(load_set(sets[model]).output_tokens, dtype=float)
+    cap = WORKLOADS[model].max_output if model in WORKLOADS else None
+    if cap:  # the benchmark stops generating there (DeepSeek-R1's reference answers run to 32,768)
+        out = np.minimum(out, cap)
     q = np.quantile(out, (np.arange(OSL_QUANTILES) + 0.5) / OSL_QUANTILES)
     return tuple(float(v) for v in q / out.mean())
 
@@ -201,7 +210,8 @@ NEVER_FIT = ("mlperf_power",)  # power runs check the energy model (and add held
 
 
 def split_rows(rows: Sequence[PublishedRow], chip: str, selectors: Sequence[str]) -> Split:
-    mine = [r for r in rows if r.chip == chip]
+    """The chip's fit and held-out rows; expert-parallel rows are neither (``ChipFit.ep_checked``)."""
+    mine = [r for r in rows if r.chip == chip and not r.expert_parallel]
     fit = tuple(r for r in mine if r.source not in NEVER_FIT and any(matches(r, s) for s in selectors))
     return Split(fit, tuple(r for r in mine if r not in fit), tuple(selectors))
 
@@ -423,6 +433,9 @@ class ChipFit:
     # every row predicted under the prior alone, before any fit on this chip's rows (a chip whose prior is
     # another chip's parameters; empty for a chip on its own measurements): cost/unseen_band.py
     unseen: list[Checked] = field(default_factory=list)
+    # the chip's expert-parallel rows (MLPerf DeepSeek-R1), predicted under the fitted parameters through the
+    # MoE path (cost.published_ep): never fitted, outside the band, the summary and the order checks
+    ep_checked: list[Checked] = field(default_factory=list)
 
 
 def calibrate_chip(
@@ -465,6 +478,8 @@ def calibrate_chip(
     fitted = {r.id for r in split.fit}
     checked = [Checked(r, predictor(r, chip, params), r.id in fitted) for r in split.fit + split.held_out]
     fit = ChipFit(chip.name, params, prov, split, checked, values, band_of(checked), prior_name)
+    ep_rows = [r for r in rows if r.chip == chip.name and r.expert_parallel]
+    fit.ep_checked = [Checked(r, predictor(r, chip, params), False) for r in ep_rows]
     # the chip as the model first sees it (its prior, no knob moved), where the prior is another chip's:
     # a family's fit, or a measured sibling's calibration transferred (the H100's is the H200's)
     if prior_name != chip.name or chip.name in CALIBRATION_FAMILY:

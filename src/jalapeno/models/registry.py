@@ -60,6 +60,10 @@ MODELS: dict[str, tuple[str, str]] = {
     "glm-4.5-air": ("zai-org/GLM-4.5-Air", "glm-4.5-air.json"),
     "kimi-k2": ("moonshotai/Kimi-K2-Instruct", "kimi-k2.json"),
 }
+# other checkpoints of a bundled architecture: name -> the alias whose config.json they share. DeepSeek-R1
+# is DeepSeek-V3-Base post-trained (arXiv 2501.12948); its config.json (DeepseekV3ForCausalLM) has V3's
+# dimensions (MLPerf Inference v5.1's DeepSeek-R1 benchmark, the published rows in data/published)
+SAME_ARCHITECTURE = {"deepseek-r1": "deepseek-v3", "deepseek-ai/deepseek-r1": "deepseek-v3"}
 _BY_HF_ID = {hf_id.lower(): alias for alias, (hf_id, _) in MODELS.items()}
 
 
@@ -104,6 +108,8 @@ def resolve_model(name_or_path: str) -> ModelConfig:
         return _bundled(key)
     if key in _BY_HF_ID:
         return _bundled(_BY_HF_ID[key])
+    if key in SAME_ARCHITECTURE:
+        return _bundled(SAME_ARCHITECTURE[key])
     if _exists(name_or_path):
         return load_config_file(name_or_path)
     cached = cached_config(name_or_path.strip())

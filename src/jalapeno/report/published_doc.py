@@ -22,6 +22,7 @@ from jalapeno.cost.published_fit import ChipFit
 from jalapeno.report.markdown import apct, pct, table
 from jalapeno.report.published_amd import AMD_VLLM_GAP, AMD_VLLM_MECHANISMS
 from jalapeno.report.published_binding import binding_section
+from jalapeno.report.published_ep_doc import ep_section
 from jalapeno.report.published_revisions import REVISION, REVISION_2
 
 
@@ -339,7 +340,7 @@ def render(fits: Sequence[ChipFit], skipped: Sequence[str], command: str, n_rows
             isl,
             "",
         ]
-    parts += binding_section(fits) + _mechanics_and_gaps()
+    parts += ep_section(fits) + binding_section(fits) + _mechanics_and_gaps()
     return "\n".join(parts)
 
 
@@ -524,8 +525,13 @@ def _mechanics_and_gaps() -> list[str]:
         ),
         AMD_VLLM_GAP,
         (
-            "- MI355X (open division, mxfp4), GB200 and GB300 rows are bundled, but those chips have no "
-            "preset here; B300 has no public MLPerf row in the rounds read (v4.1, v5.1)."
+            "- GB300 NVL72's dense rows are NVIDIA's 72-GPU rack (18 nodes, one NVLink domain) on "
+            "Llama-3.1-405B offline and server (TP2, NVFP4): held out on the family prior (b200's fractions "
+            "of peak on the GB300's 15 PFLOPS NVFP4) they read about +50% and +47%, while the published "
+            "per-GPU results are only 1.09x and 1.05x the GB200 rack's (223.7 vs 205.2 and 170.1 vs 161.3 "
+            "tok/s/GPU): the GB300's 1.5x NVFP4 peak did not reach these runs. Its other rows are "
+            "DeepSeek-R1 (expert-parallel section). B300 (the HGX board) has no public MLPerf row in the "
+            "rounds read (v4.1, v5.1)."
         ),
         (
             "- MLPerf v4.0 and v5.0 results are not bundled (their repositories were too large to read "
