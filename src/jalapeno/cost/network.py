@@ -21,7 +21,11 @@ group, ``a`` the per-hop latency, ``bw`` the chip's bandwidth per direction over
   the n contributions and hands the owner its reduced b/n share, which the owner multicasts back
   through the switch to all (NCCL's NVLS algorithm: multimem.ld_reduce then multimem.st, pipelined in
   chunks). A chip's port carries b + b/n each way and the data crosses the switch twice:
-  (n+1)/n b / bw + 2a, against the ring's 2 (n-1)/n b / bw + 2 (n-1) a (ring wins only at n = 2).
+  (n+1)/n b / (e bw) + 2a, against the ring's 2 (n-1)/n b / bw + 2 (n-1) a (ring wins only at n = 2).
+  ``e`` (``ScaleUp.in_network_eff``) is the share of that line rate the switch path achieves, from the
+  preset's measured nccl-tests bus bandwidth (8 H100s: 480 GB/s, algbw 275 GB/s, where the line-rate
+  form gives 400 GB/s: e = 0.686; 8 B200s: 830 GB/s, e = 0.593); 1 where none is measured. ``cost.netsim``
+  steps through the line-rate schedule (e = 1).
 * all-to-all, direct (DeepEP-style: all sends posted at once): switch (n-1) B/n / bw + a, mesh
   B/n / link bw + a; pairwise (n-1 synchronized exchanges, MPI's pairwise exchange): (n-1)(share/bw + a);
   on a ring or torus, relay (store-and-forward along the shortest way, dimension by dimension): the
@@ -125,13 +129,14 @@ def tree_reduce_scatter_s(up: ScaleUp, b: float, n: int) -> float | None:
 
 
 def in_network_all_reduce_s(up: ScaleUp, b: float, n: int) -> float | None:
-    """All-reduce summed in the switch (NVLink SHARP), pipelined: b + b/n through each port each way,
-    two switch traversals; only on a switch that reduces."""
+    """All-reduce summed in the switch (NVLink SHARP), pipelined: b + b/n through each port each way at
+    the achieved share of the line rate (``ScaleUp.in_network_eff``), two switch traversals; only on a
+    switch that reduces."""
     if n <= 1:
         return 0.0
     if not up.in_network_reduction or up.topology != "switch":
         return None
-    return (n + 1) / n * b / up.bw_bytes_per_s + 2 * hop_s(up)
+    return (n + 1) / n * b / (up.bw_bytes_per_s * up.in_network_eff) + 2 * hop_s(up)
 
 
 def _ring_relay_s(share: float, length: int, bw: float, a: float) -> float:
