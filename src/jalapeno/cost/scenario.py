@@ -185,17 +185,19 @@ def replica_setup(
     osl: int,
     osl_fractions: tuple[float, ...] = (),
     cfg: ServingConfig | None = None,
+    *,
+    isl_cv: float = 0.0,
 ) -> tuple[ReplicaSteps, int, int] | None:
     """A replica of tp x pp chips: its step pricer, its chips and its batch cap (the running requests its KV
     cache holds after the weights, within the published or default batch cap); None: the weights do not
-    fit."""
+    fit. ``isl_cv``: the prompt lengths' spread, which places prefill attention (``biased_isl``)."""
     chips = tp * (cfg.pp if cfg else 1)
     free = chip.memory_bytes * chips * MEMORY_FRACTION - weight_bytes(model, precision)
     if free <= 0:
         return None
     ctx = running_context(isl, osl, osl_fractions)
     est = Estimator(chip, params, tp, gemm_allreduce=bool(cfg and cfg.gemm_allreduce))
-    rs = ReplicaSteps(model, est, precision, isl, osl, ctx, cfg)
+    rs = ReplicaSteps(model, est, precision, isl, osl, ctx, cfg, isl_cv=isl_cv)
     cap = cfg.max_batch if cfg and cfg.max_batch else MAX_BATCH * chips
     return rs, chips, int(max(1, min(cap, free // (kv_bytes_per_token(model, precision) * ctx))))
 
@@ -213,7 +215,7 @@ def _replica(
     osl_fractions: tuple[float, ...] = (),
     cfg: ServingConfig | None = None,
 ) -> ScenarioResult | None:
-    replica = replica_setup(model, chip, params, precision, tp, isl, osl, osl_fractions, cfg)
+    replica = replica_setup(model, chip, params, precision, tp, isl, osl, osl_fractions, cfg, isl_cv=isl_cv)
     if replica is None:
         return None
     rs, chips, b_max = replica

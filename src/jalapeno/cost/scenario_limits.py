@@ -119,7 +119,9 @@ def model_limits(
         return None
     isl, osl, _, cv, fractions = row_shape(row)
     model, prec = resolve_model(row.model), precision_of(row.precision)
-    replica = replica_setup(model, chip, fused_engine(params), prec, res.tp, isl, osl, fractions, row.serving)
+    replica = replica_setup(
+        model, chip, fused_engine(params), prec, res.tp, isl, osl, fractions, row.serving, isl_cv=cv
+    )
     assert replica is not None  # the model found this replica above
     rs, _, cap = replica
     b = batch or res.batch
