@@ -21,7 +21,7 @@ import sys
 
 from jalapeno.cost.params import fused_engine
 from jalapeno.cost.published import load_published
-from jalapeno.cost.published_fit import row_shape
+from jalapeno.cost.published_fit import analytic_result, row_shape
 from jalapeno.cost.published_run import calibrate_all, preset_or_none
 from jalapeno.cost.scenario import precision_of, predict, replica_setup, tpot_p99_at, ttft_p99_at
 from jalapeno.cost.scenario_limits import load_logged_runs, replicas_of
@@ -109,6 +109,14 @@ def points() -> None:
         )
         if detail := parts(rs, b):
             print(f"    {detail}")
+        own = analytic_result(r, spec, fits[r.chip].params)
+        if own is not None:
+            ob = own.batch
+            print(
+                f"    the model's own point: {ob} requests, cycle {own.cycle_s * ms:.1f} ms, p99 TPOT "
+                f"{tpot_p99_at(rs, ob, cv, fr) * ms:.1f} ms, p99 TTFT {ttft_p99_at(rs, ob, cv):.2f} s, "
+                f"{own.tokens_per_s_per_chip:.1f} tok/s/GPU against {r.value / r.n_chips:.1f} published"
+            )
 
 
 def parts(rs: ReplicaSteps, b: int) -> str:
