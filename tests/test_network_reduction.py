@@ -110,7 +110,31 @@ def test_presets_carry_their_measured_in_network_share(name, busbw, bw):
 def test_no_measurement_keeps_the_line_rate():
     for name in ("mi300x", "a100-80gb-sxm", "jalapeno-1"):
         net = network_of(resolve_chip(name))
-        assert net is not None and net.scale_up.in_network_eff == 1.0
+        assert net is not None and net.scale_up.in_network_eff == net.scale_up.ring_eff == 1.0
+
+
+def test_a_ring_on_a_switch_runs_at_its_measured_share():
+    # NCCL's ring on 8 H100s: bus bandwidth 370 GB/s of the 450 GB/s links (e = 0.822): a 64 MB all-reduce
+    # takes 2 x 7/8 x 64e6 / 370e9 + 14 x 2 us = 302.7 + 28 = 330.7 us (276.9 us at the line rate)
+    up = ScaleUp("switch", 8, BW, 18, LAT, (), False, 1.0, 370e9 / BW)
+    ring = N.collective_s(Network(up), "all_reduce", B, 8, "ring")[0]
+    assert ring == pytest.approx(2 * 7 / 8 * B / 370e9 + 14 * LAT) == pytest.approx(330.702703e-6)
+    # a two-chip group keeps the ring over the switch's in-network form (b at 370 GB/s against 3/2 b at 309)
+    both = ScaleUp("switch", 8, BW, 18, LAT, (), True, in_network_eff_of(480e9, BW), 370e9 / BW)
+    assert N.tp_collective(Network(both), "all_reduce", B, 2) == (pytest.approx(B / 370e9 + 2 * LAT), "ring")
+    # the direct one-shot exchange is not NCCL's ring: untouched
+    assert N.direct_reduce_scatter_s(up, B, 8) == N.direct_reduce_scatter_s(sharp(), B, 8)
+    with pytest.raises(JalapenoError, match="ring_eff"):
+        ScaleUp("switch", 8, BW, 18, LAT, (), False, 1.0, 1.5)
+
+
+@pytest.mark.parametrize(
+    ("name", "ring"),
+    [("h100-sxm", 370 / 450), ("h200-sxm", 370 / 450), ("b200", 695 / 900), ("b300", 695 / 900)],
+)
+def test_presets_carry_their_measured_ring_share(name, ring):
+    net = network_of(resolve_chip(name))
+    assert net is not None and net.scale_up.ring_eff == pytest.approx(ring)
 
 
 # -- the step-by-step schedule ----------------------------------------------------------------------

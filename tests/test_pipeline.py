@@ -42,13 +42,14 @@ BEFORE = {
     # all-reduces run in the switch, 5/4 B / bw + 2 a instead of the ring's 3/2 B / bw + 6 a (bf16, so
     # the residual-stream dtype rule moves nothing here): decode -6.3%, prefill -2.7%. Re-pinned when the
     # in-network all-reduce ran at its measured share of the line rate (nccl-tests NVLS busbw 480 GB/s on
-    # 8 H100s: 0.686 of it): decode +0.14%, prefill +2.8%, mixed +2.9%.
+    # 8 H100s: 0.686 of it), and a ring on the switch (the logits all-gather) at NCCL's 370 of 450 GB/s:
+    # decode +0.14%, prefill +3.3%, mixed +2.9%.
     ("h100-sxm", 4): {
-        "dec": (0.019160419584048256, 26.36557693963825),
-        "pre": (0.07947278161271476, 222.52378851560127),
+        "dec": (0.019161159078102306, 26.365958892244524),
+        "pre": (0.07992316411999692, 223.78485953599136),
         "kv": 448280,
-        "o_dec": (0.019160419584048256, 26.365576939638252),
-        "o_mix": (0.04459699859510858, 124.87159606630402),
+        "o_dec": (0.019161159078102306, 26.365958892244528),
+        "o_mix": (0.044597276768215975, 124.87237495100473),
     },
     # Re-pinned after the merges of a-board and a2-floor (board-level power: energies) and c-static
     # (derived static-schedule efficiency: compiled buckets, barriers, DMA setup; times; per-level energies

@@ -10,6 +10,9 @@ chips talk in one switch hop (NVIDIA's rail-optimized DGX SuperPOD design).
 ``in_network_eff`` is the share of the line rate an in-network all-reduce achieves: the preset's measured
 nccl-tests bus bandwidth (``extra`` ``network.in_network_all_reduce_busbw_bytes_per_s``, 8 chips of one
 domain) over the line-rate form's (``in_network_eff_of``); 1 without a measurement.
+``ring_eff`` is the same for a ring on a switch: the measured ring bus bandwidth (``extra``
+``network.ring_all_reduce_busbw_bytes_per_s``, NCCL_ALGO=RING) over the links' (a ring's bus bandwidth is
+the bandwidth each port carries, so the ratio is direct); 1 without a measurement.
 
 Presets describe the scale-up side in their ``interconnect`` block and the scale-out side in
 ``extra`` (``network.scale_out_nics_per_chip``, ``network.scale_out_nic_bytes_per_s``,
@@ -32,6 +35,7 @@ NIC_KEYS = (
 )
 NVLS_BUSBW_KEY = "network.in_network_all_reduce_busbw_bytes_per_s"
 NVLS_BUSBW_GROUP = 8  # chips the measured bus bandwidth was taken on (nccl-tests all_reduce_perf, one node)
+RING_BUSBW_KEY = "network.ring_all_reduce_busbw_bytes_per_s"
 
 
 def group_dims(topology: str, dims: tuple[int, ...], n: int) -> tuple[tuple[int, bool], ...]:
@@ -62,6 +66,7 @@ class ScaleUp:
     dims: tuple[int, ...] = ()  # torus: chips along each dimension (product = domain_size)
     in_network_reduction: bool = False  # the switch sums what the chips send (NVLink SHARP)
     in_network_eff: float = 1.0  # achieved / line-rate bandwidth of the in-network all-reduce
+    ring_eff: float = 1.0  # achieved / line-rate bandwidth of a ring on a switch (NCCL's protocol overhead)
 
     def __post_init__(self) -> None:
         if self.topology not in SCALE_UP_TOPOLOGIES:
@@ -75,6 +80,8 @@ class ScaleUp:
             raise JalapenoError(
                 f"in_network_eff must be in (0, 1], got {self.in_network_eff}", field="in_network_eff"
             )
+        if not 0.0 < self.ring_eff <= 1.0:
+            raise JalapenoError(f"ring_eff must be in (0, 1], got {self.ring_eff}", field="ring_eff")
         if self.in_network_reduction and self.topology != "switch":
             raise JalapenoError(
                 f"in-network reduction needs a switch, not a {self.topology}; set it false",
@@ -158,6 +165,8 @@ def network_of(chip: ChipSpec) -> Network | None:
     dims = tuple(links.dims) if links is not None and links.dims else torus_dims(ic.topology, size)
     busbw = chip.extra.get(NVLS_BUSBW_KEY)
     eff = in_network_eff_of(busbw.value, ic.bandwidth_bytes_per_s.value) if busbw is not None else 1.0
+    ring = chip.extra.get(RING_BUSBW_KEY)
+    ring_eff = min(1.0, ring.value / ic.bandwidth_bytes_per_s.value) if ring is not None else 1.0
     up = ScaleUp(
         ic.topology,
         size,
@@ -167,6 +176,7 @@ def network_of(chip: ChipSpec) -> Network | None:
         dims,
         ic.reduces_in_network,
         eff,
+        ring_eff,
     )
     figs = [chip.extra.get(k) for k in NIC_KEYS]
     out = None
