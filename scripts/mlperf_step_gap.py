@@ -25,7 +25,7 @@ from mlperf_log_summaries import summary  # the parser the bundled log file is w
 from jalapeno.cost.params import fused_engine
 from jalapeno.cost.published import load_published
 from jalapeno.cost.published_board import system_chip
-from jalapeno.cost.published_fit import osl_fractions, row_lengths
+from jalapeno.cost.published_fit import osl_fractions, row_shape
 from jalapeno.cost.published_run import calibrate_all, preset_or_none
 from jalapeno.cost.scenario import precision_of, replica_setup
 from jalapeno.models.registry import resolve_model
@@ -69,7 +69,7 @@ def main(git_dir: str, v41_dir: str | None = None) -> None:
         )
         replicas = r.n_chips // ((r.tp or 1) * (r.serving.pp if r.serving else 1))
         b = round(s["samples_per_s"] * s["latency_mean_s"] / replicas)
-        isl, osl, _ = row_lengths(r)
+        isl, osl, _, cv, _ = row_shape(r)
         m, pr = resolve_model(model), precision_of(r.precision)
         preset, fit = preset_or_none(chip), fits[chip].params
         assert preset is not None
@@ -77,7 +77,9 @@ def main(git_dir: str, v41_dir: str | None = None) -> None:
         cyc = []
         for ovh in (0.0, fit.step_overhead_s):
             prm = fused_engine(replace(fit, step_overhead_s=ovh))
-            rep = replica_setup(m, spec, prm, pr, r.tp or 1, isl, osl, osl_fractions(model), r.serving)
+            rep = replica_setup(
+                m, spec, prm, pr, r.tp or 1, isl, osl, osl_fractions(model), r.serving, isl_cv=cv
+            )
             assert rep is not None
             cyc.append(rep[0].cycle(b).time_s * 1e3)
         tpot = s["tpot_mean_s"] * 1e3

@@ -25,13 +25,17 @@ from jalapeno.serving.oracle import StepShape
 # The tp-4 H100 row re-pinned when the H100's NVSwitch got its sourced in-network reduction (NVLink SHARP):
 # its all-reduces run in the switch (5/4 B / bw + 2 a, not the ring's 3/2 B / bw + 6 a; bf16, so the
 # residual-stream dtype rule moves nothing): decode -3.4%, prefill -2.9%; tp 2 keeps the ring (unchanged).
+# Re-pinned when the in-network all-reduce ran at its measured share of the line rate (nccl-tests NVLS
+# busbw 480 GB/s on 8 H100s: 0.686 of it) and a ring on the switch at NCCL's 370 of 450 GB/s (the logits
+# gather; tp 2's all-reduces): tp 4 decode +0.13%, prefill +1.9%, mixed +1.1%; tp 2 x pp 2 decode +0.03%,
+# prefill +0.2%, mixed +0.1%.
 BEFORE = {
     ("gpt-oss-120b", "h100-sxm", 4, 1): (
-        0.016497396727526918,
-        24.49540597116574,
-        0.027328621975424464,
-        0.025946030414546357,
-        45.902037793321604,
+        0.016518930432752144,
+        24.50652824427731,
+        0.027856766903712752,
+        0.026227278195447255,
+        46.04730376582771,
         737056,
     ),
     ("qwen3-coder-30b-a3b", "h200-sxm", 1, 1): (
@@ -43,11 +47,11 @@ BEFORE = {
         669715,
     ),
     ("gpt-oss-120b", "h100-sxm", 2, 2): (
-        0.020155744885447094,
-        30.29830884287055,
-        0.07053548052712083,
-        0.04637158540041869,
-        79.51334161874401,
+        0.020162024951158333,
+        30.301186905409715,
+        0.07068512251423194,
+        0.0464259305307096,
+        79.54120546708987,
         737056,
     ),
 }

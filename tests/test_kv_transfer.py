@@ -103,11 +103,12 @@ def test_mla_latent_moves_once_split_over_the_senders():
 
 
 def test_mla_gather_bounds_when_the_nic_is_fast():
-    """With NICs 10x faster, the destination's all-gather over NVLink sets the time."""
+    """With NICs 10x faster, the destination's all-gather over NVLink sets the time: NCCL's ring on the
+    H200's switch, at its measured 370 of the links' 450 GB/s (nccl-tests ring bus bandwidth)."""
     assert NET.scale_out is not None
     fast = replace(NET, scale_out=replace(NET.scale_out, nic_bytes_per_s=500e9))
     k = price(KVLayout(61, 1, replicated=True), Parallel(8), Parallel(8), fast)
-    gather = 7 * (1e9 / 8 / 450e9 + 2e-6)
+    gather = 7 * (1e9 / 8 / 370e9 + 2e-6)
     assert k.seconds(1e9) == pytest.approx(gather, rel=1e-9)
     bw, lat = k.link()
     assert 1e9 / bw + lat >= k.seconds(1e9) * (1 - 1e-12)

@@ -19,7 +19,7 @@ from jalapeno.graph.builder import build_graph
 from jalapeno.graph.precision import Precision
 from jalapeno.hardware import resolve_chip
 from jalapeno.hardware.loader import chip_from_dict, chip_to_dict
-from jalapeno.hardware.network import Network, ScaleUp, network_of
+from jalapeno.hardware.network import Network, ScaleUp, in_network_eff_of, network_of
 from jalapeno.models import resolve_model
 
 BW, LAT, B = 450e9, 2e-6, 64e6
@@ -70,6 +70,71 @@ def test_sent_bytes_per_algorithm():
     assert N.sent_bytes("all_reduce", "in_network", B, n) == pytest.approx(9 / 8 * B)
     assert N.sent_bytes("all_gather", "ring", B, n) == pytest.approx(7 / 8 * B)
     assert N.sent_bytes("all_reduce", "in_network", B, 1) == 0.0
+
+
+def test_measured_bus_bandwidth_sets_the_share_of_the_line_rate():
+    # nccl-tests on 8 H100s: busbw 480 GB/s = algbw x 14/8, algbw 274.3 GB/s; the line-rate form moves
+    # 9/8 b through a 450 GB/s port (algbw 400 GB/s): e = 9 x 480 / (14 x 450) = 0.6857
+    e = in_network_eff_of(480e9, BW)
+    assert e == pytest.approx(4320 / 6300)
+    assert in_network_eff_of(1e12, BW) == 1.0  # never above the line rate
+    up = ScaleUp("switch", 8, BW, 18, LAT, (), True, e)
+    # so an 8-chip all-reduce of 64 MB takes b / measured algbw plus the two traversals: 233.3 + 4 us
+    t = N.in_network_all_reduce_s(up, B, 8)
+    assert t == pytest.approx(B / (480e9 * 8 / 14) + 2 * LAT) == pytest.approx(237.333333e-6)
+    assert t == pytest.approx((N.in_network_all_reduce_s(sharp(), B, 8) - 2 * LAT) / e + 2 * LAT)
+    # still faster than the ring (276.9 us) at 8 chips; 4 chips: 5/4 x 64e6 / (450e9 x 0.6857) + 4 us
+    assert N.tp_collective(Network(up), "all_reduce", B, 8) == (pytest.approx(t), "in_network")
+    assert N.in_network_all_reduce_s(up, B, 4) == pytest.approx(1.25 * B / (BW * e) + 2 * LAT)
+    assert N.collective_s(Network(up), "all_reduce", B, 8, "ring")[0] == pytest.approx(276.888889e-6)
+    with pytest.raises(JalapenoError, match="in_network_eff"):
+        ScaleUp("switch", 8, BW, 18, LAT, (), True, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "busbw", "bw"),
+    [
+        ("h100-sxm", 480e9, 450e9),
+        ("h200-sxm", 475e9, 450e9),
+        ("b200", 830e9, 900e9),
+        ("gb200-nvl72", 830e9, 900e9),
+        ("b300", 845e9, 900e9),
+    ],
+)
+def test_presets_carry_their_measured_in_network_share(name, busbw, bw):
+    net = network_of(resolve_chip(name))
+    assert net is not None and net.scale_up.in_network_eff == pytest.approx(9 * busbw / (14 * bw))
+    assert 0.55 < net.scale_up.in_network_eff < 0.7  # NVLS reaches 59-69% of the line rate
+
+
+def test_no_measurement_keeps_the_line_rate():
+    for name in ("mi300x", "a100-80gb-sxm", "jalapeno-1"):
+        net = network_of(resolve_chip(name))
+        assert net is not None and net.scale_up.in_network_eff == net.scale_up.ring_eff == 1.0
+
+
+def test_a_ring_on_a_switch_runs_at_its_measured_share():
+    # NCCL's ring on 8 H100s: bus bandwidth 370 GB/s of the 450 GB/s links (e = 0.822): a 64 MB all-reduce
+    # takes 2 x 7/8 x 64e6 / 370e9 + 14 x 2 us = 302.7 + 28 = 330.7 us (276.9 us at the line rate)
+    up = ScaleUp("switch", 8, BW, 18, LAT, (), False, 1.0, 370e9 / BW)
+    ring = N.collective_s(Network(up), "all_reduce", B, 8, "ring")[0]
+    assert ring == pytest.approx(2 * 7 / 8 * B / 370e9 + 14 * LAT) == pytest.approx(330.702703e-6)
+    # a two-chip group keeps the ring over the switch's in-network form (b at 370 GB/s against 3/2 b at 309)
+    both = ScaleUp("switch", 8, BW, 18, LAT, (), True, in_network_eff_of(480e9, BW), 370e9 / BW)
+    assert N.tp_collective(Network(both), "all_reduce", B, 2) == (pytest.approx(B / 370e9 + 2 * LAT), "ring")
+    # the direct one-shot exchange is not NCCL's ring: untouched
+    assert N.direct_reduce_scatter_s(up, B, 8) == N.direct_reduce_scatter_s(sharp(), B, 8)
+    with pytest.raises(JalapenoError, match="ring_eff"):
+        ScaleUp("switch", 8, BW, 18, LAT, (), False, 1.0, 1.5)
+
+
+@pytest.mark.parametrize(
+    ("name", "ring"),
+    [("h100-sxm", 370 / 450), ("h200-sxm", 370 / 450), ("b200", 695 / 900), ("b300", 695 / 900)],
+)
+def test_presets_carry_their_measured_ring_share(name, ring):
+    net = network_of(resolve_chip(name))
+    assert net is not None and net.scale_up.ring_eff == pytest.approx(ring)
 
 
 # -- the step-by-step schedule ----------------------------------------------------------------------

@@ -40,13 +40,16 @@ L70 = "llama-3.1-70b"
 BEFORE = {
     # Re-pinned when the H100's NVSwitch got its sourced in-network reduction (NVLink SHARP): its tp-4
     # all-reduces run in the switch, 5/4 B / bw + 2 a instead of the ring's 3/2 B / bw + 6 a (bf16, so
-    # the residual-stream dtype rule moves nothing here): decode -6.3%, prefill -2.7%.
+    # the residual-stream dtype rule moves nothing here): decode -6.3%, prefill -2.7%. Re-pinned when the
+    # in-network all-reduce ran at its measured share of the line rate (nccl-tests NVLS busbw 480 GB/s on
+    # 8 H100s: 0.686 of it), and a ring on the switch (the logits all-gather) at NCCL's 370 of 450 GB/s:
+    # decode +0.14%, prefill +3.3%, mixed +2.9%.
     ("h100-sxm", 4): {
-        "dec": (0.0191337197321964, 26.351786324357285),
-        "pre": (0.07734189017188091, 216.55729248126653),
+        "dec": (0.019161159078102306, 26.365958892244524),
+        "pre": (0.07992316411999692, 223.78485953599136),
         "kv": 448280,
-        "o_dec": (0.0191337197321964, 26.351786324357292),
-        "o_mix": (0.04332489917953189, 121.30971770268928),
+        "o_dec": (0.019161159078102306, 26.365958892244528),
+        "o_mix": (0.044597276768215975, 124.87237495100473),
     },
     # Re-pinned after the merges of a-board and a2-floor (board-level power: energies) and c-static
     # (derived static-schedule efficiency: compiled buckets, barriers, DMA setup; times; per-level energies

@@ -7,7 +7,8 @@ all-gather output, all-reduce buffer, all-to-all send buffer including its own s
 group, ``a`` the per-hop latency, ``bw`` the chip's bandwidth per direction over all links.
 
 * ring (Patarasuk & Yuan, JPDC 2009): reduce-scatter = all-gather = (n-1) (B/n / bw_ring + a). On a
-  switch one ring uses the chip's whole port (bw_ring = bw); on direct topologies (ring, mesh, torus)
+  switch one ring uses the chip's whole port at its measured share (bw_ring = e_ring bw: ``ring_eff``,
+  below); on direct topologies (ring, mesh, torus)
   two counter-rotating rings each carry half over the links to the two neighbours (bw_ring = 2 x
   neighbour-link bw; a pair on a full mesh has one link, bw_ring = its bw); on a torus the ring runs
   dimension by dimension (the shard shrinks by each dimension's length), and a group filling a
@@ -21,7 +22,13 @@ group, ``a`` the per-hop latency, ``bw`` the chip's bandwidth per direction over
   the n contributions and hands the owner its reduced b/n share, which the owner multicasts back
   through the switch to all (NCCL's NVLS algorithm: multimem.ld_reduce then multimem.st, pipelined in
   chunks). A chip's port carries b + b/n each way and the data crosses the switch twice:
-  (n+1)/n b / bw + 2a, against the ring's 2 (n-1)/n b / bw + 2 (n-1) a (ring wins only at n = 2).
+  (n+1)/n b / (e bw) + 2a, against the ring's 2 (n-1)/n b / bw + 2 (n-1) a (ring wins only at n = 2).
+  ``e`` (``ScaleUp.in_network_eff``) is the share of that line rate the switch path achieves, from the
+  preset's measured nccl-tests bus bandwidth (8 H100s: 480 GB/s, algbw 275 GB/s, where the line-rate
+  form gives 400 GB/s: e = 0.686; 8 B200s: 830 GB/s, e = 0.593); 1 where none is measured. A ring on a
+  switch has its own measured share, ``ScaleUp.ring_eff`` = ring bus bandwidth / link bandwidth (NCCL's
+  protocol overhead: 370 of NVLink 4's 450 GB/s, 695 of NVLink 5's 900). ``cost.netsim`` steps through the
+  line-rate schedules (e = 1).
 * all-to-all, direct (DeepEP-style: all sends posted at once): switch (n-1) B/n / bw + a, mesh
   B/n / link bw + a; pairwise (n-1 synchronized exchanges, MPI's pairwise exchange): (n-1)(share/bw + a);
   on a ring or torus, relay (store-and-forward along the shortest way, dimension by dimension): the
@@ -94,7 +101,7 @@ def ring_reduce_scatter_s(up: ScaleUp, b: float, n: int) -> float:
         return 0.0
     a = hop_s(up)
     if _switched(up):
-        return (n - 1) * (b / n / up.bw_bytes_per_s + a)
+        return (n - 1) * (b / n / (up.bw_bytes_per_s * up.ring_eff) + a)
     t = 0.0
     for length, closed in dims_of(up, n):
         if length > 1:
@@ -134,13 +141,14 @@ def tree_reduce_scatter_s(up: ScaleUp, b: float, n: int) -> float | None:
 
 
 def in_network_all_reduce_s(up: ScaleUp, b: float, n: int) -> float | None:
-    """All-reduce summed in the switch (NVLink SHARP), pipelined: b + b/n through each port each way,
-    two switch traversals; only on a switch that reduces."""
+    """All-reduce summed in the switch (NVLink SHARP), pipelined: b + b/n through each port each way at
+    the achieved share of the line rate (``ScaleUp.in_network_eff``), two switch traversals; only on a
+    switch that reduces."""
     if n <= 1:
         return 0.0
     if not up.in_network_reduction or up.topology != "switch":
         return None
-    return (n + 1) / n * b / up.bw_bytes_per_s + 2 * hop_s(up)
+    return (n + 1) / n * b / (up.bw_bytes_per_s * up.in_network_eff) + 2 * hop_s(up)
 
 
 def _ring_relay_s(share: float, length: int, bw: float, a: float) -> float:

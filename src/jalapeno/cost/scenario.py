@@ -193,10 +193,13 @@ def replica_setup(
     osl_fractions: tuple[float, ...] = (),
     cfg: ServingConfig | None = None,
     n_chips: int | None = None,
+    *,
+    isl_cv: float = 0.0,
 ) -> tuple[ReplicaSteps, int, int] | None:
     """A replica of tp x pp chips: its step pricer, its chips and its batch cap (the running requests its KV
     cache holds after the weights, within the published or default batch cap); None: the weights do not
-    fit; ``n_chips``: the system's chips (its replicas share one harness: cost.vllm_host)."""
+    fit; ``n_chips``: the system's chips (its replicas share one harness: cost.vllm_host). ``isl_cv``: the
+    prompt lengths' spread, which places prefill attention (``biased_isl``)."""
     chips = tp * (cfg.pp if cfg else 1)
     free = chip.memory_bytes * chips * MEMORY_FRACTION - weight_bytes(model, precision)
     if free <= 0:
@@ -204,7 +207,7 @@ def replica_setup(
     ctx = running_context(isl, osl, osl_fractions)
     est = Estimator(chip, params, tp, gemm_allreduce=bool(cfg and cfg.gemm_allreduce))
     replicas = max(1, (n_chips or chips) // chips)  # the system's replicas share a harness's arrivals
-    rs = ReplicaSteps(model, est, precision, isl, osl, ctx, cfg, replicas)
+    rs = ReplicaSteps(model, est, precision, isl, osl, ctx, cfg, replicas, isl_cv=isl_cv)
     cap = cfg.max_batch if cfg and cfg.max_batch else MAX_BATCH * chips
     return rs, chips, int(max(1, min(cap, free // (kv_bytes_per_token(model, precision) * ctx))))
 
@@ -223,7 +226,9 @@ def _replica(
     cfg: ServingConfig | None = None,
     n_chips: int | None = None,
 ) -> ScenarioResult | None:
-    replica = replica_setup(model, chip, params, precision, tp, isl, osl, osl_fractions, cfg, n_chips)
+    replica = replica_setup(
+        model, chip, params, precision, tp, isl, osl, osl_fractions, cfg, n_chips, isl_cv=isl_cv
+    )
     if replica is None:
         return None
     rs, chips, b_max = replica

@@ -122,7 +122,17 @@ def model_limits(
     model, prec = resolve_model(row.model), precision_of(row.precision)
     board = system_chip(row, chip)  # as analytic_result prices it
     replica = replica_setup(
-        model, board, fused_engine(params), prec, res.tp, isl, osl, fractions, row.serving, row.n_chips
+        model,
+        board,
+        fused_engine(params),
+        prec,
+        res.tp,
+        isl,
+        osl,
+        fractions,
+        row.serving,
+        row.n_chips,
+        isl_cv=cv,
     )
     assert replica is not None  # the model found this replica above
     rs, _, cap = replica

@@ -7,6 +7,12 @@ reduces in the network (``in_network_reduction``, the preset's sourced flag). A 
 the RDMA fabric between domains: NICs per chip, bytes/s per NIC per direction, end-to-end latency;
 ``rail_optimized`` means chip i of every domain shares a leaf switch (its "rail"), so same-rank
 chips talk in one switch hop (NVIDIA's rail-optimized DGX SuperPOD design).
+``in_network_eff`` is the share of the line rate an in-network all-reduce achieves: the preset's measured
+nccl-tests bus bandwidth (``extra`` ``network.in_network_all_reduce_busbw_bytes_per_s``, 8 chips of one
+domain) over the line-rate form's (``in_network_eff_of``); 1 without a measurement.
+``ring_eff`` is the same for a ring on a switch: the measured ring bus bandwidth (``extra``
+``network.ring_all_reduce_busbw_bytes_per_s``, NCCL_ALGO=RING) over the links' (a ring's bus bandwidth is
+the bandwidth each port carries, so the ratio is direct); 1 without a measurement.
 
 Presets describe the scale-up side in their ``interconnect`` block and the scale-out side in
 ``extra`` (``network.scale_out_nics_per_chip``, ``network.scale_out_nic_bytes_per_s``,
@@ -27,6 +33,9 @@ NIC_KEYS = (
     "network.scale_out_nic_bytes_per_s",
     "network.scale_out_latency_s",
 )
+NVLS_BUSBW_KEY = "network.in_network_all_reduce_busbw_bytes_per_s"
+NVLS_BUSBW_GROUP = 8  # chips the measured bus bandwidth was taken on (nccl-tests all_reduce_perf, one node)
+RING_BUSBW_KEY = "network.ring_all_reduce_busbw_bytes_per_s"
 
 
 def group_dims(topology: str, dims: tuple[int, ...], n: int) -> tuple[tuple[int, bool], ...]:
@@ -56,6 +65,8 @@ class ScaleUp:
     latency_s: float  # per hop
     dims: tuple[int, ...] = ()  # torus: chips along each dimension (product = domain_size)
     in_network_reduction: bool = False  # the switch sums what the chips send (NVLink SHARP)
+    in_network_eff: float = 1.0  # achieved / line-rate bandwidth of the in-network all-reduce
+    ring_eff: float = 1.0  # achieved / line-rate bandwidth of a ring on a switch (NCCL's protocol overhead)
 
     def __post_init__(self) -> None:
         if self.topology not in SCALE_UP_TOPOLOGIES:
@@ -65,6 +76,12 @@ class ScaleUp:
             )
         if self.domain_size < 1 or self.bw_bytes_per_s <= 0 or self.links < 1 or self.latency_s < 0:
             raise JalapenoError("domain_size, links >= 1, bandwidth > 0, latency >= 0", field="scale_up")
+        if not 0.0 < self.in_network_eff <= 1.0:
+            raise JalapenoError(
+                f"in_network_eff must be in (0, 1], got {self.in_network_eff}", field="in_network_eff"
+            )
+        if not 0.0 < self.ring_eff <= 1.0:
+            raise JalapenoError(f"ring_eff must be in (0, 1], got {self.ring_eff}", field="ring_eff")
         if self.in_network_reduction and self.topology != "switch":
             raise JalapenoError(
                 f"in-network reduction needs a switch, not a {self.topology}; set it false",
@@ -128,6 +145,16 @@ def torus_dims(topology: str, domain_size: int) -> tuple[int, ...]:
     return (side,) * k if side**k == domain_size else ()
 
 
+def in_network_eff_of(busbw_bytes_per_s: float, bw_bytes_per_s: float, n: int = NVLS_BUSBW_GROUP) -> float:
+    """Achieved share of the line-rate in-network all-reduce from a measured bus bandwidth on ``n`` chips.
+
+    nccl-tests reports busbw = algbw x 2 (n-1) / n whatever the algorithm, so the measured all-reduce of b
+    bytes took t = 2 (n-1) / n b / busbw; the line-rate form (``cost.network.in_network_all_reduce_s``)
+    moves (n+1) / n b through each port: t = (n+1) / n b / bw. The ratio, (n+1) busbw / (2 (n-1) bw),
+    is what the switch path achieves (8 H100s: 480 GB/s busbw on 450 GB/s links, 0.686; capped at 1)."""
+    return min(1.0, (n + 1) * busbw_bytes_per_s / (2 * (n - 1) * bw_bytes_per_s))
+
+
 def network_of(chip: ChipSpec) -> Network | None:
     """The chip's network from its preset: ``interconnect`` (scale-up) plus ``extra`` NIC figures."""
     ic = chip.interconnect
@@ -136,6 +163,10 @@ def network_of(chip: ChipSpec) -> Network | None:
     size = int(ic.domain_size.value)
     links = getattr(getattr(chip, "arch", None), "links", None)  # an architecture chip keeps its torus shape
     dims = tuple(links.dims) if links is not None and links.dims else torus_dims(ic.topology, size)
+    busbw = chip.extra.get(NVLS_BUSBW_KEY)
+    eff = in_network_eff_of(busbw.value, ic.bandwidth_bytes_per_s.value) if busbw is not None else 1.0
+    ring = chip.extra.get(RING_BUSBW_KEY)
+    ring_eff = min(1.0, ring.value / ic.bandwidth_bytes_per_s.value) if ring is not None else 1.0
     up = ScaleUp(
         ic.topology,
         size,
@@ -144,6 +175,8 @@ def network_of(chip: ChipSpec) -> Network | None:
         ic.latency_s.value,
         dims,
         ic.reduces_in_network,
+        eff,
+        ring_eff,
     )
     figs = [chip.extra.get(k) for k in NIC_KEYS]
     out = None
