@@ -86,8 +86,17 @@ def _output_glue(g: Graph, cfg: ModelConfig, par: Parallel) -> Graph:
         ops.append(o)
         for name in after.get(o.name, ()):
             rd, wr = b[name]
-            ops.append(Op(name, "elementwise", o.repeat, wr / 2.0, act_read_bytes=rd, act_write_bytes=wr,
-                          layers=o.layers))
+            ops.append(
+                Op(
+                    name,
+                    "elementwise",
+                    o.repeat,
+                    wr / 2.0,
+                    act_read_bytes=rd,
+                    act_write_bytes=wr,
+                    layers=o.layers,
+                )
+            )
     return replace(g, ops=tuple(ops))
 
 
