@@ -107,10 +107,33 @@ def test_presets_carry_their_measured_in_network_share(name, busbw, bw):
     assert 0.55 < net.scale_up.in_network_eff < 0.7  # NVLS reaches 59-69% of the line rate
 
 
-def test_no_measurement_keeps_the_line_rate():
+def test_no_measurement_keeps_the_line_rate_in_network_and_on_a_mesh():
     for name in ("mi300x", "a100-80gb-sxm", "jalapeno-1"):
         net = network_of(resolve_chip(name))
-        assert net is not None and net.scale_up.in_network_eff == net.scale_up.ring_eff == 1.0
+        assert net is not None and net.scale_up.in_network_eff == 1.0
+    mesh = network_of(resolve_chip("mi300x"))
+    assert mesh is not None and mesh.scale_up.ring_eff == 1.0  # direct links: no switch ring to discount
+
+
+def test_an_unmeasured_switch_pays_the_lowest_measured_ring_share():
+    """Parity: a paper chip's switch (jalapeno-1, jalapeno-moe-1) and an unmeasured GPU's (A100) run rings at
+    the lowest share measured on any bundled preset, never at the line rate a measured chip never reaches."""
+    from jalapeno.hardware.network import RING_BUSBW_KEY, RING_EFF_UNMEASURED
+    from jalapeno.hardware.datasheet import list_presets
+
+    measured = []
+    for name in list_presets():
+        chip = resolve_chip(name)
+        fig = chip.extra.get(RING_BUSBW_KEY)
+        if fig is not None and chip.interconnect is not None:
+            measured.append(fig.value / chip.interconnect.bandwidth_bytes_per_s.value)
+    assert len(measured) >= 4 and RING_EFF_UNMEASURED == pytest.approx(min(measured)) == pytest.approx(
+        0.7722, abs=1e-4
+    )
+    for name in ("jalapeno-1", "jalapeno-moe-1", "a100-80gb-sxm"):
+        net = network_of(resolve_chip(name))
+        assert net is not None and net.scale_up.topology == "switch"
+        assert net.scale_up.ring_eff == pytest.approx(RING_EFF_UNMEASURED)
 
 
 def test_a_ring_on_a_switch_runs_at_its_measured_share():

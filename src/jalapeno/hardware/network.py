@@ -12,7 +12,10 @@ nccl-tests bus bandwidth (``extra`` ``network.in_network_all_reduce_busbw_bytes_
 domain) over the line-rate form's (``in_network_eff_of``); 1 without a measurement.
 ``ring_eff`` is the same for a ring on a switch: the measured ring bus bandwidth (``extra``
 ``network.ring_all_reduce_busbw_bytes_per_s``, NCCL_ALGO=RING) over the links' (a ring's bus bandwidth is
-the bandwidth each port carries, so the ratio is direct); 1 without a measurement.
+the bandwidth each port carries, so the ratio is direct). A switched domain without a measurement (a paper
+chip, A100, H800) takes ``RING_EFF_UNMEASURED``, the lowest share measured on any bundled preset: under
+the parity rule no unmeasured switch runs its rings faster than a measured one (range: up to the highest
+measured share, 0.822 on H100/H200).
 
 Presets describe the scale-up side in their ``interconnect`` block and the scale-out side in
 ``extra`` (``network.scale_out_nics_per_chip``, ``network.scale_out_nic_bytes_per_s``,
@@ -36,6 +39,10 @@ NIC_KEYS = (
 NVLS_BUSBW_KEY = "network.in_network_all_reduce_busbw_bytes_per_s"
 NVLS_BUSBW_GROUP = 8  # chips the measured bus bandwidth was taken on (nccl-tests all_reduce_perf, one node)
 RING_BUSBW_KEY = "network.ring_all_reduce_busbw_bytes_per_s"
+# The lowest measured ring share of the presets (b300: 695 of 900 GB/s, NVIDIA/nccl issue 2140; H100/H200
+# read 370 of 450, 0.822): what a switched domain without its own measurement pays. Kept equal to the
+# presets' minimum by tests/test_network_reduction.py.
+RING_EFF_UNMEASURED = 695 / 900
 
 
 def group_dims(topology: str, dims: tuple[int, ...], n: int) -> tuple[tuple[int, bool], ...]:
@@ -166,7 +173,10 @@ def network_of(chip: ChipSpec) -> Network | None:
     busbw = chip.extra.get(NVLS_BUSBW_KEY)
     eff = in_network_eff_of(busbw.value, ic.bandwidth_bytes_per_s.value) if busbw is not None else 1.0
     ring = chip.extra.get(RING_BUSBW_KEY)
-    ring_eff = min(1.0, ring.value / ic.bandwidth_bytes_per_s.value) if ring is not None else 1.0
+    if ring is not None:
+        ring_eff = min(1.0, ring.value / ic.bandwidth_bytes_per_s.value)
+    else:  # parity: an unmeasured switch pays the lowest measured share (a mesh's direct links: none)
+        ring_eff = RING_EFF_UNMEASURED if ic.topology == "switch" else 1.0
     up = ScaleUp(
         ic.topology,
         size,
