@@ -23,6 +23,7 @@ from jalapeno.report.markdown import apct, pct, table
 from jalapeno.report.published_amd import AMD_VLLM_GAP, AMD_VLLM_MECHANISMS
 from jalapeno.report.published_binding import binding_section
 from jalapeno.report.published_ep_doc import ep_section
+from jalapeno.report.published_gaps import GAP_405B, GAP_H100
 from jalapeno.report.published_revisions import REVISION, REVISION_2
 
 
@@ -422,23 +423,7 @@ def _mechanics_and_gaps() -> list[str]:
         "",
         "## Known gaps",
         "",
-        (
-            "- Llama-3.1-405B: the H200 (fp8, TP8 and TP4 x PP2) reads +10% to +12% in the three scenarios "
-            "and its interactive/offline ratio is 0.375 against 0.369; it read -27% interactive and -14% "
-            "server while its "
-            "all-reduces were priced serially after the row-parallel GEMMs and its budgeted steps as one "
-            "even-spread chunk, where the 405B configurations fuse each GEMM with its all-reduce and the "
-            "scheduler fills whole chunks (Serving mechanics (4) and (6)). Blackwell (NVFP4, TensorRT 10.11, "
-            "TP4 and TP2 x PP2) under the same mechanisms: B200 +13% to +15% offline and server, +50% "
-            "interactive; GB200 +18% offline, +24% server (with the all-reduces serial: B200 0-8% and +27% "
-            "interactive, GB200 +11% and +9%). Both families now sit 10-15% over on 405B, so what remains is "
-            "common to long prompts (the TTFT queue's Kingman tail, long-context attention). It is not the "
-            "B200's fitted 13.6 ms step overhead: the 405B steps the logs show are slower than the model's "
-            "with it (next item), so a smaller overhead would raise these predictions. Not resolved. The "
-            "MI355X row now prices the model AMD served (the "
-            "405B less layers 59-84) and reads -3% (+36% as the full model); it stays out of the order "
-            "check (open division)."
-        ),
+        GAP_405B,
         (
             "- The Blackwell per-step cost (B200 13.6 ms, GB200 12.6 ms fitted, against the H200's 2.2 ms on "
             "the same TensorRT-LLM 10.11 harness; 2.8 ms before a first token waited for step boundaries, "
@@ -477,19 +462,7 @@ def _mechanics_and_gaps() -> list[str]:
             "(TTFT-bound), where the model meets TTFT up to 1,521 (next item): the 8B miss is the operating "
             "batch, not the step."
         ),
-        (
-            "- The H100's MLPerf v4.1 Llama-2-70B rows are over-predicted (+14% and +30% for NVIDIA's 8-GPU "
-            "offline and server, +32% and +48% for the 4-GPU Dell TensorRT 9.3.0 and Fujitsu rows) while the "
-            "H200's v4.1 rows on the same TensorRT 10.2.0 read +1% and +7%. The configurations are priced as "
-            "published (TP2, 896 and 1024 requests a pair, budget 4096, eager) and every step is at the "
-            "700 W limit in both chips' model; NVIDIA's own v4.1 configs expect 9.5 queries/s per H100 at "
-            "TP2 against 13.4 per H200 at TP1 (x1.41), the model gives x1.13. The 4-GPU rows sit 12-14% "
-            "below NVIDIA's 8-GPU rows per GPU on the same configuration, which no chip parameter can "
-            "explain. The H100 Llama-3.1-8B rows (RedHat, vLLM 0.10, one GPU) now run their published "
-            "configuration (README: 1024 sequences and a 4096-token budget offline, 512 and 1024 server, "
-            "scripts/mlperf_configs_manual.csv) and read +29% and +25% (+33% and +50% on the defaults): the "
-            "step overhead and efficiencies are TensorRT-LLM's, fitted on the H200, not vLLM's."
-        ),
+        GAP_H100,
         (
             "- Llama-3.1-8B on B200 (NVFP4, TP1, 6000 requests, 12,000-token budget, CUDA graphs) reads "
             "+17% to +34%: the budget bounds the steady batch at 1,548 (12 prompts of 871 tokens a step), "
