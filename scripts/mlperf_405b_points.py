@@ -29,7 +29,7 @@ from jalapeno.cost.scenario_limits import load_logged_runs, replicas_of
 from jalapeno.cost.scenario_steps import ReplicaSteps, graph_of, mixed_graph
 from jalapeno.models.registry import resolve_model
 
-CHIPS = ["h200-sxm", "b200", "gb200-nvl72"]
+CHIPS = ["h200-sxm", "b200", "gb200-nvl72", "gb300-nvl72"]
 PERF_OVERVIEW = (
     "https://github.com/NVIDIA/TensorRT-LLM/blob/00f37686aa854010d68bcbd0f4ab000221541ca6/docs/source/"
     "performance/perf-overview.md"
