@@ -7,9 +7,10 @@ own 405B and 70B tables (docs/validation-405b.md).
 Points: for each bundled 405B server/interactive row with a bundled log summary
 (data/published_logs/mlperf_log_summaries.csv), the requests decoding in one replica (Little's law,
 ``LoggedRun.decoding``), and at that batch the model's (calibrated, fused engine, the row's published serving
-configuration and step overhead) mean and p99 TPOT, mean TTFT (M/G/1 mean wait, rho E[S] (1 + cv^2) /
-(2 (1 - rho)), plus the steps a prompt rides) and p99 TTFT, its decode step and full-chunk step, against the
-log's. Vendor: TensorRT-LLM's perf-overview (docs/source/performance/perf-overview.md at commit
+configuration and step overhead) mean and p99 TPOT, mean TTFT (GI/G/1 mean wait, rho E[S] (ca^2 + cv^2)
+/ (2 (1 - rho)), ca^2 = 1 / replicas under round-robin dispatch, plus the steps a prompt rides) and p99
+TTFT, its decode step and full-chunk step, against the log's. Vendor: TensorRT-LLM's perf-overview
+(docs/source/performance/perf-overview.md at commit
 00f37686aa854010d68bcbd0f4ab000221541ca6, PyTorch backend, trtllm-bench, total output tokens/s, fixed
 lengths), not bundled as rows: a diagnostic of which model and parallelism the error comes with.
 """
@@ -28,7 +29,7 @@ from jalapeno.cost.scenario_limits import load_logged_runs, replicas_of
 from jalapeno.cost.scenario_steps import ReplicaSteps, graph_of, mixed_graph
 from jalapeno.models.registry import resolve_model
 
-CHIPS = ["h200-sxm", "b200", "gb200-nvl72"]
+CHIPS = ["h200-sxm", "b200", "gb200-nvl72", "gb300-nvl72"]
 PERF_OVERVIEW = (
     "https://github.com/NVIDIA/TensorRT-LLM/blob/00f37686aa854010d68bcbd0f4ab000221541ca6/docs/source/"
     "performance/perf-overview.md"
@@ -89,6 +90,7 @@ def points() -> None:
             osl,
             fr,
             r.serving,
+            r.n_chips,
             isl_cv=cv,
         )
         assert rep is not None
@@ -96,7 +98,7 @@ def points() -> None:
         b = max(1, round(log.decoding(replicas_of(r, r.tp or 1))))
         c = rs.cycle(b)
         service, rho = rs.prefill_service(b)
-        wait = rho * service * (1 + cv**2) / (2 * (1 - rho)) if rho < 1 else math.inf
+        wait = rho * service * (rs.arrival_cv2 + cv**2) / (2 * (1 - rho)) if rho < 1 else math.inf
         ms = 1e3
         print(
             f"{r.chip} {r.submitter} {r.scenario} ({r.id}): {b} requests decoding a replica; "

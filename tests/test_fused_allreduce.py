@@ -123,7 +123,8 @@ def test_the_parser_reads_the_fusion_flag_and_the_executors_batch_cap() -> None:
 def test_bundled_rows_carry_the_fusion_flag() -> None:
     rows = {r.id: r for r in load_published()}
     neb = rows["5.1-0075:llama3.1-405b:Interactive"]
-    assert (neb.tp, neb.serving) == (8, ServingConfig(1, 64, 2560, False, gemm_allreduce=True))
+    cfg = ServingConfig(1, 64, 2560, False, gemm_allreduce=True, round_robin=True)  # llmlib deals in turn
+    assert (neb.tp, neb.serving) == (8, cfg)
     assert rows["5.1-0069:llama3.1-405b:Server"].gemm_allreduce is True  # NVIDIA B200, TP4
     assert rows["5.1-0069:llama2-70b-99:Offline"].gemm_allreduce is False  # TP1: nothing to fuse
     assert rows["5.1-0001:llama2-70b-99:Offline"].gemm_allreduce is None  # vLLM: no such flag

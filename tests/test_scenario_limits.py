@@ -60,8 +60,9 @@ def test_without_a_budget_the_prefill_step_follows_half_a_step() -> None:
 class _Queue:
     """A replica stand-in with a given prefill service, load and first-token time."""
 
-    def __init__(self, service_s: float, rho: float, first_s: float) -> None:
+    def __init__(self, service_s: float, rho: float, first_s: float, arrival_cv2: float = 1.0) -> None:
         self.service_s, self.rho, self.first_s = service_s, rho, first_s
+        self.arrival_cv2 = arrival_cv2
 
     def prefill_service(self, b: int) -> tuple[float, float]:
         return self.service_s, self.rho

@@ -215,7 +215,7 @@ def test_published_rows_pass_their_configuration_to_the_predictor() -> None:
     from jalapeno.cost.published_fit import analytic_result
 
     row = next(r for r in ROWS if r.id == "5.1-0049:llama2-70b-99:Interactive")  # HPE H200: budget 256
-    assert row.serving == ServingConfig(1, 512, 256, False, gemm_allreduce=False)
+    assert row.serving == ServingConfig(1, 512, 256, False, gemm_allreduce=False, round_robin=True)
     res = analytic_result(row, H200, params_for("h200-sxm"))
     assert res is not None and res.tp == 1
     assert res.batch * (1 + 222 / 291) <= 256

@@ -173,6 +173,22 @@ class ServingConfig:
     scheduler_steps: int | None = None
     harness_batch_s: float | None = None
     harness_batch_max: int | None = None
+    # the harness deals queries to the system's replicas in turn (NVIDIA llmlib's policy outside the server
+    # scenario), so each replica's prefill queue sees every R-th arrival of the Poisson stream: Erlang-R
+    # interarrival gaps, squared cv 1 / R (cost.scenario's TTFT tail); None: each replica its own Poisson
+    # stream
+    round_robin: bool | None = None
+
+
+ROUND_ROBIN_SOFTWARE = ("TensorRT",)  # NVIDIA's MLPerf harness (code/llmlib), which TensorRT rows run
+
+
+def dealt_in_turn(software: str, scenario: str) -> bool:
+    """Whether a row's harness deals queries to its replicas round-robin: NVIDIA's llmlib
+    (closed/NVIDIA/code/llmlib/config.py, inference_results_v5.1) picks ``load_balancing`` (fewest pending
+    samples) for the server scenario and ``round_robin`` for every other, the interactive one included
+    (llmlib/factory.py ``_create_scheduler``). Other harnesses: not read, so not assumed."""
+    return scenario == "interactive" and software.startswith(ROUND_ROBIN_SOFTWARE)
 
 
 @dataclass(frozen=True)
@@ -219,7 +235,13 @@ class PublishedRow:
         if fields + engine == (None,) * 8:
             return None
         return ServingConfig(
-            self.pp or 1, self.max_batch, self.max_num_tokens, self.cuda_graphs, self.gemm_allreduce, *engine
+            self.pp or 1,
+            self.max_batch,
+            self.max_num_tokens,
+            self.cuda_graphs,
+            self.gemm_allreduce,
+            *engine,
+            round_robin=dealt_in_turn(self.software, self.scenario) or None,
         )
 
     @property

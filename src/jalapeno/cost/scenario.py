@@ -18,7 +18,9 @@ cycle, cycle(B) = decode_step(B, mean context) + (B / OSL) x prefill(ISL). Throu
   TTFT: prompts arrive as a Poisson stream (B / OSL per cycle) and queue for the prefill, a single
   server busy a share rho = (B / OSL) x prefill / cycle of the time: an M/G/1 queue. Its waiting-time
   tail is Kingman's exponential (heavy-traffic) approximation,
-  P(W > t) = rho exp(-2 (1 - rho) t / (E[S] (1 + cv^2))), so p99 TTFT = W99 + the time a prompt
+  P(W > t) = rho exp(-2 (1 - rho) t / (E[S] (ca^2 + cv^2))), ca^2 = 1 for Poisson arrivals; a harness
+  that deals the system's Poisson stream to its R replicas in turn (``ServingConfig.round_robin``) gives
+  each replica Erlang-R gaps, ca^2 = 1 / R (GI/G/1). So p99 TTFT = W99 + the time a prompt
   rides to its first token (``ReplicaSteps.first_token_s``): engines batch only at step boundaries, so
   half a mean step waiting out the step in flight, then the step that finishes the prompt (a whole step
   even where the prompt is a fraction of the room; the MLPerf logs' mean TTFT is 1.6-2.0 mean steps on
@@ -151,13 +153,15 @@ def fits_cap(batch: int, cap: int) -> bool:
     return batch <= 1 or batch + Z99 * math.sqrt(batch) <= cap
 
 
-def ttft_p99_s(prefill_s: float, rho: float, isl_cv: float) -> float:
-    """p99 time to first token of an M/G/1 prefill queue (module docstring): p99 wait plus the mean
-    prefill; infinite at rho >= 1 (the queue grows without bound)."""
+def ttft_p99_s(prefill_s: float, rho: float, isl_cv: float, arrival_cv2: float = 1.0) -> float:
+    """p99 time to first token of a GI/G/1 prefill queue (module docstring): p99 wait plus the mean
+    prefill; infinite at rho >= 1 (the queue grows without bound). ``arrival_cv2``: the interarrival gaps'
+    squared cv, 1 for Poisson arrivals (M/G/1), 1 / R for every R-th arrival of one (round-robin dispatch
+    over R replicas: Erlang-R gaps); Kingman's tail scales the wait by (ca^2 + cs^2) / 2."""
     if rho >= 1.0:
         return math.inf
     wait = (
-        max(0.0, math.log(100.0 * rho)) * prefill_s * (1.0 + isl_cv**2) / (2.0 * (1.0 - rho))
+        max(0.0, math.log(100.0 * rho)) * prefill_s * (arrival_cv2 + isl_cv**2) / (2.0 * (1.0 - rho))
         if rho > 0
         else 0.0
     )
@@ -179,7 +183,7 @@ def ttft_p99_at(rs: ReplicaSteps, b: int, isl_cv: float) -> float:
     """p99 time to first token at batch b: the prefill server's M/G/1 p99 wait (``ttft_p99_s`` less its
     mean service) plus the steps a prompt rides to its first token (``ReplicaSteps.first_token_s``)."""
     service, rho = rs.prefill_service(b)
-    return ttft_p99_s(service, rho, isl_cv) - service + rs.first_token_s(b)
+    return ttft_p99_s(service, rho, isl_cv, rs.arrival_cv2) - service + rs.first_token_s(b)
 
 
 def replica_setup(

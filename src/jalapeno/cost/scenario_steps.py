@@ -272,6 +272,12 @@ class ReplicaSteps:
             return math.inf
         return max(1.0, self.room(b) / max(1, self.chunk_tokens(b)))
 
+    @property
+    def arrival_cv2(self) -> float:
+        """Squared cv of the gaps between prompts reaching this replica: 1 / replicas where the harness
+        deals the system's Poisson arrivals in turn (every R-th arrival: Erlang-R gaps), else 1 (Poisson)."""
+        return 1.0 / self.replicas if self.cfg and self.cfg.round_robin else 1.0
+
     def prefill_service(self, b: int) -> tuple[float, float]:
         """(one prompt's prefill service time, the prefill server's load) at batch b: a batch-16 prefill
         share of the cycle; under a budget, a prompt admitted alone gets the whole room the decoders leave,
