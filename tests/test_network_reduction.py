@@ -118,8 +118,8 @@ def test_no_measurement_keeps_the_line_rate_in_network_and_on_a_mesh():
 def test_an_unmeasured_switch_pays_the_lowest_measured_ring_share():
     """Parity: a paper chip's switch (jalapeno-1, jalapeno-moe-1) and an unmeasured GPU's (A100) run rings at
     the lowest share measured on any bundled preset, never at the line rate a measured chip never reaches."""
-    from jalapeno.hardware.network import RING_BUSBW_KEY, RING_EFF_UNMEASURED
     from jalapeno.hardware.datasheet import list_presets
+    from jalapeno.hardware.network import RING_BUSBW_KEY, RING_EFF_UNMEASURED
 
     measured = []
     for name in list_presets():
