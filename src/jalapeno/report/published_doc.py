@@ -24,7 +24,7 @@ from jalapeno.report.published_amd import AMD_VLLM_GAP, AMD_VLLM_MECHANISMS
 from jalapeno.report.published_binding import binding_section
 from jalapeno.report.published_ep_doc import ep_section
 from jalapeno.report.published_gaps import GAP_405B, GAP_H100
-from jalapeno.report.published_revisions import REVISION, REVISION_2
+from jalapeno.report.published_revisions import REVISION, REVISION_2, REVISION_3
 
 
 def _num(x: float) -> str:
@@ -522,6 +522,10 @@ def _mechanics_and_gaps() -> list[str]:
         "## Benchmark workloads assumed",
         "",
         workloads_table(),
+        "",
+        "## Revision of 2026-12-05, fourth session (issues 11 and 12): before and after",
+        "",
+        REVISION_3,
         "",
         "## Revision of 2026-12-05, third session (issues 11 and 12): before and after",
         "",

@@ -102,3 +102,56 @@ Held-out rows whose error moved by 5 points or more:
 | mi325x | v5.1 mixtral-8x7b offline 8xmi325x | 8,598 | -8.4% | -15.6% |
 | mi325x | v5.1 mixtral-8x7b server 8xmi325x | 7,473 | +4.7% | -5.6% |
 """
+
+
+# a record: before is commit 74b6fe5, after this session's merged main (fourth session of 2026-12-05)
+REVISION_3 = """Held-out error per chip (`jalapeno calibrate --all --json`, before: commit 74b6fe5; after: \
+this page's command).
+What changed in between (all sourced, nothing fitted on a held-out row): collectives at the share of the \
+line rate nccl-tests
+measures (NVLS and ring bus bandwidth per preset; an unmeasured switch takes the lowest measured share); the
+fused GEMM + all-reduce hides all but its last wave of output tiles; prefill attention at the length-biased
+prompt; 4-GPU HGX H100 boards priced as the switchless 6-links-a-peer mesh their system descriptions name;
+NVIDIA's harness deals interactive queries to its replicas in turn (each replica's arrivals less bursty than
+Poisson); AMD's vLLM V0 host bubble, multi-step admission and v4.1 harness batcher; the GB200 and GB300 NVL72
+rack rows (72 GPUs) added. The per-GPU order over the issue's chips matches in 12 of 14 groups (10 of 14 with
+every chip before, 11 of 14 after); interactive/offline ratios within 15%: 6 of 7 before, 7 of 8 after.
+
+| chip | held-out rows (before -> after) | median before | median after | max before | max after \
+| target after |
+| --- | ---: | ---: | ---: | ---: | ---: | --- |
+| h200-sxm | 15 -> 15 | 7.4% | 5.8% | 19.0% | 15.8% | met |
+| h100-sxm | 12 -> 12 | 11.2% | 9.1% | 47.8% | 32.3% | median met, max missed |
+| b200 | 17 -> 17 | 13.4% | 6.0% | 49.8% | 66.6% | median met, max missed |
+| gb200-nvl72 | 3 -> 6 | 17.5% | 9.0% | 24.3% | 18.0% | met |
+| gb300-nvl72 | 0 -> 2 | - | 41.2% | - | 45.1% | missed |
+| mi300x | 7 -> 7 | 16.1% | 11.8% | 27.1% | 18.7% | met |
+| mi325x | 3 -> 3 | 5.6% | 4.5% | 15.6% | 10.3% | met |
+| mi355x | 1 -> 1 | 2.6% | 7.7% | 2.6% | 7.7% | met |
+
+Held-out rows whose error moved by 5 points or more, and new rows:
+
+| chip | row | published tok/s/GPU | error before | error after |
+| --- | --- | ---: | ---: | ---: |
+| h200-sxm | v5.1 llama-3.1-405b interactive 8xh200-sxm | 25.3 | +12.3% | -4.3% |
+| h200-sxm | v5.1 llama-3.1-405b server 8xh200-sxm | 36.9 | +11.2% | -0.6% |
+| h100-sxm | v4.1 llama-2-70b offline 4xh100-sxm | 2,649 | +32.4% | +18.5% |
+| h100-sxm | v4.1 llama-2-70b server 4xh100-sxm | 2,373 | +47.8% | +32.3% |
+| h100-sxm | v5.1 llama-3.1-8b server 1xh100-sxm | 5,104 | +24.8% | +18.3% |
+| b200 | v5.1 llama-3.1-405b interactive 8xb200 | 93.9 | +49.8% | +66.6% |
+| b200 | v5.1 llama-3.1-405b server 8xb200 | 155.1 | +14.9% | +4.3% |
+| b200 | v5.1 llama-3.1-405b server 8xb200 | 156.1 | +14.1% | +3.5% |
+| gb200-nvl72 | v5.1 llama-3.1-405b interactive 72xgb200-nvl72 | 137.8 | new row | +3.4% |
+| gb200-nvl72 | v5.1 llama-3.1-405b offline 72xgb200-nvl72 | 205.2 | new row | +18.0% |
+| gb200-nvl72 | v5.1 llama-3.1-405b server 4xgb200-nvl72 | 146.0 | +24.3% | +13.7% |
+| gb200-nvl72 | v5.1 llama-3.1-405b server 72xgb200-nvl72 | 161.3 | new row | +3.0% |
+| gb300-nvl72 | v5.1 llama-3.1-405b offline 72xgb300-nvl72 | 223.7 | new row | +45.1% |
+| gb300-nvl72 | v5.1 llama-3.1-405b server 72xgb300-nvl72 | 170.1 | new row | +37.3% |
+| mi300x | v4.1 llama-2-70b offline 1xmi300x | 3,063 | +13.7% | +7.3% |
+| mi300x | v4.1 llama-2-70b offline 8xmi300x | 2,939 | +18.5% | +11.8% |
+| mi300x | v4.1 llama-2-70b server 1xmi300x | 2,520 | +27.1% | +13.0% |
+| mi300x | v4.1 llama-2-70b server 8xmi300x | 2,629 | +21.9% | +11.7% |
+| mi300x | v5.1 llama-2-70b server 8xmi300x | 3,074 | +4.2% | -1.4% |
+| mi325x | v5.1 mixtral-8x7b offline 8xmi325x | 8,598 | -15.6% | -10.3% |
+| mi355x | v5.1 llama-3.1-405b-pruned offline 8xmi355x | 242.8 | -2.6% | -7.7% |
+"""
