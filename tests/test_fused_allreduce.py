@@ -5,10 +5,8 @@ published configurations say which engines were built with it (scripts/published
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from repo_scripts import load_script
 
 from jalapeno.cost.network import tp_collective
 from jalapeno.cost.params import fused_engine, params_for
@@ -67,12 +65,7 @@ def test_a_decode_steps_gemms_hide_no_all_reduce() -> None:
 
 
 def _script():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "published_mlperf.py"
-    spec = importlib.util.spec_from_file_location("published_mlperf", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("published_mlperf")
 
 
 NEBIUS = """

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_scripts import load_script
 
 from jalapeno.cost import published_fit as pf
 from jalapeno.cost.expert import ep_step, weights_per_chip
@@ -80,11 +79,7 @@ def test_deepseek_rows_carry_their_value_and_published_configuration(
 
 
 def test_the_parser_reads_expert_parallelism_and_attention_dp() -> None:
-    path = Path(__file__).resolve().parents[1] / "scripts" / "published_mlperf.py"
-    spec = importlib.util.spec_from_file_location("published_mlperf", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("published_mlperf")
     text = """
 base = {
     llm_fields.trtllm_build_flags: {'max_num_tokens': 4608, 'enable_attention_dp': True},

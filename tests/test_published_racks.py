@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from repo_scripts import load_script
 
 from jalapeno.cost.published import ServingConfig, load_published
 
@@ -13,12 +11,7 @@ ROWS = {r.id: r for r in load_published()}
 
 
 def _script():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "published_mlperf.py"
-    spec = importlib.util.spec_from_file_location("published_mlperf", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("published_mlperf")
 
 
 def test_gb300_nvl72_405b_rows_are_the_racks_72_gpus_with_their_config() -> None:
