@@ -480,3 +480,13 @@ def test_cli_subprocess() -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_scale_up_chips_is_the_domain_or_one_chip() -> None:
+    from dataclasses import replace
+
+    from jalapeno.hardware import resolve_chip
+
+    assert resolve_chip("h100-sxm").scale_up_chips == 8  # HGX board behind NVSwitch
+    assert resolve_chip("gb200-nvl72").scale_up_chips == 72  # the NVL72 rack
+    assert replace(resolve_chip("h100-sxm"), interconnect=None).scale_up_chips == 1  # no links: one chip

@@ -122,8 +122,7 @@ def check_on_chip(par: Parallel, chip: ChipSpec) -> None:
     """The wide-EP options against the chip: per-node dispatch needs an EP group spanning several
     scale-up domains (inside one it is the per-expert all-to-all), and the communication kernels must
     leave the compute some of the chip's cores."""
-    ic = chip.interconnect
-    d = int(ic.domain_size.value) if ic is not None else 1
+    d = chip.scale_up_chips
     if par.ep_dispatch == "per_node" and par.ep <= d:
         raise JalapenoError(
             f"per-node dispatch needs an EP group over several nodes, but ep={par.ep} fits one {d}-chip "

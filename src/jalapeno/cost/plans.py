@@ -203,8 +203,7 @@ def search_plans(
     kv_tokens: int | None = None,
 ) -> list[PlanCost]:
     """Every (tp, pp, ep) of powers of two that fits, fastest pipelined step first."""
-    ic = chip.interconnect
-    limit = min(max_chips, int(ic.domain_size.value) if ic else 1)
+    limit = min(max_chips, chip.scale_up_chips)
     toks = kv_tokens if kv_tokens is not None else sum(s.new_tokens + s.cached_tokens for s in batch.seqs)
     out = []
     for tp in (1 << i for i in range(8)):

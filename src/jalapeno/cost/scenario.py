@@ -104,7 +104,7 @@ def predict(
     system's chips and fit its scale-up domain); None: the model fits no replica. ``cfg``: the submitter's
     published serving configuration (pipeline stages, batch cap, token budget, CUDA graphs;
     ``cost.scenario_steps``), None for the defaults."""
-    domain = int(chip.interconnect.domain_size.value) if chip.interconnect else 1
+    domain = chip.scale_up_chips
     tps = tps or tuple(t for t in (1, 2, 4, 8) if t <= min(n_chips, domain) and n_chips % t == 0)
     results = [
         r

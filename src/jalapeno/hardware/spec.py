@@ -130,6 +130,11 @@ class ChipSpec:
     def memory_bandwidth_bytes_per_s(self) -> float:
         return self.main_memory.bandwidth_bytes_per_s.value
 
+    @property
+    def scale_up_chips(self) -> int:
+        """Chips in the scale-up domain (1 without an interconnect): the widest tensor-parallel group."""
+        return int(self.interconnect.domain_size.value) if self.interconnect is not None else 1
+
     def peak_flops(self, compute_dtype: str) -> float | None:
         """Dense matrix peak for ``compute_dtype``, or None if the chip has no such rate."""
         f = self.matrix_flops.get(compute_dtype)
