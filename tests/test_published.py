@@ -195,6 +195,21 @@ def test_band_is_the_range_of_published_over_predicted_on_held_out_rows() -> Non
     assert b.median_abs_error == pytest.approx(0.225) and b.max_abs_error == pytest.approx(0.25)
 
 
+def test_a_band_from_fewer_than_three_rows_joins_the_widened_family_band() -> None:
+    """One held-out row is a point, not a range: MI355X's single row (published / predicted 1.08) joined with
+    its family's band 0.89-1.23 widened x1.25 gives 0.712-1.5375; a chip with three rows keeps its own."""
+    r = _row()
+    own = pf.band_of([pf.Checked(r, r.per_chip / 1.08, False)])
+    fam = pf.Band(0.89, 1.23, 7, 0.1, 0.2, "mi300x rows")
+    assert own is not None and own.n == 1 and own.lo == own.hi == pytest.approx(1.08)
+    thin = pf.thin_band(own, fam, "mi300x")
+    assert (thin.lo, thin.hi) == (pytest.approx(0.89 / 1.25), pytest.approx(1.23 * 1.25))
+    assert thin.n == 1 and thin.max_abs_error == own.max_abs_error and "fewer than 3" in thin.basis
+    wide_own = pf.Band(0.5, 2.0, 2, 0.5, 1.0, "two rows")  # its own range wider than the family's: kept
+    assert (pf.thin_band(wide_own, fam, "f").lo, pf.thin_band(wide_own, fam, "f").hi) == (0.5, 2.0)
+    assert pf.MIN_BAND_ROWS == 3
+
+
 def test_chip_error_band_reads_the_file_and_widens_family_priors(tmp_path, monkeypatch) -> None:
     f = tmp_path / "bands.json"
     f.write_text(json.dumps({"mi300x": {"lo": 0.8, "hi": 1.1}}))

@@ -409,6 +409,26 @@ def band_of(checked: Sequence[Checked]) -> Band | None:
     )
 
 
+# Fewer held-out rows than this and a chip's own range says little (one row is a point, not a range): its
+# band becomes its rows' range joined with its family's band widened (``thin_band``).
+MIN_BAND_ROWS = 3
+
+
+def thin_band(own: Band, family_band: Band, family: str) -> Band:
+    """A chip's band from too few held-out rows: the union of its rows' range and its family's widened band,
+    keeping its own row count and errors (the summary's errors stay its rows')."""
+    w = widened(family_band, family)
+    return Band(
+        min(own.lo, w.lo),
+        max(own.hi, w.hi),
+        own.n,
+        own.median_abs_error,
+        own.max_abs_error,
+        f"{own.n} held-out published row{'s' if own.n != 1 else ''} (fewer than {MIN_BAND_ROWS}): "
+        f"their range joined with {family}'s band widened x{PRIOR_BAND_WIDEN} each side",
+    )
+
+
 def widened(b: Band, family: str) -> Band:
     return Band(
         b.lo / PRIOR_BAND_WIDEN,

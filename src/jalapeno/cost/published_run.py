@@ -20,11 +20,13 @@ from jalapeno.cost.published_fit import (
     DEFAULT_KNOBS,
     FAMILY,
     MEASURED,
+    MIN_BAND_ROWS,
     ChipFit,
     Predictor,
     analytic_predictor,
     calibrate_chip,
     chip_params,
+    thin_band,
     widened,
 )
 from jalapeno.cost.unseen_band import band_of_fits, write_band
@@ -87,6 +89,8 @@ def calibrate_all(
         prior_band = done[prior_name].band if prior_name in done else None
         if fit.band is None and prior_band is not None:
             fit.band = widened(prior_band, prior_name)
+        elif fit.band is not None and fit.band.n < MIN_BAND_ROWS and prior_band is not None:
+            fit.band = thin_band(fit.band, prior_band, prior_name)
         done[name] = fit
     return {k: v for k, v in done.items() if k in wanted}, [s for s in skipped if s in wanted]
 
