@@ -76,7 +76,10 @@ def test_draws_stay_in_the_band_are_seeded_and_shared_by_a_transferred_calibrati
     for e in consts:
         xs = np.array([s[e.key] for s in one])
         assert xs.min() >= e.lo and xs.max() <= e.hi
-    assert {s["model_error:mi355x"] for s in one} == {BANDS["mi355x"]["lo"]}  # one held-out row: lo = hi
+    # one held-out row is no range: its band joins the MI300X family's widened band, so the draws spread
+    mi = BANDS["mi355x"]
+    assert mi["n"] == 1 and mi["lo"] < 0.75 and mi["hi"] > 1.5 and "fewer than 3" in mi["basis"]
+    assert len({s["model_error:mi355x"] for s in one}) > 1
 
     def quantile(e: Estimated, x: float) -> float:
         return math.log(x / e.lo) / math.log(e.hi / e.lo)
