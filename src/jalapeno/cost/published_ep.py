@@ -35,13 +35,9 @@ from jalapeno.cost.scenario import (
     MAX_BATCH,
     MEMORY_FRACTION,
     ScenarioResult,
-    _largest,
-    fits_cap,
+    best_batch,
     precision_of,
     running_context,
-    tile_aligned,
-    tpot_p99_at,
-    ttft_p99_at,
 )
 from jalapeno.cost.scenario_steps import ReplicaSteps
 from jalapeno.cost.step import Estimator
@@ -128,24 +124,9 @@ def ep_result(
     rs, b_max = setup
     if rs.budget is not None:  # a per-rank chunked-prefill budget: not modelled (no bundled row has one)
         return None
-
-    def ok(b: int) -> bool:
-        return (
-            (
-                fits_cap(b, cap)
-                and tpot_p99_at(rs, b, isl_cv, fractions) <= limits[1]
-                and ttft_p99_at(rs, b, isl_cv) <= limits[0]
-            )
-            if limits
-            else True
-        )
-
-    cap = b_max
-    if limits is not None:
-        if not ok(1):
-            return None
-        b_max = _largest(ok, cap)
-    b = max(tile_aligned(b_max), key=lambda b: (b / rs.cycle(b).time_s, b) if ok(b) else (0.0, b))
+    b = best_batch(rs, b_max, limits, isl_cv, fractions)  # the dense replica's search, over the group
+    if b is None:
+        return None
     c = rs.cycle(b)
     return ScenarioResult(
         b / c.time_s / par.chips,

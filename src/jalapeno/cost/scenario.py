@@ -238,32 +238,46 @@ def _replica(
     rs, chips, b_max = replica
     if rs.budget is not None and limits is None:  # offline: the steady state must fit the budget
         b_max = min(b_max, budget_batch(rs.budget, isl, osl, rs.micro_batches))
+    b = best_batch(rs, b_max, limits, isl_cv, osl_fractions)
+    if b is None:
+        return None
+    c = rs.cycle(b)
+    per_chip = b / c.time_s / chips
+    power = c.energy_j / c.time_s / chips
+    return ScenarioResult(per_chip, tp, b, c.time_s, c.decode_s, rs.prefill_at(b)[0], power)
 
-    def cycle(b: int) -> float:
-        return rs.cycle(b).time_s
 
-    def cycle_p99(b: int) -> float:
-        return tpot_p99_at(rs, b, isl_cv, osl_fractions)
-
-    def ttft_p99(b: int) -> float:
-        return ttft_p99_at(rs, b, isl_cv)
-
+def best_batch(
+    rs: ReplicaSteps,
+    cap: int,
+    limits: tuple[float, float] | None,
+    isl_cv: float,
+    osl_fractions: tuple[float, ...] = (),
+) -> int | None:
+    """The operating batch of a replica (or expert-parallel group) whose batch cap is ``cap``: offline
+    (``limits`` None) the cap; else the largest batch whose p99 TTFT and TPOT meet (TTFT, TPOT) with the
+    Poisson count of requests within the cap; then the best throughput among it and the row-tile multiples
+    just below (``tile_aligned``). None: one request already misses a limit."""
     ok = None
     if limits is not None:
         ttft, tpot = limits
-        if ttft_p99(1) > ttft or cycle_p99(1) > tpot:
-            return None
-        kv_cap = b_max
 
         def ok(b: int) -> bool:
-            return fits_cap(b, kv_cap) and cycle_p99(b) <= tpot and ttft_p99(b) <= ttft
+            return (
+                fits_cap(b, cap)
+                and tpot_p99_at(rs, b, isl_cv, osl_fractions) <= tpot
+                and ttft_p99_at(rs, b, isl_cv) <= ttft
+            )
 
-        b_max = _largest(ok, kv_cap)
-    b_max = max(tile_aligned(b_max), key=lambda b: (b / cycle(b), b) if ok is None or ok(b) else (0.0, b))
-    c = rs.cycle(b_max)
-    per_chip = b_max / c.time_s / chips
-    power = c.energy_j / c.time_s / chips
-    return ScenarioResult(per_chip, tp, b_max, c.time_s, c.decode_s, rs.prefill_at(b_max)[0], power)
+        if not ok(1):  # a single request always fits the cap
+            return None
+        top = _largest(ok, cap)
+    else:
+        top = cap
+    return max(
+        tile_aligned(top),
+        key=lambda b: (b / rs.cycle(b).time_s, b) if ok is None or ok(b) else (0.0, b),
+    )
 
 
 BATCH_ALIGN = (16, 32, 64, 128, 256)  # GEMM row tiles: a batch just past a multiple pads a whole tile
