@@ -24,8 +24,8 @@ from jalapeno.cost.params import fused_engine
 from jalapeno.cost.published import load_published
 from jalapeno.cost.published_fit import analytic_result, row_shape
 from jalapeno.cost.published_run import calibrate_all, preset_or_none
-from jalapeno.cost.scenario import precision_of, predict, replica_setup, tpot_p99_at, ttft_p99_at
-from jalapeno.cost.scenario_limits import load_logged_runs, replicas_of
+from jalapeno.cost.scenario import precision_of, predict, tpot_p99_at, ttft_p99_at
+from jalapeno.cost.scenario_limits import load_logged_runs, replicas_of, row_replica
 from jalapeno.cost.scenario_steps import ReplicaSteps, graph_of, mixed_graph
 from jalapeno.models.registry import resolve_model
 
@@ -79,20 +79,9 @@ def points() -> None:
         if r.model != "llama-3.1-405b" or r.id not in logs or r.chip not in fits:
             continue
         log, spec = logs[r.id], preset_or_none(r.chip)
-        isl, osl, _, cv, fr = row_shape(r)
-        rep = replica_setup(
-            resolve_model(r.model),
-            spec,
-            fused_engine(fits[r.chip].params),
-            precision_of(r.precision),
-            r.tp or 1,
-            isl,
-            osl,
-            fr,
-            r.serving,
-            r.n_chips,
-            isl_cv=cv,
-        )
+        assert spec is not None
+        _, _, _, cv, fr = row_shape(r)
+        rep = row_replica(r, spec, fits[r.chip].params, r.tp or 1)
         assert rep is not None
         rs = rep[0]
         b = max(1, round(log.decoding(replicas_of(r, r.tp or 1))))

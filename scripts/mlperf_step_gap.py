@@ -22,13 +22,9 @@ from dataclasses import replace
 
 from mlperf_log_summaries import summary  # the parser the bundled log file is written with (same directory)
 
-from jalapeno.cost.params import fused_engine
 from jalapeno.cost.published import load_published
-from jalapeno.cost.published_board import system_chip
-from jalapeno.cost.published_fit import osl_fractions, row_shape
 from jalapeno.cost.published_run import calibrate_all, preset_or_none
-from jalapeno.cost.scenario import precision_of, replica_setup
-from jalapeno.models.registry import resolve_model
+from jalapeno.cost.scenario_limits import replicas_of, row_replica
 
 # (chip, row's submitter, model, scenario whose published configuration prices the step, results dir)
 B200 = "closed/NVIDIA/results/B200-SXM-180GBx8_TRT"
@@ -67,19 +63,12 @@ def main(git_dir: str, v41_dir: str | None = None) -> None:
             for x in rows
             if (x.chip, x.model, x.scenario, x.submitter, x.round) == (chip, model, scen, who, rnd)
         )
-        replicas = r.n_chips // ((r.tp or 1) * (r.serving.pp if r.serving else 1))
-        b = round(s["samples_per_s"] * s["latency_mean_s"] / replicas)
-        isl, osl, _, cv, _ = row_shape(r)
-        m, pr = resolve_model(model), precision_of(r.precision)
+        b = round(s["samples_per_s"] * s["latency_mean_s"] / replicas_of(r, r.tp or 1))
         preset, fit = preset_or_none(chip), fits[chip].params
         assert preset is not None
-        spec = system_chip(r, preset)  # the board its system had
         cyc = []
-        for ovh in (0.0, fit.step_overhead_s):
-            prm = fused_engine(replace(fit, step_overhead_s=ovh))
-            rep = replica_setup(
-                m, spec, prm, pr, r.tp or 1, isl, osl, osl_fractions(model), r.serving, isl_cv=cv
-            )
+        for ovh in (0.0, fit.step_overhead_s):  # the row's replica on the board its system had
+            rep = row_replica(r, preset, replace(fit, step_overhead_s=ovh), r.tp or 1)
             assert rep is not None
             cyc.append(rep[0].cycle(b).time_s * 1e3)
         tpot = s["tpot_mean_s"] * 1e3

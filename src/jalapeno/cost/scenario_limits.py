@@ -31,6 +31,7 @@ from jalapeno.cost.scenario import (
 from jalapeno.models.registry import resolve_model
 
 if TYPE_CHECKING:
+    from jalapeno.cost.scenario_steps import ReplicaSteps
     from jalapeno.hardware.spec import ChipSpec
 
 LOGS_FILE = "published_logs/mlperf_log_summaries.csv"
@@ -110,6 +111,27 @@ def replicas_of(row: PublishedRow, tp: int) -> int:
     return max(1, row.n_chips // (tp * (row.serving.pp if row.serving else 1)))
 
 
+def row_replica(
+    row: PublishedRow, chip: ChipSpec, params: CostParams, tp: int
+) -> tuple[ReplicaSteps, int, int] | None:
+    """A published row's replica at ``tp`` as ``analytic_result`` prices it (``scenario.replica_setup``): the
+    board its system had, its benchmark's lengths and spreads, its serving configuration and system chips."""
+    isl, osl, _, cv, fractions = row_shape(row)
+    return replica_setup(
+        resolve_model(row.model),
+        system_chip(row, chip),
+        fused_engine(params),
+        precision_of(row.precision),
+        tp,
+        isl,
+        osl,
+        fractions,
+        row.serving,
+        row.n_chips,
+        isl_cv=cv,
+    )
+
+
 def model_limits(
     row: PublishedRow, chip: ChipSpec, params: CostParams, batch: int | None = None
 ) -> tuple[ModelLimits, int] | None:
@@ -118,22 +140,8 @@ def model_limits(
     res = analytic_result(row, chip, params)
     if res is None:
         return None
-    isl, osl, _, cv, fractions = row_shape(row)
-    model, prec = resolve_model(row.model), precision_of(row.precision)
-    board = system_chip(row, chip)  # as analytic_result prices it
-    replica = replica_setup(
-        model,
-        board,
-        fused_engine(params),
-        prec,
-        res.tp,
-        isl,
-        osl,
-        fractions,
-        row.serving,
-        row.n_chips,
-        isl_cv=cv,
-    )
+    _, _, _, cv, fractions = row_shape(row)
+    replica = row_replica(row, chip, params, res.tp)
     assert replica is not None  # the model found this replica above
     rs, _, cap = replica
     b = batch or res.batch
