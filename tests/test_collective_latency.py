@@ -53,7 +53,8 @@ def test_405b_decode_step_pays_the_measured_latency_252_times() -> None:
     # 2 x 2 us to 2 x 3 us: 252 x 2 us = 0.50 ms more a step, against the 10-12 ms step gap of the logs
     net = network_of(resolve_chip("h200-sxm"))
     b = 9 * 16384 * 2.0  # 9 requests decoding (the Nebius interactive log), 16-bit residual
+    up = net.scale_up
     t = N.tp_collective_s(net, "all_reduce", b, 8)
     floor_old, floor_new = 4e-6, 6e-6
-    assert t - floor_new == pytest.approx(9 / 8 * b / (net.scale_up.bw_bytes_per_s * net.scale_up.in_network_eff))
+    assert t - floor_new == pytest.approx(9 / 8 * b / (up.bw_bytes_per_s * up.in_network_eff))
     assert 252 * (floor_new - floor_old) == pytest.approx(0.504e-3)
