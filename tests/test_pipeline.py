@@ -43,13 +43,15 @@ BEFORE = {
     # the residual-stream dtype rule moves nothing here): decode -6.3%, prefill -2.7%. Re-pinned when the
     # in-network all-reduce ran at its measured share of the line rate (nccl-tests NVLS busbw 480 GB/s on
     # 8 H100s: 0.686 of it), and a ring on the switch (the logits all-gather) at NCCL's 370 of 450 GB/s:
-    # decode +0.14%, prefill +3.3%, mixed +2.9%.
+    # decode +0.14%, prefill +3.3%, mixed +2.9%. Re-pinned when the NVSwitch hop latency went from the 2 us
+    # placeholder to the measured 3 us (tests/test_collective_latency.py): decode +1.7%, prefill +0.31%,
+    # mixed +0.54%.
     ("h100-sxm", 4): {
-        "dec": (0.019161159078102306, 26.365958892244524),
-        "pre": (0.07992316411999692, 223.78485953599136),
+        "dec": (0.019484159078102307, 26.532790107655977),
+        "pre": (0.08017075212246412, 224.47810594289956),
         "kv": 448280,
-        "o_dec": (0.019161159078102306, 26.365958892244528),
-        "o_mix": (0.044597276768215975, 124.87237495100473),
+        "o_dec": (0.019484159078102307, 26.532790107655984),
+        "o_mix": (0.04483995031333265, 125.55186087733144),
     },
     # Re-pinned after the merges of a-board and a2-floor (board-level power: energies) and c-static
     # (derived static-schedule efficiency: compiled buckets, barriers, DMA setup; times; per-level energies
