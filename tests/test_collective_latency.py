@@ -58,3 +58,17 @@ def test_405b_decode_step_pays_the_measured_latency_252_times() -> None:
     floor_old, floor_new = 4e-6, 6e-6
     assert t - floor_new == pytest.approx(9 / 8 * b / (up.bw_bytes_per_s * up.in_network_eff))
     assert 252 * (floor_new - floor_old) == pytest.approx(0.504e-3)
+
+
+@pytest.mark.parametrize("name", ("h100-sxm-arch", "jalapeno-1"))
+def test_paper_switch_small_all_reduce_runs_one_shot(name: str) -> None:
+    # a switch without in-network reduction: the engines' one-shot kernel (flag hop + the peers' buffers),
+    # 2 hops like the measured 5.7-5.9 us, not the ring's 14 (42 us)
+    net = network_of(resolve_chip(name))
+    up = net.scale_up
+    if up.in_network_reduction or up.domain_size < 8:
+        pytest.skip(f"{name}: not a plain switch of 8")
+    t, algo = N.tp_collective(net, "all_reduce", 4096.0, 8)
+    assert algo == "one_shot"
+    assert t == pytest.approx(7 * 4096.0 / (up.bw_bytes_per_s * up.ring_eff) + 2 * up.latency_s)
+    assert t < N.collective_s(net, "all_reduce", 4096.0, 8, "ring")[0] / 5

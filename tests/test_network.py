@@ -231,3 +231,35 @@ def test_bad_topology_is_refused():
         ScaleUp("hypercube", 8, BW, 3, LAT)
     with pytest.raises(JalapenoError, match="collective"):
         N.scale_up_s(ScaleUp("switch", 8, BW, 18, LAT), "broadcast", B, 8)
+
+
+@pytest.mark.parametrize("topo", ["switch", "dragonfly"])
+@pytest.mark.parametrize("n", [3, 4, 8, 16])
+@pytest.mark.parametrize("b", [512.0, 32768.0, 3.0e6])
+def test_one_shot_all_reduce_matches_simulation(topo, n, b):
+    up = ScaleUp(topo, n, BW, 18, LAT)
+    f = S.Fabric(up, n)
+    res = simulate(up, n, S.one_shot_schedule(f, b))
+    closed, algo = N.scale_up_s(up, "all_reduce", b, n, "one_shot")
+    assert algo == "one_shot"
+    assert res.time_s == pytest.approx(closed, rel=1e-9)
+    # every chip's whole buffer reaches every peer: (n-1) b each way, what sent_bytes charges the links
+    assert res.sent == pytest.approx({i: N.sent_bytes("all_reduce", "one_shot", b, n) for i in range(n)})
+    assert res.received == pytest.approx(res.sent)
+
+
+def test_one_shot_by_hand_and_where_it_wins():
+    up = ScaleUp("switch", 8, BW, 18, 3e-6)
+    # 4 KB over 8: 7 x 4096 B / 450 GB/s + 2 x 3 us = 6.0637 us; the ring pays 14 hops, 42.06 us
+    assert N.one_shot_all_reduce_s(up, 4096.0, 8) == pytest.approx(6.0637e-6, rel=1e-4)
+    net = Network(up)
+    assert N.tp_collective(net, "all_reduce", 4096.0, 8) == (pytest.approx(6.0637e-6, rel=1e-4), "one_shot")
+    assert N.collective_s(net, "all_reduce", 4096.0, 8, "ring")[0] == pytest.approx(
+        14 * 3e-6 + 2 * 7 / 8 * 4096 / BW
+    )
+    # at 64 MB the ring's 2 (n-1)/n b beats one-shot's (n-1) b
+    assert N.tp_collective(net, "all_reduce", 64e6, 8)[1] == "ring"
+    # two chips: one-shot is the ring itself, not offered; a mesh or ring topology has none
+    assert N.one_shot_all_reduce_s(up, 4096.0, 2) is None
+    assert N.one_shot_all_reduce_s(ScaleUp("mesh", 4, BW, 3, LAT), 4096.0, 4) is None
+    assert N.one_shot_all_reduce_s(ScaleUp("ring", 4, BW, 2, LAT), 4096.0, 4) is None

@@ -7,8 +7,8 @@ and the receiver's input port together, cut-through). A resource serves sends in
 (FIFO); a hop starts when the chunk is at the hop and every resource is free, lasts bytes / the
 slowest resource's bandwidth, and the chunk reaches the hop's end one latency later.
 
-Schedules for ring reduce-scatter / all-gather / all-reduce, direct reduce-scatter, direct, pairwise
-and relay all-to-all are built per topology (switch, ring, torus, full mesh), placing chips as the
+Schedules for ring reduce-scatter / all-gather / all-reduce, direct reduce-scatter, one-shot all-reduce,
+direct, pairwise and relay all-to-all are built per topology (switch, ring, torus, full mesh), placing chips as the
 closed forms do; the in-network all-reduce on a switch that reduces sends chunks into the switch
 (node ``SWITCH``), whose sums and multicasts come back out. ``run`` returns the finish time and the
 bytes each chip sent and received.
@@ -191,6 +191,22 @@ def direct_schedule(f: Fabric, b: float, kind: str) -> list[Send]:
         for k in range(1, f.n)
         for i in range(f.n)
     ]
+
+
+def one_shot_schedule(f: Fabric, b: float) -> list[Send]:
+    """One-shot all-reduce on a switch: every chip first tells each peer its buffer is ready (a flag,
+    zero bytes), then each peer, once it holds that chip's flag, reads the whole buffer (a pull, run
+    as the owner's send after the flag arrived): chip i's data goes to i+1, i+2, ... in that order (no
+    two senders hit one receiver at once); each chip sums what it read itself."""
+    n = f.n
+    sends = [Send(i, (i + k) % n, 0.0, (), (f.hop(i, (i + k) % n),)) for k in range(1, n) for i in range(n)]
+    flag = {(s.src, s.dst): x for x, s in enumerate(sends)}
+    sends += [
+        Send(i, (i + k) % n, b, (flag[(i, (i + k) % n)],), (f.hop(i, (i + k) % n),))
+        for k in range(1, n)
+        for i in range(n)
+    ]
+    return sends
 
 
 def pairwise_schedule(f: Fabric, b: float) -> list[Send]:

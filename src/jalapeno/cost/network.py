@@ -16,6 +16,10 @@ group, ``a`` the per-hop latency, ``bw`` the chip's bandwidth per direction over
 * direct (one shot, switch and full mesh): every chip sends its n-1 shares at once:
   switch (n-1) B/n / bw + a (the port serializes them), mesh B/n / link bw + a (one link a peer).
 * tree = recursive halving-doubling (Rabenseifner), switch, n a power of two: (n-1) B/n / bw + log2(n) a.
+* one-shot all-reduce, switch, n > 2 (TensorRT-LLM's ONESHOT custom all-reduce, vLLM's custom all-reduce for
+  small buffers): a flag round says every chip's buffer is ready, then each chip reads its n-1 peers' whole
+  buffers and sums locally: (n-1) B / (e_ring bw) + 2a. Four times the ring's bytes at n = 8 but 2 hops
+  instead of 2 (n-1), so it wins below a few MB; at n = 2 it is the ring itself.
 * all-reduce = reduce-scatter + all-gather of the same algorithm; or, where the switch reduces in the
   network (``ScaleUp.in_network_reduction``: NVLink SHARP, "NVLS", on third-generation NVSwitch and
   later), in the switch: every chip sends each owner's share of its buffer into the switch, which sums
@@ -140,6 +144,16 @@ def tree_reduce_scatter_s(up: ScaleUp, b: float, n: int) -> float | None:
     return (n - 1) * b / n / up.bw_bytes_per_s + math.log2(n) * hop_s(up)
 
 
+def one_shot_all_reduce_s(up: ScaleUp, b: float, n: int) -> float | None:
+    """One-shot all-reduce on a switch: a flag hop, then every chip pulls the n-1 peers' whole buffers
+    through its port at the ring's measured share and reduces them itself; None at n <= 2 (the ring)."""
+    if n <= 1:
+        return 0.0
+    if not _switched(up) or n <= 2:
+        return None
+    return (n - 1) * b / (up.bw_bytes_per_s * up.ring_eff) + 2 * hop_s(up)
+
+
 def in_network_all_reduce_s(up: ScaleUp, b: float, n: int) -> float | None:
     """All-reduce summed in the switch (NVLink SHARP), pipelined: b + b/n through each port each way at
     the achieved share of the line rate (``ScaleUp.in_network_eff``), two switch traversals; only on a
@@ -222,6 +236,7 @@ def scale_up_s(up: ScaleUp, kind: str, b: float, n: int, algo: str | None = None
     opts = {a: None if v is None else k * v for a, v in half.items()}
     if kind == "all_reduce":
         opts["in_network"] = in_network_all_reduce_s(up, b, n)
+        opts["one_shot"] = one_shot_all_reduce_s(up, b, n)
     return _best(opts, algo, kind)
 
 
@@ -247,14 +262,20 @@ def collective_s(net: Network, kind: str, b: float, n: int, algo: str | None = N
     return inner + (k - 1) * (shard / k / nic + a), f"hierarchical({name})"
 
 
-def tp_algorithms(up: ScaleUp, kind: str) -> tuple[str, ...] | None:
-    """The tensor-parallel collective's algorithms, the fastest of them wins: the ring; an all-reduce
-    also in the switch where it reduces; on a full mesh any (None: the direct exchange wins)."""
+def tp_algorithms(up: ScaleUp, kind: str, n: int = 0) -> tuple[str, ...] | None:
+    """The tensor-parallel collective's algorithms, the fastest of them wins: the ring; an all-reduce of
+    more than 2 chips on a switch also one-shot (the engines' custom kernel for small buffers), and in the
+    switch where it reduces; on a full mesh any (None: the direct exchange wins)."""
     if up.topology == "mesh":
         return None
-    if kind == "all_reduce" and up.in_network_reduction:
-        return ("ring", "in_network")
-    return ("ring",)
+    if kind != "all_reduce":
+        return ("ring",)
+    algos: tuple[str, ...] = ("ring",)
+    if _switched(up) and n > 2:
+        algos += ("one_shot",)
+    if up.in_network_reduction:
+        algos += ("in_network",)
+    return algos
 
 
 def tp_collective(net: Network, kind: str, b: float, n: int) -> tuple[float, str]:
@@ -263,7 +284,7 @@ def tp_collective(net: Network, kind: str, b: float, n: int) -> tuple[float, str
     up = net.scale_up
     if up.topology == "dragonfly":  # inside one fully connected local group: one hop a step
         net = replace(net, scale_up=replace(up, topology="switch"))
-    algos = tp_algorithms(up, kind)
+    algos = tp_algorithms(up, kind, n)
     if algos is None:
         return collective_s(net, kind, b, n)
     return min((collective_s(net, kind, b, n, a) for a in algos), key=lambda x: (x[0], x[1]))
@@ -276,11 +297,14 @@ def tp_collective_s(net: Network, kind: str, b: float, n: int) -> float:
 
 def sent_bytes(kind: str, algo: str, b: float, n: int) -> float:
     """Bytes one chip sends in a collective of ``b`` bytes a chip over ``n`` (for link energy): a ring,
-    direct or tree all-reduce sends 2 (n-1)/n b, the in-network one b + b/n, a gather or scatter (n-1)/n b."""
+    direct or tree all-reduce sends 2 (n-1)/n b, the in-network one b + b/n, the one-shot one (n-1) b (every
+    peer reads the whole buffer), a gather or scatter (n-1)/n b."""
     if n <= 1:
         return 0.0
     if kind != "all_reduce":
         return (n - 1) / n * b
+    if algo == "one_shot":
+        return (n - 1) * b
     return (n + 1) / n * b if algo == "in_network" else 2 * (n - 1) / n * b
 
 
