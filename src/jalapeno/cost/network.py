@@ -271,7 +271,7 @@ def tp_algorithms(up: ScaleUp, kind: str, n: int = 0) -> tuple[str, ...] | None:
     if kind != "all_reduce":
         return ("ring",)
     algos: tuple[str, ...] = ("ring",)
-    if _switched(up) and n > 2:
+    if up.topology == "switch" and n > 2:  # a dragonfly's local group keeps its documented ring (Groq)
         algos += ("one_shot",)
     if up.in_network_reduction:
         algos += ("in_network",)
