@@ -107,13 +107,18 @@ def main() -> None:
         return replace(prm, pj_per_flop=pj)
 
     fp4_10 = replace(gb300, matrix_flops={**gb300.matrix_flops, "fp4": gb200.matrix_flops["fp4"]})
+    watts = gb300.tdp_w.value / gb200.tdp_w.value  # 1,400 / 1,200 W (MLPerf system notes: TGP)
+    fp4_w = replace(gb200.matrix_flops["fp4"], value=gb200.matrix_flops["fp4"].value * watts)
+    fp4_power = replace(gb300, matrix_flops={**gb300.matrix_flops, "fp4": fp4_w})
     at_1200 = replace(gb300, tdp_w=gb200.tdp_w)
+    g200 = "gb200-nvl72"
     cases = [
         ("before: the HGX B200's fractions on the GB300's peaks", gb300, prior_fit(gb300, "b200")),
         ("now: the GB200 NVL72's fitted fractions (rack sibling)", gb300, p300),
         ("power: the GB300's energies held to the GB200's 1,200 W", at_1200, p300),
         ("power: FP4 energy per FLOP of the GB200 (same 4NP node)", gb300, same_node_fp4(p300, p200)),
-        ("what-if: no Blackwell Ultra FP4 gain (10 PF dense)", fp4_10, prior_fit(fp4_10, "gb200-nvl72")),
+        ("what-if: FP4 at the GB200's rate x 1,400 / 1,200 W", fp4_power, prior_fit(fp4_power, g200)),
+        ("what-if: no Blackwell Ultra FP4 gain (10 PF dense)", fp4_10, prior_fit(fp4_10, g200)),
         ("what-if: 10 PF dense on the B200's fractions", fp4_10, prior_fit(fp4_10, "b200")),
     ]
     print("\n## Candidates: GB300 rows' errors (GB300 / GB200 per GPU, model against published)")
