@@ -101,7 +101,7 @@ def no_overlap() -> None:
 def occupancy() -> None:
     priced = step.Estimator.price_op_list
 
-    def patched(self: step.Estimator, ops, *, cuda_graph: bool = True):  # type: ignore[no-untyped-def]
+    def patched(self: step.Estimator, ops, *, cuda_graph: bool = True):
         costs, t_dev, e_dyn, host = priced(self, ops, cuda_graph=cuda_graph)
         if self.gemm_allreduce and self.tp > 1:
             for c in costs:
