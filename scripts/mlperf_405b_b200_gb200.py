@@ -11,11 +11,10 @@ decoding a replica (Little's law, ``LoggedRun.decoding``) and the constant added
 chunk alike) that makes the model's mean TPOT at that batch equal the log's, by bisection.
 swap: the B200 and GB200 interactive rows with each of their configuration differences swapped (token budget,
 the fused GEMM + all-reduce plugin, the board power).
-variant: experiments, not adopted; ``no-overlap`` prices the plugin's GEMMs and all-reduces in series (no
-``fused_allreduce_saving_s``); ``occupancy`` gives a plugin GEMM with fewer output tiles than SMs only its
-tiles' share of the chip (128 x 256 tiles a CTA and no split-K in TensorRT-LLM's
-cutlass_kernels/allreduce_gemm/allreduce_gemm_impl_sm100.h: 64 tiles for a decode step's N = 16,384 on 148
-SMs), each SM at its fair share of the bandwidth: the pessimistic end of that mechanism.
+variant: experiments on top of the model (not adopted); ``no-overlap`` prices the plugin's GEMMs and
+all-reduces in series (no ``fused_allreduce_saving_s``); ``occupancy`` gives every plugin GEMM (Hopper's
+too) with fewer 128 x 256 output tiles than SMs only its tiles' share of the chip, each SM at its fair share
+of the bandwidth (the pessimistic end). The adopted 4-bit kernel's padded tiles: cost/fused_gemm.py.
 """
 
 from __future__ import annotations

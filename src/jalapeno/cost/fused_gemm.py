@@ -12,8 +12,9 @@ tiles run in whole waves over cores / 4 clusters. Hopper's FP8 plugin swaps A an
 64-row tiles: the general tiling (``op_time.matmul_compute_s``) prices it.
 
 At a decode step of Llama-3.1-405B on four B200s (23 rows, N = 16,384, down's K = 13,312) that is 64 tiles
-over 37 clusters, two waves of 2 x 512 x 256 x K: 2.2x the weights' streaming time. MMAs on padded rows are
-priced as time only; the energy stays the GEMM's counted FLOPs.
+over 37 clusters, two waves of 2 x 512 x 256 x K: o_proj 19.1 and down 54.1 us against the general tiling's
+8.7 and 21.8 (the weights' streaming time). MMAs on padded rows are priced as time only; the energy stays the
+GEMM's counted FLOPs.
 """
 
 from __future__ import annotations
