@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from jalapeno.cost.fused_gemm import fused_4bit_time, is_fused_4bit
 from jalapeno.cost.network import sent_bytes, tp_collective
 from jalapeno.cost.op_time import ChipRates, OpTime, op_time
 from jalapeno.cost.params import CostParams
@@ -167,9 +168,12 @@ class Estimator:
         launch = prm.graph_launch_s if cuda_graph else 0.0
         eager = 0.0 if cuda_graph else prm.eager_launch_s
         costs, t_dev, host, e_dyn = [], 0.0, 0.0, 0.0
+        fused = self.gemm_allreduce and tp > 1 and not self.custom_timer
         for op in ops:
             s = shard(op, tp)
             ot = self.timer(s)
+            if fused and op.name in ROW_PARALLEL and is_fused_4bit(s):  # the plugin's one Blackwell tile
+                ot = fused_4bit_time(s, ot, self.rates, prm)
             per = ot.time_s + launch * ot.kernels
             e1 = (
                 ot.energy_j

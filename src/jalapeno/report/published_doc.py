@@ -418,7 +418,10 @@ def _mechanics_and_gaps() -> list[str]:
             "NVIDIA, Nebius, Quanta and Azure): each row-parallel GEMM (o_proj, down) is one CUTLASS kernel "
             "that reduces its output tiles in the NVSwitch while it computes the next "
             "(cutlass_kernels/allreduce_gemm), so the pair costs the longer of the two, not their sum "
-            "(cost/step.py `fused_allreduce_saving_s`); " + AMD_VLLM_MECHANISMS + "The fitted knobs (step "
+            "(cost/step.py `fused_allreduce_saving_s`); its 4-bit kernel, Blackwell's only configuration, "
+            "computes 512-row x 256-column cluster tiles whatever M is, in whole waves over cores / 4 "
+            "clusters, so a decode step's few rows pay for padded tiles (cost/fused_gemm.py); "
+            + AMD_VLLM_MECHANISMS + "The fitted knobs (step "
             "overhead, compute) are fitted with the fit rows running their own published configuration, so "
             "they no longer absorb a configuration difference."
         ),
