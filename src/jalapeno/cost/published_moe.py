@@ -18,9 +18,11 @@ from typing import Any
 from jalapeno.cost.ep_stats import dp_attention_imbalance
 from jalapeno.cost.estimate import check_fits_ep
 from jalapeno.cost.expert import ep_step, weights_per_chip
+from jalapeno.cost.op_time import ChipRates
 from jalapeno.cost.oracle import ACTIVATION_RESERVE, kv_bytes_per_token
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.pipeline import Parallel, ceil_div
+from jalapeno.cost.published_decode_kernels import decode_timer, flashmla_params, masked_factor
 from jalapeno.cost.published_eplb import SGLANG_PREFILL_IMBALANCE
 from jalapeno.cost.published_glue import sglang_moe_glue
 from jalapeno.cost.published_kernels import (
@@ -131,9 +133,19 @@ class MoeRow:
     moe_glue: bool = False  # prefill: SGLang's MoE, quantization and MLA kernels (cost.published_glue*)
     tbo_stages: bool = True  # the two micro-batches overlap block by block, as published (cost.tbo_stages)
     deepep_nic: float = 1.0  # prefill: the NIC share DeepEP's normal kernels reached (cost.published_kernels)
+    # decode: the routed experts at DeepGEMM's published masked-layout rate (cost.published_decode_kernels)
+    masked_moe: bool = False
+    flashmla: str = ""  # decode: the FlashMLA release whose published rates price attention ("": the model's)
+    # decode with MTP: the figure counts 1 + this many tokens a step (the source's own assumption; 0: as
+    # ``counts_verified`` / the model's acceptance say)
+    counted_acceptance: float = 0.0
     note: str = ""
 
 
+# SGLang's blog, decode evaluation: "We conservatively assume a 60% acceptance rate under MTP"; its figure
+# for DeepSeek's profile counts the same (cost.published_profile_decode)
+SGLANG_MTP_ACCEPTANCE = 0.6
+FLASHMLA_AT_DEEPSEEK = "2025-02-24"  # the FlashMLA release before DeepSeek's profile and Day-6 statistics
 SGLANG_SOFTWARE = "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO"
 SGLANG_GEMMS = "2025-04-09"  # the DeepGEMM README's last table before SGLang's May 2025 runs
 # SGLang's decode benchmark: every sequence 2,000 input tokens and 100 output tokens, so the KV lengths are
@@ -216,6 +228,7 @@ ROWS: tuple[MoeRow, ...] = (
         22282.0,
         kv_cv=SGLANG_DECODE_KV_CV,
         gemm_release=SGLANG_GEMMS,
+        masked_moe=True,
         note="9 nodes (EP72, 288 expert slots); 2,000-token inputs, 100 out",
     ),
     MoeRow(
@@ -255,10 +268,12 @@ ROWS: tuple[MoeRow, ...] = (
         4096,
         18598.0,
         mtp=True,
-        counts_verified=True,
-        note="16 nodes (EP128), 128 sequences a GPU, KV 4,096, with MTP; the figure counts both verified "
-        "tokens (the blog's own MTP simulation 'processing 128 requests to generate 256 tokens per decode "
-        "step' is compared with it)",
+        counted_acceptance=SGLANG_MTP_ACCEPTANCE,
+        masked_moe=True,
+        flashmla=FLASHMLA_AT_DEEPSEEK,
+        note="16 nodes (EP128), 128 sequences a GPU, KV 4,096, with MTP; the figure counts 1.6 tokens a "
+        "step (SGLang's assumed 60% acceptance: its decode breakdown figure gives this row's step, 1.421 ms "
+        "a layer x 62 layers = 88.1 ms, and 8 x 128 x 1.6 / 88.1 ms = 18,598; cost.published_profile_decode)",
     ),
     MoeRow(
         "deepseek-day6-prefill",
@@ -301,6 +316,8 @@ ROWS: tuple[MoeRow, ...] = (
         mtp=True,
         user_rate=21.0,
         kv_cv=KV_CV,
+        masked_moe=True,
+        flashmla=FLASHMLA_AT_DEEPSEEK,
         note="EP144/DP144 units of 18 nodes; average KV 4,989 an output token; MTP (1 + 0.875 tokens a "
         "step); 88 sequences a GPU = 14,800 / 8 / 21 tok/s a user (Little's law: the day's mean "
         "concurrency)",
@@ -339,10 +356,19 @@ def _precision() -> Precision:
 
 def _estimator(row: MoeRow) -> Estimator:
     """The fused engine's parameters with the row's FP8 GEMMs at DeepGEMM's rate (``kernel_params``), its
-    NIC at the share DeepEP's normal kernels reached (``deepep_nic``)."""
+    NIC at the share DeepEP's normal kernels reached (``deepep_nic``); a decode row's attention at FlashMLA's
+    published rates and its routed experts at DeepGEMM's masked-layout rate when it ran them
+    (``cost.published_decode_kernels``)."""
     chip = resolve_chip(row.chip)
     prm, timer = setup_for(chip, "fused")
-    return Estimator(deepep_nic(chip, row.deepep_nic), kernel_params(chip, prm, row.gemm_release), 1, timer)
+    prm = kernel_params(chip, prm, row.gemm_release)
+    if row.phase == "decode" and timer is None and (row.flashmla or row.masked_moe):
+        rates = ChipRates.of(chip)
+        prm = flashmla_params(prm, rates, row.flashmla) if row.flashmla else prm
+        slots = (256 + row.redundant) // row.ep  # DeepSeek-V3's experts a rank
+        f = masked_factor(rates, prm, slots) if row.masked_moe else 1.0
+        timer = decode_timer(rates, prm, f)
+    return Estimator(deepep_nic(chip, row.deepep_nic), prm, 1, timer)
 
 
 def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = None) -> float:
@@ -376,9 +402,12 @@ def mtp_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = No
 
 
 def decode_tokens_per_step(row: MoeRow, acceptance: float = MTP_ACCEPTANCE) -> float:
-    """Tokens a sequence and step the figure counts: 1, 1 + acceptance with MTP, 2 if it counts both."""
+    """Tokens a sequence and step the figure counts: 1, 1 + acceptance with MTP, 2 if it counts both,
+    1 + the source's own acceptance if it says which it assumed."""
     if not row.mtp:
         return 1.0
+    if row.counted_acceptance:
+        return 1.0 + row.counted_acceptance
     return float(MTP_TOKENS) if row.counts_verified else 1.0 + acceptance
 
 

@@ -1,0 +1,98 @@
+"""The decode kernels the published wide-EP DeepSeek-V3 deployments ran, priced at their published rates.
+
+Two kernels of a decode step have published rates on the H800 at the shapes these rows run, and the model
+prices each at that rate for the rows that ran it (nothing fitted to a row's throughput):
+
+* **DeepGEMM's masked grouped GEMM** (the routed experts; SGLang's blog: "the masked layout kernel pairs
+  seamlessly with DeepEP's low-latency dispatch", DeepSeek's decode runs the same pair). DeepGEMM's README
+  (first release, 2025-02-25, commit a6d97a1; the table is unchanged at 989c9e3, 2025-04-09) publishes,
+  "Grouped GEMMs for MoE models (masked layout)", H800 SXM5 TFLOPS for 1, 2 and 4 experts of 1,024, 512 and
+  256 rows at DeepSeek-V3's two expert shapes (N x K = 4096 x 7168 gate-up, 7168 x 2048 down): exactly a
+  rank's experts in these rows (EP72: 288 slots / 72 = 4 experts of 256 rows a micro-batch; EP128: 2 of 512;
+  EP144: 2 experts, of 352 rows). ``masked_factor`` is DeepGEMM's published time for one pass through both
+  shapes at the rank's expert count over the model's time for the same shapes (fused engine, all 132 SMs):
+  1.12 at 4 experts, 1.12 at 2 (H800/H100 parameters); ``decode_timer`` stretches the routed-expert op
+  (``ep_experts``) by it.
+* **FlashMLA** (DeepSeek's decode attention, a BF16 kernel): its README at release (2025-02-24, before
+  DeepSeek's 2025-02-27 profile and the 2025-03-01 statistics): "up to 3000 GB/s in memory-bound
+  configuration and 580 TFLOPS in computation-bound configuration on H800 SXM5"; the 2025-04-22 release:
+  "up to 660 TFlops". ``flashmla_params`` sets the attention kernels' compute rate and KV read bandwidth to a
+  release's figures (the model's own: 622 TFLOPS, 3,201 GB/s). SGLang's decode of the blog's time ran its
+  default MLA backend (no ``--attention-backend`` in its published decode command, sglang#6017; "Use fa3
+  backend by default"), not FlashMLA, so its row keeps the model's rates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from jalapeno.cost.op_time import ChipRates, op_time
+from jalapeno.cost.params import CostParams
+from jalapeno.cost.step import OpTimer
+from jalapeno.graph.ops import Op
+from jalapeno.seams.op_timing import OpTime
+
+# DeepGEMM README "Grouped GEMMs for MoE models (masked layout)", H800 SXM5: groups -> (M per group,
+# ((N, K, TFLOPS), ...)); commit a6d97a1 (2025-02-25), unchanged at 989c9e3 (2025-04-09)
+DEEPGEMM_MASKED_H800: dict[int, tuple[int, tuple[tuple[int, int, float], ...]]] = {
+    1: (1024, ((4096, 7168, 1233.0), (7168, 2048, 925.0))),
+    2: (512, ((4096, 7168, 1040.0), (7168, 2048, 916.0))),
+    4: (256, ((4096, 7168, 932.0), (7168, 2048, 815.0))),
+}
+FLASHMLA = "https://github.com/deepseek-ai/FlashMLA"
+# FlashMLA README, H800 SXM5, BF16: (compute-bound FLOP/s, memory-bound bytes/s) by release
+FLASHMLA_H800 = {"2025-02-24": (580e12, 3000e9), "2025-04-22": (660e12, 3000e9)}
+EP_EXPERTS = "ep_experts"
+SCALE_BLOCK = 128  # DeepSeek-V3's FP8 scaling: one FP32 scale a 128 x 128 weight block, a 128 activations
+
+
+def _masked_op(groups: int, m: int, n: int, k: int) -> Op:
+    """One masked grouped GEMM as the model's routed-expert op: FP8 weights and inputs with their scales,
+    BF16 output."""
+    w = groups * n * k * (1.0 + 4.0 / SCALE_BLOCK**2)
+    a = groups * m * k * (1.0 + 4.0 / SCALE_BLOCK)
+    return Op(
+        EP_EXPERTS,
+        "moe",
+        1,
+        2.0 * groups * m * n * k,
+        weight_bytes=w,
+        act_read_bytes=a,
+        act_write_bytes=groups * m * n * 2.0,
+        m=m,
+        n=n,
+        k=k,
+        groups=groups,
+        dtype="fp8",
+    )
+
+
+def masked_factor(rates: ChipRates, prm: CostParams, groups: int) -> float:
+    """DeepGEMM's published time over the model's for one pass through the table's two expert shapes at
+    ``groups`` experts a rank (the nearest published count at or above it)."""
+    g = min((x for x in DEEPGEMM_MASKED_H800 if x >= groups), default=max(DEEPGEMM_MASKED_H800))
+    m, shapes = DEEPGEMM_MASKED_H800[g]
+    pub = sum(2.0 * g * m * n * k / (tf * 1e12) for n, k, tf in shapes)
+    model = sum(op_time(_masked_op(g, m, n, k), rates, prm).time_s for n, k, _ in shapes)
+    return pub / model
+
+
+def decode_timer(rates: ChipRates, prm: CostParams, moe_factor: float) -> OpTimer:
+    """The model's op timer with the routed experts stretched by ``moe_factor`` (``masked_factor``)."""
+
+    def timer(op: Op) -> OpTime:
+        t = op_time(op, rates, prm)
+        if op.name != EP_EXPERTS or moe_factor == 1.0:
+            return t
+        f = moe_factor
+        return replace(t, time_s=t.time_s * f, compute_s=t.compute_s * f, memory_s=t.memory_s * f)
+
+    return timer
+
+
+def flashmla_params(prm: CostParams, rates: ChipRates, release: str) -> CostParams:
+    """``prm`` with the attention kernels at FlashMLA's published rates (``FLASHMLA_H800[release]``): the
+    compute efficiency over the BF16 peak, the KV-read efficiency over the memory bandwidth."""
+    flops, bw = FLASHMLA_H800[release]
+    eff = flops / rates.matrix_peak("bf16")
+    return replace(prm, attn_prefill_eff=eff, attn_decode_mem_eff=bw / rates.mem_bw)
