@@ -20,6 +20,13 @@ prices each at that rate for the rows that ran it (nothing fitted to a row's thr
   release's figures (the model's own: 622 TFLOPS, 3,201 GB/s). SGLang's decode of the blog's time ran its
   default MLA backend (no ``--attention-backend`` in its published decode command, sglang#6017; "Use fa3
   backend by default"), not FlashMLA, so its row keeps the model's rates.
+
+And one property of CUDA-graph decode that the fit source measured kernel by kernel: **the gaps between
+replayed kernels**. SGLang's decode breakdown (``cost.published_profile_decode``, ``profile-decode.png``)
+shows "Launch Overhead" of 0.053 ms a layer in its EP72 run, about 1 us for each of the ~47 kernels a layer
+its graph runs (``launch_gap_s``); the model's ``graph_launch_s`` (per replayed kernel, on the device) was
+calibrated to 0 on single-GPU runs. Every decode row takes SGLang's gap per kernel (DeepSeek's own bar,
+0.047 ms a layer, is the held-out check).
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ FLASHMLA = "https://github.com/deepseek-ai/FlashMLA"
 # FlashMLA README, H800 SXM5, BF16: (compute-bound FLOP/s, memory-bound bytes/s) by release
 FLASHMLA_H800 = {"2025-02-24": (580e12, 3000e9), "2025-04-22": (660e12, 3000e9)}
 EP_EXPERTS = "ep_experts"
+SGLANG_DECODE_LAUNCH_MS = 0.053  # profile-decode.png, "Launch Overhead", SGLang, ms a layer
 SCALE_BLOCK = 128  # DeepSeek-V3's FP8 scaling: one FP32 scale a 128 x 128 weight block, a 128 activations
 
 
@@ -96,3 +104,8 @@ def flashmla_params(prm: CostParams, rates: ChipRates, release: str) -> CostPara
     flops, bw = FLASHMLA_H800[release]
     eff = flops / rates.matrix_peak("bf16")
     return replace(prm, attn_prefill_eff=eff, attn_decode_mem_eff=bw / rates.mem_bw)
+
+
+def launch_gap_s(kernels_per_layer: float) -> float:
+    """Seconds between replayed kernels: SGLang's launch-overhead bar over the kernels a layer of its run."""
+    return SGLANG_DECODE_LAUNCH_MS * 1e-3 / kernels_per_layer

@@ -12,7 +12,7 @@ prefill rows keep the statistical floor of uniform routing (nothing fitted). Run
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jalapeno.cost.ep_stats import dp_attention_imbalance
@@ -22,9 +22,15 @@ from jalapeno.cost.op_time import ChipRates
 from jalapeno.cost.oracle import ACTIVATION_RESERVE, kv_bytes_per_token
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.pipeline import Parallel, ceil_div
-from jalapeno.cost.published_decode_kernels import decode_timer, flashmla_params, masked_factor
+from jalapeno.cost.published_decode_kernels import (
+    decode_timer,
+    flashmla_params,
+    launch_gap_s,
+    masked_factor,
+)
 from jalapeno.cost.published_eplb import SGLANG_PREFILL_IMBALANCE
 from jalapeno.cost.published_glue import sglang_moe_glue
+from jalapeno.cost.published_glue_decode import sglang_decode_glue
 from jalapeno.cost.published_kernels import (
     COMM_SMS,
     DEEPEP_NIC_FRACTION,
@@ -34,7 +40,7 @@ from jalapeno.cost.published_kernels import (
 )
 from jalapeno.cost.step import Estimator
 from jalapeno.graph.batch import Batch
-from jalapeno.graph.builder import build_graph
+from jalapeno.graph.builder import Graph, build_graph
 from jalapeno.graph.precision import Precision
 from jalapeno.graph.verify import verify_graph
 from jalapeno.hardware.network import network_of
@@ -130,11 +136,14 @@ class MoeRow:
     comm_sms: int = 0  # SMs DeepEP's normal kernels hold under overlap (prefill; cost.published_kernels)
     gemm_release: str = "2025-02-25"  # the DeepGEMM release whose H800 TFLOPS price the FP8 GEMMs
     ep_imbalance: float = 0.0  # prefill: hottest expert rank over the mean (0: uniform routing's floor)
-    moe_glue: bool = False  # prefill: SGLang's MoE, quantization and MLA kernels (cost.published_glue*)
+    # SGLang's data-movement kernels (cost.published_glue*): prefill its MoE, quantization and MLA kernels,
+    # decode its dense-GEMM quantizations and MoE output kernels (cost.published_glue_decode)
+    moe_glue: bool = False
     tbo_stages: bool = True  # the two micro-batches overlap block by block, as published (cost.tbo_stages)
     deepep_nic: float = 1.0  # prefill: the NIC share DeepEP's normal kernels reached (cost.published_kernels)
     # decode: the routed experts at DeepGEMM's published masked-layout rate (cost.published_decode_kernels)
     masked_moe: bool = False
+    launch_gap: bool = False  # decode: CUDA-graph gaps between kernels at SGLang's measured gap a kernel
     flashmla: str = ""  # decode: the FlashMLA release whose published rates price attention ("": the model's)
     # decode with MTP: the figure counts 1 + this many tokens a step (the source's own assumption; 0: as
     # ``counts_verified`` / the model's acceptance say)
@@ -229,6 +238,8 @@ ROWS: tuple[MoeRow, ...] = (
         kv_cv=SGLANG_DECODE_KV_CV,
         gemm_release=SGLANG_GEMMS,
         masked_moe=True,
+        moe_glue=True,
+        launch_gap=True,
         note="9 nodes (EP72, 288 expert slots); 2,000-token inputs, 100 out",
     ),
     MoeRow(
@@ -270,6 +281,7 @@ ROWS: tuple[MoeRow, ...] = (
         mtp=True,
         counted_acceptance=SGLANG_MTP_ACCEPTANCE,
         masked_moe=True,
+        launch_gap=True,
         flashmla=FLASHMLA_AT_DEEPSEEK,
         note="16 nodes (EP128), 128 sequences a GPU, KV 4,096, with MTP; the figure counts 1.6 tokens a "
         "step (SGLang's assumed 60% acceptance: its decode breakdown figure gives this row's step, 1.421 ms "
@@ -317,12 +329,14 @@ ROWS: tuple[MoeRow, ...] = (
         user_rate=21.0,
         kv_cv=KV_CV,
         masked_moe=True,
+        launch_gap=True,
         flashmla=FLASHMLA_AT_DEEPSEEK,
         note="EP144/DP144 units of 18 nodes; average KV 4,989 an output token; MTP (1 + 0.875 tokens a "
         "step); 88 sequences a GPU = 14,800 / 8 / 21 tok/s a user (Little's law: the day's mean "
         "concurrency)",
     ),
 )
+SGLANG_DECODE_ROW = next(r for r in ROWS if r.id == "sglang-decode-ep72")  # its kernel gaps: launch_gap
 
 
 def _plan(row: MoeRow, gamma: float | None, per_gpu: int | None = None) -> Parallel:
@@ -368,7 +382,27 @@ def _estimator(row: MoeRow) -> Estimator:
         slots = (256 + row.redundant) // row.ep  # DeepSeek-V3's experts a rank
         f = masked_factor(rates, prm, slots) if row.masked_moe else 1.0
         timer = decode_timer(rates, prm, f)
+    if row.phase == "decode" and row.launch_gap:
+        prm = replace(prm, graph_launch_s=launch_gap_s(decode_kernels_per_layer(SGLANG_DECODE_ROW)))
     return Estimator(deepep_nic(chip, row.deepep_nic), prm, 1, timer)
+
+
+def decode_graph(row: MoeRow, par: Parallel, seqs: int, tokens: int) -> Graph:
+    """One rank's decode graph of ``seqs`` sequences at KV ``row.length``, ``tokens`` query tokens each (2:
+    an MTP verify step, ``graph.verify``), attention in BF16, with SGLang's decode kernels if it ran them."""
+    cfg = resolve_model("deepseek-v3")
+    if tokens == 1:
+        g = build_graph(cfg, Batch.decode(seqs, row.length), _precision())
+    else:
+        g = verify_graph(cfg, seqs, row.length, tokens, _precision())
+    g = bf16_attention(g)
+    return sglang_decode_glue(g, cfg, par) if row.moe_glue else g
+
+
+def decode_kernels_per_layer(row: MoeRow) -> float:
+    """Kernels a layer of the row's decode step (both micro-batches; the fused engine: one an op)."""
+    g = decode_graph(row, _plan(row, None), ceil_div(row.per_gpu, 2 if row.tbo else 1), 1)
+    return (2 if row.tbo else 1) * sum(o.repeat for o in g.ops) / resolve_model("deepseek-v3").num_layers
 
 
 def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = None) -> float:
@@ -379,7 +413,7 @@ def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = 
     par = _plan(row, gamma, b)
     check_fits_ep(cfg, chip, _precision(), par, b, row.length + 1)
     halves = 2 if row.tbo and b >= 2 else 1
-    g = bf16_attention(build_graph(cfg, Batch.decode(ceil_div(b, halves), row.length), _precision()))
+    g = decode_graph(row, par, ceil_div(b, halves), 1)
     micro = [(g, ceil_div(b * row.ep, halves))] * halves
     sc, _ = ep_step(_estimator(row), cfg, par, micro, cuda_graph=True, schedule=_schedule(row))
     return sc.time_s
@@ -395,7 +429,7 @@ def mtp_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = No
     check_fits_ep(cfg, chip, _precision(), par, b, row.length + MTP_TOKENS)
     halves = 2 if row.tbo and b >= 2 else 1
     half = ceil_div(b, halves)
-    g = bf16_attention(verify_graph(cfg, half, row.length, MTP_TOKENS, _precision()))
+    g = decode_graph(row, par, half, MTP_TOKENS)
     micro = [(g, half * row.ep * MTP_TOKENS)] * halves
     sc, _ = ep_step(_estimator(row), cfg, par, micro, cuda_graph=True, schedule=_schedule(row))
     return sc.time_s + MTP_DRAFT_COST * plain_step_s(row, gamma, b)
