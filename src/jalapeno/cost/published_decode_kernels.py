@@ -27,16 +27,38 @@ shows "Launch Overhead" of 0.053 ms a layer in its EP72 run, about 1 us for each
 its graph runs (``launch_gap_s``); the model's ``graph_launch_s`` (per replayed kernel, on the device) was
 calibrated to 0 on single-GPU runs. Every decode row takes SGLang's gap per kernel (DeepSeek's own bar,
 0.047 ms a layer, is the held-out check).
+
+**DeepEP's low-latency kernels** (every decode row) take time in two ways, both measured:
+
+* *On the compute stream, holding SMs while they pack, post and unpack*: the "Unit Test" bars of SGLang's
+  decode breakdown, dispatch 0.061 and combine 0.078 ms a layer (128 tokens a micro-batch, two a layer, 58 of
+  61 layers MoE: 32.1 and 41.0 us a kernel pair), measured with the receive hook, i.e. without the wait for
+  the data ("unit tests with DeepEP reveal a potential of 0.06ms occupying SMs"). ``LL_KERNEL_S`` prices
+  the two ops ``decode_graph`` adds a MoE layer at these times. The model priced none (its all-to-all was a
+  transfer only).
+* *In flight, on the NIC*: DeepEP's README (V1, now ``docs/legacy.md``), low-latency kernels on H800 + CX7
+  400 Gb/s, 128 tokens a rank, top-8, FP8 dispatch and BF16 combine: dispatch 173 / 192 us and combine
+  314 / 369 us at EP64 / EP128 (send to receive, kernels included). Less the kernels' own time above, the
+  transfer takes 141 / 160 us and 273 / 328 us; ``ll_nic_fraction`` is the model's time for the same
+  all-to-alls at the nominal NIC over these (the rows take the nearest published EP: 64 for EP72, 128 for
+  EP128 and EP144), and the rows' NIC runs at that share (``published_kernels.deepep_nic``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
+from jalapeno.cost.expert import ep_all_to_all_s
 from jalapeno.cost.op_time import ChipRates, op_time
 from jalapeno.cost.params import CostParams
+from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.step import OpTimer
+from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
+from jalapeno.hardware.network import network_of
+from jalapeno.hardware.spec import ChipSpec
+from jalapeno.models.config import ModelConfig
 from jalapeno.seams.op_timing import OpTime
 
 # DeepGEMM README "Grouped GEMMs for MoE models (masked layout)", H800 SXM5: groups -> (M per group,
@@ -89,6 +111,9 @@ def decode_timer(rates: ChipRates, prm: CostParams, moe_factor: float) -> OpTime
     """The model's op timer with the routed experts stretched by ``moe_factor`` (``masked_factor``)."""
 
     def timer(op: Op) -> OpTime:
+        fixed = fixed_time(op)
+        if fixed is not None:
+            return fixed
         t = op_time(op, rates, prm)
         if op.name != EP_EXPERTS or moe_factor == 1.0:
             return t
@@ -109,3 +134,51 @@ def flashmla_params(prm: CostParams, rates: ChipRates, release: str) -> CostPara
 def launch_gap_s(kernels_per_layer: float) -> float:
     """Seconds between replayed kernels: SGLang's launch-overhead bar over the kernels a layer of its run."""
     return SGLANG_DECODE_LAUNCH_MS * 1e-3 / kernels_per_layer
+
+
+# profile-decode.png "Unit Test" bars, ms a layer: the low-latency kernels' own time (receive hook)
+SGLANG_LL_UNIT_MS = {"deepep_dispatch": 0.061, "deepep_combine": 0.078}
+MOE_LAYERS, LAYERS = 58, 61
+LL_KERNEL_S = {k: v * 1e-3 * LAYERS / MOE_LAYERS / 2 for k, v in SGLANG_LL_UNIT_MS.items()}
+# DeepEP README (V1) low-latency kernels, H800 + CX7, 128 tokens a rank: EP -> (dispatch, combine) seconds
+DEEPEP_LL_LATENCY_S = {64: (173e-6, 314e-6), 128: (192e-6, 369e-6), 256: (194e-6, 360e-6)}
+DEEPEP_LL_TOKENS = 128
+
+
+def fixed_time(op: Op) -> OpTime | None:
+    """The measured time of a DeepEP low-latency kernel op (``LL_KERNEL_S``), None for any other op."""
+    t = LL_KERNEL_S.get(op.name)
+    return None if t is None else OpTime(t, 0.0, 0.0, 0.0, "overhead", 1)
+
+
+def nearest_ll_ep(ep: int) -> int:
+    """The published low-latency EP degree nearest ``ep`` (by ratio)."""
+    return min(DEEPEP_LL_LATENCY_S, key=lambda e: abs(math.log(e / ep)))
+
+
+def ll_nic_fraction(chip: ChipSpec, cfg: ModelConfig, ep: int) -> float:
+    """The NIC share DeepEP's low-latency transfers reached (module docstring): the model's dispatch and
+    combine of 128 tokens a rank at the nominal NIC over the published latency less the kernels' own time,
+    at the nearest published EP degree; mean of the two."""
+    moe = cfg.moe
+    assert moe is not None
+    e, net = nearest_ll_ep(ep), network_of(chip)
+    assert net is not None
+    par = Parallel(tp=1, ep=e, dp=e)
+    b = DEEPEP_LL_TOKENS * moe.experts_per_token * cfg.hidden_size  # FP8 dispatch; BF16 combine twice
+    lat = DEEPEP_LL_LATENCY_S[e]
+    kern = (LL_KERNEL_S["deepep_dispatch"], LL_KERNEL_S["deepep_combine"])
+    model = (ep_all_to_all_s(net, cfg, par, b)[0], ep_all_to_all_s(net, cfg, par, 2 * b)[0])
+    return sum(m / (t - k) for m, t, k in zip(model, lat, kern, strict=True)) / 2
+
+
+def ll_ops(g: Graph) -> Graph:
+    """``g`` with DeepEP's low-latency dispatch kernel after each MoE layer's router and its combine kernel
+    after the routed experts (``LL_KERNEL_S`` times them)."""
+    after = {"router": "deepep_dispatch", "experts": "deepep_combine"}
+    ops: list[Op] = []
+    for o in g.ops:
+        ops.append(o)
+        if o.name in after:
+            ops.append(Op(after[o.name], "elementwise", o.repeat, 0.0, layers=o.layers))
+    return replace(g, ops=tuple(ops))

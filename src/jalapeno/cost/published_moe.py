@@ -26,9 +26,11 @@ from jalapeno.cost.published_decode_kernels import (
     decode_timer,
     flashmla_params,
     launch_gap_s,
+    ll_nic_fraction,
+    ll_ops,
     masked_factor,
 )
-from jalapeno.cost.published_eplb import SGLANG_PREFILL_IMBALANCE
+from jalapeno.cost.published_eplb import SGLANG_PREFILL_IMBALANCE, eplb_imbalance
 from jalapeno.cost.published_glue import sglang_moe_glue
 from jalapeno.cost.published_glue_decode import sglang_decode_glue
 from jalapeno.cost.published_kernels import (
@@ -135,7 +137,8 @@ class MoeRow:
     kv_cv: float = 0.0  # decode: coefficient of variation of the sequences' KV lengths (0: all equal)
     comm_sms: int = 0  # SMs DeepEP's normal kernels hold under overlap (prefill; cost.published_kernels)
     gemm_release: str = "2025-02-25"  # the DeepGEMM release whose H800 TFLOPS price the FP8 GEMMs
-    ep_imbalance: float = 0.0  # prefill: hottest expert rank over the mean (0: uniform routing's floor)
+    # hottest expert rank over the mean (0: uniform routing's floor); in decode the fitted factor scales it
+    ep_imbalance: float = 0.0
     # SGLang's data-movement kernels (cost.published_glue*): prefill its MoE, quantization and MLA kernels,
     # decode its dense-GEMM quantizations and MoE output kernels (cost.published_glue_decode)
     moe_glue: bool = False
@@ -144,6 +147,10 @@ class MoeRow:
     # decode: the routed experts at DeepGEMM's published masked-layout rate (cost.published_decode_kernels)
     masked_moe: bool = False
     launch_gap: bool = False  # decode: CUDA-graph gaps between kernels at SGLang's measured gap a kernel
+    # decode: DeepEP's low-latency kernels' own time on the compute stream (ll_kernels) and their transfers
+    # at the NIC share DeepEP's README measured (ll_nic) (cost.published_decode_kernels)
+    ll_kernels: bool = False
+    ll_nic: bool = False
     flashmla: str = ""  # decode: the FlashMLA release whose published rates price attention ("": the model's)
     # decode with MTP: the figure counts 1 + this many tokens a step (the source's own assumption; 0: as
     # ``counts_verified`` / the model's acceptance say)
@@ -155,6 +162,10 @@ class MoeRow:
 # for DeepSeek's profile counts the same (cost.published_profile_decode)
 SGLANG_MTP_ACCEPTANCE = 0.6
 FLASHMLA_AT_DEEPSEEK = "2025-02-24"  # the FlashMLA release before DeepSeek's profile and Day-6 statistics
+# the hottest expert rank after EPLB in decode: SGLang's balancedness simulation at 72 GPUs (0.810,
+# eplb-balancedness.png, cost.published_eplb), the EP of its decode row; Day 6 (EP144) takes it too, its
+# range the uniform floor (~1.08) to 1 / 0.800 (EP32)
+DECODE_EPLB_IMBALANCE = eplb_imbalance(72)
 SGLANG_SOFTWARE = "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO"
 SGLANG_GEMMS = "2025-04-09"  # the DeepGEMM README's last table before SGLang's May 2025 runs
 # SGLang's decode benchmark: every sequence 2,000 input tokens and 100 output tokens, so the KV lengths are
@@ -238,8 +249,11 @@ ROWS: tuple[MoeRow, ...] = (
         kv_cv=SGLANG_DECODE_KV_CV,
         gemm_release=SGLANG_GEMMS,
         masked_moe=True,
+        ep_imbalance=DECODE_EPLB_IMBALANCE,
         moe_glue=True,
         launch_gap=True,
+        ll_kernels=True,
+        ll_nic=True,
         note="9 nodes (EP72, 288 expert slots); 2,000-token inputs, 100 out",
     ),
     MoeRow(
@@ -280,8 +294,11 @@ ROWS: tuple[MoeRow, ...] = (
         18598.0,
         mtp=True,
         counted_acceptance=SGLANG_MTP_ACCEPTANCE,
+        ep_imbalance=1.0,  # "an absolutely balanced MoE routing" (profile-data README)
         masked_moe=True,
         launch_gap=True,
+        ll_kernels=True,
+        ll_nic=True,
         flashmla=FLASHMLA_AT_DEEPSEEK,
         note="16 nodes (EP128), 128 sequences a GPU, KV 4,096, with MTP; the figure counts 1.6 tokens a "
         "step (SGLang's assumed 60% acceptance: its decode breakdown figure gives this row's step, 1.421 ms "
@@ -328,8 +345,11 @@ ROWS: tuple[MoeRow, ...] = (
         mtp=True,
         user_rate=21.0,
         kv_cv=KV_CV,
+        ep_imbalance=DECODE_EPLB_IMBALANCE,
         masked_moe=True,
         launch_gap=True,
+        ll_kernels=True,
+        ll_nic=True,
         flashmla=FLASHMLA_AT_DEEPSEEK,
         note="EP144/DP144 units of 18 nodes; average KV 4,989 an output token; MTP (1 + 0.875 tokens a "
         "step); 88 sequences a GPU = 14,800 / 8 / 21 tok/s a user (Little's law: the day's mean "
@@ -342,7 +362,12 @@ SGLANG_DECODE_ROW = next(r for r in ROWS if r.id == "sglang-decode-ep72")  # its
 def _plan(row: MoeRow, gamma: float | None, per_gpu: int | None = None) -> Parallel:
     """The row's deployment: its DeepEP kernels, its prefill expert-rank imbalance (``ep_imbalance``) and, in
     decode, the slowest attention rank's KV load over the mean (``dp_attention_imbalance``)."""
-    g = 1.0 if row.perfect_balance else (gamma or row.ep_imbalance or None)
+    if row.perfect_balance:
+        g: float | None = 1.0
+    elif row.phase == "decode" and row.ep_imbalance:  # a sourced imbalance: the factor multiplies it
+        g = row.ep_imbalance * (gamma or 1.0)
+    else:
+        g = gamma or row.ep_imbalance or None
     alpha = (
         dp_attention_imbalance(row.ep, per_gpu or row.per_gpu, row.kv_cv) if row.phase == "decode" else 1.0
     )
@@ -384,7 +409,10 @@ def _estimator(row: MoeRow) -> Estimator:
         timer = decode_timer(rates, prm, f)
     if row.phase == "decode" and row.launch_gap:
         prm = replace(prm, graph_launch_s=launch_gap_s(decode_kernels_per_layer(SGLANG_DECODE_ROW)))
-    return Estimator(deepep_nic(chip, row.deepep_nic), prm, 1, timer)
+    nic = row.deepep_nic
+    if row.phase == "decode" and row.ll_nic:
+        nic = ll_nic_fraction(chip, resolve_model("deepseek-v3"), row.ep)
+    return Estimator(deepep_nic(chip, nic), prm, 1, timer)
 
 
 def decode_graph(row: MoeRow, par: Parallel, seqs: int, tokens: int) -> Graph:
@@ -396,6 +424,7 @@ def decode_graph(row: MoeRow, par: Parallel, seqs: int, tokens: int) -> Graph:
     else:
         g = verify_graph(cfg, seqs, row.length, tokens, _precision())
     g = bf16_attention(g)
+    g = ll_ops(g) if row.ll_kernels else g
     return sglang_decode_glue(g, cfg, par) if row.moe_glue else g
 
 
@@ -527,7 +556,7 @@ def fit_gamma(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> floa
     import math
 
     fit = [r for r in rows if r.source == source and r.phase == "decode"]
-    lo, hi = 1.0, 6.0
+    lo, hi = 0.5, 6.0
     for _ in range(40):
         mid = 0.5 * (lo + hi)
         err = sum(math.log(predict_decode(r, mid) / r.published) for r in fit)
