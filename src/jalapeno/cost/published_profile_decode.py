@@ -22,9 +22,10 @@ MTP"); DeepSeek's profile 8 x 128 x 1.6 / 18,598 / 62 = 1.421 against 1.422: SGL
 both verified tokens (2 a step, a 110 ms step) the bar would be 1.805 ms, 27% longer than drawn.
 
 ``model_breakdown`` prices the same row's step (``cost.published_moe``) and sorts the hottest rank's ops into
-the figure's categories (``cost.published_profile.category``); the model's dispatch and combine are its
-exposed all-to-all (the step less its kernels and their launch gaps), which is what the published stream
-shows beyond the kernels' own work; its launch overhead is ``graph_launch_s`` a replayed kernel
+the figure's categories (``cost.published_profile.category``; DeepEP's low-latency kernels, when the row
+runs them, as dispatch and combine); "exposed" is the step less its kernels and their launch gaps: the
+all-to-all the overlap left showing, which the published dispatch and combine bars hold as waiting; its
+launch overhead is ``graph_launch_s`` a replayed kernel
 (``cost.published_decode_kernels.launch_gap_s`` for rows with ``launch_gap``).
 """
 
@@ -69,6 +70,7 @@ PUBLISHED_STEP = {
     "sglang-slow-attention": (128, 1.6, 17373.0, 61),
     "deepseek-profile": (128, 1.6, 18598.0, 62),  # 61 layers + the MTP layer
 }
+LL_CATEGORY = {"deepep_dispatch": "dispatch", "deepep_combine": "combine"}  # DeepEP's low-latency kernels
 ROW_PROFILE = {"sglang-decode-ep72": "sglang", "deepseek-profile-decode": "deepseek-profile"}
 
 
@@ -101,14 +103,16 @@ def model_breakdown(row: pm.MoeRow, gamma: float | None = None) -> dict[str, flo
     halves = x.micro_batches
     device = sc.time_s - est.params.step_overhead_s
     stretch = device / (x.compute_s + x.all_to_all_s - x.hidden_s)
-    out = dict.fromkeys((*KERNELS, "launch"), 0.0)
+    own = ("dispatch", "combine", "launch")
+    out = dict.fromkeys((*KERNELS, *own), 0.0)
     per = halves * stretch / layers * 1e3
     for c in sc.ops:
         gap = est.params.graph_launch_s * c.time.kernels * c.op.repeat  # between replayed kernels
-        out[category(c.op.name, c.op.kind)] += (c.total_s - gap) * per
+        cat = LL_CATEGORY.get(c.op.name) or category(c.op.name, c.op.kind)
+        out[cat] += (c.total_s - gap) * per
         out["launch"] += gap * per
     out["overall"] = sc.time_s / layers * 1e3
-    out["exposed"] = out["overall"] - sum(out[k] for k in (*KERNELS, "launch"))
+    out["exposed"] = out["overall"] - sum(out[k] for k in (*KERNELS, *own))
     out["all_to_all"] = x.all_to_all_s / layers * 1e3
     out["imbalance"] = x.imbalance
     return {k: round(v, 4) for k, v in out.items()}
