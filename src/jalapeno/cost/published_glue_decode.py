@@ -34,7 +34,13 @@ DECODE_QUANT = frozenset(
 
 def _stream(o: Op, name: str, rd: float, wr: float) -> Op:
     return Op(
-        name, "elementwise", o.repeat, wr / 2.0, act_read_bytes=rd, act_write_bytes=wr, dtype="bf16",
+        name,
+        "elementwise",
+        o.repeat,
+        wr / 2.0,
+        act_read_bytes=rd,
+        act_write_bytes=wr,
+        dtype="bf16",
         layers=o.layers,
     )
 

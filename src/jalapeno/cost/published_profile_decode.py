@@ -126,6 +126,13 @@ def comparison(gamma: float | None = None) -> list[dict[str, Any]]:
         if r.id in ROW_PROFILE:
             prof = ROW_PROFILE[r.id]
             pub, mod = DECODE_BREAKDOWN_MS[prof], model_breakdown(r, gamma)
-            rows.append({"id": r.id, "profile": prof, "implied": round(implied_layer_ms(prof), 4),
-                         "published": pub, "model": mod})
+            rows.append(
+                {
+                    "id": r.id,
+                    "profile": prof,
+                    "implied": round(implied_layer_ms(prof), 4),
+                    "published": pub,
+                    "model": mod,
+                }
+            )
     return rows
