@@ -60,8 +60,8 @@ def main() -> None:
         "point",
         "published ns/token",
         "model ns/token",
-        "attention: NVFP4",
-        "KV format",
+        "attention as priced",
+        "in the KV format",
         "FlashMLA eff.",
         "gap closed",
     )
