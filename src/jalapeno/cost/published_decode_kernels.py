@@ -53,6 +53,7 @@ from jalapeno.cost.expert import ep_all_to_all_s
 from jalapeno.cost.op_time import ChipRates, op_time
 from jalapeno.cost.params import CostParams
 from jalapeno.cost.pipeline import Parallel
+from jalapeno.cost.published_eplb import eplb_imbalance
 from jalapeno.cost.step import OpTimer
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
@@ -71,6 +72,11 @@ DEEPGEMM_MASKED_H800: dict[int, tuple[int, tuple[tuple[int, int, float], ...]]] 
 FLASHMLA = "https://github.com/deepseek-ai/FlashMLA"
 # FlashMLA README, H800 SXM5, BF16: (compute-bound FLOP/s, memory-bound bytes/s) by release
 FLASHMLA_H800 = {"2025-02-24": (580e12, 3000e9), "2025-04-22": (660e12, 3000e9)}
+FLASHMLA_AT_DEEPSEEK = "2025-02-24"  # the FlashMLA release before DeepSeek's profile and Day-6 statistics
+# the hottest expert rank after EPLB in decode: SGLang's balancedness simulation at 72 GPUs (0.810,
+# eplb-balancedness.png, cost.published_eplb), the EP of its decode row; Day 6 (EP144) takes it too, its
+# range the uniform floor (~1.08) to 1 / 0.800 (EP32)
+DECODE_EPLB_IMBALANCE = eplb_imbalance(72)
 EP_EXPERTS = "ep_experts"
 SGLANG_DECODE_LAUNCH_MS = 0.053  # profile-decode.png, "Launch Overhead", SGLang, ms a layer
 SCALE_BLOCK = 128  # DeepSeek-V3's FP8 scaling: one FP32 scale a 128 x 128 weight block, a 128 activations

@@ -23,6 +23,8 @@ from jalapeno.cost.oracle import ACTIVATION_RESERVE, kv_bytes_per_token
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.pipeline import Parallel, ceil_div
 from jalapeno.cost.published_decode_kernels import (
+    DECODE_EPLB_IMBALANCE,
+    FLASHMLA_AT_DEEPSEEK,
     decode_timer,
     flashmla_params,
     launch_gap_s,
@@ -30,7 +32,7 @@ from jalapeno.cost.published_decode_kernels import (
     ll_ops,
     masked_factor,
 )
-from jalapeno.cost.published_eplb import SGLANG_PREFILL_IMBALANCE, eplb_imbalance
+from jalapeno.cost.published_eplb import SGLANG_PREFILL_IMBALANCE
 from jalapeno.cost.published_glue import sglang_moe_glue
 from jalapeno.cost.published_glue_decode import sglang_decode_glue
 from jalapeno.cost.published_kernels import (
@@ -144,28 +146,20 @@ class MoeRow:
     moe_glue: bool = False
     tbo_stages: bool = True  # the two micro-batches overlap block by block, as published (cost.tbo_stages)
     deepep_nic: float = 1.0  # prefill: the NIC share DeepEP's normal kernels reached (cost.published_kernels)
-    # decode: the routed experts at DeepGEMM's published masked-layout rate (cost.published_decode_kernels)
-    masked_moe: bool = False
+    masked_moe: bool = False  # decode: routed experts at DeepGEMM's masked-layout rate (published)
     launch_gap: bool = False  # decode: CUDA-graph gaps between kernels at SGLang's measured gap a kernel
     # decode: DeepEP's low-latency kernels' own time on the compute stream (ll_kernels) and their transfers
     # at the NIC share DeepEP's README measured (ll_nic) (cost.published_decode_kernels)
     ll_kernels: bool = False
     ll_nic: bool = False
     flashmla: str = ""  # decode: the FlashMLA release whose published rates price attention ("": the model's)
-    # decode with MTP: the figure counts 1 + this many tokens a step (the source's own assumption; 0: as
-    # ``counts_verified`` / the model's acceptance say)
-    counted_acceptance: float = 0.0
+    counted_acceptance: float = 0.0  # decode with MTP: the figure counts 1 + this a step (the source's own)
     note: str = ""
 
 
 # SGLang's blog, decode evaluation: "We conservatively assume a 60% acceptance rate under MTP"; its figure
 # for DeepSeek's profile counts the same (cost.published_profile_decode)
 SGLANG_MTP_ACCEPTANCE = 0.6
-FLASHMLA_AT_DEEPSEEK = "2025-02-24"  # the FlashMLA release before DeepSeek's profile and Day-6 statistics
-# the hottest expert rank after EPLB in decode: SGLang's balancedness simulation at 72 GPUs (0.810,
-# eplb-balancedness.png, cost.published_eplb), the EP of its decode row; Day 6 (EP144) takes it too, its
-# range the uniform floor (~1.08) to 1 / 0.800 (EP32)
-DECODE_EPLB_IMBALANCE = eplb_imbalance(72)
 SGLANG_SOFTWARE = "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO"
 SGLANG_GEMMS = "2025-04-09"  # the DeepGEMM README's last table before SGLang's May 2025 runs
 # SGLang's decode benchmark: every sequence 2,000 input tokens and 100 output tokens, so the KV lengths are
