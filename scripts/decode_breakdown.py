@@ -66,6 +66,19 @@ def ladder() -> list[dict]:
     return out
 
 
+def day6_imbalance_range() -> dict:
+    """Day 6's errors (unfitted, fitted) at its imbalance range's ends: the uniform floor, 1 / 0.800."""
+    g, r = pm.fit_gamma(), next(r for r in pm.ROWS if r.id == "deepseek-day6-decode")
+    out = {}
+    for name, imb in (("uniform floor", 0.0), ("1 / 0.800", 1.25)):
+        x = replace(r, ep_imbalance=imb)
+        out[name] = [
+            round(pm.predict_decode(x) / r.published - 1, 4),
+            round(pm.predict_decode(x, g) / r.published - 1, 4),
+        ]
+    return out
+
+
 def breakdown() -> dict:
     g = pm.fit_gamma()
     bars = {
@@ -90,6 +103,7 @@ def breakdown() -> dict:
             "fitted": ppd.model_breakdown(day6, g),
             "implied": round(pm.decode_tokens_per_step(day6) / day6.user_rate / 61 * 1e3, 4),
         },
+        "day6_imbalance_range": day6_imbalance_range(),
     }
 
 
@@ -138,6 +152,8 @@ def markdown(b: dict, lad: list[dict]) -> str:
             + " | ".join(f"{e[k][0]:+.1%} / {e[k][1]:+.1%}" for k in DECODE)
             + " |"
         )
+    rng = " ; ".join(f"{k}: {v[0]:+.1%} / {v[1]:+.1%}" for k, v in b["day6_imbalance_range"].items())
+    out += ["", f"deepseek-day6-decode at the ends of its imbalance range (unfitted / fitted): {rng}"]
     return "\n".join(out)
 
 
