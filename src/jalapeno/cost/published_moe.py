@@ -4,10 +4,9 @@ Each row is one published per-node throughput with the deployment that produced 
 degrees, tokens or sequences a GPU, lengths, overlap); ``predict`` prices the same deployment with
 ``cost.estimate`` (decode) or ``cost.expert.ep_step`` (a prefill batch of whole prompts on every
 attention replica) under the fused serving engine's parameters, decode with its kernels' published rates
-(``cost.published_decode_kernels``). One knob can be fitted: the decode expert-rank factor, which scales a
-decode row's sourced hottest-rank load over the mean (``Parallel.ep_imbalance``), fitted on the rows of
-one source (``FIT_SOURCE``) and applied to the decode rows of the others, which are held out; prefill rows
-fit nothing. Run by
+(``cost.published_decode_kernels``). One knob is fitted: the decode expert-rank factor, scaling a decode
+row's sourced hottest-rank load over the mean (``Parallel.ep_imbalance``), on the rows of one source
+(``FIT_SOURCE``), the decode rows of the others held out; prefill rows fit nothing. Run by
 ``scripts/validate_moe.py``; documented in docs/validation-moe.md.
 """
 
@@ -399,9 +398,7 @@ def _estimator(row: MoeRow) -> Estimator:
     if row.phase == "decode" and timer is None and (row.flashmla or row.masked_moe):
         rates = ChipRates.of(chip)
         prm = flashmla_params(prm, rates, row.flashmla) if row.flashmla else prm
-        moe = resolve_model("deepseek-v3").moe
-        assert moe is not None
-        slots = (moe.num_experts + row.redundant) // row.ep  # experts a rank
+        slots = (256 + row.redundant) // row.ep  # a rank of DeepSeek-V3's 256 routed experts
         f = masked_factor(rates, prm, slots) if row.masked_moe else 1.0
         timer = decode_timer(rates, prm, f)
     if row.phase == "decode" and row.launch_gap:
