@@ -27,6 +27,11 @@ FITTED_FACTOR = 1.9985
 def main() -> None:
     gamma = None if "--uniform" in sys.argv else FITTED_FACTOR
     row = next(r for r in pm.ROWS if r.id == "deepseek-day6-decode")
+    # the row as the serving oracle can price it: the factor in place of the imbalance, none of the decode
+    # kernels' published rates (cost.published_decode_kernels), which the oracle does not model
+    row = replace(
+        row, ep_imbalance=0.0, masked_moe=False, flashmla="", launch_gap=False, ll_kernels=False, ll_nic=False
+    )
     cfg, chip = resolve_model("deepseek-v3"), resolve_chip(row.chip)
     prm, timer = setup_for(chip, "fused")
     o = CostOracle(cfg, chip, prm, precision=pm._precision(), timer=timer, parallel=pm._plan(row, gamma))

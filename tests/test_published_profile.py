@@ -153,12 +153,14 @@ def test_sglang_moe_glue_replaces_the_weighted_sum():
     glue = [o for o in out.ops if o.name.startswith("moe_") and o.kind == "elementwise"]
     assert len(glue) == 5 and all(o.repeat == 58 for o in glue)  # every MoE layer
     assert sglang_moe_glue(g, cfg, par, on=False) is g
-    # only SGLang's prefill rows run it, and it stays under the "other kernels" SGLang measured
+    # only SGLang's rows run it (its prefill kernels here; its decode row the decode kernels of
+    # cost.published_glue_decode), and it stays under the "other kernels" SGLang measured
     assert [r.id for r in pm.ROWS if r.moe_glue] == [
         "sglang-prefill-1k",
         "sglang-prefill-2k",
         "sglang-prefill-4k",
         "sglang-prefill-4k-perfect-eplb",
+        "sglang-decode-ep72",
     ]
     for rid in ("sglang-prefill-4k", "sglang-prefill-4k-perfect-eplb"):
         other = model_breakdown(ROWS[rid])["other"]

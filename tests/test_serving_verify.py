@@ -78,13 +78,17 @@ def test_deepseek_v3_verify_is_far_below_prefill_chunk_pricing():
     assert plain < ver < 1.5 * plain
     assert ver < 0.2 * o.step(chunk).time_s
     # the oracle prices the plain engine: compare with the row's step off its published kernels (BF16
-    # attention, DeepGEMM's rates: cost.published_kernels) and overlapping step by step, not as DeepSeek's
-    # published decode schedule (cost.tbo_stages), neither of which the serving oracle models
+    # attention, DeepGEMM's rates: cost.published_kernels; the decode kernels' published rates:
+    # cost.published_decode_kernels) and overlapping step by step, not as DeepSeek's published decode
+    # schedule (cost.tbo_stages), none of which the serving oracle models
+    plain_row = replace(
+        row, tbo_stages=False, masked_moe=False, flashmla="", launch_gap=False, ll_kernels=False, ll_nic=False
+    )
     with (
         mock.patch.object(pm, "bf16_attention", lambda g: g),
         mock.patch.object(pm, "kernel_params", lambda c, p, r: p),
     ):
-        step = pm.mtp_step_s(replace(row, tbo_stages=False))
+        step = pm.mtp_step_s(plain_row)
         assert ver + pm.MTP_DRAFT_COST * plain == pytest.approx(step, rel=0.01)
 
 

@@ -3,26 +3,38 @@
 Each row is one published per-node throughput with the deployment that produced it (expert/data-parallel
 degrees, tokens or sequences a GPU, lengths, overlap); ``predict`` prices the same deployment with
 ``cost.estimate`` (decode) or ``cost.expert.ep_step`` (a prefill batch of whole prompts on every
-attention replica) under the fused serving engine's parameters. One knob can be fitted: the decode
-expert-rank factor (``Parallel.ep_imbalance``, the hottest rank's load over the mean), fitted on the
-rows of one source (``FIT_SOURCE``) and applied to the decode rows of the others, which are held out;
-prefill rows keep the statistical floor of uniform routing (nothing fitted). Run by
+attention replica) under the fused serving engine's parameters, decode with its kernels' published rates
+(``cost.published_decode_kernels``). One knob is fitted: the decode expert-rank factor, scaling a decode
+row's sourced hottest-rank load over the mean (``Parallel.ep_imbalance``), on the rows of one source
+(``FIT_SOURCE``), the decode rows of the others held out; prefill rows fit nothing. Run by
 ``scripts/validate_moe.py``; documented in docs/validation-moe.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jalapeno.cost.ep_stats import dp_attention_imbalance
 from jalapeno.cost.estimate import check_fits_ep
 from jalapeno.cost.expert import ep_step, weights_per_chip
+from jalapeno.cost.op_time import ChipRates
 from jalapeno.cost.oracle import ACTIVATION_RESERVE, kv_bytes_per_token
 from jalapeno.cost.params import setup_for
 from jalapeno.cost.pipeline import Parallel, ceil_div
+from jalapeno.cost.published_decode_kernels import (
+    DECODE_EPLB_IMBALANCE,
+    FLASHMLA_AT_DEEPSEEK,
+    decode_timer,
+    flashmla_params,
+    launch_gap_s,
+    ll_nic_fraction,
+    ll_ops,
+    masked_factor,
+)
 from jalapeno.cost.published_eplb import SGLANG_PREFILL_IMBALANCE
 from jalapeno.cost.published_glue import sglang_moe_glue
+from jalapeno.cost.published_glue_decode import sglang_decode_glue
 from jalapeno.cost.published_kernels import (
     COMM_SMS,
     DEEPEP_NIC_FRACTION,
@@ -32,7 +44,7 @@ from jalapeno.cost.published_kernels import (
 )
 from jalapeno.cost.step import Estimator
 from jalapeno.graph.batch import Batch
-from jalapeno.graph.builder import build_graph
+from jalapeno.graph.builder import Graph, build_graph
 from jalapeno.graph.precision import Precision
 from jalapeno.graph.verify import verify_graph
 from jalapeno.hardware.network import network_of
@@ -127,13 +139,27 @@ class MoeRow:
     kv_cv: float = 0.0  # decode: coefficient of variation of the sequences' KV lengths (0: all equal)
     comm_sms: int = 0  # SMs DeepEP's normal kernels hold under overlap (prefill; cost.published_kernels)
     gemm_release: str = "2025-02-25"  # the DeepGEMM release whose H800 TFLOPS price the FP8 GEMMs
-    ep_imbalance: float = 0.0  # prefill: hottest expert rank over the mean (0: uniform routing's floor)
-    moe_glue: bool = False  # prefill: SGLang's MoE, quantization and MLA kernels (cost.published_glue*)
+    # hottest expert rank over the mean (0: uniform routing's floor); in decode the fitted factor scales it
+    ep_imbalance: float = 0.0
+    # SGLang's data-movement kernels (cost.published_glue*): prefill its MoE, quantization and MLA kernels,
+    # decode its dense-GEMM quantizations and MoE output kernels (cost.published_glue_decode)
+    moe_glue: bool = False
     tbo_stages: bool = True  # the two micro-batches overlap block by block, as published (cost.tbo_stages)
     deepep_nic: float = 1.0  # prefill: the NIC share DeepEP's normal kernels reached (cost.published_kernels)
+    masked_moe: bool = False  # decode: routed experts at DeepGEMM's masked-layout rate (published)
+    launch_gap: bool = False  # decode: CUDA-graph gaps between kernels at SGLang's measured gap a kernel
+    # decode: DeepEP's low-latency kernels' own time on the compute stream (ll_kernels) and their transfers
+    # at the NIC share DeepEP's README measured (ll_nic) (cost.published_decode_kernels)
+    ll_kernels: bool = False
+    ll_nic: bool = False
+    flashmla: str = ""  # decode: the FlashMLA release whose published rates price attention ("": the model's)
+    counted_acceptance: float = 0.0  # decode with MTP: the figure counts 1 + this a step (the source's own)
     note: str = ""
 
 
+# SGLang's blog, decode evaluation: "We conservatively assume a 60% acceptance rate under MTP"; its figure
+# for DeepSeek's profile counts the same (cost.published_profile_decode)
+SGLANG_MTP_ACCEPTANCE = 0.6
 SGLANG_SOFTWARE = "SGLang + DeepEP/DeepGEMM, PD disaggregation, EPLB, TBO"
 SGLANG_GEMMS = "2025-04-09"  # the DeepGEMM README's last table before SGLang's May 2025 runs
 # SGLang's decode benchmark: every sequence 2,000 input tokens and 100 output tokens, so the KV lengths are
@@ -216,6 +242,12 @@ ROWS: tuple[MoeRow, ...] = (
         22282.0,
         kv_cv=SGLANG_DECODE_KV_CV,
         gemm_release=SGLANG_GEMMS,
+        masked_moe=True,
+        ep_imbalance=DECODE_EPLB_IMBALANCE,
+        moe_glue=True,
+        launch_gap=True,
+        ll_kernels=True,
+        ll_nic=True,
         note="9 nodes (EP72, 288 expert slots); 2,000-token inputs, 100 out",
     ),
     MoeRow(
@@ -255,10 +287,16 @@ ROWS: tuple[MoeRow, ...] = (
         4096,
         18598.0,
         mtp=True,
-        counts_verified=True,
-        note="16 nodes (EP128), 128 sequences a GPU, KV 4,096, with MTP; the figure counts both verified "
-        "tokens (the blog's own MTP simulation 'processing 128 requests to generate 256 tokens per decode "
-        "step' is compared with it)",
+        counted_acceptance=SGLANG_MTP_ACCEPTANCE,
+        ep_imbalance=1.0,  # "an absolutely balanced MoE routing" (profile-data README)
+        masked_moe=True,
+        launch_gap=True,
+        ll_kernels=True,
+        ll_nic=True,
+        flashmla=FLASHMLA_AT_DEEPSEEK,
+        note="16 nodes (EP128), 128 sequences a GPU, KV 4,096, with MTP; the figure counts 1.6 tokens a "
+        "step (SGLang's assumed 60% acceptance: its decode breakdown figure gives this row's step, 1.421 ms "
+        "a layer x 62 layers = 88.1 ms, and 8 x 128 x 1.6 / 88.1 ms = 18,598; cost.published_profile_decode)",
     ),
     MoeRow(
         "deepseek-day6-prefill",
@@ -301,17 +339,29 @@ ROWS: tuple[MoeRow, ...] = (
         mtp=True,
         user_rate=21.0,
         kv_cv=KV_CV,
+        ep_imbalance=DECODE_EPLB_IMBALANCE,
+        masked_moe=True,
+        launch_gap=True,
+        ll_kernels=True,
+        ll_nic=True,
+        flashmla=FLASHMLA_AT_DEEPSEEK,
         note="EP144/DP144 units of 18 nodes; average KV 4,989 an output token; MTP (1 + 0.875 tokens a "
         "step); 88 sequences a GPU = 14,800 / 8 / 21 tok/s a user (Little's law: the day's mean "
         "concurrency)",
     ),
 )
+SGLANG_DECODE_ROW = next(r for r in ROWS if r.id == "sglang-decode-ep72")  # its kernel gaps: launch_gap
 
 
 def _plan(row: MoeRow, gamma: float | None, per_gpu: int | None = None) -> Parallel:
     """The row's deployment: its DeepEP kernels, its prefill expert-rank imbalance (``ep_imbalance``) and, in
     decode, the slowest attention rank's KV load over the mean (``dp_attention_imbalance``)."""
-    g = 1.0 if row.perfect_balance else (gamma or row.ep_imbalance or None)
+    if row.perfect_balance:
+        g: float | None = 1.0
+    elif row.phase == "decode" and row.ep_imbalance:  # a sourced imbalance: the factor multiplies it
+        g = row.ep_imbalance * (gamma or 1.0)
+    else:
+        g = gamma or row.ep_imbalance or None
     alpha = (
         dp_attention_imbalance(row.ep, per_gpu or row.per_gpu, row.kv_cv) if row.phase == "decode" else 1.0
     )
@@ -339,10 +389,43 @@ def _precision() -> Precision:
 
 def _estimator(row: MoeRow) -> Estimator:
     """The fused engine's parameters with the row's FP8 GEMMs at DeepGEMM's rate (``kernel_params``), its
-    NIC at the share DeepEP's normal kernels reached (``deepep_nic``)."""
+    NIC at the share DeepEP's normal kernels reached (``deepep_nic``); a decode row's attention at FlashMLA's
+    published rates and its routed experts at DeepGEMM's masked-layout rate when it ran them
+    (``cost.published_decode_kernels``)."""
     chip = resolve_chip(row.chip)
     prm, timer = setup_for(chip, "fused")
-    return Estimator(deepep_nic(chip, row.deepep_nic), kernel_params(chip, prm, row.gemm_release), 1, timer)
+    prm = kernel_params(chip, prm, row.gemm_release)
+    if row.phase == "decode" and timer is None and (row.flashmla or row.masked_moe):
+        rates = ChipRates.of(chip)
+        prm = flashmla_params(prm, rates, row.flashmla) if row.flashmla else prm
+        slots = (256 + row.redundant) // row.ep  # a rank of DeepSeek-V3's 256 routed experts
+        f = masked_factor(rates, prm, slots) if row.masked_moe else 1.0
+        timer = decode_timer(rates, prm, f)
+    if row.phase == "decode" and row.launch_gap:
+        prm = replace(prm, graph_launch_s=launch_gap_s(decode_kernels_per_layer(SGLANG_DECODE_ROW)))
+    nic = row.deepep_nic
+    if row.phase == "decode" and row.ll_nic:
+        nic = ll_nic_fraction(chip, resolve_model("deepseek-v3"), row.ep)
+    return Estimator(deepep_nic(chip, nic), prm, 1, timer)
+
+
+def decode_graph(row: MoeRow, par: Parallel, seqs: int, tokens: int) -> Graph:
+    """One rank's decode graph of ``seqs`` sequences at KV ``row.length``, ``tokens`` query tokens each (2:
+    an MTP verify step, ``graph.verify``), attention in BF16, with SGLang's decode kernels if it ran them."""
+    cfg = resolve_model("deepseek-v3")
+    if tokens == 1:
+        g = build_graph(cfg, Batch.decode(seqs, row.length), _precision())
+    else:
+        g = verify_graph(cfg, seqs, row.length, tokens, _precision())
+    g = bf16_attention(g)
+    g = ll_ops(g) if row.ll_kernels else g
+    return sglang_decode_glue(g, cfg, par) if row.moe_glue else g
+
+
+def decode_kernels_per_layer(row: MoeRow) -> float:
+    """Kernels a layer of the row's decode step (both micro-batches; the fused engine: one an op)."""
+    g = decode_graph(row, _plan(row, None), ceil_div(row.per_gpu, 2 if row.tbo else 1), 1)
+    return (2 if row.tbo else 1) * sum(o.repeat for o in g.ops) / resolve_model("deepseek-v3").num_layers
 
 
 def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = None) -> float:
@@ -353,7 +436,7 @@ def plain_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = 
     par = _plan(row, gamma, b)
     check_fits_ep(cfg, chip, _precision(), par, b, row.length + 1)
     halves = 2 if row.tbo and b >= 2 else 1
-    g = bf16_attention(build_graph(cfg, Batch.decode(ceil_div(b, halves), row.length), _precision()))
+    g = decode_graph(row, par, ceil_div(b, halves), 1)
     micro = [(g, ceil_div(b * row.ep, halves))] * halves
     sc, _ = ep_step(_estimator(row), cfg, par, micro, cuda_graph=True, schedule=_schedule(row))
     return sc.time_s
@@ -369,16 +452,19 @@ def mtp_step_s(row: MoeRow, gamma: float | None = None, per_gpu: int | None = No
     check_fits_ep(cfg, chip, _precision(), par, b, row.length + MTP_TOKENS)
     halves = 2 if row.tbo and b >= 2 else 1
     half = ceil_div(b, halves)
-    g = bf16_attention(verify_graph(cfg, half, row.length, MTP_TOKENS, _precision()))
+    g = decode_graph(row, par, half, MTP_TOKENS)
     micro = [(g, half * row.ep * MTP_TOKENS)] * halves
     sc, _ = ep_step(_estimator(row), cfg, par, micro, cuda_graph=True, schedule=_schedule(row))
     return sc.time_s + MTP_DRAFT_COST * plain_step_s(row, gamma, b)
 
 
 def decode_tokens_per_step(row: MoeRow, acceptance: float = MTP_ACCEPTANCE) -> float:
-    """Tokens a sequence and step the figure counts: 1, 1 + acceptance with MTP, 2 if it counts both."""
+    """Tokens a sequence and step the figure counts: 1, 1 + acceptance with MTP, 2 if it counts both,
+    1 + the source's own acceptance if it says which it assumed."""
     if not row.mtp:
         return 1.0
+    if row.counted_acceptance:
+        return 1.0 + row.counted_acceptance
     return float(MTP_TOKENS) if row.counts_verified else 1.0 + acceptance
 
 
@@ -464,7 +550,7 @@ def fit_gamma(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> floa
     import math
 
     fit = [r for r in rows if r.source == source and r.phase == "decode"]
-    lo, hi = 1.0, 6.0
+    lo, hi = 0.5, 6.0
     for _ in range(40):
         mid = 0.5 * (lo + hi)
         err = sum(math.log(predict_decode(r, mid) / r.published) for r in fit)

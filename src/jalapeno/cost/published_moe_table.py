@@ -72,7 +72,7 @@ def table(rows: tuple[MoeRow, ...] = ROWS, source: str = FIT_SOURCE) -> dict[str
             "split": split,
             "note": r.note,
         }
-        if r.mtp and not r.counts_verified:
+        if r.mtp and not r.counts_verified and not r.counted_acceptance:
             row["error_fitted_acceptance_range"] = [
                 round(predict_decode(r, gamma, a) / r.published - 1.0, 4) for a in MTP_ACCEPTANCE_RANGE
             ]
