@@ -101,9 +101,10 @@ def padded_rows(rows: int, sizes: tuple[int, ...]) -> int | None:
 
 def _gamma_cells(mean: float, cv: float, cells: int) -> np.ndarray:
     """Probability of a prompt's length falling in each TOKEN_BIN-token cell below ``cells`` cells, for a
-    gamma of this mean and coefficient of variation (shape 1 / cv^2); a fixed length where cv is 0."""
+    gamma of this mean and coefficient of variation (shape 1 / cv^2); a fixed length where the spread is
+    narrower than a cell."""
     p = np.zeros(cells)
-    if cv <= 0:
+    if mean * cv < TOKEN_BIN:
         i = int(mean // TOKEN_BIN)
         if i < cells:
             p[i] = 1.0
@@ -111,7 +112,8 @@ def _gamma_cells(mean: float, cv: float, cells: int) -> np.ndarray:
     shape, scale = 1.0 / cv**2, mean * cv**2
     x = (np.arange(cells) + 0.5) * TOKEN_BIN
     logpdf = (shape - 1) * np.log(x) - x / scale - math.lgamma(shape) - shape * math.log(scale)
-    return np.exp(logpdf) * TOKEN_BIN
+    cell: np.ndarray = np.exp(logpdf) * TOKEN_BIN
+    return cell
 
 
 def hottest_tokens(m: float, dp: int, isl: float, isl_cv: float, room: int) -> float:
