@@ -15,7 +15,10 @@ mechanisms are added one at a time, in this order:
 5. + the published ``kvcache_free_gpu_mem_frac`` and ``max_concurrency`` (the model as shipped).
 
 Then, for the server rows at the run's own load (decoding requests by Little's law from the bundled log
-summary), the model's step, release period, release step and p99 TTFT against the log's mean and p99 TTFT.
+summary), the model's step, release period, release step and p99 TTFT against the log's mean and p99 TTFT;
+and a sensitivity, never applied: the batch the server scenario would choose, and its throughput, were every
+step (decode and release) k times the model's, k the run's mean TPOT over the model's cycle at the run's
+load. It separates the batch choice (limits, balance, cap) from the step's price.
 """
 
 from __future__ import annotations
@@ -45,6 +48,16 @@ class _Unpadded(ADPReplicaSteps):
         g = graph_of(self.model, "decode", rows, self.ctx, self.precision)
         sc, _ = ep_step(self.est, self.model, self.par, [(g, b)], cuda_graph=self.graphs)
         return sc.time_s, sc.energy_j
+
+
+class _Scaled(ADPReplicaSteps):
+    """Every step k times the model's (the sensitivity): the release period is the arrivals', unscaled."""
+
+    k = 1.0
+
+    def steps(self, b: int) -> tuple[float, float, float, float, float, float]:
+        r, dec_s, dec_j, rel_s, rel_j, load = super().steps(b)
+        return r, dec_s * self.k, dec_j, rel_s * self.k, rel_j, load
 
 
 def stages(row: PublishedRow, chip: ChipSpec, params: CostParams) -> list[tuple[EPReplicaSteps, int]]:
@@ -95,9 +108,9 @@ def main() -> None:
     print()
     print(
         "| row | decoding (log) | model step | R | release step | model p99 TTFT | "
-        "log mean TTFT | log p99 TTFT | log mean TPOT |"
+        "log mean TTFT | log p99 TTFT | log mean TPOT | k | batch at k x step | tok/s/GPU at k |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r, chip, prm in paced:
         log = logs[r.id]
         par = ep_parallel(r)
@@ -107,10 +120,27 @@ def main() -> None:
         rs = got[0]
         big_r, _, _, rel_s, _, _ = rs.steps(busy)
         cv = row_shape(r)[3]
+        k = log.tpot_mean_s / rs.cycle(busy).time_s
+        scaled = _Scaled(
+            rs.model,
+            rs.est,
+            rs.precision,
+            rs.isl,
+            rs.osl,
+            rs.ctx,
+            rs.cfg,
+            rs.par,
+            rs.replicas,
+            isl_cv=cv,
+            adp=rs.adp,
+        )
+        scaled.k = k
+        t, b = throughput(r, scaled, got[1])
         print(
             f"| {r.key} | {busy:,} | {rs.cycle(busy).time_s * 1e3:.1f} ms | {big_r:.1f} | "
             f"{rel_s * 1e3:.1f} ms | {ttft_p99_at(rs, busy, cv):.2f} s | {log.ttft_mean_s:.2f} s | "
-            f"{log.ttft_p99_s:.2f} s | {log.tpot_mean_s * 1e3:.1f} ms |"
+            f"{log.ttft_p99_s:.2f} s | {log.tpot_mean_s * 1e3:.1f} ms | {k:.2f} | {b:,} | "
+            f"{t:,.0f} ({t / r.per_chip - 1:+.0%}) |"
         )
 
 
