@@ -19,8 +19,14 @@ cycle, its limits and its batch search and changes two things only:
   non-expert weights / tp, its experts) over a running request's cache, within ``gpu_batch_size``,
   times ``dp``.
 
+Where the row's configuration file was read for its TensorRT-LLM scheduler (``cost.published_adp``: every
+MLPerf DeepSeek-R1 row), ``ADPReplicaSteps`` prices the attention-DP balance instead (``cost.adp``): prompts
+released together every R steps in an eager step that lasts the slowest rank's, decode steps on CUDA graphs
+padded to the captured sizes, and the cache and requests in flight the configuration allows.
+
 A system of N chips runs N / group independent groups (GB200 NVL72: 9 groups of 8), so per-chip
-throughput is a group's. Nothing here is fitted: the chip's parameters (and its published step overhead)
+throughput is a group's; the groups and the prompts' length spread reach the steps as they do a dense
+replica's (``ReplicaSteps``' ``replicas`` and ``isl_cv``). Nothing here is fitted: the chip's parameters (and its published step overhead)
 are those its Llama-2-70B rows gave it.
 """
 
