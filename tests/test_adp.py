@@ -108,10 +108,10 @@ def test_bad_settings_name_their_field() -> None:
 
 
 # -- the published settings -------------------------------------------------------------------------------
-def test_every_attention_dp_mlperf_row_has_its_configs_settings() -> None:
-    mlperf = {i for i, r in ROWS.items() if r.attention_dp and r.source == "mlperf"}
-    assert set(load_adp()) == mlperf and len(mlperf) == 9
-    for rid in mlperf:
+def test_every_attention_dp_row_has_its_configs_settings() -> None:
+    adp = {i for i, r in ROWS.items() if r.attention_dp}
+    assert set(load_adp()) == adp and len(adp) == 10  # 9 MLPerf rows and TensorRT-LLM's recipe
+    for rid in adp:
         assert adp_config(rid).source == ROWS[rid].config_url  # type: ignore[union-attr]
     # closed/NVIDIA/configs/B200-SXM-180GBx8/Server/deepseek-r1.py
     assert adp_config(B200_SERVER) == ADPConfig(
@@ -120,6 +120,15 @@ def test_every_attention_dp_mlperf_row_has_its_configs_settings() -> None:
     # HPE's H200: kvcache_free_gpu_mem_frac 0.6; GB300 NVL72 offline: the runtime max_num_tokens 6,656
     assert adp_config("5.1-0375:deepseek-r1:Offline").kv_mem_frac == 0.6  # type: ignore[union-attr]
     assert adp_config("5.1-0072:deepseek-r1:Offline").max_num_tokens == 6656  # type: ignore[union-attr]
+    # the recipe: no attention_dp_config, so no balance: a release every step
+    (recipe,) = [i for i, r in ROWS.items() if r.attention_dp and r.source == "vendor"]
+    cfg = adp_config(recipe)
+    assert cfg is not None and (cfg.max_num_tokens, cfg.timeout_iters, cfg.batching_wait_iters) == (
+        2048,
+        1,
+        0,
+    )
+    assert release_period(896 / 2048, 8, cfg.timeout_iters, cfg.batching_wait_iters) == 1.0
 
 
 def test_a_bad_record_names_its_column(tmp_path: Path) -> None:

@@ -7,7 +7,10 @@ configuration file sets beyond the row's CSV columns and ``cost.adp`` prices: th
 them into ``attention_dp_config``), ``max_concurrency``, ``kvcache_free_gpu_mem_frac`` and
 ``cuda_graph_batch_sizes`` (all with ``cuda_graph_padding_enabled``), the file read (``source``) and what
 was read. Every v5.1 DeepSeek-R1 configuration sets ``enable_chunked_context`` False and no speculative
-(MTP) decoding. A row without an entry keeps the plain expert-parallel pricing.
+(MTP) decoding. TensorRT-LLM's DeepSeek-R1 max-throughput recipe (the vendor row) runs attention DP without
+``attention_dp_config``, so without the balance: every step takes the prompts that arrived, which the file
+writes as a timeout of 1 step and no batching wait (``cost.adp.release_period`` is then 1). A row without
+an entry keeps the plain expert-parallel pricing.
 """
 
 from __future__ import annotations
