@@ -26,8 +26,8 @@ padded to the captured sizes, and the cache and requests in flight the configura
 
 A system of N chips runs N / group independent groups (GB200 NVL72: 9 groups of 8), so per-chip
 throughput is a group's; the groups and the prompts' length spread reach the steps as they do a dense
-replica's (``ReplicaSteps``' ``replicas`` and ``isl_cv``). Nothing here is fitted: the chip's parameters (and its published step overhead)
-are those its Llama-2-70B rows gave it.
+replica's (``ReplicaSteps``' ``replicas`` and ``isl_cv``). Nothing here is fitted: the chip's parameters
+(and its published step overhead) are those its Llama-2-70B rows gave it.
 """
 
 from __future__ import annotations
