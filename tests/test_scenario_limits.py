@@ -70,6 +70,9 @@ class _Queue:
     def first_token_s(self, b: int) -> float:
         return self.first_s
 
+    def held_ttft_p99_s(self, b: int) -> float | None:
+        return None  # a prefill queue, not a paced release
+
 
 def test_p99_ttft_is_the_kingman_wait_plus_the_first_token_steps() -> None:
     """Hand-computed: service 0.1 s, load 0.8, prompt cv 0.5: p99 wait = ln(100 x 0.8) x 0.1 x (1 +

@@ -181,7 +181,11 @@ def tpot_p99_at(rs: ReplicaSteps, b: int, isl_cv: float, osl_fractions: tuple[fl
 
 def ttft_p99_at(rs: ReplicaSteps, b: int, isl_cv: float) -> float:
     """p99 time to first token at batch b: the prefill server's M/G/1 p99 wait (``ttft_p99_s`` less its
-    mean service) plus the steps a prompt rides to its first token (``ReplicaSteps.first_token_s``)."""
+    mean service) plus the steps a prompt rides to its first token (``ReplicaSteps.first_token_s``); an
+    engine that holds prompts for a paced release instead (``ReplicaSteps.held_ttft_p99_s``) gives its own."""
+    held = rs.held_ttft_p99_s(b)
+    if held is not None:
+        return held
     service, rho = rs.prefill_service(b)
     return ttft_p99_s(service, rho, isl_cv, rs.arrival_cv2) - service + rs.first_token_s(b)
 

@@ -293,6 +293,11 @@ class ReplicaSteps:
         service = self.isl / room * self.full_step_s(b)
         return service, b / self.osl * service / self.cycle(b).time_s
 
+    def held_ttft_p99_s(self, b: int) -> float | None:
+        """p99 TTFT of an engine whose prompts wait for a paced release rather than queue for a prefill
+        server (``cost.published_ep.ADPReplicaSteps``); None here: the prefill queue prices it."""
+        return None
+
     def first_token_s(self, b: int) -> float:
         """A prompt's time to first token besides its queueing wait. Both engines form a batch only at a
         step boundary, so an arrival first waits out the step in flight (half a mean step), and its first
