@@ -60,7 +60,7 @@ def test_405b_decode_step_pays_the_measured_latency_252_times() -> None:
     assert 252 * (floor_new - floor_old) == pytest.approx(0.504e-3)
 
 
-@pytest.mark.parametrize("name", ("h100-sxm-arch", "jalapeno-1"))
+@pytest.mark.parametrize("name", ["h100-sxm-arch", "jalapeno-1"])
 def test_paper_switch_small_all_reduce_runs_one_shot(name: str) -> None:
     # a switch without in-network reduction: the engines' one-shot kernel (flag hop + the peers' buffers),
     # 2 hops like the measured 5.7-5.9 us, not the ring's 14 (42 us)

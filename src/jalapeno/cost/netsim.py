@@ -8,8 +8,8 @@ and the receiver's input port together, cut-through). A resource serves sends in
 slowest resource's bandwidth, and the chunk reaches the hop's end one latency later.
 
 Schedules for ring reduce-scatter / all-gather / all-reduce, direct reduce-scatter, one-shot all-reduce,
-direct, pairwise and relay all-to-all are built per topology (switch, ring, torus, full mesh), placing chips as the
-closed forms do; the in-network all-reduce on a switch that reduces sends chunks into the switch
+direct, pairwise and relay all-to-all are built per topology (switch, ring, torus, full mesh), placing chips
+as the closed forms do; the in-network all-reduce on a switch that reduces sends chunks into the switch
 (node ``SWITCH``), whose sums and multicasts come back out. ``run`` returns the finish time and the
 bytes each chip sent and received.
 """

@@ -421,7 +421,8 @@ def _mechanics_and_gaps() -> list[str]:
             "(cost/step.py `fused_allreduce_saving_s`); its 4-bit kernel, Blackwell's only configuration, "
             "computes 512-row x 256-column cluster tiles whatever M is, in whole waves over cores / 4 "
             "clusters, so a decode step's few rows pay for padded tiles (cost/fused_gemm.py); "
-            + AMD_VLLM_MECHANISMS + "The fitted knobs (step "
+            + AMD_VLLM_MECHANISMS
+            + "The fitted knobs (step "
             "overhead, compute) are fitted with the fit rows running their own published configuration, so "
             "they no longer absorb a configuration difference."
         ),
