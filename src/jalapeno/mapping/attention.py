@@ -15,18 +15,16 @@ tile per unit (the pipeline's fill).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-
-import numpy as np
+from typing import Any, NamedTuple
 
 from jalapeno.graph.ops import Op
-from jalapeno.mapping.gemm import _stage_pipeline
+from jalapeno.mapping.gemm import stage_loads, stage_time
 from jalapeno.mapping.target import ACC_BYTES, Target
 
 BQ = (8, 16, 32, 64, 128, 256)
 BKV = (32, 64, 128, 256, 512)
-# the (bq, bkv) grid, bq major: the candidates of a problem whose largest bq is BQ[j] are its first (j+1) x 5
-_GRID_BQ, _GRID_BKV = (g.ravel() for g in np.meshgrid(np.array(BQ), np.array(BKV), indexing="ij"))
 
 
 @dataclass(frozen=True)
@@ -53,6 +51,11 @@ class AttentionMapping:
 
 
 def map_attention(t: Target, op: Op) -> AttentionMapping:
+    """The fastest feasible (bq, bkv) tiling of ``op`` (within 1e-6 of the fastest: the least energy).
+
+    At most 30 candidates (5 for decode): each is priced in plain Python floats and ints, the same
+    operations in the same order as numpy would do element-wise, so the values are identical to a
+    vectorized evaluation and cost a fraction of its per-array overhead."""
     a = op.attention
     assert a is not None
     s = op.flops / max(2.0 * a.pairs * a.heads * (a.head_dim_qk + a.head_dim_v), 1.0)  # TP share
@@ -62,111 +65,188 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     kv_per_token = (op.kv_read_bytes or op.act_read_bytes) / max(a.kv_tokens, 1)  # all KV heads
     ab = op.act_write_bytes / max(a.query_tokens * heads * a.head_dim_v, 1)  # activation bytes/elem
     kb = kv_per_token / max(kv_heads * d, 1) if kv_per_token else ab
-    q_rows = max(1, a.query_tokens // max(a.seqs, 1)) * group  # query rows per (seq, kv head)
-    n_bq = sum(1 for b in BQ if b <= max(8, 1 << int(np.ceil(np.log2(q_rows)))))
-    bq, bkv = _GRID_BQ[: n_bq * len(BKV)], _GRID_BKV[: n_bq * len(BKV)]
-    buf = bq * d * ab + 2 * bkv * d * kb + bq * bkv * ACC_BYTES
-    ok = buf <= t.sram_bytes
-    if not ok.any():
-        ok = buf == buf.min()
+    q_seq = max(1, a.query_tokens // max(a.seqs, 1))  # query tokens per sequence
+    q_rows = q_seq * group  # query rows per (seq, kv head)
+    top = max(8, 1 << (q_rows - 1).bit_length())  # q_rows rounded up to a power of two: ceil(log2)
     keys_per_seq = max(1, a.kv_tokens // max(a.seqs, 1))
-    tiles_q = -(-q_rows // bq)
     base = a.seqs * max(1, round(kv_heads))
-    splits = np.where(
-        tiles_q * base < t.cores,
-        np.minimum(np.maximum(t.cores // (tiles_q * base), 1), -(-keys_per_seq // bkv)),
-        1,
-    )
-    units = base * tiles_q * splits
-    waves = -(-units // t.cores)
+    decode = a.phase == "decode"
+    prefill_keys = max(1, -(-a.pairs // max(a.query_tokens, 1)))
     # engine utilization of one unit streaming its keys: S = Q K^T (m x dqk x keys), O += P V (m x keys x dv);
     # stationary operands are double buffered, so the pipeline fills once per unit, not per tile
     rate = t.rate(op.dtype)
-    m_eff = np.minimum(bq, q_rows)
-    keys = np.maximum(
-        1, (keys_per_seq // splits) if a.phase == "decode" else -(-a.pairs // max(a.query_tokens, 1))
-    )
-    cyc = None
-    for df in t.dataflows:  # the best dataflow per candidate (an exact minimum: any order gives the same)
-        c = t.attention_cycles(m_eff, keys, a.head_dim_qk, a.head_dim_v, df, rate)
-        cyc = c if cyc is None else np.minimum(cyc, c)
-    ideal = m_eff * keys * d / (t.engines * t.rows * t.cols * t.depth * rate)
-    util = np.minimum(1.0, ideal / cyc)
+    pe_macs = t.engines * t.rows * t.cols * t.depth * rate
+    per_core_macs = pe_macs * t.f_matrix * t.issue_eff
+    all_macs = t.cores * per_core_macs
     macs = a.pairs * heads * d
-    per_core_macs = t.engines * t.rows * t.cols * t.depth * rate * t.f_matrix * t.issue_eff
-    quant = waves * t.cores / units
-    t_mm = macs / (t.cores * per_core_macs * util) * np.maximum(quant, 1.0)
     # the softmax runs on each unit's core: the last wave's idle cores idle their SFUs too
-    t_soft = max(a.pairs * heads / t.sfu_ops, 4.0 * a.pairs * heads / t.vector_flops) * np.maximum(quant, 1.0)
-    tok = np.maximum(1, bq // group)
-    reread = a.pairs / np.minimum(tok, max(1, a.query_tokens // max(a.seqs, 1))) * kv_per_token
+    soft = max(a.pairs * heads / t.sfu_ops, 4.0 * a.pairs * heads / t.vector_flops)
     kv_main_min = op.kv_read_bytes + op.act_read_bytes  # compulsory: Q (+ MLA's decompressed K/V) + KV
-    reread = np.maximum(reread, op.kv_read_bytes)
-    working = np.minimum(units, t.cores) * keys_per_seq * kv_per_token / max(kv_heads, 1)
-    in_l2 = (t.shared_bytes > 0) & (working <= 0.5 * t.shared_bytes)
-    main = np.where(in_l2, kv_main_min, reread - op.kv_read_bytes + kv_main_min) + op.act_write_bytes
-    l2 = np.maximum(main, reread + op.act_read_bytes + op.act_write_bytes)
-    sram = l2 + a.pairs * heads * ACC_BYTES * 2  # scores written and read once in SRAM
-    inflight = np.minimum(units, t.cores) * 2 * bkv * d * kb
-    eff = t.kv_eff if a.phase == "decode" else t.main_eff  # decode reads the KV cache; prefill streams
-    bw = np.minimum(t.main_bw * eff, inflight / t.main_latency_s)
-    t_mem = np.maximum(np.maximum(main / bw, l2 / t.level2_bw), sram / (t.sram_bw * t.cores))
-    # the softmax runs on the SFU/vector units while the matrix engine works on the next tile (pipelined,
-    # as in FlashAttention-3); one tile's softmax per unit stays exposed
-    t_c = np.maximum(t_mm, t_soft) + np.minimum(t_mm, t_soft) * bkv / np.maximum(keys, bkv)
-    # static schedules: each core's DMA queue sets up a K and a V transfer per KV tile plus Q in and O out;
-    # flash-decoding's partial outputs (and their max/sum) are combined over the NoC; one barrier per op
-    kv_tiles = -(-keys // bkv)
-    transfers = waves * (2 * kv_tiles + 2)
-    t_dma = transfers * t.dma_setup_s()
-    t_mem = np.maximum(t_mem, t_dma)
-    part = np.minimum(bq, q_rows) * (a.head_dim_v + 2) * ACC_BYTES
-    t_comb = t.static.combine_s(splits, part, t.noc_link_bw) if t.static else np.zeros(len(bq))
-    if t.static is not None:  # K/V tiles through two buffers: each tile's DMA latency against its compute
-        kv_b = 2 * bkv * d * kb
-        t_c = _stage_pipeline(
-            t,
-            t_c,
-            waves * kv_tiles,
-            kv_b,
-            np.maximum(main - op.act_write_bytes, 0.0),
-            np.maximum(l2 - op.act_write_bytes, 1.0),
-            2,
-        )
+    scores = a.pairs * heads * ACC_BYTES * 2  # scores written and read once in SRAM
+    eff = t.kv_eff if decode else t.main_eff  # decode reads the KV cache; prefill streams
+    main_bw, l2_bw, sram_bw = t.main_bw * eff, t.level2_bw, t.sram_bw * t.cores
+    dma, lat, static = t.dma_setup_s(), t.main_latency_s, t.static
+    in_l2_cap = 0.5 * t.shared_bytes if t.shared_bytes > 0 else -1.0
     # static: the first K/V tile's setup and latency before compute, the last output's after it
-    tail = (t.dma_setup_s() + t.main_latency_s) if t.static is not None else 0.0
-    time = np.maximum(t_c, t_mem) + t.main_latency_s + t.dma_setup_s() + tail + t_comb + t.barrier_s()
-    rf = (
-        2.0
-        * a.query_tokens
-        * heads
-        * a.head_dim_v
-        * ACC_BYTES
-        * np.maximum(1, a.pairs / max(a.query_tokens, 1) / bkv)
-    )
-    energy = t.energy_j(op.dtype, op.flops, main, l2, sram, rf)
-    time = np.where(ok, time, np.inf)
-    best = time.min()
-    i = int(np.argmin(np.where(time <= best * (1 + 1e-6), energy, np.inf)))
-    bound = "compute" if t_c[i] >= t_mem[i] else "memory"
+    tail = (dma + lat) if static is not None else 0.0
+    barrier = t.barrier_s()
+    rf_tile = 2.0 * a.query_tokens * heads * a.head_dim_v * ACC_BYTES
+    pairs_q = a.pairs / max(a.query_tokens, 1)
+    cycles: dict[tuple[int, int], int] = {}  # (query rows, keys) -> the best dataflow's cycles
+    # K/V tiles through two buffers (static schedules): each tile's load against its compute
+    loads = {bkv: stage_loads(t, 2 * bkv * d * kb) for bkv in BKV} if static is not None else {}
+    rows: list[tuple[Any, ...]] = []  # every candidate, bq major
+    for bq in BQ:
+        if bq > top:
+            break
+        tiles_q = -(-q_rows // bq)
+        tb = tiles_q * base
+        m_eff = min(bq, q_rows)
+        reread = max(a.pairs / min(max(1, bq // group), q_seq) * kv_per_token, op.kv_read_bytes)
+        part = m_eff * (a.head_dim_v + 2) * ACC_BYTES
+        by_splits: dict[int, tuple[Any, ...]] = {}  # what depends on the KV splits only (not on bkv)
+        for bkv in BKV:
+            buf = bq * d * ab + 2 * bkv * d * kb + bq * bkv * ACC_BYTES
+            splits = min(max(t.cores // tb, 1), -(-keys_per_seq // bkv)) if tb < t.cores else 1
+            blk = by_splits.get(splits)
+            if blk is None:
+                units = base * tiles_q * splits
+                waves = -(-units // t.cores)
+                keys = max(1, keys_per_seq // splits) if decode else prefill_keys
+                cyc = cycles.get((m_eff, keys))
+                if cyc is None:  # the best dataflow (an exact minimum: any order gives the same)
+                    cyc = cycles[m_eff, keys] = min(
+                        t.attention_cycles(m_eff, keys, a.head_dim_qk, a.head_dim_v, df, rate)
+                        for df in t.dataflows
+                    )
+                util = min(1.0, m_eff * keys * d / pe_macs / cyc)
+                quant = max(waves * t.cores / units, 1.0)
+                t_mm = macs / (all_macs * util) * quant
+                t_soft = soft * quant
+                busy = min(units, t.cores)
+                if busy * keys_per_seq * kv_per_token / max(kv_heads, 1) <= in_l2_cap:  # K/V re-reads in L2
+                    main = kv_main_min + op.act_write_bytes
+                else:
+                    main = reread - op.kv_read_bytes + kv_main_min + op.act_write_bytes
+                l2 = max(main, reread + op.act_read_bytes + op.act_write_bytes)
+                comb = static.combine_s(splits, part, t.noc_link_bw) if static is not None else 0.0
+                blk = by_splits[splits] = (
+                    units,
+                    waves,
+                    keys,
+                    util,
+                    t_mm,
+                    t_soft,
+                    busy,
+                    main,
+                    l2,
+                    l2 + scores,
+                    max(t_mm, t_soft),
+                    min(t_mm, t_soft),
+                    comb,
+                )
+            units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, slow, fast, t_comb = blk
+            bw = min(main_bw, busy * 2 * bkv * d * kb / lat) if lat > 0 else main_bw
+            t_mem = max(max(main / bw, l2 / l2_bw), sram / sram_bw)
+            # the softmax runs on the SFU/vector units while the matrix engine works on the next tile
+            # (pipelined, as in FlashAttention-3); one tile's softmax per unit stays exposed
+            t_c = slow + fast * bkv / max(keys, bkv)
+            # static schedules: each core's DMA queue sets up a K and a V transfer per KV tile plus Q in and
+            # O out; flash-decoding's partial outputs (and their max/sum) are combined over the NoC; one
+            # barrier per op
+            kv_tiles = -(-keys // bkv)
+            transfers = waves * (2 * kv_tiles + 2)
+            t_mem = max(t_mem, transfers * dma)
+            if static is not None:
+                t_c = stage_time(
+                    t_c,
+                    waves * kv_tiles,
+                    max(main - op.act_write_bytes, 0.0),
+                    max(l2 - op.act_write_bytes, 1.0),
+                    2,
+                    *loads[bkv],
+                )
+            time = max(t_c, t_mem) + lat + dma + tail + t_comb + barrier
+            rf = rf_tile * max(1, pairs_q / bkv)
+            energy = t.energy_j(op.dtype, op.flops, main, l2, sram, rf)
+            # in _Row's order (a plain tuple: the named one is built for the winner only)
+            row = (
+                buf,
+                time,
+                energy,
+                bq,
+                bkv,
+                units,
+                waves,
+                splits,
+                util,
+                t_mm,
+                t_soft,
+                t_mem,
+                main,
+                l2,
+                sram,
+            )
+            rows.append((*row, rf, transfers, t_comb, t_c))
+    return _best(rows, t.sram_bytes)
+
+
+class _Row(NamedTuple):
+    """One (bq, bkv) candidate's figures."""
+
+    buf: float
+    time: float
+    energy: float
+    bq: int
+    bkv: int
+    units: int
+    waves: int
+    splits: int
+    util: float
+    t_mm: float
+    t_soft: float
+    t_mem: float
+    main: float
+    l2: float
+    sram: float
+    rf: float
+    transfers: int
+    t_comb: float
+    t_c: float
+
+
+def _best(rows: list[tuple[Any, ...]], sram_bytes: float) -> AttentionMapping:
+    """The fastest candidate whose buffers fit (none fits: those with the smallest buffer); within 1e-6
+    of the fastest, the first with the least energy (as numpy's argmin over the flat grid picks it)."""
+    ok = [r[0] <= sram_bytes for r in rows]
+    if not any(ok):
+        smallest = min(r[0] for r in rows)
+        ok = [r[0] == smallest for r in rows]
+    best = min(r[1] if f else math.inf for r, f in zip(rows, ok, strict=True))
+    near = best * (1 + 1e-6)
+    pick, low = rows[0], math.inf
+    for r, f in zip(rows, ok, strict=True):
+        if f and r[1] <= near and r[2] < low:
+            pick, low = r, r[2]
+    w = _Row._make(pick)
     return AttentionMapping(
-        int(bq[i]),
-        int(bkv[i]),
-        int(units[i]),
-        int(waves[i]),
-        int(splits[i]),
-        float(util[i]),
-        float(t_mm[i]),
-        float(t_soft[i]),
-        float(t_mem[i]),
-        float(time[i]),
-        float(main[i]),
-        float(l2[i]),
-        float(sram[i]),
-        float(buf[i]),
-        float(energy[i]),
-        bound,
-        float(rf[i]),
-        int(transfers[i]),
-        float(t_comb[i]),
+        int(w.bq),
+        int(w.bkv),
+        int(w.units),
+        int(w.waves),
+        int(w.splits),
+        float(w.util),
+        float(w.t_mm),
+        float(w.t_soft),
+        float(w.t_mem),
+        float(w.time),
+        float(w.main),
+        float(w.l2),
+        float(w.sram),
+        float(w.buf),
+        float(w.energy),
+        "compute" if w.t_c >= w.t_mem else "memory",
+        float(w.rf),
+        int(w.transfers),
+        float(w.t_comb),
     )

@@ -291,10 +291,25 @@ def _stage_pipeline(t: Target, t_c: Any, steps: Any, stage: Any, dram_in: Any, l
     another core's SRAM, the stage over the NoC) and then computed. With two buffers a stage's load overlaps
     the other buffer's compute: a step costs ``max(c, (load + c) / 2)``; with one, ``load + c``. Bandwidth
     totals, where all cores contend, are bounded elsewhere (``t_mem``); this is the latency side."""
-    c = t_c / steps
-    f = np.minimum(np.maximum(dram_in / np.maximum(loads, 1.0), 0.0), 1.0)
+    return stage_time(t_c, steps, dram_in, loads, db, *stage_loads(t, stage))
+
+
+def stage_loads(t: Target, stage: Any) -> tuple[Any, Any]:
+    """(load time of a stage from another core's SRAM over the NoC, load time of a stage from DRAM)."""
     lo = t.dma_setup_s() + stage / t.level2_bw
     ld = t.dma_setup_s() + stage / min(t.level2_bw, t.main_bw * t.gemm_eff) + t.main_latency_s
+    return lo, ld
+
+
+def stage_time(t_c: Any, steps: Any, dram_in: Any, loads: Any, db: Any, lo: Any, ld: Any) -> Any:
+    """``_stage_pipeline`` given ``stage_loads``: numpy arrays, or floats (one candidate; the same
+    operations, so the same values)."""
+    c = t_c / steps
+    if isinstance(c, float):
+        f = min(max(dram_in / max(loads, 1.0), 0.0), 1.0)
+        two = f * max(c, (ld + c) / 2) + (1 - f) * max(c, (lo + c) / 2)
+        return steps * (two if db == 2 else c + f * ld + (1 - f) * lo)
+    f = np.minimum(np.maximum(dram_in / np.maximum(loads, 1.0), 0.0), 1.0)
     two = f * np.maximum(c, (ld + c) / 2) + (1 - f) * np.maximum(c, (lo + c) / 2)
     one = c + f * ld + (1 - f) * lo
     return steps * np.where(db == 2, two, one)
