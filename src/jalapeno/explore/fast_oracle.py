@@ -26,6 +26,8 @@ import math
 from typing import Any
 
 from jalapeno.cost.oracle import CostOracle
+from jalapeno.graph.builder import Graph
+from jalapeno.graph.ops import Op
 from jalapeno.serving.oracle import StepCost, StepShape
 
 
@@ -46,6 +48,12 @@ def _snap(x: int, per_octave: int, exact: int) -> int:
     if x <= exact:
         return x
     return max(exact, round(2 ** (round(math.log2(x) * per_octave) / per_octave)))
+
+
+# Token-part graphs and attention ops depend on the model, precision and step only, not on the chip: every
+# design a worker evaluates on the same workload asks for mostly the same ones (hundreds a design)
+_GRAPHS: dict[tuple[Any, ...], Any] = {}
+_GRAPHS_MAX = 1 << 14
 
 
 class FastOracle(CostOracle):
@@ -70,6 +78,26 @@ class FastOracle(CostOracle):
         self._steps: dict[
             StepShape, StepCost
         ] = {}  # a replay asks for the same shape again about half the time
+
+    def _token_graph(self, tokens: int, seqs: int, mla: tuple[int, int]) -> Graph:
+        key = (self.cfg, self.precision, tokens, seqs, mla)
+        g = _GRAPHS.get(key)
+        if g is None:
+            if len(_GRAPHS) >= _GRAPHS_MAX:
+                _GRAPHS.clear()
+            g = _GRAPHS[key] = super()._token_graph(tokens, seqs, mla)
+        return g
+
+    def _attention_ops(
+        self, rep: int, attn: str, shape: StepShape, window: int, pre: tuple[int, int, int, int] | None
+    ) -> list[Op]:
+        key = (self.cfg, self.precision, rep, attn, shape, window, pre)  # chip-independent too
+        ops = _GRAPHS.get(key)
+        if ops is None:
+            if len(_GRAPHS) >= _GRAPHS_MAX:
+                _GRAPHS.clear()
+            ops = _GRAPHS[key] = tuple(super()._attention_ops(rep, attn, shape, window, pre))
+        return list(ops)
 
     def step(self, shape: StepShape) -> StepCost:
         if not self.fast:
