@@ -16,6 +16,7 @@ tile per unit (the pipeline's fill).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -130,24 +131,16 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
                     main = reread - op.kv_read_bytes + kv_main_min + op.act_write_bytes
                 l2 = max(main, reread + op.act_read_bytes + op.act_write_bytes)
                 comb = static.combine_s(splits, part, t.noc_link_bw) if static is not None else 0.0
+                sram = l2 + scores
                 blk = by_splits[splits] = (
-                    units,
-                    waves,
-                    keys,
-                    util,
-                    t_mm,
-                    t_soft,
-                    busy,
-                    main,
-                    l2,
-                    l2 + scores,
-                    max(t_mm, t_soft),
-                    min(t_mm, t_soft),
-                    comb,
+                    (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, comb),
+                    (max(t_mm, t_soft), min(t_mm, t_soft), l2 / l2_bw, sram / sram_bw),
+                    (max(main - op.act_write_bytes, 0.0), max(l2 - op.act_write_bytes, 1.0)),
                 )
-            units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, slow, fast, t_comb = blk
+            (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, t_comb), fixed, dram = blk
+            slow, fast, t_l2, t_sram = fixed
             bw = min(main_bw, busy * 2 * bkv * d * kb / lat) if lat > 0 else main_bw
-            t_mem = max(max(main / bw, l2 / l2_bw), sram / sram_bw)
+            t_mem = max(max(main / bw, t_l2), t_sram)
             # the softmax runs on the SFU/vector units while the matrix engine works on the next tile
             # (pipelined, as in FlashAttention-3); one tile's softmax per unit stays exposed
             t_c = slow + fast * bkv / max(keys, bkv)
@@ -158,37 +151,17 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
             transfers = waves * (2 * kv_tiles + 2)
             t_mem = max(t_mem, transfers * dma)
             if static is not None:
-                t_c = stage_time(
-                    t_c,
-                    waves * kv_tiles,
-                    max(main - op.act_write_bytes, 0.0),
-                    max(l2 - op.act_write_bytes, 1.0),
-                    2,
-                    *loads[bkv],
-                )
+                t_c = stage_time(t_c, waves * kv_tiles, *dram, 2, *loads[bkv])
             time = max(t_c, t_mem) + lat + dma + tail + t_comb + barrier
-            rf = rf_tile * max(1, pairs_q / bkv)
-            energy = t.energy_j(op.dtype, op.flops, main, l2, sram, rf)
-            # in _Row's order (a plain tuple: the named one is built for the winner only)
-            row = (
-                buf,
-                time,
-                energy,
-                bq,
-                bkv,
-                units,
-                waves,
-                splits,
-                util,
-                t_mm,
-                t_soft,
-                t_mem,
-                main,
-                l2,
-                sram,
-            )
-            rows.append((*row, rf, transfers, t_comb, t_c))
-    return _best(rows, t.sram_bytes)
+            # in _Row's order (a plain tuple: the named one is built for the winner only); energy is
+            # priced only where the time is within 1e-6 of the best (``_best``)
+            row = (buf, time, 0.0, bq, bkv, units, waves, splits, util, t_mm, t_soft, t_mem, main, l2, sram)
+            rows.append((*row, rf_tile * max(1, pairs_q / bkv), transfers, t_comb, t_c))
+
+    def energy(r: tuple[Any, ...]) -> float:
+        return float(t.energy_j(op.dtype, op.flops, r[12], r[13], r[14], r[15]))
+
+    return _best(rows, t.sram_bytes, energy)
 
 
 class _Row(NamedTuple):
@@ -215,7 +188,9 @@ class _Row(NamedTuple):
     t_c: float
 
 
-def _best(rows: list[tuple[Any, ...]], sram_bytes: float) -> AttentionMapping:
+def _best(
+    rows: list[tuple[Any, ...]], sram_bytes: float, energy_of: Callable[[tuple[Any, ...]], float]
+) -> AttentionMapping:
     """The fastest candidate whose buffers fit (none fits: those with the smallest buffer); within 1e-6
     of the fastest, the first with the least energy (as numpy's argmin over the flat grid picks it)."""
     ok = [r[0] <= sram_bytes for r in rows]
@@ -226,9 +201,11 @@ def _best(rows: list[tuple[Any, ...]], sram_bytes: float) -> AttentionMapping:
     near = best * (1 + 1e-6)
     pick, low = rows[0], math.inf
     for r, f in zip(rows, ok, strict=True):
-        if f and r[1] <= near and r[2] < low:
-            pick, low = r, r[2]
-    w = _Row._make(pick)
+        if f and r[1] <= near:
+            e = energy_of(r)
+            if e < low:
+                pick, low = r, e
+    w = _Row._make(pick)._replace(energy=low if low < math.inf else energy_of(pick))
     return AttentionMapping(
         int(w.bq),
         int(w.bkv),
