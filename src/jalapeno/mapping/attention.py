@@ -139,6 +139,7 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
                 )
             (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, t_comb), fixed, dram = blk
             slow, fast, t_l2, t_sram = fixed
+            dram_in, loaded = dram  # the stage pipeline's DRAM share: bytes from DRAM, bytes loaded
             bw = min(main_bw, busy * 2 * bkv * d * kb / lat) if lat > 0 else main_bw
             t_mem = max(max(main / bw, t_l2), t_sram)
             # the softmax runs on the SFU/vector units while the matrix engine works on the next tile
@@ -151,7 +152,7 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
             transfers = waves * (2 * kv_tiles + 2)
             t_mem = max(t_mem, transfers * dma)
             if static is not None:
-                t_c = stage_time(t_c, waves * kv_tiles, *dram, 2, *loads[bkv])
+                t_c = stage_time(t_c, waves * kv_tiles, dram_in, loaded, 2, *loads[bkv])
             time = max(t_c, t_mem) + lat + dma + tail + t_comb + barrier
             # in _Row's order (a plain tuple: the named one is built for the winner only); energy is
             # priced only where the time is within 1e-6 of the best (``_best``)
