@@ -46,10 +46,10 @@ def systolic_cycles(
     """Cycles of an (m x k) @ (k x n) GEMM on one rows x cols systolic array (arrays or ints).
 
     ``load``: rows of the stationary operand written a cycle (1 in SCALE-Sim; wider on arrays that
-    install weights from several streams at once). Python ints in, a Python int out, with no numpy call
-    (the attention mapper asks for a handful of scalar tiles per op).
+    install weights from several streams at once). Python ints (and a bool ``overlap``) in, a Python int
+    out, with no numpy call (the attention mapper asks for a handful of scalar tiles per op).
     """
-    scalar = type(m) is int and type(n) is int and type(k) is int
+    scalar = type(m) is int and type(n) is int and type(k) is int and type(overlap) is bool
     if scalar:
         k_eff = math.ceil(k / rate) if rate != 1 else k
     else:
@@ -71,10 +71,7 @@ def systolic_cycles(
         return plain
     stream = ld if dataflow != "os" else rows
     if scalar:
-        hidden = folds * max(t, stream) + fill + cols - 2
-        if overlap is True:
-            return min(plain, hidden)
-        return min(plain, hidden) if overlap else plain
+        return min(plain, folds * max(t, stream) + fill + cols - 2)
     hidden = folds * np.maximum(t, stream) + fill + cols - 2
     if overlap is True:  # the attention mapper's case: skip the select
         return np.minimum(plain, hidden)
