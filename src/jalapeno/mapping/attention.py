@@ -57,89 +57,74 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
     At most 30 candidates (5 for decode): each is priced in plain Python floats and ints, the same
     operations in the same order as numpy would do element-wise, so the values are identical to a
     vectorized evaluation and cost a fraction of its per-array overhead."""
-    a = op.attention
-    assert a is not None
-    s = op.flops / max(2.0 * a.pairs * a.heads * (a.head_dim_qk + a.head_dim_v), 1.0)  # TP share
-    heads, kv_heads = max(1.0, round(a.heads * s, 6)), max(1.0, round(a.kv_heads * s, 6))
-    group = max(1, round(heads / kv_heads))
-    d = a.head_dim_qk + a.head_dim_v
-    kv_per_token = (op.kv_read_bytes or op.act_read_bytes) / max(a.kv_tokens, 1)  # all KV heads
-    ab = op.act_write_bytes / max(a.query_tokens * heads * a.head_dim_v, 1)  # activation bytes/elem
-    kb = kv_per_token / max(kv_heads * d, 1) if kv_per_token else ab
-    q_seq = max(1, a.query_tokens // max(a.seqs, 1))  # query tokens per sequence
-    q_rows = q_seq * group  # query rows per (seq, kv head)
-    top = max(8, 1 << (q_rows - 1).bit_length())  # q_rows rounded up to a power of two: ceil(log2)
-    keys_per_seq = max(1, a.kv_tokens // max(a.seqs, 1))
-    base = a.seqs * max(1, round(kv_heads))
-    decode = a.phase == "decode"
-    prefill_keys = max(1, -(-a.pairs // max(a.query_tokens, 1)))
-    # engine utilization of one unit streaming its keys: S = Q K^T (m x dqk x keys), O += P V (m x keys x dv);
-    # stationary operands are double buffered, so the pipeline fills once per unit, not per tile
-    rate = t.rate(op.dtype)
-    pe_macs = t.engines * t.rows * t.cols * t.depth * rate
-    per_core_macs = pe_macs * t.f_matrix * t.issue_eff
-    all_macs = t.cores * per_core_macs
-    macs = a.pairs * heads * d
-    # the softmax runs on each unit's core: the last wave's idle cores idle their SFUs too
-    soft = max(a.pairs * heads / t.sfu_ops, 4.0 * a.pairs * heads / t.vector_flops)
-    kv_main_min = op.kv_read_bytes + op.act_read_bytes  # compulsory: Q (+ MLA's decompressed K/V) + KV
-    scores = a.pairs * heads * ACC_BYTES * 2  # scores written and read once in SRAM
-    eff = t.kv_eff if decode else t.main_eff  # decode reads the KV cache; prefill streams
-    main_bw, l2_bw, sram_bw = t.main_bw * eff, t.level2_bw, t.sram_bw * t.cores
-    dma, lat, static = t.dma_setup_s(), t.main_latency_s, t.static
-    in_l2_cap = 0.5 * t.shared_bytes if t.shared_bytes > 0 else -1.0
-    # static: the first K/V tile's setup and latency before compute, the last output's after it
-    tail = (dma + lat) if static is not None else 0.0
-    barrier = t.barrier_s()
-    rf_tile = 2.0 * a.query_tokens * heads * a.head_dim_v * ACC_BYTES
-    pairs_q = a.pairs / max(a.query_tokens, 1)
-    cycles: dict[tuple[int, int], int] = {}  # (query rows, keys) -> the best dataflow's cycles
-    # K/V tiles through two buffers (static schedules): each tile's load against its compute
-    loads = {bkv: stage_loads(t, 2 * bkv * d * kb) for bkv in BKV} if static is not None else {}
+    s = _Search(t, op)
     rows: list[tuple[Any, ...]] = []  # every candidate, bq major
     for bq in BQ:
-        if bq > top:
+        if bq > s.top:
             break
-        tiles_q = -(-q_rows // bq)
-        tb = tiles_q * base
-        m_eff = min(bq, q_rows)
-        reread = max(a.pairs / min(max(1, bq // group), q_seq) * kv_per_token, op.kv_read_bytes)
-        part = m_eff * (a.head_dim_v + 2) * ACC_BYTES
+        rows += s.candidates(bq)
+    return _best(rows, t.sram_bytes, s.energy)
+
+
+class _Search:
+    """One search's scalars (the op's TP share, tile traffic and rates, computed once) and its candidates."""
+
+    def __init__(self, t: Target, op: Op) -> None:
+        a = op.attention
+        assert a is not None
+        self.t, self.op, self.a = t, op, a
+        s = op.flops / max(2.0 * a.pairs * a.heads * (a.head_dim_qk + a.head_dim_v), 1.0)  # TP share
+        heads, kv_heads = max(1.0, round(a.heads * s, 6)), max(1.0, round(a.kv_heads * s, 6))
+        self.kv_heads, self.group = kv_heads, max(1, round(heads / kv_heads))
+        self.d = d = a.head_dim_qk + a.head_dim_v
+        self.kv_per_token = (op.kv_read_bytes or op.act_read_bytes) / max(a.kv_tokens, 1)  # all KV heads
+        self.ab = op.act_write_bytes / max(a.query_tokens * heads * a.head_dim_v, 1)  # activation bytes/elem
+        self.kb = self.kv_per_token / max(kv_heads * d, 1) if self.kv_per_token else self.ab
+        self.q_seq = max(1, a.query_tokens // max(a.seqs, 1))  # query tokens per sequence
+        self.q_rows = self.q_seq * self.group  # query rows per (seq, kv head)
+        self.top = max(8, 1 << (self.q_rows - 1).bit_length())  # q_rows up to a power of two: ceil(log2)
+        self.keys_per_seq = max(1, a.kv_tokens // max(a.seqs, 1))
+        self.base = a.seqs * max(1, round(kv_heads))
+        self.decode = a.phase == "decode"
+        self.prefill_keys = max(1, -(-a.pairs // max(a.query_tokens, 1)))
+        # engine utilization of one unit streaming its keys: S = Q K^T (m x dqk x keys), O += P V (m x keys
+        # x dv); stationary operands are double buffered, so the pipeline fills once per unit, not per tile
+        self.rate = t.rate(op.dtype)
+        self.pe_macs = t.engines * t.rows * t.cols * t.depth * self.rate
+        self.all_macs = t.cores * (self.pe_macs * t.f_matrix * t.issue_eff)
+        self.macs = a.pairs * heads * d
+        # the softmax runs on each unit's core: the last wave's idle cores idle their SFUs too
+        self.soft = max(a.pairs * heads / t.sfu_ops, 4.0 * a.pairs * heads / t.vector_flops)
+        self.kv_main_min = op.kv_read_bytes + op.act_read_bytes  # compulsory: Q (+ MLA's K/V) + KV
+        self.scores = a.pairs * heads * ACC_BYTES * 2  # scores written and read once in SRAM
+        eff = t.kv_eff if self.decode else t.main_eff  # decode reads the KV cache; prefill streams
+        self.main_bw, self.l2_bw, self.sram_bw = t.main_bw * eff, t.level2_bw, t.sram_bw * t.cores
+        self.dma, self.lat, self.static = t.dma_setup_s(), t.main_latency_s, t.static
+        self.in_l2_cap = 0.5 * t.shared_bytes if t.shared_bytes > 0 else -1.0
+        # static: the first K/V tile's setup and latency before compute, the last output's after it
+        self.tail = (self.dma + self.lat) if self.static is not None else 0.0
+        self.rf_tile = 2.0 * a.query_tokens * heads * a.head_dim_v * ACC_BYTES
+        self.pairs_q = a.pairs / max(a.query_tokens, 1)
+        self.cycles: dict[tuple[int, int], int] = {}  # (query rows, keys) -> the best dataflow's cycles
+        # K/V tiles through two buffers (static schedules): each tile's load against its compute
+        self.loads = {b: stage_loads(t, 2 * b * d * self.kb) for b in BKV} if self.static is not None else {}
+
+    def candidates(self, bq: int) -> list[tuple[Any, ...]]:
+        """The rows (``_Row``'s order, energy left 0) of the candidates with Q tiles of ``bq`` rows."""
+        t, d, kb, lat, dma, static = self.t, self.d, self.kb, self.lat, self.dma, self.static
+        main_bw, loads, cores, end, barrier = self.main_bw, self.loads, t.cores, self.tail, t.barrier_s()
+        tiles_q = -(-self.q_rows // bq)
+        tb = tiles_q * self.base
         by_splits: dict[int, tuple[Any, ...]] = {}  # what depends on the KV splits only (not on bkv)
+        out = []
         for bkv in BKV:
-            buf = bq * d * ab + 2 * bkv * d * kb + bq * bkv * ACC_BYTES
-            splits = min(max(t.cores // tb, 1), -(-keys_per_seq // bkv)) if tb < t.cores else 1
+            buf = bq * d * self.ab + 2 * bkv * d * kb + bq * bkv * ACC_BYTES
+            splits = min(max(cores // tb, 1), -(-self.keys_per_seq // bkv)) if tb < cores else 1
             blk = by_splits.get(splits)
             if blk is None:
-                units = base * tiles_q * splits
-                waves = -(-units // t.cores)
-                keys = max(1, keys_per_seq // splits) if decode else prefill_keys
-                cyc = cycles.get((m_eff, keys))
-                if cyc is None:  # the best dataflow (an exact minimum: any order gives the same)
-                    cyc = cycles[m_eff, keys] = min(
-                        t.attention_cycles(m_eff, keys, a.head_dim_qk, a.head_dim_v, df, rate)
-                        for df in t.dataflows
-                    )
-                util = min(1.0, m_eff * keys * d / pe_macs / cyc)
-                quant = max(waves * t.cores / units, 1.0)
-                t_mm = macs / (all_macs * util) * quant
-                t_soft = soft * quant
-                busy = min(units, t.cores)
-                if busy * keys_per_seq * kv_per_token / max(kv_heads, 1) <= in_l2_cap:  # K/V re-reads in L2
-                    main = kv_main_min + op.act_write_bytes
-                else:
-                    main = reread - op.kv_read_bytes + kv_main_min + op.act_write_bytes
-                l2 = max(main, reread + op.act_read_bytes + op.act_write_bytes)
-                comb = static.combine_s(splits, part, t.noc_link_bw) if static is not None else 0.0
-                sram = l2 + scores
-                blk = by_splits[splits] = (
-                    (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, comb),
-                    (max(t_mm, t_soft), min(t_mm, t_soft), l2 / l2_bw, sram / sram_bw),
-                    (max(main - op.act_write_bytes, 0.0), max(l2 - op.act_write_bytes, 1.0)),
-                )
+                blk = by_splits[splits] = self._per_split(bq, tiles_q, splits)
             (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, t_comb), fixed, dram = blk
             slow, fast, t_l2, t_sram = fixed
-            dram_in, loaded = dram  # the stage pipeline's DRAM share: bytes from DRAM, bytes loaded
             bw = min(main_bw, busy * 2 * bkv * d * kb / lat) if lat > 0 else main_bw
             t_mem = max(max(main / bw, t_l2), t_sram)
             # the softmax runs on the SFU/vector units while the matrix engine works on the next tile
@@ -151,18 +136,52 @@ def map_attention(t: Target, op: Op) -> AttentionMapping:
             kv_tiles = -(-keys // bkv)
             transfers = waves * (2 * kv_tiles + 2)
             t_mem = max(t_mem, transfers * dma)
-            if static is not None:
-                t_c = stage_time(t_c, waves * kv_tiles, dram_in, loaded, 2, *loads[bkv])
-            time = max(t_c, t_mem) + lat + dma + tail + t_comb + barrier
-            # in _Row's order (a plain tuple: the named one is built for the winner only); energy is
-            # priced only where the time is within 1e-6 of the best (``_best``)
+            if static is not None:  # dram: the stage pipeline's bytes from DRAM, bytes loaded
+                t_c = stage_time(t_c, waves * kv_tiles, dram[0], dram[1], 2, *loads[bkv])
+            time = max(t_c, t_mem) + lat + dma + end + t_comb + barrier
             row = (buf, time, 0.0, bq, bkv, units, waves, splits, util, t_mm, t_soft, t_mem, main, l2, sram)
-            rows.append((*row, rf_tile * max(1, pairs_q / bkv), transfers, t_comb, t_c))
+            out.append((*row, self.rf_tile * max(1, self.pairs_q / bkv), transfers, t_comb, t_c))
+        return out
 
-    def energy(r: tuple[Any, ...]) -> float:
-        return float(t.energy_j(op.dtype, op.flops, r[12], r[13], r[14], r[15]))
+    def _per_split(self, bq: int, tiles_q: int, splits: int) -> tuple[Any, ...]:
+        """Units, waves, utilization, matrix/softmax time and traffic of ``bq``-row Q tiles in ``splits``
+        KV splits, and what the bkv loop derives from them."""
+        t, op, a = self.t, self.op, self.a
+        m_eff = min(bq, self.q_rows)
+        units = self.base * tiles_q * splits
+        waves = -(-units // t.cores)
+        keys = max(1, self.keys_per_seq // splits) if self.decode else self.prefill_keys
+        cyc = self.cycles.get((m_eff, keys))
+        if cyc is None:  # the best dataflow (an exact minimum: any order gives the same)
+            cyc = self.cycles[m_eff, keys] = min(
+                t.attention_cycles(m_eff, keys, a.head_dim_qk, a.head_dim_v, df, self.rate)
+                for df in t.dataflows
+            )
+        util = min(1.0, m_eff * keys * self.d / self.pe_macs / cyc)
+        quant = max(waves * t.cores / units, 1.0)
+        t_mm = self.macs / (self.all_macs * util) * quant
+        t_soft = self.soft * quant
+        busy = min(units, t.cores)
+        reread = max(
+            a.pairs / min(max(1, bq // self.group), self.q_seq) * self.kv_per_token, op.kv_read_bytes
+        )
+        if busy * self.keys_per_seq * self.kv_per_token / max(self.kv_heads, 1) <= self.in_l2_cap:  # in L2
+            main = self.kv_main_min + op.act_write_bytes
+        else:
+            main = reread - op.kv_read_bytes + self.kv_main_min + op.act_write_bytes
+        l2 = max(main, reread + op.act_read_bytes + op.act_write_bytes)
+        part = m_eff * (a.head_dim_v + 2) * ACC_BYTES
+        comb = self.static.combine_s(splits, part, t.noc_link_bw) if self.static is not None else 0.0
+        sram = l2 + self.scores
+        return (
+            (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, comb),
+            (max(t_mm, t_soft), min(t_mm, t_soft), l2 / self.l2_bw, sram / self.sram_bw),
+            (max(main - op.act_write_bytes, 0.0), max(l2 - op.act_write_bytes, 1.0)),
+        )
 
-    return _best(rows, t.sram_bytes, energy)
+    def energy(self, r: tuple[Any, ...]) -> float:
+        """A row's dynamic energy (its main, level-2, SRAM and accumulator bytes, the op's FLOPs)."""
+        return float(self.t.energy_j(self.op.dtype, self.op.flops, r[12], r[13], r[14], r[15]))
 
 
 class _Row(NamedTuple):
