@@ -167,13 +167,18 @@ class CostOracle:
         first = tokens - (seqs - 1)
         return Batch((Sequence(first, 0),) + (Sequence(1, 0),) * (seqs - 1))
 
+    def _token_graph(self, tokens: int, seqs: int, mla: tuple[int, int]) -> Graph:
+        """The graph the token part prices (chip-independent: ``explore.FastOracle`` shares it across
+        designs)."""
+        return build_graph(self.cfg, self._token_batch(tokens, seqs, mla), self.precision)
+
     def _token_part_uncached(
         self, tokens: int, seqs: int, graph_mode: bool, mla: tuple[int, int]
     ) -> tuple[float, float, float]:
         """(device seconds, dynamic joules, host launch seconds) of everything but attention."""
         if self._fast is not None and tokens < self.cfg.vocab_size:
             return self._fast.time_energy(tokens, seqs, graph_mode)
-        g = build_graph(self.cfg, self._token_batch(tokens, seqs, mla), self.precision)
+        g = self._token_graph(tokens, seqs, mla)
         _, t, e, host = self.est.price_ops(_without_attention(g), cuda_graph=graph_mode)
         comm_s, link_bytes = self.est.comm(g)
         return t + comm_s, e + link_bytes * self.est.params.pj_per_byte_link * 1e-12, host
@@ -350,7 +355,7 @@ class CostOracle:
     ) -> tuple[dict[object, Work], int]:
         """Per-layer work of each layer group (attention excluded) and of the ops outside the layers,
         and the LM head's rows (for the logits gather)."""
-        g = build_graph(self.cfg, self._token_batch(tokens, seqs, mla), self.precision)
+        g = self._token_graph(tokens, seqs, mla)
         costs, _, _, _ = self.est.price_ops(_without_attention(g), cuda_graph=graph_mode)
         eager = 0.0 if graph_mode else self.est.params.eager_launch_s
         parts = per_layer_parts(
@@ -473,7 +478,7 @@ class CostOracle:
     def _ep_template_uncached(
         self, tokens: int, seqs: int, graph_mode: bool, mla: tuple[int, int]
     ) -> RankTemplate:
-        g = build_graph(self.cfg, self._token_batch(tokens, seqs, mla), self.precision)
+        g = self._token_graph(tokens, seqs, mla)
         return rank_template(self.est, _without_attention(g), cuda_graph=graph_mode)
 
     def _finish(self, t: float, e_dyn: float, host_s: float = 0.0) -> StepCost:

@@ -23,9 +23,12 @@ from __future__ import annotations
 import bisect
 import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 from jalapeno.cost.oracle import CostOracle
+from jalapeno.graph.builder import Graph
+from jalapeno.graph.ops import Op
 from jalapeno.serving.oracle import StepCost, StepShape
 
 
@@ -48,6 +51,22 @@ def _snap(x: int, per_octave: int, exact: int) -> int:
     return max(exact, round(2 ** (round(math.log2(x) * per_octave) / per_octave)))
 
 
+# Token-part graphs and attention ops depend on the model, precision and step only, not on the chip: every
+# design a worker evaluates on the same workload asks for mostly the same ones (hundreds a design). Keyed by a
+# small number per (model, precision) pair (``_MODELS``), so a lookup does not hash the model's config.
+_GRAPHS: dict[tuple[Any, ...], Any] = {}
+_GRAPHS_MAX = 1 << 14
+_MODELS: dict[tuple[Any, Any], int] = {}
+
+
+def _model_number(cfg: Any, precision: Any) -> int | None:
+    """The (model, precision) pair's number in the shared cache (None: an unhashable config, not shared)."""
+    try:
+        return _MODELS.setdefault((cfg, precision), len(_MODELS))
+    except TypeError:
+        return None
+
+
 class FastOracle(CostOracle):
     """``CostOracle`` with interpolated token work and bucketed attention (see the module docstring)."""
 
@@ -65,11 +84,40 @@ class FastOracle(CostOracle):
         self.attention_per_octave = attention_per_octave
         self._grid = geometric_grid(exact_tokens, 1 << 20, points_per_octave)
         self._att: dict[tuple[Any, ...], tuple[float, float, float]] = {}
+        self._model = _model_number(self.cfg, self.precision)
         par = self.parallel  # expert- and pipeline-parallel steps take the exact oracle's own paths
         self.fast = self.est.custom_timer and not self.cfg.mla and par.ep == 1 and par.pp == 1
         self._steps: dict[
             StepShape, StepCost
         ] = {}  # a replay asks for the same shape again about half the time
+
+    def _token_graph(self, tokens: int, seqs: int, mla: tuple[int, int]) -> Graph:
+        return self._shared(
+            ("g", tokens, seqs, mla), lambda: super(FastOracle, self)._token_graph(tokens, seqs, mla)
+        )
+
+    def _attention_ops(
+        self, rep: int, attn: str, shape: StepShape, window: int, pre: tuple[int, int, int, int] | None
+    ) -> list[Op]:
+        key = ("a", rep, attn, shape, window, pre)
+        return list(
+            self._shared(
+                key, lambda: tuple(super(FastOracle, self)._attention_ops(rep, attn, shape, window, pre))
+            )
+        )
+
+    def _shared(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """``build()``, memoized across every oracle of the same model and precision (``_GRAPHS``)."""
+        model = getattr(self, "_model", None)  # unset while CostOracle.__init__ runs
+        if model is None:
+            return build()
+        key = (model, *key)
+        hit = _GRAPHS.get(key)
+        if hit is None:
+            if len(_GRAPHS) >= _GRAPHS_MAX:
+                _GRAPHS.clear()
+            hit = _GRAPHS[key] = build()
+        return hit
 
     def step(self, shape: StepShape) -> StepCost:
         if not self.fast:

@@ -15,18 +15,17 @@ tile per unit (the pipeline's fill).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
+from typing import Any, NamedTuple
 
 from jalapeno.graph.ops import Op
-from jalapeno.mapping.gemm import _stage_pipeline
+from jalapeno.mapping.gemm import stage_loads, stage_time
 from jalapeno.mapping.target import ACC_BYTES, Target
 
 BQ = (8, 16, 32, 64, 128, 256)
 BKV = (32, 64, 128, 256, 512)
-# the (bq, bkv) grid, bq major: the candidates of a problem whose largest bq is BQ[j] are its first (j+1) x 5
-_GRID_BQ, _GRID_BKV = (g.ravel() for g in np.meshgrid(np.array(BQ), np.array(BKV), indexing="ij"))
 
 
 @dataclass(frozen=True)
@@ -53,120 +52,198 @@ class AttentionMapping:
 
 
 def map_attention(t: Target, op: Op) -> AttentionMapping:
-    a = op.attention
-    assert a is not None
-    s = op.flops / max(2.0 * a.pairs * a.heads * (a.head_dim_qk + a.head_dim_v), 1.0)  # TP share
-    heads, kv_heads = max(1.0, round(a.heads * s, 6)), max(1.0, round(a.kv_heads * s, 6))
-    group = max(1, round(heads / kv_heads))
-    d = a.head_dim_qk + a.head_dim_v
-    kv_per_token = (op.kv_read_bytes or op.act_read_bytes) / max(a.kv_tokens, 1)  # all KV heads
-    ab = op.act_write_bytes / max(a.query_tokens * heads * a.head_dim_v, 1)  # activation bytes/elem
-    kb = kv_per_token / max(kv_heads * d, 1) if kv_per_token else ab
-    q_rows = max(1, a.query_tokens // max(a.seqs, 1)) * group  # query rows per (seq, kv head)
-    n_bq = sum(1 for b in BQ if b <= max(8, 1 << int(np.ceil(np.log2(q_rows)))))
-    bq, bkv = _GRID_BQ[: n_bq * len(BKV)], _GRID_BKV[: n_bq * len(BKV)]
-    buf = bq * d * ab + 2 * bkv * d * kb + bq * bkv * ACC_BYTES
-    ok = buf <= t.sram_bytes
-    if not ok.any():
-        ok = buf == buf.min()
-    keys_per_seq = max(1, a.kv_tokens // max(a.seqs, 1))
-    tiles_q = -(-q_rows // bq)
-    base = a.seqs * max(1, round(kv_heads))
-    splits = np.where(
-        tiles_q * base < t.cores,
-        np.minimum(np.maximum(t.cores // (tiles_q * base), 1), -(-keys_per_seq // bkv)),
-        1,
-    )
-    units = base * tiles_q * splits
-    waves = -(-units // t.cores)
-    # engine utilization of one unit streaming its keys: S = Q K^T (m x dqk x keys), O += P V (m x keys x dv);
-    # stationary operands are double buffered, so the pipeline fills once per unit, not per tile
-    rate = t.rate(op.dtype)
-    m_eff = np.minimum(bq, q_rows)
-    keys = np.maximum(
-        1, (keys_per_seq // splits) if a.phase == "decode" else -(-a.pairs // max(a.query_tokens, 1))
-    )
-    cyc = None
-    for df in t.dataflows:  # the best dataflow per candidate (an exact minimum: any order gives the same)
-        c = t.attention_cycles(m_eff, keys, a.head_dim_qk, a.head_dim_v, df, rate)
-        cyc = c if cyc is None else np.minimum(cyc, c)
-    ideal = m_eff * keys * d / (t.engines * t.rows * t.cols * t.depth * rate)
-    util = np.minimum(1.0, ideal / cyc)
-    macs = a.pairs * heads * d
-    per_core_macs = t.engines * t.rows * t.cols * t.depth * rate * t.f_matrix * t.issue_eff
-    quant = waves * t.cores / units
-    t_mm = macs / (t.cores * per_core_macs * util) * np.maximum(quant, 1.0)
-    # the softmax runs on each unit's core: the last wave's idle cores idle their SFUs too
-    t_soft = max(a.pairs * heads / t.sfu_ops, 4.0 * a.pairs * heads / t.vector_flops) * np.maximum(quant, 1.0)
-    tok = np.maximum(1, bq // group)
-    reread = a.pairs / np.minimum(tok, max(1, a.query_tokens // max(a.seqs, 1))) * kv_per_token
-    kv_main_min = op.kv_read_bytes + op.act_read_bytes  # compulsory: Q (+ MLA's decompressed K/V) + KV
-    reread = np.maximum(reread, op.kv_read_bytes)
-    working = np.minimum(units, t.cores) * keys_per_seq * kv_per_token / max(kv_heads, 1)
-    in_l2 = (t.shared_bytes > 0) & (working <= 0.5 * t.shared_bytes)
-    main = np.where(in_l2, kv_main_min, reread - op.kv_read_bytes + kv_main_min) + op.act_write_bytes
-    l2 = np.maximum(main, reread + op.act_read_bytes + op.act_write_bytes)
-    sram = l2 + a.pairs * heads * ACC_BYTES * 2  # scores written and read once in SRAM
-    inflight = np.minimum(units, t.cores) * 2 * bkv * d * kb
-    eff = t.kv_eff if a.phase == "decode" else t.main_eff  # decode reads the KV cache; prefill streams
-    bw = np.minimum(t.main_bw * eff, inflight / t.main_latency_s)
-    t_mem = np.maximum(np.maximum(main / bw, l2 / t.level2_bw), sram / (t.sram_bw * t.cores))
-    # the softmax runs on the SFU/vector units while the matrix engine works on the next tile (pipelined,
-    # as in FlashAttention-3); one tile's softmax per unit stays exposed
-    t_c = np.maximum(t_mm, t_soft) + np.minimum(t_mm, t_soft) * bkv / np.maximum(keys, bkv)
-    # static schedules: each core's DMA queue sets up a K and a V transfer per KV tile plus Q in and O out;
-    # flash-decoding's partial outputs (and their max/sum) are combined over the NoC; one barrier per op
-    kv_tiles = -(-keys // bkv)
-    transfers = waves * (2 * kv_tiles + 2)
-    t_dma = transfers * t.dma_setup_s()
-    t_mem = np.maximum(t_mem, t_dma)
-    part = np.minimum(bq, q_rows) * (a.head_dim_v + 2) * ACC_BYTES
-    t_comb = t.static.combine_s(splits, part, t.noc_link_bw) if t.static else np.zeros(len(bq))
-    if t.static is not None:  # K/V tiles through two buffers: each tile's DMA latency against its compute
-        kv_b = 2 * bkv * d * kb
-        t_c = _stage_pipeline(
-            t,
-            t_c,
-            waves * kv_tiles,
-            kv_b,
-            np.maximum(main - op.act_write_bytes, 0.0),
-            np.maximum(l2 - op.act_write_bytes, 1.0),
-            2,
+    """The fastest feasible (bq, bkv) tiling of ``op`` (within 1e-6 of the fastest: the least energy).
+
+    At most 30 candidates (5 for decode): each is priced in plain Python floats and ints, the same
+    operations in the same order as numpy would do element-wise, so the values are identical to a
+    vectorized evaluation and cost a fraction of its per-array overhead."""
+    s = _Search(t, op)
+    rows: list[tuple[Any, ...]] = []  # every candidate, bq major
+    for bq in BQ:
+        if bq > s.top:
+            break
+        rows += s.candidates(bq)
+    return _best(rows, t.sram_bytes, s.energy)
+
+
+class _Search:
+    """One search's scalars (the op's TP share, tile traffic and rates, computed once) and its candidates."""
+
+    def __init__(self, t: Target, op: Op) -> None:
+        a = op.attention
+        assert a is not None
+        self.t, self.op, self.a = t, op, a
+        s = op.flops / max(2.0 * a.pairs * a.heads * (a.head_dim_qk + a.head_dim_v), 1.0)  # TP share
+        heads, kv_heads = max(1.0, round(a.heads * s, 6)), max(1.0, round(a.kv_heads * s, 6))
+        self.kv_heads, self.group = kv_heads, max(1, round(heads / kv_heads))
+        self.d = d = a.head_dim_qk + a.head_dim_v
+        self.kv_per_token = (op.kv_read_bytes or op.act_read_bytes) / max(a.kv_tokens, 1)  # all KV heads
+        self.ab = op.act_write_bytes / max(a.query_tokens * heads * a.head_dim_v, 1)  # activation bytes/elem
+        self.kb = self.kv_per_token / max(kv_heads * d, 1) if self.kv_per_token else self.ab
+        self.q_seq = max(1, a.query_tokens // max(a.seqs, 1))  # query tokens per sequence
+        self.q_rows = self.q_seq * self.group  # query rows per (seq, kv head)
+        self.top = max(8, 1 << (self.q_rows - 1).bit_length())  # q_rows up to a power of two: ceil(log2)
+        self.keys_per_seq = max(1, a.kv_tokens // max(a.seqs, 1))
+        self.base = a.seqs * max(1, round(kv_heads))
+        self.decode = a.phase == "decode"
+        self.prefill_keys = max(1, -(-a.pairs // max(a.query_tokens, 1)))
+        # engine utilization of one unit streaming its keys: S = Q K^T (m x dqk x keys), O += P V (m x keys
+        # x dv); stationary operands are double buffered, so the pipeline fills once per unit, not per tile
+        self.rate = t.rate(op.dtype)
+        self.pe_macs = t.engines * t.rows * t.cols * t.depth * self.rate
+        self.all_macs = t.cores * (self.pe_macs * t.f_matrix * t.issue_eff)
+        self.macs = a.pairs * heads * d
+        # the softmax runs on each unit's core: the last wave's idle cores idle their SFUs too
+        self.soft = max(a.pairs * heads / t.sfu_ops, 4.0 * a.pairs * heads / t.vector_flops)
+        self.kv_main_min = op.kv_read_bytes + op.act_read_bytes  # compulsory: Q (+ MLA's K/V) + KV
+        self.scores = a.pairs * heads * ACC_BYTES * 2  # scores written and read once in SRAM
+        eff = t.kv_eff if self.decode else t.main_eff  # decode reads the KV cache; prefill streams
+        self.main_bw, self.l2_bw, self.sram_bw = t.main_bw * eff, t.level2_bw, t.sram_bw * t.cores
+        self.dma, self.lat, self.static = t.dma_setup_s(), t.main_latency_s, t.static
+        self.in_l2_cap = 0.5 * t.shared_bytes if t.shared_bytes > 0 else -1.0
+        # static: the first K/V tile's setup and latency before compute, the last output's after it
+        self.tail = (self.dma + self.lat) if self.static is not None else 0.0
+        self.rf_tile = 2.0 * a.query_tokens * heads * a.head_dim_v * ACC_BYTES
+        self.pairs_q = a.pairs / max(a.query_tokens, 1)
+        self.cycles: dict[tuple[int, int], int] = {}  # (query rows, keys) -> the best dataflow's cycles
+        # K/V tiles through two buffers (static schedules): each tile's load against its compute
+        self.loads = {b: stage_loads(t, 2 * b * d * self.kb) for b in BKV} if self.static is not None else {}
+
+    def candidates(self, bq: int) -> list[tuple[Any, ...]]:
+        """The rows (``_Row``'s order, energy left 0) of the candidates with Q tiles of ``bq`` rows."""
+        t, d, kb, lat, dma, static = self.t, self.d, self.kb, self.lat, self.dma, self.static
+        main_bw, loads, cores, end, barrier = self.main_bw, self.loads, t.cores, self.tail, t.barrier_s()
+        tiles_q = -(-self.q_rows // bq)
+        tb = tiles_q * self.base
+        by_splits: dict[int, tuple[Any, ...]] = {}  # what depends on the KV splits only (not on bkv)
+        out = []
+        for bkv in BKV:
+            buf = bq * d * self.ab + 2 * bkv * d * kb + bq * bkv * ACC_BYTES
+            splits = min(max(cores // tb, 1), -(-self.keys_per_seq // bkv)) if tb < cores else 1
+            blk = by_splits.get(splits)
+            if blk is None:
+                blk = by_splits[splits] = self._per_split(bq, tiles_q, splits)
+            (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, t_comb), fixed, dram = blk
+            slow, fast, t_l2, t_sram = fixed
+            bw = min(main_bw, busy * 2 * bkv * d * kb / lat) if lat > 0 else main_bw
+            t_mem = max(max(main / bw, t_l2), t_sram)
+            # the softmax runs on the SFU/vector units while the matrix engine works on the next tile
+            # (pipelined, as in FlashAttention-3); one tile's softmax per unit stays exposed
+            t_c = slow + fast * bkv / max(keys, bkv)
+            # static schedules: each core's DMA queue sets up a K and a V transfer per KV tile plus Q in and
+            # O out; flash-decoding's partial outputs (and their max/sum) are combined over the NoC; one
+            # barrier per op
+            kv_tiles = -(-keys // bkv)
+            transfers = waves * (2 * kv_tiles + 2)
+            t_mem = max(t_mem, transfers * dma)
+            if static is not None:  # dram: the stage pipeline's bytes from DRAM, bytes loaded
+                t_c = stage_time(t_c, waves * kv_tiles, dram[0], dram[1], 2, *loads[bkv])
+            time = max(t_c, t_mem) + lat + dma + end + t_comb + barrier
+            row = (buf, time, 0.0, bq, bkv, units, waves, splits, util, t_mm, t_soft, t_mem, main, l2, sram)
+            out.append((*row, self.rf_tile * max(1, self.pairs_q / bkv), transfers, t_comb, t_c))
+        return out
+
+    def _per_split(self, bq: int, tiles_q: int, splits: int) -> tuple[Any, ...]:
+        """Units, waves, utilization, matrix/softmax time and traffic of ``bq``-row Q tiles in ``splits``
+        KV splits, and what the bkv loop derives from them."""
+        t, op, a = self.t, self.op, self.a
+        m_eff = min(bq, self.q_rows)
+        units = self.base * tiles_q * splits
+        waves = -(-units // t.cores)
+        keys = max(1, self.keys_per_seq // splits) if self.decode else self.prefill_keys
+        cyc = self.cycles.get((m_eff, keys))
+        if cyc is None:  # the best dataflow (an exact minimum: any order gives the same)
+            cyc = self.cycles[m_eff, keys] = min(
+                t.attention_cycles(m_eff, keys, a.head_dim_qk, a.head_dim_v, df, self.rate)
+                for df in t.dataflows
+            )
+        util = min(1.0, m_eff * keys * self.d / self.pe_macs / cyc)
+        quant = max(waves * t.cores / units, 1.0)
+        t_mm = self.macs / (self.all_macs * util) * quant
+        t_soft = self.soft * quant
+        busy = min(units, t.cores)
+        reread = max(
+            a.pairs / min(max(1, bq // self.group), self.q_seq) * self.kv_per_token, op.kv_read_bytes
         )
-    # static: the first K/V tile's setup and latency before compute, the last output's after it
-    tail = (t.dma_setup_s() + t.main_latency_s) if t.static is not None else 0.0
-    time = np.maximum(t_c, t_mem) + t.main_latency_s + t.dma_setup_s() + tail + t_comb + t.barrier_s()
-    rf = (
-        2.0
-        * a.query_tokens
-        * heads
-        * a.head_dim_v
-        * ACC_BYTES
-        * np.maximum(1, a.pairs / max(a.query_tokens, 1) / bkv)
-    )
-    energy = t.energy_j(op.dtype, op.flops, main, l2, sram, rf)
-    time = np.where(ok, time, np.inf)
-    best = time.min()
-    i = int(np.argmin(np.where(time <= best * (1 + 1e-6), energy, np.inf)))
-    bound = "compute" if t_c[i] >= t_mem[i] else "memory"
+        if busy * self.keys_per_seq * self.kv_per_token / max(self.kv_heads, 1) <= self.in_l2_cap:  # in L2
+            main = self.kv_main_min + op.act_write_bytes
+        else:
+            main = reread - op.kv_read_bytes + self.kv_main_min + op.act_write_bytes
+        l2 = max(main, reread + op.act_read_bytes + op.act_write_bytes)
+        part = m_eff * (a.head_dim_v + 2) * ACC_BYTES
+        comb = self.static.combine_s(splits, part, t.noc_link_bw) if self.static is not None else 0.0
+        sram = l2 + self.scores
+        return (
+            (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, comb),
+            (max(t_mm, t_soft), min(t_mm, t_soft), l2 / self.l2_bw, sram / self.sram_bw),
+            (max(main - op.act_write_bytes, 0.0), max(l2 - op.act_write_bytes, 1.0)),
+        )
+
+    def energy(self, r: tuple[Any, ...]) -> float:
+        """A row's dynamic energy (its main, level-2, SRAM and accumulator bytes, the op's FLOPs)."""
+        return float(self.t.energy_j(self.op.dtype, self.op.flops, r[12], r[13], r[14], r[15]))
+
+
+class _Row(NamedTuple):
+    """One (bq, bkv) candidate's figures."""
+
+    buf: float
+    time: float
+    energy: float
+    bq: int
+    bkv: int
+    units: int
+    waves: int
+    splits: int
+    util: float
+    t_mm: float
+    t_soft: float
+    t_mem: float
+    main: float
+    l2: float
+    sram: float
+    rf: float
+    transfers: int
+    t_comb: float
+    t_c: float
+
+
+def _best(
+    rows: list[tuple[Any, ...]], sram_bytes: float, energy_of: Callable[[tuple[Any, ...]], float]
+) -> AttentionMapping:
+    """The fastest candidate whose buffers fit (none fits: those with the smallest buffer); within 1e-6
+    of the fastest, the first with the least energy (as numpy's argmin over the flat grid picks it)."""
+    ok = [r[0] <= sram_bytes for r in rows]
+    if not any(ok):
+        smallest = min(r[0] for r in rows)
+        ok = [r[0] == smallest for r in rows]
+    best = min(r[1] if f else math.inf for r, f in zip(rows, ok, strict=True))
+    near = best * (1 + 1e-6)
+    pick, low = rows[0], math.inf
+    for r, f in zip(rows, ok, strict=True):
+        if f and r[1] <= near:
+            e = energy_of(r)
+            if e < low:
+                pick, low = r, e
+    w = _Row._make(pick)._replace(energy=low if low < math.inf else energy_of(pick))
     return AttentionMapping(
-        int(bq[i]),
-        int(bkv[i]),
-        int(units[i]),
-        int(waves[i]),
-        int(splits[i]),
-        float(util[i]),
-        float(t_mm[i]),
-        float(t_soft[i]),
-        float(t_mem[i]),
-        float(time[i]),
-        float(main[i]),
-        float(l2[i]),
-        float(sram[i]),
-        float(buf[i]),
-        float(energy[i]),
-        bound,
-        float(rf[i]),
-        int(transfers[i]),
-        float(t_comb[i]),
+        int(w.bq),
+        int(w.bkv),
+        int(w.units),
+        int(w.waves),
+        int(w.splits),
+        float(w.util),
+        float(w.t_mm),
+        float(w.t_soft),
+        float(w.t_mem),
+        float(w.time),
+        float(w.main),
+        float(w.l2),
+        float(w.sram),
+        float(w.buf),
+        float(w.energy),
+        "compute" if w.t_c >= w.t_mem else "memory",
+        float(w.rf),
+        int(w.transfers),
+        float(w.t_comb),
     )

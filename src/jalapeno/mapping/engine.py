@@ -22,6 +22,7 @@ cycle: ``ceil(M/r) ceil(N/c) ceil(K/d)`` issue cycles plus a fill/drain of ``r +
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -45,15 +46,21 @@ def systolic_cycles(
     """Cycles of an (m x k) @ (k x n) GEMM on one rows x cols systolic array (arrays or ints).
 
     ``load``: rows of the stationary operand written a cycle (1 in SCALE-Sim; wider on arrays that
-    install weights from several streams at once).
+    install weights from several streams at once). Python ints (and a bool ``overlap``) in, a Python int
+    out, with no numpy call (the attention mapper asks for a handful of scalar tiles per op).
     """
-    k_eff = np.ceil(np.asarray(k) / rate).astype(np.int64) if rate != 1 else np.asarray(k)
+    scalar = type(m) is int and type(n) is int and type(k) is int and type(overlap) is bool
+    if scalar:
+        k_eff = math.ceil(k / rate) if rate != 1 else k
+    else:
+        k_eff = np.ceil(np.asarray(k) / rate).astype(np.int64) if rate != 1 else np.asarray(k)
+        m, n = np.asarray(m), np.asarray(n)
     if dataflow == "ws":
-        sr, sc, t = k_eff, np.asarray(n), np.asarray(m)
+        sr, sc, t = k_eff, n, m
     elif dataflow == "os":
-        sr, sc, t = np.asarray(m), np.asarray(n), k_eff
+        sr, sc, t = m, n, k_eff
     elif dataflow == "is":
-        sr, sc, t = k_eff, np.asarray(m), np.asarray(n)
+        sr, sc, t = k_eff, m, n
     else:
         raise ValueError(f"unknown dataflow {dataflow!r}")
     folds = _ceil(sr, rows) * _ceil(sc, cols)
@@ -62,7 +69,10 @@ def systolic_cycles(
     plain = folds * (fill + cols + t - 2) - 1
     if overlap is False:
         return plain
-    hidden = folds * np.maximum(t, ld if dataflow != "os" else rows) + fill + cols - 2
+    stream = ld if dataflow != "os" else rows
+    if scalar:
+        return min(plain, folds * max(t, stream) + fill + cols - 2)
+    hidden = folds * np.maximum(t, stream) + fill + cols - 2
     if overlap is True:  # the attention mapper's case: skip the select
         return np.minimum(plain, hidden)
     return np.where(np.asarray(overlap, dtype=bool), np.minimum(plain, hidden), plain)
@@ -71,7 +81,9 @@ def systolic_cycles(
 def dot_product_cycles(m: Any, n: Any, k: Any, rows: int, cols: int, depth: int, rate: float = 1.0) -> Any:
     """Cycles of a GEMM on one dot-product engine (rows x cols outputs, depth x rate products a cycle)."""
     d = max(1, round(depth * rate))
-    return _ceil(np.asarray(m), rows) * _ceil(np.asarray(n), cols) * _ceil(np.asarray(k), d) + rows + cols + d
+    if type(m) is not int or type(n) is not int or type(k) is not int:  # Python ints stay Python ints
+        m, n, k = np.asarray(m), np.asarray(n), np.asarray(k)
+    return _ceil(m, rows) * _ceil(n, cols) * _ceil(k, d) + rows + cols + d
 
 
 def engine_cycles(

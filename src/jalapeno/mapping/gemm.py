@@ -212,8 +212,8 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     if t.kind == "dot_product":
         fa, fb = -(-tn // (t.cols * REG_BLOCK * t.engines)), -(-tm // (t.rows * REG_BLOCK))
     else:
-        fa = np.where(np.isin(df, _idx(t, "is")), 1, -(-tn // (t.cols * t.engines)))
-        fb = np.where(np.isin(df, _idx(t, "ws")), 1, -(-tm // t.rows))
+        fa = np.where(_is(t, "is")[df], 1, -(-tn // (t.cols * t.engines)))
+        fb = np.where(_is(t, "ws")[df], 1, -(-tm // t.rows))
     sram = waves * (tm * ku * ae * fa + ku * tn * we * fb + tm * tn * ACC_BYTES)
     # -- time: main-memory bandwidth capped by bytes in flight (Little's law)
     # Little's law: each core keeps ``db`` stages in flight, the share ``f`` of them from DRAM, each for the
@@ -256,7 +256,7 @@ def evaluate(t: Target, p: GemmProblem, c: dict[str, np.ndarray]) -> dict[str, n
     # written); an output-stationary array keeps sums in its PEs and writes each output once
     k_fold = t.depth * REG_BLOCK if t.kind == "dot_product" else t.rows
     folds_k = np.ceil(ku / (k_fold * t.rate(p.dtype)))
-    os_df = np.isin(df, _idx(t, "os")) & (t.kind != "dot_product")
+    os_df = _is(t, "os")[df] & (t.kind != "dot_product")
     rf = units * tm * tn * ACC_BYTES * np.where(os_df, 1, 2 * folds_k)
     sram = sram * units / waves  # all cores' bytes (t_sram above is one core's)
     energy = t.energy_j(p.dtype, flops, main, l2, sram, rf)
@@ -291,10 +291,25 @@ def _stage_pipeline(t: Target, t_c: Any, steps: Any, stage: Any, dram_in: Any, l
     another core's SRAM, the stage over the NoC) and then computed. With two buffers a stage's load overlaps
     the other buffer's compute: a step costs ``max(c, (load + c) / 2)``; with one, ``load + c``. Bandwidth
     totals, where all cores contend, are bounded elsewhere (``t_mem``); this is the latency side."""
-    c = t_c / steps
-    f = np.minimum(np.maximum(dram_in / np.maximum(loads, 1.0), 0.0), 1.0)
+    return stage_time(t_c, steps, dram_in, loads, db, *stage_loads(t, stage))
+
+
+def stage_loads(t: Target, stage: Any) -> tuple[Any, Any]:
+    """(load time of a stage from another core's SRAM over the NoC, load time of a stage from DRAM)."""
     lo = t.dma_setup_s() + stage / t.level2_bw
     ld = t.dma_setup_s() + stage / min(t.level2_bw, t.main_bw * t.gemm_eff) + t.main_latency_s
+    return lo, ld
+
+
+def stage_time(t_c: Any, steps: Any, dram_in: Any, loads: Any, db: Any, lo: Any, ld: Any) -> Any:
+    """``_stage_pipeline`` given ``stage_loads``: numpy arrays, or floats (one candidate; the same
+    operations, so the same values)."""
+    c = t_c / steps
+    if isinstance(c, float):
+        f = min(max(dram_in / max(loads, 1.0), 0.0), 1.0)
+        two = f * max(c, (ld + c) / 2) + (1 - f) * max(c, (lo + c) / 2)
+        return steps * (two if db == 2 else c + f * ld + (1 - f) * lo)
+    f = np.minimum(np.maximum(dram_in / np.maximum(loads, 1.0), 0.0), 1.0)
     two = f * np.maximum(c, (ld + c) / 2) + (1 - f) * np.maximum(c, (lo + c) / 2)
     one = c + f * ld + (1 - f) * lo
     return steps * np.where(db == 2, two, one)
@@ -337,5 +352,6 @@ def _raster(
     return take(ra).astype(np.float64), take(rb).astype(np.float64), take(fa), take(fb)
 
 
-def _idx(t: Target, df: str) -> list[int]:
-    return [i for i, d in enumerate(t.dataflows) if d == df]
+def _is(t: Target, df: str) -> np.ndarray:
+    """Whether each of the target's dataflow indices is ``df`` (indexed by the candidates' ``df``)."""
+    return np.array([d == df for d in t.dataflows], dtype=bool)

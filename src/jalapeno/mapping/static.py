@@ -135,5 +135,7 @@ class StaticSchedule:
     def combine_s(self, parts: Any, tile_bytes: Any, link_bw: float) -> Any:
         """Time to combine ``parts`` partial results of ``tile_bytes`` each (log-tree over the NoC);
         numpy arrays or numbers."""
+        if type(parts) is int:  # ceil(log2(parts)) exactly, without numpy
+            return (max(parts, 1) - 1).bit_length() * (self.barrier_s + tile_bytes / link_bw)
         rounds = np.ceil(np.log2(np.maximum(parts, 1)))
         return rounds * (self.barrier_s + tile_bytes / link_bw)
