@@ -33,7 +33,7 @@ from dataclasses import replace
 
 from jalapeno.cost.ep_stats import expected_nodes
 from jalapeno.cost.pipeline import Parallel
-from jalapeno.cost.published_glue_dense import SCALE_BYTES, quant_bytes, sglang_dense_glue
+from jalapeno.cost.published_glue_dense import SCALE_BYTES, quant_bytes, sglang_dense_glue, stream_op
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
 from jalapeno.models.config import ModelConfig
@@ -84,19 +84,7 @@ def _output_glue(g: Graph, cfg: ModelConfig, par: Parallel) -> Graph:
     ops: list[Op] = []
     for o in g.ops:
         ops.append(o)
-        for name in after.get(o.name, ()):
-            rd, wr = b[name]
-            ops.append(
-                Op(
-                    name,
-                    "elementwise",
-                    o.repeat,
-                    wr / 2.0,
-                    act_read_bytes=rd,
-                    act_write_bytes=wr,
-                    layers=o.layers,
-                )
-            )
+        ops.extend(stream_op(o, name, *b[name]) for name in after.get(o.name, ()))
     return replace(g, ops=tuple(ops))
 
 

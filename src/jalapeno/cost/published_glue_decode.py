@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.published_glue import output_glue_bytes
-from jalapeno.cost.published_glue_dense import quant_bytes, quant_k
+from jalapeno.cost.published_glue_dense import quant_bytes, quant_k, stream_op
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
 from jalapeno.models.config import ModelConfig
@@ -30,19 +30,6 @@ AFTER_MOE = ("routed_scale", "shared_add")
 DECODE_QUANT = frozenset(
     {"q_a_proj", "q_b_proj", "o_proj", "gate_up", "down", "shared_gate_up", "shared_down"}
 )
-
-
-def _stream(o: Op, name: str, rd: float, wr: float) -> Op:
-    return Op(
-        name,
-        "elementwise",
-        o.repeat,
-        wr / 2.0,
-        act_read_bytes=rd,
-        act_write_bytes=wr,
-        dtype="bf16",
-        layers=o.layers,
-    )
 
 
 def sglang_decode_glue(g: Graph, cfg: ModelConfig, par: Parallel) -> Graph:
@@ -55,8 +42,8 @@ def sglang_decode_glue(g: Graph, cfg: ModelConfig, par: Parallel) -> Graph:
     ops: list[Op] = []
     for o in g.ops:
         if o.kind == "matmul" and o.name in DECODE_QUANT:
-            ops.append(_stream(o, f"quant_{o.name}", *quant_bytes(ks[o.name], tokens)))
+            ops.append(stream_op(o, f"quant_{o.name}", *quant_bytes(ks[o.name], tokens)))
         ops.append(o)
         if o.name == "moe_combine":
-            ops += [_stream(o, n, *out[n]) for n in AFTER_MOE]
+            ops += [stream_op(o, n, *out[n]) for n in AFTER_MOE]
     return replace(g, ops=tuple(ops))

@@ -67,7 +67,8 @@ def mla_assembly_bytes(cfg: ModelConfig, tokens: int) -> tuple[float, float]:
     return tokens * read * BF16, tokens * write * BF16
 
 
-def _stream(o: Op, name: str, rd: float, wr: float) -> Op:
+def stream_op(o: Op, name: str, rd: float, wr: float) -> Op:
+    """An elementwise pass over ``o``'s layers reading ``rd`` and writing ``wr`` bytes (a glue kernel)."""
     return Op(
         name=name,
         kind="elementwise",
@@ -88,8 +89,8 @@ def sglang_dense_glue(g: Graph, cfg: ModelConfig) -> Graph:
     ops: list[Op] = []
     for o in g.ops:
         if o.kind == "matmul" and o.name in ks:
-            ops.append(_stream(o, f"quant_{o.name}", *quant_bytes(ks[o.name], tokens)))
+            ops.append(stream_op(o, f"quant_{o.name}", *quant_bytes(ks[o.name], tokens)))
         ops.append(o)
         if o.name == "rope":
-            ops.append(_stream(o, "mla_kv_assembly", *mla_assembly_bytes(cfg, tokens)))
+            ops.append(stream_op(o, "mla_kv_assembly", *mla_assembly_bytes(cfg, tokens)))
     return replace(g, ops=tuple(ops))
