@@ -18,7 +18,7 @@ too) with fewer 128 x 256 output tiles than SMs only its tiles' share of the chi
 of the bandwidth (the pessimistic end). The adopted 4-bit kernel's padded tiles: cost/fused_gemm.py.
 ``per-call-20`` / ``per-call-40`` add 20 / 40 us to every plugin call (decode and chunk steps alike) on top
 of the priced all-reduce: a diagnostic of what a fixed per-call cost would do, not a sourced figure (the
-published figures bound the plugin's barriers and in-switch reduction at about 11-16 us a call;
+published figures bound the plugin's barriers and in-switch reduction at about 11-21 us a call;
 docs/validation-405b.md, "The fused plugin's per-call cost").
 """
 
