@@ -5,6 +5,7 @@ them near equal (docs/validation-405b.md, "B200 against GB200, interactive").
     /work/bin/jpy scripts/mlperf_405b_b200_gb200.py swap    # each config difference swapped, in the model
     /work/bin/jpy scripts/mlperf_405b_b200_gb200.py variant no-overlap   # calibrate --all --json, a variant
     /work/bin/jpy scripts/mlperf_405b_b200_gb200.py variant occupancy
+    /work/bin/jpy scripts/mlperf_405b_b200_gb200.py variant per-call-20  # or per-call-40
 
 gap: for every bundled row with a log summary (data/published_logs/mlperf_log_summaries.csv), the requests
 decoding a replica (Little's law, ``LoggedRun.decoding``) and the constant added to every step (decode and
@@ -15,6 +16,10 @@ variant: experiments on top of the model (not adopted); ``no-overlap`` prices th
 all-reduces in series (no ``fused_allreduce_saving_s``); ``occupancy`` gives every plugin GEMM (Hopper's
 too) with fewer 128 x 256 output tiles than SMs only its tiles' share of the chip, each SM at its fair share
 of the bandwidth (the pessimistic end). The adopted 4-bit kernel's padded tiles: cost/fused_gemm.py.
+``per-call-20`` / ``per-call-40`` add 20 / 40 us to every plugin call (decode and chunk steps alike) on top
+of the priced all-reduce: a diagnostic of what a fixed per-call cost would do, not a sourced figure (the
+published figures bound the plugin's barriers and in-switch reduction at about 11-21 us a call;
+docs/validation-405b.md, "The fused plugin's per-call cost").
 """
 
 from __future__ import annotations
@@ -112,7 +117,30 @@ def occupancy() -> None:
     step.Estimator.price_op_list = patched  # type: ignore[method-assign]
 
 
-VARIANTS = {"no-overlap": no_overlap, "occupancy": occupancy}
+# A diagnostic, not a source: the step of the per-call constants tried (the logs lack 31-51 us a call).
+PER_CALL_STEP_S = 20e-6
+FUSED_CALLS_PER_LAYER = 2  # o_proj and down_proj
+
+
+def per_call(extra_s: float) -> None:
+    """Every plugin call ``extra_s`` slower: a negative saving per layer (``fused_allreduce_saving_s``)."""
+    saving = step.Estimator.fused_allreduce_saving_s
+
+    def patched(self: step.Estimator, costs, graph) -> float:
+        base = saving(self, costs, graph)
+        if not self.gemm_allreduce or self.tp == 1:
+            return base
+        return base - FUSED_CALLS_PER_LAYER * extra_s
+
+    step.Estimator.fused_allreduce_saving_s = patched  # type: ignore[method-assign]
+
+
+VARIANTS = {
+    "no-overlap": no_overlap,
+    "occupancy": occupancy,
+    "per-call-20": lambda: per_call(PER_CALL_STEP_S),
+    "per-call-40": lambda: per_call(2 * PER_CALL_STEP_S),
+}
 
 
 if __name__ == "__main__":
