@@ -13,7 +13,8 @@ Usage: /work/bin/jpy scripts/trtllm_breakdown.py [--json]
 3. The group step by category at the three operating points of scripts/deepseek_step_gap.py (MLPerf B200
    server by Little's law; TensorRT-LLM's max-throughput recipes), with the MoE and the all-to-all re-priced
    at the published rates: how much of the published step they account for.
-4. Every R1 row's error (``jalapeno calibrate --all``'s ``ep_rows``) before and after the MoE weight stream
+4. Blog 1's one-request step without MTP against the model's TP8 batch-1 step.
+5. Every R1 row's error (``jalapeno calibrate --all``'s ``ep_rows``) before and after the MoE weight stream
    at blog 24's rate on the Blackwell rows (a sensitivity, never applied; nothing fitted on the R1 rows;
    the dense rows' fit does not change since they have no routed experts).
 """
@@ -132,6 +133,19 @@ def step_split(prm: Any, rows: dict, frac: float) -> list[dict[str, Any]]:
     return out
 
 
+BLOG1_NO_MTP_TPS_USER = 111.0  # blog 1's MTP table, "Without MTP": 8 B200, one request, ISL 1K / OSL 2K
+
+
+def batch1_step(prm: Any) -> dict[str, float]:
+    """Blog 1's one-request step without MTP (1 / 111 tok/s) against the model's TP8 batch-1 step (KV 2,048,
+    BF16 attention as blog 1 runs it): its kernels and all-reduces, and its fitted per-step overhead."""
+    est = Estimator(resolve_chip("b200"), prm, 8)
+    sc = est.step(_graph(resolve_model("deepseek-r1"), 1, 2048, "bf16"))
+    return {"published_ms": round(1e3 / BLOG1_NO_MTP_TPS_USER, 2), "model_ms": round(sc.time_s * 1e3, 2),
+            "kernels_and_allreduce_ms": round((sc.time_s - prm.step_overhead_s) * 1e3, 2),
+            "step_overhead_ms": round(prm.step_overhead_s * 1e3, 2)}  # fmt: skip
+
+
 def _stream_timer(frac: float):
     """``op_time`` with the routed experts streaming no faster than ``frac`` of HBM peak."""
 
@@ -184,7 +198,7 @@ def run() -> dict[str, Any]:
     moe = moe_table(prm)
     fr = stream_fraction(moe)
     return {"moe_module": moe, "stream_fraction": fr, "a2a_ep8": a2a_table(prm),
-            "steps": step_split(prm, rows, fr[1]), "rows": row_errors(fits, fr),
+            "steps": step_split(prm, rows, fr[1]), "batch1": batch1_step(prm), "rows": row_errors(fits, fr),
             "dense_rows": dense_errors(fits)}  # fmt: skip
 
 
@@ -209,6 +223,7 @@ def markdown(b: dict[str, Any]) -> str:
             f"TRTLLM-Gen weight stream on the plateau: {lo:.3f} / {mid:.3f} / {hi:.3f} of HBM peak",
             "EP8 dispatch + combine, us a MoE layer (blog 18, BF16)\n" + _md(b["a2a_ep8"], a2a_cols),
             "Group step by category, ms a step\n" + _md(b["steps"], step_cols),
+            "One request, blog 1 without MTP: " + json.dumps(b["batch1"]),
             "Expert-parallel rows: error before / with the experts at blog 24's stream (low / mid / high)\n"
             + _md(b["rows"], row_cols),
             "Dense rows (unchanged): " + json.dumps(b["dense_rows"]),
