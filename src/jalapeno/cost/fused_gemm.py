@@ -20,8 +20,9 @@ GEMM's counted FLOPs.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
-from jalapeno.cost.op_time import ChipRates, OpTime, smooth_max
+from jalapeno.cost.op_time import ChipRates, OpTime, op_time_of
 from jalapeno.cost.params import CostParams
 from jalapeno.dtypes import get_dtype
 from jalapeno.graph.ops import Op
@@ -50,7 +51,4 @@ def fused_4bit_time(op: Op, ot: OpTime, rates: ChipRates, prm: CostParams) -> Op
     tc = max(ot.compute_s, fused_4bit_compute_s(op, rates, prm))
     if tc == ot.compute_s:
         return ot
-    body = smooth_max(tc, ot.memory_s, prm.smooth)
-    t = ot.time_s - smooth_max(ot.compute_s, ot.memory_s, prm.smooth) + body
-    bound = "overhead" if prm.kernel_s * ot.kernels > body else ("compute" if tc >= ot.memory_s else "memory")
-    return OpTime(t, tc, ot.memory_s, ot.roofline_s, bound, ot.kernels, ot.energy_j)
+    return replace(op_time_of(tc, ot.memory_s, ot.roofline_s, ot.kernels, prm), energy_j=ot.energy_j)

@@ -122,7 +122,12 @@ def op_time(op: Op, rates: ChipRates, prm: CostParams) -> OpTime:
         tc = op.flops / rates.vector_flops
         tm = bytes_ / (rates.mem_bw * prm.stream_eff)
         ideal = max(op.flops / rates.vector_flops, bytes_ / rates.mem_bw)
-    kernels = prm.kernels(op.name)
+    return op_time_of(tc, tm, ideal, prm.kernels(op.name), prm)
+
+
+def op_time_of(tc: float, tm: float, ideal: float, kernels: int, prm: CostParams) -> OpTime:
+    """One instance's time from its compute and memory times: their smooth max plus the kernels' fixed
+    cost, and what bounds it."""
     body = smooth_max(tc, tm, prm.smooth)
     t = body + prm.kernel_s * kernels
     bound = "overhead" if prm.kernel_s * kernels > body else ("compute" if tc >= tm else "memory")
