@@ -121,7 +121,7 @@ class ADPReplicaSteps(EPReplicaSteps):
         isl_cv: float = 0.0,
         adp: ADPConfig,
     ) -> None:
-        self.adp, self.isl_cv = adp, isl_cv
+        self.adp = adp
         self._steps: dict[int, tuple[float, float, float, float, float, float]] = {}
         super().__init__(model, est, precision, isl, osl, ctx, cfg, par, replicas, isl_cv=isl_cv)
 

@@ -151,7 +151,7 @@ class ReplicaSteps:
         isl_cv: float = 0.0,
     ) -> None:
         self.model, self.est, self.precision = model, est, precision
-        self.isl, self.osl, self.ctx = isl, osl, ctx
+        self.isl, self.osl, self.ctx, self.isl_cv = isl, osl, ctx, isl_cv
         self.biased_isl = biased_isl(isl, isl_cv)  # prefill tokens' prompts are the long ones
         self.pp = cfg.pp if cfg else 1
         self.budget = cfg.max_num_tokens if cfg else None
