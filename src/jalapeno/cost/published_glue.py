@@ -33,7 +33,7 @@ from dataclasses import replace
 
 from jalapeno.cost.ep_stats import expected_nodes
 from jalapeno.cost.pipeline import Parallel
-from jalapeno.cost.published_glue_dense import SCALE_BYTES, quant_bytes, sglang_dense_glue, stream_op
+from jalapeno.cost.published_glue_dense import SCALE_BYTES, quant_bytes, sglang_dense_glue, with_glue
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
 from jalapeno.models.config import ModelConfig
@@ -81,11 +81,7 @@ def _output_glue(g: Graph, cfg: ModelConfig, par: Parallel) -> Graph:
         "attn_prefill": ("mla_lse_transpose",),
         "moe_ep_gather": ("tma_scale_align", "routed_scale", "shared_add"),
     }
-    ops: list[Op] = []
-    for o in g.ops:
-        ops.append(o)
-        ops.extend(stream_op(o, name, *b[name]) for name in after.get(o.name, ()))
-    return replace(g, ops=tuple(ops))
+    return with_glue(g, {}, {op: [(name, *b[name]) for name in names] for op, names in after.items()})
 
 
 def sglang_moe_glue(g: Graph, cfg: ModelConfig, par: Parallel, on: bool = True) -> Graph:

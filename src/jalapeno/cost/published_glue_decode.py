@@ -17,13 +17,10 @@ efficiency (flops = written bytes / 2), each with the model's per-kernel cost.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from jalapeno.cost.pipeline import Parallel
 from jalapeno.cost.published_glue import output_glue_bytes
-from jalapeno.cost.published_glue_dense import quant_bytes, quant_k, stream_op
+from jalapeno.cost.published_glue_dense import quant_bytes, quant_k, with_glue
 from jalapeno.graph.builder import Graph
-from jalapeno.graph.ops import Op
 from jalapeno.models.config import ModelConfig
 
 AFTER_MOE = ("routed_scale", "shared_add")
@@ -39,11 +36,5 @@ def sglang_decode_glue(g: Graph, cfg: ModelConfig, par: Parallel) -> Graph:
         return g
     ks, tokens = quant_k(cfg), g.batch.new_tokens
     out = output_glue_bytes(cfg, par, tokens)
-    ops: list[Op] = []
-    for o in g.ops:
-        if o.kind == "matmul" and o.name in DECODE_QUANT:
-            ops.append(stream_op(o, f"quant_{o.name}", *quant_bytes(ks[o.name], tokens)))
-        ops.append(o)
-        if o.name == "moe_combine":
-            ops += [stream_op(o, n, *out[n]) for n in AFTER_MOE]
-    return replace(g, ops=tuple(ops))
+    quant = {name: quant_bytes(k, tokens) for name, k in ks.items() if name in DECODE_QUANT}
+    return with_glue(g, quant, {"moe_combine": [(n, *out[n]) for n in AFTER_MOE]})

@@ -25,6 +25,7 @@ Priced like ``cost.published_glue``: streaming ops at the model's HBM efficiency
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from jalapeno.graph.builder import Graph
@@ -81,16 +82,26 @@ def stream_op(o: Op, name: str, rd: float, wr: float) -> Op:
     )
 
 
+def with_glue(
+    g: Graph,
+    quant: Mapping[str, tuple[float, float]],
+    after: Mapping[str, Sequence[tuple[str, float, float]]],
+) -> Graph:
+    """``g`` with an FP8 quantization pass before each matmul ``quant`` names (its read and write bytes) and,
+    after each op ``after`` names, its glue passes (name, read bytes, write bytes), over that op's layers."""
+    ops: list[Op] = []
+    for o in g.ops:
+        if o.kind == "matmul" and o.name in quant:
+            ops.append(stream_op(o, f"quant_{o.name}", *quant[o.name]))
+        ops.append(o)
+        ops.extend(stream_op(o, name, rd, wr) for name, rd, wr in after.get(o.name, ()))
+    return replace(g, ops=tuple(ops))
+
+
 def sglang_dense_glue(g: Graph, cfg: ModelConfig) -> Graph:
     """``g`` with SGLang's FP8 quantization before each dense GEMM and its MLA key assembly after RoPE."""
     if cfg.mla is None or cfg.moe is None:
         return g
-    ks, tokens = quant_k(cfg), g.batch.new_tokens
-    ops: list[Op] = []
-    for o in g.ops:
-        if o.kind == "matmul" and o.name in ks:
-            ops.append(stream_op(o, f"quant_{o.name}", *quant_bytes(ks[o.name], tokens)))
-        ops.append(o)
-        if o.name == "rope":
-            ops.append(stream_op(o, "mla_kv_assembly", *mla_assembly_bytes(cfg, tokens)))
-    return replace(g, ops=tuple(ops))
+    tokens = g.batch.new_tokens
+    quant = {name: quant_bytes(k, tokens) for name, k in quant_k(cfg).items()}
+    return with_glue(g, quant, {"rope": [("mla_kv_assembly", *mla_assembly_bytes(cfg, tokens))]})
