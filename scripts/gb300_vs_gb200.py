@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from jalapeno.cost.measured_gemm import COVERS, ratios
 from jalapeno.cost.params import CostParams
 from jalapeno.cost.pipeline import ceil_div
 from jalapeno.cost.published import PublishedRow, load_published
 from jalapeno.cost.published_fit import FOUR_BIT, analytic_result, calibrate_chip
-from jalapeno.cost.measured_gemm import COVERS, ratios
 from jalapeno.cost.published_run import calibrate_all, preset_or_none
 from jalapeno.cost.scenario_limits import row_replica
 from jalapeno.cost.scenario_steps import mixed_graph

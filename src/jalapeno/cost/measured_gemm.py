@@ -1,9 +1,10 @@
 """A family prior's GEMM efficiencies moved to a newer chip by a measured rate ratio, not its datasheet's.
 
 A family prior (``cost.params.FAMILY_PRIOR``) keeps the family chip's fitted fractions of peak on the newer
-chip's own datasheet peaks, so it assumes the datasheet gain is realized. Where one source measured both chips'
-dense GEMM rates on one harness (``hardware.gemm_rates``), the newer chip's realized rate is the family chip's
-fitted rate times the measured ratio instead: efficiency = family efficiency x ratio x family peak / chip peak.
+chip's own datasheet peaks, so it assumes the datasheet gain is realized. Where one source measured both
+chips' dense GEMM rates on one harness (``hardware.gemm_rates``), the newer chip's realized rate is the family
+chip's fitted rate times the measured ratio instead: efficiency = family efficiency x ratio x family peak /
+chip peak.
 Nothing here is fitted on the newer chip's published rows.
 """
 
@@ -15,7 +16,7 @@ from jalapeno.cost.params import CostParams
 from jalapeno.hardware.gemm_rates import RateRatio, measured_dtypes, rate_ratio
 from jalapeno.hardware.spec import ChipSpec
 
-# engine dtypes a measured dtype stands for (the FP4 tables are NVFP4; MXFP4 runs on the same tensor-core path)
+# engine dtypes a measured dtype stands for (the FP4 tables are NVFP4; MXFP4 runs the same tensor-core path)
 COVERS = {"fp4": ("fp4", "nvfp4", "mxfp4"), "fp8": ("fp8",), "bf16": ("bf16", "fp16")}
 
 
@@ -45,6 +46,19 @@ def with_measured_gemm(prior: CostParams, family: ChipSpec, chip: ChipSpec) -> C
     for d, r in found.items():
         scale = efficiency_scale(r, family, chip)
         for k in COVERS.get(d, (d,)):
-            eff[k] = prior.eff(k) * scale
-        notes[d] = f"{r.describe()}; efficiency x {scale:.4f} (x datasheet {family.name} / {chip.name} peak)"
+            eff[k] = min(prior.eff(k) * scale, 1.0)  # never faster than the datasheet peak
+        notes[d] = {
+            "ratio": r.value,
+            "range": [r.lo, r.hi],
+            "source": r.source,
+            "efficiency_scale": scale,
+            "note": f"{r.describe()}; efficiency x {scale:.4f} (ratio x {family.name} / {chip.name} peak)",
+        }
     return replace(prior, matmul_eff=eff, meta={**prior.meta, "measured_gemm": notes})
+
+
+def measured_note(params: CostParams) -> str:
+    """One line for a provenance: which dtypes moved by a measured rate ratio, and by how much."""
+    moved = params.meta.get("measured_gemm", {})
+    txt = ", ".join(f"{d} x{m['ratio']:.3f}" for d, m in sorted(moved.items()))
+    return f"GEMM rates by measured ratio to the family chip ({txt}; hardware/data/gemm_rates.yaml)"

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from jalapeno.cost.measured_gemm import with_measured_gemm
+from jalapeno.cost.measured_gemm import measured_note, with_measured_gemm
 from jalapeno.cost.params import CostParams, bands_path, calibration_path, params_for
 from jalapeno.cost.published import KNOWN_CHIPS, PublishedRow
 from jalapeno.cost.published_fit import (
@@ -88,6 +88,10 @@ def calibrate_all(
         if family is not None and name not in MEASURED:  # a measured GEMM rate ratio, where one is bundled
             prior = with_measured_gemm(prior, family, chip)
         fit = calibrate_chip(chip, rows, selectors, prior, prior_name, predictor, knobs, prior_chip=family)
+        if prior.meta.get("measured_gemm"):
+            note = f"; {measured_note(prior)}"
+            fit.provenance += note
+            fit.params = replace(fit.params, source=fit.params.source + note)
         prior_band = done[prior_name].band if prior_name in done else None
         if fit.band is None and prior_band is not None:
             fit.band = widened(prior_band, prior_name)

@@ -71,7 +71,8 @@ class RateRatio:
     def describe(self) -> str:
         return (
             f"{self.dtype} measured {self.chip} / {self.family} = {self.value:.3f} (best rate of each; "
-            f"{self.lo:.3f}-{self.hi:.3f} shape by shape over {self.shapes} compute-bound shapes), {self.source}"
+            f"{self.lo:.3f}-{self.hi:.3f} shape by shape over {self.shapes} compute-bound shapes), "
+            f"{self.source}"
         )
 
 
