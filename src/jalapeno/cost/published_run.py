@@ -85,11 +85,11 @@ def calibrate_all(
             continue
         prior, prior_name = _prior(name, done)
         family = preset_or_none(prior_name)
-        if family is not None and name not in MEASURED:  # a measured GEMM rate ratio, where one is bundled
-            prior = with_measured_gemm(prior, family, chip)
-        fit = calibrate_chip(chip, rows, selectors, prior, prior_name, predictor, knobs, prior_chip=family)
-        if prior.meta.get("measured_gemm"):
-            note = f"; {measured_note(prior)}"
+        # a family prior's GEMM rates by a measured rate ratio to the family chip, where one is bundled
+        moved = with_measured_gemm(prior, family, chip) if family and name not in MEASURED else prior
+        fit = calibrate_chip(chip, rows, selectors, moved, prior_name, predictor, knobs, prior_chip=family)
+        if moved is not prior:
+            note = f"; {measured_note(moved)}"
             fit.provenance += note
             fit.params = replace(fit.params, source=fit.params.source + note)
         prior_band = done[prior_name].band if prior_name in done else None
