@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from jalapeno.cost.measured_gemm import COVERS, ratios
 from jalapeno.cost.params import CostParams
 from jalapeno.cost.pipeline import ceil_div
 from jalapeno.cost.published import PublishedRow, load_published
@@ -85,6 +86,7 @@ def main() -> None:
     all_rows = load_published()
     rows = {r.id: r for r in all_rows}
     fits, _ = calibrate_all(all_rows, chips=["b200", "gb200-nvl72", "gb300-nvl72"])
+    g200 = "gb200-nvl72"
     gb300, gb200 = (preset_or_none(c) for c in ("gb300-nvl72", "gb200-nvl72"))
     p300, p200 = fits["gb300-nvl72"].params, fits["gb200-nvl72"].params
     print("## The model's full chunk steps (fitted or prior parameters, as `jalapeno calibrate --all`)")
@@ -102,6 +104,21 @@ def main() -> None:
         fam, fam_chip = fits[prior], preset_or_none(prior)
         return calibrate_chip(chip, all_rows, None, fam.params, prior, prior_chip=fam_chip).params
 
+    def measured(chip: ChipSpec, fp4_ratio: float | None, fp8: bool = True) -> CostParams:
+        """The GB200's fit with FP4 moved by ``fp4_ratio`` (None: the bundled measured value) and FP8 by its
+        measured ratio (``fp8``), as cost/measured_gemm.with_measured_gemm does."""
+        found = ratios(gb200, chip)
+        value = {d: r.value for d, r in found.items() if fp8 or d != "fp8"}
+        if fp4_ratio is not None:
+            value["fp4"] = fp4_ratio
+        fam = fits[g200].params
+        eff = dict(fam.matmul_eff)
+        for d, v in value.items():
+            for k in COVERS[d]:
+                eff[k] = fam.eff(k) * v * gb200.matrix_flops[d].value / chip.matrix_flops[d].value
+        prior = replace(fam, matmul_eff=eff)
+        return calibrate_chip(chip, all_rows, None, prior, g200, prior_chip=gb200).params
+
     def same_node_fp4(prm: CostParams, family: CostParams) -> CostParams:
         pj = {**prm.pj_per_flop, **dict.fromkeys(FOUR_BIT, family.pj_per_flop["fp4"])}
         return replace(prm, pj_per_flop=pj)
@@ -112,11 +129,17 @@ def main() -> None:
     fp4_power = replace(gb300, matrix_flops={**gb300.matrix_flops, "fp4": fp4_w})
     at_1200 = replace(gb300, tdp_w=gb200.tdp_w)
     g200 = "gb200-nvl72"
+    fp4 = ratios(gb200, gb300)["fp4"]
+    datasheet = prior_fit(gb300, g200)
     cases = [
         ("before: the HGX B200's fractions on the GB300's peaks", gb300, prior_fit(gb300, "b200")),
-        ("now: the GB200 NVL72's fitted fractions (rack sibling)", gb300, p300),
-        ("power: the GB300's energies held to the GB200's 1,200 W", at_1200, p300),
-        ("power: FP4 energy per FLOP of the GB200 (same 4NP node)", gb300, same_node_fp4(p300, p200)),
+        ("before: the GB200 NVL72's fitted fractions on the GB300's peaks", gb300, datasheet),
+        (f"now: the GB200's fit x measured GEMM ratio (fp4 {fp4.value:.3f})", gb300, p300),
+        ("measured: FP4 ratio only (FP8 on the datasheet)", gb300, measured(gb300, None, fp8=False)),
+        (f"measured: FP4 ratio at its low end ({fp4.lo:.3f})", gb300, measured(gb300, fp4.lo)),
+        (f"measured: FP4 ratio at its high end ({fp4.hi:.3f})", gb300, measured(gb300, fp4.hi)),
+        ("power: the GB300's energies held to the GB200's 1,200 W", at_1200, datasheet),
+        ("power: FP4 energy per FLOP of the GB200 (same 4NP node)", gb300, same_node_fp4(datasheet, p200)),
         ("what-if: FP4 at the GB200's rate x 1,400 / 1,200 W", fp4_power, prior_fit(fp4_power, g200)),
         ("what-if: no Blackwell Ultra FP4 gain (10 PF dense)", fp4_10, prior_fit(fp4_10, g200)),
         ("what-if: 10 PF dense on the B200's fractions", fp4_10, prior_fit(fp4_10, "b200")),

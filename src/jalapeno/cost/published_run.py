@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from jalapeno.cost.measured_gemm import measured_note, with_measured_gemm
 from jalapeno.cost.params import CostParams, bands_path, calibration_path, params_for
 from jalapeno.cost.published import KNOWN_CHIPS, PublishedRow
 from jalapeno.cost.published_fit import (
@@ -83,9 +84,14 @@ def calibrate_all(
             skipped.append(name)
             continue
         prior, prior_name = _prior(name, done)
-        fit = calibrate_chip(
-            chip, rows, selectors, prior, prior_name, predictor, knobs, prior_chip=preset_or_none(prior_name)
-        )
+        family = preset_or_none(prior_name)
+        # a family prior's GEMM rates by a measured rate ratio to the family chip, where one is bundled
+        moved = with_measured_gemm(prior, family, chip) if family and name not in MEASURED else prior
+        fit = calibrate_chip(chip, rows, selectors, moved, prior_name, predictor, knobs, prior_chip=family)
+        if moved is not prior:
+            note = f"; {measured_note(moved)}"
+            fit.provenance += note
+            fit.params = replace(fit.params, source=fit.params.source + note)
         prior_band = done[prior_name].band if prior_name in done else None
         if fit.band is None and prior_band is not None:
             fit.band = widened(prior_band, prior_name)
