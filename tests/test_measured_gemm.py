@@ -32,7 +32,12 @@ def test_the_bundled_gb300_over_gb200_ratios_by_hand() -> None:
     fp8 = rate_ratio("gb300-nvl72", "gb200-nvl72", "fp8")
     assert fp8 is not None and fp8.value == pytest.approx(3308.5 / 2819.5)
     assert fp8.shapes == 5  # the four squares and 6144 x 12288 x 12288
-    assert rate_ratio("b300", "b200", "fp4") is None  # no source measured both HGX parts
+    # no source measured both HGX parts: they take the racks' ratio of the same two dies, and say so
+    hgx = rate_ratio("b300", "b200", "fp4")
+    assert hgx is not None and hgx.via == ("gb300-nvl72", "gb200-nvl72")
+    assert (hgx.value, hgx.lo, hgx.hi) == (fp4.value, fp4.lo, fp4.hi)
+    assert "as gb300-nvl72 / gb200-nvl72" in hgx.describe()
+    assert rate_ratio("b300", "h200-sxm", "fp4") is None  # no die alias for the H200: nothing measured
 
 
 def test_small_shapes_never_enter_the_range_and_a_missing_chip_gives_none() -> None:
@@ -82,9 +87,20 @@ def test_the_gb300_realized_rate_is_the_gb200s_times_the_measured_ratio() -> Non
 
 def test_chips_without_a_shared_source_keep_their_prior() -> None:
     prior = CostParams()
-    assert with_measured_gemm(prior, resolve_chip("b200"), resolve_chip("b300")) is prior
+    assert with_measured_gemm(prior, resolve_chip("h200-sxm"), resolve_chip("b300")) is prior
     g = resolve_chip("gb200-nvl72")
     assert with_measured_gemm(prior, g, g) is prior
+
+
+def test_the_hgx_b300_moves_by_the_racks_ratio_on_its_own_peaks() -> None:
+    b200, b300 = resolve_chip("b200"), resolve_chip("b300")
+    prior = CostParams(matmul_eff={"fp4": 0.57, "nvfp4": 0.57, "mxfp4": 0.57, "fp8": 0.7, "bf16": 0.8})
+    moved = with_measured_gemm(prior, b200, b300)
+    # realized FP4 FLOP/s = the B200's x 8640.3 / 7609.1, not x the datasheet's 13.5 / 9 = 1.5
+    rate = moved.matmul_eff["nvfp4"] * b300.matrix_flops["fp4"].value
+    assert rate == pytest.approx(0.57 * b200.matrix_flops["fp4"].value * 8640.3 / 7609.1)
+    assert b300.matrix_flops["fp4"].value / b200.matrix_flops["fp4"].value == pytest.approx(1.5)
+    assert moved.matmul_eff["bf16"] == 0.8
 
 
 @given(st.floats(0.05, 1.0), st.floats(1.0, 1e4), st.floats(1.0, 1e4))

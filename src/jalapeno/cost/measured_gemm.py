@@ -52,6 +52,7 @@ def with_measured_gemm(prior: CostParams, family: ChipSpec, chip: ChipSpec) -> C
             "range": [r.lo, r.hi],
             "source": r.source,
             "efficiency_scale": scale,
+            **({"via": list(r.via)} if r.via else {}),
             "note": f"{r.describe()}; efficiency x {scale:.4f} (ratio x {family.name} / {chip.name} peak)",
         }
     return replace(prior, matmul_eff=eff, meta={**prior.meta, "measured_gemm": notes})
@@ -61,4 +62,6 @@ def measured_note(params: CostParams) -> str:
     """One line for a provenance: which dtypes moved by a measured rate ratio, and by how much."""
     moved = params.meta.get("measured_gemm", {})
     txt = ", ".join(f"{d} x{m['ratio']:.3f}" for d, m in sorted(moved.items()))
-    return f"GEMM rates by measured ratio to the family chip ({txt}; hardware/data/gemm_rates.yaml)"
+    vias = {tuple(m["via"]) for m in moved.values() if m.get("via")}
+    on = "".join(f", measured as {a} / {b}, the same dies" for a, b in sorted(vias))
+    return f"GEMM rates by measured ratio to the family chip ({txt}{on}; hardware/data/gemm_rates.yaml)"

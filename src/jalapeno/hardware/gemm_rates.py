@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -18,6 +18,11 @@ from jalapeno.errors import JalapenoError
 # a shape whose every side is at least this is compute-bound on a Blackwell GPU (1024^3 and 2048^3 run at
 # 3-25% of the 4096^3 rate in the bundled tables: launch, fill and wave bound, not the tensor cores' rate)
 COMPUTE_BOUND_MIN_DIM = 4096
+# A measured pair of rack GPUs stands for the same two dies on another board: the HGX B300 carries the GB300's
+# Blackwell Ultra die, the HGX B200 the GB200's Blackwell die, so their rate ratio carries over (the rates do
+# not: each board has its own power limit). The HGX pair's power ratio (1,100 / 1,000 W) is below the racks'
+# (1,400 / 1,200 W), so where the GEMMs are power-bound the racks' ratio is the upper side for the HGX parts.
+SAME_DIE = {"b300": "gb300-nvl72", "b200": "gb200-nvl72"}
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,12 @@ class RateRatio:
     lo: float
     hi: float
     shapes: int
+    via: tuple[str, str] | None = None  # the same dies measured on another board (``SAME_DIE``)
 
     def describe(self) -> str:
+        on = f" as {self.via[0]} / {self.via[1]} (the same dies on the NVL72 rack)" if self.via else ""
         return (
-            f"{self.dtype} measured {self.chip} / {self.family} = {self.value:.3f} (best rate of each; "
+            f"{self.dtype} measured {self.chip} / {self.family}{on} = {self.value:.3f} (best rate of each; "
             f"{self.lo:.3f}-{self.hi:.3f} shape by shape over {self.shapes} compute-bound shapes), "
             f"{self.source}"
         )
@@ -141,12 +148,17 @@ def ratio_in(source: GemmSource, chip: str, family: str, dtype: str) -> RateRati
 
 
 def rate_ratio(chip: str, family: str, dtype: str) -> RateRatio | None:
-    """The first bundled source that measured both chips in ``dtype``; None if none did."""
+    """The first bundled source that measured both chips in ``dtype``, else both chips' dies on another board
+    (``SAME_DIE``); None if none did."""
     for s in sources():
         r = ratio_in(s, chip, family, dtype)
         if r is not None:
             return r
-    return None
+    a, b = SAME_DIE.get(chip), SAME_DIE.get(family)
+    if a is None or b is None or a == b:
+        return None
+    r = rate_ratio(a, b, dtype)
+    return None if r is None else replace(r, chip=chip, family=family, via=(a, b))
 
 
 def measured_dtypes() -> tuple[str, ...]:
