@@ -15,7 +15,7 @@ docs/validation-8b.md is this script's page. Three parts:
 3. ``whatif``: each candidate mechanism patched into the op timer, then the H200 and B200 refitted (the B200's
    compute and step overhead move) and the B200's 8B, 70B and 405B rows predicted.
 
-    /work/bin/jpy scripts/b200_8b_gap.py V51_GIT_DIR [points|server|whatif]
+    /work/bin/jpy scripts/b200_8b_gap.py V51_GIT_DIR [rates|points|server|whatif]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from jalapeno.cost.scenario import tpot_p99_at, ttft_p99_at
 from jalapeno.cost.scenario_limits import row_replica
 from jalapeno.cost.scenario_steps import ReplicaSteps, budget_batch, mixed_graph
 from jalapeno.graph.ops import Op
+from jalapeno.models.registry import resolve_model
 
 NV = "closed/NVIDIA/results/B200-SXM-180GBx8_TRT/llama3.1-8b"
 LENOVO = "closed/Lenovo/results/SR780a_V3_B200SXMx8_TRT/llama3.1-8b"
@@ -273,9 +274,35 @@ def whatif(rows: list[PublishedRow]) -> None:
         print(f"{name} [{knobs}]:\n    " + "; ".join(errs))
 
 
+def linear_flops_per_token(model: str) -> float:
+    """2 x the parameters of a token's linear layers (QKV, O, gate/up, down; no LM head, no attention)."""
+    m = resolve_model(model)
+    n, kv = m.hidden_size, m.num_kv_heads * m.head_dim
+    return 2.0 * m.num_layers * (n * (n + 2 * kv) + n * n + 3 * n * m.intermediate_size)
+
+
+def rates(rows: list[PublishedRow]) -> None:
+    """Model-free: each offline row's linear-layer FLOP rate a GPU (prompt and output tokens) over its
+    dtype's dense peak, so shapes and chips compare with no model in the way."""
+    print("| chip | model | submitter | dtype | tok/s a GPU | linear PFLOP/s | of dense peak |")
+    print("| --- | --- | --- | --- | ---: | ---: | ---: |")
+    for r in rows:
+        if r.scenario != "offline" or r.chip not in ("b200", "h200-sxm") or r.model not in SHOWN:
+            continue
+        isl, osl, *_ = row_shape(r)
+        peak = preset_or_none(r.chip).matrix_flops["fp4" if r.precision == "fp4" else "fp8"].value
+        flops = r.per_chip / osl * (isl + osl) * linear_flops_per_token(r.model)
+        print(
+            f"| {r.chip} | {r.model} | {r.submitter} | {r.precision} | {r.per_chip:,.0f} | "
+            f"{flops / 1e15:.2f} | {flops / peak:.1%} |"
+        )
+
+
 def main(git_dir: str, part: str = "all") -> None:
     rows = load_published()
     params = calibrate_all(rows, chips=["h200-sxm", "b200"])[0]["b200"].params
+    if part in ("all", "rates"):
+        rates(rows)
     if part in ("all", "points"):
         points(git_dir, rows, params)
     if part in ("all", "server"):
