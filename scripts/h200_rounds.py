@@ -5,11 +5,13 @@ The model reads NVIDIA's v4.1 offline row (TensorRT 10.2) at +0.5% and HPE's v5.
 -10.1%: published, the 700 W H200 rose 12% between the rounds and the model prices both rounds alike.
 
     /work/bin/jpy scripts/h200_rounds.py configs V41_GIT_DIR V51_GIT_DIR  # engine flags of every H200 row
+    /work/bin/jpy scripts/h200_rounds.py build-flags V51_GIT_DIR > TRTLLM_BUILD_CSV   # the plugin rows
     /work/bin/jpy scripts/h200_rounds.py steps V41_GIT_DIR V51_GIT_DIR    # every 700 W log: batch and step
     /work/bin/jpy scripts/h200_rounds.py offline V41_GIT_DIR              # the offline rows' sensitivities
     /work/bin/jpy scripts/h200_rounds.py variant plugin-bytes             # calibrate --all --json, a variant
     /work/bin/jpy scripts/h200_rounds.py variant plugin-gemm-20           # (gate/up GEMM 20% faster)
 
+(TRTLLM_BUILD_CSV: src/jalapeno/data/published_engines/trtllm_build.csv.)
 configs: each bundled H200 row's TensorRT-LLM build flags (v5.1: its config file's MaxP block; v4.1: the
 flags NVIDIA's code/llama2-70b/tensorrt/builder.py passes, which has no fused GEMM + SwiGLU, FP8 context
 attention or multiple profiles) and its error. steps: every 700 W H200-SXM Llama-2-70B server and
@@ -27,7 +29,9 @@ rows would need, not a sourced figure). Neither is adopted (docs/validation-405b
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -114,6 +118,28 @@ def configs(v41: str, v51: str) -> None:
             f"{r.round} {r.model} {r.scenario} {r.submitter}: budget {s.max_num_tokens if s else '-'}, "
             f"cap {s.max_batch if s else '-'}, flags {flags or 'none'}; model {err}"
         )
+
+
+def build_flags(v51: str) -> None:
+    """The bundled rows whose v5.1 TensorRT-LLM configuration sets gemm_swiglu_plugin (CSV on stdout,
+    src/jalapeno/data/published_engines/trtllm_build.csv). v4.1 rows carry none: no TensorRT code in that
+    round's closed tree mentions SwiGLU (``git grep -i swiglu HEAD -- closed/`` finds only vLLM sources)."""
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(["id", "gemm_swiglu_plugin", "source", "read"])
+    for r in load_published():
+        if r.round != "v5.1" or not r.software.startswith("TensorRT") or not r.config_url:
+            continue
+        block = maxp_block(git_show(v51, r.config_url.split("/blob/main/", 1)[1]))
+        m = re.search(r"'gemm_swiglu_plugin':\s*'(\w+)'", block)
+        if m:
+            w.writerow([r.id, m.group(1), r.config_url, READ_NOTE])
+
+
+READ_NOTE = (
+    "the 99%-accuracy MaxP block's trtllm_build_flags set 'gemm_swiglu_plugin': 'fp8' (with use_fused_mlp); "
+    "every v5.1 H200-SXM Llama-2-70B offline and server configuration (9 systems of 8 submitters) does, no "
+    "interactive, Llama-3.1-8B, Llama-3.1-405B or Mixtral one"
+)
 
 
 # -- steps ---------------------------------------------------------------------------------------------
@@ -332,9 +358,11 @@ if __name__ == "__main__":
     what, args = sys.argv[1], sys.argv[2:]
     if what == "variant":
         variant(args[0])
+    elif what == "build-flags":
+        build_flags(args[0])
     elif what == "offline":
         offline(args[0])
     elif what in ("configs", "steps"):
         (configs if what == "configs" else steps)(args[0], args[1])
     else:
-        raise SystemExit(f"unknown command {what!r}: configs, steps, offline, variant")
+        raise SystemExit(f"unknown command {what!r}: configs, build-flags, steps, offline, variant")
