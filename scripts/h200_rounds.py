@@ -1,30 +1,28 @@
 """What changed between the v4.1 and v5.1 H200 Llama-2-70B MLPerf submissions, against the model
 (docs/validation-405b.md, "H200 across rounds").
 
-The model reads NVIDIA's v4.1 offline row (TensorRT 10.2) at +0.5% and HPE's v5.1 one (TensorRT 10.11) at
--10.1%: published, the 700 W H200 rose 12% between the rounds and the model prices both rounds alike.
+Before the fused GEMM + SwiGLU plugin was priced, the model read NVIDIA's v4.1 offline row (TensorRT 10.2)
+at +0.5% and HPE's v5.1 one (TensorRT 10.11) at -10.1%: published, the 700 W H200 rose 12% between rounds.
 
     /work/bin/jpy scripts/h200_rounds.py configs V41_GIT_DIR V51_GIT_DIR  # engine flags of every H200 row
     /work/bin/jpy scripts/h200_rounds.py build-flags V51_GIT_DIR > TRTLLM_BUILD_CSV   # the plugin rows
     /work/bin/jpy scripts/h200_rounds.py steps V41_GIT_DIR V51_GIT_DIR    # every 700 W log: batch and step
     /work/bin/jpy scripts/h200_rounds.py offline V41_GIT_DIR              # the offline rows' sensitivities
-    /work/bin/jpy scripts/h200_rounds.py variant plugin-bytes             # calibrate --all --json, a variant
-    /work/bin/jpy scripts/h200_rounds.py variant plugin-gemm-20           # (gate/up GEMM 20% faster)
+    /work/bin/jpy scripts/h200_rounds.py variant plugin-gemm-20           # calibrate --all --json, a variant
 
-(TRTLLM_BUILD_CSV: src/jalapeno/data/published_engines/trtllm_build.csv.)
-configs: each bundled H200 row's TensorRT-LLM build flags (v5.1: its config file's MaxP block; v4.1: the
-flags NVIDIA's code/llama2-70b/tensorrt/builder.py passes, which has no fused GEMM + SwiGLU, FP8 context
-attention or multiple profiles) and its error. steps: every 700 W H200-SXM Llama-2-70B server and
-interactive run of both rounds (MaxQ, the 1,000 W CTS systems, GH200 and H200 NVL left out): requests
-decoding a GPU by Little's law (samples/s x (latency - TTFT) / GPUs; TP1) and the mean TPOT, against the
-model's mean step at that batch under the round's bundled row configuration. offline: what moves the
-offline row in the model (batch, token budget, step overhead, power limit against NVIDIA's v4.1 500 W MaxQ
-and 1,000 W CTS runs) and where its cycle goes. variant: ``plugin-bytes`` prices TensorRT-LLM's fused GEMM +
-SwiGLU plugin (build flag ``gemm_swiglu_plugin: fp8``, set in the v5.1 H200 Llama-2-70B offline and server
-configurations, ``PLUGIN_ROWS``) as the bytes it removes: no
-separate SwiGLU kernel, and the GEMM writes the I-wide gated output instead of the 2I-wide gate/up pair;
-``plugin-gemm-N`` also makes those rows' gate/up GEMM N% faster at the same energy (a diagnostic of what the
-rows would need, not a sourced figure). Neither is adopted (docs/validation-405b.md).
+(TRTLLM_BUILD_CSV: src/jalapeno/data/published_engines/trtllm_build.csv, read by cost.published.)
+configs: each bundled H200 row's TensorRT-LLM build flags (v5.1: its config file's MaxP block, comments
+dropped; v4.1: the flags NVIDIA's code/llama2-70b/tensorrt/builder.py passes, which has no fused GEMM +
+SwiGLU, FP8 context attention or multiple profiles) and its error. build-flags: the rows whose v5.1
+configuration sets gemm_swiglu_plugin (cost.fused_swiglu prices them). steps: every 700 W H200-SXM
+Llama-2-70B server and interactive run of both rounds (MaxQ, the 1,000 W CTS systems, GH200 and H200 NVL
+left out): requests decoding a GPU by Little's law (samples/s x (latency - TTFT) / GPUs; TP1) and the mean
+TPOT, against the model's mean step at that batch under the round's bundled row configuration. offline:
+what moves the offline row in the model (batch, token budget, step overhead, power limit against NVIDIA's
+v4.1 500 W MaxQ and 1,000 W CTS runs), where its cycle goes, and the gate/up GEMM speed-up that would close
+it. variant: ``plugin-gemm-N`` makes the plugin rows' (``PLUGIN_ROWS``) gate/up GEMM N% faster at the same
+energy on top of the priced bytes: a diagnostic of what the rows would need, not a sourced figure, not
+adopted.
 """
 
 from __future__ import annotations
@@ -41,11 +39,11 @@ from typing import Any
 from mlperf_log_summaries import summary  # the bundled log file's parser (same directory)
 
 from jalapeno.cost import published_checks, published_fit, scenario_limits, scenario_steps, step
+from jalapeno.cost.fused_swiglu import fused_swiglu
 from jalapeno.cost.params import CostParams
 from jalapeno.cost.published import PublishedRow, load_published
 from jalapeno.cost.published_run import calibrate_all, preset_or_none
 from jalapeno.cost.scenario_limits import row_replica
-from jalapeno.graph.builder import Graph
 
 CHIP, MODEL = "h200-sxm", "llama-2-70b"
 FLAGS = ("gemm_swiglu_plugin", "use_fp8_context_fmha", "multiple_profiles", "use_paged_context_fmha")
@@ -248,6 +246,8 @@ def breakdown(r: PublishedRow, chip: Any, prm: CostParams) -> None:
     g_full = scenario_steps.mixed_graph(
         reps.model, b, reps.ctx, reps.room(b), reps.isl, reps.precision, reps.biased_isl
     )
+    if reps.cfg is not None and reps.cfg.fused_swiglu:  # as ReplicaSteps prices it
+        g_dec, g_full = fused_swiglu(g_dec), fused_swiglu(g_full)
     dec, full = reps.est.step(g_dec, cuda_graph=reps.graphs), reps.est.step(g_full, cuda_graph=reps.graphs)
     parts: dict[str, float] = {}
     for w, c in ((1.0 - share, dec), (share, full)):
@@ -263,7 +263,8 @@ def breakdown(r: PublishedRow, chip: Any, prm: CostParams) -> None:
 
 
 def gate_up_needed(r: PublishedRow, chip: Any, prm: CostParams) -> float:
-    """The gate/up GEMM speed-up (same energy) at which the model meets the published row, by bisection."""
+    """The gate/up GEMM speed-up (same energy, on top of the priced plugin bytes) at which the model meets
+    the published row, by bisection."""
     lo, hi = 0.0, 0.9
     for _ in range(25):
         mid = (lo + hi) / 2
@@ -277,21 +278,18 @@ def gate_up_needed(r: PublishedRow, chip: Any, prm: CostParams) -> float:
 
 # -- variants ------------------------------------------------------------------------------------------
 class Patched:
-    """Prices the plugin rows (``rows``) with the fused GEMM + SwiGLU: the gate/up GEMM writes I gated
-    outputs rather than the 2I pair and no SwiGLU kernel runs (``bytes``), its time ``gemm_faster`` shorter
-    at the same energy. Other rows are priced as before."""
+    """The plugin rows (``rows``) with their gate/up GEMM ``gemm_faster`` shorter at the same energy (a
+    diagnostic on top of cost.fused_swiglu's bytes); other rows are priced as before."""
 
     active = False
 
-    def __init__(self, *, bytes_: bool = True, gemm_faster: float = 0.0, rows: frozenset[str] = PLUGIN_ROWS):
-        self.bytes_, self.gemm_faster, self.rows = bytes_, gemm_faster, rows
+    def __init__(self, *, gemm_faster: float, rows: frozenset[str] = PLUGIN_ROWS):
+        self.gemm_faster, self.rows = gemm_faster, rows
         self.saved: list[tuple[Any, str, Any]] = []
 
     def install(self) -> None:
         for mod in (published_fit, scenario_limits, published_checks):
             self._swap(mod, "analytic_result", self._result(mod.analytic_result))
-        for name in ("graph_of", "mixed_graph", "prefill_graph"):
-            self._swap(scenario_steps, name, self._graphs(getattr(scenario_steps, name)))
         self._swap(step.Estimator, "price_op_list", self._priced(step.Estimator.price_op_list))
 
     def uninstall(self) -> None:
@@ -313,42 +311,22 @@ class Patched:
 
         return wrapped
 
-    def _graphs(self, original: Any) -> Any:
-        def wrapped(*a: Any, **kw: Any) -> Graph:
-            g = original(*a, **kw)
-            return fused_swiglu(g) if Patched.active and self.bytes_ else g
-
-        return wrapped
-
     def _priced(self, original: Any) -> Any:
         faster = self.gemm_faster
 
         def wrapped(est: step.Estimator, ops: Any, *, cuda_graph: bool = True) -> Any:
             costs, t_dev, e_dyn, host = original(est, ops, cuda_graph=cuda_graph)
-            if Patched.active and faster:
+            if Patched.active:
                 t_dev -= faster * sum(c.total_s for c in costs if c.op.name == "gate_up")
             return costs, t_dev, e_dyn, host
 
         return wrapped
 
 
-def fused_swiglu(g: Graph) -> Graph:
-    """The graph with each gate/up GEMM writing its gated output (half the 2I pair) and no SwiGLU op."""
-    ops = tuple(
-        replace(o, act_write_bytes=o.act_write_bytes / 2) if o.name == "gate_up" else o
-        for o in g.ops
-        if o.name != "act"
-    )
-    return replace(g, ops=ops)
-
-
 def variant(name: str) -> None:
-    if name == "plugin-bytes":
-        Patched().install()
-    elif name.startswith("plugin-gemm-"):
-        Patched(gemm_faster=int(name.rsplit("-", 1)[1]) / 100).install()
-    else:
-        raise SystemExit(f"unknown variant {name!r}: plugin-bytes, plugin-gemm-N")
+    if not name.startswith("plugin-gemm-"):
+        raise SystemExit(f"unknown variant {name!r}: plugin-gemm-N")
+    Patched(gemm_faster=int(name.rsplit("-", 1)[1]) / 100).install()
     from jalapeno.cli import main
 
     sys.exit(main(["calibrate", "--all", "--json"]))
