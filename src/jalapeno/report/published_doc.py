@@ -25,6 +25,7 @@ from jalapeno.report.published_binding import binding_section
 from jalapeno.report.published_ep_doc import ep_section
 from jalapeno.report.published_gaps import GAP_405B, GAP_H100
 from jalapeno.report.published_revisions import REVISION, REVISION_2, REVISION_3, REVISION_4
+from jalapeno.report.published_trtllm import FUSED_SWIGLU_MECHANISM
 
 
 def _num(x: float) -> str:
@@ -422,11 +423,7 @@ def _mechanics_and_gaps() -> list[str]:
             "computes 512-row x 256-column cluster tiles whatever M is, in whole waves over cores / 4 "
             "clusters, so a decode step's few rows pay for padded tiles (cost/fused_gemm.py); "
             + AMD_VLLM_MECHANISMS
-            + "(8) TensorRT-LLM's fused GEMM + SwiGLU (build flag gemm_swiglu_plugin fp8, read into "
-            "src/jalapeno/data/published_engines/trtllm_build.csv: every v5.1 H200 Llama-2-70B offline and "
-            "server configuration, no other) computes the SwiGLU in the gate/up GEMM's epilogue and writes "
-            "only the gated FP8 output, so those rows' steps run without the SwiGLU op and the GEMM writes "
-            "half (cost/fused_swiglu.py; docs/validation-405b.md, H200 across rounds). "
+            + FUSED_SWIGLU_MECHANISM
             + "The fitted knobs (step "
             "overhead, compute) are fitted with the fit rows running their own published configuration, so "
             "they no longer absorb a configuration difference."
