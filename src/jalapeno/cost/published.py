@@ -178,6 +178,9 @@ class ServingConfig:
     # interarrival gaps, squared cv 1 / R (cost.scenario's TTFT tail); None: each replica its own Poisson
     # stream
     round_robin: bool | None = None
+    # TensorRT-LLM's fused GEMM + SwiGLU plugin (build flag gemm_swiglu_plugin: fp8; cost.fused_swiglu),
+    # read from the row's configuration into BUILD_FILE; None: not set
+    fused_swiglu: bool | None = None
 
 
 ROUND_ROBIN_SOFTWARE = ("TensorRT",)  # NVIDIA's MLPerf harness (code/llmlib), which TensorRT rows run
@@ -226,13 +229,14 @@ class PublishedRow:
     scheduler_steps: int | None = None  # from ENGINE_FILE (cost.vllm_host), not the row's CSV
     harness_batch_s: float | None = None
     harness_batch_max: int | None = None
+    fused_swiglu: bool | None = None  # from BUILD_FILE (cost.fused_swiglu), not the row's CSV
 
     @property
     def serving(self) -> ServingConfig | None:
         """The published serving configuration, None where the row names none beyond ``tp``."""
         fields = (self.pp, self.max_batch, self.max_num_tokens, self.cuda_graphs, self.gemm_allreduce)
         engine = (self.scheduler_steps, self.harness_batch_s, self.harness_batch_max)
-        if fields + engine == (None,) * 8:
+        if fields + engine + (self.fused_swiglu,) == (None,) * 9:
             return None
         return ServingConfig(
             self.pp or 1,
@@ -242,6 +246,7 @@ class PublishedRow:
             self.gemm_allreduce,
             *engine,
             round_robin=dealt_in_turn(self.software, self.scenario) or None,
+            fused_swiglu=self.fused_swiglu,
         )
 
     @property
@@ -278,8 +283,9 @@ def serving_json(row: PublishedRow) -> dict[str, object] | None:
         "scheduler_steps": cfg.scheduler_steps,
         "harness_batch_s": cfg.harness_batch_s,
         "harness_batch_max": cfg.harness_batch_max,
+        "fused_swiglu": cfg.fused_swiglu,
     }
-    return out | {k: v for k, v in engine.items() if v is not None}  # vLLM rows only (ENGINE_FILE)
+    return out | {k: v for k, v in engine.items() if v is not None}  # ENGINE_FILE, BUILD_FILE rows only
 
 
 def _float(s: str | None) -> float | None:
@@ -412,7 +418,7 @@ def load_published(paths: list[Path] | None = None) -> list[PublishedRow]:
         with open(p, newline="") as f:
             rows += [parse_row(d, Path(p).stem) for d in csv.DictReader(f)]
     if paths is None:
-        rows = with_engine_settings(rows)
+        rows = with_build_flags(with_engine_settings(rows))
     ids = [r.id for r in rows]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
@@ -444,3 +450,26 @@ def with_engine_settings(rows: list[PublishedRow], path: Path | None = None) -> 
             )
         out.append(r)
     return out
+
+
+BUILD_FILE = "published_engines/trtllm_build.csv"
+SWIGLU_PLUGIN_TYPES = ("fp8",)  # the plugin's only type (cost.fused_swiglu)
+
+
+def with_build_flags(rows: list[PublishedRow], path: Path | None = None) -> list[PublishedRow]:
+    """Rows whose TensorRT-LLM build sets ``gemm_swiglu_plugin`` (``BUILD_FILE``: row id, the plugin's
+    type, the configuration file read and what was read), marked ``fused_swiglu``. An id that names no row,
+    or a type the plugin has not, is an error."""
+    with open(path or data_dir().parent / BUILD_FILE, newline="") as f:
+        extra = {d["id"]: d for d in csv.DictReader(f)}
+    unknown = sorted(set(extra) - {r.id for r in rows})
+    if unknown:
+        raise JalapenoError(f"{BUILD_FILE}: no published row {unknown[0]!r}", field="id")
+    for rid, d in extra.items():
+        if d["gemm_swiglu_plugin"] not in SWIGLU_PLUGIN_TYPES:
+            raise JalapenoError(
+                f"{BUILD_FILE}: row {rid!r} has gemm_swiglu_plugin {d['gemm_swiglu_plugin']!r}; "
+                f"write one of {', '.join(SWIGLU_PLUGIN_TYPES)}",
+                field="gemm_swiglu_plugin",
+            )
+    return [replace(r, fused_swiglu=True) if r.id in extra else r for r in rows]

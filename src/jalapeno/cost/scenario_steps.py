@@ -33,6 +33,9 @@ host bubble over its scheduler steps and each separate prefill step a whole one;
 harness batcher feeds the prefill in bursts, so a prefill step carries the burst (``burst``), a prompt waits
 up to the hold (``hold``) and the p99 TPOT sees the burst's larger count variance.
 
+The fused GEMM + SwiGLU plugin (``fused_swiglu``, TensorRT-LLM's gemm_swiglu_plugin): every step runs
+without the SwiGLU op, its gate/up GEMM writing the gated half (``cost.fused_swiglu``).
+
 CUDA graphs off (``cuda_graphs=False``): every step is priced eager (``Estimator.step(cuda_graph=False)``):
 the host launches each kernel while the device runs the previous ones, so a step lasts the longer of the
 device's work and the host's launches.
@@ -45,6 +48,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from jalapeno.cost.fused_swiglu import fused_swiglu
 from jalapeno.cost.pipeline import ceil_div, graph_pipeline
 from jalapeno.cost.step import Estimator
 from jalapeno.cost.vllm_host import (
@@ -225,7 +229,10 @@ class ReplicaSteps:
 
     def _price(self, g: Graph, cuda_graph: bool) -> tuple[float, float]:
         """(seconds, joules) of one step of ``g``; with pp stages, ``g`` is one micro-batch and the step
-        lasts the pipeline's interval over pp micro-batches in flight."""
+        lasts the pipeline's interval over pp micro-batches in flight. An engine built with the fused GEMM +
+        SwiGLU plugin runs ``g`` without its SwiGLU op (``cost.fused_swiglu``)."""
+        if self.cfg is not None and self.cfg.fused_swiglu:
+            g = fused_swiglu(g)
         if self.pp == 1:
             c = self.est.step(g, cuda_graph=cuda_graph)
             return c.time_s, c.energy_j

@@ -25,6 +25,7 @@ from jalapeno.report.published_binding import binding_section
 from jalapeno.report.published_ep_doc import ep_section
 from jalapeno.report.published_gaps import GAP_405B, GAP_H100
 from jalapeno.report.published_revisions import REVISION, REVISION_2, REVISION_3, REVISION_4
+from jalapeno.report.published_trtllm import FUSED_SWIGLU_MECHANISM
 
 
 def _num(x: float) -> str:
@@ -424,6 +425,7 @@ def _mechanics_and_gaps() -> list[str]:
             "computes 512-row x 256-column cluster tiles whatever M is, in whole waves over cores / 4 "
             "clusters, so a decode step's few rows pay for padded tiles (cost/fused_gemm.py); "
             + AMD_VLLM_MECHANISMS
+            + FUSED_SWIGLU_MECHANISM
             + "The fitted knobs (step "
             "overhead, compute) are fitted with the fit rows running their own published configuration, so "
             "they no longer absorb a configuration difference."
