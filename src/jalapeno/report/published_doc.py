@@ -157,11 +157,20 @@ def order_summary(fits: Sequence[ChipFit]) -> str:
     """One sentence counting the groups whose order matches, over all chips and over the issue's."""
     checks = order_checks(fits)
     issue = [o for o in checks if o["match_issue_chips"] is not None]
+    held = [o for o in issue if o["held_out_only"]]
+    missed_fit = [
+        f"{o['round']} {o['model']} {o['scenario']}"
+        for o in issue
+        if not o["match_issue_chips"] and not o["held_out_only"]
+    ]
     return (
         f"The predicted order matches the published one in {sum(o['match'] for o in checks)} of "
         f"{len(checks)} groups with every chip, and in {sum(o['match_issue_chips'] for o in issue)} of "
         f"{len(issue)} over the chips issue 11 names ({', '.join(ISSUE_ORDER_CHIPS)}; \"match, issue's "
-        'chips"); GB200 NVL72, a rack-scale system, is ranked in the first count only.'
+        'chips"); GB200 NVL72, a rack-scale system, is ranked in the first count only. On the groups whose '
+        f"rows are all held out (the issue's scope: its checks are on held-out rows) its chips match in "
+        f"{sum(o['match_issue_chips'] for o in held)} of {len(held)}"
+        + (f"; groups with fit rows that miss: {'; '.join(missed_fit)}." if missed_fit else ".")
     )
 
 
