@@ -24,7 +24,7 @@ from jalapeno.report.published_amd import AMD_VLLM_GAP, AMD_VLLM_MECHANISMS
 from jalapeno.report.published_binding import binding_section
 from jalapeno.report.published_ep_doc import ep_section
 from jalapeno.report.published_gaps import GAP_405B, GAP_H100
-from jalapeno.report.published_revisions import REVISION, REVISION_2, REVISION_3, REVISION_4
+from jalapeno.report.published_revisions import REVISION, REVISION_2, REVISION_3, REVISION_4, REVISION_5
 from jalapeno.report.published_trtllm import FUSED_SWIGLU_MECHANISM
 
 
@@ -555,6 +555,10 @@ def _mechanics_and_gaps() -> list[str]:
         "## Benchmark workloads assumed",
         "",
         workloads_table(),
+        "",
+        "## Revision of 2026-12-06 (issue 11): before and after",
+        "",
+        REVISION_5,
         "",
         "## Revision of 2026-12-05, fifth session (issues 11 and 12): before and after",
         "",
