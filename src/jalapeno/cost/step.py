@@ -147,6 +147,9 @@ class Estimator:
         self.timer: OpTimer = timer or (lambda op: op_time(op, self.rates, self.params))
         self.idle_w = chip.idle_w.value if chip.idle_w else 0.1 * chip.tdp_w.value
         self.tdp_w = chip.tdp_w.value
+        # opt-in (``explore.FastOracle``, whose graphs share interned ops): each op object's shard and time,
+        # keyed by identity (the entry holds the op, so its id cannot be reused); the timer must be pure
+        self.op_memo: dict[int, tuple[Op, Op, OpTime]] | None = None
 
     def price_ops(self, graph: Graph, *, cuda_graph: bool = True) -> tuple[list[OpCost], float, float, float]:
         """``price_op_list`` over the graph's ops."""
@@ -169,11 +172,20 @@ class Estimator:
         eager = 0.0 if cuda_graph else prm.eager_launch_s
         costs, t_dev, host, e_dyn = [], 0.0, 0.0, 0.0
         fused = self.gemm_allreduce and tp > 1 and not self.custom_timer
+        memo = self.op_memo
         for op in ops:
-            s = shard(op, tp)
-            ot = self.timer(s)
-            if fused and op.name in ROW_PARALLEL and is_fused_4bit(s):  # the plugin's one Blackwell tile
-                ot = fused_4bit_time(s, ot, self.rates, prm)
+            hit = memo.get(id(op)) if memo is not None else None
+            if hit is not None:
+                s, ot = hit[1], hit[2]
+            else:
+                s = shard(op, tp)
+                ot = self.timer(s)
+                if fused and op.name in ROW_PARALLEL and is_fused_4bit(s):  # the plugin's one Blackwell tile
+                    ot = fused_4bit_time(s, ot, self.rates, prm)
+                if memo is not None:
+                    if len(memo) >= 1 << 16:
+                        memo.clear()
+                    memo[id(op)] = (op, s, ot)
             per = ot.time_s + launch * ot.kernels
             e1 = (
                 ot.energy_j

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from jalapeno.graph.ops import Op
-from jalapeno.mapping.gemm import stage_loads, stage_time
+from jalapeno.mapping.gemm import stage_loads
 from jalapeno.mapping.target import ACC_BYTES, Target
 
 BQ = (8, 16, 32, 64, 128, 256)
@@ -105,7 +105,6 @@ class _Search:
         self.tail = (self.dma + self.lat) if self.static is not None else 0.0
         self.rf_tile = 2.0 * a.query_tokens * heads * a.head_dim_v * ACC_BYTES
         self.pairs_q = a.pairs / max(a.query_tokens, 1)
-        self.cycles: dict[tuple[int, int], int] = {}  # (query rows, keys) -> the best dataflow's cycles
         # K/V tiles through two buffers (static schedules): each tile's load against its compute
         self.loads = {b: stage_loads(t, 2 * b * d * self.kb) for b in BKV} if self.static is not None else {}
 
@@ -123,7 +122,7 @@ class _Search:
             blk = by_splits.get(splits)
             if blk is None:
                 blk = by_splits[splits] = self._per_split(bq, tiles_q, splits)
-            (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, t_comb), fixed, dram = blk
+            (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, t_comb), fixed, f = blk
             slow, fast, t_l2, t_sram = fixed
             bw = min(main_bw, busy * 2 * bkv * d * kb / lat) if lat > 0 else main_bw
             t_mem = max(max(main / bw, t_l2), t_sram)
@@ -136,11 +135,16 @@ class _Search:
             kv_tiles = -(-keys // bkv)
             transfers = waves * (2 * kv_tiles + 2)
             t_mem = max(t_mem, transfers * dma)
-            if static is not None:  # dram: the stage pipeline's bytes from DRAM, bytes loaded
-                t_c = stage_time(t_c, waves * kv_tiles, dram[0], dram[1], 2, *loads[bkv])
+            if static is not None:  # ``gemm.stage_time`` written out (two buffers; f: its DRAM share)
+                steps = waves * kv_tiles
+                c = t_c / steps
+                lo, ld = loads[bkv]
+                t_c = steps * (f[0] * max(c, (ld + c) / 2) + f[1] * max(c, (lo + c) / 2))
             time = max(t_c, t_mem) + lat + dma + end + t_comb + barrier
-            row = (buf, time, 0.0, bq, bkv, units, waves, splits, util, t_mm, t_soft, t_mem, main, l2, sram)
-            out.append((*row, self.rf_tile * max(1, self.pairs_q / bkv), transfers, t_comb, t_c))
+            out.append(
+                (buf, time, 0.0, bq, bkv, units, waves, splits, util, t_mm, t_soft, t_mem, main, l2, sram,
+                 self.rf_tile * max(1, self.pairs_q / bkv), transfers, t_comb, t_c)
+            )
         return out
 
     def _per_split(self, bq: int, tiles_q: int, splits: int) -> tuple[Any, ...]:
@@ -151,12 +155,7 @@ class _Search:
         units = self.base * tiles_q * splits
         waves = -(-units // t.cores)
         keys = max(1, self.keys_per_seq // splits) if self.decode else self.prefill_keys
-        cyc = self.cycles.get((m_eff, keys))
-        if cyc is None:  # the best dataflow (an exact minimum: any order gives the same)
-            cyc = self.cycles[m_eff, keys] = min(
-                t.attention_cycles(m_eff, keys, a.head_dim_qk, a.head_dim_v, df, self.rate)
-                for df in t.dataflows
-            )
+        cyc = _cycles(t, m_eff, keys, a.head_dim_qk, a.head_dim_v, self.rate)
         util = min(1.0, m_eff * keys * self.d / self.pe_macs / cyc)
         quant = max(waves * t.cores / units, 1.0)
         t_mm = self.macs / (self.all_macs * util) * quant
@@ -176,12 +175,35 @@ class _Search:
         return (
             (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, comb),
             (max(t_mm, t_soft), min(t_mm, t_soft), l2 / self.l2_bw, sram / self.sram_bw),
-            (max(main - op.act_write_bytes, 0.0), max(l2 - op.act_write_bytes, 1.0)),
+            _dram_share(max(main - op.act_write_bytes, 0.0), max(l2 - op.act_write_bytes, 1.0)),
         )
 
     def energy(self, r: tuple[Any, ...]) -> float:
         """A row's dynamic energy (its main, level-2, SRAM and accumulator bytes, the op's FLOPs)."""
         return float(self.t.energy_j(self.op.dtype, self.op.flops, r[12], r[13], r[14], r[15]))
+
+
+def _dram_share(dram_in: float, loads: float) -> tuple[float, float]:
+    """(f, 1 - f): the share of the stage pipeline's loads that come from DRAM (``gemm.stage_time``)."""
+    f = min(max(dram_in / max(loads, 1.0), 0.0), 1.0)
+    return f, 1 - f
+
+
+# The best dataflow's cycles of one attention tile depend on the engine's geometry and the tile only, not on
+# the rest of the chip: designs that share an array shape (a few dozen in a design space) share the entries.
+_CYCLES: dict[tuple[Any, ...], int] = {}
+
+
+def _cycles(t: Target, m: int, keys: int, d_qk: int, d_v: int, rate: float) -> int:
+    """min over ``t``'s dataflows of ``t.attention_cycles`` (an exact minimum: any order gives the same),
+    memoized on every input of ``engine_cycles``."""
+    key = (t.kind, t.rows, t.cols, t.depth, t.load, t.engines, t.dataflows, m, keys, d_qk, d_v, rate)
+    hit = _CYCLES.get(key)
+    if hit is None:
+        if len(_CYCLES) >= 1 << 16:
+            _CYCLES.clear()
+        hit = _CYCLES[key] = min(t.attention_cycles(m, keys, d_qk, d_v, df, rate) for df in t.dataflows)
+    return hit
 
 
 class _Row(NamedTuple):
