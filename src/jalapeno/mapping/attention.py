@@ -109,41 +109,56 @@ class _Search:
         self.loads = {b: stage_loads(t, 2 * b * d * self.kb) for b in BKV} if self.static is not None else {}
 
     def candidates(self, bq: int) -> list[tuple[Any, ...]]:
-        """The rows (``_Row``'s order, energy left 0) of the candidates with Q tiles of ``bq`` rows."""
+        """The rows (``_Row``'s order, energy left 0) of the candidates with Q tiles of ``bq`` rows.
+
+        Hot (~20 rows a search, hundreds of searches a design): ``b if b > a else a`` stands for
+        ``max(a, b)`` (and ``b if b < a else a`` for ``min(a, b)``), the same value without a call."""
         t, d, kb, lat, dma, static = self.t, self.d, self.kb, self.lat, self.dma, self.static
         main_bw, loads, cores, end, barrier = self.main_bw, self.loads, t.cores, self.tail, t.barrier_s()
+        kps, rf_tile, pairs_q = self.keys_per_seq, self.rf_tile, self.pairs_q
         tiles_q = -(-self.q_rows // bq)
         tb = tiles_q * self.base
+        most = max(cores // tb, 1) if tb < cores else 1  # KV splits before the keys cap them
+        q_buf = bq * d * self.ab
         by_splits: dict[int, tuple[Any, ...]] = {}  # what depends on the KV splits only (not on bkv)
         out = []
         for bkv in BKV:
-            buf = bq * d * self.ab + 2 * bkv * d * kb + bq * bkv * ACC_BYTES
-            splits = min(max(cores // tb, 1), -(-self.keys_per_seq // bkv)) if tb < cores else 1
+            buf = q_buf + 2 * bkv * d * kb + bq * bkv * ACC_BYTES
+            splits = -(-kps // bkv) if tb < cores and -(-kps // bkv) < most else most
             blk = by_splits.get(splits)
             if blk is None:
                 blk = by_splits[splits] = self._per_split(bq, tiles_q, splits)
             (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, t_comb), fixed, f = blk
             slow, fast, t_l2, t_sram = fixed
-            bw = min(main_bw, busy * 2 * bkv * d * kb / lat) if lat > 0 else main_bw
-            t_mem = max(max(main / bw, t_l2), t_sram)
+            bw = main_bw
+            if lat > 0:
+                x = busy * 2 * bkv * d * kb / lat
+                bw = x if x < main_bw else main_bw
+            t_mem = main / bw
+            t_mem = t_l2 if t_l2 > t_mem else t_mem
+            t_mem = t_sram if t_sram > t_mem else t_mem
             # the softmax runs on the SFU/vector units while the matrix engine works on the next tile
             # (pipelined, as in FlashAttention-3); one tile's softmax per unit stays exposed
-            t_c = slow + fast * bkv / max(keys, bkv)
+            t_c = slow + fast * bkv / (bkv if bkv > keys else keys)
             # static schedules: each core's DMA queue sets up a K and a V transfer per KV tile plus Q in and
             # O out; flash-decoding's partial outputs (and their max/sum) are combined over the NoC; one
             # barrier per op
             kv_tiles = -(-keys // bkv)
             transfers = waves * (2 * kv_tiles + 2)
-            t_mem = max(t_mem, transfers * dma)
+            x = transfers * dma
+            t_mem = x if x > t_mem else t_mem
             if static is not None:  # ``gemm.stage_time`` written out (two buffers; f: its DRAM share)
                 steps = waves * kv_tiles
                 c = t_c / steps
                 lo, ld = loads[bkv]
-                t_c = steps * (f[0] * max(c, (ld + c) / 2) + f[1] * max(c, (lo + c) / 2))
-            time = max(t_c, t_mem) + lat + dma + end + t_comb + barrier
+                x, y = (ld + c) / 2, (lo + c) / 2
+                t_c = steps * (f[0] * (x if x > c else c) + f[1] * (y if y > c else c))
+            x = t_mem if t_mem > t_c else t_c
+            time = x + lat + dma + end + t_comb + barrier
+            x = pairs_q / bkv
             out.append(
                 (buf, time, 0.0, bq, bkv, units, waves, splits, util, t_mm, t_soft, t_mem, main, l2, sram,
-                 self.rf_tile * max(1, self.pairs_q / bkv), transfers, t_comb, t_c)
+                 rf_tile * (x if x > 1 else 1), transfers, t_comb, t_c)
             )
         return out
 
