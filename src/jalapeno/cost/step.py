@@ -105,6 +105,20 @@ def shard(op: Op, tp: int) -> Op:
     return replace(op, **kw)
 
 
+# ``shard`` of op objects that outlive one oracle (``explore.FastOracle``'s shared graphs and attention ops),
+# for every oracle of the process: keyed by identity and tp (the entry holds the op: its id cannot be reused)
+_SHARDS: dict[tuple[int, int], tuple[Op, Op]] = {}
+
+
+def _shared_shard(op: Op, tp: int) -> Op:
+    hit = _SHARDS.get((id(op), tp))
+    if hit is None:
+        if len(_SHARDS) >= 1 << 16:
+            _SHARDS.clear()
+        hit = _SHARDS[id(op), tp] = (op, shard(op, tp))
+    return hit[1]
+
+
 def output_waves(op: Op, rates: ChipRates, prm: CostParams) -> float:
     """Waves of output tiles a GEMM writes, at least one: its (M x N) output in tiles of tile_m x tile_n
     (M padded to 16/32/64 rows when smaller, as ``op_time.matmul_compute_s``) over the chip's cores.
@@ -178,7 +192,7 @@ class Estimator:
             if hit is not None:
                 s, ot = hit[1], hit[2]
             else:
-                s = shard(op, tp)
+                s = shard(op, tp) if memo is None else _shared_shard(op, tp)
                 ot = self.timer(s)
                 if fused and op.name in ROW_PARALLEL and is_fused_4bit(s):  # the plugin's one Blackwell tile
                     ot = fused_4bit_time(s, ot, self.rates, prm)

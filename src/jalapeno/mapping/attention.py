@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from jalapeno.graph.ops import Op
-from jalapeno.mapping.gemm import stage_loads
 from jalapeno.mapping.target import ACC_BYTES, Target
 
 BQ = (8, 16, 32, 64, 128, 256)
@@ -106,7 +105,7 @@ class _Search:
         self.rf_tile = 2.0 * a.query_tokens * heads * a.head_dim_v * ACC_BYTES
         self.pairs_q = a.pairs / max(a.query_tokens, 1)
         # K/V tiles through two buffers (static schedules): each tile's load against its compute
-        self.loads = {b: stage_loads(t, 2 * b * d * self.kb) for b in BKV} if self.static is not None else {}
+        self.loads = _stage_loads(t, d, self.kb) if self.static is not None else {}
 
     def candidates(self, bq: int) -> list[tuple[Any, ...]]:
         """The rows (``_Row``'s order, energy left 0) of the candidates with Q tiles of ``bq`` rows.
@@ -196,6 +195,18 @@ class _Search:
     def energy(self, r: tuple[Any, ...]) -> float:
         """A row's dynamic energy (its main, level-2, SRAM and accumulator bytes, the op's FLOPs)."""
         return float(self.t.energy_j(self.op.dtype, self.op.flops, r[12], r[13], r[14], r[15]))
+
+
+def _stage_loads(t: Target, d: int, kb: float) -> dict[int, tuple[float, float]]:
+    """``gemm.stage_loads`` of a K/V tile of each width (``2 b d kb`` bytes), written out: the same
+    operations on the target's figures read once."""
+    dma, l2, lat = t.dma_setup_s(), t.level2_bw, t.main_latency_s
+    dram = min(l2, t.main_bw * t.gemm_eff)
+    out = {}
+    for b in BKV:
+        stage = 2 * b * d * kb
+        out[b] = (dma + stage / l2, dma + stage / dram + lat)
+    return out
 
 
 def _dram_share(dram_in: float, loads: float) -> tuple[float, float]:
