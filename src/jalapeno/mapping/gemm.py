@@ -119,11 +119,16 @@ def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
     i = int(np.argmin(np.where(near, ev["energy"], np.inf)))
     at = np.unravel_index(i, shape)
 
+    where: dict[tuple[int, ...], tuple[int, ...]] = {}  # an array's shape -> the chosen candidate's index
+
     def pick(name: str) -> float:  # the chosen candidate's value of an array broadcast over the grid
         x = ev[name]
-        return float(
-            x[tuple(a if n > 1 else 0 for a, n in zip(at, x.shape, strict=True))] if np.ndim(x) else x
-        )
+        if not np.ndim(x):
+            return float(x)
+        idx = where.get(x.shape)
+        if idx is None:
+            idx = where[x.shape] = tuple(a if n > 1 else 0 for a, n in zip(at, x.shape, strict=True))
+        return float(x[idx])
 
     tile = tuple(int(c[kk].ravel()[at[j]]) for j, kk in enumerate(KEYS))
     return GemmMapping(
