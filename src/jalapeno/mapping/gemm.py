@@ -119,7 +119,7 @@ def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
     i = int(np.argmin(np.where(near, ev["energy"], np.inf)))
     at = np.unravel_index(i, shape)
 
-    where: dict[tuple[int, ...], tuple[int, ...]] = {}  # an array's shape -> the chosen candidate's index
+    where: dict[tuple[int, ...], tuple[Any, ...]] = {}  # an array's shape -> the chosen candidate's index
 
     def pick(name: str) -> float:  # the chosen candidate's value of an array broadcast over the grid
         x = ev[name]
