@@ -165,12 +165,14 @@ class Estimator:
         # keyed by identity (the entry holds the op, so its id cannot be reused); the timer must be pure
         self.op_memo: dict[int, tuple[Op, Op, OpTime]] | None = None
 
-    def price_ops(self, graph: Graph, *, cuda_graph: bool = True) -> tuple[list[OpCost], float, float, float]:
+    def price_ops(
+        self, graph: Graph, *, cuda_graph: bool = True, keep: bool = True
+    ) -> tuple[list[OpCost], float, float, float]:
         """``price_op_list`` over the graph's ops."""
-        return self.price_op_list(graph.ops, cuda_graph=cuda_graph)
+        return self.price_op_list(graph.ops, cuda_graph=cuda_graph, keep=keep)
 
     def price_op_list(
-        self, ops: Iterable[Op], *, cuda_graph: bool = True
+        self, ops: Iterable[Op], *, cuda_graph: bool = True, keep: bool = True
     ) -> tuple[list[OpCost], float, float, float]:
         """Per-op costs, the device's busy time, dynamic energy and the host's launch time (no
         communication, no power cap).
@@ -180,6 +182,7 @@ class Estimator:
         Under CUDA graphs the host launches once; each replayed kernel adds ``graph_launch_s`` on device.
         Energy: the timer's per-level count when it gives one (a mapped architecture: registers, SRAM, NoC,
         main memory, fused traffic), else FLOPs and main-memory bytes x the parameters' energies.
+        ``keep=False``: the totals only (no per-op list: the serving oracle's hot path).
         """
         prm, tp = self.params, self.tp
         launch = prm.graph_launch_s if cuda_graph else 0.0
@@ -207,7 +210,8 @@ class Estimator:
                 else (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
             )
             e = tp * op.repeat * e1
-            costs.append(OpCost(op, s, ot, per * op.repeat, e))
+            if keep:
+                costs.append(OpCost(op, s, ot, per * op.repeat, e))
             t_dev += per * op.repeat
             host += eager * ot.kernels * op.repeat
             e_dyn += e
