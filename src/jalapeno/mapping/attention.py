@@ -89,6 +89,8 @@ class _Search:
         # engine utilization of one unit streaming its keys: S = Q K^T (m x dqk x keys), O += P V (m x keys
         # x dv); stationary operands are double buffered, so the pipeline fills once per unit, not per tile
         self.rate = t.rate(op.dtype)
+        geometry = (t.kind, t.rows, t.cols, t.depth, t.load, t.engines, t.dataflows)  # all the cycles read
+        self.geometry = _GEOMETRIES.setdefault(geometry, len(_GEOMETRIES))
         self.pe_macs = t.engines * t.rows * t.cols * t.depth * self.rate
         self.all_macs = t.cores * (self.pe_macs * t.f_matrix * t.issue_eff)
         self.macs = a.pairs * heads * d
@@ -169,7 +171,7 @@ class _Search:
         units = self.base * tiles_q * splits
         waves = -(-units // t.cores)
         keys = max(1, self.keys_per_seq // splits) if self.decode else self.prefill_keys
-        cyc = _cycles(t, m_eff, keys, a.head_dim_qk, a.head_dim_v, self.rate)
+        cyc = _cycles(t, self.geometry, m_eff, keys, a.head_dim_qk, a.head_dim_v, self.rate)
         util = min(1.0, m_eff * keys * self.d / self.pe_macs / cyc)
         quant = max(waves * t.cores / units, 1.0)
         t_mm = self.macs / (self.all_macs * util) * quant
@@ -218,12 +220,13 @@ def _dram_share(dram_in: float, loads: float) -> tuple[float, float]:
 # The best dataflow's cycles of one attention tile depend on the engine's geometry and the tile only, not on
 # the rest of the chip: designs that share an array shape (a few dozen in a design space) share the entries.
 _CYCLES: dict[tuple[Any, ...], int] = {}
+_GEOMETRIES: dict[tuple[Any, ...], int] = {}  # an engine geometry -> its number (a short key for _CYCLES)
 
 
-def _cycles(t: Target, m: int, keys: int, d_qk: int, d_v: int, rate: float) -> int:
+def _cycles(t: Target, geometry: int, m: int, keys: int, d_qk: int, d_v: int, rate: float) -> int:
     """min over ``t``'s dataflows of ``t.attention_cycles`` (an exact minimum: any order gives the same),
-    memoized on every input of ``engine_cycles``."""
-    key = (t.kind, t.rows, t.cols, t.depth, t.load, t.engines, t.dataflows, m, keys, d_qk, d_v, rate)
+    memoized on every input of ``engine_cycles``: ``geometry`` numbers ``t``'s (``_GEOMETRIES``)."""
+    key = (geometry, m, keys, d_qk, d_v, rate)
     hit = _CYCLES.get(key)
     if hit is None:
         if len(_CYCLES) >= 1 << 16:
