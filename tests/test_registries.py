@@ -44,6 +44,49 @@ def test_a_registry_finds_every_module_of_its_package(
             del sys.modules[m]
 
 
+def test_a_lookup_from_another_thread_waits_for_discovery_to_finish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two threads looking up their first variant at once (a Dask worker's threads, each evaluating its first
+    design) both find it: the second waits for the first thread's imports, it does not see a half-filled
+    registry (it once answered "unknown engine 'fused'; valid: " with nothing listed)."""
+    import threading
+
+    pkg = tmp_path / "slow_variants"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        "from jalapeno.registry import Registry\n"
+        "SLOW = Registry('slow', field='slow', package='slow_variants')\n"
+    )
+    # the variant registers after a pause, as a module with heavy imports does
+    (pkg / "late.py").write_text(
+        "import time\nfrom slow_variants import SLOW\ntime.sleep(0.3)\nSLOW.add('late', 7, 'a late one')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        import slow_variants
+
+        reg: Registry[int] = slow_variants.SLOW
+        got: list[object] = []
+
+        def look() -> None:
+            try:
+                got.append(reg.get("late"))
+            except JalapenoError as e:
+                got.append(str(e))
+
+        first = threading.Thread(target=look)
+        first.start()
+        while "slow_variants.late" not in sys.modules:  # the first thread is inside discovery
+            threading.Event().wait(0.001)
+        look()  # this thread, while the first still sleeps in the variant's import
+        first.join()
+        assert got == [7, 7]
+    finally:
+        for name in ("slow_variants", "slow_variants.late"):
+            sys.modules.pop(name, None)
+
+
 def test_the_serving_variants_are_one_list_everywhere() -> None:
     from jalapeno.commands.serve import command
     from jalapeno.explore.space import _deployment_choices

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -28,7 +29,9 @@ class Registry(Generic[T]):
         self.field = field  # the JalapenoError field of a bad name
         self.package = package
         self._entries: dict[str, tuple[T, str]] = {}
-        self._discovered = package is None
+        self._discovered = package is None  # set when discovery starts
+        self._complete = package is None  # set when it has imported every module
+        self._lock = threading.RLock()  # threads (a Dask worker's) wait for another's discovery to end
 
     def register(self, name: str, summary: str = "") -> Callable[[T], T]:
         """Decorator: ``@REGISTRY.register("name", "what it does")`` on a class or factory."""
@@ -72,10 +75,14 @@ class Registry(Generic[T]):
         return iter(self.names())
 
     def _discover(self) -> None:
-        if self._discovered:
+        if self._complete:
             return
-        self._discovered = True  # before importing: a variant module may look names up while it loads
-        assert self.package is not None
-        pkg = importlib.import_module(self.package)
-        for info in pkgutil.iter_modules(pkg.__path__, f"{self.package}."):
-            importlib.import_module(info.name)
+        with self._lock:  # another thread's lookup waits here until the variants are all registered
+            if self._discovered:  # done, or under way in this thread (a variant looking names up as it loads)
+                return
+            self._discovered = True  # before importing: a variant module may look names up while it loads
+            assert self.package is not None
+            pkg = importlib.import_module(self.package)
+            for info in pkgutil.iter_modules(pkg.__path__, f"{self.package}."):
+                importlib.import_module(info.name)
+            self._complete = True

@@ -179,7 +179,7 @@ class CostOracle:
         if self._fast is not None and tokens < self.cfg.vocab_size:
             return self._fast.time_energy(tokens, seqs, graph_mode)
         g = self._token_graph(tokens, seqs, mla)
-        _, t, e, host = self.est.price_ops(_without_attention(g), cuda_graph=graph_mode)
+        _, t, e, host = self.est.price_ops(_without_attention(g), cuda_graph=graph_mode, keep=False)
         comm_s, link_bytes = self.est.comm(g)
         return t + comm_s, e + link_bytes * self.est.params.pj_per_byte_link * 1e-12, host
 
@@ -243,10 +243,11 @@ class CostOracle:
                     )
                 pre = (shape.prefill_seqs, shape.prefill_tokens, kv, pairs)
             ops += self._attention_ops(rep, attn, shape, cap or 0, pre)
-        _, t, e, h = self.est.price_op_list(ops, cuda_graph=graph_mode)  # each op carries its layer count
+        # each op carries its layer count
+        _, t, e, h = self.est.price_op_list(ops, cuda_graph=graph_mode, keep=False)
         if alpha != 1.0:
             hot = [slowest_attention(o, alpha) for o in ops]
-            _, t, _, h = self.est.price_op_list(hot, cuda_graph=graph_mode)
+            _, t, _, h = self.est.price_op_list(hot, cuda_graph=graph_mode, keep=False)
         return t, e, h
 
     def _attention_ops(

@@ -105,6 +105,20 @@ def shard(op: Op, tp: int) -> Op:
     return replace(op, **kw)
 
 
+# ``shard`` of op objects that outlive one oracle (``explore.FastOracle``'s shared graphs and attention ops),
+# for every oracle of the process: keyed by identity and tp (the entry holds the op: its id cannot be reused)
+_SHARDS: dict[tuple[int, int], tuple[Op, Op]] = {}
+
+
+def _shared_shard(op: Op, tp: int) -> Op:
+    hit = _SHARDS.get((id(op), tp))
+    if hit is None:
+        if len(_SHARDS) >= 1 << 16:
+            _SHARDS.clear()
+        hit = _SHARDS[id(op), tp] = (op, shard(op, tp))
+    return hit[1]
+
+
 def output_waves(op: Op, rates: ChipRates, prm: CostParams) -> float:
     """Waves of output tiles a GEMM writes, at least one: its (M x N) output in tiles of tile_m x tile_n
     (M padded to 16/32/64 rows when smaller, as ``op_time.matmul_compute_s``) over the chip's cores.
@@ -147,13 +161,18 @@ class Estimator:
         self.timer: OpTimer = timer or (lambda op: op_time(op, self.rates, self.params))
         self.idle_w = chip.idle_w.value if chip.idle_w else 0.1 * chip.tdp_w.value
         self.tdp_w = chip.tdp_w.value
+        # opt-in (``explore.FastOracle``, whose graphs share interned ops): each op object's shard and time,
+        # keyed by identity (the entry holds the op, so its id cannot be reused); the timer must be pure
+        self.op_memo: dict[int, tuple[Op, Op, OpTime]] | None = None
 
-    def price_ops(self, graph: Graph, *, cuda_graph: bool = True) -> tuple[list[OpCost], float, float, float]:
+    def price_ops(
+        self, graph: Graph, *, cuda_graph: bool = True, keep: bool = True
+    ) -> tuple[list[OpCost], float, float, float]:
         """``price_op_list`` over the graph's ops."""
-        return self.price_op_list(graph.ops, cuda_graph=cuda_graph)
+        return self.price_op_list(graph.ops, cuda_graph=cuda_graph, keep=keep)
 
     def price_op_list(
-        self, ops: Iterable[Op], *, cuda_graph: bool = True
+        self, ops: Iterable[Op], *, cuda_graph: bool = True, keep: bool = True
     ) -> tuple[list[OpCost], float, float, float]:
         """Per-op costs, the device's busy time, dynamic energy and the host's launch time (no
         communication, no power cap).
@@ -163,17 +182,27 @@ class Estimator:
         Under CUDA graphs the host launches once; each replayed kernel adds ``graph_launch_s`` on device.
         Energy: the timer's per-level count when it gives one (a mapped architecture: registers, SRAM, NoC,
         main memory, fused traffic), else FLOPs and main-memory bytes x the parameters' energies.
+        ``keep=False``: the totals only (no per-op list: the serving oracle's hot path).
         """
         prm, tp = self.params, self.tp
         launch = prm.graph_launch_s if cuda_graph else 0.0
         eager = 0.0 if cuda_graph else prm.eager_launch_s
         costs, t_dev, host, e_dyn = [], 0.0, 0.0, 0.0
         fused = self.gemm_allreduce and tp > 1 and not self.custom_timer
+        memo = self.op_memo
         for op in ops:
-            s = shard(op, tp)
-            ot = self.timer(s)
-            if fused and op.name in ROW_PARALLEL and is_fused_4bit(s):  # the plugin's one Blackwell tile
-                ot = fused_4bit_time(s, ot, self.rates, prm)
+            hit = memo.get(id(op)) if memo is not None else None
+            if hit is not None:
+                s, ot = hit[1], hit[2]
+            else:
+                s = shard(op, tp) if memo is None else _shared_shard(op, tp)
+                ot = self.timer(s)
+                if fused and op.name in ROW_PARALLEL and is_fused_4bit(s):  # the plugin's one Blackwell tile
+                    ot = fused_4bit_time(s, ot, self.rates, prm)
+                if memo is not None:
+                    if len(memo) >= 1 << 16:
+                        memo.clear()
+                    memo[id(op)] = (op, s, ot)
             per = ot.time_s + launch * ot.kernels
             e1 = (
                 ot.energy_j
@@ -181,7 +210,8 @@ class Estimator:
                 else (s.flops * prm.pj_flop(s.dtype) + s.bytes * prm.pj_per_byte_mem) * 1e-12
             )
             e = tp * op.repeat * e1
-            costs.append(OpCost(op, s, ot, per * op.repeat, e))
+            if keep:
+                costs.append(OpCost(op, s, ot, per * op.repeat, e))
             t_dev += per * op.repeat
             host += eager * ot.kernels * op.repeat
             e_dyn += e

@@ -24,6 +24,7 @@ import bisect
 import functools
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from jalapeno.cost.oracle import CostOracle
@@ -59,6 +60,17 @@ _GRAPHS_MAX = 1 << 14
 _MODELS: dict[tuple[Any, Any], int] = {}
 
 
+# One object per distinct op value across the shared graphs: graphs of neighbouring token and sequence counts
+# repeat most of their ops (a token count's projections, whatever the sequences), and an oracle's estimator
+# memoizes each op object's shard and time by identity (``Estimator.op_memo``): equal ops are one object.
+_OPS: dict[Op, Op] = {}
+
+
+def _interned(g: Graph) -> Graph:
+    """``g`` with each op replaced by the equal op already interned (``_OPS``), if any."""
+    return replace(g, ops=tuple(_OPS.setdefault(op, op) for op in g.ops))
+
+
 def _model_number(cfg: Any, precision: Any) -> int | None:
     """The (model, precision) pair's number in the shared cache (None: an unhashable config, not shared)."""
     try:
@@ -84,17 +96,19 @@ class FastOracle(CostOracle):
         self.attention_per_octave = attention_per_octave
         self._grid = geometric_grid(exact_tokens, 1 << 20, points_per_octave)
         self._att: dict[tuple[Any, ...], tuple[float, float, float]] = {}
+        self._tok: dict[tuple[int, int, bool], tuple[float, float, float]] = {}
         self._model = _model_number(self.cfg, self.precision)
         par = self.parallel  # expert- and pipeline-parallel steps take the exact oracle's own paths
         self.fast = self.est.custom_timer and not self.cfg.mla and par.ep == 1 and par.pp == 1
+        if self.fast:  # a mapper times the ops: a pure function of each op
+            self.est.op_memo = {}
         self._steps: dict[
             StepShape, StepCost
         ] = {}  # a replay asks for the same shape again about half the time
 
     def _token_graph(self, tokens: int, seqs: int, mla: tuple[int, int]) -> Graph:
-        return self._shared(
-            ("g", tokens, seqs, mla), lambda: super(FastOracle, self)._token_graph(tokens, seqs, mla)
-        )
+        build = super()._token_graph
+        return self._shared(("g", tokens, seqs, mla), lambda: _interned(build(tokens, seqs, mla)))
 
     def _attention_ops(
         self, rep: int, attn: str, shape: StepShape, window: int, pre: tuple[int, int, int, int] | None
@@ -116,6 +130,7 @@ class FastOracle(CostOracle):
         if hit is None:
             if len(_GRAPHS) >= _GRAPHS_MAX:
                 _GRAPHS.clear()
+                _OPS.clear()
             hit = _GRAPHS[key] = build()
         return hit
 
@@ -141,6 +156,17 @@ class FastOracle(CostOracle):
 
     # -- token-proportional work ------------------------------------------------------------------
     def _tokens(self, tokens: int, seqs: int, graph_mode: bool) -> tuple[float, float, float]:
+        """The token part, memoized on its arguments: steps of different contexts (every decode step of
+        a batch) share it."""
+        key = (tokens, seqs, graph_mode)
+        hit = self._tok.get(key)
+        if hit is None:
+            if len(self._tok) >= 1 << 16:
+                self._tok.clear()
+            hit = self._tok[key] = self._tokens_uncached(tokens, seqs, graph_mode)
+        return hit
+
+    def _tokens_uncached(self, tokens: int, seqs: int, graph_mode: bool) -> tuple[float, float, float]:
         if tokens <= self.exact_tokens:
             return self._token_part(tokens, seqs, graph_mode, (0, 0))
         i = bisect.bisect_left(self._grid, tokens)

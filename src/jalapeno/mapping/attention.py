@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from jalapeno.graph.ops import Op
-from jalapeno.mapping.gemm import stage_loads, stage_time
 from jalapeno.mapping.target import ACC_BYTES, Target
 
 BQ = (8, 16, 32, 64, 128, 256)
@@ -90,6 +89,8 @@ class _Search:
         # engine utilization of one unit streaming its keys: S = Q K^T (m x dqk x keys), O += P V (m x keys
         # x dv); stationary operands are double buffered, so the pipeline fills once per unit, not per tile
         self.rate = t.rate(op.dtype)
+        geometry = (t.kind, t.rows, t.cols, t.depth, t.load, t.engines, t.dataflows)  # all the cycles read
+        self.geometry = _GEOMETRIES.setdefault(geometry, len(_GEOMETRIES))
         self.pe_macs = t.engines * t.rows * t.cols * t.depth * self.rate
         self.all_macs = t.cores * (self.pe_macs * t.f_matrix * t.issue_eff)
         self.macs = a.pairs * heads * d
@@ -105,42 +106,61 @@ class _Search:
         self.tail = (self.dma + self.lat) if self.static is not None else 0.0
         self.rf_tile = 2.0 * a.query_tokens * heads * a.head_dim_v * ACC_BYTES
         self.pairs_q = a.pairs / max(a.query_tokens, 1)
-        self.cycles: dict[tuple[int, int], int] = {}  # (query rows, keys) -> the best dataflow's cycles
         # K/V tiles through two buffers (static schedules): each tile's load against its compute
-        self.loads = {b: stage_loads(t, 2 * b * d * self.kb) for b in BKV} if self.static is not None else {}
+        self.loads = _stage_loads(t, d, self.kb) if self.static is not None else {}
 
     def candidates(self, bq: int) -> list[tuple[Any, ...]]:
-        """The rows (``_Row``'s order, energy left 0) of the candidates with Q tiles of ``bq`` rows."""
+        """The rows (``_Row``'s order, energy left 0) of the candidates with Q tiles of ``bq`` rows.
+
+        Hot (~20 rows a search, hundreds of searches a design): ``b if b > a else a`` stands for
+        ``max(a, b)`` (and ``b if b < a else a`` for ``min(a, b)``), the same value without a call."""
         t, d, kb, lat, dma, static = self.t, self.d, self.kb, self.lat, self.dma, self.static
         main_bw, loads, cores, end, barrier = self.main_bw, self.loads, t.cores, self.tail, t.barrier_s()
+        kps, rf_tile, pairs_q = self.keys_per_seq, self.rf_tile, self.pairs_q
         tiles_q = -(-self.q_rows // bq)
         tb = tiles_q * self.base
+        most = max(cores // tb, 1) if tb < cores else 1  # KV splits before the keys cap them
+        q_buf = bq * d * self.ab
         by_splits: dict[int, tuple[Any, ...]] = {}  # what depends on the KV splits only (not on bkv)
         out = []
         for bkv in BKV:
-            buf = bq * d * self.ab + 2 * bkv * d * kb + bq * bkv * ACC_BYTES
-            splits = min(max(cores // tb, 1), -(-self.keys_per_seq // bkv)) if tb < cores else 1
+            buf = q_buf + 2 * bkv * d * kb + bq * bkv * ACC_BYTES
+            splits = -(-kps // bkv) if tb < cores and -(-kps // bkv) < most else most
             blk = by_splits.get(splits)
             if blk is None:
                 blk = by_splits[splits] = self._per_split(bq, tiles_q, splits)
-            (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, t_comb), fixed, dram = blk
+            (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, t_comb), fixed, f = blk
             slow, fast, t_l2, t_sram = fixed
-            bw = min(main_bw, busy * 2 * bkv * d * kb / lat) if lat > 0 else main_bw
-            t_mem = max(max(main / bw, t_l2), t_sram)
+            bw = main_bw
+            if lat > 0:
+                x = busy * 2 * bkv * d * kb / lat
+                bw = x if x < main_bw else main_bw
+            t_mem = main / bw
+            t_mem = t_l2 if t_l2 > t_mem else t_mem
+            t_mem = t_sram if t_sram > t_mem else t_mem
             # the softmax runs on the SFU/vector units while the matrix engine works on the next tile
             # (pipelined, as in FlashAttention-3); one tile's softmax per unit stays exposed
-            t_c = slow + fast * bkv / max(keys, bkv)
+            t_c = slow + fast * bkv / (bkv if bkv > keys else keys)
             # static schedules: each core's DMA queue sets up a K and a V transfer per KV tile plus Q in and
             # O out; flash-decoding's partial outputs (and their max/sum) are combined over the NoC; one
             # barrier per op
             kv_tiles = -(-keys // bkv)
             transfers = waves * (2 * kv_tiles + 2)
-            t_mem = max(t_mem, transfers * dma)
-            if static is not None:  # dram: the stage pipeline's bytes from DRAM, bytes loaded
-                t_c = stage_time(t_c, waves * kv_tiles, dram[0], dram[1], 2, *loads[bkv])
-            time = max(t_c, t_mem) + lat + dma + end + t_comb + barrier
-            row = (buf, time, 0.0, bq, bkv, units, waves, splits, util, t_mm, t_soft, t_mem, main, l2, sram)
-            out.append((*row, self.rf_tile * max(1, self.pairs_q / bkv), transfers, t_comb, t_c))
+            x = transfers * dma
+            t_mem = x if x > t_mem else t_mem
+            if static is not None:  # ``gemm.stage_time`` written out (two buffers; f: its DRAM share)
+                steps = waves * kv_tiles
+                c = t_c / steps
+                lo, ld = loads[bkv]
+                x, y = (ld + c) / 2, (lo + c) / 2
+                t_c = steps * (f[0] * (x if x > c else c) + f[1] * (y if y > c else c))
+            x = t_mem if t_mem > t_c else t_c
+            time = x + lat + dma + end + t_comb + barrier
+            x = pairs_q / bkv
+            out.append(
+                (buf, time, 0.0, bq, bkv, units, waves, splits, util, t_mm, t_soft, t_mem, main, l2, sram,
+                 rf_tile * (x if x > 1 else 1), transfers, t_comb, t_c)
+            )
         return out
 
     def _per_split(self, bq: int, tiles_q: int, splits: int) -> tuple[Any, ...]:
@@ -151,12 +171,7 @@ class _Search:
         units = self.base * tiles_q * splits
         waves = -(-units // t.cores)
         keys = max(1, self.keys_per_seq // splits) if self.decode else self.prefill_keys
-        cyc = self.cycles.get((m_eff, keys))
-        if cyc is None:  # the best dataflow (an exact minimum: any order gives the same)
-            cyc = self.cycles[m_eff, keys] = min(
-                t.attention_cycles(m_eff, keys, a.head_dim_qk, a.head_dim_v, df, self.rate)
-                for df in t.dataflows
-            )
+        cyc = _cycles(t, self.geometry, m_eff, keys, a.head_dim_qk, a.head_dim_v, self.rate)
         util = min(1.0, m_eff * keys * self.d / self.pe_macs / cyc)
         quant = max(waves * t.cores / units, 1.0)
         t_mm = self.macs / (self.all_macs * util) * quant
@@ -176,12 +191,48 @@ class _Search:
         return (
             (units, waves, keys, util, t_mm, t_soft, busy, main, l2, sram, comb),
             (max(t_mm, t_soft), min(t_mm, t_soft), l2 / self.l2_bw, sram / self.sram_bw),
-            (max(main - op.act_write_bytes, 0.0), max(l2 - op.act_write_bytes, 1.0)),
+            _dram_share(max(main - op.act_write_bytes, 0.0), max(l2 - op.act_write_bytes, 1.0)),
         )
 
     def energy(self, r: tuple[Any, ...]) -> float:
         """A row's dynamic energy (its main, level-2, SRAM and accumulator bytes, the op's FLOPs)."""
         return float(self.t.energy_j(self.op.dtype, self.op.flops, r[12], r[13], r[14], r[15]))
+
+
+def _stage_loads(t: Target, d: int, kb: float) -> dict[int, tuple[float, float]]:
+    """``gemm.stage_loads`` of a K/V tile of each width (``2 b d kb`` bytes), written out: the same
+    operations on the target's figures read once."""
+    dma, l2, lat = t.dma_setup_s(), t.level2_bw, t.main_latency_s
+    dram = min(l2, t.main_bw * t.gemm_eff)
+    out = {}
+    for b in BKV:
+        stage = 2 * b * d * kb
+        out[b] = (dma + stage / l2, dma + stage / dram + lat)
+    return out
+
+
+def _dram_share(dram_in: float, loads: float) -> tuple[float, float]:
+    """(f, 1 - f): the share of the stage pipeline's loads that come from DRAM (``gemm.stage_time``)."""
+    f = min(max(dram_in / max(loads, 1.0), 0.0), 1.0)
+    return f, 1 - f
+
+
+# The best dataflow's cycles of one attention tile depend on the engine's geometry and the tile only, not on
+# the rest of the chip: designs that share an array shape (a few dozen in a design space) share the entries.
+_CYCLES: dict[tuple[Any, ...], int] = {}
+_GEOMETRIES: dict[tuple[Any, ...], int] = {}  # an engine geometry -> its number (a short key for _CYCLES)
+
+
+def _cycles(t: Target, geometry: int, m: int, keys: int, d_qk: int, d_v: int, rate: float) -> int:
+    """min over ``t``'s dataflows of ``t.attention_cycles`` (an exact minimum: any order gives the same),
+    memoized on every input of ``engine_cycles``: ``geometry`` numbers ``t``'s (``_GEOMETRIES``)."""
+    key = (geometry, m, keys, d_qk, d_v, rate)
+    hit = _CYCLES.get(key)
+    if hit is None:
+        if len(_CYCLES) >= 1 << 16:
+            _CYCLES.clear()
+        hit = _CYCLES[key] = min(t.attention_cycles(m, keys, d_qk, d_v, df, rate) for df in t.dataflows)
+    return hit
 
 
 class _Row(NamedTuple):

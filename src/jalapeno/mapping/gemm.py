@@ -119,11 +119,16 @@ def map_gemm(t: Target, p: GemmProblem) -> GemmMapping:
     i = int(np.argmin(np.where(near, ev["energy"], np.inf)))
     at = np.unravel_index(i, shape)
 
+    where: dict[tuple[int, ...], tuple[Any, ...]] = {}  # an array's shape -> the chosen candidate's index
+
     def pick(name: str) -> float:  # the chosen candidate's value of an array broadcast over the grid
         x = ev[name]
-        return float(
-            x[tuple(a if n > 1 else 0 for a, n in zip(at, x.shape, strict=True))] if np.ndim(x) else x
-        )
+        if not np.ndim(x):
+            return float(x)
+        idx = where.get(x.shape)
+        if idx is None:
+            idx = where[x.shape] = tuple(a if n > 1 else 0 for a, n in zip(at, x.shape, strict=True))
+        return float(x[idx])
 
     tile = tuple(int(c[kk].ravel()[at[j]]) for j, kk in enumerate(KEYS))
     return GemmMapping(
@@ -338,18 +343,27 @@ def _raster(
     tries = [1 << i for i in range(12) if i == 0 or (1 << (i - 1)) < stop]
     pm_try = np.array(tries).reshape((-1,) + (1,) * np.ndim(tm))
     pm = np.maximum(1, np.minimum(np.minimum(tiles_m, pm_try), active))
-    pn = np.maximum(1, np.minimum(tiles_n, active // pm))
-    fa = pm * tm * k * ae <= 0.5 * onchip
-    fb = k * pn * tn * we <= 0.5 * onchip
-    ra = np.where((order == 1) & fa, 1, -(-tiles_n // pn))
-    rb = np.where((order == 2) & fb, 1, -(-tiles_m // pm))
+
+    def factors(pm: Any) -> tuple[Any, Any, Any, Any]:
+        pn = np.maximum(1, np.minimum(tiles_n, active // pm))
+        fa = pm * tm * k * ae <= 0.5 * onchip
+        fb = k * pn * tn * we <= 0.5 * onchip
+        ra = np.where((order == 1) & fa, 1, -(-tiles_n // pn))
+        rb = np.where((order == 2) & fb, 1, -(-tiles_m // pm))
+        return ra, rb, fa, fb
+
+    ra, rb, _, _ = factors(pm)
     traffic = p.a_bytes * ra + p.b_bytes * rb
     first = np.argmin(traffic, axis=0)[None]  # the first of equal minima, as a strict-improvement scan keeps
-
-    def take(x: Any) -> Any:
-        return np.take_along_axis(np.broadcast_to(x, traffic.shape), first, 0)[0]
-
-    return take(ra).astype(np.float64), take(rb).astype(np.float64), take(fa), take(fb)
+    # the chosen height's factors, recomputed from it (elementwise: the values at ``first``, one gather)
+    ra, rb, fa, fb = factors(np.take_along_axis(np.broadcast_to(pm, traffic.shape), first, 0)[0])
+    shape = traffic.shape[1:]
+    return (
+        np.broadcast_to(ra, shape).astype(np.float64),
+        np.broadcast_to(rb, shape).astype(np.float64),
+        np.broadcast_to(fa, shape),
+        np.broadcast_to(fb, shape),
+    )
 
 
 def _is(t: Target, df: str) -> np.ndarray:

@@ -22,6 +22,7 @@ from jalapeno.hardware.arch.spec import ArchSpec
 from jalapeno.mapping.attention import map_attention
 from jalapeno.mapping.fusion import fused_consumer, producer_write_share, remaining_main_bytes
 from jalapeno.mapping.gemm import GemmMapping, GemmProblem, map_gemm
+from jalapeno.mapping.static import StaticSchedule
 from jalapeno.mapping.target import Target
 from jalapeno.seams.op_timing import OpTime
 
@@ -126,7 +127,7 @@ class Mapper:
         """Map ``op`` at the shape a static schedule compiled for it (padded token rows and KV lengths);
         utilization counts the real op's FLOPs. The time carries the mapping's energy."""
         st = self.target.static
-        padded = st.pad(op) if st is not None else op
+        padded = (_attention_shape(_padded, op, st) if op.attention is not None else st.pad(op)) if st else op
         out = self._map(padded)
         o = out.time
         ot = OpTime(o.time_s, o.compute_s, o.memory_s, o.roofline_s, o.bound, o.kernels, out.energy_j)
@@ -265,7 +266,7 @@ class Mapper:
         return hit
 
     def _attention(self, op: Op) -> OpMapping:
-        rep = _attention_rep(op)
+        rep = _attention_shape(_attention_rep, op)
         if rep is not op:  # map the representative shape (memoized), scale to this one
             return self._scaled(op, self._rep(rep), rep)
         t = self.target
@@ -409,6 +410,28 @@ def _moe_parts(op: Op, a_bytes: float, share: float) -> list[GemmProblem]:
             op.dtype,
         ),
     ]
+
+
+# Chip-independent shapes of attention ops (their compiled shape, their representative on the grid), for every
+# mapper of the process: a design search maps the same shared op objects (``explore.FastOracle``) on every
+# design. Keyed by the function, the op's identity and the schedule that pads (the entry holds the op, so its
+# id cannot be reused); an op seen once costs one entry.
+_SHAPES: dict[tuple[Any, ...], tuple[Op, Op]] = {}
+
+
+def _attention_shape(f: Any, op: Op, *args: Any) -> Op:
+    """``f(op, *args)`` memoized on (f, op's identity, args): ``f`` is pure."""
+    key = (f, id(op), *args)
+    hit = _SHAPES.get(key)
+    if hit is None:
+        if len(_SHAPES) >= 1 << 15:
+            _SHAPES.clear()
+        hit = _SHAPES[key] = (op, f(op, *args))
+    return hit[1]
+
+
+def _padded(op: Op, st: StaticSchedule) -> Op:
+    return st.pad(op)  # reads the schedule's buckets only (a frozen value: part of the key)
 
 
 GRID = 2 ** (1 / 32)  # attention shapes vary every serving step: map them on a 2.2% grid of sizes

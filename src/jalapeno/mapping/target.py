@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from jalapeno.hardware.arch import model
@@ -144,7 +145,7 @@ class Target:
             * (main * self.pj_main_bit + l2 * self.pj_l2_bit + sram * self.pj_sram_bit + rf * self.pj_rf_bit)
         )
 
-    @property
+    @cached_property  # every mapped op's energy reads it (the fields are frozen)
     def pj_vector_flop(self) -> float:
         return 0.5 * max(self.pj_flop.values())
 
@@ -201,7 +202,7 @@ class Target:
                 return self.pj_flop[d]
         return max(self.pj_flop.values())
 
-    @property
+    @cached_property
     def level2_bw(self) -> float:
         """Bandwidth between main memory and the cores' SRAM: the shared SRAM, else the NoC."""
         return self.shared_bw if self.shared_bw else self.noc_bw

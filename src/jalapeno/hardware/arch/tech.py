@@ -108,7 +108,14 @@ def parse_range(raw: Any, value: float, key: str) -> tuple[float, float]:
 
 
 def nodes() -> tuple[str, ...]:
-    return tuple(sorted({k.split(".")[1] for k in library() if k.startswith("nodes.")}))
+    lib = library()
+    got = _NODES.get(id(lib))  # every Technology asks (dozens a design evaluation): once per library
+    if got is None or got[0] is not lib:
+        got = _NODES[id(lib)] = (lib, tuple(sorted({k.split(".")[1] for k in lib if k.startswith("nodes.")})))
+    return got[1]
+
+
+_NODES: dict[int, tuple[Mapping[str, Figure], tuple[str, ...]]] = {}  # by the library it was read from
 
 
 def overridable() -> tuple[str, ...]:
