@@ -69,8 +69,8 @@ def stream_key(key: str) -> str:
     """The random stream a constant draws from: a ``model_error`` constant shares the stream of the chip
     whose parameters it runs on (the H800 runs the H200's measured efficiencies, the B300 the
     B200's fitted ones: where the model errs on the one it errs the same way on the other; a chip with
-    published rows of its own, the GB300 included, keeps its own stream), so their factors sit at the same quantile of their own bands; every other constant has
-    its own."""
+    published rows of its own, the GB300 included, keeps its own stream), so their factors sit at the same
+    quantile of their own bands; every other constant has its own."""
     return key_of(parameters_from(chip_of(key))) if key.startswith(PREFIX) else key
 
 

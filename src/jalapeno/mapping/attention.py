@@ -158,8 +158,27 @@ class _Search:
             time = x + lat + dma + end + t_comb + barrier
             x = pairs_q / bkv
             out.append(
-                (buf, time, 0.0, bq, bkv, units, waves, splits, util, t_mm, t_soft, t_mem, main, l2, sram,
-                 rf_tile * (x if x > 1 else 1), transfers, t_comb, t_c)
+                (
+                    buf,
+                    time,
+                    0.0,
+                    bq,
+                    bkv,
+                    units,
+                    waves,
+                    splits,
+                    util,
+                    t_mm,
+                    t_soft,
+                    t_mem,
+                    main,
+                    l2,
+                    sram,
+                    rf_tile * (x if x > 1 else 1),
+                    transfers,
+                    t_comb,
+                    t_c,
+                )
             )
         return out
 
