@@ -39,13 +39,13 @@ def _fit(chip: str, prior: str, predicted: list[float | None]) -> pf.ChipFit:
 
 
 def _synthetic_band() -> ub.UnseenBand:
-    """B200: 100 / (200, 125, 100) = 0.5, 0.8, 1.0, median 0.8; MI325X: 100 / 80 = 1.25; H800 (its own
+    """B200: 100 / (200, 125, 100) = 0.5, 0.8, 1.0, median 0.8; MI325X: 100 / 80 = 1.25; H100 (its own
     prior name: the H200's calibration, transferred): 100 / (400 / 3, 100 / 0.85) = 0.75, 0.85, median 0.8,
     and a row no replica fits (None) left out; the measured H200 has no unseen rows and stays out."""
     fits = [
         _fit("b200", "h200-sxm", [200.0, 125.0, 100.0]),
         _fit("mi325x", "mi300x", [80.0]),
-        _fit("h800", "h800", [400.0 / 3, 100.0 / 0.85, None]),
+        _fit("h100-sxm", "h100-sxm", [400.0 / 3, 100.0 / 0.85, None]),
         _fit("h200-sxm", "h200-sxm", []),
     ]
     band = ub.band_of_fits(fits)
@@ -56,11 +56,11 @@ def _synthetic_band() -> ub.UnseenBand:
 def test_the_band_is_the_min_max_of_per_chip_medians() -> None:
     band = _synthetic_band()
     assert (band.lo, band.hi) == (pytest.approx(0.8), pytest.approx(1.25))
-    assert [m.chip for m in band.moves] == ["b200", "h800", "mi325x"]
+    assert [m.chip for m in band.moves] == ["b200", "h100-sxm", "mi325x"]
     assert [m.median for m in band.moves] == [pytest.approx(0.8), pytest.approx(0.8), pytest.approx(1.25)]
     # a chip with three rows counts once: pooled rows would put the band's bottom at B200's 0.5
     assert (band.rows_lo, band.rows_hi) == (pytest.approx(0.5), pytest.approx(1.25))
-    assert band.moves[1].prior == "h200-sxm"  # the H800's parameters are the H200's
+    assert band.moves[1].prior == "h200-sxm"  # the H100's parameters are the H200's
     doc = band.to_json("jalapeno calibrate --all --write")
     assert doc["chips"] == 3 and doc["rows"] == 6 and doc["command"] == "jalapeno calibrate --all --write"
     assert [r["ratio"] for r in doc["per_chip"][0]["rows"]] == pytest.approx([0.5, 0.8, 1.0])
@@ -113,8 +113,7 @@ def test_chips_without_a_band_of_their_own_or_a_family_take_the_band_of_what_the
         assert b is not None and (b[0], b[1]) == (pytest.approx(0.65), pytest.approx(1.25))
         assert b[2].startswith("defaults band: min-max of 2 chips'")
     assert not params_mod.runs_on_defaults(resolve_chip("jalapeno-1"))  # timed by its mapper
-    assert not params_mod.runs_on_defaults(resolve_chip("h100"))  # fitted on its own v4.1 rows
-    assert not params_mod.runs_on_defaults(resolve_chip("h800"))  # the H200's calibration, transferred
+    assert not params_mod.runs_on_defaults(resolve_chip("h100"))  # the H200's calibration, transferred
     assert chip_error_band("h200-sxm") != chip_error_band("jalapeno-1")  # its own held-out rows
     fam = params_mod.chip_band(resolve_chip("b300"))  # a family prior keeps its family's band
     assert fam is not None and "family prior: b200's band" in fam[2]

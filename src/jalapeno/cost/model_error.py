@@ -54,7 +54,7 @@ def _bands() -> dict[str, Any]:
 
 
 def parameters_from(chip_name: str) -> str:
-    """The chip whose efficiencies this one runs on: the measured sibling it is transferred from (the H800's
+    """The chip whose efficiencies this one runs on: the measured sibling it is transferred from (the H100's
     H200), the family whose prior it keeps when it has no published rows of its own (the B300's B200), else
     itself."""
     if chip_name in CALIBRATION_FAMILY:
@@ -67,10 +67,10 @@ def parameters_from(chip_name: str) -> str:
 
 def stream_key(key: str) -> str:
     """The random stream a constant draws from: a ``model_error`` constant shares the stream of the chip
-    whose parameters it runs on (the H800 runs the H200's measured efficiencies, the B300 the
+    whose parameters it runs on (the H100 and H800 run the H200's measured efficiencies, the B300 the
     B200's fitted ones: where the model errs on the one it errs the same way on the other; a chip with
-    published rows of its own, the GB300 included, keeps its own stream), so their factors sit at the same
-    quantile of their own bands; every other constant has its own."""
+    published rows fitted on its own, the GB300 too, keeps its own stream), so their factors sit at the
+    same quantile of their own bands; every other constant has its own."""
     return key_of(parameters_from(chip_of(key))) if key.startswith(PREFIX) else key
 
 

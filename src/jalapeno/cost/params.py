@@ -100,7 +100,7 @@ def runs_on_defaults(chip: ChipSpec) -> bool:
 
 # Chips without their own measurements borrow the efficiencies of a measured chip of the same
 # microarchitecture (the fractions of peak transfer; the peaks and bandwidths stay the chip's own).
-CALIBRATION_FAMILY = {"h800": "h200-sxm"}
+CALIBRATION_FAMILY = {"h100-sxm": "h200-sxm", "h800": "h200-sxm"}
 # Newer chips of a family with no calibration of their own start from (and, without published rows, keep)
 # the family's fitted fractions of peak on their own datasheet peaks: a prior, said so in ``source``.
 # The GB300 NVL72 takes the GB200 NVL72's fit, not the HGX B200's: both presets' peaks are NVIDIA's NVL72
@@ -108,7 +108,6 @@ CALIBRATION_FAMILY = {"h800": "h200-sxm"}
 # fraction (fp4 0.478 of 10 PF against the B200's 0.570 of 9 PF: its 70B rows only 2% above the HGX B200
 # per GPU); the same rack, Grace host and harness (docs/validation-405b.md, "GB300 against GB200").
 FAMILY_PRIOR = {
-    "h100-sxm": "h200-sxm",
     "b300": "b200",
     "gb200-nvl72": "b200",
     "gb300-nvl72": "gb200-nvl72",

@@ -43,9 +43,10 @@ if TYPE_CHECKING:
 Predictor = Callable[[PublishedRow, ChipSpec, CostParams], "float | None"]
 MAX_EFF = 0.98
 SCALE_BOUNDS = (0.15, 3.0)
-# chips whose parameters are measured: published rows check them (and fit only the serving engine's knobs)
+# chips whose parameters are measured (or transferred from a measured sibling): published rows check them
 MEASURED = {
     "h200-sxm": "measured",
+    "h100-sxm": "transferred from h200-sxm (same microarchitecture, measured)",
 }
 # family priors: the chip whose fitted fractions of peak a chip starts from (or keeps, without fit rows)
 FAMILY = {"b200": "h200-sxm", "mi300x": "h200-sxm", **CALIBRATION_FAMILY, **FAMILY_PRIOR}
@@ -167,11 +168,9 @@ class Split:
 
 
 def default_selectors(rows: Sequence[PublishedRow], chip: str) -> tuple[str, ...]:
-    """Fit on the chip's newest round with Llama-2-70B offline (and interactive) rows; hold out the rest
-    (the server scenario, other models, older rounds, vendor tables). The H100 has no v5.1 Llama-2-70B
-    row, so it fits on v4.1's two offline rows (that round has no interactive scenario: compute only).
-    A measured chip fits only the serving engine's knobs, on a round with an interactive row; its
-    efficiencies stay measured."""
+    """Fit on the newest round's Llama-2-70B offline and interactive rows of the chip; hold out the rest
+    (the server scenario, other models, older rounds, vendor tables). A measured chip fits only the
+    serving engine's knobs on these rows; its efficiencies stay measured."""
     mine = [
         r
         for r in rows
@@ -502,7 +501,7 @@ def calibrate_chip(
     ep_rows = [r for r in rows if r.chip == chip.name and r.expert_parallel]
     fit.ep_checked = [Checked(r, predictor(r, chip, params), False) for r in ep_rows]
     # the chip as the model first sees it (its prior, no knob moved), where the prior is another chip's:
-    # a family's fit (the H100's is the H200's measured calibration), or a measured sibling's transferred
+    # a family's fit, or a measured sibling's calibration transferred (the H100's is the H200's)
     if prior_name != chip.name or chip.name in CALIBRATION_FAMILY:
         before = at({})
         fit.unseen = [

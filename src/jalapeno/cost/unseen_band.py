@@ -149,7 +149,7 @@ def chip_move(fit: ChipFit) -> ChipMove | None:
     """The chip's rows under its prior (rows no replica of it fits are left out), or None: a chip on its own
     measurements, or one with no predictable row."""
     rows = tuple((c.row.id, c.row.per_chip, c.predicted) for c in fit.unseen if c.predicted)
-    prior = CALIBRATION_FAMILY.get(fit.chip, fit.prior)  # a transferred chip runs its sibling's
+    prior = CALIBRATION_FAMILY.get(fit.chip, fit.prior)  # the H100's "own" parameters are the H200's
     return ChipMove(fit.chip, prior, rows) if rows else None
 
 

@@ -23,7 +23,7 @@ from jalapeno.report.markdown import apct, pct, table
 from jalapeno.report.published_amd import AMD_VLLM_GAP, AMD_VLLM_MECHANISMS
 from jalapeno.report.published_binding import binding_section
 from jalapeno.report.published_ep_doc import ep_section
-from jalapeno.report.published_gaps import GAP_405B, GAP_H100
+from jalapeno.report.published_gaps import GAP_8B, GAP_405B, GAP_GB300, GAP_H100
 from jalapeno.report.published_revisions import REVISION, REVISION_2, REVISION_3, REVISION_4, REVISION_5
 from jalapeno.report.published_trtllm import FUSED_SWIGLU_MECHANISM
 
@@ -280,13 +280,11 @@ def render(fits: Sequence[ChipFit], skipped: Sequence[str], command: str, n_rows
         (
             "How a chip gets its parameters: **measured** (the H200: `jalapeno validate`, "
             "docs/validation.md; its efficiencies stay measured, only the submissions' serving step overhead "
-            "is fitted), "
+            "is fitted), **transferred** (the H100: the H200's fractions of peak and fitted overhead), "
             "**fitted** (two knobs on the family prior, fitted on the rows the split names; every other row "
             "of the chip is held out and only predicted) or **family prior** (no fit rows: the family's "
             "fractions of peak on the chip's own datasheet peaks). The default split fits each chip on the "
-            "newest MLPerf round's Llama-2-70B offline and interactive rows (the H100, with no v5.1 "
-            "Llama-2-70B row, on v4.1's two offline rows: that round had no interactive scenario, so it "
-            "fits compute only); the server scenario, the other "
+            "newest MLPerf round's Llama-2-70B offline and interactive rows; the server scenario, the other "
             "models and older rounds are held out. The error band is the range of published / predicted over "
             "the held-out rows; a family-prior chip takes its family's band widened x1.25 on each side (an "
             "assumption), and a chip with fewer than 3 held-out rows its rows' range joined with that "
@@ -482,39 +480,10 @@ def _mechanics_and_gaps() -> list[str]:
             "batch, not the step."
         ),
         GAP_H100,
-        (
-            "- Llama-3.1-8B on B200 (NVFP4, TP1, 6000 requests, 12,000-token budget, CUDA graphs) reads "
-            "+17% to +34%: the budget bounds the steady batch at 1,548 (12 prompts of 871 tokens a step), "
-            "a step is 12,000 tokens of 8B GEMMs (4096-wide, 54% of the fp4 peak in the model) plus "
-            "95 GB of fp8 KV reads (1,548 x 935 tokens), and the fitted 13.6 ms step overhead. The run "
-            "stopped far short of that (table above): its log is TTFT-bound at 454 requests decoding a GPU"
-            " (p99 TTFT 1.75 of 2 s, p99 TPOT 42 of 100 ms), where the model's p99 TTFT is 4% of the limit;"
-            " the model binds on TTFT only at 1,521, where the budget's room saturates (load 0.99). No queue"
-            " of the engine binds at 454. TensorRT-LLM schedules every generation request first and gives "
-            "waiting prompts, first come first served, the max_num_tokens left (batch_manager/"
-            "microBatchScheduler.cpp; capacityScheduler.cpp's max_util gates on KV blocks and the "
-            "6000-request cap: 61 MB a request, 28 GB for the run's batch, of ~150 GB), so a prompt waits "
-            "for room in the budget: 3.5 prompts arrive a step (3,090 tokens) against 11,546 of room, 27% "
-            "used. Nor is the GPU the queue: NVIDIA's "
-            "8B Interactive run on the same configuration (797.8 samples/s, mean TPOT 23.4 ms, mean TTFT "
-            "113 ms, p99 270) and this one (996.5, 28.5 ms, 587 ms, 1,749) fit mean step = a / (1 - "
-            "lambda W) with a = 13.6 ms (the fitted overhead, found again) and W = 4.2 ms of GPU work a "
-            "request, 42% and 52% of the GPU. Yet the first token waits 20 mean steps, and the wait grows "
-            "7x for 25% more load: a queue about 77% then 96% loaded, which none of the engine's "
-            "resources is. It lies outside the step loop (the harness's request and response path streams"
-            " 129k tokens/s through the llmlib Python cores; not identified), so the model cannot price it"
-            " without a new fitted knob (not added); the 8B server rows stay +34%. docs/validation-8b.md "
-            "(2026-12-06, `python scripts/b200_8b_gap.py`) has the step by part and the candidates tested: "
-            "without the model, the 8B's linear layers run at 0.61-0.64 of the 70B's FP4 rate on the same "
-            "systems (the H200's at FP8 0.75-0.84); tile waves, a per-tile fixed cost, unfused NVFP4 "
-            "activation quantization and the LM head each move the 8B rows 1-3 points once refitted; "
-            "the lead, a steeper FP4 shape dependence (vLLM PR #20578's 3.0 PFLOP/s at the 8B's QKV shape), "
-            "is vLLM's kernel, not TensorRT-LLM's, so it is not priced."
-        ),
+        GAP_8B,
         (
             "- Mixtral-8x7B: the grouped-expert GEMM efficiency fitted on the H200's v4.1 rows is 0.66 of a "
-            "dense GEMM's; held out, v5.1 Mixtral reads -5% and -3% on the H200, v4.1's -12% to -15% on the "
-            "H100 (fitted on its v4.1 Llama-2-70B offline rows; +2% to +6% on the H200's calibration), "
+            "dense GEMM's; held out, v5.1 Mixtral reads -5% and -3% on the H200, +3% to +7% on the H100, "
             "-16% and -13% on the MI300X and -12% and -7% on the MI325X (all +10% to +29% before). The AMD "
             "runs are slower than the model in their prefill (MI300X server log: 124 ms mean TPOT at 734 "
             "decoding, the model 142 ms, 99 ms of it the bursts' MoE prefill at 0.37 x 0.59 of the fp8 "
@@ -523,22 +492,7 @@ def _mechanics_and_gaps() -> list[str]:
             "and the rows stay held out."
         ),
         AMD_VLLM_GAP,
-        (
-            "- GB300 NVL72's dense rows are NVIDIA's 72-GPU rack (18 nodes, one NVLink domain) on "
-            "Llama-3.1-405B offline and server (TP2, NVFP4), held out (no fit rows). On the family prior "
-            "alone (the GB200 NVL72's fitted fractions of peak on the GB300's 15 PFLOPS NVFP4) they read "
-            "+36% and +20%: the published per-GPU results are only 1.09x and 1.05x the GB200 rack's (223.7 "
-            "vs 205.2 and 170.1 vs 161.3 tok/s/GPU), where the datasheet says 1.5x. Since 2026-12-06 the "
-            "GB300 takes its realized GEMM rate from a published measurement instead: Azure's cuBLASLt "
-            "tables for an ND GB300 v6 and an ND GB200 v6 on one harness (hardware/data/gemm_rates.yaml, "
-            "secondary) give the best NVFP4 rates 8,640 and 7,609 TFLOP/s, 1.136x (1.072-1.626 shape by "
-            "shape), so the GB300's FP4 GEMMs run the GB200's fitted rate x 1.136 (cost/measured_gemm.py; "
-            "nothing fitted on its rows): +18.0% offline and -3.0% server (+13.9% / -10.3% at the range's "
-            "low end, +39.6% / +27.0% at its high end, where the GB200's table drops at 16384^3 and larger)."
-            " The HGX B300, the same die, takes the same ratio (gemm_rates.SAME_DIE) and has no public "
-            "MLPerf row in the rounds read (v4.1, v5.1). Its other rows are DeepSeek-R1 (expert-parallel "
-            "section); docs/validation-405b.md, `python scripts/gb300_vs_gb200.py`."
-        ),
+        GAP_GB300,
         (
             "- MLPerf v4.0 and v5.0 results are not bundled (their repositories were too large to read "
             "here); no AMD vendor table rows yet."

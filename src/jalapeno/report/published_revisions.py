@@ -206,25 +206,22 @@ priced and move them by a few points; their step, not their serving mechanics, i
 
 REVISION_5 = """Held-out error per chip (`jalapeno calibrate --all --json`, before: commit 3bd5e2c; after: \
 this page's command), 2026-12-06.
-What changed in between. The H100 is fitted on its own rows (compute only, on its two MLPerf v4.1
-Llama-2-70B offline rows, the newest round with its Llama-2-70B rows; v4.1 had no interactive scenario), no
-longer run on the H200's calibration transferred: its fitted factor 0.738 stands in for a TP2 step cost the
-logs show and no source explains (its known-gap item), and its held-out rows include the server scenario,
-Mixtral, Llama-3.1-8B on vLLM and TensorRT-LLM's perf-overview table. The GB300 NVL72's FP4 and FP8 GEMM
+What changed in between (all sourced, nothing fitted on a held-out row). The GB300 NVL72's FP4 and FP8 GEMM
 rates are the GB200 NVL72's fitted rates times the ratio Azure's cuBLASLt tables measured for the two GPUs on
 one harness (fp4 1.136, range 1.072-1.626 by shape; hardware/data/gemm_rates.yaml, cost/measured_gemm.py;
-nothing fitted on its rows), not the datasheet's 1.5x; the HGX B300, the same die, takes the same ratio.
-TensorRT-LLM's fused GEMM + SwiGLU plugin is priced on the v5.1 H200 rows whose build sets it
+nothing fitted on its rows), not the datasheet's 1.5x; the HGX B300, the same die, takes the same ratio (no
+published row). TensorRT-LLM's fused GEMM + SwiGLU plugin is priced on the v5.1 H200 rows whose build sets it
 (cost/fused_swiglu.py): H200 v5.1 Llama-2-70B offline -10.1% -> -8.9% (a fit row), server -6.2% -> -5.0%.
-Order over the issue's chips: 12 of 14 groups before and after, 9 of 9 of the groups whose rows are all held
-out; the misses moved: v5.1 Llama-2-70B server now matches (the H200 above the MI325X), v4.1 Llama-2-70B
-offline (now with the H100's fit rows) ranks the MI300X (held out, +12%) above the H100, published 4.3%
-apart. Interactive/offline ratios within 15%: 7 of 8 before and after (B200 405B +39.8%).
+Tried and reverted the same day: the H100 fitted on its own v4.1 offline rows (its known-gap item says why).
+Order over the issue's chips: 12 of 14 groups before, 13 of 14 after (v5.1 Llama-2-70B server now has the
+H200 above the MI325X, as published), and every group whose rows are all held out matches; with every chip
+12 of 14 before and after (the GB200 NVL72 above the B200 on that server group, published 0.4% apart).
+Interactive/offline ratios within 15%: 7 of 8 before and after (B200 405B +39.8%).
 
 | chip | held-out rows | median before | median after | max before | max after | target after |
 | --- | ---: | ---: | ---: | ---: | ---: | --- |
 | h200-sxm | 15 | 5.6% | 5.0% | 15.2% | 15.2% | met |
-| h100-sxm | 12 -> 10 | 9.0% | 10.6% | 32.1% | 16.0% | met |
+| h100-sxm | 12 | 9.0% | 9.0% | 32.1% | 32.1% | median met, max missed |
 | b200 | 17 | 5.6% | 5.6% | 47.7% | 47.7% | median met, max missed |
 | gb200-nvl72 | 6 | 7.4% | 7.4% | 14.1% | 14.1% | met |
 | gb300-nvl72 | 2 | 27.6% | 10.5% | 35.7% | 18.0% | met |
@@ -232,22 +229,10 @@ apart. Interactive/offline ratios within 15%: 7 of 8 before and after (B200 405B
 | mi325x | 3 | 4.5% | 4.5% | 10.3% | 10.3% | met |
 | mi355x | 1 | 7.7% | 7.7% | 7.7% | 7.7% | met |
 
-Rows whose error moved by 2 points or more (the H100's two v4.1 offline rows are fit rows after):
+Held-out dense rows whose error moved by 2 points or more:
 
 | chip | row | published tok/s/GPU | error before | error after |
 | --- | --- | ---: | ---: | ---: |
-| h100-sxm | v4.1 llama-2-70b offline 4xh100-sxm (fit after) | 2,649 | +18.3% | +3.9% |
-| h100-sxm | v4.1 llama-2-70b offline 8xh100-sxm (fit after) | 3,066 | +11.9% | -3.4% |
-| h100-sxm | v4.1 llama-2-70b server 4xh100-sxm | 2,373 | +32.1% | +16.0% |
-| h100-sxm | v4.1 llama-2-70b server 8xh100-sxm | 2,701 | +27.0% | +9.7% |
-| h100-sxm | v4.1 mixtral-8x7b offline 4xh100-sxm | 6,660 | +2.2% | -15.2% |
-| h100-sxm | v4.1 mixtral-8x7b offline 8xh100-sxm | 6,552 | +4.1% | -13.7% |
-| h100-sxm | v4.1 mixtral-8x7b server 4xh100-sxm | 6,340 | +6.1% | -11.6% |
-| h100-sxm | v4.1 mixtral-8x7b server 8xh100-sxm | 6,349 | +5.9% | -11.8% |
-| h100-sxm | v5.1 llama-3.1-8b offline 1xh100-sxm | 5,777 | +26.5% | +9.1% |
-| h100-sxm | v5.1 llama-3.1-8b server 1xh100-sxm | 5,104 | +18.3% | +4.4% |
-| h100-sxm | trtllm-perf-overview llama-3.3-70b TP2 1000/1000 | 2,209 | +4.5% | -5.6% |
-| h100-sxm | trtllm-perf-overview llama-3.3-70b TP2 8192/1024 | 398 | +2.5% | -6.4% |
 | gb300-nvl72 | v5.1 llama-3.1-405b offline 72xgb300-nvl72 | 224 | +35.7% | +18.0% |
 | gb300-nvl72 | v5.1 llama-3.1-405b server 72xgb300-nvl72 | 170 | +19.5% | -3.0% |
 
