@@ -21,6 +21,7 @@ from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
 from jalapeno.hardware.network import Network, network_of
 from jalapeno.hardware.spec import ChipSpec
+from jalapeno.memo import remember
 from jalapeno.seams.op_timing import OpTimer as OpTimer  # re-exported: cost.step.OpTimer
 
 # Ops every tensor-parallel rank repeats in full (hidden-sized elementwise work, the embedding gather).
@@ -113,9 +114,7 @@ _SHARDS: dict[tuple[int, int], tuple[Op, Op]] = {}
 def _shared_shard(op: Op, tp: int) -> Op:
     hit = _SHARDS.get((id(op), tp))
     if hit is None:
-        if len(_SHARDS) >= 1 << 16:
-            _SHARDS.clear()
-        hit = _SHARDS[id(op), tp] = (op, shard(op, tp))
+        hit = remember(_SHARDS, (id(op), tp), (op, shard(op, tp)))
     return hit[1]
 
 
@@ -200,9 +199,7 @@ class Estimator:
                 if fused and op.name in ROW_PARALLEL and is_fused_4bit(s):  # the plugin's one Blackwell tile
                     ot = fused_4bit_time(s, ot, self.rates, prm)
                 if memo is not None:
-                    if len(memo) >= 1 << 16:
-                        memo.clear()
-                    memo[id(op)] = (op, s, ot)
+                    remember(memo, id(op), (op, s, ot))
             per = ot.time_s + launch * ot.kernels
             e1 = (
                 ot.energy_j

@@ -30,6 +30,7 @@ from typing import Any
 from jalapeno.cost.oracle import CostOracle
 from jalapeno.graph.builder import Graph
 from jalapeno.graph.ops import Op
+from jalapeno.memo import remember
 from jalapeno.serving.oracle import StepCost, StepShape
 
 
@@ -139,9 +140,7 @@ class FastOracle(CostOracle):
             return super().step(shape)
         hit = self._steps.get(shape)
         if hit is None:
-            if len(self._steps) >= 1 << 16:
-                self._steps.clear()
-            hit = self._steps[shape] = self._step(shape)
+            hit = remember(self._steps, shape, self._step(shape))
         return hit
 
     def _step(self, shape: StepShape) -> StepCost:
@@ -161,9 +160,7 @@ class FastOracle(CostOracle):
         key = (tokens, seqs, graph_mode)
         hit = self._tok.get(key)
         if hit is None:
-            if len(self._tok) >= 1 << 16:
-                self._tok.clear()
-            hit = self._tok[key] = self._tokens_uncached(tokens, seqs, graph_mode)
+            hit = remember(self._tok, key, self._tokens_uncached(tokens, seqs, graph_mode))
         return hit
 
     def _tokens_uncached(self, tokens: int, seqs: int, graph_mode: bool) -> tuple[float, float, float]:

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from jalapeno.graph.ops import Op
 from jalapeno.mapping.target import ACC_BYTES, Target
+from jalapeno.memo import remember
 
 BQ = (8, 16, 32, 64, 128, 256)
 BKV = (32, 64, 128, 256, 512)
@@ -248,9 +249,8 @@ def _cycles(t: Target, geometry: int, m: int, keys: int, d_qk: int, d_v: int, ra
     key = (geometry, m, keys, d_qk, d_v, rate)
     hit = _CYCLES.get(key)
     if hit is None:
-        if len(_CYCLES) >= 1 << 16:
-            _CYCLES.clear()
-        hit = _CYCLES[key] = min(t.attention_cycles(m, keys, d_qk, d_v, df, rate) for df in t.dataflows)
+        best = min(t.attention_cycles(m, keys, d_qk, d_v, df, rate) for df in t.dataflows)
+        hit = remember(_CYCLES, key, best)
     return hit
 
 

@@ -24,6 +24,7 @@ from jalapeno.mapping.fusion import fused_consumer, producer_write_share, remain
 from jalapeno.mapping.gemm import GemmMapping, GemmProblem, map_gemm
 from jalapeno.mapping.static import StaticSchedule
 from jalapeno.mapping.target import Target
+from jalapeno.memo import remember
 from jalapeno.seams.op_timing import OpTime
 
 MATMUL_KINDS = ("matmul", "lm_head", "router", "moe")
@@ -424,9 +425,7 @@ def _attention_shape(f: Any, op: Op, *args: Any) -> Op:
     key = (f, id(op), *args)
     hit = _SHAPES.get(key)
     if hit is None:
-        if len(_SHAPES) >= 1 << 15:
-            _SHAPES.clear()
-        hit = _SHAPES[key] = (op, f(op, *args))
+        hit = remember(_SHAPES, key, (op, f(op, *args)), limit=1 << 15)
     return hit[1]
 
 
