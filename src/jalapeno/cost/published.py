@@ -429,15 +429,22 @@ def load_published(paths: list[Path] | None = None) -> list[PublishedRow]:
 ENGINE_FILE = "published_engines/vllm_engine.csv"
 
 
-def with_engine_settings(rows: list[PublishedRow], path: Path | None = None) -> list[PublishedRow]:
-    """Rows with the vLLM engine settings read by hand from their submitters' code (``ENGINE_FILE``: row id,
-    scheduler_steps, harness_batch_s, harness_batch_max, the file read and what was read; cost.vllm_host).
-    An id that names no row is an error (a renamed row must not lose its settings silently)."""
-    with open(path or data_dir().parent / ENGINE_FILE, newline="") as f:
+def side_file(rows: list[PublishedRow], name: str, path: Path | None = None) -> dict[str, dict[str, str]]:
+    """A per-row side file's lines by row id (``name`` under the package data, or ``path``). An id that
+    names no row is an error: a renamed row must not lose its settings silently."""
+    with open(path or data_dir().parent / name, newline="") as f:
         extra = {d["id"]: d for d in csv.DictReader(f)}
     unknown = sorted(set(extra) - {r.id for r in rows})
     if unknown:
-        raise JalapenoError(f"{ENGINE_FILE}: no published row {unknown[0]!r}", field="id")
+        raise JalapenoError(f"{name}: no published row {unknown[0]!r}", field="id")
+    return extra
+
+
+def with_engine_settings(rows: list[PublishedRow], path: Path | None = None) -> list[PublishedRow]:
+    """Rows with the vLLM engine settings read by hand from their submitters' code (``ENGINE_FILE``: row id,
+    scheduler_steps, harness_batch_s, harness_batch_max, the file read and what was read; cost.vllm_host;
+    read by ``side_file``)."""
+    extra = side_file(rows, ENGINE_FILE, path)
     out = []
     for r in rows:
         d = extra.get(r.id)
@@ -460,11 +467,7 @@ def with_build_flags(rows: list[PublishedRow], path: Path | None = None) -> list
     """Rows whose TensorRT-LLM build sets ``gemm_swiglu_plugin`` (``BUILD_FILE``: row id, the plugin's
     type, the configuration file read and what was read), marked ``fused_swiglu``. An id that names no row,
     or a type the plugin has not, is an error."""
-    with open(path or data_dir().parent / BUILD_FILE, newline="") as f:
-        extra = {d["id"]: d for d in csv.DictReader(f)}
-    unknown = sorted(set(extra) - {r.id for r in rows})
-    if unknown:
-        raise JalapenoError(f"{BUILD_FILE}: no published row {unknown[0]!r}", field="id")
+    extra = side_file(rows, BUILD_FILE, path)
     for rid, d in extra.items():
         if d["gemm_swiglu_plugin"] not in SWIGLU_PLUGIN_TYPES:
             raise JalapenoError(
